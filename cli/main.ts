@@ -1,0 +1,63 @@
+#!/usr/bin/env node
+/**
+ * The `forestall` command. Subcommands are registered here explicitly; each lives in
+ * its own module and returns an exit code.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runValidate, VALIDATE_USAGE } from './validate.js';
+
+const pkg = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'package.json'), 'utf8')) as { version: string };
+
+export const USAGE = `forestall ${pkg.version}: turns threat intelligence into enforced Kubernetes policy.
+
+Usage: forestall <command> [flags]
+
+Commands:
+  controller            run the operator (in a cluster, or against --kubeconfig)
+  validate PATH...      check ThreatFeed, ExposurePolicy and PreemptiveAction YAML offline,
+                        with the same schema and CEL rules the API server applies
+
+Flags:
+  -h, --help            show this help (or a command's: forestall <command> --help)
+  -v, --version         print the version
+
+The offline planner (forestall plan) arrives with the ExposurePolicy engine.
+`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
+      process.stdout.write(USAGE);
+      return 0;
+    case '-v':
+    case '--version':
+      process.stdout.write(`${pkg.version}\n`);
+      return 0;
+    case 'controller': {
+      if (rest.includes('--help') || rest.includes('-h')) {
+        const { CONTROLLER_USAGE } = await import('../controller/config.js');
+        process.stdout.write(CONTROLLER_USAGE);
+        return 0;
+      }
+      const { runController } = await import('../controller/main.js');
+      return runController(rest);
+    }
+    case 'validate':
+      if (rest.includes('--help') || rest.includes('-h')) {
+        process.stdout.write(VALIDATE_USAGE);
+        return 0;
+      }
+      return runValidate(rest, process.stdout, process.stderr);
+    default:
+      process.stderr.write(`forestall: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

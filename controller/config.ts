@@ -1,0 +1,132 @@
+import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+import { Ajv, type JSONSchemaType } from 'ajv';
+import { ForestallError } from './runtime/errors.js';
+
+/** The controller's configuration: parsed from flags once, validated, then frozen. */
+export interface ControllerConfig {
+  kubeconfig?: string;
+  namespace: string;
+  identity: string;
+  metricsBindAddress: string;
+  healthProbeBindAddress: string;
+  leaderElect: boolean;
+  leaderElectionId: string;
+  leaderElectionNamespace: string;
+  leaseDurationMs: number;
+  renewDeadlineMs: number;
+  retryPeriodMs: number;
+  concurrency: number;
+  resyncPeriodMs: number;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+const schema: JSONSchemaType<ControllerConfig> = {
+  type: 'object',
+  properties: {
+    kubeconfig: { type: 'string', nullable: true },
+    namespace: { type: 'string', minLength: 1, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' },
+    identity: { type: 'string', minLength: 1 },
+    metricsBindAddress: { type: 'string', pattern: '^(\\[[^\\]]+\\]|[^:]*):[0-9]+$' },
+    healthProbeBindAddress: { type: 'string', pattern: '^(\\[[^\\]]+\\]|[^:]*):[0-9]+$' },
+    leaderElect: { type: 'boolean' },
+    leaderElectionId: { type: 'string', minLength: 1 },
+    leaderElectionNamespace: { type: 'string', minLength: 1 },
+    leaseDurationMs: { type: 'integer', minimum: 1000 },
+    renewDeadlineMs: { type: 'integer', minimum: 500 },
+    retryPeriodMs: { type: 'integer', minimum: 100 },
+    concurrency: { type: 'integer', minimum: 1, maximum: 64 },
+    resyncPeriodMs: { type: 'integer', minimum: 0 },
+    logLevel: { type: 'string', enum: ['debug', 'info', 'warn', 'error'] },
+  },
+  required: ['namespace', 'identity', 'metricsBindAddress', 'healthProbeBindAddress', 'leaderElect', 'leaderElectionId',
+    'leaderElectionNamespace', 'leaseDurationMs', 'renewDeadlineMs', 'retryPeriodMs', 'concurrency', 'resyncPeriodMs', 'logLevel'],
+  additionalProperties: false,
+};
+
+const validate = new Ajv({ allErrors: true }).compile(schema);
+
+export const CONTROLLER_USAGE = `Usage: forestall controller [flags]
+
+Runs the operator. Flags:
+  --kubeconfig PATH                  kubeconfig file (default: $KUBECONFIG, then in-cluster)
+  --namespace NS                     namespace the controller runs in (default: $POD_NAMESPACE or forestall-system)
+  --metrics-bind-address ADDR        Prometheus /metrics listener (default :8080)
+  --health-probe-bind-address ADDR   /healthz and /readyz listener (default :8081)
+  --leader-elect[=BOOL]              use a Lease so only one replica reconciles (default true)
+  --leader-election-id NAME          Lease name (default forestall-controller)
+  --leader-election-namespace NS     Lease namespace (default: --namespace)
+  --lease-duration DUR               default 12s
+  --renew-deadline DUR               default 8s
+  --retry-period DUR                 default 2s
+  --concurrency N                    reconciles in parallel per controller (default 4)
+  --resync-period DUR                re-reconcile everything this often (default 10m)
+  --log-level LEVEL                  debug, info, warn or error (default info)
+`;
+
+/** Go-style durations: "1h30m", "2s", "250ms". */
+export function parseDuration(text: string): number {
+  const units: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
+  let total = 0;
+  let consumed = 0;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    total += Number(m[1]) * units[m[2]!]!;
+    consumed = re.lastIndex;
+  }
+  if (!text || consumed !== text.length) throw new ForestallError('FST_CONFIG_INVALID', `invalid duration ${JSON.stringify(text)}; expected e.g. 90s, 15m or 1h30m`);
+  return Math.round(total);
+}
+
+function parseBool(flag: string, text: string | undefined): boolean {
+  if (text === undefined || text === 'true') return true;
+  if (text === 'false') return false;
+  throw new ForestallError('FST_CONFIG_INVALID', `--${flag} must be true or false, got ${JSON.stringify(text)}`);
+}
+
+/** Builds the frozen config from argv and the few environment variables main passes in. */
+export function loadConfig(argv: string[], env: { POD_NAMESPACE?: string; POD_NAME?: string; KUBECONFIG?: string }): Readonly<ControllerConfig> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv.map((a) => (a === '--leader-elect' ? '--leader-elect=true' : a)),
+      options: {
+        kubeconfig: { type: 'string' }, namespace: { type: 'string' },
+        'metrics-bind-address': { type: 'string' }, 'health-probe-bind-address': { type: 'string' },
+        'leader-elect': { type: 'string' }, 'leader-election-id': { type: 'string' }, 'leader-election-namespace': { type: 'string' },
+        'lease-duration': { type: 'string' }, 'renew-deadline': { type: 'string' }, 'retry-period': { type: 'string' },
+        concurrency: { type: 'string' }, 'resync-period': { type: 'string' }, 'log-level': { type: 'string' }, identity: { type: 'string' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    throw new ForestallError('FST_CONFIG_INVALID', `${(err as Error).message}\n\n${CONTROLLER_USAGE}`);
+  }
+  const v = (k: string) => values[k] as string | undefined;
+  const namespace = v('namespace') ?? env.POD_NAMESPACE ?? 'forestall-system';
+  const config: ControllerConfig = {
+    ...(v('kubeconfig') ?? env.KUBECONFIG ? { kubeconfig: v('kubeconfig') ?? env.KUBECONFIG } : {}),
+    namespace,
+    identity: v('identity') ?? env.POD_NAME ?? `${hostname()}_${process.pid}`,
+    metricsBindAddress: v('metrics-bind-address') ?? ':8080',
+    healthProbeBindAddress: v('health-probe-bind-address') ?? ':8081',
+    leaderElect: parseBool('leader-elect', v('leader-elect')),
+    leaderElectionId: v('leader-election-id') ?? 'forestall-controller',
+    leaderElectionNamespace: v('leader-election-namespace') ?? namespace,
+    leaseDurationMs: parseDuration(v('lease-duration') ?? '12s'),
+    renewDeadlineMs: parseDuration(v('renew-deadline') ?? '8s'),
+    retryPeriodMs: parseDuration(v('retry-period') ?? '2s'),
+    concurrency: Number(v('concurrency') ?? 4),
+    resyncPeriodMs: parseDuration(v('resync-period') ?? '10m'),
+    logLevel: (v('log-level') ?? 'info') as ControllerConfig['logLevel'],
+  };
+  if (!validate(config)) {
+    const why = (validate.errors ?? []).map((e) => `${e.instancePath.slice(1) || 'config'} ${e.message}`).join('; ');
+    throw new ForestallError('FST_CONFIG_INVALID', `invalid controller configuration: ${why}`);
+  }
+  if (config.renewDeadlineMs >= config.leaseDurationMs) {
+    throw new ForestallError('FST_CONFIG_INVALID', '--renew-deadline must be shorter than --lease-duration');
+  }
+  return Object.freeze(config);
+}

@@ -1,0 +1,62 @@
+/**
+ * The operator's entry point. The only module that reads process.env: it builds the
+ * frozen config, wires the runtime and the controllers, and turns SIGTERM into a
+ * graceful shutdown (drain reconciles, release the lease, exit 0).
+ */
+import { KubeConfig } from '@kubernetes/client-node';
+import { realClock } from './runtime/clock.js';
+import { KubeClient } from './runtime/client.js';
+import { ForestallError } from './runtime/errors.js';
+import { KubeEventRecorder } from './runtime/events.js';
+import { createLogger } from './runtime/logger.js';
+import { Manager } from './runtime/manager.js';
+import { Metrics } from './runtime/metrics.js';
+import { loadConfig } from './config.js';
+import { threatFeedController } from './threatfeed/index.js';
+
+export async function runController(argv: string[]): Promise<number> {
+  let config;
+  try {
+    config = loadConfig(argv, { POD_NAMESPACE: process.env.POD_NAMESPACE, POD_NAME: process.env.POD_NAME, KUBECONFIG: process.env.KUBECONFIG });
+  } catch (err) {
+    process.stderr.write(`forestall controller: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const log = createLogger(config.logLevel);
+  const kc = new KubeConfig();
+  if (config.kubeconfig) kc.loadFromFile(config.kubeconfig);
+  else kc.loadFromDefault();
+
+  const metrics = new Metrics({ processMetrics: true });
+  const client = new KubeClient(kc, metrics);
+  const events = new KubeEventRecorder(kc, 'forestall-controller', realClock, log);
+  const manager = new Manager({
+    kc, clock: realClock, log, metrics,
+    metricsBindAddress: config.metricsBindAddress,
+    healthProbeBindAddress: config.healthProbeBindAddress,
+    leaderElection: config.leaderElect ? {
+      namespace: config.leaderElectionNamespace, name: config.leaderElectionId, identity: config.identity,
+      leaseDurationMs: config.leaseDurationMs, renewDeadlineMs: config.renewDeadlineMs, retryPeriodMs: config.retryPeriodMs,
+    } : undefined,
+  });
+  manager.add(threatFeedController({ kc, client, events, clock: realClock, log, metrics, concurrency: config.concurrency, resyncPeriodMs: config.resyncPeriodMs }));
+
+  const stop = new AbortController();
+  const onSignal = (sig: string) => {
+    log.info({ signal: sig }, 'Received signal; shutting down');
+    stop.abort(new Error(sig));
+  };
+  process.once('SIGTERM', () => onSignal('SIGTERM'));
+  process.once('SIGINT', () => onSignal('SIGINT'));
+
+  log.info({ identity: config.identity, namespace: config.namespace, leaderElect: config.leaderElect }, 'Starting controller');
+  try {
+    await manager.run(stop.signal);
+    await events.flush();
+    log.info('Shut down cleanly');
+    return 0;
+  } catch (err) {
+    log.error({ err, code: err instanceof ForestallError ? err.code : undefined }, 'Controller stopped with an error');
+    return 1;
+  }
+}

@@ -1,0 +1,187 @@
+import { Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { Clock } from './clock.js';
+import { statusOf } from './errors.js';
+import type { Metrics } from './metrics.js';
+
+export type InformerEvent = 'add' | 'update' | 'delete';
+export type InformerHandler<T> = (obj: T, old?: T) => void;
+
+export interface InformerOptions<T extends KubernetesObject> {
+  kc: KubeConfig;
+  /** The collection path to watch, for example /apis/forestall.io/v1alpha1/threatfeeds. */
+  path: string;
+  list: () => Promise<KubernetesListObject<T>>;
+  clock: Clock;
+  log: Logger;
+  metrics?: Metrics;
+  /** First and largest wait between failed list or watch attempts. */
+  backoffMs?: { base: number; max: number };
+  /** Server-side watch timeout; the watch is renewed from the last resourceVersion. */
+  watchTimeoutSeconds?: number;
+}
+
+export function objectKey(obj: KubernetesObject): string {
+  const ns = obj.metadata?.namespace;
+  return ns ? `${ns}/${obj.metadata?.name}` : `${obj.metadata?.name}`;
+}
+
+/**
+ * A list-watch cache of one resource, with client-go's reflector behaviour:
+ * - list, then watch from the list's resourceVersion, with bookmarks;
+ * - a watch that ends cleanly (server timeout, API server restart) resumes from the
+ *   last resourceVersion seen;
+ * - 410 Gone (the resourceVersion is too old) relists, emitting deletes for objects
+ *   that vanished meanwhile;
+ * - any other failure waits with exponential backoff and jitter, then relists.
+ * Handlers run synchronously and must only enqueue work.
+ */
+export class Informer<T extends KubernetesObject> {
+  private readonly store = new Map<string, T>();
+  private readonly handlers: Record<InformerEvent, InformerHandler<T>[]> = { add: [], update: [], delete: [] };
+  private resourceVersion = '';
+  private synced = false;
+  private failures = 0;
+  private abort?: AbortController;
+  private loop?: Promise<void>;
+  private readonly watch: Watch;
+  private readonly resource: string;
+
+  constructor(private readonly opts: InformerOptions<T>) {
+    this.watch = new Watch(opts.kc);
+    this.resource = opts.path.split('/').pop() ?? opts.path;
+  }
+
+  on(event: InformerEvent, handler: InformerHandler<T>): void {
+    this.handlers[event].push(handler);
+  }
+
+  get(key: string): T | undefined {
+    return this.store.get(key);
+  }
+
+  list(): T[] {
+    return [...this.store.values()];
+  }
+
+  /** True once the first list has been loaded. */
+  hasSynced(): boolean {
+    return this.synced;
+  }
+
+  start(): void {
+    if (this.loop) return;
+    this.abort = new AbortController();
+    this.loop = this.run(this.abort.signal);
+  }
+
+  async stop(): Promise<void> {
+    this.abort?.abort(new Error('informer stopped'));
+    await this.loop;
+    this.loop = undefined;
+  }
+
+  /** Resolves once synced, or rejects when the signal aborts first. */
+  async waitForSync(signal?: AbortSignal): Promise<void> {
+    while (!this.synced) await this.opts.clock.sleep(50, signal);
+  }
+
+  private async run(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        if (!this.resourceVersion) await this.relist();
+        await this.watchOnce(signal);
+        this.failures = 0;
+      } catch (err) {
+        if (signal.aborted) break;
+        if (statusOf(err) === 410) {
+          this.opts.log.info({ resource: this.resource }, 'Watch expired; relisting');
+          this.opts.metrics?.informerRestarts.inc({ resource: this.resource, reason: 'gone' });
+          this.resourceVersion = '';
+          continue;
+        }
+        this.failures += 1;
+        const { base, max } = this.opts.backoffMs ?? { base: 200, max: 30_000 };
+        const wait = Math.min(base * 2 ** (this.failures - 1), max) * (0.8 + Math.random() * 0.4);
+        this.opts.log.warn({ err, resource: this.resource, failures: this.failures, retryInMs: Math.round(wait) }, 'List or watch failed; retrying');
+        this.opts.metrics?.informerRestarts.inc({ resource: this.resource, reason: 'error' });
+        // A relist after an error catches anything missed while disconnected.
+        this.resourceVersion = '';
+        await this.opts.clock.sleep(wait, signal).catch(() => undefined);
+      }
+    }
+  }
+
+  private async relist(): Promise<void> {
+    const list = await this.opts.list();
+    const fresh = new Map<string, T>();
+    for (const item of list.items) fresh.set(objectKey(item), item);
+    for (const [key, old] of this.store) {
+      if (!fresh.has(key)) {
+        this.store.delete(key);
+        this.emit('delete', old);
+      }
+    }
+    for (const [key, obj] of fresh) {
+      const old = this.store.get(key);
+      this.store.set(key, obj);
+      if (!old) this.emit('add', obj);
+      else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion) this.emit('update', obj, old);
+    }
+    this.resourceVersion = list.metadata?.resourceVersion ?? '';
+    this.synced = true;
+  }
+
+  private watchOnce(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      let gone = false;
+      let request: AbortController | undefined;
+      const onAbort = () => request?.abort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      const done = (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        if (gone) return reject(Object.assign(new Error('resourceVersion too old'), { statusCode: 410 }));
+        if (err) return reject(err);
+        this.opts.metrics?.informerRestarts.inc({ resource: this.resource, reason: 'closed' });
+        resolve();
+      };
+      const timeoutSeconds = (this.opts.watchTimeoutSeconds ?? 300) + Math.floor(Math.random() * 60);
+      this.watch.watch(this.opts.path, { resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds },
+        (phase: string, obj: T & { code?: number }) => {
+          if (phase === 'ERROR') {
+            if (obj.code === 410) gone = true;
+            return;
+          }
+          const rv = obj.metadata?.resourceVersion;
+          if (phase === 'BOOKMARK') {
+            if (rv) this.resourceVersion = rv;
+            return;
+          }
+          const key = objectKey(obj);
+          const old = this.store.get(key);
+          if (phase === 'DELETED') {
+            this.store.delete(key);
+            this.emit('delete', obj);
+          } else {
+            this.store.set(key, obj);
+            this.emit(old ? 'update' : 'add', obj, old);
+          }
+          if (rv) this.resourceVersion = rv;
+        }, done)
+        .then((req) => {
+          request = req;
+          if (signal.aborted) req.abort();
+        }, reject);
+    });
+  }
+
+  private emit(event: InformerEvent, obj: T, old?: T): void {
+    for (const h of this.handlers[event]) {
+      try {
+        h(obj, old);
+      } catch (err) {
+        this.opts.log.error({ err, event }, 'Informer handler threw');
+      }
+    }
+  }
+}

@@ -1,0 +1,153 @@
+import { CoordinationV1Api, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { Clock } from './clock.js';
+import { statusOf } from './errors.js';
+import type { Metrics } from './metrics.js';
+
+export interface LeaderElectionOptions {
+  kc: KubeConfig;
+  namespace: string;
+  name: string;
+  identity: string;
+  /** How long a lease is honoured after its holder's last renewal, as seen by others. */
+  leaseDurationMs: number;
+  /** The leader gives up when it has not renewed for this long. Must be < leaseDuration. */
+  renewDeadlineMs: number;
+  /** How often candidates retry and the leader renews. */
+  retryPeriodMs: number;
+  clock: Clock;
+  log: Logger;
+  metrics?: Metrics;
+}
+
+/**
+ * Lease-based leader election with client-go's rules:
+ * - a candidate takes the lease when it is free, or when its record (holder, renewTime)
+ *   has not changed for leaseDuration by the candidate's own clock, so clock skew
+ *   between nodes does not matter;
+ * - every write carries the resourceVersion it read, so two candidates cannot both win;
+ * - the leader renews every retryPeriod and steps down when it could not renew within
+ *   renewDeadline;
+ * - release() on graceful shutdown empties the holder so a standby takes over within
+ *   one retryPeriod instead of waiting out the lease.
+ */
+export class LeaderElector {
+  private readonly api: CoordinationV1Api;
+  private observed?: { holder: string; renew: string; at: number };
+  private leading = false;
+
+  constructor(private readonly opts: LeaderElectionOptions) {
+    if (opts.renewDeadlineMs >= opts.leaseDurationMs) throw new Error('renewDeadline must be shorter than leaseDuration');
+    this.api = opts.kc.makeApiClient(CoordinationV1Api);
+  }
+
+  isLeader(): boolean {
+    return this.leading;
+  }
+
+  /** Resolves once this process holds the lease; rejects if the signal aborts first. */
+  async acquire(signal: AbortSignal): Promise<void> {
+    this.opts.log.info({ lease: `${this.opts.namespace}/${this.opts.name}`, identity: this.opts.identity }, 'Waiting for leader lease');
+    while (!(await this.tryAcquireOrRenew())) {
+      await this.opts.clock.sleep(this.opts.retryPeriodMs, signal);
+    }
+    this.leading = true;
+    this.opts.metrics?.leader.set(1);
+    this.opts.log.info({ identity: this.opts.identity }, 'Acquired leader lease');
+  }
+
+  /**
+   * Renews until the signal aborts (resolves) or renewal fails for renewDeadline
+   * (resolves with 'lost').
+   */
+  async hold(signal: AbortSignal): Promise<'stopped' | 'lost'> {
+    let lastRenew = this.opts.clock.now();
+    while (!signal.aborted) {
+      try {
+        await this.opts.clock.sleep(this.opts.retryPeriodMs, signal);
+      } catch {
+        break;
+      }
+      if (await this.tryAcquireOrRenew()) {
+        lastRenew = this.opts.clock.now();
+      } else if (this.opts.clock.now() - lastRenew >= this.opts.renewDeadlineMs) {
+        this.leading = false;
+        this.opts.metrics?.leader.set(0);
+        this.opts.log.error({ identity: this.opts.identity }, 'Lost leader lease');
+        return 'lost';
+      }
+    }
+    return 'stopped';
+  }
+
+  /** Gives the lease up so a standby can take over at once. */
+  async release(): Promise<void> {
+    if (!this.leading) return;
+    this.leading = false;
+    this.opts.metrics?.leader.set(0);
+    try {
+      const lease = await this.api.readNamespacedLease({ name: this.opts.name, namespace: this.opts.namespace });
+      if (lease.spec?.holderIdentity !== this.opts.identity) return;
+      const now = new Date(this.opts.clock.now());
+      lease.spec = { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: now as never, acquireTime: now as never };
+      await this.api.replaceNamespacedLease({ name: this.opts.name, namespace: this.opts.namespace, body: lease });
+      this.opts.log.info({ identity: this.opts.identity }, 'Released leader lease');
+    } catch (err) {
+      this.opts.log.warn({ err }, 'Failed to release leader lease');
+    }
+  }
+
+  private async tryAcquireOrRenew(): Promise<boolean> {
+    const { namespace, name, identity } = this.opts;
+    const now = new Date(this.opts.clock.now());
+    const leaseDurationSeconds = Math.ceil(this.opts.leaseDurationMs / 1000);
+    let lease: V1Lease;
+    try {
+      lease = await this.api.readNamespacedLease({ name, namespace });
+    } catch (err) {
+      if (statusOf(err) !== 404) {
+        this.opts.log.warn({ err }, 'Failed to read leader lease');
+        return false;
+      }
+      try {
+        await this.api.createNamespacedLease({
+          namespace,
+          body: {
+            metadata: { name, namespace },
+            spec: { holderIdentity: identity, leaseDurationSeconds, acquireTime: now as never, renewTime: now as never, leaseTransitions: 0 },
+          },
+        });
+        return true;
+      } catch (createErr) {
+        if (statusOf(createErr) !== 409) this.opts.log.warn({ err: createErr }, 'Failed to create leader lease');
+        return false;
+      }
+    }
+    const spec = lease.spec ?? {};
+    const holder = spec.holderIdentity ?? '';
+    const renew = String(spec.renewTime ?? '');
+    if (!this.observed || this.observed.holder !== holder || this.observed.renew !== renew) {
+      this.observed = { holder, renew, at: this.opts.clock.now() };
+    }
+    const heldByOther = holder !== '' && holder !== identity;
+    const honouredMs = (spec.leaseDurationSeconds ?? leaseDurationSeconds) * 1000;
+    if (heldByOther && this.observed.at + honouredMs > this.opts.clock.now()) return false;
+    const transitions = (spec.leaseTransitions ?? 0) + (holder === identity ? 0 : 1);
+    lease.spec = {
+      ...spec,
+      holderIdentity: identity,
+      leaseDurationSeconds,
+      renewTime: now as never,
+      acquireTime: (holder === identity ? spec.acquireTime : now) as never,
+      leaseTransitions: transitions,
+    };
+    try {
+      await this.api.replaceNamespacedLease({ name, namespace, body: lease });
+      if (holder !== identity) this.opts.log.info({ previous: holder || undefined, identity }, 'Took over leader lease');
+      return true;
+    } catch (err) {
+      if (statusOf(err) !== 409) this.opts.log.warn({ err }, 'Failed to update leader lease');
+      return false;
+    }
+  }
+}

@@ -1,0 +1,11 @@
+export * from './common.js';
+export { threatFeed, FEED_FORMATS } from './threatfeed.js';
+export { exposurePolicy, POLICY_MODES, ACTION_TYPES } from './exposurepolicy.js';
+export { preemptiveAction, ACTION_PHASES, LAYERS } from './preemptiveaction.js';
+import { threatFeed } from './threatfeed.js';
+import { exposurePolicy } from './exposurepolicy.js';
+import { preemptiveAction } from './preemptiveaction.js';
+import type { KindDefinition } from './common.js';
+
+/** Every kind Forestall serves, in a stable order. */
+export const KINDS: readonly KindDefinition[] = [threatFeed, exposurePolicy, preemptiveAction];

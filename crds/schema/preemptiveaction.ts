@@ -1,0 +1,90 @@
+import {
+  bool, conditions, int, list, obj, objectRef, observedGeneration, str, time,
+  type KindDefinition,
+} from './common.js';
+import { ACTION_TYPES } from './exposurepolicy.js';
+
+export const ACTION_PHASES = ['Pending', 'Proposed', 'Enforced', 'Expired', 'Lifted', 'Rejected', 'Failed'] as const;
+export const LAYERS = ['network', 'dns', 'identity', 'notify'] as const;
+
+const blastRadius = obj('What the action touches. autoApprove expressions and guardrails read it.', {
+  namespaces: int('Namespaces affected.', { minimum: 0, default: 0 }),
+  workloads: int('Workloads affected.', { minimum: 0, default: 0 }),
+  pods: int('Pods affected.', { minimum: 0, default: 0 }),
+  users: int('Identity-provider users affected.', { minimum: 0, default: 0 }),
+  addresses: int('IP addresses covered (a /24 counts 256).', { minimum: 0, default: 0 }),
+  production: bool('Whether a production namespace or workload (by label) is touched.', false),
+}, { default: {} });
+
+const spec = obj('One concrete response.', {
+  policyRef: obj('The ExposurePolicy that produced this action. Empty for hand-written actions.', {
+    name: str('Name of the ExposurePolicy.', { maxLength: 253 }),
+  }, { required: ['name'] }),
+  type: { type: 'string', description: 'What the action does.', enum: [...ACTION_TYPES] },
+  layer: { type: 'string', description: 'Where it is enforced.', enum: [...LAYERS] },
+  connector: str('Connector id (layer:name) that enforces it.', { maxLength: 128, pattern: '^[a-z]+:[a-z0-9-]+$' }),
+  indicators: obj('The indicators the action acts on.', {
+    digest: str('sha256 of the sorted indicator values.', { maxLength: 128 }),
+    count: int('How many indicators.', { minimum: 0 }),
+    values: list('The values themselves, when few (at most 256); larger sets are in configMapRef.', str('An indicator value.', { maxLength: 2048 }), 256),
+    configMapRef: obj('A ConfigMap holding the full set when it is large.', {
+      name: str('Name of the ConfigMap.', { maxLength: 253 }),
+      namespace: str('Namespace of the ConfigMap.', { maxLength: 63 }),
+    }, { required: ['name', 'namespace'] }),
+  }, { required: ['count'] }),
+  targets: list('The objects the action changes or protects.', objectRef('A target object.'), 256),
+  blastRadius,
+  expiresAt: time('When the action is lifted. Empty for UntilPatched or permanent actions.'),
+  approval: obj('Whether a human must approve before it is enforced.', {
+    required: bool('Approval is needed.', true),
+    reason: str('Why approval is or is not needed, naming the threshold.', { maxLength: 1024 }),
+  }, { default: {} }),
+  delivery: { type: 'string', description: 'Direct applies through connectors; Git opens a pull request.', enum: ['Direct', 'Git'], default: 'Direct' },
+}, {
+  required: ['type', 'layer', 'indicators'],
+  'x-kubernetes-validations': [
+    { rule: "!(self.type in ['EgressDeny', 'Isolate']) || self.layer == 'network'", message: 'EgressDeny and Isolate act on the network layer', fieldPath: '.layer' },
+    { rule: "self.type != 'DNSBlock' || self.layer == 'dns'", message: 'DNSBlock acts on the dns layer', fieldPath: '.layer' },
+    { rule: "!(self.type in ['IdentityBlock', 'IdentitySuspend', 'StepUpAuth']) || self.layer == 'identity'", message: 'identity actions act on the identity layer', fieldPath: '.layer' },
+  ],
+});
+
+const status = obj('Where the action is in its lifecycle.', {
+  observedGeneration,
+  phase: { type: 'string', description: 'Pending, Proposed (pull request open), Enforced, then Expired, Lifted, Rejected or Failed.', enum: [...ACTION_PHASES] },
+  conditions: { ...conditions, description: 'Ready: the action is in the state its phase describes. Approved: a person or autoApprove allowed it.' },
+  detectedAt: time('When the intelligence behind the action appeared.'),
+  enforcedAt: time('When enforcement was observed in the cluster.'),
+  timeToEnforceSeconds: { type: 'number', description: 'Seconds from detectedAt to enforcedAt.', minimum: 0 },
+  pullRequest: obj('The pull request carrying the action, for Git delivery.', {
+    url: str('Web URL of the pull request.', { maxLength: 2048 }),
+    number: int('Pull request number.', { minimum: 0 }),
+    state: { type: 'string', description: 'State on the forge.', enum: ['Open', 'Merged', 'Closed'] },
+  }),
+  appliedObjects: list('Objects applied for this action.', objectRef('An applied object.'), 1024),
+  connectorResults: list('The latest result of each connector.', obj('One connector result.', {
+    connector: str('Connector id.', { maxLength: 128 }),
+    result: { type: 'string', description: 'Outcome.', enum: ['Applied', 'Unchanged', 'Removed', 'DryRun', 'Error'] },
+    message: str('Details.', { maxLength: 4096 }),
+    time: time('When the result was recorded.'),
+  }, { required: ['connector', 'result'] }), 32),
+});
+
+export const preemptiveAction: KindDefinition = {
+  kind: 'PreemptiveAction',
+  plural: 'preemptiveactions',
+  singular: 'preemptiveaction',
+  shortNames: ['pa'],
+  description: 'PreemptiveAction is one concrete response to threat intelligence: an egress deny, a DNS block, an isolation or an identity change. Policies create them; people may write them by hand. Its status follows it from Pending through Proposed to Enforced, and on to Expired, Lifted, Rejected or Failed.',
+  spec,
+  status,
+  printerColumns: [
+    { name: 'Type', type: 'string', jsonPath: '.spec.type' },
+    { name: 'Layer', type: 'string', jsonPath: '.spec.layer' },
+    { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
+    { name: 'Indicators', type: 'integer', jsonPath: '.spec.indicators.count' },
+    { name: 'Policy', type: 'string', jsonPath: '.spec.policyRef.name', priority: 1 },
+    { name: 'Expires', type: 'date', jsonPath: '.spec.expiresAt' },
+    { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+  ],
+};

@@ -1,0 +1,30 @@
+import { defineConfig } from 'vitest/config';
+
+// Unit and integration tests run as separate projects (STYLE.md, vitest anchor).
+// Integration files each start their own real control plane, so they run one file
+// at a time on this 2-core machine; the control-plane binaries are built (or taken
+// from the cache) once in globalSetup.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['{cli,controller,crds,policies,connectors,test/harness}/**/*.test.ts'],
+          environment: 'node',
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          environment: 'node',
+          globalSetup: ['test/harness/global-setup.ts'],
+          fileParallelism: false,
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+        },
+      },
+    ],
+  },
+});

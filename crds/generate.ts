@@ -33,7 +33,7 @@ export function objectSchema(def: KindDefinition): SchemaNode {
     properties: {
       apiVersion: { type: 'string', description: `APIVersion of the object: ${API_VERSION}.` },
       kind: { type: 'string', description: `Kind of the object: ${def.kind}.` },
-      metadata: { type: 'object', description: 'Standard object metadata.' },
+      metadata: { type: 'object' },
       spec: def.spec,
       status: def.status,
     },

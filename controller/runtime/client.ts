@@ -1,8 +1,7 @@
-import {
-  CustomObjectsApi, KubernetesObjectApi, PatchStrategy, setHeaderOptions,
-  type KubeConfig, type KubernetesObject,
-} from '@kubernetes/client-node';
-import { fromKube, statusOf } from './errors.js';
+import { request as httpsRequest, type RequestOptions } from 'node:https';
+import { request as httpRequest } from 'node:http';
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import { ForestallError, fromKube, statusOf } from './errors.js';
 import type { Metrics } from './metrics.js';
 
 /** Every write Forestall makes uses this field manager, so server-side apply tracks one owner. */
@@ -12,80 +11,170 @@ export interface ApplyOptions {
   dryRun?: boolean;
 }
 
+export interface ListResult<T> {
+  items: T[];
+  metadata?: { resourceVersion?: string; continue?: string };
+}
+
+/** Thrown for non-2xx answers; shaped like client-node's ApiException (code, body). */
+export class ApiError extends Error {
+  constructor(readonly code: number, readonly body: string, what: string) {
+    super(`${what}: HTTP ${code}`);
+  }
+}
+
+interface Resource {
+  plural: string;
+  namespaced: boolean;
+}
+
 /**
- * The controller's one way to the API server: reads, server-side apply (force, fixed
- * field manager) for objects and for the status subresource, and deletes. Errors
- * become ForestallErrors with stable codes; every write is counted in metrics.
+ * The controller's one way to the API server for generic objects: reads, lists,
+ * server-side apply (force, fixed field manager) for objects and for the status
+ * subresource, merge patches and deletes.
+ *
+ * Why not client-node's KubernetesObjectApi: it passes bodies through its typed model
+ * serializer, which drops every field the model does not know and every key whose
+ * wire name differs from the model's (x-kubernetes-validations, default, enum), and
+ * turns responses into model instances. For server-side apply that silently changes
+ * what is applied (docs/adr/0002-raw-json-kube-client.md). This client sends and
+ * returns the JSON as is; KubeConfig still provides TLS and authentication.
  */
 export class KubeClient {
-  readonly objects: KubernetesObjectApi;
-  private readonly custom: CustomObjectsApi;
+  private readonly resources = new Map<string, Resource>();
 
-  constructor(readonly kc: KubeConfig, private readonly metrics?: Metrics, readonly fieldManager = FIELD_MANAGER) {
-    this.objects = KubernetesObjectApi.makeApiClient(kc);
-    this.custom = kc.makeApiClient(CustomObjectsApi);
-  }
+  constructor(readonly kc: KubeConfig, private readonly metrics?: Metrics, readonly fieldManager = FIELD_MANAGER) {}
 
   /** The object, or undefined when it does not exist. */
   async get<T extends KubernetesObject>(apiVersion: string, kind: string, name: string, namespace?: string): Promise<T | undefined> {
     try {
-      return await this.objects.read<T>({ apiVersion, kind, metadata: { name, namespace } } as never);
+      return await this.call<T>('GET', await this.path(apiVersion, kind, namespace, name));
     } catch (err) {
       if (statusOf(err) === 404) return undefined;
       throw fromKube(err, `get ${kind} ${namespace ? `${namespace}/` : ''}${name}`);
     }
   }
 
-  async apply<T extends KubernetesObject>(obj: T, opts: ApplyOptions = {}): Promise<T> {
+  async list<T extends KubernetesObject>(apiVersion: string, kind: string, opts: { namespace?: string; labelSelector?: string } = {}): Promise<ListResult<T>> {
+    const query = opts.labelSelector ? { labelSelector: opts.labelSelector } : undefined;
     try {
-      const out = await this.objects.patch<T>(obj, undefined, opts.dryRun ? 'All' : undefined, this.fieldManager, true, PatchStrategy.ServerSideApply);
-      if (!opts.dryRun) this.metrics?.writes.inc({ verb: 'apply', kind: obj.kind ?? '' });
-      return out;
+      return await this.call<ListResult<T>>('GET', await this.path(apiVersion, kind, opts.namespace), { query });
     } catch (err) {
-      throw fromKube(err, `apply ${obj.kind} ${obj.metadata?.name}`);
+      throw fromKube(err, `list ${kind}`);
     }
   }
 
-  /** Server-side applies the status of a cluster-scoped custom object. */
-  async applyStatus<T extends KubernetesObject & { status?: unknown }>(obj: T, plural: string): Promise<T> {
-    const [group, version] = (obj.apiVersion ?? '').split('/') as [string, string];
-    const name = obj.metadata?.name ?? '';
+  async apply<T extends KubernetesObject>(obj: T, opts: ApplyOptions = {}): Promise<T> {
+    const { apiVersion = '', kind = '', metadata } = obj;
     try {
-      const body = { apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name }, status: obj.status };
-      const out = await this.custom.patchClusterCustomObjectStatus(
-        { group, version, plural, name, body, fieldManager: this.fieldManager, force: true },
-        setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
-      );
-      this.metrics?.writes.inc({ verb: 'apply-status', kind: obj.kind ?? '' });
-      return out as T;
+      const out = await this.call<T>('PATCH', await this.path(apiVersion, kind, metadata?.namespace, metadata?.name), {
+        body: obj, contentType: 'application/apply-patch+yaml',
+        query: { fieldManager: this.fieldManager, force: 'true', ...(opts.dryRun ? { dryRun: 'All' } : {}) },
+      });
+      if (!opts.dryRun) this.metrics?.writes.inc({ verb: 'apply', kind });
+      return out;
     } catch (err) {
-      throw fromKube(err, `apply status of ${obj.kind} ${name}`);
+      throw fromKube(err, `apply ${kind} ${metadata?.name}`);
+    }
+  }
+
+  /** Server-side applies obj.status through the status subresource. */
+  async applyStatus<T extends KubernetesObject & { status?: unknown }>(obj: T): Promise<T> {
+    const { apiVersion = '', kind = '', metadata } = obj;
+    const body = { apiVersion, kind, metadata: { name: metadata?.name, namespace: metadata?.namespace }, status: obj.status };
+    try {
+      const out = await this.call<T>('PATCH', `${await this.path(apiVersion, kind, metadata?.namespace, metadata?.name)}/status`, {
+        body, contentType: 'application/apply-patch+yaml', query: { fieldManager: this.fieldManager, force: 'true' },
+      });
+      this.metrics?.writes.inc({ verb: 'apply-status', kind });
+      return out;
+    } catch (err) {
+      throw fromKube(err, `apply status of ${kind} ${metadata?.name}`);
     }
   }
 
   /** Replaces metadata.finalizers with a merge patch guarded by resourceVersion (409 on a race). */
-  async setFinalizers(obj: KubernetesObject, finalizers: string[]): Promise<KubernetesObject> {
-    const patch = {
-      apiVersion: obj.apiVersion, kind: obj.kind,
-      metadata: { name: obj.metadata?.name, namespace: obj.metadata?.namespace, resourceVersion: obj.metadata?.resourceVersion, finalizers },
-    };
+  async setFinalizers<T extends KubernetesObject>(obj: T, finalizers: string[]): Promise<T> {
+    const { apiVersion = '', kind = '', metadata } = obj;
     try {
-      const out = await this.objects.patch(patch, undefined, undefined, this.fieldManager, undefined, PatchStrategy.MergePatch);
-      this.metrics?.writes.inc({ verb: 'patch-finalizers', kind: obj.kind ?? '' });
+      const out = await this.call<T>('PATCH', await this.path(apiVersion, kind, metadata?.namespace, metadata?.name), {
+        body: { metadata: { resourceVersion: metadata?.resourceVersion, finalizers } },
+        contentType: 'application/merge-patch+json', query: { fieldManager: this.fieldManager },
+      });
+      this.metrics?.writes.inc({ verb: 'patch-finalizers', kind });
       return out;
     } catch (err) {
-      throw fromKube(err, `update finalizers of ${obj.kind} ${obj.metadata?.name}`);
+      throw fromKube(err, `update finalizers of ${kind} ${metadata?.name}`);
     }
   }
 
-  /** Deletes the object; a missing object counts as deleted. */
+  /** Deletes the object in the background; a missing object counts as deleted. */
   async delete(obj: KubernetesObject): Promise<void> {
+    const { apiVersion = '', kind = '', metadata } = obj;
     try {
-      await this.objects.delete(obj, undefined, undefined, undefined, undefined, 'Background');
-      this.metrics?.writes.inc({ verb: 'delete', kind: obj.kind ?? '' });
+      await this.call('DELETE', await this.path(apiVersion, kind, metadata?.namespace, metadata?.name), {
+        body: { propagationPolicy: 'Background' }, contentType: 'application/json',
+      });
+      this.metrics?.writes.inc({ verb: 'delete', kind });
     } catch (err) {
       if (statusOf(err) === 404) return;
-      throw fromKube(err, `delete ${obj.kind} ${obj.metadata?.name}`);
+      throw fromKube(err, `delete ${kind} ${metadata?.name}`);
     }
+  }
+
+  /** The REST path of a kind (and optionally one object), resolved by discovery once per group/version. */
+  async path(apiVersion: string, kind: string, namespace?: string, name?: string): Promise<string> {
+    const base = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+    let resource = this.resources.get(`${apiVersion}/${kind}`);
+    if (!resource) {
+      const discovery = await this.call<{ resources: { name: string; kind: string; namespaced: boolean }[] }>('GET', base)
+        .catch((err: unknown) => { throw fromKube(err, `discover ${apiVersion}`); });
+      for (const r of discovery.resources) {
+        if (!r.name.includes('/')) this.resources.set(`${apiVersion}/${r.kind}`, { plural: r.name, namespaced: r.namespaced });
+      }
+      resource = this.resources.get(`${apiVersion}/${kind}`);
+      if (!resource) throw new ForestallError('FST_KUBE_NOT_FOUND', `the API server does not serve ${kind} in ${apiVersion}`, { status: 404 });
+    }
+    const ns = resource.namespaced ? `/namespaces/${encodeURIComponent(namespace || 'default')}` : '';
+    return `${base}${ns}/${resource.plural}${name ? `/${encodeURIComponent(name)}` : ''}`;
+  }
+
+  /** One HTTP call with the kubeconfig's TLS and credentials; JSON in, JSON out. */
+  async call<T>(method: string, path: string, opts: { body?: unknown; contentType?: string; query?: Record<string, string> } = {}): Promise<T> {
+    const cluster = this.kc.getCurrentCluster();
+    if (!cluster) throw new ForestallError('FST_CONFIG_INVALID', 'the kubeconfig has no current cluster');
+    const url = new URL(cluster.server.replace(/\/$/, '') + path);
+    for (const [k, v] of Object.entries(opts.query ?? {})) url.searchParams.set(k, v);
+    const reqOpts: RequestOptions = { method, headers: { accept: 'application/json' } };
+    await this.kc.applyToHTTPSOptions(reqOpts);
+    const payload = opts.body === undefined ? undefined : JSON.stringify(opts.body);
+    if (payload !== undefined) {
+      reqOpts.headers = { ...reqOpts.headers, 'content-type': opts.contentType ?? 'application/json', 'content-length': Buffer.byteLength(payload) };
+    }
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    return new Promise<T>((resolve, reject) => {
+      const req = send(url, { ...reqOpts, timeout: 30_000 }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          const status = res.statusCode ?? 0;
+          if (status >= 200 && status < 300) {
+            try {
+              resolve((text ? JSON.parse(text) : {}) as T);
+            } catch (err) {
+              reject(err);
+            }
+          } else {
+            reject(new ApiError(status, text, `${method} ${path}`));
+          }
+        });
+      });
+      req.on('timeout', () => req.destroy(new Error(`${method} ${path} timed out after 30s`)));
+      req.on('error', reject);
+      if (payload !== undefined) req.write(payload);
+      req.end();
+    });
   }
 }

@@ -21,19 +21,17 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
-// Values of these keys, and bearer tokens or basic credentials inside URLs, are removed
-// from every message before an error exists.
-const SECRET_PATTERNS: RegExp[] = [
-  /(authorization|bearer|token|password|secret|api[-_]?key)(["']?\s*[:=]\s*["']?)[^\s"',}]+/gi,
-  /(Bearer\s+)[A-Za-z0-9._~+/=-]+/g,
-  /(https?:\/\/)[^/@\s:]+:[^/@\s]+@/g,
+// Applied in order: schemes with a credential after them, credentials inside URLs,
+// then `key: value` / `key=value` pairs whose key names a secret.
+const REDACTIONS: [RegExp, string][] = [
+  [/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi, '$1 [REDACTED]'],
+  [/(\b[a-z][a-z0-9+.-]*:\/\/)[^/@\s:]+:[^/@\s]+@/gi, '$1[REDACTED]@'],
+  [/\b(authorization|token|access[_-]?token|password|passwd|secret|api[_-]?key|client[_-]?secret)(["']?\s*[:=]\s*["']?)(?!\[REDACTED\]|Bearer |Basic )[^\s"',}&]+/gi, '$1$2[REDACTED]'],
 ];
 
+/** Removes credentials from text that may end up in an error, log, condition or Event. */
 export function redact(text: string): string {
-  return SECRET_PATTERNS.reduce((t, re) => t.replace(re, (m, a: string, b?: string) => {
-    if (re === SECRET_PATTERNS[2]) return `${a}[REDACTED]@`;
-    return b === undefined || !/[:=]/.test(b) ? `${a}[REDACTED]` : `${a}${b}[REDACTED]`;
-  }), text);
+  return REDACTIONS.reduce((t, [re, replacement]) => t.replace(re, replacement), text);
 }
 
 export class ForestallError extends Error {

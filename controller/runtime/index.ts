@@ -6,7 +6,7 @@ export { Informer, objectKey, type InformerOptions } from './informer.js';
 export { Controller, type Reconciler, type Request, type Result, type ControllerOptions } from './controller.js';
 export { Manager, type ManagerOptions, type Runnable } from './manager.js';
 export { LeaderElector, type LeaderElectionOptions } from './leader-election.js';
-export { KubeClient, FIELD_MANAGER } from './client.js';
+export { KubeClient, ApiError, FIELD_MANAGER, type ListResult } from './client.js';
 export { KubeEventRecorder, noEvents, type EventRecorder, type EventType } from './events.js';
 export { Metrics } from './metrics.js';
 export { setCondition, findCondition, isTrue, rfc3339, type Condition, type ConditionInput } from './conditions.js';

@@ -1,5 +1,5 @@
-import { CustomObjectsApi, type KubeConfig, type KubernetesListObject } from '@kubernetes/client-node';
-import { GROUP, VERSION, type ThreatFeed } from '../../crds/index.js';
+import type { KubeConfig, KubernetesListObject } from '@kubernetes/client-node';
+import { API_VERSION, GROUP, VERSION, type ThreatFeed } from '../../crds/index.js';
 import type { Clock } from '../runtime/clock.js';
 import type { KubeClient } from '../runtime/client.js';
 import { Controller } from '../runtime/controller.js';
@@ -18,11 +18,10 @@ export function threatFeedController(deps: {
   kc: KubeConfig; client: KubeClient; events: EventRecorder; clock: Clock; log: Logger; metrics: Metrics;
   concurrency: number; resyncPeriodMs: number;
 }): Controller<ThreatFeed> {
-  const custom = deps.kc.makeApiClient(CustomObjectsApi);
   const informer = new Informer<ThreatFeed>({
     kc: deps.kc,
     path: `/apis/${GROUP}/${VERSION}/threatfeeds`,
-    list: async () => (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: 'threatfeeds' })) as KubernetesListObject<ThreatFeed>,
+    list: async () => (await deps.client.list<ThreatFeed>(API_VERSION, 'ThreatFeed')) as KubernetesListObject<ThreatFeed>,
     clock: deps.clock,
     log: deps.log,
     metrics: deps.metrics,

@@ -39,14 +39,14 @@ export class ThreatFeedReconciler implements Reconciler {
       return;
     }
     if (!hasFinalizer(feed)) {
-      feed = await client.setFinalizers(feed, withFinalizer(feed)) as ThreatFeed;
+      feed = await client.setFinalizers(feed, withFinalizer(feed));
       log.debug('Added finalizer');
     }
 
     const status = desiredStatus(feed, new Date(clock.now()));
     if (isDeepStrictEqual(normalise(status), normalise(feed.status ?? {}))) return;
 
-    await client.applyStatus({ apiVersion: API_VERSION, kind: 'ThreatFeed', metadata: { name: feed.metadata.name }, status } as ThreatFeed, 'threatfeeds');
+    await client.applyStatus({ apiVersion: API_VERSION, kind: 'ThreatFeed', metadata: { name: feed.metadata.name }, status } as ThreatFeed);
     log.info({ generation: status.observedGeneration }, 'Updated ThreatFeed status');
 
     const before = findCondition(feed.status?.conditions as Condition[] | undefined, ThreatFeedCondition.Ready);

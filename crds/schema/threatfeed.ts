@@ -1,5 +1,5 @@
 import {
-  bool, conditions, countMap, duration, int, list, obj, observedGeneration, secretKeyRef, str, time,
+  bool, conditions, countMap, duration, int, obj, observedGeneration, secretKeyRef, str, time,
   type KindDefinition,
 } from './common.js';
 

@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig, parseDuration } from './config.js';
+
+describe('controller config', () => {
+  it('GIVEN no flags THEN defaults apply and the config is frozen', () => {
+    const c = loadConfig([], { POD_NAMESPACE: 'sec', POD_NAME: 'forestall-0' });
+    expect(c).toMatchObject({ namespace: 'sec', identity: 'forestall-0', leaderElect: true, leaseDurationMs: 12_000, leaderElectionNamespace: 'sec' });
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('GIVEN Go durations THEN they parse to milliseconds, and garbage is refused by name', () => {
+    expect(parseDuration('1h30m')).toBe(5_400_000);
+    expect(parseDuration('250ms')).toBe(250);
+    expect(() => parseDuration('10 minutes')).toThrow(/invalid duration "10 minutes"/);
+  });
+
+  it('GIVEN bad flags THEN the error names the problem', () => {
+    expect(() => loadConfig(['--log-level', 'loud'], {})).toThrow(/logLevel must be equal to one of the allowed values/);
+    expect(() => loadConfig(['--lease-duration', '5s', '--renew-deadline', '8s'], {})).toThrow(/renew-deadline must be shorter/);
+    expect(() => loadConfig(['--no-such-flag'], {})).toThrow(/Unknown option '--no-such-flag'/);
+    expect(() => loadConfig(['--leader-elect=maybe'], {})).toThrow(/--leader-elect must be true or false/);
+  });
+});

@@ -1,0 +1,36 @@
+import type { KubeConfig } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { realClock } from '../../controller/runtime/clock.js';
+import { KubeClient } from '../../controller/runtime/client.js';
+import { KubeEventRecorder } from '../../controller/runtime/events.js';
+import { Manager } from '../../controller/runtime/manager.js';
+import { Metrics } from '../../controller/runtime/metrics.js';
+import { threatFeedController } from '../../controller/threatfeed/index.js';
+
+/**
+ * The real manager and controllers, running inside the test process against a real
+ * API server (no leader election), so tests can read its metrics directly.
+ */
+export async function startManager(kc: KubeConfig, opts: { resyncPeriodMs?: number } = {}) {
+  const log = pino({ level: process.env.FORESTALL_TEST_LOG ?? 'silent' });
+  const metrics = new Metrics();
+  const client = new KubeClient(kc, metrics);
+  const events = new KubeEventRecorder(kc, 'forestall-controller', realClock, log);
+  const manager = new Manager({ kc, clock: realClock, log, metrics, metricsBindAddress: '127.0.0.1:0', healthProbeBindAddress: '127.0.0.1:0' });
+  manager.add(threatFeedController({ kc, client, events, clock: realClock, log, metrics, concurrency: 2, resyncPeriodMs: opts.resyncPeriodMs ?? 0 }));
+  const stop = new AbortController();
+  const running = manager.run(stop.signal);
+  return {
+    metrics,
+    manager,
+    /** Total writes this manager has sent to the API server. */
+    async writes(): Promise<number> {
+      return (await metrics.writes.get()).values.reduce((sum, v) => sum + v.value, 0);
+    },
+    async stop(): Promise<void> {
+      stop.abort();
+      await running;
+      await events.flush();
+    },
+  };
+}

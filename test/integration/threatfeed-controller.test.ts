@@ -1,0 +1,125 @@
+import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ThreatFeed } from '../../crds/index.js';
+import { ControlPlane } from '../harness/control-plane.js';
+import { eventually } from '../harness/eventually.js';
+import { startManager } from '../harness/in-process-manager.js';
+
+// The ThreatFeed reconciler against a real API server: it converges after create,
+// update and delete, writes nothing on a resync of unchanged objects, and survives
+// an API server restart in the middle of its watch.
+let cp: ControlPlane;
+let kc: KubeConfig;
+let custom: CustomObjectsApi;
+let mgr: Awaited<ReturnType<typeof startManager>>;
+const RESYNC_MS = 1500;
+
+beforeAll(async () => {
+  cp = await ControlPlane.start();
+  kc = cp.kubeConfig();
+  custom = kc.makeApiClient(CustomObjectsApi);
+  mgr = await startManager(kc, { resyncPeriodMs: RESYNC_MS });
+});
+afterAll(async () => {
+  await mgr?.stop();
+  await cp?.stop();
+});
+
+const ref = { group: 'forestall.io', version: 'v1alpha1', plural: 'threatfeeds' };
+const read = async (name: string) => (await custom.getClusterCustomObject({ ...ref, name })) as ThreatFeed;
+const ready = (f: ThreatFeed) => f.status?.conditions?.find((c) => c.type === 'Ready');
+
+function feed(name: string, spec: Partial<ThreatFeed['spec']> = {}) {
+  return {
+    apiVersion: 'forestall.io/v1alpha1', kind: 'ThreatFeed', metadata: { name },
+    spec: { format: 'lines', source: { http: { url: 'https://feeds.example.org/ipsum.txt' } }, ...spec },
+  };
+}
+
+describe('ThreatFeed controller', () => {
+  it('GIVEN a new ThreatFeed THEN it gets a finalizer, observedGeneration 1, a Ready condition and an Event', async () => {
+    await custom.createClusterCustomObject({ ...ref, body: feed('ipsum') });
+    const f = await eventually('status of ipsum', async () => {
+      const f = await read('ipsum');
+      return f.status?.observedGeneration === 1 && f;
+    });
+    expect(f.metadata.finalizers).toEqual(['forestall.io/finalizer']);
+    expect(ready(f)).toMatchObject({ status: 'Unknown', reason: 'AwaitingFirstSync', observedGeneration: 1 });
+    expect(ready(f)!.message).toMatch(/lines from http/);
+    const events = await eventually('an Event for ipsum', async () => {
+      const list = await kc.makeApiClient(CoreV1Api).listNamespacedEvent({ namespace: 'default', fieldSelector: 'involvedObject.name=ipsum' });
+      return list.items.length > 0 && list.items;
+    });
+    expect(events[0]).toMatchObject({ reason: 'AwaitingFirstSync', type: 'Normal', involvedObject: { kind: 'ThreatFeed', name: 'ipsum' } });
+  });
+
+  it('GIVEN the spec changes THEN status follows the new generation', async () => {
+    await custom.patchClusterCustomObject({ ...ref, name: 'ipsum', body: { spec: { suspend: true } } }, mergePatch());
+    const f = await eventually('generation 2 observed', async () => {
+      const f = await read('ipsum');
+      return f.status?.observedGeneration === 2 && f;
+    });
+    expect(ready(f)).toMatchObject({ status: 'False', reason: 'Suspended' });
+  });
+
+  it('GIVEN a confidence expression that does not compile THEN Ready is False naming the field', async () => {
+    await custom.patchClusterCustomObject({ ...ref, name: 'ipsum', body: { spec: { suspend: false, confidence: { expression: 'int(record.score * 10' } } } }, mergePatch());
+    const f = await eventually('generation 3 observed', async () => {
+      const f = await read('ipsum');
+      return f.status?.observedGeneration === 3 && f;
+    });
+    expect(ready(f)).toMatchObject({ status: 'False', reason: 'InvalidSpec' });
+    expect(ready(f)!.message).toMatch(/^spec\.confidence\.expression: /);
+  });
+
+  it('GIVEN nothing changes THEN resyncs reconcile again but write 0 objects', async () => {
+    await sleep(500);
+    const before = await mgr.writes();
+    const reconcilesBefore = await reconciles();
+    await sleep(RESYNC_MS * 3);
+    expect(await reconciles()).toBeGreaterThan(reconcilesBefore);
+    expect(await mgr.writes()).toBe(before);
+  });
+
+  it('GIVEN the ThreatFeed is deleted THEN the finalizer is removed and the object is gone', async () => {
+    await custom.deleteClusterCustomObject({ ...ref, name: 'ipsum' });
+    await eventually('ipsum to be gone', async () => {
+      try {
+        await read('ipsum');
+        return false;
+      } catch (err) {
+        return (err as { code?: number }).code === 404;
+      }
+    });
+  });
+
+  it('GIVEN the API server restarts mid-watch THEN the controller reconnects and reconciles a feed created afterwards', async () => {
+    await custom.createClusterCustomObject({ ...ref, body: feed('before-restart') });
+    await eventually('before-restart reconciled', async () => (await read('before-restart')).status?.observedGeneration === 1);
+    const restartsBefore = await watchRestarts();
+    await cp.restartApiServer();
+    await custom.createClusterCustomObject({ ...ref, body: feed('after-restart') });
+    const f = await eventually('after-restart reconciled', async () => {
+      const f = await read('after-restart');
+      return f.status?.observedGeneration === 1 && f;
+    }, 60_000);
+    expect(ready(f)?.reason).toBe('AwaitingFirstSync');
+    expect(await watchRestarts()).toBeGreaterThan(restartsBefore);
+    // The cache still knows the object from before the restart and keeps it converged.
+    await custom.patchClusterCustomObject({ ...ref, name: 'before-restart', body: { spec: { suspend: true } } }, mergePatch());
+    await eventually('before-restart generation 2', async () => (await read('before-restart')).status?.observedGeneration === 2);
+  });
+});
+
+function mergePatch() {
+  return setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+}
+
+async function reconciles(): Promise<number> {
+  return (await mgr.metrics.reconcileTotal.get()).values.reduce((s, v) => s + v.value, 0);
+}
+
+async function watchRestarts(): Promise<number> {
+  return (await mgr.metrics.informerRestarts.get()).values.reduce((s, v) => s + v.value, 0);
+}

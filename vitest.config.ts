@@ -20,7 +20,9 @@ export default defineConfig({
           include: ['test/integration/**/*.test.ts'],
           environment: 'node',
           globalSetup: ['test/harness/global-setup.ts'],
-          fileParallelism: false,
+          // One fork runs the files one after another: each starts its own control plane.
+          pool: 'forks',
+          poolOptions: { forks: { singleFork: true } },
           testTimeout: 120_000,
           hookTimeout: 180_000,
         },

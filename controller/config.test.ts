@@ -4,7 +4,7 @@ import { loadConfig, parseDuration } from './config.js';
 describe('controller config', () => {
   it('GIVEN no flags THEN defaults apply and the config is frozen', () => {
     const c = loadConfig([], { POD_NAMESPACE: 'sec', POD_NAME: 'forestall-0' });
-    expect(c).toMatchObject({ namespace: 'sec', identity: 'forestall-0', leaderElect: true, leaseDurationMs: 12_000, leaderElectionNamespace: 'sec' });
+    expect(c).toMatchObject({ namespace: 'sec', identity: 'forestall-0', leaderElect: true, leaseDurationMs: 10_000, leaderElectionNamespace: 'sec' });
     expect(Object.isFrozen(c)).toBe(true);
   });
 

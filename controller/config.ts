@@ -56,8 +56,8 @@ Runs the operator. Flags:
   --leader-elect[=BOOL]              use a Lease so only one replica reconciles (default true)
   --leader-election-id NAME          Lease name (default forestall-controller)
   --leader-election-namespace NS     Lease namespace (default: --namespace)
-  --lease-duration DUR               default 12s
-  --renew-deadline DUR               default 8s
+  --lease-duration DUR               default 10s (a killed leader is replaced within about 14s)
+  --renew-deadline DUR               default 7s
   --retry-period DUR                 default 2s
   --concurrency N                    reconciles in parallel per controller (default 4)
   --resync-period DUR                re-reconcile everything this often (default 10m)
@@ -114,8 +114,8 @@ export function loadConfig(argv: string[], env: { POD_NAMESPACE?: string; POD_NA
     leaderElect: parseBool('leader-elect', v('leader-elect')),
     leaderElectionId: v('leader-election-id') ?? 'forestall-controller',
     leaderElectionNamespace: v('leader-election-namespace') ?? namespace,
-    leaseDurationMs: parseDuration(v('lease-duration') ?? '12s'),
-    renewDeadlineMs: parseDuration(v('renew-deadline') ?? '8s'),
+    leaseDurationMs: parseDuration(v('lease-duration') ?? '10s'),
+    renewDeadlineMs: parseDuration(v('renew-deadline') ?? '7s'),
     retryPeriodMs: parseDuration(v('retry-period') ?? '2s'),
     concurrency: Number(v('concurrency') ?? 4),
     resyncPeriodMs: parseDuration(v('resync-period') ?? '10m'),

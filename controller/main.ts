@@ -31,7 +31,7 @@ export async function runController(argv: string[]): Promise<number> {
   const client = new KubeClient(kc, metrics);
   const events = new KubeEventRecorder(kc, 'forestall-controller', realClock, log);
   const manager = new Manager({
-    kc, clock: realClock, log, metrics,
+    client, clock: realClock, log, metrics,
     metricsBindAddress: config.metricsBindAddress,
     healthProbeBindAddress: config.healthProbeBindAddress,
     leaderElection: config.leaderElect ? {

@@ -78,6 +78,32 @@ export class KubeClient {
     }
   }
 
+  /** Creates obj; 409 (AlreadyExists) surfaces as FST_KUBE_CONFLICT. */
+  async create<T extends KubernetesObject>(obj: T, opts: ApplyOptions = {}): Promise<T> {
+    const { apiVersion = '', kind = '', metadata } = obj;
+    try {
+      const out = await this.call<T>('POST', await this.path(apiVersion, kind, metadata?.namespace), {
+        body: obj, query: { fieldManager: this.fieldManager, ...(opts.dryRun ? { dryRun: 'All' } : {}) },
+      });
+      if (!opts.dryRun) this.metrics?.writes.inc({ verb: 'create', kind });
+      return out;
+    } catch (err) {
+      throw fromKube(err, `create ${kind} ${metadata?.name}`);
+    }
+  }
+
+  /** Replaces obj (PUT); its metadata.resourceVersion makes this an optimistic-concurrency write. */
+  async replace<T extends KubernetesObject>(obj: T): Promise<T> {
+    const { apiVersion = '', kind = '', metadata } = obj;
+    try {
+      const out = await this.call<T>('PUT', await this.path(apiVersion, kind, metadata?.namespace, metadata?.name), { body: obj, query: { fieldManager: this.fieldManager } });
+      this.metrics?.writes.inc({ verb: 'replace', kind });
+      return out;
+    } catch (err) {
+      throw fromKube(err, `replace ${kind} ${metadata?.name}`);
+    }
+  }
+
   /** Server-side applies obj.status through the status subresource. */
   async applyStatus<T extends KubernetesObject & { status?: unknown }>(obj: T): Promise<T> {
     const { apiVersion = '', kind = '', metadata } = obj;
@@ -128,7 +154,13 @@ export class KubeClient {
     let resource = this.resources.get(`${apiVersion}/${kind}`);
     if (!resource) {
       const discovery = await this.call<{ resources: { name: string; kind: string; namespaced: boolean }[] }>('GET', base)
-        .catch((err: unknown) => { throw fromKube(err, `discover ${apiVersion}`); });
+        .catch((err: unknown) => {
+          if (statusOf(err) === 404) {
+            const hint = apiVersion.startsWith('forestall.io/') ? ': are the Forestall CRDs installed? (the Helm chart installs them)' : '';
+            throw new ForestallError('FST_KUBE_NOT_FOUND', `the API server does not serve ${apiVersion}${hint}`, { status: 404 });
+          }
+          throw fromKube(err, `discover ${apiVersion}`);
+        });
       for (const r of discovery.resources) {
         if (!r.name.includes('/')) this.resources.set(`${apiVersion}/${r.kind}`, { plural: r.name, namespaced: r.namespaced });
       }

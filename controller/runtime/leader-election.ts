@@ -1,11 +1,12 @@
-import { CoordinationV1Api, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { KubeClient } from './client.js';
 import type { Logger } from 'pino';
 import type { Clock } from './clock.js';
 import { statusOf } from './errors.js';
 import type { Metrics } from './metrics.js';
 
 export interface LeaderElectionOptions {
-  kc: KubeConfig;
+  client: KubeClient;
   namespace: string;
   name: string;
   identity: string;
@@ -32,13 +33,11 @@ export interface LeaderElectionOptions {
  *   one retryPeriod instead of waiting out the lease.
  */
 export class LeaderElector {
-  private readonly api: CoordinationV1Api;
   private observed?: { holder: string; renew: string; at: number };
   private leading = false;
 
   constructor(private readonly opts: LeaderElectionOptions) {
     if (opts.renewDeadlineMs >= opts.leaseDurationMs) throw new Error('renewDeadline must be shorter than leaseDuration');
-    this.api = opts.kc.makeApiClient(CoordinationV1Api);
   }
 
   isLeader(): boolean {
@@ -86,63 +85,63 @@ export class LeaderElector {
     this.leading = false;
     this.opts.metrics?.leader.set(0);
     try {
-      const lease = await this.api.readNamespacedLease({ name: this.opts.name, namespace: this.opts.namespace });
-      if (lease.spec?.holderIdentity !== this.opts.identity) return;
-      const now = new Date(this.opts.clock.now());
-      lease.spec = { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: now as never, acquireTime: now as never };
-      await this.api.replaceNamespacedLease({ name: this.opts.name, namespace: this.opts.namespace, body: lease });
+      const lease = await this.read();
+      if (!lease || lease.spec?.holderIdentity !== this.opts.identity) return;
+      const now = microTime(this.opts.clock.now());
+      lease.spec = { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: now, acquireTime: now };
+      await this.opts.client.replace(lease);
       this.opts.log.info({ identity: this.opts.identity }, 'Released leader lease');
     } catch (err) {
       this.opts.log.warn({ err }, 'Failed to release leader lease');
     }
   }
 
+  private read(): Promise<Lease | undefined> {
+    return this.opts.client.get<Lease>('coordination.k8s.io/v1', 'Lease', this.opts.name, this.opts.namespace);
+  }
+
   private async tryAcquireOrRenew(): Promise<boolean> {
     const { namespace, name, identity } = this.opts;
-    const now = new Date(this.opts.clock.now());
+    const now = microTime(this.opts.clock.now());
     const leaseDurationSeconds = Math.ceil(this.opts.leaseDurationMs / 1000);
-    let lease: V1Lease;
+    let lease: Lease | undefined;
     try {
-      lease = await this.api.readNamespacedLease({ name, namespace });
+      lease = await this.read();
     } catch (err) {
-      if (statusOf(err) !== 404) {
-        this.opts.log.warn({ err }, 'Failed to read leader lease');
-        return false;
-      }
+      this.opts.log.warn({ err }, 'Failed to read leader lease');
+      return false;
+    }
+    if (!lease) {
       try {
-        await this.api.createNamespacedLease({
-          namespace,
-          body: {
-            metadata: { name, namespace },
-            spec: { holderIdentity: identity, leaseDurationSeconds, acquireTime: now as never, renewTime: now as never, leaseTransitions: 0 },
-          },
+        await this.opts.client.create<Lease>({
+          apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace },
+          spec: { holderIdentity: identity, leaseDurationSeconds, acquireTime: now, renewTime: now, leaseTransitions: 0 },
         });
         return true;
-      } catch (createErr) {
-        if (statusOf(createErr) !== 409) this.opts.log.warn({ err: createErr }, 'Failed to create leader lease');
+      } catch (err) {
+        if (statusOf(err) !== 409) this.opts.log.warn({ err }, 'Failed to create leader lease');
         return false;
       }
     }
     const spec = lease.spec ?? {};
     const holder = spec.holderIdentity ?? '';
-    const renew = String(spec.renewTime ?? '');
+    const renew = spec.renewTime ?? '';
     if (!this.observed || this.observed.holder !== holder || this.observed.renew !== renew) {
       this.observed = { holder, renew, at: this.opts.clock.now() };
     }
     const heldByOther = holder !== '' && holder !== identity;
     const honouredMs = (spec.leaseDurationSeconds ?? leaseDurationSeconds) * 1000;
     if (heldByOther && this.observed.at + honouredMs > this.opts.clock.now()) return false;
-    const transitions = (spec.leaseTransitions ?? 0) + (holder === identity ? 0 : 1);
     lease.spec = {
       ...spec,
       holderIdentity: identity,
       leaseDurationSeconds,
-      renewTime: now as never,
-      acquireTime: (holder === identity ? spec.acquireTime : now) as never,
-      leaseTransitions: transitions,
+      renewTime: now,
+      acquireTime: holder === identity ? spec.acquireTime : now,
+      leaseTransitions: (spec.leaseTransitions ?? 0) + (holder === identity ? 0 : 1),
     };
     try {
-      await this.api.replaceNamespacedLease({ name, namespace, body: lease });
+      await this.opts.client.replace(lease);
       if (holder !== identity) this.opts.log.info({ previous: holder || undefined, identity }, 'Took over leader lease');
       return true;
     } catch (err) {
@@ -150,4 +149,13 @@ export class LeaderElector {
       return false;
     }
   }
+}
+
+interface Lease extends KubernetesObject {
+  spec?: { holderIdentity?: string; leaseDurationSeconds?: number; acquireTime?: string; renewTime?: string; leaseTransitions?: number };
+}
+
+/** metav1.MicroTime wants exactly six fractional digits, which Date.toISOString() lacks. */
+export function microTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 }

@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import type { KubeClient } from './client.js';
 import type { Clock } from './clock.js';
 import { ForestallError } from './errors.js';
 import { serve } from './health.js';
@@ -16,7 +16,7 @@ export interface Runnable {
 }
 
 export interface ManagerOptions {
-  kc: KubeConfig;
+  client: KubeClient;
   clock: Clock;
   log: Logger;
   metrics: Metrics;
@@ -75,7 +75,7 @@ export class Manager {
     log.info({ addresses: this.addresses().map((a) => a.port) }, 'Serving probes and metrics');
     try {
       if (this.opts.leaderElection) {
-        this.elector = new LeaderElector({ ...this.opts.leaderElection, kc: this.opts.kc, clock: this.opts.clock, log, metrics: this.opts.metrics });
+        this.elector = new LeaderElector({ ...this.opts.leaderElection, client: this.opts.client, clock: this.opts.clock, log, metrics: this.opts.metrics });
         try {
           await this.elector.acquire(signal);
         } catch {

@@ -27,7 +27,7 @@ export class ThreatFeedReconciler implements Reconciler {
 
   async reconcile({ key, log }: Request): Promise<Result | void> {
     const { cache, client, events, clock } = this.deps;
-    let feed = cache.get(key);
+    const feed = cache.get(key);
     if (!feed) return;
 
     if (isDeleting(feed)) {
@@ -39,8 +39,11 @@ export class ThreatFeedReconciler implements Reconciler {
       return;
     }
     if (!hasFinalizer(feed)) {
-      feed = await client.setFinalizers(feed, withFinalizer(feed));
+      // The patch's own watch event brings the object back; acting on it then (rather
+      // than now) keeps the next status comparison on fresh data, which saves a write.
+      await client.setFinalizers(feed, withFinalizer(feed));
       log.debug('Added finalizer');
+      return;
     }
 
     const status = desiredStatus(feed, new Date(clock.now()));

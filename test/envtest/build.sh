@@ -60,12 +60,21 @@ if [ -z "${KUBEBUILDER_ASSETS:-}" ]; then
   [ -x "$assets/etcd" ] || build_in "$here/etcd" "$assets/etcd" "-s -w" "."
 fi
 
-helm_bin="$cache/tools/helm-${HELM_VERSION}"
+# helm's release builds stamp the Kubernetes version of its client-go into chartutil
+# and the lint rules (its Makefile does the same); without it an offline
+# `helm template` assumes v1.20 and refuses charts with a newer kubeVersion.
+helm_gomod=$(cd /tmp && go mod download -json "helm.sh/helm/v3@${HELM_VERSION}" | sed -n 's/.*"GoMod": "\(.*\)",/\1/p')
+helm_k8s_minor=$(sed -n 's/^[[:space:]]*k8s.io\/client-go v0\.\([0-9]*\)\..*/\1/p' "$helm_gomod" | head -1)
+helm_bin="$cache/tools/helm-${HELM_VERSION}-k8s1.${helm_k8s_minor}"
 if ! [ -x "$helm_bin" ]; then
   start=$SECONDS
   log "building helm ${HELM_VERSION} from helm.sh/helm/v3"
   tmpbin=$(mktemp -d)
-  GOBIN=$tmpbin go install -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=${HELM_VERSION}" "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}"
+  helm_ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=${HELM_VERSION}"
+  for p in helm.sh/helm/v3/pkg/chartutil helm.sh/helm/v3/pkg/lint/rules; do
+    helm_ldflags+=" -X $p.k8sVersionMajor=1 -X $p.k8sVersionMinor=${helm_k8s_minor}"
+  done
+  GOBIN=$tmpbin go install -ldflags "$helm_ldflags" "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}"
   mv "$tmpbin/helm" "$helm_bin"; rm -rf "$tmpbin"
   log "built helm in $((SECONDS - start))s"
 fi

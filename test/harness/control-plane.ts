@@ -206,22 +206,30 @@ export class ControlPlane {
       );
     }
     const crds = readCrds(dir);
+    await this.applyCrds(crds.map(({ crd }) => crd), (i) => crds[i]!.source);
+  }
+
+  /**
+   * Applies the given CustomResourceDefinitions (server-side, forced) and resolves
+   * once every one is Established. `sourceOf` names where each came from in errors.
+   */
+  async applyCrds(crds: V1CustomResourceDefinition[], sourceOf: (index: number) => string = () => 'the caller'): Promise<void> {
     if (crds.length === 0) return;
     const kc = this.kubeConfig();
     // KubeClient sends the CRD's JSON as is; client-node's KubernetesObjectApi would drop
     // x-kubernetes-validations, default and enum on the way (docs/adr/0002).
     const client = new KubeClient(kc, undefined, FIELD_MANAGER);
-    for (const { crd, source } of crds) {
+    for (const [i, crd] of crds.entries()) {
       try {
-        await client.apply(crd);
+        await client.apply(crd as never);
       } catch (err) {
-        // The API server's validation message (in the ApiException body) is the
-        // useful part; name the CRD and file so the generator can be fixed.
-        throw new Error(`Applying CRD ${crd.metadata.name} from ${source} failed: ${describeError(err)}`, { cause: err });
+        // The API server's validation message is the useful part; name the CRD and
+        // where it came from so the generator can be fixed.
+        throw new Error(`Applying CRD ${crd.metadata?.name} from ${sourceOf(i)} failed: ${describeError(err)}`, { cause: err });
       }
     }
     const extensions = kc.makeApiClient(ApiextensionsV1Api);
-    await Promise.all(crds.map(({ crd }) => waitUntilEstablished(extensions, crd.metadata.name)));
+    await Promise.all(crds.map((crd) => waitUntilEstablished(extensions, crd.metadata!.name!)));
   }
 
   /**

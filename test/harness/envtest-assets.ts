@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
-import { join } from 'node:path';
+import { accessSync, constants, existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 // Brings 'vitest' into the program; without it the augmentation below fails
 // with "module 'vitest' cannot be found" under NodeNext.
@@ -19,7 +19,15 @@ declare module 'vitest' {
 /** Environment variable that carries the assets directory to child processes and workers. */
 export const ENVTEST_ASSETS_ENV = 'FORESTALL_ENVTEST_ASSETS';
 
-export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** The repository root (with a trailing slash), from source or from dist/. */
+export const REPO_ROOT = findRepoRoot(fileURLToPath(new URL('.', import.meta.url)));
+
+function findRepoRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir.endsWith('/') ? dir : `${dir}/`;
+    if (dirname(dir) === dir) throw new Error(`no package.json above ${from}`);
+  }
+}
 export const BUILD_SCRIPT = join(REPO_ROOT, 'test/envtest/build.sh');
 
 /** Everything build.sh promises. helm is not run by the harness but by chart tests. */

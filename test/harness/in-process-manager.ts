@@ -16,7 +16,7 @@ export async function startManager(kc: KubeConfig, opts: { resyncPeriodMs?: numb
   const metrics = new Metrics();
   const client = new KubeClient(kc, metrics);
   const events = new KubeEventRecorder(kc, 'forestall-controller', realClock, log);
-  const manager = new Manager({ kc, clock: realClock, log, metrics, metricsBindAddress: '127.0.0.1:0', healthProbeBindAddress: '127.0.0.1:0' });
+  const manager = new Manager({ client, clock: realClock, log, metrics, metricsBindAddress: '127.0.0.1:0', healthProbeBindAddress: '127.0.0.1:0' });
   manager.add(threatFeedController({ kc, client, events, clock: realClock, log, metrics, concurrency: 2, resyncPeriodMs: opts.resyncPeriodMs ?? 0 }));
   const stop = new AbortController();
   const running = manager.run(stop.signal);

@@ -1,5 +1,6 @@
 import { ApiextensionsV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KubeClient } from '../../controller/runtime/client.js';
 import { validateObject } from '../../crds/index.js';
 import { ControlPlane } from '../harness/control-plane.js';
 
@@ -66,6 +67,24 @@ describe('Forestall CRDs on a real API server', () => {
     const created = await custom.createClusterCustomObject({ group, version, plural: 'threatfeeds', body: obj('ThreatFeed', 'minimal', { format: 'lines', source: { http: { url: 'https://example.org/ipsum.txt' } } }) }) as { spec: Record<string, unknown> };
     expect(created.spec).toMatchObject({ refreshInterval: '1h', ttl: '168h', suspend: false, confidence: { default: 50 } });
     await custom.deleteClusterCustomObject({ group, version, plural: 'threatfeeds', name: 'minimal' });
+  });
+
+  it('GIVEN every example in examples/ THEN the API server accepts it', async () => {
+    const { readdirSync, readFileSync } = await import('node:fs');
+    const { parseAllDocuments } = await import('yaml');
+    const root = new URL('../../examples/', import.meta.url);
+    const client = new KubeClient(kc, undefined, 'forestall-test');
+    const applied: string[] = [];
+    for (const dir of ['threatfeeds', 'policies']) {
+      for (const file of readdirSync(new URL(`${dir}/`, root)).filter((f) => f.endsWith('.yaml'))) {
+        for (const doc of parseAllDocuments(readFileSync(new URL(`${dir}/${file}`, root), 'utf8'))) {
+          const o = doc.toJS() as { kind: string; metadata: { name: string } };
+          await client.apply(o as never);
+          applied.push(`${o.kind}/${o.metadata.name}`);
+        }
+      }
+    }
+    expect(applied.length).toBeGreaterThanOrEqual(5);
   });
 
   it('GIVEN the published OpenAPI THEN field descriptions are there for kubectl explain', async () => {

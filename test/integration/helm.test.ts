@@ -1,0 +1,639 @@
+import { execFile } from 'node:child_process';
+import { accessSync, constants, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ApiException, CoreV1Api, VersionApi } from '@kubernetes/client-node';
+import { KubeClient } from '../../controller/runtime/client.js';
+import { ForestallError } from '../../controller/runtime/errors.js';
+import type {
+  KubernetesObject,
+  V1ClusterRole,
+  V1ClusterRoleBinding,
+  V1Container,
+  V1CustomResourceDefinition,
+  V1Deployment,
+  V1PodDisruptionBudget,
+  V1PolicyRule,
+  V1Role,
+  V1RoleBinding,
+  V1Service,
+  V1ServiceAccount,
+} from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { ControlPlane } from '../harness/control-plane.js';
+import { ENVTEST_ASSETS_ENV, REPO_ROOT } from '../harness/envtest-assets.js';
+
+// The chart test: static checks with the real helm binary (lint, schema, render),
+// then every rendered object is sent to a real kube-apiserver. A render that helm
+// accepts but the API server would reject (a misspelt field, a wrong type, an
+// invalid label, a pod that the restricted Pod Security Standard refuses) fails
+// here instead of on a user's `helm install`.
+//
+// helm comes from the envtest assets directory (built by test/envtest/build.sh in
+// the integration globalSetup). If it is missing the tests fail, never skip: a
+// skipped chart test looks green and proves nothing.
+
+const CHART = join(REPO_ROOT, 'charts/forestall');
+const RELEASE = 'forestall';
+const NAMESPACE = 'forestall-system';
+const FIELD_MANAGER = 'forestall-test';
+const GROUP = 'forestall.io';
+const KINDS = ['threatfeeds', 'exposurepolicies', 'preemptiveactions'] as const;
+const CRD_ESTABLISHED_TIMEOUT_MS = 30_000;
+// Render for the Kubernetes version the control plane is built at, so the rendered
+// manifests are the ones that cluster would get (`helm install` asks the cluster).
+const KUBE_VERSION = readFileSync(join(REPO_ROOT, 'test/envtest/KUBE_VERSION'), 'utf8').trim();
+
+/** A rendered object: what every Kubernetes object has, plus its kind-specific body. */
+type Manifest = KubernetesObject & { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> } };
+
+interface HelmResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function resolveHelm(): string {
+  const assets = inject('envtestAssets') ?? process.env[ENVTEST_ASSETS_ENV];
+  if (assets === undefined || assets === '') {
+    throw new Error(`No envtest assets directory: neither inject('envtestAssets') nor ${ENVTEST_ASSETS_ENV} is set. Run this file in the 'integration' project.`);
+  }
+  const helm = join(assets, 'helm');
+  // Throws ENOENT/EACCES, which fails every test of the file.
+  accessSync(helm, constants.X_OK);
+  return helm;
+}
+
+let helmBin = '';
+let helmHome = '';
+
+/** Runs helm in the repository root. A non-zero exit is a result; failing to run helm at all throws. */
+function helm(...args: string[]): Promise<HelmResult> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      helmBin,
+      args,
+      {
+        cwd: REPO_ROOT,
+        timeout: 60_000,
+        maxBuffer: 64 * 1024 * 1024,
+        // A private helm home: the test neither reads nor writes the user's repositories, plugins or cache.
+        env: {
+          ...process.env,
+          HELM_CACHE_HOME: join(helmHome, 'cache'),
+          HELM_CONFIG_HOME: join(helmHome, 'config'),
+          HELM_DATA_HOME: join(helmHome, 'data'),
+          KUBECONFIG: join(helmHome, 'no-cluster.kubeconfig'),
+        },
+      },
+      (error, stdout, stderr) => {
+        if (error === null) {
+          resolve({ code: 0, stdout, stderr });
+        } else if (typeof error.code === 'number') {
+          resolve({ code: error.code, stdout, stderr });
+        } else {
+          reject(new Error(`helm ${args.join(' ')} could not run: ${error.message}\n${stderr}`));
+        }
+      },
+    );
+  });
+}
+
+/** `helm template` for the release, namespace and Kubernetes version every test uses. */
+function template(...extra: string[]): Promise<HelmResult> {
+  return helm('template', RELEASE, CHART, '--namespace', NAMESPACE, '--kube-version', KUBE_VERSION, ...extra);
+}
+
+/** Renders the chart and parses every document; throws if helm fails. */
+async function render(...extra: string[]): Promise<Manifest[]> {
+  const result = await template(...extra);
+  if (result.code !== 0) {
+    throw new Error(`helm template ${extra.join(' ')} failed (exit ${result.code}):\n${result.stderr}`);
+  }
+  return parseManifests(result.stdout);
+}
+
+function parseManifests(text: string): Manifest[] {
+  const manifests: Manifest[] = [];
+  for (const doc of parseAllDocuments(text)) {
+    if (doc.errors.length > 0) {
+      throw new Error(`helm rendered invalid YAML: ${doc.errors.map((e) => e.message).join('; ')}`);
+    }
+    const value: unknown = doc.toJS();
+    // Templates that render nothing leave a document holding only a comment.
+    if (value === null || value === undefined) continue;
+    manifests.push(value as Manifest);
+  }
+  return manifests;
+}
+
+function only<T>(manifests: Manifest[], kind: string): T & Manifest {
+  const matches = manifests.filter((m) => m.kind === kind);
+  expect(matches.map((m) => `${m.kind}/${m.metadata.name}`), `exactly one ${kind}`).toHaveLength(1);
+  return matches[0] as T & Manifest;
+}
+
+/** The HTTP code and the API server's Status message of a failed request. */
+function describeApiError(err: unknown): string {
+  if (err instanceof ForestallError) return `HTTP ${err.status}: ${err.message}`;
+  if (err instanceof ApiException) {
+    const body: unknown = err.body;
+    let message = typeof body === 'string' ? body : JSON.stringify(body);
+    try {
+      const status: unknown = JSON.parse(message);
+      if (typeof status === 'object' && status !== null && typeof (status as { message?: unknown }).message === 'string') {
+        message = (status as { message: string }).message;
+      }
+    } catch {
+      // Not a Status object; keep the raw body.
+    }
+    return `HTTP ${err.code}: ${message}`;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Sorted copies, so rule comparisons do not depend on the order in the template. */
+function normaliseRules(rules: V1PolicyRule[] | undefined): V1PolicyRule[] {
+  return (rules ?? []).map((rule) => ({
+    apiGroups: [...(rule.apiGroups ?? [])].sort(),
+    resources: [...(rule.resources ?? [])].sort(),
+    verbs: [...(rule.verbs ?? [])].sort(),
+    ...(rule.resourceNames === undefined ? {} : { resourceNames: [...rule.resourceNames].sort() }),
+  }));
+}
+
+/** Every (group, resource, verb) a set of rules grants, as "group/resource:verb" strings. */
+function grants(rules: V1PolicyRule[] | undefined): string[] {
+  const out: string[] = [];
+  for (const rule of rules ?? []) {
+    for (const group of rule.apiGroups ?? []) {
+      for (const resource of rule.resources ?? []) {
+        for (const verb of rule.verbs ?? []) out.push(`${group}/${resource}:${verb}`);
+      }
+    }
+  }
+  return out.sort();
+}
+
+function controllerContainer(deployment: V1Deployment): V1Container {
+  const container = deployment.spec?.template.spec?.containers.find((c) => c.name === 'controller');
+  if (container === undefined) throw new Error('The Deployment has no container named "controller".');
+  return container;
+}
+
+beforeAll(() => {
+  helmBin = resolveHelm();
+  helmHome = mkdtempSync(join(tmpdir(), 'forestall-helm-'));
+});
+
+afterAll(() => {
+  if (helmHome !== '') rmSync(helmHome, { recursive: true, force: true });
+});
+
+describe('GIVEN the forestall chart and the real helm binary', () => {
+  it('WHEN linted strictly with the default values THEN helm reports no error or warning', async () => {
+    const result = await helm('lint', '--strict', CHART, '--namespace', NAMESPACE);
+
+    expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(0);
+    expect(result.stdout).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
+    expect(result.stdout).not.toMatch(/\[(ERROR|WARNING)\]/);
+  });
+
+  it('WHEN linted with logLevel=loud THEN lint fails and names the logLevel schema violation', async () => {
+    const result = await helm('lint', '--strict', CHART, '--set', 'logLevel=loud');
+
+    expect(result.code).not.toBe(0);
+    const output = `${result.stdout}\n${result.stderr}`;
+    expect(output).toMatch(/schema/i);
+    expect(output).toMatch(/logLevel/);
+    expect(output).toMatch(/debug.*info.*warn.*error/);
+  });
+
+  it('WHEN given an unknown top-level value THEN the schema rejects it (additionalProperties false)', async () => {
+    const result = await template('--set', 'replicas=3');
+
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/additional propert.*'replicas'/i);
+  });
+
+  it('WHEN given a mistyped nested value THEN the schema rejects it', async () => {
+    const result = await template('--set', 'leaderElection.leaseDuration=soon');
+
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/\/leaderElection\/leaseDuration.*'soon'.*pattern/);
+  });
+
+  it('WHEN several replicas run without leader election THEN rendering fails with the reason', async () => {
+    const result = await template('--set', 'replicaCount=2', '--set', 'leaderElection.enabled=false');
+
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/replicaCount > 1 requires leaderElection\.enabled=true/);
+  });
+});
+
+describe('GIVEN the chart rendered with default values and --include-crds', () => {
+  let manifests: Manifest[] = [];
+
+  beforeAll(async () => {
+    manifests = await render('--include-crds');
+  });
+
+  it('THEN it renders exactly the expected kinds', () => {
+    const kinds = manifests.map((m) => m.kind).sort();
+
+    expect(kinds).toEqual(
+      [
+        'ClusterRole',
+        'ClusterRoleBinding',
+        'CustomResourceDefinition',
+        'CustomResourceDefinition',
+        'CustomResourceDefinition',
+        'Deployment',
+        'PodDisruptionBudget',
+        'Role',
+        'RoleBinding',
+        'Service',
+        'ServiceAccount',
+      ].sort(),
+    );
+  });
+
+  it('THEN the CRDs are the three cluster-scoped forestall.io kinds (generated by `npm run generate`)', () => {
+    const crds = manifests.filter((m): m is Manifest & V1CustomResourceDefinition => m.kind === 'CustomResourceDefinition');
+
+    expect(crds.map((crd) => crd.metadata.name).sort(), 'charts/forestall/crds/ must hold the generated CRDs').toEqual(
+      KINDS.map((plural) => `${plural}.${GROUP}`).sort(),
+    );
+    for (const crd of crds) {
+      expect(crd.spec.group).toBe(GROUP);
+      expect(crd.spec.scope, crd.metadata.name).toBe('Cluster');
+    }
+    expect(crds.map((crd) => crd.spec.names.kind).sort()).toEqual(['ExposurePolicy', 'PreemptiveAction', 'ThreatFeed']);
+  });
+
+  it('THEN every namespaced object is in the release namespace and every object carries the standard labels', () => {
+    const clusterScoped = new Set(['ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition']);
+    for (const m of manifests.filter((m) => m.kind !== 'CustomResourceDefinition')) {
+      const id = `${m.kind}/${m.metadata.name}`;
+      expect(m.metadata.namespace, id).toBe(clusterScoped.has(m.kind) ? undefined : NAMESPACE);
+      expect(m.metadata.labels, id).toMatchObject({
+        'app.kubernetes.io/name': 'forestall',
+        'app.kubernetes.io/instance': RELEASE,
+        'app.kubernetes.io/version': '0.1.0',
+        'app.kubernetes.io/managed-by': 'Helm',
+        'app.kubernetes.io/part-of': 'forestall',
+        'helm.sh/chart': 'forestall-0.1.0',
+      });
+    }
+  });
+
+  it('THEN the Deployment runs 2 leader-electing replicas of the appVersion image with the documented arguments', () => {
+    const deployment = only<V1Deployment>(manifests, 'Deployment');
+    const container = controllerContainer(deployment);
+
+    expect(deployment.spec?.replicas).toBe(2);
+    expect(deployment.spec?.strategy?.rollingUpdate).toEqual({ maxSurge: 1, maxUnavailable: 0 });
+    expect(container.image).toBe('ghcr.io/forestall/forestall:0.1.0');
+    expect(container.imagePullPolicy).toBe('IfNotPresent');
+    expect(container.command).toBeUndefined();
+    expect(container.args).toEqual([
+      'controller',
+      '--leader-elect=true',
+      '--namespace=$(POD_NAMESPACE)',
+      '--metrics-bind-address=:8080',
+      '--health-probe-bind-address=:8081',
+      '--log-level=info',
+      '--lease-duration=10s',
+      '--renew-deadline=7s',
+      '--retry-period=2s',
+    ]);
+    expect(container.env).toEqual([
+      { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+      { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+    ]);
+    expect(container.ports).toEqual([
+      { name: 'metrics', containerPort: 8080, protocol: 'TCP' },
+      { name: 'health', containerPort: 8081, protocol: 'TCP' },
+    ]);
+    expect(container.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'health' });
+    expect(container.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'health' });
+    expect(container.resources).toEqual({ requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '512Mi' } });
+  });
+
+  it('THEN the pod meets the restricted Pod Security Standard with a read-only root filesystem and a /tmp emptyDir', () => {
+    const deployment = only<V1Deployment>(manifests, 'Deployment');
+    const pod = deployment.spec?.template.spec;
+    const container = controllerContainer(deployment);
+
+    expect(pod?.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(container.securityContext).toMatchObject({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(container.volumeMounts).toEqual([{ name: 'tmp', mountPath: '/tmp' }]);
+    expect(pod?.volumes).toEqual([{ name: 'tmp', emptyDir: { sizeLimit: '64Mi' } }]);
+    expect(pod?.automountServiceAccountToken).toBe(true);
+    expect(pod?.terminationGracePeriodSeconds).toBe(30);
+    expect(pod?.serviceAccountName).toBe(only<V1ServiceAccount>(manifests, 'ServiceAccount').metadata.name);
+  });
+
+  it('THEN replicas spread softly across nodes, selecting exactly the chart pods', () => {
+    const deployment = only<V1Deployment>(manifests, 'Deployment');
+    const pod = deployment.spec?.template.spec;
+    const selector = deployment.spec?.selector.matchLabels;
+
+    expect(selector).toEqual({
+      'app.kubernetes.io/name': 'forestall',
+      'app.kubernetes.io/instance': RELEASE,
+      'app.kubernetes.io/component': 'controller',
+    });
+    expect(deployment.spec?.template.metadata?.labels).toMatchObject(selector ?? {});
+    expect(pod?.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution).toBeUndefined();
+    expect(pod?.affinity?.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution).toEqual([
+      { weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: selector } } },
+    ]);
+    expect(pod?.topologySpreadConstraints).toEqual([
+      { maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: selector } },
+    ]);
+  });
+
+  it('THEN the ClusterRole grants exactly the least-privilege rules the controller needs', () => {
+    const clusterRole = only<V1ClusterRole>(manifests, 'ClusterRole');
+
+    expect(normaliseRules(clusterRole.rules)).toEqual(
+      normaliseRules([
+        { apiGroups: [GROUP], resources: ['threatfeeds', 'exposurepolicies'], verbs: ['get', 'list', 'watch', 'update', 'patch'] },
+        { apiGroups: [GROUP], resources: ['preemptiveactions'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] },
+        { apiGroups: [GROUP], resources: KINDS.map((k) => `${k}/status`), verbs: ['get', 'update', 'patch'] },
+        { apiGroups: [GROUP], resources: KINDS.map((k) => `${k}/finalizers`), verbs: ['update'] },
+        { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+        { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
+        { apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] },
+      ]),
+    );
+    // No wildcard, and nothing that reaches Secrets or lets the controller grant itself more.
+    const all = grants(clusterRole.rules);
+    expect(all.filter((g) => g.includes('*'))).toEqual([]);
+    expect(all.filter((g) => /secrets|roles|rolebindings|:escalate|:bind|:impersonate/.test(g))).toEqual([]);
+    // The user-owned kinds are never created or deleted by the controller.
+    expect(all).not.toContain(`${GROUP}/threatfeeds:delete`);
+    expect(all).not.toContain(`${GROUP}/exposurepolicies:create`);
+  });
+
+  it('THEN the ClusterRole covers every rendered CRD and its subresources', () => {
+    const all = grants(only<V1ClusterRole>(manifests, 'ClusterRole').rules);
+    const crds = manifests.filter((m): m is Manifest & V1CustomResourceDefinition => m.kind === 'CustomResourceDefinition');
+
+    for (const crd of crds) {
+      const plural = crd.spec.names.plural;
+      expect(all).toEqual(expect.arrayContaining([`${GROUP}/${plural}:watch`, `${GROUP}/${plural}/status:patch`, `${GROUP}/${plural}/finalizers:update`]));
+    }
+  });
+
+  it('THEN the namespaced Role grants leader election and snapshot ConfigMaps only', () => {
+    const role = only<V1Role>(manifests, 'Role');
+
+    expect(normaliseRules(role.rules)).toEqual(
+      normaliseRules([
+        { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
+        { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] },
+      ]),
+    );
+  });
+
+  it('THEN both bindings bind their role to the chart ServiceAccount in the release namespace', () => {
+    const serviceAccount = only<V1ServiceAccount>(manifests, 'ServiceAccount');
+    const subject = { kind: 'ServiceAccount', name: serviceAccount.metadata.name, namespace: NAMESPACE };
+    const clusterRoleBinding = only<V1ClusterRoleBinding>(manifests, 'ClusterRoleBinding');
+    const roleBinding = only<V1RoleBinding>(manifests, 'RoleBinding');
+
+    expect(clusterRoleBinding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: only(manifests, 'ClusterRole').metadata.name });
+    expect(clusterRoleBinding.subjects).toEqual([subject]);
+    expect(roleBinding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: only(manifests, 'Role').metadata.name });
+    expect(roleBinding.subjects).toEqual([subject]);
+  });
+
+  it('THEN the metrics Service exposes port 8080 as http-metrics and the PDB keeps one replica', () => {
+    const deployment = only<V1Deployment>(manifests, 'Deployment');
+    const service = only<V1Service>(manifests, 'Service');
+    const pdb = only<V1PodDisruptionBudget>(manifests, 'PodDisruptionBudget');
+
+    expect(service.spec?.type).toBe('ClusterIP');
+    expect(service.spec?.ports).toEqual([{ name: 'http-metrics', port: 8080, targetPort: 'metrics', protocol: 'TCP' }]);
+    expect(service.spec?.selector).toEqual(deployment.spec?.selector.matchLabels);
+    expect(pdb.spec?.minAvailable).toBe(1);
+    expect(pdb.spec?.selector?.matchLabels).toEqual(deployment.spec?.selector.matchLabels);
+  });
+});
+
+describe('GIVEN values that change what the chart renders', () => {
+  it('WHEN replicaCount=1 THEN no PodDisruptionBudget is rendered (it would block every drain)', async () => {
+    const manifests = await render('--set', 'replicaCount=1');
+
+    expect(manifests.map((m) => m.kind)).not.toContain('PodDisruptionBudget');
+    expect(only<V1Deployment>(manifests, 'Deployment').spec?.replicas).toBe(1);
+  });
+
+  it('WHEN the ServiceMonitor is enabled on a cluster without the Prometheus Operator THEN it is skipped', async () => {
+    const manifests = await render('--set', 'metrics.serviceMonitor.enabled=true');
+
+    expect(manifests.map((m) => m.kind)).not.toContain('ServiceMonitor');
+  });
+
+  it('WHEN the ServiceMonitor is enabled and monitoring.coreos.com/v1 is served THEN it scrapes the metrics port', async () => {
+    const manifests = await render(
+      '--set',
+      'metrics.serviceMonitor.enabled=true',
+      '--api-versions',
+      'monitoring.coreos.com/v1/ServiceMonitor',
+    );
+    const monitor = only<{ spec: { endpoints: unknown[]; selector: unknown } }>(manifests, 'ServiceMonitor');
+
+    expect(monitor.apiVersion).toBe('monitoring.coreos.com/v1');
+    expect(monitor.metadata.namespace).toBe(NAMESPACE);
+    expect(monitor.spec.endpoints).toEqual([{ port: 'http-metrics', path: '/metrics', interval: '30s', scrapeTimeout: '10s' }]);
+    expect(monitor.spec.selector).toEqual({ matchLabels: only<V1Deployment>(manifests, 'Deployment').spec?.selector.matchLabels });
+  });
+
+  it('WHEN the ServiceMonitor is disabled even though the API is served THEN it is not rendered', async () => {
+    const manifests = await render('--api-versions', 'monitoring.coreos.com/v1/ServiceMonitor');
+
+    expect(manifests.map((m) => m.kind)).not.toContain('ServiceMonitor');
+  });
+
+  it('WHEN an image digest is set THEN it pins the image', async () => {
+    const digest = `sha256:${'a'.repeat(64)}`;
+    const manifests = await render('--set', `image.digest=${digest}`);
+
+    expect(controllerContainer(only<V1Deployment>(manifests, 'Deployment')).image).toBe(`ghcr.io/forestall/forestall@${digest}`);
+  });
+});
+
+describe('GIVEN a real API server and the rendered chart', () => {
+  let plane: ControlPlane | undefined;
+  let objects: KubeClient;
+  let manifests: Manifest[] = [];
+
+  beforeAll(async () => {
+    manifests = await render('--include-crds');
+    plane = await ControlPlane.start({ crdDir: null });
+    const kc = plane.kubeConfig();
+    // Raw JSON, so the dry runs judge exactly what helm rendered (docs/adr/0002).
+    objects = new KubeClient(kc, undefined, FIELD_MANAGER);
+    // The namespace is created for real: admission rejects objects in a namespace
+    // that does not exist, even on a dry run. It enforces the restricted Pod
+    // Security Standard, which the chart claims to meet.
+    await kc.makeApiClient(CoreV1Api).createNamespace({
+      body: {
+        metadata: {
+          name: NAMESPACE,
+          labels: { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'latest' },
+        },
+      },
+    });
+    // CRDs are applied for real (and must become Established), as `helm install` does
+    // before the templates; everything else is only dry-run below.
+    const crds = manifests.filter((m) => m.kind === 'CustomResourceDefinition');
+    await plane.applyCrds(crds as V1CustomResourceDefinition[], () => 'helm template --include-crds');
+  });
+
+  afterAll(async () => {
+    await plane?.stop();
+  });
+
+  it('THEN the API server runs the Kubernetes version the chart was rendered for', async () => {
+    const version = await plane?.kubeConfig().makeApiClient(VersionApi).getCode();
+
+    expect(version?.gitVersion).toBe(KUBE_VERSION);
+  });
+
+  it('WHEN the CRDs are applied THEN the API server serves each forestall.io kind, cluster-scoped', async () => {
+    const crds = manifests.filter((m): m is Manifest & V1CustomResourceDefinition => m.kind === 'CustomResourceDefinition');
+    expect(crds.length, 'charts/forestall/crds/ must hold the generated CRDs').toBe(KINDS.length);
+
+    for (const crd of crds) {
+      const version = crd.spec.versions.find((v) => v.storage)?.name;
+      const list = await listWhenServed(objects, `${GROUP}/${String(version)}`, crd.spec.names.kind);
+      expect(list.items, crd.metadata.name).toEqual([]);
+    }
+  });
+
+  it('WHEN every other rendered object is applied server-side with dryRun=All THEN the API server accepts each one', async () => {
+    const rest = manifests.filter((m) => m.kind !== 'CustomResourceDefinition');
+    expect(rest.length).toBeGreaterThan(0);
+
+    const rejected: string[] = [];
+    for (const manifest of rest) {
+      const id = `${manifest.kind}/${manifest.metadata.name}`;
+      try {
+        const result = await objects.apply(manifest, { dryRun: true });
+        // The answer is the object as it would be stored: same identity, defaults filled in.
+        expect(result.kind, id).toBe(manifest.kind);
+        expect(result.metadata?.name, id).toBe(manifest.metadata.name);
+        expect(result.metadata?.namespace, id).toBe(manifest.metadata.namespace);
+      } catch (err) {
+        rejected.push(`${id}: ${describeApiError(err)}`);
+      }
+    }
+
+    expect(rejected).toEqual([]);
+  });
+
+  it('WHEN the dry runs are done THEN they persisted nothing', async () => {
+    const deployments = await objects.list('apps/v1', 'Deployment', { namespace: NAMESPACE });
+    const roles = await objects.list('rbac.authorization.k8s.io/v1', 'ClusterRole');
+
+    expect(deployments.items).toEqual([]);
+    expect(roles.items.map((r) => r.metadata?.name)).not.toContain(only(manifests, 'ClusterRole').metadata.name);
+  });
+
+  it('WHEN a pod from the Deployment template is dry-run in a namespace enforcing restricted Pod Security THEN it is admitted', async () => {
+    const deployment = only<V1Deployment>(manifests, 'Deployment');
+    const pod = podFromTemplate(deployment);
+
+    await expect(objects.create(pod, { dryRun: true })).resolves.toMatchObject({ kind: 'Pod' });
+  });
+
+  it('WHEN the same pod allows privilege escalation THEN Pod Security admission rejects it (the check above can fail)', async () => {
+    const deployment = only<V1Deployment>(manifests, 'Deployment');
+    const pod = podFromTemplate(deployment);
+    const container = pod.spec.containers[0];
+    if (container === undefined) throw new Error('The pod template has no container.');
+    container.securityContext = { ...container.securityContext, allowPrivilegeEscalation: true };
+
+    const rejection = await objects.create(pod, { dryRun: true }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+
+    expect(rejection).toBeInstanceOf(ForestallError);
+    expect((rejection as ForestallError).status).toBe(403);
+    expect(describeApiError(rejection)).toMatch(/violates PodSecurity "restricted:latest".*allowPrivilegeEscalation/);
+  });
+
+  // Runs after the dry runs, which must find nothing persisted. helm itself now
+  // installs the chart for real: it checks kubeVersion against the live server,
+  // renders NOTES.txt with the cluster's capabilities, and creates every object
+  // with its ownership annotations.
+  it('WHEN helm installs and then uninstalls the release for real THEN both succeed and the CRDs survive uninstall', async () => {
+    if (plane === undefined) throw new Error('The control plane did not start.');
+    const kubeconfig = plane.writeKubeconfig(join(helmHome, 'envtest.kubeconfig'));
+    const deploymentName = only(manifests, 'Deployment').metadata.name;
+
+    const install = await helm(
+      'install', RELEASE, CHART, '--namespace', NAMESPACE, '--kubeconfig', kubeconfig,
+      '--set', 'metrics.serviceMonitor.enabled=true',
+    );
+
+    expect(install.code, install.stderr).toBe(0);
+    expect(install.stdout).toContain(`Forestall 0.1.0 is installed as release "${RELEASE}" in namespace "${NAMESPACE}"`);
+    // The API server has no Prometheus Operator, so the ServiceMonitor is skipped and the notes say so.
+    expect(install.stdout).toMatch(/WARNING: metrics\.serviceMonitor\.enabled is true, but this cluster does not serve/);
+    const installed = await objects.get('apps/v1', 'Deployment', deploymentName, NAMESPACE);
+    expect(installed?.metadata?.annotations).toMatchObject({ 'meta.helm.sh/release-name': RELEASE, 'meta.helm.sh/release-namespace': NAMESPACE });
+
+    const uninstall = await helm('uninstall', RELEASE, '--namespace', NAMESPACE, '--kubeconfig', kubeconfig);
+
+    expect(uninstall.code, uninstall.stderr).toBe(0);
+    expect((await objects.list('apps/v1', 'Deployment', { namespace: NAMESPACE })).items).toEqual([]);
+    const crds = await objects.list('apiextensions.k8s.io/v1', 'CustomResourceDefinition');
+    expect(crds.items.map((crd) => crd.metadata?.name).filter((name) => name?.endsWith(`.${GROUP}`)).sort()).toEqual(
+      KINDS.map((plural) => `${plural}.${GROUP}`).sort(),
+    );
+  });
+});
+
+/** A Pod with the Deployment's template, for checking pod-level admission that a Deployment dry run does not run. */
+function podFromTemplate(deployment: V1Deployment): KubernetesObject & { spec: { containers: V1Container[] } } {
+  const template = deployment.spec?.template;
+  if (template?.spec === undefined) throw new Error('The Deployment has no pod template.');
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'forestall-pod-security-probe', namespace: NAMESPACE, labels: template.metadata?.labels ?? {} },
+    spec: structuredClone(template.spec),
+  };
+}
+
+/**
+ * Lists a custom resource kind, retrying while the API server answers 429 "storage
+ * is (re)initializing": Established means the kind is in discovery, and its watch
+ * cache may still be filling for a moment after. Any other error fails at once.
+ */
+async function listWhenServed(objects: KubeClient, apiVersion: string, kind: string): Promise<{ items: KubernetesObject[] }> {
+  const deadline = Date.now() + CRD_ESTABLISHED_TIMEOUT_MS;
+  for (;;) {
+    try {
+      return await objects.list(apiVersion, kind);
+    } catch (err) {
+      if (!(err instanceof ForestallError) || err.status !== 429 || Date.now() >= deadline) throw err;
+    }
+    await sleep(200);
+  }
+}
+

@@ -27,6 +27,8 @@ export interface ControlPlaneOptions {
    * server is ready. Defaults to `<repo>/crds/generated`; `null` installs none.
    */
   crdDir?: string | null;
+  /** Extra kube-apiserver flags, appended last so they override the defaults. */
+  apiServerArgs?: string[];
   /**
    * Directory with the binaries. Defaults to $FORESTALL_ENVTEST_ASSETS (set by
    * the integration globalSetup), else the output of `test/envtest/build.sh`.
@@ -97,6 +99,7 @@ export class ControlPlane {
   readonly startTimings: ControlPlaneStartTimings = { etcdMs: 0, apiServerMs: 0, totalMs: 0 };
 
   private readonly assetsDir: string;
+  private extraApiServerArgs: string[] = [];
   private readonly ports: Ports;
   private readonly pkiDir: string;
   private readonly controllerManagerToken: string;
@@ -140,6 +143,7 @@ export class ControlPlane {
     // Created only once nothing else can throw before the constructor registers its cleanup.
     const dir = mkdtempSync(join(tmpdir(), 'forestall-control-plane-'));
     const plane = new ControlPlane(assetsDir, dir, { etcdClient, etcdPeer, apiServer, controllerManager });
+    plane.extraApiServerArgs = opts.apiServerArgs ?? [];
     try {
       await plane.boot(opts, began);
     } catch (err) {
@@ -369,6 +373,7 @@ export class ControlPlane {
       // 60 s request timeout; with it, watches are ended after a second, so
       // restartApiServer() takes about a second instead of hitting the SIGKILL.
       '--shutdown-watch-termination-grace-period=1s',
+      ...this.extraApiServerArgs,
     ];
   }
 

@@ -38,6 +38,8 @@ RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack 
       /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack
 COPY --from=deps --chown=0:0 /app/node_modules ./node_modules
 COPY --from=build --chown=0:0 /app/dist ./dist
+# The STIX parser validates objects against the official schemas at run time.
+COPY --chown=0:0 feeds/stix-schemas ./feeds/stix-schemas
 COPY --chown=0:0 package.json ./
 # Files stay owned by root and read-only to the process; the chart also mounts the
 # root filesystem read-only. 65532 is the conventional "nonroot" UID, matching the

@@ -2,7 +2,7 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-// The dependency direction of STYLE.md: policies/ and connectors/ are pure engine
+// The dependency direction of STYLE.md: policies/, connectors/ and feeds/ are engine
 // and integration code that the CLI reuses offline, so they never import controller/.
 const noControllerImports = {
   'no-restricted-imports': ['error', {
@@ -24,5 +24,5 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
-  { files: ['policies/**/*.ts', 'connectors/**/*.ts'], rules: noControllerImports },
+  { files: ['policies/**/*.ts', 'connectors/**/*.ts', 'feeds/**/*.ts'], rules: noControllerImports },
 );

@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   FST_INVALID_SPEC: { class: 'terminal', summary: 'The object\'s spec fails validation; the Ready condition names the field.' },
   FST_CONFIG_INVALID: { class: 'terminal', summary: 'The controller\'s configuration (flags) is invalid; the process exits at start-up.' },
   FST_LEADER_LOST: { class: 'terminal', summary: 'The process lost its leader lease; it stops reconciling and exits so a fresh start rejoins the election.' },
+  FST_SNAPSHOT_DAMAGED: { class: 'transient', summary: 'A stored indicator snapshot is incomplete or fails its checksum; the feed is refetched and the snapshot rewritten.' },
   FST_INTERNAL: { class: 'transient', summary: 'An unexpected error inside the controller; retried with backoff and logged with its stack.' },
 } as const satisfies Record<string, { class: ErrorClass; summary: string }>;
 

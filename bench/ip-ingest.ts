@@ -1,0 +1,180 @@
+/**
+ * IP ingest benchmark: our parser and CIDR aggregation against Debian's `iprange`,
+ * each as a whole process on the same 1,000,000-line feed (bench/gen-ip-feed.ts).
+ *
+ * Both sides pay for process start, reading the file, parsing, aggregating and
+ * writing the minimal CIDR set to a file; nothing is measured in-process. Runs are
+ * interleaved, and which side goes first alternates, so drift in machine load hits
+ * both alike; the figures are medians. Wall time is taken around spawn-to-exit here;
+ * peak RSS comes from GNU time's %M (or, without /usr/bin/time, from polling
+ * /proc/<pid>/status VmHWM, which can miss a very short peak).
+ *
+ * Prints JSON lines {"name","value","unit"}: ours_ms, iprange_ms, ratio (ours /
+ * iprange; the target is <= 1.0), ours_cpu_ms, iprange_cpu_ms, cpu_ratio (with GNU
+ * time), ours_peak_rss_mb, iprange_peak_rss_mb (target < 300), cidrs_match,
+ * ours_cidrs, iprange_cidrs. Exits 1 when the CIDR sets differ.
+ *
+ * Usage: npx tsc -p tsconfig.json && node dist/bench/ip-ingest.js [--runs N]
+ * iprange is installed with bench/setup-iprange.sh when missing (needs root).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { dirname, join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { benchCacheDir, ensureIpFeed } from './gen-ip-feed.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repoRoot = resolve(here, '../..');
+
+/** Our side. Later this becomes the `forestall feed parse` CLI, which calls the same readIpLines/Ipv4Set. */
+function oursCommand(feed: string): string[] {
+  return [process.execPath, join(here, 'ip-ingest-worker.js'), feed];
+}
+
+/** iprange's default mode (--optimize) merges all inputs and prints the minimal CIDR set. */
+function iprangeCommand(feed: string): string[] {
+  return ['iprange', '--optimize', feed];
+}
+
+interface RunResult {
+  wallMs: number;
+  peakRssKb: number;
+  /** User plus system CPU time, from GNU time; undefined without it. */
+  cpuMs?: number;
+}
+
+function emit(name: string, value: number | boolean, unit: string, extra: Record<string, unknown> = {}): void {
+  const rounded = typeof value === 'number' ? Math.round(value * 100) / 100 : value;
+  console.log(JSON.stringify({ name, value: rounded, unit, ...extra }));
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+function onPath(command: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+}
+
+function ensureIprange(): void {
+  if (onPath('iprange')) return;
+  const setup = spawnSync('bash', [join(repoRoot, 'bench', 'setup-iprange.sh')], { stdio: 'inherit' });
+  if (setup.status !== 0 || !onPath('iprange')) {
+    throw new Error('iprange is not installed and bench/setup-iprange.sh could not install it');
+  }
+}
+
+const GNU_TIME = '/usr/bin/time';
+const haveGnuTime = existsSync(GNU_TIME) && spawnSync(GNU_TIME, ['-f', '%M', 'true'], { stdio: 'ignore' }).status === 0;
+
+/** Runs `command` with stdout to `outputPath`; fails on a non-zero exit. */
+async function runOnce(command: string[], outputPath: string, scratchDir: string): Promise<RunResult> {
+  const timeFile = join(scratchDir, 'time.out');
+  const argv = haveGnuTime ? [GNU_TIME, '-f', '%U %S %M', '-o', timeFile, '--', ...command] : command;
+  const out = openSync(outputPath, 'w');
+  const errors: Buffer[] = [];
+  let polledPeakKb = 0;
+  const started = performance.now();
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', out, 'pipe'] });
+  child.stderr?.on('data', (data: Buffer) => errors.push(data));
+  const exited = new Promise<number | null>((done, fail) => {
+    child.once('error', fail);
+    child.once('exit', (code) => done(code));
+  });
+  let finished = false;
+  const markFinished = (): void => {
+    finished = true;
+  };
+  exited.then(markFinished, markFinished);
+  if (!haveGnuTime) {
+    while (!finished) {
+      polledPeakKb = Math.max(polledPeakKb, readPeakRssKb(child.pid));
+      await sleep(2);
+    }
+  }
+  const code = await exited;
+  const wallMs = performance.now() - started;
+  closeSync(out);
+  if (code !== 0) throw new Error(`${command.join(' ')} exited ${code}: ${Buffer.concat(errors).toString().slice(0, 2000)}`);
+  if (!haveGnuTime) return { wallMs, peakRssKb: polledPeakKb };
+  const [user, system, peak] = readFileSync(timeFile, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
+  return { wallMs, peakRssKb: peak!, cpuMs: (user! + system!) * 1000 };
+}
+
+function readPeakRssKb(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const match = /VmHWM:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) : 0;
+  } catch {
+    return 0; // the process has already gone
+  }
+}
+
+/** The output as a list of "a.b.c.d/p"; iprange writes a lone address without "/32". */
+function readCidrs(path: string): string[] {
+  const text = readFileSync(path, 'utf8');
+  return text.split('\n').filter((line) => line !== '').map((line) => (line.includes('/') ? line : `${line}/32`));
+}
+
+function sameList(a: string[], b: string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+async function main(): Promise<void> {
+  const runsFlag = process.argv.indexOf('--runs');
+  const runs = runsFlag > 0 ? Number(process.argv[runsFlag + 1]) : 5;
+  if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs needs a positive integer');
+
+  ensureIprange();
+  const feed = ensureIpFeed();
+  const scratch = benchCacheDir();
+  const oursOut = join(scratch, 'ip-1m.ours.out');
+  const iprangeOut = join(scratch, 'ip-1m.iprange.out');
+
+  const sides = [
+    { name: 'ours', command: oursCommand(feed), output: oursOut, results: [] as RunResult[] },
+    { name: 'iprange', command: iprangeCommand(feed), output: iprangeOut, results: [] as RunResult[] },
+  ];
+  // One untimed run each: the feed in the page cache, the binaries loaded.
+  for (const side of sides) await runOnce(side.command, side.output, scratch);
+  for (let run = 0; run < runs; run++) {
+    const order = run % 2 === 0 ? sides : [...sides].reverse();
+    for (const side of order) side.results.push(await runOnce(side.command, side.output, scratch));
+  }
+
+  const [ours, iprange] = sides as [(typeof sides)[0], (typeof sides)[0]];
+  const oursMs = median(ours.results.map((r) => r.wallMs));
+  const iprangeMs = median(iprange.results.map((r) => r.wallMs));
+  const detail = { runs, feed, rss: haveGnuTime ? 'GNU time %M' : '/proc VmHWM polled every 2 ms' };
+  emit('ours_ms', oursMs, 'ms', { ...detail, all: ours.results.map((r) => Math.round(r.wallMs)) });
+  emit('iprange_ms', iprangeMs, 'ms', { ...detail, all: iprange.results.map((r) => Math.round(r.wallMs)) });
+  emit('ratio', oursMs / iprangeMs, 'x', { target: '<= 1.0' });
+  if (haveGnuTime) {
+    // CPU time is steadier than wall time on a busy machine; it counts every thread (Node's GC and JIT too).
+    const oursCpu = median(ours.results.map((r) => r.cpuMs!));
+    const iprangeCpu = median(iprange.results.map((r) => r.cpuMs!));
+    emit('ours_cpu_ms', oursCpu, 'ms', { runs });
+    emit('iprange_cpu_ms', iprangeCpu, 'ms', { runs });
+    emit('cpu_ratio', oursCpu / iprangeCpu, 'x');
+  }
+  emit('ours_peak_rss_mb', Math.max(...ours.results.map((r) => r.peakRssKb)) / 1024, 'MB', { target: '< 300' });
+  emit('iprange_peak_rss_mb', Math.max(...iprange.results.map((r) => r.peakRssKb)) / 1024, 'MB');
+
+  const oursCidrs = readCidrs(oursOut);
+  const iprangeCidrs = readCidrs(iprangeOut);
+  const match = sameList(oursCidrs, iprangeCidrs);
+  emit('cidrs_match', match, 'bool');
+  emit('ours_cidrs', oursCidrs.length, 'cidrs');
+  emit('iprange_cidrs', iprangeCidrs.length, 'cidrs');
+  rmSync(join(scratch, 'time.out'), { force: true });
+  if (!match) process.exitCode = 1;
+}
+
+await main();

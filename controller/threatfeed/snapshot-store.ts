@@ -1,0 +1,190 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { createGunzip, createGzip } from 'node:zlib';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { Indicator } from '../../feeds/index.js';
+import type { KubeClient } from '../runtime/client.js';
+import { ForestallError } from '../runtime/errors.js';
+
+/**
+ * The last-known-good indicator snapshot of each ThreatFeed, kept durably in the API
+ * server so that a restart (or a failover to another replica) neither refetches nor
+ * drops enforcement.
+ *
+ * Layout, in the controller's namespace:
+ *   forestall-feed-<feed>                 head: which generation is current, its digest,
+ *                                         chunk count, sync metadata (annotations)
+ *   forestall-feed-<feed>-<gen>-<i>       chunk i of that generation: a slice of the
+ *                                         gzipped JSON-lines encoding, in binaryData
+ *
+ * A save writes every chunk of a new generation first and switches the head last, so
+ * a crash at any point leaves the previous generation intact; chunks of other
+ * generations are deleted after the switch (and on the next save if that failed).
+ * Chunks stay at 512 KiB of gzip, about 683 KiB in base64: well under the 1 MiB
+ * object limit.
+ */
+export const CHUNK_BYTES = 512 * 1024;
+const LABEL_FEED = 'forestall.io/feed';
+const LABEL_GENERATION = 'forestall.io/snapshot-generation';
+const LABEL_PART = 'app.kubernetes.io/part-of';
+const KEY = 'indicators.jsonl.gz';
+
+export interface SnapshotMeta {
+  /** sha256 over the sorted indicator keys; also shown in ThreatFeed status. */
+  digest: string;
+  count: number;
+  /** When the indicators were fetched (RFC 3339). */
+  syncedAt: string;
+  /** HTTP validators or the TAXII cursor, so the next fetch can be conditional. */
+  sourceState?: Record<string, string>;
+}
+
+export interface Snapshot {
+  meta: SnapshotMeta;
+  indicators: Indicator[];
+}
+
+interface ConfigMap extends KubernetesObject {
+  data?: Record<string, string>;
+  binaryData?: Record<string, string>;
+}
+
+/** Content digest of an indicator set: independent of order and of confidence changes. */
+export function snapshotDigest(indicators: readonly Indicator[]): string {
+  const keys = indicators.map((i) => `${i.type}:${i.value}`).sort();
+  const h = createHash('sha256');
+  for (const k of keys) h.update(k).update('\n');
+  return `sha256:${h.digest('hex')}`;
+}
+
+export class SnapshotStore {
+  constructor(private readonly client: KubeClient, private readonly namespace: string) {}
+
+  headName(feed: string): string {
+    return `forestall-feed-${feed}`;
+  }
+
+  /** Saves a snapshot; resolves once the head points at it. */
+  async save(feed: string, indicators: readonly Indicator[], meta: Omit<SnapshotMeta, 'digest' | 'count'>, owner?: KubernetesObject): Promise<SnapshotMeta> {
+    const full: SnapshotMeta = { ...meta, digest: snapshotDigest(indicators), count: indicators.length };
+    const gzipped = await encode(indicators, feed);
+    const generation = randomBytes(4).toString('hex');
+    const chunks = Math.max(1, Math.ceil(gzipped.length / CHUNK_BYTES));
+    const ownerReferences = owner?.metadata?.uid ? [{
+      apiVersion: owner.apiVersion!, kind: owner.kind!, name: owner.metadata.name!, uid: owner.metadata.uid, blockOwnerDeletion: false,
+    }] : undefined;
+    const labels = { [LABEL_FEED]: feed, [LABEL_PART]: 'forestall' };
+    for (let i = 0; i < chunks; i++) {
+      await this.client.apply<ConfigMap>({
+        apiVersion: 'v1', kind: 'ConfigMap',
+        metadata: { name: `${this.headName(feed)}-${generation}-${i}`, namespace: this.namespace, labels: { ...labels, [LABEL_GENERATION]: generation }, ownerReferences },
+        binaryData: { [KEY]: gzipped.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES).toString('base64') },
+      });
+    }
+    await this.client.apply<ConfigMap>({
+      apiVersion: 'v1', kind: 'ConfigMap',
+      metadata: {
+        name: this.headName(feed), namespace: this.namespace, labels, ownerReferences,
+        annotations: { 'forestall.io/generation': generation, 'forestall.io/chunks': String(chunks), 'forestall.io/gzip-sha256': sha256(gzipped) },
+      },
+      data: { 'meta.json': JSON.stringify(full) },
+    });
+    await this.prune(feed, generation).catch(() => undefined);
+    return full;
+  }
+
+  /** The current snapshot, or undefined when none was saved. Throws when it is damaged. */
+  async load(feed: string): Promise<Snapshot | undefined> {
+    const head = await this.client.get<ConfigMap>('v1', 'ConfigMap', this.headName(feed), this.namespace);
+    if (!head) return undefined;
+    const ann = head.metadata?.annotations ?? {};
+    const generation = ann['forestall.io/generation'];
+    const chunks = Number(ann['forestall.io/chunks']);
+    const meta = JSON.parse(head.data?.['meta.json'] ?? '{}') as SnapshotMeta;
+    if (!generation || !Number.isInteger(chunks) || chunks < 1) throw damaged(feed, 'the head names no generation');
+    const parts: Buffer[] = [];
+    for (let i = 0; i < chunks; i++) {
+      const cm = await this.client.get<ConfigMap>('v1', 'ConfigMap', `${this.headName(feed)}-${generation}-${i}`, this.namespace);
+      const data = cm?.binaryData?.[KEY];
+      if (data === undefined) throw damaged(feed, `chunk ${i} of ${chunks} is missing`);
+      parts.push(Buffer.from(data, 'base64'));
+    }
+    const gzipped = Buffer.concat(parts);
+    if (sha256(gzipped) !== ann['forestall.io/gzip-sha256']) throw damaged(feed, 'the chunks do not match the recorded checksum');
+    const indicators = await decode(gzipped, feed);
+    if (snapshotDigest(indicators) !== meta.digest) throw damaged(feed, 'the indicators do not match the recorded digest');
+    return { meta, indicators };
+  }
+
+  /** Deletes every ConfigMap of the feed (the feed is gone). */
+  async delete(feed: string): Promise<void> {
+    await this.prune(feed, undefined);
+    await this.client.delete({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: this.headName(feed), namespace: this.namespace } });
+  }
+
+  /** Deletes chunks of every generation except `keep`. */
+  private async prune(feed: string, keep: string | undefined): Promise<void> {
+    const list = await this.client.list<ConfigMap>('v1', 'ConfigMap', { namespace: this.namespace, labelSelector: `${LABEL_FEED}=${feed},${LABEL_GENERATION}` });
+    for (const cm of list.items) {
+      if (cm.metadata?.labels?.[LABEL_GENERATION] !== keep) await this.client.delete({ apiVersion: 'v1', kind: 'ConfigMap', metadata: cm.metadata });
+    }
+  }
+}
+
+function damaged(feed: string, why: string): ForestallError {
+  return new ForestallError('FST_SNAPSHOT_DAMAGED', `snapshot of ThreatFeed ${feed} is damaged: ${why}`);
+}
+
+function sha256(b: Buffer): string {
+  return createHash('sha256').update(b).digest('hex');
+}
+
+// One JSON document per line: a compact tuple, so 120k addresses gzip to under a MiB.
+// A snapshot belongs to one feed, so `sources: [feed]` and empty tags are implied.
+type Row = [Indicator['type'], string, number, Partial<Omit<Indicator, 'type' | 'value' | 'confidence'>>?];
+
+function extrasOf(i: Indicator, feed: string): Row[3] {
+  const { type: _t, value: _v, confidence: _c, sources, tags, ...rest } = i;
+  const extra: Row[3] = { ...rest };
+  if (tags.length) extra.tags = tags;
+  if (!(sources.length === 1 && sources[0] === feed)) extra.sources = sources;
+  return Object.keys(extra).length ? extra : undefined;
+}
+
+async function encode(indicators: readonly Indicator[], feed: string): Promise<Buffer> {
+  const gzip = createGzip({ level: 6 });
+  const out: Buffer[] = [];
+  gzip.on('data', (c: Buffer) => out.push(c));
+  const done = new Promise<void>((resolve, reject) => gzip.on('end', resolve).on('error', reject));
+  const lines = (function* () {
+    let batch = '';
+    for (const i of indicators) {
+      const extra = extrasOf(i, feed);
+      const row: Row = extra ? [i.type, i.value, i.confidence, extra] : [i.type, i.value, i.confidence];
+      batch += JSON.stringify(row) + '\n';
+      if (batch.length > 64 * 1024) {
+        yield batch;
+        batch = '';
+      }
+    }
+    if (batch) yield batch;
+  })();
+  Readable.from(lines).pipe(gzip);
+  await done;
+  return Buffer.concat(out);
+}
+
+async function decode(gzipped: Buffer, feed: string): Promise<Indicator[]> {
+  const out: Indicator[] = [];
+  let rest = '';
+  for await (const chunk of Readable.from([gzipped]).pipe(createGunzip())) {
+    const lines = (rest + (chunk as Buffer).toString('utf8')).split('\n');
+    rest = lines.pop()!;
+    for (const line of lines) {
+      if (!line) continue;
+      const [type, value, confidence, extra] = JSON.parse(line) as Row;
+      out.push({ type, value, confidence, sources: [feed], tags: [], ...extra });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,12 @@
+/**
+ * Feed ingestion: sources, parsing, normalisation, aggregation. Pure engine code
+ * shared by the controller and the offline CLI; it never imports controller/ and
+ * never touches Kubernetes.
+ */
+export * from './indicator.js';
+export * from './ip.js';
+export { normalise, refang, type NormaliseResult } from './normalise.js';
+export * from './aggregate.js';
+export { PARSERS, parserFor } from './parsers/index.js';
+export { readIpLines, parseLines, Ipv4Scores } from './parsers/lines.js';
+export * from './sources/index.js';

@@ -1,0 +1,389 @@
+/**
+ * IP address and CIDR parsing and formatting, for both families.
+ *
+ * IPv4 values are uint32 numbers (0..2^32-1, never negative); IPv6 values are bigints
+ * (0..2^128-1). The parsers are strict on purpose: a feed value that could be read two
+ * ways is refused rather than guessed at. In particular an IPv4 octet with a leading
+ * zero ("010.1.1.1") is refused, because inet_aton() and browsers read it as octal
+ * (8.1.1.1) while most humans and other tools read it as decimal; blocking either
+ * reading could hit the wrong host.
+ *
+ * The byte-level IPv4 parsers work on a slice of a Uint8Array and allocate nothing, so
+ * big feeds can be read straight from the network buffers (feeds/parsers/lines.ts).
+ */
+
+export const IPV4_MAX = 0xffffffff;
+export const IPV6_MAX = (1n << 128n) - 1n;
+
+const DOT = 0x2e;
+const SLASH = 0x2f;
+const DIGIT_0 = 0x30;
+const DIGIT_9 = 0x39;
+
+/** 2^32 as a number; CIDR results from the byte parser are packed as prefix * 2^32 + network. */
+const TWO_POW_32 = 4294967296;
+
+/**
+ * Parses a dotted-quad IPv4 address that fills bytes[start, end) exactly.
+ * Returns the address as a uint32, or -1 when the slice is not exactly one strict
+ * address (wrong octet count, octet > 255, leading zero, any other byte).
+ */
+export function parseIpv4Bytes(bytes: Uint8Array, start = 0, end = bytes.length): number {
+  let value = 0;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  let leadingZero = false;
+  for (let i = start; i < end; i++) {
+    const c = bytes[i]!;
+    if (c >= DIGIT_0 && c <= DIGIT_9) {
+      if (leadingZero) return -1;
+      if (digits === 0 && c === DIGIT_0) leadingZero = true;
+      octet = octet * 10 + (c - DIGIT_0);
+      if (++digits > 3 || octet > 255) return -1;
+    } else if (c === DOT) {
+      if (digits === 0 || ++dots > 3) return -1;
+      value = value * 256 + octet;
+      octet = 0;
+      digits = 0;
+      leadingZero = false;
+    } else {
+      return -1;
+    }
+  }
+  if (dots !== 3 || digits === 0) return -1;
+  // Multiplying (not shifting) keeps the result a non-negative number above 2^31.
+  return value * 256 + octet;
+}
+
+/**
+ * Parses "a.b.c.d" or "a.b.c.d/p" filling bytes[start, end) exactly, without
+ * allocating. Host bits below the prefix are cleared. A bare address counts as /32.
+ *
+ * Returns -1 when invalid, otherwise the result packed into one number so that the
+ * hot path allocates nothing: `prefix * 2^32 + network`. Unpack it with
+ * {@link packedCidrNetwork} and {@link packedCidrPrefix}.
+ */
+export function parseIpv4CidrBytes(bytes: Uint8Array, start = 0, end = bytes.length): number {
+  let slash = -1;
+  for (let i = start; i < end; i++) {
+    if (bytes[i] === SLASH) {
+      slash = i;
+      break;
+    }
+  }
+  if (slash < 0) {
+    const address = parseIpv4Bytes(bytes, start, end);
+    return address < 0 ? -1 : 32 * TWO_POW_32 + address;
+  }
+  const address = parseIpv4Bytes(bytes, start, slash);
+  if (address < 0) return -1;
+  const prefix = parsePrefixBytes(bytes, slash + 1, end, 32);
+  if (prefix < 0) return -1;
+  return prefix * TWO_POW_32 + ipv4Network(address, prefix);
+}
+
+/** The network address of a packed result of {@link parseIpv4CidrBytes}. */
+export function packedCidrNetwork(packed: number): number {
+  return packed % TWO_POW_32;
+}
+
+/** The prefix length of a packed result of {@link parseIpv4CidrBytes}. */
+export function packedCidrPrefix(packed: number): number {
+  return Math.floor(packed / TWO_POW_32);
+}
+
+/** A decimal prefix length 0..max, no sign, no leading zero ("/08" is refused like "010"). */
+function parsePrefixBytes(bytes: Uint8Array, start: number, end: number, max: number): number {
+  const length = end - start;
+  if (length < 1 || length > 3) return -1;
+  let value = 0;
+  for (let i = start; i < end; i++) {
+    const c = bytes[i]!;
+    if (c < DIGIT_0 || c > DIGIT_9) return -1;
+    value = value * 10 + (c - DIGIT_0);
+  }
+  if (length > 1 && bytes[start] === DIGIT_0) return -1;
+  return value > max ? -1 : value;
+}
+
+function parsePrefixText(text: string, max: number): number {
+  const length = text.length;
+  if (length < 1 || length > 3) return -1;
+  let value = 0;
+  for (let i = 0; i < length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < DIGIT_0 || c > DIGIT_9) return -1;
+    value = value * 10 + (c - DIGIT_0);
+  }
+  if (length > 1 && text.charCodeAt(0) === DIGIT_0) return -1;
+  return value > max ? -1 : value;
+}
+
+/** Parses a strict dotted-quad IPv4 address (same rules as {@link parseIpv4Bytes}). */
+export function parseIpv4(text: string): number | undefined {
+  const value = parseIpv4Text(text, 0, text.length);
+  return value < 0 ? undefined : value;
+}
+
+function parseIpv4Text(text: string, start: number, end: number): number {
+  let value = 0;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  let leadingZero = false;
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= DIGIT_0 && c <= DIGIT_9) {
+      if (leadingZero) return -1;
+      if (digits === 0 && c === DIGIT_0) leadingZero = true;
+      octet = octet * 10 + (c - DIGIT_0);
+      if (++digits > 3 || octet > 255) return -1;
+    } else if (c === DOT) {
+      if (digits === 0 || ++dots > 3) return -1;
+      value = value * 256 + octet;
+      octet = 0;
+      digits = 0;
+      leadingZero = false;
+    } else {
+      return -1;
+    }
+  }
+  if (dots !== 3 || digits === 0) return -1;
+  return value * 256 + octet;
+}
+
+export function formatIpv4(address: number): string {
+  return `${address >>> 24}.${(address >>> 16) & 0xff}.${(address >>> 8) & 0xff}.${address & 0xff}`;
+}
+
+/**
+ * Writes the dotted-quad ASCII of `address` into `out` at `offset` and returns the
+ * offset after it (at most 15 bytes are written). Lets big outputs be built without a
+ * string per address.
+ */
+export function writeIpv4(out: Uint8Array, offset: number, address: number): number {
+  let o = writeOctet(out, offset, address >>> 24);
+  out[o++] = DOT;
+  o = writeOctet(out, o, (address >>> 16) & 0xff);
+  out[o++] = DOT;
+  o = writeOctet(out, o, (address >>> 8) & 0xff);
+  out[o++] = DOT;
+  return writeOctet(out, o, address & 0xff);
+}
+
+function writeOctet(out: Uint8Array, offset: number, value: number): number {
+  if (value >= 100) {
+    const hundreds = (value / 100) | 0;
+    const rest = value - hundreds * 100;
+    const tens = (rest / 10) | 0;
+    out[offset] = DIGIT_0 + hundreds;
+    out[offset + 1] = DIGIT_0 + tens;
+    out[offset + 2] = DIGIT_0 + rest - tens * 10;
+    return offset + 3;
+  }
+  if (value >= 10) {
+    const tens = (value / 10) | 0;
+    out[offset] = DIGIT_0 + tens;
+    out[offset + 1] = DIGIT_0 + value - tens * 10;
+    return offset + 2;
+  }
+  out[offset] = DIGIT_0 + value;
+  return offset + 1;
+}
+
+/** The netmask of an IPv4 prefix length as a uint32 (prefix 0 gives 0). */
+export function ipv4Mask(prefix: number): number {
+  return prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+}
+
+/** `address` with the host bits below `prefix` cleared. */
+export function ipv4Network(address: number, prefix: number): number {
+  return (address & ipv4Mask(prefix)) >>> 0;
+}
+
+/** The last address of the block `network/prefix`. */
+export function ipv4Broadcast(network: number, prefix: number): number {
+  return (network | ~ipv4Mask(prefix)) >>> 0;
+}
+
+// ---------------------------------------------------------------------------------
+// IPv6
+
+const COLON = 0x3a;
+
+function hexValue(c: number): number {
+  if (c >= DIGIT_0 && c <= DIGIT_9) return c - DIGIT_0;
+  const lower = c | 0x20;
+  if (lower >= 0x61 && lower <= 0x66) return lower - 0x61 + 10;
+  return -1;
+}
+
+/**
+ * Parses any RFC 4291 section 2.2 text form: eight groups of 1-4 hex digits, one "::"
+ * standing for one or more zero groups, and a trailing dotted-quad IPv4 address in
+ * place of the last two groups ("::ffff:192.0.2.1", "64:ff9b::198.51.100.7").
+ *
+ * Refused: zone ids ("fe80::1%eth0": a zone only means something on one host, and
+ * blocking it would be meaningless cluster-wide), brackets, a prefix, more than one
+ * "::", "::" standing for nothing in a full eight-group address, groups of five or
+ * more digits, and the embedded IPv4 address's leading zeros (same rule as IPv4).
+ */
+export function parseIpv6(text: string): bigint | undefined {
+  const groups = parseIpv6Groups(text);
+  if (groups === undefined) return undefined;
+  // 32 bits at a time keeps the bigint work to four shifts.
+  let value = 0n;
+  for (let i = 0; i < 8; i += 2) value = (value << 32n) | BigInt(groups[i]! * 65536 + groups[i + 1]!);
+  return value;
+}
+
+function parseIpv6Groups(text: string): number[] | undefined {
+  const length = text.length;
+  if (length < 2 || length > 45) return undefined;
+  const groups: number[] = [];
+  let gapAt = -1;
+  let i = 0;
+  if (text.charCodeAt(0) === COLON) {
+    // A leading colon is only valid as the start of "::".
+    if (text.charCodeAt(1) !== COLON) return undefined;
+    gapAt = 0;
+    i = 2;
+    if (i === length) return [0, 0, 0, 0, 0, 0, 0, 0];
+  }
+  while (i < length) {
+    // Read one group: hex digits up to ':' or the end, or a dotted-quad tail.
+    const groupStart = i;
+    let value = 0;
+    let digits = 0;
+    let sawDot = false;
+    while (i < length) {
+      const c = text.charCodeAt(i);
+      if (c === COLON) break;
+      if (c === DOT) {
+        sawDot = true;
+        break;
+      }
+      const h = hexValue(c);
+      if (h < 0) return undefined;
+      value = value * 16 + h;
+      digits++;
+      i++;
+    }
+    if (sawDot) {
+      // The embedded IPv4 address must be the last thing and take the last two groups.
+      if (groups.length > 6) return undefined;
+      const v4 = parseIpv4Text(text, groupStart, length);
+      if (v4 < 0) return undefined;
+      groups.push(Math.floor(v4 / 65536), v4 % 65536);
+      i = length;
+      break;
+    }
+    if (digits === 0 || digits > 4) return undefined;
+    groups.push(value);
+    if (groups.length > 8) return undefined;
+    if (i === length) break;
+    // At a colon: either a separator or the start of "::".
+    i++;
+    if (i < length && text.charCodeAt(i) === COLON) {
+      if (gapAt >= 0) return undefined;
+      gapAt = groups.length;
+      i++;
+      if (i === length) break;
+    } else if (i === length) {
+      return undefined; // a trailing single colon
+    }
+  }
+  if (gapAt < 0) return groups.length === 8 ? groups : undefined;
+  // "::" must stand for at least one zero group (RFC 4291: "one or more").
+  if (groups.length > 7) return undefined;
+  const zeros = 8 - groups.length;
+  const result = groups.slice(0, gapAt);
+  for (let z = 0; z < zeros; z++) result.push(0);
+  for (let g = gapAt; g < groups.length; g++) result.push(groups[g]!);
+  return result;
+}
+
+/**
+ * RFC 5952 canonical text: lower-case hex, no leading zeros, the longest run of two or
+ * more zero groups shortened to "::" (the first such run on a tie; a single zero group
+ * is never shortened). IPv4-mapped addresses (::ffff:0:0/96) are written in the mixed
+ * form "::ffff:192.0.2.1" that RFC 5952 section 5 recommends.
+ */
+export function formatIpv6(value: bigint): string {
+  if (value < 0n || value > IPV6_MAX) throw new RangeError(`not an IPv6 address value: ${value}`);
+  const groups = new Array<number>(8);
+  let rest = value;
+  for (let i = 7; i >= 0; i--) {
+    groups[i] = Number(rest & 0xffffn);
+    rest >>= 16n;
+  }
+  if (value >> 32n === 0xffffn) {
+    return `::ffff:${formatIpv4(Number(value & 0xffffffffn))}`;
+  }
+  let bestStart = -1;
+  let bestLength = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLength) {
+      bestStart = i;
+      bestLength = j - i;
+    }
+    i = j;
+  }
+  const hex = (from: number, to: number): string => groups.slice(from, to).map((g) => g.toString(16)).join(':');
+  if (bestStart < 0) return hex(0, 8);
+  return `${hex(0, bestStart)}::${hex(bestStart + bestLength, 8)}`;
+}
+
+export function ipv6Mask(prefix: number): bigint {
+  return prefix === 0 ? 0n : (IPV6_MAX << BigInt(128 - prefix)) & IPV6_MAX;
+}
+
+export function ipv6Network(address: bigint, prefix: number): bigint {
+  return address & ipv6Mask(prefix);
+}
+
+export function ipv6Broadcast(network: bigint, prefix: number): bigint {
+  return network | (IPV6_MAX ^ ipv6Mask(prefix));
+}
+
+// ---------------------------------------------------------------------------------
+// CIDR, both families
+
+export type Cidr =
+  | { family: 4; network: number; prefix: number }
+  | { family: 6; network: bigint; prefix: number };
+
+/**
+ * Parses "address/prefix" for either family and returns the network address with the
+ * host bits cleared ("10.1.2.3/8" gives 10.0.0.0/8, as iprange and most firewalls
+ * read it). The address follows the strict rules above; the prefix is decimal with no
+ * sign and no leading zero. A bare address without "/" is refused here: callers that
+ * accept either use {@link parseIpv4}/{@link parseIpv6} first.
+ */
+export function parseCidr(text: string): Cidr | undefined {
+  const slash = text.indexOf('/');
+  if (slash < 0) return undefined;
+  const addressText = text.slice(0, slash);
+  const prefixText = text.slice(slash + 1);
+  if (addressText.includes(':')) {
+    const address = parseIpv6(addressText);
+    const prefix = parsePrefixText(prefixText, 128);
+    if (address === undefined || prefix < 0) return undefined;
+    return { family: 6, network: ipv6Network(address, prefix), prefix };
+  }
+  const address = parseIpv4Text(addressText, 0, addressText.length);
+  const prefix = parsePrefixText(prefixText, 32);
+  if (address < 0 || prefix < 0) return undefined;
+  return { family: 4, network: ipv4Network(address, prefix), prefix };
+}
+
+export function formatCidr(cidr: Cidr): string {
+  return cidr.family === 4 ? `${formatIpv4(cidr.network)}/${cidr.prefix}` : `${formatIpv6(cidr.network)}/${cidr.prefix}`;
+}

@@ -1,0 +1,187 @@
+/**
+ * Turns one raw indicator string from any feed into its type and canonical value
+ * (the `type`/`value` of feeds/indicator.ts), so the same thing written two ways by
+ * two feeds deduplicates to one indicator. Pure; no I/O, no DNS.
+ *
+ * Canonical forms:
+ * - ipv4: strict dotted quad ("010.1.1.1" is refused as ambiguous, see ip.ts);
+ * - ipv6: RFC 5952 ("2001:db8::1");
+ * - cidr: the network address and prefix ("10.0.0.0/8"); a /32 or /128 is not a
+ *   range but one address, and becomes the ipv4/ipv6 indicator;
+ * - domain: lower-case IDNA A-label, no trailing dot;
+ * - url: WHATWG URL serialisation (scheme and host lower-cased, host as A-label,
+ *   default port dropped), fragment removed;
+ * - hash: "<md5|sha1|sha256|sha512>:<lower-case hex>", the algorithm from the length;
+ * - cve: "CVE-YYYY-NNNN" upper-case.
+ *
+ * Defanged text, as analysts write it so nobody clicks it ("hxxp://", "example[.]com",
+ * "1.2.3[.]4"), is refanged first.
+ */
+import { domainToASCII } from 'node:url';
+import type { IndicatorType } from './indicator.js';
+import { formatCidr, formatIpv4, formatIpv6, parseCidr, parseIpv4, parseIpv6 } from './ip.js';
+
+export type NormaliseResult = { type: IndicatorType; value: string } | { error: string };
+
+const HASH_ALGORITHM_BY_LENGTH: Readonly<Record<number, string>> = { 32: 'md5', 40: 'sha1', 64: 'sha256', 128: 'sha512' };
+const HASH_LENGTH_BY_ALGORITHM: Readonly<Record<string, number>> = { md5: 32, sha1: 40, sha256: 64, sha512: 128 };
+
+/** Schemes whose URLs WHATWG parses with a real host (lower-cased, IDNA); others keep an opaque host we could not canonicalise. */
+const URL_SCHEMES = new Set(['http:', 'https:', 'ftp:', 'ws:', 'wss:']);
+
+const MAX_INPUT_LENGTH = 8192;
+
+export function normalise(raw: string, typeHint?: IndicatorType): NormaliseResult {
+  const text = refang(raw.trim());
+  if (text === '') return { error: 'empty value' };
+  if (text.length > MAX_INPUT_LENGTH) return { error: `value longer than ${MAX_INPUT_LENGTH} characters` };
+  switch (typeHint) {
+    case undefined:
+      return detect(text);
+    case 'ipv4':
+    case 'ipv6':
+    case 'cidr': {
+      const ip = normaliseIp(text);
+      if (ip === undefined) return { error: `not an ${typeHint === 'cidr' ? 'IP address or CIDR' : typeHint === 'ipv4' ? 'IPv4 address' : 'IPv6 address'}: ${quote(text)}` };
+      // A csv "cidr" column may hold a bare address or a /32; that is still the address.
+      if (typeHint !== 'cidr' && ip.type !== typeHint) return { error: `not an ${typeHint === 'ipv4' ? 'IPv4' : 'IPv6'} address: ${quote(text)}` };
+      return ip;
+    }
+    case 'domain':
+      return normaliseDomain(text);
+    case 'url':
+      return normaliseUrl(text.includes('://') ? text : `http://${text}`);
+    case 'hash':
+      return normaliseHash(text) ?? { error: `not an md5, sha1, sha256 or sha512 hex digest: ${quote(text)}` };
+    case 'cve':
+      return normaliseCve(text) ?? { error: `not a CVE id (CVE-YYYY-NNNN): ${quote(text)}` };
+  }
+}
+
+function detect(text: string): NormaliseResult {
+  const ip = normaliseIp(text);
+  if (ip !== undefined) return ip;
+  const cve = normaliseCve(text);
+  if (cve !== undefined) return cve;
+  const hash = normaliseHash(text);
+  if (hash !== undefined) return hash;
+  if (text.includes('://')) return normaliseUrl(text);
+  // "host/path" without a scheme is how many URL lists write URLs; a CIDR was ruled out above.
+  const slash = text.indexOf('/');
+  if (slash > 0) {
+    const host = text.slice(0, slash);
+    // "10.0.0.0/33" or "1.2.3.4/08" is a broken CIDR, not a URL path.
+    if (/^[0-9a-f.:]+\/[0-9]*$/i.test(text)) return { error: `not a valid CIDR: ${quote(text)}` };
+    if (isUrlHost(host)) return normaliseUrl(`http://${text}`);
+    return { error: `not an IP, CIDR, domain, URL, hash or CVE: ${quote(text)}` };
+  }
+  const domain = normaliseDomain(text);
+  if ('error' in domain) return { error: `not an IP, CIDR, domain, URL, hash or CVE: ${quote(text)} (${domain.error})` };
+  return domain;
+}
+
+/** "host" or "host:port" where host is an IPv4 address or a valid domain. */
+function isUrlHost(hostAndPort: string): boolean {
+  const host = hostAndPort.replace(/:\d{1,5}$/, '');
+  return parseIpv4(host) !== undefined || !('error' in normaliseDomain(host));
+}
+
+/** An IPv4/IPv6 address or a CIDR of either family; undefined when it is none of them. */
+function normaliseIp(text: string): { type: IndicatorType; value: string } | undefined {
+  if (text.includes('/')) {
+    const cidr = parseCidr(text);
+    if (cidr === undefined) return undefined;
+    if (cidr.family === 4 && cidr.prefix === 32) return { type: 'ipv4', value: formatIpv4(cidr.network) };
+    if (cidr.family === 6 && cidr.prefix === 128) return { type: 'ipv6', value: formatIpv6(cidr.network) };
+    return { type: 'cidr', value: formatCidr(cidr) };
+  }
+  const v4 = parseIpv4(text);
+  if (v4 !== undefined) return { type: 'ipv4', value: formatIpv4(v4) };
+  if (text.includes(':')) {
+    const v6 = parseIpv6(text);
+    if (v6 !== undefined) return { type: 'ipv6', value: formatIpv6(v6) };
+  }
+  return undefined;
+}
+
+function normaliseCve(text: string): { type: 'cve'; value: string } | undefined {
+  // CVE-YYYY-NNNN with four or more digits in the sequence part (the 2014 syntax change).
+  if (!/^cve-\d{4}-\d{4,19}$/i.test(text)) return undefined;
+  return { type: 'cve', value: text.toUpperCase() };
+}
+
+function normaliseHash(text: string): { type: 'hash'; value: string } | undefined {
+  const colon = text.indexOf(':');
+  let algorithm: string | undefined;
+  let hex = text;
+  if (colon > 0) {
+    algorithm = text.slice(0, colon).toLowerCase().replace('-', '');
+    hex = text.slice(colon + 1);
+    if (HASH_LENGTH_BY_ALGORITHM[algorithm] === undefined) return undefined;
+  }
+  if (!/^[0-9a-f]+$/i.test(hex)) return undefined;
+  const byLength = HASH_ALGORITHM_BY_LENGTH[hex.length];
+  if (byLength === undefined) return undefined;
+  if (algorithm !== undefined && algorithm !== byLength) return undefined;
+  return { type: 'hash', value: `${byLength}:${hex.toLowerCase()}` };
+}
+
+/**
+ * Letters, digits, hyphen and underscore; no hyphen at either end of a label.
+ * Underscore is outside the hostname rule (RFC 952/1123) but real DNS names used by
+ * malware carry it, and refusing them would let such names through a block list.
+ */
+const LABEL = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/;
+
+function normaliseDomain(text: string): { type: 'domain'; value: string } | { error: string } {
+  let name = text.endsWith('.') ? text.slice(0, -1) : text;
+  if (name === '') return { error: 'empty domain' };
+  if (parseIpv4(name) !== undefined || name.includes(':')) return { error: `an IP address is not a domain: ${quote(text)}` };
+  // domainToASCII applies UTS #46 (lower-casing, IDNA A-labels) and returns '' when the name is invalid.
+  const ascii = domainToASCII(name);
+  if (ascii === '') return { error: `not a valid domain name: ${quote(text)}` };
+  name = ascii.endsWith('.') ? ascii.slice(0, -1) : ascii;
+  if (name.length > 253) return { error: `domain longer than 253 characters: ${quote(text)}` };
+  const labels = name.split('.');
+  if (labels.length < 2) return { error: `a domain needs at least two labels: ${quote(text)}` };
+  for (const label of labels) {
+    if (label.length === 0 || label.length > 63) return { error: `domain label must be 1-63 characters: ${quote(text)}` };
+    if (!LABEL.test(label)) return { error: `invalid domain label ${quote(label)}: ${quote(text)}` };
+  }
+  // An all-numeric last label is an IP address in disguise (WHATWG reads "0x7f.1" as 127.0.0.1).
+  if (/^[0-9]+$/.test(labels[labels.length - 1]!) || /^0x[0-9a-f]*$/.test(labels[labels.length - 1]!)) {
+    return { error: `numeric top-level label, not a domain: ${quote(text)}` };
+  }
+  return { type: 'domain', value: name };
+}
+
+function normaliseUrl(text: string): { type: 'url'; value: string } | { error: string } {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return { error: `not a valid URL: ${quote(text)}` };
+  }
+  if (!URL_SCHEMES.has(url.protocol)) return { error: `unsupported URL scheme ${quote(url.protocol.slice(0, -1))}: ${quote(text)}` };
+  if (url.hostname === '') return { error: `URL without a host: ${quote(text)}` };
+  url.hash = '';
+  return { type: 'url', value: url.href };
+}
+
+/**
+ * Undoes the usual defanging. Only bracketed forms and the "hxxp" schemes are
+ * rewritten: a plain " dot " is too likely to be real text to be touched.
+ */
+export function refang(text: string): string {
+  return text
+    .replace(/\[\.\]|\(\.\)|\{\.\}|\[dot\]|\(dot\)|\{dot\}/gi, '.')
+    .replace(/\[:\]|\(:\)/g, ':')
+    .replace(/\[\/\]/g, '/')
+    .replace(/\[:\/\/\]/g, '://')
+    .replace(/^h[x*]{2}p(s?):\/\//i, 'http$1://')
+    .replace(/^fxp:\/\//i, 'ftp://');
+}
+
+function quote(text: string): string {
+  return JSON.stringify(text.length > 200 ? `${text.slice(0, 200)}…` : text);
+}

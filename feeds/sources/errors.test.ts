@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { FEED_ERROR_CODES, FeedError, redactUrl } from './errors.js';
+
+describe('FeedError', () => {
+  it('GIVEN the registry WHEN it is read THEN every code is FST_FEED_*, summarised, and has a transient default', () => {
+    const codes = Object.entries(FEED_ERROR_CODES);
+    expect(codes.length).toBeGreaterThanOrEqual(9);
+    for (const [code, info] of codes) {
+      expect(code).toMatch(/^FST_FEED_[A-Z_]+$/);
+      expect(info.summary.length).toBeGreaterThan(20);
+      expect(typeof info.transient).toBe('boolean');
+    }
+  });
+
+  it('GIVEN a code WHEN an error is built THEN transient follows the registry unless overridden', () => {
+    expect(new FeedError('FST_FEED_TIMEOUT', 'x').transient).toBe(true);
+    expect(new FeedError('FST_FEED_SSRF_BLOCKED', 'x').transient).toBe(false);
+    expect(new FeedError('FST_FEED_HTTP_STATUS', 'x', { transient: false, status: 404 })).toMatchObject({ transient: false, status: 404 });
+  });
+
+  it('GIVEN a URL with credentials, query values and a fragment WHEN an error carries it THEN only names remain', () => {
+    const err = new FeedError('FST_FEED_HTTP_STATUS', 'x', { url: 'https://user:s3cret@feeds.example.org/list.txt?key=abc123&fmt=txt#frag' });
+    expect(err.url).toBe('https://feeds.example.org/list.txt?key=REDACTED&fmt=REDACTED');
+    expect(JSON.stringify(err)).not.toMatch(/s3cret|abc123|frag/);
+  });
+
+  it('GIVEN something that is not a URL WHEN redacted THEN nothing of it is echoed', () => {
+    expect(redactUrl('not a url with token abc')).toBe('(invalid URL)');
+  });
+});

@@ -1,0 +1,141 @@
+/**
+ * The one error type feed sources throw, with stable codes.
+ *
+ * Contract: a FeedError's message names the problem for a human (the status code,
+ * the URL, the byte limit, the address that was refused) and never carries a
+ * header value, a token, a password or a query-string value. Redaction happens
+ * here, when the error is built, so no caller has to remember to do it before
+ * logging or writing `status.lastError` (STYLE.md, octokit anchor).
+ */
+
+export interface FeedErrorCodeInfo {
+  /**
+   * Whether retrying soon can help. This is the code's default; an error may be
+   * narrower (FST_FEED_HTTP_STATUS is transient for 5xx, 408 and 429 only).
+   */
+  transient: boolean;
+  /** One line for docs/errors.md and for the Degraded condition's message. */
+  summary: string;
+}
+
+/** Every code a feed source can throw. docs/errors.md documents each one. */
+export const FEED_ERROR_CODES = {
+  FST_FEED_INVALID_REQUEST: {
+    transient: false,
+    summary: 'The feed URL or request settings are unusable: not http(s), credentials in the URL, or a header that may not be set.',
+  },
+  FST_FEED_SSRF_BLOCKED: {
+    transient: false,
+    summary: 'The feed host, or a redirect target, resolved to a loopback, link-local, cloud-metadata, private, multicast, reserved or cluster-internal address that the allow-list does not permit.',
+  },
+  FST_FEED_NETWORK: {
+    transient: true,
+    summary: 'The host name did not resolve, or the connection was refused or reset before a response arrived.',
+  },
+  FST_FEED_TLS: {
+    transient: false,
+    summary: 'TLS verification failed: unknown CA, expired certificate, or a certificate not valid for the host (or tls.serverName).',
+  },
+  FST_FEED_TIMEOUT: {
+    transient: true,
+    summary: 'The fetch exceeded its total time limit, or the server sent nothing for longer than the idle limit.',
+  },
+  FST_FEED_HTTP_STATUS: {
+    transient: true,
+    summary: 'The server answered with an unexpected HTTP status. Transient for 5xx, 408 and 429; other statuses need a change on one side.',
+  },
+  FST_FEED_AUTH: {
+    transient: false,
+    summary: 'The server refused the credentials (HTTP 401 or 403, or a TAXII collection that cannot be read with them).',
+  },
+  FST_FEED_REDIRECT_LIMIT: {
+    transient: false,
+    summary: 'The server redirected more times than allowed.',
+  },
+  FST_FEED_REDIRECT_INVALID: {
+    transient: false,
+    summary: 'A redirect had no usable Location, pointed at a non-http(s) URL, or went from https to plain http.',
+  },
+  FST_FEED_TOO_LARGE: {
+    transient: false,
+    summary: 'The feed, after decompression, is larger than the byte limit.',
+  },
+  FST_FEED_TRUNCATED: {
+    transient: true,
+    summary: 'The response ended early: fewer bytes than Content-Length, a connection closed mid-body, or a gzip stream that stops before its end.',
+  },
+  FST_FEED_DECODE: {
+    transient: false,
+    summary: 'The body could not be decoded: corrupt gzip, or a Content-Encoding this client does not support.',
+  },
+  FST_FEED_TAXII: {
+    transient: false,
+    summary: 'The TAXII server broke the TAXII 2.1 protocol (wrong media type, malformed envelope, a repeated page) or the collection does not exist.',
+  },
+  FST_FEED_ABORTED: {
+    transient: true,
+    summary: 'The fetch was cancelled by its caller (for example on shutdown or leadership loss).',
+  },
+} as const satisfies Record<string, FeedErrorCodeInfo>;
+
+export type FeedErrorCode = keyof typeof FEED_ERROR_CODES;
+
+export interface FeedErrorOptions {
+  /** Overrides the code's default (see FeedErrorCodeInfo.transient). */
+  transient?: boolean;
+  /** The HTTP status, when the error is about one. */
+  status?: number;
+  /** The URL concerned. It is redacted here; pass the raw URL. */
+  url?: string | URL;
+  /**
+   * The underlying error, kept for debugging. Only pass errors whose text is
+   * known not to carry secrets (Node network, TLS and zlib errors).
+   */
+  cause?: unknown;
+}
+
+export class FeedError extends Error {
+  override readonly name = 'FeedError';
+  readonly code: FeedErrorCode;
+  readonly transient: boolean;
+  readonly status: number | undefined;
+  /** The URL concerned, with credentials and query values redacted. */
+  readonly url: string | undefined;
+
+  constructor(code: FeedErrorCode, message: string, options: FeedErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.transient = options.transient ?? FEED_ERROR_CODES[code].transient;
+    this.status = options.status;
+    this.url = options.url === undefined ? undefined : redactUrl(options.url);
+  }
+}
+
+export function isFeedError(err: unknown): err is FeedError {
+  return err instanceof FeedError;
+}
+
+const REDACTED = 'REDACTED';
+
+/**
+ * The URL as it may appear in a message or a log: no user-info, every query value
+ * replaced (feeds often take an API key as `?key=...`; the names stay so the
+ * reader can still tell which URL it was), and no fragment.
+ */
+export function redactUrl(input: string | URL): string {
+  let url: URL;
+  try {
+    url = new URL(input.toString());
+  } catch {
+    // Not a URL at all: show nothing of it rather than risk echoing a secret.
+    return '(invalid URL)';
+  }
+  url.username = '';
+  url.password = '';
+  url.hash = '';
+  if (url.search !== '') {
+    const names = [...url.searchParams.keys()];
+    url.search = names.map((name) => `${encodeURIComponent(name)}=${REDACTED}`).join('&');
+  }
+  return url.toString();
+}

@@ -1,0 +1,160 @@
+import { describe, expect, it } from 'vitest';
+import { FeedError } from './errors.js';
+import { cidrContains, embeddedIpv4, formatIp, parseCidr, parseIp } from './ip.js';
+import { checkAddress, checkTarget, validateSsrfPolicy } from './ssrf.js';
+import type { Resolver } from './ssrf.js';
+
+const hex = (bytes: Uint8Array | undefined): string => Buffer.from(bytes ?? []).toString('hex');
+
+describe('ip parsing', () => {
+  it.each([
+    ['::', '00000000000000000000000000000000'],
+    ['::1', '00000000000000000000000000000001'],
+    ['1::', '00010000000000000000000000000000'],
+    ['fe80::1%eth0', 'fe800000000000000000000000000001'],
+    ['::ffff:169.254.169.254', '00000000000000000000ffffa9fea9fe'],
+    ['[::ffff:a9fe:a9fe]', '00000000000000000000ffffa9fea9fe'],
+    ['1:2:3:4:5:6:1.2.3.4', '00010002000300040005000601020304'],
+    ['fd00:ec2::254', 'fd000ec2000000000000000000000254'],
+    ['169.254.169.254', 'a9fea9fe'],
+  ])('GIVEN %s WHEN parsed THEN the bytes are %s', (text, expected) => {
+    expect(hex(parseIp(text))).toBe(expected);
+  });
+
+  it.each(['', '1.2.3', '01.2.3.4', '256.1.1.1', ':::', '1::2::3', 'example.org', '0xA9FEA9FE', '2852039166'])(
+    'GIVEN %j WHEN parsed THEN it is not an address (non-canonical forms go to the resolver)',
+    (text) => {
+      expect(parseIp(text)).toBeUndefined();
+    },
+  );
+
+  it.each([
+    ['::1', '::1'],
+    ['fd00:ec2:0:0:0:0:0:254', 'fd00:ec2::254'],
+    ['2001:db8:0:0:1:0:0:1', '2001:db8::1:0:0:1'],
+    ['1:0:0:2:0:0:0:3', '1:0:0:2::3'],
+    ['10.0.0.1', '10.0.0.1'],
+  ])('GIVEN %s WHEN formatted THEN it reads %s (RFC 5952)', (text, expected) => {
+    const bytes = parseIp(text);
+    if (bytes === undefined) throw new Error(`${text} did not parse`);
+    expect(formatIp(bytes)).toBe(expected);
+  });
+
+  it('GIVEN CIDRs WHEN addresses are matched THEN the prefix decides and families never mix', () => {
+    const ten = parseCidr('10.0.0.0/8');
+    const ula = parseCidr('fc00::/7');
+    if (ten === undefined || ula === undefined) throw new Error('CIDRs did not parse');
+    expect(cidrContains(ten, parseIp('10.255.1.2') ?? new Uint8Array())).toBe(true);
+    expect(cidrContains(ten, parseIp('11.0.0.1') ?? new Uint8Array())).toBe(false);
+    expect(cidrContains(ula, parseIp('fdff::1') ?? new Uint8Array())).toBe(true);
+    expect(cidrContains(ten, parseIp('::ffff:10.0.0.1') ?? new Uint8Array())).toBe(false);
+    expect(parseCidr('10.0.0.0/33')).toBeUndefined();
+    expect(parseCidr('10.0.0.0/x')).toBeUndefined();
+  });
+
+  it.each([
+    ['::ffff:10.1.2.3', 'IPv4-mapped', '10.1.2.3'],
+    ['::10.1.2.3', 'IPv4-compatible', '10.1.2.3'],
+    ['64:ff9b::a9fe:a9fe', 'NAT64', '169.254.169.254'],
+    ['2002:a9fe:a9fe::1', '6to4', '169.254.169.254'],
+  ])('GIVEN %s WHEN its embedded IPv4 address is read THEN it is %s %s', (text, form, ipv4) => {
+    const embedded = embeddedIpv4(parseIp(text) ?? new Uint8Array());
+    expect(embedded?.form).toBe(form);
+    expect(formatIp(embedded?.ipv4 ?? new Uint8Array())).toBe(ipv4);
+  });
+
+  it('GIVEN :: and ::1 WHEN read for an embedded IPv4 address THEN there is none', () => {
+    expect(embeddedIpv4(parseIp('::') ?? new Uint8Array())).toBeUndefined();
+    expect(embeddedIpv4(parseIp('::1') ?? new Uint8Array())).toBeUndefined();
+  });
+});
+
+describe('checkAddress', () => {
+  it.each([
+    ['169.254.169.254', 'cloud-metadata'],
+    ['::ffff:169.254.169.254', 'cloud-metadata'],
+    ['fd00:ec2::254', 'cloud-metadata'],
+    ['127.0.0.1', 'loopback'],
+    ['::1', 'loopback'],
+    ['0.0.0.0', 'unspecified'],
+    ['169.254.1.1', 'link-local'],
+    ['fe80::abcd', 'link-local'],
+    ['239.1.1.1', 'multicast'],
+    ['ff02::1', 'multicast'],
+    ['10.20.30.40', 'private'],
+    ['172.31.255.255', 'private'],
+    ['192.168.0.1', 'private'],
+    ['fd12:3456::1', 'private'],
+    ['100.127.0.1', 'shared'],
+    ['240.0.0.1', 'reserved'],
+    ['2001:db8::1', 'reserved'],
+    ['2002:0a00:0001::1', 'private'],
+  ])('GIVEN %s and the default policy WHEN checked THEN it is refused as %s', (address, reason) => {
+    expect(checkAddress(address, {})?.reason).toBe(reason);
+  });
+
+  it.each(['8.8.8.8', '172.32.0.1', '2606:4700:4700::1111', '::ffff:8.8.8.8'])(
+    'GIVEN the public address %s WHEN checked THEN it is allowed',
+    (address) => {
+      expect(checkAddress(address, {})).toBeUndefined();
+    },
+  );
+
+  it('GIVEN cluster CIDRs WHEN an address inside one is checked THEN the cluster range is named, even for a public range', () => {
+    const policy = { clusterCidrs: ['10.96.0.0/12', '34.118.224.0/20'] };
+    expect(checkAddress('10.96.0.1', policy)).toMatchObject({ reason: 'cluster', range: '10.96.0.0/12' });
+    expect(checkAddress('34.118.230.5', policy)).toMatchObject({ reason: 'cluster', range: '34.118.224.0/20' });
+  });
+
+  it('GIVEN an allow CIDR WHEN an address inside it is checked THEN it is allowed, and its IPv4-mapped form too', () => {
+    const policy = { allow: ['10.1.0.0/16'] };
+    expect(checkAddress('10.1.2.3', policy)).toBeUndefined();
+    expect(checkAddress('::ffff:10.1.2.3', policy)).toBeUndefined();
+    expect(checkAddress('10.2.0.1', policy)?.reason).toBe('private');
+  });
+
+  it('GIVEN a host-name allow entry WHEN that host resolves to private or metadata addresses THEN private is allowed and metadata is not', () => {
+    const policy = { allow: ['*.corp.example'] };
+    expect(checkAddress('10.1.2.3', policy, 'feeds.corp.example')).toBeUndefined();
+    expect(checkAddress('10.1.2.3', policy, 'feeds.other.example')?.reason).toBe('private');
+    expect(checkAddress('169.254.169.254', policy, 'feeds.corp.example')?.reason).toBe('cloud-metadata');
+    expect(checkAddress('169.254.169.254', { allow: ['169.254.169.254/32'] })).toBeUndefined();
+  });
+
+  it('GIVEN malformed policy entries WHEN the policy is validated THEN FST_FEED_INVALID_REQUEST names the entry', () => {
+    expect(() => validateSsrfPolicy({ clusterCidrs: ['10.0.0.0/40'] })).toThrow(/cluster CIDR "10.0.0.0\/40"/);
+    expect(() => validateSsrfPolicy({ allow: ['http://x/'] })).toThrow(/allow entry "http:\/\/x\/"/);
+    expect(() => validateSsrfPolicy({ allow: ['10.0.0.0/8', 'feeds.example.org', '*.example.net'] })).not.toThrow();
+  });
+});
+
+describe('checkTarget', () => {
+  const resolver = (answer: string[]): Resolver => async () =>
+    answer.map((address) => ({ address, family: address.includes(':') ? (6 as const) : (4 as const) }));
+
+  it('GIVEN a name resolving to public addresses WHEN checked THEN its lookup answers only those, without DNS', async () => {
+    const target = await checkTarget(new URL('https://feeds.example.org/x'), { resolve: resolver(['203.0.114.1', '2606:4700::1']) });
+    const all = await new Promise<unknown>((resolve, reject) =>
+      target.lookup('feeds.example.org', { all: true }, (err, addresses) => (err !== null ? reject(err) : resolve(addresses))),
+    );
+    expect(all).toEqual([{ address: '203.0.114.1', family: 4 }, { address: '2606:4700::1', family: 6 }]);
+    const v6 = await new Promise<unknown>((resolve, reject) =>
+      target.lookup('feeds.example.org', { family: 6 }, (err, address) => (err !== null ? reject(err) : resolve(address))),
+    );
+    expect(v6).toBe('2606:4700::1');
+    const other = await new Promise<unknown>((resolve) => target.lookup('elsewhere.example', {}, (err) => resolve(err?.code)));
+    expect(other).toBe('ENOTFOUND');
+  });
+
+  it('GIVEN a name with one bad address among good ones WHEN checked THEN FST_FEED_SSRF_BLOCKED names the bad one', async () => {
+    const err = await checkTarget(new URL('http://feeds.example.org/'), { resolve: resolver(['203.0.114.1', '10.0.0.7']) }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FeedError);
+    expect((err as FeedError).code).toBe('FST_FEED_SSRF_BLOCKED');
+    expect((err as FeedError).message).toContain('resolved to 10.0.0.7, which is a private');
+  });
+
+  it('GIVEN a resolver that finds nothing WHEN checked THEN FST_FEED_NETWORK', async () => {
+    const err = await checkTarget(new URL('http://feeds.example.org/'), { resolve: resolver([]) }).catch((e: unknown) => e);
+    expect((err as FeedError).code).toBe('FST_FEED_NETWORK');
+  });
+});

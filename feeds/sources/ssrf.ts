@@ -1,0 +1,353 @@
+/**
+ * The SSRF guard for feed fetching (DESIGN.md, Guardrails: "Feed fetching resists
+ * SSRF").
+ *
+ * A ThreatFeed URL is written by whoever may create ThreatFeeds, and the
+ * controller fetches it from inside the cluster with the controller's network
+ * position. Without this guard a feed could read cloud metadata credentials
+ * (169.254.169.254), the API server, or any in-cluster service.
+ *
+ * How it holds:
+ * - Every hop (the first URL and each redirect) is resolved once, and EVERY
+ *   address the resolver returns is checked; one bad address refuses the host,
+ *   because the connection may be made to any of them.
+ * - The connection is then pinned to the checked addresses: the socket's `lookup`
+ *   returns them instead of asking DNS again, so a rebinding answer between check
+ *   and connect (a TTL-0 record flipping to 127.0.0.1) never gets used.
+ * - Literal IP hosts are checked as they are; WHATWG URL parsing has already
+ *   turned decimal, octal and hex IPv4 spellings into dotted quads, and IPv6
+ *   addresses that carry an IPv4 one (::ffff:a.b.c.d, NAT64, 6to4) are checked as
+ *   that IPv4 address too.
+ *
+ * Limits: the guard sees addresses, not routes. An allowed public address that a
+ * proxy or NAT in the network forwards inward is not detected, and neither is a
+ * feed server that is itself an open proxy.
+ */
+import { lookup as dnsLookup } from 'node:dns';
+import type { LookupAddress } from 'node:dns';
+import type { LookupFunction } from 'node:net';
+import { FeedError, redactUrl } from './errors.js';
+import { cidrContains, embeddedIpv4, formatIp, parseCidr, parseIp } from './ip.js';
+import type { Cidr } from './ip.js';
+
+export interface ResolvedAddress {
+  address: string;
+  family: 4 | 6;
+}
+
+/** Resolves a host name to all its addresses. Injected by tests and by the offline CLI. */
+export type Resolver = (hostname: string) => Promise<readonly ResolvedAddress[]>;
+
+export interface SsrfPolicy {
+  /**
+   * The cluster's own ranges (pod, service and node CIDRs). Refused even when
+   * they are public ranges. Each entry is a CIDR or a bare address.
+   */
+  clusterCidrs?: readonly string[];
+  /**
+   * Exceptions. An entry is a CIDR or bare address (permits any address inside
+   * it), a host name (`feeds.corp.example`) or a wildcard (`*.corp.example`)
+   * that permits whatever that host resolves to. Cloud-metadata addresses are
+   * only ever permitted by an address entry that contains them, never by a host
+   * name: a DNS record should not be able to open the credentials endpoint.
+   */
+  allow?: readonly string[];
+  /** Defaults to the system resolver (node:dns lookup with all: true). */
+  resolve?: Resolver;
+}
+
+export type RefusalReason =
+  | 'cloud-metadata'
+  | 'cluster'
+  | 'unspecified'
+  | 'loopback'
+  | 'link-local'
+  | 'multicast'
+  | 'private'
+  | 'shared'
+  | 'reserved';
+
+const REASON_TEXT: Record<RefusalReason, string> = {
+  'cloud-metadata': 'a cloud metadata endpoint',
+  cluster: 'inside a cluster CIDR',
+  unspecified: 'an unspecified ("this host") address',
+  loopback: 'a loopback address',
+  'link-local': 'a link-local address',
+  multicast: 'a multicast or broadcast address',
+  private: 'a private (RFC 1918 / unique-local) address',
+  shared: 'a shared carrier-grade NAT address (RFC 6598), often used for pod networks',
+  reserved: 'a reserved or documentation address',
+};
+
+// Order matters: the first match names the refusal, so the most specific
+// (metadata before link-local) comes first.
+const SPECIAL_RANGES: ReadonlyArray<readonly [string, RefusalReason]> = [
+  ['169.254.169.254/32', 'cloud-metadata'], // AWS, GCP, Azure, OCI, DigitalOcean, OpenStack
+  ['fd00:ec2::254/128', 'cloud-metadata'], // AWS over IPv6
+  ['100.100.100.200/32', 'cloud-metadata'], // Alibaba Cloud
+  ['0.0.0.0/8', 'unspecified'], // Linux dials 0.0.0.0 as the local host
+  ['::/128', 'unspecified'],
+  ['127.0.0.0/8', 'loopback'],
+  ['::1/128', 'loopback'],
+  ['169.254.0.0/16', 'link-local'],
+  ['fe80::/10', 'link-local'],
+  ['224.0.0.0/4', 'multicast'],
+  ['ff00::/8', 'multicast'],
+  ['255.255.255.255/32', 'multicast'],
+  ['10.0.0.0/8', 'private'],
+  ['172.16.0.0/12', 'private'],
+  ['192.168.0.0/16', 'private'],
+  ['fc00::/7', 'private'], // unique-local
+  ['fec0::/10', 'private'], // deprecated site-local, still routed by some stacks
+  ['100.64.0.0/10', 'shared'],
+  ['192.0.0.0/24', 'reserved'],
+  ['192.0.2.0/24', 'reserved'],
+  ['198.18.0.0/15', 'reserved'],
+  ['198.51.100.0/24', 'reserved'],
+  ['203.0.113.0/24', 'reserved'],
+  ['240.0.0.0/4', 'reserved'],
+  ['::/8', 'reserved'], // after ::, ::1 and the IPv4-carrying forms are handled
+  ['64:ff9b:1::/48', 'reserved'], // local-use NAT64 (RFC 8215)
+  ['100::/64', 'reserved'], // discard-only
+  ['2001::/32', 'reserved'], // Teredo: the embedded IPv4 address is obfuscated, so refuse it whole
+  ['2001:db8::/32', 'reserved'],
+];
+
+interface CompiledPolicy {
+  special: ReadonlyArray<readonly [Cidr, RefusalReason]>;
+  cluster: readonly Cidr[];
+  allowCidrs: readonly Cidr[];
+  allowHosts: readonly string[];
+  resolve: Resolver;
+}
+
+const HOST_PATTERN = /^(\*\.)?([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$/;
+
+const compiledSpecial = SPECIAL_RANGES.map(([text, reason]) => {
+  const cidr = parseCidr(text);
+  if (cidr === undefined) throw new Error(`built-in SSRF range ${text} does not parse`);
+  return [cidr, reason] as const;
+});
+
+const compiled = new WeakMap<SsrfPolicy, CompiledPolicy>();
+
+/**
+ * Checks every entry of the policy and throws a FeedError (FST_FEED_INVALID_REQUEST)
+ * naming the first bad one. Call it when configuration is loaded, so a typo fails
+ * at start-up rather than on the first fetch.
+ */
+export function validateSsrfPolicy(policy: SsrfPolicy): void {
+  compile(policy);
+}
+
+function compile(policy: SsrfPolicy): CompiledPolicy {
+  const cached = compiled.get(policy);
+  if (cached !== undefined) return cached;
+  const cluster = (policy.clusterCidrs ?? []).map((text) => {
+    const cidr = parseCidr(text.trim());
+    if (cidr === undefined) {
+      throw new FeedError('FST_FEED_INVALID_REQUEST', `SSRF policy: cluster CIDR "${text}" is not a CIDR or IP address`);
+    }
+    return cidr;
+  });
+  const allowCidrs: Cidr[] = [];
+  const allowHosts: string[] = [];
+  for (const raw of policy.allow ?? []) {
+    const entry = raw.trim().toLowerCase();
+    const cidr = parseCidr(entry);
+    if (cidr !== undefined) {
+      allowCidrs.push(cidr);
+    } else if (HOST_PATTERN.test(normaliseHost(entry))) {
+      allowHosts.push(normaliseHost(entry));
+    } else {
+      throw new FeedError('FST_FEED_INVALID_REQUEST', `SSRF policy: allow entry "${raw}" is neither a CIDR, an IP address nor a host name`);
+    }
+  }
+  const result: CompiledPolicy = {
+    special: compiledSpecial,
+    cluster,
+    allowCidrs,
+    allowHosts,
+    resolve: policy.resolve ?? systemResolver,
+  };
+  compiled.set(policy, result);
+  return result;
+}
+
+function normaliseHost(host: string): string {
+  return host.toLowerCase().replace(/\.$/, '');
+}
+
+function hostAllowed(policy: CompiledPolicy, hostname: string): boolean {
+  const host = normaliseHost(hostname);
+  return policy.allowHosts.some((entry) =>
+    entry.startsWith('*.') ? host.endsWith(entry.slice(1)) : host === entry,
+  );
+}
+
+export interface Refusal {
+  /** The address as resolved or written. */
+  address: string;
+  reason: RefusalReason;
+  /** The range that matched ("169.254.169.254/32", or the configured cluster CIDR). */
+  range: string;
+  /** "IPv4-mapped 169.254.169.254" when the refusal came from an embedded IPv4 address. */
+  via?: string;
+}
+
+/**
+ * Why `address` may not be fetched from, or undefined when it may. `hostname` is
+ * the URL host it came from; a host-name allow entry for it permits everything
+ * but cloud metadata.
+ */
+export function checkAddress(address: string, policy: SsrfPolicy, hostname?: string): Refusal | undefined {
+  const compiledPolicy = compile(policy);
+  const bytes = parseIp(address);
+  if (bytes === undefined) {
+    // Not an address at all: refuse rather than let the socket layer interpret it.
+    return { address, reason: 'reserved', range: '(not an IP address)' };
+  }
+  const hostOk = hostname !== undefined && hostAllowed(compiledPolicy, hostname);
+
+  const forms: Array<{ bytes: Uint8Array; via?: string }> = [];
+  const embedded = embeddedIpv4(bytes);
+  if (embedded !== undefined) {
+    const via = `${embedded.form} ${formatIp(embedded.ipv4)}`;
+    forms.push({ bytes: embedded.ipv4, via });
+    // A mapped or compatible address IS the IPv4 address; NAT64 and 6to4 ones
+    // are also real IPv6 destinations, so their own form is checked as well.
+    if (embedded.form === 'NAT64' || embedded.form === '6to4') forms.push({ bytes });
+  } else {
+    forms.push({ bytes });
+  }
+
+  for (const form of forms) {
+    const refusal = classify(compiledPolicy, form.bytes);
+    if (refusal === undefined) continue;
+    const allowedByCidr = compiledPolicy.allowCidrs.some((cidr) => cidrContains(cidr, form.bytes));
+    const allowedByHost = hostOk && refusal.reason !== 'cloud-metadata';
+    if (allowedByCidr || allowedByHost) continue;
+    return { address, ...refusal, ...(form.via !== undefined ? { via: form.via } : {}) };
+  }
+  return undefined;
+}
+
+function classify(policy: CompiledPolicy, bytes: Uint8Array): { reason: RefusalReason; range: string } | undefined {
+  // Metadata first: it is the most dangerous and the message should say so even
+  // when a cluster CIDR also covers it.
+  for (const [cidr, reason] of policy.special) {
+    if (reason === 'cloud-metadata' && cidrContains(cidr, bytes)) return { reason, range: cidr.text };
+  }
+  for (const cidr of policy.cluster) {
+    if (cidrContains(cidr, bytes)) return { reason: 'cluster', range: cidr.text };
+  }
+  for (const [cidr, reason] of policy.special) {
+    if (cidrContains(cidr, bytes)) return { reason, range: cidr.text };
+  }
+  return undefined;
+}
+
+/** "169.254.169.254 is a cloud metadata endpoint (169.254.169.254/32)". */
+export function describeRefusal(refusal: Refusal): string {
+  return `${refusalSubject(refusal)} ${refusalPredicate(refusal)}`;
+}
+
+function refusalSubject(refusal: Refusal): string {
+  return refusal.via === undefined ? refusal.address : `${refusal.address} (${refusal.via})`;
+}
+
+function refusalPredicate(refusal: Refusal): string {
+  const range = refusal.reason === 'cluster' ? refusal.range : `(${refusal.range})`;
+  return `is ${REASON_TEXT[refusal.reason]} ${range}`;
+}
+
+/** A host checked by the guard, and a `lookup` that dials only what was checked. */
+export interface CheckedTarget {
+  hostname: string;
+  addresses: readonly ResolvedAddress[];
+  /** Pass as the socket's `lookup`: it answers from `addresses` and never asks DNS. */
+  lookup: LookupFunction;
+}
+
+/**
+ * Resolves `url`'s host and checks every address. Throws FeedError
+ * FST_FEED_SSRF_BLOCKED (naming the address and why) or FST_FEED_NETWORK (the name
+ * did not resolve).
+ */
+export async function checkTarget(url: URL, policy: SsrfPolicy): Promise<CheckedTarget> {
+  const compiledPolicy = compile(policy);
+  const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  if (hostname === '') {
+    throw new FeedError('FST_FEED_INVALID_REQUEST', `URL ${url.protocol}// has no host`, { url });
+  }
+
+  let addresses: readonly ResolvedAddress[];
+  const literal = parseIp(hostname);
+  if (literal !== undefined) {
+    addresses = [{ address: hostname, family: literal.length === 4 ? 4 : 6 }];
+  } else {
+    try {
+      addresses = await compiledPolicy.resolve(hostname);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? 'error';
+      throw new FeedError('FST_FEED_NETWORK', `Could not resolve host ${hostname} (${code})`, {
+        url,
+        transient: code !== 'ENOTFOUND',
+        cause: err,
+      });
+    }
+    if (addresses.length === 0) {
+      throw new FeedError('FST_FEED_NETWORK', `Host ${hostname} resolved to no addresses`, { url });
+    }
+  }
+
+  for (const { address } of addresses) {
+    const refusal = checkAddress(address, policy, hostname);
+    if (refusal === undefined) continue;
+    const why =
+      literal !== undefined
+        ? describeRefusal(refusal)
+        : `host ${hostname} resolved to ${refusalSubject(refusal)}, which ${refusalPredicate(refusal)}`;
+    throw new FeedError(
+      'FST_FEED_SSRF_BLOCKED',
+      `Refused to fetch ${redactUrl(url)}: ${why}; add it to the SSRF allow-list if this is intended`,
+      { url },
+    );
+  }
+
+  return { hostname, addresses, lookup: pinnedLookup(hostname, addresses) };
+}
+
+function pinnedLookup(hostname: string, addresses: readonly ResolvedAddress[]): LookupFunction {
+  return (host, options, callback) => {
+    const family = options.family === 'IPv4' ? 4 : options.family === 'IPv6' ? 6 : options.family;
+    const candidates = addresses.filter((a) => family === undefined || family === 0 || a.family === family);
+    // The socket only ever asks for the host it was given; anything else means a
+    // caller reused this lookup for another host, which must not reach DNS either.
+    if (normaliseHost(host) !== normaliseHost(hostname) || candidates.length === 0) {
+      const err: NodeJS.ErrnoException = new Error(`pinned lookup has no ${family === undefined || family === 0 ? '' : `IPv${family} `}address for ${host}`);
+      err.code = 'ENOTFOUND';
+      process.nextTick(() => callback(err, options.all === true ? [] : ''));
+      return;
+    }
+    process.nextTick(() => {
+      if (options.all === true) {
+        callback(null, candidates.map((c): LookupAddress => ({ address: c.address, family: c.family })));
+      } else {
+        const first = candidates[0] as ResolvedAddress;
+        callback(null, first.address, first.family);
+      }
+    });
+  };
+}
+
+const systemResolver: Resolver = (hostname) =>
+  new Promise((resolve, reject) => {
+    dnsLookup(hostname, { all: true, verbatim: true }, (err, addresses) => {
+      if (err !== null) {
+        reject(err);
+        return;
+      }
+      resolve(addresses.map((a) => ({ address: a.address, family: a.family === 6 ? 6 : 4 })));
+    });
+  });

@@ -50,4 +50,26 @@ describe('forestall command', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/logLevel must be equal to one of the allowed values/);
   });
+
+  it('GIVEN a feed file with guardrail cases WHEN feed parse --json THEN the kept, dropped and aggregated counts are reported', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'forestall-feed-'));
+    const file = join(dir, 'mixed.txt');
+    await writeFile(file, '# a feed\n77.90.185.20\n8.8.8.8\n169.254.169.254\n10.0.0.0/8\n0.0.0.0/0\n2.57.122.0/24\nnot an address!\n');
+    const r = await run('feed', 'parse', file, '--format', 'lines', '--json');
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as Record<string, unknown>;
+    expect(out).toMatchObject({
+      indicators: 2, byType: { ipv4: 1, cidr: 1 }, rejected: 1, aggregatedCidrs: 2,
+      dropped: { 'never-block:public-dns-v4': 1, 'cloud-metadata': 1, 'never-block:rfc1918': 1, 'too-broad': 1 },
+    });
+    expect(typeof out.durationMs).toBe('number');
+  });
+
+  it('GIVEN a confidence expression typo THEN feed parse exits 1 naming the flag', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'forestall-feed-'));
+    await writeFile(join(dir, 'f.txt'), '1.2.3.4\n');
+    const r = await run('feed', 'parse', join(dir, 'f.txt'), '--format', 'lines', '--confidence-expr', 'record.score +');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/--confidence-expr: /);
+  });
 });

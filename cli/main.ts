@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runFeed } from './feed.js';
 import { runValidate, VALIDATE_USAGE } from './validate.js';
 
 const pkg = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'package.json'), 'utf8')) as { version: string };
@@ -18,6 +19,7 @@ Commands:
   controller            run the operator (in a cluster, or against --kubeconfig)
   validate PATH...      check ThreatFeed, ExposurePolicy and PreemptiveAction YAML offline,
                         with the same schema and CEL rules the API server applies
+  feed parse FILE       parse a feed file with the controller's parsers and guardrails
 
 Flags:
   -h, --help            show this help (or a command's: forestall <command> --help)
@@ -54,6 +56,8 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       return runValidate(rest, process.stdout, process.stderr);
+    case 'feed':
+      return runFeed(rest, process.stdout, process.stderr);
     default:
       process.stderr.write(`forestall: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
       return 2;

@@ -21,11 +21,11 @@
  *   lacks, is checked by converting to an A-label with the WHATWG URL rules.
  */
 import { readdir, readFile } from 'node:fs/promises';
-import { existsSync, readFileSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
-import { fileURLToPath, domainToASCII } from 'node:url';
+import { basename, join, resolve } from 'node:path';
+import { domainToASCII } from 'node:url';
 import Ajv2020Module from 'ajv/dist/2020.js';
 import type { ErrorObject, ValidateFunction } from 'ajv';
+import { packageRoot } from '../package-root.js';
 import addFormatsModule from 'ajv-formats';
 
 // Both packages are CommonJS with `exports.default`; under NodeNext the import is the module object.
@@ -57,15 +57,7 @@ export function defaultStixSchemaDir(): string {
 let defaultDir: string | undefined;
 
 function findDefaultDir(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  for (let dir = here; ; dir = dirname(dir)) {
-    const manifest = join(dir, 'package.json');
-    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'forestall') {
-      return resolve(dir, 'feeds', 'stix-schemas');
-    }
-    // No package root above us: assume the source layout, feeds/parsers in the repository.
-    if (dirname(dir) === dir) return resolve(here, '..', 'stix-schemas');
-  }
+  return join(packageRoot(), 'feeds', 'stix-schemas');
 }
 
 function isIdnHostname(value: string): boolean {

@@ -1,0 +1,103 @@
+import { createReadStream, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { defaultGuardrailConfig, Guardrails } from './guardrails.js';
+import { ConfidenceExpressionError, ingest, mergeIndicator, type IngestOptions } from './ingest.js';
+
+const SHARED = new URL('../../shared/feeds/', import.meta.url);
+const guardrails = new Guardrails(defaultGuardrailConfig());
+const now = new Date('2026-08-22T12:00:00Z');
+const opts = (o: Partial<IngestOptions>): IngestOptions => ({ feed: 'test', format: 'lines', now, guardrails, ...o });
+async function* bytes(text: string) {
+  yield Buffer.from(text);
+}
+
+describe('ingest', () => {
+  it('GIVEN 8.8.8.8, 169.254.169.254, 10.0.0.0/8 and 0.0.0.0/0 among ordinary addresses THEN exactly those four are dropped, each with its reason', async () => {
+    const r = await ingest(bytes('77.90.185.20\n8.8.8.8\n2.57.122.53\n169.254.169.254\n10.0.0.0/8\n45.154.244.193\n0.0.0.0/0\n'), opts({}));
+    expect(r.indicators.map((i) => i.value)).toEqual(['2.57.122.53', '45.154.244.193', '77.90.185.20']);
+    expect(r.dropped).toEqual({ 'never-block:public-dns-v4': 1, 'cloud-metadata': 1, 'never-block:rfc1918': 1, 'too-broad': 1 });
+    expect(r.droppedSamples.map((d) => d.value)).toEqual(['8.8.8.8', '169.254.169.254', '10.0.0.0/8', '0.0.0.0/0']);
+  });
+
+  it('GIVEN the real IPsum snapshot THEN all 120,430 addresses are either kept or dropped, and the dropped are exactly those on the public-resolver list', async () => {
+    const r = await ingest(createReadStream(new URL('ipsum/ipsum-2026-08-22.txt', SHARED)), opts({
+      parser: { scoreColumn: 1 }, confidence: { expression: 'int(record.score) >= 8 ? 100 : int(record.score) * 12' },
+    }));
+    // Independent check: intersect the two files as plain sets.
+    const resolvers = new Set((JSON.parse(readFileSync(new URL('warninglists/public-dns-v4.json', SHARED), 'utf8')) as { list: string[] }).list);
+    const ipsum = readFileSync(new URL('ipsum/ipsum-2026-08-22.txt', SHARED), 'utf8').split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split('\t')[0]!);
+    const onResolverList = ipsum.filter((ip) => resolvers.has(ip)).length;
+    expect(r.records).toBe(120_430);
+    expect(r.rejected).toBe(0);
+    expect(r.dropped).toEqual({ 'never-block:public-dns-v4': onResolverList });
+    expect(r.indicators.length + onResolverList).toBe(120_430);
+    expect(r.byType).toEqual({ ipv4: 120_430 - onResolverList });
+    const top = r.indicators.find((i) => i.value === '77.90.185.20');
+    expect(top).toMatchObject({ confidence: 100, sources: ['test'] });
+    expect(top?.validUntil).toBeUndefined();
+    expect(r.aggregatedCidrs).toBeGreaterThan(90_000);
+  });
+
+  it('GIVEN the four KEV catalogs in order THEN each sync reports exactly the CVEs CISA added', async () => {
+    const files = ['kev-2025-01-29.json', 'kev-2025-03-31.json', 'kev-2025-05-22.json', 'kev-2025-07-14.json'];
+    const sets: Set<string>[] = [];
+    for (const f of files) {
+      const r = await ingest(createReadStream(new URL(`kev/${f}`, SHARED)), opts({ format: 'kev' }));
+      sets.push(new Set(r.indicators.map((i) => i.value)));
+    }
+    expect(sets.map((s) => s.size)).toEqual([1253, 1312, 1352, 1380]);
+    const added = sets.slice(1).map((s, i) => [...s].filter((v) => !sets[i]!.has(v)).length);
+    const removed = sets.slice(1).map((s, i) => [...sets[i]!].filter((v) => !s.has(v)));
+    expect(added).toEqual([59, 40, 29]);
+    expect(removed).toEqual([[], [], ['CVE-2025-4664']]);
+  });
+
+  it('GIVEN a confidence expression with a typo THEN ingest refuses it naming the field', async () => {
+    await expect(ingest(bytes('1.2.3.4\n'), opts({ confidence: { expression: 'int(record.score * ' } })))
+      .rejects.toThrow(ConfidenceExpressionError);
+    await expect(ingest(bytes('1.2.3.4\n'), opts({ confidence: { expression: 'int(record.score * ' } })))
+      .rejects.toThrow(/^spec\.confidence\.expression: /);
+  });
+
+  it('GIVEN duplicates, an expired STIX indicator and a ttl THEN the highest confidence wins and expiry is applied', async () => {
+    const r = await ingest(bytes('1.2.3.4 2\n1.2.3.4 9\n5.6.7.8 1\n'), opts({ parser: { scoreColumn: 1 }, confidence: { expression: 'int(record.score) * 10' }, ttlMs: 3_600_000 }));
+    expect(r.indicators.map((i) => [i.value, i.confidence, i.validUntil])).toEqual([
+      ['1.2.3.4', 90, '2026-08-22T13:00:00.000Z'], ['5.6.7.8', 10, '2026-08-22T13:00:00.000Z'],
+    ]);
+    const expired = await ingest(bytes(JSON.stringify({ type: 'bundle', id: 'bundle--5d0092c5-5f74-4287-9642-33f4c354e56d', objects: [{
+      type: 'indicator', spec_version: '2.1', id: 'indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f', created: '2016-04-06T20:03:48.000Z', modified: '2016-04-06T20:03:48.000Z',
+      pattern: "[ipv4-addr:value = '198.51.100.3']", pattern_type: 'stix', valid_from: '2016-01-01T00:00:00Z', valid_until: '2017-01-01T00:00:00Z',
+    }] })), opts({ format: 'stix' }));
+    expect(expired.dropped).toEqual({ expired: 1 });
+  });
+
+  it('GIVEN two sightings of one indicator THEN merge unites tags and sources and keeps the higher confidence', () => {
+    const a = { type: 'domain' as const, value: 'evil.example', confidence: 40, sources: ['a'], tags: ['c2'] };
+    const b = { type: 'domain' as const, value: 'evil.example', confidence: 80, sources: ['b'], tags: ['phishing'] };
+    expect(mergeIndicator(a, b)).toEqual({ type: 'domain', value: 'evil.example', confidence: 80, sources: ['a', 'b'], tags: ['c2', 'phishing'] });
+  });
+});
+
+describe('Guardrails', () => {
+  it.each([
+    ['ipv6', 'fd00:ec2::254', 'cloud-metadata'],
+    ['cidr', '127.0.0.0/7', 'too-broad'],
+    ['cidr', '126.0.0.0/8', undefined],
+    ['cidr', '169.254.0.0/24', 'link-local'],
+    ['cidr', '169.254.169.0/24', 'cloud-metadata'],
+    ['ipv4', '100.64.1.1', 'never-block:rfc6598'],
+    ['domain', 'google.com', 'never-block:tranco10k'],
+    ['domain', 'evil.google.com.example', undefined],
+    ['ipv4', '198.51.100.7', 'never-block:rfc5735'],
+  ] as const)('GIVEN %s %s THEN the reason is %s', (type, value, reason) => {
+    expect(guardrails.check({ type, value })).toBe(reason);
+  });
+
+  it('GIVEN cluster ranges and an allowlist THEN addresses inside them are refused, and CIDRs overlapping the cluster too', () => {
+    const g = new Guardrails(defaultGuardrailConfig({ clusterCidrs: ['10.96.0.0/12', '203.0.113.10/32'], allowlist: ['93.184.216.0/24', 'partner.example'] }));
+    expect(g.check({ type: 'cidr', value: '10.96.0.0/16' })).toBe('cluster');
+    expect(g.check({ type: 'ipv4', value: '93.184.216.34' })).toBe('allowlist');
+    expect(g.check({ type: 'domain', value: 'partner.example' })).toBe('allowlist');
+    expect(g.check({ type: 'ipv4', value: '93.184.217.1' })).toBeUndefined();
+  });
+});

@@ -64,4 +64,10 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+// `forestall … | head` closes the pipe early; that is not an error worth a stack trace.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 process.exitCode = await main(process.argv.slice(2));

@@ -19,6 +19,12 @@ export interface ControllerConfig {
   concurrency: number;
   resyncPeriodMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** SSRF exceptions for feed URLs. */
+  feedFetchAllow: string[];
+  /** Never-block additions for guardrails. */
+  neverBlock: string[];
+  feedMaxBytes: number;
+  feedTimeoutMs: number;
 }
 
 const schema: JSONSchemaType<ControllerConfig> = {
@@ -38,9 +44,14 @@ const schema: JSONSchemaType<ControllerConfig> = {
     concurrency: { type: 'integer', minimum: 1, maximum: 64 },
     resyncPeriodMs: { type: 'integer', minimum: 0 },
     logLevel: { type: 'string', enum: ['debug', 'info', 'warn', 'error'] },
+    feedFetchAllow: { type: 'array', items: { type: 'string', minLength: 1 } },
+    neverBlock: { type: 'array', items: { type: 'string', minLength: 1 } },
+    feedMaxBytes: { type: 'integer', minimum: 1024 },
+    feedTimeoutMs: { type: 'integer', minimum: 100 },
   },
   required: ['namespace', 'identity', 'metricsBindAddress', 'healthProbeBindAddress', 'leaderElect', 'leaderElectionId',
-    'leaderElectionNamespace', 'leaseDurationMs', 'renewDeadlineMs', 'retryPeriodMs', 'concurrency', 'resyncPeriodMs', 'logLevel'],
+    'leaderElectionNamespace', 'leaseDurationMs', 'renewDeadlineMs', 'retryPeriodMs', 'concurrency', 'resyncPeriodMs', 'logLevel',
+    'feedFetchAllow', 'neverBlock', 'feedMaxBytes', 'feedTimeoutMs'],
   additionalProperties: false,
 };
 
@@ -62,6 +73,12 @@ Runs the operator. Flags:
   --concurrency N                    reconciles in parallel per controller (default 4)
   --resync-period DUR                re-reconcile everything this often (default 10m)
   --log-level LEVEL                  debug, info, warn or error (default info)
+  --feed-fetch-allow LIST            comma-separated CIDRs or hosts feed URLs may reach although
+                                     private, loopback or cluster-internal (default none)
+  --never-block LIST                 comma-separated CIDRs or domains never to block, besides the
+                                     built-in lists (the cluster's own ranges are always added)
+  --feed-max-bytes N                 largest feed body after decompression (default 67108864)
+  --feed-timeout DUR                 time limit per fetch (default 60s)
 `;
 
 /** Go-style durations: "1h30m", "2s", "250ms". */
@@ -76,6 +93,10 @@ export function parseDuration(text: string): number {
   }
   if (!text || consumed !== text.length) throw new ForestallError('FST_CONFIG_INVALID', `invalid duration ${JSON.stringify(text)}; expected e.g. 90s, 15m or 1h30m`);
   return Math.round(total);
+}
+
+function list(text: string | undefined): string[] {
+  return (text ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 }
 
 function parseBool(flag: string, text: string | undefined): boolean {
@@ -96,6 +117,7 @@ export function loadConfig(argv: string[], env: { POD_NAMESPACE?: string; POD_NA
         'leader-elect': { type: 'string' }, 'leader-election-id': { type: 'string' }, 'leader-election-namespace': { type: 'string' },
         'lease-duration': { type: 'string' }, 'renew-deadline': { type: 'string' }, 'retry-period': { type: 'string' },
         concurrency: { type: 'string' }, 'resync-period': { type: 'string' }, 'log-level': { type: 'string' }, identity: { type: 'string' },
+        'feed-fetch-allow': { type: 'string' }, 'never-block': { type: 'string' }, 'feed-max-bytes': { type: 'string' }, 'feed-timeout': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -120,6 +142,10 @@ export function loadConfig(argv: string[], env: { POD_NAMESPACE?: string; POD_NA
     concurrency: Number(v('concurrency') ?? 4),
     resyncPeriodMs: parseDuration(v('resync-period') ?? '10m'),
     logLevel: (v('log-level') ?? 'info') as ControllerConfig['logLevel'],
+    feedFetchAllow: list(v('feed-fetch-allow')),
+    neverBlock: list(v('never-block')),
+    feedMaxBytes: Number(v('feed-max-bytes') ?? 64 * 1024 * 1024),
+    feedTimeoutMs: parseDuration(v('feed-timeout') ?? '60s'),
   };
   if (!validate(config)) {
     const why = (validate.errors ?? []).map((e) => `${e.instancePath.slice(1) || 'config'} ${e.message}`).join('; ');

@@ -39,7 +39,10 @@ export async function runController(argv: string[]): Promise<number> {
       leaseDurationMs: config.leaseDurationMs, renewDeadlineMs: config.renewDeadlineMs, retryPeriodMs: config.retryPeriodMs,
     } : undefined,
   });
-  manager.add(threatFeedController({ kc, client, events, clock: realClock, log, metrics, concurrency: config.concurrency, resyncPeriodMs: config.resyncPeriodMs }));
+  manager.add(threatFeedController({
+    kc, client, events, clock: realClock, log, metrics, concurrency: config.concurrency, resyncPeriodMs: config.resyncPeriodMs,
+    feeds: { namespace: config.namespace, fetchAllow: config.feedFetchAllow, neverBlock: config.neverBlock, maxBytes: config.feedMaxBytes, timeoutMs: config.feedTimeoutMs },
+  }).controller);
 
   const stop = new AbortController();
   const onSignal = (sig: string) => {

@@ -19,6 +19,12 @@ export class Metrics {
   readonly leader = new Gauge({ name: 'forestall_leader_election_is_leader', help: '1 while this process holds the leader lease.', registers: [this.registry] });
   readonly writes = new Counter({ name: 'forestall_api_writes_total', help: 'Writes sent to the API server, by verb and kind.', labelNames: ['verb', 'kind'], registers: [this.registry] });
 
+  readonly feedIndicators = new Gauge({ name: 'forestall_feed_indicators', help: 'Indicators in the last-known-good snapshot, by feed and type.', labelNames: ['feed', 'type'], registers: [this.registry] });
+  readonly feedSyncs = new Counter({ name: 'forestall_feed_syncs_total', help: 'Feed syncs by feed and result (changed, unchanged, not-modified, error).', labelNames: ['feed', 'result'], registers: [this.registry] });
+  readonly feedDropped = new Counter({ name: 'forestall_feed_dropped_total', help: 'Indicators refused by guardrails or expiry, by feed and reason.', labelNames: ['feed', 'reason'], registers: [this.registry] });
+  readonly feedLastSync = new Gauge({ name: 'forestall_feed_last_sync_timestamp_seconds', help: 'Unix time of the last successful sync, by feed.', labelNames: ['feed'], registers: [this.registry] });
+  readonly feedSyncDuration = new Histogram({ name: 'forestall_feed_sync_duration_seconds', help: 'Fetch plus parse time per sync, by feed.', labelNames: ['feed'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers: [this.registry] });
+
   constructor(opts: { processMetrics?: boolean } = {}) {
     if (opts.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'forestall_' });
   }

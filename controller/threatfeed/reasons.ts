@@ -12,4 +12,20 @@ export const ThreatFeedReason = {
   Suspended: 'Suspended',
   /** The spec fails a check the CRD schema cannot express (for example a CEL typo). */
   InvalidSpec: 'InvalidSpec',
+  /** The last sync succeeded. */
+  Synced: 'Synced',
+  /** The source answered "not modified". */
+  Unchanged: 'Unchanged',
+  /** The last fetch failed; the last-known-good snapshot stays in force. */
+  FetchFailed: 'FetchFailed',
+  /** The body could not be parsed, or was refused as garbage or empty. */
+  ParseFailed: 'ParseFailed',
+  /** The snapshot was reloaded from the API server after a restart. */
+  Restored: 'Restored',
+  /** The last sync is recent enough. */
+  Fresh: 'Fresh',
+  /** The last successful sync is older than allowed. */
+  SyncOverdue: 'SyncOverdue',
+  /** Nothing went wrong. */
+  Healthy: 'Healthy',
 } as const;

@@ -1,66 +1,248 @@
 import { isDeepStrictEqual } from 'node:util';
-import { API_VERSION, type ThreatFeed } from '../../crds/index.js';
+import { API_VERSION, type ThreatFeed, type ThreatFeedStatus } from '../../crds/index.js';
+import { indicatorKey, ingest, isFeedError, type Guardrails, type IngestResult } from '../../feeds/index.js';
+import { parseDuration } from '../config.js';
 import type { Clock } from '../runtime/clock.js';
 import type { KubeClient } from '../runtime/client.js';
-import { findCondition, type Condition } from '../runtime/conditions.js';
+import { findCondition, rfc3339, type Condition } from '../runtime/conditions.js';
 import type { Reconciler, Request, Result } from '../runtime/controller.js';
 import type { EventRecorder } from '../runtime/events.js';
 import { hasFinalizer, isDeleting, withFinalizer, withoutFinalizer } from '../runtime/finalizers.js';
 import type { Informer } from '../runtime/informer.js';
-import { ThreatFeedCondition } from './reasons.js';
-import { desiredStatus } from './status.js';
+import type { Metrics } from '../runtime/metrics.js';
+import { ThreatFeedCondition as C, ThreatFeedReason as R } from './reasons.js';
+import type { Snapshot, SnapshotStore } from './snapshot-store.js';
+import { fetchFeed, type FetchPolicy } from './source.js';
+import { specProblem, staleCondition, withConditions } from './status.js';
 
 export interface ThreatFeedDeps {
   cache: Informer<ThreatFeed>;
   client: KubeClient;
   events: EventRecorder;
   clock: Clock;
+  store: SnapshotStore;
+  fetchPolicy: FetchPolicy;
+  /** Guardrails for this sync (they include the cluster's own ranges, read by the caller). */
+  guardrails: () => Promise<Guardrails>;
+  metrics: Metrics;
 }
 
+/** A sync that fails is retried after this long, doubling per failure, at most the refresh interval. */
+const FIRST_RETRY_MS = 5_000;
+/** A sync in which more than this share of records is malformed is refused as garbage. */
+const MAX_REJECTED_SHARE = 0.5;
+
+class RefusedSync extends Error {}
+
 /**
- * Reconciles one ThreatFeed in the house shape: get, finalize, compute, diff, write
- * status once. It writes nothing when the status it computes equals the one stored,
- * so a resync of an unchanged feed costs no API writes.
+ * Reconciles one ThreatFeed: fetch, parse, guard, keep. The house shape holds: get,
+ * finalize, compute, diff, write status once.
+ *
+ * Fail static: whatever goes wrong (fetch error, timeout, HTTP error, truncated or
+ * unparseable body, a response that would empty the feed or is mostly garbage) the
+ * last-known-good snapshot stays in force, Degraded says why, and the sync is retried
+ * with backoff. The snapshot lives in ConfigMaps, so a restart or failover reloads it
+ * without refetching until the refresh interval is due.
  */
 export class ThreatFeedReconciler implements Reconciler {
+  /** Last-known-good snapshots by feed name; the policy engine reads them too. */
+  readonly snapshots = new Map<string, Snapshot>();
+  private readonly loaded = new Set<string>();
+  private readonly failures = new Map<string, number>();
+
   constructor(private readonly deps: ThreatFeedDeps) {}
 
-  async reconcile({ key, log }: Request): Promise<Result | void> {
-    const { cache, client, events, clock } = this.deps;
+  async reconcile({ key, log, signal }: Request): Promise<Result | void> {
+    const { cache, client, store } = this.deps;
     const feed = cache.get(key);
-    if (!feed) return;
-
+    if (!feed) {
+      this.forget(key);
+      return;
+    }
+    const name = feed.metadata.name!;
     if (isDeleting(feed)) {
       if (hasFinalizer(feed)) {
-        // Nothing is owned outside the object yet; snapshot cleanup joins here later.
+        await store.delete(name);
         await client.setFinalizers(feed, withoutFinalizer(feed));
-        log.info('Removed finalizer');
+        log.info('Deleted snapshot and removed finalizer');
       }
+      this.forget(name);
       return;
     }
     if (!hasFinalizer(feed)) {
-      // The patch's own watch event brings the object back; acting on it then (rather
-      // than now) keeps the next status comparison on fresh data, which saves a write.
+      // The patch's own watch event brings the object back; acting on it then keeps
+      // the next status comparison on fresh data.
       await client.setFinalizers(feed, withFinalizer(feed));
-      log.debug('Added finalizer');
       return;
     }
 
-    const status = desiredStatus(feed, new Date(clock.now()));
-    if (isDeepStrictEqual(normalise(status), normalise(feed.status ?? {}))) return;
+    const now = new Date(this.deps.clock.now());
+    const generation = feed.metadata.generation ?? 0;
+    const refreshMs = parseDuration(feed.spec.refreshInterval ?? '1h');
+    const base: ThreatFeedStatus = { ...feed.status };
+    const problem = specProblem(feed);
+    if (problem) {
+      await this.writeStatus(feed, withConditions(base, generation, now, [
+        { type: C.Ready, status: 'False', reason: R.InvalidSpec, message: problem },
+      ]));
+      return;
+    }
 
-    await client.applyStatus({ apiVersion: API_VERSION, kind: 'ThreatFeed', metadata: { name: feed.metadata.name }, status } as ThreatFeed);
-    log.info({ generation: status.observedGeneration }, 'Updated ThreatFeed status');
+    const snapshot = await this.lastKnownGood(name, log);
+    if (feed.spec.suspend) {
+      await this.writeStatus(feed, withConditions(base, generation, now, [
+        { type: C.Ready, status: 'False', reason: R.Suspended, message: `spec.suspend is true: the feed is not fetched; ${snapshot ? `the ${snapshot.meta.count} indicators already known stay in force` : 'no indicators are known'}` },
+      ]));
+      return;
+    }
 
-    const before = findCondition(feed.status?.conditions as Condition[] | undefined, ThreatFeedCondition.Ready);
-    const after = findCondition(status.conditions as Condition[] | undefined, ThreatFeedCondition.Ready)!;
-    if (!before || before.reason !== after.reason || before.message !== after.message) {
-      events.event(feed, after.status === 'False' ? 'Warning' : 'Normal', after.reason, after.message);
+    const lastSync = Date.parse(base.lastSyncTime ?? snapshot?.meta.syncedAt ?? '') || 0;
+    const specChanged = base.observedGeneration !== generation;
+    const dueIn = lastSync + refreshMs - now.getTime();
+    if (snapshot && !specChanged && dueIn > 0) {
+      // Restored after a restart, or simply not due: only the Stale condition can move.
+      await this.writeStatus(feed, withConditions({ ...base, lastSyncTime: base.lastSyncTime ?? snapshot.meta.syncedAt }, generation, now, [staleCondition(base.lastSyncTime ?? snapshot.meta.syncedAt, refreshMs, now)]));
+      return { requeueAfter: dueIn };
+    }
+
+    const started = this.deps.clock.now();
+    try {
+      const status = await this.sync(feed, snapshot, base, now, refreshMs, signal, log);
+      this.failures.delete(name);
+      await this.writeStatus(feed, withConditions(status, generation, now, [staleCondition(status.lastSyncTime, refreshMs, now)]));
+      return { requeueAfter: refreshMs };
+    } catch (err) {
+      if (signal.aborted) throw err;
+      const failures = (this.failures.get(name) ?? 0) + 1;
+      this.failures.set(name, failures);
+      const message = (err as Error).message;
+      const reason = isFeedError(err) ? R.FetchFailed : R.ParseFailed;
+      this.deps.metrics.feedSyncs.inc({ feed: name, result: 'error' });
+      log.warn({ err, failures }, 'Feed sync failed; keeping the last-known-good snapshot');
+      if (base.lastError !== message) this.deps.events.event(feed, 'Warning', reason, `${message}; ${snapshot ? `keeping the last good snapshot of ${snapshot.meta.count} indicators` : 'no snapshot yet'}`);
+      await this.writeStatus(feed, withConditions({ ...base, lastError: message }, generation, now, [
+        snapshot
+          ? { type: C.Ready, status: 'True', reason: R.Synced, message: `serving the last-known-good snapshot of ${snapshot.meta.count} indicators from ${snapshot.meta.syncedAt}` }
+          : { type: C.Ready, status: 'False', reason, message },
+        { type: C.Degraded, status: 'True', reason, message },
+        staleCondition(base.lastSyncTime, refreshMs, now),
+      ]));
+      return { requeueAfter: Math.min(refreshMs, FIRST_RETRY_MS * 2 ** (failures - 1)) };
+    } finally {
+      this.deps.metrics.feedSyncDuration.observe({ feed: name }, (this.deps.clock.now() - started) / 1000);
     }
   }
-}
 
-// JSON round-trip drops undefined fields so that the comparison sees what the API stores.
-function normalise(value: unknown): unknown {
-  return JSON.parse(JSON.stringify(value));
+  private async sync(feed: ThreatFeed, snapshot: Snapshot | undefined, base: ThreatFeedStatus, now: Date, refreshMs: number, signal: AbortSignal, log: Request['log']): Promise<ThreatFeedStatus> {
+    const name = feed.metadata.name!;
+    const { metrics } = this.deps;
+    const outcome = await fetchFeed(feed, snapshot?.meta.sourceState, this.deps.client, this.deps.fetchPolicy, signal);
+    const nowIso = rfc3339(now);
+    if (outcome.status === 'unchanged' && snapshot) {
+      metrics.feedSyncs.inc({ feed: name, result: 'not-modified' });
+      metrics.feedLastSync.set({ feed: name }, now.getTime() / 1000);
+      return {
+        ...base, lastSyncTime: nowIso, lastError: undefined,
+        conditions: withConditions(base, feed.metadata.generation ?? 0, now, [
+          { type: C.Ready, status: 'True', reason: R.Synced, message: `${snapshot.meta.count} indicators; the source reported no change` },
+          { type: C.Degraded, status: 'False', reason: R.Healthy, message: 'the last sync succeeded' },
+        ]).conditions,
+      };
+    }
+    if (outcome.status === 'unchanged') throw new RefusedSync('the source reported no change, but no snapshot is stored; refetching next time');
+    const result = await ingest(outcome.body, {
+      feed: name, format: feed.spec.format, parser: feed.spec.parser, confidence: feed.spec.confidence,
+      ttlMs: parseDuration(feed.spec.ttl ?? '168h'), now, guardrails: await this.deps.guardrails(),
+    });
+    this.refuseIfBroken(result, snapshot, outcome.origin);
+
+    const previous = new Set(snapshot?.indicators.map(indicatorKey) ?? []);
+    const current = new Set(result.indicators.map(indicatorKey));
+    const added = [...current].filter((k) => !previous.has(k)).length;
+    const removed = [...previous].filter((k) => !current.has(k)).length;
+    const changed = !snapshot || added > 0 || removed > 0;
+    const meta = changed || !isDeepStrictEqual(snapshot?.meta.sourceState ?? {}, outcome.sourceState)
+      ? await this.deps.store.save(name, result.indicators, { syncedAt: nowIso, sourceState: outcome.sourceState }, feed)
+      : snapshot!.meta;
+    this.snapshots.set(name, { meta, indicators: result.indicators });
+
+    metrics.feedSyncs.inc({ feed: name, result: changed ? 'changed' : 'unchanged' });
+    metrics.feedLastSync.set({ feed: name }, now.getTime() / 1000);
+    metrics.feedIndicators.reset();
+    for (const [feedName, snap] of this.snapshots) {
+      const byType: Record<string, number> = {};
+      for (const i of snap.indicators) byType[i.type] = (byType[i.type] ?? 0) + 1;
+      for (const [type, n] of Object.entries(byType)) metrics.feedIndicators.set({ feed: feedName, type }, n);
+    }
+    for (const [reason, n] of Object.entries(result.dropped)) metrics.feedDropped.inc({ feed: name, reason }, n);
+    const droppedTotal = Object.values(result.dropped).reduce((a, b) => a + b, 0);
+    const summary = `${result.indicators.length} indicators (+${added} -${removed}) from ${outcome.origin}; ${droppedTotal} dropped by guardrails, ${result.rejected} malformed`;
+    if (changed) {
+      this.deps.events.event(feed, 'Normal', R.Synced, summary);
+      log.info({ added, removed, indicators: result.indicators.length, dropped: result.dropped }, 'Synced feed');
+    }
+    return {
+      ...base,
+      indicatorCount: result.indicators.length,
+      counts: result.byType as Record<string, number>,
+      added, removed,
+      dropped: result.dropped,
+      rejected: result.rejected,
+      digest: meta.digest,
+      lastSyncTime: nowIso,
+      lastChangeTime: changed ? nowIso : base.lastChangeTime ?? nowIso,
+      lastError: undefined,
+      conditions: withConditions(base, feed.metadata.generation ?? 0, now, [
+        { type: C.Ready, status: 'True', reason: R.Synced, message: summary },
+        { type: C.Degraded, status: 'False', reason: R.Healthy, message: 'the last sync succeeded' },
+      ]).conditions,
+    };
+  }
+
+  /** Refuses a sync that would empty the feed or is mostly garbage, when there is something to keep. */
+  private refuseIfBroken(result: IngestResult, snapshot: Snapshot | undefined, origin: string): void {
+    if (!snapshot || snapshot.meta.count === 0) return;
+    if (result.indicators.length === 0) {
+      throw new RefusedSync(`${origin} gave 0 indicators (${result.records} records, ${result.rejected} malformed); refusing to empty a feed of ${snapshot.meta.count}`);
+    }
+    if (result.records > 0 && result.rejected / result.records > MAX_REJECTED_SHARE) {
+      throw new RefusedSync(`${origin}: ${result.rejected} of ${result.records} records are malformed (first: ${result.rejectedSamples[0]?.ref}: ${result.rejectedSamples[0]?.reason}); refusing it as garbage`);
+    }
+  }
+
+  /** The snapshot in memory, loading it from the API server once per process. */
+  private async lastKnownGood(name: string, log: Request['log']): Promise<Snapshot | undefined> {
+    if (!this.loaded.has(name)) {
+      try {
+        const snap = await this.deps.store.load(name);
+        if (snap) {
+          this.snapshots.set(name, snap);
+          log.info({ indicators: snap.meta.count, syncedAt: snap.meta.syncedAt }, 'Restored last-known-good snapshot');
+        }
+      } catch (err) {
+        // A damaged snapshot is refetched and rewritten; the error is in the log.
+        log.warn({ err }, 'Stored snapshot is unusable; refetching');
+      }
+      this.loaded.add(name);
+    }
+    return this.snapshots.get(name);
+  }
+
+  private forget(name: string): void {
+    this.snapshots.delete(name);
+    this.loaded.delete(name);
+    this.failures.delete(name);
+  }
+
+  /** Writes status only when it differs from what is stored, and records Ready transitions as Events. */
+  private async writeStatus(feed: ThreatFeed, status: ThreatFeedStatus): Promise<void> {
+    const clean = JSON.parse(JSON.stringify(status)) as ThreatFeedStatus;
+    if (isDeepStrictEqual(clean, JSON.parse(JSON.stringify(feed.status ?? {})))) return;
+    await this.deps.client.applyStatus({ apiVersion: API_VERSION, kind: 'ThreatFeed', metadata: { name: feed.metadata.name }, status: clean } as ThreatFeed);
+    const before = findCondition(feed.status?.conditions as Condition[] | undefined, C.Ready);
+    const after = findCondition(clean.conditions as Condition[] | undefined, C.Ready);
+    if (after && (!before || before.reason !== after.reason) && after.reason !== R.Synced) {
+      this.deps.events.event(feed, after.status === 'False' ? 'Warning' : 'Normal', after.reason, after.message);
+    }
+  }
 }

@@ -1,44 +1,32 @@
-import { parse as parseCel } from '@marcbachmann/cel-js';
 import type { ThreatFeed, ThreatFeedStatus } from '../../crds/index.js';
+import { compileConfidence, ConfidenceExpressionError } from '../../feeds/index.js';
 import { setCondition, type Condition, type ConditionInput } from '../runtime/conditions.js';
 import { ThreatFeedCondition, ThreatFeedReason } from './reasons.js';
 
-/**
- * The status a ThreatFeed should have, computed from its spec and current status
- * alone (a pure function: no I/O, time passed in). Fields owned by the sync (counts,
- * digest, lastSyncTime) are carried over unchanged.
- */
-export function desiredStatus(feed: ThreatFeed, now: Date): ThreatFeedStatus {
-  const generation = feed.metadata.generation ?? 0;
-  const ready = readyCondition(feed, generation);
-  const conditions = setCondition(feed.status?.conditions as Condition[] | undefined, ready, now);
-  return { ...feed.status, observedGeneration: generation, conditions };
-}
-
-function readyCondition(feed: ThreatFeed, generation: number): ConditionInput {
-  const base = { type: ThreatFeedCondition.Ready, observedGeneration: generation };
-  const problem = specProblem(feed);
-  if (problem) return { ...base, status: 'False', reason: ThreatFeedReason.InvalidSpec, message: problem };
-  if (feed.spec.suspend) {
-    return { ...base, status: 'False', reason: ThreatFeedReason.Suspended, message: 'spec.suspend is true: the feed is not fetched; indicators already known stay in force' };
-  }
-  return { ...base, status: 'Unknown', reason: ThreatFeedReason.AwaitingFirstSync, message: `Spec accepted (${feed.spec.format} from ${sourceKind(feed)}); waiting for the first sync` };
-}
-
 /** Checks the CRD schema cannot make: today, that the confidence expression compiles. */
 export function specProblem(feed: ThreatFeed): string | undefined {
-  const expr = feed.spec.confidence?.expression;
-  if (expr) {
-    try {
-      parseCel(expr);
-    } catch (err) {
-      return `spec.confidence.expression: ${(err as Error).message.split('\n')[0]}`;
-    }
+  try {
+    compileConfidence(feed.spec.confidence?.expression);
+  } catch (err) {
+    if (err instanceof ConfidenceExpressionError) return err.message;
+    throw err;
   }
   return undefined;
 }
 
-function sourceKind(feed: ThreatFeed): string {
-  const s = feed.spec.source;
-  return s.http ? 'http' : s.taxii ? 'taxii' : 'configMapRef';
+/** The conditions to set, applied in order onto the stored ones (pure; time passed in). */
+export function withConditions(status: ThreatFeedStatus, generation: number, now: Date, conditions: Omit<ConditionInput, 'observedGeneration'>[]): ThreatFeedStatus {
+  let list = status.conditions as Condition[] | undefined;
+  for (const c of conditions) list = setCondition(list, { ...c, observedGeneration: generation }, now);
+  return { ...status, observedGeneration: generation, conditions: list };
+}
+
+/** Stale when the last good sync is older than three refresh intervals (at least 10 minutes). */
+export function staleCondition(lastSyncTime: string | undefined, refreshMs: number, now: Date): Omit<ConditionInput, 'observedGeneration'> {
+  const limit = Math.max(3 * refreshMs, 600_000);
+  if (!lastSyncTime) return { type: ThreatFeedCondition.Stale, status: 'Unknown', reason: ThreatFeedReason.AwaitingFirstSync, message: 'never synced' };
+  const age = now.getTime() - Date.parse(lastSyncTime);
+  return age > limit
+    ? { type: ThreatFeedCondition.Stale, status: 'True', reason: ThreatFeedReason.SyncOverdue, message: `last successful sync was ${Math.round(age / 60_000)} min ago; the limit is ${Math.round(limit / 60_000)} min` }
+    : { type: ThreatFeedCondition.Stale, status: 'False', reason: ThreatFeedReason.Fresh, message: `last successful sync at ${lastSyncTime}; stale after ${Math.round(limit / 60_000)} min` };
 }

@@ -374,6 +374,10 @@ describe('GIVEN the chart rendered with default values and --include-crds', () =
         { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
         { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
         { apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] },
+        { apiGroups: [''], resources: ['nodes'], verbs: ['list'] },
+        { apiGroups: [''], resources: ['services'], verbs: ['get'] },
+        { apiGroups: ['networking.k8s.io'], resources: ['servicecidrs'], verbs: ['list'] },
+        { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list'] },
       ]),
     );
     // No wildcard, and nothing that reaches Secrets or lets the controller grant itself more.
@@ -395,13 +399,14 @@ describe('GIVEN the chart rendered with default values and --include-crds', () =
     }
   });
 
-  it('THEN the namespaced Role grants leader election and snapshot ConfigMaps only', () => {
+  it('THEN the namespaced Role grants leader election, snapshot ConfigMaps and reading feed Secrets only', () => {
     const role = only<V1Role>(manifests, 'Role');
 
     expect(normaliseRules(role.rules)).toEqual(
       normaliseRules([
         { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
         { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] },
+        { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
       ]),
     );
   });

@@ -31,6 +31,7 @@ beforeAll(async () => {
   kc = cp.kubeConfig();
   const core = kc.makeApiClient(CoreV1Api);
   await core.createNamespace({ body: { metadata: { name: NS } } });
+  await core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'small-feed' }, data: { 'feed.txt': '77.90.185.20\n' } } });
   // Apply the chart's identity and RBAC for real; leave out the Deployment (no kubelet here).
   const client = new KubeClient(kc, undefined, 'forestall-test');
   const rbacKinds = ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'];
@@ -89,7 +90,7 @@ async function stopAndTimeTakeover(leader: ControllerProcess, signal: NodeJS.Sig
 }
 
 async function createFeed(name: string) {
-  await custom().createClusterCustomObject({ ...ref, body: { apiVersion: 'forestall.io/v1alpha1', kind: 'ThreatFeed', metadata: { name }, spec: { format: 'lines', source: { http: { url: 'https://feeds.example.org/x.txt' } } } } });
+  await custom().createClusterCustomObject({ ...ref, body: { apiVersion: 'forestall.io/v1alpha1', kind: 'ThreatFeed', metadata: { name }, spec: { format: 'lines', source: { configMapRef: { name: 'small-feed', key: 'feed.txt' } } } } });
   return eventually(`${name} reconciled`, async () => {
     const f = (await custom().getClusterCustomObject({ ...ref, name })) as { status?: { observedGeneration?: number } };
     return f.status?.observedGeneration === 1;

@@ -19,6 +19,10 @@ beforeAll(async () => {
   cp = await ControlPlane.start();
   kc = cp.kubeConfig();
   custom = kc.makeApiClient(CustomObjectsApi);
+  // An air-gapped feed: the controller reads it from this ConfigMap, no network at all.
+  const core = kc.makeApiClient(CoreV1Api);
+  await core.createNamespace({ body: { metadata: { name: 'forestall-system' } } });
+  await core.createNamespacedConfigMap({ namespace: 'forestall-system', body: { metadata: { name: 'small-feed' }, data: { 'feed.txt': '77.90.185.20\n2.57.122.53\n8.8.8.8\n' } } });
   mgr = await startManager(kc, { resyncPeriodMs: RESYNC_MS });
 });
 afterAll(async () => {
@@ -33,25 +37,29 @@ const ready = (f: ThreatFeed) => f.status?.conditions?.find((c) => c.type === 'R
 function feed(name: string, spec: Partial<ThreatFeed['spec']> = {}) {
   return {
     apiVersion: 'forestall.io/v1alpha1', kind: 'ThreatFeed', metadata: { name },
-    spec: { format: 'lines', source: { http: { url: 'https://feeds.example.org/ipsum.txt' } }, ...spec },
+    spec: { format: 'lines', source: { configMapRef: { name: 'small-feed', key: 'feed.txt' } }, ...spec },
   };
 }
 
 describe('ThreatFeed controller', () => {
-  it('GIVEN a new ThreatFeed THEN it gets a finalizer, observedGeneration 1, a Ready condition and an Event', async () => {
+  it('GIVEN a new ThreatFeed THEN it is synced: finalizer, observedGeneration 1, counts, guardrail drops, a snapshot and an Event', async () => {
     await custom.createClusterCustomObject({ ...ref, body: feed('ipsum') });
     const f = await eventually('status of ipsum', async () => {
       const f = await read('ipsum');
       return f.status?.observedGeneration === 1 && f;
     });
     expect(f.metadata.finalizers).toEqual(['forestall.io/finalizer']);
-    expect(ready(f)).toMatchObject({ status: 'Unknown', reason: 'AwaitingFirstSync', observedGeneration: 1 });
-    expect(ready(f)!.message).toMatch(/lines from http/);
+    expect(ready(f)).toMatchObject({ status: 'True', reason: 'Synced', observedGeneration: 1 });
+    expect(f.status).toMatchObject({ indicatorCount: 2, counts: { ipv4: 2 }, added: 2, removed: 0, dropped: { 'never-block:public-dns-v4': 1 }, rejected: 0 });
+    expect(f.status?.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+    const snapshot = await kc.makeApiClient(CoreV1Api).listNamespacedConfigMap({ namespace: 'forestall-system', labelSelector: 'forestall.io/feed=ipsum' });
+    expect(snapshot.items.map((c) => c.metadata?.name).sort()).toEqual([expect.stringMatching(/^forestall-feed-ipsum$/), expect.stringMatching(/^forestall-feed-ipsum-[0-9a-f]{8}-0$/)]);
     const events = await eventually('an Event for ipsum', async () => {
       const list = await kc.makeApiClient(CoreV1Api).listNamespacedEvent({ namespace: 'default', fieldSelector: 'involvedObject.name=ipsum' });
       return list.items.length > 0 && list.items;
     });
-    expect(events[0]).toMatchObject({ reason: 'AwaitingFirstSync', type: 'Normal', involvedObject: { kind: 'ThreatFeed', name: 'ipsum' } });
+    expect(events[0]).toMatchObject({ reason: 'Synced', type: 'Normal', involvedObject: { kind: 'ThreatFeed', name: 'ipsum' } });
+    expect(events[0]!.message).toMatch(/^2 indicators \(\+2 -0\) from ConfigMap forestall-system\/small-feed key feed.txt; 1 dropped by guardrails, 0 malformed$/);
   });
 
   it('GIVEN the spec changes THEN status follows the new generation', async () => {
@@ -82,8 +90,9 @@ describe('ThreatFeed controller', () => {
     expect(await mgr.writes()).toBe(before);
   });
 
-  it('GIVEN the ThreatFeed is deleted THEN the finalizer is removed and the object is gone', async () => {
+  it('GIVEN the ThreatFeed is deleted THEN its snapshot is deleted, the finalizer removed and the object gone', async () => {
     await custom.deleteClusterCustomObject({ ...ref, name: 'ipsum' });
+    await eventually('snapshot ConfigMaps deleted', async () => (await kc.makeApiClient(CoreV1Api).listNamespacedConfigMap({ namespace: 'forestall-system', labelSelector: 'forestall.io/feed=ipsum' })).items.length === 0);
     await eventually('ipsum to be gone', async () => {
       try {
         await read('ipsum');
@@ -104,7 +113,7 @@ describe('ThreatFeed controller', () => {
       const f = await read('after-restart');
       return f.status?.observedGeneration === 1 && f;
     }, 60_000);
-    expect(ready(f)?.reason).toBe('AwaitingFirstSync');
+    expect(ready(f)?.reason).toBe('Synced');
     expect(await watchRestarts()).toBeGreaterThan(restartsBefore);
     // The cache still knows the object from before the restart and keeps it converged.
     await custom.patchClusterCustomObject({ ...ref, name: 'before-restart', body: { spec: { suspend: true } } }, mergePatch());

@@ -3,6 +3,7 @@ export const ThreatFeedCondition = {
   Ready: 'Ready',
   Degraded: 'Degraded',
   Stale: 'Stale',
+  LargeChange: 'LargeChange',
 } as const;
 
 export const ThreatFeedReason = {
@@ -26,6 +27,10 @@ export const ThreatFeedReason = {
   Fresh: 'Fresh',
   /** The last successful sync is older than allowed. */
   SyncOverdue: 'SyncOverdue',
+  /** The last change added and removed more than spec.maxChangePercent of the feed. */
+  ChangeOverLimit: 'ChangeOverLimit',
+  /** The last change was within spec.maxChangePercent. */
+  ChangeWithinLimit: 'ChangeWithinLimit',
   /** Nothing went wrong. */
   Healthy: 'Healthy',
 } as const;

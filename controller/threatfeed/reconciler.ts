@@ -177,8 +177,9 @@ export class ThreatFeedReconciler implements Reconciler {
     for (const [reason, n] of Object.entries(result.dropped)) metrics.feedDropped.inc({ feed: name, reason }, n);
     const droppedTotal = Object.values(result.dropped).reduce((a, b) => a + b, 0);
     const summary = `${result.indicators.length} indicators (+${added} -${removed}) from ${outcome.origin}; ${droppedTotal} dropped by guardrails, ${result.rejected} malformed`;
+    const largeChange = this.largeChange(feed, snapshot, added, removed);
     if (changed) {
-      this.deps.events.event(feed, 'Normal', R.Synced, summary);
+      this.deps.events.event(feed, largeChange.status === 'True' ? 'Warning' : 'Normal', largeChange.status === 'True' ? R.ChangeOverLimit : R.Synced, largeChange.status === 'True' ? `${summary}; ${largeChange.message}` : summary);
       log.info({ added, removed, indicators: result.indicators.length, dropped: result.dropped }, 'Synced feed');
     }
     return {
@@ -195,8 +196,23 @@ export class ThreatFeedReconciler implements Reconciler {
       conditions: withConditions(base, feed.metadata.generation ?? 0, now, [
         { type: C.Ready, status: 'True', reason: R.Synced, message: summary },
         { type: C.Degraded, status: 'False', reason: R.Healthy, message: 'the last sync succeeded' },
+        ...(changed ? [largeChange] : []),
       ]).conditions,
     };
+  }
+
+  /**
+   * The circuit breaker on feed churn: a change over spec.maxChangePercent of the
+   * previous set is flagged, so that the policy engine sends enforcement built on it
+   * to review. The snapshot itself is still the feed's truth and is kept.
+   */
+  private largeChange(feed: ThreatFeed, snapshot: Snapshot | undefined, added: number, removed: number): Omit<Condition, 'lastTransitionTime' | 'observedGeneration'> {
+    const limit = feed.spec.maxChangePercent ?? 50;
+    const base = snapshot?.meta.count ?? 0;
+    const percent = base > 0 ? Math.round(((added + removed) / base) * 1000) / 10 : 0;
+    return base > 0 && percent > limit
+      ? { type: C.LargeChange, status: 'True', reason: R.ChangeOverLimit, message: `the last sync changed ${percent}% of the feed (+${added} -${removed} of ${base}), over the ${limit}% limit; enforcement changes from it need approval` }
+      : { type: C.LargeChange, status: 'False', reason: R.ChangeWithinLimit, message: `the last change was ${percent}% of the feed; the limit is ${limit}%` };
   }
 
   /** Refuses a sync that would empty the feed or is mostly garbage, when there is something to keep. */

@@ -175,6 +175,10 @@ export interface ThreatFeedSpec {
    * Stop fetching. Indicators already known are kept and stay enforced.
    */
   suspend?: boolean;
+  /**
+   * A sync that adds and removes more than this share of the previous indicator set sets the LargeChange condition, so that enforcement built on it goes to review instead of being applied automatically.
+   */
+  maxChangePercent?: number;
 }
 /**
  * What the controller last observed and did.
@@ -185,7 +189,7 @@ export interface ThreatFeedStatus {
    */
   observedGeneration?: number;
   /**
-   * Ready: the feed has a usable snapshot. Degraded: the last sync failed and the last-known-good snapshot is in use. Stale: the snapshot is older than allowed.
+   * Ready: the feed has a usable snapshot. Degraded: the last sync failed and the last-known-good snapshot is in use. Stale: the snapshot is older than allowed. LargeChange: the last change exceeded spec.maxChangePercent.
    *
    * @maxItems 32
    *

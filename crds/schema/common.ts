@@ -111,8 +111,12 @@ export function stringMap(description: string): SchemaNode {
   return { type: 'object', description, additionalProperties: { type: 'string', maxLength: 1024 }, maxProperties: 64 };
 }
 
+/**
+ * A map of counts, replaced whole on every status write. Atomic, so that server-side
+ * apply of an empty map empties it, rather than removing our keys and leaving null.
+ */
 export function countMap(description: string): SchemaNode {
-  return { type: 'object', description, additionalProperties: { type: 'integer', minimum: 0 }, maxProperties: 32 };
+  return { type: 'object', description, additionalProperties: { type: 'integer', minimum: 0 }, maxProperties: 32, 'x-kubernetes-map-type': 'atomic' };
 }
 
 /** A reference to a key in a Secret. Secrets live in the controller's namespace unless one is named. */

@@ -61,6 +61,7 @@ const spec = obj('What to fetch, how to parse it, and how much to trust it.', {
   }, { default: {} }),
   ttl: duration('How long an indicator lives when the feed gives no expiry (valid_until).', '168h'),
   suspend: bool('Stop fetching. Indicators already known are kept and stay enforced.', false),
+  maxChangePercent: int('A sync that adds and removes more than this share of the previous indicator set sets the LargeChange condition, so that enforcement built on it goes to review instead of being applied automatically.', { minimum: 0, maximum: 100, default: 50 }),
 }, {
   required: ['source', 'format'],
   'x-kubernetes-validations': [
@@ -71,7 +72,7 @@ const spec = obj('What to fetch, how to parse it, and how much to trust it.', {
 
 const status = obj('What the controller last observed and did.', {
   observedGeneration,
-  conditions: { ...conditions, description: 'Ready: the feed has a usable snapshot. Degraded: the last sync failed and the last-known-good snapshot is in use. Stale: the snapshot is older than allowed.' },
+  conditions: { ...conditions, description: 'Ready: the feed has a usable snapshot. Degraded: the last sync failed and the last-known-good snapshot is in use. Stale: the snapshot is older than allowed. LargeChange: the last change exceeded spec.maxChangePercent.' },
   lastSyncTime: time('When the feed was last fetched successfully.'),
   lastChangeTime: time('When the indicator set last changed.'),
   indicatorCount: int('Indicators kept after parsing, deduplication and guardrails.', { minimum: 0 }),

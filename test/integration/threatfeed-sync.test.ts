@@ -161,12 +161,24 @@ describe('ThreatFeed sync', () => {
     await core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'mixed' }, data: { 'feed.txt': '77.90.185.20\n8.8.8.8\n2.57.122.53\n169.254.169.254\n10.0.0.0/8\n45.154.244.193\n0.0.0.0/0\n' } } });
     await custom.createClusterCustomObject({ ...ref, body: {
       apiVersion: 'forestall.io/v1alpha1', kind: 'ThreatFeed', metadata: { name: 'mixed' },
-      spec: { format: 'lines', source: { configMapRef: { name: 'mixed', key: 'feed.txt' } } },
+      spec: { format: 'lines', source: { configMapRef: { name: 'mixed', key: 'feed.txt' } }, refreshInterval: '1s' },
     } });
     const f = await observed('mixed', 1, (f) => f.status?.indicatorCount !== undefined);
     // 10.0.0.0/8 overlaps this cluster's own service range (10.0.0.0/24, read from its
     // ServiceCIDR), which is checked before the RFC 1918 list, so it is named 'cluster'.
     expect(f.status).toMatchObject({ indicatorCount: 3, dropped: { 'never-block:public-dns-v4': 1, 'cloud-metadata': 1, cluster: 1, 'too-broad': 1 } });
     expect(Object.values(f.status!.dropped!).reduce((a: number, b) => a + (b ?? 0), 0)).toBe(4);
+  });
+
+  it('GIVEN a sync that replaces most of a feed THEN LargeChange is raised with the share, and a small change clears it', async () => {
+    await core.replaceNamespacedConfigMap({ name: 'mixed', namespace: NS, body: { metadata: { name: 'mixed' }, data: { 'feed.txt': '77.90.185.20\n5.6.7.8\n9.10.11.12\n13.14.15.16\n' } } });
+    const f = await eventually('the large change', async () => {
+      const f = await read('mixed');
+      return cond(f, 'LargeChange')?.status === 'True' && f;
+    }, 60_000);
+    // Previous set: 3 addresses; now +3 -2 = 5 changes, 166.7% of 3.
+    expect(cond(f, 'LargeChange')!.message).toBe('the last sync changed 166.7% of the feed (+3 -2 of 3), over the 50% limit; enforcement changes from it need approval');
+    await core.replaceNamespacedConfigMap({ name: 'mixed', namespace: NS, body: { metadata: { name: 'mixed' }, data: { 'feed.txt': '77.90.185.20\n5.6.7.8\n9.10.11.12\n13.14.15.16\n17.18.19.20\n' } } });
+    await eventually('the small change', async () => cond(await read('mixed'), 'LargeChange')?.status === 'False', 60_000);
   });
 });

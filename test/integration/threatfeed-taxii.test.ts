@@ -1,0 +1,91 @@
+import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ThreatFeed } from '../../crds/index.js';
+import { ControlPlane } from '../harness/control-plane.js';
+import { eventually } from '../harness/eventually.js';
+import { installLoopbackFence, type LoopbackFence } from '../harness/feed-server.js';
+import { startManager } from '../harness/in-process-manager.js';
+import { startTaxiiServer, type TaxiiServer } from '../harness/taxii-server.js';
+
+// A ThreatFeed on a TAXII 2.1 collection, end to end: medallion (the OASIS reference
+// server) serves the STIX examples, the credentials come from a real Secret, and a
+// producer adding an object shows up at the next sync.
+const NS = 'forestall-system';
+let cp: ControlPlane;
+let kc: KubeConfig;
+let taxii: TaxiiServer;
+let fence: LoopbackFence;
+let mgr: Awaited<ReturnType<typeof startManager>>;
+const ref = { group: 'forestall.io', version: 'v1alpha1', plural: 'threatfeeds' };
+
+beforeAll(async () => {
+  fence = installLoopbackFence();
+  taxii = await startTaxiiServer();
+  cp = await ControlPlane.start();
+  kc = cp.kubeConfig();
+  const core = kc.makeApiClient(CoreV1Api);
+  await core.createNamespace({ body: { metadata: { name: NS } } });
+  await core.createNamespacedSecret({ namespace: NS, body: { metadata: { name: 'taxii-creds' }, stringData: { username: taxii.user.username, password: taxii.user.password } } });
+  mgr = await startManager(kc, { fetchAllow: ['127.0.0.1'], feedTimeoutMs: 10_000 });
+});
+
+afterAll(async () => {
+  await mgr?.stop();
+  await cp?.stop();
+  await taxii?.stop();
+  expect(fence.violations).toEqual([]);
+  fence?.uninstall();
+});
+
+const read = async (name: string) => (await kc.makeApiClient(CustomObjectsApi).getClusterCustomObject({ ...ref, name })) as ThreatFeed;
+
+describe('ThreatFeed on TAXII 2.1', () => {
+  it('GIVEN a collection of STIX examples THEN the feed syncs them through the STIX parser', async () => {
+    await kc.makeApiClient(CustomObjectsApi).createClusterCustomObject({ ...ref, body: {
+      apiVersion: 'forestall.io/v1alpha1', kind: 'ThreatFeed', metadata: { name: 'taxii' },
+      spec: { format: 'stix', source: { taxii: { apiRoot: taxii.apiRoot, collection: taxii.collectionId, authSecretRef: { name: 'taxii-creds' }, pageSize: 2 } }, refreshInterval: '1s' },
+    } });
+    const f = await eventually('taxii synced', async () => {
+      const f = await read('taxii');
+      return f.status?.indicatorCount !== undefined && f;
+    }, 60_000);
+    // The examples hold three indicators for 10.0.0.0 (inside this cluster's own
+    // service range, so refused as 'cluster'), one SHA-256 file hash, and two
+    // email-message patterns that cannot be enforced (rejected as malformed for us).
+    expect(f.status).toMatchObject({ indicatorCount: 1, counts: { hash: 1 }, dropped: { cluster: 3 }, rejected: 2 });
+    expect(f.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'True', reason: 'Synced' });
+    expect(mgr.reconciler.snapshots.get('taxii')?.indicators[0]).toMatchObject({
+      type: 'hash', value: 'sha256:ef537f25c895bfa782526529a9b63d97aa631564d5d789c2b765448c8635fb6c',
+    });
+  });
+
+  it('GIVEN a producer adds an indicator to the collection THEN the next sync adds it', async () => {
+    const before = await read('taxii');
+    await taxii.addObjects([{
+      type: 'indicator', spec_version: '2.1', id: 'indicator--0c7d2c47-8a2f-4b7e-9d3b-4f1f6a2e9b11',
+      created: '2026-08-22T01:00:00.000Z', modified: '2026-08-22T01:00:00.000Z',
+      name: 'C2 server', pattern: "[ipv4-addr:value = '77.90.185.20']", pattern_type: 'stix', valid_from: '2026-08-22T01:00:00Z',
+      indicator_types: ['malicious-activity'], confidence: 85,
+    }]);
+    const f = await eventually('the new indicator synced', async () => {
+      const f = await read('taxii');
+      return f.status!.digest !== before.status!.digest && f;
+    }, 60_000);
+    expect(f.status).toMatchObject({ indicatorCount: 2, counts: { hash: 1, ipv4: 1 }, added: 1, removed: 0 });
+    expect(mgr.reconciler.snapshots.get('taxii')?.indicators.find((i) => i.type === 'ipv4')).toMatchObject({ value: '77.90.185.20', confidence: 85 });
+  });
+
+  it('GIVEN credentials in a Secret that does not exist THEN the feed is not Ready and Degraded names the Secret', async () => {
+    await kc.makeApiClient(CustomObjectsApi).createClusterCustomObject({ ...ref, body: {
+      apiVersion: 'forestall.io/v1alpha1', kind: 'ThreatFeed', metadata: { name: 'no-secret' },
+      spec: { format: 'stix', source: { taxii: { apiRoot: taxii.apiRoot, collection: taxii.collectionId, authSecretRef: { name: 'missing-creds' } } } },
+    } });
+    const f = await eventually('the failure reported', async () => {
+      const f = await read('no-secret');
+      return f.status?.lastError !== undefined && f;
+    }, 30_000);
+    expect(f.status?.lastError).toBe('Secret forestall-system/missing-creds does not exist');
+    expect(f.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'FetchFailed' });
+    expect(f.status?.conditions?.find((c) => c.type === 'Degraded')).toMatchObject({ status: 'True', message: 'Secret forestall-system/missing-creds does not exist' });
+  });
+});

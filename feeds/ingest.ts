@@ -1,7 +1,7 @@
 import { parse as parseCel } from '@marcbachmann/cel-js';
 import { aggregateIpv6, Ipv4Set } from './aggregate.js';
 import type { Guardrails } from './guardrails.js';
-import { indicatorKey, type Indicator, type IndicatorType, type ParserOptions } from './indicator.js';
+import { indicatorKey, type Indicator, type IndicatorType, type ParserItem, type ParserOptions } from './indicator.js';
 import { parseCidr, parseIpv4, parseIpv6 } from './ip.js';
 import { normalise } from './normalise.js';
 import { gunzipIfCompressed } from './parsers/body.js';
@@ -84,7 +84,13 @@ export function mergeIndicator(a: Indicator, b: Indicator): Indicator {
   return merged;
 }
 
-export async function ingest(body: AsyncIterable<Uint8Array>, opts: IngestOptions): Promise<IngestResult> {
+/** Parses one body with the format's parser, then ingests the records. */
+export function ingest(body: AsyncIterable<Uint8Array>, opts: IngestOptions): Promise<IngestResult> {
+  return ingestItems(parserFor(opts.format)(gunzipIfCompressed(body), opts.parser ?? {}), opts);
+}
+
+/** Ingests records from any parser, including ones that read several files (a MISP feed). */
+export async function ingestItems(items: AsyncIterable<ParserItem>, opts: IngestOptions): Promise<IngestResult> {
   const evaluate = compileConfidence(opts.confidence?.expression);
   const defaultConfidence = opts.confidence?.default ?? 50;
   const sampleSize = opts.sampleSize ?? 20;
@@ -101,7 +107,7 @@ export async function ingest(body: AsyncIterable<Uint8Array>, opts: IngestOption
     if (result.droppedSamples.length < sampleSize) result.droppedSamples.push({ value, reason });
   };
 
-  for await (const item of parserFor(opts.format)(gunzipIfCompressed(body), opts.parser ?? {})) {
+  for await (const item of items) {
     result.records++;
     if (item.kind === 'rejected') {
       reject(item.ref, item.reason);

@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { API_VERSION, type ThreatFeed, type ThreatFeedStatus } from '../../crds/index.js';
-import { indicatorKey, ingest, isFeedError, type Guardrails, type IngestResult } from '../../feeds/index.js';
+import { indicatorKey, ingest, ingestItems, isFeedError, type Guardrails, type IngestResult } from '../../feeds/index.js';
 import { parseDuration } from '../config.js';
 import type { Clock } from '../runtime/clock.js';
 import type { KubeClient } from '../runtime/client.js';
@@ -150,10 +150,11 @@ export class ThreatFeedReconciler implements Reconciler {
       };
     }
     if (outcome.status === 'unchanged') throw new RefusedSync('the source reported no change, but no snapshot is stored; refetching next time');
-    const result = await ingest(outcome.body, {
+    const ingestOptions = {
       feed: name, format: feed.spec.format, parser: feed.spec.parser, confidence: feed.spec.confidence,
       ttlMs: parseDuration(feed.spec.ttl ?? '168h'), now, guardrails: await this.deps.guardrails(),
-    });
+    };
+    const result = 'items' in outcome ? await ingestItems(outcome.items, ingestOptions) : await ingest(outcome.body, ingestOptions);
     this.refuseIfBroken(result, snapshot, outcome.origin);
 
     const previous = new Set(snapshot?.indicators.map(indicatorKey) ?? []);

@@ -1,6 +1,6 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { ThreatFeed } from '../../crds/index.js';
-import { FeedError, fetchHttp, fetchTaxii, type SsrfPolicy } from '../../feeds/index.js';
+import { FeedError, fetchHttp, fetchTaxii, parseMispFeed, type ParserItem, type SsrfPolicy } from '../../feeds/index.js';
 import type { KubeClient } from '../runtime/client.js';
 
 /** Limits and policy for fetching, from the controller's configuration. */
@@ -14,7 +14,9 @@ export interface FetchPolicy {
 
 export type FetchOutcome =
   | { status: 'unchanged' }
-  | { status: 'ok'; body: AsyncIterable<Uint8Array>; sourceState: Record<string, string>; origin: string };
+  | { status: 'ok'; body: AsyncIterable<Uint8Array>; sourceState: Record<string, string>; origin: string }
+  /** A feed of several files (MISP: manifest.json plus one file per event), already parsed. */
+  | { status: 'ok'; items: AsyncIterable<ParserItem>; sourceState: Record<string, string>; origin: string };
 
 interface SecretLike extends KubernetesObject {
   data?: Record<string, string>;
@@ -43,6 +45,9 @@ export async function fetchFeed(feed: ThreatFeed, previous: Record<string, strin
     const ca = source.http.tls?.caSecretRef
       ? (await secretData(client, source.http.tls.caSecretRef, policy.namespace))[source.http.tls.caSecretRef.key ?? 'ca.crt']
       : undefined;
+    if (feed.spec.format === 'misp') {
+      return fetchMispFeed(source.http.url, { headers, caPem: ca, serverName: source.http.tls?.serverName }, previous, policy, signal);
+    }
     const result = await fetchHttp({
       url: source.http.url, headers, caPem: ca, serverName: source.http.tls?.serverName,
       conditional: previous ? { etag: previous.etag, lastModified: previous.lastModified } : undefined,
@@ -76,4 +81,27 @@ export async function fetchFeed(feed: ThreatFeed, previous: Record<string, strin
   if (previous?.configMapResourceVersion === version) return { status: 'unchanged' };
   const bytes = text !== undefined ? Buffer.from(text, 'utf8') : Buffer.from(binary!, 'base64');
   return { status: 'ok', body: (async function* () { yield bytes; })(), sourceState: { configMapResourceVersion: version }, origin: `ConfigMap ${ns}/${ref.name} key ${ref.key}` };
+}
+
+/**
+ * A MISP feed over HTTP: `url` is the feed's directory. manifest.json is fetched
+ * conditionally (an unchanged manifest means an unchanged feed); each event file is
+ * then fetched with the same SSRF guard, caps and credentials. Any event that cannot
+ * be fetched or parsed fails the whole sync, so its indicators never look withdrawn.
+ */
+async function fetchMispFeed(url: string, tls: { headers?: Record<string, string>; caPem?: string; serverName?: string }, previous: Record<string, string> | undefined, policy: FetchPolicy, signal?: AbortSignal): Promise<FetchOutcome> {
+  const base = url.endsWith('/') ? url : `${url}/`;
+  const common = { ...tls, maxBytes: policy.maxBytes, timeoutMs: policy.timeoutMs, ssrf: policy.ssrf, signal };
+  const manifest = await fetchHttp({ ...common, url: `${base}manifest.json`, conditional: previous ? { etag: previous.etag, lastModified: previous.lastModified } : undefined });
+  if (manifest.status === 'unchanged') return manifest;
+  const sourceState: Record<string, string> = {};
+  if (manifest.etag) sourceState.etag = manifest.etag;
+  if (manifest.lastModified) sourceState.lastModified = manifest.lastModified;
+  const readFile = async (name: string): Promise<AsyncIterable<Uint8Array>> => {
+    if (name === 'manifest.json') return manifest.body;
+    const event = await fetchHttp({ ...common, url: `${base}${encodeURIComponent(name)}` });
+    if (event.status !== 'ok') throw new FeedError('FST_FEED_HTTP_STATUS', `MISP event file ${name} answered "not modified" to an unconditional request`);
+    return event.body;
+  };
+  return { status: 'ok', items: parseMispFeed(readFile, {}), sourceState, origin: `MISP feed ${manifest.finalUrl.replace(/manifest\.json$/, '')}` };
 }

@@ -181,4 +181,23 @@ describe('ThreatFeed sync', () => {
     await core.replaceNamespacedConfigMap({ name: 'mixed', namespace: NS, body: { metadata: { name: 'mixed' }, data: { 'feed.txt': '77.90.185.20\n5.6.7.8\n9.10.11.12\n13.14.15.16\n17.18.19.20\n' } } });
     await eventually('the small change', async () => cond(await read('mixed'), 'LargeChange')?.status === 'False', 60_000);
   });
+
+  it('GIVEN a MISP feed directory over HTTP THEN the manifest and every event file are fetched and parsed', async () => {
+    const misp = await startFeedServer({ feedsDir: new URL('../../feeds/parsers/testdata', import.meta.url).pathname });
+    try {
+      await custom.createClusterCustomObject({ ...ref, body: {
+        apiVersion: 'forestall.io/v1alpha1', kind: 'ThreatFeed', metadata: { name: 'misp' },
+        spec: { format: 'misp', source: { http: { url: `${misp.url}/feeds/misp/` } } },
+      } });
+      const f = await observed('misp', 1, (f) => f.status?.indicatorCount !== undefined);
+      // The synthetic fixture (feeds/parsers/testdata/README.md): 15 to_ids values and 2
+      // unsupported attributes; its 5 addresses are in documentation space and refused.
+      expect(f.status).toMatchObject({ indicatorCount: 10, counts: { domain: 4, hash: 3, ipv6: 1, url: 2 }, dropped: { 'never-block:rfc5735': 5 }, rejected: 2 });
+      expect(misp.requestsTo('/feeds/misp/').map((r) => r.path).sort()).toEqual([
+        '/feeds/misp/3b9e0c5a-6f1d-4c2e-9a47-1d2f3e4a5b6c.json', '/feeds/misp/8d41f7b2-2c3a-4e5f-8b6a-7c8d9e0f1a2b.json', '/feeds/misp/manifest.json',
+      ]);
+    } finally {
+      await misp.close();
+    }
+  });
 });

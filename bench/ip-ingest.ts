@@ -138,9 +138,13 @@ async function main(): Promise<void> {
   const oursOut = join(scratch, 'ip-1m.ours.out');
   const iprangeOut = join(scratch, 'ip-1m.iprange.out');
 
+  // The product's own command, which also loads the never-block lists and applies
+  // guardrails (so it keeps fewer CIDRs than iprange): measured beside the other two.
+  const cliCommand = [process.execPath, join(here, '..', 'cli', 'main.js'), 'feed', 'parse', feed, '--format', 'lines', '--json'];
   const sides = [
     { name: 'ours', command: oursCommand(feed), output: oursOut, results: [] as RunResult[] },
     { name: 'iprange', command: iprangeCommand(feed), output: iprangeOut, results: [] as RunResult[] },
+    { name: 'cli', command: cliCommand, output: join(scratch, 'ip-1m.cli.json'), results: [] as RunResult[] },
   ];
   // One untimed run each: the feed in the page cache, the binaries loaded.
   for (const side of sides) await runOnce(side.command, side.output, scratch);
@@ -149,7 +153,7 @@ async function main(): Promise<void> {
     for (const side of order) side.results.push(await runOnce(side.command, side.output, scratch));
   }
 
-  const [ours, iprange] = sides as [(typeof sides)[0], (typeof sides)[0]];
+  const [ours, iprange, cli] = sides as [(typeof sides)[0], (typeof sides)[0], (typeof sides)[0]];
   const oursMs = median(ours.results.map((r) => r.wallMs));
   const iprangeMs = median(iprange.results.map((r) => r.wallMs));
   const detail = { runs, feed, rss: haveGnuTime ? 'GNU time %M' : '/proc VmHWM polled every 2 ms' };
@@ -170,6 +174,12 @@ async function main(): Promise<void> {
   const oursCidrs = readCidrs(oursOut);
   const iprangeCidrs = readCidrs(iprangeOut);
   const match = sameList(oursCidrs, iprangeCidrs);
+  const cliMs = median(cli.results.map((r) => r.wallMs));
+  const cliSummary = JSON.parse(readFileSync(cli.output, 'utf8')) as { indicators: number; aggregatedCidrs: number; dropped: Record<string, number> };
+  emit('cli_feed_parse_ms', cliMs, 'ms', { command: 'forestall feed parse --format lines --json', includes: 'guardrails and never-block lists', all: cli.results.map((r) => Math.round(r.wallMs)) });
+  emit('cli_ratio', cliMs / iprangeMs, 'x');
+  emit('cli_peak_rss_mb', Math.max(...cli.results.map((r) => r.peakRssKb)) / 1024, 'MB', { target: '< 300' });
+  emit('cli_aggregated_cidrs', cliSummary.aggregatedCidrs, 'cidrs', { kept: cliSummary.indicators, droppedByGuardrails: Object.values(cliSummary.dropped).reduce((a, b) => a + b, 0) });
   emit('cidrs_match', match, 'bool');
   emit('ours_cidrs', oursCidrs.length, 'cidrs');
   emit('iprange_cidrs', iprangeCidrs.length, 'cidrs');

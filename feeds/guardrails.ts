@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Indicator } from './indicator.js';
+import { Ipv4Set } from './aggregate.js';
 import { parseCidr, parseIpv4, parseIpv6 } from './ip.js';
 import { packageRoot } from './package-root.js';
 
@@ -89,6 +90,11 @@ class RangeList<N extends number | bigint> {
     return new RangeList(starts, ends);
   }
 
+  /** The merged ranges, ascending. */
+  all(): { starts: readonly N[]; ends: readonly N[] } {
+    return { starts: this.starts, ends: this.ends };
+  }
+
   /** Index of the last range starting at or before x, or -1. */
   private floor(x: N): number {
     let lo = 0;
@@ -174,6 +180,58 @@ export class Guardrails {
       default:
         return undefined;
     }
+  }
+
+  /**
+   * Removes from `set` (single IPv4 addresses only) every address a guardrail refuses,
+   * in the same order as check(), and counts them by reason. Both sides are sorted
+   * ranges, so this is a linear merge however large the feed.
+   */
+  filterIpv4Addresses(set: Ipv4Set, dropped: Record<string, number>): Ipv4Set {
+    let { starts, ends } = set.ranges();
+    let length = starts.length;
+    for (const r of this.ranges) {
+      const g = r.v4.all();
+      if (g.starts.length === 0) continue;
+      // A guard range can split one kept range in two, so this bounds the output.
+      const keptStarts = new Uint32Array(length + g.starts.length + 1);
+      const keptEnds = new Uint32Array(length + g.starts.length + 1);
+      let out = 0;
+      let removed = 0;
+      let j = 0;
+      for (let i = 0; i < length; i++) {
+        let s = starts[i]!;
+        const e = ends[i]!;
+        while (j < g.starts.length && g.ends[j]! < s) j++;
+        let k = j;
+        while (s <= e) {
+          if (k >= g.starts.length || g.starts[k]! > e) {
+            keptStarts[out] = s;
+            keptEnds[out++] = e;
+            break;
+          }
+          const gs = g.starts[k]!;
+          const ge = g.ends[k]!;
+          if (gs > s) {
+            keptStarts[out] = s;
+            keptEnds[out++] = gs - 1;
+          }
+          const cutEnd = Math.min(e, ge);
+          removed += cutEnd - Math.max(s, gs) + 1;
+          s = cutEnd + 1;
+          k++;
+        }
+      }
+      if (removed > 0) {
+        dropped[r.reason] = (dropped[r.reason] ?? 0) + removed;
+        starts = keptStarts;
+        ends = keptEnds;
+        length = out;
+      }
+    }
+    const result = new Ipv4Set(length + 1);
+    for (let i = 0; i < length; i++) result.addRange(starts[i]!, ends[i]!);
+    return result;
   }
 
   private checkRange(family: 4 | 6, s: number | bigint, e: number | bigint, isCidr: boolean): string | undefined {

@@ -10,6 +10,6 @@ export * from './aggregate.js';
 export { PARSERS, parserFor, parseMispFeed, type MispFileReader } from './parsers/index.js';
 export { readIpLines, parseLines, Ipv4Scores } from './parsers/lines.js';
 export * from './sources/index.js';
-export { ingest, ingestItems, compileConfidence, ConfidenceExpressionError, mergeIndicator, countAggregatedCidrs, type IngestOptions, type IngestResult } from './ingest.js';
+export { ingest, ingestItems, summariseIpLines, compileConfidence, ConfidenceExpressionError, mergeIndicator, countAggregatedCidrs, type IngestOptions, type IngestResult } from './ingest.js';
 export { Guardrails, defaultGuardrailConfig, DEFAULT_WARNINGLISTS, type GuardrailConfig, type NamedRanges } from './guardrails.js';
 export type { FeedFormat } from './parsers/index.js';

@@ -1,7 +1,7 @@
 import { createReadStream, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { defaultGuardrailConfig, Guardrails } from './guardrails.js';
-import { ConfidenceExpressionError, ingest, mergeIndicator, type IngestOptions } from './ingest.js';
+import { ConfidenceExpressionError, ingest, mergeIndicator, summariseIpLines, type IngestOptions } from './ingest.js';
 
 const SHARED = new URL('../../shared/feeds/', import.meta.url);
 const guardrails = new Guardrails(defaultGuardrailConfig());
@@ -99,5 +99,26 @@ describe('Guardrails', () => {
     expect(g.check({ type: 'ipv4', value: '93.184.216.34' })).toBe('allowlist');
     expect(g.check({ type: 'domain', value: 'partner.example' })).toBe('allowlist');
     expect(g.check({ type: 'ipv4', value: '93.184.217.1' })).toBeUndefined();
+  });
+});
+
+describe('summariseIpLines (the fast path)', () => {
+  const body = [
+    '# duplicates, never-block addresses, adjacent addresses, CIDRs, IPv6 and junk',
+    '77.90.185.20', '77.90.185.20', '77.90.185.21', '8.8.8.8', '8.8.8.8', '10.1.2.3', '169.254.169.254', '127.0.0.1',
+    '2.57.122.0/24', '0.0.0.0/0', '100.64.0.0/10', '2001:db8::1', '2606:4700:4700::1111', 'evil.example', 'not an address!', '45.154.244.193',
+  ].join('\n') + '\n';
+
+  it('GIVEN the same lines THEN it reports exactly what ingest() reports, without an object per address', async () => {
+    const slow = await ingest(bytes(body), opts({}));
+    const fast = await summariseIpLines(bytes(body), opts({}));
+    expect(fast.indicators).toEqual([]);
+    const { indicators: _i, rejectedSamples: _rs, droppedSamples: _ds, ...fastCounts } = fast;
+    const { indicators: _j, rejectedSamples: _rt, droppedSamples: _dt, ...slowCounts } = slow;
+    expect(fastCounts).toEqual(slowCounts);
+    expect(fast.kept).toBe(6);
+    // 100.64.0.0/10 contains Alibaba Cloud's metadata address 100.100.100.200, so it is
+    // refused as cloud-metadata (an overlap with a critical range), like 169.254.169.254.
+    expect(fast.dropped).toEqual({ 'never-block:public-dns-v4': 1, 'never-block:public-dns-v6': 1, 'never-block:rfc1918': 1, 'cloud-metadata': 2, loopback: 1, 'too-broad': 1 });
   });
 });

@@ -6,6 +6,7 @@ import { parseCidr, parseIpv4, parseIpv6 } from './ip.js';
 import { normalise } from './normalise.js';
 import { gunzipIfCompressed } from './parsers/body.js';
 import { parserFor, type FeedFormat } from './parsers/index.js';
+import { readIpLines } from './parsers/lines.js';
 
 /**
  * One feed body in, the kept indicators and an account of everything else out:
@@ -26,15 +27,17 @@ export interface IngestOptions {
 }
 
 export interface IngestResult {
-  /** Kept indicators, one per type and value, sorted by type then value. */
+  /** Kept indicators, one per type and value, sorted by type then value (empty from summariseIpLines). */
   indicators: Indicator[];
+  /** How many indicators were kept. */
+  kept: number;
   byType: Partial<Record<IndicatorType, number>>;
   /** Records the parser produced (kept, dropped and rejected together). */
   records: number;
   /** Malformed records. */
   rejected: number;
   rejectedSamples: { ref: string; reason: string }[];
-  /** Indicators refused by guardrails or already expired, by reason. */
+  /** Distinct indicators refused by guardrails or already expired, by reason. */
   dropped: Record<string, number>;
   droppedSamples: { value: string; reason: string }[];
   /** Minimal CIDRs covering every kept IPv4/IPv6 address and CIDR. */
@@ -97,12 +100,16 @@ export async function ingestItems(items: AsyncIterable<ParserItem>, opts: Ingest
   const nowIso = opts.now.toISOString();
   const ttlUntil = opts.ttlMs ? new Date(opts.now.getTime() + opts.ttlMs).toISOString() : undefined;
   const kept = new Map<string, Indicator>();
-  const result: IngestResult = { indicators: [], byType: {}, records: 0, rejected: 0, rejectedSamples: [], dropped: {}, droppedSamples: [], aggregatedCidrs: 0 };
+  const result: IngestResult = { indicators: [], kept: 0, byType: {}, records: 0, rejected: 0, rejectedSamples: [], dropped: {}, droppedSamples: [], aggregatedCidrs: 0 };
   const reject = (ref: string, reason: string) => {
     result.rejected++;
     if (result.rejectedSamples.length < sampleSize) result.rejectedSamples.push({ ref, reason });
   };
+  // Each refused indicator counts once, however many lines repeat it.
+  const refused = new Set<string>();
   const drop = (value: string, reason: string) => {
+    if (refused.has(value)) return;
+    refused.add(value);
     result.dropped[reason] = (result.dropped[reason] ?? 0) + 1;
     if (result.droppedSamples.length < sampleSize) result.droppedSamples.push({ value, reason });
   };
@@ -156,13 +163,46 @@ export async function ingestItems(items: AsyncIterable<ParserItem>, opts: Ingest
 
   result.indicators = [...kept.values()].sort((a, b) => (a.type < b.type ? -1 : a.type > b.type ? 1 : a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
   for (const i of result.indicators) result.byType[i.type] = (result.byType[i.type] ?? 0) + 1;
+  result.kept = result.indicators.length;
   result.aggregatedCidrs = countAggregatedCidrs(result.indicators);
   return result;
 }
 
-/** How many CIDRs the kept addresses and networks aggregate into (what enforcement would carry). */
-export function countAggregatedCidrs(indicators: readonly Indicator[]): number {
-  const v4 = new Ipv4Set();
+/**
+ * The counts ingest() would report for a `lines` feed, without an object per
+ * indicator: IPv4 addresses go from the body's bytes into a typed-array set
+ * (readIpLines), guardrails are applied to it by merging sorted ranges, and every
+ * other line (CIDRs, IPv6, domains, URLs) takes the ordinary per-record path. It
+ * has no confidence expression to evaluate, so it serves `forestall feed parse` and
+ * the benchmark on feeds of millions of lines; the controller keeps ingest(), which
+ * returns the indicators themselves.
+ */
+export async function summariseIpLines(body: AsyncIterable<Uint8Array>, opts: Omit<IngestOptions, 'confidence'>): Promise<IngestResult> {
+  const lines = await readIpLines(gunzipIfCompressed(body), { ...opts.parser, minPrefix: 32, rejectedSampleSize: opts.sampleSize ?? 20 });
+  const rest = await ingestItems((async function* () { yield* lines.other; })(), opts);
+  const dropped: Record<string, number> = { ...rest.dropped };
+  const addresses = opts.guardrails.filterIpv4Addresses(lines.v4, dropped);
+  const ipv4 = addresses.addressCount();
+  return {
+    indicators: [],
+    kept: ipv4 + rest.kept,
+    byType: { ...rest.byType, ...(ipv4 + (rest.byType.ipv4 ?? 0) ? { ipv4: ipv4 + (rest.byType.ipv4 ?? 0) } : {}) },
+    records: lines.ipv4Lines + lines.rejected + rest.records,
+    rejected: lines.rejected + rest.rejected,
+    rejectedSamples: [...lines.rejectedSamples.map((r) => ({ ref: r.ref, reason: r.reason })), ...rest.rejectedSamples].slice(0, opts.sampleSize ?? 20),
+    dropped,
+    droppedSamples: rest.droppedSamples,
+    aggregatedCidrs: countAggregatedCidrs(rest.indicators, addresses),
+  };
+}
+
+/**
+ * How many CIDRs the kept addresses and networks aggregate into (what enforcement
+ * would carry), together with any IPv4 addresses already held in `base`.
+ */
+export function countAggregatedCidrs(indicators: readonly Indicator[], base?: Ipv4Set): number {
+  const v4 = new Ipv4Set((base?.size ?? 0) + 1);
+  if (base) v4.addAll(base);
   const v6: { start: bigint; end: bigint }[] = [];
   for (const i of indicators) {
     if (i.type === 'ipv4') v4.addAddress(parseIpv4(i.value)!);

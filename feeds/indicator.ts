@@ -1,3 +1,5 @@
+import type { ThreatFeedSpec } from '../crds/generated/types.js';
+
 /**
  * The one Indicator model every feed format is normalised into, and the records
  * parsers produce on the way. Pure data: no I/O here.
@@ -56,17 +58,8 @@ export interface RejectedRecord {
 
 export type ParserItem = ParsedRecord | RejectedRecord;
 
-/** Parser options, mirroring ThreatFeed spec.parser. */
-export interface ParserOptions {
-  delimiter?: string;
-  commentPrefix?: string;
-  valueColumn?: number;
-  scoreColumn?: number;
-  typeColumn?: number;
-  header?: boolean;
-  /** JSONPath for the json format. */
-  path?: string;
-}
+/** Parser options: ThreatFeed spec.parser, typed from the CRD schema (the single source). */
+export type ParserOptions = NonNullable<ThreatFeedSpec['parser']>;
 
 /**
  * A parser reads the feed body as a stream of byte chunks (never one big string) and

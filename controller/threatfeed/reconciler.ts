@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { API_VERSION, type ThreatFeed, type ThreatFeedStatus } from '../../crds/index.js';
-import { indicatorKey, ingest, ingestItems, isFeedError, type Guardrails, type IngestResult } from '../../feeds/index.js';
+import { INDICATOR_TYPES, indicatorKey, ingest, ingestItems, isFeedError, type Guardrails, type IngestResult } from '../../feeds/index.js';
 import { parseDuration } from '../config.js';
 import type { Clock } from '../runtime/clock.js';
 import type { KubeClient } from '../runtime/client.js';
@@ -169,12 +169,7 @@ export class ThreatFeedReconciler implements Reconciler {
 
     metrics.feedSyncs.inc({ feed: name, result: changed ? 'changed' : 'unchanged' });
     metrics.feedLastSync.set({ feed: name }, now.getTime() / 1000);
-    metrics.feedIndicators.reset();
-    for (const [feedName, snap] of this.snapshots) {
-      const byType: Record<string, number> = {};
-      for (const i of snap.indicators) byType[i.type] = (byType[i.type] ?? 0) + 1;
-      for (const [type, n] of Object.entries(byType)) metrics.feedIndicators.set({ feed: feedName, type }, n);
-    }
+    for (const type of INDICATOR_TYPES) metrics.feedIndicators.set({ feed: name, type }, result.byType[type] ?? 0);
     for (const [reason, n] of Object.entries(result.dropped)) metrics.feedDropped.inc({ feed: name, reason }, n);
     const droppedTotal = Object.values(result.dropped).reduce((a, b) => a + b, 0);
     const summary = `${result.indicators.length} indicators (+${added} -${removed}) from ${outcome.origin}; ${droppedTotal} dropped by guardrails, ${result.rejected} malformed`;
@@ -234,6 +229,9 @@ export class ThreatFeedReconciler implements Reconciler {
         const snap = await this.deps.store.load(name);
         if (snap) {
           this.snapshots.set(name, snap);
+          const byType: Record<string, number> = {};
+          for (const i of snap.indicators) byType[i.type] = (byType[i.type] ?? 0) + 1;
+          for (const type of INDICATOR_TYPES) this.deps.metrics.feedIndicators.set({ feed: name, type }, byType[type] ?? 0);
           log.info({ indicators: snap.meta.count, syncedAt: snap.meta.syncedAt }, 'Restored last-known-good snapshot');
         }
       } catch (err) {
@@ -246,6 +244,7 @@ export class ThreatFeedReconciler implements Reconciler {
   }
 
   private forget(name: string): void {
+    for (const type of INDICATOR_TYPES) this.deps.metrics.feedIndicators.remove({ feed: name, type });
     this.snapshots.delete(name);
     this.loaded.delete(name);
     this.failures.delete(name);

@@ -126,6 +126,8 @@ describe('ThreatFeed sync', () => {
     const requests = server.requestsTo('/mutable/').length;
     mgr = await start();
     await eventually('the snapshot restored', () => mgr.reconciler.snapshots.get('ipsum')?.meta.digest === healed.status!.digest);
+    const gauge = (await mgr.metrics.feedIndicators.get()).values.find((v) => v.labels.feed === 'ipsum' && v.labels.type === 'ipv4');
+    expect(gauge?.value).toBe(healed.status!.indicatorCount);
     await new Promise((r) => setTimeout(r, 1500));
     expect(server.requestsTo('/mutable/').length).toBe(requests);
     const after = await read('ipsum');

@@ -18,33 +18,18 @@
  */
 import { decodeBody } from './body.js';
 import { FeedError, redactUrl } from './errors.js';
-import type { SsrfPolicy } from './ssrf.js';
 import {
   DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_REDIRECTS, Deadline, checkCaPem, checkCredentialHeaders, describeStatus,
   openExchange, parseFeedUrl, statusIsTransient,
 } from './transport.js';
-import type { Exchange } from './transport.js';
+import type { Exchange, FetchLimits } from './transport.js';
 
-export interface HttpFetchOptions {
+export interface HttpFetchOptions extends FetchLimits {
   url: string;
   /** Request headers from the ThreatFeed's Secret (Authorization, X-Api-Key...). Never logged; dropped on cross-origin redirects. */
   headers?: Record<string, string>;
-  /** Extra PEM CA certificates to trust besides the public roots. Verification is always on. */
-  caPem?: string;
-  /** Name to verify the certificate against (and send as SNI) instead of the URL host. */
-  serverName?: string;
   /** Validators from the last successful fetch. */
   conditional?: { etag?: string; lastModified?: string };
-  /** Limit on the decoded (decompressed) feed size. */
-  maxBytes: number;
-  /** Limit on the whole fetch, body included. */
-  timeoutMs: number;
-  /** Limit on waiting for the server to send anything; defaults to min(timeoutMs, 30 s). */
-  idleTimeoutMs?: number;
-  /** Defaults to 5. */
-  maxRedirects?: number;
-  ssrf: SsrfPolicy;
-  signal?: AbortSignal;
 }
 
 export type HttpFetchResult =

@@ -26,12 +26,11 @@ import { TextDecoder } from 'node:util';
 import { decodeBody } from './body.js';
 import { FeedError, redactUrl } from './errors.js';
 import { checkLimits } from './http.js';
-import type { SsrfPolicy } from './ssrf.js';
 import {
   DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_REDIRECTS, Deadline, checkCaPem, describeStatus, openExchange, parseFeedUrl,
   statusIsTransient,
 } from './transport.js';
-import type { Exchange, TransportOptions } from './transport.js';
+import type { Exchange, FetchLimits, TransportOptions } from './transport.js';
 
 export const TAXII_MEDIA_TYPE = 'application/taxii+json;version=2.1';
 export const DEFAULT_PAGE_SIZE = 1000;
@@ -40,19 +39,9 @@ const MAX_EMPTY_PAGES = 3;
 
 export type TaxiiAuth = { username: string; password: string } | { token: string };
 
-interface TaxiiTransportOptions {
+interface TaxiiTransportOptions extends FetchLimits {
   /** Basic (username/password) or bearer (token) credentials. Never logged; dropped on cross-origin redirects. */
   auth?: TaxiiAuth;
-  caPem?: string;
-  serverName?: string;
-  /** Limit on all decoded response bytes of the sync. */
-  maxBytes: number;
-  /** Limit on the whole sync. */
-  timeoutMs: number;
-  idleTimeoutMs?: number;
-  maxRedirects?: number;
-  ssrf: SsrfPolicy;
-  signal?: AbortSignal;
 }
 
 export interface TaxiiFetchOptions extends TaxiiTransportOptions {

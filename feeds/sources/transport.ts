@@ -94,6 +94,24 @@ export class Deadline {
   }
 }
 
+/** What every feed fetch is given, whatever its protocol: trust, limits and the SSRF policy. */
+export interface FetchLimits {
+  /** Extra PEM CA certificates to trust besides the public roots. Verification is always on. */
+  caPem?: string;
+  /** Name to verify the certificate against (and send as SNI) instead of the URL host. */
+  serverName?: string;
+  /** Limit on decoded (decompressed) response bytes: one body for HTTP, all pages of a TAXII sync. */
+  maxBytes: number;
+  /** Limit on the whole fetch (HTTP) or sync (TAXII), bodies included. */
+  timeoutMs: number;
+  /** Limit on waiting for the server to send anything; defaults to min(timeoutMs, 30 s). */
+  idleTimeoutMs?: number;
+  /** Defaults to 5. */
+  maxRedirects?: number;
+  ssrf: SsrfPolicy;
+  signal?: AbortSignal;
+}
+
 export interface TransportOptions {
   ssrf: SsrfPolicy;
   /** Extra PEM CA certificates, trusted in addition to the public roots. */

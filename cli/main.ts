@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runFeed } from './feed.js';
+import { runPlan } from './plan.js';
 import { runValidate, VALIDATE_USAGE } from './validate.js';
 
 const pkg = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'package.json'), 'utf8')) as { version: string };
@@ -17,6 +18,10 @@ Usage: forestall <command> [flags]
 
 Commands:
   controller            run the operator (in a cluster, or against --kubeconfig)
+  plan PATH...          run the policy engine offline on ThreatFeed and ExposurePolicy YAML,
+                        local feed files and a directory of cluster objects: prints the
+                        actions, their approval decisions and blast radius, and can write
+                        the rendered manifests as a kustomization (--out DIR)
   validate PATH...      check ThreatFeed, ExposurePolicy and PreemptiveAction YAML offline,
                         with the same schema and CEL rules the API server applies
   feed parse FILE       parse a feed file with the controller's parsers and guardrails
@@ -25,7 +30,7 @@ Flags:
   -h, --help            show this help (or a command's: forestall <command> --help)
   -v, --version         print the version
 
-The offline planner (forestall plan) arrives with the ExposurePolicy engine.
+Try: forestall plan examples
 `;
 
 export async function main(argv: string[]): Promise<number> {
@@ -56,6 +61,8 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       return runValidate(rest, process.stdout, process.stderr);
+    case 'plan':
+      return runPlan(rest, process.stdout, process.stderr);
     case 'feed':
       return runFeed(rest, process.stdout, process.stderr);
     default:

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Ajv, type JSONSchemaType } from 'ajv';
 import { ForestallError } from './runtime/errors.js';
+import { parseDuration as parseGoDuration } from '../crds/duration.js';
 
 /** The controller's configuration: parsed from flags once, validated, then frozen. */
 export interface ControllerConfig {
@@ -25,6 +26,8 @@ export interface ControllerConfig {
   neverBlock: string[];
   feedMaxBytes: number;
   feedTimeoutMs: number;
+  /** Connector per layer when a policy's action names none ("network" → "network:cilium"). */
+  defaultConnectors: Record<string, string>;
 }
 
 const schema: JSONSchemaType<ControllerConfig> = {
@@ -48,10 +51,11 @@ const schema: JSONSchemaType<ControllerConfig> = {
     neverBlock: { type: 'array', items: { type: 'string', minLength: 1 } },
     feedMaxBytes: { type: 'integer', minimum: 1024 },
     feedTimeoutMs: { type: 'integer', minimum: 100 },
+    defaultConnectors: { type: 'object', required: [], additionalProperties: { type: 'string', pattern: '^[a-z]+:[a-z0-9-]+$' } },
   },
   required: ['namespace', 'identity', 'metricsBindAddress', 'healthProbeBindAddress', 'leaderElect', 'leaderElectionId',
     'leaderElectionNamespace', 'leaseDurationMs', 'renewDeadlineMs', 'retryPeriodMs', 'concurrency', 'resyncPeriodMs', 'logLevel',
-    'feedFetchAllow', 'neverBlock', 'feedMaxBytes', 'feedTimeoutMs'],
+    'feedFetchAllow', 'neverBlock', 'feedMaxBytes', 'feedTimeoutMs', 'defaultConnectors'],
   additionalProperties: false,
 };
 
@@ -79,20 +83,18 @@ Runs the operator. Flags:
                                      built-in lists (the cluster's own ranges are always added)
   --feed-max-bytes N                 largest feed body after decompression (default 67108864)
   --feed-timeout DUR                 time limit per fetch (default 60s)
+  --default-connector LIST           connector per layer for actions that name none, e.g.
+                                     network=network:cilium,dns=dns:rpz
+                                     (default network=network:networkpolicy,dns=dns:coredns)
 `;
 
-/** Go-style durations: "1h30m", "2s", "250ms". */
+/** Go-style durations: "1h30m", "2s", "250ms"; a bad one is a configuration error. */
 export function parseDuration(text: string): number {
-  const units: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
-  let total = 0;
-  let consumed = 0;
-  for (let m = re.exec(text); m; m = re.exec(text)) {
-    total += Number(m[1]) * units[m[2]!]!;
-    consumed = re.lastIndex;
+  try {
+    return parseGoDuration(text);
+  } catch (err) {
+    throw new ForestallError('FST_CONFIG_INVALID', (err as Error).message);
   }
-  if (!text || consumed !== text.length) throw new ForestallError('FST_CONFIG_INVALID', `invalid duration ${JSON.stringify(text)}; expected e.g. 90s, 15m or 1h30m`);
-  return Math.round(total);
 }
 
 function list(text: string | undefined): string[] {
@@ -118,6 +120,7 @@ export function loadConfig(argv: string[], env: { POD_NAMESPACE?: string; POD_NA
         'lease-duration': { type: 'string' }, 'renew-deadline': { type: 'string' }, 'retry-period': { type: 'string' },
         concurrency: { type: 'string' }, 'resync-period': { type: 'string' }, 'log-level': { type: 'string' }, identity: { type: 'string' },
         'feed-fetch-allow': { type: 'string' }, 'never-block': { type: 'string' }, 'feed-max-bytes': { type: 'string' }, 'feed-timeout': { type: 'string' },
+        'default-connector': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -146,6 +149,13 @@ export function loadConfig(argv: string[], env: { POD_NAMESPACE?: string; POD_NA
     neverBlock: list(v('never-block')),
     feedMaxBytes: Number(v('feed-max-bytes') ?? 64 * 1024 * 1024),
     feedTimeoutMs: parseDuration(v('feed-timeout') ?? '60s'),
+    defaultConnectors: Object.fromEntries(list(v('default-connector')).map((pair) => {
+      const [layer, id] = pair.split('=');
+      if (!layer || !id || !['network', 'dns', 'identity', 'notify'].includes(layer)) {
+        throw new ForestallError('FST_CONFIG_INVALID', `--default-connector: expected LAYER=ID with LAYER one of network, dns, identity, notify; got ${JSON.stringify(pair)}`);
+      }
+      return [layer, id];
+    })),
   };
   if (!validate(config)) {
     const why = (validate.errors ?? []).map((e) => `${e.instancePath.slice(1) || 'config'} ${e.message}`).join('; ');

@@ -12,7 +12,7 @@ import { createLogger } from './runtime/logger.js';
 import { Manager } from './runtime/manager.js';
 import { Metrics } from './runtime/metrics.js';
 import { loadConfig } from './config.js';
-import { threatFeedController } from './threatfeed/index.js';
+import { addControllers } from './controllers.js';
 
 export async function runController(argv: string[]): Promise<number> {
   let config;
@@ -39,10 +39,11 @@ export async function runController(argv: string[]): Promise<number> {
       leaseDurationMs: config.leaseDurationMs, renewDeadlineMs: config.renewDeadlineMs, retryPeriodMs: config.retryPeriodMs,
     } : undefined,
   });
-  manager.add(threatFeedController({
+  addControllers(manager, {
     kc, client, events, clock: realClock, log, metrics, concurrency: config.concurrency, resyncPeriodMs: config.resyncPeriodMs,
     feeds: { namespace: config.namespace, fetchAllow: config.feedFetchAllow, neverBlock: config.neverBlock, maxBytes: config.feedMaxBytes, timeoutMs: config.feedTimeoutMs },
-  }).controller);
+    defaultConnectors: config.defaultConnectors,
+  });
 
   const stop = new AbortController();
   const onSignal = (sig: string) => {

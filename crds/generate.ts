@@ -116,6 +116,8 @@ export async function typesSource(): Promise<string> {
         declareExternallyReferenced: true,
         format: true,
         strictIndexSignatures: true,
+        // Plain arrays, not tuple unions for every length up to maxItems; the API server enforces the limit.
+        maxItems: -1,
       });
       parts.push(ts.trim());
     }

@@ -2,3 +2,4 @@
 export * from './generated/types.js';
 export { KINDS, FEED_FORMATS, POLICY_MODES, ACTION_TYPES, ACTION_PHASES, LAYERS, CATEGORY } from './schema/index.js';
 export { validateObject, formatIssues, type ValidationIssue, type ValidationResult, type ForestallObject } from './validate.js';
+export { parseDuration } from './duration.js';

@@ -1,6 +1,10 @@
 /**
- * The policy engine's public surface: CEL, matching and risk, with no Kubernetes I/O.
- * The ExposurePolicy engine lands here (see the ExposurePolicy issue); the folder
- * exists now so the import boundary is enforced from the start.
+ * The policy engine's public surface: CEL, matching, scope, blast radius and the
+ * approval decision, with no Kubernetes I/O. The controller and `forestall plan` both
+ * call evaluatePolicy, so they agree on every action.
  */
-export {};
+export * from './types.js';
+export * from './engine.js';
+export * from './inventory.js';
+export * from './selector.js';
+export * from './cel/index.js';

@@ -6,6 +6,8 @@ import type { Metrics } from './metrics.js';
 
 /** Every write Forestall makes uses this field manager, so server-side apply tracks one owner. */
 export const FIELD_MANAGER = 'forestall';
+/** Pass as the namespace to path() for the collection across every namespace ("*" is no valid namespace name). */
+export const ALL_NAMESPACES = '*';
 
 export interface ApplyOptions {
   dryRun?: boolean;
@@ -55,10 +57,11 @@ export class KubeClient {
     }
   }
 
+  /** Objects of a kind: in opts.namespace, or in every namespace when none is given. */
   async list<T extends KubernetesObject>(apiVersion: string, kind: string, opts: { namespace?: string; labelSelector?: string } = {}): Promise<ListResult<T>> {
     const query = opts.labelSelector ? { labelSelector: opts.labelSelector } : undefined;
     try {
-      return await this.call<ListResult<T>>('GET', await this.path(apiVersion, kind, opts.namespace), { query });
+      return await this.call<ListResult<T>>('GET', await this.path(apiVersion, kind, opts.namespace ?? ALL_NAMESPACES), { query });
     } catch (err) {
       throw fromKube(err, `list ${kind}`);
     }
@@ -134,14 +137,15 @@ export class KubeClient {
     }
   }
 
-  /** Deletes the object in the background; a missing object counts as deleted. */
-  async delete(obj: KubernetesObject): Promise<void> {
+  /** Deletes the object in the background; a missing object counts as deleted. dryRun: the server checks the delete and keeps the object. */
+  async delete(obj: KubernetesObject, opts: ApplyOptions = {}): Promise<void> {
     const { apiVersion = '', kind = '', metadata } = obj;
     try {
       await this.call('DELETE', await this.path(apiVersion, kind, metadata?.namespace, metadata?.name), {
-        body: { propagationPolicy: 'Background' }, contentType: 'application/json',
+        // With a DeleteOptions body the server reads dryRun from the body, not from the query.
+        body: { propagationPolicy: 'Background', ...(opts.dryRun ? { dryRun: ['All'] } : {}) }, contentType: 'application/json',
       });
-      this.metrics?.writes.inc({ verb: 'delete', kind });
+      if (!opts.dryRun) this.metrics?.writes.inc({ verb: 'delete', kind });
     } catch (err) {
       if (statusOf(err) === 404) return;
       throw fromKube(err, `delete ${kind} ${metadata?.name}`);
@@ -167,7 +171,7 @@ export class KubeClient {
       resource = this.resources.get(`${apiVersion}/${kind}`);
       if (!resource) throw new ForestallError('FST_KUBE_NOT_FOUND', `the API server does not serve ${kind} in ${apiVersion}`, { status: 404 });
     }
-    const ns = resource.namespaced ? `/namespaces/${encodeURIComponent(namespace || 'default')}` : '';
+    const ns = !resource.namespaced || namespace === ALL_NAMESPACES ? '' : `/namespaces/${encodeURIComponent(namespace || 'default')}`;
     return `${base}${ns}/${resource.plural}${name ? `/${encodeURIComponent(name)}` : ''}`;
   }
 

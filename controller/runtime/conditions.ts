@@ -38,3 +38,16 @@ export function isTrue(conditions: readonly Condition[] | undefined, type: strin
 export function rfc3339(d: Date): string {
   return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
+
+/** A status with conditions, as every Forestall kind has. */
+export interface StatusWithConditions {
+  observedGeneration?: number;
+  conditions?: unknown[];
+}
+
+/** The conditions to set, applied in order onto the stored ones, and observedGeneration (pure; time passed in). */
+export function withConditions<S extends StatusWithConditions>(status: S, generation: number, now: Date, conditions: Omit<ConditionInput, 'observedGeneration'>[]): S {
+  let list = status.conditions as Condition[] | undefined;
+  for (const c of conditions) list = setCondition(list, { ...c, observedGeneration: generation }, now);
+  return { ...status, observedGeneration: generation, conditions: list };
+}

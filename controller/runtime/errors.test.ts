@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { CONNECTOR_ERROR_CODES, ConnectorError } from '../../connectors/errors.js';
 import { FEED_ERROR_CODES } from '../../feeds/sources/errors.js';
 import { classify, ERROR_CODES, ForestallError, fromKube, redact, terminal } from './errors.js';
 
 describe('error registry', () => {
   it('GIVEN docs/errors.md THEN every error code, controller and feed, is documented there', () => {
     const doc = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8');
-    const missing = [...Object.keys(ERROR_CODES), ...Object.keys(FEED_ERROR_CODES)].filter((code) => !doc.includes(`\`${code}\``));
+    const missing = [...Object.keys(ERROR_CODES), ...Object.keys(FEED_ERROR_CODES), ...Object.keys(CONNECTOR_ERROR_CODES)].filter((code) => !doc.includes(`\`${code}\``));
     expect(missing).toEqual([]);
   });
 
@@ -15,6 +16,7 @@ describe('error registry', () => {
     expect(classify({ code: 422 })).toBe('terminal');
     expect(classify({ code: 503 })).toBe('transient');
     expect(classify(new Error('ECONNREFUSED'))).toBe('transient');
+    expect(classify(new ConnectorError('FST_CONNECTOR_KIND_NOT_SERVED', 'no CRD'))).toBe('terminal');
     expect(fromKube({ code: 404, body: '{"message":"threatfeeds.forestall.io \\"x\\" not found"}' }, 'get ThreatFeed x').code).toBe('FST_KUBE_NOT_FOUND');
   });
 

@@ -59,6 +59,8 @@ export function terminal(code: ErrorCode, message: string, cause?: unknown): For
 /** Classes any thrown value; unknown errors are transient so they are retried. */
 export function classify(err: unknown): ErrorClass {
   if (err instanceof ForestallError) return err.errorClass;
+  // Engine-side errors (connectors/ cannot import ForestallError) carry their own class.
+  if (err instanceof Error && 'errorClass' in err && (err.errorClass === 'terminal' || err.errorClass === 'transient')) return err.errorClass;
   const status = statusOf(err);
   if (status === 409) return 'conflict';
   if (status !== undefined && [400, 403, 404, 422].includes(status)) return 'terminal';

@@ -25,6 +25,11 @@ export class Metrics {
   readonly feedLastSync = new Gauge({ name: 'forestall_feed_last_sync_timestamp_seconds', help: 'Unix time of the last successful sync, by feed.', labelNames: ['feed'], registers: [this.registry] });
   readonly feedSyncDuration = new Histogram({ name: 'forestall_feed_sync_duration_seconds', help: 'Fetch plus parse time per sync, by feed.', labelNames: ['feed'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers: [this.registry] });
 
+  readonly policyEvaluationDuration = new Histogram({ name: 'forestall_policy_evaluation_duration_seconds', help: 'Time to evaluate one ExposurePolicy (CEL match over its feeds, scope, blast radius, decisions).', labelNames: ['policy'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [this.registry] });
+  readonly policyMatched = new Gauge({ name: 'forestall_policy_matched_indicators', help: 'Indicators that matched each policy at its last evaluation.', labelNames: ['policy'], registers: [this.registry] });
+  readonly actionPhases = new Gauge({ name: 'forestall_actions', help: 'PreemptiveActions by type and phase.', labelNames: ['type', 'phase'], registers: [this.registry] });
+  readonly actionTimeToEnforce = new Histogram({ name: 'forestall_action_time_to_enforce_seconds', help: 'Seconds from an action\'s detectedAt to its enforcement, by type.', labelNames: ['type'], buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600, 86400], registers: [this.registry] });
+
   constructor(opts: { processMetrics?: boolean } = {}) {
     if (opts.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'forestall_' });
   }

@@ -34,7 +34,7 @@ const CLUSTER_RANGES_TTL_MS = 300_000;
 export function threatFeedController(deps: {
   kc: KubeConfig; client: KubeClient; events: EventRecorder; clock: Clock; log: Logger; metrics: Metrics;
   concurrency: number; resyncPeriodMs: number; feeds: FeedSettings;
-}): { controller: Controller<ThreatFeed>; reconciler: ThreatFeedReconciler } {
+}): { controller: Controller<ThreatFeed>; reconciler: ThreatFeedReconciler; informer: Informer<ThreatFeed> } {
   const informer = new Informer<ThreatFeed>({
     kc: deps.kc,
     path: `/apis/${GROUP}/${VERSION}/threatfeeds`,
@@ -67,5 +67,5 @@ export function threatFeedController(deps: {
     clock: deps.clock, log: deps.log, metrics: deps.metrics,
     concurrency: deps.concurrency, resyncPeriodMs: deps.resyncPeriodMs,
   });
-  return { controller, reconciler };
+  return { controller, reconciler, informer };
 }

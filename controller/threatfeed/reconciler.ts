@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { API_VERSION, type ThreatFeed, type ThreatFeedStatus } from '../../crds/index.js';
-import { INDICATOR_TYPES, indicatorKey, ingest, ingestItems, isFeedError, type Guardrails, type IngestResult } from '../../feeds/index.js';
+import { INDICATOR_TYPES, indicatorKey, ingest, ingestItems, isFeedError, type Guardrails, type Indicator, type IngestResult } from '../../feeds/index.js';
 import { parseDuration } from '../config.js';
 import type { Clock } from '../runtime/clock.js';
 import type { KubeClient } from '../runtime/client.js';
@@ -49,8 +49,26 @@ export class ThreatFeedReconciler implements Reconciler {
   readonly snapshots = new Map<string, Snapshot>();
   private readonly loaded = new Set<string>();
   private readonly failures = new Map<string, number>();
+  private readonly listeners: ((feed: string) => void)[] = [];
 
   constructor(private readonly deps: ThreatFeedDeps) {}
+
+  /** Calls `listener` with the feed's name whenever its last-known-good indicators change (a sync, a restore, a deletion). */
+  onSnapshotChange(listener: (feed: string) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /**
+   * The feed's last-known-good snapshot, loading it from the API server on first use,
+   * so that a consumer starting before the feed's first reconcile still sees it.
+   */
+  async snapshot(name: string, log: Request['log']): Promise<Snapshot | undefined> {
+    return this.lastKnownGood(name, log);
+  }
+
+  private changed(name: string): void {
+    for (const listener of this.listeners) listener(name);
+  }
 
   async reconcile({ key, log, signal }: Request): Promise<Result | void> {
     const { cache, client, store } = this.deps;
@@ -162,10 +180,18 @@ export class ThreatFeedReconciler implements Reconciler {
     const added = [...current].filter((k) => !previous.has(k)).length;
     const removed = [...previous].filter((k) => !current.has(k)).length;
     const changed = !snapshot || added > 0 || removed > 0;
-    const meta = changed || !isDeepStrictEqual(snapshot?.meta.sourceState ?? {}, outcome.sourceState)
+    // Policies read confidence and tags too: a re-scored indicator is new content for them.
+    const contentChanged = changed || !sameContent(snapshot.indicators, result.indicators);
+    const meta = contentChanged || !isDeepStrictEqual(snapshot?.meta.sourceState ?? {}, outcome.sourceState)
       ? await this.deps.store.save(name, result.indicators, { syncedAt: nowIso, sourceState: outcome.sourceState }, feed)
       : snapshot!.meta;
-    this.snapshots.set(name, { meta, indicators: result.indicators });
+    if (contentChanged) {
+      this.snapshots.set(name, { meta, indicators: result.indicators });
+      this.changed(name);
+    } else {
+      // The same object as before, so consumers can tell "nothing new" by identity.
+      snapshot.meta = meta;
+    }
 
     metrics.feedSyncs.inc({ feed: name, result: changed ? 'changed' : 'unchanged' });
     metrics.feedLastSync.set({ feed: name }, now.getTime() / 1000);
@@ -229,6 +255,7 @@ export class ThreatFeedReconciler implements Reconciler {
         const snap = await this.deps.store.load(name);
         if (snap) {
           this.snapshots.set(name, snap);
+          this.changed(name);
           const byType: Record<string, number> = {};
           for (const i of snap.indicators) byType[i.type] = (byType[i.type] ?? 0) + 1;
           for (const type of INDICATOR_TYPES) this.deps.metrics.feedIndicators.set({ feed: name, type }, byType[type] ?? 0);
@@ -245,9 +272,10 @@ export class ThreatFeedReconciler implements Reconciler {
 
   private forget(name: string): void {
     for (const type of INDICATOR_TYPES) this.deps.metrics.feedIndicators.remove({ feed: name, type });
-    this.snapshots.delete(name);
+    const had = this.snapshots.delete(name);
     this.loaded.delete(name);
     this.failures.delete(name);
+    if (had) this.changed(name);
   }
 
   /** Writes status only when it differs from what is stored, and records Ready transitions as Events. */
@@ -262,3 +290,12 @@ export class ThreatFeedReconciler implements Reconciler {
     }
   }
 }
+
+/** Whether two snapshots with the same keys also agree on what policies read: confidence, tags, validity. */
+function sameContent(a: readonly Indicator[], b: readonly Indicator[]): boolean {
+  if (a.length !== b.length) return false;
+  const facts = (i: Indicator) => `${i.confidence}|${i.tags.join(',')}|${i.validUntil ?? ''}|${i.sources.join(',')}`;
+  const before = new Map(a.map((i) => [indicatorKey(i), facts(i)]));
+  return b.every((i) => before.get(indicatorKey(i)) === facts(i));
+}
+

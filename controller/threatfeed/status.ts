@@ -1,6 +1,6 @@
-import type { ThreatFeed, ThreatFeedStatus } from '../../crds/index.js';
+import type { ThreatFeed } from '../../crds/index.js';
 import { compileConfidence, ConfidenceExpressionError } from '../../feeds/index.js';
-import { setCondition, type Condition, type ConditionInput } from '../runtime/conditions.js';
+import { withConditions, type ConditionInput } from '../runtime/conditions.js';
 import { ThreatFeedCondition, ThreatFeedReason } from './reasons.js';
 
 /** Checks the CRD schema cannot make: today, that the confidence expression compiles. */
@@ -14,13 +14,6 @@ export function specProblem(feed: ThreatFeed): string | undefined {
   return undefined;
 }
 
-/** The conditions to set, applied in order onto the stored ones (pure; time passed in). */
-export function withConditions(status: ThreatFeedStatus, generation: number, now: Date, conditions: Omit<ConditionInput, 'observedGeneration'>[]): ThreatFeedStatus {
-  let list = status.conditions as Condition[] | undefined;
-  for (const c of conditions) list = setCondition(list, { ...c, observedGeneration: generation }, now);
-  return { ...status, observedGeneration: generation, conditions: list };
-}
-
 /** Stale when the last good sync is older than three refresh intervals (at least 10 minutes). */
 export function staleCondition(lastSyncTime: string | undefined, refreshMs: number, now: Date): Omit<ConditionInput, 'observedGeneration'> {
   const limit = Math.max(3 * refreshMs, 600_000);
@@ -30,3 +23,5 @@ export function staleCondition(lastSyncTime: string | undefined, refreshMs: numb
     ? { type: ThreatFeedCondition.Stale, status: 'True', reason: ThreatFeedReason.SyncOverdue, message: `last successful sync was ${Math.round(age / 60_000)} min ago; the limit is ${Math.round(limit / 60_000)} min` }
     : { type: ThreatFeedCondition.Stale, status: 'False', reason: ThreatFeedReason.Fresh, message: `last successful sync at ${lastSyncTime}; stale after ${Math.round(limit / 60_000)} min` };
 }
+
+export { withConditions };

@@ -63,6 +63,14 @@ const status = obj('The outcome of the last evaluation.', {
   matchedIndicators: int('Indicators that matched at the last evaluation.', { minimum: 0 }),
   actions: countMap('PreemptiveActions owned by this policy, by phase.'),
   lastEvaluationTime: time('When the policy was last evaluated.'),
+  planned: list('The actions the last evaluation planned, with the decision for each (in Audit mode nothing else records them).', obj('One planned action.', {
+    name: str('PreemptiveAction name.', { maxLength: 253 }),
+    type: str('Action type.', { maxLength: 64 }),
+    connector: str('Connector id.', { maxLength: 128 }),
+    indicators: int('Indicators the action covers.', { minimum: 0 }),
+    decision: { type: 'string', description: 'auto: applied without review; approval: needs review; audit: reported only.', enum: ['auto', 'approval', 'audit'] },
+    reason: str('Why, naming the threshold or rule.', { maxLength: 1024 }),
+  }, { required: ['name', 'type', 'decision'] }), 64),
 });
 
 export const exposurePolicy: KindDefinition = {

@@ -1,5 +1,5 @@
 import {
-  bool, conditions, int, list, obj, objectRef, observedGeneration, str, time,
+  bool, conditions, int, labelSelector, list, obj, objectRef, observedGeneration, str, time,
   type KindDefinition,
 } from './common.js';
 import { ACTION_TYPES } from './exposurepolicy.js';
@@ -33,6 +33,13 @@ const spec = obj('One concrete response.', {
     }, { required: ['name', 'namespace'] }),
   }, { required: ['count'] }),
   targets: list('The objects the action changes or protects.', objectRef('A target object.'), 256),
+  scope: obj('Where the action applies, copied from the policy scope when the action was planned.', {
+    namespaces: list('The namespaces in scope when the action was planned; namespaced connectors (NetworkPolicy) write one object into each.', str('A namespace name.', { maxLength: 63 }), 1024),
+    namespaceSelector: labelSelector('The namespace selector; cluster-wide connectors (ClusterNetworkPolicy, Cilium, Calico) select with it.'),
+    workloadSelector: labelSelector('The pod selector within those namespaces.'),
+  }),
+  params: { type: 'object', description: 'Connector parameters from the policy\'s action template.', 'x-kubernetes-preserve-unknown-fields': true },
+  confidence: int('The highest confidence among the indicators, 0-100.', { minimum: 0, maximum: 100 }),
   blastRadius,
   expiresAt: time('When the action is lifted. Empty for UntilPatched or permanent actions.'),
   approval: obj('Whether a human must approve before it is enforced.', {

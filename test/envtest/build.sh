@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the real control-plane binaries the integration tests run against:
-# kube-apiserver and kube-controller-manager from the k8s.io/kubernetes Go module,
+# kube-apiserver, kube-controller-manager and kubectl (for `kubectl kustomize`, as
+# Argo CD and Flux build a Git tree) from the k8s.io/kubernetes Go module,
 # etcd from go.etcd.io/etcd/server/v3, and helm from helm.sh/helm/v3.
 # Nothing prebuilt is downloaded; only Go modules come from the module proxy.
 #
@@ -20,7 +21,7 @@ export CGO_ENABLED=0
 log() { echo "[envtest] $*" >&2; }
 
 if [ -n "${KUBEBUILDER_ASSETS:-}" ]; then
-  for b in etcd kube-apiserver; do
+  for b in etcd kube-apiserver kubectl; do
     [ -x "$KUBEBUILDER_ASSETS/$b" ] || { log "KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS has no $b"; exit 1; }
   done
   assets=$KUBEBUILDER_ASSETS
@@ -54,7 +55,7 @@ if [ -z "${KUBEBUILDER_ASSETS:-}" ]; then
     kube_ldflags+=" -X $p.gitVersion=${KUBE_VERSION} -X $p.gitMajor=1 -X $p.gitMinor=${minor}"
     kube_ldflags+=" -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
   done
-  for b in kube-apiserver kube-controller-manager; do
+  for b in kube-apiserver kube-controller-manager kubectl; do
     [ -x "$assets/$b" ] || build_in "$here/kube" "$assets/$b" "$kube_ldflags" "k8s.io/kubernetes/cmd/$b"
   done
   [ -x "$assets/etcd" ] || build_in "$here/etcd" "$assets/etcd" "-s -w" "."

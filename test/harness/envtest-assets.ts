@@ -30,8 +30,8 @@ function findRepoRoot(from: string): string {
 }
 export const BUILD_SCRIPT = join(REPO_ROOT, 'test/envtest/build.sh');
 
-/** Everything build.sh promises. helm is not run by the harness but by chart tests. */
-export const ENVTEST_BINARIES = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'helm'] as const;
+/** Everything build.sh promises. helm and kubectl are not run by the harness but by chart and kustomize tests. */
+export const ENVTEST_BINARIES = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'helm', 'kubectl'] as const;
 export type EnvtestBinary = (typeof ENVTEST_BINARIES)[number];
 
 /**

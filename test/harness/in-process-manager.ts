@@ -5,29 +5,30 @@ import { KubeClient } from '../../controller/runtime/client.js';
 import { KubeEventRecorder } from '../../controller/runtime/events.js';
 import { Manager } from '../../controller/runtime/manager.js';
 import { Metrics } from '../../controller/runtime/metrics.js';
-import { threatFeedController } from '../../controller/threatfeed/index.js';
+import { addControllers } from '../../controller/controllers.js';
 
 /**
  * The real manager and controllers, running inside the test process against a real
  * API server (no leader election), so tests can read its metrics directly.
  */
-export async function startManager(kc: KubeConfig, opts: { resyncPeriodMs?: number; namespace?: string; fetchAllow?: string[]; feedTimeoutMs?: number } = {}) {
+export async function startManager(kc: KubeConfig, opts: { resyncPeriodMs?: number; namespace?: string; fetchAllow?: string[]; feedTimeoutMs?: number; defaultConnectors?: Record<string, string> } = {}) {
   const log = pino({ level: process.env.FORESTALL_TEST_LOG ?? 'silent' });
   const metrics = new Metrics();
   const client = new KubeClient(kc, metrics);
   const events = new KubeEventRecorder(kc, 'forestall-controller', realClock, log);
   const manager = new Manager({ client, clock: realClock, log, metrics, metricsBindAddress: '127.0.0.1:0', healthProbeBindAddress: '127.0.0.1:0' });
-  const feeds = threatFeedController({
+  const controllers = addControllers(manager, {
     kc, client, events, clock: realClock, log, metrics, concurrency: 2, resyncPeriodMs: opts.resyncPeriodMs ?? 0,
     feeds: { namespace: opts.namespace ?? 'forestall-system', fetchAllow: opts.fetchAllow ?? [], neverBlock: [], maxBytes: 2 * 1024 * 1024, timeoutMs: opts.feedTimeoutMs ?? 5000 },
+    defaultConnectors: opts.defaultConnectors,
   });
-  manager.add(feeds.controller);
   const stop = new AbortController();
   const running = manager.run(stop.signal);
   return {
     metrics,
     manager,
-    reconciler: feeds.reconciler,
+    reconciler: controllers.feeds.reconciler,
+    controllers,
     /** Total writes this manager has sent to the API server. */
     async writes(): Promise<number> {
       return (await metrics.writes.get()).values.reduce((sum, v) => sum + v.value, 0);

@@ -378,6 +378,13 @@ describe('GIVEN the chart rendered with default values and --include-crds', () =
         { apiGroups: [''], resources: ['services'], verbs: ['get'] },
         { apiGroups: ['networking.k8s.io'], resources: ['servicecidrs'], verbs: ['list'] },
         { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list'] },
+        { apiGroups: ['apps'], resources: ['deployments', 'statefulsets', 'daemonsets'], verbs: ['list', 'watch'] },
+        { apiGroups: ['wgpolicyk8s.io'], resources: ['clusterpolicyreports'], verbs: ['get', 'create', 'patch', 'delete'] },
+        { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: ['get', 'list', 'create', 'patch', 'delete'] },
+        { apiGroups: ['policy.networking.k8s.io'], resources: ['clusternetworkpolicies'], verbs: ['get', 'list', 'create', 'patch', 'delete'] },
+        { apiGroups: ['cilium.io'], resources: ['ciliumcidrgroups', 'ciliumclusterwidenetworkpolicies'], verbs: ['get', 'list', 'create', 'patch', 'delete'] },
+        { apiGroups: ['projectcalico.org'], resources: ['globalnetworksets', 'globalnetworkpolicies'], verbs: ['get', 'list', 'create', 'patch', 'delete'] },
+        { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'create', 'patch', 'delete'] },
       ]),
     );
     // No wildcard, and nothing that reaches Secrets or lets the controller grant itself more.

@@ -1,0 +1,284 @@
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { parse, parseAllDocuments } from 'yaml';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { clusterRanges, runPlan } from './plan.js';
+
+// The planner runs in-process on the TypeScript sources: the same code as
+// dist/cli/main.js plan, without a child process per case.
+const examples = new URL('../examples', import.meta.url).pathname;
+const NOW = '2026-08-22T12:00:00Z';
+
+async function plan(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runPlan(args, { write: (s: string) => (stdout += s) }, { write: (s: string) => (stderr += s) });
+  return { code, stdout, stderr };
+}
+
+interface JsonPlan {
+  actions: { name: string; type: string; layer: string; decision: string; indicators: number; blastRadius: Record<string, unknown>; objects: Record<string, string>[] }[];
+  policies: { name: string; matched: number; compileErrors: { field: string }[]; missingFeeds: string[]; warnings: string[] }[];
+  feeds: { name: string; indicators?: number; dropped?: Record<string, number>; missing?: string; error?: string }[];
+  errors: string[];
+}
+
+const feedYaml = (name: string, annotations: Record<string, string> = {}) => [
+  'apiVersion: forestall.io/v1alpha1', 'kind: ThreatFeed', `metadata: {name: ${name}, annotations: ${JSON.stringify(annotations)}}`,
+  'spec: {format: lines, source: {http: {url: "https://feeds.example.org/x"}}, confidence: {default: 80}}',
+].join('\n');
+
+const policyYaml = (name: string, feed: string, match: string, extra = '') => [
+  'apiVersion: forestall.io/v1alpha1', 'kind: ExposurePolicy', `metadata: {name: ${name}}`,
+  `spec: {feeds: {names: [${feed}]}, match: ${JSON.stringify(match)}, actions: [{type: EgressDeny}], mode: Audit${extra}}`,
+].join('\n');
+
+const cluster = [
+  'apiVersion: v1\nkind: Namespace\nmetadata: {name: apps, labels: {environment: production}}',
+  'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: apps}\nspec: {replicas: 2, template: {metadata: {labels: {app: web}}}}',
+  'apiVersion: v1\nkind: Node\nmetadata: {name: n1}\nspec: {podCIDR: 10.244.0.0/24}\nstatus: {addresses: [{type: ExternalIP, address: 34.120.5.6}]}',
+].join('\n---\n');
+
+/** A temp dir with a feed file, ThreatFeeds, policies and a cluster/ folder. */
+async function workspace(files: Record<string, string>): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'forestall-plan-'));
+  for (const [path, text] of Object.entries(files)) {
+    await mkdir(join(dir, path, '..'), { recursive: true });
+    await writeFile(join(dir, path), text);
+  }
+  return dir;
+}
+
+describe('forestall plan on examples/', () => {
+  let summary: Awaited<ReturnType<typeof plan>>;
+  let json: JsonPlan;
+
+  beforeAll(async () => {
+    summary = await plan(examples, '--now', NOW);
+    const r = await plan(examples, '--now', NOW, '--json');
+    expect(r.code, r.stderr).toBe(0);
+    json = JSON.parse(r.stdout) as JsonPlan;
+  });
+
+  it('GIVEN the examples and no flags THEN every feed with a plan-file is ingested and the plan exits 0', () => {
+    expect(summary.code, summary.stderr).toBe(0);
+    expect(summary.stderr).toBe('');
+    expect(summary.stdout).toMatch(/^Plan of 4 ThreatFeeds and 4 ExposurePolicies under .*examples, at 2026-08-22T12:00:00.000Z\n/);
+    expect(summary.stdout).toMatch(/Cluster .*examples\/cluster \(found under the PATH; --cluster DIR chooses another\): 5 namespaces, 7 workloads, 14 pods/);
+    expect(summary.stdout).toMatch(/ipsum\s+lines\s+120,382 indicators \(ipv4 120,382\)/);
+    expect(summary.stdout).toMatch(/dropped by guardrails: never-block:tranco10k 1 \(pastebin\.com\)/);
+    expect(summary.stdout).toMatch(/internal-blocklist\s+lines\s+no content: give --feed internal-blocklist=FILE.*; no policy reads it/);
+  });
+
+  it('GIVEN the examples THEN the summary shows one audit, one auto and one approval decision with their reasons', () => {
+    expect(summary.stdout).toMatch(/action c2-egress-deny-egressdeny: EgressDeny via network:networkpolicy, 14,215 indicators/);
+    expect(summary.stdout).toMatch(/decision\s+audit \(mode Audit/);
+    expect(summary.stdout).toMatch(/decision\s+auto \(spec\.autoApprove allowed it/);
+    expect(summary.stdout).toMatch(/decision\s+approval \(spec\.autoApprove is false/);
+    expect(summary.stdout).toMatch(/objects\s+4 NetworkPolicy \(default\/forestall-c2-egress-deny-egressdeny/);
+    expect(summary.stdout).toMatch(/warning: spec\.actions\[0\]: Isolate actions are not produced/);
+    expect(summary.stdout).toMatch(/3 actions: 1 auto, 1 approval, 1 audit; 6 objects rendered/);
+  });
+
+  it('GIVEN --json THEN each action has exactly the documented keys and the counts agree with the feeds', () => {
+    for (const a of json.actions) {
+      expect(Object.keys(a).sort()).toEqual(['blastRadius', 'decision', 'indicators', 'layer', 'name', 'objects', 'type']);
+      for (const o of a.objects) expect(Object.keys(o).sort()).toEqual(['apiVersion', 'kind', 'name', 'namespace']);
+    }
+    // Policies in name order, so the output is stable.
+    expect(json.actions.map((a) => [a.name, a.type, a.layer, a.decision, a.indicators])).toEqual([
+      ['block-malware-domains-dnsblock', 'DNSBlock', 'dns', 'approval', 6],
+      ['c2-egress-deny-egressdeny', 'EgressDeny', 'network', 'audit', 14215],
+      ['c2-egress-deny-critical-egressdeny', 'EgressDeny', 'network', 'auto', 23],
+    ]);
+    const [dns, c2, critical] = json.actions;
+    // kube-system is out of the c2 scope; the DNS block is cluster-wide.
+    expect(c2!.blastRadius).toEqual({ namespaces: 4, workloads: 5, pods: 9, users: 0, addresses: 14215, production: true });
+    expect(dns!.blastRadius).toEqual({ namespaces: 5, workloads: 7, pods: 14, users: 0, addresses: 0, production: true });
+    expect(c2!.objects.map((o) => o.namespace)).toEqual(['default', 'monitoring', 'shop', 'staging']);
+    expect(critical!.objects).toEqual([{ apiVersion: 'policy.networking.k8s.io/v1alpha2', kind: 'ClusterNetworkPolicy', namespace: '', name: 'forestall-c2-egress-deny-critical-egressdeny-0' }]);
+    expect(json.feeds.find((f) => f.name === 'malware-domains')).toMatchObject({ indicators: 8, dropped: { 'never-block:tranco10k': 1 } });
+    expect(json.errors).toEqual([]);
+  });
+});
+
+describe('forestall plan on edge cases', () => {
+  it('GIVEN a CEL typo in spec.match THEN it exits 1 naming the file and spec.match, and still plans the other policy', async () => {
+    const dir = await workspace({
+      'feed.txt': '45.148.10.240\n',
+      'feed.yaml': feedYaml('bad-ips', { 'forestall.io/plan-file': 'feed.txt' }),
+      'policies.yaml': [
+        policyYaml('typo', 'bad-ips', "indicator.tpye == 'ipv4'"),
+        policyYaml('fine', 'bad-ips', "indicator.type == 'ipv4'"),
+      ].join('\n---\n'),
+      'cluster/objects.yaml': cluster,
+    });
+    const r = await plan(dir, '--now', NOW);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/policies\.yaml: ExposurePolicy\/typo: spec\.match: .*tpye/);
+    expect(r.stdout).toMatch(/Policy typo .*\n {2}COMPILE ERROR spec\.match: /);
+    expect(r.stdout).toMatch(/action fine-egressdeny: EgressDeny via network:networkpolicy, 1 indicator/);
+  });
+
+  it('GIVEN a plan-file that does not exist THEN it exits 1 naming the annotation and the file, and the policy sees the feed as missing', async () => {
+    const dir = await workspace({
+      'feed.yaml': feedYaml('gone', { 'forestall.io/plan-file': 'nowhere.txt' }),
+      'policy.yaml': policyYaml('p', 'gone', "indicator.type == 'ipv4'"),
+    });
+    const r = await plan(dir, '--now', NOW, '--json');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/ThreatFeed gone: .*feed\.yaml: annotation forestall\.io\/plan-file: cannot read .*nowhere\.txt: no such file/);
+    const out = JSON.parse(r.stdout) as JsonPlan;
+    expect(out.policies[0]!.missingFeeds).toEqual(['gone']);
+    expect(out.actions).toEqual([]);
+  });
+
+  it('GIVEN a feed file its parser refuses and a confidence expression that does not compile THEN it exits 1 naming the data file and the YAML file', async () => {
+    const dir = await workspace({
+      'kev.json': '{"title": "not a catalog"}',
+      'ips.txt': '45.148.10.240\n',
+      'feeds.yaml': [
+        'apiVersion: forestall.io/v1alpha1\nkind: ThreatFeed\nmetadata: {name: kev, annotations: {forestall.io/plan-file: kev.json}}\nspec: {format: kev, source: {http: {url: "https://x/kev.json"}}}',
+        'apiVersion: forestall.io/v1alpha1\nkind: ThreatFeed\nmetadata: {name: ips, annotations: {forestall.io/plan-file: ips.txt}}\nspec: {format: lines, source: {http: {url: "https://x/ips"}}, confidence: {expression: "record.score +"}}',
+      ].join('\n---\n'),
+    });
+    const r = await plan(dir, '--now', NOW);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/ThreatFeed kev: .*kev\.json: kev: the catalog lacks catalogVersion/);
+    expect(r.stderr).toMatch(/ThreatFeed ips: .*feeds\.yaml: spec\.confidence\.expression: /);
+    expect(r.stdout).toMatch(/kev\s+kev\s+ERROR /);
+  });
+
+  it('GIVEN a feed without content THEN it is reported as missing for the policies that read it, and that is no error', async () => {
+    const dir = await workspace({ 'all.yaml': `${feedYaml('quiet')}\n---\n${policyYaml('p', 'quiet', '')}` });
+    const r = await plan(dir, '--now', NOW);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/quiet\s+lines\s+no content: .*; missing for p/);
+    expect(r.stdout).toMatch(/missing feeds: quiet/);
+  });
+
+  it('GIVEN --feed NAME=FILE and a cluster whose node has a public address THEN the flag wins over the annotation and the cluster address is never blocked', async () => {
+    const dir = await workspace({
+      'annotated.txt': '45.148.10.240\n',
+      'override.txt': '# the node below is 34.120.5.6\n34.120.5.6\n193.47.62.69\n',
+      'feed.yaml': feedYaml('ips', { 'forestall.io/plan-file': 'annotated.txt' }),
+      'policy.yaml': policyYaml('p', 'ips', "indicator.type == 'ipv4'"),
+      'cluster/objects.yaml': cluster,
+    });
+    const r = await plan(dir, '--now', NOW, '--json', '--feed', `ips=${join(dir, 'override.txt')}`);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as JsonPlan;
+    expect(out.feeds[0]).toMatchObject({ name: 'ips', indicators: 1, dropped: { cluster: 1 } });
+    expect(out.actions[0]).toMatchObject({ indicators: 1, blastRadius: { namespaces: 1, workloads: 1, pods: 2, addresses: 1, production: true } });
+  });
+
+  it('GIVEN --never-block THEN the address joins the guardrails, as the controller flag of the same name does', async () => {
+    const dir = await workspace({
+      'ips.txt': '45.148.10.240\n193.47.62.69\n',
+      'feed.yaml': feedYaml('ips', { 'forestall.io/plan-file': 'ips.txt' }),
+    });
+    const r = await plan(dir, '--now', NOW, '--json', '--never-block', '193.47.62.69');
+    expect(r.code, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as JsonPlan).feeds[0]).toMatchObject({ indicators: 1, dropped: { allowlist: 1 } });
+  });
+
+  it('GIVEN --out THEN every rendered object is a file that parses, and kustomization.yaml lists exactly those files', async () => {
+    const dir = await workspace({
+      'feed.txt': '45.148.10.240\n193.47.62.69\n2.57.122.0/24\n',
+      'feed.yaml': feedYaml('ips', { 'forestall.io/plan-file': 'feed.txt' }),
+      'policy.yaml': policyYaml('p', 'ips', "indicator.type in ['ipv4', 'cidr']"),
+      'cluster/objects.yaml': `${cluster}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: other}`,
+    });
+    const out = join(dir, 'rendered');
+    const r = await plan(dir, '--now', NOW, '--out', out, '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const planned = (JSON.parse(r.stdout) as JsonPlan).actions.flatMap((a) => a.objects);
+    expect(planned.map((o) => o.namespace)).toEqual(['apps', 'other']);
+    const kustomization = parse(await readFile(join(out, 'kustomization.yaml'), 'utf8')) as { kind: string; resources: string[] };
+    expect(kustomization.kind).toBe('Kustomization');
+    const files = (await readdir(out)).filter((f) => f !== 'kustomization.yaml').sort();
+    expect([...kustomization.resources].sort()).toEqual(files);
+    const written = [];
+    for (const f of files) {
+      const docs = parseAllDocuments(await readFile(join(out, f), 'utf8'));
+      expect(docs).toHaveLength(1);
+      const m = docs[0]!.toJS() as { apiVersion: string; kind: string; metadata: { name: string; namespace?: string }; spec: { egress: { to: { ipBlock?: { except?: string[] } }[] }[] } };
+      expect(m.spec.egress[0]!.to[0]!.ipBlock!.except).toEqual(['2.57.122.0/24', '45.148.10.240/32', '193.47.62.69/32']);
+      written.push({ apiVersion: m.apiVersion, kind: m.kind, namespace: m.metadata.namespace ?? '', name: m.metadata.name });
+    }
+    expect(written).toEqual(planned);
+  });
+
+  it('GIVEN an invalid ExposurePolicy and a duplicate ThreatFeed THEN it exits 1 naming the files and fields', async () => {
+    const dir = await workspace({
+      'a.yaml': `${feedYaml('dup')}\n---\napiVersion: forestall.io/v1alpha1\nkind: ExposurePolicy\nmetadata: {name: broken}\nspec: {feeds: {names: [dup]}, actions: [], mode: Sometimes}`,
+      'b.yaml': feedYaml('dup'),
+    });
+    const r = await plan(dir, '--now', NOW);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/a\.yaml: ExposurePolicy\/broken: .*spec\.mode/);
+    expect(r.stderr).toMatch(/b\.yaml: ThreatFeed\/dup: a ThreatFeed named dup is already defined in .*a\.yaml/);
+  });
+
+  it.each([
+    [[], /give at least one PATH/],
+    [['/nonexistent/forestall'], /\/nonexistent\/forestall: no such file or directory/],
+    [['EXAMPLES', '--feed', 'ipsum'], /--feed "ipsum": expected NAME=FILE/],
+    [['EXAMPLES', '--feed', 'nosuch=x.txt'], /--feed nosuch=\.\.\.: no ThreatFeed named nosuch/],
+    [['EXAMPLES', '--now', 'yesterday'], /--now "yesterday": expected an RFC 3339 time/],
+    [['EXAMPLES', '--cluster', '/nonexistent/cluster'], /--cluster \/nonexistent\/cluster: not a directory/],
+    [['EXAMPLES', '--connector', 'firewall=x:y'], /--connector firewall=x:y: unknown layer "firewall"/],
+    [['EXAMPLES', '--colour'], /Unknown option '--colour'/],
+  ])('GIVEN the usage error %j THEN it exits 2 and says what is wrong', async (args, message) => {
+    const r = await plan(...args.map((a) => (a === 'EXAMPLES' ? examples : a)));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stdout).toBe('');
+  });
+
+  it('GIVEN --help THEN it explains --out writes every action whatever its decision', async () => {
+    const r = await plan('--help');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/--out DIR\s+write the rendered manifests of every action, whatever its\s+decision/);
+  });
+});
+
+describe('the forestall command', () => {
+  // Runs the build as a user would (npm test builds dist/ first), to check the wiring.
+  const bin = new URL('../dist/cli/main.js', import.meta.url).pathname;
+  const run = (...args: string[]) => promisify(execFile)(process.execPath, [bin, ...args]).then(
+    (r) => ({ code: 0, ...r }),
+    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+  );
+
+  it('GIVEN --help THEN plan is listed, and plan --help prints its usage', async () => {
+    expect((await run('--help')).stdout).toMatch(/plan PATH\.\.\.\s+run the policy engine offline/);
+    const r = await run('plan', '--help');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Usage: forestall plan PATH\.\.\. \[flags\]/);
+  });
+
+  it('GIVEN a usage error THEN the built command exits 2', async () => {
+    const r = await run('plan');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/forestall plan: give at least one PATH/);
+  });
+});
+
+describe('clusterRanges', () => {
+  it('GIVEN Services, Nodes, a ServiceCIDR and the kubernetes EndpointSlice THEN it returns their addresses and ranges, without headless Services', () => {
+    expect(clusterRanges([
+      { kind: 'Service', spec: { clusterIP: '10.96.0.10', clusterIPs: ['10.96.0.10', 'fd00:10:96::a'] } },
+      { kind: 'Service', spec: { clusterIP: 'None' } },
+      { kind: 'Service', spec: { clusterIP: '10.96.1.1' } },
+      { kind: 'Node', spec: { podCIDR: '10.244.0.0/24' }, status: { addresses: [{ type: 'InternalIP', address: '10.0.0.5' }, { type: 'Hostname', address: 'n1' }] } },
+      { kind: 'ServiceCIDR', spec: { cidrs: ['10.96.0.0/16'] } },
+      { kind: 'EndpointSlice', metadata: { labels: { 'kubernetes.io/service-name': 'kubernetes' } }, endpoints: [{ addresses: ['172.18.0.2'] }] },
+      { kind: 'EndpointSlice', metadata: { labels: { 'kubernetes.io/service-name': 'web' } }, endpoints: [{ addresses: ['10.244.0.9'] }] },
+      null,
+    ])).toEqual(['10.0.0.5', '10.244.0.0/24', '10.96.0.0/16', '10.96.0.10', '10.96.1.1', '172.18.0.2', 'fd00:10:96::a']);
+  });
+});

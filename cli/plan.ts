@@ -1,0 +1,501 @@
+/**
+ * `forestall plan`: the policy engine offline, as `kyverno apply` runs Kyverno's. It
+ * reads ThreatFeeds and ExposurePolicies from YAML, feed content from local files and
+ * the cluster from a directory of objects, then runs the controller's own code on them:
+ * feeds/ingest with the default guardrails, policies/evaluatePolicy, and the
+ * connectors' renderers. Nothing here talks to a cluster or the network.
+ */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { formatIssues, LAYERS, parseDuration, validateObject, type ExposurePolicy, type ThreatFeed } from '../crds/index.js';
+import { ConfidenceExpressionError, defaultGuardrailConfig, Guardrails, ingest, type IngestResult } from '../feeds/index.js';
+import { CelCache, evaluatePolicy, inventoryFromObjects, selectFeeds, type CompileError, type Evaluation, type FeedView, type Inventory, type PlannedAction } from '../policies/index.js';
+import { CONNECTOR_IDS, isConnectorId, rendererFor, writeKustomization, type Layer, type Manifest, type WriteResult } from '../connectors/index.js';
+import { isForestallObject, readYamlDocuments } from './validate.js';
+
+/** The ThreatFeed annotation naming a local copy of the feed, relative to the YAML file. */
+export const PLAN_FILE_ANNOTATION = 'forestall.io/plan-file';
+
+export const PLAN_USAGE = `Usage: forestall plan PATH... [flags]
+
+Runs the policy engine offline: reads ThreatFeed and ExposurePolicy YAML under each
+PATH (files or directories, multi-document; other kinds are ignored), ingests each
+feed from a local file with the controller's parsers and guardrails, evaluates every
+policy against the cluster objects in --cluster, and prints the actions it would take:
+for each, the connector, the indicators, the decision (auto: applied without review;
+approval: needs a reviewer; audit: reported only) with its reason, the blast radius
+and the objects the connector renders. Nothing is applied.
+
+Feed content comes from --feed NAME=FILE, or else from the ThreatFeed's annotation
+${PLAN_FILE_ANNOTATION}: FILE (relative to its YAML file). A feed with neither is
+reported as having no content, and policies reading it see it as missing.
+
+Flags:
+  --feed NAME=FILE          read ThreatFeed NAME from FILE (repeatable)
+  --cluster DIR             YAML of the cluster's objects (Namespaces, Deployments,
+                            StatefulSets, DaemonSets, Pods, Services, Nodes). Without it,
+                            a cluster/ folder directly under a PATH is used if there is one.
+                            Service cluster IPs and Node ranges join the guardrails.
+  --now RFC3339             evaluate at this time instead of now (reproducible output)
+  --connector LAYER=ID      default connector for a layer, e.g. network=network:cilium
+                            (repeatable; layers: ${LAYERS.join(', ')})
+  --never-block CIDR|DOMAIN never block this either, as the controller's --never-block (repeatable)
+  --json                    print one JSON object: {"actions":[{"name","type","layer",
+                            "decision","indicators","blastRadius","objects":[{"apiVersion",
+                            "kind","namespace","name"}]}],"policies":[...],"feeds":[...],
+                            "errors":[...]} (namespace is "" for cluster-scoped objects)
+  --out DIR                 write the rendered manifests of every action, whatever its
+                            decision (audit and approval ones too), into DIR as a
+                            kustomization that \`kubectl kustomize DIR\` builds
+
+Exit status: 0 when everything was evaluated; 1 when a file or object is invalid, a
+feed could not be ingested or a policy has CEL compile errors (everything else is
+still printed); 2 for usage errors.
+`;
+
+interface Writer {
+  write(s: string): unknown;
+}
+
+/** What the planner needs, once the flags are parsed. */
+export interface PlanInput {
+  paths: string[];
+  /** Feed name → file, from --feed (relative to the working directory). */
+  feedFiles: ReadonlyMap<string, string>;
+  /** Directories of cluster objects. */
+  clusterDirs: string[];
+  /** The directories came from --cluster, not from a cluster/ folder under a PATH. */
+  clusterFromFlag: boolean;
+  now: Date;
+  neverBlock: string[];
+  defaultConnectors: Partial<Record<Layer, string>>;
+}
+
+export interface FeedReport {
+  name: string;
+  format: string;
+  labels: Record<string, string>;
+  /** Where the content came from; undefined when the feed has none. */
+  file?: string;
+  /** The ExposurePolicies that select it. */
+  readBy: string[];
+  /** Why there is no content. */
+  missing?: string;
+  /** Why the content could not be read or ingested. */
+  error?: string;
+  result?: IngestResult;
+}
+
+export interface ActionReport {
+  action: PlannedAction;
+  manifests: Manifest[];
+  /** The connector could not render the action: unknown connector, bad params, values it cannot carry. */
+  problems: string[];
+}
+
+export interface PolicyReport {
+  name: string;
+  file: string;
+  mode: string;
+  /** spec.suspend: the controller produces no new actions for it. */
+  suspended: boolean;
+  evaluation: Evaluation;
+  actions: ActionReport[];
+}
+
+export interface Plan {
+  now: Date;
+  paths: string[];
+  cluster: { dirs: string[]; fromFlag: boolean; inventory: Inventory; ranges: string[] };
+  feeds: FeedReport[];
+  policies: PolicyReport[];
+  /** Anything that makes the exit status 1, each naming its file, object or field. */
+  errors: string[];
+}
+
+export class UsageError extends Error {}
+
+/**
+ * The cluster's own addresses, read from its objects as the controller reads them
+ * from the API server (controller/threatfeed/cluster-ranges.ts): Service cluster IPs,
+ * ServiceCIDRs, Node pod ranges and addresses, and the API server's endpoints.
+ */
+export function clusterRanges(objects: readonly unknown[]): string[] {
+  const out = new Set<string>();
+  for (const raw of objects) {
+    const o = raw as {
+      kind?: string; metadata?: { labels?: Record<string, string> };
+      spec?: { clusterIP?: string; clusterIPs?: string[]; cidrs?: string[]; podCIDR?: string; podCIDRs?: string[] };
+      status?: { addresses?: { type?: string; address?: string }[] };
+      endpoints?: { addresses?: string[] }[];
+    } | null;
+    if (!o || typeof o !== 'object') continue;
+    const add = (v: string | undefined) => {
+      if (v && v !== 'None') out.add(v);
+    };
+    switch (o.kind) {
+      case 'Service':
+        for (const ip of o.spec?.clusterIPs ?? [o.spec?.clusterIP]) add(ip);
+        break;
+      case 'ServiceCIDR':
+        for (const c of o.spec?.cidrs ?? []) add(c);
+        break;
+      case 'Node':
+        for (const c of o.spec?.podCIDRs ?? [o.spec?.podCIDR]) add(c);
+        for (const a of o.status?.addresses ?? []) if (a.type === 'InternalIP' || a.type === 'ExternalIP') add(a.address);
+        break;
+      case 'EndpointSlice':
+        if (o.metadata?.labels?.['kubernetes.io/service-name'] === 'kubernetes') for (const e of o.endpoints ?? []) for (const a of e.addresses ?? []) add(a);
+        break;
+    }
+  }
+  return [...out].sort();
+}
+
+type Loaded<T> = { object: T; file: string };
+
+/** Reads and validates the Forestall objects under the paths, as `kubectl apply` would (schema defaults filled in). */
+async function loadForestallObjects(paths: readonly string[], errors: string[]): Promise<{ feeds: Loaded<ThreatFeed>[]; policies: Loaded<ExposurePolicy>[] }> {
+  const feeds = new Map<string, Loaded<ThreatFeed>>();
+  const policies = new Map<string, Loaded<ExposurePolicy>>();
+  for (const doc of await readYamlDocuments(paths)) {
+    if ('error' in doc) {
+      errors.push(`${doc.file}: ${doc.error}`);
+      continue;
+    }
+    if (!isForestallObject(doc.object)) continue;
+    const label = `${doc.file}: ${doc.object.kind}/${doc.object.metadata?.name ?? '(no name)'}`;
+    const result = validateObject(doc.object);
+    if (!result.ok) {
+      errors.push(`${label}: ${formatIssues(result.issues)}`);
+      continue;
+    }
+    const o = result.object;
+    const into = o.kind === 'ThreatFeed' ? feeds : o.kind === 'ExposurePolicy' ? policies : undefined;
+    if (!into) continue;
+    const name = o.metadata?.name ?? '';
+    const seen = into.get(name);
+    if (seen) {
+      errors.push(`${label}: a ${o.kind} named ${name} is already defined in ${seen.file}; this one is ignored`);
+      continue;
+    }
+    (into as Map<string, Loaded<typeof o>>).set(name, { object: o, file: doc.file });
+  }
+  // Code-point order, not the locale's: the output must not depend on where it runs.
+  const byName = <T extends { object: { metadata?: { name?: string } } }>(a: T, b: T) => {
+    const [x, y] = [a.object.metadata?.name ?? '', b.object.metadata?.name ?? ''];
+    return x < y ? -1 : x > y ? 1 : 0;
+  };
+  return { feeds: [...feeds.values()].sort(byName), policies: [...policies.values()].sort(byName) };
+}
+
+/** Ingests one feed from its local file with exactly the options the controller's reconciler uses. */
+async function ingestFeed(loaded: Loaded<ThreatFeed>, input: PlanInput, guardrails: Guardrails): Promise<FeedReport> {
+  const feed = loaded.object;
+  const name = feed.metadata?.name ?? '';
+  const report: FeedReport = { name, format: feed.spec.format, labels: { ...feed.metadata?.labels }, readBy: [] };
+  const annotated = feed.metadata?.annotations?.[PLAN_FILE_ANNOTATION];
+  const file = input.feedFiles.get(name) ?? (annotated ? join(dirname(loaded.file), annotated) : undefined);
+  if (!file) {
+    report.missing = `no content: give --feed ${name}=FILE or the ${PLAN_FILE_ANNOTATION} annotation`;
+    return report;
+  }
+  report.file = file;
+  try {
+    if (!(await stat(file)).isFile()) throw new Error('not a file');
+  } catch (e) {
+    const via = input.feedFiles.has(name) ? `--feed ${name}=${file}` : `${loaded.file}: annotation ${PLAN_FILE_ANNOTATION}`;
+    report.error = `${via}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`;
+    return report;
+  }
+  try {
+    report.result = await ingest(createReadStream(file), {
+      feed: name, format: feed.spec.format, parser: feed.spec.parser, confidence: feed.spec.confidence,
+      ttlMs: parseDuration(feed.spec.ttl ?? '168h'), now: input.now, guardrails,
+    });
+  } catch (e) {
+    // A confidence expression that does not compile is the YAML's fault, not the file's.
+    report.error = e instanceof ConfidenceExpressionError ? `${loaded.file}: ${e.message}` : `${file}: ${(e as Error).message}`;
+  }
+  return report;
+}
+
+/** The connector's objects for one action, or why there are none; one action's problem never hides the others'. */
+function renderAction(action: PlannedAction): ActionReport {
+  if (!isConnectorId(action.connector)) {
+    return { action, manifests: [], problems: [`no connector ${action.connector} renders Kubernetes objects; known connectors: ${CONNECTOR_IDS.join(', ')}`] };
+  }
+  const renderer = rendererFor(action.connector);
+  const problems = renderer.validate(action.request);
+  if (problems.length) return { action, manifests: [], problems };
+  try {
+    return { action, manifests: renderer.render(action.request), problems };
+  } catch (e) {
+    return { action, manifests: [], problems: [`${action.connector} failed to render: ${(e as Error).message}`] };
+  }
+}
+
+export async function buildPlan(input: PlanInput): Promise<Plan> {
+  const errors: string[] = [];
+  const { feeds, policies } = await loadForestallObjects(input.paths, errors);
+  for (const name of input.feedFiles.keys()) {
+    if (!feeds.some((f) => f.object.metadata?.name === name)) throw new UsageError(`--feed ${name}=...: no ThreatFeed named ${name} under ${input.paths.join(', ')}`);
+  }
+
+  const clusterObjects: unknown[] = [];
+  for (const doc of await readYamlDocuments(input.clusterDirs)) {
+    if ('error' in doc) errors.push(`${doc.file}: ${doc.error}`);
+    else if (!isForestallObject(doc.object)) clusterObjects.push(doc.object);
+  }
+  const inventory = inventoryFromObjects(clusterObjects);
+  const ranges = clusterRanges(clusterObjects);
+  const guardrails = new Guardrails(defaultGuardrailConfig({ clusterCidrs: ranges, allowlist: input.neverBlock }));
+
+  const feedReports: FeedReport[] = [];
+  for (const f of feeds) {
+    const report = await ingestFeed(f, input, guardrails);
+    if (report.error) errors.push(`ThreatFeed ${report.name}: ${report.error}`);
+    feedReports.push(report);
+  }
+  const views: FeedView[] = feedReports.map((r) => ({ name: r.name, labels: r.labels, indicators: r.result?.indicators }));
+  for (const { object } of policies) {
+    for (const f of selectFeeds(object.spec, views).selected) feedReports.find((r) => r.name === f.name)!.readBy.push(object.metadata?.name ?? '');
+  }
+
+  const cel = new CelCache();
+  const policyReports: PolicyReport[] = policies.map(({ object, file }) => {
+    const name = object.metadata?.name ?? '';
+    const evaluation = evaluatePolicy({ name, generation: object.metadata?.generation ?? 1, spec: object.spec }, views, inventory, {
+      now: input.now, cel, defaultConnectors: input.defaultConnectors,
+    });
+    for (const c of evaluation.compileErrors) errors.push(`${file}: ExposurePolicy/${name}: ${compileMessage(c)}`);
+    return { name, file, mode: object.spec.mode ?? 'Audit', suspended: object.spec.suspend === true, evaluation, actions: evaluation.actions.map(renderAction) };
+  });
+  return {
+    now: input.now, paths: input.paths, cluster: { dirs: input.clusterDirs, fromFlag: input.clusterFromFlag, inventory, ranges },
+    feeds: feedReports, policies: policyReports, errors,
+  };
+}
+
+/** "spec.match: ...", whether or not the message already starts with the field path. */
+function compileMessage(c: CompileError): string {
+  return c.message.startsWith(`${c.field}: `) ? c.message : `${c.field}: ${c.message}`;
+}
+
+/** The --json document. "actions" has exactly the documented keys; the rest is context. */
+export function planJson(plan: Plan): unknown {
+  const actions = plan.policies.flatMap((p) => p.actions);
+  return {
+    now: plan.now.toISOString(),
+    actions: actions.map(({ action, manifests }) => ({
+      name: action.name,
+      type: action.type,
+      layer: action.layer,
+      decision: action.decision,
+      indicators: action.request.values.length,
+      blastRadius: action.blastRadius,
+      objects: manifests.map((m) => ({ apiVersion: m.apiVersion, kind: m.kind, namespace: m.metadata.namespace ?? '', name: m.metadata.name })),
+    })),
+    policies: plan.policies.map((p) => ({
+      name: p.name, file: p.file, mode: p.mode, suspended: p.suspended,
+      matched: p.evaluation.matched,
+      missingFeeds: p.evaluation.missingFeeds,
+      compileErrors: p.evaluation.compileErrors,
+      warnings: p.evaluation.warnings,
+      actions: p.actions.map(({ action, problems }) => ({
+        name: action.name, connector: action.connector, confidence: action.confidence, reason: action.reason,
+        feeds: action.feeds, digest: action.digest, expiresAt: action.request.expiresAt ?? null, problems,
+      })),
+    })),
+    feeds: plan.feeds.map((f) => ({
+      name: f.name, format: f.format, file: f.file ?? null, readBy: f.readBy,
+      ...(f.missing ? { missing: f.missing } : {}),
+      ...(f.error ? { error: f.error } : {}),
+      ...(f.result ? { indicators: f.result.kept, byType: f.result.byType, dropped: f.result.dropped, rejected: f.result.rejected } : {}),
+    })),
+    cluster: {
+      dirs: plan.cluster.dirs,
+      namespaces: plan.cluster.inventory.namespaces.length,
+      workloads: plan.cluster.inventory.workloads.length,
+      ranges: plan.cluster.ranges,
+    },
+    errors: plan.errors,
+  };
+}
+
+const n = (x: number) => x.toLocaleString('en-US');
+const counts = (m: Record<string, number | undefined>) => Object.entries(m).map(([k, v]) => `${k} ${n(v ?? 0)}`).join(', ');
+const plural = (x: number, one: string, many = `${one}s`) => `${n(x)} ${x === 1 ? one : many}`;
+
+/** The readable summary. */
+export function formatPlan(plan: Plan): string {
+  const lines: string[] = [];
+  const { inventory } = plan.cluster;
+  const pods = inventory.workloads.reduce((s, w) => s + w.pods, 0);
+  lines.push(`Plan of ${plural(plan.feeds.length, 'ThreatFeed')} and ${plural(plan.policies.length, 'ExposurePolicy', 'ExposurePolicies')} under ${plan.paths.join(', ')}, at ${plan.now.toISOString()}`);
+  lines.push(plan.cluster.dirs.length
+    ? `Cluster ${plan.cluster.dirs.join(', ')}${plan.cluster.fromFlag ? '' : ' (found under the PATH; --cluster DIR chooses another)'}: ` +
+      `${plural(inventory.namespaces.length, 'namespace')}, ${plural(inventory.workloads.length, 'workload')}, ${plural(pods, 'pod')}; ${plural(plan.cluster.ranges.length, 'cluster range')} never blocked`
+    : 'No cluster objects (--cluster DIR): no namespaces or workloads are in scope, so namespaced connectors render nothing');
+
+  lines.push('', 'Feeds');
+  const width = Math.max(...plan.feeds.map((f) => f.name.length), 4);
+  for (const f of plan.feeds) {
+    const head = `  ${f.name.padEnd(width)}  ${f.format.padEnd(5)}`;
+    if (f.missing) lines.push(`${head}  ${f.missing}; ${f.readBy.length ? `missing for ${f.readBy.join(', ')}` : 'no policy reads it'}`);
+    else if (f.error) lines.push(`${head}  ERROR ${f.error}`);
+    else if (f.result) {
+      const r = f.result;
+      const dropped = Object.values(r.dropped).reduce((a, b) => a + b, 0);
+      lines.push(`${head}  ${plural(r.kept, 'indicator')} (${counts(r.byType) || 'none'}) from ${f.file}`);
+      if (dropped) lines.push(`  ${''.padEnd(width)}         dropped by guardrails: ${counts(r.dropped)}${r.droppedSamples.length <= 3 ? ` (${r.droppedSamples.map((d) => d.value).join(', ')})` : ''}`);
+      if (r.rejected) lines.push(`  ${''.padEnd(width)}         malformed records: ${n(r.rejected)}${r.rejectedSamples[0] ? ` (first: ${r.rejectedSamples[0].ref}: ${r.rejectedSamples[0].reason})` : ''}`);
+    }
+  }
+  if (!plan.feeds.length) lines.push('  none');
+
+  for (const p of plan.policies) {
+    const e = p.evaluation;
+    lines.push('', `Policy ${p.name} (mode ${p.mode}, ${p.file})`);
+    for (const c of e.compileErrors) lines.push(`  COMPILE ERROR ${compileMessage(c)}`);
+    if (e.compileErrors.length) {
+      lines.push('  not evaluated');
+      continue;
+    }
+    if (p.suspended) lines.push('  suspended: in a cluster it produces no new actions; the plan shows what it would do otherwise');
+    if (e.missingFeeds.length) lines.push(`  missing feeds: ${e.missingFeeds.join(', ')} (not defined, or no content)`);
+    lines.push(`  matched ${plural(e.matched, 'indicator')}`);
+    for (const { action, manifests, problems } of p.actions) {
+      const br = action.blastRadius;
+      lines.push(`  action ${action.name}: ${action.type} via ${action.connector}, ${plural(action.request.values.length, 'indicator')}, highest confidence ${action.confidence}`);
+      lines.push(`    decision     ${action.decision} (${action.reason})`);
+      lines.push(`    blast radius ${plural(br.namespaces, 'namespace')}, ${plural(br.workloads, 'workload')}, ${plural(br.pods, 'pod')}, ${plural(br.addresses, 'address', 'addresses')}${br.production ? ', touches production' : ''}`);
+      if (action.request.expiresAt) lines.push(`    expires      ${action.request.expiresAt}`);
+      for (const problem of problems) lines.push(`    not rendered: ${problem}`);
+      if (manifests.length) lines.push(`    objects      ${summariseObjects(manifests)}`);
+    }
+    if (!p.actions.length && !e.warnings.length) lines.push('  no actions');
+    for (const w of e.warnings) lines.push(`  warning: ${w}`);
+  }
+  if (!plan.policies.length) lines.push('', 'No ExposurePolicies found.');
+
+  const actions = plan.policies.flatMap((p) => p.actions.map((a) => a.action));
+  const by = (d: string) => actions.filter((a) => a.decision === d).length;
+  lines.push('', `${plural(actions.length, 'action')}: ${by('auto')} auto, ${by('approval')} approval, ${by('audit')} audit; ${plural(actions.length ? plan.policies.flatMap((p) => p.actions).reduce((s, a) => s + a.manifests.length, 0) : 0, 'object')} rendered (--out DIR writes them)`);
+  if (plan.errors.length) lines.push(`${plural(plan.errors.length, 'error')}, listed on stderr`);
+  return lines.join('\n') + '\n';
+}
+
+/** "2 NetworkPolicy (shop/a, staging/a), 1 ConfigMap (kube-system/b)", at most a few names per kind. */
+function summariseObjects(manifests: readonly Manifest[]): string {
+  const byKind = new Map<string, string[]>();
+  for (const m of manifests) {
+    const names = byKind.get(m.kind) ?? [];
+    names.push(m.metadata.namespace ? `${m.metadata.namespace}/${m.metadata.name}` : m.metadata.name);
+    byKind.set(m.kind, names);
+  }
+  return [...byKind].map(([kind, names]) => `${names.length} ${kind} (${names.slice(0, 3).join(', ')}${names.length > 3 ? `, … ${names.length - 3} more` : ''})`).join(', ');
+}
+
+/** Splits NAME=VALUE flags; a malformed one is a usage error naming the flag. */
+function pairs(flag: string, values: readonly string[] | undefined): [string, string][] {
+  return (values ?? []).map((v) => {
+    const i = v.indexOf('=');
+    if (i <= 0 || i === v.length - 1) throw new UsageError(`--${flag} ${JSON.stringify(v)}: expected ${flag === 'feed' ? 'NAME=FILE' : 'LAYER=ID'}`);
+    return [v.slice(0, i), v.slice(i + 1)];
+  });
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  return stat(path).then((s) => s.isDirectory(), () => false);
+}
+
+/** Turns the command line into a PlanInput, or throws UsageError naming the flag or path. */
+export async function parsePlanArgs(argv: string[]): Promise<{ input: PlanInput; json: boolean; out?: string }> {
+  let values: Record<string, string | boolean | string[] | undefined>;
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({
+      args: argv, allowPositionals: true, strict: true,
+      options: {
+        feed: { type: 'string', multiple: true }, cluster: { type: 'string' }, now: { type: 'string' },
+        connector: { type: 'string', multiple: true }, 'never-block': { type: 'string', multiple: true },
+        json: { type: 'boolean' }, out: { type: 'string' },
+      },
+    }));
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (!positionals.length) throw new UsageError('give at least one PATH of ThreatFeed and ExposurePolicy YAML');
+  for (const p of positionals) {
+    if (!(await stat(p).then(() => true, () => false))) throw new UsageError(`${p}: no such file or directory`);
+  }
+  const feedFiles = new Map<string, string>();
+  for (const [name, file] of pairs('feed', values.feed as string[] | undefined)) {
+    if (feedFiles.has(name)) throw new UsageError(`--feed ${name}=...: given twice`);
+    feedFiles.set(name, file);
+  }
+  const defaultConnectors: Partial<Record<Layer, string>> = {};
+  for (const [layer, id] of pairs('connector', values.connector as string[] | undefined)) {
+    if (!(LAYERS as readonly string[]).includes(layer)) throw new UsageError(`--connector ${layer}=${id}: unknown layer ${JSON.stringify(layer)}; expected one of ${LAYERS.join(', ')}`);
+    defaultConnectors[layer as Layer] = id;
+  }
+  let now = new Date();
+  if (values.now !== undefined) {
+    const text = values.now as string;
+    // RFC 3339 needs a date, a time and an offset; Date.parse alone accepts far more.
+    if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i.test(text) || Number.isNaN(Date.parse(text))) {
+      throw new UsageError(`--now ${JSON.stringify(text)}: expected an RFC 3339 time such as 2026-08-22T12:00:00Z`);
+    }
+    now = new Date(text);
+  }
+  let clusterDirs: string[];
+  if (values.cluster !== undefined) {
+    const dir = values.cluster as string;
+    if (!(await isDirectory(dir))) throw new UsageError(`--cluster ${dir}: not a directory`);
+    clusterDirs = [dir];
+  } else {
+    clusterDirs = [];
+    for (const p of positionals) if (await isDirectory(join(p, 'cluster'))) clusterDirs.push(join(p, 'cluster'));
+  }
+  const out = values.out as string | undefined;
+  if (out !== undefined && (await stat(out).then((s) => !s.isDirectory(), () => false))) throw new UsageError(`--out ${out}: exists and is not a directory`);
+  return {
+    input: { paths: positionals, feedFiles, clusterDirs, clusterFromFlag: values.cluster !== undefined, now, neverBlock: (values['never-block'] as string[] | undefined) ?? [], defaultConnectors },
+    json: values.json === true,
+    ...(out !== undefined ? { out: resolve(out) } : {}),
+  };
+}
+
+export async function runPlan(argv: string[], out: Writer, err: Writer): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    out.write(PLAN_USAGE);
+    return 0;
+  }
+  let plan: Plan;
+  let args: Awaited<ReturnType<typeof parsePlanArgs>>;
+  try {
+    args = await parsePlanArgs(argv);
+    plan = await buildPlan(args.input);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    err.write(`forestall plan: ${e.message}\nRun forestall plan --help for the flags.\n`);
+    return 2;
+  }
+  let wrote: WriteResult | undefined;
+  if (args.out) {
+    try {
+      wrote = writeKustomization(args.out, plan.policies.flatMap((p) => p.actions.flatMap((a) => a.manifests)));
+    } catch (e) {
+      plan.errors.push(`--out ${args.out}: ${(e as Error).message}`);
+    }
+  }
+  out.write(args.json ? `${JSON.stringify(planJson(plan), null, 2)}\n` : formatPlan(plan));
+  if (wrote && !args.json) {
+    out.write(`Wrote ${plural(wrote.files.length, 'file')} for every action, whatever its decision, and kustomization.yaml to ${args.out}${wrote.removed.length ? ` (removed ${plural(wrote.removed.length, 'stale file')})` : ''}\n`);
+  }
+  for (const e of plan.errors) err.write(`forestall plan: ${e}\n`);
+  return plan.errors.length ? 1 : 0;
+}

@@ -1,0 +1,110 @@
+/**
+ * dns:rpz: DNSBlock as a DNS response policy zone (RPZ) file, for resolvers outside
+ * CoreDNS that implement RPZ: BIND 9 (`response-policy`), Unbound (`rpz:`), PowerDNS
+ * Recursor (`rpzFile`), Knot Resolver.
+ *
+ * The zone lives in the ConfigMap `forestall-rpz-<action>` (namespace params.namespace,
+ * default kube-system) under the key `forestall.rpz`; mount it into the resolver, or sync
+ * it to where the resolver reads zone files. The file is
+ *
+ *     $TTL 300
+ *     @ IN SOA localhost. hostmaster.localhost. ( <serial> 3600 600 604800 300 )
+ *     @ IN NS localhost.
+ *     evil.example CNAME .
+ *     *.evil.example CNAME .
+ *
+ * Owner names are relative, so the zone's name comes from the resolver's configuration
+ * (for example `rpz.forestall.`). `CNAME .` is the RPZ action "NXDOMAIN"; each domain gets
+ * a second, wildcard record because RPZ names match exactly.
+ *
+ * The serial is derived from the records (the first 32 bits of their sha256), so the same
+ * list always gives the same file, and a changed list a different serial. It is not
+ * monotonic: secondaries that pull the zone by transfer should be configured to fetch
+ * on every change (or load the file directly, as the ConfigMap mount does).
+ *
+ * One ConfigMap per action, never sharded; a list over the size budget is refused by
+ * validate().
+ */
+import { createHash } from 'node:crypto';
+import { checkNamespaceParam, checkRequest } from '../../checks.js';
+import { paramValue } from '../../params.js';
+import { MAX_OBJECT_BYTES, assertWithinBudget, invalidRequest, manifestBytes, objectName, synthesize, type RendererLimits } from '../../render.js';
+import type { ActionRequest, Manifest, ParamSpec, Renderer } from '../../types.js';
+import { normaliseDomains } from '../domains.js';
+
+export const RPZ_ID = 'dns:rpz';
+export const RPZ_KEY = 'forestall.rpz';
+const METADATA_ALLOWANCE = 4096;
+
+const NAMESPACE: ParamSpec & { default: string } = {
+  name: 'namespace', type: 'string', default: 'kube-system',
+  description: 'Namespace of the ConfigMap holding the zone file.',
+};
+const TTL: ParamSpec & { default: number } = {
+  name: 'ttl', type: 'integer', minimum: 1, maximum: 86400, default: 300,
+  description: 'TTL in seconds of the zone\'s records, and of the negative answers they cause.',
+};
+
+/** The zone file for `domains` (normalised, sorted). */
+export function zoneFile(actionName: string, domains: readonly string[], ttl: number): string {
+  const records: string[] = [];
+  for (const domain of domains) records.push(`${domain} CNAME .`, `*.${domain} CNAME .`);
+  const body = `${records.join('\n')}\n`;
+  const serial = zoneSerial(body);
+  return [
+    `; Forestall DNSBlock ${actionName}: response policy zone, NXDOMAIN for ${domains.length} domains and every name under them.`,
+    `$TTL ${ttl}`,
+    `@ IN SOA localhost. hostmaster.localhost. ( ${serial} 3600 600 604800 ${ttl} )`,
+    '@ IN NS localhost.',
+    body,
+  ].join('\n');
+}
+
+/** An SOA serial from the records: 1..2^32-1, the same for the same records. */
+export function zoneSerial(records: string): number {
+  const value = createHash('sha256').update(records).digest().readUInt32BE(0);
+  return value === 0 ? 1 : value;
+}
+
+export function createRpzRenderer(limits: RendererLimits = {}): Renderer {
+  const maxObjectBytes = limits.maxObjectBytes ?? MAX_OBJECT_BYTES;
+
+  function check(request: ActionRequest) {
+    const problems = checkRequest(renderer, request);
+    problems.push(...checkNamespaceParam(request.params.namespace, 'params.namespace'));
+    const { domains, problems: domainProblems } = normaliseDomains(request.values);
+    problems.push(...domainProblems);
+    let zone = '';
+    if (problems.length === 0 && domains.length > 0) {
+      zone = zoneFile(request.name, domains, paramValue(request.params, TTL));
+      const bytes = manifestBytes({ data: { [RPZ_KEY]: zone } }) + METADATA_ALLOWANCE;
+      if (bytes > maxObjectBytes) {
+        problems.push(`the zone file would be about ${Math.ceil(bytes / 1024)} KiB for ${domains.length} domains, over the ${Math.floor(maxObjectBytes / 1024)} KiB budget of one object; split the domains over several policies`);
+      }
+    }
+    return { problems, domains, zone };
+  }
+
+  const renderer: Renderer = {
+    id: RPZ_ID,
+    layer: 'dns',
+    supports: ['DNSBlock'],
+    description: 'ConfigMap with a response policy zone file (CNAME . for each domain and its subdomains) for BIND, Unbound, PowerDNS and other RPZ resolvers.',
+    params: [NAMESPACE, TTL],
+    kinds: [{ apiVersion: 'v1', kind: 'ConfigMap', namespaced: true }],
+    validate: (request) => check(request).problems,
+    render(request): Manifest[] {
+      const { problems, domains, zone } = check(request);
+      if (problems.length > 0) throw invalidRequest(RPZ_ID, request.name, problems);
+      if (domains.length === 0) return [];
+      const manifests = synthesize(request, [{
+        apiVersion: 'v1', kind: 'ConfigMap', name: objectName(`forestall-rpz-${request.name}`), namespace: paramValue(request.params, NAMESPACE), body: { data: { [RPZ_KEY]: zone } },
+      }]);
+      for (const manifest of manifests) assertWithinBudget(manifest, maxObjectBytes);
+      return manifests;
+    },
+  };
+  return renderer;
+}
+
+export const rpzRenderer = createRpzRenderer();

@@ -1,0 +1,153 @@
+import type { PreemptiveActionSpec } from '../crds/index.js';
+
+/**
+ * The one connector interface. A connector turns one action request into changes at an
+ * enforcement point (Kubernetes objects, an identity provider), and can say what it
+ * would change without changing anything. Every connector passes the shared contract
+ * suite: applying twice equals applying once, the plan after an apply is empty, and a
+ * dry run writes nothing.
+ *
+ * Connectors never import controller/: what they need from a cluster comes in through
+ * ClusterAccess, which the controller implements over its KubeClient.
+ */
+
+export type ActionType = PreemptiveActionSpec['type'];
+export type Layer = PreemptiveActionSpec['layer'];
+export type LabelSelector = NonNullable<NonNullable<PreemptiveActionSpec['scope']>['namespaceSelector']>;
+
+/** A Kubernetes object as JSON. */
+export interface Manifest {
+  apiVersion: string;
+  kind: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    [key: string]: unknown;
+  };
+  [key: string]: unknown;
+}
+
+export interface ObjectRef {
+  apiVersion: string;
+  kind: string;
+  /** Empty for cluster-scoped objects. */
+  namespace?: string;
+  name: string;
+}
+
+/** What a connector needs to know about one action, whether it came from the controller or the CLI. */
+export interface ActionRequest {
+  /** PreemptiveAction name. Every object is labelled with it (LABEL_ACTION, through labelValue(), which shortens names over 63 characters), which is how the objects are found again. */
+  name: string;
+  /** The ExposurePolicy behind it, if any. */
+  policy?: string;
+  type: ActionType;
+  /** Canonical indicator values, sorted: IPv4/IPv6 addresses and CIDRs for EgressDeny, domains for DNSBlock. */
+  values: string[];
+  scope: {
+    /** Namespaces in scope, sorted. Namespaced connectors (NetworkPolicy) write one object into each. */
+    namespaces: string[];
+    /** Cluster-wide connectors select with these. Absent means every namespace / every pod. */
+    namespaceSelector?: LabelSelector;
+    workloadSelector?: LabelSelector;
+  };
+  /** Objects the action protects or changes (Isolate targets workloads). */
+  targets?: ObjectRef[];
+  /** The policy's action template params, unvalidated; validate() checks them. */
+  params: Record<string, unknown>;
+  /** RFC 3339; recorded in an annotation. */
+  expiresAt?: string;
+}
+
+/** One change a connector made or would make. */
+export interface Change {
+  op: 'create' | 'update' | 'delete';
+  ref: ObjectRef;
+}
+
+export interface ApplyOptions {
+  /** Compute and validate (server-side dry run where there is a server), write nothing. */
+  dryRun?: boolean;
+}
+
+export interface ApplyOutcome {
+  /** What was changed (or, in a dry run, would have been). Empty when everything was already in place. */
+  changes: Change[];
+  /** Every object that now enforces the action. */
+  objects: ObjectRef[];
+}
+
+export interface Connector {
+  /** layer:name, for example network:cilium. */
+  readonly id: string;
+  readonly layer: Layer;
+  readonly supports: readonly ActionType[];
+  /** Problems with the request (bad params, values this connector cannot carry), as sentences naming the field. Empty when fine. */
+  validate(request: ActionRequest): string[];
+  /** What apply would change. Reads only. */
+  plan(request: ActionRequest): Promise<Change[]>;
+  /** Converge the enforcement point on the request: create, update, and delete what is no longer wanted. */
+  apply(request: ActionRequest, options?: ApplyOptions): Promise<ApplyOutcome>;
+  /** Remove everything the action put in place. */
+  remove(actionName: string, options?: ApplyOptions): Promise<ApplyOutcome>;
+}
+
+/** One entry of ActionRequest.params that a connector understands; anything else in params is an error. */
+export interface ParamSpec {
+  name: string;
+  type: 'string' | 'integer' | 'number' | 'boolean';
+  description: string;
+  default?: string | number | boolean;
+  /** Allowed values (type string). */
+  enum?: readonly string[];
+  /** Inclusive bounds (types integer and number). */
+  minimum?: number;
+  maximum?: number;
+}
+
+/** A connector whose enforcement is Kubernetes objects, so that the same render serves direct apply, Git delivery and the CLI. */
+export interface Renderer {
+  readonly id: string;
+  readonly layer: Layer;
+  readonly supports: readonly ActionType[];
+  /** One sentence for `forestall connectors` and the docs. */
+  readonly description: string;
+  /** The params it reads; validate() refuses any other key. */
+  readonly params: readonly ParamSpec[];
+  validate(request: ActionRequest): string[];
+  /** The objects that enforce the request. Pure; deterministic for the same request. */
+  render(request: ActionRequest): Manifest[];
+  /** The kinds render() can produce, so that stale objects of those kinds can be found and pruned. */
+  readonly kinds: readonly { apiVersion: string; kind: string; namespaced: boolean }[];
+}
+
+/** What a Kubernetes-object connector needs from a cluster. The controller implements it over its KubeClient. */
+export interface ClusterAccess {
+  get(ref: ObjectRef): Promise<Manifest | undefined>;
+  /** Objects of a kind in every namespace whose labels match the selector (label-selector syntax, "a=b,c=d"). */
+  list(apiVersion: string, kind: string, labelSelector: string): Promise<Manifest[]>;
+  /** Server-side apply with the field manager `forestall`, forcing conflicts. */
+  apply(object: Manifest, options?: ApplyOptions): Promise<Manifest>;
+  delete(ref: ObjectRef, options?: ApplyOptions): Promise<void>;
+  /**
+   * Whether the API server serves the kind at all (false: its CRD is not installed). Lets a
+   * connector say "install the CRD" instead of surfacing a bare 404, and lets remove()
+   * succeed when the enforcement point was uninstalled, so nothing can be left behind.
+   */
+  served(apiVersion: string, kind: string): Promise<boolean>;
+}
+
+/** Labels on every object Forestall renders. */
+export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
+export const MANAGED_BY = 'forestall';
+export const LABEL_ACTION = 'forestall.io/action';
+export const LABEL_POLICY = 'forestall.io/policy';
+export const ANNOTATION_EXPIRES_AT = 'forestall.io/expires-at';
+/**
+ * sha256 (truncated) of everything Forestall rendered for the object. Comparing it tells a
+ * changed render apart from an unchanged one even when the change removes a field, which
+ * comparing the rendered fields with the live object cannot see.
+ */
+export const ANNOTATION_RENDER_HASH = 'forestall.io/render-hash';

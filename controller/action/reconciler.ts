@@ -1,0 +1,228 @@
+import { isDeepStrictEqual } from 'node:util';
+import { API_VERSION, type PreemptiveAction, type PreemptiveActionStatus } from '../../crds/index.js';
+import type { ActionRequest, ApplyOutcome, Connector } from '../../connectors/types.js';
+import { NAMESPACE_NAME_LABEL } from '../../policies/index.js';
+import type { Clock } from '../runtime/clock.js';
+import type { KubeClient } from '../runtime/client.js';
+import { findCondition, rfc3339, withConditions, type Condition, type ConditionInput } from '../runtime/conditions.js';
+import type { Reconciler, Request, Result } from '../runtime/controller.js';
+import { classify } from '../runtime/errors.js';
+import type { EventRecorder } from '../runtime/events.js';
+import { hasFinalizer, isDeleting, withFinalizer, withoutFinalizer } from '../runtime/finalizers.js';
+import type { Informer } from '../runtime/informer.js';
+import type { Metrics } from '../runtime/metrics.js';
+import type { IndicatorStore } from './indicator-store.js';
+
+export const ActionCondition = { Ready: 'Ready', Approved: 'Approved' } as const;
+export const ActionReason = {
+  Enforced: 'Enforced',
+  AwaitingApproval: 'AwaitingApproval',
+  AutoApproved: 'AutoApproved',
+  UpdateAwaitingApproval: 'UpdateAwaitingApproval',
+  Expired: 'Expired',
+  Lifted: 'Lifted',
+  InvalidAction: 'InvalidAction',
+  UnknownConnector: 'UnknownConnector',
+  ApplyFailed: 'ApplyFailed',
+  WaitingForIndicators: 'WaitingForIndicators',
+} as const;
+
+type Phase = NonNullable<PreemptiveActionStatus['phase']>;
+const TERMINAL = new Set<Phase>(['Expired', 'Lifted', 'Rejected', 'Failed']);
+/** How soon to look again when the indicator ConfigMap has not caught up with the spec. */
+const INDICATORS_RETRY_MS = 500;
+
+export interface ActionDeps {
+  cache: Informer<PreemptiveAction>;
+  client: KubeClient;
+  events: EventRecorder;
+  clock: Clock;
+  metrics: Metrics;
+  store: IndicatorStore;
+  /** The connector for an id, or undefined when there is none. */
+  connector: (id: string) => Connector | undefined;
+  /** Connector ids for messages. */
+  connectorIds: readonly string[];
+  /** Connector per layer when the action names none. */
+  defaultConnector: (layer: string) => string;
+}
+
+/**
+ * Reconciles one PreemptiveAction through its lifecycle:
+ *   Pending → Proposed (needs approval) → Enforced → Expired | Lifted | Failed.
+ * Approved Direct actions are applied through their connector with server-side apply;
+ * expiry, an emptied indicator set and deletion remove everything applied (the
+ * finalizer sees to the last, so nothing is orphaned).
+ *
+ * Fail static: an action that is enforced stays enforced when an update needs approval,
+ * fails validation, or cannot be applied; its conditions say why. A reconcile with
+ * nothing new writes nothing: the connector compares before it writes, and the status
+ * is written only when it changes.
+ */
+export class ActionReconciler implements Reconciler {
+  constructor(private readonly deps: ActionDeps) {}
+
+  async reconcile({ key, log }: Request): Promise<Result | void> {
+    const { cache, client } = this.deps;
+    const action = cache.get(key);
+    if (!action) return;
+    const name = action.metadata.name!;
+    const connectorId = action.spec.connector ?? this.deps.defaultConnector(action.spec.layer);
+    const connector = this.deps.connector(connectorId);
+
+    if (isDeleting(action)) {
+      if (hasFinalizer(action)) {
+        if (connector) await connector.remove(name);
+        await this.deps.store.delete(name);
+        await client.setFinalizers(action, withoutFinalizer(action));
+        log.info('Removed what the action applied, and its finalizer');
+      }
+      return;
+    }
+    if (!hasFinalizer(action)) {
+      await client.setFinalizers(action, withFinalizer(action));
+      return;
+    }
+
+    const now = new Date(this.deps.clock.now());
+    const previous = (action.status?.phase ?? 'Pending') as Phase;
+    const status: PreemptiveActionStatus = { ...action.status };
+    const expiresAt = action.spec.expiresAt ? Date.parse(action.spec.expiresAt) : undefined;
+    const count = action.spec.indicators.count;
+    const ending = count === 0 || (expiresAt !== undefined && expiresAt <= now.getTime());
+    // A terminal action that has something to do again starts a new episode.
+    if (TERMINAL.has(previous) && !ending && previous !== 'Failed') {
+      status.detectedAt = rfc3339(now);
+      delete status.enforcedAt;
+      delete status.timeToEnforceSeconds;
+    }
+    status.detectedAt ??= rfc3339(now);
+    const generation = action.metadata.generation ?? 0;
+
+    if (!connector) {
+      return this.finish(action, { ...status, phase: previous === 'Enforced' ? 'Enforced' : 'Failed' }, generation, now, [
+        { type: ActionCondition.Ready, status: 'False', reason: ActionReason.UnknownConnector, message: `spec.connector: no connector ${connectorId}; known: ${this.deps.connectorIds.join(', ')}` },
+      ]);
+    }
+
+    if (ending) {
+      const outcome = await connector.remove(name);
+      const phase: Phase = count === 0 ? 'Lifted' : 'Expired';
+      const message = count === 0 ? 'no indicators are left: everything the action applied is removed' : `expired at ${action.spec.expiresAt}: everything the action applied is removed`;
+      return this.finish(action, {
+        ...status, phase, appliedObjects: [],
+        connectorResults: this.result(status, connectorId, 'Removed', 'nothing the action applied is left in place', now, outcome),
+      }, generation, now, [
+        { type: ActionCondition.Ready, status: 'True', reason: phase === 'Lifted' ? ActionReason.Lifted : ActionReason.Expired, message },
+      ]);
+    }
+
+    if (action.spec.approval?.required !== false) {
+      const reason = action.spec.approval?.reason ?? 'approval required';
+      if (previous === 'Enforced') {
+        return this.finish(action, status, generation, now, [
+          { type: ActionCondition.Approved, status: 'False', reason: ActionReason.UpdateAwaitingApproval, message: `the current change needs approval (${reason}); what is enforced stays in place` },
+        ], expiresAt);
+      }
+      return this.finish(action, { ...status, phase: 'Proposed' }, generation, now, [
+        { type: ActionCondition.Approved, status: 'False', reason: ActionReason.AwaitingApproval, message: reason },
+        { type: ActionCondition.Ready, status: 'True', reason: ActionReason.AwaitingApproval, message: action.spec.delivery === 'Git' ? 'awaiting a pull request and its review' : 'awaiting approval; nothing is applied' },
+      ], expiresAt);
+    }
+
+    const values = await this.values(action);
+    if (!values) {
+      return { requeueAfter: INDICATORS_RETRY_MS };
+    }
+    const request = requestOf(action, values);
+    const problems = connector.validate(request);
+    if (problems.length) {
+      return this.finish(action, { ...status, phase: previous === 'Enforced' ? 'Enforced' : 'Failed' }, generation, now, [
+        { type: ActionCondition.Ready, status: 'False', reason: ActionReason.InvalidAction, message: `${connectorId}: ${problems.join('; ')}${previous === 'Enforced' ? '; what is enforced stays in place' : ''}` },
+      ], expiresAt);
+    }
+
+    let outcome: ApplyOutcome;
+    try {
+      outcome = await connector.apply(request);
+    } catch (err) {
+      const message = `${connectorId}: ${(err as Error).message}`;
+      log.warn({ err }, 'Connector apply failed');
+      const transient = classify(err) !== 'terminal';
+      await this.finish(action, { ...status, phase: previous === 'Enforced' || transient ? previous : 'Failed' }, generation, now, [
+        { type: ActionCondition.Ready, status: 'False', reason: ActionReason.ApplyFailed, message: `${message}${previous === 'Enforced' ? '; what is enforced stays in place' : ''}` },
+      ]);
+      if (transient) throw err;
+      return;
+    }
+    const enforcedAt = status.enforcedAt ?? rfc3339(now);
+    const ttes = Math.max(0, (Date.parse(enforcedAt) - Date.parse(status.detectedAt)) / 1000);
+    if (!status.enforcedAt) this.deps.metrics.actionTimeToEnforce.observe({ type: action.spec.type }, ttes);
+    return this.finish(action, {
+      ...status, phase: 'Enforced', enforcedAt, timeToEnforceSeconds: ttes,
+      appliedObjects: outcome.objects.slice(0, 1024).map((o) => ({ ...o })),
+      connectorResults: this.result(status, connectorId, 'Applied', `${outcome.objects.length} objects enforce ${count} indicators`, now, outcome),
+    }, generation, now, [
+      { type: ActionCondition.Approved, status: 'True', reason: ActionReason.AutoApproved, message: action.spec.approval?.reason ?? 'approved' },
+      { type: ActionCondition.Ready, status: 'True', reason: ActionReason.Enforced, message: `${count} indicators enforced by ${outcome.objects.length} objects through ${connectorId}` },
+    ], expiresAt);
+  }
+
+  /** The action's values: inline, or from its ConfigMap once that holds the spec's digest. */
+  private async values(action: PreemptiveAction): Promise<string[] | undefined> {
+    const { indicators } = action.spec;
+    if (indicators.configMapRef) return this.deps.store.load(indicators.configMapRef, indicators.digest);
+    return indicators.values ?? [];
+  }
+
+  /** One connector result, keeping the previous entry (and its time) when nothing about it changed. */
+  private result(status: PreemptiveActionStatus, connector: string, result: 'Applied' | 'Removed' | 'Unchanged', message: string, now: Date, outcome: ApplyOutcome): NonNullable<PreemptiveActionStatus['connectorResults']> {
+    const prev = status.connectorResults?.find((r) => r.connector === connector);
+    if (prev && prev.result === result && prev.message === message && outcome.changes.length === 0) return [prev];
+    return [{ connector, result, message, time: rfc3339(now) }];
+  }
+
+  /** Sets conditions, writes status if it changed, records phase transitions, and schedules expiry. */
+  private async finish(action: PreemptiveAction, status: PreemptiveActionStatus, generation: number, now: Date, conditions: Omit<ConditionInput, 'observedGeneration'>[], expiresAt?: number): Promise<Result | void> {
+    const next = withConditions(status, generation, now, conditions);
+    const clean = JSON.parse(JSON.stringify(next)) as PreemptiveActionStatus;
+    const before = action.status?.phase;
+    if (!isDeepStrictEqual(clean, JSON.parse(JSON.stringify(action.status ?? {})))) {
+      await this.deps.client.applyStatus({ apiVersion: API_VERSION, kind: 'PreemptiveAction', metadata: { name: action.metadata.name }, status: clean } as PreemptiveAction);
+      const ready = findCondition(clean.conditions as Condition[] | undefined, ActionCondition.Ready);
+      const readyBefore = findCondition(action.status?.conditions as Condition[] | undefined, ActionCondition.Ready);
+      if (clean.phase !== before) {
+        this.deps.events.event(action, clean.phase === 'Failed' ? 'Warning' : 'Normal', clean.phase ?? 'Pending', ready?.message ?? `phase ${clean.phase}`);
+      } else if (ready && ready.status === 'False' && readyBefore?.reason !== ready.reason) {
+        this.deps.events.event(action, 'Warning', ready.reason, ready.message);
+      }
+    }
+    if (expiresAt !== undefined && !TERMINAL.has(clean.phase as Phase)) {
+      return { requeueAfter: Math.max(1, expiresAt - now.getTime()) };
+    }
+    return undefined;
+  }
+}
+
+/** The connector request a PreemptiveAction describes. */
+export function requestOf(action: PreemptiveAction, values: string[]): ActionRequest {
+  const { spec } = action;
+  const scope: ActionRequest['scope'] = { namespaces: spec.scope?.namespaces ?? [] };
+  if (spec.scope?.namespaceSelector) scope.namespaceSelector = spec.scope.namespaceSelector;
+  // A hand-written action that lists namespaces means those namespaces, also to the
+  // cluster-wide connectors (to which an absent selector means every namespace).
+  else if (!spec.policyRef && scope.namespaces.length) {
+    scope.namespaceSelector = { matchExpressions: [{ key: NAMESPACE_NAME_LABEL, operator: 'In', values: scope.namespaces }] };
+  }
+  if (spec.scope?.workloadSelector) scope.workloadSelector = spec.scope.workloadSelector;
+  return {
+    name: action.metadata.name!,
+    ...(spec.policyRef?.name ? { policy: spec.policyRef.name } : {}),
+    type: spec.type,
+    values,
+    scope,
+    params: (spec.params ?? {}) as Record<string, unknown>,
+    ...(spec.targets?.length ? { targets: spec.targets.map((t) => ({ apiVersion: t.apiVersion ?? 'v1', kind: t.kind, name: t.name, ...(t.namespace ? { namespace: t.namespace } : {}) })) } : {}),
+    ...(spec.expiresAt ? { expiresAt: spec.expiresAt } : {}),
+  };
+}

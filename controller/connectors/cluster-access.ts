@@ -1,0 +1,73 @@
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { ClusterAccess, Manifest, ObjectRef } from '../../connectors/index.js';
+import type { KubeClient, ListResult } from '../runtime/client.js';
+import { ForestallError, fromKube } from '../runtime/errors.js';
+
+/** Objects per list page: big enough for few round trips, small enough that a page of 1 MiB shards stays a few MiB. */
+const LIST_PAGE_SIZE = 100;
+
+/**
+ * The connectors' view of the cluster (connectors/types.ts ClusterAccess), over the
+ * controller's KubeClient: reads, lists across every namespace (paged), server-side
+ * apply with the `forestall` field manager, and deletes, each honouring dryRun as a
+ * server-side dry run. Errors keep the KubeClient's classes (ForestallError codes).
+ */
+export function kubeClusterAccess(client: KubeClient): ClusterAccess {
+  return {
+    async get(ref: ObjectRef): Promise<Manifest | undefined> {
+      const object = await client.get<KubernetesObject>(ref.apiVersion, ref.kind, ref.name, ref.namespace);
+      return object === undefined ? undefined : withType(object, ref.apiVersion, ref.kind);
+    },
+
+    async list(apiVersion: string, kind: string, labelSelector: string): Promise<Manifest[]> {
+      const path = await allNamespacesPath(client, apiVersion, kind);
+      const items: Manifest[] = [];
+      let continueToken: string | undefined;
+      do {
+        const query: Record<string, string> = { labelSelector, limit: String(LIST_PAGE_SIZE), ...(continueToken ? { continue: continueToken } : {}) };
+        const page = await client.call<ListResult<KubernetesObject>>('GET', path, { query }).catch((err: unknown) => {
+          throw fromKube(err, `list ${kind}`);
+        });
+        // Items of a list response carry no apiVersion/kind for built-in kinds; the caller needs both.
+        for (const item of page.items) items.push(withType(item, apiVersion, kind));
+        continueToken = page.metadata?.continue || undefined;
+      } while (continueToken !== undefined);
+      return items;
+    },
+
+    async apply(object: Manifest, options = {}): Promise<Manifest> {
+      return client.apply(object as KubernetesObject, { dryRun: options.dryRun === true }) as Promise<Manifest>;
+    },
+
+    async delete(ref: ObjectRef, options = {}): Promise<void> {
+      await client.delete({ apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace } }, { dryRun: options.dryRun === true });
+    },
+
+    async served(apiVersion: string, kind: string): Promise<boolean> {
+      try {
+        await client.path(apiVersion, kind);
+        return true;
+      } catch (err) {
+        // path() raises FST_KUBE_NOT_FOUND only when discovery does not know the group
+        // version or the kind; anything else (an unavailable aggregated API) is a real error.
+        if (err instanceof ForestallError && err.code === 'FST_KUBE_NOT_FOUND') return false;
+        throw err;
+      }
+    },
+  };
+}
+
+/**
+ * The collection path of a kind across all namespaces. KubeClient.path() resolves the
+ * plural through discovery but always puts a namespace segment in front of namespaced
+ * kinds, so the plural is taken from its last segment.
+ */
+async function allNamespacesPath(client: KubeClient, apiVersion: string, kind: string): Promise<string> {
+  const resolved = await client.path(apiVersion, kind);
+  const plural = resolved.slice(resolved.lastIndexOf('/') + 1);
+  return `${apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`}/${plural}`;
+}
+
+function withType(object: KubernetesObject, apiVersion: string, kind: string): Manifest {
+  return { ...object, apiVersion, kind } as Manifest;
+}

@@ -1,0 +1,103 @@
+import type { KubeConfig, KubernetesListObject } from '@kubernetes/client-node';
+import { RENDERERS, connectorFor } from '../connectors/index.js';
+import type { Connector, Layer } from '../connectors/types.js';
+import { API_VERSION, GROUP, VERSION, type ExposurePolicy, type PreemptiveAction } from '../crds/index.js';
+import { CelCache, DEFAULT_CONNECTORS } from '../policies/index.js';
+import { IndicatorStore } from './action/indicator-store.js';
+import { ActionReconciler } from './action/reconciler.js';
+import { kubeClusterAccess } from './connectors/cluster-access.js';
+import { InventoryCache } from './inventory.js';
+import { PolicyReporter } from './policy/policy-report.js';
+import { PolicyReconciler } from './policy/reconciler.js';
+import type { Clock } from './runtime/clock.js';
+import type { KubeClient } from './runtime/client.js';
+import { Controller } from './runtime/controller.js';
+import type { EventRecorder } from './runtime/events.js';
+import { Informer, objectKey } from './runtime/informer.js';
+import type { Logger } from './runtime/logger.js';
+import type { Manager } from './runtime/manager.js';
+import type { Metrics } from './runtime/metrics.js';
+import { threatFeedController, type FeedSettings } from './threatfeed/index.js';
+
+export interface ControllerDeps {
+  kc: KubeConfig;
+  client: KubeClient;
+  events: EventRecorder;
+  clock: Clock;
+  log: Logger;
+  metrics: Metrics;
+  concurrency: number;
+  resyncPeriodMs: number;
+  feeds: FeedSettings;
+  /** Connector per layer when a policy's action names none (--default-connector). */
+  defaultConnectors?: Partial<Record<Layer, string>>;
+}
+
+function informerFor<T extends { metadata?: unknown }>(deps: ControllerDeps, kind: string, plural: string): Informer<T & { metadata: { name?: string } }> {
+  return new Informer({
+    kc: deps.kc,
+    path: `/apis/${GROUP}/${VERSION}/${plural}`,
+    list: async () => (await deps.client.list(API_VERSION, kind)) as KubernetesListObject<T & { metadata: { name?: string } }>,
+    clock: deps.clock,
+    log: deps.log,
+    metrics: deps.metrics,
+  });
+}
+
+/**
+ * Every controller of the operator, wired together and added to the manager: the
+ * ThreatFeed controller keeps snapshots; the ExposurePolicy controller turns them and
+ * the inventory into PreemptiveActions; the PreemptiveAction controller enforces them
+ * through connectors. main.ts and the integration tests both build the operator here.
+ */
+export function addControllers(manager: Manager, deps: ControllerDeps) {
+  const connectors = { ...DEFAULT_CONNECTORS, ...deps.defaultConnectors };
+  const feeds = threatFeedController(deps);
+  const inventory = new InventoryCache(deps);
+  const access = kubeClusterAccess(deps.client);
+  const store = new IndicatorStore(deps.client, deps.feeds.namespace);
+  const cache = new Map<string, Connector | undefined>();
+  const connector = (id: string) => {
+    if (!cache.has(id)) cache.set(id, connectorFor(id, access));
+    return cache.get(id);
+  };
+
+  const actionInformer = informerFor<PreemptiveAction>(deps, 'PreemptiveAction', 'preemptiveactions') as Informer<PreemptiveAction>;
+  const actionReconciler = new ActionReconciler({
+    cache: actionInformer, client: deps.client, events: deps.events, clock: deps.clock, metrics: deps.metrics, store,
+    connector, connectorIds: Object.keys(RENDERERS), defaultConnector: (layer) => connectors[layer as Layer] ?? '',
+  });
+  const actions = new Controller<PreemptiveAction>({
+    name: 'preemptiveaction', informer: actionInformer, reconciler: actionReconciler,
+    clock: deps.clock, log: deps.log, metrics: deps.metrics, concurrency: deps.concurrency, resyncPeriodMs: deps.resyncPeriodMs,
+  });
+  const countPhases = () => {
+    deps.metrics.actionPhases.reset();
+    for (const a of actionInformer.list()) deps.metrics.actionPhases.inc({ type: a.spec.type, phase: a.status?.phase ?? 'Pending' });
+  };
+  for (const event of ['add', 'update', 'delete'] as const) actionInformer.on(event, countPhases);
+
+  const policyInformer = informerFor<ExposurePolicy>(deps, 'ExposurePolicy', 'exposurepolicies') as Informer<ExposurePolicy>;
+  const policyReconciler = new PolicyReconciler({
+    cache: policyInformer, actions: actionInformer, feeds: feeds.informer,
+    snapshot: (name, log) => feeds.reconciler.snapshot(name, log),
+    inventory, store, reporter: new PolicyReporter(deps.client, deps.clock, deps.log),
+    client: deps.client, events: deps.events, clock: deps.clock, metrics: deps.metrics,
+    cel: new CelCache(), defaultConnectors: connectors,
+  });
+  const policies = new Controller<ExposurePolicy>({
+    name: 'exposurepolicy', informer: policyInformer, reconciler: policyReconciler,
+    clock: deps.clock, log: deps.log, metrics: deps.metrics, concurrency: deps.concurrency, resyncPeriodMs: deps.resyncPeriodMs,
+  });
+  // Owned actions changing phase move the policy's counts; feeds and inventory move its plan.
+  policies.watches(actionInformer, (a) => (a.spec.policyRef?.name ? [a.spec.policyRef.name] : []));
+  policies.watches(feeds.informer, (f) => policyReconciler.policiesReading(f.metadata.name!));
+  feeds.reconciler.onSnapshotChange((feed) => policyReconciler.policiesReading(feed).forEach((k) => policies.queue.add(k)));
+  inventory.onChange(() => policyInformer.list().forEach((p) => policies.queue.add(objectKey(p))));
+
+  manager.add(feeds.controller);
+  manager.add(inventory);
+  manager.add(policies);
+  manager.add(actions);
+  return { feeds, inventory, policies, policyReconciler, actions, actionReconciler };
+}

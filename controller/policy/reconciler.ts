@@ -1,0 +1,296 @@
+import { isDeepStrictEqual } from 'node:util';
+import {
+  ACTION_PHASES, API_VERSION,
+  type ExposurePolicy, type ExposurePolicyStatus, type PreemptiveAction, type PreemptiveActionSpec, type ThreatFeed,
+} from '../../crds/index.js';
+import {
+  evaluatePolicy, expiresAt, matchesSelector, valuesDigest,
+  type CelCache, type Evaluation, type FeedView, type PlannedAction,
+} from '../../policies/index.js';
+import type { Layer } from '../../connectors/types.js';
+import { INLINE_VALUES, type IndicatorStore } from '../action/indicator-store.js';
+import type { InventoryCache } from '../inventory.js';
+import type { Clock } from '../runtime/clock.js';
+import type { KubeClient } from '../runtime/client.js';
+import { findCondition, rfc3339, withConditions, type Condition } from '../runtime/conditions.js';
+import type { Reconciler, Request, Result } from '../runtime/controller.js';
+import type { EventRecorder } from '../runtime/events.js';
+import { hasFinalizer, isDeleting, withFinalizer, withoutFinalizer } from '../runtime/finalizers.js';
+import type { Informer } from '../runtime/informer.js';
+import type { Metrics } from '../runtime/metrics.js';
+import type { Snapshot } from '../threatfeed/snapshot-store.js';
+import type { PolicyReporter } from './policy-report.js';
+
+export const PolicyCondition = { Ready: 'Ready' } as const;
+export const PolicyReason = {
+  Evaluated: 'Evaluated',
+  CompileError: 'CompileError',
+  FeedsNotReady: 'FeedsNotReady',
+  Suspended: 'Suspended',
+  Deleting: 'Deleting',
+} as const;
+
+/** Phases after which an action no longer enforces anything. */
+const TERMINAL = new Set(['Expired', 'Lifted', 'Rejected', 'Failed']);
+
+export interface PolicyDeps {
+  cache: Informer<ExposurePolicy>;
+  actions: Informer<PreemptiveAction>;
+  feeds: Informer<ThreatFeed>;
+  /** The feed's last-known-good snapshot, loaded from the API server if needed. */
+  snapshot: (feed: string, log: Request['log']) => Promise<Snapshot | undefined>;
+  inventory: InventoryCache;
+  store: IndicatorStore;
+  reporter: PolicyReporter;
+  client: KubeClient;
+  events: EventRecorder;
+  clock: Clock;
+  metrics: Metrics;
+  cel: CelCache;
+  defaultConnectors?: Partial<Record<Layer, string>>;
+}
+
+/**
+ * Reconciles one ExposurePolicy: evaluate it against the feeds' last-known-good
+ * indicators and the inventory, then converge the PreemptiveActions it owns on the
+ * plan (create, update, shrink, lift). The actions themselves are enforced by the
+ * PreemptiveAction controller.
+ *
+ * Fail static: when an expression does not compile, when a selected feed is missing
+ * or has never synced, or when the policy is suspended, the actions already in place
+ * are left exactly as they are and Ready says why.
+ */
+export class PolicyReconciler implements Reconciler {
+  private readonly memo = new Map<string, { key: string; evaluation: Evaluation }>();
+
+  constructor(private readonly deps: PolicyDeps) {}
+
+  /** Policies that read a feed, for mapping feed changes to policy keys. */
+  policiesReading(feed: string): string[] {
+    const labels = this.deps.feeds.get(feed)?.metadata.labels ?? {};
+    return this.deps.cache.list()
+      .filter((p) => p.spec.feeds.names?.includes(feed) || (p.spec.feeds.selector !== undefined && matchesSelector(p.spec.feeds.selector, labels)))
+      .map((p) => p.metadata.name!);
+  }
+
+  async reconcile({ key, log, signal }: Request): Promise<Result | void> {
+    const { cache, client } = this.deps;
+    // Decisions about owned actions need the complete picture, also right after a restart.
+    await Promise.all([this.deps.actions.waitForSync(signal), this.deps.feeds.waitForSync(signal)]);
+    const policy = cache.get(key);
+    if (!policy) {
+      this.memo.delete(key);
+      return;
+    }
+    const name = policy.metadata.name!;
+    const owned = this.owned(name);
+    if (isDeleting(policy)) {
+      // Each action's own finalizer removes its objects; the policy goes once they are gone.
+      for (const a of owned) if (!isDeleting(a)) await client.delete(a);
+      if (owned.length === 0 && hasFinalizer(policy)) {
+        await this.deps.reporter.remove(name);
+        await client.setFinalizers(policy, withoutFinalizer(policy));
+      }
+      return;
+    }
+    if (!hasFinalizer(policy)) {
+      await client.setFinalizers(policy, withFinalizer(policy));
+      return;
+    }
+    await this.deps.inventory.waitForSync(signal);
+
+    const now = new Date(this.deps.clock.now());
+    const generation = policy.metadata.generation ?? 0;
+    const base: ExposurePolicyStatus = { ...policy.status };
+    if (policy.spec.suspend) {
+      await this.writeStatus(policy, withConditions({ ...base, actions: phaseCounts(owned) }, generation, now, [
+        { type: PolicyCondition.Ready, status: 'False', reason: PolicyReason.Suspended, message: `spec.suspend is true: no new actions; the ${owned.length} existing ones stay as they are` },
+      ]), now);
+      return;
+    }
+
+    const evaluation = await this.evaluate(policy, now, log);
+    if (evaluation.compileErrors.length) {
+      await this.writeStatus(policy, withConditions({ ...base, compileErrors: evaluation.compileErrors, actions: phaseCounts(owned) }, generation, now, [
+        { type: PolicyCondition.Ready, status: 'False', reason: PolicyReason.CompileError, message: `${evaluation.compileErrors.map((e) => e.message).join('; ')}; the ${owned.length} existing actions are left as they are` },
+      ]), now);
+      return;
+    }
+    if (evaluation.missingFeeds.length) {
+      await this.writeStatus(policy, withConditions({ ...base, compileErrors: undefined, actions: phaseCounts(owned) }, generation, now, [
+        { type: PolicyCondition.Ready, status: 'False', reason: PolicyReason.FeedsNotReady, message: `feeds not found or never synced: ${evaluation.missingFeeds.join(', ')}; the ${owned.length} existing actions are left as they are` },
+      ]), now);
+      return;
+    }
+
+    const enforcing = policy.spec.mode !== 'Audit';
+    const desired = enforcing ? evaluation.actions : [];
+    const wanted = new Set(desired.map((a) => a.name));
+    for (const planned of desired) await this.converge(policy, planned, now, log);
+    for (const action of owned) {
+      if (wanted.has(action.metadata.name!)) continue;
+      // Audit mode enforces nothing, so actions left from another mode go; otherwise the
+      // indicators left the feed or the scope, and the action lifts.
+      if (!enforcing) await client.delete(action);
+      else await this.lift(action, log);
+    }
+    await this.deps.reporter.report(policy, evaluation, now);
+
+    const counts = phaseCounts(this.owned(name));
+    const byDecision = (d: string) => evaluation.actions.filter((a) => a.decision === d).length;
+    const summary = `${evaluation.matched} indicators matched; ${evaluation.actions.length} actions (${byDecision('auto')} automatic, ${byDecision('approval')} awaiting approval, ${byDecision('audit')} audit only)`;
+    await this.writeStatus(policy, withConditions({
+      ...base,
+      compileErrors: undefined,
+      matchedIndicators: evaluation.matched,
+      actions: counts,
+      planned: evaluation.actions.slice(0, 64).map((a) => ({ name: a.name, type: a.type, connector: a.connector, indicators: a.request.values.length, decision: a.decision, reason: a.reason })),
+    }, generation, now, [
+      { type: PolicyCondition.Ready, status: 'True', reason: PolicyReason.Evaluated, message: [summary, ...evaluation.warnings].join('; ').slice(0, 32000) },
+    ]), now);
+  }
+
+  private owned(policy: string): PreemptiveAction[] {
+    return this.deps.actions.list().filter((a) => a.spec.policyRef?.name === policy);
+  }
+
+  /**
+   * The evaluation, reused while nothing it depends on changed (the policy generation,
+   * the selected feeds' snapshots, the inventory), so status churn on owned actions
+   * costs no CEL.
+   */
+  private async evaluate(policy: ExposurePolicy, now: Date, log: Request['log']): Promise<Evaluation> {
+    const views: FeedView[] = [];
+    const keyParts: string[] = [String(policy.metadata.generation), this.deps.inventory.version.toString()];
+    const names = new Set(policy.spec.feeds.names ?? []);
+    for (const feed of this.deps.feeds.list()) {
+      const fname = feed.metadata.name!;
+      const labels = feed.metadata.labels ?? {};
+      const selected = names.has(fname) || (policy.spec.feeds.selector !== undefined && matchesSelector(policy.spec.feeds.selector, labels));
+      if (!selected) continue;
+      const snap = await this.deps.snapshot(fname, log);
+      const st = feed.status;
+      // The share of the previous set that the last sync changed; none for a first sync.
+      const previous = (st?.indicatorCount ?? 0) - (st?.added ?? 0) + (st?.removed ?? 0);
+      const changePercent = previous > 0 ? (((st?.added ?? 0) + (st?.removed ?? 0)) / previous) * 100 : undefined;
+      const largeChange = findCondition(st?.conditions as Condition[] | undefined, 'LargeChange')?.status === 'True';
+      views.push({ name: fname, labels, indicators: snap?.indicators, largeChange, ...(changePercent !== undefined ? { changePercent } : {}) });
+      keyParts.push(`${fname}=${snapshotId(snap)}:${largeChange}:${changePercent ?? ''}`);
+    }
+    const memoKey = keyParts.join('|');
+    const cached = this.memo.get(policy.metadata.name!);
+    if (cached?.key === memoKey) return cached.evaluation;
+    const started = this.deps.clock.now();
+    const evaluation = evaluatePolicy(
+      { name: policy.metadata.name!, generation: policy.metadata.generation ?? 0, spec: policy.spec },
+      views, this.deps.inventory.snapshot(), { now, cel: this.deps.cel, defaultConnectors: this.deps.defaultConnectors },
+    );
+    this.deps.metrics.policyEvaluationDuration.observe({ policy: policy.metadata.name! }, (this.deps.clock.now() - started) / 1000);
+    this.deps.metrics.policyMatched.set({ policy: policy.metadata.name! }, evaluation.matched);
+    log.debug({ matched: evaluation.matched, actions: evaluation.actions.length, ms: this.deps.clock.now() - started }, 'Evaluated policy');
+    this.memo.set(policy.metadata.name!, { key: memoKey, evaluation });
+    return evaluation;
+  }
+
+  /** Creates or updates one action so its spec matches the plan; writes nothing when it already does. */
+  private async converge(policy: ExposurePolicy, planned: PlannedAction, now: Date, log: Request['log']): Promise<void> {
+    const existing = this.deps.actions.get(planned.name);
+    if (existing && existing.spec.policyRef?.name !== policy.metadata.name) {
+      log.warn({ action: planned.name }, 'A PreemptiveAction with this name belongs to something else; leaving it alone');
+      this.deps.events.event(policy, 'Warning', 'NameTaken', `PreemptiveAction ${planned.name} exists and is not owned by this policy; its plan is not applied`);
+      return;
+    }
+    const phase = existing?.status?.phase;
+    const sameSet = existing?.spec.indicators.digest === planned.digest;
+    // An action that expired or was rejected stays down until the intelligence changes.
+    if (existing && (phase === 'Expired' || phase === 'Rejected') && sameSet) return;
+    const active = existing && existing.spec.indicators.count > 0 && !TERMINAL.has(phase ?? '');
+    const spec = this.actionSpec(policy, planned, active ? existing.spec.expiresAt : expiresAt(policy.spec, now));
+    if (planned.request.values.length > INLINE_VALUES) {
+      spec.indicators.configMapRef = await this.deps.store.save(planned.name, planned.request.values, planned.digest);
+    } else {
+      spec.indicators.values = planned.request.values;
+    }
+    if (existing && sameSpec(existing.spec, spec)) return;
+    await this.deps.client.apply<PreemptiveAction>({
+      apiVersion: API_VERSION, kind: 'PreemptiveAction',
+      metadata: {
+        name: planned.name,
+        labels: { 'app.kubernetes.io/managed-by': 'forestall', 'forestall.io/policy': policy.metadata.name!.slice(0, 63) },
+        ownerReferences: [{ apiVersion: API_VERSION, kind: 'ExposurePolicy', name: policy.metadata.name!, uid: policy.metadata.uid!, controller: true, blockOwnerDeletion: true }],
+      },
+      spec,
+    });
+    log.info({ action: planned.name, indicators: planned.request.values.length, decision: planned.decision }, existing ? 'Updated action' : 'Created action');
+  }
+
+  /** The indicators left the feed or the scope: an empty set, which the action controller lifts. */
+  private async lift(action: PreemptiveAction, log: Request['log']): Promise<void> {
+    if (action.spec.indicators.count === 0 || TERMINAL.has(action.status?.phase ?? '')) return;
+    const spec: PreemptiveActionSpec = { ...action.spec, indicators: { count: 0, digest: valuesDigest([]), values: [] } };
+    await this.deps.client.apply<PreemptiveAction>({ apiVersion: API_VERSION, kind: 'PreemptiveAction', metadata: { name: action.metadata.name }, spec });
+    log.info({ action: action.metadata.name }, 'Indicators gone; lifting action');
+  }
+
+  private actionSpec(policy: ExposurePolicy, planned: PlannedAction, expiry: string | undefined): PreemptiveActionSpec {
+    const scope: NonNullable<PreemptiveActionSpec['scope']> = { namespaces: planned.request.scope.namespaces };
+    if (planned.namespaceSelector) scope.namespaceSelector = planned.namespaceSelector;
+    if (planned.workloadSelector) scope.workloadSelector = planned.workloadSelector;
+    return {
+      policyRef: { name: policy.metadata.name! },
+      type: planned.type,
+      layer: planned.layer,
+      connector: planned.connector,
+      indicators: { digest: planned.digest, count: planned.request.values.length },
+      scope,
+      params: planned.request.params,
+      confidence: planned.confidence,
+      blastRadius: { ...planned.blastRadius },
+      ...(expiry ? { expiresAt: expiry } : {}),
+      approval: { required: planned.decision !== 'auto', reason: planned.reason },
+      delivery: policy.spec.git?.url && planned.decision !== 'auto' ? 'Git' : 'Direct',
+    };
+  }
+
+  private async writeStatus(policy: ExposurePolicy, status: ExposurePolicyStatus, now: Date): Promise<void> {
+    const clean = JSON.parse(JSON.stringify({ ...status, lastEvaluationTime: undefined })) as ExposurePolicyStatus;
+    const stored = JSON.parse(JSON.stringify({ ...policy.status, lastEvaluationTime: undefined })) as ExposurePolicyStatus;
+    if (isDeepStrictEqual(clean, stored)) return;
+    clean.lastEvaluationTime = rfc3339(now);
+    await this.deps.client.applyStatus({ apiVersion: API_VERSION, kind: 'ExposurePolicy', metadata: { name: policy.metadata.name }, status: clean } as ExposurePolicy);
+    const before = findCondition(policy.status?.conditions as Condition[] | undefined, PolicyCondition.Ready);
+    const after = findCondition(clean.conditions as Condition[] | undefined, PolicyCondition.Ready);
+    if (after && (!before || before.reason !== after.reason)) {
+      this.deps.events.event(policy, after.status === 'False' ? 'Warning' : 'Normal', after.reason, after.message.slice(0, 1024));
+    }
+  }
+}
+
+const snapshotIds = new WeakMap<Snapshot, number>();
+let nextSnapshotId = 1;
+/** An id per snapshot object: the feed controller replaces the object whenever its content changes. */
+function snapshotId(snap: Snapshot | undefined): number {
+  if (!snap) return 0;
+  let id = snapshotIds.get(snap);
+  if (id === undefined) snapshotIds.set(snap, (id = nextSnapshotId++));
+  return id;
+}
+
+/** Owned actions by phase; every phase present, so the map is stable. */
+function phaseCounts(actions: readonly PreemptiveAction[]): Record<string, number> {
+  const counts: Record<string, number> = Object.fromEntries(ACTION_PHASES.map((p) => [p, 0]));
+  for (const a of actions) {
+    const phase = a.status?.phase ?? 'Pending';
+    counts[phase] = (counts[phase] ?? 0) + 1;
+  }
+  return counts;
+}
+
+/** Whether the stored spec already says everything the desired one says (the API server adds defaults, never removes). */
+function sameSpec(stored: PreemptiveActionSpec, desired: PreemptiveActionSpec): boolean {
+  const pick = (s: PreemptiveActionSpec) => JSON.parse(JSON.stringify(Object.fromEntries(Object.keys(desired).map((k) => [k, s[k as keyof PreemptiveActionSpec]])))) as unknown;
+  if (Boolean(stored.expiresAt) !== Boolean(desired.expiresAt)) return false;
+  if (Boolean(stored.indicators.values?.length) !== Boolean(desired.indicators.values?.length)) return false;
+  if (Boolean(stored.indicators.configMapRef) !== Boolean(desired.indicators.configMapRef)) return false;
+  return isDeepStrictEqual(pick(stored), pick(desired));
+}

@@ -1,0 +1,229 @@
+import type { Environment } from '@marcbachmann/cel-js';
+import type { Indicator } from '../../feeds/index.js';
+import type { BlastRadius } from '../types.js';
+
+/**
+ * What a policy expression sees: `indicator` in spec.match, `action` in
+ * spec.autoApprove, and `now` in both.
+ *
+ * Both are cel-js custom types with declared fields, so the type checker knows every
+ * field: `indicator.confidence >= 'x'` and a misspelt `indicator.tpye` are compile
+ * errors, and `indicator.type == 'ipv4'` runs on a static string overload instead of
+ * being dispatched at run time. Maps stay open: `indicator.attributes.vendor` is
+ * checked only when it runs.
+ *
+ * CEL types: ints are bigints in cel-js and doubles are numbers, so confidence and the
+ * counts are converted once into bigints (clamped to int64), and RFC 3339 strings into
+ * Dates (google.protobuf.Timestamp). Attribute values keep their JSON types: a number
+ * is a CEL double, which compares with ints (`attributes.epss > 0`) but is not `==` to
+ * an int literal; write `== 1.0`.
+ */
+
+const INT64_MAX = (1n << 63n) - 1n;
+const INT64_MIN = -(1n << 63n);
+
+/** A JS number as a CEL int: truncated, clamped to int64, undefined when not a number at all. */
+export function toCelInt(n: unknown): bigint | undefined {
+  if (typeof n === 'bigint') return n > INT64_MAX ? INT64_MAX : n < INT64_MIN ? INT64_MIN : n;
+  if (typeof n !== 'number' || Number.isNaN(n)) return undefined;
+  if (n >= 9.223372036854776e18) return INT64_MAX;
+  if (n <= -9.223372036854776e18) return INT64_MIN;
+  return BigInt(Math.trunc(n));
+}
+
+function toTimestamp(text: unknown): Date | undefined {
+  if (typeof text !== 'string') return text instanceof Date ? text : undefined;
+  const time = Date.parse(text);
+  return Number.isNaN(time) ? undefined : new Date(time);
+}
+
+const EMPTY_LIST: readonly string[] = Object.freeze([]);
+const EMPTY_MAP: Readonly<Record<string, string | number | boolean>> = Object.freeze({});
+
+function stringList(v: unknown): readonly string[] {
+  return Array.isArray(v) ? (v as string[]) : EMPTY_LIST;
+}
+
+function optionalString(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** The declared CEL type of every Indicator field (the checker's view of {@link IndicatorView}). */
+export const INDICATOR_FIELDS = {
+  type: 'string',
+  value: 'string',
+  confidence: 'int',
+  sources: 'list<string>',
+  tags: 'list<string>',
+  techniques: 'list<string>',
+  firstSeen: 'google.protobuf.Timestamp',
+  lastSeen: 'google.protobuf.Timestamp',
+  validUntil: 'google.protobuf.Timestamp',
+  attributes: 'map<string, dyn>',
+} as const;
+
+/**
+ * The CEL view of an Indicator. Every field is always present on the object (one hidden
+ * class for all views); a field that is undefined is absent to CEL: `has()` is false
+ * and reading it is a runtime error. Lists and the attributes map are shared with the
+ * Indicator, not copied: CEL never mutates them.
+ *
+ * - type, value, sources, tags: as in the Indicator;
+ * - confidence: int;
+ * - techniques: list, empty when the feed gives none;
+ * - firstSeen, lastSeen, validUntil: timestamps when set and parseable;
+ * - attributes: map, empty when the feed gives none (KEV: vendor, product, dateAdded,
+ *   dueDate, knownRansomwareCampaignUse, ...).
+ */
+export class IndicatorView {
+  /** Lets a view stand where a Record<string, unknown> activation is expected. */
+  [field: string]: unknown;
+  readonly type: string | undefined;
+  readonly value: string | undefined;
+  readonly confidence: bigint | undefined;
+  readonly sources: readonly string[];
+  readonly tags: readonly string[];
+  readonly techniques: readonly string[];
+  readonly firstSeen: Date | undefined;
+  readonly lastSeen: Date | undefined;
+  readonly validUntil: Date | undefined;
+  readonly attributes: Readonly<Record<string, string | number | boolean>>;
+
+  constructor(i: Partial<Indicator>) {
+    this.type = optionalString(i.type);
+    this.value = optionalString(i.value);
+    this.confidence = toCelInt(i.confidence);
+    this.sources = stringList(i.sources);
+    this.tags = stringList(i.tags);
+    this.techniques = stringList(i.techniques);
+    this.firstSeen = toTimestamp(i.firstSeen);
+    this.lastSeen = toTimestamp(i.lastSeen);
+    this.validUntil = toTimestamp(i.validUntil);
+    this.attributes = i.attributes !== null && typeof i.attributes === 'object' ? i.attributes : EMPTY_MAP;
+  }
+}
+
+/**
+ * Where an Indicator keeps its view. Indicators are immutable once a feed sync produced
+ * them (a new sync makes new objects), so a view never goes stale and lives exactly as
+ * long as its Indicator. It is stored on the Indicator under a private symbol,
+ * non-enumerable, so JSON, Object.keys, spreads and deep equality never see it.
+ *
+ * Why not a WeakMap: with a hundred thousand live indicators, a WeakMap lookup inside
+ * the evaluation loop measured ~600 ns (the ephemeron table is rescanned by every
+ * young-generation GC the loop's garbage triggers), which alone made 1M evals/s
+ * unreachable; the property costs a few nanoseconds. Frozen or sealed indicators,
+ * which cannot take the property, fall back to the WeakMap.
+ */
+const VIEW = Symbol('forestall.celIndicatorView');
+const frozenViews = new WeakMap<object, IndicatorView>();
+
+/** The CEL view of `i` (see {@link IndicatorView}), built once per Indicator object. */
+export function indicatorActivation(i: Indicator): IndicatorView {
+  const cached = (i as { [VIEW]?: IndicatorView })[VIEW];
+  if (cached !== undefined) return cached;
+  if (i instanceof IndicatorView) return i;
+  let view = frozenViews.get(i);
+  if (view !== undefined) return view;
+  view = new IndicatorView(i);
+  if (Object.isExtensible(i)) Object.defineProperty(i, VIEW, { value: view, enumerable: false, writable: false, configurable: true });
+  else frozenViews.set(i, view);
+  return view;
+}
+
+export const BLAST_RADIUS_FIELDS = {
+  namespaces: 'int',
+  workloads: 'int',
+  pods: 'int',
+  users: 'int',
+  addresses: 'int',
+  production: 'bool',
+} as const;
+
+export class BlastRadiusView {
+  [field: string]: unknown;
+  readonly namespaces: bigint | undefined;
+  readonly workloads: bigint | undefined;
+  readonly pods: bigint | undefined;
+  readonly users: bigint | undefined;
+  /** Addresses covered; a /0 is clamped to the int64 maximum. */
+  readonly addresses: bigint | undefined;
+  readonly production: boolean;
+
+  constructor(b: Partial<BlastRadius>) {
+    this.namespaces = toCelInt(b.namespaces);
+    this.workloads = toCelInt(b.workloads);
+    this.pods = toCelInt(b.pods);
+    this.users = toCelInt(b.users);
+    this.addresses = toCelInt(b.addresses);
+    this.production = b.production === true;
+  }
+}
+
+export const ACTION_FIELDS = {
+  type: 'string',
+  layer: 'string',
+  connector: 'string',
+  confidence: 'int',
+  indicators: 'int',
+  blastRadius: 'BlastRadius',
+  production: 'bool',
+  feeds: 'list<string>',
+  policy: 'string',
+} as const;
+
+/** What spec.autoApprove is told about a planned action: a policies/types.ts PlannedAction fits as it is. */
+export interface ActionFacts {
+  type: string;
+  layer: string;
+  connector: string;
+  /** Highest confidence among the indicators, 0-100. */
+  confidence: number;
+  /** How many indicators the action carries; defaults to the number of request values (a PlannedAction has no count of its own). */
+  indicators?: number;
+  request?: { values: readonly string[] };
+  blastRadius: BlastRadius;
+  feeds: readonly string[];
+  policy: string;
+}
+
+/** The CEL view of a planned action; `production` repeats blastRadius.production for short expressions. */
+export class ActionView {
+  [field: string]: unknown;
+  readonly type: string | undefined;
+  readonly layer: string | undefined;
+  readonly connector: string | undefined;
+  readonly confidence: bigint | undefined;
+  readonly indicators: bigint | undefined;
+  readonly blastRadius: BlastRadiusView;
+  readonly production: boolean;
+  readonly feeds: readonly string[];
+  readonly policy: string | undefined;
+
+  constructor(a: Partial<ActionFacts>) {
+    this.type = optionalString(a.type);
+    this.layer = optionalString(a.layer);
+    this.connector = optionalString(a.connector);
+    this.confidence = toCelInt(a.confidence);
+    this.indicators = toCelInt(a.indicators ?? a.request?.values.length);
+    this.blastRadius = new BlastRadiusView(a.blastRadius ?? {});
+    this.production = this.blastRadius.production;
+    this.feeds = stringList(a.feeds);
+    this.policy = optionalString(a.policy);
+  }
+}
+
+export function actionActivation(a: ActionFacts): ActionView {
+  return a instanceof ActionView ? a : new ActionView(a);
+}
+
+/**
+ * Registers the view types. `convert` lets a caller pass a plain Indicator or action
+ * as the variable: cel-js converts it on first use in that evaluation.
+ */
+export function activationTypes(env: Environment): Environment {
+  return env
+    .registerType('Indicator', { ctor: IndicatorView, fields: INDICATOR_FIELDS, convert: (v: Indicator) => indicatorActivation(v) })
+    .registerType('BlastRadius', { ctor: BlastRadiusView, fields: BLAST_RADIUS_FIELDS, convert: (v: BlastRadius) => new BlastRadiusView(v) })
+    .registerType('Action', { ctor: ActionView, fields: ACTION_FIELDS, convert: (v: ActionFacts) => actionActivation(v) });
+}

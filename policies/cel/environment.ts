@@ -1,0 +1,74 @@
+import { Environment } from '@marcbachmann/cel-js';
+import { activationTypes } from './activation.js';
+import { CEL_PARSE_LIMITS } from './limits.js';
+import { listsLibrary } from './lists.js';
+import { netLibrary } from './net.js';
+import { stringsLibrary } from './strings.js';
+import { urlLibrary } from './url.js';
+
+/**
+ * The two CEL environments of an ExposurePolicy:
+ *
+ * - `match` (spec.match): `indicator` (Indicator) and `now` (timestamp);
+ * - `autoApprove` (spec.autoApprove): `action` (Action) and `now` (timestamp).
+ *
+ * Both have cel-js's standard library (operators, macros all/exists/exists_one/filter/
+ * map, cel.bind, has, size, string and timestamp functions, duration()) plus the
+ * libraries of this folder, each a plain `(env) => env` function. Undeclared variables
+ * are compile errors.
+ *
+ * An Environment is expensive to build and immutable once cloned, so each kind is
+ * built on first use and then shared; nothing in it changes after that.
+ */
+
+export type CelKind = 'match' | 'autoApprove';
+
+/** `timestamp(indicator.firstSeen)` works whether the field is a timestamp or a string, as in cel-go. */
+function timeLibrary(env: Environment): Environment {
+  return env.registerFunction('timestamp(google.protobuf.Timestamp): google.protobuf.Timestamp', (t: Date) => t, { async: false });
+}
+
+const LIBRARIES: readonly ((env: Environment) => Environment)[] = [
+  activationTypes,
+  netLibrary,
+  urlLibrary,
+  stringsLibrary,
+  listsLibrary,
+  timeLibrary,
+];
+
+const VARIABLES: Readonly<Record<CelKind, Readonly<Record<string, string>>>> = {
+  match: { indicator: 'Indicator', now: 'google.protobuf.Timestamp' },
+  autoApprove: { action: 'Action', now: 'google.protobuf.Timestamp' },
+};
+
+let environments: Record<CelKind, Environment> | undefined;
+
+function build(): Record<CelKind, Environment> {
+  const base = LIBRARIES.reduce((env, library) => library(env), new Environment({ limits: CEL_PARSE_LIMITS }));
+  const forKind = (kind: CelKind): Environment => {
+    const env = base.clone();
+    for (const [name, type] of Object.entries(VARIABLES[kind])) env.registerVariable(name, type);
+    return env;
+  };
+  return { match: forKind('match'), autoApprove: forKind('autoApprove') };
+}
+
+export function celEnvironment(kind: CelKind): Environment {
+  environments ??= build();
+  const env = environments[kind];
+  if (env === undefined) throw new TypeError(`unknown CEL expression kind ${JSON.stringify(kind)}`);
+  return env;
+}
+
+/** The variables an expression of `kind` may use, with their CEL types. */
+export function celVariables(kind: CelKind): Readonly<Record<string, string>> {
+  return VARIABLES[kind];
+}
+
+/** Every function and method name the environments know, for "unknown function" messages. */
+let functionNames: ReadonlySet<string> | undefined;
+export function knownFunctionNames(): ReadonlySet<string> {
+  functionNames ??= new Set(celEnvironment('match').getDefinitions().functions.map((f) => f.name));
+  return functionNames;
+}

@@ -1,0 +1,23 @@
+/**
+ * The CEL environment of the policy engine: compile once, evaluate per indicator or
+ * action. README.md in this folder lists the variables, helpers and limits.
+ */
+export { compileCel, evaluateBool, type CelProgram } from './compile.js';
+export { CelCache } from './cache.js';
+export { CelCompileError, type CelCompileReason } from './errors.js';
+export { celEnvironment, celVariables, type CelKind } from './environment.js';
+export {
+  actionActivation,
+  indicatorActivation,
+  ActionView,
+  BlastRadiusView,
+  IndicatorView,
+  INDICATOR_FIELDS,
+  ACTION_FIELDS,
+  BLAST_RADIUS_FIELDS,
+  type ActionFacts,
+} from './activation.js';
+export { CelCidr, CelIp, parseIp, parseCidrKeepingAddress } from './net.js';
+export { CelUrl } from './url.js';
+export { regexProblem, MAX_REGEX_LENGTH } from './regex.js';
+export { ASSUMED_INPUT_BOUNDS, CEL_PARSE_LIMITS, MAX_ESTIMATED_COST, MAX_SOURCE_LENGTH } from './limits.js';

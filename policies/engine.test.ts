@@ -1,0 +1,161 @@
+import { describe, expect, it } from 'vitest';
+import type { ExposurePolicySpec } from '../crds/index.js';
+import type { Indicator } from '../feeds/index.js';
+import { CelCache } from './cel/index.js';
+import { actionName, addressCount, evaluatePolicy, expiresAt, isProduction, selectFeeds, valuesDigest } from './engine.js';
+import { inventoryFromObjects } from './inventory.js';
+import { matchesSelector, selectorString } from './selector.js';
+import type { FeedView } from './types.js';
+
+const now = new Date('2026-08-22T12:00:00Z');
+const cel = new CelCache();
+
+function ip(value: string, confidence: number, tags: string[] = [], source = 'ipsum'): Indicator {
+  return { type: value.includes('/') ? 'cidr' : 'ipv4', value, confidence, sources: [source], tags };
+}
+
+const feeds: FeedView[] = [
+  { name: 'ipsum', labels: { 'forestall.io/kind': 'ip-reputation' }, indicators: [ip('192.0.2.10', 100, ['c2']), ip('192.0.2.11', 36), ip('198.51.100.0/24', 90)] },
+  { name: 'domains', labels: { 'forestall.io/kind': 'dns' }, indicators: [{ type: 'domain', value: 'c2.bad.test', confidence: 95, sources: ['domains'], tags: [] }] },
+  { name: 'other', labels: {}, indicators: [ip('192.0.2.10', 40, ['scanner'], 'other')] },
+];
+
+const inventory = inventoryFromObjects([
+  { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop', labels: { environment: 'production' } } },
+  { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'dev' } },
+  { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'kube-system' } },
+  { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'shop' }, spec: { replicas: 3, template: { metadata: { labels: { app: 'web' } } } } },
+  { apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'db', namespace: 'dev' }, spec: { replicas: 1, template: { metadata: { labels: { app: 'db' } } } } },
+  { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'agent', namespace: 'kube-system' }, spec: { template: { metadata: { labels: { app: 'agent' } } } }, status: { desiredNumberScheduled: 4 } },
+  { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'owned', namespace: 'dev', ownerReferences: [{ kind: 'ReplicaSet' }] } },
+]);
+
+function policy(spec: Partial<ExposurePolicySpec>) {
+  return {
+    name: 'p', generation: 1,
+    spec: { feeds: { names: ['ipsum'] }, actions: [{ type: 'EgressDeny' }], mode: 'Enforce', ...spec } as ExposurePolicySpec,
+  };
+}
+
+describe('inventoryFromObjects', () => {
+  it('GIVEN namespaces and workloads THEN namespaces get the metadata.name label, owned Pods are not workloads, and pods are counted', () => {
+    expect(inventory.namespaces.map((n) => n.name)).toEqual(['dev', 'kube-system', 'shop']);
+    expect(inventory.namespaces[0]!.labels).toEqual({ 'kubernetes.io/metadata.name': 'dev' });
+    expect(inventory.workloads.map((w) => `${w.namespace}/${w.kind}/${w.name}:${w.pods}`)).toEqual(['dev/StatefulSet/db:1', 'kube-system/DaemonSet/agent:4', 'shop/Deployment/web:3']);
+  });
+});
+
+describe('selectors', () => {
+  it.each([
+    [{ matchLabels: { a: '1' } }, { a: '1', b: '2' }, true],
+    [{ matchLabels: { a: '1' } }, { a: '2' }, false],
+    [{ matchExpressions: [{ key: 'a', operator: 'In' as const, values: ['1', '2'] }] }, { a: '2' }, true],
+    [{ matchExpressions: [{ key: 'a', operator: 'NotIn' as const, values: ['1'] }] }, {}, true],
+    [{ matchExpressions: [{ key: 'a', operator: 'NotIn' as const, values: ['1'] }] }, { a: '1' }, false],
+    [{ matchExpressions: [{ key: 'a', operator: 'Exists' as const }] }, {}, false],
+    [{ matchExpressions: [{ key: 'a', operator: 'DoesNotExist' as const }] }, {}, true],
+    [undefined, { a: '1' }, true],
+  ])('GIVEN %j and labels %j THEN matches is %s', (selector, labels, want) => {
+    expect(matchesSelector(selector, labels)).toBe(want);
+  });
+
+  it('GIVEN a selector THEN its query string is the label-selector syntax', () => {
+    expect(selectorString({ matchLabels: { a: '1' }, matchExpressions: [{ key: 'b', operator: 'NotIn', values: ['x', 'y'] }, { key: 'c', operator: 'Exists' }] })).toBe('a=1,b notin (x,y),c');
+  });
+});
+
+describe('evaluatePolicy', () => {
+  it('GIVEN a match and a scope THEN the action carries the matched values sorted, a deterministic name, and the blast radius of the scope', () => {
+    const e = evaluatePolicy(policy({ match: 'indicator.confidence >= 80', scope: { namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system'] }] } }, autoApprove: 'true' }), feeds, inventory, { now, cel });
+    expect(e.compileErrors).toEqual([]);
+    expect(e.matched).toBe(2);
+    expect(e.actions).toHaveLength(1);
+    const a = e.actions[0]!;
+    expect(a).toMatchObject({ name: 'p-egressdeny', type: 'EgressDeny', layer: 'network', connector: 'network:networkpolicy', confidence: 100, decision: 'auto', feeds: ['ipsum'] });
+    expect(a.request.values).toEqual(['192.0.2.10', '198.51.100.0/24']);
+    expect(a.request.scope.namespaces).toEqual(['dev', 'shop']);
+    expect(a.blastRadius).toEqual({ namespaces: 2, workloads: 2, pods: 4, users: 0, addresses: 257, production: true });
+    expect(a.digest).toBe(valuesDigest(['192.0.2.10', '198.51.100.0/24']));
+    expect(a.request.expiresAt).toBe('2026-08-29T12:00:00.000Z');
+  });
+
+  it('GIVEN feeds by selector THEN an indicator in two feeds is one, with the higher confidence and both sources', () => {
+    const e = evaluatePolicy(policy({ feeds: { names: ['other'], selector: { matchLabels: { 'forestall.io/kind': 'ip-reputation' } } }, match: "indicator.value == '192.0.2.10'" }), feeds, inventory, { now, cel });
+    expect(e.matched).toBe(1);
+    expect(e.actions[0]).toMatchObject({ confidence: 100, feeds: ['ipsum', 'other'] });
+  });
+
+  it.each([
+    ['Audit', {}, 'audit', /mode Audit/],
+    ['Propose', { autoApprove: 'true' }, 'approval', /mode Propose/],
+    ['Enforce', {}, 'approval', /without spec.autoApprove/],
+    ['Enforce', { autoApprove: 'action.blastRadius.addresses <= 10' }, 'approval', /autoApprove is false/],
+    ['Enforce', { autoApprove: 'true', guardrails: { maxAddresses: 100 } }, 'approval', /258 addresses exceeds spec.guardrails.maxAddresses 100/],
+    ['Enforce', { autoApprove: 'true', guardrails: { maxWorkloads: 1 } }, 'approval', /3 workloads exceeds spec.guardrails.maxWorkloads 1/],
+    ['Enforce', { autoApprove: '!action.blastRadius.production' }, 'approval', /autoApprove is false/],
+    ['Enforce', { autoApprove: "action.type == 'EgressDeny' && action.layer == 'network'" }, 'auto', /allowed it/],
+  ] as const)('GIVEN mode %s and %j THEN the decision is %s', (mode, extra, decision, reason) => {
+    const e = evaluatePolicy(policy({ mode, ...extra }), feeds, inventory, { now, cel });
+    expect(e.actions[0]?.decision).toBe(decision);
+    expect(e.actions[0]?.reason).toMatch(reason);
+  });
+
+  it('GIVEN a feed with a large change THEN automatic approval is withheld', () => {
+    const changed = feeds.map((f) => (f.name === 'ipsum' ? { ...f, changePercent: 45 } : f));
+    const e = evaluatePolicy(policy({ autoApprove: 'true' }), changed, inventory, { now, cel });
+    expect(e.actions[0]).toMatchObject({ decision: 'approval' });
+    expect(e.actions[0]!.reason).toMatch(/changed 45.0% in its last sync, over spec.guardrails.maxFeedChangePercent 30/);
+  });
+
+  it('GIVEN a CEL typo THEN the evaluation stops with the field path and plans nothing', () => {
+    const e = evaluatePolicy(policy({ match: "indicator.type == 'ipv4' &&", autoApprove: 'action.nope(' }), feeds, inventory, { now, cel });
+    expect(e.actions).toEqual([]);
+    expect(e.compileErrors.map((c) => c.field)).toEqual(['spec.match', 'spec.autoApprove']);
+    expect(e.compileErrors[0]!.message).toMatch(/^spec\.match: /);
+  });
+
+  it('GIVEN a named feed that does not exist or never synced THEN it is reported missing', () => {
+    expect(selectFeeds({ feeds: { names: ['ipsum', 'nope'] }, actions: [{ type: 'EgressDeny' }] }, feeds).missing).toEqual(['nope']);
+    expect(selectFeeds({ feeds: { names: ['ipsum'] }, actions: [{ type: 'EgressDeny' }] }, [{ name: 'ipsum', labels: {}, indicators: undefined }]).missing).toEqual(['ipsum']);
+  });
+
+  it('GIVEN DNSBlock and EgressDeny templates THEN each takes its own indicator types; DNS blocks count the whole cluster', () => {
+    const e = evaluatePolicy(policy({ feeds: { names: ['ipsum', 'domains'] }, actions: [{ type: 'EgressDeny' }, { type: 'DNSBlock', connector: 'dns:rpz' }, { type: 'Isolate' }], scope: { namespaceSelector: { matchLabels: { environment: 'production' } } } }), feeds, inventory, { now, cel });
+    expect(e.actions.map((a) => [a.name, a.connector, a.request.values.length])).toEqual([['p-egressdeny', 'network:networkpolicy', 3], ['p-dnsblock', 'dns:rpz', 1]]);
+    expect(e.actions[1]!.blastRadius).toMatchObject({ namespaces: 3, workloads: 3, pods: 8, addresses: 0 });
+    expect(e.warnings).toEqual([expect.stringMatching(/spec.actions\[2\]: Isolate actions are not produced/)]);
+  });
+
+  it('GIVEN a match that fails at run time on some indicators THEN they do not match and a warning counts them', () => {
+    const e = evaluatePolicy(policy({ match: "indicator.attributes.vendor == 'x'" }), feeds, inventory, { now, cel });
+    expect(e.actions).toEqual([]);
+    expect(e.warnings.join()).toMatch(/spec.match failed on 3 indicator/);
+  });
+});
+
+describe('helpers', () => {
+  it('GIVEN addresses and CIDRs THEN overlapping ones count once; IPv6 saturates', () => {
+    expect(addressCount(['10.0.0.0/24', '10.0.0.5', '10.0.1.1'])).toBe(257);
+    expect(addressCount(['2001:db8::/32'])).toBe(Number.MAX_SAFE_INTEGER);
+    expect(addressCount(['2001:db8::1', '2001:db8::/126'])).toBe(5);
+  });
+
+  it('GIVEN names THEN they are deterministic, and long ones keep a hash', () => {
+    expect(actionName('p', 'DNSBlock', 2, true)).toBe('p-dnsblock-2');
+    const long = actionName('x'.repeat(250), 'EgressDeny', 0, false);
+    expect(long.length).toBe(200);
+    expect(long).toBe(actionName('x'.repeat(250), 'EgressDeny', 0, false));
+  });
+
+  it('GIVEN production labels THEN isProduction says so', () => {
+    expect(isProduction({ environment: 'Production' })).toBe(true);
+    expect(isProduction({ env: 'prod' })).toBe(true);
+    expect(isProduction({ 'forestall.io/production': 'true' })).toBe(true);
+    expect(isProduction({ environment: 'staging' })).toBe(false);
+  });
+
+  it('GIVEN an expiry THEN expiresAt adds it; UntilPatched has none', () => {
+    expect(expiresAt({ expiry: '90m' }, now)).toBe('2026-08-22T13:30:00.000Z');
+    expect(expiresAt({ expiry: 'UntilPatched' }, now)).toBeUndefined();
+  });
+});

@@ -1,0 +1,260 @@
+import { createHash } from 'node:crypto';
+import { parseDuration } from '../crds/duration.js';
+import type { ExposurePolicySpec } from '../crds/index.js';
+import { indicatorKey, Ipv4Set, mergeIndicator, parseCidr, parseIpv4, type Indicator, type IndicatorType } from '../feeds/index.js';
+import type { ActionType, Layer } from '../connectors/types.js';
+import { actionActivation, evaluateBool, indicatorActivation, type CelCache, type CelProgram, CelCompileError } from './cel/index.js';
+import { matchesSelector } from './selector.js';
+import type {
+  BlastRadius, CompileError, Decision, Evaluation, FeedView, Inventory, NamespaceView, PlannedAction, PolicyView, WorkloadView,
+} from './types.js';
+
+/**
+ * The policy engine: an ExposurePolicy, the indicators of the feeds it selects and the
+ * cluster inventory in; the actions it wants, each with its blast radius and approval
+ * decision, out. Pure and deterministic, so the controller and `forestall plan` agree.
+ */
+
+export interface EngineOptions {
+  now: Date;
+  cel: CelCache;
+  /** Connector per layer when an action template names none. */
+  defaultConnectors?: Partial<Record<Layer, string>>;
+}
+
+export const DEFAULT_CONNECTORS: Record<Layer, string> = {
+  network: 'network:networkpolicy',
+  dns: 'dns:coredns',
+  identity: 'identity:scim',
+  notify: 'notify:events',
+};
+
+/** Which layer each action type acts on (the CRD rules say the same). */
+export const LAYER_OF: Record<ActionType, Layer> = {
+  EgressDeny: 'network',
+  Isolate: 'network',
+  DNSBlock: 'dns',
+  IdentityBlock: 'identity',
+  IdentitySuspend: 'identity',
+  StepUpAuth: 'identity',
+  Notify: 'notify',
+};
+
+/** Which indicator types each action type can act on; the others are ignored for that action. */
+const VALUE_TYPES: Partial<Record<ActionType, readonly IndicatorType[]>> = {
+  EgressDeny: ['ipv4', 'ipv6', 'cidr'],
+  DNSBlock: ['domain'],
+};
+
+/**
+ * Labels that mark production. A namespace or workload carrying one of them makes the
+ * action's blast radius `production`.
+ */
+export function isProduction(labels: Readonly<Record<string, string>>): boolean {
+  const env = (labels['environment'] ?? labels['env'] ?? '').toLowerCase();
+  return env === 'production' || env === 'prod' || labels['forestall.io/production'] === 'true';
+}
+
+/** Compiles the policy's expressions; errors carry the field path. */
+export function compilePolicy(spec: ExposurePolicySpec, cel: CelCache): { match?: CelProgram; autoApprove?: CelProgram; errors: CompileError[] } {
+  const errors: CompileError[] = [];
+  const compile = (source: string | undefined, field: string, kind: 'match' | 'autoApprove') => {
+    if (!source?.trim()) return undefined;
+    try {
+      return cel.compile(source, field, kind);
+    } catch (err) {
+      if (err instanceof CelCompileError) errors.push({ field: err.field, message: err.message });
+      else errors.push({ field, message: `${field}: ${(err as Error).message}` });
+      return undefined;
+    }
+  };
+  const match = compile(spec.match, 'spec.match', 'match');
+  const autoApprove = compile(spec.autoApprove, 'spec.autoApprove', 'autoApprove');
+  return { match, autoApprove, errors };
+}
+
+/** The feeds a policy selects, by name or label selector, and the names it asks for that do not exist. */
+export function selectFeeds(spec: ExposurePolicySpec, feeds: readonly FeedView[]): { selected: FeedView[]; missing: string[] } {
+  const names = new Set(spec.feeds.names ?? []);
+  const selected = feeds.filter((f) => names.has(f.name) || (spec.feeds.selector !== undefined && matchesSelector(spec.feeds.selector, f.labels)));
+  const present = new Set(selected.map((f) => f.name));
+  const missing = [...names].filter((n) => !present.has(n));
+  for (const f of selected) if (f.indicators === undefined && !missing.includes(f.name)) missing.push(f.name);
+  return { selected, missing: missing.sort() };
+}
+
+/** sha256 over the sorted values, one per line. */
+export function valuesDigest(values: readonly string[]): string {
+  const hash = createHash('sha256');
+  for (const v of values) hash.update(`${v}\n`);
+  return hash.digest('hex');
+}
+
+/** Deterministic action name: policy, type, and the template index when a type repeats; long names keep a hash. */
+export function actionName(policy: string, type: ActionType, index: number, repeated: boolean): string {
+  const name = `${policy}-${type.toLowerCase()}${repeated ? `-${index}` : ''}`;
+  if (name.length <= 200) return name;
+  const hash = createHash('sha256').update(name).digest('hex').slice(0, 10);
+  return `${name.slice(0, 189)}-${hash}`;
+}
+
+/** How many addresses the values cover (a /24 counts 256). IPv6 counts saturate at Number.MAX_SAFE_INTEGER. */
+export function addressCount(values: readonly string[]): number {
+  const v4 = new Ipv4Set();
+  let v6 = 0n;
+  for (const value of values) {
+    const address = parseIpv4(value);
+    if (address !== undefined) {
+      v4.addAddress(address);
+      continue;
+    }
+    const cidr = parseCidr(value);
+    if (cidr?.family === 4) v4.addCidr(cidr.network, cidr.prefix);
+    else if (cidr?.family === 6) v6 += 1n << BigInt(128 - cidr.prefix);
+    else if (value.includes(':')) v6 += 1n;
+  }
+  const total = BigInt(v4.addressCount()) + v6;
+  return total > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(total);
+}
+
+/** The namespaces and workloads a policy's scope selects. */
+export function scopeOf(spec: ExposurePolicySpec, inventory: Inventory): { namespaces: NamespaceView[]; workloads: WorkloadView[] } {
+  const namespaces = inventory.namespaces.filter((ns) => matchesSelector(spec.scope?.namespaceSelector, ns.labels));
+  const inScope = new Set(namespaces.map((ns) => ns.name));
+  const workloads = inventory.workloads.filter((w) => inScope.has(w.namespace) && matchesSelector(spec.scope?.workloadSelector, w.podLabels));
+  return { namespaces, workloads };
+}
+
+/**
+ * Matches the selected feeds' indicators against spec.match, merging an indicator seen
+ * in several feeds into one (highest confidence wins).
+ */
+function matchIndicators(feeds: readonly FeedView[], match: CelProgram | undefined, now: Date, warnings: string[]): Map<string, Indicator> {
+  const matched = new Map<string, Indicator>();
+  const errors = new Map<string, number>();
+  const nowValue = now;
+  for (const feed of feeds) {
+    for (const indicator of feed.indicators ?? []) {
+      if (match && !evaluateBool(match, { indicator: indicatorActivation(indicator), now: nowValue }, (m) => errors.set(m, (errors.get(m) ?? 0) + 1))) continue;
+      const key = indicatorKey(indicator);
+      const seen = matched.get(key);
+      matched.set(key, seen ? mergeIndicator(seen, indicator) : indicator);
+    }
+  }
+  for (const [message, count] of errors) warnings.push(`spec.match failed on ${count} indicator(s), which count as not matching: ${message}`);
+  return matched;
+}
+
+interface Guards {
+  maxAddresses: number;
+  maxWorkloads: number;
+  maxFeedChangePercent: number;
+}
+
+function decide(
+  spec: ExposurePolicySpec, autoApprove: CelProgram | undefined, action: Omit<PlannedAction, 'decision' | 'reason'>,
+  feeds: readonly FeedView[], now: Date,
+): { decision: Decision; reason: string } {
+  const mode = spec.mode ?? 'Audit';
+  if (mode === 'Audit') return { decision: 'audit', reason: 'mode Audit: computed and reported, nothing is applied' };
+  if (mode === 'Propose') return { decision: 'approval', reason: 'mode Propose: every action needs approval' };
+  const g: Guards = {
+    maxAddresses: spec.guardrails?.maxAddresses ?? 65536,
+    maxWorkloads: spec.guardrails?.maxWorkloads ?? 10,
+    maxFeedChangePercent: spec.guardrails?.maxFeedChangePercent ?? 30,
+  };
+  const br = action.blastRadius;
+  if (br.addresses > g.maxAddresses) return { decision: 'approval', reason: `blast radius ${br.addresses} addresses exceeds spec.guardrails.maxAddresses ${g.maxAddresses}` };
+  if (br.workloads > g.maxWorkloads) return { decision: 'approval', reason: `blast radius ${br.workloads} workloads exceeds spec.guardrails.maxWorkloads ${g.maxWorkloads}` };
+  for (const f of feeds) {
+    if (!action.feeds.includes(f.name)) continue;
+    if (f.largeChange) return { decision: 'approval', reason: `feed ${f.name} reports LargeChange: its last sync changed more than its maxChangePercent` };
+    if (f.changePercent !== undefined && f.changePercent > g.maxFeedChangePercent) {
+      return { decision: 'approval', reason: `feed ${f.name} changed ${f.changePercent.toFixed(1)}% in its last sync, over spec.guardrails.maxFeedChangePercent ${g.maxFeedChangePercent}` };
+    }
+  }
+  if (!autoApprove) return { decision: 'approval', reason: 'mode Enforce without spec.autoApprove: nothing is approved automatically' };
+  let failure: string | undefined;
+  const approved = evaluateBool(autoApprove, { action: actionActivation(action), now }, (m) => { failure = m; });
+  if (failure) return { decision: 'approval', reason: `spec.autoApprove failed (${failure}), so approval is needed` };
+  return approved
+    ? { decision: 'auto', reason: 'spec.autoApprove allowed it and the guardrails passed' }
+    : { decision: 'approval', reason: 'spec.autoApprove is false for this action' };
+}
+
+/** The blast radius of one action type over the scope. DNS blocks act cluster-wide, whatever the scope. */
+function blastRadiusOf(type: ActionType, values: readonly string[], scope: ReturnType<typeof scopeOf>, inventory: Inventory): BlastRadius {
+  const clusterWide = type === 'DNSBlock';
+  const namespaces = clusterWide ? inventory.namespaces : scope.namespaces;
+  const workloads = clusterWide ? inventory.workloads : scope.workloads;
+  return {
+    namespaces: namespaces.length,
+    workloads: workloads.length,
+    pods: workloads.reduce((n, w) => n + w.pods, 0),
+    users: 0,
+    addresses: type === 'EgressDeny' ? addressCount(values) : 0,
+    production: namespaces.some((ns) => isProduction(ns.labels)) || workloads.some((w) => isProduction(w.labels) || isProduction(w.podLabels)),
+  };
+}
+
+export function evaluatePolicy(policy: PolicyView, feeds: readonly FeedView[], inventory: Inventory, opts: EngineOptions): Evaluation {
+  const { spec } = policy;
+  const { match, autoApprove, errors } = compilePolicy(spec, opts.cel);
+  const { selected, missing } = selectFeeds(spec, feeds);
+  const result: Evaluation = { compileErrors: errors, missingFeeds: missing, matched: 0, actions: [], warnings: [] };
+  if (errors.length) return result;
+
+  const matched = matchIndicators(selected, match, opts.now, result.warnings);
+  result.matched = matched.size;
+  const scope = scopeOf(spec, inventory);
+  const connectors = { ...DEFAULT_CONNECTORS, ...opts.defaultConnectors };
+  const typeCounts = new Map<ActionType, number>();
+  for (const t of spec.actions) typeCounts.set(t.type, (typeCounts.get(t.type) ?? 0) + 1);
+
+  spec.actions.forEach((template, index) => {
+    const types = VALUE_TYPES[template.type];
+    if (!types) {
+      result.warnings.push(`spec.actions[${index}]: ${template.type} actions are not produced by this version; the template is skipped`);
+      return;
+    }
+    const picked = [...matched.values()].filter((i) => types.includes(i.type));
+    if (!picked.length) return;
+    const values = picked.map((i) => i.value).sort();
+    const layer = LAYER_OF[template.type];
+    const name = actionName(policy.name, template.type, index, (typeCounts.get(template.type) ?? 0) > 1);
+    const sources = [...new Set(picked.flatMap((i) => i.sources))].sort();
+    const namespaces = scope.namespaces.map((ns) => ns.name);
+    const base = {
+      name,
+      policy: policy.name,
+      type: template.type,
+      layer,
+      connector: template.connector ?? connectors[layer],
+      request: {
+        name, policy: policy.name, type: template.type, values,
+        scope: {
+          namespaces,
+          ...(spec.scope?.namespaceSelector ? { namespaceSelector: spec.scope.namespaceSelector } : {}),
+          ...(spec.scope?.workloadSelector ? { workloadSelector: spec.scope.workloadSelector } : {}),
+        },
+        params: (template.params ?? {}) as Record<string, unknown>,
+        ...(expiresAt(spec, opts.now) ? { expiresAt: expiresAt(spec, opts.now) } : {}),
+      },
+      digest: valuesDigest(values),
+      confidence: picked.reduce((m, i) => Math.max(m, i.confidence), 0),
+      blastRadius: blastRadiusOf(template.type, values, scope, inventory),
+      feeds: sources,
+      ...(spec.scope?.namespaceSelector ? { namespaceSelector: spec.scope.namespaceSelector } : {}),
+      ...(spec.scope?.workloadSelector ? { workloadSelector: spec.scope.workloadSelector } : {}),
+    };
+    result.actions.push({ ...base, ...decide(spec, autoApprove, base, selected, opts.now) });
+  });
+  return result;
+}
+
+/** When an action that starts at `from` expires, or undefined for UntilPatched. */
+export function expiresAt(spec: Pick<ExposurePolicySpec, 'expiry'>, from: Date): string | undefined {
+  const expiry = spec.expiry ?? '168h';
+  if (expiry === 'UntilPatched') return undefined;
+  return new Date(from.getTime() + parseDuration(expiry)).toISOString();
+}

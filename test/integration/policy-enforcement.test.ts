@@ -1,0 +1,296 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rendererFor } from '../../connectors/index.js';
+import type { ExposurePolicy, PreemptiveAction } from '../../crds/index.js';
+import { KubeClient } from '../../controller/runtime/client.js';
+import { ControlPlane } from '../harness/control-plane.js';
+import { REPO_ROOT } from '../harness/envtest-assets.js';
+import { eventually } from '../harness/eventually.js';
+import { installLoopbackFence, type LoopbackFence } from '../harness/feed-server.js';
+import { startManager } from '../harness/in-process-manager.js';
+
+// ExposurePolicies enforced for real: IPsum (the real snapshot, addresses on at least
+// three lists) in a ConfigMap feed, policies for every network connector and both DNS
+// connectors, against a real API server with minimal CRDs for the third-party kinds.
+// Feed updates, expiry, Audit, autoApprove routing, a CEL typo, a restart, lifting and
+// deletion are each checked against the objects in the API server.
+const NS = 'forestall-system';
+const IPSUM = join(REPO_ROOT, '../shared/feeds/ipsum/ipsum-2026-08-22.txt');
+const NETWORK = ['network:networkpolicy', 'network:clusternetworkpolicy', 'network:cilium', 'network:calico'] as const;
+const DOMAINS = ['c2.badness.test', 'update-check.malware.test', 'exfil.evil.test'];
+
+let cp: ControlPlane;
+let kc: KubeConfig;
+let client: KubeClient;
+let fence: LoopbackFence;
+let mgr: Awaited<ReturnType<typeof startManager>>;
+
+/** IPsum lines as [address, lists], comments dropped. */
+const ipsum: [string, number][] = readFileSync(IPSUM, 'utf8').split('\n')
+  .filter((l) => l && !l.startsWith('#'))
+  .map((l) => { const [ip, n] = l.split('\t'); return [ip!, Number(n)]; });
+/** The feed the tests start with: every address on at least three lists (about 14,000). */
+let feedLines = ipsum.filter(([, n]) => n >= 3);
+/** Addresses on at least 8 lists: confidence 100 under the example expression; the small policies act on these. */
+const top = () => feedLines.filter(([, n]) => n >= 8).map(([ip]) => ip).sort();
+
+const policyName = (connector: string) => `c2-${connector.split(':')[1]}`;
+const actionOf = (policy: string, type = 'egressdeny') => `${policy}-${type}`;
+
+async function setFeed(lines: [string, number][]): Promise<void> {
+  feedLines = lines;
+  await client.apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'ipsum', namespace: NS }, data: { 'ipsum.txt': lines.map(([ip, n]) => `${ip}\t${n}`).join('\n') } } as KubernetesObject);
+}
+
+async function policy(name: string, spec: Record<string, unknown>): Promise<void> {
+  await client.apply({ apiVersion: 'forestall.io/v1alpha1', kind: 'ExposurePolicy', metadata: { name }, spec } as KubernetesObject);
+}
+
+const getPolicy = (name: string) => client.get<ExposurePolicy>('forestall.io/v1alpha1', 'ExposurePolicy', name);
+const getAction = (name: string) => client.get<PreemptiveAction>('forestall.io/v1alpha1', 'PreemptiveAction', name);
+
+/** Every object an action's connector has in the API server. */
+async function objectsOf(connector: string, action: string): Promise<KubernetesObject[]> {
+  const out: KubernetesObject[] = [];
+  for (const k of rendererFor(connector)!.kinds) {
+    out.push(...(await client.list(k.apiVersion, k.kind, { labelSelector: `forestall.io/action=${action}` })).items);
+  }
+  return out;
+}
+
+/** Whether the objects carry exactly `want` among the IPsum addresses (as addresses or /32 CIDRs). */
+function carries(objects: KubernetesObject[], want: readonly string[]): boolean {
+  const text = JSON.stringify(objects);
+  const present = new Set((text.match(/\d+\.\d+\.\d+\.\d+(?=\/32\b|")/g) ?? []));
+  return want.every((ip) => present.has(ip)) && [...present].filter((ip) => !ip.startsWith('0.') && !want.includes(ip)).length === 0;
+}
+
+const cond = (o: { status?: { conditions?: { type: string; status: string; reason: string; message: string }[] } } | undefined, type: string) => o?.status?.conditions?.find((c) => c.type === type);
+
+beforeAll(async () => {
+  fence = installLoopbackFence();
+  cp = await ControlPlane.start();
+  await cp.installCrds(join(REPO_ROOT, 'test/crds/third-party'));
+  kc = cp.kubeConfig();
+  client = new KubeClient(kc);
+  for (const [name, labels] of [[NS, {}], ['team-a1', { team: 'a' }], ['team-a2', { team: 'a', environment: 'production' }], ['team-b', { team: 'b' }], ['kube-system', {}]] as const) {
+    await client.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } } as KubernetesObject).catch(() => undefined);
+  }
+  for (const [ns, name, replicas] of [['team-a1', 'web', 3], ['team-a2', 'api', 2], ['team-b', 'batch', 1]] as const) {
+    await client.apply({
+      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace: ns },
+      spec: { replicas, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [{ name, image: 'registry.example/app:1' }] } } },
+    } as KubernetesObject);
+  }
+  await setFeed(feedLines);
+  await client.apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'domains', namespace: NS }, data: { 'domains.txt': DOMAINS.join('\n') } } as KubernetesObject);
+  await client.apply({
+    apiVersion: 'forestall.io/v1alpha1', kind: 'ThreatFeed', metadata: { name: 'ipsum', labels: { 'forestall.io/kind': 'ip-reputation' } },
+    spec: { format: 'lines', source: { configMapRef: { name: 'ipsum', namespace: NS, key: 'ipsum.txt' } }, parser: { scoreColumn: 1 }, refreshInterval: '1s',
+      confidence: { default: 30, expression: 'int(record.score) >= 8 ? 100 : int(record.score) * 12' }, maxChangePercent: 100 },
+  } as KubernetesObject);
+  await client.apply({
+    apiVersion: 'forestall.io/v1alpha1', kind: 'ThreatFeed', metadata: { name: 'domains' },
+    spec: { format: 'lines', source: { configMapRef: { name: 'domains', namespace: NS, key: 'domains.txt' } }, refreshInterval: '1h', confidence: { default: 90 } },
+  } as KubernetesObject);
+  mgr = await startManager(kc, { namespace: NS, resyncPeriodMs: 1500 });
+}, 120_000);
+
+afterAll(async () => {
+  await mgr?.stop();
+  await cp?.stop();
+  expect(fence.violations).toEqual([]);
+  fence?.uninstall();
+});
+
+describe('ExposurePolicy enforcement', () => {
+  it.each(NETWORK)('GIVEN an Enforce policy through %s whose autoApprove allows it THEN its objects carry exactly the matched addresses', async (connector) => {
+    const name = policyName(connector);
+    await policy(name, {
+      feeds: { names: ['ipsum'] }, match: "indicator.type == 'ipv4' && indicator.confidence >= 96",
+      scope: { namespaceSelector: { matchLabels: { team: 'a' } } },
+      actions: [{ type: 'EgressDeny', connector }], mode: 'Enforce', autoApprove: 'action.blastRadius.addresses <= 100', expiry: '24h',
+    });
+    const action = await eventually(`${name} enforced`, async () => {
+      const a = await getAction(actionOf(name));
+      return a?.status?.phase === 'Enforced' && a;
+    }, 30_000);
+    expect(action.spec).toMatchObject({
+      type: 'EgressDeny', layer: 'network', connector, policyRef: { name },
+      indicators: { count: top().length }, approval: { required: false },
+      blastRadius: { namespaces: 2, workloads: 2, pods: 5, addresses: top().length, production: true },
+      scope: { namespaces: ['team-a1', 'team-a2'] },
+    });
+    expect(action.status?.enforcedAt).toBeTruthy();
+    expect(action.status?.appliedObjects?.length).toBeGreaterThan(0);
+    const objects = await objectsOf(connector, action.metadata!.name!);
+    expect(objects.length).toBe(action.status!.appliedObjects!.length);
+    expect(carries(objects, top())).toBe(true);
+    const p = await eventually('policy status', async () => {
+      const p = await getPolicy(name);
+      return p?.status?.actions?.Enforced === 1 && p;
+    });
+    expect(p.status).toMatchObject({ matchedIndicators: top().length, planned: [{ name: actionOf(name), decision: 'auto' }] });
+    expect(cond(p, 'Ready')).toMatchObject({ status: 'True', reason: 'Evaluated' });
+  });
+
+  it('GIVEN a DNSBlock policy through CoreDNS and RPZ THEN both ConfigMaps name every domain', async () => {
+    await policy('malware-dns', {
+      feeds: { names: ['domains'] }, match: "indicator.type == 'domain'",
+      actions: [{ type: 'DNSBlock', connector: 'dns:coredns' }, { type: 'DNSBlock', connector: 'dns:rpz' }], mode: 'Enforce', autoApprove: 'true',
+    });
+    for (const [i, connector] of (['dns:coredns', 'dns:rpz'] as const).entries()) {
+      const a = await eventually(`DNSBlock ${i} enforced`, async () => {
+        const a = await getAction(`malware-dns-dnsblock-${i}`);
+        return a?.status?.phase === 'Enforced' && a;
+      }, 30_000);
+      expect(a.spec).toMatchObject({ layer: 'dns', connector, indicators: { count: 3, values: [...DOMAINS].sort() } });
+      const text = JSON.stringify(await objectsOf(connector, a.metadata!.name!));
+      for (const d of DOMAINS) expect(text).toContain(d);
+    }
+  });
+
+  it('GIVEN Audit mode THEN nothing is created in the cluster, and status and a ClusterPolicyReport say what would happen', async () => {
+    await policy('c2-audit', {
+      feeds: { names: ['ipsum'] }, match: "indicator.type == 'ipv4' && indicator.confidence >= 96",
+      actions: [{ type: 'EgressDeny' }], mode: 'Audit', autoApprove: 'true',
+    });
+    const p = await eventually('audit evaluated', async () => {
+      const p = await getPolicy('c2-audit');
+      return (p?.status?.planned?.length ?? 0) > 0 && p;
+    });
+    expect(p.status).toMatchObject({ matchedIndicators: top().length, planned: [{ name: 'c2-audit-egressdeny', decision: 'audit', indicators: top().length }] });
+    expect(await getAction('c2-audit-egressdeny')).toBeUndefined();
+    expect(await objectsOf('network:networkpolicy', 'c2-audit-egressdeny')).toEqual([]);
+    const report = await eventually('the report', () => client.get<KubernetesObject & { summary?: Record<string, number>; results?: { rule: string; properties: Record<string, string> }[] }>('wgpolicyk8s.io/v1alpha2', 'ClusterPolicyReport', 'forestall-c2-audit'));
+    expect(report.summary).toMatchObject({ warn: 1 });
+    expect(report.results?.[0]).toMatchObject({ rule: 'c2-audit-egressdeny', properties: { decision: 'audit', indicators: String(top().length) } });
+  });
+
+  it('GIVEN autoApprove caps addresses THEN a large action waits for approval with nothing applied, and a small one is enforced', async () => {
+    await policy('c2-large', {
+      feeds: { names: ['ipsum'] }, match: "indicator.type == 'ipv4' && indicator.confidence >= 60",
+      scope: { namespaceSelector: { matchLabels: { team: 'b' } } },
+      actions: [{ type: 'EgressDeny' }], mode: 'Enforce', autoApprove: 'action.blastRadius.addresses <= 100',
+    });
+    const large = await eventually('large proposed', async () => {
+      const a = await getAction('c2-large-egressdeny');
+      return a?.status?.phase === 'Proposed' && a;
+    });
+    const expected = feedLines.filter(([, n]) => n >= 5).length;
+    expect(large.spec).toMatchObject({ approval: { required: true, reason: 'spec.autoApprove is false for this action' }, indicators: { count: expected }, blastRadius: { addresses: expected, production: false } });
+    expect(large.spec.indicators.configMapRef).toMatchObject({ namespace: NS });
+    expect(cond(large, 'Approved')).toMatchObject({ status: 'False', reason: 'AwaitingApproval' });
+    expect(await objectsOf('network:networkpolicy', 'c2-large-egressdeny')).toEqual([]);
+    expect((await getAction(actionOf(policyName('network:networkpolicy'))))?.status?.phase).toBe('Enforced');
+  });
+
+  it('GIVEN a feed update THEN every connector converges on the new set; the latency from snapshot to objects is printed', async () => {
+    const before = top();
+    // Two addresses fall to one list, and one address on three lists climbs to nine.
+    const [drop1, drop2] = before;
+    const climber = feedLines.find(([, n]) => n === 3)![0];
+    let changedAt = 0;
+    mgr.controllers.feeds.reconciler.onSnapshotChange((feed) => { if (feed === 'ipsum' && !changedAt) changedAt = performance.now(); });
+    await setFeed(feedLines.map(([ip, n]): [string, number] => [ip, ip === drop1 || ip === drop2 ? 1 : ip === climber ? 9 : n]));
+    const want = top();
+    expect(want).toContain(climber);
+    expect(want).not.toContain(drop1);
+    const latencies: Record<string, number> = {};
+    await Promise.all(NETWORK.map(async (connector) => {
+      await eventually(`${connector} converged`, async () => carries(await objectsOf(connector, actionOf(policyName(connector))), want), 30_000, 20);
+      latencies[connector] = Math.round(performance.now() - changedAt);
+    }));
+    console.log(`feed change to objects applied (ms, from the snapshot change, polled every 20 ms): ${JSON.stringify(latencies)}`);
+    for (const connector of NETWORK) {
+      const a = await getAction(actionOf(policyName(connector)));
+      expect(a?.spec.indicators.count).toBe(want.length);
+      expect(a?.status?.phase).toBe('Enforced');
+    }
+  });
+
+  it('GIVEN a CEL typo in an enforced policy THEN Ready=False names spec.match and the enforcement in place is untouched', async () => {
+    const name = policyName('network:networkpolicy');
+    const actionBefore = (await getAction(actionOf(name)))!;
+    const objectsBefore = await objectsOf('network:networkpolicy', actionOf(name));
+    await policy(name, {
+      feeds: { names: ['ipsum'] }, match: "indicator.type == 'ipv4' && indicator.confidence >=",
+      scope: { namespaceSelector: { matchLabels: { team: 'a' } } },
+      actions: [{ type: 'EgressDeny', connector: 'network:networkpolicy' }], mode: 'Enforce', autoApprove: 'action.blastRadius.addresses <= 100', expiry: '24h',
+    });
+    const p = await eventually('the compile error', async () => {
+      const p = await getPolicy(name);
+      return cond(p, 'Ready')?.reason === 'CompileError' && p;
+    });
+    expect(cond(p, 'Ready')?.status).toBe('False');
+    expect(p.status?.compileErrors?.[0]?.field).toBe('spec.match');
+    expect(cond(p, 'Ready')?.message).toMatch(/spec\.match/);
+    const actionAfter = (await getAction(actionOf(name)))!;
+    expect(actionAfter.metadata!.resourceVersion).toBe(actionBefore.metadata!.resourceVersion);
+    const objectsAfter = await objectsOf('network:networkpolicy', actionOf(name));
+    expect(objectsAfter.map((o) => o.metadata!.resourceVersion)).toEqual(objectsBefore.map((o) => o.metadata!.resourceVersion));
+  });
+
+  it('GIVEN nothing changes THEN a resync writes 0 objects; AND a restarted controller keeps every action and object as it was', async () => {
+    // Stop the 1 s feed polling so that only resyncs run.
+    await client.apply({ apiVersion: 'forestall.io/v1alpha1', kind: 'ThreatFeed', metadata: { name: 'ipsum' }, spec: { format: 'lines', source: { configMapRef: { name: 'ipsum', namespace: NS, key: 'ipsum.txt' } }, parser: { scoreColumn: 1 }, refreshInterval: '1h', confidence: { default: 30, expression: 'int(record.score) >= 8 ? 100 : int(record.score) * 12' }, maxChangePercent: 100 } } as KubernetesObject);
+    const quiet = async () => {
+      let last = -1;
+      await eventually('writes to settle', async () => {
+        const now = await mgr.writes();
+        const settled = now === last;
+        last = now;
+        return settled;
+      }, 30_000, 2000);
+    };
+    await quiet();
+    const before = await mgr.writes();
+    await new Promise((r) => setTimeout(r, 4000));
+    expect(await mgr.writes()).toBe(before);
+
+    const snapshot = async () => JSON.stringify(await Promise.all(NETWORK.map(async (c) => [
+      (await getAction(actionOf(policyName(c))))?.metadata?.resourceVersion,
+      (await objectsOf(c, actionOf(policyName(c)))).map((o) => o.metadata!.resourceVersion),
+    ])));
+    const state = await snapshot();
+    await mgr.stop();
+    mgr = await startManager(kc, { namespace: NS, resyncPeriodMs: 1500 });
+    await new Promise((r) => setTimeout(r, 4000));
+    expect(await snapshot()).toBe(state);
+  });
+
+  it('GIVEN a short expiry THEN the action expires and everything it applied is removed', async () => {
+    await policy('c2-expiring', {
+      feeds: { names: ['ipsum'] }, match: "indicator.type == 'ipv4' && indicator.confidence >= 96",
+      scope: { namespaceSelector: { matchLabels: { team: 'b' } } },
+      actions: [{ type: 'EgressDeny' }], mode: 'Enforce', autoApprove: 'true', expiry: '4s',
+    });
+    await eventually('enforced', async () => (await getAction('c2-expiring-egressdeny'))?.status?.phase === 'Enforced', 20_000);
+    expect((await objectsOf('network:networkpolicy', 'c2-expiring-egressdeny')).length).toBe(1);
+    const expired = await eventually('expired', async () => {
+      const a = await getAction('c2-expiring-egressdeny');
+      return a?.status?.phase === 'Expired' && a;
+    }, 20_000);
+    expect(expired.status?.appliedObjects ?? []).toEqual([]);
+    expect(await objectsOf('network:networkpolicy', 'c2-expiring-egressdeny')).toEqual([]);
+  });
+
+  it('GIVEN the matched addresses leave the feed THEN the actions lift and their objects go; AND deleting a policy leaves no orphans', async () => {
+    await setFeed(feedLines.map(([ip, n]): [string, number] => [ip, Math.min(n, 7)]));
+    await client.apply({ apiVersion: 'forestall.io/v1alpha1', kind: 'ThreatFeed', metadata: { name: 'ipsum' }, spec: { format: 'lines', source: { configMapRef: { name: 'ipsum', namespace: NS, key: 'ipsum.txt' } }, parser: { scoreColumn: 1 }, refreshInterval: '1s', confidence: { default: 30, expression: 'int(record.score) >= 8 ? 100 : int(record.score) * 12' }, maxChangePercent: 100 } } as KubernetesObject);
+    for (const connector of NETWORK.filter((c) => c !== 'network:networkpolicy')) {
+      const name = actionOf(policyName(connector));
+      await eventually(`${name} lifted`, async () => (await getAction(name))?.status?.phase === 'Lifted', 30_000);
+      expect(await objectsOf(connector, name)).toEqual([]);
+    }
+    await client.delete({ apiVersion: 'forestall.io/v1alpha1', kind: 'ExposurePolicy', metadata: { name: 'malware-dns' } });
+    await eventually('policy gone', async () => (await getPolicy('malware-dns')) === undefined, 30_000);
+    for (const [i, connector] of (['dns:coredns', 'dns:rpz'] as const).entries()) {
+      expect(await getAction(`malware-dns-dnsblock-${i}`)).toBeUndefined();
+      expect(await objectsOf(connector, `malware-dns-dnsblock-${i}`)).toEqual([]);
+    }
+  });
+});

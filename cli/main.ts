@@ -6,9 +6,15 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
 import { runFeed } from './feed.js';
 import { runPlan } from './plan.js';
 import { runValidate, VALIDATE_USAGE } from './validate.js';
+
+// CEL `matches` runs user regular expressions over feed values. policies/cel refuses
+// the patterns it can prove slow; this makes V8 fall back to its linear-time engine
+// for any that still backtrack excessively, instead of stalling a reconcile.
+setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks');
 
 const pkg = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'package.json'), 'utf8')) as { version: string };
 

@@ -210,7 +210,7 @@ describe('evaluateBool', () => {
   it('GIVEN a multi-line expression failing at run time THEN the message names line and column', () => {
     const errors: string[] = [];
     evaluateBool(compileMatch("indicator.type == 'ipv4' &&\n  indicator.attributes.vendor == 'x'"), vars(), (m) => errors.push(m));
-    expect(errors).toEqual(['spec.match: No such key: vendor (at line 2, column 23)']);
+    expect(errors).toEqual(['spec.match: No such key: vendor (at line 2, column 24)']);
   });
 
   it('GIVEN no onError THEN a failure is still false', () => {

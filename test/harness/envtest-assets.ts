@@ -57,6 +57,11 @@ export function assertEnvtestAssets(dir: string, binaries: readonly EnvtestBinar
   return dir;
 }
 
+/** The path of one binary in the assets directory; throws, naming it, when it is missing. */
+export function envtestBinary(dir: string, name: EnvtestBinary): string {
+  return join(assertEnvtestAssets(dir, [name]), name);
+}
+
 function assetsDirFromBuildOutput(stdout: string): string {
   const lines = stdout.split('\n').map((line) => line.trim()).filter((line) => line.length > 0);
   const last = lines.at(-1);

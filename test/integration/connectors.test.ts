@@ -1,8 +1,8 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import {
   CONNECTOR_IDS, MAX_OBJECT_BYTES, actionSelector, connectorFor, manifestBytes, refOf, rendererFor, writeKustomization,
@@ -11,7 +11,7 @@ import {
 import { kubeClusterAccess } from '../../controller/connectors/cluster-access.js';
 import { KubeClient } from '../../controller/runtime/client.js';
 import { ControlPlane } from '../harness/control-plane.js';
-import { REPO_ROOT } from '../harness/envtest-assets.js';
+import { envtestBinary, REPO_ROOT } from '../harness/envtest-assets.js';
 import { eventually } from '../harness/eventually.js';
 
 // The shared connector contract, run against every connector on a real API server with
@@ -84,12 +84,8 @@ const key = (ref: ObjectRef) => `${ref.kind}/${ref.namespace ?? ''}/${ref.name}`
 const keys = (refs: ObjectRef[]) => refs.map(key).sort();
 const versions = async (id: string, name: string) => Object.fromEntries((await liveObjects(id, name)).map((m) => [key(refOf(m)), m.metadata.resourceVersion]));
 
-function kubectl(): string {
-  for (const candidate of ['kubectl', '/usr/bin/kubectl', '/usr/local/bin/kubectl']) {
-    if (spawnSync(candidate, ['version', '--client'], { stdio: 'ignore' }).status === 0) return candidate;
-  }
-  throw new Error('kubectl is needed to check that rendered directories build with `kubectl kustomize`, and none was found on PATH, /usr/bin or /usr/local/bin');
-}
+/** kubectl, built with the control-plane binaries from the same Kubernetes module. */
+const kubectl = () => envtestBinary(inject('envtestAssets'), 'kubectl');
 
 describe.each(CASES)('connector contract: $id', ({ id, first, second }) => {
   let connector: Connector;

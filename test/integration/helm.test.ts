@@ -305,6 +305,7 @@ describe('GIVEN the chart rendered with default values and --include-crds', () =
       '--metrics-bind-address=:8080',
       '--health-probe-bind-address=:8081',
       '--log-level=info',
+      '--default-connector=dns=dns:coredns,network=network:networkpolicy',
       '--lease-duration=10s',
       '--renew-deadline=7s',
       '--retry-period=2s',

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, inject, it } from 'vitest';
 import { runPlan } from '../../cli/plan.js';
-import { assertEnvtestAssets } from '../harness/envtest-assets.js';
+import { envtestBinary } from '../harness/envtest-assets.js';
 
 /**
  * What Argo CD and Flux do with the tree `forestall plan --out` (and Git delivery)
@@ -17,9 +17,7 @@ import { assertEnvtestAssets } from '../harness/envtest-assets.js';
 const exec = promisify(execFile);
 const examples = new URL('../../examples', import.meta.url).pathname;
 
-function kubectlPath(): string {
-  return join(assertEnvtestAssets(inject('envtestAssets'), ['kubectl']), 'kubectl');
-}
+const kubectlPath = () => envtestBinary(inject('envtestAssets'), 'kubectl');
 
 describe('forestall plan --out', () => {
   it('GIVEN the examples WHEN planned with --out THEN kubectl kustomize builds every object the plan lists, and nothing else', async () => {

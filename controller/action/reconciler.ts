@@ -70,9 +70,13 @@ export class ActionReconciler implements Reconciler {
     const connectorId = action.spec.connector ?? this.deps.defaultConnector(action.spec.layer);
     const connector = this.deps.connector(connectorId);
 
+    // The connector that enforced the action last, when the spec has moved to another one.
+    const previousId = action.status?.connectorResults?.find((r) => r.connector !== connectorId)?.connector;
+    const former = previousId ? this.deps.connector(previousId) : undefined;
     if (isDeleting(action)) {
       if (hasFinalizer(action)) {
         if (connector) await connector.remove(name);
+        if (former) await former.remove(name);
         await this.deps.store.delete(name);
         await client.setFinalizers(action, withoutFinalizer(action));
         log.info('Removed what the action applied, and its finalizer');
@@ -107,6 +111,7 @@ export class ActionReconciler implements Reconciler {
 
     if (ending) {
       const outcome = await connector.remove(name);
+      if (former) await former.remove(name);
       const phase: Phase = count === 0 ? 'Lifted' : 'Expired';
       const message = count === 0 ? 'no indicators are left: everything the action applied is removed' : `expired at ${action.spec.expiresAt}: everything the action applied is removed`;
       return this.finish(action, {
@@ -145,6 +150,11 @@ export class ActionReconciler implements Reconciler {
     let outcome: ApplyOutcome;
     try {
       outcome = await connector.apply(request);
+      // Moved to another connector: what the old one applied goes once the new one is in place.
+      if (former) {
+        await former.remove(name);
+        log.info({ from: previousId, to: connectorId }, 'Action moved to another connector; removed the old objects');
+      }
     } catch (err) {
       const message = `${connectorId}: ${(err as Error).message}`;
       log.warn({ err }, 'Connector apply failed');

@@ -225,8 +225,9 @@ describe('a connector whose CRDs are not installed', () => {
     await eventually('CiliumCIDRGroup to leave discovery', async () => !(await fresh().served('cilium.io/v2alpha1', 'CiliumCIDRGroup')));
     const connector = connectorFor('network:cilium', fresh());
     const request = egress('cilium-missing', ipsum.slice(0, 100));
-    for (const attempt of [connector.plan(request), connector.apply(request)]) {
-      await expect(attempt).rejects.toThrow(expect.objectContaining({
+    // One at a time: a second promise created up front could reject before it is awaited.
+    for (const attempt of [() => connector.plan(request), () => connector.apply(request)]) {
+      await expect(attempt()).rejects.toThrow(expect.objectContaining({
         code: 'FST_CONNECTOR_KIND_NOT_SERVED',
         errorClass: 'terminal',
         message: 'network:cilium cannot enforce action cilium-missing: the API server does not serve CiliumCIDRGroup (cilium.io/v2alpha1); the CustomResourceDefinition is missing. Install the enforcement point (its CRDs) or choose another connector.',

@@ -278,6 +278,27 @@ describe('ExposurePolicy enforcement', () => {
     expect(await objectsOf('network:networkpolicy', 'c2-expiring-egressdeny')).toEqual([]);
   });
 
+  it('GIVEN an enforced action moved to another connector THEN the new objects replace the old ones; AND deleting the policy removes them', async () => {
+    const spec = (connector: string) => ({
+      feeds: { names: ['ipsum'] }, match: "indicator.type == 'ipv4' && indicator.confidence >= 96",
+      scope: { namespaceSelector: { matchLabels: { team: 'b' } } },
+      actions: [{ type: 'EgressDeny', connector }], mode: 'Enforce', autoApprove: 'true',
+    });
+    await policy('c2-moving', spec('network:networkpolicy'));
+    await eventually('enforced by NetworkPolicy', async () => (await objectsOf('network:networkpolicy', 'c2-moving-egressdeny')).length === 1, 20_000);
+    await policy('c2-moving', spec('network:cilium'));
+    await eventually('moved to Cilium', async () => {
+      const a = await getAction('c2-moving-egressdeny');
+      return a?.status?.connectorResults?.[0]?.connector === 'network:cilium' && a.status.phase === 'Enforced';
+    }, 20_000);
+    expect(carries(await objectsOf('network:cilium', 'c2-moving-egressdeny'), top())).toBe(true);
+    expect(await objectsOf('network:networkpolicy', 'c2-moving-egressdeny')).toEqual([]);
+    await client.delete({ apiVersion: 'forestall.io/v1alpha1', kind: 'ExposurePolicy', metadata: { name: 'c2-moving' } });
+    await eventually('policy gone', async () => (await getPolicy('c2-moving')) === undefined, 30_000);
+    expect(await objectsOf('network:cilium', 'c2-moving-egressdeny')).toEqual([]);
+    expect(await getAction('c2-moving-egressdeny')).toBeUndefined();
+  });
+
   it('GIVEN the matched addresses leave the feed THEN the actions lift and their objects go; AND deleting a policy leaves no orphans', async () => {
     await setFeed(feedLines.map(([ip, n]): [string, number] => [ip, Math.min(n, 7)]));
     await client.apply({ apiVersion: 'forestall.io/v1alpha1', kind: 'ThreatFeed', metadata: { name: 'ipsum' }, spec: { format: 'lines', source: { configMapRef: { name: 'ipsum', namespace: NS, key: 'ipsum.txt' } }, parser: { scoreColumn: 1 }, refreshInterval: '1s', confidence: { default: 30, expression: 'int(record.score) >= 8 ? 100 : int(record.score) * 12' }, maxChangePercent: 100 } } as KubernetesObject);

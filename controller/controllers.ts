@@ -1,5 +1,5 @@
 import type { KubeConfig, KubernetesListObject } from '@kubernetes/client-node';
-import { RENDERERS, connectorFor } from '../connectors/index.js';
+import { CONNECTOR_IDS, connectorFor, isConnectorId } from '../connectors/index.js';
 import type { Connector, Layer } from '../connectors/types.js';
 import { API_VERSION, GROUP, VERSION, type ExposurePolicy, type PreemptiveAction } from '../crds/index.js';
 import { CelCache, DEFAULT_CONNECTORS } from '../policies/index.js';
@@ -58,14 +58,14 @@ export function addControllers(manager: Manager, deps: ControllerDeps) {
   const store = new IndicatorStore(deps.client, deps.feeds.namespace);
   const cache = new Map<string, Connector | undefined>();
   const connector = (id: string) => {
-    if (!cache.has(id)) cache.set(id, connectorFor(id, access));
+    if (!cache.has(id)) cache.set(id, isConnectorId(id) ? connectorFor(id, access) : undefined);
     return cache.get(id);
   };
 
   const actionInformer = informerFor<PreemptiveAction>(deps, 'PreemptiveAction', 'preemptiveactions') as Informer<PreemptiveAction>;
   const actionReconciler = new ActionReconciler({
     cache: actionInformer, client: deps.client, events: deps.events, clock: deps.clock, metrics: deps.metrics, store,
-    connector, connectorIds: Object.keys(RENDERERS), defaultConnector: (layer) => connectors[layer as Layer] ?? '',
+    connector, connectorIds: CONNECTOR_IDS, defaultConnector: (layer) => connectors[layer as Layer] ?? '',
   });
   const actions = new Controller<PreemptiveAction>({
     name: 'preemptiveaction', informer: actionInformer, reconciler: actionReconciler,

@@ -126,6 +126,12 @@ describe('evaluatePolicy', () => {
     expect(e.warnings).toEqual([expect.stringMatching(/spec.actions\[2\]: Isolate actions are not produced/)]);
   });
 
+  it('GIVEN a template naming an unknown connector THEN the evaluation stops with an error naming the field and the known ids', () => {
+    const e = evaluatePolicy(policy({ actions: [{ type: 'EgressDeny', connector: 'network:calcio' }] }), feeds, inventory, { now, cel });
+    expect(e.actions).toEqual([]);
+    expect(e.compileErrors).toEqual([{ field: 'spec.actions[0].connector', message: expect.stringMatching(/^spec.actions\[0\].connector: no connector network:calcio; known: .*network:calico/) }]);
+  });
+
   it('GIVEN a match that fails at run time on some indicators THEN they do not match and a warning counts them', () => {
     const e = evaluatePolicy(policy({ match: "indicator.attributes.vendor == 'x'" }), feeds, inventory, { now, cel });
     expect(e.actions).toEqual([]);

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { parseDuration } from '../crds/duration.js';
 import type { ExposurePolicySpec } from '../crds/index.js';
 import { indicatorKey, Ipv4Set, mergeIndicator, parseCidr, parseIpv4, type Indicator, type IndicatorType } from '../feeds/index.js';
+import { CONNECTOR_IDS, isConnectorId } from '../connectors/index.js';
 import type { ActionType, Layer } from '../connectors/types.js';
 import { actionActivation, evaluateBool, indicatorActivation, type CelCache, type CelProgram, CelCompileError } from './cel/index.js';
 import { matchesSelector } from './selector.js';
@@ -201,13 +202,20 @@ export function evaluatePolicy(policy: PolicyView, feeds: readonly FeedView[], i
   const { spec } = policy;
   const { match, autoApprove, errors } = compilePolicy(spec, opts.cel);
   const { selected, missing } = selectFeeds(spec, feeds);
+  const connectors = { ...DEFAULT_CONNECTORS, ...opts.defaultConnectors };
+  // A connector typo must not lift what the template enforces today: it stops the evaluation as a CEL error does.
+  spec.actions.forEach((template, index) => {
+    const id = template.connector ?? connectors[LAYER_OF[template.type]];
+    if (VALUE_TYPES[template.type] && !isConnectorId(id)) {
+      errors.push({ field: `spec.actions[${index}].connector`, message: `spec.actions[${index}].connector: no connector ${id}; known: ${CONNECTOR_IDS.join(', ')}` });
+    }
+  });
   const result: Evaluation = { compileErrors: errors, missingFeeds: missing, matched: 0, actions: [], warnings: [] };
   if (errors.length) return result;
 
   const matched = matchIndicators(selected, match, opts.now, result.warnings);
   result.matched = matched.size;
   const scope = scopeOf(spec, inventory);
-  const connectors = { ...DEFAULT_CONNECTORS, ...opts.defaultConnectors };
   const typeCounts = new Map<ActionType, number>();
   for (const t of spec.actions) typeCounts.set(t.type, (typeCounts.get(t.type) ?? 0) + 1);
 
@@ -221,6 +229,7 @@ export function evaluatePolicy(policy: PolicyView, feeds: readonly FeedView[], i
     if (!picked.length) return;
     const values = picked.map((i) => i.value).sort();
     const layer = LAYER_OF[template.type];
+    const connector = template.connector ?? connectors[layer];
     const name = actionName(policy.name, template.type, index, (typeCounts.get(template.type) ?? 0) > 1);
     const sources = [...new Set(picked.flatMap((i) => i.sources))].sort();
     const namespaces = scope.namespaces.map((ns) => ns.name);
@@ -229,7 +238,7 @@ export function evaluatePolicy(policy: PolicyView, feeds: readonly FeedView[], i
       policy: policy.name,
       type: template.type,
       layer,
-      connector: template.connector ?? connectors[layer],
+      connector,
       request: {
         name, policy: policy.name, type: template.type, values,
         scope: {

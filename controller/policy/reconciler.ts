@@ -25,6 +25,7 @@ export const PolicyCondition = { Ready: 'Ready' } as const;
 export const PolicyReason = {
   Evaluated: 'Evaluated',
   CompileError: 'CompileError',
+  InvalidSpec: 'InvalidSpec',
   FeedsNotReady: 'FeedsNotReady',
   Suspended: 'Suspended',
   Deleting: 'Deleting',
@@ -112,7 +113,11 @@ export class PolicyReconciler implements Reconciler {
     const evaluation = await this.evaluate(policy, now, log);
     if (evaluation.compileErrors.length) {
       await this.writeStatus(policy, withConditions({ ...base, compileErrors: evaluation.compileErrors, actions: phaseCounts(owned) }, generation, now, [
-        { type: PolicyCondition.Ready, status: 'False', reason: PolicyReason.CompileError, message: `${evaluation.compileErrors.map((e) => e.message).join('; ')}; the ${owned.length} existing actions are left as they are` },
+        {
+          type: PolicyCondition.Ready, status: 'False',
+          reason: evaluation.compileErrors.every((e) => e.field === 'spec.match' || e.field === 'spec.autoApprove') ? PolicyReason.CompileError : PolicyReason.InvalidSpec,
+          message: `${evaluation.compileErrors.map((e) => e.message).join('; ')}; the ${owned.length} existing actions are left as they are`,
+        },
       ]), now);
       return;
     }

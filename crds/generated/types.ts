@@ -575,7 +575,7 @@ export interface ExposurePolicyStatus {
    */
   observedGeneration?: number;
   /**
-   * Ready: the expressions compiled and the policy was evaluated. Reasons include CompileError and FeedsNotFound.
+   * Ready: the expressions compiled and the policy was evaluated. Reasons include CompileError (a CEL expression), InvalidSpec (for example an unknown connector), FeedsNotReady and Suspended; in each, the actions already in place are left as they are.
    *
    * @maxItems 32
    *
@@ -608,7 +608,7 @@ export interface ExposurePolicyStatus {
     message: string;
   }[];
   /**
-   * CEL compile errors, each with the field path it belongs to.
+   * CEL compile errors and other spec errors (an unknown connector), each with the field path it belongs to.
    *
    * @maxItems 16
    *
@@ -635,7 +635,7 @@ export interface ExposurePolicyStatus {
     [k: string]: number | undefined;
   };
   /**
-   * When the policy was last evaluated.
+   * When an evaluation last changed this status (an evaluation that finds nothing new writes nothing).
    */
   lastEvaluationTime?: string;
   /**

@@ -55,14 +55,14 @@ const spec = obj('Which intelligence to act on, where, and how much to automate.
 
 const status = obj('The outcome of the last evaluation.', {
   observedGeneration,
-  conditions: { ...conditions, description: 'Ready: the expressions compiled and the policy was evaluated. Reasons include CompileError and FeedsNotFound.' },
-  compileErrors: list('CEL compile errors, each with the field path it belongs to.', obj('One compile error.', {
+  conditions: { ...conditions, description: 'Ready: the expressions compiled and the policy was evaluated. Reasons include CompileError (a CEL expression), InvalidSpec (for example an unknown connector), FeedsNotReady and Suspended; in each, the actions already in place are left as they are.' },
+  compileErrors: list('CEL compile errors and other spec errors (an unknown connector), each with the field path it belongs to.', obj('One compile error.', {
     field: str('Field path, for example spec.match.', { maxLength: 256 }),
     message: str('What is wrong.', { maxLength: 4096 }),
   }, { required: ['field', 'message'] }), 16),
   matchedIndicators: int('Indicators that matched at the last evaluation.', { minimum: 0 }),
   actions: countMap('PreemptiveActions owned by this policy, by phase.'),
-  lastEvaluationTime: time('When the policy was last evaluated.'),
+  lastEvaluationTime: time('When an evaluation last changed this status (an evaluation that finds nothing new writes nothing).'),
   planned: list('The actions the last evaluation planned, with the decision for each (in Audit mode nothing else records them).', obj('One planned action.', {
     name: str('PreemptiveAction name.', { maxLength: 253 }),
     type: str('Action type.', { maxLength: 64 }),

@@ -232,6 +232,19 @@ describe('ExposurePolicy enforcement', () => {
     expect(actionAfter.metadata!.resourceVersion).toBe(actionBefore.metadata!.resourceVersion);
     const objectsAfter = await objectsOf('network:networkpolicy', actionOf(name));
     expect(objectsAfter.map((o) => o.metadata!.resourceVersion)).toEqual(objectsBefore.map((o) => o.metadata!.resourceVersion));
+
+    // A connector typo holds enforcement the same way, as InvalidSpec.
+    await policy(name, {
+      feeds: { names: ['ipsum'] }, match: "indicator.type == 'ipv4' && indicator.confidence >= 96",
+      scope: { namespaceSelector: { matchLabels: { team: 'a' } } },
+      actions: [{ type: 'EgressDeny', connector: 'network:netwrokpolicy' }], mode: 'Enforce', autoApprove: 'action.blastRadius.addresses <= 100', expiry: '24h',
+    });
+    const q = await eventually('the connector error', async () => {
+      const q = await getPolicy(name);
+      return cond(q, 'Ready')?.reason === 'InvalidSpec' && q;
+    });
+    expect(q.status?.compileErrors?.[0]).toMatchObject({ field: 'spec.actions[0].connector' });
+    expect((await getAction(actionOf(name)))!.metadata!.resourceVersion).toBe(actionBefore.metadata!.resourceVersion);
   });
 
   it('GIVEN nothing changes THEN a resync writes 0 objects; AND a restarted controller keeps every action and object as it was', async () => {
@@ -297,6 +310,55 @@ describe('ExposurePolicy enforcement', () => {
     await eventually('policy gone', async () => (await getPolicy('c2-moving')) === undefined, 30_000);
     expect(await objectsOf('network:cilium', 'c2-moving-egressdeny')).toEqual([]);
     expect(await getAction('c2-moving-egressdeny')).toBeUndefined();
+  });
+
+  it('GIVEN hand-written PreemptiveActions THEN an approved one is enforced in its namespaces, and bad ones fail with a message naming the problem', async () => {
+    const action = (name: string, spec: Record<string, unknown>) => client.apply({
+      apiVersion: 'forestall.io/v1alpha1', kind: 'PreemptiveAction', metadata: { name },
+      spec: { type: 'EgressDeny', layer: 'network', indicators: { count: 2, values: ['203.0.113.7', '203.0.113.9'] }, scope: { namespaces: ['team-b'] }, ...spec },
+    } as KubernetesObject);
+    await action('manual-block', { connector: 'network:calico', approval: { required: false, reason: 'incident 4711' } });
+    await action('manual-typo', { connector: 'network:calcio', approval: { required: false } });
+    await action('manual-everything', { connector: 'network:networkpolicy', indicators: { count: 1, values: ['0.0.0.0/0'] }, approval: { required: false } });
+    await action('manual-unapproved', { connector: 'network:networkpolicy' });
+
+    const enforced = await eventually('manual-block enforced', async () => {
+      const a = await getAction('manual-block');
+      return a?.status?.phase === 'Enforced' && a;
+    }, 20_000);
+    expect(enforced.status?.detectedAt).toBeTruthy();
+    const objects = await objectsOf('network:calico', 'manual-block');
+    expect(JSON.stringify(objects)).toContain('203.0.113.7/32');
+    // Listing only namespaces means only those namespaces, also to a cluster-wide connector.
+    expect(JSON.stringify(objects)).toMatch(/kubernetes\.io\/metadata\.name in \{'team-b'\}|team-b/);
+
+    const typo = await eventually('manual-typo failed', async () => {
+      const a = await getAction('manual-typo');
+      return a?.status?.phase === 'Failed' && a;
+    });
+    expect(cond(typo, 'Ready')).toMatchObject({ status: 'False', reason: 'UnknownConnector' });
+    expect(cond(typo, 'Ready')!.message).toMatch(/spec\.connector: no connector network:calcio; known: .*network:calico/);
+
+    const everything = await eventually('manual-everything failed', async () => {
+      const a = await getAction('manual-everything');
+      return a?.status?.phase === 'Failed' && a;
+    });
+    expect(cond(everything, 'Ready')).toMatchObject({ status: 'False', reason: 'InvalidAction' });
+    expect(cond(everything, 'Ready')!.message).toMatch(/0\.0\.0\.0\/0/);
+    expect(await objectsOf('network:networkpolicy', 'manual-everything')).toEqual([]);
+
+    const unapproved = await eventually('manual-unapproved proposed', async () => {
+      const a = await getAction('manual-unapproved');
+      return a?.status?.phase === 'Proposed' && a;
+    });
+    expect(cond(unapproved, 'Approved')).toMatchObject({ status: 'False', reason: 'AwaitingApproval' });
+    expect(await objectsOf('network:networkpolicy', 'manual-unapproved')).toEqual([]);
+
+    for (const name of ['manual-block', 'manual-typo', 'manual-everything', 'manual-unapproved']) {
+      await client.delete({ apiVersion: 'forestall.io/v1alpha1', kind: 'PreemptiveAction', metadata: { name } });
+    }
+    await eventually('hand-written actions gone', async () => (await getAction('manual-block')) === undefined && (await getAction('manual-typo')) === undefined);
+    expect(await objectsOf('network:calico', 'manual-block')).toEqual([]);
   });
 
   it('GIVEN the matched addresses leave the feed THEN the actions lift and their objects go; AND deleting a policy leaves no orphans', async () => {

@@ -18,6 +18,12 @@ describe('forestall command', () => {
     expect((await run('--version')).stdout.trim()).toBe(pkg.version);
   });
 
+  it('GIVEN the built bin run directly, as npx runs it THEN its shebang and executable bit work', async () => {
+    const pkg = (await import('../package.json', { with: { type: 'json' } })).default;
+    const { stdout } = await promisify(execFile)(bin, ['--version']);
+    expect(stdout.trim()).toBe(pkg.version);
+  });
+
   it('GIVEN --help THEN it lists the commands', async () => {
     const r = await run('--help');
     expect(r.code).toBe(0);

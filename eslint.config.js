@@ -2,13 +2,13 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-// The dependency direction of STYLE.md: policies/, connectors/ and feeds/ are engine
-// and integration code that the CLI reuses offline, so they never import controller/.
+// The dependency direction of STYLE.md: policies/, connectors/, feeds/ and delivery/ are
+// engine and integration code that the CLI reuses offline, so they never import controller/.
 const noControllerImports = {
   'no-restricted-imports': ['error', {
     patterns: [{
       group: ['**/controller', '**/controller/**'],
-      message: 'policies/ and connectors/ must not import controller/ (STYLE.md: dependencies point one way).',
+      message: 'policies/, connectors/, feeds/ and delivery/ must not import controller/ (STYLE.md: dependencies point one way).',
     }],
   }],
 };
@@ -24,5 +24,5 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
-  { files: ['policies/**/*.ts', 'connectors/**/*.ts', 'feeds/**/*.ts'], rules: noControllerImports },
+  { files: ['policies/**/*.ts', 'connectors/**/*.ts', 'feeds/**/*.ts', 'delivery/**/*.ts'], rules: noControllerImports },
 );

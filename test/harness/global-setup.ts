@@ -1,9 +1,11 @@
 import type { TestProject } from 'vitest/node';
 import { ENVTEST_ASSETS_ENV, buildEnvtestAssets } from './envtest-assets.js';
+import { GITEA_BINARY_ENV, buildGitea } from './gitea-server.js';
 
 /**
  * vitest globalSetup for the integration project: builds the control-plane
- * binaries once (or takes them from the cache), before any worker starts.
+ * binaries and the Gitea forge once (or takes them from the cache), before any
+ * worker starts.
  *
  * A failed build throws, which fails the whole run. Skipping instead would let a
  * machine without the binaries report a green integration suite.
@@ -15,4 +17,9 @@ export default async function setup(project: TestProject): Promise<void> {
   // processes the tests spawn themselves (controller binaries, helm), which
   // cannot call inject().
   process.env[ENVTEST_ASSETS_ENV] = assetsDir;
+
+  // After the control plane, not beside it: both cold builds want both CPUs.
+  const giteaBinary = await buildGitea();
+  project.provide('giteaBinary', giteaBinary);
+  process.env[GITEA_BINARY_ENV] = giteaBinary;
 }

@@ -1,0 +1,127 @@
+/**
+ * Errors a forge client raises. delivery/ cannot import the controller's ForestallError,
+ * so, like connectors/errors.ts, these carry the two facts the controller maps: a stable
+ * code and a class. The controller's classify() honours `errorClass`; a rate-limited
+ * error also carries `retryAfterMs`, the forge's own word on when to come back.
+ *
+ * Messages are redacted when the error is built: the client passes its token, and any
+ * occurrence of it (and any `token …` / `Bearer …` credential) is removed.
+ */
+export const FORGE_ERROR_CODES = {
+  FST_FORGE_AUTH: { class: 'terminal', summary: 'The forge refused the credentials (HTTP 401, or 403 without rate-limit headers): the token is invalid, expired or lacks permission on the repository.' },
+  FST_FORGE_RATE_LIMITED: { class: 'transient', summary: 'The forge rate-limited the client (HTTP 403 or 429 with Retry-After or x-ratelimit-remaining: 0, or a secondary rate limit); retried after the time the forge gave.' },
+  FST_FORGE_UNAVAILABLE: { class: 'transient', summary: 'The forge answered 5xx or 408, timed out, or could not be reached; retried with backoff.' },
+  FST_FORGE_REJECTED: { class: 'terminal', summary: 'The forge rejected the request as invalid (HTTP 400, 409, 422 and other 4xx), for example a base branch that does not exist.' },
+  FST_FORGE_NOT_FOUND: { class: 'terminal', summary: 'The repository or pull request does not exist, or the token cannot see it (HTTP 404).' },
+  FST_FORGE_INVALID_CONFIG: { class: 'terminal', summary: 'spec.git cannot be used: the repository URL does not name an owner and repository, or the forge API URL is not http(s).' },
+} as const satisfies Record<string, { class: 'terminal' | 'transient'; summary: string }>;
+
+export type ForgeErrorCode = keyof typeof FORGE_ERROR_CODES;
+
+export interface ForgeErrorOptions {
+  /** HTTP status, when the forge answered. */
+  status?: number;
+  /** For FST_FORGE_RATE_LIMITED: how long the forge asked us to wait, when it said. */
+  retryAfterMs?: number;
+  cause?: unknown;
+  /** Strings to remove from the message (the token). */
+  secrets?: readonly string[];
+}
+
+export class ForgeError extends Error {
+  readonly errorClass: 'terminal' | 'transient';
+  readonly status?: number;
+  readonly retryAfterMs?: number;
+
+  constructor(readonly code: ForgeErrorCode, message: string, options: ForgeErrorOptions = {}) {
+    super(redactForge(message, options.secrets ?? []), { cause: options.cause });
+    this.name = 'ForgeError';
+    this.errorClass = FORGE_ERROR_CODES[code].class;
+    if (options.status !== undefined) this.status = options.status;
+    if (options.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
+  }
+}
+
+/**
+ * Removes the known secrets and anything shaped like an HTTP credential. The controller's
+ * redact() does more; this is the part a forge message can carry (an echoed header, a
+ * URL with user info).
+ */
+export function redactForge(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of secrets) if (secret.length >= 4) out = out.split(secret).join('[REDACTED]');
+  return out
+    .replace(/\b(token|Bearer|Basic)\s+(?!\[REDACTED\])[A-Za-z0-9._~+/=-]{16,}/gi, '$1 [REDACTED]')
+    .replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^/@\s]+@/gi, '$1[REDACTED]@');
+}
+
+/** Response headers, lower-cased names (octokit and fetch both give them so). */
+export type HeaderBag = Readonly<Record<string, string | number | undefined>>;
+
+export interface Classification {
+  code: ForgeErrorCode;
+  retryAfterMs?: number;
+}
+
+/** Secondary rate limits arrive as 403 with this in the message (GitHub's wording). */
+const SECONDARY_LIMIT = /\bsecondary rate limit|abuse detection/i;
+/** GitHub's documented fallback when a secondary limit gives no Retry-After: wait at least a minute. */
+export const SECONDARY_LIMIT_FALLBACK_MS = 60_000;
+
+/**
+ * Maps an HTTP failure to a code. A missing status means the forge never answered (a
+ * network error, a timeout). `now` is injected so retry times from x-ratelimit-reset are
+ * testable.
+ */
+export function classifyHttp(status: number | undefined, headers: HeaderBag = {}, message = '', now: number = Date.now()): Classification {
+  if (status === undefined || status === 0) return { code: 'FST_FORGE_UNAVAILABLE' };
+  if (status === 403 || status === 429) {
+    const retryAfterMs = retryAfterFromHeaders(headers, now);
+    const exhausted = String(headers['x-ratelimit-remaining'] ?? '') === '0';
+    if (retryAfterMs !== undefined || exhausted) {
+      return { code: 'FST_FORGE_RATE_LIMITED', ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
+    }
+    if (SECONDARY_LIMIT.test(message)) return { code: 'FST_FORGE_RATE_LIMITED', retryAfterMs: SECONDARY_LIMIT_FALLBACK_MS };
+    // 429 is rate limiting by definition, even without a hint of when it ends.
+    if (status === 429) return { code: 'FST_FORGE_RATE_LIMITED' };
+    return { code: 'FST_FORGE_AUTH' };
+  }
+  if (status === 401) return { code: 'FST_FORGE_AUTH' };
+  if (status === 404) return { code: 'FST_FORGE_NOT_FOUND' };
+  if (status === 408 || status >= 500) return { code: 'FST_FORGE_UNAVAILABLE' };
+  return { code: 'FST_FORGE_REJECTED' };
+}
+
+/**
+ * How long the forge asked us to wait: Retry-After (seconds or an HTTP date), else, when
+ * the quota is spent, x-ratelimit-reset (epoch seconds) minus now. undefined when neither
+ * says.
+ */
+export function retryAfterFromHeaders(headers: HeaderBag, now: number): number | undefined {
+  const retryAfter = headers['retry-after'];
+  if (retryAfter !== undefined && String(retryAfter).trim() !== '') {
+    const text = String(retryAfter).trim();
+    if (/^\d+$/.test(text)) return Number(text) * 1000;
+    const at = Date.parse(text);
+    if (!Number.isNaN(at)) return Math.max(0, at - now);
+  }
+  if (String(headers['x-ratelimit-remaining'] ?? '') === '0') {
+    const reset = Number(headers['x-ratelimit-reset']);
+    // One second past the reset, as GitHub's documentation advises.
+    if (Number.isFinite(reset) && reset > 0) return Math.max(0, reset * 1000 - now + 1000);
+  }
+  return undefined;
+}
+
+/** A ForgeError from an HTTP failure, with the classification applied. */
+export function forgeHttpError(what: string, status: number | undefined, headers: HeaderBag, detail: string, options: { now?: number; secrets?: readonly string[]; cause?: unknown } = {}): ForgeError {
+  const { code, retryAfterMs } = classifyHttp(status, headers, detail, options.now ?? Date.now());
+  const statusText = status === undefined ? 'no response' : `HTTP ${status}`;
+  const wait = retryAfterMs === undefined ? '' : `; retry after ${Math.ceil(retryAfterMs / 1000)}s`;
+  return new ForgeError(code, `${what}: ${statusText}${detail ? `: ${detail}` : ''}${wait}`, {
+    ...(status === undefined ? {} : { status }),
+    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+    cause: options.cause,
+    secrets: options.secrets ?? [],
+  });
+}

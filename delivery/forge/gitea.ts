@@ -1,0 +1,258 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { ForgeError, forgeHttpError } from './errors.js';
+import { splitReviewers } from './reviewers.js';
+import { messageOf, pullRequestFrom, type CallOptions, type Forge, type ForgeLogger, type OpenedPullRequest, type OpenPullRequestInput, type PullRequest, type RepoRef } from './types.js';
+
+/**
+ * Gitea (and Forgejo, which keeps Gitea's API) over its REST API v1 with global fetch.
+ *
+ * Each request has its own timeout. 5xx, 408, 429 and network errors are retried up to
+ * `retries` times with exponential backoff and jitter; a Retry-After from the forge
+ * replaces the backoff when it is at most `maxRetryAfterMs`, and a longer one fails at
+ * once with FST_FORGE_RATE_LIMITED and retryAfterMs, so the controller requeues instead
+ * of sleeping inside a reconcile. Retrying POST /pulls is safe: Gitea refuses a second
+ * pull request for the same head and base (409), and openPullRequest then returns the
+ * existing one. A retried comment may, rarely, post twice.
+ *
+ * Auth is `Authorization: token <t>`; the token is never logged and is redacted from
+ * every error.
+ */
+export interface GiteaForgeOptions {
+  repo: RepoRef;
+  token: string;
+  /** API base, ending in /api/v1. */
+  apiUrl: string;
+  logger?: ForgeLogger;
+  /** Per attempt, in ms. Default 30 s. */
+  requestTimeoutMs?: number;
+  /** Default 3. */
+  retries?: number;
+  /** First backoff, doubled per retry, capped at 10 s. Default 500 ms. */
+  backoffMs?: number;
+  /** Longest forge-requested wait slept through in-process. Default 60 s. */
+  maxRetryAfterMs?: number;
+  /** Colour for labels Forestall creates. Default b60205. */
+  labelColor?: string;
+  fetch?: typeof globalThis.fetch;
+  now?: () => number;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  random?: () => number;
+}
+
+interface GiteaPull {
+  number: number;
+  html_url: string;
+  state: string;
+  title: string;
+  body?: string | null;
+  merged?: boolean;
+  merge_commit_sha?: string | null;
+  head: { ref: string; sha: string; repo?: { full_name?: string } | null };
+  base: { ref: string };
+}
+
+interface GiteaLabel {
+  id: number;
+  name: string;
+}
+
+/** Gitea's default and usual MAX_RESPONSE_ITEMS. */
+const PAGE_SIZE = 50;
+/** Pages read before giving up on a listing: 1,000 open pull requests or labels. */
+const MAX_PAGES = 20;
+const MAX_ERROR_DETAIL = 500;
+
+export class GiteaForge implements Forge {
+  readonly type = 'Gitea' as const;
+  readonly repository: string;
+  private readonly base: string;
+  private readonly token: string;
+  private readonly options: GiteaForgeOptions;
+  private readonly fetch: typeof globalThis.fetch;
+  private readonly now: () => number;
+  private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  private readonly random: () => number;
+
+  constructor(options: GiteaForgeOptions) {
+    this.options = options;
+    this.repository = `${options.repo.owner}/${options.repo.repo}`;
+    this.base = `${options.apiUrl.replace(/\/+$/, '')}/repos/${encodeURIComponent(options.repo.owner)}/${encodeURIComponent(options.repo.repo)}`;
+    this.token = options.token;
+    this.fetch = options.fetch ?? globalThis.fetch;
+    this.now = options.now ?? Date.now;
+    this.sleep = options.sleep ?? ((ms, signal) => delay(ms, undefined, signal ? { signal } : {}));
+    this.random = options.random ?? Math.random;
+  }
+
+  async findOpenPullRequest(head: string, options: CallOptions = {}): Promise<PullRequest | undefined> {
+    // Gitea's list has no head filter (GET /pulls/{base}/{head} needs the base too), so page through the open ones.
+    for (let page = 1; page <= MAX_PAGES; page++) {
+      const pulls = await this.request<GiteaPull[]>('GET', '/pulls', `list open pull requests (page ${page})`, options, { query: { state: 'open', page: String(page), limit: String(PAGE_SIZE) } });
+      const match = pulls.find((pr) => pr.head.ref === head && this.sameRepo(pr));
+      if (match) return toPullRequest(match);
+      if (pulls.length < PAGE_SIZE) return undefined;
+    }
+    throw new ForgeError('FST_FORGE_REJECTED', `Gitea ${this.repository}: more than ${MAX_PAGES * PAGE_SIZE} open pull requests; cannot search them all for head ${head}`);
+  }
+
+  async openPullRequest(input: OpenPullRequestInput, options: CallOptions = {}): Promise<OpenedPullRequest> {
+    const warnings: string[] = [];
+    let labelIds: number[] = [];
+    if (input.labels && input.labels.length > 0) {
+      try {
+        labelIds = await this.labelIds(input.labels, options);
+      } catch (err) {
+        warnings.push(`labels not added: ${messageOf(err)}`);
+      }
+    }
+    let pr: PullRequest;
+    try {
+      pr = toPullRequest(await this.request<GiteaPull>('POST', '/pulls', `open a pull request from ${input.head} into ${input.base}`, options, {
+        body: { head: input.head, base: input.base, title: input.title, body: input.body, ...(labelIds.length > 0 ? { labels: labelIds } : {}) },
+      }));
+    } catch (err) {
+      // 409 (422 on older Gitea): "pull request already exists for these targets".
+      if (err instanceof ForgeError && (err.status === 409 || err.status === 422) && /already exists/i.test(err.message)) {
+        const existing = await this.findOpenPullRequest(input.head, options);
+        if (existing) return { ...existing, warnings };
+      }
+      throw err;
+    }
+    const { users, teams } = splitReviewers(input.reviewers ?? []);
+    if (users.length > 0 || teams.length > 0) {
+      await this.request('POST', `/pulls/${pr.number}/requested_reviewers`, `request reviewers on pull request #${pr.number}`, options, {
+        body: { reviewers: users, team_reviewers: teams },
+      }).catch((err: unknown) => warnings.push(`reviewers not requested: ${messageOf(err)}`));
+    }
+    return { ...pr, warnings };
+  }
+
+  async updatePullRequest(number: number, change: { title: string; body: string }, options: CallOptions = {}): Promise<PullRequest> {
+    return toPullRequest(await this.request<GiteaPull>('PATCH', `/pulls/${number}`, `update pull request #${number}`, options, { body: { title: change.title, body: change.body } }));
+  }
+
+  async getPullRequest(number: number, options: CallOptions = {}): Promise<PullRequest> {
+    return toPullRequest(await this.request<GiteaPull>('GET', `/pulls/${number}`, `get pull request #${number}`, options));
+  }
+
+  async comment(number: number, body: string, options: CallOptions = {}): Promise<void> {
+    await this.request('POST', `/issues/${number}/comments`, `comment on pull request #${number}`, options, { body: { body } });
+  }
+
+  async closePullRequest(number: number, options: CallOptions = {}): Promise<PullRequest> {
+    return toPullRequest(await this.request<GiteaPull>('PATCH', `/pulls/${number}`, `close pull request #${number}`, options, { body: { state: 'closed' } }));
+  }
+
+  /** Label ids by name, creating the labels that do not exist yet. */
+  private async labelIds(names: readonly string[], options: CallOptions): Promise<number[]> {
+    const existing = new Map<string, number>();
+    for (let page = 1; page <= MAX_PAGES; page++) {
+      const labels = await this.request<GiteaLabel[]>('GET', '/labels', `list labels (page ${page})`, options, { query: { page: String(page), limit: String(PAGE_SIZE) } });
+      for (const label of labels) existing.set(label.name, label.id);
+      if (labels.length < PAGE_SIZE) break;
+    }
+    const ids: number[] = [];
+    for (const name of new Set(names)) {
+      let id = existing.get(name);
+      if (id === undefined) {
+        const created = await this.request<GiteaLabel>('POST', '/labels', `create label ${name}`, options, {
+          body: { name, color: `#${this.options.labelColor ?? 'b60205'}`, description: 'Managed by Forestall' },
+        });
+        id = created.id;
+        this.options.logger?.info({ repository: this.repository, label: name }, 'Created Gitea label');
+      }
+      ids.push(id);
+    }
+    return ids;
+  }
+
+  private sameRepo(pr: GiteaPull): boolean {
+    const fullName = pr.head.repo?.full_name;
+    return fullName === undefined || fullName.toLowerCase() === this.repository.toLowerCase();
+  }
+
+  /** One API call with per-attempt timeout and bounded retries of transient failures. */
+  private async request<T>(method: string, path: string, what: string, options: CallOptions, init: { query?: Record<string, string>; body?: unknown } = {}): Promise<T> {
+    const label = `Gitea ${this.repository}: ${what}`;
+    const url = `${this.base}${path}${init.query ? `?${new URLSearchParams(init.query).toString()}` : ''}`;
+    const retries = this.options.retries ?? 3;
+    const timeoutMs = this.options.requestTimeoutMs ?? 30_000;
+    const maxRetryAfterMs = this.options.maxRetryAfterMs ?? 60_000;
+    for (let attempt = 0; ; attempt++) {
+      if (options.signal?.aborted) throw cancelled(label, options.signal.reason, this.token);
+      const timeout = AbortSignal.timeout(timeoutMs);
+      const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+      let error: ForgeError;
+      try {
+        const response = await this.fetch(url, {
+          method,
+          headers: {
+            authorization: `token ${this.token}`,
+            accept: 'application/json',
+            ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
+          },
+          ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
+          signal,
+          redirect: 'error',
+        });
+        if (response.ok) {
+          const text = await response.text();
+          return (text === '' ? undefined : JSON.parse(text)) as T;
+        }
+        const headers: Record<string, string> = {};
+        response.headers.forEach((value, key) => { headers[key] = value; });
+        error = forgeHttpError(label, response.status, headers, await errorDetail(response), { now: this.now(), secrets: [this.token] });
+      } catch (err) {
+        if (err instanceof ForgeError) throw err;
+        if (options.signal?.aborted) throw cancelled(label, options.signal.reason, this.token);
+        const timedOut = timeout.aborted;
+        error = forgeHttpError(label, undefined, {}, timedOut ? `timed out after ${timeoutMs} ms` : networkMessage(err), { now: this.now(), secrets: [this.token], cause: err });
+      }
+      if (error.errorClass !== 'transient' || attempt >= retries) throw error;
+      if (error.retryAfterMs !== undefined && error.retryAfterMs > maxRetryAfterMs) throw error;
+      const wait = error.retryAfterMs ?? this.backoff(attempt);
+      this.options.logger?.warn({ repository: this.repository, method, path, code: error.code, status: error.status, attempt: attempt + 1, waitMs: wait }, 'Retrying Gitea request');
+      try {
+        await this.sleep(wait, options.signal);
+      } catch (err) {
+        throw cancelled(label, err, this.token);
+      }
+    }
+  }
+
+  private backoff(attempt: number): number {
+    const base = Math.min(10_000, (this.options.backoffMs ?? 500) * 2 ** attempt);
+    return Math.round(base / 2 + (base / 2) * this.random());
+  }
+}
+
+function cancelled(label: string, reason: unknown, token: string): ForgeError {
+  return new ForgeError('FST_FORGE_UNAVAILABLE', `${label}: cancelled`, { cause: reason, secrets: [token] });
+}
+
+/** Gitea errors are {"message": "...", "url": "..."}; anything else is shown truncated. */
+async function errorDetail(response: Response): Promise<string> {
+  const text = await response.text().catch(() => '');
+  let detail = text;
+  try {
+    const parsed = JSON.parse(text) as { message?: unknown };
+    if (typeof parsed.message === 'string') detail = parsed.message;
+  } catch {
+    // not JSON: keep the text
+  }
+  detail = detail.replace(/\s+/g, ' ').trim();
+  return detail.length > MAX_ERROR_DETAIL ? `${detail.slice(0, MAX_ERROR_DETAIL)}…` : detail;
+}
+
+function networkMessage(err: unknown): string {
+  if (err instanceof Error) {
+    const cause = (err as { cause?: unknown }).cause;
+    return cause instanceof Error ? `${err.message}: ${cause.message}` : err.message;
+  }
+  return String(err);
+}
+
+function toPullRequest(data: GiteaPull): PullRequest {
+  return pullRequestFrom(data, data.merged === true);
+}
+

@@ -1,0 +1,224 @@
+import { Octokit } from 'octokit';
+import { ForgeError, forgeHttpError, type HeaderBag } from './errors.js';
+import { messageOf, pullRequestFrom, type CallOptions, type Forge, type ForgeLogger, type OpenedPullRequest, type OpenPullRequestInput, type PullRequest, type RepoRef } from './types.js';
+import { splitReviewers } from './reviewers.js';
+
+/**
+ * GitHub (and GitHub Enterprise Server) through octokit. The `octokit` package's Octokit
+ * already composes the retry and throttling plugins (node_modules/octokit/dist-src/
+ * octokit.js); this client replaces their handlers with bounded ones:
+ *
+ *  - retry (plugin-retry): 5xx and network errors, `retries` times with quadratic backoff.
+ *    403 and 429 are left to the throttling plugin (they are in doNotRetry here), so a
+ *    rate limit is never hammered by a second retry loop.
+ *  - throttling (plugin-throttling): primary limits (x-ratelimit-remaining: 0, waits until
+ *    x-ratelimit-reset) and secondary limits (waits Retry-After, else 60 s) are retried at
+ *    most `rateLimitRetries` times, and only when the wait is at most `maxRetryAfterSeconds`.
+ *    A longer wait is not slept through inside a reconcile: the call fails with
+ *    FST_FORGE_RATE_LIMITED carrying retryAfterMs, and the controller requeues then.
+ *    The plugin also spaces content-creating requests (1 s between writes, 3 s between
+ *    pull requests and comments), as GitHub asks of integrations.
+ *
+ * Token auth only for now (a GitHub App installation token is a later addition). The
+ * token goes into octokit's auth and nowhere else; errors are redacted of it.
+ */
+export interface GitHubForgeOptions {
+  repo: RepoRef;
+  token: string;
+  /** REST API base URL: https://api.github.com, or https://ghe.example/api/v3. */
+  baseUrl: string;
+  logger?: ForgeLogger;
+  /** Per attempt, in ms. Default 30 s. */
+  requestTimeoutMs?: number;
+  /** Retries of 5xx and network errors. Default 3. */
+  retries?: number;
+  /** Retries of a rate-limited request. Default 2. */
+  rateLimitRetries?: number;
+  /** Longest forge-requested wait slept through in-process. Default 60 s. */
+  maxRetryAfterSeconds?: number;
+  /** Multiplier turning plugin retry delays (seconds) into ms. Default 1000; tests pass 1. */
+  retryAfterBaseValue?: number;
+  /** Turns the throttling plugin off (contract tests, where write spacing only slows things down). */
+  throttle?: boolean;
+  /** Default globalThis.fetch. */
+  fetch?: typeof globalThis.fetch;
+  /** Default Date.now; used for x-ratelimit-reset. */
+  now?: () => number;
+}
+
+type PullData = {
+  number: number;
+  html_url: string;
+  state: string;
+  title: string;
+  body?: string | null;
+  merged?: boolean;
+  merged_at?: string | null;
+  merge_commit_sha?: string | null;
+  head: { ref: string; sha: string };
+  base: { ref: string };
+};
+
+export class GitHubForge implements Forge {
+  readonly type = 'GitHub' as const;
+  readonly repository: string;
+  private readonly octokit: Octokit;
+  private readonly owner: string;
+  private readonly repo: string;
+  private readonly secrets: string[];
+  private readonly now: () => number;
+
+  constructor(options: GitHubForgeOptions) {
+    this.owner = options.repo.owner;
+    this.repo = options.repo.repo;
+    this.repository = `${this.owner}/${this.repo}`;
+    this.secrets = [options.token];
+    this.now = options.now ?? Date.now;
+    const logger = options.logger;
+    const rateLimitRetries = options.rateLimitRetries ?? 2;
+    const maxRetryAfter = options.maxRetryAfterSeconds ?? 60;
+    const timeoutMs = options.requestTimeoutMs ?? 30_000;
+    const baseFetch = options.fetch ?? globalThis.fetch;
+    const repository = this.repository;
+    const onLimit = (kind: 'primary' | 'secondary') => (retryAfter: number, request: { method: string; url: string }, _octokit: unknown, retryCount: number): boolean => {
+      const retry = shouldRetryRateLimit(retryAfter, retryCount, rateLimitRetries, maxRetryAfter);
+      logger?.warn({ repository, method: request.method, url: request.url, limit: kind, retryAfterSeconds: retryAfter, retryCount, retry }, 'GitHub rate limit hit');
+      return retry;
+    };
+    this.octokit = new Octokit({
+      auth: options.token,
+      baseUrl: options.baseUrl,
+      userAgent: 'forestall',
+      // Octokit logs through console by default; route its warnings to our logger or drop them.
+      log: {
+        debug: () => undefined,
+        info: () => undefined,
+        warn: (message: string) => logger?.warn({ repository }, `Octokit: ${message}`),
+        error: (message: string) => logger?.warn({ repository }, `Octokit: ${message}`),
+      },
+      request: {
+        // Each attempt gets its own timeout, so retries and throttle waits are not cut short.
+        fetch: (url: string | URL, init: RequestInit = {}) => {
+          const timeout = AbortSignal.timeout(timeoutMs);
+          return baseFetch(url, { ...init, signal: init.signal ? AbortSignal.any([init.signal, timeout]) : timeout });
+        },
+      },
+      retry: {
+        retries: options.retries ?? 3,
+        doNotRetry: [400, 401, 403, 404, 409, 410, 422, 429, 451],
+        ...(options.retryAfterBaseValue === undefined ? {} : { retryAfterBaseValue: options.retryAfterBaseValue }),
+      },
+      throttle: options.throttle === false
+        ? { enabled: false }
+        : {
+          onRateLimit: onLimit('primary'),
+          onSecondaryRateLimit: onLimit('secondary'),
+          ...(options.retryAfterBaseValue === undefined ? {} : { retryAfterBaseValue: options.retryAfterBaseValue }),
+        },
+    });
+  }
+
+  async findOpenPullRequest(head: string, options: CallOptions = {}): Promise<PullRequest | undefined> {
+    const { data } = await this.call(`list open pull requests with head ${head}`, () => this.octokit.rest.pulls.list({
+      owner: this.owner, repo: this.repo, state: 'open', head: `${this.owner}:${head}`, per_page: 10, request: requestOptions(options),
+    }));
+    // The head filter is server-side; check anyway, a fork's branch of the same name must never match.
+    const match = (data as PullData[]).find((pr) => pr.head.ref === head);
+    return match ? toPullRequest(match) : undefined;
+  }
+
+  async openPullRequest(input: OpenPullRequestInput, options: CallOptions = {}): Promise<OpenedPullRequest> {
+    let pr: PullRequest;
+    try {
+      const { data } = await this.call(`open a pull request from ${input.head} into ${input.base}`, () => this.octokit.rest.pulls.create({
+        owner: this.owner, repo: this.repo, head: input.head, base: input.base, title: input.title, body: input.body, maintainer_can_modify: false,
+        request: requestOptions(options),
+      }));
+      pr = toPullRequest(data as PullData);
+    } catch (err) {
+      // 422 "A pull request already exists for owner:branch": an earlier attempt got through.
+      if (err instanceof ForgeError && err.status === 422 && /already exists/i.test(err.message)) {
+        const existing = await this.findOpenPullRequest(input.head, options);
+        if (existing) return { ...existing, warnings: [] };
+      }
+      throw err;
+    }
+    const warnings: string[] = [];
+    if (input.labels && input.labels.length > 0) {
+      const labels = [...input.labels];
+      await this.call(`label pull request #${pr.number}`, () => this.octokit.rest.issues.addLabels({
+        owner: this.owner, repo: this.repo, issue_number: pr.number, labels, request: requestOptions(options),
+      })).catch((err: unknown) => warnings.push(`labels not added: ${messageOf(err)}`));
+    }
+    const { users, teams } = splitReviewers(input.reviewers ?? []);
+    if (users.length > 0 || teams.length > 0) {
+      await this.call(`request reviewers on pull request #${pr.number}`, () => this.octokit.rest.pulls.requestReviewers({
+        owner: this.owner, repo: this.repo, pull_number: pr.number,
+        ...(users.length > 0 ? { reviewers: users } : {}),
+        ...(teams.length > 0 ? { team_reviewers: teams } : {}),
+        request: requestOptions(options),
+      })).catch((err: unknown) => warnings.push(`reviewers not requested: ${messageOf(err)}`));
+    }
+    return { ...pr, warnings };
+  }
+
+  async updatePullRequest(number: number, change: { title: string; body: string }, options: CallOptions = {}): Promise<PullRequest> {
+    const { data } = await this.call(`update pull request #${number}`, () => this.octokit.rest.pulls.update({
+      owner: this.owner, repo: this.repo, pull_number: number, title: change.title, body: change.body, request: requestOptions(options),
+    }));
+    return toPullRequest(data as PullData);
+  }
+
+  async getPullRequest(number: number, options: CallOptions = {}): Promise<PullRequest> {
+    const { data } = await this.call(`get pull request #${number}`, () => this.octokit.rest.pulls.get({
+      owner: this.owner, repo: this.repo, pull_number: number, request: requestOptions(options),
+    }));
+    return toPullRequest(data as PullData);
+  }
+
+  async comment(number: number, body: string, options: CallOptions = {}): Promise<void> {
+    await this.call(`comment on pull request #${number}`, () => this.octokit.rest.issues.createComment({
+      owner: this.owner, repo: this.repo, issue_number: number, body, request: requestOptions(options),
+    }));
+  }
+
+  async closePullRequest(number: number, options: CallOptions = {}): Promise<PullRequest> {
+    const { data } = await this.call(`close pull request #${number}`, () => this.octokit.rest.pulls.update({
+      owner: this.owner, repo: this.repo, pull_number: number, state: 'closed', request: requestOptions(options),
+    }));
+    return toPullRequest(data as PullData);
+  }
+
+  /** Runs one octokit call and turns its failure into a ForgeError. */
+  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw toForgeError(`GitHub ${this.repository}: ${what}`, err, this.secrets, this.now());
+    }
+  }
+}
+
+/** Whether a rate-limited request is retried in-process: a bounded count and a bounded wait. */
+export function shouldRetryRateLimit(retryAfterSeconds: number, retryCount: number, maxRetries: number, maxRetryAfterSeconds: number): boolean {
+  return retryCount < maxRetries && retryAfterSeconds <= maxRetryAfterSeconds;
+}
+
+function requestOptions(options: CallOptions): { signal?: AbortSignal } {
+  return options.signal ? { signal: options.signal } : {};
+}
+
+/** octokit's RequestError (status, response.headers, message) to a ForgeError. */
+export function toForgeError(what: string, err: unknown, secrets: readonly string[], now: number): ForgeError {
+  if (err instanceof ForgeError) return err;
+  const e = err as { status?: unknown; response?: { headers?: HeaderBag; status?: number }; message?: unknown; name?: unknown } | null;
+  // A RequestError without a response never reached GitHub: network error, timeout, abort.
+  const answered = e?.response !== undefined && typeof e?.status === 'number';
+  const status = answered ? e.status as number : undefined;
+  const message = typeof e?.message === 'string' ? e.message : String(err);
+  return forgeHttpError(what, status, e?.response?.headers ?? {}, message, { now, secrets, cause: err });
+}
+
+function toPullRequest(data: PullData): PullRequest {
+  return pullRequestFrom(data, data.merged === true || (data.merged_at !== undefined && data.merged_at !== null));
+}

@@ -3,6 +3,7 @@ import { CONNECTOR_IDS, connectorFor, isConnectorId } from '../connectors/index.
 import type { Connector, Layer } from '../connectors/types.js';
 import { API_VERSION, GROUP, VERSION, type ExposurePolicy, type PreemptiveAction } from '../crds/index.js';
 import { CelCache, DEFAULT_CONNECTORS } from '../policies/index.js';
+import { GitDelivery } from './action/git-delivery.js';
 import { IndicatorStore } from './action/indicator-store.js';
 import { ActionReconciler } from './action/reconciler.js';
 import { kubeClusterAccess } from './connectors/cluster-access.js';
@@ -31,6 +32,8 @@ export interface ControllerDeps {
   feeds: FeedSettings;
   /** Connector per layer when a policy's action names none (--default-connector). */
   defaultConnectors?: Partial<Record<Layer, string>>;
+  /** Git delivery of actions that need approval (policies with spec.git): where clones live, and git's environment. */
+  git?: { workRoot: string; env: Readonly<Record<string, string | undefined>>; pullRequestPollMs?: number };
 }
 
 function informerFor<T extends { metadata?: unknown }>(deps: ControllerDeps, kind: string, plural: string): Informer<T & { metadata: { name?: string } }> {
@@ -63,9 +66,12 @@ export function addControllers(manager: Manager, deps: ControllerDeps) {
   };
 
   const actionInformer = informerFor<PreemptiveAction>(deps, 'PreemptiveAction', 'preemptiveactions') as Informer<PreemptiveAction>;
+  const policyInformer = informerFor<ExposurePolicy>(deps, 'ExposurePolicy', 'exposurepolicies') as Informer<ExposurePolicy>;
+  const git = deps.git ? new GitDelivery({ client: deps.client, namespace: deps.feeds.namespace, policies: policyInformer, workRoot: deps.git.workRoot, env: deps.git.env }) : undefined;
   const actionReconciler = new ActionReconciler({
     cache: actionInformer, client: deps.client, events: deps.events, clock: deps.clock, metrics: deps.metrics, store,
     connector, connectorIds: CONNECTOR_IDS, defaultConnector: (layer) => connectors[layer as Layer] ?? '',
+    ...(git ? { git } : {}), ...(deps.git?.pullRequestPollMs ? { pullRequestPollMs: deps.git.pullRequestPollMs } : {}),
   });
   const actions = new Controller<PreemptiveAction>({
     name: 'preemptiveaction', informer: actionInformer, reconciler: actionReconciler,
@@ -77,7 +83,6 @@ export function addControllers(manager: Manager, deps: ControllerDeps) {
   };
   for (const event of ['add', 'update', 'delete'] as const) actionInformer.on(event, countPhases);
 
-  const policyInformer = informerFor<ExposurePolicy>(deps, 'ExposurePolicy', 'exposurepolicies') as Informer<ExposurePolicy>;
   const policyReconciler = new PolicyReconciler({
     cache: policyInformer, actions: actionInformer, feeds: feeds.informer,
     snapshot: (name, log) => feeds.reconciler.snapshot(name, log),

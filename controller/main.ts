@@ -3,6 +3,8 @@
  * frozen config, wires the runtime and the controllers, and turns SIGTERM into a
  * graceful shutdown (drain reconciles, release the lease, exit 0).
  */
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { realClock } from './runtime/clock.js';
 import { KubeClient } from './runtime/client.js';
@@ -43,6 +45,7 @@ export async function runController(argv: string[]): Promise<number> {
     kc, client, events, clock: realClock, log, metrics, concurrency: config.concurrency, resyncPeriodMs: config.resyncPeriodMs,
     feeds: { namespace: config.namespace, fetchAllow: config.feedFetchAllow, neverBlock: config.neverBlock, maxBytes: config.feedMaxBytes, timeoutMs: config.feedTimeoutMs },
     defaultConnectors: config.defaultConnectors,
+    git: { workRoot: join(tmpdir(), 'forestall-git'), env: process.env },
   });
 
   const stop = new AbortController();

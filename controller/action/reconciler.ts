@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { API_VERSION, type PreemptiveAction, type PreemptiveActionStatus } from '../../crds/index.js';
+import { rendererFor } from '../../connectors/index.js';
 import type { ActionRequest, ApplyOutcome, Connector } from '../../connectors/types.js';
 import { NAMESPACE_NAME_LABEL } from '../../policies/index.js';
 import type { Clock } from '../runtime/clock.js';
@@ -11,6 +12,7 @@ import type { EventRecorder } from '../runtime/events.js';
 import { hasFinalizer, isDeleting, withFinalizer, withoutFinalizer } from '../runtime/finalizers.js';
 import type { Informer } from '../runtime/informer.js';
 import type { Metrics } from '../runtime/metrics.js';
+import type { GitDelivery } from './git-delivery.js';
 import type { IndicatorStore } from './indicator-store.js';
 
 export const ActionCondition = { Ready: 'Ready', Approved: 'Approved' } as const;
@@ -25,10 +27,17 @@ export const ActionReason = {
   UnknownConnector: 'UnknownConnector',
   ApplyFailed: 'ApplyFailed',
   WaitingForIndicators: 'WaitingForIndicators',
+  AwaitingReview: 'AwaitingReview',
+  AwaitingSync: 'AwaitingSync',
+  Merged: 'Merged',
+  Rejected: 'Rejected',
+  DeliveryFailed: 'DeliveryFailed',
 } as const;
 
 type Phase = NonNullable<PreemptiveActionStatus['phase']>;
 const TERMINAL = new Set<Phase>(['Expired', 'Lifted', 'Rejected', 'Failed']);
+/** How often an open pull request is looked at. */
+const PULL_REQUEST_POLL_MS = 30_000;
 /** How soon to look again when the indicator ConfigMap has not caught up with the spec. */
 const INDICATORS_RETRY_MS = 500;
 
@@ -45,6 +54,9 @@ export interface ActionDeps {
   connectorIds: readonly string[];
   /** Connector per layer when the action names none. */
   defaultConnector: (layer: string) => string;
+  /** Git delivery of actions that need approval; without it they wait in Proposed. */
+  git?: GitDelivery;
+  pullRequestPollMs?: number;
 }
 
 /**
@@ -94,14 +106,17 @@ export class ActionReconciler implements Reconciler {
     const expiresAt = action.spec.expiresAt ? Date.parse(action.spec.expiresAt) : undefined;
     const count = action.spec.indicators.count;
     const ending = count === 0 || (expiresAt !== undefined && expiresAt <= now.getTime());
+    const generation = action.metadata.generation ?? 0;
+    // A rejected action stays rejected until its spec changes (new intelligence).
+    if (previous === 'Rejected' && action.status?.observedGeneration === generation) return;
     // A terminal action that has something to do again starts a new episode.
     if (TERMINAL.has(previous) && !ending && previous !== 'Failed') {
       status.detectedAt = rfc3339(now);
       delete status.enforcedAt;
       delete status.timeToEnforceSeconds;
+      delete status.pullRequest;
     }
     status.detectedAt ??= rfc3339(now);
-    const generation = action.metadata.generation ?? 0;
 
     if (!connector) {
       return this.finish(action, { ...status, phase: previous === 'Enforced' ? 'Enforced' : 'Failed' }, generation, now, [
@@ -124,6 +139,12 @@ export class ActionReconciler implements Reconciler {
 
     if (action.spec.approval?.required !== false) {
       const reason = action.spec.approval?.reason ?? 'approval required';
+      const git = action.spec.delivery === 'Git' ? this.deps.git?.gitSpec(action) : undefined;
+      if (git) {
+        // Enforced through a merged pull request, and the spec has not moved since: nothing to do.
+        if (previous === 'Enforced' && status.pullRequest?.state === 'Merged' && action.status?.observedGeneration === generation) return undefined;
+        return this.deliverByGit(action, status, previous, git, connector, connectorId, generation, now, log);
+      }
       if (previous === 'Enforced') {
         return this.finish(action, status, generation, now, [
           { type: ActionCondition.Approved, status: 'False', reason: ActionReason.UpdateAwaitingApproval, message: `the current change needs approval (${reason}); what is enforced stays in place` },
@@ -176,6 +197,78 @@ export class ActionReconciler implements Reconciler {
       { type: ActionCondition.Approved, status: 'True', reason: ActionReason.AutoApproved, message: action.spec.approval?.reason ?? 'approved' },
       { type: ActionCondition.Ready, status: 'True', reason: ActionReason.Enforced, message: `${count} indicators enforced by ${outcome.objects.length} objects through ${connectorId}` },
     ], expiresAt);
+  }
+
+  /**
+   * Git delivery: the rendered manifests as a pull request on the policy's repository.
+   * Open: Proposed, polled. Merged: Enforced once the objects are observed in the
+   * cluster as rendered (Argo CD or Flux applied them). Closed unmerged: Rejected.
+   */
+  private async deliverByGit(
+    action: PreemptiveAction, status: PreemptiveActionStatus, previous: Phase, git: NonNullable<ReturnType<GitDelivery['gitSpec']>>,
+    connector: Connector, connectorId: string, generation: number, now: Date, log: Request['log'],
+  ): Promise<Result | void> {
+    const values = await this.values(action);
+    if (!values) return { requeueAfter: INDICATORS_RETRY_MS };
+    const request = requestOf(action, values);
+    const renderer = rendererFor(connectorId);
+    const problems = renderer.validate(request);
+    if (problems.length) {
+      return this.finish(action, { ...status, phase: 'Failed' }, generation, now, [
+        { type: ActionCondition.Ready, status: 'False', reason: ActionReason.InvalidAction, message: `${connectorId}: ${problems.join('; ')}` },
+      ]);
+    }
+    let pr;
+    try {
+      // After a merge, a changed spec is an update: a new pull request on the same branch.
+      const known = previous === 'Enforced' && status.pullRequest?.state === 'Merged' ? undefined : status.pullRequest?.number;
+      pr = await this.deps.git!.propose(action, git, request, renderer.render(request), known);
+    } catch (err) {
+      const transient = classify(err) !== 'terminal';
+      log.warn({ err }, 'Git delivery failed');
+      await this.finish(action, { ...status, phase: 'Proposed' }, generation, now, [
+        { type: ActionCondition.Ready, status: 'False', reason: ActionReason.DeliveryFailed, message: `spec.git (${git.url}): ${(err as Error).message}` },
+      ]);
+      if (transient) throw err;
+      return;
+    }
+    log.debug({ pullRequest: pr.number, state: pr.state, known: status.pullRequest?.number, previous, observed: action.status?.observedGeneration, generation }, 'Pull request state');
+    const pullRequest = { url: pr.url, number: pr.number, state: pr.state };
+    const poll = this.deps.pullRequestPollMs ?? PULL_REQUEST_POLL_MS;
+    // An update to an enforced action: what is enforced stays while the new pull request is reviewed.
+    const updating = previous === 'Enforced';
+    if (pr.state === 'Closed' && updating) {
+      return this.finish(action, { ...status, pullRequest }, generation, now, [
+        { type: ActionCondition.Approved, status: 'False', reason: ActionReason.Rejected, message: `the update in pull request #${pr.number} was closed without merging; what is enforced stays in place` },
+      ]);
+    }
+    if (pr.state === 'Closed') {
+      return this.finish(action, { ...status, phase: 'Rejected', pullRequest }, generation, now, [
+        { type: ActionCondition.Approved, status: 'False', reason: ActionReason.Rejected, message: `pull request #${pr.number} was closed without merging` },
+        { type: ActionCondition.Ready, status: 'True', reason: ActionReason.Rejected, message: `rejected in review (${pr.url}); nothing is applied` },
+      ]);
+    }
+    if (pr.state === 'Merged') {
+      // Argo CD or Flux applies the merged tree; enforcement counts once the objects are there as rendered.
+      const pending = await connector.plan(request);
+      if (pending.length === 0) {
+        const enforcedAt = status.enforcedAt ?? rfc3339(now);
+        const ttes = Math.max(0, (Date.parse(enforcedAt) - Date.parse(status.detectedAt!)) / 1000);
+        if (!status.enforcedAt) this.deps.metrics.actionTimeToEnforce.observe({ type: action.spec.type }, ttes);
+        return this.finish(action, { ...status, phase: 'Enforced', pullRequest, enforcedAt, timeToEnforceSeconds: ttes }, generation, now, [
+          { type: ActionCondition.Approved, status: 'True', reason: ActionReason.Merged, message: `pull request #${pr.number} was merged` },
+          { type: ActionCondition.Ready, status: 'True', reason: ActionReason.Enforced, message: `${request.values.length} indicators enforced; the objects from ${pr.url} are in the cluster` },
+        ]);
+      }
+      return this.finish(action, { ...status, phase: 'Proposed', pullRequest }, generation, now, [
+        { type: ActionCondition.Approved, status: 'True', reason: ActionReason.Merged, message: `pull request #${pr.number} was merged` },
+        { type: ActionCondition.Ready, status: 'True', reason: ActionReason.AwaitingSync, message: `merged; waiting for Argo CD or Flux to apply ${pending.length} objects` },
+      ]).then(() => ({ requeueAfter: Math.min(poll, 2000) }));
+    }
+    return this.finish(action, { ...status, phase: updating ? 'Enforced' : 'Proposed', pullRequest }, generation, now, [
+      { type: ActionCondition.Approved, status: 'False', reason: ActionReason.AwaitingReview, message: `${action.spec.approval?.reason ?? 'approval required'}; pull request #${pr.number}` },
+      ...(updating ? [] : [{ type: ActionCondition.Ready, status: 'True' as const, reason: ActionReason.AwaitingReview, message: `pull request ${pr.url} is open for review` }]),
+    ]).then(() => ({ requeueAfter: poll }));
   }
 
   /** The action's values: inline, or from its ConfigMap once that holds the spec's digest. */

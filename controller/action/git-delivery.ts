@@ -1,0 +1,129 @@
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import type { ExposurePolicy, PreemptiveAction } from '../../crds/index.js';
+import type { ActionRequest, Manifest } from '../../connectors/types.js';
+import { actionBranchName, createForge, GitRepository, pullRequestBody, type Forge, type PullRequest } from '../../delivery/index.js';
+import type { KubeClient } from '../runtime/client.js';
+import { ForestallError } from '../runtime/errors.js';
+import type { Informer } from '../runtime/informer.js';
+
+export interface GitDeliveryDeps {
+  client: KubeClient;
+  /** Namespace of Secrets referenced without one. */
+  namespace: string;
+  policies: Informer<ExposurePolicy>;
+  /** Where clones live (one directory per repository). */
+  workRoot: string;
+  /** The environment git runs in; main.ts passes process.env. */
+  env: Readonly<Record<string, string | undefined>>;
+  author?: { name: string; email: string };
+}
+
+type GitSpec = NonNullable<ExposurePolicy['spec']['git']>;
+
+interface Session {
+  repo: GitRepository;
+  forge: Forge;
+}
+
+/**
+ * Delivers an action that needs approval as a pull request: the rendered manifests on
+ * branch forestall/<action> of the policy's repository (spec.git), and one pull request
+ * for that branch. Idempotent across reconciles and restarts: the branch is pushed only
+ * when its content changes, and the pull request is found by its head branch before one
+ * is opened, so a crash between push and open never makes a second.
+ */
+export class GitDelivery {
+  private readonly sessions = new Map<string, Promise<Session>>();
+
+  constructor(private readonly deps: GitDeliveryDeps) {}
+
+  /** The policy's spec.git, or undefined when the action has none (hand-written, or no git block). */
+  gitSpec(action: PreemptiveAction): GitSpec | undefined {
+    const policy = action.spec.policyRef?.name ? this.deps.policies.get(action.spec.policyRef.name) : undefined;
+    return policy?.spec.git?.url ? policy.spec.git : undefined;
+  }
+
+  /**
+   * Pushes the branch if its content changed and makes sure one pull request is open
+   * for it. A pull request already merged or closed is returned as it is, untouched.
+   */
+  async propose(action: PreemptiveAction, git: GitSpec, request: ActionRequest, manifests: Manifest[], known?: number): Promise<PullRequest> {
+    const session = await this.session(git);
+    if (known !== undefined) {
+      const current = await session.forge.getPullRequest(known);
+      if (current.state !== 'Open') return current;
+    }
+    const base = git.branch ?? 'main';
+    const path = git.path ?? 'forestall';
+    const body = pullRequestBody({
+      action: {
+        name: request.name, ...(request.policy ? { policy: request.policy } : {}), type: request.type, layer: action.spec.layer,
+        ...(action.spec.connector ? { connector: action.spec.connector } : {}),
+        digest: action.spec.indicators.digest ?? '', confidence: action.spec.confidence ?? 0,
+        blastRadius: { namespaces: 0, workloads: 0, pods: 0, users: 0, addresses: 0, production: false, ...action.spec.blastRadius },
+        reason: action.spec.approval?.reason ?? 'approval required', feeds: [],
+      },
+      values: request.values, objects: manifests, path, base,
+      ...(request.expiresAt ? { expiresAt: request.expiresAt } : {}),
+      ...(action.status?.detectedAt ? { detectedAt: action.status.detectedAt } : {}),
+    });
+    await session.repo.writeActionBranch({
+      action: {
+        name: request.name, type: request.type, indicators: request.values.length,
+        ...(request.policy ? { policy: request.policy } : {}),
+        ...(action.spec.indicators.digest ? { digest: action.spec.indicators.digest } : {}),
+        ...(action.spec.approval?.reason ? { reason: action.spec.approval.reason } : {}),
+        ...(request.expiresAt ? { expiresAt: request.expiresAt } : {}),
+      },
+      path, manifests,
+    });
+    const head = actionBranchName(request.name);
+    const open = await session.forge.findOpenPullRequest(head);
+    // The pull request this episode already has was merged or closed while we pushed: report that, never open a second.
+    if (!open && known !== undefined) return session.forge.getPullRequest(known);
+    if (!open) return session.forge.openPullRequest({ head, base, title: body.title, body: body.body, labels: ['forestall'] });
+    if (open.title !== body.title || open.body !== body.body) return session.forge.updatePullRequest(open.number, { title: body.title, body: body.body });
+    return open;
+  }
+
+  private session(git: GitSpec): Promise<Session> {
+    const key = `${git.url}#${git.branch ?? 'main'}`;
+    let session = this.sessions.get(key);
+    if (!session) {
+      session = this.open(git);
+      this.sessions.set(key, session);
+      // A failed open (bad token, forge down) is retried on the next reconcile.
+      session.catch(() => this.sessions.delete(key));
+    }
+    return session;
+  }
+
+  private async open(git: GitSpec): Promise<Session> {
+    const { token, username } = await this.credentials(git);
+    const dir = join(this.deps.workRoot, createHash('sha256').update(`${git.url}#${git.branch ?? 'main'}`).digest('hex').slice(0, 16));
+    const repo = await GitRepository.open({
+      url: git.url, workDir: dir, auth: { token, ...(username ? { username } : {}) }, baseBranch: git.branch ?? 'main',
+      author: this.deps.author ?? { name: 'Forestall', email: 'forestall@localhost.localdomain' }, env: this.deps.env,
+    });
+    return { repo, forge: createForge(git, { token }) };
+  }
+
+  /** The token (key `token`, or the key named) and an optional `username` for git over https. */
+  private async credentials(git: GitSpec): Promise<{ token: string; username?: string }> {
+    const ref = git.credentialsSecretRef;
+    if (!ref) throw new ForestallError('FST_INVALID_SPEC', 'spec.git.credentialsSecretRef is required: a Secret with the forge token');
+    const namespace = ref.namespace ?? this.deps.namespace;
+    const key = ref.key ?? 'token';
+    const secret = await this.deps.client.get<{ data?: Record<string, string> } & { metadata?: object }>('v1', 'Secret', ref.name, namespace);
+    const value = secret?.data?.[key];
+    if (!value) {
+      throw new ForestallError('FST_KUBE_NOT_FOUND', secret
+        ? `Secret ${namespace}/${ref.name} (spec.git.credentialsSecretRef) has no key ${key}`
+        : `Secret ${namespace}/${ref.name} (spec.git.credentialsSecretRef) does not exist`);
+    }
+    const decode = (v: string) => Buffer.from(v, 'base64').toString('utf8').trim();
+    const username = secret?.data?.['username'];
+    return { token: decode(value), ...(username ? { username: decode(username) } : {}) };
+  }
+}

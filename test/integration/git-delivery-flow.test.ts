@@ -1,0 +1,155 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import { simpleGit } from 'simple-git';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import type { PreemptiveAction } from '../../crds/index.js';
+import { KubeClient } from '../../controller/runtime/client.js';
+import { ControlPlane } from '../harness/control-plane.js';
+import { envtestBinary, REPO_ROOT } from '../harness/envtest-assets.js';
+import { eventually } from '../harness/eventually.js';
+import { installLoopbackFence, type LoopbackFence } from '../harness/feed-server.js';
+import { startGitea, type GiteaServer } from '../harness/gitea-server.js';
+import { startManager } from '../harness/in-process-manager.js';
+
+// Actions beyond the automatic threshold delivered as pull requests on a real Gitea
+// (built from its Go module), with the real API server: one pull request per action,
+// also across a controller restart; merging it and applying the merged tree with
+// server-side apply, as Argo CD or Flux would, moves the action to Enforced; closing
+// one moves its action to Rejected.
+const NS = 'forestall-system';
+const REPO = 'security-policy';
+const IPSUM = join(REPO_ROOT, '../shared/feeds/ipsum/ipsum-2026-08-22.txt');
+const top = readFileSync(IPSUM, 'utf8').split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split('\t') as [string, string]).filter(([, n]) => Number(n) >= 8);
+
+let cp: ControlPlane;
+let kc: KubeConfig;
+let client: KubeClient;
+let gitea: GiteaServer;
+let fence: LoopbackFence;
+let workRoot: string;
+let mgr: Awaited<ReturnType<typeof startManager>>;
+
+interface Pull { number: number; state: string; merged: boolean; mergeable: boolean; head: { ref: string }; body: string; html_url: string }
+const pulls = async (state: 'open' | 'closed' | 'all') => (await gitea.api<Pull[]>('GET', `/repos/${gitea.username}/${REPO}/pulls?state=${state}&limit=50`)).body;
+const getAction = (name: string) => client.get<PreemptiveAction>('forestall.io/v1alpha1', 'PreemptiveAction', name);
+const start = () => startManager(kc, { namespace: NS, gitWorkRoot: workRoot });
+
+async function policy(name: string, connector: string): Promise<void> {
+  await client.apply({
+    apiVersion: 'forestall.io/v1alpha1', kind: 'ExposurePolicy', metadata: { name },
+    spec: {
+      feeds: { names: ['ipsum'] }, match: "indicator.type == 'ipv4'", actions: [{ type: 'EgressDeny', connector }], mode: 'Propose', expiry: '24h',
+      git: { url: `${gitea.url}/${gitea.username}/${REPO}.git`, branch: 'main', path: 'clusters/test', credentialsSecretRef: { name: 'forestall-git' }, forge: { type: 'Gitea', apiUrl: gitea.apiUrl } },
+    },
+  } as KubernetesObject);
+}
+
+beforeAll(async () => {
+  fence = installLoopbackFence();
+  workRoot = mkdtempSync(join(tmpdir(), 'forestall-git-work-'));
+  gitea = await startGitea();
+  await gitea.createRepo(REPO, { autoInit: true, defaultBranch: 'main' });
+  cp = await ControlPlane.start();
+  await cp.installCrds(join(REPO_ROOT, 'test/crds/third-party'));
+  kc = cp.kubeConfig();
+  client = new KubeClient(kc);
+  // A just-installed CRD answers 429 until its storage is ready.
+  for (const [apiVersion, kind] of [['projectcalico.org/v3', 'GlobalNetworkSet'], ['projectcalico.org/v3', 'GlobalNetworkPolicy'], ['cilium.io/v2alpha1', 'CiliumCIDRGroup'], ['cilium.io/v2', 'CiliumClusterwideNetworkPolicy']] as const) {
+    await eventually(`${kind} served`, () => client.list(apiVersion, kind).then(() => true));
+  }
+  await client.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } } as KubernetesObject);
+  await client.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'forestall-git', namespace: NS }, stringData: { token: gitea.token, username: gitea.username } } as KubernetesObject);
+  await client.apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'ipsum', namespace: NS }, data: { 'ipsum.txt': top.map(([ip, n]) => `${ip}\t${n}`).join('\n') } } as KubernetesObject);
+  await client.apply({
+    apiVersion: 'forestall.io/v1alpha1', kind: 'ThreatFeed', metadata: { name: 'ipsum' },
+    spec: { format: 'lines', source: { configMapRef: { name: 'ipsum', namespace: NS, key: 'ipsum.txt' } }, parser: { scoreColumn: 1 }, refreshInterval: '1h' },
+  } as KubernetesObject);
+  mgr = await start();
+}, 180_000);
+
+afterAll(async () => {
+  await mgr?.stop();
+  await cp?.stop();
+  await gitea?.stop();
+  if (workRoot) rmSync(workRoot, { recursive: true, force: true });
+  expect(fence.violations).toEqual([]);
+  fence?.uninstall();
+});
+
+describe('Git delivery', () => {
+  it('GIVEN a Propose policy with spec.git THEN exactly one pull request carries the action, with the body the reviewers need', async () => {
+    await policy('c2-review', 'network:calico');
+    const action = await eventually('a pull request on the action', async () => {
+      const a = await getAction('c2-review-egressdeny');
+      return a?.status?.pullRequest?.number !== undefined && a;
+    }, 60_000);
+    expect(action.status).toMatchObject({ phase: 'Proposed', pullRequest: { state: 'Open' } });
+    expect(action.status?.conditions?.find((c) => c.type === 'Approved')).toMatchObject({ status: 'False', reason: 'AwaitingReview' });
+    const open = (await pulls('open')).filter((p) => p.head.ref === 'forestall/c2-review-egressdeny');
+    expect(open).toHaveLength(1);
+    expect(open[0]!.number).toBe(action.status!.pullRequest!.number);
+    expect(open[0]!.body).toContain(`forestall:action=c2-review-egressdeny`);
+    expect(open[0]!.body).toMatch(/mode Propose: every action needs approval/);
+    expect(open[0]!.body).toContain(top.map(([ip]) => ip).sort()[0]);
+    // Nothing is applied before review.
+    expect((await client.list('projectcalico.org/v3', 'GlobalNetworkSet', { labelSelector: 'forestall.io/action=c2-review-egressdeny' })).items).toEqual([]);
+  });
+
+  it('GIVEN a controller restart in the middle of the flow THEN no second pull request is opened', async () => {
+    await mgr.stop();
+    mgr = await start();
+    // Several polls of the open pull request by the new controller.
+    await new Promise((r) => setTimeout(r, 3000));
+    expect((await pulls('all')).filter((p) => p.head.ref === 'forestall/c2-review-egressdeny')).toHaveLength(1);
+  });
+
+  it('GIVEN the pull request merged and the merged tree applied as Argo CD would THEN the action is Enforced', async () => {
+    const number = (await getAction('c2-review-egressdeny'))!.status!.pullRequest!.number!;
+    await eventually('mergeable', async () => (await gitea.api<Pull>('GET', `/repos/${gitea.username}/${REPO}/pulls/${number}`)).body.mergeable, 30_000, 200);
+    const merged = await gitea.api('POST', `/repos/${gitea.username}/${REPO}/pulls/${number}/merge`, { Do: 'merge' });
+    expect(merged.status).toBe(200);
+    const proposed = await eventually('merged, awaiting sync', async () => {
+      const a = await getAction('c2-review-egressdeny');
+      return a?.status?.pullRequest?.state === 'Merged' && a;
+    }, 30_000);
+    expect(proposed.status?.phase).toBe('Proposed');
+
+    // Argo CD / Flux: build the merged main with kustomize and server-side apply it under their own field manager.
+    const clone = mkdtempSync(join(tmpdir(), 'forestall-argo-'));
+    await simpleGit().clone(gitea.cloneUrl(REPO), clone);
+    const built = execFileSync(envtestBinary(inject('envtestAssets'), 'kubectl'), ['kustomize', join(clone, 'clusters/test')], { encoding: 'utf8' });
+    const argo = new KubeClient(kc, undefined, 'argocd-controller');
+    const objects = parseAllDocuments(built).map((d) => d.toJS() as KubernetesObject);
+    expect(objects.map((o) => o.kind).sort()).toEqual(['GlobalNetworkPolicy', 'GlobalNetworkSet']);
+    for (const o of objects) await argo.apply(o);
+    rmSync(clone, { recursive: true, force: true });
+
+    const enforced = await eventually('enforced', async () => {
+      const a = await getAction('c2-review-egressdeny');
+      return a?.status?.phase === 'Enforced' && a;
+    }, 30_000);
+    expect(enforced.status?.enforcedAt).toBeTruthy();
+    expect(enforced.status?.conditions?.find((c) => c.type === 'Approved')).toMatchObject({ status: 'True', reason: 'Merged' });
+  });
+
+  it('GIVEN a pull request closed without merging THEN the action is Rejected and nothing is applied', async () => {
+    await policy('c2-declined', 'network:cilium');
+    const number = await eventually('a pull request', async () => (await getAction('c2-declined-egressdeny'))?.status?.pullRequest?.number, 60_000);
+    const closed = await gitea.api('PATCH', `/repos/${gitea.username}/${REPO}/pulls/${number}`, { state: 'closed' });
+    expect(closed.status).toBe(201);
+    const rejected = await eventually('rejected', async () => {
+      const a = await getAction('c2-declined-egressdeny');
+      return a?.status?.phase === 'Rejected' && a;
+    }, 30_000);
+    expect(rejected.status?.pullRequest).toMatchObject({ number, state: 'Closed' });
+    expect((await client.list('cilium.io/v2alpha1', 'CiliumCIDRGroup', { labelSelector: 'forestall.io/action=c2-declined-egressdeny' })).items).toEqual([]);
+    // It stays rejected: no new pull request for the same intelligence.
+    await new Promise((r) => setTimeout(r, 2000));
+    expect((await pulls('all')).filter((p) => p.head.ref === 'forestall/c2-declined-egressdeny')).toHaveLength(1);
+    expect((await getAction('c2-declined-egressdeny'))?.status?.phase).toBe('Rejected');
+  });
+});

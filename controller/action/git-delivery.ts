@@ -47,12 +47,14 @@ export class GitDelivery {
   /**
    * Pushes the branch if its content changed and makes sure one pull request is open
    * for it. A pull request already merged or closed is returned as it is, untouched.
+   * `pushed`: the known pull request already carries this spec, so only its state is read.
    */
-  async propose(action: PreemptiveAction, git: GitSpec, request: ActionRequest, manifests: Manifest[], known?: number): Promise<PullRequest> {
+  async propose(action: PreemptiveAction, git: GitSpec, request: ActionRequest, manifests: Manifest[], known?: number, pushed = false): Promise<PullRequest> {
     const session = await this.session(git);
     if (known !== undefined) {
       const current = await session.forge.getPullRequest(known);
-      if (current.state !== 'Open') return current;
+      // Merged or closed; or open with this spec already pushed: a poll, no git work.
+      if (current.state !== 'Open' || pushed) return current;
     }
     const base = git.branch ?? 'main';
     const path = git.path ?? 'forestall';

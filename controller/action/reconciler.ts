@@ -222,7 +222,8 @@ export class ActionReconciler implements Reconciler {
     try {
       // After a merge, a changed spec is an update: a new pull request on the same branch.
       const known = previous === 'Enforced' && status.pullRequest?.state === 'Merged' ? undefined : status.pullRequest?.number;
-      pr = await this.deps.git!.propose(action, git, request, renderer.render(request), known);
+      const pushed = status.pullRequest?.state === 'Open' && action.status?.observedGeneration === generation;
+      pr = await this.deps.git!.propose(action, git, request, renderer.render(request), known, pushed);
     } catch (err) {
       const transient = classify(err) !== 'terminal';
       log.warn({ err }, 'Git delivery failed');

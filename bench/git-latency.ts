@@ -1,0 +1,95 @@
+/**
+ * Feed change to pull request opened, on a real API server and a real Gitea (built
+ * from its Go module): the time from a ThreatFeed's new snapshot (the fetch is
+ * excluded) to the pull request that proposes the resulting action being visible on
+ * the forge. Prints JSON lines.
+ *
+ *   node dist/bench/git-latency.js [--runs N]
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { KubeClient } from '../controller/runtime/client.js';
+import { ControlPlane } from '../test/harness/control-plane.js';
+import { REPO_ROOT } from '../test/harness/envtest-assets.js';
+import { eventually } from '../test/harness/eventually.js';
+import { startGitea } from '../test/harness/gitea-server.js';
+import { startManager } from '../test/harness/in-process-manager.js';
+
+const NS = 'forestall-system';
+const REPO = 'bench-policy';
+
+function emit(name: string, value: number, unit: string, extra: Record<string, unknown> = {}): void {
+  console.log(JSON.stringify({ name, value: Math.round(value * 10) / 10, unit, ...extra }));
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { runs: { type: 'string', default: '10' } } });
+  const runs = Number(values.runs);
+  const lines = readFileSync(join(REPO_ROOT, '../shared/feeds/ipsum/ipsum-2026-08-22.txt'), 'utf8').split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split('\t')[0]!);
+  const base = lines.slice(0, 1000);
+  const extra = lines.slice(1000, 1000 + runs);
+  const workRoot = mkdtempSync(join(tmpdir(), 'forestall-bench-git-'));
+  const gitea = await startGitea();
+  const cp = await ControlPlane.start();
+  const kc = cp.kubeConfig();
+  const client = new KubeClient(kc);
+  const mgr = await startManager(kc, { namespace: NS, gitWorkRoot: workRoot });
+  try {
+    await gitea.createRepo(REPO, { autoInit: true, defaultBranch: 'main' });
+    await client.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } } as KubernetesObject);
+    await client.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'forestall-git', namespace: NS }, stringData: { token: gitea.token, username: gitea.username } } as KubernetesObject);
+    const setFeed = (addresses: string[]) => client.apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'ipsum', namespace: NS }, data: { 'ipsum.txt': addresses.join('\n') } } as KubernetesObject);
+    await setFeed(base);
+    await client.apply({
+      apiVersion: 'forestall.io/v1alpha1', kind: 'ThreatFeed', metadata: { name: 'ipsum' },
+      spec: { format: 'lines', source: { configMapRef: { name: 'ipsum', namespace: NS, key: 'ipsum.txt' } }, refreshInterval: '1s', maxChangePercent: 100 },
+    } as KubernetesObject);
+    // One Propose policy per run, each matching one address that is not in the feed yet.
+    for (const [i, ip] of extra.entries()) {
+      await client.apply({
+        apiVersion: 'forestall.io/v1alpha1', kind: 'ExposurePolicy', metadata: { name: `bench-pr-${i}` },
+        spec: {
+          feeds: { names: ['ipsum'] }, match: `indicator.value == '${ip}'`, actions: [{ type: 'EgressDeny' }], mode: 'Propose', expiry: '24h',
+          scope: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': NS } } },
+          git: { url: `${gitea.url}/${gitea.username}/${REPO}.git`, branch: 'main', path: 'forestall', credentialsSecretRef: { name: 'forestall-git' }, forge: { type: 'Gitea', apiUrl: gitea.apiUrl } },
+        },
+      } as KubernetesObject);
+    }
+    await eventually('the feed synced', () => mgr.reconciler.snapshots.get('ipsum')?.meta.count === base.length, 60_000);
+    let changedAt = 0;
+    mgr.controllers.feeds.reconciler.onSnapshotChange(() => { changedAt = performance.now(); });
+    const latencies: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      changedAt = 0;
+      await setFeed([...base, ...extra.slice(0, i + 1)]);
+      const head = `forestall/bench-pr-${i}-egressdeny`;
+      await eventually(`pull request ${i}`, async () => {
+        const open = (await gitea.api<{ head: { ref: string } }[]>('GET', `/repos/${gitea.username}/${REPO}/pulls?state=open&limit=50`)).body;
+        return changedAt > 0 && open.some((p) => p.head.ref === head);
+      }, 60_000, 20);
+      latencies.push(performance.now() - changedAt);
+    }
+    const sorted = latencies.sort((a, b) => a - b);
+    const note = 'from the new feed snapshot to the pull request listed by the Gitea API (polled every 20 ms): policy evaluation, action, clone/commit/push, pull request';
+    emit('feed_change_to_pull_request_p50', percentile(sorted, 50), 'ms', { runs, forge: `gitea ${gitea.version}`, note });
+    emit('feed_change_to_pull_request_p99', percentile(sorted, 99), 'ms', { runs, forge: `gitea ${gitea.version}` });
+  } finally {
+    await mgr.stop();
+    await cp.stop();
+    await gitea.stop();
+    rmSync(workRoot, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { ExposurePolicy, PreemptiveAction } from '../../crds/index.js';
-import type { ActionRequest, Manifest } from '../../connectors/types.js';
-import { actionBranchName, createForge, GitRepository, pullRequestBody, type Forge, type PullRequest } from '../../delivery/index.js';
+import type { ActionRequest, Manifest, ObjectRef } from '../../connectors/types.js';
+import {
+  actionBranchName, createForge, GitRepository, pullRequestBody, removalBody, removalBranchName, type Forge, type PullRequest,
+} from '../../delivery/index.js';
 import type { KubeClient } from '../runtime/client.js';
 import { ForestallError } from '../runtime/errors.js';
 import type { Informer } from '../runtime/informer.js';
@@ -87,6 +89,33 @@ export class GitDelivery {
     if (!open) return session.forge.openPullRequest({ head, base, title: body.title, body: body.body, labels: ['forestall'] });
     if (open.title !== body.title || open.body !== body.body) return session.forge.updatePullRequest(open.number, { title: body.title, body: body.body });
     return open;
+  }
+
+  /**
+   * The removal of a Git-delivered action (expiry or lift): branch
+   * forestall-removal/<action> without the action's directory, and one pull request.
+   */
+  async proposeRemoval(action: PreemptiveAction, git: GitSpec, cause: 'Expired' | 'Lifted', objects: readonly ObjectRef[], known?: number): Promise<PullRequest> {
+    const session = await this.session(git);
+    if (known !== undefined) {
+      const current = await session.forge.getPullRequest(known);
+      if (current.state !== 'Open') return current;
+    }
+    const name = action.metadata.name!;
+    const base = git.branch ?? 'main';
+    const path = git.path ?? 'forestall';
+    const enforcedBy = action.status?.pullRequest;
+    const body = removalBody({
+      action: { name, ...(action.spec.policyRef?.name ? { policy: action.spec.policyRef.name } : {}), type: action.spec.type, layer: action.spec.layer, digest: action.spec.indicators.digest ?? '' },
+      count: action.spec.indicators.count, objects, cause, path, base,
+      detail: cause === 'Expired' ? `expired at ${action.spec.expiresAt}` : 'no indicator is left',
+      ...(enforcedBy?.number !== undefined && enforcedBy.url ? { enforcedBy: { number: enforcedBy.number, url: enforcedBy.url } } : {}),
+    });
+    await session.repo.removalBranch({ action: { name, type: action.spec.type, indicators: action.spec.indicators.count }, path });
+    const head = removalBranchName(name);
+    const open = await session.forge.findOpenPullRequest(head);
+    if (!open && known !== undefined) return session.forge.getPullRequest(known);
+    return open ?? session.forge.openPullRequest({ head, base, title: body.title, body: body.body, labels: ['forestall'] });
   }
 
   private session(git: GitSpec): Promise<Session> {

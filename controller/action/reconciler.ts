@@ -32,6 +32,7 @@ export const ActionReason = {
   Merged: 'Merged',
   Rejected: 'Rejected',
   DeliveryFailed: 'DeliveryFailed',
+  RemovalProposed: 'RemovalProposed',
 } as const;
 
 type Phase = NonNullable<PreemptiveActionStatus['phase']>;
@@ -125,6 +126,10 @@ export class ActionReconciler implements Reconciler {
     }
 
     if (ending) {
+      // Enforced through Git: the removal goes through Git too, and the action stays
+      // Enforced until that pull request is merged and its objects have left the cluster.
+      const git = action.spec.delivery === 'Git' && previous === 'Enforced' && status.pullRequest ? this.deps.git?.gitSpec(action) : undefined;
+      if (git) return this.removeByGit(action, status, git, connector, count === 0 ? 'Lifted' : 'Expired', generation, now, log);
       const outcome = await connector.remove(name);
       if (former) await former.remove(name);
       const phase: Phase = count === 0 ? 'Lifted' : 'Expired';
@@ -270,6 +275,40 @@ export class ActionReconciler implements Reconciler {
       { type: ActionCondition.Approved, status: 'False', reason: ActionReason.AwaitingReview, message: `${action.spec.approval?.reason ?? 'approval required'}; pull request #${pr.number}` },
       ...(updating ? [] : [{ type: ActionCondition.Ready, status: 'True' as const, reason: ActionReason.AwaitingReview, message: `pull request ${pr.url} is open for review` }]),
     ]).then(() => ({ requeueAfter: poll }));
+  }
+
+  private async removeByGit(
+    action: PreemptiveAction, status: PreemptiveActionStatus, git: NonNullable<ReturnType<GitDelivery['gitSpec']>>,
+    connector: Connector, cause: 'Expired' | 'Lifted', generation: number, now: Date, log: Request['log'],
+  ): Promise<Result | void> {
+    const name = action.metadata.name!;
+    const poll = this.deps.pullRequestPollMs ?? PULL_REQUEST_POLL_MS;
+    let pr;
+    try {
+      const objects = (status.appliedObjects ?? []).map((o) => ({ apiVersion: o.apiVersion ?? 'v1', kind: o.kind, name: o.name, ...(o.namespace ? { namespace: o.namespace } : {}) }));
+      pr = await this.deps.git!.proposeRemoval(action, git, cause, objects, status.removalPullRequest?.number);
+    } catch (err) {
+      log.warn({ err }, 'Git removal failed');
+      await this.finish(action, status, generation, now, [
+        { type: ActionCondition.Ready, status: 'False', reason: ActionReason.DeliveryFailed, message: `spec.git (${git.url}): the removal pull request: ${(err as Error).message}; what is enforced stays in place` },
+      ]);
+      if (classify(err) !== 'terminal') throw err;
+      return;
+    }
+    const removalPullRequest = { url: pr.url, number: pr.number, state: pr.state };
+    // Gone from the cluster (Argo CD or Flux pruned them after the merge): the action has ended.
+    const left = (await connector.remove(name, { dryRun: true })).changes.length;
+    if (pr.state === 'Merged' && left === 0) {
+      return this.finish(action, { ...status, phase: cause, removalPullRequest, appliedObjects: [] }, generation, now, [
+        { type: ActionCondition.Ready, status: 'True', reason: cause === 'Lifted' ? ActionReason.Lifted : ActionReason.Expired, message: `removed through pull request #${pr.number}, and its objects have left the cluster` },
+      ]);
+    }
+    const message = pr.state === 'Open' ? `removal proposed in ${pr.url}; what is enforced stays until it is merged and applied`
+      : pr.state === 'Merged' ? `removal merged in #${pr.number}; waiting for Argo CD or Flux to delete ${left} objects`
+        : `the removal in #${pr.number} was closed without merging; what is enforced stays in place`;
+    return this.finish(action, { ...status, removalPullRequest }, generation, now, [
+      { type: ActionCondition.Ready, status: 'True', reason: ActionReason.RemovalProposed, message },
+    ]).then(() => (pr.state === 'Closed' ? undefined : { requeueAfter: poll }));
   }
 
   /** The action's values: inline, or from its ConfigMap once that holds the spec's digest. */

@@ -984,6 +984,23 @@ export interface PreemptiveActionStatus {
     state?: "Open" | "Merged" | "Closed";
   };
   /**
+   * The pull request removing a Git-delivered action at expiry or lift; the action stays Enforced until it is merged and its objects are gone.
+   */
+  removalPullRequest?: {
+    /**
+     * Web URL of the pull request.
+     */
+    url?: string;
+    /**
+     * Pull request number.
+     */
+    number?: number;
+    /**
+     * State on the forge.
+     */
+    state?: "Open" | "Merged" | "Closed";
+  };
+  /**
    * Objects applied for this action.
    *
    * @maxItems 1024

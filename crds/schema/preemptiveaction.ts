@@ -56,6 +56,14 @@ const spec = obj('One concrete response.', {
   ],
 });
 
+function pullRequestRef(description: string) {
+  return obj(description, {
+    url: str('Web URL of the pull request.', { maxLength: 2048 }),
+    number: int('Pull request number.', { minimum: 0 }),
+    state: { type: 'string', description: 'State on the forge.', enum: ['Open', 'Merged', 'Closed'] },
+  });
+}
+
 const status = obj('Where the action is in its lifecycle.', {
   observedGeneration,
   phase: { type: 'string', description: 'Pending, Proposed (pull request open), Enforced, then Expired, Lifted, Rejected or Failed.', enum: [...ACTION_PHASES] },
@@ -63,11 +71,8 @@ const status = obj('Where the action is in its lifecycle.', {
   detectedAt: time('When the intelligence behind the action appeared.'),
   enforcedAt: time('When enforcement was observed in the cluster.'),
   timeToEnforceSeconds: { type: 'number', description: 'Seconds from detectedAt to enforcedAt.', minimum: 0 },
-  pullRequest: obj('The pull request carrying the action, for Git delivery.', {
-    url: str('Web URL of the pull request.', { maxLength: 2048 }),
-    number: int('Pull request number.', { minimum: 0 }),
-    state: { type: 'string', description: 'State on the forge.', enum: ['Open', 'Merged', 'Closed'] },
-  }),
+  pullRequest: pullRequestRef('The pull request carrying the action, for Git delivery.'),
+  removalPullRequest: pullRequestRef('The pull request removing a Git-delivered action at expiry or lift; the action stays Enforced until it is merged and its objects are gone.'),
   appliedObjects: list('Objects applied for this action.', objectRef('An applied object.'), 1024),
   connectorResults: list('The latest result of each connector.', obj('One connector result.', {
     connector: str('Connector id.', { maxLength: 128 }),

@@ -136,6 +136,40 @@ describe('Git delivery', () => {
     expect(enforced.status?.conditions?.find((c) => c.type === 'Approved')).toMatchObject({ status: 'True', reason: 'Merged' });
   });
 
+  it('GIVEN the Git-enforced action expires THEN a removal pull request is opened, and the action is Expired once it is merged and its objects are pruned', async () => {
+    const name = 'c2-review-egressdeny';
+    await client.call('PATCH', await client.path('forestall.io/v1alpha1', 'PreemptiveAction', undefined, name), {
+      body: { spec: { expiresAt: new Date(Date.now() + 1000).toISOString().replace(/\.\d+Z$/, 'Z') } }, contentType: 'application/merge-patch+json',
+    });
+    const proposed = await eventually('a removal pull request', async () => {
+      const a = await getAction(name);
+      return a?.status?.removalPullRequest?.number !== undefined && a;
+    }, 30_000);
+    expect(proposed.status?.phase).toBe('Enforced');
+    const removal = (await pulls('open')).filter((p) => p.head.ref === `forestall-removal/${name}`);
+    expect(removal).toHaveLength(1);
+    expect(removal[0]!.body).toMatch(/has expired/);
+    expect((await client.list('projectcalico.org/v3', 'GlobalNetworkSet', { labelSelector: `forestall.io/action=${name}` })).items.length).toBeGreaterThan(0);
+
+    const number = removal[0]!.number;
+    await eventually('mergeable', async () => (await gitea.api<Pull>('GET', `/repos/${gitea.username}/${REPO}/pulls/${number}`)).body.mergeable, 30_000, 200);
+    expect((await gitea.api('POST', `/repos/${gitea.username}/${REPO}/pulls/${number}/merge`, { Do: 'merge' })).status).toBe(200);
+    // Argo CD / Flux prune: the merged main no longer lists the action, so its objects go.
+    const clone = mkdtempSync(join(tmpdir(), 'forestall-argo-'));
+    await simpleGit().clone(gitea.cloneUrl(REPO), clone);
+    const built = execFileSync(envtestBinary(inject('envtestAssets'), 'kubectl'), ['kustomize', join(clone, 'clusters/test')], { encoding: 'utf8' });
+    rmSync(clone, { recursive: true, force: true });
+    expect(built).not.toContain(name);
+    for (const kind of ['GlobalNetworkSet', 'GlobalNetworkPolicy']) {
+      for (const o of (await client.list('projectcalico.org/v3', kind, { labelSelector: `forestall.io/action=${name}` })).items) await client.delete({ ...o, apiVersion: 'projectcalico.org/v3', kind });
+    }
+    const expired = await eventually('expired', async () => {
+      const a = await getAction(name);
+      return a?.status?.phase === 'Expired' && a;
+    }, 30_000);
+    expect(expired.status?.removalPullRequest).toMatchObject({ number, state: 'Merged' });
+  });
+
   it('GIVEN a pull request closed without merging THEN the action is Rejected and nothing is applied', async () => {
     await policy('c2-declined', 'network:cilium');
     const number = await eventually('a pull request', async () => (await getAction('c2-declined-egressdeny'))?.status?.pullRequest?.number, 60_000);

@@ -118,6 +118,15 @@ export class GitDelivery {
     return open ?? session.forge.openPullRequest({ head, base, title: body.title, body: body.body, labels: ['forestall'] });
   }
 
+  /** Closes a pull request that is no longer wanted (the action expired or lifted before review), saying why. */
+  async withdraw(git: GitSpec, number: number, why: string): Promise<PullRequest> {
+    const session = await this.session(git);
+    const current = await session.forge.getPullRequest(number);
+    if (current.state !== 'Open') return current;
+    await session.forge.comment(number, `Forestall closes this pull request: ${why}.`);
+    return session.forge.closePullRequest(number);
+  }
+
   private session(git: GitSpec): Promise<Session> {
     const key = `${git.url}#${git.branch ?? 'main'}`;
     let session = this.sessions.get(key);

@@ -130,6 +130,12 @@ export class ActionReconciler implements Reconciler {
       // Enforced until that pull request is merged and its objects have left the cluster.
       const git = action.spec.delivery === 'Git' && previous === 'Enforced' && status.pullRequest ? this.deps.git?.gitSpec(action) : undefined;
       if (git) return this.removeByGit(action, status, git, connector, count === 0 ? 'Lifted' : 'Expired', generation, now, log);
+      // Proposed through Git and never merged: the pull request is withdrawn.
+      const proposal = action.spec.delivery === 'Git' && status.pullRequest?.state === 'Open' && status.pullRequest.number !== undefined ? this.deps.git?.gitSpec(action) : undefined;
+      if (proposal) {
+        const pr = await this.deps.git!.withdraw(proposal, status.pullRequest!.number!, count === 0 ? 'no indicator is left' : `the action expired at ${action.spec.expiresAt}`);
+        status.pullRequest = { url: pr.url, number: pr.number, state: pr.state };
+      }
       const outcome = await connector.remove(name);
       if (former) await former.remove(name);
       const phase: Phase = count === 0 ? 'Lifted' : 'Expired';

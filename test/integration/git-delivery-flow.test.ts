@@ -38,11 +38,11 @@ const pulls = async (state: 'open' | 'closed' | 'all') => (await gitea.api<Pull[
 const getAction = (name: string) => client.get<PreemptiveAction>('forestall.io/v1alpha1', 'PreemptiveAction', name);
 const start = () => startManager(kc, { namespace: NS, gitWorkRoot: workRoot });
 
-async function policy(name: string, connector: string): Promise<void> {
+async function policy(name: string, connector: string, expiry = '24h'): Promise<void> {
   await client.apply({
     apiVersion: 'forestall.io/v1alpha1', kind: 'ExposurePolicy', metadata: { name },
     spec: {
-      feeds: { names: ['ipsum'] }, match: "indicator.type == 'ipv4'", actions: [{ type: 'EgressDeny', connector }], mode: 'Propose', expiry: '24h',
+      feeds: { names: ['ipsum'] }, match: "indicator.type == 'ipv4'", actions: [{ type: 'EgressDeny', connector }], mode: 'Propose', expiry,
       git: { url: `${gitea.url}/${gitea.username}/${REPO}.git`, branch: 'main', path: 'clusters/test', credentialsSecretRef: { name: 'forestall-git' }, forge: { type: 'Gitea', apiUrl: gitea.apiUrl } },
     },
   } as KubernetesObject);
@@ -185,5 +185,19 @@ describe('Git delivery', () => {
     await new Promise((r) => setTimeout(r, 2000));
     expect((await pulls('all')).filter((p) => p.head.ref === 'forestall/c2-declined-egressdeny')).toHaveLength(1);
     expect((await getAction('c2-declined-egressdeny'))?.status?.phase).toBe('Rejected');
+  });
+
+  it('GIVEN a proposed action that expires before review THEN its pull request is closed with a comment, and the action is Expired', async () => {
+    await policy('c2-brief', 'network:cilium', '5s');
+    const number = await eventually('a pull request', async () => (await getAction('c2-brief-egressdeny'))?.status?.pullRequest?.number, 30_000);
+    const expired = await eventually('expired', async () => {
+      const a = await getAction('c2-brief-egressdeny');
+      return a?.status?.phase === 'Expired' && a;
+    }, 30_000);
+    expect(expired.status?.pullRequest).toMatchObject({ number, state: 'Closed' });
+    const pr = (await gitea.api<Pull>('GET', `/repos/${gitea.username}/${REPO}/pulls/${number}`)).body;
+    expect(pr.state).toBe('closed');
+    const comments = (await gitea.api<{ body: string }[]>('GET', `/repos/${gitea.username}/${REPO}/issues/${number}/comments`)).body;
+    expect(comments.map((c) => c.body)).toEqual([expect.stringMatching(/^Forestall closes this pull request: the action expired at /)]);
   });
 });

@@ -74,10 +74,15 @@ export function compilePolicy(spec: ExposurePolicySpec, cel: CelCache): { match?
   return { match, autoApprove, errors };
 }
 
+/** Whether a policy reads a feed: by name, or by its label selector. */
+export function selectsFeed(spec: Pick<ExposurePolicySpec, 'feeds'>, name: string, labels: Readonly<Record<string, string>>): boolean {
+  return (spec.feeds.names?.includes(name) ?? false) || (spec.feeds.selector !== undefined && matchesSelector(spec.feeds.selector, labels));
+}
+
 /** The feeds a policy selects, by name or label selector, and the names it asks for that do not exist. */
 export function selectFeeds(spec: ExposurePolicySpec, feeds: readonly FeedView[]): { selected: FeedView[]; missing: string[] } {
   const names = new Set(spec.feeds.names ?? []);
-  const selected = feeds.filter((f) => names.has(f.name) || (spec.feeds.selector !== undefined && matchesSelector(spec.feeds.selector, f.labels)));
+  const selected = feeds.filter((f) => selectsFeed(spec, f.name, f.labels));
   const present = new Set(selected.map((f) => f.name));
   const missing = [...names].filter((n) => !present.has(n));
   for (const f of selected) if (f.indicators === undefined && !missing.includes(f.name)) missing.push(f.name);

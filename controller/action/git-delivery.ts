@@ -51,7 +51,7 @@ export class GitDelivery {
    * for it. A pull request already merged or closed is returned as it is, untouched.
    * `pushed`: the known pull request already carries this spec, so only its state is read.
    */
-  async propose(action: PreemptiveAction, git: GitSpec, request: ActionRequest, manifests: Manifest[], known?: number, pushed = false): Promise<PullRequest> {
+  async propose(action: PreemptiveAction, git: GitSpec, request: ActionRequest, render: () => Manifest[], known?: number, pushed = false): Promise<PullRequest> {
     const session = await this.session(git);
     if (known !== undefined) {
       const current = await session.forge.getPullRequest(known);
@@ -60,6 +60,7 @@ export class GitDelivery {
     }
     const base = git.branch ?? 'main';
     const path = git.path ?? 'forestall';
+    const manifests = render();
     const body = pullRequestBody({
       action: {
         name: request.name, ...(request.policy ? { policy: request.policy } : {}), type: request.type, layer: action.spec.layer,

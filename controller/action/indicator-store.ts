@@ -1,5 +1,7 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { KubernetesObject } from '@kubernetes/client-node';
+import { labelValue } from '../../connectors/index.js';
+import { LABEL_ACTION, LABEL_MANAGED_BY, MANAGED_BY } from '../../connectors/types.js';
 import { valuesDigest } from '../../policies/index.js';
 import type { KubeClient } from '../runtime/client.js';
 import { ForestallError } from '../runtime/errors.js';
@@ -42,7 +44,7 @@ export class IndicatorStore {
       apiVersion: 'v1', kind: 'ConfigMap',
       metadata: {
         name, namespace: this.namespace,
-        labels: { 'app.kubernetes.io/managed-by': 'forestall', 'forestall.io/action': action.slice(0, 63) },
+        labels: { [LABEL_MANAGED_BY]: MANAGED_BY, [LABEL_ACTION]: labelValue(action) },
         annotations: { [ANNOTATION_DIGEST]: digest },
       },
       binaryData: { [KEY]: gz.toString('base64') },

@@ -197,11 +197,8 @@ export class ActionReconciler implements Reconciler {
       if (transient) throw err;
       return;
     }
-    const enforcedAt = status.enforcedAt ?? rfc3339(now);
-    const ttes = Math.max(0, (Date.parse(enforcedAt) - Date.parse(status.detectedAt)) / 1000);
-    if (!status.enforcedAt) this.deps.metrics.actionTimeToEnforce.observe({ type: action.spec.type }, ttes);
     return this.finish(action, {
-      ...status, phase: 'Enforced', enforcedAt, timeToEnforceSeconds: ttes,
+      ...status, phase: 'Enforced', ...this.enforcement(action, status, now),
       appliedObjects: outcome.objects.slice(0, 1024).map((o) => ({ ...o })),
       connectorResults: this.result(status, connectorId, 'Applied', `${outcome.objects.length} objects enforce ${count} indicators`, now, outcome),
     }, generation, now, [
@@ -234,7 +231,8 @@ export class ActionReconciler implements Reconciler {
       // After a merge, a changed spec is an update: a new pull request on the same branch.
       const known = previous === 'Enforced' && status.pullRequest?.state === 'Merged' ? undefined : status.pullRequest?.number;
       const pushed = status.pullRequest?.state === 'Open' && action.status?.observedGeneration === generation;
-      pr = await this.deps.git!.propose(action, git, request, renderer.render(request), known, pushed);
+      // Rendered only when the branch is written, not on every poll.
+      pr = await this.deps.git!.propose(action, git, request, () => renderer.render(request), known, pushed);
     } catch (err) {
       const transient = classify(err) !== 'terminal';
       log.warn({ err }, 'Git delivery failed');
@@ -244,7 +242,7 @@ export class ActionReconciler implements Reconciler {
       if (transient) throw err;
       return;
     }
-    log.debug({ pullRequest: pr.number, state: pr.state, known: status.pullRequest?.number, previous, observed: action.status?.observedGeneration, generation }, 'Pull request state');
+    log.debug({ pullRequest: pr.number, state: pr.state }, 'Pull request state');
     const pullRequest = { url: pr.url, number: pr.number, state: pr.state };
     const poll = this.deps.pullRequestPollMs ?? PULL_REQUEST_POLL_MS;
     // An update to an enforced action: what is enforced stays while the new pull request is reviewed.
@@ -264,10 +262,7 @@ export class ActionReconciler implements Reconciler {
       // Argo CD or Flux applies the merged tree; enforcement counts once the objects are there as rendered.
       const pending = await connector.plan(request);
       if (pending.length === 0) {
-        const enforcedAt = status.enforcedAt ?? rfc3339(now);
-        const ttes = Math.max(0, (Date.parse(enforcedAt) - Date.parse(status.detectedAt!)) / 1000);
-        if (!status.enforcedAt) this.deps.metrics.actionTimeToEnforce.observe({ type: action.spec.type }, ttes);
-        return this.finish(action, { ...status, phase: 'Enforced', pullRequest, enforcedAt, timeToEnforceSeconds: ttes }, generation, now, [
+        return this.finish(action, { ...status, phase: 'Enforced', pullRequest, ...this.enforcement(action, status, now) }, generation, now, [
           { type: ActionCondition.Approved, status: 'True', reason: ActionReason.Merged, message: `pull request #${pr.number} was merged` },
           { type: ActionCondition.Ready, status: 'True', reason: ActionReason.Enforced, message: `${request.values.length} indicators enforced; the objects from ${pr.url} are in the cluster` },
         ]);
@@ -315,6 +310,14 @@ export class ActionReconciler implements Reconciler {
     return this.finish(action, { ...status, removalPullRequest }, generation, now, [
       { type: ActionCondition.Ready, status: 'True', reason: ActionReason.RemovalProposed, message },
     ]).then(() => (pr.state === 'Closed' ? undefined : { requeueAfter: poll }));
+  }
+
+  /** enforcedAt (kept from an earlier enforcement of this episode) and the time to enforce, observed once per episode. */
+  private enforcement(action: PreemptiveAction, status: PreemptiveActionStatus, now: Date): { enforcedAt: string; timeToEnforceSeconds: number } {
+    const enforcedAt = status.enforcedAt ?? rfc3339(now);
+    const timeToEnforceSeconds = Math.max(0, (Date.parse(enforcedAt) - Date.parse(status.detectedAt ?? enforcedAt)) / 1000);
+    if (!status.enforcedAt) this.deps.metrics.actionTimeToEnforce.observe({ type: action.spec.type }, timeToEnforceSeconds);
+    return { enforcedAt, timeToEnforceSeconds };
   }
 
   /** The action's values: inline, or from its ConfigMap once that holds the spec's digest. */

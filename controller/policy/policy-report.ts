@@ -6,6 +6,8 @@ import type { Clock } from '../runtime/clock.js';
 import type { KubeClient } from '../runtime/client.js';
 import { ForestallError } from '../runtime/errors.js';
 import type { Logger } from '../runtime/logger.js';
+import { labelValue } from '../../connectors/index.js';
+import { LABEL_MANAGED_BY, LABEL_POLICY, MANAGED_BY } from '../../connectors/types.js';
 
 /**
  * Reports every evaluation as a wgpolicyk8s.io/v1alpha2 ClusterPolicyReport (policies
@@ -65,7 +67,7 @@ export class PolicyReporter {
         apiVersion: POLICY_REPORT_API, kind: 'ClusterPolicyReport',
         metadata: {
           name,
-          labels: { 'app.kubernetes.io/managed-by': 'forestall', 'forestall.io/policy': policy.metadata.name!.slice(0, 63) },
+          labels: { [LABEL_MANAGED_BY]: MANAGED_BY, [LABEL_POLICY]: labelValue(policy.metadata.name!) },
           ownerReferences: [{ apiVersion: policy.apiVersion ?? 'forestall.io/v1alpha1', kind: 'ExposurePolicy', name: policy.metadata.name!, uid: policy.metadata.uid! }],
         },
         summary,

@@ -4,7 +4,7 @@ import {
   type ExposurePolicy, type ExposurePolicyStatus, type PreemptiveAction, type PreemptiveActionSpec, type ThreatFeed,
 } from '../../crds/index.js';
 import {
-  evaluatePolicy, expiresAt, matchesSelector, valuesDigest,
+  evaluatePolicy, expiresAt, selectsFeed, valuesDigest,
   type CelCache, type Evaluation, type FeedView, type PlannedAction,
 } from '../../policies/index.js';
 import type { Layer } from '../../connectors/types.js';
@@ -20,6 +20,8 @@ import type { Informer } from '../runtime/informer.js';
 import type { Metrics } from '../runtime/metrics.js';
 import type { Snapshot } from '../threatfeed/snapshot-store.js';
 import type { PolicyReporter } from './policy-report.js';
+import { labelValue } from '../../connectors/index.js';
+import { LABEL_MANAGED_BY, LABEL_POLICY, MANAGED_BY } from '../../connectors/types.js';
 
 export const PolicyCondition = { Ready: 'Ready' } as const;
 export const PolicyReason = {
@@ -70,7 +72,7 @@ export class PolicyReconciler implements Reconciler {
   policiesReading(feed: string): string[] {
     const labels = this.deps.feeds.get(feed)?.metadata.labels ?? {};
     return this.deps.cache.list()
-      .filter((p) => p.spec.feeds.names?.includes(feed) || (p.spec.feeds.selector !== undefined && matchesSelector(p.spec.feeds.selector, labels)))
+      .filter((p) => selectsFeed(p.spec, feed, labels))
       .map((p) => p.metadata.name!);
   }
 
@@ -167,12 +169,10 @@ export class PolicyReconciler implements Reconciler {
   private async evaluate(policy: ExposurePolicy, now: Date, log: Request['log']): Promise<Evaluation> {
     const views: FeedView[] = [];
     const keyParts: string[] = [String(policy.metadata.generation), this.deps.inventory.version.toString()];
-    const names = new Set(policy.spec.feeds.names ?? []);
     for (const feed of this.deps.feeds.list()) {
       const fname = feed.metadata.name!;
       const labels = feed.metadata.labels ?? {};
-      const selected = names.has(fname) || (policy.spec.feeds.selector !== undefined && matchesSelector(policy.spec.feeds.selector, labels));
-      if (!selected) continue;
+      if (!selectsFeed(policy.spec, fname, labels)) continue;
       const snap = await this.deps.snapshot(fname, log);
       const st = feed.status;
       // The share of the previous set that the last sync changed; none for a first sync.
@@ -221,7 +221,7 @@ export class PolicyReconciler implements Reconciler {
       apiVersion: API_VERSION, kind: 'PreemptiveAction',
       metadata: {
         name: planned.name,
-        labels: { 'app.kubernetes.io/managed-by': 'forestall', 'forestall.io/policy': policy.metadata.name!.slice(0, 63) },
+        labels: { [LABEL_MANAGED_BY]: MANAGED_BY, [LABEL_POLICY]: labelValue(policy.metadata.name!) },
         ownerReferences: [{ apiVersion: API_VERSION, kind: 'ExposurePolicy', name: policy.metadata.name!, uid: policy.metadata.uid!, controller: true, blockOwnerDeletion: true }],
       },
       spec,

@@ -1,7 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { ForgeError, forgeHttpError } from './errors.js';
 import { splitReviewers } from './reviewers.js';
-import { messageOf, pullRequestFrom, type CallOptions, type Forge, type ForgeLogger, type OpenedPullRequest, type OpenPullRequestInput, type PullRequest, type RepoRef } from './types.js';
+import { messageOf, pullRequestFrom, type CallOptions, type Forge, type ForgeClientOptions, type OpenedPullRequest, type OpenPullRequestInput, type PullRequest } from './types.js';
 
 /**
  * Gitea (and Forgejo, which keeps Gitea's API) over its REST API v1 with global fetch.
@@ -17,24 +17,15 @@ import { messageOf, pullRequestFrom, type CallOptions, type Forge, type ForgeLog
  * Auth is `Authorization: token <t>`; the token is never logged and is redacted from
  * every error.
  */
-export interface GiteaForgeOptions {
-  repo: RepoRef;
-  token: string;
+export interface GiteaForgeOptions extends ForgeClientOptions {
   /** API base, ending in /api/v1. */
   apiUrl: string;
-  logger?: ForgeLogger;
-  /** Per attempt, in ms. Default 30 s. */
-  requestTimeoutMs?: number;
-  /** Default 3. */
-  retries?: number;
   /** First backoff, doubled per retry, capped at 10 s. Default 500 ms. */
   backoffMs?: number;
   /** Longest forge-requested wait slept through in-process. Default 60 s. */
   maxRetryAfterMs?: number;
   /** Colour for labels Forestall creates. Default b60205. */
   labelColor?: string;
-  fetch?: typeof globalThis.fetch;
-  now?: () => number;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   random?: () => number;
 }

@@ -1,6 +1,6 @@
 import { Octokit } from 'octokit';
 import { ForgeError, forgeHttpError, type HeaderBag } from './errors.js';
-import { messageOf, pullRequestFrom, type CallOptions, type Forge, type ForgeLogger, type OpenedPullRequest, type OpenPullRequestInput, type PullRequest, type RepoRef } from './types.js';
+import { messageOf, pullRequestFrom, type CallOptions, type Forge, type ForgeClientOptions, type OpenedPullRequest, type OpenPullRequestInput, type PullRequest } from './types.js';
 import { splitReviewers } from './reviewers.js';
 
 /**
@@ -22,16 +22,9 @@ import { splitReviewers } from './reviewers.js';
  * Token auth only for now (a GitHub App installation token is a later addition). The
  * token goes into octokit's auth and nowhere else; errors are redacted of it.
  */
-export interface GitHubForgeOptions {
-  repo: RepoRef;
-  token: string;
+export interface GitHubForgeOptions extends ForgeClientOptions {
   /** REST API base URL: https://api.github.com, or https://ghe.example/api/v3. */
   baseUrl: string;
-  logger?: ForgeLogger;
-  /** Per attempt, in ms. Default 30 s. */
-  requestTimeoutMs?: number;
-  /** Retries of 5xx and network errors. Default 3. */
-  retries?: number;
   /** Retries of a rate-limited request. Default 2. */
   rateLimitRetries?: number;
   /** Longest forge-requested wait slept through in-process. Default 60 s. */
@@ -40,10 +33,6 @@ export interface GitHubForgeOptions {
   retryAfterBaseValue?: number;
   /** Turns the throttling plugin off (contract tests, where write spacing only slows things down). */
   throttle?: boolean;
-  /** Default globalThis.fetch. */
-  fetch?: typeof globalThis.fetch;
-  /** Default Date.now; used for x-ratelimit-reset. */
-  now?: () => number;
 }
 
 type PullData = {

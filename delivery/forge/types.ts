@@ -126,3 +126,18 @@ export function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** What every forge client is built with. */
+export interface ForgeClientOptions {
+  repo: RepoRef;
+  token: string;
+  logger?: ForgeLogger;
+  /** Per attempt, in ms. Default 30 s. */
+  requestTimeoutMs?: number;
+  /** Retries of 5xx and network errors. Default 3. */
+  retries?: number;
+  /** Default globalThis.fetch. */
+  fetch?: typeof globalThis.fetch;
+  /** Default Date.now. */
+  now?: () => number;
+}
+

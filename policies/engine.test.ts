@@ -65,6 +65,16 @@ describe('selectors', () => {
 });
 
 describe('evaluatePolicy', () => {
+  it('GIVEN indicators reviewers rejected THEN they are left out of every action and counted as suppressed, and an all-suppressed template plans nothing', () => {
+    const some = evaluatePolicy(policy({ match: 'indicator.confidence >= 80', autoApprove: 'true' }), feeds, inventory, { now, cel, suppressed: new Set(['192.0.2.10']) });
+    expect(some.matched).toBe(2);
+    expect(some.suppressed).toBe(1);
+    expect(some.actions[0]!.request.values).toEqual(['198.51.100.0/24']);
+    const all = evaluatePolicy(policy({ match: 'indicator.confidence >= 80', autoApprove: 'true' }), feeds, inventory, { now, cel, suppressed: new Set(['192.0.2.10', '198.51.100.0/24']) });
+    expect(all.suppressed).toBe(2);
+    expect(all.actions).toEqual([]);
+  });
+
   it('GIVEN a match and a scope THEN the action carries the matched values sorted, a deterministic name, and the blast radius of the scope', () => {
     const e = evaluatePolicy(policy({ match: 'indicator.confidence >= 80', scope: { namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system'] }] } }, autoApprove: 'true' }), feeds, inventory, { now, cel });
     expect(e.compileErrors).toEqual([]);

@@ -21,6 +21,11 @@ export interface EngineOptions {
   cel: CelCache;
   /** Connector per layer when an action template names none. */
   defaultConnectors?: Partial<Record<Layer, string>>;
+  /**
+   * Indicator values reviewers rejected for this policy (feedback from closed pull
+   * requests): left out of every action while their suppression lasts.
+   */
+  suppressed?: ReadonlySet<string>;
 }
 
 export const DEFAULT_CONNECTORS: Record<Layer, string> = {
@@ -220,6 +225,14 @@ export function evaluatePolicy(policy: PolicyView, feeds: readonly FeedView[], i
 
   const matched = matchIndicators(selected, match, opts.now, result.warnings);
   result.matched = matched.size;
+  if (opts.suppressed?.size) {
+    for (const [key, indicator] of matched) {
+      if (opts.suppressed.has(indicator.value)) {
+        matched.delete(key);
+        result.suppressed = (result.suppressed ?? 0) + 1;
+      }
+    }
+  }
   const scope = scopeOf(spec, inventory);
   const typeCounts = new Map<ActionType, number>();
   for (const t of spec.actions) typeCounts.set(t.type, (typeCounts.get(t.type) ?? 0) + 1);

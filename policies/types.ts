@@ -98,6 +98,8 @@ export interface Evaluation {
   missingFeeds: string[];
   /** Indicators that matched spec.match, across the selected feeds, after deduplication. */
   matched: number;
+  /** Matched indicators left out because reviewers rejected them for this policy recently (EngineOptions.suppressed). */
+  suppressed?: number;
   actions: PlannedAction[];
   /** Problems that did not stop the evaluation: a bad params block, an unknown connector, a match error on some indicators. */
   warnings: string[];

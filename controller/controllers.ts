@@ -4,6 +4,7 @@ import type { Connector, Layer } from '../connectors/types.js';
 import { API_VERSION, GROUP, VERSION, type ExposurePolicy, type PreemptiveAction } from '../crds/index.js';
 import { CelCache, DEFAULT_CONNECTORS } from '../policies/index.js';
 import { GitDelivery } from './action/git-delivery.js';
+import { FeedbackStore } from './policy/feedback-store.js';
 import { IndicatorStore } from './action/indicator-store.js';
 import { ActionReconciler } from './action/reconciler.js';
 import { kubeClusterAccess } from './connectors/cluster-access.js';
@@ -59,6 +60,7 @@ export function addControllers(manager: Manager, deps: ControllerDeps) {
   const inventory = new InventoryCache(deps);
   const access = kubeClusterAccess(deps.client);
   const store = new IndicatorStore(deps.client, deps.feeds.namespace);
+  const feedback = new FeedbackStore(deps.client, deps.feeds.namespace);
   const cache = new Map<string, Connector | undefined>();
   const connector = (id: string) => {
     if (!cache.has(id)) cache.set(id, isConnectorId(id) ? connectorFor(id, access) : undefined);
@@ -71,7 +73,7 @@ export function addControllers(manager: Manager, deps: ControllerDeps) {
   const actionReconciler = new ActionReconciler({
     cache: actionInformer, client: deps.client, events: deps.events, clock: deps.clock, metrics: deps.metrics, store,
     connector, connectorIds: CONNECTOR_IDS, defaultConnector: (layer) => connectors[layer as Layer] ?? '',
-    ...(git ? { git } : {}), ...(deps.git?.pullRequestPollMs ? { pullRequestPollMs: deps.git.pullRequestPollMs } : {}),
+    feedback, ...(git ? { git } : {}), ...(deps.git?.pullRequestPollMs ? { pullRequestPollMs: deps.git.pullRequestPollMs } : {}),
   });
   const actions = new Controller<PreemptiveAction>({
     name: 'preemptiveaction', informer: actionInformer, reconciler: actionReconciler,
@@ -88,7 +90,7 @@ export function addControllers(manager: Manager, deps: ControllerDeps) {
     snapshot: (name, log) => feeds.reconciler.snapshot(name, log),
     inventory, store, reporter: new PolicyReporter(deps.client, deps.clock, deps.log),
     client: deps.client, events: deps.events, clock: deps.clock, metrics: deps.metrics,
-    cel: new CelCache(), defaultConnectors: connectors,
+    cel: new CelCache(), defaultConnectors: connectors, feedback,
   });
   const policies = new Controller<ExposurePolicy>({
     name: 'exposurepolicy', informer: policyInformer, reconciler: policyReconciler,

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { ExposurePolicy, PreemptiveAction } from '../../crds/index.js';
 import type { ActionRequest, Manifest, ObjectRef } from '../../connectors/types.js';
 import {
-  actionBranchName, createForge, GitRepository, pullRequestBody, removalBody, removalBranchName, type Forge, type PullRequest,
+  actionBranchName, createForge, GitRepository, pullRequestBody, removalBody, removalBranchName, type ActionSummary, type Forge, type PullRequest,
 } from '../../delivery/index.js';
 import type { KubeClient } from '../runtime/client.js';
 import { ForestallError } from '../runtime/errors.js';
@@ -42,8 +42,13 @@ export class GitDelivery {
 
   /** The policy's spec.git, or undefined when the action has none (hand-written, or no git block). */
   gitSpec(action: PreemptiveAction): GitSpec | undefined {
-    const policy = action.spec.policyRef?.name ? this.deps.policies.get(action.spec.policyRef.name) : undefined;
+    const policy = this.policy(action);
     return policy?.spec.git?.url ? policy.spec.git : undefined;
+  }
+
+  /** The policy that owns the action, from the informer. */
+  policy(action: PreemptiveAction): ExposurePolicy | undefined {
+    return action.spec.policyRef?.name ? this.deps.policies.get(action.spec.policyRef.name) : undefined;
   }
 
   /**
@@ -73,16 +78,7 @@ export class GitDelivery {
       ...(request.expiresAt ? { expiresAt: request.expiresAt } : {}),
       ...(action.status?.detectedAt ? { detectedAt: action.status.detectedAt } : {}),
     });
-    await session.repo.writeActionBranch({
-      action: {
-        name: request.name, type: request.type, indicators: request.values.length,
-        ...(request.policy ? { policy: request.policy } : {}),
-        ...(action.spec.indicators.digest ? { digest: action.spec.indicators.digest } : {}),
-        ...(action.spec.approval?.reason ? { reason: action.spec.approval.reason } : {}),
-        ...(request.expiresAt ? { expiresAt: request.expiresAt } : {}),
-      },
-      path, manifests,
-    });
+    await session.repo.writeActionBranch({ action: summary(action, request), path, manifests });
     const head = actionBranchName(request.name);
     const open = await session.forge.findOpenPullRequest(head);
     // The pull request this episode already has was merged or closed while we pushed: report that, never open a second.
@@ -117,6 +113,31 @@ export class GitDelivery {
     const open = await session.forge.findOpenPullRequest(head);
     if (!open && known !== undefined) return session.forge.getPullRequest(known);
     return open ?? session.forge.openPullRequest({ head, base, title: body.title, body: body.body, labels: ['forestall'] });
+  }
+
+  /**
+   * spec.git.recordAutoApproved: commits what an automatically approved action applied
+   * straight to the base branch, so Git stays the audit trail. Returns the base head
+   * that holds it (unchanged when the base already did).
+   */
+  async record(action: PreemptiveAction, git: GitSpec, request: ActionRequest, manifests: Manifest[]): Promise<string> {
+    const session = await this.session(git);
+    const result = await session.repo.writeActionBranch({
+      action: summary(action, request), path: git.path ?? 'forestall', manifests, branch: git.branch ?? 'main',
+      message: `Applied automatically by Forestall (${action.spec.approval?.reason ?? 'approved'}); recorded here for the audit trail.`,
+    });
+    return result.commit;
+  }
+
+  /** The removal of a recorded action, committed straight to the base branch. */
+  async recordRemoval(action: PreemptiveAction, git: GitSpec, cause: 'Expired' | 'Lifted'): Promise<string> {
+    const session = await this.session(git);
+    const result = await session.repo.removalBranch({
+      action: { name: action.metadata.name!, type: action.spec.type, indicators: action.spec.indicators.count },
+      path: git.path ?? 'forestall', branch: git.branch ?? 'main',
+      message: `Removed by Forestall: the action ${cause === 'Expired' ? `expired at ${action.spec.expiresAt}` : 'lifted (no indicator is left)'}.`,
+    });
+    return result.commit;
   }
 
   /** Closes a pull request that is no longer wanted (the action expired or lifted before review), saying why. */
@@ -167,4 +188,15 @@ export class GitDelivery {
     const username = secret?.data?.['username'];
     return { token: decode(value), ...(username ? { username: decode(username) } : {}) };
   }
+}
+
+/** What a commit says about the action. */
+function summary(action: PreemptiveAction, request: ActionRequest): ActionSummary {
+  return {
+    name: request.name, type: request.type, indicators: request.values.length,
+    ...(request.policy ? { policy: request.policy } : {}),
+    ...(action.spec.indicators.digest ? { digest: action.spec.indicators.digest } : {}),
+    ...(action.spec.approval?.reason ? { reason: action.spec.approval.reason } : {}),
+    ...(request.expiresAt ? { expiresAt: request.expiresAt } : {}),
+  };
 }

@@ -12,10 +12,12 @@ import type { EventRecorder } from '../runtime/events.js';
 import { hasFinalizer, isDeleting, withFinalizer, withoutFinalizer } from '../runtime/finalizers.js';
 import type { Informer } from '../runtime/informer.js';
 import type { Metrics } from '../runtime/metrics.js';
+import { parseDuration } from '../../crds/duration.js';
+import type { FeedbackStore } from '../policy/feedback-store.js';
 import type { GitDelivery } from './git-delivery.js';
 import type { IndicatorStore } from './indicator-store.js';
 
-export const ActionCondition = { Ready: 'Ready', Approved: 'Approved' } as const;
+export const ActionCondition = { Ready: 'Ready', Approved: 'Approved', Recorded: 'Recorded' } as const;
 export const ActionReason = {
   Enforced: 'Enforced',
   AwaitingApproval: 'AwaitingApproval',
@@ -33,6 +35,7 @@ export const ActionReason = {
   Rejected: 'Rejected',
   DeliveryFailed: 'DeliveryFailed',
   RemovalProposed: 'RemovalProposed',
+  Recorded: 'Recorded',
 } as const;
 
 type Phase = NonNullable<PreemptiveActionStatus['phase']>;
@@ -57,6 +60,8 @@ export interface ActionDeps {
   defaultConnector: (layer: string) => string;
   /** Git delivery of actions that need approval; without it they wait in Proposed. */
   git?: GitDelivery;
+  /** Where rejected indicators are recorded, so the policy leaves them out for spec.git.suppressRejectedFor. */
+  feedback?: FeedbackStore;
   pullRequestPollMs?: number;
 }
 
@@ -116,6 +121,7 @@ export class ActionReconciler implements Reconciler {
       delete status.enforcedAt;
       delete status.timeToEnforceSeconds;
       delete status.pullRequest;
+      delete status.rejection;
     }
     status.detectedAt ??= rfc3339(now);
 
@@ -140,12 +146,18 @@ export class ActionReconciler implements Reconciler {
       if (former) await former.remove(name);
       const phase: Phase = count === 0 ? 'Lifted' : 'Expired';
       const message = count === 0 ? 'no indicators are left: everything the action applied is removed' : `expired at ${action.spec.expiresAt}: everything the action applied is removed`;
-      return this.finish(action, {
+      // Recorded when it was applied: the removal is recorded too.
+      const record = status.recordedCommit ? await this.recordInGit(action, status, generation, (git) => this.deps.git!.recordRemoval(action, git, phase === 'Lifted' ? 'Lifted' : 'Expired'), log, true) : undefined;
+      const result = await this.finish(action, {
         ...status, phase, appliedObjects: [],
         connectorResults: this.result(status, connectorId, 'Removed', 'nothing the action applied is left in place', now, outcome),
+        ...(record?.commit ? { recordedCommit: record.commit } : {}),
       }, generation, now, [
         { type: ActionCondition.Ready, status: 'True', reason: phase === 'Lifted' ? ActionReason.Lifted : ActionReason.Expired, message },
+        ...(record ? [record.condition] : []),
       ]);
+      if (record?.error) throw record.error;
+      return result;
     }
 
     if (action.spec.approval?.required !== false) {
@@ -197,14 +209,48 @@ export class ActionReconciler implements Reconciler {
       if (transient) throw err;
       return;
     }
-    return this.finish(action, {
+    const record = await this.recordInGit(action, status, generation, (git) => this.deps.git!.record(action, git, request, rendererFor(connectorId).render(request)), log);
+    const result = await this.finish(action, {
       ...status, phase: 'Enforced', ...this.enforcement(action, status, now),
       appliedObjects: outcome.objects.slice(0, 1024).map((o) => ({ ...o })),
       connectorResults: this.result(status, connectorId, 'Applied', `${outcome.objects.length} objects enforce ${count} indicators`, now, outcome),
+      ...(record?.commit ? { recordedCommit: record.commit } : {}),
     }, generation, now, [
       { type: ActionCondition.Approved, status: 'True', reason: ActionReason.AutoApproved, message: action.spec.approval?.reason ?? 'approved' },
       { type: ActionCondition.Ready, status: 'True', reason: ActionReason.Enforced, message: `${count} indicators enforced by ${outcome.objects.length} objects through ${connectorId}` },
+      ...(record ? [record.condition] : []),
     ], expiresAt);
+    if (record?.error) throw record.error;
+    return result;
+  }
+
+  /**
+   * spec.git.recordAutoApproved: commits what was applied (or removed) to the policy's
+   * base branch, so Git stays the audit trail. Once per spec generation. A failure
+   * leaves enforcement as it is, says so in the Recorded condition, and is retried
+   * with backoff (`error` is set for the caller to throw after writing status).
+   */
+  private async recordInGit(
+    action: PreemptiveAction, status: PreemptiveActionStatus, generation: number,
+    commit: (git: NonNullable<ReturnType<GitDelivery['gitSpec']>>) => Promise<string>, log: Request['log'], removal = false,
+  ): Promise<{ commit?: string; condition: Omit<ConditionInput, 'observedGeneration'>; error?: Error } | undefined> {
+    const git = this.deps.git?.gitSpec(action);
+    if (!git?.recordAutoApproved) return undefined;
+    const done = findCondition(action.status?.conditions as Condition[] | undefined, ActionCondition.Recorded);
+    if (status.recordedCommit && done?.status === 'True' && action.status?.observedGeneration === generation && done.message.startsWith(removal ? 'removal' : 'applied')) {
+      return { commit: status.recordedCommit, condition: { type: ActionCondition.Recorded, status: 'True', reason: ActionReason.Recorded, message: done.message } };
+    }
+    try {
+      const sha = await commit(git);
+      return { commit: sha, condition: { type: ActionCondition.Recorded, status: 'True', reason: ActionReason.Recorded, message: `${removal ? 'removal' : 'applied objects'} recorded in ${git.url} on ${git.branch ?? 'main'} at ${sha.slice(0, 12)}` } };
+    } catch (err) {
+      log.warn({ err }, 'Recording in Git failed');
+      this.deps.metrics.gitDeliveryFailures.inc({ code: (err as { code?: string }).code ?? 'unknown' });
+      return {
+        condition: { type: ActionCondition.Recorded, status: 'False', reason: ActionReason.DeliveryFailed, message: `spec.git.recordAutoApproved (${git.url}): ${(err as Error).message}; enforcement is not affected, retrying` },
+        ...(classify(err) !== 'terminal' ? { error: err as Error } : {}),
+      };
+    }
   }
 
   /**
@@ -236,6 +282,7 @@ export class ActionReconciler implements Reconciler {
     } catch (err) {
       const transient = classify(err) !== 'terminal';
       log.warn({ err }, 'Git delivery failed');
+      this.deps.metrics.gitDeliveryFailures.inc({ code: (err as { code?: string }).code ?? 'unknown' });
       await this.finish(action, { ...status, phase: 'Proposed' }, generation, now, [
         { type: ActionCondition.Ready, status: 'False', reason: ActionReason.DeliveryFailed, message: `spec.git (${git.url}): ${(err as Error).message}` },
       ]);
@@ -253,9 +300,11 @@ export class ActionReconciler implements Reconciler {
       ]);
     }
     if (pr.state === 'Closed') {
-      return this.finish(action, { ...status, phase: 'Rejected', pullRequest }, generation, now, [
+      const rejection = await this.recordRejection(action, values, pr.url, git, now);
+      const until = rejection ? `; its ${rejection.indicators} indicators stay out of policy ${action.spec.policyRef?.name} until ${rejection.until}` : '';
+      return this.finish(action, { ...status, phase: 'Rejected', pullRequest, ...(rejection ? { rejection } : {}) }, generation, now, [
         { type: ActionCondition.Approved, status: 'False', reason: ActionReason.Rejected, message: `pull request #${pr.number} was closed without merging` },
-        { type: ActionCondition.Ready, status: 'True', reason: ActionReason.Rejected, message: `rejected in review (${pr.url}); nothing is applied` },
+        { type: ActionCondition.Ready, status: 'True', reason: ActionReason.Rejected, message: `rejected in review (${pr.url}); nothing is applied${until}` },
       ]);
     }
     if (pr.state === 'Merged') {
@@ -310,6 +359,23 @@ export class ActionReconciler implements Reconciler {
     return this.finish(action, { ...status, removalPullRequest }, generation, now, [
       { type: ActionCondition.Ready, status: 'True', reason: ActionReason.RemovalProposed, message },
     ]).then(() => (pr.state === 'Closed' ? undefined : { requeueAfter: poll }));
+  }
+
+  /**
+   * Review feedback: the rejected indicators stay out of the policy's actions for
+   * spec.git.suppressRejectedFor, so the next sync does not propose them again.
+   * Recorded once per rejection (a retried reconcile replaces its own record).
+   */
+  private async recordRejection(action: PreemptiveAction, values: readonly string[], url: string, git: NonNullable<ReturnType<GitDelivery['gitSpec']>>, now: Date): Promise<PreemptiveActionStatus['rejection']> {
+    const policy = this.deps.git?.policy(action);
+    const ms = parseDuration(git.suppressRejectedFor ?? '168h');
+    if (!this.deps.feedback || !policy?.metadata.uid || ms <= 0) return undefined;
+    if (action.status?.rejection && action.status.pullRequest?.url === url) return action.status.rejection;
+    const until = rfc3339(new Date(now.getTime() + ms));
+    await this.deps.feedback.reject({ name: policy.metadata.name!, uid: policy.metadata.uid }, { action: action.metadata.name!, pullRequest: url, at: rfc3339(now), until, values: [...values] }, now);
+    this.deps.events.event(policy, 'Normal', 'ReviewRejected', `pull request ${url} for ${action.metadata.name} was closed without merging: ${values.length} indicators are left out until ${until}`);
+    this.deps.metrics.reviewRejections.inc({ policy: policy.metadata.name! });
+    return { at: rfc3339(now), until, indicators: values.length };
   }
 
   /** enforcedAt (kept from an earlier enforcement of this episode) and the time to enforce, observed once per episode. */

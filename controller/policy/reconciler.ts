@@ -19,6 +19,7 @@ import { hasFinalizer, isDeleting, withFinalizer, withoutFinalizer } from '../ru
 import type { Informer } from '../runtime/informer.js';
 import type { Metrics } from '../runtime/metrics.js';
 import type { Snapshot } from '../threatfeed/snapshot-store.js';
+import type { FeedbackStore, Suppression } from './feedback-store.js';
 import type { PolicyReporter } from './policy-report.js';
 import { labelValue } from '../../connectors/index.js';
 import { LABEL_MANAGED_BY, LABEL_POLICY, MANAGED_BY } from '../../connectors/types.js';
@@ -51,6 +52,8 @@ export interface PolicyDeps {
   metrics: Metrics;
   cel: CelCache;
   defaultConnectors?: Partial<Record<Layer, string>>;
+  /** Indicators reviewers rejected, left out of the policy's actions for a while. */
+  feedback?: FeedbackStore;
 }
 
 /**
@@ -112,7 +115,8 @@ export class PolicyReconciler implements Reconciler {
       return;
     }
 
-    const evaluation = await this.evaluate(policy, now, log);
+    const suppression = this.deps.feedback ? await this.deps.feedback.suppression(name, now) : undefined;
+    const evaluation = await this.evaluate(policy, now, log, suppression);
     if (evaluation.compileErrors.length) {
       await this.writeStatus(policy, withConditions({ ...base, compileErrors: evaluation.compileErrors, actions: phaseCounts(owned) }, generation, now, [
         {
@@ -145,16 +149,21 @@ export class PolicyReconciler implements Reconciler {
 
     const counts = phaseCounts(this.owned(name));
     const byDecision = (d: string) => evaluation.actions.filter((a) => a.decision === d).length;
-    const summary = `${evaluation.matched} indicators matched; ${evaluation.actions.length} actions (${byDecision('auto')} automatic, ${byDecision('approval')} awaiting approval, ${byDecision('audit')} audit only)`;
+    const suppressed = evaluation.suppressed ? `; ${evaluation.suppressed} left out after a rejected review until ${new Date(suppression!.nextExpiry!).toISOString()} or later` : '';
+    const summary = `${evaluation.matched} indicators matched; ${evaluation.actions.length} actions (${byDecision('auto')} automatic, ${byDecision('approval')} awaiting approval, ${byDecision('audit')} audit only)${suppressed}`;
     await this.writeStatus(policy, withConditions({
       ...base,
       compileErrors: undefined,
       matchedIndicators: evaluation.matched,
+      suppressedIndicators: evaluation.suppressed ?? 0,
       actions: counts,
       planned: evaluation.actions.slice(0, 64).map((a) => ({ name: a.name, type: a.type, connector: a.connector, indicators: a.request.values.length, decision: a.decision, reason: a.reason })),
     }, generation, now, [
       { type: PolicyCondition.Ready, status: 'True', reason: PolicyReason.Evaluated, message: [summary, ...evaluation.warnings].join('; ').slice(0, 32000) },
     ]), now);
+    // A suppression that ends brings its indicators back: evaluate again then.
+    if (suppression?.nextExpiry !== undefined) return { requeueAfter: Math.max(1, suppression.nextExpiry - now.getTime()) };
+    return undefined;
   }
 
   private owned(policy: string): PreemptiveAction[] {
@@ -166,9 +175,9 @@ export class PolicyReconciler implements Reconciler {
    * the selected feeds' snapshots, the inventory), so status churn on owned actions
    * costs no CEL.
    */
-  private async evaluate(policy: ExposurePolicy, now: Date, log: Request['log']): Promise<Evaluation> {
+  private async evaluate(policy: ExposurePolicy, now: Date, log: Request['log'], suppression?: Suppression): Promise<Evaluation> {
     const views: FeedView[] = [];
-    const keyParts: string[] = [String(policy.metadata.generation), this.deps.inventory.version.toString()];
+    const keyParts: string[] = [String(policy.metadata.generation), this.deps.inventory.version.toString(), suppression?.key ?? 'none'];
     for (const feed of this.deps.feeds.list()) {
       const fname = feed.metadata.name!;
       const labels = feed.metadata.labels ?? {};
@@ -188,7 +197,7 @@ export class PolicyReconciler implements Reconciler {
     const started = this.deps.clock.now();
     const evaluation = evaluatePolicy(
       { name: policy.metadata.name!, generation: policy.metadata.generation ?? 0, spec: policy.spec },
-      views, this.deps.inventory.snapshot(), { now, cel: this.deps.cel, defaultConnectors: this.deps.defaultConnectors },
+      views, this.deps.inventory.snapshot(), { now, cel: this.deps.cel, defaultConnectors: this.deps.defaultConnectors, ...(suppression ? { suppressed: suppression.values } : {}) },
     );
     this.deps.metrics.policyEvaluationDuration.observe({ policy: policy.metadata.name! }, (this.deps.clock.now() - started) / 1000);
     this.deps.metrics.policyMatched.set({ policy: policy.metadata.name! }, evaluation.matched);

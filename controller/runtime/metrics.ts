@@ -30,6 +30,9 @@ export class Metrics {
   readonly actionPhases = new Gauge({ name: 'forestall_actions', help: 'PreemptiveActions by type and phase.', labelNames: ['type', 'phase'], registers: [this.registry] });
   readonly actionTimeToEnforce = new Histogram({ name: 'forestall_action_time_to_enforce_seconds', help: 'Seconds from an action\'s detectedAt to its enforcement, by type.', labelNames: ['type'], buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600, 86400], registers: [this.registry] });
 
+  readonly reviewRejections = new Counter({ name: 'forestall_review_rejections_total', help: 'Pull requests closed without merging, whose indicators the policy then leaves out for a while, by policy.', labelNames: ['policy'], registers: [this.registry] });
+  readonly gitDeliveryFailures = new Counter({ name: 'forestall_git_delivery_failures_total', help: 'Failed Git deliveries (push, forge call), by error code.', labelNames: ['code'], registers: [this.registry] });
+
   constructor(opts: { processMetrics?: boolean } = {}) {
     if (opts.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'forestall_' });
   }

@@ -527,9 +527,13 @@ export interface ExposurePolicySpec {
       apiUrl?: string;
     };
     /**
-     * Also commit automatically approved actions, so Git stays the audit trail.
+     * Also commit automatically approved actions straight to the base branch (and their removal at expiry or lift), so Git stays the audit trail. A GitOps tool syncing that path applies the same objects Forestall applied.
      */
     recordAutoApproved?: boolean;
+    /**
+     * How long indicators of a pull request closed without merging stay out of this policy's actions (review feedback), "0s" re-proposes on the next change. A Go duration such as "90s", "15m" or "24h".
+     */
+    suppressRejectedFor?: string;
   };
   /**
    * Where to announce actions, besides Kubernetes Events.
@@ -628,6 +632,10 @@ export interface ExposurePolicyStatus {
    * Indicators that matched at the last evaluation.
    */
   matchedIndicators?: number;
+  /**
+   * Matched indicators left out because reviewers rejected them recently (spec.git.suppressRejectedFor).
+   */
+  suppressedIndicators?: number;
   /**
    * PreemptiveActions owned by this policy, by phase.
    */
@@ -908,6 +916,76 @@ export interface PreemptiveActionSpec {
    * Direct applies through connectors; Git opens a pull request.
    */
   delivery?: "Direct" | "Git";
+  /**
+   * Why the action exists, for reviewers and notifications: for an Isolate, the vulnerabilities found and the paths that expose the workload.
+   */
+  evidence?: {
+    /**
+     * The CVEs behind the action, each as found on the workload.
+     *
+     * @maxItems 256
+     *
+     * Items: One vulnerability finding.
+     */
+    vulnerabilities?: {
+      /**
+       * CVE id.
+       */
+      cveID: string;
+      /**
+       * Vendor (KEV).
+       */
+      vendor?: string;
+      /**
+       * Product (KEV).
+       */
+      product?: string;
+      /**
+       * When CISA added it to KEV (YYYY-MM-DD).
+       */
+      dateAdded?: string;
+      /**
+       * Used in ransomware campaigns (KEV).
+       */
+      knownRansomwareCampaignUse?: boolean;
+      /**
+       * EPSS probability, 0-1, when a feed gives it.
+       */
+      epss?: number;
+      /**
+       * Severity in the vulnerability report.
+       */
+      severity?: string;
+      /**
+       * Container that runs the vulnerable package.
+       */
+      container?: string;
+      /**
+       * The image scanned.
+       */
+      image?: string;
+      /**
+       * The vulnerable package.
+       */
+      package?: string;
+      /**
+       * Installed version.
+       */
+      installedVersion?: string;
+      /**
+       * First fixed version; empty when none is published.
+       */
+      fixedVersion?: string;
+    }[];
+    /**
+     * How the workload is reachable from outside the cluster.
+     *
+     * @maxItems 64
+     *
+     * Items: One exposure path, for example "Ingress shop/web → Service web:80".
+     */
+    exposure?: string[];
+  };
 }
 /**
  * Where the action is in its lifecycle.
@@ -1000,6 +1078,27 @@ export interface PreemptiveActionStatus {
      */
     state?: "Open" | "Merged" | "Closed";
   };
+  /**
+   * The review that rejected the action: its indicators stay out of the policy's actions until `until`.
+   */
+  rejection?: {
+    /**
+     * When the pull request was found closed.
+     */
+    at?: string;
+    /**
+     * End of the suppression.
+     */
+    until?: string;
+    /**
+     * Indicators suppressed.
+     */
+    indicators?: number;
+  };
+  /**
+   * With spec.git.recordAutoApproved: the commit on the base branch that records what the action applied (or its removal).
+   */
+  recordedCommit?: string;
   /**
    * Objects applied for this action.
    *

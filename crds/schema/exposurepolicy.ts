@@ -1,5 +1,5 @@
 import {
-  bool, conditions, countMap, int, labelSelector, list, obj, observedGeneration, secretKeyRef, str, time,
+  bool, conditions, countMap, duration, int, labelSelector, list, obj, observedGeneration, secretKeyRef, str, time,
   type KindDefinition,
 } from './common.js';
 
@@ -44,7 +44,8 @@ const spec = obj('Which intelligence to act on, where, and how much to automate.
       type: { type: 'string', description: 'Forge API flavour.', enum: ['GitHub', 'Gitea'] },
       apiUrl: str('Forge API base URL, for GitHub Enterprise or Gitea.', { maxLength: 2048 }),
     }, { required: ['type'] }),
-    recordAutoApproved: bool('Also commit automatically approved actions, so Git stays the audit trail.', false),
+    recordAutoApproved: bool('Also commit automatically approved actions straight to the base branch (and their removal at expiry or lift), so Git stays the audit trail. A GitOps tool syncing that path applies the same objects Forestall applied.', false),
+    suppressRejectedFor: duration('How long indicators of a pull request closed without merging stay out of this policy\'s actions (review feedback), "0s" re-proposes on the next change.', '168h'),
   }, { required: ['url'] }),
   notify: list('Where to announce actions, besides Kubernetes Events.', obj('A notification target.', {
     type: { type: 'string', description: 'Target kind.', enum: ['Slack', 'Webhook', 'CloudEvents'] },
@@ -61,6 +62,7 @@ const status = obj('The outcome of the last evaluation.', {
     message: str('What is wrong.', { maxLength: 4096 }),
   }, { required: ['field', 'message'] }), 16),
   matchedIndicators: int('Indicators that matched at the last evaluation.', { minimum: 0 }),
+  suppressedIndicators: int('Matched indicators left out because reviewers rejected them recently (spec.git.suppressRejectedFor).', { minimum: 0 }),
   actions: countMap('PreemptiveActions owned by this policy, by phase.'),
   lastEvaluationTime: time('When an evaluation last changed this status (an evaluation that finds nothing new writes nothing).'),
   planned: list('The actions the last evaluation planned, with the decision for each (in Audit mode nothing else records them).', obj('One planned action.', {

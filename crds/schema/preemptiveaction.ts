@@ -47,6 +47,23 @@ const spec = obj('One concrete response.', {
     reason: str('Why approval is or is not needed, naming the threshold.', { maxLength: 1024 }),
   }, { default: {} }),
   delivery: { type: 'string', description: 'Direct applies through connectors; Git opens a pull request.', enum: ['Direct', 'Git'], default: 'Direct' },
+  evidence: obj('Why the action exists, for reviewers and notifications: for an Isolate, the vulnerabilities found and the paths that expose the workload.', {
+    vulnerabilities: list('The CVEs behind the action, each as found on the workload.', obj('One vulnerability finding.', {
+      cveID: str('CVE id.', { maxLength: 64 }),
+      vendor: str('Vendor (KEV).', { maxLength: 256 }),
+      product: str('Product (KEV).', { maxLength: 256 }),
+      dateAdded: str('When CISA added it to KEV (YYYY-MM-DD).', { maxLength: 32 }),
+      knownRansomwareCampaignUse: bool('Used in ransomware campaigns (KEV).', false),
+      epss: { type: 'number', description: 'EPSS probability, 0-1, when a feed gives it.', minimum: 0, maximum: 1 },
+      severity: str('Severity in the vulnerability report.', { maxLength: 32 }),
+      container: str('Container that runs the vulnerable package.', { maxLength: 253 }),
+      image: str('The image scanned.', { maxLength: 1024 }),
+      package: str('The vulnerable package.', { maxLength: 512 }),
+      installedVersion: str('Installed version.', { maxLength: 256 }),
+      fixedVersion: str('First fixed version; empty when none is published.', { maxLength: 256 }),
+    }, { required: ['cveID'] }), 256),
+    exposure: list('How the workload is reachable from outside the cluster.', str('One exposure path, for example "Ingress shop/web → Service web:80".', { maxLength: 1024 }), 64),
+  }),
 }, {
   required: ['type', 'layer', 'indicators'],
   'x-kubernetes-validations': [
@@ -73,6 +90,12 @@ const status = obj('Where the action is in its lifecycle.', {
   timeToEnforceSeconds: { type: 'number', description: 'Seconds from detectedAt to enforcedAt.', minimum: 0 },
   pullRequest: pullRequestRef('The pull request carrying the action, for Git delivery.'),
   removalPullRequest: pullRequestRef('The pull request removing a Git-delivered action at expiry or lift; the action stays Enforced until it is merged and its objects are gone.'),
+  rejection: obj('The review that rejected the action: its indicators stay out of the policy\'s actions until `until`.', {
+    at: time('When the pull request was found closed.'),
+    until: time('End of the suppression.'),
+    indicators: int('Indicators suppressed.', { minimum: 0 }),
+  }),
+  recordedCommit: str('With spec.git.recordAutoApproved: the commit on the base branch that records what the action applied (or its removal).', { maxLength: 64 }),
   appliedObjects: list('Objects applied for this action.', objectRef('An applied object.'), 1024),
   connectorResults: list('The latest result of each connector.', obj('One connector result.', {
     connector: str('Connector id.', { maxLength: 128 }),

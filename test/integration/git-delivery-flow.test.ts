@@ -38,13 +38,25 @@ const pulls = async (state: 'open' | 'closed' | 'all') => (await gitea.api<Pull[
 const getAction = (name: string) => client.get<PreemptiveAction>('forestall.io/v1alpha1', 'PreemptiveAction', name);
 const start = () => startManager(kc, { namespace: NS, gitWorkRoot: workRoot });
 
-async function policy(name: string, connector: string, expiry = '24h'): Promise<void> {
+async function policy(name: string, connector: string, expiry = '24h', opts: { feed?: string; suppressRejectedFor?: string } = {}): Promise<void> {
   await client.apply({
     apiVersion: 'forestall.io/v1alpha1', kind: 'ExposurePolicy', metadata: { name },
     spec: {
-      feeds: { names: ['ipsum'] }, match: "indicator.type == 'ipv4'", actions: [{ type: 'EgressDeny', connector }], mode: 'Propose', expiry,
-      git: { url: `${gitea.url}/${gitea.username}/${REPO}.git`, branch: 'main', path: 'clusters/test', credentialsSecretRef: { name: 'forestall-git' }, forge: { type: 'Gitea', apiUrl: gitea.apiUrl } },
+      feeds: { names: [opts.feed ?? 'ipsum'] }, match: "indicator.type == 'ipv4'", actions: [{ type: 'EgressDeny', connector }], mode: 'Propose', expiry,
+      git: {
+        url: `${gitea.url}/${gitea.username}/${REPO}.git`, branch: 'main', path: 'clusters/test', credentialsSecretRef: { name: 'forestall-git' }, forge: { type: 'Gitea', apiUrl: gitea.apiUrl },
+        ...(opts.suppressRejectedFor ? { suppressRejectedFor: opts.suppressRejectedFor } : {}),
+      },
     },
+  } as KubernetesObject);
+}
+
+/** A ThreatFeed of its own (ConfigMap source, polled every second), so a test can change it without moving the others. */
+async function feed(name: string, ips: readonly string[]): Promise<void> {
+  await client.apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: NS }, data: { 'ips.txt': ips.map((ip) => `${ip}\t9`).join('\n') } } as KubernetesObject);
+  await client.apply({
+    apiVersion: 'forestall.io/v1alpha1', kind: 'ThreatFeed', metadata: { name },
+    spec: { format: 'lines', source: { configMapRef: { name, namespace: NS, key: 'ips.txt' } }, parser: { scoreColumn: 1 }, refreshInterval: '1s', maxChangePercent: 100 },
   } as KubernetesObject);
 }
 
@@ -170,8 +182,13 @@ describe('Git delivery', () => {
     expect(expired.status?.removalPullRequest).toMatchObject({ number, state: 'Merged' });
   });
 
-  it('GIVEN a pull request closed without merging THEN the action is Rejected and nothing is applied', async () => {
-    await policy('c2-declined', 'network:cilium');
+  it('GIVEN a pull request closed without merging THEN the action is Rejected, nothing is applied, and its indicators stay out of the policy until the suppression ends', async () => {
+    const ips = top.map(([ip]) => ip).sort();
+    const rejectedSet = ips.slice(0, 20);
+    const fresh = ips.slice(20, 23);
+    expect(fresh).toHaveLength(3);
+    await feed('declined-feed', rejectedSet);
+    await policy('c2-declined', 'network:cilium', '24h', { feed: 'declined-feed', suppressRejectedFor: '20s' });
     const number = await eventually('a pull request', async () => (await getAction('c2-declined-egressdeny'))?.status?.pullRequest?.number, 60_000);
     const closed = await gitea.api('PATCH', `/repos/${gitea.username}/${REPO}/pulls/${number}`, { state: 'closed' });
     expect(closed.status).toBe(201);
@@ -180,11 +197,43 @@ describe('Git delivery', () => {
       return a?.status?.phase === 'Rejected' && a;
     }, 30_000);
     expect(rejected.status?.pullRequest).toMatchObject({ number, state: 'Closed' });
+    expect(rejected.status?.rejection).toMatchObject({ indicators: 20 });
+    const until = Date.parse(rejected.status!.rejection!.until!);
+    expect(until - Date.parse(rejected.status!.rejection!.at!)).toBe(20_000);
     expect((await client.list('cilium.io/v2alpha1', 'CiliumCIDRGroup', { labelSelector: 'forestall.io/action=c2-declined-egressdeny' })).items).toEqual([]);
+    // The feedback is recorded with the policy as owner, so it goes when the policy goes.
+    const cm = await client.get<KubernetesObject>('v1', 'ConfigMap', 'forestall-feedback-c2-declined', NS);
+    expect(cm?.metadata?.ownerReferences).toEqual([expect.objectContaining({ kind: 'ExposurePolicy', name: 'c2-declined' })]);
     // It stays rejected: no new pull request for the same intelligence.
     await new Promise((r) => setTimeout(r, 2000));
     expect((await pulls('all')).filter((p) => p.head.ref === 'forestall/c2-declined-egressdeny')).toHaveLength(1);
     expect((await getAction('c2-declined-egressdeny'))?.status?.phase).toBe('Rejected');
+
+    // New intelligence: only the indicators nobody rejected are proposed, in a new pull request.
+    await feed('declined-feed', [...rejectedSet, ...fresh]);
+    const second = await eventually('a second pull request with only the new indicators', async () => {
+      const a = await getAction('c2-declined-egressdeny');
+      const pr = a?.status?.pullRequest;
+      return pr?.number !== undefined && pr.number !== number && a.spec.indicators.count === fresh.length && a;
+    }, 30_000);
+    expect(second.status?.phase).toBe('Proposed');
+    const body = (await gitea.api<Pull>('GET', `/repos/${gitea.username}/${REPO}/pulls/${second.status!.pullRequest!.number}`)).body.body;
+    expect(body).toContain(fresh[0]);
+    expect(body).not.toContain(rejectedSet[0]);
+    const status = (await client.get<{ status?: { suppressedIndicators?: number; conditions?: { type: string; message: string }[] } } & KubernetesObject>('forestall.io/v1alpha1', 'ExposurePolicy', 'c2-declined'))?.status;
+    expect(status?.suppressedIndicators).toBe(20);
+    expect(status?.conditions?.find((c) => c.type === 'Ready')?.message).toMatch(/20 left out after a rejected review/);
+
+    // The suppression ends: the rejected indicators come back into the open pull request.
+    expect(Date.now()).toBeLessThan(until);
+    const back = await eventually('the rejected indicators proposed again', async () => {
+      const a = await getAction('c2-declined-egressdeny');
+      return a?.spec.indicators.count === rejectedSet.length + fresh.length && a;
+    }, 40_000);
+    expect(Date.now()).toBeGreaterThanOrEqual(until);
+    expect(back.status?.pullRequest?.number).toBe(second.status!.pullRequest!.number);
+    await eventually('the pull request body updated', async () => (await gitea.api<Pull>('GET', `/repos/${gitea.username}/${REPO}/pulls/${second.status!.pullRequest!.number}`)).body.body.includes(rejectedSet[0]!), 20_000);
+    expect((await pulls('all')).filter((p) => p.head.ref === 'forestall/c2-declined-egressdeny')).toHaveLength(2);
   });
 
   it('GIVEN a proposed action that expires before review THEN its pull request is closed with a comment, and the action is Expired', async () => {

@@ -36,7 +36,7 @@ interface Session {
  * is opened, so a crash between push and open never makes a second.
  */
 export class GitDelivery {
-  private readonly sessions = new Map<string, Promise<Session>>();
+  private readonly sessions = new Map<string, { fingerprint: string; session: Promise<Session> }>();
 
   constructor(private readonly deps: GitDeliveryDeps) {}
 
@@ -149,45 +149,72 @@ export class GitDelivery {
     return session.forge.closePullRequest(number);
   }
 
-  private session(git: GitSpec): Promise<Session> {
-    const key = `${git.url}#${git.branch ?? 'main'}`;
-    let session = this.sessions.get(key);
-    if (!session) {
-      session = this.open(git);
-      this.sessions.set(key, session);
-      // A failed open (bad token, forge down) is retried on the next reconcile.
-      session.catch(() => this.sessions.delete(key));
-    }
+  /**
+   * One clone and forge client per repository, branch and credentials Secret, reused
+   * across reconciles. The Secret is read on each call (one GET), so a rotated or
+   * corrected token takes effect on the next reconcile: a changed token gets a fresh
+   * session in its own work directory.
+   */
+  private async session(git: GitSpec): Promise<Session> {
+    const credentials = await this.credentials(git);
+    const ref = git.credentialsSecretRef!;
+    const key = `${git.url}#${git.branch ?? 'main'}#${ref.namespace ?? this.deps.namespace}/${ref.name}`;
+    const fingerprint = createHash('sha256').update(`${key}\n${JSON.stringify(credentials)}`).digest('hex').slice(0, 16);
+    const current = this.sessions.get(key);
+    if (current?.fingerprint === fingerprint) return current.session;
+    const session = this.open(git, credentials, join(this.deps.workRoot, fingerprint));
+    this.sessions.set(key, { fingerprint, session });
+    // A failed open (bad token, forge down) is retried on the next reconcile.
+    session.catch(() => {
+      if (this.sessions.get(key)?.session === session) this.sessions.delete(key);
+    });
     return session;
   }
 
-  private async open(git: GitSpec): Promise<Session> {
-    const { token, username } = await this.credentials(git);
-    const dir = join(this.deps.workRoot, createHash('sha256').update(`${git.url}#${git.branch ?? 'main'}`).digest('hex').slice(0, 16));
+  private async open(git: GitSpec, credentials: Credentials, workDir: string): Promise<Session> {
+    const auth = credentials.sshPrivateKey && !/^https?:\/\//.test(git.url)
+      ? { sshPrivateKey: credentials.sshPrivateKey, ...(credentials.knownHosts ? { knownHosts: credentials.knownHosts } : {}) }
+      : { token: credentials.token, ...(credentials.username ? { username: credentials.username } : {}) };
     const repo = await GitRepository.open({
-      url: git.url, workDir: dir, auth: { token, ...(username ? { username } : {}) }, baseBranch: git.branch ?? 'main',
+      url: git.url, workDir, auth, baseBranch: git.branch ?? 'main',
       author: this.deps.author ?? { name: 'Forestall', email: 'forestall@localhost.localdomain' }, env: this.deps.env,
     });
-    return { repo, forge: createForge(git, { token }) };
+    return { repo, forge: createForge(git, { token: credentials.token }) };
   }
 
-  /** The token (key `token`, or the key named) and an optional `username` for git over https. */
-  private async credentials(git: GitSpec): Promise<{ token: string; username?: string }> {
+  /**
+   * From the Secret of spec.git.credentialsSecretRef: `token` (or the key named) for
+   * the forge API and git over https, optional `username`, and for ssh URLs
+   * `ssh-privatekey` with optional `known_hosts` (pinned host keys).
+   */
+  private async credentials(git: GitSpec): Promise<Credentials> {
     const ref = git.credentialsSecretRef;
     if (!ref) throw new ForestallError('FST_INVALID_SPEC', 'spec.git.credentialsSecretRef is required: a Secret with the forge token');
     const namespace = ref.namespace ?? this.deps.namespace;
     const key = ref.key ?? 'token';
     const secret = await this.deps.client.get<{ data?: Record<string, string> } & { metadata?: object }>('v1', 'Secret', ref.name, namespace);
-    const value = secret?.data?.[key];
-    if (!value) {
+    const decode = (name: string) => {
+      const v = secret?.data?.[name];
+      return v ? Buffer.from(v, 'base64').toString('utf8').trim() : undefined;
+    };
+    const token = decode(key);
+    if (!token) {
       throw new ForestallError('FST_KUBE_NOT_FOUND', secret
         ? `Secret ${namespace}/${ref.name} (spec.git.credentialsSecretRef) has no key ${key}`
         : `Secret ${namespace}/${ref.name} (spec.git.credentialsSecretRef) does not exist`);
     }
-    const decode = (v: string) => Buffer.from(v, 'base64').toString('utf8').trim();
-    const username = secret?.data?.['username'];
-    return { token: decode(value), ...(username ? { username: decode(username) } : {}) };
+    const username = decode('username');
+    const sshPrivateKey = decode('ssh-privatekey');
+    const knownHosts = decode('known_hosts');
+    return { token, ...(username ? { username } : {}), ...(sshPrivateKey ? { sshPrivateKey: `${sshPrivateKey}\n` } : {}), ...(knownHosts ? { knownHosts } : {}) };
   }
+}
+
+interface Credentials {
+  token: string;
+  username?: string;
+  sshPrivateKey?: string;
+  knownHosts?: string;
 }
 
 /** What a commit says about the action. */

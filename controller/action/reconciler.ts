@@ -283,11 +283,10 @@ export class ActionReconciler implements Reconciler {
       const transient = classify(err) !== 'terminal';
       log.warn({ err }, 'Git delivery failed');
       this.deps.metrics.gitDeliveryFailures.inc({ code: (err as { code?: string }).code ?? 'unknown' });
-      await this.finish(action, { ...status, phase: 'Proposed' }, generation, now, [
-        { type: ActionCondition.Ready, status: 'False', reason: ActionReason.DeliveryFailed, message: `spec.git (${git.url}): ${(err as Error).message}` },
+      await this.finish(action, { ...status, phase: previous === 'Enforced' ? 'Enforced' : 'Proposed' }, generation, now, [
+        { type: ActionCondition.Ready, status: 'False', reason: ActionReason.DeliveryFailed, message: `spec.git (${git.url}): ${(err as Error).message}${previous === 'Enforced' ? '; what is enforced stays in place' : ''}` },
       ]);
-      if (transient) throw err;
-      return;
+      return this.afterDeliveryFailure(err, transient);
     }
     log.debug({ pullRequest: pr.number, state: pr.state }, 'Pull request state');
     const pullRequest = { url: pr.url, number: pr.number, state: pr.state };
@@ -339,11 +338,11 @@ export class ActionReconciler implements Reconciler {
       pr = await this.deps.git!.proposeRemoval(action, git, cause, objects, status.removalPullRequest?.number);
     } catch (err) {
       log.warn({ err }, 'Git removal failed');
+      this.deps.metrics.gitDeliveryFailures.inc({ code: (err as { code?: string }).code ?? 'unknown' });
       await this.finish(action, status, generation, now, [
         { type: ActionCondition.Ready, status: 'False', reason: ActionReason.DeliveryFailed, message: `spec.git (${git.url}): the removal pull request: ${(err as Error).message}; what is enforced stays in place` },
       ]);
-      if (classify(err) !== 'terminal') throw err;
-      return;
+      return this.afterDeliveryFailure(err, classify(err) !== 'terminal');
     }
     const removalPullRequest = { url: pr.url, number: pr.number, state: pr.state };
     // Gone from the cluster (Argo CD or Flux pruned them after the merge): the action has ended.
@@ -359,6 +358,19 @@ export class ActionReconciler implements Reconciler {
     return this.finish(action, { ...status, removalPullRequest }, generation, now, [
       { type: ActionCondition.Ready, status: 'True', reason: ActionReason.RemovalProposed, message },
     ]).then(() => (pr.state === 'Closed' ? undefined : { requeueAfter: poll }));
+  }
+
+  /**
+   * How a failed delivery is retried: a rate limit at the time the forge named; other
+   * transient failures with the controller's per-key backoff (thrown); terminal ones
+   * (a wrong token, a denied push) at the poll interval, so a corrected Secret or
+   * repository setting is picked up without a restart.
+   */
+  private afterDeliveryFailure(err: unknown, transient: boolean): Result {
+    const retryAfterMs = (err as { retryAfterMs?: number }).retryAfterMs;
+    if (retryAfterMs !== undefined && retryAfterMs > 0) return { requeueAfter: retryAfterMs };
+    if (transient) throw err;
+    return { requeueAfter: this.deps.pullRequestPollMs ?? PULL_REQUEST_POLL_MS };
   }
 
   /**

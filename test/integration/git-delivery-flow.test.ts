@@ -12,6 +12,7 @@ import { ControlPlane } from '../harness/control-plane.js';
 import { envtestBinary, REPO_ROOT } from '../harness/envtest-assets.js';
 import { eventually } from '../harness/eventually.js';
 import { installLoopbackFence, type LoopbackFence } from '../harness/feed-server.js';
+import { startFaultProxy } from '../harness/fault-proxy.js';
 import { startGitea, type GiteaServer } from '../harness/gitea-server.js';
 import { startManager } from '../harness/in-process-manager.js';
 
@@ -38,17 +39,40 @@ const pulls = async (state: 'open' | 'closed' | 'all') => (await gitea.api<Pull[
 const getAction = (name: string) => client.get<PreemptiveAction>('forestall.io/v1alpha1', 'PreemptiveAction', name);
 const start = () => startManager(kc, { namespace: NS, gitWorkRoot: workRoot });
 
-async function policy(name: string, connector: string, expiry = '24h', opts: { feed?: string; suppressRejectedFor?: string } = {}): Promise<void> {
+interface PolicyOptions {
+  feed?: string;
+  suppressRejectedFor?: string;
+  /** Forge API base URL; defaults to Gitea's own. */
+  apiUrl?: string;
+  /** The credentials Secret; defaults to forestall-git. */
+  secret?: string;
+  /** Enforce with autoApprove true instead of Propose. */
+  auto?: boolean;
+  recordAutoApproved?: boolean;
+}
+
+async function policy(name: string, connector: string, expiry = '24h', opts: PolicyOptions = {}): Promise<void> {
   await client.apply({
     apiVersion: 'forestall.io/v1alpha1', kind: 'ExposurePolicy', metadata: { name },
     spec: {
-      feeds: { names: [opts.feed ?? 'ipsum'] }, match: "indicator.type == 'ipv4'", actions: [{ type: 'EgressDeny', connector }], mode: 'Propose', expiry,
+      feeds: { names: [opts.feed ?? 'ipsum'] }, match: "indicator.type == 'ipv4'", actions: [{ type: 'EgressDeny', connector }], expiry,
+      ...(opts.auto ? { mode: 'Enforce', autoApprove: 'true' } : { mode: 'Propose' }),
       git: {
-        url: `${gitea.url}/${gitea.username}/${REPO}.git`, branch: 'main', path: 'clusters/test', credentialsSecretRef: { name: 'forestall-git' }, forge: { type: 'Gitea', apiUrl: gitea.apiUrl },
+        url: `${gitea.url}/${gitea.username}/${REPO}.git`, branch: 'main', path: 'clusters/test',
+        credentialsSecretRef: { name: opts.secret ?? 'forestall-git' }, forge: { type: 'Gitea', apiUrl: opts.apiUrl ?? gitea.apiUrl },
         ...(opts.suppressRejectedFor ? { suppressRejectedFor: opts.suppressRejectedFor } : {}),
+        ...(opts.recordAutoApproved ? { recordAutoApproved: true } : {}),
       },
     },
   } as KubernetesObject);
+}
+
+/** The action's Ready condition once `pattern` matches its message (reason DeliveryFailed). */
+async function deliveryFailure(action: string, pattern: RegExp): Promise<string> {
+  return eventually(`${action} DeliveryFailed matching ${pattern}`, async () => {
+    const ready = (await getAction(action))?.status?.conditions?.find((c) => c.type === 'Ready');
+    return ready?.reason === 'DeliveryFailed' && pattern.test(ready.message ?? '') && ready.message!;
+  }, 60_000);
 }
 
 /** A ThreatFeed of its own (ConfigMap source, polled every second), so a test can change it without moving the others. */
@@ -248,5 +272,82 @@ describe('Git delivery', () => {
     expect(pr.state).toBe('closed');
     const comments = (await gitea.api<{ body: string }[]>('GET', `/repos/${gitea.username}/${REPO}/issues/${number}/comments`)).body;
     expect(comments.map((c) => c.body)).toEqual([expect.stringMatching(/^Forestall closes this pull request: the action expired at /)]);
+  });
+
+  it('GIVEN the forge answering 503, dropping connections and then 429 THEN the condition names each fault, and once the forge is back exactly one pull request is opened', async () => {
+    const proxy = await startFaultProxy(gitea.url);
+    try {
+      proxy.fail({ status: 503 });
+      await feed('outage-feed', top.map(([ip]) => ip).sort().slice(0, 4));
+      await policy('c2-outage', 'network:calico', '24h', { feed: 'outage-feed', apiUrl: `${proxy.url}/api/v1` });
+      // The branch is pushed (git goes to Gitea directly) but no pull request can be opened: a crash between push and open, in effect.
+      expect(await deliveryFailure('c2-outage-egressdeny', /FST_FORGE_UNAVAILABLE|HTTP 503/)).toContain(gitea.url);
+      expect((await getAction('c2-outage-egressdeny'))?.status?.phase).toBe('Proposed');
+      proxy.fail({ drop: true });
+      await deliveryFailure('c2-outage-egressdeny', /no response|socket|network|fetch failed/i);
+      proxy.fail({ status: 429, headers: { 'retry-after': '1' } });
+      await deliveryFailure('c2-outage-egressdeny', /HTTP 429/);
+      const faulted = proxy.counts.faulted;
+      expect(faulted).toBeGreaterThan(3);
+      proxy.fail(undefined);
+      const number = await eventually('a pull request once the forge is back', async () => (await getAction('c2-outage-egressdeny'))?.status?.pullRequest?.number, 60_000);
+      await new Promise((r) => setTimeout(r, 1500));
+      const prs = (await pulls('all')).filter((p) => p.head.ref === 'forestall/c2-outage-egressdeny');
+      expect(prs.map((p) => p.number)).toEqual([number]);
+      const ready = (await getAction('c2-outage-egressdeny'))?.status?.conditions?.find((c) => c.type === 'Ready');
+      expect(ready).toMatchObject({ status: 'True', reason: 'AwaitingReview' });
+      const failures = (await mgr.metrics.gitDeliveryFailures.get()).values;
+      expect(failures.find((v) => v.labels['code'] === 'FST_FORGE_UNAVAILABLE')?.value).toBeGreaterThan(0);
+      expect(failures.find((v) => v.labels['code'] === 'FST_FORGE_RATE_LIMITED')?.value).toBeGreaterThan(0);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it('GIVEN a Secret with a wrong token THEN the action says the credentials were refused, and correcting the Secret opens the pull request without a restart', async () => {
+    await client.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'forestall-git-wrong', namespace: NS }, stringData: { token: 'not-the-token', username: gitea.username } } as KubernetesObject);
+    await feed('token-feed', top.map(([ip]) => ip).sort().slice(4, 8));
+    await policy('c2-token', 'network:calico', '24h', { feed: 'token-feed', secret: 'forestall-git-wrong' });
+    const message = await deliveryFailure('c2-token-egressdeny', /FST_GIT_AUTH|refused the credentials|Authentication failed/i);
+    expect(message).not.toContain('not-the-token');
+    expect((await pulls('all')).filter((p) => p.head.ref === 'forestall/c2-token-egressdeny')).toEqual([]);
+    await client.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'forestall-git-wrong', namespace: NS }, stringData: { token: gitea.token, username: gitea.username } } as KubernetesObject);
+    await eventually('a pull request after the Secret is corrected', async () => (await getAction('c2-token-egressdeny'))?.status?.pullRequest?.number, 60_000);
+    expect((await pulls('all')).filter((p) => p.head.ref === 'forestall/c2-token-egressdeny')).toHaveLength(1);
+  });
+
+  it('GIVEN recordAutoApproved THEN an automatically approved action is applied and committed to main, a denied push says so without touching enforcement, and expiry commits the removal', async () => {
+    const protection = await gitea.api('POST', `/repos/${gitea.username}/${REPO}/branch_protections`, { rule_name: 'main', branch_name: 'main', enable_push: false });
+    expect(protection.status).toBe(201);
+    await feed('record-feed', top.map(([ip]) => ip).sort().slice(8, 12));
+    await policy('c2-record', 'network:calico', '20s', { feed: 'record-feed', auto: true, recordAutoApproved: true });
+    const message = await eventually('Recorded False', async () => {
+      const a = await getAction('c2-record-egressdeny');
+      const recorded = a?.status?.conditions?.find((c) => c.type === 'Recorded');
+      return recorded?.status === 'False' && a?.status?.phase === 'Enforced' && recorded.message;
+    }, 30_000);
+    expect(message).toMatch(/FST_GIT_PUSH_DENIED|protected|declined/i);
+    expect((await client.list('projectcalico.org/v3', 'GlobalNetworkSet', { labelSelector: 'forestall.io/action=c2-record-egressdeny' })).items).toHaveLength(1);
+
+    await gitea.api('DELETE', `/repos/${gitea.username}/${REPO}/branch_protections/main`);
+    const recorded = await eventually('recorded on main', async () => {
+      const a = await getAction('c2-record-egressdeny');
+      return a?.status?.conditions?.find((c) => c.type === 'Recorded')?.status === 'True' && a;
+    }, 60_000);
+    const main = async () => (await gitea.api<{ commit: { id: string; message: string } }>('GET', `/repos/${gitea.username}/${REPO}/branches/main`)).body.commit;
+    expect(recorded.status?.recordedCommit).toBe((await main()).id);
+    expect((await main()).message).toMatch(/^forestall: add c2-record-egressdeny \(EgressDeny, 4 indicators\)/);
+    expect((await gitea.api('GET', `/repos/${gitea.username}/${REPO}/contents/clusters/test/c2-record-egressdeny/kustomization.yaml?ref=main`)).status).toBe(200);
+    // No pull request: it was approved automatically.
+    expect((await pulls('all')).filter((p) => p.head.ref === 'forestall/c2-record-egressdeny')).toEqual([]);
+
+    const expired = await eventually('expired and the removal recorded', async () => {
+      const a = await getAction('c2-record-egressdeny');
+      return a?.status?.phase === 'Expired' && a.status.recordedCommit !== recorded.status?.recordedCommit && a;
+    }, 40_000);
+    expect(expired.status?.recordedCommit).toBe((await main()).id);
+    expect((await main()).message).toMatch(/^forestall: remove c2-record-egressdeny/);
+    expect((await gitea.api('GET', `/repos/${gitea.username}/${REPO}/contents/clusters/test/c2-record-egressdeny/kustomization.yaml?ref=main`)).status).toBe(404);
+    expect((await client.list('projectcalico.org/v3', 'GlobalNetworkSet', { labelSelector: 'forestall.io/action=c2-record-egressdeny' })).items).toEqual([]);
   });
 });

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { ExposurePolicy, PreemptiveAction } from '../../crds/index.js';
 import type { ActionRequest, Manifest, ObjectRef } from '../../connectors/types.js';
 import {
-  actionBranchName, createForge, GitRepository, pullRequestBody, removalBody, removalBranchName, type ActionSummary, type Forge, type PullRequest,
+  actionBranchName, createForge, FORGE_ERROR_CODES, GIT_ERROR_CODES, GitRepository, pullRequestBody, removalBody, removalBranchName, type ActionSummary, type Forge, type PullRequest,
 } from '../../delivery/index.js';
 import type { KubeClient } from '../runtime/client.js';
 import { ForestallError } from '../runtime/errors.js';
@@ -158,7 +158,7 @@ export class GitDelivery {
   private async session(git: GitSpec): Promise<Session> {
     const credentials = await this.credentials(git);
     const ref = git.credentialsSecretRef!;
-    const key = `${git.url}#${git.branch ?? 'main'}#${ref.namespace ?? this.deps.namespace}/${ref.name}`;
+    const key = `${git.url}#${git.branch ?? 'main'}#${ref.namespace ?? this.deps.namespace}/${ref.name}#${git.forge?.type ?? ''}#${git.forge?.apiUrl ?? ''}`;
     const fingerprint = createHash('sha256').update(`${key}\n${JSON.stringify(credentials)}`).digest('hex').slice(0, 16);
     const current = this.sessions.get(key);
     if (current?.fingerprint === fingerprint) return current.session;
@@ -215,6 +215,18 @@ interface Credentials {
   username?: string;
   sshPrivateKey?: string;
   knownHosts?: string;
+}
+
+/**
+ * A delivery error for a condition message: its code, what git or the forge said (on
+ * one line, without git's progress chatter), and what the code means.
+ */
+export function describeDeliveryError(err: unknown): string {
+  const code = (err as { code?: unknown }).code;
+  const message = ((err as Error).message ?? String(err)).split('\n').filter((l) => !/^Cloning into /.test(l.trim())).join(' ').replace(/\s+/g, ' ').trim();
+  if (typeof code !== 'string') return message;
+  const summary = (GIT_ERROR_CODES as Record<string, { summary: string }>)[code]?.summary ?? (FORGE_ERROR_CODES as Record<string, { summary: string }>)[code]?.summary;
+  return `${code}: ${message}${summary ? ` (${summary})` : ''}`;
 }
 
 /** What a commit says about the action. */

@@ -14,7 +14,7 @@ import type { Informer } from '../runtime/informer.js';
 import type { Metrics } from '../runtime/metrics.js';
 import { parseDuration } from '../../crds/duration.js';
 import type { FeedbackStore } from '../policy/feedback-store.js';
-import type { GitDelivery } from './git-delivery.js';
+import { describeDeliveryError, type GitDelivery } from './git-delivery.js';
 import type { IndicatorStore } from './indicator-store.js';
 
 export const ActionCondition = { Ready: 'Ready', Approved: 'Approved', Recorded: 'Recorded' } as const;
@@ -247,7 +247,7 @@ export class ActionReconciler implements Reconciler {
       log.warn({ err }, 'Recording in Git failed');
       this.deps.metrics.gitDeliveryFailures.inc({ code: (err as { code?: string }).code ?? 'unknown' });
       return {
-        condition: { type: ActionCondition.Recorded, status: 'False', reason: ActionReason.DeliveryFailed, message: `spec.git.recordAutoApproved (${git.url}): ${(err as Error).message}; enforcement is not affected, retrying` },
+        condition: { type: ActionCondition.Recorded, status: 'False', reason: ActionReason.DeliveryFailed, message: `spec.git.recordAutoApproved (${git.url}): ${describeDeliveryError(err)}; enforcement is not affected, retrying` },
         ...(classify(err) !== 'terminal' ? { error: err as Error } : {}),
       };
     }
@@ -284,7 +284,7 @@ export class ActionReconciler implements Reconciler {
       log.warn({ err }, 'Git delivery failed');
       this.deps.metrics.gitDeliveryFailures.inc({ code: (err as { code?: string }).code ?? 'unknown' });
       await this.finish(action, { ...status, phase: previous === 'Enforced' ? 'Enforced' : 'Proposed' }, generation, now, [
-        { type: ActionCondition.Ready, status: 'False', reason: ActionReason.DeliveryFailed, message: `spec.git (${git.url}): ${(err as Error).message}${previous === 'Enforced' ? '; what is enforced stays in place' : ''}` },
+        { type: ActionCondition.Ready, status: 'False', reason: ActionReason.DeliveryFailed, message: `spec.git (${git.url}): ${describeDeliveryError(err)}${previous === 'Enforced' ? '; what is enforced stays in place' : ''}` },
       ]);
       return this.afterDeliveryFailure(err, transient);
     }
@@ -340,7 +340,7 @@ export class ActionReconciler implements Reconciler {
       log.warn({ err }, 'Git removal failed');
       this.deps.metrics.gitDeliveryFailures.inc({ code: (err as { code?: string }).code ?? 'unknown' });
       await this.finish(action, status, generation, now, [
-        { type: ActionCondition.Ready, status: 'False', reason: ActionReason.DeliveryFailed, message: `spec.git (${git.url}): the removal pull request: ${(err as Error).message}; what is enforced stays in place` },
+        { type: ActionCondition.Ready, status: 'False', reason: ActionReason.DeliveryFailed, message: `spec.git (${git.url}): the removal pull request: ${describeDeliveryError(err)}; what is enforced stays in place` },
       ]);
       return this.afterDeliveryFailure(err, classify(err) !== 'terminal');
     }

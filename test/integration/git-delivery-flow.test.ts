@@ -281,12 +281,12 @@ describe('Git delivery', () => {
       await feed('outage-feed', top.map(([ip]) => ip).sort().slice(0, 4));
       await policy('c2-outage', 'network:calico', '24h', { feed: 'outage-feed', apiUrl: `${proxy.url}/api/v1` });
       // The branch is pushed (git goes to Gitea directly) but no pull request can be opened: a crash between push and open, in effect.
-      expect(await deliveryFailure('c2-outage-egressdeny', /FST_FORGE_UNAVAILABLE|HTTP 503/)).toContain(gitea.url);
+      expect(await deliveryFailure('c2-outage-egressdeny', /FST_FORGE_UNAVAILABLE: .*HTTP 503/)).toContain(gitea.url);
       expect((await getAction('c2-outage-egressdeny'))?.status?.phase).toBe('Proposed');
       proxy.fail({ drop: true });
-      await deliveryFailure('c2-outage-egressdeny', /no response|socket|network|fetch failed/i);
+      await deliveryFailure('c2-outage-egressdeny', /FST_FORGE_UNAVAILABLE: .*no response/);
       proxy.fail({ status: 429, headers: { 'retry-after': '1' } });
-      await deliveryFailure('c2-outage-egressdeny', /HTTP 429/);
+      await deliveryFailure('c2-outage-egressdeny', /FST_FORGE_RATE_LIMITED: .*HTTP 429/);
       const faulted = proxy.counts.faulted;
       expect(faulted).toBeGreaterThan(3);
       proxy.fail(undefined);
@@ -308,7 +308,7 @@ describe('Git delivery', () => {
     await client.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'forestall-git-wrong', namespace: NS }, stringData: { token: 'not-the-token', username: gitea.username } } as KubernetesObject);
     await feed('token-feed', top.map(([ip]) => ip).sort().slice(4, 8));
     await policy('c2-token', 'network:calico', '24h', { feed: 'token-feed', secret: 'forestall-git-wrong' });
-    const message = await deliveryFailure('c2-token-egressdeny', /FST_GIT_AUTH|refused the credentials|Authentication failed/i);
+    const message = await deliveryFailure('c2-token-egressdeny', /^spec.git \(.*\): FST_GIT_AUTH: .*refused the credentials/);
     expect(message).not.toContain('not-the-token');
     expect((await pulls('all')).filter((p) => p.head.ref === 'forestall/c2-token-egressdeny')).toEqual([]);
     await client.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'forestall-git-wrong', namespace: NS }, stringData: { token: gitea.token, username: gitea.username } } as KubernetesObject);

@@ -14,7 +14,7 @@ export function checkRequest(renderer: Pick<Renderer, 'id' | 'supports' | 'param
   if (!renderer.supports.includes(request.type)) {
     problems.push(`type ${request.type} is not enforced by ${renderer.id} (it enforces ${renderer.supports.join(', ')})`);
   }
-  problems.push(...checkParams(request.params ?? {}, renderer.params));
+  problems.push(...checkParams(request.params ?? {}, renderer.params, request.type));
   problems.push(...checkSelector(request.scope.namespaceSelector, 'scope.namespaceSelector'));
   problems.push(...checkSelector(request.scope.workloadSelector, 'scope.workloadSelector'));
   request.scope.namespaces.forEach((namespace, i) => {

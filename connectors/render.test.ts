@@ -60,6 +60,16 @@ describe('synthesize', () => {
     expect(hash(synthesize({ ...request, expiresAt: undefined }, [draft]))).not.toBe(hash(a));
   });
 
+  it('GIVEN a draft with its own annotations THEN they are kept and hashed, and the common ones win on a clash', () => {
+    const hash = (m: ReturnType<typeof synthesize>) => m[0]!.metadata.annotations![ANNOTATION_RENDER_HASH];
+    const plain = synthesize(request, [draft]);
+    const annotated = synthesize(request, [{ ...draft, annotations: { 'forestall.io/cves': 'CVE-2024-3400', [ANNOTATION_EXPIRES_AT]: 'never', [ANNOTATION_RENDER_HASH]: 'mine' } }]);
+    expect(annotated[0]!.metadata.annotations).toEqual({ 'forestall.io/cves': 'CVE-2024-3400', [ANNOTATION_EXPIRES_AT]: '2026-09-01T00:00:00Z', [ANNOTATION_RENDER_HASH]: hash(annotated) });
+    expect(hash(annotated)).toMatch(/^[0-9a-f]{16}$/);
+    expect(hash(annotated)).not.toBe(hash(plain));
+    expect(hash(synthesize(request, [{ ...draft, annotations: {} }]))).toBe(hash(plain)); // no extra annotation: the hash of before
+  });
+
   it('GIVEN two drafts naming the same object THEN it throws', () => {
     expect(() => synthesize(request, [draft, draft])).toThrow(/two rendered objects/);
   });

@@ -53,6 +53,8 @@ export interface ObjectDraft {
   namespace?: string;
   /** Labels beyond the common ones (which win on a clash). */
   labels?: Record<string, string>;
+  /** Annotations beyond the common ones (which win on a clash); part of the render hash. */
+  annotations?: Record<string, string>;
   /** Every top-level field other than apiVersion, kind and metadata: spec, data, ... */
   body: Record<string, unknown>;
 }
@@ -127,7 +129,7 @@ export function synthesize(request: ActionRequest, drafts: readonly ObjectDraft[
     if (seen.has(key)) throw new Error(`two rendered objects are both ${key}`);
     seen.add(key);
     const labels = { ...draft.labels, ...commonLabels(request) };
-    const annotations: Record<string, string> = request.expiresAt ? { [ANNOTATION_EXPIRES_AT]: request.expiresAt } : {};
+    const annotations: Record<string, string> = { ...draft.annotations, ...(request.expiresAt ? { [ANNOTATION_EXPIRES_AT]: request.expiresAt } : {}) };
     annotations[ANNOTATION_RENDER_HASH] = shortHash(canonicalJson({
       apiVersion: draft.apiVersion, kind: draft.kind, name: draft.name, namespace: draft.namespace ?? null, labels, annotations, body: draft.body,
     }), 16);

@@ -44,16 +44,17 @@ export interface ActionRequest {
   /** The ExposurePolicy behind it, if any. */
   policy?: string;
   type: ActionType;
-  /** Canonical indicator values, sorted: IPv4/IPv6 addresses and CIDRs for EgressDeny, domains for DNSBlock. */
+  /** Canonical indicator values, sorted: IPv4/IPv6 addresses and CIDRs for EgressDeny, domains for DNSBlock, CVE IDs for Isolate. */
   values: string[];
   scope: {
-    /** Namespaces in scope, sorted. Namespaced connectors (NetworkPolicy) write one object into each. */
+    /** Namespaces in scope, sorted. Namespaced connectors (NetworkPolicy) write one object into each; for Isolate, empty or the target's namespace. */
     namespaces: string[];
     /** Cluster-wide connectors select with these. Absent means every namespace / every pod. */
     namespaceSelector?: LabelSelector;
+    /** For Isolate: the target's pod template labels, never empty. */
     workloadSelector?: LabelSelector;
   };
-  /** Objects the action protects or changes (Isolate targets workloads). */
+  /** Objects the action protects or changes. Isolate: exactly one workload (apps/v1 Deployment, StatefulSet, DaemonSet, ReplicaSet; v1 Pod; batch/v1 Job, CronJob), with its namespace. */
   targets?: ObjectRef[];
   /** The policy's action template params, unvalidated; validate() checks them. */
   params: Record<string, unknown>;
@@ -97,14 +98,25 @@ export interface Connector {
 /** One entry of ActionRequest.params that a connector understands; anything else in params is an error. */
 export interface ParamSpec {
   name: string;
-  type: 'string' | 'integer' | 'number' | 'boolean';
+  /** stringList: a YAML/JSON list of strings. */
+  type: 'string' | 'integer' | 'number' | 'boolean' | 'stringList';
   description: string;
-  default?: string | number | boolean;
+  default?: string | number | boolean | readonly string[];
   /** Allowed values (type string). */
   enum?: readonly string[];
   /** Inclusive bounds (types integer and number). */
   minimum?: number;
   maximum?: number;
+  /** Most items (type stringList). */
+  maxItems?: number;
+  /** What each string must be (types string and stringList): `namespace` is a namespace name, a DNS-1123 label. */
+  format?: 'namespace';
+  /**
+   * The action types the param belongs to; absent means every type the connector
+   * enforces. A param given with another type is refused, not ignored, so that a template
+   * never looks as if it configured something it does not.
+   */
+  actions?: readonly ActionType[];
 }
 
 /** A connector whose enforcement is Kubernetes objects, so that the same render serves direct apply, Git delivery and the CLI. */
@@ -145,6 +157,10 @@ export const MANAGED_BY = 'forestall';
 export const LABEL_ACTION = 'forestall.io/action';
 export const LABEL_POLICY = 'forestall.io/policy';
 export const ANNOTATION_EXPIRES_AT = 'forestall.io/expires-at';
+/** On Isolate objects: the CVE IDs the workload is isolated for, comma-separated; long lists end in " (+N more)". */
+export const ANNOTATION_CVES = 'forestall.io/cves';
+/** On Isolate objects: the isolated workload as Kind/name (the namespace is the object's own). */
+export const ANNOTATION_TARGET = 'forestall.io/target';
 /**
  * sha256 (truncated) of everything Forestall rendered for the object. Comparing it tells a
  * changed render apart from an unchanged one even when the change removes a field, which

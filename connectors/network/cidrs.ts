@@ -127,8 +127,14 @@ function fill<T>(
   return chunks;
 }
 
-/** The checks every network renderer starts with: the request itself, then its values aggregated per family. */
+/**
+ * The checks every network renderer starts with: the request itself, then its values
+ * aggregated per family. The values of an action type the renderer does not enforce are
+ * not addresses (an Isolate's are CVE IDs), so they are not parsed: the type problem is
+ * the one to report.
+ */
 export function checkCidrRequest(renderer: Renderer, request: ActionRequest, problems: string[] = checkRequest(renderer, request)): { problems: string[]; cidrs: AggregatedCidrs } {
+  if (!renderer.supports.includes(request.type)) return { problems, cidrs: { ipv4: [], ipv6: [], problems: [] } };
   const cidrs = aggregateCidrs(request.values);
   problems.push(...cidrs.problems, ...wholeFamilyProblems(cidrs));
   return { problems, cidrs };

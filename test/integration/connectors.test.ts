@@ -14,12 +14,12 @@ import { ControlPlane } from '../harness/control-plane.js';
 import { envtestBinary, REPO_ROOT } from '../harness/envtest-assets.js';
 import { eventually } from '../harness/eventually.js';
 
-// The shared connector contract, run against every connector on a real API server with
-// the Forestall CRDs and the third-party CRDs (Cilium, Calico, ClusterNetworkPolicy,
-// PolicyReport) installed: apply twice equals apply once, the plan after apply is empty,
-// a dry run writes nothing, an update converges (pruning shards no longer needed),
-// remove deletes everything, and every rendered object is accepted by the server and
-// built by `kubectl kustomize`.
+// The shared connector contract, run against every connector and every action type it
+// enforces, on a real API server with the Forestall CRDs and the third-party CRDs of
+// test/crds/third-party installed: apply twice equals apply once, the plan after apply is
+// empty, a dry run writes nothing, an update converges (pruning objects no longer
+// needed), remove deletes everything, and every rendered object is accepted by the
+// server and built by `kubectl kustomize`.
 
 const THIRD_PARTY_CRDS = join(REPO_ROOT, 'test/crds/third-party');
 const feeds = join(REPO_ROOT, '../shared/feeds');
@@ -53,9 +53,18 @@ const egress = (name: string, values: string[], over: Partial<ActionRequest> = {
 const dnsBlock = (name: string, values: string[], params: Record<string, unknown> = {}): ActionRequest => ({
   name, policy: 'block-c2-domains', type: 'DNSBlock', values, scope: { namespaces: [] }, params,
 });
+/** An Isolate of the Deployment `web` in `namespace`, for KEV CVEs, until patched (no expiry). */
+const isolate = (name: string, values: string[], namespace = 'shop', params: Record<string, unknown> = { allowNamespaces: ['monitoring'] }): ActionRequest => ({
+  name, policy: 'kev-isolate', type: 'Isolate', values,
+  targets: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', namespace }],
+  scope: { namespaces: [namespace], workloadSelector: { matchLabels: { app: 'web', 'app.kubernetes.io/component': 'frontend' } } },
+  params,
+});
 
 interface ContractCase {
   id: string;
+  /** Shown in the suite's name when a connector has a case per action type. */
+  title?: string;
   /** The first render: big enough that the sharding connectors write several shards. */
   first: ActionRequest;
   /** A changed request whose render needs fewer objects, so applying it must prune. */
@@ -67,6 +76,14 @@ const CASES: ContractCase[] = [
     id: 'network:networkpolicy',
     first: egress('np-block', [...ipsum.slice(0, 14_000), ...ipv6]),
     second: egress('np-block', ipsum.slice(0, 3000), { scope: { namespaces: ['shop'] } }),
+  },
+  // One object per workload, so the smaller render is the workload's policy in another
+  // namespace: the old one must be pruned. Lifting (no CVE left) is checked below.
+  {
+    id: 'network:networkpolicy',
+    title: 'network:networkpolicy Isolate',
+    first: isolate('np-isolate', ['CVE-2023-44487', 'CVE-2024-3400']),
+    second: isolate('np-isolate', ['CVE-2024-3400'], 'payments', { allowSameNamespace: false, allowNamespaces: ['monitoring', 'shop'] }),
   },
   { id: 'network:clusternetworkpolicy', first: egress('cnp-block', [...ipsum, ...ipv6], { params: { priority: 20 } }), second: egress('cnp-block', ipsum.slice(0, 14_000)) },
   { id: 'network:cilium', first: egress('cilium-block', [...ipsum, ...ipv6]), second: egress('cilium-block', ipsum.slice(0, 14_000)) },
@@ -87,7 +104,7 @@ const versions = async (id: string, name: string) => Object.fromEntries((await l
 /** kubectl, built with the control-plane binaries from the same Kubernetes module. */
 const kubectl = () => envtestBinary(inject('envtestAssets'), 'kubectl');
 
-describe.each(CASES)('connector contract: $id', ({ id, first, second }) => {
+describe.each(CASES.map((c) => ({ ...c, title: c.title ?? c.id })))('connector contract: $title', ({ id, first, second }) => {
   let connector: Connector;
   beforeAll(() => {
     connector = connectorFor(id, access);
@@ -182,6 +199,37 @@ describe.each(CASES)('connector contract: $id', ({ id, first, second }) => {
   });
 });
 
+describe('network:networkpolicy Isolate on a real API server', () => {
+  const peers = (m: Manifest | undefined) => (m?.spec as { ingress?: { from: unknown[] }[] } | undefined)?.ingress;
+
+  it('GIVEN an applied Isolate THEN the server keeps every rendered field (the empty podSelector peer included) WHEN its CVEs are patched THEN applying lifts it', async () => {
+    const connector = connectorFor('network:networkpolicy', access);
+    const request = isolate('np-isolate-lift', ['CVE-2024-3400']);
+    const [rendered] = rendererFor('network:networkpolicy').render(request);
+    await connector.apply(request);
+    const live = await access.get(refOf(rendered!));
+    expect(live?.spec).toEqual(rendered!.spec);
+    expect(peers(live)).toEqual([{ from: [{ podSelector: {} }, { namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: ['monitoring'] }] } }] }]);
+    expect(live?.metadata.annotations).toMatchObject({ 'forestall.io/cves': 'CVE-2024-3400', 'forestall.io/target': 'Deployment/web' });
+
+    const patched = { ...request, values: [] };
+    expect(await connector.plan(patched)).toEqual([{ op: 'delete', ref: refOf(rendered!) }]);
+    expect((await connector.apply(patched)).changes).toEqual([{ op: 'delete', ref: refOf(rendered!) }]);
+    await eventually('the isolation to be lifted', async () => (await liveObjects('network:networkpolicy', request.name)).length === 0);
+    expect(await connector.plan(patched)).toEqual([]);
+  });
+
+  it('GIVEN an Isolate allowing nothing THEN the policy has no ingress rule, and the plan after apply is empty (no rule, not an empty list the server drops)', async () => {
+    const connector = connectorFor('network:networkpolicy', access);
+    const request = isolate('np-isolate-all', ['CVE-2024-3400'], 'shop', { allowSameNamespace: false });
+    await connector.apply(request);
+    const [live] = await liveObjects('network:networkpolicy', request.name);
+    expect(live?.spec).toEqual({ podSelector: { matchLabels: { app: 'web', 'app.kubernetes.io/component': 'frontend' } }, policyTypes: ['Ingress'] });
+    expect(await connector.plan(request)).toEqual([]);
+    await connector.remove(request.name);
+  });
+});
+
 describe('kubeClusterAccess', () => {
   it('GIVEN more labelled objects than a list page holds, in several namespaces THEN list returns them all, typed', async () => {
     const labels = { 'forestall.io/test': 'paging' };
@@ -237,7 +285,9 @@ describe('a connector whose CRDs are not installed', () => {
   });
 });
 
-// Keep the connector list and the contract cases in step: a new connector must join the suite.
-it('covers every registered connector', () => {
-  expect(CASES.map((c) => c.id).sort()).toEqual([...CONNECTOR_IDS].sort());
+// Keep the connector list and the contract cases in step: a new connector, or a new action
+// type of a connector, must join the suite.
+it('covers every registered connector and every action type each enforces', () => {
+  const covered = CASES.map((c) => `${c.id} ${c.first.type}`).sort();
+  expect(covered).toEqual(CONNECTOR_IDS.flatMap((id) => rendererFor(id).supports.map((type) => `${id} ${type}`)).sort());
 });

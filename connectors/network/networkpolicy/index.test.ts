@@ -76,10 +76,19 @@ describe('network:networkpolicy', () => {
   });
 
   it('GIVEN a bad request THEN validate names every problem', () => {
-    expect(renderer.validate(request({ type: 'DNSBlock', values: ['nope'], scope: { namespaces: [] }, params: { priority: 3 } }))).toEqual([
-      'type DNSBlock is not enforced by network:networkpolicy (it enforces EgressDeny)',
-      'params.priority is not a parameter of this connector (it takes none)',
+    expect(renderer.validate(request({ values: ['nope'], params: { priority: 3 } }))).toEqual([
+      'params.priority is not a parameter of this connector (it takes none for EgressDeny)',
       'values[0] "nope" is not an IP address or CIDR',
+    ]);
+    // The values of a type the connector does not enforce are not parsed as addresses.
+    expect(renderer.validate(request({ type: 'DNSBlock', values: ['nope'], scope: { namespaces: [] }, params: { priority: 3 } }))).toEqual([
+      'type DNSBlock is not enforced by network:networkpolicy (it enforces EgressDeny, Isolate)',
+      'params.priority is not a parameter of this connector (it takes none for DNSBlock)',
+    ]);
+    // Isolate's params are refused on EgressDeny rather than ignored.
+    expect(renderer.validate(request({ params: { allowNamespaces: ['monitoring'], allowSameNamespace: false } }))).toEqual([
+      'params.allowNamespaces is a parameter for Isolate only, not for EgressDeny',
+      'params.allowSameNamespace is a parameter for Isolate only, not for EgressDeny',
     ]);
     expect(renderer.validate(request({ scope: { namespaces: ['Not_A_Namespace'], workloadSelector: { matchLabels: { app: 'a b' } } } }))).toEqual([
       'scope.workloadSelector.matchLabels["app"] is not a valid label value: "a b"',

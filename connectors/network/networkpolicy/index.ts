@@ -1,11 +1,13 @@
 /**
- * network:networkpolicy: EgressDeny as Kubernetes NetworkPolicies (networking.k8s.io/v1),
- * which every CNI that enforces policy understands.
+ * network:networkpolicy: EgressDeny and Isolate as Kubernetes NetworkPolicies
+ * (networking.k8s.io/v1), which every CNI that enforces policy understands. Isolate (one
+ * ingress policy per vulnerable workload) is in isolate.ts, with its contract and limits;
+ * this file holds EgressDeny and the renderer that serves both types.
  *
- * NetworkPolicy has no deny rule, so the deny is written as an allow with holes: one
- * object per namespace in scope.namespaces (none when it is empty), selecting the pods of
- * scope.workloadSelector (empty: every pod), with policyTypes [Egress] and one egress
- * rule allowing
+ * EgressDeny: NetworkPolicy has no deny rule, so the deny is written as an allow with
+ * holes: one object per namespace in scope.namespaces (none when it is empty), selecting
+ * the pods of scope.workloadSelector (empty: every pod), with policyTypes [Egress] and
+ * one egress rule allowing
  *   - 0.0.0.0/0 except the blocked IPv4 CIDRs,
  *   - ::/0 except the blocked IPv6 CIDRs,
  *   - every pod in every namespace (`namespaceSelector: {}`), so the selected pods keep
@@ -31,6 +33,7 @@ import { MAX_OBJECT_BYTES, assertWithinBudget, invalidRequest, manifestBytes, ob
 import { plainSelector } from '../../selectors.js';
 import type { ActionRequest, Manifest, Renderer } from '../../types.js';
 import { checkCidrRequest, type AggregatedCidrs } from '../cidrs.js';
+import { ISOLATE_PARAMS, checkIsolateRequest, isolateAnnotations, isolateSpec } from './isolate.js';
 
 export const NETWORKPOLICY_ID = 'network:networkpolicy';
 const API_VERSION = 'networking.k8s.io/v1';
@@ -70,15 +73,31 @@ export function createNetworkPolicyRenderer(limits: RendererLimits = {}): Render
     return { problems, cidrs };
   }
 
+  function renderIsolate(request: ActionRequest): Manifest[] {
+    const problems = checkIsolateRequest(renderer, request);
+    if (problems.length > 0) throw invalidRequest(NETWORKPOLICY_ID, request.name, problems);
+    // Every CVE patched: no object, so applying the action lifts the isolation.
+    if (request.values.length === 0) return [];
+    const namespace = request.targets![0]!.namespace!;
+    const [manifest] = synthesize(request, [{
+      apiVersion: API_VERSION, kind: KIND, name: objectName(`forestall-${request.name}`), namespace, annotations: isolateAnnotations(request), body: { spec: isolateSpec(request) },
+    }]);
+    assertWithinBudget(manifest!, maxObjectBytes);
+    return [manifest!];
+  }
+
   const renderer: Renderer = {
     id: NETWORKPOLICY_ID,
     layer: 'network',
-    supports: ['EgressDeny'],
-    description: 'Kubernetes NetworkPolicy per namespace allowing all egress except the blocked CIDRs (additive: other allow policies on the same pods widen it).',
-    params: [],
+    supports: ['EgressDeny', 'Isolate'],
+    description:
+      'Kubernetes NetworkPolicies: EgressDeny allows all egress except the blocked CIDRs, one per namespace; Isolate allows a workload ingress only from its namespace ' +
+      'and listed namespaces (additive: other allow policies on the same pods widen both).',
+    params: ISOLATE_PARAMS,
     kinds: [{ apiVersion: API_VERSION, kind: KIND, namespaced: true }],
-    validate: (request) => check(request).problems,
+    validate: (request) => (request.type === 'Isolate' ? checkIsolateRequest(renderer, request) : check(request).problems),
     render(request): Manifest[] {
+      if (request.type === 'Isolate') return renderIsolate(request);
       const { problems, cidrs } = check(request);
       if (problems.length > 0) throw invalidRequest(NETWORKPOLICY_ID, request.name, problems);
       // Nothing to block, or no namespace in scope: no object, so that an action whose

@@ -10,7 +10,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{cli,controller,crds,feeds,policies,connectors,delivery,bench,test/harness}/**/*.test.ts'],
+          include: ['{cli,controller,crds,feeds,policies,connectors,delivery,notify,bench,test/harness}/**/*.test.ts'],
           environment: 'node',
         },
       },

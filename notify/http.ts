@@ -1,0 +1,267 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { NotifyError, redactText, redactUrl, urlSecrets, type NotifyErrorCode } from './errors.js';
+import type { NotifierType, NotifyLogger } from './types.js';
+
+/**
+ * The one HTTP sender every notifier uses: a POST with a per-attempt timeout and bounded
+ * retries.
+ *
+ * - Retried: network errors, timeouts, 5xx, 408 and 429, up to `retries` times, with
+ *   exponential backoff and jitter (each wait is between half and all of
+ *   backoffMs·2^attempt, capped at maxBackoffMs).
+ * - A Retry-After (delta-seconds or an HTTP-date) on a retried answer replaces the
+ *   backoff when it is at most maxRetryAfterMs. A longer one ends the delivery at once
+ *   with FST_NOTIFY_HTTP and `retryAfterMs`, so the caller requeues instead of sleeping
+ *   inside a reconcile.
+ * - Not retried: other 4xx (FST_NOTIFY_REJECTED) and redirects, which are never
+ *   followed (a redirect would send the body, and its signature, somewhere the operator
+ *   did not configure).
+ *
+ * A retry re-sends the same bytes, so the notification id travels with every attempt;
+ * receivers that remember ids see one delivery. Slack does not deduplicate: an attempt
+ * that timed out after Slack posted the message is posted again by the retry.
+ *
+ * The URL is validated when the sender is built (http or https, absolute, no user info)
+ * and never appears in errors or logs, only its redacted form (scheme://host/…).
+ */
+export interface HttpOptions {
+  /** Per attempt, response body included. Default 10 s. */
+  timeoutMs?: number;
+  /** Retries after the first attempt. Default 3. */
+  retries?: number;
+  /** First backoff, doubled per retry. Default 1 s. */
+  backoffMs?: number;
+  /** Longest backoff. Default 30 s. */
+  maxBackoffMs?: number;
+  /** Longest Retry-After slept through in-process. Default 60 s. */
+  maxRetryAfterMs?: number;
+  logger?: NotifyLogger;
+  /** Default Date.now; for Retry-After HTTP-dates. */
+  now?: () => number;
+  /** Default Math.random; for jitter. */
+  random?: () => number;
+  /** Default an abortable timer. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
+
+export const DEFAULT_TIMEOUT_MS = 10_000;
+export const DEFAULT_RETRIES = 3;
+export const DEFAULT_BACKOFF_MS = 1_000;
+export const DEFAULT_MAX_BACKOFF_MS = 30_000;
+export const DEFAULT_MAX_RETRY_AFTER_MS = 60_000;
+/** Retries beyond this are a configuration mistake, not resilience. */
+const MAX_RETRIES = 10;
+/** Bytes of an error response read for the message; the rest is discarded unread. */
+const MAX_ERROR_BYTES = 2048;
+/** Characters of an error response shown in the message. */
+const MAX_ERROR_DETAIL = 300;
+
+export interface HttpRequest {
+  body: string;
+  /** Header names in lower case. */
+  headers: Record<string, string>;
+  /** For messages, for example "deliver Isolated for action x". */
+  what: string;
+  signal?: AbortSignal;
+}
+
+interface Failure {
+  code: NotifyErrorCode;
+  detail: string;
+  status?: number;
+  retryAfterMs?: number;
+}
+
+export class HttpSender {
+  /** scheme://host/…, safe to log. */
+  readonly target: string;
+  private readonly url: string;
+  private readonly type: NotifierType;
+  private readonly secrets: string[];
+  private readonly timeoutMs: number;
+  private readonly retries: number;
+  private readonly backoffMs: number;
+  private readonly maxBackoffMs: number;
+  private readonly maxRetryAfterMs: number;
+  private readonly logger: NotifyLogger | undefined;
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+
+  /**
+   * Throws FST_NOTIFY_INVALID_URL for a URL that is not absolute http(s) or carries user
+   * info, and FST_NOTIFY_INVALID_CONFIG for out-of-range options. `extraSecrets` (a
+   * signing secret) are redacted from messages as the URL is.
+   */
+  constructor(type: NotifierType, url: string, options: HttpOptions = {}, extraSecrets: readonly string[] = []) {
+    this.type = type;
+    const parsed = validateUrl(type, url);
+    this.url = parsed.href;
+    this.target = redactUrl(parsed);
+    this.secrets = [...urlSecrets(url), ...extraSecrets];
+    this.timeoutMs = positive(type, 'timeoutMs', options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    this.retries = options.retries ?? DEFAULT_RETRIES;
+    if (!Number.isInteger(this.retries) || this.retries < 0 || this.retries > MAX_RETRIES) {
+      throw new NotifyError('FST_NOTIFY_INVALID_CONFIG', `${type} notifier: retries must be an integer from 0 to ${MAX_RETRIES}, got ${String(options.retries)}`);
+    }
+    this.backoffMs = nonNegative(type, 'backoffMs', options.backoffMs ?? DEFAULT_BACKOFF_MS);
+    this.maxBackoffMs = nonNegative(type, 'maxBackoffMs', options.maxBackoffMs ?? DEFAULT_MAX_BACKOFF_MS);
+    this.maxRetryAfterMs = nonNegative(type, 'maxRetryAfterMs', options.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS);
+    this.logger = options.logger;
+    this.now = options.now ?? Date.now;
+    this.random = options.random ?? Math.random;
+    this.sleep = options.sleep ?? ((ms, signal) => delay(ms, undefined, signal ? { signal } : {}));
+  }
+
+  /** POSTs the body; resolves on 2xx, throws a NotifyError otherwise (after retries). */
+  async post(request: HttpRequest): Promise<void> {
+    const { signal } = request;
+    for (let attempt = 1; ; attempt++) {
+      if (signal?.aborted) throw this.error({ code: 'FST_NOTIFY_ABORTED', detail: 'cancelled' }, request, attempt - 1);
+      const failure = await this.attempt(request);
+      if (failure === undefined) return;
+      if (failure.code === 'FST_NOTIFY_ABORTED') throw this.error(failure, request, attempt);
+      const transient = failure.code === 'FST_NOTIFY_HTTP' || failure.code === 'FST_NOTIFY_TIMEOUT' || failure.code === 'FST_NOTIFY_NETWORK';
+      if (!transient || attempt > this.retries) throw this.error(failure, request, attempt);
+      if (failure.retryAfterMs !== undefined && failure.retryAfterMs > this.maxRetryAfterMs) {
+        throw this.error({ ...failure, detail: `${failure.detail}; the receiver asked to retry after ${Math.ceil(failure.retryAfterMs / 1000)} s, longer than the ${Math.ceil(this.maxRetryAfterMs / 1000)} s this client waits` }, request, attempt);
+      }
+      const waitMs = failure.retryAfterMs ?? this.backoff(attempt - 1);
+      this.logger?.warn({ notifier: this.type, target: this.target, code: failure.code, status: failure.status, attempt, waitMs }, 'Retrying notification');
+      try {
+        await this.sleep(waitMs, signal);
+      } catch {
+        throw this.error({ code: 'FST_NOTIFY_ABORTED', detail: 'cancelled while waiting to retry' }, request, attempt);
+      }
+    }
+  }
+
+  /** One request; undefined on success. */
+  private async attempt(request: HttpRequest): Promise<Failure | undefined> {
+    const timeout = AbortSignal.timeout(this.timeoutMs);
+    const signal = request.signal ? AbortSignal.any([request.signal, timeout]) : timeout;
+    try {
+      const response = await fetch(this.url, {
+        method: 'POST',
+        headers: { 'user-agent': 'Forestall-Notifier', ...request.headers },
+        body: request.body,
+        signal,
+        redirect: 'manual',
+      });
+      if (response.ok) {
+        // Free the connection without reading what the receiver said ("ok" from Slack).
+        await response.body?.cancel().catch(() => undefined);
+        return undefined;
+      }
+      const detail = await errorDetail(response);
+      const status = response.status;
+      const statusText = `HTTP ${status}${detail ? `: ${detail}` : ''}`;
+      if (status >= 300 && status < 400) {
+        return { code: 'FST_NOTIFY_REJECTED', status, detail: `HTTP ${status}: redirects are not followed; configure the final URL` };
+      }
+      if (status === 408 || status === 429 || status >= 500) {
+        const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), this.now());
+        return { code: 'FST_NOTIFY_HTTP', status, detail: statusText, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
+      }
+      return { code: 'FST_NOTIFY_REJECTED', status, detail: statusText };
+    } catch (err) {
+      if (request.signal?.aborted) return { code: 'FST_NOTIFY_ABORTED', detail: 'cancelled' };
+      if (timeout.aborted) return { code: 'FST_NOTIFY_TIMEOUT', detail: `no answer within ${this.timeoutMs} ms` };
+      return { code: 'FST_NOTIFY_NETWORK', detail: networkMessage(err) };
+    }
+  }
+
+  private backoff(retry: number): number {
+    const base = Math.min(this.maxBackoffMs, this.backoffMs * 2 ** retry);
+    return Math.round(base / 2 + (base / 2) * this.random());
+  }
+
+  private error(failure: Failure, request: HttpRequest, attempts: number): NotifyError {
+    const tries = attempts > 1 ? ` (${attempts} attempts)` : '';
+    return new NotifyError(failure.code, `${this.type} notifier ${this.target}: ${request.what}: ${failure.detail}${tries}`, {
+      ...(failure.status === undefined ? {} : { status: failure.status }),
+      ...(failure.retryAfterMs === undefined ? {} : { retryAfterMs: failure.retryAfterMs }),
+      attempts,
+      target: this.target,
+      secrets: this.secrets,
+    });
+  }
+}
+
+/**
+ * Retry-After in ms: delta-seconds, or an HTTP-date relative to `now` (a date in the
+ * past means now: 0). undefined when absent or unparsable, so the backoff applies.
+ */
+export function parseRetryAfter(value: string | null | undefined, now: number): number | undefined {
+  const text = value?.trim();
+  if (!text) return undefined;
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  // HTTP-dates name the weekday and say GMT; Date.parse alone would accept "5s" or "1.5".
+  if (!/[a-z]{3}/i.test(text)) return undefined;
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+function validateUrl(type: NotifierType, raw: string): URL {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    // The input is not echoed: it may be a credential with a typo in it.
+    throw new NotifyError('FST_NOTIFY_INVALID_URL', `${type} notifier: the target is not an absolute URL`, { secrets: urlSecrets(raw) });
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new NotifyError('FST_NOTIFY_INVALID_URL', `${type} notifier: the target URL must be http or https, not ${url.protocol.slice(0, 20)}`, { secrets: urlSecrets(raw) });
+  }
+  if (url.username !== '' || url.password !== '') {
+    throw new NotifyError('FST_NOTIFY_INVALID_URL', `${type} notifier ${redactUrl(url)}: the target URL must not carry user info`, { secrets: urlSecrets(raw) });
+  }
+  return url;
+}
+
+function positive(type: NotifierType, name: string, value: number): number {
+  if (!Number.isFinite(value) || value <= 0) throw new NotifyError('FST_NOTIFY_INVALID_CONFIG', `${type} notifier: ${name} must be a positive number of ms, got ${String(value)}`);
+  return value;
+}
+
+function nonNegative(type: NotifierType, name: string, value: number): number {
+  if (!Number.isFinite(value) || value < 0) throw new NotifyError('FST_NOTIFY_INVALID_CONFIG', `${type} notifier: ${name} must be a non-negative number of ms, got ${String(value)}`);
+  return value;
+}
+
+/** The start of an error body, whitespace collapsed; the rest is never read. */
+async function errorDetail(response: Response): Promise<string> {
+  if (!response.body) return '';
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  try {
+    while (total < MAX_ERROR_BYTES) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      total += value.byteLength;
+    }
+  } catch {
+    // a body cut short (timeout, reset): show what arrived
+  } finally {
+    reader.cancel().catch(() => undefined);
+  }
+  const text = Buffer.concat(chunks).subarray(0, MAX_ERROR_BYTES).toString('utf8').replace(/\s+/g, ' ').trim();
+  return text.length > MAX_ERROR_DETAIL ? `${text.slice(0, MAX_ERROR_DETAIL)}…` : text;
+}
+
+/** fetch says "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND, a TLS error) is in its cause. */
+function networkMessage(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const cause = (err as { cause?: unknown }).cause;
+  let reason = err.message;
+  if (cause instanceof Error) {
+    // Several addresses tried (happy eyeballs) give an AggregateError with no message.
+    const code = (cause as { code?: unknown }).code;
+    reason = `${err.message}: ${cause.message || (typeof code === 'string' ? code : cause.name)}`;
+  }
+  // The transport's own redaction runs again when the error is built; this strips URLs
+  // undici may put in its messages before they are cut to length.
+  return redactText(reason, []).replace(/https?:\/\/\S+/gi, (m) => redactUrl(m));
+}

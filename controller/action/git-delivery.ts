@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { ExposurePolicy, PreemptiveAction } from '../../crds/index.js';
 import type { ActionRequest, Manifest, ObjectRef } from '../../connectors/types.js';
 import {
-  actionBranchName, createForge, FORGE_ERROR_CODES, GIT_ERROR_CODES, GitRepository, pullRequestBody, removalBody, removalBranchName, type ActionSummary, type Forge, type PullRequest,
+  actionBranchName, CODEOWNERS_PATHS, createForge, ownersOf, parseCodeowners, FORGE_ERROR_CODES, GIT_ERROR_CODES, GitRepository, pullRequestBody, removalBody, removalBranchName, type ActionSummary, type Forge, type PullRequest,
 } from '../../delivery/index.js';
 import type { KubeClient } from '../runtime/client.js';
 import { ForestallError } from '../runtime/errors.js';
@@ -83,7 +83,7 @@ export class GitDelivery {
     const open = await session.forge.findOpenPullRequest(head);
     // The pull request this episode already has was merged or closed while we pushed: report that, never open a second.
     if (!open && known !== undefined) return session.forge.getPullRequest(known);
-    if (!open) return session.forge.openPullRequest({ head, base, title: body.title, body: body.body, labels: ['forestall'] });
+    if (!open) return session.forge.openPullRequest({ head, base, title: body.title, body: body.body, labels: ['forestall'], reviewers: await reviewersFor(session.repo, git, `${path}/${request.name}`) });
     if (open.title !== body.title || open.body !== body.body) return session.forge.updatePullRequest(open.number, { title: body.title, body: body.body });
     return open;
   }
@@ -227,6 +227,18 @@ export function describeDeliveryError(err: unknown): string {
   if (typeof code !== 'string') return message;
   const summary = (GIT_ERROR_CODES as Record<string, { summary: string }>)[code]?.summary ?? (FORGE_ERROR_CODES as Record<string, { summary: string }>)[code]?.summary;
   return `${code}: ${message}${summary ? ` (${summary})` : ''}`;
+}
+
+/** spec.git.reviewers, and the CODEOWNERS owners of the action's directory on the base branch. */
+async function reviewersFor(repo: GitRepository, git: GitSpec, dir: string): Promise<string[]> {
+  const reviewers = new Set(git.reviewers ?? []);
+  for (const file of CODEOWNERS_PATHS) {
+    const text = await repo.readBaseFile(file);
+    if (text === undefined) continue;
+    for (const owner of ownersOf(parseCodeowners(text), `${dir}/kustomization.yaml`)) reviewers.add(owner);
+    break;
+  }
+  return [...reviewers];
 }
 
 /** What a commit says about the action. */

@@ -527,6 +527,14 @@ export interface ExposurePolicySpec {
       apiUrl?: string;
     };
     /**
+     * Reviewers requested on every pull request: user logins, or org/team for teams. The owners that the repository's CODEOWNERS gives the action's directory are requested as well.
+     *
+     * @maxItems 32
+     *
+     * Items: A login or org/team.
+     */
+    reviewers?: string[];
+    /**
      * Also commit automatically approved actions straight to the base branch (and their removal at expiry or lift), so Git stays the audit trail. A GitOps tool syncing that path applies the same objects Forestall applied.
      */
     recordAutoApproved?: boolean;

@@ -8,3 +8,4 @@ export {
 export { GIT_ERROR_CODES, GitDeliveryError, isGitDeliveryError, redactGitText, type GitErrorClass, type GitErrorCode } from './errors.js';
 export { actionBranchName, removalBranchName, normalizeRepoPath, updateParentKustomization } from './layout.js';
 export { commitBody, commitSubject, summarizeAction, type ActionSummary, type CommitVerb } from './message.js';
+export { CODEOWNERS_PATHS, ownersOf, parseCodeowners } from './codeowners.js';

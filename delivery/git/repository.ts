@@ -218,6 +218,15 @@ export class GitRepository {
     });
   }
 
+  /** A file as it is on the base branch at the last fetch, or undefined when the base has no such file. */
+  readBaseFile(path: string): Promise<string | undefined> {
+    const file = normalizeRepoPath(path);
+    return this.exclusive(async () => {
+      if (!(await this.existsIn(`refs/remotes/origin/${this.baseBranch}`, file))) return undefined;
+      return this.run('local', ['show', `refs/remotes/origin/${this.baseBranch}:${file}`]);
+    });
+  }
+
   /** Deletes a branch on the server, if it is still at `expected` (when given). Nothing when it does not exist. */
   deleteRemoteBranch(branch: string, expected?: string): Promise<void> {
     assertBranchName(branch);

@@ -49,6 +49,7 @@ interface PolicyOptions {
   /** Enforce with autoApprove true instead of Propose. */
   auto?: boolean;
   recordAutoApproved?: boolean;
+  reviewers?: string[];
 }
 
 async function policy(name: string, connector: string, expiry = '24h', opts: PolicyOptions = {}): Promise<void> {
@@ -62,6 +63,7 @@ async function policy(name: string, connector: string, expiry = '24h', opts: Pol
         credentialsSecretRef: { name: opts.secret ?? 'forestall-git' }, forge: { type: 'Gitea', apiUrl: opts.apiUrl ?? gitea.apiUrl },
         ...(opts.suppressRejectedFor ? { suppressRejectedFor: opts.suppressRejectedFor } : {}),
         ...(opts.recordAutoApproved ? { recordAutoApproved: true } : {}),
+        ...(opts.reviewers ? { reviewers: opts.reviewers } : {}),
       },
     },
   } as KubernetesObject);
@@ -89,6 +91,13 @@ beforeAll(async () => {
   workRoot = mkdtempSync(join(tmpdir(), 'forestall-git-work-'));
   gitea = await startGitea();
   await gitea.createRepo(REPO, { autoInit: true, defaultBranch: 'main' });
+  // Reviewers: one named in the policy, one that CODEOWNERS gives the policy directory.
+  for (const user of ['config-reviewer', 'security-reviewer']) {
+    expect((await gitea.api('POST', '/admin/users', { username: user, email: `${user}@forestall.invalid`, password: 'Reviewer-pw-123456', must_change_password: false })).status).toBe(201);
+    expect((await gitea.api('PUT', `/repos/${gitea.username}/${REPO}/collaborators/${user}`, { permission: 'write' })).status).toBe(204);
+  }
+  const codeowners = '*  @nobody-in-particular\n/clusters/test/  @security-reviewer\n';
+  expect((await gitea.api('POST', `/repos/${gitea.username}/${REPO}/contents/.github/CODEOWNERS`, { content: Buffer.from(codeowners).toString('base64'), message: 'CODEOWNERS', branch: 'main' })).status).toBe(201);
   cp = await ControlPlane.start();
   await cp.installCrds(join(REPO_ROOT, 'test/crds/third-party'));
   kc = cp.kubeConfig();
@@ -118,7 +127,7 @@ afterAll(async () => {
 
 describe('Git delivery', () => {
   it('GIVEN a Propose policy with spec.git THEN exactly one pull request carries the action, with the body the reviewers need', async () => {
-    await policy('c2-review', 'network:calico');
+    await policy('c2-review', 'network:calico', '24h', { reviewers: ['config-reviewer'] });
     const action = await eventually('a pull request on the action', async () => {
       const a = await getAction('c2-review-egressdeny');
       return a?.status?.pullRequest?.number !== undefined && a;
@@ -131,6 +140,8 @@ describe('Git delivery', () => {
     expect(open[0]!.body).toContain(`forestall:action=c2-review-egressdeny`);
     expect(open[0]!.body).toMatch(/mode Propose: every action needs approval/);
     expect(open[0]!.body).toContain(top.map(([ip]) => ip).sort()[0]);
+    const raw = (await gitea.api<{ requested_reviewers: { login: string }[] | null }>('GET', `/repos/${gitea.username}/${REPO}/pulls/${open[0]!.number}`)).body;
+    expect(raw.requested_reviewers?.map((u) => u.login).sort()).toEqual(['config-reviewer', 'security-reviewer']);
     // Nothing is applied before review.
     expect((await client.list('projectcalico.org/v3', 'GlobalNetworkSet', { labelSelector: 'forestall.io/action=c2-review-egressdeny' })).items).toEqual([]);
   });

@@ -20,4 +20,12 @@ describe('controller config', () => {
     expect(() => loadConfig(['--no-such-flag'], {})).toThrow(/Unknown option '--no-such-flag'/);
     expect(() => loadConfig(['--leader-elect=maybe'], {})).toThrow(/--leader-elect must be true or false/);
   });
+
+  it('GIVEN the webhook flags THEN the listener and secret file are set, the poll interval parses, and an address without a secret is refused', () => {
+    const c = loadConfig(['--git-webhook-bind-address', ':9443', '--git-webhook-secret-file', '/etc/forestall/webhook/secret', '--pull-request-poll-interval', '2m'], {});
+    expect(c).toMatchObject({ gitWebhookBindAddress: ':9443', gitWebhookSecretFile: '/etc/forestall/webhook/secret', pullRequestPollMs: 120_000 });
+    expect(loadConfig([], {}).gitWebhookBindAddress).toBeUndefined();
+    expect(() => loadConfig(['--git-webhook-bind-address', ':9443'], {})).toThrow(/needs --git-webhook-secret-file/);
+    expect(() => loadConfig(['--pull-request-poll-interval', '100ms'], {})).toThrow(/pullRequestPollMs must be >= 1000/);
+  });
 });

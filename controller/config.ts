@@ -28,6 +28,12 @@ export interface ControllerConfig {
   feedTimeoutMs: number;
   /** Connector per layer when a policy's action names none ("network" → "network:cilium"). */
   defaultConnectors: Record<string, string>;
+  /** The pull-request webhook listener; off when unset. */
+  gitWebhookBindAddress?: string;
+  /** File holding the webhook's shared secret (a mounted Secret); required with gitWebhookBindAddress. */
+  gitWebhookSecretFile?: string;
+  /** How often an open pull request is polled. */
+  pullRequestPollMs: number;
 }
 
 const schema: JSONSchemaType<ControllerConfig> = {
@@ -52,10 +58,13 @@ const schema: JSONSchemaType<ControllerConfig> = {
     feedMaxBytes: { type: 'integer', minimum: 1024 },
     feedTimeoutMs: { type: 'integer', minimum: 100 },
     defaultConnectors: { type: 'object', required: [], additionalProperties: { type: 'string', pattern: '^[a-z]+:[a-z0-9-]+$' } },
+    gitWebhookBindAddress: { type: 'string', nullable: true, pattern: '^(\\[[^\\]]+\\]|[^:]*):[0-9]+$' },
+    gitWebhookSecretFile: { type: 'string', nullable: true, minLength: 1 },
+    pullRequestPollMs: { type: 'integer', minimum: 1000 },
   },
   required: ['namespace', 'identity', 'metricsBindAddress', 'healthProbeBindAddress', 'leaderElect', 'leaderElectionId',
     'leaderElectionNamespace', 'leaseDurationMs', 'renewDeadlineMs', 'retryPeriodMs', 'concurrency', 'resyncPeriodMs', 'logLevel',
-    'feedFetchAllow', 'neverBlock', 'feedMaxBytes', 'feedTimeoutMs', 'defaultConnectors'],
+    'feedFetchAllow', 'neverBlock', 'feedMaxBytes', 'feedTimeoutMs', 'defaultConnectors', 'pullRequestPollMs'],
   additionalProperties: false,
 };
 
@@ -86,6 +95,10 @@ Runs the operator. Flags:
   --default-connector LIST           connector per layer for actions that name none, e.g.
                                      network=network:cilium,dns=dns:rpz
                                      (default network=network:networkpolicy,dns=dns:coredns)
+  --pull-request-poll-interval DUR   how often an open pull request is looked at (default 30s)
+  --git-webhook-bind-address ADDR    listener for GitHub/Gitea pull-request webhooks at
+                                     /webhooks/git (default off; polling continues either way)
+  --git-webhook-secret-file PATH     the webhooks' shared secret (required with the address)
 `;
 
 /** Go-style durations: "1h30m", "2s", "250ms"; a bad one is a configuration error. */
@@ -121,6 +134,7 @@ export function loadConfig(argv: string[], env: { POD_NAMESPACE?: string; POD_NA
         concurrency: { type: 'string' }, 'resync-period': { type: 'string' }, 'log-level': { type: 'string' }, identity: { type: 'string' },
         'feed-fetch-allow': { type: 'string' }, 'never-block': { type: 'string' }, 'feed-max-bytes': { type: 'string' }, 'feed-timeout': { type: 'string' },
         'default-connector': { type: 'string' },
+        'pull-request-poll-interval': { type: 'string' }, 'git-webhook-bind-address': { type: 'string' }, 'git-webhook-secret-file': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -156,10 +170,16 @@ export function loadConfig(argv: string[], env: { POD_NAMESPACE?: string; POD_NA
       }
       return [layer, id];
     })),
+    pullRequestPollMs: parseDuration(v('pull-request-poll-interval') ?? '30s'),
+    ...(v('git-webhook-bind-address') ? { gitWebhookBindAddress: v('git-webhook-bind-address') } : {}),
+    ...(v('git-webhook-secret-file') ? { gitWebhookSecretFile: v('git-webhook-secret-file') } : {}),
   };
   if (!validate(config)) {
     const why = (validate.errors ?? []).map((e) => `${e.instancePath.slice(1) || 'config'} ${e.message}`).join('; ');
     throw new ForestallError('FST_CONFIG_INVALID', `invalid controller configuration: ${why}`);
+  }
+  if (config.gitWebhookBindAddress && !config.gitWebhookSecretFile) {
+    throw new ForestallError('FST_CONFIG_INVALID', '--git-webhook-bind-address needs --git-webhook-secret-file: unsigned webhooks are refused');
   }
   if (config.renewDeadlineMs >= config.leaseDurationMs) {
     throw new ForestallError('FST_CONFIG_INVALID', '--renew-deadline must be shorter than --lease-duration');

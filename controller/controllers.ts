@@ -4,6 +4,7 @@ import type { Connector, Layer } from '../connectors/types.js';
 import { API_VERSION, GROUP, VERSION, type ExposurePolicy, type PreemptiveAction } from '../crds/index.js';
 import { CelCache, DEFAULT_CONNECTORS } from '../policies/index.js';
 import { GitDelivery } from './action/git-delivery.js';
+import { PullRequestWebhook } from './action/pull-request-webhook.js';
 import { FeedbackStore } from './policy/feedback-store.js';
 import { IndicatorStore } from './action/indicator-store.js';
 import { ActionReconciler } from './action/reconciler.js';
@@ -34,7 +35,13 @@ export interface ControllerDeps {
   /** Connector per layer when a policy's action names none (--default-connector). */
   defaultConnectors?: Partial<Record<Layer, string>>;
   /** Git delivery of actions that need approval (policies with spec.git): where clones live, and git's environment. */
-  git?: { workRoot: string; env: Readonly<Record<string, string | undefined>>; pullRequestPollMs?: number };
+  git?: {
+    workRoot: string;
+    env: Readonly<Record<string, string | undefined>>;
+    pullRequestPollMs?: number;
+    /** The pull-request webhook endpoint (optional): where it listens and the hooks' shared secret. */
+    webhook?: { bind: string; secret: string };
+  };
 }
 
 function informerFor<T extends { metadata?: unknown }>(deps: ControllerDeps, kind: string, plural: string): Informer<T & { metadata: { name?: string } }> {
@@ -106,5 +113,12 @@ export function addControllers(manager: Manager, deps: ControllerDeps) {
   manager.add(inventory);
   manager.add(policies);
   manager.add(actions);
-  return { feeds, inventory, policies, policyReconciler, actions, actionReconciler };
+  const webhook = deps.git?.webhook ? new PullRequestWebhook({
+    ...deps.git.webhook, log: deps.log, metrics: deps.metrics,
+    actions: () => actionInformer.list().map((a) => a.metadata.name!),
+    enqueue: (name) => actions.queue.add(name),
+  }) : undefined;
+  if (webhook) manager.add(webhook);
+  return {
+    webhook, feeds, inventory, policies, policyReconciler, actions, actionReconciler };
 }

@@ -3,6 +3,7 @@
  * frozen config, wires the runtime and the controllers, and turns SIGTERM into a
  * graceful shutdown (drain reconciles, release the lease, exit 0).
  */
+import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -23,6 +24,19 @@ export async function runController(argv: string[]): Promise<number> {
   } catch (err) {
     process.stderr.write(`forestall controller: ${(err as Error).message}\n`);
     return 2;
+  }
+  let webhookSecret = '';
+  if (config.gitWebhookSecretFile) {
+    try {
+      webhookSecret = readFileSync(config.gitWebhookSecretFile, 'utf8').trim();
+    } catch (err) {
+      process.stderr.write(`forestall controller: --git-webhook-secret-file: ${(err as Error).message}\n`);
+      return 2;
+    }
+    if (!webhookSecret) {
+      process.stderr.write(`forestall controller: --git-webhook-secret-file ${config.gitWebhookSecretFile} is empty\n`);
+      return 2;
+    }
   }
   const log = createLogger(config.logLevel);
   const kc = new KubeConfig();
@@ -45,7 +59,10 @@ export async function runController(argv: string[]): Promise<number> {
     kc, client, events, clock: realClock, log, metrics, concurrency: config.concurrency, resyncPeriodMs: config.resyncPeriodMs,
     feeds: { namespace: config.namespace, fetchAllow: config.feedFetchAllow, neverBlock: config.neverBlock, maxBytes: config.feedMaxBytes, timeoutMs: config.feedTimeoutMs },
     defaultConnectors: config.defaultConnectors,
-    git: { workRoot: join(tmpdir(), 'forestall-git'), env: process.env },
+    git: {
+      workRoot: join(tmpdir(), 'forestall-git'), env: process.env, pullRequestPollMs: config.pullRequestPollMs,
+      ...(config.gitWebhookBindAddress ? { webhook: { bind: config.gitWebhookBindAddress, secret: webhookSecret } } : {}),
+    },
   });
 
   const stop = new AbortController();

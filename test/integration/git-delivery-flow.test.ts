@@ -361,4 +361,28 @@ describe('Git delivery', () => {
     expect((await gitea.api('GET', `/repos/${gitea.username}/${REPO}/contents/clusters/test/c2-record-egressdeny/kustomization.yaml?ref=main`)).status).toBe(404);
     expect((await client.list('projectcalico.org/v3', 'GlobalNetworkSet', { labelSelector: 'forestall.io/action=c2-record-egressdeny' })).items).toEqual([]);
   });
+
+  it('GIVEN a Gitea webhook to the controller THEN a merge is seen at once, not at the next poll', async () => {
+    // A controller that would not poll the pull request again for ten minutes: only the webhook can tell it.
+    await mgr.stop();
+    const secret = 'webhook-secret-for-tests';
+    mgr = await startManager(kc, { namespace: NS, gitWorkRoot: workRoot, pullRequestPollMs: 600_000, gitWebhook: { bind: '127.0.0.1:0', secret } });
+    const port = await eventually('webhook listening', async () => mgr.controllers.webhook?.port || false);
+    const hook = await gitea.api('POST', `/repos/${gitea.username}/${REPO}/hooks`, {
+      type: 'gitea', active: true, events: ['pull_request'], config: { url: `http://127.0.0.1:${port}/webhooks/git`, content_type: 'json', secret },
+    });
+    expect(hook.status, hook.text).toBe(201);
+    await feed('webhook-feed', top.map(([ip]) => ip).sort().slice(12, 16));
+    await policy('c2-hooked', 'network:calico', '24h', { feed: 'webhook-feed' });
+    const number = await eventually('a pull request', async () => (await getAction('c2-hooked-egressdeny'))?.status?.pullRequest?.number, 60_000);
+    await eventually('mergeable', async () => (await gitea.api<Pull>('GET', `/repos/${gitea.username}/${REPO}/pulls/${number}`)).body.mergeable, 30_000, 200);
+    const mergedAt = Date.now();
+    expect((await gitea.api('POST', `/repos/${gitea.username}/${REPO}/pulls/${number}/merge`, { Do: 'merge' })).status).toBe(200);
+    await eventually('the merge seen through the webhook', async () => (await getAction('c2-hooked-egressdeny'))?.status?.pullRequest?.state === 'Merged', 20_000, 100);
+    const seenMs = Date.now() - mergedAt;
+    console.log(`merge to status through the Gitea webhook: ${seenMs} ms (poll interval 600000 ms)`);
+    const requests = (await mgr.metrics.gitWebhookRequests.get()).values;
+    expect(requests.find((v) => v.labels['result'] === 'queued')?.value).toBeGreaterThan(0);
+    expect(requests.find((v) => v.labels['result'] === 'unauthorized')).toBeUndefined();
+  });
 });

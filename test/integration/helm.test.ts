@@ -306,6 +306,7 @@ describe('GIVEN the chart rendered with default values and --include-crds', () =
       '--health-probe-bind-address=:8081',
       '--log-level=info',
       '--default-connector=dns=dns:coredns,network=network:networkpolicy',
+      '--pull-request-poll-interval=30s',
       '--lease-duration=10s',
       '--renew-deadline=7s',
       '--retry-period=2s',
@@ -477,6 +478,24 @@ describe('GIVEN values that change what the chart renders', () => {
     const manifests = await render('--api-versions', 'monitoring.coreos.com/v1/ServiceMonitor');
 
     expect(manifests.map((m) => m.kind)).not.toContain('ServiceMonitor');
+  });
+
+  it('WHEN the Git webhook is enabled THEN the controller listens on its port with the secret mounted read-only, and a Service routes to it', async () => {
+    const manifests = await render('--set', 'git.webhook.enabled=true', '--set', 'git.webhook.secretName=forge-hook');
+    const deployment = only<V1Deployment>(manifests, 'Deployment');
+    const container = controllerContainer(deployment);
+    expect(container.args).toEqual(expect.arrayContaining(['--git-webhook-bind-address=:9443', '--git-webhook-secret-file=/etc/forestall/git-webhook/secret']));
+    expect(container.ports).toContainEqual({ name: 'git-webhook', containerPort: 9443, protocol: 'TCP' });
+    expect(container.volumeMounts).toContainEqual({ name: 'git-webhook', mountPath: '/etc/forestall/git-webhook', readOnly: true });
+    expect(deployment.spec?.template.spec?.volumes).toContainEqual({ name: 'git-webhook', secret: { secretName: 'forge-hook', items: [{ key: 'secret', path: 'secret' }] } });
+    const service = manifests.find((m) => m.kind === 'Service' && m.metadata?.name?.endsWith('-git-webhook')) as { spec?: { ports?: unknown[] } } | undefined;
+    expect(service?.spec?.ports).toEqual([{ name: 'git-webhook', port: 9443, targetPort: 'git-webhook', protocol: 'TCP' }]);
+  });
+
+  it('WHEN the Git webhook is enabled without a Secret THEN rendering fails and says what is missing', async () => {
+    const result = await helm('template', 'forestall', CHART, '--set', 'git.webhook.enabled=true');
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/git.webhook.enabled requires git.webhook.secretName/);
   });
 
   it('WHEN an image digest is set THEN it pins the image', async () => {

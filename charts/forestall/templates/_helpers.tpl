@@ -83,4 +83,12 @@ message that names the values to change.
 {{- if eq (int .Values.metrics.port) (int .Values.health.port) }}
 {{- fail "metrics.port and health.port must differ: the controller binds both" }}
 {{- end }}
+{{- if .Values.git.webhook.enabled }}
+{{- if not .Values.git.webhook.secretName }}
+{{- fail "git.webhook.enabled requires git.webhook.secretName: a Secret with the webhook's shared secret (unsigned webhooks are refused)" }}
+{{- end }}
+{{- if or (eq (int .Values.git.webhook.port) (int .Values.metrics.port)) (eq (int .Values.git.webhook.port) (int .Values.health.port)) }}
+{{- fail "git.webhook.port must differ from metrics.port and health.port" }}
+{{- end }}
+{{- end }}
 {{- end }}

@@ -20,10 +20,18 @@ async function plan(...args: string[]): Promise<{ code: number; stdout: string; 
 }
 
 interface JsonPlan {
-  actions: { name: string; type: string; layer: string; decision: string; indicators: number; blastRadius: Record<string, unknown>; objects: Record<string, string>[] }[];
+  actions: { name: string; type: string; layer: string; decision: string; indicators: number; blastRadius: Record<string, unknown>; objects: Record<string, string>[]; evidence?: JsonEvidence }[];
   policies: { name: string; matched: number; compileErrors: { field: string }[]; missingFeeds: string[]; warnings: string[] }[];
   feeds: { name: string; indicators?: number; dropped?: Record<string, number>; missing?: string; error?: string }[];
+  cluster: { internetFacing: string[]; vulnerabilityReports: number; ignoredReports: { report: string; reason: string }[]; warnings: string[] };
   errors: string[];
+}
+
+interface JsonEvidence {
+  target: Record<string, string>;
+  internetFacing: boolean;
+  exposure: { kind: string; via: string }[];
+  vulnerabilities: Record<string, unknown>[];
 }
 
 const feedYaml = (name: string, annotations: Record<string, string> = {}) => [
@@ -67,25 +75,43 @@ describe('forestall plan on examples/', () => {
     expect(summary.code, summary.stderr).toBe(0);
     expect(summary.stderr).toBe('');
     expect(summary.stdout).toMatch(/^Plan of 4 ThreatFeeds and 4 ExposurePolicies under .*examples, at 2026-08-22T12:00:00.000Z\n/);
-    expect(summary.stdout).toMatch(/Cluster .*examples\/cluster \(found under the PATH; --cluster DIR chooses another\): 5 namespaces, 7 workloads, 14 pods/);
+    expect(summary.stdout).toMatch(/Cluster .*examples\/cluster \(found under the PATH; --cluster DIR chooses another\): 7 namespaces, 10 workloads, 19 pods/);
     expect(summary.stdout).toMatch(/ipsum\s+lines\s+120,382 indicators \(ipv4 120,382\)/);
     expect(summary.stdout).toMatch(/dropped by guardrails: never-block:tranco10k 1 \(pastebin\.com\)/);
     expect(summary.stdout).toMatch(/internal-blocklist\s+lines\s+no content: give --feed internal-blocklist=FILE.*; no policy reads it/);
   });
 
-  it('GIVEN the examples THEN the summary shows one audit, one auto and one approval decision with their reasons', () => {
+  it('GIVEN the examples THEN the summary shows audit, auto and approval decisions with their reasons', () => {
     expect(summary.stdout).toMatch(/action c2-egress-deny-egressdeny: EgressDeny via network:networkpolicy, 14,215 indicators/);
     expect(summary.stdout).toMatch(/decision\s+audit \(mode Audit/);
     expect(summary.stdout).toMatch(/decision\s+auto \(spec\.autoApprove allowed it/);
     expect(summary.stdout).toMatch(/decision\s+approval \(spec\.autoApprove is false/);
-    expect(summary.stdout).toMatch(/objects\s+4 NetworkPolicy \(default\/forestall-c2-egress-deny-egressdeny/);
-    expect(summary.stdout).toMatch(/warning: spec\.actions\[0\]: Isolate actions are not produced/);
-    expect(summary.stdout).toMatch(/3 actions: 1 auto, 1 approval, 1 audit; 6 objects rendered/);
+    expect(summary.stdout).toMatch(/objects\s+6 NetworkPolicy \(default\/forestall-c2-egress-deny-egressdeny/);
+    expect(summary.stdout).not.toMatch(/warning: /);
+    expect(summary.stdout).toMatch(/5 actions: 2 auto, 2 approval, 1 audit; 10 objects rendered/);
+  });
+
+  it('GIVEN the examples THEN the cluster summary names the internet-facing workloads and the stale report it ignored', () => {
+    expect(summary.stdout).toMatch(/\n {2}internet-facing: Deployment shop\/checkout, Deployment shop\/frontend, Deployment support\/helpdesk\n/);
+    expect(summary.stdout).toMatch(/\n {2}VulnerabilityReports: 7, 1 ignored:\n {4}shop\/replicaset-frontend-5d8f7c9b4-nginx: stale: it scanned docker\.io\/library\/nginx:1\.25\.2, but container nginx of Deployment shop\/frontend runs nginx:1\.27\.3\n/);
+  });
+
+  it('GIVEN the KEV example THEN the summary says which workloads are isolated, why (CVE, KEV dateAdded, exposure path) and how to fix them', () => {
+    const section = summary.stdout.slice(summary.stdout.indexOf('Policy kev-isolate-internet-facing'));
+    expect(section).toMatch(/action kev-isolate-internet-facing-isolate-shop-deployment-checkout: Isolate via network:networkpolicy, 1 CVE/);
+    expect(section).toMatch(/isolates\s+Deployment shop\/checkout\n\s+exposed by\s+Ingress shop\/storefront \(host shop\.example\.com\) → Service checkout:8080\n/);
+    expect(section).toMatch(/CVE-2025-24813 {2}Apache Tomcat, in KEV since 2025-04-01: CRITICAL in org\.apache\.tomcat\.embed:tomcat-embed-core 10\.1\.34, container app\n\s+remediation: upgrade org\.apache\.tomcat\.embed:tomcat-embed-core from 10\.1\.34 to 9\.0\.99, 10\.1\.35, 11\.0\.3 in container app/);
+    expect(section).toMatch(/isolates\s+Deployment support\/helpdesk\n\s+exposed by\s+Gateway infra\/public ← HTTPRoute support\/helpdesk → Service helpdesk:8080\n/);
+    expect(section).toMatch(/CVE-2023-44487 {2}IETF HTTP\/2, in KEV since 2023-10-10: HIGH in golang\.org\/x\/net v0\.15\.0, container server\n\s+remediation: upgrade golang\.org\/x\/net from v0\.15\.0 to 0\.17\.0/);
+    expect(section).toMatch(/expires\s+when patched \(expiry UntilPatched\)/);
+    // Vulnerable but internal (staging/checkout, shop/catalog), internet-facing but not in KEV (shop/frontend): not isolated.
+    expect(section).not.toMatch(/isolate-staging|catalog|frontend/);
   });
 
   it('GIVEN --json THEN each action has exactly the documented keys and the counts agree with the feeds', () => {
     for (const a of json.actions) {
-      expect(Object.keys(a).sort()).toEqual(['blastRadius', 'decision', 'indicators', 'layer', 'name', 'objects', 'type']);
+      const keys = ['blastRadius', 'decision', 'indicators', 'layer', 'name', 'objects', 'type'];
+      expect(Object.keys(a).sort()).toEqual(a.type === 'Isolate' ? [...keys.slice(0, 3), 'evidence', ...keys.slice(3)].sort() : keys);
       for (const o of a.objects) expect(Object.keys(o).sort()).toEqual(['apiVersion', 'kind', 'name', 'namespace']);
     }
     // Policies in name order, so the output is stable.
@@ -93,15 +119,39 @@ describe('forestall plan on examples/', () => {
       ['block-malware-domains-dnsblock', 'DNSBlock', 'dns', 'approval', 6],
       ['c2-egress-deny-egressdeny', 'EgressDeny', 'network', 'audit', 14215],
       ['c2-egress-deny-critical-egressdeny', 'EgressDeny', 'network', 'auto', 23],
+      ['kev-isolate-internet-facing-isolate-shop-deployment-checkout', 'Isolate', 'network', 'approval', 1],
+      ['kev-isolate-internet-facing-isolate-support-deployment-helpdesk', 'Isolate', 'network', 'auto', 1],
     ]);
-    const [dns, c2, critical] = json.actions;
-    // kube-system is out of the c2 scope; the DNS block is cluster-wide.
-    expect(c2!.blastRadius).toEqual({ namespaces: 4, workloads: 5, pods: 9, users: 0, addresses: 14215, production: true });
-    expect(dns!.blastRadius).toEqual({ namespaces: 5, workloads: 7, pods: 14, users: 0, addresses: 0, production: true });
-    expect(c2!.objects.map((o) => o.namespace)).toEqual(['default', 'monitoring', 'shop', 'staging']);
+    const [dns, c2, critical, checkout] = json.actions;
+    // kube-system is out of the c2 scope; the DNS block is cluster-wide; an isolation is one workload.
+    expect(c2!.blastRadius).toEqual({ namespaces: 6, workloads: 8, pods: 14, users: 0, addresses: 14215, production: true });
+    expect(dns!.blastRadius).toEqual({ namespaces: 7, workloads: 10, pods: 19, users: 0, addresses: 0, production: true });
+    expect(checkout!.blastRadius).toEqual({ namespaces: 1, workloads: 1, pods: 2, users: 0, addresses: 0, production: true });
+    expect(c2!.objects.map((o) => o.namespace)).toEqual(['default', 'infra', 'monitoring', 'shop', 'staging', 'support']);
     expect(critical!.objects).toEqual([{ apiVersion: 'policy.networking.k8s.io/v1alpha2', kind: 'ClusterNetworkPolicy', namespace: '', name: 'forestall-c2-egress-deny-critical-egressdeny-0' }]);
     expect(json.feeds.find((f) => f.name === 'malware-domains')).toMatchObject({ indicators: 8, dropped: { 'never-block:tranco10k': 1 } });
     expect(json.errors).toEqual([]);
+  });
+
+  it('GIVEN --json THEN an Isolate action carries its evidence with a remediation per CVE, and the cluster its exposure summary', () => {
+    const checkout = json.actions.find((a) => a.name.endsWith('shop-deployment-checkout'))!;
+    expect(checkout.evidence).toEqual({
+      target: { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'shop', name: 'checkout' },
+      internetFacing: true,
+      exposure: [{ kind: 'Ingress', via: 'Ingress shop/storefront (host shop.example.com) → Service checkout:8080' }],
+      vulnerabilities: [{
+        cveID: 'CVE-2025-24813', vendor: 'Apache', product: 'Tomcat', dateAdded: '2025-04-01', knownRansomwareCampaignUse: false,
+        container: 'app', image: 'registry.example.org/shop/checkout:2.4.1', package: 'org.apache.tomcat.embed:tomcat-embed-core',
+        installedVersion: '10.1.34', fixedVersion: '9.0.99, 10.1.35, 11.0.3', severity: 'CRITICAL', link: 'https://avd.aquasec.com/nvd/cve-2025-24813',
+        remediation: 'upgrade org.apache.tomcat.embed:tomcat-embed-core from 10.1.34 to 9.0.99, 10.1.35, 11.0.3 in container app (image registry.example.org/shop/checkout:2.4.1), then roll out the new image',
+      }],
+    });
+    expect(json.cluster).toMatchObject({
+      internetFacing: ['Deployment shop/checkout', 'Deployment shop/frontend', 'Deployment support/helpdesk'],
+      vulnerabilityReports: 7,
+      ignoredReports: [{ report: 'shop/replicaset-frontend-5d8f7c9b4-nginx', reason: expect.stringMatching(/^stale: /) }],
+      warnings: [],
+    });
   });
 });
 
@@ -210,6 +260,41 @@ describe('forestall plan on edge cases', () => {
       written.push({ apiVersion: m.apiVersion, kind: m.kind, namespace: m.metadata.namespace ?? '', name: m.metadata.name });
     }
     expect(written).toEqual(planned);
+  });
+
+  it('GIVEN --cluster with a NodePort Service, VulnerabilityReports and a bad override annotation THEN the plan isolates the exposed workload (the internal one only with exposure Any) and warns about the annotation', async () => {
+    const catalog = { catalogVersion: '2025.07.14', count: 1, vulnerabilities: [{
+      cveID: 'CVE-2021-44228', vendorProject: 'Apache', product: 'Log4j2', vulnerabilityName: 'Apache Log4j2 Remote Code Execution Vulnerability', dateAdded: '2021-12-10',
+      shortDescription: 'x', requiredAction: 'x', dueDate: '2021-12-24', knownRansomwareCampaignUse: 'Known',
+    }] };
+    const dir = await workspace({
+      'kev.json': JSON.stringify(catalog),
+      'feed.yaml': 'apiVersion: forestall.io/v1alpha1\nkind: ThreatFeed\nmetadata: {name: kev, annotations: {forestall.io/plan-file: kev.json}}\nspec: {format: kev, source: {http: {url: "https://x/kev.json"}}, confidence: {default: 100}}',
+      'policy.yaml': [
+        'apiVersion: forestall.io/v1alpha1\nkind: ExposurePolicy\nmetadata: {name: kev}\nspec: {feeds: {names: [kev]}, match: "indicator.type == \'cve\' && workload.fixAvailable", scope: {exposure: InternetFacing}, actions: [{type: Isolate}], mode: Audit, expiry: UntilPatched}',
+        'apiVersion: forestall.io/v1alpha1\nkind: ExposurePolicy\nmetadata: {name: kev-any}\nspec: {feeds: {names: [kev]}, match: "workload.name == \'indexer\'", scope: {exposure: Any}, actions: [{type: Isolate}], mode: Audit, expiry: UntilPatched}',
+      ].join('\n---\n'),
+      'elsewhere/objects.yaml': [
+        'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: search, namespace: apps}\nspec: {replicas: 2, template: {metadata: {labels: {app: search}}, spec: {containers: [{name: solr, image: "solr:8.11.0"}]}}}',
+        'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: other, namespace: apps, annotations: {forestall.io/internet-facing: "maybe"}}\nspec: {template: {metadata: {labels: {app: other}}, spec: {containers: [{name: c, image: "busybox"}]}}}',
+        'apiVersion: v1\nkind: Service\nmetadata: {name: search, namespace: apps}\nspec: {type: NodePort, selector: {app: search}, ports: [{port: 8983}]}',
+        'apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: indexer, namespace: apps}\nspec: {template: {metadata: {labels: {app: indexer}}, spec: {containers: [{name: solr, image: "docker.io/library/solr:8.11.0"}]}}}',
+        'apiVersion: aquasecurity.github.io/v1alpha1\nkind: VulnerabilityReport\nmetadata: {name: statefulset-indexer-solr, namespace: apps, labels: {trivy-operator.resource.kind: StatefulSet, trivy-operator.resource.name: indexer, trivy-operator.resource.namespace: apps, trivy-operator.container.name: solr}}\n' +
+          'report: {registry: {server: index.docker.io}, artifact: {repository: library/solr, tag: 8.11.0}, vulnerabilities: [{vulnerabilityID: CVE-2021-44228, resource: org.apache.logging.log4j:log4j-core, installedVersion: 2.14.1, fixedVersion: 2.15.0, severity: CRITICAL}]}',
+        'apiVersion: aquasecurity.github.io/v1alpha1\nkind: VulnerabilityReport\nmetadata: {name: replicaset-search-5f7d8-solr, namespace: apps, labels: {trivy-operator.resource.kind: ReplicaSet, trivy-operator.resource.name: search-5f7d8, trivy-operator.resource.namespace: apps, trivy-operator.container.name: solr}}\n' +
+          'report: {registry: {server: index.docker.io}, artifact: {repository: library/solr, tag: 8.11.0}, vulnerabilities: [{vulnerabilityID: CVE-2021-44228, resource: org.apache.logging.log4j:log4j-core, installedVersion: 2.14.1, fixedVersion: 2.15.0, severity: CRITICAL}]}',
+      ].join('\n---\n'),
+    });
+    const r = await plan(dir, '--now', NOW, '--cluster', join(dir, 'elsewhere'));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/internet-facing: Deployment apps\/search\n/);
+    expect(r.stdout).toMatch(/warning: Deployment apps\/other: annotation forestall\.io\/internet-facing is "maybe", not "true" or "false"; it is ignored/);
+    expect(r.stdout).toMatch(/action kev-isolate-apps-deployment-search: Isolate via network:networkpolicy, 1 CVE/);
+    expect(r.stdout).not.toMatch(/action kev-isolate-apps-statefulset-indexer/);
+    expect(r.stdout).toMatch(/action kev-any-isolate-apps-statefulset-indexer: .*\n(.*\n){3}\s+isolates\s+StatefulSet apps\/indexer\n\s+exposed by\s+nothing: not internet-facing \(scope\.exposure Any\)\n/);
+    expect(r.stdout).toMatch(/decision\s+audit/);
+    expect(r.stdout).toMatch(/exposed by\s+Service apps\/search \(NodePort\)/);
+    expect(r.stdout).toMatch(/CVE-2021-44228 {2}Apache Log4j2, in KEV since 2021-12-10, used in ransomware campaigns: CRITICAL in org\.apache\.logging\.log4j:log4j-core 2\.14\.1, container solr\n\s+remediation: upgrade org\.apache\.logging\.log4j:log4j-core from 2\.14\.1 to 2\.15\.0 in container solr \(image solr:8\.11\.0\)/);
   });
 
   it('GIVEN an invalid ExposurePolicy and a duplicate ThreatFeed THEN it exits 1 naming the files and fields', async () => {

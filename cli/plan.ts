@@ -11,7 +11,10 @@ import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatIssues, LAYERS, parseDuration, validateObject, type ExposurePolicy, type ThreatFeed } from '../crds/index.js';
 import { ConfidenceExpressionError, defaultGuardrailConfig, Guardrails, ingest, type IngestResult } from '../feeds/index.js';
-import { CelCache, evaluatePolicy, inventoryFromObjects, selectFeeds, type CompileError, type Evaluation, type FeedView, type Inventory, type PlannedAction } from '../policies/index.js';
+import {
+  CelCache, evaluatePolicy, inventoryFromObjects, remediation, selectFeeds,
+  type ActionEvidence, type CompileError, type CveEvidence, type Evaluation, type FeedView, type Inventory, type PlannedAction,
+} from '../policies/index.js';
 import { CONNECTOR_IDS, isConnectorId, rendererFor, writeKustomization, type Layer, type Manifest, type WriteResult } from '../connectors/index.js';
 import { isForestallObject, readYamlDocuments } from './validate.js';
 
@@ -35,9 +38,13 @@ reported as having no content, and policies reading it see it as missing.
 Flags:
   --feed NAME=FILE          read ThreatFeed NAME from FILE (repeatable)
   --cluster DIR             YAML of the cluster's objects (Namespaces, Deployments,
-                            StatefulSets, DaemonSets, Pods, Services, Nodes). Without it,
-                            a cluster/ folder directly under a PATH is used if there is one.
-                            Service cluster IPs and Node ranges join the guardrails.
+                            StatefulSets, DaemonSets, ReplicaSets, Pods, Services,
+                            Ingresses, Gateways and their routes, Trivy Operator
+                            VulnerabilityReports, Nodes). Without it, a cluster/ folder
+                            directly under a PATH is used if there is one. Service
+                            cluster IPs and Node ranges join the guardrails; Services,
+                            Ingresses and routes decide which workloads are
+                            internet-facing, and the reports which CVEs they run.
   --now RFC3339             evaluate at this time instead of now (reproducible output)
   --connector LAYER=ID      default connector for a layer, e.g. network=network:cilium
                             (repeatable; layers: ${LAYERS.join(', ')})
@@ -45,7 +52,10 @@ Flags:
   --json                    print one JSON object: {"actions":[{"name","type","layer",
                             "decision","indicators","blastRadius","objects":[{"apiVersion",
                             "kind","namespace","name"}]}],"policies":[...],"feeds":[...],
-                            "errors":[...]} (namespace is "" for cluster-scoped objects)
+                            "cluster":{...},"errors":[...]} (namespace is "" for
+                            cluster-scoped objects); Isolate actions also have "evidence":
+                            {"target","internetFacing","exposure","vulnerabilities"}, each
+                            vulnerability with its "remediation"
   --out DIR                 write the rendered manifests of every action, whatever its
                             decision (audit and approval ones too), into DIR as a
                             kustomization that \`kubectl kustomize DIR\` builds
@@ -297,6 +307,7 @@ export function planJson(plan: Plan): unknown {
       indicators: action.request.values.length,
       blastRadius: action.blastRadius,
       objects: manifests.map((m) => ({ apiVersion: m.apiVersion, kind: m.kind, namespace: m.metadata.namespace ?? '', name: m.metadata.name })),
+      ...(action.evidence ? { evidence: evidenceJson(action.evidence) } : {}),
     })),
     policies: plan.policies.map((p) => ({
       name: p.name, file: p.file, mode: p.mode, suspended: p.suspended,
@@ -320,9 +331,22 @@ export function planJson(plan: Plan): unknown {
       namespaces: plan.cluster.inventory.namespaces.length,
       workloads: plan.cluster.inventory.workloads.length,
       ranges: plan.cluster.ranges,
+      internetFacing: internetFacing(plan.cluster.inventory),
+      vulnerabilityReports: plan.cluster.inventory.exposure?.reports ?? 0,
+      ignoredReports: plan.cluster.inventory.exposure?.ignoredReports ?? [],
+      warnings: plan.cluster.inventory.exposure?.warnings ?? [],
     },
     errors: plan.errors,
   };
+}
+
+function evidenceJson(evidence: ActionEvidence): unknown {
+  return { ...evidence, vulnerabilities: evidence.vulnerabilities.map((v) => ({ ...v, remediation: remediation(v) })) };
+}
+
+/** "Kind namespace/name" of every internet-facing workload, sorted. */
+function internetFacing(inventory: Inventory): string[] {
+  return [...(inventory.exposure?.workloads.values() ?? [])].filter((w) => w.internetFacing).map((w) => `${w.kind} ${w.namespace}/${w.name}`).sort();
 }
 
 const n = (x: number) => x.toLocaleString('en-US');
@@ -339,6 +363,14 @@ export function formatPlan(plan: Plan): string {
     ? `Cluster ${plan.cluster.dirs.join(', ')}${plan.cluster.fromFlag ? '' : ' (found under the PATH; --cluster DIR chooses another)'}: ` +
       `${plural(inventory.namespaces.length, 'namespace')}, ${plural(inventory.workloads.length, 'workload')}, ${plural(pods, 'pod')}; ${plural(plan.cluster.ranges.length, 'cluster range')} never blocked`
     : 'No cluster objects (--cluster DIR): no namespaces or workloads are in scope, so namespaced connectors render nothing');
+  const exposure = inventory.exposure;
+  if (plan.cluster.dirs.length && exposure) {
+    const facing = internetFacing(inventory);
+    lines.push(`  internet-facing: ${facing.length ? facing.join(', ') : 'none'}`);
+    lines.push(`  VulnerabilityReports: ${n(exposure.reports)}${exposure.ignoredReports.length ? `, ${n(exposure.ignoredReports.length)} ignored:` : ''}`);
+    for (const r of exposure.ignoredReports) lines.push(`    ${r.report}: ${r.reason}`);
+    for (const w of exposure.warnings) lines.push(`  warning: ${w}`);
+  }
 
   lines.push('', 'Feeds');
   const width = Math.max(...plan.feeds.map((f) => f.name.length), 4);
@@ -369,10 +401,13 @@ export function formatPlan(plan: Plan): string {
     lines.push(`  matched ${plural(e.matched, 'indicator')}`);
     for (const { action, manifests, problems } of p.actions) {
       const br = action.blastRadius;
-      lines.push(`  action ${action.name}: ${action.type} via ${action.connector}, ${plural(action.request.values.length, 'indicator')}, highest confidence ${action.confidence}`);
+      const values = action.type === 'Isolate' ? plural(action.request.values.length, 'CVE') : plural(action.request.values.length, 'indicator');
+      lines.push(`  action ${action.name}: ${action.type} via ${action.connector}, ${values}, highest confidence ${action.confidence}`);
       lines.push(`    decision     ${action.decision} (${action.reason})`);
       lines.push(`    blast radius ${plural(br.namespaces, 'namespace')}, ${plural(br.workloads, 'workload')}, ${plural(br.pods, 'pod')}, ${plural(br.addresses, 'address', 'addresses')}${br.production ? ', touches production' : ''}`);
       if (action.request.expiresAt) lines.push(`    expires      ${action.request.expiresAt}`);
+      else if (action.type === 'Isolate') lines.push('    expires      when patched (expiry UntilPatched)');
+      if (action.evidence) lines.push(...formatEvidence(action.evidence));
       for (const problem of problems) lines.push(`    not rendered: ${problem}`);
       if (manifests.length) lines.push(`    objects      ${summariseObjects(manifests)}`);
     }
@@ -386,6 +421,30 @@ export function formatPlan(plan: Plan): string {
   lines.push('', `${plural(actions.length, 'action')}: ${by('auto')} auto, ${by('approval')} approval, ${by('audit')} audit; ${plural(actions.length ? plan.policies.flatMap((p) => p.actions).reduce((s, a) => s + a.manifests.length, 0) : 0, 'object')} rendered (--out DIR writes them)`);
   if (plan.errors.length) lines.push(`${plural(plan.errors.length, 'error')}, listed on stderr`);
   return lines.join('\n') + '\n';
+}
+
+/** Which workload an Isolate action isolates, through what it is reachable, and for each CVE why and how to fix it. */
+function formatEvidence(evidence: ActionEvidence): string[] {
+  const { target } = evidence;
+  const lines = [`    isolates     ${target.kind} ${target.namespace}/${target.name}`];
+  if (evidence.internetFacing) evidence.exposure.forEach((p, i) => lines.push(`    ${i === 0 ? 'exposed by  ' : '            '} ${p.via}`));
+  else lines.push('    exposed by   nothing: not internet-facing (scope.exposure Any)');
+  for (const v of evidence.vulnerabilities) {
+    lines.push(`    ${v.cveID}  ${kevFacts(v)}: ${v.severity} in ${v.package ?? 'a package'} ${v.installedVersion}, container ${v.container}`);
+    lines.push(`      remediation: ${remediation(v)}`);
+  }
+  return lines;
+}
+
+/** "Apache Tomcat, in KEV since 2025-04-01, used in ransomware campaigns, EPSS 0.94": what the indicator carries. */
+function kevFacts(v: CveEvidence): string {
+  const facts = [
+    [v.vendor, v.product].filter(Boolean).join(' '),
+    v.dateAdded ? `in KEV since ${v.dateAdded}` : '',
+    v.knownRansomwareCampaignUse ? 'used in ransomware campaigns' : '',
+    v.epss !== undefined ? `EPSS ${v.epss}` : '',
+  ].filter(Boolean);
+  return facts.length ? facts.join(', ') : 'no KEV facts';
 }
 
 /** "2 NetworkPolicy (shop/a, staging/a), 1 ConfigMap (kube-system/b)", at most a few names per kind. */

@@ -129,11 +129,16 @@ describe('evaluatePolicy', () => {
     expect(selectFeeds({ feeds: { names: ['ipsum'] }, actions: [{ type: 'EgressDeny' }] }, [{ name: 'ipsum', labels: {}, indicators: undefined }]).missing).toEqual(['ipsum']);
   });
 
-  it('GIVEN DNSBlock and EgressDeny templates THEN each takes its own indicator types; DNS blocks count the whole cluster', () => {
-    const e = evaluatePolicy(policy({ feeds: { names: ['ipsum', 'domains'] }, actions: [{ type: 'EgressDeny' }, { type: 'DNSBlock', connector: 'dns:rpz' }, { type: 'Isolate' }], scope: { namespaceSelector: { matchLabels: { environment: 'production' } } } }), feeds, inventory, { now, cel });
+  it('GIVEN DNSBlock, EgressDeny, Isolate and Notify templates THEN each takes its own indicator types, DNS blocks count the whole cluster, Isolate without vulnerable workloads plans nothing, and Notify is skipped', () => {
+    const e = evaluatePolicy(policy({ feeds: { names: ['ipsum', 'domains'] }, actions: [{ type: 'EgressDeny' }, { type: 'DNSBlock', connector: 'dns:rpz' }, { type: 'Isolate' }, { type: 'Notify' }], scope: { namespaceSelector: { matchLabels: { environment: 'production' } } } }), feeds, inventory, { now, cel });
     expect(e.actions.map((a) => [a.name, a.connector, a.request.values.length])).toEqual([['p-egressdeny', 'network:networkpolicy', 3], ['p-dnsblock', 'dns:rpz', 1]]);
     expect(e.actions[1]!.blastRadius).toMatchObject({ namespaces: 3, workloads: 3, pods: 8, addresses: 0 });
-    expect(e.warnings).toEqual([expect.stringMatching(/spec.actions\[2\]: Isolate actions are not produced/)]);
+    expect(e.warnings).toEqual([expect.stringMatching(/spec.actions\[3\]: Notify actions are not produced/)]);
+  });
+
+  it('GIVEN an Isolate template naming an unknown connector THEN the evaluation stops, as for the other action types', () => {
+    const e = evaluatePolicy(policy({ actions: [{ type: 'Isolate', connector: 'network:calcio' }] }), feeds, inventory, { now, cel });
+    expect(e.compileErrors.map((c) => c.field)).toEqual(['spec.actions[0].connector']);
   });
 
   it('GIVEN a template naming an unknown connector THEN the evaluation stops with an error naming the field and the known ids', () => {

@@ -4,16 +4,25 @@ import type { ExposurePolicySpec } from '../crds/index.js';
 import { indicatorKey, Ipv4Set, mergeIndicator, parseCidr, parseIpv4, type Indicator, type IndicatorType } from '../feeds/index.js';
 import { CONNECTOR_IDS, isConnectorId } from '../connectors/index.js';
 import type { ActionType, Layer } from '../connectors/types.js';
-import { actionActivation, evaluateBool, indicatorActivation, type CelCache, type CelProgram, CelCompileError } from './cel/index.js';
+import { actionActivation, EMPTY_WORKLOAD, evaluateBool, indicatorActivation, type CelCache, type CelProgram, CelCompileError } from './cel/index.js';
+import { isolateActionName, isolationEvidence, matchVulnerableWorkloads, type IsolationCandidate, type IsolationMatch } from './isolate.js';
 import { matchesSelector } from './selector.js';
 import type {
   BlastRadius, CompileError, Decision, Evaluation, FeedView, Inventory, NamespaceView, PlannedAction, PolicyView, WorkloadView,
 } from './types.js';
+import { workloadKey } from './workloads.js';
 
 /**
  * The policy engine: an ExposurePolicy, the indicators of the feeds it selects and the
  * cluster inventory in; the actions it wants, each with its blast radius and approval
  * decision, out. Pure and deterministic, so the controller and `forestall plan` agree.
+ *
+ * EgressDeny and DNSBlock: one action per template, carrying every matched indicator of
+ * its types; spec.match sees each indicator with the empty `workload`. Isolate: one
+ * action per workload in scope (and internet-facing, with scope.exposure
+ * InternetFacing) that has a CVE indicator × finding pair for which spec.match holds
+ * (isolate.ts); a workload without one gets no action, which the controller turns into a
+ * lift. policies/README.md has the rules.
  */
 
 export interface EngineOptions {
@@ -46,11 +55,14 @@ export const LAYER_OF: Record<ActionType, Layer> = {
   Notify: 'notify',
 };
 
-/** Which indicator types each action type can act on; the others are ignored for that action. */
+/** Which indicator types each action type can act on; the others are ignored for that action. Isolate acts on workloads, through their CVEs. */
 const VALUE_TYPES: Partial<Record<ActionType, readonly IndicatorType[]>> = {
   EgressDeny: ['ipv4', 'ipv6', 'cidr'],
   DNSBlock: ['domain'],
 };
+
+/** Action types this version produces. */
+const PRODUCED: ReadonlySet<ActionType> = new Set<ActionType>(['EgressDeny', 'DNSBlock', 'Isolate']);
 
 /**
  * Labels that mark production. A namespace or workload carrying one of them makes the
@@ -137,22 +149,23 @@ export function scopeOf(spec: ExposurePolicySpec, inventory: Inventory): { names
 }
 
 /**
- * Matches the selected feeds' indicators against spec.match, merging an indicator seen
- * in several feeds into one (highest confidence wins).
+ * Matches the selected feeds' indicators on their own (with the empty workload) against
+ * spec.match, merging an indicator seen in several feeds into one (highest confidence
+ * wins). Runtime errors are reported in `warnings` unless `warnings` is undefined.
  */
-function matchIndicators(feeds: readonly FeedView[], match: CelProgram | undefined, now: Date, warnings: string[]): Map<string, Indicator> {
+function matchIndicators(feeds: readonly FeedView[], match: CelProgram | undefined, now: Date, warnings: string[] | undefined): Map<string, Indicator> {
   const matched = new Map<string, Indicator>();
   const errors = new Map<string, number>();
   const nowValue = now;
   for (const feed of feeds) {
     for (const indicator of feed.indicators ?? []) {
-      if (match && !evaluateBool(match, { indicator: indicatorActivation(indicator), now: nowValue }, (m) => errors.set(m, (errors.get(m) ?? 0) + 1))) continue;
+      if (match && !evaluateBool(match, { indicator: indicatorActivation(indicator), workload: EMPTY_WORKLOAD, now: nowValue }, (m) => errors.set(m, (errors.get(m) ?? 0) + 1))) continue;
       const key = indicatorKey(indicator);
       const seen = matched.get(key);
       matched.set(key, seen ? mergeIndicator(seen, indicator) : indicator);
     }
   }
-  for (const [message, count] of errors) warnings.push(`spec.match failed on ${count} indicator(s), which count as not matching: ${message}`);
+  for (const [message, count] of errors) warnings?.push(`spec.match failed on ${count} indicator(s), which count as not matching: ${message}`);
   return matched;
 }
 
@@ -216,39 +229,72 @@ export function evaluatePolicy(policy: PolicyView, feeds: readonly FeedView[], i
   // A connector typo must not lift what the template enforces today: it stops the evaluation as a CEL error does.
   spec.actions.forEach((template, index) => {
     const id = template.connector ?? connectors[LAYER_OF[template.type]];
-    if (VALUE_TYPES[template.type] && !isConnectorId(id)) {
+    if ((VALUE_TYPES[template.type] || template.type === 'Isolate') && !isConnectorId(id)) {
       errors.push({ field: `spec.actions[${index}].connector`, message: `spec.actions[${index}].connector: no connector ${id}; known: ${CONNECTOR_IDS.join(', ')}` });
     }
   });
   const result: Evaluation = { compileErrors: errors, missingFeeds: missing, matched: 0, actions: [], warnings: [] };
   if (errors.length) return result;
 
-  const matched = matchIndicators(selected, match, opts.now, result.warnings);
-  result.matched = matched.size;
-  if (opts.suppressed?.size) {
-    for (const [key, indicator] of matched) {
-      if (opts.suppressed.has(indicator.value)) {
-        matched.delete(key);
-        result.suppressed = (result.suppressed ?? 0) + 1;
-      }
+  const scope = scopeOf(spec, inventory);
+  const isolates = spec.actions.some((t) => t.type === 'Isolate');
+  // In a policy that only isolates, indicators on their own decide nothing but the
+  // matched count: an expression over `workload` fails on the empty workload by design,
+  // and saying so for every indicator would be noise.
+  const alone = matchIndicators(selected, match, opts.now, isolates && !spec.actions.some((t) => VALUE_TYPES[t.type]) ? undefined : result.warnings);
+  let isolation: IsolationMatch | undefined;
+  if (isolates) {
+    if (inventory.exposure) {
+      const exposure = inventory.exposure;
+      const internetFacingOnly = spec.scope?.exposure === 'InternetFacing';
+      const candidates = scope.workloads.filter((w) => !internetFacingOnly || exposure.workloads.get(workloadKey(w))?.internetFacing === true);
+      isolation = matchVulnerableWorkloads(selected, match, candidates, exposure, opts.now, result.warnings);
+    } else {
+      result.warnings.push('Isolate needs the workloads\' exposure and VulnerabilityReports, which this inventory does not carry (Inventory.exposure); no workload is isolated');
     }
   }
-  const scope = scopeOf(spec, inventory);
+  // Matched: on their own, or in at least one CVE × workload pair.
+  const pairOnly = [...(isolation?.indicators ?? [])].filter(([key]) => !alone.has(key)).map(([, indicator]) => indicator);
+  result.matched = alone.size + pairOnly.length;
+  if (opts.suppressed?.size) {
+    const suppressed = opts.suppressed;
+    const leaveOut = () => (result.suppressed = (result.suppressed ?? 0) + 1);
+    for (const [key, indicator] of alone) {
+      if (suppressed.has(indicator.value)) {
+        alone.delete(key);
+        leaveOut();
+      }
+    }
+    for (const indicator of pairOnly) if (suppressed.has(indicator.value)) leaveOut();
+    if (isolation) {
+      isolation.candidates = isolation.candidates
+        .map((c) => ({ ...c, hits: c.hits.filter((h) => !suppressed.has(h.indicator.value)) }))
+        .filter((c) => c.hits.length > 0);
+    }
+  }
   const typeCounts = new Map<ActionType, number>();
   for (const t of spec.actions) typeCounts.set(t.type, (typeCounts.get(t.type) ?? 0) + 1);
+  const namespacesByName = new Map(inventory.namespaces.map((ns) => [ns.name, ns]));
 
   spec.actions.forEach((template, index) => {
-    const types = VALUE_TYPES[template.type];
-    if (!types) {
+    if (!PRODUCED.has(template.type)) {
       result.warnings.push(`spec.actions[${index}]: ${template.type} actions are not produced by this version; the template is skipped`);
       return;
     }
-    const picked = [...matched.values()].filter((i) => types.includes(i.type));
+    const repeated = (typeCounts.get(template.type) ?? 0) > 1;
+    if (template.type === 'Isolate') {
+      const connector = template.connector ?? connectors[LAYER_OF.Isolate];
+      const planned = isolateActions(policy.name, spec, { index, repeated, connector, params: (template.params ?? {}) as Record<string, unknown> }, isolation?.candidates ?? [], namespacesByName, result.warnings, opts.now);
+      for (const base of planned) result.actions.push({ ...base, ...decide(spec, autoApprove, base, selected, opts.now) });
+      return;
+    }
+    const types = VALUE_TYPES[template.type]!;
+    const picked = [...alone.values()].filter((i) => types.includes(i.type));
     if (!picked.length) return;
     const values = picked.map((i) => i.value).sort();
     const layer = LAYER_OF[template.type];
     const connector = template.connector ?? connectors[layer];
-    const name = actionName(policy.name, template.type, index, (typeCounts.get(template.type) ?? 0) > 1);
+    const name = actionName(policy.name, template.type, index, repeated);
     const sources = [...new Set(picked.flatMap((i) => i.sources))].sort();
     const namespaces = scope.namespaces.map((ns) => ns.name);
     const base = {
@@ -277,6 +323,58 @@ export function evaluatePolicy(policy: PolicyView, feeds: readonly FeedView[], i
     result.actions.push({ ...base, ...decide(spec, autoApprove, base, selected, opts.now) });
   });
   return result;
+}
+
+/**
+ * One Isolate action per candidate workload: its CVE ids as the values, the workload as
+ * the one target, its pod template labels as the selector, a blast radius of that one
+ * workload, and the evidence. A workload without pod labels is skipped with a warning: an
+ * empty selector would isolate its whole namespace.
+ */
+function isolateActions(
+  policy: string, spec: ExposurePolicySpec, template: { index: number; repeated: boolean; connector: string; params: Record<string, unknown> },
+  candidates: readonly IsolationCandidate[], namespaces: ReadonlyMap<string, NamespaceView>, warnings: string[], now: Date,
+): Omit<PlannedAction, 'decision' | 'reason'>[] {
+  const usable = candidates.filter(({ workload: w }) => {
+    if (Object.keys(w.podLabels).length) return true;
+    warnings.push(`${w.kind} ${w.namespace}/${w.name} has no pod labels to select its pods by, so it is not isolated`);
+    return false;
+  });
+  const templateIndex = template.repeated ? template.index : undefined;
+  const names = usable.map(({ workload: w }) => isolateActionName(policy, w, templateIndex));
+  const expiry = expiresAt(spec, now);
+  return usable.map((candidate, i) => {
+    const w = candidate.workload;
+    // Two workloads whose names join into the same text keep apart by a hash of their identity.
+    const name = names.indexOf(names[i]!) === names.lastIndexOf(names[i]!) ? names[i]! : isolateActionName(policy, w, templateIndex, workloadKey(w));
+    const values = [...new Set(candidate.hits.map((h) => h.indicator.value))].sort();
+    const evidence = isolationEvidence(candidate);
+    const workloadSelector = { matchLabels: { ...w.podLabels } };
+    const ns = namespaces.get(w.namespace);
+    return {
+      name,
+      policy,
+      type: 'Isolate' as const,
+      layer: LAYER_OF.Isolate,
+      connector: template.connector,
+      request: {
+        name, policy, type: 'Isolate' as const, values,
+        targets: [evidence.target],
+        scope: { namespaces: [w.namespace], workloadSelector },
+        params: template.params,
+        ...(expiry ? { expiresAt: expiry } : {}),
+      },
+      digest: valuesDigest(values),
+      confidence: candidate.hits.reduce((m, h) => Math.max(m, h.indicator.confidence), 0),
+      blastRadius: {
+        namespaces: 1, workloads: 1, pods: w.pods, users: 0, addresses: 0,
+        production: isProduction(ns?.labels ?? {}) || isProduction(w.labels) || isProduction(w.podLabels),
+      },
+      feeds: [...new Set(candidate.hits.flatMap((h) => h.indicator.sources))].sort(),
+      workloadSelector,
+      evidence,
+    };
+  });
 }
 
 /** When an action that starts at `from` expires, or undefined for UntilPatched. */

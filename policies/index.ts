@@ -1,10 +1,17 @@
 /**
  * The policy engine's public surface: CEL, matching, scope, blast radius and the
  * approval decision, with no Kubernetes I/O. The controller and `forestall plan` both
- * call evaluatePolicy, so they agree on every action.
+ * call evaluatePolicy, so they agree on every action. The inventory (namespaces,
+ * workloads, their exposure and current vulnerabilities) is read from plain objects by
+ * inventoryFromObjects and exposureFromObjects.
  */
 export * from './types.js';
 export * from './engine.js';
 export * from './inventory.js';
+export * from './workloads.js';
+export { exposureFromObjects, INTERNET_FACING_ANNOTATION, INTERNAL_LOAD_BALANCER_ANNOTATIONS } from './exposure.js';
+export { TRIVY_LABELS } from './vulnerability-reports.js';
+export { parseImageRef, sameImage, formatImageRef, type ImageRef } from './image-ref.js';
+export { isolateActionName, remediation } from './isolate.js';
 export * from './selector.js';
 export * from './cel/index.js';

@@ -1,6 +1,6 @@
 import { createReadStream, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { validateObject, type ExposurePolicy } from '../crds/index.js';
 import { defaultGuardrailConfig, Guardrails, ingest, type Indicator } from '../feeds/index.js';
@@ -149,5 +149,28 @@ describe('kev-ransomware-isolate on the real KEV catalog', () => {
     expect(matched.sort()).toEqual([...expected].sort());
     const evaluation = evaluatePolicy({ name: 'kev-ransomware-isolate', generation: 1, spec: policy.spec }, [{ name: 'cisa-kev', labels: { 'forestall.io/kind': 'vulnerability' }, indicators: ingested.indicators }], inventoryFromObjects([]), { now: NOW, cel });
     expect(evaluation.matched).toBe(288);
+  });
+});
+
+describe('kev-ransomware-isolate on the example cluster', () => {
+  it('GIVEN examples/cluster THEN only shop/catalog runs ransomware CVEs (Log4Shell), and being internal it is isolated only when the scope takes any exposure', async () => {
+    const clusterDir = new URL('../examples/cluster/', import.meta.url).pathname;
+    const objects = readdirSync(clusterDir).filter((f) => f.endsWith('.yaml')).sort()
+      .flatMap((f) => parseAllDocuments(readFileSync(join(clusterDir, f), 'utf8')).map((d) => d.toJS() as unknown));
+    const inventory = inventoryFromObjects(objects);
+    const ingested = await ingest(createReadStream(new URL('../examples/feeds/kev.json', import.meta.url).pathname), { feed: 'cisa-kev', format: 'kev', now: NOW, guardrails: new Guardrails(defaultGuardrailConfig()) });
+    const feed: FeedView = { name: 'cisa-kev', labels: { 'forestall.io/kind': 'vulnerability' }, indicators: ingested.indicators };
+    const policy = loadPolicy('kev-ransomware-isolate.yaml');
+    const cel = new CelCache();
+
+    const internetFacing = evaluatePolicy({ name: 'kev-ransomware-isolate', generation: 1, spec: policy.spec }, [feed], inventory, { now: NOW, cel });
+    expect(internetFacing.compileErrors).toEqual([]);
+    expect(internetFacing.actions).toEqual([]);
+
+    const anyExposure = evaluatePolicy({ name: 'kev-ransomware-isolate', generation: 1, spec: { ...policy.spec, scope: { exposure: 'Any' } } }, [feed], inventory, { now: NOW, cel });
+    expect(anyExposure.actions.map((a) => [a.name, a.request.values, a.decision])).toEqual([
+      ['kev-ransomware-isolate-isolate-shop-deployment-catalog', ['CVE-2021-44228', 'CVE-2021-45046'], 'approval'],
+    ]);
+    expect(anyExposure.actions[0]!.evidence).toMatchObject({ internetFacing: false, exposure: [] });
   });
 });

@@ -1,6 +1,6 @@
 import type { ExposurePolicySpec } from '../crds/index.js';
 import type { Indicator } from '../feeds/index.js';
-import type { ActionRequest, ActionType, LabelSelector, Layer } from '../connectors/types.js';
+import type { ActionRequest, ActionType, LabelSelector, Layer, ObjectRef } from '../connectors/types.js';
 
 /**
  * The policy engine's inputs and outputs. The engine is pure: the controller fills
@@ -40,6 +40,88 @@ export interface WorkloadView {
 export interface Inventory {
   namespaces: readonly NamespaceView[];
   workloads: readonly WorkloadView[];
+  /**
+   * How each workload is reachable and which vulnerabilities its current images have
+   * (exposureFromObjects). Isolate actions need it: without it the engine plans none and
+   * says so in a warning.
+   */
+  exposure?: ExposureInventory;
+}
+
+/**
+ * How traffic from outside the cluster reaches a workload. `Annotation` stands for the
+ * `forestall.io/internet-facing: "true"` override, so that an internet-facing workload
+ * always has at least one path to show.
+ */
+export type ExposureKind = 'LoadBalancer' | 'NodePort' | 'ExternalIP' | 'Ingress' | 'Gateway' | 'Annotation';
+
+export interface ExposurePath {
+  kind: ExposureKind;
+  /** Readable: "Service shop/web (LoadBalancer)", "Ingress shop/web (host shop.example.com) → Service web:80". */
+  via: string;
+}
+
+/** One container of a workload's pod template. */
+export interface ContainerImage {
+  container: string;
+  /** The image reference as the pod spec writes it. */
+  image: string;
+  init: boolean;
+}
+
+/** One vulnerability a current VulnerabilityReport lists for one container of a workload. */
+export interface VulnerabilityFinding {
+  /** The scanner's id: CVE-2025-24813 (CVE ids upper-cased), GHSA-..., ... */
+  vulnerabilityID: string;
+  container: string;
+  /** The image the container runs, as the pod spec writes it. */
+  image: string;
+  /** The affected package (Trivy's `resource`). */
+  package?: string;
+  installedVersion: string;
+  /** Absent when no fixed version is published. Trivy may list several: "2.3.1, 2.12.2, 2.15.0". */
+  fixedVersion?: string;
+  /** CRITICAL, HIGH, MEDIUM, LOW or UNKNOWN. */
+  severity: string;
+  title?: string;
+  /** The scanner's primary link for the vulnerability. */
+  link?: string;
+  /** The VulnerabilityReport it came from, namespace/name. */
+  report: string;
+}
+
+/** Exposure and vulnerabilities of one workload. */
+export interface WorkloadExposure {
+  kind: string;
+  namespace: string;
+  name: string;
+  internetFacing: boolean;
+  /** Every path found, sorted by `via`; listed even when the override annotation says "false". */
+  exposure: ExposurePath[];
+  /** Containers, then init containers, in pod spec order. */
+  images: ContainerImage[];
+  /** From the reports that describe the images the workload runs now; sorted by id, container, package. */
+  findings: VulnerabilityFinding[];
+}
+
+/** A VulnerabilityReport that counts for nothing, and why. */
+export interface IgnoredReport {
+  /** namespace/name */
+  report: string;
+  reason: string;
+}
+
+export interface ExposureInventory {
+  /** Every workload of the objects, by workloadKey(). */
+  workloads: ReadonlyMap<string, WorkloadExposure>;
+  /** Vulnerability id → workload key (in key order) → that workload's current findings of it: the index the Isolate join runs on. */
+  byVulnerability: ReadonlyMap<string, ReadonlyMap<string, readonly VulnerabilityFinding[]>>;
+  /** VulnerabilityReports read. */
+  reports: number;
+  /** Stale reports (the container runs another image now) and reports naming no workload in the objects. */
+  ignoredReports: IgnoredReport[];
+  /** Objects that could not be used as they are, for example an override annotation that is neither "true" nor "false". */
+  warnings: string[];
 }
 
 export interface PolicyView {
@@ -83,6 +165,38 @@ export interface PlannedAction {
   feeds: string[];
   namespaceSelector?: LabelSelector;
   workloadSelector?: LabelSelector;
+  /** Isolate: why the workload is isolated; the controller copies it into the PreemptiveAction and its notifications. */
+  evidence?: ActionEvidence;
+}
+
+/** One CVE of an isolated workload: the KEV facts, where it sits, and what fixes it. */
+export interface CveEvidence {
+  cveID: string;
+  /** From the indicator's attributes (KEV). */
+  vendor?: string;
+  product?: string;
+  /** When CISA added it to KEV, YYYY-MM-DD. */
+  dateAdded?: string;
+  knownRansomwareCampaignUse?: boolean;
+  /** From an EPSS feed merged into the same indicator, 0-1. */
+  epss?: number;
+  container: string;
+  image: string;
+  package?: string;
+  installedVersion: string;
+  /** Absent: no fixed version is published yet. */
+  fixedVersion?: string;
+  severity: string;
+  link?: string;
+}
+
+export interface ActionEvidence {
+  /** The workload the action isolates. */
+  target: ObjectRef;
+  internetFacing: boolean;
+  exposure: ExposurePath[];
+  /** One entry per CVE and affected package, sorted by CVE id, container and package. */
+  vulnerabilities: CveEvidence[];
 }
 
 export interface CompileError {
@@ -96,7 +210,7 @@ export interface Evaluation {
   compileErrors: CompileError[];
   /** Selected feeds that do not exist or have never synced. */
   missingFeeds: string[];
-  /** Indicators that matched spec.match, across the selected feeds, after deduplication. */
+  /** Indicators that matched spec.match, across the selected feeds, after deduplication: on their own, or (Isolate) with at least one workload. */
   matched: number;
   /** Matched indicators left out because reviewers rejected them for this policy recently (EngineOptions.suppressed). */
   suppressed?: number;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Indicator } from '../../feeds/index.js';
 import type { BlastRadius } from '../types.js';
-import { actionActivation, indicatorActivation, IndicatorView, INDICATOR_FIELDS, type ActionFacts } from './activation.js';
+import { actionActivation, CelWorkload, EMPTY_WORKLOAD, indicatorActivation, IndicatorView, INDICATOR_FIELDS, workloadActivation, WORKLOAD_FIELDS, type ActionFacts, type WorkloadFacts } from './activation.js';
 import { compileCel, evaluateBool } from './compile.js';
 import { indicator, NOW, run } from './test-support.js';
 
@@ -120,5 +120,62 @@ describe('actionActivation', () => {
   it('GIVEN a misspelt action field THEN it is a compile error, also inside has()', () => {
     expect(() => compileCel('action.blastRadius.adresses < 10', 'spec.autoApprove', 'autoApprove')).toThrow(/spec\.autoApprove: No such key: adresses/);
     expect(() => compileCel('has(action.blastRadius.adresses)', 'spec.autoApprove', 'autoApprove')).toThrow(/No such key: adresses/);
+  });
+});
+
+describe('workloadActivation', () => {
+  const kev: Indicator = {
+    type: 'cve', value: 'CVE-2025-24813', confidence: 100, sources: ['cisa-kev'], tags: ['kev'],
+    attributes: { vendor: 'Apache', product: 'Tomcat', dateAdded: '2025-04-01', knownRansomwareCampaignUse: false },
+  };
+  const checkout: WorkloadFacts = {
+    kind: 'Deployment', namespace: 'shop', name: 'checkout',
+    labels: { 'app.kubernetes.io/name': 'checkout' }, podLabels: { 'app.kubernetes.io/name': 'checkout', tier: 'api' },
+    internetFacing: true,
+    exposure: [{ kind: 'Ingress', via: 'Ingress shop/storefront (host shop.example.com) → Service checkout:8080' }],
+    images: ['registry.example.org/shop/checkout:2.4.1'],
+    finding: { container: 'app', installedVersion: '10.1.34', fixedVersion: '10.1.35', severity: 'CRITICAL' },
+  };
+  const match = (source: string, workload: WorkloadFacts | CelWorkload = checkout): boolean => {
+    const errors: string[] = [];
+    const result = evaluateBool(compileCel(source, 'spec.match', 'match'), { indicator: indicatorActivation(kev), workload: workload instanceof CelWorkload ? workload : workloadActivation(workload), now: NOW }, (m) => errors.push(m));
+    expect(errors).toEqual([]);
+    return result;
+  };
+
+  it('GIVEN every field THEN each is usable with its CEL type', () => {
+    expect(match("workload.kind == 'Deployment' && workload.namespace == 'shop' && workload.name == 'checkout'")).toBe(true);
+    expect(match("workload.labels['app.kubernetes.io/name'] == 'checkout' && workload.podLabels.tier == 'api' && 'tier' in workload.podLabels")).toBe(true);
+    expect(match("workload.internetFacing && workload.exposure.exists(p, p.kind == 'Ingress' && p.via.contains('shop.example.com'))")).toBe(true);
+    expect(match("workload.images.exists(i, i.startsWith('registry.example.org/'))")).toBe(true);
+    expect(match("workload.container == 'app' && workload.installedVersion == '10.1.34' && workload.fixedVersion == '10.1.35' && workload.fixAvailable && workload.severity in ['CRITICAL', 'HIGH']")).toBe(true);
+    expect(match("indicator.attributes.dateAdded >= '2025-01-01' && workload.internetFacing")).toBe(true);
+  });
+
+  it('GIVEN a finding without a fixed version THEN fixAvailable is false and fixedVersion empty', () => {
+    expect(match("!workload.fixAvailable && workload.fixedVersion == ''", { ...checkout, finding: { container: 'app', installedVersion: '10.1.34', severity: 'CRITICAL' } })).toBe(true);
+  });
+
+  it('GIVEN the empty workload THEN every field is set: empty strings, lists and maps, and false', () => {
+    expect(match("workload.kind == '' && workload.namespace == '' && !workload.internetFacing && workload.exposure.size() == 0 && workload.images.size() == 0 && workload.labels.size() == 0 && !workload.fixAvailable && workload.severity == ''", EMPTY_WORKLOAD)).toBe(true);
+  });
+
+  it('GIVEN a plain object as the workload THEN cel-js converts it', () => {
+    expect(compileCel('workload.internetFacing', 'spec.match', 'match').evaluate({ indicator: kev, workload: checkout, now: NOW })).toBe(true);
+  });
+
+  it('GIVEN every field of the type THEN the CEL type declares it', () => {
+    expect(Object.keys(WORKLOAD_FIELDS).sort()).toEqual(Object.keys(new CelWorkload(checkout)).sort());
+  });
+
+  it.each([
+    ['workload.internetFaceing', 'No such key: internetFaceing'],
+    ['has(workload.fixedVerison)', 'No such key: fixedVerison'],
+    ["workload.exposure.exists(p, p.knd == 'Ingress')", 'No such key: knd'],
+    ['workload.exposure.exists(p, has(p.vai))', 'No such key: vai'],
+    ['workload.fixAvailable == 1', 'no such overload: bool == int'],
+    ["workload.exposure.exists(p, p == 'Ingress')", 'no such overload: ExposurePath == string'],
+  ])('GIVEN %j THEN it is a compile error, as for indicator', (source, message) => {
+    expect(() => compileCel(source, 'spec.match', 'match')).toThrow(message);
   });
 });

@@ -1,9 +1,9 @@
 import type { Environment } from '@marcbachmann/cel-js';
 import type { Indicator } from '../../feeds/index.js';
-import type { BlastRadius } from '../types.js';
+import type { BlastRadius, ExposurePath } from '../types.js';
 
 /**
- * What a policy expression sees: `indicator` in spec.match, `action` in
+ * What a policy expression sees: `indicator` and `workload` in spec.match, `action` in
  * spec.autoApprove, and `now` in both.
  *
  * Both are cel-js custom types with declared fields, so the type checker knows every
@@ -217,6 +217,106 @@ export function actionActivation(a: ActionFacts): ActionView {
   return a instanceof ActionView ? a : new ActionView(a);
 }
 
+export const EXPOSURE_PATH_FIELDS = {
+  kind: 'string',
+  via: 'string',
+} as const;
+
+/** One way into the workload: kind LoadBalancer, NodePort, ExternalIP, Ingress, Gateway or Annotation, and the readable path. */
+export class CelExposurePath {
+  [field: string]: unknown;
+  readonly kind: string;
+  readonly via: string;
+
+  constructor(p: Partial<ExposurePath>) {
+    this.kind = optionalString(p.kind) ?? '';
+    this.via = optionalString(p.via) ?? '';
+  }
+}
+
+export const WORKLOAD_FIELDS = {
+  kind: 'string',
+  namespace: 'string',
+  name: 'string',
+  labels: 'map<string, string>',
+  podLabels: 'map<string, string>',
+  internetFacing: 'bool',
+  exposure: 'list<ExposurePath>',
+  images: 'list<string>',
+  container: 'string',
+  installedVersion: 'string',
+  fixedVersion: 'string',
+  fixAvailable: 'bool',
+  severity: 'string',
+} as const;
+
+const EMPTY_LABELS: Readonly<Record<string, string>> = Object.freeze({});
+
+/** What spec.match is told about the workload of an indicator × workload pair (Isolate). */
+export interface WorkloadFacts {
+  kind: string;
+  namespace: string;
+  name: string;
+  labels: Readonly<Record<string, string>>;
+  podLabels: Readonly<Record<string, string>>;
+  internetFacing: boolean;
+  exposure: readonly ExposurePath[];
+  /** Image references of the containers and init containers. */
+  images: readonly string[];
+  /** The vulnerability report's finding for the pair's CVE; absent outside a pair. */
+  finding?: { container: string; installedVersion: string; fixedVersion?: string; severity: string };
+}
+
+/**
+ * The CEL view of a workload, together with one finding of the indicator's CVE in it.
+ * Every field is always set, so no expression needs has(): strings are '' and lists
+ * and maps empty where there is nothing, and fixAvailable is true exactly when
+ * fixedVersion is not ''.
+ */
+export class CelWorkload {
+  [field: string]: unknown;
+  readonly kind: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly podLabels: Readonly<Record<string, string>>;
+  readonly internetFacing: boolean;
+  readonly exposure: readonly CelExposurePath[];
+  readonly images: readonly string[];
+  readonly container: string;
+  readonly installedVersion: string;
+  readonly fixedVersion: string;
+  readonly fixAvailable: boolean;
+  readonly severity: string;
+
+  constructor(w: Partial<WorkloadFacts>) {
+    this.kind = optionalString(w.kind) ?? '';
+    this.namespace = optionalString(w.namespace) ?? '';
+    this.name = optionalString(w.name) ?? '';
+    this.labels = w.labels ?? EMPTY_LABELS;
+    this.podLabels = w.podLabels ?? EMPTY_LABELS;
+    this.internetFacing = w.internetFacing === true;
+    this.exposure = (w.exposure ?? []).map((p) => new CelExposurePath(p));
+    this.images = stringList(w.images);
+    this.container = optionalString(w.finding?.container) ?? '';
+    this.installedVersion = optionalString(w.finding?.installedVersion) ?? '';
+    this.fixedVersion = optionalString(w.finding?.fixedVersion) ?? '';
+    this.fixAvailable = this.fixedVersion !== '';
+    this.severity = optionalString(w.finding?.severity) ?? '';
+  }
+}
+
+/**
+ * The workload of an indicator evaluated on its own (EgressDeny and DNSBlock
+ * templates, and the count of matched indicators): kind, namespace and name '', no
+ * labels, not internet-facing, no exposure, images or finding.
+ */
+export const EMPTY_WORKLOAD: CelWorkload = new CelWorkload({});
+
+export function workloadActivation(w: WorkloadFacts): CelWorkload {
+  return w instanceof CelWorkload ? w : new CelWorkload(w);
+}
+
 /**
  * Registers the view types. `convert` lets a caller pass a plain Indicator or action
  * as the variable: cel-js converts it on first use in that evaluation.
@@ -225,5 +325,7 @@ export function activationTypes(env: Environment): Environment {
   return env
     .registerType('Indicator', { ctor: IndicatorView, fields: INDICATOR_FIELDS, convert: (v: Indicator) => indicatorActivation(v) })
     .registerType('BlastRadius', { ctor: BlastRadiusView, fields: BLAST_RADIUS_FIELDS, convert: (v: BlastRadius) => new BlastRadiusView(v) })
-    .registerType('Action', { ctor: ActionView, fields: ACTION_FIELDS, convert: (v: ActionFacts) => actionActivation(v) });
+    .registerType('Action', { ctor: ActionView, fields: ACTION_FIELDS, convert: (v: ActionFacts) => actionActivation(v) })
+    .registerType('ExposurePath', { ctor: CelExposurePath, fields: EXPOSURE_PATH_FIELDS, convert: (v: ExposurePath) => new CelExposurePath(v) })
+    .registerType('Workload', { ctor: CelWorkload, fields: WORKLOAD_FIELDS, convert: (v: WorkloadFacts) => workloadActivation(v) });
 }

@@ -1,5 +1,5 @@
 import { parse as parseDynamic, type ASTNode } from '@marcbachmann/cel-js';
-import { ACTION_FIELDS, BLAST_RADIUS_FIELDS, INDICATOR_FIELDS } from './activation.js';
+import { ACTION_FIELDS, BLAST_RADIUS_FIELDS, EXPOSURE_PATH_FIELDS, INDICATOR_FIELDS, WORKLOAD_FIELDS } from './activation.js';
 import { CelCompileError, firstLine } from './errors.js';
 import { ASSUMED_INPUT_BOUNDS as BOUNDS, MAX_ESTIMATED_COST } from './limits.js';
 import { NET_LITERAL_CHECKS } from './net.js';
@@ -13,7 +13,7 @@ import { URL_LITERAL_CHECKS } from './url.js';
  * - regex patterns are safe literals (regex.ts);
  * - literal arguments of ip(), cidr(), url(), duration(), timestamp() and of
  *   containsIP()/containsCIDR() parse, so `cidr('10.0.0.0/33')` fails at compile time;
- * - has() names a declared field of the Indicator and Action types (cel-js does not
+ * - has() names a declared field of the Indicator, Workload and Action types (cel-js does not
  *   type-check inside has(), and a misspelt field there would silently be false).
  *
  * This reads cel-js's AST after check(): `op`, `args`, `checkedType`, and `meta` for
@@ -78,6 +78,23 @@ const FIELD_SHAPES: Readonly<Record<string, Readonly<Record<string, Shape>>>> = 
     policy: { len: BOUNDS.shortStringLength },
     feeds: list(BOUNDS.listLength, BOUNDS.shortStringLength),
   },
+  Workload: {
+    kind: { len: BOUNDS.shortStringLength },
+    namespace: { len: BOUNDS.shortStringLength },
+    name: { len: BOUNDS.shortStringLength },
+    labels: { len: BOUNDS.listLength, key: { len: BOUNDS.shortStringLength }, elem: { len: BOUNDS.shortStringLength } },
+    podLabels: { len: BOUNDS.listLength, key: { len: BOUNDS.shortStringLength }, elem: { len: BOUNDS.shortStringLength } },
+    exposure: { len: BOUNDS.listLength, elem: SCALAR },
+    images: list(BOUNDS.listLength, BOUNDS.shortStringLength),
+    container: { len: BOUNDS.shortStringLength },
+    installedVersion: { len: BOUNDS.shortStringLength },
+    fixedVersion: { len: BOUNDS.shortStringLength },
+    severity: { len: 16 },
+  },
+  ExposurePath: {
+    kind: { len: 16 },
+    via: { len: BOUNDS.attributeValueLength },
+  },
 };
 
 /** Declared fields by type, for has(). */
@@ -85,6 +102,8 @@ const MESSAGE_FIELDS: Readonly<Record<string, Readonly<Record<string, string>>>>
   Indicator: INDICATOR_FIELDS,
   Action: ACTION_FIELDS,
   BlastRadius: BLAST_RADIUS_FIELDS,
+  Workload: WORKLOAD_FIELDS,
+  ExposurePath: EXPOSURE_PATH_FIELDS,
 };
 
 const REGEX_FUNCTIONS = new Set(['matches', 'find', 'findAll']);

@@ -5,10 +5,11 @@ import { celEnvironment, celVariables } from './environment.js';
 
 describe('the policy CEL environments', () => {
   it('GIVEN each kind THEN it declares exactly its variables', () => {
-    expect(celVariables('match')).toEqual({ indicator: 'Indicator', now: 'google.protobuf.Timestamp' });
+    expect(celVariables('match')).toEqual({ indicator: 'Indicator', workload: 'Workload', now: 'google.protobuf.Timestamp' });
     expect(celVariables('autoApprove')).toEqual({ action: 'Action', now: 'google.protobuf.Timestamp' });
     expect(celEnvironment('match').hasVariable('action')).toBe(false);
     expect(celEnvironment('autoApprove').hasVariable('indicator')).toBe(false);
+    expect(celEnvironment('autoApprove').hasVariable('workload')).toBe(false);
   });
 
   it('GIVEN the functions this folder adds to cel-js THEN README.md documents every one', () => {

@@ -9,7 +9,9 @@ import { urlLibrary } from './url.js';
 /**
  * The two CEL environments of an ExposurePolicy:
  *
- * - `match` (spec.match): `indicator` (Indicator) and `now` (timestamp);
+ * - `match` (spec.match): `indicator` (Indicator), `workload` (Workload: for Isolate, the
+ *   workload of an indicator × workload pair; otherwise the empty workload) and `now`
+ *   (timestamp);
  * - `autoApprove` (spec.autoApprove): `action` (Action) and `now` (timestamp).
  *
  * Both have cel-js's standard library (operators, macros all/exists/exists_one/filter/
@@ -38,7 +40,7 @@ const LIBRARIES: readonly ((env: Environment) => Environment)[] = [
 ];
 
 const VARIABLES: Readonly<Record<CelKind, Readonly<Record<string, string>>>> = {
-  match: { indicator: 'Indicator', now: 'google.protobuf.Timestamp' },
+  match: { indicator: 'Indicator', workload: 'Workload', now: 'google.protobuf.Timestamp' },
   autoApprove: { action: 'Action', now: 'google.protobuf.Timestamp' },
 };
 

@@ -9,13 +9,20 @@ export { celEnvironment, celVariables, type CelKind } from './environment.js';
 export {
   actionActivation,
   indicatorActivation,
+  workloadActivation,
   ActionView,
   BlastRadiusView,
   IndicatorView,
+  CelWorkload,
+  CelExposurePath,
+  EMPTY_WORKLOAD,
   INDICATOR_FIELDS,
+  WORKLOAD_FIELDS,
+  EXPOSURE_PATH_FIELDS,
   ACTION_FIELDS,
   BLAST_RADIUS_FIELDS,
   type ActionFacts,
+  type WorkloadFacts,
 } from './activation.js';
 export { CelCidr, CelIp, parseIp, parseCidrKeepingAddress } from './net.js';
 export { CelUrl } from './url.js';

@@ -249,7 +249,7 @@ describe('Git delivery', () => {
     const second = await eventually('a second pull request with only the new indicators', async () => {
       const a = await getAction('c2-declined-egressdeny');
       const pr = a?.status?.pullRequest;
-      return pr?.number !== undefined && pr.number !== number && a.spec.indicators.count === fresh.length && a;
+      return pr?.number !== undefined && pr.number !== number && a?.spec.indicators.count === fresh.length && a;
     }, 30_000);
     expect(second.status?.phase).toBe('Proposed');
     const body = (await gitea.api<Pull>('GET', `/repos/${gitea.username}/${REPO}/pulls/${second.status!.pullRequest!.number}`)).body.body;

@@ -35,6 +35,7 @@ export const ActionReason = {
   Rejected: 'Rejected',
   DeliveryFailed: 'DeliveryFailed',
   RemovalProposed: 'RemovalProposed',
+  RemovalCommitted: 'RemovalCommitted',
   Recorded: 'Recorded',
 } as const;
 
@@ -332,6 +333,7 @@ export class ActionReconciler implements Reconciler {
   ): Promise<Result | void> {
     const name = action.metadata.name!;
     const poll = this.deps.pullRequestPollMs ?? PULL_REQUEST_POLL_MS;
+    if (git.directRemoval) return this.removeByCommit(action, status, git, connector, cause, generation, now, log);
     let pr;
     try {
       const objects = (status.appliedObjects ?? []).map((o) => ({ apiVersion: o.apiVersion ?? 'v1', kind: o.kind, name: o.name, ...(o.namespace ? { namespace: o.namespace } : {}) }));
@@ -358,6 +360,42 @@ export class ActionReconciler implements Reconciler {
     return this.finish(action, { ...status, removalPullRequest }, generation, now, [
       { type: ActionCondition.Ready, status: 'True', reason: ActionReason.RemovalProposed, message },
     ]).then(() => (pr.state === 'Closed' ? undefined : { requeueAfter: poll }));
+  }
+
+  /**
+   * spec.git.directRemoval: the removal is committed straight to the base branch (no
+   * review), then the action waits, Enforced, until Argo CD or Flux has deleted the
+   * objects. The commit is made once; later polls only look at the cluster.
+   */
+  private async removeByCommit(
+    action: PreemptiveAction, status: PreemptiveActionStatus, git: NonNullable<ReturnType<GitDelivery['gitSpec']>>,
+    connector: Connector, cause: 'Expired' | 'Lifted', generation: number, now: Date, log: Request['log'],
+  ): Promise<Result | void> {
+    const committed = findCondition(action.status?.conditions as Condition[] | undefined, ActionCondition.Ready)?.reason === ActionReason.RemovalCommitted;
+    let commit = status.recordedCommit;
+    if (!committed || !commit) {
+      try {
+        commit = await this.deps.git!.recordRemoval(action, git, cause);
+      } catch (err) {
+        log.warn({ err }, 'Committing the removal failed');
+        this.deps.metrics.gitDeliveryFailures.inc({ code: (err as { code?: string }).code ?? 'unknown' });
+        await this.finish(action, status, generation, now, [
+          { type: ActionCondition.Ready, status: 'False', reason: ActionReason.DeliveryFailed, message: `spec.git (${git.url}): committing the removal: ${describeDeliveryError(err)}; what is enforced stays in place` },
+        ]);
+        return this.afterDeliveryFailure(err, classify(err) !== 'terminal');
+      }
+    }
+    const left = (await connector.remove(action.metadata.name!, { dryRun: true })).changes.length;
+    const branch = git.branch ?? 'main';
+    if (left === 0) {
+      return this.finish(action, { ...status, phase: cause, recordedCommit: commit, appliedObjects: [] }, generation, now, [
+        { type: ActionCondition.Ready, status: 'True', reason: cause === 'Lifted' ? ActionReason.Lifted : ActionReason.Expired, message: `removal committed to ${branch} at ${commit.slice(0, 12)}, and its objects have left the cluster` },
+      ]);
+    }
+    await this.finish(action, { ...status, recordedCommit: commit }, generation, now, [
+      { type: ActionCondition.Ready, status: 'True', reason: ActionReason.RemovalCommitted, message: `removal committed to ${branch} at ${commit.slice(0, 12)}; waiting for Argo CD or Flux to delete ${left} objects` },
+    ]);
+    return { requeueAfter: this.deps.pullRequestPollMs ?? PULL_REQUEST_POLL_MS };
   }
 
   /**

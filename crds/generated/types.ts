@@ -539,6 +539,10 @@ export interface ExposurePolicySpec {
      */
     recordAutoApproved?: boolean;
     /**
+     * At expiry or lift, commit the removal of a Git-delivered action straight to the base branch instead of opening a removal pull request (removing a block needs no review in some teams).
+     */
+    directRemoval?: boolean;
+    /**
      * How long indicators of a pull request closed without merging stay out of this policy's actions (review feedback), "0s" re-proposes on the next change. A Go duration such as "90s", "15m" or "24h".
      */
     suppressRejectedFor?: string;

@@ -46,6 +46,7 @@ const spec = obj('Which intelligence to act on, where, and how much to automate.
     }, { required: ['type'] }),
     reviewers: list('Reviewers requested on every pull request: user logins, or org/team for teams. The owners that the repository\'s CODEOWNERS gives the action\'s directory are requested as well.', str('A login or org/team.', { maxLength: 256 }), 32),
     recordAutoApproved: bool('Also commit automatically approved actions straight to the base branch (and their removal at expiry or lift), so Git stays the audit trail. A GitOps tool syncing that path applies the same objects Forestall applied.', false),
+    directRemoval: bool('At expiry or lift, commit the removal of a Git-delivered action straight to the base branch instead of opening a removal pull request (removing a block needs no review in some teams).', false),
     suppressRejectedFor: duration('How long indicators of a pull request closed without merging stay out of this policy\'s actions (review feedback), "0s" re-proposes on the next change.', '168h'),
   }, { required: ['url'] }),
   notify: list('Where to announce actions, besides Kubernetes Events.', obj('A notification target.', {

@@ -50,6 +50,7 @@ interface PolicyOptions {
   auto?: boolean;
   recordAutoApproved?: boolean;
   reviewers?: string[];
+  directRemoval?: boolean;
 }
 
 async function policy(name: string, connector: string, expiry = '24h', opts: PolicyOptions = {}): Promise<void> {
@@ -64,6 +65,7 @@ async function policy(name: string, connector: string, expiry = '24h', opts: Pol
         ...(opts.suppressRejectedFor ? { suppressRejectedFor: opts.suppressRejectedFor } : {}),
         ...(opts.recordAutoApproved ? { recordAutoApproved: true } : {}),
         ...(opts.reviewers ? { reviewers: opts.reviewers } : {}),
+        ...(opts.directRemoval ? { directRemoval: true } : {}),
       },
     },
   } as KubernetesObject);
@@ -75,6 +77,24 @@ async function deliveryFailure(action: string, pattern: RegExp): Promise<string>
     const ready = (await getAction(action))?.status?.conditions?.find((c) => c.type === 'Ready');
     return ready?.reason === 'DeliveryFailed' && pattern.test(ready.message ?? '') && ready.message!;
   }, 60_000);
+}
+
+/** Merges the action's pull request, then does what Argo CD or Flux would: build the action's directory on main and apply it server-side. */
+async function mergeAndSync(action: string): Promise<KubernetesObject[]> {
+  const number = await eventually('a pull request', async () => (await getAction(action))?.status?.pullRequest?.number, 60_000);
+  await eventually('mergeable', async () => (await gitea.api<Pull>('GET', `/repos/${gitea.username}/${REPO}/pulls/${number}`)).body.mergeable, 30_000, 200);
+  expect((await gitea.api('POST', `/repos/${gitea.username}/${REPO}/pulls/${number}/merge`, { Do: 'merge' })).status).toBe(200);
+  const clone = mkdtempSync(join(tmpdir(), 'forestall-argo-'));
+  try {
+    await simpleGit().clone(gitea.cloneUrl(REPO), clone);
+    const built = execFileSync(envtestBinary(inject('envtestAssets'), 'kubectl'), ['kustomize', join(clone, 'clusters/test', action)], { encoding: 'utf8' });
+    const objects = parseAllDocuments(built).map((d) => d.toJS() as KubernetesObject);
+    const argo = new KubeClient(kc, undefined, 'argocd-controller');
+    for (const o of objects) await argo.apply(o);
+    return objects;
+  } finally {
+    rmSync(clone, { recursive: true, force: true });
+  }
 }
 
 /** A ThreatFeed of its own (ConfigMap source, polled every second), so a test can change it without moving the others. */
@@ -360,6 +380,40 @@ describe('Git delivery', () => {
     expect((await main()).message).toMatch(/^forestall: remove c2-record-egressdeny/);
     expect((await gitea.api('GET', `/repos/${gitea.username}/${REPO}/contents/clusters/test/c2-record-egressdeny/kustomization.yaml?ref=main`)).status).toBe(404);
     expect((await client.list('projectcalico.org/v3', 'GlobalNetworkSet', { labelSelector: 'forestall.io/action=c2-record-egressdeny' })).items).toEqual([]);
+  });
+
+  it('GIVEN directRemoval THEN expiry commits the removal straight to main, and the action is Expired once Argo CD has pruned the objects', async () => {
+    const name = 'c2-direct-egressdeny';
+    await feed('direct-feed', top.map(([ip]) => ip).sort().slice(16, 20));
+    await policy('c2-direct', 'network:calico', '24h', { feed: 'direct-feed', directRemoval: true });
+    const objects = await mergeAndSync(name);
+    expect(objects.map((o) => o.kind).sort()).toEqual(['GlobalNetworkPolicy', 'GlobalNetworkSet']);
+    await eventually('enforced', async () => (await getAction(name))?.status?.phase === 'Enforced', 30_000);
+
+    await client.call('PATCH', await client.path('forestall.io/v1alpha1', 'PreemptiveAction', undefined, name), {
+      body: { spec: { expiresAt: new Date(Date.now() + 1000).toISOString().replace(/\.\d+Z$/, 'Z') } }, contentType: 'application/merge-patch+json',
+    });
+    const waiting = await eventually('the removal committed', async () => {
+      const a = await getAction(name);
+      return a?.status?.conditions?.find((c) => c.type === 'Ready')?.reason === 'RemovalCommitted' && a;
+    }, 30_000);
+    // No review for the removal, and enforcement stays until the objects are gone.
+    expect(waiting.status?.phase).toBe('Enforced');
+    expect(waiting.status?.removalPullRequest).toBeUndefined();
+    expect((await pulls('all')).filter((p) => p.head.ref === `forestall-removal/${name}`)).toEqual([]);
+    const main = (await gitea.api<{ commit: { id: string; message: string } }>('GET', `/repos/${gitea.username}/${REPO}/branches/main`)).body.commit;
+    expect(main.message).toMatch(new RegExp(`^forestall: remove ${name}`));
+    expect(waiting.status?.recordedCommit).toBe(main.id);
+    expect((await gitea.api('GET', `/repos/${gitea.username}/${REPO}/contents/clusters/test/${name}?ref=main`)).status).toBe(404);
+
+    // Argo CD prunes what left the repository.
+    const argo = new KubeClient(kc, undefined, 'argocd-controller');
+    for (const o of objects) await argo.delete(o);
+    const expired = await eventually('expired', async () => {
+      const a = await getAction(name);
+      return a?.status?.phase === 'Expired' && a;
+    }, 30_000);
+    expect(expired.status?.conditions?.find((c) => c.type === 'Ready')?.message).toMatch(/removal committed to main at [0-9a-f]{12}, and its objects have left the cluster/);
   });
 
   it('GIVEN a Gitea webhook to the controller THEN a merge is seen at once, not at the next poll', async () => {

@@ -4,6 +4,7 @@ import type { Connector, Layer } from '../connectors/types.js';
 import { API_VERSION, GROUP, VERSION, type ExposurePolicy, type PreemptiveAction } from '../crds/index.js';
 import { CelCache, DEFAULT_CONNECTORS } from '../policies/index.js';
 import { GitDelivery } from './action/git-delivery.js';
+import { ActionNotifier } from './action/notifications.js';
 import { PullRequestWebhook } from './action/pull-request-webhook.js';
 import { FeedbackStore } from './policy/feedback-store.js';
 import { IndicatorStore } from './action/indicator-store.js';
@@ -11,7 +12,7 @@ import { ActionReconciler } from './action/reconciler.js';
 import { kubeClusterAccess } from './connectors/cluster-access.js';
 import { InventoryCache } from './inventory.js';
 import { PolicyReporter } from './policy/policy-report.js';
-import { PolicyReconciler } from './policy/reconciler.js';
+import { PolicyReconciler, readsExposure } from './policy/reconciler.js';
 import type { Clock } from './runtime/clock.js';
 import type { KubeClient } from './runtime/client.js';
 import { Controller } from './runtime/controller.js';
@@ -42,6 +43,8 @@ export interface ControllerDeps {
     /** The pull-request webhook endpoint (optional): where it listens and the hooks' shared secret. */
     webhook?: { bind: string; secret: string };
   };
+  /** Notification transport settings; tests shorten the retries. */
+  notifyHttp?: { retries?: number; backoffMs?: number; timeoutMs?: number };
 }
 
 function informerFor<T extends { metadata?: unknown }>(deps: ControllerDeps, kind: string, plural: string): Informer<T & { metadata: { name?: string } }> {
@@ -80,7 +83,8 @@ export function addControllers(manager: Manager, deps: ControllerDeps) {
   const actionReconciler = new ActionReconciler({
     cache: actionInformer, client: deps.client, events: deps.events, clock: deps.clock, metrics: deps.metrics, store,
     connector, connectorIds: CONNECTOR_IDS, defaultConnector: (layer) => connectors[layer as Layer] ?? '',
-    feedback, ...(git ? { git } : {}), ...(deps.git?.pullRequestPollMs ? { pullRequestPollMs: deps.git.pullRequestPollMs } : {}),
+    feedback, notifier: new ActionNotifier({ client: deps.client, namespace: deps.feeds.namespace, policies: policyInformer, log: deps.log, ...(deps.notifyHttp ? { http: deps.notifyHttp } : {}) }),
+    ...(git ? { git } : {}), ...(deps.git?.pullRequestPollMs ? { pullRequestPollMs: deps.git.pullRequestPollMs } : {}),
   });
   const actions = new Controller<PreemptiveAction>({
     name: 'preemptiveaction', informer: actionInformer, reconciler: actionReconciler,
@@ -107,7 +111,8 @@ export function addControllers(manager: Manager, deps: ControllerDeps) {
   policies.watches(actionInformer, (a) => (a.spec.policyRef?.name ? [a.spec.policyRef.name] : []));
   policies.watches(feeds.informer, (f) => policyReconciler.policiesReading(f.metadata.name!));
   feeds.reconciler.onSnapshotChange((feed) => policyReconciler.policiesReading(feed).forEach((k) => policies.queue.add(k)));
-  inventory.onChange(() => policyInformer.list().forEach((p) => policies.queue.add(objectKey(p))));
+  // Exposure and vulnerability data only move policies with an Isolate template.
+  inventory.onChange((group) => policyInformer.list().filter((p) => group === 'core' || readsExposure(p)).forEach((p) => policies.queue.add(objectKey(p))));
 
   manager.add(feeds.controller);
   manager.add(inventory);

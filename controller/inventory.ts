@@ -1,19 +1,52 @@
 import type { KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
-import { namespaceView, workloadView, type Inventory, type WorkloadView } from '../policies/index.js';
+import { inventoryFromObjects, type Inventory } from '../policies/index.js';
 import type { KubeClient } from './runtime/client.js';
 import type { Clock } from './runtime/clock.js';
+import { statusOf } from './runtime/errors.js';
 import { Informer } from './runtime/informer.js';
 import type { Logger } from './runtime/logger.js';
 import type { Runnable } from './runtime/manager.js';
 import type { Metrics } from './runtime/metrics.js';
 
-/** The cluster objects the policy engine reads: Namespaces and the workload kinds, with their pod counts. */
-const KINDS = [
-  { apiVersion: 'v1', kind: 'Namespace', path: '/api/v1/namespaces' },
-  { apiVersion: 'apps/v1', kind: 'Deployment', path: '/apis/apps/v1/deployments' },
-  { apiVersion: 'apps/v1', kind: 'StatefulSet', path: '/apis/apps/v1/statefulsets' },
-  { apiVersion: 'apps/v1', kind: 'DaemonSet', path: '/apis/apps/v1/daemonsets' },
-] as const;
+/**
+ * The cluster objects the policy engine reads.
+ *
+ * core: Namespaces and the workload kinds (every policy's scope and blast radius).
+ * exposure: what makes a workload reachable from outside the cluster (Services,
+ * Ingresses, Gateway API Gateways and HTTPRoutes), the ReplicaSets that tie Trivy's
+ * reports to Deployments, and Trivy Operator's VulnerabilityReports. Only policies
+ * with an Isolate template read these.
+ *
+ * The Gateway API and Trivy kinds are CRDs a cluster may not have: until they are
+ * served, they count as empty, and the informer keeps trying (backoff up to 30 s), so
+ * installing them later needs no restart. Pods are not watched: their churn would
+ * re-evaluate every policy on every rollout, and the ReplicaSets already map reports
+ * to workloads. Bare Pods are therefore not isolated by the controller (the CLI,
+ * reading files, does count them).
+ */
+interface KindSpec {
+  apiVersion: string;
+  kind: string;
+  path: string;
+  group: 'core' | 'exposure';
+  /** A CRD that may be missing: listed as empty until it is served. */
+  optional?: boolean;
+}
+
+const KINDS: readonly KindSpec[] = [
+  { apiVersion: 'v1', kind: 'Namespace', path: '/api/v1/namespaces', group: 'core' },
+  { apiVersion: 'apps/v1', kind: 'Deployment', path: '/apis/apps/v1/deployments', group: 'core' },
+  { apiVersion: 'apps/v1', kind: 'StatefulSet', path: '/apis/apps/v1/statefulsets', group: 'core' },
+  { apiVersion: 'apps/v1', kind: 'DaemonSet', path: '/apis/apps/v1/daemonsets', group: 'core' },
+  { apiVersion: 'apps/v1', kind: 'ReplicaSet', path: '/apis/apps/v1/replicasets', group: 'exposure' },
+  { apiVersion: 'v1', kind: 'Service', path: '/api/v1/services', group: 'exposure' },
+  { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', path: '/apis/networking.k8s.io/v1/ingresses', group: 'exposure' },
+  { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', path: '/apis/gateway.networking.k8s.io/v1/gateways', group: 'exposure', optional: true },
+  { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', path: '/apis/gateway.networking.k8s.io/v1/httproutes', group: 'exposure', optional: true },
+  { apiVersion: 'aquasecurity.github.io/v1alpha1', kind: 'VulnerabilityReport', path: '/apis/aquasecurity.github.io/v1alpha1/vulnerabilityreports', group: 'exposure', optional: true },
+];
+
+export type InventoryGroup = KindSpec['group'];
 
 /**
  * Watches the inventory through informers and serves it as the engine's Inventory.
@@ -22,37 +55,51 @@ const KINDS = [
 export class InventoryCache implements Runnable {
   readonly name = 'inventory';
   readonly informers: Informer<KubernetesObject>[];
-  private readonly listeners: (() => void)[] = [];
+  private readonly listeners: ((group: InventoryGroup) => void)[] = [];
   /** Bumped on every relevant change, so consumers can tell whether a cached result still holds. */
   version = 0;
+  /** Bumped only when namespaces or workloads change: all that policies without Isolate read. */
+  coreVersion = 0;
+  private cached?: { version: number; inventory: Inventory };
 
   constructor(deps: { kc: KubeConfig; client: KubeClient; clock: Clock; log: Logger; metrics: Metrics }) {
-    this.informers = KINDS.map((k) => new Informer<KubernetesObject>({
-      kc: deps.kc,
-      path: k.path,
-      list: async () => {
-        const list = await deps.client.list<KubernetesObject>(k.apiVersion, k.kind);
-        // List items carry no apiVersion/kind; the engine needs kind.
-        for (const item of list.items) Object.assign(item, { apiVersion: k.apiVersion, kind: k.kind });
-        return list as KubernetesListObject<KubernetesObject>;
-      },
-      clock: deps.clock,
-      log: deps.log,
-      metrics: deps.metrics,
-    }));
-    for (const informer of this.informers) {
+    this.informers = KINDS.map((k) => {
+      const informer = new Informer<KubernetesObject>({
+        kc: deps.kc,
+        path: k.path,
+        list: async () => {
+          let list: KubernetesListObject<KubernetesObject>;
+          try {
+            list = await deps.client.list<KubernetesObject>(k.apiVersion, k.kind) as KubernetesListObject<KubernetesObject>;
+          } catch (err) {
+            if (!k.optional || statusOf(err) !== 404) throw err;
+            deps.log.debug({ kind: k.kind, apiVersion: k.apiVersion }, 'Not served (CRD not installed); counted as empty');
+            return { apiVersion: 'v1', kind: 'List', items: [], metadata: {} };
+          }
+          // List items carry no apiVersion/kind; the engine needs both.
+          for (const item of list.items) Object.assign(item, { apiVersion: k.apiVersion, kind: k.kind });
+          return list;
+        },
+        clock: deps.clock,
+        log: deps.log,
+        metrics: deps.metrics,
+      });
       for (const event of ['add', 'update', 'delete'] as const) {
         informer.on(event, (obj, old) => {
           if (event === 'update' && old && !inventoryRelevantChange(obj, old)) return;
+          // Watch events carry apiVersion and kind; keep them on every stored object.
+          Object.assign(obj, { apiVersion: k.apiVersion, kind: k.kind });
           this.version++;
-          for (const l of this.listeners) l();
+          if (k.group === 'core') this.coreVersion++;
+          for (const l of this.listeners) l(k.group);
         });
       }
-    }
+      return informer;
+    });
   }
 
-  /** Calls `listener` when anything the engine reads changes (labels, replicas, objects coming or going). */
-  onChange(listener: () => void): void {
+  /** Calls `listener` when anything the engine reads changes, saying which group moved. */
+  onChange(listener: (group: InventoryGroup) => void): void {
     this.listeners.push(listener);
   }
 
@@ -73,24 +120,29 @@ export class InventoryCache implements Runnable {
     await Promise.all(this.informers.map((i) => i.waitForSync(signal)));
   }
 
+  /** The engine's Inventory, with the exposure data; built once per version. */
   snapshot(): Inventory {
-    const [namespaces, ...workloadInformers] = this.informers;
-    const workloads: WorkloadView[] = [];
-    for (const informer of workloadInformers) {
-      for (const obj of informer.list()) {
-        const w = workloadView(obj as Parameters<typeof workloadView>[0]);
-        if (w) workloads.push(w);
-      }
-    }
-    return {
-      namespaces: namespaces!.list().map((ns) => namespaceView(ns.metadata?.name ?? '', ns.metadata?.labels)),
-      workloads,
-    };
+    if (this.cached?.version === this.version) return this.cached.inventory;
+    const inventory = inventoryFromObjects(this.informers.flatMap((i) => i.list()));
+    this.cached = { version: this.version, inventory };
+    return inventory;
   }
 }
 
-/** Status churn (observedGeneration, ready replicas) does not change what the engine computes. */
+/**
+ * Whether an update changes what the engine computes: labels, annotations (the
+ * internet-facing override, internal load balancers), owners, the spec, a
+ * VulnerabilityReport's findings and scanned image, a DaemonSet's pod count. Status
+ * churn and a report's rescan timestamps do not.
+ */
 function inventoryRelevantChange(obj: KubernetesObject, old: KubernetesObject): boolean {
-  const view = (o: KubernetesObject) => JSON.stringify([o.metadata?.labels, (o as { spec?: unknown }).spec, (o as { status?: { desiredNumberScheduled?: number } }).status?.desiredNumberScheduled]);
+  const view = (o: KubernetesObject) => {
+    const report = (o as { report?: { artifact?: unknown; registry?: unknown; vulnerabilities?: unknown } }).report;
+    return JSON.stringify([
+      o.metadata?.labels, o.metadata?.annotations, o.metadata?.ownerReferences, (o as { spec?: unknown }).spec,
+      report?.artifact, report?.registry, report?.vulnerabilities,
+      (o as { status?: { desiredNumberScheduled?: number } }).status?.desiredNumberScheduled,
+    ]);
+  };
   return view(obj) !== view(old);
 }

@@ -7,7 +7,7 @@ import type { Clock } from '../runtime/clock.js';
 import type { KubeClient } from '../runtime/client.js';
 import { findCondition, rfc3339, withConditions, type Condition, type ConditionInput } from '../runtime/conditions.js';
 import type { Reconciler, Request, Result } from '../runtime/controller.js';
-import { classify } from '../runtime/errors.js';
+import { classify, messageOf } from '../runtime/errors.js';
 import type { EventRecorder } from '../runtime/events.js';
 import { hasFinalizer, isDeleting, withFinalizer, withoutFinalizer } from '../runtime/finalizers.js';
 import type { Informer } from '../runtime/informer.js';
@@ -15,9 +15,10 @@ import type { Metrics } from '../runtime/metrics.js';
 import { parseDuration } from '../../crds/duration.js';
 import type { FeedbackStore } from '../policy/feedback-store.js';
 import { describeDeliveryError, type GitDelivery } from './git-delivery.js';
+import type { ActionNotifier } from './notifications.js';
 import type { IndicatorStore } from './indicator-store.js';
 
-export const ActionCondition = { Ready: 'Ready', Approved: 'Approved', Recorded: 'Recorded' } as const;
+export const ActionCondition = { Ready: 'Ready', Approved: 'Approved', Recorded: 'Recorded', Notified: 'Notified' } as const;
 export const ActionReason = {
   Enforced: 'Enforced',
   AwaitingApproval: 'AwaitingApproval',
@@ -37,6 +38,8 @@ export const ActionReason = {
   RemovalProposed: 'RemovalProposed',
   RemovalCommitted: 'RemovalCommitted',
   Recorded: 'Recorded',
+  NotificationSent: 'NotificationSent',
+  NotificationFailed: 'NotificationFailed',
 } as const;
 
 type Phase = NonNullable<PreemptiveActionStatus['phase']>;
@@ -61,6 +64,8 @@ export interface ActionDeps {
   defaultConnector: (layer: string) => string;
   /** Git delivery of actions that need approval; without it they wait in Proposed. */
   git?: GitDelivery;
+  /** Sends spec.notify notifications on phase changes. */
+  notifier?: ActionNotifier;
   /** Where rejected indicators are recorded, so the policy leaves them out for spec.git.suppressRejectedFor. */
   feedback?: FeedbackStore;
   pullRequestPollMs?: number;
@@ -450,9 +455,32 @@ export class ActionReconciler implements Reconciler {
     return [{ connector, result, message, time: rfc3339(now) }];
   }
 
-  /** Sets conditions, writes status if it changed, records phase transitions, and schedules expiry. */
+  /**
+   * Sets conditions, sends the notification the phase calls for (spec.notify), writes
+   * status if it changed, records phase transitions as Events (on the action, and for
+   * Isolate on the workload too), and schedules expiry. A notification that could not
+   * be delivered is retried later; it never holds back the status.
+   */
   private async finish(action: PreemptiveAction, status: PreemptiveActionStatus, generation: number, now: Date, conditions: Omit<ConditionInput, 'observedGeneration'>[], expiresAt?: number): Promise<Result | void> {
-    const next = withConditions(status, generation, now, conditions);
+    let next = withConditions(status, generation, now, conditions);
+    let notifyFailed = false;
+    if (this.deps.notifier?.wants(action)) {
+      const readyMessage = findCondition(next.conditions as Condition[] | undefined, ActionCondition.Ready)?.message;
+      try {
+        const notified = await this.deps.notifier.notify(action, next, readyMessage, now);
+        if (notified) {
+          next = withConditions({ ...next, notified }, generation, now, [
+            { type: ActionCondition.Notified, status: 'True', reason: ActionReason.NotificationSent, message: `${notified.at(-1)!.split('/').pop()} announced to spec.notify` },
+          ]);
+        }
+      } catch (err) {
+        notifyFailed = true;
+        this.deps.metrics.notificationFailures.inc({ code: (err as { code?: string }).code ?? 'unknown' });
+        next = withConditions(next, generation, now, [
+          { type: ActionCondition.Notified, status: 'False', reason: ActionReason.NotificationFailed, message: `spec.notify: ${messageOf(err)}; retrying` },
+        ]);
+      }
+    }
     const clean = JSON.parse(JSON.stringify(next)) as PreemptiveActionStatus;
     const before = action.status?.phase;
     if (!isDeepStrictEqual(clean, JSON.parse(JSON.stringify(action.status ?? {})))) {
@@ -461,14 +489,35 @@ export class ActionReconciler implements Reconciler {
       const readyBefore = findCondition(action.status?.conditions as Condition[] | undefined, ActionCondition.Ready);
       if (clean.phase !== before) {
         this.deps.events.event(action, clean.phase === 'Failed' ? 'Warning' : 'Normal', clean.phase ?? 'Pending', ready?.message ?? `phase ${clean.phase}`);
+        this.workloadEvents(action, clean.phase);
       } else if (ready && ready.status === 'False' && readyBefore?.reason !== ready.reason) {
         this.deps.events.event(action, 'Warning', ready.reason, ready.message);
       }
+      const notified = findCondition(clean.conditions as Condition[] | undefined, ActionCondition.Notified);
+      const notifiedBefore = findCondition(action.status?.conditions as Condition[] | undefined, ActionCondition.Notified);
+      if (notified?.status === 'False' && notifiedBefore?.message !== notified.message) this.deps.events.event(action, 'Warning', notified.reason, notified.message);
     }
-    if (expiresAt !== undefined && !TERMINAL.has(clean.phase as Phase)) {
-      return { requeueAfter: Math.max(1, expiresAt - now.getTime()) };
+    const retry = notifyFailed ? this.deps.pullRequestPollMs ?? PULL_REQUEST_POLL_MS : undefined;
+    const expiry = expiresAt !== undefined && !TERMINAL.has(clean.phase as Phase) ? Math.max(1, expiresAt - now.getTime()) : undefined;
+    const after = [retry, expiry].filter((v): v is number => v !== undefined);
+    return after.length ? { requeueAfter: Math.min(...after) } : undefined;
+  }
+
+  /** An Isolate action's transitions, told on the workload it isolates, where its owners look. */
+  private workloadEvents(action: PreemptiveAction, phase: PreemptiveActionStatus['phase']): void {
+    if (action.spec.type !== 'Isolate') return;
+    const cves = [...new Set((action.spec.evidence?.vulnerabilities ?? []).map((v) => v.cveID))];
+    const ids = cves.length ? cves.join(', ') : `${action.spec.indicators.count} CVEs`;
+    const fixes = (action.spec.evidence?.vulnerabilities ?? []).filter((v) => v.fixedVersion).map((v) => `${v.package ?? 'package'} ${v.installedVersion ?? ''} → ${v.fixedVersion} (container ${v.container ?? '?'})`);
+    const [type, reason, message] = phase === 'Enforced'
+      ? ['Warning', 'Isolated', `Forestall isolated this workload from ingress outside the cluster (PreemptiveAction ${action.metadata.name}): ${ids}${action.spec.evidence?.exposure?.length ? `, reachable through ${action.spec.evidence.exposure.join('; ')}` : ''}.${fixes.length ? ` Fix: ${fixes.join('; ')}.` : ''}`]
+      : phase === 'Proposed' ? ['Warning', 'IsolationProposed', `Forestall proposes isolating this workload (PreemptiveAction ${action.metadata.name}, awaiting approval): ${ids}`]
+        : phase === 'Lifted' || phase === 'Expired' ? ['Normal', 'IsolationLifted', `Forestall lifted the isolation of this workload (PreemptiveAction ${action.metadata.name}, ${phase})`]
+          : [undefined, undefined, undefined];
+    if (!type || !reason || !message) return;
+    for (const t of action.spec.targets ?? []) {
+      this.deps.events.event({ apiVersion: t.apiVersion ?? 'apps/v1', kind: t.kind, metadata: { name: t.name, ...(t.namespace ? { namespace: t.namespace } : {}) } }, type as 'Warning' | 'Normal', reason, message.slice(0, 1024));
     }
-    return undefined;
   }
 }
 

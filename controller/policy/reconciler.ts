@@ -177,7 +177,8 @@ export class PolicyReconciler implements Reconciler {
    */
   private async evaluate(policy: ExposurePolicy, now: Date, log: Request['log'], suppression?: Suppression): Promise<Evaluation> {
     const views: FeedView[] = [];
-    const keyParts: string[] = [String(policy.metadata.generation), this.deps.inventory.version.toString(), suppression?.key ?? 'none'];
+    const inventoryVersion = readsExposure(policy) ? this.deps.inventory.version : this.deps.inventory.coreVersion;
+    const keyParts: string[] = [String(policy.metadata.generation), inventoryVersion.toString(), suppression?.key ?? 'none'];
     for (const feed of this.deps.feeds.list()) {
       const fname = feed.metadata.name!;
       const labels = feed.metadata.labels ?? {};
@@ -263,6 +264,8 @@ export class PolicyReconciler implements Reconciler {
       ...(expiry ? { expiresAt: expiry } : {}),
       approval: { required: planned.decision !== 'auto', reason: planned.reason },
       delivery: policy.spec.git?.url && planned.decision !== 'auto' ? 'Git' : 'Direct',
+      ...(planned.request.targets?.length ? { targets: planned.request.targets.map((t) => ({ ...t })) } : {}),
+      ...(planned.evidence ? { evidence: evidenceSpec(planned.evidence) } : {}),
     };
   }
 
@@ -288,6 +291,19 @@ function snapshotId(snap: Snapshot | undefined): number {
   let id = snapshotIds.get(snap);
   if (id === undefined) snapshotIds.set(snap, (id = nextSnapshotId++));
   return id;
+}
+
+/** The action's evidence as the CRD stores it: findings without empty fields, bounded like the schema. */
+function evidenceSpec(e: NonNullable<PlannedAction['evidence']>): NonNullable<PreemptiveActionSpec['evidence']> {
+  return {
+    vulnerabilities: e.vulnerabilities.slice(0, 256).map((v) => JSON.parse(JSON.stringify(v)) as NonNullable<NonNullable<PreemptiveActionSpec['evidence']>['vulnerabilities']>[number]),
+    exposure: e.exposure.slice(0, 64).map((p) => p.via.slice(0, 1024)),
+  };
+}
+
+/** Whether the policy reads exposure and vulnerability data (it has an Isolate template). */
+export function readsExposure(policy: ExposurePolicy): boolean {
+  return policy.spec.actions.some((a) => a.type === 'Isolate');
 }
 
 /** Owned actions by phase; every phase present, so the map is stable. */

@@ -33,6 +33,7 @@ export class Metrics {
   readonly reviewRejections = new Counter({ name: 'forestall_review_rejections_total', help: 'Pull requests closed without merging, whose indicators the policy then leaves out for a while, by policy.', labelNames: ['policy'], registers: [this.registry] });
   readonly gitDeliveryFailures = new Counter({ name: 'forestall_git_delivery_failures_total', help: 'Failed Git deliveries (push, forge call), by error code.', labelNames: ['code'], registers: [this.registry] });
 
+  readonly notificationFailures = new Counter({ name: 'forestall_notification_failures_total', help: 'Notifications (spec.notify) that could not be delivered after retries, by error code; they are retried.', labelNames: ['code'], registers: [this.registry] });
   readonly gitWebhookRequests = new Counter({ name: 'forestall_git_webhook_requests_total', help: 'Requests to the pull-request webhook endpoint, by result (queued, ignored, unauthorized, invalid).', labelNames: ['result'], registers: [this.registry] });
 
   constructor(opts: { processMetrics?: boolean } = {}) {

@@ -988,6 +988,10 @@ export interface PreemptiveActionSpec {
        * First fixed version; empty when none is published.
        */
       fixedVersion?: string;
+      /**
+       * Advisory link from the report.
+       */
+      link?: string;
     }[];
     /**
      * How the workload is reachable from outside the cluster.
@@ -1107,6 +1111,14 @@ export interface PreemptiveActionStatus {
      */
     indicators?: number;
   };
+  /**
+   * Notifications already sent (action/detectedAt/event), so a re-reconcile does not send them again; the last 16.
+   *
+   * @maxItems 16
+   *
+   * Items: A notification id.
+   */
+  notified?: string[];
   /**
    * With spec.git.recordAutoApproved: the commit on the base branch that records what the action applied (or its removal).
    */

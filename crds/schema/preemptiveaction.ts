@@ -61,6 +61,7 @@ const spec = obj('One concrete response.', {
       package: str('The vulnerable package.', { maxLength: 512 }),
       installedVersion: str('Installed version.', { maxLength: 256 }),
       fixedVersion: str('First fixed version; empty when none is published.', { maxLength: 256 }),
+      link: str('Advisory link from the report.', { maxLength: 2048 }),
     }, { required: ['cveID'] }), 256),
     exposure: list('How the workload is reachable from outside the cluster.', str('One exposure path, for example "Ingress shop/web → Service web:80".', { maxLength: 1024 }), 64),
   }),
@@ -95,6 +96,7 @@ const status = obj('Where the action is in its lifecycle.', {
     until: time('End of the suppression.'),
     indicators: int('Indicators suppressed.', { minimum: 0 }),
   }),
+  notified: list('Notifications already sent (action/detectedAt/event), so a re-reconcile does not send them again; the last 16.', str('A notification id.', { maxLength: 600 }), 16),
   recordedCommit: str('With spec.git.recordAutoApproved: the commit on the base branch that records what the action applied (or its removal).', { maxLength: 64 }),
   appliedObjects: list('Objects applied for this action.', objectRef('An applied object.'), 1024),
   connectorResults: list('The latest result of each connector.', obj('One connector result.', {

@@ -71,6 +71,20 @@ async function policy(name: string, connector: string, expiry = '24h', opts: Pol
   } as KubernetesObject);
 }
 
+/** Waits for the action to satisfy `check`; a timeout says where the action stands (phase, conditions, pull requests). */
+async function actionState(name: string, what: string, check: (a: PreemptiveAction) => boolean, timeoutMs = 30_000): Promise<PreemptiveAction> {
+  try {
+    return await eventually(what, async () => {
+      const a = await getAction(name);
+      return a !== undefined && check(a) && a;
+    }, timeoutMs);
+  } catch (err) {
+    const a = await getAction(name);
+    const { conditions, phase, pullRequest, removalPullRequest } = a?.status ?? {};
+    throw new Error(`${(err as Error).message}; ${name}: ${JSON.stringify({ phase, pullRequest, removalPullRequest, conditions: conditions?.map((c) => `${c.type}=${c.status} ${c.reason}: ${c.message}`) })}`);
+  }
+}
+
 /** The action's Ready condition once `pattern` matches its message (reason DeliveryFailed). */
 async function deliveryFailure(action: string, pattern: RegExp): Promise<string> {
   return eventually(`${action} DeliveryFailed matching ${pattern}`, async () => {
@@ -195,10 +209,7 @@ describe('Git delivery', () => {
     for (const o of objects) await argo.apply(o);
     rmSync(clone, { recursive: true, force: true });
 
-    const enforced = await eventually('enforced', async () => {
-      const a = await getAction('c2-review-egressdeny');
-      return a?.status?.phase === 'Enforced' && a;
-    }, 30_000);
+    const enforced = await actionState('c2-review-egressdeny', 'enforced', (a) => a.status?.phase === 'Enforced');
     expect(enforced.status?.enforcedAt).toBeTruthy();
     expect(enforced.status?.conditions?.find((c) => c.type === 'Approved')).toMatchObject({ status: 'True', reason: 'Merged' });
   });
@@ -208,10 +219,7 @@ describe('Git delivery', () => {
     await client.call('PATCH', await client.path('forestall.io/v1alpha1', 'PreemptiveAction', undefined, name), {
       body: { spec: { expiresAt: new Date(Date.now() + 1000).toISOString().replace(/\.\d+Z$/, 'Z') } }, contentType: 'application/merge-patch+json',
     });
-    const proposed = await eventually('a removal pull request', async () => {
-      const a = await getAction(name);
-      return a?.status?.removalPullRequest?.number !== undefined && a;
-    }, 30_000);
+    const proposed = await actionState(name, 'a removal pull request', (a) => a.status?.removalPullRequest?.number !== undefined);
     expect(proposed.status?.phase).toBe('Enforced');
     const removal = (await pulls('open')).filter((p) => p.head.ref === `forestall-removal/${name}`);
     expect(removal).toHaveLength(1);
@@ -247,10 +255,7 @@ describe('Git delivery', () => {
     const number = await eventually('a pull request', async () => (await getAction('c2-declined-egressdeny'))?.status?.pullRequest?.number, 60_000);
     const closed = await gitea.api('PATCH', `/repos/${gitea.username}/${REPO}/pulls/${number}`, { state: 'closed' });
     expect(closed.status).toBe(201);
-    const rejected = await eventually('rejected', async () => {
-      const a = await getAction('c2-declined-egressdeny');
-      return a?.status?.phase === 'Rejected' && a;
-    }, 30_000);
+    const rejected = await actionState('c2-declined-egressdeny', 'rejected', (a) => a.status?.phase === 'Rejected');
     expect(rejected.status?.pullRequest).toMatchObject({ number, state: 'Closed' });
     expect(rejected.status?.rejection).toMatchObject({ indicators: 20 });
     const until = Date.parse(rejected.status!.rejection!.until!);

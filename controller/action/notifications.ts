@@ -1,0 +1,145 @@
+import type { ExposurePolicy, PreemptiveAction, PreemptiveActionStatus } from '../../crds/index.js';
+import {
+  createNotifier, notificationId, remediationLines,
+  type CveFinding, type Notification, type NotificationEvent, type NotifierOptions, type NotifierType,
+} from '../../notify/index.js';
+import type { KubeClient } from '../runtime/client.js';
+import { ForestallError } from '../runtime/errors.js';
+import type { Informer } from '../runtime/informer.js';
+import type { Logger } from '../runtime/logger.js';
+
+/**
+ * Announces what happened to a PreemptiveAction to the targets of its policy's
+ * spec.notify (Slack, a webhook, CloudEvents), once per episode and event: the id
+ * (action, detectedAt, event) is recorded in status.notified with the status write
+ * that follows the send, so a re-reconcile does not send again. A crash between the
+ * send and that write sends once more after the restart (at least once).
+ */
+export interface ActionNotifierDeps {
+  client: KubeClient;
+  /** Namespace of Secrets referenced without one. */
+  namespace: string;
+  policies: Informer<ExposurePolicy>;
+  log: Logger;
+  /** The cluster's name in messages, when known. */
+  cluster?: string;
+  /** Transport settings (tests shorten the retries). */
+  http?: Pick<NotifierOptions, 'retries' | 'backoffMs' | 'timeoutMs'>;
+}
+
+const KEEP_IDS = 16;
+
+export class ActionNotifier {
+  constructor(private readonly deps: ActionNotifierDeps) {}
+
+  /** The event a phase announces, or undefined for phases that announce nothing. */
+  static eventFor(action: PreemptiveAction, phase: PreemptiveActionStatus['phase']): NotificationEvent | undefined {
+    switch (phase) {
+      case 'Enforced': return action.spec.type === 'Isolate' ? 'Isolated' : 'Enforced';
+      case 'Proposed': case 'Lifted': case 'Expired': case 'Rejected': case 'Failed': return phase;
+      default: return undefined;
+    }
+  }
+
+  /** Whether the action's policy has notification targets. */
+  wants(action: PreemptiveAction): boolean {
+    return (this.policy(action)?.spec.notify?.length ?? 0) > 0;
+  }
+
+  /**
+   * Sends the notification `status` calls for, unless it was sent. Returns the
+   * status.notified list to write, or undefined when nothing was due. Throws when a
+   * target could not be reached (after the transport's retries), naming it.
+   */
+  async notify(action: PreemptiveAction, status: PreemptiveActionStatus, readyMessage: string | undefined, now: Date): Promise<string[] | undefined> {
+    const policy = this.policy(action);
+    const event = ActionNotifier.eventFor(action, status.phase);
+    if (!policy?.spec.notify?.length || !event || !status.detectedAt) return undefined;
+    const id = notificationId(action.metadata.name!, status.detectedAt, event);
+    const sent = status.notified ?? [];
+    if (sent.includes(id)) return undefined;
+    const notification = buildNotification(id, event, action, status, readyMessage, now, this.deps.cluster);
+    for (const [index, target] of policy.spec.notify.entries()) {
+      const { url, signingSecret } = await this.secret(target.urlSecretRef, `spec.notify[${index}].urlSecretRef`);
+      const notifier = createNotifier(target.type as NotifierType, url, { ...this.deps.http, ...(signingSecret && target.type === 'Webhook' ? { signingSecret } : {}) });
+      await notifier.send(notification);
+      this.deps.log.info({ action: action.metadata.name, event, target: notifier.target, type: target.type }, 'Notification sent');
+    }
+    return [...sent, id].slice(-KEEP_IDS);
+  }
+
+  private policy(action: PreemptiveAction): ExposurePolicy | undefined {
+    return action.spec.policyRef?.name ? this.deps.policies.get(action.spec.policyRef.name) : undefined;
+  }
+
+  /** The target URL (key `url`, or the key named) and, for webhooks, an optional `signing-secret`. */
+  private async secret(ref: { name: string; namespace?: string; key?: string }, field: string): Promise<{ url: string; signingSecret?: string }> {
+    const namespace = ref.namespace ?? this.deps.namespace;
+    const key = ref.key ?? 'url';
+    const secret = await this.deps.client.get<{ data?: Record<string, string> } & { metadata?: object }>('v1', 'Secret', ref.name, namespace);
+    const decode = (k: string) => {
+      const v = secret?.data?.[k];
+      return v ? Buffer.from(v, 'base64').toString('utf8').trim() : undefined;
+    };
+    const url = decode(key);
+    if (!url) {
+      throw new ForestallError('FST_KUBE_NOT_FOUND', secret
+        ? `Secret ${namespace}/${ref.name} (${field}) has no key ${key}`
+        : `Secret ${namespace}/${ref.name} (${field}) does not exist`);
+    }
+    const signingSecret = decode('signing-secret');
+    return { url, ...(signingSecret ? { signingSecret } : {}) };
+  }
+}
+
+/** What the action did, why, and what to do about it. */
+export function buildNotification(
+  id: string, event: NotificationEvent, action: PreemptiveAction, status: PreemptiveActionStatus, readyMessage: string | undefined, now: Date, cluster?: string,
+): Notification {
+  const { spec } = action;
+  const cves: CveFinding[] = (spec.evidence?.vulnerabilities ?? []).map((v) => ({
+    cveID: v.cveID,
+    ...(v.dateAdded ? { dateAdded: v.dateAdded } : {}),
+    ...(v.knownRansomwareCampaignUse !== undefined ? { knownRansomwareCampaignUse: v.knownRansomwareCampaignUse ? 'Known' : 'Unknown' } : {}),
+    ...(v.vendor ? { vendor: v.vendor } : {}),
+    ...(v.product ? { product: v.product } : {}),
+    ...(v.severity ? { severity: v.severity } : {}),
+    ...(v.installedVersion ? { installedVersion: v.installedVersion } : {}),
+    ...(v.fixedVersion ? { fixedVersion: v.fixedVersion } : {}),
+    ...(v.package ? { package: v.package } : {}),
+    ...(v.container ? { container: v.container } : {}),
+    ...(v.image ? { image: v.image } : {}),
+  }));
+  const exposure = spec.evidence?.exposure ?? [];
+  const targets = (spec.targets ?? []).map((t) => ({ kind: t.kind, name: t.name, ...(t.namespace ? { namespace: t.namespace } : {}) }));
+  const what = targets.length ? targets.map((t) => `${t.kind} ${t.namespace ? `${t.namespace}/` : ''}${t.name}`).join(', ') : `${spec.indicators.count} indicators`;
+  const summaries: Record<NotificationEvent, string> = {
+    Isolated: `Isolated ${what}: ${cves.map((c) => c.cveID).filter((c, i, all) => all.indexOf(c) === i).join(', ') || 'vulnerable'} and reachable from the internet`,
+    Enforced: `${spec.type} enforced on ${what}`,
+    Proposed: `${spec.type} on ${what} awaits approval${status.pullRequest?.url ? ` in ${status.pullRequest.url}` : ''}`,
+    Lifted: `${spec.type} on ${what} lifted`,
+    Expired: `${spec.type} on ${what} expired`,
+    Rejected: `${spec.type} on ${what} rejected in review`,
+    Failed: `${spec.type} on ${what} failed`,
+  };
+  const remediation = event === 'Isolated' || event === 'Proposed' ? remediationLines(cves, exposure) : [];
+  return {
+    id, event,
+    action: {
+      name: action.metadata.name!, type: spec.type, layer: spec.layer,
+      ...(spec.policyRef?.name ? { policy: spec.policyRef.name } : {}),
+      ...(spec.connector ? { connector: spec.connector } : {}),
+    },
+    summary: summaries[event],
+    ...(cluster ? { cluster } : {}),
+    targets,
+    why: {
+      ...(cves.length ? { cves } : {}),
+      ...(exposure.length ? { exposure } : {}),
+      ...(readyMessage ? { reason: readyMessage } : spec.approval?.reason ? { reason: spec.approval.reason } : {}),
+    },
+    remediation,
+    ...(status.pullRequest?.url ? { links: { pullRequest: status.pullRequest.url } } : {}),
+    time: now.toISOString(),
+  };
+}

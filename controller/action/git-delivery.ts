@@ -7,6 +7,7 @@ import {
 } from '../../delivery/index.js';
 import type { KubeClient } from '../runtime/client.js';
 import { ForestallError } from '../runtime/errors.js';
+import { readSecret } from '../runtime/secrets.js';
 import type { Informer } from '../runtime/informer.js';
 
 export interface GitDeliveryDeps {
@@ -190,22 +191,11 @@ export class GitDelivery {
   private async credentials(git: GitSpec): Promise<Credentials> {
     const ref = git.credentialsSecretRef;
     if (!ref) throw new ForestallError('FST_INVALID_SPEC', 'spec.git.credentialsSecretRef is required: a Secret with the forge token');
-    const namespace = ref.namespace ?? this.deps.namespace;
-    const key = ref.key ?? 'token';
-    const secret = await this.deps.client.get<{ data?: Record<string, string> } & { metadata?: object }>('v1', 'Secret', ref.name, namespace);
-    const decode = (name: string) => {
-      const v = secret?.data?.[name];
-      return v ? Buffer.from(v, 'base64').toString('utf8').trim() : undefined;
-    };
-    const token = decode(key);
-    if (!token) {
-      throw new ForestallError('FST_KUBE_NOT_FOUND', secret
-        ? `Secret ${namespace}/${ref.name} (spec.git.credentialsSecretRef) has no key ${key}`
-        : `Secret ${namespace}/${ref.name} (spec.git.credentialsSecretRef) does not exist`);
-    }
-    const username = decode('username');
-    const sshPrivateKey = decode('ssh-privatekey');
-    const knownHosts = decode('known_hosts');
+    const secret = await readSecret(this.deps.client, ref, { defaultNamespace: this.deps.namespace, defaultKey: 'token', field: 'spec.git.credentialsSecretRef' });
+    const token = secret.value;
+    const username = secret.optional('username');
+    const sshPrivateKey = secret.optional('ssh-privatekey');
+    const knownHosts = secret.optional('known_hosts');
     return { token, ...(username ? { username } : {}), ...(sshPrivateKey ? { sshPrivateKey: `${sshPrivateKey}\n` } : {}), ...(knownHosts ? { knownHosts } : {}) };
   }
 }

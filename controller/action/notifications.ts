@@ -4,8 +4,8 @@ import {
   type CveFinding, type Notification, type NotificationEvent, type NotifierOptions, type NotifierType,
 } from '../../notify/index.js';
 import type { KubeClient } from '../runtime/client.js';
-import { ForestallError } from '../runtime/errors.js';
 import type { Informer } from '../runtime/informer.js';
+import { readSecret } from '../runtime/secrets.js';
 import type { Logger } from '../runtime/logger.js';
 
 /**
@@ -74,21 +74,9 @@ export class ActionNotifier {
 
   /** The target URL (key `url`, or the key named) and, for webhooks, an optional `signing-secret`. */
   private async secret(ref: { name: string; namespace?: string; key?: string }, field: string): Promise<{ url: string; signingSecret?: string }> {
-    const namespace = ref.namespace ?? this.deps.namespace;
-    const key = ref.key ?? 'url';
-    const secret = await this.deps.client.get<{ data?: Record<string, string> } & { metadata?: object }>('v1', 'Secret', ref.name, namespace);
-    const decode = (k: string) => {
-      const v = secret?.data?.[k];
-      return v ? Buffer.from(v, 'base64').toString('utf8').trim() : undefined;
-    };
-    const url = decode(key);
-    if (!url) {
-      throw new ForestallError('FST_KUBE_NOT_FOUND', secret
-        ? `Secret ${namespace}/${ref.name} (${field}) has no key ${key}`
-        : `Secret ${namespace}/${ref.name} (${field}) does not exist`);
-    }
-    const signingSecret = decode('signing-secret');
-    return { url, ...(signingSecret ? { signingSecret } : {}) };
+    const secret = await readSecret(this.deps.client, ref, { defaultNamespace: this.deps.namespace, defaultKey: 'url', field });
+    const signingSecret = secret.optional('signing-secret');
+    return { url: secret.value, ...(signingSecret ? { signingSecret } : {}) };
   }
 }
 

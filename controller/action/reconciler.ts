@@ -88,7 +88,7 @@ export class ActionReconciler implements Reconciler {
 
   async reconcile({ key, log }: Request): Promise<Result | void> {
     const { cache, client } = this.deps;
-    const action = cache.get(key);
+    let action = cache.get(key);
     if (!action) return;
     const name = action.metadata.name!;
     const connectorId = action.spec.connector ?? this.deps.defaultConnector(action.spec.layer);
@@ -107,10 +107,9 @@ export class ActionReconciler implements Reconciler {
       }
       return;
     }
-    if (!hasFinalizer(action)) {
-      await client.setFinalizers(action, withFinalizer(action));
-      return;
-    }
+    // The finalizer first, then on in the same reconcile with what the server returned
+    // (a new action is enforced one queue round sooner).
+    if (!hasFinalizer(action)) action = await client.setFinalizers(action, withFinalizer(action));
 
     const now = new Date(this.deps.clock.now());
     const previous = (action.status?.phase ?? 'Pending') as Phase;

@@ -14,6 +14,7 @@ import type { Clock } from '../runtime/clock.js';
 import type { KubeClient } from '../runtime/client.js';
 import { findCondition, rfc3339, withConditions, type Condition } from '../runtime/conditions.js';
 import type { Reconciler, Request, Result } from '../runtime/controller.js';
+import { forEachLimit } from '../runtime/concurrency.js';
 import type { EventRecorder } from '../runtime/events.js';
 import { hasFinalizer, isDeleting, withFinalizer, withoutFinalizer } from '../runtime/finalizers.js';
 import type { Informer } from '../runtime/informer.js';
@@ -33,6 +34,9 @@ export const PolicyReason = {
   Suspended: 'Suspended',
   Deleting: 'Deleting',
 } as const;
+
+/** Owned actions written in parallel per reconcile. */
+const CONVERGE_CONCURRENCY = 8;
 
 /** Phases after which an action no longer enforces anything. */
 const TERMINAL = new Set(['Expired', 'Lifted', 'Rejected', 'Failed']);
@@ -137,14 +141,12 @@ export class PolicyReconciler implements Reconciler {
     const enforcing = policy.spec.mode !== 'Audit';
     const desired = enforcing ? evaluation.actions : [];
     const wanted = new Set(desired.map((a) => a.name));
-    for (const planned of desired) await this.converge(policy, planned, now, log);
-    for (const action of owned) {
-      if (wanted.has(action.metadata.name!)) continue;
-      // Audit mode enforces nothing, so actions left from another mode go; otherwise the
-      // indicators left the feed or the scope, and the action lifts.
-      if (!enforcing) await client.delete(action);
-      else await this.lift(action, log);
-    }
+    // A KEV catalog can isolate dozens of workloads at once: their actions are written
+    // a few at a time rather than one after another.
+    await forEachLimit(desired, CONVERGE_CONCURRENCY, (planned) => this.converge(policy, planned, now, log));
+    // Audit mode enforces nothing, so actions left from another mode go; otherwise the
+    // indicators left the feed or the scope, and the action lifts.
+    await forEachLimit(owned.filter((a) => !wanted.has(a.metadata.name!)), CONVERGE_CONCURRENCY, (action) => (enforcing ? this.lift(action, log) : client.delete(action)));
     await this.deps.reporter.report(policy, evaluation, now);
 
     const counts = phaseCounts(this.owned(name));

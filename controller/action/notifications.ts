@@ -12,8 +12,9 @@ import type { Logger } from '../runtime/logger.js';
  * Announces what happened to a PreemptiveAction to the targets of its policy's
  * spec.notify (Slack, a webhook, CloudEvents), once per episode and event: the id
  * (action, detectedAt, event) is recorded in status.notified with the status write
- * that follows the send, so a re-reconcile does not send again. A crash between the
- * send and that write sends once more after the restart (at least once).
+ * that follows the send, and remembered in memory for reconciles that run before the
+ * informer cache shows that write, so a re-reconcile does not send again. A crash
+ * between the send and the write sends once more after the restart (at least once).
  */
 export interface ActionNotifierDeps {
   client: KubeClient;
@@ -28,8 +29,12 @@ export interface ActionNotifierDeps {
 }
 
 const KEEP_IDS = 16;
+/** Ids sent by this process, remembered for reconciles that run on a cache not yet showing the status write. */
+const REMEMBER_IDS = 10_000;
 
 export class ActionNotifier {
+  private readonly sent = new Set<string>();
+
   constructor(private readonly deps: ActionNotifierDeps) {}
 
   /** The event a phase announces, or undefined for phases that announce nothing. */
@@ -58,6 +63,8 @@ export class ActionNotifier {
     const id = notificationId(action.metadata.name!, status.detectedAt, event);
     const sent = status.notified ?? [];
     if (sent.includes(id)) return undefined;
+    // Sent already, but the informer cache has not caught up with the status that says so.
+    if (this.sent.has(id)) return [...sent, id].slice(-KEEP_IDS);
     const notification = buildNotification(id, event, action, status, readyMessage, now, this.deps.cluster);
     for (const [index, target] of policy.spec.notify.entries()) {
       const { url, signingSecret } = await this.secret(target.urlSecretRef, `spec.notify[${index}].urlSecretRef`);
@@ -65,7 +72,13 @@ export class ActionNotifier {
       await notifier.send(notification);
       this.deps.log.info({ action: action.metadata.name, event, target: notifier.target, type: target.type }, 'Notification sent');
     }
+    this.remember(id);
     return [...sent, id].slice(-KEEP_IDS);
+  }
+
+  private remember(id: string): void {
+    this.sent.add(id);
+    if (this.sent.size > REMEMBER_IDS) this.sent.delete(this.sent.values().next().value!);
   }
 
   private policy(action: PreemptiveAction): ExposurePolicy | undefined {

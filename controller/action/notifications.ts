@@ -29,7 +29,7 @@ export interface ActionNotifierDeps {
 }
 
 const KEEP_IDS = 16;
-/** Ids sent by this process, remembered for reconciles that run on a cache not yet showing the status write. */
+/** (action uid, generation, event) sent by this process, remembered for reconciles that run on a cache not yet showing the status write. */
 const REMEMBER_IDS = 10_000;
 
 export class ActionNotifier {
@@ -63,8 +63,10 @@ export class ActionNotifier {
     const id = notificationId(action.metadata.name!, status.detectedAt, event);
     const sent = status.notified ?? [];
     if (sent.includes(id)) return undefined;
-    // Sent already, but the informer cache has not caught up with the status that says so.
-    if (this.sent.has(id)) return [...sent, id].slice(-KEEP_IDS);
+    // Sent already, but the informer cache has not caught up with the status that says
+    // so (and may even lack the episode's detectedAt): the same event for the same spec.
+    const memory = `${action.metadata.uid ?? action.metadata.name}/${action.metadata.generation ?? 0}/${event}`;
+    if (this.sent.has(memory)) return [...sent, id].slice(-KEEP_IDS);
     const notification = buildNotification(id, event, action, status, readyMessage, now, this.deps.cluster);
     for (const [index, target] of policy.spec.notify.entries()) {
       const { url, signingSecret } = await this.secret(target.urlSecretRef, `spec.notify[${index}].urlSecretRef`);
@@ -72,12 +74,12 @@ export class ActionNotifier {
       await notifier.send(notification);
       this.deps.log.info({ action: action.metadata.name, event, target: notifier.target, type: target.type }, 'Notification sent');
     }
-    this.remember(id);
+    this.remember(memory);
     return [...sent, id].slice(-KEEP_IDS);
   }
 
-  private remember(id: string): void {
-    this.sent.add(id);
+  private remember(key: string): void {
+    this.sent.add(key);
     if (this.sent.size > REMEMBER_IDS) this.sent.delete(this.sent.values().next().value!);
   }
 

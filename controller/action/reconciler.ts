@@ -128,7 +128,9 @@ export class ActionReconciler implements Reconciler {
       delete status.pullRequest;
       delete status.rejection;
     }
-    status.detectedAt ??= rfc3339(now);
+    // The first episode starts when the action was created: the same answer from a
+    // reconcile whose cache does not yet show our last status write.
+    status.detectedAt ??= action.metadata.creationTimestamp ? rfc3339(new Date(action.metadata.creationTimestamp)) : rfc3339(now);
 
     if (!connector) {
       return this.finish(action, { ...status, phase: previous === 'Enforced' ? 'Enforced' : 'Failed' }, generation, now, [

@@ -1,11 +1,12 @@
 import type { TestProject } from 'vitest/node';
 import { ENVTEST_ASSETS_ENV, buildEnvtestAssets } from './envtest-assets.js';
 import { GITEA_BINARY_ENV, buildGitea } from './gitea-server.js';
+import { SCIM_VENV_ENV, installScimServer } from './scim-server.js';
 
 /**
  * vitest globalSetup for the integration project: builds the control-plane
- * binaries and the Gitea forge once (or takes them from the cache), before any
- * worker starts.
+ * binaries and the Gitea forge, and installs the SCIM server, once (or takes them
+ * from the cache), before any worker starts.
  *
  * A failed build throws, which fails the whole run. Skipping instead would let a
  * machine without the binaries report a green integration suite.
@@ -22,4 +23,7 @@ export default async function setup(project: TestProject): Promise<void> {
   const giteaBinary = await buildGitea();
   project.provide('giteaBinary', giteaBinary);
   process.env[GITEA_BINARY_ENV] = giteaBinary;
+
+  // The SCIM 2.0 server (scim2-server from PyPI, pinned with hashes) in a cached venv.
+  process.env[SCIM_VENV_ENV] = await installScimServer();
 }

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Installs scim2-server (a SCIM 2.0 server of the python-scim project, from PyPI) into
+# a venv kept outside the repo, so the SCIM connector tests talk to a real server.
+#
+# Output (printed as the last line on stdout): the path of the venv,
+#   ${FORESTALL_CACHE:-$HOME/.cache/forestall}/scim2-server/<version>/venv
+# whose bin/scim2-server is the server's command; <version> is the scim2-server pin of
+# requirements.txt beside this script. When $FORESTALL_SCIM_VENV is set, nothing is
+# installed: that venv must already hold bin/scim2-server, and its path is printed.
+#
+# Progress and timings go to stderr. The venv is reused while its stamp matches
+# requirements.txt and the Python in use, so a warm run takes well under a second.
+# Any failure exits non-zero: the tests that need the server must fail, never skip,
+# when it cannot be installed.
+set -euo pipefail
+started_ns=$(date +%s%N)
+here=$(cd "$(dirname "$0")" && pwd)
+requirements="$here/requirements.txt"
+python=${FORESTALL_PYTHON:-python3}
+
+log() { echo "[scim] $*" >&2; }
+elapsed() { echo "$(( ($(date +%s%N) - started_ns) / 1000000 )) ms"; }
+
+if [ -n "${FORESTALL_SCIM_VENV:-}" ]; then
+  [ -x "$FORESTALL_SCIM_VENV/bin/scim2-server" ] \
+    || { log "FORESTALL_SCIM_VENV=$FORESTALL_SCIM_VENV has no executable bin/scim2-server"; exit 1; }
+  log "using FORESTALL_SCIM_VENV=$FORESTALL_SCIM_VENV as it is"
+  echo "$FORESTALL_SCIM_VENV"
+  exit 0
+fi
+
+version=$(sed -n 's/^scim2-server==\([^ \\]*\).*/\1/p' "$requirements")
+[ -n "$version" ] || { log "no 'scim2-server==<version>' pin in $requirements"; exit 1; }
+cache=${FORESTALL_CACHE:-$HOME/.cache/forestall}
+base="$cache/scim2-server/$version"
+venv="$base/venv"
+
+command -v "$python" >/dev/null 2>&1 || { log "$python not found: scim2-server $version needs Python 3.11 or later"; exit 1; }
+"$python" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
+  || { log "$("$python" --version 2>&1) is too old: scim2-server $version and scim2-models need Python 3.11 or later (set FORESTALL_PYTHON)"; exit 1; }
+
+# The stamp ties the venv to the pinned set and to the interpreter that built it:
+# a venv made by another Python (a pyenv switch, an OS upgrade) has dangling links.
+stamp_value="$( (cat "$requirements"; "$python" -c 'import sys; print(sys.executable, sys.version)') | sha256sum | cut -d' ' -f1)"
+stamp="$venv/.forestall-stamp"
+is_warm() { [ -x "$venv/bin/scim2-server" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$stamp_value" ]; }
+
+if is_warm; then
+  log "scim2-server $version already installed in $venv (checked in $(elapsed))"
+  echo "$venv"
+  exit 0
+fi
+
+mkdir -p "$base"
+# Two runs at once (CI set-up and a test, two checkouts) must not build the same
+# venv together; flock is in util-linux, and without it we just go ahead.
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$base/venv.lock"
+  flock 9
+  if is_warm; then
+    log "scim2-server $version installed by a concurrent run in $venv (waited $(elapsed))"
+    echo "$venv"
+    exit 0
+  fi
+fi
+
+log "creating $venv (scim2-server $version and its pinned dependencies from PyPI)"
+rm -rf "$venv"
+if ! "$python" -m venv "$venv" >&2; then
+  log "python -m venv failed; on Debian/Ubuntu install the venv module: apt-get install python3-venv"
+  rm -rf "$venv"
+  exit 1
+fi
+log "venv created after $(elapsed)"
+# --require-hashes: every file must match a hash of requirements.txt; --no-deps: the
+# installed set is exactly requirements.txt; --only-binary: wheels only, no compiler.
+if ! "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
+  --require-hashes --no-deps --only-binary=:all: -r "$requirements" >&2; then
+  log "pip install -r $requirements failed (see above); scim2-server is required for the SCIM tests"
+  rm -rf "$venv"
+  exit 1
+fi
+log "packages installed after $(elapsed)"
+# Importing the server proves the dependency set is complete (pip --no-deps does
+# not check) and that the pinned version is the one installed.
+installed=$("$venv/bin/python" -c '
+import importlib.metadata as m
+import scim2_server.testserver.cli, scim2_server.memory, scim2_models
+print(m.version("scim2-server"))
+')
+[ "$installed" = "$version" ] || { log "installed scim2-server is $installed, not the pinned $version"; rm -rf "$venv"; exit 1; }
+[ -x "$venv/bin/scim2-server" ] || { log "pip installed scim2-server but $venv/bin/scim2-server is missing"; rm -rf "$venv"; exit 1; }
+echo "$stamp_value" > "$stamp"
+log "scim2-server $version ready in $venv (cold set-up took $(elapsed))"
+echo "$venv"

@@ -1,12 +1,13 @@
 import type { TestProject } from 'vitest/node';
 import { ENVTEST_ASSETS_ENV, buildEnvtestAssets } from './envtest-assets.js';
 import { GITEA_BINARY_ENV, buildGitea } from './gitea-server.js';
+import { KEYCLOAK_HOME_ENV, fetchKeycloak } from './keycloak-server.js';
 import { SCIM_VENV_ENV, installScimServer } from './scim-server.js';
 
 /**
  * vitest globalSetup for the integration project: builds the control-plane
- * binaries and the Gitea forge, and installs the SCIM server, once (or takes them
- * from the cache), before any worker starts.
+ * binaries and the Gitea forge, installs the SCIM server and fetches Keycloak, once
+ * (or takes them from the cache), before any worker starts.
  *
  * A failed build throws, which fails the whole run. Skipping instead would let a
  * machine without the binaries report a green integration suite.
@@ -26,4 +27,9 @@ export default async function setup(project: TestProject): Promise<void> {
 
   // The SCIM 2.0 server (scim2-server from PyPI, pinned with hashes) in a cached venv.
   process.env[SCIM_VENV_ENV] = await installScimServer();
+
+  // Keycloak (keycloak-quarkus-dist from Maven Central), fetched and pre-built once.
+  const keycloakHome = await fetchKeycloak();
+  project.provide('keycloakHome', keycloakHome);
+  process.env[KEYCLOAK_HOME_ENV] = keycloakHome;
 }

@@ -437,7 +437,12 @@ describe('Git delivery', () => {
     await eventually('mergeable', async () => (await gitea.api<Pull>('GET', `/repos/${gitea.username}/${REPO}/pulls/${number}`)).body.mergeable, 30_000, 200);
     const mergedAt = Date.now();
     expect((await gitea.api('POST', `/repos/${gitea.username}/${REPO}/pulls/${number}/merge`, { Do: 'merge' })).status).toBe(200);
-    await eventually('the merge seen through the webhook', async () => (await getAction('c2-hooked-egressdeny'))?.status?.pullRequest?.state === 'Merged', 20_000, 100);
+    try {
+      await actionState('c2-hooked-egressdeny', 'the merge seen through the webhook', (a) => a.status?.pullRequest?.state === 'Merged', 20_000);
+    } catch (err) {
+      const requests = (await mgr.metrics.gitWebhookRequests.get()).values.map((v) => `${v.labels['result']}=${v.value}`).join(', ');
+      throw new Error(`${(err as Error).message}; webhook requests: ${requests || 'none'}`);
+    }
     const seenMs = Date.now() - mergedAt;
     console.log(`merge to status through the Gitea webhook: ${seenMs} ms (poll interval 600000 ms)`);
     const requests = (await mgr.metrics.gitWebhookRequests.get()).values;

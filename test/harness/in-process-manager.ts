@@ -11,14 +11,14 @@ import { addControllers } from '../../controller/controllers.js';
  * The real manager and controllers, running inside the test process against a real
  * API server (no leader election), so tests can read its metrics directly.
  */
-export async function startManager(kc: KubeConfig, opts: { resyncPeriodMs?: number; namespace?: string; fetchAllow?: string[]; feedTimeoutMs?: number; defaultConnectors?: Record<string, string>; gitWorkRoot?: string; pullRequestPollMs?: number; gitWebhook?: { bind: string; secret: string } } = {}) {
+export async function startManager(kc: KubeConfig, opts: { resyncPeriodMs?: number; namespace?: string; fetchAllow?: string[]; feedTimeoutMs?: number; defaultConnectors?: Record<string, string>; gitWorkRoot?: string; pullRequestPollMs?: number; gitWebhook?: { bind: string; secret: string }; concurrency?: number } = {}) {
   const log = pino({ level: process.env.FORESTALL_TEST_LOG ?? 'silent' });
   const metrics = new Metrics();
   const client = new KubeClient(kc, metrics);
   const events = new KubeEventRecorder(kc, 'forestall-controller', realClock, log);
   const manager = new Manager({ client, clock: realClock, log, metrics, metricsBindAddress: '127.0.0.1:0', healthProbeBindAddress: '127.0.0.1:0' });
   const controllers = addControllers(manager, {
-    kc, client, events, clock: realClock, log, metrics, concurrency: 2, resyncPeriodMs: opts.resyncPeriodMs ?? 0,
+    kc, client, events, clock: realClock, log, metrics, concurrency: opts.concurrency ?? 2, resyncPeriodMs: opts.resyncPeriodMs ?? 0,
     feeds: { namespace: opts.namespace ?? 'forestall-system', fetchAllow: opts.fetchAllow ?? [], neverBlock: [], maxBytes: 2 * 1024 * 1024, timeoutMs: opts.feedTimeoutMs ?? 5000 },
     defaultConnectors: opts.defaultConnectors,
     ...(opts.gitWorkRoot ? { git: { workRoot: opts.gitWorkRoot, env: process.env, pullRequestPollMs: opts.pullRequestPollMs ?? 300, ...(opts.gitWebhook ? { webhook: opts.gitWebhook } : {}) } } : {}),

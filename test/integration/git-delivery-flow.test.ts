@@ -37,7 +37,8 @@ let mgr: Awaited<ReturnType<typeof startManager>>;
 interface Pull { number: number; state: string; merged: boolean; mergeable: boolean; head: { ref: string }; body: string; html_url: string }
 const pulls = async (state: 'open' | 'closed' | 'all') => (await gitea.api<Pull[]>('GET', `/repos/${gitea.username}/${REPO}/pulls?state=${state}&limit=50`)).body;
 const getAction = (name: string) => client.get<PreemptiveAction>('forestall.io/v1alpha1', 'PreemptiveAction', name);
-const start = () => startManager(kc, { namespace: NS, gitWorkRoot: workRoot });
+// Four workers, the controller's default: a slow forge call for one action must not hold up the others' polls.
+const start = () => startManager(kc, { namespace: NS, gitWorkRoot: workRoot, concurrency: 4 });
 
 interface PolicyOptions {
   feed?: string;
@@ -336,6 +337,9 @@ describe('Git delivery', () => {
       expect(failures.find((v) => v.labels['code'] === 'FST_FORGE_UNAVAILABLE')?.value).toBeGreaterThan(0);
       expect(failures.find((v) => v.labels['code'] === 'FST_FORGE_RATE_LIMITED')?.value).toBeGreaterThan(0);
     } finally {
+      // Its forge URL is this proxy: without the policy, nothing keeps calling it.
+      await client.delete({ apiVersion: 'forestall.io/v1alpha1', kind: 'ExposurePolicy', metadata: { name: 'c2-outage' } } as KubernetesObject);
+      await eventually('the outage action gone', async () => (await getAction('c2-outage-egressdeny')) === undefined, 30_000);
       await proxy.stop();
     }
   });
@@ -425,7 +429,7 @@ describe('Git delivery', () => {
     // A controller that would not poll the pull request again for ten minutes: only the webhook can tell it.
     await mgr.stop();
     const secret = 'webhook-secret-for-tests';
-    mgr = await startManager(kc, { namespace: NS, gitWorkRoot: workRoot, pullRequestPollMs: 600_000, gitWebhook: { bind: '127.0.0.1:0', secret } });
+    mgr = await startManager(kc, { namespace: NS, gitWorkRoot: workRoot, concurrency: 4, pullRequestPollMs: 600_000, gitWebhook: { bind: '127.0.0.1:0', secret } });
     const port = await eventually('webhook listening', async () => mgr.controllers.webhook?.port || false);
     const hook = await gitea.api('POST', `/repos/${gitea.username}/${REPO}/hooks`, {
       type: 'gitea', active: true, events: ['pull_request'], config: { url: `http://127.0.0.1:${port}/webhooks/git`, content_type: 'json', secret },

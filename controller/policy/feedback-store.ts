@@ -34,6 +34,8 @@ export interface Rejection {
 export interface Suppression {
   /** Values suppressed now. */
   values: ReadonlySet<string>;
+  /** Actions whose rejection is behind an active suppression: the action controller settles them as Rejected. */
+  actions: ReadonlySet<string>;
   /** When the next rejection ends (ms since the epoch), for a requeue; undefined when none is active. */
   nextExpiry?: number;
   /** Changes whenever `values` does: the stored version and the active rejections. */
@@ -44,7 +46,7 @@ interface ConfigMap extends KubernetesObject {
   binaryData?: Record<string, string>;
 }
 
-const NONE: Suppression = { values: new Set(), key: 'none' };
+const NONE: Suppression = { values: new Set(), actions: new Set(), key: 'none' };
 
 export function feedbackConfigMapName(policy: string): string {
   return `forestall-feedback-${policy}`.slice(0, 253);
@@ -85,7 +87,7 @@ export class FeedbackStore {
     if (!active.length) return NONE;
     const values = new Set(active.flatMap((r) => r.values));
     const nextExpiry = Math.min(...active.map((r) => Date.parse(r.until)));
-    return { values, nextExpiry, key: `${this.parsed.get(policy)?.resourceVersion}:${active.length}` };
+    return { values, actions: new Set(active.map((r) => r.action)), nextExpiry, key: `${this.parsed.get(policy)?.resourceVersion}:${active.length}` };
   }
 
   private async read(policy: string): Promise<Rejection[]> {

@@ -146,7 +146,11 @@ export class PolicyReconciler implements Reconciler {
     await forEachLimit(desired, CONVERGE_CONCURRENCY, (planned) => this.converge(policy, planned, now, log));
     // Audit mode enforces nothing, so actions left from another mode go; otherwise the
     // indicators left the feed or the scope, and the action lifts.
-    await forEachLimit(owned.filter((a) => !wanted.has(a.metadata.name!)), CONVERGE_CONCURRENCY, (action) => (enforcing ? this.lift(action, log) : client.delete(action)));
+    // An action just rejected in review is not lifted: its indicators left the plan
+    // because of that rejection, and the action controller records it as Rejected
+    // (this cache may not show that status yet).
+    const unwanted = owned.filter((a) => !wanted.has(a.metadata.name!) && !(enforcing && suppression?.actions.has(a.metadata.name!)));
+    await forEachLimit(unwanted, CONVERGE_CONCURRENCY, (action) => (enforcing ? this.lift(action, log) : client.delete(action)));
     await this.deps.reporter.report(policy, evaluation, now);
 
     const counts = phaseCounts(this.owned(name));

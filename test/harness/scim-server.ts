@@ -272,7 +272,9 @@ export async function startScimServer(options: StartScimServerOptions = {}): Pro
     throw new Error(`${executable} does not exist: ${venv} is not a scim2-server venv (run ${SCIM_SETUP_SCRIPT})`);
   }
   const version = installedVersion(venv);
-  const token = randomBytes(24).toString('base64url');
+  // Hex, and passed as --bearer-token=TOKEN: a base64url token can start with '-', which
+  // argparse would take for an option.
+  const token = randomBytes(24).toString('hex');
   const workDir = mkdtempSync(join(tmpdir(), 'forestall-scim-'));
   const stopWatchdog = startOrphanWatchdog(workDir);
   const cleanUpDir = (): void => {
@@ -291,7 +293,7 @@ export async function startScimServer(options: StartScimServerOptions = {}): Pro
       server = ManagedProcess.spawn({
         name: 'scim2-server',
         binary: executable,
-        args: ['--hostname', '127.0.0.1', '--port', String(port), '--bearer-token', token],
+        args: ['--hostname', '127.0.0.1', '--port', String(port), `--bearer-token=${token}`],
         dir: workDir,
       });
       try {

@@ -24,9 +24,10 @@ export interface GitDeliveryDeps {
 
 type GitSpec = NonNullable<ExposurePolicy['spec']['git']>;
 
+/** The forge client (no I/O to create) and the clone, opened on first use: polling a pull request never waits for git. */
 interface Session {
-  repo: GitRepository;
   forge: Forge;
+  repo(): Promise<GitRepository>;
 }
 
 /**
@@ -37,7 +38,7 @@ interface Session {
  * is opened, so a crash between push and open never makes a second.
  */
 export class GitDelivery {
-  private readonly sessions = new Map<string, { fingerprint: string; session: Promise<Session> }>();
+  private readonly sessions = new Map<string, { fingerprint: string; session: Session }>();
 
   constructor(private readonly deps: GitDeliveryDeps) {}
 
@@ -79,12 +80,12 @@ export class GitDelivery {
       ...(request.expiresAt ? { expiresAt: request.expiresAt } : {}),
       ...(action.status?.detectedAt ? { detectedAt: action.status.detectedAt } : {}),
     });
-    await session.repo.writeActionBranch({ action: summary(action, request), path, manifests });
+    await (await session.repo()).writeActionBranch({ action: summary(action, request), path, manifests });
     const head = actionBranchName(request.name);
     const open = await session.forge.findOpenPullRequest(head);
     // The pull request this episode already has was merged or closed while we pushed: report that, never open a second.
     if (!open && known !== undefined) return session.forge.getPullRequest(known);
-    if (!open) return session.forge.openPullRequest({ head, base, title: body.title, body: body.body, labels: ['forestall'], reviewers: await reviewersFor(session.repo, git, `${path}/${request.name}`) });
+    if (!open) return session.forge.openPullRequest({ head, base, title: body.title, body: body.body, labels: ['forestall'], reviewers: await reviewersFor(await session.repo(), git, `${path}/${request.name}`) });
     if (open.title !== body.title || open.body !== body.body) return session.forge.updatePullRequest(open.number, { title: body.title, body: body.body });
     return open;
   }
@@ -109,7 +110,7 @@ export class GitDelivery {
       detail: cause === 'Expired' ? `expired at ${action.spec.expiresAt}` : 'no indicator is left',
       ...(enforcedBy?.number !== undefined && enforcedBy.url ? { enforcedBy: { number: enforcedBy.number, url: enforcedBy.url } } : {}),
     });
-    await session.repo.removalBranch({ action: { name, type: action.spec.type, indicators: action.spec.indicators.count }, path });
+    await (await session.repo()).removalBranch({ action: { name, type: action.spec.type, indicators: action.spec.indicators.count }, path });
     const head = removalBranchName(name);
     const open = await session.forge.findOpenPullRequest(head);
     if (!open && known !== undefined) return session.forge.getPullRequest(known);
@@ -123,7 +124,7 @@ export class GitDelivery {
    */
   async record(action: PreemptiveAction, git: GitSpec, request: ActionRequest, manifests: Manifest[]): Promise<string> {
     const session = await this.session(git);
-    const result = await session.repo.writeActionBranch({
+    const result = await (await session.repo()).writeActionBranch({
       action: summary(action, request), path: git.path ?? 'forestall', manifests, branch: git.branch ?? 'main',
       message: `Applied automatically by Forestall (${action.spec.approval?.reason ?? 'approved'}); recorded here for the audit trail.`,
     });
@@ -133,7 +134,7 @@ export class GitDelivery {
   /** The removal of a recorded action, committed straight to the base branch. */
   async recordRemoval(action: PreemptiveAction, git: GitSpec, cause: 'Expired' | 'Lifted'): Promise<string> {
     const session = await this.session(git);
-    const result = await session.repo.removalBranch({
+    const result = await (await session.repo()).removalBranch({
       action: { name: action.metadata.name!, type: action.spec.type, indicators: action.spec.indicators.count },
       path: git.path ?? 'forestall', branch: git.branch ?? 'main',
       message: `Removed by Forestall: the action ${cause === 'Expired' ? `expired at ${action.spec.expiresAt}` : 'lifted (no indicator is left)'}.`,
@@ -165,22 +166,31 @@ export class GitDelivery {
     if (current?.fingerprint === fingerprint) return current.session;
     const session = this.open(git, credentials, join(this.deps.workRoot, fingerprint));
     this.sessions.set(key, { fingerprint, session });
-    // A failed open (bad token, forge down) is retried on the next reconcile.
-    session.catch(() => {
-      if (this.sessions.get(key)?.session === session) this.sessions.delete(key);
-    });
     return session;
   }
 
-  private async open(git: GitSpec, credentials: Credentials, workDir: string): Promise<Session> {
+  private open(git: GitSpec, credentials: Credentials, workDir: string): Session {
     const auth = credentials.sshPrivateKey && !/^https?:\/\//.test(git.url)
       ? { sshPrivateKey: credentials.sshPrivateKey, ...(credentials.knownHosts ? { knownHosts: credentials.knownHosts } : {}) }
       : { token: credentials.token, ...(credentials.username ? { username: credentials.username } : {}) };
-    const repo = await GitRepository.open({
-      url: git.url, workDir, auth, baseBranch: git.branch ?? 'main',
-      author: this.deps.author ?? { name: 'Forestall', email: 'forestall@localhost.localdomain' }, env: this.deps.env,
-    });
-    return { repo, forge: createForge(git, { token: credentials.token }) };
+    let repo: Promise<GitRepository> | undefined;
+    return {
+      forge: createForge(git, { token: credentials.token }),
+      repo: () => {
+        if (!repo) {
+          const opening = GitRepository.open({
+            url: git.url, workDir, auth, baseBranch: git.branch ?? 'main',
+            author: this.deps.author ?? { name: 'Forestall', email: 'forestall@localhost.localdomain' }, env: this.deps.env,
+          });
+          repo = opening;
+          // A failed clone (bad token, forge down) is tried again on the next use.
+          opening.catch(() => {
+            if (repo === opening) repo = undefined;
+          });
+        }
+        return repo;
+      },
+    };
   }
 
   /**

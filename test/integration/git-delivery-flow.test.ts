@@ -194,10 +194,7 @@ describe('Git delivery', () => {
     await eventually('mergeable', async () => (await gitea.api<Pull>('GET', `/repos/${gitea.username}/${REPO}/pulls/${number}`)).body.mergeable, 30_000, 200);
     const merged = await gitea.api('POST', `/repos/${gitea.username}/${REPO}/pulls/${number}/merge`, { Do: 'merge' });
     expect(merged.status).toBe(200);
-    const proposed = await eventually('merged, awaiting sync', async () => {
-      const a = await getAction('c2-review-egressdeny');
-      return a?.status?.pullRequest?.state === 'Merged' && a;
-    }, 30_000);
+    const proposed = await actionState('c2-review-egressdeny', 'merged, awaiting sync', (a) => a.status?.pullRequest?.state === 'Merged');
     expect(proposed.status?.phase).toBe('Proposed');
 
     // Argo CD / Flux: build the merged main with kustomize and server-side apply it under their own field manager.

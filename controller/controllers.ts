@@ -64,6 +64,9 @@ function informerFor<T extends { metadata?: unknown }>(deps: ControllerDeps, kin
  * the inventory into PreemptiveActions; the PreemptiveAction controller enforces them
  * through connectors. main.ts and the integration tests both build the operator here.
  */
+/** A second look after a webhook event, for forges whose API lags their events. */
+const WEBHOOK_RECHECK_MS = 3000;
+
 export function addControllers(manager: Manager, deps: ControllerDeps) {
   const connectors = { ...DEFAULT_CONNECTORS, ...deps.defaultConnectors };
   const feeds = threatFeedController(deps);
@@ -121,7 +124,11 @@ export function addControllers(manager: Manager, deps: ControllerDeps) {
   const webhook = deps.git?.webhook ? new PullRequestWebhook({
     ...deps.git.webhook, log: deps.log, metrics: deps.metrics,
     actions: () => actionInformer.list().map((a) => a.metadata.name!),
-    enqueue: (name) => actions.queue.add(name),
+    // Now, and once more shortly after: a forge may send the event before its API shows the change.
+    enqueue: (name) => {
+      actions.queue.add(name);
+      actions.queue.addAfter(name, WEBHOOK_RECHECK_MS);
+    },
   }) : undefined;
   if (webhook) manager.add(webhook);
   return {

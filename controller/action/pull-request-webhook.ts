@@ -14,8 +14,9 @@ import type { Metrics } from '../runtime/metrics.js';
  * `X-Hub-Signature-256: sha256=<hex>` (both send it) or `X-Gitea-Signature: <hex>`.
  * A request without a valid signature is refused (401). A valid one is only a hint:
  * the head branch names the action (forestall/<action> or forestall-removal/<action>),
- * which is queued; the reconcile then asks the forge itself, so nothing in the payload
- * is trusted. Events about other branches, and other event types, are answered 202
+ * which is queued (at once, and again a few seconds later, since a forge can send the
+ * event before its API shows the change); the reconcile then asks the forge itself, so
+ * nothing in the payload is trusted. Events about other branches, and other event types, are answered 202
  * and ignored. The polling stays, so a lost delivery only costs time.
  *
  * It runs with the controllers (only on the leader); a standby has no listener.

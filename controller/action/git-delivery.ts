@@ -39,6 +39,8 @@ interface Session {
  */
 export class GitDelivery {
   private readonly sessions = new Map<string, { fingerprint: string; session: Session }>();
+  /** Pull request per action and spec generation, as this process last saw it. */
+  private readonly opened = new Map<string, number>();
 
   constructor(private readonly deps: GitDeliveryDeps) {}
 
@@ -59,6 +61,17 @@ export class GitDelivery {
    * `pushed`: the known pull request already carries this spec, so only its state is read.
    */
   async propose(action: PreemptiveAction, git: GitSpec, request: ActionRequest, render: () => Manifest[], known?: number, pushed = false): Promise<PullRequest> {
+    // The pull request this spec already has, also when the cache the caller read lags
+    // the status that records it: without it, a closed one would be opened again.
+    const remembered = `${action.metadata.name}@${action.metadata.generation ?? 0}`;
+    known ??= this.opened.get(remembered);
+    const pr = await this.proposeUnremembered(action, git, request, render, known, pushed);
+    this.opened.set(remembered, pr.number);
+    if (this.opened.size > 10_000) this.opened.delete(this.opened.keys().next().value!);
+    return pr;
+  }
+
+  private async proposeUnremembered(action: PreemptiveAction, git: GitSpec, request: ActionRequest, render: () => Manifest[], known: number | undefined, pushed: boolean): Promise<PullRequest> {
     const session = await this.session(git);
     if (known !== undefined) {
       const current = await session.forge.getPullRequest(known);

@@ -18,17 +18,10 @@ import { REPO_ROOT } from '../test/harness/envtest-assets.js';
 import { eventually } from '../test/harness/eventually.js';
 import { startGitea } from '../test/harness/gitea-server.js';
 import { startManager } from '../test/harness/in-process-manager.js';
+import { emit, percentile } from './report.js';
 
 const NS = 'forestall-system';
 const REPO = 'bench-policy';
-
-function emit(name: string, value: number, unit: string, extra: Record<string, unknown> = {}): void {
-  console.log(JSON.stringify({ name, value: Math.round(value * 10) / 10, unit, ...extra }));
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { runs: { type: 'string', default: '10' } } });

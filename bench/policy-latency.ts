@@ -18,17 +18,10 @@ import { ControlPlane } from '../test/harness/control-plane.js';
 import { REPO_ROOT } from '../test/harness/envtest-assets.js';
 import { eventually } from '../test/harness/eventually.js';
 import { startManager } from '../test/harness/in-process-manager.js';
+import { emit, percentile } from './report.js';
 
 const NS = 'forestall-system';
 const CONNECTORS = ['network:networkpolicy', 'network:clusternetworkpolicy', 'network:cilium', 'network:calico'];
-
-function emit(name: string, value: number, unit: string, extra: Record<string, unknown> = {}): void {
-  console.log(JSON.stringify({ name, value: Math.round(value * 10) / 10, unit, ...extra }));
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { runs: { type: 'string', default: '20' }, feed: { type: 'string', default: join(REPO_ROOT, '../shared/feeds/ipsum/ipsum-2026-08-22.txt') } } });

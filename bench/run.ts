@@ -8,14 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { ControlPlane } from '../test/harness/control-plane.js';
 import { startManager } from '../test/harness/in-process-manager.js';
-
-function emit(name: string, value: number, unit: string, extra: Record<string, unknown> = {}): void {
-  console.log(JSON.stringify({ name, value: Math.round(value * 10) / 10, unit, ...extra }));
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
+import { emit, percentile } from './report.js';
 
 async function controlPlaneStart(): Promise<void> {
   const times: number[] = [];

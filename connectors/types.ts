@@ -66,6 +66,8 @@ export interface ActionRequest {
 export interface Change {
   op: 'create' | 'update' | 'delete';
   ref: ObjectRef;
+  /** Identity connectors: the exact HTTP calls the change is made of (no credentials), in order. */
+  requests?: { method: string; path: string; query?: Record<string, string>; body?: unknown }[];
 }
 
 export interface ApplyOptions {
@@ -78,6 +80,8 @@ export interface ApplyOutcome {
   changes: Change[];
   /** Every object that now enforces the action. */
   objects: ObjectRef[];
+  /** What was deliberately left alone, as sentences (a never-touch account, a user the provider does not know, a user already suspended by someone else). */
+  skipped?: string[];
 }
 
 export interface Connector {

@@ -118,8 +118,11 @@ export class ActionReconciler implements Reconciler {
     const count = action.spec.indicators.count;
     const ending = count === 0 || (expiresAt !== undefined && expiresAt <= now.getTime());
     const generation = action.metadata.generation ?? 0;
-    // A rejected action stays rejected until its spec changes (new intelligence).
-    if (previous === 'Rejected' && action.status?.observedGeneration === generation) return;
+    // A rejected action stays rejected until new intelligence: other indicators than the
+    // ones reviewers rejected. A spec change that keeps them (blast radius, confidence,
+    // written by a policy reconcile whose cache did not yet show the rejection) is not a
+    // new proposal; treating it as one opened a second pull request for the same set.
+    if (previous === 'Rejected' && (action.status?.observedGeneration === generation || (action.status?.rejection?.digest !== undefined && action.status.rejection.digest === action.spec.indicators.digest))) return;
     // A terminal action that has something to do again starts a new episode.
     if (TERMINAL.has(previous) && !ending && previous !== 'Failed') {
       status.detectedAt = rfc3339(now);
@@ -431,7 +434,7 @@ export class ActionReconciler implements Reconciler {
     await this.deps.feedback.reject({ name: policy.metadata.name!, uid: policy.metadata.uid }, { action: action.metadata.name!, pullRequest: url, at: rfc3339(now), until, values: [...values] }, now);
     this.deps.events.event(policy, 'Normal', 'ReviewRejected', `pull request ${url} for ${action.metadata.name} was closed without merging: ${values.length} indicators are left out until ${until}`);
     this.deps.metrics.reviewRejections.inc({ policy: policy.metadata.name! });
-    return { at: rfc3339(now), until, indicators: values.length };
+    return { at: rfc3339(now), until, indicators: values.length, ...(action.spec.indicators.digest ? { digest: action.spec.indicators.digest } : {}) };
   }
 
   /** enforcedAt (kept from an earlier enforcement of this episode) and the time to enforce, observed once per episode. */

@@ -1110,6 +1110,10 @@ export interface PreemptiveActionStatus {
      * Indicators suppressed.
      */
     indicators?: number;
+    /**
+     * spec.indicators.digest of the rejected set: only a spec with other indicators starts a new proposal.
+     */
+    digest?: string;
   };
   /**
    * Notifications already sent (action/detectedAt/event), so a re-reconcile does not send them again; the last 16.

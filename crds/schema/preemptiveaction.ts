@@ -95,6 +95,7 @@ const status = obj('Where the action is in its lifecycle.', {
     at: time('When the pull request was found closed.'),
     until: time('End of the suppression.'),
     indicators: int('Indicators suppressed.', { minimum: 0 }),
+    digest: str('spec.indicators.digest of the rejected set: only a spec with other indicators starts a new proposal.', { maxLength: 128 }),
   }),
   notified: list('Notifications already sent (action/detectedAt/event), so a re-reconcile does not send them again; the last 16.', str('A notification id.', { maxLength: 600 }), 16),
   recordedCommit: str('With spec.git.recordAutoApproved: the commit on the base branch that records what the action applied (or its removal).', { maxLength: 64 }),

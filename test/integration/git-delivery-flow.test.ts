@@ -266,6 +266,14 @@ describe('Git delivery', () => {
     await new Promise((r) => setTimeout(r, 2000));
     expect((await pulls('all')).filter((p) => p.head.ref === 'forestall/c2-declined-egressdeny')).toHaveLength(1);
     expect((await getAction('c2-declined-egressdeny'))?.status?.phase).toBe('Rejected');
+    // A spec change that keeps the rejected indicators is not new intelligence: a policy
+    // reconcile on a cache that lags the rejection can write one (a new blast radius).
+    const current = (await getAction('c2-declined-egressdeny'))!;
+    const bumped = await client.replace<PreemptiveAction>({ ...current, spec: { ...current.spec, confidence: (current.spec.confidence ?? 0) === 50 ? 51 : 50 } });
+    expect(bumped.metadata?.generation).toBeGreaterThan(current.metadata!.generation!);
+    await new Promise((r) => setTimeout(r, 2000));
+    expect((await pulls('all')).filter((p) => p.head.ref === 'forestall/c2-declined-egressdeny')).toHaveLength(1);
+    expect((await getAction('c2-declined-egressdeny'))?.status).toMatchObject({ phase: 'Rejected', rejection: { digest: current.spec.indicators.digest } });
 
     // New intelligence: only the indicators nobody rejected are proposed, in a new pull request.
     await feed('declined-feed', [...rejectedSet, ...fresh]);

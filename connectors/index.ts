@@ -3,10 +3,13 @@
  * public surface of this folder. The catalogue is the explicit list below, built once
  * when the module loads: nothing registers itself, and a duplicate id fails at start-up.
  *
- * Every connector here enforces with Kubernetes objects: a Renderer (pure, deterministic,
- * shared with the CLI and Git delivery) plus ManifestConnector, which applies the render
- * through a ClusterAccess. connectors/ never imports controller/; the controller passes
- * its ClusterAccess in (controller/connectors/cluster-access.ts).
+ * Two kinds of connector. Network and DNS connectors enforce with Kubernetes objects: a
+ * Renderer (pure, deterministic, shared with the CLI and Git delivery) plus
+ * ManifestConnector, which applies the render through a ClusterAccess. Identity
+ * connectors (connectors/identity/, ADR 0004) talk to an identity provider's API through
+ * an IdentityAccess, keep a ledger of what they changed, and reverse it. connectors/
+ * never imports controller/; the controller passes both accesses in
+ * (controller/connectors/).
  */
 import { ciliumRenderer } from './network/cilium/index.js';
 import { calicoRenderer } from './network/calico/index.js';
@@ -14,6 +17,7 @@ import { clusterNetworkPolicyRenderer } from './network/clusternetworkpolicy/ind
 import { networkPolicyRenderer } from './network/networkpolicy/index.js';
 import { corednsRenderer } from './dns/coredns/index.js';
 import { rpzRenderer } from './dns/rpz/index.js';
+import { entraProvider, IdentityConnector, keycloakProvider, oktaProvider, scimProvider, type IdentityAccess, type IdentityProvider } from './identity/index.js';
 import { ConnectorError } from './errors.js';
 import { ManifestConnector } from './manifest-connector.js';
 import { renderActions } from './render.js';
@@ -52,8 +56,31 @@ export const RENDERERS: Readonly<Record<string, Renderer>> = catalogue([
   rpzRenderer,
 ]);
 
-/** Every connector id, in catalogue order. */
+/** Every identity provider, by connector id (identity:<kind>). */
+export const IDENTITY_PROVIDERS: Readonly<Record<string, IdentityProvider>> = Object.freeze(Object.fromEntries(
+  [scimProvider, keycloakProvider, oktaProvider, entraProvider].map((p) => [`identity:${p.kind}`, p]),
+));
+
+/** Every connector id that enforces with Kubernetes objects, in catalogue order. */
 export const CONNECTOR_IDS: readonly string[] = Object.freeze(Object.keys(RENDERERS));
+
+/** Every identity connector id. */
+export const IDENTITY_CONNECTOR_IDS: readonly string[] = Object.freeze(Object.keys(IDENTITY_PROVIDERS));
+
+/** Every connector id of both kinds. */
+export const ALL_CONNECTOR_IDS: readonly string[] = Object.freeze([...CONNECTOR_IDS, ...IDENTITY_CONNECTOR_IDS]);
+
+for (const id of IDENTITY_CONNECTOR_IDS) if (Object.hasOwn(RENDERERS, id)) throw new Error(`two connectors are registered as ${id}`);
+
+export function isIdentityConnectorId(id: string): boolean {
+  return Object.hasOwn(IDENTITY_PROVIDERS, id);
+}
+
+/** An identity connector that reaches its provider with the credentials and ledger `access` gives. */
+export function identityConnectorFor(id: string, access: IdentityAccess): Connector {
+  if (!isIdentityConnectorId(id)) throw new ConnectorError('FST_CONNECTOR_UNKNOWN', `no identity connector ${id}; known identity connectors: ${IDENTITY_CONNECTOR_IDS.join(', ')}`);
+  return new IdentityConnector(IDENTITY_PROVIDERS[id]!, access);
+}
 
 /** The connector a layer uses when the policy names none: the one that needs nothing beyond Kubernetes itself. */
 export const DEFAULT_CONNECTORS: Readonly<Partial<Record<Layer, string>>> = Object.freeze({
@@ -66,6 +93,11 @@ export function defaultConnectorId(layer: Layer): string | undefined {
 }
 
 export function isConnectorId(id: string): boolean {
+  return Object.hasOwn(RENDERERS, id);
+}
+
+/** Whether the connector enforces with Kubernetes objects (a renderer), which Argo CD or Flux can apply from Git. */
+export function isManifestConnector(id: string): boolean {
   return Object.hasOwn(RENDERERS, id);
 }
 

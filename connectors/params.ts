@@ -3,7 +3,8 @@
  * Falco Talon split: parameters are checked before anything runs, separately from the
  * effect). Unknown keys are errors, so a typo such as `prority` cannot silently fall
  * back to the default; so is a param that belongs to another action type of the same
- * connector (network:networkpolicy's Isolate params on an EgressDeny action).
+ * connector (network:networkpolicy's Isolate params on an EgressDeny action). So is a
+ * missing param whose spec says `required`.
  */
 import type { ActionType, ParamSpec } from './types.js';
 
@@ -33,6 +34,11 @@ export function checkParams(params: Record<string, unknown>, specs: readonly Par
     const value = params[key];
     if (value === undefined || value === null) continue;
     problems.push(...checkValue(value, spec, `params.${key}`));
+  }
+  for (const spec of applicable) {
+    if (spec.required === true && (params[spec.name] === undefined || params[spec.name] === null)) {
+      problems.push(`params.${spec.name} is required${type !== undefined && spec.actions !== undefined ? ` for ${type}` : ''}: ${spec.description}`);
+    }
   }
   return problems;
 }

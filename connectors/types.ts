@@ -121,6 +121,13 @@ export interface ParamSpec {
    * never looks as if it configured something it does not.
    */
   actions?: readonly ActionType[];
+  /**
+   * The param must be given (for the action types it belongs to). Parameters without a
+   * sensible default, such as an identity provider's URL or the Secret with its
+   * credentials, use it so that a missing one is a validation problem, not a failure
+   * halfway through an apply.
+   */
+  required?: boolean;
 }
 
 /** A connector whose enforcement is Kubernetes objects, so that the same render serves direct apply, Git delivery and the CLI. */

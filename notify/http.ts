@@ -231,12 +231,21 @@ function nonNegative(type: NotifierType, name: string, value: number): number {
 
 /** The start of an error body, whitespace collapsed; the rest is never read. */
 async function errorDetail(response: Response): Promise<string> {
+  const text = (await readBodyStart(response, MAX_ERROR_BYTES)).replace(/\s+/g, ' ').trim();
+  return text.length > MAX_ERROR_DETAIL ? `${text.slice(0, MAX_ERROR_DETAIL)}…` : text;
+}
+
+/**
+ * The first `maxBytes` of a response body, for an error message; the rest is never
+ * read, and the body is cancelled. A body cut short gives what arrived.
+ */
+export async function readBodyStart(response: Response, maxBytes: number): Promise<string> {
   if (!response.body) return '';
   const reader = response.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
   try {
-    while (total < MAX_ERROR_BYTES) {
+    while (total < maxBytes) {
       const { done, value } = await reader.read();
       if (done) break;
       chunks.push(value);
@@ -247,8 +256,7 @@ async function errorDetail(response: Response): Promise<string> {
   } finally {
     reader.cancel().catch(() => undefined);
   }
-  const text = Buffer.concat(chunks).subarray(0, MAX_ERROR_BYTES).toString('utf8').replace(/\s+/g, ' ').trim();
-  return text.length > MAX_ERROR_DETAIL ? `${text.slice(0, MAX_ERROR_DETAIL)}…` : text;
+  return Buffer.concat(chunks).subarray(0, maxBytes).toString('utf8');
 }
 
 /** fetch says "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND, a TLS error) is in its cause. */

@@ -14,7 +14,7 @@ import { WebhookNotifier } from './webhook.js';
 
 export * from './types.js';
 export { NOTIFY_ERROR_CODES, NotifyError, redactUrl, type NotifyErrorCode } from './errors.js';
-export { HttpSender, parseRetryAfter, type HttpOptions } from './http.js';
+export { HttpSender, parseRetryAfter, readBodyStart, type HttpOptions } from './http.js';
 export { remediationLines } from './remediation.js';
 export { SlackNotifier, slackMessage, escapeMrkdwn, SLACK_LIMITS, type SlackMessage, type SlackBlock, type SlackText } from './slack.js';
 export { WebhookNotifier, signBody, WEBHOOK_HEADERS, type WebhookOptions } from './webhook.js';

@@ -95,6 +95,8 @@ export interface IdentityProvider {
   readonly supports: readonly ActionType[];
   /** One sentence for `forestall connectors` and the docs. */
   readonly description: string;
+  /** Why an action type outside `supports` is refused, as a sentence for the validation message ("Keycloak has no IP blocklist."). */
+  readonly refusals?: Partial<Record<ActionType, string>>;
   /** Params naming the endpoint (url, realm, tenant, tokenUrl, ...), beyond the shared ones (credentialsSecretRef, neverTouch, maxUsers, group, zone). */
   readonly endpointParams: readonly ParamSpec[];
   /** The key of the credentials Secret that must exist (the others are optional), for a clear error. */

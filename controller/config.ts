@@ -24,6 +24,8 @@ export interface ControllerConfig {
   feedFetchAllow: string[];
   /** Never-block additions for guardrails. */
   neverBlock: string[];
+  /** Identity-provider logins and groups no identity action ever touches (break-glass administrators). */
+  identityNeverTouch: string[];
   feedMaxBytes: number;
   feedTimeoutMs: number;
   /** Connector per layer when a policy's action names none ("network" → "network:cilium"). */
@@ -55,6 +57,7 @@ const schema: JSONSchemaType<ControllerConfig> = {
     logLevel: { type: 'string', enum: ['debug', 'info', 'warn', 'error'] },
     feedFetchAllow: { type: 'array', items: { type: 'string', minLength: 1 } },
     neverBlock: { type: 'array', items: { type: 'string', minLength: 1 } },
+    identityNeverTouch: { type: 'array', items: { type: 'string', minLength: 1 } },
     feedMaxBytes: { type: 'integer', minimum: 1024 },
     feedTimeoutMs: { type: 'integer', minimum: 100 },
     defaultConnectors: { type: 'object', required: [], additionalProperties: { type: 'string', pattern: '^[a-z]+:[a-z0-9-]+$' } },
@@ -64,7 +67,7 @@ const schema: JSONSchemaType<ControllerConfig> = {
   },
   required: ['namespace', 'identity', 'metricsBindAddress', 'healthProbeBindAddress', 'leaderElect', 'leaderElectionId',
     'leaderElectionNamespace', 'leaseDurationMs', 'renewDeadlineMs', 'retryPeriodMs', 'concurrency', 'resyncPeriodMs', 'logLevel',
-    'feedFetchAllow', 'neverBlock', 'feedMaxBytes', 'feedTimeoutMs', 'defaultConnectors', 'pullRequestPollMs'],
+    'feedFetchAllow', 'neverBlock', 'identityNeverTouch', 'feedMaxBytes', 'feedTimeoutMs', 'defaultConnectors', 'pullRequestPollMs'],
   additionalProperties: false,
 };
 
@@ -90,6 +93,8 @@ Runs the operator. Flags:
                                      private, loopback or cluster-internal (default none)
   --never-block LIST                 comma-separated CIDRs or domains never to block, besides the
                                      built-in lists (the cluster's own ranges are always added)
+  --identity-never-touch LIST        comma-separated logins or groups no identity action ever
+                                     suspends or changes (break-glass administrators)
   --feed-max-bytes N                 largest feed body after decompression (default 67108864)
   --feed-timeout DUR                 time limit per fetch (default 60s)
   --default-connector LIST           connector per layer for actions that name none, e.g.
@@ -132,7 +137,7 @@ export function loadConfig(argv: string[], env: { POD_NAMESPACE?: string; POD_NA
         'leader-elect': { type: 'string' }, 'leader-election-id': { type: 'string' }, 'leader-election-namespace': { type: 'string' },
         'lease-duration': { type: 'string' }, 'renew-deadline': { type: 'string' }, 'retry-period': { type: 'string' },
         concurrency: { type: 'string' }, 'resync-period': { type: 'string' }, 'log-level': { type: 'string' }, identity: { type: 'string' },
-        'feed-fetch-allow': { type: 'string' }, 'never-block': { type: 'string' }, 'feed-max-bytes': { type: 'string' }, 'feed-timeout': { type: 'string' },
+        'feed-fetch-allow': { type: 'string' }, 'never-block': { type: 'string' }, 'identity-never-touch': { type: 'string' }, 'feed-max-bytes': { type: 'string' }, 'feed-timeout': { type: 'string' },
         'default-connector': { type: 'string' },
         'pull-request-poll-interval': { type: 'string' }, 'git-webhook-bind-address': { type: 'string' }, 'git-webhook-secret-file': { type: 'string' },
       },
@@ -161,6 +166,7 @@ export function loadConfig(argv: string[], env: { POD_NAMESPACE?: string; POD_NA
     logLevel: (v('log-level') ?? 'info') as ControllerConfig['logLevel'],
     feedFetchAllow: list(v('feed-fetch-allow')),
     neverBlock: list(v('never-block')),
+    identityNeverTouch: list(v('identity-never-touch')),
     feedMaxBytes: Number(v('feed-max-bytes') ?? 64 * 1024 * 1024),
     feedTimeoutMs: parseDuration(v('feed-timeout') ?? '60s'),
     defaultConnectors: Object.fromEntries(list(v('default-connector')).map((pair) => {

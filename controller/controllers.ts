@@ -1,5 +1,5 @@
 import type { KubeConfig, KubernetesListObject } from '@kubernetes/client-node';
-import { CONNECTOR_IDS, connectorFor, isConnectorId } from '../connectors/index.js';
+import { ALL_CONNECTOR_IDS, connectorFor, identityConnectorFor, isConnectorId, isIdentityConnectorId } from '../connectors/index.js';
 import type { Connector, Layer } from '../connectors/types.js';
 import { API_VERSION, GROUP, VERSION, type ExposurePolicy, type PreemptiveAction } from '../crds/index.js';
 import { CelCache, DEFAULT_CONNECTORS } from '../policies/index.js';
@@ -10,6 +10,7 @@ import { FeedbackStore } from './policy/feedback-store.js';
 import { IndicatorStore } from './action/indicator-store.js';
 import { ActionReconciler } from './action/reconciler.js';
 import { kubeClusterAccess } from './connectors/cluster-access.js';
+import { kubeIdentityAccess } from './connectors/identity-access.js';
 import { InventoryCache } from './inventory.js';
 import { PolicyReporter } from './policy/policy-report.js';
 import { PolicyReconciler, readsExposure } from './policy/reconciler.js';
@@ -43,6 +44,8 @@ export interface ControllerDeps {
     /** The pull-request webhook endpoint (optional): where it listens and the hooks' shared secret. */
     webhook?: { bind: string; secret: string };
   };
+  /** Logins and groups no identity action touches (--identity-never-touch). */
+  identityNeverTouch?: readonly string[];
   /** Notification transport settings; tests shorten the retries. */
   notifyHttp?: { retries?: number; backoffMs?: number; timeoutMs?: number };
 }
@@ -75,8 +78,9 @@ export function addControllers(manager: Manager, deps: ControllerDeps) {
   const store = new IndicatorStore(deps.client, deps.feeds.namespace);
   const feedback = new FeedbackStore(deps.client, deps.feeds.namespace);
   const cache = new Map<string, Connector | undefined>();
+  const identity = kubeIdentityAccess(deps.client, deps.feeds.namespace, deps.identityNeverTouch ?? []);
   const connector = (id: string) => {
-    if (!cache.has(id)) cache.set(id, isConnectorId(id) ? connectorFor(id, access) : undefined);
+    if (!cache.has(id)) cache.set(id, isConnectorId(id) ? connectorFor(id, access) : isIdentityConnectorId(id) ? identityConnectorFor(id, identity) : undefined);
     return cache.get(id);
   };
 
@@ -85,7 +89,7 @@ export function addControllers(manager: Manager, deps: ControllerDeps) {
   const git = deps.git ? new GitDelivery({ client: deps.client, namespace: deps.feeds.namespace, policies: policyInformer, workRoot: deps.git.workRoot, env: deps.git.env }) : undefined;
   const actionReconciler = new ActionReconciler({
     cache: actionInformer, client: deps.client, events: deps.events, clock: deps.clock, metrics: deps.metrics, store,
-    connector, connectorIds: CONNECTOR_IDS, defaultConnector: (layer) => connectors[layer as Layer] ?? '',
+    connector, connectorIds: ALL_CONNECTOR_IDS, defaultConnector: (layer) => connectors[layer as Layer] ?? '',
     feedback, notifier: new ActionNotifier({ client: deps.client, namespace: deps.feeds.namespace, policies: policyInformer, log: deps.log, ...(deps.notifyHttp ? { http: deps.notifyHttp } : {}) }),
     ...(git ? { git } : {}), ...(deps.git?.pullRequestPollMs ? { pullRequestPollMs: deps.git.pullRequestPollMs } : {}),
   });

@@ -59,6 +59,7 @@ export async function runController(argv: string[]): Promise<number> {
     kc, client, events, clock: realClock, log, metrics, concurrency: config.concurrency, resyncPeriodMs: config.resyncPeriodMs,
     feeds: { namespace: config.namespace, fetchAllow: config.feedFetchAllow, neverBlock: config.neverBlock, maxBytes: config.feedMaxBytes, timeoutMs: config.feedTimeoutMs },
     defaultConnectors: config.defaultConnectors,
+    identityNeverTouch: config.identityNeverTouch,
     git: {
       workRoot: join(tmpdir(), 'forestall-git'), env: process.env, pullRequestPollMs: config.pullRequestPollMs,
       ...(config.gitWebhookBindAddress ? { webhook: { bind: config.gitWebhookBindAddress, secret: webhookSecret } } : {}),

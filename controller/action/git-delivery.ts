@@ -60,7 +60,7 @@ export class GitDelivery {
    * for it. A pull request already merged or closed is returned as it is, untouched.
    * `pushed`: the known pull request already carries this spec, so only its state is read.
    */
-  async propose(action: PreemptiveAction, git: GitSpec, request: ActionRequest, render: () => Manifest[], known?: number, pushed = false): Promise<PullRequest> {
+  async propose(action: PreemptiveAction, git: GitSpec, request: ActionRequest, render: () => Manifest[] | Promise<Manifest[]>, known?: number, pushed = false): Promise<PullRequest> {
     // The pull request this spec already has, also when the cache the caller read lags
     // the status that records it: without it, a closed one would be opened again.
     const remembered = `${action.metadata.name}@${action.metadata.generation ?? 0}`;
@@ -71,7 +71,7 @@ export class GitDelivery {
     return pr;
   }
 
-  private async proposeUnremembered(action: PreemptiveAction, git: GitSpec, request: ActionRequest, render: () => Manifest[], known: number | undefined, pushed: boolean): Promise<PullRequest> {
+  private async proposeUnremembered(action: PreemptiveAction, git: GitSpec, request: ActionRequest, render: () => Manifest[] | Promise<Manifest[]>, known: number | undefined, pushed: boolean): Promise<PullRequest> {
     const session = await this.session(git);
     if (known !== undefined) {
       const current = await session.forge.getPullRequest(known);
@@ -80,7 +80,7 @@ export class GitDelivery {
     }
     const base = git.branch ?? 'main';
     const path = git.path ?? 'forestall';
-    const manifests = render();
+    const manifests = await render();
     const body = pullRequestBody({
       action: {
         name: request.name, ...(request.policy ? { policy: request.policy } : {}), type: request.type, layer: action.spec.layer,

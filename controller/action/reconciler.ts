@@ -1,7 +1,8 @@
 import { isDeepStrictEqual } from 'node:util';
 import { API_VERSION, type PreemptiveAction, type PreemptiveActionStatus } from '../../crds/index.js';
-import { rendererFor } from '../../connectors/index.js';
-import type { ActionRequest, ApplyOutcome, Connector } from '../../connectors/types.js';
+import { isManifestConnector, rendererFor } from '../../connectors/index.js';
+import { identityChangeManifest } from '../../connectors/identity/describe.js';
+import type { ActionRequest, ApplyOutcome, Change, Connector, Manifest } from '../../connectors/types.js';
 import { NAMESPACE_NAME_LABEL } from '../../policies/index.js';
 import type { Clock } from '../runtime/clock.js';
 import type { KubeClient } from '../runtime/client.js';
@@ -144,8 +145,12 @@ export class ActionReconciler implements Reconciler {
     if (ending) {
       // Enforced through Git: the removal goes through Git too, and the action stays
       // Enforced until that pull request is merged and its objects have left the cluster.
-      const git = action.spec.delivery === 'Git' && previous === 'Enforced' && status.pullRequest ? this.deps.git?.gitSpec(action) : undefined;
+      // Identity providers are not synced from Git: the controller reverses an identity
+      // action itself, and records the removal of its description on the base branch.
+      const manifests = isManifestConnector(connectorId);
+      const git = action.spec.delivery === 'Git' && previous === 'Enforced' && status.pullRequest && manifests ? this.deps.git?.gitSpec(action) : undefined;
       if (git) return this.removeByGit(action, status, git, connector, count === 0 ? 'Lifted' : 'Expired', generation, now, log);
+      const describedInGit = !manifests && action.spec.delivery === 'Git' && status.pullRequest?.state === 'Merged';
       // Proposed through Git and never merged: the pull request is withdrawn.
       const proposal = action.spec.delivery === 'Git' && status.pullRequest?.state === 'Open' && status.pullRequest.number !== undefined ? this.deps.git?.gitSpec(action) : undefined;
       if (proposal) {
@@ -155,9 +160,10 @@ export class ActionReconciler implements Reconciler {
       const outcome = await connector.remove(name);
       if (former) await former.remove(name);
       const phase: Phase = count === 0 ? 'Lifted' : 'Expired';
-      const message = count === 0 ? 'no indicators are left: everything the action applied is removed' : `expired at ${action.spec.expiresAt}: everything the action applied is removed`;
+      const reversed = manifests ? '' : ` (${outcome.changes.length} identity changes reversed)`;
+      const message = count === 0 ? `no indicators are left: everything the action applied is removed${reversed}` : `expired at ${action.spec.expiresAt}: everything the action applied is removed${reversed}`;
       // Recorded when it was applied: the removal is recorded too.
-      const record = status.recordedCommit ? await this.recordInGit(action, status, generation, (git) => this.deps.git!.recordRemoval(action, git, phase === 'Lifted' ? 'Lifted' : 'Expired'), log, true) : undefined;
+      const record = status.recordedCommit || describedInGit ? await this.recordInGit(action, status, generation, (git) => this.deps.git!.recordRemoval(action, git, phase === 'Lifted' ? 'Lifted' : 'Expired'), log, true, describedInGit) : undefined;
       const result = await this.finish(action, {
         ...status, phase, appliedObjects: [],
         connectorResults: this.result(status, connectorId, 'Removed', 'nothing the action applied is left in place', now, outcome),
@@ -210,24 +216,27 @@ export class ActionReconciler implements Reconciler {
         log.info({ from: previousId, to: connectorId }, 'Action moved to another connector; removed the old objects');
       }
     } catch (err) {
-      const message = `${connectorId}: ${(err as Error).message}`;
+      const message = `${connectorId}: ${withCode(err)}`;
       log.warn({ err }, 'Connector apply failed');
       const transient = classify(err) !== 'terminal';
       await this.finish(action, { ...status, phase: previous === 'Enforced' || transient ? previous : 'Failed' }, generation, now, [
         { type: ActionCondition.Ready, status: 'False', reason: ActionReason.ApplyFailed, message: `${message}${previous === 'Enforced' ? '; what is enforced stays in place' : ''}` },
       ]);
       if (transient) throw err;
-      return;
+      // Terminal (a missing Secret, refused credentials, a CRD not installed): looked at
+      // again at the poll interval, so the fix is picked up without a restart or a spec change.
+      return { requeueAfter: this.deps.pullRequestPollMs ?? PULL_REQUEST_POLL_MS };
     }
-    const record = await this.recordInGit(action, status, generation, (git) => this.deps.git!.record(action, git, request, rendererFor(connectorId).render(request)), log);
+    const record = await this.recordInGit(action, status, generation, async (git) => this.deps.git!.record(action, git, request, await this.gitForm(connectorId, connector).render(request, outcome.changes)), log);
+    const skipped = outcome.skipped?.length ? `; left alone: ${outcome.skipped.join('; ')}` : '';
     const result = await this.finish(action, {
       ...status, phase: 'Enforced', ...this.enforcement(action, status, now),
       appliedObjects: outcome.objects.slice(0, 1024).map((o) => ({ ...o })),
-      connectorResults: this.result(status, connectorId, 'Applied', `${outcome.objects.length} objects enforce ${count} indicators`, now, outcome),
+      connectorResults: this.result(status, connectorId, 'Applied', `${outcome.objects.length} objects enforce ${count} indicators${skipped}`.slice(0, 4096), now, outcome),
       ...(record?.commit ? { recordedCommit: record.commit } : {}),
     }, generation, now, [
       { type: ActionCondition.Approved, status: 'True', reason: ActionReason.AutoApproved, message: action.spec.approval?.reason ?? 'approved' },
-      { type: ActionCondition.Ready, status: 'True', reason: ActionReason.Enforced, message: `${count} indicators enforced by ${outcome.objects.length} objects through ${connectorId}` },
+      { type: ActionCondition.Ready, status: 'True', reason: ActionReason.Enforced, message: `${count} indicators enforced by ${outcome.objects.length} objects through ${connectorId}${skipped}` },
       ...(record ? [record.condition] : []),
     ], expiresAt);
     if (record?.error) throw record.error;
@@ -242,10 +251,10 @@ export class ActionReconciler implements Reconciler {
    */
   private async recordInGit(
     action: PreemptiveAction, status: PreemptiveActionStatus, generation: number,
-    commit: (git: NonNullable<ReturnType<GitDelivery['gitSpec']>>) => Promise<string>, log: Request['log'], removal = false,
+    commit: (git: NonNullable<ReturnType<GitDelivery['gitSpec']>>) => Promise<string>, log: Request['log'], removal = false, always = false,
   ): Promise<{ commit?: string; condition: Omit<ConditionInput, 'observedGeneration'>; error?: Error } | undefined> {
     const git = this.deps.git?.gitSpec(action);
-    if (!git?.recordAutoApproved) return undefined;
+    if (!git || (!git.recordAutoApproved && !always)) return undefined;
     const done = findCondition(action.status?.conditions as Condition[] | undefined, ActionCondition.Recorded);
     if (status.recordedCommit && done?.status === 'True' && action.status?.observedGeneration === generation && done.message.startsWith(removal ? 'removal' : 'applied')) {
       return { commit: status.recordedCommit, condition: { type: ActionCondition.Recorded, status: 'True', reason: ActionReason.Recorded, message: done.message } };
@@ -275,7 +284,7 @@ export class ActionReconciler implements Reconciler {
     const values = await this.values(action);
     if (!values) return { requeueAfter: INDICATORS_RETRY_MS };
     const request = requestOf(action, values);
-    const renderer = rendererFor(connectorId);
+    const renderer = this.gitForm(connectorId, connector);
     const problems = renderer.validate(request);
     if (problems.length) {
       return this.finish(action, { ...status, phase: 'Failed' }, generation, now, [
@@ -288,7 +297,7 @@ export class ActionReconciler implements Reconciler {
       const known = previous === 'Enforced' && status.pullRequest?.state === 'Merged' ? undefined : status.pullRequest?.number;
       const pushed = status.pullRequest?.state === 'Open' && action.status?.observedGeneration === generation;
       // Rendered only when the branch is written, not on every poll.
-      pr = await this.deps.git!.propose(action, git, request, () => renderer.render(request), known, pushed);
+      pr = await this.deps.git!.propose(action, git, request, async () => renderer.render(request, await connector.plan(request)), known, pushed);
     } catch (err) {
       const transient = classify(err) !== 'terminal';
       log.warn({ err }, 'Git delivery failed');
@@ -316,6 +325,7 @@ export class ActionReconciler implements Reconciler {
         { type: ActionCondition.Ready, status: 'True', reason: ActionReason.Rejected, message: `rejected in review (${pr.url}); nothing is applied${until}` },
       ]);
     }
+    if (pr.state === 'Merged' && !isManifestConnector(connectorId)) return this.applyMergedIdentity(action, status, pr, connector, connectorId, request, generation, now, log);
     if (pr.state === 'Merged') {
       // Argo CD or Flux applies the merged tree; enforcement counts once the objects are there as rendered.
       const pending = await connector.plan(request);
@@ -334,6 +344,54 @@ export class ActionReconciler implements Reconciler {
       { type: ActionCondition.Approved, status: 'False', reason: ActionReason.AwaitingReview, message: `${action.spec.approval?.reason ?? 'approval required'}; pull request #${pr.number}` },
       ...(updating ? [] : [{ type: ActionCondition.Ready, status: 'True' as const, reason: ActionReason.AwaitingReview, message: `pull request ${pr.url} is open for review` }]),
     ]).then(() => ({ requeueAfter: poll }));
+  }
+
+  /**
+   * An identity action whose pull request was merged: nothing syncs an identity
+   * provider from Git, so the controller sends the reviewed requests itself. Later
+   * reconciles converge again (a user someone re-enabled is suspended again).
+   */
+  private async applyMergedIdentity(
+    action: PreemptiveAction, status: PreemptiveActionStatus, pr: { url: string; number: number; state: 'Open' | 'Merged' | 'Closed' }, connector: Connector, connectorId: string,
+    request: ActionRequest, generation: number, now: Date, log: Request['log'],
+  ): Promise<Result | void> {
+    const pullRequest = { url: pr.url, number: pr.number, state: pr.state };
+    let outcome: ApplyOutcome;
+    try {
+      outcome = await connector.apply(request);
+    } catch (err) {
+      log.warn({ err }, 'Identity apply after merge failed');
+      const transient = classify(err) !== 'terminal';
+      await this.finish(action, { ...status, pullRequest }, generation, now, [
+        { type: ActionCondition.Approved, status: 'True', reason: ActionReason.Merged, message: `pull request #${pr.number} was merged` },
+        { type: ActionCondition.Ready, status: 'False', reason: ActionReason.ApplyFailed, message: `${connectorId}: ${withCode(err)}` },
+      ]);
+      return this.afterDeliveryFailure(err, transient);
+    }
+    const skipped = outcome.skipped?.length ? `; left alone: ${outcome.skipped.join('; ')}` : '';
+    return this.finish(action, {
+      ...status, phase: 'Enforced', pullRequest, ...this.enforcement(action, status, now),
+      appliedObjects: outcome.objects.slice(0, 1024).map((o) => ({ ...o })),
+      connectorResults: this.result(status, connectorId, 'Applied', `${outcome.objects.length} identity changes in place${skipped}`.slice(0, 4096), now, outcome),
+    }, generation, now, [
+      { type: ActionCondition.Approved, status: 'True', reason: ActionReason.Merged, message: `pull request #${pr.number} was merged` },
+      { type: ActionCondition.Ready, status: 'True', reason: ActionReason.Enforced, message: `${request.values.length} subjects enforced through ${connectorId} after ${pr.url} was merged${skipped}` },
+    ], request.expiresAt ? Date.parse(request.expiresAt) : undefined);
+  }
+
+  /**
+   * What goes to Git for a connector: its rendered objects, or for an identity
+   * connector the description of the requests it will send (identityChangeManifest).
+   */
+  private gitForm(connectorId: string, connector: Connector): { validate(request: ActionRequest): string[]; render(request: ActionRequest, changes: readonly Change[]): Promise<Manifest[]> } {
+    if (isManifestConnector(connectorId)) {
+      const renderer = rendererFor(connectorId);
+      return { validate: (r) => renderer.validate(r), render: async (r) => renderer.render(r) };
+    }
+    return {
+      validate: (r) => connector.validate(r),
+      render: async (r, changes) => [identityChangeManifest(connectorId, r, changes, this.deps.store.namespace)],
+    };
   }
 
   private async removeByGit(
@@ -523,6 +581,13 @@ export class ActionReconciler implements Reconciler {
       this.deps.events.event({ apiVersion: t.apiVersion ?? 'apps/v1', kind: t.kind, metadata: { name: t.name, ...(t.namespace ? { namespace: t.namespace } : {}) } }, type as 'Warning' | 'Normal', reason, message.slice(0, 1024));
     }
   }
+}
+
+/** An error for a condition message: its FST_ code first, when it has one the message does not already name. */
+function withCode(err: unknown): string {
+  const message = messageOf(err);
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && code.startsWith('FST_') && !message.includes(code) ? `${code}: ${message}` : message;
 }
 
 /** The connector request a PreemptiveAction describes. */

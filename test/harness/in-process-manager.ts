@@ -11,7 +11,7 @@ import { addControllers } from '../../controller/controllers.js';
  * The real manager and controllers, running inside the test process against a real
  * API server (no leader election), so tests can read its metrics directly.
  */
-export async function startManager(kc: KubeConfig, opts: { resyncPeriodMs?: number; namespace?: string; fetchAllow?: string[]; feedTimeoutMs?: number; defaultConnectors?: Record<string, string>; gitWorkRoot?: string; pullRequestPollMs?: number; gitWebhook?: { bind: string; secret: string }; concurrency?: number } = {}) {
+export async function startManager(kc: KubeConfig, opts: { resyncPeriodMs?: number; namespace?: string; fetchAllow?: string[]; feedTimeoutMs?: number; defaultConnectors?: Record<string, string>; gitWorkRoot?: string; pullRequestPollMs?: number; gitWebhook?: { bind: string; secret: string }; concurrency?: number; identityNeverTouch?: string[] } = {}) {
   const log = pino({ level: process.env.FORESTALL_TEST_LOG ?? 'silent' });
   const metrics = new Metrics();
   const client = new KubeClient(kc, metrics);
@@ -21,6 +21,7 @@ export async function startManager(kc: KubeConfig, opts: { resyncPeriodMs?: numb
     kc, client, events, clock: realClock, log, metrics, concurrency: opts.concurrency ?? 2, resyncPeriodMs: opts.resyncPeriodMs ?? 0,
     feeds: { namespace: opts.namespace ?? 'forestall-system', fetchAllow: opts.fetchAllow ?? [], neverBlock: [], maxBytes: 2 * 1024 * 1024, timeoutMs: opts.feedTimeoutMs ?? 5000 },
     defaultConnectors: opts.defaultConnectors,
+    ...(opts.identityNeverTouch ? { identityNeverTouch: opts.identityNeverTouch } : {}),
     ...(opts.gitWorkRoot ? { git: { workRoot: opts.gitWorkRoot, env: process.env, pullRequestPollMs: opts.pullRequestPollMs ?? 300, ...(opts.gitWebhook ? { webhook: opts.gitWebhook } : {}) } } : {}),
   });
   const stop = new AbortController();

@@ -225,6 +225,33 @@ describe('forestall plan on edge cases', () => {
     expect(out.actions[0]).toMatchObject({ indicators: 1, blastRadius: { namespaces: 1, workloads: 1, pods: 2, addresses: 1, production: true } });
   });
 
+  it('GIVEN a csv feed with a type column of accounts and an IdentitySuspend policy THEN the plan shows the accounts, their users, the approval and no objects', async () => {
+    const dir = await workspace({
+      'phish.csv': 'indicator,type\nJ.Doe@Corp.example,email\nsvc-backup,username\nalice@example.com,\n45.148.10.240,ip\n',
+      'feed.yaml': [
+        'apiVersion: forestall.io/v1alpha1', 'kind: ThreatFeed', 'metadata: {name: phish, annotations: {forestall.io/plan-file: phish.csv}}',
+        'spec: {format: csv, parser: {header: true, valueColumn: 0, typeColumn: 1}, source: {http: {url: "https://feeds.example.org/phish.csv"}}, confidence: {default: 90}}',
+      ].join('\n'),
+      'policy.yaml': [
+        'apiVersion: forestall.io/v1alpha1', 'kind: ExposurePolicy', 'metadata: {name: phished}',
+        "spec: {feeds: {names: [phish]}, match: \"indicator.type == 'account'\", actions: [{type: IdentitySuspend, connector: 'identity:okta'}], mode: Enforce, autoApprove: 'action.confidence >= 50'}",
+      ].join('\n'),
+    });
+    const r = await plan(dir, '--now', NOW);
+    expect(r.code, r.stderr).toBe(0);
+    // The row without a type is an email nobody said was an account: rejected, not suspended.
+    expect(r.stdout).toMatch(/phish\s+csv\s+3 indicators \(account 2, ipv4 1\)/);
+    expect(r.stdout).toMatch(/malformed records: 1 \(first: line 4: not an IP, CIDR, domain, URL, hash or CVE: "alice@example.com"/);
+    expect(r.stdout).toContain('action phished-identitysuspend: IdentitySuspend via identity:okta, 2 accounts, highest confidence 90');
+    expect(r.stdout).toMatch(/decision {5}approval \(identity actions need approval unless spec.autoApprove names them/);
+    expect(r.stdout).toContain('blast radius 2 users at the identity provider, touches production');
+    expect(r.stdout).toContain('values       j.doe@corp.example, svc-backup');
+    expect(r.stdout).toContain("objects      none: identity:okta changes the accounts through the provider's API once the action is approved");
+    expect(r.stdout).not.toContain('not rendered');
+    const json = JSON.parse((await plan(dir, '--now', NOW, '--json')).stdout) as JsonPlan;
+    expect(json.actions).toEqual([expect.objectContaining({ name: 'phished-identitysuspend', layer: 'identity', decision: 'approval', indicators: 2, objects: [], blastRadius: expect.objectContaining({ users: 2 }) })]);
+  });
+
   it('GIVEN --never-block THEN the address joins the guardrails, as the controller flag of the same name does', async () => {
     const dir = await workspace({
       'ips.txt': '45.148.10.240\n193.47.62.69\n',

@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { formatIssues, LAYERS, parseDuration, validateObject, type ExposurePolicy, type ThreatFeed } from '../crds/index.js';
 import { ConfidenceExpressionError, defaultGuardrailConfig, Guardrails, ingest, type IngestResult } from '../feeds/index.js';
 import {
-  CelCache, evaluatePolicy, inventoryFromObjects, remediation, selectFeeds,
+  CelCache, evaluatePolicy, inventoryFromObjects, isIdentityConnectorId, remediation, selectFeeds,
   type ActionEvidence, type CompileError, type CveEvidence, type Evaluation, type FeedView, type Inventory, type PlannedAction,
 } from '../policies/index.js';
 import { CONNECTOR_IDS, isConnectorId, rendererFor, writeKustomization, type Layer, type Manifest, type WriteResult } from '../connectors/index.js';
@@ -234,6 +234,8 @@ async function ingestFeed(loaded: Loaded<ThreatFeed>, input: PlanInput, guardrai
 
 /** The connector's objects for one action, or why there are none; one action's problem never hides the others'. */
 function renderAction(action: PlannedAction): ActionReport {
+  // Identity connectors call the provider's API once the action is approved; there is no object to render.
+  if (isIdentityConnectorId(action.connector)) return { action, manifests: [], problems: [] };
   if (!isConnectorId(action.connector)) {
     return { action, manifests: [], problems: [`no connector ${action.connector} renders Kubernetes objects; known connectors: ${CONNECTOR_IDS.join(', ')}`] };
   }
@@ -401,15 +403,23 @@ export function formatPlan(plan: Plan): string {
     lines.push(`  matched ${plural(e.matched, 'indicator')}`);
     for (const { action, manifests, problems } of p.actions) {
       const br = action.blastRadius;
-      const values = action.type === 'Isolate' ? plural(action.request.values.length, 'CVE') : plural(action.request.values.length, 'indicator');
+      const count = action.request.values.length;
+      const values = action.type === 'Isolate' ? plural(count, 'CVE') : action.type === 'IdentitySuspend' || action.type === 'StepUpAuth' ? plural(count, 'account') : plural(count, 'indicator');
       lines.push(`  action ${action.name}: ${action.type} via ${action.connector}, ${values}, highest confidence ${action.confidence}`);
       lines.push(`    decision     ${action.decision} (${action.reason})`);
-      lines.push(`    blast radius ${plural(br.namespaces, 'namespace')}, ${plural(br.workloads, 'workload')}, ${plural(br.pods, 'pod')}, ${plural(br.addresses, 'address', 'addresses')}${br.production ? ', touches production' : ''}`);
+      if (action.layer === 'identity') {
+        const reach = action.type === 'IdentityBlock' ? plural(br.addresses, 'address', 'addresses') : plural(br.users, 'user');
+        lines.push(`    blast radius ${reach} at the identity provider${br.production ? ', touches production' : ''}`);
+        if (count <= 10) lines.push(`    values       ${action.request.values.join(', ')}`);
+      } else {
+        lines.push(`    blast radius ${plural(br.namespaces, 'namespace')}, ${plural(br.workloads, 'workload')}, ${plural(br.pods, 'pod')}, ${plural(br.addresses, 'address', 'addresses')}${br.production ? ', touches production' : ''}`);
+      }
       if (action.request.expiresAt) lines.push(`    expires      ${action.request.expiresAt}`);
       else if (action.type === 'Isolate') lines.push('    expires      when patched (expiry UntilPatched)');
       if (action.evidence) lines.push(...formatEvidence(action.evidence));
       for (const problem of problems) lines.push(`    not rendered: ${problem}`);
       if (manifests.length) lines.push(`    objects      ${summariseObjects(manifests)}`);
+      else if (isIdentityConnectorId(action.connector)) lines.push(`    objects      none: ${action.connector} changes the accounts through the provider's API once the action is approved`);
     }
     if (!p.actions.length && !e.warnings.length) lines.push('  no actions');
     for (const w of e.warnings) lines.push(`  warning: ${w}`);

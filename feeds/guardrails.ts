@@ -18,6 +18,10 @@ import { packageRoot } from './package-root.js';
  *   never-block:<l>  the MISP warninglists shipped in feeds/warninglists
  * A CIDR is dropped when it overlaps any of the first four kinds of range (it would
  * cut the cluster off) or lies wholly inside any other list.
+ *
+ * Accounts pass through unchanged: these lists protect network infrastructure, and the
+ * people who must never be suspended (break-glass administrators) are named where
+ * accounts are enforced, in the identity connectors' never-touch list.
  */
 export interface NamedRanges {
   reason: string;
@@ -177,6 +181,9 @@ export class Guardrails {
         return this.domains.get(indicator.value);
       case 'hash':
         return this.hashes.get(indicator.value.slice(indicator.value.indexOf(':') + 1));
+      case 'account':
+        // The identity connectors' never-touch list guards accounts (see above).
+        return undefined;
       default:
         return undefined;
     }

@@ -5,13 +5,19 @@ import type { ThreatFeedSpec } from '../crds/generated/types.js';
  * parsers produce on the way. Pure data: no I/O here.
  */
 
-/** Indicator types. IPs and CIDRs are canonical (RFC 5952 for IPv6, network address for CIDRs). */
-export const INDICATOR_TYPES = ['ipv4', 'ipv6', 'cidr', 'domain', 'url', 'cve', 'hash'] as const;
+/**
+ * Indicator types. IPs and CIDRs are canonical (RFC 5952 for IPv6, network address for
+ * CIDRs). `account` is a login at an identity provider (a user name, an email address
+ * or a UPN); a value only becomes one when the feed says so (a type column, a STIX
+ * user-account or email-addr pattern, a MISP target-user, target-email or email-src
+ * attribute), never by its looks (feeds/normalise.ts).
+ */
+export const INDICATOR_TYPES = ['ipv4', 'ipv6', 'cidr', 'domain', 'url', 'cve', 'hash', 'account'] as const;
 export type IndicatorType = (typeof INDICATOR_TYPES)[number];
 
 export interface Indicator {
   type: IndicatorType;
-  /** Canonical value: "192.0.2.1", "2001:db8::1", "10.0.0.0/8", "example.org" (lower-case, IDNA A-label), "CVE-2024-1234", "sha256:<hex>". */
+  /** Canonical value: "192.0.2.1", "2001:db8::1", "10.0.0.0/8", "example.org" (lower-case, IDNA A-label), "CVE-2024-1234", "sha256:<hex>", "alice@example.com" (account, lower-case). */
   value: string;
   /** 0-100. */
   confidence: number;

@@ -78,6 +78,49 @@ describe('ingest', () => {
   });
 });
 
+describe('ingest: accounts', () => {
+  it('GIVEN a csv whose type column names logins THEN valid ones are kept as lower-case accounts, and broken ones are rejected with the reason', async () => {
+    const body = [
+      'indicator,type',
+      'Alice@Example.COM,email',
+      'alice@example.com,username',
+      'bob,login',
+      '"carol smith",user',
+      '"dave,eve",upn',
+      '77.90.185.20,ip',
+    ].join('\n');
+    const r = await ingest(bytes(body), opts({ format: 'csv', parser: { header: true, valueColumn: 0, typeColumn: 1 } }));
+    expect(r.indicators.map((i) => [i.type, i.value, i.ref])).toEqual([
+      // The same person in two spellings is one account (the first sighting's ref).
+      ['account', 'alice@example.com', 'line 2'],
+      ['account', 'bob', 'line 4'],
+      ['ipv4', '77.90.185.20', 'line 7'],
+    ]);
+    expect(r.byType).toEqual({ account: 2, ipv4: 1 });
+    expect(r.rejectedSamples).toEqual([
+      { ref: 'line 5', reason: expect.stringMatching(/^not an account \(a user name, email address or UPN\): "carol smith" contains whitespace/) },
+      { ref: 'line 6', reason: expect.stringMatching(/contains a comma/) },
+    ]);
+  });
+
+  it('GIVEN bare email addresses in a lines feed, or in a csv without a type column THEN none becomes an account: each is rejected as no IP, domain or URL', async () => {
+    const lines = await ingest(bytes('alice@example.com\n77.90.185.20\nBob@Example.org\n'), opts({}));
+    const csv = await ingest(bytes('alice@example.com,90\n77.90.185.20,80\n'), opts({ format: 'csv', parser: { valueColumn: 0, scoreColumn: 1 } }));
+    for (const r of [lines, csv]) {
+      expect(r.indicators.map((i) => i.type)).toEqual(['ipv4']);
+      expect(r.byType).not.toHaveProperty('account');
+      expect(r.rejectedSamples[0]).toEqual({ ref: 'line 1', reason: expect.stringMatching(/^not an IP, CIDR, domain, URL, hash or CVE: "alice@example.com"/) });
+    }
+  });
+
+  it('GIVEN accounts whose domain is allowlisted or a public resolver\'s THEN the guardrails let them through: they protect infrastructure, not people', async () => {
+    const strict = new Guardrails(defaultGuardrailConfig({ allowlist: ['example.com'] }));
+    const r = await ingest(bytes('value,type\nadmin@example.com,email\nexample.com,domain\n8.8.8.8,user\n'), opts({ format: 'csv', guardrails: strict, parser: { header: true, typeColumn: 1 } }));
+    expect(r.indicators.map((i) => [i.type, i.value])).toEqual([['account', '8.8.8.8'], ['account', 'admin@example.com']]);
+    expect(r.dropped).toEqual({ allowlist: 1 });
+  });
+});
+
 describe('Guardrails', () => {
   it.each([
     ['ipv6', 'fd00:ec2::254', 'cloud-metadata'],

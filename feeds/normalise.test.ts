@@ -112,6 +112,55 @@ describe('normalise with a type hint', () => {
   });
 });
 
+describe('normalise accounts', () => {
+  it.each<[string, string]>([
+    ['alice@example.com', 'alice@example.com'],
+    ['  Alice.Smith@Example.COM\t', 'alice.smith@example.com'],
+    ['BOB', 'bob'],
+    ['svc_backup-01', 'svc_backup-01'],
+    ['j.doe@corp.onmicrosoft.com', 'j.doe@corp.onmicrosoft.com'],
+    ['alice[.]smith@example[.]com', 'alice.smith@example.com'],
+    // One person in NFC and NFD is one account.
+    ['J\u00dcRGEN@example.com', 'j\u00fcrgen@example.com'],
+    ['Ju\u0308rgen@example.com', 'j\u00fcrgen@example.com'],
+    ['a+tag@example.com', 'a+tag@example.com'],
+    ['x'.repeat(256), 'x'.repeat(256)],
+    // Values other types would claim are still accounts when the feed says so.
+    ['192.0.2.1', '192.0.2.1'],
+    ['cve-2024-3094', 'cve-2024-3094'],
+  ])('GIVEN %j hinted as account WHEN normalised THEN it is the account %j', (raw, value) => {
+    expect(normalise(raw, 'account')).toEqual({ type: 'account', value });
+  });
+
+  it.each<[string, RegExp]>([
+    ['   ', /^empty value$/],
+    ['alice smith', /contains whitespace \(U\+0020\)/],
+    ['alice\u00a0smith', /contains whitespace \(U\+00A0\)/],
+    ['alice\tsmith', /contains whitespace \(U\+0009\)/],
+    ['alice\u0000', /contains a control or invisible character \(U\+0000\)/],
+    ['ali\u200bce', /contains a control or invisible character \(U\+200B\)/],
+    ['alice,bob', /contains a comma/],
+    ['"alice"', /contains a quote/],
+    ["o'brien@example.com", /contains a quote/],
+    ['alice`', /contains a quote/],
+    ['CORP\\alice', /contains a backslash/],
+    ['x'.repeat(257), /^account longer than 256 characters \(257\)/],
+    // Lower-casing U+0130 makes two code points of one, so the limit is checked after it.
+    ['\u0130'.repeat(129), /^account longer than 256 characters \(258\)/],
+  ])('GIVEN %j hinted as account WHEN normalised THEN it is rejected: %s', (raw, reason) => {
+    const result = normalise(raw, 'account');
+    expect(result).toEqual({ error: expect.stringMatching(reason) });
+  });
+
+  it.each(['alice@example.com', 'Bob.Smith@Example.org', 'alice', 'CORP\\alice'])('GIVEN the bare value %j without a hint WHEN normalised THEN it is never an account', (raw) => {
+    expect(normalise(raw)).not.toMatchObject({ type: 'account' });
+  });
+
+  it('GIVEN a bare email address without a hint THEN it is rejected as it was before accounts existed, not turned into a domain', () => {
+    expect(normalise('alice@example.com')).toEqual({ error: expect.stringMatching(/^not an IP, CIDR, domain, URL, hash or CVE: "alice@example.com"/) });
+  });
+});
+
 describe('refang', () => {
   it.each([
     ['hxxp://evil[.]example', 'http://evil.example'],

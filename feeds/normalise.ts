@@ -12,7 +12,11 @@
  * - url: WHATWG URL serialisation (scheme and host lower-cased, host as A-label,
  *   default port dropped), fragment removed;
  * - hash: "<md5|sha1|sha256|sha512>:<lower-case hex>", the algorithm from the length;
- * - cve: "CVE-YYYY-NNNN" upper-case.
+ * - cve: "CVE-YYYY-NNNN" upper-case;
+ * - account: lower-case, Unicode NFC (see normaliseAccount). Only a type hint makes a
+ *   value an account: without one, "alice@example.com" is no IP, domain or URL and is
+ *   rejected as today, so a mail address in a blocklist never silently turns into a
+ *   user to suspend.
  *
  * Defanged text, as analysts write it so nobody clicks it ("hxxp://", "example[.]com",
  * "1.2.3[.]4"), is refanged first.
@@ -55,6 +59,8 @@ export function normalise(raw: string, typeHint?: IndicatorType): NormaliseResul
       return normaliseHash(text) ?? { error: `not an md5, sha1, sha256 or sha512 hex digest: ${quote(text)}` };
     case 'cve':
       return normaliseCve(text) ?? { error: `not a CVE id (CVE-YYYY-NNNN): ${quote(text)}` };
+    case 'account':
+      return normaliseAccount(text);
   }
 }
 
@@ -108,6 +114,58 @@ function normaliseCve(text: string): { type: 'cve'; value: string } | undefined 
   // CVE-YYYY-NNNN with four or more digits in the sequence part (the 2014 syntax change).
   if (!/^cve-\d{4}-\d{4,19}$/i.test(text)) return undefined;
   return { type: 'cve', value: text.toUpperCase() };
+}
+
+/** Longest account accepted, in characters: room for any email address (at most 254, RFC 5321) and for the user names providers allow. */
+const MAX_ACCOUNT_LENGTH = 256;
+
+/**
+ * Characters an account may not hold, with the name used in the rejection:
+ * - whitespace (any Unicode space) and control or format characters (\p{C}: C0/C1
+ *   controls, zero-width and bidi marks, unassigned code points): a login never
+ *   has them, and invisible ones would make two different values look the same;
+ * - ',' and quotes: the identity connectors put the login into filters (SCIM
+ *   `userName eq "x"`, Okta `profile.login eq "x"`, Graph OData `userPrincipalName eq 'x'`)
+ *   and into comma-separated lists, where these end the value early;
+ * - '\': the escape character of those same filter strings. A down-level
+ *   `DOMAIN\user` name is not a login at Okta, Entra ID, Keycloak or SCIM, which
+ *   all sign in with a user name, email or UPN.
+ */
+const ACCOUNT_FORBIDDEN: readonly [RegExp, string][] = [
+  [/[\s\p{Z}]/u, 'whitespace'],
+  [/\p{C}/u, 'a control or invisible character'],
+  [/,/, 'a comma'],
+  [/["'`]/, 'a quote'],
+  [/\\/, 'a backslash'],
+];
+
+/**
+ * An account: a login as an identity provider knows it (a user name, an email address
+ * or a UPN). Canonical form is lower-case (String.prototype.toLowerCase, locale
+ * independent) in Unicode NFC, so the same person written twice deduplicates.
+ *
+ * Lower-casing is safe because logins are matched case-insensitively where the
+ * identity connectors look them up: Okta logins, Entra ID userPrincipalName and mail,
+ * Keycloak usernames and emails (stored lower-case) and SCIM userName (caseExact false
+ * in RFC 7643's User schema) all ignore case in practice. A provider configured with
+ * case-sensitive user names would need the original spelling, which this loses.
+ *
+ * The syntax is not checked beyond the characters above: an account need not be an
+ * email address, and whether it exists is for the provider to say.
+ */
+function normaliseAccount(text: string): { type: 'account'; value: string } | { error: string } {
+  const value = text.normalize('NFC').toLowerCase();
+  for (const [pattern, what] of ACCOUNT_FORBIDDEN) {
+    const found = pattern.exec(value)?.[0];
+    if (found === undefined) continue;
+    // Named by code point too: an invisible character cannot be seen in the quoted value.
+    const codePoint = `U+${found.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+    return { error: `not an account (a user name, email address or UPN): ${quote(text)} contains ${what} (${codePoint})` };
+  }
+  // Code points, not UTF-16 units; counted after lower-casing, which can lengthen a value.
+  const length = [...value].length;
+  if (length > MAX_ACCOUNT_LENGTH) return { error: `account longer than ${MAX_ACCOUNT_LENGTH} characters (${length}): ${quote(text)}` };
+  return { type: 'account', value };
 }
 
 function normaliseHash(text: string): { type: 'hash'; value: string } | undefined {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ExposurePolicySpec } from '../crds/index.js';
 import type { Indicator } from '../feeds/index.js';
 import { CelCache } from './cel/index.js';
-import { actionName, addressCount, evaluatePolicy, expiresAt, isProduction, selectFeeds, valuesDigest } from './engine.js';
+import { actionName, addressCount, evaluatePolicy, expiresAt, IDENTITY_CONNECTOR_IDS, isProduction, selectFeeds, valuesDigest } from './engine.js';
 import { inventoryFromObjects } from './inventory.js';
 import { matchesSelector, selectorString } from './selector.js';
 import type { FeedView } from './types.js';
@@ -151,6 +151,106 @@ describe('evaluatePolicy', () => {
     const e = evaluatePolicy(policy({ match: "indicator.attributes.vendor == 'x'" }), feeds, inventory, { now, cel });
     expect(e.actions).toEqual([]);
     expect(e.warnings.join()).toMatch(/spec.match failed on 3 indicator/);
+  });
+});
+
+describe('evaluatePolicy: identity actions', () => {
+  const account = (value: string, confidence: number, source = 'phish'): Indicator => ({ type: 'account', value, confidence, sources: [source], tags: [] });
+  // One feed holding both people and addresses, as a phishing-campaign feed does.
+  const identityFeeds: FeedView[] = [
+    { name: 'phish', labels: {}, indicators: [account('bob@example.com', 90), account('alice@example.com', 70), ip('203.0.113.7', 80, [], 'phish'), ip('198.51.100.0/24', 60, [], 'phish')] },
+    { name: 'ipsum', labels: {}, indicators: [ip('192.0.2.10', 100, ['c2'])] },
+  ];
+  const identityPolicy = (spec: Partial<ExposurePolicySpec>) => policy({ feeds: { names: ['phish'] }, actions: [{ type: 'IdentitySuspend' }], ...spec });
+
+  it('GIVEN account and IP indicators and an IdentitySuspend template THEN one action carries exactly the accounts, sorted, through identity:scim, and counts them as users', () => {
+    const e = evaluatePolicy(identityPolicy({ match: "indicator.type == 'account' || indicator.type == 'ipv4'" }), identityFeeds, inventory, { now, cel });
+    expect(e.compileErrors).toEqual([]);
+    expect(e.actions).toHaveLength(1);
+    const a = e.actions[0]!;
+    expect(a).toMatchObject({ name: 'p-identitysuspend', type: 'IdentitySuspend', layer: 'identity', connector: 'identity:scim', confidence: 90, feeds: ['phish'] });
+    expect(a.request.values).toEqual(['alice@example.com', 'bob@example.com']);
+    expect(a.digest).toBe(valuesDigest(['alice@example.com', 'bob@example.com']));
+    // The provider has no namespaces or pods: none are in the request or the radius, whatever the scope selects.
+    expect(a.request.scope).toEqual({ namespaces: [] });
+    expect(a.blastRadius).toEqual({ namespaces: 0, workloads: 0, pods: 0, users: 2, addresses: 0, production: true });
+  });
+
+  it('GIVEN mode Enforce without autoApprove THEN an identity action needs approval', () => {
+    const e = evaluatePolicy(identityPolicy({}), identityFeeds, inventory, { now, cel });
+    expect(e.actions[0]).toMatchObject({ decision: 'approval', reason: expect.stringMatching(/without spec.autoApprove/) });
+  });
+
+  it('GIVEN an autoApprove that names the action type and allows it THEN the identity action is auto; when it names the type and refuses, approval', () => {
+    const allowed = evaluatePolicy(identityPolicy({ autoApprove: "action.type == 'IdentitySuspend' && action.blastRadius.users <= 2" }), identityFeeds, inventory, { now, cel });
+    expect(allowed.actions[0]).toMatchObject({ decision: 'auto', reason: 'spec.autoApprove allowed it and the guardrails passed' });
+    const refused = evaluatePolicy(identityPolicy({ autoApprove: "action.type == 'IdentitySuspend' && action.blastRadius.users <= 1" }), identityFeeds, inventory, { now, cel });
+    expect(refused.actions[0]).toMatchObject({ decision: 'approval', reason: 'spec.autoApprove is false for this action' });
+    for (const expression of ["action.layer == 'identity'", "action.connector.startsWith('identity:')", "has(action.type) && action.confidence >= 50"]) {
+      expect(evaluatePolicy(identityPolicy({ autoApprove: expression }), identityFeeds, inventory, { now, cel }).actions[0]?.decision, expression).toBe('auto');
+    }
+  });
+
+  it('GIVEN an autoApprove that is only a threshold THEN it approves the network action but never the identity one of the same policy', () => {
+    const e = evaluatePolicy(identityPolicy({ feeds: { names: ['phish'] }, actions: [{ type: 'EgressDeny' }, { type: 'IdentitySuspend' }], autoApprove: 'action.confidence >= 50' }), identityFeeds, inventory, { now, cel });
+    expect(e.actions.map((a) => [a.type, a.decision])).toEqual([['EgressDeny', 'auto'], ['IdentitySuspend', 'approval']]);
+    expect(e.actions[1]!.reason).toMatch(/identity actions need approval unless spec.autoApprove names them, and it reads none of action.type, action.layer, action.connector/);
+    // A variable of a comprehension that happens to be called `action` is not the action.
+    const shadowed = evaluatePolicy(identityPolicy({ autoApprove: "[{'type': 'IdentitySuspend'}].exists(action, action.type == 'IdentitySuspend')" }), identityFeeds, inventory, { now, cel });
+    expect(shadowed.actions[0]).toMatchObject({ decision: 'approval' });
+  });
+
+  it('GIVEN mode Audit or Propose THEN identity actions are audit or approval, whatever autoApprove says', () => {
+    const autoApprove = "action.layer == 'identity'";
+    expect(evaluatePolicy(identityPolicy({ mode: 'Audit', autoApprove }), identityFeeds, inventory, { now, cel }).actions[0]?.decision).toBe('audit');
+    expect(evaluatePolicy(identityPolicy({ mode: 'Propose', autoApprove }), identityFeeds, inventory, { now, cel }).actions[0]?.decision).toBe('approval');
+  });
+
+  it('GIVEN IdentityBlock, IdentitySuspend and StepUpAuth templates THEN IdentityBlock takes the IPs and counts their addresses, the other two the accounts, and IPs never reach an account action', () => {
+    const e = evaluatePolicy(
+      identityPolicy({ actions: [{ type: 'IdentityBlock', connector: 'identity:okta' }, { type: 'IdentitySuspend', connector: 'identity:keycloak' }, { type: 'StepUpAuth', connector: 'identity:entra' }] }),
+      identityFeeds, inventory, { now, cel },
+    );
+    expect(e.actions.map((a) => [a.name, a.connector, a.request.values])).toEqual([
+      ['p-identityblock', 'identity:okta', ['198.51.100.0/24', '203.0.113.7']],
+      ['p-identitysuspend', 'identity:keycloak', ['alice@example.com', 'bob@example.com']],
+      ['p-stepupauth', 'identity:entra', ['alice@example.com', 'bob@example.com']],
+    ]);
+    expect(e.actions[0]!.blastRadius).toMatchObject({ users: 0, addresses: 257 });
+    expect(e.actions[2]!.blastRadius).toMatchObject({ users: 2, addresses: 0 });
+    // And the network templates never take accounts.
+    const network = evaluatePolicy(identityPolicy({ actions: [{ type: 'EgressDeny' }, { type: 'DNSBlock' }] }), identityFeeds, inventory, { now, cel });
+    expect(network.actions.map((a) => [a.type, a.request.values])).toEqual([['EgressDeny', ['198.51.100.0/24', '203.0.113.7']]]);
+  });
+
+  it('GIVEN a feed with no accounts THEN an IdentitySuspend template plans nothing', () => {
+    const e = evaluatePolicy(identityPolicy({ feeds: { names: ['ipsum'] } }), identityFeeds, inventory, { now, cel });
+    expect(e.compileErrors).toEqual([]);
+    expect(e.actions).toEqual([]);
+  });
+
+  it('GIVEN an identity template naming an unknown or a network connector THEN the evaluation stops with an error naming the field and the identity connector ids', () => {
+    for (const connector of ['identity:okat', 'network:networkpolicy']) {
+      const e = evaluatePolicy(identityPolicy({ actions: [{ type: 'EgressDeny' }, { type: 'StepUpAuth', connector }] }), identityFeeds, inventory, { now, cel });
+      expect(e.actions).toEqual([]);
+      expect(e.compileErrors).toEqual([{
+        field: 'spec.actions[1].connector',
+        message: `spec.actions[1].connector: no identity connector ${connector} for StepUpAuth; known: identity:scim, identity:keycloak, identity:okta, identity:entra`,
+      }]);
+    }
+    expect(IDENTITY_CONNECTOR_IDS).toEqual(['identity:scim', 'identity:keycloak', 'identity:okta', 'identity:entra']);
+  });
+
+  it('GIVEN a default identity connector from the options THEN templates without one use it, and an unknown default is an error too', () => {
+    const okta = evaluatePolicy(identityPolicy({}), identityFeeds, inventory, { now, cel, defaultConnectors: { identity: 'identity:okta' } });
+    expect(okta.actions[0]?.connector).toBe('identity:okta');
+    const typo = evaluatePolicy(identityPolicy({}), identityFeeds, inventory, { now, cel, defaultConnectors: { identity: 'identity:octa' } });
+    expect(typo.compileErrors.map((c) => c.message)).toEqual([expect.stringMatching(/no identity connector identity:octa for IdentitySuspend; known: identity:scim/)]);
+  });
+
+  it('GIVEN a network template naming an identity connector THEN the error says it acts on identity providers', () => {
+    const e = evaluatePolicy(policy({ actions: [{ type: 'EgressDeny', connector: 'identity:scim' }] }), feeds, inventory, { now, cel });
+    expect(e.compileErrors).toEqual([{ field: 'spec.actions[0].connector', message: expect.stringMatching(/^spec.actions\[0\].connector: identity:scim acts on identity providers, not on the network layer of EgressDeny; known: network:networkpolicy/) }]);
   });
 });
 

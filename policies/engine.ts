@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { parseDuration } from '../crds/duration.js';
 import type { ExposurePolicySpec } from '../crds/index.js';
 import { indicatorKey, Ipv4Set, mergeIndicator, parseCidr, parseIpv4, type Indicator, type IndicatorType } from '../feeds/index.js';
-import { CONNECTOR_IDS, isConnectorId } from '../connectors/index.js';
+import { CONNECTOR_IDS, IDENTITY_CONNECTOR_IDS, isConnectorId, isIdentityConnectorId } from '../connectors/index.js';
 import type { ActionType, Layer } from '../connectors/types.js';
 import { actionActivation, EMPTY_WORKLOAD, evaluateBool, indicatorActivation, type CelCache, type CelProgram, CelCompileError } from './cel/index.js';
 import { isolateActionName, isolationEvidence, matchVulnerableWorkloads, type IsolationCandidate, type IsolationMatch } from './isolate.js';
@@ -22,7 +22,10 @@ import { workloadKey } from './workloads.js';
  * action per workload in scope (and internet-facing, with scope.exposure
  * InternetFacing) that has a CVE indicator × finding pair for which spec.match holds
  * (isolate.ts); a workload without one gets no action, which the controller turns into a
- * lift. policies/README.md has the rules.
+ * lift. IdentitySuspend and StepUpAuth: one action per template carrying every matched
+ * account; IdentityBlock: the same with IPs and CIDRs (network zones at the provider).
+ * Identity actions need approval unless spec.autoApprove names them (decide()).
+ * policies/README.md has the rules.
  */
 
 export interface EngineOptions {
@@ -44,6 +47,8 @@ export const DEFAULT_CONNECTORS: Record<Layer, string> = {
   notify: 'notify:events',
 };
 
+export { IDENTITY_CONNECTOR_IDS, isIdentityConnectorId };
+
 /** Which layer each action type acts on (the CRD rules say the same). */
 export const LAYER_OF: Record<ActionType, Layer> = {
   EgressDeny: 'network',
@@ -55,14 +60,28 @@ export const LAYER_OF: Record<ActionType, Layer> = {
   Notify: 'notify',
 };
 
-/** Which indicator types each action type can act on; the others are ignored for that action. Isolate acts on workloads, through their CVEs. */
+/**
+ * Which indicator types each action type can act on; the others are ignored for that
+ * action. Isolate acts on workloads, through their CVEs. IdentityBlock blocks sign-ins
+ * from addresses (a network zone at the provider); IdentitySuspend and StepUpAuth act on
+ * accounts, which feeds only produce when they state the type (feeds/normalise.ts).
+ */
 const VALUE_TYPES: Partial<Record<ActionType, readonly IndicatorType[]>> = {
   EgressDeny: ['ipv4', 'ipv6', 'cidr'],
   DNSBlock: ['domain'],
+  IdentityBlock: ['ipv4', 'ipv6', 'cidr'],
+  IdentitySuspend: ['account'],
+  StepUpAuth: ['account'],
 };
 
 /** Action types this version produces. */
-const PRODUCED: ReadonlySet<ActionType> = new Set<ActionType>(['EgressDeny', 'DNSBlock', 'Isolate']);
+const PRODUCED: ReadonlySet<ActionType> = new Set<ActionType>(['EgressDeny', 'DNSBlock', 'Isolate', 'IdentityBlock', 'IdentitySuspend', 'StepUpAuth']);
+
+/**
+ * The Action fields that say what kind of action it is. spec.autoApprove approves an
+ * identity action only when it reads one of them (decide()).
+ */
+const ACTION_KIND_FIELDS = ['action.type', 'action.layer', 'action.connector'] as const;
 
 /**
  * Labels that mark production. A namespace or workload carrying one of them makes the
@@ -198,6 +217,16 @@ function decide(
     }
   }
   if (!autoApprove) return { decision: 'approval', reason: 'mode Enforce without spec.autoApprove: nothing is approved automatically' };
+  // Identity actions suspend people or force them to sign in again, so they need
+  // approval by default. A rule written with network blocks in mind
+  // (`action.confidence >= 90`) must not approve them as a side effect: only an
+  // expression that looks at what kind of action it is can.
+  if (action.layer === 'identity' && !ACTION_KIND_FIELDS.some((f) => autoApprove.reads.has(f))) {
+    return {
+      decision: 'approval',
+      reason: `identity actions need approval unless spec.autoApprove names them, and it reads none of ${ACTION_KIND_FIELDS.join(', ')} (for example action.type == '${action.type}' && ...)`,
+    };
+  }
   let failure: string | undefined;
   const approved = evaluateBool(autoApprove, { action: actionActivation(action), now }, (m) => { failure = m; });
   if (failure) return { decision: 'approval', reason: `spec.autoApprove failed (${failure}), so approval is needed` };
@@ -206,8 +235,18 @@ function decide(
     : { decision: 'approval', reason: 'spec.autoApprove is false for this action' };
 }
 
-/** The blast radius of one action type over the scope. DNS blocks act cluster-wide, whatever the scope. */
+/**
+ * The blast radius of one action type over the scope. DNS blocks act cluster-wide,
+ * whatever the scope. Identity actions touch no namespace or workload: their radius is
+ * the accounts (IdentitySuspend, StepUpAuth) or the addresses (IdentityBlock, which
+ * names no one), and it always counts as production, since an identity provider holds
+ * people's real accounts and has no staging copy of them.
+ */
 function blastRadiusOf(type: ActionType, values: readonly string[], scope: ReturnType<typeof scopeOf>, inventory: Inventory): BlastRadius {
+  if (LAYER_OF[type] === 'identity') {
+    const block = type === 'IdentityBlock';
+    return { namespaces: 0, workloads: 0, pods: 0, users: block ? 0 : values.length, addresses: block ? addressCount(values) : 0, production: true };
+  }
   const clusterWide = type === 'DNSBlock';
   const namespaces = clusterWide ? inventory.namespaces : scope.namespaces;
   const workloads = clusterWide ? inventory.workloads : scope.workloads;
@@ -228,10 +267,10 @@ export function evaluatePolicy(policy: PolicyView, feeds: readonly FeedView[], i
   const connectors = { ...DEFAULT_CONNECTORS, ...opts.defaultConnectors };
   // A connector typo must not lift what the template enforces today: it stops the evaluation as a CEL error does.
   spec.actions.forEach((template, index) => {
-    const id = template.connector ?? connectors[LAYER_OF[template.type]];
-    if ((VALUE_TYPES[template.type] || template.type === 'Isolate') && !isConnectorId(id)) {
-      errors.push({ field: `spec.actions[${index}].connector`, message: `spec.actions[${index}].connector: no connector ${id}; known: ${CONNECTOR_IDS.join(', ')}` });
-    }
+    if (!VALUE_TYPES[template.type] && template.type !== 'Isolate') return;
+    const layer = LAYER_OF[template.type];
+    const problem = connectorProblem(template.type, template.connector ?? connectors[layer]);
+    if (problem) errors.push({ field: `spec.actions[${index}].connector`, message: `spec.actions[${index}].connector: ${problem}` });
   });
   const result: Evaluation = { compileErrors: errors, missingFeeds: missing, matched: 0, actions: [], warnings: [] };
   if (errors.length) return result;
@@ -296,7 +335,12 @@ export function evaluatePolicy(policy: PolicyView, feeds: readonly FeedView[], i
     const connector = template.connector ?? connectors[layer];
     const name = actionName(policy.name, template.type, index, repeated);
     const sources = [...new Set(picked.flatMap((i) => i.sources))].sort();
-    const namespaces = scope.namespaces.map((ns) => ns.name);
+    // The identity provider has no namespaces or pods: spec.scope does not apply to it.
+    const selectors = layer === 'identity' ? {} : {
+      ...(spec.scope?.namespaceSelector ? { namespaceSelector: spec.scope.namespaceSelector } : {}),
+      ...(spec.scope?.workloadSelector ? { workloadSelector: spec.scope.workloadSelector } : {}),
+    };
+    const namespaces = layer === 'identity' ? [] : scope.namespaces.map((ns) => ns.name);
     const base = {
       name,
       policy: policy.name,
@@ -305,11 +349,7 @@ export function evaluatePolicy(policy: PolicyView, feeds: readonly FeedView[], i
       connector,
       request: {
         name, policy: policy.name, type: template.type, values,
-        scope: {
-          namespaces,
-          ...(spec.scope?.namespaceSelector ? { namespaceSelector: spec.scope.namespaceSelector } : {}),
-          ...(spec.scope?.workloadSelector ? { workloadSelector: spec.scope.workloadSelector } : {}),
-        },
+        scope: { namespaces, ...selectors },
         params: (template.params ?? {}) as Record<string, unknown>,
         ...(expiresAt(spec, opts.now) ? { expiresAt: expiresAt(spec, opts.now) } : {}),
       },
@@ -317,12 +357,25 @@ export function evaluatePolicy(policy: PolicyView, feeds: readonly FeedView[], i
       confidence: picked.reduce((m, i) => Math.max(m, i.confidence), 0),
       blastRadius: blastRadiusOf(template.type, values, scope, inventory),
       feeds: sources,
-      ...(spec.scope?.namespaceSelector ? { namespaceSelector: spec.scope.namespaceSelector } : {}),
-      ...(spec.scope?.workloadSelector ? { workloadSelector: spec.scope.workloadSelector } : {}),
+      ...selectors,
     };
     result.actions.push({ ...base, ...decide(spec, autoApprove, base, selected, opts.now) });
   });
   return result;
+}
+
+/**
+ * Why a template's connector cannot carry it, or undefined when it can. Identity
+ * templates take exactly the identity connectors; the others take the manifest
+ * connectors of the catalogue, never an identity one.
+ */
+function connectorProblem(type: ActionType, id: string): string | undefined {
+  if (LAYER_OF[type] === 'identity') {
+    return isIdentityConnectorId(id) ? undefined : `no identity connector ${id} for ${type}; known: ${IDENTITY_CONNECTOR_IDS.join(', ')}`;
+  }
+  const known = CONNECTOR_IDS;
+  if (isIdentityConnectorId(id)) return `${id} acts on identity providers, not on the ${LAYER_OF[type]} layer of ${type}; known: ${known.join(', ')}`;
+  return isConnectorId(id) ? undefined : `no connector ${id}; known: ${known.join(', ')}`;
 }
 
 /**

@@ -136,10 +136,11 @@ export interface BlastRadius {
   namespaces: number;
   workloads: number;
   pods: number;
+  /** Accounts an identity action suspends or steps up (IdentitySuspend, StepUpAuth); 0 for every other type. */
   users: number;
   /** Addresses covered: a /24 counts 256. */
   addresses: number;
-  /** A namespace or workload in scope carries a production label. */
+  /** A namespace or workload in scope carries a production label. Always true for identity actions: the provider holds people's real accounts. */
   production: boolean;
 }
 

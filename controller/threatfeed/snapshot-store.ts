@@ -67,7 +67,7 @@ export class SnapshotStore {
   /** Saves a snapshot; resolves once the head points at it. */
   async save(feed: string, indicators: readonly Indicator[], meta: Omit<SnapshotMeta, 'digest' | 'count'>, owner?: KubernetesObject): Promise<SnapshotMeta> {
     const full: SnapshotMeta = { ...meta, digest: snapshotDigest(indicators), count: indicators.length };
-    const gzipped = await encode(indicators, feed);
+    const gzipped = await encodeIndicators(indicators, feed);
     const generation = randomBytes(4).toString('hex');
     const chunks = Math.max(1, Math.ceil(gzipped.length / CHUNK_BYTES));
     const ownerReferences = owner?.metadata?.uid ? [{
@@ -111,7 +111,7 @@ export class SnapshotStore {
     }
     const gzipped = Buffer.concat(parts);
     if (sha256(gzipped) !== ann['forestall.io/gzip-sha256']) throw damaged(feed, 'the chunks do not match the recorded checksum');
-    const indicators = await decode(gzipped, feed);
+    const indicators = await decodeIndicators(gzipped, feed);
     if (snapshotDigest(indicators) !== meta.digest) throw damaged(feed, 'the indicators do not match the recorded digest');
     return { meta, indicators };
   }
@@ -151,7 +151,11 @@ function extrasOf(i: Indicator, feed: string): Row[3] {
   return Object.keys(extra).length ? extra : undefined;
 }
 
-async function encode(indicators: readonly Indicator[], feed: string): Promise<Buffer> {
+/**
+ * The gzipped JSON-lines body of a snapshot. Every indicator type, accounts included,
+ * goes through as its type name and canonical value; nothing here depends on the type.
+ */
+export async function encodeIndicators(indicators: readonly Indicator[], feed: string): Promise<Buffer> {
   const gzip = createGzip({ level: 6 });
   const out: Buffer[] = [];
   gzip.on('data', (c: Buffer) => out.push(c));
@@ -174,7 +178,8 @@ async function encode(indicators: readonly Indicator[], feed: string): Promise<B
   return Buffer.concat(out);
 }
 
-async function decode(gzipped: Buffer, feed: string): Promise<Indicator[]> {
+/** The indicators of a body written by encodeIndicators for the same feed. */
+export async function decodeIndicators(gzipped: Buffer, feed: string): Promise<Indicator[]> {
   const out: Indicator[] = [];
   let rest = '';
   for await (const chunk of Readable.from([gzipped]).pipe(createGunzip())) {

@@ -234,7 +234,7 @@ export interface ThreatFeedStatus {
    */
   indicatorCount?: number;
   /**
-   * Indicators kept, by type (ipv4, ipv6, cidr, domain, url, cve, hash).
+   * Indicators kept, by type (ipv4, ipv6, cidr, domain, url, cve, hash, account).
    */
   counts?: {
     [k: string]: number | undefined;
@@ -424,7 +424,7 @@ export interface ExposurePolicySpec {
   actions: [
     {
       /**
-       * What to do: EgressDeny (IPs and CIDRs), DNSBlock (domains), Isolate (vulnerable workloads), IdentityBlock (IP zones at the identity provider), IdentitySuspend (users), StepUpAuth (require MFA), Notify.
+       * What to do: EgressDeny (IPs and CIDRs), DNSBlock (domains), Isolate (vulnerable workloads), IdentityBlock (IPs and CIDRs, as a blocked zone at the identity provider), IdentitySuspend (account indicators: suspend the users), StepUpAuth (account indicators: require MFA), Notify.
        */
       type: "EgressDeny" | "DNSBlock" | "Isolate" | "IdentityBlock" | "IdentitySuspend" | "StepUpAuth" | "Notify";
       /**
@@ -438,7 +438,7 @@ export interface ExposurePolicySpec {
     },
     ...{
       /**
-       * What to do: EgressDeny (IPs and CIDRs), DNSBlock (domains), Isolate (vulnerable workloads), IdentityBlock (IP zones at the identity provider), IdentitySuspend (users), StepUpAuth (require MFA), Notify.
+       * What to do: EgressDeny (IPs and CIDRs), DNSBlock (domains), Isolate (vulnerable workloads), IdentityBlock (IPs and CIDRs, as a blocked zone at the identity provider), IdentitySuspend (account indicators: suspend the users), StepUpAuth (account indicators: require MFA), Notify.
        */
       type: "EgressDeny" | "DNSBlock" | "Isolate" | "IdentityBlock" | "IdentitySuspend" | "StepUpAuth" | "Notify";
       /**
@@ -456,7 +456,7 @@ export interface ExposurePolicySpec {
    */
   mode?: "Audit" | "Propose" | "Enforce";
   /**
-   * A CEL expression over `action` (type, layer, confidence, blastRadius, production) that allows an action to be applied without review in Enforce mode. Empty approves nothing automatically.
+   * A CEL expression over `action` (type, layer, confidence, blastRadius, production) that allows an action to be applied without review in Enforce mode. Empty approves nothing automatically. Identity actions (IdentityBlock, IdentitySuspend, StepUpAuth) are approved only by an expression that reads action.type, action.layer or action.connector, for example `action.type == 'StepUpAuth' && action.confidence >= 90`.
    */
   autoApprove?: string;
   /**

@@ -8,7 +8,7 @@ export const ACTION_TYPES = ['EgressDeny', 'DNSBlock', 'Isolate', 'IdentityBlock
 const CEL_LIMIT = 4096;
 
 const action = obj('One response template.', {
-  type: { type: 'string', description: 'What to do: EgressDeny (IPs and CIDRs), DNSBlock (domains), Isolate (vulnerable workloads), IdentityBlock (IP zones at the identity provider), IdentitySuspend (users), StepUpAuth (require MFA), Notify.', enum: [...ACTION_TYPES] },
+  type: { type: 'string', description: 'What to do: EgressDeny (IPs and CIDRs), DNSBlock (domains), Isolate (vulnerable workloads), IdentityBlock (IPs and CIDRs, as a blocked zone at the identity provider), IdentitySuspend (account indicators: suspend the users), StepUpAuth (account indicators: require MFA), Notify.', enum: [...ACTION_TYPES] },
   connector: str('Connector id (layer:name) that enforces the action, for example network:cilium. Defaults to the cluster default for the layer.', { maxLength: 128, pattern: '^[a-z]+:[a-z0-9-]+$' }),
   params: { type: 'object', description: 'Connector parameters, validated against the connector\'s schema when the policy is evaluated.', 'x-kubernetes-preserve-unknown-fields': true },
 }, { required: ['type'] });
@@ -28,7 +28,7 @@ const spec = obj('Which intelligence to act on, where, and how much to automate.
   }, { default: {} }),
   actions: list('The responses to produce for matched indicators.', action, 16, { minItems: 1 }),
   mode: { type: 'string', description: 'Audit computes and reports only; Propose makes every action a pull request; Enforce applies what autoApprove allows and proposes the rest.', enum: [...POLICY_MODES], default: 'Audit' },
-  autoApprove: str('A CEL expression over `action` (type, layer, confidence, blastRadius, production) that allows an action to be applied without review in Enforce mode. Empty approves nothing automatically.', { maxLength: CEL_LIMIT }),
+  autoApprove: str('A CEL expression over `action` (type, layer, confidence, blastRadius, production) that allows an action to be applied without review in Enforce mode. Empty approves nothing automatically. Identity actions (IdentityBlock, IdentitySuspend, StepUpAuth) are approved only by an expression that reads action.type, action.layer or action.connector, for example `action.type == \'StepUpAuth\' && action.confidence >= 90`.', { maxLength: CEL_LIMIT }),
   expiry: str('How long an action lasts: a Go duration such as "72h", or UntilPatched to lift it when the workload no longer has the vulnerability.', { maxLength: 64, pattern: '^(UntilPatched|([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$', default: '168h' }),
   guardrails: obj('Limits that send an action to review instead of applying it.', {
     maxAddresses: int('Largest number of addresses one action may block without review.', { minimum: 0, default: 65536 }),

@@ -76,7 +76,7 @@ const status = obj('What the controller last observed and did.', {
   lastSyncTime: time('When the feed was last fetched successfully.'),
   lastChangeTime: time('When the indicator set last changed.'),
   indicatorCount: int('Indicators kept after parsing, deduplication and guardrails.', { minimum: 0 }),
-  counts: countMap('Indicators kept, by type (ipv4, ipv6, cidr, domain, url, cve, hash).'),
+  counts: countMap('Indicators kept, by type (ipv4, ipv6, cidr, domain, url, cve, hash, account).'),
   added: int('Indicators added by the last sync.', { minimum: 0 }),
   removed: int('Indicators removed by the last sync.', { minimum: 0 }),
   dropped: countMap('Indicators dropped by guardrails in the last sync, by reason.'),

@@ -108,6 +108,27 @@ describe('parseCsv', () => {
     expect(short.rejected).toEqual([{ kind: 'rejected', ref: 'line 1', reason: 'the row has 2 columns, so value column 2 is missing' }]);
   });
 
+  it('GIVEN a type column naming logins THEN those rows are account hints, and a row without a type stays unhinted', async () => {
+    const body = [
+      'value,score,type',
+      'Alice@Example.com,90,username',
+      'bob@example.com,80,email',
+      'CORP-carol,70,UPN',
+      '"dave@example.com",60,target-user',
+      'eve@example.com,50,',
+    ].join('\n');
+    const { records, rejected } = await collect(parseCsv(bytesBody(body), { header: true, valueColumn: 0, scoreColumn: 1, typeColumn: 2 }));
+    expect(rejected).toEqual([]);
+    // The parser hands the value over as written; normalise() lower-cases it.
+    expect(records.map((r) => [r.ref, r.value, r.typeHint])).toEqual([
+      ['line 2', 'Alice@Example.com', 'account'],
+      ['line 3', 'bob@example.com', 'account'],
+      ['line 4', 'CORP-carol', 'account'],
+      ['line 5', 'dave@example.com', 'account'],
+      ['line 6', 'eve@example.com', undefined],
+    ]);
+  });
+
   it('GIVEN a quote that is never closed THEN the whole body is refused, naming the line where it opened', async () => {
     const err = await parseError(parseCsv(bytesBody('ok.example\n"broken.example,3\nmore\nlines\n'), {}));
     expect(err.message).toBe('csv: the quoted field opened on line 2 is never closed');

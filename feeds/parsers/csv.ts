@@ -80,7 +80,7 @@ function toItem(row: CsvRow, names: string[] | undefined, valueColumn: number, s
     typeName = (fields[typeColumn] ?? '').trim();
     if (typeName !== '') {
       hint = typeHintFor(typeName, value);
-      // A type we cannot map is usually one we cannot enforce (email, filename); guessing
+      // A type we cannot map is usually one we cannot enforce (filename, mutex); guessing
       // from the value could turn, say, a mail server's address into a network block.
       if (!hint) {
         return { kind: 'rejected', ref, reason: `type ${JSON.stringify(typeName)} in column ${typeColumn} is not one of ${KNOWN_TYPE_NAMES.join(', ')}` };

@@ -32,19 +32,19 @@ function line(i: ParserItem): string {
 const a = (n: number) => `0a1b2c3d-4e5f-4a6b-8c7d-8e9f0a1b2c${String(n).padStart(2, '0')}`;
 
 describe('parseMispFeed', () => {
-  it('GIVEN the synthetic two-event feed THEN 15 records and 2 rejections come out, only from to_ids attributes, in manifest order', async () => {
+  it('GIVEN the synthetic two-event feed THEN 16 records and 1 rejection come out, only from to_ids attributes, in manifest order', async () => {
     const requested: string[] = [];
     const { all, records, rejected } = await collect(parseMispFeed(diskFeed(requested), {}));
     expect(requested).toEqual(['manifest.json', `${PHISHING}.json`, `${RAT}.json`]);
-    expect(records).toHaveLength(15);
-    expect(rejected).toHaveLength(2);
+    expect(records).toHaveLength(16);
+    expect(rejected).toHaveLength(1);
     expect(all.map(line)).toEqual([
       `${a(1)} ipv4 198.51.100.10`,
       `${a(2)} ipv4 203.0.113.5`,
       `${a(3)} domain login-update.example.net`,
       `${a(4)} domain cdn.login-update.example.net`,
       `${a(5)} url http://login-update.example.net/wp/gate.php`,
-      `${a(6)} REJECTED MISP attribute type "email-src" is not supported`,
+      `${a(6)} account billing@invoices.example.org`,
       // a(7), a(8): to_ids false; a(9): deleted; a(10), a(14): object context without to_ids.
       `${a(11)} hash 0cc175b9c0f1b6a831c399e269772661`,
       `${a(12)} hash 86f7e437faa5a7fce15d1ddcb9eaeaea377667b8`,
@@ -124,6 +124,29 @@ describe('parseMispEvent', () => {
     const { records, rejected } = await collect(parseMispEvent(fileBody(join(FEED, `${RAT}.json`)), {}));
     expect(records).toHaveLength(7);
     expect(rejected).toHaveLength(1);
+  });
+
+  it('GIVEN target-user, target-email and email-src attributes THEN each is an account hint keeping its MISP type, and other email types are still refused', async () => {
+    const event = {
+      Event: {
+        uuid: PHISHING,
+        Attribute: [
+          { uuid: a(80), type: 'target-user', category: 'Targeting data', value: 'J.Doe', to_ids: true },
+          { uuid: a(81), type: 'target-email', category: 'Targeting data', value: 'J.Doe@Corp.example', to_ids: true },
+          { uuid: a(82), type: 'email-src', category: 'Payload delivery', value: 'billing@invoices.example.org', to_ids: true },
+          { uuid: a(83), type: 'target-user', value: 'not shared', to_ids: false },
+          { uuid: a(84), type: 'email-dst', value: 'victim@corp.example', to_ids: true },
+        ],
+      },
+    };
+    const { all, records } = await collect(parseMispEvent(bytesBody(JSON.stringify(event)), {}));
+    expect(all.map(line)).toEqual([
+      `${a(80)} account J.Doe`,
+      `${a(81)} account J.Doe@Corp.example`,
+      `${a(82)} account billing@invoices.example.org`,
+      `${a(84)} REJECTED MISP attribute type "email-dst" is not supported`,
+    ]);
+    expect(records.map((r) => r.attributes?.mispType)).toEqual(['target-user', 'target-email', 'email-src']);
   });
 
   it('GIVEN to_ids and deleted written as "1"/"0" strings, odd values and a body without Event THEN they are read or rejected accordingly', async () => {

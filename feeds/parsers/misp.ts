@@ -15,6 +15,8 @@
  *   domain|ip                      two records: the domain and the address
  *   url                            url
  *   md5, sha1, sha256, sha512      hash, with attributes.hashAlgorithm
+ *   target-user, target-email,     account (through type-hints.ts, as a csv type
+ *   email-src                      column of the same name would be)
  * Any other type with to_ids set is rejected with its type, so status shows what the
  * feed holds that we do not enforce.
  *
@@ -27,7 +29,7 @@
  */
 import type { ParsedRecord, Parser, ParserItem, ParserOptions } from '../indicator.js';
 import { describeJsonValue, readJsonBody } from './body.js';
-import { ipHint, type HashAlgorithm } from './type-hints.js';
+import { ipHint, typeHintFor, type HashAlgorithm } from './type-hints.js';
 
 type Json = Record<string, unknown>;
 
@@ -169,6 +171,13 @@ function* attributeItems(attribute: unknown, where: string, event: EventContext,
       return;
     case 'url':
       yield make(raw, 'url', ref);
+      return;
+    case 'target-user':
+    case 'target-email':
+    case 'email-src':
+      // Who was targeted, or who sent the mail: people, never network indicators. The
+      // attribute's mispType stays in attributes, so a policy can tell them apart.
+      yield make(raw, typeHintFor(type, raw)!.typeHint, ref);
       return;
     case 'domain|ip': {
       const [domain, address, ...rest] = raw.split('|').map((s) => s.trim());

@@ -64,7 +64,7 @@ describe('parseStix on a synthetic bundle of techniques and pattern combinations
       'indicator--6cec4350-5637-4169-beee-56412fe4018d cidr 2001:db8:dead::/48',
       'indicator--447a20c5-0c39-4b84-875c-8a96aba2799e#1 hash 0cc175b9c0f1b6a831c399e269772661',
       'indicator--447a20c5-0c39-4b84-875c-8a96aba2799e#2 hash 86f7e437faa5a7fce15d1ddcb9eaeaea377667b8',
-      "indicator--447a20c5-0c39-4b84-875c-8a96aba2799e#3 REJECTED file:name is not an enforceable object path (supported: ipv4-addr:value, ipv6-addr:value, domain-name:value, url:value, file:hashes.MD5/'SHA-1'/'SHA-256'/'SHA-512')",
+      "indicator--447a20c5-0c39-4b84-875c-8a96aba2799e#3 REJECTED file:name is not an enforceable object path (supported: ipv4-addr:value, ipv6-addr:value, domain-name:value, url:value, file:hashes.MD5/'SHA-1'/'SHA-256'/'SHA-512', user-account:account_login, user-account:user_id, email-addr:value)",
       'indicator--079c8370-3ea7-4fe3-8f76-d005a202bad6 REJECTED the pattern uses AND between comparisons, so no single value it names can be enforced on its own',
       'indicator--f0252553-ce27-4f2a-8ad1-276217c5300c REJECTED pattern_type "snort" is not supported; only "stix" patterns are read',
       'indicator--0c34f34c-089d-4249-9096-864296600705 REJECTED the indicator is revoked',
@@ -98,6 +98,33 @@ describe('parseStix on a synthetic bundle of techniques and pattern combinations
     const fromEnvelope = await collect(parseStix(bytesBody(JSON.stringify({ more: false, objects: bundle.objects })), {}));
     expect(fromArray.all).toEqual(fromBundle.all);
     expect(fromEnvelope.all).toEqual(fromBundle.all);
+  });
+});
+
+describe('parseStix on user accounts', () => {
+  const indicator = (n: number, pattern: string) => ({
+    type: 'indicator', spec_version: '2.1', id: `indicator--6b1f0c4e-3c5a-4d7e-9f10-2a3b4c5d6e${String(n).padStart(2, '0')}`,
+    created: '2025-06-02T08:15:00.000Z', modified: '2025-06-02T08:15:00.000Z', valid_from: '2025-06-02T08:15:00Z',
+    pattern_type: 'stix', pattern, confidence: 80,
+  });
+
+  it('GIVEN user-account:account_login, user-account:user_id and email-addr:value patterns THEN each value is an account hint; other user-account properties are refused', async () => {
+    const objects = [
+      indicator(1, "[user-account:account_login = 'J.Doe@Corp.example']"),
+      indicator(2, "[user-account:user_id = 'svc-backup'] OR [email-addr:value = 'billing@invoices.example.org']"),
+      indicator(3, "[user-account:display_name = 'John Doe']"),
+      indicator(4, "[user-account:account_login = 'a' AND user-account:is_privileged = true]"),
+      indicator(5, "[email-addr:display_name = 'Billing']"),
+    ];
+    const { all } = await collect(parseStix(bytesBody(JSON.stringify(objects)), {}));
+    expect(all.map((i) => (i.kind === 'record' ? `${i.ref} ${i.typeHint} ${i.value} ${i.confidence}` : `${i.ref} REJECTED ${i.reason}`))).toEqual([
+      'indicator--6b1f0c4e-3c5a-4d7e-9f10-2a3b4c5d6e01 account J.Doe@Corp.example 80',
+      'indicator--6b1f0c4e-3c5a-4d7e-9f10-2a3b4c5d6e02#1 account svc-backup 80',
+      'indicator--6b1f0c4e-3c5a-4d7e-9f10-2a3b4c5d6e02#2 account billing@invoices.example.org 80',
+      expect.stringMatching(/^indicator--6b1f0c4e-3c5a-4d7e-9f10-2a3b4c5d6e03 REJECTED user-account:display_name is not an enforceable object path \(supported: .*user-account:account_login/),
+      'indicator--6b1f0c4e-3c5a-4d7e-9f10-2a3b4c5d6e04 REJECTED the pattern uses AND between comparisons, so no single value it names can be enforced on its own',
+      expect.stringMatching(/^indicator--6b1f0c4e-3c5a-4d7e-9f10-2a3b4c5d6e05 REJECTED email-addr:display_name is not an enforceable object path/),
+    ]);
   });
 });
 

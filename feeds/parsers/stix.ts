@@ -11,7 +11,8 @@
  * Indicators with pattern_type "stix" become records, one per value the pattern ORs
  * together (stix-pattern.ts), for these comparisons with "=":
  *   ipv4-addr:value, ipv6-addr:value, domain-name:value, url:value,
- *   file:hashes.MD5 / 'SHA-1' / 'SHA-256' / 'SHA-512'
+ *   file:hashes.MD5 / 'SHA-1' / 'SHA-256' / 'SHA-512',
+ *   user-account:account_login, user-account:user_id, email-addr:value (accounts)
  * Anything else (AND, FOLLOWEDBY, qualifiers, other operators or objects, other pattern
  * types, revoked indicators) is a RejectedRecord that says why: valid STIX that we do
  * not enforce, not an error. Other objects (observables, malware, infrastructure, ...)
@@ -46,7 +47,7 @@ const TECHNIQUE_ID = /^T\d{4}(?:\.\d{3})?$/;
 const ATTACK_NAME = /^mitre-(?:[a-z]+-)?attack$/;
 
 const HASHES: Record<string, HashAlgorithm> = { MD5: 'md5', SHA1: 'sha1', SHA256: 'sha256', SHA512: 'sha512' };
-const SUPPORTED = "ipv4-addr:value, ipv6-addr:value, domain-name:value, url:value, file:hashes.MD5/'SHA-1'/'SHA-256'/'SHA-512'";
+const SUPPORTED = "ipv4-addr:value, ipv6-addr:value, domain-name:value, url:value, file:hashes.MD5/'SHA-1'/'SHA-256'/'SHA-512', user-account:account_login, user-account:user_id, email-addr:value";
 
 interface Unwrapped {
   objects: unknown[];
@@ -202,7 +203,7 @@ function enforceable(c: Comparison): { value: string; typeHint: IndicatorType; h
   }
 }
 
-type Target = { type: 'ipv4' | 'ipv6' | 'domain' | 'url' } | { type: 'hash'; hashAlgorithm: HashAlgorithm };
+type Target = { type: 'ipv4' | 'ipv6' | 'domain' | 'url' | 'account' } | { type: 'hash'; hashAlgorithm: HashAlgorithm };
 
 function targetOf(c: Comparison): Target | undefined {
   const property = c.path.join('.');
@@ -215,6 +216,14 @@ function targetOf(c: Comparison): Target | undefined {
       return property === 'value' ? { type: 'domain' } : undefined;
     case 'url':
       return property === 'value' ? { type: 'url' } : undefined;
+    case 'user-account':
+      // account_login is what the user signs in with. user_id is "the identifier of the
+      // account" in its system (STIX 2.1 section 6.16): as often an account name or email
+      // address as a number or GUID. Both are taken as the login; one that is no login
+      // finds no user at the provider. Other properties (display_name, ...) name no one.
+      return property === 'account_login' || property === 'user_id' ? { type: 'account' } : undefined;
+    case 'email-addr':
+      return property === 'value' ? { type: 'account' } : undefined;
     case 'file': {
       // STIX writes hash names quoted ('SHA-256'); producers also write SHA256 or sha256.
       const algorithm = c.path.length === 2 && c.path[0] === 'hashes' ? HASHES[c.path[1]!.toUpperCase().replace(/-/g, '')] : undefined;

@@ -63,6 +63,21 @@ const RULES: ReadonlyMap<string, Rule> = new Map<string, Rule>([
   ['cve', fixed('cve')],
   ['cve-id', fixed('cve')],
   ['vulnerability', fixed('cve')],
+  // Logins. Stating the type is the only way a value becomes an account: normalise()
+  // never infers one from how a value looks.
+  ['account', fixed('account')],
+  ['user', fixed('account')],
+  ['username', fixed('account')],
+  ['user-name', fixed('account')],
+  ['login', fixed('account')],
+  ['user-account', fixed('account')],
+  ['upn', fixed('account')],
+  ['email', fixed('account')],
+  ['email-addr', fixed('account')],
+  // MISP attribute types (misp.ts reads them through typeHintFor too).
+  ['email-src', fixed('account')],
+  ['target-user', fixed('account')],
+  ['target-email', fixed('account')],
 ]);
 
 /** The hint for a type name and its value, or undefined when the name is not one we know. */

@@ -14,7 +14,9 @@ import { URL_LITERAL_CHECKS } from './url.js';
  * - literal arguments of ip(), cidr(), url(), duration(), timestamp() and of
  *   containsIP()/containsCIDR() parse, so `cidr('10.0.0.0/33')` fails at compile time;
  * - has() names a declared field of the Indicator, Workload and Action types (cel-js does not
- *   type-check inside has(), and a misspelt field there would silently be false).
+ *   type-check inside has(), and a misspelt field there would silently be false);
+ * - which fields of the variables the expression reads (`action.layer`), for rules that
+ *   depend on what an expression looks at (policies/engine.ts, identity approval).
  *
  * This reads cel-js's AST after check(): `op`, `args`, `checkedType`, and `meta` for
  * macros and constants. Those are not part of its typed API, so the unit tests pin the
@@ -206,6 +208,9 @@ function literalShape(value: unknown): Shape {
 }
 
 class Analysis {
+  /** `variable.field` for every field read straight off a variable (not off a comprehension or bind variable). */
+  readonly reads = new Set<string>();
+
   constructor(
     private readonly source: string,
     private readonly field: string,
@@ -227,6 +232,7 @@ class Analysis {
       case '.':
       case '.?': {
         const [target, name] = node.args as [Node, string];
+        if (target.op === 'id' && !scope.has(target.args as string)) this.reads.add(`${target.args as string}.${name}`);
         const left = this.estimate(target, scope);
         const declared = FIELD_SHAPES[target.checkedType?.name ?? ''];
         const shape = declared ? (declared[name] ?? SCALAR) : (left.shape.elem ?? left.shape);
@@ -234,7 +240,10 @@ class Analysis {
       }
       case '[]':
       case '[?]': {
-        const [target, index] = (node.args as [Node, Node]).map((n) => this.estimate(n, scope)) as [Estimate, Estimate];
+        const [targetNode, indexNode] = node.args as [Node, Node];
+        const key = literalString(indexNode);
+        if (targetNode.op === 'id' && !scope.has(targetNode.args as string) && key !== undefined) this.reads.add(`${targetNode.args as string}.${key}`);
+        const [target, index] = [targetNode, indexNode].map((n) => this.estimate(n, scope)) as [Estimate, Estimate];
         return { cost: target.cost + index.cost + 1, shape: target.shape.elem ?? target.shape };
       }
       case 'list': {
@@ -408,11 +417,19 @@ function sum(items: readonly Estimate[]): number {
   return items.reduce((total, i) => total + i.cost, 0);
 }
 
+/** What the static checks found out about an expression that passed them. */
+export interface AnalysisResult {
+  /** The estimated worst-case cost, rounded up. */
+  cost: number;
+  /** Fields read straight off the variables, as `variable.field` (`action.layer`, `indicator.type`). */
+  reads: ReadonlySet<string>;
+}
+
 /**
- * Runs the static checks on a checked AST; returns the estimated worst-case cost or
- * throws a CelCompileError naming `field`.
+ * Runs the static checks on a checked AST; returns the estimated worst-case cost and
+ * the variables' fields read, or throws a CelCompileError naming `field`.
  */
-export function analyse(ast: ASTNode, source: string, field: string, variables: ReadonlyMap<string, Shape> = new Map()): number {
+export function analyse(ast: ASTNode, source: string, field: string, variables: ReadonlyMap<string, Shape> = new Map()): AnalysisResult {
   const analysis = new Analysis(source, field);
   const { cost } = analysis.estimate(ast as unknown as Node, variables);
   const rounded = Math.ceil(cost);
@@ -422,5 +439,5 @@ export function analyse(ast: ASTNode, source: string, field: string, variables: 
       `the estimated worst-case cost ${Number.isFinite(rounded) ? rounded : 'Infinity'} exceeds the limit of ${MAX_ESTIMATED_COST} (nested loops over long lists, or strings and lists grown in a loop?)`,
     );
   }
-  return rounded;
+  return { cost: rounded, reads: analysis.reads };
 }

@@ -227,3 +227,21 @@ describe('evaluateBool', () => {
     expect(Object.isFrozen(program)).toBe(true);
   });
 });
+
+describe('reads', () => {
+  it.each([
+    ["action.type == 'IdentitySuspend' && action.confidence >= 90", ['action.confidence', 'action.type']],
+    ["has(action.layer) && action.blastRadius.users <= 5", ['action.blastRadius', 'action.layer']],
+    ["action.feeds.exists(f, f == 'phish') && action.connector.startsWith('identity:')", ['action.connector', 'action.feeds']],
+    ["action['layer'] == 'identity'", ['action.layer']],
+    ["[{'type': 'x'}].exists(action, action.type == 'x')", []],
+    ["cel.bind(action, {'layer': 'x'}, action.layer == 'x')", []],
+    ['true', []],
+  ])('GIVEN %j THEN the fields read off the variables are %j', (source, reads) => {
+    expect([...compileCel(source, 'spec.autoApprove', 'autoApprove').reads].sort()).toEqual(reads);
+  });
+
+  it('GIVEN a match expression THEN indicator fields are listed the same way', () => {
+    expect([...compileMatch("indicator.type == 'account' && indicator.value.endsWith('@example.com')").reads].sort()).toEqual(['indicator.type', 'indicator.value']);
+  });
+});

@@ -12,6 +12,12 @@ export interface CelProgram {
   /** The static worst-case cost estimate (limits.ts); at most MAX_ESTIMATED_COST. */
   readonly cost: number;
   /**
+   * The variables' fields the expression reads anywhere, as `variable.field`
+   * (`action.layer`, `indicator.type`), whether or not a given evaluation reaches them.
+   * Fields read off a comprehension or cel.bind variable are not listed.
+   */
+  readonly reads: ReadonlySet<string>;
+  /**
    * Runs the expression. `vars` holds the kind's variables: for match
    * `{ indicator: indicatorActivation(i), now: Date }`, for autoApprove
    * `{ action: actionActivation(a), now: Date }`. Throws on a runtime error.
@@ -27,6 +33,7 @@ class Program implements CelProgram {
     readonly field: string,
     readonly kind: CelKind,
     readonly cost: number,
+    readonly reads: ReadonlySet<string>,
     run: ParseResult,
   ) {
     // The parsed, checked expression is called directly: nothing between the caller and cel-js.
@@ -93,8 +100,8 @@ export function compileCel(source: string, field: string, kind: CelKind): CelPro
   if (checked.type !== 'bool' && checked.type !== 'dyn') {
     throw new CelCompileError(field, 'not_bool', `the expression must evaluate to a bool, not ${checked.type}`);
   }
-  const cost = analyse(run.ast, source, field);
-  return new Program(source, field, kind, cost, run);
+  const { cost, reads } = analyse(run.ast, source, field);
+  return new Program(source, field, kind, cost, reads, run);
 }
 
 /**

@@ -192,9 +192,10 @@ describe('ThreatFeed sync', () => {
         spec: { format: 'misp', source: { http: { url: `${misp.url}/feeds/misp/` } } },
       } });
       const f = await observed('misp', 1, (f) => f.status?.indicatorCount !== undefined);
-      // The synthetic fixture (feeds/parsers/testdata/README.md): 15 to_ids values and 2
-      // unsupported attributes; its 5 addresses are in documentation space and refused.
-      expect(f.status).toMatchObject({ indicatorCount: 10, counts: { domain: 4, hash: 3, ipv6: 1, url: 2 }, dropped: { 'never-block:rfc5735': 5 }, rejected: 2 });
+      // The synthetic fixture (feeds/parsers/testdata/README.md): 16 to_ids values (one an
+      // email-src account) and 1 unsupported attribute; its 5 addresses are in
+      // documentation space and refused.
+      expect(f.status).toMatchObject({ indicatorCount: 11, counts: { account: 1, domain: 4, hash: 3, ipv6: 1, url: 2 }, dropped: { 'never-block:rfc5735': 5 }, rejected: 1 });
       expect(misp.requestsTo('/feeds/misp/').map((r) => r.path).sort()).toEqual([
         '/feeds/misp/3b9e0c5a-6f1d-4c2e-9a47-1d2f3e4a5b6c.json', '/feeds/misp/8d41f7b2-2c3a-4e5f-8b6a-7c8d9e0f1a2b.json', '/feeds/misp/manifest.json',
       ]);

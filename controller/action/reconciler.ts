@@ -150,7 +150,9 @@ export class ActionReconciler implements Reconciler {
       const manifests = isManifestConnector(connectorId);
       const git = action.spec.delivery === 'Git' && previous === 'Enforced' && status.pullRequest && manifests ? this.deps.git?.gitSpec(action) : undefined;
       if (git) return this.removeByGit(action, status, git, connector, count === 0 ? 'Lifted' : 'Expired', generation, now, log);
-      const describedInGit = !manifests && action.spec.delivery === 'Git' && status.pullRequest?.state === 'Merged';
+      // Enforced through a merged pull request: its description is on the base branch (an
+      // update proposed since, still open, is withdrawn below).
+      const describedInGit = !manifests && action.spec.delivery === 'Git' && previous === 'Enforced';
       // Proposed through Git and never merged: the pull request is withdrawn.
       const proposal = action.spec.delivery === 'Git' && status.pullRequest?.state === 'Open' && status.pullRequest.number !== undefined ? this.deps.git?.gitSpec(action) : undefined;
       if (proposal) {
@@ -160,8 +162,7 @@ export class ActionReconciler implements Reconciler {
       const outcome = await connector.remove(name);
       if (former) await former.remove(name);
       const phase: Phase = count === 0 ? 'Lifted' : 'Expired';
-      const reversed = manifests ? '' : ` (${outcome.changes.length} identity changes reversed)`;
-      const message = count === 0 ? `no indicators are left: everything the action applied is removed${reversed}` : `expired at ${action.spec.expiresAt}: everything the action applied is removed${reversed}`;
+      const message = count === 0 ? 'no indicators are left: everything the action applied is removed' : `expired at ${action.spec.expiresAt}: everything the action applied is removed`;
       // Recorded when it was applied: the removal is recorded too.
       const record = status.recordedCommit || describedInGit ? await this.recordInGit(action, status, generation, (git) => this.deps.git!.recordRemoval(action, git, phase === 'Lifted' ? 'Lifted' : 'Expired'), log, true, describedInGit) : undefined;
       const result = await this.finish(action, {

@@ -10,6 +10,7 @@ import { ControlPlane } from '../harness/control-plane.js';
 import { eventually } from '../harness/eventually.js';
 import { startManager } from '../harness/in-process-manager.js';
 import { CONNECTOR_ROLES, LOGIN_CLIENT_ID, startKeycloak, type KeycloakServer } from '../harness/keycloak-server.js';
+import { startGitea, type GiteaServer } from '../harness/gitea-server.js';
 import { startScimServer, type ScimServer } from '../harness/scim-server.js';
 
 // Identity actions through the whole lifecycle, with the real controller on the real API
@@ -30,6 +31,8 @@ let client: KubeClient;
 let mgr: Awaited<ReturnType<typeof startManager>>;
 let keycloak: KeycloakServer;
 let scim: ScimServer;
+let gitea: GiteaServer;
+const REPO = 'identity-policy';
 const kcIds: Record<string, string> = {};
 
 const getAction = (name: string) => client.get<PreemptiveAction>('forestall.io/v1alpha1', 'PreemptiveAction', name);
@@ -69,8 +72,9 @@ const refresh = (token: string) => keycloak.token(REALM, { grant_type: 'refresh_
 
 beforeAll(async () => {
   const started = Date.now();
-  [cp, keycloak, scim] = await Promise.all([ControlPlane.start(), startKeycloak(), startScimServer()]);
-  console.log(`control plane, Keycloak ${keycloak.version} and scim2-server ${scim.version} ready after ${Date.now() - started} ms`);
+  [cp, keycloak, scim, gitea] = await Promise.all([ControlPlane.start(), startKeycloak(), startScimServer(), startGitea()]);
+  console.log(`control plane, Keycloak ${keycloak.version}, scim2-server ${scim.version} and Gitea ready after ${Date.now() - started} ms`);
+  await gitea.createRepo(REPO, { autoInit: true, defaultBranch: 'main' });
   kc = cp.kubeConfig();
   client = new KubeClient(kc);
   await client.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } } as KubernetesObject);
@@ -81,6 +85,7 @@ beforeAll(async () => {
   const service = await keycloak.createClient(REALM, { clientId: 'forestall', realmManagementRoles: CONNECTOR_ROLES });
   await client.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'keycloak-forestall', namespace: NS }, stringData: { 'client-id': service.clientId, 'client-secret': service.secret } } as KubernetesObject);
   await client.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'scim-forestall', namespace: NS }, stringData: { token: scim.token } } as KubernetesObject);
+  await client.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'forestall-git', namespace: NS }, stringData: { token: gitea.token, username: gitea.username } } as KubernetesObject);
 
   // The poll interval also paces the retry of a terminal failure (the missing-Secret test).
   mgr = await startManager(kc, { namespace: NS, identityNeverTouch: [BREAK_GLASS], pullRequestPollMs: 1000, gitWorkRoot: join(tmpdir(), 'forestall-identity-lifecycle-git') });
@@ -88,7 +93,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await mgr?.stop();
-  await Promise.all([keycloak?.stop(), scim?.stop(), cp?.stop()]);
+  await Promise.all([keycloak?.stop(), scim?.stop(), gitea?.stop(), cp?.stop()]);
 });
 
 describe('identity actions through their lifecycle', () => {
@@ -126,7 +131,7 @@ describe('identity actions through their lifecycle', () => {
     // Expiry reverses it: alice and bob enabled again; dormant stays disabled; the ledger goes.
     await patchSpec('kc-suspend', { expiresAt: inFuture(1000) });
     const expired = await phase('kc-suspend', 'Expired');
-    expect(expired.status?.conditions?.find((c) => c.type === 'Ready')?.message).toMatch(/2 identity changes reversed/);
+    expect(expired.status?.appliedObjects).toEqual([]);
     expect(await kcUser('alice')).toMatchObject({ enabled: true });
     expect(await kcUser('bob')).toMatchObject({ enabled: true });
     expect(await kcUser('dormant')).toMatchObject({ enabled: false });
@@ -176,5 +181,64 @@ describe('identity actions through their lifecycle', () => {
     expect((await scim.getUser(dave.id))?.active).toBe(false);
     await client.delete({ apiVersion: 'forestall.io/v1alpha1', kind: 'PreemptiveAction', metadata: { name: 'scim-nosecret' } });
     await eventually('dave re-enabled', async () => (await scim.getUser(dave.id))?.active === true);
+  });
+
+  it('GIVEN a feed naming accounts and a policy with spec.git THEN the pull request describes the exact requests, merging it suspends the user, and expiry re-enables it and removes the description from Git', async () => {
+    const erin = await scim.createUser({ userName: 'erin@corp.example', active: true });
+    const guard = (await scim.findUserByUserName(BREAK_GLASS)) ?? await scim.createUser({ userName: BREAK_GLASS, active: true });
+    // A csv feed that states each value's type: accounts only come from a stated type.
+    await client.apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'phished', namespace: NS }, data: { 'accounts.csv': `indicator,type,score\nErin@Corp.example,email,90\n${BREAK_GLASS},username,95\n203.0.113.50,ip,80\n` } } as KubernetesObject);
+    await client.apply({
+      apiVersion: 'forestall.io/v1alpha1', kind: 'ThreatFeed', metadata: { name: 'phished' },
+      spec: { format: 'csv', source: { configMapRef: { name: 'phished', namespace: NS, key: 'accounts.csv' } }, parser: { header: true, valueColumn: 0, typeColumn: 1, scoreColumn: 2 }, refreshInterval: '1h' },
+    } as KubernetesObject);
+    await client.apply({
+      apiVersion: 'forestall.io/v1alpha1', kind: 'ExposurePolicy', metadata: { name: 'phished' },
+      spec: {
+        feeds: { names: ['phished'] }, match: "indicator.type == 'account'", mode: 'Enforce', expiry: '1h',
+        // A threshold for network blocks: it must not approve a suspension.
+        autoApprove: 'action.confidence >= 50',
+        actions: [{ type: 'IdentitySuspend', connector: 'identity:scim', params: { url: scim.url, credentialsSecretRef: 'scim-forestall' } }],
+        git: { url: `${gitea.url}/${gitea.username}/${REPO}.git`, branch: 'main', path: 'identity', credentialsSecretRef: { name: 'forestall-git' }, forge: { type: 'Gitea', apiUrl: gitea.apiUrl } },
+      },
+    } as KubernetesObject);
+    const name = 'phished-identitysuspend';
+    const proposed = await eventually('a pull request', async () => {
+      const a = await getAction(name);
+      return a?.status?.pullRequest?.number !== undefined && a;
+    }, 60_000);
+    expect(proposed.spec.indicators.values).toEqual([BREAK_GLASS, 'erin@corp.example']);
+    expect(proposed.status?.phase).toBe('Proposed');
+    expect(proposed.spec.approval?.reason).toMatch(/identity actions need approval/);
+    expect((await scim.getUser(erin.id))?.active).toBe(true);
+
+    // The branch holds the description: the exact PATCH for erin, nothing for the break-glass account.
+    const dir = (await gitea.api<{ name: string; path: string }[]>('GET', `/repos/${gitea.username}/${REPO}/contents/identity/${name}?ref=forestall/${name}`)).body;
+    const file = dir.find((f) => f.name.startsWith('configmap'));
+    expect(file, JSON.stringify(dir.map((f) => f.name))).toBeDefined();
+    const text = Buffer.from((await gitea.api<{ content: string }>('GET', `/repos/${gitea.username}/${REPO}/contents/${file!.path}?ref=forestall/${name}`)).body.content, 'base64').toString('utf8');
+    expect(text).toContain(`/Users/${erin.id}`);
+    expect(text).toContain('PATCH');
+    expect(text).not.toContain(`/Users/${guard.id}`);
+
+    // Reviewers merge; nothing syncs the identity provider from Git, so the controller applies it.
+    const number = proposed.status!.pullRequest!.number!;
+    await eventually('mergeable', async () => (await gitea.api<{ mergeable: boolean }>('GET', `/repos/${gitea.username}/${REPO}/pulls/${number}`)).body.mergeable, 30_000, 200);
+    expect((await gitea.api('POST', `/repos/${gitea.username}/${REPO}/pulls/${number}/merge`, { Do: 'merge' })).status).toBe(200);
+    const enforced = await phase(name, 'Enforced', 30_000);
+    expect(enforced.status?.conditions?.find((c) => c.type === 'Approved')).toMatchObject({ status: 'True', reason: 'Merged' });
+    expect((await scim.getUser(erin.id))?.active).toBe(false);
+    expect((await scim.getUser(guard.id))?.meta?.version).toBe(guard.meta?.version);
+
+    // Expiry: the controller reverses it and removes the description from the base branch.
+    await patchSpec(name, { expiresAt: inFuture(1000) });
+    const expired = await phase(name, 'Expired', 30_000);
+    expect(expired.status?.conditions?.find((c) => c.type === 'Recorded'), JSON.stringify(expired.status?.conditions)).toMatchObject({ status: 'True', message: expect.stringMatching(/^removal recorded/) });
+    expect((await scim.getUser(erin.id))?.active).toBe(true);
+    expect(await ledger(name)).toBeUndefined();
+    expect((await gitea.api('GET', `/repos/${gitea.username}/${REPO}/contents/identity/${name}?ref=main`)).status).toBe(404);
+    // The new expiry was proposed as an update in a second pull request; expiring closed it.
+    const open = (await gitea.api<{ head: { ref: string } }[]>('GET', `/repos/${gitea.username}/${REPO}/pulls?state=open&limit=50`)).body;
+    expect(open.filter((p) => p.head.ref === `forestall/${name}`)).toEqual([]);
   });
 });

@@ -88,7 +88,7 @@ describe('forestall plan on examples/', () => {
     expect(summary.stdout).toMatch(/decision\s+approval \(spec\.autoApprove is false/);
     expect(summary.stdout).toMatch(/objects\s+6 NetworkPolicy \(default\/forestall-c2-egress-deny-egressdeny/);
     expect(summary.stdout).not.toMatch(/warning: /);
-    expect(summary.stdout).toMatch(/5 actions: 2 auto, 2 approval, 1 audit; 10 objects rendered/);
+    expect(summary.stdout).toMatch(/6 actions: 2 auto, 3 approval, 1 audit; 10 objects rendered/);
   });
 
   it('GIVEN the examples THEN the cluster summary names the internet-facing workloads and the stale report it ignored', () => {
@@ -111,7 +111,8 @@ describe('forestall plan on examples/', () => {
   it('GIVEN --json THEN each action has exactly the documented keys and the counts agree with the feeds', () => {
     for (const a of json.actions) {
       const keys = ['blastRadius', 'decision', 'indicators', 'layer', 'name', 'objects', 'type'];
-      expect(Object.keys(a).sort()).toEqual(a.type === 'Isolate' ? [...keys.slice(0, 3), 'evidence', ...keys.slice(3)].sort() : keys);
+      // Isolate actions and the KEV example's StepUpAuth (params.around Isolated) carry evidence.
+      expect(Object.keys(a).sort()).toEqual(a.type === 'Isolate' || a.type === 'StepUpAuth' ? [...keys.slice(0, 3), 'evidence', ...keys.slice(3)].sort() : keys);
       for (const o of a.objects) expect(Object.keys(o).sort()).toEqual(['apiVersion', 'kind', 'name', 'namespace']);
     }
     // Policies in name order, so the output is stable.
@@ -121,6 +122,7 @@ describe('forestall plan on examples/', () => {
       ['c2-egress-deny-critical-egressdeny', 'EgressDeny', 'network', 'auto', 23],
       ['kev-isolate-internet-facing-isolate-shop-deployment-checkout', 'Isolate', 'network', 'approval', 1],
       ['kev-isolate-internet-facing-isolate-support-deployment-helpdesk', 'Isolate', 'network', 'auto', 1],
+      ['kev-isolate-internet-facing-stepupauth', 'StepUpAuth', 'identity', 'approval', 3],
     ]);
     const [dns, c2, critical, checkout] = json.actions;
     // kube-system is out of the c2 scope; the DNS block is cluster-wide; an isolation is one workload.
@@ -152,6 +154,62 @@ describe('forestall plan on examples/', () => {
       ignoredReports: [{ report: 'shop/replicaset-frontend-5d8f7c9b4-nginx', reason: expect.stringMatching(/^stale: /) }],
       warnings: [],
     });
+  });
+});
+
+describe('forestall plan: identity around isolated workloads', () => {
+  it('GIVEN the KEV example THEN its StepUpAuth takes the accounts annotated on the two isolated workloads, once each, and names them', async () => {
+    const { stdout } = await plan(examples, '--now', NOW);
+    const section = stdout.slice(stdout.indexOf('action kev-isolate-internet-facing-stepupauth'));
+    expect(section).toMatch(/^action kev-isolate-internet-facing-stepupauth: StepUpAuth via identity:keycloak, 3 accounts, highest confidence 100\n/);
+    expect(section).toMatch(/decision\s+approval \(spec\.autoApprove is false for this action\)/);
+    expect(section).toMatch(/values\s+a\.khan@corp\.example, j\.doe@corp\.example, m\.rossi@corp\.example\n/);
+    expect(section).toMatch(/around\s+Deployment shop\/checkout \(isolated\): j\.doe@corp\.example, m\.rossi@corp\.example\n\s+Deployment support\/helpdesk \(isolated\): a\.khan@corp\.example, j\.doe@corp\.example\n/);
+  });
+
+  it('GIVEN --json THEN the StepUpAuth evidence lists the isolated workloads with their Isolate action and accounts', async () => {
+    const r = await plan(examples, '--now', NOW, '--json');
+    const step = (JSON.parse(r.stdout) as { actions: { name: string; evidence?: unknown }[] }).actions.find((a) => a.name === 'kev-isolate-internet-facing-stepupauth')!;
+    expect(step.evidence).toEqual({
+      isolatedWorkloads: [
+        { target: { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'shop', name: 'checkout' }, isolation: 'kev-isolate-internet-facing-isolate-shop-deployment-checkout', accounts: ['j.doe@corp.example', 'm.rossi@corp.example'] },
+        { target: { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'support', name: 'helpdesk' }, isolation: 'kev-isolate-internet-facing-isolate-support-deployment-helpdesk', accounts: ['a.khan@corp.example', 'j.doe@corp.example'] },
+      ],
+    });
+  });
+
+  it('GIVEN a cluster directory whose isolated workload has a bad entry in forestall.io/accounts THEN the plan warns naming the workload and steps up the valid accounts', async () => {
+    const dir = await workspace({
+      'kev.txt': 'CVE-2021-44228\n',
+      'feed.yaml': 'apiVersion: forestall.io/v1alpha1\nkind: ThreatFeed\nmetadata: {name: cves, annotations: {forestall.io/plan-file: kev.txt}}\nspec: {format: lines, source: {http: {url: "https://x/cves"}}, confidence: {default: 90}}',
+      'policy.yaml': [
+        'apiVersion: forestall.io/v1alpha1', 'kind: ExposurePolicy', 'metadata: {name: log4j}',
+        'spec:', '  feeds: {names: [cves]}', '  match: "indicator.type == \'cve\'"', '  mode: Audit',
+        '  actions:', '    - type: Isolate', '    - {type: IdentitySuspend, params: {around: Isolated, credentialsSecretRef: scim}}',
+      ].join('\n'),
+      'cluster/objects.yaml': [
+        'apiVersion: v1\nkind: Namespace\nmetadata: {name: apps}',
+        'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api, namespace: apps, annotations: {forestall.io/accounts: "Ops@Corp.example, bad user"}}\nspec: {replicas: 1, template: {metadata: {labels: {app: api}}, spec: {containers: [{name: api, image: "registry.example.org/apps/api:1.0.0"}]}}}',
+        'apiVersion: aquasecurity.github.io/v1alpha1\nkind: VulnerabilityReport\nmetadata: {name: api, namespace: apps, labels: {trivy-operator.resource.kind: Deployment, trivy-operator.resource.name: api, trivy-operator.resource.namespace: apps, trivy-operator.container.name: api}}\nreport: {registry: {server: registry.example.org}, artifact: {repository: apps/api, tag: 1.0.0}, vulnerabilities: [{vulnerabilityID: CVE-2021-44228, resource: log4j-core, installedVersion: 2.14.1, severity: CRITICAL}]}',
+      ].join('\n---\n'),
+    });
+    const r = await plan(dir, '--now', NOW);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/action log4j-identitysuspend: IdentitySuspend via identity:scim, 1 account/);
+    expect(r.stdout).toMatch(/values\s+ops@corp\.example\n\s+around\s+Deployment apps\/api \(isolated\): ops@corp\.example\n/);
+    expect(r.stdout).toMatch(/warning: Deployment apps\/api: annotation forestall\.io\/accounts: not an account .*"bad user" contains whitespace .*; the entry is ignored\n/);
+  });
+
+  it('GIVEN around: Isolated in a policy without an Isolate template THEN the plan exits 1 naming the file and the field', async () => {
+    const dir = await workspace({
+      'feed.txt': '45.148.10.240\n',
+      'feed.yaml': feedYaml('ips', { 'forestall.io/plan-file': 'feed.txt' }),
+      'policy.yaml': 'apiVersion: forestall.io/v1alpha1\nkind: ExposurePolicy\nmetadata: {name: p}\nspec: {feeds: {names: [ips]}, actions: [{type: StepUpAuth, params: {around: Isolated}}]}',
+    });
+    const r = await plan(dir, '--now', NOW);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/policy\.yaml: ExposurePolicy\/p: spec\.actions\[0\]\.params\.around: Isolated takes the accounts of the workloads this policy isolates, and spec\.actions has no Isolate template/);
+    expect(r.stdout).toMatch(/COMPILE ERROR spec\.actions\[0\]\.params\.around: /);
   });
 });
 

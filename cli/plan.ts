@@ -55,7 +55,9 @@ Flags:
                             "cluster":{...},"errors":[...]} (namespace is "" for
                             cluster-scoped objects); Isolate actions also have "evidence":
                             {"target","internetFacing","exposure","vulnerabilities"}, each
-                            vulnerability with its "remediation"
+                            vulnerability with its "remediation"; identity actions with
+                            params.around Isolated have "evidence":
+                            {"isolatedWorkloads":[{"target","isolation","accounts"}]}
   --out DIR                 write the rendered manifests of every action, whatever its
                             decision (audit and approval ones too), into DIR as a
                             kustomization that \`kubectl kustomize DIR\` builds
@@ -310,6 +312,7 @@ export function planJson(plan: Plan): unknown {
       blastRadius: action.blastRadius,
       objects: manifests.map((m) => ({ apiVersion: m.apiVersion, kind: m.kind, namespace: m.metadata.namespace ?? '', name: m.metadata.name })),
       ...(action.evidence ? { evidence: evidenceJson(action.evidence) } : {}),
+      ...(action.isolatedWorkloads?.length ? { evidence: { isolatedWorkloads: action.isolatedWorkloads } } : {}),
     })),
     policies: plan.policies.map((p) => ({
       name: p.name, file: p.file, mode: p.mode, suspended: p.suspended,
@@ -411,6 +414,7 @@ export function formatPlan(plan: Plan): string {
         const reach = action.type === 'IdentityBlock' ? plural(br.addresses, 'address', 'addresses') : plural(br.users, 'user');
         lines.push(`    blast radius ${reach} at the identity provider${br.production ? ', touches production' : ''}`);
         if (count <= 10) lines.push(`    values       ${action.request.values.join(', ')}`);
+        (action.isolatedWorkloads ?? []).forEach((w, i) => lines.push(`    ${i === 0 ? 'around      ' : '            '} ${w.target.kind} ${w.target.namespace}/${w.target.name} (isolated): ${listed(w.accounts)}`));
       } else {
         lines.push(`    blast radius ${plural(br.namespaces, 'namespace')}, ${plural(br.workloads, 'workload')}, ${plural(br.pods, 'pod')}, ${plural(br.addresses, 'address', 'addresses')}${br.production ? ', touches production' : ''}`);
       }
@@ -444,6 +448,11 @@ function formatEvidence(evidence: ActionEvidence): string[] {
     lines.push(`      remediation: ${remediation(v)}`);
   }
   return lines;
+}
+
+/** Up to ten values, then how many more. */
+function listed(values: readonly string[]): string {
+  return values.length <= 10 ? values.join(', ') : `${values.slice(0, 10).join(', ')}, … ${values.length - 10} more`;
 }
 
 /** "Apache Tomcat, in KEV since 2025-04-01, used in ransomware campaigns, EPSS 0.94": what the indicator carries. */

@@ -11,7 +11,9 @@ import type { Metrics } from './runtime/metrics.js';
 /**
  * The cluster objects the policy engine reads.
  *
- * core: Namespaces and the workload kinds (every policy's scope and blast radius).
+ * core: Namespaces and the workload kinds (every policy's scope and blast radius; a
+ * workload's forestall.io/accounts annotation, which the snapshot keeps as the only
+ * annotation of its WorkloadView, for identity templates with params.around).
  * exposure: what makes a workload reachable from outside the cluster (Services,
  * Ingresses, Gateway API Gateways and HTTPRoutes), the ReplicaSets that tie Trivy's
  * reports to Deployments, and Trivy Operator's VulnerabilityReports. Only policies
@@ -131,7 +133,8 @@ export class InventoryCache implements Runnable {
 
 /**
  * Whether an update changes what the engine computes: labels, annotations (the
- * internet-facing override, internal load balancers), owners, the spec, a
+ * internet-facing override, a workload's forestall.io/accounts, internal load
+ * balancers), owners, the spec, a
  * VulnerabilityReport's findings and scanned image, a DaemonSet's pod count. Status
  * churn and a report's rescan timestamps do not.
  */

@@ -43,6 +43,22 @@ describe('inventoryFromObjects', () => {
     expect(inventory.namespaces[0]!.labels).toEqual({ 'kubernetes.io/metadata.name': 'dev' });
     expect(inventory.workloads.map((w) => `${w.namespace}/${w.kind}/${w.name}:${w.pods}`)).toEqual(['dev/StatefulSet/db:1', 'kube-system/DaemonSet/agent:4', 'shop/Deployment/web:3']);
   });
+
+  it('GIVEN workloads with annotations THEN only forestall.io/accounts is kept, as written, on the workload (not the pod template), and others have no accounts field', () => {
+    const annotations = { 'forestall.io/accounts': 'Alice@Corp.example, bob', 'deployment.kubernetes.io/revision': '7', 'forestall.io/internet-facing': 'true' };
+    const inv = inventoryFromObjects([
+      { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'shop', annotations }, spec: { template: { metadata: { labels: { app: 'web' } } } } },
+      { apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'db', namespace: 'shop' }, spec: { template: { metadata: { labels: { app: 'db' }, annotations: { 'forestall.io/accounts': 'carol' } } } } },
+      { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'agent', namespace: 'shop', annotations: { 'forestall.io/accounts': 'ops' } }, spec: { template: { metadata: { labels: { app: 'agent' } } } } },
+      { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'debug', namespace: 'shop', labels: { app: 'debug' }, annotations: { 'forestall.io/accounts': 'dave' } } },
+    ]);
+    const byName = new Map(inv.workloads.map((w) => [w.name, w]));
+    expect(byName.get('web')).toEqual({ kind: 'Deployment', namespace: 'shop', name: 'web', labels: {}, podLabels: { app: 'web' }, pods: 1, accounts: 'Alice@Corp.example, bob' });
+    expect('accounts' in byName.get('db')!).toBe(false);
+    expect(byName.get('agent')!.accounts).toBe('ops');
+    expect(byName.get('debug')!.accounts).toBe('dave');
+    expect(Object.keys(byName.get('web')!).sort()).toEqual(['accounts', 'kind', 'labels', 'name', 'namespace', 'podLabels', 'pods']);
+  });
 });
 
 describe('selectors', () => {

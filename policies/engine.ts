@@ -4,6 +4,7 @@ import type { ExposurePolicySpec } from '../crds/index.js';
 import { indicatorKey, Ipv4Set, mergeIndicator, parseCidr, parseIpv4, type Indicator, type IndicatorType } from '../feeds/index.js';
 import { CONNECTOR_IDS, IDENTITY_CONNECTOR_IDS, isConnectorId, isIdentityConnectorId } from '../connectors/index.js';
 import type { ActionType, Layer } from '../connectors/types.js';
+import { aroundIsolated, aroundProblems, connectorParams, isolatedAccounts, type IsolatedAccounts, type Isolation } from './around.js';
 import { actionActivation, EMPTY_WORKLOAD, evaluateBool, indicatorActivation, type CelCache, type CelProgram, CelCompileError } from './cel/index.js';
 import { isolateActionName, isolationEvidence, matchVulnerableWorkloads, type IsolationCandidate, type IsolationMatch } from './isolate.js';
 import { matchesSelector } from './selector.js';
@@ -24,6 +25,8 @@ import { workloadKey } from './workloads.js';
  * (isolate.ts); a workload without one gets no action, which the controller turns into a
  * lift. IdentitySuspend and StepUpAuth: one action per template carrying every matched
  * account; IdentityBlock: the same with IPs and CIDRs (network zones at the provider).
+ * With `params.around: Isolated` (around.ts), IdentitySuspend and StepUpAuth also take
+ * the accounts annotated on the workloads the policy's Isolate templates isolate.
  * Identity actions need approval unless spec.autoApprove names them (decide()).
  * policies/README.md has the rules.
  */
@@ -272,6 +275,7 @@ export function evaluatePolicy(policy: PolicyView, feeds: readonly FeedView[], i
     const problem = connectorProblem(template.type, template.connector ?? connectors[layer]);
     if (problem) errors.push({ field: `spec.actions[${index}].connector`, message: `spec.actions[${index}].connector: ${problem}` });
   });
+  errors.push(...aroundProblems(spec));
   const result: Evaluation = { compileErrors: errors, missingFeeds: missing, matched: 0, actions: [], warnings: [] };
   if (errors.length) return result;
 
@@ -315,6 +319,17 @@ export function evaluatePolicy(policy: PolicyView, feeds: readonly FeedView[], i
   for (const t of spec.actions) typeCounts.set(t.type, (typeCounts.get(t.type) ?? 0) + 1);
   const namespacesByName = new Map(inventory.namespaces.map((ns) => [ns.name, ns]));
 
+  // The Isolate templates are planned first: a template with params.around takes the
+  // accounts of the workloads they isolate, wherever it sits in spec.actions.
+  const isolatePlans = new Map<number, Omit<PlannedAction, 'decision' | 'reason'>[]>();
+  spec.actions.forEach((template, index) => {
+    if (template.type !== 'Isolate') return;
+    const connector = template.connector ?? connectors[LAYER_OF.Isolate];
+    const repeated = (typeCounts.get('Isolate') ?? 0) > 1;
+    isolatePlans.set(index, isolateActions(policy.name, spec, { index, repeated, connector, params: (template.params ?? {}) as Record<string, unknown> }, isolation?.candidates ?? [], namespacesByName, result.warnings, opts.now));
+  });
+  const around = spec.actions.some(aroundIsolated) ? isolatedAccounts(isolationsOf(isolatePlans, isolation), opts.suppressed, result.warnings) : undefined;
+
   spec.actions.forEach((template, index) => {
     if (!PRODUCED.has(template.type)) {
       result.warnings.push(`spec.actions[${index}]: ${template.type} actions are not produced by this version; the template is skipped`);
@@ -322,19 +337,20 @@ export function evaluatePolicy(policy: PolicyView, feeds: readonly FeedView[], i
     }
     const repeated = (typeCounts.get(template.type) ?? 0) > 1;
     if (template.type === 'Isolate') {
-      const connector = template.connector ?? connectors[LAYER_OF.Isolate];
-      const planned = isolateActions(policy.name, spec, { index, repeated, connector, params: (template.params ?? {}) as Record<string, unknown> }, isolation?.candidates ?? [], namespacesByName, result.warnings, opts.now);
-      for (const base of planned) result.actions.push({ ...base, ...decide(spec, autoApprove, base, selected, opts.now) });
+      for (const base of isolatePlans.get(index) ?? []) result.actions.push({ ...base, ...decide(spec, autoApprove, base, selected, opts.now) });
       return;
     }
     const types = VALUE_TYPES[template.type]!;
     const picked = [...alone.values()].filter((i) => types.includes(i.type));
-    if (!picked.length) return;
-    const values = picked.map((i) => i.value).sort();
+    // params.around: the accounts of the isolated workloads join the matched ones.
+    const derived: IsolatedAccounts | undefined = aroundIsolated(template) ? around : undefined;
+    const values = [...new Set([...picked.map((i) => i.value), ...(derived?.accounts ?? [])])].sort();
+    // Nothing to act on (no account matched, no isolated workload names one): no action, so an existing one lifts.
+    if (!values.length) return;
     const layer = LAYER_OF[template.type];
     const connector = template.connector ?? connectors[layer];
     const name = actionName(policy.name, template.type, index, repeated);
-    const sources = [...new Set(picked.flatMap((i) => i.sources))].sort();
+    const sources = [...new Set([...picked.flatMap((i) => i.sources), ...(derived?.feeds ?? [])])].sort();
     // The identity provider has no namespaces or pods: spec.scope does not apply to it.
     const selectors = layer === 'identity' ? {} : {
       ...(spec.scope?.namespaceSelector ? { namespaceSelector: spec.scope.namespaceSelector } : {}),
@@ -350,18 +366,41 @@ export function evaluatePolicy(policy: PolicyView, feeds: readonly FeedView[], i
       request: {
         name, policy: policy.name, type: template.type, values,
         scope: { namespaces, ...selectors },
-        params: (template.params ?? {}) as Record<string, unknown>,
+        params: connectorParams(template),
         ...(expiresAt(spec, opts.now) ? { expiresAt: expiresAt(spec, opts.now) } : {}),
       },
       digest: valuesDigest(values),
-      confidence: picked.reduce((m, i) => Math.max(m, i.confidence), 0),
+      // An account from an isolated workload is as certain as the isolation that names it.
+      confidence: picked.reduce((m, i) => Math.max(m, i.confidence), derived?.confidence ?? 0),
       blastRadius: blastRadiusOf(template.type, values, scope, inventory),
       feeds: sources,
       ...selectors,
+      ...(derived?.workloads.length ? { isolatedWorkloads: derived.workloads } : {}),
     };
     result.actions.push({ ...base, ...decide(spec, autoApprove, base, selected, opts.now) });
   });
   return result;
+}
+
+/**
+ * The workloads the Isolate actions isolate, once each (the first Isolate template's
+ * action when several isolate one workload), in workload-key order. Built from the
+ * planned actions, not the candidates, so a workload skipped for want of pod labels is
+ * not counted as isolated.
+ */
+function isolationsOf(plans: ReadonlyMap<number, readonly Omit<PlannedAction, 'decision' | 'reason'>[]>, isolation: IsolationMatch | undefined): Isolation[] {
+  const workloads = new Map((isolation?.candidates ?? []).map((c) => [workloadKey(c.workload), c.workload]));
+  const out = new Map<string, Isolation>();
+  for (const index of [...plans.keys()].sort((a, b) => a - b)) {
+    for (const action of plans.get(index)!) {
+      const target = action.evidence?.target;
+      const key = target ? workloadKey({ kind: target.kind, namespace: target.namespace ?? '', name: target.name }) : undefined;
+      const workload = key === undefined ? undefined : workloads.get(key);
+      if (!key || !workload || out.has(key)) continue;
+      out.set(key, { workload, action: action.name, confidence: action.confidence, feeds: action.feeds });
+    }
+  }
+  return [...out].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, i]) => i);
 }
 
 /**

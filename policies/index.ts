@@ -13,5 +13,6 @@ export { exposureFromObjects, INTERNET_FACING_ANNOTATION, INTERNAL_LOAD_BALANCER
 export { TRIVY_LABELS } from './vulnerability-reports.js';
 export { parseImageRef, sameImage, formatImageRef, type ImageRef } from './image-ref.js';
 export { isolateActionName, remediation } from './isolate.js';
+export { AROUND_PARAM, AROUND_VALUES } from './around.js';
 export * from './selector.js';
 export * from './cel/index.js';

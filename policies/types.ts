@@ -35,6 +35,12 @@ export interface WorkloadView {
   podLabels: Record<string, string>;
   /** Pods it runs (desired replicas; for a DaemonSet, desiredNumberScheduled). */
   pods: number;
+  /**
+   * The `forestall.io/accounts` annotation on the workload's own metadata, as written:
+   * the logins of the people who operate or use it (workloadAccounts() parses it). The
+   * only annotation the inventory keeps; absent when the workload has none.
+   */
+  accounts?: string;
 }
 
 export interface Inventory {
@@ -168,6 +174,22 @@ export interface PlannedAction {
   workloadSelector?: LabelSelector;
   /** Isolate: why the workload is isolated; the controller copies it into the PreemptiveAction and its notifications. */
   evidence?: ActionEvidence;
+  /**
+   * IdentitySuspend and StepUpAuth with `params.around: Isolated`: the workloads this
+   * policy isolates whose accounts the action carries, sorted by workload key. The
+   * controller copies it into the PreemptiveAction's spec.evidence.isolatedWorkloads.
+   */
+  isolatedWorkloads?: IsolatedWorkloadEvidence[];
+}
+
+/** One isolated workload that an identity action with `params.around: Isolated` takes accounts from. */
+export interface IsolatedWorkloadEvidence {
+  /** The workload, as the Isolate action's target. */
+  target: ObjectRef;
+  /** The Isolate action of the same policy that isolates it (with several Isolate templates, the first template's). */
+  isolation: string;
+  /** The accounts its `forestall.io/accounts` annotation names that the action carries: canonical, sorted, without those reviewers rejected. */
+  accounts: string[];
 }
 
 /** One CVE of an isolated workload: the KEV facts, where it sits, and what fixes it. */

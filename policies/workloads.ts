@@ -1,3 +1,4 @@
+import { normalise } from '../feeds/index.js';
 import type { NamespaceView, WorkloadView } from './types.js';
 
 /**
@@ -8,7 +9,7 @@ import type { NamespaceView, WorkloadView } from './types.js';
 interface ObjectLike {
   apiVersion?: string;
   kind?: string;
-  metadata?: { name?: string; namespace?: string; labels?: Record<string, string>; ownerReferences?: unknown[] };
+  metadata?: { name?: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string>; ownerReferences?: unknown[] };
   spec?: { replicas?: number; template?: { metadata?: { labels?: Record<string, string> } } };
   status?: { desiredNumberScheduled?: number };
 }
@@ -17,6 +18,14 @@ interface ObjectLike {
 export const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
 
 export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet'] as const;
+
+/**
+ * The annotation on a workload (its own metadata, not the pod template) naming the
+ * people who operate or use it: comma-separated logins, for example
+ * `forestall.io/accounts: "alice@corp.example, bob"`. Identity templates with
+ * `params.around: Isolated` act on them while the workload is isolated.
+ */
+export const ACCOUNTS_ANNOTATION = 'forestall.io/accounts';
 
 /** A namespace's labels as the API server reports them, including kubernetes.io/metadata.name. */
 export function namespaceView(name: string, labels: Record<string, string> = {}): NamespaceView {
@@ -28,7 +37,12 @@ export function workloadView(o: ObjectLike): WorkloadView | undefined {
   const kind = o.kind ?? '';
   const name = o.metadata?.name;
   if (!name) return undefined;
-  const base = { kind, namespace: o.metadata?.namespace ?? 'default', name, labels: o.metadata?.labels ?? {} };
+  // Of all annotations only this one is kept: the snapshot holds every workload of the cluster.
+  const accounts = o.metadata?.annotations?.[ACCOUNTS_ANNOTATION];
+  const base = {
+    kind, namespace: o.metadata?.namespace ?? 'default', name, labels: o.metadata?.labels ?? {},
+    ...(typeof accounts === 'string' ? { accounts } : {}),
+  };
   if (kind === 'Deployment' || kind === 'StatefulSet') {
     return { ...base, podLabels: o.spec?.template?.metadata?.labels ?? {}, pods: o.spec?.replicas ?? 1 };
   }
@@ -39,6 +53,25 @@ export function workloadView(o: ObjectLike): WorkloadView | undefined {
     return { ...base, podLabels: base.labels, pods: 1 };
   }
   return undefined;
+}
+
+/**
+ * The accounts a workload's `forestall.io/accounts` annotation names, in the canonical
+ * form of `account` indicators (feeds/normalise.ts: trimmed, refanged, NFC,
+ * lower-cased), deduplicated and sorted; and one problem per entry that is not an
+ * account (whitespace inside, a quote, a backslash, over 256 characters), which is
+ * left out. Empty entries (`"a,,b"`, a trailing comma) are skipped without a problem.
+ */
+export function workloadAccounts(w: Pick<WorkloadView, 'accounts'>): { accounts: string[]; problems: string[] } {
+  const accounts = new Set<string>();
+  const problems: string[] = [];
+  for (const entry of (w.accounts ?? '').split(',')) {
+    if (entry.trim() === '') continue;
+    const result = normalise(entry, 'account');
+    if ('error' in result) problems.push(result.error);
+    else accounts.add(result.value);
+  }
+  return { accounts: [...accounts].sort(), problems };
 }
 
 /** The identity of a workload across the inventory, its exposure and its reports: namespace/Kind/name. */

@@ -115,7 +115,10 @@ export function buildNotification(
   }));
   const exposure = spec.evidence?.exposure ?? [];
   const targets = (spec.targets ?? []).map((t) => ({ kind: t.kind, name: t.name, ...(t.namespace ? { namespace: t.namespace } : {}) }));
-  const what = targets.length ? targets.map((t) => `${t.kind} ${t.namespace ? `${t.namespace}/` : ''}${t.name}`).join(', ') : `${spec.indicators.count} indicators`;
+  const around = (spec.evidence?.isolatedWorkloads ?? []).map((w) => `${w.target.kind} ${w.target.namespace ? `${w.target.namespace}/` : ''}${w.target.name}`);
+  const what = targets.length ? targets.map((t) => `${t.kind} ${t.namespace ? `${t.namespace}/` : ''}${t.name}`).join(', ')
+    : spec.layer === 'identity' && spec.type !== 'IdentityBlock' ? `${spec.indicators.count} accounts${around.length ? ` around the isolated ${around.join(', ')}` : ''}`
+      : `${spec.indicators.count} indicators`;
   const summaries: Record<NotificationEvent, string> = {
     Isolated: `Isolated ${what}: ${cves.map((c) => c.cveID).filter((c, i, all) => all.indexOf(c) === i).join(', ') || 'vulnerable'} and reachable from the internet`,
     Enforced: `${spec.type} enforced on ${what}`,

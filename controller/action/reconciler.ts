@@ -100,7 +100,7 @@ export class ActionReconciler implements Reconciler {
     const former = previousId ? this.deps.connector(previousId) : undefined;
     if (isDeleting(action)) {
       if (hasFinalizer(action)) {
-        if (connector) await connector.remove(name);
+        if (connector) this.countIdentity(connectorId, await connector.remove(name));
         if (former) await former.remove(name);
         await this.deps.store.delete(name);
         await client.setFinalizers(action, withoutFinalizer(action));
@@ -160,6 +160,7 @@ export class ActionReconciler implements Reconciler {
         status.pullRequest = { url: pr.url, number: pr.number, state: pr.state };
       }
       const outcome = await connector.remove(name);
+      this.countIdentity(connectorId, outcome);
       if (former) await former.remove(name);
       const phase: Phase = count === 0 ? 'Lifted' : 'Expired';
       const message = count === 0 ? 'no indicators are left: everything the action applied is removed' : `expired at ${action.spec.expiresAt}: everything the action applied is removed`;
@@ -211,6 +212,7 @@ export class ActionReconciler implements Reconciler {
     let outcome: ApplyOutcome;
     try {
       outcome = await connector.apply(request);
+      this.countIdentity(connectorId, outcome);
       // Moved to another connector: what the old one applied goes once the new one is in place.
       if (former) {
         await former.remove(name);
@@ -360,6 +362,7 @@ export class ActionReconciler implements Reconciler {
     let outcome: ApplyOutcome;
     try {
       outcome = await connector.apply(request);
+      this.countIdentity(connectorId, outcome);
     } catch (err) {
       log.warn({ err }, 'Identity apply after merge failed');
       const transient = classify(err) !== 'terminal';
@@ -378,6 +381,12 @@ export class ActionReconciler implements Reconciler {
       { type: ActionCondition.Approved, status: 'True', reason: ActionReason.Merged, message: `pull request #${pr.number} was merged` },
       { type: ActionCondition.Ready, status: 'True', reason: ActionReason.Enforced, message: `${request.values.length} subjects enforced through ${connectorId} after ${pr.url} was merged${skipped}` },
     ], request.expiresAt ? Date.parse(request.expiresAt) : undefined);
+  }
+
+  /** forestall_identity_changes_total: what an identity connector changed at its provider. */
+  private countIdentity(connectorId: string, outcome: ApplyOutcome): void {
+    if (isManifestConnector(connectorId)) return;
+    for (const change of outcome.changes) this.deps.metrics.identityChanges.inc({ connector: connectorId, kind: change.ref.kind, op: change.op });
   }
 
   /**

@@ -20,6 +20,7 @@ import { hasFinalizer, isDeleting, withFinalizer, withoutFinalizer } from '../ru
 import type { Informer } from '../runtime/informer.js';
 import type { Metrics } from '../runtime/metrics.js';
 import type { Snapshot } from '../threatfeed/snapshot-store.js';
+import { evidenceSpec } from './evidence.js';
 import type { FeedbackStore, Suppression } from './feedback-store.js';
 import type { PolicyReporter } from './policy-report.js';
 import { labelValue } from '../../connectors/index.js';
@@ -257,6 +258,7 @@ export class PolicyReconciler implements Reconciler {
     const scope: NonNullable<PreemptiveActionSpec['scope']> = { namespaces: planned.request.scope.namespaces };
     if (planned.namespaceSelector) scope.namespaceSelector = planned.namespaceSelector;
     if (planned.workloadSelector) scope.workloadSelector = planned.workloadSelector;
+    const evidence = evidenceSpec(planned);
     return {
       policyRef: { name: policy.metadata.name! },
       type: planned.type,
@@ -271,7 +273,7 @@ export class PolicyReconciler implements Reconciler {
       approval: { required: planned.decision !== 'auto', reason: planned.reason },
       delivery: policy.spec.git?.url && planned.decision !== 'auto' ? 'Git' : 'Direct',
       ...(planned.request.targets?.length ? { targets: planned.request.targets.map((t) => ({ ...t })) } : {}),
-      ...(planned.evidence ? { evidence: evidenceSpec(planned.evidence) } : {}),
+      ...(evidence ? { evidence } : {}),
     };
   }
 
@@ -297,14 +299,6 @@ function snapshotId(snap: Snapshot | undefined): number {
   let id = snapshotIds.get(snap);
   if (id === undefined) snapshotIds.set(snap, (id = nextSnapshotId++));
   return id;
-}
-
-/** The action's evidence as the CRD stores it: findings without empty fields, bounded like the schema. */
-function evidenceSpec(e: NonNullable<PlannedAction['evidence']>): NonNullable<PreemptiveActionSpec['evidence']> {
-  return {
-    vulnerabilities: e.vulnerabilities.slice(0, 256).map((v) => JSON.parse(JSON.stringify(v)) as NonNullable<NonNullable<PreemptiveActionSpec['evidence']>['vulnerabilities']>[number]),
-    exposure: e.exposure.slice(0, 64).map((p) => p.via.slice(0, 1024)),
-  };
 }
 
 /** Whether the policy reads exposure and vulnerability data (it has an Isolate template). */

@@ -34,6 +34,7 @@ export class Metrics {
   readonly gitDeliveryFailures = new Counter({ name: 'forestall_git_delivery_failures_total', help: 'Failed Git deliveries (push, forge call), by error code.', labelNames: ['code'], registers: [this.registry] });
 
   readonly notificationFailures = new Counter({ name: 'forestall_notification_failures_total', help: 'Notifications (spec.notify) that could not be delivered after retries, by error code; they are retried.', labelNames: ['code'], registers: [this.registry] });
+  readonly identityChanges = new Counter({ name: 'forestall_identity_changes_total', help: 'Changes made at identity providers (a suspension or its reversal is an update of a User; memberships and zones are created and deleted), by connector, kind and operation.', labelNames: ['connector', 'kind', 'op'], registers: [this.registry] });
   readonly gitWebhookRequests = new Counter({ name: 'forestall_git_webhook_requests_total', help: 'Requests to the pull-request webhook endpoint, by result (queued, ignored, unauthorized, invalid).', labelNames: ['result'], registers: [this.registry] });
 
   constructor(opts: { processMetrics?: boolean } = {}) {

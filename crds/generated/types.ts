@@ -432,7 +432,7 @@ export interface ExposurePolicySpec {
        */
       connector?: string;
       /**
-       * Connector parameters, validated against the connector's schema when the policy is evaluated.
+       * Connector parameters, validated against the connector's schema when the policy is evaluated. One is the engine's and is not passed on: `around: Isolated` on IdentitySuspend or StepUpAuth adds the accounts named by the forestall.io/accounts annotation of every workload this policy's Isolate template isolates.
        */
       params?: {};
     },
@@ -446,7 +446,7 @@ export interface ExposurePolicySpec {
        */
       connector?: string;
       /**
-       * Connector parameters, validated against the connector's schema when the policy is evaluated.
+       * Connector parameters, validated against the connector's schema when the policy is evaluated. One is the engine's and is not passed on: `around: Isolated` on IdentitySuspend or StepUpAuth adds the accounts named by the forestall.io/accounts annotation of every workload this policy's Isolate template isolates.
        */
       params?: {};
     }[]
@@ -929,7 +929,7 @@ export interface PreemptiveActionSpec {
    */
   delivery?: "Direct" | "Git";
   /**
-   * Why the action exists, for reviewers and notifications: for an Isolate, the vulnerabilities found and the paths that expose the workload.
+   * Why the action exists, for reviewers and notifications: for an Isolate, the vulnerabilities found and the paths that expose the workload; for an identity action with params.around Isolated, the isolated workloads whose accounts it carries.
    */
   evidence?: {
     /**
@@ -1001,6 +1001,48 @@ export interface PreemptiveActionSpec {
      * Items: One exposure path, for example "Ingress shop/web → Service web:80".
      */
     exposure?: string[];
+    /**
+     * IdentitySuspend and StepUpAuth with params.around Isolated: the workloads the policy isolates whose forestall.io/accounts annotation named accounts the action carries.
+     *
+     * @maxItems 256
+     *
+     * Items: One isolated workload.
+     */
+    isolatedWorkloads?: {
+      /**
+       * The workload.
+       */
+      target: {
+        /**
+         * API version of the object.
+         */
+        apiVersion?: string;
+        /**
+         * Kind of the object.
+         */
+        kind: string;
+        /**
+         * Namespace of the object; empty for cluster-scoped objects.
+         */
+        namespace?: string;
+        /**
+         * Name of the object.
+         */
+        name: string;
+      };
+      /**
+       * The PreemptiveAction that isolates it.
+       */
+      isolation?: string;
+      /**
+       * The accounts it names that the action carries.
+       *
+       * @maxItems 256
+       *
+       * Items: An account.
+       */
+      accounts?: string[];
+    }[];
   };
 }
 /**

@@ -10,7 +10,7 @@ const CEL_LIMIT = 4096;
 const action = obj('One response template.', {
   type: { type: 'string', description: 'What to do: EgressDeny (IPs and CIDRs), DNSBlock (domains), Isolate (vulnerable workloads), IdentityBlock (IPs and CIDRs, as a blocked zone at the identity provider), IdentitySuspend (account indicators: suspend the users), StepUpAuth (account indicators: require MFA), Notify.', enum: [...ACTION_TYPES] },
   connector: str('Connector id (layer:name) that enforces the action, for example network:cilium. Defaults to the cluster default for the layer.', { maxLength: 128, pattern: '^[a-z]+:[a-z0-9-]+$' }),
-  params: { type: 'object', description: 'Connector parameters, validated against the connector\'s schema when the policy is evaluated.', 'x-kubernetes-preserve-unknown-fields': true },
+  params: { type: 'object', description: 'Connector parameters, validated against the connector\'s schema when the policy is evaluated. One is the engine\'s and is not passed on: `around: Isolated` on IdentitySuspend or StepUpAuth adds the accounts named by the forestall.io/accounts annotation of every workload this policy\'s Isolate template isolates.', 'x-kubernetes-preserve-unknown-fields': true },
 }, { required: ['type'] });
 
 const spec = obj('Which intelligence to act on, where, and how much to automate.', {

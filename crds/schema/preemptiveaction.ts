@@ -47,7 +47,7 @@ const spec = obj('One concrete response.', {
     reason: str('Why approval is or is not needed, naming the threshold.', { maxLength: 1024 }),
   }, { default: {} }),
   delivery: { type: 'string', description: 'Direct applies through connectors; Git opens a pull request.', enum: ['Direct', 'Git'], default: 'Direct' },
-  evidence: obj('Why the action exists, for reviewers and notifications: for an Isolate, the vulnerabilities found and the paths that expose the workload.', {
+  evidence: obj('Why the action exists, for reviewers and notifications: for an Isolate, the vulnerabilities found and the paths that expose the workload; for an identity action with params.around Isolated, the isolated workloads whose accounts it carries.', {
     vulnerabilities: list('The CVEs behind the action, each as found on the workload.', obj('One vulnerability finding.', {
       cveID: str('CVE id.', { maxLength: 64 }),
       vendor: str('Vendor (KEV).', { maxLength: 256 }),
@@ -64,6 +64,11 @@ const spec = obj('One concrete response.', {
       link: str('Advisory link from the report.', { maxLength: 2048 }),
     }, { required: ['cveID'] }), 256),
     exposure: list('How the workload is reachable from outside the cluster.', str('One exposure path, for example "Ingress shop/web → Service web:80".', { maxLength: 1024 }), 64),
+    isolatedWorkloads: list('IdentitySuspend and StepUpAuth with params.around Isolated: the workloads the policy isolates whose forestall.io/accounts annotation named accounts the action carries.', obj('One isolated workload.', {
+      target: objectRef('The workload.'),
+      isolation: str('The PreemptiveAction that isolates it.', { maxLength: 253 }),
+      accounts: list('The accounts it names that the action carries.', str('An account.', { maxLength: 256 }), 256),
+    }, { required: ['target'] }), 256),
   }),
 }, {
   required: ['type', 'layer', 'indicators'],

@@ -136,6 +136,9 @@ describe('identity actions through their lifecycle', () => {
     expect(await kcUser('bob')).toMatchObject({ enabled: true });
     expect(await kcUser('dormant')).toMatchObject({ enabled: false });
     expect(await ledger('kc-suspend')).toBeUndefined();
+    // Two suspensions and two reversals, each an update of a User.
+    const counted = (await mgr.metrics.identityChanges.get()).values.find((v) => v.labels.connector === 'identity:keycloak' && v.labels.kind === 'User' && v.labels.op === 'update');
+    expect(counted?.value).toBe(4);
     // The revoked session stays revoked; alice can sign in afresh.
     expect((await refresh(aliceRefresh)).status).toBe(400);
     expect((await keycloak.login(REALM, 'alice', PASSWORD)).access_token).toBeTruthy();

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { ExposurePolicy, PreemptiveAction } from '../../crds/index.js';
 import type { ActionRequest, Manifest, ObjectRef } from '../../connectors/types.js';
 import {
-  actionBranchName, CODEOWNERS_PATHS, createForge, ownersOf, parseCodeowners, FORGE_ERROR_CODES, GIT_ERROR_CODES, GitRepository, pullRequestBody, removalBody, removalBranchName, type ActionSummary, type Forge, type PullRequest,
+  actionBranchName, CODEOWNERS_PATHS, createForge, ownersOf, parseCodeowners, parseMarker, FORGE_ERROR_CODES, GIT_ERROR_CODES, GitRepository, pullRequestBody, removalBody, removalBranchName, type ActionSummary, type Forge, type PullRequest,
 } from '../../delivery/index.js';
 import type { KubeClient } from '../runtime/client.js';
 import { ForestallError } from '../runtime/errors.js';
@@ -59,19 +59,20 @@ export class GitDelivery {
    * Pushes the branch if its content changed and makes sure one pull request is open
    * for it. A pull request already merged or closed is returned as it is, untouched.
    * `pushed`: the known pull request already carries this spec, so only its state is read.
+   * `updating`: a change to an action enforced through an earlier, merged pull request.
    */
-  async propose(action: PreemptiveAction, git: GitSpec, request: ActionRequest, render: () => Manifest[] | Promise<Manifest[]>, known?: number, pushed = false): Promise<PullRequest> {
+  async propose(action: PreemptiveAction, git: GitSpec, request: ActionRequest, render: () => Manifest[] | Promise<Manifest[]>, known?: number, pushed = false, updating = false): Promise<PullRequest> {
     // The pull request this spec already has, also when the cache the caller read lags
     // the status that records it: without it, a closed one would be opened again.
     const remembered = `${action.metadata.name}@${action.metadata.generation ?? 0}`;
     known ??= this.opened.get(remembered);
-    const pr = await this.proposeUnremembered(action, git, request, render, known, pushed);
+    const pr = await this.proposeUnremembered(action, git, request, render, known, pushed, updating);
     this.opened.set(remembered, pr.number);
     if (this.opened.size > 10_000) this.opened.delete(this.opened.keys().next().value!);
     return pr;
   }
 
-  private async proposeUnremembered(action: PreemptiveAction, git: GitSpec, request: ActionRequest, render: () => Manifest[] | Promise<Manifest[]>, known: number | undefined, pushed: boolean): Promise<PullRequest> {
+  private async proposeUnremembered(action: PreemptiveAction, git: GitSpec, request: ActionRequest, render: () => Manifest[] | Promise<Manifest[]>, known: number | undefined, pushed: boolean, updating: boolean): Promise<PullRequest> {
     const session = await this.session(git);
     if (known !== undefined) {
       const current = await session.forge.getPullRequest(known);
@@ -98,6 +99,17 @@ export class GitDelivery {
     const open = await session.forge.findOpenPullRequest(head);
     // The pull request this episode already has was merged or closed while we pushed: report that, never open a second.
     if (!open && known !== undefined) return session.forge.getPullRequest(known);
+    // No record of one (a status write lost before a restart): a pull request reviewers
+    // already closed or merged for these same indicators is that one. Not for an update
+    // of an enforced action, whose merged pull request carries the same indicators.
+    if (!open && !updating) {
+      const digest = action.spec.indicators.digest ?? '';
+      const decided = (await session.forge.findClosedPullRequests(head)).find((pr) => {
+        const marker = parseMarker(pr.body);
+        return marker?.op === 'apply' && marker.action === request.name && marker.digest === digest;
+      });
+      if (decided) return decided;
+    }
     if (!open) return session.forge.openPullRequest({ head, base, title: body.title, body: body.body, labels: ['forestall'], reviewers: await reviewersFor(await session.repo(), git, `${path}/${request.name}`) });
     if (open.title !== body.title || open.body !== body.body) return session.forge.updatePullRequest(open.number, { title: body.title, body: body.body });
     return open;

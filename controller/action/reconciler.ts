@@ -300,7 +300,7 @@ export class ActionReconciler implements Reconciler {
       const known = previous === 'Enforced' && status.pullRequest?.state === 'Merged' ? undefined : status.pullRequest?.number;
       const pushed = status.pullRequest?.state === 'Open' && action.status?.observedGeneration === generation;
       // Rendered only when the branch is written, not on every poll.
-      pr = await this.deps.git!.propose(action, git, request, async () => renderer.render(request, await connector.plan(request)), known, pushed);
+      pr = await this.deps.git!.propose(action, git, request, async () => renderer.render(request, await connector.plan(request)), known, pushed, previous === 'Enforced');
     } catch (err) {
       const transient = classify(err) !== 'terminal';
       log.warn({ err }, 'Git delivery failed');

@@ -51,6 +51,8 @@ interface GiteaLabel {
 const PAGE_SIZE = 50;
 /** Pages read before giving up on a listing: 1,000 open pull requests or labels. */
 const MAX_PAGES = 20;
+/** Closed pull requests are only searched this deep (recently updated first): a lost record is a recent one. */
+const CLOSED_PAGES = 4;
 const MAX_ERROR_DETAIL = 500;
 
 export class GiteaForge implements Forge {
@@ -84,6 +86,18 @@ export class GiteaForge implements Forge {
       if (pulls.length < PAGE_SIZE) return undefined;
     }
     throw new ForgeError('FST_FORGE_REJECTED', `Gitea ${this.repository}: more than ${MAX_PAGES * PAGE_SIZE} open pull requests; cannot search them all for head ${head}`);
+  }
+
+  async findClosedPullRequests(head: string, options: CallOptions & { limit?: number } = {}): Promise<PullRequest[]> {
+    const limit = options.limit ?? 50;
+    const found: PullRequest[] = [];
+    // No head filter here either: the closed ones, most recently updated first, a few pages deep.
+    for (let page = 1; page <= CLOSED_PAGES && found.length < limit; page++) {
+      const pulls = await this.request<GiteaPull[]>('GET', '/pulls', `list closed pull requests (page ${page})`, options, { query: { state: 'closed', sort: 'recentupdate', page: String(page), limit: String(PAGE_SIZE) } });
+      found.push(...pulls.filter((pr) => pr.head.ref === head && this.sameRepo(pr)).map(toPullRequest));
+      if (pulls.length < PAGE_SIZE) break;
+    }
+    return found.slice(0, limit);
   }
 
   async openPullRequest(input: OpenPullRequestInput, options: CallOptions = {}): Promise<OpenedPullRequest> {

@@ -79,6 +79,17 @@ describe('GitHubForge against GitHub\'s OpenAPI description', () => {
     expect(problems).toEqual([]);
   });
 
+  it('GIVEN a merged and a closed pull request for the head THEN findClosedPullRequests asks pulls/list with state=closed, newest first, and reads merged_at', async () => {
+    const merged = { ...pull('pull-request-simple', { number: 11, head: 'forestall/block-c2-egressdeny' }), state: 'closed', merged_at: '2026-11-20T10:00:00Z' };
+    const closed = { ...pull('pull-request-simple', { number: 10, head: 'forestall/block-c2-egressdeny' }), state: 'closed', merged_at: null };
+    const other = { ...pull('pull-request-simple', { number: 12, head: 'forestall/other' }), state: 'closed', merged_at: null };
+    const { forge, requests, problems } = forgeWith(byOperation({ 'pulls/list': () => ({ status: 200, body: [merged, other, closed] }) }));
+    const found = await forge.findClosedPullRequests('forestall/block-c2-egressdeny');
+    expect(problems).toEqual([]);
+    expect(requests[0]!.query).toMatchObject({ state: 'closed', head: 'acme:forestall/block-c2-egressdeny', sort: 'updated', direction: 'desc' });
+    expect(found.map((p) => [p.number, p.state])).toEqual([[11, 'Merged'], [10, 'Closed']]);
+  });
+
   it('GIVEN labels and reviewers THEN openPullRequest creates, labels and requests reviews with valid requests, and sends the token only as auth', async () => {
     const { forge, requests, problems } = forgeWith(byOperation({
       'pulls/create': (r) => ({ status: 201, body: pull('pull-request', { number: 9, head: (r.body as { head: string }).head }) }),

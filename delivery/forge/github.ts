@@ -116,6 +116,14 @@ export class GitHubForge implements Forge {
     return match ? toPullRequest(match) : undefined;
   }
 
+  async findClosedPullRequests(head: string, options: CallOptions & { limit?: number } = {}): Promise<PullRequest[]> {
+    const limit = options.limit ?? 50;
+    const { data } = await this.call(`list closed pull requests with head ${head}`, () => this.octokit.rest.pulls.list({
+      owner: this.owner, repo: this.repo, state: 'closed', head: `${this.owner}:${head}`, sort: 'updated', direction: 'desc', per_page: Math.min(100, limit), request: requestOptions(options),
+    }));
+    return (data as PullData[]).filter((pr) => pr.head.ref === head).slice(0, limit).map(toPullRequest);
+  }
+
   async openPullRequest(input: OpenPullRequestInput, options: CallOptions = {}): Promise<OpenedPullRequest> {
     let pr: PullRequest;
     try {

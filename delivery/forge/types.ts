@@ -62,6 +62,12 @@ export interface Forge {
   /** The open pull request whose head is this branch of this repository, if any. */
   findOpenPullRequest(head: string, options?: CallOptions): Promise<PullRequest | undefined>;
   /**
+   * The closed and merged pull requests whose head is this branch, most recently
+   * updated first; at most `limit` (default 50), found within a bounded number of list
+   * pages. Lets a caller that lost its record of a pull request find it again.
+   */
+  findClosedPullRequests(head: string, options?: CallOptions & { limit?: number }): Promise<PullRequest[]>;
+  /**
    * Opens a pull request. When the forge says one already exists for the head, returns
    * that one (found with findOpenPullRequest) instead of failing, so a retry after a lost
    * response cannot make two.

@@ -114,6 +114,10 @@ describe('GiteaForge against a real Gitea', () => {
     expect((await forge.closePullRequest(pr.number)).state).toBe('Closed');
     expect(await forge.getPullRequest(pr.number)).toMatchObject({ state: 'Closed' });
     expect((await forge.getPullRequest(pr.number)).mergeCommitSha).toBeUndefined();
+    // Found again by its head, as a controller that lost its status finds it; the merged one by its own head.
+    expect((await forge.findClosedPullRequests(head)).map((p) => [p.number, p.state])).toEqual([[pr.number, 'Closed']]);
+    expect((await forge.findClosedPullRequests(HEAD)).map((p) => [p.number, p.state])).toEqual([[number, 'Merged']]);
+    expect(await forge.findClosedPullRequests('forestall/never-proposed')).toEqual([]);
   });
 
   it('GIVEN a wrong token, a missing pull request, a missing repository and a missing base branch THEN each is the documented error', async () => {

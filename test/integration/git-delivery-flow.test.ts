@@ -302,6 +302,24 @@ describe('Git delivery', () => {
     expect((await pulls('all')).filter((p) => p.head.ref === 'forestall/c2-declined-egressdeny')).toHaveLength(2);
   });
 
+  it('GIVEN the status lost and the pull request closed while the controller was down THEN the restarted controller finds it by its marker, and no second one opens', async () => {
+    const ips = top.map(([ip]) => ip).sort().slice(4, 8);
+    await feed('lost-feed', ips);
+    await policy('c2-lost', 'network:calico', '24h', { feed: 'lost-feed' });
+    const number = await eventually('a pull request', async () => (await getAction('c2-lost-egressdeny'))?.status?.pullRequest?.number, 60_000);
+    await mgr.stop();
+    expect((await gitea.api('PATCH', `/repos/${gitea.username}/${REPO}/pulls/${number}`, { state: 'closed' })).status).toBe(201);
+    // The status write that recorded the pull request, lost: nothing in the cluster names it now.
+    await client.call('PATCH', '/apis/forestall.io/v1alpha1/preemptiveactions/c2-lost-egressdeny/status', { body: { status: null }, contentType: 'application/merge-patch+json' });
+    expect((await getAction('c2-lost-egressdeny'))?.status?.pullRequest).toBeUndefined();
+    mgr = await start();
+    const rejected = await actionState('c2-lost-egressdeny', 'rejected', (a) => a.status?.phase === 'Rejected');
+    expect(rejected.status?.pullRequest).toMatchObject({ number, state: 'Closed' });
+    await new Promise((r) => setTimeout(r, 2000));
+    expect((await pulls('all')).filter((p) => p.head.ref === 'forestall/c2-lost-egressdeny')).toHaveLength(1);
+    await client.delete({ apiVersion: 'forestall.io/v1alpha1', kind: 'ExposurePolicy', metadata: { name: 'c2-lost' } });
+  });
+
   it('GIVEN a proposed action that expires before review THEN its pull request is closed with a comment, and the action is Expired', async () => {
     await policy('c2-brief', 'network:cilium', '5s');
     const number = await eventually('a pull request', async () => (await getAction('c2-brief-egressdeny'))?.status?.pullRequest?.number, 30_000);

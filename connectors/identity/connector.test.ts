@@ -141,6 +141,20 @@ function request(type: ActionType, values: string[], params: Record<string, unkn
   return { name: 'act-1', type, values, scope: { namespaces: [] }, params: { credentialsSecretRef: 'toy-creds', url: 'https://toy.example.test', ...params } };
 }
 
+describe('IdentityConnector with a provider that refuses some suspensions', () => {
+  it('GIVEN one user the provider cannot suspend THEN that user is skipped and named, and the others are suspended', async () => {
+    const { connector, directory, provider, ledger } = setUp();
+    provider.suspendRefusal = (user) => (user.login === 'locked' ? 'status LOCKED_OUT' : undefined);
+    const alice = directory.addUser('alice');
+    const locked = directory.addUser('locked');
+    const outcome = await connector.apply(request('IdentitySuspend', ['alice', 'locked']));
+    expect(outcome.skipped).toEqual(['user locked cannot be suspended: status LOCKED_OUT']);
+    expect(directory.users.get(alice.id)!.active).toBe(false);
+    expect(directory.users.get(locked.id)!.active).toBe(true);
+    expect((await ledger.read('act-1'))!.entries.map((e) => e.subject)).toEqual(['alice']);
+  });
+});
+
 describe('IdentityConnector.validate', () => {
   const { connector } = setUp();
 

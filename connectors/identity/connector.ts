@@ -280,7 +280,10 @@ export class IdentityConnector implements Connector {
       const ref = identityRef(this.provider.kind, 'User', login);
       const entry = entries.find((e) => e.op === 'suspend' && e.id === user.id);
       if (entry) wanted.add(entry);
-      if (user.active) {
+      const refusal = user.active && !entry ? this.provider.suspendRefusal?.(user) : undefined;
+      if (refusal) {
+        out.skipped.push(`user ${login} cannot be suspended: ${refusal}`);
+      } else if (user.active) {
         out.forward.push(this.step(http, 'update', ref, this.provider.suspend(user), entry ? {} : { record: this.entry('suspend', login, user.id) }));
         out.objects.push(ref);
       } else if (entry) {

@@ -70,6 +70,8 @@ export interface IdpUser {
   active: boolean;
   /** SCIM ETag, for If-Match. */
   version?: string;
+  /** The provider's own state word (Okta status), for messages. */
+  status?: string;
 }
 
 export interface IdpGroup {
@@ -109,6 +111,8 @@ export interface IdentityProvider {
   suspend(user: IdpUser): HttpCall[];
   /** Undo suspend(): re-enable (sessions stay revoked). */
   restore(user: IdpUser): HttpCall[];
+  /** Why this active user cannot be suspended here (the provider would refuse), or undefined; the user is then skipped and named, and the rest of the action goes on. */
+  suspendRefusal?(user: IdpUser): string | undefined;
 
   // StepUpAuth: membership of a group that the customer's sign-on policy makes require MFA.
   findGroup?(http: IdentityHttp, name: string): Promise<IdpGroup | undefined>;

@@ -89,15 +89,22 @@ export const oktaProvider: IdentityProvider = {
       found = answer.body;
     }
     if (!found?.id || !sameLogin(found.profile?.login, login)) return undefined;
-    return { id: found.id, login: found.profile?.login ?? login, active: OKTA_SIGN_IN_STATUSES.includes(found.status ?? '') };
+    return { id: found.id, login: found.profile?.login ?? login, active: OKTA_SIGN_IN_STATUSES.includes(found.status ?? ''), ...(found.status ? { status: found.status } : {}) };
   },
 
   /**
    * Okta suspends only ACTIVE users: a LOCKED_OUT, PASSWORD_EXPIRED or RECOVERY user
-   * (active for IdpUser, since they get back in without an administrator) is refused
-   * with a 400, which surfaces as FST_IDENTITY_REJECTED. Sessions are cleared after the
-   * suspension, so the user cannot sign in again in between.
+   * (active for IdpUser, since they get back in without an administrator) would be
+   * refused with a 400, so suspendRefusal() names them and the connector skips them
+   * instead of failing the whole action. Sessions are cleared after the suspension, so
+   * the user cannot sign in again in between.
    */
+  suspendRefusal(user) {
+    return user.status !== undefined && user.status !== 'ACTIVE'
+      ? `Okta status ${user.status}: Okta suspends only ACTIVE users; resolve the ${user.status.toLowerCase().replace(/_/g, ' ')} state or suspend the user by hand`
+      : undefined;
+  },
+
   suspend(user) {
     const id = encodeURIComponent(user.id);
     return [

@@ -97,7 +97,7 @@ describe('oktaProvider.endpoint', { timeout: 60_000 }, () => {
 describe('oktaProvider lookups, against the description', { timeout: 60_000 }, () => {
   it('GIVEN a login WHEN findUser THEN GET /users/{login} (URL-encoded) matches getUser and the user comes back', async () => {
     const http = recordingHttp(OKTA, answers({ [`GET /users/${encodeURIComponent('alice+ops@example.com')}`]: { body: oktaUser('Alice+Ops@example.com', 'ACTIVE') } }));
-    expect(await oktaProvider.findUser(http, 'alice+ops@example.com')).toEqual({ id: USER_ID, login: 'Alice+Ops@example.com', active: true });
+    expect(await oktaProvider.findUser(http, 'alice+ops@example.com')).toEqual({ id: USER_ID, login: 'Alice+Ops@example.com', active: true, status: 'ACTIVE' });
     expect(http.calls).toEqual([{ call: { method: 'GET', path: '/users/alice%2Bops%40example.com' }, accept: [404], operationId: 'getUser' }]);
     expect(http.problems).toEqual([]);
   });
@@ -113,6 +113,11 @@ describe('oktaProvider lookups, against the description', { timeout: 60_000 }, (
     expect(active).toEqual({ ACTIVE: true, PASSWORD_EXPIRED: true, RECOVERY: true, LOCKED_OUT: true, SUSPENDED: false, DEPROVISIONED: false, STAGED: false, PROVISIONED: false });
   });
 
+  it('GIVEN a user who can sign in but is not ACTIVE THEN suspendRefusal names the status (Okta would answer 400); an ACTIVE user has none', () => {
+    expect(oktaProvider.suspendRefusal!({ id: USER_ID, login: 'alice@example.com', active: true, status: 'LOCKED_OUT' })).toMatch(/^Okta status LOCKED_OUT: Okta suspends only ACTIVE users; resolve the locked out state/);
+    expect(oktaProvider.suspendRefusal!({ id: USER_ID, login: 'alice@example.com', active: true, status: 'ACTIVE' })).toBeUndefined();
+  });
+
   it('GIVEN a 404, or an answer for another login (a short name or an id that resolved) THEN no user', async () => {
     const missing = recordingHttp(OKTA, () => ({ status: 404, body: { errorCode: 'E0000007', errorSummary: 'Not found: Resource not found: bob (User)' } }));
     expect(await oktaProvider.findUser(missing, 'bob@example.com')).toBeUndefined();
@@ -124,7 +129,7 @@ describe('oktaProvider lookups, against the description', { timeout: 60_000 }, (
 
   it('GIVEN a login with "/" (which Okta cannot take in the path) THEN a filter on profile.login, matching listUsers', async () => {
     const http = recordingHttp(OKTA, answers({ 'GET /users': { body: [oktaUser('ops/alice@example.com', 'SUSPENDED')] } }));
-    expect(await oktaProvider.findUser(http, 'ops/alice@example.com')).toEqual({ id: USER_ID, login: 'ops/alice@example.com', active: false });
+    expect(await oktaProvider.findUser(http, 'ops/alice@example.com')).toEqual({ id: USER_ID, login: 'ops/alice@example.com', active: false, status: 'SUSPENDED' });
     expect(http.calls.map((r) => [r.call.query, r.operationId])).toEqual([[{ filter: 'profile.login eq "ops/alice@example.com"' }, 'listUsers']]);
     expect(http.problems).toEqual([]);
   });

@@ -167,6 +167,18 @@ export class GitDelivery {
     return result.commit;
   }
 
+  /**
+   * Closes whatever pull request of the action is still open (found by its head branch;
+   * `known` is closed too if it is still open), saying why. Returns the one closed, or
+   * `known` as it stands, or undefined when there was none.
+   */
+  async withdrawOpen(git: GitSpec, actionName: string, why: string, known?: number): Promise<PullRequest | undefined> {
+    const session = await this.session(git);
+    const open = await session.forge.findOpenPullRequest(actionBranchName(actionName));
+    if (open) return this.withdraw(git, open.number, why);
+    return known !== undefined ? this.withdraw(git, known, why) : undefined;
+  }
+
   /** Closes a pull request that is no longer wanted (the action expired or lifted before review), saying why. */
   async withdraw(git: GitSpec, number: number, why: string): Promise<PullRequest> {
     const session = await this.session(git);

@@ -153,11 +153,12 @@ export class ActionReconciler implements Reconciler {
       // Enforced through a merged pull request: its description is on the base branch (an
       // update proposed since, still open, is withdrawn below).
       const describedInGit = !manifests && action.spec.delivery === 'Git' && previous === 'Enforced';
-      // Proposed through Git and never merged: the pull request is withdrawn.
-      const proposal = action.spec.delivery === 'Git' && status.pullRequest?.state === 'Open' && status.pullRequest.number !== undefined ? this.deps.git?.gitSpec(action) : undefined;
+      // A proposal (or an update of an enforced identity action) still open is withdrawn.
+      // Found by its head, not only from the status, which a lagging cache may not show yet.
+      const proposal = action.spec.delivery === 'Git' && !TERMINAL.has(previous) ? this.deps.git?.gitSpec(action) : undefined;
       if (proposal) {
-        const pr = await this.deps.git!.withdraw(proposal, status.pullRequest!.number!, count === 0 ? 'no indicator is left' : `the action expired at ${action.spec.expiresAt}`);
-        status.pullRequest = { url: pr.url, number: pr.number, state: pr.state };
+        const pr = await this.deps.git!.withdrawOpen(proposal, name, count === 0 ? 'no indicator is left' : `the action expired at ${action.spec.expiresAt}`, status.pullRequest?.state === 'Open' ? status.pullRequest.number : undefined);
+        if (pr && status.pullRequest?.state !== 'Merged') status.pullRequest = { url: pr.url, number: pr.number, state: pr.state };
       }
       const outcome = await connector.remove(name);
       this.countIdentity(connectorId, outcome);

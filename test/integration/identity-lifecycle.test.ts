@@ -111,8 +111,10 @@ describe('identity actions through their lifecycle', () => {
     expect(await ledger('kc-suspend')).toBeUndefined();
 
     // A person approves.
+    const approvedAt = Date.now();
     await patchSpec('kc-suspend', { approval: { required: false, reason: 'approved by the on-call security engineer' } });
     const enforced = await phase('kc-suspend', 'Enforced');
+    console.log(`Keycloak: approval to Enforced (2 users disabled and logged out) in ${Date.now() - approvedAt} ms`);
     expect(await kcUser('alice')).toMatchObject({ enabled: false });
     expect(await kcUser('bob')).toMatchObject({ enabled: false });
     expect((await refresh(aliceRefresh)).status).toBe(400);
@@ -129,8 +131,10 @@ describe('identity actions through their lifecycle', () => {
     expect(record?.entries.map((e) => `${e.op}:${e.subject}`).sort()).toEqual(['suspend:alice', 'suspend:bob']);
 
     // Expiry reverses it: alice and bob enabled again; dormant stays disabled; the ledger goes.
-    await patchSpec('kc-suspend', { expiresAt: inFuture(1000) });
+    const expiry = inFuture(1000);
+    await patchSpec('kc-suspend', { expiresAt: expiry });
     const expired = await phase('kc-suspend', 'Expired');
+    console.log(`Keycloak: expiresAt to Expired (2 users re-enabled) in ${Date.now() - Date.parse(expiry)} ms`);
     expect(expired.status?.appliedObjects).toEqual([]);
     expect(await kcUser('alice')).toMatchObject({ enabled: true });
     expect(await kcUser('bob')).toMatchObject({ enabled: true });
@@ -228,7 +232,9 @@ describe('identity actions through their lifecycle', () => {
     const number = proposed.status!.pullRequest!.number!;
     await eventually('mergeable', async () => (await gitea.api<{ mergeable: boolean }>('GET', `/repos/${gitea.username}/${REPO}/pulls/${number}`)).body.mergeable, 30_000, 200);
     expect((await gitea.api('POST', `/repos/${gitea.username}/${REPO}/pulls/${number}/merge`, { Do: 'merge' })).status).toBe(200);
+    const mergedAt = Date.now();
     const enforced = await phase(name, 'Enforced', 30_000);
+    console.log(`SCIM via Git: merge to Enforced in ${Date.now() - mergedAt} ms (pull requests polled every 1 s)`);
     expect(enforced.status?.conditions?.find((c) => c.type === 'Approved')).toMatchObject({ status: 'True', reason: 'Merged' });
     expect((await scim.getUser(erin.id))?.active).toBe(false);
     expect((await scim.getUser(guard.id))?.meta?.version).toBe(guard.meta?.version);

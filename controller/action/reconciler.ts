@@ -143,6 +143,14 @@ export class ActionReconciler implements Reconciler {
     }
 
     if (ending) {
+      // Already ended: make sure nothing is left, and keep the status that says how it
+      // ended (a later reconcile must not replace "removal committed to main" with the
+      // generic message).
+      if (previous === 'Expired' || previous === 'Lifted') {
+        const left = await connector.remove(name);
+        this.countIdentity(connectorId, left);
+        if (left.changes.length === 0) return undefined;
+      }
       // Enforced through Git: the removal goes through Git too, and the action stays
       // Enforced until that pull request is merged and its objects have left the cluster.
       // Identity providers are not synced from Git: the controller reverses an identity

@@ -236,10 +236,7 @@ describe('Git delivery', () => {
     for (const kind of ['GlobalNetworkSet', 'GlobalNetworkPolicy']) {
       for (const o of (await client.list('projectcalico.org/v3', kind, { labelSelector: `forestall.io/action=${name}` })).items) await client.delete({ ...o, apiVersion: 'projectcalico.org/v3', kind });
     }
-    const expired = await eventually('expired', async () => {
-      const a = await getAction(name);
-      return a?.status?.phase === 'Expired' && a;
-    }, 30_000);
+    const expired = await actionState(name, 'expired', (a) => a.status?.phase === 'Expired');
     expect(expired.status?.removalPullRequest).toMatchObject({ number, state: 'Merged' });
   });
 

@@ -92,12 +92,8 @@ export function defaultConnectorId(layer: Layer): string | undefined {
   return DEFAULT_CONNECTORS[layer];
 }
 
+/** Whether the id is a connector that enforces with Kubernetes objects (a renderer), which Argo CD or Flux can apply from Git; identity connectors are isIdentityConnectorId. */
 export function isConnectorId(id: string): boolean {
-  return Object.hasOwn(RENDERERS, id);
-}
-
-/** Whether the connector enforces with Kubernetes objects (a renderer), which Argo CD or Flux can apply from Git. */
-export function isManifestConnector(id: string): boolean {
   return Object.hasOwn(RENDERERS, id);
 }
 

@@ -39,6 +39,22 @@ export function rangeCidrs(lower: string, upper: string): string[] | undefined {
   return out;
 }
 
+/**
+ * The canonical CIDRs a provider's list of ranges covers, deduplicated: each entry is read
+ * as a CIDR (or single address) or as an inclusive address range. `unreadable` builds the
+ * error for an entry that is neither.
+ */
+export function coveredCidrs<T>(entries: readonly T[], read: (entry: T) => { cidr: string } | { lower: string; upper: string } | undefined, unreadable: (entry: T) => Error): string[] {
+  const out = new Set<string>();
+  for (const entry of entries) {
+    const range = read(entry);
+    const cidrs = range === undefined ? undefined : 'cidr' in range ? [canonicalCidr(range.cidr)] : rangeCidrs(range.lower, range.upper);
+    if (cidrs === undefined || cidrs.some((c) => c === undefined)) throw unreadable(entry);
+    for (const cidr of cidrs) out.add(cidr!);
+  }
+  return [...out];
+}
+
 /** Whether a canonical CIDR is IPv6. */
 export function isIpv6Cidr(cidr: string): boolean {
   return cidr.includes(':');

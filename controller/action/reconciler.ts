@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { API_VERSION, type PreemptiveAction, type PreemptiveActionStatus } from '../../crds/index.js';
-import { isManifestConnector, rendererFor } from '../../connectors/index.js';
+import { isConnectorId, rendererFor } from '../../connectors/index.js';
 import { identityChangeManifest } from '../../connectors/identity/describe.js';
 import type { ActionRequest, ApplyOutcome, Change, Connector, Manifest } from '../../connectors/types.js';
 import { NAMESPACE_NAME_LABEL } from '../../policies/index.js';
@@ -155,7 +155,7 @@ export class ActionReconciler implements Reconciler {
       // Enforced until that pull request is merged and its objects have left the cluster.
       // Identity providers are not synced from Git: the controller reverses an identity
       // action itself, and records the removal of its description on the base branch.
-      const manifests = isManifestConnector(connectorId);
+      const manifests = isConnectorId(connectorId);
       const git = action.spec.delivery === 'Git' && previous === 'Enforced' && status.pullRequest && manifests ? this.deps.git?.gitSpec(action) : undefined;
       if (git) return this.removeByGit(action, status, git, connector, count === 0 ? 'Lifted' : 'Expired', generation, now, log);
       // Enforced through a merged pull request: its description is on the base branch (an
@@ -337,7 +337,7 @@ export class ActionReconciler implements Reconciler {
         { type: ActionCondition.Ready, status: 'True', reason: ActionReason.Rejected, message: `rejected in review (${pr.url}); nothing is applied${until}` },
       ]);
     }
-    if (pr.state === 'Merged' && !isManifestConnector(connectorId)) return this.applyMergedIdentity(action, status, pr, connector, connectorId, request, generation, now, log);
+    if (pr.state === 'Merged' && !isConnectorId(connectorId)) return this.applyMergedIdentity(action, status, pr, connector, connectorId, request, generation, now, log);
     if (pr.state === 'Merged') {
       // Argo CD or Flux applies the merged tree; enforcement counts once the objects are there as rendered.
       const pending = await connector.plan(request);
@@ -394,7 +394,7 @@ export class ActionReconciler implements Reconciler {
 
   /** forestall_identity_changes_total: what an identity connector changed at its provider. */
   private countIdentity(connectorId: string, outcome: ApplyOutcome): void {
-    if (isManifestConnector(connectorId)) return;
+    if (isConnectorId(connectorId)) return;
     for (const change of outcome.changes) this.deps.metrics.identityChanges.inc({ connector: connectorId, kind: change.ref.kind, op: change.op });
   }
 
@@ -403,7 +403,7 @@ export class ActionReconciler implements Reconciler {
    * connector the description of the requests it will send (identityChangeManifest).
    */
   private gitForm(connectorId: string, connector: Connector): { validate(request: ActionRequest): string[]; render(request: ActionRequest, changes: readonly Change[]): Promise<Manifest[]> } {
-    if (isManifestConnector(connectorId)) {
+    if (isConnectorId(connectorId)) {
       const renderer = rendererFor(connectorId);
       return { validate: (r) => renderer.validate(r), render: async (r) => renderer.render(r) };
     }

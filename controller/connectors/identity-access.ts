@@ -5,6 +5,7 @@ import { ConnectorError } from '../../connectors/errors.js';
 import { LABEL_ACTION, LABEL_MANAGED_BY, MANAGED_BY } from '../../connectors/types.js';
 import type { KubeClient } from '../runtime/client.js';
 import { ForestallError } from '../runtime/errors.js';
+import { readSecretData } from '../runtime/secrets.js';
 
 /**
  * The identity connectors' view of the controller (connectors/identity/types.ts
@@ -15,11 +16,9 @@ export function kubeIdentityAccess(client: KubeClient, namespace: string, neverT
   return {
     async secret(ref: SecretRef, field: string): Promise<Record<string, string>> {
       const ns = ref.namespace ?? namespace;
-      const secret = await client.get<{ data?: Record<string, string> } & KubernetesObject>('v1', 'Secret', ref.name, ns);
-      if (!secret) throw new ConnectorError('FST_IDENTITY_CREDENTIALS', `Secret ${ns}/${ref.name} (${field}) does not exist`);
-      const out: Record<string, string> = {};
-      for (const [key, value] of Object.entries(secret.data ?? {})) out[key] = Buffer.from(value, 'base64').toString('utf8').trim();
-      return out;
+      const data = await readSecretData(client, ref.name, ns);
+      if (!data) throw new ConnectorError('FST_IDENTITY_CREDENTIALS', `Secret ${ns}/${ref.name} (${field}) does not exist`);
+      return data;
     },
     ledger: new ConfigMapLedger(client, namespace),
     neverTouch,

@@ -18,16 +18,21 @@ export async function readSecret(
 ): Promise<{ value: string; optional: (key: string) => string | undefined }> {
   const namespace = ref.namespace ?? opts.defaultNamespace;
   const key = ref.key ?? opts.defaultKey;
-  const secret = await client.get<{ data?: Record<string, string> } & { metadata?: object }>('v1', 'Secret', ref.name, namespace);
-  const decode = (name: string) => {
-    const v = secret?.data?.[name];
-    return v ? Buffer.from(v, 'base64').toString('utf8').trim() : undefined;
-  };
-  const value = decode(key);
+  const data = await readSecretData(client, ref.name, namespace);
+  const value = data?.[key];
   if (!value) {
-    throw new ForestallError('FST_KUBE_NOT_FOUND', secret
+    throw new ForestallError('FST_KUBE_NOT_FOUND', data
       ? `Secret ${namespace}/${ref.name} (${opts.field}) has no key ${key}`
       : `Secret ${namespace}/${ref.name} (${opts.field}) does not exist`);
   }
-  return { value, optional: decode };
+  return { value, optional: (name) => data[name] || undefined };
+}
+
+/** Every key of a Secret, decoded and trimmed; undefined when the Secret does not exist. */
+export async function readSecretData(client: KubeClient, name: string, namespace: string): Promise<Record<string, string> | undefined> {
+  const secret = await client.get<{ data?: Record<string, string> } & { metadata?: object }>('v1', 'Secret', name, namespace);
+  if (!secret) return undefined;
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(secret.data ?? {})) out[key] = Buffer.from(value, 'base64').toString('utf8').trim();
+  return out;
 }

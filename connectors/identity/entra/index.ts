@@ -32,7 +32,7 @@
 import { ConnectorError } from '../../errors.js';
 import type { ParamSpec } from '../../types.js';
 import { checkedBaseUrl } from '../base-url.js';
-import { canonicalCidr, isIpv6Cidr, rangeCidrs } from '../ip-ranges.js';
+import { canonicalCidr, coveredCidrs, isIpv6Cidr } from '../ip-ranges.js';
 import type { AuthScheme, HttpAnswer, HttpCall, IdentityHttp, IdentityProvider } from '../types.js';
 
 export const GRAPH_V1_URL = 'https://graph.microsoft.com/v1.0';
@@ -236,17 +236,10 @@ function ipRanges(ranges: readonly string[]): { '@odata.type': string; cidrAddre
 
 /** The location's ranges as canonical CIDRs: CIDR ranges as they are, lower/upper ranges as their CIDR cover. */
 function locationRanges(location: GraphNamedLocation): string[] {
-  const out = new Set<string>();
-  for (const range of location.ipRanges ?? []) {
-    const cidrs = range.cidrAddress
-      ? [canonicalCidr(range.cidrAddress)]
-      : range.lowerAddress && range.upperAddress ? rangeCidrs(range.lowerAddress, range.upperAddress) : undefined;
-    if (cidrs === undefined || cidrs.some((c) => c === undefined)) {
-      throw invalid(`the Entra named location ${location.id} has an IP range Forestall cannot read: ${JSON.stringify(range)}`);
-    }
-    for (const cidr of cidrs) out.add(cidr!);
-  }
-  return [...out];
+  return coveredCidrs(location.ipRanges ?? [], (range) => (range.cidrAddress
+    ? { cidr: range.cidrAddress }
+    : range.lowerAddress && range.upperAddress ? { lower: range.lowerAddress, upper: range.upperAddress } : undefined),
+  (range) => invalid(`the Entra named location ${location.id} has an IP range Forestall cannot read: ${JSON.stringify(range)}`));
 }
 
 /**

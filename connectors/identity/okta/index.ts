@@ -31,7 +31,7 @@
 import { ConnectorError } from '../../errors.js';
 import type { ParamSpec } from '../../types.js';
 import { checkedBaseUrl } from '../base-url.js';
-import { canonicalCidr, rangeCidrs } from '../ip-ranges.js';
+import { canonicalCidr, coveredCidrs } from '../ip-ranges.js';
 import type { AuthScheme, HttpAnswer, HttpCall, IdentityHttp, IdentityProvider, IdpGroup, IdpUser } from '../types.js';
 
 /**
@@ -230,17 +230,11 @@ function gateways(ranges: readonly string[]): { type: 'CIDR'; value: string }[] 
 
 /** The zone's gateways as canonical CIDRs: CIDR values as they are, RANGE "a-b" as its CIDR cover. */
 function zoneRanges(zone: OktaZone): string[] {
-  const out = new Set<string>();
-  for (const gateway of zone.gateways ?? []) {
+  return coveredCidrs(zone.gateways ?? [], (gateway) => {
     const value = gateway.value ?? '';
     const dash = value.indexOf('-');
-    const cidrs = gateway.type === 'RANGE' && dash > 0 ? rangeCidrs(value.slice(0, dash), value.slice(dash + 1)) : [canonicalCidr(value)];
-    if (cidrs === undefined || cidrs.some((c) => c === undefined)) {
-      throw invalid(`the Okta network zone "${zone.name ?? zone.id}" has a gateway Forestall cannot read: ${JSON.stringify(gateway)}`);
-    }
-    for (const cidr of cidrs) out.add(cidr!);
-  }
-  return [...out];
+    return gateway.type === 'RANGE' && dash > 0 ? { lower: value.slice(0, dash), upper: value.slice(dash + 1) } : { cidr: value };
+  }, (gateway) => invalid(`the Okta network zone "${zone.name ?? zone.id}" has a gateway Forestall cannot read: ${JSON.stringify(gateway)}`));
 }
 
 /**

@@ -13,6 +13,18 @@ const noControllerImports = {
   }],
 };
 
+// lib/ is the shared kernel (STYLE.md 10): a leaf that imports nothing of ours, so every
+// folder can use it and no security check exists twice.
+const libIsALeaf = {
+  'no-restricted-imports': ['error', {
+    patterns: [{
+      group: ['cli', 'controller', 'crds', 'feeds', 'policies', 'connectors', 'delivery', 'notify', 'bench', 'test']
+        .flatMap((folder) => [`**/${folder}`, `**/${folder}/**`]),
+      message: 'lib/ is a leaf: it imports only node: modules, packages and other lib/ files (STYLE.md 10).',
+    }],
+  }],
+};
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'crds/generated/**', 'charts/**', 'coverage/**'] },
   js.configs.recommended,
@@ -25,4 +37,5 @@ export default tseslint.config(
     },
   },
   { files: ['policies/**/*.ts', 'connectors/**/*.ts', 'feeds/**/*.ts', 'delivery/**/*.ts'], rules: noControllerImports },
+  { files: ['lib/**/*.ts'], rules: libIsALeaf },
 );

@@ -10,7 +10,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{cli,controller,crds,feeds,policies,connectors,delivery,notify,bench,test/harness,test/openapi}/**/*.test.ts'],
+          include: ['{lib,cli,controller,crds,feeds,policies,connectors,delivery,notify,bench,test/harness,test/openapi}/**/*.test.ts'],
           environment: 'node',
         },
       },

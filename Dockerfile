@@ -7,7 +7,12 @@
 # installs the production dependencies only; the runtime copies both results onto
 # a clean base, so neither the compiler nor the npm cache ship.
 
-ARG NODE_IMAGE=node:20-alpine
+# The base: Node.js 24 LTS, the version in .node-version, package.json "engines" and
+# CI (.ci/run runs the tests on the same release through scripts/node-lts.sh); a test
+# (test/image/dockerfile.test.ts) keeps the four in step. Pinned by digest, so a
+# rebuild never picks up a different image under the same tag. A locally built base
+# can be passed instead: --build-arg NODE_IMAGE=<image>.
+ARG NODE_IMAGE=node:24.21.0-bookworm-slim@sha256:2fe369e969550cde8e867afc3fe370b260140cab4a23d467074295b42163d553
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
@@ -38,8 +43,12 @@ RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack 
       /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack
 COPY --from=deps --chown=0:0 /app/node_modules ./node_modules
 COPY --from=build --chown=0:0 /app/dist ./dist
-# The STIX parser validates objects against the official schemas at run time.
+# Data the runtime reads from the package (packageRoot() in feeds/package-root.ts):
+# the STIX parser validates objects against the official schemas, and the guardrails
+# read the never-block warninglists on every sync. test/image/dockerfile.test.ts
+# derives this list from the code and fails when a path is missing here.
 COPY --chown=0:0 feeds/stix-schemas ./feeds/stix-schemas
+COPY --chown=0:0 feeds/warninglists ./feeds/warninglists
 COPY --chown=0:0 package.json ./
 # Files stay owned by root and read-only to the process; the chart also mounts the
 # root filesystem read-only. 65532 is the conventional "nonroot" UID, matching the

@@ -10,7 +10,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{lib,cli,controller,crds,feeds,policies,connectors,delivery,notify,bench,test/harness,test/openapi}/**/*.test.ts'],
+          include: ['{lib,cli,controller,crds,feeds,policies,connectors,delivery,notify,bench,test/harness,test/openapi,test/image}/**/*.test.ts'],
           environment: 'node',
         },
       },

@@ -2,7 +2,7 @@ import { parse as parseCel } from '@marcbachmann/cel-js';
 import { aggregateIpv6, Ipv4Set } from './aggregate.js';
 import type { Guardrails } from './guardrails.js';
 import { indicatorKey, type Indicator, type IndicatorType, type ParserItem, type ParserOptions } from './indicator.js';
-import { parseCidr, parseIpv4, parseIpv6 } from './ip.js';
+import { parseCidr, parseIpv4, parseIpv6 } from '../lib/ip.js';
 import { normalise } from './normalise.js';
 import { gunzipIfCompressed } from './parsers/body.js';
 import { parserFor, type FeedFormat } from './parsers/index.js';

@@ -1,5 +1,5 @@
 import { EvaluationError, type Environment } from '@marcbachmann/cel-js';
-import { formatIpv4, formatIpv6, ipv4Mask, ipv6Mask, parseCidr, parseIpv4, parseIpv6 } from '../../feeds/ip.js';
+import { formatIpv4, formatIpv6, ipv4Mask, ipv6Mask, parseCidr, parseIpv4, parseIpv6 } from '../../lib/ip.js';
 
 /**
  * The Kubernetes CEL IP and CIDR libraries (kubernetes.io/docs/reference/using-api/cel,

@@ -106,7 +106,11 @@ describe('issue 13, item 2: when the cluster ranges cannot be read, ingestion ca
 
     const blind = await startManager(blindKc);
     try {
-      // A spec change forces a sync (the snapshot alone would be served until refresh).
+      // New content (an unchanged source needs no guardrails: nothing is ingested), and a
+      // spec change to sync now rather than at the refresh interval.
+      await core.replaceNamespacedConfigMap({ name: 'small-feed', namespace: NS, body: {
+        metadata: { name: 'small-feed' }, data: { 'feed.txt': '77.90.185.20\n45.148.10.240\n193.47.62.69\n' },
+      } });
       await custom.patchClusterCustomObject(
         { ...ref, name: 'kept', body: { spec: { confidence: { default: 60 } } } },
         setHeaderOptions('Content-Type', PatchStrategy.MergePatch),

@@ -15,15 +15,18 @@ const noControllerImports = {
 
 // lib/ is the shared kernel (STYLE.md 10): a leaf that imports nothing of ours, so every
 // folder can use it and no security check exists twice.
-const libIsALeaf = {
+const libLeafRule = (folders) => ({
   'no-restricted-imports': ['error', {
     patterns: [{
-      group: ['cli', 'controller', 'crds', 'feeds', 'policies', 'connectors', 'delivery', 'notify', 'bench', 'test']
-        .flatMap((folder) => [`**/${folder}`, `**/${folder}/**`]),
+      group: folders.flatMap((folder) => [`**/${folder}`, `**/${folder}/**`]),
       message: 'lib/ is a leaf: it imports only node: modules, packages and other lib/ files (STYLE.md 10).',
     }],
   }],
-};
+});
+const ourFolders = ['cli', 'controller', 'crds', 'feeds', 'policies', 'connectors', 'delivery', 'notify', 'bench'];
+const libIsALeaf = libLeafRule([...ourFolders, 'test']);
+// lib's own tests may use the shared test harness (a seeded PRNG, servers); lib's code may not.
+const libTestsUseTheHarness = libLeafRule(ourFolders);
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'crds/generated/**', 'charts/**', 'coverage/**'] },
@@ -38,4 +41,5 @@ export default tseslint.config(
   },
   { files: ['policies/**/*.ts', 'connectors/**/*.ts', 'feeds/**/*.ts', 'delivery/**/*.ts'], rules: noControllerImports },
   { files: ['lib/**/*.ts'], rules: libIsALeaf },
+  { files: ['lib/**/*.test.ts'], rules: libTestsUseTheHarness },
 );

@@ -22,7 +22,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, ren
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseIpv4, writeIpv4 } from '../feeds/ip.js';
+import { parseIpv4, writeIpv4 } from '../lib/ip.js';
 import { seededRandom } from '../test/harness/seeded-random.js';
 
 export const IP_FEED_LINES = 1_000_000;

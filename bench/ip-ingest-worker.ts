@@ -11,7 +11,7 @@
  */
 import { createReadStream, writeSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { writeIpv4 } from '../feeds/ip.js';
+import { writeIpv4 } from '../lib/ip.js';
 import { readIpLines } from '../feeds/parsers/lines.js';
 
 const file = process.argv[2];

@@ -310,6 +310,27 @@ describe('forestall plan on edge cases', () => {
     expect(json.actions).toEqual([expect.objectContaining({ name: 'phished-identitysuspend', layer: 'identity', decision: 'approval', indicators: 2, objects: [], blastRadius: expect.objectContaining({ users: 2 }) })]);
   });
 
+  it('GIVEN a DNSBlock policy that auto-approves everything and a feed of cluster, forge and IdP names THEN none of them is blocked (issue 13: a DNSBlock of cluster.local was auto-approved)', async () => {
+    const dir = await workspace({
+      'names.txt': 'cluster.local\nsvc.cluster.local\nkubernetes.default.svc.cluster.local\nco.uk\nexample.org\ngit.example.org\nacme.okta.com\nevil.example\n',
+      'feed.yaml': feedYaml('names', { 'forestall.io/plan-file': 'names.txt' }),
+      'policy.yaml': [
+        'apiVersion: forestall.io/v1alpha1', 'kind: ExposurePolicy', 'metadata: {name: dns}',
+        'spec:',
+        '  feeds: {names: [names]}',
+        '  actions: [{type: DNSBlock}, {type: StepUpAuth, connector: "identity:okta", params: {url: "https://acme.okta.com"}}]',
+        '  mode: Enforce',
+        '  autoApprove: "true"',
+        '  git: {url: "git@git.example.org:platform/policy.git"}',
+      ].join('\n'),
+    });
+    const r = await plan(dir, '--now', NOW, '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as JsonPlan;
+    expect(out.feeds[0]).toMatchObject({ indicators: 1, dropped: { cluster: 3, 'public-suffix': 1, infrastructure: 3 } });
+    expect(out.actions.find((a) => a.type === 'DNSBlock')).toMatchObject({ decision: 'auto', indicators: 1 });
+  });
+
   it('GIVEN --never-block THEN the address joins the guardrails, as the controller flag of the same name does', async () => {
     const dir = await workspace({
       'ips.txt': '45.148.10.240\n193.47.62.69\n',

@@ -10,7 +10,7 @@ import { stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatIssues, LAYERS, parseDuration, validateObject, type ExposurePolicy, type ThreatFeed } from '../crds/index.js';
-import { ConfidenceExpressionError, defaultGuardrailConfig, Guardrails, ingest, type IngestResult } from '../feeds/index.js';
+import { ConfidenceExpressionError, defaultGuardrailConfig, Guardrails, infrastructureHosts, ingest, type IngestResult } from '../feeds/index.js';
 import {
   CelCache, evaluatePolicy, inventoryFromObjects, isIdentityConnectorId, remediation, selectFeeds,
   type ActionEvidence, type CompileError, type CveEvidence, type Evaluation, type FeedView, type Inventory, type PlannedAction,
@@ -265,7 +265,9 @@ export async function buildPlan(input: PlanInput): Promise<Plan> {
   }
   const inventory = inventoryFromObjects(clusterObjects);
   const ranges = clusterRanges(clusterObjects);
-  const guardrails = new Guardrails(defaultGuardrailConfig({ clusterCidrs: ranges, allowlist: input.neverBlock }));
+  // As the controller builds them: the hosts every feed and policy names are never blocked.
+  const hosts = infrastructureHosts(feeds.map((f) => f.object), policies.map((p) => p.object));
+  const guardrails = new Guardrails(defaultGuardrailConfig({ clusterCidrs: ranges, infrastructureHosts: hosts, allowlist: input.neverBlock }));
 
   const feedReports: FeedReport[] = [];
   for (const f of feeds) {

@@ -24,6 +24,8 @@ export interface ControllerConfig {
   feedFetchAllow: string[];
   /** Never-block additions for guardrails. */
   neverBlock: string[];
+  /** The cluster DNS domain; guardrails never block it, its parents or its children. */
+  clusterDomain: string;
   /** Identity-provider logins and groups no identity action ever touches (break-glass administrators). */
   identityNeverTouch: string[];
   feedMaxBytes: number;
@@ -57,6 +59,7 @@ const schema: JSONSchemaType<ControllerConfig> = {
     logLevel: { type: 'string', enum: ['debug', 'info', 'warn', 'error'] },
     feedFetchAllow: { type: 'array', items: { type: 'string', minLength: 1 } },
     neverBlock: { type: 'array', items: { type: 'string', minLength: 1 } },
+    clusterDomain: { type: 'string', minLength: 1, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$' },
     identityNeverTouch: { type: 'array', items: { type: 'string', minLength: 1 } },
     feedMaxBytes: { type: 'integer', minimum: 1024 },
     feedTimeoutMs: { type: 'integer', minimum: 100 },
@@ -67,7 +70,7 @@ const schema: JSONSchemaType<ControllerConfig> = {
   },
   required: ['namespace', 'identity', 'metricsBindAddress', 'healthProbeBindAddress', 'leaderElect', 'leaderElectionId',
     'leaderElectionNamespace', 'leaseDurationMs', 'renewDeadlineMs', 'retryPeriodMs', 'concurrency', 'resyncPeriodMs', 'logLevel',
-    'feedFetchAllow', 'neverBlock', 'identityNeverTouch', 'feedMaxBytes', 'feedTimeoutMs', 'defaultConnectors', 'pullRequestPollMs'],
+    'feedFetchAllow', 'neverBlock', 'clusterDomain', 'identityNeverTouch', 'feedMaxBytes', 'feedTimeoutMs', 'defaultConnectors', 'pullRequestPollMs'],
   additionalProperties: false,
 };
 
@@ -93,6 +96,8 @@ Runs the operator. Flags:
                                      private, loopback or cluster-internal (default none)
   --never-block LIST                 comma-separated CIDRs or domains never to block, besides the
                                      built-in lists (the cluster's own ranges are always added)
+  --cluster-domain NAME              the cluster DNS domain, never blocked with its parents and
+                                     children (default cluster.local)
   --identity-never-touch LIST        comma-separated logins or groups no identity action ever
                                      suspends or changes (break-glass administrators)
   --feed-max-bytes N                 largest feed body after decompression (default 67108864)
@@ -137,7 +142,7 @@ export function loadConfig(argv: string[], env: { POD_NAMESPACE?: string; POD_NA
         'leader-elect': { type: 'string' }, 'leader-election-id': { type: 'string' }, 'leader-election-namespace': { type: 'string' },
         'lease-duration': { type: 'string' }, 'renew-deadline': { type: 'string' }, 'retry-period': { type: 'string' },
         concurrency: { type: 'string' }, 'resync-period': { type: 'string' }, 'log-level': { type: 'string' }, identity: { type: 'string' },
-        'feed-fetch-allow': { type: 'string' }, 'never-block': { type: 'string' }, 'identity-never-touch': { type: 'string' }, 'feed-max-bytes': { type: 'string' }, 'feed-timeout': { type: 'string' },
+        'feed-fetch-allow': { type: 'string' }, 'never-block': { type: 'string' }, 'cluster-domain': { type: 'string' }, 'identity-never-touch': { type: 'string' }, 'feed-max-bytes': { type: 'string' }, 'feed-timeout': { type: 'string' },
         'default-connector': { type: 'string' },
         'pull-request-poll-interval': { type: 'string' }, 'git-webhook-bind-address': { type: 'string' }, 'git-webhook-secret-file': { type: 'string' },
       },
@@ -166,6 +171,7 @@ export function loadConfig(argv: string[], env: { POD_NAMESPACE?: string; POD_NA
     logLevel: (v('log-level') ?? 'info') as ControllerConfig['logLevel'],
     feedFetchAllow: list(v('feed-fetch-allow')),
     neverBlock: list(v('never-block')),
+    clusterDomain: (v('cluster-domain') ?? 'cluster.local').toLowerCase().replace(/\.$/, ''),
     identityNeverTouch: list(v('identity-never-touch')),
     feedMaxBytes: Number(v('feed-max-bytes') ?? 64 * 1024 * 1024),
     feedTimeoutMs: parseDuration(v('feed-timeout') ?? '60s'),

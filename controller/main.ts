@@ -57,7 +57,7 @@ export async function runController(argv: string[]): Promise<number> {
   });
   addControllers(manager, {
     kc, client, events, clock: realClock, log, metrics, concurrency: config.concurrency, resyncPeriodMs: config.resyncPeriodMs,
-    feeds: { namespace: config.namespace, fetchAllow: config.feedFetchAllow, neverBlock: config.neverBlock, maxBytes: config.feedMaxBytes, timeoutMs: config.feedTimeoutMs },
+    feeds: { namespace: config.namespace, fetchAllow: config.feedFetchAllow, neverBlock: config.neverBlock, clusterDomain: config.clusterDomain, maxBytes: config.feedMaxBytes, timeoutMs: config.feedTimeoutMs },
     defaultConnectors: config.defaultConnectors,
     identityNeverTouch: config.identityNeverTouch,
     git: {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { aggregateIpv6, Ipv4Set, ipv6CidrRange, mergeIpv6Ranges, sortUint32, type Ipv6Range } from './aggregate.js';
-import { formatIpv4, formatIpv6, IPV6_MAX, parseIpv4, parseIpv6 } from './ip.js';
+import { formatIpv4, formatIpv6, IPV6_MAX, parseIpv4, parseIpv6 } from '../lib/ip.js';
 import { seededRandom as seeded } from '../test/harness/seeded-random.js';
 
 

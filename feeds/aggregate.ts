@@ -8,7 +8,7 @@
  * IPv4 is kept in growing typed arrays (no object per address), so a million entries
  * cost a few MiB. IPv6 feeds are far smaller in practice and use bigints.
  */
-import { formatIpv4, formatIpv6, ipv4Broadcast, ipv4Network, ipv6Broadcast, IPV6_MAX } from './ip.js';
+import { formatIpv4, formatIpv6, ipv4Broadcast, ipv4Network, ipv6Broadcast, IPV6_MAX } from '../lib/ip.js';
 
 const TWO_POW_32 = 4294967296;
 

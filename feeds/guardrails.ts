@@ -1,23 +1,63 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { domainToASCII } from 'node:url';
+import { getPublicSuffix } from 'tldts';
 import type { Indicator } from './indicator.js';
 import { Ipv4Set } from './aggregate.js';
-import { parseCidr, parseIpv4, parseIpv6 } from './ip.js';
+import {
+  cidrLast, embeddedIpv4Cidrs, parseCidr, parseCidrOrIp, parseIp, parseIpv4, parseIpv6, type Cidr,
+} from '../lib/ip.js';
+import { SPECIAL_RANGES, type SpecialPurpose } from '../lib/special-ranges.js';
 import { packageRoot } from './package-root.js';
 
 /**
  * Guardrails: indicators that must never be enforced, whatever a feed says, because
  * blocking them would hurt the cluster Forestall protects (DESIGN.md, Guardrails).
  *
- * Checked in this order, and the first match names the drop reason:
- *   too-broad        CIDRs shorter than /8 (IPv4) or /32 (IPv6)
+ * Addresses and CIDRs, checked in this order; the first match names the drop reason:
+ *   too-broad        CIDRs shorter than /8 (IPv4) or /32 (IPv6), and IPv6 CIDRs whose
+ *                    embedded IPv4 range is shorter than /8 (64:ff9b::/96 is all of IPv4)
  *   cloud-metadata   169.254.169.254, fd00:ec2::254 and the other metadata addresses
  *   loopback, link-local, unspecified
  *   cluster          the cluster's own API server, pod, service and node ranges and DNS
+ *   infrastructure   IP hosts of feed, forge and identity-provider URLs
  *   allowlist        ranges, domains or hashes the operator configured
+ *   documentation    192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32, 3fff::/20
  *   never-block:<l>  the MISP warninglists shipped in feeds/warninglists
- * A CIDR is dropped when it overlaps any of the first four kinds of range (it would
- * cut the cluster off) or lies wholly inside any other list.
+ * The special-purpose ranges come from lib/special-ranges.ts, the table the SSRF guard
+ * reads too.
+ *
+ * Containment: an address or CIDR is dropped when it OVERLAPS any protected range, from
+ * whichever list. A CIDR strictly containing a protected range (8.0.0.0/8 holds the
+ * resolver 8.8.8.8, 172.0.0.0/8 holds 172.16.0.0/12) is dropped whole, not split around
+ * the range: a split turns one indicator into up to 32 ranges nobody wrote, and a feed
+ * that lists a range covering a resolver is more likely wrong than precise. The cost is
+ * that the rest of such a range goes unblocked; the drop is counted under its reason.
+ *
+ * IPv4 inside IPv6 is judged as IPv4 (lib/ip.ts, EmbeddedForm): normalise() has already
+ * turned IPv4-mapped values into IPv4 ones; a NAT64, 6to4, Teredo or IPv4-compatible
+ * address or range stays IPv6 (it is another packet on the wire) but is dropped when
+ * any IPv4 address or range it carries would be.
+ *
+ * Domains (and URL hosts), with the scope each kind protects:
+ *   public-suffix    a domain that IS a public suffix (com, co.uk, github.io; tldts, ICANN
+ *                    and private sections): blocking it blocks every registrant under it.
+ *                    Its children stay blockable: evil.github.io is one site.
+ *   cluster          the cluster domain (cluster.local): the name, its parents and its
+ *                    children. A block of a parent blocks it (a DNS block covers
+ *                    subdomains), and every child is a Service or Pod of the cluster.
+ *   infrastructure   hosts of every ThreatFeed source and every ExposurePolicy git,
+ *                    forge and identity URL (infrastructureHosts()): the name, its parents
+ *                    and its children, for the same reasons; children of such a host are
+ *                    run by the same operator (api., uploads., login.). Limit: whoever may
+ *                    create a ThreatFeed or ExposurePolicy can thereby keep a host and its
+ *                    subtree out of DNS blocks, by naming it in a URL.
+ *   allowlist        the operator's --never-block domains: name, parents and children, as
+ *                    infrastructure (the operator names what must keep working).
+ *   never-block:<l>  warninglist hostnames (tranco10k): the name and its parents only. A
+ *                    popular site's own name keeps working, but a child (a user's site on
+ *                    a hosting platform the list ranks, a lookalike subdomain) is a real
+ *                    indicator and stays blockable: blocking it does not block the parent.
  *
  * Accounts pass through unchanged: these lists protect network infrastructure, and the
  * people who must never be suspended (break-glass administrators) are named where
@@ -25,25 +65,37 @@ import { packageRoot } from './package-root.js';
  */
 export interface NamedRanges {
   reason: string;
+  /** CIDRs or bare addresses. */
   cidrs: string[];
-  /** Any overlap drops a CIDR, not only containment. */
-  critical?: boolean;
+}
+
+/** What of a protected domain is protected besides the name itself (see above). */
+export type DomainScope = 'parents-and-children' | 'parents';
+
+export interface NamedDomains {
+  reason: string;
+  names: string[];
+  scope: DomainScope;
 }
 
 export interface GuardrailConfig {
   ranges: NamedRanges[];
-  domains: { reason: string; names: string[] }[];
+  domains: NamedDomains[];
+  /** Refuse a domain that is itself a public suffix. */
+  publicSuffixes: boolean;
   hashes: { reason: string; values: string[] }[];
   minPrefixV4: number;
   minPrefixV6: number;
 }
 
-const BUILT_IN: NamedRanges[] = [
-  { reason: 'cloud-metadata', critical: true, cidrs: ['169.254.169.254/32', '169.254.170.2/32', '100.100.100.200/32', 'fd00:ec2::254/128', 'fd20:ce::254/128'] },
-  { reason: 'loopback', critical: true, cidrs: ['127.0.0.0/8', '::1/128'] },
-  { reason: 'link-local', critical: true, cidrs: ['169.254.0.0/16', 'fe80::/10'] },
-  { reason: 'unspecified', critical: true, cidrs: ['0.0.0.0/32', '::/128'] },
-];
+/** The special-purpose ranges whose blocking would cut the cluster off from itself or its cloud. */
+const CRITICAL_PURPOSES: readonly SpecialPurpose[] = ['cloud-metadata', 'loopback', 'link-local', 'unspecified'];
+
+function specialRanges(purposes: readonly SpecialPurpose[]): NamedRanges[] {
+  return purposes.map((reason) => ({ reason, cidrs: SPECIAL_RANGES.filter((r) => r.purpose === reason).map((r) => r.cidr) }));
+}
+
+export const DEFAULT_CLUSTER_DOMAIN = 'cluster.local';
 
 export const DEFAULT_WARNINGLISTS = ['public-dns-v4', 'public-dns-v6', 'rfc1918', 'rfc5735', 'rfc6598', 'multicast', 'ipv6-linklocal', 'tranco10k', 'common-ioc-false-positive'];
 
@@ -53,24 +105,65 @@ interface Warninglist {
   list: string[];
 }
 
+export interface GuardrailOptions {
+  /** The cluster's own ranges (controller/threatfeed/cluster-ranges.ts). */
+  clusterCidrs?: string[];
+  /** The cluster DNS domain; default cluster.local. */
+  clusterDomain?: string;
+  /** Hosts (names or IP addresses) the controller depends on: infrastructureHosts(). */
+  infrastructureHosts?: string[];
+  /** The operator's never-block CIDRs, addresses and domains. */
+  allowlist?: string[];
+  warninglistDir?: string;
+}
+
 /** The default configuration: built-in ranges plus the shipped MISP warninglists. */
-export function defaultGuardrailConfig(extra: { clusterCidrs?: string[]; allowlist?: string[]; warninglistDir?: string } = {}): GuardrailConfig {
+export function defaultGuardrailConfig(extra: GuardrailOptions = {}): GuardrailConfig {
   const dir = extra.warninglistDir ?? join(packageRoot(), 'feeds', 'warninglists');
-  const config: GuardrailConfig = { ranges: [...BUILT_IN], domains: [], hashes: [], minPrefixV4: 8, minPrefixV6: 32 };
-  if (extra.clusterCidrs?.length) config.ranges.push({ reason: 'cluster', critical: true, cidrs: extra.clusterCidrs });
-  if (extra.allowlist?.length) {
-    const cidrs = extra.allowlist.filter((a) => parseCidr(a) || parseIpv4(a) !== undefined || parseIpv6(a) !== undefined);
-    config.ranges.push({ reason: 'allowlist', cidrs });
-    config.domains.push({ reason: 'allowlist', names: extra.allowlist.filter((a) => !cidrs.includes(a)).map((d) => d.toLowerCase()) });
-  }
+  const config: GuardrailConfig = {
+    ranges: specialRanges(CRITICAL_PURPOSES), domains: [], publicSuffixes: true, hashes: [], minPrefixV4: 8, minPrefixV6: 32,
+  };
+  if (extra.clusterCidrs?.length) config.ranges.push({ reason: 'cluster', cidrs: extra.clusterCidrs });
+  config.domains.push({ reason: 'cluster', names: [extra.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN], scope: 'parents-and-children' });
+  const [infraIps, infraNames] = splitAddresses(extra.infrastructureHosts ?? []);
+  config.ranges.push({ reason: 'infrastructure', cidrs: infraIps });
+  config.domains.push({ reason: 'infrastructure', names: infraNames, scope: 'parents-and-children' });
+  const [allowIps, allowNames] = splitAddresses(extra.allowlist ?? []);
+  config.ranges.push({ reason: 'allowlist', cidrs: allowIps });
+  config.domains.push({ reason: 'allowlist', names: allowNames, scope: 'parents-and-children' });
+  config.ranges.push(...specialRanges(['documentation']));
   for (const name of DEFAULT_WARNINGLISTS) {
     const wl = JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8')) as Warninglist;
     const reason = `never-block:${name}`;
     if (wl.type === 'cidr') config.ranges.push({ reason, cidrs: wl.list });
-    else if (wl.type === 'hostname') config.domains.push({ reason, names: wl.list.map((d) => d.toLowerCase()) });
+    else if (wl.type === 'hostname') config.domains.push({ reason, names: wl.list, scope: 'parents' });
     else config.hashes.push({ reason, values: wl.list.map((h) => h.toLowerCase()) });
   }
   return config;
+}
+
+/** Splits a mixed list into [addresses and CIDRs, the rest (domains)]. */
+function splitAddresses(entries: readonly string[]): [string[], string[]] {
+  const ips = entries.filter((e) => parseCidrOrIp(e) !== undefined);
+  return [ips, entries.filter((e) => !ips.includes(e))];
+}
+
+/** Lower-case A-label without a trailing dot, as normalise() writes domains; '' when it is no domain. */
+function canonicalDomain(name: string): string {
+  // Most list entries already are; UTS #46 is only needed for the rest.
+  if (/^[a-z0-9_-]+(\.[a-z0-9_-]+)+$/.test(name)) return name;
+  const ascii = domainToASCII(name.trim().replace(/\.$/, ''));
+  return ascii.endsWith('.') ? ascii.slice(0, -1) : ascii;
+}
+
+/** The name is already a canonical host name: tldts need not parse or validate it again. */
+const PSL_OPTIONS = { allowPrivateDomains: true, extractHostname: false, validateHostname: false, detectIp: false } as const;
+
+/** "a.b.example.com" → ["b.example.com", "example.com", "com"]. */
+function parentsOf(name: string): string[] {
+  const out: string[] = [];
+  for (let dot = name.indexOf('.'); dot >= 0; dot = name.indexOf('.', dot + 1)) out.push(name.slice(dot + 1));
+  return out;
 }
 
 /** Sorted, merged inclusive ranges of one family, searched by binary search. */
@@ -116,11 +209,6 @@ class RangeList<N extends number | bigint> {
     return found;
   }
 
-  covers(s: N, e: N): boolean {
-    const i = this.floor(s);
-    return i >= 0 && this.ends[i]! >= e;
-  }
-
   overlaps(s: N, e: N): boolean {
     const i = this.floor(e);
     return i >= 0 && this.ends[i]! >= s;
@@ -129,14 +217,22 @@ class RangeList<N extends number | bigint> {
 
 interface CompiledRanges {
   reason: string;
-  critical: boolean;
   v4: RangeList<number>;
   v6: RangeList<bigint>;
 }
 
+/** A protected domain's reason, and its rank (earlier lists name the drop). */
+interface DomainGuard {
+  rank: number;
+  reason: string;
+}
+
 export class Guardrails {
   private readonly ranges: CompiledRanges[];
-  private readonly domains: Map<string, string>;
+  /** Protected names and, for every scope, their parents. */
+  private readonly names = new Map<string, DomainGuard>();
+  /** Names whose children are protected too. */
+  private readonly subtrees = new Map<string, DomainGuard>();
   private readonly hashes: Map<string, string>;
 
   constructor(private readonly config: GuardrailConfig) {
@@ -144,15 +240,26 @@ export class Guardrails {
       const v4: [number, number][] = [];
       const v6: [bigint, bigint][] = [];
       for (const text of r.cidrs) {
-        const c = parseCidr(text.includes('/') ? text : `${text}/${text.includes(':') ? 128 : 32}`);
+        const c = parseCidrOrIp(text.trim());
         if (!c) continue;
-        if (c.family === 4) v4.push([c.network, c.network + 2 ** (32 - c.prefix) - 1]);
-        else v6.push([c.network, c.network + (1n << BigInt(128 - c.prefix)) - 1n]);
+        if (c.family === 4) v4.push([c.network, cidrLast(c) as number]);
+        else v6.push([c.network, cidrLast(c) as bigint]);
       }
-      return { reason: r.reason, critical: r.critical ?? false, v4: RangeList.build(v4, (x) => x + 1), v6: RangeList.build(v6, (x) => x + 1n) };
+      return { reason: r.reason, v4: RangeList.build(v4, (x) => x + 1), v6: RangeList.build(v6, (x) => x + 1n) };
     });
-    this.domains = new Map();
-    for (const d of [...config.domains].reverse()) for (const n of d.names) this.domains.set(n, d.reason);
+    const keep = (map: Map<string, DomainGuard>, name: string, guard: DomainGuard) => {
+      if (!map.has(name)) map.set(name, guard);
+    };
+    config.domains.forEach((d, rank) => {
+      for (const raw of d.names) {
+        const name = canonicalDomain(raw);
+        if (name === '') continue;
+        const guard = { rank, reason: d.reason };
+        keep(this.names, name, guard);
+        for (const parent of parentsOf(name)) keep(this.names, parent, guard);
+        if (d.scope === 'parents-and-children') keep(this.subtrees, name, guard);
+      }
+    });
     this.hashes = new Map();
     for (const h of [...config.hashes].reverse()) for (const v of h.values) this.hashes.set(v, h.reason);
   }
@@ -162,23 +269,16 @@ export class Guardrails {
     switch (indicator.type) {
       case 'ipv4': {
         const a = parseIpv4(indicator.value)!;
-        return this.checkRange(4, a, a, false);
+        return this.checkRange(4, a, a);
       }
-      case 'ipv6': {
-        const a = parseIpv6(indicator.value)!;
-        return this.checkRange(6, a, a, false);
-      }
-      case 'cidr': {
-        const c = parseCidr(indicator.value)!;
-        if (c.family === 4) {
-          if (c.prefix < this.config.minPrefixV4) return 'too-broad';
-          return this.checkRange(4, c.network, c.network + 2 ** (32 - c.prefix) - 1, true);
-        }
-        if (c.prefix < this.config.minPrefixV6) return 'too-broad';
-        return this.checkRange(6, c.network, c.network + (1n << BigInt(128 - c.prefix)) - 1n, true);
-      }
+      case 'ipv6':
+        return this.checkCidr({ family: 6, network: parseIpv6(indicator.value)!, prefix: 128 });
+      case 'cidr':
+        return this.checkCidr(parseCidr(indicator.value)!);
       case 'domain':
-        return this.domains.get(indicator.value);
+        return this.checkDomain(indicator.value);
+      case 'url':
+        return this.checkUrl(indicator.value);
       case 'hash':
         return this.hashes.get(indicator.value.slice(indicator.value.indexOf(':') + 1));
       case 'account':
@@ -187,6 +287,51 @@ export class Guardrails {
       default:
         return undefined;
     }
+  }
+
+  private checkCidr(c: Cidr): string | undefined {
+    if (c.family === 4) {
+      if (c.prefix < this.config.minPrefixV4) return 'too-broad';
+      return this.checkRange(4, c.network, cidrLast(c));
+    }
+    if (c.prefix < this.config.minPrefixV6) return 'too-broad';
+    const images = embeddedIpv4Cidrs(c);
+    if (images.some((i) => i.cidr.prefix < this.config.minPrefixV4)) return 'too-broad';
+    const own = this.checkRange(6, c.network, cidrLast(c));
+    if (own) return own;
+    for (const { cidr } of images) {
+      const reason = this.checkRange(4, cidr.network, cidrLast(cidr));
+      if (reason) return reason;
+    }
+    return undefined;
+  }
+
+  /**
+   * A domain (canonical, as normalise() writes it): refused when it is a public suffix,
+   * a protected name or a parent of one, or a child of a name protected with its children.
+   */
+  private checkDomain(name: string): string | undefined {
+    if (this.config.publicSuffixes && getPublicSuffix(name, PSL_OPTIONS) === name) return 'public-suffix';
+    let best = this.names.get(name);
+    for (const parent of parentsOf(name)) {
+      const guard = this.subtrees.get(parent);
+      if (guard && (!best || guard.rank < best.rank)) best = guard;
+    }
+    return best?.reason;
+  }
+
+  /** A URL is blocked by its host, so it is judged as that host. */
+  private checkUrl(value: string): string | undefined {
+    let host: string;
+    try {
+      host = new URL(value).hostname;
+    } catch {
+      return undefined;
+    }
+    const ip = parseIp(host);
+    if (ip?.family === 4) return this.checkRange(4, ip.value, ip.value);
+    if (ip?.family === 6) return this.checkCidr({ family: 6, network: ip.value, prefix: 128 });
+    return this.checkDomain(canonicalDomain(host));
   }
 
   /**
@@ -241,10 +386,11 @@ export class Guardrails {
     return result;
   }
 
-  private checkRange(family: 4 | 6, s: number | bigint, e: number | bigint, isCidr: boolean): string | undefined {
+  /** The first list whose ranges overlap [s, e], or undefined. */
+  private checkRange(family: 4 | 6, s: number | bigint, e: number | bigint): string | undefined {
     for (const r of this.ranges) {
       const list = (family === 4 ? r.v4 : r.v6) as RangeList<number | bigint>;
-      if (list.covers(s, e) || (isCidr && r.critical && list.overlaps(s, e))) return r.reason;
+      if (list.overlaps(s, e)) return r.reason;
     }
     return undefined;
   }

@@ -4,12 +4,16 @@
  * never touches Kubernetes.
  */
 export * from './indicator.js';
-export * from './ip.js';
+export * from '../lib/ip.js';
 export { normalise, refang, type NormaliseResult } from './normalise.js';
 export * from './aggregate.js';
 export { PARSERS, parserFor, parseMispFeed, type MispFileReader } from './parsers/index.js';
 export { readIpLines, parseLines, Ipv4Scores } from './parsers/lines.js';
 export * from './sources/index.js';
 export { ingest, ingestItems, summariseIpLines, compileConfidence, ConfidenceExpressionError, mergeIndicator, countAggregatedCidrs, type IngestOptions, type IngestResult } from './ingest.js';
-export { Guardrails, defaultGuardrailConfig, DEFAULT_WARNINGLISTS, type GuardrailConfig, type NamedRanges } from './guardrails.js';
+export {
+  Guardrails, defaultGuardrailConfig, DEFAULT_CLUSTER_DOMAIN, DEFAULT_WARNINGLISTS,
+  type DomainScope, type GuardrailConfig, type GuardrailOptions, type NamedDomains, type NamedRanges,
+} from './guardrails.js';
+export { infrastructureHosts } from './infrastructure.js';
 export type { FeedFormat } from './parsers/index.js';

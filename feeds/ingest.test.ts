@@ -125,13 +125,14 @@ describe('Guardrails', () => {
   it.each([
     ['ipv6', 'fd00:ec2::254', 'cloud-metadata'],
     ['cidr', '127.0.0.0/7', 'too-broad'],
-    ['cidr', '126.0.0.0/8', undefined],
+    ['cidr', '55.0.0.0/8', undefined],
+    ['cidr', '126.0.0.0/8', 'never-block:public-dns-v4'],
     ['cidr', '169.254.0.0/24', 'link-local'],
     ['cidr', '169.254.169.0/24', 'cloud-metadata'],
     ['ipv4', '100.64.1.1', 'never-block:rfc6598'],
     ['domain', 'google.com', 'never-block:tranco10k'],
     ['domain', 'evil.google.com.example', undefined],
-    ['ipv4', '198.51.100.7', 'never-block:rfc5735'],
+    ['ipv4', '198.51.100.7', 'documentation'],
   ] as const)('GIVEN %s %s THEN the reason is %s', (type, value, reason) => {
     expect(guardrails.check({ type, value })).toBe(reason);
   });
@@ -150,6 +151,7 @@ describe('summariseIpLines (the fast path)', () => {
     '# duplicates, never-block addresses, adjacent addresses, CIDRs, IPv6 and junk',
     '77.90.185.20', '77.90.185.20', '77.90.185.21', '8.8.8.8', '8.8.8.8', '10.1.2.3', '169.254.169.254', '127.0.0.1',
     '2.57.122.0/24', '0.0.0.0/0', '100.64.0.0/10', '2001:db8::1', '2606:4700:4700::1111', 'evil.example', 'not an address!', '45.154.244.193',
+    '::ffff:77.90.185.21', '::ffff:45.154.244.194',
   ].join('\n') + '\n';
 
   it('GIVEN the same lines THEN it reports exactly what ingest() reports, without an object per address', async () => {
@@ -159,9 +161,13 @@ describe('summariseIpLines (the fast path)', () => {
     const { indicators: _i, rejectedSamples: _rs, droppedSamples: _ds, ...fastCounts } = fast;
     const { indicators: _j, rejectedSamples: _rt, droppedSamples: _dt, ...slowCounts } = slow;
     expect(fastCounts).toEqual(slowCounts);
+    // ::ffff:77.90.185.21 is 77.90.185.21 again; ::ffff:45.154.244.194 is one more address.
     expect(fast.kept).toBe(6);
     // 100.64.0.0/10 contains Alibaba Cloud's metadata address 100.100.100.200, so it is
     // refused as cloud-metadata (an overlap with a critical range), like 169.254.169.254.
-    expect(fast.dropped).toEqual({ 'never-block:public-dns-v4': 1, 'never-block:public-dns-v6': 1, 'never-block:rfc1918': 1, 'cloud-metadata': 2, loopback: 1, 'too-broad': 1 });
+    expect(fast.dropped).toEqual({
+      'never-block:public-dns-v4': 1, 'never-block:public-dns-v6': 1, 'never-block:rfc1918': 1, 'cloud-metadata': 2, loopback: 1,
+      'too-broad': 1, documentation: 1,
+    });
   });
 });

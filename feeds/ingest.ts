@@ -2,7 +2,7 @@ import { parse as parseCel } from '@marcbachmann/cel-js';
 import { aggregateIpv6, Ipv4Set } from './aggregate.js';
 import type { Guardrails } from './guardrails.js';
 import { indicatorKey, type Indicator, type IndicatorType, type ParserItem, type ParserOptions } from './indicator.js';
-import { parseCidr, parseIpv4, parseIpv6 } from './ip.js';
+import { parseCidr, parseIpv4, parseIpv6 } from '../lib/ip.js';
 import { normalise } from './normalise.js';
 import { gunzipIfCompressed } from './parsers/body.js';
 import { parserFor, type FeedFormat } from './parsers/index.js';
@@ -180,13 +180,17 @@ export async function ingestItems(items: AsyncIterable<ParserItem>, opts: Ingest
 export async function summariseIpLines(body: AsyncIterable<Uint8Array>, opts: Omit<IngestOptions, 'confidence'>): Promise<IngestResult> {
   const lines = await readIpLines(gunzipIfCompressed(body), { ...opts.parser, minPrefix: 32, rejectedSampleSize: opts.sampleSize ?? 20 });
   const rest = await ingestItems((async function* () { yield* lines.other; })(), opts);
+  // IPv4 values that took the slow path (IPv4-mapped ones, ::ffff:5.6.7.8) join the set,
+  // so they count once with the same address written as IPv4, as ingest() counts them.
+  const restIpv4 = rest.indicators.filter((i) => i.type === 'ipv4');
+  for (const i of restIpv4) lines.v4.addAddress(parseIpv4(i.value)!);
   const dropped: Record<string, number> = { ...rest.dropped };
   const addresses = opts.guardrails.filterIpv4Addresses(lines.v4, dropped);
   const ipv4 = addresses.addressCount();
   return {
     indicators: [],
-    kept: ipv4 + rest.kept,
-    byType: { ...rest.byType, ...(ipv4 + (rest.byType.ipv4 ?? 0) ? { ipv4: ipv4 + (rest.byType.ipv4 ?? 0) } : {}) },
+    kept: ipv4 + rest.kept - restIpv4.length,
+    byType: { ...rest.byType, ...(ipv4 ? { ipv4 } : {}) },
     records: lines.ipv4Lines + lines.rejected + rest.records,
     rejected: lines.rejected + rest.rejected,
     rejectedSamples: [...lines.rejectedSamples.map((r) => ({ ref: r.ref, reason: r.reason })), ...rest.rejectedSamples].slice(0, opts.sampleSize ?? 20),

@@ -11,7 +11,7 @@ describe('normalise without a type hint', () => {
     ['192[.]0[.]2[.]1', 'ipv4', '192.0.2.1'],
     // IPv6
     ['2001:DB8:0:0:0:0:0:1', 'ipv6', '2001:db8::1'],
-    ['::ffff:192.0.2.1', 'ipv6', '::ffff:192.0.2.1'],
+    ['::ffff:192.0.2.1', 'ipv4', '192.0.2.1'],
     // CIDR: network form; a single-address prefix is the address
     ['10.1.2.3/8', 'cidr', '10.0.0.0/8'],
     ['198.51.100.0/24', 'cidr', '198.51.100.0/24'],

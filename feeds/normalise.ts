@@ -8,6 +8,10 @@
  * - ipv6: RFC 5952 ("2001:db8::1");
  * - cidr: the network address and prefix ("10.0.0.0/8"); a /32 or /128 is not a
  *   range but one address, and becomes the ipv4/ipv6 indicator;
+ * - an IPv4-mapped address or CIDR is the IPv4 one (::ffff:5.6.7.8 is 5.6.7.8,
+ *   ::ffff:0.0.0.0/96 is 0.0.0.0/0): a dual-stack socket sends the same packet, so the
+ *   two must deduplicate and be judged alike. NAT64, 6to4 and Teredo values stay IPv6:
+ *   they are other packets, though the guardrails judge them by their IPv4 too;
  * - domain: lower-case IDNA A-label, no trailing dot;
  * - url: WHATWG URL serialisation (scheme and host lower-cased, host as A-label,
  *   default port dropped), fragment removed;
@@ -23,7 +27,7 @@
  */
 import { domainToASCII } from 'node:url';
 import type { IndicatorType } from './indicator.js';
-import { formatCidr, formatIpv4, formatIpv6, parseCidr, parseIpv4, parseIpv6 } from './ip.js';
+import { formatCidr, formatIpv4, formatIpv6, parseCidr, parseIpv4, parseIpv6, unmapIpv4, type Cidr } from '../lib/ip.js';
 
 export type NormaliseResult = { type: IndicatorType; value: string } | { error: string };
 
@@ -48,7 +52,9 @@ export function normalise(raw: string, typeHint?: IndicatorType): NormaliseResul
       const ip = normaliseIp(text);
       if (ip === undefined) return { error: `not an ${typeHint === 'cidr' ? 'IP address or CIDR' : typeHint === 'ipv4' ? 'IPv4 address' : 'IPv6 address'}: ${quote(text)}` };
       // A csv "cidr" column may hold a bare address or a /32; that is still the address.
-      if (typeHint !== 'cidr' && ip.type !== typeHint) return { error: `not an ${typeHint === 'ipv4' ? 'IPv4' : 'IPv6'} address: ${quote(text)}` };
+      // An IPv4-mapped address in an ipv6 column is still the IPv6 value written there.
+      const mapped = typeHint === 'ipv6' && ip.type === 'ipv4' && text.includes(':');
+      if (typeHint !== 'cidr' && ip.type !== typeHint && !mapped) return { error: `not an ${typeHint === 'ipv4' ? 'IPv4' : 'IPv6'} address: ${quote(text)}` };
       return ip;
     }
     case 'domain':
@@ -94,20 +100,20 @@ function isUrlHost(hostAndPort: string): boolean {
 
 /** An IPv4/IPv6 address or a CIDR of either family; undefined when it is none of them. */
 function normaliseIp(text: string): { type: IndicatorType; value: string } | undefined {
+  let parsed: Cidr | undefined;
   if (text.includes('/')) {
-    const cidr = parseCidr(text);
-    if (cidr === undefined) return undefined;
-    if (cidr.family === 4 && cidr.prefix === 32) return { type: 'ipv4', value: formatIpv4(cidr.network) };
-    if (cidr.family === 6 && cidr.prefix === 128) return { type: 'ipv6', value: formatIpv6(cidr.network) };
-    return { type: 'cidr', value: formatCidr(cidr) };
+    parsed = parseCidr(text);
+  } else {
+    const v4 = parseIpv4(text);
+    if (v4 !== undefined) return { type: 'ipv4', value: formatIpv4(v4) };
+    const v6 = text.includes(':') ? parseIpv6(text) : undefined;
+    if (v6 !== undefined) parsed = { family: 6, network: v6, prefix: 128 };
   }
-  const v4 = parseIpv4(text);
-  if (v4 !== undefined) return { type: 'ipv4', value: formatIpv4(v4) };
-  if (text.includes(':')) {
-    const v6 = parseIpv6(text);
-    if (v6 !== undefined) return { type: 'ipv6', value: formatIpv6(v6) };
-  }
-  return undefined;
+  if (parsed === undefined) return undefined;
+  const cidr = unmapIpv4(parsed);
+  if (cidr.family === 4 && cidr.prefix === 32) return { type: 'ipv4', value: formatIpv4(cidr.network) };
+  if (cidr.family === 6 && cidr.prefix === 128) return { type: 'ipv6', value: formatIpv6(cidr.network) };
+  return { type: 'cidr', value: formatCidr(cidr) };
 }
 
 function normaliseCve(text: string): { type: 'cve'; value: string } | undefined {

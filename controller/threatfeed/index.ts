@@ -1,6 +1,6 @@
 import type { KubeConfig, KubernetesListObject } from '@kubernetes/client-node';
-import { API_VERSION, GROUP, VERSION, type ThreatFeed } from '../../crds/index.js';
-import { defaultGuardrailConfig, Guardrails, type SsrfPolicy } from '../../feeds/index.js';
+import { API_VERSION, GROUP, VERSION, type ExposurePolicy, type ThreatFeed } from '../../crds/index.js';
+import { defaultGuardrailConfig, Guardrails, infrastructureHosts, type SsrfPolicy } from '../../feeds/index.js';
 import type { Clock } from '../runtime/clock.js';
 import type { KubeClient } from '../runtime/client.js';
 import { Controller } from '../runtime/controller.js';
@@ -23,6 +23,8 @@ export interface FeedSettings {
   fetchAllow: string[];
   /** Ranges and domains that are never blocked, besides the built-in lists. */
   neverBlock: string[];
+  /** The cluster DNS domain (default cluster.local), never blocked with its parents and children. */
+  clusterDomain?: string;
   maxBytes: number;
   timeoutMs: number;
 }
@@ -43,13 +45,29 @@ export function threatFeedController(deps: {
     log: deps.log,
     metrics: deps.metrics,
   });
-  let ranges: { at: number; cidrs: string[]; guardrails: Guardrails } | undefined;
+  // The guardrails protect the cluster's ranges (re-read every CLUSTER_RANGES_TTL_MS; a
+  // failed read fails the sync, see readClusterRanges) and the hosts every ThreatFeed and
+  // ExposurePolicy names (read on each sync, as they change with any spec). They are
+  // rebuilt only when either changed: loading the warninglists takes a few hundred ms.
+  let ranges: { at: number; cidrs: string[] } | undefined;
+  let built: { key: string; guardrails: Guardrails } | undefined;
   const clusterRanges = async () => {
     if (!ranges || deps.clock.now() - ranges.at > CLUSTER_RANGES_TTL_MS) {
-      const cidrs = await readClusterRanges(deps.client, deps.log);
-      ranges = { at: deps.clock.now(), cidrs, guardrails: new Guardrails(defaultGuardrailConfig({ clusterCidrs: cidrs, allowlist: deps.feeds.neverBlock })) };
+      ranges = undefined; // a failed read leaves none: the next sync reads again, and fails again
+      ranges = { at: deps.clock.now(), cidrs: await readClusterRanges(deps.client, deps.log) };
     }
-    return ranges;
+    const policies = await deps.client.list<ExposurePolicy>(API_VERSION, 'ExposurePolicy');
+    const hosts = infrastructureHosts(informer.list(), policies.items);
+    const key = JSON.stringify([ranges.cidrs, hosts]);
+    if (built?.key !== key) {
+      built = {
+        key,
+        guardrails: new Guardrails(defaultGuardrailConfig({
+          clusterCidrs: ranges.cidrs, clusterDomain: deps.feeds.clusterDomain, infrastructureHosts: hosts, allowlist: deps.feeds.neverBlock,
+        })),
+      };
+    }
+    return { cidrs: ranges.cidrs, guardrails: built.guardrails };
   };
   const ssrf: SsrfPolicy = { allow: deps.feeds.fetchAllow };
   const reconciler = new ThreatFeedReconciler({

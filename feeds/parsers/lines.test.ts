@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Ipv4Set } from '../aggregate.js';
 import type { ParsedRecord, ParserItem, ParserOptions } from '../indicator.js';
-import { ipv4Broadcast, parseCidr, parseIpv4 } from '../ip.js';
+import { ipv4Broadcast, parseCidr, parseIpv4 } from '../../lib/ip.js';
 import { MAX_LINE_BYTES, parseLines, readIpLines, type ReadIpLinesOptions } from './lines.js';
 import { seededRandom as seeded } from '../../test/harness/seeded-random.js';
 

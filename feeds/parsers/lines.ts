@@ -18,7 +18,7 @@
  */
 import type { ParsedRecord, Parser, ParserItem, ParserOptions, RejectedRecord } from '../indicator.js';
 import { Ipv4Set } from '../aggregate.js';
-import { ipv4Broadcast, ipv4Network, packedCidrNetwork, packedCidrPrefix, parseIpv4CidrBytes } from '../ip.js';
+import { ipv4Broadcast, ipv4Network, packedCidrNetwork, packedCidrPrefix, parseIpv4CidrBytes } from '../../lib/ip.js';
 
 /** Longer lines are rejected, so a body without newlines cannot make the carry buffer grow without bound. */
 export const MAX_LINE_BYTES = 16 * 1024;

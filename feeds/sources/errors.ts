@@ -72,6 +72,10 @@ export const FEED_ERROR_CODES = {
     transient: false,
     summary: 'The TAXII server broke the TAXII 2.1 protocol (wrong media type, malformed envelope, a repeated page) or the collection does not exist.',
   },
+  FST_FEED_CLUSTER_RANGES: {
+    transient: true,
+    summary: "The cluster's own ranges (Nodes, the API server's endpoints, ServiceCIDRs, cluster DNS) could not be read, so the guardrails could not protect them; the sync fails and the last-known-good snapshot stays until they can be read (check the controller's RBAC).",
+  },
   FST_FEED_ABORTED: {
     transient: true,
     summary: 'The fetch was cancelled by its caller (for example on shutdown or leadership loss).',

@@ -27,8 +27,9 @@ import { lookup as dnsLookup } from 'node:dns';
 import type { LookupAddress } from 'node:dns';
 import type { LookupFunction } from 'node:net';
 import { FeedError, redactUrl } from './errors.js';
-import { cidrContains, embeddedIpv4, formatIp, parseCidr, parseIp } from './ip.js';
-import type { Cidr } from './ip.js';
+import { cidrContains, embeddedIpv4, formatIpv4, parseCidrOrIp, parseIp } from '../../lib/ip.js';
+import type { Cidr, Ip } from '../../lib/ip.js';
+import { SPECIAL_RANGES, type SpecialPurpose } from '../../lib/special-ranges.js';
 
 export interface ResolvedAddress {
   address: string;
@@ -56,16 +57,8 @@ export interface SsrfPolicy {
   resolve?: Resolver;
 }
 
-export type RefusalReason =
-  | 'cloud-metadata'
-  | 'cluster'
-  | 'unspecified'
-  | 'loopback'
-  | 'link-local'
-  | 'multicast'
-  | 'private'
-  | 'shared'
-  | 'reserved';
+/** A special-purpose range (lib/special-ranges.ts) or a cluster range. */
+export type RefusalReason = SpecialPurpose | 'cluster';
 
 const REASON_TEXT: Record<RefusalReason, string> = {
   'cloud-metadata': 'a cloud metadata endpoint',
@@ -76,46 +69,19 @@ const REASON_TEXT: Record<RefusalReason, string> = {
   multicast: 'a multicast or broadcast address',
   private: 'a private (RFC 1918 / unique-local) address',
   shared: 'a shared carrier-grade NAT address (RFC 6598), often used for pod networks',
-  reserved: 'a reserved or documentation address',
+  documentation: 'a documentation address',
+  reserved: 'a reserved address',
 };
 
-// Order matters: the first match names the refusal, so the most specific
-// (metadata before link-local) comes first.
-const SPECIAL_RANGES: ReadonlyArray<readonly [string, RefusalReason]> = [
-  ['169.254.169.254/32', 'cloud-metadata'], // AWS, GCP, Azure, OCI, DigitalOcean, OpenStack
-  ['fd00:ec2::254/128', 'cloud-metadata'], // AWS over IPv6
-  ['100.100.100.200/32', 'cloud-metadata'], // Alibaba Cloud
-  ['0.0.0.0/8', 'unspecified'], // Linux dials 0.0.0.0 as the local host
-  ['::/128', 'unspecified'],
-  ['127.0.0.0/8', 'loopback'],
-  ['::1/128', 'loopback'],
-  ['169.254.0.0/16', 'link-local'],
-  ['fe80::/10', 'link-local'],
-  ['224.0.0.0/4', 'multicast'],
-  ['ff00::/8', 'multicast'],
-  ['255.255.255.255/32', 'multicast'],
-  ['10.0.0.0/8', 'private'],
-  ['172.16.0.0/12', 'private'],
-  ['192.168.0.0/16', 'private'],
-  ['fc00::/7', 'private'], // unique-local
-  ['fec0::/10', 'private'], // deprecated site-local, still routed by some stacks
-  ['100.64.0.0/10', 'shared'],
-  ['192.0.0.0/24', 'reserved'],
-  ['192.0.2.0/24', 'reserved'],
-  ['198.18.0.0/15', 'reserved'],
-  ['198.51.100.0/24', 'reserved'],
-  ['203.0.113.0/24', 'reserved'],
-  ['240.0.0.0/4', 'reserved'],
-  ['::/8', 'reserved'], // after ::, ::1 and the IPv4-carrying forms are handled
-  ['64:ff9b:1::/48', 'reserved'], // local-use NAT64 (RFC 8215)
-  ['100::/64', 'reserved'], // discard-only
-  ['2001::/32', 'reserved'], // Teredo: the embedded IPv4 address is obfuscated, so refuse it whole
-  ['2001:db8::/32', 'reserved'],
-];
+/** A parsed range with its text as configured, for messages. */
+interface Range {
+  cidr: Cidr;
+  text: string;
+}
 
 interface CompiledPolicy {
-  special: ReadonlyArray<readonly [Cidr, RefusalReason]>;
-  cluster: readonly Cidr[];
+  special: ReadonlyArray<readonly [Range, RefusalReason]>;
+  cluster: readonly Range[];
   allowCidrs: readonly Cidr[];
   allowHosts: readonly string[];
   resolve: Resolver;
@@ -123,10 +89,11 @@ interface CompiledPolicy {
 
 const HOST_PATTERN = /^(\*\.)?([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$/;
 
-const compiledSpecial = SPECIAL_RANGES.map(([text, reason]) => {
-  const cidr = parseCidr(text);
+// The shared table; the first match names the refusal, so its order is kept.
+const compiledSpecial = SPECIAL_RANGES.map(({ cidr: text, purpose }) => {
+  const cidr = parseCidrOrIp(text);
   if (cidr === undefined) throw new Error(`built-in SSRF range ${text} does not parse`);
-  return [cidr, reason] as const;
+  return [{ cidr, text }, purpose] as const;
 });
 
 const compiled = new WeakMap<SsrfPolicy, CompiledPolicy>();
@@ -144,17 +111,17 @@ function compile(policy: SsrfPolicy): CompiledPolicy {
   const cached = compiled.get(policy);
   if (cached !== undefined) return cached;
   const cluster = (policy.clusterCidrs ?? []).map((text) => {
-    const cidr = parseCidr(text.trim());
+    const cidr = parseCidrOrIp(text.trim());
     if (cidr === undefined) {
       throw new FeedError('FST_FEED_INVALID_REQUEST', `SSRF policy: cluster CIDR "${text}" is not a CIDR or IP address`);
     }
-    return cidr;
+    return { cidr, text };
   });
   const allowCidrs: Cidr[] = [];
   const allowHosts: string[] = [];
   for (const raw of policy.allow ?? []) {
     const entry = raw.trim().toLowerCase();
-    const cidr = parseCidr(entry);
+    const cidr = parseCidrOrIp(entry);
     if (cidr !== undefined) {
       allowCidrs.push(cidr);
     } else if (HOST_PATTERN.test(normaliseHost(entry))) {
@@ -202,29 +169,25 @@ export interface Refusal {
  */
 export function checkAddress(address: string, policy: SsrfPolicy, hostname?: string): Refusal | undefined {
   const compiledPolicy = compile(policy);
-  const bytes = parseIp(address);
-  if (bytes === undefined) {
+  const ip = parseIp(address);
+  if (ip === undefined) {
     // Not an address at all: refuse rather than let the socket layer interpret it.
     return { address, reason: 'reserved', range: '(not an IP address)' };
   }
   const hostOk = hostname !== undefined && hostAllowed(compiledPolicy, hostname);
 
-  const forms: Array<{ bytes: Uint8Array; via?: string }> = [];
-  const embedded = embeddedIpv4(bytes);
-  if (embedded !== undefined) {
-    const via = `${embedded.form} ${formatIp(embedded.ipv4)}`;
-    forms.push({ bytes: embedded.ipv4, via });
-    // A mapped or compatible address IS the IPv4 address; NAT64 and 6to4 ones
-    // are also real IPv6 destinations, so their own form is checked as well.
-    if (embedded.form === 'NAT64' || embedded.form === '6to4') forms.push({ bytes });
-  } else {
-    forms.push({ bytes });
-  }
+  // Every IPv4 address the IPv6 one carries is judged first (lib/ip.ts, EmbeddedForm).
+  // A mapped or compatible address IS the IPv4 address; NAT64, 6to4 and Teredo ones
+  // are also real IPv6 destinations, so their own form is checked as well.
+  const forms: Array<{ ip: Ip; via?: string }> = [];
+  const embedded = ip.family === 6 ? embeddedIpv4(ip.value) : [];
+  for (const e of embedded) forms.push({ ip: { family: 4, value: e.ipv4 }, via: `${e.form} ${formatIpv4(e.ipv4)}` });
+  if (!embedded.some((e) => e.form === 'IPv4-mapped' || e.form === 'IPv4-compatible')) forms.push({ ip });
 
   for (const form of forms) {
-    const refusal = classify(compiledPolicy, form.bytes);
+    const refusal = classify(compiledPolicy, form.ip);
     if (refusal === undefined) continue;
-    const allowedByCidr = compiledPolicy.allowCidrs.some((cidr) => cidrContains(cidr, form.bytes));
+    const allowedByCidr = compiledPolicy.allowCidrs.some((cidr) => cidrContains(cidr, form.ip));
     const allowedByHost = hostOk && refusal.reason !== 'cloud-metadata';
     if (allowedByCidr || allowedByHost) continue;
     return { address, ...refusal, ...(form.via !== undefined ? { via: form.via } : {}) };
@@ -232,17 +195,17 @@ export function checkAddress(address: string, policy: SsrfPolicy, hostname?: str
   return undefined;
 }
 
-function classify(policy: CompiledPolicy, bytes: Uint8Array): { reason: RefusalReason; range: string } | undefined {
+function classify(policy: CompiledPolicy, ip: Ip): { reason: RefusalReason; range: string } | undefined {
   // Metadata first: it is the most dangerous and the message should say so even
   // when a cluster CIDR also covers it.
-  for (const [cidr, reason] of policy.special) {
-    if (reason === 'cloud-metadata' && cidrContains(cidr, bytes)) return { reason, range: cidr.text };
+  for (const [range, reason] of policy.special) {
+    if (reason === 'cloud-metadata' && cidrContains(range.cidr, ip)) return { reason, range: range.text };
   }
-  for (const cidr of policy.cluster) {
-    if (cidrContains(cidr, bytes)) return { reason: 'cluster', range: cidr.text };
+  for (const range of policy.cluster) {
+    if (cidrContains(range.cidr, ip)) return { reason: 'cluster', range: range.text };
   }
-  for (const [cidr, reason] of policy.special) {
-    if (cidrContains(cidr, bytes)) return { reason, range: cidr.text };
+  for (const [range, reason] of policy.special) {
+    if (cidrContains(range.cidr, ip)) return { reason, range: range.text };
   }
   return undefined;
 }
@@ -284,7 +247,7 @@ export async function checkTarget(url: URL, policy: SsrfPolicy): Promise<Checked
   let addresses: readonly ResolvedAddress[];
   const literal = parseIp(hostname);
   if (literal !== undefined) {
-    addresses = [{ address: hostname, family: literal.length === 4 ? 4 : 6 }];
+    addresses = [{ address: hostname, family: literal.family }];
   } else {
     try {
       addresses = await compiledPolicy.resolve(hostname);

@@ -1,5 +1,5 @@
 import { EvaluationError, type Environment } from '@marcbachmann/cel-js';
-import { formatIpv4, formatIpv6, ipv4Mask, ipv6Mask, parseCidr, parseIpv4, parseIpv6 } from '../../feeds/ip.js';
+import { formatIpv4, formatIpv6, ipv4Mask, ipv6Mask, parseCidr, parseIpv4, parseIpv6 } from '../../lib/ip.js';
 
 /**
  * The Kubernetes CEL IP and CIDR libraries (kubernetes.io/docs/reference/using-api/cel,
@@ -95,7 +95,7 @@ export class CelCidr {
  * for every indicator and the engine can count it once; compile-time checks put the
  * literal in front.
  */
-export function parseIp(text: string): CelIp | string {
+export function parseCelIp(text: string): CelIp | string {
   const v4 = parseIpv4(text);
   if (v4 !== undefined) return new CelIp(4, v4);
   if (text.includes('%')) return 'has a zone, which is not allowed';
@@ -105,12 +105,12 @@ export function parseIp(text: string): CelIp | string {
   return new CelIp(6, v6);
 }
 
-/** Parses "address/prefix", keeping the address as written, or returns what is wrong (as {@link parseIp}). */
+/** Parses "address/prefix", keeping the address as written, or returns what is wrong (as {@link parseCelIp}). */
 export function parseCidrKeepingAddress(text: string): CelCidr | string {
   const block = parseCidr(text);
   if (block === undefined) return 'is not a CIDR';
   // parseCidr has validated the whole text; read the address part again, unmasked.
-  const address = parseIp(text.slice(0, text.indexOf('/')));
+  const address = parseCelIp(text.slice(0, text.indexOf('/')));
   if (typeof address === 'string') return `is not a CIDR: its address ${address}`;
   return new CelCidr(block.family, address.value, block.network, block.prefix);
 }
@@ -120,7 +120,7 @@ function celError(code: string, message: string): EvaluationError {
 }
 
 function ipOrThrow(text: string, fn = 'ip'): CelIp {
-  const ip = parseIp(text);
+  const ip = parseCelIp(text);
   if (typeof ip === 'string') throw celError('invalid_ip', `${fn}(): the argument ${ip}`);
   return ip;
 }
@@ -183,7 +183,7 @@ export function netLibrary(env: Environment): Environment {
     .registerType('IpNamespace', { ctor: IpNamespace, fields: {} })
     .registerConstant('ip', 'IpNamespace', new IpNamespace())
     .registerFunction('ip(string): net.IP', (s: string) => ipOrThrow(s), { ...sync, description: 'Parses an IPv4 or IPv6 address.' })
-    .registerFunction('isIP(string): bool', (s: string) => typeof parseIp(s) !== 'string', sync)
+    .registerFunction('isIP(string): bool', (s: string) => typeof parseCelIp(s) !== 'string', sync)
     .registerFunction('IpNamespace.isCanonical(string): bool', (_ns: IpNamespace, s: string) => ipOrThrow(s, 'ip.isCanonical').toString() === s, sync)
     .registerFunction('string(net.IP): string', (ip: CelIp) => ip.toString(), sync)
     .registerFunction('net.IP.family(): int', (ip: CelIp) => BigInt(ip.family), sync)
@@ -208,7 +208,7 @@ export function netLibrary(env: Environment): Environment {
 
 /** Compile-time checks of literal arguments: `ip('10.0.0.300')` is refused before it runs. */
 export const NET_LITERAL_CHECKS: Readonly<Record<string, (text: string) => string | undefined>> = {
-  ip: (text) => literalProblem(text, parseIp(text)),
+  ip: (text) => literalProblem(text, parseCelIp(text)),
   cidr: (text) => literalProblem(text, parseCidrKeepingAddress(text)),
 };
 

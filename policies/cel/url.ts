@@ -30,7 +30,7 @@ export class CelUrl {
 const SCHEME = /^([a-zA-Z][a-zA-Z0-9+.-]*):/;
 const PLACEHOLDER_BASE = 'http://path.invalid';
 
-/** Parses a URL, or returns what is wrong with it as a phrase about "it", without the text (see net.ts parseIp). */
+/** Parses a URL, or returns what is wrong with it as a phrase about "it", without the text (see net.ts parseCelIp). */
 export function parseUrl(text: string): CelUrl | string {
   if (text.startsWith('/') && !text.startsWith('//')) {
     const parsed = URL.canParse(text, PLACEHOLDER_BASE) ? new URL(text, PLACEHOLDER_BASE) : undefined;

@@ -91,7 +91,7 @@ describe('ThreatFeed sync', () => {
     });
     // Version 1 of the mutable feed drops its first address and adds one in
     // documentation space (198.51.100.0/24), which guardrails refuse: -1, +0.
-    expect(f.status).toMatchObject({ added: 0, removed: 1, indicatorCount: IPSUM_KEPT - 1, dropped: { 'never-block:public-dns-v4': 48, 'never-block:rfc5735': 1 } });
+    expect(f.status).toMatchObject({ added: 0, removed: 1, indicatorCount: IPSUM_KEPT - 1, dropped: { 'never-block:public-dns-v4': 48, documentation: 1 } });
   });
 
   it.each([
@@ -193,9 +193,11 @@ describe('ThreatFeed sync', () => {
       } });
       const f = await observed('misp', 1, (f) => f.status?.indicatorCount !== undefined);
       // The synthetic fixture (feeds/parsers/testdata/README.md): 16 to_ids values (one an
-      // email-src account) and 1 unsupported attribute; its 5 addresses are in
-      // documentation space and refused.
-      expect(f.status).toMatchObject({ indicatorCount: 11, counts: { account: 1, domain: 4, hash: 3, ipv6: 1, url: 2 }, dropped: { 'never-block:rfc5735': 5 }, rejected: 1 });
+      // email-src account) and 1 unsupported attribute; its 5 IPv4 addresses and its IPv6
+      // one are in documentation space (192.0.2.0/24..., 2001:db8::/32) and refused alike.
+      expect(f.status).toMatchObject({
+        indicatorCount: 10, counts: { account: 1, domain: 4, hash: 3, url: 2 }, dropped: { documentation: 6 }, rejected: 1,
+      });
       expect(misp.requestsTo('/feeds/misp/').map((r) => r.path).sort()).toEqual([
         '/feeds/misp/3b9e0c5a-6f1d-4c2e-9a47-1d2f3e4a5b6c.json', '/feeds/misp/8d41f7b2-2c3a-4e5f-8b6a-7c8d9e0f1a2b.json', '/feeds/misp/manifest.json',
       ]);

@@ -1,15 +1,23 @@
 /**
- * IP address and CIDR parsing and formatting, for both families.
+ * IP address and CIDR arithmetic for both families: the one library behind the feed
+ * parsers, the guardrails, the CEL `ip()`/`cidr()` helpers and the SSRF guard
+ * (STYLE.md 10: two copies of a security check drift apart).
  *
  * IPv4 values are uint32 numbers (0..2^32-1, never negative); IPv6 values are bigints
- * (0..2^128-1). The parsers are strict on purpose: a feed value that could be read two
- * ways is refused rather than guessed at. In particular an IPv4 octet with a leading
- * zero ("010.1.1.1") is refused, because inet_aton() and browsers read it as octal
- * (8.1.1.1) while most humans and other tools read it as decimal; blocking either
- * reading could hit the wrong host.
+ * (0..2^128-1). {@link Ip} and {@link Cidr} tag either with its family. The parsers are
+ * strict on purpose: a value that could be read two ways is refused rather than guessed
+ * at. In particular an IPv4 octet with a leading zero ("010.1.1.1") is refused, because
+ * inet_aton() and browsers read it as octal (8.1.1.1) while most humans and other tools
+ * read it as decimal; blocking either reading could hit the wrong host. Hosts that reach
+ * the SSRF guard have been through WHATWG URL parsing, which already turns `2852039166`,
+ * `0xA9FEA9FE` and `0251.0376.0251.0376` into `169.254.169.254`.
  *
  * The byte-level IPv4 parsers work on a slice of a Uint8Array and allocate nothing, so
  * big feeds can be read straight from the network buffers (feeds/parsers/lines.ts).
+ *
+ * IPv4 carried inside IPv6 (mapped, compatible, NAT64, 6to4, Teredo) is read out by
+ * {@link embeddedIpv4} and {@link embeddedIpv4Cidrs}, so that every check can judge
+ * such a value as the IPv4 address or range it reaches.
  */
 
 export const IPV4_MAX = 0xffffffff;
@@ -386,4 +394,168 @@ export function parseCidr(text: string): Cidr | undefined {
 
 export function formatCidr(cidr: Cidr): string {
   return cidr.family === 4 ? `${formatIpv4(cidr.network)}/${cidr.prefix}` : `${formatIpv6(cidr.network)}/${cidr.prefix}`;
+}
+
+/** A CIDR of one family, when the family is known. */
+export type Ipv4Cidr = Extract<Cidr, { family: 4 }>;
+export type Ipv6Cidr = Extract<Cidr, { family: 6 }>;
+
+/**
+ * "10.0.0.0/8", "fd00::/8", or a bare address taken as its /32 or /128: the form
+ * configuration lists (cluster ranges, allow lists) are written in.
+ */
+export function parseCidrOrIp(text: string): Cidr | undefined {
+  if (text.includes('/')) return parseCidr(text);
+  const ip = parseIp(text);
+  if (ip === undefined) return undefined;
+  return ip.family === 4 ? { family: 4, network: ip.value, prefix: 32 } : { family: 6, network: ip.value, prefix: 128 };
+}
+
+/** The last address of a CIDR (its first is `network`). */
+export function cidrLast(cidr: Cidr): number | bigint {
+  return cidr.family === 4 ? ipv4Broadcast(cidr.network, cidr.prefix) : ipv6Broadcast(cidr.network, cidr.prefix);
+}
+
+/** True when `ip` is inside `cidr`. Addresses of the other family never match (see embeddedIpv4 for that). */
+export function cidrContains(cidr: Cidr, ip: Ip): boolean {
+  if (cidr.family === 4) return ip.family === 4 && ipv4Network(ip.value, cidr.prefix) === cidr.network;
+  return ip.family === 6 && ipv6Network(ip.value, cidr.prefix) === cidr.network;
+}
+
+// ---------------------------------------------------------------------------------
+// One address of either family
+
+export type Ip = { family: 4; value: number } | { family: 6; value: bigint };
+
+/**
+ * An IPv4 or IPv6 address under the strict rules above; IPv6 may come in [brackets],
+ * as URL.hostname writes it. Anything else, a zone id included, is not an address.
+ */
+export function parseIp(text: string): Ip | undefined {
+  const bracketed = text.startsWith('[') && text.endsWith(']');
+  if (!bracketed) {
+    const v4 = parseIpv4Text(text, 0, text.length);
+    if (v4 >= 0) return { family: 4, value: v4 };
+  }
+  const v6 = parseIpv6(bracketed ? text.slice(1, -1) : text);
+  return v6 === undefined ? undefined : { family: 6, value: v6 };
+}
+
+export function formatIp(ip: Ip): string {
+  return ip.family === 4 ? formatIpv4(ip.value) : formatIpv6(ip.value);
+}
+
+// ---------------------------------------------------------------------------------
+// IPv4 carried inside IPv6
+
+/**
+ * How an IPv6 address carries an IPv4 one. Every form reaches the IPv4 host in the
+ * end, so every check judges the IPv4 address too:
+ * - IPv4-mapped ::ffff:0:0/96 (RFC 4291 2.5.5.2): a dual-stack socket dials the IPv4
+ *   address itself; it IS that address;
+ * - IPv4-compatible ::/96 (RFC 4291 2.5.5.1, deprecated), except :: and ::1, which are
+ *   the unspecified and loopback addresses;
+ * - NAT64: the well-known prefix 64:ff9b::/96 and the local-use 64:ff9b:1::/48 (RFC 6052,
+ *   RFC 8215). Inside the /48 an operator may use any RFC 6052 format of length 48, 56,
+ *   64 or 96, which place the IPv4 bits differently and skip the "u" octet (bits 64-71);
+ *   the address does not say which, so every format is read and each reading judged;
+ * - 6to4 2002::/16 (RFC 3056): bits 16-47 are the 6to4 router's IPv4 address;
+ * - Teredo 2001::/32 (RFC 4380 4): bits 32-63 are the Teredo server, and the last
+ *   32 bits, inverted, the client's public IPv4 address.
+ */
+export type EmbeddedForm = 'IPv4-mapped' | 'IPv4-compatible' | 'NAT64' | '6to4' | 'Teredo server' | 'Teredo client';
+
+export interface EmbeddedIpv4 {
+  form: EmbeddedForm;
+  ipv4: number;
+}
+
+export interface EmbeddedIpv4Cidr {
+  form: EmbeddedForm;
+  cidr: Ipv4Cidr;
+}
+
+interface Embedding {
+  form: EmbeddedForm;
+  /** The IPv6 prefix the form lives in. */
+  prefix: bigint;
+  prefixLength: number;
+  /** Where the 32 IPv4 bits sit, most significant first, as [first bit from the left, length]. */
+  segments: readonly (readonly [number, number])[];
+  /** Teredo stores the client address inverted. */
+  inverted: boolean;
+}
+
+const NAT64_LOCAL = 0x0064ff9b0001n << 80n;
+
+const EMBEDDINGS: readonly Embedding[] = [
+  { form: 'IPv4-mapped', prefix: 0xffffn << 32n, prefixLength: 96, segments: [[96, 32]], inverted: false },
+  { form: 'IPv4-compatible', prefix: 0n, prefixLength: 96, segments: [[96, 32]], inverted: false },
+  { form: 'NAT64', prefix: 0x0064ff9bn << 96n, prefixLength: 96, segments: [[96, 32]], inverted: false },
+  // RFC 6052 2.2 formats inside the local-use /48 (the u octet, bits 64-71, is skipped).
+  { form: 'NAT64', prefix: NAT64_LOCAL, prefixLength: 48, segments: [[48, 16], [72, 16]], inverted: false },
+  { form: 'NAT64', prefix: NAT64_LOCAL, prefixLength: 48, segments: [[56, 8], [72, 24]], inverted: false },
+  { form: 'NAT64', prefix: NAT64_LOCAL, prefixLength: 48, segments: [[72, 32]], inverted: false },
+  { form: 'NAT64', prefix: NAT64_LOCAL, prefixLength: 48, segments: [[96, 32]], inverted: false },
+  { form: '6to4', prefix: 0x2002n << 112n, prefixLength: 16, segments: [[16, 32]], inverted: false },
+  { form: 'Teredo server', prefix: 0x20010000n << 96n, prefixLength: 32, segments: [[32, 32]], inverted: false },
+  { form: 'Teredo client', prefix: 0x20010000n << 96n, prefixLength: 32, segments: [[96, 32]], inverted: true },
+];
+
+function extractIpv4(value: bigint, embedding: Embedding): number {
+  let v4 = 0;
+  for (const [from, length] of embedding.segments) {
+    const bits = Number((value >> BigInt(128 - from - length)) & ((1n << BigInt(length)) - 1n));
+    v4 = v4 * 2 ** length + bits;
+  }
+  return embedding.inverted ? (v4 ^ IPV4_MAX) >>> 0 : v4;
+}
+
+/**
+ * Every IPv4 address `address` carries, one per form and format (see EmbeddedForm);
+ * empty when it carries none. A Teredo address gives two (server and client), one in
+ * the local-use NAT64 prefix four.
+ */
+export function embeddedIpv4(address: bigint): EmbeddedIpv4[] {
+  const out: EmbeddedIpv4[] = [];
+  for (const e of EMBEDDINGS) {
+    if (ipv6Network(address, e.prefixLength) !== e.prefix) continue;
+    if (e.form === 'IPv4-compatible' && address <= 1n) continue; // :: and ::1 are not IPv4
+    out.push({ form: e.form, ipv4: extractIpv4(address, e) });
+  }
+  return out;
+}
+
+/**
+ * The IPv4 ranges an IPv6 CIDR reaches through each form: a CIDR inside an embedding
+ * prefix maps to the IPv4 CIDR of its IPv4 bits (::ffff:10.0.0.0/104 is 10.0.0.0/8, a
+ * 6to4 /64 one IPv4 address), and a CIDR that contains a whole embedding prefix
+ * (::/64, 2000::/3) reaches all of IPv4, 0.0.0.0/0. Empty when it reaches no IPv4.
+ */
+export function embeddedIpv4Cidrs(cidr: Ipv6Cidr): EmbeddedIpv4Cidr[] {
+  const out: EmbeddedIpv4Cidr[] = [];
+  for (const e of EMBEDDINGS) {
+    if (cidr.prefix < e.prefixLength) {
+      if (ipv6Network(e.prefix, cidr.prefix) === cidr.network) out.push({ form: e.form, cidr: { family: 4, network: 0, prefix: 0 } });
+      continue;
+    }
+    if (ipv6Network(cidr.network, e.prefixLength) !== e.prefix) continue;
+    let prefix = 0;
+    for (const [from, length] of e.segments) prefix += Math.max(0, Math.min(length, cidr.prefix - from));
+    out.push({ form: e.form, cidr: { family: 4, network: ipv4Network(extractIpv4(cidr.network, e), prefix), prefix } });
+  }
+  return out;
+}
+
+const MAPPED = EMBEDDINGS[0]!;
+
+/**
+ * An IPv4-mapped address or CIDR written as the IPv4 one it is (::ffff:5.6.7.8 is
+ * 5.6.7.8, ::ffff:0.0.0.0/96 is 0.0.0.0/0); anything else unchanged. Only the mapped
+ * form is the same packet on the wire: NAT64, 6to4 and Teredo addresses are real IPv6
+ * destinations and stay IPv6 (they are judged as IPv4 by embeddedIpv4 instead).
+ */
+export function unmapIpv4(cidr: Cidr): Cidr {
+  if (cidr.family === 4 || cidr.prefix < 96 || ipv6Network(cidr.network, 96) !== MAPPED.prefix) return cidr;
+  return { family: 4, network: Number(cidr.network & 0xffffffffn), prefix: cidr.prefix - 96 };
 }

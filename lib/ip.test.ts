@@ -12,6 +12,7 @@ import {
   parseIpv4CidrBytes,
   parseIpv6,
   writeIpv4,
+  parseCidrOrIp, parseIp, formatIp, cidrContains, embeddedIpv4, embeddedIpv4Cidrs, unmapIpv4, type Cidr,
 } from './ip.js';
 import { seededRandom as seeded } from '../test/harness/seeded-random.js';
 
@@ -235,4 +236,97 @@ describe('CIDR parsing, both families', () => {
       expect(parseCidr(text)).toBeUndefined();
     },
   );
+});
+
+describe('one address of either family', () => {
+  it.each([
+    ['169.254.169.254', 4, '169.254.169.254'],
+    ['[::ffff:a9fe:a9fe]', 6, '::ffff:169.254.169.254'],
+    ['FD00:EC2:0:0:0:0:0:254', 6, 'fd00:ec2::254'],
+    ['1:0:0:2:0:0:0:3', 6, '1:0:0:2::3'],
+  ])('GIVEN %s WHEN parsed and formatted THEN it is IPv%d %s', (text, family, formatted) => {
+    const ip = parseIp(text);
+    expect(ip?.family).toBe(family);
+    expect(formatIp(ip!)).toBe(formatted);
+  });
+
+  it.each(['', 'fe80::1%eth0', '[1.2.3.4]', '0xA9FEA9FE', '2852039166', '01.2.3.4', 'example.org', '1::2::3'])(
+    'GIVEN %j WHEN parsed THEN it is not an address (zone ids and non-canonical spellings are refused)',
+    (text) => {
+      expect(parseIp(text)).toBeUndefined();
+    },
+  );
+
+  it('GIVEN CIDRs or bare addresses WHEN addresses are matched THEN the prefix decides and families never mix', () => {
+    const ten = parseCidrOrIp('10.0.0.0/8')!;
+    expect(parseCidrOrIp('fd00:ec2::254')).toEqual({ family: 6, network: parseIpv6('fd00:ec2::254'), prefix: 128 });
+    expect(cidrContains(ten, parseIp('10.255.1.2')!)).toBe(true);
+    expect(cidrContains(ten, parseIp('11.0.0.1')!)).toBe(false);
+    expect(cidrContains(parseCidrOrIp('fc00::/7')!, parseIp('fdff::1')!)).toBe(true);
+    expect(cidrContains(ten, parseIp('::ffff:10.0.0.1')!)).toBe(false);
+    expect(parseCidrOrIp('10.0.0.0/33')).toBeUndefined();
+  });
+});
+
+describe('IPv4 carried inside IPv6', () => {
+  const readings = (text: string) => embeddedIpv4(parseIpv6(text)!).map((e) => `${e.form} ${formatIpv4(e.ipv4)}`);
+  const images = (text: string) => embeddedIpv4Cidrs(parseCidr(text) as Extract<Cidr, { family: 6 }>).map((e) => `${e.form} ${formatCidr(e.cidr)}`);
+
+  it.each([
+    ['::ffff:169.254.169.254', ['IPv4-mapped 169.254.169.254']],
+    ['::10.1.2.3', ['IPv4-compatible 10.1.2.3']],
+    // RFC 6052 2.4: 192.0.2.33 under the well-known prefix.
+    ['64:ff9b::c000:221', ['NAT64 192.0.2.33']],
+    ['64:ff9b::a9fe:a9fe', ['NAT64 169.254.169.254']],
+    // RFC 3056 2: 2002:V4ADDR::/48, here 192.0.2.1.
+    ['2002:c000:201::1', ['6to4 192.0.2.1']],
+    // RFC 4380 4: server 65.54.227.120, client 192.0.2.45 behind a cone NAT, port 40000.
+    ['2001:0:4136:e378:8000:63bf:3fff:fdd2', ['Teredo server 65.54.227.120', 'Teredo client 192.0.2.45']],
+  ])('GIVEN %s WHEN its embedded IPv4 is read THEN it is %j', (text, expected) => {
+    expect(readings(text)).toEqual(expected);
+  });
+
+  it.each([
+    // RFC 6052 2.4's table, moved into the local-use prefix 64:ff9b:1::/48 (RFC 8215).
+    ['64:ff9b:1:c000:2:2100::', '/48'],
+    ['64:ff9b:1:3c0:0:221::', '/56'],
+    ['64:ff9b:1:344:c0:2:2100::', '/64'],
+    ['64:ff9b:1:344::192.0.2.33', '/96'],
+  ])('GIVEN %s (RFC 6052 format %s in the local-use NAT64 prefix) WHEN read THEN one of its readings is 192.0.2.33', (text) => {
+    const all = readings(text);
+    expect(all).toHaveLength(4);
+    expect(all).toContain('NAT64 192.0.2.33');
+  });
+
+  it.each(['::', '::1', '2001:db8::1', 'fe80::1', '2606:4700:4700::1111'])('GIVEN %s WHEN read THEN it carries no IPv4', (text) => {
+    expect(readings(text)).toEqual([]);
+  });
+
+  it.each([
+    ['::ffff:10.0.0.0/104', ['IPv4-mapped 10.0.0.0/8']],
+    ['64:ff9b::/96', ['NAT64 0.0.0.0/0']],
+    ['2002:a9fe:a9fe::/48', ['6to4 169.254.169.254/32']],
+    ['2002:a9fe::/32', ['6to4 169.254.0.0/16']],
+    ['2002:a9fe:a9fe:1::/64', ['6to4 169.254.169.254/32']],
+    ['2001:0:4136:e378::/64', ['Teredo server 65.54.227.120/32', 'Teredo client 0.0.0.0/0']],
+    ['2001:0:4136:e378:8000:63bf:3fff:fd00/120', ['Teredo server 65.54.227.120/32', 'Teredo client 192.0.2.0/24']],
+    ['2001:db8::/32', []],
+  ])('GIVEN the IPv6 CIDR %s WHEN mapped to IPv4 THEN it reaches %j', (text, expected) => {
+    expect(images(text)).toEqual(expected);
+  });
+
+  it('GIVEN an IPv6 CIDR that contains a whole embedding prefix THEN it reaches all of IPv4 through it', () => {
+    expect(images('::/64')).toEqual(['IPv4-mapped 0.0.0.0/0', 'IPv4-compatible 0.0.0.0/0']);
+    expect(images('2000::/4')).toEqual(['6to4 0.0.0.0/0', 'Teredo server 0.0.0.0/0', 'Teredo client 0.0.0.0/0']);
+  });
+
+  it.each([
+    ['::ffff:0.0.0.0/96', '0.0.0.0/0'],
+    ['::ffff:5.6.7.8/128', '5.6.7.8/32'],
+    ['::ffff:10.0.0.0/104', '10.0.0.0/8'],
+    ['::ffff:0:0/95', '::fffe:0:0/95'],
+    ['64:ff9b::a9fe:a9fe/128', '64:ff9b::a9fe:a9fe/128'],
+  ])('GIVEN %s WHEN unmapped THEN it is %s (only the mapped form is the IPv4 packet itself)', (text, expected) => {
+    expect(formatCidr(unmapIpv4(parseCidr(text)!))).toBe(expected);
+  });
 });

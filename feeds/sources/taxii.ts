@@ -29,8 +29,8 @@ import { checkLimits } from './http.js';
 import {
   DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_REDIRECTS, Deadline, checkCaPem, describeStatus, openExchange, parseFeedUrl,
   statusIsTransient,
-} from './transport.js';
-import type { Exchange, FetchLimits, TransportOptions } from './transport.js';
+} from './outbound.js';
+import type { Exchange, FetchLimits, TransportOptions } from './outbound.js';
 
 export const TAXII_MEDIA_TYPE = 'application/taxii+json;version=2.1';
 export const DEFAULT_PAGE_SIZE = 1000;

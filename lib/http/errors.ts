@@ -31,7 +31,7 @@ export const HTTP_ERROR_CODES = {
   },
   FST_HTTP_INSECURE: {
     class: 'terminal',
-    summary: 'Plain http to a host that is neither loopback nor in --outbound-allow, or a redirect from https to http; use https.',
+    summary: 'Plain http (the URL, a redirect target, or a git remote) to a host that is neither loopback nor in --outbound-allow; use https.',
   },
   FST_HTTP_NETWORK: {
     class: 'transient',

@@ -44,7 +44,7 @@ export interface OutboundFetchOptions {
    * and the cluster ranges. A function is asked on every request, so ranges read
    * later (and refreshed) apply without rebuilding every client.
    */
-  ssrf: SsrfPolicy | (() => SsrfPolicy);
+  ssrf: SsrfPolicy | (() => SsrfPolicy | Promise<SsrfPolicy>);
   /** Byte cap on one response body, after decoding. Default 8 MiB. */
   maxBytes?: number;
   /** Total time of one request, redirects and body included. Default 30 s. */
@@ -98,7 +98,7 @@ export function createOutboundFetch(options: OutboundFetchOptions): OutboundFetc
     const deadline = new Deadline(timeoutMs, init.signal ?? request?.signal ?? undefined);
     try {
       const exchange = await openExchange(url, {
-        ssrf: policy(),
+        ssrf: await policy(),
         ...(options.caPem === undefined ? {} : { caPem: options.caPem }),
         maxRedirects: options.maxRedirects ?? DEFAULT_MAX_REDIRECTS,
         redirect: init.redirect ?? 'follow',

@@ -17,3 +17,4 @@ export {
   parseHttpUrl, statusIsTransient,
 } from './transport.js';
 export type { Exchange, FetchLimits, TransportOptions } from './transport.js';
+export { checkGitRemote } from './git-remote.js';

@@ -115,6 +115,8 @@ const SPECIAL_RANGES: ReadonlyArray<readonly [string, RefusalReason]> = [
 ];
 
 interface CompiledPolicy {
+  /** The arrays and resolver this was compiled from: a policy object whose fields are replaced is compiled again. */
+  from: readonly [SsrfPolicy['clusterCidrs'], SsrfPolicy['allow'], SsrfPolicy['resolve']];
   special: ReadonlyArray<readonly [Cidr, RefusalReason]>;
   cluster: readonly Cidr[];
   allowCidrs: readonly Cidr[];
@@ -143,7 +145,9 @@ export function validateSsrfPolicy(policy: SsrfPolicy): void {
 
 function compile(policy: SsrfPolicy): CompiledPolicy {
   const cached = compiled.get(policy);
-  if (cached !== undefined) return cached;
+  // The controller keeps one policy object and assigns fresh cluster ranges to it as they are read.
+  const [cluster0, allow0, resolve0] = cached?.from ?? [];
+  if (cached !== undefined && cluster0 === policy.clusterCidrs && allow0 === policy.allow && resolve0 === policy.resolve) return cached;
   const cluster = (policy.clusterCidrs ?? []).map((text) => {
     const cidr = parseCidr(text.trim());
     if (cidr === undefined) {
@@ -165,6 +169,7 @@ function compile(policy: SsrfPolicy): CompiledPolicy {
     }
   }
   const result: CompiledPolicy = {
+    from: [policy.clusterCidrs, policy.allow, policy.resolve],
     special: compiledSpecial,
     cluster,
     allowCidrs,

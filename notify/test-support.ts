@@ -1,10 +1,9 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createOutboundFetch } from '../lib/http/index.js';
 import type { Notification } from './types.js';
 
 /** The outbound client with the loopback exception the receivers below need. */
-export const loopbackFetch = createOutboundFetch({ ssrf: { allow: ['127.0.0.1'] } }) as typeof globalThis.fetch;
+export { loopbackFetch } from '../test/harness/outbound.js';
 
 /**
  * For the notifier tests only: a real HTTP receiver on 127.0.0.1 (an ephemeral port)

@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { createOutboundFetch } from '../../lib/http/index.js';
 import { MARKER, publicResolver, startHostileAnswer } from '../../test/harness/hostile-answer.js';
+import { loopbackFetch as loopback } from '../../test/harness/outbound.js';
 import { ConnectorError } from '../errors.js';
 import { createIdentityHttp, redact, type IdentityHttpOptions } from './http.js';
 import type { AuthScheme } from './types.js';
@@ -265,7 +266,6 @@ describe('redact', () => {
 });
 
 describe('createIdentityHttp over the outbound client (lib/http)', () => {
-  const loopback = createOutboundFetch({ ssrf: { allow: ['127.0.0.1'] } }) as typeof globalThis.fetch;
 
   it.each([[403], [404], [500], [200]])('GIVEN a non-JSON answer %s holding a marker THEN the marker is in no error message', async (status) => {
     const server = await startHostileAnswer(status);

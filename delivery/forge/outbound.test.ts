@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createOutboundFetch } from '../../lib/http/index.js';
 import { MARKER, publicResolver, startHostileAnswer } from '../../test/harness/hostile-answer.js';
+import { loopbackFetch as loopback } from '../../test/harness/outbound.js';
 import { ForgeError } from './errors.js';
 import { GiteaForge } from './gitea.js';
 import { GitHubForge } from './github.js';
@@ -11,7 +12,6 @@ import type { Forge } from './types.js';
 // 127.0.0.1 that answers like a proxy error page or a metadata endpoint would.
 
 const TOKEN = 'forge-token-0123456789abcdef';
-const loopback = createOutboundFetch({ ssrf: { allow: ['127.0.0.1'] } }) as typeof globalThis.fetch;
 
 function clients(origin: string, fetch: typeof globalThis.fetch): Forge[] {
   const repo = parseRepoUrl(`${origin}/o/p.git`);

@@ -6,9 +6,7 @@ import { KubeEventRecorder } from '../../controller/runtime/events.js';
 import { Manager } from '../../controller/runtime/manager.js';
 import { Metrics } from '../../controller/runtime/metrics.js';
 import { addControllers } from '../../controller/controllers.js';
-
-/** What every in-process controller may reach besides public https: the tests' loopback servers. */
-export const LOOPBACK_ALLOW = ['127.0.0.1/32', '::1/128'];
+import { LOOPBACK_ALLOW } from './outbound.js';
 
 /**
  * The real manager and controllers, running inside the test process against a real

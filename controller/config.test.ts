@@ -28,4 +28,11 @@ describe('controller config', () => {
     expect(() => loadConfig(['--git-webhook-bind-address', ':9443'], {})).toThrow(/needs --git-webhook-secret-file/);
     expect(() => loadConfig(['--pull-request-poll-interval', '100ms'], {})).toThrow(/pullRequestPollMs must be >= 1000/);
   });
+
+  it('GIVEN --outbound-allow and the deprecated --feed-fetch-allow THEN one list holds both, and a bad entry is refused by flag', () => {
+    expect(loadConfig([], {}).outboundAllow).toEqual([]);
+    const c = loadConfig(['--outbound-allow', '10.0.0.0/8,feeds.corp.example', '--feed-fetch-allow', '127.0.0.1,feeds.corp.example'], {});
+    expect(c.outboundAllow).toEqual(['10.0.0.0/8', 'feeds.corp.example', '127.0.0.1']);
+    expect(() => loadConfig(['--outbound-allow', 'not a host!'], {})).toThrow(/--outbound-allow: .*"not a host!"/);
+  });
 });

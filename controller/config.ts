@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Ajv, type JSONSchemaType } from 'ajv';
+import { validateSsrfPolicy } from '../lib/http/index.js';
 import { ForestallError } from './runtime/errors.js';
 import { parseDuration as parseGoDuration } from '../crds/duration.js';
 
@@ -20,8 +21,12 @@ export interface ControllerConfig {
   concurrency: number;
   resyncPeriodMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
-  /** SSRF exceptions for feed URLs. */
-  feedFetchAllow: string[];
+  /**
+   * --outbound-allow (and its deprecated alias --feed-fetch-allow): for every outbound
+   * call (feeds, TAXII, MISP, identity providers, forges, notifications), the SSRF
+   * exceptions and the hosts plain http may reach besides loopback.
+   */
+  outboundAllow: string[];
   /** Never-block additions for guardrails. */
   neverBlock: string[];
   /** The cluster DNS domain; guardrails never block it, its parents or its children. */
@@ -57,7 +62,7 @@ const schema: JSONSchemaType<ControllerConfig> = {
     concurrency: { type: 'integer', minimum: 1, maximum: 64 },
     resyncPeriodMs: { type: 'integer', minimum: 0 },
     logLevel: { type: 'string', enum: ['debug', 'info', 'warn', 'error'] },
-    feedFetchAllow: { type: 'array', items: { type: 'string', minLength: 1 } },
+    outboundAllow: { type: 'array', items: { type: 'string', minLength: 1 } },
     neverBlock: { type: 'array', items: { type: 'string', minLength: 1 } },
     clusterDomain: { type: 'string', minLength: 1, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$' },
     identityNeverTouch: { type: 'array', items: { type: 'string', minLength: 1 } },
@@ -70,7 +75,7 @@ const schema: JSONSchemaType<ControllerConfig> = {
   },
   required: ['namespace', 'identity', 'metricsBindAddress', 'healthProbeBindAddress', 'leaderElect', 'leaderElectionId',
     'leaderElectionNamespace', 'leaseDurationMs', 'renewDeadlineMs', 'retryPeriodMs', 'concurrency', 'resyncPeriodMs', 'logLevel',
-    'feedFetchAllow', 'neverBlock', 'clusterDomain', 'identityNeverTouch', 'feedMaxBytes', 'feedTimeoutMs', 'defaultConnectors', 'pullRequestPollMs'],
+    'outboundAllow', 'neverBlock', 'clusterDomain', 'identityNeverTouch', 'feedMaxBytes', 'feedTimeoutMs', 'defaultConnectors', 'pullRequestPollMs'],
   additionalProperties: false,
 };
 
@@ -92,8 +97,12 @@ Runs the operator. Flags:
   --concurrency N                    reconciles in parallel per controller (default 4)
   --resync-period DUR                re-reconcile everything this often (default 10m)
   --log-level LEVEL                  debug, info, warn or error (default info)
-  --feed-fetch-allow LIST            comma-separated CIDRs or hosts feed URLs may reach although
-                                     private, loopback or cluster-internal (default none)
+  --outbound-allow LIST              comma-separated CIDRs, addresses or hosts (*.example for a
+                                     domain) that every outbound call (feeds, TAXII, MISP, identity
+                                     providers, forges, notifications) may reach although private,
+                                     loopback or cluster-internal, and where plain http may go
+                                     besides loopback; cloud metadata only by address (default none)
+  --feed-fetch-allow LIST            deprecated alias of --outbound-allow (both lists are used)
   --never-block LIST                 comma-separated CIDRs or domains never to block, besides the
                                      built-in lists (the cluster's own ranges are always added)
   --cluster-domain NAME              the cluster DNS domain, never blocked with its parents and
@@ -142,7 +151,8 @@ export function loadConfig(argv: string[], env: { POD_NAMESPACE?: string; POD_NA
         'leader-elect': { type: 'string' }, 'leader-election-id': { type: 'string' }, 'leader-election-namespace': { type: 'string' },
         'lease-duration': { type: 'string' }, 'renew-deadline': { type: 'string' }, 'retry-period': { type: 'string' },
         concurrency: { type: 'string' }, 'resync-period': { type: 'string' }, 'log-level': { type: 'string' }, identity: { type: 'string' },
-        'feed-fetch-allow': { type: 'string' }, 'never-block': { type: 'string' }, 'cluster-domain': { type: 'string' }, 'identity-never-touch': { type: 'string' }, 'feed-max-bytes': { type: 'string' }, 'feed-timeout': { type: 'string' },
+        'outbound-allow': { type: 'string' }, 'feed-fetch-allow': { type: 'string' }, 'never-block': { type: 'string' }, 'cluster-domain': { type: 'string' },
+        'identity-never-touch': { type: 'string' }, 'feed-max-bytes': { type: 'string' }, 'feed-timeout': { type: 'string' },
         'default-connector': { type: 'string' },
         'pull-request-poll-interval': { type: 'string' }, 'git-webhook-bind-address': { type: 'string' }, 'git-webhook-secret-file': { type: 'string' },
       },
@@ -169,7 +179,7 @@ export function loadConfig(argv: string[], env: { POD_NAMESPACE?: string; POD_NA
     concurrency: Number(v('concurrency') ?? 4),
     resyncPeriodMs: parseDuration(v('resync-period') ?? '10m'),
     logLevel: (v('log-level') ?? 'info') as ControllerConfig['logLevel'],
-    feedFetchAllow: list(v('feed-fetch-allow')),
+    outboundAllow: [...new Set([...list(v('outbound-allow')), ...list(v('feed-fetch-allow'))])],
     neverBlock: list(v('never-block')),
     clusterDomain: (v('cluster-domain') ?? 'cluster.local').toLowerCase().replace(/\.$/, ''),
     identityNeverTouch: list(v('identity-never-touch')),
@@ -192,6 +202,11 @@ export function loadConfig(argv: string[], env: { POD_NAMESPACE?: string; POD_NA
   }
   if (config.gitWebhookBindAddress && !config.gitWebhookSecretFile) {
     throw new ForestallError('FST_CONFIG_INVALID', '--git-webhook-bind-address needs --git-webhook-secret-file: unsigned webhooks are refused');
+  }
+  try {
+    validateSsrfPolicy({ allow: config.outboundAllow });
+  } catch (err) {
+    throw new ForestallError('FST_CONFIG_INVALID', `--outbound-allow: ${(err as Error).message}`);
   }
   if (config.renewDeadlineMs >= config.leaseDurationMs) {
     throw new ForestallError('FST_CONFIG_INVALID', '--renew-deadline must be shorter than --lease-duration');

@@ -2,6 +2,7 @@ import type { KubeConfig, KubernetesListObject } from '@kubernetes/client-node';
 import { ALL_CONNECTOR_IDS, connectorFor, identityConnectorFor, isConnectorId, isIdentityConnectorId } from '../connectors/index.js';
 import type { Connector, Layer } from '../connectors/types.js';
 import { API_VERSION, GROUP, VERSION, type ExposurePolicy, type PreemptiveAction } from '../crds/index.js';
+import { checkGitRemote, createOutboundFetch, type SsrfPolicy } from '../lib/http/index.js';
 import { CelCache, DEFAULT_CONNECTORS } from '../policies/index.js';
 import { GitDelivery } from './action/git-delivery.js';
 import { ActionNotifier } from './action/notifications.js';
@@ -72,13 +73,23 @@ const WEBHOOK_RECHECK_MS = 3000;
 
 export function addControllers(manager: Manager, deps: ControllerDeps) {
   const connectors = { ...DEFAULT_CONNECTORS, ...deps.defaultConnectors };
-  const feeds = threatFeedController(deps);
+  // One outbound policy for every client: --outbound-allow (deps.feeds.fetchAllow) and the
+  // cluster's own ranges, which the feed controller reads and refreshes into it.
+  const ssrf: SsrfPolicy = { allow: deps.feeds.fetchAllow };
+  const feeds = threatFeedController({ ...deps, ssrf });
+  const currentSsrf = async (): Promise<SsrfPolicy> => {
+    await feeds.clusterRanges();
+    return ssrf;
+  };
+  // Identity providers, forges and notification receivers; feeds use the streaming transport with the same policy.
+  const outbound = createOutboundFetch({ ssrf: currentSsrf }) as typeof globalThis.fetch;
+  const checkRemote = async (url: string): Promise<void> => checkGitRemote(url, await currentSsrf());
   const inventory = new InventoryCache(deps);
   const access = kubeClusterAccess(deps.client);
   const store = new IndicatorStore(deps.client, deps.feeds.namespace);
   const feedback = new FeedbackStore(deps.client, deps.feeds.namespace);
   const cache = new Map<string, Connector | undefined>();
-  const identity = kubeIdentityAccess(deps.client, deps.feeds.namespace, deps.identityNeverTouch ?? []);
+  const identity = kubeIdentityAccess(deps.client, deps.feeds.namespace, deps.identityNeverTouch ?? [], outbound);
   const connector = (id: string) => {
     if (!cache.has(id)) cache.set(id, isConnectorId(id) ? connectorFor(id, access) : isIdentityConnectorId(id) ? identityConnectorFor(id, identity) : undefined);
     return cache.get(id);
@@ -86,11 +97,18 @@ export function addControllers(manager: Manager, deps: ControllerDeps) {
 
   const actionInformer = informerFor<PreemptiveAction>(deps, 'PreemptiveAction', 'preemptiveactions') as Informer<PreemptiveAction>;
   const policyInformer = informerFor<ExposurePolicy>(deps, 'ExposurePolicy', 'exposurepolicies') as Informer<ExposurePolicy>;
-  const git = deps.git ? new GitDelivery({ client: deps.client, namespace: deps.feeds.namespace, policies: policyInformer, workRoot: deps.git.workRoot, env: deps.git.env }) : undefined;
+  const git = deps.git ? new GitDelivery({
+    client: deps.client, namespace: deps.feeds.namespace, policies: policyInformer, workRoot: deps.git.workRoot, env: deps.git.env,
+    fetch: outbound, checkRemote,
+  }) : undefined;
   const actionReconciler = new ActionReconciler({
     cache: actionInformer, client: deps.client, events: deps.events, clock: deps.clock, metrics: deps.metrics, store,
     connector, connectorIds: ALL_CONNECTOR_IDS, defaultConnector: (layer) => connectors[layer as Layer] ?? '',
-    feedback, notifier: new ActionNotifier({ client: deps.client, namespace: deps.feeds.namespace, policies: policyInformer, log: deps.log, ...(deps.notifyHttp ? { http: deps.notifyHttp } : {}) }),
+    feedback,
+    notifier: new ActionNotifier({
+      client: deps.client, namespace: deps.feeds.namespace, policies: policyInformer, log: deps.log,
+      http: { ...deps.notifyHttp, fetch: outbound },
+    }),
     ...(git ? { git } : {}), ...(deps.git?.pullRequestPollMs ? { pullRequestPollMs: deps.git.pullRequestPollMs } : {}),
   });
   const actions = new Controller<PreemptiveAction>({

@@ -39,6 +39,9 @@ export async function runController(argv: string[]): Promise<number> {
     }
   }
   const log = createLogger(config.logLevel);
+  if (argv.some((a) => a === '--feed-fetch-allow' || a.startsWith('--feed-fetch-allow='))) {
+    log.warn('Flag --feed-fetch-allow is deprecated; use --outbound-allow, which every outbound client uses');
+  }
   const kc = new KubeConfig();
   if (config.kubeconfig) kc.loadFromFile(config.kubeconfig);
   else kc.loadFromDefault();
@@ -57,7 +60,7 @@ export async function runController(argv: string[]): Promise<number> {
   });
   addControllers(manager, {
     kc, client, events, clock: realClock, log, metrics, concurrency: config.concurrency, resyncPeriodMs: config.resyncPeriodMs,
-    feeds: { namespace: config.namespace, fetchAllow: config.feedFetchAllow, neverBlock: config.neverBlock, clusterDomain: config.clusterDomain, maxBytes: config.feedMaxBytes, timeoutMs: config.feedTimeoutMs },
+    feeds: { namespace: config.namespace, fetchAllow: config.outboundAllow, neverBlock: config.neverBlock, clusterDomain: config.clusterDomain, maxBytes: config.feedMaxBytes, timeoutMs: config.feedTimeoutMs },
     defaultConnectors: config.defaultConnectors,
     identityNeverTouch: config.identityNeverTouch,
     git: {

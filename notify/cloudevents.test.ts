@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { CloudEventsNotifier, toCloudEvent } from './cloudevents.js';
-import { sampleNotification, startReceiver, type Receiver } from './test-support.js';
+import { loopbackFetch, sampleNotification, startReceiver, type Receiver } from './test-support.js';
 import { NOTIFICATION_EVENTS } from './types.js';
 
 const receivers: Receiver[] = [];
@@ -13,7 +13,7 @@ describe('CloudEventsNotifier', () => {
     const r = await startReceiver();
     receivers.push(r);
     const n = sampleNotification();
-    await new CloudEventsNotifier(r.url).send(n);
+    await new CloudEventsNotifier(r.url, { fetch: loopbackFetch }).send(n);
 
     expect(r.requests).toHaveLength(1);
     const request = r.requests[0]!;

@@ -11,7 +11,7 @@
  * errors keep the request URL in properties that loggers serialise.
  */
 export const NOTIFY_ERROR_CODES = {
-  FST_NOTIFY_INVALID_URL: { class: 'terminal', summary: 'The notification target URL is unusable: not an absolute URL, not http(s), or with user info in it.' },
+  FST_NOTIFY_INVALID_URL: { class: 'terminal', summary: 'The notification target URL is unusable: not an absolute URL, not http(s), with user info in it, refused by the SSRF guard, or plain http to a host that is neither loopback nor in --outbound-allow.' },
   FST_NOTIFY_INVALID_CONFIG: { class: 'terminal', summary: 'The notifier options are unusable: an unknown notifier type, an empty signing secret, a signing secret for a notifier that does not sign, or a timeout or retry setting out of range.' },
   FST_NOTIFY_HTTP: { class: 'transient', summary: 'The receiver answered 5xx, 408 or 429 on every attempt, or asked (Retry-After) for a longer wait than the client sleeps through.' },
   FST_NOTIFY_REJECTED: { class: 'terminal', summary: 'The receiver rejected the notification (another 4xx, for example 400 invalid_payload, 403, 404 or 410 from Slack) or redirected it; not retried.' },

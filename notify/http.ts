@@ -1,4 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import { answerCodeSuffix, createOutboundFetch, isHttpError, type HttpError } from '../lib/http/index.js';
 import { NotifyError, redactText, redactUrl, urlSecrets, type NotifyErrorCode } from './errors.js';
 import type { NotifierType, NotifyLogger } from './types.js';
 
@@ -23,6 +24,13 @@ import type { NotifierType, NotifyLogger } from './types.js';
  *
  * The URL is validated when the sender is built (http or https, absolute, no user info)
  * and never appears in errors or logs, only its redacted form (scheme://host/…).
+ *
+ * Transport: the one outbound client (lib/http), injected by the controller with
+ * --outbound-allow and the cluster ranges; the default is the same client with no SSRF
+ * exceptions. A target it refuses (SSRF guard, plain http to a host that is not
+ * loopback or allow-listed) is FST_NOTIFY_INVALID_URL, not retried. An error never
+ * shows the receiver's answer, only its status and at most a structured code from a
+ * JSON answer: Slack's plain-text `invalid_payload` is not shown either.
  */
 export interface HttpOptions {
   /** Per attempt, response body included. Default 10 s. */
@@ -42,6 +50,8 @@ export interface HttpOptions {
   random?: () => number;
   /** Default an abortable timer. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Default the outbound client (lib/http) with no SSRF exceptions. */
+  fetch?: typeof globalThis.fetch;
 }
 
 export const DEFAULT_TIMEOUT_MS = 10_000;
@@ -51,10 +61,8 @@ export const DEFAULT_MAX_BACKOFF_MS = 30_000;
 export const DEFAULT_MAX_RETRY_AFTER_MS = 60_000;
 /** Retries beyond this are a configuration mistake, not resilience. */
 const MAX_RETRIES = 10;
-/** Bytes of an error response read for the message; the rest is discarded unread. */
+/** Bytes of an error response read for its structured code; the rest is discarded unread. */
 const MAX_ERROR_BYTES = 2048;
-/** Characters of an error response shown in the message. */
-const MAX_ERROR_DETAIL = 300;
 
 export interface HttpRequest {
   body: string;
@@ -87,6 +95,7 @@ export class HttpSender {
   private readonly now: () => number;
   private readonly random: () => number;
   private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  private readonly fetch: typeof globalThis.fetch;
 
   /**
    * Throws FST_NOTIFY_INVALID_URL for a URL that is not absolute http(s) or carries user
@@ -111,6 +120,7 @@ export class HttpSender {
     this.now = options.now ?? Date.now;
     this.random = options.random ?? Math.random;
     this.sleep = options.sleep ?? ((ms, signal) => delay(ms, undefined, signal ? { signal } : {}));
+    this.fetch = options.fetch ?? (createOutboundFetch({ ssrf: {} }) as typeof globalThis.fetch);
   }
 
   /** POSTs the body; resolves on 2xx, throws a NotifyError otherwise (after retries). */
@@ -141,7 +151,7 @@ export class HttpSender {
     const timeout = AbortSignal.timeout(this.timeoutMs);
     const signal = request.signal ? AbortSignal.any([request.signal, timeout]) : timeout;
     try {
-      const response = await fetch(this.url, {
+      const response = await this.fetch(this.url, {
         method: 'POST',
         headers: { 'user-agent': 'Forestall-Notifier', ...request.headers },
         body: request.body,
@@ -153,9 +163,8 @@ export class HttpSender {
         await response.body?.cancel().catch(() => undefined);
         return undefined;
       }
-      const detail = await errorDetail(response);
       const status = response.status;
-      const statusText = `HTTP ${status}${detail ? `: ${detail}` : ''}`;
+      const statusText = `HTTP ${status}${answerCodeSuffix(await readBodyStart(response, MAX_ERROR_BYTES))}`;
       if (status >= 300 && status < 400) {
         return { code: 'FST_NOTIFY_REJECTED', status, detail: `HTTP ${status}: redirects are not followed; configure the final URL` };
       }
@@ -167,6 +176,7 @@ export class HttpSender {
     } catch (err) {
       if (request.signal?.aborted) return { code: 'FST_NOTIFY_ABORTED', detail: 'cancelled' };
       if (timeout.aborted) return { code: 'FST_NOTIFY_TIMEOUT', detail: `no answer within ${this.timeoutMs} ms` };
+      if (isHttpError(err)) return outboundFailure(err);
       return { code: 'FST_NOTIFY_NETWORK', detail: networkMessage(err) };
     }
   }
@@ -229,10 +239,26 @@ function nonNegative(type: NotifierType, name: string, value: number): number {
   return value;
 }
 
-/** The start of an error body, whitespace collapsed; the rest is never read. */
-async function errorDetail(response: Response): Promise<string> {
-  const text = (await readBodyStart(response, MAX_ERROR_BYTES)).replace(/\s+/g, ' ').trim();
-  return text.length > MAX_ERROR_DETAIL ? `${text.slice(0, MAX_ERROR_DETAIL)}…` : text;
+/**
+ * A refusal or failure of the outbound client. Its message names the URL, which the
+ * NotifyError built from this redacts (the URL's path and query are its secret).
+ */
+function outboundFailure(err: HttpError): Failure {
+  const detail = `${err.code}: ${err.message}`;
+  switch (err.code) {
+    case 'FST_HTTP_SSRF_BLOCKED':
+    case 'FST_HTTP_INSECURE':
+    case 'FST_HTTP_INVALID_REQUEST':
+      return { code: 'FST_NOTIFY_INVALID_URL', detail };
+    case 'FST_HTTP_TOO_LARGE':
+    case 'FST_HTTP_REDIRECT_INVALID':
+    case 'FST_HTTP_REDIRECT_LIMIT':
+      return { code: 'FST_NOTIFY_REJECTED', detail };
+    case 'FST_HTTP_TIMEOUT':
+      return { code: 'FST_NOTIFY_TIMEOUT', detail };
+    default:
+      return { code: 'FST_NOTIFY_NETWORK', detail };
+  }
 }
 
 /**

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { escapeMrkdwn, SLACK_LIMITS, SlackNotifier, slackMessage, type SlackBlock, type SlackMessage } from './slack.js';
-import { sampleNotification, startReceiver, type Receiver } from './test-support.js';
+import { loopbackFetch, sampleNotification, startReceiver, type Receiver } from './test-support.js';
 import type { CveFinding } from './types.js';
 
 const receivers: Receiver[] = [];
@@ -40,7 +40,7 @@ describe('SlackNotifier', () => {
   it('GIVEN a notification THEN it POSTs {text, blocks} as JSON: header, summary with fields, targets, why, exposure, remediation, links, context', async () => {
     const r = await startReceiver();
     receivers.push(r);
-    await new SlackNotifier(r.url).send(sampleNotification());
+    await new SlackNotifier(r.url, { fetch: loopbackFetch }).send(sampleNotification());
 
     expect(r.requests).toHaveLength(1);
     const request = r.requests[0]!;
@@ -86,7 +86,7 @@ describe('SlackNotifier', () => {
     });
     const r = await startReceiver();
     receivers.push(r);
-    await new SlackNotifier(r.url).send(n);
+    await new SlackNotifier(r.url, { fetch: loopbackFetch }).send(n);
 
     const sent = JSON.parse(r.requests[0]!.body) as SlackMessage;
     expectWithinSlackLimits(sent);

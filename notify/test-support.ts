@@ -2,6 +2,9 @@ import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Notification } from './types.js';
 
+/** The outbound client with the loopback exception the receivers below need. */
+export { loopbackFetch } from '../test/harness/outbound.js';
+
 /**
  * For the notifier tests only: a real HTTP receiver on 127.0.0.1 (an ephemeral port)
  * that records every request and answers as the test says, and a sample notification.

@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NotifyError } from './errors.js';
-import { sampleNotification, startReceiver, type Receiver } from './test-support.js';
+import { loopbackFetch, sampleNotification, startReceiver, type Receiver } from './test-support.js';
 import { headerValue, signBody, WebhookNotifier } from './webhook.js';
 
 const receivers: Receiver[] = [];
@@ -27,7 +27,7 @@ describe('WebhookNotifier', () => {
   it('GIVEN no signing secret THEN it POSTs the Notification as JSON with the event and delivery headers, unsigned', async () => {
     const r = await receiver();
     const n = sampleNotification();
-    await new WebhookNotifier(r.url).send(n);
+    await new WebhookNotifier(r.url, { fetch: loopbackFetch }).send(n);
 
     expect(r.requests).toHaveLength(1);
     const request = r.requests[0]!;
@@ -43,7 +43,7 @@ describe('WebhookNotifier', () => {
   it('GIVEN a signing secret THEN X-Forestall-Signature is sha256=<hex> of the raw body, verifiable by the receiver, and not by a wrong secret', async () => {
     const secret = 'whsec-0123456789abcdef';
     const r = await receiver();
-    await new WebhookNotifier(r.url, { signingSecret: secret }).send(sampleNotification({ summary: 'Isolated web → ünïcode ✓' }));
+    await new WebhookNotifier(r.url, { fetch: loopbackFetch, signingSecret: secret }).send(sampleNotification({ summary: 'Isolated web → ünïcode ✓' }));
 
     const request = r.requests[0]!;
     expect(request.headers['x-forestall-signature']).toMatch(/^sha256=[0-9a-f]{64}$/);
@@ -54,7 +54,7 @@ describe('WebhookNotifier', () => {
 
   it('GIVEN 503 then 200 THEN the retry carries the same delivery id, body and signature, so the receiver can drop the duplicate', async () => {
     const r = await receiver((_req, i) => (i === 0 ? { status: 503 } : { status: 202 }));
-    await new WebhookNotifier(r.url, { signingSecret: 's3cret-value', backoffMs: 5 }).send(sampleNotification());
+    await new WebhookNotifier(r.url, { fetch: loopbackFetch, signingSecret: 's3cret-value', backoffMs: 5 }).send(sampleNotification());
 
     expect(r.requests).toHaveLength(2);
     const [first, second] = r.requests;
@@ -66,7 +66,7 @@ describe('WebhookNotifier', () => {
   it('GIVEN a receiver that refuses the signature (401) THEN it is terminal, not retried, and the secret is not in the message', async () => {
     const secret = 'whsec-do-not-print-me';
     const r = await receiver(() => ({ status: 401, body: `bad signature for secret ${secret}` }));
-    const err = await new WebhookNotifier(r.url, { signingSecret: secret }).send(sampleNotification()).then(() => undefined, (e: unknown) => e);
+    const err = await new WebhookNotifier(r.url, { fetch: loopbackFetch, signingSecret: secret }).send(sampleNotification()).then(() => undefined, (e: unknown) => e);
     expect(err).toBeInstanceOf(NotifyError);
     expect(err).toMatchObject({ code: 'FST_NOTIFY_REJECTED', errorClass: 'terminal', status: 401 });
     expect((err as Error).message).not.toContain(secret);
@@ -81,7 +81,7 @@ describe('WebhookNotifier', () => {
     expect(headerValue('a b%c/ü')).toBe('a%20b%25c/%C3%BC');
     expect(headerValue('plain/2024-03-29T18:00:00Z/Isolated')).toBe('plain/2024-03-29T18:00:00Z/Isolated');
     const r = await receiver();
-    await new WebhookNotifier(r.url).send(sampleNotification({ id: 'act ü/1/Isolated' }));
+    await new WebhookNotifier(r.url, { fetch: loopbackFetch }).send(sampleNotification({ id: 'act ü/1/Isolated' }));
     expect(r.requests[0]!.headers['x-forestall-delivery']).toBe('act%20%C3%BC/1/Isolated');
   });
 

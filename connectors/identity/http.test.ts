@@ -1,4 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
+import { createOutboundFetch } from '../../lib/http/index.js';
+import { MARKER, publicResolver, startHostileAnswer } from '../../test/harness/hostile-answer.js';
+import { loopbackFetch as loopback } from '../../test/harness/outbound.js';
 import { ConnectorError } from '../errors.js';
 import { createIdentityHttp, redact, type IdentityHttpOptions } from './http.js';
 import type { AuthScheme } from './types.js';
@@ -149,13 +152,13 @@ describe('createIdentityHttp', () => {
     expect(sleep.mock.calls.map(([ms]) => ms)).toEqual([250, 500]);
   });
 
-  it('GIVEN 5xx on every attempt THEN FST_IDENTITY_UNAVAILABLE after 1 + retries attempts, with the status and the answer', async () => {
+  it('GIVEN 5xx on every attempt THEN FST_IDENTITY_UNAVAILABLE after 1 + retries attempts, with the status and never the answer', async () => {
     const fetch = vi.fn(async () => text(502, 'bad gateway from the proxy'));
     const { http } = client(fetch, undefined, { retries: 2 });
     const err = await failure(http.send({ method: 'GET', path: '/Users' }));
     expect(err.code).toBe('FST_IDENTITY_UNAVAILABLE');
     expect(err.errorClass).toBe('transient');
-    expect(err.message).toBe(`${BASE}: GET /Users answered HTTP 502: bad gateway from the proxy (3 attempts)`);
+    expect(err.message).toBe(`${BASE}: GET /Users answered HTTP 502 (3 attempts)`);
     expect(fetch).toHaveBeenCalledTimes(3);
   });
 
@@ -211,13 +214,13 @@ describe('createIdentityHttp', () => {
     expect(fetch).toHaveBeenCalledTimes(1);
   });
 
-  it('GIVEN 404 THEN FST_IDENTITY_REJECTED with the first 300 characters of the answer, unless the caller accepts 404', async () => {
-    const long = `{"detail":"${'x'.repeat(400)}"}`;
-    const fetch = vi.fn(async () => text(404, long));
+  it('GIVEN 404 THEN FST_IDENTITY_REJECTED with the structured code only, unless the caller accepts 404', async () => {
+    const answer = `{"scimType":"noTarget","detail":"${'x'.repeat(400)}"}`;
+    const fetch = vi.fn(async () => text(404, answer));
     const { http } = client(fetch);
     const err = await failure(http.send({ method: 'GET', path: '/Groups/g1' }));
     expect(err.code).toBe('FST_IDENTITY_REJECTED');
-    expect(err.message).toBe(`${BASE}: GET /Groups/g1 answered HTTP 404: ${long.slice(0, 300)}…`);
+    expect(err.message).toBe(`${BASE}: GET /Groups/g1 answered HTTP 404 (code noTarget)`);
     const accepted = await http.send({ method: 'GET', path: '/Groups/g1' }, { accept: [404] });
     expect(accepted.status).toBe(404);
   });
@@ -236,7 +239,7 @@ describe('createIdentityHttp', () => {
     const err = await failure(http.send({ method: 'GET', path: '/x' }));
     expect(err.message).not.toContain(TOKEN);
     expect(err.message).not.toContain('00abcdefghijklmnop');
-    expect(err.message).toContain('Bearer [REDACTED]');
+    expect(err.message).toBe(`${BASE}: GET /x answered HTTP 400`);
   });
 
   it('GIVEN a success whose body is not JSON THEN FST_IDENTITY_REJECTED', async () => {
@@ -244,7 +247,8 @@ describe('createIdentityHttp', () => {
     const { http } = client(fetch);
     const err = await failure(http.send({ method: 'GET', path: '/users' }));
     expect(err.code).toBe('FST_IDENTITY_REJECTED');
-    expect(err.message).toContain('with a body that is not JSON: <html>sign in</html>');
+    expect(err.message).toContain('with a body that is not JSON (not shown)');
+    expect(err.message).not.toContain('sign in');
   });
 
   it('GIVEN a base URL with user info or another scheme THEN the client is refused without echoing it', () => {
@@ -258,5 +262,43 @@ describe('redact', () => {
     expect(redact('a s3cr3t-value b', ['s3cr3t-value'])).toBe('a [REDACTED] b');
     expect(redact('{"access_token":"eyJabc.def","client_secret":"x"}', [])).toBe('{"access_token":"[REDACTED]","client_secret":"[REDACTED]"}');
     expect(redact('Authorization: Basic dXNlcjpwYXNzd29yZA==', [])).toBe('Authorization: Basic [REDACTED]');
+  });
+});
+
+describe('createIdentityHttp over the outbound client (lib/http)', () => {
+
+  it.each([[403], [404], [500], [200]])('GIVEN a non-JSON answer %s holding a marker THEN the marker is in no error message', async (status) => {
+    const server = await startHostileAnswer(status);
+    try {
+      const http = createIdentityHttp({ baseUrl: `${server.origin}/scim/v2`, auth: { type: 'bearer', token: TOKEN }, fetch: loopback, retries: 0 });
+      const err = await failure(http.send({ method: 'GET', path: '/Users' }));
+      expect(err.message).toContain(`GET /Users answered HTTP ${status}`);
+      expect(err.message).not.toContain(MARKER);
+      expect(JSON.stringify(err)).not.toContain(MARKER);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('GIVEN plain http to a host that is not loopback THEN FST_IDENTITY_REJECTED before any connection, not retried', async () => {
+    const fetch = createOutboundFetch({ ssrf: { resolve: publicResolver } }) as typeof globalThis.fetch;
+    const sleep = vi.fn(async (_ms: number) => undefined);
+    const http = createIdentityHttp({ baseUrl: 'http://okta.example.test/api/v1', auth: { type: 'ssws', token: TOKEN }, fetch, sleep });
+    const err = await failure(http.send({ method: 'GET', path: '/users' }));
+    expect(err.code).toBe('FST_IDENTITY_REJECTED');
+    expect(err.message).toContain('FST_HTTP_INSECURE');
+    expect(sleep).not.toHaveBeenCalled();
+  });
+
+  it('GIVEN no fetch THEN the default client has no SSRF exceptions: loopback is refused', async () => {
+    const server = await startHostileAnswer(200, '{}');
+    try {
+      const http = createIdentityHttp({ baseUrl: server.origin, auth: { type: 'bearer', token: TOKEN } });
+      const err = await failure(http.send({ method: 'GET', path: '/Users' }));
+      expect(err.message).toContain('FST_HTTP_SSRF_BLOCKED');
+      expect(server.requests).toBe(0);
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -18,12 +18,20 @@
  *   flag, add a member, log out) give the same state when repeated.
  * - Redirects are not followed: a redirect would carry the credentials somewhere the
  *   operator did not configure. They are FST_IDENTITY_REJECTED, naming where they point.
+ * - Transport: the one outbound client (lib/http): SSRF guard with pinned resolution,
+ *   https unless loopback or in --outbound-allow, a byte cap on every answer. The
+ *   controller injects it with its allow-list and cluster ranges; the default here is
+ *   the same client with no exceptions at all.
  * - Errors: ConnectorError with the method, the path (never the query), the status and
- *   the start of the answer. The token, client secret and every access token this client
- *   got are removed from the message when it is built, and so is anything shaped like an
- *   Authorization value, in case a provider echoes one back.
+ *   at most a structured code from a JSON answer (Okta E0000011, Graph
+ *   Authorization_RequestDenied, SCIM scimType, OAuth invalid_client). No other part
+ *   of an answer is ever shown: a proxy page or a metadata document behind a
+ *   misconfigured URL must not end up in the action's Ready condition. The token,
+ *   client secret and every access token this client got are also removed from the
+ *   message when it is built.
  */
 import { setTimeout as delay } from 'node:timers/promises';
+import { answerCodeSuffix, createOutboundFetch, isHttpError } from '../../lib/http/index.js';
 import { parseRetryAfter, readBodyStart } from '../../notify/index.js';
 import { ConnectorError, type ConnectorErrorCode } from '../errors.js';
 import type { AuthScheme, HttpAnswer, HttpCall, IdentityHttp } from './types.js';
@@ -32,7 +40,7 @@ export interface IdentityHttpOptions {
   /** The API base URL; HttpCall paths are appended to it. */
   baseUrl: string;
   auth: AuthScheme;
-  /** Default globalThis.fetch. */
+  /** Default the outbound client (lib/http) with no SSRF exceptions. */
   fetch?: typeof globalThis.fetch;
   /** Per attempt, response body included. Default 10 s. */
   timeoutMs?: number;
@@ -64,10 +72,8 @@ export const IDENTITY_HTTP_DEFAULTS = {
 export const TOKEN_RENEW_MARGIN_MS = 30_000;
 /** Retries beyond this are a configuration mistake, not resilience. */
 const MAX_RETRIES = 10;
-/** Bytes of an error answer read for the message; the rest is discarded unread. */
+/** Bytes of an error answer read for its structured code; the rest is discarded unread. */
 const MAX_ERROR_BYTES = 4096;
-/** Characters of an error answer shown in the message. */
-const MAX_ERROR_DETAIL = 300;
 
 export function createIdentityHttp(options: IdentityHttpOptions): IdentityHttp {
   return new IdentityHttpClient(options);
@@ -76,7 +82,7 @@ export function createIdentityHttp(options: IdentityHttpOptions): IdentityHttp {
 /** One attempt's outcome: an answer (any status), or no answer at all. */
 type Attempt =
   | { answered: true; status: number; headers: Headers; text: string }
-  | { answered: false; detail: string };
+  | { answered: false; detail: string; terminal?: boolean };
 
 interface Exchange {
   /** For messages: "PUT /users/1" or "POST (token request)". */
@@ -117,7 +123,7 @@ class IdentityHttpClient implements IdentityHttp {
     } else {
       this.addSecret(options.auth.token);
     }
-    this.fetch = options.fetch ?? globalThis.fetch;
+    this.fetch = options.fetch ?? (createOutboundFetch({ ssrf: {} }) as typeof globalThis.fetch);
     this.timeoutMs = options.timeoutMs ?? IDENTITY_HTTP_DEFAULTS.timeoutMs;
     this.retries = options.retries ?? IDENTITY_HTTP_DEFAULTS.retries;
     if (!Number.isInteger(this.retries) || this.retries < 0 || this.retries > MAX_RETRIES) {
@@ -226,13 +232,17 @@ class IdentityHttpClient implements IdentityHttp {
         if (!retryable) return outcome;
         const code: ConnectorErrorCode = status === 429 ? 'FST_IDENTITY_RATE_LIMITED' : 'FST_IDENTITY_UNAVAILABLE';
         const retryAfterMs = parseRetryAfter(outcome.headers.get('retry-after'), this.now());
-        const message = `${label}: ${exchange.what} answered HTTP ${status}${detailOf(outcome.text)}`;
+        const message = `${label}: ${exchange.what} answered HTTP ${status}${answerCodeSuffix(outcome.text)}`;
         if (retryAfterMs !== undefined && retryAfterMs > this.maxRetryAfterMs) {
           throw this.error(code, `${message}; the provider asked to retry after ${Math.ceil(retryAfterMs / 1000)} s${tries}`, retryAfterMs);
         }
         if (attempt > this.retries) throw this.error(code, `${message}${tries}`, retryAfterMs);
         await this.sleep(retryAfterMs ?? this.backoff(attempt - 1));
         continue;
+      }
+      if (outcome.terminal === true) {
+        // Refused by the outbound client itself (SSRF guard, plain http, byte cap): retrying cannot help.
+        throw this.error('FST_IDENTITY_REJECTED', `${label}: ${exchange.what}: ${outcome.detail}`);
       }
       if (attempt > this.retries) {
         const what = kind === 'token' ? 'no access token' : 'no answer';
@@ -251,6 +261,7 @@ class IdentityHttpClient implements IdentityHttp {
       return { answered: true, status: response.status, headers: response.headers, text };
     } catch (err) {
       if (signal.aborted) return { answered: false, detail: `no answer within ${this.timeoutMs} ms` };
+      if (isHttpError(err)) return { answered: false, detail: `${err.code}: ${err.message}`, terminal: !err.transient };
       return { answered: false, detail: networkMessage(err) };
     }
   }
@@ -267,7 +278,7 @@ class IdentityHttpClient implements IdentityHttp {
       } catch {
         // A 404 page from a proxy is still a 404; a success must be what the API promised.
         if (!ok) return { status, headers, body: undefined as T };
-        throw this.error('FST_IDENTITY_REJECTED', `${prefix} with a body that is not JSON${detailOf(text)}`);
+        throw this.error('FST_IDENTITY_REJECTED', `${prefix} with a body that is not JSON (not shown)`);
       }
     }
     if (status >= 300 && status < 400) {
@@ -277,7 +288,7 @@ class IdentityHttpClient implements IdentityHttp {
     }
     // The token endpoint answers 400 for a wrong or unauthorised client (RFC 6749 5.2).
     const auth = status === 401 || status === 403 || (kind === 'token' && status === 400);
-    throw this.error(auth ? 'FST_IDENTITY_AUTH' : 'FST_IDENTITY_REJECTED', `${prefix}${detailOf(text)}`);
+    throw this.error(auth ? 'FST_IDENTITY_AUTH' : 'FST_IDENTITY_REJECTED', `${prefix}${answerCodeSuffix(text)}`);
   }
 
   private backoff(retry: number): number {
@@ -325,13 +336,6 @@ export function redact(text: string, secrets: Iterable<string>): string {
   return out
     .replace(/\b(Bearer|SSWS|Basic)\s+(?!\[REDACTED\])[A-Za-z0-9._~+/=-]{8,}/gi, '$1 [REDACTED]')
     .replace(/(client_secret|access_token|refresh_token)(["']?\s*[:=]\s*["']?)(?!\[REDACTED\])[^"'&\s,}]+/gi, '$1$2[REDACTED]');
-}
-
-/** ": <the start of the answer>", whitespace collapsed; empty for an empty answer. */
-function detailOf(text: string): string {
-  const flat = text.replace(/\s+/g, ' ').trim();
-  if (flat === '') return '';
-  return `: ${flat.length > MAX_ERROR_DETAIL ? `${flat.slice(0, MAX_ERROR_DETAIL)}…` : flat}`;
 }
 
 

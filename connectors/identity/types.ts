@@ -181,7 +181,7 @@ export interface IdentityAccess {
   ledger: IdentityLedger;
   /** Logins and group names never touched whatever the action says (--identity-never-touch); the params may add more. */
   neverTouch?: readonly string[];
-  /** Default globalThis.fetch. */
+  /** The outbound client (lib/http createOutboundFetch); the controller passes its own, with --outbound-allow. */
   fetch?: typeof globalThis.fetch;
 }
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { ExposurePolicy, PreemptiveAction } from '../../crds/index.js';
 import type { ActionRequest, Manifest, ObjectRef } from '../../connectors/types.js';
 import {
-  actionBranchName, CODEOWNERS_PATHS, createForge, ownersOf, parseCodeowners, parseMarker, FORGE_ERROR_CODES, GIT_ERROR_CODES, GitRepository, pullRequestBody, removalBody, removalBranchName, type ActionSummary, type Forge, type PullRequest,
+  actionBranchName, CODEOWNERS_PATHS, createForge, ownersOf, parseCodeowners, parseMarker, FORGE_ERROR_CODES, GIT_ERROR_CODES, GitDeliveryError, GitRepository, pullRequestBody, removalBody, removalBranchName, type ActionSummary, type Forge, type PullRequest,
 } from '../../delivery/index.js';
 import type { KubeClient } from '../runtime/client.js';
 import { ForestallError } from '../runtime/errors.js';
@@ -20,6 +20,13 @@ export interface GitDeliveryDeps {
   /** The environment git runs in; main.ts passes process.env. */
   env: Readonly<Record<string, string | undefined>>;
   author?: { name: string; email: string };
+  /** The controller's outbound client, for the forge API (--outbound-allow, cluster ranges). */
+  fetch?: typeof globalThis.fetch;
+  /**
+   * Checks the repository URL against the outbound rules before any git command
+   * (lib/http checkGitRemote): git dials its remote itself, outside the outbound client.
+   */
+  checkRemote?: (url: string) => Promise<void>;
 }
 
 type GitSpec = NonNullable<ExposurePolicy['spec']['git']>;
@@ -212,13 +219,16 @@ export class GitDelivery {
       : { token: credentials.token, ...(credentials.username ? { username: credentials.username } : {}) };
     let repo: Promise<GitRepository> | undefined;
     return {
-      forge: createForge(git, { token: credentials.token }),
+      forge: createForge(git, { token: credentials.token, ...(this.deps.fetch ? { fetch: this.deps.fetch } : {}) }),
       repo: () => {
         if (!repo) {
-          const opening = GitRepository.open({
+          const checked = this.deps.checkRemote?.(git.url).catch((err: unknown) => {
+            throw new GitDeliveryError('FST_GIT_INVALID_REQUEST', (err as Error).message);
+          }) ?? Promise.resolve();
+          const opening = checked.then(() => GitRepository.open({
             url: git.url, workDir, auth, baseBranch: git.branch ?? 'main',
             author: this.deps.author ?? { name: 'Forestall', email: 'forestall@localhost.localdomain' }, env: this.deps.env,
-          });
+          }));
           repo = opening;
           // A failed clone (bad token, forge down) is tried again on the next use.
           opening.catch(() => {

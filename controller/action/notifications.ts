@@ -24,8 +24,8 @@ export interface ActionNotifierDeps {
   log: Logger;
   /** The cluster's name in messages, when known. */
   cluster?: string;
-  /** Transport settings (tests shorten the retries). */
-  http?: Pick<NotifierOptions, 'retries' | 'backoffMs' | 'timeoutMs'>;
+  /** Transport settings (tests shorten the retries); `fetch` is the controller's outbound client. */
+  http?: Pick<NotifierOptions, 'retries' | 'backoffMs' | 'timeoutMs' | 'fetch'>;
 }
 
 const KEEP_IDS = 16;

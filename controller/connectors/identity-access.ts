@@ -12,8 +12,16 @@ import { readSecretData } from '../runtime/secrets.js';
  * IdentityAccess): credentials from Secrets, the ledger in ConfigMaps, and the
  * operator-wide never-touch list (--identity-never-touch).
  */
-export function kubeIdentityAccess(client: KubeClient, namespace: string, neverTouch: readonly string[] = []): IdentityAccess {
+export function kubeIdentityAccess(
+  client: KubeClient,
+  namespace: string,
+  neverTouch: readonly string[] = [],
+  fetch?: typeof globalThis.fetch,
+): IdentityAccess {
   return {
+    // The controller's outbound client (--outbound-allow, cluster ranges); without it the
+    // identity client's default, which has no SSRF exceptions.
+    ...(fetch === undefined ? {} : { fetch }),
     async secret(ref: SecretRef, field: string): Promise<Record<string, string>> {
       const ns = ref.namespace ?? namespace;
       const data = await readSecretData(client, ref.name, ns);

@@ -4,13 +4,14 @@ import { CONNECTOR_ERROR_CODES, ConnectorError } from '../../connectors/errors.j
 import { FORGE_ERROR_CODES } from '../../delivery/forge/errors.js';
 import { GIT_ERROR_CODES } from '../../delivery/git/errors.js';
 import { FEED_ERROR_CODES } from '../../feeds/sources/errors.js';
+import { HTTP_ERROR_CODES } from '../../lib/http/errors.js';
 import { NOTIFY_ERROR_CODES } from '../../notify/errors.js';
 import { classify, ERROR_CODES, ForestallError, fromKube, redact, terminal } from './errors.js';
 
 describe('error registry', () => {
   it('GIVEN docs/errors.md THEN every error code, controller and feed, is documented there', () => {
     const doc = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8');
-    const missing = [...Object.keys(ERROR_CODES), ...Object.keys(FEED_ERROR_CODES), ...Object.keys(CONNECTOR_ERROR_CODES), ...Object.keys(FORGE_ERROR_CODES), ...Object.keys(GIT_ERROR_CODES), ...Object.keys(NOTIFY_ERROR_CODES)].filter((code) => !doc.includes(`\`${code}\``));
+    const missing = [...Object.keys(ERROR_CODES), ...Object.keys(FEED_ERROR_CODES), ...Object.keys(CONNECTOR_ERROR_CODES), ...Object.keys(FORGE_ERROR_CODES), ...Object.keys(GIT_ERROR_CODES), ...Object.keys(NOTIFY_ERROR_CODES), ...Object.keys(HTTP_ERROR_CODES)].filter((code) => !doc.includes(`\`${code}\``));
     expect(missing).toEqual([]);
   });
 

@@ -19,7 +19,7 @@ export { SnapshotStore } from './snapshot-store.js';
 export interface FeedSettings {
   /** Namespace for snapshots and for Secrets/ConfigMaps referenced without one. */
   namespace: string;
-  /** SSRF exceptions for feed URLs (CIDRs, addresses, host names). */
+  /** SSRF exceptions for feed URLs (CIDRs, addresses, host names); --outbound-allow. */
   fetchAllow: string[];
   /** Ranges and domains that are never blocked, besides the built-in lists. */
   neverBlock: string[];
@@ -36,7 +36,13 @@ const CLUSTER_RANGES_TTL_MS = 300_000;
 export function threatFeedController(deps: {
   kc: KubeConfig; client: KubeClient; events: EventRecorder; clock: Clock; log: Logger; metrics: Metrics;
   concurrency: number; resyncPeriodMs: number; feeds: FeedSettings;
-}): { controller: Controller<ThreatFeed>; reconciler: ThreatFeedReconciler; informer: Informer<ThreatFeed> } {
+  /** The controller-wide outbound policy (controllers.ts), shared with every other client; its cluster ranges are set here. */
+  ssrf?: SsrfPolicy;
+}): {
+  controller: Controller<ThreatFeed>; reconciler: ThreatFeedReconciler; informer: Informer<ThreatFeed>;
+  /** Reads (at most every 5 min) the cluster's ranges into the SSRF policy; other clients call it before a request. */
+  clusterRanges: () => Promise<void>;
+} {
   const informer = new Informer<ThreatFeed>({
     kc: deps.kc,
     path: `/apis/${GROUP}/${VERSION}/threatfeeds`,
@@ -69,7 +75,7 @@ export function threatFeedController(deps: {
     }
     return { cidrs: ranges.cidrs, guardrails: built.guardrails };
   };
-  const ssrf: SsrfPolicy = { allow: deps.feeds.fetchAllow };
+  const ssrf: SsrfPolicy = deps.ssrf ?? { allow: deps.feeds.fetchAllow };
   const reconciler = new ThreatFeedReconciler({
     cache: informer, client: deps.client, events: deps.events, clock: deps.clock, metrics: deps.metrics,
     store: new SnapshotStore(deps.client, deps.feeds.namespace),
@@ -85,5 +91,10 @@ export function threatFeedController(deps: {
     clock: deps.clock, log: deps.log, metrics: deps.metrics,
     concurrency: deps.concurrency, resyncPeriodMs: deps.resyncPeriodMs,
   });
-  return { controller, reconciler, informer };
+  const refreshSsrf = async (): Promise<void> => {
+    const r = await clusterRanges();
+    // A new array only when the ranges were re-read: the guard recompiles on a new array.
+    if (ssrf.clusterCidrs !== r.cidrs) ssrf.clusterCidrs = r.cidrs;
+  };
+  return { controller, reconciler, informer, clusterRanges: refreshSsrf };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyHttp, FORGE_ERROR_CODES, ForgeError, forgeHttpError, retryAfterFromHeaders, SECONDARY_LIMIT_FALLBACK_MS } from './errors.js';
+import { classifyHttp, FORGE_ERROR_CODES, ForgeError, forgeAnswerError, retryAfterFromHeaders, SECONDARY_LIMIT_FALLBACK_MS } from './errors.js';
 
 const NOW = Date.parse('2025-06-01T12:00:00Z');
 
@@ -48,22 +48,38 @@ describe('retryAfterFromHeaders', () => {
   });
 });
 
-describe('forgeHttpError', () => {
-  it('GIVEN a detail echoing the token THEN the message carries neither it nor any bearer credential', () => {
+describe('forgeAnswerError', () => {
+  it('GIVEN an answer echoing the token THEN the message carries the status and no part of the answer', () => {
     const token = 'ghp_abcdefghijklmnopqrstuvwxyz0123456789';
-    const err = forgeHttpError('GitHub o/r: get pull request #1', 401, {}, `Bad credentials for ${token}; Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.payload.sig and https://x:pw@gitea.example/`, { now: NOW, secrets: [token] });
+    const body = { message: `Bad credentials for ${token}; Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.payload.sig and https://x:pw@gitea.example/` };
+    const err = forgeAnswerError('GitHub o/r: get pull request #1', { status: 401, headers: {}, body }, { now: NOW, secrets: [token] });
     expect(err.code).toBe('FST_FORGE_AUTH');
     expect(err.status).toBe(401);
-    expect(err.message).not.toContain(token);
-    expect(err.message).not.toContain('eyJhbGciOiJIUzI1NiJ9');
-    expect(err.message).not.toContain(':pw@');
-    expect(err.message).toMatch(/^GitHub o\/r: get pull request #1: HTTP 401: Bad credentials/);
+    expect(err.message).toBe('GitHub o/r: get pull request #1: HTTP 401');
   });
 
   it('GIVEN a rate limit THEN the message says when to retry and the error carries retryAfterMs', () => {
-    const err = forgeHttpError('Gitea o/r: list', 429, { 'retry-after': '90' }, '', { now: NOW });
+    const err = forgeAnswerError('Gitea o/r: list', { status: 429, headers: { 'retry-after': '90' }, body: '' }, { now: NOW });
     expect(err.retryAfterMs).toBe(90_000);
     expect(err.errorClass).toBe('transient');
     expect(err.message).toContain('retry after 90s');
+  });
+
+  it('GIVEN a secondary limit said only in words THEN it is classified from them, and the words are not shown', () => {
+    const body = '{"message":"You have exceeded a secondary rate limit."}';
+    const err = forgeAnswerError('GitHub o/r: comment', { status: 403, headers: {}, body }, { now: NOW });
+    expect(err.code).toBe('FST_FORGE_RATE_LIMITED');
+    expect(err.message).not.toContain('secondary');
+  });
+
+  it.each([
+    [409, '{"message":"pull request already exists for these targets [id: 3]"}', true],
+    [422, { message: 'Validation Failed', errors: [{ resource: 'PullRequest', code: 'custom', message: 'A pull request already exists for o:b.' }] }, true],
+    [422, { message: 'Validation Failed', errors: [{ code: 'invalid' }] }, false],
+    [500, '{"message":"already exists"}', false],
+  ])('GIVEN %s %j THEN alreadyExists is %s, and the words are not shown', (status, body, expected) => {
+    const err = forgeAnswerError('Gitea o/r: open', { status, headers: {}, body }, { now: NOW });
+    expect(err.alreadyExists === true).toBe(expected);
+    expect(err.message).not.toContain('already exists');
   });
 });

@@ -5,15 +5,20 @@
  * error also carries `retryAfterMs`, the forge's own word on when to come back.
  *
  * Messages are redacted when the error is built: the client passes its token, and any
- * occurrence of it (and any `token …` / `Bearer …` credential) is removed.
+ * occurrence of it (and any `token …` / `Bearer …` credential) is removed. They never
+ * carry the forge's answer: the status, and at most a structured code from a JSON answer
+ * (lib/http answerCode). The forge's own words are read to classify (a secondary rate
+ * limit, a pull request that already exists) and then dropped.
  */
+import { answerCodeSuffix, isHttpError } from '../../lib/http/index.js';
+
 export const FORGE_ERROR_CODES = {
   FST_FORGE_AUTH: { class: 'terminal', summary: 'The forge refused the credentials (HTTP 401, or 403 without rate-limit headers): the token is invalid, expired or lacks permission on the repository.' },
   FST_FORGE_RATE_LIMITED: { class: 'transient', summary: 'The forge rate-limited the client (HTTP 403 or 429 with Retry-After or x-ratelimit-remaining: 0, or a secondary rate limit); retried after the time the forge gave.' },
   FST_FORGE_UNAVAILABLE: { class: 'transient', summary: 'The forge answered 5xx or 408, timed out, or could not be reached; retried with backoff.' },
   FST_FORGE_REJECTED: { class: 'terminal', summary: 'The forge rejected the request as invalid (HTTP 400, 409, 422 and other 4xx), for example a base branch that does not exist.' },
   FST_FORGE_NOT_FOUND: { class: 'terminal', summary: 'The repository or pull request does not exist, or the token cannot see it (HTTP 404).' },
-  FST_FORGE_INVALID_CONFIG: { class: 'terminal', summary: 'spec.git cannot be used: the repository URL does not name an owner and repository, or the forge API URL is not http(s).' },
+  FST_FORGE_INVALID_CONFIG: { class: 'terminal', summary: 'spec.git cannot be used: the repository URL does not name an owner and repository, the forge API URL is not http(s), or the outbound client refused it (SSRF guard, plain http to a host that is neither loopback nor in --outbound-allow, a redirect it does not follow).' },
 } as const satisfies Record<string, { class: 'terminal' | 'transient'; summary: string }>;
 
 export type ForgeErrorCode = keyof typeof FORGE_ERROR_CODES;
@@ -26,12 +31,15 @@ export interface ForgeErrorOptions {
   cause?: unknown;
   /** Strings to remove from the message (the token). */
   secrets?: readonly string[];
+  /** The forge said the thing to create already exists (409/422 on a second POST /pulls). */
+  alreadyExists?: boolean;
 }
 
 export class ForgeError extends Error {
   readonly errorClass: 'terminal' | 'transient';
   readonly status?: number;
   readonly retryAfterMs?: number;
+  readonly alreadyExists?: boolean;
 
   constructor(readonly code: ForgeErrorCode, message: string, options: ForgeErrorOptions = {}) {
     super(redactForge(message, options.secrets ?? []), { cause: options.cause });
@@ -39,6 +47,7 @@ export class ForgeError extends Error {
     this.errorClass = FORGE_ERROR_CODES[code].class;
     if (options.status !== undefined) this.status = options.status;
     if (options.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
+    if (options.alreadyExists === true) this.alreadyExists = true;
   }
 }
 
@@ -113,15 +122,51 @@ export function retryAfterFromHeaders(headers: HeaderBag, now: number): number |
   return undefined;
 }
 
-/** A ForgeError from an HTTP failure, with the classification applied. */
-export function forgeHttpError(what: string, status: number | undefined, headers: HeaderBag, detail: string, options: { now?: number; secrets?: readonly string[]; cause?: unknown } = {}): ForgeError {
-  const { code, retryAfterMs } = classifyHttp(status, headers, detail, options.now ?? Date.now());
-  const statusText = status === undefined ? 'no response' : `HTTP ${status}`;
+/** What the forge answered to a failed call: read to classify it, never shown as text. */
+export interface ForgeAnswer {
+  status: number;
+  headers: HeaderBag;
+  /** The body as text, or as octokit parsed it. */
+  body: unknown;
+}
+
+/** The forge's own words, from {"message": …} and {"errors": [{"message": …}]}; for classification only. */
+function serverWords(body: unknown): string {
+  let parsed = body;
+  if (typeof body === 'string') {
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      return '';
+    }
+  }
+  if (parsed === null || typeof parsed !== 'object') return '';
+  const o = parsed as { message?: unknown; errors?: unknown };
+  const errors = Array.isArray(o.errors) ? o.errors.map((e) => (e as { message?: unknown } | null)?.message) : [];
+  return [o.message, ...errors].filter((m): m is string => typeof m === 'string').join(' ');
+}
+
+/** A ForgeError from an answer: the status, a structured code at most, and the classification. */
+export function forgeAnswerError(what: string, answer: ForgeAnswer, options: { now?: number; secrets?: readonly string[] } = {}): ForgeError {
+  const words = serverWords(answer.body);
+  const { code, retryAfterMs } = classifyHttp(answer.status, answer.headers, words, options.now ?? Date.now());
   const wait = retryAfterMs === undefined ? '' : `; retry after ${Math.ceil(retryAfterMs / 1000)}s`;
-  return new ForgeError(code, `${what}: ${statusText}${detail ? `: ${detail}` : ''}${wait}`, {
-    ...(status === undefined ? {} : { status }),
+  const alreadyExists = (answer.status === 409 || answer.status === 422) && /already exists/i.test(words);
+  return new ForgeError(code, `${what}: HTTP ${answer.status}${answerCodeSuffix(answer.body)}${wait}`, {
+    status: answer.status,
     ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
-    cause: options.cause,
+    ...(alreadyExists ? { alreadyExists } : {}),
     secrets: options.secrets ?? [],
   });
+}
+
+/**
+ * A ForgeError for a call that got no answer. `detail` is our own text (a timeout, a
+ * Node network code); a refusal by the outbound client is terminal, since retrying
+ * cannot change the SSRF guard's or the https rule's mind.
+ */
+export function forgeNoAnswerError(what: string, detail: string, options: { secrets?: readonly string[]; cause?: unknown } = {}): ForgeError {
+  const refused = isHttpError(options.cause) && !options.cause.transient;
+  const code: ForgeErrorCode = refused ? 'FST_FORGE_INVALID_CONFIG' : 'FST_FORGE_UNAVAILABLE';
+  return new ForgeError(code, `${what}: no response: ${detail}`, { cause: options.cause, secrets: options.secrets ?? [] });
 }

@@ -1,10 +1,14 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { ForgeError, forgeHttpError } from './errors.js';
+import { createOutboundFetch, isHttpError } from '../../lib/http/index.js';
+import { ForgeError, forgeAnswerError, forgeNoAnswerError } from './errors.js';
 import { splitReviewers } from './reviewers.js';
 import { messageOf, pullRequestFrom, type CallOptions, type Forge, type ForgeClientOptions, type OpenedPullRequest, type OpenPullRequestInput, type PullRequest } from './types.js';
 
 /**
- * Gitea (and Forgejo, which keeps Gitea's API) over its REST API v1 with global fetch.
+ * Gitea (and Forgejo, which keeps Gitea's API) over its REST API v1, through the one
+ * outbound client (lib/http; the controller injects it with --outbound-allow, the
+ * default has no SSRF exceptions). Redirects are not followed: they would carry the
+ * token somewhere the operator did not configure.
  *
  * Each request has its own timeout. 5xx, 408, 429 and network errors are retried up to
  * `retries` times with exponential backoff and jitter; a Retry-After from the forge
@@ -53,7 +57,6 @@ const PAGE_SIZE = 50;
 const MAX_PAGES = 20;
 /** Closed pull requests are only searched this deep (recently updated first): a lost record is a recent one. */
 const CLOSED_PAGES = 4;
-const MAX_ERROR_DETAIL = 500;
 
 export class GiteaForge implements Forge {
   readonly type = 'Gitea' as const;
@@ -71,7 +74,7 @@ export class GiteaForge implements Forge {
     this.repository = `${options.repo.owner}/${options.repo.repo}`;
     this.base = `${options.apiUrl.replace(/\/+$/, '')}/repos/${encodeURIComponent(options.repo.owner)}/${encodeURIComponent(options.repo.repo)}`;
     this.token = options.token;
-    this.fetch = options.fetch ?? globalThis.fetch;
+    this.fetch = options.fetch ?? (createOutboundFetch({ ssrf: {} }) as typeof globalThis.fetch);
     this.now = options.now ?? Date.now;
     this.sleep = options.sleep ?? ((ms, signal) => delay(ms, undefined, signal ? { signal } : {}));
     this.random = options.random ?? Math.random;
@@ -117,7 +120,7 @@ export class GiteaForge implements Forge {
       }));
     } catch (err) {
       // 409 (422 on older Gitea): "pull request already exists for these targets".
-      if (err instanceof ForgeError && (err.status === 409 || err.status === 422) && /already exists/i.test(err.message)) {
+      if (err instanceof ForgeError && err.alreadyExists === true) {
         const existing = await this.findOpenPullRequest(input.head, options);
         if (existing) return { ...existing, warnings };
       }
@@ -206,12 +209,14 @@ export class GiteaForge implements Forge {
         }
         const headers: Record<string, string> = {};
         response.headers.forEach((value, key) => { headers[key] = value; });
-        error = forgeHttpError(label, response.status, headers, await errorDetail(response), { now: this.now(), secrets: [this.token] });
+        const body = await response.text().catch(() => '');
+        error = forgeAnswerError(label, { status: response.status, headers, body }, { now: this.now(), secrets: [this.token] });
       } catch (err) {
         if (err instanceof ForgeError) throw err;
         if (options.signal?.aborted) throw cancelled(label, options.signal.reason, this.token);
         const timedOut = timeout.aborted;
-        error = forgeHttpError(label, undefined, {}, timedOut ? `timed out after ${timeoutMs} ms` : networkMessage(err), { now: this.now(), secrets: [this.token], cause: err });
+        const detail = timedOut ? `timed out after ${timeoutMs} ms` : networkMessage(err);
+        error = forgeNoAnswerError(label, detail, { secrets: [this.token], cause: err });
       }
       if (error.errorClass !== 'transient' || attempt >= retries) throw error;
       if (error.retryAfterMs !== undefined && error.retryAfterMs > maxRetryAfterMs) throw error;
@@ -235,21 +240,9 @@ function cancelled(label: string, reason: unknown, token: string): ForgeError {
   return new ForgeError('FST_FORGE_UNAVAILABLE', `${label}: cancelled`, { cause: reason, secrets: [token] });
 }
 
-/** Gitea errors are {"message": "...", "url": "..."}; anything else is shown truncated. */
-async function errorDetail(response: Response): Promise<string> {
-  const text = await response.text().catch(() => '');
-  let detail = text;
-  try {
-    const parsed = JSON.parse(text) as { message?: unknown };
-    if (typeof parsed.message === 'string') detail = parsed.message;
-  } catch {
-    // not JSON: keep the text
-  }
-  detail = detail.replace(/\s+/g, ' ').trim();
-  return detail.length > MAX_ERROR_DETAIL ? `${detail.slice(0, MAX_ERROR_DETAIL)}…` : detail;
-}
-
 function networkMessage(err: unknown): string {
+  // The outbound client's own message: method, redacted URL, the refusal or Node error code.
+  if (isHttpError(err)) return `${err.code}: ${err.message}`;
   if (err instanceof Error) {
     const cause = (err as { cause?: unknown }).cause;
     return cause instanceof Error ? `${err.message}: ${cause.message}` : err.message;

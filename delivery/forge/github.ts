@@ -1,5 +1,6 @@
 import { Octokit } from 'octokit';
-import { ForgeError, forgeHttpError, type HeaderBag } from './errors.js';
+import { createOutboundFetch, isHttpError, type HttpError } from '../../lib/http/index.js';
+import { ForgeError, forgeAnswerError, forgeNoAnswerError, type HeaderBag } from './errors.js';
 import { messageOf, pullRequestFrom, type CallOptions, type Forge, type ForgeClientOptions, type OpenedPullRequest, type OpenPullRequestInput, type PullRequest } from './types.js';
 import { splitReviewers } from './reviewers.js';
 
@@ -21,6 +22,11 @@ import { splitReviewers } from './reviewers.js';
  *
  * Token auth only for now (a GitHub App installation token is a later addition). The
  * token goes into octokit's auth and nowhere else; errors are redacted of it.
+ *
+ * Transport: octokit's `request.fetch` is the one outbound client (lib/http; injected by
+ * the controller with --outbound-allow, the default has no SSRF exceptions). Octokit
+ * follows redirects (a renamed repository answers 301); the outbound client checks each
+ * hop and drops the token on one that leaves the API's origin.
  */
 export interface GitHubForgeOptions extends ForgeClientOptions {
   /** REST API base URL: https://api.github.com, or https://ghe.example/api/v3. */
@@ -67,7 +73,7 @@ export class GitHubForge implements Forge {
     const rateLimitRetries = options.rateLimitRetries ?? 2;
     const maxRetryAfter = options.maxRetryAfterSeconds ?? 60;
     const timeoutMs = options.requestTimeoutMs ?? 30_000;
-    const baseFetch = options.fetch ?? globalThis.fetch;
+    const baseFetch = options.fetch ?? (createOutboundFetch({ ssrf: {} }) as typeof globalThis.fetch);
     const repository = this.repository;
     const onLimit = (kind: 'primary' | 'secondary') => (retryAfter: number, request: { method: string; url: string }, _octokit: unknown, retryCount: number): boolean => {
       const retry = shouldRetryRateLimit(retryAfter, retryCount, rateLimitRetries, maxRetryAfter);
@@ -87,9 +93,17 @@ export class GitHubForge implements Forge {
       },
       request: {
         // Each attempt gets its own timeout, so retries and throttle waits are not cut short.
-        fetch: (url: string | URL, init: RequestInit = {}) => {
+        fetch: async (url: string | URL, init: RequestInit = {}) => {
           const timeout = AbortSignal.timeout(timeoutMs);
-          return baseFetch(url, { ...init, signal: init.signal ? AbortSignal.any([init.signal, timeout]) : timeout });
+          try {
+            return await baseFetch(url, { ...init, signal: init.signal ? AbortSignal.any([init.signal, timeout]) : timeout });
+          } catch (err) {
+            // octokit turns every fetch error into a RequestError that plugin-retry retries
+            // (1 + 4 + 9 s), except an AbortError, which it passes through untouched. A
+            // refusal of the outbound client (SSRF guard, plain http) cannot change on retry.
+            if (isHttpError(err) && !err.transient) throw new OutboundRefusal(err);
+            throw err;
+          }
         },
       },
       retry: {
@@ -134,7 +148,7 @@ export class GitHubForge implements Forge {
       pr = toPullRequest(data as PullData);
     } catch (err) {
       // 422 "A pull request already exists for owner:branch": an earlier attempt got through.
-      if (err instanceof ForgeError && err.status === 422 && /already exists/i.test(err.message)) {
+      if (err instanceof ForgeError && err.alreadyExists === true) {
         const existing = await this.findOpenPullRequest(input.head, options);
         if (existing) return { ...existing, warnings: [] };
       }
@@ -205,15 +219,31 @@ function requestOptions(options: CallOptions): { signal?: AbortSignal } {
   return options.signal ? { signal: options.signal } : {};
 }
 
-/** octokit's RequestError (status, response.headers, message) to a ForgeError. */
+/**
+ * octokit's RequestError to a ForgeError. Its message is the forge's own text
+ * (toErrorMessage of the answer), so it is never used: the status and response.data
+ * go to forgeAnswerError, which shows at most a structured code.
+ */
 export function toForgeError(what: string, err: unknown, secrets: readonly string[], now: number): ForgeError {
   if (err instanceof ForgeError) return err;
-  const e = err as { status?: unknown; response?: { headers?: HeaderBag; status?: number }; message?: unknown; name?: unknown } | null;
-  // A RequestError without a response never reached GitHub: network error, timeout, abort.
-  const answered = e?.response !== undefined && typeof e?.status === 'number';
-  const status = answered ? e.status as number : undefined;
-  const message = typeof e?.message === 'string' ? e.message : String(err);
-  return forgeHttpError(what, status, e?.response?.headers ?? {}, message, { now, secrets, cause: err });
+  const e = err as { status?: unknown; response?: { headers?: HeaderBag; data?: unknown }; cause?: unknown; name?: unknown } | null;
+  if (e?.response !== undefined && typeof e.status === 'number') {
+    return forgeAnswerError(what, { status: e.status, headers: e.response.headers ?? {}, body: e.response.data }, { now, secrets });
+  }
+  // A RequestError without a response never reached GitHub: a refusal of the outbound
+  // client, a network error, a timeout, an abort. octokit keeps the fetch error as cause.
+  const cause = isHttpError(err) ? err : e?.cause;
+  if (isHttpError(cause)) return forgeNoAnswerError(what, `${cause.code}: ${cause.message}`, { secrets, cause });
+  const reason = cause instanceof Error ? (cause as { cause?: unknown }).cause ?? cause : err;
+  return forgeNoAnswerError(what, reason instanceof Error ? reason.message : e?.name === 'AbortError' ? 'cancelled' : 'network error', { secrets, cause: reason });
+}
+
+/** A terminal refusal of the outbound client, named so octokit neither wraps nor retries it (see request.fetch). */
+class OutboundRefusal extends Error {
+  override readonly name = 'AbortError';
+  constructor(readonly refusal: HttpError) {
+    super(refusal.message, { cause: refusal });
+  }
 }
 
 function toPullRequest(data: PullData): PullRequest {

@@ -141,7 +141,7 @@ export interface ForgeClientOptions {
   requestTimeoutMs?: number;
   /** Retries of 5xx and network errors. Default 3. */
   retries?: number;
-  /** Default globalThis.fetch. */
+  /** Default the outbound client (lib/http) with no SSRF exceptions; the controller passes its own, with --outbound-allow. */
   fetch?: typeof globalThis.fetch;
   /** Default Date.now. */
   now?: () => number;

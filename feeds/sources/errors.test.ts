@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { FEED_ERROR_CODES, FeedError, redactUrl } from './errors.js';
+import { HTTP_ERROR_CODES, HttpError } from '../../lib/http/errors.js';
+import { FEED_ERROR_CODES, FeedError, feedErrorFrom, redactUrl } from './errors.js';
 
 describe('FeedError', () => {
   it('GIVEN the registry WHEN it is read THEN every code is FST_FEED_*, summarised, and has a transient default', () => {
@@ -26,5 +27,17 @@ describe('FeedError', () => {
 
   it('GIVEN something that is not a URL WHEN redacted THEN nothing of it is echoed', () => {
     expect(redactUrl('not a url with token abc')).toBe('(invalid URL)');
+  });
+
+  it('GIVEN every outbound-client code WHEN reported for a feed THEN it becomes the FST_FEED_* code of the same name, with message, URL and status kept', () => {
+    for (const code of Object.keys(HTTP_ERROR_CODES) as Array<keyof typeof HTTP_ERROR_CODES>) {
+      const mapped = feedErrorFrom(new HttpError(code, 'm', { url: 'https://f.example/x?key=k', status: 503 })) as FeedError;
+      expect(mapped).toBeInstanceOf(FeedError);
+      expect(mapped.code).toBe(code.replace('FST_HTTP_', 'FST_FEED_'));
+      expect(mapped.code in FEED_ERROR_CODES).toBe(true);
+      expect(mapped).toMatchObject({ message: 'm', url: 'https://f.example/x?key=REDACTED', status: 503 });
+    }
+    const other = new Error('x');
+    expect(feedErrorFrom(other)).toBe(other);
   });
 });

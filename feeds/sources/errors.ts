@@ -7,6 +7,10 @@
  * here, when the error is built, so no caller has to remember to do it before
  * logging or writing `status.lastError` (STYLE.md, octokit anchor).
  */
+import { HttpError, redactUrl } from '../../lib/http/errors.js';
+import type { HttpErrorCode } from '../../lib/http/errors.js';
+
+export { redactUrl };
 
 export interface FeedErrorCodeInfo {
   /**
@@ -18,7 +22,11 @@ export interface FeedErrorCodeInfo {
   summary: string;
 }
 
-/** Every code a feed source can throw. docs/errors.md documents each one. */
+/**
+ * Every code a feed source can throw. docs/errors.md documents each one. The
+ * transport codes mirror lib/http's FST_HTTP_* one for one (feedErrorFrom); the
+ * feed names stay because conditions, alerts and docs already use them.
+ */
 export const FEED_ERROR_CODES = {
   FST_FEED_INVALID_REQUEST: {
     transient: false,
@@ -27,6 +35,10 @@ export const FEED_ERROR_CODES = {
   FST_FEED_SSRF_BLOCKED: {
     transient: false,
     summary: 'The feed host, or a redirect target, resolved to a loopback, link-local, cloud-metadata, private, multicast, reserved or cluster-internal address that the allow-list does not permit.',
+  },
+  FST_FEED_INSECURE: {
+    transient: false,
+    summary: 'The feed URL, or a redirect target, is plain http to a host that is neither loopback nor in --outbound-allow; use https.',
   },
   FST_FEED_NETWORK: {
     transient: true,
@@ -119,27 +131,32 @@ export function isFeedError(err: unknown): err is FeedError {
   return err instanceof FeedError;
 }
 
-const REDACTED = 'REDACTED';
+/** Every outbound-client code, and the feed code it is reported as (the feed codes are user-visible and stable). */
+const FROM_HTTP: Record<HttpErrorCode, FeedErrorCode> = {
+  FST_HTTP_INVALID_REQUEST: 'FST_FEED_INVALID_REQUEST',
+  FST_HTTP_SSRF_BLOCKED: 'FST_FEED_SSRF_BLOCKED',
+  FST_HTTP_INSECURE: 'FST_FEED_INSECURE',
+  FST_HTTP_NETWORK: 'FST_FEED_NETWORK',
+  FST_HTTP_TLS: 'FST_FEED_TLS',
+  FST_HTTP_TIMEOUT: 'FST_FEED_TIMEOUT',
+  FST_HTTP_ABORTED: 'FST_FEED_ABORTED',
+  FST_HTTP_REDIRECT_LIMIT: 'FST_FEED_REDIRECT_LIMIT',
+  FST_HTTP_REDIRECT_INVALID: 'FST_FEED_REDIRECT_INVALID',
+  FST_HTTP_TOO_LARGE: 'FST_FEED_TOO_LARGE',
+  FST_HTTP_TRUNCATED: 'FST_FEED_TRUNCATED',
+};
 
 /**
- * The URL as it may appear in a message or a log: no user-info, every query value
- * replaced (feeds often take an API key as `?key=...`; the names stay so the
- * reader can still tell which URL it was), and no fragment.
+ * The FeedError an outbound-client failure is reported as: same message (already
+ * redacted, never holding response content), same URL and status, the feed code
+ * that matches. Anything else passes through unchanged.
  */
-export function redactUrl(input: string | URL): string {
-  let url: URL;
-  try {
-    url = new URL(input.toString());
-  } catch {
-    // Not a URL at all: show nothing of it rather than risk echoing a secret.
-    return '(invalid URL)';
-  }
-  url.username = '';
-  url.password = '';
-  url.hash = '';
-  if (url.search !== '') {
-    const names = [...url.searchParams.keys()];
-    url.search = names.map((name) => `${encodeURIComponent(name)}=${REDACTED}`).join('&');
-  }
-  return url.toString();
+export function feedErrorFrom(err: unknown): unknown {
+  if (!(err instanceof HttpError)) return err;
+  return new FeedError(FROM_HTTP[err.code], err.message, {
+    transient: err.transient,
+    ...(err.status === undefined ? {} : { status: err.status }),
+    ...(err.url === undefined ? {} : { url: err.url }),
+    ...(err.cause === undefined ? {} : { cause: err.cause }),
+  });
 }

@@ -21,8 +21,8 @@ import { FeedError, redactUrl } from './errors.js';
 import {
   DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_REDIRECTS, Deadline, checkCaPem, checkCredentialHeaders, describeStatus,
   openExchange, parseFeedUrl, statusIsTransient,
-} from './transport.js';
-import type { Exchange, FetchLimits } from './transport.js';
+} from './outbound.js';
+import type { Exchange, FetchLimits } from './outbound.js';
 
 export interface HttpFetchOptions extends FetchLimits {
   url: string;

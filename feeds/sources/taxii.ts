@@ -29,8 +29,8 @@ import { checkLimits } from './http.js';
 import {
   DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_REDIRECTS, Deadline, checkCaPem, describeStatus, openExchange, parseFeedUrl,
   statusIsTransient,
-} from './transport.js';
-import type { Exchange, FetchLimits, TransportOptions } from './transport.js';
+} from './outbound.js';
+import type { Exchange, FetchLimits, TransportOptions } from './outbound.js';
 
 export const TAXII_MEDIA_TYPE = 'application/taxii+json;version=2.1';
 export const DEFAULT_PAGE_SIZE = 1000;
@@ -160,7 +160,9 @@ class Session {
     // The spec requires application/taxii+json; plain JSON is tolerated because
     // some servers label it so. Anything else (a login page, a proxy error) is not TAXII.
     if (!type.startsWith('application/taxii+json') && !type.startsWith('application/json')) {
-      throw new FeedError('FST_FEED_TAXII', `${what} from ${redactUrl(url)} has Content-Type "${type.slice(0, 80)}", not ${TAXII_MEDIA_TYPE}`, { url });
+      // A header is the server's text too: shown only when it looks like a media type.
+      const shown = /^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+$/.test(type.split(';')[0]?.trim() ?? '') ? type.split(';')[0]?.trim() : '(not shown)';
+      throw new FeedError('FST_FEED_TAXII', `${what} from ${redactUrl(url)} has Content-Type ${shown}, not ${TAXII_MEDIA_TYPE}`, { url });
     }
   }
 }

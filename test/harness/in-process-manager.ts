@@ -6,6 +6,7 @@ import { KubeEventRecorder } from '../../controller/runtime/events.js';
 import { Manager } from '../../controller/runtime/manager.js';
 import { Metrics } from '../../controller/runtime/metrics.js';
 import { addControllers } from '../../controller/controllers.js';
+import { LOOPBACK_ALLOW } from './outbound.js';
 
 /**
  * The real manager and controllers, running inside the test process against a real
@@ -19,7 +20,9 @@ export async function startManager(kc: KubeConfig, opts: { resyncPeriodMs?: numb
   const manager = new Manager({ client, clock: realClock, log, metrics, metricsBindAddress: '127.0.0.1:0', healthProbeBindAddress: '127.0.0.1:0' });
   const controllers = addControllers(manager, {
     kc, client, events, clock: realClock, log, metrics, concurrency: opts.concurrency ?? 2, resyncPeriodMs: opts.resyncPeriodMs ?? 0,
-    feeds: { namespace: opts.namespace ?? 'forestall-system', fetchAllow: opts.fetchAllow ?? [], neverBlock: [], maxBytes: 2 * 1024 * 1024, timeoutMs: opts.feedTimeoutMs ?? 5000 },
+    // The one shared place that lets the in-process controller reach the tests' loopback
+    // servers (feeds, Gitea, Keycloak, SCIM, webhook receivers): --outbound-allow 127.0.0.1.
+    feeds: { namespace: opts.namespace ?? 'forestall-system', fetchAllow: [...LOOPBACK_ALLOW, ...(opts.fetchAllow ?? [])], neverBlock: [], maxBytes: 2 * 1024 * 1024, timeoutMs: opts.feedTimeoutMs ?? 5000 },
     defaultConnectors: opts.defaultConnectors,
     ...(opts.identityNeverTouch ? { identityNeverTouch: opts.identityNeverTouch } : {}),
     ...(opts.gitWorkRoot ? { git: { workRoot: opts.gitWorkRoot, env: process.env, pullRequestPollMs: opts.pullRequestPollMs ?? 300, ...(opts.gitWebhook ? { webhook: opts.gitWebhook } : {}) } } : {}),

@@ -380,6 +380,24 @@ describe('http feed source', () => {
       expect(err.message).toContain('inside a cluster CIDR 52.16.0.0/16');
     });
 
+    it('GIVEN plain http to a name that resolves to a public address WHEN fetched THEN FST_FEED_INSECURE before any connection', async () => {
+      const dns = fakeDns({ 'feeds.example.test': ['93.184.216.34'] });
+      const err = await httpError('FST_FEED_INSECURE', httpOptions('http://feeds.example.test/feed.txt', {
+        headers: { authorization: 'Bearer never-sent' },
+        ssrf: { resolve: dns.resolve },
+      }));
+      expect(err.message).toContain('neither loopback nor in the outbound allow-list; use https');
+    });
+
+    it('GIVEN plain http to a name the allow-list names WHEN fetched THEN it is sent', async () => {
+      const dns = fakeDns({ 'plain.feeds.test': ['127.0.0.1'] });
+      const result = await fetchHttp(httpOptions(`http://plain.feeds.test:${server.port}/feeds/${IPSUM_PATH}`, {
+        ssrf: { allow: ['plain.feeds.test'], resolve: dns.resolve },
+      }));
+      expect(result.status).toBe('ok');
+      if (result.status === 'ok') for await (const _chunk of result.body) { /* drain */ }
+    });
+
     it('GIVEN a name that resolves to an allowed and a private address WHEN it is fetched THEN the private one refuses the host', async () => {
       const dns = fakeDns({ 'mixed.test': ['127.0.0.1', '10.1.2.3'] });
       const err = await httpError('FST_FEED_SSRF_BLOCKED', httpOptions(`http://mixed.test:${server.port}/feeds/${IPSUM_PATH}`, {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loopbackFetch } from '../harness/outbound.js';
 import { createForge, ForgeError, parseMarker, pullRequestBody, type Forge } from '../../delivery/forge/index.js';
 import { eventually } from '../harness/eventually.js';
 import { startGitea, type GiteaServer } from '../harness/gitea-server.js';
@@ -45,7 +46,7 @@ beforeAll(async () => {
   expect(collaborator.status, collaborator.text).toBe(204);
   await branchWithFile(HEAD, 'clusters/prod/forestall/block-c2.yaml', 'kind: NetworkPolicy\n');
   // The spec's URL, as a user would write it; the API URL is derived from it.
-  forge = createForge({ url: `${gitea.url}/${gitea.username}/${REPO}.git`, forge: { type: 'Gitea' } }, { token: gitea.token });
+  forge = createForge({ url: `${gitea.url}/${gitea.username}/${REPO}.git`, forge: { type: 'Gitea' } }, { token: gitea.token, fetch: loopbackFetch });
 });
 
 afterAll(async () => {
@@ -74,7 +75,7 @@ describe('GiteaForge against a real Gitea', () => {
   });
 
   it('GIVEN the pull request exists WHEN a restarted controller opens it again THEN it gets the same one, and labels are not duplicated', async () => {
-    const restarted = createForge({ url: `${gitea.url}/${gitea.username}/${REPO}`, forge: { type: 'Gitea', apiUrl: gitea.apiUrl } }, { token: gitea.token });
+    const restarted = createForge({ url: `${gitea.url}/${gitea.username}/${REPO}`, forge: { type: 'Gitea', apiUrl: gitea.apiUrl } }, { token: gitea.token, fetch: loopbackFetch });
     expect((await restarted.findOpenPullRequest(HEAD))?.number).toBe(number);
     const again = await restarted.openPullRequest({ head: HEAD, base: 'main', title: rendered.title, body: rendered.body, labels: ['forestall'] });
     expect(again.number).toBe(number);
@@ -122,14 +123,14 @@ describe('GiteaForge against a real Gitea', () => {
 
   it('GIVEN a wrong token, a missing pull request, a missing repository and a missing base branch THEN each is the documented error', async () => {
     const wrongToken = 'f'.repeat(40);
-    const badAuth = createForge({ url: `${gitea.url}/${gitea.username}/${REPO}`, forge: { type: 'Gitea' } }, { token: wrongToken });
+    const badAuth = createForge({ url: `${gitea.url}/${gitea.username}/${REPO}`, forge: { type: 'Gitea' } }, { token: wrongToken, fetch: loopbackFetch });
     const auth = await badAuth.getPullRequest(number).catch((e: unknown) => e);
     expect(auth).toBeInstanceOf(ForgeError);
     expect(auth).toMatchObject({ code: 'FST_FORGE_AUTH', errorClass: 'terminal', status: 401 });
     expect((auth as Error).message).not.toContain(wrongToken);
 
     await expect(forge.getPullRequest(9999)).rejects.toMatchObject({ code: 'FST_FORGE_NOT_FOUND' });
-    const missingRepo = createForge({ url: `${gitea.url}/${gitea.username}/no-such-repo`, forge: { type: 'Gitea' } }, { token: gitea.token });
+    const missingRepo = createForge({ url: `${gitea.url}/${gitea.username}/no-such-repo`, forge: { type: 'Gitea' } }, { token: gitea.token, fetch: loopbackFetch });
     await expect(missingRepo.findOpenPullRequest(HEAD)).rejects.toMatchObject({ code: 'FST_FORGE_NOT_FOUND' });
 
     await branchWithFile('forestall/orphan', 'orphan.txt', 'x\n');

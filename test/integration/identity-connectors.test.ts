@@ -9,6 +9,7 @@ import {
 } from '../../connectors/identity/index.js';
 import { ConnectorError, type ActionRequest, type ActionType } from '../../connectors/index.js';
 import { CONNECTOR_ROLES, LOGIN_CLIENT_ID, startKeycloak, type ClientCredentials, type KeycloakServer } from '../harness/keycloak-server.js';
+import { loopbackFetch } from '../harness/outbound.js';
 import { SCIM_PATCH_OP_SCHEMA, startScimServer, type ScimServer, type ScimUser } from '../harness/scim-server.js';
 
 // The SCIM and Keycloak identity connectors against the real servers: scim2-server from
@@ -41,6 +42,8 @@ function access(secretName: string, secret: Record<string, string>, ledger: Iden
   return {
     ledger,
     neverTouch: [NEVER_TOUCH],
+    // The servers listen on loopback: the outbound client refuses it unless allowed.
+    fetch: loopbackFetch,
     async secret(ref) {
       if (ref.name !== secretName) throw new Error(`Secret ${ref.name} not found`);
       return { ...secret };

@@ -1,8 +1,10 @@
 /**
- * One GET, with everything a feed fetch needs around it: the SSRF guard on every
- * hop, connections pinned to the checked addresses, TLS verification that cannot
- * be turned off, redirects followed by hand, a total deadline and an idle limit.
- * Shared by the plain HTTP source and the TAXII client.
+ * One request, with everything an outbound call needs around it: the SSRF guard on
+ * every hop, connections pinned to the checked addresses, https unless the target
+ * is loopback or allow-listed, TLS verification that cannot be turned off,
+ * redirects followed by hand (credentials dropped when one leaves the origin), a
+ * total deadline and an idle limit. The feeds' streaming GET and the
+ * fetch-compatible client (fetch.ts) are both built on openExchange.
  *
  * node:http / node:https are used directly (not fetch/undici) because only they
  * let us hand the socket a `lookup` per request, which is what makes the pinning
@@ -15,8 +17,8 @@ import type { RequestOptions as HttpsRequestOptions } from 'node:https';
 import { isIP } from 'node:net';
 import { X509Certificate } from 'node:crypto';
 import { rootCertificates } from 'node:tls';
-import { FeedError, redactUrl } from './errors.js';
-import { checkTarget } from './ssrf.js';
+import { HttpError, redactUrl } from './errors.js';
+import { checkTarget, plainHttpPermitted } from './ssrf.js';
 import type { CheckedTarget, SsrfPolicy } from './ssrf.js';
 
 export const DEFAULT_MAX_REDIRECTS = 5;
@@ -54,12 +56,12 @@ export class Deadline {
   }
 
   /** The error to report for `url` if the deadline has passed or the caller cancelled. */
-  error(url: URL): FeedError | undefined {
+  error(url: URL): HttpError | undefined {
     if (this.ended === 'timeout') {
-      return new FeedError('FST_FEED_TIMEOUT', `Fetching ${redactUrl(url)} did not finish within the ${this.timeoutMs} ms time limit`, { url });
+      return new HttpError('FST_HTTP_TIMEOUT', `Fetching ${redactUrl(url)} did not finish within the ${this.timeoutMs} ms time limit`, { url });
     }
     if (this.ended === 'aborted') {
-      return new FeedError('FST_FEED_ABORTED', `Fetching ${redactUrl(url)} was cancelled`, { url });
+      return new HttpError('FST_HTTP_ABORTED', `Fetching ${redactUrl(url)} was cancelled`, { url });
     }
     return undefined;
   }
@@ -94,7 +96,7 @@ export class Deadline {
   }
 }
 
-/** What every feed fetch is given, whatever its protocol: trust, limits and the SSRF policy. */
+/** What every fetch is given, whatever its protocol: trust, limits and the SSRF policy. */
 export interface FetchLimits {
   /** Extra PEM CA certificates to trust besides the public roots. Verification is always on. */
   caPem?: string;
@@ -120,9 +122,18 @@ export interface TransportOptions {
   serverName?: string;
   maxRedirects: number;
   /**
-   * Headers carrying credentials (from the ThreatFeed's Secret, or TAXII auth).
-   * They are dropped as soon as a redirect leaves the original origin, so a feed
-   * host cannot bounce our token to a host it chooses.
+   * 'follow' (by hand, each hop checked), 'manual' (the 3xx is the answer) or
+   * 'error' (a 3xx is FST_HTTP_REDIRECT_INVALID). Default 'follow'.
+   */
+  redirect?: 'follow' | 'manual' | 'error';
+  /** Default GET. */
+  method?: string;
+  /** Request body; dropped when a 301/302/303 turns the request into a GET. */
+  body?: Uint8Array;
+  /**
+   * Headers carrying credentials (Authorization, Cookie, a ThreatFeed Secret's
+   * headers, TAXII auth). They are dropped as soon as a redirect leaves the
+   * original origin, so a host cannot bounce our token to a host it chooses.
    */
   credentialHeaders: Readonly<Record<string, string>>;
   /** Headers of the protocol itself (Accept, conditional GET); kept across redirects. */
@@ -141,6 +152,8 @@ export interface Exchange {
   rawBody(): AsyncIterable<Uint8Array>;
   /** Whether the credential headers were still sent on the final hop (a cross-origin redirect drops them). */
   credentialsSent: boolean;
+  /** Whether a redirect was followed to get here. */
+  redirected: boolean;
   /** Closes the connection; safe to call more than once. */
   close(): void;
 }
@@ -160,34 +173,34 @@ export function checkCredentialHeaders(headers: Readonly<Record<string, string>>
   for (const [name, value] of Object.entries(headers ?? {})) {
     const lower = name.toLowerCase();
     if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(lower)) {
-      throw new FeedError('FST_FEED_INVALID_REQUEST', `Header name "${name.slice(0, 64)}" is not a valid HTTP header name`);
+      throw new HttpError('FST_HTTP_INVALID_REQUEST', `Header name "${name.slice(0, 64)}" is not a valid HTTP header name`);
     }
     if (RESERVED_HEADERS.has(lower)) {
-      throw new FeedError('FST_FEED_INVALID_REQUEST', `Header ${name} is set by the feed client itself and may not come from the Secret`);
+      throw new HttpError('FST_HTTP_INVALID_REQUEST', `Header ${name} is set by the client itself and may not come from the Secret`);
     }
     if (/[\r\n\0]/.test(value)) {
-      throw new FeedError('FST_FEED_INVALID_REQUEST', `Header ${name} has a value with a line break or NUL character (value not shown)`);
+      throw new HttpError('FST_HTTP_INVALID_REQUEST', `Header ${name} has a value with a line break or NUL character (value not shown)`);
     }
     out[lower] = value;
   }
   return out;
 }
 
-/** Parses a configured feed URL; only http(s), and no credentials in it. */
-export function parseFeedUrl(raw: string): URL {
+/** Parses a configured URL; only http(s), and no credentials in it. `what` names it in errors ("Feed URL"). */
+export function parseHttpUrl(raw: string, what = 'URL'): URL {
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw new FeedError('FST_FEED_INVALID_REQUEST', `Feed URL ${redactUrl(raw)} is not a valid absolute URL`);
+    throw new HttpError('FST_HTTP_INVALID_REQUEST', `${what} ${redactUrl(raw)} is not a valid absolute URL`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new FeedError('FST_FEED_INVALID_REQUEST', `Feed URL scheme ${url.protocol} is not supported; use http or https`, { url });
+    throw new HttpError('FST_HTTP_INVALID_REQUEST', `${what} scheme ${url.protocol} is not supported; use http or https`, { url });
   }
   if (url.username !== '' || url.password !== '') {
     // Credentials in the URL end up in logs and in the resource spec; they belong
-    // in the Secret that headersSecretRef / authSecretRef names.
-    throw new FeedError('FST_FEED_INVALID_REQUEST', `Feed URL ${redactUrl(url)} carries credentials; put them in the referenced Secret instead`, { url });
+    // in the Secret the resource names.
+    throw new HttpError('FST_HTTP_INVALID_REQUEST', `${what} ${redactUrl(url)} carries credentials; put them in the referenced Secret instead`, { url });
   }
   return url;
 }
@@ -197,59 +210,84 @@ export function checkCaPem(caPem: string | undefined): void {
   try {
     new X509Certificate(caPem);
   } catch (err) {
-    throw new FeedError('FST_FEED_TLS', 'The configured CA bundle (tls.caSecretRef) does not hold a PEM certificate', { cause: err });
+    throw new HttpError('FST_HTTP_TLS', 'The configured CA bundle (tls.caSecretRef) does not hold a PEM certificate', { cause: err });
   }
 }
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
 /**
- * Sends GET `start`, following redirects by hand so each hop passes the SSRF guard.
- * Resolves once the final response's headers have arrived.
+ * Sends `start`, following redirects by hand (unless told not to) so each hop
+ * passes the SSRF guard and the https rule. Resolves once the final response's
+ * headers have arrived.
  */
 export async function openExchange(start: URL, options: TransportOptions): Promise<Exchange> {
   let url = start;
   let credentials = options.credentialHeaders;
+  let method = (options.method ?? 'GET').toUpperCase();
+  let body = options.body;
   let previous: URL | undefined;
   for (let redirects = 0; ; redirects += 1) {
     const target = await options.deadline.race(checkTarget(url, options.ssrf), url).catch((err: unknown) => {
       // Say that a redirect led here: the configured URL itself was fine.
-      if (err instanceof FeedError && err.code === 'FST_FEED_SSRF_BLOCKED' && previous !== undefined) {
-        throw new FeedError(err.code, `Redirect from ${redactUrl(previous)} refused. ${err.message}`, { url });
+      if (err instanceof HttpError && err.code === 'FST_HTTP_SSRF_BLOCKED' && previous !== undefined) {
+        throw new HttpError(err.code, `Redirect from ${redactUrl(previous)} refused. ${err.message}`, { url });
       }
       throw err;
     });
+    if (url.protocol === 'http:' && !plainHttpPermitted(target.hostname, target.addresses, options.ssrf)) {
+      const via = previous === undefined ? '' : ` (a redirect from ${redactUrl(previous)})`;
+      throw new HttpError(
+        'FST_HTTP_INSECURE',
+        `Refused plain http to ${redactUrl(url)}${via}: ${target.hostname} is neither loopback nor in the outbound allow-list; use https`,
+        { url },
+      );
+    }
     const serverName = url.hostname === start.hostname ? options.serverName : undefined;
-    const hop = await sendOnce(url, { ...credentials, ...options.protocolHeaders }, target, serverName, options);
+    const hop = await sendOnce(url, { method, headers: { ...credentials, ...options.protocolHeaders }, body }, target, serverName, options);
+    const status = hop.res.statusCode ?? 0;
     const location = hop.res.headers.location;
-    if (!REDIRECT_STATUSES.has(hop.res.statusCode ?? 0) || location === undefined) {
-      return exchangeFrom(url, hop, options, Object.keys(credentials).length > 0);
+    const mode = options.redirect ?? 'follow';
+    if (!REDIRECT_STATUSES.has(status) || location === undefined || mode === 'manual') {
+      return exchangeFrom(url, hop, options, { credentialsSent: Object.keys(credentials).length > 0, redirected: previous !== undefined });
     }
     hop.close();
+    if (mode === 'error') {
+      throw new HttpError(
+        'FST_HTTP_REDIRECT_INVALID',
+        `${method} ${redactUrl(url)} answered HTTP ${status}, a redirect, which this client does not follow; configure the final URL`,
+        { url, status },
+      );
+    }
 
     let next: URL;
     try {
       next = new URL(location, url);
     } catch {
-      throw new FeedError('FST_FEED_REDIRECT_INVALID', `${redactUrl(url)} redirected to an invalid Location`, { url });
+      throw new HttpError('FST_HTTP_REDIRECT_INVALID', `${redactUrl(url)} redirected to an invalid Location`, { url });
     }
     if (redirects >= options.maxRedirects) {
-      throw new FeedError(
-        'FST_FEED_REDIRECT_LIMIT',
+      throw new HttpError(
+        'FST_HTTP_REDIRECT_LIMIT',
         `Gave up after ${options.maxRedirects} redirects starting at ${redactUrl(start)}; the last one went from ${redactUrl(url)} to ${redactUrl(next)}`,
         { url: start },
       );
     }
     if (next.protocol !== 'http:' && next.protocol !== 'https:') {
-      throw new FeedError('FST_FEED_REDIRECT_INVALID', `${redactUrl(url)} redirected to a ${next.protocol} URL; only http and https are followed`, { url });
+      throw new HttpError('FST_HTTP_REDIRECT_INVALID', `${redactUrl(url)} redirected to a ${next.protocol} URL; only http and https are followed`, { url });
     }
     if (url.protocol === 'https:' && next.protocol === 'http:') {
-      throw new FeedError('FST_FEED_REDIRECT_INVALID', `${redactUrl(url)} redirected from https to plain http (${redactUrl(next)}); refusing to drop TLS`, { url });
+      throw new HttpError('FST_HTTP_REDIRECT_INVALID', `${redactUrl(url)} redirected from https to plain http (${redactUrl(next)}); refusing to drop TLS`, { url });
     }
     if (next.username !== '' || next.password !== '') {
-      throw new FeedError('FST_FEED_REDIRECT_INVALID', `${redactUrl(url)} redirected to a URL with credentials in it`, { url });
+      throw new HttpError('FST_HTTP_REDIRECT_INVALID', `${redactUrl(url)} redirected to a URL with credentials in it`, { url });
     }
     if (next.origin !== url.origin) credentials = {};
+    // As fetch does: 303 always, and 301/302 after a POST, become a GET without a body.
+    if (status === 303 || ((status === 301 || status === 302) && method === 'POST')) {
+      if (method !== 'HEAD') method = 'GET';
+      body = undefined;
+    }
     previous = url;
     url = next;
   }
@@ -263,9 +301,15 @@ interface Hop {
   close(): void;
 }
 
+interface Outgoing {
+  method: string;
+  headers: Record<string, string>;
+  body: Uint8Array | undefined;
+}
+
 function sendOnce(
   url: URL,
-  headers: Record<string, string>,
+  outgoing: Outgoing,
   target: CheckedTarget,
   serverName: string | undefined,
   options: TransportOptions,
@@ -273,8 +317,10 @@ function sendOnce(
   const { deadline, idleTimeoutMs } = options;
   return new Promise<Hop>((resolve, reject) => {
     const idle = { fired: false };
+    const headers = { ...outgoing.headers };
+    if (outgoing.body !== undefined) headers['content-length'] = String(outgoing.body.byteLength);
     const common: RequestOptions = {
-      method: 'GET',
+      method: outgoing.method,
       protocol: url.protocol,
       hostname: target.hostname,
       port: url.port === '' ? undefined : Number(url.port),
@@ -305,7 +351,7 @@ function sendOnce(
         req = httpRequest(common);
       }
     } catch (err) {
-      reject(new FeedError('FST_FEED_INVALID_REQUEST', `Could not build the request for ${redactUrl(url)}: ${(err as Error).message}`, { url, cause: err }));
+      reject(new HttpError('FST_HTTP_INVALID_REQUEST', `Could not build the request for ${redactUrl(url)}: ${(err as Error).message}`, { url, cause: err }));
       return;
     }
 
@@ -332,11 +378,11 @@ function sendOnce(
       req.setTimeout(0);
       resolve({ req, res, idle, close });
     });
-    req.end();
+    req.end(outgoing.body === undefined ? undefined : Buffer.from(outgoing.body));
   });
 }
 
-function exchangeFrom(url: URL, hop: Hop, options: TransportOptions, credentialsSent: boolean): Exchange {
+function exchangeFrom(url: URL, hop: Hop, options: TransportOptions, how: { credentialsSent: boolean; redirected: boolean }): Exchange {
   const { res, req, idle } = hop;
   const declared = res.headers['content-length'];
   const expected = declared !== undefined && res.headers['transfer-encoding'] === undefined ? Number(declared) : undefined;
@@ -344,7 +390,7 @@ function exchangeFrom(url: URL, hop: Hop, options: TransportOptions, credentials
     url,
     status: res.statusCode ?? 0,
     headers: res.headers,
-    credentialsSent,
+    ...how,
     close: hop.close,
     rawBody: async function* rawBody(): AsyncGenerator<Uint8Array> {
       let received = 0;
@@ -388,18 +434,18 @@ interface ErrorContext {
   options: TransportOptions;
 }
 
-function idleError(url: URL, idleTimeoutMs: number, phase: 'response' | 'body'): FeedError {
+function idleError(url: URL, idleTimeoutMs: number, phase: 'response' | 'body'): HttpError {
   const waiting = phase === 'response' ? 'while connecting or waiting for the response' : 'in the middle of the body';
-  return new FeedError('FST_FEED_TIMEOUT', `${redactUrl(url)} sent nothing for ${idleTimeoutMs} ms ${waiting} (idle time limit)`, { url });
+  return new HttpError('FST_HTTP_TIMEOUT', `${redactUrl(url)} sent nothing for ${idleTimeoutMs} ms ${waiting} (idle time limit)`, { url });
 }
 
-function truncated(url: URL, received: number, expected: number | undefined, why: string): FeedError {
+function truncated(url: URL, received: number, expected: number | undefined, why: string): HttpError {
   const of = expected === undefined ? '' : ` of the ${expected} announced by Content-Length`;
-  return new FeedError('FST_FEED_TRUNCATED', `Response from ${redactUrl(url)} was cut short after ${received} bytes${of}: ${why}`, { url });
+  return new HttpError('FST_HTTP_TRUNCATED', `Response from ${redactUrl(url)} was cut short after ${received} bytes${of}: ${why}`, { url });
 }
 
-function bodyError(err: unknown, url: URL, ctx: ErrorContext & { received: number; expected: number | undefined }): FeedError {
-  if (err instanceof FeedError) return err;
+function bodyError(err: unknown, url: URL, ctx: ErrorContext & { received: number; expected: number | undefined }): HttpError {
+  if (err instanceof HttpError) return err;
   const ended = ctx.options.deadline.error(url);
   if (ended !== undefined) return ended;
   if (ctx.idle.fired) return idleError(url, ctx.options.idleTimeoutMs, 'body');
@@ -409,8 +455,8 @@ function bodyError(err: unknown, url: URL, ctx: ErrorContext & { received: numbe
 
 const TLS_ERROR = /^(ERR_TLS_|ERR_SSL_)|CERT|SELF_SIGNED|ISSUER|LEAF_SIGNATURE|^EPROTO$|HOSTNAME_MISMATCH/;
 
-function connectionError(err: unknown, url: URL, target: CheckedTarget, ctx: ErrorContext & { phase: 'response' }): FeedError {
-  if (err instanceof FeedError) return err;
+function connectionError(err: unknown, url: URL, target: CheckedTarget, ctx: ErrorContext & { phase: 'response' }): HttpError {
+  if (err instanceof HttpError) return err;
   const ended = ctx.options.deadline.error(url);
   if (ended !== undefined) return ended;
   if (ctx.idle.fired) return idleError(url, ctx.options.idleTimeoutMs, ctx.phase);
@@ -421,9 +467,9 @@ function connectionError(err: unknown, url: URL, target: CheckedTarget, ctx: Err
     // Node's TLS messages name the certificate problem and the names involved,
     // never request data, so they are kept.
     const hint = code === 'ERR_TLS_CERT_ALTNAME_INVALID' ? '; if the certificate is issued for another name, set tls.serverName' : '';
-    return new FeedError('FST_FEED_TLS', `TLS verification of ${where} failed (${code}): ${e.message}${hint}`, { url, cause: err });
+    return new HttpError('FST_HTTP_TLS', `TLS verification of ${where} failed (${code}): ${e.message}${hint}`, { url, cause: err });
   }
-  return new FeedError('FST_FEED_NETWORK', `Could not fetch ${redactUrl(url)}: connection to ${where} failed (${code})`, { url, cause: err });
+  return new HttpError('FST_HTTP_NETWORK', `Could not fetch ${redactUrl(url)}: connection to ${where} failed (${code})`, { url, cause: err });
 }
 
 /** "HTTP 503 Service Unavailable"; the reason phrase is ours, not the server's. */

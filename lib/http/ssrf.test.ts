@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FeedError } from './errors.js';
+import { HttpError } from './errors.js';
 import { checkAddress, checkTarget, validateSsrfPolicy } from './ssrf.js';
 import type { Resolver } from './ssrf.js';
 
@@ -58,7 +58,7 @@ describe('checkAddress', () => {
     expect(checkAddress('169.254.169.254', { allow: ['169.254.169.254/32'] })).toBeUndefined();
   });
 
-  it('GIVEN malformed policy entries WHEN the policy is validated THEN FST_FEED_INVALID_REQUEST names the entry', () => {
+  it('GIVEN malformed policy entries WHEN the policy is validated THEN FST_HTTP_INVALID_REQUEST names the entry', () => {
     expect(() => validateSsrfPolicy({ clusterCidrs: ['10.0.0.0/40'] })).toThrow(/cluster CIDR "10.0.0.0\/40"/);
     expect(() => validateSsrfPolicy({ allow: ['http://x/'] })).toThrow(/allow entry "http:\/\/x\/"/);
     expect(() => validateSsrfPolicy({ allow: ['10.0.0.0/8', 'feeds.example.org', '*.example.net'] })).not.toThrow();
@@ -83,15 +83,15 @@ describe('checkTarget', () => {
     expect(other).toBe('ENOTFOUND');
   });
 
-  it('GIVEN a name with one bad address among good ones WHEN checked THEN FST_FEED_SSRF_BLOCKED names the bad one', async () => {
+  it('GIVEN a name with one bad address among good ones WHEN checked THEN FST_HTTP_SSRF_BLOCKED names the bad one', async () => {
     const err = await checkTarget(new URL('http://feeds.example.org/'), { resolve: resolver(['203.0.114.1', '10.0.0.7']) }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(FeedError);
-    expect((err as FeedError).code).toBe('FST_FEED_SSRF_BLOCKED');
-    expect((err as FeedError).message).toContain('resolved to 10.0.0.7, which is a private');
+    expect(err).toBeInstanceOf(HttpError);
+    expect((err as HttpError).code).toBe('FST_HTTP_SSRF_BLOCKED');
+    expect((err as HttpError).message).toContain('resolved to 10.0.0.7, which is a private');
   });
 
-  it('GIVEN a resolver that finds nothing WHEN checked THEN FST_FEED_NETWORK', async () => {
+  it('GIVEN a resolver that finds nothing WHEN checked THEN FST_HTTP_NETWORK', async () => {
     const err = await checkTarget(new URL('http://feeds.example.org/'), { resolve: resolver([]) }).catch((e: unknown) => e);
-    expect((err as FeedError).code).toBe('FST_FEED_NETWORK');
+    expect((err as HttpError).code).toBe('FST_HTTP_NETWORK');
   });
 });

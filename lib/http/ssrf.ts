@@ -1,11 +1,12 @@
 /**
- * The SSRF guard for feed fetching (DESIGN.md, Guardrails: "Feed fetching resists
- * SSRF").
+ * The SSRF guard of every outbound request (DESIGN.md, Guardrails: "Feed fetching
+ * resists SSRF", and Trust model: "Every outbound call passes one client").
  *
- * A ThreatFeed URL is written by whoever may create ThreatFeeds, and the
- * controller fetches it from inside the cluster with the controller's network
- * position. Without this guard a feed could read cloud metadata credentials
- * (169.254.169.254), the API server, or any in-cluster service.
+ * A ThreatFeed URL, a policy's forge, identity-provider or notification URL, is
+ * written by whoever may create those objects, and the controller calls it from
+ * inside the cluster with the controller's network position. Without this guard
+ * such a URL could read cloud metadata credentials (169.254.169.254), the API
+ * server, or any in-cluster service.
  *
  * How it holds:
  * - Every hop (the first URL and each redirect) is resolved once, and EVERY
@@ -26,10 +27,10 @@
 import { lookup as dnsLookup } from 'node:dns';
 import type { LookupAddress } from 'node:dns';
 import type { LookupFunction } from 'node:net';
-import { FeedError, redactUrl } from './errors.js';
-import { cidrContains, embeddedIpv4, formatIpv4, parseCidrOrIp, parseIp } from '../../lib/ip.js';
-import type { Cidr, Ip } from '../../lib/ip.js';
-import { SPECIAL_RANGES, type SpecialPurpose } from '../../lib/special-ranges.js';
+import { HttpError, redactUrl } from './errors.js';
+import { cidrContains, embeddedIpv4, formatIpv4, parseCidrOrIp, parseIp } from '../ip.js';
+import type { Cidr, Ip } from '../ip.js';
+import { SPECIAL_RANGES, type SpecialPurpose } from '../special-ranges.js';
 
 export interface ResolvedAddress {
   address: string;
@@ -80,6 +81,8 @@ interface Range {
 }
 
 interface CompiledPolicy {
+  /** The arrays and resolver this was compiled from: a policy object whose fields are replaced is compiled again. */
+  from: readonly [SsrfPolicy['clusterCidrs'], SsrfPolicy['allow'], SsrfPolicy['resolve']];
   special: ReadonlyArray<readonly [Range, RefusalReason]>;
   cluster: readonly Range[];
   allowCidrs: readonly Cidr[];
@@ -99,7 +102,7 @@ const compiledSpecial = SPECIAL_RANGES.map(({ cidr: text, purpose }) => {
 const compiled = new WeakMap<SsrfPolicy, CompiledPolicy>();
 
 /**
- * Checks every entry of the policy and throws a FeedError (FST_FEED_INVALID_REQUEST)
+ * Checks every entry of the policy and throws an HttpError (FST_HTTP_INVALID_REQUEST)
  * naming the first bad one. Call it when configuration is loaded, so a typo fails
  * at start-up rather than on the first fetch.
  */
@@ -109,11 +112,13 @@ export function validateSsrfPolicy(policy: SsrfPolicy): void {
 
 function compile(policy: SsrfPolicy): CompiledPolicy {
   const cached = compiled.get(policy);
-  if (cached !== undefined) return cached;
+  // The controller keeps one policy object and assigns fresh cluster ranges to it as they are read.
+  const [cluster0, allow0, resolve0] = cached?.from ?? [];
+  if (cached !== undefined && cluster0 === policy.clusterCidrs && allow0 === policy.allow && resolve0 === policy.resolve) return cached;
   const cluster = (policy.clusterCidrs ?? []).map((text) => {
     const cidr = parseCidrOrIp(text.trim());
     if (cidr === undefined) {
-      throw new FeedError('FST_FEED_INVALID_REQUEST', `SSRF policy: cluster CIDR "${text}" is not a CIDR or IP address`);
+      throw new HttpError('FST_HTTP_INVALID_REQUEST', `SSRF policy: cluster CIDR "${text}" is not a CIDR or IP address`);
     }
     return { cidr, text };
   });
@@ -127,10 +132,11 @@ function compile(policy: SsrfPolicy): CompiledPolicy {
     } else if (HOST_PATTERN.test(normaliseHost(entry))) {
       allowHosts.push(normaliseHost(entry));
     } else {
-      throw new FeedError('FST_FEED_INVALID_REQUEST', `SSRF policy: allow entry "${raw}" is neither a CIDR, an IP address nor a host name`);
+      throw new HttpError('FST_HTTP_INVALID_REQUEST', `SSRF policy: allow entry "${raw}" is neither a CIDR, an IP address nor a host name`);
     }
   }
   const result: CompiledPolicy = {
+    from: [policy.clusterCidrs, policy.allow, policy.resolve],
     special: compiledSpecial,
     cluster,
     allowCidrs,
@@ -233,15 +239,15 @@ export interface CheckedTarget {
 }
 
 /**
- * Resolves `url`'s host and checks every address. Throws FeedError
- * FST_FEED_SSRF_BLOCKED (naming the address and why) or FST_FEED_NETWORK (the name
+ * Resolves `url`'s host and checks every address. Throws HttpError
+ * FST_HTTP_SSRF_BLOCKED (naming the address and why) or FST_HTTP_NETWORK (the name
  * did not resolve).
  */
 export async function checkTarget(url: URL, policy: SsrfPolicy): Promise<CheckedTarget> {
   const compiledPolicy = compile(policy);
   const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   if (hostname === '') {
-    throw new FeedError('FST_FEED_INVALID_REQUEST', `URL ${url.protocol}// has no host`, { url });
+    throw new HttpError('FST_HTTP_INVALID_REQUEST', `URL ${url.protocol}// has no host`, { url });
   }
 
   let addresses: readonly ResolvedAddress[];
@@ -253,14 +259,14 @@ export async function checkTarget(url: URL, policy: SsrfPolicy): Promise<Checked
       addresses = await compiledPolicy.resolve(hostname);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? 'error';
-      throw new FeedError('FST_FEED_NETWORK', `Could not resolve host ${hostname} (${code})`, {
+      throw new HttpError('FST_HTTP_NETWORK', `Could not resolve host ${hostname} (${code})`, {
         url,
         transient: code !== 'ENOTFOUND',
         cause: err,
       });
     }
     if (addresses.length === 0) {
-      throw new FeedError('FST_FEED_NETWORK', `Host ${hostname} resolved to no addresses`, { url });
+      throw new HttpError('FST_HTTP_NETWORK', `Host ${hostname} resolved to no addresses`, { url });
     }
   }
 
@@ -271,14 +277,34 @@ export async function checkTarget(url: URL, policy: SsrfPolicy): Promise<Checked
       literal !== undefined
         ? describeRefusal(refusal)
         : `host ${hostname} resolved to ${refusalSubject(refusal)}, which ${refusalPredicate(refusal)}`;
-    throw new FeedError(
-      'FST_FEED_SSRF_BLOCKED',
+    throw new HttpError(
+      'FST_HTTP_SSRF_BLOCKED',
       `Refused to fetch ${redactUrl(url)}: ${why}; add it to the SSRF allow-list if this is intended`,
       { url },
     );
   }
 
   return { hostname, addresses, lookup: pinnedLookup(hostname, addresses) };
+}
+
+const NO_EXCEPTIONS: SsrfPolicy = {};
+
+/**
+ * Whether plain http may be used to `hostname`, which resolved to `addresses` (all
+ * of them already passed checkAddress): yes when every address is loopback (the
+ * bytes never leave the host), or when the allow-list names the host or holds every
+ * address. Everything else must use https, so that neither a credential nor an
+ * answer travels in the clear through the cluster network.
+ */
+export function plainHttpPermitted(hostname: string, addresses: readonly ResolvedAddress[], policy: SsrfPolicy): boolean {
+  const compiledPolicy = compile(policy);
+  if (hostAllowed(compiledPolicy, hostname)) return true;
+  return addresses.every(({ address }) => {
+    // Judged by the same classifier as the guard, so mapped forms (::ffff:127.0.0.1) count too.
+    if (checkAddress(address, NO_EXCEPTIONS)?.reason === 'loopback') return true;
+    const ip = parseIp(address);
+    return ip !== undefined && compiledPolicy.allowCidrs.some((cidr) => cidrContains(cidr, ip));
+  });
 }
 
 function pinnedLookup(hostname: string, addresses: readonly ResolvedAddress[]): LookupFunction {

@@ -1,0 +1,170 @@
+/**
+ * The one error type of the outbound HTTP client, with stable codes.
+ *
+ * lib/ is a leaf, so this cannot be the feeds' FeedError or the connectors'
+ * ConnectorError. Callers that own user-visible codes (FST_FEED_*, FST_IDENTITY_*,
+ * FST_NOTIFY_*, FST_FORGE_*) map these codes onto theirs at their boundary; the
+ * controller's classify() reads `errorClass` directly when one reaches it unmapped.
+ *
+ * Contract: a message names the method, the redacted URL, the status, the address
+ * that was refused or the limit that was hit. It never carries a header value, a
+ * query-string value, user info, or ANY part of a response body: a server (or a
+ * metadata endpoint behind a redirect) must not be able to write into our
+ * conditions, Events or logs. Redaction happens here, when the error is built.
+ */
+
+export interface HttpErrorCodeInfo {
+  class: 'terminal' | 'transient';
+  /** One line for docs/errors.md. */
+  summary: string;
+}
+
+/** Every code the outbound client throws. docs/errors.md documents each one. */
+export const HTTP_ERROR_CODES = {
+  FST_HTTP_INVALID_REQUEST: {
+    class: 'terminal',
+    summary: 'The URL or request is unusable: not absolute, not http(s), credentials in the URL, a header that may not be set, or an allow-list entry that does not parse.',
+  },
+  FST_HTTP_SSRF_BLOCKED: {
+    class: 'terminal',
+    summary: 'The host, or a redirect target, resolved to a loopback, link-local, cloud-metadata, private, multicast, reserved or cluster-internal address that --outbound-allow does not permit.',
+  },
+  FST_HTTP_INSECURE: {
+    class: 'terminal',
+    summary: 'Plain http (the URL, a redirect target, or a git remote) to a host that is neither loopback nor in --outbound-allow; use https.',
+  },
+  FST_HTTP_NETWORK: {
+    class: 'transient',
+    summary: 'The host name did not resolve, or the connection was refused or reset before a response arrived.',
+  },
+  FST_HTTP_TLS: {
+    class: 'terminal',
+    summary: 'TLS verification failed: unknown CA, expired certificate, or a certificate not valid for the host.',
+  },
+  FST_HTTP_TIMEOUT: {
+    class: 'transient',
+    summary: 'The request exceeded its total time limit, or the server sent nothing for longer than the idle limit.',
+  },
+  FST_HTTP_ABORTED: {
+    class: 'transient',
+    summary: 'The request was cancelled by its caller (for example on shutdown or leadership loss).',
+  },
+  FST_HTTP_REDIRECT_LIMIT: {
+    class: 'terminal',
+    summary: 'The server redirected more times than allowed.',
+  },
+  FST_HTTP_REDIRECT_INVALID: {
+    class: 'terminal',
+    summary: 'A redirect had no usable Location, pointed at a non-http(s) URL or one with credentials, or the client does not follow redirects.',
+  },
+  FST_HTTP_TOO_LARGE: {
+    class: 'terminal',
+    summary: 'The response body is larger than the byte cap of the client that asked; the message names the cap.',
+  },
+  FST_HTTP_TRUNCATED: {
+    class: 'transient',
+    summary: 'The response ended early: fewer bytes than Content-Length, or a connection closed mid-body.',
+  },
+} as const satisfies Record<string, HttpErrorCodeInfo>;
+
+export type HttpErrorCode = keyof typeof HTTP_ERROR_CODES;
+
+export interface HttpErrorOptions {
+  /** Overrides the code's class (a 404 is terminal, a name that did not resolve may be too). */
+  transient?: boolean;
+  /** The HTTP status, when the error is about one. */
+  status?: number;
+  /** The URL concerned. It is redacted here; pass the raw URL. */
+  url?: string | URL;
+  /**
+   * The underlying error, kept for debugging. Only pass errors whose text is known
+   * not to carry secrets or response content (Node network, TLS and zlib errors).
+   */
+  cause?: unknown;
+}
+
+export class HttpError extends Error {
+  override readonly name = 'HttpError';
+  readonly code: HttpErrorCode;
+  readonly errorClass: 'terminal' | 'transient';
+  readonly transient: boolean;
+  readonly status: number | undefined;
+  /** The URL concerned, with credentials and query values redacted. */
+  readonly url: string | undefined;
+
+  constructor(code: HttpErrorCode, message: string, options: HttpErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.transient = options.transient ?? HTTP_ERROR_CODES[code].class === 'transient';
+    this.errorClass = this.transient ? 'transient' : 'terminal';
+    this.status = options.status;
+    this.url = options.url === undefined ? undefined : redactUrl(options.url);
+  }
+}
+
+export function isHttpError(err: unknown): err is HttpError {
+  return err instanceof HttpError;
+}
+
+const REDACTED = 'REDACTED';
+
+/**
+ * The URL as it may appear in a message or a log: no user-info, every query value
+ * replaced (APIs often take a key as `?key=...`; the names stay so the reader can
+ * still tell which URL it was), and no fragment.
+ */
+export function redactUrl(input: string | URL): string {
+  let url: URL;
+  try {
+    url = new URL(input.toString());
+  } catch {
+    // Not a URL at all: show nothing of it rather than risk echoing a secret.
+    return '(invalid URL)';
+  }
+  url.username = '';
+  url.password = '';
+  url.hash = '';
+  if (url.search !== '') {
+    const names = [...url.searchParams.keys()];
+    url.search = names.map((name) => `${encodeURIComponent(name)}=${REDACTED}`).join('&');
+  }
+  return url.toString();
+}
+
+/** What a structured error code from a server may look like: no spaces, no prose, short. */
+const ANSWER_CODE = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+/**
+ * The one piece of an error answer that may be shown: a structured code from a JSON
+ * body (Okta `errorCode` E0000011, Microsoft Graph `error.code`
+ * Authorization_RequestDenied, SCIM `scimType`, OAuth `error` invalid_client, a
+ * GitHub `errors[].code`). `body` is the text as received, or a value already
+ * parsed from it (octokit's response.data). Anything that is not JSON, or whose
+ * code is not a short token, gives undefined: free text from the server is never
+ * echoed.
+ */
+export function answerCode(body: unknown): string | undefined {
+  let parsed: unknown = body;
+  if (typeof body === 'string') {
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      return undefined;
+    }
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
+  const o = parsed as Record<string, unknown>;
+  const nested = o.error !== null && typeof o.error === 'object' ? (o.error as Record<string, unknown>).code : undefined;
+  const first: unknown = Array.isArray(o.errors) ? o.errors[0] : undefined;
+  const firstCode = first !== null && typeof first === 'object' ? (first as Record<string, unknown>).code : undefined;
+  for (const candidate of [o.errorCode, nested, o.scimType, o.error, o.code, firstCode]) {
+    if (typeof candidate === 'string' && ANSWER_CODE.test(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+/** " (code E0000011)" for a message, or "" when the answer carries no usable code. */
+export function answerCodeSuffix(body: unknown): string {
+  const code = answerCode(body);
+  return code === undefined ? '' : ` (code ${code})`;
+}

@@ -1,6 +1,9 @@
 import type { KubeConfig, KubernetesListObject } from '@kubernetes/client-node';
 import { API_VERSION, GROUP, VERSION, type ThreatFeed } from '../../crds/index.js';
-import { defaultGuardrailConfig, Guardrails, type SsrfPolicy } from '../../feeds/index.js';
+import {
+  DEFAULT_INGEST_CAPS, DEFAULT_MAX_MISP_EVENTS, DEFAULT_SANDBOX, defaultGuardrailConfig, IngestSandbox, type GuardrailConfig,
+  type IngestCaps, type SsrfPolicy,
+} from '../../feeds/index.js';
 import type { Clock } from '../runtime/clock.js';
 import type { KubeClient } from '../runtime/client.js';
 import { Controller } from '../runtime/controller.js';
@@ -25,6 +28,13 @@ export interface FeedSettings {
   neverBlock: string[];
   maxBytes: number;
   timeoutMs: number;
+  /** Per-sync caps on records and indicators (tags stay at the CEL bounds); defaults DEFAULT_INGEST_CAPS. */
+  caps?: Partial<Pick<IngestCaps, 'maxRecords' | 'maxIndicators'>>;
+  maxMispEvents?: number;
+  /** The ingestion worker's heap, MiB; default DEFAULT_SANDBOX.heapMb. */
+  workerHeapMb?: number;
+  /** Deadline of one sync, fetch and ingestion together; default DEFAULT_SANDBOX.syncDeadlineMs. */
+  syncDeadlineMs?: number;
 }
 
 /** Cluster ranges change rarely; read them at most this often. */
@@ -43,11 +53,11 @@ export function threatFeedController(deps: {
     log: deps.log,
     metrics: deps.metrics,
   });
-  let ranges: { at: number; cidrs: string[]; guardrails: Guardrails } | undefined;
+  let ranges: { at: number; cidrs: string[]; guardrails: GuardrailConfig } | undefined;
   const clusterRanges = async () => {
     if (!ranges || deps.clock.now() - ranges.at > CLUSTER_RANGES_TTL_MS) {
       const cidrs = await readClusterRanges(deps.client, deps.log);
-      ranges = { at: deps.clock.now(), cidrs, guardrails: new Guardrails(defaultGuardrailConfig({ clusterCidrs: cidrs, allowlist: deps.feeds.neverBlock })) };
+      ranges = { at: deps.clock.now(), cidrs, guardrails: defaultGuardrailConfig({ clusterCidrs: cidrs, allowlist: deps.feeds.neverBlock }) };
     }
     return ranges;
   };
@@ -56,7 +66,13 @@ export function threatFeedController(deps: {
     cache: informer, client: deps.client, events: deps.events, clock: deps.clock, metrics: deps.metrics,
     store: new SnapshotStore(deps.client, deps.feeds.namespace),
     fetchPolicy: { ssrf, maxBytes: deps.feeds.maxBytes, timeoutMs: deps.feeds.timeoutMs, namespace: deps.feeds.namespace },
-    guardrails: async () => {
+    sandbox: new IngestSandbox({ heapMb: deps.feeds.workerHeapMb ?? DEFAULT_SANDBOX.heapMb }),
+    ingest: {
+      caps: { ...DEFAULT_INGEST_CAPS, ...deps.feeds.caps },
+      syncDeadlineMs: deps.feeds.syncDeadlineMs ?? DEFAULT_SANDBOX.syncDeadlineMs,
+      maxMispEvents: deps.feeds.maxMispEvents ?? DEFAULT_MAX_MISP_EVENTS,
+    },
+    guardrailConfig: async () => {
       const r = await clusterRanges();
       ssrf.clusterCidrs = r.cidrs;
       return r.guardrails;

@@ -27,7 +27,12 @@ const sampleHeap = () => {
 
 const pending = new Map<number, { resolve: (b: Uint8Array) => void; reject: (e: Error) => void }>();
 let nextId = 0;
+let acked: (() => void) | undefined;
 port.on('message', (m: ToWorker) => {
+  if (m.type === 'ack') {
+    acked?.();
+    return;
+  }
   const p = pending.get(m.id);
   if (!p) return;
   pending.delete(m.id);
@@ -88,7 +93,9 @@ async function run(): Promise<void> {
   const { indicators, ...summary } = await ingestItems(sampled(items), opts);
   sampleHeap();
   for (let i = 0; i < indicators.length; i += INDICATOR_BATCH) {
+    const taken = new Promise<void>((resolve) => (acked = resolve));
     port.postMessage({ type: 'indicators', batch: indicators.slice(i, i + INDICATOR_BATCH) } satisfies FromWorker);
+    await taken;
   }
   port.postMessage({ type: 'done', result: summary, peakHeapBytes } satisfies FromWorker);
 }

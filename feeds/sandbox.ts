@@ -13,8 +13,9 @@
  * as its parser reaches it. So the worker's heap holds the parse and one file, the main
  * thread one body at a time, and no stream needs flow control across the boundary.
  *
- * The indicators come back in batches of INDICATOR_BATCH, each one message, so that
- * deserialising a large result is many short tasks on the main thread, not one long one.
+ * The indicators come back in batches of INDICATOR_BATCH, one message each and the next
+ * only once the main thread has taken the last, so that deserialising a large result
+ * is many short tasks on the main thread, not one long one.
  *
  * Workers run one at a time per sandbox (`maxWorkers`, default 1): the heap limit is
  * what one sync may use, and the chart's memory limit is sized for one of them beside
@@ -228,6 +229,8 @@ export class IngestSandbox {
             return;
           case 'indicators':
             for (const i of m.batch) indicators.push(i);
+            // After pending I/O (probes, the lease renewal), not before it.
+            setImmediate(() => send({ type: 'ack' }));
             return;
           case 'done':
             finish(undefined, { ...m.result, indicators, peakHeapBytes: m.peakHeapBytes });

@@ -184,9 +184,9 @@ export class ThreatFeedReconciler implements Reconciler {
     const deadline = Date.now() + syncDeadlineMs;
     const timeout = AbortSignal.timeout(syncDeadlineMs);
     const syncSignal = AbortSignal.any([signal, timeout]);
-    const pastDeadline = (err: unknown) => {
+    const pastDeadline = (err: unknown, doing: string) => {
       if (!timeout.aborted || signal.aborted) return err;
-      return new FeedError('FST_FEED_DEADLINE', `the sync of ${name} passed its deadline of ${syncDeadlineMs / 1000}s (--feed-sync-deadline) while fetching`);
+      return new FeedError('FST_FEED_DEADLINE', `the sync of ${name} passed its deadline of ${syncDeadlineMs / 1000}s (--feed-sync-deadline) while ${doing}`);
     };
     let outcome: Awaited<ReturnType<typeof fetchFeed>>;
     let bytes: Uint8Array | undefined;
@@ -194,7 +194,7 @@ export class ThreatFeedReconciler implements Reconciler {
       outcome = await fetchFeed(feed, snapshot?.meta.sourceState, this.deps.client, this.deps.fetchPolicy, syncSignal);
       if (outcome.status === 'ok' && 'body' in outcome) bytes = await collectBytes(outcome.body);
     } catch (err) {
-      throw pastDeadline(err);
+      throw pastDeadline(err, 'fetching');
     }
     const nowIso = rfc3339(now);
     if (outcome.status === 'unchanged' && snapshot) {
@@ -219,7 +219,7 @@ export class ThreatFeedReconciler implements Reconciler {
       });
     } catch (err) {
       // A MISP event file fetched for the worker can hit the deadline too; the worker's own error says so otherwise.
-      throw isAbortedBy(err) ? pastDeadline(err) : err;
+      throw isAbortedBy(err) ? pastDeadline(err, 'ingesting; the worker was stopped') : err;
     }
     this.refuseIfBroken(result, snapshot, outcome.origin);
 

@@ -104,7 +104,15 @@ async function fetchMispFeed(url: string, tls: { headers?: Record<string, string
   let remaining = policy.maxBytes;
   const overBudget = (name: string) => new FeedError('FST_FEED_TOO_LARGE',
     `the MISP feed at ${base} holds more than ${policy.maxBytes} bytes across manifest.json and its event files (one byte cap per sync), at ${name}`);
-  const collect = async (body: AsyncIterable<Uint8Array>, name: string): Promise<Uint8Array> => {
+  // Each request's own cap is what is left of the budget: its refusal names the budget.
+  const budgeted = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
+    try {
+      return await work();
+    } catch (err) {
+      throw (err as FeedError).code === 'FST_FEED_TOO_LARGE' ? overBudget(name) : err;
+    }
+  };
+  const collect = (body: AsyncIterable<Uint8Array>, name: string): Promise<Uint8Array> => budgeted(name, async () => {
     const chunks: Uint8Array[] = [];
     let length = 0;
     for await (const chunk of body) {
@@ -114,7 +122,7 @@ async function fetchMispFeed(url: string, tls: { headers?: Record<string, string
       length += chunk.byteLength;
     }
     return Buffer.concat(chunks, length);
-  };
+  });
   const common = { ...tls, timeoutMs: policy.timeoutMs, ssrf: policy.ssrf, signal };
   const manifest = await fetchHttp({ ...common, maxBytes: remaining, url: `${base}manifest.json`, conditional: previous ? { etag: previous.etag, lastModified: previous.lastModified } : undefined });
   if (manifest.status === 'unchanged') return manifest;
@@ -125,7 +133,7 @@ async function fetchMispFeed(url: string, tls: { headers?: Record<string, string
   const files = async (name: string): Promise<Uint8Array> => {
     if (name === 'manifest.json') return manifestBytes;
     if (remaining <= 0) throw overBudget(name);
-    const event = await fetchHttp({ ...common, maxBytes: remaining, url: `${base}${encodeURIComponent(name)}` });
+    const event = await budgeted(name, () => fetchHttp({ ...common, maxBytes: remaining, url: `${base}${encodeURIComponent(name)}` }));
     if (event.status !== 'ok') throw new FeedError('FST_FEED_HTTP_STATUS', `MISP event file ${name} answered "not modified" to an unconditional request`);
     return collect(event.body, name);
   };

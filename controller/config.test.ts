@@ -14,6 +14,17 @@ describe('controller config', () => {
     expect(() => parseDuration('10 minutes')).toThrow(/invalid duration "10 minutes"/);
   });
 
+  it('GIVEN no feed flags THEN the sandbox defaults apply: 8 MiB bytes, a 256 MiB worker heap, 5m per sync, and the caps', () => {
+    expect(loadConfig([], {})).toMatchObject({
+      feedMaxBytes: 8 * 1024 * 1024, feedWorkerHeapMb: 256, feedSyncDeadlineMs: 300_000,
+      feedMaxRecords: 1_000_000, feedMaxIndicators: 250_000, feedMaxMispEvents: 10_000,
+    });
+    const c = loadConfig(['--feed-worker-heap', '512', '--feed-sync-deadline', '90s', '--feed-max-indicators', '10', '--feed-max-misp-events', '3'], {});
+    expect(c).toMatchObject({ feedWorkerHeapMb: 512, feedSyncDeadlineMs: 90_000, feedMaxIndicators: 10, feedMaxMispEvents: 3 });
+    expect(() => loadConfig(['--feed-worker-heap', '4'], {})).toThrow(/feedWorkerHeapMb must be >= 16/);
+    expect(() => loadConfig(['--feed-max-records', 'lots'], {})).toThrow(/feedMaxRecords must be integer/);
+  });
+
   it('GIVEN bad flags THEN the error names the problem', () => {
     expect(() => loadConfig(['--log-level', 'loud'], {})).toThrow(/logLevel must be equal to one of the allowed values/);
     expect(() => loadConfig(['--lease-duration', '5s', '--renew-deadline', '8s'], {})).toThrow(/renew-deadline must be shorter/);

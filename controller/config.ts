@@ -4,6 +4,9 @@ import { Ajv, type JSONSchemaType } from 'ajv';
 import { validateSsrfPolicy } from '../lib/http/index.js';
 import { ForestallError } from './runtime/errors.js';
 import { parseDuration as parseGoDuration } from '../crds/duration.js';
+import { DEFAULT_INGEST_CAPS } from '../feeds/ingest.js';
+import { DEFAULT_MAX_MISP_EVENTS } from '../feeds/parsers/misp.js';
+import { DEFAULT_SANDBOX } from '../feeds/sandbox.js';
 
 /** The controller's configuration: parsed from flags once, validated, then frozen. */
 export interface ControllerConfig {
@@ -35,6 +38,13 @@ export interface ControllerConfig {
   identityNeverTouch: string[];
   feedMaxBytes: number;
   feedTimeoutMs: number;
+  /** The ingestion worker's V8 heap, MiB (feeds/sandbox.ts: chosen with feedMaxBytes). */
+  feedWorkerHeapMb: number;
+  /** One sync, fetch and ingestion together, must finish within this. */
+  feedSyncDeadlineMs: number;
+  feedMaxRecords: number;
+  feedMaxIndicators: number;
+  feedMaxMispEvents: number;
   /** Connector per layer when a policy's action names none ("network" → "network:cilium"). */
   defaultConnectors: Record<string, string>;
   /** The pull-request webhook listener; off when unset. */
@@ -68,6 +78,11 @@ const schema: JSONSchemaType<ControllerConfig> = {
     identityNeverTouch: { type: 'array', items: { type: 'string', minLength: 1 } },
     feedMaxBytes: { type: 'integer', minimum: 1024 },
     feedTimeoutMs: { type: 'integer', minimum: 100 },
+    feedWorkerHeapMb: { type: 'integer', minimum: 16, maximum: 16384 },
+    feedSyncDeadlineMs: { type: 'integer', minimum: 1000 },
+    feedMaxRecords: { type: 'integer', minimum: 1 },
+    feedMaxIndicators: { type: 'integer', minimum: 1 },
+    feedMaxMispEvents: { type: 'integer', minimum: 1 },
     defaultConnectors: { type: 'object', required: [], additionalProperties: { type: 'string', pattern: '^[a-z]+:[a-z0-9-]+$' } },
     gitWebhookBindAddress: { type: 'string', nullable: true, pattern: '^(\\[[^\\]]+\\]|[^:]*):[0-9]+$' },
     gitWebhookSecretFile: { type: 'string', nullable: true, minLength: 1 },
@@ -75,7 +90,8 @@ const schema: JSONSchemaType<ControllerConfig> = {
   },
   required: ['namespace', 'identity', 'metricsBindAddress', 'healthProbeBindAddress', 'leaderElect', 'leaderElectionId',
     'leaderElectionNamespace', 'leaseDurationMs', 'renewDeadlineMs', 'retryPeriodMs', 'concurrency', 'resyncPeriodMs', 'logLevel',
-    'outboundAllow', 'neverBlock', 'clusterDomain', 'identityNeverTouch', 'feedMaxBytes', 'feedTimeoutMs', 'defaultConnectors', 'pullRequestPollMs'],
+    'outboundAllow', 'neverBlock', 'clusterDomain', 'identityNeverTouch', 'feedMaxBytes', 'feedTimeoutMs',
+    'feedWorkerHeapMb', 'feedSyncDeadlineMs', 'feedMaxRecords', 'feedMaxIndicators', 'feedMaxMispEvents', 'defaultConnectors', 'pullRequestPollMs'],
   additionalProperties: false,
 };
 
@@ -109,8 +125,15 @@ Runs the operator. Flags:
                                      children (default cluster.local)
   --identity-never-touch LIST        comma-separated logins or groups no identity action ever
                                      suspends or changes (break-glass administrators)
-  --feed-max-bytes N                 largest feed body after decompression (default 67108864)
+  --feed-max-bytes N                 largest feed body after decompression, and the budget of one
+                                     MISP sync across all its files (default ${DEFAULT_SANDBOX.maxBytes}, 8 MiB)
   --feed-timeout DUR                 time limit per fetch (default 60s)
+  --feed-worker-heap MIB             heap of the worker that parses a feed; raise it about 16x as
+                                     much as --feed-max-bytes (default ${DEFAULT_SANDBOX.heapMb})
+  --feed-sync-deadline DUR           one sync, fetch and parsing together (default ${DEFAULT_SANDBOX.syncDeadlineMs / 60_000}m)
+  --feed-max-records N               records per feed per sync (default ${DEFAULT_INGEST_CAPS.maxRecords})
+  --feed-max-indicators N            distinct indicators per feed (default ${DEFAULT_INGEST_CAPS.maxIndicators})
+  --feed-max-misp-events N           events one MISP manifest may list (default ${DEFAULT_MAX_MISP_EVENTS})
   --default-connector LIST           connector per layer for actions that name none, e.g.
                                      network=network:cilium,dns=dns:rpz
                                      (default network=network:networkpolicy,dns=dns:coredns)
@@ -153,6 +176,8 @@ export function loadConfig(argv: string[], env: { POD_NAMESPACE?: string; POD_NA
         concurrency: { type: 'string' }, 'resync-period': { type: 'string' }, 'log-level': { type: 'string' }, identity: { type: 'string' },
         'outbound-allow': { type: 'string' }, 'feed-fetch-allow': { type: 'string' }, 'never-block': { type: 'string' }, 'cluster-domain': { type: 'string' },
         'identity-never-touch': { type: 'string' }, 'feed-max-bytes': { type: 'string' }, 'feed-timeout': { type: 'string' },
+        'feed-worker-heap': { type: 'string' }, 'feed-sync-deadline': { type: 'string' }, 'feed-max-records': { type: 'string' },
+        'feed-max-indicators': { type: 'string' }, 'feed-max-misp-events': { type: 'string' },
         'default-connector': { type: 'string' },
         'pull-request-poll-interval': { type: 'string' }, 'git-webhook-bind-address': { type: 'string' }, 'git-webhook-secret-file': { type: 'string' },
       },
@@ -183,8 +208,13 @@ export function loadConfig(argv: string[], env: { POD_NAMESPACE?: string; POD_NA
     neverBlock: list(v('never-block')),
     clusterDomain: (v('cluster-domain') ?? 'cluster.local').toLowerCase().replace(/\.$/, ''),
     identityNeverTouch: list(v('identity-never-touch')),
-    feedMaxBytes: Number(v('feed-max-bytes') ?? 64 * 1024 * 1024),
+    feedMaxBytes: Number(v('feed-max-bytes') ?? DEFAULT_SANDBOX.maxBytes),
     feedTimeoutMs: parseDuration(v('feed-timeout') ?? '60s'),
+    feedWorkerHeapMb: Number(v('feed-worker-heap') ?? DEFAULT_SANDBOX.heapMb),
+    feedSyncDeadlineMs: v('feed-sync-deadline') ? parseDuration(v('feed-sync-deadline')!) : DEFAULT_SANDBOX.syncDeadlineMs,
+    feedMaxRecords: Number(v('feed-max-records') ?? DEFAULT_INGEST_CAPS.maxRecords),
+    feedMaxIndicators: Number(v('feed-max-indicators') ?? DEFAULT_INGEST_CAPS.maxIndicators),
+    feedMaxMispEvents: Number(v('feed-max-misp-events') ?? DEFAULT_MAX_MISP_EVENTS),
     defaultConnectors: Object.fromEntries(list(v('default-connector')).map((pair) => {
       const [layer, id] = pair.split('=');
       if (!layer || !id || !['network', 'dns', 'identity', 'notify'].includes(layer)) {

@@ -60,7 +60,11 @@ export async function runController(argv: string[]): Promise<number> {
   });
   addControllers(manager, {
     kc, client, events, clock: realClock, log, metrics, concurrency: config.concurrency, resyncPeriodMs: config.resyncPeriodMs,
-    feeds: { namespace: config.namespace, fetchAllow: config.outboundAllow, neverBlock: config.neverBlock, clusterDomain: config.clusterDomain, maxBytes: config.feedMaxBytes, timeoutMs: config.feedTimeoutMs },
+    feeds: {
+      namespace: config.namespace, fetchAllow: config.outboundAllow, neverBlock: config.neverBlock, clusterDomain: config.clusterDomain,
+      maxBytes: config.feedMaxBytes, timeoutMs: config.feedTimeoutMs, workerHeapMb: config.feedWorkerHeapMb, syncDeadlineMs: config.feedSyncDeadlineMs,
+      caps: { maxRecords: config.feedMaxRecords, maxIndicators: config.feedMaxIndicators }, maxMispEvents: config.feedMaxMispEvents,
+    },
     defaultConnectors: config.defaultConnectors,
     identityNeverTouch: config.identityNeverTouch,
     git: {

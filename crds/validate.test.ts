@@ -21,6 +21,18 @@ describe('validateObject', () => {
     expect(!r.ok && r.issues.map((i) => i.path).sort()).toEqual(['spec.format', 'spec.refreshInterval']);
   });
 
+  it.each([
+    ['1ms', { http: { url: 'https://x/y' } }, false],
+    ['30s', { http: { url: 'https://x/y' } }, false],
+    ['1m', { http: { url: 'https://x/y' } }, true],
+    ['500ms', { configMapRef: { name: 'a', key: 'b' } }, false],
+    ['1s', { configMapRef: { name: 'a', key: 'b' } }, true],
+  ])('GIVEN refreshInterval %s on %j THEN the minimum rule passes: %s', (refreshInterval, source, ok) => {
+    const r = validateObject(feed({ format: 'lines', refreshInterval, source }));
+    expect(r.ok).toBe(ok);
+    if (!r.ok) expect(formatIssues(r.issues)).toBe('spec.refreshInterval: refreshInterval must be at least 1m for http and taxii sources, 1s for configMapRef');
+  });
+
   it('GIVEN json without a path, and taxii with a non-stix format THEN the cross-field rules fire', () => {
     const r = validateObject(feed({ format: 'json', source: { taxii: { apiRoot: 'https://t/api/', collection: 'c' } } }));
     expect(!r.ok && r.issues.map((i) => i.message)).toEqual(['format json needs parser.path', 'a taxii source carries STIX objects: format must be stix']);

@@ -1,7 +1,9 @@
 import { createReadStream, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { defaultGuardrailConfig, Guardrails } from './guardrails.js';
-import { ConfidenceExpressionError, ingest, mergeIndicator, summariseIpLines, type IngestOptions } from './ingest.js';
+import { FeedCapError } from './caps.js';
+import { ConfidenceExpressionError, DEFAULT_INGEST_CAPS, ingest, ingestItems, mergeIndicator, recordBoundsProblem, summariseIpLines, type IngestOptions } from './ingest.js';
+import type { ParserItem } from './indicator.js';
 
 const SHARED = new URL('../../shared/feeds/', import.meta.url);
 const guardrails = new Guardrails(defaultGuardrailConfig());
@@ -36,7 +38,7 @@ describe('ingest', () => {
     expect(top).toMatchObject({ confidence: 100, sources: ['test'] });
     expect(top?.validUntil).toBeUndefined();
     expect(r.aggregatedCidrs).toBeGreaterThan(90_000);
-  });
+  }, 30_000);
 
   it('GIVEN the four KEV catalogs in order THEN each sync reports exactly the CVEs CISA added', async () => {
     const files = ['kev-2025-01-29.json', 'kev-2025-03-31.json', 'kev-2025-05-22.json', 'kev-2025-07-14.json'];
@@ -169,5 +171,64 @@ describe('summariseIpLines (the fast path)', () => {
       'never-block:public-dns-v4': 1, 'never-block:public-dns-v6': 1, 'never-block:rfc1918': 1, 'cloud-metadata': 2, loopback: 1,
       'too-broad': 1, documentation: 1,
     });
+  });
+});
+
+describe('ingest: caps and CEL limits (issue 13, item 3)', () => {
+  const items = (list: ParserItem[]) => (async function* () { yield* list; })();
+  const record = (value: string, extra: Partial<ParserItem> = {}): ParserItem => ({ kind: 'record', value, record: { value }, ref: value, ...extra } as ParserItem);
+
+  it('GIVEN the ReDoS confidence expression THEN ingest refuses it before reading a record, naming the field', async () => {
+    const redos = "record.value.matches('^(a+)+$') ? 100 : 0";
+    await expect(ingest(bytes(`${'a'.repeat(40)}b.example\n`), opts({ confidence: { expression: redos } })))
+      .rejects.toThrow(/^spec\.confidence\.expression: matches\(\): nested quantifiers are not allowed/);
+    await expect(ingest(bytes('1.2.3.4\n'), opts({ confidence: { expression: redos } }))).rejects.toBeInstanceOf(ConfidenceExpressionError);
+  });
+
+  it('GIVEN more records than the records cap THEN the sync fails with FST_FEED_CAP_EXCEEDED naming the cap', async () => {
+    const err = await ingest(bytes('1.2.3.4\n1.2.3.5\n1.2.3.6\n'), opts({ caps: { maxRecords: 2 } })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FeedCapError);
+    expect(err).toMatchObject({ code: 'FST_FEED_CAP_EXCEEDED', cap: 'records', limit: 2 });
+    expect((err as Error).message).toMatch(/more than 2 records \(the records cap\)/);
+  });
+
+  it('GIVEN more distinct indicators than the cap THEN the sync fails naming it; repeats of kept ones do not count', async () => {
+    await expect(ingest(bytes('1.2.3.4\n1.2.3.4\n1.2.3.5\n'), opts({ caps: { maxIndicators: 2 } }))).resolves.toMatchObject({ kept: 2 });
+    await expect(ingest(bytes('1.2.3.4\n1.2.3.5\n1.2.3.6\n'), opts({ caps: { maxIndicators: 2 } })))
+      .rejects.toMatchObject({ cap: 'indicators', limit: 2, message: expect.stringMatching(/more than 2 distinct indicators/) });
+  });
+
+  it('GIVEN tags past the CEL bounds THEN each indicator keeps at most 64 tags of at most 128 characters, and the result says so', async () => {
+    expect(DEFAULT_INGEST_CAPS).toMatchObject({ maxTagsPerIndicator: 64, maxTagLength: 128 });
+    const many = Array.from({ length: 300 }, (_, i) => `tag-${String(i).padStart(3, '0')}`);
+    const r = await ingestItems(items([
+      record('1.2.3.4', { tags: many }),
+      record('1.2.3.5', { tags: ['ok', 'x'.repeat(5000)] }),
+      record('1.2.3.6', { tags: ['fine'] }),
+    ]), opts({}));
+    const byValue = Object.fromEntries(r.indicators.map((i) => [i.value, i.tags]));
+    expect(byValue['1.2.3.4']).toEqual(many.slice(0, 64));
+    expect(byValue['1.2.3.5']).toEqual(['ok']);
+    expect(byValue['1.2.3.6']).toEqual(['fine']);
+    expect(r.capped).toEqual({ indicators: 2, maxTagsSeen: 300, longestTagSeen: 5000 });
+  });
+
+  it('GIVEN two sightings whose tags together pass the cap THEN the merged indicator is bounded too', async () => {
+    const half = (from: number) => Array.from({ length: 40 }, (_, i) => `t${from + i}`);
+    const r = await ingestItems(items([record('1.2.3.4', { tags: half(0) }), record('1.2.3.4', { tags: half(100) })]), opts({}));
+    expect(r.indicators[0]!.tags).toHaveLength(64);
+    expect(r.capped?.indicators).toBe(1);
+  });
+
+  it('GIVEN a record larger than the confidence expression\'s assumed bounds THEN it is rejected, not scored', async () => {
+    expect(recordBoundsProblem({ value: 'x'.repeat(8192), list: Array(8192).fill(1) })).toBeUndefined();
+    expect(recordBoundsProblem({ deep: { deeper: ['x'.repeat(8193)] } })).toBe('a string of 8193 characters (at most 8192)');
+    expect(recordBoundsProblem({ list: Array(8193).fill(1) })).toBe('a list of 8193 entries (at most 8192)');
+    const r = await ingestItems(items([
+      { kind: 'record', value: '1.2.3.4', record: { value: '1.2.3.4', note: 'n'.repeat(10_000) }, ref: 'line 1' },
+      record('1.2.3.5'),
+    ]), opts({ confidence: { expression: "record.value.startsWith('1.') ? 90 : 10" } }));
+    expect(r.indicators.map((i) => [i.value, i.confidence])).toEqual([['1.2.3.5', 90]]);
+    expect(r.rejectedSamples).toEqual([{ ref: 'line 1', reason: 'the record holds a string of 10000 characters (at most 8192), more than the confidence expression may be given' }]);
   });
 });

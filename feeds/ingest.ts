@@ -1,4 +1,6 @@
-import { parse as parseCel } from '@marcbachmann/cel-js';
+import { compileCel } from '../policies/cel/compile.js';
+import { CelCompileError } from '../policies/cel/errors.js';
+import { ASSUMED_INPUT_BOUNDS } from '../policies/cel/limits.js';
 import { aggregateIpv6, Ipv4Set } from './aggregate.js';
 import type { Guardrails } from './guardrails.js';
 import { indicatorKey, type Indicator, type IndicatorType, type ParserItem, type ParserOptions } from './indicator.js';
@@ -7,6 +9,7 @@ import { normalise } from './normalise.js';
 import { gunzipIfCompressed } from './parsers/body.js';
 import { parserFor, type FeedFormat } from './parsers/index.js';
 import { readIpLines } from './parsers/lines.js';
+import { FeedCapError } from './caps.js';
 
 /**
  * One feed body in, the kept indicators and an account of everything else out:
@@ -24,6 +27,43 @@ export interface IngestOptions {
   guardrails: Guardrails;
   /** How many rejected and dropped examples to keep (all are counted). Default 20. */
   sampleSize?: number;
+  /** Per-feed caps; each defaults to DEFAULT_INGEST_CAPS. */
+  caps?: Partial<IngestCaps>;
+}
+
+/**
+ * What one sync of one feed may hold. Records and indicators bound the work and the
+ * memory of a sync: passing either fails the sync (FeedCapError, FST_FEED_CAP_EXCEEDED)
+ * and the last-known-good snapshot stays, because a truncated feed would look as if
+ * the rest had been withdrawn. Tags are bounded per indicator, at the numbers the CEL
+ * cost estimate assumes (policies/cel/limits.ts ASSUMED_INPUT_BOUNDS: listLength tags,
+ * listItemLength characters each): longer tags and tags past the count are dropped
+ * from the indicator, counted in IngestResult.capped, and the sync is kept.
+ *
+ * 250,000 indicators is about twice the largest feed we ship a copy of (IPsum, 120k).
+ * In the ingestion worker that is about 130 MB of heap (feeds/sandbox.ts has the
+ * measurements), and the result, held by the controller as the feed's snapshot, about
+ * 75 MB. 1,000,000 records is what an 8 MiB byte cap holds of the shortest lines.
+ */
+export interface IngestCaps {
+  maxRecords: number;
+  maxIndicators: number;
+  maxTagsPerIndicator: number;
+  maxTagLength: number;
+}
+
+export const DEFAULT_INGEST_CAPS: Readonly<IngestCaps> = Object.freeze({
+  maxRecords: 1_000_000,
+  maxIndicators: 250_000,
+  maxTagsPerIndicator: ASSUMED_INPUT_BOUNDS.listLength,
+  maxTagLength: ASSUMED_INPUT_BOUNDS.listItemLength,
+});
+
+/** Indicators whose tags were cut to the caps, and the largest count and length seen. */
+export interface CappedTags {
+  indicators: number;
+  maxTagsSeen: number;
+  longestTagSeen: number;
 }
 
 export interface IngestResult {
@@ -42,20 +82,64 @@ export interface IngestResult {
   droppedSamples: { value: string; reason: string }[];
   /** Minimal CIDRs covering every kept IPv4/IPv6 address and CIDR. */
   aggregatedCidrs: number;
+  /** Set when some indicator's tags passed maxTagsPerIndicator or maxTagLength. */
+  capped?: CappedTags;
 }
 
-export class ConfidenceExpressionError extends Error {}
+export class ConfidenceExpressionError extends Error {
+  override readonly name = 'ConfidenceExpressionError';
+}
 
 type Evaluate = (ctx: Record<string, unknown>) => unknown;
 
-/** Compiles the feed's confidence expression once; a typo is reported with the field path. */
+const CONFIDENCE_FIELD = 'spec.confidence.expression';
+
+/**
+ * Compiles the feed's confidence expression once, under the policy CEL limits
+ * (policies/cel/limits.ts): source length, parser limits, the worst-case cost estimate
+ * and safe regex literals, so `matches('^(a+)+$')` is refused here, with the field
+ * path, instead of backtracking for seconds per record. A typo is reported the same way.
+ */
 export function compileConfidence(expression: string | undefined): Evaluate | undefined {
   if (!expression) return undefined;
   try {
-    return parseCel(expression) as Evaluate;
+    return compileCel(expression, CONFIDENCE_FIELD, 'confidence').evaluate;
   } catch (err) {
-    throw new ConfidenceExpressionError(`spec.confidence.expression: ${(err as Error).message.split('\n')[0]}`);
+    if (err instanceof CelCompileError) throw new ConfidenceExpressionError(err.message);
+    throw err;
   }
+}
+
+/**
+ * Why `record` is outside the sizes the confidence expression's cost estimate assumes
+ * (policies/cel/analysis.ts RECORD_SHAPE), or undefined when it is within them: every
+ * string at most valueLength characters, every list or map at most valueLength entries.
+ * Such a record is rejected rather than scored, so no record makes an expression cost
+ * more than its estimate. Iterative, so a deeply nested record cannot overflow the stack.
+ */
+export function recordBoundsProblem(record: unknown): string | undefined {
+  const limit = ASSUMED_INPUT_BOUNDS.valueLength;
+  const stack: unknown[] = [record];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v === 'string') {
+      if (v.length > limit) return `a string of ${v.length} characters (at most ${limit})`;
+    } else if (Array.isArray(v)) {
+      if (v.length > limit) return `a list of ${v.length} entries (at most ${limit})`;
+      for (const x of v) stack.push(x);
+    } else if (typeof v === 'object' && v !== null) {
+      const entries = Object.entries(v);
+      if (entries.length > limit) return `a map of ${entries.length} entries (at most ${limit})`;
+      for (const [k, x] of entries) stack.push(k, x);
+    }
+  }
+  return undefined;
+}
+
+/** Sorted, without tags longer than maxTagLength, at most maxTagsPerIndicator; undefined when nothing had to go. */
+function boundTags(tags: readonly string[], caps: IngestCaps): string[] | undefined {
+  if (tags.length <= caps.maxTagsPerIndicator && tags.every((t) => t.length <= caps.maxTagLength)) return undefined;
+  return tags.filter((t) => t.length <= caps.maxTagLength).sort().slice(0, caps.maxTagsPerIndicator);
 }
 
 function clampConfidence(v: unknown): number | undefined {
@@ -95,6 +179,7 @@ export function ingest(body: AsyncIterable<Uint8Array>, opts: IngestOptions): Pr
 /** Ingests records from any parser, including ones that read several files (a MISP feed). */
 export async function ingestItems(items: AsyncIterable<ParserItem>, opts: IngestOptions): Promise<IngestResult> {
   const evaluate = compileConfidence(opts.confidence?.expression);
+  const caps: IngestCaps = { ...DEFAULT_INGEST_CAPS, ...opts.caps };
   const defaultConfidence = opts.confidence?.default ?? 50;
   const sampleSize = opts.sampleSize ?? 20;
   const nowIso = opts.now.toISOString();
@@ -107,6 +192,7 @@ export async function ingestItems(items: AsyncIterable<ParserItem>, opts: Ingest
   };
   // Each refused indicator counts once, however many lines repeat it.
   const refused = new Set<string>();
+  const capped = new Set<string>();
   const drop = (value: string, reason: string) => {
     if (refused.has(value)) return;
     refused.add(value);
@@ -115,7 +201,9 @@ export async function ingestItems(items: AsyncIterable<ParserItem>, opts: Ingest
   };
 
   for await (const item of items) {
-    result.records++;
+    if (++result.records > caps.maxRecords) {
+      throw new FeedCapError('records', caps.maxRecords, `the feed has more than ${caps.maxRecords} records (the records cap)`);
+    }
     if (item.kind === 'rejected') {
       reject(item.ref, item.reason);
       continue;
@@ -127,6 +215,11 @@ export async function ingestItems(items: AsyncIterable<ParserItem>, opts: Ingest
     }
     let confidence = item.confidence ?? defaultConfidence;
     if (evaluate) {
+      const tooLarge = recordBoundsProblem(item.record);
+      if (tooLarge) {
+        reject(item.ref, `the record holds ${tooLarge}, more than the confidence expression may be given`);
+        continue;
+      }
       let out: unknown;
       try {
         out = evaluate({ record: item.record });
@@ -158,8 +251,22 @@ export async function ingestItems(items: AsyncIterable<ParserItem>, opts: Ingest
     if (item.attributes) indicator.attributes = item.attributes;
     const key = indicatorKey(indicator);
     const prior = kept.get(key);
-    kept.set(key, prior ? mergeIndicator(prior, indicator) : indicator);
+    if (!prior && kept.size >= caps.maxIndicators) {
+      throw new FeedCapError('indicators', caps.maxIndicators, `the feed has more than ${caps.maxIndicators} distinct indicators (the indicators cap)`);
+    }
+    const merged = prior ? mergeIndicator(prior, indicator) : indicator;
+    // Bounded as they arrive, so a record with a million tags never sits in memory whole.
+    const bounded = boundTags(merged.tags, caps);
+    if (bounded) {
+      capped.add(key);
+      result.capped ??= { indicators: 0, maxTagsSeen: 0, longestTagSeen: 0 };
+      result.capped.maxTagsSeen = Math.max(result.capped.maxTagsSeen, merged.tags.length);
+      result.capped.longestTagSeen = merged.tags.reduce((m, t) => Math.max(m, t.length), result.capped.longestTagSeen);
+      merged.tags = bounded;
+    }
+    kept.set(key, merged);
   }
+  if (result.capped) result.capped.indicators = capped.size;
 
   result.indicators = [...kept.values()].sort((a, b) => (a.type < b.type ? -1 : a.type > b.type ? 1 : a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
   for (const i of result.indicators) result.byType[i.type] = (result.byType[i.type] ?? 0) + 1;

@@ -1,6 +1,9 @@
 import type { KubeConfig, KubernetesListObject } from '@kubernetes/client-node';
 import { API_VERSION, GROUP, VERSION, type ExposurePolicy, type ThreatFeed } from '../../crds/index.js';
-import { defaultGuardrailConfig, Guardrails, infrastructureHosts, type SsrfPolicy } from '../../feeds/index.js';
+import {
+  DEFAULT_INGEST_CAPS, DEFAULT_MAX_MISP_EVENTS, DEFAULT_SANDBOX, defaultGuardrailConfig, infrastructureHosts, IngestSandbox,
+  type GuardrailConfig, type IngestCaps, type SsrfPolicy,
+} from '../../feeds/index.js';
 import type { Clock } from '../runtime/clock.js';
 import type { KubeClient } from '../runtime/client.js';
 import { Controller } from '../runtime/controller.js';
@@ -27,6 +30,13 @@ export interface FeedSettings {
   clusterDomain?: string;
   maxBytes: number;
   timeoutMs: number;
+  /** Per-sync caps on records and indicators (tags stay at the CEL bounds); defaults DEFAULT_INGEST_CAPS. */
+  caps?: Partial<Pick<IngestCaps, 'maxRecords' | 'maxIndicators'>>;
+  maxMispEvents?: number;
+  /** The ingestion worker's heap, MiB; default DEFAULT_SANDBOX.heapMb. */
+  workerHeapMb?: number;
+  /** Deadline of one sync, fetch and ingestion together; default DEFAULT_SANDBOX.syncDeadlineMs. */
+  syncDeadlineMs?: number;
 }
 
 /** Cluster ranges change rarely; read them at most this often. */
@@ -53,10 +63,11 @@ export function threatFeedController(deps: {
   });
   // The guardrails protect the cluster's ranges (re-read every CLUSTER_RANGES_TTL_MS; a
   // failed read fails the sync, see readClusterRanges) and the hosts every ThreatFeed and
-  // ExposurePolicy names (read on each sync, as they change with any spec). They are
-  // rebuilt only when either changed: loading the warninglists takes a few hundred ms.
+  // ExposurePolicy names (read on each sync, as they change with any spec). Their config
+  // (plain data, built in the ingestion worker) is rebuilt only when either changed:
+  // loading the warninglists takes a few hundred ms.
   let ranges: { at: number; cidrs: string[] } | undefined;
-  let built: { key: string; guardrails: Guardrails } | undefined;
+  let built: { key: string; config: GuardrailConfig } | undefined;
   const clusterRanges = async () => {
     if (!ranges || deps.clock.now() - ranges.at > CLUSTER_RANGES_TTL_MS) {
       ranges = undefined; // a failed read leaves none: the next sync reads again, and fails again
@@ -68,22 +79,28 @@ export function threatFeedController(deps: {
     if (built?.key !== key) {
       built = {
         key,
-        guardrails: new Guardrails(defaultGuardrailConfig({
+        config: defaultGuardrailConfig({
           clusterCidrs: ranges.cidrs, clusterDomain: deps.feeds.clusterDomain, infrastructureHosts: hosts, allowlist: deps.feeds.neverBlock,
-        })),
+        }),
       };
     }
-    return { cidrs: ranges.cidrs, guardrails: built.guardrails };
+    return { cidrs: ranges.cidrs, config: built.config };
   };
   const ssrf: SsrfPolicy = deps.ssrf ?? { allow: deps.feeds.fetchAllow };
   const reconciler = new ThreatFeedReconciler({
     cache: informer, client: deps.client, events: deps.events, clock: deps.clock, metrics: deps.metrics,
     store: new SnapshotStore(deps.client, deps.feeds.namespace),
     fetchPolicy: { ssrf, maxBytes: deps.feeds.maxBytes, timeoutMs: deps.feeds.timeoutMs, namespace: deps.feeds.namespace },
-    guardrails: async () => {
+    sandbox: new IngestSandbox({ heapMb: deps.feeds.workerHeapMb ?? DEFAULT_SANDBOX.heapMb }),
+    ingest: {
+      caps: { ...DEFAULT_INGEST_CAPS, ...deps.feeds.caps },
+      syncDeadlineMs: deps.feeds.syncDeadlineMs ?? DEFAULT_SANDBOX.syncDeadlineMs,
+      maxMispEvents: deps.feeds.maxMispEvents ?? DEFAULT_MAX_MISP_EVENTS,
+    },
+    guardrailConfig: async () => {
       const r = await clusterRanges();
       ssrf.clusterCidrs = r.cidrs;
-      return r.guardrails;
+      return r.config;
     },
   });
   const controller = new Controller<ThreatFeed>({

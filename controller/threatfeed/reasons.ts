@@ -33,4 +33,18 @@ export const ThreatFeedReason = {
   ChangeWithinLimit: 'ChangeWithinLimit',
   /** Nothing went wrong. */
   Healthy: 'Healthy',
+  /** The sync passed the records cap (--feed-max-records); the snapshot is kept. */
+  RecordsCapExceeded: 'RecordsCapExceeded',
+  /** The sync passed the distinct-indicators cap (--feed-max-indicators); the snapshot is kept. */
+  IndicatorsCapExceeded: 'IndicatorsCapExceeded',
+  /** A MISP manifest listed more events than --feed-max-misp-events; the snapshot is kept. */
+  MispEventsCapExceeded: 'MispEventsCapExceeded',
+  /** Some indicators had more tags, or longer tags, than the caps; the extra tags were dropped and the sync kept. */
+  TagsCapExceeded: 'TagsCapExceeded',
+  /** The ingestion worker ran out of heap (--feed-worker-heap); the snapshot is kept. */
+  WorkerMemoryExceeded: 'WorkerMemoryExceeded',
+  /** The sync did not finish within --feed-sync-deadline; the snapshot is kept. */
+  SyncDeadlineExceeded: 'SyncDeadlineExceeded',
+  /** spec.refreshInterval is below the minimum (stored before the CRD refused it); the minimum is used. */
+  RefreshIntervalClamped: 'RefreshIntervalClamped',
 } as const;

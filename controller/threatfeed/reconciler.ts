@@ -1,6 +1,9 @@
 import { isDeepStrictEqual } from 'node:util';
 import { API_VERSION, type ThreatFeed, type ThreatFeedStatus } from '../../crds/index.js';
-import { INDICATOR_TYPES, indicatorKey, ingest, ingestItems, isFeedError, type Guardrails, type Indicator, type IngestResult } from '../../feeds/index.js';
+import {
+  collectBytes, FeedError, INDICATOR_TYPES, indicatorKey, type GuardrailConfig, type Indicator, type IngestCaps, type IngestResult,
+  type IngestSandbox,
+} from '../../feeds/index.js';
 import { parseDuration } from '../config.js';
 import type { Clock } from '../runtime/clock.js';
 import type { KubeClient } from '../runtime/client.js';
@@ -13,7 +16,7 @@ import type { Metrics } from '../runtime/metrics.js';
 import { ThreatFeedCondition as C, ThreatFeedReason as R } from './reasons.js';
 import type { Snapshot, SnapshotStore } from './snapshot-store.js';
 import { fetchFeed, type FetchPolicy } from './source.js';
-import { specProblem, staleCondition, withConditions } from './status.js';
+import { cappedTagsCondition, effectiveRefresh, failureReason, specProblem, staleCondition, withConditions } from './status.js';
 
 export interface ThreatFeedDeps {
   cache: Informer<ThreatFeed>;
@@ -22,9 +25,23 @@ export interface ThreatFeedDeps {
   clock: Clock;
   store: SnapshotStore;
   fetchPolicy: FetchPolicy;
-  /** Guardrails for this sync (they include the cluster's own ranges, read by the caller). */
-  guardrails: () => Promise<Guardrails>;
+  /**
+   * The guardrail configuration for this sync (it includes the cluster's own ranges,
+   * read by the caller), as plain data: the ingestion worker builds the Guardrails.
+   */
+  guardrailConfig: () => Promise<GuardrailConfig>;
   metrics: Metrics;
+  /** Runs parse → normalise → confidence → guardrails → dedupe in a bounded worker. */
+  sandbox: IngestSandbox;
+  /** Limits per sync. */
+  ingest: IngestLimits;
+}
+
+export interface IngestLimits {
+  caps: IngestCaps;
+  /** Fetching and ingesting one sync, every MISP event file included, must finish within this. */
+  syncDeadlineMs: number;
+  maxMispEvents: number;
 }
 
 /** A sync that fails is retried after this long, doubling per failure, at most the refresh interval. */
@@ -49,6 +66,8 @@ export class ThreatFeedReconciler implements Reconciler {
   readonly snapshots = new Map<string, Snapshot>();
   private readonly loaded = new Set<string>();
   private readonly failures = new Map<string, number>();
+  /** The generation whose too-short refreshInterval was last reported, by feed, so the Event is sent once. */
+  private readonly clampReported = new Map<string, number>();
   private readonly listeners: ((feed: string) => void)[] = [];
 
   constructor(private readonly deps: ThreatFeedDeps) {}
@@ -96,7 +115,13 @@ export class ThreatFeedReconciler implements Reconciler {
 
     const now = new Date(this.deps.clock.now());
     const generation = feed.metadata.generation ?? 0;
-    const refreshMs = parseDuration(feed.spec.refreshInterval ?? '1h');
+    const refresh = effectiveRefresh(feed);
+    const refreshMs = refresh.ms;
+    if (refresh.clampedFrom !== undefined && this.clampReported.get(name) !== generation) {
+      this.clampReported.set(name, generation);
+      this.deps.events.event(feed, 'Warning', R.RefreshIntervalClamped,
+        `spec.refreshInterval ${refresh.clampedFrom} is below the minimum of ${refresh.minimum} for this source; the feed is refreshed every ${refresh.minimum}`);
+    }
     const base: ThreatFeedStatus = { ...feed.status };
     const problem = specProblem(feed);
     if (problem) {
@@ -134,7 +159,7 @@ export class ThreatFeedReconciler implements Reconciler {
       const failures = (this.failures.get(name) ?? 0) + 1;
       this.failures.set(name, failures);
       const message = (err as Error).message;
-      const reason = isFeedError(err) ? R.FetchFailed : R.ParseFailed;
+      const reason = failureReason(err);
       this.deps.metrics.feedSyncs.inc({ feed: name, result: 'error' });
       log.warn({ err, failures }, 'Feed sync failed; keeping the last-known-good snapshot');
       if (base.lastError !== message) this.deps.events.event(feed, 'Warning', reason, `${message}; ${snapshot ? `keeping the last good snapshot of ${snapshot.meta.count} indicators` : 'no snapshot yet'}`);
@@ -154,7 +179,23 @@ export class ThreatFeedReconciler implements Reconciler {
   private async sync(feed: ThreatFeed, snapshot: Snapshot | undefined, base: ThreatFeedStatus, now: Date, refreshMs: number, signal: AbortSignal, log: Request['log']): Promise<ThreatFeedStatus> {
     const name = feed.metadata.name!;
     const { metrics } = this.deps;
-    const outcome = await fetchFeed(feed, snapshot?.meta.sourceState, this.deps.client, this.deps.fetchPolicy, signal);
+    // One deadline for the whole sync: fetching (every MISP event file included) and the worker.
+    const { caps, syncDeadlineMs, maxMispEvents } = this.deps.ingest;
+    const deadline = Date.now() + syncDeadlineMs;
+    const timeout = AbortSignal.timeout(syncDeadlineMs);
+    const syncSignal = AbortSignal.any([signal, timeout]);
+    const pastDeadline = (err: unknown, doing: string) => {
+      if (!timeout.aborted || signal.aborted) return err;
+      return new FeedError('FST_FEED_DEADLINE', `the sync of ${name} passed its deadline of ${syncDeadlineMs / 1000}s (--feed-sync-deadline) while ${doing}`);
+    };
+    let outcome: Awaited<ReturnType<typeof fetchFeed>>;
+    let bytes: Uint8Array | undefined;
+    try {
+      outcome = await fetchFeed(feed, snapshot?.meta.sourceState, this.deps.client, this.deps.fetchPolicy, syncSignal);
+      if (outcome.status === 'ok' && 'body' in outcome) bytes = await collectBytes(outcome.body);
+    } catch (err) {
+      throw pastDeadline(err, 'fetching');
+    }
     const nowIso = rfc3339(now);
     if (outcome.status === 'unchanged' && snapshot) {
       metrics.feedSyncs.inc({ feed: name, result: 'not-modified' });
@@ -168,11 +209,18 @@ export class ThreatFeedReconciler implements Reconciler {
       };
     }
     if (outcome.status === 'unchanged') throw new RefusedSync('the source reported no change, but no snapshot is stored; refetching next time');
-    const ingestOptions = {
-      feed: name, format: feed.spec.format, parser: feed.spec.parser, confidence: feed.spec.confidence,
-      ttlMs: parseDuration(feed.spec.ttl ?? '168h'), now, guardrails: await this.deps.guardrails(),
-    };
-    const result = 'items' in outcome ? await ingestItems(outcome.items, ingestOptions) : await ingest(outcome.body, ingestOptions);
+    let result: IngestResult;
+    try {
+      result = await this.deps.sandbox.ingest({
+        feed: name, format: feed.spec.format, parser: feed.spec.parser, confidence: feed.spec.confidence,
+        ttlMs: parseDuration(feed.spec.ttl ?? '168h'), now, guardrails: await this.deps.guardrailConfig(), caps,
+        source: 'files' in outcome ? { kind: 'misp', readFile: outcome.files, maxEvents: maxMispEvents } : { kind: 'body', bytes: bytes! },
+        deadline, signal: syncSignal,
+      });
+    } catch (err) {
+      // A MISP event file fetched for the worker can hit the deadline too; the worker's own error says so otherwise.
+      throw isAbortedBy(err) ? pastDeadline(err, 'ingesting; the worker was stopped') : err;
+    }
     this.refuseIfBroken(result, snapshot, outcome.origin);
 
     const previous = new Set(snapshot?.indicators.map(indicatorKey) ?? []);
@@ -217,7 +265,9 @@ export class ThreatFeedReconciler implements Reconciler {
       lastError: undefined,
       conditions: withConditions(base, feed.metadata.generation ?? 0, now, [
         { type: C.Ready, status: 'True', reason: R.Synced, message: summary },
-        { type: C.Degraded, status: 'False', reason: R.Healthy, message: 'the last sync succeeded' },
+        result.capped
+          ? cappedTagsCondition(result.capped, caps)
+          : { type: C.Degraded, status: 'False', reason: R.Healthy, message: 'the last sync succeeded' },
         ...(changed ? [largeChange] : []),
       ]).conditions,
     };
@@ -271,6 +321,7 @@ export class ThreatFeedReconciler implements Reconciler {
   }
 
   private forget(name: string): void {
+    this.clampReported.delete(name);
     for (const type of INDICATOR_TYPES) this.deps.metrics.feedIndicators.remove({ feed: name, type });
     const had = this.snapshots.delete(name);
     this.loaded.delete(name);
@@ -289,6 +340,11 @@ export class ThreatFeedReconciler implements Reconciler {
       this.deps.events.event(feed, after.status === 'False' ? 'Warning' : 'Normal', after.reason, after.message);
     }
   }
+}
+
+/** A fetch or worker stopped because the sync's signal fired (FST_FEED_ABORTED, or a MISP file read that says so). */
+function isAbortedBy(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === 'FST_FEED_ABORTED' || /cancelled|aborted/i.test((err as Error | null)?.message ?? '');
 }
 
 /** Whether two snapshots with the same keys also agree on what policies read: confidence, tags, validity. */

@@ -1,6 +1,6 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { ThreatFeed } from '../../crds/index.js';
-import { FeedError, fetchHttp, fetchTaxii, parseMispFeed, type ParserItem, type SsrfPolicy } from '../../feeds/index.js';
+import { FeedError, fetchHttp, fetchTaxii, type SsrfPolicy } from '../../feeds/index.js';
 import type { KubeClient } from '../runtime/client.js';
 
 /** Limits and policy for fetching, from the controller's configuration. */
@@ -15,8 +15,11 @@ export interface FetchPolicy {
 export type FetchOutcome =
   | { status: 'unchanged' }
   | { status: 'ok'; body: AsyncIterable<Uint8Array>; sourceState: Record<string, string>; origin: string }
-  /** A feed of several files (MISP: manifest.json plus one file per event), already parsed. */
-  | { status: 'ok'; items: AsyncIterable<ParserItem>; sourceState: Record<string, string>; origin: string };
+  /**
+   * A feed of several files (MISP: manifest.json plus one file per event), read by name
+   * as the parser (in the ingestion worker) reaches them.
+   */
+  | { status: 'ok'; files: (name: string) => Promise<Uint8Array>; sourceState: Record<string, string>; origin: string };
 
 interface SecretLike extends KubernetesObject {
   data?: Record<string, string>;
@@ -86,22 +89,53 @@ export async function fetchFeed(feed: ThreatFeed, previous: Record<string, strin
 /**
  * A MISP feed over HTTP: `url` is the feed's directory. manifest.json is fetched
  * conditionally (an unchanged manifest means an unchanged feed); each event file is
- * then fetched with the same SSRF guard, caps and credentials. Any event that cannot
- * be fetched or parsed fails the whole sync, so its indicators never look withdrawn.
+ * then fetched with the same SSRF guard and credentials when the parser asks for it.
+ * Any event that cannot be fetched or parsed fails the whole sync, so its indicators
+ * never look withdrawn.
+ *
+ * One byte budget and one deadline per sync: the manifest and all event files together
+ * may hold at most `policy.maxBytes` (each request is given what is left), and every
+ * request shares `signal`, which the reconciler aborts at the sync's deadline. So a
+ * manifest of many events multiplies neither; parseMispFeed also caps the number of
+ * events (DEFAULT_MAX_MISP_EVENTS). Bodies are collected whole, each into the budget.
  */
 async function fetchMispFeed(url: string, tls: { headers?: Record<string, string>; caPem?: string; serverName?: string }, previous: Record<string, string> | undefined, policy: FetchPolicy, signal?: AbortSignal): Promise<FetchOutcome> {
   const base = url.endsWith('/') ? url : `${url}/`;
-  const common = { ...tls, maxBytes: policy.maxBytes, timeoutMs: policy.timeoutMs, ssrf: policy.ssrf, signal };
-  const manifest = await fetchHttp({ ...common, url: `${base}manifest.json`, conditional: previous ? { etag: previous.etag, lastModified: previous.lastModified } : undefined });
+  let remaining = policy.maxBytes;
+  const overBudget = (name: string) => new FeedError('FST_FEED_TOO_LARGE',
+    `the MISP feed at ${base} holds more than ${policy.maxBytes} bytes across manifest.json and its event files (one byte cap per sync), at ${name}`);
+  // Each request's own cap is what is left of the budget: its refusal names the budget.
+  const budgeted = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
+    try {
+      return await work();
+    } catch (err) {
+      throw (err as FeedError).code === 'FST_FEED_TOO_LARGE' ? overBudget(name) : err;
+    }
+  };
+  const collect = (body: AsyncIterable<Uint8Array>, name: string): Promise<Uint8Array> => budgeted(name, async () => {
+    const chunks: Uint8Array[] = [];
+    let length = 0;
+    for await (const chunk of body) {
+      remaining -= chunk.byteLength;
+      if (remaining < 0) throw overBudget(name);
+      chunks.push(chunk);
+      length += chunk.byteLength;
+    }
+    return Buffer.concat(chunks, length);
+  });
+  const common = { ...tls, timeoutMs: policy.timeoutMs, ssrf: policy.ssrf, signal };
+  const manifest = await fetchHttp({ ...common, maxBytes: remaining, url: `${base}manifest.json`, conditional: previous ? { etag: previous.etag, lastModified: previous.lastModified } : undefined });
   if (manifest.status === 'unchanged') return manifest;
   const sourceState: Record<string, string> = {};
   if (manifest.etag) sourceState.etag = manifest.etag;
   if (manifest.lastModified) sourceState.lastModified = manifest.lastModified;
-  const readFile = async (name: string): Promise<AsyncIterable<Uint8Array>> => {
-    if (name === 'manifest.json') return manifest.body;
-    const event = await fetchHttp({ ...common, url: `${base}${encodeURIComponent(name)}` });
+  const manifestBytes = await collect(manifest.body, 'manifest.json');
+  const files = async (name: string): Promise<Uint8Array> => {
+    if (name === 'manifest.json') return manifestBytes;
+    if (remaining <= 0) throw overBudget(name);
+    const event = await budgeted(name, () => fetchHttp({ ...common, maxBytes: remaining, url: `${base}${encodeURIComponent(name)}` }));
     if (event.status !== 'ok') throw new FeedError('FST_FEED_HTTP_STATUS', `MISP event file ${name} answered "not modified" to an unconditional request`);
-    return event.body;
+    return collect(event.body, name);
   };
-  return { status: 'ok', items: parseMispFeed(readFile, {}), sourceState, origin: `MISP feed ${manifest.finalUrl.replace(/manifest\.json$/, '')}` };
+  return { status: 'ok', files, sourceState, origin: `MISP feed ${manifest.finalUrl.replace(/manifest\.json$/, '')}` };
 }

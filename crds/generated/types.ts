@@ -151,7 +151,7 @@ export interface ThreatFeedSpec {
     path?: string;
   };
   /**
-   * How often the feed is fetched. A Go duration such as "90s", "15m" or "24h".
+   * How often the feed is fetched: at least 1m for http and taxii sources, 1s for configMapRef. A Go duration such as "90s", "15m" or "24h".
    */
   refreshInterval?: string;
   /**

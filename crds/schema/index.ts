@@ -1,5 +1,5 @@
 export * from './common.js';
-export { threatFeed, FEED_FORMATS } from './threatfeed.js';
+export { threatFeed, FEED_FORMATS, MIN_REFRESH_INTERVAL } from './threatfeed.js';
 export { exposurePolicy, POLICY_MODES, ACTION_TYPES } from './exposurepolicy.js';
 export { preemptiveAction, ACTION_PHASES, LAYERS } from './preemptiveaction.js';
 import { threatFeed } from './threatfeed.js';

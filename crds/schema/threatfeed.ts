@@ -3,6 +3,18 @@ import {
   type KindDefinition,
 } from './common.js';
 
+/**
+ * The shortest refresh interval, by source. A remote source (http, taxii) is someone
+ * else's server and a sync may parse up to the byte cap in the ingestion worker, so at
+ * most one fetch a minute per feed: what public feeds ask for (IPsum updates daily,
+ * KEV a few times a week) with room to spare, and low enough that `1ms` cannot turn
+ * the controller into a load generator or keep its worker busy. A configMapRef is read
+ * from the API server the controller already watches, and an unchanged ConfigMap
+ * (same resourceVersion) is neither refetched nor parsed, so one second is enough.
+ * The CRD refuses shorter values; the controller raises older stored ones to these.
+ */
+export const MIN_REFRESH_INTERVAL = Object.freeze({ remote: '1m', configMap: '1s' });
+
 /** The formats a ThreatFeed can parse. */
 export const FEED_FORMATS = ['lines', 'csv', 'json', 'stix', 'kev', 'epss', 'misp'] as const;
 
@@ -54,7 +66,7 @@ const spec = obj('What to fetch, how to parse it, and how much to trust it.', {
     header: bool('The first non-comment line is a header row (csv).', false),
     path: str('For json: a JSONPath expression selecting the records, for example $.data[*].ip.', { maxLength: 512 }),
   }),
-  refreshInterval: duration('How often the feed is fetched.', '1h'),
+  refreshInterval: duration(`How often the feed is fetched: at least ${MIN_REFRESH_INTERVAL.remote} for http and taxii sources, ${MIN_REFRESH_INTERVAL.configMap} for configMapRef.`, '1h'),
   confidence: obj('How much each indicator is trusted, 0-100.', {
     default: int('Confidence given to every indicator that the expression does not score.', { minimum: 0, maximum: 100, default: 50 }),
     expression: str('A CEL expression over `record` (the raw parsed record) returning an int 0-100, for example `int(record.score) * 10`.', { maxLength: 4096 }),
@@ -67,6 +79,11 @@ const spec = obj('What to fetch, how to parse it, and how much to trust it.', {
   'x-kubernetes-validations': [
     { rule: "self.format != 'json' || (has(self.parser) && has(self.parser.path))", message: 'format json needs parser.path', fieldPath: '.parser' },
     { rule: "!has(self.source.taxii) || self.format == 'stix'", message: 'a taxii source carries STIX objects: format must be stix', fieldPath: '.format' },
+    {
+      rule: `!has(self.refreshInterval) || duration(self.refreshInterval) >= duration(has(self.source.configMapRef) ? '${MIN_REFRESH_INTERVAL.configMap}' : '${MIN_REFRESH_INTERVAL.remote}')`,
+      message: `refreshInterval must be at least ${MIN_REFRESH_INTERVAL.remote} for http and taxii sources, ${MIN_REFRESH_INTERVAL.configMap} for configMapRef`,
+      fieldPath: '.refreshInterval',
+    },
   ],
 });
 

@@ -12,7 +12,7 @@ import { createGunzip } from 'node:zlib';
 
 /**
  * Collects a body into one Buffer. Only for JSON formats, whose bodies the source layer
- * caps (64 MiB) before they reach a parser: JSON.parse needs the whole document anyway,
+ * caps (--feed-max-bytes, 8 MiB by default) before they reach a parser: JSON.parse needs the whole document anyway,
  * and one Buffer plus one string is the least that costs.
  */
 export async function collectBytes(body: AsyncIterable<Uint8Array>): Promise<Buffer> {

@@ -44,7 +44,7 @@ export { parseEpss, parseEpssComment } from './epss.js';
 export { parseJson, selectJsonPath, VALUE_KEYS } from './json.js';
 export { checkKevCatalog, kevDelta, parseKev, type KevCatalogHeader, type KevDelta } from './kev.js';
 export { parseLines } from './lines.js';
-export { mispEventItems, parseMispEvent, parseMispFeed, type MispFileReader } from './misp.js';
+export { DEFAULT_MAX_MISP_EVENTS, mispEventItems, parseMispEvent, parseMispFeed, type MispFeedOptions, type MispFileReader } from './misp.js';
 export { parseStix, unwrapStix, type StixParserOptions } from './stix.js';
 export { readStixPattern, type Comparison, type PatternReading, type PatternValue } from './stix-pattern.js';
 export { defaultStixSchemaDir, stixValidator, type StixValidator } from './stix-schema.js';

@@ -119,6 +119,23 @@ describe('parseMispFeed', () => {
   });
 });
 
+describe('parseMispFeed: the events cap (issue 13: a manifest may list any number of events)', () => {
+  it('GIVEN a manifest listing more events than maxEvents THEN the feed is refused before any event file is requested', async () => {
+    const requested: string[] = [];
+    const manifest = Object.fromEntries(Array.from({ length: 3 }, (_, i) => [a(i), { info: `event ${i}` }]));
+    const reader = memoryFeed({ 'manifest.json': JSON.stringify(manifest) });
+    const err = await parseError(parseMispFeed((name) => (requested.push(name), reader(name)), { maxEvents: 2 }));
+    expect(err).toMatchObject({ code: 'FST_FEED_CAP_EXCEEDED', cap: 'mispEvents', limit: 2 });
+    expect(err.message).toBe('misp: manifest.json lists 3 events; at most 2 are read per sync (the MISP events cap)');
+    expect(requested).toEqual(['manifest.json']);
+  });
+
+  it('GIVEN the fixture feed within the cap THEN it is read as before', async () => {
+    const { records } = await collect(parseMispFeed(diskFeed(), { maxEvents: 2 }));
+    expect(records.length).toBeGreaterThan(0);
+  });
+});
+
 describe('parseMispEvent', () => {
   it('GIVEN one event file THEN it parses alone, without the manifest', async () => {
     const { records, rejected } = await collect(parseMispEvent(fileBody(join(FEED, `${RAT}.json`)), {}));

@@ -27,6 +27,7 @@
  * such as misp-galaxy:mitre-attack-pattern="Phishing - T1566". Confidence is left to
  * the feed's expression (MISP attributes carry none).
  */
+import { FeedCapError } from '../caps.js';
 import type { ParsedRecord, Parser, ParserItem, ParserOptions } from '../indicator.js';
 import { describeJsonValue, readJsonBody } from './body.js';
 import { ipHint, typeHintFor, type HashAlgorithm } from './type-hints.js';
@@ -213,23 +214,44 @@ async function readJsonFile(readFile: MispFileReader, name: string): Promise<unk
     // readJsonBody's own errors already say what is wrong with the body; anything else
     // (a 404, a missing file, a reset connection) happened while fetching it.
     if (err instanceof Error && err.message.startsWith(`${label}: `)) throw err;
-    throw new Error(`misp: cannot read ${name}: ${err instanceof Error ? err.message : String(err)}`);
+    // The cause keeps the fetch error's code (a byte cap, a deadline) for the caller.
+    throw new Error(`misp: cannot read ${name}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
 }
 
 /**
+ * How many events one MISP feed may list. Each event is one more request and one more
+ * file within the sync's byte budget and deadline (controller/threatfeed/source.ts);
+ * the cap stops a manifest of a million tiny events from turning one sync into a
+ * million requests. Public MISP feeds (CIRCL OSINT) list about 2,000.
+ */
+export const DEFAULT_MAX_MISP_EVENTS = 10_000;
+
+export interface MispFeedOptions {
+  /** Default DEFAULT_MAX_MISP_EVENTS. */
+  maxEvents?: number;
+}
+
+/**
  * A whole MISP feed: the manifest, then each event it lists, in manifest order. Event
- * files are read one at a time, so memory holds one event, not the feed.
+ * files are read one at a time, so memory holds one event, not the feed. A manifest
+ * listing more than `maxEvents` events fails the sync (FeedCapError, cap mispEvents)
+ * before any event file is requested.
  *
  * Any file that cannot be read or parsed refuses the whole feed: yielding the other
  * events would look like that event's indicators had been withdrawn, and the
  * controller would lift their blocks. A manifest key that is not a UUID is rejected
  * and its file never requested, since the name goes into a URL or a path.
  */
-export async function* parseMispFeed(readFile: MispFileReader, _options: ParserOptions): AsyncGenerator<ParserItem> {
+export async function* parseMispFeed(readFile: MispFileReader, options: MispFeedOptions = {}): AsyncGenerator<ParserItem> {
   const manifest = await readJsonFile(readFile, 'manifest.json');
   if (!isObject(manifest)) {
     throw new Error(`misp: manifest.json is ${describeJsonValue(manifest)}, not an object mapping event UUIDs to event summaries`);
+  }
+  const maxEvents = options.maxEvents ?? DEFAULT_MAX_MISP_EVENTS;
+  const events = Object.keys(manifest).length;
+  if (events > maxEvents) {
+    throw new FeedCapError('mispEvents', maxEvents, `misp: manifest.json lists ${events} events; at most ${maxEvents} are read per sync (the MISP events cap)`);
   }
   for (const [key, summary] of Object.entries(manifest)) {
     if (!UUID.test(key)) {

@@ -92,6 +92,22 @@ export const FEED_ERROR_CODES = {
     transient: true,
     summary: 'The fetch was cancelled by its caller (for example on shutdown or leadership loss).',
   },
+  FST_FEED_CAP_EXCEEDED: {
+    transient: false,
+    summary: 'The feed passed a per-sync cap: records, distinct indicators or MISP events (the message names the cap and its value).',
+  },
+  FST_FEED_WORKER_MEMORY: {
+    transient: false,
+    summary: 'Ingesting the feed needed more heap than the ingestion worker may use (--feed-worker-heap); the worker was stopped.',
+  },
+  FST_FEED_DEADLINE: {
+    transient: true,
+    summary: 'The sync (fetching and ingesting, every MISP event file included) did not finish within --feed-sync-deadline; the worker was stopped.',
+  },
+  FST_FEED_WORKER_FAILED: {
+    transient: true,
+    summary: 'The ingestion worker could not start or stopped unexpectedly.',
+  },
 } as const satisfies Record<string, FeedErrorCodeInfo>;
 
 export type FeedErrorCode = keyof typeof FEED_ERROR_CODES;

@@ -99,6 +99,29 @@ const FIELD_SHAPES: Readonly<Record<string, Readonly<Record<string, Shape>>>> = 
   },
 };
 
+/**
+ * The shapes of variables that are not one of the view types above. A ThreatFeed's
+ * `record` is whatever the feed's parser produced (a CSV row, a JSON object, a STIX
+ * object, a MISP attribute), so it is assumed at the bound feeds/ingest.ts
+ * (recordBoundsProblem) enforces before the expression runs: every string at most
+ * valueLength characters, every list or map at most valueLength entries. Nested values
+ * are taken as the largest of those, which overestimates every smaller value.
+ */
+const RECORD_SHAPE: Shape = {
+  len: BOUNDS.valueLength,
+  key: { len: BOUNDS.valueLength },
+  elem: { len: BOUNDS.valueLength },
+};
+
+const VARIABLE_SHAPES: Readonly<Partial<Record<string, ReadonlyMap<string, Shape>>>> = {
+  confidence: new Map([['record', RECORD_SHAPE]]),
+};
+
+/** The assumed shapes of a kind's free variables (the view types' fields are in FIELD_SHAPES). */
+export function variableShapes(kind: string): ReadonlyMap<string, Shape> {
+  return VARIABLE_SHAPES[kind] ?? new Map();
+}
+
 /** Declared fields by type, for has(). */
 const MESSAGE_FIELDS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   Indicator: INDICATOR_FIELDS,

@@ -1,5 +1,5 @@
 import type { ParseResult } from '@marcbachmann/cel-js';
-import { analyse } from './analysis.js';
+import { analyse, variableShapes } from './analysis.js';
 import { celEnvironment, knownFunctionNames, type CelKind } from './environment.js';
 import { CelCompileError, firstLine, lineAndColumn } from './errors.js';
 import { CEL_PARSE_LIMITS, MAX_SOURCE_LENGTH } from './limits.js';
@@ -75,6 +75,13 @@ function compileError(err: unknown, source: string, field: string): CelCompileEr
   return new CelCompileError(field, reason, problem, source, e.range?.start);
 }
 
+/** What each kind must return; `dyn` passes the check and is judged when it runs. */
+const RESULT_TYPES: Readonly<Record<CelKind, { types: readonly string[]; what: string; reason: string }>> = {
+  match: { types: ['bool'], what: 'a bool', reason: 'not_bool' },
+  autoApprove: { types: ['bool'], what: 'a bool', reason: 'not_bool' },
+  confidence: { types: ['int', 'uint', 'double'], what: 'a number', reason: 'not_number' },
+};
+
 /**
  * Parses, type-checks and statically checks `source` as an expression of `kind`.
  * Throws CelCompileError for syntax errors, unknown variables, fields of Indicator and
@@ -97,10 +104,12 @@ export function compileCel(source: string, field: string, kind: CelKind): CelPro
   }
   const checked = run.check();
   if (!checked.valid) throw compileError(checked.error, source, field);
-  if (checked.type !== 'bool' && checked.type !== 'dyn') {
-    throw new CelCompileError(field, 'not_bool', `the expression must evaluate to a bool, not ${checked.type}`);
+  const result = RESULT_TYPES[kind];
+  const type = String(checked.type);
+  if (!result.types.includes(type) && type !== 'dyn') {
+    throw new CelCompileError(field, result.reason, `the expression must evaluate to ${result.what}, not ${type}`);
   }
-  const { cost, reads } = analyse(run.ast, source, field);
+  const { cost, reads } = analyse(run.ast, source, field, variableShapes(kind));
   return new Program(source, field, kind, cost, reads, run);
 }
 

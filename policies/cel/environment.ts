@@ -7,14 +7,18 @@ import { stringsLibrary } from './strings.js';
 import { urlLibrary } from './url.js';
 
 /**
- * The two CEL environments of an ExposurePolicy:
+ * The CEL environments: two of an ExposurePolicy and one of a ThreatFeed.
  *
  * - `match` (spec.match): `indicator` (Indicator), `workload` (Workload: for Isolate, the
  *   workload of an indicator × workload pair; otherwise the empty workload) and `now`
  *   (timestamp);
- * - `autoApprove` (spec.autoApprove): `action` (Action) and `now` (timestamp).
+ * - `autoApprove` (spec.autoApprove): `action` (Action) and `now` (timestamp);
+ * - `confidence` (a ThreatFeed's spec.confidence.expression): `record` (the parsed feed
+ *   record, a map), returning a number. Feed content is hostile, so it is compiled under
+ *   the same limits as policies (limits.ts); feeds/ingest.ts keeps records within the
+ *   bounds the cost estimate assumes (ASSUMED_INPUT_BOUNDS).
  *
- * Both have cel-js's standard library (operators, macros all/exists/exists_one/filter/
+ * All have cel-js's standard library (operators, macros all/exists/exists_one/filter/
  * map, cel.bind, has, size, string and timestamp functions, duration()) plus the
  * libraries of this folder, each a plain `(env) => env` function. Undeclared variables
  * are compile errors.
@@ -23,7 +27,7 @@ import { urlLibrary } from './url.js';
  * built on first use and then shared; nothing in it changes after that.
  */
 
-export type CelKind = 'match' | 'autoApprove';
+export type CelKind = 'match' | 'autoApprove' | 'confidence';
 
 /** `timestamp(indicator.firstSeen)` works whether the field is a timestamp or a string, as in cel-go. */
 function timeLibrary(env: Environment): Environment {
@@ -42,6 +46,7 @@ const LIBRARIES: readonly ((env: Environment) => Environment)[] = [
 const VARIABLES: Readonly<Record<CelKind, Readonly<Record<string, string>>>> = {
   match: { indicator: 'Indicator', workload: 'Workload', now: 'google.protobuf.Timestamp' },
   autoApprove: { action: 'Action', now: 'google.protobuf.Timestamp' },
+  confidence: { record: 'map' },
 };
 
 let environments: Record<CelKind, Environment> | undefined;
@@ -53,7 +58,7 @@ function build(): Record<CelKind, Environment> {
     for (const [name, type] of Object.entries(VARIABLES[kind])) env.registerVariable(name, type);
     return env;
   };
-  return { match: forKind('match'), autoApprove: forKind('autoApprove') };
+  return { match: forKind('match'), autoApprove: forKind('autoApprove'), confidence: forKind('confidence') };
 }
 
 export function celEnvironment(kind: CelKind): Environment {

@@ -13,6 +13,7 @@ export type CelCompileReason =
   | 'limit_exceeded'
   | 'cost_limit'
   | 'not_bool'
+  | 'not_number'
   | 'unsafe_regex'
   | 'invalid_literal'
   | 'unsupported_construct'

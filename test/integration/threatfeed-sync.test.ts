@@ -61,7 +61,7 @@ describe('ThreatFeed sync', () => {
   it('GIVEN IPsum over HTTP THEN the feed is Ready with exact counts, the guardrail drops and a digest', async () => {
     await custom.createClusterCustomObject({ ...ref, body: {
       apiVersion: 'forestall.io/v1alpha1', kind: 'ThreatFeed', metadata: { name: 'ipsum' },
-      spec: { format: 'lines', source: { http: { url: `${server.url}/mutable/ipsum.txt` } }, parser: { scoreColumn: 1 }, refreshInterval: '2s',
+      spec: { format: 'lines', source: { http: { url: `${server.url}/mutable/ipsum.txt` } }, parser: { scoreColumn: 1 }, refreshInterval: '1m',
         confidence: { expression: 'int(record.score) >= 8 ? 100 : int(record.score) * 12' } },
     } });
     const f = await observed('ipsum', 1, (f) => f.status?.indicatorCount !== undefined);
@@ -71,8 +71,10 @@ describe('ThreatFeed sync', () => {
     expect(cond(f, 'Stale')).toMatchObject({ status: 'False', reason: 'Fresh' });
   });
 
-  it('GIVEN the feed is unchanged at the next refresh THEN a conditional GET gets 304 and nothing is re-parsed', async () => {
+  it('GIVEN the feed is unchanged at the next sync THEN a conditional GET gets 304 and nothing is re-parsed', async () => {
     const first = await read('ipsum');
+    // An http feed refreshes at most once a minute (the CRD's minimum); a spec change syncs at once.
+    await patchSpec('ipsum', { maxChangePercent: 51 });
     await eventually('a conditional request', () => server.requestsTo('/mutable/').some((r) => r.headers['if-none-match']));
     const f = await eventually('lastSyncTime to move', async () => {
       const f = await read('ipsum');
@@ -85,6 +87,7 @@ describe('ThreatFeed sync', () => {
   it('GIVEN the feed changes THEN the next sync reports exactly what was added and removed', async () => {
     const before = await read('ipsum');
     server.change();
+    await patchSpec('ipsum', { maxChangePercent: 52 });
     const f = await eventually('the change synced', async () => {
       const f = await read('ipsum');
       return f.status!.digest !== before.status!.digest && f;

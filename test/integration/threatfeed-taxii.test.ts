@@ -1,4 +1,4 @@
-import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ThreatFeed } from '../../crds/index.js';
 import { ControlPlane } from '../harness/control-plane.js';
@@ -43,7 +43,7 @@ describe('ThreatFeed on TAXII 2.1', () => {
   it('GIVEN a collection of STIX examples THEN the feed syncs them through the STIX parser', async () => {
     await kc.makeApiClient(CustomObjectsApi).createClusterCustomObject({ ...ref, body: {
       apiVersion: 'forestall.io/v1alpha1', kind: 'ThreatFeed', metadata: { name: 'taxii' },
-      spec: { format: 'stix', source: { taxii: { apiRoot: taxii.apiRoot, collection: taxii.collectionId, authSecretRef: { name: 'taxii-creds' }, pageSize: 2 } }, refreshInterval: '1s' },
+      spec: { format: 'stix', source: { taxii: { apiRoot: taxii.apiRoot, collection: taxii.collectionId, authSecretRef: { name: 'taxii-creds' }, pageSize: 2 } }, refreshInterval: '1m' },
     } });
     const f = await eventually('taxii synced', async () => {
       const f = await read('taxii');
@@ -67,6 +67,9 @@ describe('ThreatFeed on TAXII 2.1', () => {
       name: 'C2 server', pattern: "[ipv4-addr:value = '77.90.185.20']", pattern_type: 'stix', valid_from: '2026-08-22T01:00:00Z',
       indicator_types: ['malicious-activity'], confidence: 85,
     }]);
+    // A taxii feed refreshes at most once a minute (the CRD's minimum); a spec change syncs at once.
+    await kc.makeApiClient(CustomObjectsApi).patchClusterCustomObject({ ...ref, name: 'taxii', body: { spec: { maxChangePercent: 100 } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
     const f = await eventually('the new indicator synced', async () => {
       const f = await read('taxii');
       return f.status!.digest !== before.status!.digest && f;

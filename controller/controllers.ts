@@ -46,6 +46,8 @@ export interface ControllerDeps {
   };
   /** Logins and groups no identity action touches (--identity-never-touch). */
   identityNeverTouch?: readonly string[];
+  /** The only namespace the DNS connectors write ConfigMaps in (--dns-namespace); default kube-system. */
+  dnsNamespace?: string;
   /** Notification transport settings; tests shorten the retries. */
   notifyHttp?: { retries?: number; backoffMs?: number; timeoutMs?: number };
 }
@@ -74,7 +76,7 @@ export function addControllers(manager: Manager, deps: ControllerDeps) {
   const connectors = { ...DEFAULT_CONNECTORS, ...deps.defaultConnectors };
   const feeds = threatFeedController(deps);
   const inventory = new InventoryCache(deps);
-  const access = kubeClusterAccess(deps.client);
+  const access = kubeClusterAccess(deps.client, { configMapNamespace: deps.dnsNamespace ?? 'kube-system' });
   const store = new IndicatorStore(deps.client, deps.feeds.namespace);
   const feedback = new FeedbackStore(deps.client, deps.feeds.namespace);
   const cache = new Map<string, Connector | undefined>();

@@ -60,6 +60,7 @@ export async function runController(argv: string[]): Promise<number> {
     feeds: { namespace: config.namespace, fetchAllow: config.feedFetchAllow, neverBlock: config.neverBlock, maxBytes: config.feedMaxBytes, timeoutMs: config.feedTimeoutMs },
     defaultConnectors: config.defaultConnectors,
     identityNeverTouch: config.identityNeverTouch,
+    dnsNamespace: config.dnsNamespace,
     git: {
       workRoot: join(tmpdir(), 'forestall-git'), env: process.env, pullRequestPollMs: config.pullRequestPollMs,
       ...(config.gitWebhookBindAddress ? { webhook: { bind: config.gitWebhookBindAddress, secret: webhookSecret } } : {}),

@@ -11,7 +11,7 @@ import { addControllers } from '../../controller/controllers.js';
  * The real manager and controllers, running inside the test process against a real
  * API server (no leader election), so tests can read its metrics directly.
  */
-export async function startManager(kc: KubeConfig, opts: { resyncPeriodMs?: number; namespace?: string; fetchAllow?: string[]; feedTimeoutMs?: number; defaultConnectors?: Record<string, string>; gitWorkRoot?: string; pullRequestPollMs?: number; gitWebhook?: { bind: string; secret: string }; concurrency?: number; identityNeverTouch?: string[] } = {}) {
+export async function startManager(kc: KubeConfig, opts: { resyncPeriodMs?: number; namespace?: string; fetchAllow?: string[]; feedTimeoutMs?: number; defaultConnectors?: Record<string, string>; gitWorkRoot?: string; pullRequestPollMs?: number; gitWebhook?: { bind: string; secret: string }; concurrency?: number; identityNeverTouch?: string[]; dnsNamespace?: string } = {}) {
   const log = pino({ level: process.env.FORESTALL_TEST_LOG ?? 'silent' });
   const metrics = new Metrics();
   const client = new KubeClient(kc, metrics);
@@ -22,6 +22,7 @@ export async function startManager(kc: KubeConfig, opts: { resyncPeriodMs?: numb
     feeds: { namespace: opts.namespace ?? 'forestall-system', fetchAllow: opts.fetchAllow ?? [], neverBlock: [], maxBytes: 2 * 1024 * 1024, timeoutMs: opts.feedTimeoutMs ?? 5000 },
     defaultConnectors: opts.defaultConnectors,
     ...(opts.identityNeverTouch ? { identityNeverTouch: opts.identityNeverTouch } : {}),
+    ...(opts.dnsNamespace ? { dnsNamespace: opts.dnsNamespace } : {}),
     ...(opts.gitWorkRoot ? { git: { workRoot: opts.gitWorkRoot, env: process.env, pullRequestPollMs: opts.pullRequestPollMs ?? 300, ...(opts.gitWebhook ? { webhook: opts.gitWebhook } : {}) } } : {}),
   });
   const stop = new AbortController();

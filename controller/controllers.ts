@@ -93,6 +93,7 @@ export function addControllers(manager: Manager, deps: ControllerDeps) {
     cache: actionInformer, client: deps.client, events: deps.events, clock: deps.clock, metrics: deps.metrics, store,
     connector, connectorIds: ALL_CONNECTOR_IDS, defaultConnector: (layer) => connectors[layer as Layer] ?? '',
     feedback, notifier: new ActionNotifier({ client: deps.client, namespace: deps.feeds.namespace, policies: policyInformer, log: deps.log, ...(deps.notifyHttp ? { http: deps.notifyHttp } : {}) }),
+    guardrails: feeds.guardrails,
     ...(git ? { git } : {}), ...(deps.git?.pullRequestPollMs ? { pullRequestPollMs: deps.git.pullRequestPollMs } : {}),
   });
   const actions = new Controller<PreemptiveAction>({

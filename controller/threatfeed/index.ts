@@ -34,7 +34,11 @@ const CLUSTER_RANGES_TTL_MS = 300_000;
 export function threatFeedController(deps: {
   kc: KubeConfig; client: KubeClient; events: EventRecorder; clock: Clock; log: Logger; metrics: Metrics;
   concurrency: number; resyncPeriodMs: number; feeds: FeedSettings;
-}): { controller: Controller<ThreatFeed>; reconciler: ThreatFeedReconciler; informer: Informer<ThreatFeed> } {
+}): {
+  controller: Controller<ThreatFeed>; reconciler: ThreatFeedReconciler; informer: Informer<ThreatFeed>;
+  /** The guardrails of the current cluster ranges; hand-written actions pass them too. */
+  guardrails: () => Promise<Guardrails>;
+} {
   const informer = new Informer<ThreatFeed>({
     kc: deps.kc,
     path: `/apis/${GROUP}/${VERSION}/threatfeeds`,
@@ -52,20 +56,21 @@ export function threatFeedController(deps: {
     return ranges;
   };
   const ssrf: SsrfPolicy = { allow: deps.feeds.fetchAllow };
+  const guardrails = async () => {
+    const r = await clusterRanges();
+    ssrf.clusterCidrs = r.cidrs;
+    return r.guardrails;
+  };
   const reconciler = new ThreatFeedReconciler({
     cache: informer, client: deps.client, events: deps.events, clock: deps.clock, metrics: deps.metrics,
     store: new SnapshotStore(deps.client, deps.feeds.namespace),
     fetchPolicy: { ssrf, maxBytes: deps.feeds.maxBytes, timeoutMs: deps.feeds.timeoutMs, namespace: deps.feeds.namespace },
-    guardrails: async () => {
-      const r = await clusterRanges();
-      ssrf.clusterCidrs = r.cidrs;
-      return r.guardrails;
-    },
+    guardrails,
   });
   const controller = new Controller<ThreatFeed>({
     name: 'threatfeed', informer, reconciler,
     clock: deps.clock, log: deps.log, metrics: deps.metrics,
     concurrency: deps.concurrency, resyncPeriodMs: deps.resyncPeriodMs,
   });
-  return { controller, reconciler, informer };
+  return { controller, reconciler, informer, guardrails };
 }

@@ -2,7 +2,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import type { ThreatFeed } from '../../crds/index.js';
 import { FeedError, fetchHttp, fetchTaxii, parseMispFeed, type ParserItem, type SsrfPolicy } from '../../feeds/index.js';
 import type { KubeClient } from '../runtime/client.js';
-import { statusOf } from '../runtime/errors.js';
+import { ForestallError, statusOf } from '../runtime/errors.js';
 import { readCaBundle, readCredential } from '../runtime/secrets.js';
 
 /** Limits and policy for fetching, from the controller's configuration. */
@@ -28,11 +28,16 @@ interface ConfigMapLike extends KubernetesObject {
 /**
  * A feed credential (headersSecretRef, authSecretRef), read only when the Secret admits
  * `destination` (controller/runtime/secrets.ts); a missing Secret is FST_FEED_AUTH naming it.
+ * Redirects are the HTTP client's: it drops credentials on a cross-origin redirect.
  */
 async function credential(
   client: KubeClient, ref: { name: string; namespace?: string }, field: string, destination: string, namespace: string,
 ): Promise<Record<string, string>> {
-  const data = await readCredential(client, ref, { defaultNamespace: namespace, field, destinations: [destination] });
+  const data = await readCredential(client, ref, { defaultNamespace: namespace, field, destinations: [destination] }).catch((err: unknown) => {
+    // A FeedError, so the feed shows FetchFailed; the message leads with the stable code.
+    if (err instanceof ForestallError && err.code === 'FST_SECRET_NOT_ALLOWED') throw new FeedError('FST_FEED_AUTH', `${err.code}: ${err.message}`);
+    throw err;
+  });
   if (!data) throw new FeedError('FST_FEED_AUTH', `Secret ${ref.namespace ?? namespace}/${ref.name} (${field}) does not exist`);
   return data;
 }

@@ -28,4 +28,10 @@ describe('controller config', () => {
     expect(() => loadConfig(['--git-webhook-bind-address', ':9443'], {})).toThrow(/needs --git-webhook-secret-file/);
     expect(() => loadConfig(['--pull-request-poll-interval', '100ms'], {})).toThrow(/pullRequestPollMs must be >= 1000/);
   });
+
+  it('GIVEN --dns-namespace THEN it is the DNS connectors\' namespace (default kube-system), and a bad name is refused', () => {
+    expect(loadConfig([], {}).dnsNamespace).toBe('kube-system');
+    expect(loadConfig(['--dns-namespace', 'coredns'], {}).dnsNamespace).toBe('coredns');
+    expect(() => loadConfig(['--dns-namespace', 'Kube_System'], {})).toThrow(/dnsNamespace must match pattern/);
+  });
 });

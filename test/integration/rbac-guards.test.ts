@@ -123,6 +123,23 @@ describe('ConfigMap feed sources', () => {
   });
 });
 
+describe('ConfigMap feed content in status', () => {
+  it('GIVEN a ConfigMap that is not a feed THEN the sync is refused as garbage and status names the line, never its content', async () => {
+    await client.apply({
+      apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'app-settings', namespace: NS },
+      data: { env: 'API_KEY=sk_live_0123456789abcdef\nDEBUG=true\nLOG_LEVEL=1\n185.220.101.7\n' },
+    } as KubernetesObject);
+    await feed('not-a-feed', { configMapRef: { name: 'app-settings', key: 'env' } });
+    const refused = await eventually('feed refused', async () => {
+      const f = await getFeed('not-a-feed');
+      return condition(f, 'Degraded')?.status === 'True' && f;
+    }, 20_000);
+    expect(condition(refused, 'Degraded')!.message).toMatch(/3 of 4 records are malformed \(first: line 1: .*"…"\); refusing it as garbage/);
+    expect(JSON.stringify(refused.status)).not.toMatch(/sk_live|API_KEY|DEBUG/);
+    await client.delete({ apiVersion: 'forestall.io/v1alpha1', kind: 'ThreatFeed', metadata: { name: 'not-a-feed' } });
+  });
+});
+
 describe('hand-written actions and the DNS namespace', () => {
   const action = (name: string, spec: Record<string, unknown>) => client.apply({
     apiVersion: 'forestall.io/v1alpha1', kind: 'PreemptiveAction', metadata: { name },

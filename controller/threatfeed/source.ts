@@ -64,6 +64,8 @@ const MAX_CONFIGMAP_ERROR = 512;
 export function configMapErrorForStatus(message: string): string {
   const neutral = message
     .replace(/"(?:[^"\\\n]|\\.)*"?/g, '"…"')
+    // Control characters are exactly what this removes.
+    // eslint-disable-next-line no-control-regex
     .replace(/[\u0000-\u001f\u007f]+/g, ' ');
   return neutral.length > MAX_CONFIGMAP_ERROR ? `${neutral.slice(0, MAX_CONFIGMAP_ERROR - 1)}…` : neutral;
 }

@@ -124,17 +124,19 @@ describe('ConfigMap feed sources', () => {
 });
 
 describe('ConfigMap feed content in status', () => {
-  it('GIVEN a ConfigMap that is not a feed THEN the sync is refused as garbage and status names the line, never its content', async () => {
-    await client.apply({
-      apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'app-settings', namespace: NS },
-      data: { env: 'API_KEY=sk_live_0123456789abcdef\nDEBUG=true\nLOG_LEVEL=1\n185.220.101.7\n' },
+  it('GIVEN a feed ConfigMap overwritten with an app\'s settings THEN the sync is refused as garbage and status names the line, never its content', async () => {
+    const settings = (env: string) => client.apply({
+      apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'app-settings', namespace: NS }, data: { env },
     } as KubernetesObject);
+    await settings('185.220.101.7\n185.220.101.9\n');
     await feed('not-a-feed', { configMapRef: { name: 'app-settings', key: 'env' } });
+    await eventually('feed synced', async () => (await getFeed('not-a-feed'))?.status?.indicatorCount === 2, 20_000);
+    await settings('API_KEY=sk_live_0123456789abcdef\nDEBUG=true\nLOG_LEVEL=1\n185.220.101.7\n');
     const refused = await eventually('feed refused', async () => {
       const f = await getFeed('not-a-feed');
       return condition(f, 'Degraded')?.status === 'True' && f;
     }, 20_000);
-    expect(condition(refused, 'Degraded')!.message).toMatch(/3 of 4 records are malformed \(first: line 1: .*"…"\); refusing it as garbage/);
+    expect(condition(refused, 'Degraded')!.message).toMatch(/3 of 4 records are malformed \(first: line 1: .*"…".*\); refusing it as garbage/);
     expect(JSON.stringify(refused.status)).not.toMatch(/sk_live|API_KEY|DEBUG/);
     await client.delete({ apiVersion: 'forestall.io/v1alpha1', kind: 'ThreatFeed', metadata: { name: 'not-a-feed' } });
   });

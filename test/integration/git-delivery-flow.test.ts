@@ -336,8 +336,10 @@ describe('Git delivery', () => {
     const proxy = await startFaultProxy(gitea.url);
     try {
       proxy.fail({ status: 503 });
+      // The token goes to the forge API through the proxy, so its Secret must admit that host too.
+      await client.apply(credentialSecret('forestall-git-proxied', NS, { token: gitea.token, username: gitea.username }, [hostOf(gitea.url), hostOf(proxy.url)]));
       await feed('outage-feed', top.map(([ip]) => ip).sort().slice(0, 4));
-      await policy('c2-outage', 'network:calico', '24h', { feed: 'outage-feed', apiUrl: `${proxy.url}/api/v1` });
+      await policy('c2-outage', 'network:calico', '24h', { feed: 'outage-feed', apiUrl: `${proxy.url}/api/v1`, secret: 'forestall-git-proxied' });
       // The branch is pushed (git goes to Gitea directly) but no pull request can be opened: a crash between push and open, in effect.
       expect(await deliveryFailure('c2-outage-egressdeny', /FST_FORGE_UNAVAILABLE: .*HTTP 503/)).toContain(gitea.url);
       expect((await getAction('c2-outage-egressdeny'))?.status?.phase).toBe('Proposed');

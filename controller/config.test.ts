@@ -46,4 +46,10 @@ describe('controller config', () => {
     expect(c.outboundAllow).toEqual(['10.0.0.0/8', 'feeds.corp.example', '127.0.0.1']);
     expect(() => loadConfig(['--outbound-allow', 'not a host!'], {})).toThrow(/--outbound-allow: .*"not a host!"/);
   });
+
+  it('GIVEN --dns-namespace THEN it is the DNS connectors\' namespace (default kube-system), and a bad name is refused', () => {
+    expect(loadConfig([], {}).dnsNamespace).toBe('kube-system');
+    expect(loadConfig(['--dns-namespace', 'coredns'], {}).dnsNamespace).toBe('coredns');
+    expect(() => loadConfig(['--dns-namespace', 'Kube_System'], {})).toThrow(/dnsNamespace must match pattern/);
+  });
 });

@@ -53,6 +53,8 @@ export interface ControllerConfig {
   gitWebhookSecretFile?: string;
   /** How often an open pull request is polled. */
   pullRequestPollMs: number;
+  /** The one namespace the DNS connectors may write their ConfigMaps in (the chart's Role is there). */
+  dnsNamespace: string;
 }
 
 const schema: JSONSchemaType<ControllerConfig> = {
@@ -87,11 +89,13 @@ const schema: JSONSchemaType<ControllerConfig> = {
     gitWebhookBindAddress: { type: 'string', nullable: true, pattern: '^(\\[[^\\]]+\\]|[^:]*):[0-9]+$' },
     gitWebhookSecretFile: { type: 'string', nullable: true, minLength: 1 },
     pullRequestPollMs: { type: 'integer', minimum: 1000 },
+    dnsNamespace: { type: 'string', minLength: 1, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' },
   },
   required: ['namespace', 'identity', 'metricsBindAddress', 'healthProbeBindAddress', 'leaderElect', 'leaderElectionId',
     'leaderElectionNamespace', 'leaseDurationMs', 'renewDeadlineMs', 'retryPeriodMs', 'concurrency', 'resyncPeriodMs', 'logLevel',
     'outboundAllow', 'neverBlock', 'clusterDomain', 'identityNeverTouch', 'feedMaxBytes', 'feedTimeoutMs',
-    'feedWorkerHeapMb', 'feedSyncDeadlineMs', 'feedMaxRecords', 'feedMaxIndicators', 'feedMaxMispEvents', 'defaultConnectors', 'pullRequestPollMs'],
+    'feedWorkerHeapMb', 'feedSyncDeadlineMs', 'feedMaxRecords', 'feedMaxIndicators', 'feedMaxMispEvents', 'defaultConnectors', 'pullRequestPollMs',
+    'dnsNamespace'],
   additionalProperties: false,
 };
 
@@ -141,6 +145,8 @@ Runs the operator. Flags:
   --git-webhook-bind-address ADDR    listener for GitHub/Gitea pull-request webhooks at
                                      /webhooks/git (default off; polling continues either way)
   --git-webhook-secret-file PATH     the webhooks' shared secret (required with the address)
+  --dns-namespace NS                 the only namespace the DNS connectors write ConfigMaps in
+                                     (default kube-system); a policy naming another is refused
 `;
 
 /** Go-style durations: "1h30m", "2s", "250ms"; a bad one is a configuration error. */
@@ -180,6 +186,7 @@ export function loadConfig(argv: string[], env: { POD_NAMESPACE?: string; POD_NA
         'feed-max-indicators': { type: 'string' }, 'feed-max-misp-events': { type: 'string' },
         'default-connector': { type: 'string' },
         'pull-request-poll-interval': { type: 'string' }, 'git-webhook-bind-address': { type: 'string' }, 'git-webhook-secret-file': { type: 'string' },
+        'dns-namespace': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -223,6 +230,7 @@ export function loadConfig(argv: string[], env: { POD_NAMESPACE?: string; POD_NA
       return [layer, id];
     })),
     pullRequestPollMs: parseDuration(v('pull-request-poll-interval') ?? '30s'),
+    dnsNamespace: v('dns-namespace') ?? 'kube-system',
     ...(v('git-webhook-bind-address') ? { gitWebhookBindAddress: v('git-webhook-bind-address') } : {}),
     ...(v('git-webhook-secret-file') ? { gitWebhookSecretFile: v('git-webhook-secret-file') } : {}),
   };

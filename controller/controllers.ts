@@ -47,6 +47,8 @@ export interface ControllerDeps {
   };
   /** Logins and groups no identity action touches (--identity-never-touch). */
   identityNeverTouch?: readonly string[];
+  /** The only namespace the DNS connectors write ConfigMaps in (--dns-namespace); default kube-system. */
+  dnsNamespace?: string;
   /** Notification transport settings; tests shorten the retries. */
   notifyHttp?: { retries?: number; backoffMs?: number; timeoutMs?: number };
 }
@@ -85,7 +87,7 @@ export function addControllers(manager: Manager, deps: ControllerDeps) {
   const outbound = createOutboundFetch({ ssrf: currentSsrf }) as typeof globalThis.fetch;
   const checkRemote = async (url: string): Promise<void> => checkGitRemote(url, await currentSsrf());
   const inventory = new InventoryCache(deps);
-  const access = kubeClusterAccess(deps.client);
+  const access = kubeClusterAccess(deps.client, { configMapNamespace: deps.dnsNamespace ?? 'kube-system' });
   const store = new IndicatorStore(deps.client, deps.feeds.namespace);
   const feedback = new FeedbackStore(deps.client, deps.feeds.namespace);
   const cache = new Map<string, Connector | undefined>();
@@ -109,6 +111,7 @@ export function addControllers(manager: Manager, deps: ControllerDeps) {
       client: deps.client, namespace: deps.feeds.namespace, policies: policyInformer, log: deps.log,
       http: { ...deps.notifyHttp, fetch: outbound },
     }),
+    guardrails: feeds.guardrails,
     ...(git ? { git } : {}), ...(deps.git?.pullRequestPollMs ? { pullRequestPollMs: deps.git.pullRequestPollMs } : {}),
   });
   const actions = new Controller<PreemptiveAction>({

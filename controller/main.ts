@@ -67,6 +67,7 @@ export async function runController(argv: string[]): Promise<number> {
     },
     defaultConnectors: config.defaultConnectors,
     identityNeverTouch: config.identityNeverTouch,
+    dnsNamespace: config.dnsNamespace,
     git: {
       workRoot: join(tmpdir(), 'forestall-git'), env: process.env, pullRequestPollMs: config.pullRequestPollMs,
       ...(config.gitWebhookBindAddress ? { webhook: { bind: config.gitWebhookBindAddress, secret: webhookSecret } } : {}),

@@ -327,7 +327,16 @@ describe('IdentityConnector IdentitySuspend', () => {
     secret.mockResolvedValue({ token: 'rotated-token-0123456789' });
     await connector.plan(request('IdentitySuspend', ['alice']));
     expect(provider.endpointCalls).toBe(2);
-    expect(secret).toHaveBeenCalledWith({ name: 'toy-creds' }, 'params.credentialsSecretRef');
+    expect(secret).toHaveBeenCalledWith({ name: 'toy-creds' }, 'params.credentialsSecretRef', expect.any(Function));
+  });
+
+  it('GIVEN an endpoint WHEN its Secret is read THEN the access is told every URL the credentials go to', async () => {
+    const { connector, directory, secret } = setUp();
+    directory.addUser('alice');
+    await connector.plan(request('IdentitySuspend', ['alice']));
+    const destinations = (secret.mock.calls[0] as unknown as [unknown, string, (d: Record<string, string>) => string[]])[2];
+    expect(destinations({ token: 'toy-token-0123456789' })).toEqual(['https://toy.example.test/api']);
+    expect(() => destinations({})).toThrow(/has no key "token"/);
   });
 
   it("GIVEN a ledger written by another connector THEN apply refuses instead of overwriting it", async () => {

@@ -494,26 +494,19 @@ export class IdentityConnector implements Connector {
       throw new ConnectorError('FST_IDENTITY_CREDENTIALS', `${this.id}: params.credentialsSecretRef names no Secret`);
     }
     const namespace = typeof endpoint['credentialsSecretNamespace'] === 'string' ? endpoint['credentialsSecretNamespace'] : undefined;
-    const secret = await this.access.secret({ name, ...(namespace === undefined ? {} : { namespace }) }, 'params.credentialsSecretRef');
     const secretName = namespace === undefined ? name : `${namespace}/${name}`;
-    for (const key of this.provider.requiredSecretKeys) {
-      if (typeof secret[key] !== 'string' || secret[key] === '') {
-        throw new ConnectorError(
-          'FST_IDENTITY_CREDENTIALS',
-          `${this.id}: Secret ${secretName} has no key "${key}" (it needs ${this.provider.requiredSecretKeys.map((k) => `"${k}"`).join(', ')})`,
-        );
-      }
-    }
+    // The Secret is checked against where its values go (the API and token URLs) before
+    // any request: the target is derived from the params and the Secret's keys.
+    const secret = await this.access.secret({ name, ...(namespace === undefined ? {} : { namespace }) }, 'params.credentialsSecretRef', (data) => {
+      this.checkKeys(secretName, data);
+      const target = this.target(endpoint, data);
+      return [target.baseUrl, ...(target.auth.type === 'client-credentials' ? [target.auth.tokenUrl] : [])];
+    });
+    this.checkKeys(secretName, secret);
     const key = createHash('sha256').update(canonicalJson({ endpoint, secret })).digest('hex');
     const cached = this.clients.get(key);
     if (cached !== undefined) return cached;
-    let target: ReturnType<IdentityProvider['endpoint']>;
-    try {
-      target = this.provider.endpoint(endpoint, secret);
-    } catch (err) {
-      // Provider messages name params, never Secret values; the message is kept short anyway.
-      throw new ConnectorError('FST_CONNECTOR_INVALID_REQUEST', `${this.id}: unusable endpoint params: ${err instanceof Error ? err.message.slice(0, 300) : 'unknown error'}`);
-    }
+    const target = this.target(endpoint, secret);
     const http = createIdentityHttp({
       ...this.options.http,
       baseUrl: target.baseUrl,
@@ -523,6 +516,26 @@ export class IdentityConnector implements Connector {
     if (this.clients.size >= MAX_CLIENTS) this.clients.delete(this.clients.keys().next().value!);
     this.clients.set(key, http);
     return http;
+  }
+
+  private checkKeys(secretName: string, secret: Record<string, string>): void {
+    for (const key of this.provider.requiredSecretKeys) {
+      if (typeof secret[key] !== 'string' || secret[key] === '') {
+        throw new ConnectorError(
+          'FST_IDENTITY_CREDENTIALS',
+          `${this.id}: Secret ${secretName} has no key "${key}" (it needs ${this.provider.requiredSecretKeys.map((k) => `"${k}"`).join(', ')})`,
+        );
+      }
+    }
+  }
+
+  private target(endpoint: Record<string, unknown>, secret: Record<string, string>): ReturnType<IdentityProvider['endpoint']> {
+    try {
+      return this.provider.endpoint(endpoint, secret);
+    } catch (err) {
+      // Provider messages name params, never Secret values; the message is kept short anyway.
+      throw new ConnectorError('FST_CONNECTOR_INVALID_REQUEST', `${this.id}: unusable endpoint params: ${err instanceof Error ? err.message.slice(0, 300) : 'unknown error'}`);
+    }
   }
 
   private neverTouch(params: Record<string, unknown>): Set<string> {

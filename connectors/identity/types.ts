@@ -176,8 +176,12 @@ export interface IdentityLedger {
 
 /** What an identity connector needs from its host. */
 export interface IdentityAccess {
-  /** Every key of the Secret, decoded; throws a clear error naming the Secret when it or a key is missing. */
-  secret(ref: SecretRef, field: string): Promise<Record<string, string>>;
+  /**
+   * Every key of the Secret, decoded; throws a clear error naming the Secret when it or a
+   * key is missing, or when the Secret does not admit every URL `destinations` derives
+   * from its data (the controller binds credentials to hosts: controller/runtime/secrets.ts).
+   */
+  secret(ref: SecretRef, field: string, destinations: (secret: Record<string, string>) => readonly string[]): Promise<Record<string, string>>;
   ledger: IdentityLedger;
   /** Logins and group names never touched whatever the action says (--identity-never-touch); the params may add more. */
   neverTouch?: readonly string[];

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { ExposurePolicy, PreemptiveAction } from '../../crds/index.js';
 import type { ActionRequest, Manifest, ObjectRef } from '../../connectors/types.js';
 import {
-  actionBranchName, CODEOWNERS_PATHS, createForge, ownersOf, parseCodeowners, parseMarker, FORGE_ERROR_CODES, GIT_ERROR_CODES, GitDeliveryError, GitRepository, pullRequestBody, removalBody, removalBranchName, type ActionSummary, type Forge, type PullRequest,
+  actionBranchName, CODEOWNERS_PATHS, createForge, forgeEndpoint, ownersOf, parseCodeowners, parseMarker, FORGE_ERROR_CODES, GIT_ERROR_CODES, GitDeliveryError, GitRepository, pullRequestBody, removalBody, removalBranchName, type ActionSummary, type Forge, type PullRequest,
 } from '../../delivery/index.js';
 import type { KubeClient } from '../runtime/client.js';
 import { ForestallError } from '../runtime/errors.js';
@@ -248,7 +248,11 @@ export class GitDelivery {
   private async credentials(git: GitSpec): Promise<Credentials> {
     const ref = git.credentialsSecretRef;
     if (!ref) throw new ForestallError('FST_INVALID_SPEC', 'spec.git.credentialsSecretRef is required: a Secret with the forge token');
-    const secret = await readSecret(this.deps.client, ref, { defaultNamespace: this.deps.namespace, defaultKey: 'token', field: 'spec.git.credentialsSecretRef' });
+    // The token goes to the git remote and to the forge's API: the Secret must admit both.
+    const secret = await readSecret(this.deps.client, ref, {
+      defaultNamespace: this.deps.namespace, defaultKey: 'token', field: 'spec.git.credentialsSecretRef',
+      destinations: [git.url, forgeEndpoint(git).apiUrl],
+    });
     const token = secret.value;
     const username = secret.optional('username');
     const sshPrivateKey = secret.optional('ssh-privatekey');

@@ -87,9 +87,20 @@ export class ActionNotifier {
     return action.spec.policyRef?.name ? this.deps.policies.get(action.spec.policyRef.name) : undefined;
   }
 
-  /** The target URL (key `url`, or the key named) and, for webhooks, an optional `signing-secret`. */
+  /**
+   * The target URL (key `url`, or the key named) and, for webhooks, an optional
+   * `signing-secret`. Here the destination is inside the Secret itself, so a policy
+   * author cannot choose it; the Secret must still opt in and list the URL's host (or a
+   * prefix of it) in forestall.io/allowed-destinations. Without that, any Secret of the
+   * release namespace whose key holds a URL (a database or proxy URL, another team's
+   * webhook) could be named as a notify target, and the signing secret of one Secret
+   * could be sent to a URL an administrator never approved for it.
+   */
   private async secret(ref: { name: string; namespace?: string; key?: string }, field: string): Promise<{ url: string; signingSecret?: string }> {
-    const secret = await readSecret(this.deps.client, ref, { defaultNamespace: this.deps.namespace, defaultKey: 'url', field });
+    const key = ref.key ?? 'url';
+    const secret = await readSecret(this.deps.client, ref, {
+      defaultNamespace: this.deps.namespace, defaultKey: 'url', field, destinations: (data) => (data[key] ? [data[key]] : []),
+    });
     const signingSecret = secret.optional('signing-secret');
     return { url: secret.value, ...(signingSecret ? { signingSecret } : {}) };
   }

@@ -1,9 +1,9 @@
 import { createHmac } from 'node:crypto';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { actionBranchName, removalBranchName } from '../../delivery/index.js';
 import { Metrics } from '../runtime/metrics.js';
-import { PullRequestWebhook, verifySignature, WEBHOOK_PATH } from './pull-request-webhook.js';
+import { MAX_BODY_BYTES, PullRequestWebhook, verifySignature, WEBHOOK_PATH } from './pull-request-webhook.js';
 
 const SECRET = 'shared-hook-secret';
 const sign = (body: string, secret = SECRET) => createHmac('sha256', secret).update(body).digest('hex');
@@ -69,5 +69,43 @@ describe('pull-request webhook', () => {
     expect(verifySignature(SECRET, body, { 'x-hub-signature-256': 'sha1=abc' })).toBe(false);
     expect(verifySignature(SECRET, body, { 'x-gitea-signature': 'zz'.repeat(32) })).toBe(false);
     expect(verifySignature(SECRET, body, { 'x-gitea-signature': sign('{}') })).toBe(true);
+  });
+});
+
+describe('pull-request webhook body cap', () => {
+  it('GIVEN a signed event padded to just over 1 MiB, declared or streamed without a length THEN 413 and nothing is queued', async () => {
+    expect(MAX_BODY_BYTES).toBe(1024 * 1024);
+    const event = (pad: number) => JSON.stringify({ pad: 'x'.repeat(pad), pull_request: { head: { ref: actionBranchName('c2-egressdeny') } } });
+    const overhead = event(0).length;
+    const over = event(MAX_BODY_BYTES + 1 - overhead);
+    expect(over.length).toBe(MAX_BODY_BYTES + 1);
+    const own: string[] = [];
+    const capped = new PullRequestWebhook({
+      bind: '127.0.0.1:0', secret: SECRET, log: pino({ level: 'silent' }), actions: () => ['c2-egressdeny'], enqueue: (a) => own.push(a),
+    });
+    await capped.start();
+    const url = `http://127.0.0.1:${capped.port}${WEBHOOK_PATH}`;
+    const post = async (body: string, headers: Record<string, string>) => {
+      const res = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
+      return { status: res.status, text: await res.text() };
+    };
+    onTestFinished(() => capped.stop());
+    expect(await post(over, { 'x-gitea-event': 'pull_request', 'x-gitea-signature': sign(over) })).toEqual({ status: 413, text: `body over ${MAX_BODY_BYTES} bytes` });
+    const bytes = new TextEncoder().encode(over);
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let i = 0; i < bytes.length; i += 64 * 1024) controller.enqueue(bytes.slice(i, i + 64 * 1024));
+        controller.close();
+      },
+    });
+    const chunked = await fetch(url, {
+      method: 'POST', body: stream, duplex: 'half', headers: { 'x-gitea-event': 'pull_request', 'x-gitea-signature': sign(over) },
+    } as RequestInit);
+    expect(chunked.status).toBe(413);
+    expect(own).toEqual([]);
+    // At the cap exactly, the same event is read, verified and queued.
+    const at = event(MAX_BODY_BYTES - overhead);
+    expect((await post(at, { 'x-gitea-event': 'pull_request', 'x-gitea-signature': sign(at) })).status).toBe(202);
+    expect(own).toEqual(['c2-egressdeny']);
   });
 });

@@ -21,7 +21,13 @@ import type { Metrics } from '../runtime/metrics.js';
  *
  * It runs with the controllers (only on the leader); a standby has no listener.
  */
-const MAX_BODY_BYTES = 5 * 1024 * 1024;
+/**
+ * The largest body read, 1 MiB. A pull_request event is a few tens of KiB (GitHub and
+ * Gitea send the pull request, the repository and the sender); the cap keeps anyone who
+ * can reach the port from making the leader buffer large bodies before the signature
+ * check. A declared Content-Length over it is refused without reading.
+ */
+export const MAX_BODY_BYTES = 1024 * 1024;
 export const WEBHOOK_PATH = '/webhooks/git';
 
 export interface PullRequestWebhookOptions {
@@ -81,12 +87,18 @@ export class PullRequestWebhook implements Runnable {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if ((req.url ?? '').split('?')[0] !== WEBHOOK_PATH) return reply(res, 404, 'not found');
     if (req.method !== 'POST') return reply(res, 405, 'POST only');
-    const body = await readBody(req);
     const answer = (result: 'queued' | 'ignored' | 'unauthorized' | 'invalid', status: number, text: string) => {
       this.opts.metrics?.gitWebhookRequests.inc({ result });
       reply(res, status, text);
     };
-    if (body === undefined) return answer('invalid', 413, `body over ${MAX_BODY_BYTES} bytes`);
+    const tooLarge = () => {
+      // The rest of the body is never read: the connection closes after the answer.
+      res.setHeader('connection', 'close');
+      return answer('invalid', 413, `body over ${MAX_BODY_BYTES} bytes`);
+    };
+    if (Number(header(req.headers, 'content-length') ?? 0) > MAX_BODY_BYTES) return tooLarge();
+    const body = await readBody(req);
+    if (body === undefined) return tooLarge();
     if (!verifySignature(this.opts.secret, body, req.headers)) return answer('unauthorized', 401, 'missing or invalid signature');
     const event = header(req.headers, 'x-github-event') ?? header(req.headers, 'x-gitea-event') ?? header(req.headers, 'x-gogs-event');
     if (event !== 'pull_request') return answer('ignored', 202, `ignored event ${event ?? '(none)'}`);

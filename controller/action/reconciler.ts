@@ -18,6 +18,8 @@ import type { FeedbackStore } from '../policy/feedback-store.js';
 import { describeDeliveryError, type GitDelivery } from './git-delivery.js';
 import type { ActionNotifier } from './notifications.js';
 import type { IndicatorStore } from './indicator-store.js';
+import { guardrailRefusal } from './hand-written.js';
+import type { Guardrails } from '../../feeds/index.js';
 
 export const ActionCondition = { Ready: 'Ready', Approved: 'Approved', Recorded: 'Recorded', Notified: 'Notified' } as const;
 export const ActionReason = {
@@ -28,6 +30,8 @@ export const ActionReason = {
   Expired: 'Expired',
   Lifted: 'Lifted',
   InvalidAction: 'InvalidAction',
+  /** A hand-written action names an indicator the guardrails refuse. */
+  GuardrailRefused: 'GuardrailRefused',
   UnknownConnector: 'UnknownConnector',
   ApplyFailed: 'ApplyFailed',
   WaitingForIndicators: 'WaitingForIndicators',
@@ -70,6 +74,8 @@ export interface ActionDeps {
   /** Where rejected indicators are recorded, so the policy leaves them out for spec.git.suppressRejectedFor. */
   feedback?: FeedbackStore;
   pullRequestPollMs?: number;
+  /** The feeds' guardrails, which hand-written actions (no policyRef) must pass too. */
+  guardrails?: () => Promise<Pick<Guardrails, 'check'>>;
 }
 
 /**
@@ -211,10 +217,14 @@ export class ActionReconciler implements Reconciler {
       return { requeueAfter: INDICATORS_RETRY_MS };
     }
     const request = requestOf(action, values);
-    const problems = connector.validate(request);
+    // A hand-written action's indicators never went through a feed's guardrails: the same check, here.
+    const guard = !action.spec.policyRef?.name && action.spec.layer !== 'identity' ? this.deps.guardrails : undefined;
+    const refusal = guard ? guardrailRefusal(values, await guard()) : undefined;
+    const problems = refusal ? [refusal] : connector.validate(request);
     if (problems.length) {
+      const reason = refusal ? ActionReason.GuardrailRefused : ActionReason.InvalidAction;
       return this.finish(action, { ...status, phase: previous === 'Enforced' ? 'Enforced' : 'Failed' }, generation, now, [
-        { type: ActionCondition.Ready, status: 'False', reason: ActionReason.InvalidAction, message: `${connectorId}: ${problems.join('; ')}${previous === 'Enforced' ? '; what is enforced stays in place' : ''}` },
+        { type: ActionCondition.Ready, status: 'False', reason, message: `${connectorId}: ${problems.join('; ')}${previous === 'Enforced' ? '; what is enforced stays in place' : ''}` },
       ], expiresAt);
     }
 

@@ -6,21 +6,42 @@ import { ForestallError, fromKube } from '../runtime/errors.js';
 /** Objects per list page: big enough for few round trips, small enough that a page of 1 MiB shards stays a few MiB. */
 const LIST_PAGE_SIZE = 100;
 
+export interface ClusterAccessOptions {
+  /**
+   * The one namespace connectors may touch ConfigMaps in (--dns-namespace): the DNS
+   * connectors' block lists. The chart grants ConfigMap writes only there, through a
+   * Role, so a ConfigMap elsewhere is refused here, before any request, with a message
+   * that names the namespace and the setting instead of a bare 403. Lists of ConfigMaps
+   * stay in that namespace too (no cluster-wide list permission is needed).
+   */
+  configMapNamespace?: string;
+}
+
 /**
  * The connectors' view of the cluster (connectors/types.ts ClusterAccess), over the
  * controller's KubeClient: reads, lists across every namespace (paged), server-side
  * apply with the `forestall` field manager, and deletes, each honouring dryRun as a
  * server-side dry run. Errors keep the KubeClient's classes (ForestallError codes).
  */
-export function kubeClusterAccess(client: KubeClient): ClusterAccess {
+export function kubeClusterAccess(client: KubeClient, options: ClusterAccessOptions = {}): ClusterAccess {
+  const allowed = options.configMapNamespace;
+  const guard = (ref: { apiVersion: string; kind: string; name?: string; namespace?: string }): void => {
+    if (allowed === undefined || ref.apiVersion !== 'v1' || ref.kind !== 'ConfigMap' || ref.namespace === allowed) return;
+    throw new ForestallError('FST_INVALID_SPEC', `params.namespace: ConfigMap ${ref.namespace ?? '(no namespace)'}/${ref.name ?? ''} `
+      + `is outside ${allowed}, the only namespace Forestall writes DNS block lists in (controller flag --dns-namespace, `
+      + `chart value dns.namespace); set the action's params.namespace to ${allowed}`);
+  };
   return {
     async get(ref: ObjectRef): Promise<Manifest | undefined> {
+      guard(ref);
       const object = await client.get<KubernetesObject>(ref.apiVersion, ref.kind, ref.name, ref.namespace);
       return object === undefined ? undefined : withType(object, ref.apiVersion, ref.kind);
     },
 
     async list(apiVersion: string, kind: string, labelSelector: string): Promise<Manifest[]> {
-      const path = await allNamespacesPath(client, apiVersion, kind);
+      const path = allowed !== undefined && apiVersion === 'v1' && kind === 'ConfigMap'
+        ? `/api/v1/namespaces/${allowed}/configmaps`
+        : await allNamespacesPath(client, apiVersion, kind);
       const items: Manifest[] = [];
       let continueToken: string | undefined;
       do {
@@ -36,10 +57,12 @@ export function kubeClusterAccess(client: KubeClient): ClusterAccess {
     },
 
     async apply(object: Manifest, options = {}): Promise<Manifest> {
+      guard({ apiVersion: object.apiVersion, kind: object.kind, name: object.metadata.name, namespace: object.metadata.namespace });
       return client.apply(object as KubernetesObject, { dryRun: options.dryRun === true }) as Promise<Manifest>;
     },
 
     async delete(ref: ObjectRef, options = {}): Promise<void> {
+      guard(ref);
       await client.delete({ apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace } }, { dryRun: options.dryRun === true });
     },
 

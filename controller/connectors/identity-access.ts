@@ -5,7 +5,7 @@ import { ConnectorError } from '../../connectors/errors.js';
 import { LABEL_ACTION, LABEL_MANAGED_BY, MANAGED_BY } from '../../connectors/types.js';
 import type { KubeClient } from '../runtime/client.js';
 import { ForestallError } from '../runtime/errors.js';
-import { readSecretData } from '../runtime/secrets.js';
+import { readCredential } from '../runtime/secrets.js';
 
 /**
  * The identity connectors' view of the controller (connectors/identity/types.ts
@@ -22,10 +22,9 @@ export function kubeIdentityAccess(
     // The controller's outbound client (--outbound-allow, cluster ranges); without it the
     // identity client's default, which has no SSRF exceptions.
     ...(fetch === undefined ? {} : { fetch }),
-    async secret(ref: SecretRef, field: string): Promise<Record<string, string>> {
-      const ns = ref.namespace ?? namespace;
-      const data = await readSecretData(client, ref.name, ns);
-      if (!data) throw new ConnectorError('FST_IDENTITY_CREDENTIALS', `Secret ${ns}/${ref.name} (${field}) does not exist`);
+    async secret(ref: SecretRef, field: string, destinations: (data: Record<string, string>) => readonly string[]): Promise<Record<string, string>> {
+      const data = await readCredential(client, ref, { defaultNamespace: namespace, field, destinations });
+      if (!data) throw new ConnectorError('FST_IDENTITY_CREDENTIALS', `Secret ${ref.namespace ?? namespace}/${ref.name} (${field}) does not exist`);
       return data;
     },
     ledger: new ConfigMapLedger(client, namespace),

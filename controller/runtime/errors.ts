@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   FST_CONFIG_INVALID: { class: 'terminal', summary: 'The controller\'s configuration (flags) is invalid; the process exits at start-up.' },
   FST_LEADER_LOST: { class: 'terminal', summary: 'The process lost its leader lease; it stops reconciling and exits so a fresh start rejoins the election.' },
   FST_SNAPSHOT_DAMAGED: { class: 'transient', summary: 'A stored indicator snapshot is incomplete or fails its checksum; the feed is refetched and the snapshot rewritten.' },
+  FST_SECRET_NOT_ALLOWED: { class: 'terminal', summary: 'A Secret was named as a credential for a destination it does not list: it lacks the label forestall.io/credential=true, or its annotation forestall.io/allowed-destinations does not admit the host; looked at again at the poll interval.' },
   FST_INTERNAL: { class: 'transient', summary: 'An unexpected error inside the controller; retried with backoff and logged with its stack.' },
 } as const satisfies Record<string, { class: ErrorClass; summary: string }>;
 

@@ -1,7 +1,7 @@
 import type { KubeConfig, KubernetesListObject } from '@kubernetes/client-node';
 import { API_VERSION, GROUP, VERSION, type ExposurePolicy, type ThreatFeed } from '../../crds/index.js';
 import {
-  DEFAULT_INGEST_CAPS, DEFAULT_MAX_MISP_EVENTS, DEFAULT_SANDBOX, defaultGuardrailConfig, infrastructureHosts, IngestSandbox,
+  DEFAULT_INGEST_CAPS, DEFAULT_MAX_MISP_EVENTS, DEFAULT_SANDBOX, defaultGuardrailConfig, Guardrails, infrastructureHosts, IngestSandbox,
   type GuardrailConfig, type IngestCaps, type SsrfPolicy,
 } from '../../feeds/index.js';
 import type { Clock } from '../runtime/clock.js';
@@ -52,6 +52,8 @@ export function threatFeedController(deps: {
   controller: Controller<ThreatFeed>; reconciler: ThreatFeedReconciler; informer: Informer<ThreatFeed>;
   /** Reads (at most every 5 min) the cluster's ranges into the SSRF policy; other clients call it before a request. */
   clusterRanges: () => Promise<void>;
+  /** The guardrails of the current cluster ranges and named hosts; hand-written actions pass them too. */
+  guardrails: () => Promise<Guardrails>;
 } {
   const informer = new Informer<ThreatFeed>({
     kc: deps.kc,
@@ -87,6 +89,18 @@ export function threatFeedController(deps: {
     return { cidrs: ranges.cidrs, config: built.config };
   };
   const ssrf: SsrfPolicy = deps.ssrf ?? { allow: deps.feeds.fetchAllow };
+  const guardrailConfig = async (): Promise<GuardrailConfig> => {
+    const r = await clusterRanges();
+    ssrf.clusterCidrs = r.cidrs;
+    return r.config;
+  };
+  // Built on the main thread only for hand-written actions (the worker builds its own).
+  let guardrailsBuilt: { config: GuardrailConfig; guardrails: Guardrails } | undefined;
+  const guardrails = async (): Promise<Guardrails> => {
+    const config = await guardrailConfig();
+    if (guardrailsBuilt?.config !== config) guardrailsBuilt = { config, guardrails: new Guardrails(config) };
+    return guardrailsBuilt.guardrails;
+  };
   const reconciler = new ThreatFeedReconciler({
     cache: informer, client: deps.client, events: deps.events, clock: deps.clock, metrics: deps.metrics,
     store: new SnapshotStore(deps.client, deps.feeds.namespace),
@@ -97,11 +111,7 @@ export function threatFeedController(deps: {
       syncDeadlineMs: deps.feeds.syncDeadlineMs ?? DEFAULT_SANDBOX.syncDeadlineMs,
       maxMispEvents: deps.feeds.maxMispEvents ?? DEFAULT_MAX_MISP_EVENTS,
     },
-    guardrailConfig: async () => {
-      const r = await clusterRanges();
-      ssrf.clusterCidrs = r.cidrs;
-      return r.config;
-    },
+    guardrailConfig,
   });
   const controller = new Controller<ThreatFeed>({
     name: 'threatfeed', informer, reconciler,
@@ -113,5 +123,5 @@ export function threatFeedController(deps: {
     // A new array only when the ranges were re-read: the guard recompiles on a new array.
     if (ssrf.clusterCidrs !== r.cidrs) ssrf.clusterCidrs = r.cidrs;
   };
-  return { controller, reconciler, informer, clusterRanges: refreshSsrf };
+  return { controller, reconciler, informer, clusterRanges: refreshSsrf, guardrails };
 }

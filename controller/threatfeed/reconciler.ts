@@ -15,7 +15,7 @@ import type { Informer } from '../runtime/informer.js';
 import type { Metrics } from '../runtime/metrics.js';
 import { ThreatFeedCondition as C, ThreatFeedReason as R } from './reasons.js';
 import type { Snapshot, SnapshotStore } from './snapshot-store.js';
-import { fetchFeed, type FetchPolicy } from './source.js';
+import { configMapErrorForStatus, fetchFeed, type FetchPolicy } from './source.js';
 import { cappedTagsCondition, effectiveRefresh, failureReason, specProblem, staleCondition, withConditions } from './status.js';
 
 export interface ThreatFeedDeps {
@@ -158,7 +158,8 @@ export class ThreatFeedReconciler implements Reconciler {
       if (signal.aborted) throw err;
       const failures = (this.failures.get(name) ?? 0) + 1;
       this.failures.set(name, failures);
-      const message = (err as Error).message;
+      // A ConfigMap may hold anything: what a parser quoted from it never reaches status.
+      const message = feed.spec.source.configMapRef ? configMapErrorForStatus((err as Error).message) : (err as Error).message;
       const reason = failureReason(err);
       this.deps.metrics.feedSyncs.inc({ feed: name, result: 'error' });
       log.warn({ err, failures }, 'Feed sync failed; keeping the last-known-good snapshot');

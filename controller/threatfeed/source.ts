@@ -2,6 +2,8 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import type { ThreatFeed } from '../../crds/index.js';
 import { FeedError, fetchHttp, fetchTaxii, type SsrfPolicy } from '../../feeds/index.js';
 import type { KubeClient } from '../runtime/client.js';
+import { ForestallError, statusOf } from '../runtime/errors.js';
+import { readCaBundle, readCredential } from '../runtime/secrets.js';
 
 /** Limits and policy for fetching, from the controller's configuration. */
 export interface FetchPolicy {
@@ -21,20 +23,82 @@ export type FetchOutcome =
    */
   | { status: 'ok'; files: (name: string) => Promise<Uint8Array>; sourceState: Record<string, string>; origin: string };
 
-interface SecretLike extends KubernetesObject {
-  data?: Record<string, string>;
-}
 interface ConfigMapLike extends KubernetesObject {
   data?: Record<string, string>;
   binaryData?: Record<string, string>;
 }
 
-/** Reads a Secret's keys, decoded; a missing Secret is an error that names it. */
-async function secretData(client: KubeClient, ref: { name: string; namespace?: string }, fallbackNs: string): Promise<Record<string, string>> {
-  const ns = ref.namespace ?? fallbackNs;
-  const secret = await client.get<SecretLike>('v1', 'Secret', ref.name, ns);
-  if (!secret) throw new FeedError('FST_FEED_AUTH', `Secret ${ns}/${ref.name} does not exist`);
-  return Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
+/**
+ * A feed credential (headersSecretRef, authSecretRef), read only when the Secret admits
+ * `destination` (controller/runtime/secrets.ts); a missing Secret is FST_FEED_AUTH naming it.
+ * Redirects are the HTTP client's: it drops credentials on a cross-origin redirect.
+ */
+async function credential(
+  client: KubeClient, ref: { name: string; namespace?: string }, field: string, destination: string, namespace: string,
+): Promise<Record<string, string>> {
+  const data = await readCredential(client, ref, { defaultNamespace: namespace, field, destinations: [destination] }).catch((err: unknown) => {
+    // A FeedError, so the feed shows FetchFailed; the message leads with the stable code.
+    if (err instanceof ForestallError && err.code === 'FST_SECRET_NOT_ALLOWED') throw new FeedError('FST_FEED_AUTH', `${err.code}: ${err.message}`);
+    throw err;
+  });
+  if (!data) throw new FeedError('FST_FEED_AUTH', `Secret ${ref.namespace ?? namespace}/${ref.name} (${field}) does not exist`);
+  return data;
+}
+
+/** tls.caSecretRef: a CA bundle is public and never sent, so it needs no opt-in (secrets.ts readCaBundle). */
+async function caBundle(client: KubeClient, ref: { name: string; namespace?: string; key?: string }, namespace: string): Promise<string> {
+  const pem = await readCaBundle(client, ref, namespace, 'ca.crt');
+  if (!pem) throw new FeedError('FST_FEED_AUTH', `Secret ${ref.namespace ?? namespace}/${ref.name} (spec.source.http.tls.caSecretRef) does not exist or has no key ${ref.key ?? 'ca.crt'}`);
+  return pem;
+}
+
+export const LABEL_FEED_SOURCE = 'forestall.io/feed-source';
+
+/** Longest sync error kept in a ConfigMap feed's status. */
+const MAX_CONFIGMAP_ERROR = 512;
+
+/**
+ * A sync error of a configMapRef feed, fit for status: the parsers quote the value they
+ * refused (JSON-quoted, up to 200 characters), and a ConfigMap that is not really a
+ * feed may hold anything (a password in an app's config), so every quoted string is
+ * replaced by "…", control characters are dropped and the text is capped. What stays
+ * names the problem and where (line numbers, columns, counts), never the content.
+ */
+export function configMapErrorForStatus(message: string): string {
+  const neutral = message
+    .replace(/"(?:[^"\\\n]|\\.)*"?/g, '"…"')
+    // Control characters are exactly what this removes.
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\u0000-\u001f\u007f]+/g, ' ');
+  return neutral.length > MAX_CONFIGMAP_ERROR ? `${neutral.slice(0, MAX_CONFIGMAP_ERROR - 1)}…` : neutral;
+}
+
+/**
+ * spec.source.configMapRef: a ConfigMap of the release namespace, or of another namespace
+ * when that ConfigMap opts in with the label forestall.io/feed-source=true (a feed author
+ * may not read kube-system's ConfigMaps through Forestall). Reading another namespace also
+ * needs RBAC there: the chart's feeds.configMapNamespaces adds a Role per namespace.
+ */
+async function feedConfigMap(
+  client: KubeClient, ref: { name: string; namespace?: string }, releaseNamespace: string,
+): Promise<{ ns: string; cm: ConfigMapLike }> {
+  const ns = ref.namespace ?? releaseNamespace;
+  const what = `ConfigMap ${ns}/${ref.name} (spec.source.configMapRef)`;
+  let cm: ConfigMapLike | undefined;
+  try {
+    cm = await client.get<ConfigMapLike>('v1', 'ConfigMap', ref.name, ns);
+  } catch (err) {
+    if (statusOf(err) !== 403) throw err;
+    throw new FeedError('FST_FEED_INVALID_REQUEST', `${what} cannot be read: the controller has no access to ConfigMaps in ${ns}; `
+      + 'add the namespace to the chart value feeds.configMapNamespaces and label the ConfigMap '
+      + `${LABEL_FEED_SOURCE}=true, or keep the feed's ConfigMap in ${releaseNamespace}`);
+  }
+  if (!cm) throw new FeedError('FST_FEED_HTTP_STATUS', `${what} does not exist`);
+  if (ns !== releaseNamespace && cm.metadata?.labels?.[LABEL_FEED_SOURCE] !== 'true') {
+    throw new FeedError('FST_FEED_INVALID_REQUEST', `${what} is outside ${releaseNamespace} and does not opt in as a feed source; `
+      + `label it ${LABEL_FEED_SOURCE}=true if it is meant to be one`);
+  }
+  return { ns, cm };
 }
 
 /**
@@ -44,10 +108,11 @@ async function secretData(client: KubeClient, ref: { name: string; namespace?: s
 export async function fetchFeed(feed: ThreatFeed, previous: Record<string, string> | undefined, client: KubeClient, policy: FetchPolicy, signal?: AbortSignal): Promise<FetchOutcome> {
   const { source } = feed.spec;
   if (source.http) {
-    const headers = source.http.headersSecretRef ? await secretData(client, source.http.headersSecretRef, policy.namespace) : undefined;
-    const ca = source.http.tls?.caSecretRef
-      ? (await secretData(client, source.http.tls.caSecretRef, policy.namespace))[source.http.tls.caSecretRef.key ?? 'ca.crt']
+    const { headersSecretRef, tls } = source.http;
+    const headers = headersSecretRef
+      ? await credential(client, headersSecretRef, 'spec.source.http.headersSecretRef', source.http.url, policy.namespace)
       : undefined;
+    const ca = tls?.caSecretRef ? await caBundle(client, tls.caSecretRef, policy.namespace) : undefined;
     if (feed.spec.format === 'misp') {
       return fetchMispFeed(source.http.url, { headers, caPem: ca, serverName: source.http.tls?.serverName }, previous, policy, signal);
     }
@@ -63,7 +128,10 @@ export async function fetchFeed(feed: ThreatFeed, previous: Record<string, strin
     return { status: 'ok', body: result.body, sourceState, origin: result.finalUrl };
   }
   if (source.taxii) {
-    const secret = source.taxii.authSecretRef ? await secretData(client, source.taxii.authSecretRef, policy.namespace) : undefined;
+    const { authSecretRef } = source.taxii;
+    const secret = authSecretRef
+      ? await credential(client, authSecretRef, 'spec.source.taxii.authSecretRef', source.taxii.apiRoot, policy.namespace)
+      : undefined;
     const auth = secret?.token ? { token: secret.token } : secret?.username ? { username: secret.username, password: secret.password ?? '' } : undefined;
     // A full fetch each time: the snapshot must hold the whole collection, and an
     // incremental page would look like every older indicator was withdrawn.
@@ -74,9 +142,7 @@ export async function fetchFeed(feed: ThreatFeed, previous: Record<string, strin
     return { status: 'ok', body: result.objects, sourceState: {}, origin: `${source.taxii.apiRoot} collection ${source.taxii.collection}` };
   }
   const ref = source.configMapRef!;
-  const ns = ref.namespace ?? policy.namespace;
-  const cm = await client.get<ConfigMapLike>('v1', 'ConfigMap', ref.name, ns);
-  if (!cm) throw new FeedError('FST_FEED_HTTP_STATUS', `ConfigMap ${ns}/${ref.name} does not exist`);
+  const { ns, cm } = await feedConfigMap(client, ref, policy.namespace);
   const text = cm.data?.[ref.key];
   const binary = cm.binaryData?.[ref.key];
   if (text === undefined && binary === undefined) throw new FeedError('FST_FEED_HTTP_STATUS', `ConfigMap ${ns}/${ref.name} has no key ${ref.key}`);

@@ -35,14 +35,22 @@ export interface CreateForgeOptions {
 }
 
 /**
+ * The repository, forge type and API URL of spec.git: where the forge token is sent
+ * (the controller checks that the token's Secret admits it before creating the client).
+ */
+export function forgeEndpoint(spec: ForgeSpec): { repo: ReturnType<typeof parseRepoUrl>; type: ForgeType; apiUrl: string } {
+  const repo = parseRepoUrl(spec.url);
+  const type: ForgeType = spec.forge?.type ?? (repo.host === 'github.com' ? 'GitHub' : 'Gitea');
+  return { repo, type, apiUrl: normaliseApiUrl(spec.forge?.apiUrl ?? defaultApiUrl(type, repo)) };
+}
+
+/**
  * The client for spec.git. The forge type defaults to GitHub for github.com and Gitea
  * otherwise; the API URL defaults as defaultApiUrl() says. Throws FST_FORGE_INVALID_CONFIG
  * for a URL that names no owner/repo.
  */
 export function createForge(spec: ForgeSpec, options: CreateForgeOptions): Forge {
-  const repo = parseRepoUrl(spec.url);
-  const type: ForgeType = spec.forge?.type ?? (repo.host === 'github.com' ? 'GitHub' : 'Gitea');
-  const apiUrl = normaliseApiUrl(spec.forge?.apiUrl ?? defaultApiUrl(type, repo));
+  const { repo, type, apiUrl } = forgeEndpoint(spec);
   const common = { repo, token: options.token, ...(options.logger ? { logger: options.logger } : {}), ...(options.fetch ? { fetch: options.fetch } : {}) };
   return type === 'GitHub'
     ? new GitHubForge({ ...options.github, ...common, baseUrl: apiUrl })

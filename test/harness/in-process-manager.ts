@@ -13,7 +13,7 @@ import type { FeedSettings } from '../../controller/threatfeed/index.js';
  * The real manager and controllers, running inside the test process against a real
  * API server (no leader election), so tests can read its metrics directly.
  */
-export async function startManager(kc: KubeConfig, opts: { resyncPeriodMs?: number; namespace?: string; fetchAllow?: string[]; feedTimeoutMs?: number; defaultConnectors?: Record<string, string>; gitWorkRoot?: string; pullRequestPollMs?: number; gitWebhook?: { bind: string; secret: string }; concurrency?: number; identityNeverTouch?: string[];
+export async function startManager(kc: KubeConfig, opts: { resyncPeriodMs?: number; namespace?: string; fetchAllow?: string[]; feedTimeoutMs?: number; defaultConnectors?: Record<string, string>; gitWorkRoot?: string; pullRequestPollMs?: number; gitWebhook?: { bind: string; secret: string }; concurrency?: number; identityNeverTouch?: string[]; dnsNamespace?: string;
   /** Sandbox limits and caps (feeds/sandbox.ts), for the tests that hit them. */
   feeds?: Pick<FeedSettings, 'workerHeapMb' | 'syncDeadlineMs' | 'caps' | 'maxMispEvents'> } = {}) {
   const log = pino({ level: process.env.FORESTALL_TEST_LOG ?? 'silent' });
@@ -31,6 +31,7 @@ export async function startManager(kc: KubeConfig, opts: { resyncPeriodMs?: numb
     },
     defaultConnectors: opts.defaultConnectors,
     ...(opts.identityNeverTouch ? { identityNeverTouch: opts.identityNeverTouch } : {}),
+    ...(opts.dnsNamespace ? { dnsNamespace: opts.dnsNamespace } : {}),
     ...(opts.gitWorkRoot ? { git: { workRoot: opts.gitWorkRoot, env: process.env, pullRequestPollMs: opts.pullRequestPollMs ?? 300, ...(opts.gitWebhook ? { webhook: opts.gitWebhook } : {}) } } : {}),
   });
   const stop = new AbortController();

@@ -15,6 +15,7 @@ import { installLoopbackFence, type LoopbackFence } from '../harness/feed-server
 import { startFaultProxy } from '../harness/fault-proxy.js';
 import { startGitea, type GiteaServer } from '../harness/gitea-server.js';
 import { startManager } from '../harness/in-process-manager.js';
+import { credentialSecret, hostOf } from '../harness/credential-secret.js';
 
 // Actions beyond the automatic threshold delivered as pull requests on a real Gitea
 // (built from its Go module), with the real API server: one pull request per action,
@@ -142,7 +143,7 @@ beforeAll(async () => {
     await eventually(`${kind} served`, () => client.list(apiVersion, kind).then(() => true));
   }
   await client.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } } as KubernetesObject);
-  await client.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'forestall-git', namespace: NS }, stringData: { token: gitea.token, username: gitea.username } } as KubernetesObject);
+  await client.apply(credentialSecret('forestall-git', NS, { token: gitea.token, username: gitea.username }, [hostOf(gitea.url)]));
   await client.apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'ipsum', namespace: NS }, data: { 'ipsum.txt': top.map(([ip, n]) => `${ip}\t${n}`).join('\n') } } as KubernetesObject);
   await client.apply({
     apiVersion: 'forestall.io/v1alpha1', kind: 'ThreatFeed', metadata: { name: 'ipsum' },
@@ -335,8 +336,10 @@ describe('Git delivery', () => {
     const proxy = await startFaultProxy(gitea.url);
     try {
       proxy.fail({ status: 503 });
+      // The token goes to the forge API through the proxy, so its Secret must admit that host too.
+      await client.apply(credentialSecret('forestall-git-proxied', NS, { token: gitea.token, username: gitea.username }, [hostOf(gitea.url), hostOf(proxy.url)]));
       await feed('outage-feed', top.map(([ip]) => ip).sort().slice(0, 4));
-      await policy('c2-outage', 'network:calico', '24h', { feed: 'outage-feed', apiUrl: `${proxy.url}/api/v1` });
+      await policy('c2-outage', 'network:calico', '24h', { feed: 'outage-feed', apiUrl: `${proxy.url}/api/v1`, secret: 'forestall-git-proxied' });
       // The branch is pushed (git goes to Gitea directly) but no pull request can be opened: a crash between push and open, in effect.
       expect(await deliveryFailure('c2-outage-egressdeny', /FST_FORGE_UNAVAILABLE: .*HTTP 503/)).toContain(gitea.url);
       expect((await getAction('c2-outage-egressdeny'))?.status?.phase).toBe('Proposed');
@@ -365,13 +368,13 @@ describe('Git delivery', () => {
   });
 
   it('GIVEN a Secret with a wrong token THEN the action says the credentials were refused, and correcting the Secret opens the pull request without a restart', async () => {
-    await client.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'forestall-git-wrong', namespace: NS }, stringData: { token: 'not-the-token', username: gitea.username } } as KubernetesObject);
+    await client.apply(credentialSecret('forestall-git-wrong', NS, { token: 'not-the-token', username: gitea.username }, [hostOf(gitea.url)]));
     await feed('token-feed', top.map(([ip]) => ip).sort().slice(4, 8));
     await policy('c2-token', 'network:calico', '24h', { feed: 'token-feed', secret: 'forestall-git-wrong' });
     const message = await deliveryFailure('c2-token-egressdeny', /^spec.git \(.*\): FST_GIT_AUTH: .*refused the credentials/);
     expect(message).not.toContain('not-the-token');
     expect((await pulls('all')).filter((p) => p.head.ref === 'forestall/c2-token-egressdeny')).toEqual([]);
-    await client.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'forestall-git-wrong', namespace: NS }, stringData: { token: gitea.token, username: gitea.username } } as KubernetesObject);
+    await client.apply(credentialSecret('forestall-git-wrong', NS, { token: gitea.token, username: gitea.username }, [hostOf(gitea.url)]));
     await eventually('a pull request after the Secret is corrected', async () => (await getAction('c2-token-egressdeny'))?.status?.pullRequest?.number, 60_000);
     expect((await pulls('all')).filter((p) => p.head.ref === 'forestall/c2-token-egressdeny')).toHaveLength(1);
   });

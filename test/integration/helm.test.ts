@@ -13,6 +13,7 @@ import type {
   V1Container,
   V1CustomResourceDefinition,
   V1Deployment,
+  V1NetworkPolicy,
   V1PodDisruptionBudget,
   V1PolicyRule,
   V1Role,
@@ -177,6 +178,13 @@ function grants(rules: V1PolicyRule[] | undefined): string[] {
   return out.sort();
 }
 
+/** The one object of a kind with that name. */
+function named<T>(manifests: Manifest[], kind: string, name: string): T & Manifest {
+  const matches = manifests.filter((m) => m.kind === kind && m.metadata.name === name);
+  expect(matches, `exactly one ${kind}/${name}`).toHaveLength(1);
+  return matches[0] as T & Manifest;
+}
+
 function controllerContainer(deployment: V1Deployment): V1Container {
   const container = deployment.spec?.template.spec?.containers.find((c) => c.name === 'controller');
   if (container === undefined) throw new Error('The Deployment has no container named "controller".');
@@ -251,8 +259,13 @@ describe('GIVEN the chart rendered with default values and --include-crds', () =
         'CustomResourceDefinition',
         'CustomResourceDefinition',
         'Deployment',
+        'NetworkPolicy',
         'PodDisruptionBudget',
         'Role',
+        'Role',
+        'Role',
+        'RoleBinding',
+        'RoleBinding',
         'RoleBinding',
         'Service',
         'ServiceAccount',
@@ -273,11 +286,13 @@ describe('GIVEN the chart rendered with default values and --include-crds', () =
     expect(crds.map((crd) => crd.spec.names.kind).sort()).toEqual(['ExposurePolicy', 'PreemptiveAction', 'ThreatFeed']);
   });
 
-  it('THEN every namespaced object is in the release namespace and every object carries the standard labels', () => {
+  it('THEN every namespaced object is in the release namespace (but the DNS and cluster-ranges Roles) and every object carries the standard labels', () => {
     const clusterScoped = new Set(['ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition']);
+    const elsewhere: Record<string, string> = { [`${RELEASE}-dns`]: 'kube-system', [`${RELEASE}-cluster-ranges`]: 'default' };
     for (const m of manifests.filter((m) => m.kind !== 'CustomResourceDefinition')) {
       const id = `${m.kind}/${m.metadata.name}`;
-      expect(m.metadata.namespace, id).toBe(clusterScoped.has(m.kind) ? undefined : NAMESPACE);
+      const namespace = /^Role(Binding)?$/.test(m.kind) ? elsewhere[m.metadata.name] ?? NAMESPACE : NAMESPACE;
+      expect(m.metadata.namespace, id).toBe(clusterScoped.has(m.kind) ? undefined : namespace);
       expect(m.metadata.labels, id).toMatchObject({
         'app.kubernetes.io/name': 'forestall',
         'app.kubernetes.io/instance': RELEASE,
@@ -307,6 +322,7 @@ describe('GIVEN the chart rendered with default values and --include-crds', () =
       '--log-level=info',
       '--default-connector=dns=dns:coredns,network=network:networkpolicy',
       '--pull-request-poll-interval=30s',
+      '--dns-namespace=kube-system',
       '--lease-duration=10s',
       '--renew-deadline=7s',
       '--retry-period=2s',
@@ -379,7 +395,6 @@ describe('GIVEN the chart rendered with default values and --include-crds', () =
         { apiGroups: [''], resources: ['nodes'], verbs: ['list'] },
         { apiGroups: [''], resources: ['services'], verbs: ['get', 'list', 'watch'] },
         { apiGroups: ['networking.k8s.io'], resources: ['servicecidrs'], verbs: ['list'] },
-        { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list'] },
         { apiGroups: ['apps'], resources: ['deployments', 'statefulsets', 'daemonsets', 'replicasets'], verbs: ['list', 'watch'] },
         { apiGroups: ['networking.k8s.io'], resources: ['ingresses'], verbs: ['list', 'watch'] },
         { apiGroups: ['gateway.networking.k8s.io'], resources: ['gateways', 'httproutes'], verbs: ['list', 'watch'] },
@@ -389,13 +404,12 @@ describe('GIVEN the chart rendered with default values and --include-crds', () =
         { apiGroups: ['policy.networking.k8s.io'], resources: ['clusternetworkpolicies'], verbs: ['get', 'list', 'create', 'patch', 'delete'] },
         { apiGroups: ['cilium.io'], resources: ['ciliumcidrgroups', 'ciliumclusterwidenetworkpolicies'], verbs: ['get', 'list', 'create', 'patch', 'delete'] },
         { apiGroups: ['projectcalico.org'], resources: ['globalnetworksets', 'globalnetworkpolicies'], verbs: ['get', 'list', 'create', 'patch', 'delete'] },
-        { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'create', 'patch', 'delete'] },
       ]),
     );
-    // No wildcard, and nothing that reaches Secrets or lets the controller grant itself more.
+    // No wildcard, and nothing that reaches Secrets, ConfigMaps or EndpointSlices cluster-wide or lets the controller grant itself more.
     const all = grants(clusterRole.rules);
     expect(all.filter((g) => g.includes('*'))).toEqual([]);
-    expect(all.filter((g) => /secrets|roles|rolebindings|:escalate|:bind|:impersonate/.test(g))).toEqual([]);
+    expect(all.filter((g) => /secrets|configmaps|endpointslices|roles|rolebindings|:escalate|:bind|:impersonate/.test(g))).toEqual([]);
     // The user-owned kinds are never created or deleted by the controller.
     expect(all).not.toContain(`${GROUP}/threatfeeds:delete`);
     expect(all).not.toContain(`${GROUP}/exposurepolicies:create`);
@@ -412,7 +426,7 @@ describe('GIVEN the chart rendered with default values and --include-crds', () =
   });
 
   it('THEN the namespaced Role grants leader election, snapshot ConfigMaps and reading feed Secrets only', () => {
-    const role = only<V1Role>(manifests, 'Role');
+    const role = named<V1Role>(manifests, 'Role', RELEASE);
 
     expect(normaliseRules(role.rules)).toEqual(
       normaliseRules([
@@ -427,12 +441,37 @@ describe('GIVEN the chart rendered with default values and --include-crds', () =
     const serviceAccount = only<V1ServiceAccount>(manifests, 'ServiceAccount');
     const subject = { kind: 'ServiceAccount', name: serviceAccount.metadata.name, namespace: NAMESPACE };
     const clusterRoleBinding = only<V1ClusterRoleBinding>(manifests, 'ClusterRoleBinding');
-    const roleBinding = only<V1RoleBinding>(manifests, 'RoleBinding');
 
     expect(clusterRoleBinding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: only(manifests, 'ClusterRole').metadata.name });
     expect(clusterRoleBinding.subjects).toEqual([subject]);
-    expect(roleBinding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: only(manifests, 'Role').metadata.name });
-    expect(roleBinding.subjects).toEqual([subject]);
+    for (const name of [RELEASE, `${RELEASE}-dns`, `${RELEASE}-cluster-ranges`]) {
+      const roleBinding = named<V1RoleBinding>(manifests, 'RoleBinding', name);
+      const role = named<V1Role>(manifests, 'Role', name);
+      expect(roleBinding.metadata.namespace, name).toBe(role.metadata.namespace);
+      expect(roleBinding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name });
+      expect(roleBinding.subjects).toEqual([subject]);
+    }
+  });
+
+  it('THEN DNS block-list ConfigMaps are writable only in kube-system, and EndpointSlices listable only in default', () => {
+    const dns = named<V1Role>(manifests, 'Role', `${RELEASE}-dns`);
+    expect(dns.metadata.namespace).toBe('kube-system');
+    expect(normaliseRules(dns.rules)).toEqual(normaliseRules([{ apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'create', 'patch', 'delete'] }]));
+    const ranges = named<V1Role>(manifests, 'Role', `${RELEASE}-cluster-ranges`);
+    expect(ranges.metadata.namespace).toBe('default');
+    expect(normaliseRules(ranges.rules)).toEqual(normaliseRules([{ apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list'] }]));
+  });
+
+  it('THEN a NetworkPolicy admits only the metrics and probe ports and lets out only DNS, the API server and https', () => {
+    const policy = only<V1NetworkPolicy>(manifests, 'NetworkPolicy');
+    expect(policy.spec?.podSelector?.matchLabels).toEqual(only<V1Deployment>(manifests, 'Deployment').spec?.selector.matchLabels);
+    expect(policy.spec?.policyTypes).toEqual(['Ingress', 'Egress']);
+    expect(policy.spec?.ingress).toEqual([{ ports: [{ port: 8080, protocol: 'TCP' }, { port: 8081, protocol: 'TCP' }] }]);
+    expect(policy.spec?.egress).toEqual([
+      { ports: [{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }] },
+      { ports: [{ port: 443, protocol: 'TCP' }, { port: 6443, protocol: 'TCP' }] },
+      { ports: [{ port: 443, protocol: 'TCP' }] },
+    ]);
   });
 
   it('THEN the metrics Service exposes port 8080 as http-metrics and the PDB keeps one replica', () => {
@@ -493,12 +532,24 @@ describe('GIVEN values that change what the chart renders', () => {
     expect(deployment.spec?.template.spec?.volumes).toContainEqual({ name: 'git-webhook', secret: { secretName: 'forge-hook', items: [{ key: 'secret', path: 'secret' }] } });
     const service = manifests.find((m) => m.kind === 'Service' && m.metadata?.name?.endsWith('-git-webhook')) as { spec?: { ports?: unknown[] } } | undefined;
     expect(service?.spec?.ports).toEqual([{ name: 'git-webhook', port: 9443, targetPort: 'git-webhook', protocol: 'TCP' }]);
+    expect(only<V1NetworkPolicy>(manifests, 'NetworkPolicy').spec?.ingress?.[0]?.ports).toContainEqual({ port: 9443, protocol: 'TCP' });
   });
 
   it('WHEN the Git webhook is enabled without a Secret THEN rendering fails and says what is missing', async () => {
     const result = await helm('template', 'forestall', CHART, '--set', 'git.webhook.enabled=true');
     expect(result.code).not.toBe(0);
     expect(result.stderr).toMatch(/git.webhook.enabled requires git.webhook.secretName/);
+  });
+
+  it('WHEN dns.namespace, feeds.configMapNamespaces and networkPolicy are set THEN the Roles, the flag and the policy follow', async () => {
+    const manifests = await render('--set', 'dns.namespace=coredns', '--set', 'feeds.configMapNamespaces={intel,forestall-system}');
+    expect(named<V1Role>(manifests, 'Role', `${RELEASE}-dns`).metadata.namespace).toBe('coredns');
+    expect(controllerContainer(only<V1Deployment>(manifests, 'Deployment')).args).toContain('--dns-namespace=coredns');
+    const feedRoles = manifests.filter((m) => m.kind === 'Role' && m.metadata.name.startsWith(`${RELEASE}-feed-source-`));
+    // The release namespace is covered by the main Role already.
+    expect(feedRoles.map((r) => [r.metadata.name, r.metadata.namespace])).toEqual([[`${RELEASE}-feed-source-intel`, 'intel']]);
+    expect(normaliseRules((feedRoles[0] as V1Role).rules)).toEqual(normaliseRules([{ apiGroups: [''], resources: ['configmaps'], verbs: ['get'] }]));
+    expect((await render('--set', 'networkPolicy.enabled=false')).filter((m) => m.kind === 'NetworkPolicy')).toEqual([]);
   });
 
   it('WHEN an image digest is set THEN it pins the image', async () => {

@@ -12,6 +12,7 @@ import { startManager } from '../harness/in-process-manager.js';
 import { CONNECTOR_ROLES, LOGIN_CLIENT_ID, startKeycloak, type KeycloakServer } from '../harness/keycloak-server.js';
 import { startGitea, type GiteaServer } from '../harness/gitea-server.js';
 import { startScimServer, type ScimServer } from '../harness/scim-server.js';
+import { credentialSecret, hostOf } from '../harness/credential-secret.js';
 
 // Identity actions through the whole lifecycle, with the real controller on the real API
 // server and the real identity providers (Keycloak from Maven Central, scim2-server from
@@ -83,9 +84,9 @@ beforeAll(async () => {
   for (const login of ['alice', 'bob', BREAK_GLASS]) kcIds[login] = await keycloak.createUser(REALM, { username: login, password: PASSWORD });
   kcIds['dormant'] = await keycloak.createUser(REALM, { username: 'dormant', enabled: false });
   const service = await keycloak.createClient(REALM, { clientId: 'forestall', realmManagementRoles: CONNECTOR_ROLES });
-  await client.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'keycloak-forestall', namespace: NS }, stringData: { 'client-id': service.clientId, 'client-secret': service.secret } } as KubernetesObject);
-  await client.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'scim-forestall', namespace: NS }, stringData: { token: scim.token } } as KubernetesObject);
-  await client.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'forestall-git', namespace: NS }, stringData: { token: gitea.token, username: gitea.username } } as KubernetesObject);
+  await client.apply(credentialSecret('keycloak-forestall', NS, { 'client-id': service.clientId, 'client-secret': service.secret ?? '' }, [hostOf(keycloak.url)]));
+  await client.apply(credentialSecret('scim-forestall', NS, { token: scim.token }, [hostOf(scim.url)]));
+  await client.apply(credentialSecret('forestall-git', NS, { token: gitea.token, username: gitea.username }, [hostOf(gitea.url)]));
 
   // The poll interval also paces the retry of a terminal failure (the missing-Secret test).
   mgr = await startManager(kc, { namespace: NS, identityNeverTouch: [BREAK_GLASS], pullRequestPollMs: 1000, gitWorkRoot: join(tmpdir(), 'forestall-identity-lifecycle-git') });
@@ -183,7 +184,7 @@ describe('identity actions through their lifecycle', () => {
     expect(failed).toContain(`${NS}/scim-later`);
     expect((await scim.getUser(dave.id))?.active).toBe(true);
 
-    await client.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'scim-later', namespace: NS }, stringData: { token: scim.token } } as KubernetesObject);
+    await client.apply(credentialSecret('scim-later', NS, { token: scim.token }, [hostOf(scim.url)]));
     await phase('scim-nosecret', 'Enforced', 20_000);
     expect((await scim.getUser(dave.id))?.active).toBe(false);
     await client.delete({ apiVersion: 'forestall.io/v1alpha1', kind: 'PreemptiveAction', metadata: { name: 'scim-nosecret' } });

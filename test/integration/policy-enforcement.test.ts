@@ -315,7 +315,7 @@ describe('ExposurePolicy enforcement', () => {
   it('GIVEN hand-written PreemptiveActions THEN an approved one is enforced in its namespaces, and bad ones fail with a message naming the problem', async () => {
     const action = (name: string, spec: Record<string, unknown>) => client.apply({
       apiVersion: 'forestall.io/v1alpha1', kind: 'PreemptiveAction', metadata: { name },
-      spec: { type: 'EgressDeny', layer: 'network', indicators: { count: 2, values: ['203.0.113.7', '203.0.113.9'] }, scope: { namespaces: ['team-b'] }, ...spec },
+      spec: { type: 'EgressDeny', layer: 'network', indicators: { count: 2, values: ['185.220.101.7', '185.220.101.9'] }, scope: { namespaces: ['team-b'] }, ...spec },
     } as KubernetesObject);
     await action('manual-block', { connector: 'network:calico', approval: { required: false, reason: 'incident 4711' } });
     await action('manual-typo', { connector: 'network:calcio', approval: { required: false } });
@@ -328,7 +328,7 @@ describe('ExposurePolicy enforcement', () => {
     }, 20_000);
     expect(enforced.status?.detectedAt).toBeTruthy();
     const objects = await objectsOf('network:calico', 'manual-block');
-    expect(JSON.stringify(objects)).toContain('203.0.113.7/32');
+    expect(JSON.stringify(objects)).toContain('185.220.101.7/32');
     // Listing only namespaces means only those namespaces, also to a cluster-wide connector.
     expect(JSON.stringify(objects)).toMatch(/kubernetes\.io\/metadata\.name in \{'team-b'\}|team-b/);
 
@@ -343,8 +343,9 @@ describe('ExposurePolicy enforcement', () => {
       const a = await getAction('manual-everything');
       return a?.status?.phase === 'Failed' && a;
     });
-    expect(cond(everything, 'Ready')).toMatchObject({ status: 'False', reason: 'InvalidAction' });
-    expect(cond(everything, 'Ready')!.message).toMatch(/0\.0\.0\.0\/0/);
+    // A hand-written action passes the feeds' guardrails: 0.0.0.0/0 is too broad for them before any connector looks.
+    expect(cond(everything, 'Ready')).toMatchObject({ status: 'False', reason: 'GuardrailRefused' });
+    expect(cond(everything, 'Ready')!.message).toMatch(/0\.0\.0\.0\/0 \(too-broad\)/);
     expect(await objectsOf('network:networkpolicy', 'manual-everything')).toEqual([]);
 
     const unapproved = await eventually('manual-unapproved proposed', async () => {

@@ -6,6 +6,7 @@ import { eventually } from '../harness/eventually.js';
 import { installLoopbackFence, type LoopbackFence } from '../harness/feed-server.js';
 import { startManager } from '../harness/in-process-manager.js';
 import { startTaxiiServer, type TaxiiServer } from '../harness/taxii-server.js';
+import { credentialSecret, hostOf } from '../harness/credential-secret.js';
 
 // A ThreatFeed on a TAXII 2.1 collection, end to end: medallion (the OASIS reference
 // server) serves the STIX examples, the credentials come from a real Secret, and a
@@ -25,7 +26,7 @@ beforeAll(async () => {
   kc = cp.kubeConfig();
   const core = kc.makeApiClient(CoreV1Api);
   await core.createNamespace({ body: { metadata: { name: NS } } });
-  await core.createNamespacedSecret({ namespace: NS, body: { metadata: { name: 'taxii-creds' }, stringData: { username: taxii.user.username, password: taxii.user.password } } });
+  await core.createNamespacedSecret({ namespace: NS, body: credentialSecret('taxii-creds', NS, { username: taxii.user.username, password: taxii.user.password }, [hostOf(taxii.apiRoot)]) });
   mgr = await startManager(kc, { fetchAllow: ['127.0.0.1'], feedTimeoutMs: 10_000 });
 });
 
@@ -87,8 +88,8 @@ describe('ThreatFeed on TAXII 2.1', () => {
       const f = await read('no-secret');
       return f.status?.lastError !== undefined && f;
     }, 30_000);
-    expect(f.status?.lastError).toBe('Secret forestall-system/missing-creds does not exist');
+    expect(f.status?.lastError).toBe('Secret forestall-system/missing-creds (spec.source.taxii.authSecretRef) does not exist');
     expect(f.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'FetchFailed' });
-    expect(f.status?.conditions?.find((c) => c.type === 'Degraded')).toMatchObject({ status: 'True', message: 'Secret forestall-system/missing-creds does not exist' });
+    expect(f.status?.conditions?.find((c) => c.type === 'Degraded')).toMatchObject({ status: 'True', message: 'Secret forestall-system/missing-creds (spec.source.taxii.authSecretRef) does not exist' });
   });
 });

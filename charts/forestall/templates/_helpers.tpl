@@ -92,3 +92,37 @@ message that names the values to change.
 {{- end }}
 {{- end }}
 {{- end }}
+
+{{/*
+A Role and its RoleBinding to the controller's ServiceAccount in one namespace other
+than (or besides) the release namespace: the least-privilege way to grant a permission
+the controller needs in just that namespace. Arguments: root (the chart's .), suffix
+(of the name), namespace, rules (a list of PolicyRules).
+*/}}
+{{- define "forestall.namespacedRole" -}}
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: {{ include "forestall.fullname" .root }}-{{ .suffix }}
+  namespace: {{ .namespace }}
+  labels:
+    {{- include "forestall.labels" .root | nindent 4 }}
+rules:
+  {{- toYaml .rules | nindent 2 }}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: {{ include "forestall.fullname" .root }}-{{ .suffix }}
+  namespace: {{ .namespace }}
+  labels:
+    {{- include "forestall.labels" .root | nindent 4 }}
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: {{ include "forestall.fullname" .root }}-{{ .suffix }}
+subjects:
+  - kind: ServiceAccount
+    name: {{ include "forestall.serviceAccountName" .root }}
+    namespace: {{ .root.Release.Namespace }}
+{{- end }}

@@ -292,7 +292,7 @@ describe('forestall plan on edge cases', () => {
       ].join('\n'),
       'policy.yaml': [
         'apiVersion: forestall.io/v1alpha1', 'kind: ExposurePolicy', 'metadata: {name: phished}',
-        "spec: {feeds: {names: [phish]}, match: \"indicator.type == 'account'\", actions: [{type: IdentitySuspend, connector: 'identity:okta'}], mode: Enforce, autoApprove: 'action.confidence >= 50'}",
+        "spec: {feeds: {names: [phish]}, match: \"indicator.type == 'account'\", actions: [{type: IdentitySuspend, connector: 'identity:okta', params: {url: 'https://corp.okta.com', credentialsSecretRef: okta}}], mode: Enforce, autoApprove: 'action.confidence >= 50'}",
       ].join('\n'),
     });
     const r = await plan(dir, '--now', NOW);

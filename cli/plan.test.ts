@@ -260,6 +260,17 @@ describe('forestall plan on edge cases', () => {
     expect(r.stdout).toMatch(/kev\s+kev\s+ERROR /);
   });
 
+  it('GIVEN an action its connector refuses to render (over its size budget) THEN it exits 1 naming the policy and the action', async () => {
+    const domains = Array.from({ length: 10_000 }, (_, i) => `host-${String(i).padStart(6, '0')}.malware-domain.test`).join('\n');
+    const dir = await workspace({
+      'd.txt': domains,
+      'all.yaml': `${feedYaml('doms', { 'forestall.io/plan-file': 'd.txt' })}\n---\n${policyYaml('p', 'doms', '').replace('EgressDeny', 'DNSBlock')}`,
+    });
+    const r = await plan(dir, '--now', NOW);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/ExposurePolicy\/p: action p-dnsblock: the CoreDNS ConfigMap would be about \d+ KiB for 10000 domains, over the 900 KiB budget/);
+  });
+
   it('GIVEN a feed without content THEN it is reported as missing for the policies that read it, and that is no error', async () => {
     const dir = await workspace({ 'all.yaml': `${feedYaml('quiet')}\n---\n${policyYaml('p', 'quiet', '')}` });
     const r = await plan(dir, '--now', NOW);

@@ -66,7 +66,8 @@ Flags:
 Exit status: 0 when everything was evaluated; 1 when the run found problems (everything
 else is still printed): a file or object is invalid as \`forestall validate\` judges it, a
 feed could not be ingested, a policy has CEL compile errors, names a ThreatFeed not
-defined under the PATHs, or gives its connector params it does not take; 2 for bad
+defined under the PATHs, or gives its connector params it does not take, or an action
+is one its connector refuses (values it cannot carry, over its size budget); 2 for bad
 usage: an unknown flag, no PATH, or a PATH, --feed FILE or --cluster DIR that cannot
 be read.
 `;
@@ -309,7 +310,13 @@ export async function buildPlan(input: PlanInput): Promise<Plan> {
       now: input.now, cel, defaultConnectors: input.defaultConnectors,
     });
     for (const c of evaluation.compileErrors) errors.push(`${file}: ExposurePolicy/${name}: ${compileMessage(c)}`);
-    return { name, file, mode: object.spec.mode ?? 'Audit', suspended: object.spec.suspend === true, evaluation, actions: evaluation.actions.map(renderAction) };
+    const actions = evaluation.actions.map(renderAction);
+    // What the action reconciler would refuse (values the connector cannot carry, a size
+    // over its budget). A policy whose templates were refused at load is not told twice.
+    if (!templateProblems(object.spec, input.defaultConnectors).length) {
+      for (const { action, problems } of actions) for (const p of problems) errors.push(`${file}: ExposurePolicy/${name}: action ${action.name}: ${p}`);
+    }
+    return { name, file, mode: object.spec.mode ?? 'Audit', suspended: object.spec.suspend === true, evaluation, actions };
   });
   return {
     now: input.now, paths: input.paths, cluster: { dirs: input.clusterDirs, fromFlag: input.clusterFromFlag, inventory, ranges },

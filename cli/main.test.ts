@@ -31,6 +31,13 @@ describe('forestall command', () => {
     expect(r.stdout).toMatch(/validate PATH/);
   });
 
+  it('GIVEN --help THEN the exit codes CI gates on are documented: 1 for problems found, 2 for bad usage', async () => {
+    const r = await run('--help');
+    expect(r.stdout).toMatch(/Exit status of plan, validate and feed parse/);
+    expect(r.stdout).toMatch(/\n {2}1 {2}ran and found problems/);
+    expect(r.stdout).toMatch(/\n {2}2 {2}bad usage/);
+  });
+
   it('GIVEN an unknown command THEN it exits 2 and says so', async () => {
     const r = await run('fly');
     expect(r.code).toBe(2);

@@ -28,13 +28,24 @@ Commands:
                         local feed files and a directory of cluster objects: prints the
                         actions, their approval decisions and blast radius, and can write
                         the rendered manifests as a kustomization (--out DIR)
-  validate PATH...      check ThreatFeed, ExposurePolicy and PreemptiveAction YAML offline,
-                        with the same schema and CEL rules the API server applies
+  validate PATH...      check ThreatFeed, ExposurePolicy and PreemptiveAction YAML offline:
+                        what the API server refuses (schema, CEL rules, unknown fields)
+                        and what the controller refuses (CEL that does not compile,
+                        unknown connectors and params, feeds no ThreatFeed defines)
   feed parse FILE       parse a feed file with the controller's parsers and guardrails
+                        (--list: each kept indicator and each refused input)
 
 Flags:
   -h, --help            show this help (or a command's: forestall <command> --help)
   -v, --version         print the version
+
+Exit status of plan, validate and feed parse, for CI to gate on:
+  0  ran and found no problem
+  1  ran and found problems: an invalid object or YAML document, CEL that does not
+     compile, a policy naming a feed no ThreatFeed defines, a feed of which every
+     record was refused (each problem is named on standard error)
+  2  bad usage: an unknown command or flag, a missing argument, a path that cannot
+     be read
 
 Try: forestall plan examples
 `;

@@ -260,6 +260,17 @@ describe('forestall plan on edge cases', () => {
     expect(r.stdout).toMatch(/kev\s+kev\s+ERROR /);
   });
 
+  it('GIVEN an action its connector refuses to render (over its size budget) THEN it exits 1 naming the policy and the action', async () => {
+    const domains = Array.from({ length: 10_000 }, (_, i) => `host-${String(i).padStart(6, '0')}.malware-domain.test`).join('\n');
+    const dir = await workspace({
+      'd.txt': domains,
+      'all.yaml': `${feedYaml('doms', { 'forestall.io/plan-file': 'd.txt' })}\n---\n${policyYaml('p', 'doms', '').replace('EgressDeny', 'DNSBlock')}`,
+    });
+    const r = await plan(dir, '--now', NOW);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/ExposurePolicy\/p: action p-dnsblock: the CoreDNS ConfigMap would be about \d+ KiB for 10000 domains, over the 900 KiB budget/);
+  });
+
   it('GIVEN a feed without content THEN it is reported as missing for the policies that read it, and that is no error', async () => {
     const dir = await workspace({ 'all.yaml': `${feedYaml('quiet')}\n---\n${policyYaml('p', 'quiet', '')}` });
     const r = await plan(dir, '--now', NOW);
@@ -292,7 +303,7 @@ describe('forestall plan on edge cases', () => {
       ].join('\n'),
       'policy.yaml': [
         'apiVersion: forestall.io/v1alpha1', 'kind: ExposurePolicy', 'metadata: {name: phished}',
-        "spec: {feeds: {names: [phish]}, match: \"indicator.type == 'account'\", actions: [{type: IdentitySuspend, connector: 'identity:okta'}], mode: Enforce, autoApprove: 'action.confidence >= 50'}",
+        "spec: {feeds: {names: [phish]}, match: \"indicator.type == 'account'\", actions: [{type: IdentitySuspend, connector: 'identity:okta', params: {url: 'https://corp.okta.com', credentialsSecretRef: okta}}], mode: Enforce, autoApprove: 'action.confidence >= 50'}",
       ].join('\n'),
     });
     const r = await plan(dir, '--now', NOW);
@@ -419,6 +430,7 @@ describe('forestall plan on edge cases', () => {
     [['/nonexistent/forestall'], /\/nonexistent\/forestall: no such file or directory/],
     [['EXAMPLES', '--feed', 'ipsum'], /--feed "ipsum": expected NAME=FILE/],
     [['EXAMPLES', '--feed', 'nosuch=x.txt'], /--feed nosuch=\.\.\.: no ThreatFeed named nosuch/],
+    [['EXAMPLES', '--feed', 'ipsum=/nonexistent/ipsum.txt'], /--feed ipsum=\/nonexistent\/ipsum\.txt: not a readable file/],
     [['EXAMPLES', '--now', 'yesterday'], /--now "yesterday": expected an RFC 3339 time/],
     [['EXAMPLES', '--cluster', '/nonexistent/cluster'], /--cluster \/nonexistent\/cluster: not a directory/],
     [['EXAMPLES', '--connector', 'firewall=x:y'], /--connector firewall=x:y: unknown layer "firewall"/],
@@ -450,6 +462,38 @@ describe('the forestall command', () => {
     const r = await run('plan', '--help');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^Usage: forestall plan PATH\.\.\. \[flags\]/);
+  });
+
+  it('GIVEN a policy naming a feed no ThreatFeed defines THEN the built command exits 1 naming the policy and the name', async () => {
+    const dir = await workspace({
+      'all.yaml': `${feedYaml('ips')}\n---\n${policyYaml('p', 'ips', '').replace('names: [ips]', 'names: [ips, ipsun]')}`,
+    });
+    const r = await run('plan', dir, '--now', NOW);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/forestall plan: .*all\.yaml: ExposurePolicy\/p: spec\.feeds\.names\[1\]: no ThreatFeed named "ipsun" in the input/);
+    expect(r.stdout).toMatch(/missing feeds: ips, ipsun \(not defined, or no content\)/);
+  });
+
+  it('GIVEN a template whose params its connector does not take THEN the built command exits 1 naming the param', async () => {
+    const dir = await workspace({ 'all.yaml': `${feedYaml('ips')}\n---\n${policyYaml('p', 'ips', '').replace('{type: EgressDeny}', '{type: EgressDeny, params: {prority: 5}}')}` });
+    const r = await run('plan', dir, '--now', NOW);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/ExposurePolicy\/p: spec\.actions\[0\]\.params\.prority: is not a parameter of this connector/);
+  });
+
+  it('GIVEN a KEV catalog whose count is larger than the entries it lists THEN the built command exits 1 naming both numbers and plans no isolation from it', async () => {
+    const catalog = JSON.parse(await readFile(new URL('../examples/feeds/kev.json', import.meta.url), 'utf8')) as { count: number; vulnerabilities: unknown[] };
+    const listed = catalog.vulnerabilities.length;
+    catalog.count = listed + 5;
+    const dir = await workspace({
+      'kev.json': JSON.stringify(catalog),
+      'all.yaml': 'apiVersion: forestall.io/v1alpha1\nkind: ThreatFeed\nmetadata: {name: kev, annotations: {forestall.io/plan-file: kev.json}}\n' +
+        'spec: {format: kev, source: {http: {url: "https://x.example/kev.json"}}}',
+    });
+    const r = await run('plan', dir, '--now', NOW);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`says count ${listed + 5} but lists ${listed} vulnerabilities; a catalog that contradicts itself is refused`);
+    expect(r.stdout).toMatch(/kev\s+kev\s+ERROR/);
   });
 
   it('GIVEN a usage error THEN the built command exits 2', async () => {

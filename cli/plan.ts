@@ -16,7 +16,8 @@ import {
   type ActionEvidence, type CompileError, type CveEvidence, type Evaluation, type FeedView, type Inventory, type PlannedAction,
 } from '../policies/index.js';
 import { CONNECTOR_IDS, isConnectorId, rendererFor, writeKustomization, type Layer, type Manifest, type WriteResult } from '../connectors/index.js';
-import { isForestallObject, readYamlDocuments } from './validate.js';
+import { feedProblems, meantForForestall, templateProblems, undefinedFeeds } from './checks.js';
+import { readYamlDocuments } from './validate.js';
 
 /** The ThreatFeed annotation naming a local copy of the feed, relative to the YAML file. */
 export const PLAN_FILE_ANNOTATION = 'forestall.io/plan-file';
@@ -62,9 +63,13 @@ Flags:
                             decision (audit and approval ones too), into DIR as a
                             kustomization that \`kubectl kustomize DIR\` builds
 
-Exit status: 0 when everything was evaluated; 1 when a file or object is invalid, a
-feed could not be ingested or a policy has CEL compile errors (everything else is
-still printed); 2 for usage errors.
+Exit status: 0 when everything was evaluated; 1 when the run found problems (everything
+else is still printed): a file or object is invalid as \`forestall validate\` judges it, a
+feed could not be ingested, a policy has CEL compile errors, names a ThreatFeed not
+defined under the PATHs, or gives its connector params it does not take, or an action
+is one its connector refuses (values it cannot carry, over its size budget); 2 for bad
+usage: an unknown flag, no PATH, or a PATH, --feed FILE or --cluster DIR that cannot
+be read.
 `;
 
 interface Writer {
@@ -169,7 +174,9 @@ export function clusterRanges(objects: readonly unknown[]): string[] {
 type Loaded<T> = { object: T; file: string };
 
 /** Reads and validates the Forestall objects under the paths, as `kubectl apply` would (schema defaults filled in). */
-async function loadForestallObjects(paths: readonly string[], errors: string[]): Promise<{ feeds: Loaded<ThreatFeed>[]; policies: Loaded<ExposurePolicy>[] }> {
+async function loadForestallObjects(
+  paths: readonly string[], defaults: Partial<Record<Layer, string>>, errors: string[],
+): Promise<{ feeds: Loaded<ThreatFeed>[]; policies: Loaded<ExposurePolicy>[] }> {
   const feeds = new Map<string, Loaded<ThreatFeed>>();
   const policies = new Map<string, Loaded<ExposurePolicy>>();
   for (const doc of await readYamlDocuments(paths)) {
@@ -177,8 +184,8 @@ async function loadForestallObjects(paths: readonly string[], errors: string[]):
       errors.push(`${doc.file}: ${doc.error}`);
       continue;
     }
-    if (!isForestallObject(doc.object)) continue;
-    const label = `${doc.file}: ${doc.object.kind}/${doc.object.metadata?.name ?? '(no name)'}`;
+    if (!meantForForestall(doc.object)) continue;
+    const label = `${doc.file}: ${String(doc.object.kind)}/${doc.object.metadata?.name ?? '(no name)'}`;
     const result = validateObject(doc.object);
     if (!result.ok) {
       errors.push(`${label}: ${formatIssues(result.issues)}`);
@@ -194,6 +201,15 @@ async function loadForestallObjects(paths: readonly string[], errors: string[]):
       continue;
     }
     (into as Map<string, Loaded<typeof o>>).set(name, { object: o, file: doc.file });
+    // What the action reconciler would refuse; the policy is still evaluated, as the controller evaluates it.
+    if (o.kind === 'ExposurePolicy') {
+      const problems = templateProblems(o.spec, defaults);
+      if (problems.length) errors.push(`${label}: ${formatIssues(problems)}`);
+    }
+  }
+  for (const { object, file } of policies.values()) {
+    const problems = undefinedFeeds(object.spec, new Set(feeds.keys()));
+    if (problems.length) errors.push(`${file}: ExposurePolicy/${object.metadata?.name ?? ''}: ${formatIssues(problems)}`);
   }
   // Code-point order, not the locale's: the output must not depend on where it runs.
   const byName = <T extends { object: { metadata?: { name?: string } } }>(a: T, b: T) => {
@@ -208,6 +224,12 @@ async function ingestFeed(loaded: Loaded<ThreatFeed>, input: PlanInput, guardrai
   const feed = loaded.object;
   const name = feed.metadata?.name ?? '';
   const report: FeedReport = { name, format: feed.spec.format, labels: { ...feed.metadata?.labels }, readBy: [] };
+  // A confidence expression that does not compile is the YAML's fault, content or not.
+  const problems = feedProblems(feed.spec);
+  if (problems.length) {
+    report.error = `${loaded.file}: ${formatIssues(problems)}`;
+    return report;
+  }
   const annotated = feed.metadata?.annotations?.[PLAN_FILE_ANNOTATION];
   const file = input.feedFiles.get(name) ?? (annotated ? join(dirname(loaded.file), annotated) : undefined);
   if (!file) {
@@ -253,15 +275,18 @@ function renderAction(action: PlannedAction): ActionReport {
 
 export async function buildPlan(input: PlanInput): Promise<Plan> {
   const errors: string[] = [];
-  const { feeds, policies } = await loadForestallObjects(input.paths, errors);
+  const { feeds, policies } = await loadForestallObjects(input.paths, input.defaultConnectors, errors);
   for (const name of input.feedFiles.keys()) {
+    // Flags are usage: a --feed file that cannot be read is bad usage, as a PATH is.
     if (!feeds.some((f) => f.object.metadata?.name === name)) throw new UsageError(`--feed ${name}=...: no ThreatFeed named ${name} under ${input.paths.join(', ')}`);
+    const file = input.feedFiles.get(name)!;
+    if (!(await stat(file).then((s) => s.isFile(), () => false))) throw new UsageError(`--feed ${name}=${file}: not a readable file`);
   }
 
   const clusterObjects: unknown[] = [];
   for (const doc of await readYamlDocuments(input.clusterDirs)) {
     if ('error' in doc) errors.push(`${doc.file}: ${doc.error}`);
-    else if (!isForestallObject(doc.object)) clusterObjects.push(doc.object);
+    else if (!meantForForestall(doc.object)) clusterObjects.push(doc.object);
   }
   const inventory = inventoryFromObjects(clusterObjects);
   const ranges = clusterRanges(clusterObjects);
@@ -287,7 +312,13 @@ export async function buildPlan(input: PlanInput): Promise<Plan> {
       now: input.now, cel, defaultConnectors: input.defaultConnectors,
     });
     for (const c of evaluation.compileErrors) errors.push(`${file}: ExposurePolicy/${name}: ${compileMessage(c)}`);
-    return { name, file, mode: object.spec.mode ?? 'Audit', suspended: object.spec.suspend === true, evaluation, actions: evaluation.actions.map(renderAction) };
+    const actions = evaluation.actions.map(renderAction);
+    // What the action reconciler would refuse (values the connector cannot carry, a size
+    // over its budget). A policy whose templates were refused at load is not told twice.
+    if (!templateProblems(object.spec, input.defaultConnectors).length) {
+      for (const { action, problems } of actions) for (const p of problems) errors.push(`${file}: ExposurePolicy/${name}: action ${action.name}: ${p}`);
+    }
+    return { name, file, mode: object.spec.mode ?? 'Audit', suspended: object.spec.suspend === true, evaluation, actions };
   });
   return {
     now: input.now, paths: input.paths, cluster: { dirs: input.clusterDirs, fromFlag: input.clusterFromFlag, inventory, ranges },

@@ -1,13 +1,27 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { formatIssues, validateObject } from '../crds/index.js';
+import { parseArgs } from 'node:util';
+import { formatIssues, validateObject, type ForestallObject, type ValidationIssue } from '../crds/index.js';
+import { actionProblems, feedProblems, meantForForestall, policyProblems, undefinedFeeds } from './checks.js';
 
 export const VALIDATE_USAGE = `Usage: forestall validate PATH...
 
-Reads every .yaml/.yml file under each PATH and checks each Forestall object
-(forestall.io/v1alpha1) against the CRD schema and its CEL rules. Other kinds are
-skipped. Exits 1 when any object is invalid, naming the file, object and field.
+Reads every .yaml/.yml file under each PATH and checks each Forestall object as the
+API server and then the controller would:
+  - the CRD schema and its CEL rules, with unknown fields refused as strict field
+    validation (kubectl's default) refuses them, and an apiVersion or kind that is a
+    near miss of Forestall's (forestal.io/v1alpha1, forestall.io/v1alpha2, ThreatFed)
+    refused rather than skipped;
+  - what the controller refuses: CEL that does not compile (spec.match,
+    spec.autoApprove, spec.confidence.expression), unknown connectors, connector params
+    the connector does not take or that are invalid, and spec.feeds.names that no
+    ThreatFeed under the PATHs defines.
+Objects of other API groups (a cluster's Deployments, Services) are skipped.
+
+Exit status: 0 when every object is valid; 1 when any object or YAML document is
+invalid (each problem names the file, the object and the field); 2 for bad usage (an
+unknown flag, no PATH, a PATH that cannot be read).
 `;
 
 interface Writer {
@@ -55,36 +69,95 @@ export async function readYamlDocuments(paths: readonly string[]): Promise<YamlD
   return out;
 }
 
-/** A Forestall object (forestall.io/...), as opposed to the other kinds a directory may hold. */
-export function isForestallObject(o: unknown): o is { apiVersion: string; kind?: string; metadata?: { name?: string } } {
-  return typeof o === 'object' && o !== null && String((o as { apiVersion?: unknown }).apiVersion ?? '').startsWith('forestall.io/');
+export class UsageError extends Error {}
+
+/** The PATH arguments of validate, or a UsageError: flags are refused, and each path must exist. */
+async function validatePaths(argv: string[]): Promise<string[]> {
+  let positionals: string[];
+  try {
+    ({ positionals } = parseArgs({ args: argv, allowPositionals: true, strict: true, options: {} }));
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (positionals.length === 0) throw new UsageError('give at least one PATH of Forestall YAML');
+  for (const p of positionals) {
+    await stat(p).catch((e: NodeJS.ErrnoException) => {
+      throw new UsageError(`${p}: ${e.code === 'ENOENT' ? 'no such file or directory' : e.message}`);
+    });
+  }
+  return positionals;
 }
 
-export async function runValidate(paths: string[], out: Writer, err: Writer): Promise<number> {
-  if (paths.length === 0) {
-    err.write(VALIDATE_USAGE);
-    return 2;
-  }
-  let valid = 0;
-  let invalid = 0;
-  for (const doc of await readYamlDocuments(paths)) {
+/** One Forestall object as read and checked. */
+interface Checked {
+  label: string;
+  object?: ForestallObject;
+  issues: ValidationIssue[];
+}
+
+/**
+ * Checks every Forestall object of the documents: the API server's rules, then the
+ * controller's (cli/checks.ts), then the names a policy reads against the ThreatFeeds
+ * among them. A second object of the same kind and name is refused, as applying both
+ * would keep only the last.
+ */
+export function checkDocuments(docs: readonly YamlDocument[]): { checked: Checked[]; yamlErrors: string[] } {
+  const checked: Checked[] = [];
+  const yamlErrors: string[] = [];
+  const seen = new Map<string, string>();
+  for (const doc of docs) {
     if ('error' in doc) {
-      err.write(`${doc.file}: ${doc.error}\n`);
-      invalid++;
+      yamlErrors.push(`${doc.file}: ${doc.error}`);
       continue;
     }
     const obj = doc.object;
-    if (!isForestallObject(obj)) continue;
+    if (!meantForForestall(obj)) continue;
+    const name = obj.metadata?.name ?? '(no name)';
+    const label = `${doc.file}: ${String(obj.kind)}/${name}`;
     const result = validateObject(obj);
-    const label = `${doc.file}: ${obj.kind}/${obj.metadata?.name ?? '(no name)'}`;
-    if (result.ok) {
-      out.write(`${label}: valid\n`);
+    if (!result.ok) {
+      checked.push({ label, issues: result.issues });
+      continue;
+    }
+    const object = result.object;
+    const key = `${object.kind}/${name}`;
+    const first = seen.get(key);
+    if (first !== undefined) {
+      checked.push({ label, issues: [{ path: 'metadata.name', message: `a ${object.kind} named ${name} is already defined in ${first}` }] });
+      continue;
+    }
+    seen.set(key, doc.file);
+    const issues = object.kind === 'ThreatFeed' ? feedProblems(object.spec)
+      : object.kind === 'ExposurePolicy' ? policyProblems(name, object.spec)
+        : actionProblems(object.spec);
+    checked.push({ label, object, issues });
+  }
+  const feeds = new Set(checked.flatMap((c) => (c.object?.kind === 'ThreatFeed' ? [c.object.metadata?.name ?? ''] : [])));
+  for (const c of checked) if (c.object?.kind === 'ExposurePolicy') c.issues.push(...undefinedFeeds(c.object.spec, feeds));
+  return { checked, yamlErrors };
+}
+
+export async function runValidate(argv: string[], out: Writer, err: Writer): Promise<number> {
+  let paths: string[];
+  try {
+    paths = await validatePaths(argv);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    err.write(`forestall validate: ${e.message}\n\n${VALIDATE_USAGE}`);
+    return 2;
+  }
+  const { checked, yamlErrors } = checkDocuments(await readYamlDocuments(paths));
+  for (const e of yamlErrors) err.write(`${e}\n`);
+  let valid = 0;
+  for (const c of checked) {
+    if (c.issues.length === 0) {
+      out.write(`${c.label}: valid\n`);
       valid++;
     } else {
-      err.write(`${label}: ${formatIssues(result.issues)}\n`);
-      invalid++;
+      err.write(`${c.label}: ${formatIssues(c.issues)}\n`);
     }
   }
+  const invalid = checked.length - valid + yamlErrors.length;
   out.write(`${valid} valid, ${invalid} invalid\n`);
   return invalid > 0 ? 1 : 0;
 }

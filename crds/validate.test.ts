@@ -47,4 +47,25 @@ describe('validateObject', () => {
     expect(validateObject({ apiVersion: 'forestall.io/v1alpha1', kind: 'Feed' })).toMatchObject({ ok: false, issues: [{ path: 'kind' }] });
     expect(validateObject({ apiVersion: 'v1', kind: 'ThreatFeed' })).toMatchObject({ ok: false, issues: [{ path: 'apiVersion' }] });
   });
+
+  it('GIVEN unknown fields at every depth THEN each is refused by its path, as strict field validation does; action params take any key', () => {
+    const r = validateObject({
+      apiVersion: 'forestall.io/v1alpha1', kind: 'ExposurePolicy', metadata: { name: 'p', lables: { a: 'b' } }, sepc: {},
+      spec: {
+        feeds: { names: ['f'], nmaes: ['g'] }, matchh: "indicator.type == 'ipv4'",
+        actions: [{ type: 'EgressDeny', params: { anything: { goes: 1 } } }, { type: 'DNSBlock', conector: 'dns:rpz' }],
+      },
+    });
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.issues.map((i) => i.path)).toEqual(['sepc', 'spec.feeds.nmaes', 'spec.matchh', 'spec.actions[1].conector', 'metadata.lables']);
+    expect(!r.ok && r.issues[0]!.message).toMatch(/unknown field/);
+  });
+
+  it('GIVEN a valid object with labels, annotations and status THEN no field is unknown', () => {
+    const r = validateObject({
+      apiVersion: 'forestall.io/v1alpha1', kind: 'ThreatFeed', metadata: { name: 'f', labels: { any: 'x' }, annotations: { 'a/b': 'c' } },
+      spec: { format: 'lines', source: { http: { url: 'https://x.example/y' } } }, status: { indicatorCount: 3 },
+    });
+    expect(r.ok ? [] : r.issues).toEqual([]);
+  });
 });

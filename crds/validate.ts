@@ -3,6 +3,13 @@
  * the structural schema (precompiled ajv, which also fills in schema defaults) and the
  * CRD's CEL rules (x-kubernetes-validations), evaluated with cel-js. The CLI uses this
  * for YAML files, so `forestall plan` rejects exactly what `kubectl apply` would.
+ *
+ * Unknown fields are errors, as under strict field validation (kubectl's default since
+ * 1.27): without it the API server silently prunes them, and a `matchh:` that vanishes
+ * leaves a policy matching every indicator. Only the fields the schema marks
+ * x-kubernetes-preserve-unknown-fields (action params, which each connector checks
+ * against its own parameter list) take any key. metadata is checked against ObjectMeta's
+ * top-level fields; what is inside them (labels, ownerReferences) is the API server's.
  */
 import { parse as parseCel } from '@marcbachmann/cel-js';
 import type { ErrorObject } from 'ajv';
@@ -35,6 +42,42 @@ function rulesOf(node: SchemaNode): CompiledRule[] {
     compiledRules.set(node, rules);
   }
   return rules;
+}
+
+/** ObjectMeta's fields (k8s.io/apimachinery metav1.ObjectMeta), which strict decoding knows. */
+const OBJECT_META_FIELDS = new Set([
+  'name', 'generateName', 'namespace', 'selfLink', 'uid', 'resourceVersion', 'generation', 'creationTimestamp',
+  'deletionTimestamp', 'deletionGracePeriodSeconds', 'labels', 'annotations', 'ownerReferences', 'finalizers', 'managedFields',
+]);
+
+/** Fields of `value` that `node` does not declare, depth first, in kubectl's path style. */
+function unknownFields(node: SchemaNode, value: unknown, path: string, out: ValidationIssue[]): void {
+  if (value === null || typeof value !== 'object' || node['x-kubernetes-preserve-unknown-fields']) return;
+  if (Array.isArray(value)) {
+    if (node.items) value.forEach((item, i) => unknownFields(node.items!, item, `${path}[${i}]`, out));
+    return;
+  }
+  const extra = node.additionalProperties;
+  for (const [key, child] of Object.entries(value as Record<string, unknown>)) {
+    const at = path ? `${path}.${key}` : key;
+    const declared = node.properties?.[key] ?? (typeof extra === 'object' ? extra : undefined);
+    if (declared) unknownFields(declared, child, at, out);
+    else if (extra !== true) out.push({ path: at, message: 'unknown field (the API server refuses it under strict field validation)' });
+  }
+}
+
+/** Unknown fields of a whole object: its top level, metadata's own fields, spec and status. */
+function unknownObjectFields(def: KindDefinition, object: Record<string, unknown>): ValidationIssue[] {
+  const out: ValidationIssue[] = [];
+  const metadata = object.metadata;
+  const metaNode: SchemaNode = { type: 'object', additionalProperties: true };
+  unknownFields({ type: 'object', properties: { apiVersion: {}, kind: {}, metadata: metaNode, spec: def.spec, status: def.status } }, object, '', out);
+  if (metadata !== null && typeof metadata === 'object' && !Array.isArray(metadata)) {
+    for (const key of Object.keys(metadata)) {
+      if (!OBJECT_META_FIELDS.has(key)) out.push({ path: `metadata.${key}`, message: 'unknown field (not a field of ObjectMeta)' });
+    }
+  }
+  return out;
 }
 
 function pointerToPath(pointer: string): string {
@@ -74,14 +117,15 @@ export function validateObject(object: unknown): ValidationResult<ForestallObjec
   if (!entry) {
     return { ok: false, issues: [{ path: 'kind', message: `unknown kind ${JSON.stringify(o.kind)}; expected one of ${[...byKind.keys()].join(', ')}` }] };
   }
+  const unknown = unknownObjectFields(entry.def, object as Record<string, unknown>);
   if (!entry.validate(object)) {
     const issues = (entry.validate.errors ?? []).map((e) => ({
       path: pointerToPath(e.instancePath) + (e.keyword === 'required' ? `.${String(e.params.missingProperty)}` : ''),
       message: e.keyword === 'enum' ? `${e.message}: ${(e.params.allowedValues as unknown[]).join(', ')}` : e.message ?? e.keyword,
     }));
-    return { ok: false, issues };
+    return { ok: false, issues: [...unknown, ...issues] };
   }
-  const issues: ValidationIssue[] = [];
+  const issues: ValidationIssue[] = [...unknown];
   celIssues(entry.def.spec, (object as { spec?: unknown }).spec, 'spec', issues);
   return issues.length ? { ok: false, issues } : { ok: true, object: object as ForestallObject };
 }

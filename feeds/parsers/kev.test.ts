@@ -93,19 +93,27 @@ describe('parseKev', () => {
       .toBe('kev: the catalog lacks count (a non-negative integer), vulnerabilities (an array)');
   });
 
-  it('GIVEN a catalog whose count disagrees and two broken entries THEN the mismatch and the entries are rejected, the rest kept', async () => {
+  it.each([
+    ['larger than', (v: unknown[]) => v.pop(), 'says count 1253 but lists 1252 vulnerabilities'],
+    ['smaller than', (v: unknown[]) => v.push(v[0]), 'says count 1253 but lists 1254 vulnerabilities'],
+  ])('GIVEN a catalog whose count is %s the entries it lists THEN the whole catalog is refused, naming both numbers', async (_, edit, says) => {
+    const catalog = JSON.parse(await readFile(join(KEV, 'kev-2025-01-29.json'), 'utf8')) as { vulnerabilities: unknown[] };
+    edit(catalog.vulnerabilities);
+    const err = await parseError(parseKev(bytesBody(JSON.stringify(catalog)), {}));
+    expect(err.message).toBe(`kev: catalog "2025.01.29" ${says}; a catalog that contradicts itself is refused`);
+  });
+
+  it('GIVEN a consistent catalog with two broken entries THEN those entries are rejected and the rest kept', async () => {
     const catalog = JSON.parse(await readFile(join(KEV, 'kev-2025-01-29.json'), 'utf8')) as { vulnerabilities: Array<Record<string, unknown>> };
-    catalog.vulnerabilities.pop();
     catalog.vulnerabilities[3] = { ...catalog.vulnerabilities[3], cveID: 'CVE-24-1' };
     delete catalog.vulnerabilities[5]!.dueDate;
     const cveAt5 = catalog.vulnerabilities[5]!.cveID;
     const { records, rejected } = await collect(parseKev(bytesBody(JSON.stringify(catalog)), {}));
     expect(rejected).toEqual([
-      { kind: 'rejected', ref: 'catalog', reason: 'catalog 2025.01.29 says count 1253 but lists 1252 vulnerabilities' },
       { kind: 'rejected', ref: 'vulnerabilities[3]', reason: 'cveID "CVE-24-1" is not a CVE id (CVE-YYYY-NNNN)' },
       { kind: 'rejected', ref: cveAt5, reason: 'the entry lacks dueDate' },
     ]);
-    expect(records).toHaveLength(1250);
+    expect(records).toHaveLength(1251);
   });
 });
 

@@ -9,10 +9,12 @@
  * catalog's other value, "Unknown", means CISA lacks confirmation, so false).
  *
  * A catalog without catalogVersion, count and a vulnerabilities array is refused as a
- * whole. A count that disagrees with the entries listed does not block the update (the
- * headline scenario is a new KEV entry acted on within seconds, and every entry is
- * still individually sound); it is reported as one rejection with ref "catalog", so
- * status shows it.
+ * whole, and so is one whose count differs from the entries it lists: a catalog that
+ * contradicts itself was truncated, spliced or forged, and planning from the entries
+ * alone would quietly isolate fewer workloads than CISA lists. Refusing costs at most
+ * one sync's delay on a new entry, since the controller keeps the last good catalog in
+ * force (Degraded) until a consistent one arrives. Single broken entries are still
+ * rejected one by one and the rest kept.
  */
 import type { Parser, ParserItem, ParserOptions } from '../indicator.js';
 import { describeJsonValue, readJsonBody } from './body.js';
@@ -29,7 +31,7 @@ export interface KevCatalogHeader {
   dateReleased?: string;
 }
 
-/** Checks the catalog's top-level shape; returns its header and entries, or throws `kev: ...`. */
+/** Checks the catalog's top-level shape and its count; returns its header and entries, or throws `kev: ...`. */
 export function checkKevCatalog(document: unknown): { header: KevCatalogHeader; vulnerabilities: unknown[] } {
   if (typeof document !== 'object' || document === null || Array.isArray(document)) {
     throw new Error(`kev: the catalog is ${describeJsonValue(document)}, not an object with catalogVersion, count and vulnerabilities`);
@@ -40,20 +42,20 @@ export function checkKevCatalog(document: unknown): { header: KevCatalogHeader; 
   if (typeof doc.count !== 'number' || !Number.isInteger(doc.count) || doc.count < 0) missing.push('count (a non-negative integer)');
   if (!Array.isArray(doc.vulnerabilities)) missing.push('vulnerabilities (an array)');
   if (missing.length > 0) throw new Error(`kev: the catalog lacks ${missing.join(', ')}`);
+  const listed = (doc.vulnerabilities as unknown[]).length;
+  if (doc.count !== listed) {
+    throw new Error(
+      `kev: catalog ${JSON.stringify(doc.catalogVersion).slice(0, 66)} says count ${doc.count as number} but lists ${listed} ` +
+        'vulnerabilities; a catalog that contradicts itself is refused',
+    );
+  }
   const header: KevCatalogHeader = { catalogVersion: doc.catalogVersion as string, count: doc.count as number };
   if (typeof doc.dateReleased === 'string') header.dateReleased = doc.dateReleased;
   return { header, vulnerabilities: doc.vulnerabilities as unknown[] };
 }
 
 export const parseKev: Parser = async function* parseKev(body: AsyncIterable<Uint8Array>, _options: ParserOptions): AsyncGenerator<ParserItem> {
-  const { header, vulnerabilities } = checkKevCatalog(await readJsonBody(body, 'kev'));
-  if (header.count !== vulnerabilities.length) {
-    yield {
-      kind: 'rejected',
-      ref: 'catalog',
-      reason: `catalog ${header.catalogVersion} says count ${header.count} but lists ${vulnerabilities.length} vulnerabilities`,
-    };
-  }
+  const { vulnerabilities } = checkKevCatalog(await readJsonBody(body, 'kev'));
   for (let i = 0; i < vulnerabilities.length; i++) {
     yield toItem(vulnerabilities[i], i);
   }

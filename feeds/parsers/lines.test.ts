@@ -147,6 +147,49 @@ describe('parseLines (the generic lines parser)', () => {
     expect(await collect(parseLines(chunksOf('', 1), {}))).toEqual([]);
   });
 
+  it('GIVEN trailing text after the columns read WHEN parsed, with and without a score column, THEN the line is rejected naming it', async () => {
+    const body = [
+      '192.0.2.1 junk', // line 1: no score column: junk; with one: not a number
+      '192.0.2.2;evil.example', // line 2: glued to the value, left for normalise to refuse
+      'evil.example/path extra', // line 3
+      '192.0.2.3\t5', // line 4: IPsum's count, read without a score column
+      '192.0.2.4\t5\tjunk', // line 5: after the score
+      '192.0.2.5\t5 # a comment', // line 6: a comment is not trailing text
+      '192.0.2.6 \t ', // line 7: trailing blanks are not either
+    ].join('\n');
+    const read = async (options: ParserOptions) =>
+      (await collect(parseLines(chunksOf(body, 5), options))).map((i) => (i.kind === 'record' ? `${i.ref} ${i.value}` : `${i.ref} ${i.reason}`));
+    expect(await read({})).toEqual([
+      'line 1 trailing text after column 0: "junk" (a line holds the value, then only a comment starting with "#")',
+      'line 2 192.0.2.2;evil.example',
+      'line 3 trailing text after column 0: "extra" (a line holds the value, then only a comment starting with "#")',
+      'line 4 trailing text after column 0: "5" (a line holds the value, then only a comment starting with "#"); if it is a score, set scoreColumn 1',
+      'line 5 trailing text after column 0: "5\\tjunk" (a line holds the value, then only a comment starting with "#"); if it is a score, set scoreColumn 1',
+      'line 6 trailing text after column 0: "5 # a comment" (a line holds the value, then only a comment starting with "#"); if it is a score, set scoreColumn 1',
+      'line 7 192.0.2.6',
+    ]);
+    expect(await read({ scoreColumn: 1 })).toEqual([
+      'line 1 score in column 1 is not a number: "junk"',
+      'line 2 192.0.2.2;evil.example',
+      'line 3 score in column 1 is not a number: "extra"',
+      'line 4 192.0.2.3',
+      'line 5 trailing text after column 1: "junk" (a line holds the value (column 0) and score (column 1), then only a comment starting with "#")',
+      'line 6 192.0.2.5',
+      'line 7 192.0.2.6',
+    ]);
+    // The fast path reads the same lines the same way.
+    for (const options of [{}, { scoreColumn: 1 }]) {
+      const fast = await readIpLines(chunksOf(body, 1 << 16), options);
+      const generic = (await collect(parseLines(chunksOf(body, 64), options))).filter((i) => i.kind === 'rejected');
+      expect(fast.rejectedSamples).toEqual(generic);
+    }
+  });
+
+  it('GIVEN an exact delimiter WHEN a row has more columns than are read THEN they are data the feed does not use, not trailing text', async () => {
+    const items = await collect(parseLines(chunksOf('192.0.2.1,80,first seen 2026-08-01\n', 64), { delimiter: ',', scoreColumn: 1 }));
+    expect(items).toEqual([{ kind: 'record', value: '192.0.2.1', record: { value: '192.0.2.1', score: 80, line: 1 }, ref: 'line 1' }]);
+  });
+
   it('GIVEN the same column for value and score WHEN parsing starts THEN it is refused as a configuration error', async () => {
     await expect(collect(parseLines(chunksOf('x', 1), { valueColumn: 1, scoreColumn: 1 }))).rejects.toThrow(RangeError);
   });

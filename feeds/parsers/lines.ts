@@ -11,7 +11,16 @@
  *   `delimiter` (each column then trimmed of spaces and tabs); `valueColumn`
  *   (default 0) holds the value, `scoreColumn` (no default: no score) the score;
  * - a line whose value column is missing, whose score is not a decimal number, or
- *   that is longer than {@link MAX_LINE_BYTES} is rejected, and reading goes on.
+ *   that is longer than {@link MAX_LINE_BYTES} is rejected, and reading goes on;
+ * - with the default splitting on blanks, a line holds the value, the score (when
+ *   `scoreColumn` is set) and nothing after them but a comment. Trailing text
+ *   ("1.2.3.4 junk", "evil.example/path extra", or IPsum's count read without
+ *   `scoreColumn`) rejects the line: the feed does not say what the format says, and
+ *   whatever the extra text meant (a second indicator, a hosts-file layout, a score) is
+ *   not what would be enforced. With an exact `delimiter` the line is a table row, and
+ *   columns after the ones read are data the feed chose not to use; they are ignored.
+ *   Text glued to the value ("1.2.3.4;evil.example") is part of the value, which
+ *   normalisation then refuses.
  *
  * The body is read chunk by chunk and split on bytes; only one partial line is ever
  * carried between chunks, so memory does not grow with the body.
@@ -168,10 +177,10 @@ function isBlank(c: number): boolean {
 
 /**
  * Where {@link locateColumns} leaves its answer, so reading a line allocates nothing:
- * [valueStart, valueEnd, scoreStart, scoreEnd], -1 where the line has no such column.
- * Read it right after the call; the next line overwrites it.
+ * [valueStart, valueEnd, scoreStart, scoreEnd, trailingStart, trailingEnd], -1 where
+ * the line has no such part. Read it right after the call; the next line overwrites it.
  */
-const columnBounds = new Int32Array(4);
+const columnBounds = new Int32Array(6);
 
 /** Finds the value and score columns of one line; false when it is blank or a comment. */
 function locateColumns(bytes: Uint8Array, start: number, end: number, layout: ColumnLayout, lineNumber: number): boolean {
@@ -183,6 +192,7 @@ function locateColumns(bytes: Uint8Array, start: number, end: number, layout: Co
   const wanted = layout.valueColumn > layout.scoreColumn ? layout.valueColumn : layout.scoreColumn;
   const delimiter = layout.delimiter;
   let column = 0;
+  let ended = false;
   while (column <= wanted) {
     let fieldStart = pos;
     let fieldEnd: number;
@@ -201,7 +211,10 @@ function locateColumns(bytes: Uint8Array, start: number, end: number, layout: Co
       while (fieldEnd > fieldStart && isBlank(bytes[fieldEnd - 1]!)) fieldEnd--;
     }
     // An inline comment ends the record; the columns before it still count.
-    if (column > 0 && startsWith(bytes, fieldStart, fieldEnd, layout.comment)) break;
+    if (column > 0 && startsWith(bytes, fieldStart, fieldEnd, layout.comment)) {
+      ended = true;
+      break;
+    }
     if (column === layout.valueColumn) {
       columnBounds[0] = fieldStart;
       columnBounds[1] = fieldEnd;
@@ -210,8 +223,18 @@ function locateColumns(bytes: Uint8Array, start: number, end: number, layout: Co
       columnBounds[3] = fieldEnd;
     }
     column++;
-    if (delimiter === undefined ? next >= end : next < 0) break;
+    if (delimiter === undefined ? next >= end : next < 0) {
+      ended = true;
+      break;
+    }
     pos = next;
+  }
+  // Blank-split lines only (see the header): text after the last column read, unless it is a comment.
+  if (!ended && delimiter === undefined && !startsWith(bytes, pos, end, layout.comment)) {
+    let trailingEnd = end;
+    while (trailingEnd > pos && isBlank(bytes[trailingEnd - 1]!)) trailingEnd--;
+    columnBounds[4] = pos;
+    columnBounds[5] = trailingEnd;
   }
   return true;
 }
@@ -256,7 +279,22 @@ function recordOf(bytes: Uint8Array, layout: ColumnLayout, lineNumber: number): 
     if (Number.isNaN(score)) return scoreRejection(bytes, layout, lineNumber);
     record.score = score;
   }
+  if (columnBounds[4]! >= 0) return trailingRejection(bytes, layout, lineNumber);
   return { kind: 'record', value, record, ref };
+}
+
+/** The reason a line with trailing text is refused, with a hint when the text looks like an unread score. */
+function trailingRejection(bytes: Uint8Array, layout: ColumnLayout, lineNumber: number): RejectedRecord {
+  const text = decoder.decode(bytes.subarray(columnBounds[4]!, columnBounds[5]!));
+  const last = Math.max(layout.valueColumn, layout.scoreColumn);
+  const holds = layout.scoreColumn >= 0 ? `value (column ${layout.valueColumn}) and score (column ${layout.scoreColumn})` : 'value';
+  const comment = layout.comment.length > 0 ? `, then only a comment starting with ${JSON.stringify(decoder.decode(layout.comment))}` : '';
+  const hint = layout.scoreColumn < 0 && DECIMAL.test(text.split(/[ \t]/, 1)[0]!) ? `; if it is a score, set scoreColumn ${last + 1}` : '';
+  return {
+    kind: 'rejected',
+    ref: `line ${lineNumber}`,
+    reason: `trailing text after column ${last}: ${JSON.stringify(text.slice(0, 64))} (a line holds the ${holds}${comment})${hint}`,
+  };
 }
 
 function scoreRejection(bytes: Uint8Array, layout: ColumnLayout, lineNumber: number): RejectedRecord {
@@ -431,6 +469,10 @@ export async function readIpLines(body: AsyncIterable<Uint8Array>, options: Read
         return;
       }
     }
+    if (columnBounds[4]! >= 0) {
+      reject(trailingRejection(bytes, layout, lineNumber));
+      return;
+    }
     const network = packedCidrNetwork(packed);
     ipv4Lines++;
     if (prefix === 32) {
@@ -450,6 +492,7 @@ export async function readIpLines(body: AsyncIterable<Uint8Array>, options: Read
    * which reads it by the general rules; so this only ever changes speed, not results.
    */
   const scoreColumn = layout.scoreColumn;
+  const comment = layout.comment;
   // Addresses and counters are gathered in locals and handed over in bulk: per line,
   // the hot loop then only writes into a typed array it owns.
   const pending = new Uint32Array(64 * 1024);
@@ -542,6 +585,17 @@ export async function readIpLines(body: AsyncIterable<Uint8Array>, options: Read
       }
       // The value (or score) must end at a blank or the line end; "1.2.3.4x" is not an address.
       if (c !== 0x0a && c !== 0x0d && c !== 0x20 && c !== 0x09) shaped = false;
+      // After the blanks, only the line end or a comment: anything else is trailing text,
+      // which the general path rejects. One comparison for the usual "ip<TAB>count<LF>".
+      if (shaped && (c === 0x20 || c === 0x09)) {
+        let j = i + 1;
+        while (j < length && (bytes[j] === 0x20 || bytes[j] === 0x09)) j++;
+        if (j === length) {
+          pos = lineStart;
+          break lines;
+        }
+        if (bytes[j] !== 0x0a && !startsWith(bytes, j, length, comment)) shaped = false;
+      }
       // A CR ends the line only right before the LF, as in the general path.
       if (c === 0x0d) {
         if (i + 1 === length) {

@@ -30,11 +30,13 @@ const getAction = (name: string) => client.get<PreemptiveAction>('forestall.io/v
 const condition = (o: { status?: { conditions?: { type: string; status: string; reason: string; message: string }[] } } | undefined, type: string) =>
   o?.status?.conditions?.find((c) => c.type === type);
 
-async function feed(name: string, source: Record<string, unknown>): Promise<void> {
+async function feed(name: string, source: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<void> {
   await client.apply({
     apiVersion: 'forestall.io/v1alpha1', kind: 'ThreatFeed', metadata: { name },
-    // 2s: a refused sync is looked at again at the refresh interval (capped backoff).
-    spec: { format: 'lines', source, refreshInterval: '2s' },
+    // A refused sync is looked at again at the refresh interval (capped backoff): 2s for
+    // a ConfigMap; an http source may not refresh more often than every minute, so the
+    // tests nudge it with a spec change instead of waiting.
+    spec: { format: 'lines', source, refreshInterval: 'configMapRef' in source ? '2s' : '1m', ...extra },
   } as KubernetesObject);
 }
 
@@ -86,11 +88,13 @@ describe('credentials bound to their use', () => {
 
     // Opted in, but for the forge only: still refused, and it says which destinations it has.
     await secretMeta('forestall-git', { [LABEL_CREDENTIAL]: 'true' }, { [ANNOTATION_ALLOWED_DESTINATIONS]: 'https://git.example.org/' });
+    await feed('stolen-token', { http: { url, headersSecretRef: { name: 'forestall-git' } } }, { maxChangePercent: 51 });
     await eventually('refused for another host', async () => condition(await getFeed('stolen-token'), 'Ready')?.message.includes('is not among its') ?? false, 20_000);
     expect(requests).toEqual([]);
 
     // The administrator binds it to this host: the next look (refresh interval) uses it.
     await secretMeta('forestall-git', {}, { [ANNOTATION_ALLOWED_DESTINATIONS]: `https://git.example.org/, 127.0.0.1:${port}` });
+    await feed('stolen-token', { http: { url, headersSecretRef: { name: 'forestall-git' } } }, { maxChangePercent: 52 });
     const synced = await eventually('feed synced', async () => {
       const f = await getFeed('stolen-token');
       return f?.status?.indicatorCount === 2 && f;
@@ -165,6 +169,18 @@ describe('hand-written actions and the DNS namespace', () => {
     expect(ready.message).toMatch(/1 of 2 indicators are refused by the guardrails that policy actions pass: 169\.254\.169\.254 \(\S+\); nothing is applied/);
     expect(await labelled('networking.k8s.io/v1', 'NetworkPolicy', 'manual-metadata')).toEqual([]);
     expect(a.status?.appliedObjects ?? []).toEqual([]);
+  });
+
+  it('GIVEN an approved hand-written DNSBlock of the cluster domain and a public suffix THEN it fails naming both, and no block list is written', async () => {
+    await action('manual-cluster-dns', {
+      type: 'DNSBlock', layer: 'dns', connector: 'dns:coredns',
+      indicators: { count: 3, values: ['svc.cluster.local', 'co.uk', 'evil-c2.xyz'] },
+    });
+    const a = await failed('manual-cluster-dns');
+    const ready = condition(a, 'Ready')!;
+    expect(ready).toMatchObject({ status: 'False', reason: 'GuardrailRefused' });
+    expect(ready.message).toMatch(/2 of 3 indicators are refused .*svc\.cluster\.local \(cluster\).*co\.uk \(public-suffix\)/);
+    expect(await labelled('v1', 'ConfigMap', 'manual-cluster-dns')).toEqual([]);
   });
 
   it('GIVEN DNSBlocks THEN one in kube-system is enforced, and one naming another namespace is refused before any ConfigMap is written', async () => {

@@ -329,7 +329,7 @@ describe('forestall plan on edge cases', () => {
         'apiVersion: forestall.io/v1alpha1', 'kind: ExposurePolicy', 'metadata: {name: dns}',
         'spec:',
         '  feeds: {names: [names]}',
-        '  actions: [{type: DNSBlock}, {type: StepUpAuth, connector: "identity:okta", params: {url: "https://acme.okta.com"}}]',
+        '  actions: [{type: DNSBlock}, {type: StepUpAuth, connector: "identity:okta", params: {url: "https://acme.okta.com", credentialsSecretRef: okta, group: mfa}}]',
         '  mode: Enforce',
         '  autoApprove: "true"',
         '  git: {url: "git@git.example.org:platform/policy.git"}',

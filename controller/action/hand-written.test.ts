@@ -6,7 +6,7 @@ const guardrails = new Guardrails(defaultGuardrailConfig({ clusterCidrs: ['10.96
 
 describe('guardrailRefusal (hand-written actions)', () => {
   it('GIVEN the metadata address among public ones THEN it is refused, naming the indicator and the guardrail reason', () => {
-    const message = guardrailRefusal(['185.220.101.1', '169.254.169.254', '91.92.0.0/16'], guardrails);
+    const message = guardrailRefusal(['185.220.101.1', '169.254.169.254', '91.92.240.0/24'], guardrails);
     expect(message).toMatch(/^spec\.indicators: 1 of 3 indicators are refused by the guardrails that policy actions pass: 169\.254\.169\.254 \(\S+\); nothing is applied$/);
     expect(message).toContain(`169.254.169.254 (${guardrails.check({ type: 'ipv4', value: '169.254.169.254' })})`);
   });

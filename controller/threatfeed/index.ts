@@ -1,7 +1,7 @@
 import type { KubeConfig, KubernetesListObject } from '@kubernetes/client-node';
 import { API_VERSION, GROUP, VERSION, type ExposurePolicy, type ThreatFeed } from '../../crds/index.js';
 import {
-  DEFAULT_INGEST_CAPS, DEFAULT_MAX_MISP_EVENTS, DEFAULT_SANDBOX, defaultGuardrailConfig, Guardrails, infrastructureHosts, IngestSandbox,
+  DEFAULT_INGEST_CAPS, DEFAULT_MAX_MISP_EVENTS, DEFAULT_SANDBOX, defaultGuardrailConfig, FeedError, Guardrails, infrastructureHosts, IngestSandbox,
   type GuardrailConfig, type IngestCaps, type SsrfPolicy,
 } from '../../feeds/index.js';
 import type { Clock } from '../runtime/clock.js';
@@ -75,7 +75,11 @@ export function threatFeedController(deps: {
       ranges = undefined; // a failed read leaves none: the next sync reads again, and fails again
       ranges = { at: deps.clock.now(), cidrs: await readClusterRanges(deps.client, deps.log) };
     }
-    const policies = await deps.client.list<ExposurePolicy>(API_VERSION, 'ExposurePolicy');
+    // The hosts policies name are protected like the cluster's ranges: fail closed when they cannot be read.
+    const policies = await deps.client.list<ExposurePolicy>(API_VERSION, 'ExposurePolicy').catch((err: unknown) => {
+      throw new FeedError('FST_FEED_CLUSTER_RANGES', 'Could not list the ExposurePolicies, so the guardrails cannot protect the hosts '
+        + `they name; refusing to ingest until they can be read: ${(err as Error).message}`);
+    });
     const hosts = infrastructureHosts(informer.list(), policies.items);
     const key = JSON.stringify([ranges.cidrs, hosts]);
     if (built?.key !== key) {

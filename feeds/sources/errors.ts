@@ -86,7 +86,7 @@ export const FEED_ERROR_CODES = {
   },
   FST_FEED_CLUSTER_RANGES: {
     transient: true,
-    summary: "The cluster's own ranges (Nodes, the API server's endpoints, ServiceCIDRs, cluster DNS) could not be read, so the guardrails could not protect them; the sync fails and the last-known-good snapshot stays until they can be read (check the controller's RBAC).",
+    summary: "The cluster's own ranges (Nodes, the API server's endpoints, ServiceCIDRs, cluster DNS), or the ExposurePolicies whose hosts the guardrails protect, could not be read, so the guardrails could not protect them; the sync fails and the last-known-good snapshot stays until they can be read (check the controller's RBAC).",
   },
   FST_FEED_ABORTED: {
     transient: true,

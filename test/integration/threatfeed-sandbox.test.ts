@@ -77,7 +77,9 @@ describe('ThreatFeed ingestion in a bounded sandbox', () => {
       return f.status?.indicatorCount === 3 && f;
     }, 60_000);
     longestStall();
-    await patchSpec('bounded', { source: { configMapRef: null, http: { url: `${server.url}/feeds/${IPSUM_PATH}` } }, refreshInterval: '1h' });
+    await patchSpec('bounded', {
+      source: { configMapRef: null, http: { url: `${server.url}/feeds/${IPSUM_PATH}` } }, parser: { scoreColumn: 1 }, refreshInterval: '1h',
+    });
     const f = await degraded('bounded', good.metadata.generation! + 1);
     const stall = longestStall();
     expect(cond(f, 'Degraded')).toMatchObject({ reason: 'WorkerMemoryExceeded' });

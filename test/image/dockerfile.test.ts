@@ -52,6 +52,10 @@ function derivedRuntimePaths(files: string[]): { paths: Set<string>; underived: 
       const fromDist = join('dist', dirname(file), ...literalArgs(m[1]!));
       paths.add(normalize(fromDist));
     }
+    // new URL('./x.js', import.meta.url): a module loaded at run time (the ingestion worker).
+    for (const m of text.matchAll(/new URL\('([^']+)',\s*import\.meta\.url\)/g)) {
+      paths.add(normalize(join('dist', dirname(file), m[1]!)));
+    }
     const packageRootUses = text.match(/packageRoot\(\)/g)?.length ?? 0;
     const derivable = text.match(/join\(packageRoot\(\)((?:\s*,\s*'[^']+')+)\s*\)/g)?.length ?? 0;
     const definitions = text.match(/export function packageRoot\(\)/g)?.length ?? 0;
@@ -96,6 +100,13 @@ describe('the image', () => {
     expect(underived).toEqual([]);
     // If these disappear from the derived list, the derivation broke, not the image.
     expect([...paths]).toEqual(expect.arrayContaining(['feeds/warninglists', 'feeds/stix-schemas', 'package.json']));
+  });
+
+  it('compiles every module the runtime loads by URL into dist/', () => {
+    const loaded = [...paths].filter((p) => p.startsWith('dist/') && p.endsWith('.js'));
+    // The ingestion worker is one; if it disappears from the list, the derivation broke.
+    expect(loaded).toContain('dist/feeds/sandbox-worker.js');
+    for (const p of loaded) expect(existsSync(join(root, p.slice('dist/'.length).replace(/\.js$/, '.ts'))), `${p} has a source`).toBe(true);
   });
 
   it('copies every path the runtime reads, and the build context holds it', () => {

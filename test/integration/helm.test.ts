@@ -323,6 +323,7 @@ describe('GIVEN the chart rendered with default values and --include-crds', () =
       '--default-connector=dns=dns:coredns,network=network:networkpolicy',
       '--pull-request-poll-interval=30s',
       '--dns-namespace=kube-system',
+      '--cluster-domain=cluster.local',
       '--lease-duration=10s',
       '--renew-deadline=7s',
       '--retry-period=2s',

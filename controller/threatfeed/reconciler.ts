@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { API_VERSION, type ThreatFeed, type ThreatFeedStatus } from '../../crds/index.js';
 import {
@@ -46,6 +47,22 @@ export interface IngestLimits {
 
 /** A sync that fails is retried after this long, doubling per failure, at most the refresh interval. */
 const FIRST_RETRY_MS = 5_000;
+
+const digests = new WeakMap<GuardrailConfig, string>();
+
+/**
+ * The digest of a guardrail configuration, recorded with each snapshot. The config is
+ * built deterministically (sorted ranges and hosts) and cached per object, so this
+ * hashes each configuration once.
+ */
+export function guardrailsDigest(config: GuardrailConfig): string {
+  let digest = digests.get(config);
+  if (digest === undefined) {
+    digest = `sha256:${createHash('sha256').update(JSON.stringify(config)).digest('hex')}`;
+    digests.set(config, digest);
+  }
+  return digest;
+}
 /** A sync in which more than this share of records is malformed is refused as garbage. */
 const MAX_REJECTED_SHARE = 0.5;
 
@@ -142,7 +159,7 @@ export class ThreatFeedReconciler implements Reconciler {
     const lastSync = Date.parse(base.lastSyncTime ?? snapshot?.meta.syncedAt ?? '') || 0;
     const specChanged = base.observedGeneration !== generation;
     const dueIn = lastSync + refreshMs - now.getTime();
-    if (snapshot && !specChanged && dueIn > 0) {
+    if (snapshot && !specChanged && dueIn > 0 && !(await this.judgedWithOtherGuardrails(snapshot))) {
       // Restored after a restart, or simply not due: only the Stale condition can move.
       await this.writeStatus(feed, withConditions({ ...base, lastSyncTime: base.lastSyncTime ?? snapshot.meta.syncedAt }, generation, now, [staleCondition(base.lastSyncTime ?? snapshot.meta.syncedAt, refreshMs, now)]));
       return { requeueAfter: dueIn };
@@ -189,10 +206,16 @@ export class ThreatFeedReconciler implements Reconciler {
       if (!timeout.aborted || signal.aborted) return err;
       return new FeedError('FST_FEED_DEADLINE', `the sync of ${name} passed its deadline of ${syncDeadlineMs / 1000}s (--feed-sync-deadline) while ${doing}`);
     };
+    // The guardrails first: they fail closed (cluster ranges unreadable) before anything is
+    // fetched, and the SSRF guard then knows the cluster's ranges on the first fetch too.
+    const guardrails = await this.deps.guardrailConfig();
+    const judgedWith = guardrailsDigest(guardrails);
+    // A snapshot judged with other guardrails is fetched in full (not conditionally) and judged anew.
+    const rejudge = snapshot !== undefined && snapshot.meta.guardrails !== judgedWith;
     let outcome: Awaited<ReturnType<typeof fetchFeed>>;
     let bytes: Uint8Array | undefined;
     try {
-      outcome = await fetchFeed(feed, snapshot?.meta.sourceState, this.deps.client, this.deps.fetchPolicy, syncSignal);
+      outcome = await fetchFeed(feed, rejudge ? undefined : snapshot?.meta.sourceState, this.deps.client, this.deps.fetchPolicy, syncSignal);
       if (outcome.status === 'ok' && 'body' in outcome) bytes = await collectBytes(outcome.body);
     } catch (err) {
       throw pastDeadline(err, 'fetching');
@@ -214,7 +237,7 @@ export class ThreatFeedReconciler implements Reconciler {
     try {
       result = await this.deps.sandbox.ingest({
         feed: name, format: feed.spec.format, parser: feed.spec.parser, confidence: feed.spec.confidence,
-        ttlMs: parseDuration(feed.spec.ttl ?? '168h'), now, guardrails: await this.deps.guardrailConfig(), caps,
+        ttlMs: parseDuration(feed.spec.ttl ?? '168h'), now, guardrails, caps,
         source: 'files' in outcome ? { kind: 'misp', readFile: outcome.files, maxEvents: maxMispEvents } : { kind: 'body', bytes: bytes! },
         deadline, signal: syncSignal,
       });
@@ -231,8 +254,8 @@ export class ThreatFeedReconciler implements Reconciler {
     const changed = !snapshot || added > 0 || removed > 0;
     // Policies read confidence and tags too: a re-scored indicator is new content for them.
     const contentChanged = changed || !sameContent(snapshot.indicators, result.indicators);
-    const meta = contentChanged || !isDeepStrictEqual(snapshot?.meta.sourceState ?? {}, outcome.sourceState)
-      ? await this.deps.store.save(name, result.indicators, { syncedAt: nowIso, sourceState: outcome.sourceState }, feed)
+    const meta = contentChanged || rejudge || !isDeepStrictEqual(snapshot?.meta.sourceState ?? {}, outcome.sourceState)
+      ? await this.deps.store.save(name, result.indicators, { syncedAt: nowIso, sourceState: outcome.sourceState, guardrails: judgedWith }, feed)
       : snapshot!.meta;
     if (contentChanged) {
       this.snapshots.set(name, { meta, indicators: result.indicators });
@@ -272,6 +295,19 @@ export class ThreatFeedReconciler implements Reconciler {
         ...(changed ? [largeChange] : []),
       ]).conditions,
     };
+  }
+
+  /**
+   * Whether the snapshot was judged with guardrails other than today's, so it must be
+   * synced now rather than at its refresh time. Guardrail inputs that cannot be read
+   * leave the decision to the next due sync, which fails closed on them.
+   */
+  private async judgedWithOtherGuardrails(snapshot: Snapshot): Promise<boolean> {
+    try {
+      return snapshot.meta.guardrails !== guardrailsDigest(await this.deps.guardrailConfig());
+    } catch {
+      return false;
+    }
   }
 
   /**

@@ -37,6 +37,12 @@ export interface SnapshotMeta {
   syncedAt: string;
   /** HTTP validators or the TAXII cursor, so the next fetch can be conditional. */
   sourceState?: Record<string, string>;
+  /**
+   * Digest of the guardrail configuration the indicators were judged with. When the
+   * guardrails change (new cluster ranges, a new host a policy names, a new release's
+   * rules) the snapshot is fetched again in full and judged anew.
+   */
+  guardrails?: string;
 }
 
 export interface Snapshot {

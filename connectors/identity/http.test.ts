@@ -210,7 +210,7 @@ describe('createIdentityHttp', () => {
     const { http } = client(fetch);
     const err = await failure(http.send({ method: 'GET', path: '/users' }));
     expect(err.code).toBe('FST_IDENTITY_REJECTED');
-    expect(err.message).toBe(`${BASE}: GET /users answered HTTP 302: a redirect (to https://login.example.test/authorize), which is not followed; configure the final URL`);
+    expect(err.message).toBe(`${BASE}: GET /users answered HTTP 302: a redirect (to https://login.example.test), which is not followed; configure the final URL`);
     expect(fetch).toHaveBeenCalledTimes(1);
   });
 

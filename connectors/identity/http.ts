@@ -339,11 +339,13 @@ export function redact(text: string, secrets: Iterable<string>): string {
 }
 
 
-/** A redirect target without its query (which may carry a code or a token). */
+/**
+ * A redirect target by its origin only: the path and query are the answering server's
+ * words (a code, a token, an error text), which never reach a condition.
+ */
 function safeLocation(location: string, from: string): string {
   try {
-    const url = new URL(location, from);
-    return `${url.origin}${url.pathname}`;
+    return new URL(location, from).origin;
   } catch {
     return 'an unparsable Location';
   }

@@ -16,7 +16,7 @@ import type { Informer } from '../runtime/informer.js';
 import type { Metrics } from '../runtime/metrics.js';
 import { ThreatFeedCondition as C, ThreatFeedReason as R } from './reasons.js';
 import type { Snapshot, SnapshotStore } from './snapshot-store.js';
-import { configMapErrorForStatus, fetchFeed, type FetchPolicy } from './source.js';
+import { sourceErrorForStatus, fetchFeed, type FetchPolicy } from './source.js';
 import { cappedTagsCondition, effectiveRefresh, failureReason, specProblem, staleCondition, withConditions } from './status.js';
 
 export interface ThreatFeedDeps {
@@ -175,8 +175,10 @@ export class ThreatFeedReconciler implements Reconciler {
       if (signal.aborted) throw err;
       const failures = (this.failures.get(name) ?? 0) + 1;
       this.failures.set(name, failures);
-      // A ConfigMap may hold anything: what a parser quoted from it never reaches status.
-      const message = feed.spec.source.configMapRef ? configMapErrorForStatus((err as Error).message) : (err as Error).message;
+      // A source may hold anything (a ConfigMap's settings, an allow-listed internal
+      // service's answer): what a parser quoted from it never reaches status or Events.
+      // The line, the reason and the counts stay; `forestall feed parse --list` shows the content.
+      const message = sourceErrorForStatus((err as Error).message);
       const reason = failureReason(err);
       this.deps.metrics.feedSyncs.inc({ feed: name, result: 'error' });
       log.warn({ err, failures }, 'Feed sync failed; keeping the last-known-good snapshot');

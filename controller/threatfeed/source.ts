@@ -54,23 +54,24 @@ async function caBundle(client: KubeClient, ref: { name: string; namespace?: str
 
 export const LABEL_FEED_SOURCE = 'forestall.io/feed-source';
 
-/** Longest sync error kept in a ConfigMap feed's status. */
-const MAX_CONFIGMAP_ERROR = 512;
+/** Longest sync error kept in a feed's status. */
+const MAX_SOURCE_ERROR = 512;
 
 /**
- * A sync error of a configMapRef feed, fit for status: the parsers quote the value they
- * refused (JSON-quoted, up to 200 characters), and a ConfigMap that is not really a
- * feed may hold anything (a password in an app's config), so every quoted string is
- * replaced by "…", control characters are dropped and the text is capped. What stays
- * names the problem and where (line numbers, columns, counts), never the content.
+ * A sync error fit for status and Events: the parsers quote the value they refused
+ * (JSON-quoted, up to 200 characters), and a source may hold anything — a ConfigMap
+ * that is not really a feed (a password in an app's config), or the answer of an
+ * internal service an allow-listed URL reaches — so every quoted string is replaced by
+ * "…", control characters are dropped and the text is capped. What stays names the
+ * problem and where (line numbers, columns, counts), never the content.
  */
-export function configMapErrorForStatus(message: string): string {
+export function sourceErrorForStatus(message: string): string {
   const neutral = message
     .replace(/"(?:[^"\\\n]|\\.)*"?/g, '"…"')
     // Control characters are exactly what this removes.
     // eslint-disable-next-line no-control-regex
     .replace(/[\u0000-\u001f\u007f]+/g, ' ');
-  return neutral.length > MAX_CONFIGMAP_ERROR ? `${neutral.slice(0, MAX_CONFIGMAP_ERROR - 1)}…` : neutral;
+  return neutral.length > MAX_SOURCE_ERROR ? `${neutral.slice(0, MAX_SOURCE_ERROR - 1)}…` : neutral;
 }
 
 /**

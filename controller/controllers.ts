@@ -78,7 +78,8 @@ export function addControllers(manager: Manager, deps: ControllerDeps) {
   // One outbound policy for every client: --outbound-allow (deps.feeds.fetchAllow) and the
   // cluster's own ranges, which the feed controller reads and refreshes into it.
   const ssrf: SsrfPolicy = { allow: deps.feeds.fetchAllow };
-  const feeds = threatFeedController({ ...deps, ssrf });
+  const policyInformer = informerFor<ExposurePolicy>(deps, 'ExposurePolicy', 'exposurepolicies') as Informer<ExposurePolicy>;
+  const feeds = threatFeedController({ ...deps, ssrf, policies: policyInformer });
   const currentSsrf = async (): Promise<SsrfPolicy> => {
     await feeds.clusterRanges();
     return ssrf;
@@ -98,7 +99,6 @@ export function addControllers(manager: Manager, deps: ControllerDeps) {
   };
 
   const actionInformer = informerFor<PreemptiveAction>(deps, 'PreemptiveAction', 'preemptiveactions') as Informer<PreemptiveAction>;
-  const policyInformer = informerFor<ExposurePolicy>(deps, 'ExposurePolicy', 'exposurepolicies') as Informer<ExposurePolicy>;
   const git = deps.git ? new GitDelivery({
     client: deps.client, namespace: deps.feeds.namespace, policies: policyInformer, workRoot: deps.git.workRoot, env: deps.git.env,
     fetch: outbound, checkRemote,

@@ -41,6 +41,8 @@ export interface FeedSettings {
 
 /** Cluster ranges change rarely; read them at most this often. */
 const CLUSTER_RANGES_TTL_MS = 300_000;
+/** How long a sync waits at start-up for the ExposurePolicies' cache before it fails closed. */
+const POLICIES_SYNC_WAIT_MS = 30_000;
 
 /** The ThreatFeed controller and its watch set. */
 export function threatFeedController(deps: {
@@ -48,6 +50,8 @@ export function threatFeedController(deps: {
   concurrency: number; resyncPeriodMs: number; feeds: FeedSettings;
   /** The controller-wide outbound policy (controllers.ts), shared with every other client; its cluster ranges are set here. */
   ssrf?: SsrfPolicy;
+  /** The ExposurePolicies (the policy controller's informer): the hosts they name are protected. */
+  policies: Pick<Informer<ExposurePolicy>, 'list' | 'waitForSync'>;
 }): {
   controller: Controller<ThreatFeed>; reconciler: ThreatFeedReconciler; informer: Informer<ThreatFeed>;
   /** Reads (at most every 5 min) the cluster's ranges into the SSRF policy; other clients call it before a request. */
@@ -65,38 +69,39 @@ export function threatFeedController(deps: {
   });
   // The guardrails protect the cluster's ranges (re-read every CLUSTER_RANGES_TTL_MS; a
   // failed read fails the sync, see readClusterRanges) and the hosts every ThreatFeed and
-  // ExposurePolicy names (read on each sync, as they change with any spec). Their config
-  // (plain data, built in the ingestion worker) is rebuilt only when either changed:
-  // loading the warninglists takes a few hundred ms.
+  // ExposurePolicy names (from the informers' caches, so no request per sync). Their
+  // config (plain data, built in the ingestion worker) is rebuilt only when either
+  // changed: loading the warninglists takes a few hundred ms.
   let ranges: { at: number; cidrs: string[] } | undefined;
   let built: { key: string; config: GuardrailConfig } | undefined;
-  const clusterRanges = async () => {
+  const ssrf: SsrfPolicy = deps.ssrf ?? { allow: deps.feeds.fetchAllow };
+  /** The cluster's ranges, also set into the SSRF policy (a new array only when re-read: the guard recompiles on one). */
+  const clusterRanges = async (): Promise<string[]> => {
     if (!ranges || deps.clock.now() - ranges.at > CLUSTER_RANGES_TTL_MS) {
       ranges = undefined; // a failed read leaves none: the next sync reads again, and fails again
       ranges = { at: deps.clock.now(), cidrs: await readClusterRanges(deps.client, deps.log) };
     }
-    // The hosts policies name are protected like the cluster's ranges: fail closed when they cannot be read.
-    const policies = await deps.client.list<ExposurePolicy>(API_VERSION, 'ExposurePolicy').catch((err: unknown) => {
-      throw new FeedError('FST_FEED_CLUSTER_RANGES', 'Could not list the ExposurePolicies, so the guardrails cannot protect the hosts '
-        + `they name; refusing to ingest until they can be read: ${(err as Error).message}`);
+    if (ssrf.clusterCidrs !== ranges.cidrs) ssrf.clusterCidrs = ranges.cidrs;
+    return ranges.cidrs;
+  };
+  const guardrailConfig = async (): Promise<GuardrailConfig> => {
+    const cidrs = await clusterRanges();
+    // The hosts policies name are protected like the cluster's ranges: fail closed until they are known.
+    await deps.policies.waitForSync(AbortSignal.timeout(POLICIES_SYNC_WAIT_MS)).catch(() => {
+      throw new FeedError('FST_FEED_CLUSTER_RANGES',
+        'The ExposurePolicies are not read yet, so the guardrails cannot protect the hosts they name; refusing to ingest until they are');
     });
-    const hosts = infrastructureHosts(informer.list(), policies.items);
-    const key = JSON.stringify([ranges.cidrs, hosts]);
+    const hosts = infrastructureHosts(informer.list(), deps.policies.list());
+    const key = JSON.stringify([cidrs, hosts]);
     if (built?.key !== key) {
       built = {
         key,
         config: defaultGuardrailConfig({
-          clusterCidrs: ranges.cidrs, clusterDomain: deps.feeds.clusterDomain, infrastructureHosts: hosts, allowlist: deps.feeds.neverBlock,
+          clusterCidrs: cidrs, clusterDomain: deps.feeds.clusterDomain, infrastructureHosts: hosts, allowlist: deps.feeds.neverBlock,
         }),
       };
     }
-    return { cidrs: ranges.cidrs, config: built.config };
-  };
-  const ssrf: SsrfPolicy = deps.ssrf ?? { allow: deps.feeds.fetchAllow };
-  const guardrailConfig = async (): Promise<GuardrailConfig> => {
-    const r = await clusterRanges();
-    ssrf.clusterCidrs = r.cidrs;
-    return r.config;
+    return built.config;
   };
   // Built on the main thread only for hand-written actions (the worker builds its own).
   let guardrailsBuilt: { config: GuardrailConfig; guardrails: Guardrails } | undefined;
@@ -122,10 +127,5 @@ export function threatFeedController(deps: {
     clock: deps.clock, log: deps.log, metrics: deps.metrics,
     concurrency: deps.concurrency, resyncPeriodMs: deps.resyncPeriodMs,
   });
-  const refreshSsrf = async (): Promise<void> => {
-    const r = await clusterRanges();
-    // A new array only when the ranges were re-read: the guard recompiles on a new array.
-    if (ssrf.clusterCidrs !== r.cidrs) ssrf.clusterCidrs = r.cidrs;
-  };
-  return { controller, reconciler, informer, clusterRanges: refreshSsrf, guardrails };
+  return { controller, reconciler, informer, clusterRanges: async () => void (await clusterRanges()), guardrails };
 }

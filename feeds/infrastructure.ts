@@ -1,4 +1,5 @@
 import type { ExposurePolicySpec, ThreatFeedSpec } from '../crds/generated/types.js';
+import { gitRemoteUrl } from '../lib/http/index.js';
 
 /**
  * The hosts the controller itself depends on, as named in the specs it acts on: every
@@ -50,7 +51,5 @@ function urlHost(text: string | undefined): string | undefined {
 
 /** The host of a git remote: a URL (https://, ssh://) or the scp-like form user@host:path. */
 function gitHost(text: string | undefined): string | undefined {
-  if (!text) return undefined;
-  if (text.includes('://')) return urlHost(text);
-  return /^(?:[^@/]+@)?(\[[^\]]+\]|[^:/]+):/.exec(text)?.[1];
+  return text ? gitRemoteUrl(text)?.hostname || undefined : undefined;
 }

@@ -1,3 +1,4 @@
+import { gitRemoteUrl } from '../../lib/http/index.js';
 import type { KubeClient } from './client.js';
 import { ForestallError } from './errors.js';
 
@@ -86,17 +87,8 @@ interface Destination {
 
 /** An absolute URL, or git's scp-like `user@host:path`, parsed the WHATWG way; undefined when neither. */
 function parseDestination(text: string): Destination | undefined {
-  const scp = /^([^@/:\s]+@)?([^/:\s]+):(?!\/\/)(.*)$/.exec(text.trim());
-  const candidate = scp && !/^[a-z][a-z0-9+.-]*:\/\//i.test(text.trim())
-    ? `ssh://${scp[1] ?? ''}${scp[2]}/${scp[3]!.replace(/^\/+/, '')}`
-    : text.trim();
-  let url: URL;
-  try {
-    url = new URL(candidate);
-  } catch {
-    return undefined;
-  }
-  if (!['https:', 'http:', 'ssh:'].includes(url.protocol) || url.hostname === '') return undefined;
+  const url = gitRemoteUrl(text);
+  if (url === undefined || !['https:', 'http:', 'ssh:'].includes(url.protocol) || url.hostname === '') return undefined;
   return { protocol: url.protocol, hostname: url.hostname, host: url.host, port: url.port, pathname: url.pathname };
 }
 

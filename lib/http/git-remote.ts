@@ -26,27 +26,38 @@ function shown(url: string): string {
   return url.replace(/\/\/[^/@]*@/, '//[REDACTED]@');
 }
 
+/**
+ * A git remote as a URL: an absolute URL as it is, or git's scp-like `[user@]host:path`
+ * (host may be a bracketed IPv6 address) as `ssh://[user@]host/path`. Undefined for a
+ * local path or anything URL parsing refuses. The one reader of remote hosts for the
+ * SSRF check below, the Secret binding and the guardrails' infrastructure hosts.
+ */
+export function gitRemoteUrl(text: string): URL | undefined {
+  const trimmed = text.trim();
+  let candidate = trimmed;
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed)) {
+    const scp = /^([^@/:\s]+@)?(\[[^\]]+\]|[^/:\s]+):(?!\/\/)(.*)$/.exec(trimmed);
+    if (scp === null) return undefined;
+    candidate = `ssh://${scp[1] ?? ''}${scp[2]}/${scp[3]!.replace(/^\/+/, '')}`;
+  }
+  try {
+    return new URL(candidate);
+  } catch {
+    return undefined;
+  }
+}
+
 export async function checkGitRemote(url: string, policy: SsrfPolicy): Promise<void> {
   const refuse = (why: string): HttpError => new HttpError('FST_HTTP_INVALID_REQUEST', `Git remote ${shown(url)}: ${why}`);
   if (/^[a-z][a-z0-9+.-]*::/i.test(url)) throw refuse('remote helper syntax (transport::address) is not allowed');
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase();
-  let host: string;
-  if (scheme === undefined) {
-    // scp-like user@host:path; a bare path (or C:\path) is a local repository.
-    const scp = /^(?:[^@/:\s]+@)?(\[[^\]]+\]|[^/:\s]+):(?!\/\/)/.exec(url);
-    if (scp === null) throw refuse('a local path is not a remote the controller may use');
-    host = (scp[1] as string).replace(/^\[|\]$/g, '');
-  } else if (scheme === 'https' || scheme === 'http' || scheme === 'ssh') {
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch {
-      throw refuse('not a valid URL');
-    }
-    host = parsed.hostname.replace(/^\[|\]$/g, '');
-  } else {
+  if (scheme !== undefined && scheme !== 'https' && scheme !== 'http' && scheme !== 'ssh') {
     throw refuse(`the ${scheme}:// transport is not allowed; use https or ssh`);
   }
+  // scp-like user@host:path counts as ssh; a bare path (or C:\path) is a local repository.
+  const parsed = gitRemoteUrl(url);
+  if (parsed === undefined) throw refuse(scheme === undefined ? 'a local path is not a remote the controller may use' : 'not a valid URL');
+  const host = parsed.hostname.replace(/^\[|\]$/g, '');
   // The SSRF guard on the host (resolved here; git resolves again itself).
   const target = await checkTarget(new URL(`https://${host.includes(':') ? `[${host}]` : host}/`), policy);
   if (scheme === 'http' && !plainHttpPermitted(target.hostname, target.addresses, policy)) {

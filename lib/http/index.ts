@@ -17,4 +17,4 @@ export {
   parseHttpUrl, statusIsTransient,
 } from './transport.js';
 export type { Exchange, FetchLimits, TransportOptions } from './transport.js';
-export { checkGitRemote } from './git-remote.js';
+export { checkGitRemote, gitRemoteUrl } from './git-remote.js';

@@ -5,25 +5,47 @@ import tseslint from 'typescript-eslint';
 // The dependency direction of STYLE.md: policies/, connectors/, feeds/ and delivery/ are
 // engine and integration code that the CLI reuses offline, so they never import controller/.
 const noControllerImports = {
-  'no-restricted-imports': ['error', {
-    patterns: [{
-      group: ['**/controller', '**/controller/**'],
-      message: 'policies/, connectors/, feeds/ and delivery/ must not import controller/ (STYLE.md: dependencies point one way).',
-    }],
-  }],
+  'no-restricted-imports': [
+    'error',
+    {
+      patterns: [
+        {
+          group: ['**/controller', '**/controller/**'],
+          message:
+            'policies/, connectors/, feeds/ and delivery/ must not import controller/ (STYLE.md: dependencies point one way).',
+        },
+      ],
+    },
+  ],
 };
 
 // lib/ is the shared kernel (STYLE.md 10): a leaf that imports nothing of ours, so every
 // folder can use it and no security check exists twice.
 const libLeafRule = (folders) => ({
-  'no-restricted-imports': ['error', {
-    patterns: [{
-      group: folders.flatMap((folder) => [`**/${folder}`, `**/${folder}/**`]),
-      message: 'lib/ is a leaf: it imports only node: modules, packages and other lib/ files (STYLE.md 10).',
-    }],
-  }],
+  'no-restricted-imports': [
+    'error',
+    {
+      patterns: [
+        {
+          group: folders.flatMap((folder) => [`**/${folder}`, `**/${folder}/**`]),
+          message:
+            'lib/ is a leaf: it imports only node: modules, packages and other lib/ files (STYLE.md 10).',
+        },
+      ],
+    },
+  ],
 });
-const ourFolders = ['cli', 'controller', 'crds', 'feeds', 'policies', 'connectors', 'delivery', 'notify', 'bench'];
+const ourFolders = [
+  'cli',
+  'controller',
+  'crds',
+  'feeds',
+  'policies',
+  'connectors',
+  'delivery',
+  'notify',
+  'bench',
+];
 const libIsALeaf = libLeafRule([...ourFolders, 'test']);
 // lib's own tests may use the shared test harness (a seeded PRNG, servers); lib's code may not.
 const libTestsUseTheHarness = libLeafRule(ourFolders);
@@ -33,13 +55,32 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', Buffer: 'readonly', URL: 'readonly', AbortController: 'readonly', AbortSignal: 'readonly' } },
+    languageOptions: {
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        Buffer: 'readonly',
+        URL: 'readonly',
+        AbortController: 'readonly',
+        AbortSignal: 'readonly',
+      },
+    },
     rules: {
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
-  { files: ['policies/**/*.ts', 'connectors/**/*.ts', 'feeds/**/*.ts', 'delivery/**/*.ts'], rules: noControllerImports },
+  {
+    files: ['policies/**/*.ts', 'connectors/**/*.ts', 'feeds/**/*.ts', 'delivery/**/*.ts'],
+    rules: noControllerImports,
+  },
   { files: ['lib/**/*.ts'], rules: libIsALeaf },
   { files: ['lib/**/*.test.ts'], rules: libTestsUseTheHarness },
 );

@@ -10,7 +10,9 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{lib,cli,controller,crds,feeds,policies,connectors,delivery,notify,bench,test/harness,test/openapi,test/image}/**/*.test.ts'],
+          include: [
+            '{lib,cli,controller,crds,feeds,policies,connectors,delivery,notify,bench,test/harness,test/openapi,test/image}/**/*.test.ts',
+          ],
           environment: 'node',
         },
       },

@@ -22,17 +22,28 @@ import { basename, dirname, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { Indicator } from '../feeds/index.js';
-import { compileCel, evaluateBool, indicatorActivation, type CelProgram } from '../policies/cel/index.js';
+import {
+  compileCel,
+  evaluateBool,
+  indicatorActivation,
+  type CelProgram,
+} from '../policies/cel/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, '../..');
 const DEFAULT_FEED = resolve(repoRoot, '../shared/feeds/ipsum/ipsum-2026-08-22.txt');
 const INDICATORS = 100_000;
 
-const MATCH = "indicator.type == 'ipv4' && indicator.confidence >= 80 && indicator.tags.exists(t, t == 'c2')";
+const MATCH =
+  "indicator.type == 'ipv4' && indicator.confidence >= 80 && indicator.tags.exists(t, t == 'c2')";
 const CIDR = "indicator.type == 'ipv4' && cidr('185.220.0.0/16').containsIP(indicator.value)";
 
-function emit(name: string, value: number, unit: string, extra: Record<string, unknown> = {}): void {
+function emit(
+  name: string,
+  value: number,
+  unit: string,
+  extra: Record<string, unknown> = {},
+): void {
   console.log(JSON.stringify({ name, value: Math.round(value * 1000) / 1000, unit, ...extra }));
 }
 
@@ -48,7 +59,15 @@ function seeded(seed: number): () => number {
   };
 }
 
-const TAG_SETS: readonly string[][] = [['scanner'], ['bruteforce', 'scanner'], ['c2'], ['spam'], ['botnet', 'c2'], [], ['malware', 'phishing', 'tor']];
+const TAG_SETS: readonly string[][] = [
+  ['scanner'],
+  ['bruteforce', 'scanner'],
+  ['c2'],
+  ['spam'],
+  ['botnet', 'c2'],
+  [],
+  ['malware', 'phishing', 'tor'],
+];
 
 /** IPsum lines are "address<TAB>blacklist count"; the count becomes the confidence, as a feed's confidence expression would. */
 function readIpsum(path: string, limit: number): { address: string; score: number }[] {
@@ -65,12 +84,17 @@ function readIpsum(path: string, limit: number): { address: string; score: numbe
 
 function syntheticIpsum(limit: number, random: () => number): { address: string; score: number }[] {
   return Array.from({ length: limit }, () => ({
-    address: [1 + Math.floor(random() * 223), 0, 0, 0].map((o, i) => (i === 0 ? o : Math.floor(random() * 256))).join('.'),
+    address: [1 + Math.floor(random() * 223), 0, 0, 0]
+      .map((o, i) => (i === 0 ? o : Math.floor(random() * 256)))
+      .join('.'),
     score: 1 + Math.floor(random() * 10),
   }));
 }
 
-function buildIndicators(entries: readonly { address: string; score: number }[], random: () => number): Indicator[] {
+function buildIndicators(
+  entries: readonly { address: string; score: number }[],
+  random: () => number,
+): Indicator[] {
   const day = Date.parse('2026-08-22T00:00:00Z');
   return entries.map(({ address, score }) => ({
     type: 'ipv4',
@@ -88,7 +112,13 @@ function buildIndicators(entries: readonly { address: string; score: number }[],
 }
 
 /** Evaluations per second over `seconds`, after `warmupSeconds` of the same loop. */
-function measure(program: CelProgram, indicators: readonly Indicator[], now: Date, seconds: number, warmupSeconds: number): { rate: number; matched: number; errors: number } {
+function measure(
+  program: CelProgram,
+  indicators: readonly Indicator[],
+  now: Date,
+  seconds: number,
+  warmupSeconds: number,
+): { rate: number; matched: number; errors: number } {
   let errors = 0;
   const onError = (): void => {
     errors++;
@@ -96,11 +126,14 @@ function measure(program: CelProgram, indicators: readonly Indicator[], now: Dat
   const pass = (): number => {
     let matched = 0;
     for (let i = 0; i < indicators.length; i++) {
-      if (evaluateBool(program, { indicator: indicatorActivation(indicators[i]!), now }, onError)) matched++;
+      if (evaluateBool(program, { indicator: indicatorActivation(indicators[i]!), now }, onError))
+        matched++;
     }
     return matched;
   };
-  const run = (budgetSeconds: number): { evaluations: number; elapsed: number; matched: number } => {
+  const run = (
+    budgetSeconds: number,
+  ): { evaluations: number; elapsed: number; matched: number } => {
     const start = performance.now();
     let evaluations = 0;
     let matched = 0;
@@ -132,22 +165,38 @@ function main(): void {
   } else {
     entries = syntheticIpsum(INDICATORS, random);
     source = 'synthetic';
-    console.error(`Note: ${feedPath} not found; using ${INDICATORS} synthetic IPv4 indicators instead`);
+    console.error(
+      `Note: ${feedPath} not found; using ${INDICATORS} synthetic IPv4 indicators instead`,
+    );
   }
   const indicators = buildIndicators(entries, random);
   const now = new Date('2026-08-22T12:00:00Z');
-  const confidencePassShare = indicators.filter((i) => i.confidence >= 80).length / indicators.length;
-  const common = { indicators: indicators.length, confidence_pass_share: Math.round(confidencePassShare * 1000) / 1000, source, node: process.version };
+  const confidencePassShare =
+    indicators.filter((i) => i.confidence >= 80).length / indicators.length;
+  const common = {
+    indicators: indicators.length,
+    confidence_pass_share: Math.round(confidencePassShare * 1000) / 1000,
+    source,
+    node: process.version,
+  };
 
   // The first pass builds the CEL views; later passes only look them up.
   const viewsStart = performance.now();
   for (const i of indicators) indicatorActivation(i);
-  emit('cel_indicator_views_per_second', indicators.length / ((performance.now() - viewsStart) / 1000), 'views/s', common);
+  emit(
+    'cel_indicator_views_per_second',
+    indicators.length / ((performance.now() - viewsStart) / 1000),
+    'views/s',
+    common,
+  );
 
   // The first compile also builds the two CEL environments, once per process.
   const firstStart = performance.now();
   compileCel(MATCH, 'spec.match', 'match');
-  emit('cel_first_compile_ms', performance.now() - firstStart, 'ms', { expression: MATCH, note: 'includes building the CEL environments' });
+  emit('cel_first_compile_ms', performance.now() - firstStart, 'ms', {
+    expression: MATCH,
+    note: 'includes building the CEL environments',
+  });
 
   const compileTimes: number[] = [];
   for (let i = 0; i < 200; i++) {
@@ -156,12 +205,24 @@ function main(): void {
     compileTimes.push(performance.now() - start);
   }
   compileTimes.sort((a, b) => a - b);
-  emit('cel_compile_ms', compileTimes[compileTimes.length >> 1]!, 'ms', { expression: MATCH, samples: compileTimes.length });
+  emit('cel_compile_ms', compileTimes[compileTimes.length >> 1]!, 'ms', {
+    expression: MATCH,
+    samples: compileTimes.length,
+  });
 
-  for (const [name, expression] of [['cel_match_evals_per_second', MATCH], ['cel_cidr_evals_per_second', CIDR]] as const) {
+  for (const [name, expression] of [
+    ['cel_match_evals_per_second', MATCH],
+    ['cel_cidr_evals_per_second', CIDR],
+  ] as const) {
     const program = compileCel(expression, 'spec.match', 'match');
     const { rate, matched, errors } = measure(program, indicators, now, seconds, 1);
-    emit(name, rate, 'evals/s', { expression, matched, errors, target: name === 'cel_match_evals_per_second' ? 1_000_000 : undefined, ...common });
+    emit(name, rate, 'evals/s', {
+      expression,
+      matched,
+      errors,
+      target: name === 'cel_match_evals_per_second' ? 1_000_000 : undefined,
+      ...common,
+    });
   }
 }
 

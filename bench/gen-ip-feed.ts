@@ -18,7 +18,16 @@
  * Usage: node dist/bench/gen-ip-feed.js   (prints the path; reuses an existing file
  * whose header matches this generator's version and seed).
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  writeSync,
+} from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -37,7 +46,6 @@ export const IPSUM_SNAPSHOT = resolve(repoRoot, '../shared/feeds/ipsum/ipsum-202
 export function benchCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(env.FORESTALL_CACHE ?? join(homedir(), '.cache', 'forestall'), 'bench');
 }
-
 
 function readIpsumAddresses(path: string): number[] {
   const out: number[] = [];

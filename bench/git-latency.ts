@@ -26,7 +26,10 @@ const REPO = 'bench-policy';
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { runs: { type: 'string', default: '10' } } });
   const runs = Number(values.runs);
-  const lines = readFileSync(join(REPO_ROOT, '../shared/feeds/ipsum/ipsum-2026-08-22.txt'), 'utf8').split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split('\t')[0]!);
+  const lines = readFileSync(join(REPO_ROOT, '../shared/feeds/ipsum/ipsum-2026-08-22.txt'), 'utf8')
+    .split('\n')
+    .filter((l) => l && !l.startsWith('#'))
+    .map((l) => l.split('\t')[0]!);
   const base = lines.slice(0, 1000);
   const extra = lines.slice(1000, 1000 + runs);
   const workRoot = mkdtempSync(join(tmpdir(), 'forestall-bench-git-'));
@@ -37,43 +40,101 @@ async function main(): Promise<void> {
   const mgr = await startManager(kc, { namespace: NS, gitWorkRoot: workRoot });
   try {
     await gitea.createRepo(REPO, { autoInit: true, defaultBranch: 'main' });
-    await client.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } } as KubernetesObject);
-    await client.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'forestall-git', namespace: NS }, stringData: { token: gitea.token, username: gitea.username } } as KubernetesObject);
-    const setFeed = (addresses: string[]) => client.apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'ipsum', namespace: NS }, data: { 'ipsum.txt': addresses.join('\n') } } as KubernetesObject);
+    await client.apply({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: NS },
+    } as KubernetesObject);
+    await client.apply({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'forestall-git', namespace: NS },
+      stringData: { token: gitea.token, username: gitea.username },
+    } as KubernetesObject);
+    const setFeed = (addresses: string[]) =>
+      client.apply({
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'ipsum', namespace: NS },
+        data: { 'ipsum.txt': addresses.join('\n') },
+      } as KubernetesObject);
     await setFeed(base);
     await client.apply({
-      apiVersion: 'forestall.io/v1alpha1', kind: 'ThreatFeed', metadata: { name: 'ipsum' },
-      spec: { format: 'lines', source: { configMapRef: { name: 'ipsum', namespace: NS, key: 'ipsum.txt' } }, refreshInterval: '1s', maxChangePercent: 100 },
+      apiVersion: 'forestall.io/v1alpha1',
+      kind: 'ThreatFeed',
+      metadata: { name: 'ipsum' },
+      spec: {
+        format: 'lines',
+        source: { configMapRef: { name: 'ipsum', namespace: NS, key: 'ipsum.txt' } },
+        refreshInterval: '1s',
+        maxChangePercent: 100,
+      },
     } as KubernetesObject);
     // One Propose policy per run, each matching one address that is not in the feed yet.
     for (const [i, ip] of extra.entries()) {
       await client.apply({
-        apiVersion: 'forestall.io/v1alpha1', kind: 'ExposurePolicy', metadata: { name: `bench-pr-${i}` },
+        apiVersion: 'forestall.io/v1alpha1',
+        kind: 'ExposurePolicy',
+        metadata: { name: `bench-pr-${i}` },
         spec: {
-          feeds: { names: ['ipsum'] }, match: `indicator.value == '${ip}'`, actions: [{ type: 'EgressDeny' }], mode: 'Propose', expiry: '24h',
+          feeds: { names: ['ipsum'] },
+          match: `indicator.value == '${ip}'`,
+          actions: [{ type: 'EgressDeny' }],
+          mode: 'Propose',
+          expiry: '24h',
           scope: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': NS } } },
-          git: { url: `${gitea.url}/${gitea.username}/${REPO}.git`, branch: 'main', path: 'forestall', credentialsSecretRef: { name: 'forestall-git' }, forge: { type: 'Gitea', apiUrl: gitea.apiUrl } },
+          git: {
+            url: `${gitea.url}/${gitea.username}/${REPO}.git`,
+            branch: 'main',
+            path: 'forestall',
+            credentialsSecretRef: { name: 'forestall-git' },
+            forge: { type: 'Gitea', apiUrl: gitea.apiUrl },
+          },
         },
       } as KubernetesObject);
     }
-    await eventually('the feed synced', () => mgr.reconciler.snapshots.get('ipsum')?.meta.count === base.length, 60_000);
+    await eventually(
+      'the feed synced',
+      () => mgr.reconciler.snapshots.get('ipsum')?.meta.count === base.length,
+      60_000,
+    );
     let changedAt = 0;
-    mgr.controllers.feeds.reconciler.onSnapshotChange(() => { changedAt = performance.now(); });
+    mgr.controllers.feeds.reconciler.onSnapshotChange(() => {
+      changedAt = performance.now();
+    });
     const latencies: number[] = [];
     for (let i = 0; i < runs; i++) {
       changedAt = 0;
       await setFeed([...base, ...extra.slice(0, i + 1)]);
       const head = `forestall/bench-pr-${i}-egressdeny`;
-      await eventually(`pull request ${i}`, async () => {
-        const open = (await gitea.api<{ head: { ref: string } }[]>('GET', `/repos/${gitea.username}/${REPO}/pulls?state=open&limit=50`)).body;
-        return changedAt > 0 && open.some((p) => p.head.ref === head);
-      }, 60_000, 20);
+      await eventually(
+        `pull request ${i}`,
+        async () => {
+          const open = (
+            await gitea.api<{ head: { ref: string } }[]>(
+              'GET',
+              `/repos/${gitea.username}/${REPO}/pulls?state=open&limit=50`,
+            )
+          ).body;
+          return changedAt > 0 && open.some((p) => p.head.ref === head);
+        },
+        60_000,
+        20,
+      );
       latencies.push(performance.now() - changedAt);
     }
     const sorted = latencies.sort((a, b) => a - b);
-    const note = 'from the new feed snapshot to the pull request listed by the Gitea API (polled every 20 ms): policy evaluation, action, clone/commit/push, pull request';
-    emit('feed_change_to_pull_request_p50', percentile(sorted, 50), 'ms', { runs, forge: `gitea ${gitea.version}`, note });
-    emit('feed_change_to_pull_request_p99', percentile(sorted, 99), 'ms', { runs, forge: `gitea ${gitea.version}` });
+    const note =
+      'from the new feed snapshot to the pull request listed by the Gitea API (polled every 20 ms): policy evaluation, action, clone/commit/push, pull request';
+    emit('feed_change_to_pull_request_p50', percentile(sorted, 50), 'ms', {
+      runs,
+      forge: `gitea ${gitea.version}`,
+      note,
+    });
+    emit('feed_change_to_pull_request_p99', percentile(sorted, 99), 'ms', {
+      runs,
+      forge: `gitea ${gitea.version}`,
+    });
   } finally {
     await mgr.stop();
     await cp.stop();

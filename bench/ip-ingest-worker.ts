@@ -49,14 +49,16 @@ function writeAll(buffer: Buffer, length: number): void {
   while (offset < length) offset += writeSync(1, buffer, offset, length - offset);
 }
 
-process.stderr.write(`${JSON.stringify({
-  lines: result.lines,
-  ipv4Lines: result.ipv4Lines,
-  other: result.other.length,
-  rejected: result.rejected,
-  ranges: result.v4.size,
-  cidrs,
-  addresses: result.v4.addressCount(),
-  parseMs: Math.round(parsed - started),
-  aggregateAndWriteMs: Math.round(written - parsed),
-})}\n`);
+process.stderr.write(
+  `${JSON.stringify({
+    lines: result.lines,
+    ipv4Lines: result.ipv4Lines,
+    other: result.other.length,
+    rejected: result.rejected,
+    ranges: result.v4.size,
+    cidrs,
+    addresses: result.v4.addressCount(),
+    parseMs: Math.round(parsed - started),
+    aggregateAndWriteMs: Math.round(written - parsed),
+  })}\n`,
+);

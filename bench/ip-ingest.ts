@@ -45,7 +45,12 @@ interface RunResult {
   cpuMs?: number;
 }
 
-function emit(name: string, value: number | boolean, unit: string, extra: Record<string, unknown> = {}): void {
+function emit(
+  name: string,
+  value: number | boolean,
+  unit: string,
+  extra: Record<string, unknown> = {},
+): void {
   const rounded = typeof value === 'number' ? Math.round(value * 100) / 100 : value;
   console.log(JSON.stringify({ name, value: rounded, unit, ...extra }));
 }
@@ -62,19 +67,29 @@ function onPath(command: string): boolean {
 
 function ensureIprange(): void {
   if (onPath('iprange')) return;
-  const setup = spawnSync('bash', [join(repoRoot, 'bench', 'setup-iprange.sh')], { stdio: 'inherit' });
+  const setup = spawnSync('bash', [join(repoRoot, 'bench', 'setup-iprange.sh')], {
+    stdio: 'inherit',
+  });
   if (setup.status !== 0 || !onPath('iprange')) {
     throw new Error('iprange is not installed and bench/setup-iprange.sh could not install it');
   }
 }
 
 const GNU_TIME = '/usr/bin/time';
-const haveGnuTime = existsSync(GNU_TIME) && spawnSync(GNU_TIME, ['-f', '%M', 'true'], { stdio: 'ignore' }).status === 0;
+const haveGnuTime =
+  existsSync(GNU_TIME) &&
+  spawnSync(GNU_TIME, ['-f', '%M', 'true'], { stdio: 'ignore' }).status === 0;
 
 /** Runs `command` with stdout to `outputPath`; fails on a non-zero exit. */
-async function runOnce(command: string[], outputPath: string, scratchDir: string): Promise<RunResult> {
+async function runOnce(
+  command: string[],
+  outputPath: string,
+  scratchDir: string,
+): Promise<RunResult> {
   const timeFile = join(scratchDir, 'time.out');
-  const argv = haveGnuTime ? [GNU_TIME, '-f', '%U %S %M', '-o', timeFile, '--', ...command] : command;
+  const argv = haveGnuTime
+    ? [GNU_TIME, '-f', '%U %S %M', '-o', timeFile, '--', ...command]
+    : command;
   const out = openSync(outputPath, 'w');
   const errors: Buffer[] = [];
   let polledPeakKb = 0;
@@ -99,9 +114,17 @@ async function runOnce(command: string[], outputPath: string, scratchDir: string
   const code = await exited;
   const wallMs = performance.now() - started;
   closeSync(out);
-  if (code !== 0) throw new Error(`${command.join(' ')} exited ${code}: ${Buffer.concat(errors).toString().slice(0, 2000)}`);
+  if (code !== 0)
+    throw new Error(
+      `${command.join(' ')} exited ${code}: ${Buffer.concat(errors).toString().slice(0, 2000)}`,
+    );
   if (!haveGnuTime) return { wallMs, peakRssKb: polledPeakKb };
-  const [user, system, peak] = readFileSync(timeFile, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
+  const [user, system, peak] = readFileSync(timeFile, 'utf8')
+    .trim()
+    .split('\n')
+    .pop()!
+    .split(' ')
+    .map(Number);
   return { wallMs, peakRssKb: peak!, cpuMs: (user! + system!) * 1000 };
 }
 
@@ -118,7 +141,10 @@ function readPeakRssKb(pid: number | undefined): number {
 /** The output as a list of "a.b.c.d/p"; iprange writes a lone address without "/32". */
 function readCidrs(path: string): string[] {
   const text = readFileSync(path, 'utf8');
-  return text.split('\n').filter((line) => line !== '').map((line) => (line.includes('/') ? line : `${line}/32`));
+  return text
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => (line.includes('/') ? line : `${line}/32`));
 }
 
 function sameList(a: string[], b: string[]): boolean {
@@ -140,11 +166,30 @@ async function main(): Promise<void> {
 
   // The product's own command, which also loads the never-block lists and applies
   // guardrails (so it keeps fewer CIDRs than iprange): measured beside the other two.
-  const cliCommand = [process.execPath, join(here, '..', 'cli', 'main.js'), 'feed', 'parse', feed, '--format', 'lines', '--json'];
+  const cliCommand = [
+    process.execPath,
+    join(here, '..', 'cli', 'main.js'),
+    'feed',
+    'parse',
+    feed,
+    '--format',
+    'lines',
+    '--json',
+  ];
   const sides = [
     { name: 'ours', command: oursCommand(feed), output: oursOut, results: [] as RunResult[] },
-    { name: 'iprange', command: iprangeCommand(feed), output: iprangeOut, results: [] as RunResult[] },
-    { name: 'cli', command: cliCommand, output: join(scratch, 'ip-1m.cli.json'), results: [] as RunResult[] },
+    {
+      name: 'iprange',
+      command: iprangeCommand(feed),
+      output: iprangeOut,
+      results: [] as RunResult[],
+    },
+    {
+      name: 'cli',
+      command: cliCommand,
+      output: join(scratch, 'ip-1m.cli.json'),
+      results: [] as RunResult[],
+    },
   ];
   // One untimed run each: the feed in the page cache, the binaries loaded.
   for (const side of sides) await runOnce(side.command, side.output, scratch);
@@ -158,7 +203,10 @@ async function main(): Promise<void> {
   const iprangeMs = median(iprange.results.map((r) => r.wallMs));
   const detail = { runs, feed, rss: haveGnuTime ? 'GNU time %M' : '/proc VmHWM polled every 2 ms' };
   emit('ours_ms', oursMs, 'ms', { ...detail, all: ours.results.map((r) => Math.round(r.wallMs)) });
-  emit('iprange_ms', iprangeMs, 'ms', { ...detail, all: iprange.results.map((r) => Math.round(r.wallMs)) });
+  emit('iprange_ms', iprangeMs, 'ms', {
+    ...detail,
+    all: iprange.results.map((r) => Math.round(r.wallMs)),
+  });
   emit('ratio', oursMs / iprangeMs, 'x', { target: '<= 1.0' });
   if (haveGnuTime) {
     // CPU time is steadier than wall time on a busy machine; it counts every thread (Node's GC and JIT too).
@@ -168,18 +216,33 @@ async function main(): Promise<void> {
     emit('iprange_cpu_ms', iprangeCpu, 'ms', { runs });
     emit('cpu_ratio', oursCpu / iprangeCpu, 'x');
   }
-  emit('ours_peak_rss_mb', Math.max(...ours.results.map((r) => r.peakRssKb)) / 1024, 'MB', { target: '< 300' });
+  emit('ours_peak_rss_mb', Math.max(...ours.results.map((r) => r.peakRssKb)) / 1024, 'MB', {
+    target: '< 300',
+  });
   emit('iprange_peak_rss_mb', Math.max(...iprange.results.map((r) => r.peakRssKb)) / 1024, 'MB');
 
   const oursCidrs = readCidrs(oursOut);
   const iprangeCidrs = readCidrs(iprangeOut);
   const match = sameList(oursCidrs, iprangeCidrs);
   const cliMs = median(cli.results.map((r) => r.wallMs));
-  const cliSummary = JSON.parse(readFileSync(cli.output, 'utf8')) as { indicators: number; aggregatedCidrs: number; dropped: Record<string, number> };
-  emit('cli_feed_parse_ms', cliMs, 'ms', { command: 'forestall feed parse --format lines --json', includes: 'guardrails and never-block lists', all: cli.results.map((r) => Math.round(r.wallMs)) });
+  const cliSummary = JSON.parse(readFileSync(cli.output, 'utf8')) as {
+    indicators: number;
+    aggregatedCidrs: number;
+    dropped: Record<string, number>;
+  };
+  emit('cli_feed_parse_ms', cliMs, 'ms', {
+    command: 'forestall feed parse --format lines --json',
+    includes: 'guardrails and never-block lists',
+    all: cli.results.map((r) => Math.round(r.wallMs)),
+  });
   emit('cli_ratio', cliMs / iprangeMs, 'x');
-  emit('cli_peak_rss_mb', Math.max(...cli.results.map((r) => r.peakRssKb)) / 1024, 'MB', { target: '< 300' });
-  emit('cli_aggregated_cidrs', cliSummary.aggregatedCidrs, 'cidrs', { kept: cliSummary.indicators, droppedByGuardrails: Object.values(cliSummary.dropped).reduce((a, b) => a + b, 0) });
+  emit('cli_peak_rss_mb', Math.max(...cli.results.map((r) => r.peakRssKb)) / 1024, 'MB', {
+    target: '< 300',
+  });
+  emit('cli_aggregated_cidrs', cliSummary.aggregatedCidrs, 'cidrs', {
+    kept: cliSummary.indicators,
+    droppedByGuardrails: Object.values(cliSummary.dropped).reduce((a, b) => a + b, 0),
+  });
   emit('cidrs_match', match, 'bool');
   emit('ours_cidrs', oursCidrs.length, 'cidrs');
   emit('iprange_cidrs', iprangeCidrs.length, 'cidrs');

@@ -1,5 +1,10 @@
 /** One JSON line per figure, as every benchmark prints them: {"name", "value", "unit", ...}. */
-export function emit(name: string, value: number, unit: string, extra: Record<string, unknown> = {}): void {
+export function emit(
+  name: string,
+  value: number,
+  unit: string,
+  extra: Record<string, unknown> = {},
+): void {
   console.log(JSON.stringify({ name, value: Math.round(value * 10) / 10, unit, ...extra }));
 }
 

@@ -17,12 +17,31 @@
  * happen when an action exists, and `plan` reports those per action.
  */
 import { GROUP } from '../crds/schema/index.js';
-import { KINDS, type ExposurePolicySpec, type PreemptiveActionSpec, type ThreatFeedSpec, type ValidationIssue } from '../crds/index.js';
-import { compileConfidence } from '../feeds/index.js';
-import { AROUND_PARAM, CelCache, evaluatePolicy, inventoryFromObjects, LAYER_OF } from '../policies/index.js';
 import {
-  ALL_CONNECTOR_IDS, DEFAULT_CONNECTORS, IDENTITY_PROVIDERS, isConnectorId, isIdentityConnectorId, RENDERERS,
-  type ActionType, type Layer, type ParamSpec,
+  KINDS,
+  type ExposurePolicySpec,
+  type PreemptiveActionSpec,
+  type ThreatFeedSpec,
+  type ValidationIssue,
+} from '../crds/index.js';
+import { compileConfidence } from '../feeds/index.js';
+import {
+  AROUND_PARAM,
+  CelCache,
+  evaluatePolicy,
+  inventoryFromObjects,
+  LAYER_OF,
+} from '../policies/index.js';
+import {
+  ALL_CONNECTOR_IDS,
+  DEFAULT_CONNECTORS,
+  IDENTITY_PROVIDERS,
+  isConnectorId,
+  isIdentityConnectorId,
+  RENDERERS,
+  type ActionType,
+  type Layer,
+  type ParamSpec,
 } from '../connectors/index.js';
 import { checkParams } from '../connectors/params.js';
 import { SHARED_IDENTITY_PARAMS } from '../connectors/identity/index.js';
@@ -32,7 +51,10 @@ function distance(a: string, b: string): number {
   let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
   for (let i = 1; i <= a.length; i++) {
     const row = [i];
-    for (let j = 1; j <= b.length; j++) row.push(Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    for (let j = 1; j <= b.length; j++)
+      row.push(
+        Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)),
+      );
     prev = row;
   }
   return prev[b.length]!;
@@ -47,7 +69,9 @@ const KIND_NAMES = KINDS.map((k) => k.kind.toLowerCase());
  * silent skip. Objects of other groups with other kinds (a Deployment, a Trivy
  * VulnerabilityReport) are not Forestall's to judge.
  */
-export function meantForForestall(o: unknown): o is { apiVersion?: unknown; kind?: unknown; metadata?: { name?: string } } {
+export function meantForForestall(
+  o: unknown,
+): o is { apiVersion?: unknown; kind?: unknown; metadata?: { name?: string } } {
   if (typeof o !== 'object' || o === null || Array.isArray(o)) return false;
   const { apiVersion, kind } = o as { apiVersion?: unknown; kind?: unknown };
   const version = typeof apiVersion === 'string' ? apiVersion.toLowerCase() : '';
@@ -63,29 +87,52 @@ export function feedProblems(spec: ThreatFeedSpec): ValidationIssue[] {
     compileConfidence(spec.confidence?.expression);
     return [];
   } catch (e) {
-    return [{ path: 'spec.confidence.expression', message: (e as Error).message.replace(/^spec\.confidence\.expression: /, '') }];
+    return [
+      {
+        path: 'spec.confidence.expression',
+        message: (e as Error).message.replace(/^spec\.confidence\.expression: /, ''),
+      },
+    ];
   }
 }
 
 /** The parameters a connector takes, and the action types it enforces; undefined for an unknown id. */
-function connectorContract(id: string): { params: readonly ParamSpec[]; supports: readonly ActionType[] } | undefined {
+function connectorContract(
+  id: string,
+): { params: readonly ParamSpec[]; supports: readonly ActionType[] } | undefined {
   if (isConnectorId(id)) return RENDERERS[id];
   if (!isIdentityConnectorId(id)) return undefined;
   const provider = IDENTITY_PROVIDERS[id]!;
   // As IdentityConnector composes them: the shared params, then the provider's endpoint params.
-  return { params: [...SHARED_IDENTITY_PARAMS, ...provider.endpointParams], supports: provider.supports };
+  return {
+    params: [...SHARED_IDENTITY_PARAMS, ...provider.endpointParams],
+    supports: provider.supports,
+  };
 }
 
 /** Problems of one action's connector, type and params, with `at` before each field ("spec.actions[0]."). */
-function connectorProblems(at: string, id: string, type: ActionType, params: Record<string, unknown>): ValidationIssue[] {
+function connectorProblems(
+  at: string,
+  id: string,
+  type: ActionType,
+  params: Record<string, unknown>,
+): ValidationIssue[] {
   const contract = connectorContract(id);
   if (!contract) return [];
   if (!contract.supports.includes(type)) {
-    return [{ path: `${at}connector`, message: `${id} does not enforce ${type} (it enforces ${contract.supports.join(', ')})` }];
+    return [
+      {
+        path: `${at}connector`,
+        message: `${id} does not enforce ${type} (it enforces ${contract.supports.join(', ')})`,
+      },
+    ];
   }
   return checkParams(params, contract.params, type).map((problem) => {
     const field = /^params\.[A-Za-z0-9_-]+/.exec(problem)?.[0];
-    return { path: `${at}${field ?? 'params'}`, message: problem.startsWith(`${field} `) ? problem.slice(field!.length + 1) : problem };
+    return {
+      path: `${at}${field ?? 'params'}`,
+      message: problem.startsWith(`${field} `) ? problem.slice(field!.length + 1) : problem,
+    };
   });
 }
 
@@ -94,8 +141,16 @@ function connectorProblems(at: string, id: string, type: ActionType, params: Rec
  * no feeds and no cluster: compiling does not depend on them), then each template's
  * connector params. `defaults` are --connector's layer defaults.
  */
-export function policyProblems(name: string, spec: ExposurePolicySpec, defaults: Partial<Record<Layer, string>> = {}): ValidationIssue[] {
-  const evaluation = evaluatePolicy({ name, generation: 1, spec }, [], inventoryFromObjects([]), { now: new Date(0), cel: new CelCache(), defaultConnectors: defaults });
+export function policyProblems(
+  name: string,
+  spec: ExposurePolicySpec,
+  defaults: Partial<Record<Layer, string>> = {},
+): ValidationIssue[] {
+  const evaluation = evaluatePolicy({ name, generation: 1, spec }, [], inventoryFromObjects([]), {
+    now: new Date(0),
+    cel: new CelCache(),
+    defaultConnectors: defaults,
+  });
   const issues: ValidationIssue[] = evaluation.compileErrors.map((c) => ({
     path: c.field,
     message: c.message.startsWith(`${c.field}: `) ? c.message.slice(c.field.length + 2) : c.message,
@@ -104,30 +159,57 @@ export function policyProblems(name: string, spec: ExposurePolicySpec, defaults:
 }
 
 /** Each template's params against its connector's list (an unknown connector is a compile error already). */
-export function templateProblems(spec: ExposurePolicySpec, defaults: Partial<Record<Layer, string>> = {}): ValidationIssue[] {
+export function templateProblems(
+  spec: ExposurePolicySpec,
+  defaults: Partial<Record<Layer, string>> = {},
+): ValidationIssue[] {
   const connectors = { ...DEFAULT_CONNECTORS, ...defaults };
   return spec.actions.flatMap((template, i) => {
     const id = template.connector ?? connectors[LAYER_OF[template.type]];
     if (id === undefined || template.type === 'Notify') return [];
     // `around` is the engine's param and never reaches the connector (policies/around.ts).
-    const { [AROUND_PARAM]: _around, ...params } = (template.params ?? {}) as Record<string, unknown>;
+    const { [AROUND_PARAM]: _around, ...params } = (template.params ?? {}) as Record<
+      string,
+      unknown
+    >;
     return connectorProblems(`spec.actions[${i}].`, id, template.type, params);
   });
 }
 
 /** spec.feeds.names that no ThreatFeed in `defined` has. */
-export function undefinedFeeds(spec: ExposurePolicySpec, defined: ReadonlySet<string>): ValidationIssue[] {
-  return (spec.feeds.names ?? []).flatMap((name, i) => (defined.has(name) ? [] : [{
-    path: `spec.feeds.names[${i}]`,
-    message: `no ThreatFeed named ${JSON.stringify(name)} in the input; give its YAML too`,
-  }]));
+export function undefinedFeeds(
+  spec: ExposurePolicySpec,
+  defined: ReadonlySet<string>,
+): ValidationIssue[] {
+  return (spec.feeds.names ?? []).flatMap((name, i) =>
+    defined.has(name)
+      ? []
+      : [
+          {
+            path: `spec.feeds.names[${i}]`,
+            message: `no ThreatFeed named ${JSON.stringify(name)} in the input; give its YAML too`,
+          },
+        ],
+  );
 }
 
 /** PreemptiveAction: its connector exists, enforces its type and takes its params. */
 export function actionProblems(spec: PreemptiveActionSpec): ValidationIssue[] {
   if (spec.type === 'Notify') return [];
   const id = spec.connector ?? DEFAULT_CONNECTORS[spec.layer];
-  if (id === undefined) return [{ path: 'spec.connector', message: `the ${spec.layer} layer has no default connector; name one of ${ALL_CONNECTOR_IDS.join(', ')}` }];
-  if (!connectorContract(id)) return [{ path: 'spec.connector', message: `no connector ${id}; known: ${ALL_CONNECTOR_IDS.join(', ')}` }];
+  if (id === undefined)
+    return [
+      {
+        path: 'spec.connector',
+        message: `the ${spec.layer} layer has no default connector; name one of ${ALL_CONNECTOR_IDS.join(', ')}`,
+      },
+    ];
+  if (!connectorContract(id))
+    return [
+      {
+        path: 'spec.connector',
+        message: `no connector ${id}; known: ${ALL_CONNECTOR_IDS.join(', ')}`,
+      },
+    ];
   return connectorProblems('spec.', id, spec.type, (spec.params ?? {}) as Record<string, unknown>);
 }

@@ -4,7 +4,14 @@ import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FEED_FORMATS } from '../crds/index.js';
 import { defaultGuardrailConfig, Guardrails } from '../feeds/guardrails.js';
-import { ConfidenceExpressionError, ingest, ingestItems, summariseIpLines, type IngestOptions, type IngestResult } from '../feeds/ingest.js';
+import {
+  ConfidenceExpressionError,
+  ingest,
+  ingestItems,
+  summariseIpLines,
+  type IngestOptions,
+  type IngestResult,
+} from '../feeds/ingest.js';
 import { gunzipIfCompressed, parserFor, type FeedFormat } from '../feeds/parsers/index.js';
 import type { ParserItem } from '../feeds/indicator.js';
 import { printable } from './printable.js';
@@ -67,12 +74,22 @@ async function parseFeedArgs(rest: string[]): Promise<FeedArgs> {
   let positionals: string[];
   try {
     ({ values, positionals } = parseArgs({
-      args: rest, allowPositionals: true, strict: true,
+      args: rest,
+      allowPositionals: true,
+      strict: true,
       options: {
-        format: { type: 'string' }, 'confidence-expr': { type: 'string' }, 'default-confidence': { type: 'string' },
-        'score-column': { type: 'string' }, 'value-column': { type: 'string' }, 'type-column': { type: 'string' },
-        delimiter: { type: 'string' }, header: { type: 'boolean' }, path: { type: 'string' },
-        allow: { type: 'string', multiple: true }, json: { type: 'boolean' }, list: { type: 'boolean' },
+        format: { type: 'string' },
+        'confidence-expr': { type: 'string' },
+        'default-confidence': { type: 'string' },
+        'score-column': { type: 'string' },
+        'value-column': { type: 'string' },
+        'type-column': { type: 'string' },
+        delimiter: { type: 'string' },
+        header: { type: 'boolean' },
+        path: { type: 'string' },
+        allow: { type: 'string', multiple: true },
+        json: { type: 'boolean' },
+        list: { type: 'boolean' },
       },
     }));
   } catch (e) {
@@ -82,10 +99,15 @@ async function parseFeedArgs(rest: string[]): Promise<FeedArgs> {
   const format = values.format as string | undefined;
   if (!file || positionals.length > 1) throw new UsageError('give exactly one FILE');
   if (!format || !(FEED_FORMATS as readonly string[]).includes(format)) {
-    throw new UsageError(`--format must be one of ${FEED_FORMATS.join(', ')}${format ? `, not ${JSON.stringify(format)}` : ''}`);
+    throw new UsageError(
+      `--format must be one of ${FEED_FORMATS.join(', ')}${format ? `, not ${JSON.stringify(format)}` : ''}`,
+    );
   }
   if (values.json && values.list) throw new UsageError('--json and --list do not go together');
-  const readable = await stat(file).then((s) => (s.isFile() ? undefined : 'not a file'), (e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? 'no such file' : e.message));
+  const readable = await stat(file).then(
+    (s) => (s.isFile() ? undefined : 'not a file'),
+    (e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? 'no such file' : e.message),
+  );
   if (readable) throw new UsageError(`${file}: ${readable}`);
   return { file, format: format as FeedFormat, values };
 }
@@ -111,12 +133,21 @@ export async function runFeed(argv: string[], out: Writer, err: Writer): Promise
     feed: basename(file),
     format,
     parser: {
-      scoreColumn: int('score-column'), valueColumn: int('value-column'), typeColumn: int('type-column'),
-      delimiter: values.delimiter as string | undefined, header: values.header as boolean | undefined, path: values.path as string | undefined,
+      scoreColumn: int('score-column'),
+      valueColumn: int('value-column'),
+      typeColumn: int('type-column'),
+      delimiter: values.delimiter as string | undefined,
+      header: values.header as boolean | undefined,
+      path: values.path as string | undefined,
     },
     now: new Date(),
-    guardrails: new Guardrails(defaultGuardrailConfig({ allowlist: values.allow as string[] | undefined })),
-    confidence: { default: int('default-confidence'), expression: values['confidence-expr'] as string | undefined },
+    guardrails: new Guardrails(
+      defaultGuardrailConfig({ allowlist: values.allow as string[] | undefined }),
+    ),
+    confidence: {
+      default: int('default-confidence'),
+      expression: values['confidence-expr'] as string | undefined,
+    },
     sampleSize: SUMMARY_SAMPLES,
   };
   let result: IngestResult;
@@ -124,38 +155,63 @@ export async function runFeed(argv: string[], out: Writer, err: Writer): Promise
     if (values.list) return await list(file, options, out, err);
     // Confidence does not change what is kept, but an expression can reject records,
     // so only a lines feed without one takes the fast path for big IP lists.
-    result = format === 'lines' && !options.confidence?.expression
-      ? await summariseIpLines(createReadStream(file), options)
-      : await ingest(createReadStream(file), options);
+    result =
+      format === 'lines' && !options.confidence?.expression
+        ? await summariseIpLines(createReadStream(file), options)
+        : await ingest(createReadStream(file), options);
   } catch (e) {
-    const msg = e instanceof ConfidenceExpressionError ? e.message.replace(/^spec\.confidence\.expression/, '--confidence-expr') : (e as Error).message;
+    const msg =
+      e instanceof ConfidenceExpressionError
+        ? e.message.replace(/^spec\.confidence\.expression/, '--confidence-expr')
+        : (e as Error).message;
     err.write(`forestall feed parse: ${file}: ${msg}\n`);
     return 1;
   }
   const durationMs = Math.round(performance.now() - started);
   const byReason = rejectedByReason(result);
   if (values.json) {
-    out.write(JSON.stringify({
-      file, format,
-      indicators: result.kept,
-      byType: result.byType,
-      records: result.records,
-      rejected: result.rejected,
-      rejectedByReason: byReason,
-      dropped: result.dropped,
-      aggregatedCidrs: result.aggregatedCidrs,
-      durationMs,
-      rejectedSamples: result.rejectedSamples.slice(0, SHOWN_SAMPLES),
-      droppedSamples: result.droppedSamples.slice(0, SHOWN_SAMPLES),
-    }) + '\n');
+    out.write(
+      JSON.stringify({
+        file,
+        format,
+        indicators: result.kept,
+        byType: result.byType,
+        records: result.records,
+        rejected: result.rejected,
+        rejectedByReason: byReason,
+        dropped: result.dropped,
+        aggregatedCidrs: result.aggregatedCidrs,
+        durationMs,
+        rejectedSamples: result.rejectedSamples.slice(0, SHOWN_SAMPLES),
+        droppedSamples: result.droppedSamples.slice(0, SHOWN_SAMPLES),
+      }) + '\n',
+    );
   } else {
-    out.write(`${file} (${format}): ${result.kept} indicators kept from ${result.records} records in ${durationMs} ms\n`);
-    out.write(`  by type:  ${Object.entries(result.byType).map(([t, n]) => `${t} ${n}`).join(', ') || 'none'}\n`);
-    out.write(`  dropped:  ${Object.entries(result.dropped).map(([r, n]) => `${r} ${n}`).join(', ') || 'none'}\n`);
-    for (const d of result.droppedSamples.slice(0, 10)) out.write(`            ${printable(d.value, LIST_TEXT_MAX)} (${d.reason})\n`);
-    const reasons = Object.entries(byReason).map(([r, n]) => `${r} ${n}`).join(', ');
+    out.write(
+      `${file} (${format}): ${result.kept} indicators kept from ${result.records} records in ${durationMs} ms\n`,
+    );
+    out.write(
+      `  by type:  ${
+        Object.entries(result.byType)
+          .map(([t, n]) => `${t} ${n}`)
+          .join(', ') || 'none'
+      }\n`,
+    );
+    out.write(
+      `  dropped:  ${
+        Object.entries(result.dropped)
+          .map(([r, n]) => `${r} ${n}`)
+          .join(', ') || 'none'
+      }\n`,
+    );
+    for (const d of result.droppedSamples.slice(0, 10))
+      out.write(`            ${printable(d.value, LIST_TEXT_MAX)} (${d.reason})\n`);
+    const reasons = Object.entries(byReason)
+      .map(([r, n]) => `${r} ${n}`)
+      .join(', ');
     out.write(`  rejected: ${result.rejected}${reasons ? ` (${reasons})` : ''}\n`);
-    for (const r of result.rejectedSamples.slice(0, 10)) out.write(`            ${r.ref}: ${printable(r.reason, LIST_TEXT_MAX)}\n`);
+    for (const r of result.rejectedSamples.slice(0, 10))
+      out.write(`            ${r.ref}: ${printable(r.reason, LIST_TEXT_MAX)}\n`);
     out.write(`  aggregated CIDRs: ${result.aggregatedCidrs}\n`);
   }
   return verdict(result, file, err);
@@ -165,10 +221,13 @@ export async function runFeed(argv: string[], out: Writer, err: Writer): Promise
 function verdict(result: IngestResult, file: string, err: Writer): number {
   const dropped = Object.values(result.dropped).reduce((a, b) => a + b, 0);
   if (result.kept === 0 && result.rejected + dropped > 0) {
-    err.write(`forestall feed parse: ${file}: every record was refused (${result.rejected} malformed, ${dropped} dropped by guardrails); nothing would be enforced\n`);
+    err.write(
+      `forestall feed parse: ${file}: every record was refused (${result.rejected} malformed, ${dropped} dropped by guardrails); nothing would be enforced\n`,
+    );
     return 1;
   }
-  if (result.records === 0) err.write(`forestall feed parse: warning: ${file}: no records; an empty feed blocks nothing\n`);
+  if (result.records === 0)
+    err.write(`forestall feed parse: warning: ${file}: no records; an empty feed blocks nothing\n`);
   return 0;
 }
 
@@ -196,12 +255,19 @@ function rejectedByReason(result: IngestResult): Record<string, number> {
  * wrote, and the guardrails' verdicts are taken as they are given, for the record being
  * ingested (ingestItems finishes each record before it reads the next).
  */
-async function list(file: string, options: IngestOptions, out: Writer, err: Writer): Promise<number> {
+async function list(
+  file: string,
+  options: IngestOptions,
+  out: Writer,
+  err: Writer,
+): Promise<number> {
   const inputs = new Map<string, { index: number; input: string }>();
   let current: { index: number; ref: string; input: string } | undefined;
   let index = 0;
   const refused: { index: number; ref: string; input: string; reason: string }[] = [];
-  const items = (async function* watch(source: AsyncIterable<ParserItem>): AsyncIterable<ParserItem> {
+  const items = (async function* watch(
+    source: AsyncIterable<ParserItem>,
+  ): AsyncIterable<ParserItem> {
     for await (const item of source) {
       const input = item.kind === 'record' ? item.value : '';
       current = { index: index++, ref: item.ref, input };
@@ -219,15 +285,31 @@ async function list(file: string, options: IngestOptions, out: Writer, err: Writ
   const result = await ingestItems(items, { ...options, sampleSize: Number.MAX_SAFE_INTEGER });
   for (const r of result.rejectedSamples) {
     const seen = inputs.get(r.ref);
-    refused.push({ index: seen?.index ?? index, ref: r.ref, input: seen?.input ?? '', reason: r.reason });
+    refused.push({
+      index: seen?.index ?? index,
+      ref: r.ref,
+      input: seen?.input ?? '',
+      reason: r.reason,
+    });
   }
   // Expiry is judged before the guardrails, on the normalised value; its drops have no ref.
-  for (const d of result.droppedSamples) if (d.reason === 'expired') refused.push({ index, ref: '-', input: d.value, reason: 'expired' });
+  for (const d of result.droppedSamples)
+    if (d.reason === 'expired')
+      refused.push({ index, ref: '-', input: d.value, reason: 'expired' });
   refused.sort((a, b) => a.index - b.index);
   await fillLineInputs(file, refused);
 
-  writeLines(out, result.indicators.map((i) => printable(i.value)));
-  writeLines(err, refused.map((r) => `${printable(r.ref, LIST_TEXT_MAX)}\t${printable(r.input, LIST_TEXT_MAX)}\t${printable(r.reason, LIST_TEXT_MAX)}`));
+  writeLines(
+    out,
+    result.indicators.map((i) => printable(i.value)),
+  );
+  writeLines(
+    err,
+    refused.map(
+      (r) =>
+        `${printable(r.ref, LIST_TEXT_MAX)}\t${printable(r.input, LIST_TEXT_MAX)}\t${printable(r.reason, LIST_TEXT_MAX)}`,
+    ),
+  );
   return verdict(result, file, err);
 }
 
@@ -236,7 +318,10 @@ async function list(file: string, options: IngestOptions, out: Writer, err: Writ
  * bad score, trailing text), found by their "line N" ref in a second read of the file,
  * which keeps only those lines.
  */
-async function fillLineInputs(file: string, refused: { ref: string; input: string }[]): Promise<void> {
+async function fillLineInputs(
+  file: string,
+  refused: { ref: string; input: string }[],
+): Promise<void> {
   const wanted = new Map<number, { input: string }[]>();
   for (const r of refused) {
     const line = r.input === '' ? /^line (\d+)$/.exec(r.ref)?.[1] : undefined;
@@ -247,7 +332,8 @@ async function fillLineInputs(file: string, refused: { ref: string; input: strin
   let number = 1;
   let partial = '';
   const take = (text: string) => {
-    for (const r of wanted.get(number) ?? []) r.input = text.endsWith('\r') ? text.slice(0, -1) : text;
+    for (const r of wanted.get(number) ?? [])
+      r.input = text.endsWith('\r') ? text.slice(0, -1) : text;
   };
   for await (const chunk of gunzipIfCompressed(createReadStream(file))) {
     const parts = (partial + decoder.decode(chunk, { stream: true })).split('\n');
@@ -257,7 +343,8 @@ async function fillLineInputs(file: string, refused: { ref: string; input: strin
       number++;
     }
     // A line no one asked for is not kept whole: only its length matters past the cap.
-    if (!wanted.has(number) && partial.length > LIST_TEXT_MAX * 4) partial = partial.slice(0, LIST_TEXT_MAX * 4);
+    if (!wanted.has(number) && partial.length > LIST_TEXT_MAX * 4)
+      partial = partial.slice(0, LIST_TEXT_MAX * 4);
   }
   take(partial + decoder.decode());
 }

@@ -7,10 +7,15 @@ import { describe, expect, it } from 'vitest';
 
 // Runs the built command as a user would (npm test builds dist/ first).
 const bin = new URL('../dist/cli/main.js', import.meta.url).pathname;
-const run = (...args: string[]) => promisify(execFile)(process.execPath, [bin, ...args]).then(
-  (r) => ({ code: 0, ...r }),
-  (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
-);
+const run = (...args: string[]) =>
+  promisify(execFile)(process.execPath, [bin, ...args]).then(
+    (r) => ({ code: 0, ...r }),
+    (e: { code: number; stdout: string; stderr: string }) => ({
+      code: e.code,
+      stdout: e.stdout,
+      stderr: e.stderr,
+    }),
+  );
 
 describe('forestall command', () => {
   it('GIVEN --version THEN it prints the package version', async () => {
@@ -46,11 +51,14 @@ describe('forestall command', () => {
 
   it('GIVEN a file with one valid and one invalid ThreatFeed THEN validate names the bad field and exits 1', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'forestall-validate-'));
-    await writeFile(join(dir, 'feeds.yaml'), [
-      'apiVersion: forestall.io/v1alpha1\nkind: ThreatFeed\nmetadata: {name: good}\nspec: {format: lines, source: {http: {url: "https://x/y"}}}',
-      'apiVersion: forestall.io/v1alpha1\nkind: ThreatFeed\nmetadata: {name: bad}\nspec: {format: lines, source: {}}',
-      'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ignored}',
-    ].join('\n---\n'));
+    await writeFile(
+      join(dir, 'feeds.yaml'),
+      [
+        'apiVersion: forestall.io/v1alpha1\nkind: ThreatFeed\nmetadata: {name: good}\nspec: {format: lines, source: {http: {url: "https://x/y"}}}',
+        'apiVersion: forestall.io/v1alpha1\nkind: ThreatFeed\nmetadata: {name: bad}\nspec: {format: lines, source: {}}',
+        'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ignored}',
+      ].join('\n---\n'),
+    );
     const r = await run('validate', dir);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/ThreatFeed\/good: valid/);
@@ -67,13 +75,24 @@ describe('forestall command', () => {
   it('GIVEN a feed file with guardrail cases WHEN feed parse --json THEN the kept, dropped and aggregated counts are reported', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'forestall-feed-'));
     const file = join(dir, 'mixed.txt');
-    await writeFile(file, '# a feed\n77.90.185.20\n8.8.8.8\n169.254.169.254\n10.0.0.0/8\n0.0.0.0/0\n2.57.122.0/24\nnot an address!\n');
+    await writeFile(
+      file,
+      '# a feed\n77.90.185.20\n8.8.8.8\n169.254.169.254\n10.0.0.0/8\n0.0.0.0/0\n2.57.122.0/24\nnot an address!\n',
+    );
     const r = await run('feed', 'parse', file, '--format', 'lines', '--json');
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout) as Record<string, unknown>;
     expect(out).toMatchObject({
-      indicators: 2, byType: { ipv4: 1, cidr: 1 }, rejected: 1, aggregatedCidrs: 2,
-      dropped: { 'never-block:public-dns-v4': 1, 'cloud-metadata': 1, 'never-block:rfc1918': 1, 'too-broad': 1 },
+      indicators: 2,
+      byType: { ipv4: 1, cidr: 1 },
+      rejected: 1,
+      aggregatedCidrs: 2,
+      dropped: {
+        'never-block:public-dns-v4': 1,
+        'cloud-metadata': 1,
+        'never-block:rfc1918': 1,
+        'too-broad': 1,
+      },
     });
     expect(typeof out.durationMs).toBe('number');
   });
@@ -81,7 +100,15 @@ describe('forestall command', () => {
   it('GIVEN a confidence expression typo THEN feed parse exits 1 naming the flag', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'forestall-feed-'));
     await writeFile(join(dir, 'f.txt'), '1.2.3.4\n');
-    const r = await run('feed', 'parse', join(dir, 'f.txt'), '--format', 'lines', '--confidence-expr', 'record.score +');
+    const r = await run(
+      'feed',
+      'parse',
+      join(dir, 'f.txt'),
+      '--format',
+      'lines',
+      '--confidence-expr',
+      'record.score +',
+    );
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/--confidence-expr: /);
   });

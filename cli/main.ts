@@ -16,7 +16,9 @@ import { runValidate, VALIDATE_USAGE } from './validate.js';
 // for any that still backtrack excessively, instead of stalling a reconcile.
 setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks');
 
-const pkg = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'package.json'), 'utf8')) as { version: string };
+const pkg = JSON.parse(
+  readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'package.json'), 'utf8'),
+) as { version: string };
 
 export const USAGE = `forestall ${pkg.version}: turns threat intelligence into enforced Kubernetes policy.
 

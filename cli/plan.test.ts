@@ -15,15 +15,45 @@ const NOW = '2026-08-22T12:00:00Z';
 async function plan(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
-  const code = await runPlan(args, { write: (s: string) => (stdout += s) }, { write: (s: string) => (stderr += s) });
+  const code = await runPlan(
+    args,
+    { write: (s: string) => (stdout += s) },
+    { write: (s: string) => (stderr += s) },
+  );
   return { code, stdout, stderr };
 }
 
 interface JsonPlan {
-  actions: { name: string; type: string; layer: string; decision: string; indicators: number; blastRadius: Record<string, unknown>; objects: Record<string, string>[]; evidence?: JsonEvidence }[];
-  policies: { name: string; matched: number; compileErrors: { field: string }[]; missingFeeds: string[]; warnings: string[] }[];
-  feeds: { name: string; indicators?: number; dropped?: Record<string, number>; missing?: string; error?: string }[];
-  cluster: { internetFacing: string[]; vulnerabilityReports: number; ignoredReports: { report: string; reason: string }[]; warnings: string[] };
+  actions: {
+    name: string;
+    type: string;
+    layer: string;
+    decision: string;
+    indicators: number;
+    blastRadius: Record<string, unknown>;
+    objects: Record<string, string>[];
+    evidence?: JsonEvidence;
+  }[];
+  policies: {
+    name: string;
+    matched: number;
+    compileErrors: { field: string }[];
+    missingFeeds: string[];
+    warnings: string[];
+  }[];
+  feeds: {
+    name: string;
+    indicators?: number;
+    dropped?: Record<string, number>;
+    missing?: string;
+    error?: string;
+  }[];
+  cluster: {
+    internetFacing: string[];
+    vulnerabilityReports: number;
+    ignoredReports: { report: string; reason: string }[];
+    warnings: string[];
+  };
   errors: string[];
 }
 
@@ -34,15 +64,21 @@ interface JsonEvidence {
   vulnerabilities: Record<string, unknown>[];
 }
 
-const feedYaml = (name: string, annotations: Record<string, string> = {}) => [
-  'apiVersion: forestall.io/v1alpha1', 'kind: ThreatFeed', `metadata: {name: ${name}, annotations: ${JSON.stringify(annotations)}}`,
-  'spec: {format: lines, source: {http: {url: "https://feeds.example.org/x"}}, confidence: {default: 80}}',
-].join('\n');
+const feedYaml = (name: string, annotations: Record<string, string> = {}) =>
+  [
+    'apiVersion: forestall.io/v1alpha1',
+    'kind: ThreatFeed',
+    `metadata: {name: ${name}, annotations: ${JSON.stringify(annotations)}}`,
+    'spec: {format: lines, source: {http: {url: "https://feeds.example.org/x"}}, confidence: {default: 80}}',
+  ].join('\n');
 
-const policyYaml = (name: string, feed: string, match: string, extra = '') => [
-  'apiVersion: forestall.io/v1alpha1', 'kind: ExposurePolicy', `metadata: {name: ${name}}`,
-  `spec: {feeds: {names: [${feed}]}, match: ${JSON.stringify(match)}, actions: [{type: EgressDeny}], mode: Audit${extra}}`,
-].join('\n');
+const policyYaml = (name: string, feed: string, match: string, extra = '') =>
+  [
+    'apiVersion: forestall.io/v1alpha1',
+    'kind: ExposurePolicy',
+    `metadata: {name: ${name}}`,
+    `spec: {feeds: {names: [${feed}]}, match: ${JSON.stringify(match)}, actions: [{type: EgressDeny}], mode: Audit${extra}}`,
+  ].join('\n');
 
 const cluster = [
   'apiVersion: v1\nkind: Namespace\nmetadata: {name: apps, labels: {environment: production}}',
@@ -74,35 +110,63 @@ describe('forestall plan on examples/', () => {
   it('GIVEN the examples and no flags THEN every feed with a plan-file is ingested and the plan exits 0', () => {
     expect(summary.code, summary.stderr).toBe(0);
     expect(summary.stderr).toBe('');
-    expect(summary.stdout).toMatch(/^Plan of 4 ThreatFeeds and 4 ExposurePolicies under .*examples, at 2026-08-22T12:00:00.000Z\n/);
-    expect(summary.stdout).toMatch(/Cluster .*examples\/cluster \(found under the PATH; --cluster DIR chooses another\): 7 namespaces, 10 workloads, 19 pods/);
+    expect(summary.stdout).toMatch(
+      /^Plan of 4 ThreatFeeds and 4 ExposurePolicies under .*examples, at 2026-08-22T12:00:00.000Z\n/,
+    );
+    expect(summary.stdout).toMatch(
+      /Cluster .*examples\/cluster \(found under the PATH; --cluster DIR chooses another\): 7 namespaces, 10 workloads, 19 pods/,
+    );
     expect(summary.stdout).toMatch(/ipsum\s+lines\s+120,382 indicators \(ipv4 120,382\)/);
-    expect(summary.stdout).toMatch(/dropped by guardrails: never-block:tranco10k 1 \(pastebin\.com\)/);
-    expect(summary.stdout).toMatch(/internal-blocklist\s+lines\s+no content: give --feed internal-blocklist=FILE.*; no policy reads it/);
+    expect(summary.stdout).toMatch(
+      /dropped by guardrails: never-block:tranco10k 1 \(pastebin\.com\)/,
+    );
+    expect(summary.stdout).toMatch(
+      /internal-blocklist\s+lines\s+no content: give --feed internal-blocklist=FILE.*; no policy reads it/,
+    );
   });
 
   it('GIVEN the examples THEN the summary shows audit, auto and approval decisions with their reasons', () => {
-    expect(summary.stdout).toMatch(/action c2-egress-deny-egressdeny: EgressDeny via network:networkpolicy, 14,215 indicators/);
+    expect(summary.stdout).toMatch(
+      /action c2-egress-deny-egressdeny: EgressDeny via network:networkpolicy, 14,215 indicators/,
+    );
     expect(summary.stdout).toMatch(/decision\s+audit \(mode Audit/);
     expect(summary.stdout).toMatch(/decision\s+auto \(spec\.autoApprove allowed it/);
     expect(summary.stdout).toMatch(/decision\s+approval \(spec\.autoApprove is false/);
-    expect(summary.stdout).toMatch(/objects\s+6 NetworkPolicy \(default\/forestall-c2-egress-deny-egressdeny/);
+    expect(summary.stdout).toMatch(
+      /objects\s+6 NetworkPolicy \(default\/forestall-c2-egress-deny-egressdeny/,
+    );
     expect(summary.stdout).not.toMatch(/warning: /);
     expect(summary.stdout).toMatch(/6 actions: 2 auto, 3 approval, 1 audit; 10 objects rendered/);
   });
 
   it('GIVEN the examples THEN the cluster summary names the internet-facing workloads and the stale report it ignored', () => {
-    expect(summary.stdout).toMatch(/\n {2}internet-facing: Deployment shop\/checkout, Deployment shop\/frontend, Deployment support\/helpdesk\n/);
-    expect(summary.stdout).toMatch(/\n {2}VulnerabilityReports: 7, 1 ignored:\n {4}shop\/replicaset-frontend-5d8f7c9b4-nginx: stale: it scanned docker\.io\/library\/nginx:1\.25\.2, but container nginx of Deployment shop\/frontend runs nginx:1\.27\.3\n/);
+    expect(summary.stdout).toMatch(
+      /\n {2}internet-facing: Deployment shop\/checkout, Deployment shop\/frontend, Deployment support\/helpdesk\n/,
+    );
+    expect(summary.stdout).toMatch(
+      /\n {2}VulnerabilityReports: 7, 1 ignored:\n {4}shop\/replicaset-frontend-5d8f7c9b4-nginx: stale: it scanned docker\.io\/library\/nginx:1\.25\.2, but container nginx of Deployment shop\/frontend runs nginx:1\.27\.3\n/,
+    );
   });
 
   it('GIVEN the KEV example THEN the summary says which workloads are isolated, why (CVE, KEV dateAdded, exposure path) and how to fix them', () => {
-    const section = summary.stdout.slice(summary.stdout.indexOf('Policy kev-isolate-internet-facing'));
-    expect(section).toMatch(/action kev-isolate-internet-facing-isolate-shop-deployment-checkout: Isolate via network:networkpolicy, 1 CVE/);
-    expect(section).toMatch(/isolates\s+Deployment shop\/checkout\n\s+exposed by\s+Ingress shop\/storefront \(host shop\.example\.com\) → Service checkout:8080\n/);
-    expect(section).toMatch(/CVE-2025-24813 {2}Apache Tomcat, in KEV since 2025-04-01: CRITICAL in org\.apache\.tomcat\.embed:tomcat-embed-core 10\.1\.34, container app\n\s+remediation: upgrade org\.apache\.tomcat\.embed:tomcat-embed-core from 10\.1\.34 to 9\.0\.99, 10\.1\.35, 11\.0\.3 in container app/);
-    expect(section).toMatch(/isolates\s+Deployment support\/helpdesk\n\s+exposed by\s+Gateway infra\/public ← HTTPRoute support\/helpdesk → Service helpdesk:8080\n/);
-    expect(section).toMatch(/CVE-2023-44487 {2}IETF HTTP\/2, in KEV since 2023-10-10: HIGH in golang\.org\/x\/net v0\.15\.0, container server\n\s+remediation: upgrade golang\.org\/x\/net from v0\.15\.0 to 0\.17\.0/);
+    const section = summary.stdout.slice(
+      summary.stdout.indexOf('Policy kev-isolate-internet-facing'),
+    );
+    expect(section).toMatch(
+      /action kev-isolate-internet-facing-isolate-shop-deployment-checkout: Isolate via network:networkpolicy, 1 CVE/,
+    );
+    expect(section).toMatch(
+      /isolates\s+Deployment shop\/checkout\n\s+exposed by\s+Ingress shop\/storefront \(host shop\.example\.com\) → Service checkout:8080\n/,
+    );
+    expect(section).toMatch(
+      /CVE-2025-24813 {2}Apache Tomcat, in KEV since 2025-04-01: CRITICAL in org\.apache\.tomcat\.embed:tomcat-embed-core 10\.1\.34, container app\n\s+remediation: upgrade org\.apache\.tomcat\.embed:tomcat-embed-core from 10\.1\.34 to 9\.0\.99, 10\.1\.35, 11\.0\.3 in container app/,
+    );
+    expect(section).toMatch(
+      /isolates\s+Deployment support\/helpdesk\n\s+exposed by\s+Gateway infra\/public ← HTTPRoute support\/helpdesk → Service helpdesk:8080\n/,
+    );
+    expect(section).toMatch(
+      /CVE-2023-44487 {2}IETF HTTP\/2, in KEV since 2023-10-10: HIGH in golang\.org\/x\/net v0\.15\.0, container server\n\s+remediation: upgrade golang\.org\/x\/net from v0\.15\.0 to 0\.17\.0/,
+    );
     expect(section).toMatch(/expires\s+when patched \(expiry UntilPatched\)/);
     // Vulnerable but internal (staging/checkout, shop/catalog), internet-facing but not in KEV (shop/frontend): not isolated.
     expect(section).not.toMatch(/isolate-staging|catalog|frontend/);
@@ -112,26 +176,81 @@ describe('forestall plan on examples/', () => {
     for (const a of json.actions) {
       const keys = ['blastRadius', 'decision', 'indicators', 'layer', 'name', 'objects', 'type'];
       // Isolate actions and the KEV example's StepUpAuth (params.around Isolated) carry evidence.
-      expect(Object.keys(a).sort()).toEqual(a.type === 'Isolate' || a.type === 'StepUpAuth' ? [...keys.slice(0, 3), 'evidence', ...keys.slice(3)].sort() : keys);
-      for (const o of a.objects) expect(Object.keys(o).sort()).toEqual(['apiVersion', 'kind', 'name', 'namespace']);
+      expect(Object.keys(a).sort()).toEqual(
+        a.type === 'Isolate' || a.type === 'StepUpAuth'
+          ? [...keys.slice(0, 3), 'evidence', ...keys.slice(3)].sort()
+          : keys,
+      );
+      for (const o of a.objects)
+        expect(Object.keys(o).sort()).toEqual(['apiVersion', 'kind', 'name', 'namespace']);
     }
     // Policies in name order, so the output is stable.
     expect(json.actions.map((a) => [a.name, a.type, a.layer, a.decision, a.indicators])).toEqual([
       ['block-malware-domains-dnsblock', 'DNSBlock', 'dns', 'approval', 6],
       ['c2-egress-deny-egressdeny', 'EgressDeny', 'network', 'audit', 14215],
       ['c2-egress-deny-critical-egressdeny', 'EgressDeny', 'network', 'auto', 23],
-      ['kev-isolate-internet-facing-isolate-shop-deployment-checkout', 'Isolate', 'network', 'approval', 1],
-      ['kev-isolate-internet-facing-isolate-support-deployment-helpdesk', 'Isolate', 'network', 'auto', 1],
+      [
+        'kev-isolate-internet-facing-isolate-shop-deployment-checkout',
+        'Isolate',
+        'network',
+        'approval',
+        1,
+      ],
+      [
+        'kev-isolate-internet-facing-isolate-support-deployment-helpdesk',
+        'Isolate',
+        'network',
+        'auto',
+        1,
+      ],
       ['kev-isolate-internet-facing-stepupauth', 'StepUpAuth', 'identity', 'approval', 3],
     ]);
     const [dns, c2, critical, checkout] = json.actions;
     // kube-system is out of the c2 scope; the DNS block is cluster-wide; an isolation is one workload.
-    expect(c2!.blastRadius).toEqual({ namespaces: 6, workloads: 8, pods: 14, users: 0, addresses: 14215, production: true });
-    expect(dns!.blastRadius).toEqual({ namespaces: 7, workloads: 10, pods: 19, users: 0, addresses: 0, production: true });
-    expect(checkout!.blastRadius).toEqual({ namespaces: 1, workloads: 1, pods: 2, users: 0, addresses: 0, production: true });
-    expect(c2!.objects.map((o) => o.namespace)).toEqual(['default', 'infra', 'monitoring', 'shop', 'staging', 'support']);
-    expect(critical!.objects).toEqual([{ apiVersion: 'policy.networking.k8s.io/v1alpha2', kind: 'ClusterNetworkPolicy', namespace: '', name: 'forestall-c2-egress-deny-critical-egressdeny-0' }]);
-    expect(json.feeds.find((f) => f.name === 'malware-domains')).toMatchObject({ indicators: 8, dropped: { 'never-block:tranco10k': 1 } });
+    expect(c2!.blastRadius).toEqual({
+      namespaces: 6,
+      workloads: 8,
+      pods: 14,
+      users: 0,
+      addresses: 14215,
+      production: true,
+    });
+    expect(dns!.blastRadius).toEqual({
+      namespaces: 7,
+      workloads: 10,
+      pods: 19,
+      users: 0,
+      addresses: 0,
+      production: true,
+    });
+    expect(checkout!.blastRadius).toEqual({
+      namespaces: 1,
+      workloads: 1,
+      pods: 2,
+      users: 0,
+      addresses: 0,
+      production: true,
+    });
+    expect(c2!.objects.map((o) => o.namespace)).toEqual([
+      'default',
+      'infra',
+      'monitoring',
+      'shop',
+      'staging',
+      'support',
+    ]);
+    expect(critical!.objects).toEqual([
+      {
+        apiVersion: 'policy.networking.k8s.io/v1alpha2',
+        kind: 'ClusterNetworkPolicy',
+        namespace: '',
+        name: 'forestall-c2-egress-deny-critical-egressdeny-0',
+      },
+    ]);
+    expect(json.feeds.find((f) => f.name === 'malware-domains')).toMatchObject({
+      indicators: 8,
+      dropped: { 'never-block:tranco10k': 1 },
+    });
     expect(json.errors).toEqual([]);
   });
 
@@ -140,18 +259,44 @@ describe('forestall plan on examples/', () => {
     expect(checkout.evidence).toEqual({
       target: { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'shop', name: 'checkout' },
       internetFacing: true,
-      exposure: [{ kind: 'Ingress', via: 'Ingress shop/storefront (host shop.example.com) → Service checkout:8080' }],
-      vulnerabilities: [{
-        cveID: 'CVE-2025-24813', vendor: 'Apache', product: 'Tomcat', dateAdded: '2025-04-01', knownRansomwareCampaignUse: false,
-        container: 'app', image: 'registry.example.org/shop/checkout:2.4.1', package: 'org.apache.tomcat.embed:tomcat-embed-core',
-        installedVersion: '10.1.34', fixedVersion: '9.0.99, 10.1.35, 11.0.3', severity: 'CRITICAL', link: 'https://avd.aquasec.com/nvd/cve-2025-24813',
-        remediation: 'upgrade org.apache.tomcat.embed:tomcat-embed-core from 10.1.34 to 9.0.99, 10.1.35, 11.0.3 in container app (image registry.example.org/shop/checkout:2.4.1), then roll out the new image',
-      }],
+      exposure: [
+        {
+          kind: 'Ingress',
+          via: 'Ingress shop/storefront (host shop.example.com) → Service checkout:8080',
+        },
+      ],
+      vulnerabilities: [
+        {
+          cveID: 'CVE-2025-24813',
+          vendor: 'Apache',
+          product: 'Tomcat',
+          dateAdded: '2025-04-01',
+          knownRansomwareCampaignUse: false,
+          container: 'app',
+          image: 'registry.example.org/shop/checkout:2.4.1',
+          package: 'org.apache.tomcat.embed:tomcat-embed-core',
+          installedVersion: '10.1.34',
+          fixedVersion: '9.0.99, 10.1.35, 11.0.3',
+          severity: 'CRITICAL',
+          link: 'https://avd.aquasec.com/nvd/cve-2025-24813',
+          remediation:
+            'upgrade org.apache.tomcat.embed:tomcat-embed-core from 10.1.34 to 9.0.99, 10.1.35, 11.0.3 in container app (image registry.example.org/shop/checkout:2.4.1), then roll out the new image',
+        },
+      ],
     });
     expect(json.cluster).toMatchObject({
-      internetFacing: ['Deployment shop/checkout', 'Deployment shop/frontend', 'Deployment support/helpdesk'],
+      internetFacing: [
+        'Deployment shop/checkout',
+        'Deployment shop/frontend',
+        'Deployment support/helpdesk',
+      ],
       vulnerabilityReports: 7,
-      ignoredReports: [{ report: 'shop/replicaset-frontend-5d8f7c9b4-nginx', reason: expect.stringMatching(/^stale: /) }],
+      ignoredReports: [
+        {
+          report: 'shop/replicaset-frontend-5d8f7c9b4-nginx',
+          reason: expect.stringMatching(/^stale: /),
+        },
+      ],
       warnings: [],
     });
   });
@@ -161,19 +306,45 @@ describe('forestall plan: identity around isolated workloads', () => {
   it('GIVEN the KEV example THEN its StepUpAuth takes the accounts annotated on the two isolated workloads, once each, and names them', async () => {
     const { stdout } = await plan(examples, '--now', NOW);
     const section = stdout.slice(stdout.indexOf('action kev-isolate-internet-facing-stepupauth'));
-    expect(section).toMatch(/^action kev-isolate-internet-facing-stepupauth: StepUpAuth via identity:keycloak, 3 accounts, highest confidence 100\n/);
+    expect(section).toMatch(
+      /^action kev-isolate-internet-facing-stepupauth: StepUpAuth via identity:keycloak, 3 accounts, highest confidence 100\n/,
+    );
     expect(section).toMatch(/decision\s+approval \(spec\.autoApprove is false for this action\)/);
-    expect(section).toMatch(/values\s+a\.khan@corp\.example, j\.doe@corp\.example, m\.rossi@corp\.example\n/);
-    expect(section).toMatch(/around\s+Deployment shop\/checkout \(isolated\): j\.doe@corp\.example, m\.rossi@corp\.example\n\s+Deployment support\/helpdesk \(isolated\): a\.khan@corp\.example, j\.doe@corp\.example\n/);
+    expect(section).toMatch(
+      /values\s+a\.khan@corp\.example, j\.doe@corp\.example, m\.rossi@corp\.example\n/,
+    );
+    expect(section).toMatch(
+      /around\s+Deployment shop\/checkout \(isolated\): j\.doe@corp\.example, m\.rossi@corp\.example\n\s+Deployment support\/helpdesk \(isolated\): a\.khan@corp\.example, j\.doe@corp\.example\n/,
+    );
   });
 
   it('GIVEN --json THEN the StepUpAuth evidence lists the isolated workloads with their Isolate action and accounts', async () => {
     const r = await plan(examples, '--now', NOW, '--json');
-    const step = (JSON.parse(r.stdout) as { actions: { name: string; evidence?: unknown }[] }).actions.find((a) => a.name === 'kev-isolate-internet-facing-stepupauth')!;
+    const step = (
+      JSON.parse(r.stdout) as { actions: { name: string; evidence?: unknown }[] }
+    ).actions.find((a) => a.name === 'kev-isolate-internet-facing-stepupauth')!;
     expect(step.evidence).toEqual({
       isolatedWorkloads: [
-        { target: { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'shop', name: 'checkout' }, isolation: 'kev-isolate-internet-facing-isolate-shop-deployment-checkout', accounts: ['j.doe@corp.example', 'm.rossi@corp.example'] },
-        { target: { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'support', name: 'helpdesk' }, isolation: 'kev-isolate-internet-facing-isolate-support-deployment-helpdesk', accounts: ['a.khan@corp.example', 'j.doe@corp.example'] },
+        {
+          target: {
+            apiVersion: 'apps/v1',
+            kind: 'Deployment',
+            namespace: 'shop',
+            name: 'checkout',
+          },
+          isolation: 'kev-isolate-internet-facing-isolate-shop-deployment-checkout',
+          accounts: ['j.doe@corp.example', 'm.rossi@corp.example'],
+        },
+        {
+          target: {
+            apiVersion: 'apps/v1',
+            kind: 'Deployment',
+            namespace: 'support',
+            name: 'helpdesk',
+          },
+          isolation: 'kev-isolate-internet-facing-isolate-support-deployment-helpdesk',
+          accounts: ['a.khan@corp.example', 'j.doe@corp.example'],
+        },
       ],
     });
   });
@@ -181,11 +352,19 @@ describe('forestall plan: identity around isolated workloads', () => {
   it('GIVEN a cluster directory whose isolated workload has a bad entry in forestall.io/accounts THEN the plan warns naming the workload and steps up the valid accounts', async () => {
     const dir = await workspace({
       'kev.txt': 'CVE-2021-44228\n',
-      'feed.yaml': 'apiVersion: forestall.io/v1alpha1\nkind: ThreatFeed\nmetadata: {name: cves, annotations: {forestall.io/plan-file: kev.txt}}\nspec: {format: lines, source: {http: {url: "https://x/cves"}}, confidence: {default: 90}}',
+      'feed.yaml':
+        'apiVersion: forestall.io/v1alpha1\nkind: ThreatFeed\nmetadata: {name: cves, annotations: {forestall.io/plan-file: kev.txt}}\nspec: {format: lines, source: {http: {url: "https://x/cves"}}, confidence: {default: 90}}',
       'policy.yaml': [
-        'apiVersion: forestall.io/v1alpha1', 'kind: ExposurePolicy', 'metadata: {name: log4j}',
-        'spec:', '  feeds: {names: [cves]}', '  match: "indicator.type == \'cve\'"', '  mode: Audit',
-        '  actions:', '    - type: Isolate', '    - {type: IdentitySuspend, params: {around: Isolated, credentialsSecretRef: scim}}',
+        'apiVersion: forestall.io/v1alpha1',
+        'kind: ExposurePolicy',
+        'metadata: {name: log4j}',
+        'spec:',
+        '  feeds: {names: [cves]}',
+        '  match: "indicator.type == \'cve\'"',
+        '  mode: Audit',
+        '  actions:',
+        '    - type: Isolate',
+        '    - {type: IdentitySuspend, params: {around: Isolated, credentialsSecretRef: scim}}',
       ].join('\n'),
       'cluster/objects.yaml': [
         'apiVersion: v1\nkind: Namespace\nmetadata: {name: apps}',
@@ -195,20 +374,29 @@ describe('forestall plan: identity around isolated workloads', () => {
     });
     const r = await plan(dir, '--now', NOW);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/action log4j-identitysuspend: IdentitySuspend via identity:scim, 1 account/);
-    expect(r.stdout).toMatch(/values\s+ops@corp\.example\n\s+around\s+Deployment apps\/api \(isolated\): ops@corp\.example\n/);
-    expect(r.stdout).toMatch(/warning: Deployment apps\/api: annotation forestall\.io\/accounts: not an account .*"bad user" contains whitespace .*; the entry is ignored\n/);
+    expect(r.stdout).toMatch(
+      /action log4j-identitysuspend: IdentitySuspend via identity:scim, 1 account/,
+    );
+    expect(r.stdout).toMatch(
+      /values\s+ops@corp\.example\n\s+around\s+Deployment apps\/api \(isolated\): ops@corp\.example\n/,
+    );
+    expect(r.stdout).toMatch(
+      /warning: Deployment apps\/api: annotation forestall\.io\/accounts: not an account .*"bad user" contains whitespace .*; the entry is ignored\n/,
+    );
   });
 
   it('GIVEN around: Isolated in a policy without an Isolate template THEN the plan exits 1 naming the file and the field', async () => {
     const dir = await workspace({
       'feed.txt': '45.148.10.240\n',
       'feed.yaml': feedYaml('ips', { 'forestall.io/plan-file': 'feed.txt' }),
-      'policy.yaml': 'apiVersion: forestall.io/v1alpha1\nkind: ExposurePolicy\nmetadata: {name: p}\nspec: {feeds: {names: [ips]}, actions: [{type: StepUpAuth, params: {around: Isolated}}]}',
+      'policy.yaml':
+        'apiVersion: forestall.io/v1alpha1\nkind: ExposurePolicy\nmetadata: {name: p}\nspec: {feeds: {names: [ips]}, actions: [{type: StepUpAuth, params: {around: Isolated}}]}',
     });
     const r = await plan(dir, '--now', NOW);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/policy\.yaml: ExposurePolicy\/p: spec\.actions\[0\]\.params\.around: Isolated takes the accounts of the workloads this policy isolates, and spec\.actions has no Isolate template/);
+    expect(r.stderr).toMatch(
+      /policy\.yaml: ExposurePolicy\/p: spec\.actions\[0\]\.params\.around: Isolated takes the accounts of the workloads this policy isolates, and spec\.actions has no Isolate template/,
+    );
     expect(r.stdout).toMatch(/COMPILE ERROR spec\.actions\[0\]\.params\.around: /);
   });
 });
@@ -228,7 +416,9 @@ describe('forestall plan on edge cases', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/policies\.yaml: ExposurePolicy\/typo: spec\.match: .*tpye/);
     expect(r.stdout).toMatch(/Policy typo .*\n {2}COMPILE ERROR spec\.match: /);
-    expect(r.stdout).toMatch(/action fine-egressdeny: EgressDeny via network:networkpolicy, 1 indicator/);
+    expect(r.stdout).toMatch(
+      /action fine-egressdeny: EgressDeny via network:networkpolicy, 1 indicator/,
+    );
   });
 
   it('GIVEN a plan-file that does not exist THEN it exits 1 naming the annotation and the file, and the policy sees the feed as missing', async () => {
@@ -238,7 +428,9 @@ describe('forestall plan on edge cases', () => {
     });
     const r = await plan(dir, '--now', NOW, '--json');
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/ThreatFeed gone: .*feed\.yaml: annotation forestall\.io\/plan-file: cannot read .*nowhere\.txt: no such file/);
+    expect(r.stderr).toMatch(
+      /ThreatFeed gone: .*feed\.yaml: annotation forestall\.io\/plan-file: cannot read .*nowhere\.txt: no such file/,
+    );
     const out = JSON.parse(r.stdout) as JsonPlan;
     expect(out.policies[0]!.missingFeeds).toEqual(['gone']);
     expect(out.actions).toEqual([]);
@@ -261,18 +453,25 @@ describe('forestall plan on edge cases', () => {
   });
 
   it('GIVEN an action its connector refuses to render (over its size budget) THEN it exits 1 naming the policy and the action', async () => {
-    const domains = Array.from({ length: 10_000 }, (_, i) => `host-${String(i).padStart(6, '0')}.malware-domain.test`).join('\n');
+    const domains = Array.from(
+      { length: 10_000 },
+      (_, i) => `host-${String(i).padStart(6, '0')}.malware-domain.test`,
+    ).join('\n');
     const dir = await workspace({
       'd.txt': domains,
       'all.yaml': `${feedYaml('doms', { 'forestall.io/plan-file': 'd.txt' })}\n---\n${policyYaml('p', 'doms', '').replace('EgressDeny', 'DNSBlock')}`,
     });
     const r = await plan(dir, '--now', NOW);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/ExposurePolicy\/p: action p-dnsblock: the CoreDNS ConfigMap would be about \d+ KiB for 10000 domains, over the 900 KiB budget/);
+    expect(r.stderr).toMatch(
+      /ExposurePolicy\/p: action p-dnsblock: the CoreDNS ConfigMap would be about \d+ KiB for 10000 domains, over the 900 KiB budget/,
+    );
   });
 
   it('GIVEN a feed without content THEN it is reported as missing for the policies that read it, and that is no error', async () => {
-    const dir = await workspace({ 'all.yaml': `${feedYaml('quiet')}\n---\n${policyYaml('p', 'quiet', '')}` });
+    const dir = await workspace({
+      'all.yaml': `${feedYaml('quiet')}\n---\n${policyYaml('p', 'quiet', '')}`,
+    });
     const r = await plan(dir, '--now', NOW);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/quiet\s+lines\s+no content: .*; missing for p/);
@@ -291,18 +490,26 @@ describe('forestall plan on edge cases', () => {
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout) as JsonPlan;
     expect(out.feeds[0]).toMatchObject({ name: 'ips', indicators: 1, dropped: { cluster: 1 } });
-    expect(out.actions[0]).toMatchObject({ indicators: 1, blastRadius: { namespaces: 1, workloads: 1, pods: 2, addresses: 1, production: true } });
+    expect(out.actions[0]).toMatchObject({
+      indicators: 1,
+      blastRadius: { namespaces: 1, workloads: 1, pods: 2, addresses: 1, production: true },
+    });
   });
 
   it('GIVEN a csv feed with a type column of accounts and an IdentitySuspend policy THEN the plan shows the accounts, their users, the approval and no objects', async () => {
     const dir = await workspace({
-      'phish.csv': 'indicator,type\nJ.Doe@Corp.example,email\nsvc-backup,username\nalice@example.com,\n45.148.10.240,ip\n',
+      'phish.csv':
+        'indicator,type\nJ.Doe@Corp.example,email\nsvc-backup,username\nalice@example.com,\n45.148.10.240,ip\n',
       'feed.yaml': [
-        'apiVersion: forestall.io/v1alpha1', 'kind: ThreatFeed', 'metadata: {name: phish, annotations: {forestall.io/plan-file: phish.csv}}',
+        'apiVersion: forestall.io/v1alpha1',
+        'kind: ThreatFeed',
+        'metadata: {name: phish, annotations: {forestall.io/plan-file: phish.csv}}',
         'spec: {format: csv, parser: {header: true, valueColumn: 0, typeColumn: 1}, source: {http: {url: "https://feeds.example.org/phish.csv"}}, confidence: {default: 90}}',
       ].join('\n'),
       'policy.yaml': [
-        'apiVersion: forestall.io/v1alpha1', 'kind: ExposurePolicy', 'metadata: {name: phished}',
+        'apiVersion: forestall.io/v1alpha1',
+        'kind: ExposurePolicy',
+        'metadata: {name: phished}',
         "spec: {feeds: {names: [phish]}, match: \"indicator.type == 'account'\", actions: [{type: IdentitySuspend, connector: 'identity:okta', params: {url: 'https://corp.okta.com', credentialsSecretRef: okta}}], mode: Enforce, autoApprove: 'action.confidence >= 50'}",
       ].join('\n'),
     });
@@ -310,23 +517,43 @@ describe('forestall plan on edge cases', () => {
     expect(r.code, r.stderr).toBe(0);
     // The row without a type is an email nobody said was an account: rejected, not suspended.
     expect(r.stdout).toMatch(/phish\s+csv\s+3 indicators \(account 2, ipv4 1\)/);
-    expect(r.stdout).toMatch(/malformed records: 1 \(first: line 4: not an IP, CIDR, domain, URL, hash or CVE: "alice@example.com"/);
-    expect(r.stdout).toContain('action phished-identitysuspend: IdentitySuspend via identity:okta, 2 accounts, highest confidence 90');
-    expect(r.stdout).toMatch(/decision {5}approval \(identity actions need approval unless spec.autoApprove names them/);
+    expect(r.stdout).toMatch(
+      /malformed records: 1 \(first: line 4: not an IP, CIDR, domain, URL, hash or CVE: "alice@example.com"/,
+    );
+    expect(r.stdout).toContain(
+      'action phished-identitysuspend: IdentitySuspend via identity:okta, 2 accounts, highest confidence 90',
+    );
+    expect(r.stdout).toMatch(
+      /decision {5}approval \(identity actions need approval unless spec.autoApprove names them/,
+    );
     expect(r.stdout).toContain('blast radius 2 users at the identity provider, touches production');
     expect(r.stdout).toContain('values       j.doe@corp.example, svc-backup');
-    expect(r.stdout).toContain("objects      none: identity:okta changes the accounts through the provider's API once the action is approved");
+    expect(r.stdout).toContain(
+      "objects      none: identity:okta changes the accounts through the provider's API once the action is approved",
+    );
     expect(r.stdout).not.toContain('not rendered');
     const json = JSON.parse((await plan(dir, '--now', NOW, '--json')).stdout) as JsonPlan;
-    expect(json.actions).toEqual([expect.objectContaining({ name: 'phished-identitysuspend', layer: 'identity', decision: 'approval', indicators: 2, objects: [], blastRadius: expect.objectContaining({ users: 2 }) })]);
+    expect(json.actions).toEqual([
+      expect.objectContaining({
+        name: 'phished-identitysuspend',
+        layer: 'identity',
+        decision: 'approval',
+        indicators: 2,
+        objects: [],
+        blastRadius: expect.objectContaining({ users: 2 }),
+      }),
+    ]);
   });
 
   it('GIVEN a DNSBlock policy that auto-approves everything and a feed of cluster, forge and IdP names THEN none of them is blocked (issue 13: a DNSBlock of cluster.local was auto-approved)', async () => {
     const dir = await workspace({
-      'names.txt': 'cluster.local\nsvc.cluster.local\nkubernetes.default.svc.cluster.local\nco.uk\nexample.org\ngit.example.org\nacme.okta.com\nevil.example\n',
+      'names.txt':
+        'cluster.local\nsvc.cluster.local\nkubernetes.default.svc.cluster.local\nco.uk\nexample.org\ngit.example.org\nacme.okta.com\nevil.example\n',
       'feed.yaml': feedYaml('names', { 'forestall.io/plan-file': 'names.txt' }),
       'policy.yaml': [
-        'apiVersion: forestall.io/v1alpha1', 'kind: ExposurePolicy', 'metadata: {name: dns}',
+        'apiVersion: forestall.io/v1alpha1',
+        'kind: ExposurePolicy',
+        'metadata: {name: dns}',
         'spec:',
         '  feeds: {names: [names]}',
         '  actions: [{type: DNSBlock}, {type: StepUpAuth, connector: "identity:okta", params: {url: "https://acme.okta.com", credentialsSecretRef: okta, group: mfa}}]',
@@ -338,8 +565,14 @@ describe('forestall plan on edge cases', () => {
     const r = await plan(dir, '--now', NOW, '--json');
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout) as JsonPlan;
-    expect(out.feeds[0]).toMatchObject({ indicators: 1, dropped: { cluster: 3, 'public-suffix': 1, infrastructure: 3 } });
-    expect(out.actions.find((a) => a.type === 'DNSBlock')).toMatchObject({ decision: 'auto', indicators: 1 });
+    expect(out.feeds[0]).toMatchObject({
+      indicators: 1,
+      dropped: { cluster: 3, 'public-suffix': 1, infrastructure: 3 },
+    });
+    expect(out.actions.find((a) => a.type === 'DNSBlock')).toMatchObject({
+      decision: 'auto',
+      indicators: 1,
+    });
   });
 
   it('GIVEN --never-block THEN the address joins the guardrails, as the controller flag of the same name does', async () => {
@@ -349,7 +582,10 @@ describe('forestall plan on edge cases', () => {
     });
     const r = await plan(dir, '--now', NOW, '--json', '--never-block', '193.47.62.69');
     expect(r.code, r.stderr).toBe(0);
-    expect((JSON.parse(r.stdout) as JsonPlan).feeds[0]).toMatchObject({ indicators: 1, dropped: { allowlist: 1 } });
+    expect((JSON.parse(r.stdout) as JsonPlan).feeds[0]).toMatchObject({
+      indicators: 1,
+      dropped: { allowlist: 1 },
+    });
   });
 
   it('GIVEN --out THEN every rendered object is a file that parses, and kustomization.yaml lists exactly those files', async () => {
@@ -364,7 +600,10 @@ describe('forestall plan on edge cases', () => {
     expect(r.code, r.stderr).toBe(0);
     const planned = (JSON.parse(r.stdout) as JsonPlan).actions.flatMap((a) => a.objects);
     expect(planned.map((o) => o.namespace)).toEqual(['apps', 'other']);
-    const kustomization = parse(await readFile(join(out, 'kustomization.yaml'), 'utf8')) as { kind: string; resources: string[] };
+    const kustomization = parse(await readFile(join(out, 'kustomization.yaml'), 'utf8')) as {
+      kind: string;
+      resources: string[];
+    };
     expect(kustomization.kind).toBe('Kustomization');
     const files = (await readdir(out)).filter((f) => f !== 'kustomization.yaml').sort();
     expect([...kustomization.resources].sort()).toEqual(files);
@@ -372,21 +611,49 @@ describe('forestall plan on edge cases', () => {
     for (const f of files) {
       const docs = parseAllDocuments(await readFile(join(out, f), 'utf8'));
       expect(docs).toHaveLength(1);
-      const m = docs[0]!.toJS() as { apiVersion: string; kind: string; metadata: { name: string; namespace?: string }; spec: { egress: { to: { ipBlock?: { except?: string[] } }[] }[] } };
-      expect(m.spec.egress[0]!.to[0]!.ipBlock!.except).toEqual(['2.57.122.0/24', '45.148.10.240/32', '193.47.62.69/32']);
-      written.push({ apiVersion: m.apiVersion, kind: m.kind, namespace: m.metadata.namespace ?? '', name: m.metadata.name });
+      const m = docs[0]!.toJS() as {
+        apiVersion: string;
+        kind: string;
+        metadata: { name: string; namespace?: string };
+        spec: { egress: { to: { ipBlock?: { except?: string[] } }[] }[] };
+      };
+      expect(m.spec.egress[0]!.to[0]!.ipBlock!.except).toEqual([
+        '2.57.122.0/24',
+        '45.148.10.240/32',
+        '193.47.62.69/32',
+      ]);
+      written.push({
+        apiVersion: m.apiVersion,
+        kind: m.kind,
+        namespace: m.metadata.namespace ?? '',
+        name: m.metadata.name,
+      });
     }
     expect(written).toEqual(planned);
   });
 
   it('GIVEN --cluster with a NodePort Service, VulnerabilityReports and a bad override annotation THEN the plan isolates the exposed workload (the internal one only with exposure Any) and warns about the annotation', async () => {
-    const catalog = { catalogVersion: '2025.07.14', count: 1, vulnerabilities: [{
-      cveID: 'CVE-2021-44228', vendorProject: 'Apache', product: 'Log4j2', vulnerabilityName: 'Apache Log4j2 Remote Code Execution Vulnerability', dateAdded: '2021-12-10',
-      shortDescription: 'x', requiredAction: 'x', dueDate: '2021-12-24', knownRansomwareCampaignUse: 'Known',
-    }] };
+    const catalog = {
+      catalogVersion: '2025.07.14',
+      count: 1,
+      vulnerabilities: [
+        {
+          cveID: 'CVE-2021-44228',
+          vendorProject: 'Apache',
+          product: 'Log4j2',
+          vulnerabilityName: 'Apache Log4j2 Remote Code Execution Vulnerability',
+          dateAdded: '2021-12-10',
+          shortDescription: 'x',
+          requiredAction: 'x',
+          dueDate: '2021-12-24',
+          knownRansomwareCampaignUse: 'Known',
+        },
+      ],
+    };
     const dir = await workspace({
       'kev.json': JSON.stringify(catalog),
-      'feed.yaml': 'apiVersion: forestall.io/v1alpha1\nkind: ThreatFeed\nmetadata: {name: kev, annotations: {forestall.io/plan-file: kev.json}}\nspec: {format: kev, source: {http: {url: "https://x/kev.json"}}, confidence: {default: 100}}',
+      'feed.yaml':
+        'apiVersion: forestall.io/v1alpha1\nkind: ThreatFeed\nmetadata: {name: kev, annotations: {forestall.io/plan-file: kev.json}}\nspec: {format: kev, source: {http: {url: "https://x/kev.json"}}, confidence: {default: 100}}',
       'policy.yaml': [
         'apiVersion: forestall.io/v1alpha1\nkind: ExposurePolicy\nmetadata: {name: kev}\nspec: {feeds: {names: [kev]}, match: "indicator.type == \'cve\' && workload.fixAvailable", scope: {exposure: InternetFacing}, actions: [{type: Isolate}], mode: Audit, expiry: UntilPatched}',
         'apiVersion: forestall.io/v1alpha1\nkind: ExposurePolicy\nmetadata: {name: kev-any}\nspec: {feeds: {names: [kev]}, match: "workload.name == \'indexer\'", scope: {exposure: Any}, actions: [{type: Isolate}], mode: Audit, expiry: UntilPatched}',
@@ -405,13 +672,21 @@ describe('forestall plan on edge cases', () => {
     const r = await plan(dir, '--now', NOW, '--cluster', join(dir, 'elsewhere'));
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/internet-facing: Deployment apps\/search\n/);
-    expect(r.stdout).toMatch(/warning: Deployment apps\/other: annotation forestall\.io\/internet-facing is "maybe", not "true" or "false"; it is ignored/);
-    expect(r.stdout).toMatch(/action kev-isolate-apps-deployment-search: Isolate via network:networkpolicy, 1 CVE/);
+    expect(r.stdout).toMatch(
+      /warning: Deployment apps\/other: annotation forestall\.io\/internet-facing is "maybe", not "true" or "false"; it is ignored/,
+    );
+    expect(r.stdout).toMatch(
+      /action kev-isolate-apps-deployment-search: Isolate via network:networkpolicy, 1 CVE/,
+    );
     expect(r.stdout).not.toMatch(/action kev-isolate-apps-statefulset-indexer/);
-    expect(r.stdout).toMatch(/action kev-any-isolate-apps-statefulset-indexer: .*\n(.*\n){3}\s+isolates\s+StatefulSet apps\/indexer\n\s+exposed by\s+nothing: not internet-facing \(scope\.exposure Any\)\n/);
+    expect(r.stdout).toMatch(
+      /action kev-any-isolate-apps-statefulset-indexer: .*\n(.*\n){3}\s+isolates\s+StatefulSet apps\/indexer\n\s+exposed by\s+nothing: not internet-facing \(scope\.exposure Any\)\n/,
+    );
     expect(r.stdout).toMatch(/decision\s+audit/);
     expect(r.stdout).toMatch(/exposed by\s+Service apps\/search \(NodePort\)/);
-    expect(r.stdout).toMatch(/CVE-2021-44228 {2}Apache Log4j2, in KEV since 2021-12-10, used in ransomware campaigns: CRITICAL in org\.apache\.logging\.log4j:log4j-core 2\.14\.1, container solr\n\s+remediation: upgrade org\.apache\.logging\.log4j:log4j-core from 2\.14\.1 to 2\.15\.0 in container solr \(image solr:8\.11\.0\)/);
+    expect(r.stdout).toMatch(
+      /CVE-2021-44228 {2}Apache Log4j2, in KEV since 2021-12-10, used in ransomware campaigns: CRITICAL in org\.apache\.logging\.log4j:log4j-core 2\.14\.1, container solr\n\s+remediation: upgrade org\.apache\.logging\.log4j:log4j-core from 2\.14\.1 to 2\.15\.0 in container solr \(image solr:8\.11\.0\)/,
+    );
   });
 
   it('GIVEN an invalid ExposurePolicy and a duplicate ThreatFeed THEN it exits 1 naming the files and fields', async () => {
@@ -422,7 +697,9 @@ describe('forestall plan on edge cases', () => {
     const r = await plan(dir, '--now', NOW);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/a\.yaml: ExposurePolicy\/broken: .*spec\.mode/);
-    expect(r.stderr).toMatch(/b\.yaml: ThreatFeed\/dup: a ThreatFeed named dup is already defined in .*a\.yaml/);
+    expect(r.stderr).toMatch(
+      /b\.yaml: ThreatFeed\/dup: a ThreatFeed named dup is already defined in .*a\.yaml/,
+    );
   });
 
   it.each([
@@ -430,10 +707,19 @@ describe('forestall plan on edge cases', () => {
     [['/nonexistent/forestall'], /\/nonexistent\/forestall: no such file or directory/],
     [['EXAMPLES', '--feed', 'ipsum'], /--feed "ipsum": expected NAME=FILE/],
     [['EXAMPLES', '--feed', 'nosuch=x.txt'], /--feed nosuch=\.\.\.: no ThreatFeed named nosuch/],
-    [['EXAMPLES', '--feed', 'ipsum=/nonexistent/ipsum.txt'], /--feed ipsum=\/nonexistent\/ipsum\.txt: not a readable file/],
+    [
+      ['EXAMPLES', '--feed', 'ipsum=/nonexistent/ipsum.txt'],
+      /--feed ipsum=\/nonexistent\/ipsum\.txt: not a readable file/,
+    ],
     [['EXAMPLES', '--now', 'yesterday'], /--now "yesterday": expected an RFC 3339 time/],
-    [['EXAMPLES', '--cluster', '/nonexistent/cluster'], /--cluster \/nonexistent\/cluster: not a directory/],
-    [['EXAMPLES', '--connector', 'firewall=x:y'], /--connector firewall=x:y: unknown layer "firewall"/],
+    [
+      ['EXAMPLES', '--cluster', '/nonexistent/cluster'],
+      /--cluster \/nonexistent\/cluster: not a directory/,
+    ],
+    [
+      ['EXAMPLES', '--connector', 'firewall=x:y'],
+      /--connector firewall=x:y: unknown layer "firewall"/,
+    ],
     [['EXAMPLES', '--colour'], /Unknown option '--colour'/],
   ])('GIVEN the usage error %j THEN it exits 2 and says what is wrong', async (args, message) => {
     const r = await plan(...args.map((a) => (a === 'EXAMPLES' ? examples : a)));
@@ -445,17 +731,24 @@ describe('forestall plan on edge cases', () => {
   it('GIVEN --help THEN it explains --out writes every action whatever its decision', async () => {
     const r = await plan('--help');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/--out DIR\s+write the rendered manifests of every action, whatever its\s+decision/);
+    expect(r.stdout).toMatch(
+      /--out DIR\s+write the rendered manifests of every action, whatever its\s+decision/,
+    );
   });
 });
 
 describe('the forestall command', () => {
   // Runs the build as a user would (npm test builds dist/ first), to check the wiring.
   const bin = new URL('../dist/cli/main.js', import.meta.url).pathname;
-  const run = (...args: string[]) => promisify(execFile)(process.execPath, [bin, ...args]).then(
-    (r) => ({ code: 0, ...r }),
-    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
-  );
+  const run = (...args: string[]) =>
+    promisify(execFile)(process.execPath, [bin, ...args]).then(
+      (r) => ({ code: 0, ...r }),
+      (e: { code: number; stdout: string; stderr: string }) => ({
+        code: e.code,
+        stdout: e.stdout,
+        stderr: e.stderr,
+      }),
+    );
 
   it('GIVEN --help THEN plan is listed, and plan --help prints its usage', async () => {
     expect((await run('--help')).stdout).toMatch(/plan PATH\.\.\.\s+run the policy engine offline/);
@@ -470,29 +763,40 @@ describe('the forestall command', () => {
     });
     const r = await run('plan', dir, '--now', NOW);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/forestall plan: .*all\.yaml: ExposurePolicy\/p: spec\.feeds\.names\[1\]: no ThreatFeed named "ipsun" in the input/);
+    expect(r.stderr).toMatch(
+      /forestall plan: .*all\.yaml: ExposurePolicy\/p: spec\.feeds\.names\[1\]: no ThreatFeed named "ipsun" in the input/,
+    );
     expect(r.stdout).toMatch(/missing feeds: ips, ipsun \(not defined, or no content\)/);
   });
 
   it('GIVEN a template whose params its connector does not take THEN the built command exits 1 naming the param', async () => {
-    const dir = await workspace({ 'all.yaml': `${feedYaml('ips')}\n---\n${policyYaml('p', 'ips', '').replace('{type: EgressDeny}', '{type: EgressDeny, params: {prority: 5}}')}` });
+    const dir = await workspace({
+      'all.yaml': `${feedYaml('ips')}\n---\n${policyYaml('p', 'ips', '').replace('{type: EgressDeny}', '{type: EgressDeny, params: {prority: 5}}')}`,
+    });
     const r = await run('plan', dir, '--now', NOW);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/ExposurePolicy\/p: spec\.actions\[0\]\.params\.prority: is not a parameter of this connector/);
+    expect(r.stderr).toMatch(
+      /ExposurePolicy\/p: spec\.actions\[0\]\.params\.prority: is not a parameter of this connector/,
+    );
   });
 
   it('GIVEN a KEV catalog whose count is larger than the entries it lists THEN the built command exits 1 naming both numbers and plans no isolation from it', async () => {
-    const catalog = JSON.parse(await readFile(new URL('../examples/feeds/kev.json', import.meta.url), 'utf8')) as { count: number; vulnerabilities: unknown[] };
+    const catalog = JSON.parse(
+      await readFile(new URL('../examples/feeds/kev.json', import.meta.url), 'utf8'),
+    ) as { count: number; vulnerabilities: unknown[] };
     const listed = catalog.vulnerabilities.length;
     catalog.count = listed + 5;
     const dir = await workspace({
       'kev.json': JSON.stringify(catalog),
-      'all.yaml': 'apiVersion: forestall.io/v1alpha1\nkind: ThreatFeed\nmetadata: {name: kev, annotations: {forestall.io/plan-file: kev.json}}\n' +
+      'all.yaml':
+        'apiVersion: forestall.io/v1alpha1\nkind: ThreatFeed\nmetadata: {name: kev, annotations: {forestall.io/plan-file: kev.json}}\n' +
         'spec: {format: kev, source: {http: {url: "https://x.example/kev.json"}}}',
     });
     const r = await run('plan', dir, '--now', NOW);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`says count ${listed + 5} but lists ${listed} vulnerabilities; a catalog that contradicts itself is refused`);
+    expect(r.stderr).toContain(
+      `says count ${listed + 5} but lists ${listed} vulnerabilities; a catalog that contradicts itself is refused`,
+    );
     expect(r.stdout).toMatch(/kev\s+kev\s+ERROR/);
   });
 
@@ -505,15 +809,45 @@ describe('the forestall command', () => {
 
 describe('clusterRanges', () => {
   it('GIVEN Services, Nodes, a ServiceCIDR and the kubernetes EndpointSlice THEN it returns their addresses and ranges, without headless Services', () => {
-    expect(clusterRanges([
-      { kind: 'Service', spec: { clusterIP: '10.96.0.10', clusterIPs: ['10.96.0.10', 'fd00:10:96::a'] } },
-      { kind: 'Service', spec: { clusterIP: 'None' } },
-      { kind: 'Service', spec: { clusterIP: '10.96.1.1' } },
-      { kind: 'Node', spec: { podCIDR: '10.244.0.0/24' }, status: { addresses: [{ type: 'InternalIP', address: '10.0.0.5' }, { type: 'Hostname', address: 'n1' }] } },
-      { kind: 'ServiceCIDR', spec: { cidrs: ['10.96.0.0/16'] } },
-      { kind: 'EndpointSlice', metadata: { labels: { 'kubernetes.io/service-name': 'kubernetes' } }, endpoints: [{ addresses: ['172.18.0.2'] }] },
-      { kind: 'EndpointSlice', metadata: { labels: { 'kubernetes.io/service-name': 'web' } }, endpoints: [{ addresses: ['10.244.0.9'] }] },
-      null,
-    ])).toEqual(['10.0.0.5', '10.244.0.0/24', '10.96.0.0/16', '10.96.0.10', '10.96.1.1', '172.18.0.2', 'fd00:10:96::a']);
+    expect(
+      clusterRanges([
+        {
+          kind: 'Service',
+          spec: { clusterIP: '10.96.0.10', clusterIPs: ['10.96.0.10', 'fd00:10:96::a'] },
+        },
+        { kind: 'Service', spec: { clusterIP: 'None' } },
+        { kind: 'Service', spec: { clusterIP: '10.96.1.1' } },
+        {
+          kind: 'Node',
+          spec: { podCIDR: '10.244.0.0/24' },
+          status: {
+            addresses: [
+              { type: 'InternalIP', address: '10.0.0.5' },
+              { type: 'Hostname', address: 'n1' },
+            ],
+          },
+        },
+        { kind: 'ServiceCIDR', spec: { cidrs: ['10.96.0.0/16'] } },
+        {
+          kind: 'EndpointSlice',
+          metadata: { labels: { 'kubernetes.io/service-name': 'kubernetes' } },
+          endpoints: [{ addresses: ['172.18.0.2'] }],
+        },
+        {
+          kind: 'EndpointSlice',
+          metadata: { labels: { 'kubernetes.io/service-name': 'web' } },
+          endpoints: [{ addresses: ['10.244.0.9'] }],
+        },
+        null,
+      ]),
+    ).toEqual([
+      '10.0.0.5',
+      '10.244.0.0/24',
+      '10.96.0.0/16',
+      '10.96.0.10',
+      '10.96.1.1',
+      '172.18.0.2',
+      'fd00:10:96::a',
+    ]);
   });
 });

@@ -9,13 +9,46 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { formatIssues, LAYERS, parseDuration, validateObject, type ExposurePolicy, type ThreatFeed } from '../crds/index.js';
-import { ConfidenceExpressionError, defaultGuardrailConfig, Guardrails, infrastructureHosts, ingest, type IngestResult } from '../feeds/index.js';
 import {
-  CelCache, evaluatePolicy, inventoryFromObjects, isIdentityConnectorId, remediation, selectFeeds,
-  type ActionEvidence, type CompileError, type CveEvidence, type Evaluation, type FeedView, type Inventory, type PlannedAction,
+  formatIssues,
+  LAYERS,
+  parseDuration,
+  validateObject,
+  type ExposurePolicy,
+  type ThreatFeed,
+} from '../crds/index.js';
+import {
+  ConfidenceExpressionError,
+  defaultGuardrailConfig,
+  Guardrails,
+  infrastructureHosts,
+  ingest,
+  type IngestResult,
+} from '../feeds/index.js';
+import {
+  CelCache,
+  evaluatePolicy,
+  inventoryFromObjects,
+  isIdentityConnectorId,
+  remediation,
+  selectFeeds,
+  type ActionEvidence,
+  type CompileError,
+  type CveEvidence,
+  type Evaluation,
+  type FeedView,
+  type Inventory,
+  type PlannedAction,
 } from '../policies/index.js';
-import { CONNECTOR_IDS, isConnectorId, rendererFor, writeKustomization, type Layer, type Manifest, type WriteResult } from '../connectors/index.js';
+import {
+  CONNECTOR_IDS,
+  isConnectorId,
+  rendererFor,
+  writeKustomization,
+  type Layer,
+  type Manifest,
+  type WriteResult,
+} from '../connectors/index.js';
 import { feedProblems, meantForForestall, templateProblems, undefinedFeeds } from './checks.js';
 import { readYamlDocuments } from './validate.js';
 
@@ -143,8 +176,15 @@ export function clusterRanges(objects: readonly unknown[]): string[] {
   const out = new Set<string>();
   for (const raw of objects) {
     const o = raw as {
-      kind?: string; metadata?: { labels?: Record<string, string> };
-      spec?: { clusterIP?: string; clusterIPs?: string[]; cidrs?: string[]; podCIDR?: string; podCIDRs?: string[] };
+      kind?: string;
+      metadata?: { labels?: Record<string, string> };
+      spec?: {
+        clusterIP?: string;
+        clusterIPs?: string[];
+        cidrs?: string[];
+        podCIDR?: string;
+        podCIDRs?: string[];
+      };
       status?: { addresses?: { type?: string; address?: string }[] };
       endpoints?: { addresses?: string[] }[];
     } | null;
@@ -161,10 +201,12 @@ export function clusterRanges(objects: readonly unknown[]): string[] {
         break;
       case 'Node':
         for (const c of o.spec?.podCIDRs ?? [o.spec?.podCIDR]) add(c);
-        for (const a of o.status?.addresses ?? []) if (a.type === 'InternalIP' || a.type === 'ExternalIP') add(a.address);
+        for (const a of o.status?.addresses ?? [])
+          if (a.type === 'InternalIP' || a.type === 'ExternalIP') add(a.address);
         break;
       case 'EndpointSlice':
-        if (o.metadata?.labels?.['kubernetes.io/service-name'] === 'kubernetes') for (const e of o.endpoints ?? []) for (const a of e.addresses ?? []) add(a);
+        if (o.metadata?.labels?.['kubernetes.io/service-name'] === 'kubernetes')
+          for (const e of o.endpoints ?? []) for (const a of e.addresses ?? []) add(a);
         break;
     }
   }
@@ -175,7 +217,9 @@ type Loaded<T> = { object: T; file: string };
 
 /** Reads and validates the Forestall objects under the paths, as `kubectl apply` would (schema defaults filled in). */
 async function loadForestallObjects(
-  paths: readonly string[], defaults: Partial<Record<Layer, string>>, errors: string[],
+  paths: readonly string[],
+  defaults: Partial<Record<Layer, string>>,
+  errors: string[],
 ): Promise<{ feeds: Loaded<ThreatFeed>[]; policies: Loaded<ExposurePolicy>[] }> {
   const feeds = new Map<string, Loaded<ThreatFeed>>();
   const policies = new Map<string, Loaded<ExposurePolicy>>();
@@ -192,12 +236,15 @@ async function loadForestallObjects(
       continue;
     }
     const o = result.object;
-    const into = o.kind === 'ThreatFeed' ? feeds : o.kind === 'ExposurePolicy' ? policies : undefined;
+    const into =
+      o.kind === 'ThreatFeed' ? feeds : o.kind === 'ExposurePolicy' ? policies : undefined;
     if (!into) continue;
     const name = o.metadata?.name ?? '';
     const seen = into.get(name);
     if (seen) {
-      errors.push(`${label}: a ${o.kind} named ${name} is already defined in ${seen.file}; this one is ignored`);
+      errors.push(
+        `${label}: a ${o.kind} named ${name} is already defined in ${seen.file}; this one is ignored`,
+      );
       continue;
     }
     (into as Map<string, Loaded<typeof o>>).set(name, { object: o, file: doc.file });
@@ -209,7 +256,10 @@ async function loadForestallObjects(
   }
   for (const { object, file } of policies.values()) {
     const problems = undefinedFeeds(object.spec, new Set(feeds.keys()));
-    if (problems.length) errors.push(`${file}: ExposurePolicy/${object.metadata?.name ?? ''}: ${formatIssues(problems)}`);
+    if (problems.length)
+      errors.push(
+        `${file}: ExposurePolicy/${object.metadata?.name ?? ''}: ${formatIssues(problems)}`,
+      );
   }
   // Code-point order, not the locale's: the output must not depend on where it runs.
   const byName = <T extends { object: { metadata?: { name?: string } } }>(a: T, b: T) => {
@@ -220,10 +270,19 @@ async function loadForestallObjects(
 }
 
 /** Ingests one feed from its local file with exactly the options the controller's reconciler uses. */
-async function ingestFeed(loaded: Loaded<ThreatFeed>, input: PlanInput, guardrails: Guardrails): Promise<FeedReport> {
+async function ingestFeed(
+  loaded: Loaded<ThreatFeed>,
+  input: PlanInput,
+  guardrails: Guardrails,
+): Promise<FeedReport> {
   const feed = loaded.object;
   const name = feed.metadata?.name ?? '';
-  const report: FeedReport = { name, format: feed.spec.format, labels: { ...feed.metadata?.labels }, readBy: [] };
+  const report: FeedReport = {
+    name,
+    format: feed.spec.format,
+    labels: { ...feed.metadata?.labels },
+    readBy: [],
+  };
   // A confidence expression that does not compile is the YAML's fault, content or not.
   const problems = feedProblems(feed.spec);
   if (problems.length) {
@@ -231,7 +290,8 @@ async function ingestFeed(loaded: Loaded<ThreatFeed>, input: PlanInput, guardrai
     return report;
   }
   const annotated = feed.metadata?.annotations?.[PLAN_FILE_ANNOTATION];
-  const file = input.feedFiles.get(name) ?? (annotated ? join(dirname(loaded.file), annotated) : undefined);
+  const file =
+    input.feedFiles.get(name) ?? (annotated ? join(dirname(loaded.file), annotated) : undefined);
   if (!file) {
     report.missing = `no content: give --feed ${name}=FILE or the ${PLAN_FILE_ANNOTATION} annotation`;
     return report;
@@ -240,18 +300,28 @@ async function ingestFeed(loaded: Loaded<ThreatFeed>, input: PlanInput, guardrai
   try {
     if (!(await stat(file)).isFile()) throw new Error('not a file');
   } catch (e) {
-    const via = input.feedFiles.has(name) ? `--feed ${name}=${file}` : `${loaded.file}: annotation ${PLAN_FILE_ANNOTATION}`;
+    const via = input.feedFiles.has(name)
+      ? `--feed ${name}=${file}`
+      : `${loaded.file}: annotation ${PLAN_FILE_ANNOTATION}`;
     report.error = `${via}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`;
     return report;
   }
   try {
     report.result = await ingest(createReadStream(file), {
-      feed: name, format: feed.spec.format, parser: feed.spec.parser, confidence: feed.spec.confidence,
-      ttlMs: parseDuration(feed.spec.ttl ?? '168h'), now: input.now, guardrails,
+      feed: name,
+      format: feed.spec.format,
+      parser: feed.spec.parser,
+      confidence: feed.spec.confidence,
+      ttlMs: parseDuration(feed.spec.ttl ?? '168h'),
+      now: input.now,
+      guardrails,
     });
   } catch (e) {
     // A confidence expression that does not compile is the YAML's fault, not the file's.
-    report.error = e instanceof ConfidenceExpressionError ? `${loaded.file}: ${e.message}` : `${file}: ${(e as Error).message}`;
+    report.error =
+      e instanceof ConfidenceExpressionError
+        ? `${loaded.file}: ${e.message}`
+        : `${file}: ${(e as Error).message}`;
   }
   return report;
 }
@@ -261,7 +331,13 @@ function renderAction(action: PlannedAction): ActionReport {
   // Identity connectors call the provider's API once the action is approved; there is no object to render.
   if (isIdentityConnectorId(action.connector)) return { action, manifests: [], problems: [] };
   if (!isConnectorId(action.connector)) {
-    return { action, manifests: [], problems: [`no connector ${action.connector} renders Kubernetes objects; known connectors: ${CONNECTOR_IDS.join(', ')}`] };
+    return {
+      action,
+      manifests: [],
+      problems: [
+        `no connector ${action.connector} renders Kubernetes objects; known connectors: ${CONNECTOR_IDS.join(', ')}`,
+      ],
+    };
   }
   const renderer = rendererFor(action.connector);
   const problems = renderer.validate(action.request);
@@ -269,18 +345,35 @@ function renderAction(action: PlannedAction): ActionReport {
   try {
     return { action, manifests: renderer.render(action.request), problems };
   } catch (e) {
-    return { action, manifests: [], problems: [`${action.connector} failed to render: ${(e as Error).message}`] };
+    return {
+      action,
+      manifests: [],
+      problems: [`${action.connector} failed to render: ${(e as Error).message}`],
+    };
   }
 }
 
 export async function buildPlan(input: PlanInput): Promise<Plan> {
   const errors: string[] = [];
-  const { feeds, policies } = await loadForestallObjects(input.paths, input.defaultConnectors, errors);
+  const { feeds, policies } = await loadForestallObjects(
+    input.paths,
+    input.defaultConnectors,
+    errors,
+  );
   for (const name of input.feedFiles.keys()) {
     // Flags are usage: a --feed file that cannot be read is bad usage, as a PATH is.
-    if (!feeds.some((f) => f.object.metadata?.name === name)) throw new UsageError(`--feed ${name}=...: no ThreatFeed named ${name} under ${input.paths.join(', ')}`);
+    if (!feeds.some((f) => f.object.metadata?.name === name))
+      throw new UsageError(
+        `--feed ${name}=...: no ThreatFeed named ${name} under ${input.paths.join(', ')}`,
+      );
     const file = input.feedFiles.get(name)!;
-    if (!(await stat(file).then((s) => s.isFile(), () => false))) throw new UsageError(`--feed ${name}=${file}: not a readable file`);
+    if (
+      !(await stat(file).then(
+        (s) => s.isFile(),
+        () => false,
+      ))
+    )
+      throw new UsageError(`--feed ${name}=${file}: not a readable file`);
   }
 
   const clusterObjects: unknown[] = [];
@@ -291,8 +384,17 @@ export async function buildPlan(input: PlanInput): Promise<Plan> {
   const inventory = inventoryFromObjects(clusterObjects);
   const ranges = clusterRanges(clusterObjects);
   // As the controller builds them: the hosts every feed and policy names are never blocked.
-  const hosts = infrastructureHosts(feeds.map((f) => f.object), policies.map((p) => p.object));
-  const guardrails = new Guardrails(defaultGuardrailConfig({ clusterCidrs: ranges, infrastructureHosts: hosts, allowlist: input.neverBlock }));
+  const hosts = infrastructureHosts(
+    feeds.map((f) => f.object),
+    policies.map((p) => p.object),
+  );
+  const guardrails = new Guardrails(
+    defaultGuardrailConfig({
+      clusterCidrs: ranges,
+      infrastructureHosts: hosts,
+      allowlist: input.neverBlock,
+    }),
+  );
 
   const feedReports: FeedReport[] = [];
   for (const f of feeds) {
@@ -300,29 +402,55 @@ export async function buildPlan(input: PlanInput): Promise<Plan> {
     if (report.error) errors.push(`ThreatFeed ${report.name}: ${report.error}`);
     feedReports.push(report);
   }
-  const views: FeedView[] = feedReports.map((r) => ({ name: r.name, labels: r.labels, indicators: r.result?.indicators }));
+  const views: FeedView[] = feedReports.map((r) => ({
+    name: r.name,
+    labels: r.labels,
+    indicators: r.result?.indicators,
+  }));
   for (const { object } of policies) {
-    for (const f of selectFeeds(object.spec, views).selected) feedReports.find((r) => r.name === f.name)!.readBy.push(object.metadata?.name ?? '');
+    for (const f of selectFeeds(object.spec, views).selected)
+      feedReports.find((r) => r.name === f.name)!.readBy.push(object.metadata?.name ?? '');
   }
 
   const cel = new CelCache();
   const policyReports: PolicyReport[] = policies.map(({ object, file }) => {
     const name = object.metadata?.name ?? '';
-    const evaluation = evaluatePolicy({ name, generation: object.metadata?.generation ?? 1, spec: object.spec }, views, inventory, {
-      now: input.now, cel, defaultConnectors: input.defaultConnectors,
-    });
-    for (const c of evaluation.compileErrors) errors.push(`${file}: ExposurePolicy/${name}: ${compileMessage(c)}`);
+    const evaluation = evaluatePolicy(
+      { name, generation: object.metadata?.generation ?? 1, spec: object.spec },
+      views,
+      inventory,
+      {
+        now: input.now,
+        cel,
+        defaultConnectors: input.defaultConnectors,
+      },
+    );
+    for (const c of evaluation.compileErrors)
+      errors.push(`${file}: ExposurePolicy/${name}: ${compileMessage(c)}`);
     const actions = evaluation.actions.map(renderAction);
     // What the action reconciler would refuse (values the connector cannot carry, a size
     // over its budget). A policy whose templates were refused at load is not told twice.
     if (!templateProblems(object.spec, input.defaultConnectors).length) {
-      for (const { action, problems } of actions) for (const p of problems) errors.push(`${file}: ExposurePolicy/${name}: action ${action.name}: ${p}`);
+      for (const { action, problems } of actions)
+        for (const p of problems)
+          errors.push(`${file}: ExposurePolicy/${name}: action ${action.name}: ${p}`);
     }
-    return { name, file, mode: object.spec.mode ?? 'Audit', suspended: object.spec.suspend === true, evaluation, actions };
+    return {
+      name,
+      file,
+      mode: object.spec.mode ?? 'Audit',
+      suspended: object.spec.suspend === true,
+      evaluation,
+      actions,
+    };
   });
   return {
-    now: input.now, paths: input.paths, cluster: { dirs: input.clusterDirs, fromFlag: input.clusterFromFlag, inventory, ranges },
-    feeds: feedReports, policies: policyReports, errors,
+    now: input.now,
+    paths: input.paths,
+    cluster: { dirs: input.clusterDirs, fromFlag: input.clusterFromFlag, inventory, ranges },
+    feeds: feedReports,
+    policies: policyReports,
+    errors,
   };
 }
 
@@ -343,26 +471,52 @@ export function planJson(plan: Plan): unknown {
       decision: action.decision,
       indicators: action.request.values.length,
       blastRadius: action.blastRadius,
-      objects: manifests.map((m) => ({ apiVersion: m.apiVersion, kind: m.kind, namespace: m.metadata.namespace ?? '', name: m.metadata.name })),
+      objects: manifests.map((m) => ({
+        apiVersion: m.apiVersion,
+        kind: m.kind,
+        namespace: m.metadata.namespace ?? '',
+        name: m.metadata.name,
+      })),
       ...(action.evidence ? { evidence: evidenceJson(action.evidence) } : {}),
-      ...(action.isolatedWorkloads?.length ? { evidence: { isolatedWorkloads: action.isolatedWorkloads } } : {}),
+      ...(action.isolatedWorkloads?.length
+        ? { evidence: { isolatedWorkloads: action.isolatedWorkloads } }
+        : {}),
     })),
     policies: plan.policies.map((p) => ({
-      name: p.name, file: p.file, mode: p.mode, suspended: p.suspended,
+      name: p.name,
+      file: p.file,
+      mode: p.mode,
+      suspended: p.suspended,
       matched: p.evaluation.matched,
       missingFeeds: p.evaluation.missingFeeds,
       compileErrors: p.evaluation.compileErrors,
       warnings: p.evaluation.warnings,
       actions: p.actions.map(({ action, problems }) => ({
-        name: action.name, connector: action.connector, confidence: action.confidence, reason: action.reason,
-        feeds: action.feeds, digest: action.digest, expiresAt: action.request.expiresAt ?? null, problems,
+        name: action.name,
+        connector: action.connector,
+        confidence: action.confidence,
+        reason: action.reason,
+        feeds: action.feeds,
+        digest: action.digest,
+        expiresAt: action.request.expiresAt ?? null,
+        problems,
       })),
     })),
     feeds: plan.feeds.map((f) => ({
-      name: f.name, format: f.format, file: f.file ?? null, readBy: f.readBy,
+      name: f.name,
+      format: f.format,
+      file: f.file ?? null,
+      readBy: f.readBy,
       ...(f.missing ? { missing: f.missing } : {}),
       ...(f.error ? { error: f.error } : {}),
-      ...(f.result ? { indicators: f.result.kept, byType: f.result.byType, dropped: f.result.dropped, rejected: f.result.rejected } : {}),
+      ...(f.result
+        ? {
+            indicators: f.result.kept,
+            byType: f.result.byType,
+            dropped: f.result.dropped,
+            rejected: f.result.rejected,
+          }
+        : {}),
     })),
     cluster: {
       dirs: plan.cluster.dirs,
@@ -379,16 +533,25 @@ export function planJson(plan: Plan): unknown {
 }
 
 function evidenceJson(evidence: ActionEvidence): unknown {
-  return { ...evidence, vulnerabilities: evidence.vulnerabilities.map((v) => ({ ...v, remediation: remediation(v) })) };
+  return {
+    ...evidence,
+    vulnerabilities: evidence.vulnerabilities.map((v) => ({ ...v, remediation: remediation(v) })),
+  };
 }
 
 /** "Kind namespace/name" of every internet-facing workload, sorted. */
 function internetFacing(inventory: Inventory): string[] {
-  return [...(inventory.exposure?.workloads.values() ?? [])].filter((w) => w.internetFacing).map((w) => `${w.kind} ${w.namespace}/${w.name}`).sort();
+  return [...(inventory.exposure?.workloads.values() ?? [])]
+    .filter((w) => w.internetFacing)
+    .map((w) => `${w.kind} ${w.namespace}/${w.name}`)
+    .sort();
 }
 
 const n = (x: number) => x.toLocaleString('en-US');
-const counts = (m: Record<string, number | undefined>) => Object.entries(m).map(([k, v]) => `${k} ${n(v ?? 0)}`).join(', ');
+const counts = (m: Record<string, number | undefined>) =>
+  Object.entries(m)
+    .map(([k, v]) => `${k} ${n(v ?? 0)}`)
+    .join(', ');
 const plural = (x: number, one: string, many = `${one}s`) => `${n(x)} ${x === 1 ? one : many}`;
 
 /** The readable summary. */
@@ -396,16 +559,22 @@ export function formatPlan(plan: Plan): string {
   const lines: string[] = [];
   const { inventory } = plan.cluster;
   const pods = inventory.workloads.reduce((s, w) => s + w.pods, 0);
-  lines.push(`Plan of ${plural(plan.feeds.length, 'ThreatFeed')} and ${plural(plan.policies.length, 'ExposurePolicy', 'ExposurePolicies')} under ${plan.paths.join(', ')}, at ${plan.now.toISOString()}`);
-  lines.push(plan.cluster.dirs.length
-    ? `Cluster ${plan.cluster.dirs.join(', ')}${plan.cluster.fromFlag ? '' : ' (found under the PATH; --cluster DIR chooses another)'}: ` +
-      `${plural(inventory.namespaces.length, 'namespace')}, ${plural(inventory.workloads.length, 'workload')}, ${plural(pods, 'pod')}; ${plural(plan.cluster.ranges.length, 'cluster range')} never blocked`
-    : 'No cluster objects (--cluster DIR): no namespaces or workloads are in scope, so namespaced connectors render nothing');
+  lines.push(
+    `Plan of ${plural(plan.feeds.length, 'ThreatFeed')} and ${plural(plan.policies.length, 'ExposurePolicy', 'ExposurePolicies')} under ${plan.paths.join(', ')}, at ${plan.now.toISOString()}`,
+  );
+  lines.push(
+    plan.cluster.dirs.length
+      ? `Cluster ${plan.cluster.dirs.join(', ')}${plan.cluster.fromFlag ? '' : ' (found under the PATH; --cluster DIR chooses another)'}: ` +
+          `${plural(inventory.namespaces.length, 'namespace')}, ${plural(inventory.workloads.length, 'workload')}, ${plural(pods, 'pod')}; ${plural(plan.cluster.ranges.length, 'cluster range')} never blocked`
+      : 'No cluster objects (--cluster DIR): no namespaces or workloads are in scope, so namespaced connectors render nothing',
+  );
   const exposure = inventory.exposure;
   if (plan.cluster.dirs.length && exposure) {
     const facing = internetFacing(inventory);
     lines.push(`  internet-facing: ${facing.length ? facing.join(', ') : 'none'}`);
-    lines.push(`  VulnerabilityReports: ${n(exposure.reports)}${exposure.ignoredReports.length ? `, ${n(exposure.ignoredReports.length)} ignored:` : ''}`);
+    lines.push(
+      `  VulnerabilityReports: ${n(exposure.reports)}${exposure.ignoredReports.length ? `, ${n(exposure.ignoredReports.length)} ignored:` : ''}`,
+    );
     for (const r of exposure.ignoredReports) lines.push(`    ${r.report}: ${r.reason}`);
     for (const w of exposure.warnings) lines.push(`  warning: ${w}`);
   }
@@ -414,14 +583,25 @@ export function formatPlan(plan: Plan): string {
   const width = Math.max(...plan.feeds.map((f) => f.name.length), 4);
   for (const f of plan.feeds) {
     const head = `  ${f.name.padEnd(width)}  ${f.format.padEnd(5)}`;
-    if (f.missing) lines.push(`${head}  ${f.missing}; ${f.readBy.length ? `missing for ${f.readBy.join(', ')}` : 'no policy reads it'}`);
+    if (f.missing)
+      lines.push(
+        `${head}  ${f.missing}; ${f.readBy.length ? `missing for ${f.readBy.join(', ')}` : 'no policy reads it'}`,
+      );
     else if (f.error) lines.push(`${head}  ERROR ${f.error}`);
     else if (f.result) {
       const r = f.result;
       const dropped = Object.values(r.dropped).reduce((a, b) => a + b, 0);
-      lines.push(`${head}  ${plural(r.kept, 'indicator')} (${counts(r.byType) || 'none'}) from ${f.file}`);
-      if (dropped) lines.push(`  ${''.padEnd(width)}         dropped by guardrails: ${counts(r.dropped)}${r.droppedSamples.length <= 3 ? ` (${r.droppedSamples.map((d) => d.value).join(', ')})` : ''}`);
-      if (r.rejected) lines.push(`  ${''.padEnd(width)}         malformed records: ${n(r.rejected)}${r.rejectedSamples[0] ? ` (first: ${r.rejectedSamples[0].ref}: ${r.rejectedSamples[0].reason})` : ''}`);
+      lines.push(
+        `${head}  ${plural(r.kept, 'indicator')} (${counts(r.byType) || 'none'}) from ${f.file}`,
+      );
+      if (dropped)
+        lines.push(
+          `  ${''.padEnd(width)}         dropped by guardrails: ${counts(r.dropped)}${r.droppedSamples.length <= 3 ? ` (${r.droppedSamples.map((d) => d.value).join(', ')})` : ''}`,
+        );
+      if (r.rejected)
+        lines.push(
+          `  ${''.padEnd(width)}         malformed records: ${n(r.rejected)}${r.rejectedSamples[0] ? ` (first: ${r.rejectedSamples[0].ref}: ${r.rejectedSamples[0].reason})` : ''}`,
+        );
     }
   }
   if (!plan.feeds.length) lines.push('  none');
@@ -434,29 +614,55 @@ export function formatPlan(plan: Plan): string {
       lines.push('  not evaluated');
       continue;
     }
-    if (p.suspended) lines.push('  suspended: in a cluster it produces no new actions; the plan shows what it would do otherwise');
-    if (e.missingFeeds.length) lines.push(`  missing feeds: ${e.missingFeeds.join(', ')} (not defined, or no content)`);
+    if (p.suspended)
+      lines.push(
+        '  suspended: in a cluster it produces no new actions; the plan shows what it would do otherwise',
+      );
+    if (e.missingFeeds.length)
+      lines.push(`  missing feeds: ${e.missingFeeds.join(', ')} (not defined, or no content)`);
     lines.push(`  matched ${plural(e.matched, 'indicator')}`);
     for (const { action, manifests, problems } of p.actions) {
       const br = action.blastRadius;
       const count = action.request.values.length;
-      const values = action.type === 'Isolate' ? plural(count, 'CVE') : action.type === 'IdentitySuspend' || action.type === 'StepUpAuth' ? plural(count, 'account') : plural(count, 'indicator');
-      lines.push(`  action ${action.name}: ${action.type} via ${action.connector}, ${values}, highest confidence ${action.confidence}`);
+      const values =
+        action.type === 'Isolate'
+          ? plural(count, 'CVE')
+          : action.type === 'IdentitySuspend' || action.type === 'StepUpAuth'
+            ? plural(count, 'account')
+            : plural(count, 'indicator');
+      lines.push(
+        `  action ${action.name}: ${action.type} via ${action.connector}, ${values}, highest confidence ${action.confidence}`,
+      );
       lines.push(`    decision     ${action.decision} (${action.reason})`);
       if (action.layer === 'identity') {
-        const reach = action.type === 'IdentityBlock' ? plural(br.addresses, 'address', 'addresses') : plural(br.users, 'user');
-        lines.push(`    blast radius ${reach} at the identity provider${br.production ? ', touches production' : ''}`);
+        const reach =
+          action.type === 'IdentityBlock'
+            ? plural(br.addresses, 'address', 'addresses')
+            : plural(br.users, 'user');
+        lines.push(
+          `    blast radius ${reach} at the identity provider${br.production ? ', touches production' : ''}`,
+        );
         if (count <= 10) lines.push(`    values       ${action.request.values.join(', ')}`);
-        (action.isolatedWorkloads ?? []).forEach((w, i) => lines.push(`    ${i === 0 ? 'around      ' : '            '} ${w.target.kind} ${w.target.namespace}/${w.target.name} (isolated): ${listed(w.accounts)}`));
+        (action.isolatedWorkloads ?? []).forEach((w, i) =>
+          lines.push(
+            `    ${i === 0 ? 'around      ' : '            '} ${w.target.kind} ${w.target.namespace}/${w.target.name} (isolated): ${listed(w.accounts)}`,
+          ),
+        );
       } else {
-        lines.push(`    blast radius ${plural(br.namespaces, 'namespace')}, ${plural(br.workloads, 'workload')}, ${plural(br.pods, 'pod')}, ${plural(br.addresses, 'address', 'addresses')}${br.production ? ', touches production' : ''}`);
+        lines.push(
+          `    blast radius ${plural(br.namespaces, 'namespace')}, ${plural(br.workloads, 'workload')}, ${plural(br.pods, 'pod')}, ${plural(br.addresses, 'address', 'addresses')}${br.production ? ', touches production' : ''}`,
+        );
       }
       if (action.request.expiresAt) lines.push(`    expires      ${action.request.expiresAt}`);
-      else if (action.type === 'Isolate') lines.push('    expires      when patched (expiry UntilPatched)');
+      else if (action.type === 'Isolate')
+        lines.push('    expires      when patched (expiry UntilPatched)');
       if (action.evidence) lines.push(...formatEvidence(action.evidence));
       for (const problem of problems) lines.push(`    not rendered: ${problem}`);
       if (manifests.length) lines.push(`    objects      ${summariseObjects(manifests)}`);
-      else if (isIdentityConnectorId(action.connector)) lines.push(`    objects      none: ${action.connector} changes the accounts through the provider's API once the action is approved`);
+      else if (isIdentityConnectorId(action.connector))
+        lines.push(
+          `    objects      none: ${action.connector} changes the accounts through the provider's API once the action is approved`,
+        );
     }
     if (!p.actions.length && !e.warnings.length) lines.push('  no actions');
     for (const w of e.warnings) lines.push(`  warning: ${w}`);
@@ -465,7 +671,10 @@ export function formatPlan(plan: Plan): string {
 
   const actions = plan.policies.flatMap((p) => p.actions.map((a) => a.action));
   const by = (d: string) => actions.filter((a) => a.decision === d).length;
-  lines.push('', `${plural(actions.length, 'action')}: ${by('auto')} auto, ${by('approval')} approval, ${by('audit')} audit; ${plural(actions.length ? plan.policies.flatMap((p) => p.actions).reduce((s, a) => s + a.manifests.length, 0) : 0, 'object')} rendered (--out DIR writes them)`);
+  lines.push(
+    '',
+    `${plural(actions.length, 'action')}: ${by('auto')} auto, ${by('approval')} approval, ${by('audit')} audit; ${plural(actions.length ? plan.policies.flatMap((p) => p.actions).reduce((s, a) => s + a.manifests.length, 0) : 0, 'object')} rendered (--out DIR writes them)`,
+  );
   if (plan.errors.length) lines.push(`${plural(plan.errors.length, 'error')}, listed on stderr`);
   return lines.join('\n') + '\n';
 }
@@ -474,10 +683,15 @@ export function formatPlan(plan: Plan): string {
 function formatEvidence(evidence: ActionEvidence): string[] {
   const { target } = evidence;
   const lines = [`    isolates     ${target.kind} ${target.namespace}/${target.name}`];
-  if (evidence.internetFacing) evidence.exposure.forEach((p, i) => lines.push(`    ${i === 0 ? 'exposed by  ' : '            '} ${p.via}`));
+  if (evidence.internetFacing)
+    evidence.exposure.forEach((p, i) =>
+      lines.push(`    ${i === 0 ? 'exposed by  ' : '            '} ${p.via}`),
+    );
   else lines.push('    exposed by   nothing: not internet-facing (scope.exposure Any)');
   for (const v of evidence.vulnerabilities) {
-    lines.push(`    ${v.cveID}  ${kevFacts(v)}: ${v.severity} in ${v.package ?? 'a package'} ${v.installedVersion}, container ${v.container}`);
+    lines.push(
+      `    ${v.cveID}  ${kevFacts(v)}: ${v.severity} in ${v.package ?? 'a package'} ${v.installedVersion}, container ${v.container}`,
+    );
     lines.push(`      remediation: ${remediation(v)}`);
   }
   return lines;
@@ -485,7 +699,9 @@ function formatEvidence(evidence: ActionEvidence): string[] {
 
 /** Up to ten values, then how many more. */
 function listed(values: readonly string[]): string {
-  return values.length <= 10 ? values.join(', ') : `${values.slice(0, 10).join(', ')}, … ${values.length - 10} more`;
+  return values.length <= 10
+    ? values.join(', ')
+    : `${values.slice(0, 10).join(', ')}, … ${values.length - 10} more`;
 }
 
 /** "Apache Tomcat, in KEV since 2025-04-01, used in ransomware campaigns, EPSS 0.94": what the indicator carries. */
@@ -504,44 +720,72 @@ function summariseObjects(manifests: readonly Manifest[]): string {
   const byKind = new Map<string, string[]>();
   for (const m of manifests) {
     const names = byKind.get(m.kind) ?? [];
-    names.push(m.metadata.namespace ? `${m.metadata.namespace}/${m.metadata.name}` : m.metadata.name);
+    names.push(
+      m.metadata.namespace ? `${m.metadata.namespace}/${m.metadata.name}` : m.metadata.name,
+    );
     byKind.set(m.kind, names);
   }
-  return [...byKind].map(([kind, names]) => `${names.length} ${kind} (${names.slice(0, 3).join(', ')}${names.length > 3 ? `, … ${names.length - 3} more` : ''})`).join(', ');
+  return [...byKind]
+    .map(
+      ([kind, names]) =>
+        `${names.length} ${kind} (${names.slice(0, 3).join(', ')}${names.length > 3 ? `, … ${names.length - 3} more` : ''})`,
+    )
+    .join(', ');
 }
 
 /** Splits NAME=VALUE flags; a malformed one is a usage error naming the flag. */
 function pairs(flag: string, values: readonly string[] | undefined): [string, string][] {
   return (values ?? []).map((v) => {
     const i = v.indexOf('=');
-    if (i <= 0 || i === v.length - 1) throw new UsageError(`--${flag} ${JSON.stringify(v)}: expected ${flag === 'feed' ? 'NAME=FILE' : 'LAYER=ID'}`);
+    if (i <= 0 || i === v.length - 1)
+      throw new UsageError(
+        `--${flag} ${JSON.stringify(v)}: expected ${flag === 'feed' ? 'NAME=FILE' : 'LAYER=ID'}`,
+      );
     return [v.slice(0, i), v.slice(i + 1)];
   });
 }
 
 async function isDirectory(path: string): Promise<boolean> {
-  return stat(path).then((s) => s.isDirectory(), () => false);
+  return stat(path).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
 }
 
 /** Turns the command line into a PlanInput, or throws UsageError naming the flag or path. */
-export async function parsePlanArgs(argv: string[]): Promise<{ input: PlanInput; json: boolean; out?: string }> {
+export async function parsePlanArgs(
+  argv: string[],
+): Promise<{ input: PlanInput; json: boolean; out?: string }> {
   let values: Record<string, string | boolean | string[] | undefined>;
   let positionals: string[];
   try {
     ({ values, positionals } = parseArgs({
-      args: argv, allowPositionals: true, strict: true,
+      args: argv,
+      allowPositionals: true,
+      strict: true,
       options: {
-        feed: { type: 'string', multiple: true }, cluster: { type: 'string' }, now: { type: 'string' },
-        connector: { type: 'string', multiple: true }, 'never-block': { type: 'string', multiple: true },
-        json: { type: 'boolean' }, out: { type: 'string' },
+        feed: { type: 'string', multiple: true },
+        cluster: { type: 'string' },
+        now: { type: 'string' },
+        connector: { type: 'string', multiple: true },
+        'never-block': { type: 'string', multiple: true },
+        json: { type: 'boolean' },
+        out: { type: 'string' },
       },
     }));
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  if (!positionals.length) throw new UsageError('give at least one PATH of ThreatFeed and ExposurePolicy YAML');
+  if (!positionals.length)
+    throw new UsageError('give at least one PATH of ThreatFeed and ExposurePolicy YAML');
   for (const p of positionals) {
-    if (!(await stat(p).then(() => true, () => false))) throw new UsageError(`${p}: no such file or directory`);
+    if (
+      !(await stat(p).then(
+        () => true,
+        () => false,
+      ))
+    )
+      throw new UsageError(`${p}: no such file or directory`);
   }
   const feedFiles = new Map<string, string>();
   for (const [name, file] of pairs('feed', values.feed as string[] | undefined)) {
@@ -550,15 +794,23 @@ export async function parsePlanArgs(argv: string[]): Promise<{ input: PlanInput;
   }
   const defaultConnectors: Partial<Record<Layer, string>> = {};
   for (const [layer, id] of pairs('connector', values.connector as string[] | undefined)) {
-    if (!(LAYERS as readonly string[]).includes(layer)) throw new UsageError(`--connector ${layer}=${id}: unknown layer ${JSON.stringify(layer)}; expected one of ${LAYERS.join(', ')}`);
+    if (!(LAYERS as readonly string[]).includes(layer))
+      throw new UsageError(
+        `--connector ${layer}=${id}: unknown layer ${JSON.stringify(layer)}; expected one of ${LAYERS.join(', ')}`,
+      );
     defaultConnectors[layer as Layer] = id;
   }
   let now = new Date();
   if (values.now !== undefined) {
     const text = values.now as string;
     // RFC 3339 needs a date, a time and an offset; Date.parse alone accepts far more.
-    if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i.test(text) || Number.isNaN(Date.parse(text))) {
-      throw new UsageError(`--now ${JSON.stringify(text)}: expected an RFC 3339 time such as 2026-08-22T12:00:00Z`);
+    if (
+      !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i.test(text) ||
+      Number.isNaN(Date.parse(text))
+    ) {
+      throw new UsageError(
+        `--now ${JSON.stringify(text)}: expected an RFC 3339 time such as 2026-08-22T12:00:00Z`,
+      );
     }
     now = new Date(text);
   }
@@ -569,12 +821,28 @@ export async function parsePlanArgs(argv: string[]): Promise<{ input: PlanInput;
     clusterDirs = [dir];
   } else {
     clusterDirs = [];
-    for (const p of positionals) if (await isDirectory(join(p, 'cluster'))) clusterDirs.push(join(p, 'cluster'));
+    for (const p of positionals)
+      if (await isDirectory(join(p, 'cluster'))) clusterDirs.push(join(p, 'cluster'));
   }
   const out = values.out as string | undefined;
-  if (out !== undefined && (await stat(out).then((s) => !s.isDirectory(), () => false))) throw new UsageError(`--out ${out}: exists and is not a directory`);
+  if (
+    out !== undefined &&
+    (await stat(out).then(
+      (s) => !s.isDirectory(),
+      () => false,
+    ))
+  )
+    throw new UsageError(`--out ${out}: exists and is not a directory`);
   return {
-    input: { paths: positionals, feedFiles, clusterDirs, clusterFromFlag: values.cluster !== undefined, now, neverBlock: (values['never-block'] as string[] | undefined) ?? [], defaultConnectors },
+    input: {
+      paths: positionals,
+      feedFiles,
+      clusterDirs,
+      clusterFromFlag: values.cluster !== undefined,
+      now,
+      neverBlock: (values['never-block'] as string[] | undefined) ?? [],
+      defaultConnectors,
+    },
     json: values.json === true,
     ...(out !== undefined ? { out: resolve(out) } : {}),
   };
@@ -598,14 +866,19 @@ export async function runPlan(argv: string[], out: Writer, err: Writer): Promise
   let wrote: WriteResult | undefined;
   if (args.out) {
     try {
-      wrote = writeKustomization(args.out, plan.policies.flatMap((p) => p.actions.flatMap((a) => a.manifests)));
+      wrote = writeKustomization(
+        args.out,
+        plan.policies.flatMap((p) => p.actions.flatMap((a) => a.manifests)),
+      );
     } catch (e) {
       plan.errors.push(`--out ${args.out}: ${(e as Error).message}`);
     }
   }
   out.write(args.json ? `${JSON.stringify(planJson(plan), null, 2)}\n` : formatPlan(plan));
   if (wrote && !args.json) {
-    out.write(`Wrote ${plural(wrote.files.length, 'file')} for every action, whatever its decision, and kustomization.yaml to ${args.out}${wrote.removed.length ? ` (removed ${plural(wrote.removed.length, 'stale file')})` : ''}\n`);
+    out.write(
+      `Wrote ${plural(wrote.files.length, 'file')} for every action, whatever its decision, and kustomization.yaml to ${args.out}${wrote.removed.length ? ` (removed ${plural(wrote.removed.length, 'stale file')})` : ''}\n`,
+    );
   }
   for (const e of plan.errors) err.write(`forestall plan: ${e}\n`);
   return plan.errors.length ? 1 : 0;

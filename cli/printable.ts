@@ -12,9 +12,18 @@ export function printable(text: string, max = Number.POSITIVE_INFINITY): string 
   for (const ch of text) {
     if (kept === max) return `${out}…(${text.length} chars)`;
     const c = ch.codePointAt(0)!;
-    const unsafe = c < 0x20 || (c >= 0x7f && c < 0xa0) || c === 0x2028 || c === 0x2029 ||
-      (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
-    out += !unsafe ? ch : c <= 0xff ? `\\x${c.toString(16).padStart(2, '0')}` : `\\u{${c.toString(16)}}`;
+    const unsafe =
+      c < 0x20 ||
+      (c >= 0x7f && c < 0xa0) ||
+      c === 0x2028 ||
+      c === 0x2029 ||
+      (c >= 0x202a && c <= 0x202e) ||
+      (c >= 0x2066 && c <= 0x2069);
+    out += !unsafe
+      ? ch
+      : c <= 0xff
+        ? `\\x${c.toString(16).padStart(2, '0')}`
+        : `\\u{${c.toString(16)}}`;
     kept++;
   }
   return out;

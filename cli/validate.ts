@@ -2,8 +2,19 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { parseArgs } from 'node:util';
-import { formatIssues, validateObject, type ForestallObject, type ValidationIssue } from '../crds/index.js';
-import { actionProblems, feedProblems, meantForForestall, policyProblems, undefinedFeeds } from './checks.js';
+import {
+  formatIssues,
+  validateObject,
+  type ForestallObject,
+  type ValidationIssue,
+} from '../crds/index.js';
+import {
+  actionProblems,
+  feedProblems,
+  meantForForestall,
+  policyProblems,
+  undefinedFeeds,
+} from './checks.js';
 
 export const VALIDATE_USAGE = `Usage: forestall validate PATH...
 
@@ -32,7 +43,9 @@ async function yamlFiles(path: string): Promise<string[]> {
   const s = await stat(path);
   if (s.isFile()) return [path];
   const out: string[] = [];
-  for (const entry of (await readdir(path, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+  for (const entry of (await readdir(path, { withFileTypes: true })).sort((a, b) =>
+    a.name.localeCompare(b.name),
+  )) {
     const p = join(path, entry.name);
     if (entry.isDirectory()) out.push(...(await yamlFiles(p)));
     else if (['.yaml', '.yml'].includes(extname(entry.name))) out.push(p);
@@ -75,14 +88,21 @@ export class UsageError extends Error {}
 async function validatePaths(argv: string[]): Promise<string[]> {
   let positionals: string[];
   try {
-    ({ positionals } = parseArgs({ args: argv, allowPositionals: true, strict: true, options: {} }));
+    ({ positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {},
+    }));
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
   if (positionals.length === 0) throw new UsageError('give at least one PATH of Forestall YAML');
   for (const p of positionals) {
     await stat(p).catch((e: NodeJS.ErrnoException) => {
-      throw new UsageError(`${p}: ${e.code === 'ENOENT' ? 'no such file or directory' : e.message}`);
+      throw new UsageError(
+        `${p}: ${e.code === 'ENOENT' ? 'no such file or directory' : e.message}`,
+      );
     });
   }
   return positionals;
@@ -101,7 +121,10 @@ interface Checked {
  * among them. A second object of the same kind and name is refused, as applying both
  * would keep only the last.
  */
-export function checkDocuments(docs: readonly YamlDocument[]): { checked: Checked[]; yamlErrors: string[] } {
+export function checkDocuments(docs: readonly YamlDocument[]): {
+  checked: Checked[];
+  yamlErrors: string[];
+} {
   const checked: Checked[] = [];
   const yamlErrors: string[] = [];
   const seen = new Map<string, string>();
@@ -123,17 +146,33 @@ export function checkDocuments(docs: readonly YamlDocument[]): { checked: Checke
     const key = `${object.kind}/${name}`;
     const first = seen.get(key);
     if (first !== undefined) {
-      checked.push({ label, issues: [{ path: 'metadata.name', message: `a ${object.kind} named ${name} is already defined in ${first}` }] });
+      checked.push({
+        label,
+        issues: [
+          {
+            path: 'metadata.name',
+            message: `a ${object.kind} named ${name} is already defined in ${first}`,
+          },
+        ],
+      });
       continue;
     }
     seen.set(key, doc.file);
-    const issues = object.kind === 'ThreatFeed' ? feedProblems(object.spec)
-      : object.kind === 'ExposurePolicy' ? policyProblems(name, object.spec)
-        : actionProblems(object.spec);
+    const issues =
+      object.kind === 'ThreatFeed'
+        ? feedProblems(object.spec)
+        : object.kind === 'ExposurePolicy'
+          ? policyProblems(name, object.spec)
+          : actionProblems(object.spec);
     checked.push({ label, object, issues });
   }
-  const feeds = new Set(checked.flatMap((c) => (c.object?.kind === 'ThreatFeed' ? [c.object.metadata?.name ?? ''] : [])));
-  for (const c of checked) if (c.object?.kind === 'ExposurePolicy') c.issues.push(...undefinedFeeds(c.object.spec, feeds));
+  const feeds = new Set(
+    checked.flatMap((c) =>
+      c.object?.kind === 'ThreatFeed' ? [c.object.metadata?.name ?? ''] : [],
+    ),
+  );
+  for (const c of checked)
+    if (c.object?.kind === 'ExposurePolicy') c.issues.push(...undefinedFeeds(c.object.spec, feeds));
   return { checked, yamlErrors };
 }
 

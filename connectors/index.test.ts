@@ -1,9 +1,25 @@
 import { describe, expect, it } from 'vitest';
-import { CONNECTOR_IDS, DEFAULT_CONNECTORS, RENDERERS, connectorFor, defaultConnectorId, rendererFor, renderPlan, type ClusterAccess } from './index.js';
+import {
+  CONNECTOR_IDS,
+  DEFAULT_CONNECTORS,
+  RENDERERS,
+  connectorFor,
+  defaultConnectorId,
+  rendererFor,
+  renderPlan,
+  type ClusterAccess,
+} from './index.js';
 
 describe('connector catalogue', () => {
   it('lists every connector once, by layer:name, each describing itself', () => {
-    expect(CONNECTOR_IDS).toEqual(['network:networkpolicy', 'network:clusternetworkpolicy', 'network:cilium', 'network:calico', 'dns:coredns', 'dns:rpz']);
+    expect(CONNECTOR_IDS).toEqual([
+      'network:networkpolicy',
+      'network:clusternetworkpolicy',
+      'network:cilium',
+      'network:calico',
+      'dns:coredns',
+      'dns:rpz',
+    ]);
     for (const id of CONNECTOR_IDS) {
       const renderer = RENDERERS[id]!;
       expect(renderer.id).toBe(id);
@@ -22,21 +38,53 @@ describe('connector catalogue', () => {
   });
 
   it('GIVEN an unknown id THEN FST_CONNECTOR_UNKNOWN names the known ones', () => {
-    expect(() => rendererFor('network:antrea')).toThrow(expect.objectContaining({ code: 'FST_CONNECTOR_UNKNOWN', errorClass: 'terminal', message: expect.stringContaining('known connectors: network:networkpolicy,') }));
+    expect(() => rendererFor('network:antrea')).toThrow(
+      expect.objectContaining({
+        code: 'FST_CONNECTOR_UNKNOWN',
+        errorClass: 'terminal',
+        message: expect.stringContaining('known connectors: network:networkpolicy,'),
+      }),
+    );
     expect(() => rendererFor('toString')).toThrow(/no connector toString/);
   });
 
-  it('GIVEN an id and a ClusterAccess THEN a connector with the renderer\'s id, layer and action types', () => {
+  it("GIVEN an id and a ClusterAccess THEN a connector with the renderer's id, layer and action types", () => {
     const access = {} as ClusterAccess; // never called: construction only
     const connector = connectorFor('dns:rpz', access);
-    expect([connector.id, connector.layer, connector.supports]).toEqual(['dns:rpz', 'dns', ['DNSBlock']]);
+    expect([connector.id, connector.layer, connector.supports]).toEqual([
+      'dns:rpz',
+      'dns',
+      ['DNSBlock'],
+    ]);
   });
 
   it('GIVEN actions of several connectors THEN renderPlan renders each with its own', () => {
     const manifests = renderPlan([
-      { connector: 'network:cilium', request: { name: 'a', type: 'EgressDeny', values: ['192.0.2.1'], scope: { namespaces: [] }, params: {} } },
-      { connector: 'dns:coredns', request: { name: 'b', type: 'DNSBlock', values: ['evil.example'], scope: { namespaces: [] }, params: {} } },
+      {
+        connector: 'network:cilium',
+        request: {
+          name: 'a',
+          type: 'EgressDeny',
+          values: ['192.0.2.1'],
+          scope: { namespaces: [] },
+          params: {},
+        },
+      },
+      {
+        connector: 'dns:coredns',
+        request: {
+          name: 'b',
+          type: 'DNSBlock',
+          values: ['evil.example'],
+          scope: { namespaces: [] },
+          params: {},
+        },
+      },
     ]);
-    expect(manifests.map((m) => m.kind)).toEqual(['CiliumCIDRGroup', 'CiliumClusterwideNetworkPolicy', 'ConfigMap']);
+    expect(manifests.map((m) => m.kind)).toEqual([
+      'CiliumCIDRGroup',
+      'CiliumClusterwideNetworkPolicy',
+      'ConfigMap',
+    ]);
   });
 });

@@ -17,21 +17,52 @@ import { clusterNetworkPolicyRenderer } from './network/clusternetworkpolicy/ind
 import { networkPolicyRenderer } from './network/networkpolicy/index.js';
 import { corednsRenderer } from './dns/coredns/index.js';
 import { rpzRenderer } from './dns/rpz/index.js';
-import { entraProvider, IdentityConnector, keycloakProvider, oktaProvider, scimProvider, type IdentityAccess, type IdentityProvider } from './identity/index.js';
+import {
+  entraProvider,
+  IdentityConnector,
+  keycloakProvider,
+  oktaProvider,
+  scimProvider,
+  type IdentityAccess,
+  type IdentityProvider,
+} from './identity/index.js';
 import { ConnectorError } from './errors.js';
 import { ManifestConnector } from './manifest-connector.js';
 import { renderActions } from './render.js';
-import type { ActionRequest, ClusterAccess, Connector, Layer, Manifest, Renderer } from './types.js';
+import type {
+  ActionRequest,
+  ClusterAccess,
+  Connector,
+  Layer,
+  Manifest,
+  Renderer,
+} from './types.js';
 
 export * from './types.js';
 export { ConnectorError, CONNECTOR_ERROR_CODES, type ConnectorErrorCode } from './errors.js';
 export { ManifestConnector, inSync } from './manifest-connector.js';
 export {
-  MAX_OBJECT_BYTES, KUSTOMIZATION_FILE, actionSelector, commonLabels, labelValue, manifestBytes, manifestFileName, objectName, refOf,
-  renderActions, synthesize, writeKustomization, type ObjectDraft, type RendererLimits, type WriteResult,
+  MAX_OBJECT_BYTES,
+  KUSTOMIZATION_FILE,
+  actionSelector,
+  commonLabels,
+  labelValue,
+  manifestBytes,
+  manifestFileName,
+  objectName,
+  refOf,
+  renderActions,
+  synthesize,
+  writeKustomization,
+  type ObjectDraft,
+  type RendererLimits,
+  type WriteResult,
 } from './render.js';
 export { createNetworkPolicyRenderer } from './network/networkpolicy/index.js';
-export { createClusterNetworkPolicyRenderer, CNP_LIMITS } from './network/clusternetworkpolicy/index.js';
+export {
+  createClusterNetworkPolicyRenderer,
+  CNP_LIMITS,
+} from './network/clusternetworkpolicy/index.js';
 export { createCiliumRenderer } from './network/cilium/index.js';
 export { createCalicoRenderer } from './network/calico/index.js';
 export { createCorednsRenderer } from './dns/coredns/index.js';
@@ -57,20 +88,31 @@ export const RENDERERS: Readonly<Record<string, Renderer>> = catalogue([
 ]);
 
 /** Every identity provider, by connector id (identity:<kind>). */
-export const IDENTITY_PROVIDERS: Readonly<Record<string, IdentityProvider>> = Object.freeze(Object.fromEntries(
-  [scimProvider, keycloakProvider, oktaProvider, entraProvider].map((p) => [`identity:${p.kind}`, p]),
-));
+export const IDENTITY_PROVIDERS: Readonly<Record<string, IdentityProvider>> = Object.freeze(
+  Object.fromEntries(
+    [scimProvider, keycloakProvider, oktaProvider, entraProvider].map((p) => [
+      `identity:${p.kind}`,
+      p,
+    ]),
+  ),
+);
 
 /** Every connector id that enforces with Kubernetes objects, in catalogue order. */
 export const CONNECTOR_IDS: readonly string[] = Object.freeze(Object.keys(RENDERERS));
 
 /** Every identity connector id. */
-export const IDENTITY_CONNECTOR_IDS: readonly string[] = Object.freeze(Object.keys(IDENTITY_PROVIDERS));
+export const IDENTITY_CONNECTOR_IDS: readonly string[] = Object.freeze(
+  Object.keys(IDENTITY_PROVIDERS),
+);
 
 /** Every connector id of both kinds. */
-export const ALL_CONNECTOR_IDS: readonly string[] = Object.freeze([...CONNECTOR_IDS, ...IDENTITY_CONNECTOR_IDS]);
+export const ALL_CONNECTOR_IDS: readonly string[] = Object.freeze([
+  ...CONNECTOR_IDS,
+  ...IDENTITY_CONNECTOR_IDS,
+]);
 
-for (const id of IDENTITY_CONNECTOR_IDS) if (Object.hasOwn(RENDERERS, id)) throw new Error(`two connectors are registered as ${id}`);
+for (const id of IDENTITY_CONNECTOR_IDS)
+  if (Object.hasOwn(RENDERERS, id)) throw new Error(`two connectors are registered as ${id}`);
 
 export function isIdentityConnectorId(id: string): boolean {
   return Object.hasOwn(IDENTITY_PROVIDERS, id);
@@ -78,7 +120,11 @@ export function isIdentityConnectorId(id: string): boolean {
 
 /** An identity connector that reaches its provider with the credentials and ledger `access` gives. */
 export function identityConnectorFor(id: string, access: IdentityAccess): Connector {
-  if (!isIdentityConnectorId(id)) throw new ConnectorError('FST_CONNECTOR_UNKNOWN', `no identity connector ${id}; known identity connectors: ${IDENTITY_CONNECTOR_IDS.join(', ')}`);
+  if (!isIdentityConnectorId(id))
+    throw new ConnectorError(
+      'FST_CONNECTOR_UNKNOWN',
+      `no identity connector ${id}; known identity connectors: ${IDENTITY_CONNECTOR_IDS.join(', ')}`,
+    );
   return new IdentityConnector(IDENTITY_PROVIDERS[id]!, access);
 }
 
@@ -99,7 +145,11 @@ export function isConnectorId(id: string): boolean {
 
 /** The renderer of a connector id; FST_CONNECTOR_UNKNOWN names the known ids. */
 export function rendererFor(id: string): Renderer {
-  if (!isConnectorId(id)) throw new ConnectorError('FST_CONNECTOR_UNKNOWN', `no connector ${id}; known connectors: ${CONNECTOR_IDS.join(', ')}`);
+  if (!isConnectorId(id))
+    throw new ConnectorError(
+      'FST_CONNECTOR_UNKNOWN',
+      `no connector ${id}; known connectors: ${CONNECTOR_IDS.join(', ')}`,
+    );
   return RENDERERS[id]!;
 }
 
@@ -109,6 +159,10 @@ export function connectorFor(id: string, access: ClusterAccess): Connector {
 }
 
 /** The manifests of many actions, each by its connector (the CLI's plan, one Git commit). */
-export function renderPlan(items: readonly { connector: string; request: ActionRequest }[]): Manifest[] {
-  return renderActions(items.map(({ connector, request }) => ({ renderer: rendererFor(connector), request })));
+export function renderPlan(
+  items: readonly { connector: string; request: ActionRequest }[],
+): Manifest[] {
+  return renderActions(
+    items.map(({ connector, request }) => ({ renderer: rendererFor(connector), request })),
+  );
 }

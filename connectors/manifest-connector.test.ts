@@ -5,16 +5,39 @@ import type { ActionRequest, Manifest } from './types.js';
 
 // ManifestConnector itself runs against the real API server (test/integration/connectors.test.ts);
 // these are the pure comparisons it decides with.
-const request: ActionRequest = { name: 'a', type: 'EgressDeny', values: [], scope: { namespaces: [] }, params: {} };
-const [desired] = synthesize(request, [{
-  apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', name: 'forestall-a', namespace: 'shop',
-  body: { spec: { podSelector: {}, policyTypes: ['Egress'], egress: [{ to: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['192.0.2.1/32'] } }] }] } },
-}]) as [Manifest];
+const request: ActionRequest = {
+  name: 'a',
+  type: 'EgressDeny',
+  values: [],
+  scope: { namespaces: [] },
+  params: {},
+};
+const [desired] = synthesize(request, [
+  {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    name: 'forestall-a',
+    namespace: 'shop',
+    body: {
+      spec: {
+        podSelector: {},
+        policyTypes: ['Egress'],
+        egress: [{ to: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['192.0.2.1/32'] } }] }],
+      },
+    },
+  },
+]) as [Manifest];
 
 /** What the API server returns for it: server-set metadata, another manager's label, defaults. */
 const live = (): Manifest => {
   const copy = structuredClone(desired);
-  copy.metadata = { ...copy.metadata, uid: 'u', resourceVersion: '7', managedFields: [], labels: { ...copy.metadata.labels, team: 'x' } };
+  copy.metadata = {
+    ...copy.metadata,
+    uid: 'u',
+    resourceVersion: '7',
+    managedFields: [],
+    labels: { ...copy.metadata.labels, team: 'x' },
+  };
   return copy;
 };
 
@@ -31,7 +54,10 @@ describe('inSync', () => {
 
   it('GIVEN a different render hash (the render changed, even if only by dropping a field) THEN out of sync', () => {
     const older = live();
-    older.metadata.annotations = { ...older.metadata.annotations, 'forestall.io/render-hash': '0000000000000000' };
+    older.metadata.annotations = {
+      ...older.metadata.annotations,
+      'forestall.io/render-hash': '0000000000000000',
+    };
     expect(inSync(desired, older)).toBe(false);
   });
 

@@ -24,7 +24,15 @@ import { ConnectorError } from './errors.js';
 import { actionSelector, invalidRequest, refKey, refOf } from './render.js';
 import {
   ANNOTATION_RENDER_HASH,
-  type ActionRequest, type ApplyOptions, type ApplyOutcome, type Change, type ClusterAccess, type Connector, type Manifest, type ObjectRef, type Renderer,
+  type ActionRequest,
+  type ApplyOptions,
+  type ApplyOutcome,
+  type Change,
+  type ClusterAccess,
+  type Connector,
+  type Manifest,
+  type ObjectRef,
+  type Renderer,
 } from './types.js';
 
 /** Writes in flight at once within one kind: enough to hide latency for hundreds of namespaces, few enough not to flood the API server. */
@@ -40,7 +48,10 @@ export class ManifestConnector implements Connector {
   readonly layer: Renderer['layer'];
   readonly supports: Renderer['supports'];
 
-  constructor(readonly renderer: Renderer, private readonly access: ClusterAccess) {
+  constructor(
+    readonly renderer: Renderer,
+    private readonly access: ClusterAccess,
+  ) {
     this.id = renderer.id;
     this.layer = renderer.layer;
     this.supports = renderer.supports;
@@ -60,9 +71,15 @@ export class ManifestConnector implements Connector {
     const byKey = new Map(desired.map((m) => [refKey(refOf(m)), m]));
     const writes = changes.filter((c) => c.op !== 'delete').map((c) => byKey.get(refKey(c.ref))!);
     for (const { apiVersion, kind } of this.renderer.kinds) {
-      await inParallel(writes.filter((m) => m.apiVersion === apiVersion && m.kind === kind), (m) => this.access.apply(m, { dryRun }));
+      await inParallel(
+        writes.filter((m) => m.apiVersion === apiVersion && m.kind === kind),
+        (m) => this.access.apply(m, { dryRun }),
+      );
     }
-    await this.deleteInOrder(changes.filter((c) => c.op === 'delete').map((c) => c.ref), dryRun);
+    await this.deleteInOrder(
+      changes.filter((c) => c.op === 'delete').map((c) => c.ref),
+      dryRun,
+    );
     return { changes, objects: desired.map(refOf) };
   }
 
@@ -86,7 +103,7 @@ export class ManifestConnector implements Connector {
       throw new ConnectorError(
         'FST_CONNECTOR_KIND_NOT_SERVED',
         `${this.id} cannot enforce action ${request.name}: the API server does not serve ${kinds}; the CustomResourceDefinition is missing. ` +
-        'Install the enforcement point (its CRDs) or choose another connector.',
+          'Install the enforcement point (its CRDs) or choose another connector.',
       );
     }
     const desired = this.renderer.render(request);
@@ -96,7 +113,7 @@ export class ManifestConnector implements Connector {
       const ref = refOf(manifest);
       const key = refKey(ref);
       // Not found by label: it may still exist without it (made by hand, or labels edited away).
-      const current = live.get(key) ?? await this.access.get(ref);
+      const current = live.get(key) ?? (await this.access.get(ref));
       live.delete(key);
       if (current === undefined) changes.push({ op: 'create', ref });
       else if (!inSync(manifest, current)) changes.push({ op: 'update', ref });
@@ -112,19 +129,34 @@ export class ManifestConnector implements Connector {
   /** Live objects of the renderer's (served) kinds labelled with the action, in the renderer's kind order. */
   private async live(actionName: string, served: readonly boolean[]): Promise<Manifest[]> {
     const selector = actionSelector(actionName);
-    const lists = await Promise.all(this.renderer.kinds.map((k, i) => (served[i] ? this.access.list(k.apiVersion, k.kind, selector) : Promise.resolve([]))));
-    return lists.flat().sort((a, b) => kindIndex(this.renderer, a) - kindIndex(this.renderer, b) || refKey(refOf(a)).localeCompare(refKey(refOf(b))));
+    const lists = await Promise.all(
+      this.renderer.kinds.map((k, i) =>
+        served[i] ? this.access.list(k.apiVersion, k.kind, selector) : Promise.resolve([]),
+      ),
+    );
+    return lists
+      .flat()
+      .sort(
+        (a, b) =>
+          kindIndex(this.renderer, a) - kindIndex(this.renderer, b) ||
+          refKey(refOf(a)).localeCompare(refKey(refOf(b))),
+      );
   }
 
   private async deleteInOrder(refs: readonly ObjectRef[], dryRun: boolean): Promise<void> {
     for (const { apiVersion, kind } of [...this.renderer.kinds].reverse()) {
-      await inParallel(refs.filter((r) => r.apiVersion === apiVersion && r.kind === kind), (ref) => this.access.delete(ref, { dryRun }));
+      await inParallel(
+        refs.filter((r) => r.apiVersion === apiVersion && r.kind === kind),
+        (ref) => this.access.delete(ref, { dryRun }),
+      );
     }
   }
 }
 
 function kindIndex(renderer: Renderer, manifest: Manifest): number {
-  return renderer.kinds.findIndex((k) => k.apiVersion === manifest.apiVersion && k.kind === manifest.kind);
+  return renderer.kinds.findIndex(
+    (k) => k.apiVersion === manifest.apiVersion && k.kind === manifest.kind,
+  );
 }
 
 /**
@@ -133,7 +165,8 @@ function kindIndex(renderer: Renderer, manifest: Manifest): number {
  */
 export function inSync(desired: Manifest, live: Manifest): boolean {
   const hash = desired.metadata.annotations?.[ANNOTATION_RENDER_HASH];
-  if (hash !== undefined && live.metadata.annotations?.[ANNOTATION_RENDER_HASH] !== hash) return false;
+  if (hash !== undefined && live.metadata.annotations?.[ANNOTATION_RENDER_HASH] !== hash)
+    return false;
   if (!contains(live.metadata.labels ?? {}, desired.metadata.labels ?? {})) return false;
   if (!contains(live.metadata.annotations ?? {}, desired.metadata.annotations ?? {})) return false;
   for (const [key, value] of Object.entries(desired)) {
@@ -150,16 +183,25 @@ export function inSync(desired: Manifest, live: Manifest): boolean {
  */
 export function contains(actual: unknown, expected: unknown): boolean {
   if (Array.isArray(expected)) {
-    return Array.isArray(actual) && actual.length === expected.length && expected.every((item, i) => contains(actual[i], item));
+    return (
+      Array.isArray(actual) &&
+      actual.length === expected.length &&
+      expected.every((item, i) => contains(actual[i], item))
+    );
   }
   if (expected !== null && typeof expected === 'object') {
     if (actual === null || typeof actual !== 'object' || Array.isArray(actual)) return false;
-    return Object.entries(expected).every(([k, v]) => contains((actual as Record<string, unknown>)[k], v));
+    return Object.entries(expected).every(([k, v]) =>
+      contains((actual as Record<string, unknown>)[k], v),
+    );
   }
   return actual === expected;
 }
 
-async function inParallel<T>(items: readonly T[], run: (item: T) => Promise<unknown>): Promise<void> {
+async function inParallel<T>(
+  items: readonly T[],
+  run: (item: T) => Promise<unknown>,
+): Promise<void> {
   let next = 0;
   const worker = async () => {
     while (next < items.length) {

@@ -20,8 +20,16 @@ import { ApiObject, App, Chart } from 'cdk8s';
 import { parse, stringify } from 'yaml';
 import { ConnectorError } from './errors.js';
 import {
-  ANNOTATION_EXPIRES_AT, ANNOTATION_RENDER_HASH, LABEL_ACTION, LABEL_MANAGED_BY, LABEL_POLICY, MANAGED_BY,
-  type ActionRequest, type Manifest, type ObjectRef, type Renderer,
+  ANNOTATION_EXPIRES_AT,
+  ANNOTATION_RENDER_HASH,
+  LABEL_ACTION,
+  LABEL_MANAGED_BY,
+  LABEL_POLICY,
+  MANAGED_BY,
+  type ActionRequest,
+  type Manifest,
+  type ObjectRef,
+  type Renderer,
 } from './types.js';
 
 /**
@@ -41,7 +49,10 @@ export interface RendererLimits {
 /** Throws if a rendered object is over the budget: a renderer bug, never an input problem. */
 export function assertWithinBudget(manifest: Manifest, maxObjectBytes: number): void {
   const bytes = manifestBytes(manifest);
-  if (bytes > maxObjectBytes) throw new Error(`rendered ${manifest.kind} ${manifest.metadata.name} is ${bytes} bytes, over the budget of ${maxObjectBytes}`);
+  if (bytes > maxObjectBytes)
+    throw new Error(
+      `rendered ${manifest.kind} ${manifest.metadata.name} is ${bytes} bytes, over the budget of ${maxObjectBytes}`,
+    );
 }
 
 /** A Kubernetes object before the common metadata is added. */
@@ -101,7 +112,9 @@ function trimToAlphanumeric(text: string): string {
 }
 
 /** The labels every object rendered for `request` carries. */
-export function commonLabels(request: Pick<ActionRequest, 'name' | 'policy'>): Record<string, string> {
+export function commonLabels(
+  request: Pick<ActionRequest, 'name' | 'policy'>,
+): Record<string, string> {
   return {
     [LABEL_MANAGED_BY]: MANAGED_BY,
     [LABEL_ACTION]: labelValue(request.name),
@@ -125,18 +138,40 @@ export function synthesize(request: ActionRequest, drafts: readonly ObjectDraft[
   const chart = new Chart(app, 'forestall');
   const seen = new Set<string>();
   drafts.forEach((draft, index) => {
-    const key = refKey({ apiVersion: draft.apiVersion, kind: draft.kind, namespace: draft.namespace, name: draft.name });
+    const key = refKey({
+      apiVersion: draft.apiVersion,
+      kind: draft.kind,
+      namespace: draft.namespace,
+      name: draft.name,
+    });
     if (seen.has(key)) throw new Error(`two rendered objects are both ${key}`);
     seen.add(key);
     const labels = { ...draft.labels, ...commonLabels(request) };
-    const annotations: Record<string, string> = { ...draft.annotations, ...(request.expiresAt ? { [ANNOTATION_EXPIRES_AT]: request.expiresAt } : {}) };
-    annotations[ANNOTATION_RENDER_HASH] = shortHash(canonicalJson({
-      apiVersion: draft.apiVersion, kind: draft.kind, name: draft.name, namespace: draft.namespace ?? null, labels, annotations, body: draft.body,
-    }), 16);
+    const annotations: Record<string, string> = {
+      ...draft.annotations,
+      ...(request.expiresAt ? { [ANNOTATION_EXPIRES_AT]: request.expiresAt } : {}),
+    };
+    annotations[ANNOTATION_RENDER_HASH] = shortHash(
+      canonicalJson({
+        apiVersion: draft.apiVersion,
+        kind: draft.kind,
+        name: draft.name,
+        namespace: draft.namespace ?? null,
+        labels,
+        annotations,
+        body: draft.body,
+      }),
+      16,
+    );
     new ApiObject(chart, `object-${index}`, {
       apiVersion: draft.apiVersion,
       kind: draft.kind,
-      metadata: { name: draft.name, ...(draft.namespace ? { namespace: draft.namespace } : {}), labels, annotations },
+      metadata: {
+        name: draft.name,
+        ...(draft.namespace ? { namespace: draft.namespace } : {}),
+        labels,
+        annotations,
+      },
       ...draft.body,
     });
   });
@@ -160,7 +195,9 @@ export function manifestBytes(manifest: unknown): number {
 
 export function refOf(manifest: Manifest): ObjectRef {
   const { apiVersion, kind, metadata } = manifest;
-  return metadata.namespace ? { apiVersion, kind, namespace: metadata.namespace, name: metadata.name } : { apiVersion, kind, name: metadata.name };
+  return metadata.namespace
+    ? { apiVersion, kind, namespace: metadata.namespace, name: metadata.name }
+    : { apiVersion, kind, name: metadata.name };
 }
 
 /** A string that identifies one object: apiVersion, kind, namespace and name. */
@@ -175,8 +212,15 @@ export function renderValidated(renderer: Renderer, request: ActionRequest): Man
   return renderer.render(request);
 }
 
-export function invalidRequest(connectorId: string, actionName: string, problems: readonly string[]): ConnectorError {
-  return new ConnectorError('FST_CONNECTOR_INVALID_REQUEST', `${connectorId} cannot enforce action ${actionName}: ${problems.join('; ')}`);
+export function invalidRequest(
+  connectorId: string,
+  actionName: string,
+  problems: readonly string[],
+): ConnectorError {
+  return new ConnectorError(
+    'FST_CONNECTOR_INVALID_REQUEST',
+    `${connectorId} cannot enforce action ${actionName}: ${problems.join('; ')}`,
+  );
 }
 
 /**
@@ -184,7 +228,9 @@ export function invalidRequest(connectorId: string, actionName: string, problems
  * is validated and rendered by its own renderer; two actions rendering the same object
  * is an error, since applying both would make them fight over it.
  */
-export function renderActions(items: readonly { renderer: Renderer; request: ActionRequest }[]): Manifest[] {
+export function renderActions(
+  items: readonly { renderer: Renderer; request: ActionRequest }[],
+): Manifest[] {
   const out: Manifest[] = [];
   const owner = new Map<string, string>();
   for (const { renderer, request } of items) {
@@ -192,7 +238,9 @@ export function renderActions(items: readonly { renderer: Renderer; request: Act
       const key = refKey(refOf(manifest));
       const previous = owner.get(key);
       if (previous !== undefined) {
-        throw new Error(`actions ${previous} and ${request.name} both render ${manifest.kind} ${manifest.metadata.namespace ? `${manifest.metadata.namespace}/` : ''}${manifest.metadata.name}`);
+        throw new Error(
+          `actions ${previous} and ${request.name} both render ${manifest.kind} ${manifest.metadata.namespace ? `${manifest.metadata.namespace}/` : ''}${manifest.metadata.name}`,
+        );
       }
       owner.set(key, request.name);
       out.push(manifest);
@@ -205,7 +253,9 @@ export const KUSTOMIZATION_FILE = 'kustomization.yaml';
 
 /** The file a manifest is written to: kind.group_namespace_name.yaml, like kubectl's kind.group notation. */
 export function manifestFileName(manifest: Manifest): string {
-  const group = manifest.apiVersion.includes('/') ? manifest.apiVersion.slice(0, manifest.apiVersion.indexOf('/')) : 'core';
+  const group = manifest.apiVersion.includes('/')
+    ? manifest.apiVersion.slice(0, manifest.apiVersion.indexOf('/'))
+    : 'core';
   const kind = `${manifest.kind.toLowerCase()}.${group}`;
   const name = `${kind}_${manifest.metadata.namespace ? `${manifest.metadata.namespace}_` : ''}${manifest.metadata.name}.yaml`;
   // Most file systems stop at 255 bytes; object names alone may have 253.
@@ -247,14 +297,22 @@ export function writeKustomization(dir: string, manifests: readonly Manifest[]):
     }
   }
   for (const [file, text] of contents) writeIfChanged(join(dir, file), text);
-  writeIfChanged(join(dir, KUSTOMIZATION_FILE), stringify({ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: files }, { lineWidth: 0 }));
+  writeIfChanged(
+    join(dir, KUSTOMIZATION_FILE),
+    stringify(
+      { apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: files },
+      { lineWidth: 0 },
+    ),
+  );
   return { files, removed: removed.sort() };
 }
 
 function listedResources(path: string): string[] {
   if (!existsSync(path)) return [];
   const doc = parse(readFileSync(path, 'utf8')) as { resources?: unknown } | null;
-  return Array.isArray(doc?.resources) ? doc.resources.filter((r): r is string => typeof r === 'string') : [];
+  return Array.isArray(doc?.resources)
+    ? doc.resources.filter((r): r is string => typeof r === 'string')
+    : [];
 }
 
 function writeIfChanged(path: string, text: string): void {

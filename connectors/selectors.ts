@@ -20,7 +20,11 @@ export function isLabelKey(key: string): boolean {
   const slash = key.indexOf('/');
   const prefix = slash >= 0 ? key.slice(0, slash) : undefined;
   const name = slash >= 0 ? key.slice(slash + 1) : key;
-  if (prefix !== undefined && (prefix.length === 0 || prefix.length > 253 || !DNS_SUBDOMAIN.test(prefix))) return false;
+  if (
+    prefix !== undefined &&
+    (prefix.length === 0 || prefix.length > 253 || !DNS_SUBDOMAIN.test(prefix))
+  )
+    return false;
   return name.length > 0 && name.length <= 63 && NAME_PART.test(name);
 }
 
@@ -34,19 +38,23 @@ export function checkSelector(selector: LabelSelector | undefined, path: string)
   const problems: string[] = [];
   for (const [key, value] of Object.entries(selector.matchLabels ?? {})) {
     if (!isLabelKey(key)) problems.push(`${path}.matchLabels has an invalid label key "${key}"`);
-    if (value !== undefined && !isLabelValue(value)) problems.push(`${path}.matchLabels["${key}"] is not a valid label value: "${value}"`);
+    if (value !== undefined && !isLabelValue(value))
+      problems.push(`${path}.matchLabels["${key}"] is not a valid label value: "${value}"`);
   }
   (selector.matchExpressions ?? []).forEach((expression, i) => {
     const at = `${path}.matchExpressions[${i}]`;
-    if (!isLabelKey(expression.key)) problems.push(`${at}.key is not a valid label key: "${expression.key}"`);
+    if (!isLabelKey(expression.key))
+      problems.push(`${at}.key is not a valid label key: "${expression.key}"`);
     const values = expression.values ?? [];
     if (expression.operator === 'In' || expression.operator === 'NotIn') {
-      if (values.length === 0) problems.push(`${at}.values must not be empty for operator ${expression.operator}`);
+      if (values.length === 0)
+        problems.push(`${at}.values must not be empty for operator ${expression.operator}`);
     } else if (values.length > 0) {
       problems.push(`${at}.values must be empty for operator ${expression.operator}`);
     }
     values.forEach((value, j) => {
-      if (!isLabelValue(value)) problems.push(`${at}.values[${j}] is not a valid label value: "${value}"`);
+      if (!isLabelValue(value))
+        problems.push(`${at}.values[${j}] is not a valid label value: "${value}"`);
     });
   });
   return problems;
@@ -61,7 +69,11 @@ export function requirements(selector: LabelSelector | undefined): Requirement[]
     if (value !== undefined) out.push({ key, operator: 'In', values: [value] });
   }
   for (const expression of selector.matchExpressions ?? []) {
-    out.push({ key: expression.key, operator: expression.operator, values: [...(expression.values ?? [])] });
+    out.push({
+      key: expression.key,
+      operator: expression.operator,
+      values: [...(expression.values ?? [])],
+    });
   }
   return out;
 }
@@ -69,9 +81,15 @@ export function requirements(selector: LabelSelector | undefined): Requirement[]
 /** A plain copy of the selector with undefined entries dropped; `{}` (everything) when absent or empty. */
 export function plainSelector(selector: LabelSelector | undefined): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  const labels = Object.entries(selector?.matchLabels ?? {}).filter((e): e is [string, string] => e[1] !== undefined);
+  const labels = Object.entries(selector?.matchLabels ?? {}).filter(
+    (e): e is [string, string] => e[1] !== undefined,
+  );
   if (labels.length > 0) out.matchLabels = Object.fromEntries(labels);
-  const expressions = (selector?.matchExpressions ?? []).map((e) => ({ key: e.key, operator: e.operator, ...(e.values && e.values.length > 0 ? { values: [...e.values] } : {}) }));
+  const expressions = (selector?.matchExpressions ?? []).map((e) => ({
+    key: e.key,
+    operator: e.operator,
+    ...(e.values && e.values.length > 0 ? { values: [...e.values] } : {}),
+  }));
   if (expressions.length > 0) out.matchExpressions = expressions;
   return out;
 }

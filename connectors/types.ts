@@ -13,7 +13,9 @@ import type { PreemptiveActionSpec } from '../crds/index.js';
 
 export type ActionType = PreemptiveActionSpec['type'];
 export type Layer = PreemptiveActionSpec['layer'];
-export type LabelSelector = NonNullable<NonNullable<PreemptiveActionSpec['scope']>['namespaceSelector']>;
+export type LabelSelector = NonNullable<
+  NonNullable<PreemptiveActionSpec['scope']>['namespaceSelector']
+>;
 
 /** A Kubernetes object as JSON. */
 export interface Manifest {

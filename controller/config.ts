@@ -76,7 +76,11 @@ const schema: JSONSchemaType<ControllerConfig> = {
     logLevel: { type: 'string', enum: ['debug', 'info', 'warn', 'error'] },
     outboundAllow: { type: 'array', items: { type: 'string', minLength: 1 } },
     neverBlock: { type: 'array', items: { type: 'string', minLength: 1 } },
-    clusterDomain: { type: 'string', minLength: 1, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$' },
+    clusterDomain: {
+      type: 'string',
+      minLength: 1,
+      pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$',
+    },
     identityNeverTouch: { type: 'array', items: { type: 'string', minLength: 1 } },
     feedMaxBytes: { type: 'integer', minimum: 1024 },
     feedTimeoutMs: { type: 'integer', minimum: 100 },
@@ -85,17 +89,49 @@ const schema: JSONSchemaType<ControllerConfig> = {
     feedMaxRecords: { type: 'integer', minimum: 1 },
     feedMaxIndicators: { type: 'integer', minimum: 1 },
     feedMaxMispEvents: { type: 'integer', minimum: 1 },
-    defaultConnectors: { type: 'object', required: [], additionalProperties: { type: 'string', pattern: '^[a-z]+:[a-z0-9-]+$' } },
-    gitWebhookBindAddress: { type: 'string', nullable: true, pattern: '^(\\[[^\\]]+\\]|[^:]*):[0-9]+$' },
+    defaultConnectors: {
+      type: 'object',
+      required: [],
+      additionalProperties: { type: 'string', pattern: '^[a-z]+:[a-z0-9-]+$' },
+    },
+    gitWebhookBindAddress: {
+      type: 'string',
+      nullable: true,
+      pattern: '^(\\[[^\\]]+\\]|[^:]*):[0-9]+$',
+    },
     gitWebhookSecretFile: { type: 'string', nullable: true, minLength: 1 },
     pullRequestPollMs: { type: 'integer', minimum: 1000 },
     dnsNamespace: { type: 'string', minLength: 1, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' },
   },
-  required: ['namespace', 'identity', 'metricsBindAddress', 'healthProbeBindAddress', 'leaderElect', 'leaderElectionId',
-    'leaderElectionNamespace', 'leaseDurationMs', 'renewDeadlineMs', 'retryPeriodMs', 'concurrency', 'resyncPeriodMs', 'logLevel',
-    'outboundAllow', 'neverBlock', 'clusterDomain', 'identityNeverTouch', 'feedMaxBytes', 'feedTimeoutMs',
-    'feedWorkerHeapMb', 'feedSyncDeadlineMs', 'feedMaxRecords', 'feedMaxIndicators', 'feedMaxMispEvents', 'defaultConnectors', 'pullRequestPollMs',
-    'dnsNamespace'],
+  required: [
+    'namespace',
+    'identity',
+    'metricsBindAddress',
+    'healthProbeBindAddress',
+    'leaderElect',
+    'leaderElectionId',
+    'leaderElectionNamespace',
+    'leaseDurationMs',
+    'renewDeadlineMs',
+    'retryPeriodMs',
+    'concurrency',
+    'resyncPeriodMs',
+    'logLevel',
+    'outboundAllow',
+    'neverBlock',
+    'clusterDomain',
+    'identityNeverTouch',
+    'feedMaxBytes',
+    'feedTimeoutMs',
+    'feedWorkerHeapMb',
+    'feedSyncDeadlineMs',
+    'feedMaxRecords',
+    'feedMaxIndicators',
+    'feedMaxMispEvents',
+    'defaultConnectors',
+    'pullRequestPollMs',
+    'dnsNamespace',
+  ],
   additionalProperties: false,
 };
 
@@ -159,45 +195,78 @@ export function parseDuration(text: string): number {
 }
 
 function list(text: string | undefined): string[] {
-  return (text ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  return (text ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 function parseBool(flag: string, text: string | undefined): boolean {
   if (text === undefined || text === 'true') return true;
   if (text === 'false') return false;
-  throw new ForestallError('FST_CONFIG_INVALID', `--${flag} must be true or false, got ${JSON.stringify(text)}`);
+  throw new ForestallError(
+    'FST_CONFIG_INVALID',
+    `--${flag} must be true or false, got ${JSON.stringify(text)}`,
+  );
 }
 
 /** Builds the frozen config from argv and the few environment variables main passes in. */
-export function loadConfig(argv: string[], env: { POD_NAMESPACE?: string; POD_NAME?: string; KUBECONFIG?: string }): Readonly<ControllerConfig> {
+export function loadConfig(
+  argv: string[],
+  env: { POD_NAMESPACE?: string; POD_NAME?: string; KUBECONFIG?: string },
+): Readonly<ControllerConfig> {
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({
       args: argv.map((a) => (a === '--leader-elect' ? '--leader-elect=true' : a)),
       options: {
-        kubeconfig: { type: 'string' }, namespace: { type: 'string' },
-        'metrics-bind-address': { type: 'string' }, 'health-probe-bind-address': { type: 'string' },
-        'leader-elect': { type: 'string' }, 'leader-election-id': { type: 'string' }, 'leader-election-namespace': { type: 'string' },
-        'lease-duration': { type: 'string' }, 'renew-deadline': { type: 'string' }, 'retry-period': { type: 'string' },
-        concurrency: { type: 'string' }, 'resync-period': { type: 'string' }, 'log-level': { type: 'string' }, identity: { type: 'string' },
-        'outbound-allow': { type: 'string' }, 'feed-fetch-allow': { type: 'string' }, 'never-block': { type: 'string' }, 'cluster-domain': { type: 'string' },
-        'identity-never-touch': { type: 'string' }, 'feed-max-bytes': { type: 'string' }, 'feed-timeout': { type: 'string' },
-        'feed-worker-heap': { type: 'string' }, 'feed-sync-deadline': { type: 'string' }, 'feed-max-records': { type: 'string' },
-        'feed-max-indicators': { type: 'string' }, 'feed-max-misp-events': { type: 'string' },
+        kubeconfig: { type: 'string' },
+        namespace: { type: 'string' },
+        'metrics-bind-address': { type: 'string' },
+        'health-probe-bind-address': { type: 'string' },
+        'leader-elect': { type: 'string' },
+        'leader-election-id': { type: 'string' },
+        'leader-election-namespace': { type: 'string' },
+        'lease-duration': { type: 'string' },
+        'renew-deadline': { type: 'string' },
+        'retry-period': { type: 'string' },
+        concurrency: { type: 'string' },
+        'resync-period': { type: 'string' },
+        'log-level': { type: 'string' },
+        identity: { type: 'string' },
+        'outbound-allow': { type: 'string' },
+        'feed-fetch-allow': { type: 'string' },
+        'never-block': { type: 'string' },
+        'cluster-domain': { type: 'string' },
+        'identity-never-touch': { type: 'string' },
+        'feed-max-bytes': { type: 'string' },
+        'feed-timeout': { type: 'string' },
+        'feed-worker-heap': { type: 'string' },
+        'feed-sync-deadline': { type: 'string' },
+        'feed-max-records': { type: 'string' },
+        'feed-max-indicators': { type: 'string' },
+        'feed-max-misp-events': { type: 'string' },
         'default-connector': { type: 'string' },
-        'pull-request-poll-interval': { type: 'string' }, 'git-webhook-bind-address': { type: 'string' }, 'git-webhook-secret-file': { type: 'string' },
+        'pull-request-poll-interval': { type: 'string' },
+        'git-webhook-bind-address': { type: 'string' },
+        'git-webhook-secret-file': { type: 'string' },
         'dns-namespace': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
     }));
   } catch (err) {
-    throw new ForestallError('FST_CONFIG_INVALID', `${(err as Error).message}\n\n${CONTROLLER_USAGE}`);
+    throw new ForestallError(
+      'FST_CONFIG_INVALID',
+      `${(err as Error).message}\n\n${CONTROLLER_USAGE}`,
+    );
   }
   const v = (k: string) => values[k] as string | undefined;
   const namespace = v('namespace') ?? env.POD_NAMESPACE ?? 'forestall-system';
   const config: ControllerConfig = {
-    ...(v('kubeconfig') ?? env.KUBECONFIG ? { kubeconfig: v('kubeconfig') ?? env.KUBECONFIG } : {}),
+    ...((v('kubeconfig') ?? env.KUBECONFIG)
+      ? { kubeconfig: v('kubeconfig') ?? env.KUBECONFIG }
+      : {}),
     namespace,
     identity: v('identity') ?? env.POD_NAME ?? `${hostname()}_${process.pid}`,
     metricsBindAddress: v('metrics-bind-address') ?? ':8080',
@@ -218,28 +287,42 @@ export function loadConfig(argv: string[], env: { POD_NAMESPACE?: string; POD_NA
     feedMaxBytes: Number(v('feed-max-bytes') ?? DEFAULT_SANDBOX.maxBytes),
     feedTimeoutMs: parseDuration(v('feed-timeout') ?? '60s'),
     feedWorkerHeapMb: Number(v('feed-worker-heap') ?? DEFAULT_SANDBOX.heapMb),
-    feedSyncDeadlineMs: v('feed-sync-deadline') ? parseDuration(v('feed-sync-deadline')!) : DEFAULT_SANDBOX.syncDeadlineMs,
+    feedSyncDeadlineMs: v('feed-sync-deadline')
+      ? parseDuration(v('feed-sync-deadline')!)
+      : DEFAULT_SANDBOX.syncDeadlineMs,
     feedMaxRecords: Number(v('feed-max-records') ?? DEFAULT_INGEST_CAPS.maxRecords),
     feedMaxIndicators: Number(v('feed-max-indicators') ?? DEFAULT_INGEST_CAPS.maxIndicators),
     feedMaxMispEvents: Number(v('feed-max-misp-events') ?? DEFAULT_MAX_MISP_EVENTS),
-    defaultConnectors: Object.fromEntries(list(v('default-connector')).map((pair) => {
-      const [layer, id] = pair.split('=');
-      if (!layer || !id || !['network', 'dns', 'identity', 'notify'].includes(layer)) {
-        throw new ForestallError('FST_CONFIG_INVALID', `--default-connector: expected LAYER=ID with LAYER one of network, dns, identity, notify; got ${JSON.stringify(pair)}`);
-      }
-      return [layer, id];
-    })),
+    defaultConnectors: Object.fromEntries(
+      list(v('default-connector')).map((pair) => {
+        const [layer, id] = pair.split('=');
+        if (!layer || !id || !['network', 'dns', 'identity', 'notify'].includes(layer)) {
+          throw new ForestallError(
+            'FST_CONFIG_INVALID',
+            `--default-connector: expected LAYER=ID with LAYER one of network, dns, identity, notify; got ${JSON.stringify(pair)}`,
+          );
+        }
+        return [layer, id];
+      }),
+    ),
     pullRequestPollMs: parseDuration(v('pull-request-poll-interval') ?? '30s'),
     dnsNamespace: v('dns-namespace') ?? 'kube-system',
-    ...(v('git-webhook-bind-address') ? { gitWebhookBindAddress: v('git-webhook-bind-address') } : {}),
+    ...(v('git-webhook-bind-address')
+      ? { gitWebhookBindAddress: v('git-webhook-bind-address') }
+      : {}),
     ...(v('git-webhook-secret-file') ? { gitWebhookSecretFile: v('git-webhook-secret-file') } : {}),
   };
   if (!validate(config)) {
-    const why = (validate.errors ?? []).map((e) => `${e.instancePath.slice(1) || 'config'} ${e.message}`).join('; ');
+    const why = (validate.errors ?? [])
+      .map((e) => `${e.instancePath.slice(1) || 'config'} ${e.message}`)
+      .join('; ');
     throw new ForestallError('FST_CONFIG_INVALID', `invalid controller configuration: ${why}`);
   }
   if (config.gitWebhookBindAddress && !config.gitWebhookSecretFile) {
-    throw new ForestallError('FST_CONFIG_INVALID', '--git-webhook-bind-address needs --git-webhook-secret-file: unsigned webhooks are refused');
+    throw new ForestallError(
+      'FST_CONFIG_INVALID',
+      '--git-webhook-bind-address needs --git-webhook-secret-file: unsigned webhooks are refused',
+    );
   }
   try {
     validateSsrfPolicy({ allow: config.outboundAllow });
@@ -247,7 +330,10 @@ export function loadConfig(argv: string[], env: { POD_NAMESPACE?: string; POD_NA
     throw new ForestallError('FST_CONFIG_INVALID', `--outbound-allow: ${(err as Error).message}`);
   }
   if (config.renewDeadlineMs >= config.leaseDurationMs) {
-    throw new ForestallError('FST_CONFIG_INVALID', '--renew-deadline must be shorter than --lease-duration');
+    throw new ForestallError(
+      'FST_CONFIG_INVALID',
+      '--renew-deadline must be shorter than --lease-duration',
+    );
   }
   return Object.freeze(config);
 }

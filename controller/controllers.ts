@@ -1,7 +1,19 @@
 import type { KubeConfig, KubernetesListObject } from '@kubernetes/client-node';
-import { ALL_CONNECTOR_IDS, connectorFor, identityConnectorFor, isConnectorId, isIdentityConnectorId } from '../connectors/index.js';
+import {
+  ALL_CONNECTOR_IDS,
+  connectorFor,
+  identityConnectorFor,
+  isConnectorId,
+  isIdentityConnectorId,
+} from '../connectors/index.js';
 import type { Connector, Layer } from '../connectors/types.js';
-import { API_VERSION, GROUP, VERSION, type ExposurePolicy, type PreemptiveAction } from '../crds/index.js';
+import {
+  API_VERSION,
+  GROUP,
+  VERSION,
+  type ExposurePolicy,
+  type PreemptiveAction,
+} from '../crds/index.js';
 import { checkGitRemote, createOutboundFetch, type SsrfPolicy } from '../lib/http/index.js';
 import { CelCache, DEFAULT_CONNECTORS } from '../policies/index.js';
 import { GitDelivery } from './action/git-delivery.js';
@@ -53,11 +65,18 @@ export interface ControllerDeps {
   notifyHttp?: { retries?: number; backoffMs?: number; timeoutMs?: number };
 }
 
-function informerFor<T extends { metadata?: unknown }>(deps: ControllerDeps, kind: string, plural: string): Informer<T & { metadata: { name?: string } }> {
+function informerFor<T extends { metadata?: unknown }>(
+  deps: ControllerDeps,
+  kind: string,
+  plural: string,
+): Informer<T & { metadata: { name?: string } }> {
   return new Informer({
     kc: deps.kc,
     path: `/apis/${GROUP}/${VERSION}/${plural}`,
-    list: async () => (await deps.client.list(API_VERSION, kind)) as KubernetesListObject<T & { metadata: { name?: string } }>,
+    list: async () =>
+      (await deps.client.list(API_VERSION, kind)) as KubernetesListObject<
+        T & { metadata: { name?: string } }
+      >,
     clock: deps.clock,
     log: deps.log,
     metrics: deps.metrics,
@@ -78,7 +97,11 @@ export function addControllers(manager: Manager, deps: ControllerDeps) {
   // One outbound policy for every client: --outbound-allow (deps.feeds.fetchAllow) and the
   // cluster's own ranges, which the feed controller reads and refreshes into it.
   const ssrf: SsrfPolicy = { allow: deps.feeds.fetchAllow };
-  const policyInformer = informerFor<ExposurePolicy>(deps, 'ExposurePolicy', 'exposurepolicies') as Informer<ExposurePolicy>;
+  const policyInformer = informerFor<ExposurePolicy>(
+    deps,
+    'ExposurePolicy',
+    'exposurepolicies',
+  ) as Informer<ExposurePolicy>;
   const feeds = threatFeedController({ ...deps, ssrf, policies: policyInformer });
   const currentSsrf = async (): Promise<SsrfPolicy> => {
     await feeds.clusterRanges();
@@ -86,76 +109,154 @@ export function addControllers(manager: Manager, deps: ControllerDeps) {
   };
   // Identity providers, forges and notification receivers; feeds use the streaming transport with the same policy.
   const outbound = createOutboundFetch({ ssrf: currentSsrf }) as typeof globalThis.fetch;
-  const checkRemote = async (url: string): Promise<void> => checkGitRemote(url, await currentSsrf());
+  const checkRemote = async (url: string): Promise<void> =>
+    checkGitRemote(url, await currentSsrf());
   const inventory = new InventoryCache(deps);
-  const access = kubeClusterAccess(deps.client, { configMapNamespace: deps.dnsNamespace ?? 'kube-system' });
+  const access = kubeClusterAccess(deps.client, {
+    configMapNamespace: deps.dnsNamespace ?? 'kube-system',
+  });
   const store = new IndicatorStore(deps.client, deps.feeds.namespace);
   const feedback = new FeedbackStore(deps.client, deps.feeds.namespace);
   const cache = new Map<string, Connector | undefined>();
-  const identity = kubeIdentityAccess(deps.client, deps.feeds.namespace, deps.identityNeverTouch ?? [], outbound);
+  const identity = kubeIdentityAccess(
+    deps.client,
+    deps.feeds.namespace,
+    deps.identityNeverTouch ?? [],
+    outbound,
+  );
   const connector = (id: string) => {
-    if (!cache.has(id)) cache.set(id, isConnectorId(id) ? connectorFor(id, access) : isIdentityConnectorId(id) ? identityConnectorFor(id, identity) : undefined);
+    if (!cache.has(id))
+      cache.set(
+        id,
+        isConnectorId(id)
+          ? connectorFor(id, access)
+          : isIdentityConnectorId(id)
+            ? identityConnectorFor(id, identity)
+            : undefined,
+      );
     return cache.get(id);
   };
 
-  const actionInformer = informerFor<PreemptiveAction>(deps, 'PreemptiveAction', 'preemptiveactions') as Informer<PreemptiveAction>;
-  const git = deps.git ? new GitDelivery({
-    client: deps.client, namespace: deps.feeds.namespace, policies: policyInformer, workRoot: deps.git.workRoot, env: deps.git.env,
-    fetch: outbound, checkRemote,
-  }) : undefined;
+  const actionInformer = informerFor<PreemptiveAction>(
+    deps,
+    'PreemptiveAction',
+    'preemptiveactions',
+  ) as Informer<PreemptiveAction>;
+  const git = deps.git
+    ? new GitDelivery({
+        client: deps.client,
+        namespace: deps.feeds.namespace,
+        policies: policyInformer,
+        workRoot: deps.git.workRoot,
+        env: deps.git.env,
+        fetch: outbound,
+        checkRemote,
+      })
+    : undefined;
   const actionReconciler = new ActionReconciler({
-    cache: actionInformer, client: deps.client, events: deps.events, clock: deps.clock, metrics: deps.metrics, store,
-    connector, connectorIds: ALL_CONNECTOR_IDS, defaultConnector: (layer) => connectors[layer as Layer] ?? '',
+    cache: actionInformer,
+    client: deps.client,
+    events: deps.events,
+    clock: deps.clock,
+    metrics: deps.metrics,
+    store,
+    connector,
+    connectorIds: ALL_CONNECTOR_IDS,
+    defaultConnector: (layer) => connectors[layer as Layer] ?? '',
     feedback,
     notifier: new ActionNotifier({
-      client: deps.client, namespace: deps.feeds.namespace, policies: policyInformer, log: deps.log,
+      client: deps.client,
+      namespace: deps.feeds.namespace,
+      policies: policyInformer,
+      log: deps.log,
       http: { ...deps.notifyHttp, fetch: outbound },
     }),
     guardrails: feeds.guardrails,
-    ...(git ? { git } : {}), ...(deps.git?.pullRequestPollMs ? { pullRequestPollMs: deps.git.pullRequestPollMs } : {}),
+    ...(git ? { git } : {}),
+    ...(deps.git?.pullRequestPollMs ? { pullRequestPollMs: deps.git.pullRequestPollMs } : {}),
   });
   const actions = new Controller<PreemptiveAction>({
-    name: 'preemptiveaction', informer: actionInformer, reconciler: actionReconciler,
-    clock: deps.clock, log: deps.log, metrics: deps.metrics, concurrency: deps.concurrency, resyncPeriodMs: deps.resyncPeriodMs,
+    name: 'preemptiveaction',
+    informer: actionInformer,
+    reconciler: actionReconciler,
+    clock: deps.clock,
+    log: deps.log,
+    metrics: deps.metrics,
+    concurrency: deps.concurrency,
+    resyncPeriodMs: deps.resyncPeriodMs,
   });
   const countPhases = () => {
     deps.metrics.actionPhases.reset();
-    for (const a of actionInformer.list()) deps.metrics.actionPhases.inc({ type: a.spec.type, phase: a.status?.phase ?? 'Pending' });
+    for (const a of actionInformer.list())
+      deps.metrics.actionPhases.inc({ type: a.spec.type, phase: a.status?.phase ?? 'Pending' });
   };
   for (const event of ['add', 'update', 'delete'] as const) actionInformer.on(event, countPhases);
 
   const policyReconciler = new PolicyReconciler({
-    cache: policyInformer, actions: actionInformer, feeds: feeds.informer,
+    cache: policyInformer,
+    actions: actionInformer,
+    feeds: feeds.informer,
     snapshot: (name, log) => feeds.reconciler.snapshot(name, log),
-    inventory, store, reporter: new PolicyReporter(deps.client, deps.clock, deps.log),
-    client: deps.client, events: deps.events, clock: deps.clock, metrics: deps.metrics,
-    cel: new CelCache(), defaultConnectors: connectors, feedback,
+    inventory,
+    store,
+    reporter: new PolicyReporter(deps.client, deps.clock, deps.log),
+    client: deps.client,
+    events: deps.events,
+    clock: deps.clock,
+    metrics: deps.metrics,
+    cel: new CelCache(),
+    defaultConnectors: connectors,
+    feedback,
   });
   const policies = new Controller<ExposurePolicy>({
-    name: 'exposurepolicy', informer: policyInformer, reconciler: policyReconciler,
-    clock: deps.clock, log: deps.log, metrics: deps.metrics, concurrency: deps.concurrency, resyncPeriodMs: deps.resyncPeriodMs,
+    name: 'exposurepolicy',
+    informer: policyInformer,
+    reconciler: policyReconciler,
+    clock: deps.clock,
+    log: deps.log,
+    metrics: deps.metrics,
+    concurrency: deps.concurrency,
+    resyncPeriodMs: deps.resyncPeriodMs,
   });
   // Owned actions changing phase move the policy's counts; feeds and inventory move its plan.
   policies.watches(actionInformer, (a) => (a.spec.policyRef?.name ? [a.spec.policyRef.name] : []));
   policies.watches(feeds.informer, (f) => policyReconciler.policiesReading(f.metadata.name!));
-  feeds.reconciler.onSnapshotChange((feed) => policyReconciler.policiesReading(feed).forEach((k) => policies.queue.add(k)));
+  feeds.reconciler.onSnapshotChange((feed) =>
+    policyReconciler.policiesReading(feed).forEach((k) => policies.queue.add(k)),
+  );
   // Exposure and vulnerability data only move policies with an Isolate template.
-  inventory.onChange((group) => policyInformer.list().filter((p) => group === 'core' || readsExposure(p)).forEach((p) => policies.queue.add(objectKey(p))));
+  inventory.onChange((group) =>
+    policyInformer
+      .list()
+      .filter((p) => group === 'core' || readsExposure(p))
+      .forEach((p) => policies.queue.add(objectKey(p))),
+  );
 
   manager.add(feeds.controller);
   manager.add(inventory);
   manager.add(policies);
   manager.add(actions);
-  const webhook = deps.git?.webhook ? new PullRequestWebhook({
-    ...deps.git.webhook, log: deps.log, metrics: deps.metrics,
-    actions: () => actionInformer.list().map((a) => a.metadata.name!),
-    // Now, and once more shortly after: a forge may send the event before its API shows the change.
-    enqueue: (name) => {
-      actions.queue.add(name);
-      actions.queue.addAfter(name, WEBHOOK_RECHECK_MS);
-    },
-  }) : undefined;
+  const webhook = deps.git?.webhook
+    ? new PullRequestWebhook({
+        ...deps.git.webhook,
+        log: deps.log,
+        metrics: deps.metrics,
+        actions: () => actionInformer.list().map((a) => a.metadata.name!),
+        // Now, and once more shortly after: a forge may send the event before its API shows the change.
+        enqueue: (name) => {
+          actions.queue.add(name);
+          actions.queue.addAfter(name, WEBHOOK_RECHECK_MS);
+        },
+      })
+    : undefined;
   if (webhook) manager.add(webhook);
   return {
-    webhook, feeds, inventory, policies, policyReconciler, actions, actionReconciler };
+    webhook,
+    feeds,
+    inventory,
+    policies,
+    policyReconciler,
+    actions,
+    actionReconciler,
+  };
 }

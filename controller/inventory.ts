@@ -40,12 +40,40 @@ const KINDS: readonly KindSpec[] = [
   { apiVersion: 'apps/v1', kind: 'Deployment', path: '/apis/apps/v1/deployments', group: 'core' },
   { apiVersion: 'apps/v1', kind: 'StatefulSet', path: '/apis/apps/v1/statefulsets', group: 'core' },
   { apiVersion: 'apps/v1', kind: 'DaemonSet', path: '/apis/apps/v1/daemonsets', group: 'core' },
-  { apiVersion: 'apps/v1', kind: 'ReplicaSet', path: '/apis/apps/v1/replicasets', group: 'exposure' },
+  {
+    apiVersion: 'apps/v1',
+    kind: 'ReplicaSet',
+    path: '/apis/apps/v1/replicasets',
+    group: 'exposure',
+  },
   { apiVersion: 'v1', kind: 'Service', path: '/api/v1/services', group: 'exposure' },
-  { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', path: '/apis/networking.k8s.io/v1/ingresses', group: 'exposure' },
-  { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', path: '/apis/gateway.networking.k8s.io/v1/gateways', group: 'exposure', optional: true },
-  { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', path: '/apis/gateway.networking.k8s.io/v1/httproutes', group: 'exposure', optional: true },
-  { apiVersion: 'aquasecurity.github.io/v1alpha1', kind: 'VulnerabilityReport', path: '/apis/aquasecurity.github.io/v1alpha1/vulnerabilityreports', group: 'exposure', optional: true },
+  {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'Ingress',
+    path: '/apis/networking.k8s.io/v1/ingresses',
+    group: 'exposure',
+  },
+  {
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'Gateway',
+    path: '/apis/gateway.networking.k8s.io/v1/gateways',
+    group: 'exposure',
+    optional: true,
+  },
+  {
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'HTTPRoute',
+    path: '/apis/gateway.networking.k8s.io/v1/httproutes',
+    group: 'exposure',
+    optional: true,
+  },
+  {
+    apiVersion: 'aquasecurity.github.io/v1alpha1',
+    kind: 'VulnerabilityReport',
+    path: '/apis/aquasecurity.github.io/v1alpha1/vulnerabilityreports',
+    group: 'exposure',
+    optional: true,
+  },
 ];
 
 export type InventoryGroup = KindSpec['group'];
@@ -64,7 +92,13 @@ export class InventoryCache implements Runnable {
   coreVersion = 0;
   private cached?: { version: number; inventory: Inventory };
 
-  constructor(deps: { kc: KubeConfig; client: KubeClient; clock: Clock; log: Logger; metrics: Metrics }) {
+  constructor(deps: {
+    kc: KubeConfig;
+    client: KubeClient;
+    clock: Clock;
+    log: Logger;
+    metrics: Metrics;
+  }) {
     this.informers = KINDS.map((k) => {
       const informer = new Informer<KubernetesObject>({
         kc: deps.kc,
@@ -72,14 +106,21 @@ export class InventoryCache implements Runnable {
         list: async () => {
           let list: KubernetesListObject<KubernetesObject>;
           try {
-            list = await deps.client.list<KubernetesObject>(k.apiVersion, k.kind) as KubernetesListObject<KubernetesObject>;
+            list = (await deps.client.list<KubernetesObject>(
+              k.apiVersion,
+              k.kind,
+            )) as KubernetesListObject<KubernetesObject>;
           } catch (err) {
             if (!k.optional || statusOf(err) !== 404) throw err;
-            deps.log.debug({ kind: k.kind, apiVersion: k.apiVersion }, 'Not served (CRD not installed); counted as empty');
+            deps.log.debug(
+              { kind: k.kind, apiVersion: k.apiVersion },
+              'Not served (CRD not installed); counted as empty',
+            );
             return { apiVersion: 'v1', kind: 'List', items: [], metadata: {} };
           }
           // List items carry no apiVersion/kind; the engine needs both.
-          for (const item of list.items) Object.assign(item, { apiVersion: k.apiVersion, kind: k.kind });
+          for (const item of list.items)
+            Object.assign(item, { apiVersion: k.apiVersion, kind: k.kind });
           return list;
         },
         clock: deps.clock,
@@ -140,10 +181,17 @@ export class InventoryCache implements Runnable {
  */
 function inventoryRelevantChange(obj: KubernetesObject, old: KubernetesObject): boolean {
   const view = (o: KubernetesObject) => {
-    const report = (o as { report?: { artifact?: unknown; registry?: unknown; vulnerabilities?: unknown } }).report;
+    const report = (
+      o as { report?: { artifact?: unknown; registry?: unknown; vulnerabilities?: unknown } }
+    ).report;
     return JSON.stringify([
-      o.metadata?.labels, o.metadata?.annotations, o.metadata?.ownerReferences, (o as { spec?: unknown }).spec,
-      report?.artifact, report?.registry, report?.vulnerabilities,
+      o.metadata?.labels,
+      o.metadata?.annotations,
+      o.metadata?.ownerReferences,
+      (o as { spec?: unknown }).spec,
+      report?.artifact,
+      report?.registry,
+      report?.vulnerabilities,
       (o as { status?: { desiredNumberScheduled?: number } }).status?.desiredNumberScheduled,
     ]);
   };

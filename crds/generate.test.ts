@@ -22,7 +22,9 @@ describe('generated files', () => {
     const v = crd.spec.versions[0];
     expect(v.subresources).toEqual({ status: {} });
     expect(v.additionalPrinterColumns.map((c: { name: string }) => c.name)).toContain('Ready');
-    expect(v.schema.openAPIV3Schema.properties.spec.properties.source['x-kubernetes-validations'][0].message)
-      .toMatch(/exactly one of/);
+    expect(
+      v.schema.openAPIV3Schema.properties.spec.properties.source['x-kubernetes-validations'][0]
+        .message,
+    ).toMatch(/exactly one of/);
   });
 });

@@ -1,5 +1,20 @@
 /** The public surface of crds/: the generated types, the kind catalogue and offline validation. */
 export * from './generated/types.js';
-export { KINDS, FEED_FORMATS, MIN_REFRESH_INTERVAL, POLICY_MODES, ACTION_TYPES, ACTION_PHASES, LAYERS, CATEGORY } from './schema/index.js';
-export { validateObject, formatIssues, type ValidationIssue, type ValidationResult, type ForestallObject } from './validate.js';
+export {
+  KINDS,
+  FEED_FORMATS,
+  MIN_REFRESH_INTERVAL,
+  POLICY_MODES,
+  ACTION_TYPES,
+  ACTION_PHASES,
+  LAYERS,
+  CATEGORY,
+} from './schema/index.js';
+export {
+  validateObject,
+  formatIssues,
+  type ValidationIssue,
+  type ValidationResult,
+  type ForestallObject,
+} from './validate.js';
 export { parseDuration } from './duration.js';

@@ -25,20 +25,35 @@ export interface ValidationIssue {
   message: string;
 }
 
-export type ValidationResult<T> = { ok: true; object: T } | { ok: false; issues: ValidationIssue[] };
+export type ValidationResult<T> =
+  { ok: true; object: T } | { ok: false; issues: ValidationIssue[] };
 
 type AjvValidator = ((data: unknown) => boolean) & { errors?: ErrorObject[] | null };
 const byKind = new Map<string, { def: KindDefinition; validate: AjvValidator }>(
-  KINDS.map((def) => [def.kind, { def, validate: (validators as unknown as Record<string, AjvValidator>)[`validate${def.kind}`]! }]),
+  KINDS.map((def) => [
+    def.kind,
+    {
+      def,
+      validate: (validators as unknown as Record<string, AjvValidator>)[`validate${def.kind}`]!,
+    },
+  ]),
 );
 
-type CompiledRule = { rule: string; message: string; fieldPath?: string; evaluate: (ctx: Record<string, unknown>) => unknown };
+type CompiledRule = {
+  rule: string;
+  message: string;
+  fieldPath?: string;
+  evaluate: (ctx: Record<string, unknown>) => unknown;
+};
 const compiledRules = new WeakMap<SchemaNode, CompiledRule[]>();
 
 function rulesOf(node: SchemaNode): CompiledRule[] {
   let rules = compiledRules.get(node);
   if (!rules) {
-    rules = (node['x-kubernetes-validations'] ?? []).map((r) => ({ ...r, evaluate: parseCel(r.rule) as (ctx: Record<string, unknown>) => unknown }));
+    rules = (node['x-kubernetes-validations'] ?? []).map((r) => ({
+      ...r,
+      evaluate: parseCel(r.rule) as (ctx: Record<string, unknown>) => unknown,
+    }));
     compiledRules.set(node, rules);
   }
   return rules;
@@ -46,15 +61,35 @@ function rulesOf(node: SchemaNode): CompiledRule[] {
 
 /** ObjectMeta's fields (k8s.io/apimachinery metav1.ObjectMeta), which strict decoding knows. */
 const OBJECT_META_FIELDS = new Set([
-  'name', 'generateName', 'namespace', 'selfLink', 'uid', 'resourceVersion', 'generation', 'creationTimestamp',
-  'deletionTimestamp', 'deletionGracePeriodSeconds', 'labels', 'annotations', 'ownerReferences', 'finalizers', 'managedFields',
+  'name',
+  'generateName',
+  'namespace',
+  'selfLink',
+  'uid',
+  'resourceVersion',
+  'generation',
+  'creationTimestamp',
+  'deletionTimestamp',
+  'deletionGracePeriodSeconds',
+  'labels',
+  'annotations',
+  'ownerReferences',
+  'finalizers',
+  'managedFields',
 ]);
 
 /** Fields of `value` that `node` does not declare, depth first, in kubectl's path style. */
-function unknownFields(node: SchemaNode, value: unknown, path: string, out: ValidationIssue[]): void {
-  if (value === null || typeof value !== 'object' || node['x-kubernetes-preserve-unknown-fields']) return;
+function unknownFields(
+  node: SchemaNode,
+  value: unknown,
+  path: string,
+  out: ValidationIssue[],
+): void {
+  if (value === null || typeof value !== 'object' || node['x-kubernetes-preserve-unknown-fields'])
+    return;
   if (Array.isArray(value)) {
-    if (node.items) value.forEach((item, i) => unknownFields(node.items!, item, `${path}[${i}]`, out));
+    if (node.items)
+      value.forEach((item, i) => unknownFields(node.items!, item, `${path}[${i}]`, out));
     return;
   }
   const extra = node.additionalProperties;
@@ -62,26 +97,53 @@ function unknownFields(node: SchemaNode, value: unknown, path: string, out: Vali
     const at = path ? `${path}.${key}` : key;
     const declared = node.properties?.[key] ?? (typeof extra === 'object' ? extra : undefined);
     if (declared) unknownFields(declared, child, at, out);
-    else if (extra !== true) out.push({ path: at, message: 'unknown field (the API server refuses it under strict field validation)' });
+    else if (extra !== true)
+      out.push({
+        path: at,
+        message: 'unknown field (the API server refuses it under strict field validation)',
+      });
   }
 }
 
 /** Unknown fields of a whole object: its top level, metadata's own fields, spec and status. */
-function unknownObjectFields(def: KindDefinition, object: Record<string, unknown>): ValidationIssue[] {
+function unknownObjectFields(
+  def: KindDefinition,
+  object: Record<string, unknown>,
+): ValidationIssue[] {
   const out: ValidationIssue[] = [];
   const metadata = object.metadata;
   const metaNode: SchemaNode = { type: 'object', additionalProperties: true };
-  unknownFields({ type: 'object', properties: { apiVersion: {}, kind: {}, metadata: metaNode, spec: def.spec, status: def.status } }, object, '', out);
+  unknownFields(
+    {
+      type: 'object',
+      properties: {
+        apiVersion: {},
+        kind: {},
+        metadata: metaNode,
+        spec: def.spec,
+        status: def.status,
+      },
+    },
+    object,
+    '',
+    out,
+  );
   if (metadata !== null && typeof metadata === 'object' && !Array.isArray(metadata)) {
     for (const key of Object.keys(metadata)) {
-      if (!OBJECT_META_FIELDS.has(key)) out.push({ path: `metadata.${key}`, message: 'unknown field (not a field of ObjectMeta)' });
+      if (!OBJECT_META_FIELDS.has(key))
+        out.push({ path: `metadata.${key}`, message: 'unknown field (not a field of ObjectMeta)' });
     }
   }
   return out;
 }
 
 function pointerToPath(pointer: string): string {
-  return pointer.split('/').filter(Boolean).map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p}`)).join('').replace(/^\./, '');
+  return pointer
+    .split('/')
+    .filter(Boolean)
+    .map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p}`))
+    .join('')
+    .replace(/^\./, '');
 }
 
 function celIssues(node: SchemaNode, value: unknown, path: string, out: ValidationIssue[]): void {
@@ -91,7 +153,10 @@ function celIssues(node: SchemaNode, value: unknown, path: string, out: Validati
     try {
       ok = rule.evaluate({ self: value });
     } catch (err) {
-      out.push({ path, message: `rule ${rule.rule} could not be evaluated: ${(err as Error).message}` });
+      out.push({
+        path,
+        message: `rule ${rule.rule} could not be evaluated: ${(err as Error).message}`,
+      });
       continue;
     }
     if (ok !== true) out.push({ path: path + (rule.fieldPath ?? ''), message: rule.message });
@@ -109,19 +174,41 @@ function celIssues(node: SchemaNode, value: unknown, path: string, out: Validati
 /** Validates one object, filling in schema defaults in place. */
 export function validateObject(object: unknown): ValidationResult<ForestallObject> {
   const o = object as { apiVersion?: unknown; kind?: unknown } | null;
-  if (!o || typeof o !== 'object') return { ok: false, issues: [{ path: '', message: 'not an object' }] };
+  if (!o || typeof o !== 'object')
+    return { ok: false, issues: [{ path: '', message: 'not an object' }] };
   if (o.apiVersion !== API_VERSION) {
-    return { ok: false, issues: [{ path: 'apiVersion', message: `expected ${API_VERSION}, got ${JSON.stringify(o.apiVersion)}` }] };
+    return {
+      ok: false,
+      issues: [
+        {
+          path: 'apiVersion',
+          message: `expected ${API_VERSION}, got ${JSON.stringify(o.apiVersion)}`,
+        },
+      ],
+    };
   }
   const entry = byKind.get(String(o.kind));
   if (!entry) {
-    return { ok: false, issues: [{ path: 'kind', message: `unknown kind ${JSON.stringify(o.kind)}; expected one of ${[...byKind.keys()].join(', ')}` }] };
+    return {
+      ok: false,
+      issues: [
+        {
+          path: 'kind',
+          message: `unknown kind ${JSON.stringify(o.kind)}; expected one of ${[...byKind.keys()].join(', ')}`,
+        },
+      ],
+    };
   }
   const unknown = unknownObjectFields(entry.def, object as Record<string, unknown>);
   if (!entry.validate(object)) {
     const issues = (entry.validate.errors ?? []).map((e) => ({
-      path: pointerToPath(e.instancePath) + (e.keyword === 'required' ? `.${String(e.params.missingProperty)}` : ''),
-      message: e.keyword === 'enum' ? `${e.message}: ${(e.params.allowedValues as unknown[]).join(', ')}` : e.message ?? e.keyword,
+      path:
+        pointerToPath(e.instancePath) +
+        (e.keyword === 'required' ? `.${String(e.params.missingProperty)}` : ''),
+      message:
+        e.keyword === 'enum'
+          ? `${e.message}: ${(e.params.allowedValues as unknown[]).join(', ')}`
+          : (e.message ?? e.keyword),
     }));
     return { ok: false, issues: [...unknown, ...issues] };
   }

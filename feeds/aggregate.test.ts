@@ -1,8 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { aggregateIpv6, Ipv4Set, ipv6CidrRange, mergeIpv6Ranges, sortUint32, type Ipv6Range } from './aggregate.js';
+import {
+  aggregateIpv6,
+  Ipv4Set,
+  ipv6CidrRange,
+  mergeIpv6Ranges,
+  sortUint32,
+  type Ipv6Range,
+} from './aggregate.js';
 import { formatIpv4, formatIpv6, IPV6_MAX, parseIpv4, parseIpv6 } from '../lib/ip.js';
 import { seededRandom as seeded } from '../test/harness/seeded-random.js';
-
 
 const ip = (text: string): number => parseIpv4(text)!;
 
@@ -35,7 +41,11 @@ function referenceCidrs(covered: Uint8Array, base: number): string[] {
   return out;
 }
 
-function randomCase(random: () => number, base: number, bits: number): { set: Ipv4Set; covered: Uint8Array } {
+function randomCase(
+  random: () => number,
+  base: number,
+  bits: number,
+): { set: Ipv4Set; covered: Uint8Array } {
   const size = 2 ** bits;
   const covered = new Uint8Array(size);
   const set = new Ipv4Set(4);
@@ -72,20 +82,27 @@ describe('Ipv4Set aggregation against a brute-force reference', () => {
     ['the first window, from 0.0.0.0', 0, 12],
     ['the last window, up to 255.255.255.255', ip('255.255.240.0'), 12],
     ['an unaligned window across 128.0.0.0, the sign bit', ip('127.255.248.0') + 3, 12],
-  ])('GIVEN random addresses, ranges and CIDRs in %s WHEN aggregated THEN the CIDRs are exactly the minimal cover', (_name, base, bits) => {
-    const random = seeded(base + bits);
-    const failures: string[] = [];
-    for (let round = 0; round < 300; round++) {
-      const { set, covered } = randomCase(random, base, bits);
-      const expected = referenceCidrs(covered, base);
-      const actual = set.cidrs();
-      const count = covered.reduce((sum, bit) => sum + bit, 0);
-      if (JSON.stringify(actual) !== JSON.stringify(expected) || set.addressCount() !== count || set.cidrCount() !== expected.length) {
-        failures.push(`round ${round}: expected ${expected.join(' ')} got ${actual.join(' ')}`);
+  ])(
+    'GIVEN random addresses, ranges and CIDRs in %s WHEN aggregated THEN the CIDRs are exactly the minimal cover',
+    (_name, base, bits) => {
+      const random = seeded(base + bits);
+      const failures: string[] = [];
+      for (let round = 0; round < 300; round++) {
+        const { set, covered } = randomCase(random, base, bits);
+        const expected = referenceCidrs(covered, base);
+        const actual = set.cidrs();
+        const count = covered.reduce((sum, bit) => sum + bit, 0);
+        if (
+          JSON.stringify(actual) !== JSON.stringify(expected) ||
+          set.addressCount() !== count ||
+          set.cidrCount() !== expected.length
+        ) {
+          failures.push(`round ${round}: expected ${expected.join(' ')} got ${actual.join(' ')}`);
+        }
       }
-    }
-    expect(failures).toEqual([]);
-  });
+      expect(failures).toEqual([]);
+    },
+  );
 
   it('GIVEN random inputs WHEN ranges() is read THEN ranges are sorted, disjoint, non-adjacent and cover exactly the input', () => {
     const random = seeded(7);
@@ -207,16 +224,21 @@ describe('Ipv4Set edge cases', () => {
 });
 
 describe('sortUint32', () => {
-  it.each([10, 70_000, 300_000])('GIVEN %i random values with duplicates WHEN sorted THEN the result equals the native sort', (length) => {
-    const random = seeded(length);
-    const values = new Uint32Array(length);
-    for (let i = 0; i < length; i++) values[i] = random() < 0.1 ? 0xffffffff : Math.floor(random() * 4294967296);
-    const expected = values.slice().sort();
-    sortUint32(values);
-    let firstDifference = -1;
-    for (let i = 0; i < length && firstDifference < 0; i++) if (values[i] !== expected[i]) firstDifference = i;
-    expect(firstDifference).toBe(-1);
-  });
+  it.each([10, 70_000, 300_000])(
+    'GIVEN %i random values with duplicates WHEN sorted THEN the result equals the native sort',
+    (length) => {
+      const random = seeded(length);
+      const values = new Uint32Array(length);
+      for (let i = 0; i < length; i++)
+        values[i] = random() < 0.1 ? 0xffffffff : Math.floor(random() * 4294967296);
+      const expected = values.slice().sort();
+      sortUint32(values);
+      let firstDifference = -1;
+      for (let i = 0; i < length && firstDifference < 0; i++)
+        if (values[i] !== expected[i]) firstDifference = i;
+      expect(firstDifference).toBe(-1);
+    },
+  );
 });
 
 describe('IPv6 aggregation', () => {
@@ -245,38 +267,51 @@ describe('IPv6 aggregation', () => {
     ['a documentation window', v6('2001:db8::')],
     ['the last window, up to ffff:...:ffff', IPV6_MAX - 4095n],
     ['the first window, from ::', 0n],
-  ])('GIVEN random ranges in %s WHEN aggregated THEN the CIDRs are exactly the minimal cover', (_name, base) => {
-    const random = seeded(Number(base % 1000003n));
-    const bits = 12;
-    const size = 2 ** bits;
-    const failures: string[] = [];
-    for (let round = 0; round < 150; round++) {
-      const covered = new Uint8Array(size);
-      const ranges: Ipv6Range[] = [];
-      const items = 1 + Math.floor(random() * 30);
-      for (let n = 0; n < items; n++) {
-        const a = Math.floor(random() * size);
-        const b = random() < 0.5 ? a : Math.min(size - 1, a + Math.floor(random() * 300));
-        ranges.push({ start: base + BigInt(a), end: base + BigInt(b) });
-        covered.fill(1, a, b + 1);
+  ])(
+    'GIVEN random ranges in %s WHEN aggregated THEN the CIDRs are exactly the minimal cover',
+    (_name, base) => {
+      const random = seeded(Number(base % 1000003n));
+      const bits = 12;
+      const size = 2 ** bits;
+      const failures: string[] = [];
+      for (let round = 0; round < 150; round++) {
+        const covered = new Uint8Array(size);
+        const ranges: Ipv6Range[] = [];
+        const items = 1 + Math.floor(random() * 30);
+        for (let n = 0; n < items; n++) {
+          const a = Math.floor(random() * size);
+          const b = random() < 0.5 ? a : Math.min(size - 1, a + Math.floor(random() * 300));
+          ranges.push({ start: base + BigInt(a), end: base + BigInt(b) });
+          covered.fill(1, a, b + 1);
+        }
+        const expected = referenceIpv6(covered, base, bits);
+        const actual = aggregateIpv6(ranges);
+        if (JSON.stringify(actual) !== JSON.stringify(expected))
+          failures.push(`round ${round}: expected ${expected.join(' ')} got ${actual.join(' ')}`);
       }
-      const expected = referenceIpv6(covered, base, bits);
-      const actual = aggregateIpv6(ranges);
-      if (JSON.stringify(actual) !== JSON.stringify(expected)) failures.push(`round ${round}: expected ${expected.join(' ')} got ${actual.join(' ')}`);
-    }
-    expect(failures).toEqual([]);
-  });
+      expect(failures).toEqual([]);
+    },
+  );
 
   it('GIVEN ::/0 and a single address WHEN aggregated THEN the result is ::/0', () => {
     expect(aggregateIpv6([ipv6CidrRange(0n, 0), { start: 1n, end: 1n }])).toEqual(['::/0']);
   });
 
   it('GIVEN the last address and its neighbour WHEN aggregated THEN they make one /127 without overflow', () => {
-    expect(aggregateIpv6([{ start: IPV6_MAX, end: IPV6_MAX }, { start: IPV6_MAX - 1n, end: IPV6_MAX - 1n }])).toEqual(['ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe/127']);
+    expect(
+      aggregateIpv6([
+        { start: IPV6_MAX, end: IPV6_MAX },
+        { start: IPV6_MAX - 1n, end: IPV6_MAX - 1n },
+      ]),
+    ).toEqual(['ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe/127']);
   });
 
   it('GIVEN two adjacent /64s and a duplicate WHEN merged THEN one range and one /63 remain', () => {
-    const ranges = [ipv6CidrRange(v6('2001:db8:0:1::'), 64), ipv6CidrRange(v6('2001:db8::'), 64), ipv6CidrRange(v6('2001:db8::'), 64)];
+    const ranges = [
+      ipv6CidrRange(v6('2001:db8:0:1::'), 64),
+      ipv6CidrRange(v6('2001:db8::'), 64),
+      ipv6CidrRange(v6('2001:db8::'), 64),
+    ];
     expect(mergeIpv6Ranges(ranges)).toHaveLength(1);
     expect(aggregateIpv6(ranges)).toEqual(['2001:db8::/63']);
   });

@@ -8,7 +8,14 @@
  * IPv4 is kept in growing typed arrays (no object per address), so a million entries
  * cost a few MiB. IPv6 feeds are far smaller in practice and use bigints.
  */
-import { formatIpv4, formatIpv6, ipv4Broadcast, ipv4Network, ipv6Broadcast, IPV6_MAX } from '../lib/ip.js';
+import {
+  formatIpv4,
+  formatIpv6,
+  ipv4Broadcast,
+  ipv4Network,
+  ipv6Broadcast,
+  IPV6_MAX,
+} from '../lib/ip.js';
 
 const TWO_POW_32 = 4294967296;
 
@@ -52,7 +59,8 @@ export class Ipv4Set {
   /** Adds one address (a uint32). Throws on anything else, so a caller bug cannot widen the set silently. */
   addAddress(address: number): void {
     if (address >>> 0 !== address) throw new RangeError(`not an IPv4 address value: ${address}`);
-    if (this.addressLength === this.addresses.length) this.addresses = grow(this.addresses, this.addressLength);
+    if (this.addressLength === this.addresses.length)
+      this.addresses = grow(this.addresses, this.addressLength);
     this.addresses[this.addressLength++] = address;
     this.merged = false;
   }
@@ -72,7 +80,8 @@ export class Ipv4Set {
 
   /** Adds the block `network/prefix`; host bits in `network` are ignored. */
   addCidr(network: number, prefix: number): void {
-    if (!Number.isInteger(prefix) || prefix < 0 || prefix > 32) throw new RangeError(`not an IPv4 prefix length: ${prefix}`);
+    if (!Number.isInteger(prefix) || prefix < 0 || prefix > 32)
+      throw new RangeError(`not an IPv4 prefix length: ${prefix}`);
     if (network >>> 0 !== network) throw new RangeError(`not an IPv4 address value: ${network}`);
     const first = ipv4Network(network, prefix);
     this.addRange(first, ipv4Broadcast(first, prefix));
@@ -83,7 +92,9 @@ export class Ipv4Set {
     const count = addresses.length;
     if (count === 0) return;
     if (this.addressLength + count > this.addresses.length) {
-      const bigger = new Uint32Array(Math.max(this.addresses.length * 2, this.addressLength + count));
+      const bigger = new Uint32Array(
+        Math.max(this.addresses.length * 2, this.addressLength + count),
+      );
       bigger.set(this.addresses.subarray(0, this.addressLength));
       this.addresses = bigger;
     }
@@ -112,7 +123,10 @@ export class Ipv4Set {
   /** The set as sorted, disjoint, non-adjacent inclusive ranges (copies, safe to keep). */
   ranges(): Ipv4Ranges {
     this.merge();
-    return { starts: this.starts.slice(0, this.rangeLength), ends: this.ends.slice(0, this.rangeLength) };
+    return {
+      starts: this.starts.slice(0, this.rangeLength),
+      ends: this.ends.slice(0, this.rangeLength),
+    };
   }
 
   /** How many distinct addresses the set holds (up to 2^32, exact as a number). */
@@ -299,7 +313,11 @@ function sortRangesByStart(starts: Uint32Array, ends: Uint32Array, length: numbe
  * that starts at `start` (limited by start's alignment) and still ends within `end`.
  * Numbers, not uint32 arithmetic, so 255.255.255.255 + 1 cannot wrap to 0.
  */
-export function rangeToCidrs(start: number, end: number, visit: (network: number, prefix: number) => void): void {
+export function rangeToCidrs(
+  start: number,
+  end: number,
+  visit: (network: number, prefix: number) => void,
+): void {
   let current = start;
   while (current <= end) {
     // Alignment: the number of trailing zero bits of `current` (32 for address 0).
@@ -325,7 +343,8 @@ export interface Ipv6Range {
 export function mergeIpv6Ranges(ranges: Iterable<Ipv6Range>): Ipv6Range[] {
   const sorted: Ipv6Range[] = [];
   for (const { start, end } of ranges) {
-    if (start < 0n || end > IPV6_MAX || start > end) throw new RangeError(`not an IPv6 range: ${start}-${end}`);
+    if (start < 0n || end > IPV6_MAX || start > end)
+      throw new RangeError(`not an IPv6 range: ${start}-${end}`);
     sorted.push({ start, end });
   }
   sorted.sort((x, y) => (x.start < y.start ? -1 : x.start > y.start ? 1 : 0));
@@ -342,7 +361,11 @@ export function mergeIpv6Ranges(ranges: Iterable<Ipv6Range>): Ipv6Range[] {
 }
 
 /** The IPv6 counterpart of {@link rangeToCidrs}. */
-export function ipv6RangeToCidrs(start: bigint, end: bigint, visit: (network: bigint, prefix: number) => void): void {
+export function ipv6RangeToCidrs(
+  start: bigint,
+  end: bigint,
+  visit: (network: bigint, prefix: number) => void,
+): void {
   let current = start;
   while (current <= end) {
     const alignment = current === 0n ? 128 : bitLength(current & -current) - 1;

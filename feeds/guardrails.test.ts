@@ -8,13 +8,23 @@ import { normalise } from './normalise.js';
 import { parseIpv4 } from '../lib/ip.js';
 
 const CLUSTER_SERVICE_IP = '10.96.0.10';
-const guardrails = new Guardrails(defaultGuardrailConfig({
-  clusterCidrs: ['10.96.0.0/12', '34.118.224.0/20'],
-  infrastructureHosts: ['git.example.org', 'idp.example.net', 'raw.githubusercontent.com', '198.18.7.7'],
-}));
+const guardrails = new Guardrails(
+  defaultGuardrailConfig({
+    clusterCidrs: ['10.96.0.0/12', '34.118.224.0/20'],
+    infrastructureHosts: [
+      'git.example.org',
+      'idp.example.net',
+      'raw.githubusercontent.com',
+      '198.18.7.7',
+    ],
+  }),
+);
 
 /** What happens to a raw feed value: normalised as ingest() does, then judged. */
-function judge(raw: string, hint?: IndicatorType): { type: string; value: string; dropped?: string } {
+function judge(
+  raw: string,
+  hint?: IndicatorType,
+): { type: string; value: string; dropped?: string } {
   const n = normalise(raw, hint);
   if ('error' in n) throw new Error(n.error);
   const dropped = guardrails.check(n);
@@ -39,7 +49,11 @@ describe('issue 13, item 2: IPv4 carried inside IPv6 passes every guardrail', ()
   });
 
   it('GIVEN ::ffff:0.0.0.0/96 (all of IPv4) THEN it is normalised to 0.0.0.0/0 and dropped as too-broad', () => {
-    expect(judge('::ffff:0.0.0.0/96')).toEqual({ type: 'cidr', value: '0.0.0.0/0', dropped: 'too-broad' });
+    expect(judge('::ffff:0.0.0.0/96')).toEqual({
+      type: 'cidr',
+      value: '0.0.0.0/0',
+      dropped: 'too-broad',
+    });
   });
 
   it('GIVEN an IPv6 range that reaches all of IPv4 through an embedding THEN it is too-broad', () => {
@@ -75,8 +89,12 @@ describe('issue 13, item 2: a range that contains a protected range passes', () 
 
   it('GIVEN 172.0.0.0/8 and a never-block list of 172.16.0.0/12 only THEN the list drops it: every list judges by overlap', () => {
     const g = new Guardrails({
-      ranges: [{ reason: 'never-block:rfc1918', cidrs: ['172.16.0.0/12'] }], domains: [], publicSuffixes: false, hashes: [],
-      minPrefixV4: 8, minPrefixV6: 32,
+      ranges: [{ reason: 'never-block:rfc1918', cidrs: ['172.16.0.0/12'] }],
+      domains: [],
+      publicSuffixes: false,
+      hashes: [],
+      minPrefixV4: 8,
+      minPrefixV6: 32,
     });
     expect(g.check({ type: 'cidr', value: '172.0.0.0/8' })).toBe('never-block:rfc1918');
     expect(g.check({ type: 'cidr', value: '172.32.0.0/11' })).toBeUndefined();
@@ -88,13 +106,29 @@ describe('issue 13, item 2: a range that contains a protected range passes', () 
   });
 
   it('GIVEN single addresses THEN the fast path drops exactly what check() drops', () => {
-    const values = ['8.8.8.8', '5.6.7.8', '10.96.0.10', '169.254.169.254', '203.0.113.9', '198.18.7.7', '55.1.2.3'];
+    const values = [
+      '8.8.8.8',
+      '5.6.7.8',
+      '10.96.0.10',
+      '169.254.169.254',
+      '203.0.113.9',
+      '198.18.7.7',
+      '55.1.2.3',
+    ];
     const set = new Ipv4Set(values.length);
     for (const v of values) set.addAddress(parseIpv4(v)!);
     const dropped: Record<string, number> = {};
     const kept = guardrails.filterIpv4Addresses(set, dropped);
-    expect(kept.addressCount()).toBe(values.filter((v) => !guardrails.check({ type: 'ipv4', value: v })).length);
-    expect(dropped).toEqual({ 'never-block:public-dns-v4': 1, cluster: 1, 'cloud-metadata': 1, documentation: 1, infrastructure: 1 });
+    expect(kept.addressCount()).toBe(
+      values.filter((v) => !guardrails.check({ type: 'ipv4', value: v })).length,
+    );
+    expect(dropped).toEqual({
+      'never-block:public-dns-v4': 1,
+      cluster: 1,
+      'cloud-metadata': 1,
+      documentation: 1,
+      infrastructure: 1,
+    });
   });
 });
 
@@ -119,7 +153,14 @@ describe('issue 13, item 2: domains are matched exactly', () => {
     expect(judge(raw).dropped).toBe(reason);
   });
 
-  it.each(['evil.github.io', 'evil.co.uk', 'evil.blogspot.com', 'login.google.com.evil.example', 'gitexample.org', 'evil.pastebin.com'])(
+  it.each([
+    'evil.github.io',
+    'evil.co.uk',
+    'evil.blogspot.com',
+    'login.google.com.evil.example',
+    'gitexample.org',
+    'evil.pastebin.com',
+  ])(
     'GIVEN %s (a child of a public suffix or a popular site, or a lookalike) THEN it stays blockable',
     (raw) => {
       expect(judge(raw).dropped).toBeUndefined();
@@ -134,7 +175,15 @@ describe('issue 13, item 2: domains are matched exactly', () => {
 });
 
 describe('issue 13, item 2: 2001:db8::/32 is kept while 203.0.113.0/24 is dropped', () => {
-  it.each(['192.0.2.0/24', '198.51.100.7', '203.0.113.0/24', '2001:db8::/32', '2001:db8::1', '3fff::/32', '3fff:1::1'])(
+  it.each([
+    '192.0.2.0/24',
+    '198.51.100.7',
+    '203.0.113.0/24',
+    '2001:db8::/32',
+    '2001:db8::1',
+    '3fff::/32',
+    '3fff:1::1',
+  ])(
     'GIVEN the documentation value %s THEN it is dropped as documentation, in both families',
     (raw) => {
       expect(judge(raw).dropped).toBe('documentation');
@@ -145,17 +194,59 @@ describe('issue 13, item 2: 2001:db8::/32 is kept while 203.0.113.0/24 is droppe
 describe('infrastructureHosts', () => {
   it('GIVEN ThreatFeeds and ExposurePolicies THEN every host they name is collected, lower-case and once', () => {
     const feeds: { spec: ThreatFeedSpec }[] = [
-      { spec: { source: { http: { url: 'https://RAW.githubusercontent.com/x/ipsum.txt', tls: { serverName: 'feeds.example' } } }, format: 'lines' } },
-      { spec: { source: { taxii: { apiRoot: 'https://taxii.example.org/api1/', collection: 'c' } }, format: 'stix' } },
+      {
+        spec: {
+          source: {
+            http: {
+              url: 'https://RAW.githubusercontent.com/x/ipsum.txt',
+              tls: { serverName: 'feeds.example' },
+            },
+          },
+          format: 'lines',
+        },
+      },
+      {
+        spec: {
+          source: { taxii: { apiRoot: 'https://taxii.example.org/api1/', collection: 'c' } },
+          format: 'stix',
+        },
+      },
       { spec: { source: { http: { url: 'https://[2001:db8::5]/feed' } }, format: 'lines' } },
     ];
     const policies: { spec: ExposurePolicySpec }[] = [
-      { spec: { feeds: {}, actions: [{ type: 'EgressDeny' }], git: { url: 'git@git.example.org:platform/policy.git', forge: { type: 'Gitea', apiUrl: 'https://forge-api.example.org/api/v1' } } } },
-      { spec: { feeds: {}, actions: [{ type: 'IdentitySuspend', connector: 'identity:okta', params: { url: 'https://acme.okta.com' } }], git: { url: 'ssh://git@ssh.example.com:2222/x.git' } } },
+      {
+        spec: {
+          feeds: {},
+          actions: [{ type: 'EgressDeny' }],
+          git: {
+            url: 'git@git.example.org:platform/policy.git',
+            forge: { type: 'Gitea', apiUrl: 'https://forge-api.example.org/api/v1' },
+          },
+        },
+      },
+      {
+        spec: {
+          feeds: {},
+          actions: [
+            {
+              type: 'IdentitySuspend',
+              connector: 'identity:okta',
+              params: { url: 'https://acme.okta.com' },
+            },
+          ],
+          git: { url: 'ssh://git@ssh.example.com:2222/x.git' },
+        },
+      },
     ];
     expect(infrastructureHosts(feeds, policies)).toEqual([
-      '2001:db8::5', 'acme.okta.com', 'feeds.example', 'forge-api.example.org', 'git.example.org', 'raw.githubusercontent.com',
-      'ssh.example.com', 'taxii.example.org',
+      '2001:db8::5',
+      'acme.okta.com',
+      'feeds.example',
+      'forge-api.example.org',
+      'git.example.org',
+      'raw.githubusercontent.com',
+      'ssh.example.com',
+      'taxii.example.org',
     ]);
   });
 });

@@ -5,7 +5,14 @@ import { getPublicSuffix } from 'tldts';
 import type { Indicator } from './indicator.js';
 import { Ipv4Set } from './aggregate.js';
 import {
-  cidrLast, embeddedIpv4Cidrs, parseCidr, parseCidrOrIp, parseIp, parseIpv4, parseIpv6, type Cidr,
+  cidrLast,
+  embeddedIpv4Cidrs,
+  parseCidr,
+  parseCidrOrIp,
+  parseIp,
+  parseIpv4,
+  parseIpv6,
+  type Cidr,
 } from '../lib/ip.js';
 import { SPECIAL_RANGES, type SpecialPurpose } from '../lib/special-ranges.js';
 import { packageRoot } from './package-root.js';
@@ -89,15 +96,33 @@ export interface GuardrailConfig {
 }
 
 /** The special-purpose ranges whose blocking would cut the cluster off from itself or its cloud. */
-const CRITICAL_PURPOSES: readonly SpecialPurpose[] = ['cloud-metadata', 'loopback', 'link-local', 'unspecified'];
+const CRITICAL_PURPOSES: readonly SpecialPurpose[] = [
+  'cloud-metadata',
+  'loopback',
+  'link-local',
+  'unspecified',
+];
 
 function specialRanges(purposes: readonly SpecialPurpose[]): NamedRanges[] {
-  return purposes.map((reason) => ({ reason, cidrs: SPECIAL_RANGES.filter((r) => r.purpose === reason).map((r) => r.cidr) }));
+  return purposes.map((reason) => ({
+    reason,
+    cidrs: SPECIAL_RANGES.filter((r) => r.purpose === reason).map((r) => r.cidr),
+  }));
 }
 
 export const DEFAULT_CLUSTER_DOMAIN = 'cluster.local';
 
-export const DEFAULT_WARNINGLISTS = ['public-dns-v4', 'public-dns-v6', 'rfc1918', 'rfc5735', 'rfc6598', 'multicast', 'ipv6-linklocal', 'tranco10k', 'common-ioc-false-positive'];
+export const DEFAULT_WARNINGLISTS = [
+  'public-dns-v4',
+  'public-dns-v6',
+  'rfc1918',
+  'rfc5735',
+  'rfc6598',
+  'multicast',
+  'ipv6-linklocal',
+  'tranco10k',
+  'common-ioc-false-positive',
+];
 
 interface Warninglist {
   name: string;
@@ -121,13 +146,27 @@ export interface GuardrailOptions {
 export function defaultGuardrailConfig(extra: GuardrailOptions = {}): GuardrailConfig {
   const dir = extra.warninglistDir ?? join(packageRoot(), 'feeds', 'warninglists');
   const config: GuardrailConfig = {
-    ranges: specialRanges(CRITICAL_PURPOSES), domains: [], publicSuffixes: true, hashes: [], minPrefixV4: 8, minPrefixV6: 32,
+    ranges: specialRanges(CRITICAL_PURPOSES),
+    domains: [],
+    publicSuffixes: true,
+    hashes: [],
+    minPrefixV4: 8,
+    minPrefixV6: 32,
   };
-  if (extra.clusterCidrs?.length) config.ranges.push({ reason: 'cluster', cidrs: extra.clusterCidrs });
-  config.domains.push({ reason: 'cluster', names: [extra.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN], scope: 'parents-and-children' });
+  if (extra.clusterCidrs?.length)
+    config.ranges.push({ reason: 'cluster', cidrs: extra.clusterCidrs });
+  config.domains.push({
+    reason: 'cluster',
+    names: [extra.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN],
+    scope: 'parents-and-children',
+  });
   const [infraIps, infraNames] = splitAddresses(extra.infrastructureHosts ?? []);
   config.ranges.push({ reason: 'infrastructure', cidrs: infraIps });
-  config.domains.push({ reason: 'infrastructure', names: infraNames, scope: 'parents-and-children' });
+  config.domains.push({
+    reason: 'infrastructure',
+    names: infraNames,
+    scope: 'parents-and-children',
+  });
   const [allowIps, allowNames] = splitAddresses(extra.allowlist ?? []);
   config.ranges.push({ reason: 'allowlist', cidrs: allowIps });
   config.domains.push({ reason: 'allowlist', names: allowNames, scope: 'parents-and-children' });
@@ -136,7 +175,8 @@ export function defaultGuardrailConfig(extra: GuardrailOptions = {}): GuardrailC
     const wl = JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8')) as Warninglist;
     const reason = `never-block:${name}`;
     if (wl.type === 'cidr') config.ranges.push({ reason, cidrs: wl.list });
-    else if (wl.type === 'hostname') config.domains.push({ reason, names: wl.list, scope: 'parents' });
+    else if (wl.type === 'hostname')
+      config.domains.push({ reason, names: wl.list, scope: 'parents' });
     else config.hashes.push({ reason, values: wl.list.map((h) => h.toLowerCase()) });
   }
   return config;
@@ -157,18 +197,27 @@ function canonicalDomain(name: string): string {
 }
 
 /** The name is already a canonical host name: tldts need not parse or validate it again. */
-const PSL_OPTIONS = { allowPrivateDomains: true, extractHostname: false, validateHostname: false, detectIp: false } as const;
+const PSL_OPTIONS = {
+  allowPrivateDomains: true,
+  extractHostname: false,
+  validateHostname: false,
+  detectIp: false,
+} as const;
 
 /** "a.b.example.com" → ["b.example.com", "example.com", "com"]. */
 function parentsOf(name: string): string[] {
   const out: string[] = [];
-  for (let dot = name.indexOf('.'); dot >= 0; dot = name.indexOf('.', dot + 1)) out.push(name.slice(dot + 1));
+  for (let dot = name.indexOf('.'); dot >= 0; dot = name.indexOf('.', dot + 1))
+    out.push(name.slice(dot + 1));
   return out;
 }
 
 /** Sorted, merged inclusive ranges of one family, searched by binary search. */
 class RangeList<N extends number | bigint> {
-  constructor(private readonly starts: N[], private readonly ends: N[]) {}
+  constructor(
+    private readonly starts: N[],
+    private readonly ends: N[],
+  ) {}
 
   /** `plusOne` is x + 1 in the family's number type, so adjacent ranges merge too. */
   static build<N extends number | bigint>(pairs: [N, N][], plusOne: (x: N) => N): RangeList<N> {
@@ -245,7 +294,11 @@ export class Guardrails {
         if (c.family === 4) v4.push([c.network, cidrLast(c) as number]);
         else v6.push([c.network, cidrLast(c) as bigint]);
       }
-      return { reason: r.reason, v4: RangeList.build(v4, (x) => x + 1), v6: RangeList.build(v6, (x) => x + 1n) };
+      return {
+        reason: r.reason,
+        v4: RangeList.build(v4, (x) => x + 1),
+        v6: RangeList.build(v6, (x) => x + 1n),
+      };
     });
     const keep = (map: Map<string, DomainGuard>, name: string, guard: DomainGuard) => {
       if (!map.has(name)) map.set(name, guard);
@@ -261,7 +314,8 @@ export class Guardrails {
       }
     });
     this.hashes = new Map();
-    for (const h of [...config.hashes].reverse()) for (const v of h.values) this.hashes.set(v, h.reason);
+    for (const h of [...config.hashes].reverse())
+      for (const v of h.values) this.hashes.set(v, h.reason);
   }
 
   /** Why the indicator must not be enforced, or undefined when it may be. */
@@ -311,7 +365,8 @@ export class Guardrails {
    * a protected name or a parent of one, or a child of a name protected with its children.
    */
   private checkDomain(name: string): string | undefined {
-    if (this.config.publicSuffixes && getPublicSuffix(name, PSL_OPTIONS) === name) return 'public-suffix';
+    if (this.config.publicSuffixes && getPublicSuffix(name, PSL_OPTIONS) === name)
+      return 'public-suffix';
     let best = this.names.get(name);
     for (const parent of parentsOf(name)) {
       const guard = this.subtrees.get(parent);

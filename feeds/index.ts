@@ -11,16 +11,40 @@ export { PARSERS, parserFor, parseMispFeed, type MispFileReader } from './parser
 export { readIpLines, parseLines, Ipv4Scores } from './parsers/lines.js';
 export * from './sources/index.js';
 export {
-  ingest, ingestItems, summariseIpLines, compileConfidence, ConfidenceExpressionError, mergeIndicator, countAggregatedCidrs,
-  recordBoundsProblem, DEFAULT_INGEST_CAPS, type IngestOptions, type IngestResult, type IngestCaps, type CappedTags,
+  ingest,
+  ingestItems,
+  summariseIpLines,
+  compileConfidence,
+  ConfidenceExpressionError,
+  mergeIndicator,
+  countAggregatedCidrs,
+  recordBoundsProblem,
+  DEFAULT_INGEST_CAPS,
+  type IngestOptions,
+  type IngestResult,
+  type IngestCaps,
+  type CappedTags,
 } from './ingest.js';
 export { FeedCapError, type FeedCap } from './caps.js';
-export { DEFAULT_SANDBOX, IngestSandbox, type SandboxJob, type SandboxLimits, type SandboxOutcome } from './sandbox.js';
+export {
+  DEFAULT_SANDBOX,
+  IngestSandbox,
+  type SandboxJob,
+  type SandboxLimits,
+  type SandboxOutcome,
+} from './sandbox.js';
 export { collectBytes } from './parsers/body.js';
 export { DEFAULT_MAX_MISP_EVENTS } from './parsers/misp.js';
 export {
-  Guardrails, defaultGuardrailConfig, DEFAULT_CLUSTER_DOMAIN, DEFAULT_WARNINGLISTS,
-  type DomainScope, type GuardrailConfig, type GuardrailOptions, type NamedDomains, type NamedRanges,
+  Guardrails,
+  defaultGuardrailConfig,
+  DEFAULT_CLUSTER_DOMAIN,
+  DEFAULT_WARNINGLISTS,
+  type DomainScope,
+  type GuardrailConfig,
+  type GuardrailOptions,
+  type NamedDomains,
+  type NamedRanges,
 } from './guardrails.js';
 export { infrastructureHosts } from './infrastructure.js';
 export type { FeedFormat } from './parsers/index.js';

@@ -12,7 +12,16 @@ import type { ThreatFeedSpec } from '../crds/generated/types.js';
  * user-account or email-addr pattern, a MISP target-user, target-email or email-src
  * attribute), never by its looks (feeds/normalise.ts).
  */
-export const INDICATOR_TYPES = ['ipv4', 'ipv6', 'cidr', 'domain', 'url', 'cve', 'hash', 'account'] as const;
+export const INDICATOR_TYPES = [
+  'ipv4',
+  'ipv6',
+  'cidr',
+  'domain',
+  'url',
+  'cve',
+  'hash',
+  'account',
+] as const;
 export type IndicatorType = (typeof INDICATOR_TYPES)[number];
 
 export interface Indicator {
@@ -73,7 +82,10 @@ export type ParserOptions = NonNullable<ThreatFeedSpec['parser']>;
  * all, a truncated document, a STIX bundle failing its schema); single bad records
  * are yielded as RejectedRecord.
  */
-export type Parser = (body: AsyncIterable<Uint8Array>, options: ParserOptions) => AsyncIterable<ParserItem>;
+export type Parser = (
+  body: AsyncIterable<Uint8Array>,
+  options: ParserOptions,
+) => AsyncIterable<ParserItem>;
 
 /** Identity of an indicator across feeds: type and canonical value. */
 export function indicatorKey(i: Pick<Indicator, 'type' | 'value'>): string {

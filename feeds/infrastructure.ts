@@ -21,7 +21,11 @@ export function infrastructureHosts(
 ): string[] {
   const hosts = new Set<string>();
   const add = (host: string | undefined) => {
-    const h = host?.trim().toLowerCase().replace(/\.$/, '').replace(/^\[(.*)\]$/, '$1');
+    const h = host
+      ?.trim()
+      .toLowerCase()
+      .replace(/\.$/, '')
+      .replace(/^\[(.*)\]$/, '$1');
     if (h) hosts.add(h);
   };
   for (const { spec } of feeds) {

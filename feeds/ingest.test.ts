@@ -2,32 +2,79 @@ import { createReadStream, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { defaultGuardrailConfig, Guardrails } from './guardrails.js';
 import { FeedCapError } from './caps.js';
-import { ConfidenceExpressionError, DEFAULT_INGEST_CAPS, ingest, ingestItems, mergeIndicator, recordBoundsProblem, summariseIpLines, type IngestOptions } from './ingest.js';
+import {
+  ConfidenceExpressionError,
+  DEFAULT_INGEST_CAPS,
+  ingest,
+  ingestItems,
+  mergeIndicator,
+  recordBoundsProblem,
+  summariseIpLines,
+  type IngestOptions,
+} from './ingest.js';
 import type { ParserItem } from './indicator.js';
 
 const SHARED = new URL('../../shared/feeds/', import.meta.url);
 const guardrails = new Guardrails(defaultGuardrailConfig());
 const now = new Date('2026-08-22T12:00:00Z');
-const opts = (o: Partial<IngestOptions>): IngestOptions => ({ feed: 'test', format: 'lines', now, guardrails, ...o });
+const opts = (o: Partial<IngestOptions>): IngestOptions => ({
+  feed: 'test',
+  format: 'lines',
+  now,
+  guardrails,
+  ...o,
+});
 async function* bytes(text: string) {
   yield Buffer.from(text);
 }
 
 describe('ingest', () => {
   it('GIVEN 8.8.8.8, 169.254.169.254, 10.0.0.0/8 and 0.0.0.0/0 among ordinary addresses THEN exactly those four are dropped, each with its reason', async () => {
-    const r = await ingest(bytes('77.90.185.20\n8.8.8.8\n2.57.122.53\n169.254.169.254\n10.0.0.0/8\n45.154.244.193\n0.0.0.0/0\n'), opts({}));
-    expect(r.indicators.map((i) => i.value)).toEqual(['2.57.122.53', '45.154.244.193', '77.90.185.20']);
-    expect(r.dropped).toEqual({ 'never-block:public-dns-v4': 1, 'cloud-metadata': 1, 'never-block:rfc1918': 1, 'too-broad': 1 });
-    expect(r.droppedSamples.map((d) => d.value)).toEqual(['8.8.8.8', '169.254.169.254', '10.0.0.0/8', '0.0.0.0/0']);
+    const r = await ingest(
+      bytes(
+        '77.90.185.20\n8.8.8.8\n2.57.122.53\n169.254.169.254\n10.0.0.0/8\n45.154.244.193\n0.0.0.0/0\n',
+      ),
+      opts({}),
+    );
+    expect(r.indicators.map((i) => i.value)).toEqual([
+      '2.57.122.53',
+      '45.154.244.193',
+      '77.90.185.20',
+    ]);
+    expect(r.dropped).toEqual({
+      'never-block:public-dns-v4': 1,
+      'cloud-metadata': 1,
+      'never-block:rfc1918': 1,
+      'too-broad': 1,
+    });
+    expect(r.droppedSamples.map((d) => d.value)).toEqual([
+      '8.8.8.8',
+      '169.254.169.254',
+      '10.0.0.0/8',
+      '0.0.0.0/0',
+    ]);
   });
 
   it('GIVEN the real IPsum snapshot THEN all 120,430 addresses are either kept or dropped, and the dropped are exactly those on the public-resolver list', async () => {
-    const r = await ingest(createReadStream(new URL('ipsum/ipsum-2026-08-22.txt', SHARED)), opts({
-      parser: { scoreColumn: 1 }, confidence: { expression: 'int(record.score) >= 8 ? 100 : int(record.score) * 12' },
-    }));
+    const r = await ingest(
+      createReadStream(new URL('ipsum/ipsum-2026-08-22.txt', SHARED)),
+      opts({
+        parser: { scoreColumn: 1 },
+        confidence: { expression: 'int(record.score) >= 8 ? 100 : int(record.score) * 12' },
+      }),
+    );
     // Independent check: intersect the two files as plain sets.
-    const resolvers = new Set((JSON.parse(readFileSync(new URL('warninglists/public-dns-v4.json', SHARED), 'utf8')) as { list: string[] }).list);
-    const ipsum = readFileSync(new URL('ipsum/ipsum-2026-08-22.txt', SHARED), 'utf8').split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split('\t')[0]!);
+    const resolvers = new Set(
+      (
+        JSON.parse(readFileSync(new URL('warninglists/public-dns-v4.json', SHARED), 'utf8')) as {
+          list: string[];
+        }
+      ).list,
+    );
+    const ipsum = readFileSync(new URL('ipsum/ipsum-2026-08-22.txt', SHARED), 'utf8')
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#'))
+      .map((l) => l.split('\t')[0]!);
     const onResolverList = ipsum.filter((ip) => resolvers.has(ip)).length;
     expect(r.records).toBe(120_430);
     expect(r.rejected).toBe(0);
@@ -41,10 +88,18 @@ describe('ingest', () => {
   }, 30_000);
 
   it('GIVEN the four KEV catalogs in order THEN each sync reports exactly the CVEs CISA added', async () => {
-    const files = ['kev-2025-01-29.json', 'kev-2025-03-31.json', 'kev-2025-05-22.json', 'kev-2025-07-14.json'];
+    const files = [
+      'kev-2025-01-29.json',
+      'kev-2025-03-31.json',
+      'kev-2025-05-22.json',
+      'kev-2025-07-14.json',
+    ];
     const sets: Set<string>[] = [];
     for (const f of files) {
-      const r = await ingest(createReadStream(new URL(`kev/${f}`, SHARED)), opts({ format: 'kev' }));
+      const r = await ingest(
+        createReadStream(new URL(`kev/${f}`, SHARED)),
+        opts({ format: 'kev' }),
+      );
       sets.push(new Set(r.indicators.map((i) => i.value)));
     }
     expect(sets.map((s) => s.size)).toEqual([1253, 1312, 1352, 1380]);
@@ -55,28 +110,74 @@ describe('ingest', () => {
   });
 
   it('GIVEN a confidence expression with a typo THEN ingest refuses it naming the field', async () => {
-    await expect(ingest(bytes('1.2.3.4\n'), opts({ confidence: { expression: 'int(record.score * ' } })))
-      .rejects.toThrow(ConfidenceExpressionError);
-    await expect(ingest(bytes('1.2.3.4\n'), opts({ confidence: { expression: 'int(record.score * ' } })))
-      .rejects.toThrow(/^spec\.confidence\.expression: /);
+    await expect(
+      ingest(bytes('1.2.3.4\n'), opts({ confidence: { expression: 'int(record.score * ' } })),
+    ).rejects.toThrow(ConfidenceExpressionError);
+    await expect(
+      ingest(bytes('1.2.3.4\n'), opts({ confidence: { expression: 'int(record.score * ' } })),
+    ).rejects.toThrow(/^spec\.confidence\.expression: /);
   });
 
   it('GIVEN duplicates, an expired STIX indicator and a ttl THEN the highest confidence wins and expiry is applied', async () => {
-    const r = await ingest(bytes('1.2.3.4 2\n1.2.3.4 9\n5.6.7.8 1\n'), opts({ parser: { scoreColumn: 1 }, confidence: { expression: 'int(record.score) * 10' }, ttlMs: 3_600_000 }));
+    const r = await ingest(
+      bytes('1.2.3.4 2\n1.2.3.4 9\n5.6.7.8 1\n'),
+      opts({
+        parser: { scoreColumn: 1 },
+        confidence: { expression: 'int(record.score) * 10' },
+        ttlMs: 3_600_000,
+      }),
+    );
     expect(r.indicators.map((i) => [i.value, i.confidence, i.validUntil])).toEqual([
-      ['1.2.3.4', 90, '2026-08-22T13:00:00.000Z'], ['5.6.7.8', 10, '2026-08-22T13:00:00.000Z'],
+      ['1.2.3.4', 90, '2026-08-22T13:00:00.000Z'],
+      ['5.6.7.8', 10, '2026-08-22T13:00:00.000Z'],
     ]);
-    const expired = await ingest(bytes(JSON.stringify({ type: 'bundle', id: 'bundle--5d0092c5-5f74-4287-9642-33f4c354e56d', objects: [{
-      type: 'indicator', spec_version: '2.1', id: 'indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f', created: '2016-04-06T20:03:48.000Z', modified: '2016-04-06T20:03:48.000Z',
-      pattern: "[ipv4-addr:value = '198.51.100.3']", pattern_type: 'stix', valid_from: '2016-01-01T00:00:00Z', valid_until: '2017-01-01T00:00:00Z',
-    }] })), opts({ format: 'stix' }));
+    const expired = await ingest(
+      bytes(
+        JSON.stringify({
+          type: 'bundle',
+          id: 'bundle--5d0092c5-5f74-4287-9642-33f4c354e56d',
+          objects: [
+            {
+              type: 'indicator',
+              spec_version: '2.1',
+              id: 'indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f',
+              created: '2016-04-06T20:03:48.000Z',
+              modified: '2016-04-06T20:03:48.000Z',
+              pattern: "[ipv4-addr:value = '198.51.100.3']",
+              pattern_type: 'stix',
+              valid_from: '2016-01-01T00:00:00Z',
+              valid_until: '2017-01-01T00:00:00Z',
+            },
+          ],
+        }),
+      ),
+      opts({ format: 'stix' }),
+    );
     expect(expired.dropped).toEqual({ expired: 1 });
   });
 
   it('GIVEN two sightings of one indicator THEN merge unites tags and sources and keeps the higher confidence', () => {
-    const a = { type: 'domain' as const, value: 'evil.example', confidence: 40, sources: ['a'], tags: ['c2'] };
-    const b = { type: 'domain' as const, value: 'evil.example', confidence: 80, sources: ['b'], tags: ['phishing'] };
-    expect(mergeIndicator(a, b)).toEqual({ type: 'domain', value: 'evil.example', confidence: 80, sources: ['a', 'b'], tags: ['c2', 'phishing'] });
+    const a = {
+      type: 'domain' as const,
+      value: 'evil.example',
+      confidence: 40,
+      sources: ['a'],
+      tags: ['c2'],
+    };
+    const b = {
+      type: 'domain' as const,
+      value: 'evil.example',
+      confidence: 80,
+      sources: ['b'],
+      tags: ['phishing'],
+    };
+    expect(mergeIndicator(a, b)).toEqual({
+      type: 'domain',
+      value: 'evil.example',
+      confidence: 80,
+      sources: ['a', 'b'],
+      tags: ['c2', 'phishing'],
+    });
   });
 });
 
@@ -91,7 +192,10 @@ describe('ingest: accounts', () => {
       '"dave,eve",upn',
       '77.90.185.20,ip',
     ].join('\n');
-    const r = await ingest(bytes(body), opts({ format: 'csv', parser: { header: true, valueColumn: 0, typeColumn: 1 } }));
+    const r = await ingest(
+      bytes(body),
+      opts({ format: 'csv', parser: { header: true, valueColumn: 0, typeColumn: 1 } }),
+    );
     expect(r.indicators.map((i) => [i.type, i.value, i.ref])).toEqual([
       // The same person in two spellings is one account (the first sighting's ref).
       ['account', 'alice@example.com', 'line 2'],
@@ -100,25 +204,47 @@ describe('ingest: accounts', () => {
     ]);
     expect(r.byType).toEqual({ account: 2, ipv4: 1 });
     expect(r.rejectedSamples).toEqual([
-      { ref: 'line 5', reason: expect.stringMatching(/^not an account \(a user name, email address or UPN\): "carol smith" contains whitespace/) },
+      {
+        ref: 'line 5',
+        reason: expect.stringMatching(
+          /^not an account \(a user name, email address or UPN\): "carol smith" contains whitespace/,
+        ),
+      },
       { ref: 'line 6', reason: expect.stringMatching(/contains a comma/) },
     ]);
   });
 
   it('GIVEN bare email addresses in a lines feed, or in a csv without a type column THEN none becomes an account: each is rejected as no IP, domain or URL', async () => {
-    const lines = await ingest(bytes('alice@example.com\n77.90.185.20\nBob@Example.org\n'), opts({}));
-    const csv = await ingest(bytes('alice@example.com,90\n77.90.185.20,80\n'), opts({ format: 'csv', parser: { valueColumn: 0, scoreColumn: 1 } }));
+    const lines = await ingest(
+      bytes('alice@example.com\n77.90.185.20\nBob@Example.org\n'),
+      opts({}),
+    );
+    const csv = await ingest(
+      bytes('alice@example.com,90\n77.90.185.20,80\n'),
+      opts({ format: 'csv', parser: { valueColumn: 0, scoreColumn: 1 } }),
+    );
     for (const r of [lines, csv]) {
       expect(r.indicators.map((i) => i.type)).toEqual(['ipv4']);
       expect(r.byType).not.toHaveProperty('account');
-      expect(r.rejectedSamples[0]).toEqual({ ref: 'line 1', reason: expect.stringMatching(/^not an IP, CIDR, domain, URL, hash or CVE: "alice@example.com"/) });
+      expect(r.rejectedSamples[0]).toEqual({
+        ref: 'line 1',
+        reason: expect.stringMatching(
+          /^not an IP, CIDR, domain, URL, hash or CVE: "alice@example.com"/,
+        ),
+      });
     }
   });
 
-  it('GIVEN accounts whose domain is allowlisted or a public resolver\'s THEN the guardrails let them through: they protect infrastructure, not people', async () => {
+  it("GIVEN accounts whose domain is allowlisted or a public resolver's THEN the guardrails let them through: they protect infrastructure, not people", async () => {
     const strict = new Guardrails(defaultGuardrailConfig({ allowlist: ['example.com'] }));
-    const r = await ingest(bytes('value,type\nadmin@example.com,email\nexample.com,domain\n8.8.8.8,user\n'), opts({ format: 'csv', guardrails: strict, parser: { header: true, typeColumn: 1 } }));
-    expect(r.indicators.map((i) => [i.type, i.value])).toEqual([['account', '8.8.8.8'], ['account', 'admin@example.com']]);
+    const r = await ingest(
+      bytes('value,type\nadmin@example.com,email\nexample.com,domain\n8.8.8.8,user\n'),
+      opts({ format: 'csv', guardrails: strict, parser: { header: true, typeColumn: 1 } }),
+    );
+    expect(r.indicators.map((i) => [i.type, i.value])).toEqual([
+      ['account', '8.8.8.8'],
+      ['account', 'admin@example.com'],
+    ]);
     expect(r.dropped).toEqual({ allowlist: 1 });
   });
 });
@@ -140,7 +266,12 @@ describe('Guardrails', () => {
   });
 
   it('GIVEN cluster ranges and an allowlist THEN addresses inside them are refused, and CIDRs overlapping the cluster too', () => {
-    const g = new Guardrails(defaultGuardrailConfig({ clusterCidrs: ['10.96.0.0/12', '203.0.113.10/32'], allowlist: ['93.184.216.0/24', 'partner.example'] }));
+    const g = new Guardrails(
+      defaultGuardrailConfig({
+        clusterCidrs: ['10.96.0.0/12', '203.0.113.10/32'],
+        allowlist: ['93.184.216.0/24', 'partner.example'],
+      }),
+    );
     expect(g.check({ type: 'cidr', value: '10.96.0.0/16' })).toBe('cluster');
     expect(g.check({ type: 'ipv4', value: '93.184.216.34' })).toBe('allowlist');
     expect(g.check({ type: 'domain', value: 'partner.example' })).toBe('allowlist');
@@ -149,12 +280,28 @@ describe('Guardrails', () => {
 });
 
 describe('summariseIpLines (the fast path)', () => {
-  const body = [
-    '# duplicates, never-block addresses, adjacent addresses, CIDRs, IPv6 and junk',
-    '77.90.185.20', '77.90.185.20', '77.90.185.21', '8.8.8.8', '8.8.8.8', '10.1.2.3', '169.254.169.254', '127.0.0.1',
-    '2.57.122.0/24', '0.0.0.0/0', '100.64.0.0/10', '2001:db8::1', '2606:4700:4700::1111', 'evil.example', 'not an address!', '45.154.244.193',
-    '::ffff:77.90.185.21', '::ffff:45.154.244.194',
-  ].join('\n') + '\n';
+  const body =
+    [
+      '# duplicates, never-block addresses, adjacent addresses, CIDRs, IPv6 and junk',
+      '77.90.185.20',
+      '77.90.185.20',
+      '77.90.185.21',
+      '8.8.8.8',
+      '8.8.8.8',
+      '10.1.2.3',
+      '169.254.169.254',
+      '127.0.0.1',
+      '2.57.122.0/24',
+      '0.0.0.0/0',
+      '100.64.0.0/10',
+      '2001:db8::1',
+      '2606:4700:4700::1111',
+      'evil.example',
+      'not an address!',
+      '45.154.244.193',
+      '::ffff:77.90.185.21',
+      '::ffff:45.154.244.194',
+    ].join('\n') + '\n';
 
   it('GIVEN the same lines THEN it reports exactly what ingest() reports, without an object per address', async () => {
     const slow = await ingest(bytes(body), opts({}));
@@ -168,44 +315,71 @@ describe('summariseIpLines (the fast path)', () => {
     // 100.64.0.0/10 contains Alibaba Cloud's metadata address 100.100.100.200, so it is
     // refused as cloud-metadata (an overlap with a critical range), like 169.254.169.254.
     expect(fast.dropped).toEqual({
-      'never-block:public-dns-v4': 1, 'never-block:public-dns-v6': 1, 'never-block:rfc1918': 1, 'cloud-metadata': 2, loopback: 1,
-      'too-broad': 1, documentation: 1,
+      'never-block:public-dns-v4': 1,
+      'never-block:public-dns-v6': 1,
+      'never-block:rfc1918': 1,
+      'cloud-metadata': 2,
+      loopback: 1,
+      'too-broad': 1,
+      documentation: 1,
     });
   });
 });
 
 describe('ingest: caps and CEL limits (issue 13, item 3)', () => {
-  const items = (list: ParserItem[]) => (async function* () { yield* list; })();
-  const record = (value: string, extra: Partial<ParserItem> = {}): ParserItem => ({ kind: 'record', value, record: { value }, ref: value, ...extra } as ParserItem);
+  const items = (list: ParserItem[]) =>
+    (async function* () {
+      yield* list;
+    })();
+  const record = (value: string, extra: Partial<ParserItem> = {}): ParserItem =>
+    ({ kind: 'record', value, record: { value }, ref: value, ...extra }) as ParserItem;
 
   it('GIVEN the ReDoS confidence expression THEN ingest refuses it before reading a record, naming the field', async () => {
     const redos = "record.value.matches('^(a+)+$') ? 100 : 0";
-    await expect(ingest(bytes(`${'a'.repeat(40)}b.example\n`), opts({ confidence: { expression: redos } })))
-      .rejects.toThrow(/^spec\.confidence\.expression: matches\(\): nested quantifiers are not allowed/);
-    await expect(ingest(bytes('1.2.3.4\n'), opts({ confidence: { expression: redos } }))).rejects.toBeInstanceOf(ConfidenceExpressionError);
+    await expect(
+      ingest(bytes(`${'a'.repeat(40)}b.example\n`), opts({ confidence: { expression: redos } })),
+    ).rejects.toThrow(
+      /^spec\.confidence\.expression: matches\(\): nested quantifiers are not allowed/,
+    );
+    await expect(
+      ingest(bytes('1.2.3.4\n'), opts({ confidence: { expression: redos } })),
+    ).rejects.toBeInstanceOf(ConfidenceExpressionError);
   });
 
   it('GIVEN more records than the records cap THEN the sync fails with FST_FEED_CAP_EXCEEDED naming the cap', async () => {
-    const err = await ingest(bytes('1.2.3.4\n1.2.3.5\n1.2.3.6\n'), opts({ caps: { maxRecords: 2 } })).catch((e: unknown) => e);
+    const err = await ingest(
+      bytes('1.2.3.4\n1.2.3.5\n1.2.3.6\n'),
+      opts({ caps: { maxRecords: 2 } }),
+    ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(FeedCapError);
     expect(err).toMatchObject({ code: 'FST_FEED_CAP_EXCEEDED', cap: 'records', limit: 2 });
     expect((err as Error).message).toMatch(/more than 2 records \(the records cap\)/);
   });
 
   it('GIVEN more distinct indicators than the cap THEN the sync fails naming it; repeats of kept ones do not count', async () => {
-    await expect(ingest(bytes('1.2.3.4\n1.2.3.4\n1.2.3.5\n'), opts({ caps: { maxIndicators: 2 } }))).resolves.toMatchObject({ kept: 2 });
-    await expect(ingest(bytes('1.2.3.4\n1.2.3.5\n1.2.3.6\n'), opts({ caps: { maxIndicators: 2 } })))
-      .rejects.toMatchObject({ cap: 'indicators', limit: 2, message: expect.stringMatching(/more than 2 distinct indicators/) });
+    await expect(
+      ingest(bytes('1.2.3.4\n1.2.3.4\n1.2.3.5\n'), opts({ caps: { maxIndicators: 2 } })),
+    ).resolves.toMatchObject({ kept: 2 });
+    await expect(
+      ingest(bytes('1.2.3.4\n1.2.3.5\n1.2.3.6\n'), opts({ caps: { maxIndicators: 2 } })),
+    ).rejects.toMatchObject({
+      cap: 'indicators',
+      limit: 2,
+      message: expect.stringMatching(/more than 2 distinct indicators/),
+    });
   });
 
   it('GIVEN tags past the CEL bounds THEN each indicator keeps at most 64 tags of at most 128 characters, and the result says so', async () => {
     expect(DEFAULT_INGEST_CAPS).toMatchObject({ maxTagsPerIndicator: 64, maxTagLength: 128 });
     const many = Array.from({ length: 300 }, (_, i) => `tag-${String(i).padStart(3, '0')}`);
-    const r = await ingestItems(items([
-      record('1.2.3.4', { tags: many }),
-      record('1.2.3.5', { tags: ['ok', 'x'.repeat(5000)] }),
-      record('1.2.3.6', { tags: ['fine'] }),
-    ]), opts({}));
+    const r = await ingestItems(
+      items([
+        record('1.2.3.4', { tags: many }),
+        record('1.2.3.5', { tags: ['ok', 'x'.repeat(5000)] }),
+        record('1.2.3.6', { tags: ['fine'] }),
+      ]),
+      opts({}),
+    );
     const byValue = Object.fromEntries(r.indicators.map((i) => [i.value, i.tags]));
     expect(byValue['1.2.3.4']).toEqual(many.slice(0, 64));
     expect(byValue['1.2.3.5']).toEqual(['ok']);
@@ -215,20 +389,43 @@ describe('ingest: caps and CEL limits (issue 13, item 3)', () => {
 
   it('GIVEN two sightings whose tags together pass the cap THEN the merged indicator is bounded too', async () => {
     const half = (from: number) => Array.from({ length: 40 }, (_, i) => `t${from + i}`);
-    const r = await ingestItems(items([record('1.2.3.4', { tags: half(0) }), record('1.2.3.4', { tags: half(100) })]), opts({}));
+    const r = await ingestItems(
+      items([record('1.2.3.4', { tags: half(0) }), record('1.2.3.4', { tags: half(100) })]),
+      opts({}),
+    );
     expect(r.indicators[0]!.tags).toHaveLength(64);
     expect(r.capped?.indicators).toBe(1);
   });
 
-  it('GIVEN a record larger than the confidence expression\'s assumed bounds THEN it is rejected, not scored', async () => {
-    expect(recordBoundsProblem({ value: 'x'.repeat(8192), list: Array(8192).fill(1) })).toBeUndefined();
-    expect(recordBoundsProblem({ deep: { deeper: ['x'.repeat(8193)] } })).toBe('a string of 8193 characters (at most 8192)');
-    expect(recordBoundsProblem({ list: Array(8193).fill(1) })).toBe('a list of 8193 entries (at most 8192)');
-    const r = await ingestItems(items([
-      { kind: 'record', value: '1.2.3.4', record: { value: '1.2.3.4', note: 'n'.repeat(10_000) }, ref: 'line 1' },
-      record('1.2.3.5'),
-    ]), opts({ confidence: { expression: "record.value.startsWith('1.') ? 90 : 10" } }));
+  it("GIVEN a record larger than the confidence expression's assumed bounds THEN it is rejected, not scored", async () => {
+    expect(
+      recordBoundsProblem({ value: 'x'.repeat(8192), list: Array(8192).fill(1) }),
+    ).toBeUndefined();
+    expect(recordBoundsProblem({ deep: { deeper: ['x'.repeat(8193)] } })).toBe(
+      'a string of 8193 characters (at most 8192)',
+    );
+    expect(recordBoundsProblem({ list: Array(8193).fill(1) })).toBe(
+      'a list of 8193 entries (at most 8192)',
+    );
+    const r = await ingestItems(
+      items([
+        {
+          kind: 'record',
+          value: '1.2.3.4',
+          record: { value: '1.2.3.4', note: 'n'.repeat(10_000) },
+          ref: 'line 1',
+        },
+        record('1.2.3.5'),
+      ]),
+      opts({ confidence: { expression: "record.value.startsWith('1.') ? 90 : 10" } }),
+    );
     expect(r.indicators.map((i) => [i.value, i.confidence])).toEqual([['1.2.3.5', 90]]);
-    expect(r.rejectedSamples).toEqual([{ ref: 'line 1', reason: 'the record holds a string of 10000 characters (at most 8192), more than the confidence expression may be given' }]);
+    expect(r.rejectedSamples).toEqual([
+      {
+        ref: 'line 1',
+        reason:
+          'the record holds a string of 10000 characters (at most 8192), more than the confidence expression may be given',
+      },
+    ]);
   });
 });

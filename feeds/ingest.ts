@@ -3,7 +3,13 @@ import { CelCompileError } from '../policies/cel/errors.js';
 import { ASSUMED_INPUT_BOUNDS } from '../policies/cel/limits.js';
 import { aggregateIpv6, Ipv4Set } from './aggregate.js';
 import type { Guardrails } from './guardrails.js';
-import { indicatorKey, type Indicator, type IndicatorType, type ParserItem, type ParserOptions } from './indicator.js';
+import {
+  indicatorKey,
+  type Indicator,
+  type IndicatorType,
+  type ParserItem,
+  type ParserOptions,
+} from './indicator.js';
 import { parseCidr, parseIpv4, parseIpv6 } from '../lib/ip.js';
 import { normalise } from './normalise.js';
 import { gunzipIfCompressed } from './parsers/body.js';
@@ -138,8 +144,12 @@ export function recordBoundsProblem(record: unknown): string | undefined {
 
 /** Sorted, without tags longer than maxTagLength, at most maxTagsPerIndicator; undefined when nothing had to go. */
 function boundTags(tags: readonly string[], caps: IngestCaps): string[] | undefined {
-  if (tags.length <= caps.maxTagsPerIndicator && tags.every((t) => t.length <= caps.maxTagLength)) return undefined;
-  return tags.filter((t) => t.length <= caps.maxTagLength).sort().slice(0, caps.maxTagsPerIndicator);
+  if (tags.length <= caps.maxTagsPerIndicator && tags.every((t) => t.length <= caps.maxTagLength))
+    return undefined;
+  return tags
+    .filter((t) => t.length <= caps.maxTagLength)
+    .sort()
+    .slice(0, caps.maxTagsPerIndicator);
 }
 
 function clampConfidence(v: unknown): number | undefined {
@@ -149,15 +159,19 @@ function clampConfidence(v: unknown): number | undefined {
 
 /** Folds `b` into `a`: highest confidence wins, tags and sources are united, the earliest firstSeen and latest validUntil kept. */
 export function mergeIndicator(a: Indicator, b: Indicator): Indicator {
-  const union = (x: string[] | undefined, y: string[] | undefined) => [...new Set([...(x ?? []), ...(y ?? [])])].sort();
-  const min = (x?: string, y?: string) => (x && y ? (x < y ? x : y) : x ?? y);
-  const max = (x?: string, y?: string) => (x && y ? (x > y ? x : y) : x ?? y);
+  const union = (x: string[] | undefined, y: string[] | undefined) =>
+    [...new Set([...(x ?? []), ...(y ?? [])])].sort();
+  const min = (x?: string, y?: string) => (x && y ? (x < y ? x : y) : (x ?? y));
+  const max = (x?: string, y?: string) => (x && y ? (x > y ? x : y) : (x ?? y));
   const winner = b.confidence > a.confidence ? b : a;
   const merged: Indicator = {
     ...winner,
     sources: union(a.sources, b.sources),
     tags: union(a.tags, b.tags),
-    attributes: a.attributes || b.attributes ? { ...a.attributes, ...b.attributes, ...winner.attributes } : undefined,
+    attributes:
+      a.attributes || b.attributes
+        ? { ...a.attributes, ...b.attributes, ...winner.attributes }
+        : undefined,
   };
   const techniques = union(a.techniques, b.techniques);
   if (techniques.length) merged.techniques = techniques;
@@ -172,12 +186,18 @@ export function mergeIndicator(a: Indicator, b: Indicator): Indicator {
 }
 
 /** Parses one body with the format's parser, then ingests the records. */
-export function ingest(body: AsyncIterable<Uint8Array>, opts: IngestOptions): Promise<IngestResult> {
+export function ingest(
+  body: AsyncIterable<Uint8Array>,
+  opts: IngestOptions,
+): Promise<IngestResult> {
   return ingestItems(parserFor(opts.format)(gunzipIfCompressed(body), opts.parser ?? {}), opts);
 }
 
 /** Ingests records from any parser, including ones that read several files (a MISP feed). */
-export async function ingestItems(items: AsyncIterable<ParserItem>, opts: IngestOptions): Promise<IngestResult> {
+export async function ingestItems(
+  items: AsyncIterable<ParserItem>,
+  opts: IngestOptions,
+): Promise<IngestResult> {
   const evaluate = compileConfidence(opts.confidence?.expression);
   const caps: IngestCaps = { ...DEFAULT_INGEST_CAPS, ...opts.caps };
   const defaultConfidence = opts.confidence?.default ?? 50;
@@ -185,7 +205,17 @@ export async function ingestItems(items: AsyncIterable<ParserItem>, opts: Ingest
   const nowIso = opts.now.toISOString();
   const ttlUntil = opts.ttlMs ? new Date(opts.now.getTime() + opts.ttlMs).toISOString() : undefined;
   const kept = new Map<string, Indicator>();
-  const result: IngestResult = { indicators: [], kept: 0, byType: {}, records: 0, rejected: 0, rejectedSamples: [], dropped: {}, droppedSamples: [], aggregatedCidrs: 0 };
+  const result: IngestResult = {
+    indicators: [],
+    kept: 0,
+    byType: {},
+    records: 0,
+    rejected: 0,
+    rejectedSamples: [],
+    dropped: {},
+    droppedSamples: [],
+    aggregatedCidrs: 0,
+  };
   const reject = (ref: string, reason: string) => {
     result.rejected++;
     if (result.rejectedSamples.length < sampleSize) result.rejectedSamples.push({ ref, reason });
@@ -202,7 +232,11 @@ export async function ingestItems(items: AsyncIterable<ParserItem>, opts: Ingest
 
   for await (const item of items) {
     if (++result.records > caps.maxRecords) {
-      throw new FeedCapError('records', caps.maxRecords, `the feed has more than ${caps.maxRecords} records (the records cap)`);
+      throw new FeedCapError(
+        'records',
+        caps.maxRecords,
+        `the feed has more than ${caps.maxRecords} records (the records cap)`,
+      );
     }
     if (item.kind === 'rejected') {
       reject(item.ref, item.reason);
@@ -217,7 +251,10 @@ export async function ingestItems(items: AsyncIterable<ParserItem>, opts: Ingest
     if (evaluate) {
       const tooLarge = recordBoundsProblem(item.record);
       if (tooLarge) {
-        reject(item.ref, `the record holds ${tooLarge}, more than the confidence expression may be given`);
+        reject(
+          item.ref,
+          `the record holds ${tooLarge}, more than the confidence expression may be given`,
+        );
         continue;
       }
       let out: unknown;
@@ -244,7 +281,14 @@ export async function ingestItems(items: AsyncIterable<ParserItem>, opts: Ingest
       drop(n.value, reason);
       continue;
     }
-    const indicator: Indicator = { type: n.type, value: n.value, confidence, sources: [opts.feed], tags: item.tags ?? [], ref: item.ref };
+    const indicator: Indicator = {
+      type: n.type,
+      value: n.value,
+      confidence,
+      sources: [opts.feed],
+      tags: item.tags ?? [],
+      ref: item.ref,
+    };
     if (item.techniques?.length) indicator.techniques = item.techniques;
     if (item.validFrom) indicator.firstSeen = item.validFrom;
     if (validUntil) indicator.validUntil = validUntil;
@@ -252,7 +296,11 @@ export async function ingestItems(items: AsyncIterable<ParserItem>, opts: Ingest
     const key = indicatorKey(indicator);
     const prior = kept.get(key);
     if (!prior && kept.size >= caps.maxIndicators) {
-      throw new FeedCapError('indicators', caps.maxIndicators, `the feed has more than ${caps.maxIndicators} distinct indicators (the indicators cap)`);
+      throw new FeedCapError(
+        'indicators',
+        caps.maxIndicators,
+        `the feed has more than ${caps.maxIndicators} distinct indicators (the indicators cap)`,
+      );
     }
     const merged = prior ? mergeIndicator(prior, indicator) : indicator;
     // Bounded as they arrive, so a record with a million tags never sits in memory whole.
@@ -261,14 +309,19 @@ export async function ingestItems(items: AsyncIterable<ParserItem>, opts: Ingest
       capped.add(key);
       result.capped ??= { indicators: 0, maxTagsSeen: 0, longestTagSeen: 0 };
       result.capped.maxTagsSeen = Math.max(result.capped.maxTagsSeen, merged.tags.length);
-      result.capped.longestTagSeen = merged.tags.reduce((m, t) => Math.max(m, t.length), result.capped.longestTagSeen);
+      result.capped.longestTagSeen = merged.tags.reduce(
+        (m, t) => Math.max(m, t.length),
+        result.capped.longestTagSeen,
+      );
       merged.tags = bounded;
     }
     kept.set(key, merged);
   }
   if (result.capped) result.capped.indicators = capped.size;
 
-  result.indicators = [...kept.values()].sort((a, b) => (a.type < b.type ? -1 : a.type > b.type ? 1 : a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
+  result.indicators = [...kept.values()].sort((a, b) =>
+    a.type < b.type ? -1 : a.type > b.type ? 1 : a.value < b.value ? -1 : a.value > b.value ? 1 : 0,
+  );
   for (const i of result.indicators) result.byType[i.type] = (result.byType[i.type] ?? 0) + 1;
   result.kept = result.indicators.length;
   result.aggregatedCidrs = countAggregatedCidrs(result.indicators);
@@ -284,9 +337,21 @@ export async function ingestItems(items: AsyncIterable<ParserItem>, opts: Ingest
  * the benchmark on feeds of millions of lines; the controller keeps ingest(), which
  * returns the indicators themselves.
  */
-export async function summariseIpLines(body: AsyncIterable<Uint8Array>, opts: Omit<IngestOptions, 'confidence'>): Promise<IngestResult> {
-  const lines = await readIpLines(gunzipIfCompressed(body), { ...opts.parser, minPrefix: 32, rejectedSampleSize: opts.sampleSize ?? 20 });
-  const rest = await ingestItems((async function* () { yield* lines.other; })(), opts);
+export async function summariseIpLines(
+  body: AsyncIterable<Uint8Array>,
+  opts: Omit<IngestOptions, 'confidence'>,
+): Promise<IngestResult> {
+  const lines = await readIpLines(gunzipIfCompressed(body), {
+    ...opts.parser,
+    minPrefix: 32,
+    rejectedSampleSize: opts.sampleSize ?? 20,
+  });
+  const rest = await ingestItems(
+    (async function* () {
+      yield* lines.other;
+    })(),
+    opts,
+  );
   // IPv4 values that took the slow path (IPv4-mapped ones, ::ffff:5.6.7.8) join the set,
   // so they count once with the same address written as IPv4, as ingest() counts them.
   const restIpv4 = rest.indicators.filter((i) => i.type === 'ipv4');
@@ -300,7 +365,10 @@ export async function summariseIpLines(body: AsyncIterable<Uint8Array>, opts: Om
     byType: { ...rest.byType, ...(ipv4 ? { ipv4 } : {}) },
     records: lines.ipv4Lines + lines.rejected + rest.records,
     rejected: lines.rejected + rest.rejected,
-    rejectedSamples: [...lines.rejectedSamples.map((r) => ({ ref: r.ref, reason: r.reason })), ...rest.rejectedSamples].slice(0, opts.sampleSize ?? 20),
+    rejectedSamples: [
+      ...lines.rejectedSamples.map((r) => ({ ref: r.ref, reason: r.reason })),
+      ...rest.rejectedSamples,
+    ].slice(0, opts.sampleSize ?? 20),
     dropped,
     droppedSamples: rest.droppedSamples,
     aggregatedCidrs: countAggregatedCidrs(rest.indicators, addresses),

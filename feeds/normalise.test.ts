@@ -39,9 +39,21 @@ describe('normalise without a type hint', () => {
     ['evil.example:8080/x', 'url', 'http://evil.example:8080/x'],
     // Hashes
     ['D41D8CD98F00B204E9800998ECF8427E', 'hash', 'md5:d41d8cd98f00b204e9800998ecf8427e'],
-    ['da39a3ee5e6b4b0d3255bfef95601890afd80709', 'hash', 'sha1:da39a3ee5e6b4b0d3255bfef95601890afd80709'],
-    ['e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', 'hash', 'sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'],
-    ['SHA256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855', 'hash', 'sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'],
+    [
+      'da39a3ee5e6b4b0d3255bfef95601890afd80709',
+      'hash',
+      'sha1:da39a3ee5e6b4b0d3255bfef95601890afd80709',
+    ],
+    [
+      'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+      'hash',
+      'sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+    ],
+    [
+      'SHA256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855',
+      'hash',
+      'sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+    ],
     ['a'.repeat(128), 'hash', `sha512:${'a'.repeat(128)}`],
     // CVEs
     ['cve-2024-3094', 'cve', 'CVE-2024-3094'],
@@ -107,9 +119,12 @@ describe('normalise with a type hint', () => {
     ['example.org', 'hash'],
     ['CVE-2024-3094', 'domain'],
     ['not a url', 'url'],
-  ])('GIVEN %j hinted as %s WHEN normalised THEN the mismatch is an error, not a guess', (raw, hint) => {
-    expect(normalise(raw, hint)).toHaveProperty('error');
-  });
+  ])(
+    'GIVEN %j hinted as %s WHEN normalised THEN the mismatch is an error, not a guess',
+    (raw, hint) => {
+      expect(normalise(raw, hint)).toHaveProperty('error');
+    },
+  );
 });
 
 describe('normalise accounts', () => {
@@ -152,12 +167,19 @@ describe('normalise accounts', () => {
     expect(result).toEqual({ error: expect.stringMatching(reason) });
   });
 
-  it.each(['alice@example.com', 'Bob.Smith@Example.org', 'alice', 'CORP\\alice'])('GIVEN the bare value %j without a hint WHEN normalised THEN it is never an account', (raw) => {
-    expect(normalise(raw)).not.toMatchObject({ type: 'account' });
-  });
+  it.each(['alice@example.com', 'Bob.Smith@Example.org', 'alice', 'CORP\\alice'])(
+    'GIVEN the bare value %j without a hint WHEN normalised THEN it is never an account',
+    (raw) => {
+      expect(normalise(raw)).not.toMatchObject({ type: 'account' });
+    },
+  );
 
   it('GIVEN a bare email address without a hint THEN it is rejected as it was before accounts existed, not turned into a domain', () => {
-    expect(normalise('alice@example.com')).toEqual({ error: expect.stringMatching(/^not an IP, CIDR, domain, URL, hash or CVE: "alice@example.com"/) });
+    expect(normalise('alice@example.com')).toEqual({
+      error: expect.stringMatching(
+        /^not an IP, CIDR, domain, URL, hash or CVE: "alice@example.com"/,
+      ),
+    });
   });
 });
 

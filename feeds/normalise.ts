@@ -27,12 +27,31 @@
  */
 import { domainToASCII } from 'node:url';
 import type { IndicatorType } from './indicator.js';
-import { formatCidr, formatIpv4, formatIpv6, parseCidr, parseIpv4, parseIpv6, unmapIpv4, type Cidr } from '../lib/ip.js';
+import {
+  formatCidr,
+  formatIpv4,
+  formatIpv6,
+  parseCidr,
+  parseIpv4,
+  parseIpv6,
+  unmapIpv4,
+  type Cidr,
+} from '../lib/ip.js';
 
 export type NormaliseResult = { type: IndicatorType; value: string } | { error: string };
 
-const HASH_ALGORITHM_BY_LENGTH: Readonly<Record<number, string>> = { 32: 'md5', 40: 'sha1', 64: 'sha256', 128: 'sha512' };
-const HASH_LENGTH_BY_ALGORITHM: Readonly<Record<string, number>> = { md5: 32, sha1: 40, sha256: 64, sha512: 128 };
+const HASH_ALGORITHM_BY_LENGTH: Readonly<Record<number, string>> = {
+  32: 'md5',
+  40: 'sha1',
+  64: 'sha256',
+  128: 'sha512',
+};
+const HASH_LENGTH_BY_ALGORITHM: Readonly<Record<string, number>> = {
+  md5: 32,
+  sha1: 40,
+  sha256: 64,
+  sha512: 128,
+};
 
 /** Schemes whose URLs WHATWG parses with a real host (lower-cased, IDNA); others keep an opaque host we could not canonicalise. */
 const URL_SCHEMES = new Set(['http:', 'https:', 'ftp:', 'ws:', 'wss:']);
@@ -42,7 +61,8 @@ const MAX_INPUT_LENGTH = 8192;
 export function normalise(raw: string, typeHint?: IndicatorType): NormaliseResult {
   const text = refang(raw.trim());
   if (text === '') return { error: 'empty value' };
-  if (text.length > MAX_INPUT_LENGTH) return { error: `value longer than ${MAX_INPUT_LENGTH} characters` };
+  if (text.length > MAX_INPUT_LENGTH)
+    return { error: `value longer than ${MAX_INPUT_LENGTH} characters` };
   switch (typeHint) {
     case undefined:
       return detect(text);
@@ -50,11 +70,15 @@ export function normalise(raw: string, typeHint?: IndicatorType): NormaliseResul
     case 'ipv6':
     case 'cidr': {
       const ip = normaliseIp(text);
-      if (ip === undefined) return { error: `not an ${typeHint === 'cidr' ? 'IP address or CIDR' : typeHint === 'ipv4' ? 'IPv4 address' : 'IPv6 address'}: ${quote(text)}` };
+      if (ip === undefined)
+        return {
+          error: `not an ${typeHint === 'cidr' ? 'IP address or CIDR' : typeHint === 'ipv4' ? 'IPv4 address' : 'IPv6 address'}: ${quote(text)}`,
+        };
       // A csv "cidr" column may hold a bare address or a /32; that is still the address.
       // An IPv4-mapped address in an ipv6 column is still the IPv6 value written there.
       const mapped = typeHint === 'ipv6' && ip.type === 'ipv4' && text.includes(':');
-      if (typeHint !== 'cidr' && ip.type !== typeHint && !mapped) return { error: `not an ${typeHint === 'ipv4' ? 'IPv4' : 'IPv6'} address: ${quote(text)}` };
+      if (typeHint !== 'cidr' && ip.type !== typeHint && !mapped)
+        return { error: `not an ${typeHint === 'ipv4' ? 'IPv4' : 'IPv6'} address: ${quote(text)}` };
       return ip;
     }
     case 'domain':
@@ -62,7 +86,11 @@ export function normalise(raw: string, typeHint?: IndicatorType): NormaliseResul
     case 'url':
       return normaliseUrl(text.includes('://') ? text : `http://${text}`);
     case 'hash':
-      return normaliseHash(text) ?? { error: `not an md5, sha1, sha256 or sha512 hex digest: ${quote(text)}` };
+      return (
+        normaliseHash(text) ?? {
+          error: `not an md5, sha1, sha256 or sha512 hex digest: ${quote(text)}`,
+        }
+      );
     case 'cve':
       return normaliseCve(text) ?? { error: `not a CVE id (CVE-YYYY-NNNN): ${quote(text)}` };
     case 'account':
@@ -88,7 +116,8 @@ function detect(text: string): NormaliseResult {
     return { error: `not an IP, CIDR, domain, URL, hash or CVE: ${quote(text)}` };
   }
   const domain = normaliseDomain(text);
-  if ('error' in domain) return { error: `not an IP, CIDR, domain, URL, hash or CVE: ${quote(text)} (${domain.error})` };
+  if ('error' in domain)
+    return { error: `not an IP, CIDR, domain, URL, hash or CVE: ${quote(text)} (${domain.error})` };
   return domain;
 }
 
@@ -111,8 +140,10 @@ function normaliseIp(text: string): { type: IndicatorType; value: string } | und
   }
   if (parsed === undefined) return undefined;
   const cidr = unmapIpv4(parsed);
-  if (cidr.family === 4 && cidr.prefix === 32) return { type: 'ipv4', value: formatIpv4(cidr.network) };
-  if (cidr.family === 6 && cidr.prefix === 128) return { type: 'ipv6', value: formatIpv6(cidr.network) };
+  if (cidr.family === 4 && cidr.prefix === 32)
+    return { type: 'ipv4', value: formatIpv4(cidr.network) };
+  if (cidr.family === 6 && cidr.prefix === 128)
+    return { type: 'ipv6', value: formatIpv6(cidr.network) };
   return { type: 'cidr', value: formatCidr(cidr) };
 }
 
@@ -166,11 +197,16 @@ function normaliseAccount(text: string): { type: 'account'; value: string } | { 
     if (found === undefined) continue;
     // Named by code point too: an invisible character cannot be seen in the quoted value.
     const codePoint = `U+${found.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
-    return { error: `not an account (a user name, email address or UPN): ${quote(text)} contains ${what} (${codePoint})` };
+    return {
+      error: `not an account (a user name, email address or UPN): ${quote(text)} contains ${what} (${codePoint})`,
+    };
   }
   // Code points, not UTF-16 units; counted after lower-casing, which can lengthen a value.
   const length = [...value].length;
-  if (length > MAX_ACCOUNT_LENGTH) return { error: `account longer than ${MAX_ACCOUNT_LENGTH} characters (${length}): ${quote(text)}` };
+  if (length > MAX_ACCOUNT_LENGTH)
+    return {
+      error: `account longer than ${MAX_ACCOUNT_LENGTH} characters (${length}): ${quote(text)}`,
+    };
   return { type: 'account', value };
 }
 
@@ -200,7 +236,8 @@ const LABEL = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/;
 function normaliseDomain(text: string): { type: 'domain'; value: string } | { error: string } {
   let name = text.endsWith('.') ? text.slice(0, -1) : text;
   if (name === '') return { error: 'empty domain' };
-  if (parseIpv4(name) !== undefined || name.includes(':')) return { error: `an IP address is not a domain: ${quote(text)}` };
+  if (parseIpv4(name) !== undefined || name.includes(':'))
+    return { error: `an IP address is not a domain: ${quote(text)}` };
   // domainToASCII applies UTS #46 (lower-casing, IDNA A-labels) and returns '' when the name is invalid.
   const ascii = domainToASCII(name);
   if (ascii === '') return { error: `not a valid domain name: ${quote(text)}` };
@@ -209,11 +246,16 @@ function normaliseDomain(text: string): { type: 'domain'; value: string } | { er
   const labels = name.split('.');
   if (labels.length < 2) return { error: `a domain needs at least two labels: ${quote(text)}` };
   for (const label of labels) {
-    if (label.length === 0 || label.length > 63) return { error: `domain label must be 1-63 characters: ${quote(text)}` };
-    if (!LABEL.test(label)) return { error: `invalid domain label ${quote(label)}: ${quote(text)}` };
+    if (label.length === 0 || label.length > 63)
+      return { error: `domain label must be 1-63 characters: ${quote(text)}` };
+    if (!LABEL.test(label))
+      return { error: `invalid domain label ${quote(label)}: ${quote(text)}` };
   }
   // An all-numeric last label is an IP address in disguise (WHATWG reads "0x7f.1" as 127.0.0.1).
-  if (/^[0-9]+$/.test(labels[labels.length - 1]!) || /^0x[0-9a-f]*$/.test(labels[labels.length - 1]!)) {
+  if (
+    /^[0-9]+$/.test(labels[labels.length - 1]!) ||
+    /^0x[0-9a-f]*$/.test(labels[labels.length - 1]!)
+  ) {
     return { error: `numeric top-level label, not a domain: ${quote(text)}` };
   }
   return { type: 'domain', value: name };
@@ -226,7 +268,8 @@ function normaliseUrl(text: string): { type: 'url'; value: string } | { error: s
   } catch {
     return { error: `not a valid URL: ${quote(text)}` };
   }
-  if (!URL_SCHEMES.has(url.protocol)) return { error: `unsupported URL scheme ${quote(url.protocol.slice(0, -1))}: ${quote(text)}` };
+  if (!URL_SCHEMES.has(url.protocol))
+    return { error: `unsupported URL scheme ${quote(url.protocol.slice(0, -1))}: ${quote(text)}` };
   if (url.hostname === '') return { error: `URL without a host: ${quote(text)}` };
   url.hash = '';
   return { type: 'url', value: url.href };

@@ -12,7 +12,13 @@ import type { ParserItem } from './indicator.js';
 import { gunzipIfCompressed } from './parsers/body.js';
 import { parserFor } from './parsers/index.js';
 import { parseMispFeed } from './parsers/misp.js';
-import { INDICATOR_BATCH, type FromWorker, type SandboxError, type SandboxInput, type ToWorker } from './sandbox-protocol.js';
+import {
+  INDICATOR_BATCH,
+  type FromWorker,
+  type SandboxError,
+  type SandboxInput,
+  type ToWorker,
+} from './sandbox-protocol.js';
 
 const port = parentPort!;
 const input = workerData as SandboxInput;
@@ -43,7 +49,9 @@ port.on('message', (m: ToWorker) => {
 /** Asks the main thread for one file of the feed ("body", "manifest.json", "<uuid>.json"). */
 function readFile(name: string): Promise<Uint8Array> {
   const id = nextId++;
-  const promise = new Promise<Uint8Array>((resolve, reject) => pending.set(id, { resolve, reject }));
+  const promise = new Promise<Uint8Array>((resolve, reject) =>
+    pending.set(id, { resolve, reject }),
+  );
   port.postMessage({ type: 'read', id, name } satisfies FromWorker);
   return promise;
 }
@@ -65,10 +73,24 @@ async function* sampled(items: AsyncIterable<ParserItem>): AsyncGenerator<Parser
 
 function asData(err: unknown): SandboxError {
   // An error the main thread sent (a fetch that failed), possibly wrapped by the parser with more context.
-  const wrapper = err as { sandboxError?: SandboxError; cause?: { sandboxError?: SandboxError }; message?: unknown } | null;
+  const wrapper = err as {
+    sandboxError?: SandboxError;
+    cause?: { sandboxError?: SandboxError };
+    message?: unknown;
+  } | null;
   const carried = wrapper?.sandboxError ?? wrapper?.cause?.sandboxError;
-  if (carried) return { ...carried, message: typeof wrapper?.message === 'string' ? wrapper.message : carried.message };
-  const e = err as { name?: unknown; message?: unknown; code?: unknown; cap?: unknown; limit?: unknown } | null;
+  if (carried)
+    return {
+      ...carried,
+      message: typeof wrapper?.message === 'string' ? wrapper.message : carried.message,
+    };
+  const e = err as {
+    name?: unknown;
+    message?: unknown;
+    code?: unknown;
+    cap?: unknown;
+    limit?: unknown;
+  } | null;
   return {
     name: typeof e?.name === 'string' ? e.name : 'Error',
     message: typeof e?.message === 'string' ? e.message : String(err),
@@ -80,25 +102,39 @@ function asData(err: unknown): SandboxError {
 
 async function run(): Promise<void> {
   const opts: IngestOptions = {
-    feed: input.feed, format: input.format, now: new Date(input.now), guardrails: new Guardrails(input.guardrails),
+    feed: input.feed,
+    format: input.format,
+    now: new Date(input.now),
+    guardrails: new Guardrails(input.guardrails),
     ...(input.parser ? { parser: input.parser } : {}),
     ...(input.confidence ? { confidence: input.confidence } : {}),
     ...(input.ttlMs !== undefined ? { ttlMs: input.ttlMs } : {}),
     ...(input.caps ? { caps: input.caps } : {}),
     ...(input.sampleSize !== undefined ? { sampleSize: input.sampleSize } : {}),
   };
-  const items = input.source === 'misp'
-    ? parseMispFeed(async (name) => chunks(await readFile(name)), { ...(input.maxEvents !== undefined ? { maxEvents: input.maxEvents } : {}) })
-    : parserFor(input.format)(gunzipIfCompressed(chunks(await readFile('body'))), input.parser ?? {});
+  const items =
+    input.source === 'misp'
+      ? parseMispFeed(async (name) => chunks(await readFile(name)), {
+          ...(input.maxEvents !== undefined ? { maxEvents: input.maxEvents } : {}),
+        })
+      : parserFor(input.format)(
+          gunzipIfCompressed(chunks(await readFile('body'))),
+          input.parser ?? {},
+        );
   const { indicators, ...summary } = await ingestItems(sampled(items), opts);
   sampleHeap();
   for (let i = 0; i < indicators.length; i += INDICATOR_BATCH) {
     const taken = new Promise<void>((resolve) => (acked = resolve));
-    port.postMessage({ type: 'indicators', batch: indicators.slice(i, i + INDICATOR_BATCH) } satisfies FromWorker);
+    port.postMessage({
+      type: 'indicators',
+      batch: indicators.slice(i, i + INDICATOR_BATCH),
+    } satisfies FromWorker);
     await taken;
   }
   port.postMessage({ type: 'done', result: summary, peakHeapBytes } satisfies FromWorker);
 }
 
 // The main thread terminates the worker once it has the last message.
-run().catch((err: unknown) => port.postMessage({ type: 'failed', error: asData(err) } satisfies FromWorker));
+run().catch((err: unknown) =>
+  port.postMessage({ type: 'failed', error: asData(err) } satisfies FromWorker),
+);

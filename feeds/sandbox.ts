@@ -46,7 +46,12 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { FeedCapError, type FeedCap } from './caps.js';
 import type { GuardrailConfig } from './guardrails.js';
-import { ConfidenceExpressionError, type IngestCaps, type IngestOptions, type IngestResult } from './ingest.js';
+import {
+  ConfidenceExpressionError,
+  type IngestCaps,
+  type IngestOptions,
+  type IngestResult,
+} from './ingest.js';
 import type { Indicator } from './indicator.js';
 import { packageRoot } from './package-root.js';
 import type { FromWorker, SandboxError, SandboxInput, ToWorker } from './sandbox-protocol.js';
@@ -56,7 +61,11 @@ import { FeedError, type FeedErrorCode, FEED_ERROR_CODES } from './sources/error
  * The defaults, chosen together with the byte cap (controller/config.ts
  * --feed-max-bytes) from the measurements in the module comment.
  */
-export const DEFAULT_SANDBOX = Object.freeze({ heapMb: 256, syncDeadlineMs: 300_000, maxBytes: 8 * 1024 * 1024 });
+export const DEFAULT_SANDBOX = Object.freeze({
+  heapMb: 256,
+  syncDeadlineMs: 300_000,
+  maxBytes: 8 * 1024 * 1024,
+});
 
 export interface SandboxLimits {
   /** V8 old-generation heap of the worker, MiB (resourceLimits.maxOldGenerationSizeMb). */
@@ -79,7 +88,9 @@ export interface SandboxJob extends Omit<IngestOptions, 'guardrails' | 'now' | '
    * `body`: one body, already fetched. `misp`: a MISP feed, read file by file
    * ("manifest.json", then "<uuid>.json" for each event) as the worker asks.
    */
-  source: { kind: 'body'; bytes: Uint8Array } | { kind: 'misp'; readFile: (name: string) => Promise<Uint8Array>; maxEvents?: number };
+  source:
+    | { kind: 'body'; bytes: Uint8Array }
+    | { kind: 'misp'; readFile: (name: string) => Promise<Uint8Array>; maxEvents?: number };
   /** When the sync's time is up: the worker is terminated then (FST_FEED_DEADLINE). */
   deadline: number;
   signal?: AbortSignal;
@@ -102,15 +113,20 @@ function workerEntry(): URL {
   if (import.meta.url.endsWith('.js')) return new URL('./sandbox-worker.js', import.meta.url);
   const built = join(packageRoot(), 'dist', 'feeds', 'sandbox-worker.js');
   if (!existsSync(built)) {
-    throw new FeedError('FST_FEED_WORKER_FAILED', `the ingestion worker ${built} is missing: run \`npm run build\` first`);
+    throw new FeedError(
+      'FST_FEED_WORKER_FAILED',
+      `the ingestion worker ${built} is missing: run \`npm run build\` first`,
+    );
   }
   return pathToFileURL(built);
 }
 
 /** Rebuilds a worker's error as the class the controller tells apart. */
 function fromData(e: SandboxError): Error {
-  if (e.code === 'FST_FEED_CAP_EXCEEDED' && e.cap !== undefined && e.limit !== undefined) return new FeedCapError(e.cap as FeedCap, e.limit, e.message);
-  if (e.code !== undefined && Object.hasOwn(FEED_ERROR_CODES, e.code)) return new FeedError(e.code as FeedErrorCode, e.message);
+  if (e.code === 'FST_FEED_CAP_EXCEEDED' && e.cap !== undefined && e.limit !== undefined)
+    return new FeedCapError(e.cap as FeedCap, e.limit, e.message);
+  if (e.code !== undefined && Object.hasOwn(FEED_ERROR_CODES, e.code))
+    return new FeedError(e.code as FeedErrorCode, e.message);
   if (e.name === 'ConfidenceExpressionError') return new ConfidenceExpressionError(e.message);
   return new Error(e.message);
 }
@@ -152,39 +168,68 @@ export class IngestSandbox {
         clearTimeout(timer);
         reject(err);
       };
-      const abort = () => leave(new FeedError('FST_FEED_ABORTED', 'the sync was cancelled while waiting for an ingestion worker'));
-      const timer = setTimeout(() => leave(this.deadlineError(job)), Math.max(0, job.deadline - Date.now()));
+      const abort = () =>
+        leave(
+          new FeedError(
+            'FST_FEED_ABORTED',
+            'the sync was cancelled while waiting for an ingestion worker',
+          ),
+        );
+      const timer = setTimeout(
+        () => leave(this.deadlineError(job)),
+        Math.max(0, job.deadline - Date.now()),
+      );
       job.signal?.addEventListener('abort', abort, { once: true });
       this.waiting.push(go);
     });
   }
 
   private deadlineError(job: SandboxJob): FeedError {
-    return new FeedError('FST_FEED_DEADLINE', `the sync of ${job.feed} passed its deadline (--feed-sync-deadline) before ingestion finished; the worker was stopped`);
+    return new FeedError(
+      'FST_FEED_DEADLINE',
+      `the sync of ${job.feed} passed its deadline (--feed-sync-deadline) before ingestion finished; the worker was stopped`,
+    );
   }
 
   private run(job: SandboxJob): Promise<SandboxOutcome> {
     const { heapMb, youngMb = 32, stackMb = 4 } = this.limits;
     const input: SandboxInput = {
-      feed: job.feed, format: job.format, now: job.now.toISOString(), guardrails: job.guardrails, source: job.source.kind,
+      feed: job.feed,
+      format: job.format,
+      now: job.now.toISOString(),
+      guardrails: job.guardrails,
+      source: job.source.kind,
       ...(job.parser ? { parser: job.parser } : {}),
       ...(job.confidence ? { confidence: job.confidence } : {}),
       ...(job.ttlMs !== undefined ? { ttlMs: job.ttlMs } : {}),
       ...(job.caps ? { caps: job.caps } : {}),
       ...(job.sampleSize !== undefined ? { sampleSize: job.sampleSize } : {}),
-      ...(job.source.kind === 'misp' && job.source.maxEvents !== undefined ? { maxEvents: job.source.maxEvents } : {}),
+      ...(job.source.kind === 'misp' && job.source.maxEvents !== undefined
+        ? { maxEvents: job.source.maxEvents }
+        : {}),
     };
     return new Promise<SandboxOutcome>((resolve, reject) => {
       let worker: Worker;
       try {
         worker = new Worker(workerEntry(), {
           workerData: input,
-          resourceLimits: { maxOldGenerationSizeMb: heapMb, maxYoungGenerationSizeMb: youngMb, stackSizeMb: stackMb },
+          resourceLimits: {
+            maxOldGenerationSizeMb: heapMb,
+            maxYoungGenerationSizeMb: youngMb,
+            stackSizeMb: stackMb,
+          },
           // Feed code needs no environment; the worker gets none of the controller's.
           env: {},
         });
       } catch (err) {
-        reject(err instanceof FeedError ? err : new FeedError('FST_FEED_WORKER_FAILED', `the ingestion worker did not start: ${(err as Error).message}`));
+        reject(
+          err instanceof FeedError
+            ? err
+            : new FeedError(
+                'FST_FEED_WORKER_FAILED',
+                `the ingestion worker did not start: ${(err as Error).message}`,
+              ),
+        );
         return;
       }
       const indicators: Indicator[] = [];
@@ -198,8 +243,17 @@ export class IngestSandbox {
         if (err) reject(err);
         else resolve(outcome!);
       };
-      const timer = setTimeout(() => finish(this.deadlineError(job)), Math.max(0, job.deadline - Date.now()));
-      const abort = () => finish(new FeedError('FST_FEED_ABORTED', `the sync of ${job.feed} was cancelled; the ingestion worker was stopped`));
+      const timer = setTimeout(
+        () => finish(this.deadlineError(job)),
+        Math.max(0, job.deadline - Date.now()),
+      );
+      const abort = () =>
+        finish(
+          new FeedError(
+            'FST_FEED_ABORTED',
+            `the sync of ${job.feed} was cancelled; the ingestion worker was stopped`,
+          ),
+        );
       if (job.signal?.aborted) abort();
       job.signal?.addEventListener('abort', abort, { once: true });
 
@@ -208,18 +262,35 @@ export class IngestSandbox {
       };
       const sendFile = (id: number, bytes: Uint8Array) => {
         // Transfer, not copy, when the bytes own their whole buffer (not a slice of Buffer's pool).
-        const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer;
+        const own =
+          bytes.byteOffset === 0 &&
+          bytes.byteLength === bytes.buffer.byteLength &&
+          bytes.buffer instanceof ArrayBuffer;
         send({ type: 'file', id, bytes }, own ? [bytes.buffer as ArrayBuffer] : []);
       };
       const read = (id: number, name: string) => {
         const source = job.source;
-        const bytes = source.kind === 'body'
-          ? (name === 'body' ? Promise.resolve(source.bytes) : Promise.reject(new Error(`no file ${name}`)))
-          : source.readFile(name);
-        bytes.then((b) => sendFile(id, b), (err: unknown) => {
-          const e = err as { name?: string; message?: string; code?: string };
-          send({ type: 'fileError', id, error: { name: e?.name ?? 'Error', message: e?.message ?? String(err), ...(e?.code ? { code: e.code } : {}) } });
-        });
+        const bytes =
+          source.kind === 'body'
+            ? name === 'body'
+              ? Promise.resolve(source.bytes)
+              : Promise.reject(new Error(`no file ${name}`))
+            : source.readFile(name);
+        bytes.then(
+          (b) => sendFile(id, b),
+          (err: unknown) => {
+            const e = err as { name?: string; message?: string; code?: string };
+            send({
+              type: 'fileError',
+              id,
+              error: {
+                name: e?.name ?? 'Error',
+                message: e?.message ?? String(err),
+                ...(e?.code ? { code: e.code } : {}),
+              },
+            });
+          },
+        );
       };
 
       worker.on('message', (m: FromWorker) => {
@@ -241,12 +312,29 @@ export class IngestSandbox {
       });
       worker.on('error', (err: Error & { code?: string }) => {
         if (err.code === 'ERR_WORKER_OUT_OF_MEMORY') {
-          finish(new FeedError('FST_FEED_WORKER_MEMORY', `ingesting ${job.feed} needed more than the ingestion worker's ${heapMb} MiB heap (--feed-worker-heap); the worker was stopped`));
+          finish(
+            new FeedError(
+              'FST_FEED_WORKER_MEMORY',
+              `ingesting ${job.feed} needed more than the ingestion worker's ${heapMb} MiB heap (--feed-worker-heap); the worker was stopped`,
+            ),
+          );
         } else {
-          finish(new FeedError('FST_FEED_WORKER_FAILED', `the ingestion worker for ${job.feed} failed: ${err.message}`));
+          finish(
+            new FeedError(
+              'FST_FEED_WORKER_FAILED',
+              `the ingestion worker for ${job.feed} failed: ${err.message}`,
+            ),
+          );
         }
       });
-      worker.on('exit', (code) => finish(new FeedError('FST_FEED_WORKER_FAILED', `the ingestion worker for ${job.feed} exited (code ${code}) before it finished`)));
+      worker.on('exit', (code) =>
+        finish(
+          new FeedError(
+            'FST_FEED_WORKER_FAILED',
+            `the ingestion worker for ${job.feed} exited (code ${code}) before it finished`,
+          ),
+        ),
+      );
     });
   }
 }

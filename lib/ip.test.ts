@@ -12,10 +12,16 @@ import {
   parseIpv4CidrBytes,
   parseIpv6,
   writeIpv4,
-  parseCidrOrIp, parseIp, formatIp, cidrContains, embeddedIpv4, embeddedIpv4Cidrs, unmapIpv4, type Cidr,
+  parseCidrOrIp,
+  parseIp,
+  formatIp,
+  cidrContains,
+  embeddedIpv4,
+  embeddedIpv4Cidrs,
+  unmapIpv4,
+  type Cidr,
 } from './ip.js';
 import { seededRandom as seeded } from '../test/harness/seeded-random.js';
-
 
 const ascii = (text: string): Uint8Array => new TextEncoder().encode(text);
 
@@ -26,10 +32,13 @@ describe('IPv4 parsing', () => {
     ['192.0.2.1', 0xc0000201],
     ['10.0.0.0', 0x0a000000],
     ['1.2.3.4', 0x01020304],
-  ])('GIVEN %s WHEN parsed as text and as bytes THEN both give the same uint32', (text, expected) => {
-    expect(parseIpv4(text)).toBe(expected);
-    expect(parseIpv4Bytes(ascii(text))).toBe(expected);
-  });
+  ])(
+    'GIVEN %s WHEN parsed as text and as bytes THEN both give the same uint32',
+    (text, expected) => {
+      expect(parseIpv4(text)).toBe(expected);
+      expect(parseIpv4Bytes(ascii(text))).toBe(expected);
+    },
+  );
 
   it.each([
     ['010.1.1.1', 'leading zero, octal to inet_aton'],
@@ -71,7 +80,11 @@ describe('IPv4 parsing', () => {
       const address = Math.floor(random() * 4294967296);
       const text = formatIpv4(address);
       const end = writeIpv4(out, 2, address);
-      if (decoder.decode(out.subarray(2, end)) !== text || parseIpv4(text) !== address || parseIpv4Bytes(out, 2, end) !== address) {
+      if (
+        decoder.decode(out.subarray(2, end)) !== text ||
+        parseIpv4(text) !== address ||
+        parseIpv4Bytes(out, 2, end) !== address
+      ) {
         mismatches.push(text);
       }
     }
@@ -99,7 +112,8 @@ describe('IPv4 parsing', () => {
       for (let i = 0; i < length; i++) text += alphabet[Math.floor(random() * alphabet.length)];
       const expected = reference(text);
       if (expected !== undefined) valid++;
-      if (parseIpv4(text) !== expected || parseIpv4Bytes(ascii(text)) !== (expected ?? -1)) mismatches.push(text);
+      if (parseIpv4(text) !== expected || parseIpv4Bytes(ascii(text)) !== (expected ?? -1))
+        mismatches.push(text);
     }
     expect(mismatches).toEqual([]);
     // The generator must exercise both outcomes, or this test proves little.
@@ -115,18 +129,27 @@ describe('IPv4 CIDR from bytes', () => {
     ['0.0.0.0/0', '0.0.0.0', 0],
     ['255.255.255.255/0', '0.0.0.0', 0],
     ['255.255.255.255/31', '255.255.255.254', 31],
-  ])('GIVEN %s WHEN parsed THEN the network is %s/%i with host bits cleared', (text, network, prefix) => {
-    const packed = parseIpv4CidrBytes(ascii(text));
-    expect(formatIpv4(packedCidrNetwork(packed))).toBe(network);
-    expect(packedCidrPrefix(packed)).toBe(prefix);
-  });
-
-  it.each(['1.2.3.4/33', '1.2.3.4/08', '1.2.3.4/', '1.2.3.4/-1', '1.2.3.4/8 ', '1.2.3.4/1/2', '01.2.3.4/8', '1.2.3.4/100'])(
-    'GIVEN %j WHEN parsed THEN it is refused',
-    (text) => {
-      expect(parseIpv4CidrBytes(ascii(text))).toBe(-1);
+  ])(
+    'GIVEN %s WHEN parsed THEN the network is %s/%i with host bits cleared',
+    (text, network, prefix) => {
+      const packed = parseIpv4CidrBytes(ascii(text));
+      expect(formatIpv4(packedCidrNetwork(packed))).toBe(network);
+      expect(packedCidrPrefix(packed)).toBe(prefix);
     },
   );
+
+  it.each([
+    '1.2.3.4/33',
+    '1.2.3.4/08',
+    '1.2.3.4/',
+    '1.2.3.4/-1',
+    '1.2.3.4/8 ',
+    '1.2.3.4/1/2',
+    '01.2.3.4/8',
+    '1.2.3.4/100',
+  ])('GIVEN %j WHEN parsed THEN it is refused', (text) => {
+    expect(parseIpv4CidrBytes(ascii(text))).toBe(-1);
+  });
 });
 
 describe('IPv6 parsing and RFC 5952 formatting', () => {
@@ -201,8 +224,10 @@ describe('IPv6 parsing and RFC 5952 formatting', () => {
       const text = formatIpv6(value);
       const longForm = groups.map((g) => g.toString(16).padStart(4, '0')).join(':');
       // WHATWG writes IPv4-mapped addresses in hex; every other address must read the same.
-      const whatwg = value >> 32n === 0xffffn ? text : new URL(`http://[${longForm}]/`).hostname.slice(1, -1);
-      if (parseIpv6(text) !== value || parseIpv6(longForm) !== value || text !== whatwg) mismatches.push(`${longForm} -> ${text}`);
+      const whatwg =
+        value >> 32n === 0xffffn ? text : new URL(`http://[${longForm}]/`).hostname.slice(1, -1);
+      if (parseIpv6(text) !== value || parseIpv6(longForm) !== value || text !== whatwg)
+        mismatches.push(`${longForm} -> ${text}`);
     }
     expect(mismatches).toEqual([]);
   });
@@ -230,12 +255,21 @@ describe('CIDR parsing, both families', () => {
     expect(formatCidr(cidr!)).toBe(canonical);
   });
 
-  it.each(['1.2.3.4', '::1', '1.2.3.4/33', '::/129', '1.2.3.4/', '1.2.3.4/1/2', '1.2.3.4/08', '::/01', '010.0.0.0/8', 'fe80::%1/64', '/8'])(
-    'GIVEN %j WHEN parsed as a CIDR THEN it is refused',
-    (text) => {
-      expect(parseCidr(text)).toBeUndefined();
-    },
-  );
+  it.each([
+    '1.2.3.4',
+    '::1',
+    '1.2.3.4/33',
+    '::/129',
+    '1.2.3.4/',
+    '1.2.3.4/1/2',
+    '1.2.3.4/08',
+    '::/01',
+    '010.0.0.0/8',
+    'fe80::%1/64',
+    '/8',
+  ])('GIVEN %j WHEN parsed as a CIDR THEN it is refused', (text) => {
+    expect(parseCidr(text)).toBeUndefined();
+  });
 });
 
 describe('one address of either family', () => {
@@ -250,7 +284,16 @@ describe('one address of either family', () => {
     expect(formatIp(ip!)).toBe(formatted);
   });
 
-  it.each(['', 'fe80::1%eth0', '[1.2.3.4]', '0xA9FEA9FE', '2852039166', '01.2.3.4', 'example.org', '1::2::3'])(
+  it.each([
+    '',
+    'fe80::1%eth0',
+    '[1.2.3.4]',
+    '0xA9FEA9FE',
+    '2852039166',
+    '01.2.3.4',
+    'example.org',
+    '1::2::3',
+  ])(
     'GIVEN %j WHEN parsed THEN it is not an address (zone ids and non-canonical spellings are refused)',
     (text) => {
       expect(parseIp(text)).toBeUndefined();
@@ -259,7 +302,11 @@ describe('one address of either family', () => {
 
   it('GIVEN CIDRs or bare addresses WHEN addresses are matched THEN the prefix decides and families never mix', () => {
     const ten = parseCidrOrIp('10.0.0.0/8')!;
-    expect(parseCidrOrIp('fd00:ec2::254')).toEqual({ family: 6, network: parseIpv6('fd00:ec2::254'), prefix: 128 });
+    expect(parseCidrOrIp('fd00:ec2::254')).toEqual({
+      family: 6,
+      network: parseIpv6('fd00:ec2::254'),
+      prefix: 128,
+    });
     expect(cidrContains(ten, parseIp('10.255.1.2')!)).toBe(true);
     expect(cidrContains(ten, parseIp('11.0.0.1')!)).toBe(false);
     expect(cidrContains(parseCidrOrIp('fc00::/7')!, parseIp('fdff::1')!)).toBe(true);
@@ -269,8 +316,12 @@ describe('one address of either family', () => {
 });
 
 describe('IPv4 carried inside IPv6', () => {
-  const readings = (text: string) => embeddedIpv4(parseIpv6(text)!).map((e) => `${e.form} ${formatIpv4(e.ipv4)}`);
-  const images = (text: string) => embeddedIpv4Cidrs(parseCidr(text) as Extract<Cidr, { family: 6 }>).map((e) => `${e.form} ${formatCidr(e.cidr)}`);
+  const readings = (text: string) =>
+    embeddedIpv4(parseIpv6(text)!).map((e) => `${e.form} ${formatIpv4(e.ipv4)}`);
+  const images = (text: string) =>
+    embeddedIpv4Cidrs(parseCidr(text) as Extract<Cidr, { family: 6 }>).map(
+      (e) => `${e.form} ${formatCidr(e.cidr)}`,
+    );
 
   it.each([
     ['::ffff:169.254.169.254', ['IPv4-mapped 169.254.169.254']],
@@ -281,7 +332,10 @@ describe('IPv4 carried inside IPv6', () => {
     // RFC 3056 2: 2002:V4ADDR::/48, here 192.0.2.1.
     ['2002:c000:201::1', ['6to4 192.0.2.1']],
     // RFC 4380 4: server 65.54.227.120, client 192.0.2.45 behind a cone NAT, port 40000.
-    ['2001:0:4136:e378:8000:63bf:3fff:fdd2', ['Teredo server 65.54.227.120', 'Teredo client 192.0.2.45']],
+    [
+      '2001:0:4136:e378:8000:63bf:3fff:fdd2',
+      ['Teredo server 65.54.227.120', 'Teredo client 192.0.2.45'],
+    ],
   ])('GIVEN %s WHEN its embedded IPv4 is read THEN it is %j', (text, expected) => {
     expect(readings(text)).toEqual(expected);
   });
@@ -292,15 +346,21 @@ describe('IPv4 carried inside IPv6', () => {
     ['64:ff9b:1:3c0:0:221::', '/56'],
     ['64:ff9b:1:344:c0:2:2100::', '/64'],
     ['64:ff9b:1:344::192.0.2.33', '/96'],
-  ])('GIVEN %s (RFC 6052 format %s in the local-use NAT64 prefix) WHEN read THEN one of its readings is 192.0.2.33', (text) => {
-    const all = readings(text);
-    expect(all).toHaveLength(4);
-    expect(all).toContain('NAT64 192.0.2.33');
-  });
+  ])(
+    'GIVEN %s (RFC 6052 format %s in the local-use NAT64 prefix) WHEN read THEN one of its readings is 192.0.2.33',
+    (text) => {
+      const all = readings(text);
+      expect(all).toHaveLength(4);
+      expect(all).toContain('NAT64 192.0.2.33');
+    },
+  );
 
-  it.each(['::', '::1', '2001:db8::1', 'fe80::1', '2606:4700:4700::1111'])('GIVEN %s WHEN read THEN it carries no IPv4', (text) => {
-    expect(readings(text)).toEqual([]);
-  });
+  it.each(['::', '::1', '2001:db8::1', 'fe80::1', '2606:4700:4700::1111'])(
+    'GIVEN %s WHEN read THEN it carries no IPv4',
+    (text) => {
+      expect(readings(text)).toEqual([]);
+    },
+  );
 
   it.each([
     ['::ffff:10.0.0.0/104', ['IPv4-mapped 10.0.0.0/8']],
@@ -309,7 +369,10 @@ describe('IPv4 carried inside IPv6', () => {
     ['2002:a9fe::/32', ['6to4 169.254.0.0/16']],
     ['2002:a9fe:a9fe:1::/64', ['6to4 169.254.169.254/32']],
     ['2001:0:4136:e378::/64', ['Teredo server 65.54.227.120/32', 'Teredo client 0.0.0.0/0']],
-    ['2001:0:4136:e378:8000:63bf:3fff:fd00/120', ['Teredo server 65.54.227.120/32', 'Teredo client 192.0.2.0/24']],
+    [
+      '2001:0:4136:e378:8000:63bf:3fff:fd00/120',
+      ['Teredo server 65.54.227.120/32', 'Teredo client 192.0.2.0/24'],
+    ],
     ['2001:db8::/32', []],
   ])('GIVEN the IPv6 CIDR %s WHEN mapped to IPv4 THEN it reaches %j', (text, expected) => {
     expect(images(text)).toEqual(expected);
@@ -317,7 +380,11 @@ describe('IPv4 carried inside IPv6', () => {
 
   it('GIVEN an IPv6 CIDR that contains a whole embedding prefix THEN it reaches all of IPv4 through it', () => {
     expect(images('::/64')).toEqual(['IPv4-mapped 0.0.0.0/0', 'IPv4-compatible 0.0.0.0/0']);
-    expect(images('2000::/4')).toEqual(['6to4 0.0.0.0/0', 'Teredo server 0.0.0.0/0', 'Teredo client 0.0.0.0/0']);
+    expect(images('2000::/4')).toEqual([
+      '6to4 0.0.0.0/0',
+      'Teredo server 0.0.0.0/0',
+      'Teredo client 0.0.0.0/0',
+    ]);
   });
 
   it.each([
@@ -326,7 +393,10 @@ describe('IPv4 carried inside IPv6', () => {
     ['::ffff:10.0.0.0/104', '10.0.0.0/8'],
     ['::ffff:0:0/95', '::fffe:0:0/95'],
     ['64:ff9b::a9fe:a9fe/128', '64:ff9b::a9fe:a9fe/128'],
-  ])('GIVEN %s WHEN unmapped THEN it is %s (only the mapped form is the IPv4 packet itself)', (text, expected) => {
-    expect(formatCidr(unmapIpv4(parseCidr(text)!))).toBe(expected);
-  });
+  ])(
+    'GIVEN %s WHEN unmapped THEN it is %s (only the mapped form is the IPv4 packet itself)',
+    (text, expected) => {
+      expect(formatCidr(unmapIpv4(parseCidr(text)!))).toBe(expected);
+    },
+  );
 });

@@ -242,7 +242,8 @@ export function parseIpv6(text: string): bigint | undefined {
   if (groups === undefined) return undefined;
   // 32 bits at a time keeps the bigint work to four shifts.
   let value = 0n;
-  for (let i = 0; i < 8; i += 2) value = (value << 32n) | BigInt(groups[i]! * 65536 + groups[i + 1]!);
+  for (let i = 0; i < 8; i += 2)
+    value = (value << 32n) | BigInt(groups[i]! * 65536 + groups[i + 1]!);
   return value;
 }
 
@@ -331,7 +332,7 @@ export function formatIpv6(value: bigint): string {
   }
   let bestStart = -1;
   let bestLength = 1;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (groups[i] !== 0) {
       i++;
       continue;
@@ -344,7 +345,11 @@ export function formatIpv6(value: bigint): string {
     }
     i = j;
   }
-  const hex = (from: number, to: number): string => groups.slice(from, to).map((g) => g.toString(16)).join(':');
+  const hex = (from: number, to: number): string =>
+    groups
+      .slice(from, to)
+      .map((g) => g.toString(16))
+      .join(':');
   if (bestStart < 0) return hex(0, 8);
   return `${hex(0, bestStart)}::${hex(bestStart + bestLength, 8)}`;
 }
@@ -365,8 +370,7 @@ export function ipv6Broadcast(network: bigint, prefix: number): bigint {
 // CIDR, both families
 
 export type Cidr =
-  | { family: 4; network: number; prefix: number }
-  | { family: 6; network: bigint; prefix: number };
+  { family: 4; network: number; prefix: number } | { family: 6; network: bigint; prefix: number };
 
 /**
  * Parses "address/prefix" for either family and returns the network address with the
@@ -393,7 +397,9 @@ export function parseCidr(text: string): Cidr | undefined {
 }
 
 export function formatCidr(cidr: Cidr): string {
-  return cidr.family === 4 ? `${formatIpv4(cidr.network)}/${cidr.prefix}` : `${formatIpv6(cidr.network)}/${cidr.prefix}`;
+  return cidr.family === 4
+    ? `${formatIpv4(cidr.network)}/${cidr.prefix}`
+    : `${formatIpv6(cidr.network)}/${cidr.prefix}`;
 }
 
 /** A CIDR of one family, when the family is known. */
@@ -408,17 +414,22 @@ export function parseCidrOrIp(text: string): Cidr | undefined {
   if (text.includes('/')) return parseCidr(text);
   const ip = parseIp(text);
   if (ip === undefined) return undefined;
-  return ip.family === 4 ? { family: 4, network: ip.value, prefix: 32 } : { family: 6, network: ip.value, prefix: 128 };
+  return ip.family === 4
+    ? { family: 4, network: ip.value, prefix: 32 }
+    : { family: 6, network: ip.value, prefix: 128 };
 }
 
 /** The last address of a CIDR (its first is `network`). */
 export function cidrLast(cidr: Cidr): number | bigint {
-  return cidr.family === 4 ? ipv4Broadcast(cidr.network, cidr.prefix) : ipv6Broadcast(cidr.network, cidr.prefix);
+  return cidr.family === 4
+    ? ipv4Broadcast(cidr.network, cidr.prefix)
+    : ipv6Broadcast(cidr.network, cidr.prefix);
 }
 
 /** True when `ip` is inside `cidr`. Addresses of the other family never match (see embeddedIpv4 for that). */
 export function cidrContains(cidr: Cidr, ip: Ip): boolean {
-  if (cidr.family === 4) return ip.family === 4 && ipv4Network(ip.value, cidr.prefix) === cidr.network;
+  if (cidr.family === 4)
+    return ip.family === 4 && ipv4Network(ip.value, cidr.prefix) === cidr.network;
   return ip.family === 6 && ipv6Network(ip.value, cidr.prefix) === cidr.network;
 }
 
@@ -463,7 +474,8 @@ export function formatIp(ip: Ip): string {
  * - Teredo 2001::/32 (RFC 4380 4): bits 32-63 are the Teredo server, and the last
  *   32 bits, inverted, the client's public IPv4 address.
  */
-export type EmbeddedForm = 'IPv4-mapped' | 'IPv4-compatible' | 'NAT64' | '6to4' | 'Teredo server' | 'Teredo client';
+export type EmbeddedForm =
+  'IPv4-mapped' | 'IPv4-compatible' | 'NAT64' | '6to4' | 'Teredo server' | 'Teredo client';
 
 export interface EmbeddedIpv4 {
   form: EmbeddedForm;
@@ -489,17 +501,65 @@ interface Embedding {
 const NAT64_LOCAL = 0x0064ff9b0001n << 80n;
 
 const EMBEDDINGS: readonly Embedding[] = [
-  { form: 'IPv4-mapped', prefix: 0xffffn << 32n, prefixLength: 96, segments: [[96, 32]], inverted: false },
+  {
+    form: 'IPv4-mapped',
+    prefix: 0xffffn << 32n,
+    prefixLength: 96,
+    segments: [[96, 32]],
+    inverted: false,
+  },
   { form: 'IPv4-compatible', prefix: 0n, prefixLength: 96, segments: [[96, 32]], inverted: false },
-  { form: 'NAT64', prefix: 0x0064ff9bn << 96n, prefixLength: 96, segments: [[96, 32]], inverted: false },
+  {
+    form: 'NAT64',
+    prefix: 0x0064ff9bn << 96n,
+    prefixLength: 96,
+    segments: [[96, 32]],
+    inverted: false,
+  },
   // RFC 6052 2.2 formats inside the local-use /48 (the u octet, bits 64-71, is skipped).
-  { form: 'NAT64', prefix: NAT64_LOCAL, prefixLength: 48, segments: [[48, 16], [72, 16]], inverted: false },
-  { form: 'NAT64', prefix: NAT64_LOCAL, prefixLength: 48, segments: [[56, 8], [72, 24]], inverted: false },
+  {
+    form: 'NAT64',
+    prefix: NAT64_LOCAL,
+    prefixLength: 48,
+    segments: [
+      [48, 16],
+      [72, 16],
+    ],
+    inverted: false,
+  },
+  {
+    form: 'NAT64',
+    prefix: NAT64_LOCAL,
+    prefixLength: 48,
+    segments: [
+      [56, 8],
+      [72, 24],
+    ],
+    inverted: false,
+  },
   { form: 'NAT64', prefix: NAT64_LOCAL, prefixLength: 48, segments: [[72, 32]], inverted: false },
   { form: 'NAT64', prefix: NAT64_LOCAL, prefixLength: 48, segments: [[96, 32]], inverted: false },
-  { form: '6to4', prefix: 0x2002n << 112n, prefixLength: 16, segments: [[16, 32]], inverted: false },
-  { form: 'Teredo server', prefix: 0x20010000n << 96n, prefixLength: 32, segments: [[32, 32]], inverted: false },
-  { form: 'Teredo client', prefix: 0x20010000n << 96n, prefixLength: 32, segments: [[96, 32]], inverted: true },
+  {
+    form: '6to4',
+    prefix: 0x2002n << 112n,
+    prefixLength: 16,
+    segments: [[16, 32]],
+    inverted: false,
+  },
+  {
+    form: 'Teredo server',
+    prefix: 0x20010000n << 96n,
+    prefixLength: 32,
+    segments: [[32, 32]],
+    inverted: false,
+  },
+  {
+    form: 'Teredo client',
+    prefix: 0x20010000n << 96n,
+    prefixLength: 32,
+    segments: [[96, 32]],
+    inverted: true,
+  },
 ];
 
 function extractIpv4(value: bigint, embedding: Embedding): number {
@@ -536,13 +596,18 @@ export function embeddedIpv4Cidrs(cidr: Ipv6Cidr): EmbeddedIpv4Cidr[] {
   const out: EmbeddedIpv4Cidr[] = [];
   for (const e of EMBEDDINGS) {
     if (cidr.prefix < e.prefixLength) {
-      if (ipv6Network(e.prefix, cidr.prefix) === cidr.network) out.push({ form: e.form, cidr: { family: 4, network: 0, prefix: 0 } });
+      if (ipv6Network(e.prefix, cidr.prefix) === cidr.network)
+        out.push({ form: e.form, cidr: { family: 4, network: 0, prefix: 0 } });
       continue;
     }
     if (ipv6Network(cidr.network, e.prefixLength) !== e.prefix) continue;
     let prefix = 0;
-    for (const [from, length] of e.segments) prefix += Math.max(0, Math.min(length, cidr.prefix - from));
-    out.push({ form: e.form, cidr: { family: 4, network: ipv4Network(extractIpv4(cidr.network, e), prefix), prefix } });
+    for (const [from, length] of e.segments)
+      prefix += Math.max(0, Math.min(length, cidr.prefix - from));
+    out.push({
+      form: e.form,
+      cidr: { family: 4, network: ipv4Network(extractIpv4(cidr.network, e), prefix), prefix },
+    });
   }
   return out;
 }
@@ -556,6 +621,7 @@ const MAPPED = EMBEDDINGS[0]!;
  * destinations and stay IPv6 (they are judged as IPv4 by embeddedIpv4 instead).
  */
 export function unmapIpv4(cidr: Cidr): Cidr {
-  if (cidr.family === 4 || cidr.prefix < 96 || ipv6Network(cidr.network, 96) !== MAPPED.prefix) return cidr;
+  if (cidr.family === 4 || cidr.prefix < 96 || ipv6Network(cidr.network, 96) !== MAPPED.prefix)
+    return cidr;
   return { family: 4, network: Number(cidr.network & 0xffffffffn), prefix: cidr.prefix - 96 };
 }

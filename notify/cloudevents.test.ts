@@ -40,10 +40,17 @@ describe('CloudEventsNotifier', () => {
   it('GIVEN a cluster name with spaces THEN source stays a valid URI-reference', () => {
     const event = toCloudEvent(sampleNotification({ cluster: 'prod eu/1' }));
     expect(event.source).toBe('forestall/prod%20eu%2F1/preemptiveactions/isolate-shop-web-3f9a');
-    expect(new URL(event.source, 'http://base.example/').pathname).toBe('/forestall/prod%20eu%2F1/preemptiveactions/isolate-shop-web-3f9a');
+    expect(new URL(event.source, 'http://base.example/').pathname).toBe(
+      '/forestall/prod%20eu%2F1/preemptiveactions/isolate-shop-web-3f9a',
+    );
   });
 
-  it.each(NOTIFICATION_EVENTS)('GIVEN event %s THEN type is io.forestall.action.<event in lower case>', (event) => {
-    expect(toCloudEvent(sampleNotification({ event })).type).toBe(`io.forestall.action.${event.toLowerCase()}`);
-  });
+  it.each(NOTIFICATION_EVENTS)(
+    'GIVEN event %s THEN type is io.forestall.action.<event in lower case>',
+    (event) => {
+      expect(toCloudEvent(sampleNotification({ event })).type).toBe(
+        `io.forestall.action.${event.toLowerCase()}`,
+      );
+    },
+  );
 });

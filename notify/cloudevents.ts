@@ -58,14 +58,18 @@ export class CloudEventsNotifier implements Notifier {
 /** The structured-mode event for a notification. Pure. */
 export function toCloudEvent(n: Notification): CloudEvent {
   const action = encodeURIComponent(n.action.name);
-  const source = n.cluster ? `forestall/${encodeURIComponent(n.cluster)}/preemptiveactions/${action}` : `forestall/preemptiveactions/${action}`;
+  const source = n.cluster
+    ? `forestall/${encodeURIComponent(n.cluster)}/preemptiveactions/${action}`
+    : `forestall/preemptiveactions/${action}`;
   const first = n.targets[0];
   return {
     specversion: '1.0',
     id: n.id,
     source,
     type: `${CLOUDEVENTS_TYPE_PREFIX}${n.event.toLowerCase()}`,
-    ...(first ? { subject: [first.kind, first.namespace, first.name].filter(Boolean).join('/') } : {}),
+    ...(first
+      ? { subject: [first.kind, first.namespace, first.name].filter(Boolean).join('/') }
+      : {}),
     time: n.time,
     datacontenttype: 'application/json',
     data: n,

@@ -11,13 +11,40 @@
  * errors keep the request URL in properties that loggers serialise.
  */
 export const NOTIFY_ERROR_CODES = {
-  FST_NOTIFY_INVALID_URL: { class: 'terminal', summary: 'The notification target URL is unusable: not an absolute URL, not http(s), with user info in it, refused by the SSRF guard, or plain http to a host that is neither loopback nor in --outbound-allow.' },
-  FST_NOTIFY_INVALID_CONFIG: { class: 'terminal', summary: 'The notifier options are unusable: an unknown notifier type, an empty signing secret, a signing secret for a notifier that does not sign, or a timeout or retry setting out of range.' },
-  FST_NOTIFY_HTTP: { class: 'transient', summary: 'The receiver answered 5xx, 408 or 429 on every attempt, or asked (Retry-After) for a longer wait than the client sleeps through.' },
-  FST_NOTIFY_REJECTED: { class: 'terminal', summary: 'The receiver rejected the notification (another 4xx, for example 400 invalid_payload, 403, 404 or 410 from Slack) or redirected it; not retried.' },
-  FST_NOTIFY_TIMEOUT: { class: 'transient', summary: 'The receiver did not answer within the per-attempt timeout, on every attempt.' },
-  FST_NOTIFY_NETWORK: { class: 'transient', summary: 'The receiver could not be reached: name resolution failed, the connection was refused or reset, or TLS failed, on every attempt.' },
-  FST_NOTIFY_ABORTED: { class: 'transient', summary: 'The delivery was cancelled by its caller (for example on shutdown or leadership loss).' },
+  FST_NOTIFY_INVALID_URL: {
+    class: 'terminal',
+    summary:
+      'The notification target URL is unusable: not an absolute URL, not http(s), with user info in it, refused by the SSRF guard, or plain http to a host that is neither loopback nor in --outbound-allow.',
+  },
+  FST_NOTIFY_INVALID_CONFIG: {
+    class: 'terminal',
+    summary:
+      'The notifier options are unusable: an unknown notifier type, an empty signing secret, a signing secret for a notifier that does not sign, or a timeout or retry setting out of range.',
+  },
+  FST_NOTIFY_HTTP: {
+    class: 'transient',
+    summary:
+      'The receiver answered 5xx, 408 or 429 on every attempt, or asked (Retry-After) for a longer wait than the client sleeps through.',
+  },
+  FST_NOTIFY_REJECTED: {
+    class: 'terminal',
+    summary:
+      'The receiver rejected the notification (another 4xx, for example 400 invalid_payload, 403, 404 or 410 from Slack) or redirected it; not retried.',
+  },
+  FST_NOTIFY_TIMEOUT: {
+    class: 'transient',
+    summary: 'The receiver did not answer within the per-attempt timeout, on every attempt.',
+  },
+  FST_NOTIFY_NETWORK: {
+    class: 'transient',
+    summary:
+      'The receiver could not be reached: name resolution failed, the connection was refused or reset, or TLS failed, on every attempt.',
+  },
+  FST_NOTIFY_ABORTED: {
+    class: 'transient',
+    summary:
+      'The delivery was cancelled by its caller (for example on shutdown or leadership loss).',
+  },
 } as const satisfies Record<string, { class: 'terminal' | 'transient'; summary: string }>;
 
 export type NotifyErrorCode = keyof typeof NOTIFY_ERROR_CODES;
@@ -42,7 +69,11 @@ export class NotifyError extends Error {
   readonly attempts?: number;
   readonly target?: string;
 
-  constructor(readonly code: NotifyErrorCode, message: string, options: NotifyErrorOptions = {}) {
+  constructor(
+    readonly code: NotifyErrorCode,
+    message: string,
+    options: NotifyErrorOptions = {},
+  ) {
     super(redactText(message, options.secrets ?? []));
     this.name = 'NotifyError';
     this.errorClass = NOTIFY_ERROR_CODES[code].class;
@@ -80,7 +111,8 @@ export function urlSecrets(raw: string): string[] {
     secrets.push(url.href);
     if (url.pathname.length > 1) secrets.push(url.pathname);
     if (url.search.length > 1) secrets.push(url.search, url.search.slice(1));
-    for (const segment of url.pathname.split('/')) if (segment.length >= 16) secrets.push(segment, decodeURIComponentSafe(segment));
+    for (const segment of url.pathname.split('/'))
+      if (segment.length >= 16) secrets.push(segment, decodeURIComponentSafe(segment));
     for (const value of url.searchParams.values()) if (value.length >= 8) secrets.push(value);
   } catch {
     // not a URL: the raw string is all there is to remove

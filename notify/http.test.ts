@@ -4,7 +4,13 @@ import { MARKER, publicResolver, startHostileAnswer } from '../test/harness/host
 import { afterEach, describe, expect, it } from 'vitest';
 import { NotifyError } from './errors.js';
 import { HttpSender, parseRetryAfter, type HttpOptions } from './http.js';
-import { closedPort, loopbackFetch, startReceiver, type Receiver, type Reply } from './test-support.js';
+import {
+  closedPort,
+  loopbackFetch,
+  startReceiver,
+  type Receiver,
+  type Reply,
+} from './test-support.js';
 
 // The shared transport against a real HTTP receiver on 127.0.0.1: retries, Retry-After,
 // timeouts, network errors, redirects, cancellation and redaction of the target URL.
@@ -22,20 +28,37 @@ async function receiver(reply?: (index: number) => Reply, path?: string): Promis
 
 /** Fast by default: tiny backoff, two retries. */
 function sender(url: string, options: HttpOptions = {}): HttpSender {
-  return new HttpSender('Webhook', url, { retries: 2, backoffMs: 5, timeoutMs: 2_000, fetch: loopbackFetch, ...options });
+  return new HttpSender('Webhook', url, {
+    retries: 2,
+    backoffMs: 5,
+    timeoutMs: 2_000,
+    fetch: loopbackFetch,
+    ...options,
+  });
 }
 
-const post = (s: HttpSender, signal?: AbortSignal) => s.post({ body: '{"hello":"world"}', headers: { 'content-type': 'application/json' }, what: 'deliver Isolated of action a', ...(signal ? { signal } : {}) });
+const post = (s: HttpSender, signal?: AbortSignal) =>
+  s.post({
+    body: '{"hello":"world"}',
+    headers: { 'content-type': 'application/json' },
+    what: 'deliver Isolated of action a',
+    ...(signal ? { signal } : {}),
+  });
 
 async function failure(p: Promise<unknown>): Promise<NotifyError> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(NotifyError);
   return err as NotifyError;
 }
 
 describe('HttpSender retries', () => {
   it('GIVEN a receiver answering 503 then 200 THEN it retries once and succeeds, sending the same bytes twice', async () => {
-    const r = await receiver((i) => (i === 0 ? { status: 503, body: 'busy' } : { status: 200, body: 'ok' }));
+    const r = await receiver((i) =>
+      i === 0 ? { status: 503, body: 'busy' } : { status: 200, body: 'ok' },
+    );
     await post(sender(r.url));
     expect(r.requests).toHaveLength(2);
     expect(r.requests[1]!.body).toBe(r.requests[0]!.body);
@@ -45,14 +68,23 @@ describe('HttpSender retries', () => {
   it('GIVEN 5xx on every attempt THEN it stops after the bounded retries with a transient FST_NOTIFY_HTTP', async () => {
     const r = await receiver(() => ({ status: 502, body: 'bad gateway' }));
     const err = await failure(post(sender(r.url, { retries: 2 })));
-    expect(err).toMatchObject({ code: 'FST_NOTIFY_HTTP', errorClass: 'transient', status: 502, attempts: 3 });
+    expect(err).toMatchObject({
+      code: 'FST_NOTIFY_HTTP',
+      errorClass: 'transient',
+      status: 502,
+      attempts: 3,
+    });
     // The receiver's text is never shown: only the status (and a structured code from JSON).
-    expect(err.message).toBe(`Webhook notifier ${r.origin}/…: deliver Isolated of action a: HTTP 502 (3 attempts)`);
+    expect(err.message).toBe(
+      `Webhook notifier ${r.origin}/…: deliver Isolated of action a: HTTP 502 (3 attempts)`,
+    );
     expect(r.requests).toHaveLength(3);
   });
 
   it('GIVEN 429 with Retry-After: 1 THEN the retry waits that second, not the (tiny) backoff', async () => {
-    const r = await receiver((i) => (i === 0 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 200 }));
+    const r = await receiver((i) =>
+      i === 0 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 200 },
+    );
     await post(sender(r.url, { backoffMs: 1, maxRetryAfterMs: 2_000 }));
     expect(r.requests).toHaveLength(2);
     const gap = r.requests[1]!.at - r.requests[0]!.at;
@@ -61,11 +93,21 @@ describe('HttpSender retries', () => {
   });
 
   it('GIVEN 429 with a Retry-After beyond the cap THEN it fails at once with the wait attached, for the caller to requeue', async () => {
-    const r = await receiver(() => ({ status: 429, headers: { 'retry-after': '5' }, body: 'rate_limited' }));
+    const r = await receiver(() => ({
+      status: 429,
+      headers: { 'retry-after': '5' },
+      body: 'rate_limited',
+    }));
     const started = performance.now();
     const err = await failure(post(sender(r.url, { maxRetryAfterMs: 1_000 })));
     expect(performance.now() - started).toBeLessThan(900);
-    expect(err).toMatchObject({ code: 'FST_NOTIFY_HTTP', errorClass: 'transient', status: 429, retryAfterMs: 5_000, attempts: 1 });
+    expect(err).toMatchObject({
+      code: 'FST_NOTIFY_HTTP',
+      errorClass: 'transient',
+      status: 429,
+      retryAfterMs: 5_000,
+      attempts: 1,
+    });
     expect(err.message).toContain('retry after 5 s');
     expect(r.requests).toHaveLength(1);
   });
@@ -73,7 +115,12 @@ describe('HttpSender retries', () => {
   it('GIVEN 400 THEN it is not retried and fails with a terminal FST_NOTIFY_REJECTED carrying the status, not the text', async () => {
     const r = await receiver(() => ({ status: 400, body: 'invalid_payload' }));
     const err = await failure(post(sender(r.url)));
-    expect(err).toMatchObject({ code: 'FST_NOTIFY_REJECTED', errorClass: 'terminal', status: 400, attempts: 1 });
+    expect(err).toMatchObject({
+      code: 'FST_NOTIFY_REJECTED',
+      errorClass: 'terminal',
+      status: 400,
+      attempts: 1,
+    });
     expect(err.message).toMatch(/HTTP 400$/);
     expect(r.requests).toHaveLength(1);
   });
@@ -117,7 +164,9 @@ describe('HttpSender retries', () => {
     const r = await receiver(() => ({ status: 503 }));
     const controller = new AbortController();
     const started = performance.now();
-    const pending = failure(post(sender(r.url, { backoffMs: 10_000, retries: 3 }), controller.signal));
+    const pending = failure(
+      post(sender(r.url, { backoffMs: 10_000, retries: 3 }), controller.signal),
+    );
     setTimeout(() => controller.abort(), 100);
     const err = await pending;
     expect(err).toMatchObject({ code: 'FST_NOTIFY_ABORTED', errorClass: 'transient' });
@@ -136,7 +185,16 @@ describe('HttpSender retries', () => {
     const port = await closedPort();
     const waits = (random: number, maxBackoffMs?: number) => {
       const slept: number[] = [];
-      const s = new HttpSender('Webhook', `http://127.0.0.1:${port}/`, { retries: 3, backoffMs: 100, fetch: loopbackFetch, ...(maxBackoffMs ? { maxBackoffMs } : {}), random: () => random, sleep: async (ms) => { slept.push(ms); } });
+      const s = new HttpSender('Webhook', `http://127.0.0.1:${port}/`, {
+        retries: 3,
+        backoffMs: 100,
+        fetch: loopbackFetch,
+        ...(maxBackoffMs ? { maxBackoffMs } : {}),
+        random: () => random,
+        sleep: async (ms) => {
+          slept.push(ms);
+        },
+      });
       return post(s).catch(() => slept);
     };
     expect(await waits(0)).toEqual([50, 100, 200]);
@@ -146,11 +204,23 @@ describe('HttpSender retries', () => {
 });
 
 describe('HttpSender redaction: the target URL is a credential', () => {
-  const SECRET_PARTS = ['T0SECRET1', 'B0SECRET2', 'xoxSuperSecretToken42', 'abc123xyz', '/services/'];
+  const SECRET_PARTS = [
+    'T0SECRET1',
+    'B0SECRET2',
+    'xoxSuperSecretToken42',
+    'abc123xyz',
+    '/services/',
+  ];
   const path = '/services/T0SECRET1/B0SECRET2/xoxSuperSecretToken42?token=abc123xyz';
 
   function expectNoSecret(err: NotifyError, logged: unknown[]) {
-    const texts = [err.message, String(err.stack), JSON.stringify(err), inspect(err, { depth: 5 }), JSON.stringify(logged)];
+    const texts = [
+      err.message,
+      String(err.stack),
+      JSON.stringify(err),
+      inspect(err, { depth: 5 }),
+      JSON.stringify(logged),
+    ];
     for (const text of texts) for (const part of SECRET_PARTS) expect(text).not.toContain(part);
   }
 
@@ -159,21 +229,38 @@ describe('HttpSender redaction: the target URL is a credential', () => {
     ['400 echoing the URL', () => ({ status: 400, body: `no_service for POST ${path}` })],
     ['503 echoing the URL', () => ({ status: 503, body: `overloaded: ${path}` })],
     ['a receiver that never answers', () => 'hang'],
-  ])('GIVEN %s THEN neither the error nor the log carries the path, query or tokens', async (_name, reply) => {
-    const r = await receiver(reply, path);
-    const logged: unknown[] = [];
-    const err = await failure(post(sender(r.url, { timeoutMs: 100, retries: 1, logger: { warn: (obj, msg) => logged.push(obj, msg) } })));
-    expect(err.message).toContain(`${r.origin}/…`);
-    expect(err.target).toBe(`${r.origin}/…`);
-    // The echo arrived, and none of it is shown.
-    expect(err.message).not.toMatch(/no_service|overloaded/);
-    expectNoSecret(err, logged);
-  });
+  ])(
+    'GIVEN %s THEN neither the error nor the log carries the path, query or tokens',
+    async (_name, reply) => {
+      const r = await receiver(reply, path);
+      const logged: unknown[] = [];
+      const err = await failure(
+        post(
+          sender(r.url, {
+            timeoutMs: 100,
+            retries: 1,
+            logger: { warn: (obj, msg) => logged.push(obj, msg) },
+          }),
+        ),
+      );
+      expect(err.message).toContain(`${r.origin}/…`);
+      expect(err.target).toBe(`${r.origin}/…`);
+      // The echo arrived, and none of it is shown.
+      expect(err.message).not.toMatch(/no_service|overloaded/);
+      expectNoSecret(err, logged);
+    },
+  );
 
   it('GIVEN a closed port THEN the network error carries no part of the URL', async () => {
     const port = await closedPort();
     const logged: unknown[] = [];
-    const err = await failure(post(sender(`http://127.0.0.1:${port}${path}`, { logger: { warn: (obj, msg) => logged.push(obj, msg) } })));
+    const err = await failure(
+      post(
+        sender(`http://127.0.0.1:${port}${path}`, {
+          logger: { warn: (obj, msg) => logged.push(obj, msg) },
+        }),
+      ),
+    );
     expect(err.code).toBe('FST_NOTIFY_NETWORK');
     expect(logged.length).toBeGreaterThan(0);
     expectNoSecret(err, logged);
@@ -185,17 +272,20 @@ describe('HttpSender redaction: the target URL is a credential', () => {
     ['a file URL', `file:///etc${path}`],
     ['user info', `https://alice:pw-abc123xyz@hooks.slack.com${path}`],
     ['garbage', `::${path}`],
-  ])('GIVEN %s THEN construction fails with FST_NOTIFY_INVALID_URL that does not echo it', (_name, url) => {
-    let err: unknown;
-    try {
-      new HttpSender('Slack', url);
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(NotifyError);
-    expect(err).toMatchObject({ code: 'FST_NOTIFY_INVALID_URL', errorClass: 'terminal' });
-    expectNoSecret(err as NotifyError, []);
-  });
+  ])(
+    'GIVEN %s THEN construction fails with FST_NOTIFY_INVALID_URL that does not echo it',
+    (_name, url) => {
+      let err: unknown;
+      try {
+        new HttpSender('Slack', url);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(NotifyError);
+      expect(err).toMatchObject({ code: 'FST_NOTIFY_INVALID_URL', errorClass: 'terminal' });
+      expectNoSecret(err as NotifyError, []);
+    },
+  );
 
   it.each<[string, HttpOptions]>([
     ['a zero timeout', { timeoutMs: 0 }],
@@ -204,7 +294,9 @@ describe('HttpSender redaction: the target URL is a credential', () => {
     ['too many retries', { retries: 50 }],
     ['a negative backoff', { backoffMs: -1 }],
   ])('GIVEN %s THEN construction fails with FST_NOTIFY_INVALID_CONFIG', (_name, options) => {
-    expect(() => new HttpSender('Webhook', 'https://receiver.example/x', options)).toThrow(expect.objectContaining({ code: 'FST_NOTIFY_INVALID_CONFIG' }));
+    expect(() => new HttpSender('Webhook', 'https://receiver.example/x', options)).toThrow(
+      expect.objectContaining({ code: 'FST_NOTIFY_INVALID_CONFIG' }),
+    );
   });
 });
 
@@ -227,22 +319,32 @@ describe('parseRetryAfter', () => {
 });
 
 describe('HttpSender over the outbound client (lib/http)', () => {
-  it.each([[400], [500]])('GIVEN a non-JSON answer %s holding a marker THEN the marker is in no error message', async (status) => {
-    const server = await startHostileAnswer(status);
-    try {
-      const err = await failure(post(sender(`${server.origin}/hook`, { retries: 0 })));
-      expect(err.message).toContain(`HTTP ${status}`);
-      expect(err.message).not.toContain(MARKER);
-      expect(inspect(err, { depth: 5 })).not.toContain(MARKER);
-    } finally {
-      await server.close();
-    }
-  });
+  it.each([[400], [500]])(
+    'GIVEN a non-JSON answer %s holding a marker THEN the marker is in no error message',
+    async (status) => {
+      const server = await startHostileAnswer(status);
+      try {
+        const err = await failure(post(sender(`${server.origin}/hook`, { retries: 0 })));
+        expect(err.message).toContain(`HTTP ${status}`);
+        expect(err.message).not.toContain(MARKER);
+        expect(inspect(err, { depth: 5 })).not.toContain(MARKER);
+      } finally {
+        await server.close();
+      }
+    },
+  );
 
   it('GIVEN plain http to a host that is not loopback THEN FST_NOTIFY_INVALID_URL before any connection, not retried', async () => {
-    const fetch = createOutboundFetch({ ssrf: { resolve: publicResolver } }) as typeof globalThis.fetch;
+    const fetch = createOutboundFetch({
+      ssrf: { resolve: publicResolver },
+    }) as typeof globalThis.fetch;
     const slept: number[] = [];
-    const s = new HttpSender('Slack', 'http://hooks.example.test/services/T0/B0/x', { fetch, sleep: async (ms) => { slept.push(ms); } });
+    const s = new HttpSender('Slack', 'http://hooks.example.test/services/T0/B0/x', {
+      fetch,
+      sleep: async (ms) => {
+        slept.push(ms);
+      },
+    });
     const err = await failure(post(s));
     expect(err).toMatchObject({ code: 'FST_NOTIFY_INVALID_URL', attempts: 1 });
     expect(err.message).toContain('FST_HTTP_INSECURE');

@@ -1,5 +1,10 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { answerCodeSuffix, createOutboundFetch, isHttpError, type HttpError } from '../lib/http/index.js';
+import {
+  answerCodeSuffix,
+  createOutboundFetch,
+  isHttpError,
+  type HttpError,
+} from '../lib/http/index.js';
 import { NotifyError, redactText, redactUrl, urlSecrets, type NotifyErrorCode } from './errors.js';
 import type { NotifierType, NotifyLogger } from './types.js';
 
@@ -102,7 +107,12 @@ export class HttpSender {
    * info, and FST_NOTIFY_INVALID_CONFIG for out-of-range options. `extraSecrets` (a
    * signing secret) are redacted from messages as the URL is.
    */
-  constructor(type: NotifierType, url: string, options: HttpOptions = {}, extraSecrets: readonly string[] = []) {
+  constructor(
+    type: NotifierType,
+    url: string,
+    options: HttpOptions = {},
+    extraSecrets: readonly string[] = [],
+  ) {
     this.type = type;
     const parsed = validateUrl(type, url);
     this.url = parsed.href;
@@ -111,11 +121,22 @@ export class HttpSender {
     this.timeoutMs = positive(type, 'timeoutMs', options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     this.retries = options.retries ?? DEFAULT_RETRIES;
     if (!Number.isInteger(this.retries) || this.retries < 0 || this.retries > MAX_RETRIES) {
-      throw new NotifyError('FST_NOTIFY_INVALID_CONFIG', `${type} notifier: retries must be an integer from 0 to ${MAX_RETRIES}, got ${String(options.retries)}`);
+      throw new NotifyError(
+        'FST_NOTIFY_INVALID_CONFIG',
+        `${type} notifier: retries must be an integer from 0 to ${MAX_RETRIES}, got ${String(options.retries)}`,
+      );
     }
     this.backoffMs = nonNegative(type, 'backoffMs', options.backoffMs ?? DEFAULT_BACKOFF_MS);
-    this.maxBackoffMs = nonNegative(type, 'maxBackoffMs', options.maxBackoffMs ?? DEFAULT_MAX_BACKOFF_MS);
-    this.maxRetryAfterMs = nonNegative(type, 'maxRetryAfterMs', options.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS);
+    this.maxBackoffMs = nonNegative(
+      type,
+      'maxBackoffMs',
+      options.maxBackoffMs ?? DEFAULT_MAX_BACKOFF_MS,
+    );
+    this.maxRetryAfterMs = nonNegative(
+      type,
+      'maxRetryAfterMs',
+      options.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS,
+    );
     this.logger = options.logger;
     this.now = options.now ?? Date.now;
     this.random = options.random ?? Math.random;
@@ -127,21 +148,46 @@ export class HttpSender {
   async post(request: HttpRequest): Promise<void> {
     const { signal } = request;
     for (let attempt = 1; ; attempt++) {
-      if (signal?.aborted) throw this.error({ code: 'FST_NOTIFY_ABORTED', detail: 'cancelled' }, request, attempt - 1);
+      if (signal?.aborted)
+        throw this.error({ code: 'FST_NOTIFY_ABORTED', detail: 'cancelled' }, request, attempt - 1);
       const failure = await this.attempt(request);
       if (failure === undefined) return;
       if (failure.code === 'FST_NOTIFY_ABORTED') throw this.error(failure, request, attempt);
-      const transient = failure.code === 'FST_NOTIFY_HTTP' || failure.code === 'FST_NOTIFY_TIMEOUT' || failure.code === 'FST_NOTIFY_NETWORK';
+      const transient =
+        failure.code === 'FST_NOTIFY_HTTP' ||
+        failure.code === 'FST_NOTIFY_TIMEOUT' ||
+        failure.code === 'FST_NOTIFY_NETWORK';
       if (!transient || attempt > this.retries) throw this.error(failure, request, attempt);
       if (failure.retryAfterMs !== undefined && failure.retryAfterMs > this.maxRetryAfterMs) {
-        throw this.error({ ...failure, detail: `${failure.detail}; the receiver asked to retry after ${Math.ceil(failure.retryAfterMs / 1000)} s, longer than the ${Math.ceil(this.maxRetryAfterMs / 1000)} s this client waits` }, request, attempt);
+        throw this.error(
+          {
+            ...failure,
+            detail: `${failure.detail}; the receiver asked to retry after ${Math.ceil(failure.retryAfterMs / 1000)} s, longer than the ${Math.ceil(this.maxRetryAfterMs / 1000)} s this client waits`,
+          },
+          request,
+          attempt,
+        );
       }
       const waitMs = failure.retryAfterMs ?? this.backoff(attempt - 1);
-      this.logger?.warn({ notifier: this.type, target: this.target, code: failure.code, status: failure.status, attempt, waitMs }, 'Retrying notification');
+      this.logger?.warn(
+        {
+          notifier: this.type,
+          target: this.target,
+          code: failure.code,
+          status: failure.status,
+          attempt,
+          waitMs,
+        },
+        'Retrying notification',
+      );
       try {
         await this.sleep(waitMs, signal);
       } catch {
-        throw this.error({ code: 'FST_NOTIFY_ABORTED', detail: 'cancelled while waiting to retry' }, request, attempt);
+        throw this.error(
+          { code: 'FST_NOTIFY_ABORTED', detail: 'cancelled while waiting to retry' },
+          request,
+          attempt,
+        );
       }
     }
   }
@@ -166,16 +212,26 @@ export class HttpSender {
       const status = response.status;
       const statusText = `HTTP ${status}${answerCodeSuffix(await readBodyStart(response, MAX_ERROR_BYTES))}`;
       if (status >= 300 && status < 400) {
-        return { code: 'FST_NOTIFY_REJECTED', status, detail: `HTTP ${status}: redirects are not followed; configure the final URL` };
+        return {
+          code: 'FST_NOTIFY_REJECTED',
+          status,
+          detail: `HTTP ${status}: redirects are not followed; configure the final URL`,
+        };
       }
       if (status === 408 || status === 429 || status >= 500) {
         const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), this.now());
-        return { code: 'FST_NOTIFY_HTTP', status, detail: statusText, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
+        return {
+          code: 'FST_NOTIFY_HTTP',
+          status,
+          detail: statusText,
+          ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+        };
       }
       return { code: 'FST_NOTIFY_REJECTED', status, detail: statusText };
     } catch (err) {
       if (request.signal?.aborted) return { code: 'FST_NOTIFY_ABORTED', detail: 'cancelled' };
-      if (timeout.aborted) return { code: 'FST_NOTIFY_TIMEOUT', detail: `no answer within ${this.timeoutMs} ms` };
+      if (timeout.aborted)
+        return { code: 'FST_NOTIFY_TIMEOUT', detail: `no answer within ${this.timeoutMs} ms` };
       if (isHttpError(err)) return outboundFailure(err);
       return { code: 'FST_NOTIFY_NETWORK', detail: networkMessage(err) };
     }
@@ -188,13 +244,17 @@ export class HttpSender {
 
   private error(failure: Failure, request: HttpRequest, attempts: number): NotifyError {
     const tries = attempts > 1 ? ` (${attempts} attempts)` : '';
-    return new NotifyError(failure.code, `${this.type} notifier ${this.target}: ${request.what}: ${failure.detail}${tries}`, {
-      ...(failure.status === undefined ? {} : { status: failure.status }),
-      ...(failure.retryAfterMs === undefined ? {} : { retryAfterMs: failure.retryAfterMs }),
-      attempts,
-      target: this.target,
-      secrets: this.secrets,
-    });
+    return new NotifyError(
+      failure.code,
+      `${this.type} notifier ${this.target}: ${request.what}: ${failure.detail}${tries}`,
+      {
+        ...(failure.status === undefined ? {} : { status: failure.status }),
+        ...(failure.retryAfterMs === undefined ? {} : { retryAfterMs: failure.retryAfterMs }),
+        attempts,
+        target: this.target,
+        secrets: this.secrets,
+      },
+    );
   }
 }
 
@@ -218,24 +278,44 @@ function validateUrl(type: NotifierType, raw: string): URL {
     url = new URL(raw);
   } catch {
     // The input is not echoed: it may be a credential with a typo in it.
-    throw new NotifyError('FST_NOTIFY_INVALID_URL', `${type} notifier: the target is not an absolute URL`, { secrets: urlSecrets(raw) });
+    throw new NotifyError(
+      'FST_NOTIFY_INVALID_URL',
+      `${type} notifier: the target is not an absolute URL`,
+      { secrets: urlSecrets(raw) },
+    );
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new NotifyError('FST_NOTIFY_INVALID_URL', `${type} notifier: the target URL must be http or https, not ${url.protocol.slice(0, 20)}`, { secrets: urlSecrets(raw) });
+    throw new NotifyError(
+      'FST_NOTIFY_INVALID_URL',
+      `${type} notifier: the target URL must be http or https, not ${url.protocol.slice(0, 20)}`,
+      { secrets: urlSecrets(raw) },
+    );
   }
   if (url.username !== '' || url.password !== '') {
-    throw new NotifyError('FST_NOTIFY_INVALID_URL', `${type} notifier ${redactUrl(url)}: the target URL must not carry user info`, { secrets: urlSecrets(raw) });
+    throw new NotifyError(
+      'FST_NOTIFY_INVALID_URL',
+      `${type} notifier ${redactUrl(url)}: the target URL must not carry user info`,
+      { secrets: urlSecrets(raw) },
+    );
   }
   return url;
 }
 
 function positive(type: NotifierType, name: string, value: number): number {
-  if (!Number.isFinite(value) || value <= 0) throw new NotifyError('FST_NOTIFY_INVALID_CONFIG', `${type} notifier: ${name} must be a positive number of ms, got ${String(value)}`);
+  if (!Number.isFinite(value) || value <= 0)
+    throw new NotifyError(
+      'FST_NOTIFY_INVALID_CONFIG',
+      `${type} notifier: ${name} must be a positive number of ms, got ${String(value)}`,
+    );
   return value;
 }
 
 function nonNegative(type: NotifierType, name: string, value: number): number {
-  if (!Number.isFinite(value) || value < 0) throw new NotifyError('FST_NOTIFY_INVALID_CONFIG', `${type} notifier: ${name} must be a non-negative number of ms, got ${String(value)}`);
+  if (!Number.isFinite(value) || value < 0)
+    throw new NotifyError(
+      'FST_NOTIFY_INVALID_CONFIG',
+      `${type} notifier: ${name} must be a non-negative number of ms, got ${String(value)}`,
+    );
   return value;
 }
 

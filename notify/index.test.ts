@@ -1,29 +1,47 @@
 import { describe, expect, it } from 'vitest';
-import { CloudEventsNotifier, createNotifier, NOTIFY_ERROR_CODES, NotifyError, SlackNotifier, WebhookNotifier, type NotifierType } from './index.js';
+import {
+  CloudEventsNotifier,
+  createNotifier,
+  NOTIFY_ERROR_CODES,
+  NotifyError,
+  SlackNotifier,
+  WebhookNotifier,
+  type NotifierType,
+} from './index.js';
 
-const URL_WITH_SECRET = 'https://hooks.slack.com/services/T0000SECRET/B0000SECRET/abcdefghijklmnopqrstuvwx';
+const URL_WITH_SECRET =
+  'https://hooks.slack.com/services/T0000SECRET/B0000SECRET/abcdefghijklmnopqrstuvwx';
 
 describe('createNotifier', () => {
   it.each<[NotifierType, unknown]>([
     ['Slack', SlackNotifier],
     ['Webhook', WebhookNotifier],
     ['CloudEvents', CloudEventsNotifier],
-  ])('GIVEN type %s THEN it builds that notifier, whose target is the redacted URL', (type, cls) => {
-    const notifier = createNotifier(type, URL_WITH_SECRET);
-    expect(notifier).toBeInstanceOf(cls);
-    expect(notifier.type).toBe(type);
-    expect(notifier.target).toBe('https://hooks.slack.com/…');
-  });
+  ])(
+    'GIVEN type %s THEN it builds that notifier, whose target is the redacted URL',
+    (type, cls) => {
+      const notifier = createNotifier(type, URL_WITH_SECRET);
+      expect(notifier).toBeInstanceOf(cls);
+      expect(notifier.type).toBe(type);
+      expect(notifier.target).toBe('https://hooks.slack.com/…');
+    },
+  );
 
   it('GIVEN a signing secret for Webhook THEN it is accepted; for Slack or CloudEvents it is a configuration error', () => {
-    expect(createNotifier('Webhook', 'https://receiver.example/hook', { signingSecret: 'k' })).toBeInstanceOf(WebhookNotifier);
+    expect(
+      createNotifier('Webhook', 'https://receiver.example/hook', { signingSecret: 'k' }),
+    ).toBeInstanceOf(WebhookNotifier);
     for (const type of ['Slack', 'CloudEvents'] as const) {
-      expect(() => createNotifier(type, URL_WITH_SECRET, { signingSecret: 'k' })).toThrow(expect.objectContaining({ code: 'FST_NOTIFY_INVALID_CONFIG' }));
+      expect(() => createNotifier(type, URL_WITH_SECRET, { signingSecret: 'k' })).toThrow(
+        expect.objectContaining({ code: 'FST_NOTIFY_INVALID_CONFIG' }),
+      );
     }
   });
 
   it('GIVEN an unknown type THEN FST_NOTIFY_INVALID_CONFIG', () => {
-    expect(() => createNotifier('Teams' as NotifierType, URL_WITH_SECRET)).toThrow(expect.objectContaining({ code: 'FST_NOTIFY_INVALID_CONFIG' }));
+    expect(() => createNotifier('Teams' as NotifierType, URL_WITH_SECRET)).toThrow(
+      expect.objectContaining({ code: 'FST_NOTIFY_INVALID_CONFIG' }),
+    );
   });
 
   it('GIVEN a non-http URL THEN FST_NOTIFY_INVALID_URL at construction, not at the first send', () => {

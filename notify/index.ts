@@ -16,9 +16,24 @@ export * from './types.js';
 export { NOTIFY_ERROR_CODES, NotifyError, redactUrl, type NotifyErrorCode } from './errors.js';
 export { HttpSender, parseRetryAfter, readBodyStart, type HttpOptions } from './http.js';
 export { remediationLines } from './remediation.js';
-export { SlackNotifier, slackMessage, escapeMrkdwn, SLACK_LIMITS, type SlackMessage, type SlackBlock, type SlackText } from './slack.js';
+export {
+  SlackNotifier,
+  slackMessage,
+  escapeMrkdwn,
+  SLACK_LIMITS,
+  type SlackMessage,
+  type SlackBlock,
+  type SlackText,
+} from './slack.js';
 export { WebhookNotifier, signBody, WEBHOOK_HEADERS, type WebhookOptions } from './webhook.js';
-export { CloudEventsNotifier, toCloudEvent, CLOUDEVENTS_CONTENT_TYPE, CLOUDEVENTS_TYPE_PREFIX, type CloudEvent, type CloudEventsOptions } from './cloudevents.js';
+export {
+  CloudEventsNotifier,
+  toCloudEvent,
+  CLOUDEVENTS_CONTENT_TYPE,
+  CLOUDEVENTS_TYPE_PREFIX,
+  type CloudEvent,
+  type CloudEventsOptions,
+} from './cloudevents.js';
 
 export interface NotifierOptions extends HttpOptions {
   /** Webhook only: sign each body with HMAC-SHA256 (X-Forestall-Signature). */
@@ -32,7 +47,11 @@ export interface NotifierOptions extends HttpOptions {
  * for an unknown type, bad options, or a signing secret for Slack or CloudEvents (neither
  * is signed here; configuring one is a mistake better reported than ignored).
  */
-export function createNotifier(type: NotifierType, url: string, options: NotifierOptions = {}): Notifier {
+export function createNotifier(
+  type: NotifierType,
+  url: string,
+  options: NotifierOptions = {},
+): Notifier {
   const { signingSecret, ...http } = options;
   switch (type) {
     case 'Webhook':
@@ -40,10 +59,17 @@ export function createNotifier(type: NotifierType, url: string, options: Notifie
     case 'Slack':
     case 'CloudEvents':
       if (signingSecret !== undefined) {
-        throw new NotifyError('FST_NOTIFY_INVALID_CONFIG', `${type} notifier: a signing secret applies to the Webhook notifier only${type === 'Slack' ? '; the Slack URL is itself the secret' : ''}`, { secrets: [signingSecret] });
+        throw new NotifyError(
+          'FST_NOTIFY_INVALID_CONFIG',
+          `${type} notifier: a signing secret applies to the Webhook notifier only${type === 'Slack' ? '; the Slack URL is itself the secret' : ''}`,
+          { secrets: [signingSecret] },
+        );
       }
       return type === 'Slack' ? new SlackNotifier(url, http) : new CloudEventsNotifier(url, http);
     default:
-      throw new NotifyError('FST_NOTIFY_INVALID_CONFIG', `unknown notifier type ${JSON.stringify(String(type)).slice(0, 40)}; expected Slack, Webhook or CloudEvents`);
+      throw new NotifyError(
+        'FST_NOTIFY_INVALID_CONFIG',
+        `unknown notifier type ${JSON.stringify(String(type)).slice(0, 40)}; expected Slack, Webhook or CloudEvents`,
+      );
   }
 }

@@ -88,7 +88,14 @@ export function escapeMrkdwn(text: string): string {
 
 /** The message for a notification, within SLACK_LIMITS. Pure. */
 export function slackMessage(n: Notification): SlackMessage {
-  const header: SlackBlock = { type: 'header', text: { type: 'plain_text', text: cut(`${n.event}: ${n.action.type} ${n.action.name}`, SLACK_LIMITS.headerText), emoji: false } };
+  const header: SlackBlock = {
+    type: 'header',
+    text: {
+      type: 'plain_text',
+      text: cut(`${n.event}: ${n.action.type} ${n.action.name}`, SLACK_LIMITS.headerText),
+      emoji: false,
+    },
+  };
   const fields = [
     field('Event', n.event),
     field('Action', n.action.name),
@@ -98,20 +105,55 @@ export function slackMessage(n: Notification): SlackMessage {
     ...(n.action.connector ? [field('Connector', n.action.connector)] : []),
     field('Time', n.time),
   ].slice(0, SLACK_LIMITS.fields);
-  const main: SlackBlock = { type: 'section', text: mrkdwn(escapeMrkdwn(cut(n.summary || `${n.event} ${n.action.name}`, MAX_LINE))), fields };
-  const context: SlackBlock = { type: 'context', elements: [mrkdwn(`Forestall · delivery ${escapeMrkdwn(cut(n.id, 200))}`)] };
+  const main: SlackBlock = {
+    type: 'section',
+    text: mrkdwn(escapeMrkdwn(cut(n.summary || `${n.event} ${n.action.name}`, MAX_LINE))),
+    fields,
+  };
+  const context: SlackBlock = {
+    type: 'context',
+    elements: [mrkdwn(`Forestall · delivery ${escapeMrkdwn(cut(n.id, 200))}`)],
+  };
 
   const groups: Group[] = [
-    { key: 'targets', title: 'Targets', lines: capped(n.targets.map((t) => `• ${escapeMrkdwn(cut(`${t.kind} ${t.namespace ? `${t.namespace}/` : ''}${t.name}`, MAX_LINE))}`), LIST_CAPS.targets) },
+    {
+      key: 'targets',
+      title: 'Targets',
+      lines: capped(
+        n.targets.map(
+          (t) =>
+            `• ${escapeMrkdwn(cut(`${t.kind} ${t.namespace ? `${t.namespace}/` : ''}${t.name}`, MAX_LINE))}`,
+        ),
+        LIST_CAPS.targets,
+      ),
+    },
     { key: 'why', title: 'Why', lines: whyLines(n) },
-    { key: 'exposure', title: 'Exposure', lines: capped((n.why.exposure ?? []).map((p) => `• ${escapeMrkdwn(cut(p, MAX_LINE))}`), LIST_CAPS.exposure) },
-    { key: 'remediation', title: 'Remediation', lines: capped(n.remediation.map((r, i) => `${i + 1}. ${escapeMrkdwn(cut(r, MAX_LINE))}`), LIST_CAPS.remediation) },
+    {
+      key: 'exposure',
+      title: 'Exposure',
+      lines: capped(
+        (n.why.exposure ?? []).map((p) => `• ${escapeMrkdwn(cut(p, MAX_LINE))}`),
+        LIST_CAPS.exposure,
+      ),
+    },
+    {
+      key: 'remediation',
+      title: 'Remediation',
+      lines: capped(
+        n.remediation.map((r, i) => `${i + 1}. ${escapeMrkdwn(cut(r, MAX_LINE))}`),
+        LIST_CAPS.remediation,
+      ),
+    },
     { key: 'links', title: 'Links', lines: linkLines(n) },
   ];
   const fixedBlocks = 3;
   const fixedChars = textLength([header, main, context]);
   // One block, and its characters, are kept for the "not shown" note.
-  const kept = fit(groups, SLACK_LIMITS.blocks - fixedBlocks - 1, SLACK_LIMITS.totalText - fixedChars - NOTE_RESERVE);
+  const kept = fit(
+    groups,
+    SLACK_LIMITS.blocks - fixedBlocks - 1,
+    SLACK_LIMITS.totalText - fixedChars - NOTE_RESERVE,
+  );
   const sections: SlackBlock[] = [];
   let omitted = 0;
   for (const group of groups) {
@@ -120,7 +162,12 @@ export function slackMessage(n: Notification): SlackMessage {
     sections.push(...toSections(group.title, lines));
   }
   if (omitted > 0) {
-    sections.push({ type: 'section', text: mrkdwn(`_${omitted} more ${omitted === 1 ? 'line' : 'lines'} not shown (Slack message limits); see PreemptiveAction ${escapeMrkdwn(cut(n.action.name, 100))}_`) });
+    sections.push({
+      type: 'section',
+      text: mrkdwn(
+        `_${omitted} more ${omitted === 1 ? 'line' : 'lines'} not shown (Slack message limits); see PreemptiveAction ${escapeMrkdwn(cut(n.action.name, 100))}_`,
+      ),
+    });
   }
   return {
     text: escapeMrkdwn(cut(`${n.event}: ${n.summary || n.action.name}`, MAX_LINE)),
@@ -154,7 +201,17 @@ function cveLine(c: CveFinding): string {
   const pkg = [c.package, c.installedVersion].filter(Boolean).join(' ');
   const fix = c.fixedVersion?.trim() ? `fixed in ${c.fixedVersion.trim()}` : 'no fixed version yet';
   parts.push(escapeMrkdwn(cut(pkg ? `${pkg}, ${fix}` : fix, 120)));
-  if (c.container || c.image) parts.push(escapeMrkdwn(cut([c.container ? `container ${c.container}` : '', c.image ? `(${c.image})` : ''].filter(Boolean).join(' '), 200)));
+  if (c.container || c.image)
+    parts.push(
+      escapeMrkdwn(
+        cut(
+          [c.container ? `container ${c.container}` : '', c.image ? `(${c.image})` : '']
+            .filter(Boolean)
+            .join(' '),
+          200,
+        ),
+      ),
+    );
   return `• ${parts.join(' · ')}`;
 }
 
@@ -174,13 +231,19 @@ function link(url: string, label: string): string {
   } catch {
     return `${label}: ${escapeMrkdwn(cut(url, MAX_LINE))}`;
   }
-  if ((parsed.protocol !== 'https:' && parsed.protocol !== 'http:') || parsed.href.length > MAX_LINE) return `${label}: ${escapeMrkdwn(cut(url, MAX_LINE))}`;
+  if (
+    (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') ||
+    parsed.href.length > MAX_LINE
+  )
+    return `${label}: ${escapeMrkdwn(cut(url, MAX_LINE))}`;
   // `|` would end the URL part of the link.
   return `<${escapeMrkdwn(parsed.href.replace(/\|/g, '%7C'))}|${label}>`;
 }
 
 function capped(lines: string[], cap: number): string[] {
-  return lines.length <= cap ? lines : [...lines.slice(0, cap), `_…and ${lines.length - cap} more_`];
+  return lines.length <= cap
+    ? lines
+    : [...lines.slice(0, cap), `_…and ${lines.length - cap} more_`];
 }
 
 /**
@@ -240,7 +303,8 @@ function textLength(blocks: readonly SlackBlock[]): number {
     if (block.type === 'context') total += block.elements.reduce((n, e) => n + e.text.length, 0);
     else {
       total += block.text?.text.length ?? 0;
-      if (block.type === 'section') total += (block.fields ?? []).reduce((n, f) => n + f.text.length, 0);
+      if (block.type === 'section')
+        total += (block.fields ?? []).reduce((n, f) => n + f.text.length, 0);
     }
   }
   return total;

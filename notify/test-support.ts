@@ -34,14 +34,24 @@ export interface Receiver {
   close(): Promise<void>;
 }
 
-export async function startReceiver(reply: (request: ReceivedRequest, index: number) => Reply = () => ({ status: 200, body: 'ok' }), path = '/hook'): Promise<Receiver> {
+export async function startReceiver(
+  reply: (request: ReceivedRequest, index: number) => Reply = () => ({ status: 200, body: 'ok' }),
+  path = '/hook',
+): Promise<Receiver> {
   const requests: ReceivedRequest[] = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       const raw = Buffer.concat(chunks);
-      const request: ReceivedRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, raw, body: raw.toString('utf8'), at: performance.now() };
+      const request: ReceivedRequest = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        raw,
+        body: raw.toString('utf8'),
+        at: performance.now(),
+      };
       requests.push(request);
       const answer = reply(request, requests.length - 1);
       if (answer === 'hang') return;
@@ -56,10 +66,11 @@ export async function startReceiver(reply: (request: ReceivedRequest, index: num
     url: `${origin}${path}`,
     origin,
     requests,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -77,18 +88,38 @@ export function sampleNotification(overrides: Partial<Notification> = {}): Notif
   return {
     id: 'isolate-shop-web-3f9a/2024-03-29T18:00:00Z/Isolated',
     event: 'Isolated',
-    action: { name: 'isolate-shop-web-3f9a', type: 'Isolate', layer: 'network', policy: 'kev-internet-facing', connector: 'network:networkpolicy' },
-    summary: 'Isolated Deployment shop/web: CVE-2023-0286 (KEV) in openssl, reachable from the internet',
+    action: {
+      name: 'isolate-shop-web-3f9a',
+      type: 'Isolate',
+      layer: 'network',
+      policy: 'kev-internet-facing',
+      connector: 'network:networkpolicy',
+    },
+    summary:
+      'Isolated Deployment shop/web: CVE-2023-0286 (KEV) in openssl, reachable from the internet',
     cluster: 'prod-eu-1',
     targets: [{ kind: 'Deployment', namespace: 'shop', name: 'web' }],
     why: {
-      cves: [{
-        cveID: 'CVE-2023-0286', dateAdded: '2024-03-29', knownRansomwareCampaignUse: 'Known', vendor: 'OpenSSL', product: 'OpenSSL',
-        severity: 'HIGH', installedVersion: '3.0.7', fixedVersion: '3.0.8', package: 'openssl', container: 'web', image: 'nginx:1.25.3',
-      }],
+      cves: [
+        {
+          cveID: 'CVE-2023-0286',
+          dateAdded: '2024-03-29',
+          knownRansomwareCampaignUse: 'Known',
+          vendor: 'OpenSSL',
+          product: 'OpenSSL',
+          severity: 'HIGH',
+          installedVersion: '3.0.7',
+          fixedVersion: '3.0.8',
+          package: 'openssl',
+          container: 'web',
+          image: 'nginx:1.25.3',
+        },
+      ],
       exposure: ['Ingress shop/web → Service web:80'],
     },
-    remediation: ['Upgrade openssl in container web (nginx:1.25.3) from 3.0.7 to 3.0.8 (fixes CVE-2023-0286)'],
+    remediation: [
+      'Upgrade openssl in container web (nginx:1.25.3) from 3.0.7 to 3.0.8 (fixes CVE-2023-0286)',
+    ],
     links: { pullRequest: 'https://git.example/acme/policy/pulls/7' },
     time: '2024-03-29T18:00:01Z',
     ...overrides,

@@ -10,7 +10,15 @@ import type { PreemptiveActionSpec } from '../crds/index.js';
  * receiver that remembers ids sees each occurrence once (see notificationId()).
  */
 
-export const NOTIFICATION_EVENTS = ['Isolated', 'Enforced', 'Proposed', 'Lifted', 'Expired', 'Rejected', 'Failed'] as const;
+export const NOTIFICATION_EVENTS = [
+  'Isolated',
+  'Enforced',
+  'Proposed',
+  'Lifted',
+  'Expired',
+  'Rejected',
+  'Failed',
+] as const;
 export type NotificationEvent = (typeof NOTIFICATION_EVENTS)[number];
 
 export type NotifierType = 'Slack' | 'Webhook' | 'CloudEvents';
@@ -108,6 +116,10 @@ export interface NotifyLogger {
  * same action (isolated, lifted, isolated again) get distinct ids; a re-reconcile of the
  * same episode gets the same one.
  */
-export function notificationId(action: string, detectedAt: string, event: NotificationEvent): string {
+export function notificationId(
+  action: string,
+  detectedAt: string,
+  event: NotificationEvent,
+): string {
   return `${action}/${detectedAt}/${event}`;
 }

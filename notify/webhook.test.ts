@@ -35,7 +35,9 @@ describe('WebhookNotifier', () => {
     expect(request.url).toBe('/hook');
     expect(request.headers['content-type']).toBe('application/json');
     expect(request.headers['x-forestall-event']).toBe('Isolated');
-    expect(request.headers['x-forestall-delivery']).toBe('isolate-shop-web-3f9a/2024-03-29T18:00:00Z/Isolated');
+    expect(request.headers['x-forestall-delivery']).toBe(
+      'isolate-shop-web-3f9a/2024-03-29T18:00:00Z/Isolated',
+    );
     expect(request.headers['x-forestall-signature']).toBeUndefined();
     expect(JSON.parse(request.body)).toEqual(n);
   });
@@ -43,18 +45,32 @@ describe('WebhookNotifier', () => {
   it('GIVEN a signing secret THEN X-Forestall-Signature is sha256=<hex> of the raw body, verifiable by the receiver, and not by a wrong secret', async () => {
     const secret = 'whsec-0123456789abcdef';
     const r = await receiver();
-    await new WebhookNotifier(r.url, { fetch: loopbackFetch, signingSecret: secret }).send(sampleNotification({ summary: 'Isolated web → ünïcode ✓' }));
+    await new WebhookNotifier(r.url, { fetch: loopbackFetch, signingSecret: secret }).send(
+      sampleNotification({ summary: 'Isolated web → ünïcode ✓' }),
+    );
 
     const request = r.requests[0]!;
     expect(request.headers['x-forestall-signature']).toMatch(/^sha256=[0-9a-f]{64}$/);
     expect(verify(secret, request.raw, request.headers['x-forestall-signature'])).toBe(true);
-    expect(verify('another-secret', request.raw, request.headers['x-forestall-signature'])).toBe(false);
-    expect(verify(secret, Buffer.concat([request.raw, Buffer.from(' ')]), request.headers['x-forestall-signature'])).toBe(false);
+    expect(verify('another-secret', request.raw, request.headers['x-forestall-signature'])).toBe(
+      false,
+    );
+    expect(
+      verify(
+        secret,
+        Buffer.concat([request.raw, Buffer.from(' ')]),
+        request.headers['x-forestall-signature'],
+      ),
+    ).toBe(false);
   });
 
   it('GIVEN 503 then 200 THEN the retry carries the same delivery id, body and signature, so the receiver can drop the duplicate', async () => {
     const r = await receiver((_req, i) => (i === 0 ? { status: 503 } : { status: 202 }));
-    await new WebhookNotifier(r.url, { fetch: loopbackFetch, signingSecret: 's3cret-value', backoffMs: 5 }).send(sampleNotification());
+    await new WebhookNotifier(r.url, {
+      fetch: loopbackFetch,
+      signingSecret: 's3cret-value',
+      backoffMs: 5,
+    }).send(sampleNotification());
 
     expect(r.requests).toHaveLength(2);
     const [first, second] = r.requests;
@@ -66,7 +82,12 @@ describe('WebhookNotifier', () => {
   it('GIVEN a receiver that refuses the signature (401) THEN it is terminal, not retried, and the secret is not in the message', async () => {
     const secret = 'whsec-do-not-print-me';
     const r = await receiver(() => ({ status: 401, body: `bad signature for secret ${secret}` }));
-    const err = await new WebhookNotifier(r.url, { fetch: loopbackFetch, signingSecret: secret }).send(sampleNotification()).then(() => undefined, (e: unknown) => e);
+    const err = await new WebhookNotifier(r.url, { fetch: loopbackFetch, signingSecret: secret })
+      .send(sampleNotification())
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(err).toBeInstanceOf(NotifyError);
     expect(err).toMatchObject({ code: 'FST_NOTIFY_REJECTED', errorClass: 'terminal', status: 401 });
     expect((err as Error).message).not.toContain(secret);
@@ -74,18 +95,26 @@ describe('WebhookNotifier', () => {
   });
 
   it('GIVEN an empty signing secret THEN construction fails with FST_NOTIFY_INVALID_CONFIG rather than sending unsigned', () => {
-    expect(() => new WebhookNotifier('https://receiver.example/hook', { signingSecret: '' })).toThrow(expect.objectContaining({ code: 'FST_NOTIFY_INVALID_CONFIG' }));
+    expect(
+      () => new WebhookNotifier('https://receiver.example/hook', { signingSecret: '' }),
+    ).toThrow(expect.objectContaining({ code: 'FST_NOTIFY_INVALID_CONFIG' }));
   });
 
   it('GIVEN an id with spaces, % or non-ASCII THEN the header value is percent-encoded UTF-8 and fetch accepts it', async () => {
     expect(headerValue('a b%c/ü')).toBe('a%20b%25c/%C3%BC');
-    expect(headerValue('plain/2024-03-29T18:00:00Z/Isolated')).toBe('plain/2024-03-29T18:00:00Z/Isolated');
+    expect(headerValue('plain/2024-03-29T18:00:00Z/Isolated')).toBe(
+      'plain/2024-03-29T18:00:00Z/Isolated',
+    );
     const r = await receiver();
-    await new WebhookNotifier(r.url, { fetch: loopbackFetch }).send(sampleNotification({ id: 'act ü/1/Isolated' }));
+    await new WebhookNotifier(r.url, { fetch: loopbackFetch }).send(
+      sampleNotification({ id: 'act ü/1/Isolated' }),
+    );
     expect(r.requests[0]!.headers['x-forestall-delivery']).toBe('act%20%C3%BC/1/Isolated');
   });
 
   it('GIVEN a body THEN signBody is the HMAC-SHA256 hex of its UTF-8 bytes', () => {
-    expect(signBody('key', 'The quick brown fox jumps over the lazy dog')).toBe('sha256=f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8');
+    expect(signBody('key', 'The quick brown fox jumps over the lazy dog')).toBe(
+      'sha256=f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8',
+    );
   });
 });

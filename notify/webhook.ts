@@ -36,10 +36,18 @@ export class WebhookNotifier implements Notifier {
   constructor(url: string, options: WebhookOptions = {}) {
     const { signingSecret, ...http } = options;
     if (signingSecret !== undefined && signingSecret === '') {
-      throw new NotifyError('FST_NOTIFY_INVALID_CONFIG', 'Webhook notifier: the signing secret is empty; leave it out to send unsigned notifications');
+      throw new NotifyError(
+        'FST_NOTIFY_INVALID_CONFIG',
+        'Webhook notifier: the signing secret is empty; leave it out to send unsigned notifications',
+      );
     }
     this.signingSecret = signingSecret;
-    this.http = new HttpSender('Webhook', url, http, signingSecret === undefined ? [] : [signingSecret]);
+    this.http = new HttpSender(
+      'Webhook',
+      url,
+      http,
+      signingSecret === undefined ? [] : [signingSecret],
+    );
     this.target = this.http.target;
   }
 
@@ -51,7 +59,9 @@ export class WebhookNotifier implements Notifier {
         'content-type': 'application/json',
         [WEBHOOK_HEADERS.event]: headerValue(notification.event),
         [WEBHOOK_HEADERS.delivery]: headerValue(notification.id),
-        ...(this.signingSecret === undefined ? {} : { [WEBHOOK_HEADERS.signature]: signBody(this.signingSecret, body) }),
+        ...(this.signingSecret === undefined
+          ? {}
+          : { [WEBHOOK_HEADERS.signature]: signBody(this.signingSecret, body) }),
       },
       what: `deliver ${notification.event} of action ${notification.action.name}`,
       ...(options.signal ? { signal: options.signal } : {}),
@@ -70,5 +80,9 @@ export function signBody(secret: string, body: string | Uint8Array): string {
  * Kubernetes names and RFC 3339 times, so in practice nothing changes.
  */
 export function headerValue(text: string): string {
-  return text.replace(/[^\x21-\x24\x26-\x7e]/gu, (ch) => [...Buffer.from(ch, 'utf8')].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''));
+  return text.replace(/[^\x21-\x24\x26-\x7e]/gu, (ch) =>
+    [...Buffer.from(ch, 'utf8')]
+      .map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`)
+      .join(''),
+  );
 }

@@ -87,19 +87,36 @@ export interface IsolatedAccounts {
  * warning naming the workload. `isolations` holds one entry per workload (the first
  * Isolate template's action).
  */
-export function isolatedAccounts(isolations: readonly Isolation[], suppressed: ReadonlySet<string> | undefined, warnings: string[]): IsolatedAccounts {
-  const out: IsolatedAccounts = { accounts: new Set(), workloads: [], confidence: 0, feeds: new Set() };
+export function isolatedAccounts(
+  isolations: readonly Isolation[],
+  suppressed: ReadonlySet<string> | undefined,
+  warnings: string[],
+): IsolatedAccounts {
+  const out: IsolatedAccounts = {
+    accounts: new Set(),
+    workloads: [],
+    confidence: 0,
+    feeds: new Set(),
+  };
   for (const isolation of isolations) {
     const w = isolation.workload;
     const { accounts, problems } = workloadAccounts(w);
-    for (const problem of problems) warnings.push(`${w.kind} ${w.namespace}/${w.name}: annotation ${ACCOUNTS_ANNOTATION}: ${problem}; the entry is ignored`);
+    for (const problem of problems)
+      warnings.push(
+        `${w.kind} ${w.namespace}/${w.name}: annotation ${ACCOUNTS_ANNOTATION}: ${problem}; the entry is ignored`,
+      );
     const kept = accounts.filter((a) => !suppressed?.has(a));
     if (!kept.length) continue;
     for (const a of kept) out.accounts.add(a);
     for (const f of isolation.feeds) out.feeds.add(f);
     out.confidence = Math.max(out.confidence, isolation.confidence);
     out.workloads.push({
-      target: { apiVersion: workloadApiVersion(w.kind), kind: w.kind, namespace: w.namespace, name: w.name },
+      target: {
+        apiVersion: workloadApiVersion(w.kind),
+        kind: w.kind,
+        namespace: w.namespace,
+        name: w.name,
+      },
       isolation: isolation.action,
       accounts: kept,
     });
@@ -109,5 +126,7 @@ export function isolatedAccounts(isolations: readonly Isolation[], suppressed: R
 
 function paramsOf(template: { params?: unknown }): Record<string, unknown> {
   const p = template.params;
-  return p !== null && typeof p === 'object' && !Array.isArray(p) ? (p as Record<string, unknown>) : {};
+  return p !== null && typeof p === 'object' && !Array.isArray(p)
+    ? (p as Record<string, unknown>)
+    : {};
 }

@@ -1,15 +1,58 @@
 import { createHash } from 'node:crypto';
 import { parseDuration } from '../crds/duration.js';
 import type { ExposurePolicySpec } from '../crds/index.js';
-import { indicatorKey, Ipv4Set, mergeIndicator, parseCidr, parseIpv4, type Indicator, type IndicatorType } from '../feeds/index.js';
-import { CONNECTOR_IDS, IDENTITY_CONNECTOR_IDS, isConnectorId, isIdentityConnectorId } from '../connectors/index.js';
+import {
+  indicatorKey,
+  Ipv4Set,
+  mergeIndicator,
+  parseCidr,
+  parseIpv4,
+  type Indicator,
+  type IndicatorType,
+} from '../feeds/index.js';
+import {
+  CONNECTOR_IDS,
+  IDENTITY_CONNECTOR_IDS,
+  isConnectorId,
+  isIdentityConnectorId,
+} from '../connectors/index.js';
 import type { ActionType, Layer } from '../connectors/types.js';
-import { aroundIsolated, aroundProblems, connectorParams, isolatedAccounts, type IsolatedAccounts, type Isolation } from './around.js';
-import { actionActivation, EMPTY_WORKLOAD, evaluateBool, indicatorActivation, type CelCache, type CelProgram, CelCompileError } from './cel/index.js';
-import { isolateActionName, isolationEvidence, matchVulnerableWorkloads, type IsolationCandidate, type IsolationMatch } from './isolate.js';
+import {
+  aroundIsolated,
+  aroundProblems,
+  connectorParams,
+  isolatedAccounts,
+  type IsolatedAccounts,
+  type Isolation,
+} from './around.js';
+import {
+  actionActivation,
+  EMPTY_WORKLOAD,
+  evaluateBool,
+  indicatorActivation,
+  type CelCache,
+  type CelProgram,
+  CelCompileError,
+} from './cel/index.js';
+import {
+  isolateActionName,
+  isolationEvidence,
+  matchVulnerableWorkloads,
+  type IsolationCandidate,
+  type IsolationMatch,
+} from './isolate.js';
 import { matchesSelector } from './selector.js';
 import type {
-  BlastRadius, CompileError, Decision, Evaluation, FeedView, Inventory, NamespaceView, PlannedAction, PolicyView, WorkloadView,
+  BlastRadius,
+  CompileError,
+  Decision,
+  Evaluation,
+  FeedView,
+  Inventory,
+  NamespaceView,
+  PlannedAction,
+  PolicyView,
+  WorkloadView,
 } from './types.js';
 import { workloadKey } from './workloads.js';
 
@@ -78,7 +121,14 @@ const VALUE_TYPES: Partial<Record<ActionType, readonly IndicatorType[]>> = {
 };
 
 /** Action types this version produces. */
-const PRODUCED: ReadonlySet<ActionType> = new Set<ActionType>(['EgressDeny', 'DNSBlock', 'Isolate', 'IdentityBlock', 'IdentitySuspend', 'StepUpAuth']);
+const PRODUCED: ReadonlySet<ActionType> = new Set<ActionType>([
+  'EgressDeny',
+  'DNSBlock',
+  'Isolate',
+  'IdentityBlock',
+  'IdentitySuspend',
+  'StepUpAuth',
+]);
 
 /**
  * The Action fields that say what kind of action it is. spec.autoApprove approves an
@@ -96,7 +146,10 @@ export function isProduction(labels: Readonly<Record<string, string>>): boolean 
 }
 
 /** Compiles the policy's expressions; errors carry the field path. */
-export function compilePolicy(spec: ExposurePolicySpec, cel: CelCache): { match?: CelProgram; autoApprove?: CelProgram; errors: CompileError[] } {
+export function compilePolicy(
+  spec: ExposurePolicySpec,
+  cel: CelCache,
+): { match?: CelProgram; autoApprove?: CelProgram; errors: CompileError[] } {
   const errors: CompileError[] = [];
   const compile = (source: string | undefined, field: string, kind: 'match' | 'autoApprove') => {
     if (!source?.trim()) return undefined;
@@ -114,17 +167,28 @@ export function compilePolicy(spec: ExposurePolicySpec, cel: CelCache): { match?
 }
 
 /** Whether a policy reads a feed: by name, or by its label selector. */
-export function selectsFeed(spec: Pick<ExposurePolicySpec, 'feeds'>, name: string, labels: Readonly<Record<string, string>>): boolean {
-  return (spec.feeds.names?.includes(name) ?? false) || (spec.feeds.selector !== undefined && matchesSelector(spec.feeds.selector, labels));
+export function selectsFeed(
+  spec: Pick<ExposurePolicySpec, 'feeds'>,
+  name: string,
+  labels: Readonly<Record<string, string>>,
+): boolean {
+  return (
+    (spec.feeds.names?.includes(name) ?? false) ||
+    (spec.feeds.selector !== undefined && matchesSelector(spec.feeds.selector, labels))
+  );
 }
 
 /** The feeds a policy selects, by name or label selector, and the names it asks for that do not exist. */
-export function selectFeeds(spec: ExposurePolicySpec, feeds: readonly FeedView[]): { selected: FeedView[]; missing: string[] } {
+export function selectFeeds(
+  spec: ExposurePolicySpec,
+  feeds: readonly FeedView[],
+): { selected: FeedView[]; missing: string[] } {
   const names = new Set(spec.feeds.names ?? []);
   const selected = feeds.filter((f) => selectsFeed(spec, f.name, f.labels));
   const present = new Set(selected.map((f) => f.name));
   const missing = [...names].filter((n) => !present.has(n));
-  for (const f of selected) if (f.indicators === undefined && !missing.includes(f.name)) missing.push(f.name);
+  for (const f of selected)
+    if (f.indicators === undefined && !missing.includes(f.name)) missing.push(f.name);
   return { selected, missing: missing.sort() };
 }
 
@@ -136,7 +200,12 @@ export function valuesDigest(values: readonly string[]): string {
 }
 
 /** Deterministic action name: policy, type, and the template index when a type repeats; long names keep a hash. */
-export function actionName(policy: string, type: ActionType, index: number, repeated: boolean): string {
+export function actionName(
+  policy: string,
+  type: ActionType,
+  index: number,
+  repeated: boolean,
+): string {
   const name = `${policy}-${type.toLowerCase()}${repeated ? `-${index}` : ''}`;
   if (name.length <= 200) return name;
   const hash = createHash('sha256').update(name).digest('hex').slice(0, 10);
@@ -163,10 +232,17 @@ export function addressCount(values: readonly string[]): number {
 }
 
 /** The namespaces and workloads a policy's scope selects. */
-export function scopeOf(spec: ExposurePolicySpec, inventory: Inventory): { namespaces: NamespaceView[]; workloads: WorkloadView[] } {
-  const namespaces = inventory.namespaces.filter((ns) => matchesSelector(spec.scope?.namespaceSelector, ns.labels));
+export function scopeOf(
+  spec: ExposurePolicySpec,
+  inventory: Inventory,
+): { namespaces: NamespaceView[]; workloads: WorkloadView[] } {
+  const namespaces = inventory.namespaces.filter((ns) =>
+    matchesSelector(spec.scope?.namespaceSelector, ns.labels),
+  );
   const inScope = new Set(namespaces.map((ns) => ns.name));
-  const workloads = inventory.workloads.filter((w) => inScope.has(w.namespace) && matchesSelector(spec.scope?.workloadSelector, w.podLabels));
+  const workloads = inventory.workloads.filter(
+    (w) => inScope.has(w.namespace) && matchesSelector(spec.scope?.workloadSelector, w.podLabels),
+  );
   return { namespaces, workloads };
 }
 
@@ -175,19 +251,35 @@ export function scopeOf(spec: ExposurePolicySpec, inventory: Inventory): { names
  * spec.match, merging an indicator seen in several feeds into one (highest confidence
  * wins). Runtime errors are reported in `warnings` unless `warnings` is undefined.
  */
-function matchIndicators(feeds: readonly FeedView[], match: CelProgram | undefined, now: Date, warnings: string[] | undefined): Map<string, Indicator> {
+function matchIndicators(
+  feeds: readonly FeedView[],
+  match: CelProgram | undefined,
+  now: Date,
+  warnings: string[] | undefined,
+): Map<string, Indicator> {
   const matched = new Map<string, Indicator>();
   const errors = new Map<string, number>();
   const nowValue = now;
   for (const feed of feeds) {
     for (const indicator of feed.indicators ?? []) {
-      if (match && !evaluateBool(match, { indicator: indicatorActivation(indicator), workload: EMPTY_WORKLOAD, now: nowValue }, (m) => errors.set(m, (errors.get(m) ?? 0) + 1))) continue;
+      if (
+        match &&
+        !evaluateBool(
+          match,
+          { indicator: indicatorActivation(indicator), workload: EMPTY_WORKLOAD, now: nowValue },
+          (m) => errors.set(m, (errors.get(m) ?? 0) + 1),
+        )
+      )
+        continue;
       const key = indicatorKey(indicator);
       const seen = matched.get(key);
       matched.set(key, seen ? mergeIndicator(seen, indicator) : indicator);
     }
   }
-  for (const [message, count] of errors) warnings?.push(`spec.match failed on ${count} indicator(s), which count as not matching: ${message}`);
+  for (const [message, count] of errors)
+    warnings?.push(
+      `spec.match failed on ${count} indicator(s), which count as not matching: ${message}`,
+    );
   return matched;
 }
 
@@ -198,28 +290,52 @@ interface Guards {
 }
 
 function decide(
-  spec: ExposurePolicySpec, autoApprove: CelProgram | undefined, action: Omit<PlannedAction, 'decision' | 'reason'>,
-  feeds: readonly FeedView[], now: Date,
+  spec: ExposurePolicySpec,
+  autoApprove: CelProgram | undefined,
+  action: Omit<PlannedAction, 'decision' | 'reason'>,
+  feeds: readonly FeedView[],
+  now: Date,
 ): { decision: Decision; reason: string } {
   const mode = spec.mode ?? 'Audit';
-  if (mode === 'Audit') return { decision: 'audit', reason: 'mode Audit: computed and reported, nothing is applied' };
-  if (mode === 'Propose') return { decision: 'approval', reason: 'mode Propose: every action needs approval' };
+  if (mode === 'Audit')
+    return { decision: 'audit', reason: 'mode Audit: computed and reported, nothing is applied' };
+  if (mode === 'Propose')
+    return { decision: 'approval', reason: 'mode Propose: every action needs approval' };
   const g: Guards = {
     maxAddresses: spec.guardrails?.maxAddresses ?? 65536,
     maxWorkloads: spec.guardrails?.maxWorkloads ?? 10,
     maxFeedChangePercent: spec.guardrails?.maxFeedChangePercent ?? 30,
   };
   const br = action.blastRadius;
-  if (br.addresses > g.maxAddresses) return { decision: 'approval', reason: `blast radius ${br.addresses} addresses exceeds spec.guardrails.maxAddresses ${g.maxAddresses}` };
-  if (br.workloads > g.maxWorkloads) return { decision: 'approval', reason: `blast radius ${br.workloads} workloads exceeds spec.guardrails.maxWorkloads ${g.maxWorkloads}` };
+  if (br.addresses > g.maxAddresses)
+    return {
+      decision: 'approval',
+      reason: `blast radius ${br.addresses} addresses exceeds spec.guardrails.maxAddresses ${g.maxAddresses}`,
+    };
+  if (br.workloads > g.maxWorkloads)
+    return {
+      decision: 'approval',
+      reason: `blast radius ${br.workloads} workloads exceeds spec.guardrails.maxWorkloads ${g.maxWorkloads}`,
+    };
   for (const f of feeds) {
     if (!action.feeds.includes(f.name)) continue;
-    if (f.largeChange) return { decision: 'approval', reason: `feed ${f.name} reports LargeChange: its last sync changed more than its maxChangePercent` };
+    if (f.largeChange)
+      return {
+        decision: 'approval',
+        reason: `feed ${f.name} reports LargeChange: its last sync changed more than its maxChangePercent`,
+      };
     if (f.changePercent !== undefined && f.changePercent > g.maxFeedChangePercent) {
-      return { decision: 'approval', reason: `feed ${f.name} changed ${f.changePercent.toFixed(1)}% in its last sync, over spec.guardrails.maxFeedChangePercent ${g.maxFeedChangePercent}` };
+      return {
+        decision: 'approval',
+        reason: `feed ${f.name} changed ${f.changePercent.toFixed(1)}% in its last sync, over spec.guardrails.maxFeedChangePercent ${g.maxFeedChangePercent}`,
+      };
     }
   }
-  if (!autoApprove) return { decision: 'approval', reason: 'mode Enforce without spec.autoApprove: nothing is approved automatically' };
+  if (!autoApprove)
+    return {
+      decision: 'approval',
+      reason: 'mode Enforce without spec.autoApprove: nothing is approved automatically',
+    };
   // Identity actions suspend people or force them to sign in again, so they need
   // approval by default. A rule written with network blocks in mind
   // (`action.confidence >= 90`) must not approve them as a side effect: only an
@@ -231,8 +347,14 @@ function decide(
     };
   }
   let failure: string | undefined;
-  const approved = evaluateBool(autoApprove, { action: actionActivation(action), now }, (m) => { failure = m; });
-  if (failure) return { decision: 'approval', reason: `spec.autoApprove failed (${failure}), so approval is needed` };
+  const approved = evaluateBool(autoApprove, { action: actionActivation(action), now }, (m) => {
+    failure = m;
+  });
+  if (failure)
+    return {
+      decision: 'approval',
+      reason: `spec.autoApprove failed (${failure}), so approval is needed`,
+    };
   return approved
     ? { decision: 'auto', reason: 'spec.autoApprove allowed it and the guardrails passed' }
     : { decision: 'approval', reason: 'spec.autoApprove is false for this action' };
@@ -245,10 +367,22 @@ function decide(
  * names no one), and it always counts as production, since an identity provider holds
  * people's real accounts and has no staging copy of them.
  */
-function blastRadiusOf(type: ActionType, values: readonly string[], scope: ReturnType<typeof scopeOf>, inventory: Inventory): BlastRadius {
+function blastRadiusOf(
+  type: ActionType,
+  values: readonly string[],
+  scope: ReturnType<typeof scopeOf>,
+  inventory: Inventory,
+): BlastRadius {
   if (LAYER_OF[type] === 'identity') {
     const block = type === 'IdentityBlock';
-    return { namespaces: 0, workloads: 0, pods: 0, users: block ? 0 : values.length, addresses: block ? addressCount(values) : 0, production: true };
+    return {
+      namespaces: 0,
+      workloads: 0,
+      pods: 0,
+      users: block ? 0 : values.length,
+      addresses: block ? addressCount(values) : 0,
+      production: true,
+    };
   }
   const clusterWide = type === 'DNSBlock';
   const namespaces = clusterWide ? inventory.namespaces : scope.namespaces;
@@ -259,11 +393,18 @@ function blastRadiusOf(type: ActionType, values: readonly string[], scope: Retur
     pods: workloads.reduce((n, w) => n + w.pods, 0),
     users: 0,
     addresses: type === 'EgressDeny' ? addressCount(values) : 0,
-    production: namespaces.some((ns) => isProduction(ns.labels)) || workloads.some((w) => isProduction(w.labels) || isProduction(w.podLabels)),
+    production:
+      namespaces.some((ns) => isProduction(ns.labels)) ||
+      workloads.some((w) => isProduction(w.labels) || isProduction(w.podLabels)),
   };
 }
 
-export function evaluatePolicy(policy: PolicyView, feeds: readonly FeedView[], inventory: Inventory, opts: EngineOptions): Evaluation {
+export function evaluatePolicy(
+  policy: PolicyView,
+  feeds: readonly FeedView[],
+  inventory: Inventory,
+  opts: EngineOptions,
+): Evaluation {
   const { spec } = policy;
   const { match, autoApprove, errors } = compilePolicy(spec, opts.cel);
   const { selected, missing } = selectFeeds(spec, feeds);
@@ -273,10 +414,20 @@ export function evaluatePolicy(policy: PolicyView, feeds: readonly FeedView[], i
     if (!VALUE_TYPES[template.type] && template.type !== 'Isolate') return;
     const layer = LAYER_OF[template.type];
     const problem = connectorProblem(template.type, template.connector ?? connectors[layer]);
-    if (problem) errors.push({ field: `spec.actions[${index}].connector`, message: `spec.actions[${index}].connector: ${problem}` });
+    if (problem)
+      errors.push({
+        field: `spec.actions[${index}].connector`,
+        message: `spec.actions[${index}].connector: ${problem}`,
+      });
   });
   errors.push(...aroundProblems(spec));
-  const result: Evaluation = { compileErrors: errors, missingFeeds: missing, matched: 0, actions: [], warnings: [] };
+  const result: Evaluation = {
+    compileErrors: errors,
+    missingFeeds: missing,
+    matched: 0,
+    actions: [],
+    warnings: [],
+  };
   if (errors.length) return result;
 
   const scope = scopeOf(spec, inventory);
@@ -284,20 +435,39 @@ export function evaluatePolicy(policy: PolicyView, feeds: readonly FeedView[], i
   // In a policy that only isolates, indicators on their own decide nothing but the
   // matched count: an expression over `workload` fails on the empty workload by design,
   // and saying so for every indicator would be noise.
-  const alone = matchIndicators(selected, match, opts.now, isolates && !spec.actions.some((t) => VALUE_TYPES[t.type]) ? undefined : result.warnings);
+  const alone = matchIndicators(
+    selected,
+    match,
+    opts.now,
+    isolates && !spec.actions.some((t) => VALUE_TYPES[t.type]) ? undefined : result.warnings,
+  );
   let isolation: IsolationMatch | undefined;
   if (isolates) {
     if (inventory.exposure) {
       const exposure = inventory.exposure;
       const internetFacingOnly = spec.scope?.exposure === 'InternetFacing';
-      const candidates = scope.workloads.filter((w) => !internetFacingOnly || exposure.workloads.get(workloadKey(w))?.internetFacing === true);
-      isolation = matchVulnerableWorkloads(selected, match, candidates, exposure, opts.now, result.warnings);
+      const candidates = scope.workloads.filter(
+        (w) =>
+          !internetFacingOnly || exposure.workloads.get(workloadKey(w))?.internetFacing === true,
+      );
+      isolation = matchVulnerableWorkloads(
+        selected,
+        match,
+        candidates,
+        exposure,
+        opts.now,
+        result.warnings,
+      );
     } else {
-      result.warnings.push('Isolate needs the workloads\' exposure and VulnerabilityReports, which this inventory does not carry (Inventory.exposure); no workload is isolated');
+      result.warnings.push(
+        "Isolate needs the workloads' exposure and VulnerabilityReports, which this inventory does not carry (Inventory.exposure); no workload is isolated",
+      );
     }
   }
   // Matched: on their own, or in at least one CVE × workload pair.
-  const pairOnly = [...(isolation?.indicators ?? [])].filter(([key]) => !alone.has(key)).map(([, indicator]) => indicator);
+  const pairOnly = [...(isolation?.indicators ?? [])]
+    .filter(([key]) => !alone.has(key))
+    .map(([, indicator]) => indicator);
   result.matched = alone.size + pairOnly.length;
   if (opts.suppressed?.size) {
     const suppressed = opts.suppressed;
@@ -326,36 +496,63 @@ export function evaluatePolicy(policy: PolicyView, feeds: readonly FeedView[], i
     if (template.type !== 'Isolate') return;
     const connector = template.connector ?? connectors[LAYER_OF.Isolate];
     const repeated = (typeCounts.get('Isolate') ?? 0) > 1;
-    isolatePlans.set(index, isolateActions(policy.name, spec, { index, repeated, connector, params: (template.params ?? {}) as Record<string, unknown> }, isolation?.candidates ?? [], namespacesByName, result.warnings, opts.now));
+    isolatePlans.set(
+      index,
+      isolateActions(
+        policy.name,
+        spec,
+        { index, repeated, connector, params: (template.params ?? {}) as Record<string, unknown> },
+        isolation?.candidates ?? [],
+        namespacesByName,
+        result.warnings,
+        opts.now,
+      ),
+    );
   });
-  const around = spec.actions.some(aroundIsolated) ? isolatedAccounts(isolationsOf(isolatePlans, isolation), opts.suppressed, result.warnings) : undefined;
+  const around = spec.actions.some(aroundIsolated)
+    ? isolatedAccounts(isolationsOf(isolatePlans, isolation), opts.suppressed, result.warnings)
+    : undefined;
 
   spec.actions.forEach((template, index) => {
     if (!PRODUCED.has(template.type)) {
-      result.warnings.push(`spec.actions[${index}]: ${template.type} actions are not produced by this version; the template is skipped`);
+      result.warnings.push(
+        `spec.actions[${index}]: ${template.type} actions are not produced by this version; the template is skipped`,
+      );
       return;
     }
     const repeated = (typeCounts.get(template.type) ?? 0) > 1;
     if (template.type === 'Isolate') {
-      for (const base of isolatePlans.get(index) ?? []) result.actions.push({ ...base, ...decide(spec, autoApprove, base, selected, opts.now) });
+      for (const base of isolatePlans.get(index) ?? [])
+        result.actions.push({ ...base, ...decide(spec, autoApprove, base, selected, opts.now) });
       return;
     }
     const types = VALUE_TYPES[template.type]!;
     const picked = [...alone.values()].filter((i) => types.includes(i.type));
     // params.around: the accounts of the isolated workloads join the matched ones.
     const derived: IsolatedAccounts | undefined = aroundIsolated(template) ? around : undefined;
-    const values = [...new Set([...picked.map((i) => i.value), ...(derived?.accounts ?? [])])].sort();
+    const values = [
+      ...new Set([...picked.map((i) => i.value), ...(derived?.accounts ?? [])]),
+    ].sort();
     // Nothing to act on (no account matched, no isolated workload names one): no action, so an existing one lifts.
     if (!values.length) return;
     const layer = LAYER_OF[template.type];
     const connector = template.connector ?? connectors[layer];
     const name = actionName(policy.name, template.type, index, repeated);
-    const sources = [...new Set([...picked.flatMap((i) => i.sources), ...(derived?.feeds ?? [])])].sort();
+    const sources = [
+      ...new Set([...picked.flatMap((i) => i.sources), ...(derived?.feeds ?? [])]),
+    ].sort();
     // The identity provider has no namespaces or pods: spec.scope does not apply to it.
-    const selectors = layer === 'identity' ? {} : {
-      ...(spec.scope?.namespaceSelector ? { namespaceSelector: spec.scope.namespaceSelector } : {}),
-      ...(spec.scope?.workloadSelector ? { workloadSelector: spec.scope.workloadSelector } : {}),
-    };
+    const selectors =
+      layer === 'identity'
+        ? {}
+        : {
+            ...(spec.scope?.namespaceSelector
+              ? { namespaceSelector: spec.scope.namespaceSelector }
+              : {}),
+            ...(spec.scope?.workloadSelector
+              ? { workloadSelector: spec.scope.workloadSelector }
+              : {}),
+          };
     const namespaces = layer === 'identity' ? [] : scope.namespaces.map((ns) => ns.name);
     const base = {
       name,
@@ -364,7 +561,10 @@ export function evaluatePolicy(policy: PolicyView, feeds: readonly FeedView[], i
       layer,
       connector,
       request: {
-        name, policy: policy.name, type: template.type, values,
+        name,
+        policy: policy.name,
+        type: template.type,
+        values,
         scope: { namespaces, ...selectors },
         params: connectorParams(template),
         ...(expiresAt(spec, opts.now) ? { expiresAt: expiresAt(spec, opts.now) } : {}),
@@ -388,16 +588,28 @@ export function evaluatePolicy(policy: PolicyView, feeds: readonly FeedView[], i
  * planned actions, not the candidates, so a workload skipped for want of pod labels is
  * not counted as isolated.
  */
-function isolationsOf(plans: ReadonlyMap<number, readonly Omit<PlannedAction, 'decision' | 'reason'>[]>, isolation: IsolationMatch | undefined): Isolation[] {
-  const workloads = new Map((isolation?.candidates ?? []).map((c) => [workloadKey(c.workload), c.workload]));
+function isolationsOf(
+  plans: ReadonlyMap<number, readonly Omit<PlannedAction, 'decision' | 'reason'>[]>,
+  isolation: IsolationMatch | undefined,
+): Isolation[] {
+  const workloads = new Map(
+    (isolation?.candidates ?? []).map((c) => [workloadKey(c.workload), c.workload]),
+  );
   const out = new Map<string, Isolation>();
   for (const index of [...plans.keys()].sort((a, b) => a - b)) {
     for (const action of plans.get(index)!) {
       const target = action.evidence?.target;
-      const key = target ? workloadKey({ kind: target.kind, namespace: target.namespace ?? '', name: target.name }) : undefined;
+      const key = target
+        ? workloadKey({ kind: target.kind, namespace: target.namespace ?? '', name: target.name })
+        : undefined;
       const workload = key === undefined ? undefined : workloads.get(key);
       if (!key || !workload || out.has(key)) continue;
-      out.set(key, { workload, action: action.name, confidence: action.confidence, feeds: action.feeds });
+      out.set(key, {
+        workload,
+        action: action.name,
+        confidence: action.confidence,
+        feeds: action.feeds,
+      });
     }
   }
   return [...out].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, i]) => i);
@@ -410,10 +622,13 @@ function isolationsOf(plans: ReadonlyMap<number, readonly Omit<PlannedAction, 'd
  */
 function connectorProblem(type: ActionType, id: string): string | undefined {
   if (LAYER_OF[type] === 'identity') {
-    return isIdentityConnectorId(id) ? undefined : `no identity connector ${id} for ${type}; known: ${IDENTITY_CONNECTOR_IDS.join(', ')}`;
+    return isIdentityConnectorId(id)
+      ? undefined
+      : `no identity connector ${id} for ${type}; known: ${IDENTITY_CONNECTOR_IDS.join(', ')}`;
   }
   const known = CONNECTOR_IDS;
-  if (isIdentityConnectorId(id)) return `${id} acts on identity providers, not on the ${LAYER_OF[type]} layer of ${type}; known: ${known.join(', ')}`;
+  if (isIdentityConnectorId(id))
+    return `${id} acts on identity providers, not on the ${LAYER_OF[type]} layer of ${type}; known: ${known.join(', ')}`;
   return isConnectorId(id) ? undefined : `no connector ${id}; known: ${known.join(', ')}`;
 }
 
@@ -424,12 +639,24 @@ function connectorProblem(type: ActionType, id: string): string | undefined {
  * empty selector would isolate its whole namespace.
  */
 function isolateActions(
-  policy: string, spec: ExposurePolicySpec, template: { index: number; repeated: boolean; connector: string; params: Record<string, unknown> },
-  candidates: readonly IsolationCandidate[], namespaces: ReadonlyMap<string, NamespaceView>, warnings: string[], now: Date,
+  policy: string,
+  spec: ExposurePolicySpec,
+  template: {
+    index: number;
+    repeated: boolean;
+    connector: string;
+    params: Record<string, unknown>;
+  },
+  candidates: readonly IsolationCandidate[],
+  namespaces: ReadonlyMap<string, NamespaceView>,
+  warnings: string[],
+  now: Date,
 ): Omit<PlannedAction, 'decision' | 'reason'>[] {
   const usable = candidates.filter(({ workload: w }) => {
     if (Object.keys(w.podLabels).length) return true;
-    warnings.push(`${w.kind} ${w.namespace}/${w.name} has no pod labels to select its pods by, so it is not isolated`);
+    warnings.push(
+      `${w.kind} ${w.namespace}/${w.name} has no pod labels to select its pods by, so it is not isolated`,
+    );
     return false;
   });
   const templateIndex = template.repeated ? template.index : undefined;
@@ -438,7 +665,10 @@ function isolateActions(
   return usable.map((candidate, i) => {
     const w = candidate.workload;
     // Two workloads whose names join into the same text keep apart by a hash of their identity.
-    const name = names.indexOf(names[i]!) === names.lastIndexOf(names[i]!) ? names[i]! : isolateActionName(policy, w, templateIndex, workloadKey(w));
+    const name =
+      names.indexOf(names[i]!) === names.lastIndexOf(names[i]!)
+        ? names[i]!
+        : isolateActionName(policy, w, templateIndex, workloadKey(w));
     const values = [...new Set(candidate.hits.map((h) => h.indicator.value))].sort();
     const evidence = isolationEvidence(candidate);
     const workloadSelector = { matchLabels: { ...w.podLabels } };
@@ -450,7 +680,10 @@ function isolateActions(
       layer: LAYER_OF.Isolate,
       connector: template.connector,
       request: {
-        name, policy, type: 'Isolate' as const, values,
+        name,
+        policy,
+        type: 'Isolate' as const,
+        values,
         targets: [evidence.target],
         scope: { namespaces: [w.namespace], workloadSelector },
         params: template.params,
@@ -459,8 +692,13 @@ function isolateActions(
       digest: valuesDigest(values),
       confidence: candidate.hits.reduce((m, h) => Math.max(m, h.indicator.confidence), 0),
       blastRadius: {
-        namespaces: 1, workloads: 1, pods: w.pods, users: 0, addresses: 0,
-        production: isProduction(ns?.labels ?? {}) || isProduction(w.labels) || isProduction(w.podLabels),
+        namespaces: 1,
+        workloads: 1,
+        pods: w.pods,
+        users: 0,
+        addresses: 0,
+        production:
+          isProduction(ns?.labels ?? {}) || isProduction(w.labels) || isProduction(w.podLabels),
       },
       feeds: [...new Set(candidate.hits.flatMap((h) => h.indicator.sources))].sort(),
       workloadSelector,
@@ -470,7 +708,10 @@ function isolateActions(
 }
 
 /** When an action that starts at `from` expires, or undefined for UntilPatched. */
-export function expiresAt(spec: Pick<ExposurePolicySpec, 'expiry'>, from: Date): string | undefined {
+export function expiresAt(
+  spec: Pick<ExposurePolicySpec, 'expiry'>,
+  from: Date,
+): string | undefined {
   const expiry = spec.expiry ?? '168h';
   if (expiry === 'UntilPatched') return undefined;
   return new Date(from.getTime() + parseDuration(expiry)).toISOString();

@@ -37,11 +37,32 @@
  * result is wrong. An internal LoadBalancer's node ports are not counted: they exist
  * only as the load balancer's plumbing.
  */
-import { fields, header, items, isSubset, stringMap, text, compareText, apiGroup, type Fields, type ObjectHeader } from './object-fields.js';
+import {
+  fields,
+  header,
+  items,
+  isSubset,
+  stringMap,
+  text,
+  compareText,
+  apiGroup,
+  type Fields,
+  type ObjectHeader,
+} from './object-fields.js';
 import { matchesSelector } from './selector.js';
 import type { LabelSelector } from '../connectors/types.js';
-import type { ContainerImage, ExposureInventory, ExposurePath, VulnerabilityFinding, WorkloadExposure } from './types.js';
-import { currentFindings, readVulnerabilityReport, type VulnerabilityReport } from './vulnerability-reports.js';
+import type {
+  ContainerImage,
+  ExposureInventory,
+  ExposurePath,
+  VulnerabilityFinding,
+  WorkloadExposure,
+} from './types.js';
+import {
+  currentFindings,
+  readVulnerabilityReport,
+  type VulnerabilityReport,
+} from './vulnerability-reports.js';
 import { namespaceView, workloadKey, workloadView } from './workloads.js';
 
 export const INTERNET_FACING_ANNOTATION = 'forestall.io/internet-facing';
@@ -88,8 +109,15 @@ const at = (namespace: string, name: string) => `${namespace}/${name}`;
 
 function sortObjects(objects: readonly unknown[]): Objects {
   const out: Objects = {
-    namespaceLabels: new Map(), workloads: [], services: new Map(), ingresses: [], gateways: new Map(), routes: [],
-    replicaSets: new Map(), pods: new Map(), reports: [],
+    namespaceLabels: new Map(),
+    workloads: [],
+    services: new Map(),
+    ingresses: [],
+    gateways: new Map(),
+    routes: [],
+    replicaSets: new Map(),
+    pods: new Map(),
+    reports: [],
   };
   for (const raw of objects) {
     const object = fields(raw);
@@ -129,35 +157,46 @@ function sortObjects(objects: readonly unknown[]): Objects {
         break;
       }
       default:
-        if (group === GATEWAY_GROUP && ROUTE_KINDS.has(meta.kind)) out.routes.push({ object, meta });
+        if (group === GATEWAY_GROUP && ROUTE_KINDS.has(meta.kind))
+          out.routes.push({ object, meta });
     }
   }
   return out;
 }
 
 function isInternalLoadBalancer(annotations: Readonly<Record<string, string>>): boolean {
-  return INTERNAL_LOAD_BALANCER_ANNOTATIONS.some(([key, value]) => annotations[key]?.toLowerCase() === value);
+  return INTERNAL_LOAD_BALANCER_ANNOTATIONS.some(
+    ([key, value]) => annotations[key]?.toLowerCase() === value,
+  );
 }
 
 /** A Service with a selector, and the paths that make it reachable by itself; undefined for a Service that selects no pods. */
-function serviceEntry(object: Fields, meta: ObjectHeader, namespace: string): ServiceEntry | undefined {
+function serviceEntry(
+  object: Fields,
+  meta: ObjectHeader,
+  namespace: string,
+): ServiceEntry | undefined {
   const spec = fields(object.spec);
   const selector = stringMap(spec.selector);
   if (!Object.keys(selector).length) return undefined;
   const type = text(spec.type) ?? 'ClusterIP';
   const name = `Service ${at(namespace, meta.name)}`;
   const paths: ExposurePath[] = [];
-  if (type === 'LoadBalancer' && !isInternalLoadBalancer(meta.annotations)) paths.push({ kind: 'LoadBalancer', via: `${name} (LoadBalancer)` });
+  if (type === 'LoadBalancer' && !isInternalLoadBalancer(meta.annotations))
+    paths.push({ kind: 'LoadBalancer', via: `${name} (LoadBalancer)` });
   if (type === 'NodePort') paths.push({ kind: 'NodePort', via: `${name} (NodePort)` });
-  const externalIPs = items(spec.externalIPs).filter((ip): ip is string => typeof ip === 'string' && ip !== '');
-  if (externalIPs.length) paths.push({ kind: 'ExternalIP', via: `${name} (externalIPs ${externalIPs.join(', ')})` });
+  const externalIPs = items(spec.externalIPs).filter(
+    (ip): ip is string => typeof ip === 'string' && ip !== '',
+  );
+  if (externalIPs.length)
+    paths.push({ kind: 'ExternalIP', via: `${name} (externalIPs ${externalIPs.join(', ')})` });
   return { namespace, name: meta.name, selector, paths };
 }
 
 /** "web:80", "web:http" or "web": a Service reference with its port, as an Ingress or a route writes it. */
 function serviceTarget(name: string, port: unknown): string {
   const p = fields(port);
-  const value = typeof port === 'number' ? port : p.number ?? p.name;
+  const value = typeof port === 'number' ? port : (p.number ?? p.name);
   return typeof value === 'number' || typeof value === 'string' ? `${name}:${value}` : name;
 }
 
@@ -171,18 +210,29 @@ function addIngressPaths(o: Objects): void {
       const name = text(service.name);
       const entry = name ? o.services.get(at(namespace, name)) : undefined;
       if (!entry || !name) return;
-      entry.paths.push({ kind: 'Ingress', via: `Ingress ${at(namespace, meta.name)} (${where}) → Service ${serviceTarget(name, service.port)}` });
+      entry.paths.push({
+        kind: 'Ingress',
+        via: `Ingress ${at(namespace, meta.name)} (${where}) → Service ${serviceTarget(name, service.port)}`,
+      });
     };
     if (spec.defaultBackend !== undefined) add(spec.defaultBackend, 'default backend');
     for (const rule of items(spec.rules)) {
       const host = text(fields(rule).host);
-      for (const path of items(fields(fields(rule).http).paths)) add(fields(path).backend, host ? `host ${host}` : 'any host');
+      for (const path of items(fields(fields(rule).http).paths))
+        add(fields(path).backend, host ? `host ${host}` : 'any host');
     }
   }
 }
 
 /** Whether the Gateway accepts the route on the listener the parentRef names (or on any listener, if it names none). */
-function gatewayAdmits(gateway: Fields, gatewayNamespace: string, parentRef: Fields, routeNamespace: string, routeKind: string, o: Objects): boolean {
+function gatewayAdmits(
+  gateway: Fields,
+  gatewayNamespace: string,
+  parentRef: Fields,
+  routeNamespace: string,
+  routeKind: string,
+  o: Objects,
+): boolean {
   const section = text(parentRef.sectionName);
   const port = typeof parentRef.port === 'number' ? parentRef.port : undefined;
   return items(fields(gateway.spec).listeners).some((raw) => {
@@ -191,7 +241,13 @@ function gatewayAdmits(gateway: Fields, gatewayNamespace: string, parentRef: Fie
     if (port !== undefined && listener.port !== port) return false;
     const allowed = fields(listener.allowedRoutes);
     const kinds = items(allowed.kinds).map(fields);
-    if (kinds.length && !kinds.some((k) => text(k.kind) === routeKind && (text(k.group) ?? GATEWAY_GROUP) === GATEWAY_GROUP)) return false;
+    if (
+      kinds.length &&
+      !kinds.some(
+        (k) => text(k.kind) === routeKind && (text(k.group) ?? GATEWAY_GROUP) === GATEWAY_GROUP,
+      )
+    )
+      return false;
     const namespaces = fields(allowed.namespaces);
     switch (text(namespaces.from) ?? 'Same') {
       case 'All':
@@ -199,7 +255,8 @@ function gatewayAdmits(gateway: Fields, gatewayNamespace: string, parentRef: Fie
       case 'Same':
         return routeNamespace === gatewayNamespace;
       case 'Selector': {
-        const labels = o.namespaceLabels.get(routeNamespace) ?? namespaceView(routeNamespace).labels;
+        const labels =
+          o.namespaceLabels.get(routeNamespace) ?? namespaceView(routeNamespace).labels;
         return matchesSelector(fields(namespaces.selector) as LabelSelector, labels);
       }
       default:
@@ -216,11 +273,16 @@ function addGatewayPaths(o: Objects): void {
     const gateways = new Set<string>();
     for (const raw of items(spec.parentRefs)) {
       const ref = fields(raw);
-      if ((text(ref.group) ?? GATEWAY_GROUP) !== GATEWAY_GROUP || (text(ref.kind) ?? 'Gateway') !== 'Gateway') continue;
+      if (
+        (text(ref.group) ?? GATEWAY_GROUP) !== GATEWAY_GROUP ||
+        (text(ref.kind) ?? 'Gateway') !== 'Gateway'
+      )
+        continue;
       const gatewayNamespace = text(ref.namespace) ?? namespace;
       const key = at(gatewayNamespace, text(ref.name) ?? '');
       const gateway = o.gateways.get(key);
-      if (gateway && gatewayAdmits(gateway, gatewayNamespace, ref, namespace, meta.kind, o)) gateways.add(key);
+      if (gateway && gatewayAdmits(gateway, gatewayNamespace, ref, namespace, meta.kind, o))
+        gateways.add(key);
     }
     if (!gateways.size) continue;
     for (const rule of items(spec.rules)) {
@@ -233,7 +295,10 @@ function addGatewayPaths(o: Objects): void {
         if (!entry || !name) continue;
         const service = serviceNamespace === namespace ? name : at(serviceNamespace, name);
         for (const gateway of gateways) {
-          entry.paths.push({ kind: 'Gateway', via: `Gateway ${gateway} ← ${meta.kind} ${at(namespace, meta.name)} → Service ${serviceTarget(service, ref.port)}` });
+          entry.paths.push({
+            kind: 'Gateway',
+            via: `Gateway ${gateway} ← ${meta.kind} ${at(namespace, meta.name)} → Service ${serviceTarget(service, ref.port)}`,
+          });
         }
       }
     }
@@ -247,12 +312,13 @@ function podSpec(object: Fields, kind: string): Fields {
 }
 
 function containerImages(spec: Fields): ContainerImage[] {
-  const read = (list: unknown, init: boolean) => items(list).flatMap((raw) => {
-    const c = fields(raw);
-    const container = text(c.name);
-    const image = text(c.image);
-    return container && image ? [{ container, image, init }] : [];
-  });
+  const read = (list: unknown, init: boolean) =>
+    items(list).flatMap((raw) => {
+      const c = fields(raw);
+      const container = text(c.name);
+      const image = text(c.image);
+      return container && image ? [{ container, image, init }] : [];
+    });
   return [...read(spec.containers, false), ...read(spec.initContainers, true)];
 }
 
@@ -288,17 +354,27 @@ export function exposureFromObjects(objects: readonly unknown[]): ExposureInvent
       const via = `annotation ${INTERNET_FACING_ANNOTATION}: "true" on ${identity}`;
       byVia.set(via, { kind: 'Annotation', via });
     } else if (override !== undefined && override !== 'false') {
-      warnings.push(`${identity}: annotation ${INTERNET_FACING_ANNOTATION} is ${JSON.stringify(override)}, not "true" or "false"; it is ignored`);
+      warnings.push(
+        `${identity}: annotation ${INTERNET_FACING_ANNOTATION} is ${JSON.stringify(override)}, not "true" or "false"; it is ignored`,
+      );
     }
     const exposure = [...byVia.values()].sort((a, b) => compareText(a.via, b.via));
     const internetFacing = override === 'true' || (override !== 'false' && exposure.length > 0);
     workloads.set(workloadKey(view), {
-      kind: view.kind, namespace: view.namespace, name: view.name,
-      internetFacing, exposure, images: containerImages(podSpec(object, view.kind)), findings: [],
+      kind: view.kind,
+      namespace: view.namespace,
+      name: view.name,
+      internetFacing,
+      exposure,
+      images: containerImages(podSpec(object, view.kind)),
+      findings: [],
     });
   }
 
-  const { findings, ignored } = currentFindings(o.reports, workloads, { replicaSets: o.replicaSets, pods: o.pods });
+  const { findings, ignored } = currentFindings(o.reports, workloads, {
+    replicaSets: o.replicaSets,
+    pods: o.pods,
+  });
   const byVulnerability = new Map<string, Map<string, VulnerabilityFinding[]>>();
   for (const key of [...findings.keys()].sort(compareText)) {
     const list = findings.get(key)!;
@@ -314,5 +390,11 @@ export function exposureFromObjects(objects: readonly unknown[]): ExposureInvent
       start = end;
     }
   }
-  return { workloads, byVulnerability, reports: o.reports.length, ignoredReports: ignored, warnings };
+  return {
+    workloads,
+    byVulnerability,
+    reports: o.reports.length,
+    ignoredReports: ignored,
+    warnings,
+  };
 }

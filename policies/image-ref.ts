@@ -31,9 +31,15 @@ function normaliseRegistry(registry: string | undefined): string {
   return lower === '' || DOCKER_HUB_ALIASES.has(lower) ? DOCKER_HUB : lower;
 }
 
-function build(registry: string | undefined, repository: string, tag: string | undefined, digest: string | undefined): ImageRef {
+function build(
+  registry: string | undefined,
+  repository: string,
+  tag: string | undefined,
+  digest: string | undefined,
+): ImageRef {
   const reg = normaliseRegistry(registry);
-  const repo = reg === DOCKER_HUB && !repository.includes('/') ? `library/${repository}` : repository;
+  const repo =
+    reg === DOCKER_HUB && !repository.includes('/') ? `library/${repository}` : repository;
   const ref: ImageRef = { registry: reg, repository: repo };
   if (tag) ref.tag = tag;
   else if (!digest) ref.tag = 'latest';
@@ -70,7 +76,12 @@ export function parseImageRef(reference: string): ImageRef {
 }
 
 /** The image a scanner reports as separate parts (Trivy: registry.server, artifact.repository, tag and digest). */
-export function imageRefFromParts(parts: { registry?: string; repository: string; tag?: string; digest?: string }): ImageRef {
+export function imageRefFromParts(parts: {
+  registry?: string;
+  repository: string;
+  tag?: string;
+  digest?: string;
+}): ImageRef {
   return build(parts.registry, parts.repository, parts.tag || undefined, parts.digest || undefined);
 }
 

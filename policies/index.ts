@@ -9,7 +9,11 @@ export * from './types.js';
 export * from './engine.js';
 export * from './inventory.js';
 export * from './workloads.js';
-export { exposureFromObjects, INTERNET_FACING_ANNOTATION, INTERNAL_LOAD_BALANCER_ANNOTATIONS } from './exposure.js';
+export {
+  exposureFromObjects,
+  INTERNET_FACING_ANNOTATION,
+  INTERNAL_LOAD_BALANCER_ANNOTATIONS,
+} from './exposure.js';
 export { TRIVY_LABELS } from './vulnerability-reports.js';
 export { parseImageRef, sameImage, formatImageRef, type ImageRef } from './image-ref.js';
 export { isolateActionName, remediation } from './isolate.js';

@@ -26,10 +26,16 @@ export function inventoryFromObjects(objects: readonly unknown[]): Inventory {
   for (const w of workloads) {
     if (!namespaces.has(w.namespace)) namespaces.set(w.namespace, namespaceView(w.namespace));
   }
-  const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  const byName = (a: { name: string }, b: { name: string }) =>
+    a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
   return {
     namespaces: [...namespaces.values()].sort(byName),
-    workloads: workloads.sort((a, b) => byName({ name: `${a.namespace}/${a.kind}/${a.name}` }, { name: `${b.namespace}/${b.kind}/${b.name}` })),
+    workloads: workloads.sort((a, b) =>
+      byName(
+        { name: `${a.namespace}/${a.kind}/${a.name}` },
+        { name: `${b.namespace}/${b.kind}/${b.name}` },
+      ),
+    ),
     exposure: exposureFromObjects(objects),
   };
 }

@@ -11,9 +11,22 @@
  */
 import { createHash } from 'node:crypto';
 import { indicatorKey, mergeIndicator, type Indicator } from '../feeds/index.js';
-import { evaluateBool, indicatorActivation, workloadActivation, type CelProgram } from './cel/index.js';
+import {
+  evaluateBool,
+  indicatorActivation,
+  workloadActivation,
+  type CelProgram,
+} from './cel/index.js';
 import { compareText } from './object-fields.js';
-import type { ActionEvidence, CveEvidence, ExposureInventory, FeedView, VulnerabilityFinding, WorkloadExposure, WorkloadView } from './types.js';
+import type {
+  ActionEvidence,
+  CveEvidence,
+  ExposureInventory,
+  FeedView,
+  VulnerabilityFinding,
+  WorkloadExposure,
+  WorkloadView,
+} from './types.js';
 import { workloadApiVersion, workloadKey } from './workloads.js';
 
 /** One CVE indicator and one finding of it in the workload, for which spec.match held. */
@@ -41,7 +54,10 @@ const MAX_NAME = 200;
 /** A name of at most 200 characters: longer ones (or salted ones) end in a hash of the whole, cut where a DNS-1123 subdomain may end. */
 function boundedName(name: string, salt?: string): string {
   if (salt === undefined && name.length <= MAX_NAME) return name;
-  const hash = createHash('sha256').update(salt === undefined ? name : `${name}\u0000${salt}`).digest('hex').slice(0, 10);
+  const hash = createHash('sha256')
+    .update(salt === undefined ? name : `${name}\u0000${salt}`)
+    .digest('hex')
+    .slice(0, 10);
   const head = name.slice(0, MAX_NAME - hash.length - 1).replace(/[-.]+$/, '');
   return `${head}-${hash}`;
 }
@@ -54,9 +70,17 @@ function boundedName(name: string, salt?: string): string {
  * workloads whose names come out the same, which the hyphens allow: namespace `x` with
  * Deployment `statefulset-y`, and namespace `x-deployment` with StatefulSet `y`.
  */
-export function isolateActionName(policy: string, workload: { kind: string; namespace: string; name: string }, templateIndex?: number, salt?: string): string {
+export function isolateActionName(
+  policy: string,
+  workload: { kind: string; namespace: string; name: string },
+  templateIndex?: number,
+  salt?: string,
+): string {
   const template = templateIndex === undefined ? '' : `-${templateIndex}`;
-  return boundedName(`${policy}-isolate${template}-${workload.namespace}-${workload.kind.toLowerCase()}-${workload.name}`, salt);
+  return boundedName(
+    `${policy}-isolate${template}-${workload.namespace}-${workload.kind.toLowerCase()}-${workload.name}`,
+    salt,
+  );
 }
 
 /**
@@ -66,7 +90,12 @@ export function isolateActionName(policy: string, workload: { kind: string; name
  * `warnings`, with how many pairs they hit.
  */
 export function matchVulnerableWorkloads(
-  feeds: readonly FeedView[], match: CelProgram | undefined, workloads: readonly WorkloadView[], inventory: ExposureInventory, now: Date, warnings: string[],
+  feeds: readonly FeedView[],
+  match: CelProgram | undefined,
+  workloads: readonly WorkloadView[],
+  inventory: ExposureInventory,
+  now: Date,
+  warnings: string[],
 ): IsolationMatch {
   const inScope = new Map(workloads.map((w) => [workloadKey(w), w]));
   // The CVE indicators some workload has, merged across feeds (a KEV entry and an EPSS score become one indicator).
@@ -93,8 +122,15 @@ export function matchVulnerableWorkloads(
           const pair = {
             indicator: indicatorActivation(indicator),
             workload: workloadActivation({
-              kind: workload.kind, namespace: workload.namespace, name: workload.name, labels: workload.labels, podLabels: workload.podLabels,
-              internetFacing: exposure.internetFacing, exposure: exposure.exposure, images: exposure.images.map((c) => c.image), finding,
+              kind: workload.kind,
+              namespace: workload.namespace,
+              name: workload.name,
+              labels: workload.labels,
+              podLabels: workload.podLabels,
+              internetFacing: exposure.internetFacing,
+              exposure: exposure.exposure,
+              images: exposure.images.map((c) => c.image),
+              finding,
             }),
             now,
           };
@@ -107,8 +143,14 @@ export function matchVulnerableWorkloads(
       }
     }
   }
-  for (const [message, count] of errors) warnings.push(`spec.match failed on ${count} CVE × workload pair(s), which count as not matching: ${message}`);
-  return { indicators, candidates: [...candidates].sort(([a], [b]) => compareText(a, b)).map(([, c]) => c) };
+  for (const [message, count] of errors)
+    warnings.push(
+      `spec.match failed on ${count} CVE × workload pair(s), which count as not matching: ${message}`,
+    );
+  return {
+    indicators,
+    candidates: [...candidates].sort(([a], [b]) => compareText(a, b)).map(([, c]) => c),
+  };
 }
 
 function cveEvidence({ indicator, finding }: IsolationHit): CveEvidence {
@@ -119,7 +161,8 @@ function cveEvidence({ indicator, finding }: IsolationHit): CveEvidence {
     vendor: string(a.vendor),
     product: string(a.product),
     dateAdded: string(a.dateAdded),
-    knownRansomwareCampaignUse: typeof a.knownRansomwareCampaignUse === 'boolean' ? a.knownRansomwareCampaignUse : undefined,
+    knownRansomwareCampaignUse:
+      typeof a.knownRansomwareCampaignUse === 'boolean' ? a.knownRansomwareCampaignUse : undefined,
     epss: typeof a.epss === 'number' ? a.epss : undefined,
     container: finding.container,
     image: finding.image,
@@ -130,17 +173,30 @@ function cveEvidence({ indicator, finding }: IsolationHit): CveEvidence {
     link: finding.link,
   };
   // No undefined members: the evidence is copied into API objects and compared as JSON.
-  for (const key of Object.keys(evidence) as (keyof CveEvidence)[]) if (evidence[key] === undefined) delete evidence[key];
+  for (const key of Object.keys(evidence) as (keyof CveEvidence)[])
+    if (evidence[key] === undefined) delete evidence[key];
   return evidence;
 }
 
 /** Why the candidate's workload is isolated: the target, how it is reachable, and each CVE finding with its KEV facts. */
 export function isolationEvidence(candidate: IsolationCandidate): ActionEvidence {
   const { workload, exposure } = candidate;
-  const vulnerabilities = candidate.hits.map(cveEvidence).sort((a, b) =>
-    compareText(a.cveID, b.cveID) || compareText(a.container, b.container) || compareText(a.package ?? '', b.package ?? '') || compareText(a.installedVersion, b.installedVersion));
+  const vulnerabilities = candidate.hits
+    .map(cveEvidence)
+    .sort(
+      (a, b) =>
+        compareText(a.cveID, b.cveID) ||
+        compareText(a.container, b.container) ||
+        compareText(a.package ?? '', b.package ?? '') ||
+        compareText(a.installedVersion, b.installedVersion),
+    );
   return {
-    target: { apiVersion: workloadApiVersion(workload.kind), kind: workload.kind, namespace: workload.namespace, name: workload.name },
+    target: {
+      apiVersion: workloadApiVersion(workload.kind),
+      kind: workload.kind,
+      namespace: workload.namespace,
+      name: workload.name,
+    },
     internetFacing: exposure.internetFacing,
     exposure: exposure.exposure.map((p) => ({ ...p })),
     vulnerabilities,
@@ -152,8 +208,11 @@ export function isolationEvidence(candidate: IsolationCandidate): ActionEvidence
  * from which version to which, in which container; or that no fix is published yet.
  * Shared by the CLI and the notifications, so both say the same.
  */
-export function remediation(e: Pick<CveEvidence, 'container' | 'image' | 'package' | 'installedVersion' | 'fixedVersion'>): string {
+export function remediation(
+  e: Pick<CveEvidence, 'container' | 'image' | 'package' | 'installedVersion' | 'fixedVersion'>,
+): string {
   const component = e.package ?? 'the vulnerable package';
-  if (e.fixedVersion) return `upgrade ${component} from ${e.installedVersion} to ${e.fixedVersion} in container ${e.container} (image ${e.image}), then roll out the new image`;
+  if (e.fixedVersion)
+    return `upgrade ${component} from ${e.installedVersion} to ${e.fixedVersion} in container ${e.container} (image ${e.image}), then roll out the new image`;
   return `no fixed version of ${component} ${e.installedVersion} is published yet (container ${e.container}, image ${e.image}): remove or replace the component, or keep the workload isolated`;
 }

@@ -11,7 +11,9 @@ const EMPTY: Fields = Object.freeze({});
 
 /** The object at `value`, or an empty one. */
 export function fields(value: unknown): Fields {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Fields) : EMPTY;
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+    ? (value as Fields)
+    : EMPTY;
 }
 
 /** The list at `value`, or an empty one. */
@@ -55,7 +57,11 @@ export function header(object: unknown): ObjectHeader {
     annotations: stringMap(metadata.annotations),
     owners: items(metadata.ownerReferences).map((r) => {
       const ref = fields(r);
-      return { kind: text(ref.kind) ?? '', name: text(ref.name) ?? '', controller: ref.controller === true };
+      return {
+        kind: text(ref.kind) ?? '',
+        name: text(ref.name) ?? '',
+        controller: ref.controller === true,
+      };
     }),
   };
 }
@@ -67,7 +73,10 @@ export function apiGroup(apiVersion: string): string {
 }
 
 /** Every pair of `selector` is in `labels`. An empty selector is a subset of anything. */
-export function isSubset(selector: Readonly<Record<string, string>>, labels: Readonly<Record<string, string>>): boolean {
+export function isSubset(
+  selector: Readonly<Record<string, string>>,
+  labels: Readonly<Record<string, string>>,
+): boolean {
   for (const [k, v] of Object.entries(selector)) if (labels[k] !== v) return false;
   return true;
 }

@@ -4,7 +4,10 @@ import type { LabelSelector } from '../connectors/types.js';
  * metav1.LabelSelector semantics: every matchLabels pair and every matchExpressions
  * requirement must hold. An absent selector matches everything, as does an empty one.
  */
-export function matchesSelector(selector: LabelSelector | undefined, labels: Readonly<Record<string, string>>): boolean {
+export function matchesSelector(
+  selector: LabelSelector | undefined,
+  labels: Readonly<Record<string, string>>,
+): boolean {
   if (!selector) return true;
   for (const [key, value] of Object.entries(selector.matchLabels ?? {})) {
     if (labels[key] !== value) return false;

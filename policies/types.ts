@@ -1,6 +1,12 @@
 import type { ExposurePolicySpec } from '../crds/index.js';
 import type { Indicator } from '../feeds/index.js';
-import type { ActionRequest, ActionType, LabelSelector, Layer, ObjectRef } from '../connectors/types.js';
+import type {
+  ActionRequest,
+  ActionType,
+  LabelSelector,
+  Layer,
+  ObjectRef,
+} from '../connectors/types.js';
 
 /**
  * The policy engine's inputs and outputs. The engine is pure: the controller fills
@@ -59,7 +65,8 @@ export interface Inventory {
  * `forestall.io/internet-facing: "true"` override, so that an internet-facing workload
  * always has at least one path to show.
  */
-export type ExposureKind = 'LoadBalancer' | 'NodePort' | 'ExternalIP' | 'Ingress' | 'Gateway' | 'Annotation';
+export type ExposureKind =
+  'LoadBalancer' | 'NodePort' | 'ExternalIP' | 'Ingress' | 'Gateway' | 'Annotation';
 
 export interface ExposurePath {
   kind: ExposureKind;

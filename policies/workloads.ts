@@ -9,7 +9,13 @@ import type { NamespaceView, WorkloadView } from './types.js';
 interface ObjectLike {
   apiVersion?: string;
   kind?: string;
-  metadata?: { name?: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string>; ownerReferences?: unknown[] };
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    ownerReferences?: unknown[];
+  };
   spec?: { replicas?: number; template?: { metadata?: { labels?: Record<string, string> } } };
   status?: { desiredNumberScheduled?: number };
 }
@@ -40,14 +46,25 @@ export function workloadView(o: ObjectLike): WorkloadView | undefined {
   // Of all annotations only this one is kept: the snapshot holds every workload of the cluster.
   const accounts = o.metadata?.annotations?.[ACCOUNTS_ANNOTATION];
   const base = {
-    kind, namespace: o.metadata?.namespace ?? 'default', name, labels: o.metadata?.labels ?? {},
+    kind,
+    namespace: o.metadata?.namespace ?? 'default',
+    name,
+    labels: o.metadata?.labels ?? {},
     ...(typeof accounts === 'string' ? { accounts } : {}),
   };
   if (kind === 'Deployment' || kind === 'StatefulSet') {
-    return { ...base, podLabels: o.spec?.template?.metadata?.labels ?? {}, pods: o.spec?.replicas ?? 1 };
+    return {
+      ...base,
+      podLabels: o.spec?.template?.metadata?.labels ?? {},
+      pods: o.spec?.replicas ?? 1,
+    };
   }
   if (kind === 'DaemonSet') {
-    return { ...base, podLabels: o.spec?.template?.metadata?.labels ?? {}, pods: o.status?.desiredNumberScheduled ?? 1 };
+    return {
+      ...base,
+      podLabels: o.spec?.template?.metadata?.labels ?? {},
+      pods: o.status?.desiredNumberScheduled ?? 1,
+    };
   }
   if (kind === 'Pod' && !o.metadata?.ownerReferences?.length) {
     return { ...base, podLabels: base.labels, pods: 1 };
@@ -62,7 +79,10 @@ export function workloadView(o: ObjectLike): WorkloadView | undefined {
  * account (whitespace inside, a quote, a backslash, over 256 characters), which is
  * left out. Empty entries (`"a,,b"`, a trailing comma) are skipped without a problem.
  */
-export function workloadAccounts(w: Pick<WorkloadView, 'accounts'>): { accounts: string[]; problems: string[] } {
+export function workloadAccounts(w: Pick<WorkloadView, 'accounts'>): {
+  accounts: string[];
+  problems: string[];
+} {
   const accounts = new Set<string>();
   const problems: string[] = [];
   for (const entry of (w.accounts ?? '').split(',')) {

@@ -31,8 +31,14 @@ export function normaliseDomains(values: readonly string[]): DomainList {
     }
   });
   const problems: string[] = [];
-  if (bad.length > 0) problems.push(`${list(bad)} ${bad.length === 1 ? 'is not a domain name' : 'are not domain names'} (letters, digits, hyphens and underscores in dot-separated labels; IDNs in their xn-- form)`);
-  if (tooBroad.length > 0) problems.push(`${list(tooBroad)} ${tooBroad.length === 1 ? 'is a top-level domain' : 'are top-level domains'}; blocking a whole TLD is refused`);
+  if (bad.length > 0)
+    problems.push(
+      `${list(bad)} ${bad.length === 1 ? 'is not a domain name' : 'are not domain names'} (letters, digits, hyphens and underscores in dot-separated labels; IDNs in their xn-- form)`,
+    );
+  if (tooBroad.length > 0)
+    problems.push(
+      `${list(tooBroad)} ${tooBroad.length === 1 ? 'is a top-level domain' : 'are top-level domains'}; blocking a whole TLD is refused`,
+    );
   const domains = [...names].filter((name) => !hasListedParent(name, names)).sort();
   return { domains, problems };
 }
@@ -46,6 +52,7 @@ function hasListedParent(name: string, names: ReadonlySet<string>): boolean {
 }
 
 function list(items: string[]): string {
-  const more = items.length > MAX_LISTED_PROBLEMS ? ` and ${items.length - MAX_LISTED_PROBLEMS} more` : '';
+  const more =
+    items.length > MAX_LISTED_PROBLEMS ? ` and ${items.length - MAX_LISTED_PROBLEMS} more` : '';
   return `${items.slice(0, MAX_LISTED_PROBLEMS).join(', ')}${more}`;
 }

@@ -19,7 +19,8 @@ export interface BaseUrlRules {
  * FST_CONNECTOR_INVALID_REQUEST naming `param` and what is wrong.
  */
 export function checkedBaseUrl(param: string, value: unknown, rules: BaseUrlRules): string {
-  const refuse = (why: string) => new ConnectorError('FST_CONNECTOR_INVALID_REQUEST', `params.${param} ${why}`);
+  const refuse = (why: string) =>
+    new ConnectorError('FST_CONNECTOR_INVALID_REQUEST', `params.${param} ${why}`);
   if (typeof value !== 'string' || value.trim() === '') throw refuse('is required');
   let url: URL;
   try {
@@ -27,12 +28,20 @@ export function checkedBaseUrl(param: string, value: unknown, rules: BaseUrlRule
   } catch {
     throw refuse(`is not an absolute URL: "${value}"`);
   }
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname))) {
-    throw refuse(`must be an https URL (plain http only to a loopback test server), not "${value}"`);
+  if (
+    url.protocol !== 'https:' &&
+    !(url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname))
+  ) {
+    throw refuse(
+      `must be an https URL (plain http only to a loopback test server), not "${value}"`,
+    );
   }
-  if (url.username !== '' || url.password !== '') throw refuse('must not carry user info; credentials come from the Secret');
-  if (url.search !== '' || url.hash !== '') throw refuse(`must have no query or fragment: "${value}"`);
+  if (url.username !== '' || url.password !== '')
+    throw refuse('must not carry user info; credentials come from the Secret');
+  if (url.search !== '' || url.hash !== '')
+    throw refuse(`must have no query or fragment: "${value}"`);
   const path = url.pathname.replace(/\/+$/, '');
-  if (!rules.path && path !== '') throw refuse(`must be the origin only (scheme and host), without the path "${url.pathname}"`);
+  if (!rules.path && path !== '')
+    throw refuse(`must be the origin only (scheme and host), without the path "${url.pathname}"`);
   return `${url.origin}${path}`;
 }

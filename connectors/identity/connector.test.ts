@@ -4,7 +4,13 @@ import type { ActionRequest, ActionType } from '../types.js';
 import { IdentityConnector } from './connector.js';
 import { keycloakProvider } from './keycloak/index.js';
 import { scimProvider } from './scim/index.js';
-import type { IdentityAccess, IdentityLedger, IdentityProvider, IpZone, LedgerRecord } from './types.js';
+import type {
+  IdentityAccess,
+  IdentityLedger,
+  IdentityProvider,
+  IpZone,
+  LedgerRecord,
+} from './types.js';
 
 // The connector's own logic: validation, never-touch, the cap, the ledger and its order,
 // convergence and reversal. The provider here is a toy with its own tiny API (served by
@@ -12,7 +18,11 @@ import type { IdentityAccess, IdentityLedger, IdentityProvider, IpZone, LedgerRe
 // themselves are tested against the real servers in
 // test/integration/identity-connectors.test.ts.
 
-interface ToyUser { id: string; login: string; active: boolean }
+interface ToyUser {
+  id: string;
+  login: string;
+  active: boolean;
+}
 
 /** The toy provider's state, and the API that serves it. */
 class ToyDirectory {
@@ -39,26 +49,39 @@ class ToyDirectory {
     const url = new URL(String(input));
     const method = init?.method ?? 'GET';
     const path = url.pathname.replace(/^\/api/, '');
-    const ok = (body?: unknown): Response => (body === undefined ? new Response(null, { status: 204 }) : Response.json(body));
+    const ok = (body?: unknown): Response =>
+      body === undefined ? new Response(null, { status: 204 }) : Response.json(body);
     if (method !== 'GET') {
       this.onWrite(`${method} ${path}`);
       this.writes.push(`${method} ${path}`);
     }
     let m: RegExpExecArray | null;
-    if (method === 'GET' && path === '/users') return ok([...this.users.values()].filter((u) => u.login.toLowerCase() === url.searchParams.get('login')!.toLowerCase()));
+    if (method === 'GET' && path === '/users')
+      return ok(
+        [...this.users.values()].filter(
+          (u) => u.login.toLowerCase() === url.searchParams.get('login')!.toLowerCase(),
+        ),
+      );
     if ((m = /^\/users\/(\w+)\/(suspend|restore)$/.exec(path))) {
       this.users.get(m[1]!)!.active = m[2] === 'restore';
       return ok();
     }
-    if (method === 'GET' && path === '/groups') return ok([...this.groups.values()].filter((g) => g.name === url.searchParams.get('name')).map(({ id, name }) => ({ id, name })));
+    if (method === 'GET' && path === '/groups')
+      return ok(
+        [...this.groups.values()]
+          .filter((g) => g.name === url.searchParams.get('name'))
+          .map(({ id, name }) => ({ id, name })),
+      );
     if ((m = /^\/groups\/([\w-]+)\/members\/(\w+)$/.exec(path))) {
       const group = this.groups.get(m[1]!)!;
-      if (method === 'GET') return group.members.has(m[2]!) ? ok({}) : new Response(null, { status: 404 });
+      if (method === 'GET')
+        return group.members.has(m[2]!) ? ok({}) : new Response(null, { status: 404 });
       if (method === 'PUT') group.members.add(m[2]!);
       else group.members.delete(m[2]!);
       return ok();
     }
-    if (method === 'GET' && path === '/zones') return ok([...this.zones.values()].filter((z) => z.name === url.searchParams.get('name')));
+    if (method === 'GET' && path === '/zones')
+      return ok([...this.zones.values()].filter((z) => z.name === url.searchParams.get('name')));
     if (method === 'POST' && path === '/zones') {
       const body = JSON.parse(init!.body as string) as { name: string; ranges: string[] };
       const zone = { id: `z${this.next++}`, name: body.name, ranges: body.ranges };
@@ -67,14 +90,19 @@ class ToyDirectory {
     }
     if ((m = /^\/zones\/(\w+)$/.exec(path))) {
       if (method === 'DELETE') this.zones.delete(m[1]!);
-      else this.zones.get(m[1]!)!.ranges = (JSON.parse(init!.body as string) as { ranges: string[] }).ranges;
+      else
+        this.zones.get(m[1]!)!.ranges = (
+          JSON.parse(init!.body as string) as { ranges: string[] }
+        ).ranges;
       return ok();
     }
     return new Response('no such route', { status: 404 });
   };
 }
 
-function toyProvider(options: { zonesCreated?: boolean } = {}): IdentityProvider & { endpointCalls: number } {
+function toyProvider(
+  options: { zonesCreated?: boolean } = {},
+): IdentityProvider & { endpointCalls: number } {
   const provider: IdentityProvider & { endpointCalls: number } = {
     kind: 'okta',
     supports: ['IdentitySuspend', 'StepUpAuth', 'IdentityBlock'],
@@ -84,29 +112,55 @@ function toyProvider(options: { zonesCreated?: boolean } = {}): IdentityProvider
     endpointCalls: 0,
     endpoint(params, secret) {
       provider.endpointCalls++;
-      return { baseUrl: `${String(params['url'])}/api`, auth: { type: 'bearer', token: secret['token']! } };
+      return {
+        baseUrl: `${String(params['url'])}/api`,
+        auth: { type: 'bearer', token: secret['token']! },
+      };
     },
     async findUser(http, login) {
-      const users = (await http.send<ToyUser[]>({ method: 'GET', path: '/users', query: { login } })).body;
+      const users = (
+        await http.send<ToyUser[]>({ method: 'GET', path: '/users', query: { login } })
+      ).body;
       return users[0];
     },
     suspend: (user) => [{ method: 'POST', path: `/users/${user.id}/suspend` }],
     restore: (user) => [{ method: 'POST', path: `/users/${user.id}/restore` }],
     async findGroup(http, name) {
-      return (await http.send<{ id: string; name: string }[]>({ method: 'GET', path: '/groups', query: { name } })).body[0];
+      return (
+        await http.send<{ id: string; name: string }[]>({
+          method: 'GET',
+          path: '/groups',
+          query: { name },
+        })
+      ).body[0];
     },
     async isMember(http, group, user) {
-      return (await http.send({ method: 'GET', path: `/groups/${group.id}/members/${user.id}` }, { accept: [404] })).status === 200;
+      return (
+        (
+          await http.send(
+            { method: 'GET', path: `/groups/${group.id}/members/${user.id}` },
+            { accept: [404] },
+          )
+        ).status === 200
+      );
     },
     addMember: (group, user) => [{ method: 'PUT', path: `/groups/${group.id}/members/${user.id}` }],
-    removeMember: (group, user) => [{ method: 'DELETE', path: `/groups/${group.id}/members/${user.id}` }],
+    removeMember: (group, user) => [
+      { method: 'DELETE', path: `/groups/${group.id}/members/${user.id}` },
+    ],
     async findZone(http, name) {
-      return (await http.send<IpZone[]>({ method: 'GET', path: '/zones', query: { name } })).body[0];
+      return (await http.send<IpZone[]>({ method: 'GET', path: '/zones', query: { name } }))
+        .body[0];
     },
-    setZoneRanges: (zone, ranges) => [{ method: 'PUT', path: `/zones/${zone.id}`, body: { ranges } }],
+    setZoneRanges: (zone, ranges) => [
+      { method: 'PUT', path: `/zones/${zone.id}`, body: { ranges } },
+    ],
     deleteZone: (zone) => [{ method: 'DELETE', path: `/zones/${zone.id}` }],
   };
-  if (options.zonesCreated !== false) provider.createZone = (name, ranges) => [{ method: 'POST', path: '/zones', body: { name, ranges } }];
+  if (options.zonesCreated !== false)
+    provider.createZone = (name, ranges) => [
+      { method: 'POST', path: '/zones', body: { name, ranges } },
+    ];
   return provider;
 }
 
@@ -127,18 +181,38 @@ class MemoryLedger implements IdentityLedger {
   }
 }
 
-function setUp(options: { neverTouch?: string[]; secret?: Record<string, string>; zonesCreated?: boolean } = {}) {
+function setUp(
+  options: { neverTouch?: string[]; secret?: Record<string, string>; zonesCreated?: boolean } = {},
+) {
   const directory = new ToyDirectory();
   const ledger = new MemoryLedger();
   const secret = vi.fn(async () => options.secret ?? { token: 'toy-token-0123456789' });
-  const access: IdentityAccess = { secret, ledger, fetch: directory.fetch as typeof globalThis.fetch, ...(options.neverTouch ? { neverTouch: options.neverTouch } : {}) };
+  const access: IdentityAccess = {
+    secret,
+    ledger,
+    fetch: directory.fetch as typeof globalThis.fetch,
+    ...(options.neverTouch ? { neverTouch: options.neverTouch } : {}),
+  };
   const provider = toyProvider(options);
-  const connector = new IdentityConnector(provider, access, { http: { retries: 0 }, clock: () => new Date('2026-05-01T10:00:00Z') });
+  const connector = new IdentityConnector(provider, access, {
+    http: { retries: 0 },
+    clock: () => new Date('2026-05-01T10:00:00Z'),
+  });
   return { directory, ledger, connector, provider, secret };
 }
 
-function request(type: ActionType, values: string[], params: Record<string, unknown> = {}): ActionRequest {
-  return { name: 'act-1', type, values, scope: { namespaces: [] }, params: { credentialsSecretRef: 'toy-creds', url: 'https://toy.example.test', ...params } };
+function request(
+  type: ActionType,
+  values: string[],
+  params: Record<string, unknown> = {},
+): ActionRequest {
+  return {
+    name: 'act-1',
+    type,
+    values,
+    scope: { namespaces: [] },
+    params: { credentialsSecretRef: 'toy-creds', url: 'https://toy.example.test', ...params },
+  };
 }
 
 describe('IdentityConnector with a provider that refuses some suspensions', () => {
@@ -165,45 +239,92 @@ describe('IdentityConnector.validate', () => {
   });
 
   it('GIVEN unknown, missing or misplaced params THEN each is named', () => {
-    expect(connector.validate(request('IdentitySuspend', ['alice'], { prority: 1 }))).toEqual([expect.stringMatching(/^params\.prority is not a parameter of this connector/)]);
-    expect(connector.validate({ ...request('IdentitySuspend', ['alice']), params: { url: 'https://x' } })).toEqual([expect.stringMatching(/^params\.credentialsSecretRef is required/)]);
-    expect(connector.validate(request('StepUpAuth', ['alice']))).toEqual([expect.stringMatching(/^params\.group is required for StepUpAuth/)]);
-    expect(connector.validate(request('IdentitySuspend', ['alice'], { zone: 'z' }))).toEqual(['params.zone is a parameter for IdentityBlock only, not for IdentitySuspend']);
-    expect(connector.validate(request('IdentitySuspend', ['alice'], { maxUsers: 0 }))).toEqual(['params.maxUsers must be at least 1, not 0']);
+    expect(connector.validate(request('IdentitySuspend', ['alice'], { prority: 1 }))).toEqual([
+      expect.stringMatching(/^params\.prority is not a parameter of this connector/),
+    ]);
+    expect(
+      connector.validate({
+        ...request('IdentitySuspend', ['alice']),
+        params: { url: 'https://x' },
+      }),
+    ).toEqual([expect.stringMatching(/^params\.credentialsSecretRef is required/)]);
+    expect(connector.validate(request('StepUpAuth', ['alice']))).toEqual([
+      expect.stringMatching(/^params\.group is required for StepUpAuth/),
+    ]);
+    expect(connector.validate(request('IdentitySuspend', ['alice'], { zone: 'z' }))).toEqual([
+      'params.zone is a parameter for IdentityBlock only, not for IdentitySuspend',
+    ]);
+    expect(connector.validate(request('IdentitySuspend', ['alice'], { maxUsers: 0 }))).toEqual([
+      'params.maxUsers must be at least 1, not 0',
+    ]);
   });
 
   it('GIVEN more users than maxUsers THEN validation fails (the action goes to review); a higher cap lets it through', () => {
     const eleven = Array.from({ length: 11 }, (_, i) => `user${i}`);
-    expect(connector.validate(request('IdentitySuspend', eleven))).toEqual(['values name 11 users, more than params.maxUsers (10); an identity action this large needs review']);
-    expect(connector.validate(request('StepUpAuth', eleven.slice(0, 3), { group: 'mfa', maxUsers: 2 }))).toHaveLength(1);
+    expect(connector.validate(request('IdentitySuspend', eleven))).toEqual([
+      'values name 11 users, more than params.maxUsers (10); an identity action this large needs review',
+    ]);
+    expect(
+      connector.validate(request('StepUpAuth', eleven.slice(0, 3), { group: 'mfa', maxUsers: 2 })),
+    ).toHaveLength(1);
     expect(connector.validate(request('IdentitySuspend', eleven, { maxUsers: 11 }))).toEqual([]);
     // The same login in another case counts once.
-    expect(connector.validate(request('IdentitySuspend', ['a', 'A', 'b'], { maxUsers: 2 }))).toEqual([]);
+    expect(
+      connector.validate(request('IdentitySuspend', ['a', 'A', 'b'], { maxUsers: 2 })),
+    ).toEqual([]);
   });
 
   it('GIVEN empty values, bad addresses or a whole address family THEN they are refused', () => {
-    expect(connector.validate(request('IdentitySuspend', ['alice', ' ']))).toEqual(['values[1] must be a non-empty string']);
-    expect(connector.validate(request('IdentityBlock', ['10.0.0.1', 'nope'], { zone: 'z' }))).toEqual(['values[1] "nope" is not an IP address or CIDR']);
-    expect(connector.validate(request('IdentityBlock', ['0.0.0.0/0'], { zone: 'z' }))).toEqual([expect.stringMatching(/every IPv4 sign-in/)]);
+    expect(connector.validate(request('IdentitySuspend', ['alice', ' ']))).toEqual([
+      'values[1] must be a non-empty string',
+    ]);
+    expect(
+      connector.validate(request('IdentityBlock', ['10.0.0.1', 'nope'], { zone: 'z' })),
+    ).toEqual(['values[1] "nope" is not an IP address or CIDR']);
+    expect(connector.validate(request('IdentityBlock', ['0.0.0.0/0'], { zone: 'z' }))).toEqual([
+      expect.stringMatching(/every IPv4 sign-in/),
+    ]);
   });
 
   it('GIVEN a never-touch group for StepUpAuth THEN it is refused', () => {
     const { connector: guarded } = setUp({ neverTouch: ['Admins'] });
-    expect(guarded.validate(request('StepUpAuth', ['alice'], { group: 'admins' }))).toEqual(['params.group "admins" is on the never-touch list']);
+    expect(guarded.validate(request('StepUpAuth', ['alice'], { group: 'admins' }))).toEqual([
+      'params.group "admins" is on the never-touch list',
+    ]);
   });
 
   it('GIVEN an action type the provider cannot carry THEN the refusal says why', () => {
-    const keycloak = new IdentityConnector(keycloakProvider, { secret: async () => ({}), ledger: new MemoryLedger() });
+    const keycloak = new IdentityConnector(keycloakProvider, {
+      secret: async () => ({}),
+      ledger: new MemoryLedger(),
+    });
     expect(keycloak.validate(request('IdentityBlock', ['10.0.0.1'], { zone: 'z' }))).toEqual([
       'type IdentityBlock is not enforced by identity:keycloak (it enforces IdentitySuspend, StepUpAuth): Keycloak has no IP blocklist, so IdentityBlock is refused.',
     ]);
-    const scim = new IdentityConnector(scimProvider, { secret: async () => ({}), ledger: new MemoryLedger() });
-    expect(scim.params.map((p) => p.name)).toEqual(['credentialsSecretRef', 'credentialsSecretNamespace', 'neverTouch', 'maxUsers', 'group', 'url']);
+    const scim = new IdentityConnector(scimProvider, {
+      secret: async () => ({}),
+      ledger: new MemoryLedger(),
+    });
+    expect(scim.params.map((p) => p.name)).toEqual([
+      'credentialsSecretRef',
+      'credentialsSecretNamespace',
+      'neverTouch',
+      'maxUsers',
+      'group',
+      'url',
+    ]);
   });
 
   it('GIVEN an invalid request WHEN applied THEN FST_CONNECTOR_INVALID_REQUEST and nothing is read or written', async () => {
     const { connector: c, directory, ledger, secret } = setUp();
-    const err = await c.apply(request('IdentitySuspend', Array.from({ length: 11 }, (_, i) => `u${i}`))).catch((e: unknown) => e);
+    const err = await c
+      .apply(
+        request(
+          'IdentitySuspend',
+          Array.from({ length: 11 }, (_, i) => `u${i}`),
+        ),
+      )
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConnectorError);
     expect((err as ConnectorError).code).toBe('FST_CONNECTOR_INVALID_REQUEST');
     expect(secret).not.toHaveBeenCalled();
@@ -220,13 +341,26 @@ describe('IdentityConnector IdentitySuspend', () => {
     const ops = directory.addUser('ops-oncall');
     const dormant = directory.addUser('dormant', false);
     directory.onWrite = (what) => {
-      if (what.endsWith('/suspend')) expect(ledger.records.get('act-1')?.entries.map((e) => e.id)).toContain(what.split('/')[2]);
+      if (what.endsWith('/suspend'))
+        expect(ledger.records.get('act-1')?.entries.map((e) => e.id)).toContain(what.split('/')[2]);
     };
-    const req = request('IdentitySuspend', ['alice', 'breakglass-admin', 'ghost', 'dormant', 'ops-oncall'], { neverTouch: ['OPS-ONCALL'] });
+    const req = request(
+      'IdentitySuspend',
+      ['alice', 'breakglass-admin', 'ghost', 'dormant', 'ops-oncall'],
+      { neverTouch: ['OPS-ONCALL'] },
+    );
 
     const outcome = await connector.apply(req);
-    expect(outcome.changes).toEqual([{ op: 'update', ref: { apiVersion: 'identity.forestall.io/okta', kind: 'User', name: 'alice' }, requests: [{ method: 'POST', path: `/users/${alice.id}/suspend` }] }]);
-    expect(outcome.objects).toEqual([{ apiVersion: 'identity.forestall.io/okta', kind: 'User', name: 'alice' }]);
+    expect(outcome.changes).toEqual([
+      {
+        op: 'update',
+        ref: { apiVersion: 'identity.forestall.io/okta', kind: 'User', name: 'alice' },
+        requests: [{ method: 'POST', path: `/users/${alice.id}/suspend` }],
+      },
+    ]);
+    expect(outcome.objects).toEqual([
+      { apiVersion: 'identity.forestall.io/okta', kind: 'User', name: 'alice' },
+    ]);
     expect(outcome.skipped).toEqual([
       'breakglass-admin is on the never-touch list; not touched',
       'user ghost not found at okta',
@@ -234,7 +368,12 @@ describe('IdentityConnector IdentitySuspend', () => {
       'ops-oncall is on the never-touch list; not touched',
     ]);
     expect(directory.writes).toEqual([`POST /users/${alice.id}/suspend`]);
-    expect([alice.active, breakGlass.active, ops.active, dormant.active]).toEqual([false, true, true, false]);
+    expect([alice.active, breakGlass.active, ops.active, dormant.active]).toEqual([
+      false,
+      true,
+      true,
+      false,
+    ]);
     expect(ledger.records.get('act-1')).toEqual({
       connector: 'identity:okta',
       endpoint: { credentialsSecretRef: 'toy-creds', url: 'https://toy.example.test' },
@@ -286,8 +425,16 @@ describe('IdentityConnector IdentitySuspend', () => {
     await connector.apply(request('IdentitySuspend', ['alice', 'bob']));
     expect([alice.active, bob.active]).toEqual([false, false]);
 
-    const shrunk = await connector.apply(request('IdentitySuspend', ['alice', 'bob'], { neverTouch: ['bob'] }));
-    expect(shrunk.changes).toEqual([{ op: 'update', ref: expect.objectContaining({ name: 'bob' }), requests: [{ method: 'POST', path: `/users/${bob.id}/restore` }] }]);
+    const shrunk = await connector.apply(
+      request('IdentitySuspend', ['alice', 'bob'], { neverTouch: ['bob'] }),
+    );
+    expect(shrunk.changes).toEqual([
+      {
+        op: 'update',
+        ref: expect.objectContaining({ name: 'bob' }),
+        requests: [{ method: 'POST', path: `/users/${bob.id}/restore` }],
+      },
+    ]);
     expect(bob.active).toBe(true);
     expect(ledger.records.get('act-1')?.entries.map((e) => e.subject)).toEqual(['alice']);
 
@@ -306,16 +453,23 @@ describe('IdentityConnector IdentitySuspend', () => {
     directory.writes = [];
     const removed = await connector.remove('act-1');
     expect(removed.changes).toEqual([]);
-    expect(removed.skipped).toEqual(['user bob no longer exists at okta; nothing to re-enable', 'user alice was re-enabled by someone else; left as is']);
+    expect(removed.skipped).toEqual([
+      'user bob no longer exists at okta; nothing to re-enable',
+      'user alice was re-enabled by someone else; left as is',
+    ]);
     expect(directory.writes).toEqual([]);
     expect(ledger.records.has('act-1')).toBe(false);
   });
 
   it('GIVEN a Secret without the key the provider needs THEN FST_IDENTITY_CREDENTIALS names the Secret and the key', async () => {
     const { connector } = setUp({ secret: { other: 'x' } });
-    const err = (await connector.plan(request('IdentitySuspend', ['alice'], { credentialsSecretNamespace: 'idp' })).catch((e: unknown) => e)) as ConnectorError;
+    const err = (await connector
+      .plan(request('IdentitySuspend', ['alice'], { credentialsSecretNamespace: 'idp' }))
+      .catch((e: unknown) => e)) as ConnectorError;
     expect(err.code).toBe('FST_IDENTITY_CREDENTIALS');
-    expect(err.message).toBe('identity:okta: Secret idp/toy-creds has no key "token" (it needs "token")');
+    expect(err.message).toBe(
+      'identity:okta: Secret idp/toy-creds has no key "token" (it needs "token")',
+    );
   });
 
   it('GIVEN the same endpoint and Secret THEN the client is reused; a rotated Secret gives a new one', async () => {
@@ -327,22 +481,32 @@ describe('IdentityConnector IdentitySuspend', () => {
     secret.mockResolvedValue({ token: 'rotated-token-0123456789' });
     await connector.plan(request('IdentitySuspend', ['alice']));
     expect(provider.endpointCalls).toBe(2);
-    expect(secret).toHaveBeenCalledWith({ name: 'toy-creds' }, 'params.credentialsSecretRef', expect.any(Function));
+    expect(secret).toHaveBeenCalledWith(
+      { name: 'toy-creds' },
+      'params.credentialsSecretRef',
+      expect.any(Function),
+    );
   });
 
   it('GIVEN an endpoint WHEN its Secret is read THEN the access is told every URL the credentials go to', async () => {
     const { connector, directory, secret } = setUp();
     directory.addUser('alice');
     await connector.plan(request('IdentitySuspend', ['alice']));
-    const destinations = (secret.mock.calls[0] as unknown as [unknown, string, (d: Record<string, string>) => string[]])[2];
-    expect(destinations({ token: 'toy-token-0123456789' })).toEqual(['https://toy.example.test/api']);
+    const destinations = (
+      secret.mock.calls[0] as unknown as [unknown, string, (d: Record<string, string>) => string[]]
+    )[2];
+    expect(destinations({ token: 'toy-token-0123456789' })).toEqual([
+      'https://toy.example.test/api',
+    ]);
     expect(() => destinations({})).toThrow(/has no key "token"/);
   });
 
-  it("GIVEN a ledger written by another connector THEN apply refuses instead of overwriting it", async () => {
+  it('GIVEN a ledger written by another connector THEN apply refuses instead of overwriting it', async () => {
     const { connector, ledger } = setUp();
     ledger.records.set('act-1', { connector: 'identity:entra', endpoint: {}, entries: [] });
-    await expect(connector.apply(request('IdentitySuspend', []))).rejects.toThrow(/held by identity:entra/);
+    await expect(connector.apply(request('IdentitySuspend', []))).rejects.toThrow(
+      /held by identity:entra/,
+    );
   });
 });
 
@@ -354,10 +518,24 @@ describe('IdentityConnector StepUpAuth', () => {
     directory.addGroup('mfa', [bob.id]);
     const req = request('StepUpAuth', ['alice', 'bob'], { group: 'mfa' });
     const outcome = await connector.apply(req);
-    expect(outcome.changes).toEqual([{ op: 'create', ref: expect.objectContaining({ kind: 'GroupMember', name: 'mfa/alice' }), requests: [{ method: 'PUT', path: `/groups/g-mfa/members/${alice.id}` }] }]);
+    expect(outcome.changes).toEqual([
+      {
+        op: 'create',
+        ref: expect.objectContaining({ kind: 'GroupMember', name: 'mfa/alice' }),
+        requests: [{ method: 'PUT', path: `/groups/g-mfa/members/${alice.id}` }],
+      },
+    ]);
     expect(outcome.objects.map((o) => o.name)).toEqual(['mfa/alice', 'mfa/bob']);
     expect(outcome.skipped).toEqual(['user bob is already a member of mfa; not ours to remove']);
-    expect(ledger.records.get('act-1')?.entries).toEqual([{ op: 'member', subject: 'alice', id: alice.id, group: { id: 'g-mfa', name: 'mfa' }, at: '2026-05-01T10:00:00.000Z' }]);
+    expect(ledger.records.get('act-1')?.entries).toEqual([
+      {
+        op: 'member',
+        subject: 'alice',
+        id: alice.id,
+        group: { id: 'g-mfa', name: 'mfa' },
+        at: '2026-05-01T10:00:00.000Z',
+      },
+    ]);
     expect(await connector.plan(req)).toEqual([]);
 
     await connector.remove('act-1');
@@ -367,25 +545,45 @@ describe('IdentityConnector StepUpAuth', () => {
   it('GIVEN a group that does not exist THEN the error names it', async () => {
     const { connector, directory } = setUp();
     directory.addUser('alice');
-    await expect(connector.plan(request('StepUpAuth', ['alice'], { group: 'nope' }))).rejects.toThrow(/params\.group "nope" does not exist at okta/);
+    await expect(
+      connector.plan(request('StepUpAuth', ['alice'], { group: 'nope' })),
+    ).rejects.toThrow(/params\.group "nope" does not exist at okta/);
   });
 });
 
 describe('IdentityConnector IdentityBlock', () => {
   it('GIVEN no zone and a provider that creates zones THEN it is created (recorded with its id) and deleted by remove()', async () => {
     const { connector, directory, ledger } = setUp();
-    const req = request('IdentityBlock', ['203.0.113.7', '198.51.100.0/24'], { zone: 'forestall-block' });
+    const req = request('IdentityBlock', ['203.0.113.7', '198.51.100.0/24'], {
+      zone: 'forestall-block',
+    });
     const outcome = await connector.apply(req);
-    expect(outcome.changes).toEqual([{
-      op: 'create',
-      ref: { apiVersion: 'identity.forestall.io/okta', kind: 'NetworkZone', name: 'forestall-block' },
-      requests: [{ method: 'POST', path: '/zones', body: { name: 'forestall-block', ranges: ['198.51.100.0/24', '203.0.113.7/32'] } }],
-    }]);
+    expect(outcome.changes).toEqual([
+      {
+        op: 'create',
+        ref: {
+          apiVersion: 'identity.forestall.io/okta',
+          kind: 'NetworkZone',
+          name: 'forestall-block',
+        },
+        requests: [
+          {
+            method: 'POST',
+            path: '/zones',
+            body: { name: 'forestall-block', ranges: ['198.51.100.0/24', '203.0.113.7/32'] },
+          },
+        ],
+      },
+    ]);
     const zone = [...directory.zones.values()][0]!;
-    expect(ledger.records.get('act-1')?.entries).toEqual([expect.objectContaining({ op: 'zone-created', subject: 'forestall-block', id: zone.id })]);
+    expect(ledger.records.get('act-1')?.entries).toEqual([
+      expect.objectContaining({ op: 'zone-created', subject: 'forestall-block', id: zone.id }),
+    ]);
     expect(await connector.plan(req)).toEqual([]);
 
-    const grown = request('IdentityBlock', ['203.0.113.7', '198.51.100.0/24', '192.0.2.1'], { zone: 'forestall-block' });
+    const grown = request('IdentityBlock', ['203.0.113.7', '198.51.100.0/24', '192.0.2.1'], {
+      zone: 'forestall-block',
+    });
     await connector.apply(grown);
     expect(zone.ranges).toEqual(['192.0.2.1/32', '198.51.100.0/24', '203.0.113.7/32']);
     expect(ledger.records.get('act-1')?.entries).toHaveLength(1);
@@ -405,8 +603,14 @@ describe('IdentityConnector IdentityBlock', () => {
 
   it('GIVEN a zone that already blocks the addresses, spelt differently THEN nothing is written or recorded', async () => {
     const { connector, directory, ledger } = setUp();
-    directory.zones.set('z9', { id: 'z9', name: 'corp-block', ranges: ['192.0.2.128/25', '192.0.2.0/25'] });
-    const outcome = await connector.apply(request('IdentityBlock', ['192.0.2.0/24', '192.0.2.77'], { zone: 'corp-block' }));
+    directory.zones.set('z9', {
+      id: 'z9',
+      name: 'corp-block',
+      ranges: ['192.0.2.128/25', '192.0.2.0/25'],
+    });
+    const outcome = await connector.apply(
+      request('IdentityBlock', ['192.0.2.0/24', '192.0.2.77'], { zone: 'corp-block' }),
+    );
     expect(outcome.changes).toEqual([]);
     expect(outcome.objects.map((o) => o.name)).toEqual(['corp-block']);
     expect(directory.writes).toEqual([]);
@@ -415,6 +619,10 @@ describe('IdentityConnector IdentityBlock', () => {
 
   it('GIVEN a provider that does not create zones (Entra) and no such zone THEN the error names it', async () => {
     const { connector } = setUp({ zonesCreated: false });
-    await expect(connector.plan(request('IdentityBlock', ['203.0.113.7'], { zone: 'loc-1' }))).rejects.toThrow(/params\.zone "loc-1" does not exist at okta; Forestall sets the ranges of a NamedLocation/);
+    await expect(
+      connector.plan(request('IdentityBlock', ['203.0.113.7'], { zone: 'loc-1' })),
+    ).rejects.toThrow(
+      /params\.zone "loc-1" does not exist at okta; Forestall sets the ranges of a NamedLocation/,
+    );
   });
 });

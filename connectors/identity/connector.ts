@@ -33,12 +33,27 @@ import { aggregateCidrs } from '../network/cidrs.js';
 import { checkParams } from '../params.js';
 import { canonicalJson, invalidRequest } from '../render.js';
 import { ConnectorError } from '../errors.js';
-import type { ActionRequest, ActionType, ApplyOptions, ApplyOutcome, Change, Connector, ObjectRef, ParamSpec } from '../types.js';
+import type {
+  ActionRequest,
+  ActionType,
+  ApplyOptions,
+  ApplyOutcome,
+  Change,
+  Connector,
+  ObjectRef,
+  ParamSpec,
+} from '../types.js';
 import { createIdentityHttp, type IdentityHttpOptions } from './http.js';
 import {
   identityRef,
-  type HttpCall, type IdentityAccess, type IdentityHttp, type IdentityProvider, type IdpUser, type IpZone,
-  type LedgerEntry, type LedgerRecord,
+  type HttpCall,
+  type IdentityAccess,
+  type IdentityHttp,
+  type IdentityProvider,
+  type IdpUser,
+  type IpZone,
+  type LedgerEntry,
+  type LedgerRecord,
 } from './types.js';
 
 const USER_ACTIONS: readonly ActionType[] = ['IdentitySuspend', 'StepUpAuth'];
@@ -55,15 +70,22 @@ export const SHARED_IDENTITY_PARAMS: readonly ParamSpec[] = [
     name: 'credentialsSecretRef',
     type: 'string',
     required: true,
-    description: 'The name of the Secret with the provider credentials (its keys depend on the provider).',
+    description:
+      'The name of the Secret with the provider credentials (its keys depend on the provider).',
   },
-  { name: 'credentialsSecretNamespace', type: 'string', format: 'namespace', description: "The namespace of that Secret; default the controller's." },
+  {
+    name: 'credentialsSecretNamespace',
+    type: 'string',
+    format: 'namespace',
+    description: "The namespace of that Secret; default the controller's.",
+  },
   {
     name: 'neverTouch',
     type: 'stringList',
     default: [],
     maxItems: 1000,
-    description: 'Logins and group names never written, whatever the values say (in addition to the controller flag --identity-never-touch).',
+    description:
+      'Logins and group names never written, whatever the values say (in addition to the controller flag --identity-never-touch).',
   },
   {
     name: 'maxUsers',
@@ -72,21 +94,24 @@ export const SHARED_IDENTITY_PARAMS: readonly ParamSpec[] = [
     minimum: 1,
     maximum: 1000,
     actions: USER_ACTIONS,
-    description: 'The most users one action may name; a request naming more fails validation, which sends the action to review.',
+    description:
+      'The most users one action may name; a request naming more fails validation, which sends the action to review.',
   },
   {
     name: 'group',
     type: 'string',
     required: true,
     actions: ['StepUpAuth'],
-    description: "The group whose sign-on policy requires MFA; the users are added to it for the action's lifetime.",
+    description:
+      "The group whose sign-on policy requires MFA; the users are added to it for the action's lifetime.",
   },
   {
     name: 'zone',
     type: 'string',
     required: true,
     actions: ['IdentityBlock'],
-    description: 'Okta: the name of the BLOCKLIST network zone (created when missing). Entra: the id of the IP named location (it must exist).',
+    description:
+      'Okta: the name of the BLOCKLIST network zone (created when missing). Entra: the id of the IP named location (it must exist).',
   },
 ];
 
@@ -139,12 +164,20 @@ export class IdentityConnector implements Connector {
   private readonly clients = new Map<string, IdentityHttp>();
   private readonly clock: () => Date;
 
-  constructor(readonly provider: IdentityProvider, private readonly access: IdentityAccess, private readonly options: IdentityConnectorOptions = {}) {
+  constructor(
+    readonly provider: IdentityProvider,
+    private readonly access: IdentityAccess,
+    private readonly options: IdentityConnectorOptions = {},
+  ) {
     this.id = `identity:${provider.kind}`;
     this.supports = provider.supports;
     this.description = provider.description;
     this.params = [
-      ...SHARED_IDENTITY_PARAMS.filter((spec) => spec.actions === undefined || spec.actions.some((type) => provider.supports.includes(type))),
+      ...SHARED_IDENTITY_PARAMS.filter(
+        (spec) =>
+          spec.actions === undefined ||
+          spec.actions.some((type) => provider.supports.includes(type)),
+      ),
       ...provider.endpointParams,
     ];
     this.clock = options.clock ?? (() => new Date());
@@ -152,10 +185,13 @@ export class IdentityConnector implements Connector {
 
   validate(request: ActionRequest): string[] {
     const problems: string[] = [];
-    if (request.name.length > 253 || !OBJECT_NAME.test(request.name)) problems.push(`name is not a valid object name: "${request.name}"`);
+    if (request.name.length > 253 || !OBJECT_NAME.test(request.name))
+      problems.push(`name is not a valid object name: "${request.name}"`);
     if (!this.supports.includes(request.type)) {
       const reason = this.provider.refusals?.[request.type];
-      problems.push(`type ${request.type} is not enforced by ${this.id} (it enforces ${this.supports.join(', ')})${reason ? `: ${reason}` : ''}`);
+      problems.push(
+        `type ${request.type} is not enforced by ${this.id} (it enforces ${this.supports.join(', ')})${reason ? `: ${reason}` : ''}`,
+      );
       return problems;
     }
     const params = request.params ?? {};
@@ -163,25 +199,38 @@ export class IdentityConnector implements Connector {
     problems.push(...paramProblems);
     if (!Array.isArray(request.values)) return [...problems, 'values must be a list of strings'];
     request.values.forEach((value, i) => {
-      if (typeof value !== 'string' || value.trim() === '') problems.push(`values[${i}] must be a non-empty string`);
-      else if (value.length > MAX_VALUE_LENGTH) problems.push(`values[${i}] is longer than ${MAX_VALUE_LENGTH} characters`);
+      if (typeof value !== 'string' || value.trim() === '')
+        problems.push(`values[${i}] must be a non-empty string`);
+      else if (value.length > MAX_VALUE_LENGTH)
+        problems.push(`values[${i}] is longer than ${MAX_VALUE_LENGTH} characters`);
     });
     const capProblem = paramProblems.some((p) => p.startsWith('params.maxUsers '));
     if (USER_ACTIONS.includes(request.type) && !capProblem) {
-      const maxUsers = typeof params['maxUsers'] === 'number' ? params['maxUsers'] : DEFAULT_MAX_USERS;
+      const maxUsers =
+        typeof params['maxUsers'] === 'number' ? params['maxUsers'] : DEFAULT_MAX_USERS;
       const users = distinctLogins(request.values.filter((v) => typeof v === 'string')).length;
       if (users > maxUsers) {
-        problems.push(`values name ${users} users, more than params.maxUsers (${maxUsers}); an identity action this large needs review`);
+        problems.push(
+          `values name ${users} users, more than params.maxUsers (${maxUsers}); an identity action this large needs review`,
+        );
       }
     }
-    if (request.type === 'StepUpAuth' && typeof params['group'] === 'string' && this.neverTouch(params).has(params['group'].toLowerCase())) {
+    if (
+      request.type === 'StepUpAuth' &&
+      typeof params['group'] === 'string' &&
+      this.neverTouch(params).has(params['group'].toLowerCase())
+    ) {
       problems.push(`params.group "${params['group']}" is on the never-touch list`);
     }
     if (request.type === 'IdentityBlock') {
       const cover = aggregateCidrs(request.values.filter((v) => typeof v === 'string'));
       problems.push(...cover.problems);
-      if (cover.ipv4.includes('0.0.0.0/0')) problems.push('values cover all of 0.0.0.0/0, which would block every IPv4 sign-in; refusing');
-      if (cover.ipv6.includes('::/0')) problems.push('values cover all of ::/0, which would block every IPv6 sign-in; refusing');
+      if (cover.ipv4.includes('0.0.0.0/0'))
+        problems.push(
+          'values cover all of 0.0.0.0/0, which would block every IPv4 sign-in; refusing',
+        );
+      if (cover.ipv6.includes('::/0'))
+        problems.push('values cover all of ::/0, which would block every IPv6 sign-in; refusing');
     }
     return problems;
   }
@@ -193,7 +242,11 @@ export class IdentityConnector implements Connector {
 
   async apply(request: ActionRequest, options: ApplyOptions = {}): Promise<ApplyOutcome> {
     const convergence = await this.converge(request);
-    const outcome: ApplyOutcome = { changes: changesOf(convergence), objects: convergence.objects, skipped: convergence.skipped };
+    const outcome: ApplyOutcome = {
+      changes: changesOf(convergence),
+      objects: convergence.objects,
+      skipped: convergence.skipped,
+    };
     if (options.dryRun === true) return outcome;
     await this.execute(request.name, convergence);
     return outcome;
@@ -222,7 +275,8 @@ export class IdentityConnector implements Connector {
       }
     } catch (err) {
       // Keep what is still to undo; the next remove() starts from there.
-      if (entries.length !== ledger.entries.length) await this.access.ledger.write(actionName, { ...ledger, entries });
+      if (entries.length !== ledger.entries.length)
+        await this.access.ledger.write(actionName, { ...ledger, entries });
       throw err;
     }
     await this.access.ledger.delete(actionName);
@@ -246,9 +300,19 @@ export class IdentityConnector implements Connector {
     // Entries made at another endpoint are undone there, with that endpoint's client. A
     // Secret renamed or moved is the same endpoint: its entries stay, and the ledger
     // takes the new name with its next write.
-    const sameEndpoint = ledger === undefined || canonicalJson(withoutCredentials(ledger.endpoint)) === canonicalJson(withoutCredentials(endpoint));
+    const sameEndpoint =
+      ledger === undefined ||
+      canonicalJson(withoutCredentials(ledger.endpoint)) ===
+        canonicalJson(withoutCredentials(endpoint));
     const current = sameEndpoint ? (ledger?.entries ?? []) : [];
-    const convergence: Convergence = { endpoint, ledger, reversals: [], forward: [], objects: [], skipped: [] };
+    const convergence: Convergence = {
+      endpoint,
+      ledger,
+      reversals: [],
+      forward: [],
+      objects: [],
+      skipped: [],
+    };
     let wanted: Set<LedgerEntry>;
     switch (request.type) {
       case 'IdentitySuspend':
@@ -261,17 +325,31 @@ export class IdentityConnector implements Connector {
         wanted = await this.zone(http, request, current, convergence);
         break;
       default:
-        throw invalidRequest(this.id, request.name, [`type ${request.type} is not an identity action`]);
+        throw invalidRequest(this.id, request.name, [
+          `type ${request.type} is not an identity action`,
+        ]);
     }
     if (!sameEndpoint && ledger !== undefined) {
-      convergence.reversals.push(...(await this.reversals(await this.client(ledger.endpoint), ledger.entries)));
+      convergence.reversals.push(
+        ...(await this.reversals(await this.client(ledger.endpoint), ledger.entries)),
+      );
     }
-    convergence.reversals.push(...(await this.reversals(http, current.filter((e) => !wanted.has(e)))));
+    convergence.reversals.push(
+      ...(await this.reversals(
+        http,
+        current.filter((e) => !wanted.has(e)),
+      )),
+    );
     return convergence;
   }
 
   /** IdentitySuspend: each active user suspended, each user Forestall suspended kept so. Returns the entries still wanted. */
-  private async suspensions(http: IdentityHttp, request: ActionRequest, entries: readonly LedgerEntry[], out: Convergence): Promise<Set<LedgerEntry>> {
+  private async suspensions(
+    http: IdentityHttp,
+    request: ActionRequest,
+    entries: readonly LedgerEntry[],
+    out: Convergence,
+  ): Promise<Set<LedgerEntry>> {
     const wanted = new Set<LedgerEntry>();
     const lookup = this.userLookup(http, request, out);
     for (const login of distinctLogins(request.values)) {
@@ -284,7 +362,15 @@ export class IdentityConnector implements Connector {
       if (refusal) {
         out.skipped.push(`user ${login} cannot be suspended: ${refusal}`);
       } else if (user.active) {
-        out.forward.push(this.step(http, 'update', ref, this.provider.suspend(user), entry ? {} : { record: this.entry('suspend', login, user.id) }));
+        out.forward.push(
+          this.step(
+            http,
+            'update',
+            ref,
+            this.provider.suspend(user),
+            entry ? {} : { record: this.entry('suspend', login, user.id) },
+          ),
+        );
         out.objects.push(ref);
       } else if (entry) {
         out.objects.push(ref);
@@ -296,7 +382,12 @@ export class IdentityConnector implements Connector {
   }
 
   /** StepUpAuth: each user a member of params.group. Returns the entries still wanted. */
-  private async memberships(http: IdentityHttp, request: ActionRequest, entries: readonly LedgerEntry[], out: Convergence): Promise<Set<LedgerEntry>> {
+  private async memberships(
+    http: IdentityHttp,
+    request: ActionRequest,
+    entries: readonly LedgerEntry[],
+    out: Convergence,
+  ): Promise<Set<LedgerEntry>> {
     const { findGroup, isMember, addMember } = this.groupSupport();
     const name = request.params['group'] as string;
     const group = await findGroup(http, name);
@@ -311,11 +402,21 @@ export class IdentityConnector implements Connector {
       const user = await lookup(login);
       if (user === undefined) continue;
       const ref = identityRef(this.provider.kind, 'GroupMember', `${group.name}/${login}`);
-      const entry = entries.find((e) => e.op === 'member' && e.id === user.id && e.group?.id === group.id);
+      const entry = entries.find(
+        (e) => e.op === 'member' && e.id === user.id && e.group?.id === group.id,
+      );
       if (entry) wanted.add(entry);
       out.objects.push(ref);
       if (!(await isMember(http, group, user))) {
-        out.forward.push(this.step(http, 'create', ref, addMember(group, user), entry ? {} : { record: this.entry('member', login, user.id, { group }) }));
+        out.forward.push(
+          this.step(
+            http,
+            'create',
+            ref,
+            addMember(group, user),
+            entry ? {} : { record: this.entry('member', login, user.id, { group }) },
+          ),
+        );
       } else if (!entry) {
         out.skipped.push(`user ${login} is already a member of ${group.name}; not ours to remove`);
       }
@@ -330,7 +431,12 @@ export class IdentityConnector implements Connector {
    * while the action holds it are overwritten by the next apply and by remove(), which
    * puts back the ranges recorded first.
    */
-  private async zone(http: IdentityHttp, request: ActionRequest, entries: readonly LedgerEntry[], out: Convergence): Promise<Set<LedgerEntry>> {
+  private async zone(
+    http: IdentityHttp,
+    request: ActionRequest,
+    entries: readonly LedgerEntry[],
+    out: Convergence,
+  ): Promise<Set<LedgerEntry>> {
     const { findZone, setZoneRanges } = this.zoneSupport();
     const key = request.params['zone'] as string;
     const ranges = cover(request.values);
@@ -348,7 +454,12 @@ export class IdentityConnector implements Connector {
       }
       if (created) wanted.add(created);
       if (ranges.length > 0) {
-        out.forward.push(this.step(http, 'create', ref, createZone(key, ranges), { ...(created ? {} : { record: this.entry('zone-created', key, '') }), createdZone: key }));
+        out.forward.push(
+          this.step(http, 'create', ref, createZone(key, ranges), {
+            ...(created ? {} : { record: this.entry('zone-created', key, '') }),
+            createdZone: key,
+          }),
+        );
         out.objects.push(ref);
       }
       return wanted;
@@ -358,7 +469,13 @@ export class IdentityConnector implements Connector {
     const prior = created ? [] : (changed?.prior?.ranges ?? zone.ranges);
     const desired = cover([...prior, ...ranges]);
     if (!sameCover(zone.ranges, desired)) {
-      const record = entry ? {} : { record: this.entry('zone-ranges', key, zone.id, { prior: { ranges: [...zone.ranges] } }) };
+      const record = entry
+        ? {}
+        : {
+            record: this.entry('zone-ranges', key, zone.id, {
+              prior: { ranges: [...zone.ranges] },
+            }),
+          };
       out.forward.push(this.step(http, 'update', ref, setZoneRanges(zone, desired), record));
     }
     out.objects.push(ref);
@@ -370,7 +487,11 @@ export class IdentityConnector implements Connector {
    * never-touch login or one the provider does not know, and for a second login of a user
    * already seen, so that each user is handled once.
    */
-  private userLookup(http: IdentityHttp, request: ActionRequest, out: Convergence): (login: string) => Promise<IdpUser | undefined> {
+  private userLookup(
+    http: IdentityHttp,
+    request: ActionRequest,
+    out: Convergence,
+  ): (login: string) => Promise<IdpUser | undefined> {
     const never = this.neverTouch(request.params ?? {});
     const seen = new Set<string>();
     return async (login) => {
@@ -390,7 +511,10 @@ export class IdentityConnector implements Connector {
   }
 
   /** How to undo each entry, after looking at what is there now. */
-  private async reversals(http: IdentityHttp, entries: readonly LedgerEntry[]): Promise<Reversal[]> {
+  private async reversals(
+    http: IdentityHttp,
+    entries: readonly LedgerEntry[],
+  ): Promise<Reversal[]> {
     const out: Reversal[] = [];
     for (const entry of entries) out.push(await this.reversal(http, entry));
     return out;
@@ -401,33 +525,79 @@ export class IdentityConnector implements Connector {
     switch (entry.op) {
       case 'suspend': {
         const user = await this.provider.findUser(http, entry.subject);
-        if (user === undefined || user.id !== entry.id) return { entry, note: `user ${entry.subject} no longer exists at ${kind}; nothing to re-enable` };
-        if (user.active) return { entry, note: `user ${entry.subject} was re-enabled by someone else; left as is` };
-        return { entry, step: this.step(http, 'update', identityRef(kind, 'User', entry.subject), this.provider.restore(user), { drop: entry }) };
+        if (user === undefined || user.id !== entry.id)
+          return {
+            entry,
+            note: `user ${entry.subject} no longer exists at ${kind}; nothing to re-enable`,
+          };
+        if (user.active)
+          return {
+            entry,
+            note: `user ${entry.subject} was re-enabled by someone else; left as is`,
+          };
+        return {
+          entry,
+          step: this.step(
+            http,
+            'update',
+            identityRef(kind, 'User', entry.subject),
+            this.provider.restore(user),
+            { drop: entry },
+          ),
+        };
       }
       case 'member': {
         const { isMember, removeMember } = this.groupSupport();
         const group = entry.group;
-        if (group === undefined) return { entry, note: `ledger entry for ${entry.subject} names no group; dropped` };
+        if (group === undefined)
+          return { entry, note: `ledger entry for ${entry.subject} names no group; dropped` };
         const user = await this.provider.findUser(http, entry.subject);
-        if (user === undefined || user.id !== entry.id) return { entry, note: `user ${entry.subject} no longer exists at ${kind}; nothing to remove from ${group.name}` };
-        if (!(await isMember(http, group, user))) return { entry, note: `user ${entry.subject} is no longer a member of ${group.name}; left as is` };
-        return { entry, step: this.step(http, 'delete', identityRef(kind, 'GroupMember', `${group.name}/${entry.subject}`), removeMember(group, user), { drop: entry }) };
+        if (user === undefined || user.id !== entry.id)
+          return {
+            entry,
+            note: `user ${entry.subject} no longer exists at ${kind}; nothing to remove from ${group.name}`,
+          };
+        if (!(await isMember(http, group, user)))
+          return {
+            entry,
+            note: `user ${entry.subject} is no longer a member of ${group.name}; left as is`,
+          };
+        return {
+          entry,
+          step: this.step(
+            http,
+            'delete',
+            identityRef(kind, 'GroupMember', `${group.name}/${entry.subject}`),
+            removeMember(group, user),
+            { drop: entry },
+          ),
+        };
       }
       case 'zone-created':
       case 'zone-ranges': {
         const { findZone, setZoneRanges } = this.zoneSupport();
         const zone = await findZone(http, entry.subject);
         const ref = identityRef(kind, this.zoneKind(), entry.subject);
-        if (zone === undefined) return { entry, note: `${this.zoneKind()} ${entry.subject} no longer exists at ${kind}; nothing to undo` };
+        if (zone === undefined)
+          return {
+            entry,
+            note: `${this.zoneKind()} ${entry.subject} no longer exists at ${kind}; nothing to undo`,
+          };
         if (entry.op === 'zone-created') {
           const deleteZone = this.provider.deleteZone?.bind(this.provider);
-          if (deleteZone === undefined) throw new ConnectorError('FST_CONNECTOR_INVALID_REQUEST', `${this.id} recorded creating zone ${entry.subject} but cannot delete zones`);
+          if (deleteZone === undefined)
+            throw new ConnectorError(
+              'FST_CONNECTOR_INVALID_REQUEST',
+              `${this.id} recorded creating zone ${entry.subject} but cannot delete zones`,
+            );
           return { entry, step: this.step(http, 'delete', ref, deleteZone(zone), { drop: entry }) };
         }
         const prior = entry.prior?.ranges ?? [];
         if (sameCover(zone.ranges, prior)) return { entry };
-        return { entry, step: this.step(http, 'update', ref, setZoneRanges(zone, prior), { drop: entry }) };
+        return {
+          entry,
+          step: this.step(http, 'update', ref, setZoneRanges(zone, prior), { drop: entry }),
+        };
       }
     }
   }
@@ -461,7 +631,9 @@ export class IdentityConnector implements Connector {
     }
 
     const records = convergence.forward.flatMap((step) => (step.record ? [step.record] : []));
-    const moved = stored !== undefined && canonicalJson(stored.endpoint) !== canonicalJson(convergence.endpoint);
+    const moved =
+      stored !== undefined &&
+      canonicalJson(stored.endpoint) !== canonicalJson(convergence.endpoint);
     if (records.length > 0 || moved) {
       entries.push(...records);
       await save(convergence.endpoint);
@@ -469,11 +641,14 @@ export class IdentityConnector implements Connector {
     for (const step of convergence.forward) await send(step);
 
     // A zone's id is known only once it exists; remove() finds it by name, the id is for people.
-    const created = convergence.forward.filter((s) => s.createdZone !== undefined && s.record !== undefined);
+    const created = convergence.forward.filter(
+      (s) => s.createdZone !== undefined && s.record !== undefined,
+    );
     if (created.length > 0 && this.provider.findZone) {
       for (const step of created) {
         const zone: IpZone | undefined = await this.provider.findZone(step.http, step.createdZone!);
-        if (zone !== undefined) entries = entries.map((e) => (e === step.record ? { ...e, id: zone.id } : e));
+        if (zone !== undefined)
+          entries = entries.map((e) => (e === step.record ? { ...e, id: zone.id } : e));
       }
       await save(convergence.endpoint);
     }
@@ -481,9 +656,14 @@ export class IdentityConnector implements Connector {
 
   /** The endpoint params of a request: what the ledger records to reach the provider again. */
   private endpointOf(params: Record<string, unknown>): Record<string, unknown> {
-    const names = ['credentialsSecretRef', 'credentialsSecretNamespace', ...this.provider.endpointParams.map((p) => p.name)];
+    const names = [
+      'credentialsSecretRef',
+      'credentialsSecretNamespace',
+      ...this.provider.endpointParams.map((p) => p.name),
+    ];
     const endpoint: Record<string, unknown> = {};
-    for (const name of names) if (params[name] !== undefined && params[name] !== null) endpoint[name] = params[name];
+    for (const name of names)
+      if (params[name] !== undefined && params[name] !== null) endpoint[name] = params[name];
     return endpoint;
   }
 
@@ -491,17 +671,30 @@ export class IdentityConnector implements Connector {
   private async client(endpoint: Record<string, unknown>): Promise<IdentityHttp> {
     const name = endpoint['credentialsSecretRef'];
     if (typeof name !== 'string' || name === '') {
-      throw new ConnectorError('FST_IDENTITY_CREDENTIALS', `${this.id}: params.credentialsSecretRef names no Secret`);
+      throw new ConnectorError(
+        'FST_IDENTITY_CREDENTIALS',
+        `${this.id}: params.credentialsSecretRef names no Secret`,
+      );
     }
-    const namespace = typeof endpoint['credentialsSecretNamespace'] === 'string' ? endpoint['credentialsSecretNamespace'] : undefined;
+    const namespace =
+      typeof endpoint['credentialsSecretNamespace'] === 'string'
+        ? endpoint['credentialsSecretNamespace']
+        : undefined;
     const secretName = namespace === undefined ? name : `${namespace}/${name}`;
     // The Secret is checked against where its values go (the API and token URLs) before
     // any request: the target is derived from the params and the Secret's keys.
-    const secret = await this.access.secret({ name, ...(namespace === undefined ? {} : { namespace }) }, 'params.credentialsSecretRef', (data) => {
-      this.checkKeys(secretName, data);
-      const target = this.target(endpoint, data);
-      return [target.baseUrl, ...(target.auth.type === 'client-credentials' ? [target.auth.tokenUrl] : [])];
-    });
+    const secret = await this.access.secret(
+      { name, ...(namespace === undefined ? {} : { namespace }) },
+      'params.credentialsSecretRef',
+      (data) => {
+        this.checkKeys(secretName, data);
+        const target = this.target(endpoint, data);
+        return [
+          target.baseUrl,
+          ...(target.auth.type === 'client-credentials' ? [target.auth.tokenUrl] : []),
+        ];
+      },
+    );
     this.checkKeys(secretName, secret);
     const key = createHash('sha256').update(canonicalJson({ endpoint, secret })).digest('hex');
     const cached = this.clients.get(key);
@@ -529,25 +722,44 @@ export class IdentityConnector implements Connector {
     }
   }
 
-  private target(endpoint: Record<string, unknown>, secret: Record<string, string>): ReturnType<IdentityProvider['endpoint']> {
+  private target(
+    endpoint: Record<string, unknown>,
+    secret: Record<string, string>,
+  ): ReturnType<IdentityProvider['endpoint']> {
     try {
       return this.provider.endpoint(endpoint, secret);
     } catch (err) {
       // Provider messages name params, never Secret values; the message is kept short anyway.
-      throw new ConnectorError('FST_CONNECTOR_INVALID_REQUEST', `${this.id}: unusable endpoint params: ${err instanceof Error ? err.message.slice(0, 300) : 'unknown error'}`);
+      throw new ConnectorError(
+        'FST_CONNECTOR_INVALID_REQUEST',
+        `${this.id}: unusable endpoint params: ${err instanceof Error ? err.message.slice(0, 300) : 'unknown error'}`,
+      );
     }
   }
 
   private neverTouch(params: Record<string, unknown>): Set<string> {
-    const listed = Array.isArray(params['neverTouch']) ? params['neverTouch'].filter((v): v is string => typeof v === 'string') : [];
+    const listed = Array.isArray(params['neverTouch'])
+      ? params['neverTouch'].filter((v): v is string => typeof v === 'string')
+      : [];
     return new Set([...(this.access.neverTouch ?? []), ...listed].map((v) => v.toLowerCase()));
   }
 
-  private entry(op: LedgerEntry['op'], subject: string, id: string, extra: Pick<LedgerEntry, 'group' | 'prior'> = {}): LedgerEntry {
+  private entry(
+    op: LedgerEntry['op'],
+    subject: string,
+    id: string,
+    extra: Pick<LedgerEntry, 'group' | 'prior'> = {},
+  ): LedgerEntry {
     return { op, subject, id, ...extra, at: this.clock().toISOString() };
   }
 
-  private step(http: IdentityHttp, op: Change['op'], ref: ObjectRef, calls: HttpCall[], extra: Pick<Step, 'record' | 'drop' | 'createdZone'> = {}): Step {
+  private step(
+    http: IdentityHttp,
+    op: Change['op'],
+    ref: ObjectRef,
+    calls: HttpCall[],
+    extra: Pick<Step, 'record' | 'drop' | 'createdZone'> = {},
+  ): Step {
     return { change: { op, ref, requests: calls.map(requestOf) }, http, calls, ...extra };
   }
 
@@ -555,18 +767,35 @@ export class IdentityConnector implements Connector {
     return this.provider.createZone ? 'NetworkZone' : 'NamedLocation';
   }
 
-  private groupSupport(): Required<Pick<IdentityProvider, 'findGroup' | 'isMember' | 'addMember' | 'removeMember'>> {
+  private groupSupport(): Required<
+    Pick<IdentityProvider, 'findGroup' | 'isMember' | 'addMember' | 'removeMember'>
+  > {
     const { findGroup, isMember, addMember, removeMember } = this.provider;
     if (!findGroup || !isMember || !addMember || !removeMember) {
-      throw new ConnectorError('FST_CONNECTOR_INVALID_REQUEST', `${this.id} does not manage group memberships`);
+      throw new ConnectorError(
+        'FST_CONNECTOR_INVALID_REQUEST',
+        `${this.id} does not manage group memberships`,
+      );
     }
-    return { findGroup: findGroup.bind(this.provider), isMember: isMember.bind(this.provider), addMember: addMember.bind(this.provider), removeMember: removeMember.bind(this.provider) };
+    return {
+      findGroup: findGroup.bind(this.provider),
+      isMember: isMember.bind(this.provider),
+      addMember: addMember.bind(this.provider),
+      removeMember: removeMember.bind(this.provider),
+    };
   }
 
   private zoneSupport(): Required<Pick<IdentityProvider, 'findZone' | 'setZoneRanges'>> {
     const { findZone, setZoneRanges } = this.provider;
-    if (!findZone || !setZoneRanges) throw new ConnectorError('FST_CONNECTOR_INVALID_REQUEST', `${this.id} does not manage IP zones`);
-    return { findZone: findZone.bind(this.provider), setZoneRanges: setZoneRanges.bind(this.provider) };
+    if (!findZone || !setZoneRanges)
+      throw new ConnectorError(
+        'FST_CONNECTOR_INVALID_REQUEST',
+        `${this.id} does not manage IP zones`,
+      );
+    return {
+      findZone: findZone.bind(this.provider),
+      setZoneRanges: setZoneRanges.bind(this.provider),
+    };
   }
 }
 
@@ -575,7 +804,10 @@ async function send(step: Step): Promise<void> {
 }
 
 function changesOf(convergence: Convergence): Change[] {
-  return [...convergence.reversals.flatMap((r) => (r.step ? [r.step.change] : [])), ...convergence.forward.map((s) => s.change)];
+  return [
+    ...convergence.reversals.flatMap((r) => (r.step ? [r.step.change] : [])),
+    ...convergence.forward.map((s) => s.change),
+  ];
 }
 
 /** A call as a Change shows it: no headers, nothing undefined. */

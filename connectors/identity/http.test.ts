@@ -18,35 +18,64 @@ const TOKEN = 'api-token-a1b2c3d4e5f6a7b8c9d0';
 type FetchArgs = [string, RequestInit];
 
 function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { 'content-type': 'application/json', ...headers },
+  });
 }
 
 function text(status: number, body: string, headers: Record<string, string> = {}): Response {
   return new Response(body, { status, headers });
 }
 
-function client(fetch: ReturnType<typeof vi.fn>, auth: AuthScheme = { type: 'bearer', token: TOKEN }, options: Partial<IdentityHttpOptions> = {}) {
+function client(
+  fetch: ReturnType<typeof vi.fn>,
+  auth: AuthScheme = { type: 'bearer', token: TOKEN },
+  options: Partial<IdentityHttpOptions> = {},
+) {
   const sleep = vi.fn(async (_ms: number) => undefined);
-  const http = createIdentityHttp({ baseUrl: BASE, auth, fetch: fetch as unknown as typeof globalThis.fetch, sleep, random: () => 0, ...options });
+  const http = createIdentityHttp({
+    baseUrl: BASE,
+    auth,
+    fetch: fetch as unknown as typeof globalThis.fetch,
+    sleep,
+    random: () => 0,
+    ...options,
+  });
   return { http, sleep };
 }
 
 const calls = (fetch: ReturnType<typeof vi.fn>): FetchArgs[] => fetch.mock.calls as FetchArgs[];
-const header = (init: RequestInit, name: string): string | undefined => (init.headers as Record<string, string>)[name];
+const header = (init: RequestInit, name: string): string | undefined =>
+  (init.headers as Record<string, string>)[name];
 
 async function failure(promise: Promise<unknown>): Promise<ConnectorError> {
-  const err = await promise.then(() => undefined, (e: unknown) => e);
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(ConnectorError);
   return err as ConnectorError;
 }
 
-const credentials: AuthScheme = { type: 'client-credentials', tokenUrl: TOKEN_URL, clientId: 'forestall', clientSecret: SECRET, scope: 'users.write' };
+const credentials: AuthScheme = {
+  type: 'client-credentials',
+  tokenUrl: TOKEN_URL,
+  clientId: 'forestall',
+  clientSecret: SECRET,
+  scope: 'users.write',
+};
 
 describe('createIdentityHttp', () => {
   it('GIVEN a bearer token WHEN a call with a query and a JSON body is sent THEN the URL, headers and body are as asked', async () => {
     const fetch = vi.fn(async () => json(200, { ok: true }));
     const { http } = client(fetch);
-    const answer = await http.send({ method: 'PATCH', path: '/Users/u1', query: { filter: 'userName eq "a b"' }, body: { active: false } });
+    const answer = await http.send({
+      method: 'PATCH',
+      path: '/Users/u1',
+      query: { filter: 'userName eq "a b"' },
+      body: { active: false },
+    });
     expect(answer).toMatchObject({ status: 200, body: { ok: true } });
     const [url, init] = calls(fetch)[0]!;
     expect(url).toBe(`${BASE}/Users/u1?filter=userName+eq+%22a+b%22`);
@@ -61,7 +90,12 @@ describe('createIdentityHttp', () => {
   it('GIVEN call headers THEN their Content-Type wins and an Authorization among them is ignored', async () => {
     const fetch = vi.fn(async () => new Response(null, { status: 204 }));
     const { http } = client(fetch, { type: 'ssws', token: TOKEN });
-    const answer = await http.send({ method: 'PATCH', path: '/x', body: {}, headers: { 'Content-Type': 'application/scim+json', Authorization: 'Bearer stolen' } });
+    const answer = await http.send({
+      method: 'PATCH',
+      path: '/x',
+      body: {},
+      headers: { 'Content-Type': 'application/scim+json', Authorization: 'Bearer stolen' },
+    });
     expect(answer.status).toBe(204);
     expect(answer.body).toBeUndefined();
     const init = calls(fetch)[0]![1];
@@ -72,7 +106,11 @@ describe('createIdentityHttp', () => {
   it('GIVEN client credentials THEN one token is requested with the form, cached, and renewed 30 s before it expires', async () => {
     let now = 1_000_000;
     let issued = 0;
-    const fetch = vi.fn(async (url: string) => (url === TOKEN_URL ? json(200, { access_token: `access-${++issued}-abcdefgh`, expires_in: 300 }) : json(200, [])));
+    const fetch = vi.fn(async (url: string) =>
+      url === TOKEN_URL
+        ? json(200, { access_token: `access-${++issued}-abcdefgh`, expires_in: 300 })
+        : json(200, []),
+    );
     const { http } = client(fetch, credentials, { now: () => now });
     await http.send({ method: 'GET', path: '/users' });
     await http.send({ method: 'GET', path: '/users' });
@@ -81,7 +119,10 @@ describe('createIdentityHttp', () => {
     expect(tokenInit.method).toBe('POST');
     expect(header(tokenInit, 'content-type')).toBe('application/x-www-form-urlencoded');
     expect(Object.fromEntries(new URLSearchParams(tokenInit.body as string))).toEqual({
-      grant_type: 'client_credentials', client_id: 'forestall', client_secret: SECRET, scope: 'users.write',
+      grant_type: 'client_credentials',
+      client_id: 'forestall',
+      client_secret: SECRET,
+      scope: 'users.write',
     });
     expect(calls(fetch).filter(([url]) => url === TOKEN_URL)).toHaveLength(1);
     expect(header(calls(fetch)[2]![1], 'authorization')).toBe('Bearer access-1-abcdefgh');
@@ -96,7 +137,11 @@ describe('createIdentityHttp', () => {
   });
 
   it('GIVEN concurrent calls and no token yet THEN they share one token request', async () => {
-    const fetch = vi.fn(async (url: string) => (url === TOKEN_URL ? json(200, { access_token: 'shared-token-abcdef', expires_in: 300 }) : json(200, {})));
+    const fetch = vi.fn(async (url: string) =>
+      url === TOKEN_URL
+        ? json(200, { access_token: 'shared-token-abcdef', expires_in: 300 })
+        : json(200, {}),
+    );
     const { http } = client(fetch, credentials);
     await Promise.all([1, 2, 3].map(() => http.send({ method: 'GET', path: '/users' })));
     expect(calls(fetch).filter(([url]) => url === TOKEN_URL)).toHaveLength(1);
@@ -106,7 +151,8 @@ describe('createIdentityHttp', () => {
     let issued = 0;
     let apiCalls = 0;
     const fetch = vi.fn(async (url: string) => {
-      if (url === TOKEN_URL) return json(200, { access_token: `access-${++issued}-abcdefgh`, expires_in: 300 });
+      if (url === TOKEN_URL)
+        return json(200, { access_token: `access-${++issued}-abcdefgh`, expires_in: 300 });
       apiCalls++;
       return apiCalls === 2 ? json(401, { error: 'HTTP 401 Unauthorized' }) : json(200, {});
     });
@@ -119,9 +165,15 @@ describe('createIdentityHttp', () => {
   });
 
   it('GIVEN credentials the API refuses every time THEN FST_IDENTITY_AUTH after one repeat, without any token in the message', async () => {
-    const fetch = vi.fn(async (url: string) => (url === TOKEN_URL ? json(200, { access_token: 'access-zzzzzzzzzzzz', expires_in: 300 }) : json(401, { error: 'bad token access-zzzzzzzzzzzz' })));
+    const fetch = vi.fn(async (url: string) =>
+      url === TOKEN_URL
+        ? json(200, { access_token: 'access-zzzzzzzzzzzz', expires_in: 300 })
+        : json(401, { error: 'bad token access-zzzzzzzzzzzz' }),
+    );
     const { http } = client(fetch, credentials);
-    const err = await failure(http.send({ method: 'PUT', path: '/users/1', query: { secretish: 'q-value' } }));
+    const err = await failure(
+      http.send({ method: 'PUT', path: '/users/1', query: { secretish: 'q-value' } }),
+    );
     expect(err.code).toBe('FST_IDENTITY_AUTH');
     expect(err.errorClass).toBe('terminal');
     expect(err.message).toContain('PUT /users/1 answered HTTP 401');
@@ -132,11 +184,19 @@ describe('createIdentityHttp', () => {
 
   it('GIVEN a wrong client secret THEN the token endpoint answer is FST_IDENTITY_AUTH and the secret appears nowhere in the message', async () => {
     for (const status of [400, 401]) {
-      const fetch = vi.fn(async () => json(status, { error: 'invalid_client', error_description: `Invalid client secret ${SECRET}`, echo: `client_secret=${SECRET}` }));
+      const fetch = vi.fn(async () =>
+        json(status, {
+          error: 'invalid_client',
+          error_description: `Invalid client secret ${SECRET}`,
+          echo: `client_secret=${SECRET}`,
+        }),
+      );
       const { http } = client(fetch, credentials);
       const err = await failure(http.send({ method: 'GET', path: '/users' }));
       expect(err.code).toBe('FST_IDENTITY_AUTH');
-      expect(err.message).toContain(`token endpoint https://idp.example.test/oauth/token: POST (client credentials) answered HTTP ${status}`);
+      expect(err.message).toContain(
+        `token endpoint https://idp.example.test/oauth/token: POST (client credentials) answered HTTP ${status}`,
+      );
       expect(err.message).toContain('invalid_client');
       expect(err.message).not.toContain(SECRET);
       expect(calls(fetch)).toHaveLength(1);
@@ -187,18 +247,27 @@ describe('createIdentityHttp', () => {
 
   it('GIVEN a refused connection THEN it is retried, then FST_IDENTITY_UNAVAILABLE with the reason', async () => {
     const fetch = vi.fn(async () => {
-      throw new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }) });
+      throw new TypeError('fetch failed', {
+        cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), {
+          code: 'ECONNREFUSED',
+        }),
+      });
     });
     const { http } = client(fetch, undefined, { retries: 1 });
     const err = await failure(http.send({ method: 'POST', path: '/users/1/logout' }));
     expect(err.code).toBe('FST_IDENTITY_UNAVAILABLE');
-    expect(err.message).toBe(`${BASE}: POST /users/1/logout: no answer: fetch failed: connect ECONNREFUSED 127.0.0.1:1 (2 attempts)`);
+    expect(err.message).toBe(
+      `${BASE}: POST /users/1/logout: no answer: fetch failed: connect ECONNREFUSED 127.0.0.1:1 (2 attempts)`,
+    );
   });
 
   it('GIVEN a provider that does not answer THEN each attempt times out and the call is FST_IDENTITY_UNAVAILABLE', async () => {
-    const fetch = vi.fn((_url: string, init: RequestInit) => new Promise<Response>((_resolve, reject) => {
-      init.signal!.addEventListener('abort', () => reject(init.signal!.reason));
-    }));
+    const fetch = vi.fn(
+      (_url: string, init: RequestInit) =>
+        new Promise<Response>((_resolve, reject) => {
+          init.signal!.addEventListener('abort', () => reject(init.signal!.reason));
+        }),
+    );
     const { http } = client(fetch, undefined, { retries: 1, timeoutMs: 20 });
     const err = await failure(http.send({ method: 'GET', path: '/users' }));
     expect(err.code).toBe('FST_IDENTITY_UNAVAILABLE');
@@ -206,11 +275,19 @@ describe('createIdentityHttp', () => {
   });
 
   it('GIVEN a redirect THEN it is not followed: FST_IDENTITY_REJECTED naming the target without its query', async () => {
-    const fetch = vi.fn(async () => new Response(null, { status: 302, headers: { location: 'https://login.example.test/authorize?code=abc123' } }));
+    const fetch = vi.fn(
+      async () =>
+        new Response(null, {
+          status: 302,
+          headers: { location: 'https://login.example.test/authorize?code=abc123' },
+        }),
+    );
     const { http } = client(fetch);
     const err = await failure(http.send({ method: 'GET', path: '/users' }));
     expect(err.code).toBe('FST_IDENTITY_REJECTED');
-    expect(err.message).toBe(`${BASE}: GET /users answered HTTP 302: a redirect (to https://login.example.test), which is not followed; configure the final URL`);
+    expect(err.message).toBe(
+      `${BASE}: GET /users answered HTTP 302: a redirect (to https://login.example.test), which is not followed; configure the final URL`,
+    );
     expect(fetch).toHaveBeenCalledTimes(1);
   });
 
@@ -228,13 +305,17 @@ describe('createIdentityHttp', () => {
   it('GIVEN 403 THEN FST_IDENTITY_AUTH, not retried', async () => {
     const fetch = vi.fn(async () => json(403, { error: 'unknown_error' }));
     const { http } = client(fetch);
-    const err = await failure(http.send({ method: 'PUT', path: '/users/1', body: { enabled: false } }));
+    const err = await failure(
+      http.send({ method: 'PUT', path: '/users/1', body: { enabled: false } }),
+    );
     expect(err.code).toBe('FST_IDENTITY_AUTH');
     expect(fetch).toHaveBeenCalledTimes(1);
   });
 
   it('GIVEN an answer that echoes the credentials THEN the message has neither the token nor an Authorization value', async () => {
-    const fetch = vi.fn(async () => text(400, `bad request; you sent Authorization: Bearer ${TOKEN} and SSWS 00abcdefghijklmnop`));
+    const fetch = vi.fn(async () =>
+      text(400, `bad request; you sent Authorization: Bearer ${TOKEN} and SSWS 00abcdefghijklmnop`),
+    );
     const { http } = client(fetch);
     const err = await failure(http.send({ method: 'GET', path: '/x' }));
     expect(err.message).not.toContain(TOKEN);
@@ -252,38 +333,66 @@ describe('createIdentityHttp', () => {
   });
 
   it('GIVEN a base URL with user info or another scheme THEN the client is refused without echoing it', () => {
-    expect(() => createIdentityHttp({ baseUrl: 'https://user:pw@idp.example.test', auth: { type: 'bearer', token: TOKEN } })).toThrow(/must not carry user info/);
-    expect(() => createIdentityHttp({ baseUrl: 'ftp://idp.example.test', auth: { type: 'bearer', token: TOKEN } })).toThrow(/must be http or https/);
+    expect(() =>
+      createIdentityHttp({
+        baseUrl: 'https://user:pw@idp.example.test',
+        auth: { type: 'bearer', token: TOKEN },
+      }),
+    ).toThrow(/must not carry user info/);
+    expect(() =>
+      createIdentityHttp({
+        baseUrl: 'ftp://idp.example.test',
+        auth: { type: 'bearer', token: TOKEN },
+      }),
+    ).toThrow(/must be http or https/);
   });
 });
 
 describe('redact', () => {
   it('removes known secrets and credential-shaped values', () => {
     expect(redact('a s3cr3t-value b', ['s3cr3t-value'])).toBe('a [REDACTED] b');
-    expect(redact('{"access_token":"eyJabc.def","client_secret":"x"}', [])).toBe('{"access_token":"[REDACTED]","client_secret":"[REDACTED]"}');
-    expect(redact('Authorization: Basic dXNlcjpwYXNzd29yZA==', [])).toBe('Authorization: Basic [REDACTED]');
+    expect(redact('{"access_token":"eyJabc.def","client_secret":"x"}', [])).toBe(
+      '{"access_token":"[REDACTED]","client_secret":"[REDACTED]"}',
+    );
+    expect(redact('Authorization: Basic dXNlcjpwYXNzd29yZA==', [])).toBe(
+      'Authorization: Basic [REDACTED]',
+    );
   });
 });
 
 describe('createIdentityHttp over the outbound client (lib/http)', () => {
-
-  it.each([[403], [404], [500], [200]])('GIVEN a non-JSON answer %s holding a marker THEN the marker is in no error message', async (status) => {
-    const server = await startHostileAnswer(status);
-    try {
-      const http = createIdentityHttp({ baseUrl: `${server.origin}/scim/v2`, auth: { type: 'bearer', token: TOKEN }, fetch: loopback, retries: 0 });
-      const err = await failure(http.send({ method: 'GET', path: '/Users' }));
-      expect(err.message).toContain(`GET /Users answered HTTP ${status}`);
-      expect(err.message).not.toContain(MARKER);
-      expect(JSON.stringify(err)).not.toContain(MARKER);
-    } finally {
-      await server.close();
-    }
-  });
+  it.each([[403], [404], [500], [200]])(
+    'GIVEN a non-JSON answer %s holding a marker THEN the marker is in no error message',
+    async (status) => {
+      const server = await startHostileAnswer(status);
+      try {
+        const http = createIdentityHttp({
+          baseUrl: `${server.origin}/scim/v2`,
+          auth: { type: 'bearer', token: TOKEN },
+          fetch: loopback,
+          retries: 0,
+        });
+        const err = await failure(http.send({ method: 'GET', path: '/Users' }));
+        expect(err.message).toContain(`GET /Users answered HTTP ${status}`);
+        expect(err.message).not.toContain(MARKER);
+        expect(JSON.stringify(err)).not.toContain(MARKER);
+      } finally {
+        await server.close();
+      }
+    },
+  );
 
   it('GIVEN plain http to a host that is not loopback THEN FST_IDENTITY_REJECTED before any connection, not retried', async () => {
-    const fetch = createOutboundFetch({ ssrf: { resolve: publicResolver } }) as typeof globalThis.fetch;
+    const fetch = createOutboundFetch({
+      ssrf: { resolve: publicResolver },
+    }) as typeof globalThis.fetch;
     const sleep = vi.fn(async (_ms: number) => undefined);
-    const http = createIdentityHttp({ baseUrl: 'http://okta.example.test/api/v1', auth: { type: 'ssws', token: TOKEN }, fetch, sleep });
+    const http = createIdentityHttp({
+      baseUrl: 'http://okta.example.test/api/v1',
+      auth: { type: 'ssws', token: TOKEN },
+      fetch,
+      sleep,
+    });
     const err = await failure(http.send({ method: 'GET', path: '/users' }));
     expect(err.code).toBe('FST_IDENTITY_REJECTED');
     expect(err.message).toContain('FST_HTTP_INSECURE');
@@ -293,7 +402,10 @@ describe('createIdentityHttp over the outbound client (lib/http)', () => {
   it('GIVEN no fetch THEN the default client has no SSRF exceptions: loopback is refused', async () => {
     const server = await startHostileAnswer(200, '{}');
     try {
-      const http = createIdentityHttp({ baseUrl: server.origin, auth: { type: 'bearer', token: TOKEN } });
+      const http = createIdentityHttp({
+        baseUrl: server.origin,
+        auth: { type: 'bearer', token: TOKEN },
+      });
       const err = await failure(http.send({ method: 'GET', path: '/Users' }));
       expect(err.message).toContain('FST_HTTP_SSRF_BLOCKED');
       expect(server.requests).toBe(0);

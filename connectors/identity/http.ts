@@ -127,9 +127,14 @@ class IdentityHttpClient implements IdentityHttp {
     this.timeoutMs = options.timeoutMs ?? IDENTITY_HTTP_DEFAULTS.timeoutMs;
     this.retries = options.retries ?? IDENTITY_HTTP_DEFAULTS.retries;
     if (!Number.isInteger(this.retries) || this.retries < 0 || this.retries > MAX_RETRIES) {
-      throw new RangeError(`identity HTTP client: retries must be an integer from 0 to ${MAX_RETRIES}, not ${String(options.retries)}`);
+      throw new RangeError(
+        `identity HTTP client: retries must be an integer from 0 to ${MAX_RETRIES}, not ${String(options.retries)}`,
+      );
     }
-    if (!(this.timeoutMs > 0)) throw new RangeError(`identity HTTP client: timeoutMs must be positive, not ${String(options.timeoutMs)}`);
+    if (!(this.timeoutMs > 0))
+      throw new RangeError(
+        `identity HTTP client: timeoutMs must be positive, not ${String(options.timeoutMs)}`,
+      );
     this.backoffMs = options.backoffMs ?? IDENTITY_HTTP_DEFAULTS.backoffMs;
     this.maxBackoffMs = options.maxBackoffMs ?? IDENTITY_HTTP_DEFAULTS.maxBackoffMs;
     this.maxRetryAfterMs = options.maxRetryAfterMs ?? IDENTITY_HTTP_DEFAULTS.maxRetryAfterMs;
@@ -138,9 +143,18 @@ class IdentityHttpClient implements IdentityHttp {
     this.random = options.random ?? Math.random;
   }
 
-  async send<T = unknown>(call: HttpCall, options: { accept?: readonly number[] } = {}): Promise<HttpAnswer<T>> {
-    const query = call.query && Object.keys(call.query).length > 0 ? `?${new URLSearchParams(call.query).toString()}` : '';
-    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'forestall-identity' };
+  async send<T = unknown>(
+    call: HttpCall,
+    options: { accept?: readonly number[] } = {},
+  ): Promise<HttpAnswer<T>> {
+    const query =
+      call.query && Object.keys(call.query).length > 0
+        ? `?${new URLSearchParams(call.query).toString()}`
+        : '';
+    const headers: Record<string, string> = {
+      accept: 'application/json',
+      'user-agent': 'forestall-identity',
+    };
     for (const [name, value] of Object.entries(call.headers ?? {})) {
       // The client alone decides the credentials.
       if (name.toLowerCase() !== 'authorization') headers[name.toLowerCase()] = value;
@@ -160,7 +174,10 @@ class IdentityHttpClient implements IdentityHttp {
     for (;;) {
       headers['authorization'] = await this.authorization();
       const answer = await this.exchange(exchange, this.label);
-      const tokenRejected = answer.status === 401 && this.auth.type === 'client-credentials' && !exchange.accept.includes(401);
+      const tokenRejected =
+        answer.status === 401 &&
+        this.auth.type === 'client-credentials' &&
+        !exchange.accept.includes(401);
       if (tokenRejected && !fresh) {
         // The provider no longer takes the cached token; one new token, one more try.
         this.cached = undefined;
@@ -192,29 +209,52 @@ class IdentityHttpClient implements IdentityHttp {
   }
 
   private async requestToken(): Promise<string> {
-    if (this.auth.type !== 'client-credentials') throw new Error('unreachable: no token request without client credentials');
+    if (this.auth.type !== 'client-credentials')
+      throw new Error('unreachable: no token request without client credentials');
     const { tokenUrl, clientId, clientSecret, scope } = this.auth;
-    const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret });
+    const form = new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: clientId,
+      client_secret: clientSecret,
+    });
     if (scope !== undefined) form.set('scope', scope);
     const url = new URL(tokenUrl);
     const label = `token endpoint ${url.origin}${url.pathname}`;
     const exchange: Exchange = {
       what: 'POST (client credentials)',
       url: tokenUrl,
-      init: { method: 'POST', headers: { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded', 'user-agent': 'forestall-identity' }, body: form.toString() },
+      init: {
+        method: 'POST',
+        headers: {
+          accept: 'application/json',
+          'content-type': 'application/x-www-form-urlencoded',
+          'user-agent': 'forestall-identity',
+        },
+        body: form.toString(),
+      },
       accept: [],
     };
     const startedAt = this.now();
     const answer = await this.exchange(exchange, label, 'token');
-    const { body } = this.result<{ access_token?: unknown; expires_in?: unknown }>(answer, exchange, label, 'token');
+    const { body } = this.result<{ access_token?: unknown; expires_in?: unknown }>(
+      answer,
+      exchange,
+      label,
+      'token',
+    );
     const token = body?.access_token;
     if (typeof token !== 'string' || token === '') {
-      throw this.error('FST_IDENTITY_AUTH', `${label}: ${exchange.what} answered HTTP ${answer.status} without an access_token`);
+      throw this.error(
+        'FST_IDENTITY_AUTH',
+        `${label}: ${exchange.what} answered HTTP ${answer.status} without an access_token`,
+      );
     }
     this.addSecret(token);
     const lifetimeMs = Number(body.expires_in) * 1000;
     // Without a usable expires_in the token serves this call only.
-    this.cached = Number.isFinite(lifetimeMs) ? { token, renewAt: startedAt + lifetimeMs - TOKEN_RENEW_MARGIN_MS } : undefined;
+    this.cached = Number.isFinite(lifetimeMs)
+      ? { token, renewAt: startedAt + lifetimeMs - TOKEN_RENEW_MARGIN_MS }
+      : undefined;
     return token;
   }
 
@@ -222,7 +262,11 @@ class IdentityHttpClient implements IdentityHttp {
    * Sends until an answer that is not retried: a success, an accepted status, or a
    * client error. Throws for what stays retryable after the retries.
    */
-  private async exchange(exchange: Exchange, label: string, kind: 'api' | 'token' = 'api'): Promise<Extract<Attempt, { answered: true }>> {
+  private async exchange(
+    exchange: Exchange,
+    label: string,
+    kind: 'api' | 'token' = 'api',
+  ): Promise<Extract<Attempt, { answered: true }>> {
     for (let attempt = 1; ; attempt++) {
       const outcome = await this.attempt(exchange);
       const tries = attempt > 1 ? ` (${attempt} attempts)` : '';
@@ -230,11 +274,16 @@ class IdentityHttpClient implements IdentityHttp {
         const { status } = outcome;
         const retryable = (status === 429 || status >= 500) && !exchange.accept.includes(status);
         if (!retryable) return outcome;
-        const code: ConnectorErrorCode = status === 429 ? 'FST_IDENTITY_RATE_LIMITED' : 'FST_IDENTITY_UNAVAILABLE';
+        const code: ConnectorErrorCode =
+          status === 429 ? 'FST_IDENTITY_RATE_LIMITED' : 'FST_IDENTITY_UNAVAILABLE';
         const retryAfterMs = parseRetryAfter(outcome.headers.get('retry-after'), this.now());
         const message = `${label}: ${exchange.what} answered HTTP ${status}${answerCodeSuffix(outcome.text)}`;
         if (retryAfterMs !== undefined && retryAfterMs > this.maxRetryAfterMs) {
-          throw this.error(code, `${message}; the provider asked to retry after ${Math.ceil(retryAfterMs / 1000)} s${tries}`, retryAfterMs);
+          throw this.error(
+            code,
+            `${message}; the provider asked to retry after ${Math.ceil(retryAfterMs / 1000)} s${tries}`,
+            retryAfterMs,
+          );
         }
         if (attempt > this.retries) throw this.error(code, `${message}${tries}`, retryAfterMs);
         await this.sleep(retryAfterMs ?? this.backoff(attempt - 1));
@@ -246,7 +295,10 @@ class IdentityHttpClient implements IdentityHttp {
       }
       if (attempt > this.retries) {
         const what = kind === 'token' ? 'no access token' : 'no answer';
-        throw this.error('FST_IDENTITY_UNAVAILABLE', `${label}: ${exchange.what}: ${what}: ${outcome.detail}${tries}`);
+        throw this.error(
+          'FST_IDENTITY_UNAVAILABLE',
+          `${label}: ${exchange.what}: ${what}: ${outcome.detail}${tries}`,
+        );
       }
       await this.sleep(this.backoff(attempt - 1));
     }
@@ -255,19 +307,32 @@ class IdentityHttpClient implements IdentityHttp {
   private async attempt(exchange: Exchange): Promise<Attempt> {
     const signal = AbortSignal.timeout(this.timeoutMs);
     try {
-      const response = await this.fetch(exchange.url, { ...exchange.init, redirect: 'manual', signal });
-      const whole = (response.status >= 200 && response.status < 300) || exchange.accept.includes(response.status);
+      const response = await this.fetch(exchange.url, {
+        ...exchange.init,
+        redirect: 'manual',
+        signal,
+      });
+      const whole =
+        (response.status >= 200 && response.status < 300) ||
+        exchange.accept.includes(response.status);
       const text = whole ? await response.text() : await readBodyStart(response, MAX_ERROR_BYTES);
       return { answered: true, status: response.status, headers: response.headers, text };
     } catch (err) {
-      if (signal.aborted) return { answered: false, detail: `no answer within ${this.timeoutMs} ms` };
-      if (isHttpError(err)) return { answered: false, detail: `${err.code}: ${err.message}`, terminal: !err.transient };
+      if (signal.aborted)
+        return { answered: false, detail: `no answer within ${this.timeoutMs} ms` };
+      if (isHttpError(err))
+        return { answered: false, detail: `${err.code}: ${err.message}`, terminal: !err.transient };
       return { answered: false, detail: networkMessage(err) };
     }
   }
 
   /** The answer of a call that is not retried, or the error it is. */
-  private result<T>(answer: Extract<Attempt, { answered: true }>, exchange: Exchange, label: string, kind: 'api' | 'token'): HttpAnswer<T> {
+  private result<T>(
+    answer: Extract<Attempt, { answered: true }>,
+    exchange: Exchange,
+    label: string,
+    kind: 'api' | 'token',
+  ): HttpAnswer<T> {
     const { status, headers, text } = answer;
     const prefix = `${label}: ${exchange.what} answered HTTP ${status}`;
     const ok = status >= 200 && status < 300;
@@ -278,17 +343,26 @@ class IdentityHttpClient implements IdentityHttp {
       } catch {
         // A 404 page from a proxy is still a 404; a success must be what the API promised.
         if (!ok) return { status, headers, body: undefined as T };
-        throw this.error('FST_IDENTITY_REJECTED', `${prefix} with a body that is not JSON (not shown)`);
+        throw this.error(
+          'FST_IDENTITY_REJECTED',
+          `${prefix} with a body that is not JSON (not shown)`,
+        );
       }
     }
     if (status >= 300 && status < 400) {
       const location = headers.get('location');
       const where = location === null ? '' : ` (to ${safeLocation(location, exchange.url)})`;
-      throw this.error('FST_IDENTITY_REJECTED', `${prefix}: a redirect${where}, which is not followed; configure the final URL`);
+      throw this.error(
+        'FST_IDENTITY_REJECTED',
+        `${prefix}: a redirect${where}, which is not followed; configure the final URL`,
+      );
     }
     // The token endpoint answers 400 for a wrong or unauthorised client (RFC 6749 5.2).
     const auth = status === 401 || status === 403 || (kind === 'token' && status === 400);
-    throw this.error(auth ? 'FST_IDENTITY_AUTH' : 'FST_IDENTITY_REJECTED', `${prefix}${answerCodeSuffix(text)}`);
+    throw this.error(
+      auth ? 'FST_IDENTITY_AUTH' : 'FST_IDENTITY_REJECTED',
+      `${prefix}${answerCodeSuffix(text)}`,
+    );
   }
 
   private backoff(retry: number): number {
@@ -304,7 +378,11 @@ class IdentityHttpClient implements IdentityHttp {
   }
 
   private error(code: ConnectorErrorCode, message: string, retryAfterMs?: number): ConnectorError {
-    return new ConnectorError(code, redact(message, this.secrets), retryAfterMs === undefined ? {} : { retryAfterMs });
+    return new ConnectorError(
+      code,
+      redact(message, this.secrets),
+      retryAfterMs === undefined ? {} : { retryAfterMs },
+    );
   }
 }
 
@@ -313,13 +391,22 @@ function parseBase(raw: string, what: string): URL {
   try {
     url = new URL(raw);
   } catch {
-    throw new ConnectorError('FST_CONNECTOR_INVALID_REQUEST', `identity HTTP client: ${what} is not an absolute URL`);
+    throw new ConnectorError(
+      'FST_CONNECTOR_INVALID_REQUEST',
+      `identity HTTP client: ${what} is not an absolute URL`,
+    );
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new ConnectorError('FST_CONNECTOR_INVALID_REQUEST', `identity HTTP client: ${what} must be http or https, not ${url.protocol.slice(0, 20)}`);
+    throw new ConnectorError(
+      'FST_CONNECTOR_INVALID_REQUEST',
+      `identity HTTP client: ${what} must be http or https, not ${url.protocol.slice(0, 20)}`,
+    );
   }
   if (url.username !== '' || url.password !== '') {
-    throw new ConnectorError('FST_CONNECTOR_INVALID_REQUEST', `identity HTTP client: ${what} must not carry user info; credentials come from the Secret`);
+    throw new ConnectorError(
+      'FST_CONNECTOR_INVALID_REQUEST',
+      `identity HTTP client: ${what} must not carry user info; credentials come from the Secret`,
+    );
   }
   return url;
 }
@@ -335,9 +422,11 @@ export function redact(text: string, secrets: Iterable<string>): string {
   }
   return out
     .replace(/\b(Bearer|SSWS|Basic)\s+(?!\[REDACTED\])[A-Za-z0-9._~+/=-]{8,}/gi, '$1 [REDACTED]')
-    .replace(/(client_secret|access_token|refresh_token)(["']?\s*[:=]\s*["']?)(?!\[REDACTED\])[^"'&\s,}]+/gi, '$1$2[REDACTED]');
+    .replace(
+      /(client_secret|access_token|refresh_token)(["']?\s*[:=]\s*["']?)(?!\[REDACTED\])[^"'&\s,}]+/gi,
+      '$1$2[REDACTED]',
+    );
 }
-
 
 /**
  * A redirect target by its origin only: the path and query are the answering server's

@@ -4,7 +4,11 @@
  */
 export * from './types.js';
 export { createIdentityHttp, type IdentityHttpOptions } from './http.js';
-export { IdentityConnector, SHARED_IDENTITY_PARAMS, type IdentityConnectorOptions } from './connector.js';
+export {
+  IdentityConnector,
+  SHARED_IDENTITY_PARAMS,
+  type IdentityConnectorOptions,
+} from './connector.js';
 export { scimProvider } from './scim/index.js';
 export { keycloakProvider } from './keycloak/index.js';
 export { oktaProvider } from './okta/index.js';

@@ -10,13 +10,26 @@ describe('canonicalCidr', () => {
   });
 
   it('GIVEN something else THEN undefined', () => {
-    for (const value of ['', 'evil.example', '203.0.113.256', '203.0.113.7/33', '2001:db8::/129', '203.0.113.1-203.0.113.9']) expect(canonicalCidr(value), value).toBeUndefined();
+    for (const value of [
+      '',
+      'evil.example',
+      '203.0.113.256',
+      '203.0.113.7/33',
+      '2001:db8::/129',
+      '203.0.113.1-203.0.113.9',
+    ])
+      expect(canonicalCidr(value), value).toBeUndefined();
   });
 });
 
 describe('rangeCidrs', () => {
   it('GIVEN an inclusive range THEN its minimal CIDR cover', () => {
-    expect(rangeCidrs('198.51.100.1', '198.51.100.6')).toEqual(['198.51.100.1/32', '198.51.100.2/31', '198.51.100.4/31', '198.51.100.6/32']);
+    expect(rangeCidrs('198.51.100.1', '198.51.100.6')).toEqual([
+      '198.51.100.1/32',
+      '198.51.100.2/31',
+      '198.51.100.4/31',
+      '198.51.100.6/32',
+    ]);
     expect(rangeCidrs('192.0.2.0', '192.0.2.255')).toEqual(['192.0.2.0/24']);
     expect(rangeCidrs('2001:db8::', '2001:db8::3')).toEqual(['2001:db8::/126']);
     expect(isIpv6Cidr('2001:db8::/126')).toBe(true);

@@ -7,7 +7,16 @@
  * addresses exactly the same, so writing it back (the ledger's prior ranges) restores
  * what was blocked, though not always in the same notation.
  */
-import { formatCidr, formatIpv4, formatIpv6, ipv6RangeToCidrs, parseCidr, parseIpv4, parseIpv6, rangeToCidrs } from '../../feeds/index.js';
+import {
+  formatCidr,
+  formatIpv4,
+  formatIpv6,
+  ipv6RangeToCidrs,
+  parseCidr,
+  parseIpv4,
+  parseIpv6,
+  rangeToCidrs,
+} from '../../feeds/index.js';
 
 /** The canonical CIDR for an address or CIDR of either family, or undefined when it is neither. */
 export function canonicalCidr(value: string): string | undefined {
@@ -44,11 +53,20 @@ export function rangeCidrs(lower: string, upper: string): string[] | undefined {
  * as a CIDR (or single address) or as an inclusive address range. `unreadable` builds the
  * error for an entry that is neither.
  */
-export function coveredCidrs<T>(entries: readonly T[], read: (entry: T) => { cidr: string } | { lower: string; upper: string } | undefined, unreadable: (entry: T) => Error): string[] {
+export function coveredCidrs<T>(
+  entries: readonly T[],
+  read: (entry: T) => { cidr: string } | { lower: string; upper: string } | undefined,
+  unreadable: (entry: T) => Error,
+): string[] {
   const out = new Set<string>();
   for (const entry of entries) {
     const range = read(entry);
-    const cidrs = range === undefined ? undefined : 'cidr' in range ? [canonicalCidr(range.cidr)] : rangeCidrs(range.lower, range.upper);
+    const cidrs =
+      range === undefined
+        ? undefined
+        : 'cidr' in range
+          ? [canonicalCidr(range.cidr)]
+          : rangeCidrs(range.lower, range.upper);
     if (cidrs === undefined || cidrs.some((c) => c === undefined)) throw unreadable(entry);
     for (const cidr of cidrs) out.add(cidr!);
   }

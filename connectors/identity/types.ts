@@ -48,7 +48,10 @@ export interface HttpAnswer<T = unknown> {
  * Tokens never appear in messages or logs.
  */
 export interface IdentityHttp {
-  send<T = unknown>(call: HttpCall, options?: { accept?: readonly number[] }): Promise<HttpAnswer<T>>;
+  send<T = unknown>(
+    call: HttpCall,
+    options?: { accept?: readonly number[] },
+  ): Promise<HttpAnswer<T>>;
 }
 
 /** How a client authenticates. */
@@ -58,7 +61,13 @@ export type AuthScheme =
   /** Authorization: SSWS <token> (Okta API token). */
   | { type: 'ssws'; token: string }
   /** OAuth 2.0 client credentials (Keycloak service account, Microsoft Graph); the access token is cached until shortly before it expires. */
-  | { type: 'client-credentials'; tokenUrl: string; clientId: string; clientSecret: string; scope?: string };
+  | {
+      type: 'client-credentials';
+      tokenUrl: string;
+      clientId: string;
+      clientSecret: string;
+      scope?: string;
+    };
 
 /** A user as the provider has it. */
 export interface IdpUser {
@@ -104,7 +113,10 @@ export interface IdentityProvider {
   /** The key of the credentials Secret that must exist (the others are optional), for a clear error. */
   readonly requiredSecretKeys: readonly string[];
   /** The API base URL and how to authenticate, from validated params and the Secret's keys. */
-  endpoint(params: Record<string, unknown>, secret: Record<string, string>): { baseUrl: string; auth: AuthScheme };
+  endpoint(
+    params: Record<string, unknown>,
+    secret: Record<string, string>,
+  ): { baseUrl: string; auth: AuthScheme };
   /** The user whose login is `login` (exact match), or undefined. */
   findUser(http: IdentityHttp, login: string): Promise<IdpUser | undefined>;
   /** Suspend or disable the user and revoke their sessions and refresh tokens. */
@@ -181,7 +193,11 @@ export interface IdentityAccess {
    * key is missing, or when the Secret does not admit every URL `destinations` derives
    * from its data (the controller binds credentials to hosts: controller/runtime/secrets.ts).
    */
-  secret(ref: SecretRef, field: string, destinations: (secret: Record<string, string>) => readonly string[]): Promise<Record<string, string>>;
+  secret(
+    ref: SecretRef,
+    field: string,
+    destinations: (secret: Record<string, string>) => readonly string[],
+  ): Promise<Record<string, string>>;
   ledger: IdentityLedger;
   /** Logins and group names never touched whatever the action says (--identity-never-touch); the params may add more. */
   neverTouch?: readonly string[];
@@ -190,6 +206,10 @@ export interface IdentityAccess {
 }
 
 /** A provider object as a Change ref: apiVersion `identity.forestall.io/<provider>`. */
-export function identityRef(provider: ProviderKind, kind: 'User' | 'Group' | 'GroupMember' | 'NetworkZone' | 'NamedLocation', name: string): ObjectRef {
+export function identityRef(
+  provider: ProviderKind,
+  kind: 'User' | 'Group' | 'GroupMember' | 'NetworkZone' | 'NamedLocation',
+  name: string,
+): ObjectRef {
   return { apiVersion: `identity.forestall.io/${provider}`, kind, name };
 }

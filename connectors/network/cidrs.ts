@@ -5,7 +5,15 @@
  * listed. Then the shared sharding step: cut a list into chunks that respect an item
  * limit and a byte budget.
  */
-import { Ipv4Set, aggregateIpv6, ipv6CidrRange, parseCidr, parseIpv4, parseIpv6, type Ipv6Range } from '../../feeds/index.js';
+import {
+  Ipv4Set,
+  aggregateIpv6,
+  ipv6CidrRange,
+  parseCidr,
+  parseIpv4,
+  parseIpv6,
+  type Ipv6Range,
+} from '../../feeds/index.js';
 import { checkRequest } from '../checks.js';
 import type { ActionRequest, Renderer } from '../types.js';
 
@@ -47,8 +55,11 @@ export function aggregateCidrs(values: readonly string[]): AggregatedCidrs {
   const problems: string[] = [];
   if (bad.length > 0) {
     const shown = bad.slice(0, MAX_LISTED_PROBLEMS).join(', ');
-    const more = bad.length > MAX_LISTED_PROBLEMS ? ` and ${bad.length - MAX_LISTED_PROBLEMS} more` : '';
-    problems.push(`${shown}${more} ${bad.length === 1 ? 'is not an IP address or CIDR' : 'are not IP addresses or CIDRs'}`);
+    const more =
+      bad.length > MAX_LISTED_PROBLEMS ? ` and ${bad.length - MAX_LISTED_PROBLEMS} more` : '';
+    problems.push(
+      `${shown}${more} ${bad.length === 1 ? 'is not an IP address or CIDR' : 'are not IP addresses or CIDRs'}`,
+    );
   }
   return { ipv4: ipv4.cidrs(), ipv6: aggregateIpv6(ipv6), problems };
 }
@@ -56,8 +67,12 @@ export function aggregateCidrs(values: readonly string[]): AggregatedCidrs {
 /** Problems for covers that block a whole address family (0.0.0.0/0 or ::/0): never a sensible egress deny. */
 export function wholeFamilyProblems(cidrs: AggregatedCidrs): string[] {
   const problems: string[] = [];
-  if (cidrs.ipv4.includes('0.0.0.0/0')) problems.push('values cover all of 0.0.0.0/0, which would cut every IPv4 destination; refusing');
-  if (cidrs.ipv6.includes('::/0')) problems.push('values cover all of ::/0, which would cut every IPv6 destination; refusing');
+  if (cidrs.ipv4.includes('0.0.0.0/0'))
+    problems.push(
+      'values cover all of 0.0.0.0/0, which would cut every IPv4 destination; refusing',
+    );
+  if (cidrs.ipv6.includes('::/0'))
+    problems.push('values cover all of ::/0, which would cut every IPv6 destination; refusing');
   return problems;
 }
 
@@ -94,7 +109,12 @@ export function chunk<T>(items: readonly T[], limits: ChunkLimits<T>): T[][] {
   const weight = limits.cost ?? (() => 1);
   let total = 0;
   for (const item of items) total += weight(item);
-  const balanced = fill(items, limits, (closed, before) => closed < k - 1 && before >= ((closed + 1) * total) / k, weight);
+  const balanced = fill(
+    items,
+    limits,
+    (closed, before) => closed < k - 1 && before >= ((closed + 1) * total) / k,
+    weight,
+  );
   return balanced.length <= k ? balanced : greedy;
 }
 
@@ -113,8 +133,14 @@ function fill<T>(
   let before = 0;
   for (const item of items) {
     const c = cost(item);
-    if (c > maxBytes) throw new Error(`one item alone (${c} bytes) is over the budget of ${maxBytes} bytes`);
-    if (current.length > 0 && (current.length >= maxItems || bytes + c > maxBytes || closeEarly?.(chunks.length, before) === true)) {
+    if (c > maxBytes)
+      throw new Error(`one item alone (${c} bytes) is over the budget of ${maxBytes} bytes`);
+    if (
+      current.length > 0 &&
+      (current.length >= maxItems ||
+        bytes + c > maxBytes ||
+        closeEarly?.(chunks.length, before) === true)
+    ) {
       chunks.push(current);
       current = [];
       bytes = 0;
@@ -133,10 +159,14 @@ function fill<T>(
  * not addresses (an Isolate's are CVE IDs), so they are not parsed: the type problem is
  * the one to report.
  */
-export function checkCidrRequest(renderer: Renderer, request: ActionRequest, problems: string[] = checkRequest(renderer, request)): { problems: string[]; cidrs: AggregatedCidrs } {
-  if (!renderer.supports.includes(request.type)) return { problems, cidrs: { ipv4: [], ipv6: [], problems: [] } };
+export function checkCidrRequest(
+  renderer: Renderer,
+  request: ActionRequest,
+  problems: string[] = checkRequest(renderer, request),
+): { problems: string[]; cidrs: AggregatedCidrs } {
+  if (!renderer.supports.includes(request.type))
+    return { problems, cidrs: { ipv4: [], ipv6: [], problems: [] } };
   const cidrs = aggregateCidrs(request.values);
   problems.push(...cidrs.problems, ...wholeFamilyProblems(cidrs));
   return { problems, cidrs };
 }
-

@@ -3,7 +3,23 @@ import { join } from 'node:path';
 import type { ExposurePolicy, PreemptiveAction } from '../../crds/index.js';
 import type { ActionRequest, Manifest, ObjectRef } from '../../connectors/types.js';
 import {
-  actionBranchName, CODEOWNERS_PATHS, createForge, forgeEndpoint, ownersOf, parseCodeowners, parseMarker, FORGE_ERROR_CODES, GIT_ERROR_CODES, GitDeliveryError, GitRepository, pullRequestBody, removalBody, removalBranchName, type ActionSummary, type Forge, type PullRequest,
+  actionBranchName,
+  CODEOWNERS_PATHS,
+  createForge,
+  forgeEndpoint,
+  ownersOf,
+  parseCodeowners,
+  parseMarker,
+  FORGE_ERROR_CODES,
+  GIT_ERROR_CODES,
+  GitDeliveryError,
+  GitRepository,
+  pullRequestBody,
+  removalBody,
+  removalBranchName,
+  type ActionSummary,
+  type Forge,
+  type PullRequest,
 } from '../../delivery/index.js';
 import type { KubeClient } from '../runtime/client.js';
 import { ForestallError } from '../runtime/errors.js';
@@ -59,7 +75,9 @@ export class GitDelivery {
 
   /** The policy that owns the action, from the informer. */
   policy(action: PreemptiveAction): ExposurePolicy | undefined {
-    return action.spec.policyRef?.name ? this.deps.policies.get(action.spec.policyRef.name) : undefined;
+    return action.spec.policyRef?.name
+      ? this.deps.policies.get(action.spec.policyRef.name)
+      : undefined;
   }
 
   /**
@@ -68,18 +86,42 @@ export class GitDelivery {
    * `pushed`: the known pull request already carries this spec, so only its state is read.
    * `updating`: a change to an action enforced through an earlier, merged pull request.
    */
-  async propose(action: PreemptiveAction, git: GitSpec, request: ActionRequest, render: () => Manifest[] | Promise<Manifest[]>, known?: number, pushed = false, updating = false): Promise<PullRequest> {
+  async propose(
+    action: PreemptiveAction,
+    git: GitSpec,
+    request: ActionRequest,
+    render: () => Manifest[] | Promise<Manifest[]>,
+    known?: number,
+    pushed = false,
+    updating = false,
+  ): Promise<PullRequest> {
     // The pull request this spec already has, also when the cache the caller read lags
     // the status that records it: without it, a closed one would be opened again.
     const remembered = `${action.metadata.name}@${action.metadata.generation ?? 0}`;
     known ??= this.opened.get(remembered);
-    const pr = await this.proposeUnremembered(action, git, request, render, known, pushed, updating);
+    const pr = await this.proposeUnremembered(
+      action,
+      git,
+      request,
+      render,
+      known,
+      pushed,
+      updating,
+    );
     this.opened.set(remembered, pr.number);
     if (this.opened.size > 10_000) this.opened.delete(this.opened.keys().next().value!);
     return pr;
   }
 
-  private async proposeUnremembered(action: PreemptiveAction, git: GitSpec, request: ActionRequest, render: () => Manifest[] | Promise<Manifest[]>, known: number | undefined, pushed: boolean, updating: boolean): Promise<PullRequest> {
+  private async proposeUnremembered(
+    action: PreemptiveAction,
+    git: GitSpec,
+    request: ActionRequest,
+    render: () => Manifest[] | Promise<Manifest[]>,
+    known: number | undefined,
+    pushed: boolean,
+    updating: boolean,
+  ): Promise<PullRequest> {
     const session = await this.session(git);
     if (known !== undefined) {
       const current = await session.forge.getPullRequest(known);
@@ -91,17 +133,35 @@ export class GitDelivery {
     const manifests = await render();
     const body = pullRequestBody({
       action: {
-        name: request.name, ...(request.policy ? { policy: request.policy } : {}), type: request.type, layer: action.spec.layer,
+        name: request.name,
+        ...(request.policy ? { policy: request.policy } : {}),
+        type: request.type,
+        layer: action.spec.layer,
         ...(action.spec.connector ? { connector: action.spec.connector } : {}),
-        digest: action.spec.indicators.digest ?? '', confidence: action.spec.confidence ?? 0,
-        blastRadius: { namespaces: 0, workloads: 0, pods: 0, users: 0, addresses: 0, production: false, ...action.spec.blastRadius },
-        reason: action.spec.approval?.reason ?? 'approval required', feeds: [],
+        digest: action.spec.indicators.digest ?? '',
+        confidence: action.spec.confidence ?? 0,
+        blastRadius: {
+          namespaces: 0,
+          workloads: 0,
+          pods: 0,
+          users: 0,
+          addresses: 0,
+          production: false,
+          ...action.spec.blastRadius,
+        },
+        reason: action.spec.approval?.reason ?? 'approval required',
+        feeds: [],
       },
-      values: request.values, objects: manifests, path, base,
+      values: request.values,
+      objects: manifests,
+      path,
+      base,
       ...(request.expiresAt ? { expiresAt: request.expiresAt } : {}),
       ...(action.status?.detectedAt ? { detectedAt: action.status.detectedAt } : {}),
     });
-    await (await session.repo()).writeActionBranch({ action: summary(action, request), path, manifests });
+    await (
+      await session.repo()
+    ).writeActionBranch({ action: summary(action, request), path, manifests });
     const head = actionBranchName(request.name);
     const open = await session.forge.findOpenPullRequest(head);
     // The pull request this episode already has was merged or closed while we pushed: report that, never open a second.
@@ -117,8 +177,17 @@ export class GitDelivery {
       });
       if (decided) return decided;
     }
-    if (!open) return session.forge.openPullRequest({ head, base, title: body.title, body: body.body, labels: ['forestall'], reviewers: await reviewersFor(await session.repo(), git, `${path}/${request.name}`) });
-    if (open.title !== body.title || open.body !== body.body) return session.forge.updatePullRequest(open.number, { title: body.title, body: body.body });
+    if (!open)
+      return session.forge.openPullRequest({
+        head,
+        base,
+        title: body.title,
+        body: body.body,
+        labels: ['forestall'],
+        reviewers: await reviewersFor(await session.repo(), git, `${path}/${request.name}`),
+      });
+    if (open.title !== body.title || open.body !== body.body)
+      return session.forge.updatePullRequest(open.number, { title: body.title, body: body.body });
     return open;
   }
 
@@ -126,7 +195,13 @@ export class GitDelivery {
    * The removal of a Git-delivered action (expiry or lift): branch
    * forestall-removal/<action> without the action's directory, and one pull request.
    */
-  async proposeRemoval(action: PreemptiveAction, git: GitSpec, cause: 'Expired' | 'Lifted', objects: readonly ObjectRef[], known?: number): Promise<PullRequest> {
+  async proposeRemoval(
+    action: PreemptiveAction,
+    git: GitSpec,
+    cause: 'Expired' | 'Lifted',
+    objects: readonly ObjectRef[],
+    known?: number,
+  ): Promise<PullRequest> {
     const session = await this.session(git);
     if (known !== undefined) {
       const current = await session.forge.getPullRequest(known);
@@ -137,16 +212,42 @@ export class GitDelivery {
     const path = git.path ?? 'forestall';
     const enforcedBy = action.status?.pullRequest;
     const body = removalBody({
-      action: { name, ...(action.spec.policyRef?.name ? { policy: action.spec.policyRef.name } : {}), type: action.spec.type, layer: action.spec.layer, digest: action.spec.indicators.digest ?? '' },
-      count: action.spec.indicators.count, objects, cause, path, base,
+      action: {
+        name,
+        ...(action.spec.policyRef?.name ? { policy: action.spec.policyRef.name } : {}),
+        type: action.spec.type,
+        layer: action.spec.layer,
+        digest: action.spec.indicators.digest ?? '',
+      },
+      count: action.spec.indicators.count,
+      objects,
+      cause,
+      path,
+      base,
       detail: cause === 'Expired' ? `expired at ${action.spec.expiresAt}` : 'no indicator is left',
-      ...(enforcedBy?.number !== undefined && enforcedBy.url ? { enforcedBy: { number: enforcedBy.number, url: enforcedBy.url } } : {}),
+      ...(enforcedBy?.number !== undefined && enforcedBy.url
+        ? { enforcedBy: { number: enforcedBy.number, url: enforcedBy.url } }
+        : {}),
     });
-    await (await session.repo()).removalBranch({ action: { name, type: action.spec.type, indicators: action.spec.indicators.count }, path });
+    await (
+      await session.repo()
+    ).removalBranch({
+      action: { name, type: action.spec.type, indicators: action.spec.indicators.count },
+      path,
+    });
     const head = removalBranchName(name);
     const open = await session.forge.findOpenPullRequest(head);
     if (!open && known !== undefined) return session.forge.getPullRequest(known);
-    return open ?? session.forge.openPullRequest({ head, base, title: body.title, body: body.body, labels: ['forestall'] });
+    return (
+      open ??
+      session.forge.openPullRequest({
+        head,
+        base,
+        title: body.title,
+        body: body.body,
+        labels: ['forestall'],
+      })
+    );
   }
 
   /**
@@ -154,21 +255,42 @@ export class GitDelivery {
    * straight to the base branch, so Git stays the audit trail. Returns the base head
    * that holds it (unchanged when the base already did).
    */
-  async record(action: PreemptiveAction, git: GitSpec, request: ActionRequest, manifests: Manifest[]): Promise<string> {
+  async record(
+    action: PreemptiveAction,
+    git: GitSpec,
+    request: ActionRequest,
+    manifests: Manifest[],
+  ): Promise<string> {
     const session = await this.session(git);
-    const result = await (await session.repo()).writeActionBranch({
-      action: summary(action, request), path: git.path ?? 'forestall', manifests, branch: git.branch ?? 'main',
+    const result = await (
+      await session.repo()
+    ).writeActionBranch({
+      action: summary(action, request),
+      path: git.path ?? 'forestall',
+      manifests,
+      branch: git.branch ?? 'main',
       message: `Applied automatically by Forestall (${action.spec.approval?.reason ?? 'approved'}); recorded here for the audit trail.`,
     });
     return result.commit;
   }
 
   /** The removal of a recorded action, committed straight to the base branch. */
-  async recordRemoval(action: PreemptiveAction, git: GitSpec, cause: 'Expired' | 'Lifted'): Promise<string> {
+  async recordRemoval(
+    action: PreemptiveAction,
+    git: GitSpec,
+    cause: 'Expired' | 'Lifted',
+  ): Promise<string> {
     const session = await this.session(git);
-    const result = await (await session.repo()).removalBranch({
-      action: { name: action.metadata.name!, type: action.spec.type, indicators: action.spec.indicators.count },
-      path: git.path ?? 'forestall', branch: git.branch ?? 'main',
+    const result = await (
+      await session.repo()
+    ).removalBranch({
+      action: {
+        name: action.metadata.name!,
+        type: action.spec.type,
+        indicators: action.spec.indicators.count,
+      },
+      path: git.path ?? 'forestall',
+      branch: git.branch ?? 'main',
       message: `Removed by Forestall: the action ${cause === 'Expired' ? `expired at ${action.spec.expiresAt}` : 'lifted (no indicator is left)'}.`,
     });
     return result.commit;
@@ -179,7 +301,12 @@ export class GitDelivery {
    * `known` is closed too if it is still open), saying why. Returns the one closed, or
    * `known` as it stands, or undefined when there was none.
    */
-  async withdrawOpen(git: GitSpec, actionName: string, why: string, known?: number): Promise<PullRequest | undefined> {
+  async withdrawOpen(
+    git: GitSpec,
+    actionName: string,
+    why: string,
+    known?: number,
+  ): Promise<PullRequest | undefined> {
     const session = await this.session(git);
     const open = await session.forge.findOpenPullRequest(actionBranchName(actionName));
     if (open) return this.withdraw(git, open.number, why);
@@ -205,7 +332,10 @@ export class GitDelivery {
     const credentials = await this.credentials(git);
     const ref = git.credentialsSecretRef!;
     const key = `${git.url}#${git.branch ?? 'main'}#${ref.namespace ?? this.deps.namespace}/${ref.name}#${git.forge?.type ?? ''}#${git.forge?.apiUrl ?? ''}`;
-    const fingerprint = createHash('sha256').update(`${key}\n${JSON.stringify(credentials)}`).digest('hex').slice(0, 16);
+    const fingerprint = createHash('sha256')
+      .update(`${key}\n${JSON.stringify(credentials)}`)
+      .digest('hex')
+      .slice(0, 16);
     const current = this.sessions.get(key);
     if (current?.fingerprint === fingerprint) return current.session;
     const session = this.open(git, credentials, join(this.deps.workRoot, fingerprint));
@@ -214,21 +344,41 @@ export class GitDelivery {
   }
 
   private open(git: GitSpec, credentials: Credentials, workDir: string): Session {
-    const auth = credentials.sshPrivateKey && !/^https?:\/\//.test(git.url)
-      ? { sshPrivateKey: credentials.sshPrivateKey, ...(credentials.knownHosts ? { knownHosts: credentials.knownHosts } : {}) }
-      : { token: credentials.token, ...(credentials.username ? { username: credentials.username } : {}) };
+    const auth =
+      credentials.sshPrivateKey && !/^https?:\/\//.test(git.url)
+        ? {
+            sshPrivateKey: credentials.sshPrivateKey,
+            ...(credentials.knownHosts ? { knownHosts: credentials.knownHosts } : {}),
+          }
+        : {
+            token: credentials.token,
+            ...(credentials.username ? { username: credentials.username } : {}),
+          };
     let repo: Promise<GitRepository> | undefined;
     return {
-      forge: createForge(git, { token: credentials.token, ...(this.deps.fetch ? { fetch: this.deps.fetch } : {}) }),
+      forge: createForge(git, {
+        token: credentials.token,
+        ...(this.deps.fetch ? { fetch: this.deps.fetch } : {}),
+      }),
       repo: () => {
         if (!repo) {
-          const checked = this.deps.checkRemote?.(git.url).catch((err: unknown) => {
-            throw new GitDeliveryError('FST_GIT_INVALID_REQUEST', (err as Error).message);
-          }) ?? Promise.resolve();
-          const opening = checked.then(() => GitRepository.open({
-            url: git.url, workDir, auth, baseBranch: git.branch ?? 'main',
-            author: this.deps.author ?? { name: 'Forestall', email: 'forestall@localhost.localdomain' }, env: this.deps.env,
-          }));
+          const checked =
+            this.deps.checkRemote?.(git.url).catch((err: unknown) => {
+              throw new GitDeliveryError('FST_GIT_INVALID_REQUEST', (err as Error).message);
+            }) ?? Promise.resolve();
+          const opening = checked.then(() =>
+            GitRepository.open({
+              url: git.url,
+              workDir,
+              auth,
+              baseBranch: git.branch ?? 'main',
+              author: this.deps.author ?? {
+                name: 'Forestall',
+                email: 'forestall@localhost.localdomain',
+              },
+              env: this.deps.env,
+            }),
+          );
           repo = opening;
           // A failed clone (bad token, forge down) is tried again on the next use.
           opening.catch(() => {
@@ -247,17 +397,28 @@ export class GitDelivery {
    */
   private async credentials(git: GitSpec): Promise<Credentials> {
     const ref = git.credentialsSecretRef;
-    if (!ref) throw new ForestallError('FST_INVALID_SPEC', 'spec.git.credentialsSecretRef is required: a Secret with the forge token');
+    if (!ref)
+      throw new ForestallError(
+        'FST_INVALID_SPEC',
+        'spec.git.credentialsSecretRef is required: a Secret with the forge token',
+      );
     // The token goes to the git remote and to the forge's API: the Secret must admit both.
     const secret = await readSecret(this.deps.client, ref, {
-      defaultNamespace: this.deps.namespace, defaultKey: 'token', field: 'spec.git.credentialsSecretRef',
+      defaultNamespace: this.deps.namespace,
+      defaultKey: 'token',
+      field: 'spec.git.credentialsSecretRef',
       destinations: [git.url, forgeEndpoint(git).apiUrl],
     });
     const token = secret.value;
     const username = secret.optional('username');
     const sshPrivateKey = secret.optional('ssh-privatekey');
     const knownHosts = secret.optional('known_hosts');
-    return { token, ...(username ? { username } : {}), ...(sshPrivateKey ? { sshPrivateKey: `${sshPrivateKey}\n` } : {}), ...(knownHosts ? { knownHosts } : {}) };
+    return {
+      token,
+      ...(username ? { username } : {}),
+      ...(sshPrivateKey ? { sshPrivateKey: `${sshPrivateKey}\n` } : {}),
+      ...(knownHosts ? { knownHosts } : {}),
+    };
   }
 }
 
@@ -274,9 +435,16 @@ interface Credentials {
  */
 export function describeDeliveryError(err: unknown): string {
   const code = (err as { code?: unknown }).code;
-  const message = ((err as Error).message ?? String(err)).split('\n').filter((l) => !/^Cloning into /.test(l.trim())).join(' ').replace(/\s+/g, ' ').trim();
+  const message = ((err as Error).message ?? String(err))
+    .split('\n')
+    .filter((l) => !/^Cloning into /.test(l.trim()))
+    .join(' ')
+    .replace(/\s+/g, ' ')
+    .trim();
   if (typeof code !== 'string') return message;
-  const summary = (GIT_ERROR_CODES as Record<string, { summary: string }>)[code]?.summary ?? (FORGE_ERROR_CODES as Record<string, { summary: string }>)[code]?.summary;
+  const summary =
+    (GIT_ERROR_CODES as Record<string, { summary: string }>)[code]?.summary ??
+    (FORGE_ERROR_CODES as Record<string, { summary: string }>)[code]?.summary;
   return `${code}: ${message}${summary ? ` (${summary})` : ''}`;
 }
 
@@ -286,7 +454,8 @@ async function reviewersFor(repo: GitRepository, git: GitSpec, dir: string): Pro
   for (const file of CODEOWNERS_PATHS) {
     const text = await repo.readBaseFile(file);
     if (text === undefined) continue;
-    for (const owner of ownersOf(parseCodeowners(text), `${dir}/kustomization.yaml`)) reviewers.add(owner);
+    for (const owner of ownersOf(parseCodeowners(text), `${dir}/kustomization.yaml`))
+      reviewers.add(owner);
     break;
   }
   return [...reviewers];
@@ -295,7 +464,9 @@ async function reviewersFor(repo: GitRepository, git: GitSpec, dir: string): Pro
 /** What a commit says about the action. */
 function summary(action: PreemptiveAction, request: ActionRequest): ActionSummary {
   return {
-    name: request.name, type: request.type, indicators: request.values.length,
+    name: request.name,
+    type: request.type,
+    indicators: request.values.length,
     ...(request.policy ? { policy: request.policy } : {}),
     ...(action.spec.indicators.digest ? { digest: action.spec.indicators.digest } : {}),
     ...(action.spec.approval?.reason ? { reason: action.spec.approval.reason } : {}),

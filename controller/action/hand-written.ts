@@ -11,7 +11,10 @@ const NAMED = 5;
  * applied. Values normalise() cannot read are left to the connector's own validation.
  * Accounts are guarded by the identity connectors' never-touch list, not here.
  */
-export function guardrailRefusal(values: readonly string[], guardrails: Pick<Guardrails, 'check'>): string | undefined {
+export function guardrailRefusal(
+  values: readonly string[],
+  guardrails: Pick<Guardrails, 'check'>,
+): string | undefined {
   const refused: string[] = [];
   for (const value of values) {
     const indicator = normalise(value);
@@ -21,6 +24,8 @@ export function guardrailRefusal(values: readonly string[], guardrails: Pick<Gua
   }
   if (refused.length === 0) return undefined;
   const more = refused.length > NAMED ? `, and ${refused.length - NAMED} more` : '';
-  return `spec.indicators: ${refused.length} of ${values.length} indicators are refused by the guardrails that policy `
-    + `actions pass: ${refused.slice(0, NAMED).join(', ')}${more}; nothing is applied`;
+  return (
+    `spec.indicators: ${refused.length} of ${values.length} indicators are refused by the guardrails that policy ` +
+    `actions pass: ${refused.slice(0, NAMED).join(', ')}${more}; nothing is applied`
+  );
 }

@@ -28,22 +28,34 @@ export function indicatorConfigMapName(action: string): string {
 }
 
 export class IndicatorStore {
-  constructor(private readonly client: KubeClient, readonly namespace: string) {}
+  constructor(
+    private readonly client: KubeClient,
+    readonly namespace: string,
+  ) {}
 
   /** Writes the set unless the stored one already has this digest. */
-  async save(action: string, values: readonly string[], digest = valuesDigest(values)): Promise<{ name: string; namespace: string }> {
+  async save(
+    action: string,
+    values: readonly string[],
+    digest = valuesDigest(values),
+  ): Promise<{ name: string; namespace: string }> {
     const name = indicatorConfigMapName(action);
     const ref = { name, namespace: this.namespace };
     const current = await this.client.get<ConfigMap>('v1', 'ConfigMap', name, this.namespace);
     if (current?.metadata?.annotations?.[ANNOTATION_DIGEST] === digest) return ref;
     const gz = gzipSync(values.join('\n'));
     if (gz.length > MAX_GZIP_BYTES) {
-      throw new ForestallError('FST_INVALID_SPEC', `the indicator set of ${action} is ${values.length} values, ${gz.length} bytes compressed: over the ${MAX_GZIP_BYTES}-byte limit of one ConfigMap; narrow spec.match`);
+      throw new ForestallError(
+        'FST_INVALID_SPEC',
+        `the indicator set of ${action} is ${values.length} values, ${gz.length} bytes compressed: over the ${MAX_GZIP_BYTES}-byte limit of one ConfigMap; narrow spec.match`,
+      );
     }
     await this.client.apply<ConfigMap>({
-      apiVersion: 'v1', kind: 'ConfigMap',
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
       metadata: {
-        name, namespace: this.namespace,
+        name,
+        namespace: this.namespace,
         labels: { [LABEL_MANAGED_BY]: MANAGED_BY, [LABEL_ACTION]: labelValue(action) },
         annotations: { [ANNOTATION_DIGEST]: digest },
       },
@@ -53,7 +65,10 @@ export class IndicatorStore {
   }
 
   /** The values, or undefined when the ConfigMap is missing or holds another digest (not written yet). */
-  async load(ref: { name: string; namespace: string }, digest: string | undefined): Promise<string[] | undefined> {
+  async load(
+    ref: { name: string; namespace: string },
+    digest: string | undefined,
+  ): Promise<string[] | undefined> {
     const cm = await this.client.get<ConfigMap>('v1', 'ConfigMap', ref.name, ref.namespace);
     const data = cm?.binaryData?.[KEY];
     if (!cm || !data) return undefined;
@@ -61,12 +76,19 @@ export class IndicatorStore {
     const text = gunzipSync(Buffer.from(data, 'base64')).toString('utf8');
     const values = text ? text.split('\n') : [];
     if (digest && valuesDigest(values) !== digest) {
-      throw new ForestallError('FST_SNAPSHOT_DAMAGED', `ConfigMap ${ref.namespace}/${ref.name} does not match its digest ${digest}`);
+      throw new ForestallError(
+        'FST_SNAPSHOT_DAMAGED',
+        `ConfigMap ${ref.namespace}/${ref.name} does not match its digest ${digest}`,
+      );
     }
     return values;
   }
 
   async delete(action: string): Promise<void> {
-    await this.client.delete({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: indicatorConfigMapName(action), namespace: this.namespace } });
+    await this.client.delete({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: indicatorConfigMapName(action), namespace: this.namespace },
+    });
   }
 }

@@ -6,22 +6,52 @@ const now = new Date('2026-11-23T10:00:00Z');
 
 function action(spec: Partial<PreemptiveAction['spec']>): PreemptiveAction {
   return {
-    apiVersion: 'forestall.io/v1alpha1', kind: 'PreemptiveAction', metadata: { name: 'kev-stepupauth' },
+    apiVersion: 'forestall.io/v1alpha1',
+    kind: 'PreemptiveAction',
+    metadata: { name: 'kev-stepupauth' },
     spec: { type: 'StepUpAuth', layer: 'identity', indicators: { count: 3 }, ...spec },
   } as PreemptiveAction;
 }
 
 describe('buildNotification', () => {
   it('GIVEN a StepUpAuth around isolated workloads THEN the summary counts accounts and names the workloads', () => {
-    const n = buildNotification('id-1', 'Proposed', action({
-      evidence: { isolatedWorkloads: [{ target: { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'shop', name: 'checkout' }, isolation: 'kev-isolate-shop-deployment-checkout', accounts: ['j.doe@corp.example'] }] },
-    }), {}, undefined, now);
-    expect(n.summary).toBe('StepUpAuth on 3 accounts around the isolated Deployment shop/checkout awaits approval');
+    const n = buildNotification(
+      'id-1',
+      'Proposed',
+      action({
+        evidence: {
+          isolatedWorkloads: [
+            {
+              target: {
+                apiVersion: 'apps/v1',
+                kind: 'Deployment',
+                namespace: 'shop',
+                name: 'checkout',
+              },
+              isolation: 'kev-isolate-shop-deployment-checkout',
+              accounts: ['j.doe@corp.example'],
+            },
+          ],
+        },
+      }),
+      {},
+      undefined,
+      now,
+    );
+    expect(n.summary).toBe(
+      'StepUpAuth on 3 accounts around the isolated Deployment shop/checkout awaits approval',
+    );
     expect(n.targets).toEqual([]);
   });
 
   it('GIVEN an IdentitySuspend from a feed THEN the summary counts accounts; an IdentityBlock counts indicators', () => {
-    expect(buildNotification('id-2', 'Enforced', action({ type: 'IdentitySuspend' }), {}, undefined, now).summary).toBe('IdentitySuspend enforced on 3 accounts');
-    expect(buildNotification('id-3', 'Enforced', action({ type: 'IdentityBlock' }), {}, undefined, now).summary).toBe('IdentityBlock enforced on 3 indicators');
+    expect(
+      buildNotification('id-2', 'Enforced', action({ type: 'IdentitySuspend' }), {}, undefined, now)
+        .summary,
+    ).toBe('IdentitySuspend enforced on 3 accounts');
+    expect(
+      buildNotification('id-3', 'Enforced', action({ type: 'IdentityBlock' }), {}, undefined, now)
+        .summary,
+    ).toBe('IdentityBlock enforced on 3 indicators');
   });
 });

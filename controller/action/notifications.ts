@@ -1,7 +1,13 @@
 import type { ExposurePolicy, PreemptiveAction, PreemptiveActionStatus } from '../../crds/index.js';
 import {
-  createNotifier, notificationId, remediationLines,
-  type CveFinding, type Notification, type NotificationEvent, type NotifierOptions, type NotifierType,
+  createNotifier,
+  notificationId,
+  remediationLines,
+  type CveFinding,
+  type Notification,
+  type NotificationEvent,
+  type NotifierOptions,
+  type NotifierType,
 } from '../../notify/index.js';
 import type { KubeClient } from '../runtime/client.js';
 import type { Informer } from '../runtime/informer.js';
@@ -38,11 +44,21 @@ export class ActionNotifier {
   constructor(private readonly deps: ActionNotifierDeps) {}
 
   /** The event a phase announces, or undefined for phases that announce nothing. */
-  static eventFor(action: PreemptiveAction, phase: PreemptiveActionStatus['phase']): NotificationEvent | undefined {
+  static eventFor(
+    action: PreemptiveAction,
+    phase: PreemptiveActionStatus['phase'],
+  ): NotificationEvent | undefined {
     switch (phase) {
-      case 'Enforced': return action.spec.type === 'Isolate' ? 'Isolated' : 'Enforced';
-      case 'Proposed': case 'Lifted': case 'Expired': case 'Rejected': case 'Failed': return phase;
-      default: return undefined;
+      case 'Enforced':
+        return action.spec.type === 'Isolate' ? 'Isolated' : 'Enforced';
+      case 'Proposed':
+      case 'Lifted':
+      case 'Expired':
+      case 'Rejected':
+      case 'Failed':
+        return phase;
+      default:
+        return undefined;
     }
   }
 
@@ -56,7 +72,12 @@ export class ActionNotifier {
    * status.notified list to write, or undefined when nothing was due. Throws when a
    * target could not be reached (after the transport's retries), naming it.
    */
-  async notify(action: PreemptiveAction, status: PreemptiveActionStatus, readyMessage: string | undefined, now: Date): Promise<string[] | undefined> {
+  async notify(
+    action: PreemptiveAction,
+    status: PreemptiveActionStatus,
+    readyMessage: string | undefined,
+    now: Date,
+  ): Promise<string[] | undefined> {
     const policy = this.policy(action);
     const event = ActionNotifier.eventFor(action, status.phase);
     if (!policy?.spec.notify?.length || !event || !status.detectedAt) return undefined;
@@ -67,12 +88,29 @@ export class ActionNotifier {
     // so (and may even lack the episode's detectedAt): the same event for the same spec.
     const memory = `${action.metadata.uid ?? action.metadata.name}/${action.metadata.generation ?? 0}/${event}`;
     if (this.sent.has(memory)) return [...sent, id].slice(-KEEP_IDS);
-    const notification = buildNotification(id, event, action, status, readyMessage, now, this.deps.cluster);
+    const notification = buildNotification(
+      id,
+      event,
+      action,
+      status,
+      readyMessage,
+      now,
+      this.deps.cluster,
+    );
     for (const [index, target] of policy.spec.notify.entries()) {
-      const { url, signingSecret } = await this.secret(target.urlSecretRef, `spec.notify[${index}].urlSecretRef`);
-      const notifier = createNotifier(target.type as NotifierType, url, { ...this.deps.http, ...(signingSecret && target.type === 'Webhook' ? { signingSecret } : {}) });
+      const { url, signingSecret } = await this.secret(
+        target.urlSecretRef,
+        `spec.notify[${index}].urlSecretRef`,
+      );
+      const notifier = createNotifier(target.type as NotifierType, url, {
+        ...this.deps.http,
+        ...(signingSecret && target.type === 'Webhook' ? { signingSecret } : {}),
+      });
       await notifier.send(notification);
-      this.deps.log.info({ action: action.metadata.name, event, target: notifier.target, type: target.type }, 'Notification sent');
+      this.deps.log.info(
+        { action: action.metadata.name, event, target: notifier.target, type: target.type },
+        'Notification sent',
+      );
     }
     this.remember(memory);
     return [...sent, id].slice(-KEEP_IDS);
@@ -84,7 +122,9 @@ export class ActionNotifier {
   }
 
   private policy(action: PreemptiveAction): ExposurePolicy | undefined {
-    return action.spec.policyRef?.name ? this.deps.policies.get(action.spec.policyRef.name) : undefined;
+    return action.spec.policyRef?.name
+      ? this.deps.policies.get(action.spec.policyRef.name)
+      : undefined;
   }
 
   /**
@@ -96,10 +136,16 @@ export class ActionNotifier {
    * webhook) could be named as a notify target, and the signing secret of one Secret
    * could be sent to a URL an administrator never approved for it.
    */
-  private async secret(ref: { name: string; namespace?: string; key?: string }, field: string): Promise<{ url: string; signingSecret?: string }> {
+  private async secret(
+    ref: { name: string; namespace?: string; key?: string },
+    field: string,
+  ): Promise<{ url: string; signingSecret?: string }> {
     const key = ref.key ?? 'url';
     const secret = await readSecret(this.deps.client, ref, {
-      defaultNamespace: this.deps.namespace, defaultKey: 'url', field, destinations: (data) => (data[key] ? [data[key]] : []),
+      defaultNamespace: this.deps.namespace,
+      defaultKey: 'url',
+      field,
+      destinations: (data) => (data[key] ? [data[key]] : []),
     });
     const signingSecret = secret.optional('signing-secret');
     return { url: secret.value, ...(signingSecret ? { signingSecret } : {}) };
@@ -108,13 +154,21 @@ export class ActionNotifier {
 
 /** What the action did, why, and what to do about it. */
 export function buildNotification(
-  id: string, event: NotificationEvent, action: PreemptiveAction, status: PreemptiveActionStatus, readyMessage: string | undefined, now: Date, cluster?: string,
+  id: string,
+  event: NotificationEvent,
+  action: PreemptiveAction,
+  status: PreemptiveActionStatus,
+  readyMessage: string | undefined,
+  now: Date,
+  cluster?: string,
 ): Notification {
   const { spec } = action;
   const cves: CveFinding[] = (spec.evidence?.vulnerabilities ?? []).map((v) => ({
     cveID: v.cveID,
     ...(v.dateAdded ? { dateAdded: v.dateAdded } : {}),
-    ...(v.knownRansomwareCampaignUse !== undefined ? { knownRansomwareCampaignUse: v.knownRansomwareCampaignUse ? 'Known' : 'Unknown' } : {}),
+    ...(v.knownRansomwareCampaignUse !== undefined
+      ? { knownRansomwareCampaignUse: v.knownRansomwareCampaignUse ? 'Known' : 'Unknown' }
+      : {}),
     ...(v.vendor ? { vendor: v.vendor } : {}),
     ...(v.product ? { product: v.product } : {}),
     ...(v.severity ? { severity: v.severity } : {}),
@@ -125,13 +179,26 @@ export function buildNotification(
     ...(v.image ? { image: v.image } : {}),
   }));
   const exposure = spec.evidence?.exposure ?? [];
-  const targets = (spec.targets ?? []).map((t) => ({ kind: t.kind, name: t.name, ...(t.namespace ? { namespace: t.namespace } : {}) }));
-  const around = (spec.evidence?.isolatedWorkloads ?? []).map((w) => `${w.target.kind} ${w.target.namespace ? `${w.target.namespace}/` : ''}${w.target.name}`);
-  const what = targets.length ? targets.map((t) => `${t.kind} ${t.namespace ? `${t.namespace}/` : ''}${t.name}`).join(', ')
-    : spec.layer === 'identity' && spec.type !== 'IdentityBlock' ? `${spec.indicators.count} accounts${around.length ? ` around the isolated ${around.join(', ')}` : ''}`
+  const targets = (spec.targets ?? []).map((t) => ({
+    kind: t.kind,
+    name: t.name,
+    ...(t.namespace ? { namespace: t.namespace } : {}),
+  }));
+  const around = (spec.evidence?.isolatedWorkloads ?? []).map(
+    (w) => `${w.target.kind} ${w.target.namespace ? `${w.target.namespace}/` : ''}${w.target.name}`,
+  );
+  const what = targets.length
+    ? targets.map((t) => `${t.kind} ${t.namespace ? `${t.namespace}/` : ''}${t.name}`).join(', ')
+    : spec.layer === 'identity' && spec.type !== 'IdentityBlock'
+      ? `${spec.indicators.count} accounts${around.length ? ` around the isolated ${around.join(', ')}` : ''}`
       : `${spec.indicators.count} indicators`;
   const summaries: Record<NotificationEvent, string> = {
-    Isolated: `Isolated ${what}: ${cves.map((c) => c.cveID).filter((c, i, all) => all.indexOf(c) === i).join(', ') || 'vulnerable'} and reachable from the internet`,
+    Isolated: `Isolated ${what}: ${
+      cves
+        .map((c) => c.cveID)
+        .filter((c, i, all) => all.indexOf(c) === i)
+        .join(', ') || 'vulnerable'
+    } and reachable from the internet`,
     Enforced: `${spec.type} enforced on ${what}`,
     Proposed: `${spec.type} on ${what} awaits approval${status.pullRequest?.url ? ` in ${status.pullRequest.url}` : ''}`,
     Lifted: `${spec.type} on ${what} lifted`,
@@ -139,11 +206,15 @@ export function buildNotification(
     Rejected: `${spec.type} on ${what} rejected in review`,
     Failed: `${spec.type} on ${what} failed`,
   };
-  const remediation = event === 'Isolated' || event === 'Proposed' ? remediationLines(cves, exposure) : [];
+  const remediation =
+    event === 'Isolated' || event === 'Proposed' ? remediationLines(cves, exposure) : [];
   return {
-    id, event,
+    id,
+    event,
     action: {
-      name: action.metadata.name!, type: spec.type, layer: spec.layer,
+      name: action.metadata.name!,
+      type: spec.type,
+      layer: spec.layer,
       ...(spec.policyRef?.name ? { policy: spec.policyRef.name } : {}),
       ...(spec.connector ? { connector: spec.connector } : {}),
     },
@@ -153,7 +224,11 @@ export function buildNotification(
     why: {
       ...(cves.length ? { cves } : {}),
       ...(exposure.length ? { exposure } : {}),
-      ...(readyMessage ? { reason: readyMessage } : spec.approval?.reason ? { reason: spec.approval.reason } : {}),
+      ...(readyMessage
+        ? { reason: readyMessage }
+        : spec.approval?.reason
+          ? { reason: spec.approval.reason }
+          : {}),
     },
     remediation,
     ...(status.pullRequest?.url ? { links: { pullRequest: status.pullRequest.url } } : {}),

@@ -87,7 +87,11 @@ export class PullRequestWebhook implements Runnable {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if ((req.url ?? '').split('?')[0] !== WEBHOOK_PATH) return reply(res, 404, 'not found');
     if (req.method !== 'POST') return reply(res, 405, 'POST only');
-    const answer = (result: 'queued' | 'ignored' | 'unauthorized' | 'invalid', status: number, text: string) => {
+    const answer = (
+      result: 'queued' | 'ignored' | 'unauthorized' | 'invalid',
+      status: number,
+      text: string,
+    ) => {
       this.opts.metrics?.gitWebhookRequests.inc({ result });
       reply(res, status, text);
     };
@@ -99,12 +103,18 @@ export class PullRequestWebhook implements Runnable {
     if (Number(header(req.headers, 'content-length') ?? 0) > MAX_BODY_BYTES) return tooLarge();
     const body = await readBody(req);
     if (body === undefined) return tooLarge();
-    if (!verifySignature(this.opts.secret, body, req.headers)) return answer('unauthorized', 401, 'missing or invalid signature');
-    const event = header(req.headers, 'x-github-event') ?? header(req.headers, 'x-gitea-event') ?? header(req.headers, 'x-gogs-event');
-    if (event !== 'pull_request') return answer('ignored', 202, `ignored event ${event ?? '(none)'}`);
+    if (!verifySignature(this.opts.secret, body, req.headers))
+      return answer('unauthorized', 401, 'missing or invalid signature');
+    const event =
+      header(req.headers, 'x-github-event') ??
+      header(req.headers, 'x-gitea-event') ??
+      header(req.headers, 'x-gogs-event');
+    if (event !== 'pull_request')
+      return answer('ignored', 202, `ignored event ${event ?? '(none)'}`);
     let ref: unknown;
     try {
-      ref = (JSON.parse(body.toString('utf8')) as { pull_request?: { head?: { ref?: unknown } } }).pull_request?.head?.ref;
+      ref = (JSON.parse(body.toString('utf8')) as { pull_request?: { head?: { ref?: unknown } } })
+        .pull_request?.head?.ref;
     } catch {
       return answer('invalid', 400, 'body is not JSON');
     }
@@ -117,14 +127,22 @@ export class PullRequestWebhook implements Runnable {
 
   private actionFor(ref: string): string | undefined {
     if (!ref.startsWith('forestall')) return undefined;
-    return this.opts.actions().find((name) => actionBranchName(name) === ref || removalBranchName(name) === ref);
+    return this.opts
+      .actions()
+      .find((name) => actionBranchName(name) === ref || removalBranchName(name) === ref);
   }
 }
 
 /** X-Hub-Signature-256 (sha256=<hex>) or X-Gitea-Signature (<hex>), compared in constant time. */
-export function verifySignature(secret: string, body: Buffer, headers: IncomingMessage['headers']): boolean {
+export function verifySignature(
+  secret: string,
+  body: Buffer,
+  headers: IncomingMessage['headers'],
+): boolean {
   const expected = createHmac('sha256', secret).update(body).digest();
-  const given = header(headers, 'x-hub-signature-256')?.replace(/^sha256=/, '') ?? header(headers, 'x-gitea-signature');
+  const given =
+    header(headers, 'x-hub-signature-256')?.replace(/^sha256=/, '') ??
+    header(headers, 'x-gitea-signature');
   if (!given || !/^[0-9a-f]{64}$/i.test(given)) return false;
   return timingSafeEqual(expected, Buffer.from(given, 'hex'));
 }

@@ -23,32 +23,61 @@ export interface ClusterAccessOptions {
  * apply with the `forestall` field manager, and deletes, each honouring dryRun as a
  * server-side dry run. Errors keep the KubeClient's classes (ForestallError codes).
  */
-export function kubeClusterAccess(client: KubeClient, options: ClusterAccessOptions = {}): ClusterAccess {
+export function kubeClusterAccess(
+  client: KubeClient,
+  options: ClusterAccessOptions = {},
+): ClusterAccess {
   const allowed = options.configMapNamespace;
-  const guard = (ref: { apiVersion: string; kind: string; name?: string; namespace?: string }): void => {
-    if (allowed === undefined || ref.apiVersion !== 'v1' || ref.kind !== 'ConfigMap' || ref.namespace === allowed) return;
-    throw new ForestallError('FST_INVALID_SPEC', `params.namespace: ConfigMap ${ref.namespace ?? '(no namespace)'}/${ref.name ?? ''} `
-      + `is outside ${allowed}, the only namespace Forestall writes DNS block lists in (controller flag --dns-namespace, `
-      + `chart value dns.namespace); set the action's params.namespace to ${allowed}`);
+  const guard = (ref: {
+    apiVersion: string;
+    kind: string;
+    name?: string;
+    namespace?: string;
+  }): void => {
+    if (
+      allowed === undefined ||
+      ref.apiVersion !== 'v1' ||
+      ref.kind !== 'ConfigMap' ||
+      ref.namespace === allowed
+    )
+      return;
+    throw new ForestallError(
+      'FST_INVALID_SPEC',
+      `params.namespace: ConfigMap ${ref.namespace ?? '(no namespace)'}/${ref.name ?? ''} ` +
+        `is outside ${allowed}, the only namespace Forestall writes DNS block lists in (controller flag --dns-namespace, ` +
+        `chart value dns.namespace); set the action's params.namespace to ${allowed}`,
+    );
   };
   return {
     async get(ref: ObjectRef): Promise<Manifest | undefined> {
       guard(ref);
-      const object = await client.get<KubernetesObject>(ref.apiVersion, ref.kind, ref.name, ref.namespace);
+      const object = await client.get<KubernetesObject>(
+        ref.apiVersion,
+        ref.kind,
+        ref.name,
+        ref.namespace,
+      );
       return object === undefined ? undefined : withType(object, ref.apiVersion, ref.kind);
     },
 
     async list(apiVersion: string, kind: string, labelSelector: string): Promise<Manifest[]> {
-      const path = allowed !== undefined && apiVersion === 'v1' && kind === 'ConfigMap'
-        ? `/api/v1/namespaces/${allowed}/configmaps`
-        : await allNamespacesPath(client, apiVersion, kind);
+      const path =
+        allowed !== undefined && apiVersion === 'v1' && kind === 'ConfigMap'
+          ? `/api/v1/namespaces/${allowed}/configmaps`
+          : await allNamespacesPath(client, apiVersion, kind);
       const items: Manifest[] = [];
       let continueToken: string | undefined;
       do {
-        const query: Record<string, string> = { labelSelector, limit: String(LIST_PAGE_SIZE), ...(continueToken ? { continue: continueToken } : {}) };
-        const page = await client.call<ListResult<KubernetesObject>>('GET', path, { query }).catch((err: unknown) => {
-          throw fromKube(err, `list ${kind}`);
-        });
+        const query: Record<string, string> = {
+          labelSelector,
+          limit: String(LIST_PAGE_SIZE),
+          ...(continueToken ? { continue: continueToken } : {}),
+        };
+        const page = await client
+          .call<ListResult<KubernetesObject>>('GET', path, { query })
+          .catch((err: unknown) => {
+            throw fromKube(err, `list ${kind}`);
+          });
         // Items of a list response carry no apiVersion/kind for built-in kinds; the caller needs both.
         for (const item of page.items) items.push(withType(item, apiVersion, kind));
         continueToken = page.metadata?.continue || undefined;
@@ -57,13 +86,27 @@ export function kubeClusterAccess(client: KubeClient, options: ClusterAccessOpti
     },
 
     async apply(object: Manifest, options = {}): Promise<Manifest> {
-      guard({ apiVersion: object.apiVersion, kind: object.kind, name: object.metadata.name, namespace: object.metadata.namespace });
-      return client.apply(object as KubernetesObject, { dryRun: options.dryRun === true }) as Promise<Manifest>;
+      guard({
+        apiVersion: object.apiVersion,
+        kind: object.kind,
+        name: object.metadata.name,
+        namespace: object.metadata.namespace,
+      });
+      return client.apply(object as KubernetesObject, {
+        dryRun: options.dryRun === true,
+      }) as Promise<Manifest>;
     },
 
     async delete(ref: ObjectRef, options = {}): Promise<void> {
       guard(ref);
-      await client.delete({ apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace } }, { dryRun: options.dryRun === true });
+      await client.delete(
+        {
+          apiVersion: ref.apiVersion,
+          kind: ref.kind,
+          metadata: { name: ref.name, namespace: ref.namespace },
+        },
+        { dryRun: options.dryRun === true },
+      );
     },
 
     async served(apiVersion: string, kind: string): Promise<boolean> {
@@ -85,7 +128,11 @@ export function kubeClusterAccess(client: KubeClient, options: ClusterAccessOpti
  * plural through discovery but always puts a namespace segment in front of namespaced
  * kinds, so the plural is taken from its last segment.
  */
-async function allNamespacesPath(client: KubeClient, apiVersion: string, kind: string): Promise<string> {
+async function allNamespacesPath(
+  client: KubeClient,
+  apiVersion: string,
+  kind: string,
+): Promise<string> {
   const resolved = await client.path(apiVersion, kind);
   const plural = resolved.slice(resolved.lastIndexOf('/') + 1);
   return `${apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`}/${plural}`;

@@ -1,6 +1,11 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { labelValue } from '../../connectors/index.js';
-import type { IdentityAccess, IdentityLedger, LedgerRecord, SecretRef } from '../../connectors/identity/types.js';
+import type {
+  IdentityAccess,
+  IdentityLedger,
+  LedgerRecord,
+  SecretRef,
+} from '../../connectors/identity/types.js';
 import { ConnectorError } from '../../connectors/errors.js';
 import { LABEL_ACTION, LABEL_MANAGED_BY, MANAGED_BY } from '../../connectors/types.js';
 import type { KubeClient } from '../runtime/client.js';
@@ -22,9 +27,21 @@ export function kubeIdentityAccess(
     // The controller's outbound client (--outbound-allow, cluster ranges); without it the
     // identity client's default, which has no SSRF exceptions.
     ...(fetch === undefined ? {} : { fetch }),
-    async secret(ref: SecretRef, field: string, destinations: (data: Record<string, string>) => readonly string[]): Promise<Record<string, string>> {
-      const data = await readCredential(client, ref, { defaultNamespace: namespace, field, destinations });
-      if (!data) throw new ConnectorError('FST_IDENTITY_CREDENTIALS', `Secret ${ref.namespace ?? namespace}/${ref.name} (${field}) does not exist`);
+    async secret(
+      ref: SecretRef,
+      field: string,
+      destinations: (data: Record<string, string>) => readonly string[],
+    ): Promise<Record<string, string>> {
+      const data = await readCredential(client, ref, {
+        defaultNamespace: namespace,
+        field,
+        destinations,
+      });
+      if (!data)
+        throw new ConnectorError(
+          'FST_IDENTITY_CREDENTIALS',
+          `Secret ${ref.namespace ?? namespace}/${ref.name} (${field}) does not exist`,
+        );
       return data;
     },
     ledger: new ConfigMapLedger(client, namespace),
@@ -51,32 +68,52 @@ interface ConfigMap extends KubernetesObject {
  * of whom to re-enable. The connector deletes it once everything is reversed.
  */
 export class ConfigMapLedger implements IdentityLedger {
-  constructor(private readonly client: KubeClient, readonly namespace: string) {}
+  constructor(
+    private readonly client: KubeClient,
+    readonly namespace: string,
+  ) {}
 
   async read(action: string): Promise<LedgerRecord | undefined> {
-    const cm = await this.client.get<ConfigMap>('v1', 'ConfigMap', ledgerConfigMapName(action), this.namespace);
+    const cm = await this.client.get<ConfigMap>(
+      'v1',
+      'ConfigMap',
+      ledgerConfigMapName(action),
+      this.namespace,
+    );
     const text = cm?.data?.[KEY];
     if (!text) return undefined;
     try {
       return JSON.parse(text) as LedgerRecord;
     } catch (err) {
-      throw new ForestallError('FST_SNAPSHOT_DAMAGED', `ConfigMap ${this.namespace}/${ledgerConfigMapName(action)} (the identity ledger of ${action}) is not JSON: ${(err as Error).message}; restore it or reverse its changes by hand`);
+      throw new ForestallError(
+        'FST_SNAPSHOT_DAMAGED',
+        `ConfigMap ${this.namespace}/${ledgerConfigMapName(action)} (the identity ledger of ${action}) is not JSON: ${(err as Error).message}; restore it or reverse its changes by hand`,
+      );
     }
   }
 
   async write(action: string, record: LedgerRecord): Promise<void> {
     await this.client.apply<ConfigMap>({
-      apiVersion: 'v1', kind: 'ConfigMap',
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
       metadata: {
-        name: ledgerConfigMapName(action), namespace: this.namespace,
+        name: ledgerConfigMapName(action),
+        namespace: this.namespace,
         labels: { [LABEL_MANAGED_BY]: MANAGED_BY, [LABEL_ACTION]: labelValue(action) },
-        annotations: { 'forestall.io/purpose': 'What Forestall changed at the identity provider for this action, so it can be reversed. Do not delete while the action exists.' },
+        annotations: {
+          'forestall.io/purpose':
+            'What Forestall changed at the identity provider for this action, so it can be reversed. Do not delete while the action exists.',
+        },
       },
       data: { [KEY]: JSON.stringify(record, null, 1) },
     });
   }
 
   async delete(action: string): Promise<void> {
-    await this.client.delete({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: ledgerConfigMapName(action), namespace: this.namespace } });
+    await this.client.delete({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: ledgerConfigMapName(action), namespace: this.namespace },
+    });
   }
 }

@@ -56,25 +56,43 @@ export class FeedbackStore {
   /** Parsed rejections per policy, by the ConfigMap's resourceVersion: a reconcile costs one GET, no gunzip. */
   private readonly parsed = new Map<string, { resourceVersion: string; rejections: Rejection[] }>();
 
-  constructor(private readonly client: KubeClient, readonly namespace: string) {}
+  constructor(
+    private readonly client: KubeClient,
+    readonly namespace: string,
+  ) {}
 
   /**
    * Records one rejection, replacing an earlier record of the same action and pull
    * request (a retried reconcile records it once).
    */
-  async reject(policy: { name: string; uid: string }, rejection: Rejection, now: Date): Promise<void> {
-    const kept = (await this.read(policy.name)).filter((r) => Date.parse(r.until) > now.getTime() && !(r.action === rejection.action && r.pullRequest === rejection.pullRequest));
+  async reject(
+    policy: { name: string; uid: string },
+    rejection: Rejection,
+    now: Date,
+  ): Promise<void> {
+    const kept = (await this.read(policy.name)).filter(
+      (r) =>
+        Date.parse(r.until) > now.getTime() &&
+        !(r.action === rejection.action && r.pullRequest === rejection.pullRequest),
+    );
     const rejections = [...kept, rejection];
     const gz = gzipSync(JSON.stringify({ rejections }));
     if (gz.length > MAX_GZIP_BYTES) {
-      throw new ForestallError('FST_INVALID_SPEC', `the rejected indicators of policy ${policy.name} are ${gz.length} bytes compressed, over the ${MAX_GZIP_BYTES}-byte limit of one ConfigMap; shorten spec.git.suppressRejectedFor`);
+      throw new ForestallError(
+        'FST_INVALID_SPEC',
+        `the rejected indicators of policy ${policy.name} are ${gz.length} bytes compressed, over the ${MAX_GZIP_BYTES}-byte limit of one ConfigMap; shorten spec.git.suppressRejectedFor`,
+      );
     }
     await this.client.apply<ConfigMap>({
-      apiVersion: 'v1', kind: 'ConfigMap',
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
       metadata: {
-        name: feedbackConfigMapName(policy.name), namespace: this.namespace,
+        name: feedbackConfigMapName(policy.name),
+        namespace: this.namespace,
         labels: { [LABEL_MANAGED_BY]: MANAGED_BY, [LABEL_POLICY]: labelValue(policy.name) },
-        ownerReferences: [{ apiVersion: API_VERSION, kind: 'ExposurePolicy', name: policy.name, uid: policy.uid }],
+        ownerReferences: [
+          { apiVersion: API_VERSION, kind: 'ExposurePolicy', name: policy.name, uid: policy.uid },
+        ],
       },
       binaryData: { [KEY]: gz.toString('base64') },
     });
@@ -87,11 +105,21 @@ export class FeedbackStore {
     if (!active.length) return NONE;
     const values = new Set(active.flatMap((r) => r.values));
     const nextExpiry = Math.min(...active.map((r) => Date.parse(r.until)));
-    return { values, actions: new Set(active.map((r) => r.action)), nextExpiry, key: `${this.parsed.get(policy)?.resourceVersion}:${active.length}` };
+    return {
+      values,
+      actions: new Set(active.map((r) => r.action)),
+      nextExpiry,
+      key: `${this.parsed.get(policy)?.resourceVersion}:${active.length}`,
+    };
   }
 
   private async read(policy: string): Promise<Rejection[]> {
-    const cm = await this.client.get<ConfigMap>('v1', 'ConfigMap', feedbackConfigMapName(policy), this.namespace);
+    const cm = await this.client.get<ConfigMap>(
+      'v1',
+      'ConfigMap',
+      feedbackConfigMapName(policy),
+      this.namespace,
+    );
     const data = cm?.binaryData?.[KEY];
     if (!cm || !data) {
       this.parsed.delete(policy);
@@ -102,10 +130,17 @@ export class FeedbackStore {
     if (cached?.resourceVersion === resourceVersion) return cached.rejections;
     let rejections: Rejection[];
     try {
-      rejections = (JSON.parse(gunzipSync(Buffer.from(data, 'base64')).toString('utf8')) as { rejections: Rejection[] }).rejections;
+      rejections = (
+        JSON.parse(gunzipSync(Buffer.from(data, 'base64')).toString('utf8')) as {
+          rejections: Rejection[];
+        }
+      ).rejections;
       if (!Array.isArray(rejections)) throw new Error('no rejections list');
     } catch (err) {
-      throw new ForestallError('FST_SNAPSHOT_DAMAGED', `ConfigMap ${this.namespace}/${feedbackConfigMapName(policy)} (review feedback) cannot be read: ${(err as Error).message}`);
+      throw new ForestallError(
+        'FST_SNAPSHOT_DAMAGED',
+        `ConfigMap ${this.namespace}/${feedbackConfigMapName(policy)} (review feedback) cannot be read: ${(err as Error).message}`,
+      );
     }
     this.parsed.set(policy, { resourceVersion, rejections });
     return rejections;

@@ -33,7 +33,11 @@ export function reportName(policy: string): string {
 export class PolicyReporter {
   private unavailableUntil = 0;
 
-  constructor(private readonly client: KubeClient, private readonly clock: Clock, private readonly log: Logger) {}
+  constructor(
+    private readonly client: KubeClient,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+  ) {}
 
   async report(policy: ExposurePolicy, evaluation: Evaluation, now: Date): Promise<void> {
     if (this.clock.now() < this.unavailableUntil) return;
@@ -55,20 +59,49 @@ export class PolicyReporter {
         workloads: String(a.blastRadius.workloads),
         production: String(a.blastRadius.production),
       },
-      resources: a.request.scope.namespaces.slice(0, 100).map((ns) => ({ apiVersion: 'v1', kind: 'Namespace', name: ns })),
+      resources: a.request.scope.namespaces
+        .slice(0, 100)
+        .map((ns) => ({ apiVersion: 'v1', kind: 'Namespace', name: ns })),
       timestamp: { seconds: Math.floor(now.getTime() / 1000), nanos: 0 },
     }));
-    const summary = { pass: 0, fail: 0, warn: results.length, error: evaluation.compileErrors.length, skip: 0 };
+    const summary = {
+      pass: 0,
+      fail: 0,
+      warn: results.length,
+      error: evaluation.compileErrors.length,
+      skip: 0,
+    };
     try {
-      const existing = await this.client.get<ClusterPolicyReport>(POLICY_REPORT_API, 'ClusterPolicyReport', name);
-      const comparable = (r: Record<string, unknown>[] | undefined) => (r ?? []).map(({ timestamp: _t, ...rest }) => rest);
-      if (existing && isDeepStrictEqual(existing.summary, summary) && isDeepStrictEqual(comparable(existing.results), comparable(results))) return;
+      const existing = await this.client.get<ClusterPolicyReport>(
+        POLICY_REPORT_API,
+        'ClusterPolicyReport',
+        name,
+      );
+      const comparable = (r: Record<string, unknown>[] | undefined) =>
+        (r ?? []).map(({ timestamp: _t, ...rest }) => rest);
+      if (
+        existing &&
+        isDeepStrictEqual(existing.summary, summary) &&
+        isDeepStrictEqual(comparable(existing.results), comparable(results))
+      )
+        return;
       await this.client.apply<ClusterPolicyReport>({
-        apiVersion: POLICY_REPORT_API, kind: 'ClusterPolicyReport',
+        apiVersion: POLICY_REPORT_API,
+        kind: 'ClusterPolicyReport',
         metadata: {
           name,
-          labels: { [LABEL_MANAGED_BY]: MANAGED_BY, [LABEL_POLICY]: labelValue(policy.metadata.name!) },
-          ownerReferences: [{ apiVersion: policy.apiVersion ?? 'forestall.io/v1alpha1', kind: 'ExposurePolicy', name: policy.metadata.name!, uid: policy.metadata.uid! }],
+          labels: {
+            [LABEL_MANAGED_BY]: MANAGED_BY,
+            [LABEL_POLICY]: labelValue(policy.metadata.name!),
+          },
+          ownerReferences: [
+            {
+              apiVersion: policy.apiVersion ?? 'forestall.io/v1alpha1',
+              kind: 'ExposurePolicy',
+              name: policy.metadata.name!,
+              uid: policy.metadata.uid!,
+            },
+          ],
         },
         summary,
         results,
@@ -76,7 +109,9 @@ export class PolicyReporter {
     } catch (err) {
       if (err instanceof ForestallError && err.code === 'FST_KUBE_NOT_FOUND') {
         this.unavailableUntil = this.clock.now() + RECHECK_MS;
-        this.log.info('The cluster does not serve wgpolicyk8s.io/v1alpha2 ClusterPolicyReport; PolicyReports are skipped');
+        this.log.info(
+          'The cluster does not serve wgpolicyk8s.io/v1alpha2 ClusterPolicyReport; PolicyReports are skipped',
+        );
         return;
       }
       throw err;
@@ -86,7 +121,11 @@ export class PolicyReporter {
   async remove(policy: string): Promise<void> {
     if (this.clock.now() < this.unavailableUntil) return;
     try {
-      await this.client.delete({ apiVersion: POLICY_REPORT_API, kind: 'ClusterPolicyReport', metadata: { name: reportName(policy) } });
+      await this.client.delete({
+        apiVersion: POLICY_REPORT_API,
+        kind: 'ClusterPolicyReport',
+        metadata: { name: reportName(policy) },
+      });
     } catch (err) {
       if (!(err instanceof ForestallError && err.code === 'FST_KUBE_NOT_FOUND')) throw err;
     }

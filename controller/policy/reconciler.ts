@@ -1,11 +1,22 @@
 import { isDeepStrictEqual } from 'node:util';
 import {
-  ACTION_PHASES, API_VERSION,
-  type ExposurePolicy, type ExposurePolicyStatus, type PreemptiveAction, type PreemptiveActionSpec, type ThreatFeed,
+  ACTION_PHASES,
+  API_VERSION,
+  type ExposurePolicy,
+  type ExposurePolicyStatus,
+  type PreemptiveAction,
+  type PreemptiveActionSpec,
+  type ThreatFeed,
 } from '../../crds/index.js';
 import {
-  evaluatePolicy, expiresAt, selectsFeed, valuesDigest,
-  type CelCache, type Evaluation, type FeedView, type PlannedAction,
+  evaluatePolicy,
+  expiresAt,
+  selectsFeed,
+  valuesDigest,
+  type CelCache,
+  type Evaluation,
+  type FeedView,
+  type PlannedAction,
 } from '../../policies/index.js';
 import type { Layer } from '../../connectors/types.js';
 import { INLINE_VALUES, type IndicatorStore } from '../action/indicator-store.js';
@@ -16,7 +27,12 @@ import { findCondition, rfc3339, withConditions, type Condition } from '../runti
 import type { Reconciler, Request, Result } from '../runtime/controller.js';
 import { forEachLimit } from '../runtime/concurrency.js';
 import type { EventRecorder } from '../runtime/events.js';
-import { hasFinalizer, isDeleting, withFinalizer, withoutFinalizer } from '../runtime/finalizers.js';
+import {
+  hasFinalizer,
+  isDeleting,
+  withFinalizer,
+  withoutFinalizer,
+} from '../runtime/finalizers.js';
 import type { Informer } from '../runtime/informer.js';
 import type { Metrics } from '../runtime/metrics.js';
 import type { Snapshot } from '../threatfeed/snapshot-store.js';
@@ -79,7 +95,8 @@ export class PolicyReconciler implements Reconciler {
   /** Policies that read a feed, for mapping feed changes to policy keys. */
   policiesReading(feed: string): string[] {
     const labels = this.deps.feeds.get(feed)?.metadata.labels ?? {};
-    return this.deps.cache.list()
+    return this.deps.cache
+      .list()
       .filter((p) => selectsFeed(p.spec, feed, labels))
       .map((p) => p.metadata.name!);
   }
@@ -114,28 +131,67 @@ export class PolicyReconciler implements Reconciler {
     const generation = policy.metadata.generation ?? 0;
     const base: ExposurePolicyStatus = { ...policy.status };
     if (policy.spec.suspend) {
-      await this.writeStatus(policy, withConditions({ ...base, actions: phaseCounts(owned) }, generation, now, [
-        { type: PolicyCondition.Ready, status: 'False', reason: PolicyReason.Suspended, message: `spec.suspend is true: no new actions; the ${owned.length} existing ones stay as they are` },
-      ]), now);
+      await this.writeStatus(
+        policy,
+        withConditions({ ...base, actions: phaseCounts(owned) }, generation, now, [
+          {
+            type: PolicyCondition.Ready,
+            status: 'False',
+            reason: PolicyReason.Suspended,
+            message: `spec.suspend is true: no new actions; the ${owned.length} existing ones stay as they are`,
+          },
+        ]),
+        now,
+      );
       return;
     }
 
-    const suppression = this.deps.feedback ? await this.deps.feedback.suppression(name, now) : undefined;
+    const suppression = this.deps.feedback
+      ? await this.deps.feedback.suppression(name, now)
+      : undefined;
     const evaluation = await this.evaluate(policy, now, log, suppression);
     if (evaluation.compileErrors.length) {
-      await this.writeStatus(policy, withConditions({ ...base, compileErrors: evaluation.compileErrors, actions: phaseCounts(owned) }, generation, now, [
-        {
-          type: PolicyCondition.Ready, status: 'False',
-          reason: evaluation.compileErrors.every((e) => e.field === 'spec.match' || e.field === 'spec.autoApprove') ? PolicyReason.CompileError : PolicyReason.InvalidSpec,
-          message: `${evaluation.compileErrors.map((e) => e.message).join('; ')}; the ${owned.length} existing actions are left as they are`,
-        },
-      ]), now);
+      await this.writeStatus(
+        policy,
+        withConditions(
+          { ...base, compileErrors: evaluation.compileErrors, actions: phaseCounts(owned) },
+          generation,
+          now,
+          [
+            {
+              type: PolicyCondition.Ready,
+              status: 'False',
+              reason: evaluation.compileErrors.every(
+                (e) => e.field === 'spec.match' || e.field === 'spec.autoApprove',
+              )
+                ? PolicyReason.CompileError
+                : PolicyReason.InvalidSpec,
+              message: `${evaluation.compileErrors.map((e) => e.message).join('; ')}; the ${owned.length} existing actions are left as they are`,
+            },
+          ],
+        ),
+        now,
+      );
       return;
     }
     if (evaluation.missingFeeds.length) {
-      await this.writeStatus(policy, withConditions({ ...base, compileErrors: undefined, actions: phaseCounts(owned) }, generation, now, [
-        { type: PolicyCondition.Ready, status: 'False', reason: PolicyReason.FeedsNotReady, message: `feeds not found or never synced: ${evaluation.missingFeeds.join(', ')}; the ${owned.length} existing actions are left as they are` },
-      ]), now);
+      await this.writeStatus(
+        policy,
+        withConditions(
+          { ...base, compileErrors: undefined, actions: phaseCounts(owned) },
+          generation,
+          now,
+          [
+            {
+              type: PolicyCondition.Ready,
+              status: 'False',
+              reason: PolicyReason.FeedsNotReady,
+              message: `feeds not found or never synced: ${evaluation.missingFeeds.join(', ')}; the ${owned.length} existing actions are left as they are`,
+            },
+          ],
+        ),
+        now,
+      );
       return;
     }
 
@@ -144,32 +200,63 @@ export class PolicyReconciler implements Reconciler {
     const wanted = new Set(desired.map((a) => a.name));
     // A KEV catalog can isolate dozens of workloads at once: their actions are written
     // a few at a time rather than one after another.
-    await forEachLimit(desired, CONVERGE_CONCURRENCY, (planned) => this.converge(policy, planned, now, log));
+    await forEachLimit(desired, CONVERGE_CONCURRENCY, (planned) =>
+      this.converge(policy, planned, now, log),
+    );
     // Audit mode enforces nothing, so actions left from another mode go; otherwise the
     // indicators left the feed or the scope, and the action lifts.
     // An action just rejected in review is not lifted: its indicators left the plan
     // because of that rejection, and the action controller records it as Rejected
     // (this cache may not show that status yet).
-    const unwanted = owned.filter((a) => !wanted.has(a.metadata.name!) && !(enforcing && suppression?.actions.has(a.metadata.name!)));
-    await forEachLimit(unwanted, CONVERGE_CONCURRENCY, (action) => (enforcing ? this.lift(action, log) : client.delete(action)));
+    const unwanted = owned.filter(
+      (a) =>
+        !wanted.has(a.metadata.name!) && !(enforcing && suppression?.actions.has(a.metadata.name!)),
+    );
+    await forEachLimit(unwanted, CONVERGE_CONCURRENCY, (action) =>
+      enforcing ? this.lift(action, log) : client.delete(action),
+    );
     await this.deps.reporter.report(policy, evaluation, now);
 
     const counts = phaseCounts(this.owned(name));
     const byDecision = (d: string) => evaluation.actions.filter((a) => a.decision === d).length;
-    const suppressed = evaluation.suppressed ? `; ${evaluation.suppressed} left out after a rejected review until ${new Date(suppression!.nextExpiry!).toISOString()} or later` : '';
+    const suppressed = evaluation.suppressed
+      ? `; ${evaluation.suppressed} left out after a rejected review until ${new Date(suppression!.nextExpiry!).toISOString()} or later`
+      : '';
     const summary = `${evaluation.matched} indicators matched; ${evaluation.actions.length} actions (${byDecision('auto')} automatic, ${byDecision('approval')} awaiting approval, ${byDecision('audit')} audit only)${suppressed}`;
-    await this.writeStatus(policy, withConditions({
-      ...base,
-      compileErrors: undefined,
-      matchedIndicators: evaluation.matched,
-      suppressedIndicators: evaluation.suppressed ?? 0,
-      actions: counts,
-      planned: evaluation.actions.slice(0, 64).map((a) => ({ name: a.name, type: a.type, connector: a.connector, indicators: a.request.values.length, decision: a.decision, reason: a.reason })),
-    }, generation, now, [
-      { type: PolicyCondition.Ready, status: 'True', reason: PolicyReason.Evaluated, message: [summary, ...evaluation.warnings].join('; ').slice(0, 32000) },
-    ]), now);
+    await this.writeStatus(
+      policy,
+      withConditions(
+        {
+          ...base,
+          compileErrors: undefined,
+          matchedIndicators: evaluation.matched,
+          suppressedIndicators: evaluation.suppressed ?? 0,
+          actions: counts,
+          planned: evaluation.actions.slice(0, 64).map((a) => ({
+            name: a.name,
+            type: a.type,
+            connector: a.connector,
+            indicators: a.request.values.length,
+            decision: a.decision,
+            reason: a.reason,
+          })),
+        },
+        generation,
+        now,
+        [
+          {
+            type: PolicyCondition.Ready,
+            status: 'True',
+            reason: PolicyReason.Evaluated,
+            message: [summary, ...evaluation.warnings].join('; ').slice(0, 32000),
+          },
+        ],
+      ),
+      now,
+    );
     // A suppression that ends brings its indicators back: evaluate again then.
-    if (suppression?.nextExpiry !== undefined) return { requeueAfter: Math.max(1, suppression.nextExpiry - now.getTime()) };
+    if (suppression?.nextExpiry !== undefined)
+      return { requeueAfter: Math.max(1, suppression.nextExpiry - now.getTime()) };
     return undefined;
   }
 
@@ -182,10 +269,21 @@ export class PolicyReconciler implements Reconciler {
    * the selected feeds' snapshots, the inventory), so status churn on owned actions
    * costs no CEL.
    */
-  private async evaluate(policy: ExposurePolicy, now: Date, log: Request['log'], suppression?: Suppression): Promise<Evaluation> {
+  private async evaluate(
+    policy: ExposurePolicy,
+    now: Date,
+    log: Request['log'],
+    suppression?: Suppression,
+  ): Promise<Evaluation> {
     const views: FeedView[] = [];
-    const inventoryVersion = readsExposure(policy) ? this.deps.inventory.version : this.deps.inventory.coreVersion;
-    const keyParts: string[] = [String(policy.metadata.generation), inventoryVersion.toString(), suppression?.key ?? 'none'];
+    const inventoryVersion = readsExposure(policy)
+      ? this.deps.inventory.version
+      : this.deps.inventory.coreVersion;
+    const keyParts: string[] = [
+      String(policy.metadata.generation),
+      inventoryVersion.toString(),
+      suppression?.key ?? 'none',
+    ];
     for (const feed of this.deps.feeds.list()) {
       const fname = feed.metadata.name!;
       const labels = feed.metadata.labels ?? {};
@@ -194,9 +292,17 @@ export class PolicyReconciler implements Reconciler {
       const st = feed.status;
       // The share of the previous set that the last sync changed; none for a first sync.
       const previous = (st?.indicatorCount ?? 0) - (st?.added ?? 0) + (st?.removed ?? 0);
-      const changePercent = previous > 0 ? (((st?.added ?? 0) + (st?.removed ?? 0)) / previous) * 100 : undefined;
-      const largeChange = findCondition(st?.conditions as Condition[] | undefined, 'LargeChange')?.status === 'True';
-      views.push({ name: fname, labels, indicators: snap?.indicators, largeChange, ...(changePercent !== undefined ? { changePercent } : {}) });
+      const changePercent =
+        previous > 0 ? (((st?.added ?? 0) + (st?.removed ?? 0)) / previous) * 100 : undefined;
+      const largeChange =
+        findCondition(st?.conditions as Condition[] | undefined, 'LargeChange')?.status === 'True';
+      views.push({
+        name: fname,
+        labels,
+        indicators: snap?.indicators,
+        largeChange,
+        ...(changePercent !== undefined ? { changePercent } : {}),
+      });
       keyParts.push(`${fname}=${snapshotId(snap)}:${largeChange}:${changePercent ?? ''}`);
     }
     const memoKey = keyParts.join('|');
@@ -204,22 +310,56 @@ export class PolicyReconciler implements Reconciler {
     if (cached?.key === memoKey) return cached.evaluation;
     const started = this.deps.clock.now();
     const evaluation = evaluatePolicy(
-      { name: policy.metadata.name!, generation: policy.metadata.generation ?? 0, spec: policy.spec },
-      views, this.deps.inventory.snapshot(), { now, cel: this.deps.cel, defaultConnectors: this.deps.defaultConnectors, ...(suppression ? { suppressed: suppression.values } : {}) },
+      {
+        name: policy.metadata.name!,
+        generation: policy.metadata.generation ?? 0,
+        spec: policy.spec,
+      },
+      views,
+      this.deps.inventory.snapshot(),
+      {
+        now,
+        cel: this.deps.cel,
+        defaultConnectors: this.deps.defaultConnectors,
+        ...(suppression ? { suppressed: suppression.values } : {}),
+      },
     );
-    this.deps.metrics.policyEvaluationDuration.observe({ policy: policy.metadata.name! }, (this.deps.clock.now() - started) / 1000);
+    this.deps.metrics.policyEvaluationDuration.observe(
+      { policy: policy.metadata.name! },
+      (this.deps.clock.now() - started) / 1000,
+    );
     this.deps.metrics.policyMatched.set({ policy: policy.metadata.name! }, evaluation.matched);
-    log.debug({ matched: evaluation.matched, actions: evaluation.actions.length, ms: this.deps.clock.now() - started }, 'Evaluated policy');
+    log.debug(
+      {
+        matched: evaluation.matched,
+        actions: evaluation.actions.length,
+        ms: this.deps.clock.now() - started,
+      },
+      'Evaluated policy',
+    );
     this.memo.set(policy.metadata.name!, { key: memoKey, evaluation });
     return evaluation;
   }
 
   /** Creates or updates one action so its spec matches the plan; writes nothing when it already does. */
-  private async converge(policy: ExposurePolicy, planned: PlannedAction, now: Date, log: Request['log']): Promise<void> {
+  private async converge(
+    policy: ExposurePolicy,
+    planned: PlannedAction,
+    now: Date,
+    log: Request['log'],
+  ): Promise<void> {
     const existing = this.deps.actions.get(planned.name);
     if (existing && existing.spec.policyRef?.name !== policy.metadata.name) {
-      log.warn({ action: planned.name }, 'A PreemptiveAction with this name belongs to something else; leaving it alone');
-      this.deps.events.event(policy, 'Warning', 'NameTaken', `PreemptiveAction ${planned.name} exists and is not owned by this policy; its plan is not applied`);
+      log.warn(
+        { action: planned.name },
+        'A PreemptiveAction with this name belongs to something else; leaving it alone',
+      );
+      this.deps.events.event(
+        policy,
+        'Warning',
+        'NameTaken',
+        `PreemptiveAction ${planned.name} exists and is not owned by this policy; its plan is not applied`,
+      );
       return;
     }
     const phase = existing?.status?.phase;
@@ -227,35 +367,77 @@ export class PolicyReconciler implements Reconciler {
     // An action that expired or was rejected stays down until the intelligence changes.
     if (existing && (phase === 'Expired' || phase === 'Rejected') && sameSet) return;
     const active = existing && existing.spec.indicators.count > 0 && !TERMINAL.has(phase ?? '');
-    const spec = this.actionSpec(policy, planned, active ? existing.spec.expiresAt : expiresAt(policy.spec, now));
+    const spec = this.actionSpec(
+      policy,
+      planned,
+      active ? existing.spec.expiresAt : expiresAt(policy.spec, now),
+    );
     if (planned.request.values.length > INLINE_VALUES) {
-      spec.indicators.configMapRef = await this.deps.store.save(planned.name, planned.request.values, planned.digest);
+      spec.indicators.configMapRef = await this.deps.store.save(
+        planned.name,
+        planned.request.values,
+        planned.digest,
+      );
     } else {
       spec.indicators.values = planned.request.values;
     }
     if (existing && sameSpec(existing.spec, spec)) return;
     await this.deps.client.apply<PreemptiveAction>({
-      apiVersion: API_VERSION, kind: 'PreemptiveAction',
+      apiVersion: API_VERSION,
+      kind: 'PreemptiveAction',
       metadata: {
         name: planned.name,
-        labels: { [LABEL_MANAGED_BY]: MANAGED_BY, [LABEL_POLICY]: labelValue(policy.metadata.name!) },
-        ownerReferences: [{ apiVersion: API_VERSION, kind: 'ExposurePolicy', name: policy.metadata.name!, uid: policy.metadata.uid!, controller: true, blockOwnerDeletion: true }],
+        labels: {
+          [LABEL_MANAGED_BY]: MANAGED_BY,
+          [LABEL_POLICY]: labelValue(policy.metadata.name!),
+        },
+        ownerReferences: [
+          {
+            apiVersion: API_VERSION,
+            kind: 'ExposurePolicy',
+            name: policy.metadata.name!,
+            uid: policy.metadata.uid!,
+            controller: true,
+            blockOwnerDeletion: true,
+          },
+        ],
       },
       spec,
     });
-    log.info({ action: planned.name, indicators: planned.request.values.length, decision: planned.decision }, existing ? 'Updated action' : 'Created action');
+    log.info(
+      {
+        action: planned.name,
+        indicators: planned.request.values.length,
+        decision: planned.decision,
+      },
+      existing ? 'Updated action' : 'Created action',
+    );
   }
 
   /** The indicators left the feed or the scope: an empty set, which the action controller lifts. */
   private async lift(action: PreemptiveAction, log: Request['log']): Promise<void> {
     if (action.spec.indicators.count === 0 || TERMINAL.has(action.status?.phase ?? '')) return;
-    const spec: PreemptiveActionSpec = { ...action.spec, indicators: { count: 0, digest: valuesDigest([]), values: [] } };
-    await this.deps.client.apply<PreemptiveAction>({ apiVersion: API_VERSION, kind: 'PreemptiveAction', metadata: { name: action.metadata.name }, spec });
+    const spec: PreemptiveActionSpec = {
+      ...action.spec,
+      indicators: { count: 0, digest: valuesDigest([]), values: [] },
+    };
+    await this.deps.client.apply<PreemptiveAction>({
+      apiVersion: API_VERSION,
+      kind: 'PreemptiveAction',
+      metadata: { name: action.metadata.name },
+      spec,
+    });
     log.info({ action: action.metadata.name }, 'Indicators gone; lifting action');
   }
 
-  private actionSpec(policy: ExposurePolicy, planned: PlannedAction, expiry: string | undefined): PreemptiveActionSpec {
-    const scope: NonNullable<PreemptiveActionSpec['scope']> = { namespaces: planned.request.scope.namespaces };
+  private actionSpec(
+    policy: ExposurePolicy,
+    planned: PlannedAction,
+    expiry: string | undefined,
+  ): PreemptiveActionSpec {
+    const scope: NonNullable<PreemptiveActionSpec['scope']> = {
+      namespaces: planned.request.scope.namespaces,
+    };
     if (planned.namespaceSelector) scope.namespaceSelector = planned.namespaceSelector;
     if (planned.workloadSelector) scope.workloadSelector = planned.workloadSelector;
     const evidence = evidenceSpec(planned);
@@ -272,21 +454,44 @@ export class PolicyReconciler implements Reconciler {
       ...(expiry ? { expiresAt: expiry } : {}),
       approval: { required: planned.decision !== 'auto', reason: planned.reason },
       delivery: policy.spec.git?.url && planned.decision !== 'auto' ? 'Git' : 'Direct',
-      ...(planned.request.targets?.length ? { targets: planned.request.targets.map((t) => ({ ...t })) } : {}),
+      ...(planned.request.targets?.length
+        ? { targets: planned.request.targets.map((t) => ({ ...t })) }
+        : {}),
       ...(evidence ? { evidence } : {}),
     };
   }
 
-  private async writeStatus(policy: ExposurePolicy, status: ExposurePolicyStatus, now: Date): Promise<void> {
-    const clean = JSON.parse(JSON.stringify({ ...status, lastEvaluationTime: undefined })) as ExposurePolicyStatus;
-    const stored = JSON.parse(JSON.stringify({ ...policy.status, lastEvaluationTime: undefined })) as ExposurePolicyStatus;
+  private async writeStatus(
+    policy: ExposurePolicy,
+    status: ExposurePolicyStatus,
+    now: Date,
+  ): Promise<void> {
+    const clean = JSON.parse(
+      JSON.stringify({ ...status, lastEvaluationTime: undefined }),
+    ) as ExposurePolicyStatus;
+    const stored = JSON.parse(
+      JSON.stringify({ ...policy.status, lastEvaluationTime: undefined }),
+    ) as ExposurePolicyStatus;
     if (isDeepStrictEqual(clean, stored)) return;
     clean.lastEvaluationTime = rfc3339(now);
-    await this.deps.client.applyStatus({ apiVersion: API_VERSION, kind: 'ExposurePolicy', metadata: { name: policy.metadata.name }, status: clean } as ExposurePolicy);
-    const before = findCondition(policy.status?.conditions as Condition[] | undefined, PolicyCondition.Ready);
+    await this.deps.client.applyStatus({
+      apiVersion: API_VERSION,
+      kind: 'ExposurePolicy',
+      metadata: { name: policy.metadata.name },
+      status: clean,
+    } as ExposurePolicy);
+    const before = findCondition(
+      policy.status?.conditions as Condition[] | undefined,
+      PolicyCondition.Ready,
+    );
     const after = findCondition(clean.conditions as Condition[] | undefined, PolicyCondition.Ready);
     if (after && (!before || before.reason !== after.reason)) {
-      this.deps.events.event(policy, after.status === 'False' ? 'Warning' : 'Normal', after.reason, after.message.slice(0, 1024));
+      this.deps.events.event(
+        policy,
+        after.status === 'False' ? 'Warning' : 'Normal',
+        after.reason,
+        after.message.slice(0, 1024),
+      );
     }
   }
 }
@@ -318,9 +523,18 @@ function phaseCounts(actions: readonly PreemptiveAction[]): Record<string, numbe
 
 /** Whether the stored spec already says everything the desired one says (the API server adds defaults, never removes). */
 function sameSpec(stored: PreemptiveActionSpec, desired: PreemptiveActionSpec): boolean {
-  const pick = (s: PreemptiveActionSpec) => JSON.parse(JSON.stringify(Object.fromEntries(Object.keys(desired).map((k) => [k, s[k as keyof PreemptiveActionSpec]])))) as unknown;
+  const pick = (s: PreemptiveActionSpec) =>
+    JSON.parse(
+      JSON.stringify(
+        Object.fromEntries(
+          Object.keys(desired).map((k) => [k, s[k as keyof PreemptiveActionSpec]]),
+        ),
+      ),
+    ) as unknown;
   if (Boolean(stored.expiresAt) !== Boolean(desired.expiresAt)) return false;
-  if (Boolean(stored.indicators.values?.length) !== Boolean(desired.indicators.values?.length)) return false;
-  if (Boolean(stored.indicators.configMapRef) !== Boolean(desired.indicators.configMapRef)) return false;
+  if (Boolean(stored.indicators.values?.length) !== Boolean(desired.indicators.values?.length))
+    return false;
+  if (Boolean(stored.indicators.configMapRef) !== Boolean(desired.indicators.configMapRef))
+    return false;
   return isDeepStrictEqual(pick(stored), pick(desired));
 }

@@ -20,7 +20,11 @@ export interface ListResult<T> {
 
 /** Thrown for non-2xx answers; shaped like client-node's ApiException (code, body). */
 export class ApiError extends Error {
-  constructor(readonly code: number, readonly body: string, what: string) {
+  constructor(
+    readonly code: number,
+    readonly body: string,
+    what: string,
+  ) {
     super(`${what}: HTTP ${code}`);
   }
 }
@@ -45,10 +49,19 @@ interface Resource {
 export class KubeClient {
   private readonly resources = new Map<string, Resource>();
 
-  constructor(readonly kc: KubeConfig, private readonly metrics?: Metrics, readonly fieldManager = FIELD_MANAGER) {}
+  constructor(
+    readonly kc: KubeConfig,
+    private readonly metrics?: Metrics,
+    readonly fieldManager = FIELD_MANAGER,
+  ) {}
 
   /** The object, or undefined when it does not exist. */
-  async get<T extends KubernetesObject>(apiVersion: string, kind: string, name: string, namespace?: string): Promise<T | undefined> {
+  async get<T extends KubernetesObject>(
+    apiVersion: string,
+    kind: string,
+    name: string,
+    namespace?: string,
+  ): Promise<T | undefined> {
     try {
       return await this.call<T>('GET', await this.path(apiVersion, kind, namespace, name));
     } catch (err) {
@@ -58,10 +71,18 @@ export class KubeClient {
   }
 
   /** Objects of a kind: in opts.namespace, or in every namespace when none is given. */
-  async list<T extends KubernetesObject>(apiVersion: string, kind: string, opts: { namespace?: string; labelSelector?: string } = {}): Promise<ListResult<T>> {
+  async list<T extends KubernetesObject>(
+    apiVersion: string,
+    kind: string,
+    opts: { namespace?: string; labelSelector?: string } = {},
+  ): Promise<ListResult<T>> {
     const query = opts.labelSelector ? { labelSelector: opts.labelSelector } : undefined;
     try {
-      return await this.call<ListResult<T>>('GET', await this.path(apiVersion, kind, opts.namespace ?? ALL_NAMESPACES), { query });
+      return await this.call<ListResult<T>>(
+        'GET',
+        await this.path(apiVersion, kind, opts.namespace ?? ALL_NAMESPACES),
+        { query },
+      );
     } catch (err) {
       throw fromKube(err, `list ${kind}`);
     }
@@ -70,10 +91,19 @@ export class KubeClient {
   async apply<T extends KubernetesObject>(obj: T, opts: ApplyOptions = {}): Promise<T> {
     const { apiVersion = '', kind = '', metadata } = obj;
     try {
-      const out = await this.call<T>('PATCH', await this.path(apiVersion, kind, metadata?.namespace, metadata?.name), {
-        body: obj, contentType: 'application/apply-patch+yaml',
-        query: { fieldManager: this.fieldManager, force: 'true', ...(opts.dryRun ? { dryRun: 'All' } : {}) },
-      });
+      const out = await this.call<T>(
+        'PATCH',
+        await this.path(apiVersion, kind, metadata?.namespace, metadata?.name),
+        {
+          body: obj,
+          contentType: 'application/apply-patch+yaml',
+          query: {
+            fieldManager: this.fieldManager,
+            force: 'true',
+            ...(opts.dryRun ? { dryRun: 'All' } : {}),
+          },
+        },
+      );
       if (!opts.dryRun) this.metrics?.writes.inc({ verb: 'apply', kind });
       return out;
     } catch (err) {
@@ -85,9 +115,14 @@ export class KubeClient {
   async create<T extends KubernetesObject>(obj: T, opts: ApplyOptions = {}): Promise<T> {
     const { apiVersion = '', kind = '', metadata } = obj;
     try {
-      const out = await this.call<T>('POST', await this.path(apiVersion, kind, metadata?.namespace), {
-        body: obj, query: { fieldManager: this.fieldManager, ...(opts.dryRun ? { dryRun: 'All' } : {}) },
-      });
+      const out = await this.call<T>(
+        'POST',
+        await this.path(apiVersion, kind, metadata?.namespace),
+        {
+          body: obj,
+          query: { fieldManager: this.fieldManager, ...(opts.dryRun ? { dryRun: 'All' } : {}) },
+        },
+      );
       if (!opts.dryRun) this.metrics?.writes.inc({ verb: 'create', kind });
       return out;
     } catch (err) {
@@ -99,7 +134,11 @@ export class KubeClient {
   async replace<T extends KubernetesObject>(obj: T): Promise<T> {
     const { apiVersion = '', kind = '', metadata } = obj;
     try {
-      const out = await this.call<T>('PUT', await this.path(apiVersion, kind, metadata?.namespace, metadata?.name), { body: obj, query: { fieldManager: this.fieldManager } });
+      const out = await this.call<T>(
+        'PUT',
+        await this.path(apiVersion, kind, metadata?.namespace, metadata?.name),
+        { body: obj, query: { fieldManager: this.fieldManager } },
+      );
       this.metrics?.writes.inc({ verb: 'replace', kind });
       return out;
     } catch (err) {
@@ -110,11 +149,22 @@ export class KubeClient {
   /** Server-side applies obj.status through the status subresource. */
   async applyStatus<T extends KubernetesObject & { status?: unknown }>(obj: T): Promise<T> {
     const { apiVersion = '', kind = '', metadata } = obj;
-    const body = { apiVersion, kind, metadata: { name: metadata?.name, namespace: metadata?.namespace }, status: obj.status };
+    const body = {
+      apiVersion,
+      kind,
+      metadata: { name: metadata?.name, namespace: metadata?.namespace },
+      status: obj.status,
+    };
     try {
-      const out = await this.call<T>('PATCH', `${await this.path(apiVersion, kind, metadata?.namespace, metadata?.name)}/status`, {
-        body, contentType: 'application/apply-patch+yaml', query: { fieldManager: this.fieldManager, force: 'true' },
-      });
+      const out = await this.call<T>(
+        'PATCH',
+        `${await this.path(apiVersion, kind, metadata?.namespace, metadata?.name)}/status`,
+        {
+          body,
+          contentType: 'application/apply-patch+yaml',
+          query: { fieldManager: this.fieldManager, force: 'true' },
+        },
+      );
       this.metrics?.writes.inc({ verb: 'apply-status', kind });
       return out;
     } catch (err) {
@@ -126,10 +176,15 @@ export class KubeClient {
   async setFinalizers<T extends KubernetesObject>(obj: T, finalizers: string[]): Promise<T> {
     const { apiVersion = '', kind = '', metadata } = obj;
     try {
-      const out = await this.call<T>('PATCH', await this.path(apiVersion, kind, metadata?.namespace, metadata?.name), {
-        body: { metadata: { resourceVersion: metadata?.resourceVersion, finalizers } },
-        contentType: 'application/merge-patch+json', query: { fieldManager: this.fieldManager },
-      });
+      const out = await this.call<T>(
+        'PATCH',
+        await this.path(apiVersion, kind, metadata?.namespace, metadata?.name),
+        {
+          body: { metadata: { resourceVersion: metadata?.resourceVersion, finalizers } },
+          contentType: 'application/merge-patch+json',
+          query: { fieldManager: this.fieldManager },
+        },
+      );
       this.metrics?.writes.inc({ verb: 'patch-finalizers', kind });
       return out;
     } catch (err) {
@@ -141,10 +196,15 @@ export class KubeClient {
   async delete(obj: KubernetesObject, opts: ApplyOptions = {}): Promise<void> {
     const { apiVersion = '', kind = '', metadata } = obj;
     try {
-      await this.call('DELETE', await this.path(apiVersion, kind, metadata?.namespace, metadata?.name), {
-        // With a DeleteOptions body the server reads dryRun from the body, not from the query.
-        body: { propagationPolicy: 'Background', ...(opts.dryRun ? { dryRun: ['All'] } : {}) }, contentType: 'application/json',
-      });
+      await this.call(
+        'DELETE',
+        await this.path(apiVersion, kind, metadata?.namespace, metadata?.name),
+        {
+          // With a DeleteOptions body the server reads dryRun from the body, not from the query.
+          body: { propagationPolicy: 'Background', ...(opts.dryRun ? { dryRun: ['All'] } : {}) },
+          contentType: 'application/json',
+        },
+      );
       if (!opts.dryRun) this.metrics?.writes.inc({ verb: 'delete', kind });
     } catch (err) {
       if (statusOf(err) === 404) return;
@@ -157,35 +217,63 @@ export class KubeClient {
     const base = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
     let resource = this.resources.get(`${apiVersion}/${kind}`);
     if (!resource) {
-      const discovery = await this.call<{ resources: { name: string; kind: string; namespaced: boolean }[] }>('GET', base)
-        .catch((err: unknown) => {
-          if (statusOf(err) === 404) {
-            const hint = apiVersion.startsWith('forestall.io/') ? ': are the Forestall CRDs installed? (the Helm chart installs them)' : '';
-            throw new ForestallError('FST_KUBE_NOT_FOUND', `the API server does not serve ${apiVersion}${hint}`, { status: 404 });
-          }
-          throw fromKube(err, `discover ${apiVersion}`);
-        });
+      const discovery = await this.call<{
+        resources: { name: string; kind: string; namespaced: boolean }[];
+      }>('GET', base).catch((err: unknown) => {
+        if (statusOf(err) === 404) {
+          const hint = apiVersion.startsWith('forestall.io/')
+            ? ': are the Forestall CRDs installed? (the Helm chart installs them)'
+            : '';
+          throw new ForestallError(
+            'FST_KUBE_NOT_FOUND',
+            `the API server does not serve ${apiVersion}${hint}`,
+            { status: 404 },
+          );
+        }
+        throw fromKube(err, `discover ${apiVersion}`);
+      });
       for (const r of discovery.resources) {
-        if (!r.name.includes('/')) this.resources.set(`${apiVersion}/${r.kind}`, { plural: r.name, namespaced: r.namespaced });
+        if (!r.name.includes('/'))
+          this.resources.set(`${apiVersion}/${r.kind}`, {
+            plural: r.name,
+            namespaced: r.namespaced,
+          });
       }
       resource = this.resources.get(`${apiVersion}/${kind}`);
-      if (!resource) throw new ForestallError('FST_KUBE_NOT_FOUND', `the API server does not serve ${kind} in ${apiVersion}`, { status: 404 });
+      if (!resource)
+        throw new ForestallError(
+          'FST_KUBE_NOT_FOUND',
+          `the API server does not serve ${kind} in ${apiVersion}`,
+          { status: 404 },
+        );
     }
-    const ns = !resource.namespaced || namespace === ALL_NAMESPACES ? '' : `/namespaces/${encodeURIComponent(namespace || 'default')}`;
+    const ns =
+      !resource.namespaced || namespace === ALL_NAMESPACES
+        ? ''
+        : `/namespaces/${encodeURIComponent(namespace || 'default')}`;
     return `${base}${ns}/${resource.plural}${name ? `/${encodeURIComponent(name)}` : ''}`;
   }
 
   /** One HTTP call with the kubeconfig's TLS and credentials; JSON in, JSON out. */
-  async call<T>(method: string, path: string, opts: { body?: unknown; contentType?: string; query?: Record<string, string> } = {}): Promise<T> {
+  async call<T>(
+    method: string,
+    path: string,
+    opts: { body?: unknown; contentType?: string; query?: Record<string, string> } = {},
+  ): Promise<T> {
     const cluster = this.kc.getCurrentCluster();
-    if (!cluster) throw new ForestallError('FST_CONFIG_INVALID', 'the kubeconfig has no current cluster');
+    if (!cluster)
+      throw new ForestallError('FST_CONFIG_INVALID', 'the kubeconfig has no current cluster');
     const url = new URL(cluster.server.replace(/\/$/, '') + path);
     for (const [k, v] of Object.entries(opts.query ?? {})) url.searchParams.set(k, v);
     const reqOpts: RequestOptions = { method, headers: { accept: 'application/json' } };
     await this.kc.applyToHTTPSOptions(reqOpts);
     const payload = opts.body === undefined ? undefined : JSON.stringify(opts.body);
     if (payload !== undefined) {
-      reqOpts.headers = { ...reqOpts.headers, 'content-type': opts.contentType ?? 'application/json', 'content-length': Buffer.byteLength(payload) };
+      reqOpts.headers = {
+        ...reqOpts.headers,
+        'content-type': opts.contentType ?? 'application/json',
+        'content-length': Buffer.byteLength(payload),
+      };
     }
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
     return new Promise<T>((resolve, reject) => {

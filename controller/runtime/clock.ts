@@ -59,7 +59,11 @@ export class FakeClock implements Clock {
   setTimer(fn: () => void, ms: number): Timer {
     const entry = { at: this.current + Math.max(0, ms), seq: this.seq++, fn };
     this.timers.push(entry);
-    return { cancel: () => { this.timers = this.timers.filter((t) => t !== entry); } };
+    return {
+      cancel: () => {
+        this.timers = this.timers.filter((t) => t !== entry);
+      },
+    };
   }
 
   sleep(ms: number, signal?: AbortSignal): Promise<void> {

@@ -22,19 +22,23 @@ describe('forEachLimit', () => {
   it('GIVEN a failure THEN no new item starts, the running ones finish, and the first error is thrown', async () => {
     const started: number[] = [];
     const finished: number[] = [];
-    await expect(forEachLimit([0, 1, 2, 3, 4, 5], 2, async (i) => {
-      started.push(i);
-      await tick();
-      if (i === 1) throw new Error('boom 1');
-      finished.push(i);
-    })).rejects.toThrow('boom 1');
+    await expect(
+      forEachLimit([0, 1, 2, 3, 4, 5], 2, async (i) => {
+        started.push(i);
+        await tick();
+        if (i === 1) throw new Error('boom 1');
+        finished.push(i);
+      }),
+    ).rejects.toThrow('boom 1');
     expect(started).toEqual([0, 1, 2]);
     expect(finished).toEqual([0, 2]);
   });
 
   it('GIVEN no items THEN nothing runs', async () => {
     let calls = 0;
-    await forEachLimit([], 3, async () => { calls++; });
+    await forEachLimit([], 3, async () => {
+      calls++;
+    });
     expect(calls).toBe(0);
   });
 });

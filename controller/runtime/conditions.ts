@@ -15,18 +15,26 @@ export type ConditionInput = Omit<Condition, 'lastTransitionTime'>;
  * changes, so a reconcile that finds nothing new produces an identical list (and so
  * writes nothing).
  */
-export function setCondition(conditions: readonly Condition[] | undefined, next: ConditionInput, now: Date): Condition[] {
+export function setCondition(
+  conditions: readonly Condition[] | undefined,
+  next: ConditionInput,
+  now: Date,
+): Condition[] {
   const list = [...(conditions ?? [])];
   const i = list.findIndex((c) => c.type === next.type);
   const prev = i >= 0 ? list[i] : undefined;
-  const lastTransitionTime = prev && prev.status === next.status ? prev.lastTransitionTime : rfc3339(now);
+  const lastTransitionTime =
+    prev && prev.status === next.status ? prev.lastTransitionTime : rfc3339(now);
   const merged: Condition = { ...next, lastTransitionTime };
   if (i >= 0) list[i] = merged;
   else list.push(merged);
   return list;
 }
 
-export function findCondition(conditions: readonly Condition[] | undefined, type: string): Condition | undefined {
+export function findCondition(
+  conditions: readonly Condition[] | undefined,
+  type: string,
+): Condition | undefined {
   return conditions?.find((c) => c.type === type);
 }
 
@@ -46,8 +54,14 @@ export interface StatusWithConditions {
 }
 
 /** The conditions to set, applied in order onto the stored ones, and observedGeneration (pure; time passed in). */
-export function withConditions<S extends StatusWithConditions>(status: S, generation: number, now: Date, conditions: Omit<ConditionInput, 'observedGeneration'>[]): S {
+export function withConditions<S extends StatusWithConditions>(
+  status: S,
+  generation: number,
+  now: Date,
+  conditions: Omit<ConditionInput, 'observedGeneration'>[],
+): S {
   let list = status.conditions as Condition[] | undefined;
-  for (const c of conditions) list = setCondition(list, { ...c, observedGeneration: generation }, now);
+  for (const c of conditions)
+    list = setCondition(list, { ...c, observedGeneration: generation }, now);
   return { ...status, observedGeneration: generation, conditions: list };
 }

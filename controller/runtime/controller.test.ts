@@ -30,8 +30,14 @@ function harness(reconcile: (req: Request) => Promise<{ requeueAfter?: number } 
   const clock = new FakeClock();
   const metrics = new Metrics();
   const controller = new Controller({
-    name: 'test', informer: staticInformer([]), reconciler: { reconcile }, clock, log: pino({ level: 'silent' }), metrics,
-    concurrency: 3, rateLimiter: new ExponentialRateLimiter(100, 10_000),
+    name: 'test',
+    informer: staticInformer([]),
+    reconciler: { reconcile },
+    clock,
+    log: pino({ level: 'silent' }),
+    metrics,
+    concurrency: 3,
+    rateLimiter: new ExponentialRateLimiter(100, 10_000),
   });
   return { clock, metrics, controller };
 }
@@ -74,7 +80,12 @@ describe('Controller', () => {
     await settle();
     expect(calls).toBe(1);
     const errors = await metrics.reconcileErrors.get();
-    expect(errors.values).toContainEqual(expect.objectContaining({ labels: { controller: 'test', code: 'FST_INVALID_SPEC' }, value: 1 }));
+    expect(errors.values).toContainEqual(
+      expect.objectContaining({
+        labels: { controller: 'test', code: 'FST_INVALID_SPEC' },
+        value: 1,
+      }),
+    );
     await controller.stop();
   });
 
@@ -101,8 +112,17 @@ describe('Controller', () => {
     const seen: string[] = [];
     const clock = new FakeClock();
     const controller = new Controller({
-      name: 'resync', informer: staticInformer(['x', 'y']), reconciler: { reconcile: async ({ key }) => { seen.push(key); } },
-      clock, log: pino({ level: 'silent' }), metrics: new Metrics(), resyncPeriodMs: 60_000,
+      name: 'resync',
+      informer: staticInformer(['x', 'y']),
+      reconciler: {
+        reconcile: async ({ key }) => {
+          seen.push(key);
+        },
+      },
+      clock,
+      log: pino({ level: 'silent' }),
+      metrics: new Metrics(),
+      resyncPeriodMs: 60_000,
     });
     await controller.start();
     clock.advance(66_001);

@@ -54,7 +54,11 @@ export class Controller<T extends KubernetesObject> {
   private resyncTimer?: { cancel(): void };
 
   constructor(private readonly opts: ControllerOptions<T>) {
-    this.queue = new WorkQueue({ clock: opts.clock, rateLimiter: opts.rateLimiter, observer: opts.metrics.queueObserver(opts.name) });
+    this.queue = new WorkQueue({
+      clock: opts.clock,
+      rateLimiter: opts.rateLimiter,
+      observer: opts.metrics.queueObserver(opts.name),
+    });
     const enqueue = (obj: T) => this.queue.add(objectKey(obj));
     opts.informer.on('add', enqueue);
     opts.informer.on('update', enqueue);
@@ -77,7 +81,10 @@ export class Controller<T extends KubernetesObject> {
     this.abort = new AbortController();
     this.opts.informer.start();
     await this.opts.informer.waitForSync(this.abort.signal);
-    this.opts.log.info({ controller: this.opts.name, objects: this.opts.informer.list().length }, 'Cache synced; starting workers');
+    this.opts.log.info(
+      { controller: this.opts.name, objects: this.opts.informer.list().length },
+      'Cache synced; starting workers',
+    );
     for (let i = 0; i < (this.opts.concurrency ?? 2); i++) this.workers.push(this.work());
     this.scheduleResync();
   }
@@ -120,7 +127,12 @@ export class Controller<T extends KubernetesObject> {
     const started = clock.now();
     metrics.activeWorkers.inc({ controller: name });
     try {
-      const result = await this.opts.reconciler.reconcile({ key, log, signal: this.abort.signal, reconcileID });
+      const result = await this.opts.reconciler.reconcile({
+        key,
+        log,
+        signal: this.abort.signal,
+        reconcileID,
+      });
       this.queue.forget(key);
       if (result?.requeueAfter && result.requeueAfter > 0) {
         this.queue.addAfter(key, result.requeueAfter);
@@ -132,7 +144,10 @@ export class Controller<T extends KubernetesObject> {
       const errorClass = classify(err);
       const code: ErrorCode | 'unknown' = err instanceof ForestallError ? err.code : 'unknown';
       metrics.reconcileErrors.inc({ controller: name, code });
-      metrics.reconcileTotal.inc({ controller: name, result: errorClass === 'transient' ? 'error' : errorClass });
+      metrics.reconcileTotal.inc({
+        controller: name,
+        result: errorClass === 'transient' ? 'error' : errorClass,
+      });
       if (errorClass === 'terminal') {
         this.queue.forget(key);
         log.error({ err }, 'Reconcile failed with a terminal error; not retrying');
@@ -140,7 +155,10 @@ export class Controller<T extends KubernetesObject> {
         log.debug({ err }, 'Reconcile hit a conflict; retrying');
         this.queue.addRateLimited(key);
       } else {
-        log.warn({ err, failures: this.queue.rateLimiter.failures(key) + 1 }, 'Reconcile failed; retrying with backoff');
+        log.warn(
+          { err, failures: this.queue.rateLimiter.failures(key) + 1 },
+          'Reconcile failed; retrying with backoff',
+        );
         this.queue.addRateLimited(key);
       }
     } finally {

@@ -11,7 +11,15 @@ import { classify, ERROR_CODES, ForestallError, fromKube, redact, terminal } fro
 describe('error registry', () => {
   it('GIVEN docs/errors.md THEN every error code, controller and feed, is documented there', () => {
     const doc = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8');
-    const missing = [...Object.keys(ERROR_CODES), ...Object.keys(FEED_ERROR_CODES), ...Object.keys(CONNECTOR_ERROR_CODES), ...Object.keys(FORGE_ERROR_CODES), ...Object.keys(GIT_ERROR_CODES), ...Object.keys(NOTIFY_ERROR_CODES), ...Object.keys(HTTP_ERROR_CODES)].filter((code) => !doc.includes(`\`${code}\``));
+    const missing = [
+      ...Object.keys(ERROR_CODES),
+      ...Object.keys(FEED_ERROR_CODES),
+      ...Object.keys(CONNECTOR_ERROR_CODES),
+      ...Object.keys(FORGE_ERROR_CODES),
+      ...Object.keys(GIT_ERROR_CODES),
+      ...Object.keys(NOTIFY_ERROR_CODES),
+      ...Object.keys(HTTP_ERROR_CODES),
+    ].filter((code) => !doc.includes(`\`${code}\``));
     expect(missing).toEqual([]);
   });
 
@@ -20,12 +28,22 @@ describe('error registry', () => {
     expect(classify({ code: 422 })).toBe('terminal');
     expect(classify({ code: 503 })).toBe('transient');
     expect(classify(new Error('ECONNREFUSED'))).toBe('transient');
-    expect(classify(new ConnectorError('FST_CONNECTOR_KIND_NOT_SERVED', 'no CRD'))).toBe('terminal');
-    expect(fromKube({ code: 404, body: '{"message":"threatfeeds.forestall.io \\"x\\" not found"}' }, 'get ThreatFeed x').code).toBe('FST_KUBE_NOT_FOUND');
+    expect(classify(new ConnectorError('FST_CONNECTOR_KIND_NOT_SERVED', 'no CRD'))).toBe(
+      'terminal',
+    );
+    expect(
+      fromKube(
+        { code: 404, body: '{"message":"threatfeeds.forestall.io \\"x\\" not found"}' },
+        'get ThreatFeed x',
+      ).code,
+    ).toBe('FST_KUBE_NOT_FOUND');
   });
 
   it('GIVEN a message with credentials THEN the error built from it carries none of them', () => {
-    const err = new ForestallError('FST_KUBE_TRANSIENT', 'GET https://user:hunter2@feeds.example/x failed; Authorization: Bearer abc.def token=s3cr3t');
+    const err = new ForestallError(
+      'FST_KUBE_TRANSIENT',
+      'GET https://user:hunter2@feeds.example/x failed; Authorization: Bearer abc.def token=s3cr3t',
+    );
     expect(err.message).not.toMatch(/hunter2|abc\.def|s3cr3t/);
     expect(redact('password: "pw123"')).not.toContain('pw123');
   });

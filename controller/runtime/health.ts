@@ -9,7 +9,10 @@ export type Check = () => true | string;
  * /metrics (Prometheus text format) on one listener. The chart points probes at
  * /healthz and /readyz and the metrics Service at the same or another port.
  */
-export function serve(bind: string, routes: { checks?: { healthz: Check; readyz: Check }; registry?: Registry }): Promise<Server> {
+export function serve(
+  bind: string,
+  routes: { checks?: { healthz: Check; readyz: Check }; registry?: Registry },
+): Promise<Server> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (routes.checks && (path === '/healthz' || path === '/readyz')) {
@@ -19,13 +22,16 @@ export function serve(bind: string, routes: { checks?: { healthz: Check; readyz:
       return;
     }
     if (routes.registry && path === '/metrics') {
-      routes.registry.metrics().then((text) => {
-        res.writeHead(200, { 'content-type': routes.registry!.contentType });
-        res.end(text);
-      }, (err: Error) => {
-        res.writeHead(500);
-        res.end(err.message);
-      });
+      routes.registry.metrics().then(
+        (text) => {
+          res.writeHead(200, { 'content-type': routes.registry!.contentType });
+          res.end(text);
+        },
+        (err: Error) => {
+          res.writeHead(500);
+          res.end(err.message);
+        },
+      );
       return;
     }
     res.writeHead(404);
@@ -41,7 +47,8 @@ export function serve(bind: string, routes: { checks?: { healthz: Check; readyz:
 /** ":8080", "0.0.0.0:8080", "127.0.0.1:0" or "[::1]:8080". */
 export function parseBind(bind: string): { host?: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(bind);
-  if (!m) throw new Error(`invalid bind address ${JSON.stringify(bind)}; expected host:port or :port`);
+  if (!m)
+    throw new Error(`invalid bind address ${JSON.stringify(bind)}; expected host:port or :port`);
   const host = m[1] ?? m[2];
   return { host: host ? host : undefined, port: Number(m[3]) };
 }

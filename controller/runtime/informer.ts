@@ -1,4 +1,9 @@
-import { Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
+import {
+  Watch,
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+} from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Clock } from './clock.js';
 import { statusOf } from './errors.js';
@@ -38,7 +43,11 @@ export function objectKey(obj: KubernetesObject): string {
  */
 export class Informer<T extends KubernetesObject> {
   private readonly store = new Map<string, T>();
-  private readonly handlers: Record<InformerEvent, InformerHandler<T>[]> = { add: [], update: [], delete: [] };
+  private readonly handlers: Record<InformerEvent, InformerHandler<T>[]> = {
+    add: [],
+    update: [],
+    delete: [],
+  };
   private resourceVersion = '';
   private synced = false;
   private failures = 0;
@@ -103,7 +112,10 @@ export class Informer<T extends KubernetesObject> {
         this.failures += 1;
         const { base, max } = this.opts.backoffMs ?? { base: 200, max: 30_000 };
         const wait = Math.min(base * 2 ** (this.failures - 1), max) * (0.8 + Math.random() * 0.4);
-        this.opts.log.warn({ err, resource: this.resource, failures: this.failures, retryInMs: Math.round(wait) }, 'List or watch failed; retrying');
+        this.opts.log.warn(
+          { err, resource: this.resource, failures: this.failures, retryInMs: Math.round(wait) },
+          'List or watch failed; retrying',
+        );
         this.opts.metrics?.informerRestarts.inc({ resource: this.resource, reason: 'error' });
         // A relist after an error catches anything missed while disconnected.
         this.resourceVersion = '';
@@ -126,7 +138,8 @@ export class Informer<T extends KubernetesObject> {
       const old = this.store.get(key);
       this.store.set(key, obj);
       if (!old) this.emit('add', obj);
-      else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion) this.emit('update', obj, old);
+      else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion)
+        this.emit('update', obj, old);
     }
     this.resourceVersion = list.metadata?.resourceVersion ?? '';
     this.synced = true;
@@ -140,34 +153,41 @@ export class Informer<T extends KubernetesObject> {
       signal.addEventListener('abort', onAbort, { once: true });
       const done = (err: unknown) => {
         signal.removeEventListener('abort', onAbort);
-        if (gone) return reject(Object.assign(new Error('resourceVersion too old'), { statusCode: 410 }));
+        if (gone)
+          return reject(Object.assign(new Error('resourceVersion too old'), { statusCode: 410 }));
         if (err) return reject(err);
         this.opts.metrics?.informerRestarts.inc({ resource: this.resource, reason: 'closed' });
         resolve();
       };
-      const timeoutSeconds = (this.opts.watchTimeoutSeconds ?? 300) + Math.floor(Math.random() * 60);
-      this.watch.watch(this.opts.path, { resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds },
-        (phase: string, obj: T & { code?: number }) => {
-          if (phase === 'ERROR') {
-            if (obj.code === 410) gone = true;
-            return;
-          }
-          const rv = obj.metadata?.resourceVersion;
-          if (phase === 'BOOKMARK') {
+      const timeoutSeconds =
+        (this.opts.watchTimeoutSeconds ?? 300) + Math.floor(Math.random() * 60);
+      this.watch
+        .watch(
+          this.opts.path,
+          { resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds },
+          (phase: string, obj: T & { code?: number }) => {
+            if (phase === 'ERROR') {
+              if (obj.code === 410) gone = true;
+              return;
+            }
+            const rv = obj.metadata?.resourceVersion;
+            if (phase === 'BOOKMARK') {
+              if (rv) this.resourceVersion = rv;
+              return;
+            }
+            const key = objectKey(obj);
+            const old = this.store.get(key);
+            if (phase === 'DELETED') {
+              this.store.delete(key);
+              this.emit('delete', obj);
+            } else {
+              this.store.set(key, obj);
+              this.emit(old ? 'update' : 'add', obj, old);
+            }
             if (rv) this.resourceVersion = rv;
-            return;
-          }
-          const key = objectKey(obj);
-          const old = this.store.get(key);
-          if (phase === 'DELETED') {
-            this.store.delete(key);
-            this.emit('delete', obj);
-          } else {
-            this.store.set(key, obj);
-            this.emit(old ? 'update' : 'add', obj, old);
-          }
-          if (rv) this.resourceVersion = rv;
-        }, done)
+          },
+          done,
+        )
         .then((req) => {
           request = req;
           if (signal.aborted) req.abort();

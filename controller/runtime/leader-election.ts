@@ -37,7 +37,8 @@ export class LeaderElector {
   private leading = false;
 
   constructor(private readonly opts: LeaderElectionOptions) {
-    if (opts.renewDeadlineMs >= opts.leaseDurationMs) throw new Error('renewDeadline must be shorter than leaseDuration');
+    if (opts.renewDeadlineMs >= opts.leaseDurationMs)
+      throw new Error('renewDeadline must be shorter than leaseDuration');
   }
 
   isLeader(): boolean {
@@ -46,7 +47,10 @@ export class LeaderElector {
 
   /** Resolves once this process holds the lease; rejects if the signal aborts first. */
   async acquire(signal: AbortSignal): Promise<void> {
-    this.opts.log.info({ lease: `${this.opts.namespace}/${this.opts.name}`, identity: this.opts.identity }, 'Waiting for leader lease');
+    this.opts.log.info(
+      { lease: `${this.opts.namespace}/${this.opts.name}`, identity: this.opts.identity },
+      'Waiting for leader lease',
+    );
     while (!(await this.tryAcquireOrRenew())) {
       await this.opts.clock.sleep(this.opts.retryPeriodMs, signal);
     }
@@ -88,7 +92,13 @@ export class LeaderElector {
       const lease = await this.read();
       if (!lease || lease.spec?.holderIdentity !== this.opts.identity) return;
       const now = microTime(this.opts.clock.now());
-      lease.spec = { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: now, acquireTime: now };
+      lease.spec = {
+        ...lease.spec,
+        holderIdentity: '',
+        leaseDurationSeconds: 1,
+        renewTime: now,
+        acquireTime: now,
+      };
       await this.opts.client.replace(lease);
       this.opts.log.info({ identity: this.opts.identity }, 'Released leader lease');
     } catch (err) {
@@ -97,7 +107,12 @@ export class LeaderElector {
   }
 
   private read(): Promise<Lease | undefined> {
-    return this.opts.client.get<Lease>('coordination.k8s.io/v1', 'Lease', this.opts.name, this.opts.namespace);
+    return this.opts.client.get<Lease>(
+      'coordination.k8s.io/v1',
+      'Lease',
+      this.opts.name,
+      this.opts.namespace,
+    );
   }
 
   private async tryAcquireOrRenew(): Promise<boolean> {
@@ -114,8 +129,16 @@ export class LeaderElector {
     if (!lease) {
       try {
         await this.opts.client.create<Lease>({
-          apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace },
-          spec: { holderIdentity: identity, leaseDurationSeconds, acquireTime: now, renewTime: now, leaseTransitions: 0 },
+          apiVersion: 'coordination.k8s.io/v1',
+          kind: 'Lease',
+          metadata: { name, namespace },
+          spec: {
+            holderIdentity: identity,
+            leaseDurationSeconds,
+            acquireTime: now,
+            renewTime: now,
+            leaseTransitions: 0,
+          },
         });
         return true;
       } catch (err) {
@@ -142,7 +165,8 @@ export class LeaderElector {
     };
     try {
       await this.opts.client.replace(lease);
-      if (holder !== identity) this.opts.log.info({ previous: holder || undefined, identity }, 'Took over leader lease');
+      if (holder !== identity)
+        this.opts.log.info({ previous: holder || undefined, identity }, 'Took over leader lease');
       return true;
     } catch (err) {
       if (statusOf(err) !== 409) this.opts.log.warn({ err }, 'Failed to update leader lease');
@@ -152,7 +176,13 @@ export class LeaderElector {
 }
 
 interface Lease extends KubernetesObject {
-  spec?: { holderIdentity?: string; leaseDurationSeconds?: number; acquireTime?: string; renewTime?: string; leaseTransitions?: number };
+  spec?: {
+    holderIdentity?: string;
+    leaseDurationSeconds?: number;
+    acquireTime?: string;
+    renewTime?: string;
+    leaseTransitions?: number;
+  };
 }
 
 /** metav1.MicroTime wants exactly six fractional digits, which Date.toISOString() lacks. */

@@ -9,7 +9,15 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
     level,
     base: { component: 'forestall' },
     redact: {
-      paths: ['*.headers.authorization', '*.headers.Authorization', '*.token', '*.password', '*.secret', 'config.token', 'req.headers.authorization'],
+      paths: [
+        '*.headers.authorization',
+        '*.headers.Authorization',
+        '*.token',
+        '*.password',
+        '*.secret',
+        'config.token',
+        'req.headers.authorization',
+      ],
       censor: '[REDACTED]',
     },
     timestamp: pino.stdTimeFunctions.isoTime,

@@ -64,18 +64,31 @@ export class Manager {
     const { log } = this.opts;
     const checks = {
       healthz: () => true as const,
-      readyz: () => (!this.running || this.controllers.every((c) => c.synced()) ? true as const : 'caches not synced'),
+      readyz: () =>
+        !this.running || this.controllers.every((c) => c.synced())
+          ? (true as const)
+          : 'caches not synced',
     };
     if (this.opts.metricsBindAddress === this.opts.healthProbeBindAddress) {
-      this.servers.push(await serve(this.opts.metricsBindAddress, { checks, registry: this.opts.metrics.registry }));
+      this.servers.push(
+        await serve(this.opts.metricsBindAddress, { checks, registry: this.opts.metrics.registry }),
+      );
     } else {
       this.servers.push(await serve(this.opts.healthProbeBindAddress, { checks }));
-      this.servers.push(await serve(this.opts.metricsBindAddress, { registry: this.opts.metrics.registry }));
+      this.servers.push(
+        await serve(this.opts.metricsBindAddress, { registry: this.opts.metrics.registry }),
+      );
     }
     log.info({ addresses: this.addresses().map((a) => a.port) }, 'Serving probes and metrics');
     try {
       if (this.opts.leaderElection) {
-        this.elector = new LeaderElector({ ...this.opts.leaderElection, client: this.opts.client, clock: this.opts.clock, log, metrics: this.opts.metrics });
+        this.elector = new LeaderElector({
+          ...this.opts.leaderElection,
+          client: this.opts.client,
+          clock: this.opts.clock,
+          log,
+          metrics: this.opts.metrics,
+        });
         try {
           await this.elector.acquire(signal);
         } catch {
@@ -84,11 +97,19 @@ export class Manager {
         await this.startControllers();
         const outcome = await this.elector.hold(signal);
         await this.stopControllers();
-        if (outcome === 'lost') throw new ForestallError('FST_LEADER_LOST', 'leader lease lost; exiting so a fresh process rejoins the election');
+        if (outcome === 'lost')
+          throw new ForestallError(
+            'FST_LEADER_LOST',
+            'leader lease lost; exiting so a fresh process rejoins the election',
+          );
         await this.elector.release();
       } else {
         await this.startControllers();
-        await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+        await new Promise<void>((resolve) =>
+          signal.aborted
+            ? resolve()
+            : signal.addEventListener('abort', () => resolve(), { once: true }),
+        );
         await this.stopControllers();
       }
     } finally {

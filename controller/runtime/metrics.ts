@@ -8,37 +8,161 @@ import type { QueueObserver } from './queue.js';
  */
 export class Metrics {
   readonly registry = new Registry();
-  readonly reconcileTotal = new Counter({ name: 'forestall_reconcile_total', help: 'Reconciles by controller and result (success, requeue, error, terminal, conflict).', labelNames: ['controller', 'result'], registers: [this.registry] });
-  readonly reconcileErrors = new Counter({ name: 'forestall_reconcile_errors_total', help: 'Reconciles that returned an error, by controller and error code.', labelNames: ['controller', 'code'], registers: [this.registry] });
-  readonly reconcileDuration = new Histogram({ name: 'forestall_reconcile_duration_seconds', help: 'Time per reconcile.', labelNames: ['controller'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [this.registry] });
-  readonly queueDepth = new Gauge({ name: 'forestall_workqueue_depth', help: 'Keys waiting in the work queue.', labelNames: ['controller'], registers: [this.registry] });
-  readonly queueAdds = new Counter({ name: 'forestall_workqueue_adds_total', help: 'Keys added to the work queue.', labelNames: ['controller'], registers: [this.registry] });
-  readonly queueRetries = new Counter({ name: 'forestall_workqueue_retries_total', help: 'Rate-limited re-adds after an error.', labelNames: ['controller'], registers: [this.registry] });
-  readonly activeWorkers = new Gauge({ name: 'forestall_controller_active_workers', help: 'Reconciles running now.', labelNames: ['controller'], registers: [this.registry] });
-  readonly informerRestarts = new Counter({ name: 'forestall_informer_watch_restarts_total', help: 'Watch restarts, by resource and reason (closed, error, gone).', labelNames: ['resource', 'reason'], registers: [this.registry] });
-  readonly leader = new Gauge({ name: 'forestall_leader_election_is_leader', help: '1 while this process holds the leader lease.', registers: [this.registry] });
-  readonly writes = new Counter({ name: 'forestall_api_writes_total', help: 'Writes sent to the API server, by verb and kind.', labelNames: ['verb', 'kind'], registers: [this.registry] });
+  readonly reconcileTotal = new Counter({
+    name: 'forestall_reconcile_total',
+    help: 'Reconciles by controller and result (success, requeue, error, terminal, conflict).',
+    labelNames: ['controller', 'result'],
+    registers: [this.registry],
+  });
+  readonly reconcileErrors = new Counter({
+    name: 'forestall_reconcile_errors_total',
+    help: 'Reconciles that returned an error, by controller and error code.',
+    labelNames: ['controller', 'code'],
+    registers: [this.registry],
+  });
+  readonly reconcileDuration = new Histogram({
+    name: 'forestall_reconcile_duration_seconds',
+    help: 'Time per reconcile.',
+    labelNames: ['controller'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly queueDepth = new Gauge({
+    name: 'forestall_workqueue_depth',
+    help: 'Keys waiting in the work queue.',
+    labelNames: ['controller'],
+    registers: [this.registry],
+  });
+  readonly queueAdds = new Counter({
+    name: 'forestall_workqueue_adds_total',
+    help: 'Keys added to the work queue.',
+    labelNames: ['controller'],
+    registers: [this.registry],
+  });
+  readonly queueRetries = new Counter({
+    name: 'forestall_workqueue_retries_total',
+    help: 'Rate-limited re-adds after an error.',
+    labelNames: ['controller'],
+    registers: [this.registry],
+  });
+  readonly activeWorkers = new Gauge({
+    name: 'forestall_controller_active_workers',
+    help: 'Reconciles running now.',
+    labelNames: ['controller'],
+    registers: [this.registry],
+  });
+  readonly informerRestarts = new Counter({
+    name: 'forestall_informer_watch_restarts_total',
+    help: 'Watch restarts, by resource and reason (closed, error, gone).',
+    labelNames: ['resource', 'reason'],
+    registers: [this.registry],
+  });
+  readonly leader = new Gauge({
+    name: 'forestall_leader_election_is_leader',
+    help: '1 while this process holds the leader lease.',
+    registers: [this.registry],
+  });
+  readonly writes = new Counter({
+    name: 'forestall_api_writes_total',
+    help: 'Writes sent to the API server, by verb and kind.',
+    labelNames: ['verb', 'kind'],
+    registers: [this.registry],
+  });
 
-  readonly feedIndicators = new Gauge({ name: 'forestall_feed_indicators', help: 'Indicators in the last-known-good snapshot, by feed and type.', labelNames: ['feed', 'type'], registers: [this.registry] });
-  readonly feedSyncs = new Counter({ name: 'forestall_feed_syncs_total', help: 'Feed syncs by feed and result (changed, unchanged, not-modified, error).', labelNames: ['feed', 'result'], registers: [this.registry] });
-  readonly feedDropped = new Counter({ name: 'forestall_feed_dropped_total', help: 'Indicators refused by guardrails or expiry, by feed and reason.', labelNames: ['feed', 'reason'], registers: [this.registry] });
-  readonly feedLastSync = new Gauge({ name: 'forestall_feed_last_sync_timestamp_seconds', help: 'Unix time of the last successful sync, by feed.', labelNames: ['feed'], registers: [this.registry] });
-  readonly feedSyncDuration = new Histogram({ name: 'forestall_feed_sync_duration_seconds', help: 'Fetch plus parse time per sync, by feed.', labelNames: ['feed'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers: [this.registry] });
+  readonly feedIndicators = new Gauge({
+    name: 'forestall_feed_indicators',
+    help: 'Indicators in the last-known-good snapshot, by feed and type.',
+    labelNames: ['feed', 'type'],
+    registers: [this.registry],
+  });
+  readonly feedSyncs = new Counter({
+    name: 'forestall_feed_syncs_total',
+    help: 'Feed syncs by feed and result (changed, unchanged, not-modified, error).',
+    labelNames: ['feed', 'result'],
+    registers: [this.registry],
+  });
+  readonly feedDropped = new Counter({
+    name: 'forestall_feed_dropped_total',
+    help: 'Indicators refused by guardrails or expiry, by feed and reason.',
+    labelNames: ['feed', 'reason'],
+    registers: [this.registry],
+  });
+  readonly feedLastSync = new Gauge({
+    name: 'forestall_feed_last_sync_timestamp_seconds',
+    help: 'Unix time of the last successful sync, by feed.',
+    labelNames: ['feed'],
+    registers: [this.registry],
+  });
+  readonly feedSyncDuration = new Histogram({
+    name: 'forestall_feed_sync_duration_seconds',
+    help: 'Fetch plus parse time per sync, by feed.',
+    labelNames: ['feed'],
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [this.registry],
+  });
 
-  readonly policyEvaluationDuration = new Histogram({ name: 'forestall_policy_evaluation_duration_seconds', help: 'Time to evaluate one ExposurePolicy (CEL match over its feeds, scope, blast radius, decisions).', labelNames: ['policy'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [this.registry] });
-  readonly policyMatched = new Gauge({ name: 'forestall_policy_matched_indicators', help: 'Indicators that matched each policy at its last evaluation.', labelNames: ['policy'], registers: [this.registry] });
-  readonly actionPhases = new Gauge({ name: 'forestall_actions', help: 'PreemptiveActions by type and phase.', labelNames: ['type', 'phase'], registers: [this.registry] });
-  readonly actionTimeToEnforce = new Histogram({ name: 'forestall_action_time_to_enforce_seconds', help: 'Seconds from an action\'s detectedAt to its enforcement, by type.', labelNames: ['type'], buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600, 86400], registers: [this.registry] });
+  readonly policyEvaluationDuration = new Histogram({
+    name: 'forestall_policy_evaluation_duration_seconds',
+    help: 'Time to evaluate one ExposurePolicy (CEL match over its feeds, scope, blast radius, decisions).',
+    labelNames: ['policy'],
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+  readonly policyMatched = new Gauge({
+    name: 'forestall_policy_matched_indicators',
+    help: 'Indicators that matched each policy at its last evaluation.',
+    labelNames: ['policy'],
+    registers: [this.registry],
+  });
+  readonly actionPhases = new Gauge({
+    name: 'forestall_actions',
+    help: 'PreemptiveActions by type and phase.',
+    labelNames: ['type', 'phase'],
+    registers: [this.registry],
+  });
+  readonly actionTimeToEnforce = new Histogram({
+    name: 'forestall_action_time_to_enforce_seconds',
+    help: "Seconds from an action's detectedAt to its enforcement, by type.",
+    labelNames: ['type'],
+    buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600, 86400],
+    registers: [this.registry],
+  });
 
-  readonly reviewRejections = new Counter({ name: 'forestall_review_rejections_total', help: 'Pull requests closed without merging, whose indicators the policy then leaves out for a while, by policy.', labelNames: ['policy'], registers: [this.registry] });
-  readonly gitDeliveryFailures = new Counter({ name: 'forestall_git_delivery_failures_total', help: 'Failed Git deliveries (push, forge call), by error code.', labelNames: ['code'], registers: [this.registry] });
+  readonly reviewRejections = new Counter({
+    name: 'forestall_review_rejections_total',
+    help: 'Pull requests closed without merging, whose indicators the policy then leaves out for a while, by policy.',
+    labelNames: ['policy'],
+    registers: [this.registry],
+  });
+  readonly gitDeliveryFailures = new Counter({
+    name: 'forestall_git_delivery_failures_total',
+    help: 'Failed Git deliveries (push, forge call), by error code.',
+    labelNames: ['code'],
+    registers: [this.registry],
+  });
 
-  readonly notificationFailures = new Counter({ name: 'forestall_notification_failures_total', help: 'Notifications (spec.notify) that could not be delivered after retries, by error code; they are retried.', labelNames: ['code'], registers: [this.registry] });
-  readonly identityChanges = new Counter({ name: 'forestall_identity_changes_total', help: 'Changes made at identity providers (a suspension or its reversal is an update of a User; memberships and zones are created and deleted), by connector, kind and operation.', labelNames: ['connector', 'kind', 'op'], registers: [this.registry] });
-  readonly gitWebhookRequests = new Counter({ name: 'forestall_git_webhook_requests_total', help: 'Requests to the pull-request webhook endpoint, by result (queued, ignored, unauthorized, invalid).', labelNames: ['result'], registers: [this.registry] });
+  readonly notificationFailures = new Counter({
+    name: 'forestall_notification_failures_total',
+    help: 'Notifications (spec.notify) that could not be delivered after retries, by error code; they are retried.',
+    labelNames: ['code'],
+    registers: [this.registry],
+  });
+  readonly identityChanges = new Counter({
+    name: 'forestall_identity_changes_total',
+    help: 'Changes made at identity providers (a suspension or its reversal is an update of a User; memberships and zones are created and deleted), by connector, kind and operation.',
+    labelNames: ['connector', 'kind', 'op'],
+    registers: [this.registry],
+  });
+  readonly gitWebhookRequests = new Counter({
+    name: 'forestall_git_webhook_requests_total',
+    help: 'Requests to the pull-request webhook endpoint, by result (queued, ignored, unauthorized, invalid).',
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
 
   constructor(opts: { processMetrics?: boolean } = {}) {
-    if (opts.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'forestall_' });
+    if (opts.processMetrics)
+      collectDefaultMetrics({ register: this.registry, prefix: 'forestall_' });
   }
 
   queueObserver(controller: string): QueueObserver {

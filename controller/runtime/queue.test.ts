@@ -8,7 +8,10 @@ const tick = () => new Promise((r) => setImmediate(r));
 describe('WorkQueue', () => {
   it('GIVEN a key added three times before processing WHEN workers take keys THEN it is handed out once', async () => {
     const q = new WorkQueue();
-    q.add('a'); q.add('a'); q.add('b'); q.add('a');
+    q.add('a');
+    q.add('a');
+    q.add('b');
+    q.add('a');
     expect(q.len()).toBe(2);
     expect(await q.get()).toBe('a');
     expect(await q.get()).toBe('b');
@@ -22,7 +25,9 @@ describe('WorkQueue', () => {
     q.add('a');
     q.add('a');
     let second: string | undefined;
-    void q.get().then((k) => { second = k; });
+    void q.get().then((k) => {
+      second = k;
+    });
     await tick();
     expect(second).toBeUndefined();
     expect(q.isProcessing('a')).toBe(true);

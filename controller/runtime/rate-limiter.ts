@@ -13,7 +13,10 @@ export interface RateLimiter {
 export class ExponentialRateLimiter implements RateLimiter {
   private readonly counts = new Map<string, number>();
 
-  constructor(private readonly baseMs = 5, private readonly maxMs = 300_000) {}
+  constructor(
+    private readonly baseMs = 5,
+    private readonly maxMs = 300_000,
+  ) {}
 
   when(key: string): number {
     const n = this.counts.get(key) ?? 0;

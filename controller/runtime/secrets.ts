@@ -49,7 +49,12 @@ export type Binding = { allowed: true } | { allowed: false; message: string };
  * Secret (`secret`, as namespace/name), the field that referenced it and the
  * destination's host, never its path or query: a notification URL is a credential itself.
  */
-export function checkSecretBinding(meta: SecretMetadata, secret: string, field: string, destination: string): Binding {
+export function checkSecretBinding(
+  meta: SecretMetadata,
+  secret: string,
+  field: string,
+  destination: string,
+): Binding {
   const target = parseDestination(destination);
   const where = target ? target.host : 'an unparsable URL';
   const refuse = (why: string): Binding => ({
@@ -58,22 +63,31 @@ export function checkSecretBinding(meta: SecretMetadata, secret: string, field: 
   });
   if (!target) return refuse('the destination is not an absolute http(s) or ssh URL');
   if (meta.labels?.[LABEL_CREDENTIAL] !== 'true') {
-    return refuse(`it does not opt in; label it ${LABEL_CREDENTIAL}=true and list the hosts or URL prefixes it may be`
-      + ` sent to in its annotation ${ANNOTATION_ALLOWED_DESTINATIONS}`);
+    return refuse(
+      `it does not opt in; label it ${LABEL_CREDENTIAL}=true and list the hosts or URL prefixes it may be` +
+        ` sent to in its annotation ${ANNOTATION_ALLOWED_DESTINATIONS}`,
+    );
   }
   const entries = allowedDestinations(meta);
   if (entries.length === 0) {
-    return refuse(`its annotation ${ANNOTATION_ALLOWED_DESTINATIONS} is missing or empty; list the hosts or URL prefixes`
-      + ' it may be sent to');
+    return refuse(
+      `its annotation ${ANNOTATION_ALLOWED_DESTINATIONS} is missing or empty; list the hosts or URL prefixes` +
+        ' it may be sent to',
+    );
   }
   if (entries.some((entry) => admits(entry, target))) return { allowed: true };
-  const shown = entries.slice(0, 8).join(', ') + (entries.length > 8 ? `, and ${entries.length - 8} more` : '');
-  return refuse(`${target.host} is not among its ${ANNOTATION_ALLOWED_DESTINATIONS} (${shown.slice(0, 512)})`);
+  const shown =
+    entries.slice(0, 8).join(', ') + (entries.length > 8 ? `, and ${entries.length - 8} more` : '');
+  return refuse(
+    `${target.host} is not among its ${ANNOTATION_ALLOWED_DESTINATIONS} (${shown.slice(0, 512)})`,
+  );
 }
 
 /** The entries of the annotation, as written (trimmed, empty ones dropped). */
 export function allowedDestinations(meta: SecretMetadata): string[] {
-  return (meta.annotations?.[ANNOTATION_ALLOWED_DESTINATIONS] ?? '').split(/[\s,]+/).filter(Boolean);
+  return (meta.annotations?.[ANNOTATION_ALLOWED_DESTINATIONS] ?? '')
+    .split(/[\s,]+/)
+    .filter(Boolean);
 }
 
 interface Destination {
@@ -88,8 +102,19 @@ interface Destination {
 /** An absolute URL, or git's scp-like `user@host:path`, parsed the WHATWG way; undefined when neither. */
 function parseDestination(text: string): Destination | undefined {
   const url = gitRemoteUrl(text);
-  if (url === undefined || !['https:', 'http:', 'ssh:'].includes(url.protocol) || url.hostname === '') return undefined;
-  return { protocol: url.protocol, hostname: url.hostname, host: url.host, port: url.port, pathname: url.pathname };
+  if (
+    url === undefined ||
+    !['https:', 'http:', 'ssh:'].includes(url.protocol) ||
+    url.hostname === ''
+  )
+    return undefined;
+  return {
+    protocol: url.protocol,
+    hostname: url.hostname,
+    host: url.host,
+    port: url.port,
+    pathname: url.pathname,
+  };
 }
 
 function admits(entry: string, target: Destination): boolean {
@@ -126,14 +151,22 @@ export interface CredentialOptions {
  * and the host. Values are decoded and trimmed and never appear in messages.
  */
 export async function readCredential(
-  client: KubeClient, ref: SecretRef, opts: CredentialOptions,
+  client: KubeClient,
+  ref: SecretRef,
+  opts: CredentialOptions,
 ): Promise<Record<string, string> | undefined> {
   const namespace = ref.namespace ?? opts.defaultNamespace;
   const secret = await getSecret(client, ref.name, namespace);
   if (!secret) return undefined;
-  const destinations = typeof opts.destinations === 'function' ? opts.destinations(secret.data) : opts.destinations;
+  const destinations =
+    typeof opts.destinations === 'function' ? opts.destinations(secret.data) : opts.destinations;
   for (const destination of destinations) {
-    const binding = checkSecretBinding(secret.metadata, `${namespace}/${ref.name}`, opts.field, destination);
+    const binding = checkSecretBinding(
+      secret.metadata,
+      `${namespace}/${ref.name}`,
+      opts.field,
+      destination,
+    );
     if (!binding.allowed) throw new ForestallError('FST_SECRET_NOT_ALLOWED', binding.message);
   }
   return secret.data;
@@ -144,16 +177,21 @@ export async function readCredential(
  * A missing Secret or key is FST_KUBE_NOT_FOUND naming the Secret and the field.
  */
 export async function readSecret(
-  client: KubeClient, ref: SecretRef, opts: CredentialOptions & { defaultKey: string },
+  client: KubeClient,
+  ref: SecretRef,
+  opts: CredentialOptions & { defaultKey: string },
 ): Promise<{ value: string; optional: (key: string) => string | undefined }> {
   const namespace = ref.namespace ?? opts.defaultNamespace;
   const key = ref.key ?? opts.defaultKey;
   const data = await readCredential(client, ref, opts);
   const value = data?.[key];
   if (!value) {
-    throw new ForestallError('FST_KUBE_NOT_FOUND', data
-      ? `Secret ${namespace}/${ref.name} (${opts.field}) has no key ${key}`
-      : `Secret ${namespace}/${ref.name} (${opts.field}) does not exist`);
+    throw new ForestallError(
+      'FST_KUBE_NOT_FOUND',
+      data
+        ? `Secret ${namespace}/${ref.name} (${opts.field}) has no key ${key}`
+        : `Secret ${namespace}/${ref.name} (${opts.field}) does not exist`,
+    );
   }
   return { value, optional: (name) => data[name] || undefined };
 }
@@ -163,17 +201,30 @@ export async function readSecret(
  * public and is never sent anywhere (it only decides which servers are trusted), so it
  * needs no opt-in. undefined when the Secret or key does not exist.
  */
-export async function readCaBundle(client: KubeClient, ref: SecretRef, defaultNamespace: string, defaultKey: string): Promise<string | undefined> {
+export async function readCaBundle(
+  client: KubeClient,
+  ref: SecretRef,
+  defaultNamespace: string,
+  defaultKey: string,
+): Promise<string | undefined> {
   const secret = await getSecret(client, ref.name, ref.namespace ?? defaultNamespace);
   return secret?.data[ref.key ?? defaultKey] || undefined;
 }
 
 async function getSecret(
-  client: KubeClient, name: string, namespace: string,
+  client: KubeClient,
+  name: string,
+  namespace: string,
 ): Promise<{ data: Record<string, string>; metadata: SecretMetadata } | undefined> {
-  const secret = await client.get<{ data?: Record<string, string>; metadata?: SecretMetadata }>('v1', 'Secret', name, namespace);
+  const secret = await client.get<{ data?: Record<string, string>; metadata?: SecretMetadata }>(
+    'v1',
+    'Secret',
+    name,
+    namespace,
+  );
   if (!secret) return undefined;
   const data: Record<string, string> = {};
-  for (const [key, value] of Object.entries(secret.data ?? {})) data[key] = Buffer.from(value, 'base64').toString('utf8').trim();
+  for (const [key, value] of Object.entries(secret.data ?? {}))
+    data[key] = Buffer.from(value, 'base64').toString('utf8').trim();
   return { data, metadata: secret.metadata ?? {} };
 }

@@ -26,27 +26,52 @@ export async function readClusterRanges(client: KubeClient, log: Logger): Promis
       if (absentWhenNotServed && statusOf(err) === 404) return;
       log.warn({ err, source: what }, 'Could not read cluster ranges');
       const status = statusOf(err);
-      failures.push(`${what}${status === undefined ? '' : ` (HTTP ${status})`}: ${(err as Error).message}`);
+      failures.push(
+        `${what}${status === undefined ? '' : ` (HTTP ${status})`}: ${(err as Error).message}`,
+      );
     }
   };
-  await tryRead('servicecidrs', async () => {
-    const list = await client.list<KubernetesObject & { spec?: { cidrs?: string[] } }>('networking.k8s.io/v1', 'ServiceCIDR');
-    for (const s of list.items) for (const c of s.spec?.cidrs ?? []) out.add(c);
-  }, true);
+  await tryRead(
+    'servicecidrs',
+    async () => {
+      const list = await client.list<KubernetesObject & { spec?: { cidrs?: string[] } }>(
+        'networking.k8s.io/v1',
+        'ServiceCIDR',
+      );
+      for (const s of list.items) for (const c of s.spec?.cidrs ?? []) out.add(c);
+    },
+    true,
+  );
   await tryRead('nodes', async () => {
-    const list = await client.list<KubernetesObject & { spec?: { podCIDRs?: string[] }; status?: { addresses?: { type: string; address: string }[] } }>('v1', 'Node');
+    const list = await client.list<
+      KubernetesObject & {
+        spec?: { podCIDRs?: string[] };
+        status?: { addresses?: { type: string; address: string }[] };
+      }
+    >('v1', 'Node');
     for (const n of list.items) {
       for (const c of n.spec?.podCIDRs ?? []) out.add(c);
-      for (const a of n.status?.addresses ?? []) if (a.type === 'InternalIP' || a.type === 'ExternalIP') out.add(a.address);
+      for (const a of n.status?.addresses ?? [])
+        if (a.type === 'InternalIP' || a.type === 'ExternalIP') out.add(a.address);
     }
   });
   await tryRead('kubernetes endpoints', async () => {
-    const list = await client.list<KubernetesObject & { endpoints?: { addresses?: string[] }[] }>('discovery.k8s.io/v1', 'EndpointSlice', { namespace: 'default', labelSelector: 'kubernetes.io/service-name=kubernetes' });
-    for (const s of list.items) for (const e of s.endpoints ?? []) for (const a of e.addresses ?? []) out.add(a);
+    const list = await client.list<KubernetesObject & { endpoints?: { addresses?: string[] }[] }>(
+      'discovery.k8s.io/v1',
+      'EndpointSlice',
+      { namespace: 'default', labelSelector: 'kubernetes.io/service-name=kubernetes' },
+    );
+    for (const s of list.items)
+      for (const e of s.endpoints ?? []) for (const a of e.addresses ?? []) out.add(a);
   });
   await tryRead('cluster DNS', async () => {
     // get() answers undefined for a missing Service: a cluster DNS named otherwise is absence, not failure.
-    const svc = await client.get<KubernetesObject & { spec?: { clusterIPs?: string[] } }>('v1', 'Service', 'kube-dns', 'kube-system');
+    const svc = await client.get<KubernetesObject & { spec?: { clusterIPs?: string[] } }>(
+      'v1',
+      'Service',
+      'kube-dns',
+      'kube-system',
+    );
     for (const ip of svc?.spec?.clusterIPs ?? []) if (ip !== 'None') out.add(ip);
   });
   if (failures.length > 0) {

@@ -1,8 +1,23 @@
 import type { KubeConfig, KubernetesListObject } from '@kubernetes/client-node';
-import { API_VERSION, GROUP, VERSION, type ExposurePolicy, type ThreatFeed } from '../../crds/index.js';
 import {
-  DEFAULT_INGEST_CAPS, DEFAULT_MAX_MISP_EVENTS, DEFAULT_SANDBOX, defaultGuardrailConfig, FeedError, Guardrails, infrastructureHosts, IngestSandbox,
-  type GuardrailConfig, type IngestCaps, type SsrfPolicy,
+  API_VERSION,
+  GROUP,
+  VERSION,
+  type ExposurePolicy,
+  type ThreatFeed,
+} from '../../crds/index.js';
+import {
+  DEFAULT_INGEST_CAPS,
+  DEFAULT_MAX_MISP_EVENTS,
+  DEFAULT_SANDBOX,
+  defaultGuardrailConfig,
+  FeedError,
+  Guardrails,
+  infrastructureHosts,
+  IngestSandbox,
+  type GuardrailConfig,
+  type IngestCaps,
+  type SsrfPolicy,
 } from '../../feeds/index.js';
 import type { Clock } from '../runtime/clock.js';
 import type { KubeClient } from '../runtime/client.js';
@@ -46,14 +61,23 @@ const POLICIES_SYNC_WAIT_MS = 30_000;
 
 /** The ThreatFeed controller and its watch set. */
 export function threatFeedController(deps: {
-  kc: KubeConfig; client: KubeClient; events: EventRecorder; clock: Clock; log: Logger; metrics: Metrics;
-  concurrency: number; resyncPeriodMs: number; feeds: FeedSettings;
+  kc: KubeConfig;
+  client: KubeClient;
+  events: EventRecorder;
+  clock: Clock;
+  log: Logger;
+  metrics: Metrics;
+  concurrency: number;
+  resyncPeriodMs: number;
+  feeds: FeedSettings;
   /** The controller-wide outbound policy (controllers.ts), shared with every other client; its cluster ranges are set here. */
   ssrf?: SsrfPolicy;
   /** The ExposurePolicies (the policy controller's informer): the hosts they name are protected. */
   policies: Pick<Informer<ExposurePolicy>, 'list' | 'waitForSync'>;
 }): {
-  controller: Controller<ThreatFeed>; reconciler: ThreatFeedReconciler; informer: Informer<ThreatFeed>;
+  controller: Controller<ThreatFeed>;
+  reconciler: ThreatFeedReconciler;
+  informer: Informer<ThreatFeed>;
   /** Reads (at most every 5 min) the cluster's ranges into the SSRF policy; other clients call it before a request. */
   clusterRanges: () => Promise<void>;
   /** The guardrails of the current cluster ranges and named hosts; hand-written actions pass them too. */
@@ -62,7 +86,11 @@ export function threatFeedController(deps: {
   const informer = new Informer<ThreatFeed>({
     kc: deps.kc,
     path: `/apis/${GROUP}/${VERSION}/threatfeeds`,
-    list: async () => (await deps.client.list<ThreatFeed>(API_VERSION, 'ThreatFeed')) as KubernetesListObject<ThreatFeed>,
+    list: async () =>
+      (await deps.client.list<ThreatFeed>(
+        API_VERSION,
+        'ThreatFeed',
+      )) as KubernetesListObject<ThreatFeed>,
     clock: deps.clock,
     log: deps.log,
     metrics: deps.metrics,
@@ -88,8 +116,10 @@ export function threatFeedController(deps: {
     const cidrs = await clusterRanges();
     // The hosts policies name are protected like the cluster's ranges: fail closed until they are known.
     await deps.policies.waitForSync(AbortSignal.timeout(POLICIES_SYNC_WAIT_MS)).catch(() => {
-      throw new FeedError('FST_FEED_CLUSTER_RANGES',
-        'The ExposurePolicies are not read yet, so the guardrails cannot protect the hosts they name; refusing to ingest until they are');
+      throw new FeedError(
+        'FST_FEED_CLUSTER_RANGES',
+        'The ExposurePolicies are not read yet, so the guardrails cannot protect the hosts they name; refusing to ingest until they are',
+      );
     });
     const hosts = infrastructureHosts(informer.list(), deps.policies.list());
     const key = JSON.stringify([cidrs, hosts]);
@@ -97,7 +127,10 @@ export function threatFeedController(deps: {
       built = {
         key,
         config: defaultGuardrailConfig({
-          clusterCidrs: cidrs, clusterDomain: deps.feeds.clusterDomain, infrastructureHosts: hosts, allowlist: deps.feeds.neverBlock,
+          clusterCidrs: cidrs,
+          clusterDomain: deps.feeds.clusterDomain,
+          infrastructureHosts: hosts,
+          allowlist: deps.feeds.neverBlock,
         }),
       };
     }
@@ -107,13 +140,23 @@ export function threatFeedController(deps: {
   let guardrailsBuilt: { config: GuardrailConfig; guardrails: Guardrails } | undefined;
   const guardrails = async (): Promise<Guardrails> => {
     const config = await guardrailConfig();
-    if (guardrailsBuilt?.config !== config) guardrailsBuilt = { config, guardrails: new Guardrails(config) };
+    if (guardrailsBuilt?.config !== config)
+      guardrailsBuilt = { config, guardrails: new Guardrails(config) };
     return guardrailsBuilt.guardrails;
   };
   const reconciler = new ThreatFeedReconciler({
-    cache: informer, client: deps.client, events: deps.events, clock: deps.clock, metrics: deps.metrics,
+    cache: informer,
+    client: deps.client,
+    events: deps.events,
+    clock: deps.clock,
+    metrics: deps.metrics,
     store: new SnapshotStore(deps.client, deps.feeds.namespace),
-    fetchPolicy: { ssrf, maxBytes: deps.feeds.maxBytes, timeoutMs: deps.feeds.timeoutMs, namespace: deps.feeds.namespace },
+    fetchPolicy: {
+      ssrf,
+      maxBytes: deps.feeds.maxBytes,
+      timeoutMs: deps.feeds.timeoutMs,
+      namespace: deps.feeds.namespace,
+    },
     sandbox: new IngestSandbox({ heapMb: deps.feeds.workerHeapMb ?? DEFAULT_SANDBOX.heapMb }),
     ingest: {
       caps: { ...DEFAULT_INGEST_CAPS, ...deps.feeds.caps },
@@ -123,9 +166,20 @@ export function threatFeedController(deps: {
     guardrailConfig,
   });
   const controller = new Controller<ThreatFeed>({
-    name: 'threatfeed', informer, reconciler,
-    clock: deps.clock, log: deps.log, metrics: deps.metrics,
-    concurrency: deps.concurrency, resyncPeriodMs: deps.resyncPeriodMs,
+    name: 'threatfeed',
+    informer,
+    reconciler,
+    clock: deps.clock,
+    log: deps.log,
+    metrics: deps.metrics,
+    concurrency: deps.concurrency,
+    resyncPeriodMs: deps.resyncPeriodMs,
   });
-  return { controller, reconciler, informer, clusterRanges: async () => void (await clusterRanges()), guardrails };
+  return {
+    controller,
+    reconciler,
+    informer,
+    clusterRanges: async () => void (await clusterRanges()),
+    guardrails,
+  };
 }

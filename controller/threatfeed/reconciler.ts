@@ -2,7 +2,14 @@ import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { API_VERSION, type ThreatFeed, type ThreatFeedStatus } from '../../crds/index.js';
 import {
-  collectBytes, FeedError, INDICATOR_TYPES, indicatorKey, type GuardrailConfig, type Indicator, type IngestCaps, type IngestResult,
+  collectBytes,
+  FeedError,
+  INDICATOR_TYPES,
+  indicatorKey,
+  type GuardrailConfig,
+  type Indicator,
+  type IngestCaps,
+  type IngestResult,
   type IngestSandbox,
 } from '../../feeds/index.js';
 import { parseDuration } from '../config.js';
@@ -11,13 +18,25 @@ import type { KubeClient } from '../runtime/client.js';
 import { findCondition, rfc3339, type Condition } from '../runtime/conditions.js';
 import type { Reconciler, Request, Result } from '../runtime/controller.js';
 import type { EventRecorder } from '../runtime/events.js';
-import { hasFinalizer, isDeleting, withFinalizer, withoutFinalizer } from '../runtime/finalizers.js';
+import {
+  hasFinalizer,
+  isDeleting,
+  withFinalizer,
+  withoutFinalizer,
+} from '../runtime/finalizers.js';
 import type { Informer } from '../runtime/informer.js';
 import type { Metrics } from '../runtime/metrics.js';
 import { ThreatFeedCondition as C, ThreatFeedReason as R } from './reasons.js';
 import type { Snapshot, SnapshotStore } from './snapshot-store.js';
 import { sourceErrorForStatus, fetchFeed, type FetchPolicy } from './source.js';
-import { cappedTagsCondition, effectiveRefresh, failureReason, specProblem, staleCondition, withConditions } from './status.js';
+import {
+  cappedTagsCondition,
+  effectiveRefresh,
+  failureReason,
+  specProblem,
+  staleCondition,
+  withConditions,
+} from './status.js';
 
 export interface ThreatFeedDeps {
   cache: Informer<ThreatFeed>;
@@ -136,32 +155,60 @@ export class ThreatFeedReconciler implements Reconciler {
     const refreshMs = refresh.ms;
     if (refresh.clampedFrom !== undefined && this.clampReported.get(name) !== generation) {
       this.clampReported.set(name, generation);
-      this.deps.events.event(feed, 'Warning', R.RefreshIntervalClamped,
-        `spec.refreshInterval ${refresh.clampedFrom} is below the minimum of ${refresh.minimum} for this source; the feed is refreshed every ${refresh.minimum}`);
+      this.deps.events.event(
+        feed,
+        'Warning',
+        R.RefreshIntervalClamped,
+        `spec.refreshInterval ${refresh.clampedFrom} is below the minimum of ${refresh.minimum} for this source; the feed is refreshed every ${refresh.minimum}`,
+      );
     }
     const base: ThreatFeedStatus = { ...feed.status };
     const problem = specProblem(feed);
     if (problem) {
-      await this.writeStatus(feed, withConditions(base, generation, now, [
-        { type: C.Ready, status: 'False', reason: R.InvalidSpec, message: problem },
-      ]));
+      await this.writeStatus(
+        feed,
+        withConditions(base, generation, now, [
+          { type: C.Ready, status: 'False', reason: R.InvalidSpec, message: problem },
+        ]),
+      );
       return;
     }
 
     const snapshot = await this.lastKnownGood(name, log);
     if (feed.spec.suspend) {
-      await this.writeStatus(feed, withConditions(base, generation, now, [
-        { type: C.Ready, status: 'False', reason: R.Suspended, message: `spec.suspend is true: the feed is not fetched; ${snapshot ? `the ${snapshot.meta.count} indicators already known stay in force` : 'no indicators are known'}` },
-      ]));
+      await this.writeStatus(
+        feed,
+        withConditions(base, generation, now, [
+          {
+            type: C.Ready,
+            status: 'False',
+            reason: R.Suspended,
+            message: `spec.suspend is true: the feed is not fetched; ${snapshot ? `the ${snapshot.meta.count} indicators already known stay in force` : 'no indicators are known'}`,
+          },
+        ]),
+      );
       return;
     }
 
     const lastSync = Date.parse(base.lastSyncTime ?? snapshot?.meta.syncedAt ?? '') || 0;
     const specChanged = base.observedGeneration !== generation;
     const dueIn = lastSync + refreshMs - now.getTime();
-    if (snapshot && !specChanged && dueIn > 0 && !(await this.judgedWithOtherGuardrails(snapshot))) {
+    if (
+      snapshot &&
+      !specChanged &&
+      dueIn > 0 &&
+      !(await this.judgedWithOtherGuardrails(snapshot))
+    ) {
       // Restored after a restart, or simply not due: only the Stale condition can move.
-      await this.writeStatus(feed, withConditions({ ...base, lastSyncTime: base.lastSyncTime ?? snapshot.meta.syncedAt }, generation, now, [staleCondition(base.lastSyncTime ?? snapshot.meta.syncedAt, refreshMs, now)]));
+      await this.writeStatus(
+        feed,
+        withConditions(
+          { ...base, lastSyncTime: base.lastSyncTime ?? snapshot.meta.syncedAt },
+          generation,
+          now,
+          [staleCondition(base.lastSyncTime ?? snapshot.meta.syncedAt, refreshMs, now)],
+        ),
+      );
       return { requeueAfter: dueIn };
     }
 
@@ -169,7 +216,12 @@ export class ThreatFeedReconciler implements Reconciler {
     try {
       const status = await this.sync(feed, snapshot, base, now, refreshMs, signal, log);
       this.failures.delete(name);
-      await this.writeStatus(feed, withConditions(status, generation, now, [staleCondition(status.lastSyncTime, refreshMs, now)]));
+      await this.writeStatus(
+        feed,
+        withConditions(status, generation, now, [
+          staleCondition(status.lastSyncTime, refreshMs, now),
+        ]),
+      );
       return { requeueAfter: refreshMs };
     } catch (err) {
       if (signal.aborted) throw err;
@@ -182,21 +234,46 @@ export class ThreatFeedReconciler implements Reconciler {
       const reason = failureReason(err);
       this.deps.metrics.feedSyncs.inc({ feed: name, result: 'error' });
       log.warn({ err, failures }, 'Feed sync failed; keeping the last-known-good snapshot');
-      if (base.lastError !== message) this.deps.events.event(feed, 'Warning', reason, `${message}; ${snapshot ? `keeping the last good snapshot of ${snapshot.meta.count} indicators` : 'no snapshot yet'}`);
-      await this.writeStatus(feed, withConditions({ ...base, lastError: message }, generation, now, [
-        snapshot
-          ? { type: C.Ready, status: 'True', reason: R.Synced, message: `serving the last-known-good snapshot of ${snapshot.meta.count} indicators from ${snapshot.meta.syncedAt}` }
-          : { type: C.Ready, status: 'False', reason, message },
-        { type: C.Degraded, status: 'True', reason, message },
-        staleCondition(base.lastSyncTime, refreshMs, now),
-      ]));
+      if (base.lastError !== message)
+        this.deps.events.event(
+          feed,
+          'Warning',
+          reason,
+          `${message}; ${snapshot ? `keeping the last good snapshot of ${snapshot.meta.count} indicators` : 'no snapshot yet'}`,
+        );
+      await this.writeStatus(
+        feed,
+        withConditions({ ...base, lastError: message }, generation, now, [
+          snapshot
+            ? {
+                type: C.Ready,
+                status: 'True',
+                reason: R.Synced,
+                message: `serving the last-known-good snapshot of ${snapshot.meta.count} indicators from ${snapshot.meta.syncedAt}`,
+              }
+            : { type: C.Ready, status: 'False', reason, message },
+          { type: C.Degraded, status: 'True', reason, message },
+          staleCondition(base.lastSyncTime, refreshMs, now),
+        ]),
+      );
       return { requeueAfter: Math.min(refreshMs, FIRST_RETRY_MS * 2 ** (failures - 1)) };
     } finally {
-      this.deps.metrics.feedSyncDuration.observe({ feed: name }, (this.deps.clock.now() - started) / 1000);
+      this.deps.metrics.feedSyncDuration.observe(
+        { feed: name },
+        (this.deps.clock.now() - started) / 1000,
+      );
     }
   }
 
-  private async sync(feed: ThreatFeed, snapshot: Snapshot | undefined, base: ThreatFeedStatus, now: Date, refreshMs: number, signal: AbortSignal, log: Request['log']): Promise<ThreatFeedStatus> {
+  private async sync(
+    feed: ThreatFeed,
+    snapshot: Snapshot | undefined,
+    base: ThreatFeedStatus,
+    now: Date,
+    refreshMs: number,
+    signal: AbortSignal,
+    log: Request['log'],
+  ): Promise<ThreatFeedStatus> {
     const name = feed.metadata.name!;
     const { metrics } = this.deps;
     // One deadline for the whole sync: fetching (every MISP event file included) and the worker.
@@ -206,7 +283,10 @@ export class ThreatFeedReconciler implements Reconciler {
     const syncSignal = AbortSignal.any([signal, timeout]);
     const pastDeadline = (err: unknown, doing: string) => {
       if (!timeout.aborted || signal.aborted) return err;
-      return new FeedError('FST_FEED_DEADLINE', `the sync of ${name} passed its deadline of ${syncDeadlineMs / 1000}s (--feed-sync-deadline) while ${doing}`);
+      return new FeedError(
+        'FST_FEED_DEADLINE',
+        `the sync of ${name} passed its deadline of ${syncDeadlineMs / 1000}s (--feed-sync-deadline) while ${doing}`,
+      );
     };
     // The guardrails first: they fail closed (cluster ranges unreadable) before anything is
     // fetched, and the SSRF guard then knows the cluster's ranges on the first fetch too.
@@ -217,7 +297,13 @@ export class ThreatFeedReconciler implements Reconciler {
     let outcome: Awaited<ReturnType<typeof fetchFeed>>;
     let bytes: Uint8Array | undefined;
     try {
-      outcome = await fetchFeed(feed, rejudge ? undefined : snapshot?.meta.sourceState, this.deps.client, this.deps.fetchPolicy, syncSignal);
+      outcome = await fetchFeed(
+        feed,
+        rejudge ? undefined : snapshot?.meta.sourceState,
+        this.deps.client,
+        this.deps.fetchPolicy,
+        syncSignal,
+      );
       if (outcome.status === 'ok' && 'body' in outcome) bytes = await collectBytes(outcome.body);
     } catch (err) {
       throw pastDeadline(err, 'fetching');
@@ -227,21 +313,46 @@ export class ThreatFeedReconciler implements Reconciler {
       metrics.feedSyncs.inc({ feed: name, result: 'not-modified' });
       metrics.feedLastSync.set({ feed: name }, now.getTime() / 1000);
       return {
-        ...base, lastSyncTime: nowIso, lastError: undefined,
+        ...base,
+        lastSyncTime: nowIso,
+        lastError: undefined,
         conditions: withConditions(base, feed.metadata.generation ?? 0, now, [
-          { type: C.Ready, status: 'True', reason: R.Synced, message: `${snapshot.meta.count} indicators; the source reported no change` },
-          { type: C.Degraded, status: 'False', reason: R.Healthy, message: 'the last sync succeeded' },
+          {
+            type: C.Ready,
+            status: 'True',
+            reason: R.Synced,
+            message: `${snapshot.meta.count} indicators; the source reported no change`,
+          },
+          {
+            type: C.Degraded,
+            status: 'False',
+            reason: R.Healthy,
+            message: 'the last sync succeeded',
+          },
         ]).conditions,
       };
     }
-    if (outcome.status === 'unchanged') throw new RefusedSync('the source reported no change, but no snapshot is stored; refetching next time');
+    if (outcome.status === 'unchanged')
+      throw new RefusedSync(
+        'the source reported no change, but no snapshot is stored; refetching next time',
+      );
     let result: IngestResult;
     try {
       result = await this.deps.sandbox.ingest({
-        feed: name, format: feed.spec.format, parser: feed.spec.parser, confidence: feed.spec.confidence,
-        ttlMs: parseDuration(feed.spec.ttl ?? '168h'), now, guardrails, caps,
-        source: 'files' in outcome ? { kind: 'misp', readFile: outcome.files, maxEvents: maxMispEvents } : { kind: 'body', bytes: bytes! },
-        deadline, signal: syncSignal,
+        feed: name,
+        format: feed.spec.format,
+        parser: feed.spec.parser,
+        confidence: feed.spec.confidence,
+        ttlMs: parseDuration(feed.spec.ttl ?? '168h'),
+        now,
+        guardrails,
+        caps,
+        source:
+          'files' in outcome
+            ? { kind: 'misp', readFile: outcome.files, maxEvents: maxMispEvents }
+            : { kind: 'body', bytes: bytes! },
+        deadline,
+        signal: syncSignal,
       });
     } catch (err) {
       // A MISP event file fetched for the worker can hit the deadline too; the worker's own error says so otherwise.
@@ -256,9 +367,17 @@ export class ThreatFeedReconciler implements Reconciler {
     const changed = !snapshot || added > 0 || removed > 0;
     // Policies read confidence and tags too: a re-scored indicator is new content for them.
     const contentChanged = changed || !sameContent(snapshot.indicators, result.indicators);
-    const meta = contentChanged || rejudge || !isDeepStrictEqual(snapshot?.meta.sourceState ?? {}, outcome.sourceState)
-      ? await this.deps.store.save(name, result.indicators, { syncedAt: nowIso, sourceState: outcome.sourceState, guardrails: judgedWith }, feed)
-      : snapshot!.meta;
+    const meta =
+      contentChanged ||
+      rejudge ||
+      !isDeepStrictEqual(snapshot?.meta.sourceState ?? {}, outcome.sourceState)
+        ? await this.deps.store.save(
+            name,
+            result.indicators,
+            { syncedAt: nowIso, sourceState: outcome.sourceState, guardrails: judgedWith },
+            feed,
+          )
+        : snapshot!.meta;
     if (contentChanged) {
       this.snapshots.set(name, { meta, indicators: result.indicators });
       this.changed(name);
@@ -269,31 +388,47 @@ export class ThreatFeedReconciler implements Reconciler {
 
     metrics.feedSyncs.inc({ feed: name, result: changed ? 'changed' : 'unchanged' });
     metrics.feedLastSync.set({ feed: name }, now.getTime() / 1000);
-    for (const type of INDICATOR_TYPES) metrics.feedIndicators.set({ feed: name, type }, result.byType[type] ?? 0);
-    for (const [reason, n] of Object.entries(result.dropped)) metrics.feedDropped.inc({ feed: name, reason }, n);
+    for (const type of INDICATOR_TYPES)
+      metrics.feedIndicators.set({ feed: name, type }, result.byType[type] ?? 0);
+    for (const [reason, n] of Object.entries(result.dropped))
+      metrics.feedDropped.inc({ feed: name, reason }, n);
     const droppedTotal = Object.values(result.dropped).reduce((a, b) => a + b, 0);
     const summary = `${result.indicators.length} indicators (+${added} -${removed}) from ${outcome.origin}; ${droppedTotal} dropped by guardrails, ${result.rejected} malformed`;
     const largeChange = this.largeChange(feed, snapshot, added, removed);
     if (changed) {
-      this.deps.events.event(feed, largeChange.status === 'True' ? 'Warning' : 'Normal', largeChange.status === 'True' ? R.ChangeOverLimit : R.Synced, largeChange.status === 'True' ? `${summary}; ${largeChange.message}` : summary);
-      log.info({ added, removed, indicators: result.indicators.length, dropped: result.dropped }, 'Synced feed');
+      this.deps.events.event(
+        feed,
+        largeChange.status === 'True' ? 'Warning' : 'Normal',
+        largeChange.status === 'True' ? R.ChangeOverLimit : R.Synced,
+        largeChange.status === 'True' ? `${summary}; ${largeChange.message}` : summary,
+      );
+      log.info(
+        { added, removed, indicators: result.indicators.length, dropped: result.dropped },
+        'Synced feed',
+      );
     }
     return {
       ...base,
       indicatorCount: result.indicators.length,
       counts: result.byType as Record<string, number>,
-      added, removed,
+      added,
+      removed,
       dropped: result.dropped,
       rejected: result.rejected,
       digest: meta.digest,
       lastSyncTime: nowIso,
-      lastChangeTime: changed ? nowIso : base.lastChangeTime ?? nowIso,
+      lastChangeTime: changed ? nowIso : (base.lastChangeTime ?? nowIso),
       lastError: undefined,
       conditions: withConditions(base, feed.metadata.generation ?? 0, now, [
         { type: C.Ready, status: 'True', reason: R.Synced, message: summary },
         result.capped
           ? cappedTagsCondition(result.capped, caps)
-          : { type: C.Degraded, status: 'False', reason: R.Healthy, message: 'the last sync succeeded' },
+          : {
+              type: C.Degraded,
+              status: 'False',
+              reason: R.Healthy,
+              message: 'the last sync succeeded',
+            },
         ...(changed ? [largeChange] : []),
       ]).conditions,
     };
@@ -317,23 +452,46 @@ export class ThreatFeedReconciler implements Reconciler {
    * previous set is flagged, so that the policy engine sends enforcement built on it
    * to review. The snapshot itself is still the feed's truth and is kept.
    */
-  private largeChange(feed: ThreatFeed, snapshot: Snapshot | undefined, added: number, removed: number): Omit<Condition, 'lastTransitionTime' | 'observedGeneration'> {
+  private largeChange(
+    feed: ThreatFeed,
+    snapshot: Snapshot | undefined,
+    added: number,
+    removed: number,
+  ): Omit<Condition, 'lastTransitionTime' | 'observedGeneration'> {
     const limit = feed.spec.maxChangePercent ?? 50;
     const base = snapshot?.meta.count ?? 0;
     const percent = base > 0 ? Math.round(((added + removed) / base) * 1000) / 10 : 0;
     return base > 0 && percent > limit
-      ? { type: C.LargeChange, status: 'True', reason: R.ChangeOverLimit, message: `the last sync changed ${percent}% of the feed (+${added} -${removed} of ${base}), over the ${limit}% limit; enforcement changes from it need approval` }
-      : { type: C.LargeChange, status: 'False', reason: R.ChangeWithinLimit, message: `the last change was ${percent}% of the feed; the limit is ${limit}%` };
+      ? {
+          type: C.LargeChange,
+          status: 'True',
+          reason: R.ChangeOverLimit,
+          message: `the last sync changed ${percent}% of the feed (+${added} -${removed} of ${base}), over the ${limit}% limit; enforcement changes from it need approval`,
+        }
+      : {
+          type: C.LargeChange,
+          status: 'False',
+          reason: R.ChangeWithinLimit,
+          message: `the last change was ${percent}% of the feed; the limit is ${limit}%`,
+        };
   }
 
   /** Refuses a sync that would empty the feed or is mostly garbage, when there is something to keep. */
-  private refuseIfBroken(result: IngestResult, snapshot: Snapshot | undefined, origin: string): void {
+  private refuseIfBroken(
+    result: IngestResult,
+    snapshot: Snapshot | undefined,
+    origin: string,
+  ): void {
     if (!snapshot || snapshot.meta.count === 0) return;
     if (result.indicators.length === 0) {
-      throw new RefusedSync(`${origin} gave 0 indicators (${result.records} records, ${result.rejected} malformed); refusing to empty a feed of ${snapshot.meta.count}`);
+      throw new RefusedSync(
+        `${origin} gave 0 indicators (${result.records} records, ${result.rejected} malformed); refusing to empty a feed of ${snapshot.meta.count}`,
+      );
     }
     if (result.records > 0 && result.rejected / result.records > MAX_REJECTED_SHARE) {
-      throw new RefusedSync(`${origin}: ${result.rejected} of ${result.records} records are malformed (first: ${result.rejectedSamples[0]?.ref}: ${result.rejectedSamples[0]?.reason}); refusing it as garbage`);
+      throw new RefusedSync(
+        `${origin}: ${result.rejected} of ${result.records} records are malformed (first: ${result.rejectedSamples[0]?.ref}: ${result.rejectedSamples[0]?.reason}); refusing it as garbage`,
+      );
     }
   }
 
@@ -347,8 +505,12 @@ export class ThreatFeedReconciler implements Reconciler {
           this.changed(name);
           const byType: Record<string, number> = {};
           for (const i of snap.indicators) byType[i.type] = (byType[i.type] ?? 0) + 1;
-          for (const type of INDICATOR_TYPES) this.deps.metrics.feedIndicators.set({ feed: name, type }, byType[type] ?? 0);
-          log.info({ indicators: snap.meta.count, syncedAt: snap.meta.syncedAt }, 'Restored last-known-good snapshot');
+          for (const type of INDICATOR_TYPES)
+            this.deps.metrics.feedIndicators.set({ feed: name, type }, byType[type] ?? 0);
+          log.info(
+            { indicators: snap.meta.count, syncedAt: snap.meta.syncedAt },
+            'Restored last-known-good snapshot',
+          );
         }
       } catch (err) {
         // A damaged snapshot is refetched and rewritten; the error is in the log.
@@ -361,7 +523,8 @@ export class ThreatFeedReconciler implements Reconciler {
 
   private forget(name: string): void {
     this.clampReported.delete(name);
-    for (const type of INDICATOR_TYPES) this.deps.metrics.feedIndicators.remove({ feed: name, type });
+    for (const type of INDICATOR_TYPES)
+      this.deps.metrics.feedIndicators.remove({ feed: name, type });
     const had = this.snapshots.delete(name);
     this.loaded.delete(name);
     this.failures.delete(name);
@@ -372,25 +535,38 @@ export class ThreatFeedReconciler implements Reconciler {
   private async writeStatus(feed: ThreatFeed, status: ThreatFeedStatus): Promise<void> {
     const clean = JSON.parse(JSON.stringify(status)) as ThreatFeedStatus;
     if (isDeepStrictEqual(clean, JSON.parse(JSON.stringify(feed.status ?? {})))) return;
-    await this.deps.client.applyStatus({ apiVersion: API_VERSION, kind: 'ThreatFeed', metadata: { name: feed.metadata.name }, status: clean } as ThreatFeed);
+    await this.deps.client.applyStatus({
+      apiVersion: API_VERSION,
+      kind: 'ThreatFeed',
+      metadata: { name: feed.metadata.name },
+      status: clean,
+    } as ThreatFeed);
     const before = findCondition(feed.status?.conditions as Condition[] | undefined, C.Ready);
     const after = findCondition(clean.conditions as Condition[] | undefined, C.Ready);
     if (after && (!before || before.reason !== after.reason) && after.reason !== R.Synced) {
-      this.deps.events.event(feed, after.status === 'False' ? 'Warning' : 'Normal', after.reason, after.message);
+      this.deps.events.event(
+        feed,
+        after.status === 'False' ? 'Warning' : 'Normal',
+        after.reason,
+        after.message,
+      );
     }
   }
 }
 
 /** A fetch or worker stopped because the sync's signal fired (FST_FEED_ABORTED, or a MISP file read that says so). */
 function isAbortedBy(err: unknown): boolean {
-  return (err as { code?: unknown } | null)?.code === 'FST_FEED_ABORTED' || /cancelled|aborted/i.test((err as Error | null)?.message ?? '');
+  return (
+    (err as { code?: unknown } | null)?.code === 'FST_FEED_ABORTED' ||
+    /cancelled|aborted/i.test((err as Error | null)?.message ?? '')
+  );
 }
 
 /** Whether two snapshots with the same keys also agree on what policies read: confidence, tags, validity. */
 function sameContent(a: readonly Indicator[], b: readonly Indicator[]): boolean {
   if (a.length !== b.length) return false;
-  const facts = (i: Indicator) => `${i.confidence}|${i.tags.join(',')}|${i.validUntil ?? ''}|${i.sources.join(',')}`;
+  const facts = (i: Indicator) =>
+    `${i.confidence}|${i.tags.join(',')}|${i.validUntil ?? ''}|${i.sources.join(',')}`;
   const before = new Map(a.map((i) => [indicatorKey(i), facts(i)]));
   return b.every((i) => before.get(indicatorKey(i)) === facts(i));
 }
-

@@ -64,34 +64,70 @@ export function snapshotDigest(indicators: readonly Indicator[]): string {
 }
 
 export class SnapshotStore {
-  constructor(private readonly client: KubeClient, private readonly namespace: string) {}
+  constructor(
+    private readonly client: KubeClient,
+    private readonly namespace: string,
+  ) {}
 
   headName(feed: string): string {
     return `forestall-feed-${feed}`;
   }
 
   /** Saves a snapshot; resolves once the head points at it. */
-  async save(feed: string, indicators: readonly Indicator[], meta: Omit<SnapshotMeta, 'digest' | 'count'>, owner?: KubernetesObject): Promise<SnapshotMeta> {
-    const full: SnapshotMeta = { ...meta, digest: snapshotDigest(indicators), count: indicators.length };
+  async save(
+    feed: string,
+    indicators: readonly Indicator[],
+    meta: Omit<SnapshotMeta, 'digest' | 'count'>,
+    owner?: KubernetesObject,
+  ): Promise<SnapshotMeta> {
+    const full: SnapshotMeta = {
+      ...meta,
+      digest: snapshotDigest(indicators),
+      count: indicators.length,
+    };
     const gzipped = await encodeIndicators(indicators, feed);
     const generation = randomBytes(4).toString('hex');
     const chunks = Math.max(1, Math.ceil(gzipped.length / CHUNK_BYTES));
-    const ownerReferences = owner?.metadata?.uid ? [{
-      apiVersion: owner.apiVersion!, kind: owner.kind!, name: owner.metadata.name!, uid: owner.metadata.uid, blockOwnerDeletion: false,
-    }] : undefined;
+    const ownerReferences = owner?.metadata?.uid
+      ? [
+          {
+            apiVersion: owner.apiVersion!,
+            kind: owner.kind!,
+            name: owner.metadata.name!,
+            uid: owner.metadata.uid,
+            blockOwnerDeletion: false,
+          },
+        ]
+      : undefined;
     const labels = { [LABEL_FEED]: feed, [LABEL_PART]: 'forestall' };
     for (let i = 0; i < chunks; i++) {
       await this.client.apply<ConfigMap>({
-        apiVersion: 'v1', kind: 'ConfigMap',
-        metadata: { name: `${this.headName(feed)}-${generation}-${i}`, namespace: this.namespace, labels: { ...labels, [LABEL_GENERATION]: generation }, ownerReferences },
-        binaryData: { [KEY]: gzipped.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES).toString('base64') },
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: {
+          name: `${this.headName(feed)}-${generation}-${i}`,
+          namespace: this.namespace,
+          labels: { ...labels, [LABEL_GENERATION]: generation },
+          ownerReferences,
+        },
+        binaryData: {
+          [KEY]: gzipped.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES).toString('base64'),
+        },
       });
     }
     await this.client.apply<ConfigMap>({
-      apiVersion: 'v1', kind: 'ConfigMap',
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
       metadata: {
-        name: this.headName(feed), namespace: this.namespace, labels, ownerReferences,
-        annotations: { 'forestall.io/generation': generation, 'forestall.io/chunks': String(chunks), 'forestall.io/gzip-sha256': sha256(gzipped) },
+        name: this.headName(feed),
+        namespace: this.namespace,
+        labels,
+        ownerReferences,
+        annotations: {
+          'forestall.io/generation': generation,
+          'forestall.io/chunks': String(chunks),
+          'forestall.io/gzip-sha256': sha256(gzipped),
+        },
       },
       data: { 'meta.json': JSON.stringify(full) },
     });
@@ -101,44 +137,68 @@ export class SnapshotStore {
 
   /** The current snapshot, or undefined when none was saved. Throws when it is damaged. */
   async load(feed: string): Promise<Snapshot | undefined> {
-    const head = await this.client.get<ConfigMap>('v1', 'ConfigMap', this.headName(feed), this.namespace);
+    const head = await this.client.get<ConfigMap>(
+      'v1',
+      'ConfigMap',
+      this.headName(feed),
+      this.namespace,
+    );
     if (!head) return undefined;
     const ann = head.metadata?.annotations ?? {};
     const generation = ann['forestall.io/generation'];
     const chunks = Number(ann['forestall.io/chunks']);
     const meta = JSON.parse(head.data?.['meta.json'] ?? '{}') as SnapshotMeta;
-    if (!generation || !Number.isInteger(chunks) || chunks < 1) throw damaged(feed, 'the head names no generation');
+    if (!generation || !Number.isInteger(chunks) || chunks < 1)
+      throw damaged(feed, 'the head names no generation');
     const parts: Buffer[] = [];
     for (let i = 0; i < chunks; i++) {
-      const cm = await this.client.get<ConfigMap>('v1', 'ConfigMap', `${this.headName(feed)}-${generation}-${i}`, this.namespace);
+      const cm = await this.client.get<ConfigMap>(
+        'v1',
+        'ConfigMap',
+        `${this.headName(feed)}-${generation}-${i}`,
+        this.namespace,
+      );
       const data = cm?.binaryData?.[KEY];
       if (data === undefined) throw damaged(feed, `chunk ${i} of ${chunks} is missing`);
       parts.push(Buffer.from(data, 'base64'));
     }
     const gzipped = Buffer.concat(parts);
-    if (sha256(gzipped) !== ann['forestall.io/gzip-sha256']) throw damaged(feed, 'the chunks do not match the recorded checksum');
+    if (sha256(gzipped) !== ann['forestall.io/gzip-sha256'])
+      throw damaged(feed, 'the chunks do not match the recorded checksum');
     const indicators = await decodeIndicators(gzipped, feed);
-    if (snapshotDigest(indicators) !== meta.digest) throw damaged(feed, 'the indicators do not match the recorded digest');
+    if (snapshotDigest(indicators) !== meta.digest)
+      throw damaged(feed, 'the indicators do not match the recorded digest');
     return { meta, indicators };
   }
 
   /** Deletes every ConfigMap of the feed (the feed is gone). */
   async delete(feed: string): Promise<void> {
     await this.prune(feed, undefined);
-    await this.client.delete({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: this.headName(feed), namespace: this.namespace } });
+    await this.client.delete({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: this.headName(feed), namespace: this.namespace },
+    });
   }
 
   /** Deletes chunks of every generation except `keep`. */
   private async prune(feed: string, keep: string | undefined): Promise<void> {
-    const list = await this.client.list<ConfigMap>('v1', 'ConfigMap', { namespace: this.namespace, labelSelector: `${LABEL_FEED}=${feed},${LABEL_GENERATION}` });
+    const list = await this.client.list<ConfigMap>('v1', 'ConfigMap', {
+      namespace: this.namespace,
+      labelSelector: `${LABEL_FEED}=${feed},${LABEL_GENERATION}`,
+    });
     for (const cm of list.items) {
-      if (cm.metadata?.labels?.[LABEL_GENERATION] !== keep) await this.client.delete({ apiVersion: 'v1', kind: 'ConfigMap', metadata: cm.metadata });
+      if (cm.metadata?.labels?.[LABEL_GENERATION] !== keep)
+        await this.client.delete({ apiVersion: 'v1', kind: 'ConfigMap', metadata: cm.metadata });
     }
   }
 }
 
 function damaged(feed: string, why: string): ForestallError {
-  return new ForestallError('FST_SNAPSHOT_DAMAGED', `snapshot of ThreatFeed ${feed} is damaged: ${why}`);
+  return new ForestallError(
+    'FST_SNAPSHOT_DAMAGED',
+    `snapshot of ThreatFeed ${feed} is damaged: ${why}`,
+  );
 }
 
 function sha256(b: Buffer): string {
@@ -147,7 +207,12 @@ function sha256(b: Buffer): string {
 
 // One JSON document per line: a compact tuple, so 120k addresses gzip to under a MiB.
 // A snapshot belongs to one feed, so `sources: [feed]` and empty tags are implied.
-type Row = [Indicator['type'], string, number, Partial<Omit<Indicator, 'type' | 'value' | 'confidence'>>?];
+type Row = [
+  Indicator['type'],
+  string,
+  number,
+  Partial<Omit<Indicator, 'type' | 'value' | 'confidence'>>?,
+];
 
 function extrasOf(i: Indicator, feed: string): Row[3] {
   const { type: _t, value: _v, confidence: _c, sources, tags, ...rest } = i;
@@ -161,7 +226,10 @@ function extrasOf(i: Indicator, feed: string): Row[3] {
  * The gzipped JSON-lines body of a snapshot. Every indicator type, accounts included,
  * goes through as its type name and canonical value; nothing here depends on the type.
  */
-export async function encodeIndicators(indicators: readonly Indicator[], feed: string): Promise<Buffer> {
+export async function encodeIndicators(
+  indicators: readonly Indicator[],
+  feed: string,
+): Promise<Buffer> {
   const gzip = createGzip({ level: 6 });
   const out: Buffer[] = [];
   gzip.on('data', (c: Buffer) => out.push(c));
@@ -170,7 +238,9 @@ export async function encodeIndicators(indicators: readonly Indicator[], feed: s
     let batch = '';
     for (const i of indicators) {
       const extra = extrasOf(i, feed);
-      const row: Row = extra ? [i.type, i.value, i.confidence, extra] : [i.type, i.value, i.confidence];
+      const row: Row = extra
+        ? [i.type, i.value, i.confidence, extra]
+        : [i.type, i.value, i.confidence];
       batch += JSON.stringify(row) + '\n';
       if (batch.length > 64 * 1024) {
         yield batch;

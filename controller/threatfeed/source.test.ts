@@ -1,6 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ThreatFeed } from '../../crds/index.js';
-import { installLoopbackFence, startFeedServer, type FeedServer, type LoopbackFence } from '../../test/harness/feed-server.js';
+import {
+  installLoopbackFence,
+  startFeedServer,
+  type FeedServer,
+  type LoopbackFence,
+} from '../../test/harness/feed-server.js';
 import type { KubeClient } from '../runtime/client.js';
 import { fetchFeed, type FetchPolicy } from './source.js';
 
@@ -15,7 +20,9 @@ let fence: LoopbackFence;
 
 beforeAll(async () => {
   fence = installLoopbackFence();
-  server = await startFeedServer({ feedsDir: new URL('../../feeds/parsers/testdata', import.meta.url).pathname });
+  server = await startFeedServer({
+    feedsDir: new URL('../../feeds/parsers/testdata', import.meta.url).pathname,
+  });
 });
 afterAll(async () => {
   await server?.close();
@@ -23,19 +30,29 @@ afterAll(async () => {
   fence?.uninstall();
 });
 
-const misp = (): ThreatFeed => ({
-  apiVersion: 'forestall.io/v1alpha1', kind: 'ThreatFeed', metadata: { name: 'misp' },
-  spec: { format: 'misp', source: { http: { url: `${server.url}/feeds/misp/` } } },
-} as ThreatFeed);
-const policy = (maxBytes: number): FetchPolicy => ({ ssrf: { allow: ['127.0.0.1'] }, maxBytes, timeoutMs: 5_000, namespace: 'forestall-system' });
+const misp = (): ThreatFeed =>
+  ({
+    apiVersion: 'forestall.io/v1alpha1',
+    kind: 'ThreatFeed',
+    metadata: { name: 'misp' },
+    spec: { format: 'misp', source: { http: { url: `${server.url}/feeds/misp/` } } },
+  }) as ThreatFeed;
+const policy = (maxBytes: number): FetchPolicy => ({
+  ssrf: { allow: ['127.0.0.1'] },
+  maxBytes,
+  timeoutMs: 5_000,
+  namespace: 'forestall-system',
+});
 // An http source without Secrets never touches the Kubernetes client.
 const noClient = {} as KubeClient;
 
 async function readAll(maxBytes: number): Promise<number> {
   const outcome = await fetchFeed(misp(), undefined, noClient, policy(maxBytes));
-  if (outcome.status !== 'ok' || !('files' in outcome)) throw new Error('expected a MISP file reader');
+  if (outcome.status !== 'ok' || !('files' in outcome))
+    throw new Error('expected a MISP file reader');
   let total = 0;
-  for (const name of ['manifest.json', `${PHISHING}.json`, `${RAT}.json`]) total += (await outcome.files(name)).byteLength;
+  for (const name of ['manifest.json', `${PHISHING}.json`, `${RAT}.json`])
+    total += (await outcome.files(name)).byteLength;
   return total;
 }
 
@@ -47,7 +64,9 @@ describe('fetchFeed: MISP', () => {
   it('GIVEN a cap each file fits but the feed does not THEN the sync is refused as too large, naming the per-sync budget', async () => {
     await expect(readAll(10_000)).rejects.toMatchObject({
       code: 'FST_FEED_TOO_LARGE',
-      message: expect.stringMatching(/holds more than 10000 bytes across manifest\.json and its event files \(one byte cap per sync\), at 8d41f7b2/),
+      message: expect.stringMatching(
+        /holds more than 10000 bytes across manifest\.json and its event files \(one byte cap per sync\), at 8d41f7b2/,
+      ),
     });
   });
 });

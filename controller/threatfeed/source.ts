@@ -16,12 +16,22 @@ export interface FetchPolicy {
 
 export type FetchOutcome =
   | { status: 'unchanged' }
-  | { status: 'ok'; body: AsyncIterable<Uint8Array>; sourceState: Record<string, string>; origin: string }
+  | {
+      status: 'ok';
+      body: AsyncIterable<Uint8Array>;
+      sourceState: Record<string, string>;
+      origin: string;
+    }
   /**
    * A feed of several files (MISP: manifest.json plus one file per event), read by name
    * as the parser (in the ingestion worker) reaches them.
    */
-  | { status: 'ok'; files: (name: string) => Promise<Uint8Array>; sourceState: Record<string, string>; origin: string };
+  | {
+      status: 'ok';
+      files: (name: string) => Promise<Uint8Array>;
+      sourceState: Record<string, string>;
+      origin: string;
+    };
 
 interface ConfigMapLike extends KubernetesObject {
   data?: Record<string, string>;
@@ -34,21 +44,42 @@ interface ConfigMapLike extends KubernetesObject {
  * Redirects are the HTTP client's: it drops credentials on a cross-origin redirect.
  */
 async function credential(
-  client: KubeClient, ref: { name: string; namespace?: string }, field: string, destination: string, namespace: string,
+  client: KubeClient,
+  ref: { name: string; namespace?: string },
+  field: string,
+  destination: string,
+  namespace: string,
 ): Promise<Record<string, string>> {
-  const data = await readCredential(client, ref, { defaultNamespace: namespace, field, destinations: [destination] }).catch((err: unknown) => {
+  const data = await readCredential(client, ref, {
+    defaultNamespace: namespace,
+    field,
+    destinations: [destination],
+  }).catch((err: unknown) => {
     // A FeedError, so the feed shows FetchFailed; the message leads with the stable code.
-    if (err instanceof ForestallError && err.code === 'FST_SECRET_NOT_ALLOWED') throw new FeedError('FST_FEED_AUTH', `${err.code}: ${err.message}`);
+    if (err instanceof ForestallError && err.code === 'FST_SECRET_NOT_ALLOWED')
+      throw new FeedError('FST_FEED_AUTH', `${err.code}: ${err.message}`);
     throw err;
   });
-  if (!data) throw new FeedError('FST_FEED_AUTH', `Secret ${ref.namespace ?? namespace}/${ref.name} (${field}) does not exist`);
+  if (!data)
+    throw new FeedError(
+      'FST_FEED_AUTH',
+      `Secret ${ref.namespace ?? namespace}/${ref.name} (${field}) does not exist`,
+    );
   return data;
 }
 
 /** tls.caSecretRef: a CA bundle is public and never sent, so it needs no opt-in (secrets.ts readCaBundle). */
-async function caBundle(client: KubeClient, ref: { name: string; namespace?: string; key?: string }, namespace: string): Promise<string> {
+async function caBundle(
+  client: KubeClient,
+  ref: { name: string; namespace?: string; key?: string },
+  namespace: string,
+): Promise<string> {
   const pem = await readCaBundle(client, ref, namespace, 'ca.crt');
-  if (!pem) throw new FeedError('FST_FEED_AUTH', `Secret ${ref.namespace ?? namespace}/${ref.name} (spec.source.http.tls.caSecretRef) does not exist or has no key ${ref.key ?? 'ca.crt'}`);
+  if (!pem)
+    throw new FeedError(
+      'FST_FEED_AUTH',
+      `Secret ${ref.namespace ?? namespace}/${ref.name} (spec.source.http.tls.caSecretRef) does not exist or has no key ${ref.key ?? 'ca.crt'}`,
+    );
   return pem;
 }
 
@@ -81,7 +112,9 @@ export function sourceErrorForStatus(message: string): string {
  * needs RBAC there: the chart's feeds.configMapNamespaces adds a Role per namespace.
  */
 async function feedConfigMap(
-  client: KubeClient, ref: { name: string; namespace?: string }, releaseNamespace: string,
+  client: KubeClient,
+  ref: { name: string; namespace?: string },
+  releaseNamespace: string,
 ): Promise<{ ns: string; cm: ConfigMapLike }> {
   const ns = ref.namespace ?? releaseNamespace;
   const what = `ConfigMap ${ns}/${ref.name} (spec.source.configMapRef)`;
@@ -90,14 +123,20 @@ async function feedConfigMap(
     cm = await client.get<ConfigMapLike>('v1', 'ConfigMap', ref.name, ns);
   } catch (err) {
     if (statusOf(err) !== 403) throw err;
-    throw new FeedError('FST_FEED_INVALID_REQUEST', `${what} cannot be read: the controller has no access to ConfigMaps in ${ns}; `
-      + 'add the namespace to the chart value feeds.configMapNamespaces and label the ConfigMap '
-      + `${LABEL_FEED_SOURCE}=true, or keep the feed's ConfigMap in ${releaseNamespace}`);
+    throw new FeedError(
+      'FST_FEED_INVALID_REQUEST',
+      `${what} cannot be read: the controller has no access to ConfigMaps in ${ns}; ` +
+        'add the namespace to the chart value feeds.configMapNamespaces and label the ConfigMap ' +
+        `${LABEL_FEED_SOURCE}=true, or keep the feed's ConfigMap in ${releaseNamespace}`,
+    );
   }
   if (!cm) throw new FeedError('FST_FEED_HTTP_STATUS', `${what} does not exist`);
   if (ns !== releaseNamespace && cm.metadata?.labels?.[LABEL_FEED_SOURCE] !== 'true') {
-    throw new FeedError('FST_FEED_INVALID_REQUEST', `${what} is outside ${releaseNamespace} and does not opt in as a feed source; `
-      + `label it ${LABEL_FEED_SOURCE}=true if it is meant to be one`);
+    throw new FeedError(
+      'FST_FEED_INVALID_REQUEST',
+      `${what} is outside ${releaseNamespace} and does not opt in as a feed source; ` +
+        `label it ${LABEL_FEED_SOURCE}=true if it is meant to be one`,
+    );
   }
   return { ns, cm };
 }
@@ -106,21 +145,49 @@ async function feedConfigMap(
  * Fetches a ThreatFeed's body from whichever source its spec names. `previous` holds
  * the validators (ETag, Last-Modified) or TAXII cursor of the last good sync.
  */
-export async function fetchFeed(feed: ThreatFeed, previous: Record<string, string> | undefined, client: KubeClient, policy: FetchPolicy, signal?: AbortSignal): Promise<FetchOutcome> {
+export async function fetchFeed(
+  feed: ThreatFeed,
+  previous: Record<string, string> | undefined,
+  client: KubeClient,
+  policy: FetchPolicy,
+  signal?: AbortSignal,
+): Promise<FetchOutcome> {
   const { source } = feed.spec;
   if (source.http) {
     const { headersSecretRef, tls } = source.http;
     const headers = headersSecretRef
-      ? await credential(client, headersSecretRef, 'spec.source.http.headersSecretRef', source.http.url, policy.namespace)
+      ? await credential(
+          client,
+          headersSecretRef,
+          'spec.source.http.headersSecretRef',
+          source.http.url,
+          policy.namespace,
+        )
       : undefined;
-    const ca = tls?.caSecretRef ? await caBundle(client, tls.caSecretRef, policy.namespace) : undefined;
+    const ca = tls?.caSecretRef
+      ? await caBundle(client, tls.caSecretRef, policy.namespace)
+      : undefined;
     if (feed.spec.format === 'misp') {
-      return fetchMispFeed(source.http.url, { headers, caPem: ca, serverName: source.http.tls?.serverName }, previous, policy, signal);
+      return fetchMispFeed(
+        source.http.url,
+        { headers, caPem: ca, serverName: source.http.tls?.serverName },
+        previous,
+        policy,
+        signal,
+      );
     }
     const result = await fetchHttp({
-      url: source.http.url, headers, caPem: ca, serverName: source.http.tls?.serverName,
-      conditional: previous ? { etag: previous.etag, lastModified: previous.lastModified } : undefined,
-      maxBytes: policy.maxBytes, timeoutMs: policy.timeoutMs, ssrf: policy.ssrf, signal,
+      url: source.http.url,
+      headers,
+      caPem: ca,
+      serverName: source.http.tls?.serverName,
+      conditional: previous
+        ? { etag: previous.etag, lastModified: previous.lastModified }
+        : undefined,
+      maxBytes: policy.maxBytes,
+      timeoutMs: policy.timeoutMs,
+      ssrf: policy.ssrf,
+      signal,
     });
     if (result.status === 'unchanged') return result;
     const sourceState: Record<string, string> = {};
@@ -131,26 +198,59 @@ export async function fetchFeed(feed: ThreatFeed, previous: Record<string, strin
   if (source.taxii) {
     const { authSecretRef } = source.taxii;
     const secret = authSecretRef
-      ? await credential(client, authSecretRef, 'spec.source.taxii.authSecretRef', source.taxii.apiRoot, policy.namespace)
+      ? await credential(
+          client,
+          authSecretRef,
+          'spec.source.taxii.authSecretRef',
+          source.taxii.apiRoot,
+          policy.namespace,
+        )
       : undefined;
-    const auth = secret?.token ? { token: secret.token } : secret?.username ? { username: secret.username, password: secret.password ?? '' } : undefined;
+    const auth = secret?.token
+      ? { token: secret.token }
+      : secret?.username
+        ? { username: secret.username, password: secret.password ?? '' }
+        : undefined;
     // A full fetch each time: the snapshot must hold the whole collection, and an
     // incremental page would look like every older indicator was withdrawn.
     const result = await fetchTaxii({
-      apiRoot: source.taxii.apiRoot, collection: source.taxii.collection, auth, addedAfter: source.taxii.addedAfter,
-      pageSize: source.taxii.pageSize, maxBytes: policy.maxBytes, timeoutMs: policy.timeoutMs, ssrf: policy.ssrf, signal,
+      apiRoot: source.taxii.apiRoot,
+      collection: source.taxii.collection,
+      auth,
+      addedAfter: source.taxii.addedAfter,
+      pageSize: source.taxii.pageSize,
+      maxBytes: policy.maxBytes,
+      timeoutMs: policy.timeoutMs,
+      ssrf: policy.ssrf,
+      signal,
     });
-    return { status: 'ok', body: result.objects, sourceState: {}, origin: `${source.taxii.apiRoot} collection ${source.taxii.collection}` };
+    return {
+      status: 'ok',
+      body: result.objects,
+      sourceState: {},
+      origin: `${source.taxii.apiRoot} collection ${source.taxii.collection}`,
+    };
   }
   const ref = source.configMapRef!;
   const { ns, cm } = await feedConfigMap(client, ref, policy.namespace);
   const text = cm.data?.[ref.key];
   const binary = cm.binaryData?.[ref.key];
-  if (text === undefined && binary === undefined) throw new FeedError('FST_FEED_HTTP_STATUS', `ConfigMap ${ns}/${ref.name} has no key ${ref.key}`);
+  if (text === undefined && binary === undefined)
+    throw new FeedError(
+      'FST_FEED_HTTP_STATUS',
+      `ConfigMap ${ns}/${ref.name} has no key ${ref.key}`,
+    );
   const version = cm.metadata?.resourceVersion ?? '';
   if (previous?.configMapResourceVersion === version) return { status: 'unchanged' };
   const bytes = text !== undefined ? Buffer.from(text, 'utf8') : Buffer.from(binary!, 'base64');
-  return { status: 'ok', body: (async function* () { yield bytes; })(), sourceState: { configMapResourceVersion: version }, origin: `ConfigMap ${ns}/${ref.name} key ${ref.key}` };
+  return {
+    status: 'ok',
+    body: (async function* () {
+      yield bytes;
+    })(),
+    sourceState: { configMapResourceVersion: version },
+    origin: `ConfigMap ${ns}/${ref.name} key ${ref.key}`,
+  };
 }
 
 /**
@@ -166,11 +266,20 @@ export async function fetchFeed(feed: ThreatFeed, previous: Record<string, strin
  * manifest of many events multiplies neither; parseMispFeed also caps the number of
  * events (DEFAULT_MAX_MISP_EVENTS). Bodies are collected whole, each into the budget.
  */
-async function fetchMispFeed(url: string, tls: { headers?: Record<string, string>; caPem?: string; serverName?: string }, previous: Record<string, string> | undefined, policy: FetchPolicy, signal?: AbortSignal): Promise<FetchOutcome> {
+async function fetchMispFeed(
+  url: string,
+  tls: { headers?: Record<string, string>; caPem?: string; serverName?: string },
+  previous: Record<string, string> | undefined,
+  policy: FetchPolicy,
+  signal?: AbortSignal,
+): Promise<FetchOutcome> {
   const base = url.endsWith('/') ? url : `${url}/`;
   let remaining = policy.maxBytes;
-  const overBudget = (name: string) => new FeedError('FST_FEED_TOO_LARGE',
-    `the MISP feed at ${base} holds more than ${policy.maxBytes} bytes across manifest.json and its event files (one byte cap per sync), at ${name}`);
+  const overBudget = (name: string) =>
+    new FeedError(
+      'FST_FEED_TOO_LARGE',
+      `the MISP feed at ${base} holds more than ${policy.maxBytes} bytes across manifest.json and its event files (one byte cap per sync), at ${name}`,
+    );
   // Each request's own cap is what is left of the budget: its refusal names the budget.
   const budgeted = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
     try {
@@ -179,19 +288,27 @@ async function fetchMispFeed(url: string, tls: { headers?: Record<string, string
       throw (err as FeedError).code === 'FST_FEED_TOO_LARGE' ? overBudget(name) : err;
     }
   };
-  const collect = (body: AsyncIterable<Uint8Array>, name: string): Promise<Uint8Array> => budgeted(name, async () => {
-    const chunks: Uint8Array[] = [];
-    let length = 0;
-    for await (const chunk of body) {
-      remaining -= chunk.byteLength;
-      if (remaining < 0) throw overBudget(name);
-      chunks.push(chunk);
-      length += chunk.byteLength;
-    }
-    return Buffer.concat(chunks, length);
-  });
+  const collect = (body: AsyncIterable<Uint8Array>, name: string): Promise<Uint8Array> =>
+    budgeted(name, async () => {
+      const chunks: Uint8Array[] = [];
+      let length = 0;
+      for await (const chunk of body) {
+        remaining -= chunk.byteLength;
+        if (remaining < 0) throw overBudget(name);
+        chunks.push(chunk);
+        length += chunk.byteLength;
+      }
+      return Buffer.concat(chunks, length);
+    });
   const common = { ...tls, timeoutMs: policy.timeoutMs, ssrf: policy.ssrf, signal };
-  const manifest = await fetchHttp({ ...common, maxBytes: remaining, url: `${base}manifest.json`, conditional: previous ? { etag: previous.etag, lastModified: previous.lastModified } : undefined });
+  const manifest = await fetchHttp({
+    ...common,
+    maxBytes: remaining,
+    url: `${base}manifest.json`,
+    conditional: previous
+      ? { etag: previous.etag, lastModified: previous.lastModified }
+      : undefined,
+  });
   if (manifest.status === 'unchanged') return manifest;
   const sourceState: Record<string, string> = {};
   if (manifest.etag) sourceState.etag = manifest.etag;
@@ -200,9 +317,20 @@ async function fetchMispFeed(url: string, tls: { headers?: Record<string, string
   const files = async (name: string): Promise<Uint8Array> => {
     if (name === 'manifest.json') return manifestBytes;
     if (remaining <= 0) throw overBudget(name);
-    const event = await budgeted(name, () => fetchHttp({ ...common, maxBytes: remaining, url: `${base}${encodeURIComponent(name)}` }));
-    if (event.status !== 'ok') throw new FeedError('FST_FEED_HTTP_STATUS', `MISP event file ${name} answered "not modified" to an unconditional request`);
+    const event = await budgeted(name, () =>
+      fetchHttp({ ...common, maxBytes: remaining, url: `${base}${encodeURIComponent(name)}` }),
+    );
+    if (event.status !== 'ok')
+      throw new FeedError(
+        'FST_FEED_HTTP_STATUS',
+        `MISP event file ${name} answered "not modified" to an unconditional request`,
+      );
     return collect(event.body, name);
   };
-  return { status: 'ok', files, sourceState, origin: `MISP feed ${manifest.finalUrl.replace(/manifest\.json$/, '')}` };
+  return {
+    status: 'ok',
+    files,
+    sourceState,
+    origin: `MISP feed ${manifest.finalUrl.replace(/manifest\.json$/, '')}`,
+  };
 }

@@ -42,7 +42,8 @@ export interface ValidationRule {
   rule: string;
   message: string;
   fieldPath?: string;
-  reason?: 'FieldValueInvalid' | 'FieldValueForbidden' | 'FieldValueRequired' | 'FieldValueDuplicate';
+  reason?:
+    'FieldValueInvalid' | 'FieldValueForbidden' | 'FieldValueRequired' | 'FieldValueDuplicate';
 }
 
 export interface PrinterColumn {
@@ -99,16 +100,30 @@ export function time(description: string): SchemaNode {
   return { type: 'string', format: 'date-time', description };
 }
 
-export function obj(description: string, properties: Record<string, SchemaNode>, extra: Partial<SchemaNode> = {}): SchemaNode {
+export function obj(
+  description: string,
+  properties: Record<string, SchemaNode>,
+  extra: Partial<SchemaNode> = {},
+): SchemaNode {
   return { type: 'object', description, properties, ...extra };
 }
 
-export function list(description: string, items: SchemaNode, maxItems: number, extra: Partial<SchemaNode> = {}): SchemaNode {
+export function list(
+  description: string,
+  items: SchemaNode,
+  maxItems: number,
+  extra: Partial<SchemaNode> = {},
+): SchemaNode {
   return { type: 'array', description, items, maxItems, ...extra };
 }
 
 export function stringMap(description: string): SchemaNode {
-  return { type: 'object', description, additionalProperties: { type: 'string', maxLength: 1024 }, maxProperties: 64 };
+  return {
+    type: 'object',
+    description,
+    additionalProperties: { type: 'string', maxLength: 1024 },
+    maxProperties: 64,
+  };
 }
 
 /**
@@ -116,53 +131,105 @@ export function stringMap(description: string): SchemaNode {
  * apply of an empty map empties it, rather than removing our keys and leaving null.
  */
 export function countMap(description: string): SchemaNode {
-  return { type: 'object', description, additionalProperties: { type: 'integer', minimum: 0 }, maxProperties: 32, 'x-kubernetes-map-type': 'atomic' };
+  return {
+    type: 'object',
+    description,
+    additionalProperties: { type: 'integer', minimum: 0 },
+    maxProperties: 32,
+    'x-kubernetes-map-type': 'atomic',
+  };
 }
 
 /** A reference to a key in a Secret. Secrets live in the controller's namespace unless one is named. */
 export function secretKeyRef(description: string): SchemaNode {
-  return obj(description, {
-    name: str('Name of the Secret.', { maxLength: 253 }),
-    namespace: str('Namespace of the Secret. Defaults to the namespace the controller runs in.', { maxLength: 63 }),
-    key: str('Key within the Secret.', { maxLength: 253 }),
-  }, { required: ['name'] });
+  return obj(
+    description,
+    {
+      name: str('Name of the Secret.', { maxLength: 253 }),
+      namespace: str('Namespace of the Secret. Defaults to the namespace the controller runs in.', {
+        maxLength: 63,
+      }),
+      key: str('Key within the Secret.', { maxLength: 253 }),
+    },
+    { required: ['name'] },
+  );
 }
 
 /** metav1.LabelSelector. */
 export function labelSelector(description: string): SchemaNode {
-  return obj(description, {
-    matchLabels: stringMap('Labels that must all match exactly.'),
-    matchExpressions: list('Set-based requirements; all must match.', obj('One label requirement.', {
-      key: str('The label key.', { maxLength: 317 }),
-      operator: { type: 'string', description: 'How the key relates to the values.', enum: ['In', 'NotIn', 'Exists', 'DoesNotExist'] },
-      values: list('Values for In and NotIn; empty for Exists and DoesNotExist.', str('A label value.', { maxLength: 63 }), 64),
-    }, { required: ['key', 'operator'] }), 16),
-  }, { 'x-kubernetes-map-type': 'atomic' });
+  return obj(
+    description,
+    {
+      matchLabels: stringMap('Labels that must all match exactly.'),
+      matchExpressions: list(
+        'Set-based requirements; all must match.',
+        obj(
+          'One label requirement.',
+          {
+            key: str('The label key.', { maxLength: 317 }),
+            operator: {
+              type: 'string',
+              description: 'How the key relates to the values.',
+              enum: ['In', 'NotIn', 'Exists', 'DoesNotExist'],
+            },
+            values: list(
+              'Values for In and NotIn; empty for Exists and DoesNotExist.',
+              str('A label value.', { maxLength: 63 }),
+              64,
+            ),
+          },
+          { required: ['key', 'operator'] },
+        ),
+        16,
+      ),
+    },
+    { 'x-kubernetes-map-type': 'atomic' },
+  );
 }
 
 /** A reference to any Kubernetes object. */
 export function objectRef(description: string): SchemaNode {
-  return obj(description, {
-    apiVersion: str('API version of the object.', { maxLength: 253 }),
-    kind: str('Kind of the object.', { maxLength: 63 }),
-    namespace: str('Namespace of the object; empty for cluster-scoped objects.', { maxLength: 63 }),
-    name: str('Name of the object.', { maxLength: 253 }),
-  }, { required: ['kind', 'name'] });
+  return obj(
+    description,
+    {
+      apiVersion: str('API version of the object.', { maxLength: 253 }),
+      kind: str('Kind of the object.', { maxLength: 63 }),
+      namespace: str('Namespace of the object; empty for cluster-scoped objects.', {
+        maxLength: 63,
+      }),
+      name: str('Name of the object.', { maxLength: 253 }),
+    },
+    { required: ['kind', 'name'] },
+  );
 }
 
 /** metav1.Condition, as `kubectl wait --for=condition=Ready` understands it. */
 export const conditions: SchemaNode = list(
-  'The latest observations of the object\'s state. Known types are listed per kind.',
-  obj('One aspect of the current state (metav1.Condition).', {
-    type: str('Type of the condition, in CamelCase.', { maxLength: 316 }),
-    status: { type: 'string', description: 'Status of the condition.', enum: ['True', 'False', 'Unknown'] },
-    observedGeneration: int('The .metadata.generation the condition was set for.', { minimum: 0 }),
-    lastTransitionTime: time('When the condition last changed status.'),
-    reason: str('A CamelCase, machine-readable reason for the last transition.', { maxLength: 1024 }),
-    message: str('A human-readable message about the transition.', { maxLength: 32768 }),
-  }, { required: ['type', 'status', 'lastTransitionTime', 'reason', 'message'] }),
+  "The latest observations of the object's state. Known types are listed per kind.",
+  obj(
+    'One aspect of the current state (metav1.Condition).',
+    {
+      type: str('Type of the condition, in CamelCase.', { maxLength: 316 }),
+      status: {
+        type: 'string',
+        description: 'Status of the condition.',
+        enum: ['True', 'False', 'Unknown'],
+      },
+      observedGeneration: int('The .metadata.generation the condition was set for.', {
+        minimum: 0,
+      }),
+      lastTransitionTime: time('When the condition last changed status.'),
+      reason: str('A CamelCase, machine-readable reason for the last transition.', {
+        maxLength: 1024,
+      }),
+      message: str('A human-readable message about the transition.', { maxLength: 32768 }),
+    },
+    { required: ['type', 'status', 'lastTransitionTime', 'reason', 'message'] },
+  ),
   32,
   { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] },
 );
 
-export const observedGeneration = int('The .metadata.generation the controller last acted on.', { minimum: 0 });
+export const observedGeneration = int('The .metadata.generation the controller last acted on.', {
+  minimum: 0,
+});

@@ -1,5 +1,14 @@
 import {
-  bool, conditions, countMap, duration, int, obj, observedGeneration, secretKeyRef, str, time,
+  bool,
+  conditions,
+  countMap,
+  duration,
+  int,
+  obj,
+  observedGeneration,
+  secretKeyRef,
+  str,
+  time,
   type KindDefinition,
 } from './common.js';
 
@@ -18,81 +27,187 @@ export const MIN_REFRESH_INTERVAL = Object.freeze({ remote: '1m', configMap: '1s
 /** The formats a ThreatFeed can parse. */
 export const FEED_FORMATS = ['lines', 'csv', 'json', 'stix', 'kev', 'epss', 'misp'] as const;
 
-const http = obj('Fetch the feed over HTTP(S).', {
-  url: str('The feed URL. Link-local, cloud-metadata, loopback and cluster-internal targets (and redirects to them) are refused unless the controller allows them.', { maxLength: 2048, pattern: '^https?://' }),
-  headersSecretRef: obj('A Secret whose keys become request headers (for example Authorization). Values are never logged.', {
-    name: str('Name of the Secret.', { maxLength: 253 }),
-    namespace: str('Namespace of the Secret. Defaults to the controller\'s namespace.', { maxLength: 63 }),
-  }, { required: ['name'] }),
-  tls: obj('TLS settings. Verification is always on.', {
-    caSecretRef: secretKeyRef('A Secret key holding extra PEM CA certificates to trust (key defaults to ca.crt).'),
-    serverName: str('Server name to verify instead of the URL host.', { maxLength: 253 }),
-  }),
-}, { required: ['url'] });
+const http = obj(
+  'Fetch the feed over HTTP(S).',
+  {
+    url: str(
+      'The feed URL. Link-local, cloud-metadata, loopback and cluster-internal targets (and redirects to them) are refused unless the controller allows them.',
+      { maxLength: 2048, pattern: '^https?://' },
+    ),
+    headersSecretRef: obj(
+      'A Secret whose keys become request headers (for example Authorization). Values are never logged.',
+      {
+        name: str('Name of the Secret.', { maxLength: 253 }),
+        namespace: str("Namespace of the Secret. Defaults to the controller's namespace.", {
+          maxLength: 63,
+        }),
+      },
+      { required: ['name'] },
+    ),
+    tls: obj('TLS settings. Verification is always on.', {
+      caSecretRef: secretKeyRef(
+        'A Secret key holding extra PEM CA certificates to trust (key defaults to ca.crt).',
+      ),
+      serverName: str('Server name to verify instead of the URL host.', { maxLength: 253 }),
+    }),
+  },
+  { required: ['url'] },
+);
 
-const taxii = obj('Fetch objects from a TAXII 2.1 collection.', {
-  apiRoot: str('The TAXII 2.1 API root URL, for example https://taxii.example.org/api1/.', { maxLength: 2048, pattern: '^https?://' }),
-  collection: str('The collection id.', { maxLength: 256 }),
-  authSecretRef: obj('A Secret with either `username` and `password` (basic auth) or `token` (bearer).', {
-    name: str('Name of the Secret.', { maxLength: 253 }),
-    namespace: str('Namespace of the Secret. Defaults to the controller\'s namespace.', { maxLength: 63 }),
-  }, { required: ['name'] }),
-  addedAfter: time('Only objects added after this time are fetched on the first sync; later syncs page incrementally from the last seen `added_after`.'),
-  pageSize: int('Objects requested per page.', { minimum: 1, maximum: 10000, default: 1000 }),
-}, { required: ['apiRoot', 'collection'] });
+const taxii = obj(
+  'Fetch objects from a TAXII 2.1 collection.',
+  {
+    apiRoot: str('The TAXII 2.1 API root URL, for example https://taxii.example.org/api1/.', {
+      maxLength: 2048,
+      pattern: '^https?://',
+    }),
+    collection: str('The collection id.', { maxLength: 256 }),
+    authSecretRef: obj(
+      'A Secret with either `username` and `password` (basic auth) or `token` (bearer).',
+      {
+        name: str('Name of the Secret.', { maxLength: 253 }),
+        namespace: str("Namespace of the Secret. Defaults to the controller's namespace.", {
+          maxLength: 63,
+        }),
+      },
+      { required: ['name'] },
+    ),
+    addedAfter: time(
+      'Only objects added after this time are fetched on the first sync; later syncs page incrementally from the last seen `added_after`.',
+    ),
+    pageSize: int('Objects requested per page.', { minimum: 1, maximum: 10000, default: 1000 }),
+  },
+  { required: ['apiRoot', 'collection'] },
+);
 
-const configMapRef = obj('Read the feed from a ConfigMap, for air-gapped clusters.', {
-  name: str('Name of the ConfigMap.', { maxLength: 253 }),
-  namespace: str('Namespace of the ConfigMap. Defaults to the controller\'s namespace.', { maxLength: 63 }),
-  key: str('Key holding the feed content (data or binaryData).', { maxLength: 253 }),
-}, { required: ['name', 'key'] });
+const configMapRef = obj(
+  'Read the feed from a ConfigMap, for air-gapped clusters.',
+  {
+    name: str('Name of the ConfigMap.', { maxLength: 253 }),
+    namespace: str("Namespace of the ConfigMap. Defaults to the controller's namespace.", {
+      maxLength: 63,
+    }),
+    key: str('Key holding the feed content (data or binaryData).', { maxLength: 253 }),
+  },
+  { required: ['name', 'key'] },
+);
 
-const spec = obj('What to fetch, how to parse it, and how much to trust it.', {
-  source: obj('Where the feed comes from. Exactly one of http, taxii or configMapRef.', {
-    http, taxii, configMapRef,
-  }, {
-    'x-kubernetes-validations': [{
-      rule: '[has(self.http), has(self.taxii), has(self.configMapRef)].filter(x, x).size() == 1',
-      message: 'exactly one of source.http, source.taxii or source.configMapRef must be set',
-    }],
-  }),
-  format: { type: 'string', description: 'How the content is parsed: lines (one IP, CIDR, domain or URL per line, optional score column, as IPsum), csv, json, stix (STIX 2.1), kev (CISA KEV catalog), epss (FIRST EPSS CSV) or misp (MISP feed).', enum: [...FEED_FORMATS] },
-  parser: obj('Options for the lines, csv and json formats.', {
-    delimiter: str('Column delimiter for csv and for the lines score column. Defaults to "," for csv and any whitespace for lines.', { maxLength: 4 }),
-    commentPrefix: str('Lines starting with this prefix are skipped.', { maxLength: 8, default: '#' }),
-    valueColumn: int('Zero-based column holding the indicator value.', { minimum: 0, maximum: 255, default: 0 }),
-    scoreColumn: int('Zero-based column holding a numeric score, exposed to the confidence expression as record.score.', { minimum: 0, maximum: 255 }),
-    typeColumn: int('Zero-based column holding the indicator type (csv).', { minimum: 0, maximum: 255 }),
-    header: bool('The first non-comment line is a header row (csv).', false),
-    path: str('For json: a JSONPath expression selecting the records, for example $.data[*].ip.', { maxLength: 512 }),
-  }),
-  refreshInterval: duration(`How often the feed is fetched: at least ${MIN_REFRESH_INTERVAL.remote} for http and taxii sources, ${MIN_REFRESH_INTERVAL.configMap} for configMapRef.`, '1h'),
-  confidence: obj('How much each indicator is trusted, 0-100.', {
-    default: int('Confidence given to every indicator that the expression does not score.', { minimum: 0, maximum: 100, default: 50 }),
-    expression: str('A CEL expression over `record` (the raw parsed record) returning an int 0-100, for example `int(record.score) * 10`.', { maxLength: 4096 }),
-  }, { default: {} }),
-  ttl: duration('How long an indicator lives when the feed gives no expiry (valid_until).', '168h'),
-  suspend: bool('Stop fetching. Indicators already known are kept and stay enforced.', false),
-  maxChangePercent: int('A sync that adds and removes more than this share of the previous indicator set sets the LargeChange condition, so that enforcement built on it goes to review instead of being applied automatically.', { minimum: 0, maximum: 100, default: 50 }),
-}, {
-  required: ['source', 'format'],
-  'x-kubernetes-validations': [
-    { rule: "self.format != 'json' || (has(self.parser) && has(self.parser.path))", message: 'format json needs parser.path', fieldPath: '.parser' },
-    { rule: "!has(self.source.taxii) || self.format == 'stix'", message: 'a taxii source carries STIX objects: format must be stix', fieldPath: '.format' },
-    {
-      rule: `!has(self.refreshInterval) || duration(self.refreshInterval) >= duration(has(self.source.configMapRef) ? '${MIN_REFRESH_INTERVAL.configMap}' : '${MIN_REFRESH_INTERVAL.remote}')`,
-      message: `refreshInterval must be at least ${MIN_REFRESH_INTERVAL.remote} for http and taxii sources, ${MIN_REFRESH_INTERVAL.configMap} for configMapRef`,
-      fieldPath: '.refreshInterval',
+const spec = obj(
+  'What to fetch, how to parse it, and how much to trust it.',
+  {
+    source: obj(
+      'Where the feed comes from. Exactly one of http, taxii or configMapRef.',
+      {
+        http,
+        taxii,
+        configMapRef,
+      },
+      {
+        'x-kubernetes-validations': [
+          {
+            rule: '[has(self.http), has(self.taxii), has(self.configMapRef)].filter(x, x).size() == 1',
+            message: 'exactly one of source.http, source.taxii or source.configMapRef must be set',
+          },
+        ],
+      },
+    ),
+    format: {
+      type: 'string',
+      description:
+        'How the content is parsed: lines (one IP, CIDR, domain or URL per line, optional score column, as IPsum), csv, json, stix (STIX 2.1), kev (CISA KEV catalog), epss (FIRST EPSS CSV) or misp (MISP feed).',
+      enum: [...FEED_FORMATS],
     },
-  ],
-});
+    parser: obj('Options for the lines, csv and json formats.', {
+      delimiter: str(
+        'Column delimiter for csv and for the lines score column. Defaults to "," for csv and any whitespace for lines.',
+        { maxLength: 4 },
+      ),
+      commentPrefix: str('Lines starting with this prefix are skipped.', {
+        maxLength: 8,
+        default: '#',
+      }),
+      valueColumn: int('Zero-based column holding the indicator value.', {
+        minimum: 0,
+        maximum: 255,
+        default: 0,
+      }),
+      scoreColumn: int(
+        'Zero-based column holding a numeric score, exposed to the confidence expression as record.score.',
+        { minimum: 0, maximum: 255 },
+      ),
+      typeColumn: int('Zero-based column holding the indicator type (csv).', {
+        minimum: 0,
+        maximum: 255,
+      }),
+      header: bool('The first non-comment line is a header row (csv).', false),
+      path: str(
+        'For json: a JSONPath expression selecting the records, for example $.data[*].ip.',
+        { maxLength: 512 },
+      ),
+    }),
+    refreshInterval: duration(
+      `How often the feed is fetched: at least ${MIN_REFRESH_INTERVAL.remote} for http and taxii sources, ${MIN_REFRESH_INTERVAL.configMap} for configMapRef.`,
+      '1h',
+    ),
+    confidence: obj(
+      'How much each indicator is trusted, 0-100.',
+      {
+        default: int('Confidence given to every indicator that the expression does not score.', {
+          minimum: 0,
+          maximum: 100,
+          default: 50,
+        }),
+        expression: str(
+          'A CEL expression over `record` (the raw parsed record) returning an int 0-100, for example `int(record.score) * 10`.',
+          { maxLength: 4096 },
+        ),
+      },
+      { default: {} },
+    ),
+    ttl: duration(
+      'How long an indicator lives when the feed gives no expiry (valid_until).',
+      '168h',
+    ),
+    suspend: bool('Stop fetching. Indicators already known are kept and stay enforced.', false),
+    maxChangePercent: int(
+      'A sync that adds and removes more than this share of the previous indicator set sets the LargeChange condition, so that enforcement built on it goes to review instead of being applied automatically.',
+      { minimum: 0, maximum: 100, default: 50 },
+    ),
+  },
+  {
+    required: ['source', 'format'],
+    'x-kubernetes-validations': [
+      {
+        rule: "self.format != 'json' || (has(self.parser) && has(self.parser.path))",
+        message: 'format json needs parser.path',
+        fieldPath: '.parser',
+      },
+      {
+        rule: "!has(self.source.taxii) || self.format == 'stix'",
+        message: 'a taxii source carries STIX objects: format must be stix',
+        fieldPath: '.format',
+      },
+      {
+        rule: `!has(self.refreshInterval) || duration(self.refreshInterval) >= duration(has(self.source.configMapRef) ? '${MIN_REFRESH_INTERVAL.configMap}' : '${MIN_REFRESH_INTERVAL.remote}')`,
+        message: `refreshInterval must be at least ${MIN_REFRESH_INTERVAL.remote} for http and taxii sources, ${MIN_REFRESH_INTERVAL.configMap} for configMapRef`,
+        fieldPath: '.refreshInterval',
+      },
+    ],
+  },
+);
 
 const status = obj('What the controller last observed and did.', {
   observedGeneration,
-  conditions: { ...conditions, description: 'Ready: the feed has a usable snapshot. Degraded: the last sync failed and the last-known-good snapshot is in use. Stale: the snapshot is older than allowed. LargeChange: the last change exceeded spec.maxChangePercent.' },
+  conditions: {
+    ...conditions,
+    description:
+      'Ready: the feed has a usable snapshot. Degraded: the last sync failed and the last-known-good snapshot is in use. Stale: the snapshot is older than allowed. LargeChange: the last change exceeded spec.maxChangePercent.',
+  },
   lastSyncTime: time('When the feed was last fetched successfully.'),
   lastChangeTime: time('When the indicator set last changed.'),
-  indicatorCount: int('Indicators kept after parsing, deduplication and guardrails.', { minimum: 0 }),
+  indicatorCount: int('Indicators kept after parsing, deduplication and guardrails.', {
+    minimum: 0,
+  }),
   counts: countMap('Indicators kept, by type (ipv4, ipv6, cidr, domain, url, cve, hash, account).'),
   added: int('Indicators added by the last sync.', { minimum: 0 }),
   removed: int('Indicators removed by the last sync.', { minimum: 0 }),
@@ -107,14 +222,20 @@ export const threatFeed: KindDefinition = {
   plural: 'threatfeeds',
   singular: 'threatfeed',
   shortNames: ['tf'],
-  description: 'ThreatFeed is one source of threat intelligence: a blocklist, a STIX/TAXII collection, the CISA KEV catalog, an EPSS file or a MISP feed. The controller fetches it, normalises and deduplicates its indicators, applies guardrails and keeps a last-known-good snapshot.',
+  description:
+    'ThreatFeed is one source of threat intelligence: a blocklist, a STIX/TAXII collection, the CISA KEV catalog, an EPSS file or a MISP feed. The controller fetches it, normalises and deduplicates its indicators, applies guardrails and keeps a last-known-good snapshot.',
   spec,
   status,
   printerColumns: [
     { name: 'Format', type: 'string', jsonPath: '.spec.format' },
     { name: 'Indicators', type: 'integer', jsonPath: '.status.indicatorCount' },
     { name: 'Ready', type: 'string', jsonPath: ".status.conditions[?(@.type=='Ready')].status" },
-    { name: 'Reason', type: 'string', jsonPath: ".status.conditions[?(@.type=='Ready')].reason", priority: 1 },
+    {
+      name: 'Reason',
+      type: 'string',
+      jsonPath: ".status.conditions[?(@.type=='Ready')].reason",
+      priority: 1,
+    },
     { name: 'Last Sync', type: 'date', jsonPath: '.status.lastSyncTime' },
     { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
   ],

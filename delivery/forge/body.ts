@@ -83,7 +83,11 @@ export const SAMPLE_SIZE = 10;
 /** Object rows shown before "and N more"; keeps the body far below GitHub's 65,536 characters. */
 export const MAX_OBJECT_ROWS = 50;
 
-export function pullRequestTitle(verb: string, action: Pick<BodyAction, 'name' | 'policy' | 'type'>, count: number): string {
+export function pullRequestTitle(
+  verb: string,
+  action: Pick<BodyAction, 'name' | 'policy' | 'type'>,
+  count: number,
+): string {
   const target = action.policy ? action.policy : `action ${action.name}`;
   return `forestall: ${verb} ${action.type} for ${target} (${count} ${count === 1 ? 'indicator' : 'indicators'})`;
 }
@@ -95,18 +99,24 @@ export function pullRequestBody(input: PullRequestBodyInput): RenderedPullReques
   const base = input.base ?? 'the base branch';
   const out: string[] = [];
   out.push(marker(action.name, action.digest));
-  out.push(`## Forestall: ${text(verb)} ${text(action.type)} for ${action.policy ? `policy ${code(action.policy)}` : `action ${code(action.name)}`}`);
+  out.push(
+    `## Forestall: ${text(verb)} ${text(action.type)} for ${action.policy ? `policy ${code(action.policy)}` : `action ${code(action.name)}`}`,
+  );
   out.push('');
   const auto = action.decision === 'auto';
-  out.push(`Forestall wants to ${text(verb)} **${text(action.type)}** on the **${text(action.layer)}** layer${action.connector ? ` through ${code(action.connector)}` : ''}, `
-    + `as PreemptiveAction ${code(action.name)}. `
-    + (auto
-      ? 'The action was approved automatically and is already applied; this pull request records it in Git, the audit trail.'
-      : 'The action needs a reviewer\'s approval, so it has not been applied: merging this pull request lets Argo CD or Flux apply it.'));
+  out.push(
+    `Forestall wants to ${text(verb)} **${text(action.type)}** on the **${text(action.layer)}** layer${action.connector ? ` through ${code(action.connector)}` : ''}, ` +
+      `as PreemptiveAction ${code(action.name)}. ` +
+      (auto
+        ? 'The action was approved automatically and is already applied; this pull request records it in Git, the audit trail.'
+        : "The action needs a reviewer's approval, so it has not been applied: merging this pull request lets Argo CD or Flux apply it."),
+  );
 
   out.push('', '### Intelligence', '');
   out.push('| | |', '|---|---|');
-  out.push(`| Feeds | ${action.feeds.length > 0 ? cell([...action.feeds].sort().map(code).join(', ')) : 'none recorded'} |`);
+  out.push(
+    `| Feeds | ${action.feeds.length > 0 ? cell([...action.feeds].sort().map(code).join(', ')) : 'none recorded'} |`,
+  );
   out.push(`| Indicators | ${thousands(count)} |`);
   out.push(`| Highest confidence | ${action.confidence} / 100 |`);
   out.push(`| Indicator digest | ${cell(code(`sha256:${action.digest}`))} |`);
@@ -123,7 +133,9 @@ export function pullRequestBody(input: PullRequestBodyInput): RenderedPullReques
     if (added.length === 0 && removed.length === 0) {
       out.push('Indicators: unchanged since the previous render.');
     } else {
-      out.push(`Indicators since the previous render: **${thousands(added.length)} added**, **${thousands(removed.length)} removed**.`);
+      out.push(
+        `Indicators since the previous render: **${thousands(added.length)} added**, **${thousands(removed.length)} removed**.`,
+      );
       if (added.length > 0) out.push(`- added: ${sampleList(added)}`);
       if (removed.length > 0) out.push(`- removed: ${sampleList(removed)}`);
     }
@@ -141,9 +153,16 @@ export function pullRequestBody(input: PullRequestBodyInput): RenderedPullReques
   out.push(expiryText(input.expiresAt));
 
   out.push('', '### How to roll back', '');
-  if (!auto) out.push('- **Before merging:** close this pull request. Forestall records the action as Rejected and does not propose it again for the policy\'s suppression period.');
-  out.push(`- **After merging:** revert this pull request (the forge's *Revert* button, or \`git revert -m 1 <merge commit>\` on ${base === 'the base branch' ? base : code(base)}). Argo CD or Flux then remove the objects.`);
-  out.push(`- **Stop Forestall tracking it:** \`kubectl delete preemptiveaction ${shellArg(action.name)}\`${action.policy ? `. The policy plans it again on its next evaluation unless the policy changes, for example \`kubectl patch exposurepolicy ${shellArg(action.policy)} --type merge -p '{"spec":{"suspend":true}}'\`` : ''}.`);
+  if (!auto)
+    out.push(
+      "- **Before merging:** close this pull request. Forestall records the action as Rejected and does not propose it again for the policy's suppression period.",
+    );
+  out.push(
+    `- **After merging:** revert this pull request (the forge's *Revert* button, or \`git revert -m 1 <merge commit>\` on ${base === 'the base branch' ? base : code(base)}). Argo CD or Flux then remove the objects.`,
+  );
+  out.push(
+    `- **Stop Forestall tracking it:** \`kubectl delete preemptiveaction ${shellArg(action.name)}\`${action.policy ? `. The policy plans it again on its next evaluation unless the policy changes, for example \`kubectl patch exposurepolicy ${shellArg(action.policy)} --type merge -p '{"spec":{"suspend":true}}'\`` : ''}.`,
+  );
   out.push('');
   return { title: pullRequestTitle(verb, action, count), body: out.join('\n') };
 }
@@ -153,25 +172,40 @@ export function removalBody(input: RemovalBodyInput): RenderedPullRequest {
   const base = input.base ?? 'the base branch';
   const out: string[] = [];
   out.push(marker(action.name, action.digest, 'remove'));
-  out.push(`## Forestall: remove ${text(action.type)} for ${action.policy ? `policy ${code(action.policy)}` : `action ${code(action.name)}`}`);
+  out.push(
+    `## Forestall: remove ${text(action.type)} for ${action.policy ? `policy ${code(action.policy)}` : `action ${code(action.name)}`}`,
+  );
   out.push('');
   const why = input.cause === 'Expired' ? 'has expired' : 'has been lifted';
-  out.push(`PreemptiveAction ${code(action.name)} (${text(action.type)} on the ${text(action.layer)} layer, ${thousands(input.count)} ${input.count === 1 ? 'indicator' : 'indicators'}) ${why}`
-    + `${input.detail ? `: ${text(input.detail)}` : ''}. Merging this pull request removes its objects; Argo CD or Flux then delete them from the cluster.`);
-  if (input.enforcedBy) out.push('', `It was put in place by #${input.enforcedBy.number} (${text(input.enforcedBy.url)}).`);
+  out.push(
+    `PreemptiveAction ${code(action.name)} (${text(action.type)} on the ${text(action.layer)} layer, ${thousands(input.count)} ${input.count === 1 ? 'indicator' : 'indicators'}) ${why}` +
+      `${input.detail ? `: ${text(input.detail)}` : ''}. Merging this pull request removes its objects; Argo CD or Flux then delete them from the cluster.`,
+  );
+  if (input.enforcedBy)
+    out.push(
+      '',
+      `It was put in place by #${input.enforcedBy.number} (${text(input.enforcedBy.url)}).`,
+    );
   out.push('', '### What is removed', '');
   out.push(objectTable(input.objects, input.path));
   out.push('', '### If the protection is still needed', '');
-  out.push('- Close this pull request: the objects stay in Git and in the cluster. Forestall opens a new removal pull request if the action is still due for removal after its next reconcile.');
-  out.push(`- After merging, revert this pull request (\`git revert -m 1 <merge commit>\` on ${base === 'the base branch' ? base : code(base)}) to restore the objects.`);
+  out.push(
+    '- Close this pull request: the objects stay in Git and in the cluster. Forestall opens a new removal pull request if the action is still due for removal after its next reconcile.',
+  );
+  out.push(
+    `- After merging, revert this pull request (\`git revert -m 1 <merge commit>\` on ${base === 'the base branch' ? base : code(base)}) to restore the objects.`,
+  );
   out.push('');
   return { title: pullRequestTitle('remove', action, input.count), body: out.join('\n') };
 }
 
-const MARKER = /<!--\s*forestall:action=([A-Za-z0-9._-]+)\s+digest=([A-Za-z0-9:._-]*)(?:\s+op=([a-z]+))?\s*-->/;
+const MARKER =
+  /<!--\s*forestall:action=([A-Za-z0-9._-]+)\s+digest=([A-Za-z0-9:._-]*)(?:\s+op=([a-z]+))?\s*-->/;
 
 /** The action, digest and operation a pull request body belongs to; undefined when it has no marker. */
-export function parseMarker(body: string): { action: string; digest: string; op: 'apply' | 'remove' } | undefined {
+export function parseMarker(
+  body: string,
+): { action: string; digest: string; op: 'apply' | 'remove' } | undefined {
   const m = MARKER.exec(body);
   if (!m) return undefined;
   return { action: m[1]!, digest: m[2]!, op: m[3] === 'remove' ? 'remove' : 'apply' };
@@ -183,7 +217,10 @@ function marker(name: string, digest: string, op?: 'remove'): string {
 }
 
 /** Added and removed values, each sorted. */
-export function diffValues(previous: readonly string[], current: readonly string[]): { added: string[]; removed: string[] } {
+export function diffValues(
+  previous: readonly string[],
+  current: readonly string[],
+): { added: string[]; removed: string[] } {
   const before = new Set(previous);
   const after = new Set(current);
   return {
@@ -194,25 +231,38 @@ export function diffValues(previous: readonly string[], current: readonly string
 
 function sampleList(values: readonly string[]): string {
   const shown = values.slice(0, SAMPLE_SIZE).map(code).join(', ');
-  return values.length > SAMPLE_SIZE ? `${shown} and ${thousands(values.length - SAMPLE_SIZE)} more` : shown;
+  return values.length > SAMPLE_SIZE
+    ? `${shown} and ${thousands(values.length - SAMPLE_SIZE)} more`
+    : shown;
 }
 
 function objectTable(objects: readonly (ObjectRef | Manifest)[], path: string | undefined): string {
   const refs = objects.map(refOf).sort(compareRefs);
   const lines: string[] = [];
-  lines.push(`${thousands(refs.length)} ${refs.length === 1 ? 'object' : 'objects'}${path ? `, under ${code(path.replace(/\/+$/, '') + '/')} in this branch` : ''}:`, '');
+  lines.push(
+    `${thousands(refs.length)} ${refs.length === 1 ? 'object' : 'objects'}${path ? `, under ${code(path.replace(/\/+$/, '') + '/')} in this branch` : ''}:`,
+    '',
+  );
   lines.push('| apiVersion | kind | namespace | name |', '|---|---|---|---|');
   for (const ref of refs.slice(0, MAX_OBJECT_ROWS)) {
-    lines.push(`| ${cell(code(ref.apiVersion))} | ${cell(text(ref.kind))} | ${ref.namespace ? cell(code(ref.namespace)) : '(cluster)'} | ${cell(code(ref.name))} |`);
+    lines.push(
+      `| ${cell(code(ref.apiVersion))} | ${cell(text(ref.kind))} | ${ref.namespace ? cell(code(ref.namespace)) : '(cluster)'} | ${cell(code(ref.name))} |`,
+    );
   }
-  if (refs.length > MAX_OBJECT_ROWS) lines.push(`| … | ${thousands(refs.length - MAX_OBJECT_ROWS)} more | | |`);
+  if (refs.length > MAX_OBJECT_ROWS)
+    lines.push(`| … | ${thousands(refs.length - MAX_OBJECT_ROWS)} more | | |`);
   return lines.join('\n');
 }
 
 function refOf(o: ObjectRef | Manifest): ObjectRef {
   if ('metadata' in o && typeof o.metadata === 'object') {
     const m = o as Manifest;
-    return { apiVersion: m.apiVersion, kind: m.kind, name: m.metadata.name, ...(m.metadata.namespace ? { namespace: m.metadata.namespace } : {}) };
+    return {
+      apiVersion: m.apiVersion,
+      kind: m.kind,
+      name: m.metadata.name,
+      ...(m.metadata.namespace ? { namespace: m.metadata.namespace } : {}),
+    };
   }
   return o as ObjectRef;
 }
@@ -229,14 +279,34 @@ function compareRefs(a: ObjectRef, b: ObjectRef): number {
 }
 
 function blastRadiusTable(b: BlastRadius): string {
-  const headers = ['namespaces', 'workloads', 'pods', ...(b.users > 0 ? ['users'] : []), 'addresses', 'production'];
-  const cells = [thousands(b.namespaces), thousands(b.workloads), thousands(b.pods), ...(b.users > 0 ? [thousands(b.users)] : []), thousands(b.addresses), b.production ? '**yes**' : 'no'];
-  return [`| ${headers.join(' | ')} |`, `|${headers.map(() => '---').join('|')}|`, `| ${cells.join(' | ')} |`].join('\n');
+  const headers = [
+    'namespaces',
+    'workloads',
+    'pods',
+    ...(b.users > 0 ? ['users'] : []),
+    'addresses',
+    'production',
+  ];
+  const cells = [
+    thousands(b.namespaces),
+    thousands(b.workloads),
+    thousands(b.pods),
+    ...(b.users > 0 ? [thousands(b.users)] : []),
+    thousands(b.addresses),
+    b.production ? '**yes**' : 'no',
+  ];
+  return [
+    `| ${headers.join(' | ')} |`,
+    `|${headers.map(() => '---').join('|')}|`,
+    `| ${cells.join(' | ')} |`,
+  ].join('\n');
 }
 
 function expiryText(expiresAt: string | undefined): string {
-  if (expiresAt === undefined || expiresAt === '') return 'No expiry: the action stays until it is lifted or deleted.';
-  if (expiresAt === 'UntilPatched') return 'Until patched: Forestall lifts the action, and opens a pull request removing these objects, once a patched image is running.';
+  if (expiresAt === undefined || expiresAt === '')
+    return 'No expiry: the action stays until it is lifted or deleted.';
+  if (expiresAt === 'UntilPatched')
+    return 'Until patched: Forestall lifts the action, and opens a pull request removing these objects, once a patched image is running.';
   return `Expires at ${code(expiresAt)}. Forestall then opens a pull request that removes these objects.`;
 }
 

@@ -13,12 +13,36 @@
 import { answerCodeSuffix, isHttpError } from '../../lib/http/index.js';
 
 export const FORGE_ERROR_CODES = {
-  FST_FORGE_AUTH: { class: 'terminal', summary: 'The forge refused the credentials (HTTP 401, or 403 without rate-limit headers): the token is invalid, expired or lacks permission on the repository.' },
-  FST_FORGE_RATE_LIMITED: { class: 'transient', summary: 'The forge rate-limited the client (HTTP 403 or 429 with Retry-After or x-ratelimit-remaining: 0, or a secondary rate limit); retried after the time the forge gave.' },
-  FST_FORGE_UNAVAILABLE: { class: 'transient', summary: 'The forge answered 5xx or 408, timed out, or could not be reached; retried with backoff.' },
-  FST_FORGE_REJECTED: { class: 'terminal', summary: 'The forge rejected the request as invalid (HTTP 400, 409, 422 and other 4xx), for example a base branch that does not exist.' },
-  FST_FORGE_NOT_FOUND: { class: 'terminal', summary: 'The repository or pull request does not exist, or the token cannot see it (HTTP 404).' },
-  FST_FORGE_INVALID_CONFIG: { class: 'terminal', summary: 'spec.git cannot be used: the repository URL does not name an owner and repository, the forge API URL is not http(s), or the outbound client refused it (SSRF guard, plain http to a host that is neither loopback nor in --outbound-allow, a redirect it does not follow).' },
+  FST_FORGE_AUTH: {
+    class: 'terminal',
+    summary:
+      'The forge refused the credentials (HTTP 401, or 403 without rate-limit headers): the token is invalid, expired or lacks permission on the repository.',
+  },
+  FST_FORGE_RATE_LIMITED: {
+    class: 'transient',
+    summary:
+      'The forge rate-limited the client (HTTP 403 or 429 with Retry-After or x-ratelimit-remaining: 0, or a secondary rate limit); retried after the time the forge gave.',
+  },
+  FST_FORGE_UNAVAILABLE: {
+    class: 'transient',
+    summary:
+      'The forge answered 5xx or 408, timed out, or could not be reached; retried with backoff.',
+  },
+  FST_FORGE_REJECTED: {
+    class: 'terminal',
+    summary:
+      'The forge rejected the request as invalid (HTTP 400, 409, 422 and other 4xx), for example a base branch that does not exist.',
+  },
+  FST_FORGE_NOT_FOUND: {
+    class: 'terminal',
+    summary:
+      'The repository or pull request does not exist, or the token cannot see it (HTTP 404).',
+  },
+  FST_FORGE_INVALID_CONFIG: {
+    class: 'terminal',
+    summary:
+      'spec.git cannot be used: the repository URL does not name an owner and repository, the forge API URL is not http(s), or the outbound client refused it (SSRF guard, plain http to a host that is neither loopback nor in --outbound-allow, a redirect it does not follow).',
+  },
 } as const satisfies Record<string, { class: 'terminal' | 'transient'; summary: string }>;
 
 export type ForgeErrorCode = keyof typeof FORGE_ERROR_CODES;
@@ -41,7 +65,11 @@ export class ForgeError extends Error {
   readonly retryAfterMs?: number;
   readonly alreadyExists?: boolean;
 
-  constructor(readonly code: ForgeErrorCode, message: string, options: ForgeErrorOptions = {}) {
+  constructor(
+    readonly code: ForgeErrorCode,
+    message: string,
+    options: ForgeErrorOptions = {},
+  ) {
     super(redactForge(message, options.secrets ?? []), { cause: options.cause });
     this.name = 'ForgeError';
     this.errorClass = FORGE_ERROR_CODES[code].class;
@@ -82,15 +110,24 @@ export const SECONDARY_LIMIT_FALLBACK_MS = 60_000;
  * network error, a timeout). `now` is injected so retry times from x-ratelimit-reset are
  * testable.
  */
-export function classifyHttp(status: number | undefined, headers: HeaderBag = {}, message = '', now: number = Date.now()): Classification {
+export function classifyHttp(
+  status: number | undefined,
+  headers: HeaderBag = {},
+  message = '',
+  now: number = Date.now(),
+): Classification {
   if (status === undefined || status === 0) return { code: 'FST_FORGE_UNAVAILABLE' };
   if (status === 403 || status === 429) {
     const retryAfterMs = retryAfterFromHeaders(headers, now);
     const exhausted = String(headers['x-ratelimit-remaining'] ?? '') === '0';
     if (retryAfterMs !== undefined || exhausted) {
-      return { code: 'FST_FORGE_RATE_LIMITED', ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
+      return {
+        code: 'FST_FORGE_RATE_LIMITED',
+        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+      };
     }
-    if (SECONDARY_LIMIT.test(message)) return { code: 'FST_FORGE_RATE_LIMITED', retryAfterMs: SECONDARY_LIMIT_FALLBACK_MS };
+    if (SECONDARY_LIMIT.test(message))
+      return { code: 'FST_FORGE_RATE_LIMITED', retryAfterMs: SECONDARY_LIMIT_FALLBACK_MS };
     // 429 is rate limiting by definition, even without a hint of when it ends.
     if (status === 429) return { code: 'FST_FORGE_RATE_LIMITED' };
     return { code: 'FST_FORGE_AUTH' };
@@ -142,22 +179,38 @@ function serverWords(body: unknown): string {
   }
   if (parsed === null || typeof parsed !== 'object') return '';
   const o = parsed as { message?: unknown; errors?: unknown };
-  const errors = Array.isArray(o.errors) ? o.errors.map((e) => (e as { message?: unknown } | null)?.message) : [];
+  const errors = Array.isArray(o.errors)
+    ? o.errors.map((e) => (e as { message?: unknown } | null)?.message)
+    : [];
   return [o.message, ...errors].filter((m): m is string => typeof m === 'string').join(' ');
 }
 
 /** A ForgeError from an answer: the status, a structured code at most, and the classification. */
-export function forgeAnswerError(what: string, answer: ForgeAnswer, options: { now?: number; secrets?: readonly string[] } = {}): ForgeError {
+export function forgeAnswerError(
+  what: string,
+  answer: ForgeAnswer,
+  options: { now?: number; secrets?: readonly string[] } = {},
+): ForgeError {
   const words = serverWords(answer.body);
-  const { code, retryAfterMs } = classifyHttp(answer.status, answer.headers, words, options.now ?? Date.now());
+  const { code, retryAfterMs } = classifyHttp(
+    answer.status,
+    answer.headers,
+    words,
+    options.now ?? Date.now(),
+  );
   const wait = retryAfterMs === undefined ? '' : `; retry after ${Math.ceil(retryAfterMs / 1000)}s`;
-  const alreadyExists = (answer.status === 409 || answer.status === 422) && /already exists/i.test(words);
-  return new ForgeError(code, `${what}: HTTP ${answer.status}${answerCodeSuffix(answer.body)}${wait}`, {
-    status: answer.status,
-    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
-    ...(alreadyExists ? { alreadyExists } : {}),
-    secrets: options.secrets ?? [],
-  });
+  const alreadyExists =
+    (answer.status === 409 || answer.status === 422) && /already exists/i.test(words);
+  return new ForgeError(
+    code,
+    `${what}: HTTP ${answer.status}${answerCodeSuffix(answer.body)}${wait}`,
+    {
+      status: answer.status,
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+      ...(alreadyExists ? { alreadyExists } : {}),
+      secrets: options.secrets ?? [],
+    },
+  );
 }
 
 /**
@@ -165,8 +218,15 @@ export function forgeAnswerError(what: string, answer: ForgeAnswer, options: { n
  * Node network code); a refusal by the outbound client is terminal, since retrying
  * cannot change the SSRF guard's or the https rule's mind.
  */
-export function forgeNoAnswerError(what: string, detail: string, options: { secrets?: readonly string[]; cause?: unknown } = {}): ForgeError {
+export function forgeNoAnswerError(
+  what: string,
+  detail: string,
+  options: { secrets?: readonly string[]; cause?: unknown } = {},
+): ForgeError {
   const refused = isHttpError(options.cause) && !options.cause.transient;
   const code: ForgeErrorCode = refused ? 'FST_FORGE_INVALID_CONFIG' : 'FST_FORGE_UNAVAILABLE';
-  return new ForgeError(code, `${what}: no response: ${detail}`, { cause: options.cause, secrets: options.secrets ?? [] });
+  return new ForgeError(code, `${what}: no response: ${detail}`, {
+    cause: options.cause,
+    secrets: options.secrets ?? [],
+  });
 }

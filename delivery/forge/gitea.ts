@@ -2,7 +2,16 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { createOutboundFetch, isHttpError } from '../../lib/http/index.js';
 import { ForgeError, forgeAnswerError, forgeNoAnswerError } from './errors.js';
 import { splitReviewers } from './reviewers.js';
-import { messageOf, pullRequestFrom, type CallOptions, type Forge, type ForgeClientOptions, type OpenedPullRequest, type OpenPullRequestInput, type PullRequest } from './types.js';
+import {
+  messageOf,
+  pullRequestFrom,
+  type CallOptions,
+  type Forge,
+  type ForgeClientOptions,
+  type OpenedPullRequest,
+  type OpenPullRequestInput,
+  type PullRequest,
+} from './types.js';
 
 /**
  * Gitea (and Forgejo, which keeps Gitea's API) over its REST API v1, through the one
@@ -80,30 +89,63 @@ export class GiteaForge implements Forge {
     this.random = options.random ?? Math.random;
   }
 
-  async findOpenPullRequest(head: string, options: CallOptions = {}): Promise<PullRequest | undefined> {
+  async findOpenPullRequest(
+    head: string,
+    options: CallOptions = {},
+  ): Promise<PullRequest | undefined> {
     // Gitea's list has no head filter (GET /pulls/{base}/{head} needs the base too), so page through the open ones.
     for (let page = 1; page <= MAX_PAGES; page++) {
-      const pulls = await this.request<GiteaPull[]>('GET', '/pulls', `list open pull requests (page ${page})`, options, { query: { state: 'open', page: String(page), limit: String(PAGE_SIZE) } });
+      const pulls = await this.request<GiteaPull[]>(
+        'GET',
+        '/pulls',
+        `list open pull requests (page ${page})`,
+        options,
+        { query: { state: 'open', page: String(page), limit: String(PAGE_SIZE) } },
+      );
       const match = pulls.find((pr) => pr.head.ref === head && this.sameRepo(pr));
       if (match) return toPullRequest(match);
       if (pulls.length < PAGE_SIZE) return undefined;
     }
-    throw new ForgeError('FST_FORGE_REJECTED', `Gitea ${this.repository}: more than ${MAX_PAGES * PAGE_SIZE} open pull requests; cannot search them all for head ${head}`);
+    throw new ForgeError(
+      'FST_FORGE_REJECTED',
+      `Gitea ${this.repository}: more than ${MAX_PAGES * PAGE_SIZE} open pull requests; cannot search them all for head ${head}`,
+    );
   }
 
-  async findClosedPullRequests(head: string, options: CallOptions & { limit?: number } = {}): Promise<PullRequest[]> {
+  async findClosedPullRequests(
+    head: string,
+    options: CallOptions & { limit?: number } = {},
+  ): Promise<PullRequest[]> {
     const limit = options.limit ?? 50;
     const found: PullRequest[] = [];
     // No head filter here either: the closed ones, most recently updated first, a few pages deep.
     for (let page = 1; page <= CLOSED_PAGES && found.length < limit; page++) {
-      const pulls = await this.request<GiteaPull[]>('GET', '/pulls', `list closed pull requests (page ${page})`, options, { query: { state: 'closed', sort: 'recentupdate', page: String(page), limit: String(PAGE_SIZE) } });
-      found.push(...pulls.filter((pr) => pr.head.ref === head && this.sameRepo(pr)).map(toPullRequest));
+      const pulls = await this.request<GiteaPull[]>(
+        'GET',
+        '/pulls',
+        `list closed pull requests (page ${page})`,
+        options,
+        {
+          query: {
+            state: 'closed',
+            sort: 'recentupdate',
+            page: String(page),
+            limit: String(PAGE_SIZE),
+          },
+        },
+      );
+      found.push(
+        ...pulls.filter((pr) => pr.head.ref === head && this.sameRepo(pr)).map(toPullRequest),
+      );
       if (pulls.length < PAGE_SIZE) break;
     }
     return found.slice(0, limit);
   }
 
-  async openPullRequest(input: OpenPullRequestInput, options: CallOptions = {}): Promise<OpenedPullRequest> {
+  async openPullRequest(
+    input: OpenPullRequestInput,
+    options: CallOptions = {},
+  ): Promise<OpenedPullRequest> {
     const warnings: string[] = [];
     let labelIds: number[] = [];
     if (input.labels && input.labels.length > 0) {
@@ -115,9 +157,23 @@ export class GiteaForge implements Forge {
     }
     let pr: PullRequest;
     try {
-      pr = toPullRequest(await this.request<GiteaPull>('POST', '/pulls', `open a pull request from ${input.head} into ${input.base}`, options, {
-        body: { head: input.head, base: input.base, title: input.title, body: input.body, ...(labelIds.length > 0 ? { labels: labelIds } : {}) },
-      }));
+      pr = toPullRequest(
+        await this.request<GiteaPull>(
+          'POST',
+          '/pulls',
+          `open a pull request from ${input.head} into ${input.base}`,
+          options,
+          {
+            body: {
+              head: input.head,
+              base: input.base,
+              title: input.title,
+              body: input.body,
+              ...(labelIds.length > 0 ? { labels: labelIds } : {}),
+            },
+          },
+        ),
+      );
     } catch (err) {
       // 409 (422 on older Gitea): "pull request already exists for these targets".
       if (err instanceof ForgeError && err.alreadyExists === true) {
@@ -128,34 +184,79 @@ export class GiteaForge implements Forge {
     }
     const { users, teams } = splitReviewers(input.reviewers ?? []);
     if (users.length > 0 || teams.length > 0) {
-      await this.request('POST', `/pulls/${pr.number}/requested_reviewers`, `request reviewers on pull request #${pr.number}`, options, {
-        body: { reviewers: users, team_reviewers: teams },
-      }).catch((err: unknown) => warnings.push(`reviewers not requested: ${messageOf(err)}`));
+      await this.request(
+        'POST',
+        `/pulls/${pr.number}/requested_reviewers`,
+        `request reviewers on pull request #${pr.number}`,
+        options,
+        {
+          body: { reviewers: users, team_reviewers: teams },
+        },
+      ).catch((err: unknown) => warnings.push(`reviewers not requested: ${messageOf(err)}`));
     }
     return { ...pr, warnings };
   }
 
-  async updatePullRequest(number: number, change: { title: string; body: string }, options: CallOptions = {}): Promise<PullRequest> {
-    return toPullRequest(await this.request<GiteaPull>('PATCH', `/pulls/${number}`, `update pull request #${number}`, options, { body: { title: change.title, body: change.body } }));
+  async updatePullRequest(
+    number: number,
+    change: { title: string; body: string },
+    options: CallOptions = {},
+  ): Promise<PullRequest> {
+    return toPullRequest(
+      await this.request<GiteaPull>(
+        'PATCH',
+        `/pulls/${number}`,
+        `update pull request #${number}`,
+        options,
+        { body: { title: change.title, body: change.body } },
+      ),
+    );
   }
 
   async getPullRequest(number: number, options: CallOptions = {}): Promise<PullRequest> {
-    return toPullRequest(await this.request<GiteaPull>('GET', `/pulls/${number}`, `get pull request #${number}`, options));
+    return toPullRequest(
+      await this.request<GiteaPull>(
+        'GET',
+        `/pulls/${number}`,
+        `get pull request #${number}`,
+        options,
+      ),
+    );
   }
 
   async comment(number: number, body: string, options: CallOptions = {}): Promise<void> {
-    await this.request('POST', `/issues/${number}/comments`, `comment on pull request #${number}`, options, { body: { body } });
+    await this.request(
+      'POST',
+      `/issues/${number}/comments`,
+      `comment on pull request #${number}`,
+      options,
+      { body: { body } },
+    );
   }
 
   async closePullRequest(number: number, options: CallOptions = {}): Promise<PullRequest> {
-    return toPullRequest(await this.request<GiteaPull>('PATCH', `/pulls/${number}`, `close pull request #${number}`, options, { body: { state: 'closed' } }));
+    return toPullRequest(
+      await this.request<GiteaPull>(
+        'PATCH',
+        `/pulls/${number}`,
+        `close pull request #${number}`,
+        options,
+        { body: { state: 'closed' } },
+      ),
+    );
   }
 
   /** Label ids by name, creating the labels that do not exist yet. */
   private async labelIds(names: readonly string[], options: CallOptions): Promise<number[]> {
     const existing = new Map<string, number>();
     for (let page = 1; page <= MAX_PAGES; page++) {
-      const labels = await this.request<GiteaLabel[]>('GET', '/labels', `list labels (page ${page})`, options, { query: { page: String(page), limit: String(PAGE_SIZE) } });
+      const labels = await this.request<GiteaLabel[]>(
+        'GET',
+        '/labels',
+        `list labels (page ${page})`,
+        options,
+        { query: { page: String(page), limit: String(PAGE_SIZE) } },
+      );
       for (const label of labels) existing.set(label.name, label.id);
       if (labels.length < PAGE_SIZE) break;
     }
@@ -163,11 +264,24 @@ export class GiteaForge implements Forge {
     for (const name of new Set(names)) {
       let id = existing.get(name);
       if (id === undefined) {
-        const created = await this.request<GiteaLabel>('POST', '/labels', `create label ${name}`, options, {
-          body: { name, color: `#${this.options.labelColor ?? 'b60205'}`, description: 'Managed by Forestall' },
-        });
+        const created = await this.request<GiteaLabel>(
+          'POST',
+          '/labels',
+          `create label ${name}`,
+          options,
+          {
+            body: {
+              name,
+              color: `#${this.options.labelColor ?? 'b60205'}`,
+              description: 'Managed by Forestall',
+            },
+          },
+        );
         id = created.id;
-        this.options.logger?.info({ repository: this.repository, label: name }, 'Created Gitea label');
+        this.options.logger?.info(
+          { repository: this.repository, label: name },
+          'Created Gitea label',
+        );
       }
       ids.push(id);
     }
@@ -180,7 +294,13 @@ export class GiteaForge implements Forge {
   }
 
   /** One API call with per-attempt timeout and bounded retries of transient failures. */
-  private async request<T>(method: string, path: string, what: string, options: CallOptions, init: { query?: Record<string, string>; body?: unknown } = {}): Promise<T> {
+  private async request<T>(
+    method: string,
+    path: string,
+    what: string,
+    options: CallOptions,
+    init: { query?: Record<string, string>; body?: unknown } = {},
+  ): Promise<T> {
     const label = `Gitea ${this.repository}: ${what}`;
     const url = `${this.base}${path}${init.query ? `?${new URLSearchParams(init.query).toString()}` : ''}`;
     const retries = this.options.retries ?? 3;
@@ -208,9 +328,15 @@ export class GiteaForge implements Forge {
           return (text === '' ? undefined : JSON.parse(text)) as T;
         }
         const headers: Record<string, string> = {};
-        response.headers.forEach((value, key) => { headers[key] = value; });
+        response.headers.forEach((value, key) => {
+          headers[key] = value;
+        });
         const body = await response.text().catch(() => '');
-        error = forgeAnswerError(label, { status: response.status, headers, body }, { now: this.now(), secrets: [this.token] });
+        error = forgeAnswerError(
+          label,
+          { status: response.status, headers, body },
+          { now: this.now(), secrets: [this.token] },
+        );
       } catch (err) {
         if (err instanceof ForgeError) throw err;
         if (options.signal?.aborted) throw cancelled(label, options.signal.reason, this.token);
@@ -221,7 +347,18 @@ export class GiteaForge implements Forge {
       if (error.errorClass !== 'transient' || attempt >= retries) throw error;
       if (error.retryAfterMs !== undefined && error.retryAfterMs > maxRetryAfterMs) throw error;
       const wait = error.retryAfterMs ?? this.backoff(attempt);
-      this.options.logger?.warn({ repository: this.repository, method, path, code: error.code, status: error.status, attempt: attempt + 1, waitMs: wait }, 'Retrying Gitea request');
+      this.options.logger?.warn(
+        {
+          repository: this.repository,
+          method,
+          path,
+          code: error.code,
+          status: error.status,
+          attempt: attempt + 1,
+          waitMs: wait,
+        },
+        'Retrying Gitea request',
+      );
       try {
         await this.sleep(wait, options.signal);
       } catch (err) {
@@ -237,7 +374,10 @@ export class GiteaForge implements Forge {
 }
 
 function cancelled(label: string, reason: unknown, token: string): ForgeError {
-  return new ForgeError('FST_FORGE_UNAVAILABLE', `${label}: cancelled`, { cause: reason, secrets: [token] });
+  return new ForgeError('FST_FORGE_UNAVAILABLE', `${label}: cancelled`, {
+    cause: reason,
+    secrets: [token],
+  });
 }
 
 function networkMessage(err: unknown): string {
@@ -253,4 +393,3 @@ function networkMessage(err: unknown): string {
 function toPullRequest(data: GiteaPull): PullRequest {
   return pullRequestFrom(data, data.merged === true);
 }
-

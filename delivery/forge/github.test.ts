@@ -9,34 +9,65 @@ import { parseRepoUrl } from './repo-url.js';
 
 const TOKEN = 'ghp_unitTestToken0123456789abcdefghij';
 const NOW = Date.parse('2025-06-01T12:00:00Z');
-const PR = { number: 1, html_url: 'https://github.com/acme/p/pull/1', state: 'open', title: 't', body: null, head: { ref: 'forestall/x', sha: 'abc' }, base: { ref: 'main' } };
+const PR = {
+  number: 1,
+  html_url: 'https://github.com/acme/p/pull/1',
+  state: 'open',
+  title: 't',
+  body: null,
+  head: { ref: 'forestall/x', sha: 'abc' },
+  base: { ref: 'main' },
+};
 
 type Step = { status: number; body?: unknown; headers?: Record<string, string> } | 'network-error';
 
 function scripted(steps: Step[]) {
   const seen: string[] = [];
-  const fetch = async (input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
+  const fetch = async (
+    input: string | URL | Request,
+    init: RequestInit = {},
+  ): Promise<Response> => {
     init.signal?.throwIfAborted();
     seen.push(String(input));
     const step = steps[Math.min(seen.length - 1, steps.length - 1)]!;
-    if (step === 'network-error') throw new TypeError('fetch failed', { cause: new Error('connect ECONNREFUSED 127.0.0.1:443') });
-    return new Response(JSON.stringify(step.body ?? {}), { status: step.status, headers: { 'content-type': 'application/json', ...step.headers } });
+    if (step === 'network-error')
+      throw new TypeError('fetch failed', {
+        cause: new Error('connect ECONNREFUSED 127.0.0.1:443'),
+      });
+    return new Response(JSON.stringify(step.body ?? {}), {
+      status: step.status,
+      headers: { 'content-type': 'application/json', ...step.headers },
+    });
   };
   return { fetch, seen };
 }
 
 function forge(steps: Step[], logs: string[] = []) {
   const { fetch, seen } = scripted(steps);
-  const logger = { info: (o: object, m: string) => logs.push(`${m} ${JSON.stringify(o)}`), warn: (o: object, m: string) => logs.push(`${m} ${JSON.stringify(o)}`) };
+  const logger = {
+    info: (o: object, m: string) => logs.push(`${m} ${JSON.stringify(o)}`),
+    warn: (o: object, m: string) => logs.push(`${m} ${JSON.stringify(o)}`),
+  };
   const f = new GitHubForge({
-    repo: parseRepoUrl('https://github.com/acme/p'), token: TOKEN, baseUrl: 'https://api.github.com', fetch, logger,
-    retries: 2, rateLimitRetries: 2, maxRetryAfterSeconds: 60, retryAfterBaseValue: 1, now: () => NOW,
+    repo: parseRepoUrl('https://github.com/acme/p'),
+    token: TOKEN,
+    baseUrl: 'https://api.github.com',
+    fetch,
+    logger,
+    retries: 2,
+    rateLimitRetries: 2,
+    maxRetryAfterSeconds: 60,
+    retryAfterBaseValue: 1,
+    now: () => NOW,
   });
   return { forge: f, seen };
 }
 
 async function failure(p: Promise<unknown>): Promise<ForgeError> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(ForgeError);
   return err as ForgeError;
 }
@@ -51,7 +82,11 @@ describe('GitHubForge retries and rate limits', () => {
   it('GIVEN 503 on every attempt THEN it gives up after the bounded retries with FST_FORGE_UNAVAILABLE', async () => {
     const { forge: f, seen } = forge([{ status: 503, body: { message: 'unavailable' } }]);
     const err = await failure(f.getPullRequest(1));
-    expect(err).toMatchObject({ code: 'FST_FORGE_UNAVAILABLE', errorClass: 'transient', status: 503 });
+    expect(err).toMatchObject({
+      code: 'FST_FORGE_UNAVAILABLE',
+      errorClass: 'transient',
+      status: 503,
+    });
     expect(seen).toHaveLength(3);
   });
 
@@ -66,7 +101,10 @@ describe('GitHubForge retries and rate limits', () => {
 
   it('GIVEN a 401 THEN there is one attempt and a terminal FST_FORGE_AUTH without the token', async () => {
     const logs: string[] = [];
-    const { forge: f, seen } = forge([{ status: 401, body: { message: `Bad credentials ${TOKEN}` } }], logs);
+    const { forge: f, seen } = forge(
+      [{ status: 401, body: { message: `Bad credentials ${TOKEN}` } }],
+      logs,
+    );
     const err = await failure(f.getPullRequest(1));
     expect(err).toMatchObject({ code: 'FST_FORGE_AUTH', errorClass: 'terminal', status: 401 });
     expect(err.message).not.toContain(TOKEN);
@@ -75,29 +113,63 @@ describe('GitHubForge retries and rate limits', () => {
   });
 
   it('GIVEN a 403 without rate-limit headers THEN it is FST_FORGE_AUTH, not retried', async () => {
-    const { forge: f, seen } = forge([{ status: 403, body: { message: 'Resource not accessible by personal access token' }, headers: { 'x-ratelimit-remaining': '4000' } }]);
+    const { forge: f, seen } = forge([
+      {
+        status: 403,
+        body: { message: 'Resource not accessible by personal access token' },
+        headers: { 'x-ratelimit-remaining': '4000' },
+      },
+    ]);
     expect((await failure(f.getPullRequest(1))).code).toBe('FST_FORGE_AUTH');
     expect(seen).toHaveLength(1);
   });
 
   it('GIVEN a secondary rate limit with a short Retry-After THEN it waits and retries', async () => {
     const logs: string[] = [];
-    const { forge: f, seen } = forge([{ status: 403, body: { message: 'You have exceeded a secondary rate limit.' }, headers: { 'retry-after': '1' } }, { status: 200, body: PR }], logs);
+    const { forge: f, seen } = forge(
+      [
+        {
+          status: 403,
+          body: { message: 'You have exceeded a secondary rate limit.' },
+          headers: { 'retry-after': '1' },
+        },
+        { status: 200, body: PR },
+      ],
+      logs,
+    );
     expect((await f.getPullRequest(1)).number).toBe(1);
     expect(seen).toHaveLength(2);
-    expect(logs.some((l) => l.startsWith('GitHub rate limit hit') && l.includes('"limit":"secondary"'))).toBe(true);
+    expect(
+      logs.some((l) => l.startsWith('GitHub rate limit hit') && l.includes('"limit":"secondary"')),
+    ).toBe(true);
   });
 
   it('GIVEN secondary limits on every attempt THEN retries stop after rateLimitRetries with FST_FORGE_RATE_LIMITED', async () => {
-    const { forge: f, seen } = forge([{ status: 429, body: { message: 'You have exceeded a secondary rate limit.' }, headers: { 'retry-after': '2' } }]);
+    const { forge: f, seen } = forge([
+      {
+        status: 429,
+        body: { message: 'You have exceeded a secondary rate limit.' },
+        headers: { 'retry-after': '2' },
+      },
+    ]);
     const err = await failure(f.getPullRequest(1));
-    expect(err).toMatchObject({ code: 'FST_FORGE_RATE_LIMITED', errorClass: 'transient', retryAfterMs: 2000 });
+    expect(err).toMatchObject({
+      code: 'FST_FORGE_RATE_LIMITED',
+      errorClass: 'transient',
+      retryAfterMs: 2000,
+    });
     expect(seen).toHaveLength(3);
   });
 
   it('GIVEN the primary quota is spent for an hour THEN it does not sleep: FST_FORGE_RATE_LIMITED carries the wait', async () => {
     const reset = String(Math.floor(Date.now() / 1000) + 3600);
-    const { forge: f, seen } = forge([{ status: 403, body: { message: 'API rate limit exceeded' }, headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': reset } }]);
+    const { forge: f, seen } = forge([
+      {
+        status: 403,
+        body: { message: 'API rate limit exceeded' },
+        headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': reset },
+      },
+    ]);
     const err = await failure(f.getPullRequest(1));
     expect(err.code).toBe('FST_FORGE_RATE_LIMITED');
     // now() is injected: the wait is measured from it.

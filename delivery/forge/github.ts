@@ -1,7 +1,16 @@
 import { Octokit } from 'octokit';
 import { createOutboundFetch, isHttpError, type HttpError } from '../../lib/http/index.js';
 import { ForgeError, forgeAnswerError, forgeNoAnswerError, type HeaderBag } from './errors.js';
-import { messageOf, pullRequestFrom, type CallOptions, type Forge, type ForgeClientOptions, type OpenedPullRequest, type OpenPullRequestInput, type PullRequest } from './types.js';
+import {
+  messageOf,
+  pullRequestFrom,
+  type CallOptions,
+  type Forge,
+  type ForgeClientOptions,
+  type OpenedPullRequest,
+  type OpenPullRequestInput,
+  type PullRequest,
+} from './types.js';
 import { splitReviewers } from './reviewers.js';
 
 /**
@@ -73,13 +82,32 @@ export class GitHubForge implements Forge {
     const rateLimitRetries = options.rateLimitRetries ?? 2;
     const maxRetryAfter = options.maxRetryAfterSeconds ?? 60;
     const timeoutMs = options.requestTimeoutMs ?? 30_000;
-    const baseFetch = options.fetch ?? (createOutboundFetch({ ssrf: {} }) as typeof globalThis.fetch);
+    const baseFetch =
+      options.fetch ?? (createOutboundFetch({ ssrf: {} }) as typeof globalThis.fetch);
     const repository = this.repository;
-    const onLimit = (kind: 'primary' | 'secondary') => (retryAfter: number, request: { method: string; url: string }, _octokit: unknown, retryCount: number): boolean => {
-      const retry = shouldRetryRateLimit(retryAfter, retryCount, rateLimitRetries, maxRetryAfter);
-      logger?.warn({ repository, method: request.method, url: request.url, limit: kind, retryAfterSeconds: retryAfter, retryCount, retry }, 'GitHub rate limit hit');
-      return retry;
-    };
+    const onLimit =
+      (kind: 'primary' | 'secondary') =>
+      (
+        retryAfter: number,
+        request: { method: string; url: string },
+        _octokit: unknown,
+        retryCount: number,
+      ): boolean => {
+        const retry = shouldRetryRateLimit(retryAfter, retryCount, rateLimitRetries, maxRetryAfter);
+        logger?.warn(
+          {
+            repository,
+            method: request.method,
+            url: request.url,
+            limit: kind,
+            retryAfterSeconds: retryAfter,
+            retryCount,
+            retry,
+          },
+          'GitHub rate limit hit',
+        );
+        return retry;
+      };
     this.octokit = new Octokit({
       auth: options.token,
       baseUrl: options.baseUrl,
@@ -96,7 +124,10 @@ export class GitHubForge implements Forge {
         fetch: async (url: string | URL, init: RequestInit = {}) => {
           const timeout = AbortSignal.timeout(timeoutMs);
           try {
-            return await baseFetch(url, { ...init, signal: init.signal ? AbortSignal.any([init.signal, timeout]) : timeout });
+            return await baseFetch(url, {
+              ...init,
+              signal: init.signal ? AbortSignal.any([init.signal, timeout]) : timeout,
+            });
           } catch (err) {
             // octokit turns every fetch error into a RequestError that plugin-retry retries
             // (1 + 4 + 9 s), except an AbortError, which it passes through untouched. A
@@ -109,42 +140,85 @@ export class GitHubForge implements Forge {
       retry: {
         retries: options.retries ?? 3,
         doNotRetry: [400, 401, 403, 404, 409, 410, 422, 429, 451],
-        ...(options.retryAfterBaseValue === undefined ? {} : { retryAfterBaseValue: options.retryAfterBaseValue }),
+        ...(options.retryAfterBaseValue === undefined
+          ? {}
+          : { retryAfterBaseValue: options.retryAfterBaseValue }),
       },
-      throttle: options.throttle === false
-        ? { enabled: false }
-        : {
-          onRateLimit: onLimit('primary'),
-          onSecondaryRateLimit: onLimit('secondary'),
-          ...(options.retryAfterBaseValue === undefined ? {} : { retryAfterBaseValue: options.retryAfterBaseValue }),
-        },
+      throttle:
+        options.throttle === false
+          ? { enabled: false }
+          : {
+              onRateLimit: onLimit('primary'),
+              onSecondaryRateLimit: onLimit('secondary'),
+              ...(options.retryAfterBaseValue === undefined
+                ? {}
+                : { retryAfterBaseValue: options.retryAfterBaseValue }),
+            },
     });
   }
 
-  async findOpenPullRequest(head: string, options: CallOptions = {}): Promise<PullRequest | undefined> {
-    const { data } = await this.call(`list open pull requests with head ${head}`, () => this.octokit.rest.pulls.list({
-      owner: this.owner, repo: this.repo, state: 'open', head: `${this.owner}:${head}`, per_page: 10, request: requestOptions(options),
-    }));
+  async findOpenPullRequest(
+    head: string,
+    options: CallOptions = {},
+  ): Promise<PullRequest | undefined> {
+    const { data } = await this.call(`list open pull requests with head ${head}`, () =>
+      this.octokit.rest.pulls.list({
+        owner: this.owner,
+        repo: this.repo,
+        state: 'open',
+        head: `${this.owner}:${head}`,
+        per_page: 10,
+        request: requestOptions(options),
+      }),
+    );
     // The head filter is server-side; check anyway, a fork's branch of the same name must never match.
     const match = (data as PullData[]).find((pr) => pr.head.ref === head);
     return match ? toPullRequest(match) : undefined;
   }
 
-  async findClosedPullRequests(head: string, options: CallOptions & { limit?: number } = {}): Promise<PullRequest[]> {
+  async findClosedPullRequests(
+    head: string,
+    options: CallOptions & { limit?: number } = {},
+  ): Promise<PullRequest[]> {
     const limit = options.limit ?? 50;
-    const { data } = await this.call(`list closed pull requests with head ${head}`, () => this.octokit.rest.pulls.list({
-      owner: this.owner, repo: this.repo, state: 'closed', head: `${this.owner}:${head}`, sort: 'updated', direction: 'desc', per_page: Math.min(100, limit), request: requestOptions(options),
-    }));
-    return (data as PullData[]).filter((pr) => pr.head.ref === head).slice(0, limit).map(toPullRequest);
+    const { data } = await this.call(`list closed pull requests with head ${head}`, () =>
+      this.octokit.rest.pulls.list({
+        owner: this.owner,
+        repo: this.repo,
+        state: 'closed',
+        head: `${this.owner}:${head}`,
+        sort: 'updated',
+        direction: 'desc',
+        per_page: Math.min(100, limit),
+        request: requestOptions(options),
+      }),
+    );
+    return (data as PullData[])
+      .filter((pr) => pr.head.ref === head)
+      .slice(0, limit)
+      .map(toPullRequest);
   }
 
-  async openPullRequest(input: OpenPullRequestInput, options: CallOptions = {}): Promise<OpenedPullRequest> {
+  async openPullRequest(
+    input: OpenPullRequestInput,
+    options: CallOptions = {},
+  ): Promise<OpenedPullRequest> {
     let pr: PullRequest;
     try {
-      const { data } = await this.call(`open a pull request from ${input.head} into ${input.base}`, () => this.octokit.rest.pulls.create({
-        owner: this.owner, repo: this.repo, head: input.head, base: input.base, title: input.title, body: input.body, maintainer_can_modify: false,
-        request: requestOptions(options),
-      }));
+      const { data } = await this.call(
+        `open a pull request from ${input.head} into ${input.base}`,
+        () =>
+          this.octokit.rest.pulls.create({
+            owner: this.owner,
+            repo: this.repo,
+            head: input.head,
+            base: input.base,
+            title: input.title,
+            body: input.body,
+            maintainer_can_modify: false,
+            request: requestOptions(options),
+          }),
+      );
       pr = toPullRequest(data as PullData);
     } catch (err) {
       // 422 "A pull request already exists for owner:branch": an earlier attempt got through.
@@ -157,46 +231,84 @@ export class GitHubForge implements Forge {
     const warnings: string[] = [];
     if (input.labels && input.labels.length > 0) {
       const labels = [...input.labels];
-      await this.call(`label pull request #${pr.number}`, () => this.octokit.rest.issues.addLabels({
-        owner: this.owner, repo: this.repo, issue_number: pr.number, labels, request: requestOptions(options),
-      })).catch((err: unknown) => warnings.push(`labels not added: ${messageOf(err)}`));
+      await this.call(`label pull request #${pr.number}`, () =>
+        this.octokit.rest.issues.addLabels({
+          owner: this.owner,
+          repo: this.repo,
+          issue_number: pr.number,
+          labels,
+          request: requestOptions(options),
+        }),
+      ).catch((err: unknown) => warnings.push(`labels not added: ${messageOf(err)}`));
     }
     const { users, teams } = splitReviewers(input.reviewers ?? []);
     if (users.length > 0 || teams.length > 0) {
-      await this.call(`request reviewers on pull request #${pr.number}`, () => this.octokit.rest.pulls.requestReviewers({
-        owner: this.owner, repo: this.repo, pull_number: pr.number,
-        ...(users.length > 0 ? { reviewers: users } : {}),
-        ...(teams.length > 0 ? { team_reviewers: teams } : {}),
-        request: requestOptions(options),
-      })).catch((err: unknown) => warnings.push(`reviewers not requested: ${messageOf(err)}`));
+      await this.call(`request reviewers on pull request #${pr.number}`, () =>
+        this.octokit.rest.pulls.requestReviewers({
+          owner: this.owner,
+          repo: this.repo,
+          pull_number: pr.number,
+          ...(users.length > 0 ? { reviewers: users } : {}),
+          ...(teams.length > 0 ? { team_reviewers: teams } : {}),
+          request: requestOptions(options),
+        }),
+      ).catch((err: unknown) => warnings.push(`reviewers not requested: ${messageOf(err)}`));
     }
     return { ...pr, warnings };
   }
 
-  async updatePullRequest(number: number, change: { title: string; body: string }, options: CallOptions = {}): Promise<PullRequest> {
-    const { data } = await this.call(`update pull request #${number}`, () => this.octokit.rest.pulls.update({
-      owner: this.owner, repo: this.repo, pull_number: number, title: change.title, body: change.body, request: requestOptions(options),
-    }));
+  async updatePullRequest(
+    number: number,
+    change: { title: string; body: string },
+    options: CallOptions = {},
+  ): Promise<PullRequest> {
+    const { data } = await this.call(`update pull request #${number}`, () =>
+      this.octokit.rest.pulls.update({
+        owner: this.owner,
+        repo: this.repo,
+        pull_number: number,
+        title: change.title,
+        body: change.body,
+        request: requestOptions(options),
+      }),
+    );
     return toPullRequest(data as PullData);
   }
 
   async getPullRequest(number: number, options: CallOptions = {}): Promise<PullRequest> {
-    const { data } = await this.call(`get pull request #${number}`, () => this.octokit.rest.pulls.get({
-      owner: this.owner, repo: this.repo, pull_number: number, request: requestOptions(options),
-    }));
+    const { data } = await this.call(`get pull request #${number}`, () =>
+      this.octokit.rest.pulls.get({
+        owner: this.owner,
+        repo: this.repo,
+        pull_number: number,
+        request: requestOptions(options),
+      }),
+    );
     return toPullRequest(data as PullData);
   }
 
   async comment(number: number, body: string, options: CallOptions = {}): Promise<void> {
-    await this.call(`comment on pull request #${number}`, () => this.octokit.rest.issues.createComment({
-      owner: this.owner, repo: this.repo, issue_number: number, body, request: requestOptions(options),
-    }));
+    await this.call(`comment on pull request #${number}`, () =>
+      this.octokit.rest.issues.createComment({
+        owner: this.owner,
+        repo: this.repo,
+        issue_number: number,
+        body,
+        request: requestOptions(options),
+      }),
+    );
   }
 
   async closePullRequest(number: number, options: CallOptions = {}): Promise<PullRequest> {
-    const { data } = await this.call(`close pull request #${number}`, () => this.octokit.rest.pulls.update({
-      owner: this.owner, repo: this.repo, pull_number: number, state: 'closed', request: requestOptions(options),
-    }));
+    const { data } = await this.call(`close pull request #${number}`, () =>
+      this.octokit.rest.pulls.update({
+        owner: this.owner,
+        repo: this.repo,
+        pull_number: number,
+        state: 'closed',
+        request: requestOptions(options),
+      }),
+    );
     return toPullRequest(data as PullData);
   }
 
@@ -211,7 +323,12 @@ export class GitHubForge implements Forge {
 }
 
 /** Whether a rate-limited request is retried in-process: a bounded count and a bounded wait. */
-export function shouldRetryRateLimit(retryAfterSeconds: number, retryCount: number, maxRetries: number, maxRetryAfterSeconds: number): boolean {
+export function shouldRetryRateLimit(
+  retryAfterSeconds: number,
+  retryCount: number,
+  maxRetries: number,
+  maxRetryAfterSeconds: number,
+): boolean {
   return retryCount < maxRetries && retryAfterSeconds <= maxRetryAfterSeconds;
 }
 
@@ -224,18 +341,41 @@ function requestOptions(options: CallOptions): { signal?: AbortSignal } {
  * (toErrorMessage of the answer), so it is never used: the status and response.data
  * go to forgeAnswerError, which shows at most a structured code.
  */
-export function toForgeError(what: string, err: unknown, secrets: readonly string[], now: number): ForgeError {
+export function toForgeError(
+  what: string,
+  err: unknown,
+  secrets: readonly string[],
+  now: number,
+): ForgeError {
   if (err instanceof ForgeError) return err;
-  const e = err as { status?: unknown; response?: { headers?: HeaderBag; data?: unknown }; cause?: unknown; name?: unknown } | null;
+  const e = err as {
+    status?: unknown;
+    response?: { headers?: HeaderBag; data?: unknown };
+    cause?: unknown;
+    name?: unknown;
+  } | null;
   if (e?.response !== undefined && typeof e.status === 'number') {
-    return forgeAnswerError(what, { status: e.status, headers: e.response.headers ?? {}, body: e.response.data }, { now, secrets });
+    return forgeAnswerError(
+      what,
+      { status: e.status, headers: e.response.headers ?? {}, body: e.response.data },
+      { now, secrets },
+    );
   }
   // A RequestError without a response never reached GitHub: a refusal of the outbound
   // client, a network error, a timeout, an abort. octokit keeps the fetch error as cause.
   const cause = isHttpError(err) ? err : e?.cause;
-  if (isHttpError(cause)) return forgeNoAnswerError(what, `${cause.code}: ${cause.message}`, { secrets, cause });
-  const reason = cause instanceof Error ? (cause as { cause?: unknown }).cause ?? cause : err;
-  return forgeNoAnswerError(what, reason instanceof Error ? reason.message : e?.name === 'AbortError' ? 'cancelled' : 'network error', { secrets, cause: reason });
+  if (isHttpError(cause))
+    return forgeNoAnswerError(what, `${cause.code}: ${cause.message}`, { secrets, cause });
+  const reason = cause instanceof Error ? ((cause as { cause?: unknown }).cause ?? cause) : err;
+  return forgeNoAnswerError(
+    what,
+    reason instanceof Error
+      ? reason.message
+      : e?.name === 'AbortError'
+        ? 'cancelled'
+        : 'network error',
+    { secrets, cause: reason },
+  );
 }
 
 /** A terminal refusal of the outbound client, named so octokit neither wraps nor retries it (see request.fetch). */
@@ -247,5 +387,8 @@ class OutboundRefusal extends Error {
 }
 
 function toPullRequest(data: PullData): PullRequest {
-  return pullRequestFrom(data, data.merged === true || (data.merged_at !== undefined && data.merged_at !== null));
+  return pullRequestFrom(
+    data,
+    data.merged === true || (data.merged_at !== undefined && data.merged_at !== null),
+  );
 }

@@ -9,14 +9,27 @@ import { defaultApiUrl, normaliseApiUrl, parseRepoUrl } from './repo-url.js';
 import type { Forge, ForgeLogger, ForgeType } from './types.js';
 
 export * from './types.js';
-export { FORGE_ERROR_CODES, ForgeError, classifyHttp, retryAfterFromHeaders, type ForgeErrorCode } from './errors.js';
+export {
+  FORGE_ERROR_CODES,
+  ForgeError,
+  classifyHttp,
+  retryAfterFromHeaders,
+  type ForgeErrorCode,
+} from './errors.js';
 export { GitHubForge, type GitHubForgeOptions } from './github.js';
 export { GiteaForge, type GiteaForgeOptions } from './gitea.js';
 export { parseRepoUrl, defaultApiUrl } from './repo-url.js';
 export { splitReviewers } from './reviewers.js';
 export {
-  pullRequestBody, removalBody, pullRequestTitle, parseMarker, diffValues,
-  type BodyAction, type PullRequestBodyInput, type RemovalBodyInput, type RenderedPullRequest,
+  pullRequestBody,
+  removalBody,
+  pullRequestTitle,
+  parseMarker,
+  diffValues,
+  type BodyAction,
+  type PullRequestBodyInput,
+  type RemovalBodyInput,
+  type RenderedPullRequest,
 } from './body.js';
 
 /** spec.git of an ExposurePolicy, the fields a forge needs. */
@@ -38,7 +51,11 @@ export interface CreateForgeOptions {
  * The repository, forge type and API URL of spec.git: where the forge token is sent
  * (the controller checks that the token's Secret admits it before creating the client).
  */
-export function forgeEndpoint(spec: ForgeSpec): { repo: ReturnType<typeof parseRepoUrl>; type: ForgeType; apiUrl: string } {
+export function forgeEndpoint(spec: ForgeSpec): {
+  repo: ReturnType<typeof parseRepoUrl>;
+  type: ForgeType;
+  apiUrl: string;
+} {
   const repo = parseRepoUrl(spec.url);
   const type: ForgeType = spec.forge?.type ?? (repo.host === 'github.com' ? 'GitHub' : 'Gitea');
   return { repo, type, apiUrl: normaliseApiUrl(spec.forge?.apiUrl ?? defaultApiUrl(type, repo)) };
@@ -51,7 +68,12 @@ export function forgeEndpoint(spec: ForgeSpec): { repo: ReturnType<typeof parseR
  */
 export function createForge(spec: ForgeSpec, options: CreateForgeOptions): Forge {
   const { repo, type, apiUrl } = forgeEndpoint(spec);
-  const common = { repo, token: options.token, ...(options.logger ? { logger: options.logger } : {}), ...(options.fetch ? { fetch: options.fetch } : {}) };
+  const common = {
+    repo,
+    token: options.token,
+    ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  };
   return type === 'GitHub'
     ? new GitHubForge({ ...options.github, ...common, baseUrl: apiUrl })
     : new GiteaForge({ ...options.gitea, ...common, apiUrl });

@@ -17,33 +17,48 @@ function clients(origin: string, fetch: typeof globalThis.fetch): Forge[] {
   const repo = parseRepoUrl(`${origin}/o/p.git`);
   return [
     new GiteaForge({ repo, token: TOKEN, apiUrl: `${origin}/api/v1`, fetch, retries: 0 }),
-    new GitHubForge({ repo, token: TOKEN, baseUrl: `${origin}/api/v3`, fetch, retries: 0, throttle: false }),
+    new GitHubForge({
+      repo,
+      token: TOKEN,
+      baseUrl: `${origin}/api/v3`,
+      fetch,
+      retries: 0,
+      throttle: false,
+    }),
   ];
 }
 
 async function failure(promise: Promise<unknown>): Promise<ForgeError> {
-  const err = await promise.then(() => undefined, (e: unknown) => e);
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(ForgeError);
   return err as ForgeError;
 }
 
 describe('forge clients over the outbound client', () => {
-  it.each([[404], [422], [403]])('GIVEN a non-JSON answer %s holding a marker THEN the marker is in no error message', async (status) => {
-    const server = await startHostileAnswer(status);
-    try {
-      for (const forge of clients(server.origin, loopback)) {
-        const err = await failure(forge.getPullRequest(3));
-        expect(err.message).toContain(`HTTP ${status}`);
-        expect(err.message).not.toContain(MARKER);
-        expect(JSON.stringify(err)).not.toContain(MARKER);
+  it.each([[404], [422], [403]])(
+    'GIVEN a non-JSON answer %s holding a marker THEN the marker is in no error message',
+    async (status) => {
+      const server = await startHostileAnswer(status);
+      try {
+        for (const forge of clients(server.origin, loopback)) {
+          const err = await failure(forge.getPullRequest(3));
+          expect(err.message).toContain(`HTTP ${status}`);
+          expect(err.message).not.toContain(MARKER);
+          expect(JSON.stringify(err)).not.toContain(MARKER);
+        }
+      } finally {
+        await server.close();
       }
-    } finally {
-      await server.close();
-    }
-  });
+    },
+  );
 
   it('GIVEN plain http to a forge host that is not loopback THEN FST_FORGE_INVALID_CONFIG before any connection', async () => {
-    const fetch = createOutboundFetch({ ssrf: { resolve: publicResolver } }) as typeof globalThis.fetch;
+    const fetch = createOutboundFetch({
+      ssrf: { resolve: publicResolver },
+    }) as typeof globalThis.fetch;
     for (const forge of clients('http://git.example.test', fetch)) {
       const started = performance.now();
       const err = await failure(forge.getPullRequest(3));
@@ -58,7 +73,14 @@ describe('forge clients over the outbound client', () => {
     const server = await startHostileAnswer(200, '{}');
     try {
       const repo = parseRepoUrl(`${server.origin}/o/p.git`);
-      const err = await failure(new GiteaForge({ repo, token: TOKEN, apiUrl: `${server.origin}/api/v1`, retries: 0 }).getPullRequest(1));
+      const err = await failure(
+        new GiteaForge({
+          repo,
+          token: TOKEN,
+          apiUrl: `${server.origin}/api/v1`,
+          retries: 0,
+        }).getPullRequest(1),
+      );
       expect(err.code).toBe('FST_FORGE_INVALID_CONFIG');
       expect(err.message).toContain('FST_HTTP_SSRF_BLOCKED');
       expect(server.requests).toBe(0);

@@ -5,17 +5,68 @@ import { defaultApiUrl, normaliseApiUrl, parseRepoUrl } from './repo-url.js';
 
 describe('parseRepoUrl', () => {
   it.each([
-    ['https://github.com/acme/policies.git', { host: 'github.com', owner: 'acme', repo: 'policies', protocol: 'https', prefix: '' }],
-    ['https://github.com/acme/policies', { host: 'github.com', owner: 'acme', repo: 'policies', protocol: 'https', prefix: '' }],
-    ['https://github.com/acme/policies/', { host: 'github.com', owner: 'acme', repo: 'policies', protocol: 'https', prefix: '' }],
-    ['http://127.0.0.1:3000/forestall-admin/gitops.git', { host: '127.0.0.1:3000', owner: 'forestall-admin', repo: 'gitops', protocol: 'http', prefix: '' }],
-    ['https://git.example.com/gitea/acme/policies.git', { host: 'git.example.com', owner: 'acme', repo: 'policies', protocol: 'https', prefix: 'gitea' }],
-    ['https://x-access-token:s3cr3t@github.com/acme/policies.git', { host: 'github.com', owner: 'acme', repo: 'policies', protocol: 'https', prefix: '' }],
-    ['git@github.com:acme/policies.git', { host: 'github.com', owner: 'acme', repo: 'policies', protocol: 'ssh', prefix: '' }],
-    ['github.com:acme/policies', { host: 'github.com', owner: 'acme', repo: 'policies', protocol: 'ssh', prefix: '' }],
-    ['ssh://git@git.example.com:2222/acme/policies.git', { host: 'git.example.com:2222', owner: 'acme', repo: 'policies', protocol: 'ssh', prefix: '' }],
-    ['ssh://git@GitHub.com/Acme/Policies.git', { host: 'github.com', owner: 'Acme', repo: 'Policies', protocol: 'ssh', prefix: '' }],
-    ['git+ssh://git@github.com/acme/my.repo.git', { host: 'github.com', owner: 'acme', repo: 'my.repo', protocol: 'ssh', prefix: '' }],
+    [
+      'https://github.com/acme/policies.git',
+      { host: 'github.com', owner: 'acme', repo: 'policies', protocol: 'https', prefix: '' },
+    ],
+    [
+      'https://github.com/acme/policies',
+      { host: 'github.com', owner: 'acme', repo: 'policies', protocol: 'https', prefix: '' },
+    ],
+    [
+      'https://github.com/acme/policies/',
+      { host: 'github.com', owner: 'acme', repo: 'policies', protocol: 'https', prefix: '' },
+    ],
+    [
+      'http://127.0.0.1:3000/forestall-admin/gitops.git',
+      {
+        host: '127.0.0.1:3000',
+        owner: 'forestall-admin',
+        repo: 'gitops',
+        protocol: 'http',
+        prefix: '',
+      },
+    ],
+    [
+      'https://git.example.com/gitea/acme/policies.git',
+      {
+        host: 'git.example.com',
+        owner: 'acme',
+        repo: 'policies',
+        protocol: 'https',
+        prefix: 'gitea',
+      },
+    ],
+    [
+      'https://x-access-token:s3cr3t@github.com/acme/policies.git',
+      { host: 'github.com', owner: 'acme', repo: 'policies', protocol: 'https', prefix: '' },
+    ],
+    [
+      'git@github.com:acme/policies.git',
+      { host: 'github.com', owner: 'acme', repo: 'policies', protocol: 'ssh', prefix: '' },
+    ],
+    [
+      'github.com:acme/policies',
+      { host: 'github.com', owner: 'acme', repo: 'policies', protocol: 'ssh', prefix: '' },
+    ],
+    [
+      'ssh://git@git.example.com:2222/acme/policies.git',
+      {
+        host: 'git.example.com:2222',
+        owner: 'acme',
+        repo: 'policies',
+        protocol: 'ssh',
+        prefix: '',
+      },
+    ],
+    [
+      'ssh://git@GitHub.com/Acme/Policies.git',
+      { host: 'github.com', owner: 'Acme', repo: 'Policies', protocol: 'ssh', prefix: '' },
+    ],
+    [
+      'git+ssh://git@github.com/acme/my.repo.git',
+      { host: 'github.com', owner: 'acme', repo: 'my.repo', protocol: 'ssh', prefix: '' },
+    ],
   ])('GIVEN %s THEN it names the repository', (url, expected) => {
     expect(parseRepoUrl(url)).toEqual(expected);
   });
@@ -32,7 +83,14 @@ describe('parseRepoUrl', () => {
     ['git@github.com:acme/..', /may only contain/],
     ['https://github.com/acme/..', /owner and a repository/],
   ])('GIVEN %j THEN it is refused as FST_FORGE_INVALID_CONFIG', (url, message) => {
-    const err = (() => { try { parseRepoUrl(url); } catch (e) { return e; } return undefined; })();
+    const err = (() => {
+      try {
+        parseRepoUrl(url);
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
     expect(err).toBeInstanceOf(ForgeError);
     expect((err as ForgeError).code).toBe('FST_FORGE_INVALID_CONFIG');
     expect((err as ForgeError).message).toMatch(message);
@@ -56,7 +114,9 @@ describe('defaultApiUrl', () => {
   });
 
   it('GIVEN an apiUrl with credentials or a non-http scheme THEN it is refused', () => {
-    expect(() => normaliseApiUrl('https://u:p@gitea.example/api/v1')).toThrow(/must not carry credentials/);
+    expect(() => normaliseApiUrl('https://u:p@gitea.example/api/v1')).toThrow(
+      /must not carry credentials/,
+    );
     expect(() => normaliseApiUrl('file:///api')).toThrow(/must be http/);
     expect(normaliseApiUrl('https://gitea.example/api/v1/')).toBe('https://gitea.example/api/v1');
   });
@@ -65,8 +125,16 @@ describe('defaultApiUrl', () => {
 describe('createForge', () => {
   it('GIVEN no forge type THEN github.com is GitHub and other hosts are Gitea', () => {
     expect(createForge({ url: 'https://github.com/acme/p' }, { token: 't' }).type).toBe('GitHub');
-    expect(createForge({ url: 'https://git.example.com/acme/p' }, { token: 't' }).type).toBe('Gitea');
-    const forge = createForge({ url: 'git@ghe.corp.example:acme/p.git', forge: { type: 'GitHub', apiUrl: 'https://ghe.corp.example/api/v3' } }, { token: 't' });
+    expect(createForge({ url: 'https://git.example.com/acme/p' }, { token: 't' }).type).toBe(
+      'Gitea',
+    );
+    const forge = createForge(
+      {
+        url: 'git@ghe.corp.example:acme/p.git',
+        forge: { type: 'GitHub', apiUrl: 'https://ghe.corp.example/api/v3' },
+      },
+      { token: 't' },
+    );
     expect([forge.type, forge.repository]).toEqual(['GitHub', 'acme/p']);
   });
 });

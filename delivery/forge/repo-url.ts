@@ -13,7 +13,10 @@ import type { ForgeType, RepoRef } from './types.js';
 export function parseRepoUrl(url: string): RepoRef {
   const text = url.trim();
   const fail = (why: string): never => {
-    throw new ForgeError('FST_FORGE_INVALID_CONFIG', `spec.git.url ${JSON.stringify(stripUserInfo(text))}: ${why}`);
+    throw new ForgeError(
+      'FST_FORGE_INVALID_CONFIG',
+      `spec.git.url ${JSON.stringify(stripUserInfo(text))}: ${why}`,
+    );
   };
   if (text === '') fail('is empty');
 
@@ -39,7 +42,8 @@ export function parseRepoUrl(url: string): RepoRef {
   } else {
     // scp-like: [user@]host:path. A colon is required and the path must not start with '/'.
     const scp = /^(?:[^@/\s]+@)?([^:/\s]+):(?!\/)(.+)$/.exec(text);
-    if (!scp) return fail('is neither a URL (https://, ssh://) nor scp-like (git@host:owner/repo.git)');
+    if (!scp)
+      return fail('is neither a URL (https://, ssh://) nor scp-like (git@host:owner/repo.git)');
     protocol = 'ssh';
     host = scp[1]!;
     path = scp[2]!;
@@ -51,10 +55,24 @@ export function parseRepoUrl(url: string): RepoRef {
   const owner = segments[segments.length - 2]!;
   const repo = segments[segments.length - 1]!.replace(/\.git$/, '');
   const valid = /^[A-Za-z0-9_.-]+$/;
-  if (!valid.test(owner) || !valid.test(repo) || repo === '' || owner === '.' || owner === '..' || repo === '.' || repo === '..') {
+  if (
+    !valid.test(owner) ||
+    !valid.test(repo) ||
+    repo === '' ||
+    owner === '.' ||
+    owner === '..' ||
+    repo === '.' ||
+    repo === '..'
+  ) {
     fail('owner and repository may only contain letters, digits, "-", "_" and "."');
   }
-  return { host: host.toLowerCase(), owner, repo, protocol, prefix: segments.slice(0, -2).join('/') };
+  return {
+    host: host.toLowerCase(),
+    owner,
+    repo,
+    protocol,
+    prefix: segments.slice(0, -2).join('/'),
+  };
 }
 
 function stripUserInfo(url: string): string {
@@ -72,7 +90,10 @@ export function defaultApiUrl(type: ForgeType, ref: RepoRef): string {
   // An ssh port is not the web port.
   const host = ref.protocol === 'ssh' ? ref.host.replace(/:\d+$/, '') : ref.host;
   const prefix = ref.prefix ? `/${ref.prefix}` : '';
-  if (type === 'GitHub') return host === 'github.com' || host === 'www.github.com' ? 'https://api.github.com' : `${scheme}://${host}${prefix}/api/v3`;
+  if (type === 'GitHub')
+    return host === 'github.com' || host === 'www.github.com'
+      ? 'https://api.github.com'
+      : `${scheme}://${host}${prefix}/api/v3`;
   return `${scheme}://${host}${prefix}/api/v1`;
 }
 
@@ -82,13 +103,22 @@ export function normaliseApiUrl(apiUrl: string): string {
   try {
     parsed = new URL(apiUrl);
   } catch {
-    throw new ForgeError('FST_FORGE_INVALID_CONFIG', `spec.git.forge.apiUrl ${JSON.stringify(stripUserInfo(apiUrl))} is not a valid URL`);
+    throw new ForgeError(
+      'FST_FORGE_INVALID_CONFIG',
+      `spec.git.forge.apiUrl ${JSON.stringify(stripUserInfo(apiUrl))} is not a valid URL`,
+    );
   }
   if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
-    throw new ForgeError('FST_FORGE_INVALID_CONFIG', `spec.git.forge.apiUrl must be http(s), not ${parsed.protocol}`);
+    throw new ForgeError(
+      'FST_FORGE_INVALID_CONFIG',
+      `spec.git.forge.apiUrl must be http(s), not ${parsed.protocol}`,
+    );
   }
   if (parsed.username || parsed.password) {
-    throw new ForgeError('FST_FORGE_INVALID_CONFIG', 'spec.git.forge.apiUrl must not carry credentials; use credentialsSecretRef');
+    throw new ForgeError(
+      'FST_FORGE_INVALID_CONFIG',
+      'spec.git.forge.apiUrl must not carry credentials; use credentialsSecretRef',
+    );
   }
   return `${parsed.origin}${parsed.pathname.replace(/\/+$/, '')}`;
 }

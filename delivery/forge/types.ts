@@ -66,14 +66,21 @@ export interface Forge {
    * updated first; at most `limit` (default 50), found within a bounded number of list
    * pages. Lets a caller that lost its record of a pull request find it again.
    */
-  findClosedPullRequests(head: string, options?: CallOptions & { limit?: number }): Promise<PullRequest[]>;
+  findClosedPullRequests(
+    head: string,
+    options?: CallOptions & { limit?: number },
+  ): Promise<PullRequest[]>;
   /**
    * Opens a pull request. When the forge says one already exists for the head, returns
    * that one (found with findOpenPullRequest) instead of failing, so a retry after a lost
    * response cannot make two.
    */
   openPullRequest(input: OpenPullRequestInput, options?: CallOptions): Promise<OpenedPullRequest>;
-  updatePullRequest(number: number, change: { title: string; body: string }, options?: CallOptions): Promise<PullRequest>;
+  updatePullRequest(
+    number: number,
+    change: { title: string; body: string },
+    options?: CallOptions,
+  ): Promise<PullRequest>;
   getPullRequest(number: number, options?: CallOptions): Promise<PullRequest>;
   comment(number: number, body: string, options?: CallOptions): Promise<void>;
   /** Closes without merging. Closing a closed pull request succeeds. */
@@ -124,7 +131,9 @@ export function pullRequestFrom(data: PullJson, merged: boolean): PullRequest {
     base: data.base.ref,
     title: data.title,
     body: data.body ?? '',
-    ...(state === 'Merged' && data.merge_commit_sha ? { mergeCommitSha: data.merge_commit_sha } : {}),
+    ...(state === 'Merged' && data.merge_commit_sha
+      ? { mergeCommitSha: data.merge_commit_sha }
+      : {}),
   };
 }
 
@@ -146,4 +155,3 @@ export interface ForgeClientOptions {
   /** Default Date.now. */
   now?: () => number;
 }
-

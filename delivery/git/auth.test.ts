@@ -30,7 +30,17 @@ let server: Server | undefined;
 const seen: string[] = [];
 
 function gitEnv(): Record<string, string> {
-  return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: root, LC_ALL: 'C', GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', GIT_AUTHOR_NAME: 'Seed', GIT_AUTHOR_EMAIL: 'seed@example.invalid', GIT_COMMITTER_NAME: 'Seed', GIT_COMMITTER_EMAIL: 'seed@example.invalid' };
+  return {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: root,
+    LC_ALL: 'C',
+    GIT_CONFIG_NOSYSTEM: '1',
+    GIT_CONFIG_GLOBAL: '/dev/null',
+    GIT_AUTHOR_NAME: 'Seed',
+    GIT_AUTHOR_EMAIL: 'seed@example.invalid',
+    GIT_COMMITTER_NAME: 'Seed',
+    GIT_COMMITTER_EMAIL: 'seed@example.invalid',
+  };
 }
 
 async function git(cwd: string, ...args: string[]): Promise<string> {
@@ -59,8 +69,12 @@ async function startGitHttp(accepted: readonly string[]): Promise<string> {
         QUERY_STRING: url.search.slice(1),
         CONTENT_TYPE: req.headers['content-type'] ?? '',
         ...(req.headers['content-length'] ? { CONTENT_LENGTH: req.headers['content-length'] } : {}),
-        ...(req.headers['content-encoding'] ? { HTTP_CONTENT_ENCODING: req.headers['content-encoding'] } : {}),
-        ...(req.headers['git-protocol'] ? { GIT_PROTOCOL: String(req.headers['git-protocol']) } : {}),
+        ...(req.headers['content-encoding']
+          ? { HTTP_CONTENT_ENCODING: req.headers['content-encoding'] }
+          : {}),
+        ...(req.headers['git-protocol']
+          ? { GIT_PROTOCOL: String(req.headers['git-protocol']) }
+          : {}),
       },
     });
     req.pipe(child.stdin);
@@ -93,8 +107,20 @@ async function startGitHttp(accepted: readonly string[]): Promise<string> {
   return `http://127.0.0.1:${(server!.address() as AddressInfo).port}/policies.git`;
 }
 
-function options(url: string, auth: GitRepositoryOptions['auth'], workDir = join(root, 'work')): GitRepositoryOptions {
-  return { url, workDir, auth, baseBranch: 'main', author: { name: 'Forestall', email: 'forestall@example.invalid' }, env: process.env, timeoutMs: 20_000 };
+function options(
+  url: string,
+  auth: GitRepositoryOptions['auth'],
+  workDir = join(root, 'work'),
+): GitRepositoryOptions {
+  return {
+    url,
+    workDir,
+    auth,
+    baseBranch: 'main',
+    author: { name: 'Forestall', email: 'forestall@example.invalid' },
+    env: process.env,
+    timeoutMs: 20_000,
+  };
 }
 
 function allText(dir: string): string {
@@ -107,7 +133,19 @@ function allText(dir: string): string {
   return out;
 }
 
-const manifests = renderActions([{ renderer: networkPolicyRenderer, request: { name: 'a1', policy: 'p', type: 'EgressDeny', values: ['203.0.113.7'], scope: { namespaces: ['shop'] }, params: {} } }]);
+const manifests = renderActions([
+  {
+    renderer: networkPolicyRenderer,
+    request: {
+      name: 'a1',
+      policy: 'p',
+      type: 'EgressDeny',
+      values: ['203.0.113.7'],
+      scope: { namespaces: ['shop'] },
+      params: {},
+    },
+  },
+]);
 
 beforeEach(async () => {
   seen.length = 0;
@@ -134,10 +172,16 @@ describe('https token', () => {
     const url = await startGitHttp([BASIC]);
     const repo = await GitRepository.open(options(url, { token: TOKEN, username: USER }));
 
-    const result = await repo.writeActionBranch({ action: { name: 'a1', type: 'EgressDeny', indicators: 1 }, path: 'deploy', manifests });
+    const result = await repo.writeActionBranch({
+      action: { name: 'a1', type: 'EgressDeny', indicators: 1 },
+      path: 'deploy',
+      manifests,
+    });
 
     expect(result).toMatchObject({ pushed: true, changed: true });
-    expect(await git(join(projects, 'policies.git'), 'rev-parse', 'refs/heads/forestall/a1')).toBe(result.commit);
+    expect(await git(join(projects, 'policies.git'), 'rev-parse', 'refs/heads/forestall/a1')).toBe(
+      result.commit,
+    );
     expect(seen.length).toBeGreaterThan(3); // clone, fetch, push: info/refs and the pack requests
     expect(new Set(seen)).toEqual(new Set([BASIC]));
     const disk = allText(join(root, 'work'));
@@ -154,9 +198,14 @@ describe('https token', () => {
   });
 
   it('GIVEN a wrong token WHEN opening THEN FST_GIT_AUTH (terminal), and neither token nor header is in the message', async () => {
-    const url = await startGitHttp([`Basic ${Buffer.from(`${USER}:the-right-one`).toString('base64')}`]);
+    const url = await startGitHttp([
+      `Basic ${Buffer.from(`${USER}:the-right-one`).toString('base64')}`,
+    ]);
 
-    const error = await GitRepository.open(options(url, { token: TOKEN, username: USER })).then(() => undefined, (e: unknown) => e);
+    const error = await GitRepository.open(options(url, { token: TOKEN, username: USER })).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
 
     expect(error).toBeInstanceOf(GitDeliveryError);
     expect(error).toMatchObject({ code: 'FST_GIT_AUTH', errorClass: 'terminal' });
@@ -176,8 +225,13 @@ describe('https token', () => {
       res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="forestall-test"' }).end();
     });
 
-    await expect(repo.writeActionBranch({ action: { name: 'a1', type: 'EgressDeny', indicators: 1 }, path: 'deploy', manifests }))
-      .rejects.toMatchObject({ code: 'FST_GIT_AUTH' });
+    await expect(
+      repo.writeActionBranch({
+        action: { name: 'a1', type: 'EgressDeny', indicators: 1 },
+        path: 'deploy',
+        manifests,
+      }),
+    ).rejects.toMatchObject({ code: 'FST_GIT_AUTH' });
   });
 
   it('GIVEN nothing listens on the port WHEN opening THEN FST_GIT_NETWORK (transient), token-free', async () => {
@@ -185,7 +239,10 @@ describe('https token', () => {
     await new Promise<void>((resolve) => server!.close(() => resolve()));
     server = undefined;
 
-    const error = await GitRepository.open(options(url, { token: TOKEN, username: USER })).then(() => undefined, (e: unknown) => e);
+    const error = await GitRepository.open(options(url, { token: TOKEN, username: USER })).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
 
     expect(error).toMatchObject({ code: 'FST_GIT_NETWORK', errorClass: 'transient' });
     expect((error as Error).message).not.toContain(TOKEN);
@@ -193,15 +250,28 @@ describe('https token', () => {
 
   it('GIVEN a URL that does not exist on the server WHEN opening THEN FST_GIT_NOT_FOUND', async () => {
     const url = await startGitHttp([BASIC]);
-    await expect(GitRepository.open(options(url.replace('policies.git', 'missing.git'), { token: TOKEN, username: USER })))
-      .rejects.toMatchObject({ code: 'FST_GIT_NOT_FOUND', errorClass: 'terminal' });
+    await expect(
+      GitRepository.open(
+        options(url.replace('policies.git', 'missing.git'), { token: TOKEN, username: USER }),
+      ),
+    ).rejects.toMatchObject({ code: 'FST_GIT_NOT_FOUND', errorClass: 'terminal' });
   });
 });
 
 describe('ssh key', () => {
   it('GIVEN an ssh URL to a port nothing listens on WHEN opening THEN the real ssh client runs with the key and fails with FST_GIT_NETWORK', async () => {
     const keyDir = mkdtempSync(join(root, 'key-'));
-    await exec('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(keyDir, 'id'), '-C', 'forestall-test']);
+    await exec('ssh-keygen', [
+      '-q',
+      '-t',
+      'ed25519',
+      '-N',
+      '',
+      '-f',
+      join(keyDir, 'id'),
+      '-C',
+      'forestall-test',
+    ]);
     const key = readFileSync(join(keyDir, 'id'), 'utf8');
     // A port that was free a moment ago: bind, read the port, close.
     const probe = createServer();
@@ -209,7 +279,12 @@ describe('ssh key', () => {
     const port = (probe.address() as AddressInfo).port;
     await new Promise<void>((resolve) => probe.close(() => resolve()));
 
-    const error = await GitRepository.open(options(`ssh://git@127.0.0.1:${port}/policies.git`, { sshPrivateKey: key })).then(() => undefined, (e: unknown) => e);
+    const error = await GitRepository.open(
+      options(`ssh://git@127.0.0.1:${port}/policies.git`, { sshPrivateKey: key }),
+    ).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
 
     expect(error).toMatchObject({ code: 'FST_GIT_NETWORK', errorClass: 'transient' });
     expect((error as Error).message).toMatch(/connect to host 127\.0\.0\.1 port \d+/);

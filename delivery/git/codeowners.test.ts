@@ -31,7 +31,10 @@ describe('CODEOWNERS', () => {
 
   it('GIVEN a negated pattern THEN the line is skipped, as GitHub does', () => {
     expect(rules.map((r) => r.pattern)).not.toContain('!clusters/prod/forestall/keep.yaml');
-    expect(ownersOf(rules, 'clusters/prod/forestall/keep.yaml')).toEqual(['@org/security', '@alice']);
+    expect(ownersOf(rules, 'clusters/prod/forestall/keep.yaml')).toEqual([
+      '@org/security',
+      '@alice',
+    ]);
   });
 
   it('GIVEN an empty file THEN nobody owns anything', () => {

@@ -7,7 +7,12 @@ import ignore from 'ignore';
  * kept: there is no `!` negation (such lines are skipped), and `dir/*` owns the files
  * directly in dir, not deeper ones. A matching line without owners means nobody.
  */
-export const CODEOWNERS_PATHS = ['.github/CODEOWNERS', '.gitea/CODEOWNERS', 'CODEOWNERS', 'docs/CODEOWNERS'] as const;
+export const CODEOWNERS_PATHS = [
+  '.github/CODEOWNERS',
+  '.gitea/CODEOWNERS',
+  'CODEOWNERS',
+  'docs/CODEOWNERS',
+] as const;
 
 interface Rule {
   pattern: string;
@@ -24,14 +29,19 @@ export function parseCodeowners(text: string): Rule[] {
     if (!pattern || pattern.startsWith('!')) continue;
     const matcher = ignore().add(pattern);
     // `dir/*`: only the files directly in dir (gitignore would take every level below).
-    const shallow = pattern.endsWith('/*') && !pattern.includes('**') ? pattern.replace(/^\//, '').slice(0, -2) : undefined;
+    const shallow =
+      pattern.endsWith('/*') && !pattern.includes('**')
+        ? pattern.replace(/^\//, '').slice(0, -2)
+        : undefined;
     rules.push({
       pattern,
       owners: owners.filter((o) => o.startsWith('@') || o.includes('@') === false),
       matches: (path) => {
         if (!matcher.ignores(path)) return false;
         if (shallow === undefined) return true;
-        const rest = path.startsWith(`${shallow}/`) ? path.slice(shallow.length + 1) : path.slice(path.indexOf(`/${shallow}/`) + shallow.length + 2);
+        const rest = path.startsWith(`${shallow}/`)
+          ? path.slice(shallow.length + 1)
+          : path.slice(path.indexOf(`/${shallow}/`) + shallow.length + 2);
         return !rest.includes('/');
       },
     });

@@ -18,7 +18,10 @@ const ACTION_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
 export function assertActionName(name: string): void {
   if (name.length > 253 || !ACTION_NAME.test(name) || name.includes('..')) {
-    throw new GitDeliveryError('FST_GIT_INVALID_REQUEST', `action name ${JSON.stringify(name)} is not a DNS-1123 subdomain`);
+    throw new GitDeliveryError(
+      'FST_GIT_INVALID_REQUEST',
+      `action name ${JSON.stringify(name)} is not a DNS-1123 subdomain`,
+    );
   }
 }
 
@@ -40,8 +43,18 @@ export function removalBranchName(actionName: string): string {
 
 /** Branch names we accept from callers: no option-like, revision-like or odd characters. */
 export function assertBranchName(branch: string): void {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._/-]*$/.test(branch) || branch.includes('..') || branch.includes('//') || branch.endsWith('/') || branch.endsWith('.lock') || branch.endsWith('.')) {
-    throw new GitDeliveryError('FST_GIT_INVALID_REQUEST', `branch name ${JSON.stringify(branch)} is not allowed`);
+  if (
+    !/^[A-Za-z0-9][A-Za-z0-9._/-]*$/.test(branch) ||
+    branch.includes('..') ||
+    branch.includes('//') ||
+    branch.endsWith('/') ||
+    branch.endsWith('.lock') ||
+    branch.endsWith('.')
+  ) {
+    throw new GitDeliveryError(
+      'FST_GIT_INVALID_REQUEST',
+      `branch name ${JSON.stringify(branch)} is not allowed`,
+    );
   }
 }
 
@@ -51,11 +64,22 @@ export function assertBranchName(branch: string): void {
  */
 export function normalizeRepoPath(path: string): string {
   const trimmed = path.trim().replace(/\\/g, '/');
-  if (trimmed.startsWith('/')) throw new GitDeliveryError('FST_GIT_INVALID_REQUEST', `path ${JSON.stringify(path)} must be relative to the repository root`);
+  if (trimmed.startsWith('/'))
+    throw new GitDeliveryError(
+      'FST_GIT_INVALID_REQUEST',
+      `path ${JSON.stringify(path)} must be relative to the repository root`,
+    );
   const normal = posix.normalize(trimmed === '' ? '.' : trimmed).replace(/\/+$/, '') || '.';
   const segments = normal.split('/');
-  if (segments.includes('..') || segments.some((s) => s.toLowerCase() === '.git') || segments.some((s) => s.startsWith('-'))) {
-    throw new GitDeliveryError('FST_GIT_INVALID_REQUEST', `path ${JSON.stringify(path)} must stay inside the repository and outside .git`);
+  if (
+    segments.includes('..') ||
+    segments.some((s) => s.toLowerCase() === '.git') ||
+    segments.some((s) => s.startsWith('-'))
+  ) {
+    throw new GitDeliveryError(
+      'FST_GIT_INVALID_REQUEST',
+      `path ${JSON.stringify(path)} must stay inside the repository and outside .git`,
+    );
   }
   return normal;
 }
@@ -78,19 +102,38 @@ export function actionDir(path: string, actionName: string): string {
  */
 export function updateParentKustomization(dir: string): boolean {
   const file = join(dir, KUSTOMIZATION_FILE);
-  const existing = existsSync(file) ? (parse(readFileSync(file, 'utf8')) as Record<string, unknown> | null) ?? {} : {};
-  const listed = Array.isArray(existing.resources) ? existing.resources.filter((r): r is string => typeof r === 'string') : [];
+  const existing = existsSync(file)
+    ? ((parse(readFileSync(file, 'utf8')) as Record<string, unknown> | null) ?? {})
+    : {};
+  const listed = Array.isArray(existing.resources)
+    ? existing.resources.filter((r): r is string => typeof r === 'string')
+    : [];
   const actionDirs = existsSync(dir)
-    ? readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory() && !e.name.startsWith('.') && existsSync(join(dir, e.name, KUSTOMIZATION_FILE))).map((e) => e.name)
+    ? readdirSync(dir, { withFileTypes: true })
+        .filter(
+          (e) =>
+            e.isDirectory() &&
+            !e.name.startsWith('.') &&
+            existsSync(join(dir, e.name, KUSTOMIZATION_FILE)),
+        )
+        .map((e) => e.name)
     : [];
   const kept = listed.filter((entry) => {
     if (entry.includes('://') || entry.includes('/') || entry.includes('?')) return true;
-    return existsSync(join(dir, entry)) && (statSync(join(dir, entry)).isFile() || existsSync(join(dir, entry, KUSTOMIZATION_FILE)));
+    return (
+      existsSync(join(dir, entry)) &&
+      (statSync(join(dir, entry)).isFile() || existsSync(join(dir, entry, KUSTOMIZATION_FILE)))
+    );
   });
   const resources = [...new Set([...kept, ...actionDirs])].sort();
   // Nothing to list and nothing there before: do not create a file (a removal of an action that was never merged).
   if (resources.length === 0 && !existsSync(file)) return false;
-  const doc = { apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', ...existing, resources };
+  const doc = {
+    apiVersion: 'kustomize.config.k8s.io/v1beta1',
+    kind: 'Kustomization',
+    ...existing,
+    resources,
+  };
   const text = stringify(doc, { lineWidth: 0 });
   if (existsSync(file) && readFileSync(file, 'utf8') === text) return false;
   mkdirSync(dir, { recursive: true });

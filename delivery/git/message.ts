@@ -45,15 +45,25 @@ export function commitSubject(verb: CommitVerb, action: ActionSummary): string {
 }
 
 /** The body: facts about the action, one per line, then the caller's own text. */
-export function commitBody(verb: CommitVerb, action: ActionSummary, dir: string, files: readonly string[], extra?: string): string {
+export function commitBody(
+  verb: CommitVerb,
+  action: ActionSummary,
+  dir: string,
+  files: readonly string[],
+  extra?: string,
+): string {
   const lines: string[] = [];
-  lines.push(verb === 'remove'
-    ? `Removes the objects of PreemptiveAction ${action.name} (${dir}/).`
-    : `${verb === 'add' ? 'Adds' : 'Updates'} the objects that enforce PreemptiveAction ${action.name} (${dir}/).`);
+  lines.push(
+    verb === 'remove'
+      ? `Removes the objects of PreemptiveAction ${action.name} (${dir}/).`
+      : `${verb === 'add' ? 'Adds' : 'Updates'} the objects that enforce PreemptiveAction ${action.name} (${dir}/).`,
+  );
   lines.push('');
   if (action.policy) lines.push(`Policy: ${action.policy}`);
   if (action.feeds?.length) lines.push(`Feeds: ${action.feeds.join(', ')}`);
-  lines.push(`Indicators: ${action.indicators}${action.confidence !== undefined ? `, highest confidence ${action.confidence}` : ''}`);
+  lines.push(
+    `Indicators: ${action.indicators}${action.confidence !== undefined ? `, highest confidence ${action.confidence}` : ''}`,
+  );
   if (action.digest) lines.push(`Digest: ${action.digest}`);
   if (action.reason) lines.push(`Review: ${action.reason}`);
   if (action.expiresAt) lines.push(`Expires: ${action.expiresAt}`);

@@ -40,14 +40,23 @@ import { writeKustomization } from '../../connectors/render.js';
 import type { Manifest } from '../../connectors/types.js';
 import { codeForGitOutput, GitDeliveryError, type GitErrorCode } from './errors.js';
 import {
-  actionBranchName, actionDir, assertActionName, assertBranchName, normalizeRepoPath, removalBranchName, updateParentKustomization,
+  actionBranchName,
+  actionDir,
+  assertActionName,
+  assertBranchName,
+  normalizeRepoPath,
+  removalBranchName,
+  updateParentKustomization,
 } from './layout.js';
 import { commitBody, commitSubject, type ActionSummary, type CommitVerb } from './message.js';
 
 /** https: a token (Basic with `username`, else Bearer); ssh: a private key, and optionally pinned host keys. */
 export type GitAuth =
   | { token?: string; username?: string }
-  | { sshPrivateKey: string; /** known_hosts lines; when given, host keys are checked strictly instead of trusted on first use. */ knownHosts?: string };
+  | {
+      sshPrivateKey: string;
+      /** known_hosts lines; when given, host keys are checked strictly instead of trusted on first use. */ knownHosts?: string;
+    };
 
 export interface GitRepositoryOptions {
   /** https://, http:// (loopback only when a token is used), ssh://, user@host:path, or a local path. Never with credentials in it. */
@@ -122,7 +131,10 @@ const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
  * error type, which would lose the exit code.
  */
 class GitExit extends GitError {
-  constructor(readonly exitCode: number, readonly stderr: string) {
+  constructor(
+    readonly exitCode: number,
+    readonly stderr: string,
+  ) {
     super(undefined, stderr.trim() || `git exited with ${exitCode}`);
   }
 }
@@ -137,7 +149,12 @@ export class GitRepository {
   private readonly ssh: boolean;
   private queue: Promise<unknown> = Promise.resolve();
 
-  private constructor(private readonly options: GitRepositoryOptions, secrets: string[], env: Record<string, string>, ssh: boolean) {
+  private constructor(
+    private readonly options: GitRepositoryOptions,
+    secrets: string[],
+    env: Record<string, string>,
+    ssh: boolean,
+  ) {
     this.dir = join(options.workDir, 'repo');
     this.baseBranch = options.baseBranch;
     this.secrets = secrets;
@@ -151,7 +168,10 @@ export class GitRepository {
     validateUrl(options.url, 'token' in options.auth && options.auth.token !== undefined);
     assertBranchName(options.baseBranch);
     if (!options.author.name.trim() || !/^[^\s<>]+@[^\s<>]+$/.test(options.author.email)) {
-      throw new GitDeliveryError('FST_GIT_INVALID_REQUEST', 'the commit author needs a name and an email address');
+      throw new GitDeliveryError(
+        'FST_GIT_INVALID_REQUEST',
+        'the commit author needs a name and an email address',
+      );
     }
     await mkdir(options.workDir, { recursive: true });
     const { env, secrets, ssh } = await gitEnvironment(options);
@@ -181,7 +201,9 @@ export class GitRepository {
 
   /** A branch that deletes `<path>/<action>/` and drops it from the parent kustomization (expiry, lift), pushed like writeActionBranch. */
   removalBranch(request: RemovalRequest): Promise<BranchResult> {
-    return this.exclusive(async () => this.pushUnlocked(await this.prepareRemovalUnlocked(request)));
+    return this.exclusive(async () =>
+      this.pushUnlocked(await this.prepareRemovalUnlocked(request)),
+    );
   }
 
   prepareRemovalBranch(request: RemovalRequest): Promise<PreparedBranch> {
@@ -197,7 +219,12 @@ export class GitRepository {
   remoteBranchHead(branch: string): Promise<string | undefined> {
     assertBranchName(branch);
     return this.exclusive(async () => {
-      const out = await this.run('fetch', ['ls-remote', '--heads', 'origin', `refs/heads/${branch}`]);
+      const out = await this.run('fetch', [
+        'ls-remote',
+        '--heads',
+        'origin',
+        `refs/heads/${branch}`,
+      ]);
       const line = out.split('\n').find((l) => l.endsWith(`\trefs/heads/${branch}`));
       return line?.split('\t')[0];
     });
@@ -231,7 +258,10 @@ export class GitRepository {
   deleteRemoteBranch(branch: string, expected?: string): Promise<void> {
     assertBranchName(branch);
     return this.exclusive(async () => {
-      const lease = expected === undefined ? '--force-with-lease' : `--force-with-lease=refs/heads/${branch}:${expected}`;
+      const lease =
+        expected === undefined
+          ? '--force-with-lease'
+          : `--force-with-lease=refs/heads/${branch}:${expected}`;
       const current = await this.revParse(`refs/remotes/origin/${branch}`);
       if (current === undefined && expected === undefined) return;
       await this.run('push', ['push', lease, 'origin', `:refs/heads/${branch}`]);
@@ -247,12 +277,21 @@ export class GitRepository {
     assertBranchName(branch);
     const dir = actionDir(path, request.action.name);
     let files: string[] = [];
-    return this.prepareUnlocked(branch, path, dir, (worktree) => {
-      files = writeKustomization(join(worktree, dir), request.manifests).files;
-    }, async (base) => {
-      const verb: CommitVerb = (await this.existsIn(base, dir)) ? 'update' : 'add';
-      return [commitSubject(verb, request.action), commitBody(verb, request.action, dir, files, request.message)];
-    });
+    return this.prepareUnlocked(
+      branch,
+      path,
+      dir,
+      (worktree) => {
+        files = writeKustomization(join(worktree, dir), request.manifests).files;
+      },
+      async (base) => {
+        const verb: CommitVerb = (await this.existsIn(base, dir)) ? 'update' : 'add';
+        return [
+          commitSubject(verb, request.action),
+          commitBody(verb, request.action, dir, files, request.message),
+        ];
+      },
+    );
   }
 
   private async prepareRemovalUnlocked(request: RemovalRequest): Promise<PreparedBranch> {
@@ -261,9 +300,19 @@ export class GitRepository {
     const branch = request.branch ?? removalBranchName(request.action.name);
     assertBranchName(branch);
     const dir = actionDir(path, request.action.name);
-    return this.prepareUnlocked(branch, path, dir, async (worktree) => {
-      await rm(join(worktree, dir), { recursive: true, force: true });
-    }, () => Promise.resolve([commitSubject('remove', request.action), commitBody('remove', request.action, dir, [], request.message)]));
+    return this.prepareUnlocked(
+      branch,
+      path,
+      dir,
+      async (worktree) => {
+        await rm(join(worktree, dir), { recursive: true, force: true });
+      },
+      () =>
+        Promise.resolve([
+          commitSubject('remove', request.action),
+          commitBody('remove', request.action, dir, [], request.message),
+        ]),
+    );
   }
 
   /**
@@ -292,7 +341,8 @@ export class GitRepository {
         start = remote;
       } else {
         const mergeBase = await this.mergeBase(base, remote);
-        if (mergeBase !== undefined && !(await this.changedBetween(mergeBase, base, owned))) start = remote;
+        if (mergeBase !== undefined && !(await this.changedBetween(mergeBase, base, owned)))
+          start = remote;
         else rebuilt = true;
       }
     }
@@ -309,19 +359,33 @@ export class GitRepository {
     const changed = !alreadyInBase && (await this.stagedDiffers('HEAD', ['.']));
     if (!changed) {
       await this.run('local', ['reset', '--hard', '-q']);
-      return { branch, commit: remote ?? base, base, expected: remote, changed: false, rebuilt: false, alreadyInBase };
+      return {
+        branch,
+        commit: remote ?? base,
+        base,
+        expected: remote,
+        changed: false,
+        rebuilt: false,
+        alreadyInBase,
+      };
     }
     const [subject, body] = await message(base);
     await this.run('local', ['commit', '--no-verify', '-q', '-m', subject, '-m', body]);
     const commit = await this.revParse('HEAD');
-    if (commit === undefined) throw new GitDeliveryError('FST_GIT_COMMAND', `the commit on ${branch} cannot be read back`);
+    if (commit === undefined)
+      throw new GitDeliveryError('FST_GIT_COMMAND', `the commit on ${branch} cannot be read back`);
     return { branch, commit, base, expected: remote, changed: true, rebuilt, alreadyInBase: false };
   }
 
   private async pushUnlocked(prepared: PreparedBranch): Promise<BranchResult> {
     const { expected, ...result } = prepared;
     if (!prepared.changed) return { ...result, pushed: false };
-    await this.run('push', ['push', `--force-with-lease=refs/heads/${prepared.branch}:${expected ?? ''}`, 'origin', `${prepared.commit}:refs/heads/${prepared.branch}`]);
+    await this.run('push', [
+      'push',
+      `--force-with-lease=refs/heads/${prepared.branch}:${expected ?? ''}`,
+      'origin',
+      `${prepared.commit}:refs/heads/${prepared.branch}`,
+    ]);
     return { ...result, pushed: true };
   }
 
@@ -333,7 +397,20 @@ export class GitRepository {
     }
     // Absent, or left half-made by a crash: start over.
     await rm(this.dir, { recursive: true, force: true });
-    await this.run('clone', ['clone', '--no-checkout', '--no-tags', '--origin', 'origin', '--', this.options.url, this.dir], this.options.workDir);
+    await this.run(
+      'clone',
+      [
+        'clone',
+        '--no-checkout',
+        '--no-tags',
+        '--origin',
+        'origin',
+        '--',
+        this.options.url,
+        this.dir,
+      ],
+      this.options.workDir,
+    );
   }
 
   private async isUsableClone(): Promise<boolean> {
@@ -347,18 +424,31 @@ export class GitRepository {
   }
 
   private async fetchUnlocked(): Promise<void> {
-    await this.run('fetch', ['fetch', '--prune', '--no-tags', 'origin', '+refs/heads/*:refs/remotes/origin/*']);
+    await this.run('fetch', [
+      'fetch',
+      '--prune',
+      '--no-tags',
+      'origin',
+      '+refs/heads/*:refs/remotes/origin/*',
+    ]);
   }
 
   private async baseHead(): Promise<string> {
     const base = await this.revParse(`refs/remotes/origin/${this.baseBranch}`);
-    if (base === undefined) throw new GitDeliveryError('FST_GIT_BASE_NOT_FOUND', `the repository has no branch ${this.baseBranch}`);
+    if (base === undefined)
+      throw new GitDeliveryError(
+        'FST_GIT_BASE_NOT_FOUND',
+        `the repository has no branch ${this.baseBranch}`,
+      );
     return base;
   }
 
   private async revParse(ref: string): Promise<string | undefined> {
     try {
-      return (await this.run('local', ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`])).trim() || undefined;
+      return (
+        (await this.run('local', ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`])).trim() ||
+        undefined
+      );
     } catch (err) {
       if (err instanceof GitDeliveryError && err.code === 'FST_GIT_COMMAND') return undefined;
       throw err;
@@ -377,7 +467,11 @@ export class GitRepository {
     }
   }
 
-  private async changedBetween(from: string, to: string, paths: readonly string[]): Promise<boolean> {
+  private async changedBetween(
+    from: string,
+    to: string,
+    paths: readonly string[],
+  ): Promise<boolean> {
     return (await this.exitCode(['diff', '--quiet', from, to, '--', ...paths])) !== 0;
   }
 
@@ -400,7 +494,11 @@ export class GitRepository {
     }
   }
 
-  private async run(operation: 'fetch' | 'clone' | 'push' | 'local', args: string[], cwd = this.dir): Promise<string> {
+  private async run(
+    operation: 'fetch' | 'clone' | 'push' | 'local',
+    args: string[],
+    cwd = this.dir,
+  ): Promise<string> {
     try {
       return await this.git(cwd).raw(args);
     } catch (err) {
@@ -408,7 +506,11 @@ export class GitRepository {
     }
   }
 
-  private failure(operation: 'fetch' | 'clone' | 'push' | 'local', args: readonly string[], err: unknown): GitDeliveryError {
+  private failure(
+    operation: 'fetch' | 'clone' | 'push' | 'local',
+    args: readonly string[],
+    err: unknown,
+  ): GitDeliveryError {
     const text = err instanceof Error ? err.message : String(err);
     const code: GitErrorCode = codeForGitOutput(operation, text);
     return new GitDeliveryError(code, `git ${args[0] ?? ''} failed: ${text.trim()}`, this.secrets);
@@ -419,7 +521,11 @@ export class GitRepository {
       baseDir: cwd,
       maxConcurrentProcesses: 1,
       allowEnvironment: this.allowEnvironment,
-      unsafe: { allowUnsafeConfigEnvCount: true, allowUnsafeConfigPaths: true, allowUnsafeSshCommand: this.ssh },
+      unsafe: {
+        allowUnsafeConfigEnvCount: true,
+        allowUnsafeConfigPaths: true,
+        allowUnsafeSshCommand: this.ssh,
+      },
       timeout: { block: this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS },
       ...(this.options.signal ? { abort: this.options.signal } : {}),
       // simple-git treats a non-zero exit with an empty stderr as success; callers here
@@ -445,9 +551,12 @@ function isGuardedEnvKey(key: string): boolean {
   return k.startsWith('git') || ['editor', 'pager', 'visual', 'prefix', 'ssh_askpass'].includes(k);
 }
 
-async function gitEnvironment(options: GitRepositoryOptions): Promise<{ env: Record<string, string>; secrets: string[]; ssh: boolean }> {
+async function gitEnvironment(
+  options: GitRepositoryOptions,
+): Promise<{ env: Record<string, string>; secrets: string[]; ssh: boolean }> {
   const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(options.env)) if (value !== undefined && !isGuardedEnvKey(key)) env[key] = value;
+  for (const [key, value] of Object.entries(options.env))
+    if (value !== undefined && !isGuardedEnvKey(key)) env[key] = value;
   Object.assign(env, {
     LC_ALL: 'C',
     GIT_TERMINAL_PROMPT: '0',
@@ -458,7 +567,10 @@ async function gitEnvironment(options: GitRepositoryOptions): Promise<{ env: Rec
     GIT_COMMITTER_NAME: options.author.name,
     GIT_COMMITTER_EMAIL: options.author.email,
   });
-  const config: [string, string][] = [['commit.gpgSign', 'false'], ['core.autocrlf', 'false']];
+  const config: [string, string][] = [
+    ['commit.gpgSign', 'false'],
+    ['core.autocrlf', 'false'],
+  ];
   const secrets: string[] = [];
   let ssh = false;
 
@@ -470,19 +582,36 @@ async function gitEnvironment(options: GitRepositoryOptions): Promise<{ env: Rec
     const keyFile = join(sshDir, 'id_forestall');
     const knownHosts = join(sshDir, 'known_hosts');
     // OpenSSH refuses a key file without its final newline, and one others can read.
-    const key = options.auth.sshPrivateKey.endsWith('\n') ? options.auth.sshPrivateKey : `${options.auth.sshPrivateKey}\n`;
+    const key = options.auth.sshPrivateKey.endsWith('\n')
+      ? options.auth.sshPrivateKey
+      : `${options.auth.sshPrivateKey}\n`;
     await writeFile(keyFile, key, { mode: 0o600 });
     await chmod(keyFile, 0o600);
-    if (options.auth.knownHosts !== undefined) await writeFile(knownHosts, options.auth.knownHosts, { mode: 0o600 });
+    if (options.auth.knownHosts !== undefined)
+      await writeFile(knownHosts, options.auth.knownHosts, { mode: 0o600 });
     else if (!existsSync(knownHosts)) await writeFile(knownHosts, '', { mode: 0o600 });
     const strict = options.auth.knownHosts !== undefined ? 'yes' : 'accept-new';
     env.GIT_SSH_COMMAND = [
-      'ssh', '-F', '/dev/null', '-i', shellQuote(keyFile), '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes',
-      '-o', `StrictHostKeyChecking=${strict}`, '-o', `UserKnownHostsFile=${shellQuote(knownHosts)}`,
+      'ssh',
+      '-F',
+      '/dev/null',
+      '-i',
+      shellQuote(keyFile),
+      '-o',
+      'IdentitiesOnly=yes',
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      `StrictHostKeyChecking=${strict}`,
+      '-o',
+      `UserKnownHostsFile=${shellQuote(knownHosts)}`,
     ].join(' ');
   } else if (options.auth.token !== undefined && options.auth.token !== '') {
     const { token, username } = options.auth;
-    const credential = username !== undefined ? Buffer.from(`${username}:${token}`, 'utf8').toString('base64') : token;
+    const credential =
+      username !== undefined
+        ? Buffer.from(`${username}:${token}`, 'utf8').toString('base64')
+        : token;
     const header = `Authorization: ${username !== undefined ? 'Basic' : 'Bearer'} ${credential}`;
     secrets.push(header, credential, token);
     config.push(['http.extraHeader', header]);
@@ -509,12 +638,19 @@ function shellQuote(text: string): string {
  * plain http anywhere but loopback.
  */
 function validateUrl(url: string, withToken: boolean): void {
-  const invalid = (why: string) => new GitDeliveryError('FST_GIT_INVALID_REQUEST', `repository URL ${url.replace(/\/\/[^/@]*@/, '//[REDACTED]@')}: ${why}`);
-  if (url.trim() === '' || url.startsWith('-') || /\s/.test(url)) throw invalid('not a repository URL');
-  if (/^[a-z][a-z0-9+.-]*::/i.test(url)) throw invalid('remote helper syntax (transport::address) is not allowed');
+  const invalid = (why: string) =>
+    new GitDeliveryError(
+      'FST_GIT_INVALID_REQUEST',
+      `repository URL ${url.replace(/\/\/[^/@]*@/, '//[REDACTED]@')}: ${why}`,
+    );
+  if (url.trim() === '' || url.startsWith('-') || /\s/.test(url))
+    throw invalid('not a repository URL');
+  if (/^[a-z][a-z0-9+.-]*::/i.test(url))
+    throw invalid('remote helper syntax (transport::address) is not allowed');
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase();
   if (scheme === undefined) return; // scp-like or a local path
-  if (!['https', 'http', 'ssh', 'file'].includes(scheme)) throw invalid(`the ${scheme}:// transport is not supported`);
+  if (!['https', 'http', 'ssh', 'file'].includes(scheme))
+    throw invalid(`the ${scheme}:// transport is not supported`);
   if (scheme === 'https' || scheme === 'http') {
     let parsed: URL;
     try {
@@ -522,7 +658,9 @@ function validateUrl(url: string, withToken: boolean): void {
     } catch {
       throw invalid('not a valid URL');
     }
-    if (parsed.username !== '' || parsed.password !== '') throw invalid('credentials must come from auth, not the URL');
-    if (scheme === 'http' && withToken && !LOOPBACK.has(parsed.hostname)) throw invalid('a token is only sent over https (plain http is allowed on loopback only)');
+    if (parsed.username !== '' || parsed.password !== '')
+      throw invalid('credentials must come from auth, not the URL');
+    if (scheme === 'http' && withToken && !LOOPBACK.has(parsed.hostname))
+      throw invalid('a token is only sent over https (plain http is allowed on loopback only)');
   }
 }

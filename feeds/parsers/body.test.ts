@@ -40,7 +40,9 @@ describe('readJsonBody', () => {
 
   it('GIVEN a broken body after a byte-order mark THEN the offset counts from the first byte received', async () => {
     const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('[1,]')]);
-    await expect(readJsonBody(bytesBody(bytes), 'x')).rejects.toThrow('x: body is not JSON: Unexpected token \']\' at byte 6');
+    await expect(readJsonBody(bytesBody(bytes), 'x')).rejects.toThrow(
+      "x: body is not JSON: Unexpected token ']' at byte 6",
+    );
   });
 });
 
@@ -57,6 +59,8 @@ describe('gunzipIfCompressed', () => {
 
   it('GIVEN a gzip body cut short THEN reading it fails', async () => {
     const gz = gzipSync('x'.repeat(10_000));
-    await expect(text(gunzipIfCompressed(bytesBody(gz.subarray(0, gz.length - 10))))).rejects.toThrow('unexpected end of file');
+    await expect(
+      text(gunzipIfCompressed(bytesBody(gz.subarray(0, gz.length - 10)))),
+    ).rejects.toThrow('unexpected end of file');
   });
 });

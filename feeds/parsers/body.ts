@@ -19,7 +19,9 @@ export async function collectBytes(body: AsyncIterable<Uint8Array>): Promise<Buf
   const chunks: Buffer[] = [];
   let length = 0;
   for await (const chunk of body) {
-    const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const b = Buffer.isBuffer(chunk)
+      ? chunk
+      : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     chunks.push(b);
     length += b.length;
   }
@@ -44,7 +46,10 @@ function bomLength(buf: Uint8Array): number {
  * A leading UTF-8 byte-order mark is skipped (some exporters write one; JSON.parse
  * rejects it). Byte offsets count from the start of the body as received.
  */
-export async function readJsonBody(body: AsyncIterable<Uint8Array>, label: string): Promise<unknown> {
+export async function readJsonBody(
+  body: AsyncIterable<Uint8Array>,
+  label: string,
+): Promise<unknown> {
   const buf = await collectBytes(body);
   const skip = bomLength(buf);
   if (buf.length - skip === 0 || isAllWhitespace(buf, skip)) {
@@ -108,7 +113,11 @@ export function jsonSyntaxErrorOffset(buf: Uint8Array, start = 0): number | unde
   const n = buf.length;
   const afterValue = (): Expect => {
     const top = stack[stack.length - 1];
-    return top === undefined ? Expect.End : top === 0x5b ? Expect.CommaOrArrayEnd : Expect.CommaOrObjectEnd;
+    return top === undefined
+      ? Expect.End
+      : top === 0x5b
+        ? Expect.CommaOrArrayEnd
+        : Expect.CommaOrObjectEnd;
   };
   while (i < n) {
     const c = buf[i]!;
@@ -170,7 +179,12 @@ export function jsonSyntaxErrorOffset(buf: Uint8Array, start = 0): number | unde
           i++;
           continue;
         }
-        const end = c === 0x22 ? scanString(buf, i) : c === 0x2d || (c >= 0x30 && c <= 0x39) ? scanNumber(buf, i) : scanLiteral(buf, i);
+        const end =
+          c === 0x22
+            ? scanString(buf, i)
+            : c === 0x2d || (c >= 0x30 && c <= 0x39)
+              ? scanNumber(buf, i)
+              : scanLiteral(buf, i);
         if (end < 0) return -end - 1;
         i = end;
         expect = afterValue();
@@ -255,7 +269,9 @@ function scanLiteral(buf: Uint8Array, i: number): number {
  * application/gzip rather than with Content-Encoding, so the HTTP layer leaves it
  * compressed. Decompression streams: nothing is buffered beyond zlib's window.
  */
-export async function* gunzipIfCompressed(body: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+export async function* gunzipIfCompressed(
+  body: AsyncIterable<Uint8Array>,
+): AsyncGenerator<Uint8Array> {
   const it = body[Symbol.asyncIterator]();
   // Two bytes decide; gather them even if the first chunk holds only one.
   const head: Uint8Array[] = [];

@@ -43,7 +43,10 @@ export const DEFAULT_MAX_RECORD_CHARS = 1 << 20;
 /** Validates a delimiter before any byte is read, so a bad spec fails with a clear message. */
 export function checkDelimiter(delimiter: string, label: string): void {
   if (delimiter.length === 0) throw new Error(`${label}: the delimiter is empty`);
-  if (/["\r\n]/.test(delimiter)) throw new Error(`${label}: the delimiter ${JSON.stringify(delimiter)} may not contain a quote or a line break`);
+  if (/["\r\n]/.test(delimiter))
+    throw new Error(
+      `${label}: the delimiter ${JSON.stringify(delimiter)} may not contain a quote or a line break`,
+    );
 }
 
 class RowAssembler {
@@ -80,7 +83,9 @@ class RowAssembler {
     }
     this.length += line.length + 1;
     if (this.length > this.maxChars) {
-      throw new Error(`${this.label}: the record starting on line ${this.startLine} is longer than ${this.maxChars} characters (an unbalanced quote?)`);
+      throw new Error(
+        `${this.label}: the record starting on line ${this.startLine} is longer than ${this.maxChars} characters (an unbalanced quote?)`,
+      );
     }
     const n = line.length;
     for (;;) {
@@ -128,7 +133,10 @@ class RowAssembler {
 }
 
 /** Yields the records of a delimited body, streaming; see the module comment for the contract. */
-export async function* csvRows(body: AsyncIterable<Uint8Array>, options: CsvRowOptions): AsyncGenerator<CsvRow> {
+export async function* csvRows(
+  body: AsyncIterable<Uint8Array>,
+  options: CsvRowOptions,
+): AsyncGenerator<CsvRow> {
   const { delimiter, label } = options;
   checkDelimiter(delimiter, label);
   const comment = options.commentPrefix ?? '';
@@ -179,6 +187,8 @@ export async function* csvRows(body: AsyncIterable<Uint8Array>, options: CsvRowO
   }
   yield* splitLines(carry + decoder.decode(), true);
   if (assembler.inQuotes) {
-    throw new Error(`${label}: the quoted field opened on line ${assembler.startLine} is never closed`);
+    throw new Error(
+      `${label}: the quoted field opened on line ${assembler.startLine} is never closed`,
+    );
   }
 }

@@ -45,8 +45,17 @@ describe('parseCsv', () => {
     const { records, rejected } = await collect(parseCsv(fileBody(IPSUM), ipsumOptions));
     expect(rejected).toEqual([]);
     expect(records).toHaveLength(120_430);
-    expect(records[0]).toEqual({ kind: 'record', value: '77.90.185.20', ref: 'line 8', record: { value: '77.90.185.20', score: 10, columns: ['77.90.185.20', '10'] } });
-    expect(records.at(-1)).toMatchObject({ value: '162.251.62.103', ref: 'line 120437', record: { score: 1 } });
+    expect(records[0]).toEqual({
+      kind: 'record',
+      value: '77.90.185.20',
+      ref: 'line 8',
+      record: { value: '77.90.185.20', score: 10, columns: ['77.90.185.20', '10'] },
+    });
+    expect(records.at(-1)).toMatchObject({
+      value: '162.251.62.103',
+      ref: 'line 120437',
+      record: { score: 1 },
+    });
     const byScore = new Map<unknown, number>();
     for (const r of records) byScore.set(r.record.score, (byScore.get(r.record.score) ?? 0) + 1);
     expect(byScore.get(10)).toBe(3);
@@ -68,8 +77,12 @@ describe('parseCsv', () => {
     expect(rejected).toEqual([]);
     expect(summary(records)).toEqual(SAMPLE_EXPECTED);
     expect(records[0]!.record).toEqual({
-      indicator: '198.51.100.7', score: 80, type: 'ip-dst', note: 'C2, seen twice',
-      value: '198.51.100.7', columns: ['198.51.100.7', '80', 'ip-dst', 'C2, seen twice'],
+      indicator: '198.51.100.7',
+      score: 80,
+      type: 'ip-dst',
+      note: 'C2, seen twice',
+      value: '198.51.100.7',
+      columns: ['198.51.100.7', '80', 'ip-dst', 'C2, seen twice'],
     });
     expect(records[5]!.attributes).toEqual({ hashAlgorithm: 'md5' });
   });
@@ -85,15 +98,25 @@ describe('parseCsv', () => {
   });
 
   it('GIVEN no header option THEN the header row is a record, and an unknown type name rejects it', async () => {
-    const { records, rejected } = await collect(parseCsv(bytesBody(SAMPLE), { valueColumn: 0, typeColumn: 2 }));
+    const { records, rejected } = await collect(
+      parseCsv(bytesBody(SAMPLE), { valueColumn: 0, typeColumn: 2 }),
+    );
     expect(records).toHaveLength(7);
-    expect(rejected).toEqual([{ kind: 'rejected', ref: 'line 2', reason: expect.stringMatching(/^type "type" in column 2 is not one of ip, ip-src, /) }]);
+    expect(rejected).toEqual([
+      {
+        kind: 'rejected',
+        ref: 'line 2',
+        reason: expect.stringMatching(/^type "type" in column 2 is not one of ip, ip-src, /),
+      },
+    ]);
     expect(records[0]!.record).not.toHaveProperty('indicator');
   });
 
   it('GIVEN rows that are short, empty, badly quoted or carry a non-numeric score THEN each is rejected with its line and reason, and good rows still come out', async () => {
     const body = 'a.example,1\nonlyvalue\n,5\n"x.example"junk,2\nb.example,high\nc.example,\n';
-    const { records, rejected } = await collect(parseCsv(bytesBody(body), { valueColumn: 0, scoreColumn: 1 }));
+    const { records, rejected } = await collect(
+      parseCsv(bytesBody(body), { valueColumn: 0, scoreColumn: 1 }),
+    );
     expect(records.map((r) => [r.ref, r.value, r.record.score])).toEqual([
       ['line 1', 'a.example', 1],
       ['line 2', 'onlyvalue', undefined],
@@ -105,7 +128,13 @@ describe('parseCsv', () => {
       { kind: 'rejected', ref: 'line 5', reason: 'score "high" in column 1 is not a number' },
     ]);
     const short = await collect(parseCsv(bytesBody('a;b\n'), { delimiter: ';', valueColumn: 2 }));
-    expect(short.rejected).toEqual([{ kind: 'rejected', ref: 'line 1', reason: 'the row has 2 columns, so value column 2 is missing' }]);
+    expect(short.rejected).toEqual([
+      {
+        kind: 'rejected',
+        ref: 'line 1',
+        reason: 'the row has 2 columns, so value column 2 is missing',
+      },
+    ]);
   });
 
   it('GIVEN a type column naming logins THEN those rows are account hints, and a row without a type stays unhinted', async () => {
@@ -117,7 +146,9 @@ describe('parseCsv', () => {
       '"dave@example.com",60,target-user',
       'eve@example.com,50,',
     ].join('\n');
-    const { records, rejected } = await collect(parseCsv(bytesBody(body), { header: true, valueColumn: 0, scoreColumn: 1, typeColumn: 2 }));
+    const { records, rejected } = await collect(
+      parseCsv(bytesBody(body), { header: true, valueColumn: 0, scoreColumn: 1, typeColumn: 2 }),
+    );
     expect(rejected).toEqual([]);
     // The parser hands the value over as written; normalise() lower-cases it.
     expect(records.map((r) => [r.ref, r.value, r.typeHint])).toEqual([
@@ -130,15 +161,26 @@ describe('parseCsv', () => {
   });
 
   it('GIVEN a quote that is never closed THEN the whole body is refused, naming the line where it opened', async () => {
-    const err = await parseError(parseCsv(bytesBody('ok.example\n"broken.example,3\nmore\nlines\n'), {}));
+    const err = await parseError(
+      parseCsv(bytesBody('ok.example\n"broken.example,3\nmore\nlines\n'), {}),
+    );
     expect(err.message).toBe('csv: the quoted field opened on line 2 is never closed');
   });
 
   it('GIVEN a custom comment prefix, a ";" delimiter and the single-quoted YAML "\\t" THEN they are honoured', async () => {
-    const semi = await collect(parseCsv(bytesBody('// note\n1.2.3.4;x\n#kept.example;y\n'), { delimiter: ';', commentPrefix: '//' }));
+    const semi = await collect(
+      parseCsv(bytesBody('// note\n1.2.3.4;x\n#kept.example;y\n'), {
+        delimiter: ';',
+        commentPrefix: '//',
+      }),
+    );
     expect(semi.records.map((r) => r.value)).toEqual(['1.2.3.4', '#kept.example']);
-    const tab = await collect(parseCsv(bytesBody('1.2.3.4\t9\n'), { delimiter: '\\t', scoreColumn: 1 }));
+    const tab = await collect(
+      parseCsv(bytesBody('1.2.3.4\t9\n'), { delimiter: '\\t', scoreColumn: 1 }),
+    );
     expect(tab.records[0]!.record.score).toBe(9);
-    await expect(collect(parseCsv(bytesBody('x'), { delimiter: '"' }))).rejects.toThrow('csv: the delimiter "\\"" may not contain a quote or a line break');
+    await expect(collect(parseCsv(bytesBody('x'), { delimiter: '"' }))).rejects.toThrow(
+      'csv: the delimiter "\\"" may not contain a quote or a line break',
+    );
   });
 });

@@ -30,7 +30,10 @@ function checkColumn(name: string, value: number | undefined): void {
   }
 }
 
-export const parseCsv: Parser = async function* parseCsv(body: AsyncIterable<Uint8Array>, options: ParserOptions): AsyncGenerator<ParserItem> {
+export const parseCsv: Parser = async function* parseCsv(
+  body: AsyncIterable<Uint8Array>,
+  options: ParserOptions,
+): AsyncGenerator<ParserItem> {
   const valueColumn = options.valueColumn ?? 0;
   const { scoreColumn, typeColumn } = options;
   checkColumn('valueColumn', valueColumn);
@@ -51,17 +54,28 @@ export const parseCsv: Parser = async function* parseCsv(body: AsyncIterable<Uin
   }
 };
 
-function toItem(row: CsvRow, names: string[] | undefined, valueColumn: number, scoreColumn: number | undefined, typeColumn: number | undefined): ParserItem {
+function toItem(
+  row: CsvRow,
+  names: string[] | undefined,
+  valueColumn: number,
+  scoreColumn: number | undefined,
+  typeColumn: number | undefined,
+): ParserItem {
   const ref = `line ${row.line}`;
   const { fields } = row;
   if (row.malformed) return { kind: 'rejected', ref, reason: row.malformed };
   const rawValue = fields[valueColumn];
   if (rawValue === undefined) {
-    return { kind: 'rejected', ref, reason: `the row has ${fields.length} columns, so value column ${valueColumn} is missing` };
+    return {
+      kind: 'rejected',
+      ref,
+      reason: `the row has ${fields.length} columns, so value column ${valueColumn} is missing`,
+    };
   }
   // Surrounding spaces are CSV layout ("a, b"), not part of the value.
   const value = rawValue.trim();
-  if (value === '') return { kind: 'rejected', ref, reason: `value column ${valueColumn} is empty` };
+  if (value === '')
+    return { kind: 'rejected', ref, reason: `value column ${valueColumn} is empty` };
 
   let score: number | undefined;
   if (scoreColumn !== undefined) {
@@ -70,7 +84,12 @@ function toItem(row: CsvRow, names: string[] | undefined, valueColumn: number, s
     // one that is there but not a number means the columns are not what the spec says.
     if (rawScore !== '') {
       score = Number(rawScore);
-      if (!Number.isFinite(score)) return { kind: 'rejected', ref, reason: `score ${JSON.stringify(rawScore)} in column ${scoreColumn} is not a number` };
+      if (!Number.isFinite(score))
+        return {
+          kind: 'rejected',
+          ref,
+          reason: `score ${JSON.stringify(rawScore)} in column ${scoreColumn} is not a number`,
+        };
     }
   }
 
@@ -83,7 +102,11 @@ function toItem(row: CsvRow, names: string[] | undefined, valueColumn: number, s
       // A type we cannot map is usually one we cannot enforce (filename, mutex); guessing
       // from the value could turn, say, a mail server's address into a network block.
       if (!hint) {
-        return { kind: 'rejected', ref, reason: `type ${JSON.stringify(typeName)} in column ${typeColumn} is not one of ${KNOWN_TYPE_NAMES.join(', ')}` };
+        return {
+          kind: 'rejected',
+          ref,
+          reason: `type ${JSON.stringify(typeName)} in column ${typeColumn} is not one of ${KNOWN_TYPE_NAMES.join(', ')}`,
+        };
       }
     }
   }
@@ -92,7 +115,8 @@ function toItem(row: CsvRow, names: string[] | undefined, valueColumn: number, s
   if (names) {
     names.forEach((name, i) => {
       // __proto__ would be taken as the object's prototype, not as a key.
-      if (name !== '' && name !== '__proto__' && !Object.hasOwn(record, name)) record[name] = fields[i] ?? '';
+      if (name !== '' && name !== '__proto__' && !Object.hasOwn(record, name))
+        record[name] = fields[i] ?? '';
     });
   }
   record.value = value;

@@ -48,7 +48,9 @@ function headerColumns(row: CsvRow): Columns {
   const epss = names.indexOf('epss');
   const percentile = names.indexOf('percentile');
   if (cve < 0 || epss < 0) {
-    throw new Error(`epss: line ${row.line} should be the header "cve,epss,percentile" but is ${JSON.stringify(row.fields.join(','))}`);
+    throw new Error(
+      `epss: line ${row.line} should be the header "cve,epss,percentile" but is ${JSON.stringify(row.fields.join(','))}`,
+    );
   }
   // Files before EPSS v2 (2022) had no percentile column; their rows are still usable.
   return { cve, epss, percentile: percentile < 0 ? undefined : percentile };
@@ -60,7 +62,10 @@ function probability(raw: string | undefined): number | undefined {
   return Number.isFinite(n) && n >= 0 && n <= 1 ? n : undefined;
 }
 
-export const parseEpss: Parser = async function* parseEpss(body: AsyncIterable<Uint8Array>, _options: ParserOptions): AsyncGenerator<ParserItem> {
+export const parseEpss: Parser = async function* parseEpss(
+  body: AsyncIterable<Uint8Array>,
+  _options: ParserOptions,
+): AsyncGenerator<ParserItem> {
   const meta: { modelVersion?: string; scoreDate?: string } = {};
   const rows = csvRows(gunzipIfCompressed(body), {
     delimiter: ',',
@@ -79,7 +84,11 @@ export const parseEpss: Parser = async function* parseEpss(body: AsyncIterable<U
     }
   } catch (err) {
     // zlib's errors ("unexpected end of file") say nothing about which feed or why.
-    if (err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string' && (err as NodeJS.ErrnoException).code!.startsWith('Z_')) {
+    if (
+      err instanceof Error &&
+      typeof (err as NodeJS.ErrnoException).code === 'string' &&
+      (err as NodeJS.ErrnoException).code!.startsWith('Z_')
+    ) {
       throw new Error(`epss: the gzip body is unreadable: ${err.message}`);
     }
     throw err;
@@ -87,19 +96,34 @@ export const parseEpss: Parser = async function* parseEpss(body: AsyncIterable<U
   if (!columns) throw new Error('epss: the body has no header row "cve,epss,percentile"');
 };
 
-function toItem(row: CsvRow, columns: Columns, meta: { modelVersion?: string; scoreDate?: string }): ParserItem {
+function toItem(
+  row: CsvRow,
+  columns: Columns,
+  meta: { modelVersion?: string; scoreDate?: string },
+): ParserItem {
   const ref = `line ${row.line}`;
   if (row.malformed) return { kind: 'rejected', ref, reason: row.malformed };
   const cve = (row.fields[columns.cve] ?? '').trim();
-  if (!CVE_ID.test(cve)) return { kind: 'rejected', ref, reason: `${JSON.stringify(cve)} is not a CVE id` };
+  if (!CVE_ID.test(cve))
+    return { kind: 'rejected', ref, reason: `${JSON.stringify(cve)} is not a CVE id` };
   const rawEpss = row.fields[columns.epss];
   const epss = probability(rawEpss);
-  if (epss === undefined) return { kind: 'rejected', ref, reason: `epss ${JSON.stringify(rawEpss ?? '')} is not a number between 0 and 1` };
+  if (epss === undefined)
+    return {
+      kind: 'rejected',
+      ref,
+      reason: `epss ${JSON.stringify(rawEpss ?? '')} is not a number between 0 and 1`,
+    };
   let percentile: number | undefined;
   if (columns.percentile !== undefined) {
     const rawPercentile = row.fields[columns.percentile];
     percentile = probability(rawPercentile);
-    if (percentile === undefined) return { kind: 'rejected', ref, reason: `percentile ${JSON.stringify(rawPercentile ?? '')} is not a number between 0 and 1` };
+    if (percentile === undefined)
+      return {
+        kind: 'rejected',
+        ref,
+        reason: `percentile ${JSON.stringify(rawPercentile ?? '')} is not a number between 0 and 1`,
+      };
   }
   const record: Record<string, unknown> = { cve, epss };
   const attributes: Record<string, number> = { epss };

@@ -16,12 +16,16 @@ describe('parser registry', () => {
     expect(parserFor('csv')).toBe(parseCsv);
     expect(parserFor('lines')).toBe(parseLines);
     expect(parserFor('misp')).toBe(parseMispEvent);
-    const { records } = await collect(parserFor('kev')(bytesBody('{"catalogVersion":"1","count":0,"vulnerabilities":[]}'), {}));
+    const { records } = await collect(
+      parserFor('kev')(bytesBody('{"catalogVersion":"1","count":0,"vulnerabilities":[]}'), {}),
+    );
     expect(records).toEqual([]);
   });
 
   it('GIVEN an unknown name, or one inherited from Object.prototype THEN parserFor refuses it', () => {
-    expect(() => parserFor('yaml')).toThrow('no parser for format "yaml"; formats are lines, csv, json, stix, kev, epss, misp');
+    expect(() => parserFor('yaml')).toThrow(
+      'no parser for format "yaml"; formats are lines, csv, json, stix, kev, epss, misp',
+    );
     expect(() => parserFor('toString')).toThrow('no parser for format "toString"');
   });
 });

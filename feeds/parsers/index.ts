@@ -33,7 +33,9 @@ export const PARSERS: Readonly<Record<FeedFormat, Parser>> = Object.freeze({
 /** The parser for a format name; throws for a name that is not a format (a spec the CRD schema should have refused). */
 export function parserFor(format: string): Parser {
   if (!Object.hasOwn(PARSERS, format)) {
-    throw new Error(`no parser for format ${JSON.stringify(format)}; formats are ${Object.keys(PARSERS).join(', ')}`);
+    throw new Error(
+      `no parser for format ${JSON.stringify(format)}; formats are ${Object.keys(PARSERS).join(', ')}`,
+    );
   }
   return PARSERS[format as FeedFormat];
 }
@@ -42,11 +44,29 @@ export { parseCsv, resolveDelimiter } from './csv.js';
 export { csvRows, type CsvRow, type CsvRowOptions } from './csv-rows.js';
 export { parseEpss, parseEpssComment } from './epss.js';
 export { parseJson, selectJsonPath, VALUE_KEYS } from './json.js';
-export { checkKevCatalog, kevDelta, parseKev, type KevCatalogHeader, type KevDelta } from './kev.js';
+export {
+  checkKevCatalog,
+  kevDelta,
+  parseKev,
+  type KevCatalogHeader,
+  type KevDelta,
+} from './kev.js';
 export { parseLines } from './lines.js';
-export { DEFAULT_MAX_MISP_EVENTS, mispEventItems, parseMispEvent, parseMispFeed, type MispFeedOptions, type MispFileReader } from './misp.js';
+export {
+  DEFAULT_MAX_MISP_EVENTS,
+  mispEventItems,
+  parseMispEvent,
+  parseMispFeed,
+  type MispFeedOptions,
+  type MispFileReader,
+} from './misp.js';
 export { parseStix, unwrapStix, type StixParserOptions } from './stix.js';
-export { readStixPattern, type Comparison, type PatternReading, type PatternValue } from './stix-pattern.js';
+export {
+  readStixPattern,
+  type Comparison,
+  type PatternReading,
+  type PatternValue,
+} from './stix-pattern.js';
 export { defaultStixSchemaDir, stixValidator, type StixValidator } from './stix-schema.js';
 export { ipHint, typeHintFor, type HashAlgorithm, type TypeHint } from './type-hints.js';
 export { gunzipIfCompressed, readJsonBody } from './body.js';

@@ -32,14 +32,26 @@ interface Selected {
 /** Evaluates `path` over `document`; throws `json: ...` when the expression is unusable. */
 export function selectJsonPath(document: unknown, path: string): Selected[] {
   try {
-    const found = JSONPath({ path, json: document as object, resultType: 'all', wrap: true, eval: 'safe', ignoreEvalErrors: false }) as Array<{ path: string; value: unknown }>;
+    const found = JSONPath({
+      path,
+      json: document as object,
+      resultType: 'all',
+      wrap: true,
+      eval: 'safe',
+      ignoreEvalErrors: false,
+    }) as Array<{ path: string; value: unknown }>;
     return found.map((f) => ({ path: f.path, value: f.value }));
   } catch (err) {
-    throw new Error(`json: path ${JSON.stringify(path)} cannot be evaluated: ${err instanceof Error ? err.message : String(err)}`);
+    throw new Error(
+      `json: path ${JSON.stringify(path)} cannot be evaluated: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
 }
 
-export const parseJson: Parser = async function* parseJson(body: AsyncIterable<Uint8Array>, options: ParserOptions): AsyncGenerator<ParserItem> {
+export const parseJson: Parser = async function* parseJson(
+  body: AsyncIterable<Uint8Array>,
+  options: ParserOptions,
+): AsyncGenerator<ParserItem> {
   const path = options.path?.trim();
   if (!path) throw new Error('json: parser.path is required (a JSONPath such as $.data[*].ip)');
   const document = await readJsonBody(body, 'json');
@@ -56,7 +68,11 @@ function toItem(ref: string, item: unknown): ParserItem {
     return { kind: 'record', value, record: { value }, ref };
   }
   if (typeof item !== 'object' || item === null || Array.isArray(item)) {
-    return { kind: 'rejected', ref, reason: `the selected item is ${describeJsonValue(item)}, not a string or an object` };
+    return {
+      kind: 'rejected',
+      ref,
+      reason: `the selected item is ${describeJsonValue(item)}, not a string or an object`,
+    };
   }
   const object = item as Record<string, unknown>;
   for (const key of VALUE_KEYS) {
@@ -71,10 +87,18 @@ function toItem(ref: string, item: unknown): ParserItem {
     }
     return record;
   }
-  return { kind: 'rejected', ref, reason: `the selected object has no non-empty string in any of ${VALUE_KEYS.join(', ')}` };
+  return {
+    kind: 'rejected',
+    ref,
+    reason: `the selected object has no non-empty string in any of ${VALUE_KEYS.join(', ')}`,
+  };
 }
 
-function hintFor(key: (typeof VALUE_KEYS)[number], value: string, object: Record<string, unknown>): TypeHint | undefined {
+function hintFor(
+  key: (typeof VALUE_KEYS)[number],
+  value: string,
+  object: Record<string, unknown>,
+): TypeHint | undefined {
   switch (key) {
     case 'ip':
       return { typeHint: ipHint(value) };

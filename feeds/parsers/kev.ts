@@ -23,7 +23,15 @@ import { describeJsonValue, readJsonBody } from './body.js';
 const CVE_ID = /^CVE-[0-9]{4}-[0-9]{4,19}$/;
 
 /** Fields kev-schema.json requires of every entry besides cveID. */
-const REQUIRED_TEXT = ['vendorProject', 'product', 'vulnerabilityName', 'dateAdded', 'shortDescription', 'requiredAction', 'dueDate'] as const;
+const REQUIRED_TEXT = [
+  'vendorProject',
+  'product',
+  'vulnerabilityName',
+  'dateAdded',
+  'shortDescription',
+  'requiredAction',
+  'dueDate',
+] as const;
 
 export interface KevCatalogHeader {
   catalogVersion: string;
@@ -32,14 +40,20 @@ export interface KevCatalogHeader {
 }
 
 /** Checks the catalog's top-level shape and its count; returns its header and entries, or throws `kev: ...`. */
-export function checkKevCatalog(document: unknown): { header: KevCatalogHeader; vulnerabilities: unknown[] } {
+export function checkKevCatalog(document: unknown): {
+  header: KevCatalogHeader;
+  vulnerabilities: unknown[];
+} {
   if (typeof document !== 'object' || document === null || Array.isArray(document)) {
-    throw new Error(`kev: the catalog is ${describeJsonValue(document)}, not an object with catalogVersion, count and vulnerabilities`);
+    throw new Error(
+      `kev: the catalog is ${describeJsonValue(document)}, not an object with catalogVersion, count and vulnerabilities`,
+    );
   }
   const doc = document as Record<string, unknown>;
   const missing: string[] = [];
   if (typeof doc.catalogVersion !== 'string') missing.push('catalogVersion (a string)');
-  if (typeof doc.count !== 'number' || !Number.isInteger(doc.count) || doc.count < 0) missing.push('count (a non-negative integer)');
+  if (typeof doc.count !== 'number' || !Number.isInteger(doc.count) || doc.count < 0)
+    missing.push('count (a non-negative integer)');
   if (!Array.isArray(doc.vulnerabilities)) missing.push('vulnerabilities (an array)');
   if (missing.length > 0) throw new Error(`kev: the catalog lacks ${missing.join(', ')}`);
   const listed = (doc.vulnerabilities as unknown[]).length;
@@ -49,12 +63,18 @@ export function checkKevCatalog(document: unknown): { header: KevCatalogHeader; 
         'vulnerabilities; a catalog that contradicts itself is refused',
     );
   }
-  const header: KevCatalogHeader = { catalogVersion: doc.catalogVersion as string, count: doc.count as number };
+  const header: KevCatalogHeader = {
+    catalogVersion: doc.catalogVersion as string,
+    count: doc.count as number,
+  };
   if (typeof doc.dateReleased === 'string') header.dateReleased = doc.dateReleased;
   return { header, vulnerabilities: doc.vulnerabilities as unknown[] };
 }
 
-export const parseKev: Parser = async function* parseKev(body: AsyncIterable<Uint8Array>, _options: ParserOptions): AsyncGenerator<ParserItem> {
+export const parseKev: Parser = async function* parseKev(
+  body: AsyncIterable<Uint8Array>,
+  _options: ParserOptions,
+): AsyncGenerator<ParserItem> {
   const { vulnerabilities } = checkKevCatalog(await readJsonBody(body, 'kev'));
   for (let i = 0; i < vulnerabilities.length; i++) {
     yield toItem(vulnerabilities[i], i);
@@ -68,7 +88,11 @@ function toItem(entry: unknown, index: number): ParserItem {
   }
   const v = entry as Record<string, unknown>;
   if (typeof v.cveID !== 'string' || !CVE_ID.test(v.cveID)) {
-    return { kind: 'rejected', ref: at, reason: `cveID ${JSON.stringify(v.cveID)} is not a CVE id (CVE-YYYY-NNNN)` };
+    return {
+      kind: 'rejected',
+      ref: at,
+      reason: `cveID ${JSON.stringify(v.cveID)} is not a CVE id (CVE-YYYY-NNNN)`,
+    };
   }
   const ref = v.cveID;
   const absent = REQUIRED_TEXT.filter((k) => typeof v[k] !== 'string');

@@ -25,9 +25,21 @@
  * The body is read chunk by chunk and split on bytes; only one partial line is ever
  * carried between chunks, so memory does not grow with the body.
  */
-import type { ParsedRecord, Parser, ParserItem, ParserOptions, RejectedRecord } from '../indicator.js';
+import type {
+  ParsedRecord,
+  Parser,
+  ParserItem,
+  ParserOptions,
+  RejectedRecord,
+} from '../indicator.js';
 import { Ipv4Set } from '../aggregate.js';
-import { ipv4Broadcast, ipv4Network, packedCidrNetwork, packedCidrPrefix, parseIpv4CidrBytes } from '../../lib/ip.js';
+import {
+  ipv4Broadcast,
+  ipv4Network,
+  packedCidrNetwork,
+  packedCidrPrefix,
+  parseIpv4CidrBytes,
+} from '../../lib/ip.js';
 
 /** Longer lines are rejected, so a body without newlines cannot make the carry buffer grow without bound. */
 export const MAX_LINE_BYTES = 16 * 1024;
@@ -41,7 +53,13 @@ const decoder = new TextDecoder('utf-8');
 const encoder = new TextEncoder();
 
 /** Called once per physical line, without its line ending. `tooLong` lines come with an empty slice. */
-type LineVisitor = (bytes: Uint8Array, start: number, end: number, lineNumber: number, tooLong: boolean) => void;
+type LineVisitor = (
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  lineNumber: number,
+  tooLong: boolean,
+) => void;
 
 /**
  * A faster reader for whole lines inside one chunk: reads lines from `from` on and
@@ -68,7 +86,10 @@ class LineSplitter {
   push(input: Uint8Array, visit: LineVisitor, scan?: ChunkScanner): void {
     // One element kind for every byte source (Buffer, plain Uint8Array, the carry)
     // keeps the per-byte code monomorphic in V8.
-    const chunk = input.constructor === Uint8Array ? input : new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
+    const chunk =
+      input.constructor === Uint8Array
+        ? input
+        : new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
     const length = chunk.length;
     let pos = 0;
     if (this.carryLength > 0 || this.carryTooLong) {
@@ -117,7 +138,9 @@ class LineSplitter {
       return;
     }
     if (needed > this.carry.length) {
-      const bigger = new Uint8Array(Math.min(MAX_LINE_BYTES + 1, Math.max(needed, this.carry.length * 2)));
+      const bigger = new Uint8Array(
+        Math.min(MAX_LINE_BYTES + 1, Math.max(needed, this.carry.length * 2)),
+      );
       bigger.set(this.carry.subarray(0, this.carryLength));
       this.carry = bigger;
     }
@@ -155,13 +178,23 @@ function layoutOf(options: ParserOptions): ColumnLayout {
   // A tab is an exact delimiter (so TSV keeps its empty columns); other blank or
   // missing delimiters mean "any run of spaces and tabs".
   const given = options.delimiter;
-  const delimiter = given === undefined || (given.trim() === '' && given !== '\t') ? undefined : encoder.encode(given);
+  const delimiter =
+    given === undefined || (given.trim() === '' && given !== '\t')
+      ? undefined
+      : encoder.encode(given);
   const valueColumn = options.valueColumn ?? 0;
   const scoreColumn = options.scoreColumn ?? -1;
-  if (!Number.isInteger(valueColumn) || valueColumn < 0) throw new RangeError(`valueColumn must be a non-negative integer, got ${valueColumn}`);
-  if (!Number.isInteger(scoreColumn) || scoreColumn < -1) throw new RangeError(`scoreColumn must be a non-negative integer, got ${scoreColumn}`);
+  if (!Number.isInteger(valueColumn) || valueColumn < 0)
+    throw new RangeError(`valueColumn must be a non-negative integer, got ${valueColumn}`);
+  if (!Number.isInteger(scoreColumn) || scoreColumn < -1)
+    throw new RangeError(`scoreColumn must be a non-negative integer, got ${scoreColumn}`);
   if (scoreColumn === valueColumn) throw new RangeError('valueColumn and scoreColumn must differ');
-  return { delimiter, comment: encoder.encode(options.commentPrefix ?? '#'), valueColumn, scoreColumn };
+  return {
+    delimiter,
+    comment: encoder.encode(options.commentPrefix ?? '#'),
+    valueColumn,
+    scoreColumn,
+  };
 }
 
 function startsWith(bytes: Uint8Array, start: number, end: number, prefix: Uint8Array): boolean {
@@ -183,9 +216,22 @@ function isBlank(c: number): boolean {
 const columnBounds = new Int32Array(6);
 
 /** Finds the value and score columns of one line; false when it is blank or a comment. */
-function locateColumns(bytes: Uint8Array, start: number, end: number, layout: ColumnLayout, lineNumber: number): boolean {
+function locateColumns(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  layout: ColumnLayout,
+  lineNumber: number,
+): boolean {
   let pos = start;
-  if (lineNumber === 1 && end - pos >= 3 && bytes[pos] === 0xef && bytes[pos + 1] === 0xbb && bytes[pos + 2] === 0xbf) pos += 3;
+  if (
+    lineNumber === 1 &&
+    end - pos >= 3 &&
+    bytes[pos] === 0xef &&
+    bytes[pos + 1] === 0xbb &&
+    bytes[pos + 2] === 0xbf
+  )
+    pos += 3;
   while (pos < end && isBlank(bytes[pos]!)) pos++;
   if (pos === end || startsWith(bytes, pos, end, layout.comment)) return false;
   columnBounds.fill(-1);
@@ -284,12 +330,25 @@ function recordOf(bytes: Uint8Array, layout: ColumnLayout, lineNumber: number): 
 }
 
 /** The reason a line with trailing text is refused, with a hint when the text looks like an unread score. */
-function trailingRejection(bytes: Uint8Array, layout: ColumnLayout, lineNumber: number): RejectedRecord {
+function trailingRejection(
+  bytes: Uint8Array,
+  layout: ColumnLayout,
+  lineNumber: number,
+): RejectedRecord {
   const text = decoder.decode(bytes.subarray(columnBounds[4]!, columnBounds[5]!));
   const last = Math.max(layout.valueColumn, layout.scoreColumn);
-  const holds = layout.scoreColumn >= 0 ? `value (column ${layout.valueColumn}) and score (column ${layout.scoreColumn})` : 'value';
-  const comment = layout.comment.length > 0 ? `, then only a comment starting with ${JSON.stringify(decoder.decode(layout.comment))}` : '';
-  const hint = layout.scoreColumn < 0 && DECIMAL.test(text.split(/[ \t]/, 1)[0]!) ? `; if it is a score, set scoreColumn ${last + 1}` : '';
+  const holds =
+    layout.scoreColumn >= 0
+      ? `value (column ${layout.valueColumn}) and score (column ${layout.scoreColumn})`
+      : 'value';
+  const comment =
+    layout.comment.length > 0
+      ? `, then only a comment starting with ${JSON.stringify(decoder.decode(layout.comment))}`
+      : '';
+  const hint =
+    layout.scoreColumn < 0 && DECIMAL.test(text.split(/[ \t]/, 1)[0]!)
+      ? `; if it is a score, set scoreColumn ${last + 1}`
+      : '';
   return {
     kind: 'rejected',
     ref: `line ${lineNumber}`,
@@ -297,13 +356,25 @@ function trailingRejection(bytes: Uint8Array, layout: ColumnLayout, lineNumber: 
   };
 }
 
-function scoreRejection(bytes: Uint8Array, layout: ColumnLayout, lineNumber: number): RejectedRecord {
+function scoreRejection(
+  bytes: Uint8Array,
+  layout: ColumnLayout,
+  lineNumber: number,
+): RejectedRecord {
   const text = decoder.decode(bytes.subarray(columnBounds[2]!, columnBounds[3]!));
-  return { kind: 'rejected', ref: `line ${lineNumber}`, reason: `score in column ${layout.scoreColumn} is not a number: ${JSON.stringify(text.slice(0, 64))}` };
+  return {
+    kind: 'rejected',
+    ref: `line ${lineNumber}`,
+    reason: `score in column ${layout.scoreColumn} is not a number: ${JSON.stringify(text.slice(0, 64))}`,
+  };
 }
 
 function tooLongRejection(lineNumber: number): RejectedRecord {
-  return { kind: 'rejected', ref: `line ${lineNumber}`, reason: `line longer than ${MAX_LINE_BYTES} bytes` };
+  return {
+    kind: 'rejected',
+    ref: `line ${lineNumber}`,
+    reason: `line longer than ${MAX_LINE_BYTES} bytes`,
+  };
 }
 
 /**
@@ -311,7 +382,10 @@ function tooLongRejection(lineNumber: number): RejectedRecord {
  * detection and canonical form are feeds/normalise.ts's job). Records are yielded per
  * input chunk, so at most one chunk's worth is held at a time.
  */
-export const parseLines: Parser = async function* parseLines(body: AsyncIterable<Uint8Array>, options: ParserOptions): AsyncIterable<ParserItem> {
+export const parseLines: Parser = async function* parseLines(
+  body: AsyncIterable<Uint8Array>,
+  options: ParserOptions,
+): AsyncIterable<ParserItem> {
   const layout = layoutOf(options);
   const splitter = new LineSplitter();
   let batch: ParserItem[] = [];
@@ -429,7 +503,10 @@ export interface IpLinesResult {
  * `other` is held in memory whole: for feeds that are mostly domains or URLs, stream
  * them through {@link parseLines} instead.
  */
-export async function readIpLines(body: AsyncIterable<Uint8Array>, options: ReadIpLinesOptions = {}): Promise<IpLinesResult> {
+export async function readIpLines(
+  body: AsyncIterable<Uint8Array>,
+  options: ReadIpLinesOptions = {},
+): Promise<IpLinesResult> {
   const layout = layoutOf(options);
   const minPrefix = options.minPrefix ?? 0;
   const sampleSize = options.rejectedSampleSize ?? 100;
@@ -559,7 +636,13 @@ export async function readIpLines(body: AsyncIterable<Uint8Array>, options: Read
           pos = lineStart;
           break lines;
         }
-        if (prefixDigits === 0 || prefixDigits > 2 || prefix > 32 || (prefixDigits === 2 && prefix < 10)) shaped = false;
+        if (
+          prefixDigits === 0 ||
+          prefixDigits > 2 ||
+          prefix > 32 ||
+          (prefixDigits === 2 && prefix < 10)
+        )
+          shaped = false;
       }
       if (prefix < minPrefix) shaped = false;
 
@@ -642,10 +725,21 @@ export async function readIpLines(body: AsyncIterable<Uint8Array>, options: Read
     v4.addAddresses(pending.subarray(0, pendingLength));
     return pos;
   };
-  const fast = layout.delimiter === undefined && layout.valueColumn === 0 && (scoreColumn < 0 || scoreColumn === 1);
+  const fast =
+    layout.delimiter === undefined &&
+    layout.valueColumn === 0 &&
+    (scoreColumn < 0 || scoreColumn === 1);
 
   const splitter = new LineSplitter();
   for await (const chunk of body) splitter.push(chunk, visit, fast ? scan : undefined);
   splitter.end(visit);
-  return { v4, ...(scores ? { scores } : {}), other, ipv4Lines, rejected, rejectedSamples, lines: splitter.lines };
+  return {
+    v4,
+    ...(scores ? { scores } : {}),
+    other,
+    ipv4Lines,
+    rejected,
+    rejectedSamples,
+    lines: splitter.lines,
+  };
 }

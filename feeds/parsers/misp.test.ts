@@ -21,12 +21,16 @@ function diskFeed(requested: string[] = []): MispFileReader {
 function memoryFeed(files: Record<string, string>): MispFileReader {
   return (name) => {
     const text = files[name];
-    return text === undefined ? Promise.reject(new Error(`404 Not Found: ${name}`)) : Promise.resolve(bytesBody(text));
+    return text === undefined
+      ? Promise.reject(new Error(`404 Not Found: ${name}`))
+      : Promise.resolve(bytesBody(text));
   };
 }
 
 function line(i: ParserItem): string {
-  return i.kind === 'record' ? `${i.ref} ${i.typeHint} ${i.value}` : `${i.ref} REJECTED ${i.reason}`;
+  return i.kind === 'record'
+    ? `${i.ref} ${i.typeHint} ${i.value}`
+    : `${i.ref} REJECTED ${i.reason}`;
 }
 
 const a = (n: number) => `0a1b2c3d-4e5f-4a6b-8c7d-8e9f0a1b2c${String(n).padStart(2, '0')}`;
@@ -63,7 +67,11 @@ describe('parseMispFeed', () => {
   it('GIVEN an attribute with its own galaxy tag THEN tags join event and attribute tags, techniques come from both, and event facts are attributes', async () => {
     const { records } = await collect(parseMispFeed(diskFeed(), {}));
     expect(records[0]).toMatchObject({
-      tags: ['tlp:green', 'misp-galaxy:mitre-attack-pattern="Phishing - T1566"', 'misp-galaxy:mitre-attack-pattern="Web Protocols - T1071.001"'],
+      tags: [
+        'tlp:green',
+        'misp-galaxy:mitre-attack-pattern="Phishing - T1566"',
+        'misp-galaxy:mitre-attack-pattern="Web Protocols - T1071.001"',
+      ],
       techniques: ['T1566', 'T1071.001'],
       attributes: {
         mispType: 'ip-dst',
@@ -74,7 +82,12 @@ describe('parseMispFeed', () => {
         threatLevel: 1,
       },
     });
-    expect(records[0]!.record).toMatchObject({ value: '198.51.100.10', to_ids: true, comment: 'loader C2', event: { uuid: PHISHING, threat_level_id: '1', date: '2025-06-02' } });
+    expect(records[0]!.record).toMatchObject({
+      value: '198.51.100.10',
+      to_ids: true,
+      comment: 'loader C2',
+      event: { uuid: PHISHING, threat_level_id: '1', date: '2025-06-02' },
+    });
     expect(records[0]).not.toHaveProperty('confidence');
     // The port is stripped from the value but kept in the record.
     expect(records[1]!.record.value).toBe('203.0.113.5|8443');
@@ -83,17 +96,34 @@ describe('parseMispFeed', () => {
   it('GIVEN attributes inside objects THEN the object is named in the record and attributes, and hashes carry their algorithm', async () => {
     const { records } = await collect(parseMispFeed(diskFeed(), {}));
     const sha256 = records.find((r) => r.ref === a(13))!;
-    expect(sha256.attributes).toMatchObject({ mispObject: 'file', hashAlgorithm: 'sha256', mispType: 'sha256' });
-    expect(sha256.record.object).toEqual({ name: 'file', uuid: '9e8d7c6b-5a49-4838-9271-605f4e3d2c1b', 'meta-category': 'file' });
+    expect(sha256.attributes).toMatchObject({
+      mispObject: 'file',
+      hashAlgorithm: 'sha256',
+      mispType: 'sha256',
+    });
+    expect(sha256.record.object).toEqual({
+      name: 'file',
+      uuid: '9e8d7c6b-5a49-4838-9271-605f4e3d2c1b',
+      'meta-category': 'file',
+    });
     const rat = records.find((r) => r.ref === a(19))!;
-    expect(rat).toMatchObject({ tags: ['tlp:white'], attributes: { mispObject: 'domain-ip', threatLevel: 2 } });
+    expect(rat).toMatchObject({
+      tags: ['tlp:white'],
+      attributes: { mispObject: 'domain-ip', threatLevel: 2 },
+    });
     expect(rat).not.toHaveProperty('techniques');
   });
 
-  it('GIVEN a manifest entry with a tag its event file lacks THEN the tag is added to that event\'s records', async () => {
-    const manifest = JSON.parse(await readFile(join(FEED, 'manifest.json'), 'utf8')) as Record<string, { Tag: Array<{ name: string }> }>;
+  it("GIVEN a manifest entry with a tag its event file lacks THEN the tag is added to that event's records", async () => {
+    const manifest = JSON.parse(await readFile(join(FEED, 'manifest.json'), 'utf8')) as Record<
+      string,
+      { Tag: Array<{ name: string }> }
+    >;
     manifest[RAT]!.Tag.push({ name: 'feed:curated' });
-    const reader: MispFileReader = (name) => (name === 'manifest.json' ? Promise.resolve(bytesBody(JSON.stringify(manifest))) : diskFeed()(name));
+    const reader: MispFileReader = (name) =>
+      name === 'manifest.json'
+        ? Promise.resolve(bytesBody(JSON.stringify(manifest)))
+        : diskFeed()(name);
     const { records } = await collect(parseMispFeed(reader, {}));
     expect(records.find((r) => r.ref === a(17))!.tags).toEqual(['tlp:white', 'feed:curated']);
     expect(records.find((r) => r.ref === a(1))!.tags).not.toContain('feed:curated');
@@ -101,32 +131,60 @@ describe('parseMispFeed', () => {
 
   it('GIVEN a manifest key that is not a UUID THEN it is rejected and no file is requested for it', async () => {
     const requested: string[] = [];
-    const reader = memoryFeed({ 'manifest.json': JSON.stringify({ '../../etc/passwd': { info: 'x' } }) });
-    const { all } = await collect(parseMispFeed((name) => (requested.push(name), reader(name)), {}));
+    const reader = memoryFeed({
+      'manifest.json': JSON.stringify({ '../../etc/passwd': { info: 'x' } }),
+    });
+    const { all } = await collect(
+      parseMispFeed((name) => (requested.push(name), reader(name)), {}),
+    );
     expect(requested).toEqual(['manifest.json']);
-    expect(all).toEqual([{ kind: 'rejected', ref: 'manifest.json "../../etc/passwd"', reason: 'the key is not an event UUID, so its event file is not read' }]);
+    expect(all).toEqual([
+      {
+        kind: 'rejected',
+        ref: 'manifest.json "../../etc/passwd"',
+        reason: 'the key is not an event UUID, so its event file is not read',
+      },
+    ]);
   });
 
   it('GIVEN an event file that is missing or truncated THEN the whole feed is refused, naming the file', async () => {
     const event = await readFile(join(FEED, `${RAT}.json`), 'utf8');
     const manifest = await readFile(join(FEED, 'manifest.json'), 'utf8');
-    expect((await parseError(parseMispFeed(memoryFeed({ 'manifest.json': manifest, [`${RAT}.json`]: event }), {}))).message)
-      .toBe(`misp: cannot read ${PHISHING}.json: 404 Not Found: ${PHISHING}.json`);
-    const files = { 'manifest.json': manifest, [`${PHISHING}.json`]: event.slice(0, 100), [`${RAT}.json`]: event };
-    expect((await parseError(parseMispFeed(memoryFeed(files), {}))).message).toMatch(new RegExp(`^misp: ${PHISHING}\\.json: body is not JSON: .* at byte 100$`));
-    expect((await parseError(parseMispFeed(memoryFeed({ 'manifest.json': '[]' }), {}))).message)
-      .toBe('misp: manifest.json is an array, not an object mapping event UUIDs to event summaries');
+    expect(
+      (
+        await parseError(
+          parseMispFeed(memoryFeed({ 'manifest.json': manifest, [`${RAT}.json`]: event }), {}),
+        )
+      ).message,
+    ).toBe(`misp: cannot read ${PHISHING}.json: 404 Not Found: ${PHISHING}.json`);
+    const files = {
+      'manifest.json': manifest,
+      [`${PHISHING}.json`]: event.slice(0, 100),
+      [`${RAT}.json`]: event,
+    };
+    expect((await parseError(parseMispFeed(memoryFeed(files), {}))).message).toMatch(
+      new RegExp(`^misp: ${PHISHING}\\.json: body is not JSON: .* at byte 100$`),
+    );
+    expect(
+      (await parseError(parseMispFeed(memoryFeed({ 'manifest.json': '[]' }), {}))).message,
+    ).toBe('misp: manifest.json is an array, not an object mapping event UUIDs to event summaries');
   });
 });
 
 describe('parseMispFeed: the events cap (issue 13: a manifest may list any number of events)', () => {
   it('GIVEN a manifest listing more events than maxEvents THEN the feed is refused before any event file is requested', async () => {
     const requested: string[] = [];
-    const manifest = Object.fromEntries(Array.from({ length: 3 }, (_, i) => [a(i), { info: `event ${i}` }]));
+    const manifest = Object.fromEntries(
+      Array.from({ length: 3 }, (_, i) => [a(i), { info: `event ${i}` }]),
+    );
     const reader = memoryFeed({ 'manifest.json': JSON.stringify(manifest) });
-    const err = await parseError(parseMispFeed((name) => (requested.push(name), reader(name)), { maxEvents: 2 }));
+    const err = await parseError(
+      parseMispFeed((name) => (requested.push(name), reader(name)), { maxEvents: 2 }),
+    );
     expect(err).toMatchObject({ code: 'FST_FEED_CAP_EXCEEDED', cap: 'mispEvents', limit: 2 });
-    expect(err.message).toBe('misp: manifest.json lists 3 events; at most 2 are read per sync (the MISP events cap)');
+    expect(err.message).toBe(
+      'misp: manifest.json lists 3 events; at most 2 are read per sync (the MISP events cap)',
+    );
     expect(requested).toEqual(['manifest.json']);
   });
 
@@ -138,7 +196,9 @@ describe('parseMispFeed: the events cap (issue 13: a manifest may list any numbe
 
 describe('parseMispEvent', () => {
   it('GIVEN one event file THEN it parses alone, without the manifest', async () => {
-    const { records, rejected } = await collect(parseMispEvent(fileBody(join(FEED, `${RAT}.json`)), {}));
+    const { records, rejected } = await collect(
+      parseMispEvent(fileBody(join(FEED, `${RAT}.json`)), {}),
+    );
     expect(records).toHaveLength(7);
     expect(rejected).toHaveLength(1);
   });
@@ -148,9 +208,27 @@ describe('parseMispEvent', () => {
       Event: {
         uuid: PHISHING,
         Attribute: [
-          { uuid: a(80), type: 'target-user', category: 'Targeting data', value: 'J.Doe', to_ids: true },
-          { uuid: a(81), type: 'target-email', category: 'Targeting data', value: 'J.Doe@Corp.example', to_ids: true },
-          { uuid: a(82), type: 'email-src', category: 'Payload delivery', value: 'billing@invoices.example.org', to_ids: true },
+          {
+            uuid: a(80),
+            type: 'target-user',
+            category: 'Targeting data',
+            value: 'J.Doe',
+            to_ids: true,
+          },
+          {
+            uuid: a(81),
+            type: 'target-email',
+            category: 'Targeting data',
+            value: 'J.Doe@Corp.example',
+            to_ids: true,
+          },
+          {
+            uuid: a(82),
+            type: 'email-src',
+            category: 'Payload delivery',
+            value: 'billing@invoices.example.org',
+            to_ids: true,
+          },
           { uuid: a(83), type: 'target-user', value: 'not shared', to_ids: false },
           { uuid: a(84), type: 'email-dst', value: 'victim@corp.example', to_ids: true },
         ],
@@ -163,7 +241,11 @@ describe('parseMispEvent', () => {
       `${a(82)} account billing@invoices.example.org`,
       `${a(84)} REJECTED MISP attribute type "email-dst" is not supported`,
     ]);
-    expect(records.map((r) => r.attributes?.mispType)).toEqual(['target-user', 'target-email', 'email-src']);
+    expect(records.map((r) => r.attributes?.mispType)).toEqual([
+      'target-user',
+      'target-email',
+      'email-src',
+    ]);
   });
 
   it('GIVEN to_ids and deleted written as "1"/"0" strings, odd values and a body without Event THEN they are read or rejected accordingly', async () => {
@@ -189,6 +271,8 @@ describe('parseMispEvent', () => {
       `${RAT} Attribute[5] REJECTED the url attribute has no value`,
       `${RAT} Attribute[6] REJECTED the attribute is a string`,
     ]);
-    expect((await parseError(parseMispEvent(bytesBody('{"response":[]}'), {}))).message).toBe('misp: the body is an object without an "Event" object, not a MISP event');
+    expect((await parseError(parseMispEvent(bytesBody('{"response":[]}'), {}))).message).toBe(
+      'misp: the body is an object without an "Event" object, not a MISP event',
+    );
   });
 });

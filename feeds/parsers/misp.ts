@@ -38,8 +38,14 @@ type Json = Record<string, unknown>;
 export type MispFileReader = (name: string) => Promise<AsyncIterable<Uint8Array>>;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const GALAXY_TECHNIQUE = /^misp-galaxy:mitre-(?:[a-z]+-)*attack-pattern="[^"]*\s-\s(T\d{4}(?:\.\d{3})?)"$/;
-const HASH_TYPES: Record<string, HashAlgorithm> = { md5: 'md5', sha1: 'sha1', sha256: 'sha256', sha512: 'sha512' };
+const GALAXY_TECHNIQUE =
+  /^misp-galaxy:mitre-(?:[a-z]+-)*attack-pattern="[^"]*\s-\s(T\d{4}(?:\.\d{3})?)"$/;
+const HASH_TYPES: Record<string, HashAlgorithm> = {
+  md5: 'md5',
+  sha1: 'sha1',
+  sha256: 'sha256',
+  sha512: 'sha512',
+};
 
 /** What every attribute of one event shares. */
 interface EventContext {
@@ -75,17 +81,28 @@ function eventMeta(source: Json): Json {
  * event's manifest entry when read as part of a feed: its tags add to the event's own,
  * and it fills in what the event file leaves out.
  */
-export function* mispEventItems(document: unknown, label: string, summary?: Json): Generator<ParserItem> {
+export function* mispEventItems(
+  document: unknown,
+  label: string,
+  summary?: Json,
+): Generator<ParserItem> {
   if (!isObject(document) || !isObject(document.Event)) {
-    throw new Error(`${label}: the body is ${describeJsonValue(document)} without an "Event" object, not a MISP event`);
+    throw new Error(
+      `${label}: the body is ${describeJsonValue(document)} without an "Event" object, not a MISP event`,
+    );
   }
   const event = document.Event;
   for (const key of ['Attribute', 'Object'] as const) {
-    if (event[key] !== undefined && !Array.isArray(event[key])) throw new Error(`${label}: Event.${key} is ${describeJsonValue(event[key])}, not an array`);
+    if (event[key] !== undefined && !Array.isArray(event[key]))
+      throw new Error(`${label}: Event.${key} is ${describeJsonValue(event[key])}, not an array`);
   }
   const meta = { ...eventMeta(summary ?? {}), ...eventMeta(event) };
   const uuid = typeof meta.uuid === 'string' ? meta.uuid : label;
-  const context: EventContext = { uuid, meta, tags: [...new Set([...tagNames(summary?.Tag), ...tagNames(event.Tag)])] };
+  const context: EventContext = {
+    uuid,
+    meta,
+    tags: [...new Set([...tagNames(summary?.Tag), ...tagNames(event.Tag)])],
+  };
 
   const attributes = (event.Attribute ?? []) as unknown[];
   for (const [i, attribute] of attributes.entries()) {
@@ -100,20 +117,34 @@ export function* mispEventItems(document: unknown, label: string, summary?: Json
     }
     if (flag(object.deleted)) continue;
     if (object.Attribute !== undefined && !Array.isArray(object.Attribute)) {
-      yield { kind: 'rejected', ref: where, reason: `its Attribute is ${describeJsonValue(object.Attribute)}, not an array` };
+      yield {
+        kind: 'rejected',
+        ref: where,
+        reason: `its Attribute is ${describeJsonValue(object.Attribute)}, not an array`,
+      };
       continue;
     }
     const objectMeta: Json = {};
-    for (const key of ['name', 'uuid', 'meta-category']) if (object[key] !== undefined) objectMeta[key] = object[key];
+    for (const key of ['name', 'uuid', 'meta-category'])
+      if (object[key] !== undefined) objectMeta[key] = object[key];
     for (const [i, attribute] of ((object.Attribute ?? []) as unknown[]).entries()) {
       yield* attributeItems(attribute, `${where}.Attribute[${i}]`, context, objectMeta);
     }
   }
 }
 
-function* attributeItems(attribute: unknown, where: string, event: EventContext, object: Json | undefined): Generator<ParserItem> {
+function* attributeItems(
+  attribute: unknown,
+  where: string,
+  event: EventContext,
+  object: Json | undefined,
+): Generator<ParserItem> {
   if (!isObject(attribute)) {
-    yield { kind: 'rejected', ref: where, reason: `the attribute is ${describeJsonValue(attribute)}` };
+    yield {
+      kind: 'rejected',
+      ref: where,
+      reason: `the attribute is ${describeJsonValue(attribute)}`,
+    };
     return;
   }
   if (!flag(attribute.to_ids) || flag(attribute.deleted)) return;
@@ -133,17 +164,35 @@ function* attributeItems(attribute: unknown, where: string, event: EventContext,
   const techniques = [...new Set(tags.flatMap((t) => GALAXY_TECHNIQUE.exec(t)?.[1] ?? []))];
   const record: Json = { ...attribute, event: event.meta };
   if (object) record.object = object;
-  const attributes: Record<string, string | number | boolean> = { mispType: type, eventUuid: event.uuid };
+  const attributes: Record<string, string | number | boolean> = {
+    mispType: type,
+    eventUuid: event.uuid,
+  };
   if (typeof attribute.category === 'string') attributes.category = attribute.category;
   if (typeof event.meta.info === 'string') attributes.eventInfo = event.meta.info;
-  const org = isObject(event.meta.Orgc) && typeof event.meta.Orgc.name === 'string' ? event.meta.Orgc.name : undefined;
+  const org =
+    isObject(event.meta.Orgc) && typeof event.meta.Orgc.name === 'string'
+      ? event.meta.Orgc.name
+      : undefined;
   if (org) attributes.org = org;
   const threatLevel = Number(event.meta.threat_level_id);
   if (Number.isInteger(threatLevel)) attributes.threatLevel = threatLevel;
   if (object && typeof object.name === 'string') attributes.mispObject = object.name;
 
-  const make = (value: string, typeHint: ParsedRecord['typeHint'], itemRef: string, hashAlgorithm?: HashAlgorithm): ParsedRecord => {
-    const item: ParsedRecord = { kind: 'record', value, typeHint, record, ref: itemRef, attributes: hashAlgorithm ? { ...attributes, hashAlgorithm } : attributes };
+  const make = (
+    value: string,
+    typeHint: ParsedRecord['typeHint'],
+    itemRef: string,
+    hashAlgorithm?: HashAlgorithm,
+  ): ParsedRecord => {
+    const item: ParsedRecord = {
+      kind: 'record',
+      value,
+      typeHint,
+      record,
+      ref: itemRef,
+      attributes: hashAlgorithm ? { ...attributes, hashAlgorithm } : attributes,
+    };
     if (tags.length > 0) item.tags = tags;
     if (techniques.length > 0) item.techniques = techniques;
     return item;
@@ -160,7 +209,11 @@ function* attributeItems(attribute: unknown, where: string, event: EventContext,
       const bar = raw.lastIndexOf('|');
       const address = (bar < 0 ? raw : raw.slice(0, bar)).trim();
       if (address === '') {
-        yield { kind: 'rejected', ref, reason: `the ${type} value ${JSON.stringify(raw)} has no address` };
+        yield {
+          kind: 'rejected',
+          ref,
+          reason: `the ${type} value ${JSON.stringify(raw)} has no address`,
+        };
         return;
       }
       yield make(address, ipHint(address), ref);
@@ -183,7 +236,11 @@ function* attributeItems(attribute: unknown, where: string, event: EventContext,
     case 'domain|ip': {
       const [domain, address, ...rest] = raw.split('|').map((s) => s.trim());
       if (!domain || !address || rest.length > 0) {
-        yield { kind: 'rejected', ref, reason: `the domain|ip value ${JSON.stringify(raw)} is not "<domain>|<ip>"` };
+        yield {
+          kind: 'rejected',
+          ref,
+          reason: `the domain|ip value ${JSON.stringify(raw)} is not "<domain>|<ip>"`,
+        };
         return;
       }
       yield make(domain, 'domain', `${ref}#domain`);
@@ -196,13 +253,20 @@ function* attributeItems(attribute: unknown, where: string, event: EventContext,
         yield make(raw, 'hash', ref, algorithm);
         return;
       }
-      yield { kind: 'rejected', ref, reason: `MISP attribute type ${JSON.stringify(type)} is not supported` };
+      yield {
+        kind: 'rejected',
+        ref,
+        reason: `MISP attribute type ${JSON.stringify(type)} is not supported`,
+      };
     }
   }
 }
 
 /** One MISP event file as a Parser, for a source that holds a single event (a configMapRef, say). */
-export const parseMispEvent: Parser = async function* parseMispEvent(body: AsyncIterable<Uint8Array>, _options: ParserOptions): AsyncGenerator<ParserItem> {
+export const parseMispEvent: Parser = async function* parseMispEvent(
+  body: AsyncIterable<Uint8Array>,
+  _options: ParserOptions,
+): AsyncGenerator<ParserItem> {
   yield* mispEventItems(await readJsonBody(body, 'misp'), 'misp');
 };
 
@@ -215,7 +279,10 @@ async function readJsonFile(readFile: MispFileReader, name: string): Promise<unk
     // (a 404, a missing file, a reset connection) happened while fetching it.
     if (err instanceof Error && err.message.startsWith(`${label}: `)) throw err;
     // The cause keeps the fetch error's code (a byte cap, a deadline) for the caller.
-    throw new Error(`misp: cannot read ${name}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new Error(
+      `misp: cannot read ${name}: ${err instanceof Error ? err.message : String(err)}`,
+      { cause: err },
+    );
   }
 }
 
@@ -243,22 +310,39 @@ export interface MispFeedOptions {
  * controller would lift their blocks. A manifest key that is not a UUID is rejected
  * and its file never requested, since the name goes into a URL or a path.
  */
-export async function* parseMispFeed(readFile: MispFileReader, options: MispFeedOptions = {}): AsyncGenerator<ParserItem> {
+export async function* parseMispFeed(
+  readFile: MispFileReader,
+  options: MispFeedOptions = {},
+): AsyncGenerator<ParserItem> {
   const manifest = await readJsonFile(readFile, 'manifest.json');
   if (!isObject(manifest)) {
-    throw new Error(`misp: manifest.json is ${describeJsonValue(manifest)}, not an object mapping event UUIDs to event summaries`);
+    throw new Error(
+      `misp: manifest.json is ${describeJsonValue(manifest)}, not an object mapping event UUIDs to event summaries`,
+    );
   }
   const maxEvents = options.maxEvents ?? DEFAULT_MAX_MISP_EVENTS;
   const events = Object.keys(manifest).length;
   if (events > maxEvents) {
-    throw new FeedCapError('mispEvents', maxEvents, `misp: manifest.json lists ${events} events; at most ${maxEvents} are read per sync (the MISP events cap)`);
+    throw new FeedCapError(
+      'mispEvents',
+      maxEvents,
+      `misp: manifest.json lists ${events} events; at most ${maxEvents} are read per sync (the MISP events cap)`,
+    );
   }
   for (const [key, summary] of Object.entries(manifest)) {
     if (!UUID.test(key)) {
-      yield { kind: 'rejected', ref: `manifest.json ${JSON.stringify(key)}`, reason: 'the key is not an event UUID, so its event file is not read' };
+      yield {
+        kind: 'rejected',
+        ref: `manifest.json ${JSON.stringify(key)}`,
+        reason: 'the key is not an event UUID, so its event file is not read',
+      };
       continue;
     }
     const name = `${key}.json`;
-    yield* mispEventItems(await readJsonFile(readFile, name), `misp: ${name}`, isObject(summary) ? summary : undefined);
+    yield* mispEventItems(
+      await readJsonFile(readFile, name),
+      `misp: ${name}`,
+      isObject(summary) ? summary : undefined,
+    );
   }
 }

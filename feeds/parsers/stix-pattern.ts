@@ -52,7 +52,24 @@ type Token =
 
 class PatternSyntaxError extends Error {}
 
-const KEYWORDS = new Set(['AND', 'OR', 'NOT', 'FOLLOWEDBY', 'LIKE', 'MATCHES', 'ISSUBSET', 'ISSUPERSET', 'IN', 'EXISTS', 'WITHIN', 'REPEATS', 'TIMES', 'SECONDS', 'START', 'STOP']);
+const KEYWORDS = new Set([
+  'AND',
+  'OR',
+  'NOT',
+  'FOLLOWEDBY',
+  'LIKE',
+  'MATCHES',
+  'ISSUBSET',
+  'ISSUPERSET',
+  'IN',
+  'EXISTS',
+  'WITHIN',
+  'REPEATS',
+  'TIMES',
+  'SECONDS',
+  'START',
+  'STOP',
+]);
 const WORD_OPERATORS = new Set(['LIKE', 'MATCHES', 'ISSUBSET', 'ISSUPERSET', 'IN']);
 
 /** Reads a quoted literal starting at the quote at `i`; returns the unescaped text and the index after it. */
@@ -63,7 +80,8 @@ function readQuoted(src: string, i: number): { text: string; end: number } {
     if (c === '\\') {
       const next = src[j + 1];
       // The spec allows escaping only the quote and the backslash itself.
-      if (next !== "'" && next !== '\\') throw new PatternSyntaxError(`invalid escape \\${next ?? ''} at character ${j}`);
+      if (next !== "'" && next !== '\\')
+        throw new PatternSyntaxError(`invalid escape \\${next ?? ''} at character ${j}`);
       text += next;
       j++;
     } else if (c === "'") {
@@ -147,7 +165,8 @@ function tokenize(src: string): Token[] {
     const word = /^[A-Za-z_][A-Za-z0-9_]*/.exec(src.slice(i));
     if (word) {
       const upper = word[0].toUpperCase();
-      if (upper === 'TRUE' || upper === 'FALSE') tokens.push({ t: 'value', v: { kind: 'boolean', value: upper === 'TRUE' }, at });
+      if (upper === 'TRUE' || upper === 'FALSE')
+        tokens.push({ t: 'value', v: { kind: 'boolean', value: upper === 'TRUE' }, at });
       else if (KEYWORDS.has(upper)) tokens.push({ t: 'word', v: upper, at });
       else throw new PatternSyntaxError(`unexpected ${JSON.stringify(word[0])} at character ${at}`);
       i += word[0].length;
@@ -183,7 +202,8 @@ class Parser {
 
   private expectPunct(v: string): void {
     const t = this.next();
-    if (t.t !== 'punct' || t.v !== v) throw new PatternSyntaxError(`expected ${JSON.stringify(v)} at character ${t.at}`);
+    if (t.t !== 'punct' || t.v !== v)
+      throw new PatternSyntaxError(`expected ${JSON.stringify(v)} at character ${t.at}`);
   }
 
   pattern(): Node {
@@ -195,10 +215,19 @@ class Parser {
 
   // Precedence, loosest first: FOLLOWEDBY, OR, AND, then qualifiers.
   private observationSequence(): Node {
-    return this.binary('FOLLOWEDBY', 'followedby', 'observation', () => this.binary('OR', 'or', 'observation', () => this.binary('AND', 'and', 'observation', () => this.qualifiedObservation())));
+    return this.binary('FOLLOWEDBY', 'followedby', 'observation', () =>
+      this.binary('OR', 'or', 'observation', () =>
+        this.binary('AND', 'and', 'observation', () => this.qualifiedObservation()),
+      ),
+    );
   }
 
-  private binary(word: string, kind: 'or' | 'and' | 'followedby', scope: 'observation' | 'comparison', operand: () => Node): Node {
+  private binary(
+    word: string,
+    kind: 'or' | 'and' | 'followedby',
+    scope: 'observation' | 'comparison',
+    operand: () => Node,
+  ): Node {
     const items = [operand()];
     while (this.isWord(word)) {
       this.next();
@@ -224,19 +253,22 @@ class Parser {
       if (this.isWord('WITHIN')) {
         this.next();
         this.value('number');
-        if (!this.isWord('SECONDS')) throw new PatternSyntaxError(`expected SECONDS at character ${this.peek().at}`);
+        if (!this.isWord('SECONDS'))
+          throw new PatternSyntaxError(`expected SECONDS at character ${this.peek().at}`);
         this.next();
         node = { kind: 'qualified', inner: node, qualifier: 'WITHIN' };
       } else if (this.isWord('REPEATS')) {
         this.next();
         this.value('number');
-        if (!this.isWord('TIMES')) throw new PatternSyntaxError(`expected TIMES at character ${this.peek().at}`);
+        if (!this.isWord('TIMES'))
+          throw new PatternSyntaxError(`expected TIMES at character ${this.peek().at}`);
         this.next();
         node = { kind: 'qualified', inner: node, qualifier: 'REPEATS' };
       } else if (this.isWord('START')) {
         this.next();
         this.value('timestamp');
-        if (!this.isWord('STOP')) throw new PatternSyntaxError(`expected STOP at character ${this.peek().at}`);
+        if (!this.isWord('STOP'))
+          throw new PatternSyntaxError(`expected STOP at character ${this.peek().at}`);
         this.next();
         this.value('timestamp');
         node = { kind: 'qualified', inner: node, qualifier: 'START/STOP' };
@@ -248,12 +280,15 @@ class Parser {
 
   private value(kind?: PatternValue['kind']): PatternValue {
     const t = this.next();
-    if (t.t !== 'value' || (kind && t.v.kind !== kind)) throw new PatternSyntaxError(`expected ${kind ?? 'a value'} at character ${t.at}`);
+    if (t.t !== 'value' || (kind && t.v.kind !== kind))
+      throw new PatternSyntaxError(`expected ${kind ?? 'a value'} at character ${t.at}`);
     return t.v;
   }
 
   private comparisonOr(): Node {
-    return this.binary('OR', 'or', 'comparison', () => this.binary('AND', 'and', 'comparison', () => this.comparisonPrimary()));
+    return this.binary('OR', 'or', 'comparison', () =>
+      this.binary('AND', 'and', 'comparison', () => this.comparisonPrimary()),
+    );
   }
 
   private comparisonPrimary(): Node {
@@ -266,7 +301,16 @@ class Parser {
     if (this.isWord('EXISTS')) {
       this.next();
       const p = this.path();
-      return { kind: 'comparison', comparison: { objectType: p.objectType, path: p.path, pathText: p.text, operator: 'EXISTS', negated: false } };
+      return {
+        kind: 'comparison',
+        comparison: {
+          objectType: p.objectType,
+          path: p.path,
+          pathText: p.text,
+          operator: 'EXISTS',
+          negated: false,
+        },
+      };
     }
     const p = this.path();
     let negated = false;
@@ -280,7 +324,17 @@ class Parser {
     else if (t.t === 'word' && WORD_OPERATORS.has(t.v)) operator = t.v;
     else throw new PatternSyntaxError(`expected a comparison operator at character ${t.at}`);
     const value = operator === 'IN' ? this.set() : this.value();
-    return { kind: 'comparison', comparison: { objectType: p.objectType, path: p.path, pathText: p.text, operator, negated, value } };
+    return {
+      kind: 'comparison',
+      comparison: {
+        objectType: p.objectType,
+        path: p.path,
+        pathText: p.text,
+        operator,
+        negated,
+        value,
+      },
+    };
   }
 
   private set(): PatternValue {
@@ -296,7 +350,8 @@ class Parser {
 
   private path(): { objectType: string; path: string[]; text: string } {
     const t = this.next();
-    if (t.t !== 'path') throw new PatternSyntaxError(`expected an object path (type:property) at character ${t.at}`);
+    if (t.t !== 'path')
+      throw new PatternSyntaxError(`expected an object path (type:property) at character ${t.at}`);
     return t;
   }
 }
@@ -334,12 +389,17 @@ export function readStixPattern(pattern: string): PatternReading {
   try {
     ast = new Parser(tokenize(pattern)).pattern();
   } catch (err) {
-    if (err instanceof PatternSyntaxError) return { ok: false, reason: `the pattern is not valid STIX patterning: ${err.message}` };
+    if (err instanceof PatternSyntaxError)
+      return { ok: false, reason: `the pattern is not valid STIX patterning: ${err.message}` };
     throw err;
   }
   const combination = describeCombination(ast);
   if (combination) {
-    return { ok: false, combination: true, reason: `the pattern uses ${combination}, so no single value it names can be enforced on its own` };
+    return {
+      ok: false,
+      combination: true,
+      reason: `the pattern uses ${combination}, so no single value it names can be enforced on its own`,
+    };
   }
   const comparisons: Comparison[] = [];
   flatten(ast, comparisons);

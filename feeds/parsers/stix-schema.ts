@@ -66,7 +66,9 @@ function isIdnHostname(value: string): boolean {
   if (ascii === '' || ascii.length > 253) return false;
   // Underscores are not valid in host names but are common in real DNS names (_dmarc,
   // service labels) that intelligence reports; refusing them would refuse the bundle.
-  return ascii.split('.').every((label) => /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/i.test(label));
+  return ascii
+    .split('.')
+    .every((label) => /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/i.test(label));
 }
 
 /** One line naming where an object breaks its schema and how. */
@@ -74,7 +76,12 @@ export function describeSchemaError(errors: ErrorObject[] | null | undefined): s
   const e = errors?.[0];
   if (!e) return 'it does not match the schema';
   const where = e.instancePath === '' ? 'the object' : e.instancePath;
-  const extra = e.keyword === 'additionalProperties' ? ` (${String((e.params as { additionalProperty?: unknown }).additionalProperty)})` : e.keyword === 'enum' ? ` (${JSON.stringify((e.params as { allowedValues?: unknown }).allowedValues)})` : '';
+  const extra =
+    e.keyword === 'additionalProperties'
+      ? ` (${String((e.params as { additionalProperty?: unknown }).additionalProperty)})`
+      : e.keyword === 'enum'
+        ? ` (${JSON.stringify((e.params as { allowedValues?: unknown }).allowedValues)})`
+        : '';
   return `${where} ${e.message ?? 'is invalid'}${extra}`;
 }
 
@@ -93,13 +100,16 @@ async function load(schemaDir: string): Promise<StixValidator> {
       if (typeof schema.$id !== 'string') throw new Error(`${join(dir, file)} has no $id`);
       ajv.addSchema(schema);
       const stem = basename(file, '.json');
-      if (TYPE_FOLDERS.includes(folder) || COMMON_TYPES.includes(stem)) idByType.set(stem, schema.$id);
+      if (TYPE_FOLDERS.includes(folder) || COMMON_TYPES.includes(stem))
+        idByType.set(stem, schema.$id);
       if (folder === 'common' && stem === 'core') coreId = schema.$id;
       if (folder === 'common' && stem === 'cyber-observable-core') observableCoreId = schema.$id;
     }
   }
   if (!coreId || !observableCoreId || !idByType.has('indicator')) {
-    throw new Error(`${schemaDir} does not hold the STIX 2.1 schema tree (common/core.json, common/cyber-observable-core.json, sdos/indicator.json)`);
+    throw new Error(
+      `${schemaDir} does not hold the STIX 2.1 schema tree (common/core.json, common/cyber-observable-core.json, sdos/indicator.json)`,
+    );
   }
   const core = coreId;
   const observableCore = observableCoreId;
@@ -136,7 +146,9 @@ export function stixValidator(schemaDir: string = defaultStixSchemaDir()): Promi
     pending = load(key).catch((err: unknown) => {
       // Do not cache a failure: the directory may be mounted by the next sync.
       cache.delete(key);
-      throw new Error(`stix: cannot load the STIX 2.1 schemas from ${key}: ${err instanceof Error ? err.message : String(err)}`);
+      throw new Error(
+        `stix: cannot load the STIX 2.1 schemas from ${key}: ${err instanceof Error ? err.message : String(err)}`,
+      );
     });
     cache.set(key, pending);
   }

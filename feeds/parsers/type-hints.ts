@@ -24,10 +24,13 @@ export function ipHint(value: string, family?: 'ipv4' | 'ipv6'): IndicatorType {
   return family ?? (value.includes(':') ? 'ipv6' : 'ipv4');
 }
 
-type Rule = { kind: 'ip'; family?: 'ipv4' | 'ipv6' } | { kind: 'fixed'; type: IndicatorType; hashAlgorithm?: HashAlgorithm };
+type Rule =
+  | { kind: 'ip'; family?: 'ipv4' | 'ipv6' }
+  | { kind: 'fixed'; type: IndicatorType; hashAlgorithm?: HashAlgorithm };
 
 const ip = (family?: 'ipv4' | 'ipv6'): Rule => (family ? { kind: 'ip', family } : { kind: 'ip' });
-const fixed = (type: IndicatorType, hashAlgorithm?: HashAlgorithm): Rule => (hashAlgorithm ? { kind: 'fixed', type, hashAlgorithm } : { kind: 'fixed', type });
+const fixed = (type: IndicatorType, hashAlgorithm?: HashAlgorithm): Rule =>
+  hashAlgorithm ? { kind: 'fixed', type, hashAlgorithm } : { kind: 'fixed', type };
 
 /** Lower-case type names as feeds spell them. */
 const RULES: ReadonlyMap<string, Rule> = new Map<string, Rule>([
@@ -85,7 +88,9 @@ export function typeHintFor(typeName: string, value: string): TypeHint | undefin
   const rule = RULES.get(typeName.trim().toLowerCase());
   if (!rule) return undefined;
   if (rule.kind === 'ip') return { typeHint: ipHint(value, rule.family) };
-  return rule.hashAlgorithm ? { typeHint: rule.type, hashAlgorithm: rule.hashAlgorithm } : { typeHint: rule.type };
+  return rule.hashAlgorithm
+    ? { typeHint: rule.type, hashAlgorithm: rule.hashAlgorithm }
+    : { typeHint: rule.type };
 }
 
 /** Names typeHintFor knows, for error messages. */

@@ -39,7 +39,11 @@ function decodersFor(contentEncoding: string | undefined, url: URL): Array<() =>
       case 'br':
         return () => createBrotliDecompress();
       default:
-        throw new FeedError('FST_FEED_DECODE', `${redactUrl(url)} sent Content-Encoding "${coding.slice(0, 32)}", which this client does not support (gzip, deflate, br)`, { url });
+        throw new FeedError(
+          'FST_FEED_DECODE',
+          `${redactUrl(url)} sent Content-Encoding "${coding.slice(0, 32)}", which this client does not support (gzip, deflate, br)`,
+          { url },
+        );
     }
   });
 }
@@ -49,7 +53,10 @@ function decodersFor(contentEncoding: string | undefined, url: URL): Array<() =>
  * compressed data), FST_FEED_TRUNCATED (a compressed stream that stops early) or
  * FST_FEED_TOO_LARGE (more than maxBytes decoded), mid-stream.
  */
-export function decodeBody(raw: AsyncIterable<Uint8Array>, options: DecodeOptions): AsyncIterable<Uint8Array> {
+export function decodeBody(
+  raw: AsyncIterable<Uint8Array>,
+  options: DecodeOptions,
+): AsyncIterable<Uint8Array> {
   const { url } = options;
   let stream = raw;
   for (const make of decodersFor(options.contentEncoding, url)) {
@@ -62,7 +69,10 @@ export function decodeBody(raw: AsyncIterable<Uint8Array>, options: DecodeOption
   return capped(stream, options);
 }
 
-async function* capped(source: AsyncIterable<Uint8Array>, options: DecodeOptions): AsyncGenerator<Uint8Array> {
+async function* capped(
+  source: AsyncIterable<Uint8Array>,
+  options: DecodeOptions,
+): AsyncGenerator<Uint8Array> {
   let total = 0;
   for await (const chunk of source) {
     total += chunk.length;
@@ -77,7 +87,10 @@ async function* capped(source: AsyncIterable<Uint8Array>, options: DecodeOptions
   }
 }
 
-async function* unpackGzipFile(source: AsyncIterable<Uint8Array>, url: URL): AsyncGenerator<Uint8Array> {
+async function* unpackGzipFile(
+  source: AsyncIterable<Uint8Array>,
+  url: URL,
+): AsyncGenerator<Uint8Array> {
   const iterator = source[Symbol.asyncIterator]();
   const head: Uint8Array[] = [];
   let size = 0;
@@ -102,7 +115,10 @@ async function* unpackGzipFile(source: AsyncIterable<Uint8Array>, url: URL): Asy
 }
 
 /** The chunks already read, then the rest of `iterator`; closing it closes the source. */
-async function* resume(head: readonly Uint8Array[], iterator: AsyncIterator<Uint8Array>): AsyncGenerator<Uint8Array> {
+async function* resume(
+  head: readonly Uint8Array[],
+  iterator: AsyncIterator<Uint8Array>,
+): AsyncGenerator<Uint8Array> {
   try {
     yield* head;
     for (;;) {
@@ -134,9 +150,17 @@ async function* throughZlib(
     if (err instanceof FeedError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'Z_BUF_ERROR') {
-      throw new FeedError('FST_FEED_TRUNCATED', `Compressed ${what} from ${redactUrl(url)} ends before the end of its stream; the body was cut short`, { url, cause: err });
+      throw new FeedError(
+        'FST_FEED_TRUNCATED',
+        `Compressed ${what} from ${redactUrl(url)} ends before the end of its stream; the body was cut short`,
+        { url, cause: err },
+      );
     }
-    throw new FeedError('FST_FEED_DECODE', `Could not decompress the ${what} from ${redactUrl(url)}: ${(err as Error).message}`, { url, cause: err });
+    throw new FeedError(
+      'FST_FEED_DECODE',
+      `Could not decompress the ${what} from ${redactUrl(url)}: ${(err as Error).message}`,
+      { url, cause: err },
+    );
   } finally {
     // Destroying the input also closes `source` (Readable.from returns its iterator).
     input.destroy();

@@ -16,11 +16,15 @@ describe('FeedError', () => {
   it('GIVEN a code WHEN an error is built THEN transient follows the registry unless overridden', () => {
     expect(new FeedError('FST_FEED_TIMEOUT', 'x').transient).toBe(true);
     expect(new FeedError('FST_FEED_SSRF_BLOCKED', 'x').transient).toBe(false);
-    expect(new FeedError('FST_FEED_HTTP_STATUS', 'x', { transient: false, status: 404 })).toMatchObject({ transient: false, status: 404 });
+    expect(
+      new FeedError('FST_FEED_HTTP_STATUS', 'x', { transient: false, status: 404 }),
+    ).toMatchObject({ transient: false, status: 404 });
   });
 
   it('GIVEN a URL with credentials, query values and a fragment WHEN an error carries it THEN only names remain', () => {
-    const err = new FeedError('FST_FEED_HTTP_STATUS', 'x', { url: 'https://user:s3cret@feeds.example.org/list.txt?key=abc123&fmt=txt#frag' });
+    const err = new FeedError('FST_FEED_HTTP_STATUS', 'x', {
+      url: 'https://user:s3cret@feeds.example.org/list.txt?key=abc123&fmt=txt#frag',
+    });
     expect(err.url).toBe('https://feeds.example.org/list.txt?key=REDACTED&fmt=REDACTED');
     expect(JSON.stringify(err)).not.toMatch(/s3cret|abc123|frag/);
   });
@@ -31,11 +35,17 @@ describe('FeedError', () => {
 
   it('GIVEN every outbound-client code WHEN reported for a feed THEN it becomes the FST_FEED_* code of the same name, with message, URL and status kept', () => {
     for (const code of Object.keys(HTTP_ERROR_CODES) as Array<keyof typeof HTTP_ERROR_CODES>) {
-      const mapped = feedErrorFrom(new HttpError(code, 'm', { url: 'https://f.example/x?key=k', status: 503 })) as FeedError;
+      const mapped = feedErrorFrom(
+        new HttpError(code, 'm', { url: 'https://f.example/x?key=k', status: 503 }),
+      ) as FeedError;
       expect(mapped).toBeInstanceOf(FeedError);
       expect(mapped.code).toBe(code.replace('FST_HTTP_', 'FST_FEED_'));
       expect(mapped.code in FEED_ERROR_CODES).toBe(true);
-      expect(mapped).toMatchObject({ message: 'm', url: 'https://f.example/x?key=REDACTED', status: 503 });
+      expect(mapped).toMatchObject({
+        message: 'm',
+        url: 'https://f.example/x?key=REDACTED',
+        status: 503,
+      });
     }
     const other = new Error('x');
     expect(feedErrorFrom(other)).toBe(other);

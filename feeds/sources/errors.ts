@@ -30,35 +30,43 @@ export interface FeedErrorCodeInfo {
 export const FEED_ERROR_CODES = {
   FST_FEED_INVALID_REQUEST: {
     transient: false,
-    summary: 'The feed URL or request settings are unusable: not http(s), credentials in the URL, or a header that may not be set.',
+    summary:
+      'The feed URL or request settings are unusable: not http(s), credentials in the URL, or a header that may not be set.',
   },
   FST_FEED_SSRF_BLOCKED: {
     transient: false,
-    summary: 'The feed host, or a redirect target, resolved to a loopback, link-local, cloud-metadata, private, multicast, reserved or cluster-internal address that the allow-list does not permit.',
+    summary:
+      'The feed host, or a redirect target, resolved to a loopback, link-local, cloud-metadata, private, multicast, reserved or cluster-internal address that the allow-list does not permit.',
   },
   FST_FEED_INSECURE: {
     transient: false,
-    summary: 'The feed URL, or a redirect target, is plain http to a host that is neither loopback nor in --outbound-allow; use https.',
+    summary:
+      'The feed URL, or a redirect target, is plain http to a host that is neither loopback nor in --outbound-allow; use https.',
   },
   FST_FEED_NETWORK: {
     transient: true,
-    summary: 'The host name did not resolve, or the connection was refused or reset before a response arrived.',
+    summary:
+      'The host name did not resolve, or the connection was refused or reset before a response arrived.',
   },
   FST_FEED_TLS: {
     transient: false,
-    summary: 'TLS verification failed: unknown CA, expired certificate, or a certificate not valid for the host (or tls.serverName).',
+    summary:
+      'TLS verification failed: unknown CA, expired certificate, or a certificate not valid for the host (or tls.serverName).',
   },
   FST_FEED_TIMEOUT: {
     transient: true,
-    summary: 'The fetch exceeded its total time limit, or the server sent nothing for longer than the idle limit.',
+    summary:
+      'The fetch exceeded its total time limit, or the server sent nothing for longer than the idle limit.',
   },
   FST_FEED_HTTP_STATUS: {
     transient: true,
-    summary: 'The server answered with an unexpected HTTP status. Transient for 5xx, 408 and 429; other statuses need a change on one side.',
+    summary:
+      'The server answered with an unexpected HTTP status. Transient for 5xx, 408 and 429; other statuses need a change on one side.',
   },
   FST_FEED_AUTH: {
     transient: false,
-    summary: 'The server refused the credentials (HTTP 401 or 403, or a TAXII collection that cannot be read with them).',
+    summary:
+      'The server refused the credentials (HTTP 401 or 403, or a TAXII collection that cannot be read with them).',
   },
   FST_FEED_REDIRECT_LIMIT: {
     transient: false,
@@ -66,7 +74,8 @@ export const FEED_ERROR_CODES = {
   },
   FST_FEED_REDIRECT_INVALID: {
     transient: false,
-    summary: 'A redirect had no usable Location, pointed at a non-http(s) URL, or went from https to plain http.',
+    summary:
+      'A redirect had no usable Location, pointed at a non-http(s) URL, or went from https to plain http.',
   },
   FST_FEED_TOO_LARGE: {
     transient: false,
@@ -74,19 +83,23 @@ export const FEED_ERROR_CODES = {
   },
   FST_FEED_TRUNCATED: {
     transient: true,
-    summary: 'The response ended early: fewer bytes than Content-Length, a connection closed mid-body, or a gzip stream that stops before its end.',
+    summary:
+      'The response ended early: fewer bytes than Content-Length, a connection closed mid-body, or a gzip stream that stops before its end.',
   },
   FST_FEED_DECODE: {
     transient: false,
-    summary: 'The body could not be decoded: corrupt gzip, or a Content-Encoding this client does not support.',
+    summary:
+      'The body could not be decoded: corrupt gzip, or a Content-Encoding this client does not support.',
   },
   FST_FEED_TAXII: {
     transient: false,
-    summary: 'The TAXII server broke the TAXII 2.1 protocol (wrong media type, malformed envelope, a repeated page) or the collection does not exist.',
+    summary:
+      'The TAXII server broke the TAXII 2.1 protocol (wrong media type, malformed envelope, a repeated page) or the collection does not exist.',
   },
   FST_FEED_CLUSTER_RANGES: {
     transient: true,
-    summary: "The cluster's own ranges (Nodes, the API server's endpoints, ServiceCIDRs, cluster DNS), or the ExposurePolicies whose hosts the guardrails protect, could not be read, so the guardrails could not protect them; the sync fails and the last-known-good snapshot stays until they can be read (check the controller's RBAC).",
+    summary:
+      "The cluster's own ranges (Nodes, the API server's endpoints, ServiceCIDRs, cluster DNS), or the ExposurePolicies whose hosts the guardrails protect, could not be read, so the guardrails could not protect them; the sync fails and the last-known-good snapshot stays until they can be read (check the controller's RBAC).",
   },
   FST_FEED_ABORTED: {
     transient: true,
@@ -94,15 +107,18 @@ export const FEED_ERROR_CODES = {
   },
   FST_FEED_CAP_EXCEEDED: {
     transient: false,
-    summary: 'The feed passed a per-sync cap: records, distinct indicators or MISP events (the message names the cap and its value).',
+    summary:
+      'The feed passed a per-sync cap: records, distinct indicators or MISP events (the message names the cap and its value).',
   },
   FST_FEED_WORKER_MEMORY: {
     transient: false,
-    summary: 'Ingesting the feed needed more heap than the ingestion worker may use (--feed-worker-heap); the worker was stopped.',
+    summary:
+      'Ingesting the feed needed more heap than the ingestion worker may use (--feed-worker-heap); the worker was stopped.',
   },
   FST_FEED_DEADLINE: {
     transient: true,
-    summary: 'The sync (fetching and ingesting, every MISP event file included) did not finish within --feed-sync-deadline; the worker was stopped.',
+    summary:
+      'The sync (fetching and ingesting, every MISP event file included) did not finish within --feed-sync-deadline; the worker was stopped.',
   },
   FST_FEED_WORKER_FAILED: {
     transient: true,

@@ -19,8 +19,15 @@
 import { decodeBody } from './body.js';
 import { FeedError, redactUrl } from './errors.js';
 import {
-  DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_REDIRECTS, Deadline, checkCaPem, checkCredentialHeaders, describeStatus,
-  openExchange, parseFeedUrl, statusIsTransient,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_REDIRECTS,
+  Deadline,
+  checkCaPem,
+  checkCredentialHeaders,
+  describeStatus,
+  openExchange,
+  parseFeedUrl,
+  statusIsTransient,
 } from './outbound.js';
 import type { Exchange, FetchLimits } from './outbound.js';
 
@@ -54,11 +61,13 @@ export async function fetchHttp(opts: HttpFetchOptions): Promise<HttpFetchResult
     'user-agent': 'forestall-feed-fetcher',
   };
   const conditional = opts.conditional ?? {};
-  if (conditional.etag !== undefined && conditional.etag !== '') protocolHeaders['if-none-match'] = conditional.etag;
+  if (conditional.etag !== undefined && conditional.etag !== '')
+    protocolHeaders['if-none-match'] = conditional.etag;
   if (conditional.lastModified !== undefined && conditional.lastModified !== '') {
     protocolHeaders['if-modified-since'] = conditional.lastModified;
   }
-  const askedConditional = 'if-none-match' in protocolHeaders || 'if-modified-since' in protocolHeaders;
+  const askedConditional =
+    'if-none-match' in protocolHeaders || 'if-modified-since' in protocolHeaders;
 
   const deadline = new Deadline(opts.timeoutMs, opts.signal);
   let exchange: Exchange | undefined;
@@ -83,7 +92,10 @@ export async function fetchHttp(opts: HttpFetchOptions): Promise<HttpFetchResult
 
     const contentEncoding = exchange.headers['content-encoding'];
     const declared = Number(exchange.headers['content-length'] ?? NaN);
-    if ((contentEncoding === undefined || contentEncoding === 'identity') && declared > opts.maxBytes) {
+    if (
+      (contentEncoding === undefined || contentEncoding === 'identity') &&
+      declared > opts.maxBytes
+    ) {
       // Refuse before reading a byte; a compressed body is only judged by what it decodes to.
       throw new FeedError(
         'FST_FEED_TOO_LARGE',
@@ -92,7 +104,11 @@ export async function fetchHttp(opts: HttpFetchOptions): Promise<HttpFetchResult
       );
     }
 
-    const decoded = decodeBody(exchange.rawBody(), { url: exchange.url, contentEncoding, maxBytes: opts.maxBytes });
+    const decoded = decodeBody(exchange.rawBody(), {
+      url: exchange.url,
+      contentEncoding,
+      maxBytes: opts.maxBytes,
+    });
     const etag = exchange.headers.etag;
     const lastModified = exchange.headers['last-modified'];
     return {
@@ -110,7 +126,11 @@ export async function fetchHttp(opts: HttpFetchOptions): Promise<HttpFetchResult
 }
 
 /** Closes the connection and stops the deadline however the consumer leaves the body. */
-async function* guarded(body: AsyncIterable<Uint8Array>, exchange: Exchange, deadline: Deadline): AsyncGenerator<Uint8Array> {
+async function* guarded(
+  body: AsyncIterable<Uint8Array>,
+  exchange: Exchange,
+  deadline: Deadline,
+): AsyncGenerator<Uint8Array> {
   try {
     yield* body;
   } finally {
@@ -121,10 +141,16 @@ async function* guarded(body: AsyncIterable<Uint8Array>, exchange: Exchange, dea
 
 export function checkLimits(maxBytes: number, timeoutMs: number): void {
   if (!Number.isFinite(maxBytes) || maxBytes <= 0) {
-    throw new FeedError('FST_FEED_INVALID_REQUEST', `maxBytes must be a positive number, got ${maxBytes}`);
+    throw new FeedError(
+      'FST_FEED_INVALID_REQUEST',
+      `maxBytes must be a positive number, got ${maxBytes}`,
+    );
   }
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-    throw new FeedError('FST_FEED_INVALID_REQUEST', `timeoutMs must be a positive number, got ${timeoutMs}`);
+    throw new FeedError(
+      'FST_FEED_INVALID_REQUEST',
+      `timeoutMs must be a positive number, got ${timeoutMs}`,
+    );
   }
 }
 
@@ -139,11 +165,19 @@ export function checkStatus(exchange: Exchange, configuredCredentials: boolean):
       : configuredCredentials
         ? 'the credentials were not sent because a redirect left the original origin'
         : 'no credentials are configured';
-    throw new FeedError('FST_FEED_AUTH', `GET ${redactUrl(url)} returned ${describeStatus(status)}; ${hint}`, { url, status });
+    throw new FeedError(
+      'FST_FEED_AUTH',
+      `GET ${redactUrl(url)} returned ${describeStatus(status)}; ${hint}`,
+      { url, status },
+    );
   }
-  throw new FeedError('FST_FEED_HTTP_STATUS', `GET ${redactUrl(url)} returned ${describeStatus(status)}`, {
-    url,
-    status,
-    transient: statusIsTransient(status),
-  });
+  throw new FeedError(
+    'FST_FEED_HTTP_STATUS',
+    `GET ${redactUrl(url)} returned ${describeStatus(status)}`,
+    {
+      url,
+      status,
+      transient: statusIsTransient(status),
+    },
+  );
 }

@@ -6,12 +6,29 @@
 export { FEED_ERROR_CODES, FeedError, feedErrorFrom, isFeedError, redactUrl } from './errors.js';
 export type { FeedErrorCode, FeedErrorCodeInfo, FeedErrorOptions } from './errors.js';
 // The SSRF guard lives in lib/http now; re-exported for the feeds' existing callers.
-export { checkAddress, checkTarget, describeRefusal, validateSsrfPolicy } from '../../lib/http/ssrf.js';
-export type { CheckedTarget, Refusal, RefusalReason, ResolvedAddress, Resolver, SsrfPolicy } from '../../lib/http/ssrf.js';
+export {
+  checkAddress,
+  checkTarget,
+  describeRefusal,
+  validateSsrfPolicy,
+} from '../../lib/http/ssrf.js';
+export type {
+  CheckedTarget,
+  Refusal,
+  RefusalReason,
+  ResolvedAddress,
+  Resolver,
+  SsrfPolicy,
+} from '../../lib/http/ssrf.js';
 export { fetchHttp } from './http.js';
 export type { HttpFetchOptions, HttpFetchResult } from './http.js';
 export { DEFAULT_PAGE_SIZE, TAXII_MEDIA_TYPE, discoverTaxii, fetchTaxii } from './taxii.js';
 export type {
-  TaxiiAuth, TaxiiDiscovery, TaxiiDiscoveryOptions, TaxiiFetchOptions, TaxiiFetchResult, TaxiiSyncStats,
+  TaxiiAuth,
+  TaxiiDiscovery,
+  TaxiiDiscoveryOptions,
+  TaxiiFetchOptions,
+  TaxiiFetchResult,
+  TaxiiSyncStats,
 } from './taxii.js';
 export { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_REDIRECTS } from './outbound.js';

@@ -7,7 +7,13 @@ import * as transport from '../../lib/http/transport.js';
 import type { Exchange, TransportOptions } from '../../lib/http/transport.js';
 import { feedErrorFrom } from './errors.js';
 
-export { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_REDIRECTS, Deadline, describeStatus, statusIsTransient } from '../../lib/http/transport.js';
+export {
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_REDIRECTS,
+  Deadline,
+  describeStatus,
+  statusIsTransient,
+} from '../../lib/http/transport.js';
 export type { Exchange, FetchLimits, TransportOptions } from '../../lib/http/transport.js';
 
 function mapped<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {

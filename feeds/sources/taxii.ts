@@ -27,7 +27,13 @@ import { decodeBody } from './body.js';
 import { FeedError, redactUrl } from './errors.js';
 import { checkLimits } from './http.js';
 import {
-  DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_REDIRECTS, Deadline, checkCaPem, describeStatus, openExchange, parseFeedUrl,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_REDIRECTS,
+  Deadline,
+  checkCaPem,
+  describeStatus,
+  openExchange,
+  parseFeedUrl,
   statusIsTransient,
 } from './outbound.js';
 import type { Exchange, FetchLimits, TransportOptions } from './outbound.js';
@@ -105,7 +111,11 @@ class Session {
   async getJson(url: URL, what: string): Promise<{ exchange: Exchange; json: unknown }> {
     const exchange = await openExchange(url, {
       ...this.transport,
-      protocolHeaders: { accept: TAXII_MEDIA_TYPE, 'accept-encoding': 'gzip', 'user-agent': 'forestall-feed-fetcher' },
+      protocolHeaders: {
+        accept: TAXII_MEDIA_TYPE,
+        'accept-encoding': 'gzip',
+        'user-agent': 'forestall-feed-fetcher',
+      },
       deadline: this.deadline,
     });
     try {
@@ -125,7 +135,11 @@ class Session {
       try {
         json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks)));
       } catch {
-        throw new FeedError('FST_FEED_TAXII', `${what} from ${redactUrl(exchange.url)} is not valid UTF-8 JSON`, { url: exchange.url });
+        throw new FeedError(
+          'FST_FEED_TAXII',
+          `${what} from ${redactUrl(exchange.url)} is not valid UTF-8 JSON`,
+          { url: exchange.url },
+        );
       }
       return { exchange, json };
     } finally {
@@ -141,28 +155,52 @@ class Session {
         : this.opts.auth === undefined
           ? 'no credentials are configured (authSecretRef)'
           : 'the credentials were not sent because a redirect left the original origin';
-      throw new FeedError('FST_FEED_AUTH', `TAXII server refused ${what} at ${redactUrl(url)} with ${describeStatus(status)}; ${hint}`, { url, status });
+      throw new FeedError(
+        'FST_FEED_AUTH',
+        `TAXII server refused ${what} at ${redactUrl(url)} with ${describeStatus(status)}; ${hint}`,
+        { url, status },
+      );
     }
     if (status === 404) {
-      throw new FeedError('FST_FEED_TAXII', `TAXII server has no ${what} at ${redactUrl(url)} (${describeStatus(status)}); check apiRoot and collection`, { url, status });
+      throw new FeedError(
+        'FST_FEED_TAXII',
+        `TAXII server has no ${what} at ${redactUrl(url)} (${describeStatus(status)}); check apiRoot and collection`,
+        { url, status },
+      );
     }
     if (status === 406 || status === 415) {
-      throw new FeedError('FST_FEED_TAXII', `Server at ${redactUrl(url)} does not accept ${TAXII_MEDIA_TYPE} (${describeStatus(status)}); is it a TAXII 2.1 server?`, { url, status });
+      throw new FeedError(
+        'FST_FEED_TAXII',
+        `Server at ${redactUrl(url)} does not accept ${TAXII_MEDIA_TYPE} (${describeStatus(status)}); is it a TAXII 2.1 server?`,
+        { url, status },
+      );
     }
     if (status < 200 || status >= 300) {
-      throw new FeedError('FST_FEED_HTTP_STATUS', `GET ${redactUrl(url)} (${what}) returned ${describeStatus(status)}`, {
-        url,
-        status,
-        transient: statusIsTransient(status),
-      });
+      throw new FeedError(
+        'FST_FEED_HTTP_STATUS',
+        `GET ${redactUrl(url)} (${what}) returned ${describeStatus(status)}`,
+        {
+          url,
+          status,
+          transient: statusIsTransient(status),
+        },
+      );
     }
     const type = (exchange.headers['content-type'] ?? '').toLowerCase();
     // The spec requires application/taxii+json; plain JSON is tolerated because
     // some servers label it so. Anything else (a login page, a proxy error) is not TAXII.
     if (!type.startsWith('application/taxii+json') && !type.startsWith('application/json')) {
       // A header is the server's text too: shown only when it looks like a media type.
-      const shown = /^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+$/.test(type.split(';')[0]?.trim() ?? '') ? type.split(';')[0]?.trim() : '(not shown)';
-      throw new FeedError('FST_FEED_TAXII', `${what} from ${redactUrl(url)} has Content-Type ${shown}, not ${TAXII_MEDIA_TYPE}`, { url });
+      const shown = /^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+$/.test(
+        type.split(';')[0]?.trim() ?? '',
+      )
+        ? type.split(';')[0]?.trim()
+        : '(not shown)';
+      throw new FeedError(
+        'FST_FEED_TAXII',
+        `${what} from ${redactUrl(url)} has Content-Type ${shown}, not ${TAXII_MEDIA_TYPE}`,
+        { url },
+      );
     }
   }
 }
@@ -171,14 +209,22 @@ function authHeaders(auth: TaxiiAuth | undefined): Record<string, string> {
   if (auth === undefined) return {};
   if ('token' in auth) {
     if (auth.token === '' || /[\r\n]/.test(auth.token)) {
-      throw new FeedError('FST_FEED_INVALID_REQUEST', 'The TAXII bearer token is empty or contains a line break (value not shown)');
+      throw new FeedError(
+        'FST_FEED_INVALID_REQUEST',
+        'The TAXII bearer token is empty or contains a line break (value not shown)',
+      );
     }
     return { authorization: `Bearer ${auth.token}` };
   }
   if (auth.username.includes(':') || /[\r\n]/.test(auth.username + auth.password)) {
-    throw new FeedError('FST_FEED_INVALID_REQUEST', 'The TAXII username contains ":" or a credential contains a line break (values not shown)');
+    throw new FeedError(
+      'FST_FEED_INVALID_REQUEST',
+      'The TAXII username contains ":" or a credential contains a line break (values not shown)',
+    );
   }
-  return { authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`, 'utf8').toString('base64')}` };
+  return {
+    authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`, 'utf8').toString('base64')}`,
+  };
 }
 
 /** The API root URL with exactly one trailing slash, so relative paths resolve under it. */
@@ -193,17 +239,32 @@ function apiRootUrl(apiRoot: string): URL {
 export async function fetchTaxii(opts: TaxiiFetchOptions): Promise<TaxiiFetchResult> {
   const pageSize = opts.pageSize ?? DEFAULT_PAGE_SIZE;
   if (!Number.isInteger(pageSize) || pageSize < 1) {
-    throw new FeedError('FST_FEED_INVALID_REQUEST', `pageSize must be a positive integer, got ${pageSize}`);
+    throw new FeedError(
+      'FST_FEED_INVALID_REQUEST',
+      `pageSize must be a positive integer, got ${pageSize}`,
+    );
   }
   if (opts.collection === '') {
     throw new FeedError('FST_FEED_INVALID_REQUEST', 'The TAXII collection id is empty');
   }
   if (opts.addedAfter !== undefined && timestampKey(opts.addedAfter) === undefined) {
-    throw new FeedError('FST_FEED_INVALID_REQUEST', `addedAfter "${opts.addedAfter.slice(0, 64)}" is not an RFC 3339 UTC timestamp`);
+    throw new FeedError(
+      'FST_FEED_INVALID_REQUEST',
+      `addedAfter "${opts.addedAfter.slice(0, 64)}" is not an RFC 3339 UTC timestamp`,
+    );
   }
-  const objectsUrl = new URL(`collections/${encodeURIComponent(opts.collection)}/objects/`, apiRootUrl(opts.apiRoot));
+  const objectsUrl = new URL(
+    `collections/${encodeURIComponent(opts.collection)}/objects/`,
+    apiRootUrl(opts.apiRoot),
+  );
   const session = new Session(opts);
-  const stats: TaxiiSyncStats = { complete: false, cursor: opts.addedAfter, pages: 0, objects: 0, bytes: 0 };
+  const stats: TaxiiSyncStats = {
+    complete: false,
+    cursor: opts.addedAfter,
+    pages: 0,
+    objects: 0,
+    bytes: 0,
+  };
   const what = `collection ${opts.collection}`;
 
   const fetchPage = async (params: Record<string, string>): Promise<Page> => {
@@ -235,7 +296,7 @@ export async function fetchTaxii(opts: TaxiiFetchOptions): Promise<TaxiiFetchRes
       yield Buffer.from('[');
       let addedAfter = opts.addedAfter;
       let emptyPages = 0;
-      for (let page: Page | undefined = first; page !== undefined; ) {
+      for (let page: Page | undefined = first; page !== undefined;) {
         for (const object of page.objects) {
           const text = JSON.stringify(object);
           yield Buffer.from(stats.objects === 0 ? text : `,${text}`);
@@ -246,7 +307,11 @@ export async function fetchTaxii(opts: TaxiiFetchOptions): Promise<TaxiiFetchRes
         // cursor per query), so progress is judged by objects, not by the token.
         emptyPages = page.objects.length === 0 ? emptyPages + 1 : 0;
         if (emptyPages >= MAX_EMPTY_PAGES) {
-          throw new FeedError('FST_FEED_TAXII', `TAXII server kept saying more objects follow for ${what} at ${redactUrl(page.url)} but sent none in ${MAX_EMPTY_PAGES} pages; stopping to avoid a loop`, { url: page.url });
+          throw new FeedError(
+            'FST_FEED_TAXII',
+            `TAXII server kept saying more objects follow for ${what} at ${redactUrl(page.url)} but sent none in ${MAX_EMPTY_PAGES} pages; stopping to avoid a loop`,
+            { url: page.url },
+          );
         }
 
         let params: Record<string, string>;
@@ -256,7 +321,11 @@ export async function fetchTaxii(opts: TaxiiFetchOptions): Promise<TaxiiFetchRes
           addedAfter = page.dateAddedLast;
           params = { ...base, added_after: addedAfter };
         } else {
-          throw new FeedError('FST_FEED_TAXII', `TAXII server said more objects follow for ${what} at ${redactUrl(page.url)} but gave neither "next" nor a newer X-TAXII-Date-Added-Last`, { url: page.url });
+          throw new FeedError(
+            'FST_FEED_TAXII',
+            `TAXII server said more objects follow for ${what} at ${redactUrl(page.url)} but gave neither "next" nor a newer X-TAXII-Date-Added-Last`,
+            { url: page.url },
+          );
         }
         page = await fetchPage(params);
       }
@@ -273,21 +342,27 @@ export async function fetchTaxii(opts: TaxiiFetchOptions): Promise<TaxiiFetchRes
 function parseEnvelope(json: unknown, exchange: Exchange): Page {
   const { url } = exchange;
   const bad = (why: string): FeedError =>
-    new FeedError('FST_FEED_TAXII', `TAXII envelope from ${redactUrl(url)} is malformed: ${why}`, { url });
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw bad('not a JSON object');
+    new FeedError('FST_FEED_TAXII', `TAXII envelope from ${redactUrl(url)} is malformed: ${why}`, {
+      url,
+    });
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    throw bad('not a JSON object');
   const envelope = json as Record<string, unknown>;
   // An empty result is `{}`: no objects, no more.
   const objects = envelope['objects'] ?? [];
   if (!Array.isArray(objects)) throw bad('"objects" is not an array');
   objects.forEach((object: unknown, i) => {
-    if (typeof object !== 'object' || object === null || Array.isArray(object)) throw bad(`objects[${i}] is not an object`);
+    if (typeof object !== 'object' || object === null || Array.isArray(object))
+      throw bad(`objects[${i}] is not an object`);
     const o = object as Record<string, unknown>;
-    if (typeof o['type'] !== 'string' || typeof o['id'] !== 'string') throw bad(`objects[${i}] has no string "type" and "id"`);
+    if (typeof o['type'] !== 'string' || typeof o['id'] !== 'string')
+      throw bad(`objects[${i}] has no string "type" and "id"`);
   });
   const more = envelope['more'] ?? false;
   if (typeof more !== 'boolean') throw bad('"more" is not a boolean');
   const next = envelope['next'];
-  if (next !== undefined && (typeof next !== 'string' || next === '')) throw bad('"next" is not a non-empty string');
+  if (next !== undefined && (typeof next !== 'string' || next === ''))
+    throw bad('"next" is not a non-empty string');
   const lastHeader = exchange.headers['x-taxii-date-added-last'];
   const last = Array.isArray(lastHeader) ? lastHeader[0] : lastHeader;
   return {
@@ -340,12 +415,18 @@ export async function discoverTaxii(opts: TaxiiDiscoveryOptions): Promise<TaxiiD
   try {
     const { exchange, json } = await session.getJson(url, 'discovery resource');
     const bad = (why: string): FeedError =>
-      new FeedError('FST_FEED_TAXII', `TAXII discovery resource from ${redactUrl(exchange.url)} is malformed: ${why}`, { url: exchange.url });
-    if (typeof json !== 'object' || json === null || Array.isArray(json)) throw bad('not a JSON object');
+      new FeedError(
+        'FST_FEED_TAXII',
+        `TAXII discovery resource from ${redactUrl(exchange.url)} is malformed: ${why}`,
+        { url: exchange.url },
+      );
+    if (typeof json !== 'object' || json === null || Array.isArray(json))
+      throw bad('not a JSON object');
     const d = json as Record<string, unknown>;
     if (typeof d['title'] !== 'string') throw bad('"title" is missing');
     const roots = d['api_roots'] ?? [];
-    if (!Array.isArray(roots) || !roots.every((r) => typeof r === 'string')) throw bad('"api_roots" is not a list of strings');
+    if (!Array.isArray(roots) || !roots.every((r) => typeof r === 'string'))
+      throw bad('"api_roots" is not a list of strings');
     return {
       title: d['title'],
       ...(typeof d['description'] === 'string' ? { description: d['description'] } : {}),

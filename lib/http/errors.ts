@@ -23,31 +23,38 @@ export interface HttpErrorCodeInfo {
 export const HTTP_ERROR_CODES = {
   FST_HTTP_INVALID_REQUEST: {
     class: 'terminal',
-    summary: 'The URL or request is unusable: not absolute, not http(s), credentials in the URL, a header that may not be set, or an allow-list entry that does not parse.',
+    summary:
+      'The URL or request is unusable: not absolute, not http(s), credentials in the URL, a header that may not be set, or an allow-list entry that does not parse.',
   },
   FST_HTTP_SSRF_BLOCKED: {
     class: 'terminal',
-    summary: 'The host, or a redirect target, resolved to a loopback, link-local, cloud-metadata, private, multicast, reserved or cluster-internal address that --outbound-allow does not permit.',
+    summary:
+      'The host, or a redirect target, resolved to a loopback, link-local, cloud-metadata, private, multicast, reserved or cluster-internal address that --outbound-allow does not permit.',
   },
   FST_HTTP_INSECURE: {
     class: 'terminal',
-    summary: 'Plain http (the URL, a redirect target, or a git remote) to a host that is neither loopback nor in --outbound-allow; use https.',
+    summary:
+      'Plain http (the URL, a redirect target, or a git remote) to a host that is neither loopback nor in --outbound-allow; use https.',
   },
   FST_HTTP_NETWORK: {
     class: 'transient',
-    summary: 'The host name did not resolve, or the connection was refused or reset before a response arrived.',
+    summary:
+      'The host name did not resolve, or the connection was refused or reset before a response arrived.',
   },
   FST_HTTP_TLS: {
     class: 'terminal',
-    summary: 'TLS verification failed: unknown CA, expired certificate, or a certificate not valid for the host.',
+    summary:
+      'TLS verification failed: unknown CA, expired certificate, or a certificate not valid for the host.',
   },
   FST_HTTP_TIMEOUT: {
     class: 'transient',
-    summary: 'The request exceeded its total time limit, or the server sent nothing for longer than the idle limit.',
+    summary:
+      'The request exceeded its total time limit, or the server sent nothing for longer than the idle limit.',
   },
   FST_HTTP_ABORTED: {
     class: 'transient',
-    summary: 'The request was cancelled by its caller (for example on shutdown or leadership loss).',
+    summary:
+      'The request was cancelled by its caller (for example on shutdown or leadership loss).',
   },
   FST_HTTP_REDIRECT_LIMIT: {
     class: 'terminal',
@@ -55,15 +62,18 @@ export const HTTP_ERROR_CODES = {
   },
   FST_HTTP_REDIRECT_INVALID: {
     class: 'terminal',
-    summary: 'A redirect had no usable Location, pointed at a non-http(s) URL or one with credentials, or the client does not follow redirects.',
+    summary:
+      'A redirect had no usable Location, pointed at a non-http(s) URL or one with credentials, or the client does not follow redirects.',
   },
   FST_HTTP_TOO_LARGE: {
     class: 'terminal',
-    summary: 'The response body is larger than the byte cap of the client that asked; the message names the cap.',
+    summary:
+      'The response body is larger than the byte cap of the client that asked; the message names the cap.',
   },
   FST_HTTP_TRUNCATED: {
     class: 'transient',
-    summary: 'The response ended early: fewer bytes than Content-Length, or a connection closed mid-body.',
+    summary:
+      'The response ended early: fewer bytes than Content-Length, or a connection closed mid-body.',
   },
 } as const satisfies Record<string, HttpErrorCodeInfo>;
 
@@ -154,9 +164,15 @@ export function answerCode(body: unknown): string | undefined {
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
   const o = parsed as Record<string, unknown>;
-  const nested = o.error !== null && typeof o.error === 'object' ? (o.error as Record<string, unknown>).code : undefined;
+  const nested =
+    o.error !== null && typeof o.error === 'object'
+      ? (o.error as Record<string, unknown>).code
+      : undefined;
   const first: unknown = Array.isArray(o.errors) ? o.errors[0] : undefined;
-  const firstCode = first !== null && typeof first === 'object' ? (first as Record<string, unknown>).code : undefined;
+  const firstCode =
+    first !== null && typeof first === 'object'
+      ? (first as Record<string, unknown>).code
+      : undefined;
   for (const candidate of [o.errorCode, nested, o.scimType, o.error, o.code, firstCode]) {
     if (typeof candidate === 'string' && ANSWER_CODE.test(candidate)) return candidate;
   }

@@ -24,7 +24,9 @@ interface Loopback {
 
 const MARKER = 'MARKER-ami-secret-8f3a';
 
-async function serve(handler: (req: IncomingMessage, res: ServerResponse, body: string) => void): Promise<Loopback> {
+async function serve(
+  handler: (req: IncomingMessage, res: ServerResponse, body: string) => void,
+): Promise<Loopback> {
   const seen: Seen[] = [];
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -44,16 +46,21 @@ async function serve(handler: (req: IncomingMessage, res: ServerResponse, body: 
   };
 }
 
-const resolver = (table: Record<string, string>): Resolver => async (host) => {
-  const address = table[host];
-  if (address === undefined) throw Object.assign(new Error(`no ${host}`), { code: 'ENOTFOUND' });
-  return [{ address, family: address.includes(':') ? 6 : 4 }];
-};
+const resolver =
+  (table: Record<string, string>): Resolver =>
+  async (host) => {
+    const address = table[host];
+    if (address === undefined) throw Object.assign(new Error(`no ${host}`), { code: 'ENOTFOUND' });
+    return [{ address, family: address.includes(':') ? 6 : 4 }];
+  };
 
 const LOOPBACK = { allow: ['127.0.0.1'] };
 
 async function failure(promise: Promise<unknown>): Promise<HttpError> {
-  const err = await promise.then(() => undefined, (e: unknown) => e);
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(HttpError);
   return err as HttpError;
 }
@@ -116,8 +123,12 @@ afterAll(async () => {
 
 describe('createOutboundFetch: https unless loopback or allow-listed', () => {
   it('GIVEN plain http to a made-up name that resolves to a public address WHEN fetched THEN FST_HTTP_INSECURE, before any connection', async () => {
-    const fetch = createOutboundFetch({ ssrf: { resolve: resolver({ 'api.idp.test': '93.184.216.34' }) } });
-    const err = await failure(fetch('http://api.idp.test/scim/v2/Users', { headers: { authorization: 'Bearer t0ken' } }));
+    const fetch = createOutboundFetch({
+      ssrf: { resolve: resolver({ 'api.idp.test': '93.184.216.34' }) },
+    });
+    const err = await failure(
+      fetch('http://api.idp.test/scim/v2/Users', { headers: { authorization: 'Bearer t0ken' } }),
+    );
     expect(err.code).toBe('FST_HTTP_INSECURE');
     expect(err.message).toContain('http://api.idp.test/scim/v2/Users');
     expect(err.message).toContain('use https');
@@ -125,7 +136,9 @@ describe('createOutboundFetch: https unless loopback or allow-listed', () => {
 
   it('GIVEN a made-up name on loopback, allowed by the SSRF allow-list WHEN fetched over http THEN it is sent', async () => {
     const port = new URL(a.origin).port;
-    const fetch = createOutboundFetch({ ssrf: { allow: ['127.0.0.1'], resolve: resolver({ 'idp.test': '127.0.0.1' }) } });
+    const fetch = createOutboundFetch({
+      ssrf: { allow: ['127.0.0.1'], resolve: resolver({ 'idp.test': '127.0.0.1' }) },
+    });
     const response = await fetch(`http://idp.test:${port}/ok`);
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({ ok: true });
@@ -140,7 +153,12 @@ describe('createOutboundFetch: https unless loopback or allow-listed', () => {
 });
 
 describe('createOutboundFetch: redirects', () => {
-  const headers = { authorization: 'Bearer t0ken', cookie: 'session=c00kie', 'x-api-key': 'k3y', accept: 'application/json' };
+  const headers = {
+    authorization: 'Bearer t0ken',
+    cookie: 'session=c00kie',
+    'x-api-key': 'k3y',
+    accept: 'application/json',
+  };
 
   it('GIVEN a cross-origin redirect WHEN followed THEN Authorization, Cookie and the marked credential headers are dropped', async () => {
     const fetch = createOutboundFetch({ ssrf: LOOPBACK, credentialHeaders: ['X-Api-Key'] });
@@ -157,7 +175,10 @@ describe('createOutboundFetch: redirects', () => {
 
   it('GIVEN a credential header marked on the request only WHEN redirected cross-origin THEN it is dropped too', async () => {
     const fetch = createOutboundFetch({ ssrf: LOOPBACK });
-    await fetch(`${a.origin}/cross-origin`, { headers: { 'x-taxii-token': 'tt' }, credentialHeaders: ['x-taxii-token'] });
+    await fetch(`${a.origin}/cross-origin`, {
+      headers: { 'x-taxii-token': 'tt' },
+      credentialHeaders: ['x-taxii-token'],
+    });
     expect(b.seen.at(-1)!.headers['x-taxii-token']).toBeUndefined();
   });
 
@@ -174,20 +195,27 @@ describe('createOutboundFetch: redirects', () => {
 
   it('GIVEN redirect "manual" WHEN the server redirects THEN the 3xx is the answer and nothing is followed', async () => {
     const before = b.seen.length;
-    const response = await createOutboundFetch({ ssrf: LOOPBACK })(`${a.origin}/cross-origin`, { redirect: 'manual' });
+    const response = await createOutboundFetch({ ssrf: LOOPBACK })(`${a.origin}/cross-origin`, {
+      redirect: 'manual',
+    });
     expect(response.status).toBe(302);
     expect(response.headers.get('location')).toBe(`${b.origin}/landing`);
     expect(b.seen.length).toBe(before);
   });
 
   it('GIVEN redirect "error" WHEN the server redirects THEN FST_HTTP_REDIRECT_INVALID without the body', async () => {
-    const err = await failure(createOutboundFetch({ ssrf: LOOPBACK })(`${a.origin}/to-metadata`, { redirect: 'error' }));
+    const err = await failure(
+      createOutboundFetch({ ssrf: LOOPBACK })(`${a.origin}/to-metadata`, { redirect: 'error' }),
+    );
     expect(err.code).toBe('FST_HTTP_REDIRECT_INVALID');
     expect(err.message).not.toContain(MARKER);
   });
 
   it('GIVEN a POST answered 303 WHEN followed THEN the next hop is a GET without the body', async () => {
-    const response = await createOutboundFetch({ ssrf: LOOPBACK })(`${a.origin}/see-other`, { method: 'POST', body: 'payload' });
+    const response = await createOutboundFetch({ ssrf: LOOPBACK })(`${a.origin}/see-other`, {
+      method: 'POST',
+      body: 'payload',
+    });
     expect(response.status).toBe(200);
     expect(a.seen.at(-1)).toMatchObject({ method: 'GET', path: '/ok', body: '' });
   });
@@ -212,7 +240,10 @@ describe('createOutboundFetch: metadata and embedded IPv4 are refused, allow-lis
     ['http://metadata.idp.test/latest/meta-data/'],
   ])('GIVEN %s WHEN fetched THEN FST_HTTP_SSRF_BLOCKED', async (url) => {
     const fetch = createOutboundFetch({
-      ssrf: { allow: ['127.0.0.1', 'metadata.idp.test'], resolve: resolver({ 'metadata.idp.test': '::ffff:169.254.169.254' }) },
+      ssrf: {
+        allow: ['127.0.0.1', 'metadata.idp.test'],
+        resolve: resolver({ 'metadata.idp.test': '::ffff:169.254.169.254' }),
+      },
     });
     const err = await failure(fetch(url));
     expect(err.code).toBe('FST_HTTP_SSRF_BLOCKED');
@@ -231,14 +262,21 @@ describe('createOutboundFetch: metadata and embedded IPv4 are refused, allow-lis
 });
 
 describe('createOutboundFetch: bounded bodies and error texts', () => {
-  it.each([['/big-declared'], ['/big-chunked']])('GIVEN %s larger than the cap WHEN fetched THEN FST_HTTP_TOO_LARGE names the cap', async (path) => {
-    const err = await failure(createOutboundFetch({ ssrf: LOOPBACK, maxBytes: 1000 })(`${a.origin}${path}`));
-    expect(err.code).toBe('FST_HTTP_TOO_LARGE');
-    expect(err.message).toContain('1000-byte cap');
-  });
+  it.each([['/big-declared'], ['/big-chunked']])(
+    'GIVEN %s larger than the cap WHEN fetched THEN FST_HTTP_TOO_LARGE names the cap',
+    async (path) => {
+      const err = await failure(
+        createOutboundFetch({ ssrf: LOOPBACK, maxBytes: 1000 })(`${a.origin}${path}`),
+      );
+      expect(err.code).toBe('FST_HTTP_TOO_LARGE');
+      expect(err.message).toContain('1000-byte cap');
+    },
+  );
 
   it('GIVEN a body within the cap WHEN fetched THEN it arrives whole', async () => {
-    const response = await createOutboundFetch({ ssrf: LOOPBACK, maxBytes: 5000 })(`${a.origin}/big-chunked`);
+    const response = await createOutboundFetch({ ssrf: LOOPBACK, maxBytes: 5000 })(
+      `${a.origin}/big-chunked`,
+    );
     expect((await response.text()).length).toBe(5000);
   });
 
@@ -252,10 +290,19 @@ describe('createOutboundFetch: bounded bodies and error texts', () => {
 
   it.each([
     ['{"errorCode":"E0000011","errorSummary":"Invalid token provided"}', 'E0000011'],
-    ['{"error":{"code":"Authorization_RequestDenied","message":"Insufficient privileges"}}', 'Authorization_RequestDenied'],
-    ['{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"scimType":"uniqueness","detail":"x"}', 'uniqueness'],
+    [
+      '{"error":{"code":"Authorization_RequestDenied","message":"Insufficient privileges"}}',
+      'Authorization_RequestDenied',
+    ],
+    [
+      '{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"scimType":"uniqueness","detail":"x"}',
+      'uniqueness',
+    ],
     ['{"error":"invalid_client","error_description":"Invalid client secret"}', 'invalid_client'],
-    ['{"message":"Validation Failed","errors":[{"code":"custom","message":"A pull request already exists"}]}', 'custom'],
+    [
+      '{"message":"Validation Failed","errors":[{"code":"custom","message":"A pull request already exists"}]}',
+      'custom',
+    ],
   ])('GIVEN the JSON answer %s THEN only its code %s is taken', (body, code) => {
     expect(answerCode(body)).toBe(code);
   });

@@ -26,7 +26,14 @@ import { STATUS_CODES } from 'node:http';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import { HttpError, redactUrl } from './errors.js';
 import type { SsrfPolicy } from './ssrf.js';
-import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_REDIRECTS, Deadline, checkCaPem, openExchange, parseHttpUrl } from './transport.js';
+import {
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_REDIRECTS,
+  Deadline,
+  checkCaPem,
+  openExchange,
+  parseHttpUrl,
+} from './transport.js';
 
 /** Default byte cap: API answers are small; a listing of 100 pull requests is well under 1 MiB. */
 export const DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
@@ -36,7 +43,14 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 /** Headers that always carry credentials, whoever the caller is. */
 const ALWAYS_CREDENTIALS = ['authorization', 'cookie', 'proxy-authorization'];
 /** Headers the transport owns; a caller's value is dropped. */
-const TRANSPORT_HEADERS = new Set(['host', 'connection', 'content-length', 'transfer-encoding', 'keep-alive', 'accept-encoding']);
+const TRANSPORT_HEADERS = new Set([
+  'host',
+  'connection',
+  'content-length',
+  'transfer-encoding',
+  'keep-alive',
+  'accept-encoding',
+]);
 
 export interface OutboundFetchOptions {
   /**
@@ -66,26 +80,42 @@ export interface OutboundInit extends RequestInit {
   credentialHeaders?: readonly string[];
 }
 
-export type OutboundFetch = (input: string | URL | Request, init?: OutboundInit) => Promise<Response>;
+export type OutboundFetch = (
+  input: string | URL | Request,
+  init?: OutboundInit,
+) => Promise<Response>;
 
 export function createOutboundFetch(options: OutboundFetchOptions): OutboundFetch {
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   const timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   if (!(Number.isFinite(maxBytes) && maxBytes > 0)) {
-    throw new HttpError('FST_HTTP_INVALID_REQUEST', `Outbound client: maxBytes must be a positive number, got ${maxBytes}`);
+    throw new HttpError(
+      'FST_HTTP_INVALID_REQUEST',
+      `Outbound client: maxBytes must be a positive number, got ${maxBytes}`,
+    );
   }
   if (!(Number.isFinite(timeoutMs) && timeoutMs > 0)) {
-    throw new HttpError('FST_HTTP_INVALID_REQUEST', `Outbound client: timeoutMs must be a positive number, got ${timeoutMs}`);
+    throw new HttpError(
+      'FST_HTTP_INVALID_REQUEST',
+      `Outbound client: timeoutMs must be a positive number, got ${timeoutMs}`,
+    );
   }
   checkCaPem(options.caPem);
-  const policy = typeof options.ssrf === 'function' ? options.ssrf : () => options.ssrf as SsrfPolicy;
-  const marked = new Set([...ALWAYS_CREDENTIALS, ...(options.credentialHeaders ?? []).map((h) => h.toLowerCase())]);
+  const policy =
+    typeof options.ssrf === 'function' ? options.ssrf : () => options.ssrf as SsrfPolicy;
+  const marked = new Set([
+    ...ALWAYS_CREDENTIALS,
+    ...(options.credentialHeaders ?? []).map((h) => h.toLowerCase()),
+  ]);
 
   return async (input, init = {}) => {
     const request = input instanceof Request ? input : undefined;
     const url = parseHttpUrl(request?.url ?? String(input));
     const method = (init.method ?? request?.method ?? 'GET').toUpperCase();
-    const credentialNames = new Set([...marked, ...(init.credentialHeaders ?? []).map((h) => h.toLowerCase())]);
+    const credentialNames = new Set([
+      ...marked,
+      ...(init.credentialHeaders ?? []).map((h) => h.toLowerCase()),
+    ]);
     const credentials: Record<string, string> = {};
     const protocol: Record<string, string> = {};
     for (const [name, value] of new Headers(init.headers ?? request?.headers)) {
@@ -93,7 +123,10 @@ export function createOutboundFetch(options: OutboundFetchOptions): OutboundFetc
       (credentialNames.has(name) ? credentials : protocol)[name] = value;
     }
     protocol['user-agent'] ??= options.userAgent ?? 'forestall';
-    const body = await requestBody(init.body ?? (request?.body === null ? undefined : request), protocol);
+    const body = await requestBody(
+      init.body ?? (request?.body === null ? undefined : request),
+      protocol,
+    );
 
     const deadline = new Deadline(timeoutMs, init.signal ?? request?.signal ?? undefined);
     try {
@@ -125,9 +158,18 @@ export function createOutboundFetch(options: OutboundFetchOptions): OutboundFetc
         }
         chunks.push(chunk);
       }
-      const encoding = String(exchange.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+      const encoding = String(exchange.headers['content-encoding'] ?? 'identity')
+        .trim()
+        .toLowerCase();
       const bytes = decode(Buffer.concat(chunks), encoding, maxBytes, what, exchange.url);
-      return toResponse(exchange.status, exchange.headers, bytes, encoding !== 'identity', exchange.url, exchange.redirected);
+      return toResponse(
+        exchange.status,
+        exchange.headers,
+        bytes,
+        encoding !== 'identity',
+        exchange.url,
+        exchange.redirected,
+      );
     } finally {
       deadline.dispose();
     }
@@ -135,7 +177,11 @@ export function createOutboundFetch(options: OutboundFetchOptions): OutboundFetc
 }
 
 function tooLarge(what: string, url: URL, maxBytes: number, detail: string): HttpError {
-  return new HttpError('FST_HTTP_TOO_LARGE', `${what}: the response ${detail} than the ${maxBytes}-byte cap of this client; stopped reading`, { url });
+  return new HttpError(
+    'FST_HTTP_TOO_LARGE',
+    `${what}: the response ${detail} than the ${maxBytes}-byte cap of this client; stopped reading`,
+    { url },
+  );
 }
 
 function decode(raw: Buffer, encoding: string, maxBytes: number, what: string, url: URL): Buffer {
@@ -146,10 +192,19 @@ function decode(raw: Buffer, encoding: string, maxBytes: number, what: string, u
     if (encoding === 'deflate') return inflateSync(raw, opts);
     if (encoding === 'br') return brotliDecompressSync(raw, opts);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge(what, url, maxBytes, 'decompresses to more');
-    throw new HttpError('FST_HTTP_TRUNCATED', `${what}: the ${encoding} body could not be decoded`, { url, transient: false });
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE')
+      throw tooLarge(what, url, maxBytes, 'decompresses to more');
+    throw new HttpError(
+      'FST_HTTP_TRUNCATED',
+      `${what}: the ${encoding} body could not be decoded`,
+      { url, transient: false },
+    );
   }
-  throw new HttpError('FST_HTTP_INVALID_REQUEST', `${what}: the answer uses Content-Encoding "${encoding.slice(0, 32)}", which this client does not read`, { url });
+  throw new HttpError(
+    'FST_HTTP_INVALID_REQUEST',
+    `${what}: the answer uses Content-Encoding "${encoding.slice(0, 32)}", which this client does not read`,
+    { url },
+  );
 }
 
 const NULL_BODY_STATUSES = new Set([101, 204, 205, 304]);
@@ -181,7 +236,10 @@ function toResponse(
 }
 
 /** The request body as bytes; a content-type is set for the kinds fetch would label. */
-async function requestBody(body: RequestInit["body"] | Request | undefined, headers: Record<string, string>): Promise<Uint8Array | undefined> {
+async function requestBody(
+  body: RequestInit['body'] | Request | undefined,
+  headers: Record<string, string>,
+): Promise<Uint8Array | undefined> {
   if (body === undefined || body === null) return undefined;
   if (typeof body === 'string') {
     headers['content-type'] ??= 'text/plain;charset=UTF-8';
@@ -192,9 +250,12 @@ async function requestBody(body: RequestInit["body"] | Request | undefined, head
     return Buffer.from(body.toString(), 'utf8');
   }
   if (body instanceof ArrayBuffer) return new Uint8Array(body);
-  if (ArrayBuffer.isView(body)) return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+  if (ArrayBuffer.isView(body))
+    return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
   // Blob, FormData, ReadableStream, Request: let a Response read them as fetch would.
-  const wrapped = new Response(body instanceof Request ? body.body : (body as NonNullable<RequestInit["body"]>));
+  const wrapped = new Response(
+    body instanceof Request ? body.body : (body as NonNullable<RequestInit['body']>),
+  );
   const type = wrapped.headers.get('content-type');
   if (type !== null) headers['content-type'] ??= type;
   return new Uint8Array(await wrapped.arrayBuffer());

@@ -6,7 +6,11 @@ import type { Resolver, SsrfPolicy } from './ssrf.js';
 // No git runs here: the check is on the URL and on what its host resolves to.
 
 const resolve: Resolver = async (host) => {
-  const table: Record<string, string> = { 'git.example.test': '93.184.216.34', 'internal.example.test': '10.1.2.3', 'gitea.test': '127.0.0.1' };
+  const table: Record<string, string> = {
+    'git.example.test': '93.184.216.34',
+    'internal.example.test': '10.1.2.3',
+    'gitea.test': '127.0.0.1',
+  };
   const address = table[host];
   if (address === undefined) throw Object.assign(new Error('no'), { code: 'ENOTFOUND' });
   return [{ address, family: 4 }];
@@ -15,7 +19,10 @@ const resolve: Resolver = async (host) => {
 const policy: SsrfPolicy = { allow: ['127.0.0.1'], resolve };
 
 async function refusal(url: string, p: SsrfPolicy = policy): Promise<HttpError> {
-  const err = await checkGitRemote(url, p).then(() => undefined, (e: unknown) => e);
+  const err = await checkGitRemote(url, p).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(HttpError);
   return err as HttpError;
 }
@@ -44,7 +51,9 @@ describe('checkGitRemote: the controller path to a git remote', () => {
 
   it('GIVEN plain http to a public host THEN FST_HTTP_INSECURE, unless the allow-list names it', async () => {
     expect((await refusal('http://git.example.test/o/r.git')).code).toBe('FST_HTTP_INSECURE');
-    await expect(checkGitRemote('http://git.example.test/o/r.git', { allow: ['git.example.test'], resolve })).resolves.toBeUndefined();
+    await expect(
+      checkGitRemote('http://git.example.test/o/r.git', { allow: ['git.example.test'], resolve }),
+    ).resolves.toBeUndefined();
   });
 
   it.each([

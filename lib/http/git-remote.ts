@@ -48,19 +48,32 @@ export function gitRemoteUrl(text: string): URL | undefined {
 }
 
 export async function checkGitRemote(url: string, policy: SsrfPolicy): Promise<void> {
-  const refuse = (why: string): HttpError => new HttpError('FST_HTTP_INVALID_REQUEST', `Git remote ${shown(url)}: ${why}`);
-  if (/^[a-z][a-z0-9+.-]*::/i.test(url)) throw refuse('remote helper syntax (transport::address) is not allowed');
+  const refuse = (why: string): HttpError =>
+    new HttpError('FST_HTTP_INVALID_REQUEST', `Git remote ${shown(url)}: ${why}`);
+  if (/^[a-z][a-z0-9+.-]*::/i.test(url))
+    throw refuse('remote helper syntax (transport::address) is not allowed');
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase();
   if (scheme !== undefined && scheme !== 'https' && scheme !== 'http' && scheme !== 'ssh') {
     throw refuse(`the ${scheme}:// transport is not allowed; use https or ssh`);
   }
   // scp-like user@host:path counts as ssh; a bare path (or C:\path) is a local repository.
   const parsed = gitRemoteUrl(url);
-  if (parsed === undefined) throw refuse(scheme === undefined ? 'a local path is not a remote the controller may use' : 'not a valid URL');
+  if (parsed === undefined)
+    throw refuse(
+      scheme === undefined
+        ? 'a local path is not a remote the controller may use'
+        : 'not a valid URL',
+    );
   const host = parsed.hostname.replace(/^\[|\]$/g, '');
   // The SSRF guard on the host (resolved here; git resolves again itself).
-  const target = await checkTarget(new URL(`https://${host.includes(':') ? `[${host}]` : host}/`), policy);
+  const target = await checkTarget(
+    new URL(`https://${host.includes(':') ? `[${host}]` : host}/`),
+    policy,
+  );
   if (scheme === 'http' && !plainHttpPermitted(target.hostname, target.addresses, policy)) {
-    throw new HttpError('FST_HTTP_INSECURE', `Git remote ${shown(url)}: plain http to ${host}, which is neither loopback nor in the outbound allow-list; use https or ssh`);
+    throw new HttpError(
+      'FST_HTTP_INSECURE',
+      `Git remote ${shown(url)}: plain http to ${host}, which is neither loopback nor in the outbound allow-list; use https or ssh`,
+    );
   }
 }

@@ -6,15 +6,46 @@
  * unless loopback or allow-listed, no credentials across origins, bounded bodies,
  * and errors that never hold a response body.
  */
-export { HTTP_ERROR_CODES, HttpError, answerCode, answerCodeSuffix, isHttpError, redactUrl } from './errors.js';
+export {
+  HTTP_ERROR_CODES,
+  HttpError,
+  answerCode,
+  answerCodeSuffix,
+  isHttpError,
+  redactUrl,
+} from './errors.js';
 export type { HttpErrorCode, HttpErrorCodeInfo, HttpErrorOptions } from './errors.js';
-export { checkAddress, checkTarget, describeRefusal, plainHttpPermitted, validateSsrfPolicy } from './ssrf.js';
-export type { CheckedTarget, Refusal, RefusalReason, ResolvedAddress, Resolver, SsrfPolicy } from './ssrf.js';
-export { DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REQUEST_TIMEOUT_MS, createOutboundFetch } from './fetch.js';
+export {
+  checkAddress,
+  checkTarget,
+  describeRefusal,
+  plainHttpPermitted,
+  validateSsrfPolicy,
+} from './ssrf.js';
+export type {
+  CheckedTarget,
+  Refusal,
+  RefusalReason,
+  ResolvedAddress,
+  Resolver,
+  SsrfPolicy,
+} from './ssrf.js';
+export {
+  DEFAULT_MAX_RESPONSE_BYTES,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  createOutboundFetch,
+} from './fetch.js';
 export type { OutboundFetch, OutboundFetchOptions, OutboundInit } from './fetch.js';
 export {
-  DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_REDIRECTS, Deadline, checkCaPem, checkCredentialHeaders, describeStatus, openExchange,
-  parseHttpUrl, statusIsTransient,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_REDIRECTS,
+  Deadline,
+  checkCaPem,
+  checkCredentialHeaders,
+  describeStatus,
+  openExchange,
+  parseHttpUrl,
+  statusIsTransient,
 } from './transport.js';
 export type { Exchange, FetchLimits, TransportOptions } from './transport.js';
 export { checkGitRemote, gitRemoteUrl } from './git-remote.js';

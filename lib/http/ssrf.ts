@@ -90,7 +90,8 @@ interface CompiledPolicy {
   resolve: Resolver;
 }
 
-const HOST_PATTERN = /^(\*\.)?([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$/;
+const HOST_PATTERN =
+  /^(\*\.)?([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$/;
 
 // The shared table; the first match names the refusal, so its order is kept.
 const compiledSpecial = SPECIAL_RANGES.map(({ cidr: text, purpose }) => {
@@ -114,11 +115,20 @@ function compile(policy: SsrfPolicy): CompiledPolicy {
   const cached = compiled.get(policy);
   // The controller keeps one policy object and assigns fresh cluster ranges to it as they are read.
   const [cluster0, allow0, resolve0] = cached?.from ?? [];
-  if (cached !== undefined && cluster0 === policy.clusterCidrs && allow0 === policy.allow && resolve0 === policy.resolve) return cached;
+  if (
+    cached !== undefined &&
+    cluster0 === policy.clusterCidrs &&
+    allow0 === policy.allow &&
+    resolve0 === policy.resolve
+  )
+    return cached;
   const cluster = (policy.clusterCidrs ?? []).map((text) => {
     const cidr = parseCidrOrIp(text.trim());
     if (cidr === undefined) {
-      throw new HttpError('FST_HTTP_INVALID_REQUEST', `SSRF policy: cluster CIDR "${text}" is not a CIDR or IP address`);
+      throw new HttpError(
+        'FST_HTTP_INVALID_REQUEST',
+        `SSRF policy: cluster CIDR "${text}" is not a CIDR or IP address`,
+      );
     }
     return { cidr, text };
   });
@@ -132,7 +142,10 @@ function compile(policy: SsrfPolicy): CompiledPolicy {
     } else if (HOST_PATTERN.test(normaliseHost(entry))) {
       allowHosts.push(normaliseHost(entry));
     } else {
-      throw new HttpError('FST_HTTP_INVALID_REQUEST', `SSRF policy: allow entry "${raw}" is neither a CIDR, an IP address nor a host name`);
+      throw new HttpError(
+        'FST_HTTP_INVALID_REQUEST',
+        `SSRF policy: allow entry "${raw}" is neither a CIDR, an IP address nor a host name`,
+      );
     }
   }
   const result: CompiledPolicy = {
@@ -173,7 +186,11 @@ export interface Refusal {
  * the URL host it came from; a host-name allow entry for it permits everything
  * but cloud metadata.
  */
-export function checkAddress(address: string, policy: SsrfPolicy, hostname?: string): Refusal | undefined {
+export function checkAddress(
+  address: string,
+  policy: SsrfPolicy,
+  hostname?: string,
+): Refusal | undefined {
   const compiledPolicy = compile(policy);
   const ip = parseIp(address);
   if (ip === undefined) {
@@ -187,8 +204,10 @@ export function checkAddress(address: string, policy: SsrfPolicy, hostname?: str
   // are also real IPv6 destinations, so their own form is checked as well.
   const forms: Array<{ ip: Ip; via?: string }> = [];
   const embedded = ip.family === 6 ? embeddedIpv4(ip.value) : [];
-  for (const e of embedded) forms.push({ ip: { family: 4, value: e.ipv4 }, via: `${e.form} ${formatIpv4(e.ipv4)}` });
-  if (!embedded.some((e) => e.form === 'IPv4-mapped' || e.form === 'IPv4-compatible')) forms.push({ ip });
+  for (const e of embedded)
+    forms.push({ ip: { family: 4, value: e.ipv4 }, via: `${e.form} ${formatIpv4(e.ipv4)}` });
+  if (!embedded.some((e) => e.form === 'IPv4-mapped' || e.form === 'IPv4-compatible'))
+    forms.push({ ip });
 
   for (const form of forms) {
     const refusal = classify(compiledPolicy, form.ip);
@@ -201,11 +220,15 @@ export function checkAddress(address: string, policy: SsrfPolicy, hostname?: str
   return undefined;
 }
 
-function classify(policy: CompiledPolicy, ip: Ip): { reason: RefusalReason; range: string } | undefined {
+function classify(
+  policy: CompiledPolicy,
+  ip: Ip,
+): { reason: RefusalReason; range: string } | undefined {
   // Metadata first: it is the most dangerous and the message should say so even
   // when a cluster CIDR also covers it.
   for (const [range, reason] of policy.special) {
-    if (reason === 'cloud-metadata' && cidrContains(range.cidr, ip)) return { reason, range: range.text };
+    if (reason === 'cloud-metadata' && cidrContains(range.cidr, ip))
+      return { reason, range: range.text };
   }
   for (const range of policy.cluster) {
     if (cidrContains(range.cidr, ip)) return { reason: 'cluster', range: range.text };
@@ -296,7 +319,11 @@ const NO_EXCEPTIONS: SsrfPolicy = {};
  * address. Everything else must use https, so that neither a credential nor an
  * answer travels in the clear through the cluster network.
  */
-export function plainHttpPermitted(hostname: string, addresses: readonly ResolvedAddress[], policy: SsrfPolicy): boolean {
+export function plainHttpPermitted(
+  hostname: string,
+  addresses: readonly ResolvedAddress[],
+  policy: SsrfPolicy,
+): boolean {
   const compiledPolicy = compile(policy);
   if (hostAllowed(compiledPolicy, hostname)) return true;
   return addresses.every(({ address }) => {
@@ -310,18 +337,25 @@ export function plainHttpPermitted(hostname: string, addresses: readonly Resolve
 function pinnedLookup(hostname: string, addresses: readonly ResolvedAddress[]): LookupFunction {
   return (host, options, callback) => {
     const family = options.family === 'IPv4' ? 4 : options.family === 'IPv6' ? 6 : options.family;
-    const candidates = addresses.filter((a) => family === undefined || family === 0 || a.family === family);
+    const candidates = addresses.filter(
+      (a) => family === undefined || family === 0 || a.family === family,
+    );
     // The socket only ever asks for the host it was given; anything else means a
     // caller reused this lookup for another host, which must not reach DNS either.
     if (normaliseHost(host) !== normaliseHost(hostname) || candidates.length === 0) {
-      const err: NodeJS.ErrnoException = new Error(`pinned lookup has no ${family === undefined || family === 0 ? '' : `IPv${family} `}address for ${host}`);
+      const err: NodeJS.ErrnoException = new Error(
+        `pinned lookup has no ${family === undefined || family === 0 ? '' : `IPv${family} `}address for ${host}`,
+      );
       err.code = 'ENOTFOUND';
       process.nextTick(() => callback(err, options.all === true ? [] : ''));
       return;
     }
     process.nextTick(() => {
       if (options.all === true) {
-        callback(null, candidates.map((c): LookupAddress => ({ address: c.address, family: c.family })));
+        callback(
+          null,
+          candidates.map((c): LookupAddress => ({ address: c.address, family: c.family })),
+        );
       } else {
         const first = candidates[0] as ResolvedAddress;
         callback(null, first.address, first.family);

@@ -11,7 +11,12 @@
  * work, and they take a `ca` and `servername` per request without a global agent.
  */
 import { STATUS_CODES, request as httpRequest } from 'node:http';
-import type { ClientRequest, IncomingHttpHeaders, IncomingMessage, RequestOptions } from 'node:http';
+import type {
+  ClientRequest,
+  IncomingHttpHeaders,
+  IncomingMessage,
+  RequestOptions,
+} from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { RequestOptions as HttpsRequestOptions } from 'node:https';
 import { isIP } from 'node:net';
@@ -58,7 +63,11 @@ export class Deadline {
   /** The error to report for `url` if the deadline has passed or the caller cancelled. */
   error(url: URL): HttpError | undefined {
     if (this.ended === 'timeout') {
-      return new HttpError('FST_HTTP_TIMEOUT', `Fetching ${redactUrl(url)} did not finish within the ${this.timeoutMs} ms time limit`, { url });
+      return new HttpError(
+        'FST_HTTP_TIMEOUT',
+        `Fetching ${redactUrl(url)} did not finish within the ${this.timeoutMs} ms time limit`,
+        { url },
+      );
     }
     if (this.ended === 'aborted') {
       return new HttpError('FST_HTTP_ABORTED', `Fetching ${redactUrl(url)} was cancelled`, { url });
@@ -160,26 +169,47 @@ export interface Exchange {
 
 /** Header names a Secret may not set: they belong to the transport or the protocol. */
 const RESERVED_HEADERS = new Set([
-  'host', 'connection', 'content-length', 'transfer-encoding', 'te', 'upgrade', 'keep-alive', 'proxy-connection',
-  'accept-encoding', 'if-none-match', 'if-modified-since', 'expect',
+  'host',
+  'connection',
+  'content-length',
+  'transfer-encoding',
+  'te',
+  'upgrade',
+  'keep-alive',
+  'proxy-connection',
+  'accept-encoding',
+  'if-none-match',
+  'if-modified-since',
+  'expect',
 ]);
 
 /**
  * Checks user-supplied headers and returns them with lower-case names. Only names
  * appear in errors, never values.
  */
-export function checkCredentialHeaders(headers: Readonly<Record<string, string>> | undefined): Record<string, string> {
+export function checkCredentialHeaders(
+  headers: Readonly<Record<string, string>> | undefined,
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers ?? {})) {
     const lower = name.toLowerCase();
     if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(lower)) {
-      throw new HttpError('FST_HTTP_INVALID_REQUEST', `Header name "${name.slice(0, 64)}" is not a valid HTTP header name`);
+      throw new HttpError(
+        'FST_HTTP_INVALID_REQUEST',
+        `Header name "${name.slice(0, 64)}" is not a valid HTTP header name`,
+      );
     }
     if (RESERVED_HEADERS.has(lower)) {
-      throw new HttpError('FST_HTTP_INVALID_REQUEST', `Header ${name} is set by the client itself and may not come from the Secret`);
+      throw new HttpError(
+        'FST_HTTP_INVALID_REQUEST',
+        `Header ${name} is set by the client itself and may not come from the Secret`,
+      );
     }
     if (/[\r\n\0]/.test(value)) {
-      throw new HttpError('FST_HTTP_INVALID_REQUEST', `Header ${name} has a value with a line break or NUL character (value not shown)`);
+      throw new HttpError(
+        'FST_HTTP_INVALID_REQUEST',
+        `Header ${name} has a value with a line break or NUL character (value not shown)`,
+      );
     }
     out[lower] = value;
   }
@@ -192,15 +222,26 @@ export function parseHttpUrl(raw: string, what = 'URL'): URL {
   try {
     url = new URL(raw);
   } catch {
-    throw new HttpError('FST_HTTP_INVALID_REQUEST', `${what} ${redactUrl(raw)} is not a valid absolute URL`);
+    throw new HttpError(
+      'FST_HTTP_INVALID_REQUEST',
+      `${what} ${redactUrl(raw)} is not a valid absolute URL`,
+    );
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new HttpError('FST_HTTP_INVALID_REQUEST', `${what} scheme ${url.protocol} is not supported; use http or https`, { url });
+    throw new HttpError(
+      'FST_HTTP_INVALID_REQUEST',
+      `${what} scheme ${url.protocol} is not supported; use http or https`,
+      { url },
+    );
   }
   if (url.username !== '' || url.password !== '') {
     // Credentials in the URL end up in logs and in the resource spec; they belong
     // in the Secret the resource names.
-    throw new HttpError('FST_HTTP_INVALID_REQUEST', `${what} ${redactUrl(url)} carries credentials; put them in the referenced Secret instead`, { url });
+    throw new HttpError(
+      'FST_HTTP_INVALID_REQUEST',
+      `${what} ${redactUrl(url)} carries credentials; put them in the referenced Secret instead`,
+      { url },
+    );
   }
   return url;
 }
@@ -210,7 +251,11 @@ export function checkCaPem(caPem: string | undefined): void {
   try {
     new X509Certificate(caPem);
   } catch (err) {
-    throw new HttpError('FST_HTTP_TLS', 'The configured CA bundle (tls.caSecretRef) does not hold a PEM certificate', { cause: err });
+    throw new HttpError(
+      'FST_HTTP_TLS',
+      'The configured CA bundle (tls.caSecretRef) does not hold a PEM certificate',
+      { cause: err },
+    );
   }
 }
 
@@ -228,14 +273,27 @@ export async function openExchange(start: URL, options: TransportOptions): Promi
   let body = options.body;
   let previous: URL | undefined;
   for (let redirects = 0; ; redirects += 1) {
-    const target = await options.deadline.race(checkTarget(url, options.ssrf), url).catch((err: unknown) => {
-      // Say that a redirect led here: the configured URL itself was fine.
-      if (err instanceof HttpError && err.code === 'FST_HTTP_SSRF_BLOCKED' && previous !== undefined) {
-        throw new HttpError(err.code, `Redirect from ${redactUrl(previous)} refused. ${err.message}`, { url });
-      }
-      throw err;
-    });
-    if (url.protocol === 'http:' && !plainHttpPermitted(target.hostname, target.addresses, options.ssrf)) {
+    const target = await options.deadline
+      .race(checkTarget(url, options.ssrf), url)
+      .catch((err: unknown) => {
+        // Say that a redirect led here: the configured URL itself was fine.
+        if (
+          err instanceof HttpError &&
+          err.code === 'FST_HTTP_SSRF_BLOCKED' &&
+          previous !== undefined
+        ) {
+          throw new HttpError(
+            err.code,
+            `Redirect from ${redactUrl(previous)} refused. ${err.message}`,
+            { url },
+          );
+        }
+        throw err;
+      });
+    if (
+      url.protocol === 'http:' &&
+      !plainHttpPermitted(target.hostname, target.addresses, options.ssrf)
+    ) {
       const via = previous === undefined ? '' : ` (a redirect from ${redactUrl(previous)})`;
       throw new HttpError(
         'FST_HTTP_INSECURE',
@@ -244,12 +302,21 @@ export async function openExchange(start: URL, options: TransportOptions): Promi
       );
     }
     const serverName = url.hostname === start.hostname ? options.serverName : undefined;
-    const hop = await sendOnce(url, { method, headers: { ...credentials, ...options.protocolHeaders }, body }, target, serverName, options);
+    const hop = await sendOnce(
+      url,
+      { method, headers: { ...credentials, ...options.protocolHeaders }, body },
+      target,
+      serverName,
+      options,
+    );
     const status = hop.res.statusCode ?? 0;
     const location = hop.res.headers.location;
     const mode = options.redirect ?? 'follow';
     if (!REDIRECT_STATUSES.has(status) || location === undefined || mode === 'manual') {
-      return exchangeFrom(url, hop, options, { credentialsSent: Object.keys(credentials).length > 0, redirected: previous !== undefined });
+      return exchangeFrom(url, hop, options, {
+        credentialsSent: Object.keys(credentials).length > 0,
+        redirected: previous !== undefined,
+      });
     }
     hop.close();
     if (mode === 'error') {
@@ -264,7 +331,11 @@ export async function openExchange(start: URL, options: TransportOptions): Promi
     try {
       next = new URL(location, url);
     } catch {
-      throw new HttpError('FST_HTTP_REDIRECT_INVALID', `${redactUrl(url)} redirected to an invalid Location`, { url });
+      throw new HttpError(
+        'FST_HTTP_REDIRECT_INVALID',
+        `${redactUrl(url)} redirected to an invalid Location`,
+        { url },
+      );
     }
     if (redirects >= options.maxRedirects) {
       throw new HttpError(
@@ -274,13 +345,25 @@ export async function openExchange(start: URL, options: TransportOptions): Promi
       );
     }
     if (next.protocol !== 'http:' && next.protocol !== 'https:') {
-      throw new HttpError('FST_HTTP_REDIRECT_INVALID', `${redactUrl(url)} redirected to a ${next.protocol} URL; only http and https are followed`, { url });
+      throw new HttpError(
+        'FST_HTTP_REDIRECT_INVALID',
+        `${redactUrl(url)} redirected to a ${next.protocol} URL; only http and https are followed`,
+        { url },
+      );
     }
     if (url.protocol === 'https:' && next.protocol === 'http:') {
-      throw new HttpError('FST_HTTP_REDIRECT_INVALID', `${redactUrl(url)} redirected from https to plain http (${redactUrl(next)}); refusing to drop TLS`, { url });
+      throw new HttpError(
+        'FST_HTTP_REDIRECT_INVALID',
+        `${redactUrl(url)} redirected from https to plain http (${redactUrl(next)}); refusing to drop TLS`,
+        { url },
+      );
     }
     if (next.username !== '' || next.password !== '') {
-      throw new HttpError('FST_HTTP_REDIRECT_INVALID', `${redactUrl(url)} redirected to a URL with credentials in it`, { url });
+      throw new HttpError(
+        'FST_HTTP_REDIRECT_INVALID',
+        `${redactUrl(url)} redirected to a URL with credentials in it`,
+        { url },
+      );
     }
     if (next.origin !== url.origin) credentials = {};
     // As fetch does: 303 always, and 301/302 after a POST, become a GET without a body.
@@ -351,7 +434,13 @@ function sendOnce(
         req = httpRequest(common);
       }
     } catch (err) {
-      reject(new HttpError('FST_HTTP_INVALID_REQUEST', `Could not build the request for ${redactUrl(url)}: ${(err as Error).message}`, { url, cause: err }));
+      reject(
+        new HttpError(
+          'FST_HTTP_INVALID_REQUEST',
+          `Could not build the request for ${redactUrl(url)}: ${(err as Error).message}`,
+          { url, cause: err },
+        ),
+      );
       return;
     }
 
@@ -382,10 +471,18 @@ function sendOnce(
   });
 }
 
-function exchangeFrom(url: URL, hop: Hop, options: TransportOptions, how: { credentialsSent: boolean; redirected: boolean }): Exchange {
+function exchangeFrom(
+  url: URL,
+  hop: Hop,
+  options: TransportOptions,
+  how: { credentialsSent: boolean; redirected: boolean },
+): Exchange {
   const { res, req, idle } = hop;
   const declared = res.headers['content-length'];
-  const expected = declared !== undefined && res.headers['transfer-encoding'] === undefined ? Number(declared) : undefined;
+  const expected =
+    declared !== undefined && res.headers['transfer-encoding'] === undefined
+      ? Number(declared)
+      : undefined;
   return {
     url,
     status: res.statusCode ?? 0,
@@ -419,7 +516,12 @@ function exchangeFrom(url: URL, hop: Hop, options: TransportOptions, how: { cred
         if (ended !== undefined) throw ended;
         if (idle.fired) throw idleError(url, options.idleTimeoutMs, 'body');
         if (!res.complete || (expected !== undefined && received !== expected)) {
-          throw truncated(url, received, expected, 'the connection closed before the response was complete');
+          throw truncated(
+            url,
+            received,
+            expected,
+            'the connection closed before the response was complete',
+          );
         }
       } finally {
         // Also on success: it detaches the deadline listener; the socket is done anyway.
@@ -435,27 +537,58 @@ interface ErrorContext {
 }
 
 function idleError(url: URL, idleTimeoutMs: number, phase: 'response' | 'body'): HttpError {
-  const waiting = phase === 'response' ? 'while connecting or waiting for the response' : 'in the middle of the body';
-  return new HttpError('FST_HTTP_TIMEOUT', `${redactUrl(url)} sent nothing for ${idleTimeoutMs} ms ${waiting} (idle time limit)`, { url });
+  const waiting =
+    phase === 'response'
+      ? 'while connecting or waiting for the response'
+      : 'in the middle of the body';
+  return new HttpError(
+    'FST_HTTP_TIMEOUT',
+    `${redactUrl(url)} sent nothing for ${idleTimeoutMs} ms ${waiting} (idle time limit)`,
+    { url },
+  );
 }
 
-function truncated(url: URL, received: number, expected: number | undefined, why: string): HttpError {
+function truncated(
+  url: URL,
+  received: number,
+  expected: number | undefined,
+  why: string,
+): HttpError {
   const of = expected === undefined ? '' : ` of the ${expected} announced by Content-Length`;
-  return new HttpError('FST_HTTP_TRUNCATED', `Response from ${redactUrl(url)} was cut short after ${received} bytes${of}: ${why}`, { url });
+  return new HttpError(
+    'FST_HTTP_TRUNCATED',
+    `Response from ${redactUrl(url)} was cut short after ${received} bytes${of}: ${why}`,
+    { url },
+  );
 }
 
-function bodyError(err: unknown, url: URL, ctx: ErrorContext & { received: number; expected: number | undefined }): HttpError {
+function bodyError(
+  err: unknown,
+  url: URL,
+  ctx: ErrorContext & { received: number; expected: number | undefined },
+): HttpError {
   if (err instanceof HttpError) return err;
   const ended = ctx.options.deadline.error(url);
   if (ended !== undefined) return ended;
   if (ctx.idle.fired) return idleError(url, ctx.options.idleTimeoutMs, 'body');
   const code = (err as NodeJS.ErrnoException).code;
-  return truncated(url, ctx.received, ctx.expected, `connection ${code === 'ECONNRESET' ? 'reset or closed' : `failed (${code ?? (err as Error).message})`}`);
+  return truncated(
+    url,
+    ctx.received,
+    ctx.expected,
+    `connection ${code === 'ECONNRESET' ? 'reset or closed' : `failed (${code ?? (err as Error).message})`}`,
+  );
 }
 
-const TLS_ERROR = /^(ERR_TLS_|ERR_SSL_)|CERT|SELF_SIGNED|ISSUER|LEAF_SIGNATURE|^EPROTO$|HOSTNAME_MISMATCH/;
+const TLS_ERROR =
+  /^(ERR_TLS_|ERR_SSL_)|CERT|SELF_SIGNED|ISSUER|LEAF_SIGNATURE|^EPROTO$|HOSTNAME_MISMATCH/;
 
-function connectionError(err: unknown, url: URL, target: CheckedTarget, ctx: ErrorContext & { phase: 'response' }): HttpError {
+function connectionError(
+  err: unknown,
+  url: URL,
+  target: CheckedTarget,
+  ctx: ErrorContext & { phase: 'response' },
+): HttpError {
   if (err instanceof HttpError) return err;
   const ended = ctx.options.deadline.error(url);
   if (ended !== undefined) return ended;
@@ -466,10 +599,21 @@ function connectionError(err: unknown, url: URL, target: CheckedTarget, ctx: Err
   if (TLS_ERROR.test(code)) {
     // Node's TLS messages name the certificate problem and the names involved,
     // never request data, so they are kept.
-    const hint = code === 'ERR_TLS_CERT_ALTNAME_INVALID' ? '; if the certificate is issued for another name, set tls.serverName' : '';
-    return new HttpError('FST_HTTP_TLS', `TLS verification of ${where} failed (${code}): ${e.message}${hint}`, { url, cause: err });
+    const hint =
+      code === 'ERR_TLS_CERT_ALTNAME_INVALID'
+        ? '; if the certificate is issued for another name, set tls.serverName'
+        : '';
+    return new HttpError(
+      'FST_HTTP_TLS',
+      `TLS verification of ${where} failed (${code}): ${e.message}${hint}`,
+      { url, cause: err },
+    );
   }
-  return new HttpError('FST_HTTP_NETWORK', `Could not fetch ${redactUrl(url)}: connection to ${where} failed (${code})`, { url, cause: err });
+  return new HttpError(
+    'FST_HTTP_NETWORK',
+    `Could not fetch ${redactUrl(url)}: connection to ${where} failed (${code})`,
+    { url, cause: err },
+  );
 }
 
 /** "HTTP 503 Service Unavailable"; the reason phrase is ours, not the server's. */

@@ -99,7 +99,8 @@ export class IndicatorView {
     this.firstSeen = toTimestamp(i.firstSeen);
     this.lastSeen = toTimestamp(i.lastSeen);
     this.validUntil = toTimestamp(i.validUntil);
-    this.attributes = i.attributes !== null && typeof i.attributes === 'object' ? i.attributes : EMPTY_MAP;
+    this.attributes =
+      i.attributes !== null && typeof i.attributes === 'object' ? i.attributes : EMPTY_MAP;
   }
 }
 
@@ -126,7 +127,13 @@ export function indicatorActivation(i: Indicator): IndicatorView {
   let view = frozenViews.get(i);
   if (view !== undefined) return view;
   view = new IndicatorView(i);
-  if (Object.isExtensible(i)) Object.defineProperty(i, VIEW, { value: view, enumerable: false, writable: false, configurable: true });
+  if (Object.isExtensible(i))
+    Object.defineProperty(i, VIEW, {
+      value: view,
+      enumerable: false,
+      writable: false,
+      configurable: true,
+    });
   else frozenViews.set(i, view);
   return view;
 }
@@ -264,7 +271,12 @@ export interface WorkloadFacts {
   /** Image references of the containers and init containers. */
   images: readonly string[];
   /** The vulnerability report's finding for the pair's CVE; absent outside a pair. */
-  finding?: { container: string; installedVersion: string; fixedVersion?: string; severity: string };
+  finding?: {
+    container: string;
+    installedVersion: string;
+    fixedVersion?: string;
+    severity: string;
+  };
 }
 
 /**
@@ -323,9 +335,29 @@ export function workloadActivation(w: WorkloadFacts): CelWorkload {
  */
 export function activationTypes(env: Environment): Environment {
   return env
-    .registerType('Indicator', { ctor: IndicatorView, fields: INDICATOR_FIELDS, convert: (v: Indicator) => indicatorActivation(v) })
-    .registerType('BlastRadius', { ctor: BlastRadiusView, fields: BLAST_RADIUS_FIELDS, convert: (v: BlastRadius) => new BlastRadiusView(v) })
-    .registerType('Action', { ctor: ActionView, fields: ACTION_FIELDS, convert: (v: ActionFacts) => actionActivation(v) })
-    .registerType('ExposurePath', { ctor: CelExposurePath, fields: EXPOSURE_PATH_FIELDS, convert: (v: ExposurePath) => new CelExposurePath(v) })
-    .registerType('Workload', { ctor: CelWorkload, fields: WORKLOAD_FIELDS, convert: (v: WorkloadFacts) => workloadActivation(v) });
+    .registerType('Indicator', {
+      ctor: IndicatorView,
+      fields: INDICATOR_FIELDS,
+      convert: (v: Indicator) => indicatorActivation(v),
+    })
+    .registerType('BlastRadius', {
+      ctor: BlastRadiusView,
+      fields: BLAST_RADIUS_FIELDS,
+      convert: (v: BlastRadius) => new BlastRadiusView(v),
+    })
+    .registerType('Action', {
+      ctor: ActionView,
+      fields: ACTION_FIELDS,
+      convert: (v: ActionFacts) => actionActivation(v),
+    })
+    .registerType('ExposurePath', {
+      ctor: CelExposurePath,
+      fields: EXPOSURE_PATH_FIELDS,
+      convert: (v: ExposurePath) => new CelExposurePath(v),
+    })
+    .registerType('Workload', {
+      ctor: CelWorkload,
+      fields: WORKLOAD_FIELDS,
+      convert: (v: WorkloadFacts) => workloadActivation(v),
+    });
 }

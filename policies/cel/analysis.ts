@@ -1,5 +1,11 @@
 import { parse as parseDynamic, type ASTNode } from '@marcbachmann/cel-js';
-import { ACTION_FIELDS, BLAST_RADIUS_FIELDS, EXPOSURE_PATH_FIELDS, INDICATOR_FIELDS, WORKLOAD_FIELDS } from './activation.js';
+import {
+  ACTION_FIELDS,
+  BLAST_RADIUS_FIELDS,
+  EXPOSURE_PATH_FIELDS,
+  INDICATOR_FIELDS,
+  WORKLOAD_FIELDS,
+} from './activation.js';
 import { CelCompileError, firstLine } from './errors.js';
 import { ASSUMED_INPUT_BOUNDS as BOUNDS, MAX_ESTIMATED_COST } from './limits.js';
 import { NET_LITERAL_CHECKS } from './net.js';
@@ -71,7 +77,11 @@ const FIELD_SHAPES: Readonly<Record<string, Readonly<Record<string, Shape>>>> = 
     sources: list(BOUNDS.listLength, BOUNDS.shortStringLength),
     tags: list(BOUNDS.listLength, BOUNDS.listItemLength),
     techniques: list(BOUNDS.listLength, 16),
-    attributes: { len: BOUNDS.attributeEntries, key: { len: BOUNDS.listItemLength }, elem: { len: BOUNDS.attributeValueLength } },
+    attributes: {
+      len: BOUNDS.attributeEntries,
+      key: { len: BOUNDS.listItemLength },
+      elem: { len: BOUNDS.attributeValueLength },
+    },
   },
   Action: {
     type: { len: BOUNDS.shortStringLength },
@@ -84,8 +94,16 @@ const FIELD_SHAPES: Readonly<Record<string, Readonly<Record<string, Shape>>>> = 
     kind: { len: BOUNDS.shortStringLength },
     namespace: { len: BOUNDS.shortStringLength },
     name: { len: BOUNDS.shortStringLength },
-    labels: { len: BOUNDS.listLength, key: { len: BOUNDS.shortStringLength }, elem: { len: BOUNDS.shortStringLength } },
-    podLabels: { len: BOUNDS.listLength, key: { len: BOUNDS.shortStringLength }, elem: { len: BOUNDS.shortStringLength } },
+    labels: {
+      len: BOUNDS.listLength,
+      key: { len: BOUNDS.shortStringLength },
+      elem: { len: BOUNDS.shortStringLength },
+    },
+    podLabels: {
+      len: BOUNDS.listLength,
+      key: { len: BOUNDS.shortStringLength },
+      elem: { len: BOUNDS.shortStringLength },
+    },
     exposure: { len: BOUNDS.listLength, elem: SCALAR },
     images: list(BOUNDS.listLength, BOUNDS.shortStringLength),
     container: { len: BOUNDS.shortStringLength },
@@ -159,12 +177,19 @@ function viaCel(name: 'duration' | 'timestamp', text: string): string | undefine
 function work(shape: Shape): number {
   // A list or map visits its elements; anything else is text scanned by character.
   if (shape.elem === undefined && shape.key === undefined) return shape.len * PER_CHARACTER;
-  const nested = shape.len * (1 + (shape.elem ? work(shape.elem) : 0) + (shape.key ? work(shape.key) : 0));
-  return shape.total === undefined ? nested : Math.min(nested, shape.len + shape.total * PER_CHARACTER);
+  const nested =
+    shape.len * (1 + (shape.elem ? work(shape.elem) : 0) + (shape.key ? work(shape.key) : 0));
+  return shape.total === undefined
+    ? nested
+    : Math.min(nested, shape.len + shape.total * PER_CHARACTER);
 }
 
 /** The pieces of a string of `length` characters: up to length + 1 of them, together no longer than the string. */
-const pieces = (length: number): Shape => ({ len: length + 1, elem: { len: length }, total: length });
+const pieces = (length: number): Shape => ({
+  len: length + 1,
+  elem: { len: length },
+  total: length,
+});
 
 function larger(a: Shape | undefined, b: Shape | undefined): Shape | undefined {
   if (a === undefined) return b;
@@ -188,7 +213,8 @@ function isScalarType(type: Node['checkedType']): boolean {
 type CallRule = (inputs: readonly Shape[], args: readonly Node[]) => { cost: number; shape: Shape };
 
 /** Backtracking steps of the literal pattern args[1] on a string of `length` characters (regex.ts regexDegree). */
-const regexCost = (length: number, args: readonly Node[]): number => PER_CHARACTER * Math.max(1, length) ** regexDegree(literalString(args[1]) ?? '');
+const regexCost = (length: number, args: readonly Node[]): number =>
+  PER_CHARACTER * Math.max(1, length) ** regexDegree(literalString(args[1]) ?? '');
 
 const CALL_RULES: Readonly<Record<string, CallRule>> = {
   matches: ([s = NOTHING], args) => ({ cost: regexCost(s.len, args), shape: SCALAR }),
@@ -205,9 +231,15 @@ const CALL_RULES: Readonly<Record<string, CallRule>> = {
     const len = s.len + (s.len + 1) * to.len;
     return { cost: work(s) + len * PER_CHARACTER, shape: { len } };
   },
-  sort: ([l = NOTHING]) => ({ cost: l.len * Math.ceil(Math.log2(l.len + 1)) * (1 + work(l.elem ?? NOTHING)), shape: l }),
+  sort: ([l = NOTHING]) => ({
+    cost: l.len * Math.ceil(Math.log2(l.len + 1)) * (1 + work(l.elem ?? NOTHING)),
+    shape: l,
+  }),
   // Linear through a Set, except lists of lists or maps, which compare pairwise.
-  distinct: ([l = NOTHING]) => ({ cost: (l.elem?.elem || l.elem?.key ? l.len : 1) * l.len * (1 + work(l.elem ?? NOTHING)), shape: l }),
+  distinct: ([l = NOTHING]) => ({
+    cost: (l.elem?.elem || l.elem?.key ? l.len : 1) * l.len * (1 + work(l.elem ?? NOTHING)),
+    shape: l,
+  }),
   min: ([l = NOTHING]) => ({ cost: work(l), shape: l.elem ?? l }),
   max: ([l = NOTHING]) => ({ cost: work(l), shape: l.elem ?? l }),
   hex: ([b = NOTHING]) => ({ cost: work(b), shape: { len: 2 * b.len } }),
@@ -215,7 +247,10 @@ const CALL_RULES: Readonly<Record<string, CallRule>> = {
   bytes: ([s = NOTHING]) => ({ cost: work(s), shape: { len: 4 * s.len } }),
   string: ([v = NOTHING]) => ({ cost: work(v), shape: { len: Math.max(v.len, 64) } }),
   url: ([s = NOTHING]) => ({ cost: work(s), shape: { len: s.len } }),
-  getQuery: ([u = NOTHING]) => ({ cost: work(u), shape: { len: u.len, key: { len: u.len }, elem: list(u.len, u.len) } }),
+  getQuery: ([u = NOTHING]) => ({
+    cost: work(u),
+    shape: { len: u.len, key: { len: u.len }, elem: list(u.len, u.len) },
+  }),
 };
 
 function literalString(node: Node | undefined): string | undefined {
@@ -255,7 +290,8 @@ class Analysis {
       case '.':
       case '.?': {
         const [target, name] = node.args as [Node, string];
-        if (target.op === 'id' && !scope.has(target.args as string)) this.reads.add(`${target.args as string}.${name}`);
+        if (target.op === 'id' && !scope.has(target.args as string))
+          this.reads.add(`${target.args as string}.${name}`);
         const left = this.estimate(target, scope);
         const declared = FIELD_SHAPES[target.checkedType?.name ?? ''];
         const shape = declared ? (declared[name] ?? SCALAR) : (left.shape.elem ?? left.shape);
@@ -265,24 +301,44 @@ class Analysis {
       case '[?]': {
         const [targetNode, indexNode] = node.args as [Node, Node];
         const key = literalString(indexNode);
-        if (targetNode.op === 'id' && !scope.has(targetNode.args as string) && key !== undefined) this.reads.add(`${targetNode.args as string}.${key}`);
-        const [target, index] = [targetNode, indexNode].map((n) => this.estimate(n, scope)) as [Estimate, Estimate];
+        if (targetNode.op === 'id' && !scope.has(targetNode.args as string) && key !== undefined)
+          this.reads.add(`${targetNode.args as string}.${key}`);
+        const [target, index] = [targetNode, indexNode].map((n) => this.estimate(n, scope)) as [
+          Estimate,
+          Estimate,
+        ];
         return { cost: target.cost + index.cost + 1, shape: target.shape.elem ?? target.shape };
       }
       case 'list': {
         const items = (node.args as Node[]).map((n) => this.estimate(n, scope));
-        return { cost: 1 + sum(items), shape: { len: items.length, elem: largest(items.map((i) => i.shape)) } };
+        return {
+          cost: 1 + sum(items),
+          shape: { len: items.length, elem: largest(items.map((i) => i.shape)) },
+        };
       }
       case 'map': {
-        const entries = (node.args as [Node, Node][]).map(([k, v]) => [this.estimate(k, scope), this.estimate(v, scope)] as const);
+        const entries = (node.args as [Node, Node][]).map(
+          ([k, v]) => [this.estimate(k, scope), this.estimate(v, scope)] as const,
+        );
         return {
           cost: 1 + sum(entries.flat()),
-          shape: { len: entries.length, key: largest(entries.map(([k]) => k.shape)), elem: largest(entries.map(([, v]) => v.shape)) },
+          shape: {
+            len: entries.length,
+            key: largest(entries.map(([k]) => k.shape)),
+            elem: largest(entries.map(([, v]) => v.shape)),
+          },
         };
       }
       case '?:': {
-        const [condition, yes, no] = (node.args as Node[]).map((n) => this.estimate(n, scope)) as [Estimate, Estimate, Estimate];
-        return { cost: 1 + condition.cost + Math.max(yes.cost, no.cost), shape: larger(yes.shape, no.shape)! };
+        const [condition, yes, no] = (node.args as Node[]).map((n) => this.estimate(n, scope)) as [
+          Estimate,
+          Estimate,
+          Estimate,
+        ];
+        return {
+          cost: 1 + condition.cost + Math.max(yes.cost, no.cost),
+          shape: larger(yes.shape, no.shape)!,
+        };
       }
       case '&&':
       case '||': {
@@ -318,12 +374,19 @@ class Analysis {
       case 'accuInc':
         return { cost: 1, shape: NOTHING };
       default:
-        return this.fail('unsupported_construct', `the cost of '${node.op}' expressions cannot be estimated`, node);
+        return this.fail(
+          'unsupported_construct',
+          `the cost of '${node.op}' expressions cannot be estimated`,
+          node,
+        );
     }
   }
 
   binary(node: Node, scope: ReadonlyMap<string, Shape>): Estimate {
-    const [l, r] = (node.args as [Node, Node]).map((n) => this.estimate(n, scope)) as [Estimate, Estimate];
+    const [l, r] = (node.args as [Node, Node]).map((n) => this.estimate(n, scope)) as [
+      Estimate,
+      Estimate,
+    ];
     const base = 1 + l.cost + r.cost;
     switch (node.op) {
       case '+': {
@@ -348,7 +411,10 @@ class Analysis {
 
   call(node: Node, scope: ReadonlyMap<string, Shape>): Estimate {
     const name = (node.args as [string])[0];
-    const argNodes = node.op === 'rcall' ? [(node.args as [string, Node, Node[]])[1], ...(node.args as [string, Node, Node[]])[2]] : (node.args as [string, Node[]])[1];
+    const argNodes =
+      node.op === 'rcall'
+        ? [(node.args as [string, Node, Node[]])[1], ...(node.args as [string, Node, Node[]])[2]]
+        : (node.args as [string, Node[]])[1];
     this.checkLiterals(node, name, argNodes);
     const inputs = argNodes.map((n) => this.estimate(n, scope));
     const base = 1 + sum(inputs);
@@ -364,9 +430,15 @@ class Analysis {
           argNodes[1],
         );
       }
-      return { cost: base + extra.cost, shape: isScalarType(node.checkedType) ? SCALAR : extra.shape };
+      return {
+        cost: base + extra.cost,
+        shape: isScalarType(node.checkedType) ? SCALAR : extra.shape,
+      };
     }
-    return { cost: base + shapes.reduce((total, s) => total + work(s), 0), shape: isScalarType(node.checkedType) ? SCALAR : largest(shapes) };
+    return {
+      cost: base + shapes.reduce((total, s) => total + work(s), 0),
+      shape: isScalarType(node.checkedType) ? SCALAR : largest(shapes),
+    };
   }
 
   comprehension(c: Comprehension, scope: ReadonlyMap<string, Shape>): Estimate {
@@ -403,7 +475,12 @@ class Analysis {
     if (REGEX_FUNCTIONS.has(name) && receiver) {
       const patternNode = args[1];
       const pattern = literalString(patternNode);
-      if (pattern === undefined) this.fail('unsafe_regex', `the pattern of ${name}() must be a string literal`, patternNode ?? node);
+      if (pattern === undefined)
+        this.fail(
+          'unsafe_regex',
+          `the pattern of ${name}() must be a string literal`,
+          patternNode ?? node,
+        );
       const problem = regexProblem(pattern);
       if (problem) this.fail('unsafe_regex', `${name}(): ${problem}`, patternNode);
       return;
@@ -452,7 +529,12 @@ export interface AnalysisResult {
  * Runs the static checks on a checked AST; returns the estimated worst-case cost and
  * the variables' fields read, or throws a CelCompileError naming `field`.
  */
-export function analyse(ast: ASTNode, source: string, field: string, variables: ReadonlyMap<string, Shape> = new Map()): AnalysisResult {
+export function analyse(
+  ast: ASTNode,
+  source: string,
+  field: string,
+  variables: ReadonlyMap<string, Shape> = new Map(),
+): AnalysisResult {
   const analysis = new Analysis(source, field);
   const { cost } = analysis.estimate(ast as unknown as Node, variables);
   const rounded = Math.ceil(cost);

@@ -15,7 +15,8 @@ export class CelCache {
   readonly #entries = new Map<string, CelProgram | CelCompileError>();
 
   constructor(limit = 512) {
-    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`CelCache limit must be a positive integer, got ${limit}`);
+    if (!Number.isInteger(limit) || limit < 1)
+      throw new RangeError(`CelCache limit must be a positive integer, got ${limit}`);
     this.#limit = limit;
   }
 
@@ -35,7 +36,8 @@ export class CelCache {
         if (!(err instanceof CelCompileError)) throw err;
         entry = err;
       }
-      if (this.#entries.size >= this.#limit) this.#entries.delete(this.#entries.keys().next().value!);
+      if (this.#entries.size >= this.#limit)
+        this.#entries.delete(this.#entries.keys().next().value!);
     }
     this.#entries.set(key, entry);
     if (entry instanceof CelCompileError) throw entry;

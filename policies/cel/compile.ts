@@ -64,9 +64,13 @@ function compileError(err: unknown, source: string, field: string): CelCompileEr
   if (reason === 'limit_exceeded') {
     const limit = /Exceeded (\w+)/.exec(problem)?.[1];
     problem = (limit && LIMIT_MESSAGES[limit]) ?? problem;
-  } else if (reason === 'no_matching_overload' && (e.node?.op === 'call' || e.node?.op === 'rcall')) {
+  } else if (
+    reason === 'no_matching_overload' &&
+    (e.node?.op === 'call' || e.node?.op === 'rcall')
+  ) {
     const name = (e.node.args as unknown[] | undefined)?.[0];
-    if (typeof name === 'string' && !knownFunctionNames().has(name)) problem = `unknown function '${name}'`;
+    if (typeof name === 'string' && !knownFunctionNames().has(name))
+      problem = `unknown function '${name}'`;
   } else if (reason === 'unexpected_character' && problem.endsWith(': =')) {
     problem += " (use '==' to compare)";
   } else if (problem === 'Unexpected token: EOF') {
@@ -76,7 +80,9 @@ function compileError(err: unknown, source: string, field: string): CelCompileEr
 }
 
 /** What each kind must return; `dyn` passes the check and is judged when it runs. */
-const RESULT_TYPES: Readonly<Record<CelKind, { types: readonly string[]; what: string; reason: string }>> = {
+const RESULT_TYPES: Readonly<
+  Record<CelKind, { types: readonly string[]; what: string; reason: string }>
+> = {
   match: { types: ['bool'], what: 'a bool', reason: 'not_bool' },
   autoApprove: { types: ['bool'], what: 'a bool', reason: 'not_bool' },
   confidence: { types: ['int', 'uint', 'double'], what: 'a number', reason: 'not_number' },
@@ -90,11 +96,17 @@ const RESULT_TYPES: Readonly<Record<CelKind, { types: readonly string[]; what: s
  * cache programs with CelCache.
  */
 export function compileCel(source: string, field: string, kind: CelKind): CelProgram {
-  if (typeof source !== 'string') throw new CelCompileError(field, 'invalid_expression', 'the expression must be a string');
+  if (typeof source !== 'string')
+    throw new CelCompileError(field, 'invalid_expression', 'the expression must be a string');
   if (source.length > MAX_SOURCE_LENGTH) {
-    throw new CelCompileError(field, 'source_too_long', `the expression is ${source.length} characters long; at most ${MAX_SOURCE_LENGTH} are allowed`);
+    throw new CelCompileError(
+      field,
+      'source_too_long',
+      `the expression is ${source.length} characters long; at most ${MAX_SOURCE_LENGTH} are allowed`,
+    );
   }
-  if (source.trim() === '') throw new CelCompileError(field, 'invalid_expression', 'the expression is empty');
+  if (source.trim() === '')
+    throw new CelCompileError(field, 'invalid_expression', 'the expression is empty');
   const env = celEnvironment(kind);
   let run: ParseResult;
   try {
@@ -107,7 +119,11 @@ export function compileCel(source: string, field: string, kind: CelKind): CelPro
   const result = RESULT_TYPES[kind];
   const type = String(checked.type);
   if (!result.types.includes(type) && type !== 'dyn') {
-    throw new CelCompileError(field, result.reason, `the expression must evaluate to ${result.what}, not ${type}`);
+    throw new CelCompileError(
+      field,
+      result.reason,
+      `the expression must evaluate to ${result.what}, not ${type}`,
+    );
   }
   const { cost, reads } = analyse(run.ast, source, field, variableShapes(kind));
   return new Program(source, field, kind, cost, reads, run);
@@ -119,7 +135,11 @@ export function compileCel(source: string, field: string, kind: CelKind): CelPro
  * message, starting with the field path, goes to `onError`; the messages do not
  * include the variables' values, so the caller can report each distinct one once.
  */
-export function evaluateBool(program: CelProgram, vars: Record<string, unknown>, onError?: (message: string) => void): boolean {
+export function evaluateBool(
+  program: CelProgram,
+  vars: Record<string, unknown>,
+  onError?: (message: string) => void,
+): boolean {
   let result: unknown;
   try {
     result = program.evaluate(vars);
@@ -128,7 +148,8 @@ export function evaluateBool(program: CelProgram, vars: Record<string, unknown>,
     return false;
   }
   if (result === true) return true;
-  if (result !== false) onError?.(`${program.field}: the expression returned ${describe(result)}, not a bool`);
+  if (result !== false)
+    onError?.(`${program.field}: the expression returned ${describe(result)}, not a bool`);
   return false;
 }
 

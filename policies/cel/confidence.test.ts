@@ -20,13 +20,15 @@ describe('the confidence kind', () => {
   it('GIVEN the ReDoS reproduction THEN it is refused at compile time with the field path and why', () => {
     const err = refusal("record.value.matches('^(a+)+$') ? 100 : 0");
     expect(err.reason).toBe('unsafe_regex');
-    expect(err.message).toMatch(/^spec\.confidence\.expression: matches\(\): nested quantifiers are not allowed/);
+    expect(err.message).toMatch(
+      /^spec\.confidence\.expression: matches\(\): nested quantifiers are not allowed/,
+    );
   });
 
   it.each([
     ["record.tags.exists(t, t.matches('a.*b.*c')) ? 90 : 10", 'unsafe_regex'],
-    ["record.value.matches(record.pattern) ? 1 : 0", 'unsafe_regex'],
-    ["record.a.map(x, record.b.map(y, record.c.map(z, z))).size()", 'cost_limit'],
+    ['record.value.matches(record.pattern) ? 1 : 0', 'unsafe_regex'],
+    ['record.a.map(x, record.b.map(y, record.c.map(z, z))).size()', 'cost_limit'],
     ["'high'", 'not_number'],
     ['score * 2', 'unknown_variable'],
   ])('GIVEN %j THEN it is refused (%s)', (source, reason) => {
@@ -34,11 +36,19 @@ describe('the confidence kind', () => {
   });
 
   it('GIVEN the expressions feeds use THEN they compile and score records', () => {
-    const ipsum = compileCel('int(record.score) >= 8 ? 100 : int(record.score) * 12', FIELD, 'confidence');
+    const ipsum = compileCel(
+      'int(record.score) >= 8 ? 100 : int(record.score) * 12',
+      FIELD,
+      'confidence',
+    );
     expect(ipsum.evaluate({ record: { value: '1.2.3.4', score: '9' } })).toBe(100n);
     expect(ipsum.evaluate({ record: { value: '1.2.3.4', score: '3' } })).toBe(36n);
     const anchored = compileCel("record.value.matches('^[0-9.]+$') ? 90 : 10", FIELD, 'confidence');
     expect(anchored.evaluate({ record: { value: '1.2.3.4' } })).toBe(90n);
-    expect(compileCel('double(record.score) * 1.5', FIELD, 'confidence').evaluate({ record: { score: 10 } })).toBe(15);
+    expect(
+      compileCel('double(record.score) * 1.5', FIELD, 'confidence').evaluate({
+        record: { score: 10 },
+      }),
+    ).toBe(15);
   });
 });

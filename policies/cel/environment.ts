@@ -31,7 +31,11 @@ export type CelKind = 'match' | 'autoApprove' | 'confidence';
 
 /** `timestamp(indicator.firstSeen)` works whether the field is a timestamp or a string, as in cel-go. */
 function timeLibrary(env: Environment): Environment {
-  return env.registerFunction('timestamp(google.protobuf.Timestamp): google.protobuf.Timestamp', (t: Date) => t, { async: false });
+  return env.registerFunction(
+    'timestamp(google.protobuf.Timestamp): google.protobuf.Timestamp',
+    (t: Date) => t,
+    { async: false },
+  );
 }
 
 const LIBRARIES: readonly ((env: Environment) => Environment)[] = [
@@ -52,13 +56,20 @@ const VARIABLES: Readonly<Record<CelKind, Readonly<Record<string, string>>>> = {
 let environments: Record<CelKind, Environment> | undefined;
 
 function build(): Record<CelKind, Environment> {
-  const base = LIBRARIES.reduce((env, library) => library(env), new Environment({ limits: CEL_PARSE_LIMITS }));
+  const base = LIBRARIES.reduce(
+    (env, library) => library(env),
+    new Environment({ limits: CEL_PARSE_LIMITS }),
+  );
   const forKind = (kind: CelKind): Environment => {
     const env = base.clone();
     for (const [name, type] of Object.entries(VARIABLES[kind])) env.registerVariable(name, type);
     return env;
   };
-  return { match: forKind('match'), autoApprove: forKind('autoApprove'), confidence: forKind('confidence') };
+  return {
+    match: forKind('match'),
+    autoApprove: forKind('autoApprove'),
+    confidence: forKind('confidence'),
+  };
 }
 
 export function celEnvironment(kind: CelKind): Environment {
@@ -76,6 +87,10 @@ export function celVariables(kind: CelKind): Readonly<Record<string, string>> {
 /** Every function and method name the environments know, for "unknown function" messages. */
 let functionNames: ReadonlySet<string> | undefined;
 export function knownFunctionNames(): ReadonlySet<string> {
-  functionNames ??= new Set(celEnvironment('match').getDefinitions().functions.map((f) => f.name));
+  functionNames ??= new Set(
+    celEnvironment('match')
+      .getDefinitions()
+      .functions.map((f) => f.name),
+  );
   return functionNames;
 }

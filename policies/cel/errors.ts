@@ -29,8 +29,16 @@ export class CelCompileError extends Error {
   /** Zero-based character offset into the source, when known. */
   readonly position: number | undefined;
 
-  constructor(field: string, reason: CelCompileReason, problem: string, source?: string, position?: number) {
-    super(`${field}: ${problem}${source === undefined || position === undefined ? '' : ` ${describePosition(source, position)}`}`);
+  constructor(
+    field: string,
+    reason: CelCompileReason,
+    problem: string,
+    source?: string,
+    position?: number,
+  ) {
+    super(
+      `${field}: ${problem}${source === undefined || position === undefined ? '' : ` ${describePosition(source, position)}`}`,
+    );
     this.field = field;
     this.reason = reason;
     this.position = position;
@@ -66,6 +74,7 @@ function snippet(source: string, position: number): string {
 /** The first line of any thrown value, for one-line messages. */
 export function firstLine(err: unknown): string {
   const summary = (err as { summary?: unknown } | null)?.summary;
-  const text = typeof summary === 'string' ? summary : err instanceof Error ? err.message : String(err);
+  const text =
+    typeof summary === 'string' ? summary : err instanceof Error ? err.message : String(err);
   return text.split('\n', 1)[0]!;
 }

@@ -27,4 +27,9 @@ export {
 export { CelCidr, CelIp, parseCelIp, parseCidrKeepingAddress } from './net.js';
 export { CelUrl } from './url.js';
 export { regexProblem, MAX_REGEX_LENGTH } from './regex.js';
-export { ASSUMED_INPUT_BOUNDS, CEL_PARSE_LIMITS, MAX_ESTIMATED_COST, MAX_SOURCE_LENGTH } from './limits.js';
+export {
+  ASSUMED_INPUT_BOUNDS,
+  CEL_PARSE_LIMITS,
+  MAX_ESTIMATED_COST,
+  MAX_SOURCE_LENGTH,
+} from './limits.js';

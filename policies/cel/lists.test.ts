@@ -23,7 +23,10 @@ describe('list helpers added to cel-js', () => {
     ["['a', 'b', 'a'].indexOf('a') == 0", true],
     ["['a', 'b', 'a'].lastIndexOf('a') == 2", true],
     ["['a', 'b'].indexOf('z') == -1", true],
-    ["[timestamp('2026-01-02T00:00:00Z'), timestamp('2026-01-01T00:00:00Z')].min() == timestamp('2026-01-01T00:00:00Z')", true],
+    [
+      "[timestamp('2026-01-02T00:00:00Z'), timestamp('2026-01-01T00:00:00Z')].min() == timestamp('2026-01-01T00:00:00Z')",
+      true,
+    ],
     ["[duration('2h'), duration('30m')].sort() == [duration('30m'), duration('2h')]", true],
   ])('GIVEN %s THEN it is %s', (expression, expected) => {
     expect(run(expression)).toBe(expected);
@@ -32,7 +35,7 @@ describe('list helpers added to cel-js', () => {
   it('GIVEN the indicator tags THEN the helpers work on them', () => {
     expect(run("indicator.tags.sort() == ['botnet', 'c2']", { tags: ['c2', 'botnet'] })).toBe(true);
     expect(run("indicator.tags.indexOf('c2') == 0", { tags: ['c2', 'botnet'] })).toBe(true);
-    expect(run("indicator.tags.distinct().size() == 2", { tags: ['c2', 'c2', 'x'] })).toBe(true);
+    expect(run('indicator.tags.distinct().size() == 2', { tags: ['c2', 'c2', 'x'] })).toBe(true);
   });
 
   it('GIVEN an empty list or a bad range THEN evaluation fails instead of guessing', () => {
@@ -53,13 +56,13 @@ describe('list macros cel-js provides', () => {
   it.each([
     ["indicator.tags.exists(t, t == 'c2')", true],
     ["indicator.tags.exists(t, t == 'tor')", false],
-    ["indicator.tags.all(t, t.size() > 1)", true],
+    ['indicator.tags.all(t, t.size() > 1)', true],
     ["indicator.tags.all(t, t == 'c2')", false],
     ["indicator.tags.exists_one(t, t.startsWith('b'))", true],
     ["indicator.tags.filter(t, t != 'c2') == ['botnet']", true],
     ["indicator.tags.map(t, t.upperAscii()) == ['C2', 'BOTNET']", true],
     ["'c2' in indicator.tags", true],
-    ["size(indicator.tags) == 2", true],
+    ['size(indicator.tags) == 2', true],
     ["cel.bind(t, indicator.tags, t.size() == 2 && 'botnet' in t)", true],
   ])('GIVEN tags c2, botnet and %s THEN it is %s', (expression, expected) => {
     expect(run(expression, { tags: ['c2', 'botnet'] })).toBe(expected);

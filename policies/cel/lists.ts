@@ -23,7 +23,10 @@ function items(list: readonly unknown[] | ReadonlySet<unknown>): readonly unknow
 }
 
 function notComparable(a: unknown, b: unknown): EvaluationError {
-  return new EvaluationError({ code: 'not_comparable', message: `cannot order ${describe(a)} and ${describe(b)}` });
+  return new EvaluationError({
+    code: 'not_comparable',
+    message: `cannot order ${describe(a)} and ${describe(b)}`,
+  });
 }
 
 function describe(v: unknown): string {
@@ -49,7 +52,13 @@ export function compareValues(a: unknown, b: unknown): number {
   if ((ta === 'string' && tb === 'string') || (ta === 'boolean' && tb === 'boolean')) {
     return (a as string) < (b as string) ? -1 : (a as string) > (b as string) ? 1 : 0;
   }
-  if (ta === 'object' && tb === 'object' && a !== null && b !== null && (a as object).constructor === (b as object).constructor) {
+  if (
+    ta === 'object' &&
+    tb === 'object' &&
+    a !== null &&
+    b !== null &&
+    (a as object).constructor === (b as object).constructor
+  ) {
     const ka = orderKey(a as object);
     const kb = orderKey(b as object);
     if (ka !== undefined && kb !== undefined) return ka < kb ? -1 : ka > kb ? 1 : 0;
@@ -68,14 +77,16 @@ export function celEquals(a: unknown, b: unknown): boolean {
   if (a instanceof Date && b instanceof Date) return a.getTime() === b.getTime();
   if (a instanceof CelIp && b instanceof CelIp) return a.equals(b);
   if (a instanceof CelCidr && b instanceof CelCidr) return a.equals(b);
-  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => celEquals(x, b[i]));
+  if (Array.isArray(a) && Array.isArray(b))
+    return a.length === b.length && a.every((x, i) => celEquals(x, b[i]));
   return false;
 }
 
 function sumInts(list: readonly bigint[]): bigint {
   let total = 0n;
   for (const v of items(list) as bigint[]) total += v;
-  if (total > INT64_MAX || total < INT64_MIN) throw new EvaluationError({ code: 'numeric_overflow', message: 'sum(): integer overflow' });
+  if (total > INT64_MAX || total < INT64_MIN)
+    throw new EvaluationError({ code: 'numeric_overflow', message: 'sum(): integer overflow' });
   return total;
 }
 
@@ -87,7 +98,8 @@ function sumDoubles(list: readonly number[]): number {
 
 function extreme(list: readonly unknown[], sign: 1 | -1, name: string): unknown {
   const all = items(list);
-  if (all.length === 0) throw new EvaluationError({ code: 'empty_list', message: `${name}(): the list is empty` });
+  if (all.length === 0)
+    throw new EvaluationError({ code: 'empty_list', message: `${name}(): the list is empty` });
   let best = all[0];
   for (let i = 1; i < all.length; i++) if (compareValues(all[i], best) * sign > 0) best = all[i];
   return best;
@@ -115,7 +127,13 @@ function lastIndexOf(list: readonly unknown[], value: unknown): bigint {
 function objectKey(v: object): string | undefined {
   if (v instanceof Date) return `timestamp:${v.getTime()}`;
   if (v instanceof CelIp || v instanceof CelCidr) return `${v.constructor.name}:${v.toString()}`;
-  if (Array.isArray(v) || v instanceof Map || v.constructor === Object || v.constructor === undefined) return undefined;
+  if (
+    Array.isArray(v) ||
+    v instanceof Map ||
+    v.constructor === Object ||
+    v.constructor === undefined
+  )
+    return undefined;
   return `${v.constructor.name}:${String(v.valueOf())}`;
 }
 
@@ -143,7 +161,10 @@ function distinct(list: readonly unknown[]): unknown[] {
 function slice(list: readonly unknown[], start: bigint, end: bigint): unknown[] {
   const all = items(list);
   if (start < 0n || end < start || end > BigInt(all.length)) {
-    throw new EvaluationError({ code: 'index_out_of_range', message: 'slice(): range out of bounds' });
+    throw new EvaluationError({
+      code: 'index_out_of_range',
+      message: 'slice(): range out of bounds',
+    });
   }
   return all.slice(Number(start), Number(end));
 }
@@ -157,7 +178,11 @@ export function listsLibrary(env: Environment): Environment {
     .registerFunction('list<T>.max(): T', (l: unknown[]) => extreme(l, 1, 'max'), sync)
     .registerFunction('list<T>.indexOf(T): int', indexOf, sync)
     .registerFunction('list<T>.lastIndexOf(T): int', lastIndexOf, sync)
-    .registerFunction('list<T>.sort(): list<T>', (l: unknown[]) => [...items(l)].sort(compareValues), sync)
+    .registerFunction(
+      'list<T>.sort(): list<T>',
+      (l: unknown[]) => [...items(l)].sort(compareValues),
+      sync,
+    )
     .registerFunction('list<T>.distinct(): list<T>', distinct, sync)
     .registerFunction('list<T>.reverse(): list<T>', (l: unknown[]) => [...items(l)].reverse(), sync)
     .registerFunction('list<T>.slice(int, int): list<T>', slice, sync);

@@ -34,9 +34,15 @@ describe('ip() and isIP()', () => {
   });
 
   it('GIVEN ip() of a value that is not an address THEN evaluation fails, naming the problem but not the value', () => {
-    expect(() => run('ip(indicator.value).family() == 4', { value: 'example.org' })).toThrow(/ip\(\): the argument is not an IP address/);
-    expect(() => run('ip(indicator.value).family() == 6', { value: '::ffff:1.2.3.4' })).toThrow(/the argument is an IPv4-mapped IPv6 address, which is not allowed/);
-    expect(() => run('ip(indicator.value).family() == 6', { value: 'fe80::1%eth0' })).toThrow(/the argument has a zone/);
+    expect(() => run('ip(indicator.value).family() == 4', { value: 'example.org' })).toThrow(
+      /ip\(\): the argument is not an IP address/,
+    );
+    expect(() => run('ip(indicator.value).family() == 6', { value: '::ffff:1.2.3.4' })).toThrow(
+      /the argument is an IPv4-mapped IPv6 address, which is not allowed/,
+    );
+    expect(() => run('ip(indicator.value).family() == 6', { value: 'fe80::1%eth0' })).toThrow(
+      /the argument has a zone/,
+    );
   });
 
   it.each([
@@ -148,7 +154,8 @@ describe('cidr() and isCIDR()', () => {
   });
 
   it('GIVEN an indicator value of each family WHEN a guarded containsIP runs THEN only the matching block counts', () => {
-    const expression = "indicator.type == 'ipv4' ? cidr('198.51.100.0/24').containsIP(indicator.value) : cidr('2001:db8::/32').containsIP(indicator.value)";
+    const expression =
+      "indicator.type == 'ipv4' ? cidr('198.51.100.0/24').containsIP(indicator.value) : cidr('2001:db8::/32').containsIP(indicator.value)";
     expect(run(expression, { type: 'ipv4', value: '198.51.100.7' })).toBe(true);
     expect(run(expression, { type: 'ipv4', value: '198.51.101.7' })).toBe(false);
     expect(run(expression, { type: 'ipv6', value: '2001:db8::7' })).toBe(true);
@@ -156,7 +163,12 @@ describe('cidr() and isCIDR()', () => {
   });
 
   it('GIVEN containsIP on text that is not an address THEN evaluation fails', () => {
-    expect(() => run("cidr('10.0.0.0/8').containsIP(indicator.value)", { type: 'domain', value: 'example.org' })).toThrow(/containsIP\(\): the argument is not an IP address/);
+    expect(() =>
+      run("cidr('10.0.0.0/8').containsIP(indicator.value)", {
+        type: 'domain',
+        value: 'example.org',
+      }),
+    ).toThrow(/containsIP\(\): the argument is not an IP address/);
   });
 });
 
@@ -164,7 +176,9 @@ describe('net types', () => {
   it('GIVEN the parsers THEN they keep the written address and the masked network apart', () => {
     const block = parseCidrKeepingAddress('10.1.2.3/8') as CelCidr;
     expect(block).toBeInstanceOf(CelCidr);
-    expect([block.family, block.address, block.network, block.prefix]).toEqual([4, 0x0a010203, 0x0a000000, 8]);
+    expect([block.family, block.address, block.network, block.prefix]).toEqual([
+      4, 0x0a010203, 0x0a000000, 8,
+    ]);
     expect(parseCelIp('2001:db8::1')).toEqual(new CelIp(6, 0x20010db8000000000000000000000001n));
     expect(typeof parseCelIp('1.2.3.4.5')).toBe('string');
   });

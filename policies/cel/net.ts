@@ -1,5 +1,13 @@
 import { EvaluationError, type Environment } from '@marcbachmann/cel-js';
-import { formatIpv4, formatIpv6, ipv4Mask, ipv6Mask, parseCidr, parseIpv4, parseIpv6 } from '../../lib/ip.js';
+import {
+  formatIpv4,
+  formatIpv6,
+  ipv4Mask,
+  ipv6Mask,
+  parseCidr,
+  parseIpv4,
+  parseIpv6,
+} from '../../lib/ip.js';
 
 /**
  * The Kubernetes CEL IP and CIDR libraries (kubernetes.io/docs/reference/using-api/cel,
@@ -61,27 +69,35 @@ export class CelCidr {
   /** netip.Prefix.Contains: same family and the address inside the masked network. */
   containsIp(ip: CelIp): boolean {
     if (ip.family !== this.family) return false;
-    if (this.family === 4) return ((ip.value as number) & ipv4Mask(this.prefix)) >>> 0 === this.network;
+    if (this.family === 4)
+      return ((ip.value as number) & ipv4Mask(this.prefix)) >>> 0 === this.network;
     return ((ip.value as bigint) & ipv6Mask(this.prefix)) === this.network;
   }
 
   /** Kubernetes containsCIDR: the other block is as long or longer and lies inside this network. */
   containsCidr(other: CelCidr): boolean {
     if (other.family !== this.family || other.prefix < this.prefix) return false;
-    if (this.family === 4) return ((other.address as number) & ipv4Mask(this.prefix)) >>> 0 === this.network;
+    if (this.family === 4)
+      return ((other.address as number) & ipv4Mask(this.prefix)) >>> 0 === this.network;
     return ((other.address as bigint) & ipv6Mask(this.prefix)) === this.network;
   }
 
   ip(): CelIp {
-    return this.family === 4 ? new CelIp(4, this.address as number) : new CelIp(6, this.address as bigint);
+    return this.family === 4
+      ? new CelIp(4, this.address as number)
+      : new CelIp(6, this.address as bigint);
   }
 
   masked(): CelCidr {
-    return this.network === this.address ? this : new CelCidr(this.family, this.network, this.network, this.prefix);
+    return this.network === this.address
+      ? this
+      : new CelCidr(this.family, this.network, this.network, this.prefix);
   }
 
   equals(other: CelCidr): boolean {
-    return this.family === other.family && this.prefix === other.prefix && this.address === other.address;
+    return (
+      this.family === other.family && this.prefix === other.prefix && this.address === other.address
+    );
   }
 
   toString(): string {
@@ -101,7 +117,8 @@ export function parseCelIp(text: string): CelIp | string {
   if (text.includes('%')) return 'has a zone, which is not allowed';
   const v6 = text.includes(':') ? parseIpv6(text) : undefined;
   if (v6 === undefined) return 'is not an IP address';
-  if (v6 >> 32n === IPV4_MAPPED_PREFIX) return 'is an IPv4-mapped IPv6 address, which is not allowed';
+  if (v6 >> 32n === IPV4_MAPPED_PREFIX)
+    return 'is an IPv4-mapped IPv6 address, which is not allowed';
   return new CelIp(6, v6);
 }
 
@@ -153,15 +170,20 @@ function cidrContainsIpText(block: CelCidr, text: string): boolean {
 }
 
 const isUnspecified = (ip: CelIp): boolean => (ip.family === 4 ? ip.value === 0 : ip.value === 0n);
-const isLoopback = (ip: CelIp): boolean => (ip.family === 4 ? (ip.value as number) >>> 24 === 127 : ip.value === 1n);
+const isLoopback = (ip: CelIp): boolean =>
+  ip.family === 4 ? (ip.value as number) >>> 24 === 127 : ip.value === 1n;
 const isMulticast = (ip: CelIp): boolean =>
   ip.family === 4 ? (ip.value as number) >>> 28 === 0xe : (ip.value as bigint) >> 120n === 0xffn;
 /** 224.0.0.0/24; ff02::/16 with any flag bits (the ffX2 pattern Go's netip uses). */
 const isLinkLocalMulticast = (ip: CelIp): boolean =>
-  ip.family === 4 ? (ip.value as number) >>> 8 === 0xe00000 : (Number((ip.value as bigint) >> 112n) & 0xff0f) === 0xff02;
+  ip.family === 4
+    ? (ip.value as number) >>> 8 === 0xe00000
+    : (Number((ip.value as bigint) >> 112n) & 0xff0f) === 0xff02;
 /** 169.254.0.0/16; fe80::/10. */
 const isLinkLocalUnicast = (ip: CelIp): boolean =>
-  ip.family === 4 ? (ip.value as number) >>> 16 === 0xa9fe : (ip.value as bigint) >> 118n === 0x3fan;
+  ip.family === 4
+    ? (ip.value as number) >>> 16 === 0xa9fe
+    : (ip.value as bigint) >> 118n === 0x3fan;
 /** Go's netip rule, which Kubernetes follows: private and ULA space counts as global unicast. */
 const isGlobalUnicast = (ip: CelIp): boolean =>
   !isUnspecified(ip) &&
@@ -182,9 +204,16 @@ export function netLibrary(env: Environment): Environment {
     .registerType('net.CIDR', { ctor: CelCidr, fields: {} })
     .registerType('IpNamespace', { ctor: IpNamespace, fields: {} })
     .registerConstant('ip', 'IpNamespace', new IpNamespace())
-    .registerFunction('ip(string): net.IP', (s: string) => ipOrThrow(s), { ...sync, description: 'Parses an IPv4 or IPv6 address.' })
+    .registerFunction('ip(string): net.IP', (s: string) => ipOrThrow(s), {
+      ...sync,
+      description: 'Parses an IPv4 or IPv6 address.',
+    })
     .registerFunction('isIP(string): bool', (s: string) => typeof parseCelIp(s) !== 'string', sync)
-    .registerFunction('IpNamespace.isCanonical(string): bool', (_ns: IpNamespace, s: string) => ipOrThrow(s, 'ip.isCanonical').toString() === s, sync)
+    .registerFunction(
+      'IpNamespace.isCanonical(string): bool',
+      (_ns: IpNamespace, s: string) => ipOrThrow(s, 'ip.isCanonical').toString() === s,
+      sync,
+    )
     .registerFunction('string(net.IP): string', (ip: CelIp) => ip.toString(), sync)
     .registerFunction('net.IP.family(): int', (ip: CelIp) => BigInt(ip.family), sync)
     .registerFunction('net.IP.isUnspecified(): bool', isUnspecified, sync)
@@ -193,13 +222,32 @@ export function netLibrary(env: Environment): Environment {
     .registerFunction('net.IP.isLinkLocalUnicast(): bool', isLinkLocalUnicast, sync)
     .registerFunction('net.IP.isGlobalUnicast(): bool', isGlobalUnicast, sync)
     .registerOperator('net.IP == net.IP', (a: CelIp, b: CelIp) => a.equals(b))
-    .registerFunction('cidr(string): net.CIDR', cidrOrThrow, { ...sync, description: 'Parses address/prefix, keeping the address as written.' })
-    .registerFunction('isCIDR(string): bool', (s: string) => typeof parseCidrKeepingAddress(s) !== 'string', sync)
+    .registerFunction('cidr(string): net.CIDR', cidrOrThrow, {
+      ...sync,
+      description: 'Parses address/prefix, keeping the address as written.',
+    })
+    .registerFunction(
+      'isCIDR(string): bool',
+      (s: string) => typeof parseCidrKeepingAddress(s) !== 'string',
+      sync,
+    )
     .registerFunction('string(net.CIDR): string', (c: CelCidr) => c.toString(), sync)
     .registerFunction('net.CIDR.containsIP(string): bool', cidrContainsIpText, sync)
-    .registerFunction('net.CIDR.containsIP(net.IP): bool', (c: CelCidr, ip: CelIp) => c.containsIp(ip), sync)
-    .registerFunction('net.CIDR.containsCIDR(string): bool', (c: CelCidr, s: string) => c.containsCidr(cidrOrThrow(s)), sync)
-    .registerFunction('net.CIDR.containsCIDR(net.CIDR): bool', (c: CelCidr, o: CelCidr) => c.containsCidr(o), sync)
+    .registerFunction(
+      'net.CIDR.containsIP(net.IP): bool',
+      (c: CelCidr, ip: CelIp) => c.containsIp(ip),
+      sync,
+    )
+    .registerFunction(
+      'net.CIDR.containsCIDR(string): bool',
+      (c: CelCidr, s: string) => c.containsCidr(cidrOrThrow(s)),
+      sync,
+    )
+    .registerFunction(
+      'net.CIDR.containsCIDR(net.CIDR): bool',
+      (c: CelCidr, o: CelCidr) => c.containsCidr(o),
+      sync,
+    )
     .registerFunction('net.CIDR.ip(): net.IP', (c: CelCidr) => c.ip(), sync)
     .registerFunction('net.CIDR.masked(): net.CIDR', (c: CelCidr) => c.masked(), sync)
     .registerFunction('net.CIDR.prefixLength(): int', (c: CelCidr) => BigInt(c.prefix), sync)

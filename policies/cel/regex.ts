@@ -26,7 +26,8 @@ export const MAX_REGEX_LENGTH = 256;
 
 /** Why `pattern` is refused, or undefined when its structure is safe (its cost still depends on the input: {@link regexDegree}). */
 export function regexProblem(pattern: string): string | undefined {
-  if (pattern.length > MAX_REGEX_LENGTH) return `regular expression longer than ${MAX_REGEX_LENGTH} characters`;
+  if (pattern.length > MAX_REGEX_LENGTH)
+    return `regular expression longer than ${MAX_REGEX_LENGTH} characters`;
   try {
     new RegExp(pattern);
   } catch (err) {
@@ -68,18 +69,23 @@ interface Scan {
 }
 
 function scan(pattern: string): Scan {
-  const problem = (text: string): Scan => ({ problem: text, unboundedQuantifiers: 0, anchored: false });
+  const problem = (text: string): Scan => ({
+    problem: text,
+    unboundedQuantifiers: 0,
+    anchored: false,
+  });
   const stack: Group[] = [{ quantified: false, unbounded: false, alternated: false }];
   let unboundedQuantifiers = 0;
   let topLevelAlternation = false;
   // The group that just closed, if the previous atom was a group; a quantifier after it applies to it.
   let closed: Group | undefined;
-  for (let i = 0; i < pattern.length; ) {
+  for (let i = 0; i < pattern.length;) {
     const c = pattern[i]!;
     const top = stack[stack.length - 1]!;
     if (c === '\\') {
       const next = pattern[i + 1] ?? '';
-      if (/[1-9]/.test(next) || (next === 'k' && pattern[i + 2] === '<')) return problem('backreferences are not allowed in regular expressions');
+      if (/[1-9]/.test(next) || (next === 'k' && pattern[i + 2] === '<'))
+        return problem('backreferences are not allowed in regular expressions');
       closed = undefined;
       i += 2;
       continue;
@@ -90,7 +96,8 @@ function scan(pattern: string): Scan {
       continue;
     }
     if (c === '(') {
-      if (/^\(\?<?[=!]/.test(pattern.slice(i, i + 4))) return problem('lookahead and lookbehind are not allowed in regular expressions');
+      if (/^\(\?<?[=!]/.test(pattern.slice(i, i + 4)))
+        return problem('lookahead and lookbehind are not allowed in regular expressions');
       stack.push({ quantified: false, unbounded: false, alternated: false });
       closed = undefined;
       // Skip the group's header, so its `?` is not read as a quantifier: (?:, (?<name>.
@@ -121,7 +128,10 @@ function scan(pattern: string): Scan {
       if (quantifier.max > 1 && closed && (closed.quantified || closed.alternated)) {
         // A few bounded repetitions of a group of bounded choices stay small: (\.[0-9]{1,3}){3}.
         const small = quantifier.max <= MAX_NESTED_REPETITIONS && !closed.unbounded;
-        if (!small) return problem('nested quantifiers are not allowed in regular expressions (a repeated group may not contain a quantifier or an alternation)');
+        if (!small)
+          return problem(
+            'nested quantifiers are not allowed in regular expressions (a repeated group may not contain a quantifier or an alternation)',
+          );
       }
       top.quantified = true;
       closed = undefined;

@@ -49,8 +49,8 @@ describe('string functions cel-js provides', () => {
     ["indicator.value.indexOf('.') == 4", true],
     ["indicator.value.lastIndexOf('.') == 9", true],
     ["indicator.value.substring(0, 4) == 'evil'", true],
-    ["indicator.value.size() == 17", true],
-    ["size(indicator.value) == 17", true],
+    ['indicator.value.size() == 17', true],
+    ['size(indicator.value) == 17', true],
   ])('GIVEN the value evil.corp.example and %s THEN it is %s', (expression, expected) => {
     expect(run(expression, { type: 'domain', value: 'evil.corp.example' })).toBe(expected);
   });

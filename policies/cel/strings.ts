@@ -65,10 +65,22 @@ function findAll(s: string, pattern: string, limit: bigint): string[] {
 export function stringsLibrary(env: Environment): Environment {
   return env
     .registerFunction('string.charAt(int): string', charAt, sync)
-    .registerFunction('string.replace(string, string): string', (s: string, a: string, b: string) => s.replaceAll(a, b), sync)
+    .registerFunction(
+      'string.replace(string, string): string',
+      (s: string, a: string, b: string) => s.replaceAll(a, b),
+      sync,
+    )
     .registerFunction('string.replace(string, string, int): string', replaceFirst, sync)
     .registerFunction('string.reverse(): string', (s: string) => [...s].reverse().join(''), sync)
-    .registerFunction('string.find(string): string', (s: string, p: string) => compiledRegex(p, false).exec(s)?.[0] ?? '', sync)
-    .registerFunction('string.findAll(string): list<string>', (s: string, p: string) => findAll(s, p, -1n), sync)
+    .registerFunction(
+      'string.find(string): string',
+      (s: string, p: string) => compiledRegex(p, false).exec(s)?.[0] ?? '',
+      sync,
+    )
+    .registerFunction(
+      'string.findAll(string): list<string>',
+      (s: string, p: string) => findAll(s, p, -1n),
+      sync,
+    )
     .registerFunction('string.findAll(string, int): list<string>', findAll, sync);
 }

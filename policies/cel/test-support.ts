@@ -23,7 +23,10 @@ export function indicator(overrides: Partial<Indicator> = {}): Indicator {
 
 /** Compiles `expression` as spec.match and returns what it evaluates to; runtime errors throw. */
 export function run(expression: string, overrides: Partial<Indicator> = {}): unknown {
-  return compileMatch(expression).evaluate({ indicator: indicatorActivation(indicator(overrides)), now: NOW });
+  return compileMatch(expression).evaluate({
+    indicator: indicatorActivation(indicator(overrides)),
+    now: NOW,
+  });
 }
 
 export function compileMatch(expression: string): CelProgram {

@@ -22,18 +22,37 @@ describe('url helpers', () => {
     ["url(indicator.value).getQuery()['id'] == ['1', '2']", true],
     ["'x' in url(indicator.value).getQuery()", false],
     ["url(indicator.value).getHostname().endsWith('.example')", true],
-  ])('GIVEN the URL https://user@evil.example:8443/a b/c?id=1&id=2 and %s THEN it is %s', (expression, expected) => {
-    expect(run(expression, { type: 'url', value: 'https://user@evil.example:8443/a b/c?id=1&id=2' })).toBe(expected);
-  });
+  ])(
+    'GIVEN the URL https://user@evil.example:8443/a b/c?id=1&id=2 and %s THEN it is %s',
+    (expression, expected) => {
+      expect(
+        run(expression, { type: 'url', value: 'https://user@evil.example:8443/a b/c?id=1&id=2' }),
+      ).toBe(expected);
+    },
+  );
 
   it('GIVEN IPv6 hosts, default ports and paths THEN host parts follow the text as written', () => {
-    expect(parseUrl('http://[2001:db8::1]:8080/x')).toMatchObject({ host: '[2001:db8::1]:8080', hostname: '2001:db8::1', port: '8080' });
-    expect(parseUrl('https://h.example:443/')).toMatchObject({ hostname: 'h.example', port: '443' });
+    expect(parseUrl('http://[2001:db8::1]:8080/x')).toMatchObject({
+      host: '[2001:db8::1]:8080',
+      hostname: '2001:db8::1',
+      port: '8080',
+    });
+    expect(parseUrl('https://h.example:443/')).toMatchObject({
+      hostname: 'h.example',
+      port: '443',
+    });
     expect(parseUrl('https://h.example/')).toMatchObject({ port: '' });
-    expect(parseUrl('/p?q=1')).toMatchObject({ scheme: '', host: '', escapedPath: '/p', search: '?q=1' });
+    expect(parseUrl('/p?q=1')).toMatchObject({
+      scheme: '',
+      host: '',
+      escapedPath: '/p',
+      search: '?q=1',
+    });
   });
 
   it('GIVEN url() of text that is not a URL THEN evaluation fails', () => {
-    expect(() => run("url(indicator.value).getScheme() == 'http'", { type: 'domain', value: 'evil.example' })).toThrow(/not an absolute URL/);
+    expect(() =>
+      run("url(indicator.value).getScheme() == 'http'", { type: 'domain', value: 'evil.example' }),
+    ).toThrow(/not an absolute URL/);
   });
 });

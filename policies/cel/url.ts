@@ -33,7 +33,9 @@ const PLACEHOLDER_BASE = 'http://path.invalid';
 /** Parses a URL, or returns what is wrong with it as a phrase about "it", without the text (see net.ts parseCelIp). */
 export function parseUrl(text: string): CelUrl | string {
   if (text.startsWith('/') && !text.startsWith('//')) {
-    const parsed = URL.canParse(text, PLACEHOLDER_BASE) ? new URL(text, PLACEHOLDER_BASE) : undefined;
+    const parsed = URL.canParse(text, PLACEHOLDER_BASE)
+      ? new URL(text, PLACEHOLDER_BASE)
+      : undefined;
     if (!parsed) return 'is not a URL';
     return new CelUrl('', '', '', '', parsed.pathname, parsed.search);
   }
@@ -56,12 +58,15 @@ function splitHost(host: string): { hostname: string; port: string } {
     return { hostname: host.slice(1, close), port: host.slice(close + 1).replace(/^:/, '') };
   }
   const colon = host.lastIndexOf(':');
-  return colon < 0 ? { hostname: host, port: '' } : { hostname: host.slice(0, colon), port: host.slice(colon + 1) };
+  return colon < 0
+    ? { hostname: host, port: '' }
+    : { hostname: host.slice(0, colon), port: host.slice(colon + 1) };
 }
 
 function urlOrThrow(text: string): CelUrl {
   const url = parseUrl(text);
-  if (typeof url === 'string') throw new EvaluationError({ code: 'invalid_url', message: `url(): the argument ${url}` });
+  if (typeof url === 'string')
+    throw new EvaluationError({ code: 'invalid_url', message: `url(): the argument ${url}` });
   return url;
 }
 

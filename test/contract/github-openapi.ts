@@ -28,7 +28,12 @@ export const OPENAPI_VERSION = '23.0.2';
 const DESCRIPTION_FILE = `${OPENAPI_PACKAGE}/generated/api.github.com.json`;
 
 type Json = unknown;
-interface Parameter { name: string; in: 'path' | 'query' | 'header' | 'cookie'; required?: boolean; schema?: object }
+interface Parameter {
+  name: string;
+  in: 'path' | 'query' | 'header' | 'cookie';
+  required?: boolean;
+  schema?: object;
+}
 interface Operation {
   operationId: string;
   parameters?: (Parameter | { $ref: string })[];
@@ -39,7 +44,12 @@ export interface Description {
   openapi: string;
   info: { version: string };
   paths: Record<string, Record<string, Operation>>;
-  components: { schemas: Record<string, object>; parameters: Record<string, Parameter>; responses: Record<string, { content?: Record<string, { schema: object }> }>; examples: Record<string, { value: Json }> };
+  components: {
+    schemas: Record<string, object>;
+    parameters: Record<string, Parameter>;
+    responses: Record<string, { content?: Record<string, { schema: object }> }>;
+    examples: Record<string, { value: Json }>;
+  };
 }
 
 let cached: Description | undefined;
@@ -52,7 +62,9 @@ export function loadDescription(): Description {
   try {
     file = require.resolve(DESCRIPTION_FILE);
   } catch {
-    throw new Error(`GitHub's OpenAPI description is not installed: run \`npm i -D ${OPENAPI_PACKAGE}@${OPENAPI_VERSION}\` (the contract tests load ${DESCRIPTION_FILE})`);
+    throw new Error(
+      `GitHub's OpenAPI description is not installed: run \`npm i -D ${OPENAPI_PACKAGE}@${OPENAPI_VERSION}\` (the contract tests load ${DESCRIPTION_FILE})`,
+    );
   }
   cached = JSON.parse(readFileSync(file, 'utf8')) as Description;
   return cached;
@@ -104,47 +116,76 @@ export class GitHubContract {
     addFormats(this.ajv);
     this.ajv.addSchema({ components: { schemas: description.components.schemas } }, 'gh');
     // Path and query values arrive as strings; coerce them to the declared type before checking.
-    this.params = new Ajv({ strict: false, allErrors: true, logger: false, coerceTypes: true, validateSchema: false });
+    this.params = new Ajv({
+      strict: false,
+      allErrors: true,
+      logger: false,
+      coerceTypes: true,
+      validateSchema: false,
+    });
     addFormats(this.params);
     for (const [template, item] of Object.entries(description.paths)) {
       for (const [method, operation] of Object.entries(item)) {
         if (typeof operation !== 'object' || !('operationId' in operation)) continue;
         const names: string[] = [];
-        const pattern = template.replace(/[.*+?^${}()|[\]\\]/g, (c) => (c === '{' || c === '}' ? c : `\\${c}`))
-          .replace(/\{([^}]+)\}/g, (_m, name: string) => { names.push(name); return '([^/]+)'; });
-        this.operations.push({ method: method.toUpperCase(), template, regex: new RegExp(`^${pattern}$`), names, operation });
+        const pattern = template
+          .replace(/[.*+?^${}()|[\]\\]/g, (c) => (c === '{' || c === '}' ? c : `\\${c}`))
+          .replace(/\{([^}]+)\}/g, (_m, name: string) => {
+            names.push(name);
+            return '([^/]+)';
+          });
+        this.operations.push({
+          method: method.toUpperCase(),
+          template,
+          regex: new RegExp(`^${pattern}$`),
+          names,
+          operation,
+        });
       }
     }
   }
 
   /** Problems with the request, as sentences; empty when it matches an operation in every respect checked. */
   check(request: RecordedRequest): string[] {
-    const matches = this.operations.filter((op) => op.method === request.method && op.regex.test(request.path));
+    const matches = this.operations.filter(
+      (op) => op.method === request.method && op.regex.test(request.path),
+    );
     // A literal segment beats a template one (/pulls/comments vs /pulls/{pull_number}): fewest parameters wins.
     matches.sort((a, b) => a.names.length - b.names.length);
     const op = matches[0];
-    if (!op) return [`${request.method} ${request.path} matches no operation in GitHub's description`];
+    if (!op)
+      return [`${request.method} ${request.path} matches no operation in GitHub's description`];
     request.operationId = op.operation.operationId;
     const problems: string[] = [];
     const values = op.regex.exec(request.path)!.slice(1).map(decodeURIComponent);
     request.pathParams = Object.fromEntries(op.names.map((n, i) => [n, values[i]!]));
     const declared = (op.operation.parameters ?? []).map((p) => this.deref<Parameter>(p));
     for (const param of declared) {
-      const where = param.in === 'path' ? request.pathParams : param.in === 'query' ? request.query : undefined;
+      const where =
+        param.in === 'path' ? request.pathParams : param.in === 'query' ? request.query : undefined;
       if (!where) continue;
       const value = where[param.name];
       if (value === undefined || value === '') {
-        if (param.required || param.in === 'path') problems.push(`${param.in} parameter ${param.name} is required`);
+        if (param.required || param.in === 'path')
+          problems.push(`${param.in} parameter ${param.name} is required`);
         continue;
       }
       if (param.schema) {
         const holder = { v: value };
-        const validate = this.params.compile({ type: 'object', properties: { v: this.inline(param.schema) } });
-        if (!validate(holder)) problems.push(`${param.in} parameter ${param.name}=${JSON.stringify(value)}: ${errorsText(validate.errors)}`);
+        const validate = this.params.compile({
+          type: 'object',
+          properties: { v: this.inline(param.schema) },
+        });
+        if (!validate(holder))
+          problems.push(
+            `${param.in} parameter ${param.name}=${JSON.stringify(value)}: ${errorsText(validate.errors)}`,
+          );
       }
     }
     const known = new Set(declared.filter((p) => p.in === 'query').map((p) => p.name));
-    for (const name of Object.keys(request.query)) if (!known.has(name)) problems.push(`query parameter ${name} is not defined for ${op.operation.operationId}`);
+    for (const name of Object.keys(request.query))
+      if (!known.has(name))
+        problems.push(`query parameter ${name} is not defined for ${op.operation.operationId}`);
 
     const bodySpec = op.operation.requestBody;
     if (request.body === undefined) {
@@ -154,7 +195,8 @@ export class GitHubContract {
     } else {
       const media = bodySpec.content['application/json'];
       if (!media) problems.push(`${op.operation.operationId} does not take application/json`);
-      else if (!(request.headers['content-type'] ?? '').startsWith('application/json')) problems.push('content-type is not application/json');
+      else if (!(request.headers['content-type'] ?? '').startsWith('application/json'))
+        problems.push('content-type is not application/json');
       else {
         const validate = this.validator(`req:${op.operation.operationId}`, media.schema);
         if (!validate(request.body)) problems.push(`request body: ${errorsText(validate.errors)}`);
@@ -168,12 +210,22 @@ export class GitHubContract {
     const op = this.operations.find((o) => o.operation.operationId === operationId);
     if (!op) return [`no operation ${operationId}`];
     const declared = op.operation.responses[String(response.status)];
-    if (!declared) return [`${operationId} declares no response ${response.status} (declared: ${Object.keys(op.operation.responses).join(', ')})`];
-    const resolved = declared.$ref ? this.deref<{ content?: Record<string, { schema: object }> }>(declared) : declared;
+    if (!declared)
+      return [
+        `${operationId} declares no response ${response.status} (declared: ${Object.keys(op.operation.responses).join(', ')})`,
+      ];
+    const resolved = declared.$ref
+      ? this.deref<{ content?: Record<string, { schema: object }> }>(declared)
+      : declared;
     const schema = resolved.content?.['application/json']?.schema;
-    if (!schema) return response.body === undefined ? [] : [`${operationId} ${response.status} declares no JSON body`];
+    if (!schema)
+      return response.body === undefined
+        ? []
+        : [`${operationId} ${response.status} declares no JSON body`];
     const validate = this.validator(`res:${operationId}:${response.status}`, schema);
-    return validate(response.body) ? [] : [`response ${operationId} ${response.status}: ${errorsText(validate.errors)}`];
+    return validate(response.body)
+      ? []
+      : [`response ${operationId} ${response.status}: ${errorsText(validate.errors)}`];
   }
 
   private validator(key: string, schema: object): ValidateFunction {
@@ -187,7 +239,9 @@ export class GitHubContract {
 
   /** Points local refs (#/components/...) at the schema added under the id `gh`. */
   private inline(schema: object): object {
-    return JSON.parse(JSON.stringify(schema).replace(/"\$ref":"#\/components\//g, '"$ref":"gh#/components/')) as object;
+    return JSON.parse(
+      JSON.stringify(schema).replace(/"\$ref":"#\/components\//g, '"$ref":"gh#/components/'),
+    ) as object;
   }
 
   private deref<T>(value: T | { $ref: string }): T {
@@ -215,11 +269,19 @@ export function recordingFetch(contract: GitHubContract, baseUrl: string, respon
   const problems: string[] = [];
   const base = new URL(baseUrl);
   const prefix = base.pathname.replace(/\/+$/, '');
-  const fetch = async (input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
-    const url = new URL(typeof input === 'string' ? input : input instanceof URL ? input.href : input.url);
+  const fetch = async (
+    input: string | URL | Request,
+    init: RequestInit = {},
+  ): Promise<Response> => {
+    const url = new URL(
+      typeof input === 'string' ? input : input instanceof URL ? input.href : input.url,
+    );
     const headers: Record<string, string> = {};
-    new Headers(init.headers).forEach((value, key) => { headers[key] = value; });
-    if (url.origin !== base.origin || !url.pathname.startsWith(prefix)) problems.push(`request to ${url.origin}${url.pathname} is outside the API base ${baseUrl}`);
+    new Headers(init.headers).forEach((value, key) => {
+      headers[key] = value;
+    });
+    if (url.origin !== base.origin || !url.pathname.startsWith(prefix))
+      problems.push(`request to ${url.origin}${url.pathname} is outside the API base ${baseUrl}`);
     const request: RecordedRequest = {
       method: (init.method ?? 'GET').toUpperCase(),
       path: url.pathname.slice(prefix.length) || '/',
@@ -230,7 +292,8 @@ export function recordingFetch(contract: GitHubContract, baseUrl: string, respon
     requests.push(request);
     problems.push(...contract.check(request).map((p) => `${request.method} ${request.path}: ${p}`));
     const response = responder(request);
-    if (request.operationId) problems.push(...contract.checkResponse(request.operationId, response));
+    if (request.operationId)
+      problems.push(...contract.checkResponse(request.operationId, response));
     const body = response.body === undefined ? null : JSON.stringify(response.body);
     return new Response(response.status === 204 ? null : body, {
       status: response.status,
@@ -241,5 +304,11 @@ export function recordingFetch(contract: GitHubContract, baseUrl: string, respon
 }
 
 function errorsText(errors: ErrorObject[] | null | undefined): string {
-  return (errors ?? []).slice(0, 5).map((e) => `${e.instancePath || '/'} ${e.message ?? ''}${e.params && 'additionalProperty' in e.params ? ` (${String(e.params.additionalProperty)})` : ''}`).join('; ');
+  return (errors ?? [])
+    .slice(0, 5)
+    .map(
+      (e) =>
+        `${e.instancePath || '/'} ${e.message ?? ''}${e.params && 'additionalProperty' in e.params ? ` (${String(e.params.additionalProperty)})` : ''}`,
+    )
+    .join('; ');
 }

@@ -1,5 +1,13 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -8,7 +16,12 @@ import { ApiException, ApiextensionsV1Api, KubeConfig } from '@kubernetes/client
 import type { KubernetesObject, V1CustomResourceDefinition } from '@kubernetes/client-node';
 import { parseAllDocuments, stringify } from 'yaml';
 import { KubeClient } from '../../controller/runtime/client.js';
-import { ENVTEST_ASSETS_ENV, REPO_ROOT, assertEnvtestAssets, buildEnvtestAssetsSync } from './envtest-assets.js';
+import {
+  ENVTEST_ASSETS_ENV,
+  REPO_ROOT,
+  assertEnvtestAssets,
+  buildEnvtestAssetsSync,
+} from './envtest-assets.js';
 import { onProcessExit, startOrphanWatchdog } from './exit-cleanup.js';
 import { freeLoopbackPorts } from './free-port.js';
 import { httpGet } from './http-probe.js';
@@ -134,15 +147,27 @@ export class ControlPlane {
     const began = performance.now();
     const assetsDir = assertEnvtestAssets(
       opts.assetsDir ?? nonEmpty(process.env[ENVTEST_ASSETS_ENV]) ?? buildEnvtestAssetsSync(),
-      opts.controllerManager === true ? ['etcd', 'kube-apiserver', 'kube-controller-manager'] : ['etcd', 'kube-apiserver'],
+      opts.controllerManager === true
+        ? ['etcd', 'kube-apiserver', 'kube-controller-manager']
+        : ['etcd', 'kube-apiserver'],
     );
     const [etcdClient, etcdPeer, apiServer, controllerManager] = await freeLoopbackPorts(4);
-    if (etcdClient === undefined || etcdPeer === undefined || apiServer === undefined || controllerManager === undefined) {
+    if (
+      etcdClient === undefined ||
+      etcdPeer === undefined ||
+      apiServer === undefined ||
+      controllerManager === undefined
+    ) {
       throw new Error('Could not allocate four loopback ports.');
     }
     // Created only once nothing else can throw before the constructor registers its cleanup.
     const dir = mkdtempSync(join(tmpdir(), 'forestall-control-plane-'));
-    const plane = new ControlPlane(assetsDir, dir, { etcdClient, etcdPeer, apiServer, controllerManager });
+    const plane = new ControlPlane(assetsDir, dir, {
+      etcdClient,
+      etcdPeer,
+      apiServer,
+      controllerManager,
+    });
     plane.extraApiServerArgs = opts.apiServerArgs ?? [];
     try {
       await plane.boot(opts, began);
@@ -157,7 +182,14 @@ export class ControlPlane {
   kubeConfig(): KubeConfig {
     const kc = new KubeConfig();
     kc.loadFromOptions({
-      clusters: [{ name: CLUSTER_NAME, server: this.apiServerUrl, caData: base64(this.servingCa()), skipTLSVerify: false }],
+      clusters: [
+        {
+          name: CLUSTER_NAME,
+          server: this.apiServerUrl,
+          caData: base64(this.servingCa()),
+          skipTLSVerify: false,
+        },
+      ],
       users: [{ name: ADMIN_USER, token: this.token }],
       contexts: [{ name: CLUSTER_NAME, cluster: CLUSTER_NAME, user: ADMIN_USER }],
       currentContext: CLUSTER_NAME,
@@ -210,14 +242,20 @@ export class ControlPlane {
       );
     }
     const crds = readCrds(dir);
-    await this.applyCrds(crds.map(({ crd }) => crd), (i) => crds[i]!.source);
+    await this.applyCrds(
+      crds.map(({ crd }) => crd),
+      (i) => crds[i]!.source,
+    );
   }
 
   /**
    * Applies the given CustomResourceDefinitions (server-side, forced) and resolves
    * once every one is Established. `sourceOf` names where each came from in errors.
    */
-  async applyCrds(crds: V1CustomResourceDefinition[], sourceOf: (index: number) => string = () => 'the caller'): Promise<void> {
+  async applyCrds(
+    crds: V1CustomResourceDefinition[],
+    sourceOf: (index: number) => string = () => 'the caller',
+  ): Promise<void> {
     if (crds.length === 0) return;
     const kc = this.kubeConfig();
     // KubeClient sends the CRD's JSON as is; client-node's KubernetesObjectApi would drop
@@ -229,7 +267,10 @@ export class ControlPlane {
       } catch (err) {
         // The API server's validation message is the useful part; name the CRD and
         // where it came from so the generator can be fixed.
-        throw new Error(`Applying CRD ${crd.metadata?.name} from ${sourceOf(i)} failed: ${describeError(err)}`, { cause: err });
+        throw new Error(
+          `Applying CRD ${crd.metadata?.name} from ${sourceOf(i)} failed: ${describeError(err)}`,
+          { cause: err },
+        );
       }
     }
     const extensions = kc.makeApiClient(ApiextensionsV1Api);
@@ -334,7 +375,10 @@ export class ControlPlane {
       timeoutMs: ETCD_READY_TIMEOUT_MS,
       check: async () => {
         const res = await httpGet(`${clientUrl}/health`);
-        return { ready: res.status === 200 && res.body.includes('"true"'), detail: `HTTP ${res.status} ${res.body.trim()}` };
+        return {
+          ready: res.status === 200 && res.body.includes('"true"'),
+          detail: `HTTP ${res.status} ${res.body.trim()}`,
+        };
       },
     });
   }
@@ -391,8 +435,14 @@ export class ControlPlane {
       timeoutMs: API_SERVER_READY_TIMEOUT_MS,
       check: async () => {
         if (!existsSync(certPath)) return { ready: false, detail: `${certPath} not written yet` };
-        const res = await httpGet(`${this.apiServerUrl}/readyz`, { ca: readFileSync(certPath), token: this.token });
-        return { ready: res.status === 200, detail: `HTTP ${res.status} ${res.body.trim().split('\n').slice(-5).join(' | ')}` };
+        const res = await httpGet(`${this.apiServerUrl}/readyz`, {
+          ca: readFileSync(certPath),
+          token: this.token,
+        });
+        return {
+          ready: res.status === 200,
+          detail: `HTTP ${res.status} ${res.body.trim().split('\n').slice(-5).join(' | ')}`,
+        };
       },
     });
     this.caPem = readFileSync(certPath, 'utf8');
@@ -400,7 +450,11 @@ export class ControlPlane {
 
   private async launchControllerManager(): Promise<void> {
     const kubeconfig = join(this.dir, 'controller-manager.kubeconfig');
-    writeFileSync(kubeconfig, this.renderKubeconfig(CONTROLLER_MANAGER_USER, this.controllerManagerToken), { mode: 0o600 });
+    writeFileSync(
+      kubeconfig,
+      this.renderKubeconfig(CONTROLLER_MANAGER_USER, this.controllerManagerToken),
+      { mode: 0o600 },
+    );
     const port = this.ports.controllerManager;
     this.controllerManager = ManagedProcess.spawn({
       name: 'kube-controller-manager',
@@ -428,7 +482,9 @@ export class ControlPlane {
       description: `GET https://127.0.0.1:${port}/healthz == 200`,
       timeoutMs: CONTROLLER_MANAGER_READY_TIMEOUT_MS,
       check: async () => {
-        const res = await httpGet(`https://127.0.0.1:${port}/healthz`, { insecureSkipTlsVerify: true });
+        const res = await httpGet(`https://127.0.0.1:${port}/healthz`, {
+          insecureSkipTlsVerify: true,
+        });
         return { ready: res.status === 200, detail: `HTTP ${res.status} ${res.body.trim()}` };
       },
     });
@@ -445,7 +501,15 @@ export class ControlPlane {
     return stringify({
       apiVersion: 'v1',
       kind: 'Config',
-      clusters: [{ name: CLUSTER_NAME, cluster: { server: this.apiServerUrl, 'certificate-authority-data': base64(this.servingCa()) } }],
+      clusters: [
+        {
+          name: CLUSTER_NAME,
+          cluster: {
+            server: this.apiServerUrl,
+            'certificate-authority-data': base64(this.servingCa()),
+          },
+        },
+      ],
       users: [{ name: user, user: { token } }],
       contexts: [{ name: CLUSTER_NAME, context: { cluster: CLUSTER_NAME, user } }],
       'current-context': CLUSTER_NAME,
@@ -456,13 +520,17 @@ export class ControlPlane {
 type NamedCrd = V1CustomResourceDefinition & KubernetesObject & { metadata: { name: string } };
 
 function readCrds(dir: string): { crd: NamedCrd; source: string }[] {
-  const files = readdirSync(dir).filter((file) => /\.ya?ml$/.test(file)).sort();
+  const files = readdirSync(dir)
+    .filter((file) => /\.ya?ml$/.test(file))
+    .sort();
   const crds: { crd: NamedCrd; source: string }[] = [];
   for (const file of files) {
     const path = join(dir, file);
     for (const doc of parseAllDocuments(readFileSync(path, 'utf8'))) {
       if (doc.errors.length > 0) {
-        throw new Error(`${path} is not valid YAML: ${doc.errors.map((e) => e.message).join('; ')}`);
+        throw new Error(
+          `${path} is not valid YAML: ${doc.errors.map((e) => e.message).join('; ')}`,
+        );
       }
       const value: unknown = doc.toJS();
       if (!isCrd(value)) continue;
@@ -491,8 +559,12 @@ async function waitUntilEstablished(api: ApiextensionsV1Api, name: string): Prom
     const conditions = crd.status?.conditions ?? [];
     if (conditions.some((c) => c.type === 'Established' && c.status === 'True')) return;
     if (Date.now() >= deadline) {
-      const described = conditions.map((c) => `${c.type}=${c.status} (${c.reason ?? ''}: ${c.message ?? ''})`).join('; ');
-      throw new Error(`CRD ${name} was not Established within ${CRD_ESTABLISHED_TIMEOUT_MS} ms; conditions: ${described || 'none'}`);
+      const described = conditions
+        .map((c) => `${c.type}=${c.status} (${c.reason ?? ''}: ${c.message ?? ''})`)
+        .join('; ');
+      throw new Error(
+        `CRD ${name} was not Established within ${CRD_ESTABLISHED_TIMEOUT_MS} ms; conditions: ${described || 'none'}`,
+      );
     }
     await sleep(100);
   }

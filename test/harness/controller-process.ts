@@ -15,11 +15,34 @@ export class ControllerProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private readonly child: ChildProcess;
 
-  constructor(readonly identity: string, kubeconfig: string, extraArgs: string[] = []) {
-    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first (npm test does).`);
-    this.child = spawn(process.execPath, [CLI, 'controller', '--kubeconfig', kubeconfig, '--namespace', 'forestall-system',
-      '--identity', identity, '--metrics-bind-address', '127.0.0.1:0', '--health-probe-bind-address', '127.0.0.1:0',
-      '--log-level', 'debug', ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+  constructor(
+    readonly identity: string,
+    kubeconfig: string,
+    extraArgs: string[] = [],
+  ) {
+    if (!existsSync(CLI))
+      throw new Error(`${CLI} is missing: run \`npm run build\` first (npm test does).`);
+    this.child = spawn(
+      process.execPath,
+      [
+        CLI,
+        'controller',
+        '--kubeconfig',
+        kubeconfig,
+        '--namespace',
+        'forestall-system',
+        '--identity',
+        identity,
+        '--metrics-bind-address',
+        '127.0.0.1:0',
+        '--health-probe-bind-address',
+        '127.0.0.1:0',
+        '--log-level',
+        'debug',
+        ...extraArgs,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     for (const stream of [this.child.stdout!, this.child.stderr!]) {
       createInterface(stream).on('line', (line) => {
         try {
@@ -29,7 +52,9 @@ export class ControllerProcess {
         }
       });
     }
-    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
+    this.exited = new Promise((resolve) =>
+      this.child.once('exit', (code, signal) => resolve({ code, signal })),
+    );
   }
 
   logged(msg: string): boolean {
@@ -38,7 +63,8 @@ export class ControllerProcess {
 
   /** The port serving /metrics, /healthz and /readyz (both flags name the same address). */
   port(): number | undefined {
-    const line = this.logs.find((l) => l.msg === 'Serving probes and metrics') as { addresses?: number[] } | undefined;
+    const line = this.logs.find((l) => l.msg === 'Serving probes and metrics') as
+      { addresses?: number[] } | undefined;
     return line?.addresses?.[0];
   }
 
@@ -47,6 +73,9 @@ export class ControllerProcess {
   }
 
   tail(n = 20): string {
-    return this.logs.slice(-n).map((l) => JSON.stringify(l)).join('\n');
+    return this.logs
+      .slice(-n)
+      .map((l) => JSON.stringify(l))
+      .join('\n');
   }
 }

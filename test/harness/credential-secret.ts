@@ -1,5 +1,8 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { ANNOTATION_ALLOWED_DESTINATIONS, LABEL_CREDENTIAL } from '../../controller/runtime/secrets.js';
+import {
+  ANNOTATION_ALLOWED_DESTINATIONS,
+  LABEL_CREDENTIAL,
+} from '../../controller/runtime/secrets.js';
 
 /**
  * A credential Secret as an administrator writes it for Forestall: opted in with the
@@ -8,12 +11,17 @@ import { ANNOTATION_ALLOWED_DESTINATIONS, LABEL_CREDENTIAL } from '../../control
  * refuses to send its values anywhere (FST_SECRET_NOT_ALLOWED).
  */
 export function credentialSecret(
-  name: string, namespace: string, stringData: Record<string, string>, destinations: readonly string[],
+  name: string,
+  namespace: string,
+  stringData: Record<string, string>,
+  destinations: readonly string[],
 ): KubernetesObject & { stringData: Record<string, string> } {
   return {
-    apiVersion: 'v1', kind: 'Secret',
+    apiVersion: 'v1',
+    kind: 'Secret',
     metadata: {
-      name, namespace,
+      name,
+      namespace,
       labels: { [LABEL_CREDENTIAL]: 'true' },
       annotations: { [ANNOTATION_ALLOWED_DESTINATIONS]: destinations.join(',') },
     },

@@ -31,7 +31,13 @@ function findRepoRoot(from: string): string {
 export const BUILD_SCRIPT = join(REPO_ROOT, 'test/envtest/build.sh');
 
 /** Everything build.sh promises. helm and kubectl are not run by the harness but by chart and kustomize tests. */
-export const ENVTEST_BINARIES = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'helm', 'kubectl'] as const;
+export const ENVTEST_BINARIES = [
+  'etcd',
+  'kube-apiserver',
+  'kube-controller-manager',
+  'helm',
+  'kubectl',
+] as const;
 export type EnvtestBinary = (typeof ENVTEST_BINARIES)[number];
 
 /**
@@ -39,7 +45,10 @@ export type EnvtestBinary = (typeof ENVTEST_BINARIES)[number];
  * of `binaries`. Tests must never be skipped because the control plane is
  * missing: a skipped integration suite looks green and proves nothing.
  */
-export function assertEnvtestAssets(dir: string, binaries: readonly EnvtestBinary[] = ENVTEST_BINARIES): string {
+export function assertEnvtestAssets(
+  dir: string,
+  binaries: readonly EnvtestBinary[] = ENVTEST_BINARIES,
+): string {
   const missing = binaries.filter((name) => {
     try {
       accessSync(join(dir, name), constants.X_OK);
@@ -63,10 +72,15 @@ export function envtestBinary(dir: string, name: EnvtestBinary): string {
 }
 
 function assetsDirFromBuildOutput(stdout: string): string {
-  const lines = stdout.split('\n').map((line) => line.trim()).filter((line) => line.length > 0);
+  const lines = stdout
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line.length > 0);
   const last = lines.at(-1);
   if (last === undefined) {
-    throw new Error(`${BUILD_SCRIPT} printed nothing on stdout; expected the assets directory as its last line.`);
+    throw new Error(
+      `${BUILD_SCRIPT} printed nothing on stdout; expected the assets directory as its last line.`,
+    );
   }
   return last;
 }
@@ -76,7 +90,10 @@ function assetsDirFromBuildOutput(stdout: string): string {
  * inherited so that a cold build (tens of minutes) shows its progress.
  */
 export async function buildEnvtestAssets(): Promise<string> {
-  const child = spawn('bash', [BUILD_SCRIPT], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn('bash', [BUILD_SCRIPT], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let stdout = '';
   child.stdout.setEncoding('utf8');
   child.stdout.on('data', (chunk: string) => {
@@ -87,7 +104,9 @@ export async function buildEnvtestAssets(): Promise<string> {
     child.once('close', (code) => resolve(code));
   });
   if (exitCode !== 0) {
-    throw new Error(`${BUILD_SCRIPT} failed with exit code ${String(exitCode)}; see its stderr above.`);
+    throw new Error(
+      `${BUILD_SCRIPT} failed with exit code ${String(exitCode)}; see its stderr above.`,
+    );
   }
   return assertEnvtestAssets(assetsDirFromBuildOutput(stdout));
 }
@@ -98,12 +117,18 @@ export async function buildEnvtestAssets(): Promise<string> {
  * is acceptable only because a warm build.sh returns in well under a second.
  */
 export function buildEnvtestAssetsSync(): string {
-  const result = spawnSync('bash', [BUILD_SCRIPT], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+  const result = spawnSync('bash', [BUILD_SCRIPT], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    encoding: 'utf8',
+  });
   if (result.error !== undefined) {
     throw result.error;
   }
   if (result.status !== 0) {
-    throw new Error(`${BUILD_SCRIPT} failed with exit code ${String(result.status)}; see its stderr above.`);
+    throw new Error(
+      `${BUILD_SCRIPT} failed with exit code ${String(result.status)}; see its stderr above.`,
+    );
   }
   return assertEnvtestAssets(assetsDirFromBuildOutput(result.stdout));
 }

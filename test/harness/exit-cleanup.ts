@@ -57,10 +57,14 @@ rm -rf "$dir"
  * etcd and kube-apiserver running, holding ports and memory on the machine.
  */
 export function startOrphanWatchdog(dir: string): () => void {
-  const watchdog = spawn('sh', ['-c', WATCHDOG_SCRIPT, 'forestall-watchdog', String(process.pid), dir], {
-    detached: true,
-    stdio: 'ignore',
-  });
+  const watchdog = spawn(
+    'sh',
+    ['-c', WATCHDOG_SCRIPT, 'forestall-watchdog', String(process.pid), dir],
+    {
+      detached: true,
+      stdio: 'ignore',
+    },
+  );
   watchdog.unref();
   return () => {
     if (watchdog.exitCode === null && watchdog.signalCode === null) {

@@ -9,8 +9,7 @@ import type { AddressInfo, Socket } from 'node:net';
  * unreachable or unhappy.
  */
 export type Fault =
-  | { status: number; headers?: Record<string, string>; body?: string }
-  | { drop: true };
+  { status: number; headers?: Record<string, string>; body?: string } | { drop: true };
 
 export interface FaultProxy {
   /** http://127.0.0.1:<port>, standing for the target's origin. */
@@ -40,13 +39,19 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       res.end(fault.body ?? JSON.stringify({ message: `injected ${fault.status}` }));
       return;
     }
-    const forward = request({
-      hostname: upstream.hostname, port: upstream.port, method: req.method, path: req.url,
-      headers: { ...req.headers, host: upstream.host },
-    }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
-    });
+    const forward = request(
+      {
+        hostname: upstream.hostname,
+        port: upstream.port,
+        method: req.method,
+        path: req.url,
+        headers: { ...req.headers, host: upstream.host },
+      },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
     forward.on('error', () => res.destroy());
     req.pipe(forward);
   });
@@ -59,7 +64,9 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   return {
     url: `http://127.0.0.1:${port}`,
     counts,
-    fail: (f) => { fault = f; },
+    fail: (f) => {
+      fault = f;
+    },
     stop: async () => {
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -52,7 +52,14 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 
 /** shared/feeds beside the repository (DESIGN.md: ../shared/feeds). */
-export const SHARED_FEEDS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'feeds');
+export const SHARED_FEEDS_DIR = join(
+  dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  '..',
+  'shared',
+  'feeds',
+);
 export const IPSUM_PATH = 'ipsum/ipsum-2026-08-22.txt';
 /** The bearer token /auth/ routes want. Tests assert it never appears in an error. */
 export const FEED_SERVER_TOKEN = 'fst-test-token-4f1c9e27d3b8a6';
@@ -136,13 +143,21 @@ export async function startFeedServer(options: FeedServerOptions = {}): Promise<
     // real daily IPsum update does (in documentation space, 198.51.100.0/24).
     const lines = base.body.toString('utf8').split('\n');
     const firstData = lines.findIndex((line) => line !== '' && !line.startsWith('#'));
-    lines.splice(firstData, v, ...Array.from({ length: v }, (_, i) => `198.51.100.${(i % 250) + 1}\t${v}`));
+    lines.splice(
+      firstData,
+      v,
+      ...Array.from({ length: v }, (_, i) => `198.51.100.${(i % 250) + 1}\t${v}`),
+    );
     return Buffer.from(lines.join('\n'));
   };
 
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const url = new URL(req.url ?? '/', 'http://feed-server.invalid');
-    requests.push({ method: req.method ?? 'GET', path: `${url.pathname}${url.search}`, headers: req.headers });
+    requests.push({
+      method: req.method ?? 'GET',
+      path: `${url.pathname}${url.search}`,
+      headers: req.headers,
+    });
     const path = url.pathname;
     const sendFile = (entry: FileEntry, extra: { gzip?: boolean; type?: string } = {}): void => {
       if (notModified(req, entry)) {
@@ -177,7 +192,10 @@ export async function startFeedServer(options: FeedServerOptions = {}): Promise<
     if (path.startsWith('/feeds/') || path.startsWith('/gzip/') || path.startsWith('/auth/')) {
       const prefix = path.slice(0, path.indexOf('/', 1) + 1);
       if (prefix === '/auth/' && req.headers.authorization !== `Bearer ${FEED_SERVER_TOKEN}`) {
-        res.writeHead(401, { 'www-authenticate': 'Bearer realm="feeds"', 'content-type': 'text/plain' });
+        res.writeHead(401, {
+          'www-authenticate': 'Bearer realm="feeds"',
+          'content-type': 'text/plain',
+        });
         res.end('unauthorized\n');
         return;
       }
@@ -197,11 +215,17 @@ export async function startFeedServer(options: FeedServerOptions = {}): Promise<
       const body = mutableContent();
       // Validators move with the content, like a real feed's.
       const lastModified = new Date(Date.UTC(2026, 7, 22) + version * 3_600_000);
-      return sendFile({ body, etag: etagOf(body), lastModified }, { type: 'text/plain; charset=utf-8' });
+      return sendFile(
+        { body, etag: etagOf(body), lastModified },
+        { type: 'text/plain; charset=utf-8' },
+      );
     }
-    if (path === '/redirect/metadata') return redirect('http://169.254.169.254/latest/meta-data/iam/security-credentials/');
-    if (path === '/redirect/metadata-mapped') return redirect('http://[::ffff:169.254.169.254]/latest/meta-data/');
-    if (path === '/redirect/loopback') return redirect(`http://127.0.0.1:${port}/feeds/${IPSUM_PATH}`);
+    if (path === '/redirect/metadata')
+      return redirect('http://169.254.169.254/latest/meta-data/iam/security-credentials/');
+    if (path === '/redirect/metadata-mapped')
+      return redirect('http://[::ffff:169.254.169.254]/latest/meta-data/');
+    if (path === '/redirect/loopback')
+      return redirect(`http://127.0.0.1:${port}/feeds/${IPSUM_PATH}`);
     if (path.startsWith('/redirect/chain/')) {
       const n = Number(path.slice('/redirect/chain/'.length));
       if (!Number.isInteger(n) || n < 0 || n > 100) return notFound();
@@ -223,7 +247,8 @@ export async function startFeedServer(options: FeedServerOptions = {}): Promise<
       res.end(`status ${status}\n`);
       return;
     }
-    if (path.startsWith('/fault/')) return fault(path.slice('/fault/'.length), res, { readFeed, timers, notFound });
+    if (path.startsWith('/fault/'))
+      return fault(path.slice('/fault/'.length), res, { readFeed, timers, notFound });
     notFound();
   };
 
@@ -365,7 +390,11 @@ function fault(name: string, res: ServerResponse, ctx: FaultContext): void {
       const plain = Buffer.alloc(8 * MIB);
       for (let off = 0; off < plain.length; off += line.length) line.copy(plain, off);
       const gz = gzipSync(plain, { level: 9 });
-      res.writeHead(200, { 'content-type': 'text/plain', 'content-encoding': 'gzip', 'content-length': gz.length });
+      res.writeHead(200, {
+        'content-type': 'text/plain',
+        'content-encoding': 'gzip',
+        'content-length': gz.length,
+      });
       res.end(gz);
       return;
     }
@@ -457,29 +486,79 @@ function makeTlsMaterial(): TlsMaterial {
     } catch (err) {
       const e = err as NodeJS.ErrnoException & { stderr?: Buffer };
       if (e.code === 'ENOENT') {
-        throw new Error('The HTTPS feed server needs the `openssl` command to make its test certificates (Node 20 cannot create X.509 certificates); install openssl (apt-get install openssl).');
+        throw new Error(
+          'The HTTPS feed server needs the `openssl` command to make its test certificates (Node 20 cannot create X.509 certificates); install openssl (apt-get install openssl).',
+        );
       }
       throw new Error(`openssl ${args[0] ?? ''} failed: ${e.stderr?.toString() ?? e.message}`);
     }
   };
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   const makeCa = (name: string, cn: string): void =>
-    openssl('req', '-x509', ...ec, '-keyout', `${name}.key`, '-out', `${name}.crt`, '-days', '2', '-subj', `/CN=${cn}`,
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+    openssl(
+      'req',
+      '-x509',
+      ...ec,
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.crt`,
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${cn}`,
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    );
   try {
     makeCa('ca', 'Forestall feed-server test CA');
     makeCa('other-ca', 'Forestall unrelated test CA');
-    openssl('req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', `/CN=${TLS_SERVER_NAME}`);
-    writeFileSync(join(dir, 'server.ext'), [
-      `subjectAltName=DNS:${TLS_SERVER_NAME}`,
-      'basicConstraints=CA:FALSE',
-      'keyUsage=critical,digitalSignature',
-      'extendedKeyUsage=serverAuth',
-    ].join('\n'));
-    openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-set_serial', `0x${randomBytes(8).toString('hex')}`,
-      '-days', '2', '-extfile', 'server.ext', '-out', 'server.crt');
+    openssl(
+      'req',
+      ...ec,
+      '-keyout',
+      'server.key',
+      '-out',
+      'server.csr',
+      '-subj',
+      `/CN=${TLS_SERVER_NAME}`,
+    );
+    writeFileSync(
+      join(dir, 'server.ext'),
+      [
+        `subjectAltName=DNS:${TLS_SERVER_NAME}`,
+        'basicConstraints=CA:FALSE',
+        'keyUsage=critical,digitalSignature',
+        'extendedKeyUsage=serverAuth',
+      ].join('\n'),
+    );
+    openssl(
+      'x509',
+      '-req',
+      '-in',
+      'server.csr',
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-set_serial',
+      `0x${randomBytes(8).toString('hex')}`,
+      '-days',
+      '2',
+      '-extfile',
+      'server.ext',
+      '-out',
+      'server.crt',
+    );
     const read = (file: string): string => readFileSync(join(dir, file), 'utf8');
-    return { keyPem: read('server.key'), certPem: read('server.crt'), caPem: read('ca.crt'), otherCaPem: read('other-ca.crt') };
+    return {
+      keyPem: read('server.key'),
+      certPem: read('server.crt'),
+      caPem: read('ca.crt'),
+      otherCaPem: read('other-ca.crt'),
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -503,28 +582,45 @@ export interface LoopbackFence {
  * socket goes through, and checks literal hosts at once and resolved names in
  * their `lookup` (the fetcher's pinned lookup, or DNS).
  */
-export function installLoopbackFence(allowed: (address: string) => boolean = (a) => a === '127.0.0.1' || a === '::ffff:127.0.0.1'): LoopbackFence {
+export function installLoopbackFence(
+  allowed: (address: string) => boolean = (a) => a === '127.0.0.1' || a === '::ffff:127.0.0.1',
+): LoopbackFence {
   const violations: string[] = [];
   const proto = Socket.prototype as unknown as { connect: (...args: unknown[]) => unknown };
   const original = proto.connect;
   const refuse = (socket: Socket, what: string): Socket => {
     violations.push(what);
-    process.nextTick(() => socket.destroy(Object.assign(new Error(`loopback fence: refused to connect to ${what}`), { code: 'EFENCED' })));
+    process.nextTick(() =>
+      socket.destroy(
+        Object.assign(new Error(`loopback fence: refused to connect to ${what}`), {
+          code: 'EFENCED',
+        }),
+      ),
+    );
     return socket;
   };
   proto.connect = function fencedConnect(this: Socket, ...args: unknown[]): unknown {
     // net.createConnection passes its normalised [options, callback] array; user
     // code may pass (options[, cb]) or (port[, host][, cb]).
     const first = args[0];
-    const options = (Array.isArray(first) ? first[0] : first) as { host?: string; port?: number; path?: string | null; lookup?: LookupFunction } | number | string;
+    const options = (Array.isArray(first) ? first[0] : first) as
+      | { host?: string; port?: number; path?: string | null; lookup?: LookupFunction }
+      | number
+      | string;
     if (typeof options === 'string') return original.apply(this, args); // a unix socket path
-    const opts = typeof options === 'number' ? { port: options, host: typeof args[1] === 'string' ? args[1] : undefined } : options;
+    const opts =
+      typeof options === 'number'
+        ? { port: options, host: typeof args[1] === 'string' ? args[1] : undefined }
+        : options;
     if (typeof opts.path === 'string') return original.apply(this, args);
     const host = opts.host ?? 'localhost';
     if (isIP(host) !== 0) {
-      return allowed(host) ? original.apply(this, args) : refuse(this, `${host}:${String(opts.port)}`);
+      return allowed(host)
+        ? original.apply(this, args)
+        : refuse(this, `${host}:${String(opts.port)}`);
     }
-    if (typeof options !== 'object') return refuse(this, `${host}:${String(opts.port)} (unchecked form)`);
+    if (typeof options !== 'object')
+      return refuse(this, `${host}:${String(opts.port)} (unchecked form)`);
     const inner: LookupFunction = options.lookup ?? (dnsLookup as unknown as LookupFunction);
     options.lookup = (hostname, lookupOptions, callback) => {
       inner(hostname, lookupOptions, (err, address, family) => {
@@ -533,7 +629,9 @@ export function installLoopbackFence(allowed: (address: string) => boolean = (a)
         const bad = list.filter((a) => !allowed(a));
         if (bad.length > 0) {
           violations.push(`${hostname} -> ${bad.join(', ')}`);
-          const fenced: NodeJS.ErrnoException = new Error(`loopback fence: ${hostname} resolved to ${bad.join(', ')}`);
+          const fenced: NodeJS.ErrnoException = new Error(
+            `loopback fence: ${hostname} resolved to ${bad.join(', ')}`,
+          );
           fenced.code = 'EFENCED';
           return callback(fenced, Array.isArray(address) ? [] : '', family);
         }

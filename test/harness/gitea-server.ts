@@ -116,10 +116,15 @@ export interface StartGiteaOptions {
 
 /** Runs test/gitea/build.sh and returns the binary it prints last. stderr is inherited so a cold build shows progress. */
 export async function buildGitea(): Promise<string> {
-  const { code, stdout } = await run('bash', [GITEA_BUILD_SCRIPT], { cwd: REPO_ROOT, inheritStderr: true });
+  const { code, stdout } = await run('bash', [GITEA_BUILD_SCRIPT], {
+    cwd: REPO_ROOT,
+    inheritStderr: true,
+  });
   const last = stdout.trim().split('\n').at(-1)?.trim() ?? '';
   if (code !== 0 || last === '') {
-    throw new Error(`${GITEA_BUILD_SCRIPT} failed (exit ${String(code)}); Gitea is required for the forge tests. See its stderr above.`);
+    throw new Error(
+      `${GITEA_BUILD_SCRIPT} failed (exit ${String(code)}); Gitea is required for the forge tests. See its stderr above.`,
+    );
   }
   return last;
 }
@@ -149,9 +154,23 @@ export async function startGitea(options: StartGiteaOptions = {}): Promise<Gitea
     await cli(binary, workDir, ['migrate', ...common]);
     const password = `pw-${randomBytes(12).toString('hex')}`;
     const created = await cli(binary, workDir, [
-      'admin', 'user', 'create', ...common,
-      '--admin', '--username', ADMIN_USERNAME, '--password', password, '--email', ADMIN_EMAIL,
-      '--must-change-password=false', '--access-token', '--access-token-name', 'forestall-tests', '--access-token-scopes', 'all',
+      'admin',
+      'user',
+      'create',
+      ...common,
+      '--admin',
+      '--username',
+      ADMIN_USERNAME,
+      '--password',
+      password,
+      '--email',
+      ADMIN_EMAIL,
+      '--must-change-password=false',
+      '--access-token',
+      '--access-token-name',
+      'forestall-tests',
+      '--access-token-scopes',
+      'all',
     ]);
     const token = /Access token was successfully created\.\.\. ([0-9a-f]{40})/.exec(created)?.[1];
     if (token === undefined) {
@@ -172,9 +191,21 @@ export async function startGitea(options: StartGiteaOptions = {}): Promise<Gitea
     const api = apiClient(`${url}/api/v1`, token);
     const version = await api<{ version?: string }>('GET', '/version');
     if (version.status !== 200 || typeof version.body?.version !== 'string') {
-      throw gitea.failure(`GET ${url}/api/v1/version with the admin token answered HTTP ${version.status}: ${version.text.slice(0, 300)}`);
+      throw gitea.failure(
+        `GET ${url}/api/v1/version with the admin token answered HTTP ${version.status}: ${version.text.slice(0, 300)}`,
+      );
     }
-    return makeServer({ url, token, password, binary, version: version.body.version, workDir, process: gitea, api, cleanUpDir });
+    return makeServer({
+      url,
+      token,
+      password,
+      binary,
+      version: version.body.version,
+      workDir,
+      process: gitea,
+      api,
+      cleanUpDir,
+    });
   } catch (err) {
     await gitea?.stop();
     cleanUpDir();
@@ -197,7 +228,10 @@ interface ServerParts {
 /** REST calls with the token; an HTTP error status is returned, not thrown. */
 function apiClient(apiUrl: string, token: string): GiteaServer['api'] {
   return async <T>(method: string, path: string, body?: unknown): Promise<GiteaResponse<T>> => {
-    const headers: Record<string, string> = { authorization: `token ${token}`, accept: 'application/json' };
+    const headers: Record<string, string> = {
+      authorization: `token ${token}`,
+      accept: 'application/json',
+    };
     if (body !== undefined) headers['content-type'] = 'application/json';
     const res = await fetch(`${apiUrl}${path}`, {
       method,
@@ -232,7 +266,9 @@ function makeServer(parts: ServerParts): GiteaServer {
         ...(options.description !== undefined ? { description: options.description } : {}),
       });
       if (res.status !== 201) {
-        throw new Error(`Gitea did not create repository ${name}: HTTP ${res.status} ${res.text.slice(0, 500)}`);
+        throw new Error(
+          `Gitea did not create repository ${name}: HTTP ${res.status} ${res.text.slice(0, 500)}`,
+        );
       }
       return res.body;
     },
@@ -342,12 +378,19 @@ function appIni(workDir: string, port: number): string {
 
 /** Runs one gitea CLI command to completion; throws with its output unless it exits 0. */
 async function cli(binary: string, workDir: string, args: string[]): Promise<string> {
-  const { code, stdout, stderr, timedOut } = await run(binary, args, { cwd: workDir, timeoutMs: CLI_TIMEOUT_MS });
+  const { code, stdout, stderr, timedOut } = await run(binary, args, {
+    cwd: workDir,
+    timeoutMs: CLI_TIMEOUT_MS,
+  });
   if (code !== 0) {
     // The password is the only secret on a command line here.
-    const shown = args.map((arg, i) => (args[i - 1] === '--password' ? '<redacted>' : arg)).join(' ');
+    const shown = args
+      .map((arg, i) => (args[i - 1] === '--password' ? '<redacted>' : arg))
+      .join(' ');
     const why = timedOut ? `timed out after ${CLI_TIMEOUT_MS} ms` : `exited ${String(code)}`;
-    throw new Error(`gitea ${shown} ${why}\n--- output ---\n${`${stdout}\n${stderr}`.trim().split('\n').slice(-30).join('\n')}\n--- end ---`);
+    throw new Error(
+      `gitea ${shown} ${why}\n--- output ---\n${`${stdout}\n${stderr}`.trim().split('\n').slice(-30).join('\n')}\n--- end ---`,
+    );
   }
   return stdout;
 }

@@ -19,7 +19,10 @@ export interface HostileAnswer {
   close(): Promise<void>;
 }
 
-export async function startHostileAnswer(status: number, body = `<html><pre>${MARKER} instance-id i-0123</pre></html>`): Promise<HostileAnswer> {
+export async function startHostileAnswer(
+  status: number,
+  body = `<html><pre>${MARKER} instance-id i-0123</pre></html>`,
+): Promise<HostileAnswer> {
   const state = { requests: 0 };
   const server = createServer((req, res) => {
     state.requests += 1;

@@ -193,11 +193,18 @@ export interface KeycloakServer {
    * ("/admin/realms/r/users"). Never throws on an HTTP status: the caller asserts it.
    * `as` defaults to the bootstrap admin.
    */
-  api<T = unknown>(method: string, path: string, body?: unknown, as?: AsCaller): Promise<KeycloakResponse<T>>;
+  api<T = unknown>(
+    method: string,
+    path: string,
+    body?: unknown,
+    as?: AsCaller,
+  ): Promise<KeycloakResponse<T>>;
   /** POST /realms/{realm}/protocol/openid-connect/token with a form. Never throws on an HTTP status. */
   token(realm: string, form: Record<string, string>): Promise<KeycloakResponse<TokenResponse>>;
   /** The client_credentials grant; throws unless 200. */
-  clientCredentialsToken(credentials: Pick<ClientCredentials, 'realm' | 'clientId' | 'secret'>): Promise<TokenResponse>;
+  clientCredentialsToken(
+    credentials: Pick<ClientCredentials, 'realm' | 'clientId' | 'secret'>,
+  ): Promise<TokenResponse>;
   /** Creates an enabled realm; throws unless 201. */
   createRealm(name: string): Promise<void>;
   /** Creates a user and returns their id; throws unless 201. */
@@ -226,7 +233,9 @@ export async function fetchKeycloak(): Promise<string> {
   const { code, stdout } = await run('bash', [KEYCLOAK_FETCH_SCRIPT]);
   const last = stdout.trim().split('\n').at(-1)?.trim() ?? '';
   if (code !== 0 || last === '') {
-    throw new Error(`${KEYCLOAK_FETCH_SCRIPT} failed (exit ${String(code)}); Keycloak is required for the identity tests. See its stderr above.`);
+    throw new Error(
+      `${KEYCLOAK_FETCH_SCRIPT} failed (exit ${String(code)}); Keycloak is required for the identity tests. See its stderr above.`,
+    );
   }
   return last;
 }
@@ -239,7 +248,9 @@ export async function keycloakHome(): Promise<string> {
 export async function startKeycloak(options: StartKeycloakOptions = {}): Promise<KeycloakServer> {
   const home = options.home ?? (await keycloakHome());
   const javaHome = process.env['JAVA_HOME'];
-  const java = options.java ?? (javaHome !== undefined && javaHome !== '' ? join(javaHome, 'bin', 'java') : 'java');
+  const java =
+    options.java ??
+    (javaHome !== undefined && javaHome !== '' ? join(javaHome, 'bin', 'java') : 'java');
   const workDir = mkdtempSync(join(tmpdir(), 'forestall-keycloak-'));
   const stopWatchdog = startOrphanWatchdog(workDir);
   const cleanUpDir = (): void => {
@@ -250,13 +261,16 @@ export async function startKeycloak(options: StartKeycloakOptions = {}): Promise
   let keycloak: ManagedProcess | undefined;
   try {
     const [port, managementPort] = await freeLoopbackPorts(2);
-    if (port === undefined || managementPort === undefined) throw new Error('no free loopback ports');
+    if (port === undefined || managementPort === undefined)
+      throw new Error('no free loopback ports');
     const url = `http://127.0.0.1:${port}`;
     const managementUrl = `http://127.0.0.1:${managementPort}`;
     const adminPassword = `pw-${randomBytes(12).toString('hex')}`;
 
     const configPath = join(workDir, 'keycloak.conf');
-    writeFileSync(configPath, keycloakConf(workDir, port, managementPort, adminPassword), { mode: 0o600 });
+    writeFileSync(configPath, keycloakConf(workDir, port, managementPort, adminPassword), {
+      mode: 0o600,
+    });
     const javaWrapper = join(workDir, 'java');
     writeFileSync(javaWrapper, JAVA_WRAPPER, { mode: 0o700 });
 
@@ -264,7 +278,9 @@ export async function startKeycloak(options: StartKeycloakOptions = {}): Promise
     // shell might carry into it (KC_* options, JAVA_OPTS, and DEBUG, which would
     // open a JDWP port), then execs kc.sh, keeping the pid that ManagedProcess holds.
     const inherited = Object.keys(process.env).filter(
-      (name) => /^(KC_|KEYCLOAK_)/.test(name) || ['JAVA_OPTS', 'JAVA_ADD_OPENS', 'DEBUG', 'DEBUG_PORT', 'PRINT_ENV'].includes(name),
+      (name) =>
+        /^(KC_|KEYCLOAK_)/.test(name) ||
+        ['JAVA_OPTS', 'JAVA_ADD_OPENS', 'DEBUG', 'DEBUG_PORT', 'PRINT_ENV'].includes(name),
     );
     keycloak = ManagedProcess.spawn({
       name: 'keycloak',
@@ -290,16 +306,32 @@ export async function startKeycloak(options: StartKeycloakOptions = {}): Promise
       intervalMs: 250,
       check: async () => {
         const { status, body } = await httpGet(`${managementUrl}/health/ready`);
-        return { ready: status === 200, detail: `HTTP ${status}: ${body.replace(/\s+/g, ' ').slice(0, 200)}` };
+        return {
+          ready: status === 200,
+          detail: `HTTP ${status}: ${body.replace(/\s+/g, ' ').slice(0, 200)}`,
+        };
       },
     });
 
-    const server = makeServer({ url, managementUrl, home, workDir, adminPassword, process: keycloak, cleanUpDir });
+    const server = makeServer({
+      url,
+      managementUrl,
+      home,
+      workDir,
+      adminPassword,
+      process: keycloak,
+      cleanUpDir,
+    });
     // The admin can log in and call the admin API: proves the bootstrap worked.
-    const info = await server.api<{ systemInfo?: { version?: string } }>('GET', '/admin/serverinfo');
+    const info = await server.api<{ systemInfo?: { version?: string } }>(
+      'GET',
+      '/admin/serverinfo',
+    );
     const version = info.body?.systemInfo?.version;
     if (info.status !== 200 || version === undefined) {
-      throw keycloak.failure(`GET ${url}/admin/serverinfo as the bootstrap admin answered HTTP ${info.status}: ${info.text.slice(0, 300)}`);
+      throw keycloak.failure(
+        `GET ${url}/admin/serverinfo as the bootstrap admin answered HTTP ${info.status}: ${info.text.slice(0, 300)}`,
+      );
     }
     server.version = version;
     return server;
@@ -316,7 +348,12 @@ export async function startKeycloak(options: StartKeycloakOptions = {}): Promise
  * start-dev: plain HTTP, any hostname, local Infinispan caches (no JGroups cluster),
  * and the H2 database in the work dir.
  */
-function keycloakConf(workDir: string, port: number, managementPort: number, adminPassword: string): string {
+function keycloakConf(
+  workDir: string,
+  port: number,
+  managementPort: number,
+  adminPassword: string,
+): string {
   return [
     'http-enabled=true',
     'http-host=127.0.0.1',
@@ -358,7 +395,12 @@ function makeServer(parts: ServerParts): KeycloakServer {
   let cachedAdmin: { token: string; renewAt: number } | undefined;
   const loginClientReady = new Set<string>();
 
-  const request = async <T>(method: string, path: string, headers: Record<string, string>, body?: string): Promise<KeycloakResponse<T>> => {
+  const request = async <T>(
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    body?: string,
+  ): Promise<KeycloakResponse<T>> => {
     const res = await fetch(`${url}${path}`, {
       method,
       headers: { accept: 'application/json', ...headers },
@@ -372,7 +414,12 @@ function makeServer(parts: ServerParts): KeycloakServer {
     } catch {
       parsed = undefined;
     }
-    return { status: res.status, body: parsed as T, text, location: res.headers.get('location') ?? undefined };
+    return {
+      status: res.status,
+      body: parsed as T,
+      text,
+      location: res.headers.get('location') ?? undefined,
+    };
   };
 
   const server: KeycloakServer = {
@@ -386,18 +433,35 @@ function makeServer(parts: ServerParts): KeycloakServer {
 
     async adminToken() {
       if (cachedAdmin !== undefined && Date.now() < cachedAdmin.renewAt) return cachedAdmin.token;
-      const res = await server.token('master', { grant_type: 'password', client_id: 'admin-cli', username: ADMIN_USERNAME, password: parts.adminPassword });
-      if (res.status !== 200) throw new Error(`the bootstrap admin cannot log in: HTTP ${res.status} ${res.text.slice(0, 300)}`);
+      const res = await server.token('master', {
+        grant_type: 'password',
+        client_id: 'admin-cli',
+        username: ADMIN_USERNAME,
+        password: parts.adminPassword,
+      });
+      if (res.status !== 200)
+        throw new Error(
+          `the bootstrap admin cannot log in: HTTP ${res.status} ${res.text.slice(0, 300)}`,
+        );
       // Master-realm tokens live 60 s by default; renew at half-life.
-      cachedAdmin = { token: res.body.access_token, renewAt: Date.now() + (res.body.expires_in * 1000) / 2 };
+      cachedAdmin = {
+        token: res.body.access_token,
+        renewAt: Date.now() + (res.body.expires_in * 1000) / 2,
+      };
       return cachedAdmin.token;
     },
 
     async api<T>(method: string, path: string, body?: unknown, as?: AsCaller) {
-      const token = as === undefined ? await server.adminToken() : typeof as === 'string' ? as : await as();
+      const token =
+        as === undefined ? await server.adminToken() : typeof as === 'string' ? as : await as();
       const headers: Record<string, string> = { authorization: `Bearer ${token}` };
       if (body !== undefined) headers['content-type'] = 'application/json';
-      return request<T>(method, path, headers, body === undefined ? undefined : JSON.stringify(body));
+      return request<T>(
+        method,
+        path,
+        headers,
+        body === undefined ? undefined : JSON.stringify(body),
+      );
     },
 
     token(realm, form) {
@@ -410,14 +474,24 @@ function makeServer(parts: ServerParts): KeycloakServer {
     },
 
     async clientCredentialsToken({ realm, clientId, secret }) {
-      const res = await server.token(realm, { grant_type: 'client_credentials', client_id: clientId, client_secret: secret ?? '' });
-      if (res.status !== 200) throw new Error(`client_credentials for ${clientId} in realm ${realm}: HTTP ${res.status} ${res.text.slice(0, 300)}`);
+      const res = await server.token(realm, {
+        grant_type: 'client_credentials',
+        client_id: clientId,
+        client_secret: secret ?? '',
+      });
+      if (res.status !== 200)
+        throw new Error(
+          `client_credentials for ${clientId} in realm ${realm}: HTTP ${res.status} ${res.text.slice(0, 300)}`,
+        );
       return res.body;
     },
 
     async createRealm(name) {
       const res = await server.api('POST', '/admin/realms', { realm: name, enabled: true });
-      if (res.status !== 201) throw new Error(`Keycloak did not create realm ${name}: HTTP ${res.status} ${res.text.slice(0, 300)}`);
+      if (res.status !== 201)
+        throw new Error(
+          `Keycloak did not create realm ${name}: HTTP ${res.status} ${res.text.slice(0, 300)}`,
+        );
     },
 
     async createUser(realm, options) {
@@ -430,9 +504,14 @@ function makeServer(parts: ServerParts): KeycloakServer {
         emailVerified: true,
         firstName: options.firstName ?? options.username,
         lastName: options.lastName ?? 'Test',
-        ...(options.password !== undefined ? { credentials: [{ type: 'password', value: options.password, temporary: false }] } : {}),
+        ...(options.password !== undefined
+          ? { credentials: [{ type: 'password', value: options.password, temporary: false }] }
+          : {}),
       });
-      if (res.status !== 201) throw new Error(`Keycloak did not create user ${options.username} in ${realm}: HTTP ${res.status} ${res.text.slice(0, 300)}`);
+      if (res.status !== 201)
+        throw new Error(
+          `Keycloak did not create user ${options.username} in ${realm}: HTTP ${res.status} ${res.text.slice(0, 300)}`,
+        );
       return idFromLocation(res.location, `user ${options.username}`);
     },
 
@@ -452,18 +531,30 @@ function makeServer(parts: ServerParts): KeycloakServer {
         standardFlowEnabled: false,
         implicitFlowEnabled: false,
       });
-      if (res.status !== 201) throw new Error(`Keycloak did not create client ${options.clientId} in ${realm}: HTTP ${res.status} ${res.text.slice(0, 300)}`);
+      if (res.status !== 201)
+        throw new Error(
+          `Keycloak did not create client ${options.clientId} in ${realm}: HTTP ${res.status} ${res.text.slice(0, 300)}`,
+        );
       const id = idFromLocation(res.location, `client ${options.clientId}`);
 
       let serviceAccountUserId: string | undefined;
       if (serviceAccountsEnabled) {
-        const sa = await server.api<{ id: string }>('GET', `/admin/realms/${r}/clients/${id}/service-account-user`);
-        if (sa.status !== 200) throw new Error(`no service-account user for ${options.clientId}: HTTP ${sa.status} ${sa.text.slice(0, 300)}`);
+        const sa = await server.api<{ id: string }>(
+          'GET',
+          `/admin/realms/${r}/clients/${id}/service-account-user`,
+        );
+        if (sa.status !== 200)
+          throw new Error(
+            `no service-account user for ${options.clientId}: HTTP ${sa.status} ${sa.text.slice(0, 300)}`,
+          );
         serviceAccountUserId = sa.body.id;
         const roles = options.realmManagementRoles ?? [];
-        if (roles.length > 0) await grantRealmManagementRoles(server, realm, serviceAccountUserId, roles);
+        if (roles.length > 0)
+          await grantRealmManagementRoles(server, realm, serviceAccountUserId, roles);
       } else if ((options.realmManagementRoles ?? []).length > 0) {
-        throw new Error(`client ${options.clientId}: realmManagementRoles need serviceAccountsEnabled`);
+        throw new Error(
+          `client ${options.clientId}: realmManagementRoles need serviceAccountsEnabled`,
+        );
       }
       return {
         id,
@@ -477,11 +568,24 @@ function makeServer(parts: ServerParts): KeycloakServer {
 
     async login(realm, username, password, scope = 'openid') {
       if (!loginClientReady.has(realm)) {
-        await server.createClient(realm, { clientId: LOGIN_CLIENT_ID, publicClient: true, directAccessGrantsEnabled: true });
+        await server.createClient(realm, {
+          clientId: LOGIN_CLIENT_ID,
+          publicClient: true,
+          directAccessGrantsEnabled: true,
+        });
         loginClientReady.add(realm);
       }
-      const res = await server.token(realm, { grant_type: 'password', client_id: LOGIN_CLIENT_ID, username, password, scope });
-      if (res.status !== 200) throw new Error(`login of ${username} in ${realm}: HTTP ${res.status} ${res.text.slice(0, 300)}`);
+      const res = await server.token(realm, {
+        grant_type: 'password',
+        client_id: LOGIN_CLIENT_ID,
+        username,
+        password,
+        scope,
+      });
+      if (res.status !== 200)
+        throw new Error(
+          `login of ${username} in ${realm}: HTTP ${res.status} ${res.text.slice(0, 300)}`,
+        );
       return res.body;
     },
 
@@ -495,24 +599,49 @@ function makeServer(parts: ServerParts): KeycloakServer {
 }
 
 /** Grants client roles of the realm's realm-management client to a user (here, a service account). */
-async function grantRealmManagementRoles(server: KeycloakServer, realm: string, userId: string, roleNames: readonly string[]): Promise<void> {
+async function grantRealmManagementRoles(
+  server: KeycloakServer,
+  realm: string,
+  userId: string,
+  roleNames: readonly string[],
+): Promise<void> {
   const r = encodeURIComponent(realm);
-  const rm = await server.api<{ id: string }[]>('GET', `/admin/realms/${r}/clients?clientId=realm-management`);
+  const rm = await server.api<{ id: string }[]>(
+    'GET',
+    `/admin/realms/${r}/clients?clientId=realm-management`,
+  );
   const rmId = rm.body?.[0]?.id;
-  if (rm.status !== 200 || rmId === undefined) throw new Error(`no realm-management client in ${realm}: HTTP ${rm.status} ${rm.text.slice(0, 300)}`);
+  if (rm.status !== 200 || rmId === undefined)
+    throw new Error(
+      `no realm-management client in ${realm}: HTTP ${rm.status} ${rm.text.slice(0, 300)}`,
+    );
   const roles: unknown[] = [];
   for (const name of roleNames) {
-    const role = await server.api('GET', `/admin/realms/${r}/clients/${rmId}/roles/${encodeURIComponent(name)}`);
-    if (role.status !== 200) throw new Error(`no realm-management role ${name} in ${realm}: HTTP ${role.status} ${role.text.slice(0, 300)}`);
+    const role = await server.api(
+      'GET',
+      `/admin/realms/${r}/clients/${rmId}/roles/${encodeURIComponent(name)}`,
+    );
+    if (role.status !== 200)
+      throw new Error(
+        `no realm-management role ${name} in ${realm}: HTTP ${role.status} ${role.text.slice(0, 300)}`,
+      );
     roles.push(role.body);
   }
-  const res = await server.api('POST', `/admin/realms/${r}/users/${userId}/role-mappings/clients/${rmId}`, roles);
-  if (res.status !== 204) throw new Error(`granting ${roleNames.join(', ')} in ${realm}: HTTP ${res.status} ${res.text.slice(0, 300)}`);
+  const res = await server.api(
+    'POST',
+    `/admin/realms/${r}/users/${userId}/role-mappings/clients/${rmId}`,
+    roles,
+  );
+  if (res.status !== 204)
+    throw new Error(
+      `granting ${roleNames.join(', ')} in ${realm}: HTTP ${res.status} ${res.text.slice(0, 300)}`,
+    );
 }
 
 function idFromLocation(location: string | undefined, what: string): string {
   const id = location?.split('/').at(-1);
-  if (id === undefined || id === '') throw new Error(`Keycloak created ${what} but sent no Location header`);
+  if (id === undefined || id === '')
+    throw new Error(`Keycloak created ${what} but sent no Location header`);
   return id;
 }
 

@@ -1,6 +1,14 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { closeSync, fstatSync, openSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fstatSync,
+  openSync,
+  readSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { onProcessExit } from './exit-cleanup.js';
@@ -55,7 +63,10 @@ export class ManagedProcess {
 
     const log = openSync(this.logPath, 'a');
     try {
-      writeSync(log, `\n=== ${new Date().toISOString()} starting ${spec.binary} ${spec.args.join(' ')}\n`);
+      writeSync(
+        log,
+        `\n=== ${new Date().toISOString()} starting ${spec.binary} ${spec.args.join(' ')}\n`,
+      );
       this.child = spawn(spec.binary, [...spec.args], { stdio: ['ignore', log, log] });
     } finally {
       // The child holds its own copy of the descriptor.
@@ -105,7 +116,12 @@ export class ManagedProcess {
       const length = Math.min(size, LOG_TAIL_BYTES);
       const buffer = Buffer.alloc(length);
       readSync(fd, buffer, 0, length, size - length);
-      return buffer.toString('utf8').split('\n').slice(-lines - 1).join('\n').trimEnd();
+      return buffer
+        .toString('utf8')
+        .split('\n')
+        .slice(-lines - 1)
+        .join('\n')
+        .trimEnd();
     } finally {
       closeSync(fd);
     }
@@ -113,7 +129,9 @@ export class ManagedProcess {
 
   /** Builds an error whose message carries the end of the log, so CI output alone explains a failure. */
   failure(summary: string): Error {
-    return new Error(`${summary}\n--- last 30 lines of ${this.name} output (${this.logPath}) ---\n${this.logTail(30)}\n--- end of ${this.name} log ---`);
+    return new Error(
+      `${summary}\n--- last 30 lines of ${this.name} output (${this.logPath}) ---\n${this.logTail(30)}\n--- end of ${this.name} log ---`,
+    );
   }
 
   /**

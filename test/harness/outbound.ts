@@ -8,4 +8,6 @@ import { createOutboundFetch } from '../../lib/http/index.js';
 export const LOOPBACK_ALLOW: readonly string[] = ['127.0.0.1/32', '::1/128'];
 
 /** The outbound client with only the loopback exception, typed for the clients that take `fetch`. */
-export const loopbackFetch = createOutboundFetch({ ssrf: { allow: LOOPBACK_ALLOW } }) as typeof globalThis.fetch;
+export const loopbackFetch = createOutboundFetch({
+  ssrf: { allow: LOOPBACK_ALLOW },
+}) as typeof globalThis.fetch;

@@ -192,7 +192,12 @@ export interface ScimServer {
    * absolute URL. The body is sent as application/scim+json. Never throws on an HTTP
    * status: the caller asserts it.
    */
-  request<T = unknown>(method: string, path: string, body?: unknown, options?: ScimRequestOptions): Promise<ScimResponse<T>>;
+  request<T = unknown>(
+    method: string,
+    path: string,
+    body?: unknown,
+    options?: ScimRequestOptions,
+  ): Promise<ScimResponse<T>>;
   /** POST /Users; throws unless 201. Returns the created resource, with its id. */
   createUser(user: NewScimUser): Promise<ScimUser>;
   /** GET /Users/<id>; undefined on 404, throws on any other status but 200. */
@@ -215,7 +220,8 @@ export interface StartScimServerOptions {
 
 function pinnedVersion(): string {
   const pin = /^scim2-server==([^\s\\;]+)/m.exec(readFileSync(SCIM_REQUIREMENTS, 'utf8'))?.[1];
-  if (pin === undefined) throw new Error(`no 'scim2-server==<version>' pin in ${SCIM_REQUIREMENTS}`);
+  if (pin === undefined)
+    throw new Error(`no 'scim2-server==<version>' pin in ${SCIM_REQUIREMENTS}`);
   return pin;
 }
 
@@ -230,7 +236,10 @@ export function defaultScimVenv(): string {
  * timings (stderr) are passed on, so a cold install shows in the test output.
  */
 export async function installScimServer(): Promise<string> {
-  const child = spawn('bash', [SCIM_SETUP_SCRIPT], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('bash', [SCIM_SETUP_SCRIPT], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
@@ -241,7 +250,9 @@ export async function installScimServer(): Promise<string> {
     process.stderr.write(chunk);
   });
   const code = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', (err) => reject(new Error(`cannot run ${SCIM_SETUP_SCRIPT}: ${err.message}`)));
+    child.once('error', (err) =>
+      reject(new Error(`cannot run ${SCIM_SETUP_SCRIPT}: ${err.message}`)),
+    );
     child.once('close', resolve);
   });
   const last = stdout.trim().split('\n').at(-1)?.trim() ?? '';
@@ -259,17 +270,23 @@ function installedVersion(venv: string): string {
   for (const python of existsSync(lib) ? readdirSync(lib) : []) {
     const sitePackages = join(lib, python, 'site-packages');
     if (!existsSync(sitePackages)) continue;
-    const dist = readdirSync(sitePackages).find((name) => /^scim2_server-.+\.dist-info$/.test(name));
+    const dist = readdirSync(sitePackages).find((name) =>
+      /^scim2_server-.+\.dist-info$/.test(name),
+    );
     if (dist !== undefined) return dist.slice('scim2_server-'.length, -'.dist-info'.length);
   }
-  throw new Error(`no scim2_server-*.dist-info under ${lib}: ${venv} does not hold scim2-server (run ${SCIM_SETUP_SCRIPT})`);
+  throw new Error(
+    `no scim2_server-*.dist-info under ${lib}: ${venv} does not hold scim2-server (run ${SCIM_SETUP_SCRIPT})`,
+  );
 }
 
 export async function startScimServer(options: StartScimServerOptions = {}): Promise<ScimServer> {
   const venv = options.venv ?? process.env[SCIM_VENV_ENV] ?? (await installScimServer());
   const executable = join(venv, 'bin', 'scim2-server');
   if (!existsSync(executable)) {
-    throw new Error(`${executable} does not exist: ${venv} is not a scim2-server venv (run ${SCIM_SETUP_SCRIPT})`);
+    throw new Error(
+      `${executable} does not exist: ${venv} is not a scim2-server venv (run ${SCIM_SETUP_SCRIPT})`,
+    );
   }
   const version = installedVersion(venv);
   // Hex, and passed as --bearer-token=TOKEN: a base64url token can start with '-', which
@@ -323,7 +340,18 @@ export async function startScimServer(options: StartScimServerOptions = {}): Pro
           `scim2-server at ${url} does not enforce its bearer token: GET /Schemas answered ${withToken.status} with it and ${withoutToken.status} without (want 200 and 401)`,
         );
       }
-      return makeServer({ url, origin, token, version, venv, workDir, startupMs, process: server, request, cleanUpDir });
+      return makeServer({
+        url,
+        origin,
+        token,
+        version,
+        venv,
+        workDir,
+        startupMs,
+        process: server,
+        request,
+        cleanUpDir,
+      });
     }
   } catch (err) {
     await server?.stop();
@@ -334,7 +362,12 @@ export async function startScimServer(options: StartScimServerOptions = {}): Pro
 
 /** SCIM calls with the bearer token; an HTTP error status is returned, not thrown. */
 function scimClient(url: string, token: string): ScimServer['request'] {
-  return async <T>(method: string, path: string, body?: unknown, options: ScimRequestOptions = {}): Promise<ScimResponse<T>> => {
+  return async <T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    options: ScimRequestOptions = {},
+  ): Promise<ScimResponse<T>> => {
     const headers: Record<string, string> = { accept: SCIM_MEDIA_TYPE, ...options.headers };
     const bearer = options.token === undefined ? token : options.token;
     if (bearer !== null) headers['authorization'] = `Bearer ${bearer}`;
@@ -356,7 +389,13 @@ function scimClient(url: string, token: string): ScimServer['request'] {
         parsed = undefined;
       }
     }
-    return { status: res.status, body: parsed as T, text, headers: res.headers, etag: res.headers.get('etag') ?? undefined };
+    return {
+      status: res.status,
+      body: parsed as T,
+      text,
+      headers: res.headers,
+      etag: res.headers.get('etag') ?? undefined,
+    };
   };
 }
 
@@ -393,8 +432,12 @@ function makeServer(parts: ServerParts): ScimServer {
     startupMs: parts.startupMs,
     request,
     async createUser(user) {
-      const res = await request<ScimUser>('POST', '/Users', { schemas: [SCIM_USER_SCHEMA], ...user });
-      if (res.status !== 201 || typeof res.body?.id !== 'string') throw fail(`POST /Users (userName ${user.userName})`, res);
+      const res = await request<ScimUser>('POST', '/Users', {
+        schemas: [SCIM_USER_SCHEMA],
+        ...user,
+      });
+      if (res.status !== 201 || typeof res.body?.id !== 'string')
+        throw fail(`POST /Users (userName ${user.userName})`, res);
       return res.body;
     },
     getUser: (id) => read<ScimUser>(`/Users/${encodeURIComponent(id)}`),
@@ -411,7 +454,8 @@ function makeServer(parts: ServerParts): ScimServer {
         displayName,
         members: memberIds.map((value) => ({ value })),
       });
-      if (res.status !== 201 || typeof res.body?.id !== 'string') throw fail(`POST /Groups (displayName ${displayName})`, res);
+      if (res.status !== 201 || typeof res.body?.id !== 'string')
+        throw fail(`POST /Groups (displayName ${displayName})`, res);
       return res.body;
     },
     getGroup: (id) => read<ScimGroup>(`/Groups/${encodeURIComponent(id)}`),

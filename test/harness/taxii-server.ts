@@ -32,7 +32,16 @@ import { ManagedProcess } from './managed-process.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const TAXII_SETUP_SCRIPT = join(HERE, '..', 'taxii', 'setup.sh');
-export const STIX_EXAMPLES_DIR = join(HERE, '..', '..', '..', 'shared', 'feeds', 'stix', 'examples');
+export const STIX_EXAMPLES_DIR = join(
+  HERE,
+  '..',
+  '..',
+  '..',
+  'shared',
+  'feeds',
+  'stix',
+  'examples',
+);
 
 const MEDIA_TAXII = 'application/taxii+json;version=2.1';
 const MEDIA_STIX = 'application/stix+json;version=2.1';
@@ -100,15 +109,23 @@ export async function installMedallion(): Promise<string> {
 }
 
 /** The seed: every object of the examples, de-duplicated by id and version, with known date_added values. */
-export function seedObjects(examplesDir = STIX_EXAMPLES_DIR): { objects: Array<Record<string, unknown>>; manifest: unknown[]; seeded: SeededObject[] } {
-  const files = readdirSync(examplesDir).filter((f) => f.endsWith('.json')).sort();
+export function seedObjects(examplesDir = STIX_EXAMPLES_DIR): {
+  objects: Array<Record<string, unknown>>;
+  manifest: unknown[];
+  seeded: SeededObject[];
+} {
+  const files = readdirSync(examplesDir)
+    .filter((f) => f.endsWith('.json'))
+    .sort();
   if (files.length === 0) throw new Error(`no STIX examples in ${examplesDir}`);
   const objects: Array<Record<string, unknown>> = [];
   const manifest: unknown[] = [];
   const seeded: SeededObject[] = [];
   const seen = new Set<string>();
   files.forEach((file, fileIndex) => {
-    const bundle = JSON.parse(readFileSync(join(examplesDir, file), 'utf8')) as { objects?: Array<Record<string, unknown>> };
+    const bundle = JSON.parse(readFileSync(join(examplesDir, file), 'utf8')) as {
+      objects?: Array<Record<string, unknown>>;
+    };
     (bundle.objects ?? []).forEach((original, i) => {
       // One month per example file and one second per object, so that an
       // added_after between files splits the collection at a known place.
@@ -145,7 +162,10 @@ export async function startTaxiiServer(): Promise<TaxiiServer> {
   const apiRoot = `${url}/${API_ROOT_NAME}/`;
   const collectionId = '5f3a9c1e-7b2d-4e8f-a6c0-1d9e3b7a5c2f';
   const unreadableCollectionId = 'c0ffee00-0000-4000-8000-000000000403';
-  const user: TaxiiUser = { username: 'forestall', password: `pw-${randomBytes(12).toString('hex')}` };
+  const user: TaxiiUser = {
+    username: 'forestall',
+    password: `pw-${randomBytes(12).toString('hex')}`,
+  };
   const { objects, manifest, seeded } = seedObjects();
 
   const data = {
@@ -187,11 +207,22 @@ export async function startTaxiiServer(): Promise<TaxiiServer> {
   const dataPath = join(dir, 'data.json');
   const configPath = join(dir, 'config.json');
   writeFileSync(dataPath, JSON.stringify(data, null, 2));
-  writeFileSync(configPath, JSON.stringify({
-    backend: { module: 'medallion.backends.memory_backend', module_class: 'MemoryBackend', filename: dataPath },
-    users: { [user.username]: user.password },
-    taxii: { max_page_size: MAX_PAGE_SIZE },
-  }, null, 2));
+  writeFileSync(
+    configPath,
+    JSON.stringify(
+      {
+        backend: {
+          module: 'medallion.backends.memory_backend',
+          module_class: 'MemoryBackend',
+          filename: dataPath,
+        },
+        users: { [user.username]: user.password },
+        taxii: { max_page_size: MAX_PAGE_SIZE },
+      },
+      null,
+      2,
+    ),
+  );
 
   const medallion = ManagedProcess.spawn({
     name: 'medallion',
@@ -206,7 +237,10 @@ export async function startTaxiiServer(): Promise<TaxiiServer> {
       timeoutMs: 30_000,
       intervalMs: 200,
       check: async () => {
-        const { status, body } = await call('GET', `${url}/taxii2/`, { authorization: basic, accept: MEDIA_TAXII });
+        const { status, body } = await call('GET', `${url}/taxii2/`, {
+          authorization: basic,
+          accept: MEDIA_TAXII,
+        });
         return { ready: status === 200, detail: `HTTP ${status}: ${body.slice(0, 200)}` };
       },
     });
@@ -228,14 +262,22 @@ export async function startTaxiiServer(): Promise<TaxiiServer> {
     executable,
     async addObjects(newObjects) {
       const body = JSON.stringify({ objects: newObjects });
-      const { status, body: answer } = await call('POST', `${apiRoot}collections/${collectionId}/objects/`, {
-        authorization: basic,
-        accept: MEDIA_TAXII,
-        'content-type': MEDIA_TAXII,
-      }, body);
-      const parsed = status === 202 ? (JSON.parse(answer) as { success_count?: number }) : undefined;
+      const { status, body: answer } = await call(
+        'POST',
+        `${apiRoot}collections/${collectionId}/objects/`,
+        {
+          authorization: basic,
+          accept: MEDIA_TAXII,
+          'content-type': MEDIA_TAXII,
+        },
+        body,
+      );
+      const parsed =
+        status === 202 ? (JSON.parse(answer) as { success_count?: number }) : undefined;
       if (parsed?.success_count !== newObjects.length) {
-        throw new Error(`medallion did not accept the objects: HTTP ${status} ${answer.slice(0, 500)}`);
+        throw new Error(
+          `medallion did not accept the objects: HTTP ${status} ${answer.slice(0, 500)}`,
+        );
       }
     },
     logTail: (lines?: number) => medallion.logTail(lines),
@@ -254,20 +296,25 @@ function call(
   body?: string,
 ): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, {
-      method,
-      headers: body === undefined ? headers : { ...headers, 'content-length': Buffer.byteLength(body) },
-      timeout: 5_000,
-      agent: false,
-    }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        text += chunk;
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-      res.on('error', reject);
-    });
+    const req = request(
+      url,
+      {
+        method,
+        headers:
+          body === undefined ? headers : { ...headers, 'content-length': Buffer.byteLength(body) },
+        timeout: 5_000,
+        agent: false,
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          text += chunk;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`${method} ${url} timed out`)));
     req.on('error', reject);
     req.end(body);

@@ -19,14 +19,36 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const read = (file: string): string => readFileSync(join(root, file), 'utf8');
 
 /** The folders compiled into dist/ that run in the image (tsconfig.json minus bench and test). */
-const RUNTIME_FOLDERS = ['lib', 'cli', 'controller', 'crds', 'feeds', 'policies', 'connectors', 'delivery', 'notify'];
+const RUNTIME_FOLDERS = [
+  'lib',
+  'cli',
+  'controller',
+  'crds',
+  'feeds',
+  'policies',
+  'connectors',
+  'delivery',
+  'notify',
+];
 
 function runtimeSources(): string[] {
-  const files = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', ...RUNTIME_FOLDERS], {
-    cwd: root, encoding: 'utf8',
-  }).split('\n');
-  return files.filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts') && !f.endsWith('.d.ts')
-    && !f.includes('/testdata/') && !DEVELOPMENT_ONLY.includes(f) && existsSync(join(root, f)));
+  const files = execFileSync(
+    'git',
+    ['ls-files', '--cached', '--others', '--exclude-standard', ...RUNTIME_FOLDERS],
+    {
+      cwd: root,
+      encoding: 'utf8',
+    },
+  ).split('\n');
+  return files.filter(
+    (f) =>
+      f.endsWith('.ts') &&
+      !f.endsWith('.test.ts') &&
+      !f.endsWith('.d.ts') &&
+      !f.includes('/testdata/') &&
+      !DEVELOPMENT_ONLY.includes(f) &&
+      existsSync(join(root, f)),
+  );
 }
 
 /** Compiled into dist/ but only run by developers (npm run generate), never in the image. */
@@ -48,7 +70,9 @@ function derivedRuntimePaths(files: string[]): { paths: Set<string>; underived: 
     for (const m of text.matchAll(/join\(packageRoot\(\)((?:\s*,\s*'[^']+')+)\s*\)/g)) {
       paths.add(normalize(join(...literalArgs(m[1]!))));
     }
-    for (const m of text.matchAll(/join\(dirname\(fileURLToPath\(import\.meta\.url\)\)((?:\s*,\s*'[^']+')+)\s*\)/g)) {
+    for (const m of text.matchAll(
+      /join\(dirname\(fileURLToPath\(import\.meta\.url\)\)((?:\s*,\s*'[^']+')+)\s*\)/g,
+    )) {
       const fromDist = join('dist', dirname(file), ...literalArgs(m[1]!));
       paths.add(normalize(fromDist));
     }
@@ -59,7 +83,8 @@ function derivedRuntimePaths(files: string[]): { paths: Set<string>; underived: 
     const packageRootUses = text.match(/packageRoot\(\)/g)?.length ?? 0;
     const derivable = text.match(/join\(packageRoot\(\)((?:\s*,\s*'[^']+')+)\s*\)/g)?.length ?? 0;
     const definitions = text.match(/export function packageRoot\(\)/g)?.length ?? 0;
-    if (packageRootUses - derivable - definitions > 0) underived.push(`${file}: packageRoot() used without literal segments`);
+    if (packageRootUses - derivable - definitions > 0)
+      underived.push(`${file}: packageRoot() used without literal segments`);
   }
   return { paths, underived };
 }
@@ -84,11 +109,15 @@ function runtimeStageCopies(dockerfile: string): { sources: string[]; fromStages
 }
 
 function dockerignored(path: string): boolean {
-  const patterns = read('.dockerignore').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const patterns = read('.dockerignore')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   return patterns.some((p) => !p.includes('*') && (path === p || path.startsWith(`${p}/`)));
 }
 
-const covers = (source: string, path: string): boolean => path === source || path.startsWith(`${source}/`);
+const covers = (source: string, path: string): boolean =>
+  path === source || path.startsWith(`${source}/`);
 
 describe('the image', () => {
   const files = runtimeSources();
@@ -99,18 +128,26 @@ describe('the image', () => {
   it('derives the data paths from the code (the derivation finds the files we know of)', () => {
     expect(underived).toEqual([]);
     // If these disappear from the derived list, the derivation broke, not the image.
-    expect([...paths]).toEqual(expect.arrayContaining(['feeds/warninglists', 'feeds/stix-schemas', 'package.json']));
+    expect([...paths]).toEqual(
+      expect.arrayContaining(['feeds/warninglists', 'feeds/stix-schemas', 'package.json']),
+    );
   });
 
   it('compiles every module the runtime loads by URL into dist/', () => {
     const loaded = [...paths].filter((p) => p.startsWith('dist/') && p.endsWith('.js'));
     // The ingestion worker is one; if it disappears from the list, the derivation broke.
     expect(loaded).toContain('dist/feeds/sandbox-worker.js');
-    for (const p of loaded) expect(existsSync(join(root, p.slice('dist/'.length).replace(/\.js$/, '.ts'))), `${p} has a source`).toBe(true);
+    for (const p of loaded)
+      expect(
+        existsSync(join(root, p.slice('dist/'.length).replace(/\.js$/, '.ts'))),
+        `${p} has a source`,
+      ).toBe(true);
   });
 
   it('copies every path the runtime reads, and the build context holds it', () => {
-    const missing = [...paths].filter((p) => !p.startsWith('dist/') && !sources.some((s) => covers(s, p)));
+    const missing = [...paths].filter(
+      (p) => !p.startsWith('dist/') && !sources.some((s) => covers(s, p)),
+    );
     expect(missing).toEqual([]);
     for (const p of paths) {
       if (p.startsWith('dist/')) continue;
@@ -126,10 +163,14 @@ describe('the image', () => {
     const builtins = new Set(builtinModules);
     const imported = new Set<string>();
     for (const file of files) {
-      for (const m of read(file).matchAll(/(?:^import\s[^;]*?from\s+|^export\s[^;]*?from\s+|import\()\s*'([^'.][^']*)'/gm)) {
+      for (const m of read(file).matchAll(
+        /(?:^import\s[^;]*?from\s+|^export\s[^;]*?from\s+|import\()\s*'([^'.][^']*)'/gm,
+      )) {
         const spec = m[1]!;
         if (spec.startsWith('node:') || builtins.has(spec)) continue;
-        imported.add(spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!);
+        imported.add(
+          spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!,
+        );
       }
     }
     expect(imported.size).toBeGreaterThan(5);
@@ -147,11 +188,14 @@ describe('the Node.js release', () => {
   });
 
   it('is the same in .node-version, package.json engines, the Dockerfile and CI', () => {
-    const engines = (JSON.parse(read('package.json')) as { engines: { node: string } }).engines.node;
+    const engines = (JSON.parse(read('package.json')) as { engines: { node: string } }).engines
+      .node;
     const major = version.split('.')[0];
     expect(engines).toBe(`>=${version} <${Number(major) + 1}`);
     const image = /^ARG NODE_IMAGE=(\S+)$/m.exec(read('Dockerfile'))?.[1];
-    expect(image).toMatch(new RegExp(`^node:${version.replace(/\./g, '\\.')}-[a-z0-9-]+@sha256:[0-9a-f]{64}$`));
+    expect(image).toMatch(
+      new RegExp(`^node:${version.replace(/\./g, '\\.')}-[a-z0-9-]+@sha256:[0-9a-f]{64}$`),
+    );
     // CI runs the tests on that release: .ci/run puts scripts/node-lts.sh's node first on PATH.
     expect(read('.ci/run')).toMatch(/PATH="\$\(bash scripts\/node-lts\.sh\):\$PATH"/);
     expect(read('scripts/node-lts.sh')).toContain('.node-version');
@@ -162,4 +206,3 @@ describe('the Node.js release', () => {
     expect(process.version).toBe(`v${version}`);
   });
 });
-

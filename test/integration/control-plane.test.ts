@@ -10,7 +10,10 @@ import { REPO_ROOT } from '../harness/envtest-assets.js';
 // (a real API server of the pinned version, a working garbage collector, and
 // state that survives an API server restart).
 
-const PINNED_KUBE_VERSION = readFileSync(join(REPO_ROOT, 'test/envtest/KUBE_VERSION'), 'utf8').trim();
+const PINNED_KUBE_VERSION = readFileSync(
+  join(REPO_ROOT, 'test/envtest/KUBE_VERSION'),
+  'utf8',
+).trim();
 const NAMESPACE = 'harness-check';
 
 function isNotFound(err: unknown): boolean {
@@ -27,7 +30,10 @@ describe('GIVEN a control plane with etcd, kube-apiserver and kube-controller-ma
     expect(assetsDir, 'envtestAssets not provided: run with --project integration').toBeTruthy();
     plane = await ControlPlane.start({ controllerManager: true, crdDir: null, assetsDir });
     console.info(`Control plane ready in ${plane.startTimings.totalMs} ms`, plane.startTimings);
-    await plane.kubeConfig().makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: NAMESPACE } } });
+    await plane
+      .kubeConfig()
+      .makeApiClient(CoreV1Api)
+      .createNamespace({ body: { metadata: { name: NAMESPACE } } });
   });
 
   afterAll(async () => {
@@ -61,7 +67,9 @@ describe('GIVEN a control plane with etcd, kube-apiserver and kube-controller-ma
       body: {
         metadata: {
           name: 'dependent',
-          ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'owner', uid: ownerUid ?? '' }],
+          ownerReferences: [
+            { apiVersion: 'v1', kind: 'ConfigMap', name: 'owner', uid: ownerUid ?? '' },
+          ],
         },
         data: { role: 'dependent' },
       },
@@ -73,13 +81,15 @@ describe('GIVEN a control plane with etcd, kube-apiserver and kube-controller-ma
     // removes the owner (background propagation), so this fails without it.
     await vi.waitFor(
       async () => {
-        const gone = await core.readNamespacedConfigMap({ namespace: NAMESPACE, name: 'dependent' }).then(
-          () => false,
-          (err: unknown) => {
-            if (isNotFound(err)) return true;
-            throw err;
-          },
-        );
+        const gone = await core
+          .readNamespacedConfigMap({ namespace: NAMESPACE, name: 'dependent' })
+          .then(
+            () => false,
+            (err: unknown) => {
+              if (isNotFound(err)) return true;
+              throw err;
+            },
+          );
         if (!gone) throw new Error('dependent ConfigMap still exists');
       },
       { timeout: 30_000, interval: 250 },
@@ -87,15 +97,21 @@ describe('GIVEN a control plane with etcd, kube-apiserver and kube-controller-ma
   });
 
   it('WHEN the API server restarts THEN an object written before the restart is read back from etcd', async () => {
-    const before = await plane.kubeConfig().makeApiClient(CoreV1Api).createNamespacedConfigMap({
-      namespace: NAMESPACE,
-      body: { metadata: { name: 'survivor' }, data: { written: 'before restart' } },
-    });
+    const before = await plane
+      .kubeConfig()
+      .makeApiClient(CoreV1Api)
+      .createNamespacedConfigMap({
+        namespace: NAMESPACE,
+        body: { metadata: { name: 'survivor' }, data: { written: 'before restart' } },
+      });
 
     await plane.restartApiServer();
 
     // A fresh client: connections pooled before the restart are dead.
-    const after = await plane.kubeConfig().makeApiClient(CoreV1Api).readNamespacedConfigMap({ namespace: NAMESPACE, name: 'survivor' });
+    const after = await plane
+      .kubeConfig()
+      .makeApiClient(CoreV1Api)
+      .readNamespacedConfigMap({ namespace: NAMESPACE, name: 'survivor' });
     expect(after.metadata?.uid).toBe(before.metadata?.uid);
     expect(after.data).toEqual({ written: 'before restart' });
   });

@@ -13,9 +13,20 @@ import { request } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseStix } from '../../feeds/parsers/index.js';
 import { FeedError, discoverTaxii, fetchHttp, fetchTaxii } from '../../feeds/sources/index.js';
-import type { FeedErrorCode, HttpFetchOptions, Resolver, SsrfPolicy, TaxiiFetchOptions } from '../../feeds/sources/index.js';
+import type {
+  FeedErrorCode,
+  HttpFetchOptions,
+  Resolver,
+  SsrfPolicy,
+  TaxiiFetchOptions,
+} from '../../feeds/sources/index.js';
 import {
-  FEED_SERVER_TOKEN, IPSUM_PATH, SHARED_FEEDS_DIR, TLS_SERVER_NAME, installLoopbackFence, startFeedServer,
+  FEED_SERVER_TOKEN,
+  IPSUM_PATH,
+  SHARED_FEEDS_DIR,
+  TLS_SERVER_NAME,
+  installLoopbackFence,
+  startFeedServer,
 } from '../harness/feed-server.js';
 import type { FeedServer, LoopbackFence } from '../harness/feed-server.js';
 import { freeLoopbackPorts } from '../harness/free-port.js';
@@ -45,7 +56,9 @@ afterEach(() => {
   expect(fence.violations, 'connections the loopback fence had to stop').toEqual([]);
 });
 
-async function readAll(body: AsyncIterable<Uint8Array>): Promise<{ bytes: Buffer; chunks: number }> {
+async function readAll(
+  body: AsyncIterable<Uint8Array>,
+): Promise<{ bytes: Buffer; chunks: number }> {
   const parts: Uint8Array[] = [];
   for await (const chunk of body) parts.push(chunk);
   return { bytes: Buffer.concat(parts), chunks: parts.length };
@@ -56,7 +69,13 @@ function httpOptions(url: string, extra: Partial<HttpFetchOptions> = {}): HttpFe
 }
 
 /** Fetches and reads the whole body; returns what came back. */
-async function fetchBody(opts: HttpFetchOptions): Promise<{ bytes: Buffer; chunks: number; etag?: string; lastModified?: string; finalUrl: string }> {
+async function fetchBody(opts: HttpFetchOptions): Promise<{
+  bytes: Buffer;
+  chunks: number;
+  etag?: string;
+  lastModified?: string;
+  finalUrl: string;
+}> {
   const result = await fetchHttp(opts);
   if (result.status !== 'ok') throw new Error(`expected a body, got ${result.status}`);
   const { bytes, chunks } = await readAll(result.body);
@@ -73,7 +92,10 @@ async function fetchBody(opts: HttpFetchOptions): Promise<{ bytes: Buffer; chunk
  * Runs `work` (a fetch, including reading its body) and returns the FeedError it
  * must fail with; also records how many body bytes arrived before the failure.
  */
-async function expectFeedError(code: FeedErrorCode, work: () => Promise<unknown>): Promise<FeedError> {
+async function expectFeedError(
+  code: FeedErrorCode,
+  work: () => Promise<unknown>,
+): Promise<FeedError> {
   let outcome: unknown;
   try {
     await work();
@@ -82,7 +104,9 @@ async function expectFeedError(code: FeedErrorCode, work: () => Promise<unknown>
     outcome = err;
   }
   if (!(outcome instanceof FeedError)) {
-    throw new Error(`expected FeedError ${code}, got ${outcome === 'success' ? 'success' : inspect(outcome)}`);
+    throw new Error(
+      `expected FeedError ${code}, got ${outcome === 'success' ? 'success' : inspect(outcome)}`,
+    );
   }
   seenErrors.push(outcome);
   expect(outcome.code, outcome.message).toBe(code);
@@ -90,7 +114,10 @@ async function expectFeedError(code: FeedErrorCode, work: () => Promise<unknown>
   return outcome;
 }
 
-async function httpError(code: FeedErrorCode, opts: HttpFetchOptions): Promise<FeedError & { bodyBytes: number }> {
+async function httpError(
+  code: FeedErrorCode,
+  opts: HttpFetchOptions,
+): Promise<FeedError & { bodyBytes: number }> {
   let bodyBytes = 0;
   const err = await expectFeedError(code, async () => {
     const result = await fetchHttp(opts);
@@ -102,16 +129,23 @@ async function httpError(code: FeedErrorCode, opts: HttpFetchOptions): Promise<F
 }
 
 /** A resolver for made-up names, counting its calls; `answers` may change per call (rebinding). */
-function fakeDns(answers: Record<string, string[] | ((call: number) => string[])>): { resolve: Resolver; calls: string[] } {
+function fakeDns(answers: Record<string, string[] | ((call: number) => string[])>): {
+  resolve: Resolver;
+  calls: string[];
+} {
   const calls: string[] = [];
   const resolve: Resolver = async (hostname) => {
     calls.push(hostname);
     const entry = answers[hostname];
-    const addresses = typeof entry === 'function' ? entry(calls.filter((h) => h === hostname).length) : entry;
+    const addresses =
+      typeof entry === 'function' ? entry(calls.filter((h) => h === hostname).length) : entry;
     if (addresses === undefined) {
       throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
     }
-    return addresses.map((address) => ({ address, family: address.includes(':') ? (6 as const) : (4 as const) }));
+    return addresses.map((address) => ({
+      address,
+      family: address.includes(':') ? (6 as const) : (4 as const),
+    }));
   };
   return { resolve, calls };
 }
@@ -146,14 +180,18 @@ describe('http feed source', () => {
 
     it('GIVEN the ETag of the last fetch WHEN the feed has not changed THEN the result is unchanged and If-None-Match was sent', async () => {
       const first = await fetchBody(httpOptions(ipsumUrl));
-      const again = await fetchHttp(httpOptions(ipsumUrl, { conditional: { etag: first.etag ?? '' } }));
+      const again = await fetchHttp(
+        httpOptions(ipsumUrl, { conditional: { etag: first.etag ?? '' } }),
+      );
       expect(again.status).toBe('unchanged');
       expect(server.requests.at(-1)?.headers['if-none-match']).toBe(first.etag);
     });
 
     it('GIVEN only the Last-Modified of the last fetch WHEN the feed has not changed THEN the result is unchanged via If-Modified-Since', async () => {
       const first = await fetchBody(httpOptions(ipsumUrl));
-      const again = await fetchHttp(httpOptions(ipsumUrl, { conditional: { lastModified: first.lastModified ?? '' } }));
+      const again = await fetchHttp(
+        httpOptions(ipsumUrl, { conditional: { lastModified: first.lastModified ?? '' } }),
+      );
       expect(again.status).toBe('unchanged');
       expect(server.requests.at(-1)?.headers['if-modified-since']).toBe(first.lastModified);
     });
@@ -161,10 +199,16 @@ describe('http feed source', () => {
     it('GIVEN the validators of the last fetch WHEN the feed content changes THEN the new content and new validators come back', async () => {
       const url = `${server.url}/mutable/ipsum.txt`;
       const before = await fetchBody(httpOptions(url));
-      expect((await fetchHttp(httpOptions(url, { conditional: { etag: before.etag ?? '' } }))).status).toBe('unchanged');
+      expect(
+        (await fetchHttp(httpOptions(url, { conditional: { etag: before.etag ?? '' } }))).status,
+      ).toBe('unchanged');
 
       server.change();
-      const after = await fetchBody(httpOptions(url, { conditional: { etag: before.etag ?? '', lastModified: before.lastModified ?? '' } }));
+      const after = await fetchBody(
+        httpOptions(url, {
+          conditional: { etag: before.etag ?? '', lastModified: before.lastModified ?? '' },
+        }),
+      );
       expect(after.bytes.equals(server.mutableContent())).toBe(true);
       expect(after.bytes.equals(before.bytes)).toBe(false);
       expect(after.etag).not.toBe(before.etag);
@@ -189,10 +233,14 @@ describe('http feed source', () => {
 
     it('GIVEN a redirect chain within the limit WHEN the feed is fetched THEN every hop is followed and finalUrl names the last one', async () => {
       const before = server.requests.length;
-      const got = await fetchBody(httpOptions(`${server.url}/redirect/chain/3`, { maxRedirects: 3 }));
+      const got = await fetchBody(
+        httpOptions(`${server.url}/redirect/chain/3`, { maxRedirects: 3 }),
+      );
       expect(got.bytes.equals(IPSUM)).toBe(true);
       expect(got.finalUrl).toBe(`${server.url}/redirect/chain/0`);
-      expect(server.requests.slice(before).map((r) => r.path)).toEqual([3, 2, 1, 0].map((n) => `/redirect/chain/${n}`));
+      expect(server.requests.slice(before).map((r) => r.path)).toEqual(
+        [3, 2, 1, 0].map((n) => `/redirect/chain/${n}`),
+      );
     });
   });
 
@@ -213,28 +261,45 @@ describe('http feed source', () => {
     });
 
     it('GIVEN a response shorter than its Content-Length WHEN the body is read THEN FST_FEED_TRUNCATED says how much arrived', async () => {
-      const err = await httpError('FST_FEED_TRUNCATED', httpOptions(`${server.url}/fault/truncated`));
+      const err = await httpError(
+        'FST_FEED_TRUNCATED',
+        httpOptions(`${server.url}/fault/truncated`),
+      );
       expect(err.message).toContain(`of the ${IPSUM.length} announced by Content-Length`);
       expect(err.bodyBytes).toBeLessThan(IPSUM.length);
     });
 
     it('GIVEN a chunked response whose connection drops before the last chunk WHEN the body is read THEN FST_FEED_TRUNCATED', async () => {
-      const err = await httpError('FST_FEED_TRUNCATED', httpOptions(`${server.url}/fault/truncated-chunked`));
+      const err = await httpError(
+        'FST_FEED_TRUNCATED',
+        httpOptions(`${server.url}/fault/truncated-chunked`),
+      );
       expect(err.message).toContain('cut short');
     });
 
     it('GIVEN a complete HTTP response carrying half a gzip stream WHEN the body is read THEN FST_FEED_TRUNCATED blames the gzip stream', async () => {
-      const err = await httpError('FST_FEED_TRUNCATED', httpOptions(`${server.url}/fault/truncated-gzip`));
-      expect(err.message).toMatch(/Compressed Content-Encoding .* ends before the end of its stream/);
+      const err = await httpError(
+        'FST_FEED_TRUNCATED',
+        httpOptions(`${server.url}/fault/truncated-gzip`),
+      );
+      expect(err.message).toMatch(
+        /Compressed Content-Encoding .* ends before the end of its stream/,
+      );
     });
 
     it('GIVEN Content-Encoding gzip over bytes that are not gzip WHEN the body is read THEN FST_FEED_DECODE', async () => {
-      const err = await httpError('FST_FEED_DECODE', httpOptions(`${server.url}/fault/garbage-gzip`));
+      const err = await httpError(
+        'FST_FEED_DECODE',
+        httpOptions(`${server.url}/fault/garbage-gzip`),
+      );
       expect(err.message).toContain('Could not decompress');
     });
 
     it('GIVEN a body larger than the cap WHEN it is read THEN FST_FEED_TOO_LARGE stops it mid-stream and names the limit', async () => {
-      const err = await httpError('FST_FEED_TOO_LARGE', httpOptions(`${server.url}/fault/oversized`, { maxBytes: MIB }));
+      const err = await httpError(
+        'FST_FEED_TOO_LARGE',
+        httpOptions(`${server.url}/fault/oversized`, { maxBytes: MIB }),
+      );
       expect(err.message).toContain(`${MIB}-byte limit`);
       // Streamed up to the cap, not refused up front and not read to the end.
       expect(err.bodyBytes).toBeGreaterThan(0);
@@ -242,43 +307,66 @@ describe('http feed source', () => {
     });
 
     it('GIVEN a Content-Length above the cap WHEN the feed is fetched THEN FST_FEED_TOO_LARGE before any body byte', async () => {
-      const err = await httpError('FST_FEED_TOO_LARGE', httpOptions(`${server.url}/fault/oversized-declared`, { maxBytes: MIB }));
+      const err = await httpError(
+        'FST_FEED_TOO_LARGE',
+        httpOptions(`${server.url}/fault/oversized-declared`, { maxBytes: MIB }),
+      );
       expect(err.message).toContain(`announces ${4 * MIB} bytes`);
       expect(err.bodyBytes).toBe(0);
     });
 
     it('GIVEN a small gzip body that inflates past the cap WHEN it is read THEN FST_FEED_TOO_LARGE counts decompressed bytes', async () => {
-      const err = await httpError('FST_FEED_TOO_LARGE', httpOptions(`${server.url}/fault/gzip-bomb`, { maxBytes: MIB }));
+      const err = await httpError(
+        'FST_FEED_TOO_LARGE',
+        httpOptions(`${server.url}/fault/gzip-bomb`, { maxBytes: MIB }),
+      );
       expect(err.message).toContain('after decompression');
       expect(err.bodyBytes).toBeLessThanOrEqual(MIB);
     });
 
     it('GIVEN a server that drips bytes for longer than the total limit WHEN the feed is fetched THEN FST_FEED_TIMEOUT names the limit', async () => {
-      const err = await httpError('FST_FEED_TIMEOUT', httpOptions(`${server.url}/fault/slow`, { timeoutMs: 1_000, idleTimeoutMs: 5_000 }));
+      const err = await httpError(
+        'FST_FEED_TIMEOUT',
+        httpOptions(`${server.url}/fault/slow`, { timeoutMs: 1_000, idleTimeoutMs: 5_000 }),
+      );
       expect(err.message).toContain('1000 ms time limit');
       expect(err.bodyBytes).toBeGreaterThan(0);
     });
 
     it('GIVEN a server that goes silent mid-body WHEN the feed is fetched THEN FST_FEED_TIMEOUT names the idle limit', async () => {
-      const err = await httpError('FST_FEED_TIMEOUT', httpOptions(`${server.url}/fault/stall`, { timeoutMs: 20_000, idleTimeoutMs: 300 }));
+      const err = await httpError(
+        'FST_FEED_TIMEOUT',
+        httpOptions(`${server.url}/fault/stall`, { timeoutMs: 20_000, idleTimeoutMs: 300 }),
+      );
       expect(err.message).toContain('sent nothing for 300 ms in the middle of the body');
     });
 
     it('GIVEN a server that never answers WHEN the feed is fetched THEN FST_FEED_TIMEOUT names the idle limit while waiting for the response', async () => {
-      const err = await httpError('FST_FEED_TIMEOUT', httpOptions(`${server.url}/fault/no-response`, { timeoutMs: 20_000, idleTimeoutMs: 300 }));
-      expect(err.message).toContain('sent nothing for 300 ms while connecting or waiting for the response');
+      const err = await httpError(
+        'FST_FEED_TIMEOUT',
+        httpOptions(`${server.url}/fault/no-response`, { timeoutMs: 20_000, idleTimeoutMs: 300 }),
+      );
+      expect(err.message).toContain(
+        'sent nothing for 300 ms while connecting or waiting for the response',
+      );
     });
 
     it('GIVEN a redirect chain longer than the limit WHEN the feed is fetched THEN FST_FEED_REDIRECT_LIMIT and no hop past the limit', async () => {
       const before = server.requestsTo('/redirect/chain/').length;
-      const err = await httpError('FST_FEED_REDIRECT_LIMIT', httpOptions(`${server.url}/redirect/chain/8`, { maxRedirects: 3 }));
+      const err = await httpError(
+        'FST_FEED_REDIRECT_LIMIT',
+        httpOptions(`${server.url}/redirect/chain/8`, { maxRedirects: 3 }),
+      );
       expect(err.message).toContain('after 3 redirects');
       expect(server.requestsTo('/redirect/chain/').length - before).toBe(4);
     });
 
     it('GIVEN nothing listening on the port WHEN the feed is fetched THEN FST_FEED_NETWORK names host and port', async () => {
       const [port] = await freeLoopbackPorts(1);
-      const err = await httpError('FST_FEED_NETWORK', httpOptions(`http://127.0.0.1:${String(port)}/feed.txt`));
+      const err = await httpError(
+        'FST_FEED_NETWORK',
+        httpOptions(`http://127.0.0.1:${String(port)}/feed.txt`),
+      );
       expect(err.message).toContain(`127.0.0.1:${String(port)}`);
       expect(err.message).toContain('ECONNREFUSED');
       expect(err.transient).toBe(true);
@@ -286,14 +374,20 @@ describe('http feed source', () => {
 
     it('GIVEN a host name that does not resolve WHEN the feed is fetched THEN FST_FEED_NETWORK says so', async () => {
       const dns = fakeDns({});
-      const err = await httpError('FST_FEED_NETWORK', httpOptions('http://no-such-feed.test/feed.txt', { ssrf: { resolve: dns.resolve } }));
+      const err = await httpError(
+        'FST_FEED_NETWORK',
+        httpOptions('http://no-such-feed.test/feed.txt', { ssrf: { resolve: dns.resolve } }),
+      );
       expect(err.message).toContain('Could not resolve host no-such-feed.test');
     });
 
     it('GIVEN a caller that cancels WHEN the body is stalled THEN FST_FEED_ABORTED', async () => {
       const controller = new AbortController();
       setTimeout(() => controller.abort(), 200);
-      await httpError('FST_FEED_ABORTED', httpOptions(`${server.url}/fault/stall`, { signal: controller.signal }));
+      await httpError(
+        'FST_FEED_ABORTED',
+        httpOptions(`${server.url}/fault/stall`, { signal: controller.signal }),
+      );
     });
 
     it('GIVEN a non-http URL WHEN the feed is fetched THEN FST_FEED_INVALID_REQUEST', async () => {
@@ -303,12 +397,24 @@ describe('http feed source', () => {
 
   describe('SSRF guard', () => {
     it('GIVEN the loopback fence WHEN a socket dials 127.0.0.2, directly or through a name THEN the fence stops it', async () => {
-      const dial = (host: string, lookup?: (h: string, o: object, cb: (e: null, a: string, f: number) => void) => void): Promise<string> =>
+      const dial = (
+        host: string,
+        lookup?: (h: string, o: object, cb: (e: null, a: string, f: number) => void) => void,
+      ): Promise<string> =>
         new Promise((resolve) => {
-          const req = request({ host, port: server.port, path: '/status/200', agent: false, ...(lookup !== undefined ? { lookup } : {}) }, (res) => {
-            res.resume();
-            resolve(`HTTP ${String(res.statusCode)}`);
-          });
+          const req = request(
+            {
+              host,
+              port: server.port,
+              path: '/status/200',
+              agent: false,
+              ...(lookup !== undefined ? { lookup } : {}),
+            },
+            (res) => {
+              res.resume();
+              resolve(`HTTP ${String(res.statusCode)}`);
+            },
+          );
           req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
           req.end();
         });
@@ -330,18 +436,26 @@ describe('http feed source', () => {
       ['http://[64:ff9b::a9fe:a9fe]/', 'NAT64 169.254.169.254'],
       ['http://[fd00:ec2::254]/', 'fd00:ec2::254'],
       ['http://100.100.100.200/latest/meta-data/', '100.100.100.200'],
-    ])('GIVEN the metadata address written as %s WHEN it is fetched THEN FST_FEED_SSRF_BLOCKED names %s', async (url, named) => {
-      const err = await httpError('FST_FEED_SSRF_BLOCKED', httpOptions(url));
-      expect(err.message).toContain(named);
-      expect(err.message).toContain('cloud metadata');
-    });
+    ])(
+      'GIVEN the metadata address written as %s WHEN it is fetched THEN FST_FEED_SSRF_BLOCKED names %s',
+      async (url, named) => {
+        const err = await httpError('FST_FEED_SSRF_BLOCKED', httpOptions(url));
+        expect(err.message).toContain(named);
+        expect(err.message).toContain('cloud metadata');
+      },
+    );
 
     it('GIVEN a host-name allow entry WHEN that name resolves to the metadata address THEN it is still refused', async () => {
       const dns = fakeDns({ 'metadata.feeds.test': ['169.254.169.254'] });
-      const err = await httpError('FST_FEED_SSRF_BLOCKED', httpOptions('http://metadata.feeds.test/latest/meta-data/', {
-        ssrf: { allow: ['127.0.0.1/32', 'metadata.feeds.test'], resolve: dns.resolve },
-      }));
-      expect(err.message).toContain('host metadata.feeds.test resolved to 169.254.169.254, which is a cloud metadata endpoint');
+      const err = await httpError(
+        'FST_FEED_SSRF_BLOCKED',
+        httpOptions('http://metadata.feeds.test/latest/meta-data/', {
+          ssrf: { allow: ['127.0.0.1/32', 'metadata.feeds.test'], resolve: dns.resolve },
+        }),
+      );
+      expect(err.message).toContain(
+        'host metadata.feeds.test resolved to 169.254.169.254, which is a cloud metadata endpoint',
+      );
     });
 
     it.each([
@@ -358,10 +472,13 @@ describe('http feed source', () => {
       ['http://127.0.0.2/', 'loopback'],
       ['http://[::ffff:127.0.0.1]/', 'loopback'],
       ['http://100.64.0.1/', 'carrier-grade NAT'],
-    ])('GIVEN %s and no allow-list WHEN it is fetched THEN it is refused as %s', async (url, reason) => {
-      const err = await httpError('FST_FEED_SSRF_BLOCKED', httpOptions(url, { ssrf: {} }));
-      expect(err.message).toContain(reason);
-    });
+    ])(
+      'GIVEN %s and no allow-list WHEN it is fetched THEN it is refused as %s',
+      async (url, reason) => {
+        const err = await httpError('FST_FEED_SSRF_BLOCKED', httpOptions(url, { ssrf: {} }));
+        expect(err.message).toContain(reason);
+      },
+    );
 
     it('GIVEN the test server on loopback and no allow-list WHEN it is fetched THEN FST_FEED_SSRF_BLOCKED and no request reaches it', async () => {
       const before = server.requests.length;
@@ -371,60 +488,86 @@ describe('http feed source', () => {
     });
 
     it('GIVEN localhost through the system resolver and no allow-list WHEN it is fetched THEN it is refused as loopback', async () => {
-      const err = await httpError('FST_FEED_SSRF_BLOCKED', httpOptions(`http://localhost:${server.port}/feeds/${IPSUM_PATH}`, { ssrf: {} }));
+      const err = await httpError(
+        'FST_FEED_SSRF_BLOCKED',
+        httpOptions(`http://localhost:${server.port}/feeds/${IPSUM_PATH}`, { ssrf: {} }),
+      );
       expect(err.message).toMatch(/host localhost resolved to .*loopback/);
     });
 
     it('GIVEN a configured cluster CIDR WHEN a feed URL points inside it THEN it is refused even though the range is public', async () => {
-      const err = await httpError('FST_FEED_SSRF_BLOCKED', httpOptions('http://52.16.3.4/feed.txt', { ssrf: { clusterCidrs: ['52.16.0.0/16'] } }));
+      const err = await httpError(
+        'FST_FEED_SSRF_BLOCKED',
+        httpOptions('http://52.16.3.4/feed.txt', { ssrf: { clusterCidrs: ['52.16.0.0/16'] } }),
+      );
       expect(err.message).toContain('inside a cluster CIDR 52.16.0.0/16');
     });
 
     it('GIVEN plain http to a name that resolves to a public address WHEN fetched THEN FST_FEED_INSECURE before any connection', async () => {
       const dns = fakeDns({ 'feeds.example.test': ['93.184.216.34'] });
-      const err = await httpError('FST_FEED_INSECURE', httpOptions('http://feeds.example.test/feed.txt', {
-        headers: { authorization: 'Bearer never-sent' },
-        ssrf: { resolve: dns.resolve },
-      }));
+      const err = await httpError(
+        'FST_FEED_INSECURE',
+        httpOptions('http://feeds.example.test/feed.txt', {
+          headers: { authorization: 'Bearer never-sent' },
+          ssrf: { resolve: dns.resolve },
+        }),
+      );
       expect(err.message).toContain('neither loopback nor in the outbound allow-list; use https');
     });
 
     it('GIVEN plain http to a name the allow-list names WHEN fetched THEN it is sent', async () => {
       const dns = fakeDns({ 'plain.feeds.test': ['127.0.0.1'] });
-      const result = await fetchHttp(httpOptions(`http://plain.feeds.test:${server.port}/feeds/${IPSUM_PATH}`, {
-        ssrf: { allow: ['plain.feeds.test'], resolve: dns.resolve },
-      }));
+      const result = await fetchHttp(
+        httpOptions(`http://plain.feeds.test:${server.port}/feeds/${IPSUM_PATH}`, {
+          ssrf: { allow: ['plain.feeds.test'], resolve: dns.resolve },
+        }),
+      );
       expect(result.status).toBe('ok');
-      if (result.status === 'ok') for await (const _chunk of result.body) { /* drain */ }
+      if (result.status === 'ok')
+        for await (const _chunk of result.body) {
+          /* drain */
+        }
     });
 
     it('GIVEN a name that resolves to an allowed and a private address WHEN it is fetched THEN the private one refuses the host', async () => {
       const dns = fakeDns({ 'mixed.test': ['127.0.0.1', '10.1.2.3'] });
-      const err = await httpError('FST_FEED_SSRF_BLOCKED', httpOptions(`http://mixed.test:${server.port}/feeds/${IPSUM_PATH}`, {
-        ssrf: { allow: ['127.0.0.1/32'], resolve: dns.resolve },
-      }));
+      const err = await httpError(
+        'FST_FEED_SSRF_BLOCKED',
+        httpOptions(`http://mixed.test:${server.port}/feeds/${IPSUM_PATH}`, {
+          ssrf: { allow: ['127.0.0.1/32'], resolve: dns.resolve },
+        }),
+      );
       expect(err.message).toContain('host mixed.test resolved to 10.1.2.3');
     });
 
     it('GIVEN a feed that redirects to the metadata address WHEN it is fetched THEN the redirect is refused and names the address', async () => {
       const before = server.requestsTo('/redirect/metadata').length;
-      const err = await httpError('FST_FEED_SSRF_BLOCKED', httpOptions(`${server.url}/redirect/metadata`));
+      const err = await httpError(
+        'FST_FEED_SSRF_BLOCKED',
+        httpOptions(`${server.url}/redirect/metadata`),
+      );
       expect(err.message).toContain(`Redirect from ${server.url}/redirect/metadata refused`);
       expect(err.message).toContain('169.254.169.254 is a cloud metadata endpoint');
       expect(server.requestsTo('/redirect/metadata').length).toBe(before + 1);
     });
 
     it('GIVEN a feed that redirects to an IPv4-mapped metadata address WHEN it is fetched THEN the redirect is refused', async () => {
-      const err = await httpError('FST_FEED_SSRF_BLOCKED', httpOptions(`${server.url}/redirect/metadata-mapped`));
+      const err = await httpError(
+        'FST_FEED_SSRF_BLOCKED',
+        httpOptions(`${server.url}/redirect/metadata-mapped`),
+      );
       expect(err.message).toContain('IPv4-mapped 169.254.169.254');
     });
 
     it('GIVEN only the feed host name is allowed WHEN the feed redirects to 127.0.0.1 THEN the redirect is refused as loopback', async () => {
       const dns = fakeDns({ 'feeds.test': ['127.0.0.1'] });
       const before = server.requestsTo('/redirect/loopback').length;
-      const err = await httpError('FST_FEED_SSRF_BLOCKED', httpOptions(`http://feeds.test:${server.port}/redirect/loopback`, {
-        ssrf: { allow: ['feeds.test'], resolve: dns.resolve },
-      }));
+      const err = await httpError(
+        'FST_FEED_SSRF_BLOCKED',
+        httpOptions(`http://feeds.test:${server.port}/redirect/loopback`, {
+          ssrf: { allow: ['feeds.test'], resolve: dns.resolve },
+        }),
+      );
       expect(err.message).toContain('127.0.0.1 is a loopback address');
       expect(server.requestsTo('/redirect/loopback').length).toBe(before + 1);
     });
@@ -437,10 +580,14 @@ describe('http feed source', () => {
     it('GIVEN a name whose DNS answer changes after the check (rebinding) WHEN it is fetched THEN the connection uses the checked address and DNS is asked once', async () => {
       // First answer allowed, later answers a different loopback address the
       // allow-list refuses and where nothing listens: a second lookup would fail.
-      const dns = fakeDns({ 'rebind.test': (call) => (call === 1 ? ['127.0.0.1'] : ['127.0.0.2']) });
-      const got = await fetchBody(httpOptions(`http://rebind.test:${server.port}/feeds/${IPSUM_PATH}`, {
-        ssrf: { allow: ['127.0.0.1/32'], resolve: dns.resolve },
-      }));
+      const dns = fakeDns({
+        'rebind.test': (call) => (call === 1 ? ['127.0.0.1'] : ['127.0.0.2']),
+      });
+      const got = await fetchBody(
+        httpOptions(`http://rebind.test:${server.port}/feeds/${IPSUM_PATH}`, {
+          ssrf: { allow: ['127.0.0.1/32'], resolve: dns.resolve },
+        }),
+      );
       expect(got.bytes.equals(IPSUM)).toBe(true);
       expect(dns.calls).toEqual(['rebind.test']);
       expect(server.requests.at(-1)?.headers.host).toBe(`rebind.test:${server.port}`);
@@ -451,46 +598,65 @@ describe('http feed source', () => {
     const tlsUrl = (): string => `${tlsServer.url}/feeds/${IPSUM_PATH}`;
 
     it('GIVEN a certificate from an unknown CA WHEN the feed is fetched THEN FST_FEED_TLS refuses it', async () => {
-      const err = await httpError('FST_FEED_TLS', httpOptions(tlsUrl(), { serverName: TLS_SERVER_NAME }));
+      const err = await httpError(
+        'FST_FEED_TLS',
+        httpOptions(tlsUrl(), { serverName: TLS_SERVER_NAME }),
+      );
       expect(err.message).toContain(`TLS verification of 127.0.0.1:${tlsServer.port} failed`);
       expect(err.message).toMatch(/self[- ]signed|unable to (get|verify)/i);
     });
 
     it('GIVEN an unrelated CA WHEN the feed is fetched THEN FST_FEED_TLS refuses the certificate', async () => {
-      await httpError('FST_FEED_TLS', httpOptions(tlsUrl(), { serverName: TLS_SERVER_NAME, caPem: tlsServer.otherCaPem ?? '' }));
+      await httpError(
+        'FST_FEED_TLS',
+        httpOptions(tlsUrl(), { serverName: TLS_SERVER_NAME, caPem: tlsServer.otherCaPem ?? '' }),
+      );
     });
 
     it('GIVEN the issuing CA and the certificate name WHEN the feed is fetched THEN it is accepted', async () => {
-      const got = await fetchBody(httpOptions(tlsUrl(), { serverName: TLS_SERVER_NAME, caPem: tlsServer.caPem ?? '' }));
+      const got = await fetchBody(
+        httpOptions(tlsUrl(), { serverName: TLS_SERVER_NAME, caPem: tlsServer.caPem ?? '' }),
+      );
       expect(got.bytes.equals(IPSUM)).toBe(true);
     });
 
     it('GIVEN the issuing CA but a host the certificate does not name WHEN the feed is fetched THEN FST_FEED_TLS names the mismatch', async () => {
-      const err = await httpError('FST_FEED_TLS', httpOptions(tlsUrl(), { caPem: tlsServer.caPem ?? '' }));
+      const err = await httpError(
+        'FST_FEED_TLS',
+        httpOptions(tlsUrl(), { caPem: tlsServer.caPem ?? '' }),
+      );
       expect(err.message).toContain('ERR_TLS_CERT_ALTNAME_INVALID');
       expect(err.message).toContain('set tls.serverName');
     });
 
     it('GIVEN the certificate name in the URL and the issuing CA WHEN the feed is fetched THEN SNI and verification use the name', async () => {
       const dns = fakeDns({ [TLS_SERVER_NAME]: ['127.0.0.1'] });
-      const got = await fetchBody(httpOptions(`https://${TLS_SERVER_NAME}:${tlsServer.port}/gzip/${IPSUM_PATH}`, {
-        caPem: tlsServer.caPem ?? '',
-        ssrf: { allow: ['127.0.0.1/32'], resolve: dns.resolve },
-      }));
+      const got = await fetchBody(
+        httpOptions(`https://${TLS_SERVER_NAME}:${tlsServer.port}/gzip/${IPSUM_PATH}`, {
+          caPem: tlsServer.caPem ?? '',
+          ssrf: { allow: ['127.0.0.1/32'], resolve: dns.resolve },
+        }),
+      );
       expect(got.bytes.equals(IPSUM)).toBe(true);
     });
 
     it('GIVEN an https feed that redirects to plain http WHEN it is fetched THEN FST_FEED_REDIRECT_INVALID refuses the downgrade', async () => {
       const location = encodeURIComponent(`${server.url}/feeds/${IPSUM_PATH}`);
-      const err = await httpError('FST_FEED_REDIRECT_INVALID', httpOptions(`${tlsServer.url}/redirect/to?location=${location}`, {
-        serverName: TLS_SERVER_NAME,
-        caPem: tlsServer.caPem ?? '',
-      }));
+      const err = await httpError(
+        'FST_FEED_REDIRECT_INVALID',
+        httpOptions(`${tlsServer.url}/redirect/to?location=${location}`, {
+          serverName: TLS_SERVER_NAME,
+          caPem: tlsServer.caPem ?? '',
+        }),
+      );
       expect(err.message).toContain('from https to plain http');
     });
 
     it('GIVEN a CA setting that is not PEM WHEN the feed is fetched THEN FST_FEED_TLS says the bundle is unusable', async () => {
-      const err = await httpError('FST_FEED_TLS', httpOptions(tlsUrl(), { caPem: 'not a certificate' }));
+      const err = await httpError(
+        'FST_FEED_TLS',
+        httpOptions(tlsUrl(), { caPem: 'not a certificate' }),
+      );
       expect(err.message).toContain('does not hold a PEM certificate');
     });
   });
@@ -516,13 +682,21 @@ describe('http feed source', () => {
 
     it('GIVEN a wrong token WHEN the protected feed is fetched THEN FST_FEED_AUTH and the token is not in the message', async () => {
       const wrong = 'fst-wrong-token-1a2b3c4d5e';
-      const err = await httpError('FST_FEED_AUTH', httpOptions(authUrl(), { headers: { Authorization: `Bearer ${wrong}` } }));
+      const err = await httpError(
+        'FST_FEED_AUTH',
+        httpOptions(authUrl(), { headers: { Authorization: `Bearer ${wrong}` } }),
+      );
       expect(err.message).toContain('check the credentials');
       expect(inspect(err, { depth: 10 })).not.toContain(wrong);
     });
 
     it('GIVEN a same-origin redirect WHEN the protected feed is fetched THEN the credentials go along', async () => {
-      const got = await fetchBody(httpOptions(`${server.url}/redirect/to?location=${encodeURIComponent(`/auth/${IPSUM_PATH}`)}`, { headers }));
+      const got = await fetchBody(
+        httpOptions(
+          `${server.url}/redirect/to?location=${encodeURIComponent(`/auth/${IPSUM_PATH}`)}`,
+          { headers },
+        ),
+      );
       expect(got.bytes.equals(IPSUM)).toBe(true);
     });
 
@@ -530,10 +704,13 @@ describe('http feed source', () => {
       const dns = fakeDns({ 'feeds.test': ['127.0.0.1'] });
       const before = server.requestsTo('/auth/').length;
       const location = encodeURIComponent(`${server.url}/auth/${IPSUM_PATH}`);
-      const err = await httpError('FST_FEED_AUTH', httpOptions(`http://feeds.test:${server.port}/redirect/to?location=${location}`, {
-        headers,
-        ssrf: { allow: ['127.0.0.1/32'], resolve: dns.resolve },
-      }));
+      const err = await httpError(
+        'FST_FEED_AUTH',
+        httpOptions(`http://feeds.test:${server.port}/redirect/to?location=${location}`, {
+          headers,
+          ssrf: { allow: ['127.0.0.1/32'], resolve: dns.resolve },
+        }),
+      );
       expect(err.message).toContain('redirect left the original origin');
       const reached = server.requestsTo('/auth/').slice(before);
       expect(reached).toHaveLength(1);
@@ -542,14 +719,20 @@ describe('http feed source', () => {
     });
 
     it('GIVEN an API key in the query string WHEN the fetch fails THEN the error shows the parameter name but not its value', async () => {
-      const err = await httpError('FST_FEED_HTTP_STATUS', httpOptions(`${server.url}/status/503?apikey=${API_KEY}&format=txt`));
+      const err = await httpError(
+        'FST_FEED_HTTP_STATUS',
+        httpOptions(`${server.url}/status/503?apikey=${API_KEY}&format=txt`),
+      );
       expect(err.message).toContain('apikey=REDACTED');
       expect(err.url).toContain('format=REDACTED');
       expect(inspect(err, { depth: 10 })).not.toContain(API_KEY);
     });
 
     it('GIVEN a Secret that sets a transport header WHEN the feed is fetched THEN FST_FEED_INVALID_REQUEST names the header only', async () => {
-      const err = await httpError('FST_FEED_INVALID_REQUEST', httpOptions(ipsumUrl, { headers: { Host: `evil-${API_KEY}` } }));
+      const err = await httpError(
+        'FST_FEED_INVALID_REQUEST',
+        httpOptions(ipsumUrl, { headers: { Host: `evil-${API_KEY}` } }),
+      );
       expect(err.message).toContain('Header Host');
       expect(err.message).not.toContain(API_KEY);
     });
@@ -560,16 +743,36 @@ describe('http feed source', () => {
         ['FST_FEED_TRUNCATED', httpOptions(`${server.url}/fault/truncated`, { headers })],
         ['FST_FEED_TRUNCATED', httpOptions(`${server.url}/fault/truncated-gzip`, { headers })],
         ['FST_FEED_DECODE', httpOptions(`${server.url}/fault/garbage-gzip`, { headers })],
-        ['FST_FEED_TOO_LARGE', httpOptions(`${server.url}/fault/oversized`, { headers, maxBytes: MIB })],
-        ['FST_FEED_TIMEOUT', httpOptions(`${server.url}/fault/stall`, { headers, idleTimeoutMs: 200 })],
-        ['FST_FEED_REDIRECT_LIMIT', httpOptions(`${server.url}/redirect/chain/5`, { headers, maxRedirects: 1 })],
+        [
+          'FST_FEED_TOO_LARGE',
+          httpOptions(`${server.url}/fault/oversized`, { headers, maxBytes: MIB }),
+        ],
+        [
+          'FST_FEED_TIMEOUT',
+          httpOptions(`${server.url}/fault/stall`, { headers, idleTimeoutMs: 200 }),
+        ],
+        [
+          'FST_FEED_REDIRECT_LIMIT',
+          httpOptions(`${server.url}/redirect/chain/5`, { headers, maxRedirects: 1 }),
+        ],
         ['FST_FEED_SSRF_BLOCKED', httpOptions(`${server.url}/redirect/metadata`, { headers })],
         ['FST_FEED_TLS', httpOptions(`${tlsServer.url}/auth/${IPSUM_PATH}`, { headers })],
-        ['FST_FEED_AUTH', httpOptions(`${server.url}/auth/${IPSUM_PATH}`, { headers: { Authorization: `Bearer ${API_KEY}` } })],
+        [
+          'FST_FEED_AUTH',
+          httpOptions(`${server.url}/auth/${IPSUM_PATH}`, {
+            headers: { Authorization: `Bearer ${API_KEY}` },
+          }),
+        ],
       ];
       for (const [code, opts] of cases) await httpError(code, opts);
       for (const err of seenErrors) {
-        const text = [err.message, String(err), err.stack ?? '', JSON.stringify(err), inspect(err, { depth: 10 })].join('\n');
+        const text = [
+          err.message,
+          String(err),
+          err.stack ?? '',
+          JSON.stringify(err),
+          inspect(err, { depth: 10 }),
+        ].join('\n');
         expect(text).not.toContain(FEED_SERVER_TOKEN);
         expect(text).not.toContain(API_KEY);
       }
@@ -598,14 +801,20 @@ describe('taxii feed source (medallion)', () => {
     ...extra,
   });
 
-  async function sync(extra: Partial<TaxiiFetchOptions> = {}): Promise<{ objects: Array<{ id: string; type: string }>; stats: { complete: boolean; cursor: string | undefined; pages: number; objects: number } }> {
+  async function sync(extra: Partial<TaxiiFetchOptions> = {}): Promise<{
+    objects: Array<{ id: string; type: string }>;
+    stats: { complete: boolean; cursor: string | undefined; pages: number; objects: number };
+  }> {
     const result = await fetchTaxii(options(extra));
     const { bytes } = await readAll(result.objects);
     const objects = JSON.parse(bytes.toString('utf8')) as Array<{ id: string; type: string }>;
     return { objects, stats: { ...result.stats } };
   }
 
-  async function taxiiError(code: FeedErrorCode, extra: Partial<TaxiiFetchOptions>): Promise<FeedError> {
+  async function taxiiError(
+    code: FeedErrorCode,
+    extra: Partial<TaxiiFetchOptions>,
+  ): Promise<FeedError> {
     return expectFeedError(code, async () => {
       const result = await fetchTaxii(options(extra));
       await readAll(result.objects);
@@ -613,7 +822,13 @@ describe('taxii feed source (medallion)', () => {
   }
 
   it('GIVEN the discovery URL WHEN the server is discovered THEN it lists the API root', async () => {
-    const discovery = await discoverTaxii({ url: taxii.discoveryUrl, auth: taxii.user, maxBytes: MIB, timeoutMs: 10_000, ssrf: LOOPBACK_ONLY });
+    const discovery = await discoverTaxii({
+      url: taxii.discoveryUrl,
+      auth: taxii.user,
+      maxBytes: MIB,
+      timeoutMs: 10_000,
+      ssrf: LOOPBACK_ONLY,
+    });
     expect(discovery.apiRoots).toEqual([taxii.apiRoot]);
     expect(discovery.default).toBe(taxii.apiRoot);
   });
@@ -645,7 +860,10 @@ describe('taxii feed source (medallion)', () => {
   it('GIVEN a cursor in the middle of the collection WHEN it is synced incrementally THEN only objects added after it arrive', async () => {
     const cut = taxii.seeded.filter((o) => o.dateAdded.startsWith('2024-03')).at(-1)?.dateAdded;
     if (cut === undefined) throw new Error('the seed has no objects added in March 2024');
-    const newer = taxii.seeded.filter((o) => o.dateAdded > cut).map((o) => o.id).sort();
+    const newer = taxii.seeded
+      .filter((o) => o.dateAdded > cut)
+      .map((o) => o.id)
+      .sort();
     expect(newer.length).toBeGreaterThan(0);
     expect(newer.length).toBeLessThan(taxii.seeded.length);
 
@@ -664,11 +882,15 @@ describe('taxii feed source (medallion)', () => {
 
   it('GIVEN wrong credentials WHEN the collection is synced THEN FST_FEED_AUTH, without the password in the error', async () => {
     const password = `${taxii.user.password}-wrong`;
-    const err = await taxiiError('FST_FEED_AUTH', { auth: { username: taxii.user.username, password } });
+    const err = await taxiiError('FST_FEED_AUTH', {
+      auth: { username: taxii.user.username, password },
+    });
     expect(err.status).toBe(401);
     expect(err.message).toContain('check the username/password');
-    expect(inspect(err, { depth: 10})).not.toContain(password);
-    expect(inspect(err, { depth: 10 })).not.toContain(Buffer.from(`${taxii.user.username}:${password}`).toString('base64'));
+    expect(inspect(err, { depth: 10 })).not.toContain(password);
+    expect(inspect(err, { depth: 10 })).not.toContain(
+      Buffer.from(`${taxii.user.username}:${password}`).toString('base64'),
+    );
   });
 
   it('GIVEN no credentials WHEN the collection is synced THEN FST_FEED_AUTH says none are configured', async () => {
@@ -697,7 +919,11 @@ describe('taxii feed source (medallion)', () => {
     // the feed server's token-protected route (which is no TAXII server: 404 after auth).
     const feeds = await startFeedServer();
     try {
-      const err = await taxiiError('FST_FEED_TAXII', { apiRoot: `${feeds.url}/auth/`, collection: 'c1', auth: { token: FEED_SERVER_TOKEN } });
+      const err = await taxiiError('FST_FEED_TAXII', {
+        apiRoot: `${feeds.url}/auth/`,
+        collection: 'c1',
+        auth: { token: FEED_SERVER_TOKEN },
+      });
       expect(err.status).toBe(404);
       expect(feeds.requests[0]?.headers.authorization).toBe(`Bearer ${FEED_SERVER_TOKEN}`);
       expect(feeds.requests[0]?.headers.accept).toBe('application/taxii+json;version=2.1');

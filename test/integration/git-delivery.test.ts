@@ -5,7 +5,13 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
-import { RENDERERS, renderActions, type ActionRequest, type Manifest, type Renderer } from '../../connectors/index.js';
+import {
+  RENDERERS,
+  renderActions,
+  type ActionRequest,
+  type Manifest,
+  type Renderer,
+} from '../../connectors/index.js';
 import { GitRepository } from '../../delivery/git/index.js';
 import { envtestBinary } from '../harness/envtest-assets.js';
 
@@ -22,24 +28,46 @@ let root: string;
 let remote: string;
 
 async function git(cwd: string, ...args: string[]): Promise<string> {
-  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: root, LC_ALL: 'C', GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', GIT_AUTHOR_NAME: 'Reviewer', GIT_AUTHOR_EMAIL: 'reviewer@example.invalid', GIT_COMMITTER_NAME: 'Reviewer', GIT_COMMITTER_EMAIL: 'reviewer@example.invalid' };
+  const env = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: root,
+    LC_ALL: 'C',
+    GIT_CONFIG_NOSYSTEM: '1',
+    GIT_CONFIG_GLOBAL: '/dev/null',
+    GIT_AUTHOR_NAME: 'Reviewer',
+    GIT_AUTHOR_EMAIL: 'reviewer@example.invalid',
+    GIT_COMMITTER_NAME: 'Reviewer',
+    GIT_COMMITTER_EMAIL: 'reviewer@example.invalid',
+  };
   return (await exec('git', args, { cwd, env })).stdout.trim();
 }
 
 function render(renderer: Renderer, name: string, values: string[]): Manifest[] {
-  const request: ActionRequest = { name, policy: 'block-c2', type: 'EgressDeny', values, scope: { namespaces: ['shop', 'web'] }, params: {} };
+  const request: ActionRequest = {
+    name,
+    policy: 'block-c2',
+    type: 'EgressDeny',
+    values,
+    scope: { namespaces: ['shop', 'web'] },
+    params: {},
+  };
   return renderActions([{ renderer, request }]);
 }
 
-const key = (o: Manifest) => `${o.apiVersion}|${o.kind}|${o.metadata.namespace ?? ''}|${o.metadata.name}`;
+const key = (o: Manifest) =>
+  `${o.apiVersion}|${o.kind}|${o.metadata.namespace ?? ''}|${o.metadata.name}`;
 
 /** Checks out `branch` from the server and builds `<PATH>` with kubectl kustomize. */
 async function build(branch: string): Promise<string[]> {
   const checkout = join(root, `checkout-${branch.replace(/\//g, '-')}`);
   await git(root, 'clone', '-q', '--branch', branch, remote, checkout);
   const kubectl = envtestBinary(inject('envtestAssets'), 'kubectl');
-  const { stdout } = await exec(kubectl, ['kustomize', join(checkout, PATH)], { maxBuffer: 64 * 1024 * 1024 });
-  return parseAllDocuments(stdout).map((d) => key(d.toJS() as Manifest)).sort();
+  const { stdout } = await exec(kubectl, ['kustomize', join(checkout, PATH)], {
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  return parseAllDocuments(stdout)
+    .map((d) => key(d.toJS() as Manifest))
+    .sort();
 }
 
 beforeEach(async () => {
@@ -62,24 +90,46 @@ describe('Git delivery builds with kubectl kustomize', () => {
     const a1 = render(np, 'block-c2-egressdeny', ['198.51.100.0/24', '203.0.113.7']);
     const a2 = render(cilium, 'block-c2-egressdeny-1', ['192.0.2.0/24']);
     const repo = await GitRepository.open({
-      url: remote, workDir: join(root, 'work'), auth: { token: 'never-sent-over-file-transport' }, baseBranch: 'main',
-      author: { name: 'Forestall', email: 'forestall@example.invalid' }, env: process.env,
+      url: remote,
+      workDir: join(root, 'work'),
+      auth: { token: 'never-sent-over-file-transport' },
+      baseBranch: 'main',
+      author: { name: 'Forestall', email: 'forestall@example.invalid' },
+      env: process.env,
     });
 
-    await repo.writeActionBranch({ action: { name: 'block-c2-egressdeny', type: 'EgressDeny', indicators: 2 }, path: PATH, manifests: a1 });
+    await repo.writeActionBranch({
+      action: { name: 'block-c2-egressdeny', type: 'EgressDeny', indicators: 2 },
+      path: PATH,
+      manifests: a1,
+    });
     expect(await build('forestall/block-c2-egressdeny')).toEqual(a1.map(key).sort());
 
     // The reviewer merges the first pull request.
     const reviewer = join(root, 'reviewer');
     await git(root, 'clone', '-q', remote, reviewer);
-    await git(reviewer, 'merge', '-q', '--no-ff', '--no-edit', 'origin/forestall/block-c2-egressdeny');
+    await git(
+      reviewer,
+      'merge',
+      '-q',
+      '--no-ff',
+      '--no-edit',
+      'origin/forestall/block-c2-egressdeny',
+    );
     await git(reviewer, 'push', '-q', 'origin', 'main');
 
-    await repo.writeActionBranch({ action: { name: 'block-c2-egressdeny-1', type: 'EgressDeny', indicators: 1 }, path: PATH, manifests: a2 });
+    await repo.writeActionBranch({
+      action: { name: 'block-c2-egressdeny-1', type: 'EgressDeny', indicators: 1 },
+      path: PATH,
+      manifests: a2,
+    });
     expect(await build('forestall/block-c2-egressdeny-1')).toEqual([...a1, ...a2].map(key).sort());
     expect(a2.some((m) => m.kind === 'CiliumClusterwideNetworkPolicy')).toBe(true);
 
-    await repo.removalBranch({ action: { name: 'block-c2-egressdeny', type: 'EgressDeny', indicators: 2 }, path: PATH });
+    await repo.removalBranch({
+      action: { name: 'block-c2-egressdeny', type: 'EgressDeny', indicators: 2 },
+      path: PATH,
+    });
     expect(await build('forestall-removal/block-c2-egressdeny')).toEqual([]);
     expect(await build('main')).toEqual(a1.map(key).sort());
   });

@@ -1,4 +1,9 @@
-import { CoreV1Api, type KubeConfig, type KubernetesListObject, type V1ConfigMap } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  type KubeConfig,
+  type KubernetesListObject,
+  type V1ConfigMap,
+} from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { realClock } from '../../controller/runtime/clock.js';
@@ -19,7 +24,10 @@ beforeAll(async () => {
   // Compacting etcd every 2 s (the default is 5 min) makes old resourceVersions expire
   // as they do after a long outage. Without the watch cache, watches are served by
   // etcd, which answers an expired one with 410; the cache would widen its window.
-  cp = await ControlPlane.start({ crdDir: null, apiServerArgs: ['--watch-cache=false', '--etcd-compaction-interval=2s'] });
+  cp = await ControlPlane.start({
+    crdDir: null,
+    apiServerArgs: ['--watch-cache=false', '--etcd-compaction-interval=2s'],
+  });
   kc = cp.kubeConfig();
   await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: NS } } });
 });
@@ -28,20 +36,29 @@ afterAll(async () => cp?.stop());
 describe('Informer', () => {
   it('GIVEN a watch from an expired resourceVersion THEN the server answers 410 and the informer relists and keeps watching', async () => {
     const core = kc.makeApiClient(CoreV1Api);
-    await core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'before' }, data: { a: '1' } } });
+    await core.createNamespacedConfigMap({
+      namespace: NS,
+      body: { metadata: { name: 'before' }, data: { a: '1' } },
+    });
     const client = new KubeClient(kc);
     const metrics = new Metrics();
     let lists = 0;
     // Let two compactions pass so resourceVersion 1 is gone from etcd's history.
     await new Promise((r) => setTimeout(r, 5000));
     const informer = new Informer<V1ConfigMap>({
-      kc, path: `/api/v1/namespaces/${NS}/configmaps`, clock: realClock, log: pino({ level: 'silent' }), metrics,
+      kc,
+      path: `/api/v1/namespaces/${NS}/configmaps`,
+      clock: realClock,
+      log: pino({ level: 'silent' }),
+      metrics,
       list: async () => {
         lists += 1;
         const list = await client.list<V1ConfigMap>('v1', 'ConfigMap', { namespace: NS });
         // The first list claims resourceVersion 1: long compacted out of the API
         // server's watch window, exactly what an informer holds after a long outage.
-        return (lists === 1 ? { ...list, metadata: { resourceVersion: '1' } } : list) as KubernetesListObject<V1ConfigMap>;
+        return (
+          lists === 1 ? { ...list, metadata: { resourceVersion: '1' } } : list
+        ) as KubernetesListObject<V1ConfigMap>;
       },
     });
     const seen: string[] = [];
@@ -49,11 +66,19 @@ describe('Informer', () => {
     informer.start();
     try {
       await eventually('a relist after 410 Gone', async () => {
-        const gone = (await metrics.informerRestarts.get()).values.find((v) => v.labels.reason === 'gone');
+        const gone = (await metrics.informerRestarts.get()).values.find(
+          (v) => v.labels.reason === 'gone',
+        );
         return (gone?.value ?? 0) >= 1 && lists >= 2;
       });
-      await core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'after' }, data: { a: '2' } } });
-      await eventually('the new ConfigMap in the cache', () => informer.get(`${NS}/after`) !== undefined);
+      await core.createNamespacedConfigMap({
+        namespace: NS,
+        body: { metadata: { name: 'after' }, data: { a: '2' } },
+      });
+      await eventually(
+        'the new ConfigMap in the cache',
+        () => informer.get(`${NS}/after`) !== undefined,
+      );
       expect(seen).toEqual(['add before', 'add after']);
     } finally {
       await informer.stop();
@@ -62,30 +87,43 @@ describe('Informer', () => {
 
   it('GIVEN objects deleted while the informer was not watching THEN the relist reports them deleted', async () => {
     const core = kc.makeApiClient(CoreV1Api);
-    for (const name of ['doomed', 'kept']) await core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name } } });
+    for (const name of ['doomed', 'kept'])
+      await core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name } } });
     const client = new KubeClient(kc);
     let failNextWatch = false;
     const informer = new Informer<V1ConfigMap>({
-      kc, path: `/api/v1/namespaces/${NS}/configmaps`, clock: realClock, log: pino({ level: 'silent' }),
+      kc,
+      path: `/api/v1/namespaces/${NS}/configmaps`,
+      clock: realClock,
+      log: pino({ level: 'silent' }),
       backoffMs: { base: 50, max: 200 },
       list: async () => {
         if (failNextWatch) {
           failNextWatch = false;
           throw new Error('simulated list failure');
         }
-        return (await client.list<V1ConfigMap>('v1', 'ConfigMap', { namespace: NS })) as KubernetesListObject<V1ConfigMap>;
+        return (await client.list<V1ConfigMap>('v1', 'ConfigMap', {
+          namespace: NS,
+        })) as KubernetesListObject<V1ConfigMap>;
       },
     });
     const deleted: string[] = [];
     informer.on('delete', (cm) => deleted.push(cm.metadata!.name!));
     informer.start();
     try {
-      await eventually('initial sync', () => informer.hasSynced() && informer.get(`${NS}/doomed`) !== undefined);
+      await eventually(
+        'initial sync',
+        () => informer.hasSynced() && informer.get(`${NS}/doomed`) !== undefined,
+      );
       await informer.stop();
       await core.deleteNamespacedConfigMap({ name: 'doomed', namespace: NS });
       failNextWatch = true;
       informer.start();
-      await eventually('the deletion seen through a relist', () => deleted.includes('doomed'), 10_000);
+      await eventually(
+        'the deletion seen through a relist',
+        () => deleted.includes('doomed'),
+        10_000,
+      );
       expect(informer.get(`${NS}/doomed`)).toBeUndefined();
       expect(informer.get(`${NS}/kept`)).toBeDefined();
     } finally {

@@ -84,8 +84,17 @@ describe('Keycloak test identity provider', () => {
 
   it('GIVEN a realm, a user and a connector client THEN the client_credentials token finds the user and their session', async () => {
     await kc.createRealm(REALM);
-    userId = await kc.createUser(REALM, { username: USER, email: 'alice@example.test', enabled: true, password: PASSWORD });
-    connector = await kc.createClient(REALM, { clientId: 'forestall-connector', serviceAccountsEnabled: true, realmManagementRoles: CONNECTOR_ROLES });
+    userId = await kc.createUser(REALM, {
+      username: USER,
+      email: 'alice@example.test',
+      enabled: true,
+      password: PASSWORD,
+    });
+    connector = await kc.createClient(REALM, {
+      clientId: 'forestall-connector',
+      serviceAccountsEnabled: true,
+      realmManagementRoles: CONNECTOR_ROLES,
+    });
     expect(connector.secret).toMatch(/^[0-9a-f]{48}$/);
     expect(connector.tokenUrl).toBe(`${kc.url}/realms/${REALM}/protocol/openid-connect/token`);
 
@@ -93,7 +102,11 @@ describe('Keycloak test identity provider', () => {
     expect(grant).toMatchObject({ token_type: 'Bearer' });
     expect(grant.refresh_token).toBeUndefined();
     // A wrong secret gets no token.
-    const refused = await kc.token(REALM, { grant_type: 'client_credentials', client_id: connector.clientId, client_secret: 'wrong' });
+    const refused = await kc.token(REALM, {
+      grant_type: 'client_credentials',
+      client_id: connector.clientId,
+      client_secret: 'wrong',
+    });
     expect(refused.status).toBe(401);
 
     // One ordinary session, and one with an offline token (offline_access scope).
@@ -104,11 +117,23 @@ describe('Keycloak test identity provider', () => {
     expect(before.online.refresh_token).toBeDefined();
 
     const token = await connectorToken();
-    const found = await kc.api<User[]>('GET', users(`?username=${USER}&exact=true`), undefined, token);
+    const found = await kc.api<User[]>(
+      'GET',
+      users(`?username=${USER}&exact=true`),
+      undefined,
+      token,
+    );
     expect(found.status).toBe(200);
-    expect(found.body).toEqual([expect.objectContaining({ id: userId, username: USER, enabled: true })]);
+    expect(found.body).toEqual([
+      expect.objectContaining({ id: userId, username: USER, enabled: true }),
+    ]);
 
-    const sessions = await kc.api<UserSession[]>('GET', users(`/${userId}/sessions`), undefined, token);
+    const sessions = await kc.api<UserSession[]>(
+      'GET',
+      users(`/${userId}/sessions`),
+      undefined,
+      token,
+    );
     expect(sessions.status).toBe(200);
     expect(sessions.body).toHaveLength(1);
     expect(sessions.body[0]).toMatchObject({ userId, username: USER, ipAddress: '127.0.0.1' });
@@ -116,7 +141,10 @@ describe('Keycloak test identity provider', () => {
   });
 
   it('GIVEN a service account with view-users only THEN it can read the user but neither disable nor log them out', async () => {
-    const reader = await kc.createClient(REALM, { clientId: 'forestall-reader', realmManagementRoles: ['view-users'] });
+    const reader = await kc.createClient(REALM, {
+      clientId: 'forestall-reader',
+      realmManagementRoles: ['view-users'],
+    });
     const token = (await kc.clientCredentialsToken(reader)).access_token;
     expect((await kc.api('GET', users(`/${userId}`), undefined, token)).status).toBe(200);
     expect((await kc.api('GET', users(`/${userId}/sessions`), undefined, token)).status).toBe(200);
@@ -124,7 +152,16 @@ describe('Keycloak test identity provider', () => {
     expect((await kc.api('POST', users(`/${userId}/logout`), undefined, token)).status).toBe(403);
     // And a client without realm-management roles cannot even read.
     const nobody = await kc.createClient(REALM, { clientId: 'forestall-nobody' });
-    expect((await kc.api('GET', users(`/${userId}`), undefined, (await kc.clientCredentialsToken(nobody)).access_token)).status).toBe(403);
+    expect(
+      (
+        await kc.api(
+          'GET',
+          users(`/${userId}`),
+          undefined,
+          (await kc.clientCredentialsToken(nobody)).access_token,
+        )
+      ).status,
+    ).toBe(403);
   });
 
   it('GIVEN the connector token WHEN the user is disabled, logged out and their offline consents revoked THEN no session or token of theirs is left', async () => {
@@ -132,40 +169,83 @@ describe('Keycloak test identity provider', () => {
 
     const disabled = await kc.api('PUT', users(`/${userId}`), { enabled: false }, token);
     expect(disabled.status, disabled.text).toBe(204);
-    expect((await kc.api<User>('GET', users(`/${userId}`), undefined, token)).body).toMatchObject({ username: USER, enabled: false });
+    expect((await kc.api<User>('GET', users(`/${userId}`), undefined, token)).body).toMatchObject({
+      username: USER,
+      enabled: false,
+    });
     // Disabling alone ends nothing: the session is still listed, which is why the
     // connector logs the user out as well.
-    expect((await kc.api<UserSession[]>('GET', users(`/${userId}/sessions`), undefined, token)).body).toHaveLength(1);
+    expect(
+      (await kc.api<UserSession[]>('GET', users(`/${userId}/sessions`), undefined, token)).body,
+    ).toHaveLength(1);
 
     const logout = await kc.api('POST', users(`/${userId}/logout`), undefined, token);
     expect(logout.status, logout.text).toBe(204);
-    expect((await kc.api<UserSession[]>('GET', users(`/${userId}/sessions`), undefined, token)).body).toEqual([]);
-    expect((await kc.api<User>('GET', users(`/${userId}`), undefined, token)).body.notBefore).toBeGreaterThan(0);
+    expect(
+      (await kc.api<UserSession[]>('GET', users(`/${userId}/sessions`), undefined, token)).body,
+    ).toEqual([]);
+    expect(
+      (await kc.api<User>('GET', users(`/${userId}`), undefined, token)).body.notBefore,
+    ).toBeGreaterThan(0);
 
     // Logout leaves offline sessions stored. The not-before it sets rejects offline
     // tokens issued before it, but only to the second (a token from the same second
     // survives), so the connector also revokes the consent of every client that holds
     // an offline token, which deletes those sessions.
-    const loginClient = (await kc.api<{ id: string }[]>('GET', `/admin/realms/${REALM}/clients?clientId=${LOGIN_CLIENT_ID}`)).body[0]!.id;
+    const loginClient = (
+      await kc.api<{ id: string }[]>(
+        'GET',
+        `/admin/realms/${REALM}/clients?clientId=${LOGIN_CLIENT_ID}`,
+      )
+    ).body[0]!.id;
     const offline = (): Promise<UserSession[]> =>
-      kc.api<UserSession[]>('GET', users(`/${userId}/offline-sessions/${loginClient}`), undefined, token).then((r) => r.body);
+      kc
+        .api<UserSession[]>(
+          'GET',
+          users(`/${userId}/offline-sessions/${loginClient}`),
+          undefined,
+          token,
+        )
+        .then((r) => r.body);
     expect(await offline()).toHaveLength(1);
     const consents = await kc.api<Consent[]>('GET', users(`/${userId}/consents`), undefined, token);
     expect(consents.status).toBe(200);
     expect(consents.body).toEqual([
-      expect.objectContaining({ clientId: LOGIN_CLIENT_ID, additionalGrants: [expect.objectContaining({ key: 'Offline Token' })] }),
+      expect.objectContaining({
+        clientId: LOGIN_CLIENT_ID,
+        additionalGrants: [expect.objectContaining({ key: 'Offline Token' })],
+      }),
     ]);
-    const revoked = await kc.api('DELETE', users(`/${userId}/consents/${encodeURIComponent(LOGIN_CLIENT_ID)}`), undefined, token);
+    const revoked = await kc.api(
+      'DELETE',
+      users(`/${userId}/consents/${encodeURIComponent(LOGIN_CLIENT_ID)}`),
+      undefined,
+      token,
+    );
     expect(revoked.status, revoked.text).toBe(204);
     expect(await offline()).toEqual([]);
-    expect((await kc.api<Consent[]>('GET', users(`/${userId}/consents`), undefined, token)).body).toEqual([]);
+    expect(
+      (await kc.api<Consent[]>('GET', users(`/${userId}/consents`), undefined, token)).body,
+    ).toEqual([]);
 
     // The user can neither log in nor refresh; the old access token is inactive.
-    const login = await kc.token(REALM, { grant_type: 'password', client_id: LOGIN_CLIENT_ID, username: USER, password: PASSWORD });
+    const login = await kc.token(REALM, {
+      grant_type: 'password',
+      client_id: LOGIN_CLIENT_ID,
+      username: USER,
+      password: PASSWORD,
+    });
     expect(login.status).toBe(400);
-    expect(login.body).toMatchObject({ error: 'invalid_grant', error_description: 'Account disabled' });
+    expect(login.body).toMatchObject({
+      error: 'invalid_grant',
+      error_description: 'Account disabled',
+    });
     for (const old of [before.online, before.offline]) {
-      const refresh = await kc.token(REALM, { grant_type: 'refresh_token', client_id: LOGIN_CLIENT_ID, refresh_token: old.refresh_token! });
+      const refresh = await kc.token(REALM, {
+        grant_type: 'refresh_token',
+        client_id: LOGIN_CLIENT_ID,
+        refresh_token: old.refresh_token!,
+      });
       expect(refresh.status, refresh.text).toBe(400);
       expect(refresh.body).toMatchObject({ error: 'invalid_grant' });
     }
@@ -176,20 +256,34 @@ describe('Keycloak test identity provider', () => {
     const token = await connectorToken();
     const enabled = await kc.api('PUT', users(`/${userId}`), { enabled: true }, token);
     expect(enabled.status, enabled.text).toBe(204);
-    expect((await kc.api<User>('GET', users(`/${userId}`), undefined, token)).body).toMatchObject({ username: USER, enabled: true });
+    expect((await kc.api<User>('GET', users(`/${userId}`), undefined, token)).body).toMatchObject({
+      username: USER,
+      enabled: true,
+    });
 
     for (const old of [before.online, before.offline]) {
-      const refresh = await kc.token(REALM, { grant_type: 'refresh_token', client_id: LOGIN_CLIENT_ID, refresh_token: old.refresh_token! });
+      const refresh = await kc.token(REALM, {
+        grant_type: 'refresh_token',
+        client_id: LOGIN_CLIENT_ID,
+        refresh_token: old.refresh_token!,
+      });
       expect(refresh.status, refresh.text).toBe(400);
     }
     const fresh = await kc.login(REALM, USER, PASSWORD);
-    const sessions = await kc.api<UserSession[]>('GET', users(`/${userId}/sessions`), undefined, token);
+    const sessions = await kc.api<UserSession[]>(
+      'GET',
+      users(`/${userId}/sessions`),
+      undefined,
+      token,
+    );
     expect(sessions.body).toHaveLength(1);
     expect(sessions.body[0]!.id).toBe(fresh.session_state);
   });
 
   it('GIVEN a Keycloak home that does not exist THEN startKeycloak fails loudly instead of skipping', async () => {
-    await expect(startKeycloak({ home: join(scratch, 'no-such-keycloak') })).rejects.toThrow(/keycloak exited[\s\S]*no-such-keycloak\/bin\/kc\.sh/);
+    await expect(startKeycloak({ home: join(scratch, 'no-such-keycloak') })).rejects.toThrow(
+      /keycloak exited[\s\S]*no-such-keycloak\/bin\/kc\.sh/,
+    );
   });
 });
 
@@ -198,7 +292,11 @@ async function introspect(accessToken: string): Promise<unknown> {
   const res = await fetch(`${kc.url}/realms/${REALM}/protocol/openid-connect/token/introspect`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ token: accessToken, client_id: connector.clientId, client_secret: connector.secret! }),
+    body: new URLSearchParams({
+      token: accessToken,
+      client_id: connector.clientId,
+      client_secret: connector.secret!,
+    }),
   });
   expect(res.status).toBe(200);
   return res.json();

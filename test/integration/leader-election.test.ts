@@ -1,7 +1,12 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import {
+  CoordinationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+} from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { KubeClient } from '../../controller/runtime/client.js';
@@ -22,8 +27,16 @@ const procs: ControllerProcess[] = [];
 
 async function renderChart(): Promise<Record<string, unknown>[]> {
   const helm = join(inject('envtestAssets'), 'helm');
-  const { stdout } = await promisify(execFile)(helm, ['template', 'forestall', join(REPO_ROOT, 'charts/forestall'), '--namespace', NS]);
-  return parseAllDocuments(stdout).map((d) => d.toJS() as Record<string, unknown>).filter(Boolean);
+  const { stdout } = await promisify(execFile)(helm, [
+    'template',
+    'forestall',
+    join(REPO_ROOT, 'charts/forestall'),
+    '--namespace',
+    NS,
+  ]);
+  return parseAllDocuments(stdout)
+    .map((d) => d.toJS() as Record<string, unknown>)
+    .filter(Boolean);
 }
 
 beforeAll(async () => {
@@ -31,7 +44,10 @@ beforeAll(async () => {
   kc = cp.kubeConfig();
   const core = kc.makeApiClient(CoreV1Api);
   await core.createNamespace({ body: { metadata: { name: NS } } });
-  await core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'small-feed' }, data: { 'feed.txt': '77.90.185.20\n' } } });
+  await core.createNamespacedConfigMap({
+    namespace: NS,
+    body: { metadata: { name: 'small-feed' }, data: { 'feed.txt': '77.90.185.20\n' } },
+  });
   // Apply the chart's identity and RBAC for real; leave out the Deployment (no kubelet here).
   const client = new KubeClient(kc, undefined, 'forestall-test');
   const rbacKinds = ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'];
@@ -41,14 +57,30 @@ beforeAll(async () => {
   expect([...new Set(objects.map((o) => o.kind))].sort()).toEqual([...rbacKinds].sort());
   for (const o of objects) await client.apply(o as never);
   const sa = objects.find((o) => o.kind === 'ServiceAccount') as { metadata: { name: string } };
-  const token = await core.createNamespacedServiceAccountToken({ name: sa.metadata.name, namespace: NS, body: { spec: { audiences: [], expirationSeconds: 3600 } } });
+  const token = await core.createNamespacedServiceAccountToken({
+    name: sa.metadata.name,
+    namespace: NS,
+    body: { spec: { audiences: [], expirationSeconds: 3600 } },
+  });
   const saKc = new KubeConfig();
-  saKc.loadFromString(JSON.stringify({
-    apiVersion: 'v1', kind: 'Config', 'current-context': 'sa',
-    clusters: [{ name: 'envtest', cluster: { server: cp.apiServerUrl, 'certificate-authority-data': kc.getCurrentCluster()!.caData } }],
-    users: [{ name: 'sa', user: { token: token.status!.token } }],
-    contexts: [{ name: 'sa', context: { cluster: 'envtest', user: 'sa' } }],
-  }));
+  saKc.loadFromString(
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      'current-context': 'sa',
+      clusters: [
+        {
+          name: 'envtest',
+          cluster: {
+            server: cp.apiServerUrl,
+            'certificate-authority-data': kc.getCurrentCluster()!.caData,
+          },
+        },
+      ],
+      users: [{ name: 'sa', user: { token: token.status!.token } }],
+      contexts: [{ name: 'sa', context: { cluster: 'envtest', user: 'sa' } }],
+    }),
+  );
   saKubeconfig = join(cp.dir, 'controller-sa.kubeconfig');
   (await import('node:fs')).writeFileSync(saKubeconfig, saKc.exportConfig(), { mode: 0o600 });
 });
@@ -66,7 +98,9 @@ afterAll(async () => {
   await cp?.stop();
 });
 
-const holder = async () => (await kc.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: LEASE, namespace: NS })).spec?.holderIdentity;
+const holder = async () =>
+  (await kc.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: LEASE, namespace: NS }))
+    .spec?.holderIdentity;
 const custom = () => kc.makeApiClient(CustomObjectsApi);
 const ref = { group: 'forestall.io', version: 'v1alpha1', plural: 'threatfeeds' };
 
@@ -78,25 +112,57 @@ function start(identity: string): ControllerProcess {
 
 async function metric(p: ControllerProcess, name: string): Promise<string> {
   const res = await fetch(`http://127.0.0.1:${p.port()}/metrics`);
-  return (await res.text()).split('\n').filter((l) => l.startsWith(name)).join('\n');
+  return (await res.text())
+    .split('\n')
+    .filter((l) => l.startsWith(name))
+    .join('\n');
 }
 
 /** Signals the leader and returns how long until `next` holds the lease (printed as a JSON line). */
-async function stopAndTimeTakeover(leader: ControllerProcess, signal: NodeJS.Signals, next: ControllerProcess): Promise<number> {
+async function stopAndTimeTakeover(
+  leader: ControllerProcess,
+  signal: NodeJS.Signals,
+  next: ControllerProcess,
+): Promise<number> {
   const stoppedAt = Date.now();
   leader.kill(signal);
-  await eventually(`${next.identity} to hold the lease`, async () => (await holder()) === next.identity, 15_000, 50);
+  await eventually(
+    `${next.identity} to hold the lease`,
+    async () => (await holder()) === next.identity,
+    15_000,
+    50,
+  );
   const takeoverMs = Date.now() - stoppedAt;
-  console.log(JSON.stringify({ name: `leader_takeover_after_${signal.toLowerCase()}`, value: takeoverMs, unit: 'ms' }));
+  console.log(
+    JSON.stringify({
+      name: `leader_takeover_after_${signal.toLowerCase()}`,
+      value: takeoverMs,
+      unit: 'ms',
+    }),
+  );
   return takeoverMs;
 }
 
 async function createFeed(name: string) {
-  await custom().createClusterCustomObject({ ...ref, body: { apiVersion: 'forestall.io/v1alpha1', kind: 'ThreatFeed', metadata: { name }, spec: { format: 'lines', source: { configMapRef: { name: 'small-feed', key: 'feed.txt' } } } } });
-  return eventually(`${name} reconciled`, async () => {
-    const f = (await custom().getClusterCustomObject({ ...ref, name })) as { status?: { observedGeneration?: number } };
-    return f.status?.observedGeneration === 1;
-  }, 30_000);
+  await custom().createClusterCustomObject({
+    ...ref,
+    body: {
+      apiVersion: 'forestall.io/v1alpha1',
+      kind: 'ThreatFeed',
+      metadata: { name },
+      spec: { format: 'lines', source: { configMapRef: { name: 'small-feed', key: 'feed.txt' } } },
+    },
+  });
+  return eventually(
+    `${name} reconciled`,
+    async () => {
+      const f = (await custom().getClusterCustomObject({ ...ref, name })) as {
+        status?: { observedGeneration?: number };
+      };
+      return f.status?.observedGeneration === 1;
+    },
+    30_000,
+  );
 }
 
 describe('leader election across controller processes', () => {
@@ -105,14 +171,28 @@ describe('leader election across controller processes', () => {
 
   it('GIVEN two processes THEN exactly one leads and reconciles, and the standby is ready but idle', async () => {
     a = start('ctrl-a');
-    await eventually('ctrl-a to hold the lease', async () => (await holder().catch(() => undefined)) === 'ctrl-a', 30_000);
+    await eventually(
+      'ctrl-a to hold the lease',
+      async () => (await holder().catch(() => undefined)) === 'ctrl-a',
+      30_000,
+    );
     b = start('ctrl-b');
-    await eventually('ctrl-b to wait for the lease', () => b.logged('Waiting for leader lease') && b.port() !== undefined, 30_000);
+    await eventually(
+      'ctrl-b to wait for the lease',
+      () => b.logged('Waiting for leader lease') && b.port() !== undefined,
+      30_000,
+    );
     await createFeed('feed-1');
     expect(await holder()).toBe('ctrl-a');
-    expect(await metric(a, 'forestall_leader_election_is_leader')).toBe('forestall_leader_election_is_leader 1');
-    expect(await metric(b, 'forestall_leader_election_is_leader')).toBe('forestall_leader_election_is_leader 0');
-    expect(await metric(a, 'forestall_reconcile_total{controller="threatfeed",result="success"}')).toMatch(/ [1-9]\d*$/);
+    expect(await metric(a, 'forestall_leader_election_is_leader')).toBe(
+      'forestall_leader_election_is_leader 1',
+    );
+    expect(await metric(b, 'forestall_leader_election_is_leader')).toBe(
+      'forestall_leader_election_is_leader 0',
+    );
+    expect(
+      await metric(a, 'forestall_reconcile_total{controller="threatfeed",result="success"}'),
+    ).toMatch(/ [1-9]\d*$/);
     expect(await metric(b, 'forestall_reconcile_total')).toBe('');
     expect((await fetch(`http://127.0.0.1:${b.port()}/readyz`)).status).toBe(200);
     expect((await fetch(`http://127.0.0.1:${b.port()}/healthz`)).status).toBe(200);
@@ -127,7 +207,11 @@ describe('leader election across controller processes', () => {
 
   it('GIVEN the leader is killed without warning THEN a standby takes over once the lease expires, within 15 s', async () => {
     const c = start('ctrl-c');
-    await eventually('ctrl-c to wait for the lease', () => c.logged('Waiting for leader lease'), 30_000);
+    await eventually(
+      'ctrl-c to wait for the lease',
+      () => c.logged('Waiting for leader lease'),
+      30_000,
+    );
     expect(await stopAndTimeTakeover(b, 'SIGKILL', c)).toBeLessThan(15_000);
     await createFeed('feed-3');
     expect(c.logs.filter((l) => l.level === 50)).toEqual([]);

@@ -25,17 +25,39 @@ describe('forestall plan --out', () => {
 
     const out = join(await mkdtemp(join(tmpdir(), 'forestall-plan-out-')), 'manifests');
     let stdout = '';
-    const code = await runPlan([examples, '--now', '2026-08-22T12:00:00Z', '--json', '--out', out], { write: (s: string) => (stdout += s) }, { write: () => undefined });
+    const code = await runPlan(
+      [examples, '--now', '2026-08-22T12:00:00Z', '--json', '--out', out],
+      { write: (s: string) => (stdout += s) },
+      { write: () => undefined },
+    );
     expect(code).toBe(0);
-    const planned = (JSON.parse(stdout) as { actions: { objects: { apiVersion: string; kind: string; namespace: string; name: string }[] }[] }).actions
+    const planned = (
+      JSON.parse(stdout) as {
+        actions: {
+          objects: { apiVersion: string; kind: string; namespace: string; name: string }[];
+        }[];
+      }
+    ).actions
       .flatMap((a) => a.objects)
       .map((o) => `${o.apiVersion}|${o.kind}|${o.namespace}|${o.name}`)
       .sort();
     expect(planned.length).toBeGreaterThan(0);
 
     const built = await exec(kubectl, ['kustomize', out], { maxBuffer: 64 * 1024 * 1024 });
-    const objects = parseAllDocuments(built.stdout).map((d) => d.toJS() as { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> } });
-    expect(objects.map((o) => `${o.apiVersion}|${o.kind}|${o.metadata.namespace ?? ''}|${o.metadata.name}`).sort()).toEqual(planned);
-    for (const o of objects) expect(o.metadata.labels?.['app.kubernetes.io/managed-by']).toBe('forestall');
+    const objects = parseAllDocuments(built.stdout).map(
+      (d) =>
+        d.toJS() as {
+          apiVersion: string;
+          kind: string;
+          metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+        },
+    );
+    expect(
+      objects
+        .map((o) => `${o.apiVersion}|${o.kind}|${o.metadata.namespace ?? ''}|${o.metadata.name}`)
+        .sort(),
+    ).toEqual(planned);
+    for (const o of objects)
+      expect(o.metadata.labels?.['app.kubernetes.io/managed-by']).toBe('forestall');
   });
 });

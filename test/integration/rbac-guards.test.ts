@@ -4,7 +4,10 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PreemptiveAction, ThreatFeed } from '../../crds/index.js';
 import { KubeClient } from '../../controller/runtime/client.js';
-import { ANNOTATION_ALLOWED_DESTINATIONS, LABEL_CREDENTIAL } from '../../controller/runtime/secrets.js';
+import {
+  ANNOTATION_ALLOWED_DESTINATIONS,
+  LABEL_CREDENTIAL,
+} from '../../controller/runtime/secrets.js';
 import { ControlPlane } from '../harness/control-plane.js';
 import { eventually } from '../harness/eventually.js';
 import { installLoopbackFence, type LoopbackFence } from '../harness/feed-server.js';
@@ -25,24 +28,50 @@ let server: Server;
 let port: number;
 const requests: IncomingHttpHeaders[] = [];
 
-const getFeed = (name: string) => client.get<ThreatFeed>('forestall.io/v1alpha1', 'ThreatFeed', name);
-const getAction = (name: string) => client.get<PreemptiveAction>('forestall.io/v1alpha1', 'PreemptiveAction', name);
-const condition = (o: { status?: { conditions?: { type: string; status: string; reason: string; message: string }[] } } | undefined, type: string) =>
-  o?.status?.conditions?.find((c) => c.type === type);
+const getFeed = (name: string) =>
+  client.get<ThreatFeed>('forestall.io/v1alpha1', 'ThreatFeed', name);
+const getAction = (name: string) =>
+  client.get<PreemptiveAction>('forestall.io/v1alpha1', 'PreemptiveAction', name);
+const condition = (
+  o:
+    | {
+        status?: {
+          conditions?: { type: string; status: string; reason: string; message: string }[];
+        };
+      }
+    | undefined,
+  type: string,
+) => o?.status?.conditions?.find((c) => c.type === type);
 
-async function feed(name: string, source: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<void> {
+async function feed(
+  name: string,
+  source: Record<string, unknown>,
+  extra: Record<string, unknown> = {},
+): Promise<void> {
   await client.apply({
-    apiVersion: 'forestall.io/v1alpha1', kind: 'ThreatFeed', metadata: { name },
+    apiVersion: 'forestall.io/v1alpha1',
+    kind: 'ThreatFeed',
+    metadata: { name },
     // A refused sync is looked at again at the refresh interval (capped backoff): 2s for
     // a ConfigMap; an http source may not refresh more often than every minute, so the
     // tests nudge it with a spec change instead of waiting.
-    spec: { format: 'lines', source, refreshInterval: 'configMapRef' in source ? '2s' : '1m', ...extra },
+    spec: {
+      format: 'lines',
+      source,
+      refreshInterval: 'configMapRef' in source ? '2s' : '1m',
+      ...extra,
+    },
   } as KubernetesObject);
 }
 
-async function secretMeta(name: string, labels: Record<string, string>, annotations: Record<string, string>): Promise<void> {
+async function secretMeta(
+  name: string,
+  labels: Record<string, string>,
+  annotations: Record<string, string>,
+): Promise<void> {
   await client.call('PATCH', `/api/v1/namespaces/${NS}/secrets/${name}`, {
-    body: { metadata: { labels, annotations } }, contentType: 'application/merge-patch+json',
+    body: { metadata: { labels, annotations } },
+    contentType: 'application/merge-patch+json',
   });
 }
 
@@ -57,10 +86,20 @@ beforeAll(async () => {
   port = (server.address() as AddressInfo).port;
   cp = await ControlPlane.start();
   client = new KubeClient(cp.kubeConfig());
-  for (const name of [NS, 'payments', 'team-x']) await client.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+  for (const name of [NS, 'payments', 'team-x'])
+    await client.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
   // The Git token, as the README told people to create it before credentials were bound: no label.
-  await client.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'forestall-git', namespace: NS }, stringData: { token: 'ghp_gitTokenValue0123456789' } } as KubernetesObject);
-  mgr = await startManager(cp.kubeConfig(), { namespace: NS, fetchAllow: ['127.0.0.1'], feedTimeoutMs: 5000 });
+  await client.apply({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: 'forestall-git', namespace: NS },
+    stringData: { token: 'ghp_gitTokenValue0123456789' },
+  } as KubernetesObject);
+  mgr = await startManager(cp.kubeConfig(), {
+    namespace: NS,
+    fetchAllow: ['127.0.0.1'],
+    feedTimeoutMs: 5000,
+  });
 }, 120_000);
 
 afterAll(async () => {
@@ -75,121 +114,230 @@ describe('credentials bound to their use', () => {
   it('GIVEN a ThreatFeed sending the Git token Secret as headers to a host of its choosing THEN it is refused, naming the Secret and the host, and no request is made; binding the Secret to that host fixes it without a restart', async () => {
     const url = `http://127.0.0.1:${port}/feed.txt`;
     await feed('stolen-token', { http: { url, headersSecretRef: { name: 'forestall-git' } } });
-    const refused = await eventually('feed refused', async () => {
-      const f = await getFeed('stolen-token');
-      return condition(f, 'Degraded')?.status === 'True' && f;
-    }, 20_000);
+    const refused = await eventually(
+      'feed refused',
+      async () => {
+        const f = await getFeed('stolen-token');
+        return condition(f, 'Degraded')?.status === 'True' && f;
+      },
+      20_000,
+    );
     const ready = condition(refused, 'Ready')!;
     expect(ready).toMatchObject({ status: 'False', reason: 'FetchFailed' });
     expect(ready.message).toContain('FST_SECRET_NOT_ALLOWED');
-    expect(ready.message).toContain(`Secret ${NS}/forestall-git (spec.source.http.headersSecretRef) may not be sent to 127.0.0.1:${port}`);
+    expect(ready.message).toContain(
+      `Secret ${NS}/forestall-git (spec.source.http.headersSecretRef) may not be sent to 127.0.0.1:${port}`,
+    );
     expect(ready.message).toContain(`label it ${LABEL_CREDENTIAL}=true`);
     expect(JSON.stringify(refused.status)).not.toContain('ghp_');
 
     // Opted in, but for the forge only: still refused, and it says which destinations it has.
-    await secretMeta('forestall-git', { [LABEL_CREDENTIAL]: 'true' }, { [ANNOTATION_ALLOWED_DESTINATIONS]: 'https://git.example.org/' });
-    await feed('stolen-token', { http: { url, headersSecretRef: { name: 'forestall-git' } } }, { maxChangePercent: 51 });
-    await eventually('refused for another host', async () => condition(await getFeed('stolen-token'), 'Ready')?.message.includes('is not among its') ?? false, 20_000);
+    await secretMeta(
+      'forestall-git',
+      { [LABEL_CREDENTIAL]: 'true' },
+      { [ANNOTATION_ALLOWED_DESTINATIONS]: 'https://git.example.org/' },
+    );
+    await feed(
+      'stolen-token',
+      { http: { url, headersSecretRef: { name: 'forestall-git' } } },
+      { maxChangePercent: 51 },
+    );
+    await eventually(
+      'refused for another host',
+      async () =>
+        condition(await getFeed('stolen-token'), 'Ready')?.message.includes('is not among its') ??
+        false,
+      20_000,
+    );
     expect(requests).toEqual([]);
 
     // The administrator binds it to this host: the next look (refresh interval) uses it.
-    await secretMeta('forestall-git', {}, { [ANNOTATION_ALLOWED_DESTINATIONS]: `https://git.example.org/, 127.0.0.1:${port}` });
-    await feed('stolen-token', { http: { url, headersSecretRef: { name: 'forestall-git' } } }, { maxChangePercent: 52 });
-    const synced = await eventually('feed synced', async () => {
-      const f = await getFeed('stolen-token');
-      return f?.status?.indicatorCount === 2 && f;
-    }, 20_000);
+    await secretMeta(
+      'forestall-git',
+      {},
+      { [ANNOTATION_ALLOWED_DESTINATIONS]: `https://git.example.org/, 127.0.0.1:${port}` },
+    );
+    await feed(
+      'stolen-token',
+      { http: { url, headersSecretRef: { name: 'forestall-git' } } },
+      { maxChangePercent: 52 },
+    );
+    const synced = await eventually(
+      'feed synced',
+      async () => {
+        const f = await getFeed('stolen-token');
+        return f?.status?.indicatorCount === 2 && f;
+      },
+      20_000,
+    );
     expect(condition(synced, 'Ready')).toMatchObject({ status: 'True' });
     expect(requests.length).toBeGreaterThan(0);
     expect(requests[0]!['token']).toBe('ghp_gitTokenValue0123456789');
-    await client.delete({ apiVersion: 'forestall.io/v1alpha1', kind: 'ThreatFeed', metadata: { name: 'stolen-token' } });
+    await client.delete({
+      apiVersion: 'forestall.io/v1alpha1',
+      kind: 'ThreatFeed',
+      metadata: { name: 'stolen-token' },
+    });
   });
 });
 
 describe('ConfigMap feed sources', () => {
   it('GIVEN a configMapRef into another namespace THEN it is refused until that ConfigMap opts in as a feed source, and its content never reaches status', async () => {
-    await client.apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'app-config', namespace: 'payments' }, data: { 'list.txt': 'DB_PASSWORD=hunter2\n185.220.101.7\n' } } as KubernetesObject);
-    await feed('cm-elsewhere', { configMapRef: { name: 'app-config', namespace: 'payments', key: 'list.txt' } });
-    const refused = await eventually('feed refused', async () => {
-      const f = await getFeed('cm-elsewhere');
-      return condition(f, 'Degraded')?.status === 'True' && f;
-    }, 20_000);
+    await client.apply({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'app-config', namespace: 'payments' },
+      data: { 'list.txt': 'DB_PASSWORD=hunter2\n185.220.101.7\n' },
+    } as KubernetesObject);
+    await feed('cm-elsewhere', {
+      configMapRef: { name: 'app-config', namespace: 'payments', key: 'list.txt' },
+    });
+    const refused = await eventually(
+      'feed refused',
+      async () => {
+        const f = await getFeed('cm-elsewhere');
+        return condition(f, 'Degraded')?.status === 'True' && f;
+      },
+      20_000,
+    );
     expect(condition(refused, 'Ready')!.message).toBe(
       `ConfigMap payments/app-config (spec.source.configMapRef) is outside ${NS} and does not opt in as a feed source; label it forestall.io/feed-source=true if it is meant to be one`,
     );
     expect(JSON.stringify(refused.status)).not.toContain('hunter2');
 
     await client.call('PATCH', '/api/v1/namespaces/payments/configmaps/app-config', {
-      body: { metadata: { labels: { 'forestall.io/feed-source': 'true' } } }, contentType: 'application/merge-patch+json',
+      body: { metadata: { labels: { 'forestall.io/feed-source': 'true' } } },
+      contentType: 'application/merge-patch+json',
     });
-    await eventually('feed synced', async () => (await getFeed('cm-elsewhere'))?.status?.indicatorCount === 1, 20_000);
-    await client.delete({ apiVersion: 'forestall.io/v1alpha1', kind: 'ThreatFeed', metadata: { name: 'cm-elsewhere' } });
+    await eventually(
+      'feed synced',
+      async () => (await getFeed('cm-elsewhere'))?.status?.indicatorCount === 1,
+      20_000,
+    );
+    await client.delete({
+      apiVersion: 'forestall.io/v1alpha1',
+      kind: 'ThreatFeed',
+      metadata: { name: 'cm-elsewhere' },
+    });
   });
 });
 
 describe('ConfigMap feed content in status', () => {
-  it('GIVEN a feed ConfigMap overwritten with an app\'s settings THEN the sync is refused as garbage and status names the line, never its content', async () => {
-    const settings = (env: string) => client.apply({
-      apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'app-settings', namespace: NS }, data: { env },
-    } as KubernetesObject);
+  it("GIVEN a feed ConfigMap overwritten with an app's settings THEN the sync is refused as garbage and status names the line, never its content", async () => {
+    const settings = (env: string) =>
+      client.apply({
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'app-settings', namespace: NS },
+        data: { env },
+      } as KubernetesObject);
     await settings('185.220.101.7\n185.220.101.9\n');
     await feed('not-a-feed', { configMapRef: { name: 'app-settings', key: 'env' } });
-    await eventually('feed synced', async () => (await getFeed('not-a-feed'))?.status?.indicatorCount === 2, 20_000);
+    await eventually(
+      'feed synced',
+      async () => (await getFeed('not-a-feed'))?.status?.indicatorCount === 2,
+      20_000,
+    );
     await settings('API_KEY=sk_live_0123456789abcdef\nDEBUG=true\nLOG_LEVEL=1\n185.220.101.7\n');
-    const refused = await eventually('feed refused', async () => {
-      const f = await getFeed('not-a-feed');
-      return condition(f, 'Degraded')?.status === 'True' && f;
-    }, 20_000);
-    expect(condition(refused, 'Degraded')!.message).toMatch(/3 of 4 records are malformed \(first: line 1: .*"…".*\); refusing it as garbage/);
+    const refused = await eventually(
+      'feed refused',
+      async () => {
+        const f = await getFeed('not-a-feed');
+        return condition(f, 'Degraded')?.status === 'True' && f;
+      },
+      20_000,
+    );
+    expect(condition(refused, 'Degraded')!.message).toMatch(
+      /3 of 4 records are malformed \(first: line 1: .*"…".*\); refusing it as garbage/,
+    );
     expect(JSON.stringify(refused.status)).not.toMatch(/sk_live|API_KEY|DEBUG/);
-    await client.delete({ apiVersion: 'forestall.io/v1alpha1', kind: 'ThreatFeed', metadata: { name: 'not-a-feed' } });
+    await client.delete({
+      apiVersion: 'forestall.io/v1alpha1',
+      kind: 'ThreatFeed',
+      metadata: { name: 'not-a-feed' },
+    });
   });
 });
 
 describe('hand-written actions and the DNS namespace', () => {
-  const action = (name: string, spec: Record<string, unknown>) => client.apply({
-    apiVersion: 'forestall.io/v1alpha1', kind: 'PreemptiveAction', metadata: { name },
-    spec: { approval: { required: false, reason: 'written by hand' }, scope: { namespaces: ['team-x'] }, ...spec },
-  } as KubernetesObject);
-  const failed = (name: string) => eventually(`${name} failed`, async () => {
-    const a = await getAction(name);
-    return a?.status?.phase === 'Failed' && a;
-  }, 20_000);
+  const action = (name: string, spec: Record<string, unknown>) =>
+    client.apply({
+      apiVersion: 'forestall.io/v1alpha1',
+      kind: 'PreemptiveAction',
+      metadata: { name },
+      spec: {
+        approval: { required: false, reason: 'written by hand' },
+        scope: { namespaces: ['team-x'] },
+        ...spec,
+      },
+    } as KubernetesObject);
+  const failed = (name: string) =>
+    eventually(
+      `${name} failed`,
+      async () => {
+        const a = await getAction(name);
+        return a?.status?.phase === 'Failed' && a;
+      },
+      20_000,
+    );
   const labelled = async (apiVersion: string, kind: string, name: string) =>
     (await client.list(apiVersion, kind, { labelSelector: `forestall.io/action=${name}` })).items;
 
   it('GIVEN an approved hand-written EgressDeny of the metadata address THEN it fails naming the indicator and the guardrail, and nothing is applied', async () => {
     await action('manual-metadata', {
-      type: 'EgressDeny', layer: 'network', connector: 'network:networkpolicy',
+      type: 'EgressDeny',
+      layer: 'network',
+      connector: 'network:networkpolicy',
       indicators: { count: 2, values: ['169.254.169.254', '185.220.101.7'] },
     });
     const a = await failed('manual-metadata');
     const ready = condition(a, 'Ready')!;
     expect(ready).toMatchObject({ status: 'False', reason: 'GuardrailRefused' });
-    expect(ready.message).toMatch(/1 of 2 indicators are refused by the guardrails that policy actions pass: 169\.254\.169\.254 \(\S+\); nothing is applied/);
+    expect(ready.message).toMatch(
+      /1 of 2 indicators are refused by the guardrails that policy actions pass: 169\.254\.169\.254 \(\S+\); nothing is applied/,
+    );
     expect(await labelled('networking.k8s.io/v1', 'NetworkPolicy', 'manual-metadata')).toEqual([]);
     expect(a.status?.appliedObjects ?? []).toEqual([]);
   });
 
   it('GIVEN an approved hand-written DNSBlock of the cluster domain and a public suffix THEN it fails naming both, and no block list is written', async () => {
     await action('manual-cluster-dns', {
-      type: 'DNSBlock', layer: 'dns', connector: 'dns:coredns',
+      type: 'DNSBlock',
+      layer: 'dns',
+      connector: 'dns:coredns',
       indicators: { count: 3, values: ['svc.cluster.local', 'co.uk', 'evil-c2.xyz'] },
     });
     const a = await failed('manual-cluster-dns');
     const ready = condition(a, 'Ready')!;
     expect(ready).toMatchObject({ status: 'False', reason: 'GuardrailRefused' });
-    expect(ready.message).toMatch(/2 of 3 indicators are refused .*svc\.cluster\.local \(cluster\).*co\.uk \(public-suffix\)/);
+    expect(ready.message).toMatch(
+      /2 of 3 indicators are refused .*svc\.cluster\.local \(cluster\).*co\.uk \(public-suffix\)/,
+    );
     expect(await labelled('v1', 'ConfigMap', 'manual-cluster-dns')).toEqual([]);
   });
 
   it('GIVEN DNSBlocks THEN one in kube-system is enforced, and one naming another namespace is refused before any ConfigMap is written', async () => {
-    await action('dns-home', { type: 'DNSBlock', layer: 'dns', connector: 'dns:coredns', indicators: { count: 1, values: ['evil-c2.xyz'] } });
-    await action('dns-away', {
-      type: 'DNSBlock', layer: 'dns', connector: 'dns:coredns', indicators: { count: 1, values: ['evil-c2.xyz'] }, params: { namespace: 'payments' },
+    await action('dns-home', {
+      type: 'DNSBlock',
+      layer: 'dns',
+      connector: 'dns:coredns',
+      indicators: { count: 1, values: ['evil-c2.xyz'] },
     });
-    await eventually('dns-home enforced', async () => (await getAction('dns-home'))?.status?.phase === 'Enforced', 20_000);
-    expect((await labelled('v1', 'ConfigMap', 'dns-home')).map((c) => c.metadata?.namespace)).toEqual(['kube-system']);
+    await action('dns-away', {
+      type: 'DNSBlock',
+      layer: 'dns',
+      connector: 'dns:coredns',
+      indicators: { count: 1, values: ['evil-c2.xyz'] },
+      params: { namespace: 'payments' },
+    });
+    await eventually(
+      'dns-home enforced',
+      async () => (await getAction('dns-home'))?.status?.phase === 'Enforced',
+      20_000,
+    );
+    expect(
+      (await labelled('v1', 'ConfigMap', 'dns-home')).map((c) => c.metadata?.namespace),
+    ).toEqual(['kube-system']);
     const away = await failed('dns-away');
     expect(condition(away, 'Ready')!.message).toContain(
       'params.namespace: ConfigMap payments/forestall-dnsblock-dns-away is outside kube-system, the only namespace Forestall writes DNS block lists in',

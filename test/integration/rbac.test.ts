@@ -22,7 +22,11 @@ const CHART = join(REPO_ROOT, 'charts/forestall');
 const KUBE_VERSION = readFileSync(join(REPO_ROOT, 'test/envtest/KUBE_VERSION'), 'utf8').trim();
 const exec = promisify(execFile);
 
-type Manifest = KubernetesObject & { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } };
+type Manifest = KubernetesObject & {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string };
+};
 
 let plane: ControlPlane;
 let admin: KubeClient;
@@ -31,17 +35,48 @@ let helmHome: string;
 /** helm template for a release, as `helm install` would render it for this cluster's version. */
 async function render(release: string, namespace: string, ...extra: string[]): Promise<Manifest[]> {
   const assets = inject('envtestAssets') ?? process.env[ENVTEST_ASSETS_ENV];
-  if (!assets) throw new Error(`No envtest assets directory (${ENVTEST_ASSETS_ENV}); run this file in the integration project`);
-  const env = { ...process.env, HELM_CACHE_HOME: join(helmHome, 'c'), HELM_CONFIG_HOME: join(helmHome, 'f'), HELM_DATA_HOME: join(helmHome, 'd') };
-  const { stdout } = await exec(join(assets, 'helm'), ['template', release, CHART, '--namespace', namespace, '--kube-version', KUBE_VERSION, ...extra], {
-    cwd: REPO_ROOT, env, maxBuffer: 64 * 1024 * 1024,
-  });
-  return parseAllDocuments(stdout).map((d) => d.toJS() as Manifest).filter((m) => m !== null && m !== undefined);
+  if (!assets)
+    throw new Error(
+      `No envtest assets directory (${ENVTEST_ASSETS_ENV}); run this file in the integration project`,
+    );
+  const env = {
+    ...process.env,
+    HELM_CACHE_HOME: join(helmHome, 'c'),
+    HELM_CONFIG_HOME: join(helmHome, 'f'),
+    HELM_DATA_HOME: join(helmHome, 'd'),
+  };
+  const { stdout } = await exec(
+    join(assets, 'helm'),
+    [
+      'template',
+      release,
+      CHART,
+      '--namespace',
+      namespace,
+      '--kube-version',
+      KUBE_VERSION,
+      ...extra,
+    ],
+    {
+      cwd: REPO_ROOT,
+      env,
+      maxBuffer: 64 * 1024 * 1024,
+    },
+  );
+  return parseAllDocuments(stdout)
+    .map((d) => d.toJS() as Manifest)
+    .filter((m) => m !== null && m !== undefined);
 }
 
 /** Applies the ServiceAccount and every RBAC object of a render, for real. */
 async function installRbac(manifests: Manifest[]): Promise<{ user: string }> {
-  const kinds = new Set(['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding']);
+  const kinds = new Set([
+    'ServiceAccount',
+    'ClusterRole',
+    'ClusterRoleBinding',
+    'Role',
+    'RoleBinding',
+  ]);
   const rbac = manifests.filter((m) => kinds.has(m.kind));
   for (const m of rbac) await admin.apply(m);
   const sa = rbac.find((m) => m.kind === 'ServiceAccount')!;
@@ -53,7 +88,9 @@ function actingAs(user: string): KubeClient {
   const base = plane.kubeConfig();
   const kc = new KubeConfig();
   kc.loadFromOptions({
-    clusters: base.clusters, contexts: base.contexts, currentContext: base.currentContext,
+    clusters: base.clusters,
+    contexts: base.contexts,
+    currentContext: base.currentContext,
     users: base.users.map((u) => ({ ...u, impersonateUser: user })),
   });
   return new KubeClient(kc);
@@ -72,16 +109,26 @@ async function outcome(request: () => Promise<unknown>): Promise<string> {
   }
 }
 
-const configMap = (namespace: string, name: string): Manifest => ({
-  apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace }, data: { k: 'v' },
-} as Manifest);
+const configMap = (namespace: string, name: string): Manifest =>
+  ({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name, namespace },
+    data: { k: 'v' },
+  }) as Manifest;
 
 /** create, patch (server-side apply) and delete of one ConfigMap, as the client. */
-async function configMapWrites(client: KubeClient, namespace: string, name: string): Promise<Record<string, string>> {
+async function configMapWrites(
+  client: KubeClient,
+  namespace: string,
+  name: string,
+): Promise<Record<string, string>> {
   // The patch and delete are judged on an object that exists, made by the admin when the client may not create it.
   const create = await outcome(() => client.create(configMap(namespace, name)));
   if (create !== 'allowed') await admin.create(configMap(namespace, name));
-  const patch = await outcome(() => client.apply({ ...configMap(namespace, name), data: { k: 'patched' } } as Manifest));
+  const patch = await outcome(() =>
+    client.apply({ ...configMap(namespace, name), data: { k: 'patched' } } as Manifest),
+  );
   const del = await outcome(() => client.delete(configMap(namespace, name)));
   if (del !== 'allowed') await admin.delete(configMap(namespace, name));
   return { create, patch, delete: del };
@@ -97,8 +144,18 @@ beforeAll(async () => {
   for (const name of ['forestall-system', 'forestall-two', 'payments', 'coredns']) {
     await admin.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
   }
-  await admin.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'db', namespace: 'payments' }, stringData: { password: 'p' } } as Manifest);
-  await admin.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'forestall-git', namespace: 'forestall-system' }, stringData: { token: 't' } } as Manifest);
+  await admin.apply({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: 'db', namespace: 'payments' },
+    stringData: { password: 'p' },
+  } as Manifest);
+  await admin.apply({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: 'forestall-git', namespace: 'forestall-system' },
+    stringData: { token: 't' },
+  } as Manifest);
 }, 120_000);
 
 afterAll(async () => {
@@ -116,8 +173,14 @@ describe('GIVEN the chart with default values, its RBAC applied, and requests ma
   }, 60_000);
 
   it('THEN the API server sees the ServiceAccount, not the admin (impersonation is in effect)', async () => {
-    const review = await sa.create({ apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview', metadata: {} } as KubernetesObject) as { status?: { userInfo?: { username?: string } } };
-    expect(review.status?.userInfo?.username).toBe('system:serviceaccount:forestall-system:forestall');
+    const review = (await sa.create({
+      apiVersion: 'authentication.k8s.io/v1',
+      kind: 'SelfSubjectReview',
+      metadata: {},
+    } as KubernetesObject)) as { status?: { userInfo?: { username?: string } } };
+    expect(review.status?.userInfo?.username).toBe(
+      'system:serviceaccount:forestall-system:forestall',
+    );
   });
 
   it('THEN ConfigMaps are written in kube-system (the DNS namespace) and the release namespace, and nowhere else', async () => {
@@ -129,22 +192,42 @@ describe('GIVEN the chart with default values, its RBAC applied, and requests ma
   });
 
   it('THEN Secrets are read only by name in the release namespace: never listed, never elsewhere', async () => {
-    expect(await outcome(() => sa.get('v1', 'Secret', 'forestall-git', 'forestall-system'))).toBe('allowed');
+    expect(await outcome(() => sa.get('v1', 'Secret', 'forestall-git', 'forestall-system'))).toBe(
+      'allowed',
+    );
     expect(await outcome(() => sa.get('v1', 'Secret', 'db', 'payments'))).toBe('forbidden');
-    expect(await outcome(() => sa.get('v1', 'Secret', 'anything', 'kube-system'))).toBe('forbidden');
-    expect(await outcome(() => sa.list('v1', 'Secret', { namespace: 'forestall-system' }))).toBe('forbidden');
+    expect(await outcome(() => sa.get('v1', 'Secret', 'anything', 'kube-system'))).toBe(
+      'forbidden',
+    );
+    expect(await outcome(() => sa.list('v1', 'Secret', { namespace: 'forestall-system' }))).toBe(
+      'forbidden',
+    );
     expect(await outcome(() => sa.list('v1', 'Secret'))).toBe('forbidden');
   });
 
   it('THEN EndpointSlices are listed in default (the kubernetes Service) only, not cluster-wide', async () => {
-    const selector = { namespace: 'default', labelSelector: 'kubernetes.io/service-name=kubernetes' };
-    expect(await outcome(() => sa.list('discovery.k8s.io/v1', 'EndpointSlice', selector))).toBe('allowed');
+    const selector = {
+      namespace: 'default',
+      labelSelector: 'kubernetes.io/service-name=kubernetes',
+    };
+    expect(await outcome(() => sa.list('discovery.k8s.io/v1', 'EndpointSlice', selector))).toBe(
+      'allowed',
+    );
     expect(await outcome(() => sa.list('discovery.k8s.io/v1', 'EndpointSlice'))).toBe('forbidden');
-    expect(await outcome(() => sa.list('discovery.k8s.io/v1', 'EndpointSlice', { namespace: 'kube-system' }))).toBe('forbidden');
+    expect(
+      await outcome(() =>
+        sa.list('discovery.k8s.io/v1', 'EndpointSlice', { namespace: 'kube-system' }),
+      ),
+    ).toBe('forbidden');
   });
 
   it('THEN it can neither grant itself more nor touch RBAC', async () => {
-    const role = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'more', namespace: 'forestall-system' }, rules: [] } as Manifest;
+    const role = {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name: 'more', namespace: 'forestall-system' },
+      rules: [],
+    } as Manifest;
     expect(await outcome(() => sa.create(role))).toBe('forbidden');
   });
 });
@@ -153,7 +236,9 @@ describe('GIVEN a second release whose DNS namespace is coredns', () => {
   let sa: KubeClient;
 
   beforeAll(async () => {
-    const { user } = await installRbac(await render('other', 'forestall-two', '--set', 'dns.namespace=coredns'));
+    const { user } = await installRbac(
+      await render('other', 'forestall-two', '--set', 'dns.namespace=coredns'),
+    );
     sa = actingAs(user);
   }, 60_000);
 
@@ -164,7 +249,9 @@ describe('GIVEN a second release whose DNS namespace is coredns', () => {
     expect(await configMapWrites(sa, 'payments', 'forestall-rpz-x')).toEqual(ALL_FORBIDDEN);
   });
 
-  it('THEN it cannot read the first release\'s Secrets', async () => {
-    expect(await outcome(() => sa.get('v1', 'Secret', 'forestall-git', 'forestall-system'))).toBe('forbidden');
+  it("THEN it cannot read the first release's Secrets", async () => {
+    expect(await outcome(() => sa.get('v1', 'Secret', 'forestall-git', 'forestall-system'))).toBe(
+      'forbidden',
+    );
   });
 });

@@ -16,11 +16,21 @@ let client: KubeClient;
 let store: SnapshotStore;
 
 // The real IPsum snapshot, read plainly here (the feed parsers are tested on their own).
-const ipsum: Indicator[] = readFileSync(new URL('../../../shared/feeds/ipsum/ipsum-2026-08-22.txt', import.meta.url), 'utf8')
-  .split('\n').filter((l) => l && !l.startsWith('#'))
+const ipsum: Indicator[] = readFileSync(
+  new URL('../../../shared/feeds/ipsum/ipsum-2026-08-22.txt', import.meta.url),
+  'utf8',
+)
+  .split('\n')
+  .filter((l) => l && !l.startsWith('#'))
   .map((l) => {
     const [ip, count] = l.split('\t');
-    return { type: 'ipv4', value: ip!, confidence: Math.min(100, Number(count) * 12), sources: ['ipsum'], tags: [] };
+    return {
+      type: 'ipv4',
+      value: ip!,
+      confidence: Math.min(100, Number(count) * 12),
+      sources: ['ipsum'],
+      tags: [],
+    };
   });
 
 beforeAll(async () => {
@@ -32,13 +42,21 @@ beforeAll(async () => {
 });
 afterAll(async () => cp?.stop());
 
-const sizes = async () => (await client.list<{ metadata: { name: string } } & Record<string, unknown>>('v1', 'ConfigMap', { namespace: NS, labelSelector: 'forestall.io/feed=ipsum' }))
-  .items.map((cm) => ({ name: cm.metadata.name, bytes: Buffer.byteLength(JSON.stringify(cm)) }));
+const sizes = async () =>
+  (
+    await client.list<{ metadata: { name: string } } & Record<string, unknown>>('v1', 'ConfigMap', {
+      namespace: NS,
+      labelSelector: 'forestall.io/feed=ipsum',
+    })
+  ).items.map((cm) => ({ name: cm.metadata.name, bytes: Buffer.byteLength(JSON.stringify(cm)) }));
 
 describe('SnapshotStore on a real API server', () => {
   it('GIVEN the 120,430 IPsum addresses WHEN saved and loaded THEN they come back equal, in several chunks each under 1 MiB', async () => {
     expect(ipsum).toHaveLength(120_430);
-    const meta = await store.save('ipsum', ipsum, { syncedAt: '2026-08-22T01:00:00Z', sourceState: { etag: '"abc"' } });
+    const meta = await store.save('ipsum', ipsum, {
+      syncedAt: '2026-08-22T01:00:00Z',
+      sourceState: { etag: '"abc"' },
+    });
     expect(meta.count).toBe(120_430);
     const loaded = await store.load('ipsum');
     expect(loaded?.meta).toEqual(meta);
@@ -52,7 +70,16 @@ describe('SnapshotStore on a real API server', () => {
   it('GIVEN a save interrupted before its head switched THEN the previous snapshot still loads, and the next save cleans up', async () => {
     const before = await store.load('ipsum');
     // A half-written generation: a chunk exists, the head still points at the old one.
-    await client.apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'forestall-feed-ipsum-deadbeef-0', namespace: NS, labels: { 'forestall.io/feed': 'ipsum', 'forestall.io/snapshot-generation': 'deadbeef' } }, binaryData: { 'indicators.jsonl.gz': 'AAAA' } } as never);
+    await client.apply({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: {
+        name: 'forestall-feed-ipsum-deadbeef-0',
+        namespace: NS,
+        labels: { 'forestall.io/feed': 'ipsum', 'forestall.io/snapshot-generation': 'deadbeef' },
+      },
+      binaryData: { 'indicators.jsonl.gz': 'AAAA' },
+    } as never);
     expect((await store.load('ipsum'))?.meta.digest).toBe(before?.meta.digest);
     const smaller = ipsum.slice(0, 1000);
     await store.save('ipsum', smaller, { syncedAt: '2026-08-23T01:00:00Z' });
@@ -63,11 +90,17 @@ describe('SnapshotStore on a real API server', () => {
 
   it('GIVEN a chunk deleted behind our back THEN load refuses with FST_SNAPSHOT_DAMAGED naming the problem', async () => {
     const chunk = (await sizes()).find((o) => o.name !== 'forestall-feed-ipsum')!;
-    await client.delete({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: chunk.name, namespace: NS } });
+    await client.delete({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: chunk.name, namespace: NS },
+    });
     const err = await store.load('ipsum').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ForestallError);
     expect((err as ForestallError).code).toBe('FST_SNAPSHOT_DAMAGED');
-    expect((err as Error).message).toBe('snapshot of ThreatFeed ipsum is damaged: chunk 0 of 1 is missing');
+    expect((err as Error).message).toBe(
+      'snapshot of ThreatFeed ipsum is damaged: chunk 0 of 1 is missing',
+    );
   });
 
   it('GIVEN a feed with no snapshot THEN load returns undefined, and delete removes every ConfigMap', async () => {

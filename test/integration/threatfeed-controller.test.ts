@@ -1,4 +1,10 @@
-import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  PatchStrategy,
+  setHeaderOptions,
+  type KubeConfig,
+} from '@kubernetes/client-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ThreatFeed } from '../../crds/index.js';
@@ -22,7 +28,13 @@ beforeAll(async () => {
   // An air-gapped feed: the controller reads it from this ConfigMap, no network at all.
   const core = kc.makeApiClient(CoreV1Api);
   await core.createNamespace({ body: { metadata: { name: 'forestall-system' } } });
-  await core.createNamespacedConfigMap({ namespace: 'forestall-system', body: { metadata: { name: 'small-feed' }, data: { 'feed.txt': '77.90.185.20\n2.57.122.53\n8.8.8.8\n' } } });
+  await core.createNamespacedConfigMap({
+    namespace: 'forestall-system',
+    body: {
+      metadata: { name: 'small-feed' },
+      data: { 'feed.txt': '77.90.185.20\n2.57.122.53\n8.8.8.8\n' },
+    },
+  });
   mgr = await startManager(kc, { resyncPeriodMs: RESYNC_MS });
 });
 afterAll(async () => {
@@ -31,13 +43,20 @@ afterAll(async () => {
 });
 
 const ref = { group: 'forestall.io', version: 'v1alpha1', plural: 'threatfeeds' };
-const read = async (name: string) => (await custom.getClusterCustomObject({ ...ref, name })) as ThreatFeed;
+const read = async (name: string) =>
+  (await custom.getClusterCustomObject({ ...ref, name })) as ThreatFeed;
 const ready = (f: ThreatFeed) => f.status?.conditions?.find((c) => c.type === 'Ready');
 
 function feed(name: string, spec: Partial<ThreatFeed['spec']> = {}) {
   return {
-    apiVersion: 'forestall.io/v1alpha1', kind: 'ThreatFeed', metadata: { name },
-    spec: { format: 'lines', source: { configMapRef: { name: 'small-feed', key: 'feed.txt' } }, ...spec },
+    apiVersion: 'forestall.io/v1alpha1',
+    kind: 'ThreatFeed',
+    metadata: { name },
+    spec: {
+      format: 'lines',
+      source: { configMapRef: { name: 'small-feed', key: 'feed.txt' } },
+      ...spec,
+    },
   };
 }
 
@@ -50,20 +69,44 @@ describe('ThreatFeed controller', () => {
     });
     expect(f.metadata.finalizers).toEqual(['forestall.io/finalizer']);
     expect(ready(f)).toMatchObject({ status: 'True', reason: 'Synced', observedGeneration: 1 });
-    expect(f.status).toMatchObject({ indicatorCount: 2, counts: { ipv4: 2 }, added: 2, removed: 0, dropped: { 'never-block:public-dns-v4': 1 }, rejected: 0 });
+    expect(f.status).toMatchObject({
+      indicatorCount: 2,
+      counts: { ipv4: 2 },
+      added: 2,
+      removed: 0,
+      dropped: { 'never-block:public-dns-v4': 1 },
+      rejected: 0,
+    });
     expect(f.status?.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
-    const snapshot = await kc.makeApiClient(CoreV1Api).listNamespacedConfigMap({ namespace: 'forestall-system', labelSelector: 'forestall.io/feed=ipsum' });
-    expect(snapshot.items.map((c) => c.metadata?.name).sort()).toEqual([expect.stringMatching(/^forestall-feed-ipsum$/), expect.stringMatching(/^forestall-feed-ipsum-[0-9a-f]{8}-0$/)]);
+    const snapshot = await kc.makeApiClient(CoreV1Api).listNamespacedConfigMap({
+      namespace: 'forestall-system',
+      labelSelector: 'forestall.io/feed=ipsum',
+    });
+    expect(snapshot.items.map((c) => c.metadata?.name).sort()).toEqual([
+      expect.stringMatching(/^forestall-feed-ipsum$/),
+      expect.stringMatching(/^forestall-feed-ipsum-[0-9a-f]{8}-0$/),
+    ]);
     const events = await eventually('an Event for ipsum', async () => {
-      const list = await kc.makeApiClient(CoreV1Api).listNamespacedEvent({ namespace: 'default', fieldSelector: 'involvedObject.name=ipsum' });
+      const list = await kc
+        .makeApiClient(CoreV1Api)
+        .listNamespacedEvent({ namespace: 'default', fieldSelector: 'involvedObject.name=ipsum' });
       return list.items.length > 0 && list.items;
     });
-    expect(events[0]).toMatchObject({ reason: 'Synced', type: 'Normal', involvedObject: { kind: 'ThreatFeed', name: 'ipsum' } });
-    expect(events[0]!.message).toMatch(/^2 indicators \(\+2 -0\) from ConfigMap forestall-system\/small-feed key feed.txt; 1 dropped by guardrails, 0 malformed$/);
+    expect(events[0]).toMatchObject({
+      reason: 'Synced',
+      type: 'Normal',
+      involvedObject: { kind: 'ThreatFeed', name: 'ipsum' },
+    });
+    expect(events[0]!.message).toMatch(
+      /^2 indicators \(\+2 -0\) from ConfigMap forestall-system\/small-feed key feed.txt; 1 dropped by guardrails, 0 malformed$/,
+    );
   });
 
   it('GIVEN the spec changes THEN status follows the new generation', async () => {
-    await custom.patchClusterCustomObject({ ...ref, name: 'ipsum', body: { spec: { suspend: true } } }, mergePatch());
+    await custom.patchClusterCustomObject(
+      { ...ref, name: 'ipsum', body: { spec: { suspend: true } } },
+      mergePatch(),
+    );
     const f = await eventually('generation 2 observed', async () => {
       const f = await read('ipsum');
       return f.status?.observedGeneration === 2 && f;
@@ -72,7 +115,14 @@ describe('ThreatFeed controller', () => {
   });
 
   it('GIVEN a confidence expression that does not compile THEN Ready is False naming the field', async () => {
-    await custom.patchClusterCustomObject({ ...ref, name: 'ipsum', body: { spec: { suspend: false, confidence: { expression: 'int(record.score * 10' } } } }, mergePatch());
+    await custom.patchClusterCustomObject(
+      {
+        ...ref,
+        name: 'ipsum',
+        body: { spec: { suspend: false, confidence: { expression: 'int(record.score * 10' } } },
+      },
+      mergePatch(),
+    );
     const f = await eventually('generation 3 observed', async () => {
       const f = await read('ipsum');
       return f.status?.observedGeneration === 3 && f;
@@ -92,7 +142,16 @@ describe('ThreatFeed controller', () => {
 
   it('GIVEN the ThreatFeed is deleted THEN its snapshot is deleted, the finalizer removed and the object gone', async () => {
     await custom.deleteClusterCustomObject({ ...ref, name: 'ipsum' });
-    await eventually('snapshot ConfigMaps deleted', async () => (await kc.makeApiClient(CoreV1Api).listNamespacedConfigMap({ namespace: 'forestall-system', labelSelector: 'forestall.io/feed=ipsum' })).items.length === 0);
+    await eventually(
+      'snapshot ConfigMaps deleted',
+      async () =>
+        (
+          await kc.makeApiClient(CoreV1Api).listNamespacedConfigMap({
+            namespace: 'forestall-system',
+            labelSelector: 'forestall.io/feed=ipsum',
+          })
+        ).items.length === 0,
+    );
     await eventually('ipsum to be gone', async () => {
       try {
         await read('ipsum');
@@ -105,21 +164,34 @@ describe('ThreatFeed controller', () => {
 
   it('GIVEN the API server restarts mid-watch THEN the controller reconnects and reconciles a feed created afterwards', async () => {
     await custom.createClusterCustomObject({ ...ref, body: feed('before-restart') });
-    await eventually('before-restart reconciled', async () => (await read('before-restart')).status?.observedGeneration === 1);
+    await eventually(
+      'before-restart reconciled',
+      async () => (await read('before-restart')).status?.observedGeneration === 1,
+    );
     const restartsBefore = await watchRestarts();
     await cp.restartApiServer();
     await custom.createClusterCustomObject({ ...ref, body: feed('after-restart') });
     // A sync that ran while the API server was down failed (its guardrail inputs could not
     // be read) and is retried with backoff: the feed ends up synced.
-    const f = await eventually('after-restart synced', async () => {
-      const f = await read('after-restart');
-      return f.status?.observedGeneration === 1 && ready(f)?.reason === 'Synced' && f;
-    }, 60_000);
+    const f = await eventually(
+      'after-restart synced',
+      async () => {
+        const f = await read('after-restart');
+        return f.status?.observedGeneration === 1 && ready(f)?.reason === 'Synced' && f;
+      },
+      60_000,
+    );
     expect(ready(f)?.status).toBe('True');
     expect(await watchRestarts()).toBeGreaterThan(restartsBefore);
     // The cache still knows the object from before the restart and keeps it converged.
-    await custom.patchClusterCustomObject({ ...ref, name: 'before-restart', body: { spec: { suspend: true } } }, mergePatch());
-    await eventually('before-restart generation 2', async () => (await read('before-restart')).status?.observedGeneration === 2);
+    await custom.patchClusterCustomObject(
+      { ...ref, name: 'before-restart', body: { spec: { suspend: true } } },
+      mergePatch(),
+    );
+    await eventually(
+      'before-restart generation 2',
+      async () => (await read('before-restart')).status?.observedGeneration === 2,
+    );
   });
 });
 

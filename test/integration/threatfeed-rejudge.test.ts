@@ -1,4 +1,10 @@
-import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  PatchStrategy,
+  setHeaderOptions,
+  type KubeConfig,
+} from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ThreatFeed } from '../../crds/index.js';
 import { ControlPlane } from '../harness/control-plane.js';
@@ -18,7 +24,8 @@ let kc: KubeConfig;
 let custom: CustomObjectsApi;
 let mgr: Awaited<ReturnType<typeof startManager>>;
 
-const read = async (name: string) => (await custom.getClusterCustomObject({ ...feeds, name })) as ThreatFeed;
+const read = async (name: string) =>
+  (await custom.getClusterCustomObject({ ...feeds, name })) as ThreatFeed;
 
 beforeAll(async () => {
   cp = await ControlPlane.start();
@@ -27,7 +34,11 @@ beforeAll(async () => {
   const core = kc.makeApiClient(CoreV1Api);
   await core.createNamespace({ body: { metadata: { name: NS } } });
   await core.createNamespacedConfigMap({
-    namespace: NS, body: { metadata: { name: 'domains' }, data: { 'feed.txt': 'git.corp-forge.example\nevil-c2.example\n' } },
+    namespace: NS,
+    body: {
+      metadata: { name: 'domains' },
+      data: { 'feed.txt': 'git.corp-forge.example\nevil-c2.example\n' },
+    },
   });
   mgr = await startManager(kc, { namespace: NS });
 });
@@ -38,36 +49,64 @@ afterAll(async () => {
 
 describe('GIVEN a synced feed holding a name no guardrail protects yet', () => {
   it('WHEN a policy starts naming that host as its forge THEN the snapshot is judged anew and the name leaves it, without a content change', async () => {
-    await custom.createClusterCustomObject({ ...feeds, body: {
-      apiVersion: 'forestall.io/v1alpha1', kind: 'ThreatFeed', metadata: { name: 'domains' },
-      // An hour: the re-judgement must not wait for the next refresh.
-      spec: { format: 'lines', refreshInterval: '1h', source: { configMapRef: { name: 'domains', key: 'feed.txt' } } },
-    } });
-    const first = await eventually('feed synced', async () => {
-      const f = await read('domains');
-      return f.status?.indicatorCount === 2 && f;
-    }, 60_000);
+    await custom.createClusterCustomObject({
+      ...feeds,
+      body: {
+        apiVersion: 'forestall.io/v1alpha1',
+        kind: 'ThreatFeed',
+        metadata: { name: 'domains' },
+        // An hour: the re-judgement must not wait for the next refresh.
+        spec: {
+          format: 'lines',
+          refreshInterval: '1h',
+          source: { configMapRef: { name: 'domains', key: 'feed.txt' } },
+        },
+      },
+    });
+    const first = await eventually(
+      'feed synced',
+      async () => {
+        const f = await read('domains');
+        return f.status?.indicatorCount === 2 && f;
+      },
+      60_000,
+    );
     const digestBefore = first.status!.digest;
 
-    await custom.createClusterCustomObject({ group: 'forestall.io', version: 'v1alpha1', plural: 'exposurepolicies', body: {
-      apiVersion: 'forestall.io/v1alpha1', kind: 'ExposurePolicy', metadata: { name: 'dns' },
-      spec: {
-        feeds: { names: ['domains'] }, mode: 'Audit', actions: [{ type: 'DNSBlock' }],
-        git: { url: 'https://git.corp-forge.example/platform/policy.git' },
+    await custom.createClusterCustomObject({
+      group: 'forestall.io',
+      version: 'v1alpha1',
+      plural: 'exposurepolicies',
+      body: {
+        apiVersion: 'forestall.io/v1alpha1',
+        kind: 'ExposurePolicy',
+        metadata: { name: 'dns' },
+        spec: {
+          feeds: { names: ['domains'] },
+          mode: 'Audit',
+          actions: [{ type: 'DNSBlock' }],
+          git: { url: 'https://git.corp-forge.example/platform/policy.git' },
+        },
       },
-    } });
+    });
     // The feed controller does not watch policies; a spec change stands in for the
     // periodic resync (default 10m), which would do the same.
     await custom.patchClusterCustomObject(
       { ...feeds, name: 'domains', body: { spec: { maxChangePercent: 60 } } },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     );
-    const after = await eventually('feed judged anew', async () => {
-      const f = await read('domains');
-      return f.status?.indicatorCount === 1 && f;
-    }, 60_000);
+    const after = await eventually(
+      'feed judged anew',
+      async () => {
+        const f = await read('domains');
+        return f.status?.indicatorCount === 1 && f;
+      },
+      60_000,
+    );
     expect(after.status?.dropped).toMatchObject({ infrastructure: 1 });
     expect(after.status?.digest).not.toBe(digestBefore);
-    expect(mgr.reconciler.snapshots.get('domains')?.indicators.map((i) => i.value)).toEqual(['evil-c2.example']);
+    expect(mgr.reconciler.snapshots.get('domains')?.indicators.map((i) => i.value)).toEqual([
+      'evil-c2.example',
+    ]);
   });
 });

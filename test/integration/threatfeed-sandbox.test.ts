@@ -1,10 +1,22 @@
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
-import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  PatchStrategy,
+  setHeaderOptions,
+  type KubeConfig,
+} from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ThreatFeed } from '../../crds/index.js';
 import { ControlPlane } from '../harness/control-plane.js';
 import { eventually } from '../harness/eventually.js';
-import { installLoopbackFence, IPSUM_PATH, startFeedServer, type FeedServer, type LoopbackFence } from '../harness/feed-server.js';
+import {
+  installLoopbackFence,
+  IPSUM_PATH,
+  startFeedServer,
+  type FeedServer,
+  type LoopbackFence,
+} from '../harness/feed-server.js';
 import { startManager } from '../harness/in-process-manager.js';
 
 // Issue 13, item 3: content must not stall or kill the controller. The manager runs in
@@ -25,18 +37,31 @@ let mgr: Awaited<ReturnType<typeof startManager>>;
 let loop: IntervalHistogram;
 
 const ref = { group: 'forestall.io', version: 'v1alpha1', plural: 'threatfeeds' };
-const read = async (name: string) => (await custom.getClusterCustomObject({ ...ref, name })) as ThreatFeed;
+const read = async (name: string) =>
+  (await custom.getClusterCustomObject({ ...ref, name })) as ThreatFeed;
 const cond = (f: ThreatFeed, type: string) => f.status?.conditions?.find((c) => c.type === type);
 const patchSpec = (name: string, spec: Record<string, unknown>) =>
-  custom.patchClusterCustomObject({ ...ref, name, body: { spec } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+  custom.patchClusterCustomObject(
+    { ...ref, name, body: { spec } },
+    setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+  );
 const create = (name: string, spec: Record<string, unknown>) =>
-  custom.createClusterCustomObject({ ...ref, body: { apiVersion: 'forestall.io/v1alpha1', kind: 'ThreatFeed', metadata: { name }, spec } });
+  custom.createClusterCustomObject({
+    ...ref,
+    body: { apiVersion: 'forestall.io/v1alpha1', kind: 'ThreatFeed', metadata: { name }, spec },
+  });
 
 async function degraded(name: string, generation: number): Promise<ThreatFeed> {
-  return eventually(`${name} Degraded at generation ${generation}`, async () => {
-    const f = await read(name);
-    return f.status?.observedGeneration === generation && cond(f, 'Degraded')?.status === 'True' && f;
-  }, 60_000);
+  return eventually(
+    `${name} Degraded at generation ${generation}`,
+    async () => {
+      const f = await read(name);
+      return (
+        f.status?.observedGeneration === generation && cond(f, 'Degraded')?.status === 'True' && f
+      );
+    },
+    60_000,
+  );
 }
 
 /** The longest event-loop stall since the last call, in ms. */
@@ -54,8 +79,18 @@ beforeAll(async () => {
   custom = kc.makeApiClient(CustomObjectsApi);
   core = kc.makeApiClient(CoreV1Api);
   await core.createNamespace({ body: { metadata: { name: NS } } });
-  await core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'small' }, data: { 'feed.txt': '77.90.185.20\n2.57.122.53\n45.154.244.193\n' } } });
-  mgr = await startManager(kc, { fetchAllow: ['127.0.0.1'], feedTimeoutMs: 30_000, feeds: { workerHeapMb: HEAP_MB, syncDeadlineMs: DEADLINE_MS } });
+  await core.createNamespacedConfigMap({
+    namespace: NS,
+    body: {
+      metadata: { name: 'small' },
+      data: { 'feed.txt': '77.90.185.20\n2.57.122.53\n45.154.244.193\n' },
+    },
+  });
+  mgr = await startManager(kc, {
+    fetchAllow: ['127.0.0.1'],
+    feedTimeoutMs: 30_000,
+    feeds: { workerHeapMb: HEAP_MB, syncDeadlineMs: DEADLINE_MS },
+  });
   loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
 });
@@ -71,24 +106,41 @@ afterAll(async () => {
 
 describe('ThreatFeed ingestion in a bounded sandbox', () => {
   it('GIVEN a synced feed whose next body needs more than the worker heap THEN Degraded names the limit, the snapshot stays, and the loop kept answering', async () => {
-    await create('bounded', { format: 'lines', source: { configMapRef: { name: 'small', key: 'feed.txt' } } });
-    const good = await eventually('bounded synced', async () => {
-      const f = await read('bounded');
-      return f.status?.indicatorCount === 3 && f;
-    }, 60_000);
+    await create('bounded', {
+      format: 'lines',
+      source: { configMapRef: { name: 'small', key: 'feed.txt' } },
+    });
+    const good = await eventually(
+      'bounded synced',
+      async () => {
+        const f = await read('bounded');
+        return f.status?.indicatorCount === 3 && f;
+      },
+      60_000,
+    );
     longestStall();
     await patchSpec('bounded', {
-      source: { configMapRef: null, http: { url: `${server.url}/feeds/${IPSUM_PATH}` } }, parser: { scoreColumn: 1 }, refreshInterval: '1h',
+      source: { configMapRef: null, http: { url: `${server.url}/feeds/${IPSUM_PATH}` } },
+      parser: { scoreColumn: 1 },
+      refreshInterval: '1h',
     });
     const f = await degraded('bounded', good.metadata.generation! + 1);
     const stall = longestStall();
     expect(cond(f, 'Degraded')).toMatchObject({ reason: 'WorkerMemoryExceeded' });
-    expect(cond(f, 'Degraded')!.message).toMatch(`more than the ingestion worker's ${HEAP_MB} MiB heap (--feed-worker-heap)`);
+    expect(cond(f, 'Degraded')!.message).toMatch(
+      `more than the ingestion worker's ${HEAP_MB} MiB heap (--feed-worker-heap)`,
+    );
     expect(cond(f, 'Ready')).toMatchObject({ status: 'True', reason: 'Synced' });
     expect(cond(f, 'Ready')!.message).toMatch(/last-known-good snapshot of 3 indicators/);
     expect(f.status).toMatchObject({ indicatorCount: 3, digest: good.status!.digest });
-    expect(mgr.reconciler.snapshots.get('bounded')?.indicators.map((i) => i.value)).toEqual(['2.57.122.53', '45.154.244.193', '77.90.185.20']);
-    console.log(`longest event-loop stall while the worker ran out of heap: ${Math.round(stall)} ms`);
+    expect(mgr.reconciler.snapshots.get('bounded')?.indicators.map((i) => i.value)).toEqual([
+      '2.57.122.53',
+      '45.154.244.193',
+      '77.90.185.20',
+    ]);
+    console.log(
+      `longest event-loop stall while the worker ran out of heap: ${Math.round(stall)} ms`,
+    );
     expect(stall).toBeLessThan(2_000);
   });
 
@@ -97,37 +149,67 @@ describe('ThreatFeed ingestion in a bounded sandbox', () => {
     await patchSpec('bounded', { source: { http: { url: `${server.url}/fault/slow` } } });
     const f = await degraded('bounded', before.metadata.generation! + 1);
     expect(cond(f, 'Degraded')).toMatchObject({ reason: 'SyncDeadlineExceeded' });
-    expect(cond(f, 'Degraded')!.message).toMatch(`passed its deadline of ${DEADLINE_MS / 1000}s (--feed-sync-deadline)`);
+    expect(cond(f, 'Degraded')!.message).toMatch(
+      `passed its deadline of ${DEADLINE_MS / 1000}s (--feed-sync-deadline)`,
+    );
     expect(f.status).toMatchObject({ indicatorCount: 3, digest: before.status!.digest });
   });
 
   it('GIVEN the ReDoS confidence expression THEN the feed is refused with the field path, and the event loop never stalls', async () => {
-    await core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'aaa' }, data: { 'feed.txt': `${'a'.repeat(40)}b.example\n` } } });
+    await core.createNamespacedConfigMap({
+      namespace: NS,
+      body: { metadata: { name: 'aaa' }, data: { 'feed.txt': `${'a'.repeat(40)}b.example\n` } },
+    });
     longestStall();
     await create('redos', {
-      format: 'lines', source: { configMapRef: { name: 'aaa', key: 'feed.txt' } },
+      format: 'lines',
+      source: { configMapRef: { name: 'aaa', key: 'feed.txt' } },
       confidence: { expression: "record.value.matches('^(a+)+$') ? 100 : 50" },
     });
-    const f = await eventually('redos refused', async () => {
-      const f = await read('redos');
-      return cond(f, 'Ready')?.reason === 'InvalidSpec' && f;
-    }, 60_000);
+    const f = await eventually(
+      'redos refused',
+      async () => {
+        const f = await read('redos');
+        return cond(f, 'Ready')?.reason === 'InvalidSpec' && f;
+      },
+      60_000,
+    );
     expect(cond(f, 'Ready')).toMatchObject({ status: 'False' });
-    expect(cond(f, 'Ready')!.message).toMatch(/^spec\.confidence\.expression: matches\(\): nested quantifiers are not allowed in regular expressions/);
+    expect(cond(f, 'Ready')!.message).toMatch(
+      /^spec\.confidence\.expression: matches\(\): nested quantifiers are not allowed in regular expressions/,
+    );
     const stall = longestStall();
     console.log(`longest event-loop stall around the ReDoS feed: ${Math.round(stall)} ms`);
     expect(stall).toBeLessThan(2_000);
   });
 
   it('GIVEN refreshInterval 1ms THEN the API server refuses it; 30s is refused for http, 1s allowed for a ConfigMap', async () => {
-    const refused = (name: string, refreshInterval: string) => create(name, { format: 'lines', refreshInterval, source: { http: { url: 'https://feeds.example/x' } } })
-      .then(() => 'created', (err: { code?: number; body?: string }) => `${err.code}: ${err.body}`);
-    for (const [name, interval] of [['every-ms', '1ms'], ['every-30s', '30s']] as const) {
+    const refused = (name: string, refreshInterval: string) =>
+      create(name, {
+        format: 'lines',
+        refreshInterval,
+        source: { http: { url: 'https://feeds.example/x' } },
+      }).then(
+        () => 'created',
+        (err: { code?: number; body?: string }) => `${err.code}: ${err.body}`,
+      );
+    for (const [name, interval] of [
+      ['every-ms', '1ms'],
+      ['every-30s', '30s'],
+    ] as const) {
       const answer = await refused(name, interval);
       expect(answer).toMatch(/^422: /);
       expect(answer).toContain('spec.refreshInterval: Invalid value');
-      expect(answer).toContain('refreshInterval must be at least 1m for http and taxii sources, 1s for configMapRef');
+      expect(answer).toContain(
+        'refreshInterval must be at least 1m for http and taxii sources, 1s for configMapRef',
+      );
     }
-    await expect(create('every-second', { format: 'lines', refreshInterval: '1s', source: { configMapRef: { name: 'small', key: 'feed.txt' } } })).resolves.toBeDefined();
+    await expect(
+      create('every-second', {
+        format: 'lines',
+        refreshInterval: '1s',
+        source: { configMapRef: { name: 'small', key: 'feed.txt' } },
+      }),
+    ).resolves.toBeDefined();
   });
 });

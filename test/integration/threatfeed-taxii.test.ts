@@ -1,4 +1,10 @@
-import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  PatchStrategy,
+  setHeaderOptions,
+  type KubeConfig,
+} from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ThreatFeed } from '../../crds/index.js';
 import { ControlPlane } from '../harness/control-plane.js';
@@ -26,7 +32,15 @@ beforeAll(async () => {
   kc = cp.kubeConfig();
   const core = kc.makeApiClient(CoreV1Api);
   await core.createNamespace({ body: { metadata: { name: NS } } });
-  await core.createNamespacedSecret({ namespace: NS, body: credentialSecret('taxii-creds', NS, { username: taxii.user.username, password: taxii.user.password }, [hostOf(taxii.apiRoot)]) });
+  await core.createNamespacedSecret({
+    namespace: NS,
+    body: credentialSecret(
+      'taxii-creds',
+      NS,
+      { username: taxii.user.username, password: taxii.user.password },
+      [hostOf(taxii.apiRoot)],
+    ),
+  });
   mgr = await startManager(kc, { fetchAllow: ['127.0.0.1'], feedTimeoutMs: 10_000 });
 });
 
@@ -38,58 +52,139 @@ afterAll(async () => {
   fence?.uninstall();
 });
 
-const read = async (name: string) => (await kc.makeApiClient(CustomObjectsApi).getClusterCustomObject({ ...ref, name })) as ThreatFeed;
+const read = async (name: string) =>
+  (await kc.makeApiClient(CustomObjectsApi).getClusterCustomObject({ ...ref, name })) as ThreatFeed;
 
 describe('ThreatFeed on TAXII 2.1', () => {
   it('GIVEN a collection of STIX examples THEN the feed syncs them through the STIX parser', async () => {
-    await kc.makeApiClient(CustomObjectsApi).createClusterCustomObject({ ...ref, body: {
-      apiVersion: 'forestall.io/v1alpha1', kind: 'ThreatFeed', metadata: { name: 'taxii' },
-      spec: { format: 'stix', source: { taxii: { apiRoot: taxii.apiRoot, collection: taxii.collectionId, authSecretRef: { name: 'taxii-creds' }, pageSize: 2 } }, refreshInterval: '1m' },
-    } });
-    const f = await eventually('taxii synced', async () => {
-      const f = await read('taxii');
-      return f.status?.indicatorCount !== undefined && f;
-    }, 60_000);
+    await kc.makeApiClient(CustomObjectsApi).createClusterCustomObject({
+      ...ref,
+      body: {
+        apiVersion: 'forestall.io/v1alpha1',
+        kind: 'ThreatFeed',
+        metadata: { name: 'taxii' },
+        spec: {
+          format: 'stix',
+          source: {
+            taxii: {
+              apiRoot: taxii.apiRoot,
+              collection: taxii.collectionId,
+              authSecretRef: { name: 'taxii-creds' },
+              pageSize: 2,
+            },
+          },
+          refreshInterval: '1m',
+        },
+      },
+    });
+    const f = await eventually(
+      'taxii synced',
+      async () => {
+        const f = await read('taxii');
+        return f.status?.indicatorCount !== undefined && f;
+      },
+      60_000,
+    );
     // The examples hold three indicators for one address, 10.0.0.0 (inside this
     // cluster's own service range, so refused once as 'cluster'), one SHA-256 file
     // hash, and two email-message patterns that cannot be enforced (rejected).
-    expect(f.status).toMatchObject({ indicatorCount: 1, counts: { hash: 1 }, dropped: { cluster: 1 }, rejected: 2 });
-    expect(f.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'True', reason: 'Synced' });
+    expect(f.status).toMatchObject({
+      indicatorCount: 1,
+      counts: { hash: 1 },
+      dropped: { cluster: 1 },
+      rejected: 2,
+    });
+    expect(f.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({
+      status: 'True',
+      reason: 'Synced',
+    });
     expect(mgr.reconciler.snapshots.get('taxii')?.indicators[0]).toMatchObject({
-      type: 'hash', value: 'sha256:ef537f25c895bfa782526529a9b63d97aa631564d5d789c2b765448c8635fb6c',
+      type: 'hash',
+      value: 'sha256:ef537f25c895bfa782526529a9b63d97aa631564d5d789c2b765448c8635fb6c',
     });
   });
 
   it('GIVEN a producer adds an indicator to the collection THEN the next sync adds it', async () => {
     const before = await read('taxii');
-    await taxii.addObjects([{
-      type: 'indicator', spec_version: '2.1', id: 'indicator--0c7d2c47-8a2f-4b7e-9d3b-4f1f6a2e9b11',
-      created: '2026-08-22T01:00:00.000Z', modified: '2026-08-22T01:00:00.000Z',
-      name: 'C2 server', pattern: "[ipv4-addr:value = '77.90.185.20']", pattern_type: 'stix', valid_from: '2026-08-22T01:00:00Z',
-      indicator_types: ['malicious-activity'], confidence: 85,
-    }]);
+    await taxii.addObjects([
+      {
+        type: 'indicator',
+        spec_version: '2.1',
+        id: 'indicator--0c7d2c47-8a2f-4b7e-9d3b-4f1f6a2e9b11',
+        created: '2026-08-22T01:00:00.000Z',
+        modified: '2026-08-22T01:00:00.000Z',
+        name: 'C2 server',
+        pattern: "[ipv4-addr:value = '77.90.185.20']",
+        pattern_type: 'stix',
+        valid_from: '2026-08-22T01:00:00Z',
+        indicator_types: ['malicious-activity'],
+        confidence: 85,
+      },
+    ]);
     // A taxii feed refreshes at most once a minute (the CRD's minimum); a spec change syncs at once.
-    await kc.makeApiClient(CustomObjectsApi).patchClusterCustomObject({ ...ref, name: 'taxii', body: { spec: { maxChangePercent: 100 } } },
-      setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
-    const f = await eventually('the new indicator synced', async () => {
-      const f = await read('taxii');
-      return f.status!.digest !== before.status!.digest && f;
-    }, 60_000);
-    expect(f.status).toMatchObject({ indicatorCount: 2, counts: { hash: 1, ipv4: 1 }, added: 1, removed: 0 });
-    expect(mgr.reconciler.snapshots.get('taxii')?.indicators.find((i) => i.type === 'ipv4')).toMatchObject({ value: '77.90.185.20', confidence: 85 });
+    await kc
+      .makeApiClient(CustomObjectsApi)
+      .patchClusterCustomObject(
+        { ...ref, name: 'taxii', body: { spec: { maxChangePercent: 100 } } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+    const f = await eventually(
+      'the new indicator synced',
+      async () => {
+        const f = await read('taxii');
+        return f.status!.digest !== before.status!.digest && f;
+      },
+      60_000,
+    );
+    expect(f.status).toMatchObject({
+      indicatorCount: 2,
+      counts: { hash: 1, ipv4: 1 },
+      added: 1,
+      removed: 0,
+    });
+    expect(
+      mgr.reconciler.snapshots.get('taxii')?.indicators.find((i) => i.type === 'ipv4'),
+    ).toMatchObject({ value: '77.90.185.20', confidence: 85 });
   });
 
   it('GIVEN credentials in a Secret that does not exist THEN the feed is not Ready and Degraded names the Secret', async () => {
-    await kc.makeApiClient(CustomObjectsApi).createClusterCustomObject({ ...ref, body: {
-      apiVersion: 'forestall.io/v1alpha1', kind: 'ThreatFeed', metadata: { name: 'no-secret' },
-      spec: { format: 'stix', source: { taxii: { apiRoot: taxii.apiRoot, collection: taxii.collectionId, authSecretRef: { name: 'missing-creds' } } } },
-    } });
-    const f = await eventually('the failure reported', async () => {
-      const f = await read('no-secret');
-      return f.status?.lastError !== undefined && f;
-    }, 30_000);
-    expect(f.status?.lastError).toBe('Secret forestall-system/missing-creds (spec.source.taxii.authSecretRef) does not exist');
-    expect(f.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'FetchFailed' });
-    expect(f.status?.conditions?.find((c) => c.type === 'Degraded')).toMatchObject({ status: 'True', message: 'Secret forestall-system/missing-creds (spec.source.taxii.authSecretRef) does not exist' });
+    await kc.makeApiClient(CustomObjectsApi).createClusterCustomObject({
+      ...ref,
+      body: {
+        apiVersion: 'forestall.io/v1alpha1',
+        kind: 'ThreatFeed',
+        metadata: { name: 'no-secret' },
+        spec: {
+          format: 'stix',
+          source: {
+            taxii: {
+              apiRoot: taxii.apiRoot,
+              collection: taxii.collectionId,
+              authSecretRef: { name: 'missing-creds' },
+            },
+          },
+        },
+      },
+    });
+    const f = await eventually(
+      'the failure reported',
+      async () => {
+        const f = await read('no-secret');
+        return f.status?.lastError !== undefined && f;
+      },
+      30_000,
+    );
+    expect(f.status?.lastError).toBe(
+      'Secret forestall-system/missing-creds (spec.source.taxii.authSecretRef) does not exist',
+    );
+    expect(f.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({
+      status: 'False',
+      reason: 'FetchFailed',
+    });
+    expect(f.status?.conditions?.find((c) => c.type === 'Degraded')).toMatchObject({
+      status: 'True',
+      message:
+        'Secret forestall-system/missing-creds (spec.source.taxii.authSecretRef) does not exist',
+    });
   });
 });

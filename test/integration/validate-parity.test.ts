@@ -21,46 +21,114 @@ const group = 'forestall.io';
 const version = 'v1alpha1';
 
 /** The unknown fields the API server names when it refuses `body` under strict field validation. */
-async function serverUnknownFields(plural: string, body: Record<string, unknown>): Promise<string[]> {
+async function serverUnknownFields(
+  plural: string,
+  body: Record<string, unknown>,
+): Promise<string[]> {
   try {
-    await custom.createClusterCustomObject({ group, version, plural, body, fieldValidation: 'Strict' });
+    await custom.createClusterCustomObject({
+      group,
+      version,
+      plural,
+      body,
+      fieldValidation: 'Strict',
+    });
   } catch (err) {
-    const message = (JSON.parse((err as { body?: string }).body ?? '{}') as { message?: string }).message ?? '';
+    const message =
+      (JSON.parse((err as { body?: string }).body ?? '{}') as { message?: string }).message ?? '';
     return [...message.matchAll(/unknown field "([^"]+)"/g)].map((m) => m[1]!).sort();
   }
-  await custom.deleteClusterCustomObject({ group, version, plural, name: (body.metadata as { name: string }).name });
+  await custom.deleteClusterCustomObject({
+    group,
+    version,
+    plural,
+    name: (body.metadata as { name: string }).name,
+  });
   return [];
 }
 
 function offlineUnknownFields(body: Record<string, unknown>): string[] {
   const result = validateObject(structuredClone(body));
-  return result.ok ? [] : result.issues.filter((i) => i.message.startsWith('unknown field')).map((i) => i.path).sort();
+  return result.ok
+    ? []
+    : result.issues
+        .filter((i) => i.message.startsWith('unknown field'))
+        .map((i) => i.path)
+        .sort();
 }
 
 const cases: [string, string, Record<string, unknown>][] = [
-  ['matchh in a policy spec', 'exposurepolicies', {
-    apiVersion: `${group}/${version}`, kind: 'ExposurePolicy', metadata: { name: 'typo-match' },
-    spec: { feeds: { names: ['ips'] }, matchh: "indicator.type == 'ipv4'", actions: [{ type: 'EgressDeny' }] },
-  }],
-  ['unknown fields at every depth, with params that take any key', 'exposurepolicies', {
-    apiVersion: `${group}/${version}`, kind: 'ExposurePolicy', metadata: { name: 'deep', lables: { a: 'b' } },
-    spec: {
-      feeds: { names: ['ips'], nmaes: ['x'] }, scope: { namespaceSelector: { matchLabel: { a: 'b' } } },
-      actions: [{ type: 'EgressDeny', params: { anything: { goes: 1 } } }, { type: 'DNSBlock', conector: 'dns:rpz' }],
+  [
+    'matchh in a policy spec',
+    'exposurepolicies',
+    {
+      apiVersion: `${group}/${version}`,
+      kind: 'ExposurePolicy',
+      metadata: { name: 'typo-match' },
+      spec: {
+        feeds: { names: ['ips'] },
+        matchh: "indicator.type == 'ipv4'",
+        actions: [{ type: 'EgressDeny' }],
+      },
     },
-  }],
-  ['a typo in a ThreatFeed source', 'threatfeeds', {
-    apiVersion: `${group}/${version}`, kind: 'ThreatFeed', metadata: { name: 'typo-feed' },
-    spec: { format: 'lines', source: { http: { url: 'https://feeds.example.org/x', headerSecretRef: { name: 's' } } }, confidense: { default: 10 } },
-  }],
-  ['a hand-written action', 'preemptiveactions', {
-    apiVersion: `${group}/${version}`, kind: 'PreemptiveAction', metadata: { name: 'typo-action' },
-    spec: { type: 'EgressDeny', layer: 'network', indicators: { count: 1, valuez: ['1.2.3.4'] }, params: { free: true }, approval: { requird: false } },
-  }],
-  ['a valid object', 'threatfeeds', {
-    apiVersion: `${group}/${version}`, kind: 'ThreatFeed', metadata: { name: 'fine', labels: { a: 'b' } },
-    spec: { format: 'lines', source: { http: { url: 'https://feeds.example.org/x' } } },
-  }],
+  ],
+  [
+    'unknown fields at every depth, with params that take any key',
+    'exposurepolicies',
+    {
+      apiVersion: `${group}/${version}`,
+      kind: 'ExposurePolicy',
+      metadata: { name: 'deep', lables: { a: 'b' } },
+      spec: {
+        feeds: { names: ['ips'], nmaes: ['x'] },
+        scope: { namespaceSelector: { matchLabel: { a: 'b' } } },
+        actions: [
+          { type: 'EgressDeny', params: { anything: { goes: 1 } } },
+          { type: 'DNSBlock', conector: 'dns:rpz' },
+        ],
+      },
+    },
+  ],
+  [
+    'a typo in a ThreatFeed source',
+    'threatfeeds',
+    {
+      apiVersion: `${group}/${version}`,
+      kind: 'ThreatFeed',
+      metadata: { name: 'typo-feed' },
+      spec: {
+        format: 'lines',
+        source: { http: { url: 'https://feeds.example.org/x', headerSecretRef: { name: 's' } } },
+        confidense: { default: 10 },
+      },
+    },
+  ],
+  [
+    'a hand-written action',
+    'preemptiveactions',
+    {
+      apiVersion: `${group}/${version}`,
+      kind: 'PreemptiveAction',
+      metadata: { name: 'typo-action' },
+      spec: {
+        type: 'EgressDeny',
+        layer: 'network',
+        indicators: { count: 1, valuez: ['1.2.3.4'] },
+        params: { free: true },
+        approval: { requird: false },
+      },
+    },
+  ],
+  [
+    'a valid object',
+    'threatfeeds',
+    {
+      apiVersion: `${group}/${version}`,
+      kind: 'ThreatFeed',
+      metadata: { name: 'fine', labels: { a: 'b' } },
+      spec: { format: 'lines', source: { http: { url: 'https://feeds.example.org/x' } } },
+    },
+  ],
 ];
 
 describe('unknown fields: the offline validator and the API server under strict field validation', () => {
@@ -70,7 +138,17 @@ describe('unknown fields: the offline validator and the API server under strict 
   });
 
   it('GIVEN the cases THEN the API server did find unknown fields in all but the valid one, so the comparison is not vacuous', async () => {
-    const found = await Promise.all(cases.map(([, plural, body]) => serverUnknownFields(plural, { ...body, metadata: { ...(body.metadata as object), name: `again-${(body.metadata as { name: string }).name}` } })));
+    const found = await Promise.all(
+      cases.map(([, plural, body]) =>
+        serverUnknownFields(plural, {
+          ...body,
+          metadata: {
+            ...(body.metadata as object),
+            name: `again-${(body.metadata as { name: string }).name}`,
+          },
+        }),
+      ),
+    );
     expect(found.map((fields) => fields.length > 0)).toEqual([true, true, true, true, false]);
     expect(found[0]).toEqual(['spec.matchh']);
   });

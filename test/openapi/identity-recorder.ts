@@ -12,7 +12,12 @@
  * client (connectors/identity/http.ts) does.
  */
 import type { HttpAnswer, HttpCall, IdentityHttp } from '../../connectors/identity/types.js';
-import { contractFor, type ContractOptions, type ContractRequest, type OpenApiDescription } from './request-contract.js';
+import {
+  contractFor,
+  type ContractOptions,
+  type ContractRequest,
+  type OpenApiDescription,
+} from './request-contract.js';
 import { checkResponse } from './response-contract.js';
 
 export interface CannedAnswer {
@@ -43,21 +48,34 @@ export interface RecordingHttp extends IdentityHttp {
   readonly problems: string[];
 }
 
-export function recordingHttp(description: ProviderDescription, answer: (call: HttpCall) => CannedAnswer): RecordingHttp {
+export function recordingHttp(
+  description: ProviderDescription,
+  answer: (call: HttpCall) => CannedAnswer,
+): RecordingHttp {
   const calls: Recorded[] = [];
   const problems: string[] = [];
   const contract = contractFor(description.doc, description.options);
   return {
     calls,
     problems,
-    async send<T>(call: HttpCall, options: { accept?: readonly number[] } = {}): Promise<HttpAnswer<T>> {
+    async send<T>(
+      call: HttpCall,
+      options: { accept?: readonly number[] } = {},
+    ): Promise<HttpAnswer<T>> {
       const inspection = contract.inspect(description.toRequest(call));
       problems.push(...inspection.problems);
       calls.push({ call, accept: options.accept ?? [], operationId: inspection.operationId });
       const canned = answer(call);
       const status = canned.status ?? 200;
       if (status >= 200 && status < 300 && inspection.template !== undefined) {
-        problems.push(...checkResponse(description.doc, { method: call.method, template: inspection.template, status }, canned.body, { partial: description.partialResponses }));
+        problems.push(
+          ...checkResponse(
+            description.doc,
+            { method: call.method, template: inspection.template, status },
+            canned.body,
+            { partial: description.partialResponses },
+          ),
+        );
       }
       if ((status < 200 || status >= 300) && !(options.accept ?? []).includes(status)) {
         throw new Error(`${call.method} ${call.path}: HTTP ${status} (not accepted by the caller)`);

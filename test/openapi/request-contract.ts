@@ -108,24 +108,48 @@ const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'tr
 const FAIL = 'x-contract-fail';
 /** Validation keywords passed to ajv as they are; every other keyword is dropped. */
 const PLAIN_KEYWORDS = new Set([
-  'enum', 'const', 'format', 'pattern', 'minimum', 'maximum', 'multipleOf', 'minLength', 'maxLength',
-  'minItems', 'maxItems', 'uniqueItems', 'minProperties', 'maxProperties',
+  'enum',
+  'const',
+  'format',
+  'pattern',
+  'minimum',
+  'maximum',
+  'multipleOf',
+  'minLength',
+  'maxLength',
+  'minItems',
+  'maxItems',
+  'uniqueItems',
+  'minProperties',
+  'maxProperties',
 ]);
 
-const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObject = (v: unknown): v is JsonObject =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Problems with the request, as sentences; empty when the description accepts it in every respect checked. */
-export function checkRequest(doc: OpenApiDescription, request: ContractRequest, options: ContractOptions = {}): string[] {
+export function checkRequest(
+  doc: OpenApiDescription,
+  request: ContractRequest,
+  options: ContractOptions = {},
+): string[] {
   return contractFor(doc, options).check(request);
 }
 
 const contracts = new WeakMap<OpenApiDescription, Map<string, RequestContract>>();
 
 /** The (cached) compiled contract for a description and options. */
-export function contractFor(doc: OpenApiDescription, options: ContractOptions = {}): RequestContract {
+export function contractFor(
+  doc: OpenApiDescription,
+  options: ContractOptions = {},
+): RequestContract {
   let byOptions = contracts.get(doc);
   if (!byOptions) contracts.set(doc, (byOptions = new Map()));
-  const key = JSON.stringify([options.relativePath ?? false, options.odataNamespace ?? '', options.partialPatch ?? true]);
+  const key = JSON.stringify([
+    options.relativePath ?? false,
+    options.odataNamespace ?? '',
+    options.partialPatch ?? true,
+  ]);
   let contract = byOptions.get(key);
   if (!contract) byOptions.set(key, (contract = new RequestContract(doc, options)));
   return contract;
@@ -189,7 +213,9 @@ export class RequestContract {
     this.options = options;
     this.swagger2 = doc.swagger === '2.0';
     if (!this.swagger2 && !(typeof doc.openapi === 'string' && doc.openapi.startsWith('3.0'))) {
-      throw new Error(`not an OpenAPI 3.0 or Swagger 2.0 description (openapi: ${JSON.stringify(doc.openapi ?? doc.swagger)})`);
+      throw new Error(
+        `not an OpenAPI 3.0 or Swagger 2.0 description (openapi: ${JSON.stringify(doc.openapi ?? doc.swagger)})`,
+      );
     }
     this.schemas = new SchemaTranslator(doc, this.swagger2);
     this.bodySpace = new SchemaSpace(this.schemas, false);
@@ -201,17 +227,28 @@ export class RequestContract {
       const q = key.indexOf('?');
       const pathPart = q < 0 ? key : key.slice(0, q);
       const fixedQuery = q < 0 ? [] : [...new URLSearchParams(key.slice(q + 1))];
-      const segments = pathPart.split('/').slice(1).map((s) => this.segment(s));
+      const segments = pathPart
+        .split('/')
+        .slice(1)
+        .map((s) => this.segment(s));
       const shared = this.parameterList(item.parameters);
       for (const method of METHODS) {
         const op = item[method];
         if (!isObject(op)) continue;
         const own = this.parameterList(op.parameters);
-        const params = [...shared.filter((p) => !own.some((o) => o.name === p.name && o.in === p.in)), ...own];
+        const params = [
+          ...shared.filter((p) => !own.some((o) => o.name === p.name && o.in === p.in)),
+          ...own,
+        ];
         const operationId = typeof op.operationId === 'string' ? op.operationId : undefined;
         const label = `${operationId ? `${operationId} (` : ''}${method.toUpperCase()} ${key}${operationId ? ')' : ''}`;
         this.operations.push({
-          method, template: key, operationId, label, segments, fixedQuery,
+          method,
+          template: key,
+          operationId,
+          label,
+          segments,
+          fixedQuery,
           params: params.filter((p) => p.in !== 'body' && p.in !== 'formData'),
           body: this.bodySpec(op, [...shared, ...own]),
         });
@@ -250,28 +287,45 @@ export class RequestContract {
 
     let path = rawPath;
     if (!this.options.relativePath) {
-      const base = this.basePaths.find((b) => b === '' || rawPath === b || rawPath.startsWith(`${b}/`));
+      const base = this.basePaths.find(
+        (b) => b === '' || rawPath === b || rawPath.startsWith(`${b}/`),
+      );
       if (base === undefined) {
         report(`the path is not below the description's base path ${this.basePaths.join(' or ')}`);
         return { problems };
       }
       path = rawPath.slice(base.length) || '/';
     }
-    const segments = path.split('/').slice(1).map((s) => {
-      try { return decodeURIComponent(s); } catch { return s; }
-    });
+    const segments = path
+      .split('/')
+      .slice(1)
+      .map((s) => {
+        try {
+          return decodeURIComponent(s);
+        } catch {
+          return s;
+        }
+      });
 
-    const matches = this.operations.map((op) => this.match(op, segments, query)).filter((m): m is Match => m !== undefined);
+    const matches = this.operations
+      .map((op) => this.match(op, segments, query))
+      .filter((m): m is Match => m !== undefined);
     matches.sort((a, b) => compareScores(b.score, a.score));
     const match = matches.find((m) => m.op.method === method);
     if (!match) {
       if (matches.length === 0) {
         const near = this.nearest(segments);
-        report(`no path in the description matches ${path}${near.length ? `; nearest: ${near.join(', ')}` : ''}`);
+        report(
+          `no path in the description matches ${path}${near.length ? `; nearest: ${near.join(', ')}` : ''}`,
+        );
       } else {
         const template = matches[0]!.op.template;
-        const allowed = matches.filter((m) => m.op.template === template).map((m) => m.op.method.toUpperCase());
-        report(`${template} has no ${request.method.toUpperCase()} operation in the description (it has: ${allowed.join(', ')})`);
+        const allowed = matches
+          .filter((m) => m.op.template === template)
+          .map((m) => m.op.method.toUpperCase());
+        report(
+          `${template} has no ${request.method.toUpperCase()} operation in the description (it has: ${allowed.join(', ')})`,
+        );
       }
       return { problems };
     }
@@ -281,7 +335,8 @@ export class RequestContract {
     for (const p of op.params) {
       if (p.in === 'path') {
         const value = pathParams[p.name];
-        if (value === undefined) report(`path parameter ${p.name} of ${op.label} is not in the path template`);
+        if (value === undefined)
+          report(`path parameter ${p.name} of ${op.label} is not in the path template`);
         else this.checkParam(op, p, [value], report);
       } else if (p.in === 'query') {
         const values = query.get(p.name);
@@ -290,8 +345,12 @@ export class RequestContract {
         } else this.checkParam(op, p, values, report);
       }
     }
-    const knownQuery = new Set([...op.params.filter((p) => p.in === 'query').map((p) => p.name), ...op.fixedQuery.map(([k]) => k)]);
-    for (const name of query.keys()) if (!knownQuery.has(name)) report(`query parameter ${name} is not described for ${op.label}`);
+    const knownQuery = new Set([
+      ...op.params.filter((p) => p.in === 'query').map((p) => p.name),
+      ...op.fixedQuery.map(([k]) => k),
+    ]);
+    for (const name of query.keys())
+      if (!knownQuery.has(name)) report(`query parameter ${name} is not described for ${op.label}`);
 
     // Body.
     if (request.body === undefined) {
@@ -299,16 +358,23 @@ export class RequestContract {
     } else if (!op.body) {
       report(`${op.label} takes no request body, but one was sent`);
     } else {
-      const contentType = (request.contentType ?? 'application/json').split(';')[0]!.trim().toLowerCase();
+      const contentType = (request.contentType ?? 'application/json')
+        .split(';')[0]!
+        .trim()
+        .toLowerCase();
       const mediaType = findMediaType(op.body.media, contentType);
       if (mediaType === undefined) {
-        report(`${op.label} does not take ${contentType} (it takes: ${[...op.body.media.keys()].join(', ') || 'nothing described'})`);
+        report(
+          `${op.label} does not take ${contentType} (it takes: ${[...op.body.media.keys()].join(', ') || 'nothing described'})`,
+        );
       } else if (isJsonMediaType(contentType) && op.body.media.get(mediaType) !== undefined) {
-        const mode: Mode = method === 'patch' && this.options.partialPatch !== false ? 'partial' : 'full';
+        const mode: Mode =
+          method === 'patch' && this.options.partialPatch !== false ? 'partial' : 'full';
         const key = `body ${op.method} ${op.template} ${mediaType} ${mode}`;
         const validate = this.compile(this.bodySpace, key, op.body.media.get(mediaType), mode);
         if (typeof validate === 'string') report(`request body cannot be checked: ${validate}`);
-        else if (!validate(request.body)) for (const e of describeErrors(validate.errors)) report(`request body: ${e}`);
+        else if (!validate(request.body))
+          for (const e of describeErrors(validate.errors)) report(`request body: ${e}`);
       }
     }
     return { problems, operationId: op.operationId, template: op.template, pathParams };
@@ -316,25 +382,45 @@ export class RequestContract {
 
   private checkParam(op: Operation, p: Param, values: string[], report: (p: string) => void): void {
     if (!p.array && values.length > 1) {
-      report(`${p.in} parameter ${p.name} is given ${values.length} times, but ${op.label} describes one value`);
+      report(
+        `${p.in} parameter ${p.name} is given ${values.length} times, but ${op.label} describes one value`,
+      );
       return;
     }
     if (p.schema === undefined) return;
-    const value = p.array ? (p.split === 'multi' ? [...values] : values.flatMap((v) => v.split(p.split))) : values[0];
+    const value = p.array
+      ? p.split === 'multi'
+        ? [...values]
+        : values.flatMap((v) => v.split(p.split))
+      : values[0];
     const key = `param ${op.method} ${op.template} ${p.in} ${p.name}`;
-    const validate = this.compile(this.paramSpace, key, { type: 'object', properties: { v: p.schema } }, 'full');
+    const validate = this.compile(
+      this.paramSpace,
+      key,
+      { type: 'object', properties: { v: p.schema } },
+      'full',
+    );
     if (typeof validate === 'string') {
       report(`${p.in} parameter ${p.name} cannot be checked: ${validate}`);
       return;
     }
     const holder = { v: value };
     if (!validate(holder)) {
-      const text = describeErrors(validate.errors).map((e) => e.replace(/^\/v(\/|\b)/, (_m, slash: string) => (slash ? '/' : '')).trim());
-      report(`${p.in} parameter ${p.name}=${JSON.stringify(values.length === 1 ? values[0] : values)}: ${text.join('; ')}`);
+      const text = describeErrors(validate.errors).map((e) =>
+        e.replace(/^\/v(\/|\b)/, (_m, slash: string) => (slash ? '/' : '')).trim(),
+      );
+      report(
+        `${p.in} parameter ${p.name}=${JSON.stringify(values.length === 1 ? values[0] : values)}: ${text.join('; ')}`,
+      );
     }
   }
 
-  private compile(space: SchemaSpace, key: string, schema: unknown, mode: Mode): ValidateFunction | string {
+  private compile(
+    space: SchemaSpace,
+    key: string,
+    schema: unknown,
+    mode: Mode,
+  ): ValidateFunction | string {
     let validate = this.validators.get(key);
     if (!validate) {
       try {
@@ -347,7 +433,11 @@ export class RequestContract {
     return validate;
   }
 
-  private match(op: Operation, segments: string[], query: Map<string, string[]>): Match | undefined {
+  private match(
+    op: Operation,
+    segments: string[],
+    query: Map<string, string[]>,
+  ): Match | undefined {
     if (op.segments.length !== segments.length) return undefined;
     const score: number[] = [];
     const pathParams: Record<string, string> = {};
@@ -361,7 +451,9 @@ export class RequestContract {
       } else {
         const m = t.regex!.exec(s);
         if (!m) return undefined;
-        t.names.forEach((n, j) => { pathParams[n] = m[j + 1]!; });
+        t.names.forEach((n, j) => {
+          pathParams[n] = m[j + 1]!;
+        });
         score.push(1);
       }
     }
@@ -388,26 +480,40 @@ export class RequestContract {
       });
       if (misses === 1) scored.set(op.template, distance);
     }
-    return [...scored.entries()].sort((a, b) => a[1] - b[1]).slice(0, 3).map(([t]) => t);
+    return [...scored.entries()]
+      .sort((a, b) => a[1] - b[1])
+      .slice(0, 3)
+      .map(([t]) => t);
   }
 
   private segment(text: string): Segment {
     if (!text.includes('{')) {
       const ns = this.options.odataNamespace ? `${this.options.odataNamespace}.` : undefined;
-      return { literal: text, alias: ns && text.startsWith(ns) ? text.slice(ns.length) : undefined, names: [] };
+      return {
+        literal: text,
+        alias: ns && text.startsWith(ns) ? text.slice(ns.length) : undefined,
+        names: [],
+      };
     }
     const names: string[] = [];
-    const pattern = text.split(/(\{[^}]+\})/).map((part) => {
-      const m = /^\{([^}]+)\}$/.exec(part);
-      if (m) { names.push(m[1]!); return '(.+?)'; }
-      return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    }).join('');
+    const pattern = text
+      .split(/(\{[^}]+\})/)
+      .map((part) => {
+        const m = /^\{([^}]+)\}$/.exec(part);
+        if (m) {
+          names.push(m[1]!);
+          return '(.+?)';
+        }
+        return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      })
+      .join('');
     return { regex: new RegExp(`^${pattern}$`), names };
   }
 
   private findBasePaths(): string[] {
     const trim = (p: string) => p.replace(/\/+$/, '');
-    if (this.swagger2) return [trim(typeof this.doc.basePath === 'string' ? this.doc.basePath : '')];
+    if (this.swagger2)
+      return [trim(typeof this.doc.basePath === 'string' ? this.doc.basePath : '')];
     const servers = Array.isArray(this.doc.servers) ? this.doc.servers.filter(isObject) : [];
     const bases = servers.map((s) => {
       const variables = isObject(s.variables) ? s.variables : {};
@@ -415,7 +521,11 @@ export class RequestContract {
         const v = variables[name];
         return isObject(v) && typeof v.default === 'string' ? v.default : 'x';
       });
-      try { return trim(decodeURI(new URL(url, 'http://relative.invalid').pathname)); } catch { return ''; }
+      try {
+        return trim(decodeURI(new URL(url, 'http://relative.invalid').pathname));
+      } catch {
+        return '';
+      }
     });
     const unique = [...new Set(bases.length ? bases : [''])];
     return unique.sort((a, b) => b.length - a.length);
@@ -423,7 +533,8 @@ export class RequestContract {
 
   private resolve(value: unknown): unknown {
     let node = value;
-    for (let i = 0; i < 20 && isObject(node) && typeof node.$ref === 'string'; i++) node = resolvePointer(this.doc, node.$ref);
+    for (let i = 0; i < 20 && isObject(node) && typeof node.$ref === 'string'; i++)
+      node = resolvePointer(this.doc, node.$ref);
     return node;
   }
 
@@ -435,9 +546,35 @@ export class RequestContract {
       if (!isObject(p) || typeof p.name !== 'string' || typeof p.in !== 'string') continue;
       const required = p.required === true || p.in === 'path';
       if (this.swagger2) {
-        if (p.in === 'body') { out.push({ name: p.name, in: 'body', required, schema: p.schema, array: false, split: ',' }); continue; }
+        if (p.in === 'body') {
+          out.push({
+            name: p.name,
+            in: 'body',
+            required,
+            schema: p.schema,
+            array: false,
+            split: ',',
+          });
+          continue;
+        }
         const schema: JsonObject = {};
-        for (const k of ['type', 'format', 'items', 'enum', 'pattern', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'minLength', 'maxLength', 'minItems', 'maxItems', 'uniqueItems', 'multipleOf']) {
+        for (const k of [
+          'type',
+          'format',
+          'items',
+          'enum',
+          'pattern',
+          'minimum',
+          'maximum',
+          'exclusiveMinimum',
+          'exclusiveMaximum',
+          'minLength',
+          'maxLength',
+          'minItems',
+          'maxItems',
+          'uniqueItems',
+          'multipleOf',
+        ]) {
           if (k in p) schema[k] = p[k];
         }
         const format = typeof p.collectionFormat === 'string' ? p.collectionFormat : 'csv';
@@ -447,11 +584,35 @@ export class RequestContract {
         const schema = p.schema;
         const resolved = this.resolve(schema);
         const array = isObject(resolved) && resolved.type === 'array';
-        const style = typeof p.style === 'string' ? p.style : p.in === 'query' || p.in === 'cookie' ? 'form' : 'simple';
+        const style =
+          typeof p.style === 'string'
+            ? p.style
+            : p.in === 'query' || p.in === 'cookie'
+              ? 'form'
+              : 'simple';
         const explode = typeof p.explode === 'boolean' ? p.explode : style === 'form';
-        const split = style === 'form' ? (explode ? 'multi' : ',') : style === 'spaceDelimited' ? ' ' : style === 'pipeDelimited' ? '|' : ',';
-        const checkable = schema !== undefined && style !== 'deepObject' && !(isObject(resolved) && resolved.type === 'object');
-        out.push({ name: p.name, in: p.in, required, schema: checkable ? schema : undefined, array, split });
+        const split =
+          style === 'form'
+            ? explode
+              ? 'multi'
+              : ','
+            : style === 'spaceDelimited'
+              ? ' '
+              : style === 'pipeDelimited'
+                ? '|'
+                : ',';
+        const checkable =
+          schema !== undefined &&
+          style !== 'deepObject' &&
+          !(isObject(resolved) && resolved.type === 'object');
+        out.push({
+          name: p.name,
+          in: p.in,
+          required,
+          schema: checkable ? schema : undefined,
+          array,
+          split,
+        });
       }
     }
     return out;
@@ -459,11 +620,27 @@ export class RequestContract {
 
   private bodySpec(op: JsonObject, params: Param[]): BodySpec | undefined {
     if (this.swagger2) {
-      const consumes = Array.isArray(op.consumes) ? op.consumes : Array.isArray(this.doc.consumes) ? this.doc.consumes : ['application/json'];
-      const types = consumes.filter((c): c is string => typeof c === 'string').map((c) => c.split(';')[0]!.trim().toLowerCase());
+      const consumes = Array.isArray(op.consumes)
+        ? op.consumes
+        : Array.isArray(this.doc.consumes)
+          ? this.doc.consumes
+          : ['application/json'];
+      const types = consumes
+        .filter((c): c is string => typeof c === 'string')
+        .map((c) => c.split(';')[0]!.trim().toLowerCase());
       const body = [...params].reverse().find((p) => p.in === 'body');
-      if (body) return { required: body.required, media: new Map(types.map((t) => [t, isJsonMediaType(t) ? body.schema ?? {} : undefined])) };
-      if (params.some((p) => p.in === 'formData')) return { required: params.some((p) => p.in === 'formData' && p.required), media: new Map(types.map((t) => [t, undefined])) };
+      if (body)
+        return {
+          required: body.required,
+          media: new Map(
+            types.map((t) => [t, isJsonMediaType(t) ? (body.schema ?? {}) : undefined]),
+          ),
+        };
+      if (params.some((p) => p.in === 'formData'))
+        return {
+          required: params.some((p) => p.in === 'formData' && p.required),
+          media: new Map(types.map((t) => [t, undefined])),
+        };
       return undefined;
     }
     const requestBody = this.resolve(op.requestBody);
@@ -472,7 +649,11 @@ export class RequestContract {
     const media = new Map<string, unknown>();
     for (const [type, m] of Object.entries(content)) {
       const key = type.split(';')[0]!.trim().toLowerCase();
-      if (!media.has(key)) media.set(key, isObject(m) && m.schema !== undefined ? m.schema : (isJsonMediaType(key) ? {} : undefined));
+      if (!media.has(key))
+        media.set(
+          key,
+          isObject(m) && m.schema !== undefined ? m.schema : isJsonMediaType(key) ? {} : undefined,
+        );
     }
     return { required: requestBody.required === true, media };
   }
@@ -500,7 +681,11 @@ function findMediaType(media: Map<string, unknown>, contentType: string): string
 
 function unescapePointer(segment: string): string {
   let s = segment;
-  try { s = decodeURIComponent(s); } catch { /* keep as written */ }
+  try {
+    s = decodeURIComponent(s);
+  } catch {
+    /* keep as written */
+  }
   return s.replace(/~1/g, '/').replace(/~0/g, '~');
 }
 
@@ -523,7 +708,8 @@ function resolvePointer(doc: unknown, ref: string): unknown {
  */
 function describeErrors(errors: ErrorObject[] | null | undefined): string[] {
   const list = (errors ?? []).filter((e) => e.keyword !== 'if');
-  const unknown = (e: ErrorObject) => e.keyword === 'unevaluatedProperties' || e.keyword === 'additionalProperties';
+  const unknown = (e: ErrorObject) =>
+    e.keyword === 'unevaluatedProperties' || e.keyword === 'additionalProperties';
   const otherPaths = list.filter((e) => !unknown(e)).map((e) => e.instancePath);
   const allPaths = list.map((e) => e.instancePath);
   const out = new Set<string>();
@@ -531,12 +717,20 @@ function describeErrors(errors: ErrorObject[] | null | undefined): string[] {
     const at = e.instancePath || '/';
     const params = e.params as Record<string, unknown>;
     if (unknown(e)) {
-      if (otherPaths.includes(e.instancePath) || allPaths.some((p) => p.startsWith(`${e.instancePath}/`))) continue;
+      if (
+        otherPaths.includes(e.instancePath) ||
+        allPaths.some((p) => p.startsWith(`${e.instancePath}/`))
+      )
+        continue;
       const name = String(params.unevaluatedProperty ?? params.additionalProperty);
-      out.add(`unknown property ${e.instancePath}/${name.replace(/~/g, '~0').replace(/\//g, '~1')} (the description does not declare it here)`);
+      out.add(
+        `unknown property ${e.instancePath}/${name.replace(/~/g, '~0').replace(/\//g, '~1')} (the description does not declare it here)`,
+      );
     } else if (e.keyword === 'enum' && Array.isArray(params.allowedValues)) {
       const values = params.allowedValues.map((v) => JSON.stringify(v));
-      out.add(`${at} must be one of ${values.slice(0, 12).join(', ')}${values.length > 12 ? `, … (${values.length} in all)` : ''}`);
+      out.add(
+        `${at} must be one of ${values.slice(0, 12).join(', ')}${values.length > 12 ? `, … (${values.length} in all)` : ''}`,
+      );
     } else {
       out.add(`${at} ${e.message ?? e.keyword}`);
     }
@@ -549,7 +743,12 @@ function editDistance(a: string, b: string): number {
   let row = Array.from({ length: b.length + 1 }, (_v, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const next = [i];
-    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    for (let j = 1; j <= b.length; j++)
+      next[j] = Math.min(
+        row[j]! + 1,
+        next[j - 1]! + 1,
+        row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
     row = next;
   }
   return row[b.length]!;
@@ -574,8 +773,15 @@ class SchemaTranslator {
   private readonly declares = new Map<string, boolean>();
   private readonly ids = new Map<string, { mode: Mode; kind: 'main' | 'base'; name: string }>();
 
-  constructor(private readonly doc: OpenApiDescription, private readonly swagger2: boolean) {
-    const holder = swagger2 ? doc.definitions : isObject(doc.components) ? doc.components.schemas : undefined;
+  constructor(
+    private readonly doc: OpenApiDescription,
+    private readonly swagger2: boolean,
+  ) {
+    const holder = swagger2
+      ? doc.definitions
+      : isObject(doc.components)
+        ? doc.components.schemas
+        : undefined;
     this.components = isObject(holder) ? holder : {};
     this.prefix = swagger2 ? '#/definitions/' : '#/components/schemas/';
   }
@@ -593,7 +799,9 @@ class SchemaTranslator {
     const component = this.components[name];
     if (component === undefined) return { [FAIL]: `the description has no schema ${name}` };
     const disc = kind === 'main' ? this.discriminatorOf(name) : undefined;
-    const schema = disc ? this.dispatcher(name, disc, mode, refs) : this.node(component, mode, 'member', refs);
+    const schema = disc
+      ? this.dispatcher(name, disc, mode, refs)
+      : this.node(component, mode, 'member', refs);
     return isObject(schema) ? schema : { allOf: [schema] };
   }
 
@@ -607,13 +815,20 @@ class SchemaTranslator {
     if (!ref.startsWith(this.prefix)) return undefined;
     const tail = ref.slice(this.prefix.length);
     const slash = tail.indexOf('/');
-    return { name: unescapePointer(slash < 0 ? tail : tail.slice(0, slash)), rest: slash < 0 ? '' : tail.slice(slash) };
+    return {
+      name: unescapePointer(slash < 0 ? tail : tail.slice(0, slash)),
+      rest: slash < 0 ? '' : tail.slice(slash),
+    };
   }
 
   private refTo(ref: string, mode: Mode, pos: Position, refs: Set<string>): JsonObject {
     const target = this.componentName(ref);
-    if (!target) return { [FAIL]: `unsupported $ref ${ref} (only ${this.prefix}… is resolved inside schemas)` };
-    if (!(target.name in this.components)) return { [FAIL]: `$ref ${ref}: the description has no schema ${target.name}` };
+    if (!target)
+      return {
+        [FAIL]: `unsupported $ref ${ref} (only ${this.prefix}… is resolved inside schemas)`,
+      };
+    if (!(target.name in this.components))
+      return { [FAIL]: `$ref ${ref}: the description has no schema ${target.name}` };
     const kind = pos === 'allOf' || target.rest !== '' ? 'base' : 'main';
     const id = this.id(mode, kind, target.name);
     refs.add(id);
@@ -632,12 +847,16 @@ class SchemaTranslator {
       for (const [k, x] of Object.entries(v)) {
         if (PLAIN_KEYWORDS.has(k)) out[k] = x;
         else if ((k === 'properties' || k === 'patternProperties') && isObject(x)) {
-          out[k] = Object.fromEntries(Object.entries(x).map(([name, s]) => [name, this.node(s, mode, 'value', refs)]));
+          out[k] = Object.fromEntries(
+            Object.entries(x).map(([name, s]) => [name, this.node(s, mode, 'value', refs)]),
+          );
         } else if (k === 'additionalProperties') {
           out[k] = typeof x === 'boolean' ? x : this.node(x, mode, 'value', refs);
         } else if (k === 'items') {
           // Array items are whole values, even in a PATCH.
-          out[k] = Array.isArray(x) ? x.map((s) => this.node(s, 'full', 'value', refs)) : this.node(x, 'full', 'value', refs);
+          out[k] = Array.isArray(x)
+            ? x.map((s) => this.node(s, 'full', 'value', refs))
+            : this.node(x, 'full', 'value', refs);
         } else if (k === 'allOf' && Array.isArray(x)) {
           out[k] = x.map((s) => this.node(s, mode, 'allOf', refs));
         } else if ((k === 'anyOf' || k === 'oneOf') && Array.isArray(x)) {
@@ -648,13 +867,21 @@ class SchemaTranslator {
           out[k] = x;
         } else if (k === 'required' && mode === 'full' && Array.isArray(x)) {
           const props = isObject(v.properties) ? v.properties : {};
-          const required = x.filter((n): n is string => typeof n === 'string' && !(isObject(props[n]) && props[n].readOnly === true));
+          const required = x.filter(
+            (n): n is string =>
+              typeof n === 'string' && !(isObject(props[n]) && props[n].readOnly === true),
+          );
           if (required.length) out[k] = required;
         }
       }
-      for (const [bound, flag] of [['minimum', 'exclusiveMinimum'], ['maximum', 'exclusiveMaximum']] as const) {
-        if (v[flag] === true && typeof v[bound] === 'number') { out[flag] = v[bound]; delete out[bound]; }
-        else if (typeof v[flag] === 'number') out[flag] = v[flag];
+      for (const [bound, flag] of [
+        ['minimum', 'exclusiveMinimum'],
+        ['maximum', 'exclusiveMaximum'],
+      ] as const) {
+        if (v[flag] === true && typeof v[bound] === 'number') {
+          out[flag] = v[bound];
+          delete out[bound];
+        } else if (typeof v[flag] === 'number') out[flag] = v[flag];
       }
     }
     if (v.nullable === true || v['x-nullable'] === true) {
@@ -665,7 +892,8 @@ class SchemaTranslator {
         out = { if: { type: 'null' }, else: out };
       }
     }
-    if (pos === 'value' && !('additionalProperties' in v) && this.declaresProperties(v, new Set())) out.unevaluatedProperties = false;
+    if (pos === 'value' && !('additionalProperties' in v) && this.declaresProperties(v, new Set()))
+      out.unevaluatedProperties = false;
     return out;
   }
 
@@ -685,7 +913,10 @@ class SchemaTranslator {
       return result;
     }
     if ('properties' in v || 'patternProperties' in v || 'additionalProperties' in v) return true;
-    return ['allOf', 'anyOf', 'oneOf'].some((k) => Array.isArray(v[k]) && (v[k] as unknown[]).some((s) => this.declaresProperties(s, seen)));
+    return ['allOf', 'anyOf', 'oneOf'].some(
+      (k) =>
+        Array.isArray(v[k]) && (v[k] as unknown[]).some((s) => this.declaresProperties(s, seen)),
+    );
   }
 
   /** OpenAPI 3 discriminator of a component, on itself or on one of its inline allOf members. */
@@ -694,7 +925,12 @@ class SchemaTranslator {
     let found: Discriminator | undefined;
     const schema = this.components[name];
     if (!this.swagger2 && isObject(schema)) {
-      const holders = [schema, ...(Array.isArray(schema.allOf) ? schema.allOf.filter((m) => isObject(m) && m.$ref === undefined) : [])];
+      const holders = [
+        schema,
+        ...(Array.isArray(schema.allOf)
+          ? schema.allOf.filter((m) => isObject(m) && m.$ref === undefined)
+          : []),
+      ];
       const d = holders.map((h) => (isObject(h) ? h.discriminator : undefined)).find(isObject);
       if (d && typeof d.propertyName === 'string') {
         const mapping = new Map<string, string>();
@@ -708,7 +944,12 @@ class SchemaTranslator {
           // Implicit mapping: the schema names of the components that extend this one.
           const ref = `${this.prefix}${name.replace(/~/g, '~0').replace(/\//g, '~1')}`;
           for (const [other, s] of Object.entries(this.components)) {
-            if (isObject(s) && Array.isArray(s.allOf) && s.allOf.some((m) => isObject(m) && m.$ref === ref)) mapping.set(other, other);
+            if (
+              isObject(s) &&
+              Array.isArray(s.allOf) &&
+              s.allOf.some((m) => isObject(m) && m.$ref === ref)
+            )
+              mapping.set(other, other);
           }
         }
         found = { property: d.propertyName, mapping };
@@ -722,10 +963,13 @@ class SchemaTranslator {
   private ownValues(name: string, property: string): string[] {
     const values = [name, `#${name}`];
     const schema = this.components[name];
-    const parts = isObject(schema) ? [schema, ...(Array.isArray(schema.allOf) ? schema.allOf : [])] : [];
+    const parts = isObject(schema)
+      ? [schema, ...(Array.isArray(schema.allOf) ? schema.allOf : [])]
+      : [];
     for (const part of parts) {
       if (!isObject(part)) continue;
-      if (typeof part['x-ms-discriminator-value'] === 'string') values.push(part['x-ms-discriminator-value']);
+      if (typeof part['x-ms-discriminator-value'] === 'string')
+        values.push(part['x-ms-discriminator-value']);
       const prop = isObject(part.properties) ? part.properties[property] : undefined;
       if (isObject(prop) && typeof prop.default === 'string') values.push(prop.default);
     }
@@ -740,10 +984,19 @@ class SchemaTranslator {
     const members: JsonObject[] = others.map(([value, target]) => {
       let then: JsonObject;
       if (!(target in this.components)) {
-        then = { properties: { [property]: { [FAIL]: `${JSON.stringify(value)} is mapped to ${target}, which this description does not contain` } } };
+        then = {
+          properties: {
+            [property]: {
+              [FAIL]: `${JSON.stringify(value)} is mapped to ${target}, which this description does not contain`,
+            },
+          },
+        };
       } else {
         const again = this.discriminatorOf(target);
-        const kind = again && again.mapping.has(value) && again.mapping.get(value) !== target ? 'main' : 'base';
+        const kind =
+          again && again.mapping.has(value) && again.mapping.get(value) !== target
+            ? 'main'
+            : 'base';
         const id = this.id(mode, kind, target);
         refs.add(id);
         then = { $ref: id };
@@ -751,14 +1004,29 @@ class SchemaTranslator {
       return { if: { required: [property], properties: { [property]: { const: value } } }, then };
     });
     const otherValues = others.map(([value]) => value);
-    members.push(otherValues.length
-      ? { if: { required: [property], properties: { [property]: { enum: otherValues } } }, else: { $ref: base } }
-      : { $ref: base });
+    members.push(
+      otherValues.length
+        ? {
+            if: { required: [property], properties: { [property]: { enum: otherValues } } },
+            else: { $ref: base },
+          }
+        : { $ref: base },
+    );
     const allowed = [...new Set([...disc.mapping.keys(), ...this.ownValues(name, property)])];
-    const shown = allowed.slice(0, 8).map((a) => JSON.stringify(a)).join(', ') + (allowed.length > 8 ? `, … (${allowed.length} in all)` : '');
+    const shown =
+      allowed
+        .slice(0, 8)
+        .map((a) => JSON.stringify(a))
+        .join(', ') + (allowed.length > 8 ? `, … (${allowed.length} in all)` : '');
     members.push({
       if: { required: [property], properties: { [property]: { not: { enum: allowed } } } },
-      then: { properties: { [property]: { [FAIL]: `is not a ${property} value the description maps for ${name} (${shown})` } } },
+      then: {
+        properties: {
+          [property]: {
+            [FAIL]: `is not a ${property} value the description maps for ${name} (${shown})`,
+          },
+        },
+      },
     });
     return { allOf: members };
   }
@@ -769,8 +1037,18 @@ class SchemaSpace {
   private readonly ajv: Ajv2019;
   private readonly added = new Set<string>();
 
-  constructor(private readonly translator: SchemaTranslator, coerce: boolean) {
-    this.ajv = new Ajv2019({ strict: false, allErrors: true, logger: false, validateSchema: false, unicodeRegExp: false, coerceTypes: coerce });
+  constructor(
+    private readonly translator: SchemaTranslator,
+    coerce: boolean,
+  ) {
+    this.ajv = new Ajv2019({
+      strict: false,
+      allErrors: true,
+      logger: false,
+      validateSchema: false,
+      unicodeRegExp: false,
+      coerceTypes: coerce,
+    });
     addFormats(this.ajv);
     const fail: SchemaValidateFunction = (message: string) => {
       fail.errors = [{ keyword: FAIL, message, params: {} }];

@@ -30,7 +30,8 @@ export interface ResponseRef {
 
 type JsonObject = Record<string, unknown>;
 
-const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObject = (v: unknown): v is JsonObject =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 interface Synthetic {
   doc: OpenApiDescription;
@@ -41,20 +42,40 @@ interface Synthetic {
 const synthetics = new WeakMap<OpenApiDescription, Synthetic>();
 
 /** Problems with `body` as the answer to `ref`, as sentences; empty when the description allows it. */
-export function checkResponse(doc: OpenApiDescription, ref: ResponseRef, body: unknown, options: { partial?: boolean } = {}): string[] {
+export function checkResponse(
+  doc: OpenApiDescription,
+  ref: ResponseRef,
+  body: unknown,
+  options: { partial?: boolean } = {},
+): string[] {
   const said = `${ref.method.toUpperCase()} ${ref.template} → ${ref.status}`;
-  const operation = (doc.paths as Record<string, JsonObject | undefined> | undefined)?.[ref.template]?.[ref.method.toLowerCase()];
+  const operation = (doc.paths as Record<string, JsonObject | undefined> | undefined)?.[
+    ref.template
+  ]?.[ref.method.toLowerCase()];
   if (!isObject(operation)) return [`${said}: the description has no such operation`];
   const responses = isObject(operation.responses) ? operation.responses : {};
-  const key = [String(ref.status), `${String(ref.status)[0]}XX`, 'default'].find((k) => k in responses);
-  if (key === undefined) return [`${said}: the operation describes no such response (it has: ${Object.keys(responses).join(', ')})`];
+  const key = [String(ref.status), `${String(ref.status)[0]}XX`, 'default'].find(
+    (k) => k in responses,
+  );
+  if (key === undefined)
+    return [
+      `${said}: the operation describes no such response (it has: ${Object.keys(responses).join(', ')})`,
+    ];
   const synthetic = syntheticFor(doc);
   const path = synthetic.paths.get(`${ref.method.toLowerCase()} ${ref.template} ${key}`);
-  if (path === undefined) return body === undefined ? [] : [`${said}: the response has no JSON body in the description, but the test sends one`];
-  if (body === undefined) return [`${said}: the description gives the response a body, but the test sends none`];
+  if (path === undefined)
+    return body === undefined
+      ? []
+      : [`${said}: the response has no JSON body in the description, but the test sends one`];
+  if (body === undefined)
+    return [`${said}: the description gives the response a body, but the test sends none`];
   // PATCH bodies are partial in request-contract; POST bodies are whole.
   const method = options.partial ? 'PATCH' : 'POST';
-  return checkRequest(synthetic.doc, { method, path, body }).map((p) => p.replace(`${method} ${path}: request body: `, `${said}: `).replace(`${method} ${path}: `, `${said}: `));
+  return checkRequest(synthetic.doc, { method, path, body }).map((p) =>
+    p
+      .replace(`${method} ${path}: request body: `, `${said}: `)
+      .replace(`${method} ${path}: `, `${said}: `),
+  );
 }
 
 function syntheticFor(doc: OpenApiDescription): Synthetic {
@@ -73,15 +94,32 @@ function syntheticFor(doc: OpenApiDescription): Synthetic {
         const path = `/response/${index.size}`;
         index.set(`${method} ${template} ${status}`, path);
         const take = swagger2
-          ? { consumes: ['application/json'], parameters: [{ in: 'body', name: 'response', required: true, schema }] }
+          ? {
+              consumes: ['application/json'],
+              parameters: [{ in: 'body', name: 'response', required: true, schema }],
+            }
           : { requestBody: { required: true, content: { 'application/json': { schema } } } };
         paths[path] = { post: take, patch: take };
       }
     }
   }
   const synthetic: OpenApiDescription = swagger2
-    ? { swagger: '2.0', info: doc.info, basePath: '/', paths, definitions: doc.definitions, parameters: doc.parameters, responses: doc.responses }
-    : { openapi: doc.openapi, info: doc.info, servers: [{ url: '/' }], paths, components: doc.components };
+    ? {
+        swagger: '2.0',
+        info: doc.info,
+        basePath: '/',
+        paths,
+        definitions: doc.definitions,
+        parameters: doc.parameters,
+        responses: doc.responses,
+      }
+    : {
+        openapi: doc.openapi,
+        info: doc.info,
+        servers: [{ url: '/' }],
+        paths,
+        components: doc.components,
+      };
   const made = { doc: synthetic, paths: index };
   synthetics.set(doc, made);
   return made;
@@ -90,7 +128,8 @@ function syntheticFor(doc: OpenApiDescription): Synthetic {
 /** The JSON schema of a response object (after its $ref), or undefined when it has no JSON body. */
 function responseSchema(doc: OpenApiDescription, response: unknown, swagger2: boolean): unknown {
   let node = response;
-  for (let i = 0; i < 10 && isObject(node) && typeof node.$ref === 'string'; i++) node = pointer(doc, node.$ref);
+  for (let i = 0; i < 10 && isObject(node) && typeof node.$ref === 'string'; i++)
+    node = pointer(doc, node.$ref);
   if (!isObject(node)) return undefined;
   if (swagger2) return node.schema;
   const content = isObject(node.content) ? node.content : {};

@@ -34,7 +34,15 @@
  */
 import { checkNamespaceParam, checkRequest } from '../../checks.js';
 import { paramValue } from '../../params.js';
-import { MAX_OBJECT_BYTES, assertWithinBudget, invalidRequest, manifestBytes, objectName, synthesize, type RendererLimits } from '../../render.js';
+import {
+  MAX_OBJECT_BYTES,
+  assertWithinBudget,
+  invalidRequest,
+  manifestBytes,
+  objectName,
+  synthesize,
+  type RendererLimits,
+} from '../../render.js';
 import type { ActionRequest, Manifest, ParamSpec, Renderer } from '../../types.js';
 import { normaliseDomains } from '../domains.js';
 
@@ -46,26 +54,38 @@ const ZONES_PER_TEMPLATE = 32;
 const NAME_MAX = 240;
 
 const NAMESPACE: ParamSpec & { default: string } = {
-  name: 'namespace', type: 'string', default: 'kube-system',
+  name: 'namespace',
+  type: 'string',
+  default: 'kube-system',
   description: 'Namespace of the ConfigMap: the namespace CoreDNS runs in.',
 };
 const HOSTS_FILE: ParamSpec & { default: boolean } = {
-  name: 'hostsFile', type: 'boolean', default: true,
+  name: 'hostsFile',
+  type: 'boolean',
+  default: true,
   description: 'Also write the names in hosts-file format for the hosts plugin (exact names only).',
 };
 
 /** The Corefile snippet: NXDOMAIN for each domain and everything under it. */
 export function corefileSnippet(actionName: string, domains: readonly string[]): string {
-  const lines = [`# Forestall DNSBlock ${actionName}: NXDOMAIN for ${domains.length} domains and every name under them.`];
+  const lines = [
+    `# Forestall DNSBlock ${actionName}: NXDOMAIN for ${domains.length} domains and every name under them.`,
+  ];
   for (let i = 0; i < domains.length; i += ZONES_PER_TEMPLATE) {
-    lines.push(`template ANY ANY ${domains.slice(i, i + ZONES_PER_TEMPLATE).join(' ')} {`, '    rcode NXDOMAIN', '}');
+    lines.push(
+      `template ANY ANY ${domains.slice(i, i + ZONES_PER_TEMPLATE).join(' ')} {`,
+      '    rcode NXDOMAIN',
+      '}',
+    );
   }
   return `${lines.join('\n')}\n`;
 }
 
 /** Hosts-file lines: every name to the unspecified address of both families. */
 export function hostsFile(actionName: string, domains: readonly string[]): string {
-  const lines = [`# Forestall DNSBlock ${actionName}: exact names only (the hosts plugin does not match subdomains).`];
+  const lines = [
+    `# Forestall DNSBlock ${actionName}: exact names only (the hosts plugin does not match subdomains).`,
+  ];
   for (const domain of domains) lines.push(`0.0.0.0 ${domain}`, `:: ${domain}`);
   return `${lines.join('\n')}\n`;
 }
@@ -73,10 +93,16 @@ export function hostsFile(actionName: string, domains: readonly string[]): strin
 export function createCorednsRenderer(limits: RendererLimits = {}): Renderer {
   const maxObjectBytes = limits.maxObjectBytes ?? MAX_OBJECT_BYTES;
 
-  function data(request: ActionRequest, name: string, domains: readonly string[]): Record<string, string> {
+  function data(
+    request: ActionRequest,
+    name: string,
+    domains: readonly string[],
+  ): Record<string, string> {
     return {
       [`${name}.override`]: corefileSnippet(request.name, domains),
-      ...(paramValue(request.params, HOSTS_FILE) ? { [`${name}.hosts`]: hostsFile(request.name, domains) } : {}),
+      ...(paramValue(request.params, HOSTS_FILE)
+        ? { [`${name}.hosts`]: hostsFile(request.name, domains) }
+        : {}),
     };
   }
 
@@ -91,7 +117,7 @@ export function createCorednsRenderer(limits: RendererLimits = {}): Renderer {
       if (bytes > maxObjectBytes) {
         problems.push(
           `the CoreDNS ConfigMap would be about ${Math.ceil(bytes / 1024)} KiB for ${domains.length} domains, over the ${Math.floor(maxObjectBytes / 1024)} KiB budget of one object; ` +
-          'set params.hostsFile to false to halve it, or split the domains over several policies',
+            'set params.hostsFile to false to halve it, or split the domains over several policies',
         );
       }
     }
@@ -102,7 +128,8 @@ export function createCorednsRenderer(limits: RendererLimits = {}): Renderer {
     id: COREDNS_ID,
     layer: 'dns',
     supports: ['DNSBlock'],
-    description: 'ConfigMap with a CoreDNS template snippet (NXDOMAIN for each domain and its subdomains) and a hosts-format list, for the coredns-custom import.',
+    description:
+      'ConfigMap with a CoreDNS template snippet (NXDOMAIN for each domain and its subdomains) and a hosts-format list, for the coredns-custom import.',
     params: [NAMESPACE, HOSTS_FILE],
     kinds: [{ apiVersion: 'v1', kind: 'ConfigMap', namespaced: true }],
     validate: (request) => check(request).problems,
@@ -110,9 +137,15 @@ export function createCorednsRenderer(limits: RendererLimits = {}): Renderer {
       const { problems, domains, name } = check(request);
       if (problems.length > 0) throw invalidRequest(COREDNS_ID, request.name, problems);
       if (domains.length === 0) return [];
-      const manifests = synthesize(request, [{
-        apiVersion: 'v1', kind: 'ConfigMap', name, namespace: paramValue(request.params, NAMESPACE), body: { data: data(request, name, domains) },
-      }]);
+      const manifests = synthesize(request, [
+        {
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          name,
+          namespace: paramValue(request.params, NAMESPACE),
+          body: { data: data(request, name, domains) },
+        },
+      ]);
       for (const manifest of manifests) assertWithinBudget(manifest, maxObjectBytes);
       return manifests;
     },

@@ -3,8 +3,13 @@ import type { ActionRequest } from '../../types.js';
 import { RPZ_KEY, rpzRenderer as renderer, zoneFile, zoneSerial } from './index.js';
 
 const request = (over: Partial<ActionRequest> = {}): ActionRequest => ({
-  name: 'block-c2-domains-91ab', policy: 'block-c2-domains', type: 'DNSBlock', values: ['evil.example', 'cdn.evil.example', 'bad.example', '_dmarc.phish.example'],
-  scope: { namespaces: [] }, params: {}, ...over,
+  name: 'block-c2-domains-91ab',
+  policy: 'block-c2-domains',
+  type: 'DNSBlock',
+  values: ['evil.example', 'cdn.evil.example', 'bad.example', '_dmarc.phish.example'],
+  scope: { namespaces: [] },
+  params: {},
+  ...over,
 });
 
 describe('dns:rpz', () => {
@@ -12,22 +17,29 @@ describe('dns:rpz', () => {
     const manifests = renderer.render(request());
     expect(manifests).toHaveLength(1);
     expect(manifests[0]).toMatchSnapshot();
-    expect(manifests[0]!.metadata).toMatchObject({ name: 'forestall-rpz-block-c2-domains-91ab', namespace: 'kube-system' });
+    expect(manifests[0]!.metadata).toMatchObject({
+      name: 'forestall-rpz-block-c2-domains-91ab',
+      namespace: 'kube-system',
+    });
     const zone = (manifests[0]!.data as Record<string, string>)[RPZ_KEY]!;
-    const serial = zoneSerial('_dmarc.phish.example CNAME .\n*._dmarc.phish.example CNAME .\nbad.example CNAME .\n*.bad.example CNAME .\nevil.example CNAME .\n*.evil.example CNAME .\n');
-    expect(zone).toBe([
-      '; Forestall DNSBlock block-c2-domains-91ab: response policy zone, NXDOMAIN for 3 domains and every name under them.',
-      '$TTL 300',
-      `@ IN SOA localhost. hostmaster.localhost. ( ${serial} 3600 600 604800 300 )`,
-      '@ IN NS localhost.',
-      '_dmarc.phish.example CNAME .',
-      '*._dmarc.phish.example CNAME .',
-      'bad.example CNAME .',
-      '*.bad.example CNAME .',
-      'evil.example CNAME .',
-      '*.evil.example CNAME .',
-      '',
-    ].join('\n'));
+    const serial = zoneSerial(
+      '_dmarc.phish.example CNAME .\n*._dmarc.phish.example CNAME .\nbad.example CNAME .\n*.bad.example CNAME .\nevil.example CNAME .\n*.evil.example CNAME .\n',
+    );
+    expect(zone).toBe(
+      [
+        '; Forestall DNSBlock block-c2-domains-91ab: response policy zone, NXDOMAIN for 3 domains and every name under them.',
+        '$TTL 300',
+        `@ IN SOA localhost. hostmaster.localhost. ( ${serial} 3600 600 604800 300 )`,
+        '@ IN NS localhost.',
+        '_dmarc.phish.example CNAME .',
+        '*._dmarc.phish.example CNAME .',
+        'bad.example CNAME .',
+        '*.bad.example CNAME .',
+        'evil.example CNAME .',
+        '*.evil.example CNAME .',
+        '',
+      ].join('\n'),
+    );
   });
 
   it('GIVEN the same list THEN the same serial; another list THEN another serial, always within 1..2^32-1', () => {
@@ -46,8 +58,12 @@ describe('dns:rpz', () => {
     const [manifest] = renderer.render(request({ params: { ttl: 60, namespace: 'resolvers' } }));
     expect(manifest!.metadata.namespace).toBe('resolvers');
     expect((manifest!.data as Record<string, string>)[RPZ_KEY]).toContain('$TTL 60\n');
-    expect(renderer.validate(request({ params: { ttl: 0 } }))).toEqual(['params.ttl must be at least 1, not 0']);
-    expect(renderer.validate(request({ type: 'EgressDeny' }))).toEqual(['type EgressDeny is not enforced by dns:rpz (it enforces DNSBlock)']);
+    expect(renderer.validate(request({ params: { ttl: 0 } }))).toEqual([
+      'params.ttl must be at least 1, not 0',
+    ]);
+    expect(renderer.validate(request({ type: 'EgressDeny' }))).toEqual([
+      'type EgressDeny is not enforced by dns:rpz (it enforces DNSBlock)',
+    ]);
   });
 
   it('GIVEN no domains THEN nothing is rendered', () => {

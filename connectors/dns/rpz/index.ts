@@ -28,7 +28,15 @@
 import { createHash } from 'node:crypto';
 import { checkNamespaceParam, checkRequest } from '../../checks.js';
 import { paramValue } from '../../params.js';
-import { MAX_OBJECT_BYTES, assertWithinBudget, invalidRequest, manifestBytes, objectName, synthesize, type RendererLimits } from '../../render.js';
+import {
+  MAX_OBJECT_BYTES,
+  assertWithinBudget,
+  invalidRequest,
+  manifestBytes,
+  objectName,
+  synthesize,
+  type RendererLimits,
+} from '../../render.js';
 import type { ActionRequest, Manifest, ParamSpec, Renderer } from '../../types.js';
 import { normaliseDomains } from '../domains.js';
 
@@ -37,12 +45,18 @@ export const RPZ_KEY = 'forestall.rpz';
 const METADATA_ALLOWANCE = 4096;
 
 const NAMESPACE: ParamSpec & { default: string } = {
-  name: 'namespace', type: 'string', default: 'kube-system',
+  name: 'namespace',
+  type: 'string',
+  default: 'kube-system',
   description: 'Namespace of the ConfigMap holding the zone file.',
 };
 const TTL: ParamSpec & { default: number } = {
-  name: 'ttl', type: 'integer', minimum: 1, maximum: 86400, default: 300,
-  description: 'TTL in seconds of the zone\'s records, and of the negative answers they cause.',
+  name: 'ttl',
+  type: 'integer',
+  minimum: 1,
+  maximum: 86400,
+  default: 300,
+  description: "TTL in seconds of the zone's records, and of the negative answers they cause.",
 };
 
 /** The zone file for `domains` (normalised, sorted). */
@@ -79,7 +93,9 @@ export function createRpzRenderer(limits: RendererLimits = {}): Renderer {
       zone = zoneFile(request.name, domains, paramValue(request.params, TTL));
       const bytes = manifestBytes({ data: { [RPZ_KEY]: zone } }) + METADATA_ALLOWANCE;
       if (bytes > maxObjectBytes) {
-        problems.push(`the zone file would be about ${Math.ceil(bytes / 1024)} KiB for ${domains.length} domains, over the ${Math.floor(maxObjectBytes / 1024)} KiB budget of one object; split the domains over several policies`);
+        problems.push(
+          `the zone file would be about ${Math.ceil(bytes / 1024)} KiB for ${domains.length} domains, over the ${Math.floor(maxObjectBytes / 1024)} KiB budget of one object; split the domains over several policies`,
+        );
       }
     }
     return { problems, domains, zone };
@@ -89,7 +105,8 @@ export function createRpzRenderer(limits: RendererLimits = {}): Renderer {
     id: RPZ_ID,
     layer: 'dns',
     supports: ['DNSBlock'],
-    description: 'ConfigMap with a response policy zone file (CNAME . for each domain and its subdomains) for BIND, Unbound, PowerDNS and other RPZ resolvers.',
+    description:
+      'ConfigMap with a response policy zone file (CNAME . for each domain and its subdomains) for BIND, Unbound, PowerDNS and other RPZ resolvers.',
     params: [NAMESPACE, TTL],
     kinds: [{ apiVersion: 'v1', kind: 'ConfigMap', namespaced: true }],
     validate: (request) => check(request).problems,
@@ -97,9 +114,15 @@ export function createRpzRenderer(limits: RendererLimits = {}): Renderer {
       const { problems, domains, zone } = check(request);
       if (problems.length > 0) throw invalidRequest(RPZ_ID, request.name, problems);
       if (domains.length === 0) return [];
-      const manifests = synthesize(request, [{
-        apiVersion: 'v1', kind: 'ConfigMap', name: objectName(`forestall-rpz-${request.name}`), namespace: paramValue(request.params, NAMESPACE), body: { data: { [RPZ_KEY]: zone } },
-      }]);
+      const manifests = synthesize(request, [
+        {
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          name: objectName(`forestall-rpz-${request.name}`),
+          namespace: paramValue(request.params, NAMESPACE),
+          body: { data: { [RPZ_KEY]: zone } },
+        },
+      ]);
       for (const manifest of manifests) assertWithinBudget(manifest, maxObjectBytes);
       return manifests;
     },

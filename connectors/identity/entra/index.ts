@@ -50,40 +50,102 @@ const GROUP_FIELDS = 'id,displayName,groupTypes,mailEnabled,securityEnabled,onPr
 /** Pages followed through @odata.nextLink before a listing is treated as runaway. */
 const MAX_PAGES = 200;
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const DOMAIN = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/i;
+const DOMAIN =
+  /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/i;
 
 /** The fields of Graph's objects the provider reads. */
-interface GraphUser { id: string; userPrincipalName?: string | null; accountEnabled?: boolean | null }
-interface GraphGroup { id: string; displayName?: string | null; groupTypes?: string[]; mailEnabled?: boolean | null; securityEnabled?: boolean | null; onPremisesSyncEnabled?: boolean | null }
-interface GraphIpRange { '@odata.type'?: string; cidrAddress?: string | null; lowerAddress?: string | null; upperAddress?: string | null }
-interface GraphNamedLocation { id: string; '@odata.type'?: string; displayName?: string; ipRanges?: GraphIpRange[] }
-interface GraphCollection<T> { value?: T[]; '@odata.nextLink'?: string }
+interface GraphUser {
+  id: string;
+  userPrincipalName?: string | null;
+  accountEnabled?: boolean | null;
+}
+interface GraphGroup {
+  id: string;
+  displayName?: string | null;
+  groupTypes?: string[];
+  mailEnabled?: boolean | null;
+  securityEnabled?: boolean | null;
+  onPremisesSyncEnabled?: boolean | null;
+}
+interface GraphIpRange {
+  '@odata.type'?: string;
+  cidrAddress?: string | null;
+  lowerAddress?: string | null;
+  upperAddress?: string | null;
+}
+interface GraphNamedLocation {
+  id: string;
+  '@odata.type'?: string;
+  displayName?: string;
+  ipRanges?: GraphIpRange[];
+}
+interface GraphCollection<T> {
+  value?: T[];
+  '@odata.nextLink'?: string;
+}
 
 const endpointParams: readonly ParamSpec[] = [
-  { name: 'tenant', type: 'string', required: true, description: 'The Entra tenant: its id (a GUID) or one of its verified domains (contoso.onmicrosoft.com).' },
-  { name: 'url', type: 'string', description: 'The Microsoft Graph v1.0 base URL.', default: GRAPH_V1_URL },
-  { name: 'tokenUrl', type: 'string', description: 'The OAuth 2.0 token endpoint; default https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token.' },
+  {
+    name: 'tenant',
+    type: 'string',
+    required: true,
+    description:
+      'The Entra tenant: its id (a GUID) or one of its verified domains (contoso.onmicrosoft.com).',
+  },
+  {
+    name: 'url',
+    type: 'string',
+    description: 'The Microsoft Graph v1.0 base URL.',
+    default: GRAPH_V1_URL,
+  },
+  {
+    name: 'tokenUrl',
+    type: 'string',
+    description:
+      'The OAuth 2.0 token endpoint; default https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token.',
+  },
 ];
 
 export const entraProvider: IdentityProvider = {
   kind: 'entra',
   supports: ['IdentitySuspend', 'StepUpAuth', 'IdentityBlock'],
-  description: 'Microsoft Entra ID (Graph): disables users and revokes their sessions, adds users to an MFA group, and keeps the ranges of an IP named location.',
+  description:
+    'Microsoft Entra ID (Graph): disables users and revokes their sessions, adds users to an MFA group, and keeps the ranges of an IP named location.',
   endpointParams,
   requiredSecretKeys: ['client-id', 'client-secret'],
 
   endpoint(params, secret): { baseUrl: string; auth: AuthScheme } {
     const tenant = checkedTenant(params.tenant);
-    const baseUrl = params.url === undefined || params.url === null ? GRAPH_V1_URL : checkedBaseUrl('url', params.url, { path: true });
-    const tokenUrl = params.tokenUrl === undefined || params.tokenUrl === null
-      ? `https://login.microsoftonline.com/${encodeURIComponent(tenant)}/oauth2/v2.0/token`
-      : checkedBaseUrl('tokenUrl', params.tokenUrl, { path: true });
+    const baseUrl =
+      params.url === undefined || params.url === null
+        ? GRAPH_V1_URL
+        : checkedBaseUrl('url', params.url, { path: true });
+    const tokenUrl =
+      params.tokenUrl === undefined || params.tokenUrl === null
+        ? `https://login.microsoftonline.com/${encodeURIComponent(tenant)}/oauth2/v2.0/token`
+        : checkedBaseUrl('tokenUrl', params.tokenUrl, { path: true });
     const clientId = secret['client-id']?.trim();
     const clientSecret = secret['client-secret']?.trim();
-    for (const [key, value] of [['client-id', clientId], ['client-secret', clientSecret]] as const) {
-      if (!value) throw new ConnectorError('FST_IDENTITY_CREDENTIALS', `the credentials Secret has no key "${key}" (of the Entra app registration) or it is empty`);
+    for (const [key, value] of [
+      ['client-id', clientId],
+      ['client-secret', clientSecret],
+    ] as const) {
+      if (!value)
+        throw new ConnectorError(
+          'FST_IDENTITY_CREDENTIALS',
+          `the credentials Secret has no key "${key}" (of the Entra app registration) or it is empty`,
+        );
     }
-    return { baseUrl, auth: { type: 'client-credentials', tokenUrl, clientId: clientId!, clientSecret: clientSecret!, scope: graphScope(baseUrl) } };
+    return {
+      baseUrl,
+      auth: {
+        type: 'client-credentials',
+        tokenUrl,
+        clientId: clientId!,
+        clientSecret: clientSecret!,
+        scope: graphScope(baseUrl),
+      },
+    };
   },
 
   /**
@@ -95,17 +157,32 @@ export const entraProvider: IdentityProvider = {
    */
   async findUser(http, login) {
     let found: GraphUser | undefined;
-    if (login.startsWith('$') || login.includes('\'')) {
-      const answer = await http.send<GraphCollection<GraphUser>>({ method: 'GET', path: '/users', query: { $filter: `userPrincipalName eq ${odataString(login)}`, $select: USER_FIELDS } });
+    if (login.startsWith('$') || login.includes("'")) {
+      const answer = await http.send<GraphCollection<GraphUser>>({
+        method: 'GET',
+        path: '/users',
+        query: { $filter: `userPrincipalName eq ${odataString(login)}`, $select: USER_FIELDS },
+      });
       found = (answer.body?.value ?? []).find((u) => sameLogin(u.userPrincipalName, login));
     } else {
-      const answer = await http.send<GraphUser>({ method: 'GET', path: `/users/${encodeURIComponent(login)}`, query: { $select: USER_FIELDS } }, { accept: [404] });
+      const answer = await http.send<GraphUser>(
+        {
+          method: 'GET',
+          path: `/users/${encodeURIComponent(login)}`,
+          query: { $select: USER_FIELDS },
+        },
+        { accept: [404] },
+      );
       if (answer.status === 404) return undefined;
       found = answer.body;
     }
     if (!found?.id || !sameLogin(found.userPrincipalName, login)) return undefined;
     // accountEnabled is null only when Graph does not know; count that as able to sign in, so the user is not left alone.
-    return { id: found.id, login: found.userPrincipalName ?? login, active: found.accountEnabled !== false };
+    return {
+      id: found.id,
+      login: found.userPrincipalName ?? login,
+      active: found.accountEnabled !== false,
+    };
   },
 
   suspend(user) {
@@ -117,7 +194,13 @@ export const entraProvider: IdentityProvider = {
   },
 
   restore(user) {
-    return [{ method: 'PATCH', path: `/users/${encodeURIComponent(user.id)}`, body: { accountEnabled: true } }];
+    return [
+      {
+        method: 'PATCH',
+        path: `/users/${encodeURIComponent(user.id)}`,
+        body: { accountEnabled: true },
+      },
+    ];
   },
 
   /**
@@ -129,14 +212,24 @@ export const entraProvider: IdentityProvider = {
    */
   async findGroup(http, name) {
     const matches: GraphGroup[] = [];
-    for await (const group of pages<GraphGroup>(http, { method: 'GET', path: '/groups', query: { $filter: `displayName eq ${odataString(name)}`, $select: GROUP_FIELDS } })) {
+    for await (const group of pages<GraphGroup>(http, {
+      method: 'GET',
+      path: '/groups',
+      query: { $filter: `displayName eq ${odataString(name)}`, $select: GROUP_FIELDS },
+    })) {
       if (group.displayName === name) matches.push(group);
     }
     if (matches.length === 0) return undefined;
-    if (matches.length > 1) throw invalid(`${matches.length} Entra groups are named "${name}"; give the group a unique display name`);
+    if (matches.length > 1)
+      throw invalid(
+        `${matches.length} Entra groups are named "${name}"; give the group a unique display name`,
+      );
     const group = matches[0]!;
     const why = unwritable(group);
-    if (why) throw invalid(`the members of the Entra group "${name}" cannot be changed through Microsoft Graph: ${why}`);
+    if (why)
+      throw invalid(
+        `the members of the Entra group "${name}" cannot be changed through Microsoft Graph: ${why}`,
+      );
     return { id: group.id, name };
   },
 
@@ -146,16 +239,34 @@ export const entraProvider: IdentityProvider = {
    * group is not Forestall's to rely on, since it can end without Forestall knowing.
    */
   async isMember(http, group, user) {
-    const answer = await http.send({ method: 'GET', path: `/users/${encodeURIComponent(user.id)}/memberOf/${encodeURIComponent(group.id)}`, query: { $select: 'id' } }, { accept: [404] });
+    const answer = await http.send(
+      {
+        method: 'GET',
+        path: `/users/${encodeURIComponent(user.id)}/memberOf/${encodeURIComponent(group.id)}`,
+        query: { $select: 'id' },
+      },
+      { accept: [404] },
+    );
     return answer.status !== 404;
   },
 
   addMember(group, user) {
-    return [{ method: 'POST', path: `/groups/${encodeURIComponent(group.id)}/members/$ref`, body: { '@odata.id': `${GRAPH_DIRECTORY_OBJECTS}${user.id}` } }];
+    return [
+      {
+        method: 'POST',
+        path: `/groups/${encodeURIComponent(group.id)}/members/$ref`,
+        body: { '@odata.id': `${GRAPH_DIRECTORY_OBJECTS}${user.id}` },
+      },
+    ];
   },
 
   removeMember(group, user) {
-    return [{ method: 'DELETE', path: `/groups/${encodeURIComponent(group.id)}/members/${encodeURIComponent(user.id)}/$ref` }];
+    return [
+      {
+        method: 'DELETE',
+        path: `/groups/${encodeURIComponent(group.id)}/members/${encodeURIComponent(user.id)}/$ref`,
+      },
+    ];
   },
 
   /**
@@ -163,11 +274,16 @@ export const entraProvider: IdentityProvider = {
    * named location is refused: it has no IP ranges to write.
    */
   async findZone(http, id) {
-    const answer = await http.send<GraphNamedLocation>({ method: 'GET', path: namedLocationPath(id) }, { accept: [404] });
+    const answer = await http.send<GraphNamedLocation>(
+      { method: 'GET', path: namedLocationPath(id) },
+      { accept: [404] },
+    );
     if (answer.status === 404 || !answer.body?.id) return undefined;
     const location = answer.body;
     if (location['@odata.type'] !== IP_NAMED_LOCATION) {
-      throw invalid(`the Entra named location ${id} ("${location.displayName ?? ''}") is ${location['@odata.type'] ?? 'of no stated type'}, not an IP named location (${IP_NAMED_LOCATION})`);
+      throw invalid(
+        `the Entra named location ${id} ("${location.displayName ?? ''}") is ${location['@odata.type'] ?? 'of no stated type'}, not an IP named location (${IP_NAMED_LOCATION})`,
+      );
     }
     return { id: location.id, name: location.displayName ?? id, ranges: locationRanges(location) };
   },
@@ -179,7 +295,13 @@ export const entraProvider: IdentityProvider = {
    * ranges it had instead (a location the customer created always had some).
    */
   setZoneRanges(zone, ranges) {
-    return [{ method: 'PATCH', path: namedLocationPath(zone.id), body: { '@odata.type': IP_NAMED_LOCATION, ipRanges: ipRanges(ranges) } }];
+    return [
+      {
+        method: 'PATCH',
+        path: namedLocationPath(zone.id),
+        body: { '@odata.type': IP_NAMED_LOCATION, ipRanges: ipRanges(ranges) },
+      },
+    ];
   },
 };
 
@@ -188,10 +310,13 @@ function invalid(message: string): ConnectorError {
 }
 
 function checkedTenant(value: unknown): string {
-  if (typeof value !== 'string' || value.trim() === '') throw invalid('params.tenant is required: the Entra tenant id (a GUID) or one of its domains');
+  if (typeof value !== 'string' || value.trim() === '')
+    throw invalid('params.tenant is required: the Entra tenant id (a GUID) or one of its domains');
   const tenant = value.trim();
   if (!GUID.test(tenant) && !DOMAIN.test(tenant)) {
-    throw invalid(`params.tenant must be a tenant id (a GUID) or a domain name such as contoso.onmicrosoft.com, not "${value}" (common, organizations and consumers do not work with client credentials)`);
+    throw invalid(
+      `params.tenant must be a tenant id (a GUID) or a domain name such as contoso.onmicrosoft.com, not "${value}" (common, organizations and consumers do not work with client credentials)`,
+    );
   }
   return tenant;
 }
@@ -212,14 +337,19 @@ function sameLogin(a: string | null | undefined, b: string): boolean {
 
 /** A string literal in an OData $filter: single quotes, a quote inside doubled. */
 function odataString(value: string): string {
-  return `'${value.replace(/'/g, '\'\'')}'`;
+  return `'${value.replace(/'/g, "''")}'`;
 }
 
 function unwritable(group: GraphGroup): string | undefined {
   const types = group.groupTypes ?? [];
-  if (types.includes('DynamicMembership')) return 'its membership is dynamic (set by its membership rule)';
-  if (group.onPremisesSyncEnabled === true) return 'it is synchronised from on-premises Active Directory, where its members are managed';
-  if (group.mailEnabled === true && !types.includes('Unified')) return group.securityEnabled === true ? 'it is a mail-enabled security group, managed in Exchange' : 'it is a distribution list, managed in Exchange';
+  if (types.includes('DynamicMembership'))
+    return 'its membership is dynamic (set by its membership rule)';
+  if (group.onPremisesSyncEnabled === true)
+    return 'it is synchronised from on-premises Active Directory, where its members are managed';
+  if (group.mailEnabled === true && !types.includes('Unified'))
+    return group.securityEnabled === true
+      ? 'it is a mail-enabled security group, managed in Exchange'
+      : 'it is a distribution list, managed in Exchange';
   return undefined;
 }
 
@@ -228,18 +358,35 @@ function ipRanges(ranges: readonly string[]): { '@odata.type': string; cidrAddre
   const cidrs = new Set<string>();
   for (const range of ranges) {
     const cidr = canonicalCidr(range);
-    if (cidr === undefined) throw invalid(`"${range}" is not an IP address or CIDR, so it cannot be a range of an Entra named location`);
+    if (cidr === undefined)
+      throw invalid(
+        `"${range}" is not an IP address or CIDR, so it cannot be a range of an Entra named location`,
+      );
     cidrs.add(cidr);
   }
-  return [...cidrs].map((cidr) => ({ '@odata.type': isIpv6Cidr(cidr) ? '#microsoft.graph.iPv6CidrRange' : '#microsoft.graph.iPv4CidrRange', cidrAddress: cidr }));
+  return [...cidrs].map((cidr) => ({
+    '@odata.type': isIpv6Cidr(cidr)
+      ? '#microsoft.graph.iPv6CidrRange'
+      : '#microsoft.graph.iPv4CidrRange',
+    cidrAddress: cidr,
+  }));
 }
 
 /** The location's ranges as canonical CIDRs: CIDR ranges as they are, lower/upper ranges as their CIDR cover. */
 function locationRanges(location: GraphNamedLocation): string[] {
-  return coveredCidrs(location.ipRanges ?? [], (range) => (range.cidrAddress
-    ? { cidr: range.cidrAddress }
-    : range.lowerAddress && range.upperAddress ? { lower: range.lowerAddress, upper: range.upperAddress } : undefined),
-  (range) => invalid(`the Entra named location ${location.id} has an IP range Forestall cannot read: ${JSON.stringify(range)}`));
+  return coveredCidrs(
+    location.ipRanges ?? [],
+    (range) =>
+      range.cidrAddress
+        ? { cidr: range.cidrAddress }
+        : range.lowerAddress && range.upperAddress
+          ? { lower: range.lowerAddress, upper: range.upperAddress }
+          : undefined,
+    (range) =>
+      invalid(
+        `the Entra named location ${location.id} has an IP range Forestall cannot read: ${JSON.stringify(range)}`,
+      ),
+  );
 }
 
 /**
@@ -251,7 +398,11 @@ async function* pages<T>(http: IdentityHttp, first: HttpCall): AsyncGenerator<T>
   let call: HttpCall | undefined = first;
   const seen = new Set<string>();
   for (let page = 0; call !== undefined; page++) {
-    if (page >= MAX_PAGES) throw new ConnectorError('FST_IDENTITY_UNAVAILABLE', `Graph's listing of ${first.path} did not end after ${MAX_PAGES} pages`);
+    if (page >= MAX_PAGES)
+      throw new ConnectorError(
+        'FST_IDENTITY_UNAVAILABLE',
+        `Graph's listing of ${first.path} did not end after ${MAX_PAGES} pages`,
+      );
     const answer: HttpAnswer<GraphCollection<T>> = await http.send<GraphCollection<T>>(call);
     yield* answer.body?.value ?? [];
     const next: string | undefined = answer.body?.['@odata.nextLink'];

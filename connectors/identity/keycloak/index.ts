@@ -44,29 +44,55 @@ interface GroupRepresentation {
 }
 
 const userPath = (user: IdpUser): string => `/users/${encodeURIComponent(user.id)}`;
-const membershipPath = (group: IdpGroup, user: IdpUser): string => `${userPath(user)}/groups/${encodeURIComponent(group.id)}`;
+const membershipPath = (group: IdpGroup, user: IdpUser): string =>
+  `${userPath(user)}/groups/${encodeURIComponent(group.id)}`;
 
 /** Every group named `name` in a search answer, at any depth (a match below a parent comes back inside it). */
 function named(groups: readonly GroupRepresentation[], name: string): GroupRepresentation[] {
-  return groups.flatMap((g) => [...(g.name === name && typeof g.id === 'string' ? [g] : []), ...named(g.subGroups ?? [], name)]);
+  return groups.flatMap((g) => [
+    ...(g.name === name && typeof g.id === 'string' ? [g] : []),
+    ...named(g.subGroups ?? [], name),
+  ]);
 }
 
 /** The last segment of a group path, which is what Keycloak's group search matches. */
 function leafName(name: string): string {
-  return name.startsWith('/') ? (name.split('/').filter((s) => s !== '').at(-1) ?? name) : name;
+  return name.startsWith('/')
+    ? (name
+        .split('/')
+        .filter((s) => s !== '')
+        .at(-1) ?? name)
+    : name;
 }
 
 export const keycloakProvider: IdentityProvider = {
   kind: 'keycloak',
   supports: ['IdentitySuspend', 'StepUpAuth'],
-  description: 'Keycloak: disables users and ends their sessions, and adds them to an MFA group; Keycloak has no IP blocklist.',
+  description:
+    'Keycloak: disables users and ends their sessions, and adds them to an MFA group; Keycloak has no IP blocklist.',
   refusals: {
     IdentityBlock: 'Keycloak has no IP blocklist, so IdentityBlock is refused.',
   },
   endpointParams: [
-    { name: 'url', type: 'string', required: true, description: 'The Keycloak server root, for example https://keycloak.example.com (without /realms or /admin).' },
-    { name: 'realm', type: 'string', required: true, description: 'The realm whose users the action changes.' },
-    { name: 'tokenRealm', type: 'string', description: "The realm of the connector's client, when it is not `realm` (for example master)." },
+    {
+      name: 'url',
+      type: 'string',
+      required: true,
+      description:
+        'The Keycloak server root, for example https://keycloak.example.com (without /realms or /admin).',
+    },
+    {
+      name: 'realm',
+      type: 'string',
+      required: true,
+      description: 'The realm whose users the action changes.',
+    },
+    {
+      name: 'tokenRealm',
+      type: 'string',
+      description:
+        "The realm of the connector's client, when it is not `realm` (for example master).",
+    },
   ],
   requiredSecretKeys: ['client-id', 'client-secret'],
 
@@ -86,8 +112,14 @@ export const keycloakProvider: IdentityProvider = {
   },
 
   async findUser(http, login) {
-    const answer = await http.send<UserRepresentation[]>({ method: 'GET', path: '/users', query: { username: login, exact: 'true', briefRepresentation: 'true' } });
-    const match = (answer.body ?? []).find((u) => typeof u.username === 'string' && u.username.toLowerCase() === login.toLowerCase());
+    const answer = await http.send<UserRepresentation[]>({
+      method: 'GET',
+      path: '/users',
+      query: { username: login, exact: 'true', briefRepresentation: 'true' },
+    });
+    const match = (answer.body ?? []).find(
+      (u) => typeof u.username === 'string' && u.username.toLowerCase() === login.toLowerCase(),
+    );
     if (match === undefined || typeof match.id !== 'string') return undefined;
     return { id: match.id, login: match.username as string, active: match.enabled !== false };
   },
@@ -105,15 +137,33 @@ export const keycloakProvider: IdentityProvider = {
 
   async findGroup(http: IdentityHttp, name: string) {
     if (name.startsWith('/')) {
-      const path = name.split('/').filter((s) => s !== '').map(encodeURIComponent).join('/');
-      const answer = await http.send<GroupRepresentation>({ method: 'GET', path: `/group-by-path/${path}` }, { accept: [404] });
-      return answer.status === 404 || typeof answer.body?.id !== 'string' ? undefined : { id: answer.body.id, name };
+      const path = name
+        .split('/')
+        .filter((s) => s !== '')
+        .map(encodeURIComponent)
+        .join('/');
+      const answer = await http.send<GroupRepresentation>(
+        { method: 'GET', path: `/group-by-path/${path}` },
+        { accept: [404] },
+      );
+      return answer.status === 404 || typeof answer.body?.id !== 'string'
+        ? undefined
+        : { id: answer.body.id, name };
     }
-    const answer = await http.send<GroupRepresentation[]>({ method: 'GET', path: '/groups', query: { search: name, exact: 'true', briefRepresentation: 'true' } });
+    const answer = await http.send<GroupRepresentation[]>({
+      method: 'GET',
+      path: '/groups',
+      query: { search: name, exact: 'true', briefRepresentation: 'true' },
+    });
     const matches = named(answer.body ?? [], name);
     if (matches.length > 1) {
-      const paths = matches.map((g) => (typeof g.path === 'string' ? g.path : String(g.id))).join(', ');
-      throw new ConnectorError('FST_CONNECTOR_INVALID_REQUEST', `identity:keycloak: more than one group is named "${name}" (${paths}); give params.group as a path`);
+      const paths = matches
+        .map((g) => (typeof g.path === 'string' ? g.path : String(g.id)))
+        .join(', ');
+      throw new ConnectorError(
+        'FST_CONNECTOR_INVALID_REQUEST',
+        `identity:keycloak: more than one group is named "${name}" (${paths}); give params.group as a path`,
+      );
     }
     const match = matches[0];
     return match === undefined ? undefined : { id: match.id as string, name };
@@ -122,7 +172,11 @@ export const keycloakProvider: IdentityProvider = {
   async isMember(http, group, user) {
     // A user deleted since it was recorded is in no group.
     const answer = await http.send<GroupRepresentation[]>(
-      { method: 'GET', path: `${userPath(user)}/groups`, query: { search: leafName(group.name), briefRepresentation: 'true' } },
+      {
+        method: 'GET',
+        path: `${userPath(user)}/groups`,
+        query: { search: leafName(group.name), briefRepresentation: 'true' },
+      },
       { accept: [404] },
     );
     if (answer.status === 404) return false;

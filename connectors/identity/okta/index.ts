@@ -32,7 +32,15 @@ import { ConnectorError } from '../../errors.js';
 import type { ParamSpec } from '../../types.js';
 import { checkedBaseUrl } from '../base-url.js';
 import { canonicalCidr, coveredCidrs } from '../ip-ranges.js';
-import type { AuthScheme, HttpAnswer, HttpCall, IdentityHttp, IdentityProvider, IdpGroup, IdpUser } from '../types.js';
+import type {
+  AuthScheme,
+  HttpAnswer,
+  HttpCall,
+  IdentityHttp,
+  IdentityProvider,
+  IdpGroup,
+  IdpUser,
+} from '../types.js';
 
 /**
  * The most gateways (IPs, ranges or CIDRs) Okta allows in one blocklist zone. Exported so
@@ -42,32 +50,66 @@ import type { AuthScheme, HttpAnswer, HttpCall, IdentityHttp, IdentityProvider, 
 export const OKTA_BLOCKLIST_MAX_GATEWAYS = 1000;
 
 /** Statuses in which the user can sign in, or will again without an administrator (a lockout ends, a password is reset). */
-export const OKTA_SIGN_IN_STATUSES: readonly string[] = ['ACTIVE', 'PASSWORD_EXPIRED', 'RECOVERY', 'LOCKED_OUT'];
+export const OKTA_SIGN_IN_STATUSES: readonly string[] = [
+  'ACTIVE',
+  'PASSWORD_EXPIRED',
+  'RECOVERY',
+  'LOCKED_OUT',
+];
 
 /** Pages followed through Link headers before a listing is treated as runaway. */
 const MAX_PAGES = 200;
 
 /** The fields of Okta's objects the provider reads. */
-interface OktaUser { id: string; status?: string; profile?: { login?: string } }
-interface OktaGroup { id: string; type?: string; profile?: { name?: string } }
-interface OktaGateway { type?: string; value?: string }
-interface OktaZone { id: string; name?: string; type?: string; usage?: string; status?: string; gateways?: OktaGateway[] | null }
+interface OktaUser {
+  id: string;
+  status?: string;
+  profile?: { login?: string };
+}
+interface OktaGroup {
+  id: string;
+  type?: string;
+  profile?: { name?: string };
+}
+interface OktaGateway {
+  type?: string;
+  value?: string;
+}
+interface OktaZone {
+  id: string;
+  name?: string;
+  type?: string;
+  usage?: string;
+  status?: string;
+  gateways?: OktaGateway[] | null;
+}
 
 const endpointParams: readonly ParamSpec[] = [
-  { name: 'url', type: 'string', required: true, description: 'The Okta org URL, https://<org>.okta.com (or the org\'s custom domain); the API base is <url>/api/v1.' },
+  {
+    name: 'url',
+    type: 'string',
+    required: true,
+    description:
+      "The Okta org URL, https://<org>.okta.com (or the org's custom domain); the API base is <url>/api/v1.",
+  },
 ];
 
 export const oktaProvider: IdentityProvider = {
   kind: 'okta',
   supports: ['IdentitySuspend', 'StepUpAuth', 'IdentityBlock'],
-  description: 'Okta: suspends users and ends their sessions and OAuth tokens, adds users to an MFA group, and keeps an IP blocklist network zone.',
+  description:
+    'Okta: suspends users and ends their sessions and OAuth tokens, adds users to an MFA group, and keeps an IP blocklist network zone.',
   endpointParams,
   requiredSecretKeys: ['token'],
 
   endpoint(params, secret): { baseUrl: string; auth: AuthScheme } {
     const origin = checkedBaseUrl('url', params.url, { path: false });
     const token = secret.token?.trim();
-    if (!token) throw new ConnectorError('FST_IDENTITY_CREDENTIALS', 'the credentials Secret has no key "token" (an Okta API token) or it is empty');
+    if (!token)
+      throw new ConnectorError(
+        'FST_IDENTITY_CREDENTIALS',
+        'the credentials Secret has no key "token" (an Okta API token) or it is empty',
+      );
     return { baseUrl: `${origin}/api/v1`, auth: { type: 'ssws', token } };
   },
 
@@ -81,15 +123,27 @@ export const oktaProvider: IdentityProvider = {
   async findUser(http, login) {
     let found: OktaUser | undefined;
     if (login.includes('/')) {
-      const answer = await http.send<OktaUser[]>({ method: 'GET', path: '/users', query: { filter: `profile.login eq ${oktaString(login)}` } });
+      const answer = await http.send<OktaUser[]>({
+        method: 'GET',
+        path: '/users',
+        query: { filter: `profile.login eq ${oktaString(login)}` },
+      });
       found = (answer.body ?? []).find((u) => sameLogin(u.profile?.login, login));
     } else {
-      const answer = await http.send<OktaUser>({ method: 'GET', path: `/users/${encodeURIComponent(login)}` }, { accept: [404] });
+      const answer = await http.send<OktaUser>(
+        { method: 'GET', path: `/users/${encodeURIComponent(login)}` },
+        { accept: [404] },
+      );
       if (answer.status === 404) return undefined;
       found = answer.body;
     }
     if (!found?.id || !sameLogin(found.profile?.login, login)) return undefined;
-    return { id: found.id, login: found.profile?.login ?? login, active: OKTA_SIGN_IN_STATUSES.includes(found.status ?? ''), ...(found.status ? { status: found.status } : {}) };
+    return {
+      id: found.id,
+      login: found.profile?.login ?? login,
+      active: OKTA_SIGN_IN_STATUSES.includes(found.status ?? ''),
+      ...(found.status ? { status: found.status } : {}),
+    };
   },
 
   /**
@@ -125,19 +179,32 @@ export const oktaProvider: IdentityProvider = {
    */
   async findGroup(http, name) {
     const matches: OktaGroup[] = [];
-    for await (const group of pages<OktaGroup>(http, { method: 'GET', path: '/groups', query: { q: name } })) {
+    for await (const group of pages<OktaGroup>(http, {
+      method: 'GET',
+      path: '/groups',
+      query: { q: name },
+    })) {
       if (group.profile?.name === name) matches.push(group);
     }
     if (matches.length === 0) return undefined;
     const writable = matches.filter((g) => g.type === 'OKTA_GROUP');
-    if (writable.length > 1) throw invalid(`${writable.length} Okta groups are named "${name}"; give the group a unique name`);
-    if (writable.length === 0) throw invalid(`the Okta group "${name}" is of type ${matches.map((g) => g.type ?? 'unknown').join(', ')}; only an OKTA_GROUP's members can be changed through the API`);
+    if (writable.length > 1)
+      throw invalid(
+        `${writable.length} Okta groups are named "${name}"; give the group a unique name`,
+      );
+    if (writable.length === 0)
+      throw invalid(
+        `the Okta group "${name}" is of type ${matches.map((g) => g.type ?? 'unknown').join(', ')}; only an OKTA_GROUP's members can be changed through the API`,
+      );
     return { id: writable[0]!.id, name };
   },
 
   /** GET /users/{uid}/groups: a user is in far fewer groups than a group such as Everyone has members. Direct membership only, as Okta has no nested groups. */
   async isMember(http, group, user) {
-    for await (const g of pages<OktaGroup>(http, { method: 'GET', path: `/users/${encodeURIComponent(user.id)}/groups` })) {
+    for await (const g of pages<OktaGroup>(http, {
+      method: 'GET',
+      path: `/users/${encodeURIComponent(user.id)}/groups`,
+    })) {
       if (g.id === group.id) return true;
     }
     return false;
@@ -163,16 +230,33 @@ export const oktaProvider: IdentityProvider = {
       if (zone.name === name) matches.push(zone);
     }
     if (matches.length === 0) return undefined;
-    if (matches.length > 1) throw invalid(`${matches.length} Okta network zones are named "${name}"; name one that is unique`);
+    if (matches.length > 1)
+      throw invalid(
+        `${matches.length} Okta network zones are named "${name}"; name one that is unique`,
+      );
     const zone = matches[0]!;
     if (zone.type !== 'IP' || zone.usage !== 'BLOCKLIST') {
-      throw invalid(`the Okta network zone "${name}" is a ${zone.type ?? '?'} zone with usage ${zone.usage ?? '?'}; IdentityBlock needs an IP zone with usage BLOCKLIST (name a new zone and Forestall creates it)`);
+      throw invalid(
+        `the Okta network zone "${name}" is a ${zone.type ?? '?'} zone with usage ${zone.usage ?? '?'}; IdentityBlock needs an IP zone with usage BLOCKLIST (name a new zone and Forestall creates it)`,
+      );
     }
     return { id: zone.id, name, ranges: zoneRanges(zone) };
   },
 
   createZone(name, ranges) {
-    return [{ method: 'POST', path: '/zones', body: { type: 'IP', name, status: 'ACTIVE', usage: 'BLOCKLIST', gateways: gateways(ranges) } }];
+    return [
+      {
+        method: 'POST',
+        path: '/zones',
+        body: {
+          type: 'IP',
+          name,
+          status: 'ACTIVE',
+          usage: 'BLOCKLIST',
+          gateways: gateways(ranges),
+        },
+      },
+    ];
   },
 
   /**
@@ -181,7 +265,13 @@ export const oktaProvider: IdentityProvider = {
    * deactivated (and blocks nothing) until they activate it again.
    */
   setZoneRanges(zone, ranges) {
-    return [{ method: 'PUT', path: `/zones/${encodeURIComponent(zone.id)}`, body: { type: 'IP', name: zone.name, usage: 'BLOCKLIST', gateways: gateways(ranges) } }];
+    return [
+      {
+        method: 'PUT',
+        path: `/zones/${encodeURIComponent(zone.id)}`,
+        body: { type: 'IP', name: zone.name, usage: 'BLOCKLIST', gateways: gateways(ranges) },
+      },
+    ];
   },
 
   /** Okta deletes only an inactive zone. */
@@ -220,21 +310,39 @@ function gateways(ranges: readonly string[]): { type: 'CIDR'; value: string }[] 
   const cidrs = new Set<string>();
   for (const range of ranges) {
     const cidr = canonicalCidr(range);
-    if (cidr === undefined) throw invalid(`"${range}" is not an IP address or CIDR, so it cannot be an Okta zone gateway`);
+    if (cidr === undefined)
+      throw invalid(
+        `"${range}" is not an IP address or CIDR, so it cannot be an Okta zone gateway`,
+      );
     cidrs.add(cidr);
   }
-  if (cidrs.size === 0) throw invalid('an Okta IP zone needs at least one gateway; delete the zone instead of emptying it');
-  if (cidrs.size > OKTA_BLOCKLIST_MAX_GATEWAYS) throw invalid(`${cidrs.size} ranges do not fit one Okta blocklist zone (at most ${OKTA_BLOCKLIST_MAX_GATEWAYS} gateways)`);
+  if (cidrs.size === 0)
+    throw invalid(
+      'an Okta IP zone needs at least one gateway; delete the zone instead of emptying it',
+    );
+  if (cidrs.size > OKTA_BLOCKLIST_MAX_GATEWAYS)
+    throw invalid(
+      `${cidrs.size} ranges do not fit one Okta blocklist zone (at most ${OKTA_BLOCKLIST_MAX_GATEWAYS} gateways)`,
+    );
   return [...cidrs].map((value) => ({ type: 'CIDR', value }));
 }
 
 /** The zone's gateways as canonical CIDRs: CIDR values as they are, RANGE "a-b" as its CIDR cover. */
 function zoneRanges(zone: OktaZone): string[] {
-  return coveredCidrs(zone.gateways ?? [], (gateway) => {
-    const value = gateway.value ?? '';
-    const dash = value.indexOf('-');
-    return gateway.type === 'RANGE' && dash > 0 ? { lower: value.slice(0, dash), upper: value.slice(dash + 1) } : { cidr: value };
-  }, (gateway) => invalid(`the Okta network zone "${zone.name ?? zone.id}" has a gateway Forestall cannot read: ${JSON.stringify(gateway)}`));
+  return coveredCidrs(
+    zone.gateways ?? [],
+    (gateway) => {
+      const value = gateway.value ?? '';
+      const dash = value.indexOf('-');
+      return gateway.type === 'RANGE' && dash > 0
+        ? { lower: value.slice(0, dash), upper: value.slice(dash + 1) }
+        : { cidr: value };
+    },
+    (gateway) =>
+      invalid(
+        `the Okta network zone "${zone.name ?? zone.id}" has a gateway Forestall cannot read: ${JSON.stringify(gateway)}`,
+      ),
+  );
 }
 
 /**
@@ -246,7 +354,11 @@ async function* pages<T>(http: IdentityHttp, first: HttpCall): AsyncGenerator<T>
   let call: HttpCall | undefined = first;
   const seen = new Set<string>();
   for (let page = 0; call !== undefined; page++) {
-    if (page >= MAX_PAGES) throw new ConnectorError('FST_IDENTITY_UNAVAILABLE', `Okta's listing of ${first.path} did not end after ${MAX_PAGES} pages`);
+    if (page >= MAX_PAGES)
+      throw new ConnectorError(
+        'FST_IDENTITY_UNAVAILABLE',
+        `Okta's listing of ${first.path} did not end after ${MAX_PAGES} pages`,
+      );
     const answer: HttpAnswer<T[]> = await http.send<T[]>(call);
     yield* answer.body ?? [];
     const query = nextQuery(answer.headers);

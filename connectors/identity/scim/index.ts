@@ -41,34 +41,62 @@ interface ScimGroupResource {
   members?: { value?: unknown }[];
 }
 
-const SCIM_HEADERS = { 'content-type': SCIM_MEDIA_TYPE, accept: `${SCIM_MEDIA_TYPE}, application/json` };
+const SCIM_HEADERS = {
+  'content-type': SCIM_MEDIA_TYPE,
+  accept: `${SCIM_MEDIA_TYPE}, application/json`,
+};
 
 /** A string as a SCIM filter literal: JSON string escaping (RFC 7644 3.4.2.2). */
 export function scimString(value: string): string {
   return JSON.stringify(value);
 }
 
-function patch(path: string, operations: Record<string, unknown>[]): { method: 'PATCH'; path: string; body: unknown; headers: Record<string, string> } {
-  return { method: 'PATCH', path, body: { schemas: [SCIM_PATCH_OP], Operations: operations }, headers: SCIM_HEADERS };
+function patch(
+  path: string,
+  operations: Record<string, unknown>[],
+): { method: 'PATCH'; path: string; body: unknown; headers: Record<string, string> } {
+  return {
+    method: 'PATCH',
+    path,
+    body: { schemas: [SCIM_PATCH_OP], Operations: operations },
+    headers: SCIM_HEADERS,
+  };
 }
 
 const userPath = (user: IdpUser): string => `/Users/${encodeURIComponent(user.id)}`;
 const groupPath = (group: IdpGroup): string => `/Groups/${encodeURIComponent(group.id)}`;
 
-async function list<T>(http: IdentityHttp, path: string, filter: string, attributes: string): Promise<T[]> {
-  const answer = await http.send<ScimListResponse<T>>({ method: 'GET', path, query: { filter, attributes }, headers: { accept: SCIM_HEADERS.accept } });
+async function list<T>(
+  http: IdentityHttp,
+  path: string,
+  filter: string,
+  attributes: string,
+): Promise<T[]> {
+  const answer = await http.send<ScimListResponse<T>>({
+    method: 'GET',
+    path,
+    query: { filter, attributes },
+    headers: { accept: SCIM_HEADERS.accept },
+  });
   return Array.isArray(answer.body?.Resources) ? answer.body.Resources : [];
 }
 
 export const scimProvider: IdentityProvider = {
   kind: 'scim',
   supports: ['IdentitySuspend', 'StepUpAuth'],
-  description: 'SCIM 2.0: suspends users (active=false) and adds them to an MFA group; SCIM has no sessions to revoke.',
+  description:
+    'SCIM 2.0: suspends users (active=false) and adds them to an MFA group; SCIM has no sessions to revoke.',
   refusals: {
     IdentityBlock: 'SCIM provisions accounts and has no IP blocklist.',
   },
   endpointParams: [
-    { name: 'url', type: 'string', required: true, description: 'The SCIM base URL, for example https://idp.example.com/scim/v2 (the /Users endpoint is below it).' },
+    {
+      name: 'url',
+      type: 'string',
+      required: true,
+      description:
+        'The SCIM base URL, for example https://idp.example.com/scim/v2 (the /Users endpoint is below it).',
+    },
   ],
   requiredSecretKeys: ['token'],
 
@@ -77,8 +105,15 @@ export const scimProvider: IdentityProvider = {
   },
 
   async findUser(http, login) {
-    const users = await list<ScimUserResource>(http, '/Users', `userName eq ${scimString(login)}`, 'userName,active,meta.version');
-    const match = users.find((u) => typeof u.userName === 'string' && u.userName.toLowerCase() === login.toLowerCase());
+    const users = await list<ScimUserResource>(
+      http,
+      '/Users',
+      `userName eq ${scimString(login)}`,
+      'userName,active,meta.version',
+    );
+    const match = users.find(
+      (u) => typeof u.userName === 'string' && u.userName.toLowerCase() === login.toLowerCase(),
+    );
     if (match === undefined || typeof match.id !== 'string') return undefined;
     return {
       id: match.id,
@@ -98,16 +133,33 @@ export const scimProvider: IdentityProvider = {
   },
 
   async findGroup(http, name) {
-    const groups = await list<ScimGroupResource>(http, '/Groups', `displayName eq ${scimString(name)}`, 'displayName');
+    const groups = await list<ScimGroupResource>(
+      http,
+      '/Groups',
+      `displayName eq ${scimString(name)}`,
+      'displayName',
+    );
     const exact = groups.filter((g) => g.displayName === name && typeof g.id === 'string');
-    const match = exact[0] ?? groups.find((g) => typeof g.displayName === 'string' && g.displayName.toLowerCase() === name.toLowerCase());
-    return match === undefined || typeof match.id !== 'string' ? undefined : { id: match.id, name: match.displayName as string };
+    const match =
+      exact[0] ??
+      groups.find(
+        (g) =>
+          typeof g.displayName === 'string' && g.displayName.toLowerCase() === name.toLowerCase(),
+      );
+    return match === undefined || typeof match.id !== 'string'
+      ? undefined
+      : { id: match.id, name: match.displayName as string };
   },
 
   async isMember(http, group, user) {
     // A group deleted since it was recorded has no members.
     const answer = await http.send<ScimGroupResource>(
-      { method: 'GET', path: groupPath(group), query: { attributes: 'members' }, headers: { accept: SCIM_HEADERS.accept } },
+      {
+        method: 'GET',
+        path: groupPath(group),
+        query: { attributes: 'members' },
+        headers: { accept: SCIM_HEADERS.accept },
+      },
       { accept: [404] },
     );
     if (answer.status === 404) return false;
@@ -119,6 +171,8 @@ export const scimProvider: IdentityProvider = {
   },
 
   removeMember(group, user) {
-    return [patch(groupPath(group), [{ op: 'remove', path: `members[value eq ${scimString(user.id)}]` }])];
+    return [
+      patch(groupPath(group), [{ op: 'remove', path: `members[value eq ${scimString(user.id)}]` }]),
+    ];
   },
 };

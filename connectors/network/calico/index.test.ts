@@ -6,11 +6,19 @@ import { aggregateCidrs } from '../cidrs.js';
 import { calicoRenderer as renderer, calicoSelector } from './index.js';
 
 const feeds = new URL('../../../../shared/feeds/', import.meta.url);
-const ipsum = readFileSync(new URL('ipsum/ipsum-2026-08-22.txt', feeds), 'utf8').split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split('\t')[0]!);
+const ipsum = readFileSync(new URL('ipsum/ipsum-2026-08-22.txt', feeds), 'utf8')
+  .split('\n')
+  .filter((l) => l && !l.startsWith('#'))
+  .map((l) => l.split('\t')[0]!);
 
 const request = (over: Partial<ActionRequest> = {}): ActionRequest => ({
-  name: 'block-ipsum-7f3a', policy: 'block-ipsum', type: 'EgressDeny', values: ['203.0.113.9', '198.51.100.0/24', '2001:db8::/32'],
-  scope: { namespaces: [] }, params: {}, ...over,
+  name: 'block-ipsum-7f3a',
+  policy: 'block-ipsum',
+  type: 'EgressDeny',
+  values: ['203.0.113.9', '198.51.100.0/24', '2001:db8::/32'],
+  scope: { namespaces: [] },
+  params: {},
+  ...over,
 });
 
 const sets = (manifests: Manifest[]) => manifests.filter((m) => m.kind === 'GlobalNetworkSet');
@@ -19,7 +27,10 @@ const policy = (manifests: Manifest[]) => manifests.find((m) => m.kind === 'Glob
 describe('network:calico', () => {
   it('GIVEN a small request THEN a labelled network set and a policy in its own tier: Deny to the sets, then Pass', () => {
     const manifests = renderer.render(request());
-    expect(manifests.map((m) => `${m.kind}/${m.metadata.name}`)).toEqual(['GlobalNetworkSet/forestall-block-ipsum-7f3a-0', 'GlobalNetworkPolicy/forestall.forestall-block-ipsum-7f3a']);
+    expect(manifests.map((m) => `${m.kind}/${m.metadata.name}`)).toEqual([
+      'GlobalNetworkSet/forestall-block-ipsum-7f3a-0',
+      'GlobalNetworkPolicy/forestall.forestall-block-ipsum-7f3a',
+    ]);
     expect(manifests).toMatchSnapshot();
     expect(sets(manifests)[0]!.metadata.labels?.['forestall.io/action']).toBe('block-ipsum-7f3a');
     expect(policy(manifests).spec).toEqual({
@@ -36,24 +47,41 @@ describe('network:calico', () => {
   });
 
   it('GIVEN selectors and params THEN Calico selector expressions, the tier and the order', () => {
-    const manifests = renderer.render(request({
-      scope: { namespaces: [], workloadSelector: { matchLabels: { app: 'checkout' } }, namespaceSelector: { matchExpressions: [{ key: 'env', operator: 'In', values: ['prod', 'staging'] }] } },
-      params: { tier: 'security', order: 5.5 },
-    }));
+    const manifests = renderer.render(
+      request({
+        scope: {
+          namespaces: [],
+          workloadSelector: { matchLabels: { app: 'checkout' } },
+          namespaceSelector: {
+            matchExpressions: [{ key: 'env', operator: 'In', values: ['prod', 'staging'] }],
+          },
+        },
+        params: { tier: 'security', order: 5.5 },
+      }),
+    );
     expect(policy(manifests).metadata.name).toBe('security.forestall-block-ipsum-7f3a');
-    expect(policy(manifests).spec).toMatchObject({ tier: 'security', order: 5.5, selector: "app == 'checkout'", namespaceSelector: "env in {'prod', 'staging'}" });
+    expect(policy(manifests).spec).toMatchObject({
+      tier: 'security',
+      order: 5.5,
+      selector: "app == 'checkout'",
+      namespaceSelector: "env in {'prod', 'staging'}",
+    });
   });
 
   it('GIVEN every selector operator THEN each has its Calico form, joined with &&', () => {
-    expect(calicoSelector({
-      matchLabels: { 'app.kubernetes.io/name': 'web' },
-      matchExpressions: [
-        { key: 'tier', operator: 'NotIn', values: ['batch', 'cron'] },
-        { key: 'exposed', operator: 'Exists' },
-        { key: 'legacy', operator: 'DoesNotExist' },
-        { key: 'zone', operator: 'In', values: ['a'] },
-      ],
-    })).toBe("app.kubernetes.io/name == 'web' && tier not in {'batch', 'cron'} && has(exposed) && !has(legacy) && zone == 'a'");
+    expect(
+      calicoSelector({
+        matchLabels: { 'app.kubernetes.io/name': 'web' },
+        matchExpressions: [
+          { key: 'tier', operator: 'NotIn', values: ['batch', 'cron'] },
+          { key: 'exposed', operator: 'Exists' },
+          { key: 'legacy', operator: 'DoesNotExist' },
+          { key: 'zone', operator: 'In', values: ['a'] },
+        ],
+      }),
+    ).toBe(
+      "app.kubernetes.io/name == 'web' && tier not in {'batch', 'cron'} && has(exposed) && !has(legacy) && zone == 'a'",
+    );
     expect(calicoSelector(undefined)).toBe('all()');
     expect(calicoSelector({})).toBe('all()');
   });
@@ -61,12 +89,16 @@ describe('network:calico', () => {
   it('GIVEN all 120,430 IPsum addresses THEN network sets under the budget holding exactly the minimal cover', () => {
     const manifests = renderer.render(request({ values: ipsum }));
     expect(sets(manifests)).toHaveLength(3);
-    expect(sets(manifests).flatMap((s) => (s.spec as { nets: string[] }).nets)).toEqual(aggregateCidrs(ipsum).ipv4);
+    expect(sets(manifests).flatMap((s) => (s.spec as { nets: string[] }).nets)).toEqual(
+      aggregateCidrs(ipsum).ipv4,
+    );
     for (const m of manifests) expect(manifestBytes(m)).toBeLessThanOrEqual(MAX_OBJECT_BYTES);
   });
 
   it('GIVEN the default tier or a bad tier name THEN validate refuses, saying why', () => {
-    expect(renderer.validate(request({ params: { tier: 'default' } }))[0]).toMatch(/^params.tier must not be "default": a final Pass there would skip the Kubernetes NetworkPolicies/);
+    expect(renderer.validate(request({ params: { tier: 'default' } }))[0]).toMatch(
+      /^params.tier must not be "default": a final Pass there would skip the Kubernetes NetworkPolicies/,
+    );
     expect(renderer.validate(request({ params: { tier: 'Has Space', order: -1 } }))).toEqual([
       'params.order must be at least 0, not -1',
       'params.tier is not a valid tier name: "Has Space"',
@@ -74,7 +106,13 @@ describe('network:calico', () => {
   });
 
   it('GIVEN a selector value that could break out of the expression THEN validate refuses it', () => {
-    expect(renderer.validate(request({ scope: { namespaces: [], workloadSelector: { matchLabels: { app: "x' || all() || '" } } } }))).toEqual([
+    expect(
+      renderer.validate(
+        request({
+          scope: { namespaces: [], workloadSelector: { matchLabels: { app: "x' || all() || '" } } },
+        }),
+      ),
+    ).toEqual([
       'scope.workloadSelector.matchLabels["app"] is not a valid label value: "x\' || all() || \'"',
     ]);
   });

@@ -28,9 +28,25 @@
  */
 import { checkRequest } from '../../checks.js';
 import { paramValue } from '../../params.js';
-import { MAX_OBJECT_BYTES, assertWithinBudget, invalidRequest, labelValue, objectName, synthesize, type ObjectDraft, type RendererLimits } from '../../render.js';
+import {
+  MAX_OBJECT_BYTES,
+  assertWithinBudget,
+  invalidRequest,
+  labelValue,
+  objectName,
+  synthesize,
+  type ObjectDraft,
+  type RendererLimits,
+} from '../../render.js';
 import { requirements } from '../../selectors.js';
-import { LABEL_ACTION, type ActionRequest, type LabelSelector, type Manifest, type ParamSpec, type Renderer } from '../../types.js';
+import {
+  LABEL_ACTION,
+  type ActionRequest,
+  type LabelSelector,
+  type Manifest,
+  type ParamSpec,
+  type Renderer,
+} from '../../types.js';
 import { checkCidrRequest, chunk, jsonStringCost } from '../cidrs.js';
 
 export const CALICO_ID = 'network:calico';
@@ -42,11 +58,17 @@ const SET_OVERHEAD = 4096;
 const TIER_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 const TIER: ParamSpec & { default: string } = {
-  name: 'tier', type: 'string', default: 'forestall',
-  description: 'The Calico tier of the policy; must exist, must not be "default" (a Pass there would skip the Kubernetes NetworkPolicies).',
+  name: 'tier',
+  type: 'string',
+  default: 'forestall',
+  description:
+    'The Calico tier of the policy; must exist, must not be "default" (a Pass there would skip the Kubernetes NetworkPolicies).',
 };
 const ORDER: ParamSpec & { default: number } = {
-  name: 'order', type: 'number', minimum: 0, default: 100,
+  name: 'order',
+  type: 'number',
+  minimum: 0,
+  default: 100,
   description: 'Order of the policy within its tier; lower is evaluated first.',
 };
 
@@ -58,7 +80,9 @@ export function createCalicoRenderer(limits: RendererLimits = {}): Renderer {
     const tier = request.params.tier;
     if (typeof tier === 'string') {
       if (tier === 'default') {
-        problems.push('params.tier must not be "default": a final Pass there would skip the Kubernetes NetworkPolicies, and without one the end of the tier would drop all other egress; use a tier of its own');
+        problems.push(
+          'params.tier must not be "default": a final Pass there would skip the Kubernetes NetworkPolicies, and without one the end of the tier would drop all other egress; use a tier of its own',
+        );
       } else if (tier.length > 63 || !TIER_NAME.test(tier)) {
         problems.push(`params.tier is not a valid tier name: "${tier}"`);
       }
@@ -70,7 +94,8 @@ export function createCalicoRenderer(limits: RendererLimits = {}): Renderer {
     id: CALICO_ID,
     layer: 'network',
     supports: ['EgressDeny'],
-    description: 'Calico GlobalNetworkSets (sharded by size) and a GlobalNetworkPolicy in its own tier: Deny to the sets, then Pass to the next tier.',
+    description:
+      'Calico GlobalNetworkSets (sharded by size) and a GlobalNetworkPolicy in its own tier: Deny to the sets, then Pass to the next tier.',
     params: [TIER, ORDER],
     kinds: [
       { apiVersion: API_VERSION, kind: SET_KIND, namespaced: false },
@@ -85,8 +110,16 @@ export function createCalicoRenderer(limits: RendererLimits = {}): Renderer {
       const tier = paramValue(request.params, TIER);
       const order = paramValue(request.params, ORDER);
       const base = `forestall-${request.name}`;
-      const sets: ObjectDraft[] = chunk(all, { maxBytes: maxObjectBytes - SET_OVERHEAD, cost: jsonStringCost, balanced: true })
-        .map((nets, index) => ({ apiVersion: API_VERSION, kind: SET_KIND, name: objectName(base, String(index)), body: { spec: { nets } } }));
+      const sets: ObjectDraft[] = chunk(all, {
+        maxBytes: maxObjectBytes - SET_OVERHEAD,
+        cost: jsonStringCost,
+        balanced: true,
+      }).map((nets, index) => ({
+        apiVersion: API_VERSION,
+        kind: SET_KIND,
+        name: objectName(base, String(index)),
+        body: { spec: { nets } },
+      }));
       const policy: ObjectDraft = {
         apiVersion: API_VERSION,
         kind: POLICY_KIND,
@@ -99,7 +132,10 @@ export function createCalicoRenderer(limits: RendererLimits = {}): Renderer {
             namespaceSelector: calicoSelector(request.scope.namespaceSelector),
             types: ['Egress'],
             egress: [
-              { action: 'Deny', destination: { selector: `${LABEL_ACTION} == '${labelValue(request.name)}'` } },
+              {
+                action: 'Deny',
+                destination: { selector: `${LABEL_ACTION} == '${labelValue(request.name)}'` },
+              },
               { action: 'Pass' },
             ],
           },
@@ -123,10 +159,14 @@ export function calicoSelector(selector: LabelSelector | undefined): string {
   const terms = requirements(selector).map(({ key, operator, values }) => {
     const set = `{${values.map((v) => `'${v}'`).join(', ')}}`;
     switch (operator) {
-      case 'In': return values.length === 1 ? `${key} == '${values[0]}'` : `${key} in ${set}`;
-      case 'NotIn': return `${key} not in ${set}`;
-      case 'Exists': return `has(${key})`;
-      case 'DoesNotExist': return `!has(${key})`;
+      case 'In':
+        return values.length === 1 ? `${key} == '${values[0]}'` : `${key} in ${set}`;
+      case 'NotIn':
+        return `${key} not in ${set}`;
+      case 'Exists':
+        return `has(${key})`;
+      case 'DoesNotExist':
+        return `!has(${key})`;
     }
   });
   return terms.length > 0 ? terms.join(' && ') : 'all()';

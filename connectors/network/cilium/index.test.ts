@@ -6,41 +6,76 @@ import { aggregateCidrs } from '../cidrs.js';
 import { ciliumRenderer as renderer, createCiliumRenderer, endpointSelector } from './index.js';
 
 const feeds = new URL('../../../../shared/feeds/', import.meta.url);
-const ipsum = readFileSync(new URL('ipsum/ipsum-2026-08-22.txt', feeds), 'utf8').split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split('\t')[0]!);
-const ipv6 = (JSON.parse(readFileSync(new URL('warninglists/public-dns-v6.json', feeds), 'utf8')) as { list: string[] }).list;
+const ipsum = readFileSync(new URL('ipsum/ipsum-2026-08-22.txt', feeds), 'utf8')
+  .split('\n')
+  .filter((l) => l && !l.startsWith('#'))
+  .map((l) => l.split('\t')[0]!);
+const ipv6 = (
+  JSON.parse(readFileSync(new URL('warninglists/public-dns-v6.json', feeds), 'utf8')) as {
+    list: string[];
+  }
+).list;
 
 const request = (over: Partial<ActionRequest> = {}): ActionRequest => ({
-  name: 'block-ipsum-7f3a', policy: 'block-ipsum', type: 'EgressDeny', values: ['203.0.113.9', '198.51.100.0/24', '2001:db8::/32'],
-  scope: { namespaces: [] }, params: {}, ...over,
+  name: 'block-ipsum-7f3a',
+  policy: 'block-ipsum',
+  type: 'EgressDeny',
+  values: ['203.0.113.9', '198.51.100.0/24', '2001:db8::/32'],
+  scope: { namespaces: [] },
+  params: {},
+  ...over,
 });
 
 const groups = (manifests: Manifest[]) => manifests.filter((m) => m.kind === 'CiliumCIDRGroup');
-const policy = (manifests: Manifest[]) => manifests.find((m) => m.kind === 'CiliumClusterwideNetworkPolicy')!;
-const cidrsOf = (manifests: Manifest[]) => groups(manifests).flatMap((g) => (g.spec as { externalCIDRs: string[] }).externalCIDRs);
-const refsOf = (manifests: Manifest[]) => ((policy(manifests).spec as { egressDeny: { toCIDRSet: { cidrGroupRef: string }[] }[] }).egressDeny[0]!.toCIDRSet).map((s) => s.cidrGroupRef);
+const policy = (manifests: Manifest[]) =>
+  manifests.find((m) => m.kind === 'CiliumClusterwideNetworkPolicy')!;
+const cidrsOf = (manifests: Manifest[]) =>
+  groups(manifests).flatMap((g) => (g.spec as { externalCIDRs: string[] }).externalCIDRs);
+const refsOf = (manifests: Manifest[]) =>
+  (
+    policy(manifests).spec as { egressDeny: { toCIDRSet: { cidrGroupRef: string }[] }[] }
+  ).egressDeny[0]!.toCIDRSet.map((s) => s.cidrGroupRef);
 
 describe('network:cilium', () => {
   it('GIVEN a small request THEN one CIDR group and a clusterwide policy whose egressDeny refers to it, without switching pods to default deny', () => {
     const manifests = renderer.render(request());
-    expect(manifests.map((m) => `${m.kind}/${m.metadata.name}`)).toEqual(['CiliumCIDRGroup/forestall-block-ipsum-7f3a-0', 'CiliumClusterwideNetworkPolicy/forestall-block-ipsum-7f3a']);
+    expect(manifests.map((m) => `${m.kind}/${m.metadata.name}`)).toEqual([
+      'CiliumCIDRGroup/forestall-block-ipsum-7f3a-0',
+      'CiliumClusterwideNetworkPolicy/forestall-block-ipsum-7f3a',
+    ]);
     expect(manifests).toMatchSnapshot();
     expect(policy(manifests).spec).toEqual({
-      description: 'Forestall action block-ipsum-7f3a: deny egress to 3 CIDRs in 1 CiliumCIDRGroups',
+      description:
+        'Forestall action block-ipsum-7f3a: deny egress to 3 CIDRs in 1 CiliumCIDRGroups',
       endpointSelector: {},
       enableDefaultDeny: { egress: false, ingress: false },
       egressDeny: [{ toCIDRSet: [{ cidrGroupRef: 'forestall-block-ipsum-7f3a-0' }] }],
     });
   });
 
-  it('GIVEN namespace and workload selectors THEN pod labels stay as they are and namespace labels go through Cilium\'s endpoint labels', () => {
-    expect(endpointSelector(request({
-      scope: {
-        namespaces: [],
-        workloadSelector: { matchLabels: { app: 'checkout' }, matchExpressions: [{ key: 'tier', operator: 'NotIn', values: ['batch'] }] },
-        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'shop', team: 'payments' }, matchExpressions: [{ key: 'env', operator: 'Exists' }] },
+  it("GIVEN namespace and workload selectors THEN pod labels stay as they are and namespace labels go through Cilium's endpoint labels", () => {
+    expect(
+      endpointSelector(
+        request({
+          scope: {
+            namespaces: [],
+            workloadSelector: {
+              matchLabels: { app: 'checkout' },
+              matchExpressions: [{ key: 'tier', operator: 'NotIn', values: ['batch'] }],
+            },
+            namespaceSelector: {
+              matchLabels: { 'kubernetes.io/metadata.name': 'shop', team: 'payments' },
+              matchExpressions: [{ key: 'env', operator: 'Exists' }],
+            },
+          },
+        }),
+      ),
+    ).toEqual({
+      matchLabels: {
+        app: 'checkout',
+        'k8s:io.kubernetes.pod.namespace': 'shop',
+        'k8s:io.cilium.k8s.namespace.labels.team': 'payments',
       },
-    }))).toEqual({
-      matchLabels: { app: 'checkout', 'k8s:io.kubernetes.pod.namespace': 'shop', 'k8s:io.cilium.k8s.namespace.labels.team': 'payments' },
       matchExpressions: [
         { key: 'tier', operator: 'NotIn', values: ['batch'] },
         { key: 'k8s:io.cilium.k8s.namespace.labels.env', operator: 'Exists' },
@@ -69,14 +104,18 @@ describe('network:cilium', () => {
   });
 
   it('GIVEN a small budget THEN more, smaller groups', () => {
-    const manifests = createCiliumRenderer({ maxObjectBytes: 32 * 1024 }).render(request({ values: ipsum.slice(0, 14_000) }));
+    const manifests = createCiliumRenderer({ maxObjectBytes: 32 * 1024 }).render(
+      request({ values: ipsum.slice(0, 14_000) }),
+    );
     expect(groups(manifests).length).toBeGreaterThan(6);
     for (const m of manifests) expect(manifestBytes(m)).toBeLessThanOrEqual(32 * 1024);
     expect(refsOf(manifests)).toHaveLength(groups(manifests).length);
   });
 
   it('GIVEN bad input THEN validate names it', () => {
-    expect(renderer.validate(request({ values: ['0.0.0.0/0', 'x'], params: { tier: 'Admin' } }))).toEqual([
+    expect(
+      renderer.validate(request({ values: ['0.0.0.0/0', 'x'], params: { tier: 'Admin' } })),
+    ).toEqual([
       'params.tier is not a parameter of this connector (it takes none)',
       'values[1] "x" is not an IP address or CIDR',
       'values cover all of 0.0.0.0/0, which would cut every IPv4 destination; refusing',

@@ -24,7 +24,15 @@
  * endpoint (bpf-policy-map-max, 16384 by default). Lists beyond a few thousand CIDRs need
  * that limit raised; aggregation already keeps the count as low as the list allows.
  */
-import { MAX_OBJECT_BYTES, assertWithinBudget, invalidRequest, objectName, synthesize, type ObjectDraft, type RendererLimits } from '../../render.js';
+import {
+  MAX_OBJECT_BYTES,
+  assertWithinBudget,
+  invalidRequest,
+  objectName,
+  synthesize,
+  type ObjectDraft,
+  type RendererLimits,
+} from '../../render.js';
 import { requirements } from '../../selectors.js';
 import type { ActionRequest, Manifest, Renderer } from '../../types.js';
 import { checkCidrRequest, chunk, jsonStringCost } from '../cidrs.js';
@@ -50,7 +58,8 @@ export function createCiliumRenderer(limits: RendererLimits = {}): Renderer {
     id: CILIUM_ID,
     layer: 'network',
     supports: ['EgressDeny'],
-    description: 'CiliumCIDRGroups (sharded by size) referenced by one CiliumClusterwideNetworkPolicy egressDeny; denies win over every allow.',
+    description:
+      'CiliumCIDRGroups (sharded by size) referenced by one CiliumClusterwideNetworkPolicy egressDeny; denies win over every allow.',
     params: [],
     // Groups first: apply creates them before the policy refers to them, and remove deletes the policy first.
     kinds: [
@@ -64,8 +73,16 @@ export function createCiliumRenderer(limits: RendererLimits = {}): Renderer {
       const all = [...cidrs.ipv4, ...cidrs.ipv6];
       if (all.length === 0) return [];
       const base = `forestall-${request.name}`;
-      const groups: ObjectDraft[] = chunk(all, { maxBytes: maxObjectBytes - GROUP_OVERHEAD, cost: jsonStringCost, balanced: true })
-        .map((externalCIDRs, index) => ({ apiVersion: GROUP_API_VERSION, kind: GROUP_KIND, name: objectName(base, String(index)), body: { spec: { externalCIDRs } } }));
+      const groups: ObjectDraft[] = chunk(all, {
+        maxBytes: maxObjectBytes - GROUP_OVERHEAD,
+        cost: jsonStringCost,
+        balanced: true,
+      }).map((externalCIDRs, index) => ({
+        apiVersion: GROUP_API_VERSION,
+        kind: GROUP_KIND,
+        name: objectName(base, String(index)),
+        body: { spec: { externalCIDRs } },
+      }));
       const policy: ObjectDraft = {
         apiVersion: POLICY_API_VERSION,
         kind: POLICY_KIND,
@@ -92,12 +109,19 @@ export function endpointSelector(request: ActionRequest): Record<string, unknown
   const matchLabels: Record<string, string> = {};
   const matchExpressions: { key: string; operator: string; values?: string[] }[] = [];
   const add = (key: string, operator: string, values: string[]) => {
-    if (operator === 'In' && values.length === 1 && matchLabels[key] === undefined) matchLabels[key] = values[0]!;
+    if (operator === 'In' && values.length === 1 && matchLabels[key] === undefined)
+      matchLabels[key] = values[0]!;
     else matchExpressions.push({ key, operator, ...(values.length > 0 ? { values } : {}) });
   };
   for (const r of requirements(request.scope.workloadSelector)) add(r.key, r.operator, r.values);
   for (const r of requirements(request.scope.namespaceSelector)) {
-    add(r.key === 'kubernetes.io/metadata.name' ? NAMESPACE_NAME_LABEL : `${NAMESPACE_LABEL_PREFIX}${r.key}`, r.operator, r.values);
+    add(
+      r.key === 'kubernetes.io/metadata.name'
+        ? NAMESPACE_NAME_LABEL
+        : `${NAMESPACE_LABEL_PREFIX}${r.key}`,
+      r.operator,
+      r.values,
+    );
   }
   return {
     ...(Object.keys(matchLabels).length > 0 ? { matchLabels } : {}),

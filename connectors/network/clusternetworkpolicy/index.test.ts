@@ -3,14 +3,26 @@ import { describe, expect, it } from 'vitest';
 import { MAX_OBJECT_BYTES, manifestBytes } from '../../render.js';
 import type { ActionRequest, Manifest } from '../../types.js';
 import { aggregateCidrs } from '../cidrs.js';
-import { CNP_LIMITS, clusterNetworkPolicyRenderer as renderer, createClusterNetworkPolicyRenderer } from './index.js';
+import {
+  CNP_LIMITS,
+  clusterNetworkPolicyRenderer as renderer,
+  createClusterNetworkPolicyRenderer,
+} from './index.js';
 
 const feeds = new URL('../../../../shared/feeds/', import.meta.url);
-const ipsum = readFileSync(new URL('ipsum/ipsum-2026-08-22.txt', feeds), 'utf8').split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split('\t')[0]!);
+const ipsum = readFileSync(new URL('ipsum/ipsum-2026-08-22.txt', feeds), 'utf8')
+  .split('\n')
+  .filter((l) => l && !l.startsWith('#'))
+  .map((l) => l.split('\t')[0]!);
 
 const request = (over: Partial<ActionRequest> = {}): ActionRequest => ({
-  name: 'block-ipsum-7f3a', policy: 'block-ipsum', type: 'EgressDeny', values: ['203.0.113.9', '198.51.100.0/24', '2001:db8::/32'],
-  scope: { namespaces: ['payments', 'shop'] }, params: {}, ...over,
+  name: 'block-ipsum-7f3a',
+  policy: 'block-ipsum',
+  type: 'EgressDeny',
+  values: ['203.0.113.9', '198.51.100.0/24', '2001:db8::/32'],
+  scope: { namespaces: ['payments', 'shop'] },
+  params: {},
+  ...over,
 });
 
 interface Spec {
@@ -20,7 +32,8 @@ interface Spec {
   egress: { name: string; action: string; to: { networks: string[] }[] }[];
 }
 const specOf = (m: Manifest) => m.spec as Spec;
-const networksOf = (manifests: Manifest[]) => manifests.flatMap((m) => specOf(m).egress.flatMap((r) => r.to.flatMap((p) => p.networks)));
+const networksOf = (manifests: Manifest[]) =>
+  manifests.flatMap((m) => specOf(m).egress.flatMap((r) => r.to.flatMap((p) => p.networks)));
 
 /** Every upstream item limit and the size budget hold for every object. */
 function expectWithinLimits(manifests: Manifest[], maxBytes = MAX_OBJECT_BYTES): void {
@@ -52,17 +65,34 @@ describe('network:clusternetworkpolicy', () => {
       tier: 'Admin',
       priority: 10,
       subject: { namespaces: {} },
-      egress: [{ name: 'forestall-deny-0', action: 'Deny', to: [{ networks: ['198.51.100.0/24', '203.0.113.9/32', '2001:db8::/32'] }] }],
+      egress: [
+        {
+          name: 'forestall-deny-0',
+          action: 'Deny',
+          to: [{ networks: ['198.51.100.0/24', '203.0.113.9/32', '2001:db8::/32'] }],
+        },
+      ],
     });
   });
 
   it('GIVEN a workload selector, a namespace selector and params THEN the subject selects pods in those namespaces, with the given tier and priority', () => {
-    const [manifest] = renderer.render(request({
-      scope: { namespaces: ['shop'], namespaceSelector: { matchLabels: { env: 'prod' } }, workloadSelector: { matchExpressions: [{ key: 'app', operator: 'In', values: ['web', 'api'] }] } },
-      params: { tier: 'Baseline', priority: 500 },
-    }));
+    const [manifest] = renderer.render(
+      request({
+        scope: {
+          namespaces: ['shop'],
+          namespaceSelector: { matchLabels: { env: 'prod' } },
+          workloadSelector: {
+            matchExpressions: [{ key: 'app', operator: 'In', values: ['web', 'api'] }],
+          },
+        },
+        params: { tier: 'Baseline', priority: 500 },
+      }),
+    );
     expect(specOf(manifest!).subject).toEqual({
-      pods: { namespaceSelector: { matchLabels: { env: 'prod' } }, podSelector: { matchExpressions: [{ key: 'app', operator: 'In', values: ['web', 'api'] }] } },
+      pods: {
+        namespaceSelector: { matchLabels: { env: 'prod' } },
+        podSelector: { matchExpressions: [{ key: 'app', operator: 'In', values: ['web', 'api'] }] },
+      },
     });
     expect(specOf(manifest!).tier).toBe('Baseline');
     expect(specOf(manifest!).priority).toBe(500);
@@ -85,7 +115,9 @@ describe('network:clusternetworkpolicy', () => {
     const manifests = renderer.render(request({ values: ipsum }));
     const cover = aggregateCidrs(ipsum).ipv4;
     expect(manifests).toHaveLength(Math.ceil(cover.length / 15_625)); // 95,644 CIDRs: 7 objects
-    expect(manifests.map((m) => m.metadata.name)).toEqual(manifests.map((_, i) => `forestall-block-ipsum-7f3a-${i}`));
+    expect(manifests.map((m) => m.metadata.name)).toEqual(
+      manifests.map((_, i) => `forestall-block-ipsum-7f3a-${i}`),
+    );
     expect(networksOf(manifests)).toEqual(cover);
     // Balanced by bytes (CIDR strings differ in length), not filled to the brim with a small last one.
     const sizes = manifests.map((m) => manifestBytes(m));
@@ -103,7 +135,10 @@ describe('network:clusternetworkpolicy', () => {
   });
 
   it('GIVEN long IPv6 CIDRs THEN they are carried after the IPv4 ones, within the limits', () => {
-    const v6 = Array.from({ length: 700 }, (_, i) => `2001:db8:${(i * 2).toString(16)}:1234:5678:9abc:def0:${(i + 1).toString(16)}/127`);
+    const v6 = Array.from(
+      { length: 700 },
+      (_, i) => `2001:db8:${(i * 2).toString(16)}:1234:5678:9abc:def0:${(i + 1).toString(16)}/127`,
+    );
     const manifests = renderer.render(request({ values: ['192.0.2.1', ...v6] }));
     const networks = networksOf(manifests);
     expect(networks[0]).toBe('192.0.2.1/32');
@@ -116,13 +151,19 @@ describe('network:clusternetworkpolicy', () => {
       'params.priority must be at most 1000, not 1001',
       'params.tier must be one of Admin, Baseline, not "Developer"',
     ]);
-    expect(renderer.validate(request({ params: { priority: 2.5 } }))).toEqual(['params.priority must be a whole number, not 2.5']);
-    expect(renderer.validate(request({ params: { prority: 5 } }))).toEqual(['params.prority is not a parameter of this connector (known: tier, priority)']);
+    expect(renderer.validate(request({ params: { priority: 2.5 } }))).toEqual([
+      'params.priority must be a whole number, not 2.5',
+    ]);
+    expect(renderer.validate(request({ params: { prority: 5 } }))).toEqual([
+      'params.prority is not a parameter of this connector (known: tier, priority)',
+    ]);
     expect(renderer.validate(request())).toEqual([]);
   });
 
   it('GIVEN the same request twice THEN identical output', () => {
     const values = ipsum.slice(0, 5000);
-    expect(JSON.stringify(renderer.render(request({ values: [...values].reverse() })))).toBe(JSON.stringify(renderer.render(request({ values }))));
+    expect(JSON.stringify(renderer.render(request({ values: [...values].reverse() })))).toBe(
+      JSON.stringify(renderer.render(request({ values }))),
+    );
   });
 });

@@ -22,7 +22,14 @@
  * guardrails keep cluster ranges out of the indicators before they get here.
  */
 import { paramValue } from '../../params.js';
-import { MAX_OBJECT_BYTES, assertWithinBudget, invalidRequest, objectName, synthesize, type RendererLimits } from '../../render.js';
+import {
+  MAX_OBJECT_BYTES,
+  assertWithinBudget,
+  invalidRequest,
+  objectName,
+  synthesize,
+  type RendererLimits,
+} from '../../render.js';
 import { plainSelector, requirements } from '../../selectors.js';
 import type { ActionRequest, Manifest, ParamSpec, Renderer } from '../../types.js';
 import { checkCidrRequest, chunk, jsonStringCost } from '../cidrs.js';
@@ -40,11 +47,19 @@ const OBJECT_OVERHEAD = 8192;
 const WRAPPER_COST_PER_CIDR = 2;
 
 const TIER: ParamSpec & { default: string } = {
-  name: 'tier', type: 'string', enum: ['Admin', 'Baseline'], default: 'Admin',
-  description: 'Admin: evaluated before NetworkPolicies, which cannot override it. Baseline: evaluated after them, as a default.',
+  name: 'tier',
+  type: 'string',
+  enum: ['Admin', 'Baseline'],
+  default: 'Admin',
+  description:
+    'Admin: evaluated before NetworkPolicies, which cannot override it. Baseline: evaluated after them, as a default.',
 };
 const PRIORITY: ParamSpec & { default: number } = {
-  name: 'priority', type: 'integer', minimum: 0, maximum: 1000, default: 10,
+  name: 'priority',
+  type: 'integer',
+  minimum: 0,
+  maximum: 1000,
+  default: 10,
   description: 'Precedence within the tier, 0..1000; lower is evaluated first.',
 };
 
@@ -57,13 +72,15 @@ export function createClusterNetworkPolicyRenderer(limits: RendererLimits = {}):
     id: CLUSTERNETWORKPOLICY_ID,
     layer: 'network',
     supports: ['EgressDeny'],
-    description: 'ClusterNetworkPolicy (policy.networking.k8s.io/v1alpha2) Deny rules, sharded at 25 CIDRs per peer, 25 peers per rule and 25 rules per object.',
+    description:
+      'ClusterNetworkPolicy (policy.networking.k8s.io/v1alpha2) Deny rules, sharded at 25 CIDRs per peer, 25 peers per rule and 25 rules per object.',
     params: [TIER, PRIORITY],
     kinds: [{ apiVersion: API_VERSION, kind: KIND, namespaced: false }],
     validate: (request) => check(request).problems,
     render(request): Manifest[] {
       const { problems, cidrs } = check(request);
-      if (problems.length > 0) throw invalidRequest(CLUSTERNETWORKPOLICY_ID, request.name, problems);
+      if (problems.length > 0)
+        throw invalidRequest(CLUSTERNETWORKPOLICY_ID, request.name, problems);
       const all = [...cidrs.ipv4, ...cidrs.ipv6];
       if (all.length === 0) return [];
       const tier = paramValue(request.params, TIER);
@@ -76,11 +93,25 @@ export function createClusterNetworkPolicyRenderer(limits: RendererLimits = {}):
         balanced: true,
       });
       const base = `forestall-${request.name}`;
-      const manifests = synthesize(request, perObject.map((objectCidrs, index) => {
-        const peers = chunk(objectCidrs, { maxItems: CNP_LIMITS.cidrsPerPeer }).map((networks) => ({ networks }));
-        const egress = chunk(peers, { maxItems: CNP_LIMITS.peersPerRule }).map((to, rule) => ({ name: `forestall-deny-${rule}`, action: 'Deny', to }));
-        return { apiVersion: API_VERSION, kind: KIND, name: objectName(base, String(index)), body: { spec: { tier, priority, subject, egress } } };
-      }));
+      const manifests = synthesize(
+        request,
+        perObject.map((objectCidrs, index) => {
+          const peers = chunk(objectCidrs, { maxItems: CNP_LIMITS.cidrsPerPeer }).map(
+            (networks) => ({ networks }),
+          );
+          const egress = chunk(peers, { maxItems: CNP_LIMITS.peersPerRule }).map((to, rule) => ({
+            name: `forestall-deny-${rule}`,
+            action: 'Deny',
+            to,
+          }));
+          return {
+            apiVersion: API_VERSION,
+            kind: KIND,
+            name: objectName(base, String(index)),
+            body: { spec: { tier, priority, subject, egress } },
+          };
+        }),
+      );
       for (const manifest of manifests) assertWithinBudget(manifest, maxObjectBytes);
       return manifests;
     },
@@ -92,7 +123,12 @@ export function createClusterNetworkPolicyRenderer(limits: RendererLimits = {}):
 function subjectOf(request: ActionRequest): Record<string, unknown> {
   const namespaces = plainSelector(request.scope.namespaceSelector);
   if (requirements(request.scope.workloadSelector).length === 0) return { namespaces };
-  return { pods: { namespaceSelector: namespaces, podSelector: plainSelector(request.scope.workloadSelector) } };
+  return {
+    pods: {
+      namespaceSelector: namespaces,
+      podSelector: plainSelector(request.scope.workloadSelector),
+    },
+  };
 }
 
 export const clusterNetworkPolicyRenderer = createClusterNetworkPolicyRenderer();

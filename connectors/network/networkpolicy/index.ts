@@ -29,7 +29,15 @@
  *   - `except` entries must be strict subsets of the ipBlock's cidr, so a request that
  *     covers all of 0.0.0.0/0 or ::/0 cannot be expressed and is refused.
  */
-import { MAX_OBJECT_BYTES, assertWithinBudget, invalidRequest, manifestBytes, objectName, synthesize, type RendererLimits } from '../../render.js';
+import {
+  MAX_OBJECT_BYTES,
+  assertWithinBudget,
+  invalidRequest,
+  manifestBytes,
+  objectName,
+  synthesize,
+  type RendererLimits,
+} from '../../render.js';
 import { plainSelector } from '../../selectors.js';
 import type { ActionRequest, Manifest, Renderer } from '../../types.js';
 import { checkCidrRequest, type AggregatedCidrs } from '../cidrs.js';
@@ -49,13 +57,20 @@ export function createNetworkPolicyRenderer(limits: RendererLimits = {}): Render
     return {
       podSelector: plainSelector(request.scope.workloadSelector),
       policyTypes: ['Egress'],
-      egress: [{
-        to: [
-          { ipBlock: { cidr: '0.0.0.0/0', ...(cidrs.ipv4.length > 0 ? { except: cidrs.ipv4 } : {}) } },
-          { ipBlock: { cidr: '::/0', ...(cidrs.ipv6.length > 0 ? { except: cidrs.ipv6 } : {}) } },
-          { namespaceSelector: {} },
-        ],
-      }],
+      egress: [
+        {
+          to: [
+            {
+              ipBlock: {
+                cidr: '0.0.0.0/0',
+                ...(cidrs.ipv4.length > 0 ? { except: cidrs.ipv4 } : {}),
+              },
+            },
+            { ipBlock: { cidr: '::/0', ...(cidrs.ipv6.length > 0 ? { except: cidrs.ipv6 } : {}) } },
+            { namespaceSelector: {} },
+          ],
+        },
+      ],
     };
   }
 
@@ -66,7 +81,7 @@ export function createNetworkPolicyRenderer(limits: RendererLimits = {}): Render
       if (bytes > maxObjectBytes) {
         problems.push(
           `the NetworkPolicy would be about ${Math.ceil(bytes / 1024)} KiB for ${cidrs.ipv4.length + cidrs.ipv6.length} CIDRs, over the ${Math.floor(maxObjectBytes / 1024)} KiB budget of one object; ` +
-          'NetworkPolicies cannot be split (a second policy would allow what the first blocks), so use network:cilium or network:calico, which shard large lists',
+            'NetworkPolicies cannot be split (a second policy would allow what the first blocks), so use network:cilium or network:calico, which shard large lists',
         );
       }
     }
@@ -79,9 +94,16 @@ export function createNetworkPolicyRenderer(limits: RendererLimits = {}): Render
     // Every CVE patched: no object, so applying the action lifts the isolation.
     if (request.values.length === 0) return [];
     const namespace = request.targets![0]!.namespace!;
-    const [manifest] = synthesize(request, [{
-      apiVersion: API_VERSION, kind: KIND, name: objectName(`forestall-${request.name}`), namespace, annotations: isolateAnnotations(request), body: { spec: isolateSpec(request) },
-    }]);
+    const [manifest] = synthesize(request, [
+      {
+        apiVersion: API_VERSION,
+        kind: KIND,
+        name: objectName(`forestall-${request.name}`),
+        namespace,
+        annotations: isolateAnnotations(request),
+        body: { spec: isolateSpec(request) },
+      },
+    ]);
     assertWithinBudget(manifest!, maxObjectBytes);
     return [manifest!];
   }
@@ -95,17 +117,28 @@ export function createNetworkPolicyRenderer(limits: RendererLimits = {}): Render
       'and listed namespaces (additive: other allow policies on the same pods widen both).',
     params: ISOLATE_PARAMS,
     kinds: [{ apiVersion: API_VERSION, kind: KIND, namespaced: true }],
-    validate: (request) => (request.type === 'Isolate' ? checkIsolateRequest(renderer, request) : check(request).problems),
+    validate: (request) =>
+      request.type === 'Isolate' ? checkIsolateRequest(renderer, request) : check(request).problems,
     render(request): Manifest[] {
       if (request.type === 'Isolate') return renderIsolate(request);
       const { problems, cidrs } = check(request);
       if (problems.length > 0) throw invalidRequest(NETWORKPOLICY_ID, request.name, problems);
       // Nothing to block, or no namespace in scope: no object, so that an action whose
       // values (or namespaces) all went away lifts cleanly.
-      if (cidrs.ipv4.length + cidrs.ipv6.length === 0 || request.scope.namespaces.length === 0) return [];
+      if (cidrs.ipv4.length + cidrs.ipv6.length === 0 || request.scope.namespaces.length === 0)
+        return [];
       const body = { spec: spec(request, cidrs) };
       const name = objectName(`forestall-${request.name}`);
-      const manifests = synthesize(request, request.scope.namespaces.map((namespace) => ({ apiVersion: API_VERSION, kind: KIND, name, namespace, body })));
+      const manifests = synthesize(
+        request,
+        request.scope.namespaces.map((namespace) => ({
+          apiVersion: API_VERSION,
+          kind: KIND,
+          name,
+          namespace,
+          body,
+        })),
+      );
       for (const manifest of manifests) assertWithinBudget(manifest, maxObjectBytes);
       return manifests;
     },

@@ -44,14 +44,22 @@
 import { checkRequest } from '../../checks.js';
 import { paramList, paramValue } from '../../params.js';
 import { plainSelector, requirements } from '../../selectors.js';
-import { ANNOTATION_CVES, ANNOTATION_TARGET, type ActionRequest, type ObjectRef, type ParamSpec, type Renderer } from '../../types.js';
+import {
+  ANNOTATION_CVES,
+  ANNOTATION_TARGET,
+  type ActionRequest,
+  type ObjectRef,
+  type ParamSpec,
+  type Renderer,
+} from '../../types.js';
 
 export const ALLOW_SAME_NAMESPACE: ParamSpec & { default: boolean } = {
   name: 'allowSameNamespace',
   type: 'boolean',
   default: true,
   actions: ['Isolate'],
-  description: 'Isolate: keep ingress from every pod of the workload\'s own namespace. Set false where a gateway or ingress controller runs in that namespace.',
+  description:
+    "Isolate: keep ingress from every pod of the workload's own namespace. Set false where a gateway or ingress controller runs in that namespace.",
 };
 
 export const ALLOW_NAMESPACES: ParamSpec & { default: readonly string[] } = {
@@ -61,7 +69,8 @@ export const ALLOW_NAMESPACES: ParamSpec & { default: readonly string[] } = {
   maxItems: 100,
   default: [],
   actions: ['Isolate'],
-  description: 'Isolate: namespaces whose pods keep ingress to the workload, for example monitoring. Listing the namespace of an ingress controller or gateway reopens the path from outside.',
+  description:
+    'Isolate: namespaces whose pods keep ingress to the workload, for example monitoring. Listing the namespace of an ingress controller or gateway reopens the path from outside.',
 };
 
 export const ISOLATE_PARAMS: readonly ParamSpec[] = [ALLOW_SAME_NAMESPACE, ALLOW_NAMESPACES];
@@ -71,7 +80,13 @@ const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
 
 /** Workload kinds an Isolate may target, with their apiVersion. */
 const WORKLOAD_KINDS: Readonly<Record<string, string>> = {
-  Deployment: 'apps/v1', StatefulSet: 'apps/v1', DaemonSet: 'apps/v1', ReplicaSet: 'apps/v1', Pod: 'v1', Job: 'batch/v1', CronJob: 'batch/v1',
+  Deployment: 'apps/v1',
+  StatefulSet: 'apps/v1',
+  DaemonSet: 'apps/v1',
+  ReplicaSet: 'apps/v1',
+  Pod: 'v1',
+  Job: 'batch/v1',
+  CronJob: 'batch/v1',
 };
 
 const CVE_ID = /^CVE-\d{4}-\d{4,19}$/;
@@ -82,29 +97,41 @@ const MAX_LISTED_PROBLEMS = 5;
 export const MAX_ANNOTATED_CVES = 20;
 
 /** Problems with an Isolate request, as sentences naming the field. */
-export function checkIsolateRequest(renderer: Pick<Renderer, 'id' | 'supports' | 'params'>, request: ActionRequest): string[] {
+export function checkIsolateRequest(
+  renderer: Pick<Renderer, 'id' | 'supports' | 'params'>,
+  request: ActionRequest,
+): string[] {
   const problems = checkRequest(renderer, request);
-  const bad = request.values.flatMap((value, i) => (CVE_ID.test(value) ? [] : [`values[${i}] "${value}"`]));
+  const bad = request.values.flatMap((value, i) =>
+    CVE_ID.test(value) ? [] : [`values[${i}] "${value}"`],
+  );
   if (bad.length > 0) {
     const shown = bad.slice(0, MAX_LISTED_PROBLEMS).join(', ');
-    const more = bad.length > MAX_LISTED_PROBLEMS ? ` and ${bad.length - MAX_LISTED_PROBLEMS} more` : '';
-    problems.push(`${shown}${more} ${bad.length === 1 ? 'is not a CVE ID' : 'are not CVE IDs'} (CVE-YYYY-NNNN)`);
+    const more =
+      bad.length > MAX_LISTED_PROBLEMS ? ` and ${bad.length - MAX_LISTED_PROBLEMS} more` : '';
+    problems.push(
+      `${shown}${more} ${bad.length === 1 ? 'is not a CVE ID' : 'are not CVE IDs'} (CVE-YYYY-NNNN)`,
+    );
   }
   const targets = request.targets ?? [];
   targets.forEach((target, i) => problems.push(...checkTarget(target, `targets[${i}]`)));
   // With no values nothing is rendered (the lift), so the target and selector do not matter.
   if (request.values.length === 0) return problems;
   if (targets.length !== 1) {
-    problems.push(`targets must name exactly one workload for Isolate (one NetworkPolicy per workload), not ${targets.length}`);
+    problems.push(
+      `targets must name exactly one workload for Isolate (one NetworkPolicy per workload), not ${targets.length}`,
+    );
   }
   const namespace = targets.length === 1 ? targets[0]!.namespace : undefined;
   if (namespace !== undefined && request.scope.namespaces.some((ns) => ns !== namespace)) {
-    problems.push(`scope.namespaces must be empty or only the target's namespace "${namespace}" (the NetworkPolicy goes there), not ${request.scope.namespaces.map((ns) => `"${ns}"`).join(', ')}`);
+    problems.push(
+      `scope.namespaces must be empty or only the target's namespace "${namespace}" (the NetworkPolicy goes there), not ${request.scope.namespaces.map((ns) => `"${ns}"`).join(', ')}`,
+    );
   }
   if (!requirements(request.scope.workloadSelector).some((r) => r.operator === 'In')) {
     problems.push(
-      'scope.workloadSelector must select the target\'s pods by at least one label value (matchLabels, or an In expression); ' +
-      'an empty or only negative selector would isolate every pod of the namespace, so it is refused',
+      "scope.workloadSelector must select the target's pods by at least one label value (matchLabels, or an In expression); " +
+        'an empty or only negative selector would isolate every pod of the namespace, so it is refused',
     );
   }
   return problems;
@@ -112,18 +139,27 @@ export function checkIsolateRequest(renderer: Pick<Renderer, 'id' | 'supports' |
 
 function checkTarget(target: ObjectRef, path: string): string[] {
   const problems: string[] = [];
-  const apiVersion = Object.hasOwn(WORKLOAD_KINDS, target.kind) ? WORKLOAD_KINDS[target.kind] : undefined;
+  const apiVersion = Object.hasOwn(WORKLOAD_KINDS, target.kind)
+    ? WORKLOAD_KINDS[target.kind]
+    : undefined;
   if (apiVersion === undefined) {
-    problems.push(`${path}.kind must be a workload kind (${Object.keys(WORKLOAD_KINDS).join(', ')}), not "${target.kind}"`);
+    problems.push(
+      `${path}.kind must be a workload kind (${Object.keys(WORKLOAD_KINDS).join(', ')}), not "${target.kind}"`,
+    );
   } else if (target.apiVersion !== apiVersion) {
-    problems.push(`${path}.apiVersion must be ${apiVersion} for a ${target.kind}, not "${target.apiVersion}"`);
+    problems.push(
+      `${path}.apiVersion must be ${apiVersion} for a ${target.kind}, not "${target.apiVersion}"`,
+    );
   }
   if (target.namespace === undefined || target.namespace === '') {
-    problems.push(`${path}.namespace is missing: Isolate writes its NetworkPolicy into the workload's namespace`);
+    problems.push(
+      `${path}.namespace is missing: Isolate writes its NetworkPolicy into the workload's namespace`,
+    );
   } else if (target.namespace.length > 63 || !NAMESPACE_NAME.test(target.namespace)) {
     problems.push(`${path}.namespace is not a namespace name: "${target.namespace}"`);
   }
-  if (target.name.length > 253 || !OBJECT_NAME.test(target.name)) problems.push(`${path}.name is not a valid object name: "${target.name}"`);
+  if (target.name.length > 253 || !OBJECT_NAME.test(target.name))
+    problems.push(`${path}.name is not a valid object name: "${target.name}"`);
   return problems;
 }
 
@@ -133,7 +169,11 @@ export function isolateSpec(request: ActionRequest): Record<string, unknown> {
   if (paramValue(request.params, ALLOW_SAME_NAMESPACE)) from.push({ podSelector: {} });
   const namespaces = paramList(request.params, ALLOW_NAMESPACES);
   if (namespaces.length > 0) {
-    from.push({ namespaceSelector: { matchExpressions: [{ key: NAMESPACE_NAME_LABEL, operator: 'In', values: namespaces }] } });
+    from.push({
+      namespaceSelector: {
+        matchExpressions: [{ key: NAMESPACE_NAME_LABEL, operator: 'In', values: namespaces }],
+      },
+    });
   }
   return {
     podSelector: plainSelector(request.scope.workloadSelector),
@@ -150,7 +190,10 @@ export function isolateAnnotations(request: ActionRequest): Record<string, strin
   const listed = cves.slice(0, MAX_ANNOTATED_CVES).join(',');
   const target = request.targets![0]!;
   return {
-    [ANNOTATION_CVES]: cves.length > MAX_ANNOTATED_CVES ? `${listed} (+${cves.length - MAX_ANNOTATED_CVES} more)` : listed,
+    [ANNOTATION_CVES]:
+      cves.length > MAX_ANNOTATED_CVES
+        ? `${listed} (+${cves.length - MAX_ANNOTATED_CVES} more)`
+        : listed,
     [ANNOTATION_TARGET]: `${target.kind}/${target.name}`,
   };
 }

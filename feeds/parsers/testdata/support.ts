@@ -8,7 +8,15 @@ import { fileURLToPath } from 'node:url';
 import type { ParsedRecord, ParserItem, RejectedRecord } from '../../indicator.js';
 
 /** /work/shared/feeds, found beside the repository as DESIGN.md places it. */
-export const SHARED_FEEDS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', 'shared', 'feeds');
+export const SHARED_FEEDS = join(
+  dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  '..',
+  '..',
+  'shared',
+  'feeds',
+);
 export const TESTDATA = dirname(fileURLToPath(import.meta.url));
 
 /** A file as a body, read in chunks of `chunkSize` bytes. */
@@ -17,10 +25,14 @@ export function fileBody(path: string, chunkSize = 64 * 1024): AsyncIterable<Uin
 }
 
 /** A string or buffer as a body, cut into chunks of `chunkSize` bytes (or at the given offsets). */
-export async function* bytesBody(data: string | Uint8Array, chunkSize: number | number[] = Number.MAX_SAFE_INTEGER): AsyncGenerator<Uint8Array> {
+export async function* bytesBody(
+  data: string | Uint8Array,
+  chunkSize: number | number[] = Number.MAX_SAFE_INTEGER,
+): AsyncGenerator<Uint8Array> {
   const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data);
   const cuts = Array.isArray(chunkSize) ? [...chunkSize].sort((a, b) => a - b) : [];
-  if (!Array.isArray(chunkSize)) for (let at = chunkSize; at < buf.length; at += chunkSize) cuts.push(at);
+  if (!Array.isArray(chunkSize))
+    for (let at = chunkSize; at < buf.length; at += chunkSize) cuts.push(at);
   let start = 0;
   for (const cut of [...cuts, buf.length]) {
     if (cut > start) yield buf.subarray(start, cut);
@@ -28,7 +40,9 @@ export async function* bytesBody(data: string | Uint8Array, chunkSize: number | 
   }
 }
 
-export async function collect(items: AsyncIterable<ParserItem>): Promise<{ records: ParsedRecord[]; rejected: RejectedRecord[]; all: ParserItem[] }> {
+export async function collect(
+  items: AsyncIterable<ParserItem>,
+): Promise<{ records: ParsedRecord[]; rejected: RejectedRecord[]; all: ParserItem[] }> {
   const all: ParserItem[] = [];
   for await (const item of items) all.push(item);
   return {

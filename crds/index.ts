@@ -7,6 +7,7 @@ export {
   POLICY_MODES,
   ACTION_TYPES,
   ACTION_PHASES,
+  TERMINAL_PHASES,
   LAYERS,
   CATEGORY,
 } from './schema/index.js';

@@ -1,6 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import {
   API_VERSION,
+  TERMINAL_PHASES,
   type PreemptiveAction,
   type PreemptiveActionStatus,
 } from '../../crds/index.js';
@@ -35,10 +36,10 @@ import {
 import type { Informer } from '../runtime/informer.js';
 import type { Metrics } from '../runtime/metrics.js';
 import { parseDuration } from '../../crds/duration.js';
-import type { FeedbackStore } from '../policy/feedback-store.js';
+import type { FeedbackStore } from '../stores/feedback-store.js';
 import { describeDeliveryError, type GitDelivery } from './git-delivery.js';
 import type { ActionNotifier } from './notifications.js';
-import type { IndicatorStore } from './indicator-store.js';
+import type { IndicatorStore } from '../stores/indicator-store.js';
 import { guardrailRefusal } from './hand-written.js';
 import type { Guardrails } from '../../feeds/index.js';
 
@@ -74,7 +75,6 @@ export const ActionReason = {
 } as const;
 
 type Phase = NonNullable<PreemptiveActionStatus['phase']>;
-const TERMINAL = new Set<Phase>(['Expired', 'Lifted', 'Rejected', 'Failed']);
 /** How often an open pull request is looked at. */
 const PULL_REQUEST_POLL_MS = 30_000;
 /** How soon to look again when the indicator ConfigMap has not caught up with the spec. */
@@ -165,7 +165,7 @@ export class ActionReconciler implements Reconciler {
     )
       return;
     // A terminal action that has something to do again starts a new episode.
-    if (TERMINAL.has(previous) && !ending && previous !== 'Failed') {
+    if (TERMINAL_PHASES.has(previous) && !ending && previous !== 'Failed') {
       status.detectedAt = rfc3339(now);
       delete status.enforcedAt;
       delete status.timeToEnforceSeconds;
@@ -231,7 +231,7 @@ export class ActionReconciler implements Reconciler {
       // A proposal (or an update of an enforced identity action) still open is withdrawn.
       // Found by its head, not only from the status, which a lagging cache may not show yet.
       const proposal =
-        action.spec.delivery === 'Git' && !TERMINAL.has(previous)
+        action.spec.delivery === 'Git' && !TERMINAL_PHASES.has(previous)
           ? this.deps.git?.gitSpec(action)
           : undefined;
       if (proposal) {
@@ -1193,7 +1193,7 @@ export class ActionReconciler implements Reconciler {
     }
     const retry = notifyFailed ? (this.deps.pullRequestPollMs ?? PULL_REQUEST_POLL_MS) : undefined;
     const expiry =
-      expiresAt !== undefined && !TERMINAL.has(clean.phase as Phase)
+      expiresAt !== undefined && !TERMINAL_PHASES.has(clean.phase as Phase)
         ? Math.max(1, expiresAt - now.getTime())
         : undefined;
     const after = [retry, expiry].filter((v): v is number => v !== undefined);

@@ -2,6 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import {
   ACTION_PHASES,
   API_VERSION,
+  TERMINAL_PHASES,
   type ExposurePolicy,
   type ExposurePolicyStatus,
   type PreemptiveAction,
@@ -19,7 +20,7 @@ import {
   type PlannedAction,
 } from '../../policies/index.js';
 import type { Layer } from '../../connectors/types.js';
-import { INLINE_VALUES, type IndicatorStore } from '../action/indicator-store.js';
+import { INLINE_VALUES, type IndicatorStore } from '../stores/indicator-store.js';
 import type { InventoryCache } from '../inventory.js';
 import type { Clock } from '../runtime/clock.js';
 import type { KubeClient } from '../runtime/client.js';
@@ -37,7 +38,7 @@ import type { Informer } from '../runtime/informer.js';
 import type { Metrics } from '../runtime/metrics.js';
 import type { Snapshot } from '../threatfeed/snapshot-store.js';
 import { evidenceSpec } from './evidence.js';
-import type { FeedbackStore, Suppression } from './feedback-store.js';
+import type { FeedbackStore, Suppression } from '../stores/feedback-store.js';
 import type { PolicyReporter } from './policy-report.js';
 import { labelValue } from '../../connectors/index.js';
 import { LABEL_MANAGED_BY, LABEL_POLICY, MANAGED_BY } from '../../connectors/types.js';
@@ -56,7 +57,6 @@ export const PolicyReason = {
 const CONVERGE_CONCURRENCY = 8;
 
 /** Phases after which an action no longer enforces anything. */
-const TERMINAL = new Set(['Expired', 'Lifted', 'Rejected', 'Failed']);
 
 export interface PolicyDeps {
   cache: Informer<ExposurePolicy>;
@@ -366,7 +366,10 @@ export class PolicyReconciler implements Reconciler {
     const sameSet = existing?.spec.indicators.digest === planned.digest;
     // An action that expired or was rejected stays down until the intelligence changes.
     if (existing && (phase === 'Expired' || phase === 'Rejected') && sameSet) return;
-    const active = existing && existing.spec.indicators.count > 0 && !TERMINAL.has(phase ?? '');
+    const active =
+      existing &&
+      existing.spec.indicators.count > 0 &&
+      !TERMINAL_PHASES.has(phase as (typeof ACTION_PHASES)[number]);
     const spec = this.actionSpec(
       policy,
       planned,
@@ -416,7 +419,11 @@ export class PolicyReconciler implements Reconciler {
 
   /** The indicators left the feed or the scope: an empty set, which the action controller lifts. */
   private async lift(action: PreemptiveAction, log: Request['log']): Promise<void> {
-    if (action.spec.indicators.count === 0 || TERMINAL.has(action.status?.phase ?? '')) return;
+    if (
+      action.spec.indicators.count === 0 ||
+      TERMINAL_PHASES.has(action.status?.phase as (typeof ACTION_PHASES)[number])
+    )
+      return;
     const spec: PreemptiveActionSpec = {
       ...action.spec,
       indicators: { count: 0, digest: valuesDigest([]), values: [] },

@@ -12,7 +12,7 @@ import {
   type IngestResult,
   type IngestSandbox,
 } from '../../feeds/index.js';
-import { parseDuration } from '../config.js';
+import { parseDuration } from '../../crds/index.js';
 import type { Clock } from '../runtime/clock.js';
 import type { KubeClient } from '../runtime/client.js';
 import { findCondition, rfc3339, type Condition } from '../runtime/conditions.js';

@@ -22,6 +22,17 @@ export const ACTION_PHASES = [
   'Rejected',
   'Failed',
 ] as const;
+/**
+ * The phases an action's lifecycle ends in. The policy controller leaves such an action
+ * alone (a new episode starts only with new intelligence), and the action controller
+ * schedules no expiry for it. The one list both read.
+ */
+export const TERMINAL_PHASES: ReadonlySet<(typeof ACTION_PHASES)[number]> = new Set([
+  'Expired',
+  'Lifted',
+  'Rejected',
+  'Failed',
+]);
 export const LAYERS = ['network', 'dns', 'identity', 'notify'] as const;
 
 const blastRadius = obj(

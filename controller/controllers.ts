@@ -80,6 +80,7 @@ function informerFor<T extends { metadata?: unknown }>(
     clock: deps.clock,
     log: deps.log,
     metrics: deps.metrics,
+    writes: { client: deps.client, apiVersion: API_VERSION, kind },
   });
 }
 

@@ -48,12 +48,28 @@ interface Resource {
  */
 export class KubeClient {
   private readonly resources = new Map<string, Resource>();
+  private readonly writeListeners = new Set<(obj: KubernetesObject) => void>();
 
   constructor(
     readonly kc: KubeConfig,
     private readonly metrics?: Metrics,
     readonly fieldManager = FIELD_MANAGER,
   ) {}
+
+  /**
+   * Tells listener about every object a write returns (apply, create, replace, status,
+   * finalizers; not dry runs), so informers can read their own writes. Returns the
+   * unsubscribe function.
+   */
+  onWrite(listener: (obj: KubernetesObject) => void): () => void {
+    this.writeListeners.add(listener);
+    return () => this.writeListeners.delete(listener);
+  }
+
+  private written<T extends KubernetesObject>(out: T): T {
+    for (const listener of this.writeListeners) listener(out);
+    return out;
+  }
 
   /** The object, or undefined when it does not exist. */
   async get<T extends KubernetesObject>(
@@ -104,8 +120,9 @@ export class KubeClient {
           },
         },
       );
-      if (!opts.dryRun) this.metrics?.writes.inc({ verb: 'apply', kind });
-      return out;
+      if (opts.dryRun) return out;
+      this.metrics?.writes.inc({ verb: 'apply', kind });
+      return this.written(out);
     } catch (err) {
       throw fromKube(err, `apply ${kind} ${metadata?.name}`);
     }
@@ -123,8 +140,9 @@ export class KubeClient {
           query: { fieldManager: this.fieldManager, ...(opts.dryRun ? { dryRun: 'All' } : {}) },
         },
       );
-      if (!opts.dryRun) this.metrics?.writes.inc({ verb: 'create', kind });
-      return out;
+      if (opts.dryRun) return out;
+      this.metrics?.writes.inc({ verb: 'create', kind });
+      return this.written(out);
     } catch (err) {
       throw fromKube(err, `create ${kind} ${metadata?.name}`);
     }
@@ -140,7 +158,7 @@ export class KubeClient {
         { body: obj, query: { fieldManager: this.fieldManager } },
       );
       this.metrics?.writes.inc({ verb: 'replace', kind });
-      return out;
+      return this.written(out);
     } catch (err) {
       throw fromKube(err, `replace ${kind} ${metadata?.name}`);
     }
@@ -166,7 +184,7 @@ export class KubeClient {
         },
       );
       this.metrics?.writes.inc({ verb: 'apply-status', kind });
-      return out;
+      return this.written(out);
     } catch (err) {
       throw fromKube(err, `apply status of ${kind} ${metadata?.name}`);
     }
@@ -186,7 +204,7 @@ export class KubeClient {
         },
       );
       this.metrics?.writes.inc({ verb: 'patch-finalizers', kind });
-      return out;
+      return this.written(out);
     } catch (err) {
       throw fromKube(err, `update finalizers of ${kind} ${metadata?.name}`);
     }

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { Clock } from './clock.js';
 import { statusOf } from './errors.js';
 import type { Metrics } from './metrics.js';
+import { MutationCache } from './mutation-cache.js';
 
 export type InformerEvent = 'add' | 'update' | 'delete';
 export type InformerHandler<T> = (obj: T, old?: T) => void;
@@ -24,6 +25,16 @@ export interface InformerOptions<T extends KubernetesObject> {
   backoffMs?: { base: number; max: number };
   /** Server-side watch timeout; the watch is renewed from the last resourceVersion. */
   watchTimeoutSeconds?: number;
+  /**
+   * Read your own writes: objects of this kind that this client's writes return are
+   * what get() and list() give until the watch catches up (MutationCache).
+   */
+  writes?: { client: WriteSource; apiVersion: string; kind: string };
+}
+
+/** A client that tells who listens about the objects its writes return (KubeClient.onWrite). */
+export interface WriteSource {
+  onWrite(listener: (obj: KubernetesObject) => void): () => void;
 }
 
 export function objectKey(obj: KubernetesObject): string {
@@ -43,6 +54,7 @@ export function objectKey(obj: KubernetesObject): string {
  */
 export class Informer<T extends KubernetesObject> {
   private readonly store = new Map<string, T>();
+  private readonly mutations: MutationCache<T>;
   private readonly handlers: Record<InformerEvent, InformerHandler<T>[]> = {
     add: [],
     update: [],
@@ -59,18 +71,27 @@ export class Informer<T extends KubernetesObject> {
   constructor(private readonly opts: InformerOptions<T>) {
     this.watch = new Watch(opts.kc);
     this.resource = opts.path.split('/').pop() ?? opts.path;
+    this.mutations = new MutationCache<T>(opts.clock);
+    const writes = opts.writes;
+    // For the client's lifetime: reads stay right after stop() too.
+    writes?.client.onWrite((obj) => {
+      if (obj.apiVersion === writes.apiVersion && obj.kind === writes.kind)
+        this.mutations.mutated(objectKey(obj), obj as T);
+    });
   }
 
   on(event: InformerEvent, handler: InformerHandler<T>): void {
     this.handlers[event].push(handler);
   }
 
+  /** The object: what the watch delivered, or what our own later write returned. */
   get(key: string): T | undefined {
-    return this.store.get(key);
+    return this.mutations.resolve(key, this.store.get(key));
   }
 
   list(): T[] {
-    return [...this.store.values()];
+    const keys = new Set([...this.store.keys(), ...this.mutations.keys()]);
+    return [...keys].map((key) => this.get(key)).filter((obj): obj is T => obj !== undefined);
   }
 
   /** True once the first list has been loaded. */
@@ -131,6 +152,7 @@ export class Informer<T extends KubernetesObject> {
     for (const [key, old] of this.store) {
       if (!fresh.has(key)) {
         this.store.delete(key);
+        this.mutations.forget(key);
         this.emit('delete', old);
       }
     }
@@ -179,6 +201,7 @@ export class Informer<T extends KubernetesObject> {
             const old = this.store.get(key);
             if (phase === 'DELETED') {
               this.store.delete(key);
+              this.mutations.forget(key);
               this.emit('delete', obj);
             } else {
               this.store.set(key, obj);

@@ -94,6 +94,7 @@ export function threatFeedController(deps: {
     clock: deps.clock,
     log: deps.log,
     metrics: deps.metrics,
+    writes: { client: deps.client, apiVersion: API_VERSION, kind: 'ThreatFeed' },
   });
   // The guardrails protect the cluster's ranges (re-read every CLUSTER_RANGES_TTL_MS; a
   // failed read fails the sync, see readClusterRanges) and the hosts every ThreatFeed and

@@ -130,4 +130,62 @@ describe('Informer', () => {
       await informer.stop();
     }
   });
+
+  it('GIVEN our own writes while the watch is not delivering THEN get() and list() return what the writes returned, and the watch takes over once it catches up', async () => {
+    const client = new KubeClient(kc);
+    const path = `/api/v1/namespaces/${NS}/configmaps`;
+    const informer = new Informer<V1ConfigMap>({
+      kc,
+      path,
+      clock: realClock,
+      log: pino({ level: 'silent' }),
+      list: async () =>
+        (await client.list<V1ConfigMap>('v1', 'ConfigMap', {
+          namespace: NS,
+        })) as KubernetesListObject<V1ConfigMap>,
+      writes: { client, apiVersion: 'v1', kind: 'ConfigMap' },
+    });
+    const cm = (name: string, value: string): V1ConfigMap => ({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name, namespace: NS },
+      data: { value },
+    });
+    await client.apply(cm('ryw', 'first'));
+    informer.start();
+    await eventually('initial sync', () => informer.get(`${NS}/ryw`)?.data?.value === 'first');
+    // No watch from here on: only our writes can change what the informer shows.
+    await informer.stop();
+    const updated = await client.apply(cm('ryw', 'second'));
+    const created = await client.apply(cm('ryw-new', 'created'));
+    // A dry run is not a write: the informer must not show it.
+    await client.apply(cm('ryw', 'dry'), { dryRun: true });
+
+    expect(informer.get(`${NS}/ryw`)?.data?.value).toBe('second');
+    expect(informer.get(`${NS}/ryw`)?.metadata?.resourceVersion).toBe(
+      updated.metadata?.resourceVersion,
+    );
+    expect(informer.get(`${NS}/ryw-new`)?.data?.value).toBe('created');
+    expect(informer.list().map((o) => o.metadata?.name)).toEqual(
+      expect.arrayContaining(['ryw', 'ryw-new']),
+    );
+    expect(created.metadata?.resourceVersion).toBeDefined();
+
+    // Someone else's later write reaches the informer through the watch and wins.
+    const core = kc.makeApiClient(CoreV1Api);
+    await core.patchNamespacedConfigMap({
+      name: 'ryw',
+      namespace: NS,
+      body: [{ op: 'replace', path: '/data/value', value: 'theirs' }],
+    });
+    informer.start();
+    try {
+      await eventually(
+        'the watch catches up',
+        () => informer.get(`${NS}/ryw`)?.data?.value === 'theirs',
+      );
+    } finally {
+      await informer.stop();
+    }
+  });
 });

@@ -95,11 +95,11 @@ async function main(): Promise<void> {
     }
     await eventually(
       'the feed synced',
-      () => mgr.reconciler.snapshots.get('ipsum')?.meta.count === base.length,
+      () => mgr.snapshots.peek('ipsum')?.meta.count === base.length,
       60_000,
     );
     let changedAt = 0;
-    mgr.controllers.feeds.reconciler.onSnapshotChange(() => {
+    mgr.controllers.feeds.snapshots.onChange(() => {
       changedAt = performance.now();
     });
     const latencies: number[] = [];

@@ -166,7 +166,7 @@ async function main(): Promise<void> {
     );
 
     let changedAt = 0;
-    mgr.controllers.feeds.reconciler.onSnapshotChange(() => {
+    mgr.controllers.feeds.snapshots.onChange(() => {
       changedAt = performance.now();
     });
     const latencies: Record<string, number[]> = Object.fromEntries(CONNECTORS.map((c) => [c, []]));

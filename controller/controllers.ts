@@ -197,7 +197,7 @@ export function addControllers(manager: Manager, deps: ControllerDeps) {
     cache: policyInformer,
     actions: actionInformer,
     feeds: feeds.informer,
-    snapshot: (name, log) => feeds.reconciler.snapshot(name, log),
+    snapshot: (name, log) => feeds.snapshots.get(name, log),
     inventory,
     store,
     reporter: new PolicyReporter(deps.client, deps.clock, deps.log),
@@ -222,7 +222,7 @@ export function addControllers(manager: Manager, deps: ControllerDeps) {
   // Owned actions changing phase move the policy's counts; feeds and inventory move its plan.
   policies.watches(actionInformer, (a) => (a.spec.policyRef?.name ? [a.spec.policyRef.name] : []));
   policies.watches(feeds.informer, (f) => policyReconciler.policiesReading(f.metadata.name!));
-  feeds.reconciler.onSnapshotChange((feed) =>
+  feeds.snapshots.onChange((feed) =>
     policyReconciler.policiesReading(feed).forEach((k) => policies.queue.add(k)),
   );
   // Exposure and vulnerability data only move policies with an Isolate template.

@@ -36,7 +36,7 @@ import {
 } from '../runtime/finalizers.js';
 import type { Informer } from '../runtime/informer.js';
 import type { Metrics } from '../runtime/metrics.js';
-import type { Snapshot } from '../threatfeed/snapshot-store.js';
+import type { Snapshot } from '../stores/snapshot-store.js';
 import { evidenceSpec } from './evidence.js';
 import type { FeedbackStore, Suppression } from '../stores/feedback-store.js';
 import type { PolicyReporter } from './policy-report.js';

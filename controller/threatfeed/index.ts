@@ -13,6 +13,7 @@ import {
   defaultGuardrailConfig,
   FeedError,
   Guardrails,
+  INDICATOR_TYPES,
   infrastructureHosts,
   IngestSandbox,
   type GuardrailConfig,
@@ -28,11 +29,13 @@ import type { Logger } from '../runtime/logger.js';
 import type { Metrics } from '../runtime/metrics.js';
 import { readClusterRanges } from './cluster-ranges.js';
 import { ThreatFeedReconciler } from './reconciler.js';
-import { SnapshotStore } from './snapshot-store.js';
+import { SnapshotStore } from '../stores/snapshot-store.js';
+import { Snapshots } from '../stores/snapshots.js';
 
 export { ThreatFeedReconciler } from './reconciler.js';
 export { ThreatFeedCondition, ThreatFeedReason } from './reasons.js';
-export { SnapshotStore } from './snapshot-store.js';
+export { SnapshotStore } from '../stores/snapshot-store.js';
+export { Snapshots } from '../stores/snapshots.js';
 
 export interface FeedSettings {
   /** Namespace for snapshots and for Secrets/ConfigMaps referenced without one. */
@@ -77,6 +80,8 @@ export function threatFeedController(deps: {
 }): {
   controller: Controller<ThreatFeed>;
   reconciler: ThreatFeedReconciler;
+  /** The feeds' last-known-good snapshots: the policy controller reads them. */
+  snapshots: Snapshots;
   informer: Informer<ThreatFeed>;
   /** Reads (at most every 5 min) the cluster's ranges into the SSRF policy; other clients call it before a request. */
   clusterRanges: () => Promise<void>;
@@ -145,13 +150,22 @@ export function threatFeedController(deps: {
       guardrailsBuilt = { config, guardrails: new Guardrails(config) };
     return guardrailsBuilt.guardrails;
   };
+  const snapshots = new Snapshots(
+    new SnapshotStore(deps.client, deps.feeds.namespace),
+    (feed, snapshot) => {
+      const byType: Record<string, number> = {};
+      for (const i of snapshot.indicators) byType[i.type] = (byType[i.type] ?? 0) + 1;
+      for (const type of INDICATOR_TYPES)
+        deps.metrics.feedIndicators.set({ feed, type }, byType[type] ?? 0);
+    },
+  );
   const reconciler = new ThreatFeedReconciler({
     cache: informer,
     client: deps.client,
     events: deps.events,
     clock: deps.clock,
     metrics: deps.metrics,
-    store: new SnapshotStore(deps.client, deps.feeds.namespace),
+    snapshots,
     fetchPolicy: {
       ssrf,
       maxBytes: deps.feeds.maxBytes,
@@ -179,6 +193,7 @@ export function threatFeedController(deps: {
   return {
     controller,
     reconciler,
+    snapshots,
     informer,
     clusterRanges: async () => void (await clusterRanges()),
     guardrails,

@@ -27,7 +27,8 @@ import {
 import type { Informer } from '../runtime/informer.js';
 import type { Metrics } from '../runtime/metrics.js';
 import { ThreatFeedCondition as C, ThreatFeedReason as R } from './reasons.js';
-import type { Snapshot, SnapshotStore } from './snapshot-store.js';
+import type { Snapshot } from '../stores/snapshot-store.js';
+import type { Snapshots } from '../stores/snapshots.js';
 import { sourceErrorForStatus, fetchFeed, type FetchPolicy } from './source.js';
 import {
   cappedTagsCondition,
@@ -43,7 +44,8 @@ export interface ThreatFeedDeps {
   client: KubeClient;
   events: EventRecorder;
   clock: Clock;
-  store: SnapshotStore;
+  /** The feeds' last-known-good snapshots, shared with the policy controller. */
+  snapshots: Snapshots;
   fetchPolicy: FetchPolicy;
   /**
    * The guardrail configuration for this sync (it includes the cluster's own ranges,
@@ -98,35 +100,14 @@ class RefusedSync extends Error {}
  * without refetching until the refresh interval is due.
  */
 export class ThreatFeedReconciler implements Reconciler {
-  /** Last-known-good snapshots by feed name; the policy engine reads them too. */
-  readonly snapshots = new Map<string, Snapshot>();
-  private readonly loaded = new Set<string>();
   private readonly failures = new Map<string, number>();
   /** The generation whose too-short refreshInterval was last reported, by feed, so the Event is sent once. */
   private readonly clampReported = new Map<string, number>();
-  private readonly listeners: ((feed: string) => void)[] = [];
 
   constructor(private readonly deps: ThreatFeedDeps) {}
 
-  /** Calls `listener` with the feed's name whenever its last-known-good indicators change (a sync, a restore, a deletion). */
-  onSnapshotChange(listener: (feed: string) => void): void {
-    this.listeners.push(listener);
-  }
-
-  /**
-   * The feed's last-known-good snapshot, loading it from the API server on first use,
-   * so that a consumer starting before the feed's first reconcile still sees it.
-   */
-  async snapshot(name: string, log: Request['log']): Promise<Snapshot | undefined> {
-    return this.lastKnownGood(name, log);
-  }
-
-  private changed(name: string): void {
-    for (const listener of this.listeners) listener(name);
-  }
-
   async reconcile({ key, log, signal }: Request): Promise<Result | void> {
-    const { cache, client, store } = this.deps;
+    const { cache, client, snapshots } = this.deps;
     const feed = cache.get(key);
     if (!feed) {
       this.forget(key);
@@ -135,7 +116,7 @@ export class ThreatFeedReconciler implements Reconciler {
     const name = feed.metadata.name!;
     if (isDeleting(feed)) {
       if (hasFinalizer(feed)) {
-        await store.delete(name);
+        await snapshots.delete(name);
         await client.setFinalizers(feed, withoutFinalizer(feed));
         log.info('Deleted snapshot and removed finalizer');
       }
@@ -174,7 +155,7 @@ export class ThreatFeedReconciler implements Reconciler {
       return;
     }
 
-    const snapshot = await this.lastKnownGood(name, log);
+    const snapshot = await this.deps.snapshots.get(name, log);
     if (feed.spec.suspend) {
       await this.writeStatus(
         feed,
@@ -371,7 +352,7 @@ export class ThreatFeedReconciler implements Reconciler {
       contentChanged ||
       rejudge ||
       !isDeepStrictEqual(snapshot?.meta.sourceState ?? {}, outcome.sourceState)
-        ? await this.deps.store.save(
+        ? await this.deps.snapshots.save(
             name,
             result.indicators,
             { syncedAt: nowIso, sourceState: outcome.sourceState, guardrails: judgedWith },
@@ -379,8 +360,7 @@ export class ThreatFeedReconciler implements Reconciler {
           )
         : snapshot!.meta;
     if (contentChanged) {
-      this.snapshots.set(name, { meta, indicators: result.indicators });
-      this.changed(name);
+      this.deps.snapshots.replace(name, { meta, indicators: result.indicators });
     } else {
       // The same object as before, so consumers can tell "nothing new" by identity.
       snapshot.meta = meta;
@@ -495,40 +475,12 @@ export class ThreatFeedReconciler implements Reconciler {
     }
   }
 
-  /** The snapshot in memory, loading it from the API server once per process. */
-  private async lastKnownGood(name: string, log: Request['log']): Promise<Snapshot | undefined> {
-    if (!this.loaded.has(name)) {
-      try {
-        const snap = await this.deps.store.load(name);
-        if (snap) {
-          this.snapshots.set(name, snap);
-          this.changed(name);
-          const byType: Record<string, number> = {};
-          for (const i of snap.indicators) byType[i.type] = (byType[i.type] ?? 0) + 1;
-          for (const type of INDICATOR_TYPES)
-            this.deps.metrics.feedIndicators.set({ feed: name, type }, byType[type] ?? 0);
-          log.info(
-            { indicators: snap.meta.count, syncedAt: snap.meta.syncedAt },
-            'Restored last-known-good snapshot',
-          );
-        }
-      } catch (err) {
-        // A damaged snapshot is refetched and rewritten; the error is in the log.
-        log.warn({ err }, 'Stored snapshot is unusable; refetching');
-      }
-      this.loaded.add(name);
-    }
-    return this.snapshots.get(name);
-  }
-
   private forget(name: string): void {
     this.clampReported.delete(name);
     for (const type of INDICATOR_TYPES)
       this.deps.metrics.feedIndicators.remove({ feed: name, type });
-    const had = this.snapshots.delete(name);
-    this.loaded.delete(name);
+    this.deps.snapshots.forget(name);
     this.failures.delete(name);
-    if (had) this.changed(name);
   }
 
   /** Writes status only when it differs from what is stored, and records Ready transitions as Events. */

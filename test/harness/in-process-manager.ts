@@ -82,6 +82,8 @@ export async function startManager(
     metrics,
     manager,
     reconciler: controllers.feeds.reconciler,
+    /** The feeds' snapshots as this manager holds them. */
+    snapshots: controllers.feeds.snapshots,
     controllers,
     /** Total writes this manager has sent to the API server. */
     async writes(): Promise<number> {

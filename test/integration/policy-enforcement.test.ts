@@ -346,7 +346,7 @@ describe('ExposurePolicy enforcement', () => {
     const [drop1, drop2] = before;
     const climber = feedLines.find(([, n]) => n === 3)![0];
     let changedAt = 0;
-    mgr.controllers.feeds.reconciler.onSnapshotChange((feed) => {
+    mgr.controllers.feeds.snapshots.onChange((feed) => {
       if (feed === 'ipsum' && !changedAt) changedAt = performance.now();
     });
     await setFeed(

@@ -3,7 +3,7 @@ import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeClient } from '../../controller/runtime/client.js';
 import { ForestallError } from '../../controller/runtime/errors.js';
-import { SnapshotStore } from '../../controller/threatfeed/snapshot-store.js';
+import { SnapshotStore } from '../../controller/stores/snapshot-store.js';
 import type { Indicator } from '../../feeds/index.js';
 import { ControlPlane } from '../harness/control-plane.js';
 

@@ -199,7 +199,7 @@ describe('issue 13, item 2: when the cluster ranges cannot be read, ingestion ca
         message: expect.stringMatching(/last-known-good snapshot of 1 indicators/),
       });
       expect(f.status).toMatchObject({ indicatorCount: 1, dropped: { cluster: 1 } });
-      expect(blind.reconciler.snapshots.get('kept')?.indicators.map((i) => i.value)).toEqual([
+      expect(blind.snapshots.peek('kept')?.indicators.map((i) => i.value)).toEqual([
         '77.90.185.20',
       ]);
     } finally {

@@ -105,7 +105,7 @@ describe('GIVEN a synced feed holding a name no guardrail protects yet', () => {
     );
     expect(after.status?.dropped).toMatchObject({ infrastructure: 1 });
     expect(after.status?.digest).not.toBe(digestBefore);
-    expect(mgr.reconciler.snapshots.get('domains')?.indicators.map((i) => i.value)).toEqual([
+    expect(mgr.snapshots.peek('domains')?.indicators.map((i) => i.value)).toEqual([
       'evil-c2.example',
     ]);
   });

@@ -133,7 +133,7 @@ describe('ThreatFeed ingestion in a bounded sandbox', () => {
     expect(cond(f, 'Ready')).toMatchObject({ status: 'True', reason: 'Synced' });
     expect(cond(f, 'Ready')!.message).toMatch(/last-known-good snapshot of 3 indicators/);
     expect(f.status).toMatchObject({ indicatorCount: 3, digest: good.status!.digest });
-    expect(mgr.reconciler.snapshots.get('bounded')?.indicators.map((i) => i.value)).toEqual([
+    expect(mgr.snapshots.peek('bounded')?.indicators.map((i) => i.value)).toEqual([
       '2.57.122.53',
       '45.154.244.193',
       '77.90.185.20',

@@ -176,7 +176,7 @@ describe('ThreatFeed sync', () => {
         indicatorCount: good.status!.indicatorCount,
         digest: good.status!.digest,
       });
-      expect(mgr.reconciler.snapshots.get('ipsum')?.meta.digest).toBe(good.status!.digest);
+      expect(mgr.snapshots.peek('ipsum')?.meta.digest).toBe(good.status!.digest);
       expect(cond(f, 'Degraded')!.message).not.toContain('fst-test-token');
       // Whatever the source sent (the garbage's bytes) is never quoted into status: only "…".
       expect(cond(f, 'Degraded')!.message.replaceAll('"…"', '')).not.toContain('"');
@@ -201,7 +201,7 @@ describe('ThreatFeed sync', () => {
     mgr = await start();
     await eventually(
       'the snapshot restored',
-      () => mgr.reconciler.snapshots.get('ipsum')?.meta.digest === healed.status!.digest,
+      () => mgr.snapshots.peek('ipsum')?.meta.digest === healed.status!.digest,
     );
     const gauge = (await mgr.metrics.feedIndicators.get()).values.find(
       (v) => v.labels.feed === 'ipsum' && v.labels.type === 'ipv4',

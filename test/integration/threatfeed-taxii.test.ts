@@ -98,7 +98,7 @@ describe('ThreatFeed on TAXII 2.1', () => {
       status: 'True',
       reason: 'Synced',
     });
-    expect(mgr.reconciler.snapshots.get('taxii')?.indicators[0]).toMatchObject({
+    expect(mgr.snapshots.peek('taxii')?.indicators[0]).toMatchObject({
       type: 'hash',
       value: 'sha256:ef537f25c895bfa782526529a9b63d97aa631564d5d789c2b765448c8635fb6c',
     });
@@ -142,9 +142,10 @@ describe('ThreatFeed on TAXII 2.1', () => {
       added: 1,
       removed: 0,
     });
-    expect(
-      mgr.reconciler.snapshots.get('taxii')?.indicators.find((i) => i.type === 'ipv4'),
-    ).toMatchObject({ value: '77.90.185.20', confidence: 85 });
+    expect(mgr.snapshots.peek('taxii')?.indicators.find((i) => i.type === 'ipv4')).toMatchObject({
+      value: '77.90.185.20',
+      confidence: 85,
+    });
   });
 
   it('GIVEN credentials in a Secret that does not exist THEN the feed is not Ready and Degraded names the Secret', async () => {

@@ -152,10 +152,12 @@ export class Informer<T extends KubernetesObject> {
     for (const [key, old] of this.store) {
       if (!fresh.has(key)) {
         this.store.delete(key);
-        this.mutations.forget(key);
+        this.mutations.forget(key, list.metadata?.resourceVersion);
         this.emit('delete', old);
       }
     }
+    for (const key of [...this.mutations.keys()])
+      if (!fresh.has(key)) this.mutations.absentAt(key, list.metadata?.resourceVersion);
     for (const [key, obj] of fresh) {
       const old = this.store.get(key);
       this.store.set(key, obj);
@@ -201,7 +203,7 @@ export class Informer<T extends KubernetesObject> {
             const old = this.store.get(key);
             if (phase === 'DELETED') {
               this.store.delete(key);
-              this.mutations.forget(key);
+              this.mutations.forget(key, rv);
               this.emit('delete', obj);
             } else {
               this.store.set(key, obj);

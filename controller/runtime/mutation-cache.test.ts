@@ -52,4 +52,35 @@ describe('MutationCache: read your own writes', () => {
     expect(isNewer(obj('2'), obj('abc'))).toBe(false);
     expect(isNewer(obj('100000000000000000000'), obj('99999999999999999999'))).toBe(true);
   });
+
+  it('GIVEN the watch reported a delete before the answer of our last write arrived THEN the write does not bring the object back', () => {
+    const cache = new MutationCache<ReturnType<typeof obj>>(new FakeClock(0));
+    // Removing the last finalizer: the server deletes at once (rv 31) and answers with rv 30.
+    cache.forget('a', '31');
+    cache.mutated('a', obj('30', 'ghost'));
+    expect(cache.resolve('a', undefined)).toBeUndefined();
+    // Created again later, at a newer version: readable again.
+    cache.mutated('a', obj('40', 'again'));
+    expect(cache.resolve('a', undefined)?.value).toBe('again');
+  });
+
+  it('GIVEN a written object being deleted with no finalizer left THEN it is not recorded', () => {
+    const cache = new MutationCache<ReturnType<typeof obj>>(new FakeClock(0));
+    cache.mutated('a', obj('5', 'live'));
+    cache.mutated('a', {
+      metadata: { name: 'a', resourceVersion: '6', deletionTimestamp: new Date(0), finalizers: [] },
+      value: 'deleting',
+    });
+    expect(cache.resolve('a', undefined)).toBeUndefined();
+  });
+
+  it('GIVEN a relist that does not hold a written object THEN an object written before the list is dropped and one written after it is kept', () => {
+    const cache = new MutationCache<ReturnType<typeof obj>>(new FakeClock(0));
+    cache.mutated('old', obj('10'));
+    cache.mutated('new', obj('25'));
+    cache.absentAt('old', '20');
+    cache.absentAt('new', '20');
+    expect(cache.resolve('old', undefined)).toBeUndefined();
+    expect(cache.resolve('new', undefined)?.value).toBe('25');
+  });
 });

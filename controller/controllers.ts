@@ -35,6 +35,7 @@ import { Informer, objectKey } from './runtime/informer.js';
 import type { Logger } from './runtime/logger.js';
 import type { Manager } from './runtime/manager.js';
 import type { Metrics } from './runtime/metrics.js';
+import { PolicyMetrics } from './policy/metrics.js';
 import { threatFeedController, type FeedSettings } from './threatfeed/index.js';
 
 export interface ControllerDeps {
@@ -193,6 +194,7 @@ export function addControllers(manager: Manager, deps: ControllerDeps) {
   };
   for (const event of ['add', 'update', 'delete'] as const) actionInformer.on(event, countPhases);
 
+  const policyMetrics = new PolicyMetrics(deps.metrics.registry);
   const policyReconciler = new PolicyReconciler({
     cache: policyInformer,
     actions: actionInformer,
@@ -204,7 +206,7 @@ export function addControllers(manager: Manager, deps: ControllerDeps) {
     client: deps.client,
     events: deps.events,
     clock: deps.clock,
-    metrics: deps.metrics,
+    metrics: policyMetrics,
     cel: new CelCache(),
     defaultConnectors: connectors,
     feedback,
@@ -257,6 +259,7 @@ export function addControllers(manager: Manager, deps: ControllerDeps) {
     inventory,
     policies,
     policyReconciler,
+    policyMetrics,
     actions,
     actionReconciler,
   };

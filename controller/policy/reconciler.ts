@@ -35,7 +35,7 @@ import {
   withoutFinalizer,
 } from '../runtime/finalizers.js';
 import type { Informer } from '../runtime/informer.js';
-import type { Metrics } from '../runtime/metrics.js';
+import type { PolicyMetrics } from './metrics.js';
 import type { Snapshot } from '../stores/snapshot-store.js';
 import { evidenceSpec } from './evidence.js';
 import type { FeedbackStore, Suppression } from '../stores/feedback-store.js';
@@ -70,7 +70,7 @@ export interface PolicyDeps {
   client: KubeClient;
   events: EventRecorder;
   clock: Clock;
-  metrics: Metrics;
+  metrics: PolicyMetrics;
   cel: CelCache;
   defaultConnectors?: Partial<Record<Layer, string>>;
   /** Indicators reviewers rejected, left out of the policy's actions for a while. */

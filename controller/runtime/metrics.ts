@@ -69,51 +69,6 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  readonly feedIndicators = new Gauge({
-    name: 'forestall_feed_indicators',
-    help: 'Indicators in the last-known-good snapshot, by feed and type.',
-    labelNames: ['feed', 'type'],
-    registers: [this.registry],
-  });
-  readonly feedSyncs = new Counter({
-    name: 'forestall_feed_syncs_total',
-    help: 'Feed syncs by feed and result (changed, unchanged, not-modified, error).',
-    labelNames: ['feed', 'result'],
-    registers: [this.registry],
-  });
-  readonly feedDropped = new Counter({
-    name: 'forestall_feed_dropped_total',
-    help: 'Indicators refused by guardrails or expiry, by feed and reason.',
-    labelNames: ['feed', 'reason'],
-    registers: [this.registry],
-  });
-  readonly feedLastSync = new Gauge({
-    name: 'forestall_feed_last_sync_timestamp_seconds',
-    help: 'Unix time of the last successful sync, by feed.',
-    labelNames: ['feed'],
-    registers: [this.registry],
-  });
-  readonly feedSyncDuration = new Histogram({
-    name: 'forestall_feed_sync_duration_seconds',
-    help: 'Fetch plus parse time per sync, by feed.',
-    labelNames: ['feed'],
-    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
-    registers: [this.registry],
-  });
-
-  readonly policyEvaluationDuration = new Histogram({
-    name: 'forestall_policy_evaluation_duration_seconds',
-    help: 'Time to evaluate one ExposurePolicy (CEL match over its feeds, scope, blast radius, decisions).',
-    labelNames: ['policy'],
-    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-    registers: [this.registry],
-  });
-  readonly policyMatched = new Gauge({
-    name: 'forestall_policy_matched_indicators',
-    help: 'Indicators that matched each policy at its last evaluation.',
-    labelNames: ['policy'],
-    registers: [this.registry],
-  });
   readonly actionPhases = new Gauge({
     name: 'forestall_actions',
     help: 'PreemptiveActions by type and phase.',

@@ -28,11 +28,13 @@ import { Informer } from '../runtime/informer.js';
 import type { Logger } from '../runtime/logger.js';
 import type { Metrics } from '../runtime/metrics.js';
 import { readClusterRanges } from './cluster-ranges.js';
+import { ThreatFeedMetrics } from './metrics.js';
 import { ThreatFeedReconciler } from './reconciler.js';
 import { SnapshotStore } from '../stores/snapshot-store.js';
 import { Snapshots } from '../stores/snapshots.js';
 
 export { ThreatFeedReconciler } from './reconciler.js';
+export { ThreatFeedMetrics } from './metrics.js';
 export { ThreatFeedCondition, ThreatFeedReason } from './reasons.js';
 export { SnapshotStore } from '../stores/snapshot-store.js';
 export { Snapshots } from '../stores/snapshots.js';
@@ -82,6 +84,8 @@ export function threatFeedController(deps: {
   reconciler: ThreatFeedReconciler;
   /** The feeds' last-known-good snapshots: the policy controller reads them. */
   snapshots: Snapshots;
+  /** This kind's metrics (forestall_feed_*). */
+  metrics: ThreatFeedMetrics;
   informer: Informer<ThreatFeed>;
   /** Reads (at most every 5 min) the cluster's ranges into the SSRF policy; other clients call it before a request. */
   clusterRanges: () => Promise<void>;
@@ -150,13 +154,14 @@ export function threatFeedController(deps: {
       guardrailsBuilt = { config, guardrails: new Guardrails(config) };
     return guardrailsBuilt.guardrails;
   };
+  const metrics = new ThreatFeedMetrics(deps.metrics.registry);
   const snapshots = new Snapshots(
     new SnapshotStore(deps.client, deps.feeds.namespace),
     (feed, snapshot) => {
       const byType: Record<string, number> = {};
       for (const i of snapshot.indicators) byType[i.type] = (byType[i.type] ?? 0) + 1;
       for (const type of INDICATOR_TYPES)
-        deps.metrics.feedIndicators.set({ feed, type }, byType[type] ?? 0);
+        metrics.feedIndicators.set({ feed, type }, byType[type] ?? 0);
     },
   );
   const reconciler = new ThreatFeedReconciler({
@@ -164,7 +169,7 @@ export function threatFeedController(deps: {
     client: deps.client,
     events: deps.events,
     clock: deps.clock,
-    metrics: deps.metrics,
+    metrics,
     snapshots,
     fetchPolicy: {
       ssrf,
@@ -194,6 +199,7 @@ export function threatFeedController(deps: {
     controller,
     reconciler,
     snapshots,
+    metrics,
     informer,
     clusterRanges: async () => void (await clusterRanges()),
     guardrails,

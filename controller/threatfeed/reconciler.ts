@@ -25,7 +25,7 @@ import {
   withoutFinalizer,
 } from '../runtime/finalizers.js';
 import type { Informer } from '../runtime/informer.js';
-import type { Metrics } from '../runtime/metrics.js';
+import type { ThreatFeedMetrics } from './metrics.js';
 import { ThreatFeedCondition as C, ThreatFeedReason as R } from './reasons.js';
 import type { Snapshot } from '../stores/snapshot-store.js';
 import type { Snapshots } from '../stores/snapshots.js';
@@ -52,7 +52,7 @@ export interface ThreatFeedDeps {
    * read by the caller), as plain data: the ingestion worker builds the Guardrails.
    */
   guardrailConfig: () => Promise<GuardrailConfig>;
-  metrics: Metrics;
+  metrics: ThreatFeedMetrics;
   /** Runs parse → normalise → confidence → guardrails → dedupe in a bounded worker. */
   sandbox: IngestSandbox;
   /** Limits per sync. */

@@ -203,7 +203,7 @@ describe('ThreatFeed sync', () => {
       'the snapshot restored',
       () => mgr.snapshots.peek('ipsum')?.meta.digest === healed.status!.digest,
     );
-    const gauge = (await mgr.metrics.feedIndicators.get()).values.find(
+    const gauge = (await mgr.controllers.feeds.metrics.feedIndicators.get()).values.find(
       (v) => v.labels.feed === 'ipsum' && v.labels.type === 'ipv4',
     );
     expect(gauge?.value).toBe(healed.status!.indicatorCount);

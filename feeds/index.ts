@@ -11,6 +11,14 @@ export { PARSERS, parserFor, parseMispFeed, type MispFileReader } from './parser
 export { readIpLines, parseLines, Ipv4Scores } from './parsers/lines.js';
 export * from './sources/index.js';
 export {
+  fetchFeed,
+  sourceErrorForStatus,
+  type FetchOutcome,
+  type FetchPolicy,
+  type SourceDocument,
+  type SourceReaders,
+} from './sync.js';
+export {
   ingest,
   ingestItems,
   summariseIpLines,

@@ -29,6 +29,7 @@ import type { Logger } from '../runtime/logger.js';
 import type { Metrics } from '../runtime/metrics.js';
 import { readClusterRanges } from './cluster-ranges.js';
 import { ThreatFeedMetrics } from './metrics.js';
+import { clusterSourceReaders } from './source-readers.js';
 import { ThreatFeedReconciler } from './reconciler.js';
 import { SnapshotStore } from '../stores/snapshot-store.js';
 import { Snapshots } from '../stores/snapshots.js';
@@ -171,12 +172,8 @@ export function threatFeedController(deps: {
     clock: deps.clock,
     metrics,
     snapshots,
-    fetchPolicy: {
-      ssrf,
-      maxBytes: deps.feeds.maxBytes,
-      timeoutMs: deps.feeds.timeoutMs,
-      namespace: deps.feeds.namespace,
-    },
+    fetchPolicy: { ssrf, maxBytes: deps.feeds.maxBytes, timeoutMs: deps.feeds.timeoutMs },
+    readers: clusterSourceReaders(deps.client, deps.feeds.namespace),
     sandbox: new IngestSandbox({ heapMb: deps.feeds.workerHeapMb ?? DEFAULT_SANDBOX.heapMb }),
     ingest: {
       caps: { ...DEFAULT_INGEST_CAPS, ...deps.feeds.caps },

@@ -4,13 +4,17 @@ import { API_VERSION, type ThreatFeed, type ThreatFeedStatus } from '../../crds/
 import {
   collectBytes,
   FeedError,
+  fetchFeed,
   INDICATOR_TYPES,
   indicatorKey,
+  sourceErrorForStatus,
+  type FetchPolicy,
   type GuardrailConfig,
   type Indicator,
   type IngestCaps,
   type IngestResult,
   type IngestSandbox,
+  type SourceReaders,
 } from '../../feeds/index.js';
 import { parseDuration } from '../../crds/index.js';
 import type { Clock } from '../runtime/clock.js';
@@ -29,7 +33,7 @@ import type { ThreatFeedMetrics } from './metrics.js';
 import { ThreatFeedCondition as C, ThreatFeedReason as R } from './reasons.js';
 import type { Snapshot } from '../stores/snapshot-store.js';
 import type { Snapshots } from '../stores/snapshots.js';
-import { sourceErrorForStatus, fetchFeed, type FetchPolicy } from './source.js';
+
 import {
   cappedTagsCondition,
   effectiveRefresh,
@@ -47,6 +51,8 @@ export interface ThreatFeedDeps {
   /** The feeds' last-known-good snapshots, shared with the policy controller. */
   snapshots: Snapshots;
   fetchPolicy: FetchPolicy;
+  /** What a feed's source may read in the cluster: Secrets and ConfigMaps (source-readers.ts). */
+  readers: SourceReaders;
   /**
    * The guardrail configuration for this sync (it includes the cluster's own ranges,
    * read by the caller), as plain data: the ingestion worker builds the Guardrails.
@@ -281,7 +287,7 @@ export class ThreatFeedReconciler implements Reconciler {
       outcome = await fetchFeed(
         feed,
         rejudge ? undefined : snapshot?.meta.sourceState,
-        this.deps.client,
+        this.deps.readers,
         this.deps.fetchPolicy,
         syncSignal,
       );

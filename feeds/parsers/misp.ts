@@ -288,7 +288,7 @@ async function readJsonFile(readFile: MispFileReader, name: string): Promise<unk
 
 /**
  * How many events one MISP feed may list. Each event is one more request and one more
- * file within the sync's byte budget and deadline (controller/threatfeed/source.ts);
+ * file within the sync's byte budget and deadline (feeds/sync.ts);
  * the cap stops a manifest of a million tiny events from turning one sync into a
  * million requests. Public MISP feeds (CIRCL OSINT) list about 2,000.
  */

@@ -1,17 +1,48 @@
-import type { KubernetesObject } from '@kubernetes/client-node';
-import type { ThreatFeed } from '../../crds/index.js';
-import { FeedError, fetchHttp, fetchTaxii, type SsrfPolicy } from '../../feeds/index.js';
-import type { KubeClient } from '../runtime/client.js';
-import { ForestallError, statusOf } from '../runtime/errors.js';
-import { readCaBundle, readCredential } from '../runtime/secrets.js';
+import type { ThreatFeed } from '../crds/index.js';
+import { FeedError } from './sources/errors.js';
+import { fetchHttp, fetchTaxii, type SsrfPolicy } from './sources/index.js';
 
-/** Limits and policy for fetching, from the controller's configuration. */
+/**
+ * One feed sync's fetch, shared by every caller: a ThreatFeed's spec.source opened
+ * through injected readers, as connectors reach the cluster through ClusterAccess. The
+ * readers decide what an author may name (which Secrets, which ConfigMaps); this module
+ * decides how each source is fetched, within one byte budget and one deadline.
+ */
+
+/** Limits and policy for fetching, from the caller's configuration. */
 export interface FetchPolicy {
   ssrf: SsrfPolicy;
   maxBytes: number;
   timeoutMs: number;
-  /** Where Secrets and ConfigMaps without a namespace are looked up. */
-  namespace: string;
+}
+
+/** A ConfigMap key's content, as a reader found it. */
+export interface SourceDocument {
+  /** Where it was found, for messages (`ConfigMap ns/name`). */
+  where: string;
+  text?: string;
+  /** Base64, as a ConfigMap's binaryData holds it. */
+  binary?: string;
+  /** Changes whenever the content may have: a resourceVersion. */
+  version: string;
+}
+
+/**
+ * What a source needs from outside the feed: credentials, CA bundles, ConfigMaps. Each
+ * reader refuses what the author may not use with a FeedError naming the field; the
+ * controller's readers enforce the Secret binding and the ConfigMap namespace rules.
+ */
+export interface SourceReaders {
+  /** A credential Secret's data, admitted for `destination`; `field` names the spec field. */
+  credential(
+    ref: { name: string; namespace?: string },
+    field: string,
+    destination: string,
+  ): Promise<Record<string, string>>;
+  /** A PEM CA bundle (public, never sent anywhere). */
+  caBundle(ref: { name: string; namespace?: string; key?: string }): Promise<string>;
+  /** spec.source.configMapRef. */
+  configMap(ref: { name: string; namespace?: string; key: string }): Promise<SourceDocument>;
 }
 
 export type FetchOutcome =
@@ -32,58 +63,6 @@ export type FetchOutcome =
       sourceState: Record<string, string>;
       origin: string;
     };
-
-interface ConfigMapLike extends KubernetesObject {
-  data?: Record<string, string>;
-  binaryData?: Record<string, string>;
-}
-
-/**
- * A feed credential (headersSecretRef, authSecretRef), read only when the Secret admits
- * `destination` (controller/runtime/secrets.ts); a missing Secret is FST_FEED_AUTH naming it.
- * Redirects are the HTTP client's: it drops credentials on a cross-origin redirect.
- */
-async function credential(
-  client: KubeClient,
-  ref: { name: string; namespace?: string },
-  field: string,
-  destination: string,
-  namespace: string,
-): Promise<Record<string, string>> {
-  const data = await readCredential(client, ref, {
-    defaultNamespace: namespace,
-    field,
-    destinations: [destination],
-  }).catch((err: unknown) => {
-    // A FeedError, so the feed shows FetchFailed; the message leads with the stable code.
-    if (err instanceof ForestallError && err.code === 'FST_SECRET_NOT_ALLOWED')
-      throw new FeedError('FST_FEED_AUTH', `${err.code}: ${err.message}`);
-    throw err;
-  });
-  if (!data)
-    throw new FeedError(
-      'FST_FEED_AUTH',
-      `Secret ${ref.namespace ?? namespace}/${ref.name} (${field}) does not exist`,
-    );
-  return data;
-}
-
-/** tls.caSecretRef: a CA bundle is public and never sent, so it needs no opt-in (secrets.ts readCaBundle). */
-async function caBundle(
-  client: KubeClient,
-  ref: { name: string; namespace?: string; key?: string },
-  namespace: string,
-): Promise<string> {
-  const pem = await readCaBundle(client, ref, namespace, 'ca.crt');
-  if (!pem)
-    throw new FeedError(
-      'FST_FEED_AUTH',
-      `Secret ${ref.namespace ?? namespace}/${ref.name} (spec.source.http.tls.caSecretRef) does not exist or has no key ${ref.key ?? 'ca.crt'}`,
-    );
-  return pem;
-}
-
-export const LABEL_FEED_SOURCE = 'forestall.io/feed-source';
 
 /** Longest sync error kept in a feed's status. */
 const MAX_SOURCE_ERROR = 512;
@@ -106,49 +85,13 @@ export function sourceErrorForStatus(message: string): string {
 }
 
 /**
- * spec.source.configMapRef: a ConfigMap of the release namespace, or of another namespace
- * when that ConfigMap opts in with the label forestall.io/feed-source=true (a feed author
- * may not read kube-system's ConfigMaps through Forestall). Reading another namespace also
- * needs RBAC there: the chart's feeds.configMapNamespaces adds a Role per namespace.
- */
-async function feedConfigMap(
-  client: KubeClient,
-  ref: { name: string; namespace?: string },
-  releaseNamespace: string,
-): Promise<{ ns: string; cm: ConfigMapLike }> {
-  const ns = ref.namespace ?? releaseNamespace;
-  const what = `ConfigMap ${ns}/${ref.name} (spec.source.configMapRef)`;
-  let cm: ConfigMapLike | undefined;
-  try {
-    cm = await client.get<ConfigMapLike>('v1', 'ConfigMap', ref.name, ns);
-  } catch (err) {
-    if (statusOf(err) !== 403) throw err;
-    throw new FeedError(
-      'FST_FEED_INVALID_REQUEST',
-      `${what} cannot be read: the controller has no access to ConfigMaps in ${ns}; ` +
-        'add the namespace to the chart value feeds.configMapNamespaces and label the ConfigMap ' +
-        `${LABEL_FEED_SOURCE}=true, or keep the feed's ConfigMap in ${releaseNamespace}`,
-    );
-  }
-  if (!cm) throw new FeedError('FST_FEED_HTTP_STATUS', `${what} does not exist`);
-  if (ns !== releaseNamespace && cm.metadata?.labels?.[LABEL_FEED_SOURCE] !== 'true') {
-    throw new FeedError(
-      'FST_FEED_INVALID_REQUEST',
-      `${what} is outside ${releaseNamespace} and does not opt in as a feed source; ` +
-        `label it ${LABEL_FEED_SOURCE}=true if it is meant to be one`,
-    );
-  }
-  return { ns, cm };
-}
-
-/**
  * Fetches a ThreatFeed's body from whichever source its spec names. `previous` holds
  * the validators (ETag, Last-Modified) or TAXII cursor of the last good sync.
  */
 export async function fetchFeed(
   feed: ThreatFeed,
   previous: Record<string, string> | undefined,
-  client: KubeClient,
+  readers: SourceReaders,
   policy: FetchPolicy,
   signal?: AbortSignal,
 ): Promise<FetchOutcome> {
@@ -156,17 +99,13 @@ export async function fetchFeed(
   if (source.http) {
     const { headersSecretRef, tls } = source.http;
     const headers = headersSecretRef
-      ? await credential(
-          client,
+      ? await readers.credential(
           headersSecretRef,
           'spec.source.http.headersSecretRef',
           source.http.url,
-          policy.namespace,
         )
       : undefined;
-    const ca = tls?.caSecretRef
-      ? await caBundle(client, tls.caSecretRef, policy.namespace)
-      : undefined;
+    const ca = tls?.caSecretRef ? await readers.caBundle(tls.caSecretRef) : undefined;
     if (feed.spec.format === 'misp') {
       return fetchMispFeed(
         source.http.url,
@@ -198,12 +137,10 @@ export async function fetchFeed(
   if (source.taxii) {
     const { authSecretRef } = source.taxii;
     const secret = authSecretRef
-      ? await credential(
-          client,
+      ? await readers.credential(
           authSecretRef,
           'spec.source.taxii.authSecretRef',
           source.taxii.apiRoot,
-          policy.namespace,
         )
       : undefined;
     const auth = secret?.token
@@ -232,24 +169,19 @@ export async function fetchFeed(
     };
   }
   const ref = source.configMapRef!;
-  const { ns, cm } = await feedConfigMap(client, ref, policy.namespace);
-  const text = cm.data?.[ref.key];
-  const binary = cm.binaryData?.[ref.key];
-  if (text === undefined && binary === undefined)
-    throw new FeedError(
-      'FST_FEED_HTTP_STATUS',
-      `ConfigMap ${ns}/${ref.name} has no key ${ref.key}`,
-    );
-  const version = cm.metadata?.resourceVersion ?? '';
-  if (previous?.configMapResourceVersion === version) return { status: 'unchanged' };
-  const bytes = text !== undefined ? Buffer.from(text, 'utf8') : Buffer.from(binary!, 'base64');
+  const doc = await readers.configMap(ref);
+  if (doc.text === undefined && doc.binary === undefined)
+    throw new FeedError('FST_FEED_HTTP_STATUS', `${doc.where} has no key ${ref.key}`);
+  if (previous?.configMapResourceVersion === doc.version) return { status: 'unchanged' };
+  const bytes =
+    doc.text !== undefined ? Buffer.from(doc.text, 'utf8') : Buffer.from(doc.binary!, 'base64');
   return {
     status: 'ok',
     body: (async function* () {
       yield bytes;
     })(),
-    sourceState: { configMapResourceVersion: version },
-    origin: `ConfigMap ${ns}/${ref.name} key ${ref.key}`,
+    sourceState: { configMapResourceVersion: doc.version },
+    origin: `${doc.where} key ${ref.key}`,
   };
 }
 

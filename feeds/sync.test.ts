@@ -1,13 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ThreatFeed } from '../../crds/index.js';
+import type { ThreatFeed } from '../crds/index.js';
 import {
   installLoopbackFence,
   startFeedServer,
   type FeedServer,
   type LoopbackFence,
-} from '../../test/harness/feed-server.js';
-import type { KubeClient } from '../runtime/client.js';
-import { fetchFeed, type FetchPolicy } from './source.js';
+} from '../test/harness/feed-server.js';
+import { fetchFeed, type FetchPolicy, type SourceReaders } from './sync.js';
 
 // A MISP sync has one byte budget across manifest.json and all its event files (issue
 // 13: "a MISP manifest may list any number of events, each with its own budget"). The
@@ -21,7 +20,7 @@ let fence: LoopbackFence;
 beforeAll(async () => {
   fence = installLoopbackFence();
   server = await startFeedServer({
-    feedsDir: new URL('../../feeds/parsers/testdata', import.meta.url).pathname,
+    feedsDir: new URL('./parsers/testdata', import.meta.url).pathname,
   });
 });
 afterAll(async () => {
@@ -41,13 +40,15 @@ const policy = (maxBytes: number): FetchPolicy => ({
   ssrf: { allow: ['127.0.0.1'] },
   maxBytes,
   timeoutMs: 5_000,
-  namespace: 'forestall-system',
 });
-// An http source without Secrets never touches the Kubernetes client.
-const noClient = {} as KubeClient;
+// An http source without Secrets reads nothing through its readers.
+const unused = (): never => {
+  throw new Error('an http source without Secrets read through its readers');
+};
+const noReaders: SourceReaders = { credential: unused, caBundle: unused, configMap: unused };
 
 async function readAll(maxBytes: number): Promise<number> {
-  const outcome = await fetchFeed(misp(), undefined, noClient, policy(maxBytes));
+  const outcome = await fetchFeed(misp(), undefined, noReaders, policy(maxBytes));
   if (outcome.status !== 'ok' || !('files' in outcome))
     throw new Error('expected a MISP file reader');
   let total = 0;

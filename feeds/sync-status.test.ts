@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { sourceErrorForStatus } from './source.js';
+import { sourceErrorForStatus } from './sync.js';
 
 describe('sourceErrorForStatus', () => {
   it('GIVEN a refusal that quotes the rejected line THEN the quote is replaced and the location kept', () => {

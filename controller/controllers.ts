@@ -14,7 +14,7 @@ import {
   type ExposurePolicy,
   type PreemptiveAction,
 } from '../crds/index.js';
-import { checkGitRemote, createOutboundFetch, type SsrfPolicy } from '../lib/http/index.js';
+import { checkGitRemote, createOutboundFetch } from '../lib/http/index.js';
 import { CelCache, DEFAULT_CONNECTORS } from '../policies/index.js';
 import { GitDelivery } from './action/git-delivery.js';
 import { ActionNotifier } from './action/notifications.js';
@@ -96,19 +96,15 @@ const WEBHOOK_RECHECK_MS = 3000;
 
 export function addControllers(manager: Manager, deps: ControllerDeps) {
   const connectors = { ...DEFAULT_CONNECTORS, ...deps.defaultConnectors };
-  // One outbound policy for every client: --outbound-allow (deps.feeds.fetchAllow) and the
-  // cluster's own ranges, which the feed controller reads and refreshes into it.
-  const ssrf: SsrfPolicy = { allow: deps.feeds.fetchAllow };
   const policyInformer = informerFor<ExposurePolicy>(
     deps,
     'ExposurePolicy',
     'exposurepolicies',
   ) as Informer<ExposurePolicy>;
-  const feeds = threatFeedController({ ...deps, ssrf, policies: policyInformer });
-  const currentSsrf = async (): Promise<SsrfPolicy> => {
-    await feeds.clusterRanges();
-    return ssrf;
-  };
+  const feeds = threatFeedController({ ...deps, policies: policyInformer });
+  // One outbound policy for every client: --outbound-allow and the cluster's own ranges,
+  // which the feed controller reads; immutable, a new object when the ranges change.
+  const currentSsrf = feeds.ssrfPolicy;
   // Identity providers, forges and notification receivers; feeds use the streaming transport with the same policy.
   const outbound = createOutboundFetch({ ssrf: currentSsrf }) as typeof globalThis.fetch;
   const checkRemote = async (url: string): Promise<void> =>

@@ -76,8 +76,6 @@ export function threatFeedController(deps: {
   concurrency: number;
   resyncPeriodMs: number;
   feeds: FeedSettings;
-  /** The controller-wide outbound policy (controllers.ts), shared with every other client; its cluster ranges are set here. */
-  ssrf?: SsrfPolicy;
   /** The ExposurePolicies (the policy controller's informer): the hosts they name are protected. */
   policies: Pick<Informer<ExposurePolicy>, 'list' | 'waitForSync'>;
 }): {
@@ -88,8 +86,12 @@ export function threatFeedController(deps: {
   /** This kind's metrics (forestall_feed_*). */
   metrics: ThreatFeedMetrics;
   informer: Informer<ThreatFeed>;
-  /** Reads (at most every 5 min) the cluster's ranges into the SSRF policy; other clients call it before a request. */
-  clusterRanges: () => Promise<void>;
+  /**
+   * The controller-wide outbound policy: --outbound-allow and the cluster's ranges (re-read
+   * at most every 5 min). Every client asks for it before a request: feeds once per sync,
+   * identity, forge and notification clients per request.
+   */
+  ssrfPolicy: () => Promise<Readonly<SsrfPolicy>>;
   /** The guardrails of the current cluster ranges and named hosts; hand-written actions pass them too. */
   guardrails: () => Promise<Guardrails>;
 } {
@@ -113,15 +115,25 @@ export function threatFeedController(deps: {
   // changed: loading the warninglists takes a few hundred ms.
   let ranges: { at: number; cidrs: string[] } | undefined;
   let built: { key: string; config: GuardrailConfig } | undefined;
-  const ssrf: SsrfPolicy = deps.ssrf ?? { allow: deps.feeds.fetchAllow };
-  /** The cluster's ranges, also set into the SSRF policy (a new array only when re-read: the guard recompiles on one). */
+  let ssrf: Readonly<SsrfPolicy> = Object.freeze({ allow: deps.feeds.fetchAllow });
+  /** The cluster's ranges, re-read at most every CLUSTER_RANGES_TTL_MS. */
   const clusterRanges = async (): Promise<string[]> => {
     if (!ranges || deps.clock.now() - ranges.at > CLUSTER_RANGES_TTL_MS) {
       ranges = undefined; // a failed read leaves none: the next sync reads again, and fails again
       ranges = { at: deps.clock.now(), cidrs: await readClusterRanges(deps.client, deps.log) };
     }
-    if (ssrf.clusterCidrs !== ranges.cidrs) ssrf.clusterCidrs = ranges.cidrs;
     return ranges.cidrs;
+  };
+  /**
+   * The outbound policy of this moment: --outbound-allow and the cluster's own ranges.
+   * Immutable: a new frozen object whenever the ranges are re-read, so no guard ever
+   * holds a compiled copy of a policy that changed under it.
+   */
+  const ssrfPolicy = async (): Promise<Readonly<SsrfPolicy>> => {
+    const cidrs = await clusterRanges();
+    if (ssrf.clusterCidrs !== cidrs)
+      ssrf = Object.freeze({ allow: deps.feeds.fetchAllow, clusterCidrs: cidrs });
+    return ssrf;
   };
   const guardrailConfig = async (): Promise<GuardrailConfig> => {
     const cidrs = await clusterRanges();
@@ -172,7 +184,11 @@ export function threatFeedController(deps: {
     clock: deps.clock,
     metrics,
     snapshots,
-    fetchPolicy: { ssrf, maxBytes: deps.feeds.maxBytes, timeoutMs: deps.feeds.timeoutMs },
+    fetchPolicy: async () => ({
+      ssrf: await ssrfPolicy(),
+      maxBytes: deps.feeds.maxBytes,
+      timeoutMs: deps.feeds.timeoutMs,
+    }),
     readers: clusterSourceReaders(deps.client, deps.feeds.namespace),
     sandbox: new IngestSandbox({ heapMb: deps.feeds.workerHeapMb ?? DEFAULT_SANDBOX.heapMb }),
     ingest: {
@@ -198,7 +214,7 @@ export function threatFeedController(deps: {
     snapshots,
     metrics,
     informer,
-    clusterRanges: async () => void (await clusterRanges()),
+    ssrfPolicy,
     guardrails,
   };
 }

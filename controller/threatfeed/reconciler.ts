@@ -50,7 +50,8 @@ export interface ThreatFeedDeps {
   clock: Clock;
   /** The feeds' last-known-good snapshots, shared with the policy controller. */
   snapshots: Snapshots;
-  fetchPolicy: FetchPolicy;
+  /** Limits and the outbound policy, built once per sync. */
+  fetchPolicy: () => Promise<FetchPolicy>;
   /** What a feed's source may read in the cluster: Secrets and ConfigMaps (source-readers.ts). */
   readers: SourceReaders;
   /**
@@ -288,7 +289,7 @@ export class ThreatFeedReconciler implements Reconciler {
         feed,
         rejudge ? undefined : snapshot?.meta.sourceState,
         this.deps.readers,
-        this.deps.fetchPolicy,
+        await this.deps.fetchPolicy(),
         syncSignal,
       );
       if (outcome.status === 'ok' && 'body' in outcome) bytes = await collectBytes(outcome.body);

@@ -15,6 +15,7 @@ import { KubeClient } from '../../controller/runtime/client.js';
 import { ControlPlane } from '../harness/control-plane.js';
 import { REPO_ROOT } from '../harness/envtest-assets.js';
 import { eventually } from '../harness/eventually.js';
+import { installLoopbackFence } from '../harness/feed-server.js';
 import { startManager } from '../harness/in-process-manager.js';
 
 // Issue 13, item 2: "When the cluster's own ranges cannot be read, ingestion carries on
@@ -204,6 +205,39 @@ describe('issue 13, item 2: when the cluster ranges cannot be read, ingestion ca
       ]);
     } finally {
       await blind.stop();
+    }
+  });
+});
+
+describe('issue 14: one immutable outbound policy, built from the ranges the controller read', () => {
+  it("GIVEN a Node whose pod range is public WHEN a feed's URL points into it THEN the sync is refused as the cluster's own range and nothing connects", async () => {
+    // Were the guard to miss it, the connection would leave the machine: the fence
+    // refuses any socket to a non-loopback address and records it.
+    const fence = installLoopbackFence();
+    const admin = await startManager(kc);
+    try {
+      await custom.createClusterCustomObject({
+        ...ref,
+        body: {
+          apiVersion: 'forestall.io/v1alpha1',
+          kind: 'ThreatFeed',
+          metadata: { name: 'inside-the-cluster' },
+          spec: { format: 'lines', source: { http: { url: 'https://45.148.10.7/feed.txt' } } },
+        },
+      });
+      const f = await eventually(
+        'inside-the-cluster Degraded',
+        async () => {
+          const f = await read('inside-the-cluster');
+          return cond(f, 'Degraded')?.status === 'True' && f;
+        },
+        30_000,
+      );
+      expect(cond(f, 'Degraded')?.message).toMatch(/45\.148\.10\.7.*cluster/i);
+      expect(fence.violations).toEqual([]);
+    } finally {
+      await admin.stop();
+      fence.uninstall();
     }
   });
 });

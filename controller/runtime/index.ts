@@ -11,6 +11,12 @@ export {
   type ControllerOptions,
 } from './controller.js';
 export { Manager, type ManagerOptions, type Runnable } from './manager.js';
+export {
+  managedBy,
+  ControllerBuilder,
+  type ControllerDefaults,
+  type ControllerSink,
+} from './builder.js';
 export { LeaderElector, type LeaderElectionOptions } from './leader-election.js';
 export { KubeClient, ApiError, FIELD_MANAGER, type ListResult } from './client.js';
 export { KubeEventRecorder, noEvents, type EventRecorder, type EventType } from './events.js';

@@ -148,16 +148,13 @@ export class GitChannel implements Delivery, GitTarget {
   }
 
   async enforce({ request, render, proposal }: Enforcement): Promise<ByPullRequest> {
-    const { known, pushed = false, updating = false } = proposal ?? { known: undefined };
-    const pullRequest = await this.git.propose(
-      this.action,
-      this.spec,
+    const pullRequest = await this.git.propose({
+      action: this.action,
+      git: this.spec,
       request,
-      render ?? (() => []),
-      known,
-      pushed,
-      updating,
-    );
+      render: render ?? (() => []),
+      ...proposal,
+    });
     return { via: 'pullRequest', pullRequest };
   }
 

@@ -358,23 +358,37 @@ describe('the second steps after an effect', () => {
   ] as const)(
     'GIVEN a removal pull request %s with %i objects left THEN phase %s, requeue %j',
     (state, left, phase, after) => {
-      const out = removalProposed(proposed('Enforced'), 'Expired', pr(state), left);
+      const expiring = observed({
+        phase: 'Enforced',
+        delivery: 'Git',
+        connector: 'manifests',
+        pr: 'Merged',
+        ending: 'expired',
+        approval: true,
+      });
+      const out = removalProposed(expiring, pr(state), left);
       expect(out.status.phase).toBe(phase ?? 'Enforced');
       expect(out.after).toEqual(after);
     },
   );
 
   it('GIVEN a committed removal WHEN objects are left THEN it stays Enforced and is polled', () => {
-    const out = removalCommitted(proposed('Enforced'), 'Lifted', git, 'abcdef1234567890', 1);
+    const lifting = observed({
+      phase: 'Enforced',
+      delivery: 'Git',
+      connector: 'manifests',
+      pr: 'Merged',
+      ending: 'no indicators',
+      approval: true,
+    });
+    const out = removalCommitted(lifting, git, 'abcdef1234567890', 1);
     expect(out.conditions[0]).toMatchObject({
       reason: 'RemovalCommitted',
       message:
         'removal committed to main at abcdef123456; waiting for Argo CD or Flux to delete 1 objects',
     });
     expect(out.status.phase).toBe('Enforced');
-    expect(removalCommitted(proposed('Enforced'), 'Lifted', git, 'abc', 0).status.phase).toBe(
-      'Lifted',
-    );
+    expect(removalCommitted(lifting, git, 'abc', 0).status.phase).toBe('Lifted');
   });
 
   it.each([

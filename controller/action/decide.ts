@@ -369,11 +369,11 @@ const recordingError = (record: Recording | undefined) =>
 /** Removed through the connector: Lifted or Expired. */
 export function removed(
   o: Observed<GitTarget>,
-  cause: Cause,
   outcome: ApplyOutcome,
   withdrawn: PullRequestSeen | undefined,
   record: Recording | undefined,
 ): Outcome {
+  const cause = causeOf(o);
   const status = { ...o.status };
   if (withdrawn && status.pullRequest?.state !== 'Merged') status.pullRequest = seen(withdrawn);
   const message =
@@ -385,7 +385,7 @@ export function removed(
     ...status,
     phase: cause,
     appliedObjects: [],
-    connectorResults: connectorResult(o, status, 'Removed', left, outcome),
+    connectorResults: connectorResult(o, 'Removed', left, outcome),
   };
   return {
     status: withRecording(next, record),
@@ -413,7 +413,7 @@ export function applied(
     phase: 'Enforced',
     ...enforcement(o.status, o.now),
     appliedObjects: appliedObjects(outcome),
-    connectorResults: connectorResult(o, o.status, 'Applied', result, outcome),
+    connectorResults: connectorResult(o, 'Applied', result, outcome),
   };
   return {
     status: withRecording(next, record),
@@ -554,7 +554,7 @@ export function mergedApplied(
       pullRequest: seen(pr),
       ...enforcement(o.status, o.now),
       appliedObjects: appliedObjects(outcome),
-      connectorResults: connectorResult(o, o.status, 'Applied', result, outcome),
+      connectorResults: connectorResult(o, 'Applied', result, outcome),
     },
     conditions: [mergedCondition(pr), ready('True', ActionReason.Enforced, message)],
     expires: true,
@@ -564,10 +564,10 @@ export function mergedApplied(
 /** The removal pull request: ended once merged and its objects have left the cluster. */
 export function removalProposed(
   o: Observed<GitTarget>,
-  cause: Cause,
   pr: PullRequestSeen,
   left: number,
 ): Outcome {
+  const cause = causeOf(o);
   const removalPullRequest = seen(pr);
   if (pr.state === 'Merged' && left === 0) {
     const message = `removed through pull request #${pr.number}, and its objects have left the cluster`;
@@ -592,11 +592,11 @@ export function removalProposed(
 /** spec.git.directRemoval: ended once the committed removal's objects have left the cluster. */
 export function removalCommitted(
   o: Observed<GitTarget>,
-  cause: Cause,
   git: GitTarget,
   commit: string,
   left: number,
 ): Outcome {
+  const cause = causeOf(o);
   const at = `removal committed to ${git.branch ?? 'main'} at ${commit.slice(0, 12)}`;
   if (left === 0) {
     return {
@@ -688,13 +688,12 @@ export function enforcement(
 /** One connector result, keeping the previous entry (and its time) when nothing about it changed. */
 function connectorResult(
   o: Observed<GitTarget>,
-  status: PreemptiveActionStatus,
   result: 'Applied' | 'Removed',
   message: string,
   outcome: ApplyOutcome,
 ): NonNullable<PreemptiveActionStatus['connectorResults']> {
   const connector = o.connectorId;
-  const prev = status.connectorResults?.find((r) => r.connector === connector);
+  const prev = o.status.connectorResults?.find((r) => r.connector === connector);
   if (prev && prev.result === result && prev.message === message && outcome.changes.length === 0)
     return [prev];
   return [{ connector, result, message, time: rfc3339(o.now) }];

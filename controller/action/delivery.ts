@@ -160,13 +160,8 @@ export class GitChannel implements Delivery, GitTarget {
 
   async remove({ cause, objects = [], known }: Removal): Promise<ByPullRequest | ByCommit> {
     if (this.spec.directRemoval) return { via: 'commit', commit: await this.recordRemoval(cause) };
-    const pullRequest = await this.git.proposeRemoval(
-      this.action,
-      this.spec,
-      cause,
-      objects,
-      known,
-    );
+    const { action, spec: git } = this;
+    const pullRequest = await this.git.proposeRemoval({ action, git, cause, objects, known });
     return { via: 'pullRequest', pullRequest };
   }
 

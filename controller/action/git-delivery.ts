@@ -158,13 +158,21 @@ export class GitDelivery {
    * The removal of a Git-delivered action (expiry or lift): branch
    * forestall-removal/<action> without the action's directory, and one pull request.
    */
-  async proposeRemoval(
-    action: PreemptiveAction,
-    git: GitSpec,
-    cause: 'Expired' | 'Lifted',
-    objects: readonly ObjectRef[],
-    known?: number,
-  ): Promise<PullRequest> {
+  async proposeRemoval({
+    action,
+    git,
+    cause,
+    objects,
+    known,
+  }: {
+    action: PreemptiveAction;
+    git: GitSpec;
+    cause: 'Expired' | 'Lifted';
+    /** What the action applied, listed in the pull request. */
+    objects: readonly ObjectRef[];
+    /** The removal pull request already opened, when known. */
+    known?: number | undefined;
+  }): Promise<PullRequest> {
     const session = await this.session(git);
     if (known !== undefined) {
       const current = await session.forge.getPullRequest(known);

@@ -137,7 +137,16 @@ export class ActionReconciler implements Reconciler {
     const connectorId = action.spec.connector ?? this.deps.defaultConnector(action.spec.layer);
     const connector = this.deps.connector(connectorId);
     const former = this.former(action, connectorId);
-    const direct = connector && this.direct(action, connectorId, connector, former, log);
+    const direct =
+      connector &&
+      new DirectDelivery({
+        name: action.metadata.name!,
+        connectorId,
+        connector,
+        ...(former ? { former } : {}),
+        metrics: this.deps.metrics,
+        log,
+      });
     if (isDeleting(action)) return this.finalize(action, direct, former, log);
     // The finalizer first, then on in the same reconcile with what the server returned
     // (a new action is enforced one queue round sooner).
@@ -153,24 +162,6 @@ export class ActionReconciler implements Reconciler {
     if (!connector || !direct) return;
     const step = await this.execute({ o, connector, direct, log }, transition);
     return 'skip' in step ? step.skip : this.settle(o, step);
-  }
-
-  /** Direct delivery through the connector; the one the spec moved away from, if any, is cleaned up. */
-  private direct(
-    action: PreemptiveAction,
-    connectorId: string,
-    connector: Connector,
-    former: Former | undefined,
-    log: Logger,
-  ): DirectDelivery {
-    return new DirectDelivery({
-      name: action.metadata.name!,
-      connectorId,
-      connector,
-      ...(former ? { former } : {}),
-      metrics: this.deps.metrics,
-      log,
-    });
   }
 
   /** The connector that enforced the action last, when the spec has moved to another one. */
@@ -278,7 +269,7 @@ export class ActionReconciler implements Reconciler {
     const { outcome } = await direct.remove();
     const record =
       t.record && (await this.record(ctx, t.record, true, (g) => g.recordRemoval(t.cause)));
-    return removed(o, t.cause, outcome, withdrawn, record || undefined);
+    return removed(o, outcome, withdrawn, record || undefined);
   }
 
   /**
@@ -316,8 +307,8 @@ export class ActionReconciler implements Reconciler {
     }
     const left = await direct.remaining();
     return delivered.via === 'commit'
-      ? removalCommitted(o, t.cause, t.git, delivered.commit, left)
-      : removalProposed(o, t.cause, delivered.pullRequest, left);
+      ? removalCommitted(o, t.git, delivered.commit, left)
+      : removalProposed(o, delivered.pullRequest, left);
   }
 
   /** Approved: applied through the connector, and recorded in Git when spec.git asks. */

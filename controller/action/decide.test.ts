@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { PreemptiveAction } from '../../crds/index.js';
+import { ACTION_PHASES, TERMINAL_PHASES, type PreemptiveAction } from '../../crds/index.js';
 import {
   afterProposal,
   applyFailed,
@@ -18,20 +18,12 @@ import {
 import { ActionReason } from './reasons.js';
 
 const now = new Date('2026-11-23T10:00:00Z');
-const PHASES: Phase[] = [
-  'Pending',
-  'Proposed',
-  'Enforced',
-  'Expired',
-  'Lifted',
-  'Rejected',
-  'Failed',
-];
+const PHASES: readonly Phase[] = ACTION_PHASES;
 const DELIVERIES = ['Direct', 'Git'] as const;
 const CONNECTORS: ConnectorKind[] = ['manifests', 'identity', 'unknown'];
 const PULL_REQUESTS = ['none', 'Open', 'Merged', 'Closed'] as const;
 const ENDINGS = ['expired', 'no indicators', 'live'] as const;
-const TERMINAL = new Set<Phase>(['Expired', 'Lifted', 'Rejected', 'Failed']);
+const TERMINAL: ReadonlySet<Phase> = TERMINAL_PHASES;
 const git: GitTarget = { url: 'https://git.example/infra.git' };
 
 interface Case {

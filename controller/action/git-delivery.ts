@@ -62,6 +62,17 @@ export interface ProposalInput {
   updating?: boolean;
 }
 
+/** A removal pull request: of which action, why, and what it takes out of Git. */
+export interface RemovalInput {
+  action: PreemptiveAction;
+  git: GitSpec;
+  cause: 'Expired' | 'Lifted';
+  /** What the action applied, listed in the pull request. */
+  objects: readonly ObjectRef[];
+  /** The removal pull request already opened, when known. */
+  known?: number | undefined;
+}
+
 /** The forge client (no I/O to create) and the clone, opened on first use: polling a pull request never waits for git. */
 interface Session {
   forge: Forge;
@@ -158,21 +169,8 @@ export class GitDelivery {
    * The removal of a Git-delivered action (expiry or lift): branch
    * forestall-removal/<action> without the action's directory, and one pull request.
    */
-  async proposeRemoval({
-    action,
-    git,
-    cause,
-    objects,
-    known,
-  }: {
-    action: PreemptiveAction;
-    git: GitSpec;
-    cause: 'Expired' | 'Lifted';
-    /** What the action applied, listed in the pull request. */
-    objects: readonly ObjectRef[];
-    /** The removal pull request already opened, when known. */
-    known?: number | undefined;
-  }): Promise<PullRequest> {
+  async proposeRemoval(removal: RemovalInput): Promise<PullRequest> {
+    const { action, git, cause, objects, known } = removal;
     const session = await this.session(git);
     if (known !== undefined) {
       const current = await session.forge.getPullRequest(known);

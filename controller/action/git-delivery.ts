@@ -47,6 +47,32 @@ export interface GitDeliveryDeps {
 
 type GitSpec = NonNullable<ExposurePolicy['spec']['git']>;
 
+/** What a proposal is made of, and what is known of its pull request. */
+export interface ProposalInput {
+  action: PreemptiveAction;
+  git: GitSpec;
+  request: ActionRequest;
+  /** The manifests for the branch; called only when the branch is written. */
+  render: () => Manifest[] | Promise<Manifest[]>;
+  /** The pull request this episode already has, when known. */
+  known?: number | undefined;
+  /** The known pull request already carries this spec, so only its state is read. */
+  pushed?: boolean;
+  /** A change to an action enforced through an earlier, merged pull request. */
+  updating?: boolean;
+}
+
+/** A removal pull request: of which action, why, and what it takes out of Git. */
+export interface RemovalInput {
+  action: PreemptiveAction;
+  git: GitSpec;
+  cause: 'Expired' | 'Lifted';
+  /** What the action applied, listed in the pull request. */
+  objects: readonly ObjectRef[];
+  /** The removal pull request already opened, when known. */
+  known?: number | undefined;
+}
+
 /** The forge client (no I/O to create) and the clone, opened on first use: polling a pull request never waits for git. */
 interface Session {
   forge: Forge;
@@ -83,82 +109,30 @@ export class GitDelivery {
   /**
    * Pushes the branch if its content changed and makes sure one pull request is open
    * for it. A pull request already merged or closed is returned as it is, untouched.
-   * `pushed`: the known pull request already carries this spec, so only its state is read.
-   * `updating`: a change to an action enforced through an earlier, merged pull request.
    */
-  async propose(
-    action: PreemptiveAction,
-    git: GitSpec,
-    request: ActionRequest,
-    render: () => Manifest[] | Promise<Manifest[]>,
-    known?: number,
-    pushed = false,
-    updating = false,
-  ): Promise<PullRequest> {
+  async propose(proposal: ProposalInput): Promise<PullRequest> {
+    const { action } = proposal;
     // The pull request this spec already has, also when the cache the caller read lags
     // the status that records it: without it, a closed one would be opened again.
     const remembered = `${action.metadata.name}@${action.metadata.generation ?? 0}`;
-    known ??= this.opened.get(remembered);
-    const pr = await this.proposeUnremembered(
-      action,
-      git,
-      request,
-      render,
-      known,
-      pushed,
-      updating,
-    );
+    const known = proposal.known ?? this.opened.get(remembered);
+    const pr = await this.proposeUnremembered({ ...proposal, known });
     this.opened.set(remembered, pr.number);
     if (this.opened.size > 10_000) this.opened.delete(this.opened.keys().next().value!);
     return pr;
   }
 
-  private async proposeUnremembered(
-    action: PreemptiveAction,
-    git: GitSpec,
-    request: ActionRequest,
-    render: () => Manifest[] | Promise<Manifest[]>,
-    known: number | undefined,
-    pushed: boolean,
-    updating: boolean,
-  ): Promise<PullRequest> {
+  private async proposeUnremembered(proposal: ProposalInput): Promise<PullRequest> {
+    const { action, git, request, known, pushed, updating } = proposal;
     const session = await this.session(git);
     if (known !== undefined) {
       const current = await session.forge.getPullRequest(known);
       // Merged or closed; or open with this spec already pushed: a poll, no git work.
       if (current.state !== 'Open' || pushed) return current;
     }
-    const base = git.branch ?? 'main';
     const path = git.path ?? 'forestall';
-    const manifests = await render();
-    const body = pullRequestBody({
-      action: {
-        name: request.name,
-        ...(request.policy ? { policy: request.policy } : {}),
-        type: request.type,
-        layer: action.spec.layer,
-        ...(action.spec.connector ? { connector: action.spec.connector } : {}),
-        digest: action.spec.indicators.digest ?? '',
-        confidence: action.spec.confidence ?? 0,
-        blastRadius: {
-          namespaces: 0,
-          workloads: 0,
-          pods: 0,
-          users: 0,
-          addresses: 0,
-          production: false,
-          ...action.spec.blastRadius,
-        },
-        reason: action.spec.approval?.reason ?? 'approval required',
-        feeds: [],
-      },
-      values: request.values,
-      objects: manifests,
-      path,
-      base,
-      ...(request.expiresAt ? { expiresAt: request.expiresAt } : {}),
-      ...(action.status?.detectedAt ? { detectedAt: action.status.detectedAt } : {}),
-    });
+    const manifests = await proposal.render();
+    const body = proposalBody(proposal, manifests);
     await (
       await session.repo()
     ).writeActionBranch({ action: summary(action, request), path, manifests });
@@ -180,7 +154,7 @@ export class GitDelivery {
     if (!open)
       return session.forge.openPullRequest({
         head,
-        base,
+        base: git.branch ?? 'main',
         title: body.title,
         body: body.body,
         labels: ['forestall'],
@@ -195,13 +169,8 @@ export class GitDelivery {
    * The removal of a Git-delivered action (expiry or lift): branch
    * forestall-removal/<action> without the action's directory, and one pull request.
    */
-  async proposeRemoval(
-    action: PreemptiveAction,
-    git: GitSpec,
-    cause: 'Expired' | 'Lifted',
-    objects: readonly ObjectRef[],
-    known?: number,
-  ): Promise<PullRequest> {
+  async proposeRemoval(removal: RemovalInput): Promise<PullRequest> {
+    const { action, git, cause, objects, known } = removal;
     const session = await this.session(git);
     if (known !== undefined) {
       const current = await session.forge.getPullRequest(known);
@@ -472,4 +441,36 @@ function summary(action: PreemptiveAction, request: ActionRequest): ActionSummar
     ...(action.spec.approval?.reason ? { reason: action.spec.approval.reason } : {}),
     ...(request.expiresAt ? { expiresAt: request.expiresAt } : {}),
   };
+}
+
+/** The pull request's title and body for a proposal. */
+function proposalBody({ action, git, request }: ProposalInput, manifests: Manifest[]) {
+  return pullRequestBody({
+    action: {
+      name: request.name,
+      ...(request.policy ? { policy: request.policy } : {}),
+      type: request.type,
+      layer: action.spec.layer,
+      ...(action.spec.connector ? { connector: action.spec.connector } : {}),
+      digest: action.spec.indicators.digest ?? '',
+      confidence: action.spec.confidence ?? 0,
+      blastRadius: {
+        namespaces: 0,
+        workloads: 0,
+        pods: 0,
+        users: 0,
+        addresses: 0,
+        production: false,
+        ...action.spec.blastRadius,
+      },
+      reason: action.spec.approval?.reason ?? 'approval required',
+      feeds: [],
+    },
+    values: request.values,
+    objects: manifests,
+    path: git.path ?? 'forestall',
+    base: git.branch ?? 'main',
+    ...(request.expiresAt ? { expiresAt: request.expiresAt } : {}),
+    ...(action.status?.detectedAt ? { detectedAt: action.status.detectedAt } : {}),
+  });
 }

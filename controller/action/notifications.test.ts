@@ -13,12 +13,21 @@ function action(spec: Partial<PreemptiveAction['spec']>): PreemptiveAction {
   } as PreemptiveAction;
 }
 
+const note = (id: string, type: string) => ({
+  id,
+  event: 'Enforced' as const,
+  action: action({ type } as Partial<PreemptiveAction['spec']>),
+  status: {},
+  readyMessage: undefined,
+  now,
+});
+
 describe('buildNotification', () => {
   it('GIVEN a StepUpAuth around isolated workloads THEN the summary counts accounts and names the workloads', () => {
-    const n = buildNotification(
-      'id-1',
-      'Proposed',
-      action({
+    const n = buildNotification({
+      id: 'id-1',
+      event: 'Proposed',
+      action: action({
         evidence: {
           isolatedWorkloads: [
             {
@@ -34,10 +43,10 @@ describe('buildNotification', () => {
           ],
         },
       }),
-      {},
-      undefined,
+      status: {},
+      readyMessage: undefined,
       now,
-    );
+    });
     expect(n.summary).toBe(
       'StepUpAuth on 3 accounts around the isolated Deployment shop/checkout awaits approval',
     );
@@ -45,13 +54,11 @@ describe('buildNotification', () => {
   });
 
   it('GIVEN an IdentitySuspend from a feed THEN the summary counts accounts; an IdentityBlock counts indicators', () => {
-    expect(
-      buildNotification('id-2', 'Enforced', action({ type: 'IdentitySuspend' }), {}, undefined, now)
-        .summary,
-    ).toBe('IdentitySuspend enforced on 3 accounts');
-    expect(
-      buildNotification('id-3', 'Enforced', action({ type: 'IdentityBlock' }), {}, undefined, now)
-        .summary,
-    ).toBe('IdentityBlock enforced on 3 indicators');
+    expect(buildNotification(note('id-2', 'IdentitySuspend')).summary).toBe(
+      'IdentitySuspend enforced on 3 accounts',
+    );
+    expect(buildNotification(note('id-3', 'IdentityBlock')).summary).toBe(
+      'IdentityBlock enforced on 3 indicators',
+    );
   });
 });

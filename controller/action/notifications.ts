@@ -88,15 +88,15 @@ export class ActionNotifier {
     // so (and may even lack the episode's detectedAt): the same event for the same spec.
     const memory = `${action.metadata.uid ?? action.metadata.name}/${action.metadata.generation ?? 0}/${event}`;
     if (this.sent.has(memory)) return [...sent, id].slice(-KEEP_IDS);
-    const notification = buildNotification(
+    const notification = buildNotification({
       id,
       event,
       action,
       status,
       readyMessage,
       now,
-      this.deps.cluster,
-    );
+      cluster: this.deps.cluster,
+    });
     for (const [index, target] of policy.spec.notify.entries()) {
       const { url, signingSecret } = await this.secret(
         target.urlSecretRef,
@@ -152,18 +152,65 @@ export class ActionNotifier {
   }
 }
 
+/** What a notification is built from. */
+export interface NotificationInput {
+  id: string;
+  event: NotificationEvent;
+  action: PreemptiveAction;
+  status: PreemptiveActionStatus;
+  readyMessage: string | undefined;
+  now: Date;
+  cluster?: string | undefined;
+}
+
 /** What the action did, why, and what to do about it. */
-export function buildNotification(
-  id: string,
-  event: NotificationEvent,
-  action: PreemptiveAction,
-  status: PreemptiveActionStatus,
-  readyMessage: string | undefined,
-  now: Date,
-  cluster?: string,
-): Notification {
+export function buildNotification({
+  id,
+  event,
+  action,
+  status,
+  readyMessage,
+  now,
+  cluster,
+}: NotificationInput): Notification {
   const { spec } = action;
-  const cves: CveFinding[] = (spec.evidence?.vulnerabilities ?? []).map((v) => ({
+  const cves = cveFindings(action);
+  const exposure = spec.evidence?.exposure ?? [];
+  const targets = (spec.targets ?? []).map((t) => ({
+    kind: t.kind,
+    name: t.name,
+    ...(t.namespace ? { namespace: t.namespace } : {}),
+  }));
+  const remediation =
+    event === 'Isolated' || event === 'Proposed' ? remediationLines(cves, exposure) : [];
+  const reason = readyMessage || spec.approval?.reason;
+  return {
+    id,
+    event,
+    action: {
+      name: action.metadata.name!,
+      type: spec.type,
+      layer: spec.layer,
+      ...(spec.policyRef?.name ? { policy: spec.policyRef.name } : {}),
+      ...(spec.connector ? { connector: spec.connector } : {}),
+    },
+    summary: summaryOf(event, action, status, cves),
+    ...(cluster ? { cluster } : {}),
+    targets,
+    why: {
+      ...(cves.length ? { cves } : {}),
+      ...(exposure.length ? { exposure } : {}),
+      ...(reason ? { reason } : {}),
+    },
+    remediation,
+    ...(status.pullRequest?.url ? { links: { pullRequest: status.pullRequest.url } } : {}),
+    time: now.toISOString(),
+  };
+}
+
+/** The action's CVE evidence as notify/ reports it. */
+function cveFindings(action: PreemptiveAction): CveFinding[] {
+  return (action.spec.evidence?.vulnerabilities ?? []).map((v) => ({
     cveID: v.cveID,
     ...(v.dateAdded ? { dateAdded: v.dateAdded } : {}),
     ...(v.knownRansomwareCampaignUse !== undefined
@@ -178,60 +225,38 @@ export function buildNotification(
     ...(v.container ? { container: v.container } : {}),
     ...(v.image ? { image: v.image } : {}),
   }));
-  const exposure = spec.evidence?.exposure ?? [];
-  const targets = (spec.targets ?? []).map((t) => ({
-    kind: t.kind,
-    name: t.name,
-    ...(t.namespace ? { namespace: t.namespace } : {}),
-  }));
-  const around = (spec.evidence?.isolatedWorkloads ?? []).map(
-    (w) => `${w.target.kind} ${w.target.namespace ? `${w.target.namespace}/` : ''}${w.target.name}`,
-  );
-  const what = targets.length
-    ? targets.map((t) => `${t.kind} ${t.namespace ? `${t.namespace}/` : ''}${t.name}`).join(', ')
-    : spec.layer === 'identity' && spec.type !== 'IdentityBlock'
-      ? `${spec.indicators.count} accounts${around.length ? ` around the isolated ${around.join(', ')}` : ''}`
-      : `${spec.indicators.count} indicators`;
+}
+
+/** One line: what happened to what. */
+function summaryOf(
+  event: NotificationEvent,
+  action: PreemptiveAction,
+  status: PreemptiveActionStatus,
+  cves: readonly CveFinding[],
+): string {
+  const { spec } = action;
+  const what = subjectOf(action);
+  const ids = [...new Set(cves.map((c) => c.cveID))].join(', ') || 'vulnerable';
+  const review = status.pullRequest?.url ? ` in ${status.pullRequest.url}` : '';
   const summaries: Record<NotificationEvent, string> = {
-    Isolated: `Isolated ${what}: ${
-      cves
-        .map((c) => c.cveID)
-        .filter((c, i, all) => all.indexOf(c) === i)
-        .join(', ') || 'vulnerable'
-    } and reachable from the internet`,
+    Isolated: `Isolated ${what}: ${ids} and reachable from the internet`,
     Enforced: `${spec.type} enforced on ${what}`,
-    Proposed: `${spec.type} on ${what} awaits approval${status.pullRequest?.url ? ` in ${status.pullRequest.url}` : ''}`,
+    Proposed: `${spec.type} on ${what} awaits approval${review}`,
     Lifted: `${spec.type} on ${what} lifted`,
     Expired: `${spec.type} on ${what} expired`,
     Rejected: `${spec.type} on ${what} rejected in review`,
     Failed: `${spec.type} on ${what} failed`,
   };
-  const remediation =
-    event === 'Isolated' || event === 'Proposed' ? remediationLines(cves, exposure) : [];
-  return {
-    id,
-    event,
-    action: {
-      name: action.metadata.name!,
-      type: spec.type,
-      layer: spec.layer,
-      ...(spec.policyRef?.name ? { policy: spec.policyRef.name } : {}),
-      ...(spec.connector ? { connector: spec.connector } : {}),
-    },
-    summary: summaries[event],
-    ...(cluster ? { cluster } : {}),
-    targets,
-    why: {
-      ...(cves.length ? { cves } : {}),
-      ...(exposure.length ? { exposure } : {}),
-      ...(readyMessage
-        ? { reason: readyMessage }
-        : spec.approval?.reason
-          ? { reason: spec.approval.reason }
-          : {}),
-    },
-    remediation,
-    ...(status.pullRequest?.url ? { links: { pullRequest: status.pullRequest.url } } : {}),
-    time: now.toISOString(),
-  };
+  return summaries[event];
+}
+
+/** What the action acts on: its targets, the accounts around isolated workloads, or its indicators. */
+function subjectOf({ spec }: PreemptiveAction): string {
+  const named = (t: { kind: string; name: string; namespace?: string | undefined }) =>
+    `${t.kind} ${t.namespace ? `${t.namespace}/` : ''}${t.name}`;
+  if (spec.targets?.length) return spec.targets.map(named).join(', ');
+  if (spec.layer !== 'identity' || spec.type === 'IdentityBlock')
+    return `${spec.indicators.count} indicators`;
+  const around = (spec.evidence?.isolatedWorkloads ?? []).map((w) => named(w.target));
+  return `${spec.indicators.count} accounts${around.length ? ` around the isolated ${around.join(', ')}` : ''}`;
 }

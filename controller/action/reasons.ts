@@ -1,0 +1,33 @@
+/** The PreemptiveAction's condition types. */
+export const ActionCondition = {
+  Ready: 'Ready',
+  Approved: 'Approved',
+  Recorded: 'Recorded',
+  Notified: 'Notified',
+} as const;
+
+/** The reasons its conditions give, one list for the kind. */
+export const ActionReason = {
+  Enforced: 'Enforced',
+  AwaitingApproval: 'AwaitingApproval',
+  AutoApproved: 'AutoApproved',
+  UpdateAwaitingApproval: 'UpdateAwaitingApproval',
+  Expired: 'Expired',
+  Lifted: 'Lifted',
+  InvalidAction: 'InvalidAction',
+  /** A hand-written action names an indicator the guardrails refuse. */
+  GuardrailRefused: 'GuardrailRefused',
+  UnknownConnector: 'UnknownConnector',
+  ApplyFailed: 'ApplyFailed',
+  WaitingForIndicators: 'WaitingForIndicators',
+  AwaitingReview: 'AwaitingReview',
+  AwaitingSync: 'AwaitingSync',
+  Merged: 'Merged',
+  Rejected: 'Rejected',
+  DeliveryFailed: 'DeliveryFailed',
+  RemovalProposed: 'RemovalProposed',
+  RemovalCommitted: 'RemovalCommitted',
+  Recorded: 'Recorded',
+  NotificationSent: 'NotificationSent',
+  NotificationFailed: 'NotificationFailed',
+} as const;

@@ -36,6 +36,7 @@ import type { Logger } from './runtime/logger.js';
 import type { Manager } from './runtime/manager.js';
 import type { Metrics } from './runtime/metrics.js';
 import { PolicyMetrics } from './policy/metrics.js';
+import { ActionMetrics } from './action/metrics.js';
 import { threatFeedController, type FeedSettings } from './threatfeed/index.js';
 
 export interface ControllerDeps {
@@ -151,12 +152,13 @@ export function addControllers(manager: Manager, deps: ControllerDeps) {
         checkRemote,
       })
     : undefined;
+  const actionMetrics = new ActionMetrics(deps.metrics.registry);
   const actionReconciler = new ActionReconciler({
     cache: actionInformer,
     client: deps.client,
     events: deps.events,
     clock: deps.clock,
-    metrics: deps.metrics,
+    metrics: actionMetrics,
     store,
     connector,
     connectorIds: ALL_CONNECTOR_IDS,
@@ -184,9 +186,9 @@ export function addControllers(manager: Manager, deps: ControllerDeps) {
     resyncPeriodMs: deps.resyncPeriodMs,
   });
   const countPhases = () => {
-    deps.metrics.actionPhases.reset();
+    actionMetrics.actionPhases.reset();
     for (const a of actionInformer.list())
-      deps.metrics.actionPhases.inc({ type: a.spec.type, phase: a.status?.phase ?? 'Pending' });
+      actionMetrics.actionPhases.inc({ type: a.spec.type, phase: a.status?.phase ?? 'Pending' });
   };
   for (const event of ['add', 'update', 'delete'] as const) actionInformer.on(event, countPhases);
 
@@ -239,7 +241,7 @@ export function addControllers(manager: Manager, deps: ControllerDeps) {
     ? new PullRequestWebhook({
         ...deps.git.webhook,
         log: deps.log,
-        metrics: deps.metrics,
+        metrics: actionMetrics,
         actions: () => actionInformer.list().map((a) => a.metadata.name!),
         // Now, and once more shortly after: a forge may send the event before its API shows the change.
         enqueue: (name) => {
@@ -258,5 +260,6 @@ export function addControllers(manager: Manager, deps: ControllerDeps) {
     policyMetrics,
     actions,
     actionReconciler,
+    actionMetrics,
   };
 }

@@ -88,8 +88,6 @@ interface Session {
  */
 export class GitDelivery {
   private readonly sessions = new Map<string, { fingerprint: string; session: Session }>();
-  /** Pull request per action and spec generation, as this process last saw it. */
-  private readonly opened = new Map<string, number>();
 
   constructor(private readonly deps: GitDeliveryDeps) {}
 
@@ -111,18 +109,6 @@ export class GitDelivery {
    * for it. A pull request already merged or closed is returned as it is, untouched.
    */
   async propose(proposal: ProposalInput): Promise<PullRequest> {
-    const { action } = proposal;
-    // The pull request this spec already has, also when the cache the caller read lags
-    // the status that records it: without it, a closed one would be opened again.
-    const remembered = `${action.metadata.name}@${action.metadata.generation ?? 0}`;
-    const known = proposal.known ?? this.opened.get(remembered);
-    const pr = await this.proposeUnremembered({ ...proposal, known });
-    this.opened.set(remembered, pr.number);
-    if (this.opened.size > 10_000) this.opened.delete(this.opened.keys().next().value!);
-    return pr;
-  }
-
-  private async proposeUnremembered(proposal: ProposalInput): Promise<PullRequest> {
     const { action, git, request, known, pushed, updating } = proposal;
     const session = await this.session(git);
     if (known !== undefined) {

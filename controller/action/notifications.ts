@@ -35,12 +35,13 @@ export interface ActionNotifierDeps {
 }
 
 const KEEP_IDS = 16;
-/** (action uid, generation, event) sent by this process, remembered for reconciles that run on a cache not yet showing the status write. */
-const REMEMBER_IDS = 10_000;
 
+/**
+ * Sends spec.notify notifications, once per (episode, event): status.notified records what
+ * was sent. A reconcile right after our own status write reads that write (the informer
+ * reads its own writes, runtime/mutation-cache.ts), so nothing is remembered here.
+ */
 export class ActionNotifier {
-  private readonly sent = new Set<string>();
-
   constructor(private readonly deps: ActionNotifierDeps) {}
 
   /** The event a phase announces, or undefined for phases that announce nothing. */
@@ -84,10 +85,6 @@ export class ActionNotifier {
     const id = notificationId(action.metadata.name!, status.detectedAt, event);
     const sent = status.notified ?? [];
     if (sent.includes(id)) return undefined;
-    // Sent already, but the informer cache has not caught up with the status that says
-    // so (and may even lack the episode's detectedAt): the same event for the same spec.
-    const memory = `${action.metadata.uid ?? action.metadata.name}/${action.metadata.generation ?? 0}/${event}`;
-    if (this.sent.has(memory)) return [...sent, id].slice(-KEEP_IDS);
     const notification = buildNotification({
       id,
       event,
@@ -112,13 +109,7 @@ export class ActionNotifier {
         'Notification sent',
       );
     }
-    this.remember(memory);
     return [...sent, id].slice(-KEEP_IDS);
-  }
-
-  private remember(key: string): void {
-    this.sent.add(key);
-    if (this.sent.size > REMEMBER_IDS) this.sent.delete(this.sent.values().next().value!);
   }
 
   private policy(action: PreemptiveAction): ExposurePolicy | undefined {

@@ -2,7 +2,8 @@ import { createHmac } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { actionBranchName, removalBranchName } from '../../delivery/index.js';
-import { Metrics } from '../runtime/metrics.js';
+import { Registry } from 'prom-client';
+import { ActionMetrics } from './metrics.js';
 import {
   MAX_BODY_BYTES,
   PullRequestWebhook,
@@ -14,7 +15,7 @@ const SECRET = 'shared-hook-secret';
 const sign = (body: string, secret = SECRET) =>
   createHmac('sha256', secret).update(body).digest('hex');
 const queued: string[] = [];
-const metrics = new Metrics();
+const metrics = new ActionMetrics(new Registry());
 const hook = new PullRequestWebhook({
   bind: '127.0.0.1:0',
   secret: SECRET,

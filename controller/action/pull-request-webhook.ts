@@ -4,7 +4,7 @@ import { actionBranchName, removalBranchName } from '../../delivery/index.js';
 import { boundPort, parseBind } from '../runtime/health.js';
 import type { Logger } from '../runtime/logger.js';
 import type { Runnable } from '../runtime/manager.js';
-import type { Metrics } from '../runtime/metrics.js';
+import type { ActionMetrics } from './metrics.js';
 
 /**
  * The optional webhook endpoint for pull-request events (POST /webhooks/git), so a
@@ -40,7 +40,7 @@ export interface PullRequestWebhookOptions {
   /** Queues one action for reconciling. */
   enqueue: (action: string) => void;
   log: Logger;
-  metrics?: Metrics;
+  metrics?: Pick<ActionMetrics, 'gitWebhookRequests'>;
 }
 
 export class PullRequestWebhook implements Runnable {

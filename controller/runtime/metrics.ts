@@ -69,52 +69,6 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  readonly actionPhases = new Gauge({
-    name: 'forestall_actions',
-    help: 'PreemptiveActions by type and phase.',
-    labelNames: ['type', 'phase'],
-    registers: [this.registry],
-  });
-  readonly actionTimeToEnforce = new Histogram({
-    name: 'forestall_action_time_to_enforce_seconds',
-    help: "Seconds from an action's detectedAt to its enforcement, by type.",
-    labelNames: ['type'],
-    buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600, 86400],
-    registers: [this.registry],
-  });
-
-  readonly reviewRejections = new Counter({
-    name: 'forestall_review_rejections_total',
-    help: 'Pull requests closed without merging, whose indicators the policy then leaves out for a while, by policy.',
-    labelNames: ['policy'],
-    registers: [this.registry],
-  });
-  readonly gitDeliveryFailures = new Counter({
-    name: 'forestall_git_delivery_failures_total',
-    help: 'Failed Git deliveries (push, forge call), by error code.',
-    labelNames: ['code'],
-    registers: [this.registry],
-  });
-
-  readonly notificationFailures = new Counter({
-    name: 'forestall_notification_failures_total',
-    help: 'Notifications (spec.notify) that could not be delivered after retries, by error code; they are retried.',
-    labelNames: ['code'],
-    registers: [this.registry],
-  });
-  readonly identityChanges = new Counter({
-    name: 'forestall_identity_changes_total',
-    help: 'Changes made at identity providers (a suspension or its reversal is an update of a User; memberships and zones are created and deleted), by connector, kind and operation.',
-    labelNames: ['connector', 'kind', 'op'],
-    registers: [this.registry],
-  });
-  readonly gitWebhookRequests = new Counter({
-    name: 'forestall_git_webhook_requests_total',
-    help: 'Requests to the pull-request webhook endpoint, by result (queued, ignored, unauthorized, invalid).',
-    labelNames: ['result'],
-    registers: [this.registry],
-  });
-
   constructor(opts: { processMetrics?: boolean } = {}) {
     if (opts.processMetrics)
       collectDefaultMetrics({ register: this.registry, prefix: 'forestall_' });

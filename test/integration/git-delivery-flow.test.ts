@@ -720,7 +720,7 @@ describe('Git delivery', () => {
         (c) => c.type === 'Ready',
       );
       expect(ready).toMatchObject({ status: 'True', reason: 'AwaitingReview' });
-      const failures = (await mgr.metrics.gitDeliveryFailures.get()).values;
+      const failures = (await mgr.controllers.actionMetrics.gitDeliveryFailures.get()).values;
       expect(
         failures.find((v) => v.labels['code'] === 'FST_FORGE_UNAVAILABLE')?.value,
       ).toBeGreaterThan(0);
@@ -1029,7 +1029,7 @@ describe('Git delivery', () => {
         20_000,
       );
     } catch (err) {
-      const requests = (await mgr.metrics.gitWebhookRequests.get()).values
+      const requests = (await mgr.controllers.actionMetrics.gitWebhookRequests.get()).values
         .map((v) => `${v.labels['result']}=${v.value}`)
         .join(', ');
       throw new Error(`${(err as Error).message}; webhook requests: ${requests || 'none'}`);
@@ -1038,7 +1038,7 @@ describe('Git delivery', () => {
     console.log(
       `merge to status through the Gitea webhook: ${seenMs} ms (poll interval 600000 ms)`,
     );
-    const requests = (await mgr.metrics.gitWebhookRequests.get()).values;
+    const requests = (await mgr.controllers.actionMetrics.gitWebhookRequests.get()).values;
     expect(requests.find((v) => v.labels['result'] === 'queued')?.value).toBeGreaterThan(0);
     expect(requests.find((v) => v.labels['result'] === 'unauthorized')).toBeUndefined();
   });

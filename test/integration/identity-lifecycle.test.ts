@@ -236,7 +236,7 @@ describe('identity actions through their lifecycle', () => {
     expect(await kcUser('dormant')).toMatchObject({ enabled: false });
     expect(await ledger('kc-suspend')).toBeUndefined();
     // Two suspensions and two reversals, each an update of a User.
-    const counted = (await mgr.metrics.identityChanges.get()).values.find(
+    const counted = (await mgr.controllers.actionMetrics.identityChanges.get()).values.find(
       (v) =>
         v.labels.connector === 'identity:keycloak' &&
         v.labels.kind === 'User' &&

@@ -23,6 +23,8 @@ import {
   type PreemptiveActionSpec,
   type ThreatFeedSpec,
   type ValidationIssue,
+  type ActionType,
+  type Layer,
 } from '../crds/index.js';
 import { compileConfidence } from '../feeds/index.js';
 import {
@@ -39,8 +41,6 @@ import {
   isConnectorId,
   isIdentityConnectorId,
   RENDERERS,
-  type ActionType,
-  type Layer,
   type ParamSpec,
 } from '../connectors/index.js';
 import { checkParams } from '../connectors/params.js';

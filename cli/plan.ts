@@ -16,6 +16,7 @@ import {
   validateObject,
   type ExposurePolicy,
   type ThreatFeed,
+  type Layer,
 } from '../crds/index.js';
 import {
   ConfidenceExpressionError,
@@ -45,7 +46,6 @@ import {
   isConnectorId,
   rendererFor,
   writeKustomization,
-  type Layer,
   type Manifest,
   type WriteResult,
 } from '../connectors/index.js';

@@ -29,14 +29,8 @@ import {
 import { ConnectorError } from './errors.js';
 import { ManifestConnector } from './manifest-connector.js';
 import { renderActions } from './render.js';
-import type {
-  ActionRequest,
-  ClusterAccess,
-  Connector,
-  Layer,
-  Manifest,
-  Renderer,
-} from './types.js';
+import type { ClusterAccess, Connector, Manifest, Renderer } from './types.js';
+import type { ActionRequest, Layer } from '../crds/index.js';
 
 export * from './types.js';
 export { ConnectorError, CONNECTOR_ERROR_CODES, type ConnectorErrorCode } from './errors.js';

@@ -6,13 +6,14 @@ import {
   isConnectorId,
   isIdentityConnectorId,
 } from '../connectors/index.js';
-import type { Connector, Layer } from '../connectors/types.js';
+import type { Connector } from '../connectors/types.js';
 import {
   API_VERSION,
   GROUP,
   VERSION,
   type ExposurePolicy,
   type PreemptiveAction,
+  type Layer,
 } from '../crds/index.js';
 import { checkGitRemote, createOutboundFetch, type SsrfPolicy } from '../lib/http/index.js';
 import { CelCache, DEFAULT_CONNECTORS } from '../policies/index.js';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { parseDuration } from '../crds/duration.js';
-import type { ExposurePolicySpec } from '../crds/index.js';
+import type { ExposurePolicySpec, ActionType, Layer } from '../crds/index.js';
 import {
   indicatorKey,
   Ipv4Set,
@@ -16,7 +16,6 @@ import {
   isConnectorId,
   isIdentityConnectorId,
 } from '../connectors/index.js';
-import type { ActionType, Layer } from '../connectors/types.js';
 import {
   aroundIsolated,
   aroundProblems,

@@ -50,7 +50,6 @@ import {
   type ObjectHeader,
 } from './object-fields.js';
 import { matchesSelector } from './selector.js';
-import type { LabelSelector } from '../connectors/types.js';
 import type {
   ContainerImage,
   ExposureInventory,
@@ -64,6 +63,7 @@ import {
   type VulnerabilityReport,
 } from './vulnerability-reports.js';
 import { namespaceView, workloadKey, workloadView } from './workloads.js';
+import type { LabelSelector } from '../crds/index.js';
 
 export const INTERNET_FACING_ANNOTATION = 'forestall.io/internet-facing';
 

@@ -1,12 +1,12 @@
-import type { ExposurePolicySpec } from '../crds/index.js';
-import type { Indicator } from '../feeds/index.js';
 import type {
+  ExposurePolicySpec,
   ActionRequest,
   ActionType,
   LabelSelector,
   Layer,
   ObjectRef,
-} from '../connectors/types.js';
+} from '../crds/index.js';
+import type { Indicator } from '../feeds/index.js';
 
 /**
  * The policy engine's inputs and outputs. The engine is pure: the controller fills

@@ -1,6 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
 import { ConnectorError } from '../errors.js';
-import type { ActionRequest, ActionType } from '../types.js';
 import { IdentityConnector } from './connector.js';
 import { keycloakProvider } from './keycloak/index.js';
 import { scimProvider } from './scim/index.js';
@@ -11,6 +10,7 @@ import type {
   IpZone,
   LedgerRecord,
 } from './types.js';
+import type { ActionRequest, ActionType } from '../../crds/index.js';
 
 // The connector's own logic: validation, never-touch, the cap, the ledger and its order,
 // convergence and reversal. The provider here is a toy with its own tiny API (served by

@@ -33,16 +33,7 @@ import { aggregateCidrs } from '../network/cidrs.js';
 import { checkParams } from '../params.js';
 import { canonicalJson, invalidRequest } from '../render.js';
 import { ConnectorError } from '../errors.js';
-import type {
-  ActionRequest,
-  ActionType,
-  ApplyOptions,
-  ApplyOutcome,
-  Change,
-  Connector,
-  ObjectRef,
-  ParamSpec,
-} from '../types.js';
+import type { ApplyOptions, ApplyOutcome, Change, Connector, ParamSpec } from '../types.js';
 import { createIdentityHttp, type IdentityHttpOptions } from './http.js';
 import {
   identityRef,
@@ -55,6 +46,7 @@ import {
   type LedgerEntry,
   type LedgerRecord,
 } from './types.js';
+import type { ActionRequest, ActionType, ObjectRef } from '../../crds/index.js';
 
 const USER_ACTIONS: readonly ActionType[] = ['IdentitySuspend', 'StepUpAuth'];
 const OBJECT_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;

@@ -13,7 +13,8 @@
  * holds one provider each. connectors/ never imports controller/: Secrets and the
  * ledger's storage come in through IdentityAccess, which the controller implements.
  */
-import type { ActionType, ObjectRef, ParamSpec } from '../types.js';
+import type { ParamSpec } from '../types.js';
+import type { ActionType, ObjectRef } from '../../crds/index.js';
 
 export type ProviderKind = 'scim' | 'keycloak' | 'okta' | 'entra';
 

@@ -8,6 +8,10 @@ import {
   type PreemptiveAction,
   type PreemptiveActionSpec,
   type ThreatFeed,
+  LABEL_MANAGED_BY,
+  LABEL_POLICY,
+  type Layer,
+  MANAGED_BY,
 } from '../../crds/index.js';
 import {
   evaluatePolicy,
@@ -19,7 +23,6 @@ import {
   type FeedView,
   type PlannedAction,
 } from '../../policies/index.js';
-import type { Layer } from '../../connectors/types.js';
 import { INLINE_VALUES, type IndicatorStore } from '../stores/indicator-store.js';
 import type { InventoryCache } from '../inventory.js';
 import type { Clock } from '../runtime/clock.js';
@@ -41,7 +44,6 @@ import { evidenceSpec } from './evidence.js';
 import type { FeedbackStore, Suppression } from '../stores/feedback-store.js';
 import type { PolicyReporter } from './policy-report.js';
 import { labelValue } from '../../connectors/index.js';
-import { LABEL_MANAGED_BY, LABEL_POLICY, MANAGED_BY } from '../../connectors/types.js';
 
 export const PolicyCondition = { Ready: 'Ready' } as const;
 export const PolicyReason = {

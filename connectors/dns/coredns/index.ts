@@ -43,8 +43,9 @@ import {
   synthesize,
   type RendererLimits,
 } from '../../render.js';
-import type { ActionRequest, Manifest, ParamSpec, Renderer } from '../../types.js';
+import type { Manifest, ParamSpec, Renderer } from '../../types.js';
 import { normaliseDomains } from '../domains.js';
+import type { ActionRequest } from '../../../crds/index.js';
 
 export const COREDNS_ID = 'dns:coredns';
 const METADATA_ALLOWANCE = 4096;

@@ -37,8 +37,9 @@ import {
   synthesize,
   type RendererLimits,
 } from '../../render.js';
-import type { ActionRequest, Manifest, ParamSpec, Renderer } from '../../types.js';
+import type { Manifest, ParamSpec, Renderer } from '../../types.js';
 import { normaliseDomains } from '../domains.js';
+import type { ActionRequest } from '../../../crds/index.js';
 
 export const RPZ_ID = 'dns:rpz';
 export const RPZ_KEY = 'forestall.rpz';

@@ -39,15 +39,9 @@ import {
   type RendererLimits,
 } from '../../render.js';
 import { requirements } from '../../selectors.js';
-import {
-  LABEL_ACTION,
-  type ActionRequest,
-  type LabelSelector,
-  type Manifest,
-  type ParamSpec,
-  type Renderer,
-} from '../../types.js';
+import { type Manifest, type ParamSpec, type Renderer } from '../../types.js';
 import { checkCidrRequest, chunk, jsonStringCost } from '../cidrs.js';
+import { type ActionRequest, LABEL_ACTION, type LabelSelector } from '../../../crds/index.js';
 
 export const CALICO_ID = 'network:calico';
 const API_VERSION = 'projectcalico.org/v3';

@@ -34,8 +34,9 @@ import {
   type RendererLimits,
 } from '../../render.js';
 import { requirements } from '../../selectors.js';
-import type { ActionRequest, Manifest, Renderer } from '../../types.js';
+import type { Manifest, Renderer } from '../../types.js';
 import { checkCidrRequest, chunk, jsonStringCost } from '../cidrs.js';
+import type { ActionRequest } from '../../../crds/index.js';
 
 export const CILIUM_ID = 'network:cilium';
 const GROUP_API_VERSION = 'cilium.io/v2alpha1';

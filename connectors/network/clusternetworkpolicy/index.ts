@@ -31,8 +31,9 @@ import {
   type RendererLimits,
 } from '../../render.js';
 import { plainSelector, requirements } from '../../selectors.js';
-import type { ActionRequest, Manifest, ParamSpec, Renderer } from '../../types.js';
+import type { Manifest, ParamSpec, Renderer } from '../../types.js';
 import { checkCidrRequest, chunk, jsonStringCost } from '../cidrs.js';
+import type { ActionRequest } from '../../../crds/index.js';
 
 export const CLUSTERNETWORKPOLICY_ID = 'network:clusternetworkpolicy';
 const API_VERSION = 'policy.networking.k8s.io/v1alpha2';

@@ -39,9 +39,10 @@ import {
   type RendererLimits,
 } from '../../render.js';
 import { plainSelector } from '../../selectors.js';
-import type { ActionRequest, Manifest, Renderer } from '../../types.js';
+import type { Manifest, Renderer } from '../../types.js';
 import { checkCidrRequest, type AggregatedCidrs } from '../cidrs.js';
 import { ISOLATE_PARAMS, checkIsolateRequest, isolateAnnotations, isolateSpec } from './isolate.js';
+import type { ActionRequest } from '../../../crds/index.js';
 
 export const NETWORKPOLICY_ID = 'network:networkpolicy';
 const API_VERSION = 'networking.k8s.io/v1';

@@ -27,13 +27,7 @@ import {
   type Layer,
 } from '../crds/index.js';
 import { compileConfidence } from '../feeds/index.js';
-import {
-  AROUND_PARAM,
-  CelCache,
-  evaluatePolicy,
-  inventoryFromObjects,
-  LAYER_OF,
-} from '../policies/index.js';
+import { AROUND_PARAM, evaluatePolicy, inventoryFromObjects, LAYER_OF } from '../policies/index.js';
 import {
   ALL_CONNECTOR_IDS,
   DEFAULT_CONNECTORS,
@@ -45,6 +39,7 @@ import {
 } from '../connectors/index.js';
 import { checkParams } from '../connectors/params.js';
 import { SHARED_IDENTITY_PARAMS } from '../connectors/identity/index.js';
+import { CelCache } from '../cel/index.js';
 
 /** Edit distance, for telling a typo of a Forestall group or kind from another API's object. */
 function distance(a: string, b: string): number {

@@ -27,7 +27,6 @@ import {
   type IngestResult,
 } from '../feeds/index.js';
 import {
-  CelCache,
   evaluatePolicy,
   inventoryFromObjects,
   isIdentityConnectorId,
@@ -51,6 +50,7 @@ import {
 } from '../connectors/index.js';
 import { feedProblems, meantForForestall, templateProblems, undefinedFeeds } from './checks.js';
 import { readYamlDocuments } from './validate.js';
+import { CelCache } from '../cel/index.js';
 
 /** The ThreatFeed annotation naming a local copy of the feed, relative to the YAML file. */
 export const PLAN_FILE_ANNOTATION = 'forestall.io/plan-file';

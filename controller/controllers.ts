@@ -16,7 +16,7 @@ import {
   type Layer,
 } from '../crds/index.js';
 import { checkGitRemote, createOutboundFetch, type SsrfPolicy } from '../lib/http/index.js';
-import { CelCache, DEFAULT_CONNECTORS } from '../policies/index.js';
+import { DEFAULT_CONNECTORS } from '../policies/index.js';
 import { GitDelivery } from './action/git-delivery.js';
 import { ActionNotifier } from './action/notifications.js';
 import { PullRequestWebhook } from './action/pull-request-webhook.js';
@@ -37,6 +37,7 @@ import type { Logger } from './runtime/logger.js';
 import type { Manager } from './runtime/manager.js';
 import type { Metrics } from './runtime/metrics.js';
 import { threatFeedController, type FeedSettings } from './threatfeed/index.js';
+import { CelCache } from '../cel/index.js';
 
 export interface ControllerDeps {
   kc: KubeConfig;

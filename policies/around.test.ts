@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ExposurePolicySpec } from '../crds/index.js';
 import type { Indicator } from '../feeds/index.js';
-import { CelCache } from './cel/index.js';
+import { CelCache } from '../cel/index.js';
 import { evaluatePolicy, type EngineOptions } from './engine.js';
 import { inventoryFromObjects } from './inventory.js';
 import {

@@ -32,7 +32,7 @@ import {
   type CelCache,
   type CelProgram,
   CelCompileError,
-} from './cel/index.js';
+} from '../cel/index.js';
 import {
   isolateActionName,
   isolationEvidence,

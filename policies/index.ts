@@ -19,4 +19,3 @@ export { parseImageRef, sameImage, formatImageRef, type ImageRef } from './image
 export { isolateActionName, remediation } from './isolate.js';
 export { AROUND_PARAM, AROUND_VALUES } from './around.js';
 export * from './selector.js';
-export * from './cel/index.js';

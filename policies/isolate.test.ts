@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ExposurePolicySpec } from '../crds/index.js';
 import { defaultGuardrailConfig, Guardrails, ingest, type Indicator } from '../feeds/index.js';
-import { CelCache } from './cel/index.js';
+import { CelCache } from '../cel/index.js';
 import { evaluatePolicy, type EngineOptions } from './engine.js';
 import { inventoryFromObjects } from './inventory.js';
 import { isolateActionName, remediation } from './isolate.js';

@@ -5,14 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { validateObject, type ExposurePolicy } from '../crds/index.js';
 import { defaultGuardrailConfig, Guardrails, ingest, type Indicator } from '../feeds/index.js';
 import { CONNECTOR_IDS } from '../connectors/index.js';
-import {
-  CelCache,
-  evaluateBool,
-  evaluatePolicy,
-  indicatorActivation,
-  inventoryFromObjects,
-  type FeedView,
-} from './index.js';
+import { evaluatePolicy, inventoryFromObjects, type FeedView } from './index.js';
+import { CelCache, evaluateBool, indicatorActivation } from '../cel/index.js';
 
 /**
  * The policy library (policies/library/*.yaml): every policy is valid against its CRD,

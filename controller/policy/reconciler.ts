@@ -18,7 +18,6 @@ import {
   expiresAt,
   selectsFeed,
   valuesDigest,
-  type CelCache,
   type Evaluation,
   type FeedView,
   type PlannedAction,
@@ -44,6 +43,7 @@ import { evidenceSpec } from './evidence.js';
 import type { FeedbackStore, Suppression } from '../stores/feedback-store.js';
 import type { PolicyReporter } from './policy-report.js';
 import { labelValue } from '../../connectors/index.js';
+import type { CelCache } from '../../cel/index.js';
 
 export const PolicyCondition = { Ready: 'Ready' } as const;
 export const PolicyReason = {

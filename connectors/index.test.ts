@@ -1,10 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
   CONNECTOR_IDS,
-  DEFAULT_CONNECTORS,
   RENDERERS,
   connectorFor,
-  defaultConnectorId,
   rendererFor,
   renderPlan,
   type ClusterAccess,
@@ -29,12 +27,6 @@ describe('connector catalogue', () => {
       expect(renderer.supports.length).toBeGreaterThan(0);
       for (const param of renderer.params) expect(param.description.length).toBeGreaterThan(10);
     }
-  });
-
-  it('has a default per enforcing layer that needs nothing beyond Kubernetes', () => {
-    expect(DEFAULT_CONNECTORS).toEqual({ network: 'network:networkpolicy', dns: 'dns:coredns' });
-    expect(defaultConnectorId('network')).toBe('network:networkpolicy');
-    expect(defaultConnectorId('identity')).toBeUndefined();
   });
 
   it('GIVEN an unknown id THEN FST_CONNECTOR_UNKNOWN names the known ones', () => {

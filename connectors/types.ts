@@ -101,6 +101,12 @@ export interface ParamSpec {
   required?: boolean;
 }
 
+/** An action template that uses a connector well: its type and params, as a policy writes them. */
+export interface ConnectorExample {
+  type: ActionType;
+  params: Record<string, unknown>;
+}
+
 /** A connector whose enforcement is Kubernetes objects, so that the same render serves direct apply, Git delivery and the CLI. */
 export interface Renderer {
   readonly id: string;
@@ -110,6 +116,8 @@ export interface Renderer {
   readonly description: string;
   /** The params it reads; validate() refuses any other key. */
   readonly params: readonly ParamSpec[];
+  /** A typical use, for `forestall connectors` and the docs; a test checks it validates. */
+  readonly example: ConnectorExample;
   validate(request: ActionRequest): string[];
   /** The objects that enforce the request. Pure; deterministic for the same request. */
   render(request: ActionRequest): Manifest[];

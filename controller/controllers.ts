@@ -1,11 +1,5 @@
 import type { KubeConfig, KubernetesListObject } from '@kubernetes/client-node';
-import {
-  ALL_CONNECTOR_IDS,
-  connectorFor,
-  identityConnectorFor,
-  isConnectorId,
-  isIdentityConnectorId,
-} from '../connectors/index.js';
+import { defaultConnectorCatalog } from '../connectors/index.js';
 import type { Connector } from '../connectors/types.js';
 import {
   API_VERSION,
@@ -16,7 +10,6 @@ import {
   type Layer,
 } from '../crds/index.js';
 import { checkGitRemote, createOutboundFetch, type SsrfPolicy } from '../lib/http/index.js';
-import { DEFAULT_CONNECTORS } from '../policies/index.js';
 import { GitDelivery } from './action/git-delivery.js';
 import { ActionNotifier } from './action/notifications.js';
 import { PullRequestWebhook } from './action/pull-request-webhook.js';
@@ -95,7 +88,9 @@ function informerFor<T extends { metadata?: unknown }>(
 const WEBHOOK_RECHECK_MS = 3000;
 
 export function addControllers(manager: Manager, deps: ControllerDeps) {
-  const connectors = { ...DEFAULT_CONNECTORS, ...deps.defaultConnectors };
+  const catalog = defaultConnectorCatalog;
+  const defaultConnector = (layer: Layer) =>
+    deps.defaultConnectors?.[layer] ?? catalog.defaultFor(layer);
   // One outbound policy for every client: --outbound-allow (deps.feeds.fetchAllow) and the
   // cluster's own ranges, which the feed controller reads and refreshes into it.
   const ssrf: SsrfPolicy = { allow: deps.feeds.fetchAllow };
@@ -127,15 +122,7 @@ export function addControllers(manager: Manager, deps: ControllerDeps) {
     outbound,
   );
   const connector = (id: string) => {
-    if (!cache.has(id))
-      cache.set(
-        id,
-        isConnectorId(id)
-          ? connectorFor(id, access)
-          : isIdentityConnectorId(id)
-            ? identityConnectorFor(id, identity)
-            : undefined,
-      );
+    if (!cache.has(id)) cache.set(id, catalog.info(id)?.connect({ cluster: access, identity }));
     return cache.get(id);
   };
 
@@ -163,8 +150,8 @@ export function addControllers(manager: Manager, deps: ControllerDeps) {
     metrics: deps.metrics,
     store,
     connector,
-    connectorIds: ALL_CONNECTOR_IDS,
-    defaultConnector: (layer) => connectors[layer as Layer] ?? '',
+    connectorIds: catalog.ids(),
+    defaultConnector: (layer) => defaultConnector(layer as Layer) ?? '',
     feedback,
     notifier: new ActionNotifier({
       client: deps.client,
@@ -207,7 +194,8 @@ export function addControllers(manager: Manager, deps: ControllerDeps) {
     clock: deps.clock,
     metrics: deps.metrics,
     cel: new CelCache(),
-    defaultConnectors: connectors,
+    connectors: catalog,
+    defaultConnectors: deps.defaultConnectors,
     feedback,
   });
   const policies = new Controller<ExposurePolicy>({

@@ -15,6 +15,7 @@ import {
   type ReportVulnerability,
 } from './test-support.js';
 import type { FeedView, Inventory } from './types.js';
+import { defaultConnectorCatalog as connectors } from '../connectors/index.js';
 
 /**
  * Isolate planning on the real KEV catalog of 2025-07-14 (examples/feeds/kev.json, the
@@ -182,7 +183,7 @@ function evaluate(
   feeds: FeedView[] = [kevFeed()],
   opts: Partial<EngineOptions> = {},
 ) {
-  return evaluatePolicy(policy(spec), feeds, inventory, { now: NOW, cel, ...opts });
+  return evaluatePolicy(policy(spec), feeds, inventory, { now: NOW, cel, connectors, ...opts });
 }
 
 describe('Isolate planning', () => {

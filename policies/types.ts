@@ -14,6 +14,20 @@ import type { Indicator } from '../feeds/index.js';
  * plan.
  */
 
+/**
+ * What the engine needs of the connector catalogue; connectors/catalog.ts's
+ * ConnectorCatalog fits it. The caller injects it (EngineOptions.connectors), so that
+ * policies/ imports no connector and a test can hand the engine another catalogue.
+ */
+export interface ConnectorDirectory {
+  /** The connector with this id, or undefined when there is none. */
+  info(id: string): { layer: Layer; rendersManifests: boolean } | undefined;
+  /** Every id, in the catalogue's order (error messages list them). */
+  ids(): readonly string[];
+  /** The connector a layer uses when a template names none. */
+  defaultFor(layer: Layer): string | undefined;
+}
+
 /** One ThreatFeed as the engine sees it: its labels (for selectors) and its last-known-good indicators. */
 export interface FeedView {
   name: string;

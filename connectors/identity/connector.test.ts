@@ -109,6 +109,10 @@ function toyProvider(
     description: 'toy',
     endpointParams: [{ name: 'url', type: 'string', required: true, description: 'The API base.' }],
     requiredSecretKeys: ['token'],
+    example: {
+      type: 'IdentitySuspend',
+      params: { url: 'https://idp.test', credentialsSecretRef: 'toy' },
+    },
     endpointCalls: 0,
     endpoint(params, secret) {
       provider.endpointCalls++;

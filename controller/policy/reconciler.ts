@@ -18,6 +18,7 @@ import {
   expiresAt,
   selectsFeed,
   valuesDigest,
+  type ConnectorDirectory,
   type Evaluation,
   type FeedView,
   type PlannedAction,
@@ -74,6 +75,8 @@ export interface PolicyDeps {
   clock: Clock;
   metrics: Metrics;
   cel: CelCache;
+  /** The connector catalogue the engine checks templates against (connectors/ defaultConnectorCatalog). */
+  connectors: ConnectorDirectory;
   defaultConnectors?: Partial<Record<Layer, string>>;
   /** Indicators reviewers rejected, left out of the policy's actions for a while. */
   feedback?: FeedbackStore;
@@ -322,6 +325,7 @@ export class PolicyReconciler implements Reconciler {
       {
         now,
         cel: this.deps.cel,
+        connectors: this.deps.connectors,
         defaultConnectors: this.deps.defaultConnectors,
         ...(suppression ? { suppressed: suppression.values } : {}),
       },

@@ -132,6 +132,7 @@ export function createCorednsRenderer(limits: RendererLimits = {}): Renderer {
     description:
       'ConfigMap with a CoreDNS template snippet (NXDOMAIN for each domain and its subdomains) and a hosts-format list, for the coredns-custom import.',
     params: [NAMESPACE, HOSTS_FILE],
+    example: { type: 'DNSBlock', params: { namespace: 'kube-system', hostsFile: true } },
     kinds: [{ apiVersion: 'v1', kind: 'ConfigMap', namespaced: true }],
     validate: (request) => check(request).problems,
     render(request): Manifest[] {

@@ -109,6 +109,7 @@ export function createRpzRenderer(limits: RendererLimits = {}): Renderer {
     description:
       'ConfigMap with a response policy zone file (CNAME . for each domain and its subdomains) for BIND, Unbound, PowerDNS and other RPZ resolvers.',
     params: [NAMESPACE, TTL],
+    example: { type: 'DNSBlock', params: { namespace: 'kube-system', ttl: 300 } },
     kinds: [{ apiVersion: 'v1', kind: 'ConfigMap', namespaced: true }],
     validate: (request) => check(request).problems,
     render(request): Manifest[] {

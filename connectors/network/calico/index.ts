@@ -91,6 +91,7 @@ export function createCalicoRenderer(limits: RendererLimits = {}): Renderer {
     description:
       'Calico GlobalNetworkSets (sharded by size) and a GlobalNetworkPolicy in its own tier: Deny to the sets, then Pass to the next tier.',
     params: [TIER, ORDER],
+    example: { type: 'EgressDeny', params: { tier: 'forestall', order: 100 } },
     kinds: [
       { apiVersion: API_VERSION, kind: SET_KIND, namespaced: false },
       { apiVersion: API_VERSION, kind: POLICY_KIND, namespaced: false },

@@ -62,6 +62,7 @@ export function createCiliumRenderer(limits: RendererLimits = {}): Renderer {
     description:
       'CiliumCIDRGroups (sharded by size) referenced by one CiliumClusterwideNetworkPolicy egressDeny; denies win over every allow.',
     params: [],
+    example: { type: 'EgressDeny', params: {} },
     // Groups first: apply creates them before the policy refers to them, and remove deletes the policy first.
     kinds: [
       { apiVersion: GROUP_API_VERSION, kind: GROUP_KIND, namespaced: false },

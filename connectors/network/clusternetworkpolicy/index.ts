@@ -76,6 +76,7 @@ export function createClusterNetworkPolicyRenderer(limits: RendererLimits = {}):
     description:
       'ClusterNetworkPolicy (policy.networking.k8s.io/v1alpha2) Deny rules, sharded at 25 CIDRs per peer, 25 peers per rule and 25 rules per object.',
     params: [TIER, PRIORITY],
+    example: { type: 'EgressDeny', params: { tier: 'Admin', priority: 10 } },
     kinds: [{ apiVersion: API_VERSION, kind: KIND, namespaced: false }],
     validate: (request) => check(request).problems,
     render(request): Manifest[] {

@@ -117,6 +117,10 @@ export function createNetworkPolicyRenderer(limits: RendererLimits = {}): Render
       'Kubernetes NetworkPolicies: EgressDeny allows all egress except the blocked CIDRs, one per namespace; Isolate allows a workload ingress only from its namespace ' +
       'and listed namespaces (additive: other allow policies on the same pods widen both).',
     params: ISOLATE_PARAMS,
+    example: {
+      type: 'Isolate',
+      params: { allowSameNamespace: false, allowNamespaces: ['monitoring'] },
+    },
     kinds: [{ apiVersion: API_VERSION, kind: KIND, namespaced: true }],
     validate: (request) =>
       request.type === 'Isolate' ? checkIsolateRequest(renderer, request) : check(request).problems,

@@ -8,6 +8,12 @@
 export * from './types.js';
 export * from './engine.js';
 export * from './inventory.js';
+export {
+  GATEWAY_GROUP,
+  INVENTORY_KINDS,
+  ROUTE_KINDS,
+  type InventoryKind,
+} from './inventory-kinds.js';
 export * from './workloads.js';
 export {
   exposureFromObjects,

@@ -36,12 +36,16 @@ export interface IndicatorFacts {
   attributes?: Readonly<Record<string, string | number | boolean>>;
 }
 
+/** How far an action reaches: the engine's BlastRadius (policies/types.ts) is this type. */
 export interface BlastRadiusFacts {
   namespaces: number;
   workloads: number;
   pods: number;
+  /** Accounts an identity action suspends or steps up (IdentitySuspend, StepUpAuth); 0 for every other type. */
   users: number;
+  /** Addresses covered: a /24 counts 256. */
   addresses: number;
+  /** A namespace or workload in scope carries a production label. Always true for identity actions: the provider holds people's real accounts. */
   production: boolean;
 }
 

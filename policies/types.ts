@@ -7,6 +7,7 @@ import type {
   ObjectRef,
 } from '../crds/index.js';
 import type { Indicator } from '../feeds/index.js';
+import type { BlastRadiusFacts } from '../cel/index.js';
 
 /**
  * The policy engine's inputs and outputs. The engine is pure: the controller fills
@@ -159,17 +160,8 @@ export interface PolicyView {
 
 export type Decision = 'auto' | 'approval' | 'audit';
 
-export interface BlastRadius {
-  namespaces: number;
-  workloads: number;
-  pods: number;
-  /** Accounts an identity action suspends or steps up (IdentitySuspend, StepUpAuth); 0 for every other type. */
-  users: number;
-  /** Addresses covered: a /24 counts 256. */
-  addresses: number;
-  /** A namespace or workload in scope carries a production label. Always true for identity actions: the provider holds people's real accounts. */
-  production: boolean;
-}
+/** How far an action reaches; its fields are described where CEL's view of it is declared. */
+export type BlastRadius = BlastRadiusFacts;
 
 /** One action the policy wants, before it becomes a PreemptiveAction. */
 export interface PlannedAction {

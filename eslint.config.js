@@ -2,8 +2,8 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-// The dependency direction of STYLE.md: policies/, connectors/, feeds/ and delivery/ are
-// engine and integration code that the CLI reuses offline, so they never import controller/.
+// The dependency direction of STYLE.md: policies/, connectors/, feeds/, delivery/ and cel/
+// are engine and integration code that the CLI reuses offline, so they never import controller/.
 const noControllerImports = {
   'no-restricted-imports': [
     'error',
@@ -12,7 +12,7 @@ const noControllerImports = {
         {
           group: ['**/controller', '**/controller/**'],
           message:
-            'policies/, connectors/, feeds/ and delivery/ must not import controller/ (STYLE.md: dependencies point one way).',
+            'policies/, connectors/, feeds/, delivery/ and cel/ must not import controller/ (STYLE.md: dependencies point one way).',
         },
       ],
     },
@@ -36,6 +36,7 @@ const libLeafRule = (folders) => ({
   ],
 });
 const ourFolders = [
+  'cel',
   'cli',
   'controller',
   'crds',
@@ -78,7 +79,13 @@ export default tseslint.config(
     },
   },
   {
-    files: ['policies/**/*.ts', 'connectors/**/*.ts', 'feeds/**/*.ts', 'delivery/**/*.ts'],
+    files: [
+      'policies/**/*.ts',
+      'connectors/**/*.ts',
+      'feeds/**/*.ts',
+      'delivery/**/*.ts',
+      'cel/**/*.ts',
+    ],
     rules: noControllerImports,
   },
   { files: ['lib/**/*.ts'], rules: libIsALeaf },

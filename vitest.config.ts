@@ -11,7 +11,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: [
-            '{lib,cli,controller,crds,feeds,policies,connectors,delivery,notify,bench,test/harness,test/openapi,test/image}/**/*.test.ts',
+            '{lib,cel,cli,controller,crds,feeds,policies,connectors,delivery,notify,bench,test/harness,test/openapi,test/image}/**/*.test.ts',
           ],
           environment: 'node',
         },

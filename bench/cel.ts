@@ -22,12 +22,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { Indicator } from '../feeds/index.js';
-import {
-  compileCel,
-  evaluateBool,
-  indicatorActivation,
-  type CelProgram,
-} from '../policies/cel/index.js';
+import { compileCel, evaluateBool, indicatorActivation, type CelProgram } from '../cel/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, '../..');

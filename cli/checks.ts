@@ -23,28 +23,17 @@ import {
   type PreemptiveActionSpec,
   type ThreatFeedSpec,
   type ValidationIssue,
-} from '../crds/index.js';
-import { compileConfidence } from '../feeds/index.js';
-import {
-  AROUND_PARAM,
-  CelCache,
-  evaluatePolicy,
-  inventoryFromObjects,
-  LAYER_OF,
-} from '../policies/index.js';
-import {
-  ALL_CONNECTOR_IDS,
-  DEFAULT_CONNECTORS,
-  IDENTITY_PROVIDERS,
-  isConnectorId,
-  isIdentityConnectorId,
-  RENDERERS,
   type ActionType,
   type Layer,
-  type ParamSpec,
-} from '../connectors/index.js';
+} from '../crds/index.js';
+import { compileConfidence } from '../feeds/index.js';
+import { AROUND_PARAM, evaluatePolicy, inventoryFromObjects, LAYER_OF } from '../policies/index.js';
+import { defaultConnectorCatalog, type ConnectorInfo } from '../connectors/index.js';
 import { checkParams } from '../connectors/params.js';
-import { SHARED_IDENTITY_PARAMS } from '../connectors/identity/index.js';
+import { CelCache } from '../cel/index.js';
+
+/** The connectors validate checks against: the ones the controller ships. */
+const catalog = defaultConnectorCatalog;
 
 /** Edit distance, for telling a typo of a Forestall group or kind from another API's object. */
 function distance(a: string, b: string): number {
@@ -96,20 +85,6 @@ export function feedProblems(spec: ThreatFeedSpec): ValidationIssue[] {
   }
 }
 
-/** The parameters a connector takes, and the action types it enforces; undefined for an unknown id. */
-function connectorContract(
-  id: string,
-): { params: readonly ParamSpec[]; supports: readonly ActionType[] } | undefined {
-  if (isConnectorId(id)) return RENDERERS[id];
-  if (!isIdentityConnectorId(id)) return undefined;
-  const provider = IDENTITY_PROVIDERS[id]!;
-  // As IdentityConnector composes them: the shared params, then the provider's endpoint params.
-  return {
-    params: [...SHARED_IDENTITY_PARAMS, ...provider.endpointParams],
-    supports: provider.supports,
-  };
-}
-
 /** Problems of one action's connector, type and params, with `at` before each field ("spec.actions[0]."). */
 function connectorProblems(
   at: string,
@@ -117,17 +92,17 @@ function connectorProblems(
   type: ActionType,
   params: Record<string, unknown>,
 ): ValidationIssue[] {
-  const contract = connectorContract(id);
-  if (!contract) return [];
-  if (!contract.supports.includes(type)) {
+  const info: ConnectorInfo | undefined = catalog.info(id);
+  if (!info) return [];
+  if (!info.types.includes(type)) {
     return [
       {
         path: `${at}connector`,
-        message: `${id} does not enforce ${type} (it enforces ${contract.supports.join(', ')})`,
+        message: `${id} does not enforce ${type} (it enforces ${info.types.join(', ')})`,
       },
     ];
   }
-  return checkParams(params, contract.params, type).map((problem) => {
+  return checkParams(params, info.params, type).map((problem) => {
     const field = /^params\.[A-Za-z0-9_-]+/.exec(problem)?.[0];
     return {
       path: `${at}${field ?? 'params'}`,
@@ -149,6 +124,7 @@ export function policyProblems(
   const evaluation = evaluatePolicy({ name, generation: 1, spec }, [], inventoryFromObjects([]), {
     now: new Date(0),
     cel: new CelCache(),
+    connectors: catalog,
     defaultConnectors: defaults,
   });
   const issues: ValidationIssue[] = evaluation.compileErrors.map((c) => ({
@@ -163,9 +139,14 @@ export function templateProblems(
   spec: ExposurePolicySpec,
   defaults: Partial<Record<Layer, string>> = {},
 ): ValidationIssue[] {
-  const connectors = { ...DEFAULT_CONNECTORS, ...defaults };
   return spec.actions.flatMap((template, i) => {
-    const id = template.connector ?? connectors[LAYER_OF[template.type]];
+    const layer = LAYER_OF[template.type];
+    // An identity template that names no connector is not checked against the default
+    // (identity:scim), as before the one default table: its required url and credentials
+    // would fail policies that `plan` accepts today. The controller does refuse such an
+    // action when it enforces it; whether validate should say so first is an open question.
+    const fallback = layer === 'identity' ? undefined : catalog.defaultFor(layer);
+    const id = template.connector ?? defaults[layer] ?? fallback;
     if (id === undefined || template.type === 'Notify') return [];
     // `around` is the engine's param and never reaches the connector (policies/around.ts).
     const { [AROUND_PARAM]: _around, ...params } = (template.params ?? {}) as Record<
@@ -196,19 +177,19 @@ export function undefinedFeeds(
 /** PreemptiveAction: its connector exists, enforces its type and takes its params. */
 export function actionProblems(spec: PreemptiveActionSpec): ValidationIssue[] {
   if (spec.type === 'Notify') return [];
-  const id = spec.connector ?? DEFAULT_CONNECTORS[spec.layer];
+  const id = spec.connector ?? catalog.defaultFor(spec.layer);
   if (id === undefined)
     return [
       {
         path: 'spec.connector',
-        message: `the ${spec.layer} layer has no default connector; name one of ${ALL_CONNECTOR_IDS.join(', ')}`,
+        message: `the ${spec.layer} layer has no default connector; name one of ${catalog.ids().join(', ')}`,
       },
     ];
-  if (!connectorContract(id))
+  if (!catalog.info(id))
     return [
       {
         path: 'spec.connector',
-        message: `no connector ${id}; known: ${ALL_CONNECTOR_IDS.join(', ')}`,
+        message: `no connector ${id}; known: ${catalog.ids().join(', ')}`,
       },
     ];
   return connectorProblems('spec.', id, spec.type, (spec.params ?? {}) as Record<string, unknown>);

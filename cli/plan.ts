@@ -16,6 +16,7 @@ import {
   validateObject,
   type ExposurePolicy,
   type ThreatFeed,
+  type Layer,
 } from '../crds/index.js';
 import {
   ConfidenceExpressionError,
@@ -26,10 +27,8 @@ import {
   type IngestResult,
 } from '../feeds/index.js';
 import {
-  CelCache,
   evaluatePolicy,
   inventoryFromObjects,
-  isIdentityConnectorId,
   remediation,
   selectFeeds,
   type ActionEvidence,
@@ -41,16 +40,18 @@ import {
   type PlannedAction,
 } from '../policies/index.js';
 import {
-  CONNECTOR_IDS,
-  isConnectorId,
-  rendererFor,
+  defaultConnectorCatalog,
+  manifestConnectorIds,
   writeKustomization,
-  type Layer,
   type Manifest,
   type WriteResult,
 } from '../connectors/index.js';
 import { feedProblems, meantForForestall, templateProblems, undefinedFeeds } from './checks.js';
 import { readYamlDocuments } from './validate.js';
+import { CelCache } from '../cel/index.js';
+
+/** The connectors `plan` knows: the ones the controller ships. */
+const catalog = defaultConnectorCatalog;
 
 /** The ThreatFeed annotation naming a local copy of the feed, relative to the YAML file. */
 export const PLAN_FILE_ANNOTATION = 'forestall.io/plan-file';
@@ -328,22 +329,23 @@ async function ingestFeed(
 
 /** The connector's objects for one action, or why there are none; one action's problem never hides the others'. */
 function renderAction(action: PlannedAction): ActionReport {
+  const info = catalog.info(action.connector);
   // Identity connectors call the provider's API once the action is approved; there is no object to render.
-  if (isIdentityConnectorId(action.connector)) return { action, manifests: [], problems: [] };
-  if (!isConnectorId(action.connector)) {
+  if (info?.layer === 'identity') return { action, manifests: [], problems: [] };
+  if (!info?.rendersManifests) {
     return {
       action,
       manifests: [],
       problems: [
-        `no connector ${action.connector} renders Kubernetes objects; known connectors: ${CONNECTOR_IDS.join(', ')}`,
+        `no connector ${action.connector} renders Kubernetes objects; known connectors: ${manifestConnectorIds(catalog).join(', ')}`,
       ],
     };
   }
-  const renderer = rendererFor(action.connector);
-  const problems = renderer.validate(action.request);
+  const problems = info.gitForm.validate(action.request);
   if (problems.length) return { action, manifests: [], problems };
   try {
-    return { action, manifests: renderer.render(action.request), problems };
+    // A manifest connector's Git form is its render: what `plan --out` writes is what a pull request carries.
+    return { action, manifests: info.gitForm.render(action.request, [], ''), problems };
   } catch (e) {
     return {
       action,
@@ -422,6 +424,7 @@ export async function buildPlan(input: PlanInput): Promise<Plan> {
       {
         now: input.now,
         cel,
+        connectors: catalog,
         defaultConnectors: input.defaultConnectors,
       },
     );
@@ -659,7 +662,7 @@ export function formatPlan(plan: Plan): string {
       if (action.evidence) lines.push(...formatEvidence(action.evidence));
       for (const problem of problems) lines.push(`    not rendered: ${problem}`);
       if (manifests.length) lines.push(`    objects      ${summariseObjects(manifests)}`);
-      else if (isIdentityConnectorId(action.connector))
+      else if (catalog.info(action.connector)?.layer === 'identity')
         lines.push(
           `    objects      none: ${action.connector} changes the accounts through the provider's API once the action is approved`,
         );

@@ -1,7 +1,8 @@
 /** The checks every renderer makes before its own: action type, params, scope. */
 import { checkParams } from './params.js';
 import { checkSelector } from './selectors.js';
-import type { ActionRequest, Renderer } from './types.js';
+import type { Renderer } from './types.js';
+import type { ActionRequest } from '../crds/index.js';
 
 const NAMESPACE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const OBJECT_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;

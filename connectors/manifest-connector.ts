@@ -24,16 +24,15 @@ import { ConnectorError } from './errors.js';
 import { actionSelector, invalidRequest, refKey, refOf } from './render.js';
 import {
   ANNOTATION_RENDER_HASH,
-  type ActionRequest,
   type ApplyOptions,
   type ApplyOutcome,
   type Change,
   type ClusterAccess,
   type Connector,
   type Manifest,
-  type ObjectRef,
   type Renderer,
 } from './types.js';
+import type { ActionRequest, ObjectRef } from '../crds/index.js';
 
 /** Writes in flight at once within one kind: enough to hide latency for hundreds of namespaces, few enough not to flood the API server. */
 const WRITE_CONCURRENCY = 4;

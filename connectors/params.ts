@@ -6,7 +6,8 @@
  * connector (network:networkpolicy's Isolate params on an EgressDeny action). So is a
  * missing param whose spec says `required`.
  */
-import type { ActionType, ParamSpec } from './types.js';
+import type { ParamSpec } from './types.js';
+import type { ActionType } from '../crds/index.js';
 
 const NAMESPACE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 

@@ -12,7 +12,8 @@ import {
   type ObjectDraft,
 } from './render.js';
 import { networkPolicyRenderer } from './network/networkpolicy/index.js';
-import { ANNOTATION_EXPIRES_AT, ANNOTATION_RENDER_HASH, type ActionRequest } from './types.js';
+import { ANNOTATION_EXPIRES_AT, ANNOTATION_RENDER_HASH } from './types.js';
+import type { ActionRequest } from '../crds/index.js';
 
 const request: ActionRequest = {
   name: 'block-c2-abc123',

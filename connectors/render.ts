@@ -22,15 +22,17 @@ import { ConnectorError } from './errors.js';
 import {
   ANNOTATION_EXPIRES_AT,
   ANNOTATION_RENDER_HASH,
+  type Manifest,
+  type Renderer,
+} from './types.js';
+import {
+  type ActionRequest,
   LABEL_ACTION,
   LABEL_MANAGED_BY,
   LABEL_POLICY,
   MANAGED_BY,
-  type ActionRequest,
-  type Manifest,
   type ObjectRef,
-  type Renderer,
-} from './types.js';
+} from '../crds/index.js';
 
 /**
  * The size budget of one rendered object, as compact JSON. etcd refuses requests over

@@ -1,3 +1,4 @@
+import type { LabelSelector } from '../crds/index.js';
 /**
  * Label selectors from ActionRequest.scope, checked before they are copied into objects
  * or translated into another policy language (Calico's selector expressions, Cilium's
@@ -5,7 +6,6 @@
  * which also guarantees that a translated expression cannot be broken out of with a
  * quote or a bracket.
  */
-import type { LabelSelector } from './types.js';
 
 export interface Requirement {
   key: string;

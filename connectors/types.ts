@@ -1,4 +1,12 @@
-import type { PreemptiveActionSpec } from '../crds/index.js';
+import type { ActionRequest, ActionType, Layer, ObjectRef } from '../crds/domain.js';
+
+/**
+ * @deprecated Import these from crds/ (crds/domain.ts), where the domain types live. The
+ * re-exports stay only until controller/action/ (being rewritten) switches; nothing else
+ * in the tree imports them from here.
+ */
+export type { ActionRequest, ActionType, LabelSelector, Layer, ObjectRef } from '../crds/domain.js';
+export { LABEL_ACTION, LABEL_MANAGED_BY, LABEL_POLICY, MANAGED_BY } from '../crds/domain.js';
 
 /**
  * The one connector interface. A connector turns one action request into changes at an
@@ -10,12 +18,6 @@ import type { PreemptiveActionSpec } from '../crds/index.js';
  * Connectors never import controller/: what they need from a cluster comes in through
  * ClusterAccess, which the controller implements over its KubeClient.
  */
-
-export type ActionType = PreemptiveActionSpec['type'];
-export type Layer = PreemptiveActionSpec['layer'];
-export type LabelSelector = NonNullable<
-  NonNullable<PreemptiveActionSpec['scope']>['namespaceSelector']
->;
 
 /** A Kubernetes object as JSON. */
 export interface Manifest {
@@ -29,39 +31,6 @@ export interface Manifest {
     [key: string]: unknown;
   };
   [key: string]: unknown;
-}
-
-export interface ObjectRef {
-  apiVersion: string;
-  kind: string;
-  /** Empty for cluster-scoped objects. */
-  namespace?: string;
-  name: string;
-}
-
-/** What a connector needs to know about one action, whether it came from the controller or the CLI. */
-export interface ActionRequest {
-  /** PreemptiveAction name. Every object is labelled with it (LABEL_ACTION, through labelValue(), which shortens names over 63 characters), which is how the objects are found again. */
-  name: string;
-  /** The ExposurePolicy behind it, if any. */
-  policy?: string;
-  type: ActionType;
-  /** Canonical indicator values, sorted: IPv4/IPv6 addresses and CIDRs for EgressDeny, domains for DNSBlock, CVE IDs for Isolate. */
-  values: string[];
-  scope: {
-    /** Namespaces in scope, sorted. Namespaced connectors (NetworkPolicy) write one object into each; for Isolate, empty or the target's namespace. */
-    namespaces: string[];
-    /** Cluster-wide connectors select with these. Absent means every namespace / every pod. */
-    namespaceSelector?: LabelSelector;
-    /** For Isolate: the target's pod template labels, never empty. */
-    workloadSelector?: LabelSelector;
-  };
-  /** Objects the action protects or changes. Isolate: exactly one workload (apps/v1 Deployment, StatefulSet, DaemonSet, ReplicaSet; v1 Pod; batch/v1 Job, CronJob), with its namespace. */
-  targets?: ObjectRef[];
-  /** The policy's action template params, unvalidated; validate() checks them. */
-  params: Record<string, unknown>;
-  /** RFC 3339; recorded in an annotation. */
-  expiresAt?: string;
 }
 
 /** One change a connector made or would make. */
@@ -132,6 +101,12 @@ export interface ParamSpec {
   required?: boolean;
 }
 
+/** An action template that uses a connector well: its type and params, as a policy writes them. */
+export interface ConnectorExample {
+  type: ActionType;
+  params: Record<string, unknown>;
+}
+
 /** A connector whose enforcement is Kubernetes objects, so that the same render serves direct apply, Git delivery and the CLI. */
 export interface Renderer {
   readonly id: string;
@@ -141,6 +116,8 @@ export interface Renderer {
   readonly description: string;
   /** The params it reads; validate() refuses any other key. */
   readonly params: readonly ParamSpec[];
+  /** A typical use, for `forestall connectors` and the docs; a test checks it validates. */
+  readonly example: ConnectorExample;
   validate(request: ActionRequest): string[];
   /** The objects that enforce the request. Pure; deterministic for the same request. */
   render(request: ActionRequest): Manifest[];
@@ -164,11 +141,7 @@ export interface ClusterAccess {
   served(apiVersion: string, kind: string): Promise<boolean>;
 }
 
-/** Labels on every object Forestall renders. */
-export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
-export const MANAGED_BY = 'forestall';
-export const LABEL_ACTION = 'forestall.io/action';
-export const LABEL_POLICY = 'forestall.io/policy';
+/** Annotations on the objects connectors render. */
 export const ANNOTATION_EXPIRES_AT = 'forestall.io/expires-at';
 /** On Isolate objects: the CVE IDs the workload is isolated for, comma-separated; long lists end in " (+N more)". */
 export const ANNOTATION_CVES = 'forestall.io/cves';

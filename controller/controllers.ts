@@ -1,21 +1,15 @@
 import type { KubeConfig, KubernetesListObject } from '@kubernetes/client-node';
-import {
-  ALL_CONNECTOR_IDS,
-  connectorFor,
-  identityConnectorFor,
-  isConnectorId,
-  isIdentityConnectorId,
-} from '../connectors/index.js';
-import type { Connector, Layer } from '../connectors/types.js';
+import { defaultConnectorCatalog } from '../connectors/index.js';
+import type { Connector } from '../connectors/types.js';
 import {
   API_VERSION,
   GROUP,
   VERSION,
   type ExposurePolicy,
   type PreemptiveAction,
+  type Layer,
 } from '../crds/index.js';
 import { checkGitRemote, createOutboundFetch } from '../lib/http/index.js';
-import { CelCache, DEFAULT_CONNECTORS } from '../policies/index.js';
 import { GitDelivery } from './action/git-delivery.js';
 import { ActionNotifier } from './action/notifications.js';
 import { PullRequestWebhook } from './action/pull-request-webhook.js';
@@ -38,6 +32,7 @@ import type { Metrics } from './runtime/metrics.js';
 import { PolicyMetrics } from './policy/metrics.js';
 import { ActionMetrics } from './action/metrics.js';
 import { threatFeedController, type FeedSettings } from './threatfeed/index.js';
+import { CelCache } from '../cel/index.js';
 
 export interface ControllerDeps {
   kc: KubeConfig;
@@ -96,7 +91,9 @@ function informerFor<T extends { metadata?: unknown }>(
 const WEBHOOK_RECHECK_MS = 3000;
 
 export function addControllers(manager: Manager, deps: ControllerDeps) {
-  const connectors = { ...DEFAULT_CONNECTORS, ...deps.defaultConnectors };
+  const catalog = defaultConnectorCatalog;
+  const defaultConnector = (layer: Layer) =>
+    deps.defaultConnectors?.[layer] ?? catalog.defaultFor(layer);
   const policyInformer = informerFor<ExposurePolicy>(
     deps,
     'ExposurePolicy',
@@ -124,15 +121,7 @@ export function addControllers(manager: Manager, deps: ControllerDeps) {
     outbound,
   );
   const connector = (id: string) => {
-    if (!cache.has(id))
-      cache.set(
-        id,
-        isConnectorId(id)
-          ? connectorFor(id, access)
-          : isIdentityConnectorId(id)
-            ? identityConnectorFor(id, identity)
-            : undefined,
-      );
+    if (!cache.has(id)) cache.set(id, catalog.info(id)?.connect({ cluster: access, identity }));
     return cache.get(id);
   };
 
@@ -161,8 +150,8 @@ export function addControllers(manager: Manager, deps: ControllerDeps) {
     metrics: actionMetrics,
     store,
     connector,
-    connectorIds: ALL_CONNECTOR_IDS,
-    defaultConnector: (layer) => connectors[layer as Layer] ?? '',
+    connectorIds: catalog.ids(),
+    defaultConnector: (layer) => defaultConnector(layer as Layer) ?? '',
     feedback,
     notifier: new ActionNotifier({
       client: deps.client,
@@ -206,7 +195,8 @@ export function addControllers(manager: Manager, deps: ControllerDeps) {
     clock: deps.clock,
     metrics: policyMetrics,
     cel: new CelCache(),
-    defaultConnectors: connectors,
+    connectors: catalog,
+    defaultConnectors: deps.defaultConnectors,
     feedback,
   });
   const policies = new Controller<ExposurePolicy>({

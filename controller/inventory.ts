@@ -1,5 +1,10 @@
 import type { KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
-import { inventoryFromObjects, type Inventory } from '../policies/index.js';
+import {
+  INVENTORY_KINDS,
+  inventoryFromObjects,
+  type Inventory,
+  type InventoryKind,
+} from '../policies/index.js';
 import type { KubeClient } from './runtime/client.js';
 import type { Clock } from './runtime/clock.js';
 import { statusOf } from './runtime/errors.js';
@@ -9,74 +14,29 @@ import type { Runnable } from './runtime/manager.js';
 import type { Metrics } from './runtime/metrics.js';
 
 /**
- * The cluster objects the policy engine reads.
+ * The cluster objects the policy engine reads: the watched kinds of the one list the CLI
+ * and the chart's RBAC share (policies/inventory-kinds.ts INVENTORY_KINDS).
  *
  * core: Namespaces and the workload kinds (every policy's scope and blast radius; a
  * workload's forestall.io/accounts annotation, which the snapshot keeps as the only
  * annotation of its WorkloadView, for identity templates with params.around).
  * exposure: what makes a workload reachable from outside the cluster (Services,
- * Ingresses, Gateway API Gateways and HTTPRoutes), the ReplicaSets that tie Trivy's
- * reports to Deployments, and Trivy Operator's VulnerabilityReports. Only policies
- * with an Isolate template read these.
+ * Ingresses, Gateway API Gateways and every route kind), the ReplicaSets that tie
+ * Trivy's reports to Deployments, and Trivy Operator's VulnerabilityReports. Only
+ * policies with an Isolate template read these.
  *
  * The Gateway API and Trivy kinds are CRDs a cluster may not have: until they are
  * served, they count as empty, and the informer keeps trying (backoff up to 30 s), so
- * installing them later needs no restart. Pods are not watched: their churn would
- * re-evaluate every policy on every rollout, and the ReplicaSets already map reports
- * to workloads. Bare Pods are therefore not isolated by the controller (the CLI,
- * reading files, does count them).
+ * installing them later needs no restart. Pods are not watched (see InventoryKind.watched).
  */
-interface KindSpec {
-  apiVersion: string;
-  kind: string;
-  path: string;
-  group: 'core' | 'exposure';
-  /** A CRD that may be missing: listed as empty until it is served. */
-  optional?: boolean;
-}
+const KINDS: readonly (InventoryKind & { path: string })[] = INVENTORY_KINDS.filter(
+  (k) => k.watched,
+).map((k) => ({
+  ...k,
+  path: `${k.apiVersion.includes('/') ? '/apis' : '/api'}/${k.apiVersion}/${k.plural}`,
+}));
 
-const KINDS: readonly KindSpec[] = [
-  { apiVersion: 'v1', kind: 'Namespace', path: '/api/v1/namespaces', group: 'core' },
-  { apiVersion: 'apps/v1', kind: 'Deployment', path: '/apis/apps/v1/deployments', group: 'core' },
-  { apiVersion: 'apps/v1', kind: 'StatefulSet', path: '/apis/apps/v1/statefulsets', group: 'core' },
-  { apiVersion: 'apps/v1', kind: 'DaemonSet', path: '/apis/apps/v1/daemonsets', group: 'core' },
-  {
-    apiVersion: 'apps/v1',
-    kind: 'ReplicaSet',
-    path: '/apis/apps/v1/replicasets',
-    group: 'exposure',
-  },
-  { apiVersion: 'v1', kind: 'Service', path: '/api/v1/services', group: 'exposure' },
-  {
-    apiVersion: 'networking.k8s.io/v1',
-    kind: 'Ingress',
-    path: '/apis/networking.k8s.io/v1/ingresses',
-    group: 'exposure',
-  },
-  {
-    apiVersion: 'gateway.networking.k8s.io/v1',
-    kind: 'Gateway',
-    path: '/apis/gateway.networking.k8s.io/v1/gateways',
-    group: 'exposure',
-    optional: true,
-  },
-  {
-    apiVersion: 'gateway.networking.k8s.io/v1',
-    kind: 'HTTPRoute',
-    path: '/apis/gateway.networking.k8s.io/v1/httproutes',
-    group: 'exposure',
-    optional: true,
-  },
-  {
-    apiVersion: 'aquasecurity.github.io/v1alpha1',
-    kind: 'VulnerabilityReport',
-    path: '/apis/aquasecurity.github.io/v1alpha1/vulnerabilityreports',
-    group: 'exposure',
-    optional: true,
-  },
-];
-
-export type InventoryGroup = KindSpec['group'];
+export type InventoryGroup = InventoryKind['group'];
 
 /**
  * Watches the inventory through informers and serves it as the engine's Inventory.

@@ -1,5 +1,6 @@
-/** The public surface of crds/: the generated types, the kind catalogue and offline validation. */
+/** The public surface of crds/: the generated types, the shared domain types, the kind catalogue and offline validation. */
 export * from './generated/types.js';
+export * from './domain.js';
 export {
   KINDS,
   FEED_FORMATS,

@@ -1,6 +1,6 @@
-import { compileCel } from '../policies/cel/compile.js';
-import { CelCompileError } from '../policies/cel/errors.js';
-import { ASSUMED_INPUT_BOUNDS } from '../policies/cel/limits.js';
+import { compileCel } from '../cel/compile.js';
+import { CelCompileError } from '../cel/errors.js';
+import { ASSUMED_INPUT_BOUNDS } from '../cel/limits.js';
 import { aggregateIpv6, Ipv4Set } from './aggregate.js';
 import type { Guardrails } from './guardrails.js';
 import {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ExposurePolicySpec } from '../crds/index.js';
 import type { Indicator } from '../feeds/index.js';
-import { CelCache } from './cel/index.js';
+import { CelCache } from '../cel/index.js';
 import { evaluatePolicy, type EngineOptions } from './engine.js';
 import { inventoryFromObjects } from './inventory.js';
 import {
@@ -13,6 +13,7 @@ import {
 } from './test-support.js';
 import type { FeedView } from './types.js';
 import { workloadAccounts } from './workloads.js';
+import { defaultConnectorCatalog as connectors } from '../connectors/index.js';
 
 /**
  * Identity templates with `params.around: Isolated`: the accounts annotated on the
@@ -182,7 +183,7 @@ function evaluate(
     },
     feeds,
     inventoryFromObjects(objects),
-    { now: NOW, cel, ...opts },
+    { now: NOW, cel, connectors, ...opts },
   );
 }
 
@@ -435,7 +436,7 @@ describe('params.around: Isolated', () => {
       },
       [phish],
       { ...inventoryFromObjects(cluster()), exposure: undefined },
-      { now: NOW, cel },
+      { now: NOW, cel, connectors },
     );
     expect(e.actions.map((a) => [a.type, a.request.values])).toEqual([
       ['StepUpAuth', ['j.doe@corp.example', 'mallory@corp.example']],

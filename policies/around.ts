@@ -14,8 +14,7 @@
  * errors on `spec.actions[i].params.around`) and removed from the params the connector
  * receives.
  */
-import type { ExposurePolicySpec } from '../crds/index.js';
-import type { ActionType } from '../connectors/types.js';
+import type { ExposurePolicySpec, ActionType } from '../crds/index.js';
 import type { CompileError, IsolatedWorkloadEvidence, WorkloadView } from './types.js';
 import { ACCOUNTS_ANNOTATION, workloadAccounts, workloadApiVersion } from './workloads.js';
 

@@ -1,20 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import type { ExposurePolicySpec } from '../crds/index.js';
 import type { Indicator } from '../feeds/index.js';
-import { CelCache } from './cel/index.js';
+import { CelCache } from '../cel/index.js';
 import {
   actionName,
   addressCount,
   evaluatePolicy,
   expiresAt,
-  IDENTITY_CONNECTOR_IDS,
   isProduction,
   selectFeeds,
   valuesDigest,
 } from './engine.js';
 import { inventoryFromObjects } from './inventory.js';
 import { matchesSelector, selectorString } from './selector.js';
-import type { FeedView } from './types.js';
+import type { ConnectorDirectory, FeedView } from './types.js';
+import { defaultConnectorCatalog as connectors } from '../connectors/index.js';
 
 const now = new Date('2026-08-22T12:00:00Z');
 const cel = new CelCache();
@@ -213,7 +213,7 @@ describe('evaluatePolicy', () => {
       policy({ match: 'indicator.confidence >= 80', autoApprove: 'true' }),
       feeds,
       inventory,
-      { now, cel, suppressed: new Set(['192.0.2.10']) },
+      { now, cel, connectors, suppressed: new Set(['192.0.2.10']) },
     );
     expect(some.matched).toBe(2);
     expect(some.suppressed).toBe(1);
@@ -222,7 +222,7 @@ describe('evaluatePolicy', () => {
       policy({ match: 'indicator.confidence >= 80', autoApprove: 'true' }),
       feeds,
       inventory,
-      { now, cel, suppressed: new Set(['192.0.2.10', '198.51.100.0/24']) },
+      { now, cel, connectors, suppressed: new Set(['192.0.2.10', '198.51.100.0/24']) },
     );
     expect(all.suppressed).toBe(2);
     expect(all.actions).toEqual([]);
@@ -243,7 +243,7 @@ describe('evaluatePolicy', () => {
       }),
       feeds,
       inventory,
-      { now, cel },
+      { now, cel, connectors },
     );
     expect(e.compileErrors).toEqual([]);
     expect(e.matched).toBe(2);
@@ -283,7 +283,7 @@ describe('evaluatePolicy', () => {
       }),
       feeds,
       inventory,
-      { now, cel },
+      { now, cel, connectors },
     );
     expect(e.matched).toBe(1);
     expect(e.actions[0]).toMatchObject({ confidence: 100, feeds: ['ipsum', 'other'] });
@@ -324,14 +324,22 @@ describe('evaluatePolicy', () => {
       /allowed it/,
     ],
   ] as const)('GIVEN mode %s and %j THEN the decision is %s', (mode, extra, decision, reason) => {
-    const e = evaluatePolicy(policy({ mode, ...extra }), feeds, inventory, { now, cel });
+    const e = evaluatePolicy(policy({ mode, ...extra }), feeds, inventory, {
+      now,
+      cel,
+      connectors,
+    });
     expect(e.actions[0]?.decision).toBe(decision);
     expect(e.actions[0]?.reason).toMatch(reason);
   });
 
   it('GIVEN a feed with a large change THEN automatic approval is withheld', () => {
     const changed = feeds.map((f) => (f.name === 'ipsum' ? { ...f, changePercent: 45 } : f));
-    const e = evaluatePolicy(policy({ autoApprove: 'true' }), changed, inventory, { now, cel });
+    const e = evaluatePolicy(policy({ autoApprove: 'true' }), changed, inventory, {
+      now,
+      cel,
+      connectors,
+    });
     expect(e.actions[0]).toMatchObject({ decision: 'approval' });
     expect(e.actions[0]!.reason).toMatch(
       /changed 45.0% in its last sync, over spec.guardrails.maxFeedChangePercent 30/,
@@ -343,7 +351,7 @@ describe('evaluatePolicy', () => {
       policy({ match: "indicator.type == 'ipv4' &&", autoApprove: 'action.nope(' }),
       feeds,
       inventory,
-      { now, cel },
+      { now, cel, connectors },
     );
     expect(e.actions).toEqual([]);
     expect(e.compileErrors.map((c) => c.field)).toEqual(['spec.match', 'spec.autoApprove']);
@@ -376,7 +384,7 @@ describe('evaluatePolicy', () => {
       }),
       feeds,
       inventory,
-      { now, cel },
+      { now, cel, connectors },
     );
     expect(e.actions.map((a) => [a.name, a.connector, a.request.values.length])).toEqual([
       ['p-egressdeny', 'network:networkpolicy', 3],
@@ -398,7 +406,7 @@ describe('evaluatePolicy', () => {
       policy({ actions: [{ type: 'Isolate', connector: 'network:calcio' }] }),
       feeds,
       inventory,
-      { now, cel },
+      { now, cel, connectors },
     );
     expect(e.compileErrors.map((c) => c.field)).toEqual(['spec.actions[0].connector']);
   });
@@ -408,7 +416,7 @@ describe('evaluatePolicy', () => {
       policy({ actions: [{ type: 'EgressDeny', connector: 'network:calcio' }] }),
       feeds,
       inventory,
-      { now, cel },
+      { now, cel, connectors },
     );
     expect(e.actions).toEqual([]);
     expect(e.compileErrors).toEqual([
@@ -426,7 +434,7 @@ describe('evaluatePolicy', () => {
       policy({ match: "indicator.attributes.vendor == 'x'" }),
       feeds,
       inventory,
-      { now, cel },
+      { now, cel, connectors },
     );
     expect(e.actions).toEqual([]);
     expect(e.warnings.join()).toMatch(/spec.match failed on 3 indicator/);
@@ -463,7 +471,7 @@ describe('evaluatePolicy: identity actions', () => {
       identityPolicy({ match: "indicator.type == 'account' || indicator.type == 'ipv4'" }),
       identityFeeds,
       inventory,
-      { now, cel },
+      { now, cel, connectors },
     );
     expect(e.compileErrors).toEqual([]);
     expect(e.actions).toHaveLength(1);
@@ -491,7 +499,11 @@ describe('evaluatePolicy: identity actions', () => {
   });
 
   it('GIVEN mode Enforce without autoApprove THEN an identity action needs approval', () => {
-    const e = evaluatePolicy(identityPolicy({}), identityFeeds, inventory, { now, cel });
+    const e = evaluatePolicy(identityPolicy({}), identityFeeds, inventory, {
+      now,
+      cel,
+      connectors,
+    });
     expect(e.actions[0]).toMatchObject({
       decision: 'approval',
       reason: expect.stringMatching(/without spec.autoApprove/),
@@ -505,7 +517,7 @@ describe('evaluatePolicy: identity actions', () => {
       }),
       identityFeeds,
       inventory,
-      { now, cel },
+      { now, cel, connectors },
     );
     expect(allowed.actions[0]).toMatchObject({
       decision: 'auto',
@@ -517,7 +529,7 @@ describe('evaluatePolicy: identity actions', () => {
       }),
       identityFeeds,
       inventory,
-      { now, cel },
+      { now, cel, connectors },
     );
     expect(refused.actions[0]).toMatchObject({
       decision: 'approval',
@@ -532,6 +544,7 @@ describe('evaluatePolicy: identity actions', () => {
         evaluatePolicy(identityPolicy({ autoApprove: expression }), identityFeeds, inventory, {
           now,
           cel,
+          connectors,
         }).actions[0]?.decision,
         expression,
       ).toBe('auto');
@@ -547,7 +560,7 @@ describe('evaluatePolicy: identity actions', () => {
       }),
       identityFeeds,
       inventory,
-      { now, cel },
+      { now, cel, connectors },
     );
     expect(e.actions.map((a) => [a.type, a.decision])).toEqual([
       ['EgressDeny', 'auto'],
@@ -564,7 +577,7 @@ describe('evaluatePolicy: identity actions', () => {
       }),
       identityFeeds,
       inventory,
-      { now, cel },
+      { now, cel, connectors },
     );
     expect(shadowed.actions[0]).toMatchObject({ decision: 'approval' });
   });
@@ -575,12 +588,14 @@ describe('evaluatePolicy: identity actions', () => {
       evaluatePolicy(identityPolicy({ mode: 'Audit', autoApprove }), identityFeeds, inventory, {
         now,
         cel,
+        connectors,
       }).actions[0]?.decision,
     ).toBe('audit');
     expect(
       evaluatePolicy(identityPolicy({ mode: 'Propose', autoApprove }), identityFeeds, inventory, {
         now,
         cel,
+        connectors,
       }).actions[0]?.decision,
     ).toBe('approval');
   });
@@ -596,7 +611,7 @@ describe('evaluatePolicy: identity actions', () => {
       }),
       identityFeeds,
       inventory,
-      { now, cel },
+      { now, cel, connectors },
     );
     expect(e.actions.map((a) => [a.name, a.connector, a.request.values])).toEqual([
       ['p-identityblock', 'identity:okta', ['198.51.100.0/24', '203.0.113.7']],
@@ -610,7 +625,7 @@ describe('evaluatePolicy: identity actions', () => {
       identityPolicy({ actions: [{ type: 'EgressDeny' }, { type: 'DNSBlock' }] }),
       identityFeeds,
       inventory,
-      { now, cel },
+      { now, cel, connectors },
     );
     expect(network.actions.map((a) => [a.type, a.request.values])).toEqual([
       ['EgressDeny', ['198.51.100.0/24', '203.0.113.7']],
@@ -622,7 +637,7 @@ describe('evaluatePolicy: identity actions', () => {
       identityPolicy({ feeds: { names: ['ipsum'] } }),
       identityFeeds,
       inventory,
-      { now, cel },
+      { now, cel, connectors },
     );
     expect(e.compileErrors).toEqual([]);
     expect(e.actions).toEqual([]);
@@ -634,7 +649,7 @@ describe('evaluatePolicy: identity actions', () => {
         identityPolicy({ actions: [{ type: 'EgressDeny' }, { type: 'StepUpAuth', connector }] }),
         identityFeeds,
         inventory,
-        { now, cel },
+        { now, cel, connectors },
       );
       expect(e.actions).toEqual([]);
       expect(e.compileErrors).toEqual([
@@ -644,7 +659,7 @@ describe('evaluatePolicy: identity actions', () => {
         },
       ]);
     }
-    expect(IDENTITY_CONNECTOR_IDS).toEqual([
+    expect(connectors.ids().filter((id) => connectors.info(id)!.layer === 'identity')).toEqual([
       'identity:scim',
       'identity:keycloak',
       'identity:okta',
@@ -656,12 +671,14 @@ describe('evaluatePolicy: identity actions', () => {
     const okta = evaluatePolicy(identityPolicy({}), identityFeeds, inventory, {
       now,
       cel,
+      connectors,
       defaultConnectors: { identity: 'identity:okta' },
     });
     expect(okta.actions[0]?.connector).toBe('identity:okta');
     const typo = evaluatePolicy(identityPolicy({}), identityFeeds, inventory, {
       now,
       cel,
+      connectors,
       defaultConnectors: { identity: 'identity:octa' },
     });
     expect(typo.compileErrors.map((c) => c.message)).toEqual([
@@ -676,7 +693,7 @@ describe('evaluatePolicy: identity actions', () => {
       policy({ actions: [{ type: 'EgressDeny', connector: 'identity:scim' }] }),
       feeds,
       inventory,
-      { now, cel },
+      { now, cel, connectors },
     );
     expect(e.compileErrors).toEqual([
       {
@@ -685,6 +702,31 @@ describe('evaluatePolicy: identity actions', () => {
           /^spec.actions\[0\].connector: identity:scim acts on identity providers, not on the network layer of EgressDeny; known: network:networkpolicy/,
         ),
       },
+    ]);
+  });
+
+  it('GIVEN an injected catalogue THEN the engine knows only its connectors and takes its defaults', () => {
+    const only: ConnectorDirectory = {
+      info: (id) =>
+        id === 'network:acme' ? { layer: 'network', rendersManifests: true } : undefined,
+      ids: () => ['network:acme'],
+      defaultFor: (layer) => (layer === 'network' ? 'network:acme' : undefined),
+    };
+    const e = evaluatePolicy(policy({ actions: [{ type: 'EgressDeny' }] }), feeds, inventory, {
+      now,
+      cel,
+      connectors: only,
+    });
+    expect(e.compileErrors).toEqual([]);
+    expect(e.actions.map((a) => a.connector)).toEqual(['network:acme']);
+    const shipped = evaluatePolicy(
+      policy({ actions: [{ type: 'EgressDeny', connector: 'network:networkpolicy' }] }),
+      feeds,
+      inventory,
+      { now, cel, connectors: only },
+    );
+    expect(shipped.compileErrors.map((c) => c.message)).toEqual([
+      'spec.actions[0].connector: no connector network:networkpolicy; known: network:acme',
     ]);
   });
 });

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { parseDuration } from '../crds/duration.js';
-import type { ExposurePolicySpec } from '../crds/index.js';
+import type { ExposurePolicySpec, ActionType, Layer } from '../crds/index.js';
 import {
   indicatorKey,
   Ipv4Set,
@@ -10,13 +10,6 @@ import {
   type Indicator,
   type IndicatorType,
 } from '../feeds/index.js';
-import {
-  CONNECTOR_IDS,
-  IDENTITY_CONNECTOR_IDS,
-  isConnectorId,
-  isIdentityConnectorId,
-} from '../connectors/index.js';
-import type { ActionType, Layer } from '../connectors/types.js';
 import {
   aroundIsolated,
   aroundProblems,
@@ -33,7 +26,7 @@ import {
   type CelCache,
   type CelProgram,
   CelCompileError,
-} from './cel/index.js';
+} from '../cel/index.js';
 import {
   isolateActionName,
   isolationEvidence,
@@ -45,6 +38,7 @@ import { matchesSelector } from './selector.js';
 import type {
   BlastRadius,
   CompileError,
+  ConnectorDirectory,
   Decision,
   Evaluation,
   FeedView,
@@ -77,7 +71,9 @@ import { workloadKey } from './workloads.js';
 export interface EngineOptions {
   now: Date;
   cel: CelCache;
-  /** Connector per layer when an action template names none. */
+  /** The connectors there are (connectors/ defaultConnectorCatalog), and each layer's default. */
+  connectors: ConnectorDirectory;
+  /** Connector per layer when an action template names none, over the catalogue's defaults (--connector, --default-connector). */
   defaultConnectors?: Partial<Record<Layer, string>>;
   /**
    * Indicator values reviewers rejected for this policy (feedback from closed pull
@@ -85,15 +81,6 @@ export interface EngineOptions {
    */
   suppressed?: ReadonlySet<string>;
 }
-
-export const DEFAULT_CONNECTORS: Record<Layer, string> = {
-  network: 'network:networkpolicy',
-  dns: 'dns:coredns',
-  identity: 'identity:scim',
-  notify: 'notify:events',
-};
-
-export { IDENTITY_CONNECTOR_IDS, isIdentityConnectorId };
 
 /** Which layer each action type acts on (the CRD rules say the same). */
 export const LAYER_OF: Record<ActionType, Layer> = {
@@ -408,12 +395,15 @@ export function evaluatePolicy(
   const { spec } = policy;
   const { match, autoApprove, errors } = compilePolicy(spec, opts.cel);
   const { selected, missing } = selectFeeds(spec, feeds);
-  const connectors = { ...DEFAULT_CONNECTORS, ...opts.defaultConnectors };
+  const connectorOf = (template: ExposurePolicySpec['actions'][number]): string =>
+    template.connector ??
+    opts.defaultConnectors?.[LAYER_OF[template.type]] ??
+    opts.connectors.defaultFor(LAYER_OF[template.type]) ??
+    '';
   // A connector typo must not lift what the template enforces today: it stops the evaluation as a CEL error does.
   spec.actions.forEach((template, index) => {
     if (!VALUE_TYPES[template.type] && template.type !== 'Isolate') return;
-    const layer = LAYER_OF[template.type];
-    const problem = connectorProblem(template.type, template.connector ?? connectors[layer]);
+    const problem = connectorProblem(opts.connectors, template.type, connectorOf(template));
     if (problem)
       errors.push({
         field: `spec.actions[${index}].connector`,
@@ -494,7 +484,7 @@ export function evaluatePolicy(
   const isolatePlans = new Map<number, Omit<PlannedAction, 'decision' | 'reason'>[]>();
   spec.actions.forEach((template, index) => {
     if (template.type !== 'Isolate') return;
-    const connector = template.connector ?? connectors[LAYER_OF.Isolate];
+    const connector = connectorOf(template);
     const repeated = (typeCounts.get('Isolate') ?? 0) > 1;
     isolatePlans.set(
       index,
@@ -536,7 +526,7 @@ export function evaluatePolicy(
     // Nothing to act on (no account matched, no isolated workload names one): no action, so an existing one lifts.
     if (!values.length) return;
     const layer = LAYER_OF[template.type];
-    const connector = template.connector ?? connectors[layer];
+    const connector = connectorOf(template);
     const name = actionName(policy.name, template.type, index, repeated);
     const sources = [
       ...new Set([...picked.flatMap((i) => i.sources), ...(derived?.feeds ?? [])]),
@@ -617,19 +607,30 @@ function isolationsOf(
 
 /**
  * Why a template's connector cannot carry it, or undefined when it can. Identity
- * templates take exactly the identity connectors; the others take the manifest
- * connectors of the catalogue, never an identity one.
+ * templates take exactly the identity connectors; the others take the connectors that
+ * render Kubernetes objects, never an identity one.
  */
-function connectorProblem(type: ActionType, id: string): string | undefined {
-  if (LAYER_OF[type] === 'identity') {
-    return isIdentityConnectorId(id)
+function connectorProblem(
+  catalog: ConnectorDirectory,
+  type: ActionType,
+  id: string,
+): string | undefined {
+  const info = catalog.info(id);
+  const layer = LAYER_OF[type];
+  const known = (fits: (i: NonNullable<typeof info>) => boolean) =>
+    catalog
+      .ids()
+      .filter((other) => fits(catalog.info(other)!))
+      .join(', ');
+  if (layer === 'identity') {
+    return info?.layer === 'identity'
       ? undefined
-      : `no identity connector ${id} for ${type}; known: ${IDENTITY_CONNECTOR_IDS.join(', ')}`;
+      : `no identity connector ${id} for ${type}; known: ${known((i) => i.layer === 'identity')}`;
   }
-  const known = CONNECTOR_IDS;
-  if (isIdentityConnectorId(id))
-    return `${id} acts on identity providers, not on the ${LAYER_OF[type]} layer of ${type}; known: ${known.join(', ')}`;
-  return isConnectorId(id) ? undefined : `no connector ${id}; known: ${known.join(', ')}`;
+  const manifests = known((i) => i.rendersManifests);
+  if (info?.layer === 'identity')
+    return `${id} acts on identity providers, not on the ${layer} layer of ${type}; known: ${manifests}`;
+  return info?.rendersManifests ? undefined : `no connector ${id}; known: ${manifests}`;
 }
 
 /**

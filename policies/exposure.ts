@@ -50,7 +50,6 @@ import {
   type ObjectHeader,
 } from './object-fields.js';
 import { matchesSelector } from './selector.js';
-import type { LabelSelector } from '../connectors/types.js';
 import type {
   ContainerImage,
   ExposureInventory,
@@ -64,6 +63,8 @@ import {
   type VulnerabilityReport,
 } from './vulnerability-reports.js';
 import { namespaceView, workloadKey, workloadView } from './workloads.js';
+import type { LabelSelector } from '../crds/index.js';
+import { GATEWAY_GROUP, ROUTE_KINDS } from './inventory-kinds.js';
 
 export const INTERNET_FACING_ANNOTATION = 'forestall.io/internet-facing';
 
@@ -79,9 +80,6 @@ export const INTERNAL_LOAD_BALANCER_ANNOTATIONS: readonly (readonly [string, str
   ['cloud.google.com/load-balancer-type', 'internal'],
   ['service.beta.kubernetes.io/azure-load-balancer-internal', 'true'],
 ];
-
-const GATEWAY_GROUP = 'gateway.networking.k8s.io';
-const ROUTE_KINDS = new Set(['HTTPRoute', 'GRPCRoute', 'TLSRoute', 'TCPRoute', 'UDPRoute']);
 
 /** A Service that selects pods, with the internet paths that lead to it. */
 interface ServiceEntry {

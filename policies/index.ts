@@ -8,6 +8,12 @@
 export * from './types.js';
 export * from './engine.js';
 export * from './inventory.js';
+export {
+  GATEWAY_GROUP,
+  INVENTORY_KINDS,
+  ROUTE_KINDS,
+  type InventoryKind,
+} from './inventory-kinds.js';
 export * from './workloads.js';
 export {
   exposureFromObjects,
@@ -19,4 +25,3 @@ export { parseImageRef, sameImage, formatImageRef, type ImageRef } from './image
 export { isolateActionName, remediation } from './isolate.js';
 export { AROUND_PARAM, AROUND_VALUES } from './around.js';
 export * from './selector.js';
-export * from './cel/index.js';

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ExposurePolicySpec } from '../crds/index.js';
 import { defaultGuardrailConfig, Guardrails, ingest, type Indicator } from '../feeds/index.js';
-import { CelCache } from './cel/index.js';
+import { CelCache } from '../cel/index.js';
 import { evaluatePolicy, type EngineOptions } from './engine.js';
 import { inventoryFromObjects } from './inventory.js';
 import { isolateActionName, remediation } from './isolate.js';
@@ -15,6 +15,7 @@ import {
   type ReportVulnerability,
 } from './test-support.js';
 import type { FeedView, Inventory } from './types.js';
+import { defaultConnectorCatalog as connectors } from '../connectors/index.js';
 
 /**
  * Isolate planning on the real KEV catalog of 2025-07-14 (examples/feeds/kev.json, the
@@ -182,7 +183,7 @@ function evaluate(
   feeds: FeedView[] = [kevFeed()],
   opts: Partial<EngineOptions> = {},
 ) {
-  return evaluatePolicy(policy(spec), feeds, inventory, { now: NOW, cel, ...opts });
+  return evaluatePolicy(policy(spec), feeds, inventory, { now: NOW, cel, connectors, ...opts });
 }
 
 describe('Isolate planning', () => {

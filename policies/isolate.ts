@@ -16,7 +16,7 @@ import {
   indicatorActivation,
   workloadActivation,
   type CelProgram,
-} from './cel/index.js';
+} from '../cel/index.js';
 import { compareText } from './object-fields.js';
 import type {
   ActionEvidence,

@@ -4,15 +4,9 @@ import { parse, parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { validateObject, type ExposurePolicy } from '../crds/index.js';
 import { defaultGuardrailConfig, Guardrails, ingest, type Indicator } from '../feeds/index.js';
-import { CONNECTOR_IDS } from '../connectors/index.js';
-import {
-  CelCache,
-  evaluateBool,
-  evaluatePolicy,
-  indicatorActivation,
-  inventoryFromObjects,
-  type FeedView,
-} from './index.js';
+import { evaluatePolicy, inventoryFromObjects, type FeedView } from './index.js';
+import { CelCache, evaluateBool, indicatorActivation } from '../cel/index.js';
+import { defaultConnectorCatalog as connectors } from '../connectors/index.js';
 
 /**
  * The policy library (policies/library/*.yaml): every policy is valid against its CRD,
@@ -89,7 +83,7 @@ describe('policy library', () => {
 
     it('GIVEN its action templates THEN every connector they name exists', () => {
       for (const t of policy.spec.actions)
-        if (t.connector) expect(CONNECTOR_IDS).toContain(t.connector);
+        if (t.connector) expect(connectors.info(t.connector)?.rendersManifests).toBe(true);
     });
 
     it('GIVEN its expressions THEN they compile in the engine CEL environment', () => {
@@ -129,7 +123,7 @@ describe('policy library', () => {
         { name, generation: 1, spec: policy.spec },
         [feed],
         inventoryFromObjects([]),
-        { now: NOW, cel },
+        { now: NOW, cel, connectors },
       );
       expect(evaluation.compileErrors).toEqual([]);
       expect(evaluation.missingFeeds).toEqual([]);
@@ -193,7 +187,7 @@ describe('c2-egress-deny-ipsum on the real IPsum list', () => {
       { name: 'c2-egress-deny-ipsum', generation: 1, spec: policy.spec },
       [{ name: 'ipsum', labels: {}, indicators: ingested.indicators }],
       inventory,
-      { now: NOW, cel: new CelCache() },
+      { now: NOW, cel: new CelCache(), connectors },
     );
 
     expect(evaluation.compileErrors).toEqual([]);
@@ -239,7 +233,7 @@ describe('kev-ransomware-isolate on the real KEV catalog', () => {
         },
       ],
       inventoryFromObjects([]),
-      { now: NOW, cel },
+      { now: NOW, cel, connectors },
     );
     expect(evaluation.matched).toBe(288);
   });
@@ -278,7 +272,7 @@ describe('kev-ransomware-isolate on the example cluster', () => {
       { name: 'kev-ransomware-isolate', generation: 1, spec: policy.spec },
       [feed],
       inventory,
-      { now: NOW, cel },
+      { now: NOW, cel, connectors },
     );
     expect(internetFacing.compileErrors).toEqual([]);
     expect(internetFacing.actions).toEqual([]);
@@ -291,7 +285,7 @@ describe('kev-ransomware-isolate on the example cluster', () => {
       },
       [feed],
       inventory,
-      { now: NOW, cel },
+      { now: NOW, cel, connectors },
     );
     expect(anyExposure.actions.map((a) => [a.name, a.request.values, a.decision])).toEqual([
       [

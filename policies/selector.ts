@@ -1,4 +1,4 @@
-import type { LabelSelector } from '../connectors/types.js';
+import type { LabelSelector } from '../crds/index.js';
 
 /**
  * metav1.LabelSelector semantics: every matchLabels pair and every matchExpressions

@@ -1,18 +1,33 @@
-import type { ExposurePolicySpec } from '../crds/index.js';
-import type { Indicator } from '../feeds/index.js';
 import type {
+  ExposurePolicySpec,
   ActionRequest,
   ActionType,
   LabelSelector,
   Layer,
   ObjectRef,
-} from '../connectors/types.js';
+} from '../crds/index.js';
+import type { Indicator } from '../feeds/index.js';
+import type { BlastRadiusFacts } from '../cel/index.js';
 
 /**
  * The policy engine's inputs and outputs. The engine is pure: the controller fills
  * these from informers and feed snapshots, the CLI from files, and both get the same
  * plan.
  */
+
+/**
+ * What the engine needs of the connector catalogue; connectors/catalog.ts's
+ * ConnectorCatalog fits it. The caller injects it (EngineOptions.connectors), so that
+ * policies/ imports no connector and a test can hand the engine another catalogue.
+ */
+export interface ConnectorDirectory {
+  /** The connector with this id, or undefined when there is none. */
+  info(id: string): { layer: Layer; rendersManifests: boolean } | undefined;
+  /** Every id, in the catalogue's order (error messages list them). */
+  ids(): readonly string[];
+  /** The connector a layer uses when a template names none. */
+  defaultFor(layer: Layer): string | undefined;
+}
 
 /** One ThreatFeed as the engine sees it: its labels (for selectors) and its last-known-good indicators. */
 export interface FeedView {
@@ -145,17 +160,8 @@ export interface PolicyView {
 
 export type Decision = 'auto' | 'approval' | 'audit';
 
-export interface BlastRadius {
-  namespaces: number;
-  workloads: number;
-  pods: number;
-  /** Accounts an identity action suspends or steps up (IdentitySuspend, StepUpAuth); 0 for every other type. */
-  users: number;
-  /** Addresses covered: a /24 counts 256. */
-  addresses: number;
-  /** A namespace or workload in scope carries a production label. Always true for identity actions: the provider holds people's real accounts. */
-  production: boolean;
-}
+/** How far an action reaches; its fields are described where CEL's view of it is declared. */
+export type BlastRadius = BlastRadiusFacts;
 
 /** One action the policy wants, before it becomes a PreemptiveAction. */
 export interface PlannedAction {

@@ -1,6 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
 import { ConnectorError } from '../errors.js';
-import type { ActionRequest, ActionType } from '../types.js';
 import { IdentityConnector } from './connector.js';
 import { keycloakProvider } from './keycloak/index.js';
 import { scimProvider } from './scim/index.js';
@@ -11,6 +10,7 @@ import type {
   IpZone,
   LedgerRecord,
 } from './types.js';
+import type { ActionRequest, ActionType } from '../../crds/index.js';
 
 // The connector's own logic: validation, never-touch, the cap, the ledger and its order,
 // convergence and reversal. The provider here is a toy with its own tiny API (served by
@@ -109,6 +109,10 @@ function toyProvider(
     description: 'toy',
     endpointParams: [{ name: 'url', type: 'string', required: true, description: 'The API base.' }],
     requiredSecretKeys: ['token'],
+    example: {
+      type: 'IdentitySuspend',
+      params: { url: 'https://idp.test', credentialsSecretRef: 'toy' },
+    },
     endpointCalls: 0,
     endpoint(params, secret) {
       provider.endpointCalls++;

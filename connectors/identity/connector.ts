@@ -33,16 +33,7 @@ import { aggregateCidrs } from '../network/cidrs.js';
 import { checkParams } from '../params.js';
 import { canonicalJson, invalidRequest } from '../render.js';
 import { ConnectorError } from '../errors.js';
-import type {
-  ActionRequest,
-  ActionType,
-  ApplyOptions,
-  ApplyOutcome,
-  Change,
-  Connector,
-  ObjectRef,
-  ParamSpec,
-} from '../types.js';
+import type { ApplyOptions, ApplyOutcome, Change, Connector, ParamSpec } from '../types.js';
 import { createIdentityHttp, type IdentityHttpOptions } from './http.js';
 import {
   identityRef,
@@ -55,6 +46,7 @@ import {
   type LedgerEntry,
   type LedgerRecord,
 } from './types.js';
+import type { ActionRequest, ActionType, ObjectRef } from '../../crds/index.js';
 
 const USER_ACTIONS: readonly ActionType[] = ['IdentitySuspend', 'StepUpAuth'];
 const OBJECT_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -154,6 +146,90 @@ interface Convergence {
   skipped: string[];
 }
 
+/** Every param an identity connector takes: the shared ones for the action types its provider supports, then the provider's endpoint params. */
+export function identityParams(provider: IdentityProvider): ParamSpec[] {
+  return [
+    ...SHARED_IDENTITY_PARAMS.filter(
+      (spec) =>
+        spec.actions === undefined || spec.actions.some((type) => provider.supports.includes(type)),
+    ),
+    ...provider.endpointParams,
+  ];
+}
+
+/**
+ * The static validation of an identity request: name, type, params, values and their
+ * caps. It needs no provider and no Secret, so the CLI and Git delivery run it offline;
+ * `clusterNeverTouch` is the operator's never-touch list (IdentityAccess.neverTouch),
+ * which only the controller knows.
+ */
+export function validateIdentityRequest(
+  provider: IdentityProvider,
+  request: ActionRequest,
+  clusterNeverTouch: readonly string[] = [],
+): string[] {
+  const id = `identity:${provider.kind}`;
+  const problems: string[] = [];
+  if (request.name.length > 253 || !OBJECT_NAME.test(request.name))
+    problems.push(`name is not a valid object name: "${request.name}"`);
+  if (!provider.supports.includes(request.type)) {
+    const reason = provider.refusals?.[request.type];
+    problems.push(
+      `type ${request.type} is not enforced by ${id} (it enforces ${provider.supports.join(', ')})${reason ? `: ${reason}` : ''}`,
+    );
+    return problems;
+  }
+  const params = request.params ?? {};
+  const paramProblems = checkParams(params, identityParams(provider), request.type);
+  problems.push(...paramProblems);
+  if (!Array.isArray(request.values)) return [...problems, 'values must be a list of strings'];
+  request.values.forEach((value, i) => {
+    if (typeof value !== 'string' || value.trim() === '')
+      problems.push(`values[${i}] must be a non-empty string`);
+    else if (value.length > MAX_VALUE_LENGTH)
+      problems.push(`values[${i}] is longer than ${MAX_VALUE_LENGTH} characters`);
+  });
+  const capProblem = paramProblems.some((p) => p.startsWith('params.maxUsers '));
+  if (USER_ACTIONS.includes(request.type) && !capProblem) {
+    const maxUsers =
+      typeof params['maxUsers'] === 'number' ? params['maxUsers'] : DEFAULT_MAX_USERS;
+    const users = distinctLogins(request.values.filter((v) => typeof v === 'string')).length;
+    if (users > maxUsers) {
+      problems.push(
+        `values name ${users} users, more than params.maxUsers (${maxUsers}); an identity action this large needs review`,
+      );
+    }
+  }
+  if (
+    request.type === 'StepUpAuth' &&
+    typeof params['group'] === 'string' &&
+    neverTouchSet(params, clusterNeverTouch).has(params['group'].toLowerCase())
+  ) {
+    problems.push(`params.group "${params['group']}" is on the never-touch list`);
+  }
+  if (request.type === 'IdentityBlock') {
+    const cover = aggregateCidrs(request.values.filter((v) => typeof v === 'string'));
+    problems.push(...cover.problems);
+    if (cover.ipv4.includes('0.0.0.0/0'))
+      problems.push(
+        'values cover all of 0.0.0.0/0, which would block every IPv4 sign-in; refusing',
+      );
+    if (cover.ipv6.includes('::/0'))
+      problems.push('values cover all of ::/0, which would block every IPv6 sign-in; refusing');
+  }
+  return problems;
+}
+
+function neverTouchSet(
+  params: Record<string, unknown>,
+  clusterNeverTouch: readonly string[] = [],
+): Set<string> {
+  const listed = Array.isArray(params['neverTouch'])
+    ? params['neverTouch'].filter((v): v is string => typeof v === 'string')
+    : [];
+  return new Set([...clusterNeverTouch, ...listed].map((v) => v.toLowerCase()));
+}
+
 export class IdentityConnector implements Connector {
   readonly id: string;
   readonly layer = 'identity' as const;
@@ -172,67 +248,12 @@ export class IdentityConnector implements Connector {
     this.id = `identity:${provider.kind}`;
     this.supports = provider.supports;
     this.description = provider.description;
-    this.params = [
-      ...SHARED_IDENTITY_PARAMS.filter(
-        (spec) =>
-          spec.actions === undefined ||
-          spec.actions.some((type) => provider.supports.includes(type)),
-      ),
-      ...provider.endpointParams,
-    ];
+    this.params = identityParams(provider);
     this.clock = options.clock ?? (() => new Date());
   }
 
   validate(request: ActionRequest): string[] {
-    const problems: string[] = [];
-    if (request.name.length > 253 || !OBJECT_NAME.test(request.name))
-      problems.push(`name is not a valid object name: "${request.name}"`);
-    if (!this.supports.includes(request.type)) {
-      const reason = this.provider.refusals?.[request.type];
-      problems.push(
-        `type ${request.type} is not enforced by ${this.id} (it enforces ${this.supports.join(', ')})${reason ? `: ${reason}` : ''}`,
-      );
-      return problems;
-    }
-    const params = request.params ?? {};
-    const paramProblems = checkParams(params, this.params, request.type);
-    problems.push(...paramProblems);
-    if (!Array.isArray(request.values)) return [...problems, 'values must be a list of strings'];
-    request.values.forEach((value, i) => {
-      if (typeof value !== 'string' || value.trim() === '')
-        problems.push(`values[${i}] must be a non-empty string`);
-      else if (value.length > MAX_VALUE_LENGTH)
-        problems.push(`values[${i}] is longer than ${MAX_VALUE_LENGTH} characters`);
-    });
-    const capProblem = paramProblems.some((p) => p.startsWith('params.maxUsers '));
-    if (USER_ACTIONS.includes(request.type) && !capProblem) {
-      const maxUsers =
-        typeof params['maxUsers'] === 'number' ? params['maxUsers'] : DEFAULT_MAX_USERS;
-      const users = distinctLogins(request.values.filter((v) => typeof v === 'string')).length;
-      if (users > maxUsers) {
-        problems.push(
-          `values name ${users} users, more than params.maxUsers (${maxUsers}); an identity action this large needs review`,
-        );
-      }
-    }
-    if (
-      request.type === 'StepUpAuth' &&
-      typeof params['group'] === 'string' &&
-      this.neverTouch(params).has(params['group'].toLowerCase())
-    ) {
-      problems.push(`params.group "${params['group']}" is on the never-touch list`);
-    }
-    if (request.type === 'IdentityBlock') {
-      const cover = aggregateCidrs(request.values.filter((v) => typeof v === 'string'));
-      problems.push(...cover.problems);
-      if (cover.ipv4.includes('0.0.0.0/0'))
-        problems.push(
-          'values cover all of 0.0.0.0/0, which would block every IPv4 sign-in; refusing',
-        );
-      if (cover.ipv6.includes('::/0'))
-        problems.push('values cover all of ::/0, which would block every IPv6 sign-in; refusing');
-    }
-    return problems;
+    return validateIdentityRequest(this.provider, request, this.access.neverTouch);
   }
 
   async plan(request: ActionRequest): Promise<Change[]> {
@@ -738,10 +759,7 @@ export class IdentityConnector implements Connector {
   }
 
   private neverTouch(params: Record<string, unknown>): Set<string> {
-    const listed = Array.isArray(params['neverTouch'])
-      ? params['neverTouch'].filter((v): v is string => typeof v === 'string')
-      : [];
-    return new Set([...(this.access.neverTouch ?? []), ...listed].map((v) => v.toLowerCase()));
+    return neverTouchSet(params, this.access.neverTouch);
   }
 
   private entry(

@@ -1,6 +1,7 @@
 import { stringify } from 'yaml';
 import { commonLabels, objectName } from '../render.js';
-import { ANNOTATION_EXPIRES_AT, type ActionRequest, type Change, type Manifest } from '../types.js';
+import { ANNOTATION_EXPIRES_AT, type Change, type Manifest } from '../types.js';
+import type { ActionRequest } from '../../crds/index.js';
 
 /**
  * What an identity action will change, as one ConfigMap for Git: identity providers are

@@ -7,6 +7,8 @@ export { createIdentityHttp, type IdentityHttpOptions } from './http.js';
 export {
   IdentityConnector,
   SHARED_IDENTITY_PARAMS,
+  identityParams,
+  validateIdentityRequest,
   type IdentityConnectorOptions,
 } from './connector.js';
 export { scimProvider } from './scim/index.js';

@@ -13,7 +13,8 @@
  * holds one provider each. connectors/ never imports controller/: Secrets and the
  * ledger's storage come in through IdentityAccess, which the controller implements.
  */
-import type { ActionType, ObjectRef, ParamSpec } from '../types.js';
+import type { ConnectorExample, ParamSpec } from '../types.js';
+import type { ActionType, ObjectRef } from '../../crds/index.js';
 
 export type ProviderKind = 'scim' | 'keycloak' | 'okta' | 'entra';
 
@@ -110,6 +111,8 @@ export interface IdentityProvider {
   readonly refusals?: Partial<Record<ActionType, string>>;
   /** Params naming the endpoint (url, realm, tenant, tokenUrl, ...), beyond the shared ones (credentialsSecretRef, neverTouch, maxUsers, group, zone). */
   readonly endpointParams: readonly ParamSpec[];
+  /** A typical use, for `forestall connectors` and the docs; a test checks it validates. */
+  readonly example: ConnectorExample;
   /** The key of the credentials Secret that must exist (the others are optional), for a clear error. */
   readonly requiredSecretKeys: readonly string[];
   /** The API base URL and how to authenticate, from validated params and the Secret's keys. */

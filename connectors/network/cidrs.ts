@@ -15,7 +15,8 @@ import {
   type Ipv6Range,
 } from '../../feeds/index.js';
 import { checkRequest } from '../checks.js';
-import type { ActionRequest, Renderer } from '../types.js';
+import type { Renderer } from '../types.js';
+import type { ActionRequest } from '../../crds/index.js';
 
 export interface AggregatedCidrs {
   /** Minimal IPv4 cover, ascending, "a.b.c.d/p". */

@@ -1,7 +1,8 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
-import type { ClusterAccess, Manifest, ObjectRef } from '../../connectors/index.js';
+import type { ClusterAccess, Manifest } from '../../connectors/index.js';
 import type { KubeClient, ListResult } from '../runtime/client.js';
 import { ForestallError, fromKube } from '../runtime/errors.js';
+import type { ObjectRef } from '../../crds/index.js';
 
 /** Objects per list page: big enough for few round trips, small enough that a page of 1 MiB shards stays a few MiB. */
 const LIST_PAGE_SIZE = 100;

@@ -7,10 +7,10 @@ import type {
   SecretRef,
 } from '../../connectors/identity/types.js';
 import { ConnectorError } from '../../connectors/errors.js';
-import { LABEL_ACTION, LABEL_MANAGED_BY, MANAGED_BY } from '../../connectors/types.js';
 import type { KubeClient } from '../runtime/client.js';
 import { ForestallError } from '../runtime/errors.js';
 import { readCredential } from '../runtime/secrets.js';
+import { LABEL_ACTION, LABEL_MANAGED_BY, MANAGED_BY } from '../../crds/index.js';
 
 /**
  * The identity connectors' view of the controller (connectors/identity/types.ts

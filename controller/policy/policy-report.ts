@@ -7,7 +7,7 @@ import type { KubeClient } from '../runtime/client.js';
 import { ForestallError } from '../runtime/errors.js';
 import type { Logger } from '../runtime/logger.js';
 import { labelValue } from '../../connectors/index.js';
-import { LABEL_MANAGED_BY, LABEL_POLICY, MANAGED_BY } from '../../connectors/types.js';
+import { LABEL_MANAGED_BY, LABEL_POLICY, MANAGED_BY } from '../../crds/index.js';
 
 /**
  * Reports every evaluation as a wgpolicyk8s.io/v1alpha2 ClusterPolicyReport (policies

@@ -8,18 +8,21 @@ import {
   type PreemptiveAction,
   type PreemptiveActionSpec,
   type ThreatFeed,
+  LABEL_MANAGED_BY,
+  LABEL_POLICY,
+  type Layer,
+  MANAGED_BY,
 } from '../../crds/index.js';
 import {
   evaluatePolicy,
   expiresAt,
   selectsFeed,
   valuesDigest,
-  type CelCache,
+  type ConnectorDirectory,
   type Evaluation,
   type FeedView,
   type PlannedAction,
 } from '../../policies/index.js';
-import type { Layer } from '../../connectors/types.js';
 import { INLINE_VALUES, type IndicatorStore } from '../stores/indicator-store.js';
 import type { InventoryCache } from '../inventory.js';
 import type { Clock } from '../runtime/clock.js';
@@ -41,7 +44,7 @@ import { evidenceSpec } from './evidence.js';
 import type { FeedbackStore, Suppression } from '../stores/feedback-store.js';
 import type { PolicyReporter } from './policy-report.js';
 import { labelValue } from '../../connectors/index.js';
-import { LABEL_MANAGED_BY, LABEL_POLICY, MANAGED_BY } from '../../connectors/types.js';
+import type { CelCache } from '../../cel/index.js';
 
 export const PolicyCondition = { Ready: 'Ready' } as const;
 export const PolicyReason = {
@@ -72,6 +75,8 @@ export interface PolicyDeps {
   clock: Clock;
   metrics: PolicyMetrics;
   cel: CelCache;
+  /** The connector catalogue the engine checks templates against (connectors/ defaultConnectorCatalog). */
+  connectors: ConnectorDirectory;
   defaultConnectors?: Partial<Record<Layer, string>>;
   /** Indicators reviewers rejected, left out of the policy's actions for a while. */
   feedback?: FeedbackStore;
@@ -320,6 +325,7 @@ export class PolicyReconciler implements Reconciler {
       {
         now,
         cel: this.deps.cel,
+        connectors: this.deps.connectors,
         defaultConnectors: this.deps.defaultConnectors,
         ...(suppression ? { suppressed: suppression.values } : {}),
       },

@@ -1,5 +1,6 @@
-import type { ActionType, Layer, Manifest, ObjectRef } from '../../connectors/types.js';
+import type { Manifest } from '../../connectors/types.js';
 import type { BlastRadius } from '../../policies/types.js';
+import type { ActionType, Layer, ObjectRef } from '../../crds/index.js';
 
 /**
  * The pull request a reviewer reads. It must let them decide without opening the

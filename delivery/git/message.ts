@@ -3,8 +3,8 @@
  * (`forestall: add egress-block (EgressDeny, 1200 indicators)`); the body says where the
  * action came from and why it needs review, so `git log` alone is an audit trail.
  */
-import type { ActionType } from '../../connectors/types.js';
 import type { PlannedAction } from '../../policies/types.js';
+import type { ActionType } from '../../crds/index.js';
 
 /** What a commit message says about an action; PlannedAction has all of it (see summarizeAction). */
 export interface ActionSummary {

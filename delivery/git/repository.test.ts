@@ -15,10 +15,11 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { renderActions } from '../../connectors/render.js';
 import { networkPolicyRenderer } from '../../connectors/network/networkpolicy/index.js';
-import type { ActionRequest, Manifest } from '../../connectors/types.js';
+import type { Manifest } from '../../connectors/types.js';
 import { GitDeliveryError } from './errors.js';
 import type { ActionSummary } from './message.js';
 import { GitRepository, type GitRepositoryOptions } from './repository.js';
+import type { ActionRequest } from '../../crds/index.js';
 
 /**
  * Real git against bare repositories on disk: the "server" is a bare repository, "other

@@ -13,17 +13,16 @@ import {
   refOf,
   rendererFor,
   writeKustomization,
-  type ActionRequest,
   type ClusterAccess,
   type Connector,
   type Manifest,
-  type ObjectRef,
 } from '../../connectors/index.js';
 import { kubeClusterAccess } from '../../controller/connectors/cluster-access.js';
 import { KubeClient } from '../../controller/runtime/client.js';
 import { ControlPlane } from '../harness/control-plane.js';
 import { envtestBinary, REPO_ROOT } from '../harness/envtest-assets.js';
 import { eventually } from '../harness/eventually.js';
+import type { ActionRequest, ObjectRef } from '../../crds/index.js';
 
 // The shared connector contract, run against every connector and every action type it
 // enforces, on a real API server with the Forestall CRDs and the third-party CRDs of

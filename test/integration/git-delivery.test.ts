@@ -5,15 +5,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
-import {
-  RENDERERS,
-  renderActions,
-  type ActionRequest,
-  type Manifest,
-  type Renderer,
-} from '../../connectors/index.js';
+import { RENDERERS, renderActions, type Manifest, type Renderer } from '../../connectors/index.js';
 import { GitRepository } from '../../delivery/git/index.js';
 import { envtestBinary } from '../harness/envtest-assets.js';
+import type { ActionRequest } from '../../crds/index.js';
 
 /**
  * What Argo CD and Flux do with a Forestall branch: `kubectl kustomize <path>` on the

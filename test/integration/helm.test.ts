@@ -486,7 +486,14 @@ describe('GIVEN the chart rendered with default values and --include-crds', () =
         { apiGroups: ['networking.k8s.io'], resources: ['ingresses'], verbs: ['list', 'watch'] },
         {
           apiGroups: ['gateway.networking.k8s.io'],
-          resources: ['gateways', 'httproutes'],
+          resources: [
+            'gateways',
+            'httproutes',
+            'grpcroutes',
+            'tlsroutes',
+            'tcproutes',
+            'udproutes',
+          ],
           verbs: ['list', 'watch'],
         },
         {

@@ -7,7 +7,7 @@ import {
   type IdentityLedger,
   type LedgerRecord,
 } from '../../connectors/identity/index.js';
-import { ConnectorError, type ActionRequest, type ActionType } from '../../connectors/index.js';
+import { ConnectorError } from '../../connectors/index.js';
 import {
   CONNECTOR_ROLES,
   LOGIN_CLIENT_ID,
@@ -22,6 +22,7 @@ import {
   type ScimServer,
   type ScimUser,
 } from '../harness/scim-server.js';
+import type { ActionRequest, ActionType } from '../../crds/index.js';
 
 // The SCIM and Keycloak identity connectors against the real servers: scim2-server from
 // PyPI and Keycloak from Maven Central, each on loopback (test/harness). The connector

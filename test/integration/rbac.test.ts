@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { KubeClient } from '../../controller/runtime/client.js';
 import { statusOf } from '../../controller/runtime/errors.js';
+import { INVENTORY_KINDS } from '../../policies/index.js';
 import { ControlPlane } from '../harness/control-plane.js';
 import { ENVTEST_ASSETS_ENV, REPO_ROOT } from '../harness/envtest-assets.js';
 
@@ -219,6 +220,35 @@ describe('GIVEN the chart with default values, its RBAC applied, and requests ma
         sa.list('discovery.k8s.io/v1', 'EndpointSlice', { namespace: 'kube-system' }),
       ),
     ).toBe('forbidden');
+  });
+
+  it('THEN it may list and watch every kind the controller watches for the inventory, and the CLI reads', async () => {
+    // Asked of the authorizer (SelfSubjectAccessReview), since these CRDs are not installed here.
+    const may = async (group: string, resource: string, verb: string) => {
+      const review = (await sa.create({
+        apiVersion: 'authorization.k8s.io/v1',
+        kind: 'SelfSubjectAccessReview',
+        metadata: {},
+        spec: { resourceAttributes: { group, resource, verb } },
+      } as KubernetesObject)) as { status?: { allowed?: boolean } };
+      return review.status?.allowed === true;
+    };
+    const watched = INVENTORY_KINDS.filter((k) => k.watched);
+    expect(watched.map((k) => k.kind)).toEqual(
+      expect.arrayContaining(['HTTPRoute', 'GRPCRoute', 'TLSRoute', 'TCPRoute', 'UDPRoute']),
+    );
+    for (const k of watched) {
+      const group = k.apiVersion.includes('/') ? k.apiVersion.split('/')[0]! : '';
+      for (const verb of ['list', 'watch'])
+        expect({ kind: k.kind, verb, allowed: await may(group, k.plural, verb) }).toEqual({
+          kind: k.kind,
+          verb,
+          allowed: true,
+        });
+    }
+    // The review can say no: the controller never watches Pods or Secrets cluster-wide.
+    expect(await may('', 'pods', 'watch')).toBe(false);
+    expect(await may('', 'secrets', 'list')).toBe(false);
   });
 
   it('THEN it can neither grant itself more nor touch RBAC', async () => {

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { MAX_OBJECT_BYTES, manifestBytes } from '../../render.js';
-import type { ActionRequest } from '../../types.js';
 import { corefileSnippet, corednsRenderer as renderer, createCorednsRenderer } from './index.js';
+import type { ActionRequest } from '../../../crds/index.js';
 
 // Real domain names (MISP's Tranco top 10k warninglist), used here only as a large, realistic list.
 const tranco = (

@@ -43,8 +43,9 @@ import {
   synthesize,
   type RendererLimits,
 } from '../../render.js';
-import type { ActionRequest, Manifest, ParamSpec, Renderer } from '../../types.js';
+import type { Manifest, ParamSpec, Renderer } from '../../types.js';
 import { normaliseDomains } from '../domains.js';
+import type { ActionRequest } from '../../../crds/index.js';
 
 export const COREDNS_ID = 'dns:coredns';
 const METADATA_ALLOWANCE = 4096;
@@ -131,6 +132,7 @@ export function createCorednsRenderer(limits: RendererLimits = {}): Renderer {
     description:
       'ConfigMap with a CoreDNS template snippet (NXDOMAIN for each domain and its subdomains) and a hosts-format list, for the coredns-custom import.',
     params: [NAMESPACE, HOSTS_FILE],
+    example: { type: 'DNSBlock', params: { namespace: 'kube-system', hostsFile: true } },
     kinds: [{ apiVersion: 'v1', kind: 'ConfigMap', namespaced: true }],
     validate: (request) => check(request).problems,
     render(request): Manifest[] {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { ActionRequest } from '../../types.js';
 import { RPZ_KEY, rpzRenderer as renderer, zoneFile, zoneSerial } from './index.js';
+import type { ActionRequest } from '../../../crds/index.js';
 
 const request = (over: Partial<ActionRequest> = {}): ActionRequest => ({
   name: 'block-c2-domains-91ab',

@@ -37,8 +37,9 @@ import {
   synthesize,
   type RendererLimits,
 } from '../../render.js';
-import type { ActionRequest, Manifest, ParamSpec, Renderer } from '../../types.js';
+import type { Manifest, ParamSpec, Renderer } from '../../types.js';
 import { normaliseDomains } from '../domains.js';
+import type { ActionRequest } from '../../../crds/index.js';
 
 export const RPZ_ID = 'dns:rpz';
 export const RPZ_KEY = 'forestall.rpz';
@@ -108,6 +109,7 @@ export function createRpzRenderer(limits: RendererLimits = {}): Renderer {
     description:
       'ConfigMap with a response policy zone file (CNAME . for each domain and its subdomains) for BIND, Unbound, PowerDNS and other RPZ resolvers.',
     params: [NAMESPACE, TTL],
+    example: { type: 'DNSBlock', params: { namespace: 'kube-system', ttl: 300 } },
     kinds: [{ apiVersion: 'v1', kind: 'ConfigMap', namespaced: true }],
     validate: (request) => check(request).problems,
     render(request): Manifest[] {

@@ -111,6 +111,14 @@ export const entraProvider: IdentityProvider = {
   supports: ['IdentitySuspend', 'StepUpAuth', 'IdentityBlock'],
   description:
     'Microsoft Entra ID (Graph): disables users and revokes their sessions, adds users to an MFA group, and keeps the ranges of an IP named location.',
+  example: {
+    type: 'IdentitySuspend',
+    params: {
+      tenant: 'contoso.onmicrosoft.com',
+      credentialsSecretRef: 'forestall-entra',
+      maxUsers: 5,
+    },
+  },
   endpointParams,
   requiredSecretKeys: ['client-id', 'client-secret'],
 

@@ -73,6 +73,15 @@ export const keycloakProvider: IdentityProvider = {
   refusals: {
     IdentityBlock: 'Keycloak has no IP blocklist, so IdentityBlock is refused.',
   },
+  example: {
+    type: 'StepUpAuth',
+    params: {
+      url: 'https://keycloak.example.com',
+      realm: 'corp',
+      credentialsSecretRef: 'forestall-keycloak',
+      group: 'mfa-required',
+    },
+  },
   endpointParams: [
     {
       name: 'url',

@@ -99,6 +99,14 @@ export const oktaProvider: IdentityProvider = {
   supports: ['IdentitySuspend', 'StepUpAuth', 'IdentityBlock'],
   description:
     'Okta: suspends users and ends their sessions and OAuth tokens, adds users to an MFA group, and keeps an IP blocklist network zone.',
+  example: {
+    type: 'IdentityBlock',
+    params: {
+      url: 'https://example.okta.com',
+      credentialsSecretRef: 'forestall-okta',
+      zone: 'forestall-blocklist',
+    },
+  },
   endpointParams,
   requiredSecretKeys: ['token'],
 

@@ -89,6 +89,10 @@ export const scimProvider: IdentityProvider = {
   refusals: {
     IdentityBlock: 'SCIM provisions accounts and has no IP blocklist.',
   },
+  example: {
+    type: 'IdentitySuspend',
+    params: { url: 'https://idp.example.com/scim/v2', credentialsSecretRef: 'forestall-scim' },
+  },
   endpointParams: [
     {
       name: 'url',

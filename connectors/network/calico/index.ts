@@ -39,15 +39,9 @@ import {
   type RendererLimits,
 } from '../../render.js';
 import { requirements } from '../../selectors.js';
-import {
-  LABEL_ACTION,
-  type ActionRequest,
-  type LabelSelector,
-  type Manifest,
-  type ParamSpec,
-  type Renderer,
-} from '../../types.js';
+import { type Manifest, type ParamSpec, type Renderer } from '../../types.js';
 import { checkCidrRequest, chunk, jsonStringCost } from '../cidrs.js';
+import { type ActionRequest, LABEL_ACTION, type LabelSelector } from '../../../crds/index.js';
 
 export const CALICO_ID = 'network:calico';
 const API_VERSION = 'projectcalico.org/v3';
@@ -97,6 +91,7 @@ export function createCalicoRenderer(limits: RendererLimits = {}): Renderer {
     description:
       'Calico GlobalNetworkSets (sharded by size) and a GlobalNetworkPolicy in its own tier: Deny to the sets, then Pass to the next tier.',
     params: [TIER, ORDER],
+    example: { type: 'EgressDeny', params: { tier: 'forestall', order: 100 } },
     kinds: [
       { apiVersion: API_VERSION, kind: SET_KIND, namespaced: false },
       { apiVersion: API_VERSION, kind: POLICY_KIND, namespaced: false },

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { MAX_OBJECT_BYTES, manifestBytes } from '../../render.js';
-import type { ActionRequest, Manifest } from '../../types.js';
+import type { Manifest } from '../../types.js';
 import { aggregateCidrs } from '../cidrs.js';
 import { ciliumRenderer as renderer, createCiliumRenderer, endpointSelector } from './index.js';
+import type { ActionRequest } from '../../../crds/index.js';
 
 const feeds = new URL('../../../../shared/feeds/', import.meta.url);
 const ipsum = readFileSync(new URL('ipsum/ipsum-2026-08-22.txt', feeds), 'utf8')

@@ -34,8 +34,9 @@ import {
   type RendererLimits,
 } from '../../render.js';
 import { requirements } from '../../selectors.js';
-import type { ActionRequest, Manifest, Renderer } from '../../types.js';
+import type { Manifest, Renderer } from '../../types.js';
 import { checkCidrRequest, chunk, jsonStringCost } from '../cidrs.js';
+import type { ActionRequest } from '../../../crds/index.js';
 
 export const CILIUM_ID = 'network:cilium';
 const GROUP_API_VERSION = 'cilium.io/v2alpha1';
@@ -61,6 +62,7 @@ export function createCiliumRenderer(limits: RendererLimits = {}): Renderer {
     description:
       'CiliumCIDRGroups (sharded by size) referenced by one CiliumClusterwideNetworkPolicy egressDeny; denies win over every allow.',
     params: [],
+    example: { type: 'EgressDeny', params: {} },
     // Groups first: apply creates them before the policy refers to them, and remove deletes the policy first.
     kinds: [
       { apiVersion: GROUP_API_VERSION, kind: GROUP_KIND, namespaced: false },

@@ -31,8 +31,9 @@ import {
   type RendererLimits,
 } from '../../render.js';
 import { plainSelector, requirements } from '../../selectors.js';
-import type { ActionRequest, Manifest, ParamSpec, Renderer } from '../../types.js';
+import type { Manifest, ParamSpec, Renderer } from '../../types.js';
 import { checkCidrRequest, chunk, jsonStringCost } from '../cidrs.js';
+import type { ActionRequest } from '../../../crds/index.js';
 
 export const CLUSTERNETWORKPOLICY_ID = 'network:clusternetworkpolicy';
 const API_VERSION = 'policy.networking.k8s.io/v1alpha2';
@@ -75,6 +76,7 @@ export function createClusterNetworkPolicyRenderer(limits: RendererLimits = {}):
     description:
       'ClusterNetworkPolicy (policy.networking.k8s.io/v1alpha2) Deny rules, sharded at 25 CIDRs per peer, 25 peers per rule and 25 rules per object.',
     params: [TIER, PRIORITY],
+    example: { type: 'EgressDeny', params: { tier: 'Admin', priority: 10 } },
     kinds: [{ apiVersion: API_VERSION, kind: KIND, namespaced: false }],
     validate: (request) => check(request).problems,
     render(request): Manifest[] {

@@ -3,8 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { aggregateCidrs } from '../cidrs.js';
 import { parseCidr } from '../../../feeds/index.js';
 import { MAX_OBJECT_BYTES, manifestBytes } from '../../render.js';
-import type { ActionRequest, Manifest } from '../../types.js';
+import type { Manifest } from '../../types.js';
 import { networkPolicyRenderer as renderer } from './index.js';
+import type { ActionRequest } from '../../../crds/index.js';
 
 // Real feed content (shared/feeds): the IPsum snapshot and MISP's public resolver IPv6 addresses.
 const feeds = new URL('../../../../shared/feeds/', import.meta.url);

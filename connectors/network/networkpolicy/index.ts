@@ -39,9 +39,10 @@ import {
   type RendererLimits,
 } from '../../render.js';
 import { plainSelector } from '../../selectors.js';
-import type { ActionRequest, Manifest, Renderer } from '../../types.js';
+import type { Manifest, Renderer } from '../../types.js';
 import { checkCidrRequest, type AggregatedCidrs } from '../cidrs.js';
 import { ISOLATE_PARAMS, checkIsolateRequest, isolateAnnotations, isolateSpec } from './isolate.js';
+import type { ActionRequest } from '../../../crds/index.js';
 
 export const NETWORKPOLICY_ID = 'network:networkpolicy';
 const API_VERSION = 'networking.k8s.io/v1';
@@ -116,6 +117,10 @@ export function createNetworkPolicyRenderer(limits: RendererLimits = {}): Render
       'Kubernetes NetworkPolicies: EgressDeny allows all egress except the blocked CIDRs, one per namespace; Isolate allows a workload ingress only from its namespace ' +
       'and listed namespaces (additive: other allow policies on the same pods widen both).',
     params: ISOLATE_PARAMS,
+    example: {
+      type: 'Isolate',
+      params: { allowSameNamespace: false, allowNamespaces: ['monitoring'] },
+    },
     kinds: [{ apiVersion: API_VERSION, kind: KIND, namespaced: true }],
     validate: (request) =>
       request.type === 'Isolate' ? checkIsolateRequest(renderer, request) : check(request).problems,

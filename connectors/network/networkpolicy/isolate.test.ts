@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { rendererFor } from '../../index.js';
-import type { ActionRequest, Manifest } from '../../types.js';
+import type { Manifest } from '../../types.js';
 import { networkPolicyRenderer as renderer } from './index.js';
+import type { ActionRequest } from '../../../crds/index.js';
 
 const web = { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', namespace: 'shop' };
 

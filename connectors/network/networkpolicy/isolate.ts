@@ -44,14 +44,8 @@
 import { checkRequest } from '../../checks.js';
 import { paramList, paramValue } from '../../params.js';
 import { plainSelector, requirements } from '../../selectors.js';
-import {
-  ANNOTATION_CVES,
-  ANNOTATION_TARGET,
-  type ActionRequest,
-  type ObjectRef,
-  type ParamSpec,
-  type Renderer,
-} from '../../types.js';
+import { ANNOTATION_CVES, ANNOTATION_TARGET, type ParamSpec, type Renderer } from '../../types.js';
+import type { ActionRequest, ObjectRef } from '../../../crds/index.js';
 
 export const ALLOW_SAME_NAMESPACE: ParamSpec & { default: boolean } = {
   name: 'allowSameNamespace',

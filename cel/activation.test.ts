@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Indicator } from '../../feeds/index.js';
-import type { BlastRadius } from '../types.js';
+import type { Indicator } from '../feeds/index.js';
+import type { BlastRadius } from '../policies/types.js';
 import {
   actionActivation,
   CelWorkload,

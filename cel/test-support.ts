@@ -1,6 +1,5 @@
-import type { Indicator } from '../../feeds/index.js';
 import { compileCel, type CelProgram } from './compile.js';
-import { indicatorActivation } from './activation.js';
+import { indicatorActivation, type IndicatorFacts } from './activation.js';
 
 /**
  * Shared by the unit tests of this folder (not exported from index.ts): compile a
@@ -9,7 +8,7 @@ import { indicatorActivation } from './activation.js';
 
 export const NOW = new Date('2026-08-22T12:00:00Z');
 
-export function indicator(overrides: Partial<Indicator> = {}): Indicator {
+export function indicator(overrides: Partial<IndicatorFacts> = {}): IndicatorFacts {
   return {
     type: 'ipv4',
     value: '192.0.2.10',
@@ -22,7 +21,7 @@ export function indicator(overrides: Partial<Indicator> = {}): Indicator {
 }
 
 /** Compiles `expression` as spec.match and returns what it evaluates to; runtime errors throw. */
-export function run(expression: string, overrides: Partial<Indicator> = {}): unknown {
+export function run(expression: string, overrides: Partial<IndicatorFacts> = {}): unknown {
   return compileMatch(expression).evaluate({
     indicator: indicatorActivation(indicator(overrides)),
     now: NOW,

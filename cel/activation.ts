@@ -1,6 +1,4 @@
 import type { Environment } from '@marcbachmann/cel-js';
-import type { Indicator } from '../../feeds/index.js';
-import type { BlastRadius, ExposurePath } from '../types.js';
 
 /**
  * What a policy expression sees: `indicator` and `workload` in spec.match, `action` in
@@ -18,6 +16,43 @@ import type { BlastRadius, ExposurePath } from '../types.js';
  * is a CEL double, which compares with ints (`attributes.epss > 0`) but is not `==` to
  * an int literal; write `== 1.0`.
  */
+
+/**
+ * What the views read, declared here as shapes rather than imported, so that cel/ needs
+ * nothing of feeds/ or policies/: feeds' Indicator, and the engine's BlastRadius and
+ * ExposurePath, fit these as they are.
+ */
+export interface IndicatorFacts {
+  type: string;
+  value: string;
+  confidence: number;
+  sources: readonly string[];
+  tags: readonly string[];
+  techniques?: readonly string[];
+  /** RFC 3339 times. */
+  firstSeen?: string;
+  lastSeen?: string;
+  validUntil?: string;
+  attributes?: Readonly<Record<string, string | number | boolean>>;
+}
+
+/** How far an action reaches: the engine's BlastRadius (policies/types.ts) is this type. */
+export interface BlastRadiusFacts {
+  namespaces: number;
+  workloads: number;
+  pods: number;
+  /** Accounts an identity action suspends or steps up (IdentitySuspend, StepUpAuth); 0 for every other type. */
+  users: number;
+  /** Addresses covered: a /24 counts 256. */
+  addresses: number;
+  /** A namespace or workload in scope carries a production label. Always true for identity actions: the provider holds people's real accounts. */
+  production: boolean;
+}
+
+export interface ExposurePathFacts {
+  kind: string;
+  via: string;
+}
 
 const INT64_MAX = (1n << 63n) - 1n;
 const INT64_MIN = -(1n << 63n);
@@ -89,7 +124,7 @@ export class IndicatorView {
   readonly validUntil: Date | undefined;
   readonly attributes: Readonly<Record<string, string | number | boolean>>;
 
-  constructor(i: Partial<Indicator>) {
+  constructor(i: Partial<IndicatorFacts>) {
     this.type = optionalString(i.type);
     this.value = optionalString(i.value);
     this.confidence = toCelInt(i.confidence);
@@ -120,7 +155,7 @@ const VIEW = Symbol('forestall.celIndicatorView');
 const frozenViews = new WeakMap<object, IndicatorView>();
 
 /** The CEL view of `i` (see {@link IndicatorView}), built once per Indicator object. */
-export function indicatorActivation(i: Indicator): IndicatorView {
+export function indicatorActivation(i: IndicatorFacts): IndicatorView {
   const cached = (i as { [VIEW]?: IndicatorView })[VIEW];
   if (cached !== undefined) return cached;
   if (i instanceof IndicatorView) return i;
@@ -157,7 +192,7 @@ export class BlastRadiusView {
   readonly addresses: bigint | undefined;
   readonly production: boolean;
 
-  constructor(b: Partial<BlastRadius>) {
+  constructor(b: Partial<BlastRadiusFacts>) {
     this.namespaces = toCelInt(b.namespaces);
     this.workloads = toCelInt(b.workloads);
     this.pods = toCelInt(b.pods);
@@ -189,7 +224,7 @@ export interface ActionFacts {
   /** How many indicators the action carries; defaults to the number of request values (a PlannedAction has no count of its own). */
   indicators?: number;
   request?: { values: readonly string[] };
-  blastRadius: BlastRadius;
+  blastRadius: BlastRadiusFacts;
   feeds: readonly string[];
   policy: string;
 }
@@ -235,7 +270,7 @@ export class CelExposurePath {
   readonly kind: string;
   readonly via: string;
 
-  constructor(p: Partial<ExposurePath>) {
+  constructor(p: Partial<ExposurePathFacts>) {
     this.kind = optionalString(p.kind) ?? '';
     this.via = optionalString(p.via) ?? '';
   }
@@ -267,7 +302,7 @@ export interface WorkloadFacts {
   labels: Readonly<Record<string, string>>;
   podLabels: Readonly<Record<string, string>>;
   internetFacing: boolean;
-  exposure: readonly ExposurePath[];
+  exposure: readonly ExposurePathFacts[];
   /** Image references of the containers and init containers. */
   images: readonly string[];
   /** The vulnerability report's finding for the pair's CVE; absent outside a pair. */
@@ -338,12 +373,12 @@ export function activationTypes(env: Environment): Environment {
     .registerType('Indicator', {
       ctor: IndicatorView,
       fields: INDICATOR_FIELDS,
-      convert: (v: Indicator) => indicatorActivation(v),
+      convert: (v: IndicatorFacts) => indicatorActivation(v),
     })
     .registerType('BlastRadius', {
       ctor: BlastRadiusView,
       fields: BLAST_RADIUS_FIELDS,
-      convert: (v: BlastRadius) => new BlastRadiusView(v),
+      convert: (v: BlastRadiusFacts) => new BlastRadiusView(v),
     })
     .registerType('Action', {
       ctor: ActionView,
@@ -353,7 +388,7 @@ export function activationTypes(env: Environment): Environment {
     .registerType('ExposurePath', {
       ctor: CelExposurePath,
       fields: EXPOSURE_PATH_FIELDS,
-      convert: (v: ExposurePath) => new CelExposurePath(v),
+      convert: (v: ExposurePathFacts) => new CelExposurePath(v),
     })
     .registerType('Workload', {
       ctor: CelWorkload,

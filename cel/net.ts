@@ -7,7 +7,7 @@ import {
   parseCidr,
   parseIpv4,
   parseIpv6,
-} from '../../lib/ip.js';
+} from '../lib/ip.js';
 
 /**
  * The Kubernetes CEL IP and CIDR libraries (kubernetes.io/docs/reference/using-api/cel,

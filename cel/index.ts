@@ -1,6 +1,8 @@
 /**
- * The CEL environment of the policy engine: compile once, evaluate per indicator or
- * action. README.md in this folder lists the variables, helpers and limits.
+ * The one CEL environment, shared by the policy engine (spec.match, spec.autoApprove)
+ * and feed ingestion (a ThreatFeed's confidence expression): compile once, evaluate per
+ * indicator, record or action. It imports only lib/, so feeds/ and policies/ can both
+ * use it without importing each other. README.md in this folder lists the variables, helpers and limits.
  */
 export { compileCel, evaluateBool, type CelProgram } from './compile.js';
 export { CelCache } from './cache.js';
@@ -22,6 +24,9 @@ export {
   ACTION_FIELDS,
   BLAST_RADIUS_FIELDS,
   type ActionFacts,
+  type BlastRadiusFacts,
+  type ExposurePathFacts,
+  type IndicatorFacts,
   type WorkloadFacts,
 } from './activation.js';
 export { CelCidr, CelIp, parseCelIp, parseCidrKeepingAddress } from './net.js';

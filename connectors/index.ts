@@ -74,21 +74,11 @@ export const RENDERERS: Readonly<Record<string, Renderer>> = Object.freeze(
 export const CONNECTOR_IDS: readonly string[] = Object.freeze(manifestConnectorIds(catalog));
 
 /**
- * @deprecated Use `catalog.info(id)?.rendersManifests`: the question every caller asks is
- * whether the connector's enforcement can go through Git as objects. Kept for
- * controller/action/ until it takes the catalogue.
- */
-export function isConnectorId(id: string): boolean {
-  return catalog.info(id)?.rendersManifests === true;
-}
-
-/**
- * The renderer of a connector id; FST_CONNECTOR_UNKNOWN names the known ids.
- * @deprecated for Git delivery: use `catalog.info(id)?.gitForm`, which covers identity
- * connectors too. Kept for controller/action/ until it takes the catalogue.
+ * The renderer of a manifest connector id; FST_CONNECTOR_UNKNOWN names the known ids.
+ * (Git delivery asks the catalogue for a connector's Git form, which covers identity too.)
  */
 export function rendererFor(id: string): Renderer {
-  if (!isConnectorId(id))
+  if (catalog.info(id)?.rendersManifests !== true)
     throw new ConnectorError(
       'FST_CONNECTOR_UNKNOWN',
       `no connector ${id}; known connectors: ${CONNECTOR_IDS.join(', ')}`,

@@ -1,14 +1,6 @@
 import type { ActionRequest, ActionType, Layer, ObjectRef } from '../crds/domain.js';
 
 /**
- * @deprecated Import these from crds/ (crds/domain.ts), where the domain types live. The
- * re-exports stay only until controller/action/ (being rewritten) switches; nothing else
- * in the tree imports them from here.
- */
-export type { ActionRequest, ActionType, LabelSelector, Layer, ObjectRef } from '../crds/domain.js';
-export { LABEL_ACTION, LABEL_MANAGED_BY, LABEL_POLICY, MANAGED_BY } from '../crds/domain.js';
-
-/**
  * The one connector interface. A connector turns one action request into changes at an
  * enforcement point (Kubernetes objects, an identity provider), and can say what it
  * would change without changing anything. Every connector passes the shared contract

@@ -150,7 +150,7 @@ export function addControllers(manager: Manager, deps: ControllerDeps) {
     metrics: actionMetrics,
     store,
     connector,
-    connectorIds: catalog.ids(),
+    catalog,
     defaultConnector: (layer) => defaultConnector(layer as Layer) ?? '',
     feedback,
     notifier: new ActionNotifier({

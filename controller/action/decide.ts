@@ -195,7 +195,9 @@ function unknownConnector(o: Observed<GitTarget>): Outcome {
       ready(
         'False',
         ActionReason.UnknownConnector,
-        `spec.connector: no connector ${o.connectorId}; known: ${o.knownConnectors.join(', ')}`,
+        o.connectorId
+          ? `spec.connector: no connector ${o.connectorId}; known: ${o.knownConnectors.join(', ')}`
+          : `spec.connector: the ${o.action.spec.layer} layer has no default connector; name one of: ${o.knownConnectors.join(', ')}`,
       ),
     ],
   };

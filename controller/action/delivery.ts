@@ -1,13 +1,11 @@
 import type { Logger } from 'pino';
-import { isConnectorId } from '../../connectors/index.js';
+import type { ApplyOutcome, Connector, Manifest } from '../../connectors/types.js';
 import type {
   ActionRequest,
-  ApplyOutcome,
-  Connector,
-  Manifest,
+  ExposurePolicy,
   ObjectRef,
-} from '../../connectors/types.js';
-import type { ExposurePolicy, PreemptiveAction } from '../../crds/index.js';
+  PreemptiveAction,
+} from '../../crds/index.js';
 import type { PullRequest } from '../../delivery/index.js';
 import type { Cause, GitTarget, Proposal } from './decide.js';
 import type { GitDelivery } from './git-delivery.js';
@@ -58,6 +56,8 @@ export class DirectDelivery implements Delivery {
     private readonly deps: {
       name: string;
       connectorId: string;
+      /** An identity connector: its changes at the provider are counted. */
+      identity: boolean;
       connector: Connector;
       former?: { id: string; connector: Connector };
       metrics: Pick<ActionMetrics, 'identityChanges'>;
@@ -110,8 +110,8 @@ export class DirectDelivery implements Delivery {
 
   /** forestall_identity_changes_total: what an identity connector changed at its provider. */
   private countIdentity(outcome: ApplyOutcome): void {
-    const { connectorId, metrics } = this.deps;
-    if (isConnectorId(connectorId)) return;
+    const { connectorId, metrics, identity } = this.deps;
+    if (!identity) return;
     for (const change of outcome.changes)
       metrics.identityChanges.inc({ connector: connectorId, kind: change.ref.kind, op: change.op });
   }

@@ -1,6 +1,6 @@
-import { isConnectorId, rendererFor } from '../../connectors/index.js';
-import { identityChangeManifest } from '../../connectors/identity/describe.js';
-import type { ActionRequest, Change, Connector, Manifest } from '../../connectors/types.js';
+import type { ConnectorInfo } from '../../connectors/index.js';
+import type { ActionRequest } from '../../crds/index.js';
+import type { Change, Connector, Manifest } from '../../connectors/types.js';
 
 /** What goes to Git for one connector: checked first, then rendered when the branch is written. */
 export interface GitForm {
@@ -9,17 +9,14 @@ export interface GitForm {
 }
 
 /**
- * What goes to Git for a connector: its rendered objects, or for an identity connector
- * the description of the requests it will send (identityChangeManifest), kept in the
- * indicator store's namespace.
+ * What goes to Git for a connector, from its catalogue entry: its rendered objects, or for
+ * an identity connector the description of the requests it will send, kept in the
+ * indicator store's namespace. An identity request is checked by the bound connector,
+ * whose validate() also knows the operator's never-touch list.
  */
-export function gitForm(connectorId: string, connector: Connector, namespace: string): GitForm {
-  if (isConnectorId(connectorId)) {
-    const renderer = rendererFor(connectorId);
-    return { validate: (r) => renderer.validate(r), render: async (r) => renderer.render(r) };
-  }
+export function gitForm(info: ConnectorInfo, connector: Connector, namespace: string): GitForm {
   return {
-    validate: (r) => connector.validate(r),
-    render: async (r, changes) => [identityChangeManifest(connectorId, r, changes, namespace)],
+    validate: (r) => (info.rendersManifests ? info.gitForm.validate(r) : connector.validate(r)),
+    render: async (r, changes) => info.gitForm.render(r, changes, namespace),
   };
 }

@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { PreemptiveAction, PreemptiveActionStatus } from '../../crds/index.js';
-import { isConnectorId } from '../../connectors/index.js';
-import type { ActionRequest, Connector } from '../../connectors/types.js';
+import type { ConnectorCatalog } from '../../connectors/index.js';
+import type { ActionRequest } from '../../crds/index.js';
+import type { Connector } from '../../connectors/types.js';
 import type { Guardrails } from '../../feeds/index.js';
 import { parseDuration } from '../../crds/duration.js';
 import type { Clock } from '../runtime/clock.js';
@@ -72,7 +73,8 @@ export interface ActionDeps {
   /** The connector for an id, or undefined when there is none. */
   connector: (id: string) => Connector | undefined;
   /** Connector ids for messages. */
-  connectorIds: readonly string[];
+  /** What each connector is: layer, whether it renders manifests, its Git form. */
+  catalog: Pick<ConnectorCatalog, 'info' | 'ids'>;
   /** Connector per layer when the action names none. */
   defaultConnector: (layer: string) => string;
   /** Git delivery of actions that need approval; without it they wait in Proposed. */
@@ -143,6 +145,7 @@ export class ActionReconciler implements Reconciler {
         name: action.metadata.name!,
         connectorId,
         connector,
+        identity: this.deps.catalog.info(connectorId)?.layer === 'identity',
         ...(former ? { former } : {}),
         metrics: this.deps.metrics,
         log,
@@ -209,8 +212,12 @@ export class ActionReconciler implements Reconciler {
       count,
       ending,
       connectorId,
-      connector: !known ? 'unknown' : isConnectorId(connectorId) ? 'manifests' : 'identity',
-      knownConnectors: this.deps.connectorIds,
+      connector: !known
+        ? 'unknown'
+        : this.deps.catalog.info(connectorId)?.rendersManifests
+          ? 'manifests'
+          : 'identity',
+      knownConnectors: this.deps.catalog.ids(),
       delivery: action.spec.delivery === 'Git' ? 'Git' : 'Direct',
       approvalRequired: action.spec.approval?.required !== false,
       guarded: handWritten && this.deps.guardrails !== undefined,
@@ -332,7 +339,11 @@ export class ActionReconciler implements Reconciler {
         applyFailed(o, detail, transient),
       );
     }
-    const form = gitForm(o.connectorId, connector, this.deps.store.namespace);
+    const form = gitForm(
+      this.deps.catalog.info(o.connectorId)!,
+      connector,
+      this.deps.store.namespace,
+    );
     const { changes } = outcome;
     const record =
       t.record &&
@@ -352,7 +363,11 @@ export class ActionReconciler implements Reconciler {
     const values = await this.values(o.action);
     if (!values) return { skip: { requeueAfter: INDICATORS_RETRY_MS } };
     const request = requestOf(o.action, values);
-    const form = gitForm(o.connectorId, connector, this.deps.store.namespace);
+    const form = gitForm(
+      this.deps.catalog.info(o.connectorId)!,
+      connector,
+      this.deps.store.namespace,
+    );
     const refused = invalid(o, 'propose', form.validate(request), false);
     if (refused) return refused;
     const render = async () => form.render(request, await connector.plan(request));

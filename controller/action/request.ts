@@ -1,5 +1,5 @@
 import type { PreemptiveAction } from '../../crds/index.js';
-import type { ActionRequest } from '../../connectors/types.js';
+import type { ActionRequest } from '../../crds/index.js';
 import { NAMESPACE_NAME_LABEL } from '../../policies/index.js';
 
 /** The connector request a PreemptiveAction describes. */

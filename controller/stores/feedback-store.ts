@@ -1,7 +1,7 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { labelValue } from '../../connectors/index.js';
-import { LABEL_MANAGED_BY, LABEL_POLICY, MANAGED_BY } from '../../connectors/types.js';
+import { LABEL_MANAGED_BY, LABEL_POLICY, MANAGED_BY } from '../../crds/index.js';
 import { API_VERSION } from '../../crds/index.js';
 import type { KubeClient } from '../runtime/client.js';
 import { ForestallError } from '../runtime/errors.js';

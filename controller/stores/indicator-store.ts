@@ -1,7 +1,7 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { labelValue } from '../../connectors/index.js';
-import { LABEL_ACTION, LABEL_MANAGED_BY, MANAGED_BY } from '../../connectors/types.js';
+import { LABEL_ACTION, LABEL_MANAGED_BY, MANAGED_BY } from '../../crds/index.js';
 import { valuesDigest } from '../../policies/index.js';
 import type { KubeClient } from '../runtime/client.js';
 import { ForestallError } from '../runtime/errors.js';

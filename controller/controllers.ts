@@ -18,7 +18,7 @@ import { IndicatorStore } from './stores/indicator-store.js';
 import { ActionReconciler } from './action/reconciler.js';
 import { kubeClusterAccess } from './connectors/cluster-access.js';
 import { kubeIdentityAccess } from './connectors/identity-access.js';
-import { InventoryCache } from './inventory.js';
+import { InventoryCache } from './inventory/cache.js';
 import { PolicyReporter } from './policy/policy-report.js';
 import { PolicyReconciler, readsExposure } from './policy/reconciler.js';
 import type { Clock } from './runtime/clock.js';

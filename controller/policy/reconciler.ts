@@ -24,7 +24,7 @@ import {
   type PlannedAction,
 } from '../../policies/index.js';
 import { INLINE_VALUES, type IndicatorStore } from '../stores/indicator-store.js';
-import type { InventoryCache } from '../inventory.js';
+import type { InventoryCache } from '../inventory/cache.js';
 import type { Clock } from '../runtime/clock.js';
 import type { KubeClient } from '../runtime/client.js';
 import { findCondition, rfc3339, withConditions, type Condition } from '../runtime/conditions.js';

@@ -4,14 +4,14 @@ import {
   inventoryFromObjects,
   type Inventory,
   type InventoryKind,
-} from '../policies/index.js';
-import type { KubeClient } from './runtime/client.js';
-import type { Clock } from './runtime/clock.js';
-import { statusOf } from './runtime/errors.js';
-import { Informer } from './runtime/informer.js';
-import type { Logger } from './runtime/logger.js';
-import type { Runnable } from './runtime/manager.js';
-import type { Metrics } from './runtime/metrics.js';
+} from '../../policies/index.js';
+import type { KubeClient } from '../runtime/client.js';
+import type { Clock } from '../runtime/clock.js';
+import { statusOf } from '../runtime/errors.js';
+import { Informer } from '../runtime/informer.js';
+import type { Logger } from '../runtime/logger.js';
+import type { Runnable } from '../runtime/manager.js';
+import type { Metrics } from '../runtime/metrics.js';
 
 /**
  * The cluster objects the policy engine reads: the watched kinds of the one list the CLI

@@ -23,7 +23,7 @@ import { PolicyReporter } from './policy/policy-report.js';
 import { PolicyReconciler, readsExposure } from './policy/reconciler.js';
 import type { Clock } from './runtime/clock.js';
 import type { KubeClient } from './runtime/client.js';
-import { Controller } from './runtime/controller.js';
+import { managedBy, type ControllerDefaults } from './runtime/builder.js';
 import type { EventRecorder } from './runtime/events.js';
 import { Informer, objectKey } from './runtime/informer.js';
 import type { Logger } from './runtime/logger.js';
@@ -81,162 +81,69 @@ function informerFor<T extends { metadata?: unknown }>(
   });
 }
 
-/**
- * Every controller of the operator, wired together and added to the manager: the
- * ThreatFeed controller keeps snapshots; the ExposurePolicy controller turns them and
- * the inventory into PreemptiveActions; the PreemptiveAction controller enforces them
- * through connectors. main.ts and the integration tests both build the operator here.
- */
 /** A second look after a webhook event, for forges whose API lags their events. */
 const WEBHOOK_RECHECK_MS = 3000;
 
+/** What the action and policy controllers share: informers, stores, the catalogue. */
+interface Shared {
+  deps: ControllerDeps;
+  defaults: ControllerDefaults;
+  policies: Informer<ExposurePolicy>;
+  actions: Informer<PreemptiveAction>;
+  store: IndicatorStore;
+  feedback: FeedbackStore;
+  catalog: typeof defaultConnectorCatalog;
+  /** Identity providers, forges and notification receivers (feeds stream with the same policy). */
+  outbound: typeof globalThis.fetch;
+}
+
+/**
+ * Every controller of the operator, declared and added to the manager: the ThreatFeed
+ * controller keeps snapshots; the ExposurePolicy controller turns them and the inventory
+ * into PreemptiveActions; the PreemptiveAction controller enforces them through
+ * connectors. main.ts and the integration tests both build the operator here.
+ */
 export function addControllers(manager: Manager, deps: ControllerDeps) {
-  const catalog = defaultConnectorCatalog;
-  const defaultConnector = (layer: Layer) =>
-    deps.defaultConnectors?.[layer] ?? catalog.defaultFor(layer);
-  const policyInformer = informerFor<ExposurePolicy>(
+  const defaults: ControllerDefaults = {
+    clock: deps.clock,
+    log: deps.log,
+    metrics: deps.metrics,
+    concurrency: deps.concurrency,
+    resyncPeriodMs: deps.resyncPeriodMs,
+  };
+  const policies = informerFor<ExposurePolicy>(
     deps,
     'ExposurePolicy',
     'exposurepolicies',
   ) as Informer<ExposurePolicy>;
-  const feeds = threatFeedController({ ...deps, policies: policyInformer });
+  const feeds = threatFeedController({ ...deps, policies, sink: manager, defaults });
   // One outbound policy for every client: --outbound-allow and the cluster's own ranges,
   // which the feed controller reads; immutable, a new object when the ranges change.
-  const currentSsrf = feeds.ssrfPolicy;
-  // Identity providers, forges and notification receivers; feeds use the streaming transport with the same policy.
-  const outbound = createOutboundFetch({ ssrf: currentSsrf }) as typeof globalThis.fetch;
-  const checkRemote = async (url: string): Promise<void> =>
-    checkGitRemote(url, await currentSsrf());
+  const outbound = createOutboundFetch({ ssrf: feeds.ssrfPolicy }) as typeof globalThis.fetch;
   const inventory = new InventoryCache(deps);
-  const access = kubeClusterAccess(deps.client, {
-    configMapNamespace: deps.dnsNamespace ?? 'kube-system',
-  });
-  const store = new IndicatorStore(deps.client, deps.feeds.namespace);
-  const feedback = new FeedbackStore(deps.client, deps.feeds.namespace);
-  const cache = new Map<string, Connector | undefined>();
-  const identity = kubeIdentityAccess(
-    deps.client,
-    deps.feeds.namespace,
-    deps.identityNeverTouch ?? [],
-    outbound,
-  );
-  const connector = (id: string) => {
-    if (!cache.has(id)) cache.set(id, catalog.info(id)?.connect({ cluster: access, identity }));
-    return cache.get(id);
-  };
-
-  const actionInformer = informerFor<PreemptiveAction>(
-    deps,
-    'PreemptiveAction',
-    'preemptiveactions',
-  ) as Informer<PreemptiveAction>;
-  const git = deps.git
-    ? new GitDelivery({
-        client: deps.client,
-        namespace: deps.feeds.namespace,
-        policies: policyInformer,
-        workRoot: deps.git.workRoot,
-        env: deps.git.env,
-        fetch: outbound,
-        checkRemote,
-      })
-    : undefined;
-  const actionMetrics = new ActionMetrics(deps.metrics.registry);
-  const actionReconciler = new ActionReconciler({
-    cache: actionInformer,
-    client: deps.client,
-    events: deps.events,
-    clock: deps.clock,
-    metrics: actionMetrics,
-    store,
-    connector,
-    catalog,
-    defaultConnector: (layer) => defaultConnector(layer as Layer) ?? '',
-    feedback,
-    notifier: new ActionNotifier({
-      client: deps.client,
-      namespace: deps.feeds.namespace,
-      policies: policyInformer,
-      log: deps.log,
-      http: { ...deps.notifyHttp, fetch: outbound },
-    }),
-    guardrails: feeds.guardrails,
-    ...(git ? { git } : {}),
-    ...(deps.git?.pullRequestPollMs ? { pullRequestPollMs: deps.git.pullRequestPollMs } : {}),
-  });
-  const actions = new Controller<PreemptiveAction>({
-    name: 'preemptiveaction',
-    informer: actionInformer,
-    reconciler: actionReconciler,
-    clock: deps.clock,
-    log: deps.log,
-    metrics: deps.metrics,
-    concurrency: deps.concurrency,
-    resyncPeriodMs: deps.resyncPeriodMs,
-  });
-  const countPhases = () => {
-    actionMetrics.actionPhases.reset();
-    for (const a of actionInformer.list())
-      actionMetrics.actionPhases.inc({ type: a.spec.type, phase: a.status?.phase ?? 'Pending' });
-  };
-  for (const event of ['add', 'update', 'delete'] as const) actionInformer.on(event, countPhases);
-
-  const policyMetrics = new PolicyMetrics(deps.metrics.registry);
-  const policyReconciler = new PolicyReconciler({
-    cache: policyInformer,
-    actions: actionInformer,
-    feeds: feeds.informer,
-    snapshot: (name, log) => feeds.snapshots.get(name, log),
-    inventory,
-    store,
-    reporter: new PolicyReporter(deps.client, deps.clock, deps.log),
-    client: deps.client,
-    events: deps.events,
-    clock: deps.clock,
-    metrics: policyMetrics,
-    cel: new CelCache(),
-    connectors: catalog,
-    defaultConnectors: deps.defaultConnectors,
-    feedback,
-  });
-  const policies = new Controller<ExposurePolicy>({
-    name: 'exposurepolicy',
-    informer: policyInformer,
-    reconciler: policyReconciler,
-    clock: deps.clock,
-    log: deps.log,
-    metrics: deps.metrics,
-    concurrency: deps.concurrency,
-    resyncPeriodMs: deps.resyncPeriodMs,
-  });
-  // Owned actions changing phase move the policy's counts; feeds and inventory move its plan.
-  policies.watches(actionInformer, (a) => (a.spec.policyRef?.name ? [a.spec.policyRef.name] : []));
-  policies.watches(feeds.informer, (f) => policyReconciler.policiesReading(f.metadata.name!));
-  feeds.snapshots.onChange((feed) =>
-    policyReconciler.policiesReading(feed).forEach((k) => policies.queue.add(k)),
-  );
-  // Exposure and vulnerability data only move policies with an Isolate template.
-  inventory.onChange((group) =>
-    policyInformer
-      .list()
-      .filter((p) => group === 'core' || readsExposure(p))
-      .forEach((p) => policies.queue.add(objectKey(p))),
-  );
-
-  manager.add(feeds.controller);
   manager.add(inventory);
-  manager.add(policies);
-  manager.add(actions);
+  const shared: Shared = {
+    deps,
+    defaults,
+    policies,
+    actions: informerFor<PreemptiveAction>(deps, 'PreemptiveAction', 'preemptiveactions'),
+    store: new IndicatorStore(deps.client, deps.feeds.namespace),
+    feedback: new FeedbackStore(deps.client, deps.feeds.namespace),
+    catalog: defaultConnectorCatalog,
+    outbound,
+  };
+  const policy = policyController(manager, shared, feeds, inventory);
+  const action = actionController(manager, shared, feeds);
   const webhook = deps.git?.webhook
     ? new PullRequestWebhook({
         ...deps.git.webhook,
         log: deps.log,
-        metrics: actionMetrics,
-        actions: () => actionInformer.list().map((a) => a.metadata.name!),
+        metrics: action.metrics,
+        actions: () => shared.actions.list().map((a) => a.metadata.name!),
         // Now, and once more shortly after: a forge may send the event before its API shows the change.
         enqueue: (name) => {
-          actions.queue.add(name);
-          actions.queue.addAfter(name, WEBHOOK_RECHECK_MS);
+          action.controller.queue.add(name);
+          action.controller.queue.addAfter(name, WEBHOOK_RECHECK_MS);
         },
       })
     : undefined;
@@ -245,11 +152,136 @@ export function addControllers(manager: Manager, deps: ControllerDeps) {
     webhook,
     feeds,
     inventory,
-    policies,
-    policyReconciler,
-    policyMetrics,
-    actions,
-    actionReconciler,
-    actionMetrics,
+    policies: policy.controller,
+    policyReconciler: policy.reconciler,
+    policyMetrics: policy.metrics,
+    actions: action.controller,
+    actionReconciler: action.reconciler,
+    actionMetrics: action.metrics,
   };
+}
+
+/** ExposurePolicy: reconciled when it, its actions, its feeds, their snapshots or the inventory change. */
+function policyController(
+  manager: Manager,
+  shared: Shared,
+  feeds: ReturnType<typeof threatFeedController>,
+  inventory: InventoryCache,
+) {
+  const { deps } = shared;
+  const metrics = new PolicyMetrics(deps.metrics.registry);
+  const reconciler = new PolicyReconciler({
+    cache: shared.policies,
+    actions: shared.actions,
+    feeds: feeds.informer,
+    snapshot: (name, log) => feeds.snapshots.get(name, log),
+    inventory,
+    store: shared.store,
+    reporter: new PolicyReporter(deps.client, deps.clock, deps.log),
+    client: deps.client,
+    events: deps.events,
+    clock: deps.clock,
+    metrics,
+    cel: new CelCache(),
+    connectors: shared.catalog,
+    defaultConnectors: deps.defaultConnectors,
+    feedback: shared.feedback,
+  });
+  const readers = (feed: string) => reconciler.policiesReading(feed);
+  const controller = managedBy(manager, shared.defaults)
+    .named('exposurepolicy')
+    .for(shared.policies)
+    // Owned actions changing phase move the policy's counts; feeds and inventory move its plan.
+    .owns(shared.actions, (a) => a.spec.policyRef?.name)
+    .watches(feeds.informer, (f) => readers(f.metadata.name!))
+    .triggeredBy((enqueue) => feeds.snapshots.onChange((feed) => readers(feed).forEach(enqueue)))
+    // Exposure and vulnerability data only move policies with an Isolate template.
+    .triggeredBy((enqueue) =>
+      inventory.onChange((group) =>
+        shared.policies
+          .list()
+          .filter((p) => group === 'core' || readsExposure(p))
+          .forEach((p) => enqueue(objectKey(p))),
+      ),
+    )
+    .complete(reconciler);
+  return { controller, reconciler, metrics };
+}
+
+/** PreemptiveAction: enforced through connectors, directly or through Git. */
+function actionController(
+  manager: Manager,
+  shared: Shared,
+  feeds: ReturnType<typeof threatFeedController>,
+) {
+  const { deps, catalog } = shared;
+  const metrics = new ActionMetrics(deps.metrics.registry);
+  const reconciler = new ActionReconciler({
+    cache: shared.actions,
+    client: deps.client,
+    events: deps.events,
+    clock: deps.clock,
+    metrics,
+    store: shared.store,
+    connector: boundConnectors(shared),
+    catalog,
+    defaultConnector: (layer) =>
+      deps.defaultConnectors?.[layer as Layer] ?? catalog.defaultFor(layer as Layer) ?? '',
+    feedback: shared.feedback,
+    notifier: new ActionNotifier({
+      client: deps.client,
+      namespace: deps.feeds.namespace,
+      policies: shared.policies,
+      log: deps.log,
+      http: { ...deps.notifyHttp, fetch: shared.outbound },
+    }),
+    guardrails: feeds.guardrails,
+    ...(deps.git ? { git: gitDelivery(shared, deps.git, feeds.ssrfPolicy) } : {}),
+    ...(deps.git?.pullRequestPollMs ? { pullRequestPollMs: deps.git.pullRequestPollMs } : {}),
+  });
+  const controller = managedBy(manager, shared.defaults)
+    .named('preemptiveaction')
+    .for(shared.actions)
+    .complete(reconciler);
+  const countPhases = () => {
+    metrics.actionPhases.reset();
+    for (const a of shared.actions.list())
+      metrics.actionPhases.inc({ type: a.spec.type, phase: a.status?.phase ?? 'Pending' });
+  };
+  for (const event of ['add', 'update', 'delete'] as const) shared.actions.on(event, countPhases);
+  return { controller, reconciler, metrics };
+}
+
+/** Each connector bound to the cluster and the identity providers once, on first use. */
+function boundConnectors({ deps, catalog, outbound }: Shared) {
+  const cluster = kubeClusterAccess(deps.client, {
+    configMapNamespace: deps.dnsNamespace ?? 'kube-system',
+  });
+  const identity = kubeIdentityAccess(
+    deps.client,
+    deps.feeds.namespace,
+    deps.identityNeverTouch ?? [],
+    outbound,
+  );
+  const bound = new Map<string, Connector | undefined>();
+  return (id: string) => {
+    if (!bound.has(id)) bound.set(id, catalog.info(id)?.connect({ cluster, identity }));
+    return bound.get(id);
+  };
+}
+
+function gitDelivery(
+  { deps, policies, outbound }: Shared,
+  git: NonNullable<ControllerDeps['git']>,
+  ssrfPolicy: ReturnType<typeof threatFeedController>['ssrfPolicy'],
+): GitDelivery {
+  return new GitDelivery({
+    client: deps.client,
+    namespace: deps.feeds.namespace,
+    policies,
+    workRoot: git.workRoot,
+    env: git.env,
+    fetch: outbound,
+    checkRemote: async (url) => checkGitRemote(url, await ssrfPolicy()),
+  });
 }

@@ -1,6 +1,6 @@
 /**
  * The Kubernetes kinds the engine reads, listed once: the controller watches exactly
- * these (controller/inventory.ts), the chart's ClusterRole lets it list and watch them
+ * these (controller/inventory/cache.ts), the chart's ClusterRole lets it list and watch them
  * (a test compares the two), and exposure.ts and workloads.ts read exactly these from
  * the objects `forestall plan` is given. A kind the CLI counted but the controller did
  * not watch would make Isolate in the cluster miss workloads the plan isolates.

@@ -22,7 +22,8 @@ import {
 } from '../../feeds/index.js';
 import type { Clock } from '../runtime/clock.js';
 import type { KubeClient } from '../runtime/client.js';
-import { Controller } from '../runtime/controller.js';
+import { managedBy, type ControllerDefaults, type ControllerSink } from '../runtime/builder.js';
+import type { Controller } from '../runtime/controller.js';
 import type { EventRecorder } from '../runtime/events.js';
 import { Informer } from '../runtime/informer.js';
 import type { Logger } from '../runtime/logger.js';
@@ -73,11 +74,12 @@ export function threatFeedController(deps: {
   clock: Clock;
   log: Logger;
   metrics: Metrics;
-  concurrency: number;
-  resyncPeriodMs: number;
   feeds: FeedSettings;
   /** The ExposurePolicies (the policy controller's informer): the hosts they name are protected. */
   policies: Pick<Informer<ExposurePolicy>, 'list' | 'waitForSync'>;
+  /** Where the controller is added (the manager), and the settings every controller shares. */
+  sink: ControllerSink;
+  defaults: ControllerDefaults;
 }): {
   controller: Controller<ThreatFeed>;
   reconciler: ThreatFeedReconciler;
@@ -198,16 +200,10 @@ export function threatFeedController(deps: {
     },
     guardrailConfig,
   });
-  const controller = new Controller<ThreatFeed>({
-    name: 'threatfeed',
-    informer,
-    reconciler,
-    clock: deps.clock,
-    log: deps.log,
-    metrics: deps.metrics,
-    concurrency: deps.concurrency,
-    resyncPeriodMs: deps.resyncPeriodMs,
-  });
+  const controller = managedBy(deps.sink, deps.defaults)
+    .named('threatfeed')
+    .for(informer)
+    .complete(reconciler);
   return {
     controller,
     reconciler,

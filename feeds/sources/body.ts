@@ -7,7 +7,8 @@
 import { Readable, pipeline } from 'node:stream';
 import type { Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
-import { FeedError, redactUrl } from './errors.js';
+import { redactUrl } from '../../lib/redact.js';
+import { FeedError } from './errors.js';
 
 export interface DecodeOptions {
   url: URL;

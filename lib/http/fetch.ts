@@ -24,7 +24,8 @@
  */
 import { STATUS_CODES } from 'node:http';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
-import { HttpError, redactUrl } from './errors.js';
+import { redactUrl } from '../redact.js';
+import { HttpError } from './errors.js';
 import type { SsrfPolicy } from './ssrf.js';
 import {
   DEFAULT_IDLE_TIMEOUT_MS,
@@ -197,7 +198,7 @@ function decode(raw: Buffer, encoding: string, maxBytes: number, what: string, u
     throw new HttpError(
       'FST_HTTP_TRUNCATED',
       `${what}: the ${encoding} body could not be decoded`,
-      { url, transient: false },
+      { url, errorClass: 'terminal' },
     );
   }
   throw new HttpError(

@@ -4,6 +4,7 @@ import { CONNECTOR_ERROR_CODES, ConnectorError } from '../../connectors/errors.j
 import { FORGE_ERROR_CODES, ForgeError } from '../../delivery/forge/errors.js';
 import { GIT_ERROR_CODES, GitDeliveryError } from '../../delivery/git/errors.js';
 import { FEED_ERROR_CODES } from '../../feeds/sources/errors.js';
+import { GZIP_ERROR_CODES } from '../../lib/gzip.js';
 import { HTTP_ERROR_CODES } from '../../lib/http/errors.js';
 import { NOTIFY_ERROR_CODES, NotifyError } from '../../notify/errors.js';
 import {
@@ -25,6 +26,7 @@ const TABLES = {
   git: GIT_ERROR_CODES,
   notify: NOTIFY_ERROR_CODES,
   http: HTTP_ERROR_CODES,
+  gzip: GZIP_ERROR_CODES,
 };
 const ALL_CODES = Object.values(TABLES).flatMap((table) => Object.keys(table));
 

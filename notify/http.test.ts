@@ -10,7 +10,7 @@ import {
   startReceiver,
   type Receiver,
   type Reply,
-} from './test-support.js';
+} from '../test/harness/notify-receiver.js';
 
 // The shared transport against a real HTTP receiver on 127.0.0.1: retries, Retry-After,
 // timeouts, network errors, redirects, cancellation and redaction of the target URL.

@@ -15,6 +15,9 @@ import { redact, redactUrl, urlSecrets } from '../lib/redact.js';
 import { NotifyError, NOTIFY_ERROR_CODES, type NotifyErrorCode } from './errors.js';
 import type { NotifierType, NotifyLogger } from './types.js';
 
+/** scheme://host/…: the target's path and query are its secret (a Slack webhook URL). */
+const TARGET = { path: false } as const;
+
 /**
  * The one HTTP sender every notifier uses: a POST with a per-attempt timeout and bounded
  * retries.
@@ -123,7 +126,7 @@ export class HttpSender {
     this.type = type;
     const parsed = validateUrl(type, url);
     this.url = parsed.href;
-    this.target = redactTarget(parsed);
+    this.target = redactUrl(parsed, TARGET);
     this.secrets = [...urlSecrets(url), ...extraSecrets];
     this.timeoutMs = positive(type, 'timeoutMs', options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     this.retries = options.retries ?? DEFAULT_RETRIES;
@@ -239,7 +242,7 @@ export class HttpSender {
       if (timeout.aborted)
         return { code: 'FST_NOTIFY_TIMEOUT', detail: `no answer within ${this.timeoutMs} ms` };
       if (isHttpError(err)) return outboundFailure(err);
-      return { code: 'FST_NOTIFY_NETWORK', detail: redactedNetworkMessage(err) };
+      return { code: 'FST_NOTIFY_NETWORK', detail: networkDetail(err) };
     }
   }
 
@@ -281,7 +284,7 @@ function validateUrl(type: NotifierType, raw: string): URL {
   if (url.username !== '' || url.password !== '') {
     throw new NotifyError(
       'FST_NOTIFY_INVALID_URL',
-      `${type} notifier ${redactTarget(url)}: the target URL must not carry user info`,
+      `${type} notifier ${redactUrl(url, TARGET)}: the target URL must not carry user info`,
       { secrets: urlSecrets(raw) },
     );
   }
@@ -344,15 +347,10 @@ function retryable(failure: Failure | undefined): AttemptResult<void, Failure> {
   };
 }
 
-/** scheme://host/…: the target's path and query are its secret (a Slack webhook URL). */
-export function redactTarget(url: string | URL): string {
-  return redactUrl(url, { path: false });
-}
-
 /**
  * The transport's own redaction runs again when the error is built; this strips URLs
  * undici may put in its messages before they are cut to length.
  */
-function redactedNetworkMessage(err: unknown): string {
-  return redact(networkMessage(err)).replace(/https?:\/\/\S+/gi, (m) => redactTarget(m));
+function networkDetail(err: unknown): string {
+  return redact(networkMessage(err)).replace(/https?:\/\/\S+/gi, (m) => redactUrl(m, TARGET));
 }

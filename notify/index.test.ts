@@ -1,5 +1,5 @@
-import { ESLint } from 'eslint';
 import { describe, expect, it } from 'vitest';
+import { lintRuleIds } from '../test/harness/lint.js';
 import {
   CloudEventsNotifier,
   createNotifier,
@@ -67,22 +67,16 @@ describe('createNotifier', () => {
 });
 
 describe('import boundary', () => {
-  const lint = async (code: string, filePath: string) => {
-    const eslint = new ESLint({ cwd: new URL('..', import.meta.url).pathname });
-    const [result] = await eslint.lintText(code, { filePath });
-    return result!.messages.map((m) => m.ruleId);
-  };
-
   it('GIVEN notify/ code importing controller/ or test/ THEN lint reports it', async () => {
     for (const from of ['../controller/runtime/index.js', '../test/harness/outbound.js']) {
       const code = `import { x } from '${from}';\nexport const y = x;\n`;
-      expect(await lint(code, 'notify/http.ts')).toContain('no-restricted-imports');
+      expect(await lintRuleIds(code, 'notify/http.ts')).toContain('no-restricted-imports');
     }
   });
 
   it('GIVEN a notify/ test importing the receiver harness THEN lint allows it', async () => {
     const code =
       "import { startReceiver } from '../test/harness/notify-receiver.js';\nexport const s = startReceiver;\n";
-    expect(await lint(code, 'notify/http.test.ts')).not.toContain('no-restricted-imports');
+    expect(await lintRuleIds(code, 'notify/http.test.ts')).not.toContain('no-restricted-imports');
   });
 });

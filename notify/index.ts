@@ -14,7 +14,7 @@ import { WebhookNotifier } from './webhook.js';
 
 export * from './types.js';
 export { NOTIFY_ERROR_CODES, NotifyError, type NotifyErrorCode } from './errors.js';
-export { HttpSender, redactTarget, type HttpOptions } from './http.js';
+export { HttpSender, type HttpOptions } from './http.js';
 export { remediationLines } from './remediation.js';
 export {
   SlackNotifier,

@@ -104,7 +104,7 @@ export function classOfStatus(status: number | undefined): ErrorClass {
 /** The HTTP status of an error of ours, a client-node ApiException (`code`) or a Watch error (`statusCode`). */
 export function statusOf(err: unknown): number | undefined {
   if (err instanceof ForestallError) return err.status;
-  const e = err as { code?: unknown; statusCode?: unknown; status?: unknown } | null;
+  const e = err as { code?: unknown; statusCode?: unknown } | null;
   if (e && typeof e.code === 'number') return e.code;
   if (e && typeof e.statusCode === 'number') return e.statusCode;
   return undefined;

@@ -1,9 +1,8 @@
 import {
   answerCodeSuffix,
   createOutboundFetch,
-  isHttpError,
+  fetchOnce,
   isRedirect,
-  networkMessage,
   parseRetryAfter,
   readBodyStart,
   withRetry,
@@ -203,47 +202,60 @@ export class HttpSender {
 
   /** One request; undefined on success. */
   private async attempt(request: HttpRequest): Promise<Failure | undefined> {
-    const timeout = AbortSignal.timeout(this.timeoutMs);
-    const signal = request.signal ? AbortSignal.any([request.signal, timeout]) : timeout;
-    try {
-      const response = await this.fetch(this.url, {
+    const outcome = await fetchOnce(
+      this.fetch,
+      this.url,
+      {
         method: 'POST',
         headers: { 'user-agent': 'Forestall-Notifier', ...request.headers },
         body: request.body,
-        signal,
-        redirect: 'manual',
-      });
-      if (response.ok) {
-        // Free the connection without reading what the receiver said ("ok" from Slack).
-        await response.body?.cancel().catch(() => undefined);
-        return undefined;
-      }
-      const status = response.status;
-      const statusText = `HTTP ${status}${answerCodeSuffix(await readBodyStart(response, MAX_ERROR_BYTES))}`;
-      if (isRedirect(status)) {
-        return {
-          code: 'FST_NOTIFY_REJECTED',
-          status,
-          detail: `HTTP ${status}: redirects are not followed; configure the final URL`,
-        };
-      }
-      if (status === 408 || status === 429 || status >= 500) {
-        const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), this.now());
-        return {
-          code: 'FST_NOTIFY_HTTP',
-          status,
-          detail: statusText,
-          ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
-        };
-      }
-      return { code: 'FST_NOTIFY_REJECTED', status, detail: statusText };
-    } catch (err) {
-      if (request.signal?.aborted) return { code: 'FST_NOTIFY_ABORTED', detail: 'cancelled' };
-      if (timeout.aborted)
-        return { code: 'FST_NOTIFY_TIMEOUT', detail: `no answer within ${this.timeoutMs} ms` };
-      if (isHttpError(err)) return outboundFailure(err);
-      return { code: 'FST_NOTIFY_NETWORK', detail: networkDetail(err) };
+      },
+      {
+        timeoutMs: this.timeoutMs,
+        ...(request.signal === undefined ? {} : { signal: request.signal }),
+        read: (response) => this.failureOf(response),
+      },
+    );
+    switch (outcome.kind) {
+      case 'answer':
+        return outcome.value;
+      case 'cancelled':
+        return { code: 'FST_NOTIFY_ABORTED', detail: outcome.detail };
+      case 'timeout':
+        return { code: 'FST_NOTIFY_TIMEOUT', detail: outcome.detail };
+      case 'outbound':
+        return outboundFailure(outcome.error);
+      case 'network':
+        return { code: 'FST_NOTIFY_NETWORK', detail: networkDetail(outcome.detail) };
     }
+  }
+
+  /** undefined for a 2xx; otherwise what the answer means, read no further than its start. */
+  private async failureOf(response: Response): Promise<Failure | undefined> {
+    if (response.ok) {
+      // Free the connection without reading what the receiver said ("ok" from Slack).
+      await response.body?.cancel().catch(() => undefined);
+      return undefined;
+    }
+    const status = response.status;
+    const statusText = `HTTP ${status}${answerCodeSuffix(await readBodyStart(response, MAX_ERROR_BYTES))}`;
+    if (isRedirect(status)) {
+      return {
+        code: 'FST_NOTIFY_REJECTED',
+        status,
+        detail: `HTTP ${status}: redirects are not followed; configure the final URL`,
+      };
+    }
+    if (status === 408 || status === 429 || status >= 500) {
+      const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), this.now());
+      return {
+        code: 'FST_NOTIFY_HTTP',
+        status,
+        detail: statusText,
+        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+      };
+    }
+    return { code: 'FST_NOTIFY_REJECTED', status, detail: statusText };
   }
 
   private error(failure: Failure, request: HttpRequest, attempts: number): NotifyError {
@@ -351,6 +363,6 @@ function retryable(failure: Failure | undefined): AttemptResult<void, Failure> {
  * The transport's own redaction runs again when the error is built; this strips URLs
  * undici may put in its messages before they are cut to length.
  */
-function networkDetail(err: unknown): string {
-  return redact(networkMessage(err)).replace(/https?:\/\/\S+/gi, (m) => redactUrl(m, TARGET));
+function networkDetail(message: string): string {
+  return redact(message).replace(/https?:\/\/\S+/gi, (m) => redactUrl(m, TARGET));
 }

@@ -34,9 +34,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import {
   answerCodeSuffix,
   createOutboundFetch,
-  isHttpError,
+  fetchOnce,
   isRedirect,
-  networkMessage,
   parseRetryAfter,
   readBodyStart,
   withRetry,
@@ -341,28 +340,28 @@ class IdentityHttpClient implements IdentityHttp {
   }
 
   private async attempt(exchange: Exchange): Promise<Attempt> {
-    const signal = AbortSignal.timeout(this.timeoutMs);
-    try {
-      const response = await this.fetch(exchange.url, {
-        ...exchange.init,
-        redirect: 'manual',
-        signal,
-      });
-      const whole =
-        (response.status >= 200 && response.status < 300) ||
-        exchange.accept.includes(response.status);
-      const text = whole ? await response.text() : await readBodyStart(response, MAX_ERROR_BYTES);
-      return { answered: true, status: response.status, headers: response.headers, text };
-    } catch (err) {
-      if (signal.aborted)
-        return { answered: false, detail: `no answer within ${this.timeoutMs} ms` };
-      if (isHttpError(err))
+    const outcome = await fetchOnce(this.fetch, exchange.url, exchange.init, {
+      timeoutMs: this.timeoutMs,
+      read: async (response): Promise<Answered> => {
+        const whole =
+          (response.status >= 200 && response.status < 300) ||
+          exchange.accept.includes(response.status);
+        const text = whole ? await response.text() : await readBodyStart(response, MAX_ERROR_BYTES);
+        return { answered: true, status: response.status, headers: response.headers, text };
+      },
+    });
+    switch (outcome.kind) {
+      case 'answer':
+        return outcome.value;
+      case 'outbound':
         return {
           answered: false,
-          detail: `${err.code}: ${err.message}`,
-          terminal: err.errorClass !== 'transient',
+          detail: outcome.detail,
+          terminal: outcome.error.errorClass !== 'transient',
         };
-      return { answered: false, detail: networkMessage(err) };
+      default:
+        // A timeout or a network error (there is no caller signal to cancel with).
+        return { answered: false, detail: outcome.detail };
     }
   }
 

@@ -59,3 +59,5 @@ export {
   withRetry,
 } from './retry.js';
 export type { AttemptResult, BackoffPolicy, GiveUpReason, RetryPolicy } from './retry.js';
+export { fetchOnce } from './fetch-once.js';
+export type { FetchOnceOptions, FetchOutcome } from './fetch-once.js';

@@ -2,39 +2,33 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-// The dependency direction of STYLE.md: policies/, connectors/, feeds/, delivery/ and cel/
-// are engine and integration code that the CLI reuses offline, so they never import controller/.
-const noControllerImports = {
-  'no-restricted-imports': [
-    'error',
-    {
-      patterns: [
-        {
-          group: ['**/controller', '**/controller/**'],
-          message:
-            'policies/, connectors/, feeds/, delivery/ and cel/ must not import controller/ (STYLE.md: dependencies point one way).',
-        },
-      ],
-    },
-  ],
+const restrictImports = (...patterns) => ({
+  'no-restricted-imports': ['error', { patterns }],
+});
+
+// The dependency direction of STYLE.md: policies/, connectors/, feeds/, delivery/, notify/
+// and cel/ are engine and integration code that the CLI reuses offline, so they never
+// import controller/.
+const controllerPattern = {
+  group: ['**/controller', '**/controller/**'],
+  message:
+    'policies/, connectors/, feeds/, delivery/, notify/ and cel/ must not import controller/ (STYLE.md: dependencies point one way).',
 };
+const noControllerImports = restrictImports(controllerPattern);
+// notify/'s code imports no test code either; its tests may (the receiver harness).
+const notifyCodeRule = restrictImports(controllerPattern, {
+  group: ['**/test', '**/test/**'],
+  message: "notify/'s code must not import test/; test helpers go in test/harness.",
+});
 
 // lib/ is the shared kernel (STYLE.md 10): a leaf that imports nothing of ours, so every
 // folder can use it and no security check exists twice.
-const libLeafRule = (folders) => ({
-  'no-restricted-imports': [
-    'error',
-    {
-      patterns: [
-        {
-          group: folders.flatMap((folder) => [`**/${folder}`, `**/${folder}/**`]),
-          message:
-            'lib/ is a leaf: it imports only node: modules, packages and other lib/ files (STYLE.md 10).',
-        },
-      ],
-    },
-  ],
-});
+const libLeafRule = (folders) =>
+  restrictImports({
+    group: folders.flatMap((folder) => [`**/${folder}`, `**/${folder}/**`]),
+    message:
+      'lib/ is a leaf: it imports only node: modules, packages and other lib/ files (STYLE.md 10).',
+  });
 const ourFolders = [
   'cel',
   'cli',
@@ -84,10 +78,12 @@ export default tseslint.config(
       'connectors/**/*.ts',
       'feeds/**/*.ts',
       'delivery/**/*.ts',
+      'notify/**/*.ts',
       'cel/**/*.ts',
     ],
     rules: noControllerImports,
   },
+  { files: ['notify/**/*.ts'], ignores: ['notify/**/*.test.ts'], rules: notifyCodeRule },
   { files: ['lib/**/*.ts'], rules: libIsALeaf },
   { files: ['lib/**/*.test.ts'], rules: libTestsUseTheHarness },
 );

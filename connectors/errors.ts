@@ -1,11 +1,12 @@
 /**
- * Errors a connector raises itself (errors from the cluster keep the class the
- * ClusterAccess implementation gave them). connectors/ cannot import the controller's
- * ForestallError, so these carry the same two facts, a stable code and a class, for the
- * controller to map: a request the connector cannot carry is terminal (retrying the same
+ * The codes of errors a connector raises itself (errors from the cluster keep the class
+ * the ClusterAccess implementation gave them). The error type is the kernel's
+ * (lib/errors.ts): a request the connector cannot carry is terminal (retrying the same
  * request cannot help), and so is a kind the API server does not serve until someone
  * installs its CRD.
  */
+import { ForestallError, type ErrorCodeTable } from '../lib/errors.js';
+
 export const CONNECTOR_ERROR_CODES = {
   FST_CONNECTOR_INVALID_REQUEST: {
     class: 'terminal',
@@ -44,24 +45,22 @@ export const CONNECTOR_ERROR_CODES = {
     class: 'terminal',
     summary: 'The Secret with the identity provider credentials is missing, or lacks a key.',
   },
-} as const satisfies Record<string, { class: 'terminal' | 'transient'; summary: string }>;
+} as const satisfies ErrorCodeTable;
 
 export type ConnectorErrorCode = keyof typeof CONNECTOR_ERROR_CODES;
 
-export class ConnectorError extends Error {
-  readonly errorClass: 'terminal' | 'transient';
-
-  /** FST_IDENTITY_RATE_LIMITED: when the provider said to come back, in ms from now. */
-  readonly retryAfterMs?: number;
-
+export class ConnectorError extends ForestallError<ConnectorErrorCode> {
+  /**
+   * @param options.retryAfterMs for FST_IDENTITY_RATE_LIMITED: when the provider said
+   *   to come back, in ms from now.
+   * @param options.secrets literal values to remove from the message (a token).
+   */
   constructor(
-    readonly code: ConnectorErrorCode,
+    code: ConnectorErrorCode,
     message: string,
-    options: { retryAfterMs?: number } = {},
+    options: { retryAfterMs?: number; secrets?: Iterable<string> } = {},
   ) {
-    super(message);
+    super(code, message, { ...options, errorClass: CONNECTOR_ERROR_CODES[code].class });
     this.name = 'ConnectorError';
-    this.errorClass = CONNECTOR_ERROR_CODES[code].class;
-    if (options.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
   }
 }

@@ -6,7 +6,7 @@
 export * from './indicator.js';
 export * from '../lib/ip.js';
 export { normalise, refang, type NormaliseResult } from './normalise.js';
-export * from './aggregate.js';
+export * from '../lib/cidr-aggregate.js';
 export { PARSERS, parserFor, parseMispFeed, type MispFileReader } from './parsers/index.js';
 export { readIpLines, parseLines, Ipv4Scores } from './parsers/lines.js';
 export * from './sources/index.js';

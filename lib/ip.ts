@@ -116,16 +116,8 @@ function parsePrefixBytes(bytes: Uint8Array, start: number, end: number, max: nu
 }
 
 function parsePrefixText(text: string, max: number): number {
-  const length = text.length;
-  if (length < 1 || length > 3) return -1;
-  let value = 0;
-  for (let i = 0; i < length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < DIGIT_0 || c > DIGIT_9) return -1;
-    value = value * 10 + (c - DIGIT_0);
-  }
-  if (length > 1 && text.charCodeAt(0) === DIGIT_0) return -1;
-  return value > max ? -1 : value;
+  const length = toScratch(text, 0, text.length);
+  return length < 0 ? -1 : parsePrefixBytes(SCRATCH, 0, length, max);
 }
 
 /** Parses a strict dotted-quad IPv4 address (same rules as {@link parseIpv4Bytes}). */
@@ -135,30 +127,27 @@ export function parseIpv4(text: string): number | undefined {
 }
 
 function parseIpv4Text(text: string, start: number, end: number): number {
-  let value = 0;
-  let octet = 0;
-  let digits = 0;
-  let dots = 0;
-  let leadingZero = false;
-  for (let i = start; i < end; i++) {
-    const c = text.charCodeAt(i);
-    if (c >= DIGIT_0 && c <= DIGIT_9) {
-      if (leadingZero) return -1;
-      if (digits === 0 && c === DIGIT_0) leadingZero = true;
-      octet = octet * 10 + (c - DIGIT_0);
-      if (++digits > 3 || octet > 255) return -1;
-    } else if (c === DOT) {
-      if (digits === 0 || ++dots > 3) return -1;
-      value = value * 256 + octet;
-      octet = 0;
-      digits = 0;
-      leadingZero = false;
-    } else {
-      return -1;
-    }
+  const length = toScratch(text, start, end);
+  return length < 0 ? -1 : parseIpv4Bytes(SCRATCH, 0, length);
+}
+
+/**
+ * Text goes through the byte parsers, so there is one set of rules, not a copy for
+ * strings that drifts: it is copied into this buffer first, which allocates nothing.
+ * 16 bytes hold any valid address (15) or prefix (3); longer or non-ASCII text is no
+ * address. The parsers are synchronous, so no two callers share it at once.
+ */
+const SCRATCH = new Uint8Array(16);
+
+function toScratch(text: string, start: number, end: number): number {
+  const length = end - start;
+  if (length > SCRATCH.length) return -1;
+  for (let i = 0; i < length; i++) {
+    const c = text.charCodeAt(start + i);
+    if (c > 0x7f) return -1;
+    SCRATCH[i] = c;
   }
-  if (dots !== 3 || digits === 0) return -1;
-  return value * 256 + octet;
+  return length;
 }
 
 export function formatIpv4(address: number): string {

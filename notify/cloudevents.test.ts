@@ -1,6 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { CloudEventsNotifier, toCloudEvent } from './cloudevents.js';
-import { loopbackFetch, sampleNotification, startReceiver, type Receiver } from './test-support.js';
+import {
+  loopbackFetch,
+  sampleNotification,
+  startReceiver,
+  type Receiver,
+} from '../test/harness/notify-receiver.js';
 import { NOTIFICATION_EVENTS } from './types.js';
 
 const receivers: Receiver[] = [];

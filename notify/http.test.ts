@@ -3,14 +3,14 @@ import { createOutboundFetch } from '../lib/http/index.js';
 import { MARKER, publicResolver, startHostileAnswer } from '../test/harness/hostile-answer.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NotifyError } from './errors.js';
-import { HttpSender, parseRetryAfter, type HttpOptions } from './http.js';
+import { HttpSender, type HttpOptions } from './http.js';
 import {
   closedPort,
   loopbackFetch,
   startReceiver,
   type Receiver,
   type Reply,
-} from './test-support.js';
+} from '../test/harness/notify-receiver.js';
 
 // The shared transport against a real HTTP receiver on 127.0.0.1: retries, Retry-After,
 // timeouts, network errors, redirects, cancellation and redaction of the target URL.
@@ -297,24 +297,6 @@ describe('HttpSender redaction: the target URL is a credential', () => {
     expect(() => new HttpSender('Webhook', 'https://receiver.example/x', options)).toThrow(
       expect.objectContaining({ code: 'FST_NOTIFY_INVALID_CONFIG' }),
     );
-  });
-});
-
-describe('parseRetryAfter', () => {
-  const now = Date.parse('2015-10-21T07:28:00Z');
-  it.each<[string | null, number | undefined]>([
-    ['1', 1_000],
-    ['0', 0],
-    [' 120 ', 120_000],
-    ['Wed, 21 Oct 2015 07:28:30 GMT', 30_000],
-    ['Wed, 21 Oct 2015 07:00:00 GMT', 0],
-    ['1.5', undefined],
-    ['-1', undefined],
-    ['soon', undefined],
-    ['', undefined],
-    [null, undefined],
-  ])('GIVEN Retry-After %j THEN the wait is %j ms', (value, expected) => {
-    expect(parseRetryAfter(value, now)).toBe(expected);
   });
 });
 

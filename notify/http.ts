@@ -1,12 +1,21 @@
-import { setTimeout as delay } from 'node:timers/promises';
 import {
   answerCodeSuffix,
   createOutboundFetch,
-  isHttpError,
+  fetchOnce,
+  isRedirect,
+  parseRetryAfter,
+  readBodyStart,
+  withRetry,
+  type AttemptResult,
+  type GiveUpReason,
   type HttpError,
 } from '../lib/http/index.js';
-import { NotifyError, redactText, redactUrl, urlSecrets, type NotifyErrorCode } from './errors.js';
+import { redact, redactUrl, urlSecrets } from '../lib/redact.js';
+import { NotifyError, NOTIFY_ERROR_CODES, type NotifyErrorCode } from './errors.js';
 import type { NotifierType, NotifyLogger } from './types.js';
+
+/** scheme://host/…: the target's path and query are its secret (a Slack webhook URL). */
+const TARGET = { path: false } as const;
 
 /**
  * The one HTTP sender every notifier uses: a POST with a per-attempt timeout and bounded
@@ -99,7 +108,7 @@ export class HttpSender {
   private readonly logger: NotifyLogger | undefined;
   private readonly now: () => number;
   private readonly random: () => number;
-  private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  private readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   private readonly fetch: typeof globalThis.fetch;
 
   /**
@@ -116,7 +125,7 @@ export class HttpSender {
     this.type = type;
     const parsed = validateUrl(type, url);
     this.url = parsed.href;
-    this.target = redactUrl(parsed);
+    this.target = redactUrl(parsed, TARGET);
     this.secrets = [...urlSecrets(url), ...extraSecrets];
     this.timeoutMs = positive(type, 'timeoutMs', options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     this.retries = options.retries ?? DEFAULT_RETRIES;
@@ -140,106 +149,113 @@ export class HttpSender {
     this.logger = options.logger;
     this.now = options.now ?? Date.now;
     this.random = options.random ?? Math.random;
-    this.sleep = options.sleep ?? ((ms, signal) => delay(ms, undefined, signal ? { signal } : {}));
+    if (options.sleep !== undefined) this.sleep = options.sleep;
     this.fetch = options.fetch ?? (createOutboundFetch({ ssrf: {} }) as typeof globalThis.fetch);
   }
 
   /** POSTs the body; resolves on 2xx, throws a NotifyError otherwise (after retries). */
   async post(request: HttpRequest): Promise<void> {
-    const { signal } = request;
-    for (let attempt = 1; ; attempt++) {
-      if (signal?.aborted)
-        throw this.error({ code: 'FST_NOTIFY_ABORTED', detail: 'cancelled' }, request, attempt - 1);
-      const failure = await this.attempt(request);
-      if (failure === undefined) return;
-      if (failure.code === 'FST_NOTIFY_ABORTED') throw this.error(failure, request, attempt);
-      const transient =
-        failure.code === 'FST_NOTIFY_HTTP' ||
-        failure.code === 'FST_NOTIFY_TIMEOUT' ||
-        failure.code === 'FST_NOTIFY_NETWORK';
-      if (!transient || attempt > this.retries) throw this.error(failure, request, attempt);
-      if (failure.retryAfterMs !== undefined && failure.retryAfterMs > this.maxRetryAfterMs) {
-        throw this.error(
+    await withRetry(async () => retryable(await this.attempt(request)), {
+      retries: this.retries,
+      backoffMs: this.backoffMs,
+      maxBackoffMs: this.maxBackoffMs,
+      maxRetryAfterMs: this.maxRetryAfterMs,
+      random: this.random,
+      ...(this.sleep === undefined ? {} : { sleep: this.sleep }),
+      ...(request.signal === undefined ? {} : { signal: request.signal }),
+      giveUp: (failure, reason, attempts) =>
+        this.error(this.explained(failure, reason), request, attempts),
+      cancelled: (attempts, whileWaiting) =>
+        this.error(
           {
-            ...failure,
-            detail: `${failure.detail}; the receiver asked to retry after ${Math.ceil(failure.retryAfterMs / 1000)} s, longer than the ${Math.ceil(this.maxRetryAfterMs / 1000)} s this client waits`,
+            code: 'FST_NOTIFY_ABORTED',
+            detail: whileWaiting ? 'cancelled while waiting to retry' : 'cancelled',
           },
           request,
-          attempt,
-        );
-      }
-      const waitMs = failure.retryAfterMs ?? this.backoff(attempt - 1);
-      this.logger?.warn(
-        {
-          notifier: this.type,
-          target: this.target,
-          code: failure.code,
-          status: failure.status,
-          attempt,
-          waitMs,
-        },
-        'Retrying notification',
-      );
-      try {
-        await this.sleep(waitMs, signal);
-      } catch {
-        throw this.error(
-          { code: 'FST_NOTIFY_ABORTED', detail: 'cancelled while waiting to retry' },
-          request,
-          attempt,
-        );
-      }
-    }
+          attempts,
+        ),
+      onRetry: (failure, attempt, waitMs) =>
+        this.logger?.warn(
+          {
+            notifier: this.type,
+            target: this.target,
+            code: failure.code,
+            status: failure.status,
+            attempt,
+            waitMs,
+          },
+          'Retrying notification',
+        ),
+    });
+  }
+
+  /** A failure given up on because the receiver asked for too long a wait says so. */
+  private explained(failure: Failure, reason: GiveUpReason): Failure {
+    if (reason !== 'retry-after-too-long' || failure.retryAfterMs === undefined) return failure;
+    const asked = Math.ceil(failure.retryAfterMs / 1000);
+    const waits = Math.ceil(this.maxRetryAfterMs / 1000);
+    return {
+      ...failure,
+      detail: `${failure.detail}; the receiver asked to retry after ${asked} s, longer than the ${waits} s this client waits`,
+    };
   }
 
   /** One request; undefined on success. */
   private async attempt(request: HttpRequest): Promise<Failure | undefined> {
-    const timeout = AbortSignal.timeout(this.timeoutMs);
-    const signal = request.signal ? AbortSignal.any([request.signal, timeout]) : timeout;
-    try {
-      const response = await this.fetch(this.url, {
+    const outcome = await fetchOnce(
+      this.fetch,
+      this.url,
+      {
         method: 'POST',
         headers: { 'user-agent': 'Forestall-Notifier', ...request.headers },
         body: request.body,
-        signal,
-        redirect: 'manual',
-      });
-      if (response.ok) {
-        // Free the connection without reading what the receiver said ("ok" from Slack).
-        await response.body?.cancel().catch(() => undefined);
-        return undefined;
-      }
-      const status = response.status;
-      const statusText = `HTTP ${status}${answerCodeSuffix(await readBodyStart(response, MAX_ERROR_BYTES))}`;
-      if (status >= 300 && status < 400) {
-        return {
-          code: 'FST_NOTIFY_REJECTED',
-          status,
-          detail: `HTTP ${status}: redirects are not followed; configure the final URL`,
-        };
-      }
-      if (status === 408 || status === 429 || status >= 500) {
-        const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), this.now());
-        return {
-          code: 'FST_NOTIFY_HTTP',
-          status,
-          detail: statusText,
-          ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
-        };
-      }
-      return { code: 'FST_NOTIFY_REJECTED', status, detail: statusText };
-    } catch (err) {
-      if (request.signal?.aborted) return { code: 'FST_NOTIFY_ABORTED', detail: 'cancelled' };
-      if (timeout.aborted)
-        return { code: 'FST_NOTIFY_TIMEOUT', detail: `no answer within ${this.timeoutMs} ms` };
-      if (isHttpError(err)) return outboundFailure(err);
-      return { code: 'FST_NOTIFY_NETWORK', detail: networkMessage(err) };
+      },
+      {
+        timeoutMs: this.timeoutMs,
+        ...(request.signal === undefined ? {} : { signal: request.signal }),
+        read: (response) => this.failureOf(response),
+      },
+    );
+    switch (outcome.kind) {
+      case 'answer':
+        return outcome.value;
+      case 'cancelled':
+        return { code: 'FST_NOTIFY_ABORTED', detail: outcome.detail };
+      case 'timeout':
+        return { code: 'FST_NOTIFY_TIMEOUT', detail: outcome.detail };
+      case 'outbound':
+        return outboundFailure(outcome.error);
+      case 'network':
+        return { code: 'FST_NOTIFY_NETWORK', detail: networkDetail(outcome.detail) };
     }
   }
 
-  private backoff(retry: number): number {
-    const base = Math.min(this.maxBackoffMs, this.backoffMs * 2 ** retry);
-    return Math.round(base / 2 + (base / 2) * this.random());
+  /** undefined for a 2xx; otherwise what the answer means, read no further than its start. */
+  private async failureOf(response: Response): Promise<Failure | undefined> {
+    if (response.ok) {
+      // Free the connection without reading what the receiver said ("ok" from Slack).
+      await response.body?.cancel().catch(() => undefined);
+      return undefined;
+    }
+    const status = response.status;
+    const statusText = `HTTP ${status}${answerCodeSuffix(await readBodyStart(response, MAX_ERROR_BYTES))}`;
+    if (isRedirect(status)) {
+      return {
+        code: 'FST_NOTIFY_REJECTED',
+        status,
+        detail: `HTTP ${status}: redirects are not followed; configure the final URL`,
+      };
+    }
+    if (status === 408 || status === 429 || status >= 500) {
+      const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), this.now());
+      return {
+        code: 'FST_NOTIFY_HTTP',
+        status,
+        detail: statusText,
+        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+      };
+    }
+    return { code: 'FST_NOTIFY_REJECTED', status, detail: statusText };
   }
 
   private error(failure: Failure, request: HttpRequest, attempts: number): NotifyError {
@@ -256,20 +272,6 @@ export class HttpSender {
       },
     );
   }
-}
-
-/**
- * Retry-After in ms: delta-seconds, or an HTTP-date relative to `now` (a date in the
- * past means now: 0). undefined when absent or unparsable, so the backoff applies.
- */
-export function parseRetryAfter(value: string | null | undefined, now: number): number | undefined {
-  const text = value?.trim();
-  if (!text) return undefined;
-  if (/^\d+$/.test(text)) return Number(text) * 1000;
-  // HTTP-dates name the weekday and say GMT; Date.parse alone would accept "5s" or "1.5".
-  if (!/[a-z]{3}/i.test(text)) return undefined;
-  const at = Date.parse(text);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 function validateUrl(type: NotifierType, raw: string): URL {
@@ -294,7 +296,7 @@ function validateUrl(type: NotifierType, raw: string): URL {
   if (url.username !== '' || url.password !== '') {
     throw new NotifyError(
       'FST_NOTIFY_INVALID_URL',
-      `${type} notifier ${redactUrl(url)}: the target URL must not carry user info`,
+      `${type} notifier ${redactUrl(url, TARGET)}: the target URL must not carry user info`,
       { secrets: urlSecrets(raw) },
     );
   }
@@ -342,40 +344,25 @@ function outboundFailure(err: HttpError): Failure {
 }
 
 /**
- * The first `maxBytes` of a response body, for an error message; the rest is never
- * read, and the body is cancelled. A body cut short gives what arrived.
+ * A retryable failure is one whose code is transient, except a cancellation by the
+ * caller: that ends the delivery at once.
  */
-export async function readBodyStart(response: Response, maxBytes: number): Promise<string> {
-  if (!response.body) return '';
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  try {
-    while (total < maxBytes) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      total += value.byteLength;
-    }
-  } catch {
-    // a body cut short (timeout, reset): show what arrived
-  } finally {
-    reader.cancel().catch(() => undefined);
-  }
-  return Buffer.concat(chunks).subarray(0, maxBytes).toString('utf8');
+function retryable(failure: Failure | undefined): AttemptResult<void, Failure> {
+  if (failure === undefined) return { ok: true, value: undefined };
+  const retry =
+    NOTIFY_ERROR_CODES[failure.code].class === 'transient' && failure.code !== 'FST_NOTIFY_ABORTED';
+  return {
+    ok: false,
+    failure,
+    retry,
+    ...(failure.retryAfterMs === undefined ? {} : { retryAfterMs: failure.retryAfterMs }),
+  };
 }
 
-/** fetch says "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND, a TLS error) is in its cause. */
-function networkMessage(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
-  const cause = (err as { cause?: unknown }).cause;
-  let reason = err.message;
-  if (cause instanceof Error) {
-    // Several addresses tried (happy eyeballs) give an AggregateError with no message.
-    const code = (cause as { code?: unknown }).code;
-    reason = `${err.message}: ${cause.message || (typeof code === 'string' ? code : cause.name)}`;
-  }
-  // The transport's own redaction runs again when the error is built; this strips URLs
-  // undici may put in its messages before they are cut to length.
-  return redactText(reason, []).replace(/https?:\/\/\S+/gi, (m) => redactUrl(m));
+/**
+ * The transport's own redaction runs again when the error is built; this strips URLs
+ * undici may put in its messages before they are cut to length.
+ */
+function networkDetail(message: string): string {
+  return redact(message).replace(/https?:\/\/\S+/gi, (m) => redactUrl(m, TARGET));
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { lintRuleIds } from '../test/harness/lint.js';
 import {
   CloudEventsNotifier,
   createNotifier,
@@ -62,5 +63,20 @@ describe('createNotifier', () => {
       expect(['terminal', 'transient']).toContain(info.class);
       expect(info.summary.length).toBeGreaterThan(20);
     }
+  });
+});
+
+describe('import boundary', () => {
+  it('GIVEN notify/ code importing controller/ or test/ THEN lint reports it', async () => {
+    for (const from of ['../controller/runtime/index.js', '../test/harness/outbound.js']) {
+      const code = `import { x } from '${from}';\nexport const y = x;\n`;
+      expect(await lintRuleIds(code, 'notify/http.ts')).toContain('no-restricted-imports');
+    }
+  });
+
+  it('GIVEN a notify/ test importing the receiver harness THEN lint allows it', async () => {
+    const code =
+      "import { startReceiver } from '../test/harness/notify-receiver.js';\nexport const s = startReceiver;\n";
+    expect(await lintRuleIds(code, 'notify/http.test.ts')).not.toContain('no-restricted-imports');
   });
 });

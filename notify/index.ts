@@ -13,8 +13,8 @@ import type { Notifier, NotifierType } from './types.js';
 import { WebhookNotifier } from './webhook.js';
 
 export * from './types.js';
-export { NOTIFY_ERROR_CODES, NotifyError, redactUrl, type NotifyErrorCode } from './errors.js';
-export { HttpSender, parseRetryAfter, readBodyStart, type HttpOptions } from './http.js';
+export { NOTIFY_ERROR_CODES, NotifyError, type NotifyErrorCode } from './errors.js';
+export { HttpSender, type HttpOptions } from './http.js';
 export { remediationLines } from './remediation.js';
 export {
   SlackNotifier,

@@ -7,7 +7,12 @@ import {
   type SlackBlock,
   type SlackMessage,
 } from './slack.js';
-import { loopbackFetch, sampleNotification, startReceiver, type Receiver } from './test-support.js';
+import {
+  loopbackFetch,
+  sampleNotification,
+  startReceiver,
+  type Receiver,
+} from '../test/harness/notify-receiver.js';
 import type { CveFinding } from './types.js';
 
 const receivers: Receiver[] = [];

@@ -1,7 +1,12 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NotifyError } from './errors.js';
-import { loopbackFetch, sampleNotification, startReceiver, type Receiver } from './test-support.js';
+import {
+  loopbackFetch,
+  sampleNotification,
+  startReceiver,
+  type Receiver,
+} from '../test/harness/notify-receiver.js';
 import { headerValue, signBody, WebhookNotifier } from './webhook.js';
 
 const receivers: Receiver[] = [];

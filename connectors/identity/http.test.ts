@@ -3,7 +3,7 @@ import { createOutboundFetch } from '../../lib/http/index.js';
 import { MARKER, publicResolver, startHostileAnswer } from '../../test/harness/hostile-answer.js';
 import { loopbackFetch as loopback } from '../../test/harness/outbound.js';
 import { ConnectorError } from '../errors.js';
-import { createIdentityHttp, redact, type IdentityHttpOptions } from './http.js';
+import { createIdentityHttp, type IdentityHttpOptions } from './http.js';
 import type { AuthScheme } from './types.js';
 
 // The identity HTTP client's own logic (credentials, retries, error shaping), with an
@@ -345,18 +345,6 @@ describe('createIdentityHttp', () => {
         auth: { type: 'bearer', token: TOKEN },
       }),
     ).toThrow(/must be http or https/);
-  });
-});
-
-describe('redact', () => {
-  it('removes known secrets and credential-shaped values', () => {
-    expect(redact('a s3cr3t-value b', ['s3cr3t-value'])).toBe('a [REDACTED] b');
-    expect(redact('{"access_token":"eyJabc.def","client_secret":"x"}', [])).toBe(
-      '{"access_token":"[REDACTED]","client_secret":"[REDACTED]"}',
-    );
-    expect(redact('Authorization: Basic dXNlcjpwYXNzd29yZA==', [])).toBe(
-      'Authorization: Basic [REDACTED]',
-    );
   });
 });
 

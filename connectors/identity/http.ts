@@ -31,8 +31,18 @@
  *   message when it is built.
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import { answerCodeSuffix, createOutboundFetch, isHttpError } from '../../lib/http/index.js';
-import { parseRetryAfter, readBodyStart } from '../../notify/index.js';
+import {
+  answerCodeSuffix,
+  createOutboundFetch,
+  fetchOnce,
+  isRedirect,
+  parseRetryAfter,
+  readBodyStart,
+  withRetry,
+  type AttemptResult,
+  type GiveUpReason,
+} from '../../lib/http/index.js';
+import { secretForms } from '../../lib/redact.js';
 import { ConnectorError, type ConnectorErrorCode } from '../errors.js';
 import type { AuthScheme, HttpAnswer, HttpCall, IdentityHttp } from './types.js';
 
@@ -83,6 +93,7 @@ export function createIdentityHttp(options: IdentityHttpOptions): IdentityHttp {
 type Attempt =
   | { answered: true; status: number; headers: Headers; text: string }
   | { answered: false; detail: string; terminal?: boolean };
+type Answered = Extract<Attempt, { answered: true }>;
 
 interface Exchange {
   /** For messages: "PUT /users/1" or "POST (token request)". */
@@ -266,69 +277,97 @@ class IdentityHttpClient implements IdentityHttp {
     exchange: Exchange,
     label: string,
     kind: 'api' | 'token' = 'api',
-  ): Promise<Extract<Attempt, { answered: true }>> {
-    for (let attempt = 1; ; attempt++) {
-      const outcome = await this.attempt(exchange);
-      const tries = attempt > 1 ? ` (${attempt} attempts)` : '';
-      if (outcome.answered) {
-        const { status } = outcome;
-        const retryable = (status === 429 || status >= 500) && !exchange.accept.includes(status);
-        if (!retryable) return outcome;
-        const code: ConnectorErrorCode =
-          status === 429 ? 'FST_IDENTITY_RATE_LIMITED' : 'FST_IDENTITY_UNAVAILABLE';
-        const retryAfterMs = parseRetryAfter(outcome.headers.get('retry-after'), this.now());
-        const message = `${label}: ${exchange.what} answered HTTP ${status}${answerCodeSuffix(outcome.text)}`;
-        if (retryAfterMs !== undefined && retryAfterMs > this.maxRetryAfterMs) {
-          throw this.error(
-            code,
-            `${message}; the provider asked to retry after ${Math.ceil(retryAfterMs / 1000)} s${tries}`,
-            retryAfterMs,
-          );
-        }
-        if (attempt > this.retries) throw this.error(code, `${message}${tries}`, retryAfterMs);
-        await this.sleep(retryAfterMs ?? this.backoff(attempt - 1));
-        continue;
-      }
-      if (outcome.terminal === true) {
-        // Refused by the outbound client itself (SSRF guard, plain http, byte cap): retrying cannot help.
-        throw this.error('FST_IDENTITY_REJECTED', `${label}: ${exchange.what}: ${outcome.detail}`);
-      }
-      if (attempt > this.retries) {
-        const what = kind === 'token' ? 'no access token' : 'no answer';
-        throw this.error(
-          'FST_IDENTITY_UNAVAILABLE',
-          `${label}: ${exchange.what}: ${what}: ${outcome.detail}${tries}`,
-        );
-      }
-      await this.sleep(this.backoff(attempt - 1));
+  ): Promise<Answered> {
+    return withRetry(async () => this.retryable(await this.attempt(exchange), exchange), {
+      retries: this.retries,
+      backoffMs: this.backoffMs,
+      maxBackoffMs: this.maxBackoffMs,
+      maxRetryAfterMs: this.maxRetryAfterMs,
+      random: this.random,
+      sleep: this.sleep,
+      giveUp: (outcome, reason, attempts) =>
+        this.giveUp(outcome, reason, attempts, { exchange, label, kind }),
+    });
+  }
+
+  /** 429 and 5xx (unless accepted) and no answer at all are retried; the rest is returned. */
+  private retryable(outcome: Attempt, exchange: Exchange): AttemptResult<Answered, Attempt> {
+    if (!outcome.answered) return { ok: false, failure: outcome, retry: outcome.terminal !== true };
+    const { status } = outcome;
+    if ((status !== 429 && status < 500) || exchange.accept.includes(status))
+      return { ok: true, value: outcome };
+    const retryAfterMs = parseRetryAfter(outcome.headers.get('retry-after'), this.now());
+    return {
+      ok: false,
+      failure: outcome,
+      retry: true,
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+    };
+  }
+
+  private giveUp(
+    outcome: Attempt,
+    reason: GiveUpReason,
+    attempts: number,
+    call: { exchange: Exchange; label: string; kind: 'api' | 'token' },
+  ): ConnectorError {
+    const { exchange, label, kind } = call;
+    const tries = attempts > 1 ? ` (${attempts} attempts)` : '';
+    if (!outcome.answered) {
+      // Refused by the outbound client itself (SSRF guard, plain http, byte cap): retrying cannot help.
+      if (reason === 'final')
+        return this.error('FST_IDENTITY_REJECTED', `${label}: ${exchange.what}: ${outcome.detail}`);
+      const what = kind === 'token' ? 'no access token' : 'no answer';
+      return this.error(
+        'FST_IDENTITY_UNAVAILABLE',
+        `${label}: ${exchange.what}: ${what}: ${outcome.detail}${tries}`,
+      );
     }
+    const { status } = outcome;
+    const code: ConnectorErrorCode =
+      status === 429 ? 'FST_IDENTITY_RATE_LIMITED' : 'FST_IDENTITY_UNAVAILABLE';
+    const retryAfterMs = parseRetryAfter(outcome.headers.get('retry-after'), this.now());
+    const message = `${label}: ${exchange.what} answered HTTP ${status}${answerCodeSuffix(outcome.text)}`;
+    if (reason === 'retry-after-too-long' && retryAfterMs !== undefined) {
+      const wait = Math.ceil(retryAfterMs / 1000);
+      return this.error(
+        code,
+        `${message}; the provider asked to retry after ${wait} s${tries}`,
+        retryAfterMs,
+      );
+    }
+    return this.error(code, `${message}${tries}`, retryAfterMs);
   }
 
   private async attempt(exchange: Exchange): Promise<Attempt> {
-    const signal = AbortSignal.timeout(this.timeoutMs);
-    try {
-      const response = await this.fetch(exchange.url, {
-        ...exchange.init,
-        redirect: 'manual',
-        signal,
-      });
-      const whole =
-        (response.status >= 200 && response.status < 300) ||
-        exchange.accept.includes(response.status);
-      const text = whole ? await response.text() : await readBodyStart(response, MAX_ERROR_BYTES);
-      return { answered: true, status: response.status, headers: response.headers, text };
-    } catch (err) {
-      if (signal.aborted)
-        return { answered: false, detail: `no answer within ${this.timeoutMs} ms` };
-      if (isHttpError(err))
-        return { answered: false, detail: `${err.code}: ${err.message}`, terminal: !err.transient };
-      return { answered: false, detail: networkMessage(err) };
+    const outcome = await fetchOnce(this.fetch, exchange.url, exchange.init, {
+      timeoutMs: this.timeoutMs,
+      read: async (response): Promise<Answered> => {
+        const whole =
+          (response.status >= 200 && response.status < 300) ||
+          exchange.accept.includes(response.status);
+        const text = whole ? await response.text() : await readBodyStart(response, MAX_ERROR_BYTES);
+        return { answered: true, status: response.status, headers: response.headers, text };
+      },
+    });
+    switch (outcome.kind) {
+      case 'answer':
+        return outcome.value;
+      case 'outbound':
+        return {
+          answered: false,
+          detail: outcome.detail,
+          terminal: outcome.error.errorClass !== 'transient',
+        };
+      default:
+        // A timeout or a network error (there is no caller signal to cancel with).
+        return { answered: false, detail: outcome.detail };
     }
   }
 
   /** The answer of a call that is not retried, or the error it is. */
   private result<T>(
-    answer: Extract<Attempt, { answered: true }>,
+    answer: Answered,
     exchange: Exchange,
     label: string,
     kind: 'api' | 'token',
@@ -349,7 +388,7 @@ class IdentityHttpClient implements IdentityHttp {
         );
       }
     }
-    if (status >= 300 && status < 400) {
+    if (isRedirect(status)) {
       const location = headers.get('location');
       const where = location === null ? '' : ` (to ${safeLocation(location, exchange.url)})`;
       throw this.error(
@@ -365,24 +404,16 @@ class IdentityHttpClient implements IdentityHttp {
     );
   }
 
-  private backoff(retry: number): number {
-    const base = Math.min(this.maxBackoffMs, this.backoffMs * 2 ** retry);
-    return Math.round(base / 2 + (base / 2) * this.random());
-  }
-
   private addSecret(secret: string): void {
     if (secret.length < 4) return;
-    this.secrets.add(secret);
-    this.secrets.add(encodeURIComponent(secret));
-    this.secrets.add(new URLSearchParams({ s: secret }).toString().slice(2));
+    for (const form of secretForms(secret)) this.secrets.add(form);
   }
 
   private error(code: ConnectorErrorCode, message: string, retryAfterMs?: number): ConnectorError {
-    return new ConnectorError(
-      code,
-      redact(message, this.secrets),
-      retryAfterMs === undefined ? {} : { retryAfterMs },
-    );
+    return new ConnectorError(code, message, {
+      secrets: this.secrets,
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+    });
   }
 }
 
@@ -412,23 +443,6 @@ function parseBase(raw: string, what: string): URL {
 }
 
 /**
- * Removes the known secrets (longest first) and anything shaped like an Authorization
- * value or a client_secret form field.
- */
-export function redact(text: string, secrets: Iterable<string>): string {
-  let out = text;
-  for (const secret of [...new Set(secrets)].sort((a, b) => b.length - a.length)) {
-    if (secret.length >= 4) out = out.split(secret).join('[REDACTED]');
-  }
-  return out
-    .replace(/\b(Bearer|SSWS|Basic)\s+(?!\[REDACTED\])[A-Za-z0-9._~+/=-]{8,}/gi, '$1 [REDACTED]')
-    .replace(
-      /(client_secret|access_token|refresh_token)(["']?\s*[:=]\s*["']?)(?!\[REDACTED\])[^"'&\s,}]+/gi,
-      '$1$2[REDACTED]',
-    );
-}
-
-/**
  * A redirect target by its origin only: the path and query are the answering server's
  * words (a code, a token, an error text), which never reach a condition.
  */
@@ -438,15 +452,4 @@ function safeLocation(location: string, from: string): string {
   } catch {
     return 'an unparsable Location';
   }
-}
-
-/** fetch says "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND, a TLS error) is in its cause. */
-function networkMessage(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
-  const cause = (err as { cause?: unknown }).cause;
-  if (cause instanceof Error) {
-    const code = (cause as { code?: unknown }).code;
-    return `${err.message}: ${cause.message || (typeof code === 'string' ? code : cause.name)}`;
-  }
-  return err.message;
 }

@@ -16,7 +16,7 @@ import {
   parseIpv4,
   parseIpv6,
   rangeToCidrs,
-} from '../../feeds/index.js';
+} from '../../lib/net.js';
 
 /** The canonical CIDR for an address or CIDR of either family, or undefined when it is neither. */
 export function canonicalCidr(value: string): string | undefined {

@@ -13,7 +13,7 @@ import {
   parseIpv4,
   parseIpv6,
   type Ipv6Range,
-} from '../../feeds/index.js';
+} from '../../lib/net.js';
 import { checkRequest } from '../checks.js';
 import type { Renderer } from '../types.js';
 import type { ActionRequest } from '../../crds/index.js';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Clock } from './clock.js';
-import { classify, ForestallError, type ErrorCode } from './errors.js';
+import { classify, codeOf } from './errors.js';
 import { objectKey, type Informer } from './informer.js';
 import type { Metrics } from './metrics.js';
 import { WorkQueue } from './queue.js';
@@ -142,7 +142,8 @@ export class Controller<T extends KubernetesObject> {
       }
     } catch (err) {
       const errorClass = classify(err);
-      const code: ErrorCode | 'unknown' = err instanceof ForestallError ? err.code : 'unknown';
+      // Every domain's stable code (connector, forge, git, notify...), not only the controller's.
+      const code = codeOf(err);
       metrics.reconcileErrors.inc({ controller: name, code });
       metrics.reconcileTotal.inc({
         controller: name,

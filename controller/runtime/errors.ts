@@ -1,12 +1,26 @@
 /**
- * Errors with stable codes (fastify's registry). Every error is classed:
- *   transient: retry with per-key backoff (network errors, 5xx, 429, timeouts);
- *   terminal:  retrying cannot help (invalid spec, forbidden); shown in a condition, counted, not retried;
- *   conflict:  optimistic-concurrency loss (409); retried at once from fresh state.
- * Messages are built with secrets already redacted. docs/errors.md documents every
- * code, and controller/runtime/errors.test.ts fails when one is missing.
+ * The controller's own codes (FST_KUBE_*, FST_INVALID_SPEC, ...) and the Kubernetes
+ * client's errors mapped onto them. The error type, its classes and its redaction are
+ * the kernel's (lib/errors.ts); docs/errors.md documents every code of every domain,
+ * and controller/runtime/errors.test.ts fails when one is missing.
+ *
+ * `ForestallError` here is ControllerError, the name controller code has always
+ * constructed (`new ForestallError('FST_INVALID_SPEC', message)`); `instanceof` on it
+ * matches the controller's codes only, as before. lib's base class is ForestallError in
+ * lib/errors.ts, which every domain's error extends.
  */
-export type ErrorClass = 'transient' | 'terminal' | 'conflict';
+import {
+  classOfStatus,
+  ForestallError as KernelError,
+  statusOf,
+  type ErrorClass,
+  type ErrorCodeTable,
+} from '../../lib/errors.js';
+import { redact } from '../../lib/redact.js';
+
+export { classify, codeOf, statusOf } from '../../lib/errors.js';
+export type { ErrorClass } from '../../lib/errors.js';
+export { redact } from '../../lib/redact.js';
 
 export const ERROR_CODES = {
   FST_KUBE_CONFLICT: {
@@ -54,74 +68,28 @@ export const ERROR_CODES = {
     summary:
       'An unexpected error inside the controller; retried with backoff and logged with its stack.',
   },
-} as const satisfies Record<string, { class: ErrorClass; summary: string }>;
+} as const satisfies ErrorCodeTable;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
-// Applied in order: schemes with a credential after them, credentials inside URLs,
-// then `key: value` / `key=value` pairs whose key names a secret.
-const REDACTIONS: [RegExp, string][] = [
-  [/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi, '$1 [REDACTED]'],
-  [/(\b[a-z][a-z0-9+.-]*:\/\/)[^/@\s:]+:[^/@\s]+@/gi, '$1[REDACTED]@'],
-  [
-    /\b(authorization|token|access[_-]?token|password|passwd|secret|api[_-]?key|client[_-]?secret)(["']?\s*[:=]\s*["']?)(?!\[REDACTED\]|Bearer |Basic )[^\s"',}&]+/gi,
-    '$1$2[REDACTED]',
-  ],
-];
-
-/** Removes credentials from text that may end up in an error, log, condition or Event. */
-export function redact(text: string): string {
-  return REDACTIONS.reduce((t, [re, replacement]) => t.replace(re, replacement), text);
-}
-
-export class ForestallError extends Error {
-  readonly code: ErrorCode;
-  readonly errorClass: ErrorClass;
-  readonly status?: number;
-
+export class ControllerError extends KernelError<ErrorCode> {
   constructor(
     code: ErrorCode,
     message: string,
     options: { cause?: unknown; status?: number } = {},
   ) {
-    super(redact(message), { cause: options.cause });
+    super(code, message, { ...options, errorClass: ERROR_CODES[code].class });
     this.name = 'ForestallError';
-    this.code = code;
-    this.errorClass = ERROR_CODES[code].class;
-    this.status = options.status;
   }
 }
 
+export { ControllerError as ForestallError };
+
 /** A reconcile error that must not be retried (controller-runtime's TerminalError). */
-export function terminal(code: ErrorCode, message: string, cause?: unknown): ForestallError {
-  const err = new ForestallError(code, message, { cause });
+export function terminal(code: ErrorCode, message: string, cause?: unknown): ControllerError {
+  const err = new ControllerError(code, message, { cause });
   if (err.errorClass !== 'terminal') throw new Error(`${code} is not a terminal code`);
   return err;
-}
-
-/** Classes any thrown value; unknown errors are transient so they are retried. */
-export function classify(err: unknown): ErrorClass {
-  if (err instanceof ForestallError) return err.errorClass;
-  // Engine-side errors (connectors/ cannot import ForestallError) carry their own class.
-  if (
-    err instanceof Error &&
-    'errorClass' in err &&
-    (err.errorClass === 'terminal' || err.errorClass === 'transient')
-  )
-    return err.errorClass;
-  const status = statusOf(err);
-  if (status === 409) return 'conflict';
-  if (status !== undefined && [400, 403, 404, 422].includes(status)) return 'terminal';
-  return 'transient';
-}
-
-/** The HTTP status of a client-node ApiException (`code`) or a Watch error (`statusCode`). */
-export function statusOf(err: unknown): number | undefined {
-  if (err instanceof ForestallError) return err.status;
-  const e = err as { code?: unknown; statusCode?: unknown } | null;
-  if (e && typeof e.code === 'number') return e.code;
-  if (e && typeof e.statusCode === 'number') return e.statusCode;
-  return undefined;
 }
 
 /** The message the API server put in its Status body, else the error's own message. */
@@ -144,17 +112,17 @@ export function messageOf(err: unknown): string {
   return redact(err instanceof Error ? err.message : String(err));
 }
 
-/** Wraps an error from the Kubernetes client in a ForestallError with a stable code. */
-export function fromKube(err: unknown, what: string): ForestallError {
-  if (err instanceof ForestallError) return err;
+/** Wraps an error from the Kubernetes client in a ControllerError with a stable code. */
+export function fromKube(err: unknown, what: string): ControllerError {
+  if (err instanceof ControllerError) return err;
   const status = statusOf(err);
-  const code: ErrorCode =
-    status === 409
-      ? 'FST_KUBE_CONFLICT'
-      : status === 404
-        ? 'FST_KUBE_NOT_FOUND'
-        : status !== undefined && [400, 403, 422].includes(status)
-          ? 'FST_KUBE_REJECTED'
-          : 'FST_KUBE_TRANSIENT';
-  return new ForestallError(code, `${what}: ${messageOf(err)}`, { cause: err, status });
+  const byClass: Record<ErrorClass, ErrorCode> = {
+    conflict: 'FST_KUBE_CONFLICT',
+    terminal: status === 404 ? 'FST_KUBE_NOT_FOUND' : 'FST_KUBE_REJECTED',
+    transient: 'FST_KUBE_TRANSIENT',
+  };
+  return new ControllerError(byClass[classOfStatus(status)], `${what}: ${messageOf(err)}`, {
+    cause: err,
+    status,
+  });
 }

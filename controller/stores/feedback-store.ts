@@ -1,4 +1,5 @@
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { gzipSync } from 'node:zlib';
+import { gunzipBounded, STORED_GUNZIP_MAX_BYTES } from '../../lib/gzip.js';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { labelValue } from '../../connectors/index.js';
 import { LABEL_MANAGED_BY, LABEL_POLICY, MANAGED_BY } from '../../crds/index.js';
@@ -131,7 +132,11 @@ export class FeedbackStore {
     let rejections: Rejection[];
     try {
       rejections = (
-        JSON.parse(gunzipSync(Buffer.from(data, 'base64')).toString('utf8')) as {
+        JSON.parse(
+          gunzipBounded(Buffer.from(data, 'base64'), {
+            maxBytes: STORED_GUNZIP_MAX_BYTES,
+          }).toString('utf8'),
+        ) as {
           rejections: Rejection[];
         }
       ).rejections;

@@ -1,4 +1,5 @@
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { gzipSync } from 'node:zlib';
+import { gunzipBounded, STORED_GUNZIP_MAX_BYTES } from '../../lib/gzip.js';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { labelValue } from '../../connectors/index.js';
 import { LABEL_ACTION, LABEL_MANAGED_BY, MANAGED_BY } from '../../crds/index.js';
@@ -73,7 +74,10 @@ export class IndicatorStore {
     const data = cm?.binaryData?.[KEY];
     if (!cm || !data) return undefined;
     if (digest && cm.metadata?.annotations?.[ANNOTATION_DIGEST] !== digest) return undefined;
-    const text = gunzipSync(Buffer.from(data, 'base64')).toString('utf8');
+    const text = gunzipBounded(Buffer.from(data, 'base64'), {
+      maxBytes: STORED_GUNZIP_MAX_BYTES,
+      what: `ConfigMap ${ref.namespace}/${ref.name}`,
+    }).toString('utf8');
     const values = text ? text.split('\n') : [];
     if (digest && valuesDigest(values) !== digest) {
       throw new ForestallError(

@@ -1,8 +1,7 @@
 /**
- * Errors a forge client raises. delivery/ cannot import the controller's ForestallError,
- * so, like connectors/errors.ts, these carry the two facts the controller maps: a stable
- * code and a class. The controller's classify() honours `errorClass`; a rate-limited
- * error also carries `retryAfterMs`, the forge's own word on when to come back.
+ * The codes of errors a forge client raises; the error type is the kernel's
+ * (lib/errors.ts). A rate-limited error carries `retryAfterMs`, the forge's own word on
+ * when to come back.
  *
  * Messages are redacted when the error is built: the client passes its token, and any
  * occurrence of it (and any `token …` / `Bearer …` credential) is removed. They never
@@ -10,7 +9,8 @@
  * (lib/http answerCode). The forge's own words are read to classify (a secondary rate
  * limit, a pull request that already exists) and then dropped.
  */
-import { answerCodeSuffix, isHttpError } from '../../lib/http/index.js';
+import { ForestallError, type ErrorCodeTable } from '../../lib/errors.js';
+import { answerCodeSuffix, isHttpError, parseRetryAfter } from '../../lib/http/index.js';
 
 export const FORGE_ERROR_CODES = {
   FST_FORGE_AUTH: {
@@ -43,7 +43,7 @@ export const FORGE_ERROR_CODES = {
     summary:
       'spec.git cannot be used: the repository URL does not name an owner and repository, the forge API URL is not http(s), or the outbound client refused it (SSRF guard, plain http to a host that is neither loopback nor in --outbound-allow, a redirect it does not follow).',
   },
-} as const satisfies Record<string, { class: 'terminal' | 'transient'; summary: string }>;
+} as const satisfies ErrorCodeTable;
 
 export type ForgeErrorCode = keyof typeof FORGE_ERROR_CODES;
 
@@ -59,37 +59,15 @@ export interface ForgeErrorOptions {
   alreadyExists?: boolean;
 }
 
-export class ForgeError extends Error {
-  readonly errorClass: 'terminal' | 'transient';
-  readonly status?: number;
-  readonly retryAfterMs?: number;
+export class ForgeError extends ForestallError<ForgeErrorCode> {
   readonly alreadyExists?: boolean;
 
-  constructor(
-    readonly code: ForgeErrorCode,
-    message: string,
-    options: ForgeErrorOptions = {},
-  ) {
-    super(redactForge(message, options.secrets ?? []), { cause: options.cause });
+  constructor(code: ForgeErrorCode, message: string, options: ForgeErrorOptions = {}) {
+    const { alreadyExists, ...rest } = options;
+    super(code, message, { ...rest, errorClass: FORGE_ERROR_CODES[code].class });
     this.name = 'ForgeError';
-    this.errorClass = FORGE_ERROR_CODES[code].class;
-    if (options.status !== undefined) this.status = options.status;
-    if (options.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
-    if (options.alreadyExists === true) this.alreadyExists = true;
+    if (alreadyExists === true) this.alreadyExists = true;
   }
-}
-
-/**
- * Removes the known secrets and anything shaped like an HTTP credential. The controller's
- * redact() does more; this is the part a forge message can carry (an echoed header, a
- * URL with user info).
- */
-export function redactForge(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const secret of secrets) if (secret.length >= 4) out = out.split(secret).join('[REDACTED]');
-  return out
-    .replace(/\b(token|Bearer|Basic)\s+(?!\[REDACTED\])[A-Za-z0-9._~+/=-]{16,}/gi, '$1 [REDACTED]')
-    .replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^/@\s]+@/gi, '$1[REDACTED]@');
 }
 
 /** Response headers, lower-cased names (octokit and fetch both give them so). */
@@ -145,12 +123,8 @@ export function classifyHttp(
  */
 export function retryAfterFromHeaders(headers: HeaderBag, now: number): number | undefined {
   const retryAfter = headers['retry-after'];
-  if (retryAfter !== undefined && String(retryAfter).trim() !== '') {
-    const text = String(retryAfter).trim();
-    if (/^\d+$/.test(text)) return Number(text) * 1000;
-    const at = Date.parse(text);
-    if (!Number.isNaN(at)) return Math.max(0, at - now);
-  }
+  const asked = parseRetryAfter(retryAfter === undefined ? undefined : String(retryAfter), now);
+  if (asked !== undefined) return asked;
   if (String(headers['x-ratelimit-remaining'] ?? '') === '0') {
     const reset = Number(headers['x-ratelimit-reset']);
     // One second past the reset, as GitHub's documentation advises.
@@ -223,7 +197,7 @@ export function forgeNoAnswerError(
   detail: string,
   options: { secrets?: readonly string[]; cause?: unknown } = {},
 ): ForgeError {
-  const refused = isHttpError(options.cause) && !options.cause.transient;
+  const refused = isHttpError(options.cause) && options.cause.errorClass !== 'transient';
   const code: ForgeErrorCode = refused ? 'FST_FORGE_INVALID_CONFIG' : 'FST_FORGE_UNAVAILABLE';
   return new ForgeError(code, `${what}: no response: ${detail}`, {
     cause: options.cause,

@@ -1,5 +1,11 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { createOutboundFetch, isHttpError } from '../../lib/http/index.js';
+import {
+  createOutboundFetch,
+  isHttpError,
+  networkMessage as outboundNetworkMessage,
+  withRetry,
+  type AttemptResult,
+} from '../../lib/http/index.js';
 import { ForgeError, forgeAnswerError, forgeNoAnswerError } from './errors.js';
 import { splitReviewers } from './reviewers.js';
 import {
@@ -293,7 +299,11 @@ export class GiteaForge implements Forge {
     return fullName === undefined || fullName.toLowerCase() === this.repository.toLowerCase();
   }
 
-  /** One API call with per-attempt timeout and bounded retries of transient failures. */
+  /**
+   * One API call with per-attempt timeout and bounded retries of transient failures,
+   * by the one retry rule of the outbound clients (lib/http withRetry): backoff with
+   * jitter, the forge's Retry-After honoured up to maxRetryAfterMs.
+   */
   private async request<T>(
     method: string,
     path: string,
@@ -303,73 +313,85 @@ export class GiteaForge implements Forge {
   ): Promise<T> {
     const label = `Gitea ${this.repository}: ${what}`;
     const url = `${this.base}${path}${init.query ? `?${new URLSearchParams(init.query).toString()}` : ''}`;
-    const retries = this.options.retries ?? 3;
-    const timeoutMs = this.options.requestTimeoutMs ?? 30_000;
-    const maxRetryAfterMs = this.options.maxRetryAfterMs ?? 60_000;
-    for (let attempt = 0; ; attempt++) {
-      if (options.signal?.aborted) throw cancelled(label, options.signal.reason, this.token);
-      const timeout = AbortSignal.timeout(timeoutMs);
-      const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
-      let error: ForgeError;
-      try {
-        const response = await this.fetch(url, {
-          method,
-          headers: {
-            authorization: `token ${this.token}`,
-            accept: 'application/json',
-            ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
-          },
-          ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
-          signal,
-          redirect: 'error',
-        });
-        if (response.ok) {
-          const text = await response.text();
-          return (text === '' ? undefined : JSON.parse(text)) as T;
-        }
-        const headers: Record<string, string> = {};
-        response.headers.forEach((value, key) => {
-          headers[key] = value;
-        });
-        const body = await response.text().catch(() => '');
-        error = forgeAnswerError(
-          label,
-          { status: response.status, headers, body },
-          { now: this.now(), secrets: [this.token] },
-        );
-      } catch (err) {
-        if (err instanceof ForgeError) throw err;
-        if (options.signal?.aborted) throw cancelled(label, options.signal.reason, this.token);
-        const timedOut = timeout.aborted;
-        const detail = timedOut ? `timed out after ${timeoutMs} ms` : networkMessage(err);
-        error = forgeNoAnswerError(label, detail, { secrets: [this.token], cause: err });
-      }
-      if (error.errorClass !== 'transient' || attempt >= retries) throw error;
-      if (error.retryAfterMs !== undefined && error.retryAfterMs > maxRetryAfterMs) throw error;
-      const wait = error.retryAfterMs ?? this.backoff(attempt);
-      this.options.logger?.warn(
-        {
-          repository: this.repository,
-          method,
-          path,
-          code: error.code,
-          status: error.status,
-          attempt: attempt + 1,
-          waitMs: wait,
-        },
-        'Retrying Gitea request',
-      );
-      try {
-        await this.sleep(wait, options.signal);
-      } catch (err) {
-        throw cancelled(label, err, this.token);
-      }
-    }
+    return withRetry<T, ForgeError>(
+      async () => this.attempt<T>(url, method, label, options, init),
+      {
+        retries: this.options.retries ?? 3,
+        backoffMs: this.options.backoffMs ?? 500,
+        maxBackoffMs: 10_000,
+        maxRetryAfterMs: this.options.maxRetryAfterMs ?? 60_000,
+        random: this.random,
+        sleep: this.sleep,
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+        giveUp: (error) => error,
+        cancelled: () => cancelled(label, options.signal?.reason, this.token),
+        onRetry: (error, attempt, waitMs) =>
+          this.options.logger?.warn(
+            {
+              repository: this.repository,
+              method,
+              path,
+              code: error.code,
+              status: error.status,
+              attempt,
+              waitMs,
+            },
+            'Retrying Gitea request',
+          ),
+      },
+    );
   }
 
-  private backoff(attempt: number): number {
-    const base = Math.min(10_000, (this.options.backoffMs ?? 500) * 2 ** attempt);
-    return Math.round(base / 2 + (base / 2) * this.random());
+  /** One attempt: the parsed answer, or the ForgeError it is, retried when transient. */
+  private async attempt<T>(
+    url: string,
+    method: string,
+    label: string,
+    options: CallOptions,
+    init: { body?: unknown },
+  ): Promise<AttemptResult<T, ForgeError>> {
+    const timeoutMs = this.options.requestTimeoutMs ?? 30_000;
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+    let error: ForgeError;
+    try {
+      const response = await this.fetch(url, {
+        method,
+        headers: {
+          authorization: `token ${this.token}`,
+          accept: 'application/json',
+          ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
+        signal,
+        redirect: 'error',
+      });
+      if (response.ok) {
+        const text = await response.text();
+        return { ok: true, value: (text === '' ? undefined : JSON.parse(text)) as T };
+      }
+      const headers: Record<string, string> = {};
+      response.headers.forEach((value, key) => {
+        headers[key] = value;
+      });
+      const body = await response.text().catch(() => '');
+      error = forgeAnswerError(
+        label,
+        { status: response.status, headers, body },
+        { now: this.now(), secrets: [this.token] },
+      );
+    } catch (err) {
+      if (err instanceof ForgeError) throw err;
+      if (options.signal?.aborted) throw cancelled(label, options.signal.reason, this.token);
+      const detail = timeout.aborted ? `timed out after ${timeoutMs} ms` : networkMessage(err);
+      error = forgeNoAnswerError(label, detail, { secrets: [this.token], cause: err });
+    }
+    return {
+      ok: false,
+      failure: error,
+      retry: error.errorClass === 'transient',
+      ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
+    };
   }
 }
 
@@ -383,11 +405,7 @@ function cancelled(label: string, reason: unknown, token: string): ForgeError {
 function networkMessage(err: unknown): string {
   // The outbound client's own message: method, redacted URL, the refusal or Node error code.
   if (isHttpError(err)) return `${err.code}: ${err.message}`;
-  if (err instanceof Error) {
-    const cause = (err as { cause?: unknown }).cause;
-    return cause instanceof Error ? `${err.message}: ${cause.message}` : err.message;
-  }
-  return String(err);
+  return outboundNetworkMessage(err);
 }
 
 function toPullRequest(data: GiteaPull): PullRequest {

@@ -132,7 +132,7 @@ export class GitHubForge implements Forge {
             // octokit turns every fetch error into a RequestError that plugin-retry retries
             // (1 + 4 + 9 s), except an AbortError, which it passes through untouched. A
             // refusal of the outbound client (SSRF guard, plain http) cannot change on retry.
-            if (isHttpError(err) && !err.transient) throw new OutboundRefusal(err);
+            if (isHttpError(err) && err.errorClass !== 'transient') throw new OutboundRefusal(err);
             throw err;
           }
         },

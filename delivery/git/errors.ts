@@ -1,7 +1,6 @@
 /**
- * Errors of Git delivery, with stable codes (docs/errors.md, "Git errors"). delivery/
- * cannot import the controller's ForestallError, so these carry the same two facts, a
- * stable code and a class (`errorClass`), which the controller's classify() reads.
+ * The codes of Git delivery's errors (docs/errors.md, "Git errors"); the error type is
+ * the kernel's (lib/errors.ts).
  *
  * Contract: a message names the operation and what git said, and never carries the
  * token, the Authorization header built from it, or credentials in a URL. Redaction
@@ -9,7 +8,7 @@
  * it, so no caller has to remember it before logging or writing a condition.
  */
 
-export type GitErrorClass = 'transient' | 'terminal';
+import { ForestallError, type ErrorCodeTable } from '../../lib/errors.js';
 
 export const GIT_ERROR_CODES = {
   FST_GIT_AUTH: {
@@ -51,51 +50,23 @@ export const GIT_ERROR_CODES = {
     summary:
       'A git command failed for another reason (a damaged work directory, a full disk); retried, and the work directory is recloned if it is not a usable clone.',
   },
-} as const satisfies Record<string, { class: GitErrorClass; summary: string }>;
+} as const satisfies ErrorCodeTable;
 
 export type GitErrorCode = keyof typeof GIT_ERROR_CODES;
 
-export class GitDeliveryError extends Error {
-  override readonly name = 'GitDeliveryError';
-  readonly errorClass: GitErrorClass;
-
+export class GitDeliveryError extends ForestallError<GitErrorCode> {
   /**
    * @param secrets literal values to remove from the message (the token and the header
    *   built from it), on top of the generic credential patterns.
    */
-  constructor(
-    readonly code: GitErrorCode,
-    message: string,
-    secrets: readonly string[] = [],
-  ) {
-    super(redactGitText(message, secrets));
-    this.errorClass = GIT_ERROR_CODES[code].class;
+  constructor(code: GitErrorCode, message: string, secrets: readonly string[] = []) {
+    super(code, message, { secrets, errorClass: GIT_ERROR_CODES[code].class });
+    this.name = 'GitDeliveryError';
   }
 }
 
 export function isGitDeliveryError(err: unknown): err is GitDeliveryError {
   return err instanceof GitDeliveryError;
-}
-
-const REDACTED = '[REDACTED]';
-
-// Generic patterns, applied after the literal secrets: an Authorization scheme and its
-// credential, and user-info in URLs (https://user:pass@host, https://token@host).
-const PATTERNS: [RegExp, string][] = [
-  [/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi, `$1 ${REDACTED}`],
-  [/(\bhttps?:\/\/)[^/@\s]+@/gi, `$1${REDACTED}@`],
-];
-
-/** Removes the given secrets and anything shaped like a credential from git's output. */
-export function redactGitText(text: string, secrets: readonly string[] = []): string {
-  let out = text;
-  // Longest first, so a header that contains the token is removed whole.
-  for (const secret of [...secrets]
-    .filter((s) => s.length >= 4)
-    .sort((a, b) => b.length - a.length)) {
-    out = out.split(secret).join(REDACTED);
-  }
-  return PATTERNS.reduce((t, [re, replacement]) => t.replace(re, replacement), out);
 }
 
 /**

@@ -15,8 +15,6 @@ export {
   GIT_ERROR_CODES,
   GitDeliveryError,
   isGitDeliveryError,
-  redactGitText,
-  type GitErrorClass,
   type GitErrorCode,
 } from './errors.js';
 export {

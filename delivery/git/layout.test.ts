@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { ESLint } from 'eslint';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { codeForGitOutput, GitDeliveryError, redactGitText } from './errors.js';
+import { redact } from '../../lib/redact.js';
+import { codeForGitOutput, GitDeliveryError } from './errors.js';
 import {
   actionBranchName,
   normalizeRepoPath,
@@ -129,7 +130,7 @@ describe('git failures', () => {
   });
 
   it('GIVEN text with the token, its header and URL credentials THEN none survives redaction', () => {
-    const text = redactGitText(
+    const text = redact(
       'Authorization: Basic eC1hY2Nlc3MtdG9rZW46c2VjcmV0 https://user:pw@h/x https://tok@h/y raw secret-token-1',
       ['secret-token-1'],
     );

@@ -7,8 +7,7 @@
  * 123456" (a truncated download) must be told apart from "unexpected '<' at byte 0" (an
  * HTML error page) without anyone reading the body.
  */
-import { Readable, pipeline } from 'node:stream';
-import { createGunzip } from 'node:zlib';
+import { gunzipIfGzip } from '../../lib/gzip.js';
 
 /**
  * Collects a body into one Buffer. Only for JSON formats, whose bodies the source layer
@@ -264,44 +263,24 @@ function scanLiteral(buf: Uint8Array, i: number): number {
 }
 
 /**
+ * Most bytes a gzip feed body or file may decompress to on the ingest path. The fetch
+ * path caps a body at the feed's own limit (spec.maxBytes) after decompression; this cap
+ * is for what reaches a parser without it (a file the CLI reads, a body gzipped twice, a
+ * ConfigMap source) and is far above any real feed (ipsum, the largest, is tens of MiB
+ * uncompressed): it stops a bomb, not a feed.
+ */
+export const MAX_GUNZIP_BYTES = 1024 * 1024 * 1024;
+
+/**
  * Passes the body through gunzip when it starts with the gzip magic bytes. FIRST
  * publishes EPSS only as .csv.gz, and a static file server sends that as
  * application/gzip rather than with Content-Encoding, so the HTTP layer leaves it
- * compressed. Decompression streams: nothing is buffered beyond zlib's window.
+ * compressed. Decompression streams (lib/gzip), and stops at `maxBytes` with
+ * FST_GZIP_TOO_LARGE.
  */
-export async function* gunzipIfCompressed(
+export function gunzipIfCompressed(
   body: AsyncIterable<Uint8Array>,
+  maxBytes: number = MAX_GUNZIP_BYTES,
 ): AsyncGenerator<Uint8Array> {
-  const it = body[Symbol.asyncIterator]();
-  // Two bytes decide; gather them even if the first chunk holds only one.
-  const head: Uint8Array[] = [];
-  let seen = 0;
-  let done = false;
-  while (seen < 2) {
-    const r = await it.next();
-    if (r.done) {
-      done = true;
-      break;
-    }
-    head.push(r.value);
-    seen += r.value.length;
-  }
-  const first = Buffer.concat(head);
-  async function* rest(): AsyncGenerator<Uint8Array> {
-    if (first.length > 0) yield first;
-    if (done) return;
-    for (;;) {
-      const r = await it.next();
-      if (r.done) return;
-      yield r.value;
-    }
-  }
-  if (first[0] === 0x1f && first[1] === 0x8b) {
-    // pipeline, not pipe: a failing source must fail the gunzip stream we iterate.
-    const gunzip = createGunzip();
-    pipeline(Readable.from(rest(), { objectMode: false }), gunzip, () => undefined);
-    yield* gunzip as AsyncIterable<Buffer>;
-  } else {
-    yield* rest();
-  }
+  return gunzipIfGzip(body, { maxBytes, what: 'The gzip feed body' });
 }

@@ -4,10 +4,11 @@
  * byte limit on what comes OUT of decompression, so a small gzip bomb cannot grow
  * into gigabytes in memory. Everything is streamed chunk by chunk.
  */
-import { Readable, pipeline } from 'node:stream';
 import type { Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
-import { FeedError, redactUrl } from './errors.js';
+import { decompressStream, gunzipIfGzip, isGzipError } from '../../lib/gzip.js';
+import { redactUrl } from '../../lib/redact.js';
+import { FeedError } from './errors.js';
 
 export interface DecodeOptions {
   url: URL;
@@ -18,9 +19,6 @@ export interface DecodeOptions {
   /** What the limit is called in the error ("the 10485760-byte limit"). */
   limitLabel?: string;
 }
-
-const GZIP_MAGIC_0 = 0x1f;
-const GZIP_MAGIC_1 = 0x8b;
 
 /** The decoders for a Content-Encoding header, innermost last; throws on an unknown coding. */
 function decodersFor(contentEncoding: string | undefined, url: URL): Array<() => Transform> {
@@ -60,12 +58,12 @@ export function decodeBody(
   const { url } = options;
   let stream = raw;
   for (const make of decodersFor(options.contentEncoding, url)) {
-    stream = throughZlib(stream, make, url, 'Content-Encoding');
+    stream = asFeedErrors(decompressStream(stream, make), options, 'Content-Encoding');
   }
   // Feeds are text (lines, csv, json, STIX, KEV, EPSS, MISP), so a body that
   // starts with the gzip magic is a compressed file whatever its Content-Type
   // says; servers label .gz downloads application/gzip, octet-stream or nothing.
-  stream = unpackGzipFile(stream, url);
+  stream = asFeedErrors(gunzipIfGzip(stream, { maxBytes: options.maxBytes }), options, 'gzip file');
   return capped(stream, options);
 }
 
@@ -76,78 +74,31 @@ async function* capped(
   let total = 0;
   for await (const chunk of source) {
     total += chunk.length;
-    if (total > options.maxBytes) {
-      throw new FeedError(
-        'FST_FEED_TOO_LARGE',
-        `Feed from ${redactUrl(options.url)} is larger than ${options.limitLabel ?? `the ${options.maxBytes}-byte limit`} (counted after decompression); stopped reading`,
-        { url: options.url },
-      );
-    }
+    if (total > options.maxBytes) throw tooLarge(options);
     yield chunk;
   }
 }
 
-async function* unpackGzipFile(
-  source: AsyncIterable<Uint8Array>,
-  url: URL,
-): AsyncGenerator<Uint8Array> {
-  const iterator = source[Symbol.asyncIterator]();
-  const head: Uint8Array[] = [];
-  let size = 0;
-  try {
-    while (size < 2) {
-      const step = await iterator.next();
-      if (step.done === true) break;
-      head.push(step.value);
-      size += step.value.length;
-    }
-  } catch (err) {
-    await iterator.return?.();
-    throw err;
-  }
-  const joined = Buffer.concat(head);
-  const rest = resume(head, iterator);
-  if (joined[0] === GZIP_MAGIC_0 && joined[1] === GZIP_MAGIC_1) {
-    yield* throughZlib(rest, () => createGunzip(), url, 'gzip file');
-  } else {
-    yield* rest;
-  }
+function tooLarge(options: DecodeOptions): FeedError {
+  return new FeedError(
+    'FST_FEED_TOO_LARGE',
+    `Feed from ${redactUrl(options.url)} is larger than ${options.limitLabel ?? `the ${options.maxBytes}-byte limit`} (counted after decompression); stopped reading`,
+    { url: options.url },
+  );
 }
 
-/** The chunks already read, then the rest of `iterator`; closing it closes the source. */
-async function* resume(
-  head: readonly Uint8Array[],
-  iterator: AsyncIterator<Uint8Array>,
-): AsyncGenerator<Uint8Array> {
-  try {
-    yield* head;
-    for (;;) {
-      const step = await iterator.next();
-      if (step.done === true) return;
-      yield step.value;
-    }
-  } finally {
-    await iterator.return?.();
-  }
-}
-
-async function* throughZlib(
+/** zlib's errors (and lib/gzip's cap) as the feed codes, with the URL; FeedErrors pass as they are. */
+async function* asFeedErrors(
   source: AsyncIterable<Uint8Array>,
-  make: () => Transform,
-  url: URL,
+  options: DecodeOptions,
   what: string,
 ): AsyncGenerator<Uint8Array> {
-  const input = Readable.from(source, { objectMode: false });
-  const decoder = make();
-  // pipeline destroys every stream with the first error, so a failure upstream
-  // (a FeedError from the transport) surfaces from the decoder's iterator as is.
-  pipeline(input, decoder, () => undefined);
+  const { url } = options;
   try {
-    for await (const chunk of decoder as AsyncIterable<Buffer>) {
-      yield chunk;
-    }
+    yield* source;
   } catch (err) {
     if (err instanceof FeedError) throw err;
+    if (isGzipError(err)) throw tooLarge(options);
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'Z_BUF_ERROR') {
       throw new FeedError(
@@ -161,9 +112,5 @@ async function* throughZlib(
       `Could not decompress the ${what} from ${redactUrl(url)}: ${(err as Error).message}`,
       { url, cause: err },
     );
-  } finally {
-    // Destroying the input also closes `source` (Readable.from returns its iterator).
-    input.destroy();
-    decoder.destroy();
   }
 }

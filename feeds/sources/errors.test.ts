@@ -1,15 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { HTTP_ERROR_CODES, HttpError } from '../../lib/http/errors.js';
-import { FEED_ERROR_CODES, FeedError, feedErrorFrom, redactUrl } from './errors.js';
+import { redactUrl } from '../../lib/redact.js';
+import { FEED_ERROR_CODES, FeedError, feedErrorFrom } from './errors.js';
 
 describe('FeedError', () => {
-  it('GIVEN the registry WHEN it is read THEN every code is FST_FEED_*, summarised, and has a transient default', () => {
+  it('GIVEN the registry WHEN it is read THEN every code is FST_FEED_*, summarised, and has a class', () => {
     const codes = Object.entries(FEED_ERROR_CODES);
     expect(codes.length).toBeGreaterThanOrEqual(9);
     for (const [code, info] of codes) {
       expect(code).toMatch(/^FST_FEED_[A-Z_]+$/);
       expect(info.summary.length).toBeGreaterThan(20);
-      expect(typeof info.transient).toBe('boolean');
+      expect(['transient', 'terminal']).toContain(info.class);
     }
   });
 
@@ -17,7 +18,7 @@ describe('FeedError', () => {
     expect(new FeedError('FST_FEED_TIMEOUT', 'x').transient).toBe(true);
     expect(new FeedError('FST_FEED_SSRF_BLOCKED', 'x').transient).toBe(false);
     expect(
-      new FeedError('FST_FEED_HTTP_STATUS', 'x', { transient: false, status: 404 }),
+      new FeedError('FST_FEED_HTTP_STATUS', 'x', { errorClass: 'terminal', status: 404 }),
     ).toMatchObject({ transient: false, status: 404 });
   });
 

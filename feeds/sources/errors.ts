@@ -7,130 +7,122 @@
  * here, when the error is built, so no caller has to remember to do it before
  * logging or writing `status.lastError` (STYLE.md, octokit anchor).
  */
-import { HttpError, redactUrl } from '../../lib/http/errors.js';
+import { ForestallError, type ErrorClass, type ErrorCodeTable } from '../../lib/errors.js';
+import { HttpError } from '../../lib/http/errors.js';
 import type { HttpErrorCode } from '../../lib/http/errors.js';
-
-export { redactUrl };
-
-export interface FeedErrorCodeInfo {
-  /**
-   * Whether retrying soon can help. This is the code's default; an error may be
-   * narrower (FST_FEED_HTTP_STATUS is transient for 5xx, 408 and 429 only).
-   */
-  transient: boolean;
-  /** One line for docs/errors.md and for the Degraded condition's message. */
-  summary: string;
-}
+import { redactUrl } from '../../lib/redact.js';
 
 /**
- * Every code a feed source can throw. docs/errors.md documents each one. The
+ * Every code a feed source can throw, with its class by default: an error may be
+ * narrower (FST_FEED_HTTP_STATUS is transient for 5xx, 408 and 429 only). docs/errors.md
+ * documents each one. The
  * transport codes mirror lib/http's FST_HTTP_* one for one (feedErrorFrom); the
  * feed names stay because conditions, alerts and docs already use them.
  */
 export const FEED_ERROR_CODES = {
   FST_FEED_INVALID_REQUEST: {
-    transient: false,
+    class: 'terminal',
     summary:
       'The feed URL or request settings are unusable: not http(s), credentials in the URL, or a header that may not be set.',
   },
   FST_FEED_SSRF_BLOCKED: {
-    transient: false,
+    class: 'terminal',
     summary:
       'The feed host, or a redirect target, resolved to a loopback, link-local, cloud-metadata, private, multicast, reserved or cluster-internal address that the allow-list does not permit.',
   },
   FST_FEED_INSECURE: {
-    transient: false,
+    class: 'terminal',
     summary:
       'The feed URL, or a redirect target, is plain http to a host that is neither loopback nor in --outbound-allow; use https.',
   },
   FST_FEED_NETWORK: {
-    transient: true,
+    class: 'transient',
     summary:
       'The host name did not resolve, or the connection was refused or reset before a response arrived.',
   },
   FST_FEED_TLS: {
-    transient: false,
+    class: 'terminal',
     summary:
       'TLS verification failed: unknown CA, expired certificate, or a certificate not valid for the host (or tls.serverName).',
   },
   FST_FEED_TIMEOUT: {
-    transient: true,
+    class: 'transient',
     summary:
       'The fetch exceeded its total time limit, or the server sent nothing for longer than the idle limit.',
   },
   FST_FEED_HTTP_STATUS: {
-    transient: true,
+    class: 'transient',
     summary:
       'The server answered with an unexpected HTTP status. Transient for 5xx, 408 and 429; other statuses need a change on one side.',
   },
   FST_FEED_AUTH: {
-    transient: false,
+    class: 'terminal',
     summary:
       'The server refused the credentials (HTTP 401 or 403, or a TAXII collection that cannot be read with them).',
   },
   FST_FEED_REDIRECT_LIMIT: {
-    transient: false,
+    class: 'terminal',
     summary: 'The server redirected more times than allowed.',
   },
   FST_FEED_REDIRECT_INVALID: {
-    transient: false,
+    class: 'terminal',
     summary:
       'A redirect had no usable Location, pointed at a non-http(s) URL, or went from https to plain http.',
   },
   FST_FEED_TOO_LARGE: {
-    transient: false,
+    class: 'terminal',
     summary: 'The feed, after decompression, is larger than the byte limit.',
   },
   FST_FEED_TRUNCATED: {
-    transient: true,
+    class: 'transient',
     summary:
       'The response ended early: fewer bytes than Content-Length, a connection closed mid-body, or a gzip stream that stops before its end.',
   },
   FST_FEED_DECODE: {
-    transient: false,
+    class: 'terminal',
     summary:
       'The body could not be decoded: corrupt gzip, or a Content-Encoding this client does not support.',
   },
   FST_FEED_TAXII: {
-    transient: false,
+    class: 'terminal',
     summary:
       'The TAXII server broke the TAXII 2.1 protocol (wrong media type, malformed envelope, a repeated page) or the collection does not exist.',
   },
   FST_FEED_CLUSTER_RANGES: {
-    transient: true,
+    class: 'transient',
     summary:
       "The cluster's own ranges (Nodes, the API server's endpoints, ServiceCIDRs, cluster DNS), or the ExposurePolicies whose hosts the guardrails protect, could not be read, so the guardrails could not protect them; the sync fails and the last-known-good snapshot stays until they can be read (check the controller's RBAC).",
   },
   FST_FEED_ABORTED: {
-    transient: true,
+    class: 'transient',
     summary: 'The fetch was cancelled by its caller (for example on shutdown or leadership loss).',
   },
   FST_FEED_CAP_EXCEEDED: {
-    transient: false,
+    class: 'terminal',
     summary:
       'The feed passed a per-sync cap: records, distinct indicators or MISP events (the message names the cap and its value).',
   },
   FST_FEED_WORKER_MEMORY: {
-    transient: false,
+    class: 'terminal',
     summary:
       'Ingesting the feed needed more heap than the ingestion worker may use (--feed-worker-heap); the worker was stopped.',
   },
   FST_FEED_DEADLINE: {
-    transient: true,
+    class: 'transient',
     summary:
       'The sync (fetching and ingesting, every MISP event file included) did not finish within --feed-sync-deadline; the worker was stopped.',
   },
   FST_FEED_WORKER_FAILED: {
-    transient: true,
+    class: 'transient',
     summary: 'The ingestion worker could not start or stopped unexpectedly.',
   },
-} as const satisfies Record<string, FeedErrorCodeInfo>;
+} as const satisfies ErrorCodeTable;
 
 export type FeedErrorCode = keyof typeof FEED_ERROR_CODES;
 
 export interface FeedErrorOptions {
-  /** Overrides the code's default (see FeedErrorCodeInfo.transient). */
-  transient?: boolean;
+  /** Overrides the code's default class (see FEED_ERROR_CODES). */
+  errorClass?: ErrorClass;
   /** The HTTP status, when the error is about one. */
   status?: number;
   /** The URL concerned. It is redacted here; pass the raw URL. */
@@ -142,20 +134,20 @@ export interface FeedErrorOptions {
   cause?: unknown;
 }
 
-export class FeedError extends Error {
-  override readonly name = 'FeedError';
-  readonly code: FeedErrorCode;
-  readonly transient: boolean;
-  readonly status: number | undefined;
+export class FeedError extends ForestallError<FeedErrorCode> {
   /** The URL concerned, with credentials and query values redacted. */
   readonly url: string | undefined;
 
   constructor(code: FeedErrorCode, message: string, options: FeedErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.code = code;
-    this.transient = options.transient ?? FEED_ERROR_CODES[code].transient;
-    this.status = options.status;
-    this.url = options.url === undefined ? undefined : redactUrl(options.url);
+    const { url, ...rest } = options;
+    super(code, message, { ...rest, errorClass: rest.errorClass ?? FEED_ERROR_CODES[code].class });
+    this.name = 'FeedError';
+    this.url = url === undefined ? undefined : redactUrl(url);
+  }
+
+  /** Whether retrying soon can help: the class, as the feed status and its tests read it. */
+  get transient(): boolean {
+    return this.errorClass === 'transient';
   }
 }
 
@@ -186,7 +178,7 @@ const FROM_HTTP: Record<HttpErrorCode, FeedErrorCode> = {
 export function feedErrorFrom(err: unknown): unknown {
   if (!(err instanceof HttpError)) return err;
   return new FeedError(FROM_HTTP[err.code], err.message, {
-    transient: err.transient,
+    errorClass: err.errorClass,
     ...(err.status === undefined ? {} : { status: err.status }),
     ...(err.url === undefined ? {} : { url: err.url }),
     ...(err.cause === undefined ? {} : { cause: err.cause }),

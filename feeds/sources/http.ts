@@ -17,7 +17,8 @@
  *   length, cannot be told apart from a complete one.
  */
 import { decodeBody } from './body.js';
-import { FeedError, redactUrl } from './errors.js';
+import { redactUrl } from '../../lib/redact.js';
+import { FeedError } from './errors.js';
 import {
   DEFAULT_IDLE_TIMEOUT_MS,
   DEFAULT_MAX_REDIRECTS,
@@ -27,7 +28,7 @@ import {
   describeStatus,
   openExchange,
   parseFeedUrl,
-  statusIsTransient,
+  classOfAnswer,
 } from './outbound.js';
 import type { Exchange, FetchLimits } from './outbound.js';
 
@@ -177,7 +178,7 @@ export function checkStatus(exchange: Exchange, configuredCredentials: boolean):
     {
       url,
       status,
-      transient: statusIsTransient(status),
+      errorClass: classOfAnswer(status),
     },
   );
 }

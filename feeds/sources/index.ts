@@ -3,8 +3,8 @@
  * guard, with size and time limits. Engine code shared by the controller and the
  * offline CLI: no controller/ imports and no process.env; every setting is passed in.
  */
-export { FEED_ERROR_CODES, FeedError, feedErrorFrom, isFeedError, redactUrl } from './errors.js';
-export type { FeedErrorCode, FeedErrorCodeInfo, FeedErrorOptions } from './errors.js';
+export { FEED_ERROR_CODES, FeedError, feedErrorFrom, isFeedError } from './errors.js';
+export type { FeedErrorCode, FeedErrorOptions } from './errors.js';
 // The SSRF guard lives in lib/http now; re-exported for the feeds' existing callers.
 export {
   checkAddress,

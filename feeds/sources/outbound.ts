@@ -11,8 +11,8 @@ export {
   DEFAULT_IDLE_TIMEOUT_MS,
   DEFAULT_MAX_REDIRECTS,
   Deadline,
+  classOfAnswer,
   describeStatus,
-  statusIsTransient,
 } from '../../lib/http/transport.js';
 export type { Exchange, FetchLimits, TransportOptions } from '../../lib/http/transport.js';
 

@@ -24,7 +24,8 @@
  */
 import { TextDecoder } from 'node:util';
 import { decodeBody } from './body.js';
-import { FeedError, redactUrl } from './errors.js';
+import { redactUrl } from '../../lib/redact.js';
+import { FeedError } from './errors.js';
 import { checkLimits } from './http.js';
 import {
   DEFAULT_IDLE_TIMEOUT_MS,
@@ -34,7 +35,7 @@ import {
   describeStatus,
   openExchange,
   parseFeedUrl,
-  statusIsTransient,
+  classOfAnswer,
 } from './outbound.js';
 import type { Exchange, FetchLimits, TransportOptions } from './outbound.js';
 
@@ -182,7 +183,7 @@ class Session {
         {
           url,
           status,
-          transient: statusIsTransient(status),
+          errorClass: classOfAnswer(status),
         },
       );
     }

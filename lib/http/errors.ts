@@ -1,10 +1,8 @@
 /**
- * The one error type of the outbound HTTP client, with stable codes.
- *
- * lib/ is a leaf, so this cannot be the feeds' FeedError or the connectors'
- * ConnectorError. Callers that own user-visible codes (FST_FEED_*, FST_IDENTITY_*,
- * FST_NOTIFY_*, FST_FORGE_*) map these codes onto theirs at their boundary; the
- * controller's classify() reads `errorClass` directly when one reaches it unmapped.
+ * The error of the outbound HTTP client, with stable codes (a ForestallError,
+ * lib/errors.ts). Callers that own user-visible codes (FST_FEED_*, FST_IDENTITY_*,
+ * FST_NOTIFY_*, FST_FORGE_*) map these codes onto theirs at their boundary; one that
+ * reaches the reconcile loop unmapped is classed and counted by its own code.
  *
  * Contract: a message names the method, the redacted URL, the status, the address
  * that was refused or the limit that was hit. It never carries a header value, a
@@ -13,11 +11,12 @@
  * conditions, Events or logs. Redaction happens here, when the error is built.
  */
 
-export interface HttpErrorCodeInfo {
-  class: 'terminal' | 'transient';
-  /** One line for docs/errors.md. */
-  summary: string;
-}
+import { ForestallError, type ErrorClass, type ErrorCodeInfo } from '../errors.js';
+import { redactUrl } from '../redact.js';
+
+export { redactUrl };
+
+export type HttpErrorCodeInfo = ErrorCodeInfo;
 
 /** Every code the outbound client throws. docs/errors.md documents each one. */
 export const HTTP_ERROR_CODES = {
@@ -81,7 +80,7 @@ export type HttpErrorCode = keyof typeof HTTP_ERROR_CODES;
 
 export interface HttpErrorOptions {
   /** Overrides the code's class (a 404 is terminal, a name that did not resolve may be too). */
-  transient?: boolean;
+  errorClass?: ErrorClass;
   /** The HTTP status, when the error is about one. */
   status?: number;
   /** The URL concerned. It is redacted here; pass the raw URL. */
@@ -93,52 +92,20 @@ export interface HttpErrorOptions {
   cause?: unknown;
 }
 
-export class HttpError extends Error {
-  override readonly name = 'HttpError';
-  readonly code: HttpErrorCode;
-  readonly errorClass: 'terminal' | 'transient';
-  readonly transient: boolean;
-  readonly status: number | undefined;
+export class HttpError extends ForestallError<HttpErrorCode> {
   /** The URL concerned, with credentials and query values redacted. */
   readonly url: string | undefined;
 
   constructor(code: HttpErrorCode, message: string, options: HttpErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.code = code;
-    this.transient = options.transient ?? HTTP_ERROR_CODES[code].class === 'transient';
-    this.errorClass = this.transient ? 'transient' : 'terminal';
-    this.status = options.status;
-    this.url = options.url === undefined ? undefined : redactUrl(options.url);
+    const { url, ...rest } = options;
+    super(code, message, { ...rest, errorClass: rest.errorClass ?? HTTP_ERROR_CODES[code].class });
+    this.name = 'HttpError';
+    this.url = url === undefined ? undefined : redactUrl(url);
   }
 }
 
 export function isHttpError(err: unknown): err is HttpError {
   return err instanceof HttpError;
-}
-
-const REDACTED = 'REDACTED';
-
-/**
- * The URL as it may appear in a message or a log: no user-info, every query value
- * replaced (APIs often take a key as `?key=...`; the names stay so the reader can
- * still tell which URL it was), and no fragment.
- */
-export function redactUrl(input: string | URL): string {
-  let url: URL;
-  try {
-    url = new URL(input.toString());
-  } catch {
-    // Not a URL at all: show nothing of it rather than risk echoing a secret.
-    return '(invalid URL)';
-  }
-  url.username = '';
-  url.password = '';
-  url.hash = '';
-  if (url.search !== '') {
-    const names = [...url.searchParams.keys()];
-    url.search = names.map((name) => `${encodeURIComponent(name)}=${REDACTED}`).join('&');
-  }
-  return url.toString();
 }
 
 /** What a structured error code from a server may look like: no spaces, no prose, short. */

@@ -23,8 +23,10 @@
  * Request bodies given as a stream are read into memory first.
  */
 import { STATUS_CODES } from 'node:http';
-import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
-import { HttpError, redactUrl } from './errors.js';
+import { brotliDecompressSync, inflateSync } from 'node:zlib';
+import { gunzipBounded, isGzipError } from '../gzip.js';
+import { redactUrl } from '../redact.js';
+import { HttpError } from './errors.js';
 import type { SsrfPolicy } from './ssrf.js';
 import {
   DEFAULT_IDLE_TIMEOUT_MS,
@@ -188,16 +190,16 @@ function decode(raw: Buffer, encoding: string, maxBytes: number, what: string, u
   if (encoding === 'identity' || encoding === '' || raw.length === 0) return raw;
   const opts = { maxOutputLength: maxBytes };
   try {
-    if (encoding === 'gzip' || encoding === 'x-gzip') return gunzipSync(raw, opts);
+    if (encoding === 'gzip' || encoding === 'x-gzip') return gunzipBounded(raw, { maxBytes });
     if (encoding === 'deflate') return inflateSync(raw, opts);
     if (encoding === 'br') return brotliDecompressSync(raw, opts);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE')
+    if (isGzipError(err) || (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE')
       throw tooLarge(what, url, maxBytes, 'decompresses to more');
     throw new HttpError(
       'FST_HTTP_TRUNCATED',
       `${what}: the ${encoding} body could not be decoded`,
-      { url, transient: false },
+      { url, errorClass: 'terminal' },
     );
   }
   throw new HttpError(

@@ -46,6 +46,18 @@ export {
   openExchange,
   parseHttpUrl,
   statusIsTransient,
+  classOfAnswer,
 } from './transport.js';
 export type { Exchange, FetchLimits, TransportOptions } from './transport.js';
 export { checkGitRemote, gitRemoteUrl } from './git-remote.js';
+export {
+  backoffDelay,
+  isRedirect,
+  networkMessage,
+  parseRetryAfter,
+  readBodyStart,
+  withRetry,
+} from './retry.js';
+export type { AttemptResult, BackoffPolicy, GiveUpReason, RetryPolicy } from './retry.js';
+export { fetchOnce } from './fetch-once.js';
+export type { FetchOnceOptions, FetchOutcome } from './fetch-once.js';

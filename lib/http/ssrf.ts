@@ -27,7 +27,8 @@
 import { lookup as dnsLookup } from 'node:dns';
 import type { LookupAddress } from 'node:dns';
 import type { LookupFunction } from 'node:net';
-import { HttpError, redactUrl } from './errors.js';
+import { redactUrl } from '../redact.js';
+import { HttpError } from './errors.js';
 import { cidrContains, embeddedIpv4, formatIpv4, parseCidrOrIp, parseIp } from '../ip.js';
 import type { Cidr, Ip } from '../ip.js';
 import { SPECIAL_RANGES, type SpecialPurpose } from '../special-ranges.js';
@@ -284,7 +285,7 @@ export async function checkTarget(url: URL, policy: SsrfPolicy): Promise<Checked
       const code = (err as NodeJS.ErrnoException).code ?? 'error';
       throw new HttpError('FST_HTTP_NETWORK', `Could not resolve host ${hostname} (${code})`, {
         url,
-        transient: code !== 'ENOTFOUND',
+        errorClass: code === 'ENOTFOUND' ? 'terminal' : 'transient',
         cause: err,
       });
     }

@@ -22,7 +22,8 @@ import type { RequestOptions as HttpsRequestOptions } from 'node:https';
 import { isIP } from 'node:net';
 import { X509Certificate } from 'node:crypto';
 import { rootCertificates } from 'node:tls';
-import { HttpError, redactUrl } from './errors.js';
+import { redactUrl } from '../redact.js';
+import { HttpError } from './errors.js';
 import { checkTarget, plainHttpPermitted } from './ssrf.js';
 import type { CheckedTarget, SsrfPolicy } from './ssrf.js';
 
@@ -625,4 +626,9 @@ export function describeStatus(status: number): string {
 /** Only these failures go away by themselves; a 404 or 410 waits for someone to act. */
 export function statusIsTransient(status: number): boolean {
   return status >= 500 || status === 408 || status === 429;
+}
+
+/** The class of an unexpected answer: transient for 5xx, 408 and 429, else terminal. */
+export function classOfAnswer(status: number): 'transient' | 'terminal' {
+  return statusIsTransient(status) ? 'transient' : 'terminal';
 }

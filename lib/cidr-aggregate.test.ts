@@ -6,8 +6,8 @@ import {
   mergeIpv6Ranges,
   sortUint32,
   type Ipv6Range,
-} from './aggregate.js';
-import { formatIpv4, formatIpv6, IPV6_MAX, parseIpv4, parseIpv6 } from '../lib/ip.js';
+} from './cidr-aggregate.js';
+import { formatIpv4, formatIpv6, IPV6_MAX, parseIpv4, parseIpv6 } from './ip.js';
 import { seededRandom as seeded } from '../test/harness/seeded-random.js';
 
 const ip = (text: string): number => parseIpv4(text)!;

@@ -1,14 +1,14 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Notification } from './types.js';
+import type { Notification } from '../../notify/types.js';
 
 /** The outbound client with the loopback exception the receivers below need. */
-export { loopbackFetch } from '../test/harness/outbound.js';
+export { loopbackFetch } from './outbound.js';
 
 /**
  * For the notifier tests only: a real HTTP receiver on 127.0.0.1 (an ephemeral port)
  * that records every request and answers as the test says, and a sample notification.
- * Not exported from index.ts.
+ * It sits in test/harness so that notify/'s own code imports nothing from test/.
  */
 
 export interface ReceivedRequest {

@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { Watch, type KubernetesObject } from '@kubernetes/client-node';
 import { rendererFor } from '../connectors/index.js';
 import { ALL_NAMESPACES, KubeClient } from '../controller/runtime/client.js';
-import { parseCidr, parseIpv4 } from '../feeds/index.js';
+import { parseCidr, parseIpv4 } from '../lib/net.js';
 import { ControlPlane } from '../test/harness/control-plane.js';
 import { REPO_ROOT } from '../test/harness/envtest-assets.js';
 import { eventually } from '../test/harness/eventually.js';

@@ -7,6 +7,8 @@
  * is when cel-js knows.
  */
 
+import { ForestallError } from '../lib/errors.js';
+
 /** Why an expression was refused; cel-js codes (unknown_variable, no_matching_overload, ...) pass through unchanged. */
 export type CelCompileReason =
   | 'source_too_long'
@@ -19,10 +21,9 @@ export type CelCompileReason =
   | 'unsupported_construct'
   | (string & {});
 
-export class CelCompileError extends Error {
+/** A spec that does not compile is terminal until the spec changes (docs/errors.md FST_INVALID_SPEC). */
+export class CelCompileError extends ForestallError<'FST_INVALID_SPEC'> {
   override readonly name = 'CelCompileError';
-  /** The error class of docs/errors.md: a spec that does not compile is terminal until the spec changes. */
-  readonly code = 'FST_INVALID_SPEC';
   /** Field path of the expression, for example spec.match or spec.rules[2].expression. */
   readonly field: string;
   readonly reason: CelCompileReason;
@@ -37,7 +38,10 @@ export class CelCompileError extends Error {
     position?: number,
   ) {
     super(
+      'FST_INVALID_SPEC',
       `${field}: ${problem}${source === undefined || position === undefined ? '' : ` ${describePosition(source, position)}`}`,
+      // Built from the author's own expression: nothing to redact, and "token: AND" is not a credential.
+      { errorClass: 'terminal', redact: false },
     );
     this.field = field;
     this.reason = reason;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ExposurePolicySpec, ThreatFeedSpec } from '../crds/generated/types.js';
-import { Ipv4Set } from './aggregate.js';
+import { Ipv4Set } from '../lib/net.js';
 import { defaultGuardrailConfig, Guardrails } from './guardrails.js';
 import type { IndicatorType } from './indicator.js';
 import { infrastructureHosts } from './infrastructure.js';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { domainToASCII } from 'node:url';
 import { getPublicSuffix } from 'tldts';
 import type { Indicator } from './indicator.js';
-import { Ipv4Set } from './aggregate.js';
+import { Ipv4Set } from '../lib/net.js';
 import {
   cidrLast,
   embeddedIpv4Cidrs,

@@ -1,7 +1,7 @@
 import { compileCel } from '../cel/compile.js';
 import { CelCompileError } from '../cel/errors.js';
 import { ASSUMED_INPUT_BOUNDS } from '../cel/limits.js';
-import { aggregateIpv6, Ipv4Set } from './aggregate.js';
+import { aggregateIpv6, Ipv4Set } from '../lib/net.js';
 import type { Guardrails } from './guardrails.js';
 import {
   indicatorKey,

@@ -43,6 +43,12 @@ export interface ForestallErrorOptions {
   cause?: unknown;
   /** Literal values to remove from the message, on top of credential-shaped text. */
   secrets?: Iterable<string>;
+  /**
+   * false only for a message built wholly from the author's own spec (a CEL compile
+   * error quoting `Unexpected token: AND`), which reaches no one the spec did not, and
+   * which credential-shaped redaction would garble.
+   */
+  redact?: boolean;
 }
 
 export class ForestallError<Code extends string = string> extends Error {
@@ -53,7 +59,7 @@ export class ForestallError<Code extends string = string> extends Error {
 
   constructor(code: Code, message: string, options: ForestallErrorOptions) {
     super(
-      redact(message, options.secrets),
+      options.redact === false ? message : redact(message, options.secrets),
       options.cause === undefined ? undefined : { cause: options.cause },
     );
     this.name = 'ForestallError';

@@ -3,13 +3,11 @@ import { parseDuration } from '../crds/duration.js';
 import type { ExposurePolicySpec, ActionType, Layer } from '../crds/index.js';
 import {
   indicatorKey,
-  Ipv4Set,
   mergeIndicator,
-  parseCidr,
-  parseIpv4,
   type Indicator,
   type IndicatorType,
 } from '../feeds/index.js';
+import { Ipv4Set, parseCidr, parseIpv4 } from '../lib/net.js';
 import {
   aroundIsolated,
   aroundProblems,

@@ -38,6 +38,8 @@ export {
 } from './finalizers.js';
 export {
   ForestallError,
+  ControllerError,
+  codeOf,
   ERROR_CODES,
   classify,
   terminal,

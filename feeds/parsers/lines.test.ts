@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { Ipv4Set } from '../aggregate.js';
+import { Ipv4Set } from '../../lib/net.js';
 import type { ParsedRecord, ParserItem, ParserOptions } from '../indicator.js';
 import { ipv4Broadcast, parseCidr, parseIpv4 } from '../../lib/ip.js';
 import { MAX_LINE_BYTES, parseLines, readIpLines, type ReadIpLinesOptions } from './lines.js';

@@ -32,7 +32,7 @@ import type {
   ParserOptions,
   RejectedRecord,
 } from '../indicator.js';
-import { Ipv4Set } from '../aggregate.js';
+import { Ipv4Set } from '../../lib/net.js';
 import {
   ipv4Broadcast,
   ipv4Network,

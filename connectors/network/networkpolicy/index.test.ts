@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { aggregateCidrs } from '../cidrs.js';
-import { parseCidr } from '../../../feeds/index.js';
+import { parseCidr } from '../../../lib/net.js';
 import { MAX_OBJECT_BYTES, manifestBytes } from '../../render.js';
 import type { Manifest } from '../../types.js';
 import { networkPolicyRenderer as renderer } from './index.js';

@@ -29,7 +29,7 @@ import {
 import { compileConfidence } from '../feeds/index.js';
 import { AROUND_PARAM, evaluatePolicy, inventoryFromObjects, LAYER_OF } from '../policies/index.js';
 import { defaultConnectorCatalog, type ConnectorInfo } from '../connectors/index.js';
-import { checkParams } from '../connectors/params.js';
+import { checkParams } from '../connectors/core/params.js';
 import { CelCache } from '../cel/index.js';
 
 /** The connectors validate checks against: the ones the controller ships. */

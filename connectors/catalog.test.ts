@@ -7,7 +7,7 @@ import {
   manifestConnectorInfo,
   RENDERER_LIST,
 } from './catalog.js';
-import { checkParams } from './params.js';
+import { checkParams } from './core/params.js';
 
 const request = (overrides: Partial<ActionRequest>): ActionRequest => ({
   name: 'a',

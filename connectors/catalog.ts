@@ -30,7 +30,7 @@ import {
   type IdentityAccess,
   type IdentityProvider,
 } from './identity/index.js';
-import { ManifestConnector } from './manifest-connector.js';
+import { ManifestConnector } from './core/manifest-connector.js';
 import { calicoRenderer } from './network/calico/index.js';
 import { ciliumRenderer } from './network/cilium/index.js';
 import { clusterNetworkPolicyRenderer } from './network/clusternetworkpolicy/index.js';
@@ -43,7 +43,7 @@ import type {
   Manifest,
   ParamSpec,
   Renderer,
-} from './types.js';
+} from './core/types.js';
 
 /** One RBAC rule a connector needs, and where it must hold. */
 export interface PermissionRule {

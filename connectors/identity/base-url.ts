@@ -5,7 +5,7 @@
  * (a test server on this machine); user info, a query or a fragment are refused too,
  * because they would be silently dropped or, worse, sent along with every call.
  */
-import { ConnectorError } from '../errors.js';
+import { ConnectorError } from '../core/errors.js';
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 

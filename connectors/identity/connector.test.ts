@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { ConnectorError } from '../errors.js';
+import { ConnectorError } from '../core/errors.js';
 import { IdentityConnector } from './connector.js';
 import { keycloakProvider } from './keycloak/index.js';
 import { scimProvider } from './scim/index.js';

@@ -30,10 +30,10 @@
  */
 import { createHash } from 'node:crypto';
 import { aggregateCidrs } from '../network/cidrs.js';
-import { checkParams } from '../params.js';
-import { canonicalJson, invalidRequest } from '../render.js';
-import { ConnectorError } from '../errors.js';
-import type { ApplyOptions, ApplyOutcome, Change, Connector, ParamSpec } from '../types.js';
+import { checkParams } from '../core/params.js';
+import { canonicalJson, invalidRequest } from '../core/render.js';
+import { ConnectorError } from '../core/errors.js';
+import type { ApplyOptions, ApplyOutcome, Change, Connector, ParamSpec } from '../core/types.js';
 import { createIdentityHttp, type IdentityHttpOptions } from './http.js';
 import {
   identityRef,

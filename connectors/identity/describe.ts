@@ -1,6 +1,6 @@
 import { stringify } from 'yaml';
-import { commonLabels, objectName } from '../render.js';
-import { ANNOTATION_EXPIRES_AT, type Change, type Manifest } from '../types.js';
+import { commonLabels, objectName } from '../core/render.js';
+import { ANNOTATION_EXPIRES_AT, type Change, type Manifest } from '../core/types.js';
 import type { ActionRequest } from '../../crds/index.js';
 
 /**

@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { createOutboundFetch } from '../../lib/http/index.js';
 import { MARKER, publicResolver, startHostileAnswer } from '../../test/harness/hostile-answer.js';
 import { loopbackFetch as loopback } from '../../test/harness/outbound.js';
-import { ConnectorError } from '../errors.js';
+import { ConnectorError } from '../core/errors.js';
 import { createIdentityHttp, type IdentityHttpOptions } from './http.js';
 import type { AuthScheme } from './types.js';
 

@@ -43,7 +43,7 @@ import {
   type GiveUpReason,
 } from '../../lib/http/index.js';
 import { secretForms } from '../../lib/redact.js';
-import { ConnectorError, type ConnectorErrorCode } from '../errors.js';
+import { ConnectorError, type ConnectorErrorCode } from '../core/errors.js';
 import type { AuthScheme, HttpAnswer, HttpCall, IdentityHttp } from './types.js';
 
 export interface IdentityHttpOptions {

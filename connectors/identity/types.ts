@@ -1,7 +1,7 @@
 /**
  * Identity connectors (ADR 0004): Okta, Microsoft Entra ID, Keycloak and SCIM 2.0.
  *
- * They implement the one Connector interface (connectors/types.ts) over the provider's
+ * They implement the one Connector interface (connectors/core/types.ts) over the provider's
  * HTTP API instead of Kubernetes objects. Every change is data: plan() returns Changes
  * whose `request` is the exact HTTP call (no credentials), so a dry run and
  * `forestall plan` show what would be sent. Every change is reversible: before a write,
@@ -13,7 +13,7 @@
  * holds one provider each. connectors/ never imports controller/: Secrets and the
  * ledger's storage come in through IdentityAccess, which the controller implements.
  */
-import type { ConnectorExample, ParamSpec } from '../types.js';
+import type { ConnectorExample, ParamSpec } from '../core/types.js';
 import type { ActionType, ObjectRef } from '../../crds/index.js';
 
 export type ProviderKind = 'scim' | 'keycloak' | 'okta' | 'entra';

@@ -14,8 +14,8 @@ import {
   parseIpv6,
   type Ipv6Range,
 } from '../../lib/net.js';
-import { checkRequest } from '../checks.js';
-import type { Renderer } from '../types.js';
+import { checkRequest } from '../core/checks.js';
+import type { Renderer } from '../core/types.js';
 import type { ActionRequest } from '../../crds/index.js';
 
 export interface AggregatedCidrs {

@@ -3,7 +3,7 @@ import {
   type PreemptiveAction,
   type PreemptiveActionStatus,
 } from '../../crds/index.js';
-import type { ApplyOutcome } from '../../connectors/types.js';
+import type { ApplyOutcome } from '../../connectors/core/types.js';
 import {
   findCondition,
   rfc3339,

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { ApplyOutcome, Connector, Manifest } from '../../connectors/types.js';
+import type { ApplyOutcome, Connector, Manifest } from '../../connectors/core/types.js';
 import type {
   ActionRequest,
   ExposurePolicy,

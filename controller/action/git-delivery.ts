@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { ExposurePolicy, PreemptiveAction } from '../../crds/index.js';
 import type { ActionRequest, ObjectRef } from '../../crds/index.js';
-import type { Manifest } from '../../connectors/types.js';
+import type { Manifest } from '../../connectors/core/types.js';
 import {
   actionBranchName,
   CODEOWNERS_PATHS,

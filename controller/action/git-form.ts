@@ -1,6 +1,6 @@
 import type { ConnectorInfo } from '../../connectors/index.js';
 import type { ActionRequest } from '../../crds/index.js';
-import type { Change, Connector, Manifest } from '../../connectors/types.js';
+import type { Change, Connector, Manifest } from '../../connectors/core/types.js';
 
 /** What goes to Git for one connector: checked first, then rendered when the branch is written. */
 export interface GitForm {

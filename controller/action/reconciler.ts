@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { PreemptiveAction, PreemptiveActionStatus } from '../../crds/index.js';
 import type { ConnectorCatalog } from '../../connectors/index.js';
 import type { ActionRequest } from '../../crds/index.js';
-import type { Connector } from '../../connectors/types.js';
+import type { Connector } from '../../connectors/core/types.js';
 import type { Guardrails } from '../../feeds/index.js';
 import { parseDuration } from '../../crds/duration.js';
 import type { Clock } from '../runtime/clock.js';

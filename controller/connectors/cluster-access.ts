@@ -19,7 +19,7 @@ export interface ClusterAccessOptions {
 }
 
 /**
- * The connectors' view of the cluster (connectors/types.ts ClusterAccess), over the
+ * The connectors' view of the cluster (connectors/core/types.ts ClusterAccess), over the
  * controller's KubeClient: reads, lists across every namespace (paged), server-side
  * apply with the `forestall` field manager, and deletes, each honouring dryRun as a
  * server-side dry run. Errors keep the KubeClient's classes (ForestallError codes).

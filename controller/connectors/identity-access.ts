@@ -6,7 +6,7 @@ import type {
   LedgerRecord,
   SecretRef,
 } from '../../connectors/identity/types.js';
-import { ConnectorError } from '../../connectors/errors.js';
+import { ConnectorError } from '../../connectors/core/errors.js';
 import type { KubeClient } from '../runtime/client.js';
 import { ForestallError } from '../runtime/errors.js';
 import { readCredential } from '../runtime/secrets.js';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { CONNECTOR_ERROR_CODES, ConnectorError } from '../../connectors/errors.js';
+import { CONNECTOR_ERROR_CODES, ConnectorError } from '../../connectors/core/errors.js';
 import { FORGE_ERROR_CODES, ForgeError } from '../../delivery/forge/errors.js';
 import { GIT_ERROR_CODES, GitDeliveryError } from '../../delivery/git/errors.js';
 import { FEED_ERROR_CODES } from '../../feeds/sources/errors.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Manifest } from '../../connectors/types.js';
+import type { Manifest } from '../../connectors/core/types.js';
 import type { PlannedAction } from '../../policies/types.js';
 import {
   code,

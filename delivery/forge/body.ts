@@ -1,4 +1,4 @@
-import type { Manifest } from '../../connectors/types.js';
+import type { Manifest } from '../../connectors/core/types.js';
 import type { BlastRadius } from '../../policies/types.js';
 import type { ActionType, Layer, ObjectRef } from '../../crds/index.js';
 

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { renderActions } from '../../connectors/render.js';
+import { renderActions } from '../../connectors/core/render.js';
 import { networkPolicyRenderer } from '../../connectors/network/networkpolicy/index.js';
 import { GitDeliveryError } from './errors.js';
 import { GitRepository, type GitRepositoryOptions } from './repository.js';

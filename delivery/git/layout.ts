@@ -10,7 +10,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { posix, join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { KUSTOMIZATION_FILE } from '../../connectors/render.js';
+import { KUSTOMIZATION_FILE } from '../../connectors/core/render.js';
 import { GitDeliveryError } from './errors.js';
 
 /** PreemptiveAction names are DNS-1123 subdomains: safe as a directory and as a branch segment. */

@@ -13,9 +13,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { renderActions } from '../../connectors/render.js';
+import { renderActions } from '../../connectors/core/render.js';
 import { networkPolicyRenderer } from '../../connectors/network/networkpolicy/index.js';
-import type { Manifest } from '../../connectors/types.js';
+import type { Manifest } from '../../connectors/core/types.js';
 import { GitDeliveryError } from './errors.js';
 import type { ActionSummary } from './message.js';
 import { GitRepository, type GitRepositoryOptions } from './repository.js';
@@ -271,7 +271,7 @@ describe('writeActionBranch', () => {
     const otherAction = render('a2', ['192.0.2.1']);
     const scratch = join(root, 'scratch');
     // What a merged pull request of another action leaves on main.
-    const { writeKustomization } = await import('../../connectors/render.js');
+    const { writeKustomization } = await import('../../connectors/core/render.js');
     writeKustomization(join(scratch, 'a2'), otherAction);
     const files: Record<string, string> = {
       'deploy/kustomization.yaml':

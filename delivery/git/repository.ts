@@ -36,8 +36,8 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GitError, simpleGit, type SimpleGit } from 'simple-git';
-import { writeKustomization } from '../../connectors/render.js';
-import type { Manifest } from '../../connectors/types.js';
+import { writeKustomization } from '../../connectors/core/render.js';
+import type { Manifest } from '../../connectors/core/types.js';
 import { codeForGitOutput, GitDeliveryError, type GitErrorCode } from './errors.js';
 import {
   actionBranchName,

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { MAX_OBJECT_BYTES, manifestBytes } from '../../render.js';
+import { MAX_OBJECT_BYTES, manifestBytes } from '../../core/render.js';
 import { corefileSnippet, corednsRenderer as renderer, createCorednsRenderer } from './index.js';
 import type { ActionRequest } from '../../../crds/index.js';
 

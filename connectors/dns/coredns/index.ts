@@ -32,8 +32,8 @@
  * One ConfigMap per action, never sharded: CoreDNS reads what is mounted, and a list
  * over the size budget is refused by validate().
  */
-import { checkNamespaceParam, checkRequest } from '../../checks.js';
-import { paramValue } from '../../params.js';
+import { checkNamespaceParam, checkRequest } from '../../core/checks.js';
+import { paramValue } from '../../core/params.js';
 import {
   MAX_OBJECT_BYTES,
   assertWithinBudget,
@@ -42,8 +42,8 @@ import {
   objectName,
   synthesize,
   type RendererLimits,
-} from '../../render.js';
-import type { Manifest, ParamSpec, Renderer } from '../../types.js';
+} from '../../core/render.js';
+import type { Manifest, ParamSpec, Renderer } from '../../core/types.js';
 import { normaliseDomains } from '../domains.js';
 import type { ActionRequest } from '../../../crds/index.js';
 

@@ -26,8 +26,8 @@
  * validate().
  */
 import { createHash } from 'node:crypto';
-import { checkNamespaceParam, checkRequest } from '../../checks.js';
-import { paramValue } from '../../params.js';
+import { checkNamespaceParam, checkRequest } from '../../core/checks.js';
+import { paramValue } from '../../core/params.js';
 import {
   MAX_OBJECT_BYTES,
   assertWithinBudget,
@@ -36,8 +36,8 @@ import {
   objectName,
   synthesize,
   type RendererLimits,
-} from '../../render.js';
-import type { Manifest, ParamSpec, Renderer } from '../../types.js';
+} from '../../core/render.js';
+import type { Manifest, ParamSpec, Renderer } from '../../core/types.js';
 import { normaliseDomains } from '../domains.js';
 import type { ActionRequest } from '../../../crds/index.js';
 

@@ -29,8 +29,8 @@
  * committed subset test/openapi/msgraph-v1.0.subset.json) in entra.contract.test.ts;
  * there is no Graph server to test against.
  */
-import { ConnectorError } from '../../errors.js';
-import type { ParamSpec } from '../../types.js';
+import { ConnectorError } from '../../core/errors.js';
+import type { ParamSpec } from '../../core/types.js';
 import { checkedBaseUrl } from '../base-url.js';
 import { canonicalCidr, coveredCidrs, isIpv6Cidr } from '../ip-ranges.js';
 import type { AuthScheme, HttpAnswer, HttpCall, IdentityHttp, IdentityProvider } from '../types.js';

@@ -27,7 +27,7 @@
  * they cannot be refreshed, and Keycloak's not-before (set by the logout) rejects offline
  * tokens issued before it, to the second, after the user is restored.
  */
-import { ConnectorError } from '../../errors.js';
+import { ConnectorError } from '../../core/errors.js';
 import type { HttpCall, IdentityHttp, IdentityProvider, IdpGroup, IdpUser } from '../types.js';
 
 interface UserRepresentation {

@@ -28,8 +28,8 @@
  * Contract: checked against Okta's published description (@okta/openapi 2.15.0) in
  * okta.contract.test.ts; there is no Okta server to test against.
  */
-import { ConnectorError } from '../../errors.js';
-import type { ParamSpec } from '../../types.js';
+import { ConnectorError } from '../../core/errors.js';
+import type { ParamSpec } from '../../core/types.js';
 import { checkedBaseUrl } from '../base-url.js';
 import { canonicalCidr, coveredCidrs } from '../ip-ranges.js';
 import type {

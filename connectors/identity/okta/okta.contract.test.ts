@@ -6,7 +6,7 @@ import {
   type ProviderDescription,
 } from '../../../test/openapi/identity-recorder.js';
 import { contractFor } from '../../../test/openapi/request-contract.js';
-import { ConnectorError } from '../../errors.js';
+import { ConnectorError } from '../../core/errors.js';
 import type { HttpCall, IdpGroup, IdpUser, IpZone } from '../types.js';
 import { OKTA_BLOCKLIST_MAX_GATEWAYS, oktaProvider } from './index.js';
 

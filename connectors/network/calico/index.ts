@@ -26,8 +26,8 @@
  * namespace labels; all() when absent). Setting namespaceSelector keeps host endpoints
  * out: only workload endpoints (pods) are selected.
  */
-import { checkRequest } from '../../checks.js';
-import { paramValue } from '../../params.js';
+import { checkRequest } from '../../core/checks.js';
+import { paramValue } from '../../core/params.js';
 import {
   MAX_OBJECT_BYTES,
   assertWithinBudget,
@@ -37,9 +37,9 @@ import {
   synthesize,
   type ObjectDraft,
   type RendererLimits,
-} from '../../render.js';
-import { requirements } from '../../selectors.js';
-import { type Manifest, type ParamSpec, type Renderer } from '../../types.js';
+} from '../../core/render.js';
+import { requirements } from '../../core/selectors.js';
+import { type Manifest, type ParamSpec, type Renderer } from '../../core/types.js';
 import { checkCidrRequest, chunk, jsonStringCost } from '../cidrs.js';
 import { type ActionRequest, LABEL_ACTION, type LabelSelector } from '../../../crds/index.js';
 

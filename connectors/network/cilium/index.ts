@@ -32,9 +32,9 @@ import {
   synthesize,
   type ObjectDraft,
   type RendererLimits,
-} from '../../render.js';
-import { requirements } from '../../selectors.js';
-import type { Manifest, Renderer } from '../../types.js';
+} from '../../core/render.js';
+import { requirements } from '../../core/selectors.js';
+import type { Manifest, Renderer } from '../../core/types.js';
 import { checkCidrRequest, chunk, jsonStringCost } from '../cidrs.js';
 import type { ActionRequest } from '../../../crds/index.js';
 

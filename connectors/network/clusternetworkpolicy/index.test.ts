@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { MAX_OBJECT_BYTES, manifestBytes } from '../../render.js';
-import type { Manifest } from '../../types.js';
+import { MAX_OBJECT_BYTES, manifestBytes } from '../../core/render.js';
+import type { Manifest } from '../../core/types.js';
 import { aggregateCidrs } from '../cidrs.js';
 import {
   CNP_LIMITS,

@@ -21,7 +21,7 @@
  * blocked range that contains pod or service addresses cuts cluster traffic. The
  * guardrails keep cluster ranges out of the indicators before they get here.
  */
-import { paramValue } from '../../params.js';
+import { paramValue } from '../../core/params.js';
 import {
   MAX_OBJECT_BYTES,
   assertWithinBudget,
@@ -29,9 +29,9 @@ import {
   objectName,
   synthesize,
   type RendererLimits,
-} from '../../render.js';
-import { plainSelector, requirements } from '../../selectors.js';
-import type { Manifest, ParamSpec, Renderer } from '../../types.js';
+} from '../../core/render.js';
+import { plainSelector, requirements } from '../../core/selectors.js';
+import type { Manifest, ParamSpec, Renderer } from '../../core/types.js';
 import { checkCidrRequest, chunk, jsonStringCost } from '../cidrs.js';
 import type { ActionRequest } from '../../../crds/index.js';
 

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { aggregateCidrs } from '../cidrs.js';
 import { parseCidr } from '../../../lib/net.js';
-import { MAX_OBJECT_BYTES, manifestBytes } from '../../render.js';
-import type { Manifest } from '../../types.js';
+import { MAX_OBJECT_BYTES, manifestBytes } from '../../core/render.js';
+import type { Manifest } from '../../core/types.js';
 import { networkPolicyRenderer as renderer } from './index.js';
 import type { ActionRequest } from '../../../crds/index.js';
 

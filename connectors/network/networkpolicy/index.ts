@@ -37,9 +37,9 @@ import {
   objectName,
   synthesize,
   type RendererLimits,
-} from '../../render.js';
-import { plainSelector } from '../../selectors.js';
-import type { Manifest, Renderer } from '../../types.js';
+} from '../../core/render.js';
+import { plainSelector } from '../../core/selectors.js';
+import type { Manifest, Renderer } from '../../core/types.js';
 import { checkCidrRequest, type AggregatedCidrs } from '../cidrs.js';
 import { ISOLATE_PARAMS, checkIsolateRequest, isolateAnnotations, isolateSpec } from './isolate.js';
 import type { ActionRequest } from '../../../crds/index.js';

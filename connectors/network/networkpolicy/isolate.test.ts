@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { rendererFor } from '../../index.js';
-import type { Manifest } from '../../types.js';
+import type { Manifest } from '../../core/types.js';
 import { networkPolicyRenderer as renderer } from './index.js';
 import type { ActionRequest } from '../../../crds/index.js';
 

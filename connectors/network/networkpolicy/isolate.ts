@@ -41,10 +41,15 @@
  * not rendered. An Isolate with no values (every CVE patched) renders nothing, so applying
  * it lifts the isolation.
  */
-import { checkRequest } from '../../checks.js';
-import { paramList, paramValue } from '../../params.js';
-import { plainSelector, requirements } from '../../selectors.js';
-import { ANNOTATION_CVES, ANNOTATION_TARGET, type ParamSpec, type Renderer } from '../../types.js';
+import { checkRequest } from '../../core/checks.js';
+import { paramList, paramValue } from '../../core/params.js';
+import { plainSelector, requirements } from '../../core/selectors.js';
+import {
+  ANNOTATION_CVES,
+  ANNOTATION_TARGET,
+  type ParamSpec,
+  type Renderer,
+} from '../../core/types.js';
 import type { ActionRequest, ObjectRef } from '../../../crds/index.js';
 
 export const ALLOW_SAME_NAMESPACE: ParamSpec & { default: boolean } = {

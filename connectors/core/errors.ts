@@ -5,7 +5,7 @@
  * request cannot help), and so is a kind the API server does not serve until someone
  * installs its CRD.
  */
-import { ForestallError, type ErrorCodeTable } from '../lib/errors.js';
+import { ForestallError, type ErrorCodeTable } from '../../lib/errors.js';
 
 export const CONNECTOR_ERROR_CODES = {
   FST_CONNECTOR_INVALID_REQUEST: {

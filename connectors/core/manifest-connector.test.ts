@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { contains, inSync } from './manifest-connector.js';
 import { synthesize } from './render.js';
 import type { Manifest } from './types.js';
-import type { ActionRequest } from '../crds/index.js';
+import type { ActionRequest } from '../../crds/index.js';
 
 // ManifestConnector itself runs against the real API server (test/integration/connectors.test.ts);
 // these are the pure comparisons it decides with.

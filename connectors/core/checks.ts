@@ -2,7 +2,7 @@
 import { checkParams } from './params.js';
 import { checkSelector } from './selectors.js';
 import type { Renderer } from './types.js';
-import type { ActionRequest } from '../crds/index.js';
+import type { ActionRequest } from '../../crds/index.js';
 
 const NAMESPACE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const OBJECT_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;

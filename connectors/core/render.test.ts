@@ -11,9 +11,9 @@ import {
   writeKustomization,
   type ObjectDraft,
 } from './render.js';
-import { networkPolicyRenderer } from './network/networkpolicy/index.js';
+import { networkPolicyRenderer } from '../network/networkpolicy/index.js';
 import { ANNOTATION_EXPIRES_AT, ANNOTATION_RENDER_HASH } from './types.js';
-import type { ActionRequest } from '../crds/index.js';
+import type { ActionRequest } from '../../crds/index.js';
 
 const request: ActionRequest = {
   name: 'block-c2-abc123',

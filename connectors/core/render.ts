@@ -32,7 +32,7 @@ import {
   LABEL_POLICY,
   MANAGED_BY,
   type ObjectRef,
-} from '../crds/index.js';
+} from '../../crds/index.js';
 
 /**
  * The size budget of one rendered object, as compact JSON. etcd refuses requests over

@@ -1,4 +1,4 @@
-import type { LabelSelector } from '../crds/index.js';
+import type { LabelSelector } from '../../crds/index.js';
 /**
  * Label selectors from ActionRequest.scope, checked before they are copied into objects
  * or translated into another policy language (Calico's selector expressions, Cilium's

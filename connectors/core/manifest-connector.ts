@@ -32,7 +32,7 @@ import {
   type Manifest,
   type Renderer,
 } from './types.js';
-import type { ActionRequest, ObjectRef } from '../crds/index.js';
+import type { ActionRequest, ObjectRef } from '../../crds/index.js';
 
 /** Writes in flight at once within one kind: enough to hide latency for hundreds of namespaces, few enough not to flood the API server. */
 const WRITE_CONCURRENCY = 4;

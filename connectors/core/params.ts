@@ -7,7 +7,7 @@
  * missing param whose spec says `required`.
  */
 import type { ParamSpec } from './types.js';
-import type { ActionType } from '../crds/index.js';
+import type { ActionType } from '../../crds/index.js';
 
 const NAMESPACE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 

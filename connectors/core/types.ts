@@ -1,4 +1,4 @@
-import type { ActionRequest, ActionType, Layer, ObjectRef } from '../crds/domain.js';
+import type { ActionRequest, ActionType, Layer, ObjectRef } from '../../crds/domain.js';
 
 /**
  * The one connector interface. A connector turns one action request into changes at an

@@ -14,6 +14,11 @@ export default defineConfig({
             '{lib,cel,cli,controller,crds,feeds,policies,connectors,delivery,notify,bench,test/harness,test/openapi,test/image}/**/*.test.ts',
           ],
           environment: 'node',
+          // Some unit tests parse real feeds (IPsum's 120k lines) or run the CLI as a
+          // process; on 2 loaded cores they take seconds. A timeout is a hang detector
+          // here, never a performance check (performance lives in bench/).
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
         },
       },
       {

@@ -19,6 +19,7 @@ import {
   type Layer,
 } from '../crds/index.js';
 import {
+  clusterRangesOf,
   ConfidenceExpressionError,
   defaultGuardrailConfig,
   Guardrails,
@@ -167,52 +168,6 @@ export interface Plan {
 }
 
 export class UsageError extends Error {}
-
-/**
- * The cluster's own addresses, read from its objects as the controller reads them
- * from the API server (controller/threatfeed/cluster-ranges.ts): Service cluster IPs,
- * ServiceCIDRs, Node pod ranges and addresses, and the API server's endpoints.
- */
-export function clusterRanges(objects: readonly unknown[]): string[] {
-  const out = new Set<string>();
-  for (const raw of objects) {
-    const o = raw as {
-      kind?: string;
-      metadata?: { labels?: Record<string, string> };
-      spec?: {
-        clusterIP?: string;
-        clusterIPs?: string[];
-        cidrs?: string[];
-        podCIDR?: string;
-        podCIDRs?: string[];
-      };
-      status?: { addresses?: { type?: string; address?: string }[] };
-      endpoints?: { addresses?: string[] }[];
-    } | null;
-    if (!o || typeof o !== 'object') continue;
-    const add = (v: string | undefined) => {
-      if (v && v !== 'None') out.add(v);
-    };
-    switch (o.kind) {
-      case 'Service':
-        for (const ip of o.spec?.clusterIPs ?? [o.spec?.clusterIP]) add(ip);
-        break;
-      case 'ServiceCIDR':
-        for (const c of o.spec?.cidrs ?? []) add(c);
-        break;
-      case 'Node':
-        for (const c of o.spec?.podCIDRs ?? [o.spec?.podCIDR]) add(c);
-        for (const a of o.status?.addresses ?? [])
-          if (a.type === 'InternalIP' || a.type === 'ExternalIP') add(a.address);
-        break;
-      case 'EndpointSlice':
-        if (o.metadata?.labels?.['kubernetes.io/service-name'] === 'kubernetes')
-          for (const e of o.endpoints ?? []) for (const a of e.addresses ?? []) add(a);
-        break;
-    }
-  }
-  return [...out].sort();
-}
 
 type Loaded<T> = { object: T; file: string };
 
@@ -384,7 +339,7 @@ export async function buildPlan(input: PlanInput): Promise<Plan> {
     else if (!meantForForestall(doc.object)) clusterObjects.push(doc.object);
   }
   const inventory = inventoryFromObjects(clusterObjects);
-  const ranges = clusterRanges(clusterObjects);
+  const ranges = clusterRangesOf(clusterObjects);
   // As the controller builds them: the hosts every feed and policy names are never blocked.
   const hosts = infrastructureHosts(
     feeds.map((f) => f.object),

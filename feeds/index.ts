@@ -10,6 +10,7 @@ export * from '../lib/cidr-aggregate.js';
 export { PARSERS, parserFor, parseMispFeed, type MispFileReader } from './parsers/index.js';
 export { readIpLines, parseLines, Ipv4Scores } from './parsers/lines.js';
 export * from './sources/index.js';
+export { clusterRangesOf } from './cluster-ranges.js';
 export {
   fetchFeed,
   sourceErrorForStatus,

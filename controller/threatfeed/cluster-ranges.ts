@@ -1,13 +1,15 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { FeedError } from '../../feeds/index.js';
+import { clusterRangesOf, FeedError } from '../../feeds/index.js';
 import type { KubeClient } from '../runtime/client.js';
 import { statusOf } from '../runtime/errors.js';
 
 /**
  * The cluster's own addresses, which guardrails never let a feed block and the SSRF
  * guard never lets a feed URL reach: service CIDRs (ServiceCIDR objects), pod CIDRs
- * and addresses of Nodes, the API server's endpoints and the cluster DNS Service.
+ * and addresses of Nodes, the API server's endpoints and the cluster DNS Service, read
+ * from the API server and judged by the same rules as `forestall plan`'s files
+ * (feeds/cluster-ranges.ts clusterRangesOf).
  *
  * Fails closed: when a source cannot be read (no RBAC, an API server error) this throws
  * FeedError FST_FEED_CLUSTER_RANGES naming each source and why, and the sync that needed
@@ -17,13 +19,14 @@ import { statusOf } from '../runtime/errors.js';
  * ServiceCIDR (before Kubernetes 1.33) and a cluster whose DNS Service is not kube-dns.
  */
 export async function readClusterRanges(client: KubeClient, log: Logger): Promise<string[]> {
-  const out = new Set<string>();
+  const objects: KubernetesObject[] = [];
   const failures: string[] = [];
-  const tryRead = async (what: string, read: () => Promise<void>, absentWhenNotServed = false) => {
+  /** Lists one source; its items get their kind, which list answers leave out. */
+  const read = async (what: string, kind: string, list: () => Promise<KubernetesObject[]>) => {
     try {
-      await read();
+      for (const item of await list()) objects.push({ ...item, kind });
     } catch (err) {
-      if (absentWhenNotServed && statusOf(err) === 404) return;
+      if (what === 'servicecidrs' && statusOf(err) === 404) return; // not served before 1.33
       log.warn({ err, source: what }, 'Could not read cluster ranges');
       const status = statusOf(err);
       failures.push(
@@ -31,48 +34,27 @@ export async function readClusterRanges(client: KubeClient, log: Logger): Promis
       );
     }
   };
-  await tryRead(
+  await read(
     'servicecidrs',
-    async () => {
-      const list = await client.list<KubernetesObject & { spec?: { cidrs?: string[] } }>(
-        'networking.k8s.io/v1',
-        'ServiceCIDR',
-      );
-      for (const s of list.items) for (const c of s.spec?.cidrs ?? []) out.add(c);
-    },
-    true,
+    'ServiceCIDR',
+    async () => (await client.list('networking.k8s.io/v1', 'ServiceCIDR')).items,
   );
-  await tryRead('nodes', async () => {
-    const list = await client.list<
-      KubernetesObject & {
-        spec?: { podCIDRs?: string[] };
-        status?: { addresses?: { type: string; address: string }[] };
-      }
-    >('v1', 'Node');
-    for (const n of list.items) {
-      for (const c of n.spec?.podCIDRs ?? []) out.add(c);
-      for (const a of n.status?.addresses ?? [])
-        if (a.type === 'InternalIP' || a.type === 'ExternalIP') out.add(a.address);
-    }
-  });
-  await tryRead('kubernetes endpoints', async () => {
-    const list = await client.list<KubernetesObject & { endpoints?: { addresses?: string[] }[] }>(
-      'discovery.k8s.io/v1',
-      'EndpointSlice',
-      { namespace: 'default', labelSelector: 'kubernetes.io/service-name=kubernetes' },
-    );
-    for (const s of list.items)
-      for (const e of s.endpoints ?? []) for (const a of e.addresses ?? []) out.add(a);
-  });
-  await tryRead('cluster DNS', async () => {
-    // get() answers undefined for a missing Service: a cluster DNS named otherwise is absence, not failure.
-    const svc = await client.get<KubernetesObject & { spec?: { clusterIPs?: string[] } }>(
-      'v1',
-      'Service',
-      'kube-dns',
-      'kube-system',
-    );
-    for (const ip of svc?.spec?.clusterIPs ?? []) if (ip !== 'None') out.add(ip);
+  await read('nodes', 'Node', async () => (await client.list('v1', 'Node')).items);
+  await read(
+    'kubernetes endpoints',
+    'EndpointSlice',
+    async () =>
+      (
+        await client.list('discovery.k8s.io/v1', 'EndpointSlice', {
+          namespace: 'default',
+          labelSelector: 'kubernetes.io/service-name=kubernetes',
+        })
+      ).items,
+  );
+  // get() answers undefined for a missing Service: a cluster DNS named otherwise is absence, not failure.
+  await read('cluster DNS', 'Service', async () => {
+    const svc = await client.get('v1', 'Service', 'kube-dns', 'kube-system');
+    return svc ? [svc] : [];
   });
   if (failures.length > 0) {
     throw new FeedError(
@@ -80,5 +62,5 @@ export async function readClusterRanges(client: KubeClient, log: Logger): Promis
       `Could not read the cluster's own ranges, so the guardrails cannot protect them; refusing to ingest until they can be read: ${failures.join('; ')}`,
     );
   }
-  return [...out].sort();
+  return clusterRangesOf(objects);
 }

@@ -12,7 +12,6 @@ import { parseArgs } from 'node:util';
 import {
   formatIssues,
   LAYERS,
-  parseDuration,
   validateObject,
   type ExposurePolicy,
   type ThreatFeed,
@@ -25,6 +24,7 @@ import {
   Guardrails,
   infrastructureHosts,
   ingest,
+  ingestSpecOf,
   type IngestResult,
 } from '../feeds/index.js';
 import {
@@ -264,11 +264,7 @@ async function ingestFeed(
   }
   try {
     report.result = await ingest(createReadStream(file), {
-      feed: name,
-      format: feed.spec.format,
-      parser: feed.spec.parser,
-      confidence: feed.spec.confidence,
-      ttlMs: parseDuration(feed.spec.ttl ?? '168h'),
+      ...ingestSpecOf(name, feed.spec),
       now: input.now,
       guardrails,
     });

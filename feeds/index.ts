@@ -21,6 +21,7 @@ export {
 } from './sync.js';
 export {
   ingest,
+  ingestSpecOf,
   ingestItems,
   summariseIpLines,
   compileConfidence,

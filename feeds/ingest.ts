@@ -1,4 +1,5 @@
 import { compileCel } from '../cel/compile.js';
+import { parseDuration, type ThreatFeedSpec } from '../crds/index.js';
 import { CelCompileError } from '../cel/errors.js';
 import { ASSUMED_INPUT_BOUNDS } from '../cel/limits.js';
 import { aggregateIpv6, Ipv4Set } from '../lib/net.js';
@@ -35,6 +36,25 @@ export interface IngestOptions {
   sampleSize?: number;
   /** Per-feed caps; each defaults to DEFAULT_INGEST_CAPS. */
   caps?: Partial<IngestCaps>;
+}
+
+/**
+ * What a ThreatFeed's spec says about ingesting it: format, parser, confidence and the
+ * lifetime of indicators the feed gives none. One reading of the spec for every caller
+ * (the controller's sync and `forestall plan`), which add the time, the guardrails and
+ * their limits.
+ */
+export function ingestSpecOf(
+  name: string,
+  spec: Pick<ThreatFeedSpec, 'format' | 'parser' | 'confidence' | 'ttl'>,
+): Pick<IngestOptions, 'feed' | 'format' | 'parser' | 'confidence' | 'ttlMs'> {
+  return {
+    feed: name,
+    format: spec.format,
+    parser: spec.parser,
+    confidence: spec.confidence,
+    ttlMs: parseDuration(spec.ttl ?? '168h'),
+  };
 }
 
 /**

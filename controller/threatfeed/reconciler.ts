@@ -7,6 +7,7 @@ import {
   fetchFeed,
   INDICATOR_TYPES,
   indicatorKey,
+  ingestSpecOf,
   sourceErrorForStatus,
   type FetchPolicy,
   type GuardrailConfig,
@@ -16,7 +17,6 @@ import {
   type IngestSandbox,
   type SourceReaders,
 } from '../../feeds/index.js';
-import { parseDuration } from '../../crds/index.js';
 import type { Clock } from '../runtime/clock.js';
 import type { KubeClient } from '../runtime/client.js';
 import { findCondition, rfc3339, type Condition } from '../runtime/conditions.js';
@@ -327,11 +327,7 @@ export class ThreatFeedReconciler implements Reconciler {
     let result: IngestResult;
     try {
       result = await this.deps.sandbox.ingest({
-        feed: name,
-        format: feed.spec.format,
-        parser: feed.spec.parser,
-        confidence: feed.spec.confidence,
-        ttlMs: parseDuration(feed.spec.ttl ?? '168h'),
+        ...ingestSpecOf(name, feed.spec),
         now,
         guardrails,
         caps,

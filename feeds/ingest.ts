@@ -1,5 +1,7 @@
 import { compileCel } from '../cel/compile.js';
-import { parseDuration, type ThreatFeedSpec } from '../crds/index.js';
+// The duration parser and the spec type only: crds/index.js would load the ajv validators into every ingestion worker.
+import { parseDuration } from '../crds/duration.js';
+import type { ThreatFeedSpec } from '../crds/generated/types.js';
 import { CelCompileError } from '../cel/errors.js';
 import { ASSUMED_INPUT_BOUNDS } from '../cel/limits.js';
 import { aggregateIpv6, Ipv4Set } from '../lib/net.js';

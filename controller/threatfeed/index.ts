@@ -10,13 +10,9 @@ import {
   DEFAULT_INGEST_CAPS,
   DEFAULT_MAX_MISP_EVENTS,
   DEFAULT_SANDBOX,
-  defaultGuardrailConfig,
-  FeedError,
-  Guardrails,
   INDICATOR_TYPES,
-  infrastructureHosts,
   IngestSandbox,
-  type GuardrailConfig,
+  type Guardrails,
   type IngestCaps,
   type SsrfPolicy,
 } from '../../feeds/index.js';
@@ -28,9 +24,9 @@ import type { EventRecorder } from '../runtime/events.js';
 import { Informer } from '../runtime/informer.js';
 import type { Logger } from '../runtime/logger.js';
 import type { Metrics } from '../runtime/metrics.js';
-import { readClusterRanges } from './cluster-ranges.js';
 import { ThreatFeedMetrics } from './metrics.js';
 import { clusterSourceReaders } from './source-readers.js';
+import { ClusterProtection } from './protection.js';
 import { ThreatFeedReconciler } from './reconciler.js';
 import { SnapshotStore } from '../stores/snapshot-store.js';
 import { Snapshots } from '../stores/snapshots.js';
@@ -60,11 +56,6 @@ export interface FeedSettings {
   /** Deadline of one sync, fetch and ingestion together; default DEFAULT_SANDBOX.syncDeadlineMs. */
   syncDeadlineMs?: number;
 }
-
-/** Cluster ranges change rarely; read them at most this often. */
-const CLUSTER_RANGES_TTL_MS = 300_000;
-/** How long a sync waits at start-up for the ExposurePolicies' cache before it fails closed. */
-const POLICIES_SYNC_WAIT_MS = 30_000;
 
 /** The ThreatFeed controller and its watch set. */
 export function threatFeedController(deps: {
@@ -110,65 +101,14 @@ export function threatFeedController(deps: {
     metrics: deps.metrics,
     writes: { client: deps.client, apiVersion: API_VERSION, kind: 'ThreatFeed' },
   });
-  // The guardrails protect the cluster's ranges (re-read every CLUSTER_RANGES_TTL_MS; a
-  // failed read fails the sync, see readClusterRanges) and the hosts every ThreatFeed and
-  // ExposurePolicy names (from the informers' caches, so no request per sync). Their
-  // config (plain data, built in the ingestion worker) is rebuilt only when either
-  // changed: loading the warninglists takes a few hundred ms.
-  let ranges: { at: number; cidrs: string[] } | undefined;
-  let built: { key: string; config: GuardrailConfig } | undefined;
-  let ssrf: Readonly<SsrfPolicy> = Object.freeze({ allow: deps.feeds.fetchAllow });
-  /** The cluster's ranges, re-read at most every CLUSTER_RANGES_TTL_MS. */
-  const clusterRanges = async (): Promise<string[]> => {
-    if (!ranges || deps.clock.now() - ranges.at > CLUSTER_RANGES_TTL_MS) {
-      ranges = undefined; // a failed read leaves none: the next sync reads again, and fails again
-      ranges = { at: deps.clock.now(), cidrs: await readClusterRanges(deps.client, deps.log) };
-    }
-    return ranges.cidrs;
-  };
-  /**
-   * The outbound policy of this moment: --outbound-allow and the cluster's own ranges.
-   * Immutable: a new frozen object whenever the ranges are re-read, so no guard ever
-   * holds a compiled copy of a policy that changed under it.
-   */
-  const ssrfPolicy = async (): Promise<Readonly<SsrfPolicy>> => {
-    const cidrs = await clusterRanges();
-    if (ssrf.clusterCidrs !== cidrs)
-      ssrf = Object.freeze({ allow: deps.feeds.fetchAllow, clusterCidrs: cidrs });
-    return ssrf;
-  };
-  const guardrailConfig = async (): Promise<GuardrailConfig> => {
-    const cidrs = await clusterRanges();
-    // The hosts policies name are protected like the cluster's ranges: fail closed until they are known.
-    await deps.policies.waitForSync(AbortSignal.timeout(POLICIES_SYNC_WAIT_MS)).catch(() => {
-      throw new FeedError(
-        'FST_FEED_CLUSTER_RANGES',
-        'The ExposurePolicies are not read yet, so the guardrails cannot protect the hosts they name; refusing to ingest until they are',
-      );
-    });
-    const hosts = infrastructureHosts(informer.list(), deps.policies.list());
-    const key = JSON.stringify([cidrs, hosts]);
-    if (built?.key !== key) {
-      built = {
-        key,
-        config: defaultGuardrailConfig({
-          clusterCidrs: cidrs,
-          clusterDomain: deps.feeds.clusterDomain,
-          infrastructureHosts: hosts,
-          allowlist: deps.feeds.neverBlock,
-        }),
-      };
-    }
-    return built.config;
-  };
-  // Built on the main thread only for hand-written actions (the worker builds its own).
-  let guardrailsBuilt: { config: GuardrailConfig; guardrails: Guardrails } | undefined;
-  const guardrails = async (): Promise<Guardrails> => {
-    const config = await guardrailConfig();
-    if (guardrailsBuilt?.config !== config)
-      guardrailsBuilt = { config, guardrails: new Guardrails(config) };
-    return guardrailsBuilt.guardrails;
-  };
+  const protection = new ClusterProtection({
+    ...deps,
+    feeds: informer,
+    allow: deps.feeds.fetchAllow,
+    settings: deps.feeds,
+  });
+  const ssrfPolicy = () => protection.ssrfPolicy();
+  const guardrails = () => protection.guardrails();
   const metrics = new ThreatFeedMetrics(deps.metrics.registry);
   const snapshots = new Snapshots(
     new SnapshotStore(deps.client, deps.feeds.namespace),
@@ -198,7 +138,7 @@ export function threatFeedController(deps: {
       syncDeadlineMs: deps.feeds.syncDeadlineMs ?? DEFAULT_SANDBOX.syncDeadlineMs,
       maxMispEvents: deps.feeds.maxMispEvents ?? DEFAULT_MAX_MISP_EVENTS,
     },
-    guardrailConfig,
+    guardrailConfig: () => protection.guardrailConfig(),
   });
   const controller = managedBy(deps.sink, deps.defaults)
     .named('threatfeed')

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Soak: the full suite (npm test) RUNS times in a row while the unit suite runs alongside,
+# over and over, as load (issue 14: "three consecutive runs of the full suite pass while
+# the unit suite runs alongside as load"). Prints one line per run and exits non-zero at
+# the first failure; each run's output is kept in $SOAK_DIR (default /tmp/forestall-soak).
+#   bash scripts/soak.sh [RUNS]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-3}
+dir=${SOAK_DIR:-/tmp/forestall-soak}
+mkdir -p "$dir"
+PATH="$(bash scripts/node-lts.sh):$PATH"
+export PATH
+
+load() {
+  local n=0
+  while :; do
+    n=$((n + 1))
+    npx vitest run --project unit >"$dir/load-$n.log" 2>&1 || echo "load run $n failed (see $dir/load-$n.log)" >&2
+  done
+}
+
+for run in $(seq 1 "$runs"); do
+  load &
+  loader=$!
+  start=$SECONDS
+  if npm test >"$dir/run-$run.log" 2>&1; then status=passed; else status=FAILED; fi
+  kill -- "$loader" 2>/dev/null
+  pkill -P "$loader" 2>/dev/null
+  wait "$loader" 2>/dev/null
+  summary=$(grep -aE '^ +Tests ' "$dir/run-$run.log" | tail -1 | sed 's/\x1b\[[0-9;]*m//g' | xargs)
+  echo "run $run: $status in $((SECONDS - start)) s (${summary:-no summary}); log $dir/run-$run.log"
+  [ "$status" = passed ] || exit 1
+done

@@ -12,21 +12,15 @@ mkdir -p "$dir"
 PATH="$(bash scripts/node-lts.sh):$PATH"
 export PATH
 
-load() {
-  local n=0
-  while :; do
-    n=$((n + 1))
-    npx vitest run --project unit >"$dir/load-$n.log" 2>&1 || echo "load run $n failed (see $dir/load-$n.log)" >&2
-  done
-}
+# The load runs in its own session, so stopping it stops every vitest process it started.
+load='n=0; while :; do n=$((n + 1)); npx vitest run --project unit >"$0/load-$n.log" 2>&1 || echo "load run $n failed (see $0/load-$n.log)" >&2; done'
 
 for run in $(seq 1 "$runs"); do
-  load &
+  setsid bash -c "$load" "$dir" &
   loader=$!
   start=$SECONDS
   if npm test >"$dir/run-$run.log" 2>&1; then status=passed; else status=FAILED; fi
-  kill -- "$loader" 2>/dev/null
-  pkill -P "$loader" 2>/dev/null
+  kill -- -"$loader" 2>/dev/null
   wait "$loader" 2>/dev/null
   summary=$(grep -aE '^ +Tests ' "$dir/run-$run.log" | tail -1 | sed 's/\x1b\[[0-9;]*m//g' | xargs)
   echo "run $run: $status in $((SECONDS - start)) s (${summary:-no summary}); log $dir/run-$run.log"

@@ -1,4 +1,7 @@
 import {
+  enumStr,
+  readyColumns,
+  ageColumn,
   bool,
   conditions,
   countMap,
@@ -111,12 +114,10 @@ const spec = obj(
         ],
       },
     ),
-    format: {
-      type: 'string',
-      description:
-        'How the content is parsed: lines (one IP, CIDR, domain or URL per line, optional score column, as IPsum), csv, json, stix (STIX 2.1), kev (CISA KEV catalog), epss (FIRST EPSS CSV) or misp (MISP feed).',
-      enum: [...FEED_FORMATS],
-    },
+    format: enumStr(
+      'How the content is parsed: lines (one IP, CIDR, domain or URL per line, optional score column, as IPsum), csv, json, stix (STIX 2.1), kev (CISA KEV catalog), epss (FIRST EPSS CSV) or misp (MISP feed).',
+      FEED_FORMATS,
+    ),
     parser: obj('Options for the lines, csv and json formats.', {
       delimiter: str(
         'Column delimiter for csv and for the lines score column. Defaults to "," for csv and any whitespace for lines.',
@@ -229,14 +230,8 @@ export const threatFeed: KindDefinition = {
   printerColumns: [
     { name: 'Format', type: 'string', jsonPath: '.spec.format' },
     { name: 'Indicators', type: 'integer', jsonPath: '.status.indicatorCount' },
-    { name: 'Ready', type: 'string', jsonPath: ".status.conditions[?(@.type=='Ready')].status" },
-    {
-      name: 'Reason',
-      type: 'string',
-      jsonPath: ".status.conditions[?(@.type=='Ready')].reason",
-      priority: 1,
-    },
+    ...readyColumns,
     { name: 'Last Sync', type: 'date', jsonPath: '.status.lastSyncTime' },
-    { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+    ageColumn,
   ],
 };

@@ -171,6 +171,20 @@ export function countMap(description: string): SchemaNode {
   };
 }
 
+/** A reference to a whole Secret, whose keys the consumer reads. */
+export function secretRef(description: string): SchemaNode {
+  return obj(
+    description,
+    {
+      name: str('Name of the Secret.', { maxLength: 253 }),
+      namespace: str("Namespace of the Secret. Defaults to the controller's namespace.", {
+        maxLength: 63,
+      }),
+    },
+    { required: ['name'] },
+  );
+}
+
 /** A reference to a key in a Secret. Secrets live in the controller's namespace unless one is named. */
 export function secretKeyRef(description: string): SchemaNode {
   return obj(

@@ -1,4 +1,5 @@
 import {
+  secretRef,
   enumStr,
   readyColumns,
   ageColumn,
@@ -37,15 +38,8 @@ const http = obj(
       'The feed URL. Link-local, cloud-metadata, loopback and cluster-internal targets (and redirects to them) are refused unless the controller allows them.',
       { maxLength: 2048, pattern: '^https?://' },
     ),
-    headersSecretRef: obj(
+    headersSecretRef: secretRef(
       'A Secret whose keys become request headers (for example Authorization). Values are never logged.',
-      {
-        name: str('Name of the Secret.', { maxLength: 253 }),
-        namespace: str("Namespace of the Secret. Defaults to the controller's namespace.", {
-          maxLength: 63,
-        }),
-      },
-      { required: ['name'] },
     ),
     tls: obj('TLS settings. Verification is always on.', {
       caSecretRef: secretKeyRef(
@@ -65,15 +59,8 @@ const taxii = obj(
       pattern: '^https?://',
     }),
     collection: str('The collection id.', { maxLength: 256 }),
-    authSecretRef: obj(
+    authSecretRef: secretRef(
       'A Secret with either `username` and `password` (basic auth) or `token` (bearer).',
-      {
-        name: str('Name of the Secret.', { maxLength: 253 }),
-        namespace: str("Namespace of the Secret. Defaults to the controller's namespace.", {
-          maxLength: 63,
-        }),
-      },
-      { required: ['name'] },
     ),
     addedAfter: time(
       'Only objects added after this time are fetched on the first sync; later syncs page incrementally from the last seen `added_after`.',

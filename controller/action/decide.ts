@@ -511,6 +511,25 @@ export function rejected(
   };
 }
 
+/** Enforced through the merge of `pr`: the merge is the approval, `message` says what is in place. */
+function enforcedByMerge(
+  o: Observed<GitTarget>,
+  pr: PullRequestSeen,
+  message: string,
+  applied: Partial<PreemptiveActionStatus> = {},
+): Outcome {
+  return {
+    status: {
+      ...o.status,
+      phase: 'Enforced',
+      pullRequest: seen(pr),
+      ...enforcement(o.status, o.now),
+      ...applied,
+    },
+    conditions: [mergedCondition(pr), ready('True', ActionReason.Enforced, message)],
+  };
+}
+
 /** Merged manifests: Enforced once nothing is pending in the cluster, else waiting for the sync. */
 export function synced(
   o: Observed<GitTarget>,
@@ -520,15 +539,7 @@ export function synced(
 ): Outcome {
   if (pending === 0) {
     const message = `${values} indicators enforced; the objects from ${pr.url} are in the cluster`;
-    return {
-      status: {
-        ...o.status,
-        phase: 'Enforced',
-        pullRequest: seen(pr),
-        ...enforcement(o.status, o.now),
-      },
-      conditions: [mergedCondition(pr), ready('True', ActionReason.Enforced, message)],
-    };
+    return enforcedByMerge(o, pr, message);
   }
   const message = `merged; waiting for Argo CD or Flux to apply ${pending} objects`;
   return {
@@ -551,18 +562,11 @@ export function mergedApplied(
   const skipped = skippedNote(outcome);
   const result = `${outcome.objects.length} identity changes in place${skipped}`.slice(0, 4096);
   const message = `${values} subjects enforced through ${o.connectorId} after ${pr.url} was merged${skipped}`;
-  return {
-    status: {
-      ...o.status,
-      phase: 'Enforced',
-      pullRequest: seen(pr),
-      ...enforcement(o.status, o.now),
-      appliedObjects: appliedObjects(outcome),
-      connectorResults: connectorResult(o, 'Applied', result, outcome),
-    },
-    conditions: [mergedCondition(pr), ready('True', ActionReason.Enforced, message)],
-    expires: true,
+  const applied = {
+    appliedObjects: appliedObjects(outcome),
+    connectorResults: connectorResult(o, 'Applied', result, outcome),
   };
+  return { ...enforcedByMerge(o, pr, message, applied), expires: true };
 }
 
 /** The removal pull request: ended once merged and its objects have left the cluster. */

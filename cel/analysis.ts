@@ -149,6 +149,8 @@ const MESSAGE_FIELDS: Readonly<Record<string, Readonly<Record<string, string>>>>
   ExposurePath: EXPOSURE_PATH_FIELDS,
 };
 
+const COMPARISONS = new Set(['==', '!=', '<', '<=', '>', '>=']);
+const BINARY_OPERATORS = new Set(['+', '-', '*', '/', '%', 'in', ...COMPARISONS]);
 const REGEX_FUNCTIONS = new Set(['matches', 'find', 'findAll']);
 const SCALAR_TYPES = new Set(['bool', 'int', 'uint', 'double', 'null', 'type']);
 
@@ -282,6 +284,7 @@ class Analysis {
     const meta = node.meta;
     if (meta?.alternate) return this.estimate(meta.alternate, scope);
     if (meta?.macro) return this.macro(node, meta.macro, scope);
+    if (BINARY_OPERATORS.has(node.op)) return this.binary(node, scope);
     switch (node.op) {
       case 'value':
         return { cost: 1, shape: literalShape(node.args) };
@@ -348,19 +351,6 @@ class Analysis {
       case '!_':
       case '-_':
         return { cost: 1 + this.estimate(node.args as Node, scope).cost, shape: SCALAR };
-      case '+':
-      case '-':
-      case '*':
-      case '/':
-      case '%':
-      case '==':
-      case '!=':
-      case '<':
-      case '<=':
-      case '>':
-      case '>=':
-      case 'in':
-        return this.binary(node, scope);
       case 'call':
       case 'rcall':
         return this.call(node, scope);
@@ -397,15 +387,11 @@ class Analysis {
       }
       case 'in':
         return { cost: base + work(r.shape), shape: SCALAR };
-      case '==':
-      case '!=':
-      case '<':
-      case '<=':
-      case '>':
-      case '>=':
-        return { cost: base + Math.min(work(l.shape), work(r.shape)), shape: SCALAR };
-      default:
-        return { cost: base, shape: SCALAR };
+      default: {
+        // A comparison costs at most the work of its smaller side.
+        const compared = COMPARISONS.has(node.op) ? Math.min(work(l.shape), work(r.shape)) : 0;
+        return { cost: base + compared, shape: SCALAR };
+      }
     }
   }
 

@@ -1,4 +1,4 @@
-import type { KubeConfig, KubernetesListObject } from '@kubernetes/client-node';
+import type { KubernetesListObject } from '@kubernetes/client-node';
 import { defaultConnectorCatalog } from '../connectors/index.js';
 import type { Connector } from '../connectors/core/types.js';
 import {
@@ -21,26 +21,15 @@ import { kubeIdentityAccess } from './connectors/identity-access.js';
 import { InventoryCache } from './inventory/cache.js';
 import { PolicyReporter } from './policy/policy-report.js';
 import { PolicyReconciler, readsExposure } from './policy/reconciler.js';
-import type { Clock } from './runtime/clock.js';
-import type { KubeClient } from './runtime/client.js';
-import { managedBy, type ControllerDefaults } from './runtime/builder.js';
-import type { EventRecorder } from './runtime/events.js';
+import { managedBy, type ControllerContext, type ControllerDefaults } from './runtime/builder.js';
 import { Informer, objectKey } from './runtime/informer.js';
-import type { Logger } from './runtime/logger.js';
 import type { Manager } from './runtime/manager.js';
-import type { Metrics } from './runtime/metrics.js';
 import { PolicyMetrics } from './policy/metrics.js';
 import { ActionMetrics } from './action/metrics.js';
 import { threatFeedController, type FeedSettings } from './threatfeed/index.js';
 import { CelCache } from '../cel/index.js';
 
-export interface ControllerDeps {
-  kc: KubeConfig;
-  client: KubeClient;
-  events: EventRecorder;
-  clock: Clock;
-  log: Logger;
-  metrics: Metrics;
+export interface ControllerDeps extends ControllerContext {
   concurrency: number;
   resyncPeriodMs: number;
   feeds: FeedSettings;

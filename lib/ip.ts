@@ -484,71 +484,40 @@ interface Embedding {
   /** Where the 32 IPv4 bits sit, most significant first, as [first bit from the left, length]. */
   segments: readonly (readonly [number, number])[];
   /** Teredo stores the client address inverted. */
-  inverted: boolean;
+  inverted?: true;
 }
 
 const NAT64_LOCAL = 0x0064ff9b0001n << 80n;
 
+const TEREDO = 0x20010000n << 96n;
+
+/** A form whose IPv4 address is its last 32 bits. */
+const lastBits = (form: EmbeddedForm, prefix: bigint, prefixLength: number): Embedding => ({
+  form,
+  prefix,
+  prefixLength,
+  segments: [[96, 32]],
+});
+
+/** An RFC 6052 2.2 format inside the local-use /48 (the u octet, bits 64-71, is skipped). */
+const nat64Local = (...segments: [number, number][]): Embedding => ({
+  form: 'NAT64',
+  prefix: NAT64_LOCAL,
+  prefixLength: 48,
+  segments,
+});
+
 const EMBEDDINGS: readonly Embedding[] = [
-  {
-    form: 'IPv4-mapped',
-    prefix: 0xffffn << 32n,
-    prefixLength: 96,
-    segments: [[96, 32]],
-    inverted: false,
-  },
-  { form: 'IPv4-compatible', prefix: 0n, prefixLength: 96, segments: [[96, 32]], inverted: false },
-  {
-    form: 'NAT64',
-    prefix: 0x0064ff9bn << 96n,
-    prefixLength: 96,
-    segments: [[96, 32]],
-    inverted: false,
-  },
-  // RFC 6052 2.2 formats inside the local-use /48 (the u octet, bits 64-71, is skipped).
-  {
-    form: 'NAT64',
-    prefix: NAT64_LOCAL,
-    prefixLength: 48,
-    segments: [
-      [48, 16],
-      [72, 16],
-    ],
-    inverted: false,
-  },
-  {
-    form: 'NAT64',
-    prefix: NAT64_LOCAL,
-    prefixLength: 48,
-    segments: [
-      [56, 8],
-      [72, 24],
-    ],
-    inverted: false,
-  },
-  { form: 'NAT64', prefix: NAT64_LOCAL, prefixLength: 48, segments: [[72, 32]], inverted: false },
-  { form: 'NAT64', prefix: NAT64_LOCAL, prefixLength: 48, segments: [[96, 32]], inverted: false },
-  {
-    form: '6to4',
-    prefix: 0x2002n << 112n,
-    prefixLength: 16,
-    segments: [[16, 32]],
-    inverted: false,
-  },
-  {
-    form: 'Teredo server',
-    prefix: 0x20010000n << 96n,
-    prefixLength: 32,
-    segments: [[32, 32]],
-    inverted: false,
-  },
-  {
-    form: 'Teredo client',
-    prefix: 0x20010000n << 96n,
-    prefixLength: 32,
-    segments: [[96, 32]],
-    inverted: true,
-  },
+  lastBits('IPv4-mapped', 0xffffn << 32n, 96),
+  lastBits('IPv4-compatible', 0n, 96),
+  lastBits('NAT64', 0x0064ff9bn << 96n, 96),
+  nat64Local([48, 16], [72, 16]),
+  nat64Local([56, 8], [72, 24]),
+  nat64Local([72, 32]),
+  nat64Local([96, 32]),
+  { form: '6to4', prefix: 0x2002n << 112n, prefixLength: 16, segments: [[16, 32]] },
+  { form: 'Teredo server', prefix: TEREDO, prefixLength: 32, segments: [[32, 32]] },
+  { ...lastBits('Teredo client', TEREDO, 32), inverted: true },
 ];
 
 function extractIpv4(value: bigint, embedding: Embedding): number {

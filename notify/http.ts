@@ -3,12 +3,15 @@ import {
   createOutboundFetch,
   fetchOnce,
   isRedirect,
+  parseConfiguredUrl,
   parseRetryAfter,
   readBodyStart,
+  retrySettings,
   withRetry,
   type AttemptResult,
   type GiveUpReason,
   type HttpError,
+  type RetrySettings,
 } from '../lib/http/index.js';
 import { redact, redactUrl, urlSecrets } from '../lib/redact.js';
 import { NotifyError, NOTIFY_ERROR_CODES, type NotifyErrorCode } from './errors.js';
@@ -73,8 +76,12 @@ export const DEFAULT_RETRIES = 3;
 export const DEFAULT_BACKOFF_MS = 1_000;
 export const DEFAULT_MAX_BACKOFF_MS = 30_000;
 export const DEFAULT_MAX_RETRY_AFTER_MS = 60_000;
-/** Retries beyond this are a configuration mistake, not resilience. */
-const MAX_RETRIES = 10;
+const NOTIFY_RETRY_DEFAULTS = {
+  retries: DEFAULT_RETRIES,
+  backoffMs: DEFAULT_BACKOFF_MS,
+  maxBackoffMs: DEFAULT_MAX_BACKOFF_MS,
+  maxRetryAfterMs: DEFAULT_MAX_RETRY_AFTER_MS,
+};
 /** Bytes of an error response read for its structured code; the rest is discarded unread. */
 const MAX_ERROR_BYTES = 2048;
 
@@ -101,14 +108,9 @@ export class HttpSender {
   private readonly type: NotifierType;
   private readonly secrets: string[];
   private readonly timeoutMs: number;
-  private readonly retries: number;
-  private readonly backoffMs: number;
-  private readonly maxBackoffMs: number;
-  private readonly maxRetryAfterMs: number;
+  private readonly retry: RetrySettings;
   private readonly logger: NotifyLogger | undefined;
   private readonly now: () => number;
-  private readonly random: () => number;
-  private readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   private readonly fetch: typeof globalThis.fetch;
 
   /**
@@ -128,40 +130,23 @@ export class HttpSender {
     this.target = redactUrl(parsed, TARGET);
     this.secrets = [...urlSecrets(url), ...extraSecrets];
     this.timeoutMs = positive(type, 'timeoutMs', options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
-    this.retries = options.retries ?? DEFAULT_RETRIES;
-    if (!Number.isInteger(this.retries) || this.retries < 0 || this.retries > MAX_RETRIES) {
-      throw new NotifyError(
+    const invalid = (rule: string) =>
+      new NotifyError(
         'FST_NOTIFY_INVALID_CONFIG',
-        `${type} notifier: retries must be an integer from 0 to ${MAX_RETRIES}, got ${String(options.retries)}`,
+        `${type} notifier: ${rule}, got ${String(options.retries)}`,
       );
-    }
-    this.backoffMs = nonNegative(type, 'backoffMs', options.backoffMs ?? DEFAULT_BACKOFF_MS);
-    this.maxBackoffMs = nonNegative(
-      type,
-      'maxBackoffMs',
-      options.maxBackoffMs ?? DEFAULT_MAX_BACKOFF_MS,
-    );
-    this.maxRetryAfterMs = nonNegative(
-      type,
-      'maxRetryAfterMs',
-      options.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS,
-    );
+    this.retry = retrySettings(options, NOTIFY_RETRY_DEFAULTS, invalid);
+    for (const name of ['backoffMs', 'maxBackoffMs', 'maxRetryAfterMs'] as const)
+      nonNegative(type, name, this.retry[name]);
     this.logger = options.logger;
     this.now = options.now ?? Date.now;
-    this.random = options.random ?? Math.random;
-    if (options.sleep !== undefined) this.sleep = options.sleep;
     this.fetch = options.fetch ?? (createOutboundFetch({ ssrf: {} }) as typeof globalThis.fetch);
   }
 
   /** POSTs the body; resolves on 2xx, throws a NotifyError otherwise (after retries). */
   async post(request: HttpRequest): Promise<void> {
     await withRetry(async () => retryable(await this.attempt(request)), {
-      retries: this.retries,
-      backoffMs: this.backoffMs,
-      maxBackoffMs: this.maxBackoffMs,
-      maxRetryAfterMs: this.maxRetryAfterMs,
-      random: this.random,
-      ...(this.sleep === undefined ? {} : { sleep: this.sleep }),
+      ...this.retry,
       ...(request.signal === undefined ? {} : { signal: request.signal }),
       giveUp: (failure, reason, attempts) =>
         this.error(this.explained(failure, reason), request, attempts),
@@ -193,7 +178,7 @@ export class HttpSender {
   private explained(failure: Failure, reason: GiveUpReason): Failure {
     if (reason !== 'retry-after-too-long' || failure.retryAfterMs === undefined) return failure;
     const asked = Math.ceil(failure.retryAfterMs / 1000);
-    const waits = Math.ceil(this.maxRetryAfterMs / 1000);
+    const waits = Math.ceil(this.retry.maxRetryAfterMs / 1000);
     return {
       ...failure,
       detail: `${failure.detail}; the receiver asked to retry after ${asked} s, longer than the ${waits} s this client waits`,
@@ -275,32 +260,20 @@ export class HttpSender {
 }
 
 function validateUrl(type: NotifierType, raw: string): URL {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    // The input is not echoed: it may be a credential with a typo in it.
-    throw new NotifyError(
-      'FST_NOTIFY_INVALID_URL',
-      `${type} notifier: the target is not an absolute URL`,
-      { secrets: urlSecrets(raw) },
-    );
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new NotifyError(
-      'FST_NOTIFY_INVALID_URL',
-      `${type} notifier: the target URL must be http or https, not ${url.protocol.slice(0, 20)}`,
-      { secrets: urlSecrets(raw) },
-    );
-  }
-  if (url.username !== '' || url.password !== '') {
-    throw new NotifyError(
-      'FST_NOTIFY_INVALID_URL',
-      `${type} notifier ${redactUrl(url, TARGET)}: the target URL must not carry user info`,
-      { secrets: urlSecrets(raw) },
-    );
-  }
-  return url;
+  // The input is not echoed: it may be a credential with a typo in it.
+  const invalid = (message: string) =>
+    new NotifyError('FST_NOTIFY_INVALID_URL', message, { secrets: urlSecrets(raw) });
+  return parseConfiguredUrl(raw, {
+    notAbsolute: () => invalid(`${type} notifier: the target is not an absolute URL`),
+    scheme: (url) =>
+      invalid(
+        `${type} notifier: the target URL must be http or https, not ${url.protocol.slice(0, 20)}`,
+      ),
+    userInfo: (url) =>
+      invalid(
+        `${type} notifier ${redactUrl(url, TARGET)}: the target URL must not carry user info`,
+      ),
+  });
 }
 
 function positive(type: NotifierType, name: string, value: number): number {

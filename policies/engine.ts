@@ -1,6 +1,11 @@
 import { createHash } from 'node:crypto';
 import { parseDuration } from '../crds/duration.js';
-import type { ExposurePolicySpec, ActionType, Layer } from '../crds/index.js';
+import {
+  ACTION_TYPES,
+  type ExposurePolicySpec,
+  type ActionType,
+  type Layer,
+} from '../crds/index.js';
 import {
   indicatorKey,
   mergeIndicator,
@@ -105,15 +110,8 @@ const VALUE_TYPES: Partial<Record<ActionType, readonly IndicatorType[]>> = {
   StepUpAuth: ['account'],
 };
 
-/** Action types this version produces. */
-const PRODUCED: ReadonlySet<ActionType> = new Set<ActionType>([
-  'EgressDeny',
-  'DNSBlock',
-  'Isolate',
-  'IdentityBlock',
-  'IdentitySuspend',
-  'StepUpAuth',
-]);
+/** Action types this version produces: every one but Notify. */
+const PRODUCED: ReadonlySet<ActionType> = new Set(ACTION_TYPES.filter((type) => type !== 'Notify'));
 
 /**
  * The Action fields that say what kind of action it is. spec.autoApprove approves an

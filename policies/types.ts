@@ -206,7 +206,10 @@ export interface IsolatedWorkloadEvidence {
 }
 
 /** One CVE of an isolated workload: the KEV facts, where it sits, and what fixes it. */
-export interface CveEvidence {
+export interface CveEvidence extends Pick<
+  VulnerabilityFinding,
+  'container' | 'image' | 'package' | 'installedVersion' | 'fixedVersion' | 'severity'
+> {
   cveID: string;
   /** From the indicator's attributes (KEV). */
   vendor?: string;
@@ -216,13 +219,6 @@ export interface CveEvidence {
   knownRansomwareCampaignUse?: boolean;
   /** From an EPSS feed merged into the same indicator, 0-1. */
   epss?: number;
-  container: string;
-  image: string;
-  package?: string;
-  installedVersion: string;
-  /** Absent: no fixed version is published yet. */
-  fixedVersion?: string;
-  severity: string;
   link?: string;
 }
 

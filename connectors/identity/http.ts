@@ -30,17 +30,19 @@
  *   client secret and every access token this client got are also removed from the
  *   message when it is built.
  */
-import { setTimeout as delay } from 'node:timers/promises';
 import {
   answerCodeSuffix,
   createOutboundFetch,
   fetchOnce,
   isRedirect,
+  parseConfiguredUrl,
   parseRetryAfter,
   readBodyStart,
+  retrySettings,
   withRetry,
   type AttemptResult,
   type GiveUpReason,
+  type RetrySettings,
 } from '../../lib/http/index.js';
 import { secretForms } from '../../lib/redact.js';
 import { ConnectorError, type ConnectorErrorCode } from '../core/errors.js';
@@ -80,8 +82,6 @@ export const IDENTITY_HTTP_DEFAULTS = {
 
 /** A cached access token is not used in its last 30 s: a call may take that long with retries. */
 export const TOKEN_RENEW_MARGIN_MS = 30_000;
-/** Retries beyond this are a configuration mistake, not resilience. */
-const MAX_RETRIES = 10;
 /** Bytes of an error answer read for its structured code; the rest is discarded unread. */
 const MAX_ERROR_BYTES = 4096;
 
@@ -111,13 +111,8 @@ class IdentityHttpClient implements IdentityHttp {
   private readonly auth: AuthScheme;
   private readonly fetch: typeof globalThis.fetch;
   private readonly timeoutMs: number;
-  private readonly retries: number;
-  private readonly backoffMs: number;
-  private readonly maxBackoffMs: number;
-  private readonly maxRetryAfterMs: number;
+  private readonly retry: RetrySettings;
   private readonly now: () => number;
-  private readonly sleep: (ms: number) => Promise<void>;
-  private readonly random: () => number;
   /** Strings removed from every message: the configured secret and the access tokens this client got. */
   private readonly secrets = new Set<string>();
   private cached: { token: string; renewAt: number } | undefined;
@@ -136,22 +131,16 @@ class IdentityHttpClient implements IdentityHttp {
     }
     this.fetch = options.fetch ?? (createOutboundFetch({ ssrf: {} }) as typeof globalThis.fetch);
     this.timeoutMs = options.timeoutMs ?? IDENTITY_HTTP_DEFAULTS.timeoutMs;
-    this.retries = options.retries ?? IDENTITY_HTTP_DEFAULTS.retries;
-    if (!Number.isInteger(this.retries) || this.retries < 0 || this.retries > MAX_RETRIES) {
-      throw new RangeError(
-        `identity HTTP client: retries must be an integer from 0 to ${MAX_RETRIES}, not ${String(options.retries)}`,
-      );
-    }
+    this.retry = retrySettings(
+      options,
+      IDENTITY_HTTP_DEFAULTS,
+      (rule) => new RangeError(`identity HTTP client: ${rule}, not ${String(options.retries)}`),
+    );
     if (!(this.timeoutMs > 0))
       throw new RangeError(
         `identity HTTP client: timeoutMs must be positive, not ${String(options.timeoutMs)}`,
       );
-    this.backoffMs = options.backoffMs ?? IDENTITY_HTTP_DEFAULTS.backoffMs;
-    this.maxBackoffMs = options.maxBackoffMs ?? IDENTITY_HTTP_DEFAULTS.maxBackoffMs;
-    this.maxRetryAfterMs = options.maxRetryAfterMs ?? IDENTITY_HTTP_DEFAULTS.maxRetryAfterMs;
     this.now = options.now ?? Date.now;
-    this.sleep = options.sleep ?? ((ms) => delay(ms));
-    this.random = options.random ?? Math.random;
   }
 
   async send<T = unknown>(
@@ -279,12 +268,7 @@ class IdentityHttpClient implements IdentityHttp {
     kind: 'api' | 'token' = 'api',
   ): Promise<Answered> {
     return withRetry(async () => this.retryable(await this.attempt(exchange), exchange), {
-      retries: this.retries,
-      backoffMs: this.backoffMs,
-      maxBackoffMs: this.maxBackoffMs,
-      maxRetryAfterMs: this.maxRetryAfterMs,
-      random: this.random,
-      sleep: this.sleep,
+      ...this.retry,
       giveUp: (outcome, reason, attempts) =>
         this.giveUp(outcome, reason, attempts, { exchange, label, kind }),
     });
@@ -418,28 +402,13 @@ class IdentityHttpClient implements IdentityHttp {
 }
 
 function parseBase(raw: string, what: string): URL {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new ConnectorError(
-      'FST_CONNECTOR_INVALID_REQUEST',
-      `identity HTTP client: ${what} is not an absolute URL`,
-    );
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new ConnectorError(
-      'FST_CONNECTOR_INVALID_REQUEST',
-      `identity HTTP client: ${what} must be http or https, not ${url.protocol.slice(0, 20)}`,
-    );
-  }
-  if (url.username !== '' || url.password !== '') {
-    throw new ConnectorError(
-      'FST_CONNECTOR_INVALID_REQUEST',
-      `identity HTTP client: ${what} must not carry user info; credentials come from the Secret`,
-    );
-  }
-  return url;
+  const invalid = (problem: string) =>
+    new ConnectorError('FST_CONNECTOR_INVALID_REQUEST', `identity HTTP client: ${what} ${problem}`);
+  return parseConfiguredUrl(raw, {
+    notAbsolute: () => invalid('is not an absolute URL'),
+    scheme: (url) => invalid(`must be http or https, not ${url.protocol.slice(0, 20)}`),
+    userInfo: () => invalid('must not carry user info; credentials come from the Secret'),
+  });
 }
 
 /**

@@ -15,6 +15,8 @@ import {
   type Ipv6Range,
 } from '../../lib/net.js';
 import { checkRequest } from '../core/checks.js';
+import { METADATA_ALLOWANCE } from '../core/define-renderer.js';
+import { objectName, type ObjectDraft } from '../core/render.js';
 import type { Renderer } from '../core/types.js';
 import type { ActionRequest } from '../../crds/index.js';
 
@@ -170,4 +172,34 @@ export function checkCidrRequest(
   const cidrs = aggregateCidrs(request.values);
   problems.push(...cidrs.problems, ...wholeFamilyProblems(cidrs));
   return { problems, cidrs };
+}
+
+/** The kind of object a sharding connector spreads the CIDRs over, and the spec field holding them. */
+export interface CidrSetKind {
+  apiVersion: string;
+  kind: string;
+  /** The spec field of the list, as in `nets`. */
+  field: string;
+}
+
+/**
+ * All `cidrs` spread over as many objects of `set` as the size budget needs, named
+ * `<base>-<index>`, in similar sizes; for the connectors that block by referring to sets.
+ */
+export function cidrSetDrafts(
+  cidrs: readonly string[],
+  base: string,
+  set: CidrSetKind,
+  maxObjectBytes: number,
+): ObjectDraft[] {
+  return chunk(cidrs, {
+    maxBytes: maxObjectBytes - METADATA_ALLOWANCE,
+    cost: jsonStringCost,
+    balanced: true,
+  }).map((items, index) => ({
+    apiVersion: set.apiVersion,
+    kind: set.kind,
+    name: objectName(base, String(index)),
+    body: { spec: { [set.field]: items } },
+  }));
 }

@@ -174,6 +174,16 @@ const ready = (status: 'True' | 'False', reason: string, message: string): Condi
   reason,
   message,
 });
+/** Not ready for `reason`: what is in place stays Enforced; otherwise the phase is `otherwise`. */
+const notReady = (
+  o: Observed<GitTarget>,
+  otherwise: Phase,
+  reason: string,
+  message: string,
+): Outcome => ({
+  status: { ...o.status, phase: enforced(o) ? 'Enforced' : otherwise },
+  conditions: [ready('False', reason, message)],
+});
 const approved = (status: 'True' | 'False', reason: string, message: string): ConditionSpec => ({
   type: ActionCondition.Approved,
   status,
@@ -189,18 +199,14 @@ const seen = (pr: PullRequestSeen): PullRequestStatus => ({
 });
 
 function unknownConnector(o: Observed<GitTarget>): Outcome {
-  return {
-    status: { ...o.status, phase: enforced(o) ? 'Enforced' : 'Failed' },
-    conditions: [
-      ready(
-        'False',
-        ActionReason.UnknownConnector,
-        o.connectorId
-          ? `spec.connector: no connector ${o.connectorId}; known: ${o.knownConnectors.join(', ')}`
-          : `spec.connector: the ${o.action.spec.layer} layer has no default connector; name one of: ${o.knownConnectors.join(', ')}`,
-      ),
-    ],
-  };
+  return notReady(
+    o,
+    'Failed',
+    ActionReason.UnknownConnector,
+    o.connectorId
+      ? `spec.connector: no connector ${o.connectorId}; known: ${o.knownConnectors.join(', ')}`
+      : `spec.connector: the ${o.action.spec.layer} layer has no default connector; name one of: ${o.knownConnectors.join(', ')}`,
+  );
 }
 
 function ending<G extends GitTarget>(o: Observed<G>): Transition<G> {
@@ -301,11 +307,7 @@ export function invalid(
       conditions: [ready('False', ActionReason.InvalidAction, message)],
     };
   const reason = refused ? ActionReason.GuardrailRefused : ActionReason.InvalidAction;
-  return {
-    status: { ...o.status, phase: enforced(o) ? 'Enforced' : 'Failed' },
-    conditions: [ready('False', reason, `${message}${staysIfEnforced(o)}`)],
-    expires: true,
-  };
+  return { ...notReady(o, 'Failed', reason, `${message}${staysIfEnforced(o)}`), expires: true };
 }
 
 /** spec.git.recordAutoApproved (or a described identity action): the Recorded condition and commit. */
@@ -509,6 +511,25 @@ export function rejected(
   };
 }
 
+/** Enforced through the merge of `pr`: the merge is the approval, `message` says what is in place. */
+function enforcedByMerge(
+  o: Observed<GitTarget>,
+  pr: PullRequestSeen,
+  message: string,
+  applied: Partial<PreemptiveActionStatus> = {},
+): Outcome {
+  return {
+    status: {
+      ...o.status,
+      phase: 'Enforced',
+      pullRequest: seen(pr),
+      ...enforcement(o.status, o.now),
+      ...applied,
+    },
+    conditions: [mergedCondition(pr), ready('True', ActionReason.Enforced, message)],
+  };
+}
+
 /** Merged manifests: Enforced once nothing is pending in the cluster, else waiting for the sync. */
 export function synced(
   o: Observed<GitTarget>,
@@ -518,15 +539,7 @@ export function synced(
 ): Outcome {
   if (pending === 0) {
     const message = `${values} indicators enforced; the objects from ${pr.url} are in the cluster`;
-    return {
-      status: {
-        ...o.status,
-        phase: 'Enforced',
-        pullRequest: seen(pr),
-        ...enforcement(o.status, o.now),
-      },
-      conditions: [mergedCondition(pr), ready('True', ActionReason.Enforced, message)],
-    };
+    return enforcedByMerge(o, pr, message);
   }
   const message = `merged; waiting for Argo CD or Flux to apply ${pending} objects`;
   return {
@@ -549,18 +562,11 @@ export function mergedApplied(
   const skipped = skippedNote(outcome);
   const result = `${outcome.objects.length} identity changes in place${skipped}`.slice(0, 4096);
   const message = `${values} subjects enforced through ${o.connectorId} after ${pr.url} was merged${skipped}`;
-  return {
-    status: {
-      ...o.status,
-      phase: 'Enforced',
-      pullRequest: seen(pr),
-      ...enforcement(o.status, o.now),
-      appliedObjects: appliedObjects(outcome),
-      connectorResults: connectorResult(o, 'Applied', result, outcome),
-    },
-    conditions: [mergedCondition(pr), ready('True', ActionReason.Enforced, message)],
-    expires: true,
+  const applied = {
+    appliedObjects: appliedObjects(outcome),
+    connectorResults: connectorResult(o, 'Applied', result, outcome),
   };
+  return { ...enforcedByMerge(o, pr, message, applied), expires: true };
 }
 
 /** The removal pull request: ended once merged and its objects have left the cluster. */
@@ -628,16 +634,12 @@ export function applyFailed(o: Observed<GitTarget>, detail: string, transient: b
 
 /** The proposal could not be delivered: still Proposed (or Enforced, with what is in place). */
 export function proposalFailed(o: Observed<GitTarget>, git: GitTarget, detail: string): Outcome {
-  return {
-    status: { ...o.status, phase: enforced(o) ? 'Enforced' : 'Proposed' },
-    conditions: [
-      ready(
-        'False',
-        ActionReason.DeliveryFailed,
-        `spec.git (${git.url}): ${detail}${staysIfEnforced(o)}`,
-      ),
-    ],
-  };
+  return notReady(
+    o,
+    'Proposed',
+    ActionReason.DeliveryFailed,
+    `spec.git (${git.url}): ${detail}${staysIfEnforced(o)}`,
+  );
 }
 
 /** The merged identity action could not be applied: the merge stands, Ready says why. */

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { metricSet } from '../runtime/metric-set.js';
 
 /**
  * The PreemptiveAction controller's metrics: actions by phase, time to enforce, review
@@ -6,62 +6,52 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
  * requests. Registered on the manager's registry by this kind's wiring (the runtime
  * holds no domain metrics).
  */
-export class ActionMetrics {
-  readonly actionPhases: Gauge;
-  readonly actionTimeToEnforce: Histogram;
-  readonly reviewRejections: Counter;
-  readonly gitDeliveryFailures: Counter;
-  readonly notificationFailures: Counter;
-  readonly identityChanges: Counter;
-  readonly gitWebhookRequests: Counter;
-
-  constructor(registry: Registry) {
-    const registers = [registry];
-    this.actionPhases = new Gauge({
-      name: 'forestall_actions',
-      help: 'PreemptiveActions by type and phase.',
-      labelNames: ['type', 'phase'],
-      registers,
-    });
-    this.actionTimeToEnforce = new Histogram({
-      name: 'forestall_action_time_to_enforce_seconds',
-      help: "Seconds from an action's detectedAt to its enforcement, by type.",
-      labelNames: ['type'],
-      buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600, 86400],
-      registers,
-    });
-    this.reviewRejections = new Counter({
-      name: 'forestall_review_rejections_total',
-      help: 'Pull requests closed without merging, whose indicators the policy then leaves out for a while, by policy.',
-      labelNames: ['policy'],
-      registers,
-    });
-    this.gitDeliveryFailures = new Counter({
-      name: 'forestall_git_delivery_failures_total',
-      help: 'Failed Git deliveries (push, forge call), by error code.',
-      labelNames: ['code'],
-      registers,
-    });
-    this.notificationFailures = new Counter({
-      name: 'forestall_notification_failures_total',
-      help: 'Notifications (spec.notify) that could not be delivered after retries, by error code; they are retried.',
-      labelNames: ['code'],
-      registers,
-    });
-    this.identityChanges = new Counter({
-      name: 'forestall_identity_changes_total',
-      help: 'Changes made at identity providers (a suspension or its reversal is an update of a User; memberships and zones are created and deleted), by connector, kind and operation.',
-      labelNames: ['connector', 'kind', 'op'],
-      registers,
-    });
-    this.gitWebhookRequests = new Counter({
-      name: 'forestall_git_webhook_requests_total',
-      help: 'Requests to the pull-request webhook endpoint, by result (queued, ignored, unauthorized, invalid).',
-      labelNames: ['result'],
-      registers,
-    });
-  }
-}
+export const ActionMetrics = metricSet({
+  actionPhases: {
+    type: 'gauge',
+    name: 'forestall_actions',
+    help: 'PreemptiveActions by type and phase.',
+    labelNames: ['type', 'phase'],
+  },
+  actionTimeToEnforce: {
+    type: 'histogram',
+    name: 'forestall_action_time_to_enforce_seconds',
+    help: "Seconds from an action's detectedAt to its enforcement, by type.",
+    labelNames: ['type'],
+    buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600, 86400],
+  },
+  reviewRejections: {
+    type: 'counter',
+    name: 'forestall_review_rejections_total',
+    help: 'Pull requests closed without merging, whose indicators the policy then leaves out for a while, by policy.',
+    labelNames: ['policy'],
+  },
+  gitDeliveryFailures: {
+    type: 'counter',
+    name: 'forestall_git_delivery_failures_total',
+    help: 'Failed Git deliveries (push, forge call), by error code.',
+    labelNames: ['code'],
+  },
+  notificationFailures: {
+    type: 'counter',
+    name: 'forestall_notification_failures_total',
+    help: 'Notifications (spec.notify) that could not be delivered after retries, by error code; they are retried.',
+    labelNames: ['code'],
+  },
+  identityChanges: {
+    type: 'counter',
+    name: 'forestall_identity_changes_total',
+    help: 'Changes made at identity providers (a suspension or its reversal is an update of a User; memberships and zones are created and deleted), by connector, kind and operation.',
+    labelNames: ['connector', 'kind', 'op'],
+  },
+  gitWebhookRequests: {
+    type: 'counter',
+    name: 'forestall_git_webhook_requests_total',
+    help: 'Requests to the pull-request webhook endpoint, by result (queued, ignored, unauthorized, invalid).',
+    labelNames: ['result'],
+  },
+});
+export type ActionMetrics = InstanceType<typeof ActionMetrics>;
 
 /** The code a failure is counted under: its own, or `unknown`. */
 export function codeOf(err: unknown): string {

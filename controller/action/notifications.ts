@@ -155,15 +155,8 @@ export interface NotificationInput {
 }
 
 /** What the action did, why, and what to do about it. */
-export function buildNotification({
-  id,
-  event,
-  action,
-  status,
-  readyMessage,
-  now,
-  cluster,
-}: NotificationInput): Notification {
+export function buildNotification(input: NotificationInput): Notification {
+  const { id, event, action, status, readyMessage, now, cluster } = input;
   const { spec } = action;
   const cves = cveFindings(action);
   const exposure = spec.evidence?.exposure ?? [];

@@ -1,20 +1,23 @@
-import type { KubernetesObject } from '@kubernetes/client-node';
-import type { Logger } from 'pino';
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { KubeClient } from './client.js';
 import type { Clock } from './clock.js';
-import { Controller, type Reconciler } from './controller.js';
+import { Controller, type ControllerDefaults, type Reconciler } from './controller.js';
 import type { Informer } from './informer.js';
+import type { EventRecorder } from './events.js';
+import type { Logger } from './logger.js';
 import type { Runnable } from './manager.js';
 import type { Metrics } from './metrics.js';
-import type { RateLimiter } from './rate-limiter.js';
 
-/** What every controller of a manager shares. */
-export interface ControllerDefaults {
+export type { ControllerDefaults };
+
+/** The runtime services every kind's wiring is built from. */
+export interface ControllerContext {
+  kc: KubeConfig;
+  client: KubeClient;
+  events: EventRecorder;
   clock: Clock;
   log: Logger;
   metrics: Metrics;
-  concurrency?: number;
-  resyncPeriodMs?: number;
-  rateLimiter?: RateLimiter;
 }
 
 /** Where a builder adds what it completes: the Manager, or anything with its add(). */

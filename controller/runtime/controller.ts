@@ -25,10 +25,8 @@ export interface Reconciler {
   reconcile(req: Request): Promise<Result | void>;
 }
 
-export interface ControllerOptions<T extends KubernetesObject> {
-  name: string;
-  informer: Informer<T>;
-  reconciler: Reconciler;
+/** What every controller of a manager shares. */
+export interface ControllerDefaults {
   clock: Clock;
   log: Logger;
   metrics: Metrics;
@@ -36,6 +34,12 @@ export interface ControllerOptions<T extends KubernetesObject> {
   /** Every object is re-queued about this often (±10% jitter); 0 disables. */
   resyncPeriodMs?: number;
   rateLimiter?: RateLimiter;
+}
+
+export interface ControllerOptions<T extends KubernetesObject> extends ControllerDefaults {
+  name: string;
+  informer: Informer<T>;
+  reconciler: Reconciler;
 }
 
 /**

@@ -5,8 +5,8 @@ import type { Clock } from './clock.js';
 import { statusOf } from './errors.js';
 import type { Metrics } from './metrics.js';
 
-export interface LeaderElectionOptions {
-  client: KubeClient;
+/** The lease and its timing: what a deployment configures. */
+export interface LeaseSettings {
   namespace: string;
   name: string;
   identity: string;
@@ -16,6 +16,10 @@ export interface LeaderElectionOptions {
   renewDeadlineMs: number;
   /** How often candidates retry and the leader renews. */
   retryPeriodMs: number;
+}
+
+export interface LeaderElectionOptions extends LeaseSettings {
+  client: KubeClient;
   clock: Clock;
   log: Logger;
   metrics?: Metrics;

@@ -4,7 +4,7 @@ import type { KubeClient } from './client.js';
 import type { Clock } from './clock.js';
 import { ForestallError } from './errors.js';
 import { serve } from './health.js';
-import { LeaderElector } from './leader-election.js';
+import { LeaderElector, type LeaseSettings } from './leader-election.js';
 import type { Metrics } from './metrics.js';
 
 /** What the manager runs: a controller, or anything with the same lifecycle. */
@@ -22,14 +22,7 @@ export interface ManagerOptions {
   metrics: Metrics;
   metricsBindAddress: string;
   healthProbeBindAddress: string;
-  leaderElection?: {
-    namespace: string;
-    name: string;
-    identity: string;
-    leaseDurationMs: number;
-    renewDeadlineMs: number;
-    retryPeriodMs: number;
-  };
+  leaderElection?: LeaseSettings;
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { KubeConfig, KubernetesListObject } from '@kubernetes/client-node';
+import type { KubernetesListObject } from '@kubernetes/client-node';
 import {
   API_VERSION,
   GROUP,
@@ -16,14 +16,14 @@ import {
   type IngestCaps,
   type SsrfPolicy,
 } from '../../feeds/index.js';
-import type { Clock } from '../runtime/clock.js';
-import type { KubeClient } from '../runtime/client.js';
-import { managedBy, type ControllerDefaults, type ControllerSink } from '../runtime/builder.js';
+import {
+  managedBy,
+  type ControllerContext,
+  type ControllerDefaults,
+  type ControllerSink,
+} from '../runtime/builder.js';
 import type { Controller } from '../runtime/controller.js';
-import type { EventRecorder } from '../runtime/events.js';
 import { Informer } from '../runtime/informer.js';
-import type { Logger } from '../runtime/logger.js';
-import type { Metrics } from '../runtime/metrics.js';
 import { ThreatFeedMetrics } from './metrics.js';
 import { clusterSourceReaders } from './source-readers.js';
 import { ClusterProtection } from './protection.js';
@@ -58,20 +58,16 @@ export interface FeedSettings {
 }
 
 /** The ThreatFeed controller and its watch set. */
-export function threatFeedController(deps: {
-  kc: KubeConfig;
-  client: KubeClient;
-  events: EventRecorder;
-  clock: Clock;
-  log: Logger;
-  metrics: Metrics;
-  feeds: FeedSettings;
-  /** The ExposurePolicies (the policy controller's informer): the hosts they name are protected. */
-  policies: Pick<Informer<ExposurePolicy>, 'list' | 'waitForSync'>;
-  /** Where the controller is added (the manager), and the settings every controller shares. */
-  sink: ControllerSink;
-  defaults: ControllerDefaults;
-}): {
+export function threatFeedController(
+  deps: ControllerContext & {
+    feeds: FeedSettings;
+    /** The ExposurePolicies (the policy controller's informer): the hosts they name are protected. */
+    policies: Pick<Informer<ExposurePolicy>, 'list' | 'waitForSync'>;
+    /** Where the controller is added (the manager), and the settings every controller shares. */
+    sink: ControllerSink;
+    defaults: ControllerDefaults;
+  },
+): {
   controller: Controller<ThreatFeed>;
   reconciler: ThreatFeedReconciler;
   /** The feeds' last-known-good snapshots: the policy controller reads them. */

@@ -1,49 +1,41 @@
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { metricSet } from '../runtime/metric-set.js';
 
 /**
  * The ThreatFeed controller's metrics: snapshot sizes, syncs, drops, freshness, sync time.
  * Registered on the manager's registry by this kind's controller (the runtime holds
  * no domain metrics).
  */
-export class ThreatFeedMetrics {
-  readonly feedIndicators: Gauge;
-  readonly feedSyncs: Counter;
-  readonly feedDropped: Counter;
-  readonly feedLastSync: Gauge;
-  readonly feedSyncDuration: Histogram;
-
-  constructor(registry: Registry) {
-    const registers = [registry];
-    this.feedIndicators = new Gauge({
-      name: 'forestall_feed_indicators',
-      help: 'Indicators in the last-known-good snapshot, by feed and type.',
-      labelNames: ['feed', 'type'],
-      registers,
-    });
-    this.feedSyncs = new Counter({
-      name: 'forestall_feed_syncs_total',
-      help: 'Feed syncs by feed and result (changed, unchanged, not-modified, error).',
-      labelNames: ['feed', 'result'],
-      registers,
-    });
-    this.feedDropped = new Counter({
-      name: 'forestall_feed_dropped_total',
-      help: 'Indicators refused by guardrails or expiry, by feed and reason.',
-      labelNames: ['feed', 'reason'],
-      registers,
-    });
-    this.feedLastSync = new Gauge({
-      name: 'forestall_feed_last_sync_timestamp_seconds',
-      help: 'Unix time of the last successful sync, by feed.',
-      labelNames: ['feed'],
-      registers,
-    });
-    this.feedSyncDuration = new Histogram({
-      name: 'forestall_feed_sync_duration_seconds',
-      help: 'Fetch plus parse time per sync, by feed.',
-      labelNames: ['feed'],
-      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
-      registers,
-    });
-  }
-}
+export const ThreatFeedMetrics = metricSet({
+  feedIndicators: {
+    type: 'gauge',
+    name: 'forestall_feed_indicators',
+    help: 'Indicators in the last-known-good snapshot, by feed and type.',
+    labelNames: ['feed', 'type'],
+  },
+  feedSyncs: {
+    type: 'counter',
+    name: 'forestall_feed_syncs_total',
+    help: 'Feed syncs by feed and result (changed, unchanged, not-modified, error).',
+    labelNames: ['feed', 'result'],
+  },
+  feedDropped: {
+    type: 'counter',
+    name: 'forestall_feed_dropped_total',
+    help: 'Indicators refused by guardrails or expiry, by feed and reason.',
+    labelNames: ['feed', 'reason'],
+  },
+  feedLastSync: {
+    type: 'gauge',
+    name: 'forestall_feed_last_sync_timestamp_seconds',
+    help: 'Unix time of the last successful sync, by feed.',
+    labelNames: ['feed'],
+  },
+  feedSyncDuration: {
+    type: 'histogram',
+    name: 'forestall_feed_sync_duration_seconds',
+    help: 'Fetch plus parse time per sync, by feed.',
+    labelNames: ['feed'],
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+  },
+});
+export type ThreatFeedMetrics = InstanceType<typeof ThreatFeedMetrics>;

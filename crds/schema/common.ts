@@ -66,6 +66,23 @@ export interface KindDefinition {
   printerColumns: PrinterColumn[];
 }
 
+/** The Ready condition's status, and in wide output its reason: every kind shows both. */
+export const readyColumns: PrinterColumn[] = [
+  { name: 'Ready', type: 'string', jsonPath: ".status.conditions[?(@.type=='Ready')].status" },
+  {
+    name: 'Reason',
+    type: 'string',
+    jsonPath: ".status.conditions[?(@.type=='Ready')].reason",
+    priority: 1,
+  },
+];
+
+export const ageColumn: PrinterColumn = {
+  name: 'Age',
+  type: 'date',
+  jsonPath: '.metadata.creationTimestamp',
+};
+
 export const GROUP = 'forestall.io';
 export const VERSION = 'v1alpha1';
 export const API_VERSION = `${GROUP}/${VERSION}`;
@@ -76,6 +93,20 @@ const DURATION_PATTERN = '^([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$';
 
 export function str(description: string, extra: Partial<SchemaNode> = {}): SchemaNode {
   return { type: 'string', description, maxLength: 1024, ...extra };
+}
+
+/** A string that is one of `values`. */
+export function enumStr(
+  description: string,
+  values: readonly string[],
+  defaultValue?: string,
+): SchemaNode {
+  return {
+    type: 'string',
+    description,
+    enum: [...values],
+    ...(defaultValue === undefined ? {} : { default: defaultValue }),
+  };
 }
 
 export function bool(description: string, defaultValue: boolean): SchemaNode {
@@ -140,6 +171,20 @@ export function countMap(description: string): SchemaNode {
   };
 }
 
+/** A reference to a whole Secret, whose keys the consumer reads. */
+export function secretRef(description: string): SchemaNode {
+  return obj(
+    description,
+    {
+      name: str('Name of the Secret.', { maxLength: 253 }),
+      namespace: str("Namespace of the Secret. Defaults to the controller's namespace.", {
+        maxLength: 63,
+      }),
+    },
+    { required: ['name'] },
+  );
+}
+
 /** A reference to a key in a Secret. Secrets live in the controller's namespace unless one is named. */
 export function secretKeyRef(description: string): SchemaNode {
   return obj(
@@ -167,11 +212,12 @@ export function labelSelector(description: string): SchemaNode {
           'One label requirement.',
           {
             key: str('The label key.', { maxLength: 317 }),
-            operator: {
-              type: 'string',
-              description: 'How the key relates to the values.',
-              enum: ['In', 'NotIn', 'Exists', 'DoesNotExist'],
-            },
+            operator: enumStr('How the key relates to the values.', [
+              'In',
+              'NotIn',
+              'Exists',
+              'DoesNotExist',
+            ]),
             values: list(
               'Values for In and NotIn; empty for Exists and DoesNotExist.',
               str('A label value.', { maxLength: 63 }),
@@ -210,11 +256,7 @@ export const conditions: SchemaNode = list(
     'One aspect of the current state (metav1.Condition).',
     {
       type: str('Type of the condition, in CamelCase.', { maxLength: 316 }),
-      status: {
-        type: 'string',
-        description: 'Status of the condition.',
-        enum: ['True', 'False', 'Unknown'],
-      },
+      status: enumStr('Status of the condition.', ['True', 'False', 'Unknown']),
       observedGeneration: int('The .metadata.generation the condition was set for.', {
         minimum: 0,
       }),

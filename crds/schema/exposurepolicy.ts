@@ -1,4 +1,7 @@
 import {
+  enumStr,
+  readyColumns,
+  ageColumn,
   bool,
   conditions,
   countMap,
@@ -29,12 +32,10 @@ const CEL_LIMIT = 4096;
 const action = obj(
   'One response template.',
   {
-    type: {
-      type: 'string',
-      description:
-        'What to do: EgressDeny (IPs and CIDRs), DNSBlock (domains), Isolate (vulnerable workloads), IdentityBlock (IPs and CIDRs, as a blocked zone at the identity provider), IdentitySuspend (account indicators: suspend the users), StepUpAuth (account indicators: require MFA), Notify.',
-      enum: [...ACTION_TYPES],
-    },
+    type: enumStr(
+      'What to do: EgressDeny (IPs and CIDRs), DNSBlock (domains), Isolate (vulnerable workloads), IdentityBlock (IPs and CIDRs, as a blocked zone at the identity provider), IdentitySuspend (account indicators: suspend the users), StepUpAuth (account indicators: require MFA), Notify.',
+      ACTION_TYPES,
+    ),
     connector: str(
       'Connector id (layer:name) that enforces the action, for example network:cilium. Defaults to the cluster default for the layer.',
       { maxLength: 128, pattern: '^[a-z]+:[a-z0-9-]+$' },
@@ -80,24 +81,20 @@ const spec = obj(
         workloadSelector: labelSelector(
           'Workloads (pod template labels) that match. Empty selects every workload.',
         ),
-        exposure: {
-          type: 'string',
-          description:
-            'InternetFacing limits Isolate actions to workloads reachable from outside the cluster.',
-          enum: ['InternetFacing', 'Any'],
-          default: 'Any',
-        },
+        exposure: enumStr(
+          'InternetFacing limits Isolate actions to workloads reachable from outside the cluster.',
+          ['InternetFacing', 'Any'],
+          'Any',
+        ),
       },
       { default: {} },
     ),
     actions: list('The responses to produce for matched indicators.', action, 16, { minItems: 1 }),
-    mode: {
-      type: 'string',
-      description:
-        'Audit computes and reports only; Propose makes every action a pull request; Enforce applies what autoApprove allows and proposes the rest.',
-      enum: [...POLICY_MODES],
-      default: 'Audit',
-    },
+    mode: enumStr(
+      'Audit computes and reports only; Propose makes every action a pull request; Enforce applies what autoApprove allows and proposes the rest.',
+      POLICY_MODES,
+      'Audit',
+    ),
     autoApprove: str(
       "A CEL expression over `action` (type, layer, confidence, blastRadius, production) that allows an action to be applied without review in Enforce mode. Empty approves nothing automatically. Identity actions (IdentityBlock, IdentitySuspend, StepUpAuth) are approved only by an expression that reads action.type, action.layer or action.connector, for example `action.type == 'StepUpAuth' && action.confidence >= 90`.",
       { maxLength: CEL_LIMIT },
@@ -171,11 +168,7 @@ const spec = obj(
       obj(
         'A notification target.',
         {
-          type: {
-            type: 'string',
-            description: 'Target kind.',
-            enum: ['Slack', 'Webhook', 'CloudEvents'],
-          },
+          type: enumStr('Target kind.', ['Slack', 'Webhook', 'CloudEvents']),
           urlSecretRef: secretKeyRef(
             'A Secret key holding the target URL (webhook URLs are credentials).',
           ),
@@ -229,12 +222,10 @@ const status = obj('The outcome of the last evaluation.', {
         type: str('Action type.', { maxLength: 64 }),
         connector: str('Connector id.', { maxLength: 128 }),
         indicators: int('Indicators the action covers.', { minimum: 0 }),
-        decision: {
-          type: 'string',
-          description:
-            'auto: applied without review; approval: needs review; audit: reported only.',
-          enum: ['auto', 'approval', 'audit'],
-        },
+        decision: enumStr(
+          'auto: applied without review; approval: needs review; audit: reported only.',
+          ['auto', 'approval', 'audit'],
+        ),
         reason: str('Why, naming the threshold or rule.', { maxLength: 1024 }),
       },
       { required: ['name', 'type', 'decision'] },
@@ -255,13 +246,7 @@ export const exposurePolicy: KindDefinition = {
   printerColumns: [
     { name: 'Mode', type: 'string', jsonPath: '.spec.mode' },
     { name: 'Matched', type: 'integer', jsonPath: '.status.matchedIndicators' },
-    { name: 'Ready', type: 'string', jsonPath: ".status.conditions[?(@.type=='Ready')].status" },
-    {
-      name: 'Reason',
-      type: 'string',
-      jsonPath: ".status.conditions[?(@.type=='Ready')].reason",
-      priority: 1,
-    },
-    { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+    ...readyColumns,
+    ageColumn,
   ],
 };

@@ -1,4 +1,6 @@
 import {
+  enumStr,
+  ageColumn,
   bool,
   conditions,
   int,
@@ -123,12 +125,11 @@ const spec = obj(
       },
       { default: {} },
     ),
-    delivery: {
-      type: 'string',
-      description: 'Direct applies through connectors; Git opens a pull request.',
-      enum: ['Direct', 'Git'],
-      default: 'Direct',
-    },
+    delivery: enumStr(
+      'Direct applies through connectors; Git opens a pull request.',
+      ['Direct', 'Git'],
+      'Direct',
+    ),
     evidence: obj(
       'Why the action exists, for reviewers and notifications: for an Isolate, the vulnerabilities found and the paths that expose the workload; for an identity action with params.around Isolated, the isolated workloads whose accounts it carries.',
       {
@@ -215,22 +216,16 @@ function pullRequestRef(description: string) {
   return obj(description, {
     url: str('Web URL of the pull request.', { maxLength: 2048 }),
     number: int('Pull request number.', { minimum: 0 }),
-    state: {
-      type: 'string',
-      description: 'State on the forge.',
-      enum: ['Open', 'Merged', 'Closed'],
-    },
+    state: enumStr('State on the forge.', ['Open', 'Merged', 'Closed']),
   });
 }
 
 const status = obj('Where the action is in its lifecycle.', {
   observedGeneration,
-  phase: {
-    type: 'string',
-    description:
-      'Pending, Proposed (pull request open), Enforced, then Expired, Lifted, Rejected or Failed.',
-    enum: [...ACTION_PHASES],
-  },
+  phase: enumStr(
+    'Pending, Proposed (pull request open), Enforced, then Expired, Lifted, Rejected or Failed.',
+    ACTION_PHASES,
+  ),
   conditions: {
     ...conditions,
     description:
@@ -275,11 +270,7 @@ const status = obj('Where the action is in its lifecycle.', {
       'One connector result.',
       {
         connector: str('Connector id.', { maxLength: 128 }),
-        result: {
-          type: 'string',
-          description: 'Outcome.',
-          enum: ['Applied', 'Unchanged', 'Removed', 'DryRun', 'Error'],
-        },
+        result: enumStr('Outcome.', ['Applied', 'Unchanged', 'Removed', 'DryRun', 'Error']),
         message: str('Details.', { maxLength: 4096 }),
         time: time('When the result was recorded.'),
       },
@@ -305,6 +296,6 @@ export const preemptiveAction: KindDefinition = {
     { name: 'Indicators', type: 'integer', jsonPath: '.spec.indicators.count' },
     { name: 'Policy', type: 'string', jsonPath: '.spec.policyRef.name', priority: 1 },
     { name: 'Expires', type: 'date', jsonPath: '.spec.expiresAt' },
-    { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+    ageColumn,
   ],
 };

@@ -1,4 +1,8 @@
 import {
+  secretRef,
+  enumStr,
+  readyColumns,
+  ageColumn,
   bool,
   conditions,
   countMap,
@@ -34,15 +38,8 @@ const http = obj(
       'The feed URL. Link-local, cloud-metadata, loopback and cluster-internal targets (and redirects to them) are refused unless the controller allows them.',
       { maxLength: 2048, pattern: '^https?://' },
     ),
-    headersSecretRef: obj(
+    headersSecretRef: secretRef(
       'A Secret whose keys become request headers (for example Authorization). Values are never logged.',
-      {
-        name: str('Name of the Secret.', { maxLength: 253 }),
-        namespace: str("Namespace of the Secret. Defaults to the controller's namespace.", {
-          maxLength: 63,
-        }),
-      },
-      { required: ['name'] },
     ),
     tls: obj('TLS settings. Verification is always on.', {
       caSecretRef: secretKeyRef(
@@ -62,15 +59,8 @@ const taxii = obj(
       pattern: '^https?://',
     }),
     collection: str('The collection id.', { maxLength: 256 }),
-    authSecretRef: obj(
+    authSecretRef: secretRef(
       'A Secret with either `username` and `password` (basic auth) or `token` (bearer).',
-      {
-        name: str('Name of the Secret.', { maxLength: 253 }),
-        namespace: str("Namespace of the Secret. Defaults to the controller's namespace.", {
-          maxLength: 63,
-        }),
-      },
-      { required: ['name'] },
     ),
     addedAfter: time(
       'Only objects added after this time are fetched on the first sync; later syncs page incrementally from the last seen `added_after`.',
@@ -111,12 +101,10 @@ const spec = obj(
         ],
       },
     ),
-    format: {
-      type: 'string',
-      description:
-        'How the content is parsed: lines (one IP, CIDR, domain or URL per line, optional score column, as IPsum), csv, json, stix (STIX 2.1), kev (CISA KEV catalog), epss (FIRST EPSS CSV) or misp (MISP feed).',
-      enum: [...FEED_FORMATS],
-    },
+    format: enumStr(
+      'How the content is parsed: lines (one IP, CIDR, domain or URL per line, optional score column, as IPsum), csv, json, stix (STIX 2.1), kev (CISA KEV catalog), epss (FIRST EPSS CSV) or misp (MISP feed).',
+      FEED_FORMATS,
+    ),
     parser: obj('Options for the lines, csv and json formats.', {
       delimiter: str(
         'Column delimiter for csv and for the lines score column. Defaults to "," for csv and any whitespace for lines.',
@@ -229,14 +217,8 @@ export const threatFeed: KindDefinition = {
   printerColumns: [
     { name: 'Format', type: 'string', jsonPath: '.spec.format' },
     { name: 'Indicators', type: 'integer', jsonPath: '.status.indicatorCount' },
-    { name: 'Ready', type: 'string', jsonPath: ".status.conditions[?(@.type=='Ready')].status" },
-    {
-      name: 'Reason',
-      type: 'string',
-      jsonPath: ".status.conditions[?(@.type=='Ready')].reason",
-      priority: 1,
-    },
+    ...readyColumns,
     { name: 'Last Sync', type: 'date', jsonPath: '.status.lastSyncTime' },
-    { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+    ageColumn,
   ],
 };

@@ -7,7 +7,7 @@ import {
   type AttemptResult,
 } from '../../lib/http/index.js';
 import { ForgeError, forgeAnswerError, forgeNoAnswerError } from './errors.js';
-import { splitReviewers } from './reviewers.js';
+import { createOrFindExisting, requestReviewers } from './opening.js';
 import {
   messageOf,
   pullRequestFrom,
@@ -161,45 +161,42 @@ export class GiteaForge implements Forge {
         warnings.push(`labels not added: ${messageOf(err)}`);
       }
     }
-    let pr: PullRequest;
-    try {
-      pr = toPullRequest(
-        await this.request<GiteaPull>(
-          'POST',
-          '/pulls',
-          `open a pull request from ${input.head} into ${input.base}`,
-          options,
-          {
-            body: {
-              head: input.head,
-              base: input.base,
-              title: input.title,
-              body: input.body,
-              ...(labelIds.length > 0 ? { labels: labelIds } : {}),
+    // 409 (422 on older Gitea): "pull request already exists for these targets".
+    const opened = await createOrFindExisting(
+      async () =>
+        toPullRequest(
+          await this.request<GiteaPull>(
+            'POST',
+            '/pulls',
+            `open a pull request from ${input.head} into ${input.base}`,
+            options,
+            {
+              body: {
+                head: input.head,
+                base: input.base,
+                title: input.title,
+                body: input.body,
+                ...(labelIds.length > 0 ? { labels: labelIds } : {}),
+              },
             },
-          },
+          ),
         ),
-      );
-    } catch (err) {
-      // 409 (422 on older Gitea): "pull request already exists for these targets".
-      if (err instanceof ForgeError && err.alreadyExists === true) {
-        const existing = await this.findOpenPullRequest(input.head, options);
-        if (existing) return { ...existing, warnings };
-      }
-      throw err;
-    }
-    const { users, teams } = splitReviewers(input.reviewers ?? []);
-    if (users.length > 0 || teams.length > 0) {
-      await this.request(
-        'POST',
-        `/pulls/${pr.number}/requested_reviewers`,
-        `request reviewers on pull request #${pr.number}`,
-        options,
-        {
-          body: { reviewers: users, team_reviewers: teams },
-        },
-      ).catch((err: unknown) => warnings.push(`reviewers not requested: ${messageOf(err)}`));
-    }
+      () => this.findOpenPullRequest(input.head, options),
+    );
+    const { pr } = opened;
+    if (!opened.created) return { ...pr, warnings };
+    await requestReviewers(
+      input.reviewers,
+      (users, teams) =>
+        this.request(
+          'POST',
+          `/pulls/${pr.number}/requested_reviewers`,
+          `request reviewers on pull request #${pr.number}`,
+          options,
+          { body: { reviewers: users, team_reviewers: teams } },
+        ),
+      warnings,
+    );
     return { ...pr, warnings };
   }
 
@@ -208,26 +205,14 @@ export class GiteaForge implements Forge {
     change: { title: string; body: string },
     options: CallOptions = {},
   ): Promise<PullRequest> {
-    return toPullRequest(
-      await this.request<GiteaPull>(
-        'PATCH',
-        `/pulls/${number}`,
-        `update pull request #${number}`,
-        options,
-        { body: { title: change.title, body: change.body } },
-      ),
-    );
+    return this.pull('PATCH', number, 'update', options, {
+      title: change.title,
+      body: change.body,
+    });
   }
 
   async getPullRequest(number: number, options: CallOptions = {}): Promise<PullRequest> {
-    return toPullRequest(
-      await this.request<GiteaPull>(
-        'GET',
-        `/pulls/${number}`,
-        `get pull request #${number}`,
-        options,
-      ),
-    );
+    return this.pull('GET', number, 'get', options);
   }
 
   async comment(number: number, body: string, options: CallOptions = {}): Promise<void> {
@@ -241,13 +226,24 @@ export class GiteaForge implements Forge {
   }
 
   async closePullRequest(number: number, options: CallOptions = {}): Promise<PullRequest> {
+    return this.pull('PATCH', number, 'close', options, { state: 'closed' });
+  }
+
+  /** One call on pull request `number` ("get pull request #3"), answered with the pull request. */
+  private async pull(
+    method: 'GET' | 'PATCH',
+    number: number,
+    verb: string,
+    options: CallOptions,
+    body?: Record<string, unknown>,
+  ): Promise<PullRequest> {
     return toPullRequest(
       await this.request<GiteaPull>(
-        'PATCH',
+        method,
         `/pulls/${number}`,
-        `close pull request #${number}`,
+        `${verb} pull request #${number}`,
         options,
-        { body: { state: 'closed' } },
+        body === undefined ? {} : { body },
       ),
     );
   }

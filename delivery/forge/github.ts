@@ -11,7 +11,7 @@ import {
   type OpenPullRequestInput,
   type PullRequest,
 } from './types.js';
-import { splitReviewers } from './reviewers.js';
+import { createOrFindExisting, requestReviewers } from './opening.js';
 
 /**
  * GitHub (and GitHub Enterprise Server) through octokit. The `octokit` package's Octokit
@@ -161,18 +161,7 @@ export class GitHubForge implements Forge {
     head: string,
     options: CallOptions = {},
   ): Promise<PullRequest | undefined> {
-    const { data } = await this.call(`list open pull requests with head ${head}`, () =>
-      this.octokit.rest.pulls.list({
-        owner: this.owner,
-        repo: this.repo,
-        state: 'open',
-        head: `${this.owner}:${head}`,
-        per_page: 10,
-        request: requestOptions(options),
-      }),
-    );
-    // The head filter is server-side; check anyway, a fork's branch of the same name must never match.
-    const match = (data as PullData[]).find((pr) => pr.head.ref === head);
+    const [match] = await this.pullsFrom(head, 'open', options, { per_page: 10 });
     return match ? toPullRequest(match) : undefined;
   }
 
@@ -181,53 +170,62 @@ export class GitHubForge implements Forge {
     options: CallOptions & { limit?: number } = {},
   ): Promise<PullRequest[]> {
     const limit = options.limit ?? 50;
-    const { data } = await this.call(`list closed pull requests with head ${head}`, () =>
+    const closed = await this.pullsFrom(head, 'closed', options, {
+      sort: 'updated',
+      direction: 'desc',
+      per_page: Math.min(100, limit),
+    });
+    return closed.slice(0, limit).map(toPullRequest);
+  }
+
+  /** The pull requests in `state` whose head is the branch `head` of this repository. */
+  private async pullsFrom(
+    head: string,
+    state: 'open' | 'closed',
+    options: CallOptions,
+    page: { sort?: 'updated'; direction?: 'desc'; per_page: number },
+  ): Promise<PullData[]> {
+    const { data } = await this.call(`list ${state} pull requests with head ${head}`, () =>
       this.octokit.rest.pulls.list({
         owner: this.owner,
         repo: this.repo,
-        state: 'closed',
+        state,
         head: `${this.owner}:${head}`,
-        sort: 'updated',
-        direction: 'desc',
-        per_page: Math.min(100, limit),
+        ...page,
         request: requestOptions(options),
       }),
     );
-    return (data as PullData[])
-      .filter((pr) => pr.head.ref === head)
-      .slice(0, limit)
-      .map(toPullRequest);
+    // The head filter is server-side; check anyway, a fork's branch of the same name must never match.
+    return (data as PullData[]).filter((pr) => pr.head.ref === head);
   }
 
   async openPullRequest(
     input: OpenPullRequestInput,
     options: CallOptions = {},
   ): Promise<OpenedPullRequest> {
-    let pr: PullRequest;
-    try {
-      const { data } = await this.call(
-        `open a pull request from ${input.head} into ${input.base}`,
-        () =>
-          this.octokit.rest.pulls.create({
-            owner: this.owner,
-            repo: this.repo,
-            head: input.head,
-            base: input.base,
-            title: input.title,
-            body: input.body,
-            maintainer_can_modify: false,
-            request: requestOptions(options),
-          }),
-      );
-      pr = toPullRequest(data as PullData);
-    } catch (err) {
-      // 422 "A pull request already exists for owner:branch": an earlier attempt got through.
-      if (err instanceof ForgeError && err.alreadyExists === true) {
-        const existing = await this.findOpenPullRequest(input.head, options);
-        if (existing) return { ...existing, warnings: [] };
-      }
-      throw err;
-    }
+    // 422 "A pull request already exists for owner:branch": an earlier attempt got through.
+    const opened = await createOrFindExisting(
+      async () => {
+        const { data } = await this.call(
+          `open a pull request from ${input.head} into ${input.base}`,
+          () =>
+            this.octokit.rest.pulls.create({
+              owner: this.owner,
+              repo: this.repo,
+              head: input.head,
+              base: input.base,
+              title: input.title,
+              body: input.body,
+              maintainer_can_modify: false,
+              request: requestOptions(options),
+            }),
+        );
+        return toPullRequest(data as PullData);
+      },
+      () => this.findOpenPullRequest(input.head, options),
+    );
+    const { pr } = opened;
+    if (!opened.created) return { ...pr, warnings: [] };
     const warnings: string[] = [];
     if (input.labels && input.labels.length > 0) {
       const labels = [...input.labels];
@@ -241,19 +239,21 @@ export class GitHubForge implements Forge {
         }),
       ).catch((err: unknown) => warnings.push(`labels not added: ${messageOf(err)}`));
     }
-    const { users, teams } = splitReviewers(input.reviewers ?? []);
-    if (users.length > 0 || teams.length > 0) {
-      await this.call(`request reviewers on pull request #${pr.number}`, () =>
-        this.octokit.rest.pulls.requestReviewers({
-          owner: this.owner,
-          repo: this.repo,
-          pull_number: pr.number,
-          ...(users.length > 0 ? { reviewers: users } : {}),
-          ...(teams.length > 0 ? { team_reviewers: teams } : {}),
-          request: requestOptions(options),
-        }),
-      ).catch((err: unknown) => warnings.push(`reviewers not requested: ${messageOf(err)}`));
-    }
+    await requestReviewers(
+      input.reviewers,
+      (users, teams) =>
+        this.call(`request reviewers on pull request #${pr.number}`, () =>
+          this.octokit.rest.pulls.requestReviewers({
+            owner: this.owner,
+            repo: this.repo,
+            pull_number: pr.number,
+            ...(users.length > 0 ? { reviewers: users } : {}),
+            ...(teams.length > 0 ? { team_reviewers: teams } : {}),
+            request: requestOptions(options),
+          }),
+        ),
+      warnings,
+    );
     return { ...pr, warnings };
   }
 

@@ -1,3 +1,4 @@
+import { parseConfiguredUrl } from '../../lib/http/index.js';
 import { ForgeError } from './errors.js';
 import type { ForgeType, RepoRef } from './types.js';
 
@@ -99,26 +100,13 @@ export function defaultApiUrl(type: ForgeType, ref: RepoRef): string {
 
 /** Checks an API URL from the spec and drops a trailing slash. */
 export function normaliseApiUrl(apiUrl: string): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(apiUrl);
-  } catch {
-    throw new ForgeError(
-      'FST_FORGE_INVALID_CONFIG',
-      `spec.git.forge.apiUrl ${JSON.stringify(stripUserInfo(apiUrl))} is not a valid URL`,
-    );
-  }
-  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
-    throw new ForgeError(
-      'FST_FORGE_INVALID_CONFIG',
-      `spec.git.forge.apiUrl must be http(s), not ${parsed.protocol}`,
-    );
-  }
-  if (parsed.username || parsed.password) {
-    throw new ForgeError(
-      'FST_FORGE_INVALID_CONFIG',
-      'spec.git.forge.apiUrl must not carry credentials; use credentialsSecretRef',
-    );
-  }
+  const invalid = (message: string) => new ForgeError('FST_FORGE_INVALID_CONFIG', message);
+  const parsed = parseConfiguredUrl(apiUrl, {
+    notAbsolute: () =>
+      invalid(`spec.git.forge.apiUrl ${JSON.stringify(stripUserInfo(apiUrl))} is not a valid URL`),
+    scheme: (url) => invalid(`spec.git.forge.apiUrl must be http(s), not ${url.protocol}`),
+    userInfo: () =>
+      invalid('spec.git.forge.apiUrl must not carry credentials; use credentialsSecretRef'),
+  });
   return `${parsed.origin}${parsed.pathname.replace(/\/+$/, '')}`;
 }

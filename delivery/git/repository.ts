@@ -271,11 +271,7 @@ export class GitRepository {
   // ---- internals; every *Unlocked method runs inside exclusive() ----
 
   private async prepareWriteUnlocked(request: WriteActionRequest): Promise<PreparedBranch> {
-    assertActionName(request.action.name);
-    const path = normalizeRepoPath(request.path);
-    const branch = request.branch ?? actionBranchName(request.action.name);
-    assertBranchName(branch);
-    const dir = actionDir(path, request.action.name);
+    const { branch, path, dir } = actionPlace(request, actionBranchName);
     let files: string[] = [];
     return this.prepareUnlocked(
       branch,
@@ -295,11 +291,7 @@ export class GitRepository {
   }
 
   private async prepareRemovalUnlocked(request: RemovalRequest): Promise<PreparedBranch> {
-    assertActionName(request.action.name);
-    const path = normalizeRepoPath(request.path);
-    const branch = request.branch ?? removalBranchName(request.action.name);
-    assertBranchName(branch);
-    const dir = actionDir(path, request.action.name);
+    const { branch, path, dir } = actionPlace(request, removalBranchName);
     return this.prepareUnlocked(
       branch,
       path,
@@ -663,4 +655,16 @@ function validateUrl(url: string, withToken: boolean): void {
     if (scheme === 'http' && withToken && !LOOPBACK.has(parsed.hostname))
       throw invalid('a token is only sent over https (plain http is allowed on loopback only)');
   }
+}
+
+/** Where a request's action lives in the repository, and the branch its change goes on (checked). */
+function actionPlace(
+  request: WriteActionRequest | RemovalRequest,
+  defaultBranch: (actionName: string) => string,
+): { branch: string; path: string; dir: string } {
+  assertActionName(request.action.name);
+  const path = normalizeRepoPath(request.path);
+  const branch = request.branch ?? defaultBranch(request.action.name);
+  assertBranchName(branch);
+  return { branch, path, dir: actionDir(path, request.action.name) };
 }

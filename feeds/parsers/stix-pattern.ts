@@ -72,6 +72,39 @@ const KEYWORDS = new Set([
 ]);
 const WORD_OPERATORS = new Set(['LIKE', 'MATCHES', 'ISSUBSET', 'ISSUPERSET', 'IN']);
 
+/**
+ * The observation qualifiers: the keyword, the kind of value after it, the word that
+ * must follow (and for START, the second value after it).
+ */
+const QUALIFIERS: readonly {
+  word: string;
+  value: PatternValue['kind'];
+  then: string;
+  last?: PatternValue['kind'];
+  qualifier: string;
+}[] = [
+  { word: 'WITHIN', value: 'number', then: 'SECONDS', qualifier: 'WITHIN' },
+  { word: 'REPEATS', value: 'number', then: 'TIMES', qualifier: 'REPEATS' },
+  { word: 'START', value: 'timestamp', then: 'STOP', last: 'timestamp', qualifier: 'START/STOP' },
+];
+
+function comparisonNode(
+  p: { objectType: string; path: string[]; text: string },
+  operator: string,
+  negated: boolean,
+  value?: PatternValue,
+): Node {
+  const comparison: Comparison = {
+    objectType: p.objectType,
+    path: p.path,
+    pathText: p.text,
+    operator,
+    negated,
+  };
+  if (value !== undefined) comparison.value = value;
+  return { kind: 'comparison', comparison };
+}
+
 /** Reads a quoted literal starting at the quote at `i`; returns the unescaped text and the index after it. */
 function readQuoted(src: string, i: number): { text: string; end: number } {
   let text = '';
@@ -250,31 +283,15 @@ class Parser {
       throw new PatternSyntaxError(`expected "[" or "(" at character ${this.peek().at}`);
     }
     for (;;) {
-      if (this.isWord('WITHIN')) {
-        this.next();
-        this.value('number');
-        if (!this.isWord('SECONDS'))
-          throw new PatternSyntaxError(`expected SECONDS at character ${this.peek().at}`);
-        this.next();
-        node = { kind: 'qualified', inner: node, qualifier: 'WITHIN' };
-      } else if (this.isWord('REPEATS')) {
-        this.next();
-        this.value('number');
-        if (!this.isWord('TIMES'))
-          throw new PatternSyntaxError(`expected TIMES at character ${this.peek().at}`);
-        this.next();
-        node = { kind: 'qualified', inner: node, qualifier: 'REPEATS' };
-      } else if (this.isWord('START')) {
-        this.next();
-        this.value('timestamp');
-        if (!this.isWord('STOP'))
-          throw new PatternSyntaxError(`expected STOP at character ${this.peek().at}`);
-        this.next();
-        this.value('timestamp');
-        node = { kind: 'qualified', inner: node, qualifier: 'START/STOP' };
-      } else {
-        return node;
-      }
+      const q = QUALIFIERS.find(({ word }) => this.isWord(word));
+      if (q === undefined) return node;
+      this.next();
+      this.value(q.value);
+      if (!this.isWord(q.then))
+        throw new PatternSyntaxError(`expected ${q.then} at character ${this.peek().at}`);
+      this.next();
+      if (q.last !== undefined) this.value(q.last);
+      node = { kind: 'qualified', inner: node, qualifier: q.qualifier };
     }
   }
 
@@ -300,17 +317,7 @@ class Parser {
     }
     if (this.isWord('EXISTS')) {
       this.next();
-      const p = this.path();
-      return {
-        kind: 'comparison',
-        comparison: {
-          objectType: p.objectType,
-          path: p.path,
-          pathText: p.text,
-          operator: 'EXISTS',
-          negated: false,
-        },
-      };
+      return comparisonNode(this.path(), 'EXISTS', false);
     }
     const p = this.path();
     let negated = false;
@@ -324,17 +331,7 @@ class Parser {
     else if (t.t === 'word' && WORD_OPERATORS.has(t.v)) operator = t.v;
     else throw new PatternSyntaxError(`expected a comparison operator at character ${t.at}`);
     const value = operator === 'IN' ? this.set() : this.value();
-    return {
-      kind: 'comparison',
-      comparison: {
-        objectType: p.objectType,
-        path: p.path,
-        pathText: p.text,
-        operator,
-        negated,
-        value,
-      },
-    };
+    return comparisonNode(p, operator, negated, value);
   }
 
   private set(): PatternValue {

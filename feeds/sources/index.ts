@@ -5,21 +5,8 @@
  */
 export { FEED_ERROR_CODES, FeedError, feedErrorFrom, isFeedError } from './errors.js';
 export type { FeedErrorCode, FeedErrorOptions } from './errors.js';
-// The SSRF guard lives in lib/http now; re-exported for the feeds' existing callers.
-export {
-  checkAddress,
-  checkTarget,
-  describeRefusal,
-  validateSsrfPolicy,
-} from '../../lib/http/ssrf.js';
-export type {
-  CheckedTarget,
-  Refusal,
-  RefusalReason,
-  ResolvedAddress,
-  Resolver,
-  SsrfPolicy,
-} from '../../lib/http/ssrf.js';
+// The SSRF guard lives in lib/http; its policy types are re-exported for the feeds' callers.
+export type { Resolver, SsrfPolicy } from '../../lib/http/ssrf.js';
 export { fetchHttp } from './http.js';
 export type { HttpFetchOptions, HttpFetchResult } from './http.js';
 export { DEFAULT_PAGE_SIZE, TAXII_MEDIA_TYPE, discoverTaxii, fetchTaxii } from './taxii.js';

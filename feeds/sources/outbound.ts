@@ -3,6 +3,7 @@
  * every failure reported as the FeedError of the matching FST_FEED_* code, whether
  * it happens before the answer or in the middle of the body.
  */
+import { parseHttpUrl } from '../../lib/http/configured-url.js';
 import * as transport from '../../lib/http/transport.js';
 import type { Exchange, TransportOptions } from '../../lib/http/transport.js';
 import { feedErrorFrom } from './errors.js';
@@ -26,7 +27,7 @@ function mapped<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => 
   };
 }
 
-export const parseFeedUrl = mapped((raw: string): URL => transport.parseHttpUrl(raw, 'Feed URL'));
+export const parseFeedUrl = mapped((raw: string): URL => parseHttpUrl(raw, 'Feed URL'));
 export const checkCredentialHeaders = mapped(transport.checkCredentialHeaders);
 export const checkCaPem = mapped(transport.checkCaPem);
 

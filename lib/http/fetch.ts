@@ -34,8 +34,8 @@ import {
   Deadline,
   checkCaPem,
   openExchange,
-  parseHttpUrl,
 } from './transport.js';
+import { parseHttpUrl } from './configured-url.js';
 
 /** Default byte cap: API answers are small; a listing of 100 pull requests is well under 1 MiB. */
 export const DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024;

@@ -44,20 +44,30 @@ export {
   checkCredentialHeaders,
   describeStatus,
   openExchange,
-  parseHttpUrl,
   statusIsTransient,
   classOfAnswer,
 } from './transport.js';
 export type { Exchange, FetchLimits, TransportOptions } from './transport.js';
+export { parseConfiguredUrl, parseHttpUrl } from './configured-url.js';
+export type { ConfiguredUrlErrors } from './configured-url.js';
 export { checkGitRemote, gitRemoteUrl } from './git-remote.js';
 export {
+  MAX_RETRIES,
   backoffDelay,
   isRedirect,
   networkMessage,
   parseRetryAfter,
   readBodyStart,
+  retrySettings,
   withRetry,
 } from './retry.js';
-export type { AttemptResult, BackoffPolicy, GiveUpReason, RetryPolicy } from './retry.js';
+export type {
+  AttemptResult,
+  BackoffPolicy,
+  GiveUpReason,
+  RetryOptions,
+  RetryPolicy,
+  RetrySettings,
+} from './retry.js';
 export { fetchOnce } from './fetch-once.js';
 export type { FetchOnceOptions, FetchOutcome } from './fetch-once.js';

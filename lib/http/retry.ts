@@ -53,6 +53,46 @@ export interface RetryPolicy<F> extends BackoffPolicy {
   onRetry?(failure: F, attempt: number, waitMs: number): void;
 }
 
+/** The numbers and hooks of a retry policy as a client's options give them, each optional. */
+export interface RetryOptions {
+  retries?: number;
+  backoffMs?: number;
+  maxBackoffMs?: number;
+  maxRetryAfterMs?: number;
+  random?: () => number;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
+
+/** What a client keeps of its retry options and spreads into every withRetry() call. */
+export type RetrySettings = Required<Omit<RetryOptions, 'random' | 'sleep'>> &
+  Pick<RetryOptions, 'random' | 'sleep'>;
+
+/** Retries beyond this are a configuration mistake, not resilience. */
+export const MAX_RETRIES = 10;
+
+/**
+ * `options` over the client's `defaults`. Throws `invalidRetries(rule)` for a retry count
+ * that is not an integer from 0 to MAX_RETRIES; the rule is a sentence the caller words
+ * its own error around.
+ */
+export function retrySettings(
+  options: RetryOptions,
+  defaults: Required<Omit<RetryOptions, 'random' | 'sleep'>>,
+  invalidRetries: (rule: string) => Error,
+): RetrySettings {
+  const retries = options.retries ?? defaults.retries;
+  if (!Number.isInteger(retries) || retries < 0 || retries > MAX_RETRIES)
+    throw invalidRetries(`retries must be an integer from 0 to ${MAX_RETRIES}`);
+  return {
+    retries,
+    backoffMs: options.backoffMs ?? defaults.backoffMs,
+    maxBackoffMs: options.maxBackoffMs ?? defaults.maxBackoffMs,
+    maxRetryAfterMs: options.maxRetryAfterMs ?? defaults.maxRetryAfterMs,
+    ...(options.random === undefined ? {} : { random: options.random }),
+    ...(options.sleep === undefined ? {} : { sleep: options.sleep }),
+  };
+}
+
 /** Runs `attempt` (given its number, from 1) until a value, or throws the policy's error. */
 export async function withRetry<T, F>(
   attempt: (n: number) => Promise<AttemptResult<T, F>>,

@@ -217,36 +217,6 @@ export function checkCredentialHeaders(
   return out;
 }
 
-/** Parses a configured URL; only http(s), and no credentials in it. `what` names it in errors ("Feed URL"). */
-export function parseHttpUrl(raw: string, what = 'URL'): URL {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new HttpError(
-      'FST_HTTP_INVALID_REQUEST',
-      `${what} ${redactUrl(raw)} is not a valid absolute URL`,
-    );
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new HttpError(
-      'FST_HTTP_INVALID_REQUEST',
-      `${what} scheme ${url.protocol} is not supported; use http or https`,
-      { url },
-    );
-  }
-  if (url.username !== '' || url.password !== '') {
-    // Credentials in the URL end up in logs and in the resource spec; they belong
-    // in the Secret the resource names.
-    throw new HttpError(
-      'FST_HTTP_INVALID_REQUEST',
-      `${what} ${redactUrl(url)} carries credentials; put them in the referenced Secret instead`,
-      { url },
-    );
-  }
-  return url;
-}
-
 export function checkCaPem(caPem: string | undefined): void {
   if (caPem === undefined) return;
   try {

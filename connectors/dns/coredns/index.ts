@@ -32,23 +32,12 @@
  * One ConfigMap per action, never sharded: CoreDNS reads what is mounted, and a list
  * over the size budget is refused by validate().
  */
-import { checkNamespaceParam, checkRequest } from '../../core/checks.js';
 import { paramValue } from '../../core/params.js';
-import {
-  MAX_OBJECT_BYTES,
-  assertWithinBudget,
-  invalidRequest,
-  manifestBytes,
-  objectName,
-  synthesize,
-  type RendererLimits,
-} from '../../core/render.js';
-import type { Manifest, ParamSpec, Renderer } from '../../core/types.js';
-import { normaliseDomains } from '../domains.js';
-import type { ActionRequest } from '../../../crds/index.js';
+import { objectName, type RendererLimits } from '../../core/render.js';
+import type { ParamSpec, Renderer } from '../../core/types.js';
+import { defineDnsConfigMapRenderer } from '../configmap-renderer.js';
 
 export const COREDNS_ID = 'dns:coredns';
-const METADATA_ALLOWANCE = 4096;
 /** Zones per `template` block: keeps the lines of the snippet readable. */
 const ZONES_PER_TEMPLATE = 32;
 /** ConfigMap name length that leaves room for the `.override` key suffix within 253 characters. */
@@ -92,67 +81,33 @@ export function hostsFile(actionName: string, domains: readonly string[]): strin
 }
 
 export function createCorednsRenderer(limits: RendererLimits = {}): Renderer {
-  const maxObjectBytes = limits.maxObjectBytes ?? MAX_OBJECT_BYTES;
-
-  function data(
-    request: ActionRequest,
-    name: string,
-    domains: readonly string[],
-  ): Record<string, string> {
-    return {
-      [`${name}.override`]: corefileSnippet(request.name, domains),
-      ...(paramValue(request.params, HOSTS_FILE)
-        ? { [`${name}.hosts`]: hostsFile(request.name, domains) }
-        : {}),
-    };
-  }
-
-  function check(request: ActionRequest) {
-    const problems = checkRequest(renderer, request);
-    problems.push(...checkNamespaceParam(request.params.namespace, 'params.namespace'));
-    const { domains, problems: domainProblems } = normaliseDomains(request.values);
-    problems.push(...domainProblems);
-    const name = objectName(`forestall-dnsblock-${request.name}`, undefined, NAME_MAX);
-    if (problems.length === 0 && domains.length > 0) {
-      const bytes = manifestBytes({ data: data(request, name, domains) }) + METADATA_ALLOWANCE;
-      if (bytes > maxObjectBytes) {
-        problems.push(
-          `the CoreDNS ConfigMap would be about ${Math.ceil(bytes / 1024)} KiB for ${domains.length} domains, over the ${Math.floor(maxObjectBytes / 1024)} KiB budget of one object; ` +
-            'set params.hostsFile to false to halve it, or split the domains over several policies',
-        );
-      }
-    }
-    return { problems, domains, name };
-  }
-
-  const renderer: Renderer = {
-    id: COREDNS_ID,
-    layer: 'dns',
-    supports: ['DNSBlock'],
-    description:
-      'ConfigMap with a CoreDNS template snippet (NXDOMAIN for each domain and its subdomains) and a hosts-format list, for the coredns-custom import.',
-    params: [NAMESPACE, HOSTS_FILE],
-    example: { type: 'DNSBlock', params: { namespace: 'kube-system', hostsFile: true } },
-    kinds: [{ apiVersion: 'v1', kind: 'ConfigMap', namespaced: true }],
-    validate: (request) => check(request).problems,
-    render(request): Manifest[] {
-      const { problems, domains, name } = check(request);
-      if (problems.length > 0) throw invalidRequest(COREDNS_ID, request.name, problems);
-      if (domains.length === 0) return [];
-      const manifests = synthesize(request, [
-        {
-          apiVersion: 'v1',
-          kind: 'ConfigMap',
-          name,
-          namespace: paramValue(request.params, NAMESPACE),
-          body: { data: data(request, name, domains) },
-        },
-      ]);
-      for (const manifest of manifests) assertWithinBudget(manifest, maxObjectBytes);
-      return manifests;
+  return defineDnsConfigMapRenderer(
+    {
+      info: {
+        id: COREDNS_ID,
+        layer: 'dns',
+        supports: ['DNSBlock'],
+        description:
+          'ConfigMap with a CoreDNS template snippet (NXDOMAIN for each domain and its subdomains) and a hosts-format list, for the coredns-custom import.',
+        params: [NAMESPACE, HOSTS_FILE],
+        example: { type: 'DNSBlock', params: { namespace: 'kube-system', hostsFile: true } },
+      },
+      namespace: NAMESPACE,
+      name: (request) => objectName(`forestall-dnsblock-${request.name}`, undefined, NAME_MAX),
+      data: (request, name, domains) => ({
+        [`${name}.override`]: corefileSnippet(request.name, domains),
+        ...(paramValue(request.params, HOSTS_FILE)
+          ? { [`${name}.hosts`]: hostsFile(request.name, domains) }
+          : {}),
+      }),
+      oversize: {
+        subject: 'the CoreDNS ConfigMap',
+        advice:
+          'set params.hostsFile to false to halve it, or split the domains over several policies',
+      },
     },
-  };
-  return renderer;
+    limits,
+  );
 }
 
 export const corednsRenderer = createCorednsRenderer();

@@ -26,24 +26,13 @@
  * validate().
  */
 import { createHash } from 'node:crypto';
-import { checkNamespaceParam, checkRequest } from '../../core/checks.js';
 import { paramValue } from '../../core/params.js';
-import {
-  MAX_OBJECT_BYTES,
-  assertWithinBudget,
-  invalidRequest,
-  manifestBytes,
-  objectName,
-  synthesize,
-  type RendererLimits,
-} from '../../core/render.js';
-import type { Manifest, ParamSpec, Renderer } from '../../core/types.js';
-import { normaliseDomains } from '../domains.js';
-import type { ActionRequest } from '../../../crds/index.js';
+import { objectName, type RendererLimits } from '../../core/render.js';
+import type { ParamSpec, Renderer } from '../../core/types.js';
+import { defineDnsConfigMapRenderer } from '../configmap-renderer.js';
 
 export const RPZ_ID = 'dns:rpz';
 export const RPZ_KEY = 'forestall.rpz';
-const METADATA_ALLOWANCE = 4096;
 
 const NAMESPACE: ParamSpec & { default: string } = {
   name: 'namespace',
@@ -82,54 +71,26 @@ export function zoneSerial(records: string): number {
 }
 
 export function createRpzRenderer(limits: RendererLimits = {}): Renderer {
-  const maxObjectBytes = limits.maxObjectBytes ?? MAX_OBJECT_BYTES;
-
-  function check(request: ActionRequest) {
-    const problems = checkRequest(renderer, request);
-    problems.push(...checkNamespaceParam(request.params.namespace, 'params.namespace'));
-    const { domains, problems: domainProblems } = normaliseDomains(request.values);
-    problems.push(...domainProblems);
-    let zone = '';
-    if (problems.length === 0 && domains.length > 0) {
-      zone = zoneFile(request.name, domains, paramValue(request.params, TTL));
-      const bytes = manifestBytes({ data: { [RPZ_KEY]: zone } }) + METADATA_ALLOWANCE;
-      if (bytes > maxObjectBytes) {
-        problems.push(
-          `the zone file would be about ${Math.ceil(bytes / 1024)} KiB for ${domains.length} domains, over the ${Math.floor(maxObjectBytes / 1024)} KiB budget of one object; split the domains over several policies`,
-        );
-      }
-    }
-    return { problems, domains, zone };
-  }
-
-  const renderer: Renderer = {
-    id: RPZ_ID,
-    layer: 'dns',
-    supports: ['DNSBlock'],
-    description:
-      'ConfigMap with a response policy zone file (CNAME . for each domain and its subdomains) for BIND, Unbound, PowerDNS and other RPZ resolvers.',
-    params: [NAMESPACE, TTL],
-    example: { type: 'DNSBlock', params: { namespace: 'kube-system', ttl: 300 } },
-    kinds: [{ apiVersion: 'v1', kind: 'ConfigMap', namespaced: true }],
-    validate: (request) => check(request).problems,
-    render(request): Manifest[] {
-      const { problems, domains, zone } = check(request);
-      if (problems.length > 0) throw invalidRequest(RPZ_ID, request.name, problems);
-      if (domains.length === 0) return [];
-      const manifests = synthesize(request, [
-        {
-          apiVersion: 'v1',
-          kind: 'ConfigMap',
-          name: objectName(`forestall-rpz-${request.name}`),
-          namespace: paramValue(request.params, NAMESPACE),
-          body: { data: { [RPZ_KEY]: zone } },
-        },
-      ]);
-      for (const manifest of manifests) assertWithinBudget(manifest, maxObjectBytes);
-      return manifests;
+  return defineDnsConfigMapRenderer(
+    {
+      info: {
+        id: RPZ_ID,
+        layer: 'dns',
+        supports: ['DNSBlock'],
+        description:
+          'ConfigMap with a response policy zone file (CNAME . for each domain and its subdomains) for BIND, Unbound, PowerDNS and other RPZ resolvers.',
+        params: [NAMESPACE, TTL],
+        example: { type: 'DNSBlock', params: { namespace: 'kube-system', ttl: 300 } },
+      },
+      namespace: NAMESPACE,
+      name: (request) => objectName(`forestall-rpz-${request.name}`),
+      data: (request, _name, domains) => ({
+        [RPZ_KEY]: zoneFile(request.name, domains, paramValue(request.params, TTL)),
+      }),
+      oversize: { subject: 'the zone file', advice: 'split the domains over several policies' },
     },
-  };
-  return renderer;
+    limits,
+  );
 }
 
 export const rpzRenderer = createRpzRenderer();

@@ -32,6 +32,7 @@
 import { ConnectorError } from '../../core/errors.js';
 import type { ParamSpec } from '../../core/types.js';
 import { checkedBaseUrl } from '../base-url.js';
+import { findUserByLogin } from '../find-user.js';
 import { canonicalCidr, coveredCidrs, isIpv6Cidr } from '../ip-ranges.js';
 import type { AuthScheme, HttpAnswer, HttpCall, IdentityHttp, IdentityProvider } from '../types.js';
 
@@ -164,27 +165,27 @@ export const entraProvider: IdentityProvider = {
    * is not the login the indicator named.
    */
   async findUser(http, login) {
-    let found: GraphUser | undefined;
-    if (login.startsWith('$') || login.includes("'")) {
-      const answer = await http.send<GraphCollection<GraphUser>>({
+    const found = await findUserByLogin<GraphUser, GraphCollection<GraphUser>>(http, login, {
+      byFilter:
+        login.startsWith('$') || login.includes("'")
+          ? {
+              method: 'GET',
+              path: '/users',
+              query: {
+                $filter: `userPrincipalName eq ${odataString(login)}`,
+                $select: USER_FIELDS,
+              },
+            }
+          : undefined,
+      listed: (body) => body?.value ?? [],
+      byPath: {
         method: 'GET',
-        path: '/users',
-        query: { $filter: `userPrincipalName eq ${odataString(login)}`, $select: USER_FIELDS },
-      });
-      found = (answer.body?.value ?? []).find((u) => sameLogin(u.userPrincipalName, login));
-    } else {
-      const answer = await http.send<GraphUser>(
-        {
-          method: 'GET',
-          path: `/users/${encodeURIComponent(login)}`,
-          query: { $select: USER_FIELDS },
-        },
-        { accept: [404] },
-      );
-      if (answer.status === 404) return undefined;
-      found = answer.body;
-    }
-    if (!found?.id || !sameLogin(found.userPrincipalName, login)) return undefined;
+        path: `/users/${encodeURIComponent(login)}`,
+        query: { $select: USER_FIELDS },
+      },
+      loginOf: (user) => user.userPrincipalName,
+    });
+    if (!found) return undefined;
     // accountEnabled is null only when Graph does not know; count that as able to sign in, so the user is not left alone.
     return {
       id: found.id,
@@ -337,10 +338,6 @@ function graphScope(baseUrl: string): string {
 
 function namedLocationPath(id: string): string {
   return `/identity/conditionalAccess/namedLocations/${encodeURIComponent(id)}`;
-}
-
-function sameLogin(a: string | null | undefined, b: string): boolean {
-  return typeof a === 'string' && a.toLowerCase() === b.toLowerCase();
 }
 
 /** A string literal in an OData $filter: single quotes, a quote inside doubled. */

@@ -31,6 +31,7 @@
 import { ConnectorError } from '../../core/errors.js';
 import type { ParamSpec } from '../../core/types.js';
 import { checkedBaseUrl } from '../base-url.js';
+import { findUserByLogin } from '../find-user.js';
 import { canonicalCidr, coveredCidrs } from '../ip-ranges.js';
 import type {
   AuthScheme,
@@ -129,23 +130,19 @@ export const oktaProvider: IdentityProvider = {
    * that happens to resolve to another user is not the user the indicator named.
    */
   async findUser(http, login) {
-    let found: OktaUser | undefined;
-    if (login.includes('/')) {
-      const answer = await http.send<OktaUser[]>({
-        method: 'GET',
-        path: '/users',
-        query: { filter: `profile.login eq ${oktaString(login)}` },
-      });
-      found = (answer.body ?? []).find((u) => sameLogin(u.profile?.login, login));
-    } else {
-      const answer = await http.send<OktaUser>(
-        { method: 'GET', path: `/users/${encodeURIComponent(login)}` },
-        { accept: [404] },
-      );
-      if (answer.status === 404) return undefined;
-      found = answer.body;
-    }
-    if (!found?.id || !sameLogin(found.profile?.login, login)) return undefined;
+    const found = await findUserByLogin<OktaUser, OktaUser[]>(http, login, {
+      byFilter: login.includes('/')
+        ? {
+            method: 'GET',
+            path: '/users',
+            query: { filter: `profile.login eq ${oktaString(login)}` },
+          }
+        : undefined,
+      listed: (body) => body ?? [],
+      byPath: { method: 'GET', path: `/users/${encodeURIComponent(login)}` },
+      loginOf: (user) => user.profile?.login,
+    });
+    if (!found) return undefined;
     return {
       id: found.id,
       login: found.profile?.login ?? login,
@@ -298,10 +295,6 @@ function invalid(message: string): ConnectorError {
 
 function memberPath(group: IdpGroup, user: IdpUser): string {
   return `/groups/${encodeURIComponent(group.id)}/users/${encodeURIComponent(user.id)}`;
-}
-
-function sameLogin(a: string | undefined, b: string): boolean {
-  return a !== undefined && a.toLowerCase() === b.toLowerCase();
 }
 
 /** A string literal in an Okta filter expression. */

@@ -27,28 +27,25 @@
  * out: only workload endpoints (pods) are selected.
  */
 import { checkRequest } from '../../core/checks.js';
+import { defineRenderer } from '../../core/define-renderer.js';
 import { paramValue } from '../../core/params.js';
 import {
-  MAX_OBJECT_BYTES,
-  assertWithinBudget,
-  invalidRequest,
   labelValue,
   objectName,
-  synthesize,
   type ObjectDraft,
   type RendererLimits,
 } from '../../core/render.js';
 import { requirements } from '../../core/selectors.js';
-import { type Manifest, type ParamSpec, type Renderer } from '../../core/types.js';
-import { checkCidrRequest, chunk, jsonStringCost } from '../cidrs.js';
+import { type ParamSpec, type Renderer } from '../../core/types.js';
+import { checkCidrRequest, cidrSetDrafts } from '../cidrs.js';
 import { type ActionRequest, LABEL_ACTION, type LabelSelector } from '../../../crds/index.js';
 
 export const CALICO_ID = 'network:calico';
 const API_VERSION = 'projectcalico.org/v3';
 const SET_KIND = 'GlobalNetworkSet';
 const POLICY_KIND = 'GlobalNetworkPolicy';
+const SET = { apiVersion: API_VERSION, kind: SET_KIND, field: 'nets' };
 
-const SET_OVERHEAD = 4096;
 const TIER_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 const TIER: ParamSpec & { default: string } = {
@@ -67,81 +64,75 @@ const ORDER: ParamSpec & { default: number } = {
 };
 
 export function createCalicoRenderer(limits: RendererLimits = {}): Renderer {
-  const maxObjectBytes = limits.maxObjectBytes ?? MAX_OBJECT_BYTES;
+  return defineRenderer(
+    {
+      info: {
+        id: CALICO_ID,
+        layer: 'network',
+        supports: ['EgressDeny'],
+        description:
+          'Calico GlobalNetworkSets (sharded by size) and a GlobalNetworkPolicy in its own tier: Deny to the sets, then Pass to the next tier.',
+        params: [TIER, ORDER],
+        example: { type: 'EgressDeny', params: { tier: 'forestall', order: 100 } },
+        kinds: [
+          { apiVersion: API_VERSION, kind: SET_KIND, namespaced: false },
+          { apiVersion: API_VERSION, kind: POLICY_KIND, namespaced: false },
+        ],
+      },
+      check: (renderer, request) =>
+        checkCidrRequest(renderer, request, [
+          ...checkRequest(renderer, request),
+          ...tierProblems(request),
+        ]),
+      drafts(request, { cidrs }, maxObjectBytes) {
+        const all = [...cidrs.ipv4, ...cidrs.ipv6];
+        if (all.length === 0) return [];
+        const base = `forestall-${request.name}`;
+        const sets = cidrSetDrafts(all, base, SET, maxObjectBytes);
+        return [...sets, policyDraft(request, base)];
+      },
+    },
+    limits,
+  );
+}
 
-  function check(request: ActionRequest) {
-    const problems = checkRequest(renderer, request);
-    const tier = request.params.tier;
-    if (typeof tier === 'string') {
-      if (tier === 'default') {
-        problems.push(
-          'params.tier must not be "default": a final Pass there would skip the Kubernetes NetworkPolicies, and without one the end of the tier would drop all other egress; use a tier of its own',
-        );
-      } else if (tier.length > 63 || !TIER_NAME.test(tier)) {
-        problems.push(`params.tier is not a valid tier name: "${tier}"`);
-      }
-    }
-    return checkCidrRequest(renderer, request, problems);
-  }
+/** A tier the policy can live in: its own, so that the final Pass skips nothing. */
+function tierProblems(request: ActionRequest): string[] {
+  const tier = request.params.tier;
+  if (typeof tier !== 'string') return [];
+  if (tier === 'default')
+    return [
+      'params.tier must not be "default": a final Pass there would skip the Kubernetes NetworkPolicies, and without one the end of the tier would drop all other egress; use a tier of its own',
+    ];
+  if (tier.length > 63 || !TIER_NAME.test(tier))
+    return [`params.tier is not a valid tier name: "${tier}"`];
+  return [];
+}
 
-  const renderer: Renderer = {
-    id: CALICO_ID,
-    layer: 'network',
-    supports: ['EgressDeny'],
-    description:
-      'Calico GlobalNetworkSets (sharded by size) and a GlobalNetworkPolicy in its own tier: Deny to the sets, then Pass to the next tier.',
-    params: [TIER, ORDER],
-    example: { type: 'EgressDeny', params: { tier: 'forestall', order: 100 } },
-    kinds: [
-      { apiVersion: API_VERSION, kind: SET_KIND, namespaced: false },
-      { apiVersion: API_VERSION, kind: POLICY_KIND, namespaced: false },
-    ],
-    validate: (request) => check(request).problems,
-    render(request): Manifest[] {
-      const { problems, cidrs } = check(request);
-      if (problems.length > 0) throw invalidRequest(CALICO_ID, request.name, problems);
-      const all = [...cidrs.ipv4, ...cidrs.ipv6];
-      if (all.length === 0) return [];
-      const tier = paramValue(request.params, TIER);
-      const order = paramValue(request.params, ORDER);
-      const base = `forestall-${request.name}`;
-      const sets: ObjectDraft[] = chunk(all, {
-        maxBytes: maxObjectBytes - SET_OVERHEAD,
-        cost: jsonStringCost,
-        balanced: true,
-      }).map((nets, index) => ({
-        apiVersion: API_VERSION,
-        kind: SET_KIND,
-        name: objectName(base, String(index)),
-        body: { spec: { nets } },
-      }));
-      const policy: ObjectDraft = {
-        apiVersion: API_VERSION,
-        kind: POLICY_KIND,
-        name: `${tier}.${objectName(base, undefined, 253 - tier.length - 1)}`,
-        body: {
-          spec: {
-            tier,
-            order,
-            selector: calicoSelector(request.scope.workloadSelector),
-            namespaceSelector: calicoSelector(request.scope.namespaceSelector),
-            types: ['Egress'],
-            egress: [
-              {
-                action: 'Deny',
-                destination: { selector: `${LABEL_ACTION} == '${labelValue(request.name)}'` },
-              },
-              { action: 'Pass' },
-            ],
+/** The policy: Deny to every set of the action (by its label), then Pass to the next tier. */
+function policyDraft(request: ActionRequest, base: string): ObjectDraft {
+  const tier = paramValue(request.params, TIER);
+  return {
+    apiVersion: API_VERSION,
+    kind: POLICY_KIND,
+    name: `${tier}.${objectName(base, undefined, 253 - tier.length - 1)}`,
+    body: {
+      spec: {
+        tier,
+        order: paramValue(request.params, ORDER),
+        selector: calicoSelector(request.scope.workloadSelector),
+        namespaceSelector: calicoSelector(request.scope.namespaceSelector),
+        types: ['Egress'],
+        egress: [
+          {
+            action: 'Deny',
+            destination: { selector: `${LABEL_ACTION} == '${labelValue(request.name)}'` },
           },
-        },
-      };
-      const manifests = synthesize(request, [...sets, policy]);
-      for (const manifest of manifests) assertWithinBudget(manifest, maxObjectBytes);
-      return manifests;
+          { action: 'Pass' },
+        ],
+      },
     },
   };
-  return renderer;
 }
 
 /**

@@ -24,18 +24,11 @@
  * endpoint (bpf-policy-map-max, 16384 by default). Lists beyond a few thousand CIDRs need
  * that limit raised; aggregation already keeps the count as low as the list allows.
  */
-import {
-  MAX_OBJECT_BYTES,
-  assertWithinBudget,
-  invalidRequest,
-  objectName,
-  synthesize,
-  type ObjectDraft,
-  type RendererLimits,
-} from '../../core/render.js';
+import { defineRenderer } from '../../core/define-renderer.js';
+import { objectName, type RendererLimits } from '../../core/render.js';
 import { requirements } from '../../core/selectors.js';
-import type { Manifest, Renderer } from '../../core/types.js';
-import { checkCidrRequest, chunk, jsonStringCost } from '../cidrs.js';
+import type { Renderer } from '../../core/types.js';
+import { checkCidrRequest, cidrSetDrafts } from '../cidrs.js';
 import type { ActionRequest } from '../../../crds/index.js';
 
 export const CILIUM_ID = 'network:cilium';
@@ -44,66 +37,52 @@ const GROUP_KIND = 'CiliumCIDRGroup';
 const POLICY_API_VERSION = 'cilium.io/v2';
 const POLICY_KIND = 'CiliumClusterwideNetworkPolicy';
 
-/** Room for metadata when the CIDRs of one group are counted against the budget. */
-const GROUP_OVERHEAD = 4096;
+const GROUP = { apiVersion: GROUP_API_VERSION, kind: GROUP_KIND, field: 'externalCIDRs' };
 
 export const NAMESPACE_NAME_LABEL = 'k8s:io.kubernetes.pod.namespace';
 export const NAMESPACE_LABEL_PREFIX = 'k8s:io.cilium.k8s.namespace.labels.';
 
 export function createCiliumRenderer(limits: RendererLimits = {}): Renderer {
-  const maxObjectBytes = limits.maxObjectBytes ?? MAX_OBJECT_BYTES;
-
-  const check = (request: ActionRequest) => checkCidrRequest(renderer, request);
-
-  const renderer: Renderer = {
-    id: CILIUM_ID,
-    layer: 'network',
-    supports: ['EgressDeny'],
-    description:
-      'CiliumCIDRGroups (sharded by size) referenced by one CiliumClusterwideNetworkPolicy egressDeny; denies win over every allow.',
-    params: [],
-    example: { type: 'EgressDeny', params: {} },
-    // Groups first: apply creates them before the policy refers to them, and remove deletes the policy first.
-    kinds: [
-      { apiVersion: GROUP_API_VERSION, kind: GROUP_KIND, namespaced: false },
-      { apiVersion: POLICY_API_VERSION, kind: POLICY_KIND, namespaced: false },
-    ],
-    validate: (request) => check(request).problems,
-    render(request): Manifest[] {
-      const { problems, cidrs } = check(request);
-      if (problems.length > 0) throw invalidRequest(CILIUM_ID, request.name, problems);
-      const all = [...cidrs.ipv4, ...cidrs.ipv6];
-      if (all.length === 0) return [];
-      const base = `forestall-${request.name}`;
-      const groups: ObjectDraft[] = chunk(all, {
-        maxBytes: maxObjectBytes - GROUP_OVERHEAD,
-        cost: jsonStringCost,
-        balanced: true,
-      }).map((externalCIDRs, index) => ({
-        apiVersion: GROUP_API_VERSION,
-        kind: GROUP_KIND,
-        name: objectName(base, String(index)),
-        body: { spec: { externalCIDRs } },
-      }));
-      const policy: ObjectDraft = {
-        apiVersion: POLICY_API_VERSION,
-        kind: POLICY_KIND,
-        name: objectName(base),
-        body: {
-          spec: {
-            description: `Forestall action ${request.name}: deny egress to ${all.length} CIDRs in ${groups.length} CiliumCIDRGroups`,
-            endpointSelector: endpointSelector(request),
-            enableDefaultDeny: { egress: false, ingress: false },
-            egressDeny: [{ toCIDRSet: groups.map((group) => ({ cidrGroupRef: group.name })) }],
+  return defineRenderer(
+    {
+      info: {
+        id: CILIUM_ID,
+        layer: 'network',
+        supports: ['EgressDeny'],
+        description:
+          'CiliumCIDRGroups (sharded by size) referenced by one CiliumClusterwideNetworkPolicy egressDeny; denies win over every allow.',
+        params: [],
+        example: { type: 'EgressDeny', params: {} },
+        // Groups first: apply creates them before the policy refers to them, and remove deletes the policy first.
+        kinds: [
+          { apiVersion: GROUP_API_VERSION, kind: GROUP_KIND, namespaced: false },
+          { apiVersion: POLICY_API_VERSION, kind: POLICY_KIND, namespaced: false },
+        ],
+      },
+      check: (renderer, request) => checkCidrRequest(renderer, request),
+      drafts(request, { cidrs }, maxObjectBytes) {
+        const all = [...cidrs.ipv4, ...cidrs.ipv6];
+        if (all.length === 0) return [];
+        const base = `forestall-${request.name}`;
+        const groups = cidrSetDrafts(all, base, GROUP, maxObjectBytes);
+        const policy = {
+          apiVersion: POLICY_API_VERSION,
+          kind: POLICY_KIND,
+          name: objectName(base),
+          body: {
+            spec: {
+              description: `Forestall action ${request.name}: deny egress to ${all.length} CIDRs in ${groups.length} CiliumCIDRGroups`,
+              endpointSelector: endpointSelector(request),
+              enableDefaultDeny: { egress: false, ingress: false },
+              egressDeny: [{ toCIDRSet: groups.map((group) => ({ cidrGroupRef: group.name })) }],
+            },
           },
-        },
-      };
-      const manifests = synthesize(request, [...groups, policy]);
-      for (const manifest of manifests) assertWithinBudget(manifest, maxObjectBytes);
-      return manifests;
+        };
+        return [...groups, policy];
+      },
     },
-  };
-  return renderer;
+    limits,
+  );
 }
 
 /** The scope as one Cilium endpoint selector: pod labels as given, namespace labels through Cilium's endpoint labels. */

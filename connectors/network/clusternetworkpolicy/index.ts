@@ -21,17 +21,11 @@
  * blocked range that contains pod or service addresses cuts cluster traffic. The
  * guardrails keep cluster ranges out of the indicators before they get here.
  */
+import { defineRenderer } from '../../core/define-renderer.js';
 import { paramValue } from '../../core/params.js';
-import {
-  MAX_OBJECT_BYTES,
-  assertWithinBudget,
-  invalidRequest,
-  objectName,
-  synthesize,
-  type RendererLimits,
-} from '../../core/render.js';
+import { objectName, type ObjectDraft, type RendererLimits } from '../../core/render.js';
 import { plainSelector, requirements } from '../../core/selectors.js';
-import type { Manifest, ParamSpec, Renderer } from '../../core/types.js';
+import type { ParamSpec, Renderer } from '../../core/types.js';
 import { checkCidrRequest, chunk, jsonStringCost } from '../cidrs.js';
 import type { ActionRequest } from '../../../crds/index.js';
 
@@ -65,60 +59,59 @@ const PRIORITY: ParamSpec & { default: number } = {
 };
 
 export function createClusterNetworkPolicyRenderer(limits: RendererLimits = {}): Renderer {
-  const maxObjectBytes = limits.maxObjectBytes ?? MAX_OBJECT_BYTES;
-
-  const check = (request: ActionRequest) => checkCidrRequest(renderer, request);
-
-  const renderer: Renderer = {
-    id: CLUSTERNETWORKPOLICY_ID,
-    layer: 'network',
-    supports: ['EgressDeny'],
-    description:
-      'ClusterNetworkPolicy (policy.networking.k8s.io/v1alpha2) Deny rules, sharded at 25 CIDRs per peer, 25 peers per rule and 25 rules per object.',
-    params: [TIER, PRIORITY],
-    example: { type: 'EgressDeny', params: { tier: 'Admin', priority: 10 } },
-    kinds: [{ apiVersion: API_VERSION, kind: KIND, namespaced: false }],
-    validate: (request) => check(request).problems,
-    render(request): Manifest[] {
-      const { problems, cidrs } = check(request);
-      if (problems.length > 0)
-        throw invalidRequest(CLUSTERNETWORKPOLICY_ID, request.name, problems);
-      const all = [...cidrs.ipv4, ...cidrs.ipv6];
-      if (all.length === 0) return [];
-      const tier = paramValue(request.params, TIER);
-      const priority = paramValue(request.params, PRIORITY);
-      const subject = subjectOf(request);
-      const perObject = chunk(all, {
-        maxItems: CNP_LIMITS.cidrsPerPeer * CNP_LIMITS.peersPerRule * CNP_LIMITS.rulesPerObject,
-        maxBytes: maxObjectBytes - OBJECT_OVERHEAD,
-        cost: (cidr) => jsonStringCost(cidr) + WRAPPER_COST_PER_CIDR,
-        balanced: true,
-      });
-      const base = `forestall-${request.name}`;
-      const manifests = synthesize(
-        request,
-        perObject.map((objectCidrs, index) => {
-          const peers = chunk(objectCidrs, { maxItems: CNP_LIMITS.cidrsPerPeer }).map(
-            (networks) => ({ networks }),
-          );
-          const egress = chunk(peers, { maxItems: CNP_LIMITS.peersPerRule }).map((to, rule) => ({
-            name: `forestall-deny-${rule}`,
-            action: 'Deny',
-            to,
-          }));
-          return {
-            apiVersion: API_VERSION,
-            kind: KIND,
-            name: objectName(base, String(index)),
-            body: { spec: { tier, priority, subject, egress } },
-          };
-        }),
-      );
-      for (const manifest of manifests) assertWithinBudget(manifest, maxObjectBytes);
-      return manifests;
+  return defineRenderer(
+    {
+      info: {
+        id: CLUSTERNETWORKPOLICY_ID,
+        layer: 'network',
+        supports: ['EgressDeny'],
+        description:
+          'ClusterNetworkPolicy (policy.networking.k8s.io/v1alpha2) Deny rules, sharded at 25 CIDRs per peer, 25 peers per rule and 25 rules per object.',
+        params: [TIER, PRIORITY],
+        example: { type: 'EgressDeny', params: { tier: 'Admin', priority: 10 } },
+        kinds: [{ apiVersion: API_VERSION, kind: KIND, namespaced: false }],
+      },
+      check: (renderer, request) => checkCidrRequest(renderer, request),
+      drafts: (request, { cidrs }, maxObjectBytes) =>
+        policyDrafts(request, [...cidrs.ipv4, ...cidrs.ipv6], maxObjectBytes),
     },
-  };
-  return renderer;
+    limits,
+  );
+}
+
+/** The CIDRs as Deny rules, in as many objects as the upstream limits and the budget need. */
+function policyDrafts(
+  request: ActionRequest,
+  all: readonly string[],
+  maxObjectBytes: number,
+): ObjectDraft[] {
+  if (all.length === 0) return [];
+  const tier = paramValue(request.params, TIER);
+  const priority = paramValue(request.params, PRIORITY);
+  const subject = subjectOf(request);
+  const perObject = chunk(all, {
+    maxItems: CNP_LIMITS.cidrsPerPeer * CNP_LIMITS.peersPerRule * CNP_LIMITS.rulesPerObject,
+    maxBytes: maxObjectBytes - OBJECT_OVERHEAD,
+    cost: (cidr) => jsonStringCost(cidr) + WRAPPER_COST_PER_CIDR,
+    balanced: true,
+  });
+  const base = `forestall-${request.name}`;
+  return perObject.map((objectCidrs, index) => {
+    const peers = chunk(objectCidrs, { maxItems: CNP_LIMITS.cidrsPerPeer }).map((networks) => ({
+      networks,
+    }));
+    const egress = chunk(peers, { maxItems: CNP_LIMITS.peersPerRule }).map((to, rule) => ({
+      name: `forestall-deny-${rule}`,
+      action: 'Deny',
+      to,
+    }));
+    return {
+      apiVersion: API_VERSION,
+      kind: KIND,
+      name: objectName(base, String(index)),
+      body: { spec: { tier, priority, subject, egress } },
+    };
+  });
 }
 
 /** Whose egress is cut: every pod of the selected namespaces, or the selected pods in them. */

@@ -29,17 +29,10 @@
  *   - `except` entries must be strict subsets of the ipBlock's cidr, so a request that
  *     covers all of 0.0.0.0/0 or ::/0 cannot be expressed and is refused.
  */
-import {
-  MAX_OBJECT_BYTES,
-  assertWithinBudget,
-  invalidRequest,
-  manifestBytes,
-  objectName,
-  synthesize,
-  type RendererLimits,
-} from '../../core/render.js';
+import { defineRenderer, oversizeProblems } from '../../core/define-renderer.js';
+import { objectName, type ObjectDraft, type RendererLimits } from '../../core/render.js';
 import { plainSelector } from '../../core/selectors.js';
-import type { Manifest, Renderer } from '../../core/types.js';
+import type { Renderer } from '../../core/types.js';
 import { checkCidrRequest, type AggregatedCidrs } from '../cidrs.js';
 import { ISOLATE_PARAMS, checkIsolateRequest, isolateAnnotations, isolateSpec } from './isolate.js';
 import type { ActionRequest } from '../../../crds/index.js';
@@ -48,107 +41,106 @@ export const NETWORKPOLICY_ID = 'network:networkpolicy';
 const API_VERSION = 'networking.k8s.io/v1';
 const KIND = 'NetworkPolicy';
 
-/** Room kept for metadata (names, labels, annotations) when the size of the spec is checked. */
-const METADATA_ALLOWANCE = 4096;
+const NO_CIDRS: AggregatedCidrs = { ipv4: [], ipv6: [], problems: [] };
 
 export function createNetworkPolicyRenderer(limits: RendererLimits = {}): Renderer {
-  const maxObjectBytes = limits.maxObjectBytes ?? MAX_OBJECT_BYTES;
-
-  function spec(request: ActionRequest, cidrs: AggregatedCidrs): Record<string, unknown> {
-    return {
-      podSelector: plainSelector(request.scope.workloadSelector),
-      policyTypes: ['Egress'],
-      egress: [
-        {
-          to: [
-            {
-              ipBlock: {
-                cidr: '0.0.0.0/0',
-                ...(cidrs.ipv4.length > 0 ? { except: cidrs.ipv4 } : {}),
-              },
-            },
-            { ipBlock: { cidr: '::/0', ...(cidrs.ipv6.length > 0 ? { except: cidrs.ipv6 } : {}) } },
-            { namespaceSelector: {} },
-          ],
+  return defineRenderer(
+    {
+      info: {
+        id: NETWORKPOLICY_ID,
+        layer: 'network',
+        supports: ['EgressDeny', 'Isolate'],
+        description:
+          'Kubernetes NetworkPolicies: EgressDeny allows all egress except the blocked CIDRs, one per namespace; Isolate allows a workload ingress only from its namespace ' +
+          'and listed namespaces (additive: other allow policies on the same pods widen both).',
+        params: ISOLATE_PARAMS,
+        example: {
+          type: 'Isolate',
+          params: { allowSameNamespace: false, allowNamespaces: ['monitoring'] },
         },
-      ],
-    };
-  }
-
-  function check(request: ActionRequest): { problems: string[]; cidrs: AggregatedCidrs } {
-    const { problems, cidrs } = checkCidrRequest(renderer, request);
-    if (problems.length === 0 && cidrs.ipv4.length + cidrs.ipv6.length > 0) {
-      const bytes = manifestBytes({ spec: spec(request, cidrs) }) + METADATA_ALLOWANCE;
-      if (bytes > maxObjectBytes) {
-        problems.push(
-          `the NetworkPolicy would be about ${Math.ceil(bytes / 1024)} KiB for ${cidrs.ipv4.length + cidrs.ipv6.length} CIDRs, over the ${Math.floor(maxObjectBytes / 1024)} KiB budget of one object; ` +
-            'NetworkPolicies cannot be split (a second policy would allow what the first blocks), so use network:cilium or network:calico, which shard large lists',
-        );
-      }
-    }
-    return { problems, cidrs };
-  }
-
-  function renderIsolate(request: ActionRequest): Manifest[] {
-    const problems = checkIsolateRequest(renderer, request);
-    if (problems.length > 0) throw invalidRequest(NETWORKPOLICY_ID, request.name, problems);
-    // Every CVE patched: no object, so applying the action lifts the isolation.
-    if (request.values.length === 0) return [];
-    const namespace = request.targets![0]!.namespace!;
-    const [manifest] = synthesize(request, [
-      {
-        apiVersion: API_VERSION,
-        kind: KIND,
-        name: objectName(`forestall-${request.name}`),
-        namespace,
-        annotations: isolateAnnotations(request),
-        body: { spec: isolateSpec(request) },
+        kinds: [{ apiVersion: API_VERSION, kind: KIND, namespaced: true }],
       },
-    ]);
-    assertWithinBudget(manifest!, maxObjectBytes);
-    return [manifest!];
-  }
+      check: (renderer, request, maxObjectBytes) =>
+        request.type === 'Isolate'
+          ? { problems: checkIsolateRequest(renderer, request), cidrs: NO_CIDRS }
+          : checkEgressDeny(renderer, request, maxObjectBytes),
+      drafts: (request, { cidrs }) =>
+        request.type === 'Isolate' ? isolateDrafts(request) : egressDenyDrafts(request, cidrs),
+    },
+    limits,
+  );
+}
 
-  const renderer: Renderer = {
-    id: NETWORKPOLICY_ID,
-    layer: 'network',
-    supports: ['EgressDeny', 'Isolate'],
-    description:
-      'Kubernetes NetworkPolicies: EgressDeny allows all egress except the blocked CIDRs, one per namespace; Isolate allows a workload ingress only from its namespace ' +
-      'and listed namespaces (additive: other allow policies on the same pods widen both).',
-    params: ISOLATE_PARAMS,
-    example: {
-      type: 'Isolate',
-      params: { allowSameNamespace: false, allowNamespaces: ['monitoring'] },
-    },
-    kinds: [{ apiVersion: API_VERSION, kind: KIND, namespaced: true }],
-    validate: (request) =>
-      request.type === 'Isolate' ? checkIsolateRequest(renderer, request) : check(request).problems,
-    render(request): Manifest[] {
-      if (request.type === 'Isolate') return renderIsolate(request);
-      const { problems, cidrs } = check(request);
-      if (problems.length > 0) throw invalidRequest(NETWORKPOLICY_ID, request.name, problems);
-      // Nothing to block, or no namespace in scope: no object, so that an action whose
-      // values (or namespaces) all went away lifts cleanly.
-      if (cidrs.ipv4.length + cidrs.ipv6.length === 0 || request.scope.namespaces.length === 0)
-        return [];
-      const body = { spec: spec(request, cidrs) };
-      const name = objectName(`forestall-${request.name}`);
-      const manifests = synthesize(
-        request,
-        request.scope.namespaces.map((namespace) => ({
-          apiVersion: API_VERSION,
-          kind: KIND,
-          name,
-          namespace,
-          body,
-        })),
-      );
-      for (const manifest of manifests) assertWithinBudget(manifest, maxObjectBytes);
-      return manifests;
-    },
+function egressDenySpec(request: ActionRequest, cidrs: AggregatedCidrs): Record<string, unknown> {
+  return {
+    podSelector: plainSelector(request.scope.workloadSelector),
+    policyTypes: ['Egress'],
+    egress: [
+      {
+        to: [
+          {
+            ipBlock: {
+              cidr: '0.0.0.0/0',
+              ...(cidrs.ipv4.length > 0 ? { except: cidrs.ipv4 } : {}),
+            },
+          },
+          { ipBlock: { cidr: '::/0', ...(cidrs.ipv6.length > 0 ? { except: cidrs.ipv6 } : {}) } },
+          { namespaceSelector: {} },
+        ],
+      },
+    ],
   };
-  return renderer;
+}
+
+function checkEgressDeny(
+  renderer: Renderer,
+  request: ActionRequest,
+  maxObjectBytes: number,
+): { problems: string[]; cidrs: AggregatedCidrs } {
+  const { problems, cidrs } = checkCidrRequest(renderer, request);
+  const count = cidrs.ipv4.length + cidrs.ipv6.length;
+  if (problems.length === 0 && count > 0) {
+    problems.push(
+      ...oversizeProblems({ spec: egressDenySpec(request, cidrs) }, maxObjectBytes, {
+        subject: 'the NetworkPolicy',
+        counted: `${count} CIDRs`,
+        advice:
+          'NetworkPolicies cannot be split (a second policy would allow what the first blocks), so use network:cilium or network:calico, which shard large lists',
+      }),
+    );
+  }
+  return { problems, cidrs };
+}
+
+/** One object per namespace in scope, all alike. */
+function egressDenyDrafts(request: ActionRequest, cidrs: AggregatedCidrs): ObjectDraft[] {
+  // Nothing to block, or no namespace in scope: no object, so that an action whose
+  // values (or namespaces) all went away lifts cleanly.
+  if (cidrs.ipv4.length + cidrs.ipv6.length === 0) return [];
+  const body = { spec: egressDenySpec(request, cidrs) };
+  const name = objectName(`forestall-${request.name}`);
+  return request.scope.namespaces.map((namespace) => ({
+    apiVersion: API_VERSION,
+    kind: KIND,
+    name,
+    namespace,
+    body,
+  }));
+}
+
+function isolateDrafts(request: ActionRequest): ObjectDraft[] {
+  // Every CVE patched: no object, so applying the action lifts the isolation.
+  if (request.values.length === 0) return [];
+  return [
+    {
+      apiVersion: API_VERSION,
+      kind: KIND,
+      name: objectName(`forestall-${request.name}`),
+      namespace: request.targets![0]!.namespace!,
+      annotations: isolateAnnotations(request),
+      body: { spec: isolateSpec(request) },
+    },
+  ];
 }
 
 export const networkPolicyRenderer = createNetworkPolicyRenderer();

@@ -11,6 +11,7 @@ import {
   type Receiver,
   type Reply,
 } from '../test/harness/notify-receiver.js';
+import { rejectionOf } from '../test/harness/rejection.js';
 
 // The shared transport against a real HTTP receiver on 127.0.0.1: retries, Retry-After,
 // timeouts, network errors, redirects, cancellation and redaction of the target URL.
@@ -45,14 +46,7 @@ const post = (s: HttpSender, signal?: AbortSignal) =>
     ...(signal ? { signal } : {}),
   });
 
-async function failure(p: Promise<unknown>): Promise<NotifyError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(NotifyError);
-  return err as NotifyError;
-}
+const failure = (promise: Promise<unknown>) => rejectionOf(promise, NotifyError);
 
 describe('HttpSender retries', () => {
   it('GIVEN a receiver answering 503 then 200 THEN it retries once and succeeds, sending the same bytes twice', async () => {

@@ -1,21 +1,20 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
-import { simpleGit } from 'simple-git';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import type { PreemptiveAction } from '../../crds/index.js';
 import { KubeClient } from '../../controller/runtime/client.js';
 import { ControlPlane } from '../harness/control-plane.js';
-import { envtestBinary, REPO_ROOT } from '../harness/envtest-assets.js';
+import { REPO_ROOT } from '../harness/envtest-assets.js';
 import { eventually } from '../harness/eventually.js';
 import { installLoopbackFence, type LoopbackFence } from '../harness/feed-server.js';
 import { startFaultProxy } from '../harness/fault-proxy.js';
 import { startGitea, type GiteaServer } from '../harness/gitea-server.js';
 import { startManager } from '../harness/in-process-manager.js';
 import { credentialSecret, hostOf } from '../harness/credential-secret.js';
+import { kustomizeMain, merge, mergeable } from '../harness/pull-requests.js';
 
 // Actions beyond the automatic threshold delivered as pull requests on a real Gitea
 // (built from its Go module), with the real API server: one pull request per action,
@@ -147,36 +146,13 @@ async function mergeAndSync(action: string): Promise<KubernetesObject[]> {
     async () => (await getAction(action))?.status?.pullRequest?.number,
     60_000,
   );
-  await eventually(
-    'mergeable',
-    async () =>
-      (await gitea.api<Pull>('GET', `/repos/${gitea.username}/${REPO}/pulls/${number}`)).body
-        .mergeable,
-    30_000,
-    200,
-  );
-  expect(
-    (
-      await gitea.api('POST', `/repos/${gitea.username}/${REPO}/pulls/${number}/merge`, {
-        Do: 'merge',
-      })
-    ).status,
-  ).toBe(200);
-  const clone = mkdtempSync(join(tmpdir(), 'forestall-argo-'));
-  try {
-    await simpleGit().clone(gitea.cloneUrl(REPO), clone);
-    const built = execFileSync(
-      envtestBinary(inject('envtestAssets'), 'kubectl'),
-      ['kustomize', join(clone, 'clusters/test', action)],
-      { encoding: 'utf8' },
-    );
-    const objects = parseAllDocuments(built).map((d) => d.toJS() as KubernetesObject);
-    const argo = new KubeClient(kc, undefined, 'argocd-controller');
-    for (const o of objects) await argo.apply(o);
-    return objects;
-  } finally {
-    rmSync(clone, { recursive: true, force: true });
-  }
+  await mergeable(gitea, REPO, number);
+  expect(await merge(gitea, REPO, number)).toBe(200);
+  const built = await kustomizeMain(gitea, REPO, join('clusters/test', action));
+  const objects = parseAllDocuments(built).map((d) => d.toJS() as KubernetesObject);
+  const argo = new KubeClient(kc, undefined, 'argocd-controller');
+  for (const o of objects) await argo.apply(o);
+  return objects;
 }
 
 /** A ThreatFeed of its own (ConfigMap source, polled every second), so a test can change it without moving the others. */
@@ -344,20 +320,8 @@ describe('Git delivery', () => {
 
   it('GIVEN the pull request merged and the merged tree applied as Argo CD would THEN the action is Enforced', async () => {
     const number = (await getAction('c2-review-egressdeny'))!.status!.pullRequest!.number!;
-    await eventually(
-      'mergeable',
-      async () =>
-        (await gitea.api<Pull>('GET', `/repos/${gitea.username}/${REPO}/pulls/${number}`)).body
-          .mergeable,
-      30_000,
-      200,
-    );
-    const merged = await gitea.api(
-      'POST',
-      `/repos/${gitea.username}/${REPO}/pulls/${number}/merge`,
-      { Do: 'merge' },
-    );
-    expect(merged.status).toBe(200);
+    await mergeable(gitea, REPO, number);
+    expect(await merge(gitea, REPO, number)).toBe(200);
     const proposed = await actionState(
       'c2-review-egressdeny',
       'merged, awaiting sync',
@@ -366,18 +330,11 @@ describe('Git delivery', () => {
     expect(proposed.status?.phase).toBe('Proposed');
 
     // Argo CD / Flux: build the merged main with kustomize and server-side apply it under their own field manager.
-    const clone = mkdtempSync(join(tmpdir(), 'forestall-argo-'));
-    await simpleGit().clone(gitea.cloneUrl(REPO), clone);
-    const built = execFileSync(
-      envtestBinary(inject('envtestAssets'), 'kubectl'),
-      ['kustomize', join(clone, 'clusters/test')],
-      { encoding: 'utf8' },
-    );
+    const built = await kustomizeMain(gitea, REPO, 'clusters/test');
     const argo = new KubeClient(kc, undefined, 'argocd-controller');
     const objects = parseAllDocuments(built).map((d) => d.toJS() as KubernetesObject);
     expect(objects.map((o) => o.kind).sort()).toEqual(['GlobalNetworkPolicy', 'GlobalNetworkSet']);
     for (const o of objects) await argo.apply(o);
-    rmSync(clone, { recursive: true, force: true });
 
     const enforced = await actionState(
       'c2-review-egressdeny',
@@ -421,30 +378,10 @@ describe('Git delivery', () => {
     ).toBeGreaterThan(0);
 
     const number = removal[0]!.number;
-    await eventually(
-      'mergeable',
-      async () =>
-        (await gitea.api<Pull>('GET', `/repos/${gitea.username}/${REPO}/pulls/${number}`)).body
-          .mergeable,
-      30_000,
-      200,
-    );
-    expect(
-      (
-        await gitea.api('POST', `/repos/${gitea.username}/${REPO}/pulls/${number}/merge`, {
-          Do: 'merge',
-        })
-      ).status,
-    ).toBe(200);
+    await mergeable(gitea, REPO, number);
+    expect(await merge(gitea, REPO, number)).toBe(200);
     // Argo CD / Flux prune: the merged main no longer lists the action, so its objects go.
-    const clone = mkdtempSync(join(tmpdir(), 'forestall-argo-'));
-    await simpleGit().clone(gitea.cloneUrl(REPO), clone);
-    const built = execFileSync(
-      envtestBinary(inject('envtestAssets'), 'kubectl'),
-      ['kustomize', join(clone, 'clusters/test')],
-      { encoding: 'utf8' },
-    );
-    rmSync(clone, { recursive: true, force: true });
+    const built = await kustomizeMain(gitea, REPO, 'clusters/test');
     expect(built).not.toContain(name);
     for (const kind of ['GlobalNetworkSet', 'GlobalNetworkPolicy']) {
       for (const o of (
@@ -1005,22 +942,9 @@ describe('Git delivery', () => {
       async () => (await getAction('c2-hooked-egressdeny'))?.status?.pullRequest?.number,
       60_000,
     );
-    await eventually(
-      'mergeable',
-      async () =>
-        (await gitea.api<Pull>('GET', `/repos/${gitea.username}/${REPO}/pulls/${number}`)).body
-          .mergeable,
-      30_000,
-      200,
-    );
+    await mergeable(gitea, REPO, number);
     const mergedAt = Date.now();
-    expect(
-      (
-        await gitea.api('POST', `/repos/${gitea.username}/${REPO}/pulls/${number}/merge`, {
-          Do: 'merge',
-        })
-      ).status,
-    ).toBe(200);
+    expect(await merge(gitea, REPO, number)).toBe(200);
     try {
       await actionState(
         'c2-hooked-egressdeny',

@@ -4,10 +4,12 @@ import {
   PatchStrategy,
   setHeaderOptions,
   type KubeConfig,
+  type KubernetesObject,
 } from '@kubernetes/client-node';
 import type { ThreatFeed } from '../../crds/index.js';
 import { ControlPlane } from './control-plane.js';
 import { eventually } from './eventually.js';
+import { configMap } from './objects.js';
 
 // The objects the ThreatFeed integration tests create, read and wait on, written once so
 // that each test states only its feed's spec and what it expects of the status.
@@ -18,23 +20,27 @@ export const THREATFEEDS = {
   plural: 'threatfeeds',
 } as const;
 
-/** The condition of one type on any object with standard status conditions. */
-export function condition<C extends { type: string }>(
-  o: { status?: { conditions?: C[] } } | undefined,
-  type: string,
-): C | undefined {
-  return o?.status?.conditions?.find((c) => c.type === type);
-}
-
 /** A ThreatFeed manifest with exactly the given spec. */
 export function threatFeed(name: string, spec: Record<string, unknown>) {
   return { apiVersion: 'forestall.io/v1alpha1', kind: 'ThreatFeed', metadata: { name }, spec };
 }
 
-/** A ConfigMap manifest, for the air-gapped feeds the tests serve from the cluster. */
-export function configMap(namespace: string, name: string, data: Record<string, string>) {
-  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace }, data };
+/** A ThreatFeed (format lines unless `spec` says otherwise) reading `key` of ConfigMap `name`. */
+export function configMapFeed(
+  name: string,
+  namespace: string,
+  key: string,
+  spec: Record<string, unknown>,
+): KubernetesObject {
+  return threatFeed(name, {
+    format: 'lines',
+    source: { configMapRef: { name, namespace, key } },
+    ...spec,
+  });
 }
+
+/** IPsum's score (column 1) as confidence: 8 or more is certain, below that 12 per point. */
+export const IPSUM_CONFIDENCE = 'int(record.score) >= 8 ? 100 : int(record.score) * 12';
 
 /** ThreatFeed reads and writes through the typed client. */
 export function threatFeedApi(kc: KubeConfig) {

@@ -15,6 +15,8 @@ import { startGitea, type GiteaServer } from '../harness/gitea-server.js';
 import { startManager } from '../harness/in-process-manager.js';
 import { credentialSecret, hostOf } from '../harness/credential-secret.js';
 import { kustomizeMain, merge, mergeable } from '../harness/pull-requests.js';
+import { configMapFeed } from '../harness/threat-feeds.js';
+import { configMap, namespace } from '../harness/objects.js';
 
 // Actions beyond the automatic threshold delivered as pull requests on a real Gitea
 // (built from its Go module), with the real API server: one pull request per action,
@@ -225,33 +227,21 @@ beforeAll(async () => {
   ] as const) {
     await eventually(`${kind} served`, () => client.list(apiVersion, kind).then(() => true));
   }
-  await client.apply({
-    apiVersion: 'v1',
-    kind: 'Namespace',
-    metadata: { name: NS },
-  } as KubernetesObject);
+  await client.apply(namespace(NS));
   await client.apply(
     credentialSecret('forestall-git', NS, { token: gitea.token, username: gitea.username }, [
       hostOf(gitea.url),
     ]),
   );
-  await client.apply({
-    apiVersion: 'v1',
-    kind: 'ConfigMap',
-    metadata: { name: 'ipsum', namespace: NS },
-    data: { 'ipsum.txt': top.map(([ip, n]) => `${ip}\t${n}`).join('\n') },
-  } as KubernetesObject);
-  await client.apply({
-    apiVersion: 'forestall.io/v1alpha1',
-    kind: 'ThreatFeed',
-    metadata: { name: 'ipsum' },
-    spec: {
-      format: 'lines',
-      source: { configMapRef: { name: 'ipsum', namespace: NS, key: 'ipsum.txt' } },
+  await client.apply(
+    configMap(NS, 'ipsum', { 'ipsum.txt': top.map(([ip, n]) => `${ip}\t${n}`).join('\n') }),
+  );
+  await client.apply(
+    configMapFeed('ipsum', NS, 'ipsum.txt', {
       parser: { scoreColumn: 1 },
       refreshInterval: '1h',
-    },
-  } as KubernetesObject);
+    }),
+  );
   mgr = await start();
 }, 180_000);
 

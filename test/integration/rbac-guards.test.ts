@@ -12,6 +12,7 @@ import { ControlPlane } from '../harness/control-plane.js';
 import { eventually } from '../harness/eventually.js';
 import { installLoopbackFence, type LoopbackFence } from '../harness/feed-server.js';
 import { startManager } from '../harness/in-process-manager.js';
+import { condition } from '../harness/objects.js';
 
 // The controller's own guards behind least privilege, on a real API server with the
 // real controllers: a Secret goes only where it says it may (counted at a loopback
@@ -32,16 +33,6 @@ const getFeed = (name: string) =>
   client.get<ThreatFeed>('forestall.io/v1alpha1', 'ThreatFeed', name);
 const getAction = (name: string) =>
   client.get<PreemptiveAction>('forestall.io/v1alpha1', 'PreemptiveAction', name);
-const condition = (
-  o:
-    | {
-        status?: {
-          conditions?: { type: string; status: string; reason: string; message: string }[];
-        };
-      }
-    | undefined,
-  type: string,
-) => o?.status?.conditions?.find((c) => c.type === type);
 
 async function feed(
   name: string,

@@ -4,11 +4,8 @@ import { actAsServiceAccount, chartRbac } from '../harness/chart-rbac.js';
 import type { ControlPlane } from '../harness/control-plane.js';
 import { installLoopbackFence } from '../harness/feed-server.js';
 import { startManager } from '../harness/in-process-manager.js';
-import {
-  condition as cond,
-  startFeedCluster,
-  type threatFeedApi,
-} from '../harness/threat-feeds.js';
+import { startFeedCluster, type threatFeedApi } from '../harness/threat-feeds.js';
+import { condition as cond } from '../harness/objects.js';
 
 // Issue 13, item 2: "When the cluster's own ranges cannot be read, ingestion carries on
 // without them." The controller runs here as the Helm chart's ServiceAccount with the

@@ -5,12 +5,8 @@ import type { ThreatFeed } from '../../crds/index.js';
 import type { ControlPlane } from '../harness/control-plane.js';
 import { eventually } from '../harness/eventually.js';
 import { startManager } from '../harness/in-process-manager.js';
-import {
-  condition,
-  startFeedCluster,
-  THREATFEEDS,
-  type threatFeedApi,
-} from '../harness/threat-feeds.js';
+import { startFeedCluster, THREATFEEDS, type threatFeedApi } from '../harness/threat-feeds.js';
+import { condition } from '../harness/objects.js';
 
 // The ThreatFeed reconciler against a real API server: it converges after create,
 // update and delete, writes nothing on a resync of unchanged objects, and survives

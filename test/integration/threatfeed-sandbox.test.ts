@@ -11,11 +11,8 @@ import {
   type LoopbackFence,
 } from '../harness/feed-server.js';
 import { startManager } from '../harness/in-process-manager.js';
-import {
-  condition as cond,
-  startFeedCluster,
-  type threatFeedApi,
-} from '../harness/threat-feeds.js';
+import { startFeedCluster, type threatFeedApi } from '../harness/threat-feeds.js';
+import { condition as cond } from '../harness/objects.js';
 
 // Issue 13, item 3: content must not stall or kill the controller. The manager runs in
 // this process, so the event-loop delay measured here is the controller's own. Its

@@ -13,11 +13,8 @@ import {
   type LoopbackFence,
 } from '../harness/feed-server.js';
 import { startManager } from '../harness/in-process-manager.js';
-import {
-  condition as cond,
-  startFeedCluster,
-  type threatFeedApi,
-} from '../harness/threat-feeds.js';
+import { startFeedCluster, type threatFeedApi } from '../harness/threat-feeds.js';
+import { condition as cond } from '../harness/objects.js';
 
 // ThreatFeeds synced for real: IPsum over HTTP from a local feed server, KEV replayed
 // through a ConfigMap, every bad-input case keeping the last good snapshot, and a

@@ -4,7 +4,8 @@ import { installLoopbackFence, type LoopbackFence } from '../harness/feed-server
 import { startManager } from '../harness/in-process-manager.js';
 import { startTaxiiServer, type TaxiiServer } from '../harness/taxii-server.js';
 import { credentialSecret, hostOf } from '../harness/credential-secret.js';
-import { condition, startFeedCluster, type threatFeedApi } from '../harness/threat-feeds.js';
+import { startFeedCluster, type threatFeedApi } from '../harness/threat-feeds.js';
+import { condition } from '../harness/objects.js';
 
 // A ThreatFeed on a TAXII 2.1 collection, end to end: medallion (the OASIS reference
 // server) serves the STIX examples, the credentials come from a real Secret, and a

@@ -20,6 +20,13 @@ let blindKc: KubeConfig;
 let feeds: ReturnType<typeof threatFeedApi>;
 let core: CoreV1Api;
 
+/** A feed of the small-feed ConfigMap, whose second address is in the Node's pod range. */
+const smallFeed = (name: string) =>
+  feeds.create(name, {
+    format: 'lines',
+    source: { configMapRef: { name: 'small-feed', key: 'feed.txt' } },
+  });
+
 beforeAll(async () => {
   ({ cp, kc, core, feeds } = await startFeedCluster(NS, {
     'small-feed': { 'feed.txt': '77.90.185.20\n45.148.10.240\n' },
@@ -50,10 +57,7 @@ describe('issue 13, item 2: when the cluster ranges cannot be read, ingestion ca
   it('GIVEN a controller that may not list Nodes THEN a new feed is not ingested: Degraded names the ranges and the missing permission', async () => {
     const mgr = await startManager(blindKc);
     try {
-      await feeds.create('fresh', {
-        format: 'lines',
-        source: { configMapRef: { name: 'small-feed', key: 'feed.txt' } },
-      });
+      await smallFeed('fresh');
       const f = await feeds.until(
         'fresh',
         'fresh Degraded',
@@ -73,10 +77,7 @@ describe('issue 13, item 2: when the cluster ranges cannot be read, ingestion ca
   it('GIVEN a feed synced with its ranges WHEN a controller that may not list Nodes syncs it again THEN it is Degraded and the snapshot stays', async () => {
     const admin = await startManager(kc);
     try {
-      await feeds.create('kept', {
-        format: 'lines',
-        source: { configMapRef: { name: 'small-feed', key: 'feed.txt' } },
-      });
+      await smallFeed('kept');
       const synced = await feeds.until(
         'kept',
         'kept synced',

@@ -57,6 +57,24 @@ const getAction = (name: string) =>
 // Four workers, the controller's default: a slow forge call for one action must not hold up the others' polls.
 const start = () => startManager(kc, { namespace: NS, gitWorkRoot: workRoot, concurrency: 4 });
 
+/** Moves an action's expiry to one second from now, so the test need not wait out its real one. */
+async function expireInASecond(name: string): Promise<void> {
+  const expiresAt = new Date(Date.now() + 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+  await client.call(
+    'PATCH',
+    await client.path('forestall.io/v1alpha1', 'PreemptiveAction', undefined, name),
+    { body: { spec: { expiresAt } }, contentType: 'application/merge-patch+json' },
+  );
+}
+
+/** The Calico network sets labelled as `action`'s: what Argo CD applied for it. */
+const networkSetsOf = async (action: string) =>
+  (
+    await client.list('projectcalico.org/v3', 'GlobalNetworkSet', {
+      labelSelector: `forestall.io/action=${action}`,
+    })
+  ).items;
+
 interface PolicyOptions {
   feed?: string;
   suppressRejectedFor?: string;
@@ -289,13 +307,7 @@ describe('Git delivery', () => {
       'security-reviewer',
     ]);
     // Nothing is applied before review.
-    expect(
-      (
-        await client.list('projectcalico.org/v3', 'GlobalNetworkSet', {
-          labelSelector: 'forestall.io/action=c2-review-egressdeny',
-        })
-      ).items,
-    ).toEqual([]);
+    expect(await networkSetsOf('c2-review-egressdeny')).toEqual([]);
   });
 
   it('GIVEN a controller restart in the middle of the flow THEN no second pull request is opened', async () => {
@@ -340,16 +352,7 @@ describe('Git delivery', () => {
 
   it('GIVEN the Git-enforced action expires THEN a removal pull request is opened, and the action is Expired once it is merged and its objects are pruned', async () => {
     const name = 'c2-review-egressdeny';
-    await client.call(
-      'PATCH',
-      await client.path('forestall.io/v1alpha1', 'PreemptiveAction', undefined, name),
-      {
-        body: {
-          spec: { expiresAt: new Date(Date.now() + 1000).toISOString().replace(/\.\d+Z$/, 'Z') },
-        },
-        contentType: 'application/merge-patch+json',
-      },
-    );
+    await expireInASecond(name);
     const proposed = await actionState(
       name,
       'a removal pull request',
@@ -359,13 +362,7 @@ describe('Git delivery', () => {
     const removal = (await pulls('open')).filter((p) => p.head.ref === `forestall-removal/${name}`);
     expect(removal).toHaveLength(1);
     expect(removal[0]!.body).toMatch(/has expired/);
-    expect(
-      (
-        await client.list('projectcalico.org/v3', 'GlobalNetworkSet', {
-          labelSelector: `forestall.io/action=${name}`,
-        })
-      ).items.length,
-    ).toBeGreaterThan(0);
+    expect((await networkSetsOf(name)).length).toBeGreaterThan(0);
 
     const number = removal[0]!.number;
     await mergeable(gitea, REPO, number);
@@ -745,13 +742,7 @@ describe('Git delivery', () => {
       30_000,
     );
     expect(message).toMatch(/FST_GIT_PUSH_DENIED|protected|declined/i);
-    expect(
-      (
-        await client.list('projectcalico.org/v3', 'GlobalNetworkSet', {
-          labelSelector: 'forestall.io/action=c2-record-egressdeny',
-        })
-      ).items,
-    ).toHaveLength(1);
+    expect(await networkSetsOf('c2-record-egressdeny')).toHaveLength(1);
 
     await gitea.api('DELETE', `/repos/${gitea.username}/${REPO}/branch_protections/main`);
     const recorded = await eventually(
@@ -808,13 +799,7 @@ describe('Git delivery', () => {
         )
       ).status,
     ).toBe(404);
-    expect(
-      (
-        await client.list('projectcalico.org/v3', 'GlobalNetworkSet', {
-          labelSelector: 'forestall.io/action=c2-record-egressdeny',
-        })
-      ).items,
-    ).toEqual([]);
+    expect(await networkSetsOf('c2-record-egressdeny')).toEqual([]);
   });
 
   it('GIVEN directRemoval THEN expiry commits the removal straight to main, and the action is Expired once Argo CD has pruned the objects', async () => {
@@ -838,16 +823,7 @@ describe('Git delivery', () => {
       30_000,
     );
 
-    await client.call(
-      'PATCH',
-      await client.path('forestall.io/v1alpha1', 'PreemptiveAction', undefined, name),
-      {
-        body: {
-          spec: { expiresAt: new Date(Date.now() + 1000).toISOString().replace(/\.\d+Z$/, 'Z') },
-        },
-        contentType: 'application/merge-patch+json',
-      },
-    );
+    await expireInASecond(name);
     const waiting = await eventually(
       'the removal committed',
       async () => {

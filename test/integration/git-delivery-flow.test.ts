@@ -177,24 +177,14 @@ async function mergeAndSync(action: string): Promise<KubernetesObject[]> {
 
 /** A ThreatFeed of its own (ConfigMap source, polled every second), so a test can change it without moving the others. */
 async function feed(name: string, ips: readonly string[]): Promise<void> {
-  await client.apply({
-    apiVersion: 'v1',
-    kind: 'ConfigMap',
-    metadata: { name, namespace: NS },
-    data: { 'ips.txt': ips.map((ip) => `${ip}\t9`).join('\n') },
-  } as KubernetesObject);
-  await client.apply({
-    apiVersion: 'forestall.io/v1alpha1',
-    kind: 'ThreatFeed',
-    metadata: { name },
-    spec: {
-      format: 'lines',
-      source: { configMapRef: { name, namespace: NS, key: 'ips.txt' } },
+  await client.apply(configMap(NS, name, { 'ips.txt': ips.map((ip) => `${ip}\t9`).join('\n') }));
+  await client.apply(
+    configMapFeed(name, NS, 'ips.txt', {
       parser: { scoreColumn: 1 },
       refreshInterval: '1s',
       maxChangePercent: 100,
-    },
-  } as KubernetesObject);
+    }),
+  );
 }
 
 beforeAll(async () => {

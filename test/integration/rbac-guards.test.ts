@@ -13,6 +13,7 @@ import { eventually } from '../harness/eventually.js';
 import { installLoopbackFence, type LoopbackFence } from '../harness/feed-server.js';
 import { startManager } from '../harness/in-process-manager.js';
 import { condition } from '../harness/objects.js';
+import { threatFeed } from '../harness/threat-feeds.js';
 
 // The controller's own guards behind least privilege, on a real API server with the
 // real controllers: a Secret goes only where it says it may (counted at a loopback
@@ -39,20 +40,17 @@ async function feed(
   source: Record<string, unknown>,
   extra: Record<string, unknown> = {},
 ): Promise<void> {
-  await client.apply({
-    apiVersion: 'forestall.io/v1alpha1',
-    kind: 'ThreatFeed',
-    metadata: { name },
-    // A refused sync is looked at again at the refresh interval (capped backoff): 2s for
-    // a ConfigMap; an http source may not refresh more often than every minute, so the
-    // tests nudge it with a spec change instead of waiting.
-    spec: {
+  // A refused sync is looked at again at the refresh interval (capped backoff): 2s for
+  // a ConfigMap; an http source may not refresh more often than every minute, so the
+  // tests nudge it with a spec change instead of waiting.
+  await client.apply(
+    threatFeed(name, {
       format: 'lines',
       source,
       refreshInterval: 'configMapRef' in source ? '2s' : '1m',
       ...extra,
-    },
-  } as KubernetesObject);
+    }),
+  );
 }
 
 async function secretMeta(

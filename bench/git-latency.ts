@@ -20,7 +20,7 @@ import { startGitea } from '../test/harness/gitea-server.js';
 import { startManager } from '../test/harness/in-process-manager.js';
 import { emit, percentile, runMain } from './report.js';
 import { configMapFeed } from '../test/harness/threat-feeds.js';
-import { configMap, namespace } from '../test/harness/objects.js';
+import { configMap, namespace, exposurePolicy } from '../test/harness/objects.js';
 
 const NS = 'forestall-system';
 const REPO = 'bench-policy';
@@ -60,11 +60,8 @@ async function main(): Promise<void> {
     );
     // One Propose policy per run, each matching one address that is not in the feed yet.
     for (const [i, ip] of extra.entries()) {
-      await client.apply({
-        apiVersion: 'forestall.io/v1alpha1',
-        kind: 'ExposurePolicy',
-        metadata: { name: `bench-pr-${i}` },
-        spec: {
+      await client.apply(
+        exposurePolicy(`bench-pr-${i}`, {
           feeds: { names: ['ipsum'] },
           match: `indicator.value == '${ip}'`,
           actions: [{ type: 'EgressDeny' }],
@@ -78,8 +75,8 @@ async function main(): Promise<void> {
             credentialsSecretRef: { name: 'forestall-git' },
             forge: { type: 'Gitea', apiUrl: gitea.apiUrl },
           },
-        },
-      } as KubernetesObject);
+        }),
+      );
     }
     await eventually(
       'the feed synced',

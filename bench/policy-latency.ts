@@ -20,7 +20,7 @@ import { eventually } from '../test/harness/eventually.js';
 import { startManager } from '../test/harness/in-process-manager.js';
 import { emit, percentile, runMain } from './report.js';
 import { configMapFeed } from '../test/harness/threat-feeds.js';
-import { configMap } from '../test/harness/objects.js';
+import { configMap, exposurePolicy } from '../test/harness/objects.js';
 
 const NS = 'forestall-system';
 const CONNECTORS = [
@@ -77,11 +77,8 @@ async function main(): Promise<void> {
       }),
     );
     for (const connector of CONNECTORS) {
-      await client.apply({
-        apiVersion: 'forestall.io/v1alpha1',
-        kind: 'ExposurePolicy',
-        metadata: { name: `bench-${connector.split(':')[1]}` },
-        spec: {
+      await client.apply(
+        exposurePolicy(`bench-${connector.split(':')[1]}`, {
           feeds: { names: ['ipsum'] },
           match: "indicator.type == 'ipv4'",
           scope: { namespaceSelector: { matchLabels: { bench: 'yes' } } },
@@ -89,8 +86,8 @@ async function main(): Promise<void> {
           mode: 'Enforce',
           autoApprove: 'true',
           expiry: '24h',
-        },
-      } as KubernetesObject);
+        }),
+      );
     }
     // Connectors aggregate adjacent addresses, so presence means "inside some rendered CIDR".
     const has = (text: string, ip: string) => {

@@ -27,3 +27,13 @@ export function configMap(
 ): KubernetesObject {
   return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace }, [field]: data };
 }
+
+/** An ExposurePolicy manifest; without a spec, the reference a delete needs. */
+export function exposurePolicy(name: string, spec?: Record<string, unknown>): KubernetesObject {
+  return {
+    apiVersion: 'forestall.io/v1alpha1',
+    kind: 'ExposurePolicy',
+    metadata: { name },
+    ...(spec ? { spec } : {}),
+  } as KubernetesObject;
+}

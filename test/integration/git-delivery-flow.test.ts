@@ -16,7 +16,7 @@ import { startManager } from '../harness/in-process-manager.js';
 import { credentialSecret, hostOf } from '../harness/credential-secret.js';
 import { kustomizeMain, merge, mergeable } from '../harness/pull-requests.js';
 import { configMapFeed } from '../harness/threat-feeds.js';
-import { configMap, namespace } from '../harness/objects.js';
+import { configMap, namespace, exposurePolicy } from '../harness/objects.js';
 
 // Actions beyond the automatic threshold delivered as pull requests on a real Gitea
 // (built from its Go module), with the real API server: one pull request per action,
@@ -95,11 +95,8 @@ async function policy(
   expiry = '24h',
   opts: PolicyOptions = {},
 ): Promise<void> {
-  await client.apply({
-    apiVersion: 'forestall.io/v1alpha1',
-    kind: 'ExposurePolicy',
-    metadata: { name },
-    spec: {
+  await client.apply(
+    exposurePolicy(name, {
       feeds: { names: [opts.feed ?? 'ipsum'] },
       match: "indicator.type == 'ipv4'",
       actions: [{ type: 'EgressDeny', connector }],
@@ -116,8 +113,8 @@ async function policy(
         ...(opts.reviewers ? { reviewers: opts.reviewers } : {}),
         ...(opts.directRemoval ? { directRemoval: true } : {}),
       },
-    },
-  } as KubernetesObject);
+    }),
+  );
 }
 
 /** Waits for the action to satisfy `check`; a timeout says where the action stands (phase, conditions, pull requests). */
@@ -546,11 +543,7 @@ describe('Git delivery', () => {
     expect(
       (await pulls('all')).filter((p) => p.head.ref === 'forestall/c2-lost-egressdeny'),
     ).toHaveLength(1);
-    await client.delete({
-      apiVersion: 'forestall.io/v1alpha1',
-      kind: 'ExposurePolicy',
-      metadata: { name: 'c2-lost' },
-    });
+    await client.delete(exposurePolicy('c2-lost'));
   });
 
   it('GIVEN a proposed action that expires before review THEN its pull request is closed with a comment, and the action is Expired', async () => {
@@ -643,11 +636,7 @@ describe('Git delivery', () => {
       ).toBeGreaterThan(0);
     } finally {
       // Its forge URL is this proxy: without the policy, nothing keeps calling it.
-      await client.delete({
-        apiVersion: 'forestall.io/v1alpha1',
-        kind: 'ExposurePolicy',
-        metadata: { name: 'c2-outage' },
-      } as KubernetesObject);
+      await client.delete(exposurePolicy('c2-outage'));
       await eventually(
         'the outage action gone',
         async () => (await getAction('c2-outage-egressdeny')) === undefined,

@@ -19,6 +19,7 @@ import { startGitea, type GiteaServer } from '../harness/gitea-server.js';
 import { startScimServer, type ScimServer } from '../harness/scim-server.js';
 import { credentialSecret, hostOf } from '../harness/credential-secret.js';
 import { merge, mergeable } from '../harness/pull-requests.js';
+import { exposurePolicy } from '../harness/objects.js';
 
 // Identity actions through the whole lifecycle, with the real controller on the real API
 // server and the real identity providers (Keycloak from Maven Central, scim2-server from
@@ -347,11 +348,8 @@ describe('identity actions through their lifecycle', () => {
         refreshInterval: '1h',
       },
     } as KubernetesObject);
-    await client.apply({
-      apiVersion: 'forestall.io/v1alpha1',
-      kind: 'ExposurePolicy',
-      metadata: { name: 'phished' },
-      spec: {
+    await client.apply(
+      exposurePolicy('phished', {
         feeds: { names: ['phished'] },
         match: "indicator.type == 'account'",
         mode: 'Enforce',
@@ -372,8 +370,8 @@ describe('identity actions through their lifecycle', () => {
           credentialsSecretRef: { name: 'forestall-git' },
           forge: { type: 'Gitea', apiUrl: gitea.apiUrl },
         },
-      },
-    } as KubernetesObject);
+      }),
+    );
     const name = 'phished-identitysuspend';
     const proposed = await eventually(
       'a pull request',

@@ -12,7 +12,7 @@ import { eventually } from '../harness/eventually.js';
 import { installLoopbackFence, type LoopbackFence } from '../harness/feed-server.js';
 import { startManager } from '../harness/in-process-manager.js';
 import { configMapFeed, IPSUM_CONFIDENCE } from '../harness/threat-feeds.js';
-import { configMap, condition as cond } from '../harness/objects.js';
+import { configMap, condition as cond, exposurePolicy } from '../harness/objects.js';
 
 // ExposurePolicies enforced for real: IPsum (the real snapshot, addresses on at least
 // three lists) in a ConfigMap feed, policies for every network connector and both DNS
@@ -63,12 +63,7 @@ async function setFeed(lines: [string, number][]): Promise<void> {
 }
 
 async function policy(name: string, spec: Record<string, unknown>): Promise<void> {
-  await client.apply({
-    apiVersion: 'forestall.io/v1alpha1',
-    kind: 'ExposurePolicy',
-    metadata: { name },
-    spec,
-  } as KubernetesObject);
+  await client.apply(exposurePolicy(name, spec));
 }
 
 const getPolicy = (name: string) =>
@@ -497,11 +492,7 @@ describe('ExposurePolicy enforcement', () => {
     );
     expect(carries(await objectsOf('network:cilium', 'c2-moving-egressdeny'), top())).toBe(true);
     expect(await objectsOf('network:networkpolicy', 'c2-moving-egressdeny')).toEqual([]);
-    await client.delete({
-      apiVersion: 'forestall.io/v1alpha1',
-      kind: 'ExposurePolicy',
-      metadata: { name: 'c2-moving' },
-    });
+    await client.delete(exposurePolicy('c2-moving'));
     await eventually(
       'policy gone',
       async () => (await getPolicy('c2-moving')) === undefined,
@@ -612,11 +603,7 @@ describe('ExposurePolicy enforcement', () => {
       );
       expect(await objectsOf(connector, name)).toEqual([]);
     }
-    await client.delete({
-      apiVersion: 'forestall.io/v1alpha1',
-      kind: 'ExposurePolicy',
-      metadata: { name: 'malware-dns' },
-    });
+    await client.delete(exposurePolicy('malware-dns'));
     await eventually(
       'policy gone',
       async () => (await getPolicy('malware-dns')) === undefined,

@@ -13,6 +13,7 @@ import { installLoopbackFence, type LoopbackFence } from '../harness/feed-server
 import { startManager } from '../harness/in-process-manager.js';
 import { configMapFeed, IPSUM_CONFIDENCE } from '../harness/threat-feeds.js';
 import { configMap, condition as cond, exposurePolicy } from '../harness/objects.js';
+import { stopFenced } from '../harness/stop-in-order.js';
 
 // ExposurePolicies enforced for real: IPsum (the real snapshot, addresses on at least
 // three lists) in a ConfigMap feed, policies for every network connector and both DNS
@@ -158,12 +159,7 @@ beforeAll(async () => {
   mgr = await startManager(kc, { namespace: NS, resyncPeriodMs: 1500 });
 }, 120_000);
 
-afterAll(async () => {
-  await mgr?.stop();
-  await cp?.stop();
-  expect(fence.violations).toEqual([]);
-  fence?.uninstall();
-});
+afterAll(() => stopFenced(fence, mgr, cp));
 
 describe('ExposurePolicy enforcement', () => {
   it.each(NETWORK)(

@@ -13,7 +13,7 @@ import {
 import { startManager } from '../harness/in-process-manager.js';
 import { startFeedCluster, type threatFeedApi } from '../harness/threat-feeds.js';
 import { condition as cond } from '../harness/objects.js';
-import { stopInOrder } from '../harness/stop-in-order.js';
+import { stopFenced } from '../harness/stop-in-order.js';
 
 // Issue 13, item 3: content must not stall or kill the controller. The manager runs in
 // this process, so the event-loop delay measured here is the controller's own. Its
@@ -65,9 +65,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   loop?.disable();
-  await stopInOrder(mgr, cp, server);
-  expect(fence.violations).toEqual([]);
-  fence?.uninstall();
+  await stopFenced(fence, mgr, cp, server);
 });
 
 describe('ThreatFeed ingestion in a bounded sandbox', () => {

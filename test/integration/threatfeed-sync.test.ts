@@ -15,7 +15,7 @@ import {
 import { startManager } from '../harness/in-process-manager.js';
 import { startFeedCluster, type threatFeedApi } from '../harness/threat-feeds.js';
 import { condition as cond } from '../harness/objects.js';
-import { stopInOrder } from '../harness/stop-in-order.js';
+import { stopFenced } from '../harness/stop-in-order.js';
 
 // ThreatFeeds synced for real: IPsum over HTTP from a local feed server, KEV replayed
 // through a ConfigMap, every bad-input case keeping the last good snapshot, and a
@@ -59,9 +59,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await stopInOrder(mgr, cp, server);
-  expect(fence.violations).toEqual([]);
-  fence?.uninstall();
+  await stopFenced(fence, mgr, cp, server);
 });
 
 describe('ThreatFeed sync', () => {

@@ -6,7 +6,7 @@ import { startTaxiiServer, type TaxiiServer } from '../harness/taxii-server.js';
 import { credentialSecret, hostOf } from '../harness/credential-secret.js';
 import { startFeedCluster, type threatFeedApi } from '../harness/threat-feeds.js';
 import { condition } from '../harness/objects.js';
-import { stopInOrder } from '../harness/stop-in-order.js';
+import { stopFenced } from '../harness/stop-in-order.js';
 
 // A ThreatFeed on a TAXII 2.1 collection, end to end: medallion (the OASIS reference
 // server) serves the STIX examples, the credentials come from a real Secret, and a
@@ -36,9 +36,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await stopInOrder(mgr, cp, taxii);
-  expect(fence.violations).toEqual([]);
-  fence?.uninstall();
+  await stopFenced(fence, mgr, cp, taxii);
 });
 
 describe('ThreatFeed on TAXII 2.1', () => {

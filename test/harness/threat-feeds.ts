@@ -69,6 +69,14 @@ export function threatFeedApi(kc: KubeConfig) {
   };
 }
 
+/** Replaces a feed's ConfigMap with `data`, as an operator editing it would. */
+export const replaceConfigMap = (
+  core: CoreV1Api,
+  namespace: string,
+  name: string,
+  data: Record<string, string>,
+) => core.replaceNamespacedConfigMap({ name, namespace, body: configMap(namespace, name, data) });
+
 /**
  * A fresh control plane with the controller's namespace and the ConfigMaps (name to
  * data) the test's feeds read: the start every ThreatFeed test shares.

@@ -4,7 +4,7 @@ import { actAsServiceAccount, chartRbac } from '../harness/chart-rbac.js';
 import type { ControlPlane } from '../harness/control-plane.js';
 import { installLoopbackFence } from '../harness/feed-server.js';
 import { startManager } from '../harness/in-process-manager.js';
-import { startFeedCluster, type threatFeedApi } from '../harness/threat-feeds.js';
+import { startFeedCluster, type threatFeedApi, replaceConfigMap } from '../harness/threat-feeds.js';
 import { condition as cond } from '../harness/objects.js';
 
 // Issue 13, item 2: "When the cluster's own ranges cannot be read, ingestion carries on
@@ -94,13 +94,8 @@ describe('issue 13, item 2: when the cluster ranges cannot be read, ingestion ca
     try {
       // New content (an unchanged source needs no guardrails: nothing is ingested), and a
       // spec change to sync now rather than at the refresh interval.
-      await core.replaceNamespacedConfigMap({
-        name: 'small-feed',
-        namespace: NS,
-        body: {
-          metadata: { name: 'small-feed' },
-          data: { 'feed.txt': '77.90.185.20\n45.148.10.240\n193.47.62.69\n' },
-        },
+      await replaceConfigMap(core, NS, 'small-feed', {
+        'feed.txt': '77.90.185.20\n45.148.10.240\n193.47.62.69\n',
       });
       await feeds.patchSpec('kept', { confidence: { default: 60 } });
       const f = await feeds.until(

@@ -13,7 +13,7 @@ import {
   type LoopbackFence,
 } from '../harness/feed-server.js';
 import { startManager } from '../harness/in-process-manager.js';
-import { startFeedCluster, type threatFeedApi } from '../harness/threat-feeds.js';
+import { startFeedCluster, type threatFeedApi, replaceConfigMap } from '../harness/threat-feeds.js';
 import { condition as cond } from '../harness/objects.js';
 import { stopFenced } from '../harness/stop-in-order.js';
 
@@ -256,13 +256,8 @@ describe('ThreatFeed sync', () => {
   });
 
   it('GIVEN a sync that replaces most of a feed THEN LargeChange is raised with the share, and a small change clears it', async () => {
-    await core.replaceNamespacedConfigMap({
-      name: 'mixed',
-      namespace: NS,
-      body: {
-        metadata: { name: 'mixed' },
-        data: { 'feed.txt': '77.90.185.20\n5.6.7.8\n9.10.11.12\n13.14.15.16\n' },
-      },
+    await replaceConfigMap(core, NS, 'mixed', {
+      'feed.txt': '77.90.185.20\n5.6.7.8\n9.10.11.12\n13.14.15.16\n',
     });
     const f = await feeds.until(
       'mixed',
@@ -274,13 +269,8 @@ describe('ThreatFeed sync', () => {
     expect(cond(f, 'LargeChange')!.message).toBe(
       'the last sync changed 166.7% of the feed (+3 -2 of 3), over the 50% limit; enforcement changes from it need approval',
     );
-    await core.replaceNamespacedConfigMap({
-      name: 'mixed',
-      namespace: NS,
-      body: {
-        metadata: { name: 'mixed' },
-        data: { 'feed.txt': '77.90.185.20\n5.6.7.8\n9.10.11.12\n13.14.15.16\n17.18.19.20\n' },
-      },
+    await replaceConfigMap(core, NS, 'mixed', {
+      'feed.txt': '77.90.185.20\n5.6.7.8\n9.10.11.12\n13.14.15.16\n17.18.19.20\n',
     });
     await feeds.until(
       'mixed',

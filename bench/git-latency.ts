@@ -18,7 +18,9 @@ import { REPO_ROOT } from '../test/harness/envtest-assets.js';
 import { eventually } from '../test/harness/eventually.js';
 import { startGitea } from '../test/harness/gitea-server.js';
 import { startManager } from '../test/harness/in-process-manager.js';
-import { emit, percentile } from './report.js';
+import { emit, percentile, runMain } from './report.js';
+import { configMapFeed } from '../test/harness/threat-feeds.js';
+import { configMap, namespace, exposurePolicy } from '../test/harness/objects.js';
 
 const NS = 'forestall-system';
 const REPO = 'bench-policy';
@@ -40,11 +42,7 @@ async function main(): Promise<void> {
   const mgr = await startManager(kc, { namespace: NS, gitWorkRoot: workRoot });
   try {
     await gitea.createRepo(REPO, { autoInit: true, defaultBranch: 'main' });
-    await client.apply({
-      apiVersion: 'v1',
-      kind: 'Namespace',
-      metadata: { name: NS },
-    } as KubernetesObject);
+    await client.apply(namespace(NS));
     await client.apply({
       apiVersion: 'v1',
       kind: 'Secret',
@@ -52,31 +50,18 @@ async function main(): Promise<void> {
       stringData: { token: gitea.token, username: gitea.username },
     } as KubernetesObject);
     const setFeed = (addresses: string[]) =>
-      client.apply({
-        apiVersion: 'v1',
-        kind: 'ConfigMap',
-        metadata: { name: 'ipsum', namespace: NS },
-        data: { 'ipsum.txt': addresses.join('\n') },
-      } as KubernetesObject);
+      client.apply(configMap(NS, 'ipsum', { 'ipsum.txt': addresses.join('\n') }));
     await setFeed(base);
-    await client.apply({
-      apiVersion: 'forestall.io/v1alpha1',
-      kind: 'ThreatFeed',
-      metadata: { name: 'ipsum' },
-      spec: {
-        format: 'lines',
-        source: { configMapRef: { name: 'ipsum', namespace: NS, key: 'ipsum.txt' } },
+    await client.apply(
+      configMapFeed('ipsum', NS, 'ipsum.txt', {
         refreshInterval: '1s',
         maxChangePercent: 100,
-      },
-    } as KubernetesObject);
+      }),
+    );
     // One Propose policy per run, each matching one address that is not in the feed yet.
     for (const [i, ip] of extra.entries()) {
-      await client.apply({
-        apiVersion: 'forestall.io/v1alpha1',
-        kind: 'ExposurePolicy',
-        metadata: { name: `bench-pr-${i}` },
-        spec: {
+      await client.apply(
+        exposurePolicy(`bench-pr-${i}`, {
           feeds: { names: ['ipsum'] },
           match: `indicator.value == '${ip}'`,
           actions: [{ type: 'EgressDeny' }],
@@ -90,8 +75,8 @@ async function main(): Promise<void> {
             credentialsSecretRef: { name: 'forestall-git' },
             forge: { type: 'Gitea', apiUrl: gitea.apiUrl },
           },
-        },
-      } as KubernetesObject);
+        }),
+      );
     }
     await eventually(
       'the feed synced',
@@ -143,7 +128,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+runMain(main);

@@ -18,7 +18,9 @@ import { ControlPlane } from '../test/harness/control-plane.js';
 import { REPO_ROOT } from '../test/harness/envtest-assets.js';
 import { eventually } from '../test/harness/eventually.js';
 import { startManager } from '../test/harness/in-process-manager.js';
-import { emit, percentile } from './report.js';
+import { emit, percentile, runMain } from './report.js';
+import { configMapFeed } from '../test/harness/threat-feeds.js';
+import { configMap, exposurePolicy } from '../test/harness/objects.js';
 
 const NS = 'forestall-system';
 const CONNECTORS = [
@@ -58,36 +60,25 @@ async function main(): Promise<void> {
         metadata: { name, labels: { bench: 'yes' } },
       } as KubernetesObject);
     const setFeed = (without?: string) =>
-      client.apply({
-        apiVersion: 'v1',
-        kind: 'ConfigMap',
-        metadata: { name: 'ipsum', namespace: NS },
-        data: {
+      client.apply(
+        configMap(NS, 'ipsum', {
           'ipsum.txt': lines
             .filter(([a]) => a !== without)
             .map(([a, n]) => `${a}\t${n}`)
             .join('\n'),
-        },
-      } as KubernetesObject);
+        }),
+      );
     await setFeed();
-    await client.apply({
-      apiVersion: 'forestall.io/v1alpha1',
-      kind: 'ThreatFeed',
-      metadata: { name: 'ipsum' },
-      spec: {
-        format: 'lines',
-        source: { configMapRef: { name: 'ipsum', namespace: NS, key: 'ipsum.txt' } },
+    await client.apply(
+      configMapFeed('ipsum', NS, 'ipsum.txt', {
         parser: { scoreColumn: 1 },
         refreshInterval: '1s',
         maxChangePercent: 100,
-      },
-    } as KubernetesObject);
+      }),
+    );
     for (const connector of CONNECTORS) {
-      await client.apply({
-        apiVersion: 'forestall.io/v1alpha1',
-        kind: 'ExposurePolicy',
-        metadata: { name: `bench-${connector.split(':')[1]}` },
-        spec: {
+      await client.apply(
+        exposurePolicy(`bench-${connector.split(':')[1]}`, {
           feeds: { names: ['ipsum'] },
           match: "indicator.type == 'ipv4'",
           scope: { namespaceSelector: { matchLabels: { bench: 'yes' } } },
@@ -95,8 +86,8 @@ async function main(): Promise<void> {
           mode: 'Enforce',
           autoApprove: 'true',
           expiry: '24h',
-        },
-      } as KubernetesObject);
+        }),
+      );
     }
     // Connectors aggregate adjacent addresses, so presence means "inside some rendered CIDR".
     const has = (text: string, ip: string) => {
@@ -226,7 +217,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+runMain(main);

@@ -4,18 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-
-// Runs the built command as a user would (npm test builds dist/ first).
-const bin = new URL('../dist/cli/main.js', import.meta.url).pathname;
-const run = (...args: string[]) =>
-  promisify(execFile)(process.execPath, [bin, ...args]).then(
-    (r) => ({ code: 0, ...r }),
-    (e: { code: number; stdout: string; stderr: string }) => ({
-      code: e.code,
-      stdout: e.stdout,
-      stderr: e.stderr,
-    }),
-  );
+import { CLI_BIN as bin, runCli as run } from './test-support.js';
 
 describe('forestall command', () => {
   it('GIVEN --version THEN it prints the package version', async () => {

@@ -1,11 +1,10 @@
-import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { parse, parseAllDocuments } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runPlan } from './plan.js';
+import { runCli as run } from './test-support.js';
 
 // The planner runs in-process on the TypeScript sources: the same code as
 // dist/cli/main.js plan, without a child process per case.
@@ -738,18 +737,6 @@ describe('forestall plan on edge cases', () => {
 });
 
 describe('the forestall command', () => {
-  // Runs the build as a user would (npm test builds dist/ first), to check the wiring.
-  const bin = new URL('../dist/cli/main.js', import.meta.url).pathname;
-  const run = (...args: string[]) =>
-    promisify(execFile)(process.execPath, [bin, ...args]).then(
-      (r) => ({ code: 0, ...r }),
-      (e: { code: number; stdout: string; stderr: string }) => ({
-        code: e.code,
-        stdout: e.stdout,
-        stderr: e.stderr,
-      }),
-    );
-
   it('GIVEN --help THEN plan is listed, and plan --help prints its usage', async () => {
     expect((await run('--help')).stdout).toMatch(/plan PATH\.\.\.\s+run the policy engine offline/);
     const r = await run('plan', '--help');

@@ -1,23 +1,10 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { runCli as run } from './test-support.js';
 
-// The built command as a child process, since the exit status is what CI gates on
-// (npm test builds dist/ first).
-const bin = new URL('../dist/cli/main.js', import.meta.url).pathname;
 const examples = new URL('../examples', import.meta.url).pathname;
-const run = (...args: string[]) =>
-  promisify(execFile)(process.execPath, [bin, ...args]).then(
-    (r) => ({ code: 0, ...r }),
-    (e: { code: number; stdout: string; stderr: string }) => ({
-      code: e.code,
-      stdout: e.stdout,
-      stderr: e.stderr,
-    }),
-  );
 
 const FEED =
   'apiVersion: forestall.io/v1alpha1\nkind: ThreatFeed\nmetadata: {name: ips}\nspec: {format: lines, source: {http: {url: "https://feeds.example.org/ips.txt"}}}';

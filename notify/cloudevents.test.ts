@@ -1,22 +1,17 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CloudEventsNotifier, toCloudEvent } from './cloudevents.js';
 import {
   loopbackFetch,
   sampleNotification,
-  startReceiver,
-  type Receiver,
+  receiversClosedAfterEach,
 } from '../test/harness/notify-receiver.js';
 import { NOTIFICATION_EVENTS } from './types.js';
 
-const receivers: Receiver[] = [];
-afterEach(async () => {
-  await Promise.all(receivers.splice(0).map((r) => r.close()));
-});
+const receiver = receiversClosedAfterEach();
 
 describe('CloudEventsNotifier', () => {
   it('GIVEN a notification THEN it POSTs one structured-mode CloudEvent (application/cloudevents+json) with the notification as data', async () => {
-    const r = await startReceiver();
-    receivers.push(r);
+    const r = await receiver();
     const n = sampleNotification();
     await new CloudEventsNotifier(r.url, { fetch: loopbackFetch }).send(n);
 

@@ -1,29 +1,25 @@
 import { inspect } from 'node:util';
 import { createOutboundFetch } from '../lib/http/index.js';
 import { MARKER, publicResolver, startHostileAnswer } from '../test/harness/hostile-answer.js';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { NotifyError } from './errors.js';
 import { HttpSender, type HttpOptions } from './http.js';
 import {
   closedPort,
   loopbackFetch,
-  startReceiver,
+  receiversClosedAfterEach,
   type Receiver,
   type Reply,
 } from '../test/harness/notify-receiver.js';
+import { rejectionOf } from '../test/harness/rejection.js';
 
 // The shared transport against a real HTTP receiver on 127.0.0.1: retries, Retry-After,
 // timeouts, network errors, redirects, cancellation and redaction of the target URL.
 
-const receivers: Receiver[] = [];
-afterEach(async () => {
-  await Promise.all(receivers.splice(0).map((r) => r.close()));
-});
+const startClosedAfterEach = receiversClosedAfterEach();
 
 async function receiver(reply?: (index: number) => Reply, path?: string): Promise<Receiver> {
-  const r = await startReceiver(reply ? (_req, i) => reply(i) : undefined, path);
-  receivers.push(r);
-  return r;
+  return startClosedAfterEach(reply ? (_req, i) => reply(i) : undefined, path);
 }
 
 /** Fast by default: tiny backoff, two retries. */
@@ -45,14 +41,7 @@ const post = (s: HttpSender, signal?: AbortSignal) =>
     ...(signal ? { signal } : {}),
   });
 
-async function failure(p: Promise<unknown>): Promise<NotifyError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(NotifyError);
-  return err as NotifyError;
-}
+const failure = (promise: Promise<unknown>) => rejectionOf(promise, NotifyError);
 
 describe('HttpSender retries', () => {
   it('GIVEN a receiver answering 503 then 200 THEN it retries once and succeeds, sending the same bytes twice', async () => {

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   escapeMrkdwn,
   SLACK_LIMITS,
@@ -10,15 +10,11 @@ import {
 import {
   loopbackFetch,
   sampleNotification,
-  startReceiver,
-  type Receiver,
+  receiversClosedAfterEach,
 } from '../test/harness/notify-receiver.js';
 import type { CveFinding } from './types.js';
 
-const receivers: Receiver[] = [];
-afterEach(async () => {
-  await Promise.all(receivers.splice(0).map((r) => r.close()));
-});
+const receiver = receiversClosedAfterEach();
 
 /** Every Block Kit limit the message must keep. */
 function expectWithinSlackLimits(message: SlackMessage): void {
@@ -59,8 +55,7 @@ function sectionTexts(message: SlackMessage): string[] {
 
 describe('SlackNotifier', () => {
   it('GIVEN a notification THEN it POSTs {text, blocks} as JSON: header, summary with fields, targets, why, exposure, remediation, links, context', async () => {
-    const r = await startReceiver();
-    receivers.push(r);
+    const r = await receiver();
     await new SlackNotifier(r.url, { fetch: loopbackFetch }).send(sampleNotification());
 
     expect(r.requests).toHaveLength(1);
@@ -163,8 +158,7 @@ describe('SlackNotifier', () => {
           `Upgrade ${c.package} in container ${c.container} (${c.image}) from 1.0.0 to 1.0.1 (fixes ${c.cveID})`,
       ),
     });
-    const r = await startReceiver();
-    receivers.push(r);
+    const r = await receiver();
     await new SlackNotifier(r.url, { fetch: loopbackFetch }).send(n);
 
     const sent = JSON.parse(r.requests[0]!.body) as SlackMessage;

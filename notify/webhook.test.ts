@@ -1,24 +1,14 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { NotifyError } from './errors.js';
 import {
   loopbackFetch,
   sampleNotification,
-  startReceiver,
-  type Receiver,
+  receiversClosedAfterEach,
 } from '../test/harness/notify-receiver.js';
 import { headerValue, signBody, WebhookNotifier } from './webhook.js';
 
-const receivers: Receiver[] = [];
-afterEach(async () => {
-  await Promise.all(receivers.splice(0).map((r) => r.close()));
-});
-
-async function receiver(...args: Parameters<typeof startReceiver>): Promise<Receiver> {
-  const r = await startReceiver(...args);
-  receivers.push(r);
-  return r;
-}
+const receiver = receiversClosedAfterEach();
 
 /** What a receiver does: HMAC over the raw bytes it got, compared in constant time. */
 function verify(secret: string, raw: Buffer, header: string | string[] | undefined): boolean {

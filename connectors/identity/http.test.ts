@@ -5,6 +5,7 @@ import { loopbackFetch as loopback } from '../../test/harness/outbound.js';
 import { ConnectorError } from '../core/errors.js';
 import { createIdentityHttp, type IdentityHttpOptions } from './http.js';
 import type { AuthScheme } from './types.js';
+import { rejectionOf } from '../../test/harness/rejection.js';
 
 // The identity HTTP client's own logic (credentials, retries, error shaping), with an
 // injected fetch. What real providers answer is covered by
@@ -49,14 +50,7 @@ const calls = (fetch: ReturnType<typeof vi.fn>): FetchArgs[] => fetch.mock.calls
 const header = (init: RequestInit, name: string): string | undefined =>
   (init.headers as Record<string, string>)[name];
 
-async function failure(promise: Promise<unknown>): Promise<ConnectorError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ConnectorError);
-  return err as ConnectorError;
-}
+const failure = (promise: Promise<unknown>) => rejectionOf(promise, ConnectorError);
 
 const credentials: AuthScheme = {
   type: 'client-credentials',

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ForgeError } from './errors.js';
 import { GiteaForge } from './gitea.js';
 import { parseRepoUrl } from './repo-url.js';
+import { rejectionOf } from '../../test/harness/rejection.js';
 
 // The transport of the Gitea client: retries, Retry-After, timeouts, cancellation and
 // redaction. What Gitea answers is tested against a real Gitea in
@@ -71,14 +72,7 @@ function client(
   return { forge, calls, sleeps };
 }
 
-async function failure(p: Promise<unknown>): Promise<ForgeError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ForgeError);
-  return err as ForgeError;
-}
+const failure = (promise: Promise<unknown>) => rejectionOf(promise, ForgeError);
 
 describe('GiteaForge transport', () => {
   it('GIVEN a request THEN it carries `token` auth and goes to the repository path', async () => {

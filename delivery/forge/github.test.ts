@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ForgeError } from './errors.js';
 import { GitHubForge, shouldRetryRateLimit } from './github.js';
 import { parseRepoUrl } from './repo-url.js';
+import { rejectionOf } from '../../test/harness/rejection.js';
 
 // How the octokit plugins are configured: bounded retries of 5xx and network errors,
 // rate limits retried only for short waits, everything else surfaced as a ForgeError.
@@ -63,14 +64,7 @@ function forge(steps: Step[], logs: string[] = []) {
   return { forge: f, seen };
 }
 
-async function failure(p: Promise<unknown>): Promise<ForgeError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ForgeError);
-  return err as ForgeError;
-}
+const failure = (promise: Promise<unknown>) => rejectionOf(promise, ForgeError);
 
 describe('GitHubForge retries and rate limits', () => {
   it('GIVEN two 502s then success THEN the call succeeds after retrying', async () => {

@@ -7,6 +7,7 @@ import { GiteaForge } from './gitea.js';
 import { GitHubForge } from './github.js';
 import { parseRepoUrl } from './repo-url.js';
 import type { Forge } from './types.js';
+import { rejectionOf } from '../../test/harness/rejection.js';
 
 // Both forge clients over the one outbound client (lib/http), against a real server on
 // 127.0.0.1 that answers like a proxy error page or a metadata endpoint would.
@@ -28,14 +29,7 @@ function clients(origin: string, fetch: typeof globalThis.fetch): Forge[] {
   ];
 }
 
-async function failure(promise: Promise<unknown>): Promise<ForgeError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ForgeError);
-  return err as ForgeError;
-}
+const failure = (promise: Promise<unknown>) => rejectionOf(promise, ForgeError);
 
 describe('forge clients over the outbound client', () => {
   it.each([[404], [422], [403]])(

@@ -3,70 +3,38 @@ import { createForge } from './index.js';
 import { ForgeError } from './errors.js';
 import { defaultApiUrl, normaliseApiUrl, parseRepoUrl } from './repo-url.js';
 
+/** A parsed repository location, as parseRepoUrl returns it. */
+const at = (host: string, owner: string, repo: string, protocol: string, prefix = '') => ({
+  host,
+  owner,
+  repo,
+  protocol,
+  prefix,
+});
+const acme = (protocol: string) => at('github.com', 'acme', 'policies', protocol);
+
 describe('parseRepoUrl', () => {
   it.each([
-    [
-      'https://github.com/acme/policies.git',
-      { host: 'github.com', owner: 'acme', repo: 'policies', protocol: 'https', prefix: '' },
-    ],
-    [
-      'https://github.com/acme/policies',
-      { host: 'github.com', owner: 'acme', repo: 'policies', protocol: 'https', prefix: '' },
-    ],
-    [
-      'https://github.com/acme/policies/',
-      { host: 'github.com', owner: 'acme', repo: 'policies', protocol: 'https', prefix: '' },
-    ],
+    ['https://github.com/acme/policies.git', acme('https')],
+    ['https://github.com/acme/policies', acme('https')],
+    ['https://github.com/acme/policies/', acme('https')],
     [
       'http://127.0.0.1:3000/forestall-admin/gitops.git',
-      {
-        host: '127.0.0.1:3000',
-        owner: 'forestall-admin',
-        repo: 'gitops',
-        protocol: 'http',
-        prefix: '',
-      },
+      at('127.0.0.1:3000', 'forestall-admin', 'gitops', 'http'),
     ],
     [
       'https://git.example.com/gitea/acme/policies.git',
-      {
-        host: 'git.example.com',
-        owner: 'acme',
-        repo: 'policies',
-        protocol: 'https',
-        prefix: 'gitea',
-      },
+      at('git.example.com', 'acme', 'policies', 'https', 'gitea'),
     ],
-    [
-      'https://x-access-token:s3cr3t@github.com/acme/policies.git',
-      { host: 'github.com', owner: 'acme', repo: 'policies', protocol: 'https', prefix: '' },
-    ],
-    [
-      'git@github.com:acme/policies.git',
-      { host: 'github.com', owner: 'acme', repo: 'policies', protocol: 'ssh', prefix: '' },
-    ],
-    [
-      'github.com:acme/policies',
-      { host: 'github.com', owner: 'acme', repo: 'policies', protocol: 'ssh', prefix: '' },
-    ],
+    ['https://x-access-token:s3cr3t@github.com/acme/policies.git', acme('https')],
+    ['git@github.com:acme/policies.git', acme('ssh')],
+    ['github.com:acme/policies', acme('ssh')],
     [
       'ssh://git@git.example.com:2222/acme/policies.git',
-      {
-        host: 'git.example.com:2222',
-        owner: 'acme',
-        repo: 'policies',
-        protocol: 'ssh',
-        prefix: '',
-      },
+      at('git.example.com:2222', 'acme', 'policies', 'ssh'),
     ],
-    [
-      'ssh://git@GitHub.com/Acme/Policies.git',
-      { host: 'github.com', owner: 'Acme', repo: 'Policies', protocol: 'ssh', prefix: '' },
-    ],
-    [
-      'git+ssh://git@github.com/acme/my.repo.git',
-      { host: 'github.com', owner: 'acme', repo: 'my.repo', protocol: 'ssh', prefix: '' },
-    ],
+    ['ssh://git@GitHub.com/Acme/Policies.git', at('github.com', 'Acme', 'Policies', 'ssh')],
+    ['git+ssh://git@github.com/acme/my.repo.git', at('github.com', 'acme', 'my.repo', 'ssh')],
   ])('GIVEN %s THEN it names the repository', (url, expected) => {
     expect(parseRepoUrl(url)).toEqual(expected);
   });

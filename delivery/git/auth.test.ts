@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -10,6 +10,7 @@ import { renderActions } from '../../connectors/core/render.js';
 import { networkPolicyRenderer } from '../../connectors/network/networkpolicy/index.js';
 import { GitDeliveryError } from './errors.js';
 import { GitRepository, type GitRepositoryOptions } from './repository.js';
+import { allText } from './test-support.js';
 
 /**
  * Credentials over real transports. The https side runs git's own smart-HTTP server
@@ -121,16 +122,6 @@ function options(
     env: process.env,
     timeoutMs: 20_000,
   };
-}
-
-function allText(dir: string): string {
-  let out = '';
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) out += allText(path);
-    else if (entry.isFile()) out += readFileSync(path).toString('latin1');
-  }
-  return out;
 }
 
 const manifests = renderActions([

@@ -1,4 +1,4 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import {
   mkdirSync,
   mkdtempSync,
@@ -10,7 +10,6 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { renderActions } from '../../connectors/core/render.js';
@@ -20,13 +19,13 @@ import { GitDeliveryError } from './errors.js';
 import type { ActionSummary } from './message.js';
 import { GitRepository, type GitRepositoryOptions } from './repository.js';
 import type { ActionRequest } from '../../crds/index.js';
+import { allText, gitAs } from './test-support.js';
 
 /**
  * Real git against bare repositories on disk: the "server" is a bare repository, "other
  * people" are separate clones that push to it. Nothing is faked; what is asserted is the
  * state of the server's refs and trees.
  */
-const exec = promisify(execFile);
 const TOKEN = 'ghp_TestTokenThatMustNeverLeak0123456789';
 const AUTHOR = { name: 'Forestall', email: 'forestall@example.invalid' };
 
@@ -34,21 +33,8 @@ let root: string;
 let remote: string;
 let other: string;
 
-/** git as another person would run it, isolated from the machine's configuration. */
-async function git(cwd: string, ...args: string[]): Promise<string> {
-  const env = {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
-    HOME: root,
-    LC_ALL: 'C',
-    GIT_CONFIG_NOSYSTEM: '1',
-    GIT_CONFIG_GLOBAL: '/dev/null',
-    GIT_AUTHOR_NAME: 'Other',
-    GIT_AUTHOR_EMAIL: 'other@example.invalid',
-    GIT_COMMITTER_NAME: 'Other',
-    GIT_COMMITTER_EMAIL: 'other@example.invalid',
-  };
-  return (await exec('git', args, { cwd, env })).stdout.trim();
-}
+/** git as another person would run it. */
+const git = gitAs('Other', 'other@example.invalid', () => root);
 
 function request(name: string, values: string[], namespaces = ['shop']): ActionRequest {
   return {
@@ -129,17 +115,6 @@ async function pushFromElsewhere(
   await git(other, 'commit', '-q', '-m', message);
   await git(other, 'push', '-q', 'origin', `HEAD:refs/heads/${branch}`);
   return git(other, 'rev-parse', 'HEAD');
-}
-
-/** Every file under dir, recursively, as text: the whole work directory, .git included. */
-function allText(dir: string): string {
-  let out = '';
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) out += allText(path);
-    else if (entry.isFile()) out += readFileSync(path).toString('latin1');
-  }
-  return out;
 }
 
 beforeAll(() => {

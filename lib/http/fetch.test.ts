@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpError, answerCode } from './errors.js';
 import { createOutboundFetch } from './fetch.js';
 import type { Resolver } from './ssrf.js';
+import { rejectionOf } from '../../test/harness/rejection.js';
 
 // Real servers on 127.0.0.1. Made-up names resolve through an injected resolver;
 // nothing here ever connects anywhere but loopback.
@@ -56,14 +57,7 @@ const resolver =
 
 const LOOPBACK = { allow: ['127.0.0.1'] };
 
-async function failure(promise: Promise<unknown>): Promise<HttpError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(HttpError);
-  return err as HttpError;
-}
+const failure = (promise: Promise<unknown>) => rejectionOf(promise, HttpError);
 
 let a: Loopback;
 let b: Loopback;

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { HttpError } from './errors.js';
 import { checkGitRemote } from './git-remote.js';
 import type { Resolver, SsrfPolicy } from './ssrf.js';
+import { rejectionOf } from '../../test/harness/rejection.js';
 
 // No git runs here: the check is on the URL and on what its host resolves to.
 
@@ -19,12 +20,7 @@ const resolve: Resolver = async (host) => {
 const policy: SsrfPolicy = { allow: ['127.0.0.1'], resolve };
 
 async function refusal(url: string, p: SsrfPolicy = policy): Promise<HttpError> {
-  const err = await checkGitRemote(url, p).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(HttpError);
-  return err as HttpError;
+  return rejectionOf(checkGitRemote(url, p), HttpError);
 }
 
 describe('checkGitRemote: the controller path to a git remote', () => {

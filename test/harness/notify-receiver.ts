@@ -1,5 +1,6 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { afterEach } from 'vitest';
 import type { Notification } from '../../notify/types.js';
 
 /** The outbound client with the loopback exception the receivers below need. */
@@ -71,6 +72,19 @@ export async function startReceiver(
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+  };
+}
+
+/** startReceiver for one test file: every receiver it starts is closed after each test. */
+export function receiversClosedAfterEach(): typeof startReceiver {
+  const open: Receiver[] = [];
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((r) => r.close()));
+  });
+  return async (...args) => {
+    const r = await startReceiver(...args);
+    open.push(r);
+    return r;
   };
 }
 

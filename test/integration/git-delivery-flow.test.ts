@@ -1,21 +1,22 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
-import { simpleGit } from 'simple-git';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import type { PreemptiveAction } from '../../crds/index.js';
 import { KubeClient } from '../../controller/runtime/client.js';
 import { ControlPlane } from '../harness/control-plane.js';
-import { envtestBinary, REPO_ROOT } from '../harness/envtest-assets.js';
+import { REPO_ROOT } from '../harness/envtest-assets.js';
 import { eventually } from '../harness/eventually.js';
 import { installLoopbackFence, type LoopbackFence } from '../harness/feed-server.js';
 import { startFaultProxy } from '../harness/fault-proxy.js';
 import { startGitea, type GiteaServer } from '../harness/gitea-server.js';
 import { startManager } from '../harness/in-process-manager.js';
 import { credentialSecret, hostOf } from '../harness/credential-secret.js';
+import { kustomizeMain, merge, mergeable } from '../harness/pull-requests.js';
+import { configMapFeed } from '../harness/threat-feeds.js';
+import { configMap, namespace, exposurePolicy } from '../harness/objects.js';
 
 // Actions beyond the automatic threshold delivered as pull requests on a real Gitea
 // (built from its Go module), with the real API server: one pull request per action,
@@ -56,6 +57,24 @@ const getAction = (name: string) =>
 // Four workers, the controller's default: a slow forge call for one action must not hold up the others' polls.
 const start = () => startManager(kc, { namespace: NS, gitWorkRoot: workRoot, concurrency: 4 });
 
+/** Moves an action's expiry to one second from now, so the test need not wait out its real one. */
+async function expireInASecond(name: string): Promise<void> {
+  const expiresAt = new Date(Date.now() + 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+  await client.call(
+    'PATCH',
+    await client.path('forestall.io/v1alpha1', 'PreemptiveAction', undefined, name),
+    { body: { spec: { expiresAt } }, contentType: 'application/merge-patch+json' },
+  );
+}
+
+/** The Calico network sets labelled as `action`'s: what Argo CD applied for it. */
+const networkSetsOf = async (action: string) =>
+  (
+    await client.list('projectcalico.org/v3', 'GlobalNetworkSet', {
+      labelSelector: `forestall.io/action=${action}`,
+    })
+  ).items;
+
 interface PolicyOptions {
   feed?: string;
   suppressRejectedFor?: string;
@@ -76,11 +95,8 @@ async function policy(
   expiry = '24h',
   opts: PolicyOptions = {},
 ): Promise<void> {
-  await client.apply({
-    apiVersion: 'forestall.io/v1alpha1',
-    kind: 'ExposurePolicy',
-    metadata: { name },
-    spec: {
+  await client.apply(
+    exposurePolicy(name, {
       feeds: { names: [opts.feed ?? 'ipsum'] },
       match: "indicator.type == 'ipv4'",
       actions: [{ type: 'EgressDeny', connector }],
@@ -97,8 +113,8 @@ async function policy(
         ...(opts.reviewers ? { reviewers: opts.reviewers } : {}),
         ...(opts.directRemoval ? { directRemoval: true } : {}),
       },
-    },
-  } as KubernetesObject);
+    }),
+  );
 }
 
 /** Waits for the action to satisfy `check`; a timeout says where the action stands (phase, conditions, pull requests). */
@@ -147,58 +163,25 @@ async function mergeAndSync(action: string): Promise<KubernetesObject[]> {
     async () => (await getAction(action))?.status?.pullRequest?.number,
     60_000,
   );
-  await eventually(
-    'mergeable',
-    async () =>
-      (await gitea.api<Pull>('GET', `/repos/${gitea.username}/${REPO}/pulls/${number}`)).body
-        .mergeable,
-    30_000,
-    200,
-  );
-  expect(
-    (
-      await gitea.api('POST', `/repos/${gitea.username}/${REPO}/pulls/${number}/merge`, {
-        Do: 'merge',
-      })
-    ).status,
-  ).toBe(200);
-  const clone = mkdtempSync(join(tmpdir(), 'forestall-argo-'));
-  try {
-    await simpleGit().clone(gitea.cloneUrl(REPO), clone);
-    const built = execFileSync(
-      envtestBinary(inject('envtestAssets'), 'kubectl'),
-      ['kustomize', join(clone, 'clusters/test', action)],
-      { encoding: 'utf8' },
-    );
-    const objects = parseAllDocuments(built).map((d) => d.toJS() as KubernetesObject);
-    const argo = new KubeClient(kc, undefined, 'argocd-controller');
-    for (const o of objects) await argo.apply(o);
-    return objects;
-  } finally {
-    rmSync(clone, { recursive: true, force: true });
-  }
+  await mergeable(gitea, REPO, number);
+  expect(await merge(gitea, REPO, number)).toBe(200);
+  const built = await kustomizeMain(gitea, REPO, join('clusters/test', action));
+  const objects = parseAllDocuments(built).map((d) => d.toJS() as KubernetesObject);
+  const argo = new KubeClient(kc, undefined, 'argocd-controller');
+  for (const o of objects) await argo.apply(o);
+  return objects;
 }
 
 /** A ThreatFeed of its own (ConfigMap source, polled every second), so a test can change it without moving the others. */
 async function feed(name: string, ips: readonly string[]): Promise<void> {
-  await client.apply({
-    apiVersion: 'v1',
-    kind: 'ConfigMap',
-    metadata: { name, namespace: NS },
-    data: { 'ips.txt': ips.map((ip) => `${ip}\t9`).join('\n') },
-  } as KubernetesObject);
-  await client.apply({
-    apiVersion: 'forestall.io/v1alpha1',
-    kind: 'ThreatFeed',
-    metadata: { name },
-    spec: {
-      format: 'lines',
-      source: { configMapRef: { name, namespace: NS, key: 'ips.txt' } },
+  await client.apply(configMap(NS, name, { 'ips.txt': ips.map((ip) => `${ip}\t9`).join('\n') }));
+  await client.apply(
+    configMapFeed(name, NS, 'ips.txt', {
       parser: { scoreColumn: 1 },
       refreshInterval: '1s',
       maxChangePercent: 100,
-    },
-  } as KubernetesObject);
+    }),
+  );
 }
 
 beforeAll(async () => {
@@ -249,33 +232,21 @@ beforeAll(async () => {
   ] as const) {
     await eventually(`${kind} served`, () => client.list(apiVersion, kind).then(() => true));
   }
-  await client.apply({
-    apiVersion: 'v1',
-    kind: 'Namespace',
-    metadata: { name: NS },
-  } as KubernetesObject);
+  await client.apply(namespace(NS));
   await client.apply(
     credentialSecret('forestall-git', NS, { token: gitea.token, username: gitea.username }, [
       hostOf(gitea.url),
     ]),
   );
-  await client.apply({
-    apiVersion: 'v1',
-    kind: 'ConfigMap',
-    metadata: { name: 'ipsum', namespace: NS },
-    data: { 'ipsum.txt': top.map(([ip, n]) => `${ip}\t${n}`).join('\n') },
-  } as KubernetesObject);
-  await client.apply({
-    apiVersion: 'forestall.io/v1alpha1',
-    kind: 'ThreatFeed',
-    metadata: { name: 'ipsum' },
-    spec: {
-      format: 'lines',
-      source: { configMapRef: { name: 'ipsum', namespace: NS, key: 'ipsum.txt' } },
+  await client.apply(
+    configMap(NS, 'ipsum', { 'ipsum.txt': top.map(([ip, n]) => `${ip}\t${n}`).join('\n') }),
+  );
+  await client.apply(
+    configMapFeed('ipsum', NS, 'ipsum.txt', {
       parser: { scoreColumn: 1 },
       refreshInterval: '1h',
-    },
-  } as KubernetesObject);
+    }),
+  );
   mgr = await start();
 }, 180_000);
 
@@ -323,13 +294,7 @@ describe('Git delivery', () => {
       'security-reviewer',
     ]);
     // Nothing is applied before review.
-    expect(
-      (
-        await client.list('projectcalico.org/v3', 'GlobalNetworkSet', {
-          labelSelector: 'forestall.io/action=c2-review-egressdeny',
-        })
-      ).items,
-    ).toEqual([]);
+    expect(await networkSetsOf('c2-review-egressdeny')).toEqual([]);
   });
 
   it('GIVEN a controller restart in the middle of the flow THEN no second pull request is opened', async () => {
@@ -344,20 +309,8 @@ describe('Git delivery', () => {
 
   it('GIVEN the pull request merged and the merged tree applied as Argo CD would THEN the action is Enforced', async () => {
     const number = (await getAction('c2-review-egressdeny'))!.status!.pullRequest!.number!;
-    await eventually(
-      'mergeable',
-      async () =>
-        (await gitea.api<Pull>('GET', `/repos/${gitea.username}/${REPO}/pulls/${number}`)).body
-          .mergeable,
-      30_000,
-      200,
-    );
-    const merged = await gitea.api(
-      'POST',
-      `/repos/${gitea.username}/${REPO}/pulls/${number}/merge`,
-      { Do: 'merge' },
-    );
-    expect(merged.status).toBe(200);
+    await mergeable(gitea, REPO, number);
+    expect(await merge(gitea, REPO, number)).toBe(200);
     const proposed = await actionState(
       'c2-review-egressdeny',
       'merged, awaiting sync',
@@ -366,18 +319,11 @@ describe('Git delivery', () => {
     expect(proposed.status?.phase).toBe('Proposed');
 
     // Argo CD / Flux: build the merged main with kustomize and server-side apply it under their own field manager.
-    const clone = mkdtempSync(join(tmpdir(), 'forestall-argo-'));
-    await simpleGit().clone(gitea.cloneUrl(REPO), clone);
-    const built = execFileSync(
-      envtestBinary(inject('envtestAssets'), 'kubectl'),
-      ['kustomize', join(clone, 'clusters/test')],
-      { encoding: 'utf8' },
-    );
+    const built = await kustomizeMain(gitea, REPO, 'clusters/test');
     const argo = new KubeClient(kc, undefined, 'argocd-controller');
     const objects = parseAllDocuments(built).map((d) => d.toJS() as KubernetesObject);
     expect(objects.map((o) => o.kind).sort()).toEqual(['GlobalNetworkPolicy', 'GlobalNetworkSet']);
     for (const o of objects) await argo.apply(o);
-    rmSync(clone, { recursive: true, force: true });
 
     const enforced = await actionState(
       'c2-review-egressdeny',
@@ -393,16 +339,7 @@ describe('Git delivery', () => {
 
   it('GIVEN the Git-enforced action expires THEN a removal pull request is opened, and the action is Expired once it is merged and its objects are pruned', async () => {
     const name = 'c2-review-egressdeny';
-    await client.call(
-      'PATCH',
-      await client.path('forestall.io/v1alpha1', 'PreemptiveAction', undefined, name),
-      {
-        body: {
-          spec: { expiresAt: new Date(Date.now() + 1000).toISOString().replace(/\.\d+Z$/, 'Z') },
-        },
-        contentType: 'application/merge-patch+json',
-      },
-    );
+    await expireInASecond(name);
     const proposed = await actionState(
       name,
       'a removal pull request',
@@ -412,39 +349,13 @@ describe('Git delivery', () => {
     const removal = (await pulls('open')).filter((p) => p.head.ref === `forestall-removal/${name}`);
     expect(removal).toHaveLength(1);
     expect(removal[0]!.body).toMatch(/has expired/);
-    expect(
-      (
-        await client.list('projectcalico.org/v3', 'GlobalNetworkSet', {
-          labelSelector: `forestall.io/action=${name}`,
-        })
-      ).items.length,
-    ).toBeGreaterThan(0);
+    expect((await networkSetsOf(name)).length).toBeGreaterThan(0);
 
     const number = removal[0]!.number;
-    await eventually(
-      'mergeable',
-      async () =>
-        (await gitea.api<Pull>('GET', `/repos/${gitea.username}/${REPO}/pulls/${number}`)).body
-          .mergeable,
-      30_000,
-      200,
-    );
-    expect(
-      (
-        await gitea.api('POST', `/repos/${gitea.username}/${REPO}/pulls/${number}/merge`, {
-          Do: 'merge',
-        })
-      ).status,
-    ).toBe(200);
+    await mergeable(gitea, REPO, number);
+    expect(await merge(gitea, REPO, number)).toBe(200);
     // Argo CD / Flux prune: the merged main no longer lists the action, so its objects go.
-    const clone = mkdtempSync(join(tmpdir(), 'forestall-argo-'));
-    await simpleGit().clone(gitea.cloneUrl(REPO), clone);
-    const built = execFileSync(
-      envtestBinary(inject('envtestAssets'), 'kubectl'),
-      ['kustomize', join(clone, 'clusters/test')],
-      { encoding: 'utf8' },
-    );
-    rmSync(clone, { recursive: true, force: true });
+    const built = await kustomizeMain(gitea, REPO, 'clusters/test');
     expect(built).not.toContain(name);
     for (const kind of ['GlobalNetworkSet', 'GlobalNetworkPolicy']) {
       for (const o of (
@@ -632,11 +543,7 @@ describe('Git delivery', () => {
     expect(
       (await pulls('all')).filter((p) => p.head.ref === 'forestall/c2-lost-egressdeny'),
     ).toHaveLength(1);
-    await client.delete({
-      apiVersion: 'forestall.io/v1alpha1',
-      kind: 'ExposurePolicy',
-      metadata: { name: 'c2-lost' },
-    });
+    await client.delete(exposurePolicy('c2-lost'));
   });
 
   it('GIVEN a proposed action that expires before review THEN its pull request is closed with a comment, and the action is Expired', async () => {
@@ -729,11 +636,7 @@ describe('Git delivery', () => {
       ).toBeGreaterThan(0);
     } finally {
       // Its forge URL is this proxy: without the policy, nothing keeps calling it.
-      await client.delete({
-        apiVersion: 'forestall.io/v1alpha1',
-        kind: 'ExposurePolicy',
-        metadata: { name: 'c2-outage' },
-      } as KubernetesObject);
+      await client.delete(exposurePolicy('c2-outage'));
       await eventually(
         'the outage action gone',
         async () => (await getAction('c2-outage-egressdeny')) === undefined,
@@ -818,13 +721,7 @@ describe('Git delivery', () => {
       30_000,
     );
     expect(message).toMatch(/FST_GIT_PUSH_DENIED|protected|declined/i);
-    expect(
-      (
-        await client.list('projectcalico.org/v3', 'GlobalNetworkSet', {
-          labelSelector: 'forestall.io/action=c2-record-egressdeny',
-        })
-      ).items,
-    ).toHaveLength(1);
+    expect(await networkSetsOf('c2-record-egressdeny')).toHaveLength(1);
 
     await gitea.api('DELETE', `/repos/${gitea.username}/${REPO}/branch_protections/main`);
     const recorded = await eventually(
@@ -881,13 +778,7 @@ describe('Git delivery', () => {
         )
       ).status,
     ).toBe(404);
-    expect(
-      (
-        await client.list('projectcalico.org/v3', 'GlobalNetworkSet', {
-          labelSelector: 'forestall.io/action=c2-record-egressdeny',
-        })
-      ).items,
-    ).toEqual([]);
+    expect(await networkSetsOf('c2-record-egressdeny')).toEqual([]);
   });
 
   it('GIVEN directRemoval THEN expiry commits the removal straight to main, and the action is Expired once Argo CD has pruned the objects', async () => {
@@ -911,16 +802,7 @@ describe('Git delivery', () => {
       30_000,
     );
 
-    await client.call(
-      'PATCH',
-      await client.path('forestall.io/v1alpha1', 'PreemptiveAction', undefined, name),
-      {
-        body: {
-          spec: { expiresAt: new Date(Date.now() + 1000).toISOString().replace(/\.\d+Z$/, 'Z') },
-        },
-        contentType: 'application/merge-patch+json',
-      },
-    );
+    await expireInASecond(name);
     const waiting = await eventually(
       'the removal committed',
       async () => {
@@ -1005,22 +887,9 @@ describe('Git delivery', () => {
       async () => (await getAction('c2-hooked-egressdeny'))?.status?.pullRequest?.number,
       60_000,
     );
-    await eventually(
-      'mergeable',
-      async () =>
-        (await gitea.api<Pull>('GET', `/repos/${gitea.username}/${REPO}/pulls/${number}`)).body
-          .mergeable,
-      30_000,
-      200,
-    );
+    await mergeable(gitea, REPO, number);
     const mergedAt = Date.now();
-    expect(
-      (
-        await gitea.api('POST', `/repos/${gitea.username}/${REPO}/pulls/${number}/merge`, {
-          Do: 'merge',
-        })
-      ).status,
-    ).toBe(200);
+    expect(await merge(gitea, REPO, number)).toBe(200);
     try {
       await actionState(
         'c2-hooked-egressdeny',

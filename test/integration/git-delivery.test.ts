@@ -9,6 +9,7 @@ import { RENDERERS, renderActions, type Manifest, type Renderer } from '../../co
 import { GitRepository } from '../../delivery/git/index.js';
 import { envtestBinary } from '../harness/envtest-assets.js';
 import type { ActionRequest } from '../../crds/index.js';
+import { gitAs } from '../../delivery/git/test-support.js';
 
 /**
  * What Argo CD and Flux do with a Forestall branch: `kubectl kustomize <path>` on the
@@ -22,20 +23,8 @@ const PATH = 'clusters/prod/forestall';
 let root: string;
 let remote: string;
 
-async function git(cwd: string, ...args: string[]): Promise<string> {
-  const env = {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
-    HOME: root,
-    LC_ALL: 'C',
-    GIT_CONFIG_NOSYSTEM: '1',
-    GIT_CONFIG_GLOBAL: '/dev/null',
-    GIT_AUTHOR_NAME: 'Reviewer',
-    GIT_AUTHOR_EMAIL: 'reviewer@example.invalid',
-    GIT_COMMITTER_NAME: 'Reviewer',
-    GIT_COMMITTER_EMAIL: 'reviewer@example.invalid',
-  };
-  return (await exec('git', args, { cwd, env })).stdout.trim();
-}
+/** git as another person would run it. */
+const git = gitAs('Reviewer', 'reviewer@example.invalid', () => root);
 
 function render(renderer: Renderer, name: string, values: string[]): Manifest[] {
   const request: ActionRequest = {

@@ -23,6 +23,7 @@ import {
   type ScimUser,
 } from '../harness/scim-server.js';
 import type { ActionRequest, ActionType } from '../../crds/index.js';
+import { rejectionOf } from '../harness/rejection.js';
 
 // The SCIM and Keycloak identity connectors against the real servers: scim2-server from
 // PyPI and Keycloak from Maven Central, each on loopback (test/harness). The connector
@@ -76,14 +77,7 @@ function request(
   return { name, type, values, scope: { namespaces: [] }, params };
 }
 
-async function connectorError(promise: Promise<unknown>): Promise<ConnectorError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ConnectorError);
-  return err as ConnectorError;
-}
+const connectorError = (promise: Promise<unknown>) => rejectionOf(promise, ConnectorError);
 
 let scim: ScimServer;
 let kc: KeycloakServer;

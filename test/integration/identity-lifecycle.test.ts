@@ -18,6 +18,8 @@ import {
 import { startGitea, type GiteaServer } from '../harness/gitea-server.js';
 import { startScimServer, type ScimServer } from '../harness/scim-server.js';
 import { credentialSecret, hostOf } from '../harness/credential-secret.js';
+import { merge, mergeable } from '../harness/pull-requests.js';
+import { exposurePolicy } from '../harness/objects.js';
 
 // Identity actions through the whole lifecycle, with the real controller on the real API
 // server and the real identity providers (Keycloak from Maven Central, scim2-server from
@@ -346,11 +348,8 @@ describe('identity actions through their lifecycle', () => {
         refreshInterval: '1h',
       },
     } as KubernetesObject);
-    await client.apply({
-      apiVersion: 'forestall.io/v1alpha1',
-      kind: 'ExposurePolicy',
-      metadata: { name: 'phished' },
-      spec: {
+    await client.apply(
+      exposurePolicy('phished', {
         feeds: { names: ['phished'] },
         match: "indicator.type == 'account'",
         mode: 'Enforce',
@@ -371,8 +370,8 @@ describe('identity actions through their lifecycle', () => {
           credentialsSecretRef: { name: 'forestall-git' },
           forge: { type: 'Gitea', apiUrl: gitea.apiUrl },
         },
-      },
-    } as KubernetesObject);
+      }),
+    );
     const name = 'phished-identitysuspend';
     const proposed = await eventually(
       'a pull request',
@@ -411,25 +410,8 @@ describe('identity actions through their lifecycle', () => {
 
     // Reviewers merge; nothing syncs the identity provider from Git, so the controller applies it.
     const number = proposed.status!.pullRequest!.number!;
-    await eventually(
-      'mergeable',
-      async () =>
-        (
-          await gitea.api<{ mergeable: boolean }>(
-            'GET',
-            `/repos/${gitea.username}/${REPO}/pulls/${number}`,
-          )
-        ).body.mergeable,
-      30_000,
-      200,
-    );
-    expect(
-      (
-        await gitea.api('POST', `/repos/${gitea.username}/${REPO}/pulls/${number}/merge`, {
-          Do: 'merge',
-        })
-      ).status,
-    ).toBe(200);
+    await mergeable(gitea, REPO, number);
+    expect(await merge(gitea, REPO, number)).toBe(200);
     const mergedAt = Date.now();
     const enforced = await phase(name, 'Enforced', 30_000);
     console.log(

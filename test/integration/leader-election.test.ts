@@ -1,19 +1,12 @@
-import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import {
-  CoordinationV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  KubeConfig,
-} from '@kubernetes/client-node';
-import { parseAllDocuments } from 'yaml';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { KubeClient } from '../../controller/runtime/client.js';
-import { ControlPlane } from '../harness/control-plane.js';
+import { CoordinationV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { actAsServiceAccount, chartRbac, RBAC_KINDS } from '../harness/chart-rbac.js';
+import type { ControlPlane } from '../harness/control-plane.js';
 import { ControllerProcess } from '../harness/controller-process.js';
-import { REPO_ROOT } from '../harness/envtest-assets.js';
 import { eventually } from '../harness/eventually.js';
+import { startFeedCluster, threatFeedApi } from '../harness/threat-feeds.js';
 
 // Two and then three real controller processes share one Lease. They run as the Helm
 // chart's ServiceAccount with the chart's RBAC applied for real, so a permission the
@@ -25,64 +18,16 @@ let kc: KubeConfig;
 let saKubeconfig: string;
 const procs: ControllerProcess[] = [];
 
-async function renderChart(): Promise<Record<string, unknown>[]> {
-  const helm = join(inject('envtestAssets'), 'helm');
-  const { stdout } = await promisify(execFile)(helm, [
-    'template',
-    'forestall',
-    join(REPO_ROOT, 'charts/forestall'),
-    '--namespace',
-    NS,
-  ]);
-  return parseAllDocuments(stdout)
-    .map((d) => d.toJS() as Record<string, unknown>)
-    .filter(Boolean);
-}
-
 beforeAll(async () => {
-  cp = await ControlPlane.start();
-  kc = cp.kubeConfig();
-  const core = kc.makeApiClient(CoreV1Api);
-  await core.createNamespace({ body: { metadata: { name: NS } } });
-  await core.createNamespacedConfigMap({
-    namespace: NS,
-    body: { metadata: { name: 'small-feed' }, data: { 'feed.txt': '77.90.185.20\n' } },
-  });
+  ({ cp, kc } = await startFeedCluster(NS, { 'small-feed': { 'feed.txt': '77.90.185.20\n' } }));
   // Apply the chart's identity and RBAC for real; leave out the Deployment (no kubelet here).
-  const client = new KubeClient(kc, undefined, 'forestall-test');
-  const rbacKinds = ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'];
-  const objects = (await renderChart()).filter((o) => rbacKinds.includes(o.kind as string));
+  const objects = await chartRbac(NS);
   // Every kind is there (the chart has several Roles: the release namespace, the DNS
   // namespace and `default` for the API server's EndpointSlices).
-  expect([...new Set(objects.map((o) => o.kind))].sort()).toEqual([...rbacKinds].sort());
-  for (const o of objects) await client.apply(o as never);
-  const sa = objects.find((o) => o.kind === 'ServiceAccount') as { metadata: { name: string } };
-  const token = await core.createNamespacedServiceAccountToken({
-    name: sa.metadata.name,
-    namespace: NS,
-    body: { spec: { audiences: [], expirationSeconds: 3600 } },
-  });
-  const saKc = new KubeConfig();
-  saKc.loadFromString(
-    JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      'current-context': 'sa',
-      clusters: [
-        {
-          name: 'envtest',
-          cluster: {
-            server: cp.apiServerUrl,
-            'certificate-authority-data': kc.getCurrentCluster()!.caData,
-          },
-        },
-      ],
-      users: [{ name: 'sa', user: { token: token.status!.token } }],
-      contexts: [{ name: 'sa', context: { cluster: 'envtest', user: 'sa' } }],
-    }),
-  );
+  expect([...new Set(objects.map((o) => o.kind))].sort()).toEqual([...RBAC_KINDS].sort());
+  const saKc = await actAsServiceAccount(cp, NS, objects);
   saKubeconfig = join(cp.dir, 'controller-sa.kubeconfig');
-  (await import('node:fs')).writeFileSync(saKubeconfig, saKc.exportConfig(), { mode: 0o600 });
+  writeFileSync(saKubeconfig, saKc.exportConfig(), { mode: 0o600 });
 });
 
 // On failure, show what each controller process logged: the test is about them.
@@ -101,9 +46,6 @@ afterAll(async () => {
 const holder = async () =>
   (await kc.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: LEASE, namespace: NS }))
     .spec?.holderIdentity;
-const custom = () => kc.makeApiClient(CustomObjectsApi);
-const ref = { group: 'forestall.io', version: 'v1alpha1', plural: 'threatfeeds' };
-
 function start(identity: string): ControllerProcess {
   const p = new ControllerProcess(identity, saKubeconfig);
   procs.push(p);
@@ -144,25 +86,12 @@ async function stopAndTimeTakeover(
 }
 
 async function createFeed(name: string) {
-  await custom().createClusterCustomObject({
-    ...ref,
-    body: {
-      apiVersion: 'forestall.io/v1alpha1',
-      kind: 'ThreatFeed',
-      metadata: { name },
-      spec: { format: 'lines', source: { configMapRef: { name: 'small-feed', key: 'feed.txt' } } },
-    },
+  const feeds = threatFeedApi(kc);
+  await feeds.create(name, {
+    format: 'lines',
+    source: { configMapRef: { name: 'small-feed', key: 'feed.txt' } },
   });
-  return eventually(
-    `${name} reconciled`,
-    async () => {
-      const f = (await custom().getClusterCustomObject({ ...ref, name })) as {
-        status?: { observedGeneration?: number };
-      };
-      return f.status?.observedGeneration === 1;
-    },
-    30_000,
-  );
+  return feeds.until(name, `${name} reconciled`, (f) => f.status?.observedGeneration === 1, 30_000);
 }
 
 describe('leader election across controller processes', () => {

@@ -11,6 +11,9 @@ import { REPO_ROOT } from '../harness/envtest-assets.js';
 import { eventually } from '../harness/eventually.js';
 import { installLoopbackFence, type LoopbackFence } from '../harness/feed-server.js';
 import { startManager } from '../harness/in-process-manager.js';
+import { configMapFeed, IPSUM_CONFIDENCE } from '../harness/threat-feeds.js';
+import { configMap, condition as cond, exposurePolicy } from '../harness/objects.js';
+import { stopFenced } from '../harness/stop-in-order.js';
 
 // ExposurePolicies enforced for real: IPsum (the real snapshot, addresses on at least
 // three lists) in a ConfigMap feed, policies for every network connector and both DNS
@@ -55,21 +58,13 @@ const actionOf = (policy: string, type = 'egressdeny') => `${policy}-${type}`;
 
 async function setFeed(lines: [string, number][]): Promise<void> {
   feedLines = lines;
-  await client.apply({
-    apiVersion: 'v1',
-    kind: 'ConfigMap',
-    metadata: { name: 'ipsum', namespace: NS },
-    data: { 'ipsum.txt': lines.map(([ip, n]) => `${ip}\t${n}`).join('\n') },
-  } as KubernetesObject);
+  await client.apply(
+    configMap(NS, 'ipsum', { 'ipsum.txt': lines.map(([ip, n]) => `${ip}\t${n}`).join('\n') }),
+  );
 }
 
 async function policy(name: string, spec: Record<string, unknown>): Promise<void> {
-  await client.apply({
-    apiVersion: 'forestall.io/v1alpha1',
-    kind: 'ExposurePolicy',
-    metadata: { name },
-    spec,
-  } as KubernetesObject);
+  await client.apply(exposurePolicy(name, spec));
 }
 
 const getPolicy = (name: string) =>
@@ -100,16 +95,14 @@ function carries(objects: KubernetesObject[], want: readonly string[]): boolean 
   );
 }
 
-const cond = (
-  o:
-    | {
-        status?: {
-          conditions?: { type: string; status: string; reason: string; message: string }[];
-        };
-      }
-    | undefined,
-  type: string,
-) => o?.status?.conditions?.find((c) => c.type === type);
+/** The scored IPsum feed from its ConfigMap, polled at `refreshInterval`. */
+const ipsumFeed = (refreshInterval: string) =>
+  configMapFeed('ipsum', NS, 'ipsum.txt', {
+    parser: { scoreColumn: 1 },
+    refreshInterval,
+    confidence: { default: 30, expression: IPSUM_CONFIDENCE },
+    maxChangePercent: 100,
+  });
 
 beforeAll(async () => {
   fence = installLoopbackFence();
@@ -152,48 +145,21 @@ beforeAll(async () => {
     } as KubernetesObject);
   }
   await setFeed(feedLines);
+  await client.apply(configMap(NS, 'domains', { 'domains.txt': DOMAINS.join('\n') }));
   await client.apply({
-    apiVersion: 'v1',
-    kind: 'ConfigMap',
-    metadata: { name: 'domains', namespace: NS },
-    data: { 'domains.txt': DOMAINS.join('\n') },
-  } as KubernetesObject);
-  await client.apply({
-    apiVersion: 'forestall.io/v1alpha1',
-    kind: 'ThreatFeed',
+    ...ipsumFeed('1s'),
     metadata: { name: 'ipsum', labels: { 'forestall.io/kind': 'ip-reputation' } },
-    spec: {
-      format: 'lines',
-      source: { configMapRef: { name: 'ipsum', namespace: NS, key: 'ipsum.txt' } },
-      parser: { scoreColumn: 1 },
-      refreshInterval: '1s',
-      confidence: {
-        default: 30,
-        expression: 'int(record.score) >= 8 ? 100 : int(record.score) * 12',
-      },
-      maxChangePercent: 100,
-    },
-  } as KubernetesObject);
-  await client.apply({
-    apiVersion: 'forestall.io/v1alpha1',
-    kind: 'ThreatFeed',
-    metadata: { name: 'domains' },
-    spec: {
-      format: 'lines',
-      source: { configMapRef: { name: 'domains', namespace: NS, key: 'domains.txt' } },
+  });
+  await client.apply(
+    configMapFeed('domains', NS, 'domains.txt', {
       refreshInterval: '1h',
       confidence: { default: 90 },
-    },
-  } as KubernetesObject);
+    }),
+  );
   mgr = await startManager(kc, { namespace: NS, resyncPeriodMs: 1500 });
 }, 120_000);
 
-afterAll(async () => {
-  await mgr?.stop();
-  await cp?.stop();
-  expect(fence.violations).toEqual([]);
-  fence?.uninstall();
-});
+afterAll(() => stopFenced(fence, mgr, cp));
 
 describe('ExposurePolicy enforcement', () => {
   it.each(NETWORK)(
@@ -429,22 +395,7 @@ describe('ExposurePolicy enforcement', () => {
 
   it('GIVEN nothing changes THEN a resync writes 0 objects; AND a restarted controller keeps every action and object as it was', async () => {
     // Stop the 1 s feed polling so that only resyncs run.
-    await client.apply({
-      apiVersion: 'forestall.io/v1alpha1',
-      kind: 'ThreatFeed',
-      metadata: { name: 'ipsum' },
-      spec: {
-        format: 'lines',
-        source: { configMapRef: { name: 'ipsum', namespace: NS, key: 'ipsum.txt' } },
-        parser: { scoreColumn: 1 },
-        refreshInterval: '1h',
-        confidence: {
-          default: 30,
-          expression: 'int(record.score) >= 8 ? 100 : int(record.score) * 12',
-        },
-        maxChangePercent: 100,
-      },
-    } as KubernetesObject);
+    await client.apply(ipsumFeed('1h'));
     const quiet = async () => {
       let last = -1;
       await eventually(
@@ -537,11 +488,7 @@ describe('ExposurePolicy enforcement', () => {
     );
     expect(carries(await objectsOf('network:cilium', 'c2-moving-egressdeny'), top())).toBe(true);
     expect(await objectsOf('network:networkpolicy', 'c2-moving-egressdeny')).toEqual([]);
-    await client.delete({
-      apiVersion: 'forestall.io/v1alpha1',
-      kind: 'ExposurePolicy',
-      metadata: { name: 'c2-moving' },
-    });
+    await client.delete(exposurePolicy('c2-moving'));
     await eventually(
       'policy gone',
       async () => (await getPolicy('c2-moving')) === undefined,
@@ -642,22 +589,7 @@ describe('ExposurePolicy enforcement', () => {
 
   it('GIVEN the matched addresses leave the feed THEN the actions lift and their objects go; AND deleting a policy leaves no orphans', async () => {
     await setFeed(feedLines.map(([ip, n]): [string, number] => [ip, Math.min(n, 7)]));
-    await client.apply({
-      apiVersion: 'forestall.io/v1alpha1',
-      kind: 'ThreatFeed',
-      metadata: { name: 'ipsum' },
-      spec: {
-        format: 'lines',
-        source: { configMapRef: { name: 'ipsum', namespace: NS, key: 'ipsum.txt' } },
-        parser: { scoreColumn: 1 },
-        refreshInterval: '1s',
-        confidence: {
-          default: 30,
-          expression: 'int(record.score) >= 8 ? 100 : int(record.score) * 12',
-        },
-        maxChangePercent: 100,
-      },
-    } as KubernetesObject);
+    await client.apply(ipsumFeed('1s'));
     for (const connector of NETWORK.filter((c) => c !== 'network:networkpolicy')) {
       const name = actionOf(policyName(connector));
       await eventually(
@@ -667,11 +599,7 @@ describe('ExposurePolicy enforcement', () => {
       );
       expect(await objectsOf(connector, name)).toEqual([]);
     }
-    await client.delete({
-      apiVersion: 'forestall.io/v1alpha1',
-      kind: 'ExposurePolicy',
-      metadata: { name: 'malware-dns' },
-    });
+    await client.delete(exposurePolicy('malware-dns'));
     await eventually(
       'policy gone',
       async () => (await getPolicy('malware-dns')) === undefined,

@@ -12,6 +12,8 @@ import { ControlPlane } from '../harness/control-plane.js';
 import { eventually } from '../harness/eventually.js';
 import { installLoopbackFence, type LoopbackFence } from '../harness/feed-server.js';
 import { startManager } from '../harness/in-process-manager.js';
+import { condition } from '../harness/objects.js';
+import { threatFeed } from '../harness/threat-feeds.js';
 
 // The controller's own guards behind least privilege, on a real API server with the
 // real controllers: a Secret goes only where it says it may (counted at a loopback
@@ -32,36 +34,23 @@ const getFeed = (name: string) =>
   client.get<ThreatFeed>('forestall.io/v1alpha1', 'ThreatFeed', name);
 const getAction = (name: string) =>
   client.get<PreemptiveAction>('forestall.io/v1alpha1', 'PreemptiveAction', name);
-const condition = (
-  o:
-    | {
-        status?: {
-          conditions?: { type: string; status: string; reason: string; message: string }[];
-        };
-      }
-    | undefined,
-  type: string,
-) => o?.status?.conditions?.find((c) => c.type === type);
 
 async function feed(
   name: string,
   source: Record<string, unknown>,
   extra: Record<string, unknown> = {},
 ): Promise<void> {
-  await client.apply({
-    apiVersion: 'forestall.io/v1alpha1',
-    kind: 'ThreatFeed',
-    metadata: { name },
-    // A refused sync is looked at again at the refresh interval (capped backoff): 2s for
-    // a ConfigMap; an http source may not refresh more often than every minute, so the
-    // tests nudge it with a spec change instead of waiting.
-    spec: {
+  // A refused sync is looked at again at the refresh interval (capped backoff): 2s for
+  // a ConfigMap; an http source may not refresh more often than every minute, so the
+  // tests nudge it with a spec change instead of waiting.
+  await client.apply(
+    threatFeed(name, {
       format: 'lines',
       source,
       refreshInterval: 'configMapRef' in source ? '2s' : '1m',
       ...extra,
-    },
-  } as KubernetesObject);
+    }),
+  );
 }
 
 async function secretMeta(

@@ -1,22 +1,11 @@
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
-import {
-  CoreV1Api,
-  CustomObjectsApi,
-  KubeConfig,
-  PatchStrategy,
-  setHeaderOptions,
-} from '@kubernetes/client-node';
-import { parseAllDocuments } from 'yaml';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { ThreatFeed } from '../../crds/index.js';
-import { KubeClient } from '../../controller/runtime/client.js';
-import { ControlPlane } from '../harness/control-plane.js';
-import { REPO_ROOT } from '../harness/envtest-assets.js';
-import { eventually } from '../harness/eventually.js';
+import type { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { actAsServiceAccount, chartRbac } from '../harness/chart-rbac.js';
+import type { ControlPlane } from '../harness/control-plane.js';
 import { installLoopbackFence } from '../harness/feed-server.js';
 import { startManager } from '../harness/in-process-manager.js';
+import { startFeedCluster, type threatFeedApi, replaceConfigMap } from '../harness/threat-feeds.js';
+import { condition as cond } from '../harness/objects.js';
 
 // Issue 13, item 2: "When the cluster's own ranges cannot be read, ingestion carries on
 // without them." The controller runs here as the Helm chart's ServiceAccount with the
@@ -25,45 +14,23 @@ import { startManager } from '../harness/in-process-manager.js';
 // closed: Degraded with FST_FEED_CLUSTER_RANGES's message, the last-known-good snapshot
 // kept, nothing ingested without the ranges.
 const NS = 'forestall-system';
-const ref = { group: 'forestall.io', version: 'v1alpha1', plural: 'threatfeeds' };
 let cp: ControlPlane;
 let kc: KubeConfig;
 let blindKc: KubeConfig;
-let custom: CustomObjectsApi;
+let feeds: ReturnType<typeof threatFeedApi>;
 let core: CoreV1Api;
 
-const read = async (name: string) =>
-  (await custom.getClusterCustomObject({ ...ref, name })) as ThreatFeed;
-const cond = (f: ThreatFeed, type: string) => f.status?.conditions?.find((c) => c.type === type);
-
-async function chartRbac(): Promise<Record<string, unknown>[]> {
-  const helm = join(inject('envtestAssets'), 'helm');
-  const { stdout } = await promisify(execFile)(helm, [
-    'template',
-    'forestall',
-    join(REPO_ROOT, 'charts/forestall'),
-    '--namespace',
-    NS,
-  ]);
-  const kinds = ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'];
-  return parseAllDocuments(stdout)
-    .map((d) => d.toJS() as Record<string, unknown>)
-    .filter((o) => o && kinds.includes(o.kind as string));
-}
+/** A feed of the small-feed ConfigMap, whose second address is in the Node's pod range. */
+const smallFeed = (name: string) =>
+  feeds.create(name, {
+    format: 'lines',
+    source: { configMapRef: { name: 'small-feed', key: 'feed.txt' } },
+  });
 
 beforeAll(async () => {
-  cp = await ControlPlane.start();
-  kc = cp.kubeConfig();
-  custom = kc.makeApiClient(CustomObjectsApi);
-  core = kc.makeApiClient(CoreV1Api);
-  await core.createNamespace({ body: { metadata: { name: NS } } });
-  await core.createNamespacedConfigMap({
-    namespace: NS,
-    body: {
-      metadata: { name: 'small-feed' },
-      data: { 'feed.txt': '77.90.185.20\n45.148.10.240\n' },
-    },
-  });
+  ({ cp, kc, core, feeds } = await startFeedCluster(NS, {
+    'small-feed': { 'feed.txt': '77.90.185.20\n45.148.10.240\n' },
+  }));
   // A Node whose pod range is public: the range the guardrails would lose.
   await core.createNode({
     body: {
@@ -72,35 +39,14 @@ beforeAll(async () => {
     },
   });
 
-  const client = new KubeClient(kc, undefined, 'forestall-test');
-  const objects = await chartRbac();
+  const objects = await chartRbac(NS);
   const role = objects.find((o) => o.kind === 'ClusterRole') as {
     rules: { resources?: string[] }[];
   };
   const before = role.rules.length;
   role.rules = role.rules.filter((r) => !r.resources?.includes('nodes'));
   expect(role.rules.length).toBe(before - 1);
-  for (const o of objects) await client.apply(o as never);
-  const sa = objects.find((o) => o.kind === 'ServiceAccount') as { metadata: { name: string } };
-  const token = await core.createNamespacedServiceAccountToken({
-    name: sa.metadata.name,
-    namespace: NS,
-    body: { spec: { audiences: [], expirationSeconds: 3600 } },
-  });
-  blindKc = new KubeConfig();
-  blindKc.loadFromOptions({
-    clusters: [
-      {
-        name: 'envtest',
-        server: cp.apiServerUrl,
-        caData: kc.getCurrentCluster()!.caData,
-        skipTLSVerify: false,
-      },
-    ],
-    users: [{ name: 'sa', token: token.status!.token }],
-    contexts: [{ name: 'sa', cluster: 'envtest', user: 'sa' }],
-    currentContext: 'sa',
-  });
+  blindKc = await actAsServiceAccount(cp, NS, objects);
 });
 
 afterAll(async () => {
@@ -111,24 +57,11 @@ describe('issue 13, item 2: when the cluster ranges cannot be read, ingestion ca
   it('GIVEN a controller that may not list Nodes THEN a new feed is not ingested: Degraded names the ranges and the missing permission', async () => {
     const mgr = await startManager(blindKc);
     try {
-      await custom.createClusterCustomObject({
-        ...ref,
-        body: {
-          apiVersion: 'forestall.io/v1alpha1',
-          kind: 'ThreatFeed',
-          metadata: { name: 'fresh' },
-          spec: {
-            format: 'lines',
-            source: { configMapRef: { name: 'small-feed', key: 'feed.txt' } },
-          },
-        },
-      });
-      const f = await eventually(
+      await smallFeed('fresh');
+      const f = await feeds.until(
+        'fresh',
         'fresh Degraded',
-        async () => {
-          const f = await read('fresh');
-          return cond(f, 'Degraded')?.status === 'True' && f;
-        },
+        (f) => cond(f, 'Degraded')?.status === 'True',
         30_000,
       );
       expect(cond(f, 'Degraded')?.message).toMatch(
@@ -144,24 +77,11 @@ describe('issue 13, item 2: when the cluster ranges cannot be read, ingestion ca
   it('GIVEN a feed synced with its ranges WHEN a controller that may not list Nodes syncs it again THEN it is Degraded and the snapshot stays', async () => {
     const admin = await startManager(kc);
     try {
-      await custom.createClusterCustomObject({
-        ...ref,
-        body: {
-          apiVersion: 'forestall.io/v1alpha1',
-          kind: 'ThreatFeed',
-          metadata: { name: 'kept' },
-          spec: {
-            format: 'lines',
-            source: { configMapRef: { name: 'small-feed', key: 'feed.txt' } },
-          },
-        },
-      });
-      const synced = await eventually(
+      await smallFeed('kept');
+      const synced = await feeds.until(
+        'kept',
         'kept synced',
-        async () => {
-          const f = await read('kept');
-          return f.status?.indicatorCount !== undefined && f;
-        },
+        (f) => f.status?.indicatorCount !== undefined,
         30_000,
       );
       // The node's address is protected while the ranges can be read.
@@ -174,24 +94,14 @@ describe('issue 13, item 2: when the cluster ranges cannot be read, ingestion ca
     try {
       // New content (an unchanged source needs no guardrails: nothing is ingested), and a
       // spec change to sync now rather than at the refresh interval.
-      await core.replaceNamespacedConfigMap({
-        name: 'small-feed',
-        namespace: NS,
-        body: {
-          metadata: { name: 'small-feed' },
-          data: { 'feed.txt': '77.90.185.20\n45.148.10.240\n193.47.62.69\n' },
-        },
+      await replaceConfigMap(core, NS, 'small-feed', {
+        'feed.txt': '77.90.185.20\n45.148.10.240\n193.47.62.69\n',
       });
-      await custom.patchClusterCustomObject(
-        { ...ref, name: 'kept', body: { spec: { confidence: { default: 60 } } } },
-        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-      );
-      const f = await eventually(
+      await feeds.patchSpec('kept', { confidence: { default: 60 } });
+      const f = await feeds.until(
+        'kept',
         'kept Degraded',
-        async () => {
-          const f = await read('kept');
-          return f.status?.observedGeneration === 2 && cond(f, 'Degraded')?.status === 'True' && f;
-        },
+        (f) => f.status?.observedGeneration === 2 && cond(f, 'Degraded')?.status === 'True',
         30_000,
       );
       expect(cond(f, 'Degraded')?.message).toMatch(/cluster's own ranges.*nodes \(HTTP 403\)/);
@@ -216,21 +126,14 @@ describe('issue 14: one immutable outbound policy, built from the ranges the con
     const fence = installLoopbackFence();
     const admin = await startManager(kc);
     try {
-      await custom.createClusterCustomObject({
-        ...ref,
-        body: {
-          apiVersion: 'forestall.io/v1alpha1',
-          kind: 'ThreatFeed',
-          metadata: { name: 'inside-the-cluster' },
-          spec: { format: 'lines', source: { http: { url: 'https://45.148.10.7/feed.txt' } } },
-        },
+      await feeds.create('inside-the-cluster', {
+        format: 'lines',
+        source: { http: { url: 'https://45.148.10.7/feed.txt' } },
       });
-      const f = await eventually(
+      const f = await feeds.until(
+        'inside-the-cluster',
         'inside-the-cluster Degraded',
-        async () => {
-          const f = await read('inside-the-cluster');
-          return cond(f, 'Degraded')?.status === 'True' && f;
-        },
+        (f) => cond(f, 'Degraded')?.status === 'True',
         30_000,
       );
       expect(cond(f, 'Degraded')?.message).toMatch(/45\.148\.10\.7.*cluster/i);

@@ -1,16 +1,12 @@
-import {
-  CoreV1Api,
-  CustomObjectsApi,
-  PatchStrategy,
-  setHeaderOptions,
-  type KubeConfig,
-} from '@kubernetes/client-node';
+import { CoreV1Api, type CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ThreatFeed } from '../../crds/index.js';
-import { ControlPlane } from '../harness/control-plane.js';
+import type { ControlPlane } from '../harness/control-plane.js';
 import { eventually } from '../harness/eventually.js';
 import { startManager } from '../harness/in-process-manager.js';
+import { startFeedCluster, THREATFEEDS, type threatFeedApi } from '../harness/threat-feeds.js';
+import { condition } from '../harness/objects.js';
 
 // The ThreatFeed reconciler against a real API server: it converges after create,
 // update and delete, writes nothing on a resync of unchanged objects, and survives
@@ -18,23 +14,15 @@ import { startManager } from '../harness/in-process-manager.js';
 let cp: ControlPlane;
 let kc: KubeConfig;
 let custom: CustomObjectsApi;
+let feeds: ReturnType<typeof threatFeedApi>;
 let mgr: Awaited<ReturnType<typeof startManager>>;
 const RESYNC_MS = 1500;
 
 beforeAll(async () => {
-  cp = await ControlPlane.start();
-  kc = cp.kubeConfig();
-  custom = kc.makeApiClient(CustomObjectsApi);
   // An air-gapped feed: the controller reads it from this ConfigMap, no network at all.
-  const core = kc.makeApiClient(CoreV1Api);
-  await core.createNamespace({ body: { metadata: { name: 'forestall-system' } } });
-  await core.createNamespacedConfigMap({
-    namespace: 'forestall-system',
-    body: {
-      metadata: { name: 'small-feed' },
-      data: { 'feed.txt': '77.90.185.20\n2.57.122.53\n8.8.8.8\n' },
-    },
-  });
+  ({ cp, kc, custom, feeds } = await startFeedCluster('forestall-system', {
+    'small-feed': { 'feed.txt': '77.90.185.20\n2.57.122.53\n8.8.8.8\n' },
+  }));
   mgr = await startManager(kc, { resyncPeriodMs: RESYNC_MS });
 });
 afterAll(async () => {
@@ -42,31 +30,22 @@ afterAll(async () => {
   await cp?.stop();
 });
 
-const ref = { group: 'forestall.io', version: 'v1alpha1', plural: 'threatfeeds' };
-const read = async (name: string) =>
-  (await custom.getClusterCustomObject({ ...ref, name })) as ThreatFeed;
-const ready = (f: ThreatFeed) => f.status?.conditions?.find((c) => c.type === 'Ready');
+const ready = (f: ThreatFeed) => condition(f, 'Ready');
+/** The feed at `generation` once the controller has observed it. */
+const atGeneration = (name: string, generation: number, what: string) =>
+  feeds.until(name, what, (f) => f.status?.observedGeneration === generation);
 
-function feed(name: string, spec: Partial<ThreatFeed['spec']> = {}) {
-  return {
-    apiVersion: 'forestall.io/v1alpha1',
-    kind: 'ThreatFeed',
-    metadata: { name },
-    spec: {
-      format: 'lines',
-      source: { configMapRef: { name: 'small-feed', key: 'feed.txt' } },
-      ...spec,
-    },
-  };
-}
+const feed = (name: string, spec: Partial<ThreatFeed['spec']> = {}) =>
+  feeds.create(name, {
+    format: 'lines',
+    source: { configMapRef: { name: 'small-feed', key: 'feed.txt' } },
+    ...spec,
+  });
 
 describe('ThreatFeed controller', () => {
   it('GIVEN a new ThreatFeed THEN it is synced: finalizer, observedGeneration 1, counts, guardrail drops, a snapshot and an Event', async () => {
-    await custom.createClusterCustomObject({ ...ref, body: feed('ipsum') });
-    const f = await eventually('status of ipsum', async () => {
-      const f = await read('ipsum');
-      return f.status?.observedGeneration === 1 && f;
-    });
+    await feed('ipsum');
+    const f = await atGeneration('ipsum', 1, 'status of ipsum');
     expect(f.metadata.finalizers).toEqual(['forestall.io/finalizer']);
     expect(ready(f)).toMatchObject({ status: 'True', reason: 'Synced', observedGeneration: 1 });
     expect(f.status).toMatchObject({
@@ -103,30 +82,17 @@ describe('ThreatFeed controller', () => {
   });
 
   it('GIVEN the spec changes THEN status follows the new generation', async () => {
-    await custom.patchClusterCustomObject(
-      { ...ref, name: 'ipsum', body: { spec: { suspend: true } } },
-      mergePatch(),
-    );
-    const f = await eventually('generation 2 observed', async () => {
-      const f = await read('ipsum');
-      return f.status?.observedGeneration === 2 && f;
-    });
+    await feeds.patchSpec('ipsum', { suspend: true });
+    const f = await atGeneration('ipsum', 2, 'generation 2 observed');
     expect(ready(f)).toMatchObject({ status: 'False', reason: 'Suspended' });
   });
 
   it('GIVEN a confidence expression that does not compile THEN Ready is False naming the field', async () => {
-    await custom.patchClusterCustomObject(
-      {
-        ...ref,
-        name: 'ipsum',
-        body: { spec: { suspend: false, confidence: { expression: 'int(record.score * 10' } } },
-      },
-      mergePatch(),
-    );
-    const f = await eventually('generation 3 observed', async () => {
-      const f = await read('ipsum');
-      return f.status?.observedGeneration === 3 && f;
+    await feeds.patchSpec('ipsum', {
+      suspend: false,
+      confidence: { expression: 'int(record.score * 10' },
     });
+    const f = await atGeneration('ipsum', 3, 'generation 3 observed');
     expect(ready(f)).toMatchObject({ status: 'False', reason: 'InvalidSpec' });
     expect(ready(f)!.message).toMatch(/^spec\.confidence\.expression: /);
   });
@@ -141,7 +107,7 @@ describe('ThreatFeed controller', () => {
   });
 
   it('GIVEN the ThreatFeed is deleted THEN its snapshot is deleted, the finalizer removed and the object gone', async () => {
-    await custom.deleteClusterCustomObject({ ...ref, name: 'ipsum' });
+    await custom.deleteClusterCustomObject({ ...THREATFEEDS, name: 'ipsum' });
     await eventually(
       'snapshot ConfigMaps deleted',
       async () =>
@@ -154,7 +120,7 @@ describe('ThreatFeed controller', () => {
     );
     await eventually('ipsum to be gone', async () => {
       try {
-        await read('ipsum');
+        await feeds.read('ipsum');
         return false;
       } catch (err) {
         return (err as { code?: number }).code === 404;
@@ -163,41 +129,26 @@ describe('ThreatFeed controller', () => {
   });
 
   it('GIVEN the API server restarts mid-watch THEN the controller reconnects and reconciles a feed created afterwards', async () => {
-    await custom.createClusterCustomObject({ ...ref, body: feed('before-restart') });
-    await eventually(
-      'before-restart reconciled',
-      async () => (await read('before-restart')).status?.observedGeneration === 1,
-    );
+    await feed('before-restart');
+    await atGeneration('before-restart', 1, 'before-restart reconciled');
     const restartsBefore = await watchRestarts();
     await cp.restartApiServer();
-    await custom.createClusterCustomObject({ ...ref, body: feed('after-restart') });
+    await feed('after-restart');
     // A sync that ran while the API server was down failed (its guardrail inputs could not
     // be read) and is retried with backoff: the feed ends up synced.
-    const f = await eventually(
+    const f = await feeds.until(
+      'after-restart',
       'after-restart synced',
-      async () => {
-        const f = await read('after-restart');
-        return f.status?.observedGeneration === 1 && ready(f)?.reason === 'Synced' && f;
-      },
+      (f) => f.status?.observedGeneration === 1 && ready(f)?.reason === 'Synced',
       60_000,
     );
     expect(ready(f)?.status).toBe('True');
     expect(await watchRestarts()).toBeGreaterThan(restartsBefore);
     // The cache still knows the object from before the restart and keeps it converged.
-    await custom.patchClusterCustomObject(
-      { ...ref, name: 'before-restart', body: { spec: { suspend: true } } },
-      mergePatch(),
-    );
-    await eventually(
-      'before-restart generation 2',
-      async () => (await read('before-restart')).status?.observedGeneration === 2,
-    );
+    await feeds.patchSpec('before-restart', { suspend: true });
+    await atGeneration('before-restart', 2, 'before-restart generation 2');
   });
 });
-
-function mergePatch() {
-  return setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-}
 
 async function reconciles(): Promise<number> {
   return (await mgr.metrics.reconcileTotal.get()).values.reduce((s, v) => s + v.value, 0);

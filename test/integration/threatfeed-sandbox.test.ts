@@ -1,15 +1,8 @@
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
-import {
-  CoreV1Api,
-  CustomObjectsApi,
-  PatchStrategy,
-  setHeaderOptions,
-  type KubeConfig,
-} from '@kubernetes/client-node';
+import type { CoreV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ThreatFeed } from '../../crds/index.js';
-import { ControlPlane } from '../harness/control-plane.js';
-import { eventually } from '../harness/eventually.js';
+import type { ControlPlane } from '../harness/control-plane.js';
 import {
   installLoopbackFence,
   IPSUM_PATH,
@@ -18,6 +11,9 @@ import {
   type LoopbackFence,
 } from '../harness/feed-server.js';
 import { startManager } from '../harness/in-process-manager.js';
+import { startFeedCluster, type threatFeedApi } from '../harness/threat-feeds.js';
+import { condition as cond } from '../harness/objects.js';
+import { stopFenced } from '../harness/stop-in-order.js';
 
 // Issue 13, item 3: content must not stall or kill the controller. The manager runs in
 // this process, so the event-loop delay measured here is the controller's own. Its
@@ -28,38 +24,18 @@ const NS = 'forestall-system';
 const HEAP_MB = 32;
 const DEADLINE_MS = 8_000;
 let cp: ControlPlane;
-let kc: KubeConfig;
-let custom: CustomObjectsApi;
 let core: CoreV1Api;
+let feeds: ReturnType<typeof threatFeedApi>;
 let server: FeedServer;
 let fence: LoopbackFence;
 let mgr: Awaited<ReturnType<typeof startManager>>;
 let loop: IntervalHistogram;
 
-const ref = { group: 'forestall.io', version: 'v1alpha1', plural: 'threatfeeds' };
-const read = async (name: string) =>
-  (await custom.getClusterCustomObject({ ...ref, name })) as ThreatFeed;
-const cond = (f: ThreatFeed, type: string) => f.status?.conditions?.find((c) => c.type === type);
-const patchSpec = (name: string, spec: Record<string, unknown>) =>
-  custom.patchClusterCustomObject(
-    { ...ref, name, body: { spec } },
-    setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-  );
-const create = (name: string, spec: Record<string, unknown>) =>
-  custom.createClusterCustomObject({
-    ...ref,
-    body: { apiVersion: 'forestall.io/v1alpha1', kind: 'ThreatFeed', metadata: { name }, spec },
-  });
-
 async function degraded(name: string, generation: number): Promise<ThreatFeed> {
-  return eventually(
+  return feeds.until(
+    name,
     `${name} Degraded at generation ${generation}`,
-    async () => {
-      const f = await read(name);
-      return (
-        f.status?.observedGeneration === generation && cond(f, 'Degraded')?.status === 'True' && f
-      );
-    },
+    (f) => f.status?.observedGeneration === generation && cond(f, 'Degraded')?.status === 'True',
     60_000,
   );
 }
@@ -74,19 +50,11 @@ function longestStall(): number {
 beforeAll(async () => {
   fence = installLoopbackFence();
   server = await startFeedServer();
-  cp = await ControlPlane.start();
-  kc = cp.kubeConfig();
-  custom = kc.makeApiClient(CustomObjectsApi);
-  core = kc.makeApiClient(CoreV1Api);
-  await core.createNamespace({ body: { metadata: { name: NS } } });
-  await core.createNamespacedConfigMap({
-    namespace: NS,
-    body: {
-      metadata: { name: 'small' },
-      data: { 'feed.txt': '77.90.185.20\n2.57.122.53\n45.154.244.193\n' },
-    },
+  const cluster = await startFeedCluster(NS, {
+    small: { 'feed.txt': '77.90.185.20\n2.57.122.53\n45.154.244.193\n' },
   });
-  mgr = await startManager(kc, {
+  ({ cp, core, feeds } = cluster);
+  mgr = await startManager(cluster.kc, {
     fetchAllow: ['127.0.0.1'],
     feedTimeoutMs: 30_000,
     feeds: { workerHeapMb: HEAP_MB, syncDeadlineMs: DEADLINE_MS },
@@ -97,29 +65,23 @@ beforeAll(async () => {
 
 afterAll(async () => {
   loop?.disable();
-  await mgr?.stop();
-  await cp?.stop();
-  await server?.close();
-  expect(fence.violations).toEqual([]);
-  fence?.uninstall();
+  await stopFenced(fence, mgr, cp, server);
 });
 
 describe('ThreatFeed ingestion in a bounded sandbox', () => {
   it('GIVEN a synced feed whose next body needs more than the worker heap THEN Degraded names the limit, the snapshot stays, and the loop kept answering', async () => {
-    await create('bounded', {
+    await feeds.create('bounded', {
       format: 'lines',
       source: { configMapRef: { name: 'small', key: 'feed.txt' } },
     });
-    const good = await eventually(
+    const good = await feeds.until(
+      'bounded',
       'bounded synced',
-      async () => {
-        const f = await read('bounded');
-        return f.status?.indicatorCount === 3 && f;
-      },
+      (f) => f.status?.indicatorCount === 3,
       60_000,
     );
     longestStall();
-    await patchSpec('bounded', {
+    await feeds.patchSpec('bounded', {
       source: { configMapRef: null, http: { url: `${server.url}/feeds/${IPSUM_PATH}` } },
       parser: { scoreColumn: 1 },
       refreshInterval: '1h',
@@ -145,8 +107,8 @@ describe('ThreatFeed ingestion in a bounded sandbox', () => {
   });
 
   it('GIVEN a server slower than the sync deadline THEN Degraded names the deadline and the snapshot stays', async () => {
-    const before = await read('bounded');
-    await patchSpec('bounded', { source: { http: { url: `${server.url}/fault/slow` } } });
+    const before = await feeds.read('bounded');
+    await feeds.patchSpec('bounded', { source: { http: { url: `${server.url}/fault/slow` } } });
     const f = await degraded('bounded', before.metadata.generation! + 1);
     expect(cond(f, 'Degraded')).toMatchObject({ reason: 'SyncDeadlineExceeded' });
     expect(cond(f, 'Degraded')!.message).toMatch(
@@ -161,17 +123,15 @@ describe('ThreatFeed ingestion in a bounded sandbox', () => {
       body: { metadata: { name: 'aaa' }, data: { 'feed.txt': `${'a'.repeat(40)}b.example\n` } },
     });
     longestStall();
-    await create('redos', {
+    await feeds.create('redos', {
       format: 'lines',
       source: { configMapRef: { name: 'aaa', key: 'feed.txt' } },
       confidence: { expression: "record.value.matches('^(a+)+$') ? 100 : 50" },
     });
-    const f = await eventually(
+    const f = await feeds.until(
+      'redos',
       'redos refused',
-      async () => {
-        const f = await read('redos');
-        return cond(f, 'Ready')?.reason === 'InvalidSpec' && f;
-      },
+      (f) => cond(f, 'Ready')?.reason === 'InvalidSpec',
       60_000,
     );
     expect(cond(f, 'Ready')).toMatchObject({ status: 'False' });
@@ -185,14 +145,16 @@ describe('ThreatFeed ingestion in a bounded sandbox', () => {
 
   it('GIVEN refreshInterval 1ms THEN the API server refuses it; 30s is refused for http, 1s allowed for a ConfigMap', async () => {
     const refused = (name: string, refreshInterval: string) =>
-      create(name, {
-        format: 'lines',
-        refreshInterval,
-        source: { http: { url: 'https://feeds.example/x' } },
-      }).then(
-        () => 'created',
-        (err: { code?: number; body?: string }) => `${err.code}: ${err.body}`,
-      );
+      feeds
+        .create(name, {
+          format: 'lines',
+          refreshInterval,
+          source: { http: { url: 'https://feeds.example/x' } },
+        })
+        .then(
+          () => 'created',
+          (err: { code?: number; body?: string }) => `${err.code}: ${err.body}`,
+        );
     for (const [name, interval] of [
       ['every-ms', '1ms'],
       ['every-30s', '30s'],
@@ -205,7 +167,7 @@ describe('ThreatFeed ingestion in a bounded sandbox', () => {
       );
     }
     await expect(
-      create('every-second', {
+      feeds.create('every-second', {
         format: 'lines',
         refreshInterval: '1s',
         source: { configMapRef: { name: 'small', key: 'feed.txt' } },

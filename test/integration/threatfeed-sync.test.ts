@@ -1,15 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
-import {
-  CoreV1Api,
-  CustomObjectsApi,
-  PatchStrategy,
-  setHeaderOptions,
-  type KubeConfig,
-} from '@kubernetes/client-node';
+import type { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ThreatFeed } from '../../crds/index.js';
-import { ControlPlane } from '../harness/control-plane.js';
+import type { ControlPlane } from '../harness/control-plane.js';
 import { eventually } from '../harness/eventually.js';
 import {
   installLoopbackFence,
@@ -19,6 +13,9 @@ import {
   type LoopbackFence,
 } from '../harness/feed-server.js';
 import { startManager } from '../harness/in-process-manager.js';
+import { startFeedCluster, type threatFeedApi, replaceConfigMap } from '../harness/threat-feeds.js';
+import { condition as cond } from '../harness/objects.js';
+import { stopFenced } from '../harness/stop-in-order.js';
 
 // ThreatFeeds synced for real: IPsum over HTTP from a local feed server, KEV replayed
 // through a ConfigMap, every bad-input case keeping the last good snapshot, and a
@@ -30,21 +27,14 @@ const NS = 'forestall-system';
 const IPSUM_KEPT = 120_382;
 let cp: ControlPlane;
 let kc: KubeConfig;
-let custom: CustomObjectsApi;
 let core: CoreV1Api;
+let feeds: ReturnType<typeof threatFeedApi>;
 let server: FeedServer;
 let fence: LoopbackFence;
 let mgr: Awaited<ReturnType<typeof startManager>>;
 
-const ref = { group: 'forestall.io', version: 'v1alpha1', plural: 'threatfeeds' };
-const read = async (name: string) =>
-  (await custom.getClusterCustomObject({ ...ref, name })) as ThreatFeed;
-const cond = (f: ThreatFeed, type: string) => f.status?.conditions?.find((c) => c.type === type);
-const patchSpec = (name: string, spec: Record<string, unknown>) =>
-  custom.patchClusterCustomObject(
-    { ...ref, name, body: { spec } },
-    setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-  );
+const read = (name: string) => feeds.read(name);
+const patchSpec = (name: string, spec: Record<string, unknown>) => feeds.patchSpec(name, spec);
 const start = () => startManager(kc, { fetchAllow: ['127.0.0.1'], feedTimeoutMs: 3000 });
 
 async function observed(
@@ -53,12 +43,10 @@ async function observed(
   extra: (f: ThreatFeed) => boolean = () => true,
   timeoutMs = 30_000,
 ): Promise<ThreatFeed> {
-  return eventually(
+  return feeds.until(
+    name,
     `${name} at generation ${generation}`,
-    async () => {
-      const f = await read(name);
-      return f.status?.observedGeneration === generation && extra(f) && f;
-    },
+    (f) => f.status?.observedGeneration === generation && extra(f),
     timeoutMs,
   );
 }
@@ -66,38 +54,22 @@ async function observed(
 beforeAll(async () => {
   fence = installLoopbackFence();
   server = await startFeedServer();
-  cp = await ControlPlane.start();
-  kc = cp.kubeConfig();
-  custom = kc.makeApiClient(CustomObjectsApi);
-  core = kc.makeApiClient(CoreV1Api);
-  await core.createNamespace({ body: { metadata: { name: NS } } });
+  ({ cp, kc, core, feeds } = await startFeedCluster(NS));
   mgr = await start();
 });
 
 afterAll(async () => {
-  await mgr?.stop();
-  await cp?.stop();
-  await server?.close();
-  expect(fence.violations).toEqual([]);
-  fence?.uninstall();
+  await stopFenced(fence, mgr, cp, server);
 });
 
 describe('ThreatFeed sync', () => {
   it('GIVEN IPsum over HTTP THEN the feed is Ready with exact counts, the guardrail drops and a digest', async () => {
-    await custom.createClusterCustomObject({
-      ...ref,
-      body: {
-        apiVersion: 'forestall.io/v1alpha1',
-        kind: 'ThreatFeed',
-        metadata: { name: 'ipsum' },
-        spec: {
-          format: 'lines',
-          source: { http: { url: `${server.url}/mutable/ipsum.txt` } },
-          parser: { scoreColumn: 1 },
-          refreshInterval: '1m',
-          confidence: { expression: 'int(record.score) >= 8 ? 100 : int(record.score) * 12' },
-        },
-      },
+    await feeds.create('ipsum', {
+      format: 'lines',
+      source: { http: { url: `${server.url}/mutable/ipsum.txt` } },
+      parser: { scoreColumn: 1 },
+      refreshInterval: '1m',
+      confidence: { expression: 'int(record.score) >= 8 ? 100 : int(record.score) * 12' },
     });
     const f = await observed('ipsum', 1, (f) => f.status?.indicatorCount !== undefined);
     expect(f.status).toMatchObject({
@@ -120,10 +92,11 @@ describe('ThreatFeed sync', () => {
     await eventually('a conditional request', () =>
       server.requestsTo('/mutable/').some((r) => r.headers['if-none-match']),
     );
-    const f = await eventually('lastSyncTime to move', async () => {
-      const f = await read('ipsum');
-      return f.status!.lastSyncTime !== first.status!.lastSyncTime && f;
-    });
+    const f = await feeds.until(
+      'ipsum',
+      'lastSyncTime to move',
+      (f) => f.status!.lastSyncTime !== first.status!.lastSyncTime,
+    );
     expect(f.status?.digest).toBe(first.status?.digest);
     expect(f.status?.lastChangeTime).toBe(first.status?.lastChangeTime);
   });
@@ -132,10 +105,11 @@ describe('ThreatFeed sync', () => {
     const before = await read('ipsum');
     server.change();
     await patchSpec('ipsum', { maxChangePercent: 52 });
-    const f = await eventually('the change synced', async () => {
-      const f = await read('ipsum');
-      return f.status!.digest !== before.status!.digest && f;
-    });
+    const f = await feeds.until(
+      'ipsum',
+      'the change synced',
+      (f) => f.status!.digest !== before.status!.digest,
+    );
     // Version 1 of the mutable feed drops its first address and adds one in
     // documentation space (198.51.100.0/24), which guardrails refuse: -1, +0.
     expect(f.status).toMatchObject({
@@ -188,14 +162,13 @@ describe('ThreatFeed sync', () => {
       source: { http: { url: `${server.url}/mutable/ipsum.txt` } },
       refreshInterval: '1h',
     });
-    const healed = await eventually('Degraded to clear', async () => {
-      const f = await read('ipsum');
-      return (
+    const healed = await feeds.until(
+      'ipsum',
+      'Degraded to clear',
+      (f) =>
         cond(f, 'Degraded')?.status === 'False' &&
-        f.status?.observedGeneration === f.metadata.generation &&
-        f
-      );
-    });
+        f.status?.observedGeneration === f.metadata.generation,
+    );
     await mgr.stop();
     const requests = server.requestsTo('/mutable/').length;
     mgr = await start();
@@ -229,19 +202,11 @@ describe('ThreatFeed sync', () => {
       namespace: NS,
       body: { metadata: { name: 'kev' }, binaryData: catalog(files[0]!) },
     });
-    await custom.createClusterCustomObject({
-      ...ref,
-      body: {
-        apiVersion: 'forestall.io/v1alpha1',
-        kind: 'ThreatFeed',
-        metadata: { name: 'kev' },
-        spec: {
-          format: 'kev',
-          source: { configMapRef: { name: 'kev', key: 'catalog.json.gz' } },
-          refreshInterval: '1s',
-          confidence: { default: 100 },
-        },
-      },
+    await feeds.create('kev', {
+      format: 'kev',
+      source: { configMapRef: { name: 'kev', key: 'catalog.json.gz' } },
+      refreshInterval: '1s',
+      confidence: { default: 100 },
     });
     const seen: [number, number, number][] = [];
     let f = await observed('kev', 1, (f) => f.status?.indicatorCount === 1253);
@@ -253,10 +218,7 @@ describe('ThreatFeed sync', () => {
         namespace: NS,
         body: { metadata: { name: 'kev' }, binaryData: catalog(file) },
       });
-      f = await eventually(`${file} synced`, async () => {
-        const next = await read('kev');
-        return next.status!.digest !== digest && next;
-      });
+      f = await feeds.until('kev', `${file} synced`, (next) => next.status!.digest !== digest);
       seen.push([f.status!.indicatorCount!, f.status!.added!, f.status!.removed!]);
     }
     expect(seen).toEqual([
@@ -278,18 +240,10 @@ describe('ThreatFeed sync', () => {
         },
       },
     });
-    await custom.createClusterCustomObject({
-      ...ref,
-      body: {
-        apiVersion: 'forestall.io/v1alpha1',
-        kind: 'ThreatFeed',
-        metadata: { name: 'mixed' },
-        spec: {
-          format: 'lines',
-          source: { configMapRef: { name: 'mixed', key: 'feed.txt' } },
-          refreshInterval: '1s',
-        },
-      },
+    await feeds.create('mixed', {
+      format: 'lines',
+      source: { configMapRef: { name: 'mixed', key: 'feed.txt' } },
+      refreshInterval: '1s',
     });
     const f = await observed('mixed', 1, (f) => f.status?.indicatorCount !== undefined);
     // 10.0.0.0/8 overlaps this cluster's own service range (10.0.0.0/24, read from its
@@ -302,37 +256,26 @@ describe('ThreatFeed sync', () => {
   });
 
   it('GIVEN a sync that replaces most of a feed THEN LargeChange is raised with the share, and a small change clears it', async () => {
-    await core.replaceNamespacedConfigMap({
-      name: 'mixed',
-      namespace: NS,
-      body: {
-        metadata: { name: 'mixed' },
-        data: { 'feed.txt': '77.90.185.20\n5.6.7.8\n9.10.11.12\n13.14.15.16\n' },
-      },
+    await replaceConfigMap(core, NS, 'mixed', {
+      'feed.txt': '77.90.185.20\n5.6.7.8\n9.10.11.12\n13.14.15.16\n',
     });
-    const f = await eventually(
+    const f = await feeds.until(
+      'mixed',
       'the large change',
-      async () => {
-        const f = await read('mixed');
-        return cond(f, 'LargeChange')?.status === 'True' && f;
-      },
+      (f) => cond(f, 'LargeChange')?.status === 'True',
       60_000,
     );
     // Previous set: 3 addresses; now +3 -2 = 5 changes, 166.7% of 3.
     expect(cond(f, 'LargeChange')!.message).toBe(
       'the last sync changed 166.7% of the feed (+3 -2 of 3), over the 50% limit; enforcement changes from it need approval',
     );
-    await core.replaceNamespacedConfigMap({
-      name: 'mixed',
-      namespace: NS,
-      body: {
-        metadata: { name: 'mixed' },
-        data: { 'feed.txt': '77.90.185.20\n5.6.7.8\n9.10.11.12\n13.14.15.16\n17.18.19.20\n' },
-      },
+    await replaceConfigMap(core, NS, 'mixed', {
+      'feed.txt': '77.90.185.20\n5.6.7.8\n9.10.11.12\n13.14.15.16\n17.18.19.20\n',
     });
-    await eventually(
+    await feeds.until(
+      'mixed',
       'the small change',
-      async () => cond(await read('mixed'), 'LargeChange')?.status === 'False',
+      (f) => cond(f, 'LargeChange')?.status === 'False',
       60_000,
     );
   });
@@ -342,14 +285,9 @@ describe('ThreatFeed sync', () => {
       feedsDir: new URL('../../feeds/parsers/testdata', import.meta.url).pathname,
     });
     try {
-      await custom.createClusterCustomObject({
-        ...ref,
-        body: {
-          apiVersion: 'forestall.io/v1alpha1',
-          kind: 'ThreatFeed',
-          metadata: { name: 'misp' },
-          spec: { format: 'misp', source: { http: { url: `${misp.url}/feeds/misp/` } } },
-        },
+      await feeds.create('misp', {
+        format: 'misp',
+        source: { http: { url: `${misp.url}/feeds/misp/` } },
       });
       const f = await observed('misp', 1, (f) => f.status?.indicatorCount !== undefined);
       // The synthetic fixture (feeds/parsers/testdata/README.md): 16 to_ids values (one an

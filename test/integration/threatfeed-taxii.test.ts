@@ -1,38 +1,29 @@
-import {
-  CoreV1Api,
-  CustomObjectsApi,
-  PatchStrategy,
-  setHeaderOptions,
-  type KubeConfig,
-} from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ThreatFeed } from '../../crds/index.js';
-import { ControlPlane } from '../harness/control-plane.js';
-import { eventually } from '../harness/eventually.js';
+import type { ControlPlane } from '../harness/control-plane.js';
 import { installLoopbackFence, type LoopbackFence } from '../harness/feed-server.js';
 import { startManager } from '../harness/in-process-manager.js';
 import { startTaxiiServer, type TaxiiServer } from '../harness/taxii-server.js';
 import { credentialSecret, hostOf } from '../harness/credential-secret.js';
+import { startFeedCluster, type threatFeedApi } from '../harness/threat-feeds.js';
+import { condition } from '../harness/objects.js';
+import { stopFenced } from '../harness/stop-in-order.js';
 
 // A ThreatFeed on a TAXII 2.1 collection, end to end: medallion (the OASIS reference
 // server) serves the STIX examples, the credentials come from a real Secret, and a
 // producer adding an object shows up at the next sync.
 const NS = 'forestall-system';
 let cp: ControlPlane;
-let kc: KubeConfig;
+let feeds: ReturnType<typeof threatFeedApi>;
 let taxii: TaxiiServer;
 let fence: LoopbackFence;
 let mgr: Awaited<ReturnType<typeof startManager>>;
-const ref = { group: 'forestall.io', version: 'v1alpha1', plural: 'threatfeeds' };
 
 beforeAll(async () => {
   fence = installLoopbackFence();
   taxii = await startTaxiiServer();
-  cp = await ControlPlane.start();
-  kc = cp.kubeConfig();
-  const core = kc.makeApiClient(CoreV1Api);
-  await core.createNamespace({ body: { metadata: { name: NS } } });
-  await core.createNamespacedSecret({
+  const cluster = await startFeedCluster(NS);
+  ({ cp, feeds } = cluster);
+  await cluster.core.createNamespacedSecret({
     namespace: NS,
     body: credentialSecret(
       'taxii-creds',
@@ -41,48 +32,31 @@ beforeAll(async () => {
       [hostOf(taxii.apiRoot)],
     ),
   });
-  mgr = await startManager(kc, { fetchAllow: ['127.0.0.1'], feedTimeoutMs: 10_000 });
+  mgr = await startManager(cluster.kc, { fetchAllow: ['127.0.0.1'], feedTimeoutMs: 10_000 });
 });
 
 afterAll(async () => {
-  await mgr?.stop();
-  await cp?.stop();
-  await taxii?.stop();
-  expect(fence.violations).toEqual([]);
-  fence?.uninstall();
+  await stopFenced(fence, mgr, cp, taxii);
 });
-
-const read = async (name: string) =>
-  (await kc.makeApiClient(CustomObjectsApi).getClusterCustomObject({ ...ref, name })) as ThreatFeed;
 
 describe('ThreatFeed on TAXII 2.1', () => {
   it('GIVEN a collection of STIX examples THEN the feed syncs them through the STIX parser', async () => {
-    await kc.makeApiClient(CustomObjectsApi).createClusterCustomObject({
-      ...ref,
-      body: {
-        apiVersion: 'forestall.io/v1alpha1',
-        kind: 'ThreatFeed',
-        metadata: { name: 'taxii' },
-        spec: {
-          format: 'stix',
-          source: {
-            taxii: {
-              apiRoot: taxii.apiRoot,
-              collection: taxii.collectionId,
-              authSecretRef: { name: 'taxii-creds' },
-              pageSize: 2,
-            },
-          },
-          refreshInterval: '1m',
+    await feeds.create('taxii', {
+      format: 'stix',
+      source: {
+        taxii: {
+          apiRoot: taxii.apiRoot,
+          collection: taxii.collectionId,
+          authSecretRef: { name: 'taxii-creds' },
+          pageSize: 2,
         },
       },
+      refreshInterval: '1m',
     });
-    const f = await eventually(
+    const f = await feeds.until(
+      'taxii',
       'taxii synced',
-      async () => {
-        const f = await read('taxii');
-        return f.status?.indicatorCount !== undefined && f;
-      },
+      (f) => f.status?.indicatorCount !== undefined,
       60_000,
     );
     // The examples hold three indicators for one address, 10.0.0.0 (inside this
@@ -94,7 +68,7 @@ describe('ThreatFeed on TAXII 2.1', () => {
       dropped: { cluster: 1 },
       rejected: 2,
     });
-    expect(f.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({
+    expect(condition(f, 'Ready')).toMatchObject({
       status: 'True',
       reason: 'Synced',
     });
@@ -105,7 +79,7 @@ describe('ThreatFeed on TAXII 2.1', () => {
   });
 
   it('GIVEN a producer adds an indicator to the collection THEN the next sync adds it', async () => {
-    const before = await read('taxii');
+    const before = await feeds.read('taxii');
     await taxii.addObjects([
       {
         type: 'indicator',
@@ -122,18 +96,11 @@ describe('ThreatFeed on TAXII 2.1', () => {
       },
     ]);
     // A taxii feed refreshes at most once a minute (the CRD's minimum); a spec change syncs at once.
-    await kc
-      .makeApiClient(CustomObjectsApi)
-      .patchClusterCustomObject(
-        { ...ref, name: 'taxii', body: { spec: { maxChangePercent: 100 } } },
-        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-      );
-    const f = await eventually(
+    await feeds.patchSpec('taxii', { maxChangePercent: 100 });
+    const f = await feeds.until(
+      'taxii',
       'the new indicator synced',
-      async () => {
-        const f = await read('taxii');
-        return f.status!.digest !== before.status!.digest && f;
-      },
+      (f) => f.status!.digest !== before.status!.digest,
       60_000,
     );
     expect(f.status).toMatchObject({
@@ -149,40 +116,30 @@ describe('ThreatFeed on TAXII 2.1', () => {
   });
 
   it('GIVEN credentials in a Secret that does not exist THEN the feed is not Ready and Degraded names the Secret', async () => {
-    await kc.makeApiClient(CustomObjectsApi).createClusterCustomObject({
-      ...ref,
-      body: {
-        apiVersion: 'forestall.io/v1alpha1',
-        kind: 'ThreatFeed',
-        metadata: { name: 'no-secret' },
-        spec: {
-          format: 'stix',
-          source: {
-            taxii: {
-              apiRoot: taxii.apiRoot,
-              collection: taxii.collectionId,
-              authSecretRef: { name: 'missing-creds' },
-            },
-          },
+    await feeds.create('no-secret', {
+      format: 'stix',
+      source: {
+        taxii: {
+          apiRoot: taxii.apiRoot,
+          collection: taxii.collectionId,
+          authSecretRef: { name: 'missing-creds' },
         },
       },
     });
-    const f = await eventually(
+    const f = await feeds.until(
+      'no-secret',
       'the failure reported',
-      async () => {
-        const f = await read('no-secret');
-        return f.status?.lastError !== undefined && f;
-      },
+      (f) => f.status?.lastError !== undefined,
       30_000,
     );
     expect(f.status?.lastError).toBe(
       'Secret forestall-system/missing-creds (spec.source.taxii.authSecretRef) does not exist',
     );
-    expect(f.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({
+    expect(condition(f, 'Ready')).toMatchObject({
       status: 'False',
       reason: 'FetchFailed',
     });
-    expect(f.status?.conditions?.find((c) => c.type === 'Degraded')).toMatchObject({
+    expect(condition(f, 'Degraded')).toMatchObject({
       status: 'True',
       message:
         'Secret forestall-system/missing-creds (spec.source.taxii.authSecretRef) does not exist',

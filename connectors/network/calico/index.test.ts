@@ -1,26 +1,13 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { egressRequest, ipsumAddresses } from '../test-support.js';
 import { MAX_OBJECT_BYTES, manifestBytes } from '../../core/render.js';
 import type { Manifest } from '../../core/types.js';
 import { aggregateCidrs } from '../cidrs.js';
 import { calicoRenderer as renderer, calicoSelector } from './index.js';
-import type { ActionRequest } from '../../../crds/index.js';
 
-const feeds = new URL('../../../../shared/feeds/', import.meta.url);
-const ipsum = readFileSync(new URL('ipsum/ipsum-2026-08-22.txt', feeds), 'utf8')
-  .split('\n')
-  .filter((l) => l && !l.startsWith('#'))
-  .map((l) => l.split('\t')[0]!);
+const ipsum = ipsumAddresses();
 
-const request = (over: Partial<ActionRequest> = {}): ActionRequest => ({
-  name: 'block-ipsum-7f3a',
-  policy: 'block-ipsum',
-  type: 'EgressDeny',
-  values: ['203.0.113.9', '198.51.100.0/24', '2001:db8::/32'],
-  scope: { namespaces: [] },
-  params: {},
-  ...over,
-});
+const request = egressRequest([]);
 
 const sets = (manifests: Manifest[]) => manifests.filter((m) => m.kind === 'GlobalNetworkSet');
 const policy = (manifests: Manifest[]) => manifests.find((m) => m.kind === 'GlobalNetworkPolicy')!;

@@ -1,31 +1,14 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { egressRequest, ipsumAddresses, publicDnsV6 } from '../test-support.js';
 import { MAX_OBJECT_BYTES, manifestBytes } from '../../core/render.js';
 import type { Manifest } from '../../core/types.js';
 import { aggregateCidrs } from '../cidrs.js';
 import { ciliumRenderer as renderer, createCiliumRenderer, endpointSelector } from './index.js';
-import type { ActionRequest } from '../../../crds/index.js';
 
-const feeds = new URL('../../../../shared/feeds/', import.meta.url);
-const ipsum = readFileSync(new URL('ipsum/ipsum-2026-08-22.txt', feeds), 'utf8')
-  .split('\n')
-  .filter((l) => l && !l.startsWith('#'))
-  .map((l) => l.split('\t')[0]!);
-const ipv6 = (
-  JSON.parse(readFileSync(new URL('warninglists/public-dns-v6.json', feeds), 'utf8')) as {
-    list: string[];
-  }
-).list;
+const ipsum = ipsumAddresses();
+const ipv6 = publicDnsV6();
 
-const request = (over: Partial<ActionRequest> = {}): ActionRequest => ({
-  name: 'block-ipsum-7f3a',
-  policy: 'block-ipsum',
-  type: 'EgressDeny',
-  values: ['203.0.113.9', '198.51.100.0/24', '2001:db8::/32'],
-  scope: { namespaces: [] },
-  params: {},
-  ...over,
-});
+const request = egressRequest([]);
 
 const groups = (manifests: Manifest[]) => manifests.filter((m) => m.kind === 'CiliumCIDRGroup');
 const policy = (manifests: Manifest[]) =>

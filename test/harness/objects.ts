@@ -1,0 +1,39 @@
+import type { KubernetesObject } from '@kubernetes/client-node';
+
+// Manifests and status readers the integration tests and benchmarks all build, written once
+// so that each states only the names and data that matter to it.
+
+/** The condition of one type on any object with standard status conditions. */
+export function condition<C extends { type: string }>(
+  o: { status?: { conditions?: C[] } } | undefined,
+  type: string,
+): C | undefined {
+  return o?.status?.conditions?.find((c) => c.type === type);
+}
+
+/** A Namespace manifest. */
+export const namespace = (name: string): KubernetesObject => ({
+  apiVersion: 'v1',
+  kind: 'Namespace',
+  metadata: { name },
+});
+
+/** A ConfigMap manifest; `field` is binaryData for the gzipped catalogs. */
+export function configMap(
+  namespace: string,
+  name: string,
+  data: Record<string, string>,
+  field: 'data' | 'binaryData' = 'data',
+): KubernetesObject {
+  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace }, [field]: data };
+}
+
+/** An ExposurePolicy manifest; without a spec, the reference a delete needs. */
+export function exposurePolicy(name: string, spec?: Record<string, unknown>): KubernetesObject {
+  return {
+    apiVersion: 'forestall.io/v1alpha1',
+    kind: 'ExposurePolicy',
+    metadata: { name },
+    ...(spec ? { spec } : {}),
+  } as KubernetesObject;
+}

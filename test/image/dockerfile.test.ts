@@ -46,6 +46,8 @@ function runtimeSources(): string[] {
       !f.endsWith('.test.ts') &&
       !f.endsWith('.d.ts') &&
       !f.includes('/testdata/') &&
+      // Test helpers beside the code they serve (cli/test-support.ts): compiled, never loaded by the product.
+      !/(^|\/)test-support\.ts$/.test(f) &&
       !DEVELOPMENT_ONLY.includes(f) &&
       existsSync(join(root, f)),
   );

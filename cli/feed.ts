@@ -1,7 +1,7 @@
+import { parseCommandLine, UsageError } from './usage.js';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { parseArgs } from 'node:util';
 import { FEED_FORMATS } from '../crds/index.js';
 import { defaultGuardrailConfig, Guardrails } from '../feeds/guardrails.js';
 import {
@@ -61,8 +61,6 @@ interface Writer {
   write(s: string): unknown;
 }
 
-class UsageError extends Error {}
-
 interface FeedArgs {
   file: string;
   format: FeedFormat;
@@ -70,31 +68,20 @@ interface FeedArgs {
 }
 
 async function parseFeedArgs(rest: string[]): Promise<FeedArgs> {
-  let values: Record<string, string | boolean | string[] | undefined>;
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({
-      args: rest,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        format: { type: 'string' },
-        'confidence-expr': { type: 'string' },
-        'default-confidence': { type: 'string' },
-        'score-column': { type: 'string' },
-        'value-column': { type: 'string' },
-        'type-column': { type: 'string' },
-        delimiter: { type: 'string' },
-        header: { type: 'boolean' },
-        path: { type: 'string' },
-        allow: { type: 'string', multiple: true },
-        json: { type: 'boolean' },
-        list: { type: 'boolean' },
-      },
-    }));
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const { values, positionals } = parseCommandLine(rest, {
+    format: { type: 'string' },
+    'confidence-expr': { type: 'string' },
+    'default-confidence': { type: 'string' },
+    'score-column': { type: 'string' },
+    'value-column': { type: 'string' },
+    'type-column': { type: 'string' },
+    delimiter: { type: 'string' },
+    header: { type: 'boolean' },
+    path: { type: 'string' },
+    allow: { type: 'string', multiple: true },
+    json: { type: 'boolean' },
+    list: { type: 'boolean' },
+  });
   const file = positionals[0];
   const format = values.format as string | undefined;
   if (!file || positionals.length > 1) throw new UsageError('give exactly one FILE');

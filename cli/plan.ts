@@ -5,10 +5,10 @@
  * feeds/ingest with the default guardrails, policies/evaluatePolicy, and the
  * connectors' renderers. Nothing here talks to a cluster or the network.
  */
+import { checkPathsExist, parseCommandLine, UsageError } from './usage.js';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import {
   formatIssues,
   LAYERS,
@@ -166,8 +166,6 @@ export interface Plan {
   /** Anything that makes the exit status 1, each naming its file, object or field. */
   errors: string[];
 }
-
-export class UsageError extends Error {}
 
 type Loaded<T> = { object: T; file: string };
 
@@ -710,37 +708,18 @@ async function isDirectory(path: string): Promise<boolean> {
 export async function parsePlanArgs(
   argv: string[],
 ): Promise<{ input: PlanInput; json: boolean; out?: string }> {
-  let values: Record<string, string | boolean | string[] | undefined>;
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        feed: { type: 'string', multiple: true },
-        cluster: { type: 'string' },
-        now: { type: 'string' },
-        connector: { type: 'string', multiple: true },
-        'never-block': { type: 'string', multiple: true },
-        json: { type: 'boolean' },
-        out: { type: 'string' },
-      },
-    }));
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const { values, positionals } = parseCommandLine(argv, {
+    feed: { type: 'string', multiple: true },
+    cluster: { type: 'string' },
+    now: { type: 'string' },
+    connector: { type: 'string', multiple: true },
+    'never-block': { type: 'string', multiple: true },
+    json: { type: 'boolean' },
+    out: { type: 'string' },
+  });
   if (!positionals.length)
     throw new UsageError('give at least one PATH of ThreatFeed and ExposurePolicy YAML');
-  for (const p of positionals) {
-    if (
-      !(await stat(p).then(
-        () => true,
-        () => false,
-      ))
-    )
-      throw new UsageError(`${p}: no such file or directory`);
-  }
+  await checkPathsExist(positionals);
   const feedFiles = new Map<string, string>();
   for (const [name, file] of pairs('feed', values.feed as string[] | undefined)) {
     if (feedFiles.has(name)) throw new UsageError(`--feed ${name}=...: given twice`);

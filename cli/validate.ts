@@ -1,7 +1,7 @@
+import { checkPathsExist, parseCommandLine, UsageError } from './usage.js';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { parseArgs } from 'node:util';
 import {
   formatIssues,
   validateObject,
@@ -82,29 +82,11 @@ export async function readYamlDocuments(paths: readonly string[]): Promise<YamlD
   return out;
 }
 
-export class UsageError extends Error {}
-
 /** The PATH arguments of validate, or a UsageError: flags are refused, and each path must exist. */
 async function validatePaths(argv: string[]): Promise<string[]> {
-  let positionals: string[];
-  try {
-    ({ positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {},
-    }));
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const { positionals } = parseCommandLine(argv, {});
   if (positionals.length === 0) throw new UsageError('give at least one PATH of Forestall YAML');
-  for (const p of positionals) {
-    await stat(p).catch((e: NodeJS.ErrnoException) => {
-      throw new UsageError(
-        `${p}: ${e.code === 'ENOENT' ? 'no such file or directory' : e.message}`,
-      );
-    });
-  }
+  await checkPathsExist(positionals);
   return positionals;
 }
 

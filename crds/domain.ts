@@ -1,4 +1,4 @@
-import type { PreemptiveActionSpec } from './generated/types.js';
+import type { LabelSelector, PreemptiveActionSpec } from './generated/types.js';
 
 /**
  * The domain words every folder shares: what an action does, where it acts, which
@@ -10,9 +10,7 @@ import type { PreemptiveActionSpec } from './generated/types.js';
 
 export type ActionType = PreemptiveActionSpec['type'];
 export type Layer = PreemptiveActionSpec['layer'];
-export type LabelSelector = NonNullable<
-  NonNullable<PreemptiveActionSpec['scope']>['namespaceSelector']
->;
+export type { LabelSelector };
 
 /** A reference to one Kubernetes object. */
 export interface ObjectRef {

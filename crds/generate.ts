@@ -24,6 +24,7 @@ import {
   KINDS,
   VERSION,
   type KindDefinition,
+  typeNameOf,
   type SchemaNode,
 } from './schema/index.js';
 
@@ -91,23 +92,54 @@ export function crdYaml(def: KindDefinition): string {
   return HEADER + stringify(crd(def), { lineWidth: 0, aliasDuplicateObjects: false });
 }
 
-/** json-schema-to-typescript does not know the Kubernetes keywords; drop them. */
-function forTypes(node: SchemaNode, title?: string): Record<string, unknown> {
+/**
+ * json-schema-to-typescript does not know the Kubernetes keywords; drop them. A shared
+ * fragment (typeNameOf) becomes a reference to its named type, collected in `shared`.
+ */
+function forTypes(
+  node: SchemaNode,
+  shared: Map<string, SchemaNode>,
+  title?: string,
+): Record<string, unknown> {
+  const typeName = title ? undefined : typeNameOf(node);
+  if (typeName) {
+    if (!shared.has(typeName.name)) {
+      shared.set(typeName.name, { ...node, description: typeName.doc });
+    }
+    return { tsType: typeName.name, ...(node.description && { description: node.description }) };
+  }
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(node)) {
     if (k.startsWith('x-kubernetes-') || k === 'default') continue;
     if (k === 'properties') {
       out[k] = Object.fromEntries(
-        Object.entries(v as Record<string, SchemaNode>).map(([p, s]) => [p, forTypes(s)]),
+        Object.entries(v as Record<string, SchemaNode>).map(([p, s]) => [p, forTypes(s, shared)]),
       );
     } else if (k === 'items' || (k === 'additionalProperties' && typeof v === 'object')) {
-      out[k] = forTypes(v as SchemaNode);
+      out[k] = forTypes(v as SchemaNode, shared);
     } else {
       out[k] = v;
     }
   }
   if (title) out.title = title;
   return out;
+}
+
+async function typeSource(
+  node: SchemaNode,
+  name: string,
+  shared: Map<string, SchemaNode>,
+): Promise<string> {
+  const ts = await compile(forTypes(node, shared, name) as never, name, {
+    bannerComment: '',
+    additionalProperties: false,
+    declareExternallyReferenced: true,
+    format: true,
+    strictIndexSignatures: true,
+    // Plain arrays, not tuple unions for every length up to maxItems; the API server enforces the limit.
+    maxItems: -1,
+  });
+  return ts.trim();
 }
 
 export async function typesSource(): Promise<string> {
@@ -120,19 +152,11 @@ export async function typesSource(): Promise<string> {
     `export const VERSION = '${VERSION}';`,
     `export const API_VERSION = '${API_VERSION}';`,
   ];
+  const shared = new Map<string, SchemaNode>();
   for (const def of KINDS) {
     for (const part of ['spec', 'status'] as const) {
       const name = `${def.kind}${part === 'spec' ? 'Spec' : 'Status'}`;
-      const ts = await compile(forTypes(def[part], name) as never, name, {
-        bannerComment: '',
-        additionalProperties: false,
-        declareExternallyReferenced: true,
-        format: true,
-        strictIndexSignatures: true,
-        // Plain arrays, not tuple unions for every length up to maxItems; the API server enforces the limit.
-        maxItems: -1,
-      });
-      parts.push(ts.trim());
+      parts.push(await typeSource(def[part], name, shared));
     }
     parts.push(
       `/** ${def.description} */`,
@@ -146,6 +170,7 @@ export async function typesSource(): Promise<string> {
       `export const ${def.kind}Names = { kind: '${def.kind}', plural: '${def.plural}', singular: '${def.singular}' } as const;`,
     );
   }
+  for (const [name, node] of shared) parts.push(await typeSource(node, name, shared));
   return parts.join('\n') + '\n';
 }
 

@@ -1,4 +1,3 @@
-import { isDeepStrictEqual } from 'node:util';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import {
   API_VERSION,
@@ -11,6 +10,7 @@ import { findCondition, withConditions, type Condition } from '../runtime/condit
 import type { Result } from '../runtime/controller.js';
 import { messageOf } from '../runtime/errors.js';
 import type { EventRecorder, EventType } from '../runtime/events.js';
+import { applyStatusIfChanged } from '../runtime/status-write.js';
 import type { ConditionSpec } from './decide.js';
 import { codeOf, type ActionMetrics } from './metrics.js';
 import type { ActionNotifier } from './notifications.js';
@@ -57,20 +57,17 @@ export class StatusWriter {
   async write(w: StatusWrite): Promise<Result | void> {
     const conditioned = withConditions(w.status, w.generation, w.now, w.conditions);
     const { status: next, failed } = await this.notify(w, conditioned);
-    const clean = JSON.parse(JSON.stringify(next)) as PreemptiveActionStatus;
-    if (!isDeepStrictEqual(clean, JSON.parse(JSON.stringify(w.action.status ?? {})))) {
-      await this.deps.client.applyStatus({
-        apiVersion: API_VERSION,
-        kind: 'PreemptiveAction',
-        metadata: { name: w.action.metadata.name },
-        status: clean,
-      } as PreemptiveAction);
-      for (const e of statusEvents(w.action, clean))
-        this.deps.events.event(e.on, e.type, e.reason, e.message);
-    }
+    const target = {
+      apiVersion: API_VERSION,
+      kind: 'PreemptiveAction',
+      name: w.action.metadata.name!,
+    };
+    const written = await applyStatusIfChanged(this.deps.client, target, w.action.status, next);
+    for (const e of written ? statusEvents(w.action, written) : [])
+      this.deps.events.event(e.on, e.type, e.reason, e.message);
     const retry = failed ? this.deps.retryMs : undefined;
     const expiry =
-      w.expiresAt !== undefined && !TERMINAL_PHASES.has(clean.phase ?? 'Pending')
+      w.expiresAt !== undefined && !TERMINAL_PHASES.has(next.phase ?? 'Pending')
         ? Math.max(1, w.expiresAt - w.now.getTime())
         : undefined;
     const after = [retry, expiry].filter((v): v is number => v !== undefined);

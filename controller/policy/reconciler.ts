@@ -1,4 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
+import { applyStatusIfChanged, readyTransition } from '../runtime/status-write.js';
 import {
   ACTION_PHASES,
   API_VERSION,
@@ -479,26 +480,13 @@ export class PolicyReconciler implements Reconciler {
     status: ExposurePolicyStatus,
     now: Date,
   ): Promise<void> {
-    const clean = JSON.parse(
-      JSON.stringify({ ...status, lastEvaluationTime: undefined }),
-    ) as ExposurePolicyStatus;
-    const stored = JSON.parse(
-      JSON.stringify({ ...policy.status, lastEvaluationTime: undefined }),
-    ) as ExposurePolicyStatus;
-    if (isDeepStrictEqual(clean, stored)) return;
-    clean.lastEvaluationTime = rfc3339(now);
-    await this.deps.client.applyStatus({
-      apiVersion: API_VERSION,
-      kind: 'ExposurePolicy',
-      metadata: { name: policy.metadata.name },
-      status: clean,
-    } as ExposurePolicy);
-    const before = findCondition(
-      policy.status?.conditions as Condition[] | undefined,
-      PolicyCondition.Ready,
-    );
-    const after = findCondition(clean.conditions as Condition[] | undefined, PolicyCondition.Ready);
-    if (after && (!before || before.reason !== after.reason)) {
+    const target = { apiVersion: API_VERSION, kind: 'ExposurePolicy', name: policy.metadata.name! };
+    const written = await applyStatusIfChanged(this.deps.client, target, policy.status, status, {
+      field: 'lastEvaluationTime',
+      value: rfc3339(now),
+    });
+    const after = written && readyTransition(policy.status, written);
+    if (after) {
       this.deps.events.event(
         policy,
         after.status === 'False' ? 'Warning' : 'Normal',

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { applyStatusIfChanged, readyTransition } from '../runtime/status-write.js';
 import { isDeepStrictEqual } from 'node:util';
 import { API_VERSION, type ThreatFeed, type ThreatFeedStatus } from '../../crds/index.js';
 import {
@@ -19,7 +20,7 @@ import {
 } from '../../feeds/index.js';
 import type { Clock } from '../runtime/clock.js';
 import type { KubeClient } from '../runtime/client.js';
-import { findCondition, rfc3339, type Condition } from '../runtime/conditions.js';
+import { rfc3339, type Condition } from '../runtime/conditions.js';
 import type { Reconciler, Request, Result } from '../runtime/controller.js';
 import type { EventRecorder } from '../runtime/events.js';
 import {
@@ -488,17 +489,10 @@ export class ThreatFeedReconciler implements Reconciler {
 
   /** Writes status only when it differs from what is stored, and records Ready transitions as Events. */
   private async writeStatus(feed: ThreatFeed, status: ThreatFeedStatus): Promise<void> {
-    const clean = JSON.parse(JSON.stringify(status)) as ThreatFeedStatus;
-    if (isDeepStrictEqual(clean, JSON.parse(JSON.stringify(feed.status ?? {})))) return;
-    await this.deps.client.applyStatus({
-      apiVersion: API_VERSION,
-      kind: 'ThreatFeed',
-      metadata: { name: feed.metadata.name },
-      status: clean,
-    } as ThreatFeed);
-    const before = findCondition(feed.status?.conditions as Condition[] | undefined, C.Ready);
-    const after = findCondition(clean.conditions as Condition[] | undefined, C.Ready);
-    if (after && (!before || before.reason !== after.reason) && after.reason !== R.Synced) {
+    const target = { apiVersion: API_VERSION, kind: 'ThreatFeed', name: feed.metadata.name! };
+    const written = await applyStatusIfChanged(this.deps.client, target, feed.status, status);
+    const after = written && readyTransition(feed.status, written);
+    if (after && after.reason !== R.Synced) {
       this.deps.events.event(
         feed,
         after.status === 'False' ? 'Warning' : 'Normal',

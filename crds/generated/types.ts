@@ -24,16 +24,7 @@ export interface ThreatFeedSpec {
       /**
        * A Secret whose keys become request headers (for example Authorization). Values are never logged.
        */
-      headersSecretRef?: {
-        /**
-         * Name of the Secret.
-         */
-        name: string;
-        /**
-         * Namespace of the Secret. Defaults to the controller's namespace.
-         */
-        namespace?: string;
-      };
+      headersSecretRef?: SecretRef;
       /**
        * TLS settings. Verification is always on.
        */
@@ -41,20 +32,7 @@ export interface ThreatFeedSpec {
         /**
          * A Secret key holding extra PEM CA certificates to trust (key defaults to ca.crt).
          */
-        caSecretRef?: {
-          /**
-           * Name of the Secret.
-           */
-          name: string;
-          /**
-           * Namespace of the Secret. Defaults to the namespace the controller runs in.
-           */
-          namespace?: string;
-          /**
-           * Key within the Secret.
-           */
-          key?: string;
-        };
+        caSecretRef?: SecretKeyRef;
         /**
          * Server name to verify instead of the URL host.
          */
@@ -76,16 +54,7 @@ export interface ThreatFeedSpec {
       /**
        * A Secret with either `username` and `password` (basic auth) or `token` (bearer).
        */
-      authSecretRef?: {
-        /**
-         * Name of the Secret.
-         */
-        name: string;
-        /**
-         * Namespace of the Secret. Defaults to the controller's namespace.
-         */
-        namespace?: string;
-      };
+      authSecretRef?: SecretRef;
       /**
        * Only objects added after this time are fetched on the first sync; later syncs page incrementally from the last seen `added_after`.
        */
@@ -195,32 +164,7 @@ export interface ThreatFeedStatus {
    *
    * Items: One aspect of the current state (metav1.Condition).
    */
-  conditions?: {
-    /**
-     * Type of the condition, in CamelCase.
-     */
-    type: string;
-    /**
-     * Status of the condition.
-     */
-    status: "True" | "False" | "Unknown";
-    /**
-     * The .metadata.generation the condition was set for.
-     */
-    observedGeneration?: number;
-    /**
-     * When the condition last changed status.
-     */
-    lastTransitionTime: string;
-    /**
-     * A CamelCase, machine-readable reason for the last transition.
-     */
-    reason: string;
-    /**
-     * A human-readable message about the transition.
-     */
-    message: string;
-  }[];
+  conditions?: Condition[];
   /**
    * When the feed was last fetched successfully.
    */
@@ -294,39 +238,7 @@ export interface ExposurePolicySpec {
     /**
      * ThreatFeeds whose labels match.
      */
-    selector?: {
-      /**
-       * Labels that must all match exactly.
-       */
-      matchLabels?: {
-        [k: string]: string | undefined;
-      };
-      /**
-       * Set-based requirements; all must match.
-       *
-       * @maxItems 16
-       *
-       * Items: One label requirement.
-       */
-      matchExpressions?: {
-        /**
-         * The label key.
-         */
-        key: string;
-        /**
-         * How the key relates to the values.
-         */
-        operator: "In" | "NotIn" | "Exists" | "DoesNotExist";
-        /**
-         * Values for In and NotIn; empty for Exists and DoesNotExist.
-         *
-         * @maxItems 64
-         *
-         * Items: A label value.
-         */
-        values?: string[];
-      }[];
-    };
+    selector?: LabelSelector;
   };
   /**
    * A CEL expression over `indicator` that must be true for the indicator to be acted on, for example `indicator.type == 'ipv4' && indicator.confidence >= 80`. Empty matches every indicator.
@@ -339,75 +251,11 @@ export interface ExposurePolicySpec {
     /**
      * Namespaces whose labels match. Empty selects every namespace.
      */
-    namespaceSelector?: {
-      /**
-       * Labels that must all match exactly.
-       */
-      matchLabels?: {
-        [k: string]: string | undefined;
-      };
-      /**
-       * Set-based requirements; all must match.
-       *
-       * @maxItems 16
-       *
-       * Items: One label requirement.
-       */
-      matchExpressions?: {
-        /**
-         * The label key.
-         */
-        key: string;
-        /**
-         * How the key relates to the values.
-         */
-        operator: "In" | "NotIn" | "Exists" | "DoesNotExist";
-        /**
-         * Values for In and NotIn; empty for Exists and DoesNotExist.
-         *
-         * @maxItems 64
-         *
-         * Items: A label value.
-         */
-        values?: string[];
-      }[];
-    };
+    namespaceSelector?: LabelSelector;
     /**
      * Workloads (pod template labels) that match. Empty selects every workload.
      */
-    workloadSelector?: {
-      /**
-       * Labels that must all match exactly.
-       */
-      matchLabels?: {
-        [k: string]: string | undefined;
-      };
-      /**
-       * Set-based requirements; all must match.
-       *
-       * @maxItems 16
-       *
-       * Items: One label requirement.
-       */
-      matchExpressions?: {
-        /**
-         * The label key.
-         */
-        key: string;
-        /**
-         * How the key relates to the values.
-         */
-        operator: "In" | "NotIn" | "Exists" | "DoesNotExist";
-        /**
-         * Values for In and NotIn; empty for Exists and DoesNotExist.
-         *
-         * @maxItems 64
-         *
-         * Items: A label value.
-         */
-        values?: string[];
-      }[];
-    };
+    workloadSelector?: LabelSelector;
     /**
      * InternetFacing limits Isolate actions to workloads reachable from outside the cluster.
      */
@@ -499,20 +347,7 @@ export interface ExposurePolicySpec {
     /**
      * A Secret with `token` (https) or `ssh-privatekey`.
      */
-    credentialsSecretRef?: {
-      /**
-       * Name of the Secret.
-       */
-      name: string;
-      /**
-       * Namespace of the Secret. Defaults to the namespace the controller runs in.
-       */
-      namespace?: string;
-      /**
-       * Key within the Secret.
-       */
-      key?: string;
-    };
+    credentialsSecretRef?: SecretKeyRef;
     /**
      * The forge that hosts pull requests.
      */
@@ -562,20 +397,7 @@ export interface ExposurePolicySpec {
     /**
      * A Secret key holding the target URL (webhook URLs are credentials).
      */
-    urlSecretRef: {
-      /**
-       * Name of the Secret.
-       */
-      name: string;
-      /**
-       * Namespace of the Secret. Defaults to the namespace the controller runs in.
-       */
-      namespace?: string;
-      /**
-       * Key within the Secret.
-       */
-      key?: string;
-    };
+    urlSecretRef: SecretKeyRef;
   }[];
   /**
    * Stop producing new actions. Actions already enforced stay in place until they expire.
@@ -597,32 +419,7 @@ export interface ExposurePolicyStatus {
    *
    * Items: One aspect of the current state (metav1.Condition).
    */
-  conditions?: {
-    /**
-     * Type of the condition, in CamelCase.
-     */
-    type: string;
-    /**
-     * Status of the condition.
-     */
-    status: "True" | "False" | "Unknown";
-    /**
-     * The .metadata.generation the condition was set for.
-     */
-    observedGeneration?: number;
-    /**
-     * When the condition last changed status.
-     */
-    lastTransitionTime: string;
-    /**
-     * A CamelCase, machine-readable reason for the last transition.
-     */
-    reason: string;
-    /**
-     * A human-readable message about the transition.
-     */
-    message: string;
-  }[];
+  conditions?: Condition[];
   /**
    * CEL compile errors and other spec errors (an unknown connector), each with the field path it belongs to.
    *
@@ -767,24 +564,7 @@ export interface PreemptiveActionSpec {
    *
    * Items: A target object.
    */
-  targets?: {
-    /**
-     * API version of the object.
-     */
-    apiVersion?: string;
-    /**
-     * Kind of the object.
-     */
-    kind: string;
-    /**
-     * Namespace of the object; empty for cluster-scoped objects.
-     */
-    namespace?: string;
-    /**
-     * Name of the object.
-     */
-    name: string;
-  }[];
+  targets?: ObjectReference[];
   /**
    * Where the action applies, copied from the policy scope when the action was planned.
    */
@@ -800,75 +580,11 @@ export interface PreemptiveActionSpec {
     /**
      * The namespace selector; cluster-wide connectors (ClusterNetworkPolicy, Cilium, Calico) select with it.
      */
-    namespaceSelector?: {
-      /**
-       * Labels that must all match exactly.
-       */
-      matchLabels?: {
-        [k: string]: string | undefined;
-      };
-      /**
-       * Set-based requirements; all must match.
-       *
-       * @maxItems 16
-       *
-       * Items: One label requirement.
-       */
-      matchExpressions?: {
-        /**
-         * The label key.
-         */
-        key: string;
-        /**
-         * How the key relates to the values.
-         */
-        operator: "In" | "NotIn" | "Exists" | "DoesNotExist";
-        /**
-         * Values for In and NotIn; empty for Exists and DoesNotExist.
-         *
-         * @maxItems 64
-         *
-         * Items: A label value.
-         */
-        values?: string[];
-      }[];
-    };
+    namespaceSelector?: LabelSelector;
     /**
      * The pod selector within those namespaces.
      */
-    workloadSelector?: {
-      /**
-       * Labels that must all match exactly.
-       */
-      matchLabels?: {
-        [k: string]: string | undefined;
-      };
-      /**
-       * Set-based requirements; all must match.
-       *
-       * @maxItems 16
-       *
-       * Items: One label requirement.
-       */
-      matchExpressions?: {
-        /**
-         * The label key.
-         */
-        key: string;
-        /**
-         * How the key relates to the values.
-         */
-        operator: "In" | "NotIn" | "Exists" | "DoesNotExist";
-        /**
-         * Values for In and NotIn; empty for Exists and DoesNotExist.
-         *
-         * @maxItems 64
-         *
-         * Items: A label value.
-         */
-        values?: string[];
-      }[];
-    };
+    workloadSelector?: LabelSelector;
   };
   /**
    * Connector parameters from the policy's action template.
@@ -1012,24 +728,7 @@ export interface PreemptiveActionSpec {
       /**
        * The workload.
        */
-      target: {
-        /**
-         * API version of the object.
-         */
-        apiVersion?: string;
-        /**
-         * Kind of the object.
-         */
-        kind: string;
-        /**
-         * Namespace of the object; empty for cluster-scoped objects.
-         */
-        namespace?: string;
-        /**
-         * Name of the object.
-         */
-        name: string;
-      };
+      target: ObjectReference;
       /**
        * The PreemptiveAction that isolates it.
        */
@@ -1064,32 +763,7 @@ export interface PreemptiveActionStatus {
    *
    * Items: One aspect of the current state (metav1.Condition).
    */
-  conditions?: {
-    /**
-     * Type of the condition, in CamelCase.
-     */
-    type: string;
-    /**
-     * Status of the condition.
-     */
-    status: "True" | "False" | "Unknown";
-    /**
-     * The .metadata.generation the condition was set for.
-     */
-    observedGeneration?: number;
-    /**
-     * When the condition last changed status.
-     */
-    lastTransitionTime: string;
-    /**
-     * A CamelCase, machine-readable reason for the last transition.
-     */
-    reason: string;
-    /**
-     * A human-readable message about the transition.
-     */
-    message: string;
-  }[];
+  conditions?: Condition[];
   /**
    * When the intelligence behind the action appeared.
    */
@@ -1176,24 +850,7 @@ export interface PreemptiveActionStatus {
    *
    * Items: An applied object.
    */
-  appliedObjects?: {
-    /**
-     * API version of the object.
-     */
-    apiVersion?: string;
-    /**
-     * Kind of the object.
-     */
-    kind: string;
-    /**
-     * Namespace of the object; empty for cluster-scoped objects.
-     */
-    namespace?: string;
-    /**
-     * Name of the object.
-     */
-    name: string;
-  }[];
+  appliedObjects?: ObjectReference[];
   /**
    * The latest result of each connector.
    *
@@ -1229,3 +886,119 @@ export interface PreemptiveAction {
   status?: PreemptiveActionStatus;
 }
 export const PreemptiveActionNames = { kind: 'PreemptiveAction', plural: 'preemptiveactions', singular: 'preemptiveaction' } as const;
+/**
+ * A reference to a whole Secret.
+ */
+export interface SecretRef {
+  /**
+   * Name of the Secret.
+   */
+  name: string;
+  /**
+   * Namespace of the Secret. Defaults to the controller's namespace.
+   */
+  namespace?: string;
+}
+/**
+ * A reference to one key of a Secret.
+ */
+export interface SecretKeyRef {
+  /**
+   * Name of the Secret.
+   */
+  name: string;
+  /**
+   * Namespace of the Secret. Defaults to the controller's namespace.
+   */
+  namespace?: string;
+  /**
+   * Key within the Secret.
+   */
+  key?: string;
+}
+/**
+ * metav1.Condition: one aspect of the current state.
+ */
+export interface Condition {
+  /**
+   * Type of the condition, in CamelCase.
+   */
+  type: string;
+  /**
+   * Status of the condition.
+   */
+  status: "True" | "False" | "Unknown";
+  /**
+   * The .metadata.generation the condition was set for.
+   */
+  observedGeneration?: number;
+  /**
+   * When the condition last changed status.
+   */
+  lastTransitionTime: string;
+  /**
+   * A CamelCase, machine-readable reason for the last transition.
+   */
+  reason: string;
+  /**
+   * A human-readable message about the transition.
+   */
+  message: string;
+}
+/**
+ * metav1.LabelSelector: labels and set-based requirements.
+ */
+export interface LabelSelector {
+  /**
+   * Labels that must all match exactly.
+   */
+  matchLabels?: {
+    [k: string]: string | undefined;
+  };
+  /**
+   * Set-based requirements; all must match.
+   *
+   * @maxItems 16
+   *
+   * Items: One label requirement.
+   */
+  matchExpressions?: {
+    /**
+     * The label key.
+     */
+    key: string;
+    /**
+     * How the key relates to the values.
+     */
+    operator: "In" | "NotIn" | "Exists" | "DoesNotExist";
+    /**
+     * Values for In and NotIn; empty for Exists and DoesNotExist.
+     *
+     * @maxItems 64
+     *
+     * Items: A label value.
+     */
+    values?: string[];
+  }[];
+}
+/**
+ * A reference to any Kubernetes object.
+ */
+export interface ObjectReference {
+  /**
+   * API version of the object.
+   */
+  apiVersion?: string;
+  /**
+   * Kind of the object.
+   */
+  kind: string;
+  /**
+   * Namespace of the object; empty for cluster-scoped objects.
+   */
+  namespace?: string;
+  /**
+   * Name of the object.
+   */
+  name: string;
+}

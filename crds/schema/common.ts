@@ -127,6 +127,22 @@ export function duration(description: string, defaultValue?: string): SchemaNode
   };
 }
 
+/**
+ * Fragments that stand in several places, each emitted once as a named TypeScript type
+ * by crds/generate.ts (the CRD YAML keeps them inline, as the API server needs).
+ */
+const typeNames = new WeakMap<SchemaNode, { name: string; doc: string }>();
+
+function named(name: string, doc: string, node: SchemaNode): SchemaNode {
+  typeNames.set(node, { name, doc });
+  return node;
+}
+
+/** The TypeScript type a shared fragment is emitted as, if it is one. */
+export function typeNameOf(node: SchemaNode): { name: string; doc: string } | undefined {
+  return typeNames.get(node);
+}
+
 export function time(description: string): SchemaNode {
   return { type: 'string', format: 'date-time', description };
 }
@@ -171,102 +187,114 @@ export function countMap(description: string): SchemaNode {
   };
 }
 
+const secretFields = {
+  name: str('Name of the Secret.', { maxLength: 253 }),
+  namespace: str("Namespace of the Secret. Defaults to the controller's namespace.", {
+    maxLength: 63,
+  }),
+};
+
 /** A reference to a whole Secret, whose keys the consumer reads. */
 export function secretRef(description: string): SchemaNode {
-  return obj(
-    description,
-    {
-      name: str('Name of the Secret.', { maxLength: 253 }),
-      namespace: str("Namespace of the Secret. Defaults to the controller's namespace.", {
-        maxLength: 63,
-      }),
-    },
-    { required: ['name'] },
+  return named(
+    'SecretRef',
+    'A reference to a whole Secret.',
+    obj(description, { ...secretFields }, { required: ['name'] }),
   );
 }
 
 /** A reference to a key in a Secret. Secrets live in the controller's namespace unless one is named. */
 export function secretKeyRef(description: string): SchemaNode {
-  return obj(
-    description,
-    {
-      name: str('Name of the Secret.', { maxLength: 253 }),
-      namespace: str('Namespace of the Secret. Defaults to the namespace the controller runs in.', {
-        maxLength: 63,
-      }),
-      key: str('Key within the Secret.', { maxLength: 253 }),
-    },
-    { required: ['name'] },
+  return named(
+    'SecretKeyRef',
+    'A reference to one key of a Secret.',
+    obj(
+      description,
+      { ...secretFields, key: str('Key within the Secret.', { maxLength: 253 }) },
+      { required: ['name'] },
+    ),
   );
 }
 
 /** metav1.LabelSelector. */
 export function labelSelector(description: string): SchemaNode {
-  return obj(
-    description,
-    {
-      matchLabels: stringMap('Labels that must all match exactly.'),
-      matchExpressions: list(
-        'Set-based requirements; all must match.',
-        obj(
-          'One label requirement.',
-          {
-            key: str('The label key.', { maxLength: 317 }),
-            operator: enumStr('How the key relates to the values.', [
-              'In',
-              'NotIn',
-              'Exists',
-              'DoesNotExist',
-            ]),
-            values: list(
-              'Values for In and NotIn; empty for Exists and DoesNotExist.',
-              str('A label value.', { maxLength: 63 }),
-              64,
-            ),
-          },
-          { required: ['key', 'operator'] },
+  return named(
+    'LabelSelector',
+    'metav1.LabelSelector: labels and set-based requirements.',
+    obj(
+      description,
+      {
+        matchLabels: stringMap('Labels that must all match exactly.'),
+        matchExpressions: list(
+          'Set-based requirements; all must match.',
+          obj(
+            'One label requirement.',
+            {
+              key: str('The label key.', { maxLength: 317 }),
+              operator: enumStr('How the key relates to the values.', [
+                'In',
+                'NotIn',
+                'Exists',
+                'DoesNotExist',
+              ]),
+              values: list(
+                'Values for In and NotIn; empty for Exists and DoesNotExist.',
+                str('A label value.', { maxLength: 63 }),
+                64,
+              ),
+            },
+            { required: ['key', 'operator'] },
+          ),
+          16,
         ),
-        16,
-      ),
-    },
-    { 'x-kubernetes-map-type': 'atomic' },
+      },
+      { 'x-kubernetes-map-type': 'atomic' },
+    ),
   );
 }
 
 /** A reference to any Kubernetes object. */
 export function objectRef(description: string): SchemaNode {
-  return obj(
-    description,
-    {
-      apiVersion: str('API version of the object.', { maxLength: 253 }),
-      kind: str('Kind of the object.', { maxLength: 63 }),
-      namespace: str('Namespace of the object; empty for cluster-scoped objects.', {
-        maxLength: 63,
-      }),
-      name: str('Name of the object.', { maxLength: 253 }),
-    },
-    { required: ['kind', 'name'] },
+  return named(
+    'ObjectReference',
+    'A reference to any Kubernetes object.',
+    obj(
+      description,
+      {
+        apiVersion: str('API version of the object.', { maxLength: 253 }),
+        kind: str('Kind of the object.', { maxLength: 63 }),
+        namespace: str('Namespace of the object; empty for cluster-scoped objects.', {
+          maxLength: 63,
+        }),
+        name: str('Name of the object.', { maxLength: 253 }),
+      },
+      { required: ['kind', 'name'] },
+    ),
   );
 }
 
 /** metav1.Condition, as `kubectl wait --for=condition=Ready` understands it. */
 export const conditions: SchemaNode = list(
   "The latest observations of the object's state. Known types are listed per kind.",
-  obj(
-    'One aspect of the current state (metav1.Condition).',
-    {
-      type: str('Type of the condition, in CamelCase.', { maxLength: 316 }),
-      status: enumStr('Status of the condition.', ['True', 'False', 'Unknown']),
-      observedGeneration: int('The .metadata.generation the condition was set for.', {
-        minimum: 0,
-      }),
-      lastTransitionTime: time('When the condition last changed status.'),
-      reason: str('A CamelCase, machine-readable reason for the last transition.', {
-        maxLength: 1024,
-      }),
-      message: str('A human-readable message about the transition.', { maxLength: 32768 }),
-    },
-    { required: ['type', 'status', 'lastTransitionTime', 'reason', 'message'] },
+  named(
+    'Condition',
+    'metav1.Condition: one aspect of the current state.',
+    obj(
+      'One aspect of the current state (metav1.Condition).',
+      {
+        type: str('Type of the condition, in CamelCase.', { maxLength: 316 }),
+        status: enumStr('Status of the condition.', ['True', 'False', 'Unknown']),
+        observedGeneration: int('The .metadata.generation the condition was set for.', {
+          minimum: 0,
+        }),
+        lastTransitionTime: time('When the condition last changed status.'),
+        reason: str('A CamelCase, machine-readable reason for the last transition.', {
+          maxLength: 1024,
+        }),
+        message: str('A human-readable message about the transition.', { maxLength: 32768 }),
+      },
+      { required: ['type', 'status', 'lastTransitionTime', 'reason', 'message'] },
+    ),
   ),
   32,
   { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] },

@@ -1,5 +1,5 @@
 /**
- * The shape both DNS connectors share: DNSBlock as one ConfigMap per action, in the
+ * The shape both DNS connectors share: DNSBlock (layer dns) as one ConfigMap per action, in the
  * namespace params.namespace names, holding the blocklist in the resolver's own format.
  * Never sharded (the resolver reads what is mounted), so a list whose ConfigMap would pass
  * the size budget is refused by validate().
@@ -13,7 +13,7 @@ import { normaliseDomains } from './domains.js';
 import type { ActionRequest } from '../../crds/index.js';
 
 export interface DnsConfigMapParts {
-  info: Omit<Renderer, 'validate' | 'render' | 'kinds'>;
+  info: Omit<Renderer, 'validate' | 'render' | 'kinds' | 'layer' | 'supports'>;
   /** The param naming the ConfigMap's namespace; one of info.params. */
   namespace: ParamSpec & { default: string };
   name(request: ActionRequest): string;
@@ -29,7 +29,12 @@ export function defineDnsConfigMapRenderer(
 ): Renderer {
   return defineRenderer(
     {
-      info: { ...parts.info, kinds: [{ apiVersion: 'v1', kind: 'ConfigMap', namespaced: true }] },
+      info: {
+        ...parts.info,
+        layer: 'dns',
+        supports: ['DNSBlock'],
+        kinds: [{ apiVersion: 'v1', kind: 'ConfigMap', namespaced: true }],
+      },
       check(renderer, request, maxObjectBytes) {
         const problems = checkRequest(renderer, request);
         problems.push(...checkNamespaceParam(request.params.namespace, 'params.namespace'));

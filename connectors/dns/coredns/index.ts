@@ -85,8 +85,6 @@ export function createCorednsRenderer(limits: RendererLimits = {}): Renderer {
     {
       info: {
         id: COREDNS_ID,
-        layer: 'dns',
-        supports: ['DNSBlock'],
         description:
           'ConfigMap with a CoreDNS template snippet (NXDOMAIN for each domain and its subdomains) and a hosts-format list, for the coredns-custom import.',
         params: [NAMESPACE, HOSTS_FILE],

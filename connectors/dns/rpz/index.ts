@@ -75,8 +75,6 @@ export function createRpzRenderer(limits: RendererLimits = {}): Renderer {
     {
       info: {
         id: RPZ_ID,
-        layer: 'dns',
-        supports: ['DNSBlock'],
         description:
           'ConfigMap with a response policy zone file (CNAME . for each domain and its subdomains) for BIND, Unbound, PowerDNS and other RPZ resolvers.',
         params: [NAMESPACE, TTL],

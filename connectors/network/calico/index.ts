@@ -26,8 +26,7 @@
  * namespace labels; all() when absent). Setting namespaceSelector keeps host endpoints
  * out: only workload endpoints (pods) are selected.
  */
-import { checkRequest } from '../../core/checks.js';
-import { defineRenderer } from '../../core/define-renderer.js';
+import { defineEgressDenyRenderer } from '../egress-renderer.js';
 import { paramValue } from '../../core/params.js';
 import {
   labelValue,
@@ -37,7 +36,7 @@ import {
 } from '../../core/render.js';
 import { requirements } from '../../core/selectors.js';
 import { type ParamSpec, type Renderer } from '../../core/types.js';
-import { checkCidrRequest, cidrSetDrafts } from '../cidrs.js';
+import { cidrSetDrafts } from '../cidrs.js';
 import { type ActionRequest, LABEL_ACTION, type LabelSelector } from '../../../crds/index.js';
 
 export const CALICO_ID = 'network:calico';
@@ -64,12 +63,10 @@ const ORDER: ParamSpec & { default: number } = {
 };
 
 export function createCalicoRenderer(limits: RendererLimits = {}): Renderer {
-  return defineRenderer(
+  return defineEgressDenyRenderer(
     {
       info: {
         id: CALICO_ID,
-        layer: 'network',
-        supports: ['EgressDeny'],
         description:
           'Calico GlobalNetworkSets (sharded by size) and a GlobalNetworkPolicy in its own tier: Deny to the sets, then Pass to the next tier.',
         params: [TIER, ORDER],
@@ -79,14 +76,8 @@ export function createCalicoRenderer(limits: RendererLimits = {}): Renderer {
           { apiVersion: API_VERSION, kind: POLICY_KIND, namespaced: false },
         ],
       },
-      check: (renderer, request) =>
-        checkCidrRequest(renderer, request, [
-          ...checkRequest(renderer, request),
-          ...tierProblems(request),
-        ]),
-      drafts(request, { cidrs }, maxObjectBytes) {
-        const all = [...cidrs.ipv4, ...cidrs.ipv6];
-        if (all.length === 0) return [];
+      paramProblems: tierProblems,
+      drafts(request, all, maxObjectBytes) {
         const base = `forestall-${request.name}`;
         const sets = cidrSetDrafts(all, base, SET, maxObjectBytes);
         return [...sets, policyDraft(request, base)];

@@ -24,11 +24,11 @@
  * endpoint (bpf-policy-map-max, 16384 by default). Lists beyond a few thousand CIDRs need
  * that limit raised; aggregation already keeps the count as low as the list allows.
  */
-import { defineRenderer } from '../../core/define-renderer.js';
+import { defineEgressDenyRenderer } from '../egress-renderer.js';
 import { objectName, type RendererLimits } from '../../core/render.js';
 import { requirements } from '../../core/selectors.js';
 import type { Renderer } from '../../core/types.js';
-import { checkCidrRequest, cidrSetDrafts } from '../cidrs.js';
+import { cidrSetDrafts } from '../cidrs.js';
 import type { ActionRequest } from '../../../crds/index.js';
 
 export const CILIUM_ID = 'network:cilium';
@@ -43,12 +43,10 @@ export const NAMESPACE_NAME_LABEL = 'k8s:io.kubernetes.pod.namespace';
 export const NAMESPACE_LABEL_PREFIX = 'k8s:io.cilium.k8s.namespace.labels.';
 
 export function createCiliumRenderer(limits: RendererLimits = {}): Renderer {
-  return defineRenderer(
+  return defineEgressDenyRenderer(
     {
       info: {
         id: CILIUM_ID,
-        layer: 'network',
-        supports: ['EgressDeny'],
         description:
           'CiliumCIDRGroups (sharded by size) referenced by one CiliumClusterwideNetworkPolicy egressDeny; denies win over every allow.',
         params: [],
@@ -59,10 +57,7 @@ export function createCiliumRenderer(limits: RendererLimits = {}): Renderer {
           { apiVersion: POLICY_API_VERSION, kind: POLICY_KIND, namespaced: false },
         ],
       },
-      check: (renderer, request) => checkCidrRequest(renderer, request),
-      drafts(request, { cidrs }, maxObjectBytes) {
-        const all = [...cidrs.ipv4, ...cidrs.ipv6];
-        if (all.length === 0) return [];
+      drafts(request, all, maxObjectBytes) {
         const base = `forestall-${request.name}`;
         const groups = cidrSetDrafts(all, base, GROUP, maxObjectBytes);
         const policy = {

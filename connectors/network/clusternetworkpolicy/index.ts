@@ -21,12 +21,12 @@
  * blocked range that contains pod or service addresses cuts cluster traffic. The
  * guardrails keep cluster ranges out of the indicators before they get here.
  */
-import { defineRenderer } from '../../core/define-renderer.js';
+import { defineEgressDenyRenderer } from '../egress-renderer.js';
 import { paramValue } from '../../core/params.js';
 import { objectName, type ObjectDraft, type RendererLimits } from '../../core/render.js';
 import { plainSelector, requirements } from '../../core/selectors.js';
 import type { ParamSpec, Renderer } from '../../core/types.js';
-import { checkCidrRequest, chunk, jsonStringCost } from '../cidrs.js';
+import { chunk, jsonStringCost } from '../cidrs.js';
 import type { ActionRequest } from '../../../crds/index.js';
 
 export const CLUSTERNETWORKPOLICY_ID = 'network:clusternetworkpolicy';
@@ -59,21 +59,17 @@ const PRIORITY: ParamSpec & { default: number } = {
 };
 
 export function createClusterNetworkPolicyRenderer(limits: RendererLimits = {}): Renderer {
-  return defineRenderer(
+  return defineEgressDenyRenderer(
     {
       info: {
         id: CLUSTERNETWORKPOLICY_ID,
-        layer: 'network',
-        supports: ['EgressDeny'],
         description:
           'ClusterNetworkPolicy (policy.networking.k8s.io/v1alpha2) Deny rules, sharded at 25 CIDRs per peer, 25 peers per rule and 25 rules per object.',
         params: [TIER, PRIORITY],
         example: { type: 'EgressDeny', params: { tier: 'Admin', priority: 10 } },
         kinds: [{ apiVersion: API_VERSION, kind: KIND, namespaced: false }],
       },
-      check: (renderer, request) => checkCidrRequest(renderer, request),
-      drafts: (request, { cidrs }, maxObjectBytes) =>
-        policyDrafts(request, [...cidrs.ipv4, ...cidrs.ipv6], maxObjectBytes),
+      drafts: policyDrafts,
     },
     limits,
   );
@@ -85,7 +81,6 @@ function policyDrafts(
   all: readonly string[],
   maxObjectBytes: number,
 ): ObjectDraft[] {
-  if (all.length === 0) return [];
   const tier = paramValue(request.params, TIER);
   const priority = paramValue(request.params, PRIORITY);
   const subject = subjectOf(request);

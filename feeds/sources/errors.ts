@@ -7,10 +7,9 @@
  * here, when the error is built, so no caller has to remember to do it before
  * logging or writing `status.lastError` (STYLE.md, octokit anchor).
  */
-import { ForestallError, type ErrorClass, type ErrorCodeTable } from '../../lib/errors.js';
-import { HttpError } from '../../lib/http/errors.js';
+import type { ErrorCodeTable } from '../../lib/errors.js';
+import { HttpError, UrlError, type UrlErrorOptions } from '../../lib/http/errors.js';
 import type { HttpErrorCode } from '../../lib/http/errors.js';
-import { redactUrl } from '../../lib/redact.js';
 
 /**
  * Every code a feed source can throw, with its class by default: an error may be
@@ -120,29 +119,12 @@ export const FEED_ERROR_CODES = {
 
 export type FeedErrorCode = keyof typeof FEED_ERROR_CODES;
 
-export interface FeedErrorOptions {
-  /** Overrides the code's default class (see FEED_ERROR_CODES). */
-  errorClass?: ErrorClass;
-  /** The HTTP status, when the error is about one. */
-  status?: number;
-  /** The URL concerned. It is redacted here; pass the raw URL. */
-  url?: string | URL;
-  /**
-   * The underlying error, kept for debugging. Only pass errors whose text is
-   * known not to carry secrets (Node network, TLS and zlib errors).
-   */
-  cause?: unknown;
-}
+export type FeedErrorOptions = UrlErrorOptions;
 
-export class FeedError extends ForestallError<FeedErrorCode> {
-  /** The URL concerned, with credentials and query values redacted. */
-  readonly url: string | undefined;
-
+export class FeedError extends UrlError<FeedErrorCode> {
   constructor(code: FeedErrorCode, message: string, options: FeedErrorOptions = {}) {
-    const { url, ...rest } = options;
-    super(code, message, { ...rest, errorClass: rest.errorClass ?? FEED_ERROR_CODES[code].class });
+    super(code, message, FEED_ERROR_CODES[code].class, options);
     this.name = 'FeedError';
-    this.url = url === undefined ? undefined : redactUrl(url);
   }
 
   /** Whether retrying soon can help: the class, as the feed status and its tests read it. */

@@ -78,7 +78,8 @@ export const HTTP_ERROR_CODES = {
 
 export type HttpErrorCode = keyof typeof HTTP_ERROR_CODES;
 
-export interface HttpErrorOptions {
+/** What an error about one URL carries. */
+export interface UrlErrorOptions {
   /** Overrides the code's class (a 404 is terminal, a name that did not resolve may be too). */
   errorClass?: ErrorClass;
   /** The HTTP status, when the error is about one. */
@@ -92,15 +93,24 @@ export interface HttpErrorOptions {
   cause?: unknown;
 }
 
-export class HttpError extends ForestallError<HttpErrorCode> {
+export type HttpErrorOptions = UrlErrorOptions;
+
+/** A ForestallError about one URL, which it keeps redacted; its class defaults to the code's. */
+export class UrlError<Code extends string> extends ForestallError<Code> {
   /** The URL concerned, with credentials and query values redacted. */
   readonly url: string | undefined;
 
-  constructor(code: HttpErrorCode, message: string, options: HttpErrorOptions = {}) {
+  constructor(code: Code, message: string, codeClass: ErrorClass, options: UrlErrorOptions) {
     const { url, ...rest } = options;
-    super(code, message, { ...rest, errorClass: rest.errorClass ?? HTTP_ERROR_CODES[code].class });
-    this.name = 'HttpError';
+    super(code, message, { ...rest, errorClass: rest.errorClass ?? codeClass });
     this.url = url === undefined ? undefined : redactUrl(url);
+  }
+}
+
+export class HttpError extends UrlError<HttpErrorCode> {
+  constructor(code: HttpErrorCode, message: string, options: HttpErrorOptions = {}) {
+    super(code, message, HTTP_ERROR_CODES[code].class, options);
+    this.name = 'HttpError';
   }
 }
 

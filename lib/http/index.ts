@@ -13,8 +13,14 @@ export {
   answerCodeSuffix,
   isHttpError,
   redactUrl,
+  UrlError,
 } from './errors.js';
-export type { HttpErrorCode, HttpErrorCodeInfo, HttpErrorOptions } from './errors.js';
+export type {
+  HttpErrorCode,
+  HttpErrorCodeInfo,
+  HttpErrorOptions,
+  UrlErrorOptions,
+} from './errors.js';
 export {
   checkAddress,
   checkTarget,

@@ -29,7 +29,7 @@
  * gives a new client. The cache holds a few clients per connector, never process-wide.
  */
 import { createHash } from 'node:crypto';
-import { aggregateCidrs } from '../network/cidrs.js';
+import { aggregateCidrs, wholeFamilyProblems } from '../network/cidrs.js';
 import { checkParams } from '../core/params.js';
 import { canonicalJson, invalidRequest } from '../core/render.js';
 import { ConnectorError } from '../core/errors.js';
@@ -209,13 +209,10 @@ export function validateIdentityRequest(
   }
   if (request.type === 'IdentityBlock') {
     const cover = aggregateCidrs(request.values.filter((v) => typeof v === 'string'));
-    problems.push(...cover.problems);
-    if (cover.ipv4.includes('0.0.0.0/0'))
-      problems.push(
-        'values cover all of 0.0.0.0/0, which would block every IPv4 sign-in; refusing',
-      );
-    if (cover.ipv6.includes('::/0'))
-      problems.push('values cover all of ::/0, which would block every IPv6 sign-in; refusing');
+    problems.push(
+      ...cover.problems,
+      ...wholeFamilyProblems(cover, { verb: 'block', noun: 'sign-in' }),
+    );
   }
   return problems;
 }

@@ -67,16 +67,24 @@ export function aggregateCidrs(values: readonly string[]): AggregatedCidrs {
   return { ipv4: ipv4.cidrs(), ipv6: aggregateIpv6(ipv6), problems };
 }
 
-/** Problems for covers that block a whole address family (0.0.0.0/0 or ::/0): never a sensible egress deny. */
-export function wholeFamilyProblems(cidrs: AggregatedCidrs): string[] {
-  const problems: string[] = [];
-  if (cidrs.ipv4.includes('0.0.0.0/0'))
-    problems.push(
-      'values cover all of 0.0.0.0/0, which would cut every IPv4 destination; refusing',
+/**
+ * Problems for covers that block a whole address family (0.0.0.0/0 or ::/0): never a
+ * sensible egress deny, nor a sensible sign-in block. `effect` says what would be lost.
+ */
+export function wholeFamilyProblems(
+  cidrs: Pick<AggregatedCidrs, 'ipv4' | 'ipv6'>,
+  effect: { verb: string; noun: string } = { verb: 'cut', noun: 'destination' },
+): string[] {
+  const whole = [
+    { family: 'IPv4', cover: '0.0.0.0/0', cidrs: cidrs.ipv4 },
+    { family: 'IPv6', cover: '::/0', cidrs: cidrs.ipv6 },
+  ];
+  return whole
+    .filter((w) => w.cidrs.includes(w.cover))
+    .map(
+      (w) =>
+        `values cover all of ${w.cover}, which would ${effect.verb} every ${w.family} ${effect.noun}; refusing`,
     );
-  if (cidrs.ipv6.includes('::/0'))
-    problems.push('values cover all of ::/0, which would cut every IPv6 destination; refusing');
-  return problems;
 }
 
 /** Bytes an item adds to a JSON array of strings: the string, its quotes and a comma. */

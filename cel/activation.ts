@@ -1,4 +1,4 @@
-import type { Environment } from '@marcbachmann/cel-js';
+import type { Environment, RegisterTypeDefinition } from '@marcbachmann/cel-js';
 
 /**
  * What a policy expression sees: `indicator` and `workload` in spec.match, `action` in
@@ -369,30 +369,27 @@ export function workloadActivation(w: WorkloadFacts): CelWorkload {
  * as the variable: cel-js converts it on first use in that evaluation.
  */
 export function activationTypes(env: Environment): Environment {
-  return env
-    .registerType('Indicator', {
-      ctor: IndicatorView,
-      fields: INDICATOR_FIELDS,
-      convert: (v: IndicatorFacts) => indicatorActivation(v),
-    })
-    .registerType('BlastRadius', {
-      ctor: BlastRadiusView,
-      fields: BLAST_RADIUS_FIELDS,
-      convert: (v: BlastRadiusFacts) => new BlastRadiusView(v),
-    })
-    .registerType('Action', {
-      ctor: ActionView,
-      fields: ACTION_FIELDS,
-      convert: (v: ActionFacts) => actionActivation(v),
-    })
-    .registerType('ExposurePath', {
-      ctor: CelExposurePath,
-      fields: EXPOSURE_PATH_FIELDS,
-      convert: (v: ExposurePathFacts) => new CelExposurePath(v),
-    })
-    .registerType('Workload', {
-      ctor: CelWorkload,
-      fields: WORKLOAD_FIELDS,
-      convert: (v: WorkloadFacts) => workloadActivation(v),
-    });
+  const views: [string, RegisterTypeDefinition][] = [
+    ['Indicator', view(IndicatorView, INDICATOR_FIELDS, indicatorActivation)],
+    [
+      'BlastRadius',
+      view(BlastRadiusView, BLAST_RADIUS_FIELDS, (v: BlastRadiusFacts) => new BlastRadiusView(v)),
+    ],
+    ['Action', view(ActionView, ACTION_FIELDS, actionActivation)],
+    [
+      'ExposurePath',
+      view(CelExposurePath, EXPOSURE_PATH_FIELDS, (v: ExposurePathFacts) => new CelExposurePath(v)),
+    ],
+    ['Workload', view(CelWorkload, WORKLOAD_FIELDS, workloadActivation)],
+  ];
+  return views.reduce((e, [name, definition]) => e.registerType(name, definition), env);
+}
+
+/** A view class, its CEL fields, and how a fact becomes the view. */
+function view<F, V>(
+  ctor: abstract new (...args: never[]) => V,
+  fields: NonNullable<Extract<RegisterTypeDefinition, { ctor: unknown }>['fields']>,
+  convert: (facts: F) => V,
+): RegisterTypeDefinition {
+  return { ctor, fields, convert: convert as (value: unknown) => V };
 }

@@ -262,29 +262,13 @@ export class GitHubForge implements Forge {
     change: { title: string; body: string },
     options: CallOptions = {},
   ): Promise<PullRequest> {
-    const { data } = await this.call(`update pull request #${number}`, () =>
-      this.octokit.rest.pulls.update({
-        owner: this.owner,
-        repo: this.repo,
-        pull_number: number,
-        title: change.title,
-        body: change.body,
-        request: requestOptions(options),
-      }),
+    return this.pull('update', number, options, (target) =>
+      this.octokit.rest.pulls.update({ ...target, title: change.title, body: change.body }),
     );
-    return toPullRequest(data as PullData);
   }
 
   async getPullRequest(number: number, options: CallOptions = {}): Promise<PullRequest> {
-    const { data } = await this.call(`get pull request #${number}`, () =>
-      this.octokit.rest.pulls.get({
-        owner: this.owner,
-        repo: this.repo,
-        pull_number: number,
-        request: requestOptions(options),
-      }),
-    );
-    return toPullRequest(data as PullData);
+    return this.pull('get', number, options, (target) => this.octokit.rest.pulls.get(target));
   }
 
   async comment(number: number, body: string, options: CallOptions = {}): Promise<void> {
@@ -300,19 +284,33 @@ export class GitHubForge implements Forge {
   }
 
   async closePullRequest(number: number, options: CallOptions = {}): Promise<PullRequest> {
-    const { data } = await this.call(`close pull request #${number}`, () =>
-      this.octokit.rest.pulls.update({
-        owner: this.owner,
-        repo: this.repo,
-        pull_number: number,
-        state: 'closed',
-        request: requestOptions(options),
-      }),
+    return this.pull('close', number, options, (target) =>
+      this.octokit.rest.pulls.update({ ...target, state: 'closed' }),
     );
+  }
+
+  /** One call about pull request `number`, given its owner, repo, number and request options. */
+  private async pull(
+    what: string,
+    number: number,
+    options: CallOptions,
+    send: (target: {
+      owner: string;
+      repo: string;
+      pull_number: number;
+      request: ReturnType<typeof requestOptions>;
+    }) => Promise<{ data: unknown }>,
+  ): Promise<PullRequest> {
+    const target = {
+      owner: this.owner,
+      repo: this.repo,
+      pull_number: number,
+      request: requestOptions(options),
+    };
+    const { data } = await this.call(`${what} pull request #${number}`, () => send(target));
     return toPullRequest(data as PullData);
   }
 
-  /** Runs one octokit call and turns its failure into a ForgeError. */
   private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();

@@ -227,6 +227,10 @@ function neverTouchSet(
   return new Set([...clusterNeverTouch, ...listed].map((v) => v.toLowerCase()));
 }
 
+/** The operations a provider may leave out: group membership and IP zones. */
+type OptionalOperation =
+  'findGroup' | 'isMember' | 'addMember' | 'removeMember' | 'findZone' | 'setZoneRanges';
+
 export class IdentityConnector implements Connector {
   readonly id: string;
   readonly layer = 'identity' as const;
@@ -782,35 +786,33 @@ export class IdentityConnector implements Connector {
     return this.provider.createZone ? 'NetworkZone' : 'NamedLocation';
   }
 
-  private groupSupport(): Required<
-    Pick<IdentityProvider, 'findGroup' | 'isMember' | 'addMember' | 'removeMember'>
-  > {
-    const { findGroup, isMember, addMember, removeMember } = this.provider;
-    if (!findGroup || !isMember || !addMember || !removeMember) {
-      throw new ConnectorError(
-        'FST_CONNECTOR_INVALID_REQUEST',
-        `${this.id} does not manage group memberships`,
-      );
-    }
-    return {
-      findGroup: findGroup.bind(this.provider),
-      isMember: isMember.bind(this.provider),
-      addMember: addMember.bind(this.provider),
-      removeMember: removeMember.bind(this.provider),
-    };
+  private groupSupport() {
+    return this.support(
+      ['findGroup', 'isMember', 'addMember', 'removeMember'],
+      'group memberships',
+    );
   }
 
-  private zoneSupport(): Required<Pick<IdentityProvider, 'findZone' | 'setZoneRanges'>> {
-    const { findZone, setZoneRanges } = this.provider;
-    if (!findZone || !setZoneRanges)
-      throw new ConnectorError(
-        'FST_CONNECTOR_INVALID_REQUEST',
-        `${this.id} does not manage IP zones`,
-      );
-    return {
-      findZone: findZone.bind(this.provider),
-      setZoneRanges: setZoneRanges.bind(this.provider),
-    };
+  private zoneSupport() {
+    return this.support(['findZone', 'setZoneRanges'], 'IP zones');
+  }
+
+  /** The provider's optional operations `names`, bound, or a refusal naming what it cannot manage. */
+  private support<K extends OptionalOperation>(
+    names: readonly K[],
+    what: string,
+  ): Required<Pick<IdentityProvider, K>> {
+    const bound: Partial<Pick<IdentityProvider, OptionalOperation>> = {};
+    for (const name of names) {
+      const operation = this.provider[name] as ((...args: never[]) => unknown) | undefined;
+      if (!operation)
+        throw new ConnectorError(
+          'FST_CONNECTOR_INVALID_REQUEST',
+          `${this.id} does not manage ${what}`,
+        );
+      Object.assign(bound, { [name]: operation.bind(this.provider) });
+    }
+    return bound as Required<Pick<IdentityProvider, K>>;
   }
 }
 

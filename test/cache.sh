@@ -49,3 +49,12 @@ lock_cache() {
     flock 9
   fi
 }
+
+# require_python MINOR WHAT: $python (the script's interpreter, FORESTALL_PYTHON or
+# python3) must exist and be Python 3.MINOR or later, as WHAT needs.
+require_python() {
+  local minor=$1 what=$2
+  command -v "$python" >/dev/null 2>&1 || { log "$python not found: $what needs Python 3.$minor or later"; exit 1; }
+  "$python" -c "import sys; sys.exit(0 if sys.version_info >= (3, $minor) else 1)" \
+    || { log "$("$python" --version 2>&1) is too old: $what needs Python 3.$minor or later (set FORESTALL_PYTHON)"; exit 1; }
+}

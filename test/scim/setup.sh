@@ -31,9 +31,7 @@ cache=${FORESTALL_CACHE:-$HOME/.cache/forestall}
 base="$cache/scim2-server/$version"
 venv="$base/venv"
 
-command -v "$python" >/dev/null 2>&1 || { log "$python not found: scim2-server $version needs Python 3.11 or later"; exit 1; }
-"$python" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
-  || { log "$("$python" --version 2>&1) is too old: scim2-server $version and scim2-models need Python 3.11 or later (set FORESTALL_PYTHON)"; exit 1; }
+require_python 11 "scim2-server $version (with scim2-models)"
 
 # The stamp ties the venv to the pinned set and to the interpreter that built it:
 # a venv made by another Python (a pyenv switch, an OS upgrade) has dangling links.

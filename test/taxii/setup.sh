@@ -19,9 +19,7 @@ log() { echo "[taxii] $*" >&2; }
 # shellcheck source=../cache.sh
 . "$here/../cache.sh"
 
-command -v "$python" >/dev/null 2>&1 || { log "$python not found: medallion needs Python 3.9 or later"; exit 1; }
-"$python" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 9) else 1)' \
-  || { log "$("$python" --version 2>&1) is too old: Flask 3.1 (a medallion dependency) needs Python 3.9 or later"; exit 1; }
+require_python 9 'medallion (with Flask 3.1)'
 
 # The stamp ties the venv to the pinned set and to the interpreter that built it:
 # a venv made by another Python (a pyenv switch, an OS upgrade) has dangling links.

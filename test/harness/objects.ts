@@ -28,6 +28,15 @@ export function configMap(
   return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace }, [field]: data };
 }
 
+/** A plain Secret manifest (no credential label: see credentialSecret for one Forestall may send). */
+export function secret(
+  namespace: string,
+  name: string,
+  stringData: Record<string, string>,
+): KubernetesObject & { stringData: Record<string, string> } {
+  return { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace }, stringData };
+}
+
 /** An ExposurePolicy manifest; without a spec, the reference a delete needs. */
 export function exposurePolicy(name: string, spec?: Record<string, unknown>): KubernetesObject {
   return {

@@ -53,12 +53,7 @@ describe('ThreatFeed on TAXII 2.1', () => {
       },
       refreshInterval: '1m',
     });
-    const f = await feeds.until(
-      'taxii',
-      'taxii synced',
-      (f) => f.status?.indicatorCount !== undefined,
-      60_000,
-    );
+    const f = await feeds.synced('taxii', 60_000);
     // The examples hold three indicators for one address, 10.0.0.0 (inside this
     // cluster's own service range, so refused once as 'cluster'), one SHA-256 file
     // hash, and two email-message patterns that cannot be enforced (rejected).

@@ -46,3 +46,13 @@ export function exposurePolicy(name: string, spec?: Record<string, unknown>): Ku
     ...(spec ? { spec } : {}),
   } as KubernetesObject;
 }
+
+/** A PreemptiveAction manifest, as a person writes one by hand. */
+export function preemptiveAction(name: string, spec: Record<string, unknown>): KubernetesObject {
+  return {
+    apiVersion: 'forestall.io/v1alpha1',
+    kind: 'PreemptiveAction',
+    metadata: { name },
+    spec,
+  } as KubernetesObject;
+}

@@ -1,6 +1,5 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { KubernetesObject } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PreemptiveAction, ThreatFeed } from '../../crds/index.js';
 import { KubeClient } from '../../controller/runtime/client.js';
@@ -12,7 +11,7 @@ import { ControlPlane } from '../harness/control-plane.js';
 import { eventually } from '../harness/eventually.js';
 import { installLoopbackFence, type LoopbackFence } from '../harness/feed-server.js';
 import { startManager } from '../harness/in-process-manager.js';
-import { condition, configMap, namespace, secret } from '../harness/objects.js';
+import { condition, configMap, namespace, preemptiveAction, secret } from '../harness/objects.js';
 import { threatFeed } from '../harness/threat-feeds.js';
 
 // The controller's own guards behind least privilege, on a real API server with the
@@ -214,16 +213,13 @@ describe('ConfigMap feed content in status', () => {
 
 describe('hand-written actions and the DNS namespace', () => {
   const action = (name: string, spec: Record<string, unknown>) =>
-    client.apply({
-      apiVersion: 'forestall.io/v1alpha1',
-      kind: 'PreemptiveAction',
-      metadata: { name },
-      spec: {
+    client.apply(
+      preemptiveAction(name, {
         approval: { required: false, reason: 'written by hand' },
         scope: { namespaces: ['team-x'] },
         ...spec,
-      },
-    } as KubernetesObject);
+      }),
+    );
   const failed = (name: string) =>
     eventually(
       `${name} failed`,

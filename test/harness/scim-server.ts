@@ -110,10 +110,8 @@ export interface ScimEmail {
   primary?: boolean;
 }
 
-export interface ScimUser {
-  schemas: string[];
-  id: string;
-  meta: ScimMeta;
+/** The User attributes a test writes and reads back. */
+interface ScimUserAttributes {
   userName: string;
   active?: boolean;
   displayName?: string;
@@ -123,16 +121,15 @@ export interface ScimUser {
   [attribute: string]: unknown;
 }
 
-export interface NewScimUser {
-  userName: string;
-  active?: boolean;
-  displayName?: string;
-  externalId?: string;
-  name?: { givenName?: string; familyName?: string; formatted?: string };
-  emails?: ScimEmail[];
+export interface ScimUser extends ScimUserAttributes {
+  schemas: string[];
+  id: string;
+  meta: ScimMeta;
+}
+
+/** Any other attribute, such as the enterprise extension; `schemas` may be overridden too. */
+export interface NewScimUser extends ScimUserAttributes {
   password?: string;
-  /** Any other attribute, such as the enterprise extension; `schemas` may be overridden too. */
-  [attribute: string]: unknown;
 }
 
 export interface ScimGroupMember {

@@ -23,6 +23,8 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { Indicator } from '../feeds/index.js';
 import { compileCel, evaluateBool, indicatorActivation, type CelProgram } from '../cel/index.js';
+import { seededRandom } from '../test/harness/seeded-random.js';
+import { emit } from './report.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, '../..');
@@ -32,27 +34,6 @@ const INDICATORS = 100_000;
 const MATCH =
   "indicator.type == 'ipv4' && indicator.confidence >= 80 && indicator.tags.exists(t, t == 'c2')";
 const CIDR = "indicator.type == 'ipv4' && cidr('185.220.0.0/16').containsIP(indicator.value)";
-
-function emit(
-  name: string,
-  value: number,
-  unit: string,
-  extra: Record<string, unknown> = {},
-): void {
-  console.log(JSON.stringify({ name, value: Math.round(value * 1000) / 1000, unit, ...extra }));
-}
-
-/** A small deterministic generator, so every run sees the same tags and confidences. */
-function seeded(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const TAG_SETS: readonly string[][] = [
   ['scanner'],
@@ -150,7 +131,7 @@ function main(): void {
   const seconds = secondsAt >= 0 ? Number(args[secondsAt + 1]) : 3;
   const feedArg = args.find((a, i) => !a.startsWith('--') && args[i - 1] !== '--seconds');
   const feedPath = feedArg ? resolve(feedArg) : DEFAULT_FEED;
-  const random = seeded(20260822);
+  const random = seededRandom(20260822);
 
   let source: string;
   let entries: { address: string; score: number }[];
@@ -183,15 +164,22 @@ function main(): void {
     indicators.length / ((performance.now() - viewsStart) / 1000),
     'views/s',
     common,
+    3,
   );
 
   // The first compile also builds the two CEL environments, once per process.
   const firstStart = performance.now();
   compileCel(MATCH, 'spec.match', 'match');
-  emit('cel_first_compile_ms', performance.now() - firstStart, 'ms', {
-    expression: MATCH,
-    note: 'includes building the CEL environments',
-  });
+  emit(
+    'cel_first_compile_ms',
+    performance.now() - firstStart,
+    'ms',
+    {
+      expression: MATCH,
+      note: 'includes building the CEL environments',
+    },
+    3,
+  );
 
   const compileTimes: number[] = [];
   for (let i = 0; i < 200; i++) {
@@ -200,10 +188,16 @@ function main(): void {
     compileTimes.push(performance.now() - start);
   }
   compileTimes.sort((a, b) => a - b);
-  emit('cel_compile_ms', compileTimes[compileTimes.length >> 1]!, 'ms', {
-    expression: MATCH,
-    samples: compileTimes.length,
-  });
+  emit(
+    'cel_compile_ms',
+    compileTimes[compileTimes.length >> 1]!,
+    'ms',
+    {
+      expression: MATCH,
+      samples: compileTimes.length,
+    },
+    3,
+  );
 
   for (const [name, expression] of [
     ['cel_match_evals_per_second', MATCH],
@@ -211,13 +205,19 @@ function main(): void {
   ] as const) {
     const program = compileCel(expression, 'spec.match', 'match');
     const { rate, matched, errors } = measure(program, indicators, now, seconds, 1);
-    emit(name, rate, 'evals/s', {
-      expression,
-      matched,
-      errors,
-      target: name === 'cel_match_evals_per_second' ? 1_000_000 : undefined,
-      ...common,
-    });
+    emit(
+      name,
+      rate,
+      'evals/s',
+      {
+        expression,
+        matched,
+        errors,
+        target: name === 'cel_match_evals_per_second' ? 1_000_000 : undefined,
+        ...common,
+      },
+      3,
+    );
   }
 }
 

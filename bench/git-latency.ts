@@ -11,7 +11,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import type { KubernetesObject } from '@kubernetes/client-node';
 import { KubeClient } from '../controller/runtime/client.js';
 import { ControlPlane } from '../test/harness/control-plane.js';
 import { REPO_ROOT } from '../test/harness/envtest-assets.js';
@@ -20,7 +19,7 @@ import { startGitea } from '../test/harness/gitea-server.js';
 import { startManager } from '../test/harness/in-process-manager.js';
 import { emit, percentile, runMain } from './report.js';
 import { configMapFeed } from '../test/harness/threat-feeds.js';
-import { configMap, namespace, exposurePolicy } from '../test/harness/objects.js';
+import { configMap, namespace, exposurePolicy, secret } from '../test/harness/objects.js';
 
 const NS = 'forestall-system';
 const REPO = 'bench-policy';
@@ -43,12 +42,9 @@ async function main(): Promise<void> {
   try {
     await gitea.createRepo(REPO, { autoInit: true, defaultBranch: 'main' });
     await client.apply(namespace(NS));
-    await client.apply({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: 'forestall-git', namespace: NS },
-      stringData: { token: gitea.token, username: gitea.username },
-    } as KubernetesObject);
+    await client.apply(
+      secret(NS, 'forestall-git', { token: gitea.token, username: gitea.username }),
+    );
     const setFeed = (addresses: string[]) =>
       client.apply(configMap(NS, 'ipsum', { 'ipsum.txt': addresses.join('\n') }));
     await setFeed(base);

@@ -1,11 +1,16 @@
-/** One JSON line per figure, as every benchmark prints them: {"name", "value", "unit", ...}. */
+/**
+ * One JSON line per figure, as every benchmark prints them: {"name", "value", "unit", ...},
+ * the value rounded to `decimals` places (sub-millisecond figures want more than one).
+ */
 export function emit(
   name: string,
   value: number,
   unit: string,
   extra: Record<string, unknown> = {},
+  decimals = 1,
 ): void {
-  console.log(JSON.stringify({ name, value: Math.round(value * 10) / 10, unit, ...extra }));
+  const scale = 10 ** decimals;
+  console.log(JSON.stringify({ name, value: Math.round(value * scale) / scale, unit, ...extra }));
 }
 
 /** The p-th percentile of ascending values (nearest rank). */

@@ -1,3 +1,4 @@
+import { expect, it } from 'vitest';
 import { compileCel, type CelProgram } from './compile.js';
 import { indicatorActivation, type IndicatorFacts } from './activation.js';
 
@@ -30,4 +31,14 @@ export function run(expression: string, overrides: Partial<IndicatorFacts> = {})
 
 export function compileMatch(expression: string): CelProgram {
   return compileCel(expression, 'spec.match', 'match');
+}
+
+/**
+ * One test per case, named "GIVEN <expression> THEN it is <value>": the expression, run
+ * against the default indicator, evaluates to the value beside it.
+ */
+export function itEvaluates(cases: [expression: string, expected: unknown][]): void {
+  it.each(cases)('GIVEN %s THEN it is %s', (expression, expected) => {
+    expect(run(expression)).toBe(expected);
+  });
 }

@@ -63,21 +63,23 @@ interface JsonEvidence {
   vulnerabilities: Record<string, unknown>[];
 }
 
+/** A forestall.io/v1alpha1 object as YAML: its kind, then its lines (metadata, spec). */
+const forestallYaml = (kind: 'ThreatFeed' | 'ExposurePolicy', ...lines: string[]) =>
+  ['apiVersion: forestall.io/v1alpha1', `kind: ${kind}`, ...lines].join('\n');
+
 const feedYaml = (name: string, annotations: Record<string, string> = {}) =>
-  [
-    'apiVersion: forestall.io/v1alpha1',
-    'kind: ThreatFeed',
+  forestallYaml(
+    'ThreatFeed',
     `metadata: {name: ${name}, annotations: ${JSON.stringify(annotations)}}`,
     'spec: {format: lines, source: {http: {url: "https://feeds.example.org/x"}}, confidence: {default: 80}}',
-  ].join('\n');
+  );
 
 const policyYaml = (name: string, feed: string, match: string, extra = '') =>
-  [
-    'apiVersion: forestall.io/v1alpha1',
-    'kind: ExposurePolicy',
+  forestallYaml(
+    'ExposurePolicy',
     `metadata: {name: ${name}}`,
     `spec: {feeds: {names: [${feed}]}, match: ${JSON.stringify(match)}, actions: [{type: EgressDeny}], mode: Audit${extra}}`,
-  ].join('\n');
+  );
 
 const cluster = [
   'apiVersion: v1\nkind: Namespace\nmetadata: {name: apps, labels: {environment: production}}',
@@ -353,9 +355,8 @@ describe('forestall plan: identity around isolated workloads', () => {
       'kev.txt': 'CVE-2021-44228\n',
       'feed.yaml':
         'apiVersion: forestall.io/v1alpha1\nkind: ThreatFeed\nmetadata: {name: cves, annotations: {forestall.io/plan-file: kev.txt}}\nspec: {format: lines, source: {http: {url: "https://x/cves"}}, confidence: {default: 90}}',
-      'policy.yaml': [
-        'apiVersion: forestall.io/v1alpha1',
-        'kind: ExposurePolicy',
+      'policy.yaml': forestallYaml(
+        'ExposurePolicy',
         'metadata: {name: log4j}',
         'spec:',
         '  feeds: {names: [cves]}',
@@ -364,7 +365,7 @@ describe('forestall plan: identity around isolated workloads', () => {
         '  actions:',
         '    - type: Isolate',
         '    - {type: IdentitySuspend, params: {around: Isolated, credentialsSecretRef: scim}}',
-      ].join('\n'),
+      ),
       'cluster/objects.yaml': [
         'apiVersion: v1\nkind: Namespace\nmetadata: {name: apps}',
         'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api, namespace: apps, annotations: {forestall.io/accounts: "Ops@Corp.example, bad user"}}\nspec: {replicas: 1, template: {metadata: {labels: {app: api}}, spec: {containers: [{name: api, image: "registry.example.org/apps/api:1.0.0"}]}}}',
@@ -499,18 +500,16 @@ describe('forestall plan on edge cases', () => {
     const dir = await workspace({
       'phish.csv':
         'indicator,type\nJ.Doe@Corp.example,email\nsvc-backup,username\nalice@example.com,\n45.148.10.240,ip\n',
-      'feed.yaml': [
-        'apiVersion: forestall.io/v1alpha1',
-        'kind: ThreatFeed',
+      'feed.yaml': forestallYaml(
+        'ThreatFeed',
         'metadata: {name: phish, annotations: {forestall.io/plan-file: phish.csv}}',
         'spec: {format: csv, parser: {header: true, valueColumn: 0, typeColumn: 1}, source: {http: {url: "https://feeds.example.org/phish.csv"}}, confidence: {default: 90}}',
-      ].join('\n'),
-      'policy.yaml': [
-        'apiVersion: forestall.io/v1alpha1',
-        'kind: ExposurePolicy',
+      ),
+      'policy.yaml': forestallYaml(
+        'ExposurePolicy',
         'metadata: {name: phished}',
         "spec: {feeds: {names: [phish]}, match: \"indicator.type == 'account'\", actions: [{type: IdentitySuspend, connector: 'identity:okta', params: {url: 'https://corp.okta.com', credentialsSecretRef: okta}}], mode: Enforce, autoApprove: 'action.confidence >= 50'}",
-      ].join('\n'),
+      ),
     });
     const r = await plan(dir, '--now', NOW);
     expect(r.code, r.stderr).toBe(0);
@@ -549,9 +548,8 @@ describe('forestall plan on edge cases', () => {
       'names.txt':
         'cluster.local\nsvc.cluster.local\nkubernetes.default.svc.cluster.local\nco.uk\nexample.org\ngit.example.org\nacme.okta.com\nevil.example\n',
       'feed.yaml': feedYaml('names', { 'forestall.io/plan-file': 'names.txt' }),
-      'policy.yaml': [
-        'apiVersion: forestall.io/v1alpha1',
-        'kind: ExposurePolicy',
+      'policy.yaml': forestallYaml(
+        'ExposurePolicy',
         'metadata: {name: dns}',
         'spec:',
         '  feeds: {names: [names]}',
@@ -559,7 +557,7 @@ describe('forestall plan on edge cases', () => {
         '  mode: Enforce',
         '  autoApprove: "true"',
         '  git: {url: "git@git.example.org:platform/policy.git"}',
-      ].join('\n'),
+      ),
     });
     const r = await plan(dir, '--now', NOW, '--json');
     expect(r.code, r.stderr).toBe(0);

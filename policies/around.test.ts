@@ -7,7 +7,9 @@ import { inventoryFromObjects } from './inventory.js';
 import {
   deployment,
   namespace,
+  RAPID_RESET_NET,
   service,
+  TOMCAT,
   vulnerabilityReport,
   type ReportVulnerability,
 } from './test-support.js';
@@ -22,21 +24,6 @@ import { defaultConnectorCatalog as connectors } from '../connectors/index.js';
  */
 const NOW = new Date('2025-07-14T12:00:00Z');
 const cel = new CelCache();
-
-const TOMCAT: ReportVulnerability = {
-  vulnerabilityID: 'CVE-2025-24813',
-  resource: 'org.apache.tomcat.embed:tomcat-embed-core',
-  installedVersion: '10.1.34',
-  fixedVersion: '10.1.35',
-  severity: 'CRITICAL',
-};
-const RAPID_RESET: ReportVulnerability = {
-  vulnerabilityID: 'CVE-2023-44487',
-  resource: 'golang.org/x/net',
-  installedVersion: 'v0.15.0',
-  fixedVersion: '0.17.0',
-  severity: 'HIGH',
-};
 
 const cve = (value: string, confidence = 100): Indicator => ({
   type: 'cve',
@@ -124,7 +111,7 @@ function cluster(
       'helpdesk',
       'server',
       { repository: 'support/helpdesk', tag: '1.8.0' },
-      [RAPID_RESET],
+      [RAPID_RESET_NET],
     ),
     deployment('shop', 'catalog', {
       images: { catalog: 'registry.example.org/shop/catalog:4.2.0' },

@@ -10,6 +10,7 @@ import {
   isProduction,
   selectFeeds,
   valuesDigest,
+  type EngineOptions,
 } from './engine.js';
 import { inventoryFromObjects } from './inventory.js';
 import { matchesSelector, selectorString } from './selector.js';
@@ -465,14 +466,22 @@ describe('evaluatePolicy: identity actions', () => {
   ];
   const identityPolicy = (spec: Partial<ExposurePolicySpec>) =>
     policy({ feeds: { names: ['phish'] }, actions: [{ type: 'IdentitySuspend' }], ...spec });
+  /** identityPolicy(spec) evaluated on the phishing feeds and the shared inventory. */
+  const evaluateIdentity = (
+    spec: Partial<ExposurePolicySpec>,
+    options: Partial<EngineOptions> = {},
+  ) =>
+    evaluatePolicy(identityPolicy(spec), identityFeeds, inventory, {
+      now,
+      cel,
+      connectors,
+      ...options,
+    });
 
   it('GIVEN account and IP indicators and an IdentitySuspend template THEN one action carries exactly the accounts, sorted, through identity:scim, and counts them as users', () => {
-    const e = evaluatePolicy(
-      identityPolicy({ match: "indicator.type == 'account' || indicator.type == 'ipv4'" }),
-      identityFeeds,
-      inventory,
-      { now, cel, connectors },
-    );
+    const e = evaluateIdentity({
+      match: "indicator.type == 'account' || indicator.type == 'ipv4'",
+    });
     expect(e.compileErrors).toEqual([]);
     expect(e.actions).toHaveLength(1);
     const a = e.actions[0]!;
@@ -499,11 +508,7 @@ describe('evaluatePolicy: identity actions', () => {
   });
 
   it('GIVEN mode Enforce without autoApprove THEN an identity action needs approval', () => {
-    const e = evaluatePolicy(identityPolicy({}), identityFeeds, inventory, {
-      now,
-      cel,
-      connectors,
-    });
+    const e = evaluateIdentity({});
     expect(e.actions[0]).toMatchObject({
       decision: 'approval',
       reason: expect.stringMatching(/without spec.autoApprove/),
@@ -511,26 +516,16 @@ describe('evaluatePolicy: identity actions', () => {
   });
 
   it('GIVEN an autoApprove that names the action type and allows it THEN the identity action is auto; when it names the type and refuses, approval', () => {
-    const allowed = evaluatePolicy(
-      identityPolicy({
-        autoApprove: "action.type == 'IdentitySuspend' && action.blastRadius.users <= 2",
-      }),
-      identityFeeds,
-      inventory,
-      { now, cel, connectors },
-    );
+    const allowed = evaluateIdentity({
+      autoApprove: "action.type == 'IdentitySuspend' && action.blastRadius.users <= 2",
+    });
     expect(allowed.actions[0]).toMatchObject({
       decision: 'auto',
       reason: 'spec.autoApprove allowed it and the guardrails passed',
     });
-    const refused = evaluatePolicy(
-      identityPolicy({
-        autoApprove: "action.type == 'IdentitySuspend' && action.blastRadius.users <= 1",
-      }),
-      identityFeeds,
-      inventory,
-      { now, cel, connectors },
-    );
+    const refused = evaluateIdentity({
+      autoApprove: "action.type == 'IdentitySuspend' && action.blastRadius.users <= 1",
+    });
     expect(refused.actions[0]).toMatchObject({
       decision: 'approval',
       reason: 'spec.autoApprove is false for this action',
@@ -540,28 +535,18 @@ describe('evaluatePolicy: identity actions', () => {
       "action.connector.startsWith('identity:')",
       'has(action.type) && action.confidence >= 50',
     ]) {
-      expect(
-        evaluatePolicy(identityPolicy({ autoApprove: expression }), identityFeeds, inventory, {
-          now,
-          cel,
-          connectors,
-        }).actions[0]?.decision,
-        expression,
-      ).toBe('auto');
+      expect(evaluateIdentity({ autoApprove: expression }).actions[0]?.decision, expression).toBe(
+        'auto',
+      );
     }
   });
 
   it('GIVEN an autoApprove that is only a threshold THEN it approves the network action but never the identity one of the same policy', () => {
-    const e = evaluatePolicy(
-      identityPolicy({
-        feeds: { names: ['phish'] },
-        actions: [{ type: 'EgressDeny' }, { type: 'IdentitySuspend' }],
-        autoApprove: 'action.confidence >= 50',
-      }),
-      identityFeeds,
-      inventory,
-      { now, cel, connectors },
-    );
+    const e = evaluateIdentity({
+      feeds: { names: ['phish'] },
+      actions: [{ type: 'EgressDeny' }, { type: 'IdentitySuspend' }],
+      autoApprove: 'action.confidence >= 50',
+    });
     expect(e.actions.map((a) => [a.type, a.decision])).toEqual([
       ['EgressDeny', 'auto'],
       ['IdentitySuspend', 'approval'],
@@ -570,49 +555,28 @@ describe('evaluatePolicy: identity actions', () => {
       /identity actions need approval unless spec.autoApprove names them, and it reads none of action.type, action.layer, action.connector/,
     );
     // A variable of a comprehension that happens to be called `action` is not the action.
-    const shadowed = evaluatePolicy(
-      identityPolicy({
-        autoApprove:
-          "[{'type': 'IdentitySuspend'}].exists(action, action.type == 'IdentitySuspend')",
-      }),
-      identityFeeds,
-      inventory,
-      { now, cel, connectors },
-    );
+    const shadowed = evaluateIdentity({
+      autoApprove: "[{'type': 'IdentitySuspend'}].exists(action, action.type == 'IdentitySuspend')",
+    });
     expect(shadowed.actions[0]).toMatchObject({ decision: 'approval' });
   });
 
   it('GIVEN mode Audit or Propose THEN identity actions are audit or approval, whatever autoApprove says', () => {
     const autoApprove = "action.layer == 'identity'";
-    expect(
-      evaluatePolicy(identityPolicy({ mode: 'Audit', autoApprove }), identityFeeds, inventory, {
-        now,
-        cel,
-        connectors,
-      }).actions[0]?.decision,
-    ).toBe('audit');
-    expect(
-      evaluatePolicy(identityPolicy({ mode: 'Propose', autoApprove }), identityFeeds, inventory, {
-        now,
-        cel,
-        connectors,
-      }).actions[0]?.decision,
-    ).toBe('approval');
+    expect(evaluateIdentity({ mode: 'Audit', autoApprove }).actions[0]?.decision).toBe('audit');
+    expect(evaluateIdentity({ mode: 'Propose', autoApprove }).actions[0]?.decision).toBe(
+      'approval',
+    );
   });
 
   it('GIVEN IdentityBlock, IdentitySuspend and StepUpAuth templates THEN IdentityBlock takes the IPs and counts their addresses, the other two the accounts, and IPs never reach an account action', () => {
-    const e = evaluatePolicy(
-      identityPolicy({
-        actions: [
-          { type: 'IdentityBlock', connector: 'identity:okta' },
-          { type: 'IdentitySuspend', connector: 'identity:keycloak' },
-          { type: 'StepUpAuth', connector: 'identity:entra' },
-        ],
-      }),
-      identityFeeds,
-      inventory,
-      { now, cel, connectors },
-    );
+    const e = evaluateIdentity({
+      actions: [
+        { type: 'IdentityBlock', connector: 'identity:okta' },
+        { type: 'IdentitySuspend', connector: 'identity:keycloak' },
+        { type: 'StepUpAuth', connector: 'identity:entra' },
+      ],
+    });
     expect(e.actions.map((a) => [a.name, a.connector, a.request.values])).toEqual([
       ['p-identityblock', 'identity:okta', ['198.51.100.0/24', '203.0.113.7']],
       ['p-identitysuspend', 'identity:keycloak', ['alice@example.com', 'bob@example.com']],
@@ -621,36 +585,23 @@ describe('evaluatePolicy: identity actions', () => {
     expect(e.actions[0]!.blastRadius).toMatchObject({ users: 0, addresses: 257 });
     expect(e.actions[2]!.blastRadius).toMatchObject({ users: 2, addresses: 0 });
     // And the network templates never take accounts.
-    const network = evaluatePolicy(
-      identityPolicy({ actions: [{ type: 'EgressDeny' }, { type: 'DNSBlock' }] }),
-      identityFeeds,
-      inventory,
-      { now, cel, connectors },
-    );
+    const network = evaluateIdentity({ actions: [{ type: 'EgressDeny' }, { type: 'DNSBlock' }] });
     expect(network.actions.map((a) => [a.type, a.request.values])).toEqual([
       ['EgressDeny', ['198.51.100.0/24', '203.0.113.7']],
     ]);
   });
 
   it('GIVEN a feed with no accounts THEN an IdentitySuspend template plans nothing', () => {
-    const e = evaluatePolicy(
-      identityPolicy({ feeds: { names: ['ipsum'] } }),
-      identityFeeds,
-      inventory,
-      { now, cel, connectors },
-    );
+    const e = evaluateIdentity({ feeds: { names: ['ipsum'] } });
     expect(e.compileErrors).toEqual([]);
     expect(e.actions).toEqual([]);
   });
 
   it('GIVEN an identity template naming an unknown or a network connector THEN the evaluation stops with an error naming the field and the identity connector ids', () => {
     for (const connector of ['identity:okat', 'network:networkpolicy']) {
-      const e = evaluatePolicy(
-        identityPolicy({ actions: [{ type: 'EgressDeny' }, { type: 'StepUpAuth', connector }] }),
-        identityFeeds,
-        inventory,
-        { now, cel, connectors },
-      );
+      const e = evaluateIdentity({
+        actions: [{ type: 'EgressDeny' }, { type: 'StepUpAuth', connector }],
+      });
       expect(e.actions).toEqual([]);
       expect(e.compileErrors).toEqual([
         {
@@ -668,19 +619,9 @@ describe('evaluatePolicy: identity actions', () => {
   });
 
   it('GIVEN a default identity connector from the options THEN templates without one use it, and an unknown default is an error too', () => {
-    const okta = evaluatePolicy(identityPolicy({}), identityFeeds, inventory, {
-      now,
-      cel,
-      connectors,
-      defaultConnectors: { identity: 'identity:okta' },
-    });
+    const okta = evaluateIdentity({}, { defaultConnectors: { identity: 'identity:okta' } });
     expect(okta.actions[0]?.connector).toBe('identity:okta');
-    const typo = evaluatePolicy(identityPolicy({}), identityFeeds, inventory, {
-      now,
-      cel,
-      connectors,
-      defaultConnectors: { identity: 'identity:octa' },
-    });
+    const typo = evaluateIdentity({}, { defaultConnectors: { identity: 'identity:octa' } });
     expect(typo.compileErrors.map((c) => c.message)).toEqual([
       expect.stringMatching(
         /no identity connector identity:octa for IdentitySuspend; known: identity:scim/,

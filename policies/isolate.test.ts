@@ -9,8 +9,13 @@ import { isolateActionName, remediation } from './isolate.js';
 import {
   deployment,
   ingress,
+  LOG4SHELL,
   namespace,
+  RAPID_RESET_NET,
+  RAPID_RESET_STDLIB,
   service,
+  TOMCAT,
+  TOMCAT_NOT_KEV,
   vulnerabilityReport,
   type ReportVulnerability,
 } from './test-support.js';
@@ -40,43 +45,6 @@ beforeAll(async () => {
     })
   ).indicators;
 });
-
-const TOMCAT: ReportVulnerability = {
-  vulnerabilityID: 'CVE-2025-24813',
-  resource: 'org.apache.tomcat.embed:tomcat-embed-core',
-  installedVersion: '10.1.34',
-  fixedVersion: '9.0.99, 10.1.35, 11.0.3',
-  severity: 'CRITICAL',
-};
-const TOMCAT_NOT_KEV: ReportVulnerability = {
-  vulnerabilityID: 'CVE-2025-31650',
-  resource: 'org.apache.tomcat.embed:tomcat-embed-core',
-  installedVersion: '10.1.34',
-  fixedVersion: '10.1.40',
-  severity: 'HIGH',
-};
-const RAPID_RESET_NET: ReportVulnerability = {
-  vulnerabilityID: 'CVE-2023-44487',
-  resource: 'golang.org/x/net',
-  installedVersion: 'v0.15.0',
-  fixedVersion: '0.17.0',
-  severity: 'HIGH',
-  primaryLink: 'https://avd.aquasec.com/nvd/cve-2023-44487',
-};
-const RAPID_RESET_STDLIB: ReportVulnerability = {
-  vulnerabilityID: 'CVE-2023-44487',
-  resource: 'stdlib',
-  installedVersion: 'v1.21.1',
-  fixedVersion: '1.20.10, 1.21.3',
-  severity: 'HIGH',
-};
-const LOG4SHELL: ReportVulnerability = {
-  vulnerabilityID: 'CVE-2021-44228',
-  resource: 'org.apache.logging.log4j:log4j-core',
-  installedVersion: '2.14.1',
-  fixedVersion: '2.15.0',
-  severity: 'CRITICAL',
-};
 
 const checkoutImage = { repository: 'shop/checkout', tag: '2.4.1' };
 
@@ -240,19 +208,23 @@ describe('Isolate planning', () => {
 
   it('GIVEN an isolated workload THEN the evidence has the KEV facts, every finding of the CVE, the exposure path, and a remediation', () => {
     const helpdesk = evaluate().actions.find((a) => a.name.endsWith('helpdesk'))!;
+    // Both findings share the KEV facts of the CVE and the container they are in.
+    const rapidResetInHelpdesk = {
+      cveID: 'CVE-2023-44487',
+      vendor: 'IETF',
+      product: 'HTTP/2',
+      dateAdded: '2023-10-10',
+      knownRansomwareCampaignUse: false,
+      container: 'server',
+      image: 'registry.example.org/support/helpdesk:1.8.0',
+    };
     expect(helpdesk.evidence).toEqual({
       target: { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'support', name: 'helpdesk' },
       internetFacing: true,
       exposure: [{ kind: 'LoadBalancer', via: 'Service support/helpdesk (LoadBalancer)' }],
       vulnerabilities: [
         {
-          cveID: 'CVE-2023-44487',
-          vendor: 'IETF',
-          product: 'HTTP/2',
-          dateAdded: '2023-10-10',
-          knownRansomwareCampaignUse: false,
-          container: 'server',
-          image: 'registry.example.org/support/helpdesk:1.8.0',
+          ...rapidResetInHelpdesk,
           package: 'golang.org/x/net',
           installedVersion: 'v0.15.0',
           fixedVersion: '0.17.0',
@@ -260,13 +232,7 @@ describe('Isolate planning', () => {
           link: 'https://avd.aquasec.com/nvd/cve-2023-44487',
         },
         {
-          cveID: 'CVE-2023-44487',
-          vendor: 'IETF',
-          product: 'HTTP/2',
-          dateAdded: '2023-10-10',
-          knownRansomwareCampaignUse: false,
-          container: 'server',
-          image: 'registry.example.org/support/helpdesk:1.8.0',
+          ...rapidResetInHelpdesk,
           package: 'stdlib',
           installedVersion: 'v1.21.1',
           fixedVersion: '1.20.10, 1.21.3',

@@ -206,6 +206,48 @@ export interface ReportVulnerability {
   primaryLink?: string;
 }
 
+/*
+ * Findings of real CVEs as Trivy reports them: CVE-2025-24813 (Tomcat) and CVE-2023-44487
+ * (HTTP/2 Rapid Reset, in golang.org/x/net and in the Go stdlib) and CVE-2021-44228
+ * (Log4Shell) are in the KEV catalog of 2025-07-14; CVE-2025-31650 (Tomcat) is not.
+ */
+export const TOMCAT: ReportVulnerability = {
+  vulnerabilityID: 'CVE-2025-24813',
+  resource: 'org.apache.tomcat.embed:tomcat-embed-core',
+  installedVersion: '10.1.34',
+  fixedVersion: '9.0.99, 10.1.35, 11.0.3',
+  severity: 'CRITICAL',
+};
+export const TOMCAT_NOT_KEV: ReportVulnerability = {
+  vulnerabilityID: 'CVE-2025-31650',
+  resource: 'org.apache.tomcat.embed:tomcat-embed-core',
+  installedVersion: '10.1.34',
+  fixedVersion: '10.1.40',
+  severity: 'HIGH',
+};
+export const RAPID_RESET_NET: ReportVulnerability = {
+  vulnerabilityID: 'CVE-2023-44487',
+  resource: 'golang.org/x/net',
+  installedVersion: 'v0.15.0',
+  fixedVersion: '0.17.0',
+  severity: 'HIGH',
+  primaryLink: 'https://avd.aquasec.com/nvd/cve-2023-44487',
+};
+export const RAPID_RESET_STDLIB: ReportVulnerability = {
+  vulnerabilityID: 'CVE-2023-44487',
+  resource: 'stdlib',
+  installedVersion: 'v1.21.1',
+  fixedVersion: '1.20.10, 1.21.3',
+  severity: 'HIGH',
+};
+export const LOG4SHELL: ReportVulnerability = {
+  vulnerabilityID: 'CVE-2021-44228',
+  resource: 'org.apache.logging.log4j:log4j-core',
+  installedVersion: '2.14.1',
+  fixedVersion: '2.15.0',
+  severity: 'CRITICAL',
+};
+
 /** A Trivy Operator VulnerabilityReport of `container` of the object `kind`/`name` in `ns`. */
 export function vulnerabilityReport(
   ns: string,

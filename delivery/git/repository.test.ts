@@ -17,7 +17,7 @@ import { networkPolicyRenderer } from '../../connectors/network/networkpolicy/in
 import type { Manifest } from '../../connectors/core/types.js';
 import { GitDeliveryError } from './errors.js';
 import type { ActionSummary } from './message.js';
-import { GitRepository, type GitRepositoryOptions } from './repository.js';
+import { GitRepository, type GitRepositoryOptions, type WriteActionRequest } from './repository.js';
 import type { ActionRequest } from '../../crds/index.js';
 import { allText, gitAs } from './test-support.js';
 
@@ -66,6 +66,20 @@ function summary(name: string, indicators: number): ActionSummary {
   };
 }
 
+/** A write of action <name> under deploy/: its summary and its rendered NetworkPolicies. */
+function actionWrite(
+  name: string,
+  indicators: number,
+  values: string[],
+  namespaces?: string[],
+): WriteActionRequest {
+  return {
+    action: summary(name, indicators),
+    path: 'deploy',
+    manifests: render(name, values, namespaces),
+  };
+}
+
 function options(
   workDir: string,
   overrides: Partial<GitRepositoryOptions> = {},
@@ -79,6 +93,11 @@ function options(
     env: process.env,
     ...overrides,
   };
+}
+
+/** The repository, cloned into <root>/work with the default options. */
+function openRepo(): Promise<GitRepository> {
+  return GitRepository.open(options(join(root, 'work')));
 }
 
 /** Files of a commit on the server, repository-relative. */
@@ -141,7 +160,7 @@ afterEach(() => {
 
 describe('writeActionBranch', () => {
   it('GIVEN a new action WHEN written THEN forestall/<action> is pushed with one commit on main holding the action directory and the parent kustomization', async () => {
-    const repo = await GitRepository.open(options(join(root, 'work')));
+    const repo = await openRepo();
     const main = await head('main');
 
     const result = await repo.writeActionBranch({
@@ -185,13 +204,11 @@ describe('writeActionBranch', () => {
   it('GIVEN the branch already holds the render WHEN written again, also from a fresh clone after a restart THEN nothing is committed or pushed', async () => {
     const manifests = render('block-c2-egressdeny', ['203.0.113.7']);
     const write = { action: summary('block-c2-egressdeny', 1), path: 'deploy', manifests };
-    const repo = await GitRepository.open(options(join(root, 'work')));
+    const repo = await openRepo();
     const first = await repo.writeActionBranch(write);
 
     const again = await repo.writeActionBranch(write);
-    const reopened = await (
-      await GitRepository.open(options(join(root, 'work')))
-    ).writeActionBranch(write);
+    const reopened = await (await openRepo()).writeActionBranch(write);
     const fresh = await (
       await GitRepository.open(options(join(root, 'work-after-restart')))
     ).writeActionBranch(write);
@@ -210,18 +227,14 @@ describe('writeActionBranch', () => {
   });
 
   it('GIVEN changed manifests WHEN written THEN a new commit goes on top of the same branch and the object no longer rendered is gone', async () => {
-    const repo = await GitRepository.open(options(join(root, 'work')));
-    const first = await repo.writeActionBranch({
-      action: summary('a1', 1),
-      path: 'deploy',
-      manifests: render('a1', ['203.0.113.7'], ['shop', 'web']),
-    });
+    const repo = await openRepo();
+    const first = await repo.writeActionBranch(
+      actionWrite('a1', 1, ['203.0.113.7'], ['shop', 'web']),
+    );
 
-    const second = await repo.writeActionBranch({
-      action: summary('a1', 2),
-      path: 'deploy',
-      manifests: render('a1', ['203.0.113.7', '203.0.113.8'], ['shop']),
-    });
+    const second = await repo.writeActionBranch(
+      actionWrite('a1', 2, ['203.0.113.7', '203.0.113.8'], ['shop']),
+    );
 
     expect(second).toMatchObject({ changed: true, pushed: true, rebuilt: false });
     expect(second.commit).not.toBe(first.commit);
@@ -236,12 +249,8 @@ describe('writeActionBranch', () => {
   });
 
   it('GIVEN main moved under the path (another action merged) WHEN written again THEN the branch is rebuilt on the new main, not merged, and lists both actions', async () => {
-    const repo = await GitRepository.open(options(join(root, 'work')));
-    const write = {
-      action: summary('a1', 1),
-      path: 'deploy',
-      manifests: render('a1', ['203.0.113.7']),
-    };
+    const repo = await openRepo();
+    const write = actionWrite('a1', 1, ['203.0.113.7']);
     const first = await repo.writeActionBranch(write);
     const otherAction = render('a2', ['192.0.2.1']);
     const scratch = join(root, 'scratch');
@@ -281,12 +290,8 @@ describe('writeActionBranch', () => {
   });
 
   it('GIVEN main moved elsewhere (files the branch does not touch) WHEN written again THEN the branch is left as it is: no force-push that would dismiss reviews', async () => {
-    const repo = await GitRepository.open(options(join(root, 'work')));
-    const write = {
-      action: summary('a1', 1),
-      path: 'deploy',
-      manifests: render('a1', ['203.0.113.7']),
-    };
+    const repo = await openRepo();
+    const write = actionWrite('a1', 1, ['203.0.113.7']);
     const first = await repo.writeActionBranch(write);
     await pushFromElsewhere('main', { 'docs/runbook.md': 'unrelated\n' }, 'docs');
 
@@ -302,17 +307,9 @@ describe('writeActionBranch', () => {
   });
 
   it('GIVEN someone pushed to the action branch after our fetch WHEN we push THEN the lease fails with FST_GIT_PUSH_REJECTED (transient), their commit survives, and a retry builds on it', async () => {
-    const repo = await GitRepository.open(options(join(root, 'work')));
-    const first = await repo.writeActionBranch({
-      action: summary('a1', 1),
-      path: 'deploy',
-      manifests: render('a1', ['203.0.113.7']),
-    });
-    const update = {
-      action: summary('a1', 2),
-      path: 'deploy',
-      manifests: render('a1', ['203.0.113.7', '203.0.113.9']),
-    };
+    const repo = await openRepo();
+    const first = await repo.writeActionBranch(actionWrite('a1', 1, ['203.0.113.7']));
+    const update = actionWrite('a1', 2, ['203.0.113.7', '203.0.113.9']);
     const prepared = await repo.prepareActionBranch(update);
     expect(prepared).toMatchObject({ changed: true, expected: first.commit });
     const theirs = await pushFromElsewhere(
@@ -337,12 +334,8 @@ describe('writeActionBranch', () => {
   });
 
   it('GIVEN the branch did not exist at our fetch but was created before our push WHEN we push THEN the lease (expect absent) fails with FST_GIT_PUSH_REJECTED', async () => {
-    const repo = await GitRepository.open(options(join(root, 'work')));
-    const prepared = await repo.prepareActionBranch({
-      action: summary('a1', 1),
-      path: 'deploy',
-      manifests: render('a1', ['203.0.113.7']),
-    });
+    const repo = await openRepo();
+    const prepared = await repo.prepareActionBranch(actionWrite('a1', 1, ['203.0.113.7']));
     expect(prepared.expected).toBeUndefined();
     const theirs = await pushFromElsewhere(
       'forestall/a1',
@@ -355,12 +348,8 @@ describe('writeActionBranch', () => {
   });
 
   it('GIVEN main already holds exactly the render WHEN written THEN nothing is proposed: alreadyInBase, no branch', async () => {
-    const repo = await GitRepository.open(options(join(root, 'work')));
-    const write = {
-      action: summary('a1', 1),
-      path: 'deploy',
-      manifests: render('a1', ['203.0.113.7']),
-    };
+    const repo = await openRepo();
+    const write = actionWrite('a1', 1, ['203.0.113.7']);
     const proposed = await repo.writeActionBranch(write);
     await git(other, 'fetch', '-q', 'origin');
     await git(other, 'checkout', '-q', 'main');
@@ -384,11 +373,7 @@ describe('writeActionBranch', () => {
       options(join(root, 'work'), { baseBranch: 'production' }),
     );
     await expect(
-      repo.writeActionBranch({
-        action: summary('a1', 1),
-        path: 'deploy',
-        manifests: render('a1', ['203.0.113.7']),
-      }),
+      repo.writeActionBranch(actionWrite('a1', 1, ['203.0.113.7'])),
     ).rejects.toMatchObject({ code: 'FST_GIT_BASE_NOT_FOUND', errorClass: 'terminal' });
   });
 
@@ -402,7 +387,7 @@ describe('writeActionBranch', () => {
       },
       'root kustomization',
     );
-    const repo = await GitRepository.open(options(join(root, 'work')));
+    const repo = await openRepo();
 
     const result = await repo.writeActionBranch({
       action: summary('a1', 1),
@@ -421,17 +406,9 @@ describe('writeActionBranch', () => {
 
 describe('removalBranch', () => {
   it('GIVEN an action merged to main WHEN its removal is proposed THEN forestall-removal/<action> deletes its directory and drops it from the parent kustomization', async () => {
-    const repo = await GitRepository.open(options(join(root, 'work')));
-    await repo.writeActionBranch({
-      action: summary('a1', 1),
-      path: 'deploy',
-      manifests: render('a1', ['203.0.113.7']),
-    });
-    await repo.writeActionBranch({
-      action: summary('a2', 1),
-      path: 'deploy',
-      manifests: render('a2', ['192.0.2.1']),
-    });
+    const repo = await openRepo();
+    await repo.writeActionBranch(actionWrite('a1', 1, ['203.0.113.7']));
+    await repo.writeActionBranch(actionWrite('a2', 1, ['192.0.2.1']));
     expect(await repo.isMerged('forestall/a1')).toBe(false);
     await git(other, 'fetch', '-q', 'origin');
     await git(other, 'checkout', '-q', 'main');
@@ -472,7 +449,7 @@ describe('removalBranch', () => {
   });
 
   it('GIVEN an action that is not on main WHEN its removal is proposed THEN nothing is pushed (alreadyInBase)', async () => {
-    const repo = await GitRepository.open(options(join(root, 'work')));
+    const repo = await openRepo();
     const result = await repo.removalBranch({ action: summary('never-merged', 1), path: 'deploy' });
     expect(result).toMatchObject({ changed: false, pushed: false, alreadyInBase: true });
     expect(await repo.remoteBranchHead('forestall-removal/never-merged')).toBeUndefined();
@@ -483,11 +460,7 @@ describe('work directory and secrets', () => {
   it('GIVEN a token WHEN the repository is cloned, written and pushed THEN the token is nowhere in the work directory (.git/config included) nor in the remote URL', async () => {
     const workDir = join(root, 'work');
     const repo = await GitRepository.open(options(workDir));
-    await repo.writeActionBranch({
-      action: summary('a1', 1),
-      path: 'deploy',
-      manifests: render('a1', ['203.0.113.7']),
-    });
+    await repo.writeActionBranch(actionWrite('a1', 1, ['203.0.113.7']));
 
     const everything = allText(workDir);
     expect(everything).not.toContain(TOKEN);
@@ -505,13 +478,9 @@ describe('work directory and secrets', () => {
 
     const repo = await GitRepository.open(options(workDir));
 
-    expect(
-      await repo.writeActionBranch({
-        action: summary('a1', 1),
-        path: 'deploy',
-        manifests: render('a1', ['203.0.113.7']),
-      }),
-    ).toMatchObject({ pushed: true });
+    expect(await repo.writeActionBranch(actionWrite('a1', 1, ['203.0.113.7']))).toMatchObject({
+      pushed: true,
+    });
   });
 
   it('GIVEN local edits left in the clone WHEN written THEN they are discarded, never committed', async () => {
@@ -521,11 +490,7 @@ describe('work directory and secrets', () => {
     mkdirSync(join(repo.dir, 'deploy/a1'), { recursive: true });
     writeFileSync(join(repo.dir, 'deploy/a1/stray.yaml'), 'kind: Nope\n');
 
-    const result = await repo.writeActionBranch({
-      action: summary('a1', 1),
-      path: 'deploy',
-      manifests: render('a1', ['203.0.113.7']),
-    });
+    const result = await repo.writeActionBranch(actionWrite('a1', 1, ['203.0.113.7']));
 
     expect((await treeFiles(result.commit)).filter((f) => f.includes('stray'))).toEqual([]);
   });
@@ -555,7 +520,7 @@ describe('work directory and secrets', () => {
   ])(
     'GIVEN %s WHEN written THEN FST_GIT_INVALID_REQUEST and nothing is pushed',
     async (_label, bad: { path?: string; name?: string }) => {
-      const repo = await GitRepository.open(options(join(root, 'work')));
+      const repo = await openRepo();
       const name = bad.name ?? 'a1';
       await expect(
         repo.writeActionBranch({

@@ -35,25 +35,12 @@ out_dir="$cache/gitea/$GITEA_VERSION"
 bin="$out_dir/gitea"
 
 log() { echo "[gitea] $*" >&2; }
+# shellcheck source=../cache.sh
+. "$here/../cache.sh"
 
-if [ -n "${FORESTALL_GITEA_BINARY:-}" ]; then
-  [ -x "$FORESTALL_GITEA_BINARY" ] || { log "FORESTALL_GITEA_BINARY=$FORESTALL_GITEA_BINARY is not an executable"; exit 1; }
-  echo "$FORESTALL_GITEA_BINARY"
-  exit 0
-fi
-
-if [ -x "$bin" ]; then
-  echo "$bin"
-  exit 0
-fi
-
+use_given FORESTALL_GITEA_BINARY
+reuse_or_lock "$bin" "$out_dir.lock" test -x "$bin"
 mkdir -p "$out_dir"
-# Two runs at once (CI set-up and a test, two checkouts) must not build together.
-if command -v flock >/dev/null 2>&1; then
-  exec 9>"$out_dir.lock"
-  flock 9
-  if [ -x "$bin" ]; then echo "$bin"; exit 0; fi
-fi
 
 command -v go >/dev/null 2>&1 || { log "go not found: Gitea is built from its Go module"; exit 1; }
 start=$SECONDS

@@ -27,15 +27,16 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir, userInfo } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 // Brings 'vitest' into the program for the ProvidedContext augmentation below.
 import type {} from 'vitest';
 import { REPO_ROOT } from './envtest-assets.js';
-import { startOrphanWatchdog } from './exit-cleanup.js';
 import { freeLoopbackPorts } from './free-port.js';
 import { httpGet } from './http-probe.js';
+import { runSetupScript, serverWorkDir } from './local-server.js';
+import type { ServerWorkDir } from './local-server.js';
 import { ManagedProcess } from './managed-process.js';
 
 declare module 'vitest' {
@@ -114,29 +115,18 @@ export interface StartGiteaOptions {
   binary?: string;
 }
 
-/** Runs test/gitea/build.sh and returns the binary it prints last. stderr is inherited so a cold build shows progress. */
-export async function buildGitea(): Promise<string> {
-  const { code, stdout } = await run('bash', [GITEA_BUILD_SCRIPT], {
-    cwd: REPO_ROOT,
-    inheritStderr: true,
+/** Runs test/gitea/build.sh and returns the binary it prints last; a cold build shows progress. */
+export function buildGitea(): Promise<string> {
+  return runSetupScript(GITEA_BUILD_SCRIPT, {
+    requiredFor: 'Gitea is required for the forge tests',
+    showProgress: true,
   });
-  const last = stdout.trim().split('\n').at(-1)?.trim() ?? '';
-  if (code !== 0 || last === '') {
-    throw new Error(
-      `${GITEA_BUILD_SCRIPT} failed (exit ${String(code)}); Gitea is required for the forge tests. See its stderr above.`,
-    );
-  }
-  return last;
 }
 
 export async function startGitea(options: StartGiteaOptions = {}): Promise<GiteaServer> {
   const binary = options.binary ?? process.env[GITEA_BINARY_ENV] ?? (await buildGitea());
-  const workDir = mkdtempSync(join(tmpdir(), 'forestall-gitea-'));
-  const stopWatchdog = startOrphanWatchdog(workDir);
-  const cleanUpDir = (): void => {
-    stopWatchdog();
-    rmSync(workDir, { recursive: true, force: true });
-  };
+  const dir = serverWorkDir('gitea');
+  const workDir = dir.path;
 
   let gitea: ManagedProcess | undefined;
   try {
@@ -201,14 +191,12 @@ export async function startGitea(options: StartGiteaOptions = {}): Promise<Gitea
       password,
       binary,
       version: version.body.version,
-      workDir,
       process: gitea,
       api,
-      cleanUpDir,
+      dir,
     });
   } catch (err) {
-    await gitea?.stop();
-    cleanUpDir();
+    await dir.release(gitea);
     throw err;
   }
 }
@@ -219,10 +207,9 @@ interface ServerParts {
   password: string;
   binary: string;
   version: string;
-  workDir: string;
   process: ManagedProcess;
   api: GiteaServer['api'];
-  cleanUpDir: () => void;
+  dir: ServerWorkDir;
 }
 
 /** REST calls with the token; an HTTP error status is returned, not thrown. */
@@ -255,7 +242,7 @@ function makeServer(parts: ServerParts): GiteaServer {
     password: parts.password,
     binary: parts.binary,
     version: parts.version,
-    workDir: parts.workDir,
+    workDir: parts.dir.path,
     api,
     async createRepo(name, options = {}) {
       const res = await api<GiteaRepo>('POST', '/user/repos', {
@@ -277,10 +264,7 @@ function makeServer(parts: ServerParts): GiteaServer {
       return `http://${ADMIN_USERNAME}:${token}@${url.slice('http://'.length)}/${ADMIN_USERNAME}/${name}.git`;
     },
     logTail: (lines?: number) => gitea.logTail(lines),
-    async stop() {
-      await gitea.stop();
-      parts.cleanUpDir();
-    },
+    stop: () => parts.dir.release(gitea),
   };
 }
 
@@ -405,20 +389,20 @@ interface RunResult {
 function run(
   command: string,
   args: string[],
-  options: { cwd: string; inheritStderr?: boolean; timeoutMs?: number },
+  options: { cwd: string; timeoutMs?: number },
 ): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, {
       cwd: options.cwd,
-      stdio: ['ignore', 'pipe', options.inheritStderr === true ? 'inherit' : 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
     let stderr = '';
     let timedOut = false;
-    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       stdout += chunk;
     });
-    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
       stderr += chunk;
     });
     const timer =

@@ -73,17 +73,16 @@
  * introspection once the user is logged out.
  * Re-enabling (PUT enabled=true) lets the user log in again; nothing revoked comes back.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 // Brings 'vitest' into the program for the ProvidedContext augmentation below.
 import type {} from 'vitest';
 import { REPO_ROOT } from './envtest-assets.js';
-import { startOrphanWatchdog } from './exit-cleanup.js';
 import { freeLoopbackPorts } from './free-port.js';
 import { httpGet } from './http-probe.js';
+import { jsonOrUndefined, runSetupScript, serverWorkDir } from './local-server.js';
+import type { ServerWorkDir } from './local-server.js';
 import { ManagedProcess } from './managed-process.js';
 
 declare module 'vitest' {
@@ -228,16 +227,12 @@ export interface StartKeycloakOptions {
   java?: string;
 }
 
-/** Runs test/keycloak/fetch.sh and returns the home it prints last. stderr is inherited so a cold fetch shows progress. */
-export async function fetchKeycloak(): Promise<string> {
-  const { code, stdout } = await run('bash', [KEYCLOAK_FETCH_SCRIPT]);
-  const last = stdout.trim().split('\n').at(-1)?.trim() ?? '';
-  if (code !== 0 || last === '') {
-    throw new Error(
-      `${KEYCLOAK_FETCH_SCRIPT} failed (exit ${String(code)}); Keycloak is required for the identity tests. See its stderr above.`,
-    );
-  }
-  return last;
+/** Runs test/keycloak/fetch.sh and returns the home it prints last; a cold fetch shows progress. */
+export function fetchKeycloak(): Promise<string> {
+  return runSetupScript(KEYCLOAK_FETCH_SCRIPT, {
+    requiredFor: 'Keycloak is required for the identity tests',
+    showProgress: true,
+  });
 }
 
 /** The Keycloak home: $FORESTALL_KEYCLOAK_HOME, else the cache that fetch.sh fills (fetching when it is cold). */
@@ -251,12 +246,8 @@ export async function startKeycloak(options: StartKeycloakOptions = {}): Promise
   const java =
     options.java ??
     (javaHome !== undefined && javaHome !== '' ? join(javaHome, 'bin', 'java') : 'java');
-  const workDir = mkdtempSync(join(tmpdir(), 'forestall-keycloak-'));
-  const stopWatchdog = startOrphanWatchdog(workDir);
-  const cleanUpDir = (): void => {
-    stopWatchdog();
-    rmSync(workDir, { recursive: true, force: true });
-  };
+  const dir = serverWorkDir('keycloak');
+  const workDir = dir.path;
 
   let keycloak: ManagedProcess | undefined;
   try {
@@ -317,10 +308,9 @@ export async function startKeycloak(options: StartKeycloakOptions = {}): Promise
       url,
       managementUrl,
       home,
-      workDir,
       adminPassword,
       process: keycloak,
-      cleanUpDir,
+      dir,
     });
     // The admin can log in and call the admin API: proves the bootstrap worked.
     const info = await server.api<{ systemInfo?: { version?: string } }>(
@@ -336,8 +326,7 @@ export async function startKeycloak(options: StartKeycloakOptions = {}): Promise
     server.version = version;
     return server;
   } catch (err) {
-    await keycloak?.stop();
-    cleanUpDir();
+    await dir.release(keycloak);
     throw err;
   }
 }
@@ -384,10 +373,9 @@ interface ServerParts {
   url: string;
   managementUrl: string;
   home: string;
-  workDir: string;
   adminPassword: string;
   process: ManagedProcess;
-  cleanUpDir: () => void;
+  dir: ServerWorkDir;
 }
 
 function makeServer(parts: ServerParts): KeycloakServer {
@@ -408,15 +396,9 @@ function makeServer(parts: ServerParts): KeycloakServer {
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });
     const text = await res.text();
-    let parsed: unknown;
-    try {
-      parsed = text === '' ? undefined : JSON.parse(text);
-    } catch {
-      parsed = undefined;
-    }
     return {
       status: res.status,
-      body: parsed as T,
+      body: jsonOrUndefined(text) as T,
       text,
       location: res.headers.get('location') ?? undefined,
     };
@@ -427,7 +409,7 @@ function makeServer(parts: ServerParts): KeycloakServer {
     managementUrl: parts.managementUrl,
     version: '',
     home: parts.home,
-    workDir: parts.workDir,
+    workDir: parts.dir.path,
     adminUsername: ADMIN_USERNAME,
     adminPassword: parts.adminPassword,
 
@@ -590,10 +572,7 @@ function makeServer(parts: ServerParts): KeycloakServer {
     },
 
     logTail: (lines?: number) => keycloak.logTail(lines),
-    async stop() {
-      await keycloak.stop();
-      parts.cleanUpDir();
-    },
+    stop: () => parts.dir.release(keycloak),
   };
   return server;
 }
@@ -643,19 +622,6 @@ function idFromLocation(location: string | undefined, what: string): string {
   if (id === undefined || id === '')
     throw new Error(`Keycloak created ${what} but sent no Location header`);
   return id;
-}
-
-/** Runs a command to completion; stderr is inherited so that progress shows. */
-function run(command: string, args: string[]): Promise<{ code: number | null; stdout: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-    let stdout = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk;
-    });
-    child.once('error', (err) => reject(new Error(`cannot run ${command}: ${err.message}`)));
-    child.once('close', (code) => resolve({ code, stdout }));
-  });
 }
 
 /** The version the distribution was pinned to (test/keycloak/KEYCLOAK_VERSION). */

@@ -28,6 +28,15 @@ export function configMap(
   return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace }, [field]: data };
 }
 
+/** A plain Secret manifest (no credential label: see credentialSecret for one Forestall may send). */
+export function secret(
+  namespace: string,
+  name: string,
+  stringData: Record<string, string>,
+): KubernetesObject & { stringData: Record<string, string> } {
+  return { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace }, stringData };
+}
+
 /** An ExposurePolicy manifest; without a spec, the reference a delete needs. */
 export function exposurePolicy(name: string, spec?: Record<string, unknown>): KubernetesObject {
   return {
@@ -35,5 +44,15 @@ export function exposurePolicy(name: string, spec?: Record<string, unknown>): Ku
     kind: 'ExposurePolicy',
     metadata: { name },
     ...(spec ? { spec } : {}),
+  } as KubernetesObject;
+}
+
+/** A PreemptiveAction manifest, as a person writes one by hand. */
+export function preemptiveAction(name: string, spec: Record<string, unknown>): KubernetesObject {
+  return {
+    apiVersion: 'forestall.io/v1alpha1',
+    kind: 'PreemptiveAction',
+    metadata: { name },
+    spec,
   } as KubernetesObject;
 }

@@ -65,15 +65,15 @@
  * - Not applicable: SCIM has no sessions or tokens to revoke; disabling a user is
  *   `active: false` and nothing more.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from './envtest-assets.js';
-import { startOrphanWatchdog } from './exit-cleanup.js';
 import { freeLoopbackPorts } from './free-port.js';
 import { httpGet } from './http-probe.js';
+import { jsonOrUndefined, runSetupScript, serverWorkDir } from './local-server.js';
+import type { ServerWorkDir } from './local-server.js';
 import { ManagedProcess } from './managed-process.js';
 
 export const SCIM_SETUP_SCRIPT = join(REPO_ROOT, 'test/scim/setup.sh');
@@ -110,10 +110,8 @@ export interface ScimEmail {
   primary?: boolean;
 }
 
-export interface ScimUser {
-  schemas: string[];
-  id: string;
-  meta: ScimMeta;
+/** The User attributes a test writes and reads back. */
+interface ScimUserAttributes {
   userName: string;
   active?: boolean;
   displayName?: string;
@@ -123,16 +121,15 @@ export interface ScimUser {
   [attribute: string]: unknown;
 }
 
-export interface NewScimUser {
-  userName: string;
-  active?: boolean;
-  displayName?: string;
-  externalId?: string;
-  name?: { givenName?: string; familyName?: string; formatted?: string };
-  emails?: ScimEmail[];
+export interface ScimUser extends ScimUserAttributes {
+  schemas: string[];
+  id: string;
+  meta: ScimMeta;
+}
+
+/** Any other attribute, such as the enterprise extension; `schemas` may be overridden too. */
+export interface NewScimUser extends ScimUserAttributes {
   password?: string;
-  /** Any other attribute, such as the enterprise extension; `schemas` may be overridden too. */
-  [attribute: string]: unknown;
 }
 
 export interface ScimGroupMember {
@@ -235,33 +232,11 @@ export function defaultScimVenv(): string {
  * Runs test/scim/setup.sh and returns the venv it prints last. Its progress and
  * timings (stderr) are passed on, so a cold install shows in the test output.
  */
-export async function installScimServer(): Promise<string> {
-  const child = spawn('bash', [SCIM_SETUP_SCRIPT], {
-    cwd: REPO_ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
+export function installScimServer(): Promise<string> {
+  return runSetupScript(SCIM_SETUP_SCRIPT, {
+    requiredFor: 'scim2-server is required for the SCIM tests',
+    showProgress: true,
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-    process.stderr.write(chunk);
-  });
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', (err) =>
-      reject(new Error(`cannot run ${SCIM_SETUP_SCRIPT}: ${err.message}`)),
-    );
-    child.once('close', resolve);
-  });
-  const last = stdout.trim().split('\n').at(-1)?.trim() ?? '';
-  if (code !== 0 || last === '') {
-    throw new Error(
-      `${SCIM_SETUP_SCRIPT} failed (exit ${String(code)}); scim2-server is required for the SCIM tests.\n--- setup output ---\n${stderr.trim().split('\n').slice(-30).join('\n')}\n--- end ---`,
-    );
-  }
-  return last;
 }
 
 /** The scim2-server version installed in a venv, from its dist-info directory. */
@@ -292,12 +267,7 @@ export async function startScimServer(options: StartScimServerOptions = {}): Pro
   // Hex, and passed as --bearer-token=TOKEN: a base64url token can start with '-', which
   // argparse would take for an option.
   const token = randomBytes(24).toString('hex');
-  const workDir = mkdtempSync(join(tmpdir(), 'forestall-scim-'));
-  const stopWatchdog = startOrphanWatchdog(workDir);
-  const cleanUpDir = (): void => {
-    stopWatchdog();
-    rmSync(workDir, { recursive: true, force: true });
-  };
+  const dir = serverWorkDir('scim');
 
   let server: ManagedProcess | undefined;
   try {
@@ -311,7 +281,7 @@ export async function startScimServer(options: StartScimServerOptions = {}): Pro
         name: 'scim2-server',
         binary: executable,
         args: ['--hostname', '127.0.0.1', '--port', String(port), `--bearer-token=${token}`],
-        dir: workDir,
+        dir: dir.path,
       });
       try {
         await server.waitUntilReady({
@@ -346,16 +316,14 @@ export async function startScimServer(options: StartScimServerOptions = {}): Pro
         token,
         version,
         venv,
-        workDir,
         startupMs,
         process: server,
         request,
-        cleanUpDir,
+        dir,
       });
     }
   } catch (err) {
-    await server?.stop();
-    cleanUpDir();
+    await dir.release(server);
     throw err;
   }
 }
@@ -381,17 +349,9 @@ function scimClient(url: string, token: string): ScimServer['request'] {
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });
     const text = await res.text();
-    let parsed: unknown;
-    if (text !== '') {
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        parsed = undefined;
-      }
-    }
     return {
       status: res.status,
-      body: parsed as T,
+      body: jsonOrUndefined(text) as T,
       text,
       headers: res.headers,
       etag: res.headers.get('etag') ?? undefined,
@@ -405,11 +365,10 @@ interface ServerParts {
   token: string;
   version: string;
   venv: string;
-  workDir: string;
   startupMs: number;
   process: ManagedProcess;
   request: ScimServer['request'];
-  cleanUpDir: () => void;
+  dir: ServerWorkDir;
 }
 
 function makeServer(parts: ServerParts): ScimServer {
@@ -428,7 +387,7 @@ function makeServer(parts: ServerParts): ScimServer {
     token: parts.token,
     version: parts.version,
     venv: parts.venv,
-    workDir: parts.workDir,
+    workDir: parts.dir.path,
     startupMs: parts.startupMs,
     request,
     async createUser(user) {
@@ -460,9 +419,6 @@ function makeServer(parts: ServerParts): ScimServer {
     },
     getGroup: (id) => read<ScimGroup>(`/Groups/${encodeURIComponent(id)}`),
     logTail: (lines?: number) => server.logTail(lines),
-    async stop() {
-      await server.stop();
-      parts.cleanUpDir();
-    },
+    stop: () => parts.dir.release(server),
   };
 }

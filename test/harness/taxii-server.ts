@@ -19,15 +19,13 @@
  * An object is only served when a manifest entry matches its id and version
  * (modified, else created, else the hidden `_date_added` field used for SCOs).
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startOrphanWatchdog } from './exit-cleanup.js';
 import { freeLoopbackPorts } from './free-port.js';
+import { runSetupScript, serverWorkDir } from './local-server.js';
 import { ManagedProcess } from './managed-process.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -85,27 +83,10 @@ export interface TaxiiServer {
 }
 
 /** Runs test/taxii/setup.sh and returns the medallion executable it prints last. */
-export async function installMedallion(): Promise<string> {
-  const child = spawn('bash', [TAXII_SETUP_SCRIPT], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
+export function installMedallion(): Promise<string> {
+  return runSetupScript(TAXII_SETUP_SCRIPT, {
+    requiredFor: 'medallion is required for the TAXII tests',
   });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-  });
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', resolve);
-  });
-  const last = stdout.trim().split('\n').at(-1)?.trim() ?? '';
-  if (code !== 0 || last === '') {
-    throw new Error(
-      `${TAXII_SETUP_SCRIPT} failed (exit ${String(code)}); medallion is required for the TAXII tests.\n--- setup output ---\n${stderr.trim().split('\n').slice(-30).join('\n')}\n--- end ---`,
-    );
-  }
-  return last;
 }
 
 /** The seed: every object of the examples, de-duplicated by id and version, with known date_added values. */
@@ -154,8 +135,8 @@ export function seedObjects(examplesDir = STIX_EXAMPLES_DIR): {
 
 export async function startTaxiiServer(): Promise<TaxiiServer> {
   const executable = await installMedallion();
-  const dir = mkdtempSync(join(tmpdir(), 'forestall-taxii-'));
-  const stopWatchdog = startOrphanWatchdog(dir);
+  const workDir = serverWorkDir('taxii');
+  const dir = workDir.path;
   const [port] = await freeLoopbackPorts(1);
   if (port === undefined) throw new Error('no free loopback port');
   const url = `http://127.0.0.1:${port}`;
@@ -245,9 +226,7 @@ export async function startTaxiiServer(): Promise<TaxiiServer> {
       },
     });
   } catch (err) {
-    await medallion.stop();
-    stopWatchdog();
-    rmSync(dir, { recursive: true, force: true });
+    await workDir.release(medallion);
     throw err;
   }
 
@@ -281,11 +260,7 @@ export async function startTaxiiServer(): Promise<TaxiiServer> {
       }
     },
     logTail: (lines?: number) => medallion.logTail(lines),
-    async stop() {
-      await medallion.stop();
-      stopWatchdog();
-      rmSync(dir, { recursive: true, force: true });
-    },
+    stop: () => workDir.release(medallion),
   };
 }
 

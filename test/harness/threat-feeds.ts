@@ -9,7 +9,7 @@ import {
 import type { ThreatFeed } from '../../crds/index.js';
 import { ControlPlane } from './control-plane.js';
 import { eventually } from './eventually.js';
-import { configMap } from './objects.js';
+import { condition, configMap } from './objects.js';
 
 // The objects the ThreatFeed integration tests create, read and wait on, written once so
 // that each test states only its feed's spec and what it expects of the status.
@@ -47,6 +47,21 @@ export function threatFeedApi(kc: KubeConfig) {
   const custom = kc.makeApiClient(CustomObjectsApi);
   const read = async (name: string) =>
     (await custom.getClusterCustomObject({ ...THREATFEEDS, name })) as ThreatFeed;
+  /** Waits until the feed satisfies `accept` and returns it as last read. */
+  const until = (
+    name: string,
+    what: string,
+    accept: (f: ThreatFeed) => boolean,
+    timeoutMs?: number,
+  ) =>
+    eventually(
+      what,
+      async () => {
+        const f = await read(name);
+        return accept(f) && f;
+      },
+      timeoutMs,
+    );
   return {
     read,
     create: (name: string, spec: Record<string, unknown>) =>
@@ -56,14 +71,28 @@ export function threatFeedApi(kc: KubeConfig) {
         { ...THREATFEEDS, name, body: { spec } },
         setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
       ),
-    /** Waits until the feed satisfies `accept` and returns it as last read. */
-    until: (name: string, what: string, accept: (f: ThreatFeed) => boolean, timeoutMs?: number) =>
-      eventually(
-        what,
-        async () => {
-          const f = await read(name);
-          return accept(f) && f;
-        },
+    until,
+    /** Waits until the feed has synced once: its status counts indicators. */
+    synced: (name: string, timeoutMs?: number) =>
+      until(name, `${name} synced`, (f) => f.status?.indicatorCount !== undefined, timeoutMs),
+    /** Waits until the feed holds exactly `count` indicators. */
+    holding: (name: string, count: number, timeoutMs?: number) =>
+      until(
+        name,
+        `${name} holding ${count} indicators`,
+        (f) => f.status?.indicatorCount === count,
+        timeoutMs,
+      ),
+    /** Waits until the feed is Degraded, at `generation` when one is given. */
+    degraded: (name: string, timeoutMs?: number, generation?: number) =>
+      until(
+        name,
+        generation === undefined
+          ? `${name} Degraded`
+          : `${name} Degraded at generation ${generation}`,
+        (f) =>
+          (generation === undefined || f.status?.observedGeneration === generation) &&
+          condition(f, 'Degraded')?.status === 'True',
         timeoutMs,
       ),
   };

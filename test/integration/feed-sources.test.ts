@@ -154,6 +154,9 @@ describe('http feed source', () => {
   let server: FeedServer;
   let tlsServer: FeedServer;
   let ipsumUrl: string;
+  /** Options for the feed server's fault route `name` (feed-server.ts lists them). */
+  const fault = (name: string, extra: Partial<HttpFetchOptions> = {}) =>
+    httpOptions(`${server.url}/fault/${name}`, extra);
 
   beforeAll(async () => {
     server = await startFeedServer();
@@ -226,7 +229,7 @@ describe('http feed source', () => {
     });
 
     it('GIVEN a body of garbage bytes WHEN it is fetched THEN the source returns it unchanged for the parser to reject', async () => {
-      const got = await fetchBody(httpOptions(`${server.url}/fault/garbage`));
+      const got = await fetchBody(fault('garbage'));
       expect(got.bytes.length).toBe(64 * 1024);
       expect(got.bytes[0]).toBe(0);
     });
@@ -261,45 +264,30 @@ describe('http feed source', () => {
     });
 
     it('GIVEN a response shorter than its Content-Length WHEN the body is read THEN FST_FEED_TRUNCATED says how much arrived', async () => {
-      const err = await httpError(
-        'FST_FEED_TRUNCATED',
-        httpOptions(`${server.url}/fault/truncated`),
-      );
+      const err = await httpError('FST_FEED_TRUNCATED', fault('truncated'));
       expect(err.message).toContain(`of the ${IPSUM.length} announced by Content-Length`);
       expect(err.bodyBytes).toBeLessThan(IPSUM.length);
     });
 
     it('GIVEN a chunked response whose connection drops before the last chunk WHEN the body is read THEN FST_FEED_TRUNCATED', async () => {
-      const err = await httpError(
-        'FST_FEED_TRUNCATED',
-        httpOptions(`${server.url}/fault/truncated-chunked`),
-      );
+      const err = await httpError('FST_FEED_TRUNCATED', fault('truncated-chunked'));
       expect(err.message).toContain('cut short');
     });
 
     it('GIVEN a complete HTTP response carrying half a gzip stream WHEN the body is read THEN FST_FEED_TRUNCATED blames the gzip stream', async () => {
-      const err = await httpError(
-        'FST_FEED_TRUNCATED',
-        httpOptions(`${server.url}/fault/truncated-gzip`),
-      );
+      const err = await httpError('FST_FEED_TRUNCATED', fault('truncated-gzip'));
       expect(err.message).toMatch(
         /Compressed Content-Encoding .* ends before the end of its stream/,
       );
     });
 
     it('GIVEN Content-Encoding gzip over bytes that are not gzip WHEN the body is read THEN FST_FEED_DECODE', async () => {
-      const err = await httpError(
-        'FST_FEED_DECODE',
-        httpOptions(`${server.url}/fault/garbage-gzip`),
-      );
+      const err = await httpError('FST_FEED_DECODE', fault('garbage-gzip'));
       expect(err.message).toContain('Could not decompress');
     });
 
     it('GIVEN a body larger than the cap WHEN it is read THEN FST_FEED_TOO_LARGE stops it mid-stream and names the limit', async () => {
-      const err = await httpError(
-        'FST_FEED_TOO_LARGE',
-        httpOptions(`${server.url}/fault/oversized`, { maxBytes: MIB }),
-      );
+      const err = await httpError('FST_FEED_TOO_LARGE', fault('oversized', { maxBytes: MIB }));
       expect(err.message).toContain(`${MIB}-byte limit`);
       // Streamed up to the cap, not refused up front and not read to the end.
       expect(err.bodyBytes).toBeGreaterThan(0);
@@ -309,17 +297,14 @@ describe('http feed source', () => {
     it('GIVEN a Content-Length above the cap WHEN the feed is fetched THEN FST_FEED_TOO_LARGE before any body byte', async () => {
       const err = await httpError(
         'FST_FEED_TOO_LARGE',
-        httpOptions(`${server.url}/fault/oversized-declared`, { maxBytes: MIB }),
+        fault('oversized-declared', { maxBytes: MIB }),
       );
       expect(err.message).toContain(`announces ${4 * MIB} bytes`);
       expect(err.bodyBytes).toBe(0);
     });
 
     it('GIVEN a small gzip body that inflates past the cap WHEN it is read THEN FST_FEED_TOO_LARGE counts decompressed bytes', async () => {
-      const err = await httpError(
-        'FST_FEED_TOO_LARGE',
-        httpOptions(`${server.url}/fault/gzip-bomb`, { maxBytes: MIB }),
-      );
+      const err = await httpError('FST_FEED_TOO_LARGE', fault('gzip-bomb', { maxBytes: MIB }));
       expect(err.message).toContain('after decompression');
       expect(err.bodyBytes).toBeLessThanOrEqual(MIB);
     });
@@ -327,7 +312,7 @@ describe('http feed source', () => {
     it('GIVEN a server that drips bytes for longer than the total limit WHEN the feed is fetched THEN FST_FEED_TIMEOUT names the limit', async () => {
       const err = await httpError(
         'FST_FEED_TIMEOUT',
-        httpOptions(`${server.url}/fault/slow`, { timeoutMs: 1_000, idleTimeoutMs: 5_000 }),
+        fault('slow', { timeoutMs: 1_000, idleTimeoutMs: 5_000 }),
       );
       expect(err.message).toContain('1000 ms time limit');
       expect(err.bodyBytes).toBeGreaterThan(0);
@@ -336,7 +321,7 @@ describe('http feed source', () => {
     it('GIVEN a server that goes silent mid-body WHEN the feed is fetched THEN FST_FEED_TIMEOUT names the idle limit', async () => {
       const err = await httpError(
         'FST_FEED_TIMEOUT',
-        httpOptions(`${server.url}/fault/stall`, { timeoutMs: 20_000, idleTimeoutMs: 300 }),
+        fault('stall', { timeoutMs: 20_000, idleTimeoutMs: 300 }),
       );
       expect(err.message).toContain('sent nothing for 300 ms in the middle of the body');
     });
@@ -344,7 +329,7 @@ describe('http feed source', () => {
     it('GIVEN a server that never answers WHEN the feed is fetched THEN FST_FEED_TIMEOUT names the idle limit while waiting for the response', async () => {
       const err = await httpError(
         'FST_FEED_TIMEOUT',
-        httpOptions(`${server.url}/fault/no-response`, { timeoutMs: 20_000, idleTimeoutMs: 300 }),
+        fault('no-response', { timeoutMs: 20_000, idleTimeoutMs: 300 }),
       );
       expect(err.message).toContain(
         'sent nothing for 300 ms while connecting or waiting for the response',
@@ -384,10 +369,7 @@ describe('http feed source', () => {
     it('GIVEN a caller that cancels WHEN the body is stalled THEN FST_FEED_ABORTED', async () => {
       const controller = new AbortController();
       setTimeout(() => controller.abort(), 200);
-      await httpError(
-        'FST_FEED_ABORTED',
-        httpOptions(`${server.url}/fault/stall`, { signal: controller.signal }),
-      );
+      await httpError('FST_FEED_ABORTED', fault('stall', { signal: controller.signal }));
     });
 
     it('GIVEN a non-http URL WHEN the feed is fetched THEN FST_FEED_INVALID_REQUEST', async () => {
@@ -740,17 +722,11 @@ describe('http feed source', () => {
     it('GIVEN credential headers WHEN every kind of failure happens THEN no error text, stack or cause contains them', async () => {
       const cases: Array<[FeedErrorCode, HttpFetchOptions]> = [
         ['FST_FEED_HTTP_STATUS', httpOptions(`${server.url}/status/500`, { headers })],
-        ['FST_FEED_TRUNCATED', httpOptions(`${server.url}/fault/truncated`, { headers })],
-        ['FST_FEED_TRUNCATED', httpOptions(`${server.url}/fault/truncated-gzip`, { headers })],
-        ['FST_FEED_DECODE', httpOptions(`${server.url}/fault/garbage-gzip`, { headers })],
-        [
-          'FST_FEED_TOO_LARGE',
-          httpOptions(`${server.url}/fault/oversized`, { headers, maxBytes: MIB }),
-        ],
-        [
-          'FST_FEED_TIMEOUT',
-          httpOptions(`${server.url}/fault/stall`, { headers, idleTimeoutMs: 200 }),
-        ],
+        ['FST_FEED_TRUNCATED', fault('truncated', { headers })],
+        ['FST_FEED_TRUNCATED', fault('truncated-gzip', { headers })],
+        ['FST_FEED_DECODE', fault('garbage-gzip', { headers })],
+        ['FST_FEED_TOO_LARGE', fault('oversized', { headers, maxBytes: MIB })],
+        ['FST_FEED_TIMEOUT', fault('stall', { headers, idleTimeoutMs: 200 })],
         [
           'FST_FEED_REDIRECT_LIMIT',
           httpOptions(`${server.url}/redirect/chain/5`, { headers, maxRedirects: 1 }),

@@ -31,6 +31,12 @@ const top = readFileSync(IPSUM, 'utf8')
   .filter((l) => l && !l.startsWith('#'))
   .map((l) => l.split('\t') as [string, string])
   .filter(([, n]) => Number(n) >= 8);
+/** The addresses of `top`, sorted, from `start` to before `end`: each test takes its own four. */
+const topAddresses = (start: number, end: number) =>
+  top
+    .map(([ip]) => ip)
+    .sort()
+    .slice(start, end);
 
 let cp: ControlPlane;
 let kc: KubeConfig;
@@ -506,10 +512,7 @@ describe('Git delivery', () => {
   });
 
   it('GIVEN the status lost and the pull request closed while the controller was down THEN the restarted controller finds it by its marker, and no second one opens', async () => {
-    const ips = top
-      .map(([ip]) => ip)
-      .sort()
-      .slice(4, 8);
+    const ips = topAddresses(4, 8);
     await feed('lost-feed', ips);
     await policy('c2-lost', 'network:calico', '24h', { feed: 'lost-feed' });
     const number = await eventually(
@@ -553,12 +556,10 @@ describe('Git delivery', () => {
       async () => (await getAction('c2-brief-egressdeny'))?.status?.pullRequest?.number,
       30_000,
     );
-    const expired = await eventually(
+    const expired = await actionState(
+      'c2-brief-egressdeny',
       'expired',
-      async () => {
-        const a = await getAction('c2-brief-egressdeny');
-        return a?.status?.phase === 'Expired' && a;
-      },
+      (a) => a.status?.phase === 'Expired',
       30_000,
     );
     expect(expired.status?.pullRequest).toMatchObject({ number, state: 'Closed' });
@@ -589,13 +590,7 @@ describe('Git delivery', () => {
           [hostOf(gitea.url), hostOf(proxy.url)],
         ),
       );
-      await feed(
-        'outage-feed',
-        top
-          .map(([ip]) => ip)
-          .sort()
-          .slice(0, 4),
-      );
+      await feed('outage-feed', topAddresses(0, 4));
       await policy('c2-outage', 'network:calico', '24h', {
         feed: 'outage-feed',
         apiUrl: `${proxy.url}/api/v1`,
@@ -655,13 +650,7 @@ describe('Git delivery', () => {
         [hostOf(gitea.url)],
       ),
     );
-    await feed(
-      'token-feed',
-      top
-        .map(([ip]) => ip)
-        .sort()
-        .slice(4, 8),
-    );
+    await feed('token-feed', topAddresses(4, 8));
     await policy('c2-token', 'network:calico', '24h', {
       feed: 'token-feed',
       secret: 'forestall-git-wrong',
@@ -699,13 +688,7 @@ describe('Git delivery', () => {
       { rule_name: 'main', branch_name: 'main', enable_push: false },
     );
     expect(protection.status).toBe(201);
-    await feed(
-      'record-feed',
-      top
-        .map(([ip]) => ip)
-        .sort()
-        .slice(8, 12),
-    );
+    await feed('record-feed', topAddresses(8, 12));
     await policy('c2-record', 'network:calico', '20s', {
       feed: 'record-feed',
       auto: true,
@@ -783,13 +766,7 @@ describe('Git delivery', () => {
 
   it('GIVEN directRemoval THEN expiry commits the removal straight to main, and the action is Expired once Argo CD has pruned the objects', async () => {
     const name = 'c2-direct-egressdeny';
-    await feed(
-      'direct-feed',
-      top
-        .map(([ip]) => ip)
-        .sort()
-        .slice(16, 20),
-    );
+    await feed('direct-feed', topAddresses(16, 20));
     await policy('c2-direct', 'network:calico', '24h', {
       feed: 'direct-feed',
       directRemoval: true,
@@ -839,12 +816,10 @@ describe('Git delivery', () => {
     // Argo CD prunes what left the repository.
     const argo = new KubeClient(kc, undefined, 'argocd-controller');
     for (const o of objects) await argo.delete(o);
-    const expired = await eventually(
+    const expired = await actionState(
+      name,
       'expired',
-      async () => {
-        const a = await getAction(name);
-        return a?.status?.phase === 'Expired' && a;
-      },
+      (a) => a.status?.phase === 'Expired',
       30_000,
     );
     expect(expired.status?.conditions?.find((c) => c.type === 'Ready')?.message).toMatch(
@@ -874,13 +849,7 @@ describe('Git delivery', () => {
       config: { url: `http://127.0.0.1:${port}/webhooks/git`, content_type: 'json', secret },
     });
     expect(hook.status, hook.text).toBe(201);
-    await feed(
-      'webhook-feed',
-      top
-        .map(([ip]) => ip)
-        .sort()
-        .slice(12, 16),
-    );
+    await feed('webhook-feed', topAddresses(12, 16));
     await policy('c2-hooked', 'network:calico', '24h', { feed: 'webhook-feed' });
     const number = await eventually(
       'a pull request',

@@ -8,6 +8,7 @@ import {
   pinnedKeycloakVersion,
   startKeycloak,
   type ClientCredentials,
+  type KeycloakResponse,
   type KeycloakServer,
   type TokenResponse,
 } from '../harness/keycloak-server.js';
@@ -56,6 +57,25 @@ async function connectorToken(): Promise<string> {
 }
 
 const users = (rest = ''): string => `/admin/realms/${REALM}/users${rest}`;
+
+/** Sets the user's enabled flag with the connector's token, as the connector does, and reads it back. */
+async function setEnabled(enabled: boolean, token: string): Promise<void> {
+  const put = await kc.api('PUT', users(`/${userId}`), { enabled }, token);
+  expect(put.status, put.text).toBe(204);
+  expect((await kc.api<User>('GET', users(`/${userId}`), undefined, token)).body).toMatchObject({
+    username: USER,
+    enabled,
+  });
+}
+
+/** A refresh of one of the user's earlier sessions through the login client. */
+function refreshWith(old: TokenResponse): Promise<KeycloakResponse<TokenResponse>> {
+  return kc.token(REALM, {
+    grant_type: 'refresh_token',
+    client_id: LOGIN_CLIENT_ID,
+    refresh_token: old.refresh_token!,
+  });
+}
 
 beforeAll(async () => {
   kc = await startKeycloak();
@@ -167,12 +187,7 @@ describe('Keycloak test identity provider', () => {
   it('GIVEN the connector token WHEN the user is disabled, logged out and their offline consents revoked THEN no session or token of theirs is left', async () => {
     const token = await connectorToken();
 
-    const disabled = await kc.api('PUT', users(`/${userId}`), { enabled: false }, token);
-    expect(disabled.status, disabled.text).toBe(204);
-    expect((await kc.api<User>('GET', users(`/${userId}`), undefined, token)).body).toMatchObject({
-      username: USER,
-      enabled: false,
-    });
+    await setEnabled(false, token);
     // Disabling alone ends nothing: the session is still listed, which is why the
     // connector logs the user out as well.
     expect(
@@ -241,11 +256,7 @@ describe('Keycloak test identity provider', () => {
       error_description: 'Account disabled',
     });
     for (const old of [before.online, before.offline]) {
-      const refresh = await kc.token(REALM, {
-        grant_type: 'refresh_token',
-        client_id: LOGIN_CLIENT_ID,
-        refresh_token: old.refresh_token!,
-      });
+      const refresh = await refreshWith(old);
       expect(refresh.status, refresh.text).toBe(400);
       expect(refresh.body).toMatchObject({ error: 'invalid_grant' });
     }
@@ -254,19 +265,10 @@ describe('Keycloak test identity provider', () => {
 
   it('WHEN the user is re-enabled THEN they can log in again, and the sessions and tokens from before stay revoked', async () => {
     const token = await connectorToken();
-    const enabled = await kc.api('PUT', users(`/${userId}`), { enabled: true }, token);
-    expect(enabled.status, enabled.text).toBe(204);
-    expect((await kc.api<User>('GET', users(`/${userId}`), undefined, token)).body).toMatchObject({
-      username: USER,
-      enabled: true,
-    });
+    await setEnabled(true, token);
 
     for (const old of [before.online, before.offline]) {
-      const refresh = await kc.token(REALM, {
-        grant_type: 'refresh_token',
-        client_id: LOGIN_CLIENT_ID,
-        refresh_token: old.refresh_token!,
-      });
+      const refresh = await refreshWith(old);
       expect(refresh.status, refresh.text).toBe(400);
     }
     const fresh = await kc.login(REALM, USER, PASSWORD);

@@ -12,7 +12,12 @@ import { eventually } from '../harness/eventually.js';
 import { installLoopbackFence, type LoopbackFence } from '../harness/feed-server.js';
 import { startManager } from '../harness/in-process-manager.js';
 import { configMapFeed, IPSUM_CONFIDENCE } from '../harness/threat-feeds.js';
-import { configMap, condition as cond, exposurePolicy } from '../harness/objects.js';
+import {
+  configMap,
+  condition as cond,
+  exposurePolicy,
+  preemptiveAction,
+} from '../harness/objects.js';
 import { stopFenced } from '../harness/stop-in-order.js';
 
 // ExposurePolicies enforced for real: IPsum (the real snapshot, addresses on at least
@@ -67,10 +72,38 @@ async function policy(name: string, spec: Record<string, unknown>): Promise<void
   await client.apply(exposurePolicy(name, spec));
 }
 
+/**
+ * The spec of an Enforce policy denying egress from team a's namespaces to the IPsum
+ * addresses `match` picks (by default those of confidence 96 or more) through `connector`,
+ * auto-approved up to 100 addresses.
+ */
+const teamAEgressDeny = (
+  connector: string,
+  match = "indicator.type == 'ipv4' && indicator.confidence >= 96",
+) => ({
+  feeds: { names: ['ipsum'] },
+  match,
+  scope: { namespaceSelector: { matchLabels: { team: 'a' } } },
+  actions: [{ type: 'EgressDeny', connector }],
+  mode: 'Enforce',
+  autoApprove: 'action.blastRadius.addresses <= 100',
+  expiry: '24h',
+});
+
 const getPolicy = (name: string) =>
   client.get<ExposurePolicy>('forestall.io/v1alpha1', 'ExposurePolicy', name);
 const getAction = (name: string) =>
   client.get<PreemptiveAction>('forestall.io/v1alpha1', 'PreemptiveAction', name);
+/** The action once it has reached `phase`. */
+const actionInPhase = (name: string, phase: string, timeoutMs?: number) =>
+  eventually(
+    `${name} ${phase}`,
+    async () => {
+      const a = await getAction(name);
+      return a?.status?.phase === phase && a;
+    },
+    timeoutMs,
+  );
 
 /** Every object an action's connector has in the API server. */
 async function objectsOf(connector: string, action: string): Promise<KubernetesObject[]> {
@@ -166,23 +199,8 @@ describe('ExposurePolicy enforcement', () => {
     'GIVEN an Enforce policy through %s whose autoApprove allows it THEN its objects carry exactly the matched addresses',
     async (connector) => {
       const name = policyName(connector);
-      await policy(name, {
-        feeds: { names: ['ipsum'] },
-        match: "indicator.type == 'ipv4' && indicator.confidence >= 96",
-        scope: { namespaceSelector: { matchLabels: { team: 'a' } } },
-        actions: [{ type: 'EgressDeny', connector }],
-        mode: 'Enforce',
-        autoApprove: 'action.blastRadius.addresses <= 100',
-        expiry: '24h',
-      });
-      const action = await eventually(
-        `${name} enforced`,
-        async () => {
-          const a = await getAction(actionOf(name));
-          return a?.status?.phase === 'Enforced' && a;
-        },
-        30_000,
-      );
+      await policy(name, teamAEgressDeny(connector));
+      const action = await actionInPhase(actionOf(name), 'Enforced', 30_000);
       expect(action.spec).toMatchObject({
         type: 'EgressDeny',
         layer: 'network',
@@ -228,14 +246,7 @@ describe('ExposurePolicy enforcement', () => {
       autoApprove: 'true',
     });
     for (const [i, connector] of (['dns:coredns', 'dns:rpz'] as const).entries()) {
-      const a = await eventually(
-        `DNSBlock ${i} enforced`,
-        async () => {
-          const a = await getAction(`malware-dns-dnsblock-${i}`);
-          return a?.status?.phase === 'Enforced' && a;
-        },
-        30_000,
-      );
+      const a = await actionInPhase(`malware-dns-dnsblock-${i}`, 'Enforced', 30_000);
       expect(a.spec).toMatchObject({
         layer: 'dns',
         connector,
@@ -288,10 +299,7 @@ describe('ExposurePolicy enforcement', () => {
       mode: 'Enforce',
       autoApprove: 'action.blastRadius.addresses <= 100',
     });
-    const large = await eventually('large proposed', async () => {
-      const a = await getAction('c2-large-egressdeny');
-      return a?.status?.phase === 'Proposed' && a;
-    });
+    const large = await actionInPhase('c2-large-egressdeny', 'Proposed');
     const expected = feedLines.filter(([, n]) => n >= 5).length;
     expect(large.spec).toMatchObject({
       approval: { required: true, reason: 'spec.autoApprove is false for this action' },
@@ -350,15 +358,13 @@ describe('ExposurePolicy enforcement', () => {
     const name = policyName('network:networkpolicy');
     const actionBefore = (await getAction(actionOf(name)))!;
     const objectsBefore = await objectsOf('network:networkpolicy', actionOf(name));
-    await policy(name, {
-      feeds: { names: ['ipsum'] },
-      match: "indicator.type == 'ipv4' && indicator.confidence >=",
-      scope: { namespaceSelector: { matchLabels: { team: 'a' } } },
-      actions: [{ type: 'EgressDeny', connector: 'network:networkpolicy' }],
-      mode: 'Enforce',
-      autoApprove: 'action.blastRadius.addresses <= 100',
-      expiry: '24h',
-    });
+    await policy(
+      name,
+      teamAEgressDeny(
+        'network:networkpolicy',
+        "indicator.type == 'ipv4' && indicator.confidence >=",
+      ),
+    );
     const p = await eventually('the compile error', async () => {
       const p = await getPolicy(name);
       return cond(p, 'Ready')?.reason === 'CompileError' && p;
@@ -374,15 +380,7 @@ describe('ExposurePolicy enforcement', () => {
     );
 
     // A connector typo holds enforcement the same way, as InvalidSpec.
-    await policy(name, {
-      feeds: { names: ['ipsum'] },
-      match: "indicator.type == 'ipv4' && indicator.confidence >= 96",
-      scope: { namespaceSelector: { matchLabels: { team: 'a' } } },
-      actions: [{ type: 'EgressDeny', connector: 'network:netwrokpolicy' }],
-      mode: 'Enforce',
-      autoApprove: 'action.blastRadius.addresses <= 100',
-      expiry: '24h',
-    });
+    await policy(name, teamAEgressDeny('network:netwrokpolicy'));
     const q = await eventually('the connector error', async () => {
       const q = await getPolicy(name);
       return cond(q, 'Ready')?.reason === 'InvalidSpec' && q;
@@ -447,14 +445,7 @@ describe('ExposurePolicy enforcement', () => {
       20_000,
     );
     expect((await objectsOf('network:networkpolicy', 'c2-expiring-egressdeny')).length).toBe(1);
-    const expired = await eventually(
-      'expired',
-      async () => {
-        const a = await getAction('c2-expiring-egressdeny');
-        return a?.status?.phase === 'Expired' && a;
-      },
-      20_000,
-    );
+    const expired = await actionInPhase('c2-expiring-egressdeny', 'Expired', 20_000);
     expect(expired.status?.appliedObjects ?? []).toEqual([]);
     expect(await objectsOf('network:networkpolicy', 'c2-expiring-egressdeny')).toEqual([]);
   });
@@ -500,18 +491,15 @@ describe('ExposurePolicy enforcement', () => {
 
   it('GIVEN hand-written PreemptiveActions THEN an approved one is enforced in its namespaces, and bad ones fail with a message naming the problem', async () => {
     const action = (name: string, spec: Record<string, unknown>) =>
-      client.apply({
-        apiVersion: 'forestall.io/v1alpha1',
-        kind: 'PreemptiveAction',
-        metadata: { name },
-        spec: {
+      client.apply(
+        preemptiveAction(name, {
           type: 'EgressDeny',
           layer: 'network',
           indicators: { count: 2, values: ['185.220.101.7', '185.220.101.9'] },
           scope: { namespaces: ['team-b'] },
           ...spec,
-        },
-      } as KubernetesObject);
+        }),
+      );
     await action('manual-block', {
       connector: 'network:calico',
       approval: { required: false, reason: 'incident 4711' },
@@ -524,14 +512,7 @@ describe('ExposurePolicy enforcement', () => {
     });
     await action('manual-unapproved', { connector: 'network:networkpolicy' });
 
-    const enforced = await eventually(
-      'manual-block enforced',
-      async () => {
-        const a = await getAction('manual-block');
-        return a?.status?.phase === 'Enforced' && a;
-      },
-      20_000,
-    );
+    const enforced = await actionInPhase('manual-block', 'Enforced', 20_000);
     expect(enforced.status?.detectedAt).toBeTruthy();
     const objects = await objectsOf('network:calico', 'manual-block');
     expect(JSON.stringify(objects)).toContain('185.220.101.7/32');
@@ -540,19 +521,13 @@ describe('ExposurePolicy enforcement', () => {
       /kubernetes\.io\/metadata\.name in \{'team-b'\}|team-b/,
     );
 
-    const typo = await eventually('manual-typo failed', async () => {
-      const a = await getAction('manual-typo');
-      return a?.status?.phase === 'Failed' && a;
-    });
+    const typo = await actionInPhase('manual-typo', 'Failed');
     expect(cond(typo, 'Ready')).toMatchObject({ status: 'False', reason: 'UnknownConnector' });
     expect(cond(typo, 'Ready')!.message).toMatch(
       /spec\.connector: no connector network:calcio; known: .*network:calico/,
     );
 
-    const everything = await eventually('manual-everything failed', async () => {
-      const a = await getAction('manual-everything');
-      return a?.status?.phase === 'Failed' && a;
-    });
+    const everything = await actionInPhase('manual-everything', 'Failed');
     // A hand-written action passes the feeds' guardrails: 0.0.0.0/0 is too broad for them before any connector looks.
     expect(cond(everything, 'Ready')).toMatchObject({
       status: 'False',
@@ -561,10 +536,7 @@ describe('ExposurePolicy enforcement', () => {
     expect(cond(everything, 'Ready')!.message).toMatch(/0\.0\.0\.0\/0 \(too-broad\)/);
     expect(await objectsOf('network:networkpolicy', 'manual-everything')).toEqual([]);
 
-    const unapproved = await eventually('manual-unapproved proposed', async () => {
-      const a = await getAction('manual-unapproved');
-      return a?.status?.phase === 'Proposed' && a;
-    });
+    const unapproved = await actionInPhase('manual-unapproved', 'Proposed');
     expect(cond(unapproved, 'Approved')).toMatchObject({
       status: 'False',
       reason: 'AwaitingApproval',

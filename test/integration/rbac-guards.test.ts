@@ -1,6 +1,5 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { KubernetesObject } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PreemptiveAction, ThreatFeed } from '../../crds/index.js';
 import { KubeClient } from '../../controller/runtime/client.js';
@@ -12,7 +11,7 @@ import { ControlPlane } from '../harness/control-plane.js';
 import { eventually } from '../harness/eventually.js';
 import { installLoopbackFence, type LoopbackFence } from '../harness/feed-server.js';
 import { startManager } from '../harness/in-process-manager.js';
-import { condition } from '../harness/objects.js';
+import { condition, configMap, namespace, preemptiveAction, secret } from '../harness/objects.js';
 import { threatFeed } from '../harness/threat-feeds.js';
 
 // The controller's own guards behind least privilege, on a real API server with the
@@ -32,6 +31,18 @@ const requests: IncomingHttpHeaders[] = [];
 
 const getFeed = (name: string) =>
   client.get<ThreatFeed>('forestall.io/v1alpha1', 'ThreatFeed', name);
+const deleteFeed = (name: string) =>
+  client.delete({ apiVersion: 'forestall.io/v1alpha1', kind: 'ThreatFeed', metadata: { name } });
+/** The feed once its sync is refused (Degraded). */
+const refusedFeed = (name: string) =>
+  eventually(
+    `feed ${name} refused`,
+    async () => {
+      const f = await getFeed(name);
+      return condition(f, 'Degraded')?.status === 'True' && f;
+    },
+    20_000,
+  );
 const getAction = (name: string) =>
   client.get<PreemptiveAction>('forestall.io/v1alpha1', 'PreemptiveAction', name);
 
@@ -75,15 +86,9 @@ beforeAll(async () => {
   port = (server.address() as AddressInfo).port;
   cp = await ControlPlane.start();
   client = new KubeClient(cp.kubeConfig());
-  for (const name of [NS, 'payments', 'team-x'])
-    await client.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+  for (const name of [NS, 'payments', 'team-x']) await client.apply(namespace(name));
   // The Git token, as the README told people to create it before credentials were bound: no label.
-  await client.apply({
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name: 'forestall-git', namespace: NS },
-    stringData: { token: 'ghp_gitTokenValue0123456789' },
-  } as KubernetesObject);
+  await client.apply(secret(NS, 'forestall-git', { token: 'ghp_gitTokenValue0123456789' }));
   mgr = await startManager(cp.kubeConfig(), {
     namespace: NS,
     fetchAllow: ['127.0.0.1'],
@@ -103,14 +108,7 @@ describe('credentials bound to their use', () => {
   it('GIVEN a ThreatFeed sending the Git token Secret as headers to a host of its choosing THEN it is refused, naming the Secret and the host, and no request is made; binding the Secret to that host fixes it without a restart', async () => {
     const url = `http://127.0.0.1:${port}/feed.txt`;
     await feed('stolen-token', { http: { url, headersSecretRef: { name: 'forestall-git' } } });
-    const refused = await eventually(
-      'feed refused',
-      async () => {
-        const f = await getFeed('stolen-token');
-        return condition(f, 'Degraded')?.status === 'True' && f;
-      },
-      20_000,
-    );
+    const refused = await refusedFeed('stolen-token');
     const ready = condition(refused, 'Ready')!;
     expect(ready).toMatchObject({ status: 'False', reason: 'FetchFailed' });
     expect(ready.message).toContain('FST_SECRET_NOT_ALLOWED');
@@ -162,33 +160,19 @@ describe('credentials bound to their use', () => {
     expect(condition(synced, 'Ready')).toMatchObject({ status: 'True' });
     expect(requests.length).toBeGreaterThan(0);
     expect(requests[0]!['token']).toBe('ghp_gitTokenValue0123456789');
-    await client.delete({
-      apiVersion: 'forestall.io/v1alpha1',
-      kind: 'ThreatFeed',
-      metadata: { name: 'stolen-token' },
-    });
+    await deleteFeed('stolen-token');
   });
 });
 
 describe('ConfigMap feed sources', () => {
   it('GIVEN a configMapRef into another namespace THEN it is refused until that ConfigMap opts in as a feed source, and its content never reaches status', async () => {
-    await client.apply({
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: { name: 'app-config', namespace: 'payments' },
-      data: { 'list.txt': 'DB_PASSWORD=hunter2\n185.220.101.7\n' },
-    } as KubernetesObject);
+    await client.apply(
+      configMap('payments', 'app-config', { 'list.txt': 'DB_PASSWORD=hunter2\n185.220.101.7\n' }),
+    );
     await feed('cm-elsewhere', {
       configMapRef: { name: 'app-config', namespace: 'payments', key: 'list.txt' },
     });
-    const refused = await eventually(
-      'feed refused',
-      async () => {
-        const f = await getFeed('cm-elsewhere');
-        return condition(f, 'Degraded')?.status === 'True' && f;
-      },
-      20_000,
-    );
+    const refused = await refusedFeed('cm-elsewhere');
     expect(condition(refused, 'Ready')!.message).toBe(
       `ConfigMap payments/app-config (spec.source.configMapRef) is outside ${NS} and does not opt in as a feed source; label it forestall.io/feed-source=true if it is meant to be one`,
     );
@@ -203,23 +187,13 @@ describe('ConfigMap feed sources', () => {
       async () => (await getFeed('cm-elsewhere'))?.status?.indicatorCount === 1,
       20_000,
     );
-    await client.delete({
-      apiVersion: 'forestall.io/v1alpha1',
-      kind: 'ThreatFeed',
-      metadata: { name: 'cm-elsewhere' },
-    });
+    await deleteFeed('cm-elsewhere');
   });
 });
 
 describe('ConfigMap feed content in status', () => {
   it("GIVEN a feed ConfigMap overwritten with an app's settings THEN the sync is refused as garbage and status names the line, never its content", async () => {
-    const settings = (env: string) =>
-      client.apply({
-        apiVersion: 'v1',
-        kind: 'ConfigMap',
-        metadata: { name: 'app-settings', namespace: NS },
-        data: { env },
-      } as KubernetesObject);
+    const settings = (env: string) => client.apply(configMap(NS, 'app-settings', { env }));
     await settings('185.220.101.7\n185.220.101.9\n');
     await feed('not-a-feed', { configMapRef: { name: 'app-settings', key: 'env' } });
     await eventually(
@@ -228,38 +202,24 @@ describe('ConfigMap feed content in status', () => {
       20_000,
     );
     await settings('API_KEY=sk_live_0123456789abcdef\nDEBUG=true\nLOG_LEVEL=1\n185.220.101.7\n');
-    const refused = await eventually(
-      'feed refused',
-      async () => {
-        const f = await getFeed('not-a-feed');
-        return condition(f, 'Degraded')?.status === 'True' && f;
-      },
-      20_000,
-    );
+    const refused = await refusedFeed('not-a-feed');
     expect(condition(refused, 'Degraded')!.message).toMatch(
       /3 of 4 records are malformed \(first: line 1: .*"…".*\); refusing it as garbage/,
     );
     expect(JSON.stringify(refused.status)).not.toMatch(/sk_live|API_KEY|DEBUG/);
-    await client.delete({
-      apiVersion: 'forestall.io/v1alpha1',
-      kind: 'ThreatFeed',
-      metadata: { name: 'not-a-feed' },
-    });
+    await deleteFeed('not-a-feed');
   });
 });
 
 describe('hand-written actions and the DNS namespace', () => {
   const action = (name: string, spec: Record<string, unknown>) =>
-    client.apply({
-      apiVersion: 'forestall.io/v1alpha1',
-      kind: 'PreemptiveAction',
-      metadata: { name },
-      spec: {
+    client.apply(
+      preemptiveAction(name, {
         approval: { required: false, reason: 'written by hand' },
         scope: { namespaces: ['team-x'] },
         ...spec,
-      },
-    } as KubernetesObject);
+      }),
+    );
   const failed = (name: string) =>
     eventually(
       `${name} failed`,

@@ -11,6 +11,7 @@ import { statusOf } from '../../controller/runtime/errors.js';
 import { INVENTORY_KINDS } from '../../policies/index.js';
 import { ControlPlane } from '../harness/control-plane.js';
 import { ENVTEST_ASSETS_ENV, REPO_ROOT } from '../harness/envtest-assets.js';
+import { secret } from '../harness/objects.js';
 
 // Least privilege, proved on a real API server with real RBAC: the chart is rendered
 // with the real helm binary, its ServiceAccount and RBAC objects are applied, and
@@ -145,18 +146,8 @@ beforeAll(async () => {
   for (const name of ['forestall-system', 'forestall-two', 'payments', 'coredns']) {
     await admin.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
   }
-  await admin.apply({
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name: 'db', namespace: 'payments' },
-    stringData: { password: 'p' },
-  } as Manifest);
-  await admin.apply({
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name: 'forestall-git', namespace: 'forestall-system' },
-    stringData: { token: 't' },
-  } as Manifest);
+  await admin.apply(secret('payments', 'db', { password: 'p' }));
+  await admin.apply(secret('forestall-system', 'forestall-git', { token: 't' }));
 }, 120_000);
 
 afterAll(async () => {

@@ -58,12 +58,7 @@ describe('issue 13, item 2: when the cluster ranges cannot be read, ingestion ca
     const mgr = await startManager(blindKc);
     try {
       await smallFeed('fresh');
-      const f = await feeds.until(
-        'fresh',
-        'fresh Degraded',
-        (f) => cond(f, 'Degraded')?.status === 'True',
-        30_000,
-      );
+      const f = await feeds.degraded('fresh', 30_000);
       expect(cond(f, 'Degraded')?.message).toMatch(
         /^Could not read the cluster's own ranges, .*refusing to ingest.*nodes \(HTTP 403\)/,
       );
@@ -78,12 +73,7 @@ describe('issue 13, item 2: when the cluster ranges cannot be read, ingestion ca
     const admin = await startManager(kc);
     try {
       await smallFeed('kept');
-      const synced = await feeds.until(
-        'kept',
-        'kept synced',
-        (f) => f.status?.indicatorCount !== undefined,
-        30_000,
-      );
+      const synced = await feeds.synced('kept', 30_000);
       // The node's address is protected while the ranges can be read.
       expect(synced.status).toMatchObject({ indicatorCount: 1, dropped: { cluster: 1 } });
     } finally {
@@ -98,12 +88,7 @@ describe('issue 13, item 2: when the cluster ranges cannot be read, ingestion ca
         'feed.txt': '77.90.185.20\n45.148.10.240\n193.47.62.69\n',
       });
       await feeds.patchSpec('kept', { confidence: { default: 60 } });
-      const f = await feeds.until(
-        'kept',
-        'kept Degraded',
-        (f) => f.status?.observedGeneration === 2 && cond(f, 'Degraded')?.status === 'True',
-        30_000,
-      );
+      const f = await feeds.degraded('kept', 30_000, 2);
       expect(cond(f, 'Degraded')?.message).toMatch(/cluster's own ranges.*nodes \(HTTP 403\)/);
       expect(cond(f, 'Ready')).toMatchObject({
         status: 'True',
@@ -130,12 +115,7 @@ describe('issue 14: one immutable outbound policy, built from the ranges the con
         format: 'lines',
         source: { http: { url: 'https://45.148.10.7/feed.txt' } },
       });
-      const f = await feeds.until(
-        'inside-the-cluster',
-        'inside-the-cluster Degraded',
-        (f) => cond(f, 'Degraded')?.status === 'True',
-        30_000,
-      );
+      const f = await feeds.degraded('inside-the-cluster', 30_000);
       expect(cond(f, 'Degraded')?.message).toMatch(/45\.148\.10\.7.*cluster/i);
       expect(fence.violations).toEqual([]);
     } finally {

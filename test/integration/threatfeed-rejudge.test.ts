@@ -36,12 +36,7 @@ describe('GIVEN a synced feed holding a name no guardrail protects yet', () => {
       refreshInterval: '1h',
       source: { configMapRef: { name: 'domains', key: 'feed.txt' } },
     });
-    const first = await feeds.until(
-      'domains',
-      'feed synced',
-      (f) => f.status?.indicatorCount === 2,
-      60_000,
-    );
+    const first = await feeds.holding('domains', 2, 60_000);
     const digestBefore = first.status!.digest;
 
     await custom.createClusterCustomObject({
@@ -63,12 +58,7 @@ describe('GIVEN a synced feed holding a name no guardrail protects yet', () => {
     // The feed controller does not watch policies; a spec change stands in for the
     // periodic resync (default 10m), which would do the same.
     await feeds.patchSpec('domains', { maxChangePercent: 60 });
-    const after = await feeds.until(
-      'domains',
-      'feed judged anew',
-      (f) => f.status?.indicatorCount === 1,
-      60_000,
-    );
+    const after = await feeds.holding('domains', 1, 60_000);
     expect(after.status?.dropped).toMatchObject({ infrastructure: 1 });
     expect(after.status?.digest).not.toBe(digestBefore);
     expect(mgr.snapshots.peek('domains')?.indicators.map((i) => i.value)).toEqual([

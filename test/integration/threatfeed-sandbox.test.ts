@@ -32,12 +32,7 @@ let mgr: Awaited<ReturnType<typeof startManager>>;
 let loop: IntervalHistogram;
 
 async function degraded(name: string, generation: number): Promise<ThreatFeed> {
-  return feeds.until(
-    name,
-    `${name} Degraded at generation ${generation}`,
-    (f) => f.status?.observedGeneration === generation && cond(f, 'Degraded')?.status === 'True',
-    60_000,
-  );
+  return feeds.degraded(name, 60_000, generation);
 }
 
 /** The longest event-loop stall since the last call, in ms. */
@@ -74,12 +69,7 @@ describe('ThreatFeed ingestion in a bounded sandbox', () => {
       format: 'lines',
       source: { configMapRef: { name: 'small', key: 'feed.txt' } },
     });
-    const good = await feeds.until(
-      'bounded',
-      'bounded synced',
-      (f) => f.status?.indicatorCount === 3,
-      60_000,
-    );
+    const good = await feeds.holding('bounded', 3, 60_000);
     longestStall();
     await feeds.patchSpec('bounded', {
       source: { configMapRef: null, http: { url: `${server.url}/feeds/${IPSUM_PATH}` } },

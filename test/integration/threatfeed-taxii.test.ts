@@ -18,6 +18,26 @@ let taxii: TaxiiServer;
 let fence: LoopbackFence;
 let mgr: Awaited<ReturnType<typeof startManager>>;
 
+/** A stix ThreatFeed on the examples collection, logging in with the Secret `secretName`. */
+const collectionFeed = (
+  name: string,
+  secretName: string,
+  taxiiSource: Record<string, unknown> = {},
+  spec: Record<string, unknown> = {},
+) =>
+  feeds.create(name, {
+    format: 'stix',
+    source: {
+      taxii: {
+        apiRoot: taxii.apiRoot,
+        collection: taxii.collectionId,
+        authSecretRef: { name: secretName },
+        ...taxiiSource,
+      },
+    },
+    ...spec,
+  });
+
 beforeAll(async () => {
   fence = installLoopbackFence();
   taxii = await startTaxiiServer();
@@ -41,24 +61,8 @@ afterAll(async () => {
 
 describe('ThreatFeed on TAXII 2.1', () => {
   it('GIVEN a collection of STIX examples THEN the feed syncs them through the STIX parser', async () => {
-    await feeds.create('taxii', {
-      format: 'stix',
-      source: {
-        taxii: {
-          apiRoot: taxii.apiRoot,
-          collection: taxii.collectionId,
-          authSecretRef: { name: 'taxii-creds' },
-          pageSize: 2,
-        },
-      },
-      refreshInterval: '1m',
-    });
-    const f = await feeds.until(
-      'taxii',
-      'taxii synced',
-      (f) => f.status?.indicatorCount !== undefined,
-      60_000,
-    );
+    await collectionFeed('taxii', 'taxii-creds', { pageSize: 2 }, { refreshInterval: '1m' });
+    const f = await feeds.synced('taxii', 60_000);
     // The examples hold three indicators for one address, 10.0.0.0 (inside this
     // cluster's own service range, so refused once as 'cluster'), one SHA-256 file
     // hash, and two email-message patterns that cannot be enforced (rejected).
@@ -116,16 +120,7 @@ describe('ThreatFeed on TAXII 2.1', () => {
   });
 
   it('GIVEN credentials in a Secret that does not exist THEN the feed is not Ready and Degraded names the Secret', async () => {
-    await feeds.create('no-secret', {
-      format: 'stix',
-      source: {
-        taxii: {
-          apiRoot: taxii.apiRoot,
-          collection: taxii.collectionId,
-          authSecretRef: { name: 'missing-creds' },
-        },
-      },
-    });
+    await collectionFeed('no-secret', 'missing-creds');
     const f = await feeds.until(
       'no-secret',
       'the failure reported',

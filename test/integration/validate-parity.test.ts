@@ -57,78 +57,75 @@ function offlineUnknownFields(body: Record<string, unknown>): string[] {
         .sort();
 }
 
+/** The plural the API server serves each kind under. */
+const PLURALS = {
+  ExposurePolicy: 'exposurepolicies',
+  ThreatFeed: 'threatfeeds',
+  PreemptiveAction: 'preemptiveactions',
+} as const;
+
+/** A case: what it is, and the forestall.io object of `kind` with that metadata and spec. */
+function parityCase(
+  what: string,
+  kind: keyof typeof PLURALS,
+  metadata: Record<string, unknown>,
+  spec: Record<string, unknown>,
+): [string, string, Record<string, unknown>] {
+  return [what, PLURALS[kind], { apiVersion: `${group}/${version}`, kind, metadata, spec }];
+}
+
 const cases: [string, string, Record<string, unknown>][] = [
-  [
+  parityCase(
     'matchh in a policy spec',
-    'exposurepolicies',
+    'ExposurePolicy',
+    { name: 'typo-match' },
     {
-      apiVersion: `${group}/${version}`,
-      kind: 'ExposurePolicy',
-      metadata: { name: 'typo-match' },
-      spec: {
-        feeds: { names: ['ips'] },
-        matchh: "indicator.type == 'ipv4'",
-        actions: [{ type: 'EgressDeny' }],
-      },
+      feeds: { names: ['ips'] },
+      matchh: "indicator.type == 'ipv4'",
+      actions: [{ type: 'EgressDeny' }],
     },
-  ],
-  [
+  ),
+  parityCase(
     'unknown fields at every depth, with params that take any key',
-    'exposurepolicies',
+    'ExposurePolicy',
+    { name: 'deep', lables: { a: 'b' } },
     {
-      apiVersion: `${group}/${version}`,
-      kind: 'ExposurePolicy',
-      metadata: { name: 'deep', lables: { a: 'b' } },
-      spec: {
-        feeds: { names: ['ips'], nmaes: ['x'] },
-        scope: { namespaceSelector: { matchLabel: { a: 'b' } } },
-        actions: [
-          { type: 'EgressDeny', params: { anything: { goes: 1 } } },
-          { type: 'DNSBlock', conector: 'dns:rpz' },
-        ],
-      },
+      feeds: { names: ['ips'], nmaes: ['x'] },
+      scope: { namespaceSelector: { matchLabel: { a: 'b' } } },
+      actions: [
+        { type: 'EgressDeny', params: { anything: { goes: 1 } } },
+        { type: 'DNSBlock', conector: 'dns:rpz' },
+      ],
     },
-  ],
-  [
+  ),
+  parityCase(
     'a typo in a ThreatFeed source',
-    'threatfeeds',
+    'ThreatFeed',
+    { name: 'typo-feed' },
     {
-      apiVersion: `${group}/${version}`,
-      kind: 'ThreatFeed',
-      metadata: { name: 'typo-feed' },
-      spec: {
-        format: 'lines',
-        source: { http: { url: 'https://feeds.example.org/x', headerSecretRef: { name: 's' } } },
-        confidense: { default: 10 },
-      },
+      format: 'lines',
+      source: { http: { url: 'https://feeds.example.org/x', headerSecretRef: { name: 's' } } },
+      confidense: { default: 10 },
     },
-  ],
-  [
+  ),
+  parityCase(
     'a hand-written action',
-    'preemptiveactions',
+    'PreemptiveAction',
+    { name: 'typo-action' },
     {
-      apiVersion: `${group}/${version}`,
-      kind: 'PreemptiveAction',
-      metadata: { name: 'typo-action' },
-      spec: {
-        type: 'EgressDeny',
-        layer: 'network',
-        indicators: { count: 1, valuez: ['1.2.3.4'] },
-        params: { free: true },
-        approval: { requird: false },
-      },
+      type: 'EgressDeny',
+      layer: 'network',
+      indicators: { count: 1, valuez: ['1.2.3.4'] },
+      params: { free: true },
+      approval: { requird: false },
     },
-  ],
-  [
+  ),
+  parityCase(
     'a valid object',
-    'threatfeeds',
-    {
-      apiVersion: `${group}/${version}`,
-      kind: 'ThreatFeed',
-      metadata: { name: 'fine', labels: { a: 'b' } },
-      spec: { format: 'lines', source: { http: { url: 'https://feeds.example.org/x' } } },
-    },
-  ],
+    'ThreatFeed',
+    { name: 'fine', labels: { a: 'b' } },
+    { format: 'lines', source: { http: { url: 'https://feeds.example.org/x' } } },
+  ),
 ];
 
 describe('unknown fields: the offline validator and the API server under strict field validation', () => {

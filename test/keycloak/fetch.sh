@@ -42,25 +42,12 @@ marker="$home/.complete"
 DEPENDENCY_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.8.1
 
 log() { echo "[keycloak] $*" >&2; }
+# shellcheck source=../cache.sh
+. "$here/../cache.sh"
 
-if [ -n "${FORESTALL_KEYCLOAK_HOME:-}" ]; then
-  [ -x "$FORESTALL_KEYCLOAK_HOME/bin/kc.sh" ] || { log "FORESTALL_KEYCLOAK_HOME=$FORESTALL_KEYCLOAK_HOME has no executable bin/kc.sh"; exit 1; }
-  echo "$FORESTALL_KEYCLOAK_HOME"
-  exit 0
-fi
-
-if [ -f "$marker" ]; then
-  echo "$home"
-  exit 0
-fi
-
+use_given FORESTALL_KEYCLOAK_HOME /bin/kc.sh
+reuse_or_lock "$home" "$out_dir.lock" test -f "$marker"
 mkdir -p "$out_dir"
-# Two runs at once (CI set-up and a test, two checkouts) must not unpack together.
-if command -v flock >/dev/null 2>&1; then
-  exec 9>"$out_dir.lock"
-  flock 9
-  if [ -f "$marker" ]; then echo "$home"; exit 0; fi
-fi
 
 for tool in java mvn unzip; do
   command -v "$tool" >/dev/null 2>&1 || { log "$tool not found: Keycloak is fetched with Maven and needs a JDK and unzip"; exit 1; }

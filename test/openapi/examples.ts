@@ -32,6 +32,15 @@ export const ipNamedLocation = {
   ],
 };
 
+/** The PATCH that replaces the ranges of the IP named location. */
+function rangesPatch(ipRanges: Record<string, unknown>[]): ContractRequest {
+  return {
+    method: 'PATCH',
+    path: `/v1.0/identity/conditionalAccess/namedLocations/${LOCATION}`,
+    body: { '@odata.type': '#microsoft.graph.ipNamedLocation', ipRanges },
+  };
+}
+
 export const GRAPH_VALID: Example[] = [
   {
     name: 'create an IP named location',
@@ -59,16 +68,9 @@ export const GRAPH_VALID: Example[] = [
   {
     name: 'replace the ranges of an IP named location',
     operationId: 'identity.conditionalAccess.UpdateNamedLocations',
-    request: {
-      method: 'PATCH',
-      path: `/v1.0/identity/conditionalAccess/namedLocations/${LOCATION}`,
-      body: {
-        '@odata.type': '#microsoft.graph.ipNamedLocation',
-        ipRanges: [
-          { '@odata.type': '#microsoft.graph.iPv4CidrRange', cidrAddress: '198.51.100.0/24' },
-        ],
-      },
-    },
+    request: rangesPatch([
+      { '@odata.type': '#microsoft.graph.iPv4CidrRange', cidrAddress: '198.51.100.0/24' },
+    ]),
   },
   {
     name: 'delete a named location',
@@ -200,20 +202,13 @@ export const GRAPH_INVALID: Example[] = [
   },
   {
     name: 'a property of another IP range type',
-    request: {
-      method: 'PATCH',
-      path: `/v1.0/identity/conditionalAccess/namedLocations/${LOCATION}`,
-      body: {
-        '@odata.type': '#microsoft.graph.ipNamedLocation',
-        ipRanges: [
-          {
-            '@odata.type': '#microsoft.graph.iPv4CidrRange',
-            cidrAddress: '203.0.113.7/32',
-            lowerAddress: '203.0.113.7',
-          },
-        ],
+    request: rangesPatch([
+      {
+        '@odata.type': '#microsoft.graph.iPv4CidrRange',
+        cidrAddress: '203.0.113.7/32',
+        lowerAddress: '203.0.113.7',
       },
-    },
+    ]),
     problems: [/unknown property \/ipRanges\/0\/lowerAddress/],
   },
   {

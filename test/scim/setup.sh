@@ -20,14 +20,10 @@ python=${FORESTALL_PYTHON:-python3}
 
 log() { echo "[scim] $*" >&2; }
 elapsed() { echo "$(( ($(date +%s%N) - started_ns) / 1000000 )) ms"; }
+# shellcheck source=../cache.sh
+. "$here/../cache.sh"
 
-if [ -n "${FORESTALL_SCIM_VENV:-}" ]; then
-  [ -x "$FORESTALL_SCIM_VENV/bin/scim2-server" ] \
-    || { log "FORESTALL_SCIM_VENV=$FORESTALL_SCIM_VENV has no executable bin/scim2-server"; exit 1; }
-  log "using FORESTALL_SCIM_VENV=$FORESTALL_SCIM_VENV as it is"
-  echo "$FORESTALL_SCIM_VENV"
-  exit 0
-fi
+use_given FORESTALL_SCIM_VENV /bin/scim2-server
 
 version=$(sed -n 's/^scim2-server==\([^ \\]*\).*/\1/p' "$requirements")
 [ -n "$version" ] || { log "no 'scim2-server==<version>' pin in $requirements"; exit 1; }
@@ -35,9 +31,7 @@ cache=${FORESTALL_CACHE:-$HOME/.cache/forestall}
 base="$cache/scim2-server/$version"
 venv="$base/venv"
 
-command -v "$python" >/dev/null 2>&1 || { log "$python not found: scim2-server $version needs Python 3.11 or later"; exit 1; }
-"$python" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
-  || { log "$("$python" --version 2>&1) is too old: scim2-server $version and scim2-models need Python 3.11 or later (set FORESTALL_PYTHON)"; exit 1; }
+require_python 11 "scim2-server $version (with scim2-models)"
 
 # The stamp ties the venv to the pinned set and to the interpreter that built it:
 # a venv made by another Python (a pyenv switch, an OS upgrade) has dangling links.
@@ -51,17 +45,11 @@ if is_warm; then
   exit 0
 fi
 
-mkdir -p "$base"
-# Two runs at once (CI set-up and a test, two checkouts) must not build the same
-# venv together; flock is in util-linux, and without it we just go ahead.
-if command -v flock >/dev/null 2>&1; then
-  exec 9>"$base/venv.lock"
-  flock 9
-  if is_warm; then
-    log "scim2-server $version installed by a concurrent run in $venv (waited $(elapsed))"
-    echo "$venv"
-    exit 0
-  fi
+lock_cache "$base/venv.lock"
+if is_warm; then
+  log "scim2-server $version installed by a concurrent run in $venv (waited $(elapsed))"
+  echo "$venv"
+  exit 0
 fi
 
 log "creating $venv (scim2-server $version and its pinned dependencies from PyPI)"

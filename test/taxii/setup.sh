@@ -16,28 +16,18 @@ requirements="$here/requirements.txt"
 python=${FORESTALL_PYTHON:-python3}
 
 log() { echo "[taxii] $*" >&2; }
+# shellcheck source=../cache.sh
+. "$here/../cache.sh"
 
-command -v "$python" >/dev/null 2>&1 || { log "$python not found: medallion needs Python 3.9 or later"; exit 1; }
-"$python" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 9) else 1)' \
-  || { log "$("$python" --version 2>&1) is too old: Flask 3.1 (a medallion dependency) needs Python 3.9 or later"; exit 1; }
+require_python 9 'medallion (with Flask 3.1)'
 
 # The stamp ties the venv to the pinned set and to the interpreter that built it:
 # a venv made by another Python (a pyenv switch, an OS upgrade) has dangling links.
 stamp_value="$( (cat "$requirements"; "$python" -c 'import sys; print(sys.version)') | sha256sum | cut -d' ' -f1)"
 stamp="$venv/.forestall-stamp"
+is_warm() { [ -x "$venv/bin/medallion" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$stamp_value" ]; }
 
-mkdir -p "$cache"
-# Two runs at once (two checkouts, a test and a developer) must not build the
-# same venv together; flock is in util-linux, and without it we just go ahead.
-if command -v flock >/dev/null 2>&1; then
-  exec 9>"$cache/medallion-venv.lock"
-  flock 9
-fi
-
-if [ -x "$venv/bin/medallion" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$stamp_value" ]; then
-  echo "$venv/bin/medallion"
-  exit 0
-fi
+reuse_or_lock "$venv/bin/medallion" "$cache/medallion-venv.lock" is_warm
 
 log "creating $venv (medallion from PyPI; takes under a minute)"
 rm -rf "$venv"

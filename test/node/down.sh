@@ -47,6 +47,11 @@ if alive kubelet && alive kube-apiserver && [ -n "${ENVTEST_ASSETS:-}" ]; then
   log "pods deleted in $(($(now_ms) - t)) ms"
 fi
 
+# Test hosts (test-host.sh) that a test left.
+for dir in "$NODE_DIR"/test-hosts/*/; do
+  [ -d "$dir" ] && bash "$node_here/test-host.sh" down "$(basename "$dir")"
+done
+
 # 2. Processes, newest first, by the PIDs up.sh recorded.
 stop_pid() { # stop_pid <name> <pid>
   kill -TERM "$2" 2>/dev/null || return 0
@@ -81,14 +86,23 @@ for pid in $(pgrep -f "containerd-shim.* -address $NODE_DIR/containerd/container
   kill -KILL "$pid" 2>/dev/null || true
 done
 
+netns_was_mounted=0
+grep -qx /run/netns "$NODE_DIR/mounts-before" 2>/dev/null && netns_was_mounted=1
 # 4a. Mounts, deepest first: kubelet's volumes, containerd's rootfs and shm, the netns
 # files CNI bind-mounted under /run/netns.
 mounts() {
-  awk -v d="$NODE_DIR" '$5 == d || index($5, d "/") == 1 || $5 ~ "^/run/netns/cni-" ||
+  awk -v d="$NODE_DIR" -v netns_was_mounted="$netns_was_mounted" '
+    $5 == d || index($5, d "/") == 1 || $5 ~ "^/run/netns/cni-" ||
+    ($5 == "/run/netns" && !netns_was_mounted) ||
     index($5, "/run/containerd/") == 1 || index($5, "/var/lib/kubelet/") == 1 {print $5}' \
     /proc/self/mountinfo | awk '{print length, $0}' | sort -rn | cut -d' ' -f2-
 }
-for m in $(mounts); do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
+# Several passes: a mount over /run/netns itself (as `ip netns add` makes) hides the
+# cni-* mounts beneath it until it is gone.
+for pass in 1 2 3; do
+  for m in $(mounts); do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
+  [ -n "$(mounts)" ] || break
+done
 [ -z "$(mounts)" ] || { log "still mounted: $(mounts | tr '\n' ' ')"; status=1; }
 for f in /run/netns/cni-*; do [ -e "$f" ] && rm -f "$f"; done
 

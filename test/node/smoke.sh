@@ -100,7 +100,7 @@ all_ready smoke-probe || fail "probe not Ready"
 # Before any policy: both servers answer, over the DNS name of the kube-dns Service too.
 http_get() { # http_get <ip>: the body of GET / on :8080, from the probe
   kubectl -n smoke-probe exec probe -- sh -c "echo 'GET / HTTP/1.0
-' | timeout 3 nc $1 8080 | tail -1"
+' | timeout 3 nc $1 8080 2>/dev/null | tail -1"
 }
 [ "$(http_get "$ip_a")" = ok ] || fail "server-a does not answer before the policy"
 [ "$(http_get "$ip_b")" = ok ] || fail "server-b does not answer before the policy"
@@ -159,3 +159,33 @@ med() { sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[N
 log "policy applied -> first blocked attempt: median $(cut -d' ' -f1 "$work/figures" | med) s," \
   "max $(cut -d' ' -f1 "$work/figures" | sort -n | tail -1) s over $rounds rounds;" \
   "policy deleted -> first answered attempt: median $(cut -d' ' -f3 "$work/figures" | med) s"
+
+# The shape network:networkpolicy really renders for EgressDeny (its snapshot in
+# connectors/network/networkpolicy/__snapshots__) also allows every pod in every
+# namespace (namespaceSelector: {}), so cluster DNS keeps working. NetworkPolicy peers
+# are ORed, so a pod IP in `except` is still reachable through that peer: the blocked
+# address must not be a pod. A test host in a network namespace is not a pod, and only
+# the ipBlock decides for it.
+ext_ip=$(bash "$node_here/test-host.sh" up 0)
+[ "$(http_get "$ext_ip")" = ok ] || fail "the test host $ext_ip does not answer before the policy"
+kubectl apply -f - >/dev/null <<EOF2
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: forestall-shape, namespace: smoke-probe}
+spec:
+  podSelector: {matchLabels: {app: probe}}
+  policyTypes: [Egress]
+  egress:
+    - to:
+        - ipBlock: {cidr: 0.0.0.0/0, except: ["$ext_ip/32", "$ip_a/32"]}
+        - ipBlock: {cidr: "::/0"}
+        - namespaceSelector: {}
+EOF2
+blocked_ext() { ! http_get "$ext_ip" | grep -q ok; }
+wait_for 30 "the test host to be blocked" blocked_ext || fail "the test host still answers under the connector's shape"
+[ "$(http_get "$ip_b")" = ok ] || fail "server-b stopped answering under the connector's shape"
+[ "$(http_get "$ip_a")" = ok ] || fail "server-a (a pod in except) no longer answers: namespaceSelector: {} should allow it"
+kubectl -n smoke-probe exec probe -- nslookup kube-dns.kube-system.svc.cluster.local \
+  | grep -q "$DNS_SERVICE_IP" || fail "cluster DNS broke under the connector's shape"
+log "connector's EgressDeny shape: the test host $ext_ip is blocked; server-b and DNS" \
+  "still answer; server-a, a pod listed in except, still answers through namespaceSelector: {}"

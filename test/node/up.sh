@@ -11,9 +11,10 @@
 #
 # Traffic stays on the machine: before anything can start a pod, a guard table
 # (nftables, table inet forestall_guard) drops whatever comes from the pod bridge,
-# or from or to the pod and service ranges, and would leave through the uplink, and
-# drops connections from the uplink to the node's ports. Its counters must stay 0;
-# down.sh reports them, and each drop is logged to the kernel log ("forestall-guard: ").
+# or from or to the pod, service and test-host ranges, and would leave through the
+# uplink, and drops connections from the uplink to the node's ports. Its counters
+# must stay 0; down.sh reports them, and each drop is logged to the kernel log
+# ("forestall-guard: ").
 #
 # Environment: NODE_DIR; NODE_UP_TIMEOUT (seconds per wait, default 60).
 set -euo pipefail
@@ -54,6 +55,7 @@ touch "$NODE_DIR/paths-before"
 for s in "${SAVED_SYSCTLS[@]}"; do
   v=$(sysctl -n "$s" 2>/dev/null) && echo "$s=$v" >> "$NODE_DIR/sysctls-before"
 done
+awk '{print $5}' /proc/self/mountinfo > "$NODE_DIR/mounts-before"
 nft list tables > "$NODE_DIR/nft-tables-before" 2>/dev/null || true
 ipset list -n > "$NODE_DIR/ipsets-before" 2>/dev/null || true
 
@@ -69,15 +71,15 @@ trap 'rc=$?; [ $rc = 0 ] || failed' EXIT
 log "installing the guard table (nft inet $GUARD_TABLE) on uplink $UPLINK"
 nft -f - <<EOF
 table inet $GUARD_TABLE {
-  set node_ranges { type ipv4_addr; flags interval; elements = { $POD_CIDR, $SERVICE_CIDR } }
+  set node_ranges { type ipv4_addr; flags interval; elements = { $POD_CIDR, $SERVICE_CIDR, $TEST_HOST_CIDR } }
   chain forward {
     type filter hook forward priority -300; policy accept;
     iifname "$BRIDGE" oifname "$UPLINK" log prefix "forestall-guard: " counter drop comment "pod bridge to uplink"
   }
   chain postrouting {
     type filter hook postrouting priority -300; policy accept;
-    oifname "$UPLINK" ip saddr @node_ranges log prefix "forestall-guard: " counter drop comment "from pod/service range to uplink"
-    oifname "$UPLINK" ip daddr @node_ranges log prefix "forestall-guard: " counter drop comment "to pod/service range via uplink"
+    oifname "$UPLINK" ip saddr @node_ranges log prefix "forestall-guard: " counter drop comment "from pod/service/test-host range to uplink"
+    oifname "$UPLINK" ip daddr @node_ranges log prefix "forestall-guard: " counter drop comment "to pod/service/test-host range via uplink"
   }
   chain input {
     type filter hook input priority -300; policy accept;

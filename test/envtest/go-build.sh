@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced (not run) by test/envtest/build.sh and test/node/build.sh: how this repo
 # builds a Go command from a wrapper module without downloading anything prebuilt.
 # The caller defines log() and sets -euo pipefail.

@@ -55,11 +55,11 @@ done
 # 2. Processes, newest first, by the PIDs up.sh recorded.
 stop_pid() { # stop_pid <name> <pid>
   kill -TERM "$2" 2>/dev/null || return 0
-  local i t
+  local t
   t=$(now_ms)
   # Exited means gone or a zombie: up.sh's children are reparented to PID 1, which
   # may reap them only seconds later.
-  for i in $(seq 1 100); do
+  for _ in $(seq 1 100); do
     if ! kill -0 "$2" 2>/dev/null || [ "$(awk '{print $3}' "/proc/$2/stat" 2>/dev/null)" = Z ]; then
       [ $(($(now_ms) - t)) -lt 1000 ] || log "$1 took $(($(now_ms) - t)) ms to stop"
       return 0
@@ -99,7 +99,7 @@ mounts() {
 }
 # Several passes: a mount over /run/netns itself (as `ip netns add` makes) hides the
 # cni-* mounts beneath it until it is gone.
-for pass in 1 2 3; do
+for _ in 1 2 3; do
   for m in $(mounts); do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
   [ -n "$(mounts)" ] || break
 done

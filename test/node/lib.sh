@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # sourced; the variables are used by its callers
 # Sourced by test/node/up.sh, down.sh and smoke.sh: where the node keeps its state,
 # its addresses, and small helpers. The caller sets -euo pipefail.
 #

@@ -139,7 +139,7 @@ is_open() { [ "$(last_state)" = ok ]; }
 # after nc's 1 s timeout when the kernel rate-limited kube-router's ICMP reject.
 rounds=${SMOKE_ROUNDS:-5}
 : > "$work/figures"
-for round in $(seq 1 "$rounds"); do
+for _ in $(seq 1 "$rounds"); do
   applied=$(uptime_now)
   policy | kubectl apply -f - >/dev/null
   wait_for 30 "the probe to be blocked" is_blocked || fail "server-a still reachable 30 s after the policy"

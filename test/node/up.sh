@@ -311,9 +311,21 @@ start kube-scheduler "$NODE_ASSETS/kube-scheduler" \
   --authorization-kubeconfig="$NODE_DIR/scheduler.kubeconfig" \
   --bind-address=127.0.0.1 --secure-port=10259 --leader-elect=false --profiling=false
 
+# --- Cluster DNS ----------------------------------------------------------------------
+# CoreDNS as users run it, and as connectors/README tells them to mount Forestall's
+# block list: the Corefile imports /etc/coredns/custom/*.override from a projected
+# volume. There is no `forward`: names outside the cluster are not resolved, so no
+# query ever leaves the machine. It is applied as soon as the API server serves, so
+# the controller-manager's first sync overlaps the node's start; the node registers
+# with the taint forestall.io/starting, lifted once kube-proxy's rules are in, so no
+# pod runs before a Service IP leads somewhere.
+sed -e "s|@COREDNS_IMAGE@|$(cat "$NODE_ASSETS/images/coredns.tar.tag")|" \
+  -e "s|@DNS_SERVICE_IP@|$DNS_SERVICE_IP|" "$node_here/coredns.yaml" | kubectl apply -f - >/dev/null
+
 start kubelet "$NODE_ASSETS/kubelet" --config="$NODE_DIR/kubelet/config.yaml" \
   --kubeconfig="$NODE_DIR/kubelet.kubeconfig" --root-dir="$NODE_DIR/kubelet/root" \
-  --cert-dir="$NODE_DIR/kubelet/pki" --node-ip="$NODE_IP" --hostname-override="$NODE_NAME"
+  --cert-dir="$NODE_DIR/kubelet/pki" --node-ip="$NODE_IP" --hostname-override="$NODE_NAME" \
+  --register-with-taints=forestall.io/starting=true:NoSchedule
 
 start kube-proxy "$NODE_ASSETS/kube-proxy" --config="$NODE_DIR/kube-proxy/config.yaml"
 
@@ -321,9 +333,8 @@ node_ready() {
   [ "$(kubectl get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" = True ]
 }
 wait_for "$timeout_s" "node $NODE_NAME Ready" node_ready
-# kube-router exits when it cannot find its Node object, so it starts after kubelet
-# registered it.
-# It runs the NetworkPolicy firewall only (no routing, service proxy or BGP).
+# kube-router, the NetworkPolicy firewall only (no routing, service proxy or BGP),
+# exits when it cannot find its Node object, so it starts once kubelet registered it.
 start kube-router "$NODE_ASSETS/kube-router" --kubeconfig="$NODE_DIR/kube-router.kubeconfig" \
   --hostname-override="$NODE_NAME" --run-firewall=true --run-router=false \
   --run-service-proxy=false --run-loadbalancer=false --enable-cni=false \
@@ -333,16 +344,10 @@ service_rules() { iptables -t nat -S KUBE-SERVICES | grep -q -- "-d $API_SERVICE
 wait_for "$timeout_s" "kube-proxy's rules for the kubernetes Service" service_rules
 wait_for "$timeout_s" "kube-proxy /healthz" curl -fsS http://127.0.0.1:10256/healthz
 wait_for "$timeout_s" "kube-router /healthz" curl -fsS http://127.0.0.1:20244/healthz
+kubectl taint node "$NODE_NAME" forestall.io/starting- >/dev/null
 node_ms=$(($(now_ms) - t))
-
-# --- Cluster DNS ----------------------------------------------------------------------
-# CoreDNS as users run it, and as connectors/README tells them to mount Forestall's
-# block list: the Corefile imports /etc/coredns/custom/*.override from a projected
-# volume. There is no `forward`: names outside the cluster are not resolved, so no
-# query ever leaves the machine.
 t=$(now_ms)
-sed -e "s|@COREDNS_IMAGE@|$(cat "$NODE_ASSETS/images/coredns.tar.tag")|" \
-  -e "s|@DNS_SERVICE_IP@|$DNS_SERVICE_IP|" "$node_here/coredns.yaml" | kubectl apply -f - >/dev/null
+
 coredns_ready() {
   [ "$(kubectl -n kube-system get deploy coredns -o jsonpath='{.status.readyReplicas}')" = 1 ]
 }
@@ -352,6 +357,6 @@ dns_ms=$(($(now_ms) - t))
 log "node $NODE_NAME up in $(($(now_ms) - began)) ms: build checks $((built - began)) ms;" \
   "from etcd's start: containerd with images $images_ms ms, API server ready" \
   "$control_plane_ms ms, node Ready with Service rules and firewall $node_ms ms;" \
-  "then CoreDNS Ready $dns_ms ms"
+  "then CoreDNS Ready in $dns_ms ms"
 trap - EXIT
 echo "$NODE_DIR/admin.kubeconfig"

@@ -7,7 +7,8 @@
 #  1. delete the pods while kubelet still runs, so the CNI plugins remove their veths,
 #     netns and addresses;
 #  2. stop every process by its recorded PID, newest first;
-#  3. kube-proxy --cleanup, then what containerd left (shims, tasks);
+#  3. kill what containerd left (shims; after a crash, the pods' processes), then
+#     kube-proxy --cleanup;
 #  4. unmount deepest first, then remove the kubepods cgroups, the bridge, the KUBE-*
 #     and CNI-* rules, kube-router's ipsets, the guard table, and empty nft tables;
 #  5. restore the sysctls and remove the directories up.sh created.
@@ -29,7 +30,10 @@ status=0
 
 # 1. Pods away while kubelet runs.
 pid_of() { cat "$NODE_DIR/pids/$1.pid" 2>/dev/null; }
-alive() { local p; p=$(pid_of "$1") && [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
+# running <pid>: exists and is not a zombie. up.sh's children are reparented to PID 1,
+# which may reap them only seconds later, and kill -0 succeeds on a zombie.
+running() { kill -0 "$1" 2>/dev/null && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
+alive() { local p; p=$(pid_of "$1") && [ -n "$p" ] && running "$p"; }
 if alive kubelet && alive kube-apiserver && [ -n "${ENVTEST_ASSETS:-}" ]; then
   t=$(now_ms)
   namespaces=$(kubectl get ns -o name 2>/dev/null | sed 's|namespace/||' \
@@ -57,10 +61,8 @@ stop_pid() { # stop_pid <name> <pid>
   kill -TERM "$2" 2>/dev/null || return 0
   local t
   t=$(now_ms)
-  # Exited means gone or a zombie: up.sh's children are reparented to PID 1, which
-  # may reap them only seconds later.
   for _ in $(seq 1 100); do
-    if ! kill -0 "$2" 2>/dev/null || [ "$(awk '{print $3}' "/proc/$2/stat" 2>/dev/null)" = Z ]; then
+    if ! running "$2"; then
       [ $(($(now_ms) - t)) -lt 1000 ] || log "$1 took $(($(now_ms) - t)) ms to stop"
       return 0
     fi
@@ -76,15 +78,25 @@ if [ -f "$NODE_DIR/pids/order" ]; then
   done
 fi
 
-# 3. kube-proxy's rules, and what containerd leaves: shims keep running on purpose when
-# containerd stops, and pause or workload processes may still hang off them.
+# 3. What containerd leaves (its shims keep running on purpose when it stops, and
+# after a crash of kubelet or containerd the pods' processes run on), then
+# kube-proxy's rules. In that order: a pod process still running once the Service
+# rules are gone would send Service traffic to the default route, into the guard.
+for _ in 1 2 3; do
+  procs=$(cat /sys/fs/cgroup/*/kubepods/cgroup.procs /sys/fs/cgroup/*/kubepods/*/cgroup.procs \
+    /sys/fs/cgroup/*/kubepods/*/*/cgroup.procs /sys/fs/cgroup/*/kubepods/*/*/*/cgroup.procs \
+    2>/dev/null | sort -u)
+  [ -n "$procs" ] || break
+  # shellcheck disable=SC2086 # one PID per word
+  kill -KILL $procs 2>/dev/null || true
+  sleep 0.2
+done
+for pid in $(pgrep -f "containerd-shim.* -address $NODE_DIR/containerd/containerd.sock" || true); do
+  kill -KILL "$pid" 2>/dev/null || true
+done
 if [ -n "${NODE_ASSETS:-}" ] && [ -x "$NODE_ASSETS/kube-proxy" ]; then
   "$NODE_ASSETS/kube-proxy" --cleanup >/dev/null 2>&1 || true
 fi
-for pid in $(pgrep -f "containerd-shim.* -address $NODE_DIR/containerd/containerd.sock" || true); do
-  pkill -KILL -P "$pid" 2>/dev/null || true
-  kill -KILL "$pid" 2>/dev/null || true
-done
 
 netns_was_mounted=0
 grep -qx /run/netns "$NODE_DIR/mounts-before" 2>/dev/null && netns_was_mounted=1

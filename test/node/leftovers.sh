@@ -29,6 +29,7 @@ PATHS=("${FIXED_PATHS[@]}" "$NODE_DIR" /etc/cni /opt/cni /var/lib/containerd /op
 # cgroup (pause and workload processes). Other tests' envtest processes run the
 # same binaries from other directories and are not counted.
 NODE_PROC_PATTERN="$NODE_DIR|/kube-node/"
+NODE_MOUNTS="^($NODE_DIR|/run/netns|/run/containerd|/var/lib/(kubelet|containerd|cni)|/opt|/sys/fs/cgroup|/proc|/sys\$|/dev)"
 
 snapshot() {
   local s
@@ -43,7 +44,10 @@ snapshot() {
     ip -o addr show | awk '{print "addr", $2, $3, $4}'
     ip route show table all | sed "s/^/route /"  # both families
     ip netns list 2>/dev/null | awk '{print "netns", $1}'
-    awk '{print "mount", $5, $9, $10}' /proc/self/mountinfo
+    # Mounts where the node mounts, and any overlay or netns mount anywhere; other
+    # work on the machine (a chroot being built under /tmp) mounts elsewhere.
+    awk -v re="$NODE_MOUNTS" '$5 ~ re || $9 == "overlay" || $9 == "nsfs" {print "mount", $5, $9, $10}' \
+      /proc/self/mountinfo
     iptables-save 2>/dev/null | sed -E '/^#/d; s/\[[0-9]+:[0-9]+\]//' | sed 's/^/iptables /'
     ip6tables-save 2>/dev/null | sed -E '/^#/d; s/\[[0-9]+:[0-9]+\]//' | sed 's/^/ip6tables /'
     for f in /proc/net/ip_tables_names /proc/net/ip6_tables_names; do

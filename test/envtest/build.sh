@@ -15,10 +15,9 @@ KUBE_VERSION=$(cat "$here/KUBE_VERSION")
 ETCD_VERSION=$(cat "$here/ETCD_VERSION")
 HELM_VERSION=$(cat "$here/HELM_VERSION")
 cache=${FORESTALL_CACHE:-$HOME/.cache/forestall}
-export GOFLAGS="-buildvcs=false -trimpath"
-export CGO_ENABLED=0
-
 log() { echo "[envtest] $*" >&2; }
+# shellcheck source=go-build.sh
+. "$here/go-build.sh"
 
 if [ -n "${KUBEBUILDER_ASSETS:-}" ]; then
   for b in etcd kube-apiserver kubectl; do
@@ -30,33 +29,10 @@ else
 fi
 mkdir -p "$assets" "$cache/tools"
 
-build_in() { # build_in <module-dir> <out> <ldflags> <package>
-  local src=$1 out=$2 ldflags=$3 pkg=$4 work
-  work=$(mktemp -d)
-  cp "$src"/go.mod "$work"/
-  [ -f "$src/go.sum" ] && cp "$src/go.sum" "$work"/
-  cp "$src"/*.go "$work"/ 2>/dev/null || true
-  local start=$SECONDS
-  log "building $(basename "$out") from $pkg (cold builds take minutes)"
-  (cd "$work" && go build -mod=mod -ldflags "$ldflags" -o "$out.tmp" "$pkg")
-  mv "$out.tmp" "$out"
-  # Keep the checksums the build resolved, so the repo's go.sum can be refreshed.
-  cp "$work/go.sum" "$assets/$(basename "$out").go.sum" 2>/dev/null || true
-  rm -rf "$work"
-  log "built $(basename "$out") in $((SECONDS - start))s"
-}
-
 if [ -z "${KUBEBUILDER_ASSETS:-}" ]; then
-  minor=${KUBE_VERSION#v1.}; minor=${minor%%.*}
-  pkgv=k8s.io/component-base/version
-  cgv=k8s.io/client-go/pkg/version
-  kube_ldflags="-s -w"
-  for p in $pkgv $cgv; do
-    kube_ldflags+=" -X $p.gitVersion=${KUBE_VERSION} -X $p.gitMajor=1 -X $p.gitMinor=${minor}"
-    kube_ldflags+=" -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
-  done
+  ldflags=$(kube_ldflags "$KUBE_VERSION")
   for b in kube-apiserver kube-controller-manager kubectl; do
-    [ -x "$assets/$b" ] || build_in "$here/kube" "$assets/$b" "$kube_ldflags" "k8s.io/kubernetes/cmd/$b"
+    [ -x "$assets/$b" ] || build_in "$here/kube" "$assets/$b" "$ldflags" "k8s.io/kubernetes/cmd/$b"
   done
   [ -x "$assets/etcd" ] || build_in "$here/etcd" "$assets/etcd" "-s -w" "."
 fi

@@ -37,9 +37,14 @@ LABEL org.opencontainers.image.title="forestall" \
       org.opencontainers.image.licenses="Apache-2.0"
 ENV NODE_ENV=production
 WORKDIR /app
-# npm and corepack are not needed at run time; removing them shrinks the image and
-# its vulnerability surface.
-RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack \
+# Git delivery (delivery/git/repository.ts) runs the git binary through simple-git to
+# clone, commit and push; the slim base has none, so it comes from Debian (with the CA
+# bundle git needs for https remotes). npm and corepack are not needed at run time;
+# removing them shrinks the image and its vulnerability surface.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends git ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack \
       /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack
 COPY --from=deps --chown=0:0 /app/node_modules ./node_modules
 COPY --from=build --chown=0:0 /app/dist ./dist

@@ -231,6 +231,8 @@ function actionController(
   const controller = managedBy(manager, shared.defaults)
     .named('preemptiveaction')
     .for(shared.actions)
+    // Git delivery and notifications read the owning policy (spec.git, spec.notify).
+    .reads(shared.policies)
     .complete(reconciler);
   const countPhases = () => {
     metrics.actionPhases.reset();

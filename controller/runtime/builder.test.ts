@@ -53,3 +53,55 @@ describe('managedBy(...).named().for().owns().watches().triggeredBy().complete()
     expect(keys.sort()).toEqual(['w1', 'w2', 'w3', 'x-a', 'x-b']);
   });
 });
+
+describe('reads(): caches the reconciler reads', () => {
+  /** A cache whose sync the test releases by hand. */
+  function gatedCache() {
+    let release!: () => void;
+    const done = new Promise<void>((resolve) => (release = resolve));
+    let synced = false;
+    void done.then(() => (synced = true));
+    return {
+      cache: { start: () => undefined, waitForSync: () => done, hasSynced: () => synced },
+      release,
+    };
+  }
+
+  it('GIVEN a controller that reads another cache THEN no reconcile runs, and synced() is false, until that cache has synced too', async () => {
+    const primary = eventSource<KubernetesObject>();
+    Object.assign(primary.informer, {
+      start: () => undefined,
+      stop: async () => undefined,
+      waitForSync: async () => undefined,
+      hasSynced: () => true,
+      list: () => [],
+    });
+    const policies = gatedCache();
+    const reconciled: string[] = [];
+    const controller = managedBy(
+      { add: () => undefined },
+      { clock: new FakeClock(), log: pino({ level: 'silent' }), metrics: new Metrics() },
+    )
+      .named('actions')
+      .for(primary.informer)
+      .reads(policies.cache)
+      .withOptions({ concurrency: 1 })
+      .complete({
+        reconcile: async (req) => {
+          reconciled.push(req.key);
+        },
+      });
+
+    const started = controller.start();
+    primary.fire('add', obj('a1'));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(reconciled).toEqual([]);
+    expect(controller.synced()).toBe(false);
+
+    policies.release();
+    await started;
+    await expect.poll(() => reconciled, { timeout: 5000 }).toEqual(['a1']);
+    expect(controller.synced()).toBe(true);
+    await controller.stop();
+  });
+});

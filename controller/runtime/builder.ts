@@ -1,7 +1,12 @@
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { KubeClient } from './client.js';
 import type { Clock } from './clock.js';
-import { Controller, type ControllerDefaults, type Reconciler } from './controller.js';
+import {
+  Controller,
+  type ControllerDefaults,
+  type ReadCache,
+  type Reconciler,
+} from './controller.js';
 import type { Informer } from './informer.js';
 import type { EventRecorder } from './events.js';
 import type { Logger } from './logger.js';
@@ -61,6 +66,7 @@ type Wiring = (enqueue: (key: string) => void) => void;
 export class ControllerBuilder<T extends KubernetesObject> {
   private readonly wirings: Wiring[] = [];
   private options: Partial<ControllerDefaults> = {};
+  private readonly reads_: ReadCache[] = [];
 
   constructor(
     private readonly sink: ControllerSink,
@@ -69,7 +75,7 @@ export class ControllerBuilder<T extends KubernetesObject> {
     private readonly informer: Informer<T>,
   ) {}
 
-  /** Objects this kind owns: a change to one reconciles its owner (the key ownerOf names). */
+  /** Objects this kind owns: a change to one reconciles its owner (the key ownerOf names); the workers wait for their cache. */
   owns<S extends KubernetesObject>(
     informer: Informer<S>,
     ownerOf: (obj: S) => string | undefined,
@@ -80,14 +86,22 @@ export class ControllerBuilder<T extends KubernetesObject> {
     });
   }
 
-  /** Any other kind: a change to one reconciles the keys map gives. */
+  /** Any other kind: a change to one reconciles the keys map gives; the workers wait for its cache. */
   watches<S extends KubernetesObject>(informer: Informer<S>, map: (obj: S) => string[]): this {
+    // The reconciler reads what it watches: its workers wait for that cache too.
+    this.reads_.push(informer);
     this.wirings.push((enqueue) => {
       const handler = (obj: S) => map(obj).forEach(enqueue);
       informer.on('add', handler);
       informer.on('update', handler);
       informer.on('delete', handler);
     });
+    return this;
+  }
+
+  /** Caches the reconciler reads without reacting to them: the workers wait for their sync. */
+  reads(...informers: ReadCache[]): this {
+    this.reads_.push(...informers);
     return this;
   }
 
@@ -111,6 +125,7 @@ export class ControllerBuilder<T extends KubernetesObject> {
       name: this.name,
       informer: this.informer,
       reconciler,
+      reads: this.reads_,
     });
     const enqueue = (key: string) => controller.queue.add(key);
     for (const wire of this.wirings) wire(enqueue);

@@ -36,10 +36,19 @@ export interface ControllerDefaults {
   rateLimiter?: RateLimiter;
 }
 
+/** What a controller needs of a cache it only reads: start it, and know it has synced. */
+export type ReadCache = Pick<Informer<KubernetesObject>, 'start' | 'waitForSync' | 'hasSynced'>;
+
 export interface ControllerOptions<T extends KubernetesObject> extends ControllerDefaults {
   name: string;
   informer: Informer<T>;
   reconciler: Reconciler;
+  /**
+   * Other caches the reconciler reads. The workers start only once these have synced
+   * too, as controller-runtime waits for every cache a controller uses: a reconcile
+   * right after a restart must not take "not in the cache yet" for "absent".
+   */
+  reads?: readonly ReadCache[];
 }
 
 /**
@@ -83,8 +92,10 @@ export class Controller<T extends KubernetesObject> {
 
   async start(): Promise<void> {
     this.abort = new AbortController();
-    this.opts.informer.start();
-    await this.opts.informer.waitForSync(this.abort.signal);
+    const caches = [this.opts.informer, ...(this.opts.reads ?? [])];
+    // Starting is idempotent; each cache is stopped by the controller it is the root of.
+    for (const cache of caches) cache.start();
+    await Promise.all(caches.map((cache) => cache.waitForSync(this.abort.signal)));
     this.opts.log.info(
       { controller: this.opts.name, objects: this.opts.informer.list().length },
       'Cache synced; starting workers',
@@ -172,8 +183,8 @@ export class Controller<T extends KubernetesObject> {
     }
   }
 
-  /** True once the informer has synced; the manager's readiness check uses it. */
+  /** True once the informer, and every cache the reconciler reads, has synced; the manager's readiness check uses it. */
   synced(): boolean {
-    return this.opts.informer.hasSynced();
+    return [this.opts.informer, ...(this.opts.reads ?? [])].every((cache) => cache.hasSynced());
   }
 }

@@ -12,7 +12,11 @@ export function e2eNode(): E2eNode & {
   helm: (args: readonly string[]) => Promise<string>;
   /** `helm install` of charts/forestall with the imported image and `--set` values. */
   installChart: (release: string, namespace: string, values?: readonly string[]) => Promise<string>;
-  /** `helm uninstall` (when installed), then the CRDs, which helm never deletes. */
+  /**
+   * Deletes every Forestall object while the controller still runs (their finalizers
+   * need it: deleted after it, they would hang), then `helm uninstall` (when
+   * installed), then the CRDs, which helm never deletes.
+   */
   uninstallChart: (release: string, namespace: string) => Promise<void>;
 } {
   const node = inject('e2eNode');
@@ -41,6 +45,16 @@ export function e2eNode(): E2eNode & {
         ].flatMap((v) => ['--set', v]),
       ]),
     uninstallChart: async (release, namespace) => {
+      const crds = await kubectl(['get', 'crd', '-o', 'name']);
+      if (crds.includes('.forestall.io')) {
+        await kubectl([
+          'delete',
+          'exposurepolicies,threatfeeds,preemptiveactions',
+          '--all',
+          '--wait=true',
+          '--timeout=120s',
+        ]);
+      }
       await helm(['uninstall', release, '-n', namespace, '--ignore-not-found', '--wait']);
       await kubectl(['delete', '-f', join(CHART, 'crds'), '--ignore-not-found', '--wait=true']);
     },

@@ -82,8 +82,13 @@ fi
 
 # The build context as git sees it (tracked and untracked, not ignored), minus what
 # .dockerignore drops: its tree hash names the image.
+# The Dockerfile and .dockerignore themselves stay in the hash (buildah reads them),
+# so that a change to test/e2e/ or the chart does not rebuild the image.
 tree=$(cd "$root" && GIT_INDEX_FILE=$(mktemp -u) sh -c \
-  'git read-tree HEAD && git add -A && git write-tree; rm -f "$GIT_INDEX_FILE"')
+  'git read-tree HEAD && git add -A \
+   && grep -vE "^\s*(#|$)" .dockerignore | grep -vxE "Dockerfile|\.dockerignore" \
+      | sed "s|^|:(glob)|" | xargs -d "\n" git rm -r -q --cached --ignore-unmatch -- \
+   && git write-tree; rm -f "$GIT_INDEX_FILE"')
 tag="localhost/forestall:${tree:0:12}"
 tar_file="$out/forestall-${tree:0:12}.tar"
 if ! [ -s "$tar_file" ]; then

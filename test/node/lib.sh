@@ -14,8 +14,12 @@ NODE_POD_CIDR=10.244.0.0/24
 SERVICE_CIDR=10.96.0.0/16
 API_SERVICE_IP=10.96.0.1
 DNS_SERVICE_IP=10.96.0.10
-# Test hosts (test-host.sh): network namespaces with /30s from this /24.
-TEST_HOST_NET=192.168.250
+# Test hosts (test-host.sh): network namespaces with /30s from this /24. A public
+# range, because Forestall's guardrails refuse to block private, shared (CGNAT),
+# documentation and reserved addresses, and the e2e suite blocks test hosts. It is
+# routed only to the test hosts' veths, and the guard table drops anything to or from
+# it on the uplink, so nothing addressed to it leaves the machine.
+TEST_HOST_NET=11.250.0
 TEST_HOST_CIDR=$TEST_HOST_NET.0/24
 BRIDGE=forestall0
 API_PORT=6443

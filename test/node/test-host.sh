@@ -6,7 +6,7 @@
 # Internet. Pods reach it through the bridge's gateway and the host's routing; its
 # range is in the guard table's set, so nothing from it leaves through the uplink.
 #
-#   test-host.sh up <index 0-63>     prints the host's address (192.168.250.<4i+2>)
+#   test-host.sh up <index 0-63>     prints the host's address (11.250.0.<4i+2>)
 #   test-host.sh down <index>
 #
 # State (the httpd PID, its web root) lives under $NODE_DIR/test-hosts; down.sh removes

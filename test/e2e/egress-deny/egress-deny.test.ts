@@ -1,0 +1,332 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { emit, percentile } from '../../../bench/report.js';
+import { eventually } from '../../harness/eventually.js';
+import { e2eNode } from '../cluster.js';
+import { NODE_SCRIPTS, runOk } from '../node.js';
+
+// A ThreatFeed served from inside the cluster drives an EgressDeny through the
+// network:networkpolicy connector, and kube-router enforces it; see README.md here.
+const node = e2eNode();
+const { kubectl } = node;
+const RELEASE = 'forestall-egress';
+const NS = {
+  controller: 'forestall-e2e-egress',
+  feed: 'forestall-e2e-feed',
+  probe: 'forestall-e2e-probe',
+};
+const FEED_URL = `http://feed.${NS.feed}.svc.cluster.local:8080/lines`;
+// The http source's minimum refreshInterval (crds/schema/threatfeed.ts): a feed change
+// is seen at the next poll, so each figure below includes up to this wait.
+const REFRESH = '1m';
+const ROUNDS = 3;
+// Addresses in the test-host range that no test host answers on: the feed always
+// lists them, so that adding or removing one host changes a small share of it (the
+// policy's maxFeedChangePercent) and the feed is never empty.
+const FILLER = Array.from({ length: 10 }, (_, i) => `11.250.0.${201 + i}`);
+
+/** The host's /proc/uptime, the clock the probe's log lines use (pods share it). */
+function uptime(): number {
+  return Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+}
+
+async function testHost(cmd: 'up' | 'down', index: number): Promise<string> {
+  return (await runOk('bash', [join(NODE_SCRIPTS, 'test-host.sh'), cmd, String(index)])).trim();
+}
+
+async function apply(objects: readonly object[]): Promise<void> {
+  await kubectl(
+    ['apply', '-f', '-'],
+    JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }),
+  );
+}
+
+async function newNamespace(name: string, labels: Record<string, string> = {}): Promise<void> {
+  await apply([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } }]);
+  // A pod created before the default ServiceAccount exists is refused (trap 5).
+  await kubectl(['-n', name, 'wait', '--for=create', 'serviceaccount/default', '--timeout=30s']);
+}
+
+function busyboxPod(namespace: string, name: string, script: string): object {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace, labels: { app: name } },
+    spec: {
+      terminationGracePeriodSeconds: 1,
+      containers: [
+        {
+          name,
+          image: node.busyboxImage,
+          imagePullPolicy: 'Never',
+          command: ['sh', '-c', script],
+        },
+      ],
+    },
+  };
+}
+
+/** GET / of a test host from the probe pod: its body ("ok"), or '' when it fails. */
+async function fromProbe(ip: string): Promise<string> {
+  return kubectl([
+    '-n',
+    NS.probe,
+    'exec',
+    'probe',
+    '--',
+    'sh',
+    '-c',
+    // busybox's static wget crashes (SIGSEGV) in the pod; nc speaks HTTP/1.0 well enough.
+    `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | timeout 3 nc ${ip} 8080 2>/dev/null | tail -1`,
+  ]).then((out) => out.trim());
+}
+
+async function setFeed(addresses: readonly string[]): Promise<void> {
+  await kubectl(
+    [
+      '-n',
+      NS.feed,
+      'exec',
+      '-i',
+      'feed',
+      '--',
+      'sh',
+      '-c',
+      'cat > /www/lines.new && mv /www/lines.new /www/lines',
+    ],
+    `${addresses.join('\n')}\n`,
+  );
+}
+
+interface Attempt {
+  start: number;
+  end: number;
+  state: 'ok' | 'blocked';
+}
+
+/** The probe's attempts on host A, from its log ("<start> <end> ok|blocked"). */
+async function attempts(): Promise<Attempt[]> {
+  const log = await kubectl(['-n', NS.probe, 'logs', 'probe']);
+  return log
+    .split('\n')
+    .map((line) => line.trim().split(' '))
+    .filter((f) => f.length === 3 && (f[2] === 'ok' || f[2] === 'blocked'))
+    .map(([start, end, state]) => ({
+      start: Number(start),
+      end: Number(end),
+      state: state as Attempt['state'],
+    }));
+}
+
+/** The host's boot time in epoch milliseconds: converts wall-clock times to uptime. */
+const BOOT_MS = Date.now() - uptime() * 1000;
+
+/** The /proc/uptime second of the feed server's first request for /lines at or after `since`. */
+async function firstFetchAfter(since: number, timeoutMs: number): Promise<number> {
+  return eventually(
+    `a fetch of the feed after uptime ${since}`,
+    async () => {
+      const log = await kubectl(['-n', NS.feed, 'logs', 'feed', '--timestamps']);
+      for (const line of log.split('\n')) {
+        const [stamp, ...rest] = line.split(' ');
+        if (!stamp || !rest.join(' ').includes('url:/lines')) continue;
+        const at = (Date.parse(stamp) - BOOT_MS) / 1000;
+        if (at >= since) return at;
+      }
+      return false;
+    },
+    timeoutMs,
+    500,
+  );
+}
+
+/** The first attempt that started at or after `since` and ended in `state`. */
+async function firstAfter(
+  since: number,
+  state: Attempt['state'],
+  timeoutMs: number,
+): Promise<Attempt> {
+  return eventually(
+    `a ${state} attempt after uptime ${since}`,
+    async () => (await attempts()).find((a) => a.start >= since && a.state === state) ?? false,
+    timeoutMs,
+    500,
+  );
+}
+
+describe('egress-deny: a ThreatFeed entry blocks egress to that address on the real node', () => {
+  let hostA = '';
+  let hostB = '';
+
+  beforeAll(async () => {
+    // Two test hosts: network namespaces on addresses the guardrails accept (a
+    // public range routed only to their veths, test/node/lib.sh).
+    hostA = await testHost('up', 0);
+    hostB = await testHost('up', 1);
+    await newNamespace(NS.controller);
+    await newNamespace(NS.feed);
+    await newNamespace(NS.probe, { 'forestall-e2e/scope': 'probe' });
+
+    // The feed: busybox httpd serving /www/lines, behind a Service.
+    await apply([
+      {
+        ...busyboxPod(
+          NS.feed,
+          'feed',
+          // -vv logs each request (its URL), which `kubectl logs --timestamps` dates: the fetches.
+          `printf '%s\\n' ${FILLER.join(' ')} > /www/lines && exec httpd -f -vv -p 8080 -h /www`,
+        ),
+      },
+      {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'feed', namespace: NS.feed },
+        spec: { selector: { app: 'feed' }, ports: [{ port: 8080, targetPort: 8080 }] },
+      },
+    ]);
+    // The probe: tries host A every 50 ms and logs each attempt in /proc/uptime seconds.
+    await apply([
+      busyboxPod(
+        NS.probe,
+        'probe',
+        `while :; do
+           s=$(cut -d' ' -f1 /proc/uptime)
+           if echo | nc -w 1 ${hostA} 8080 >/dev/null 2>&1; then r=ok; else r=blocked; fi
+           echo "$s $(cut -d' ' -f1 /proc/uptime) $r"
+           sleep 0.05
+         done`,
+      ),
+    ]);
+    for (const ns of [NS.feed, NS.probe]) {
+      await kubectl(['-n', ns, 'wait', '--for=condition=Ready', 'pod', '--all', '--timeout=60s']);
+    }
+
+    // The controller, allowed to fetch plain http from the Service range and to send
+    // to the feed's port through its own NetworkPolicy.
+    await node.installChart(RELEASE, NS.controller, [
+      'replicaCount=1',
+      'podDisruptionBudget.enabled=false',
+      `outbound.allow={10.96.0.0/16,feed.${NS.feed}.svc.cluster.local}`,
+      'networkPolicy.httpsPorts={443,8080}',
+      'connectors.enabled={networkpolicy}',
+    ]);
+    await kubectl(['-n', NS.controller, 'rollout', 'status', 'deploy', '--timeout=180s']);
+  });
+
+  afterAll(async () => {
+    await node.uninstallChart(RELEASE, NS.controller);
+    for (const ns of Object.values(NS)) {
+      await kubectl(['delete', 'namespace', ns, '--ignore-not-found', '--wait=true']);
+    }
+    for (const index of [0, 1]) await testHost('down', index);
+  });
+
+  it('blocks the address the feed adds, keeps the other, and lifts the block when it goes', async () => {
+    // GIVEN the probe reaches both test hosts
+    expect(await fromProbe(hostA)).toBe('ok');
+    expect(await fromProbe(hostB)).toBe('ok');
+    // and a feed of addresses nobody answers on, enforced through network:networkpolicy
+    await apply([
+      {
+        apiVersion: 'forestall.io/v1alpha1',
+        kind: 'ThreatFeed',
+        metadata: { name: 'e2e-hosts' },
+        spec: {
+          source: { http: { url: FEED_URL } },
+          format: 'lines',
+          refreshInterval: REFRESH,
+          confidence: { default: 90 },
+        },
+      },
+      {
+        apiVersion: 'forestall.io/v1alpha1',
+        kind: 'ExposurePolicy',
+        metadata: { name: 'e2e-egress-deny' },
+        spec: {
+          feeds: { names: ['e2e-hosts'] },
+          match: "indicator.type == 'ipv4'",
+          scope: { namespaceSelector: { matchLabels: { 'forestall-e2e/scope': 'probe' } } },
+          actions: [{ type: 'EgressDeny', connector: 'network:networkpolicy' }],
+          mode: 'Enforce',
+          autoApprove: 'true',
+          expiry: '1h',
+          guardrails: { maxFeedChangePercent: 100 },
+        },
+      },
+    ]);
+    await eventually(
+      "Forestall's NetworkPolicy in the probe namespace",
+      async () =>
+        (await kubectl(['-n', NS.probe, 'get', 'networkpolicies', '-o', 'name'])).trim() || false,
+      120_000,
+      500,
+    );
+    expect(await fromProbe(hostA)).toBe('ok');
+
+    // From the feed's change (includes the wait for the next poll) and from the
+    // controller's fetch of the changed feed (the controller, the connector and
+    // kube-router), each to the start of the probe's first attempt in the new state.
+    const toBlock: number[] = [];
+    const toOpen: number[] = [];
+    const fetchToBlock: number[] = [];
+    const fetchToOpen: number[] = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      // WHEN the feed adds host A
+      const added = uptime();
+      await setFeed([...FILLER, hostA]);
+      // THEN the probe's connections to it fail (refused or timed out), at the latest
+      // one refresh interval and a reconcile later
+      const blocked = await firstAfter(added, 'blocked', 150_000);
+      toBlock.push(blocked.start - added);
+      fetchToBlock.push(blocked.start - (await firstFetchAfter(added, 10_000)));
+      expect(await fromProbe(hostA)).toBe('');
+      // and host B still answers
+      expect(await fromProbe(hostB)).toBe('ok');
+
+      // WHEN the feed drops host A again
+      const removed = uptime();
+      await setFeed(FILLER);
+      // THEN the connection is restored
+      const open = await firstAfter(removed, 'ok', 150_000);
+      toOpen.push(open.start - removed);
+      fetchToOpen.push(open.start - (await firstFetchAfter(removed, 10_000)));
+      expect(await fromProbe(hostA)).toBe('ok');
+      console.log(
+        `round ${round}: feed add -> blocked ${toBlock.at(-1)!.toFixed(2)} s ` +
+          `(fetch -> blocked ${fetchToBlock.at(-1)!.toFixed(2)} s), ` +
+          `feed remove -> open ${toOpen.at(-1)!.toFixed(2)} s ` +
+          `(fetch -> open ${fetchToOpen.at(-1)!.toFixed(2)} s)`,
+      );
+      await sleep(1000);
+    }
+    const extra = { rounds: ROUNDS, refreshInterval: REFRESH };
+    const report = (name: string, values: number[]): void => {
+      const sorted = [...values].sort((a, b) => a - b);
+      emit(`${name} p50`, percentile(sorted, 50), 's', extra, 2);
+      emit(`${name} p99`, percentile(sorted, 99), 's', extra, 2);
+    };
+    report('e2e feed change to first blocked connection', toBlock);
+    report('e2e feed fetch to first blocked connection', fetchToBlock);
+    report('e2e feed change to first answer after removal', toOpen);
+    report('e2e feed fetch to first answer after removal', fetchToOpen);
+
+    // WHEN the policy and the feed are deleted (the controller still runs)
+    await kubectl([
+      'delete',
+      'exposurepolicy/e2e-egress-deny',
+      'threatfeed/e2e-hosts',
+      '--wait=true',
+    ]);
+    // THEN Forestall's NetworkPolicy goes with them (finalizers), and host A answers
+    await eventually(
+      "Forestall's NetworkPolicy gone from the probe namespace",
+      async () =>
+        (await kubectl(['-n', NS.probe, 'get', 'networkpolicies', '-o', 'name'])).trim() === '',
+      30_000,
+      500,
+    );
+    expect(await fromProbe(hostA)).toBe('ok');
+  });
+});

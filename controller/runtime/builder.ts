@@ -66,7 +66,7 @@ type Wiring = (enqueue: (key: string) => void) => void;
 export class ControllerBuilder<T extends KubernetesObject> {
   private readonly wirings: Wiring[] = [];
   private options: Partial<ControllerDefaults> = {};
-  private readonly reads_: ReadCache[] = [];
+  private readonly readCaches: ReadCache[] = [];
 
   constructor(
     private readonly sink: ControllerSink,
@@ -89,7 +89,7 @@ export class ControllerBuilder<T extends KubernetesObject> {
   /** Any other kind: a change to one reconciles the keys map gives; the workers wait for its cache. */
   watches<S extends KubernetesObject>(informer: Informer<S>, map: (obj: S) => string[]): this {
     // The reconciler reads what it watches: its workers wait for that cache too.
-    this.reads_.push(informer);
+    this.readCaches.push(informer);
     this.wirings.push((enqueue) => {
       const handler = (obj: S) => map(obj).forEach(enqueue);
       informer.on('add', handler);
@@ -101,7 +101,7 @@ export class ControllerBuilder<T extends KubernetesObject> {
 
   /** Caches the reconciler reads without reacting to them: the workers wait for their sync. */
   reads(...informers: ReadCache[]): this {
-    this.reads_.push(...informers);
+    this.readCaches.push(...informers);
     return this;
   }
 
@@ -125,7 +125,7 @@ export class ControllerBuilder<T extends KubernetesObject> {
       name: this.name,
       informer: this.informer,
       reconciler,
-      reads: this.reads_,
+      reads: this.readCaches,
     });
     const enqueue = (key: string) => controller.queue.add(key);
     for (const wire of this.wirings) wire(enqueue);

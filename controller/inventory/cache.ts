@@ -83,6 +83,7 @@ export class InventoryCache implements Runnable {
             Object.assign(item, { apiVersion: k.apiVersion, kind: k.kind });
           return list;
         },
+        optional: k.optional,
         clock: deps.clock,
         log: deps.log,
         metrics: deps.metrics,

@@ -23,6 +23,11 @@ export interface InformerOptions<T extends KubernetesObject> {
   metrics?: Metrics;
   /** First and largest wait between failed list or watch attempts. */
   backoffMs?: { base: number; max: number };
+  /**
+   * The kind is a CRD the cluster may not have (Gateway API, Trivy): a 404 while it is
+   * not served is expected, so the retries are logged at debug, not warn.
+   */
+  optional?: boolean;
   /** Server-side watch timeout; the watch is renewed from the last resourceVersion. */
   watchTimeoutSeconds?: number;
   /**
@@ -133,11 +138,15 @@ export class Informer<T extends KubernetesObject> {
         this.failures += 1;
         const { base, max } = this.opts.backoffMs ?? { base: 200, max: 30_000 };
         const wait = Math.min(base * 2 ** (this.failures - 1), max) * (0.8 + Math.random() * 0.4);
-        this.opts.log.warn(
+        const notServed = this.opts.optional === true && statusOf(err) === 404;
+        this.opts.log[notServed ? 'debug' : 'warn'](
           { err, resource: this.resource, failures: this.failures, retryInMs: Math.round(wait) },
-          'List or watch failed; retrying',
+          notServed ? 'Not served (CRD not installed); retrying' : 'List or watch failed; retrying',
         );
-        this.opts.metrics?.informerRestarts.inc({ resource: this.resource, reason: 'error' });
+        this.opts.metrics?.informerRestarts.inc({
+          resource: this.resource,
+          reason: notServed ? 'not-served' : 'error',
+        });
         // A relist after an error catches anything missed while disconnected.
         this.resourceVersion = '';
         await this.opts.clock.sleep(wait, signal).catch(() => undefined);

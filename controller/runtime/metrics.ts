@@ -49,7 +49,7 @@ const RUNTIME_METRICS = {
   informerRestarts: {
     type: 'counter',
     name: 'forestall_informer_watch_restarts_total',
-    help: 'Watch restarts, by resource and reason (closed, error, gone).',
+    help: 'Watch restarts, by resource and reason (closed, error, gone, not-served: an optional CRD the cluster lacks).',
     labelNames: ['resource', 'reason'],
   },
   leader: {

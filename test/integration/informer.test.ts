@@ -188,4 +188,38 @@ describe('Informer', () => {
       await informer.stop();
     }
   });
+  it('GIVEN an optional kind whose CRD the server does not serve THEN it counts as empty, each retry is a not-served restart, and nothing is logged above debug', async () => {
+    const lines: { level: number; msg: string }[] = [];
+    const log = pino(
+      { level: 'debug' },
+      { write: (line: string) => lines.push(JSON.parse(line) as { level: number; msg: string }) },
+    );
+    const metrics = new Metrics();
+    const informer = new Informer({
+      kc,
+      path: '/apis/gateway.networking.k8s.io/v1/gateways',
+      optional: true,
+      clock: realClock,
+      log,
+      metrics,
+      backoffMs: { base: 50, max: 100 },
+      // What InventoryCache's list does for an optional kind that answers 404.
+      list: async () => ({ apiVersion: 'v1', kind: 'List', items: [], metadata: {} }),
+    });
+    informer.start();
+    try {
+      await eventually('three not-served restarts', async () => {
+        const restarts = (await metrics.informerRestarts.get()).values.find(
+          (v) => v.labels.reason === 'not-served',
+        );
+        return (restarts?.value ?? 0) >= 3;
+      });
+      expect(informer.hasSynced()).toBe(true);
+      expect(informer.list()).toEqual([]);
+      expect(lines.filter((l) => l.level > 20)).toEqual([]);
+      expect(lines.some((l) => l.msg === 'Not served (CRD not installed); retrying')).toBe(true);
+    } finally {
+      await informer.stop();
+    }
+  });
 });

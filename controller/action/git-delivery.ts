@@ -325,6 +325,8 @@ export class GitDelivery {
           const opening = checked.then(() =>
             GitRepository.open({
               url: git.url,
+              // checkRemote refused plain http unless the operator allowed the host.
+              plainHttpAllowed: this.deps.checkRemote !== undefined,
               workDir,
               auth,
               baseBranch: git.branch ?? 'main',

@@ -513,6 +513,28 @@ describe('work directory and secrets', () => {
     },
   );
 
+  it('GIVEN a token over plain http that the caller checked against the outbound policy WHEN opened THEN it is not refused as insecure, and git tries the remote', async () => {
+    // 127.0.0.2 is loopback, but not a name the built-in loopback rule knows: only
+    // plainHttpAllowed lets the token go there. Nothing listens on port 1.
+    const url = 'http://127.0.0.2:1/org/repo.git';
+    const refused = await GitRepository.open(options(join(root, 'work'), { url })).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(refused).toMatchObject({ code: 'FST_GIT_INVALID_REQUEST' });
+    expect((refused as Error).message).toMatch(/only sent over https/);
+
+    const tried = await GitRepository.open(
+      options(join(root, 'work2'), { url, plainHttpAllowed: true }),
+    ).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(tried).toBeInstanceOf(Error);
+    expect(tried).not.toMatchObject({ code: 'FST_GIT_INVALID_REQUEST' });
+    expect((tried as Error).message).not.toContain(TOKEN);
+  });
+
   it.each([
     ['a path outside the repository', { path: '../elsewhere' }],
     ['a path inside .git', { path: '.git/hooks' }],

@@ -59,8 +59,18 @@ export type GitAuth =
     };
 
 export interface GitRepositoryOptions {
-  /** https://, http:// (loopback only when a token is used), ssh://, user@host:path, or a local path. Never with credentials in it. */
+  /**
+   * https://, http:// (with a token: loopback only, unless plainHttpAllowed), ssh://,
+   * user@host:path, or a local path. Never with credentials in it.
+   */
   url: string;
+  /**
+   * The caller checked this URL against the operator's outbound policy
+   * (lib/http/git-remote.ts checkGitRemote, --outbound-allow), which lets plain http go
+   * only to loopback and to hosts the operator listed: a token may then go over http
+   * to that host too. Never set from anything a policy author writes.
+   */
+  plainHttpAllowed?: boolean;
   /** A directory this instance owns: the clone goes to `<workDir>/repo`, ssh material to `<workDir>/ssh`. */
   workDir: string;
   auth: GitAuth;
@@ -165,7 +175,10 @@ export class GitRepository {
 
   /** Validates the settings, then clones into `<workDir>/repo` (or, when a usable clone is there, fetches). */
   static async open(options: GitRepositoryOptions): Promise<GitRepository> {
-    validateUrl(options.url, 'token' in options.auth && options.auth.token !== undefined);
+    validateUrl(
+      options.url,
+      'token' in options.auth && options.auth.token !== undefined && !options.plainHttpAllowed,
+    );
     assertBranchName(options.baseBranch);
     if (!options.author.name.trim() || !/^[^\s<>]+@[^\s<>]+$/.test(options.author.email)) {
       throw new GitDeliveryError(
@@ -629,7 +642,7 @@ function shellQuote(text: string): string {
  * git's `transport::address` helper syntax and option-like values, and a token sent over
  * plain http anywhere but loopback.
  */
-function validateUrl(url: string, withToken: boolean): void {
+function validateUrl(url: string, tokenNeedsHttps: boolean): void {
   const invalid = (why: string) =>
     new GitDeliveryError(
       'FST_GIT_INVALID_REQUEST',
@@ -652,8 +665,10 @@ function validateUrl(url: string, withToken: boolean): void {
     }
     if (parsed.username !== '' || parsed.password !== '')
       throw invalid('credentials must come from auth, not the URL');
-    if (scheme === 'http' && withToken && !LOOPBACK.has(parsed.hostname))
-      throw invalid('a token is only sent over https (plain http is allowed on loopback only)');
+    if (scheme === 'http' && tokenNeedsHttps && !LOOPBACK.has(parsed.hostname))
+      throw invalid(
+        'a token is only sent over https (plain http is allowed on loopback and, in the controller, to hosts in --outbound-allow)',
+      );
   }
 }
 

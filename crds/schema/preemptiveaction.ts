@@ -295,7 +295,9 @@ export const preemptiveAction: KindDefinition = {
     { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
     { name: 'Indicators', type: 'integer', jsonPath: '.spec.indicators.count' },
     { name: 'Policy', type: 'string', jsonPath: '.spec.policyRef.name', priority: 1 },
-    { name: 'Expires', type: 'date', jsonPath: '.spec.expiresAt' },
+    // A string, not a date: kubectl prints a future date as "<invalid>" (it only
+    // renders ages), and every action that has not expired has one.
+    { name: 'Expires', type: 'string', jsonPath: '.spec.expiresAt' },
     ageColumn,
   ],
 };

@@ -83,7 +83,7 @@ export interface GiteaResponse<T = unknown> {
 }
 
 export interface GiteaServer {
-  /** http://127.0.0.1:<port>, no trailing slash. */
+  /** http://<host>:<port> (host 127.0.0.1 unless StartGiteaOptions.host), no trailing slash. */
   url: string;
   /** `${url}/api/v1` */
   apiUrl: string;
@@ -111,6 +111,12 @@ export interface GiteaServer {
 }
 
 export interface StartGiteaOptions {
+  /**
+   * The address Gitea listens on; 127.0.0.1 unless a test needs it reachable from
+   * pods on the real node (test/e2e: the pod bridge's gateway address). The port is
+   * one that was free on loopback.
+   */
+  host?: string;
   /** The gitea binary. Defaults to $FORESTALL_GITEA_BINARY, else the output of test/gitea/build.sh. */
   binary?: string;
 }
@@ -132,11 +138,12 @@ export async function startGitea(options: StartGiteaOptions = {}): Promise<Gitea
   try {
     const [port] = await freeLoopbackPorts(1);
     if (port === undefined) throw new Error('no free loopback port');
-    const url = `http://127.0.0.1:${port}`;
+    const host = options.host ?? '127.0.0.1';
+    const url = `http://${host}:${port}`;
     const configPath = join(workDir, 'app.ini');
     const customPath = join(workDir, 'custom');
     mkdirSync(customPath);
-    writeFileSync(configPath, appIni(workDir, port), { mode: 0o600 });
+    writeFileSync(configPath, appIni(workDir, host, port), { mode: 0o600 });
     // Every command gets the same three paths, so that none of them falls back to
     // the binary's directory (the shared cache) for custom files or data.
     const common = ['--config', configPath, '--work-path', workDir, '--custom-path', customPath];
@@ -273,7 +280,7 @@ function makeServer(parts: ServerParts): GiteaServer {
  * off the machine (mail, avatars, update checks, SSH) is off; what is left is the
  * REST API and git over HTTP.
  */
-function appIni(workDir: string, port: number): string {
+function appIni(workDir: string, host: string, port: number): string {
   const secret = (): string => randomBytes(32).toString('hex');
   const runUser = userInfo().username;
   const lines = [
@@ -286,12 +293,12 @@ function appIni(workDir: string, port: number): string {
     '',
     '[server]',
     'PROTOCOL = http',
-    'HTTP_ADDR = 127.0.0.1',
+    `HTTP_ADDR = ${host}`,
     `HTTP_PORT = ${port}`,
-    'DOMAIN = 127.0.0.1',
-    `ROOT_URL = http://127.0.0.1:${port}/`,
+    `DOMAIN = ${host}`,
+    `ROOT_URL = http://${host}:${port}/`,
     // The git hooks call back into the server through this URL with INTERNAL_TOKEN.
-    `LOCAL_ROOT_URL = http://127.0.0.1:${port}/`,
+    `LOCAL_ROOT_URL = http://${host}:${port}/`,
     `APP_DATA_PATH = ${join(workDir, 'data')}`,
     'DISABLE_SSH = true',
     'START_SSH_SERVER = false',

@@ -33,16 +33,20 @@ export async function merge(gitea: GiteaServer, repo: string, number: number): P
   return (await gitea.api('POST', path, { Do: 'merge' })).status;
 }
 
-/** `kubectl kustomize` of `path` on main of `repo`, as Argo CD or Flux builds it. */
-export async function kustomizeMain(gitea: GiteaServer, repo: string, path: string) {
+/**
+ * `kubectl kustomize` of `path` on main of `repo`, as Argo CD or Flux builds it; with
+ * the envtest kubectl unless `kubectl` names another.
+ */
+export async function kustomizeMain(
+  gitea: GiteaServer,
+  repo: string,
+  path: string,
+  kubectl = envtestBinary(inject('envtestAssets'), 'kubectl'),
+) {
   const clone = mkdtempSync(join(tmpdir(), 'forestall-argo-'));
   try {
     await simpleGit().clone(gitea.cloneUrl(repo), clone);
-    return execFileSync(
-      envtestBinary(inject('envtestAssets'), 'kubectl'),
-      ['kustomize', join(clone, path)],
-      { encoding: 'utf8' },
-    );
+    return execFileSync(kubectl, ['kustomize', join(clone, path)], { encoding: 'utf8' });
   } finally {
     rmSync(clone, { recursive: true, force: true });
   }

@@ -32,10 +32,11 @@ mkdir -p "$assets"
 
 # Debian packages: containerd and runc (the runtime), the CNI plugins (bridge,
 # host-local, loopback, portmap), the tools kubelet, kube-proxy and kube-router
-# call, and busybox-static for the test image. iptables stays on Debian's default nf_tables backend: the harness never
+# call, busybox-static for the test image, and bind9 (named: the RPZ resolver of
+# test/e2e/dns-block, run on loopback). iptables stays on Debian's default nf_tables backend: the harness never
 # calls iptables-legacy (its tables cannot be removed without a reboot).
 packages=(containerd runc containernetworking-plugins iptables nftables ipset conntrack socat ethtool
-  busybox-static)
+  busybox-static bind9)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -8,6 +8,8 @@
 #
 #   test-host.sh up <index 0-63>     prints the host's address (11.250.0.<4i+2>)
 #   test-host.sh down <index>
+#   test-host.sh run <index> CMD...  runs CMD in the host's network namespace: a client
+#                                    outside the cluster (as the Internet would be)
 #
 # State (the httpd PID, its web root) lives under $NODE_DIR/test-hosts; down.sh removes
 # every test host that is still there.
@@ -15,7 +17,8 @@ set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 cmd=${1:-} index=${2:-}
-[[ "$index" =~ ^[0-9]+$ ]] && [ "$index" -lt 64 ] || die "usage: $0 up|down <index 0-63>"
+usage="usage: $0 up|down <index 0-63> | run <index> CMD..."
+[[ "$index" =~ ^[0-9]+$ ]] && [ "$index" -lt 64 ] || die "$usage"
 veth=fth$index
 host_ip=${TEST_HOST_NET}.$((4 * index + 1))
 peer_ip=${TEST_HOST_NET}.$((4 * index + 2))
@@ -50,5 +53,9 @@ case "$cmd" in
     if [ -f "$state/httpd.pid" ]; then kill "$(cat "$state/httpd.pid")" 2>/dev/null || true; fi
     ip link del "$veth" 2>/dev/null || true
     rm -rf "$state" ;;
-  *) die "usage: $0 up|down <index 0-63>" ;;
+  run)
+    [ -f "$state/httpd.pid" ] || die "test host $index is not up"
+    shift 2
+    exec nsenter --net="/proc/$(cat "$state/httpd.pid")/ns/net" "$@" ;;
+  *) die "$usage" ;;
 esac

@@ -21,8 +21,9 @@
  *   `<configmap>.hosts` (unless params.hostsFile is false): the same names in hosts-file
  *   format (`0.0.0.0 name` and `:: name`), for the `hosts` plugin:
  *   `hosts /etc/coredns/custom/<configmap>.hosts { fallthrough }`. The hosts plugin
- *   answers only the exact names listed (no subdomains), but re-reads its file by itself,
- *   while a change to an imported snippet waits for CoreDNS to reload its Corefile.
+ *   answers only the exact names listed (no subdomains). The `reload` plugin's checksum
+ *   covers imported snippets, so CoreDNS picks up a changed snippet by itself
+ *   (test/e2e/dns-block).
  *
  * Mounting: add the ConfigMap as a volume of the CoreDNS Deployment at
  * /etc/coredns/custom (or as a source of a projected volume there, next to

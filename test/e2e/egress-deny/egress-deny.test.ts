@@ -1,23 +1,19 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emit, percentile } from '../../../bench/report.js';
 import { eventually } from '../../harness/eventually.js';
-import { e2eNode } from '../cluster.js';
-import { NODE_SCRIPTS, runOk } from '../node.js';
+import { e2eNode, uptime } from '../cluster.js';
 
 // A ThreatFeed served from inside the cluster drives an EgressDeny through the
 // network:networkpolicy connector, and kube-router enforces it; see README.md here.
 const node = e2eNode();
-const { kubectl } = node;
+const { kubectl, apply, newNamespace, busyboxPod } = node;
 const RELEASE = 'forestall-egress';
 const NS = {
   controller: 'forestall-e2e-egress',
   feed: 'forestall-e2e-feed',
   probe: 'forestall-e2e-probe',
 };
-const FEED_URL = `http://feed.${NS.feed}.svc.cluster.local:8080/lines`;
 // The http source's minimum refreshInterval (crds/schema/threatfeed.ts): a feed change
 // is seen at the next poll, so each figure below includes up to this wait.
 const REFRESH = '1m';
@@ -27,78 +23,8 @@ const ROUNDS = 3;
 // policy's maxFeedChangePercent) and the feed is never empty.
 const FILLER = Array.from({ length: 10 }, (_, i) => `11.250.0.${201 + i}`);
 
-/** The host's /proc/uptime, the clock the probe's log lines use (pods share it). */
-function uptime(): number {
-  return Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
-}
-
-async function testHost(cmd: 'up' | 'down', index: number): Promise<string> {
-  return (await runOk('bash', [join(NODE_SCRIPTS, 'test-host.sh'), cmd, String(index)])).trim();
-}
-
-async function apply(objects: readonly object[]): Promise<void> {
-  await kubectl(
-    ['apply', '-f', '-'],
-    JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }),
-  );
-}
-
-async function newNamespace(name: string, labels: Record<string, string> = {}): Promise<void> {
-  await apply([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } }]);
-  // A pod created before the default ServiceAccount exists is refused (trap 5).
-  await kubectl(['-n', name, 'wait', '--for=create', 'serviceaccount/default', '--timeout=30s']);
-}
-
-function busyboxPod(namespace: string, name: string, script: string): object {
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name, namespace, labels: { app: name } },
-    spec: {
-      terminationGracePeriodSeconds: 1,
-      containers: [
-        {
-          name,
-          image: node.busyboxImage,
-          imagePullPolicy: 'Never',
-          command: ['sh', '-c', script],
-        },
-      ],
-    },
-  };
-}
-
 /** GET / of a test host from the probe pod: its body ("ok"), or '' when it fails. */
-async function fromProbe(ip: string): Promise<string> {
-  return kubectl([
-    '-n',
-    NS.probe,
-    'exec',
-    'probe',
-    '--',
-    'sh',
-    '-c',
-    // busybox's static wget crashes (SIGSEGV) in the pod; nc speaks HTTP/1.0 well enough.
-    `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | timeout 3 nc ${ip} 8080 2>/dev/null | tail -1`,
-  ]).then((out) => out.trim());
-}
-
-async function setFeed(addresses: readonly string[]): Promise<void> {
-  await kubectl(
-    [
-      '-n',
-      NS.feed,
-      'exec',
-      '-i',
-      'feed',
-      '--',
-      'sh',
-      '-c',
-      'cat > /www/lines.new && mv /www/lines.new /www/lines',
-    ],
-    `${addresses.join('\n')}\n`,
-  );
-}
+const fromProbe = (ip: string): Promise<string> => node.httpFromPod(NS.probe, 'probe', ip);
 
 interface Attempt {
   start: number;
@@ -120,28 +46,6 @@ async function attempts(): Promise<Attempt[]> {
     }));
 }
 
-/** The host's boot time in epoch milliseconds: converts wall-clock times to uptime. */
-const BOOT_MS = Date.now() - uptime() * 1000;
-
-/** The /proc/uptime second of the feed server's first request for /lines at or after `since`. */
-async function firstFetchAfter(since: number, timeoutMs: number): Promise<number> {
-  return eventually(
-    `a fetch of the feed after uptime ${since}`,
-    async () => {
-      const log = await kubectl(['-n', NS.feed, 'logs', 'feed', '--timestamps']);
-      for (const line of log.split('\n')) {
-        const [stamp, ...rest] = line.split(' ');
-        if (!stamp || !rest.join(' ').includes('url:/lines')) continue;
-        const at = (Date.parse(stamp) - BOOT_MS) / 1000;
-        if (at >= since) return at;
-      }
-      return false;
-    },
-    timeoutMs,
-    500,
-  );
-}
-
 /** The first attempt that started at or after `since` and ended in `state`. */
 async function firstAfter(
   since: number,
@@ -159,33 +63,19 @@ async function firstAfter(
 describe('egress-deny: a ThreatFeed entry blocks egress to that address on the real node', () => {
   let hostA = '';
   let hostB = '';
+  let feedUrl = '';
 
   beforeAll(async () => {
     // Two test hosts: network namespaces on addresses the guardrails accept (a
     // public range routed only to their veths, test/node/lib.sh).
-    hostA = await testHost('up', 0);
-    hostB = await testHost('up', 1);
+    hostA = await node.testHost('up', 0);
+    hostB = await node.testHost('up', 1);
     await newNamespace(NS.controller);
     await newNamespace(NS.feed);
     await newNamespace(NS.probe, { 'forestall-e2e/scope': 'probe' });
 
-    // The feed: busybox httpd serving /www/lines, behind a Service.
-    await apply([
-      {
-        ...busyboxPod(
-          NS.feed,
-          'feed',
-          // -vv logs each request (its URL), which `kubectl logs --timestamps` dates: the fetches.
-          `printf '%s\\n' ${FILLER.join(' ')} > /www/lines && exec httpd -f -vv -p 8080 -h /www`,
-        ),
-      },
-      {
-        apiVersion: 'v1',
-        kind: 'Service',
-        metadata: { name: 'feed', namespace: NS.feed },
-        spec: { selector: { app: 'feed' }, ports: [{ port: 8080, targetPort: 8080 }] },
-      },
-    ]);
+    // The feed: busybox httpd serving /lines, behind a Service.
+    feedUrl = await node.feedServer(NS.feed, FILLER);
     // The probe: tries host A every 50 ms and logs each attempt in /proc/uptime seconds.
     await apply([
       busyboxPod(
@@ -199,28 +89,19 @@ describe('egress-deny: a ThreatFeed entry blocks egress to that address on the r
          done`,
       ),
     ]);
-    for (const ns of [NS.feed, NS.probe]) {
-      await kubectl(['-n', ns, 'wait', '--for=condition=Ready', 'pod', '--all', '--timeout=60s']);
-    }
+    await node.podReady(NS.probe, 'probe');
 
     // The controller, allowed to fetch plain http from the Service range and to send
     // to the feed's port through its own NetworkPolicy.
-    await node.installChart(RELEASE, NS.controller, [
-      'replicaCount=1',
-      'podDisruptionBudget.enabled=false',
-      `outbound.allow={10.96.0.0/16,feed.${NS.feed}.svc.cluster.local}`,
-      'networkPolicy.httpsPorts={443,8080}',
+    await node.installController(RELEASE, NS.controller, [
+      ...node.inClusterFeedValues(NS.feed),
       'connectors.enabled={networkpolicy}',
     ]);
-    await kubectl(['-n', NS.controller, 'rollout', 'status', 'deploy', '--timeout=180s']);
   });
 
   afterAll(async () => {
-    await node.uninstallChart(RELEASE, NS.controller);
-    for (const ns of Object.values(NS)) {
-      await kubectl(['delete', 'namespace', ns, '--ignore-not-found', '--wait=true']);
-    }
-    for (const index of [0, 1]) await testHost('down', index);
+    await node.removeCase(RELEASE, NS);
+    for (const index of [0, 1]) await node.testHost('down', index);
   });
 
   it('blocks the address the feed adds, keeps the other, and lifts the block when it goes', async () => {
@@ -234,7 +115,7 @@ describe('egress-deny: a ThreatFeed entry blocks egress to that address on the r
         kind: 'ThreatFeed',
         metadata: { name: 'e2e-hosts' },
         spec: {
-          source: { http: { url: FEED_URL } },
+          source: { http: { url: feedUrl } },
           format: 'lines',
           refreshInterval: REFRESH,
           confidence: { default: 90 },
@@ -275,23 +156,23 @@ describe('egress-deny: a ThreatFeed entry blocks egress to that address on the r
     for (let round = 1; round <= ROUNDS; round++) {
       // WHEN the feed adds host A
       const added = uptime();
-      await setFeed([...FILLER, hostA]);
+      await node.setFeed(NS.feed, [...FILLER, hostA]);
       // THEN the probe's connections to it fail (refused or timed out), at the latest
       // one refresh interval and a reconcile later
       const blocked = await firstAfter(added, 'blocked', 150_000);
       toBlock.push(blocked.start - added);
-      fetchToBlock.push(blocked.start - (await firstFetchAfter(added, 10_000)));
+      fetchToBlock.push(blocked.start - (await node.firstFetchAfter(NS.feed, added, 10_000)));
       expect(await fromProbe(hostA)).toBe('');
       // and host B still answers
       expect(await fromProbe(hostB)).toBe('ok');
 
       // WHEN the feed drops host A again
       const removed = uptime();
-      await setFeed(FILLER);
+      await node.setFeed(NS.feed, FILLER);
       // THEN the connection is restored
       const open = await firstAfter(removed, 'ok', 150_000);
       toOpen.push(open.start - removed);
-      fetchToOpen.push(open.start - (await firstFetchAfter(removed, 10_000)));
+      fetchToOpen.push(open.start - (await node.firstFetchAfter(NS.feed, removed, 10_000)));
       expect(await fromProbe(hostA)).toBe('ok');
       console.log(
         `round ${round}: feed add -> blocked ${toBlock.at(-1)!.toFixed(2)} s ` +

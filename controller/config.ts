@@ -18,6 +18,8 @@ export interface ControllerConfig {
   leaderElect: boolean;
   leaderElectionId: string;
   leaderElectionNamespace: string;
+  /** --lease-owner-deployment: the Deployment the Lease names as its owner (garbage-collected with it). */
+  leaseOwnerDeployment?: string;
   leaseDurationMs: number;
   renewDeadlineMs: number;
   retryPeriodMs: number;
@@ -68,6 +70,7 @@ const schema: JSONSchemaType<ControllerConfig> = {
     leaderElect: { type: 'boolean' },
     leaderElectionId: { type: 'string', minLength: 1 },
     leaderElectionNamespace: { type: 'string', minLength: 1 },
+    leaseOwnerDeployment: { type: 'string', minLength: 1, nullable: true },
     leaseDurationMs: { type: 'integer', minimum: 1000 },
     renewDeadlineMs: { type: 'integer', minimum: 500 },
     retryPeriodMs: { type: 'integer', minimum: 100 },
@@ -147,6 +150,8 @@ Runs the operator. Flags:
   --leader-elect[=BOOL]              use a Lease so only one replica reconciles (default true)
   --leader-election-id NAME          Lease name (default forestall-controller)
   --leader-election-namespace NS     Lease namespace (default: --namespace)
+  --lease-owner-deployment NAME      Deployment in the Lease namespace that owns the Lease, so
+                                     deleting it deletes the Lease (the chart sets it)
   --lease-duration DUR               default 10s (a killed leader is replaced within about 14s)
   --renew-deadline DUR               default 7s
   --retry-period DUR                 default 2s
@@ -219,6 +224,7 @@ const FLAGS = [
   'leader-elect',
   'leader-election-id',
   'leader-election-namespace',
+  'lease-owner-deployment',
   'lease-duration',
   'renew-deadline',
   'retry-period',
@@ -277,6 +283,7 @@ export function loadConfig(
     leaderElect: parseBool('leader-elect', v('leader-elect')),
     leaderElectionId: v('leader-election-id') ?? 'forestall-controller',
     leaderElectionNamespace: v('leader-election-namespace') ?? namespace,
+    ...(v('lease-owner-deployment') ? { leaseOwnerDeployment: v('lease-owner-deployment') } : {}),
     leaseDurationMs: parseDuration(v('lease-duration') ?? '10s'),
     renewDeadlineMs: parseDuration(v('renew-deadline') ?? '7s'),
     retryPeriodMs: parseDuration(v('retry-period') ?? '2s'),

@@ -74,6 +74,7 @@ export async function runController(argv: string[]): Promise<number> {
           leaseDurationMs: config.leaseDurationMs,
           renewDeadlineMs: config.renewDeadlineMs,
           retryPeriodMs: config.retryPeriodMs,
+          ...(config.leaseOwnerDeployment ? { ownerDeployment: config.leaseOwnerDeployment } : {}),
         }
       : undefined,
   });

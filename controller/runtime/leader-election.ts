@@ -16,6 +16,12 @@ export interface LeaseSettings {
   renewDeadlineMs: number;
   /** How often candidates retry and the leader renews. */
   retryPeriodMs: number;
+  /**
+   * The Deployment in `namespace` that runs the candidates (the chart passes its own):
+   * the Lease names it as its owner, so that deleting the Deployment (helm uninstall)
+   * lets the garbage collector delete the Lease too. Without it the Lease is left.
+   */
+  ownerDeployment?: string;
 }
 
 export interface LeaderElectionOptions extends LeaseSettings {
@@ -39,6 +45,8 @@ export interface LeaderElectionOptions extends LeaseSettings {
 export class LeaderElector {
   private observed?: { holder: string; renew: string; at: number };
   private leading = false;
+  private owner?: OwnerReference;
+  private ownerWarned = false;
 
   constructor(private readonly opts: LeaderElectionOptions) {
     if (opts.renewDeadlineMs >= opts.leaseDurationMs)
@@ -119,8 +127,36 @@ export class LeaderElector {
     );
   }
 
+  /**
+   * The owner reference to ownerDeployment, once its uid is known; undefined (and one
+   * warning) while it cannot be read, so a missing Deployment never stops the election.
+   */
+  private async ownerReference(): Promise<OwnerReference | undefined> {
+    const name = this.opts.ownerDeployment;
+    if (!name || this.owner) return this.owner;
+    try {
+      // list, not get: the chart's ClusterRole reads Deployments with list and watch only.
+      const { items } = await this.opts.client.list<KubernetesObject>('apps/v1', 'Deployment', {
+        namespace: this.opts.namespace,
+      });
+      const uid = items.find((d) => d.metadata?.name === name)?.metadata?.uid;
+      if (!uid) throw new Error(`no Deployment ${this.opts.namespace}/${name}`);
+      this.owner = { apiVersion: 'apps/v1', kind: 'Deployment', name, uid };
+    } catch (err) {
+      if (!this.ownerWarned) {
+        this.opts.log.warn(
+          { err, deployment: name },
+          'Cannot read the lease owner; the Lease stays after the Deployment is deleted',
+        );
+        this.ownerWarned = true;
+      }
+    }
+    return this.owner;
+  }
+
   private async tryAcquireOrRenew(): Promise<boolean> {
     const { namespace, name, identity } = this.opts;
+    const owner = await this.ownerReference();
     const now = microTime(this.opts.clock.now());
     const leaseDurationSeconds = Math.ceil(this.opts.leaseDurationMs / 1000);
     let lease: Lease | undefined;
@@ -135,7 +171,7 @@ export class LeaderElector {
         await this.opts.client.create<Lease>({
           apiVersion: 'coordination.k8s.io/v1',
           kind: 'Lease',
-          metadata: { name, namespace },
+          metadata: { name, namespace, ...(owner ? { ownerReferences: [owner] } : {}) },
           spec: {
             holderIdentity: identity,
             leaseDurationSeconds,
@@ -167,6 +203,16 @@ export class LeaderElector {
       acquireTime: holder === identity ? spec.acquireTime : now,
       leaseTransitions: (spec.leaseTransitions ?? 0) + (holder === identity ? 0 : 1),
     };
+    // A Lease made before the owner was known, or for a Deployment since recreated,
+    // gets the current one (a reference to a deleted Deployment would let the garbage
+    // collector delete the Lease under the leader).
+    const refs = lease.metadata?.ownerReferences ?? [];
+    if (owner && !refs.some((r) => r.uid === owner.uid)) {
+      lease.metadata = {
+        ...lease.metadata,
+        ownerReferences: [...refs.filter((r) => r.kind !== 'Deployment'), owner],
+      };
+    }
     try {
       await this.opts.client.replace(lease);
       if (holder !== identity)
@@ -177,6 +223,13 @@ export class LeaderElector {
       return false;
     }
   }
+}
+
+interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
 }
 
 interface Lease extends KubernetesObject {

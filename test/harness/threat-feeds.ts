@@ -113,8 +113,9 @@ export const replaceConfigMap = (
 export async function startFeedCluster(
   namespace: string,
   configMaps: Record<string, Record<string, string>> = {},
+  options: { controllerManager?: boolean } = {},
 ) {
-  const cp = await ControlPlane.start();
+  const cp = await ControlPlane.start(options);
   const kc = cp.kubeConfig();
   const core = kc.makeApiClient(CoreV1Api);
   await core.createNamespace({ body: { metadata: { name: namespace } } });

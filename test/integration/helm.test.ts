@@ -373,6 +373,7 @@ describe('GIVEN the chart rendered with default values and --include-crds', () =
       '--lease-duration=10s',
       '--renew-deadline=7s',
       '--retry-period=2s',
+      '--lease-owner-deployment=forestall',
     ]);
     expect(container.env).toEqual([
       { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },

@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CoordinationV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { AppsV1Api, CoordinationV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { actAsServiceAccount, chartRbac, RBAC_KINDS } from '../harness/chart-rbac.js';
 import type { ControlPlane } from '../harness/control-plane.js';
@@ -19,7 +19,12 @@ let saKubeconfig: string;
 const procs: ControllerProcess[] = [];
 
 beforeAll(async () => {
-  ({ cp, kc } = await startFeedCluster(NS, { 'small-feed': { 'feed.txt': '77.90.185.20\n' } }));
+  // The controller-manager's garbage collector deletes a Lease whose owner is gone.
+  ({ cp, kc } = await startFeedCluster(
+    NS,
+    { 'small-feed': { 'feed.txt': '77.90.185.20\n' } },
+    { controllerManager: true },
+  ));
   // Apply the chart's identity and RBAC for real; leave out the Deployment (no kubelet here).
   const objects = await chartRbac(NS);
   // Every kind is there (the chart has several Roles: the release namespace, the DNS
@@ -46,8 +51,8 @@ afterAll(async () => {
 const holder = async () =>
   (await kc.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: LEASE, namespace: NS }))
     .spec?.holderIdentity;
-function start(identity: string): ControllerProcess {
-  const p = new ControllerProcess(identity, saKubeconfig);
+function start(identity: string, extraArgs: string[] = []): ControllerProcess {
+  const p = new ControllerProcess(identity, saKubeconfig, extraArgs);
   procs.push(p);
   return p;
 }
@@ -144,5 +149,69 @@ describe('leader election across controller processes', () => {
     expect(await stopAndTimeTakeover(b, 'SIGKILL', c)).toBeLessThan(15_000);
     await createFeed('feed-3');
     expect(c.logs.filter((l) => l.level === 50)).toEqual([]);
+  });
+});
+
+describe('the Lease owned by the controller Deployment', () => {
+  it('GIVEN --lease-owner-deployment THEN the Lease names that Deployment as its owner, and is garbage-collected with it', async () => {
+    // Only this test's process runs: the others are done.
+    for (const p of procs) p.kill('SIGKILL');
+    await Promise.all(procs.map((p) => p.exited));
+    const apps = kc.makeApiClient(AppsV1Api);
+    const deployment = await apps.createNamespacedDeployment({
+      namespace: NS,
+      body: {
+        metadata: { name: 'forestall' },
+        spec: {
+          selector: { matchLabels: { app: 'forestall' } },
+          template: {
+            metadata: { labels: { app: 'forestall' } },
+            spec: { containers: [{ name: 'controller', image: 'localhost/forestall:test' }] },
+          },
+        },
+      },
+    });
+    const lease = 'owned-lease';
+    const d = start('ctrl-d', [
+      '--leader-election-id',
+      lease,
+      '--lease-owner-deployment',
+      'forestall',
+    ]);
+    const coordination = kc.makeApiClient(CoordinationV1Api);
+    const owners = await eventually(
+      'the Lease with its owner',
+      async () => {
+        const l = await coordination.readNamespacedLease({ name: lease, namespace: NS });
+        return l.spec?.holderIdentity === 'ctrl-d' && l.metadata?.ownerReferences;
+      },
+      30_000,
+    );
+    expect(owners).toEqual([
+      expect.objectContaining({
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        name: 'forestall',
+        uid: deployment.metadata!.uid,
+      }),
+    ]);
+    expect(
+      d.logged('Cannot read the lease owner; the Lease stays after the Deployment is deleted'),
+    ).toBe(false);
+
+    // WHEN the controller is gone and its Deployment deleted (helm uninstall)
+    d.kill('SIGKILL');
+    await d.exited;
+    await apps.deleteNamespacedDeployment({ name: 'forestall', namespace: NS });
+    // THEN the garbage collector deletes the Lease
+    await eventually(
+      'the Lease deleted',
+      async () =>
+        !(await coordination.listNamespacedLease({ namespace: NS })).items.some(
+          (l) => l.metadata?.name === lease,
+        ),
+      60_000,
+      250,
+    );
   });
 });

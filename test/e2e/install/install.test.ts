@@ -237,11 +237,17 @@ describe('install: helm install of charts/forestall on the real node', () => {
     expect(labelled.trim()).toBe('');
     // and no pod of it runs on (terminating pods are gone once the uninstall waited)
     await eventually('no forestall pod', async () => (await pods()).length === 0, 60_000, 500);
-    // What the controller itself wrote at run time in its namespace (the Lease, its
-    // Events) goes with the namespace; say what it was, for the README's record.
-    const runtime = await kubectl(['-n', NAMESPACE, 'get', 'leases,configmaps', '-o', 'name']);
-    console.log(
-      `left in ${NAMESPACE} by the controller at run time: ${runtime.trim() || 'nothing'}`,
+    // nor the Lease the controller made at run time: it names the Deployment as its
+    // owner (--lease-owner-deployment), so the garbage collector deletes it
+    await eventually(
+      'no Lease left in the release namespace',
+      async () => (await kubectl(['-n', NAMESPACE, 'get', 'leases', '-o', 'name'])).trim() === '',
+      60_000,
+      500,
     );
+    // What else the controller wrote at run time in its namespace goes with the
+    // namespace; say what it was, for the README's record.
+    const runtime = await kubectl(['-n', NAMESPACE, 'get', 'configmaps', '-o', 'name']);
+    console.log(`ConfigMaps left in ${NAMESPACE}: ${runtime.trim() || 'none'}`);
   });
 });

@@ -55,6 +55,16 @@ const CUSTOM = {
   'e2e-zone.db': ZONE_FILE,
 };
 
+/** The sources of CoreDNS's projected volume at /etc/coredns/custom (test/node/coredns.yaml). */
+const SOURCES = '/spec/template/spec/volumes/1/projected/sources';
+
+/** One JSON patch operation on the CoreDNS Deployment, then its rollout. */
+async function patchCoreDns(operation: object): Promise<void> {
+  const deployment = ['-n', 'kube-system', 'deployment/coredns'];
+  await kubectl(['patch', ...deployment, '--type=json', '-p', JSON.stringify([operation])]);
+  await kubectl(['rollout', 'status', ...deployment, '--timeout=120s']);
+}
+
 /**
  * What the probe pod's resolver (the cluster DNS) answers for `name`'s A record:
  * 'NXDOMAIN', or the first address.
@@ -178,29 +188,11 @@ describe('dns-block: a ThreatFeed domain is refused by the cluster DNS and by an
         data: CUSTOM,
       },
     ]);
-    await kubectl([
-      '-n',
-      'kube-system',
-      'patch',
-      'deployment/coredns',
-      '--type=json',
-      '-p',
-      JSON.stringify([
-        {
-          op: 'add',
-          path: '/spec/template/spec/volumes/1/projected/sources/-',
-          value: { configMap: { name: COREDNS_CONFIGMAP, optional: true } },
-        },
-      ]),
-    ]);
-    await kubectl([
-      '-n',
-      'kube-system',
-      'rollout',
-      'status',
-      'deployment/coredns',
-      '--timeout=120s',
-    ]);
+    await patchCoreDns({
+      op: 'add',
+      path: `${SOURCES}/-`,
+      value: { configMap: { name: COREDNS_CONFIGMAP, optional: true } },
+    });
     await node.podReady(NS.probe, 'probe');
 
     await node.installController(RELEASE, NS.controller, [
@@ -220,23 +212,7 @@ describe('dns-block: a ThreatFeed domain is refused by the cluster DNS and by an
       'coredns-custom',
       '--ignore-not-found',
     ]);
-    await kubectl([
-      '-n',
-      'kube-system',
-      'patch',
-      'deployment/coredns',
-      '--type=json',
-      '-p',
-      JSON.stringify([{ op: 'remove', path: '/spec/template/spec/volumes/1/projected/sources/1' }]),
-    ]);
-    await kubectl([
-      '-n',
-      'kube-system',
-      'rollout',
-      'status',
-      'deployment/coredns',
-      '--timeout=120s',
-    ]);
+    await patchCoreDns({ op: 'remove', path: `${SOURCES}/1` });
   });
 
   it('answers NXDOMAIN for the domain the feed adds and the names under it, and resolves them again when it goes', async () => {

@@ -21,6 +21,8 @@ export interface InventoryKind {
   group: 'core' | 'exposure';
   /** A CRD a cluster may not have: until it is served it counts as empty. */
   optional: boolean;
+  /** For an optional kind: what its absence means for the user (logged once). */
+  absentMeans?: string;
   /**
    * The controller watches it. Pods are not watched: their churn would re-evaluate every
    * policy on every rollout, and ReplicaSets already tie reports to workloads, so bare
@@ -47,10 +49,15 @@ const kind = (
   watched: options.watched ?? true,
 });
 
-const route = (version: string, name: string): InventoryKind =>
-  kind(`${GATEWAY_GROUP}/${version}`, name, `${name.toLowerCase()}s`, 'exposure', {
+const GATEWAY_ABSENT = (what: string) =>
+  `no exposure through Gateway API ${what}: Isolate does not see workloads reachable only that way`;
+
+const route = (version: string, name: string): InventoryKind => ({
+  ...kind(`${GATEWAY_GROUP}/${version}`, name, `${name.toLowerCase()}s`, 'exposure', {
     optional: true,
-  });
+  }),
+  absentMeans: GATEWAY_ABSENT(`${name}s`),
+});
 
 export const INVENTORY_KINDS: readonly InventoryKind[] = Object.freeze([
   kind('v1', 'Namespace', 'namespaces', 'core', { namespaced: false }),
@@ -61,21 +68,26 @@ export const INVENTORY_KINDS: readonly InventoryKind[] = Object.freeze([
   kind('apps/v1', 'ReplicaSet', 'replicasets', 'exposure'),
   kind('v1', 'Service', 'services', 'exposure'),
   kind('networking.k8s.io/v1', 'Ingress', 'ingresses', 'exposure'),
-  kind(`${GATEWAY_GROUP}/v1`, 'Gateway', 'gateways', 'exposure', { optional: true }),
+  {
+    ...kind(`${GATEWAY_GROUP}/v1`, 'Gateway', 'gateways', 'exposure', { optional: true }),
+    absentMeans: GATEWAY_ABSENT('Gateways'),
+  },
   route('v1', 'HTTPRoute'),
   route('v1', 'GRPCRoute'),
   route('v1alpha2', 'TLSRoute'),
   route('v1alpha2', 'TCPRoute'),
   route('v1alpha2', 'UDPRoute'),
-  kind(
-    'aquasecurity.github.io/v1alpha1',
-    'VulnerabilityReport',
-    'vulnerabilityreports',
-    'exposure',
-    {
-      optional: true,
-    },
-  ),
+  {
+    ...kind(
+      'aquasecurity.github.io/v1alpha1',
+      'VulnerabilityReport',
+      'vulnerabilityreports',
+      'exposure',
+      { optional: true },
+    ),
+    absentMeans:
+      'no Trivy Operator VulnerabilityReports: Isolate policies find no vulnerable workload',
+  },
 ]);
 
 /** The Gateway API route kinds that attach a Service to a Gateway. */

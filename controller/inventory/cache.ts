@@ -51,6 +51,8 @@ export class InventoryCache implements Runnable {
   /** Bumped only when namespaces or workloads change: all that policies without Isolate read. */
   coreVersion = 0;
   private cached?: { version: number; inventory: Inventory };
+  /** Whether each optional kind was served at its last list, to log changes once. */
+  private readonly optionalServed = new Map<string, boolean>();
 
   constructor(deps: {
     kc: KubeConfig;
@@ -72,12 +74,10 @@ export class InventoryCache implements Runnable {
             )) as KubernetesListObject<KubernetesObject>;
           } catch (err) {
             if (!k.optional || statusOf(err) !== 404) throw err;
-            deps.log.debug(
-              { kind: k.kind, apiVersion: k.apiVersion },
-              'Not served (CRD not installed); counted as empty',
-            );
+            this.served(k, false, deps);
             return { apiVersion: 'v1', kind: 'List', items: [], metadata: {} };
           }
+          if (k.optional) this.served(k, true, deps);
           // List items carry no apiVersion/kind; the engine needs both.
           for (const item of list.items)
             Object.assign(item, { apiVersion: k.apiVersion, kind: k.kind });
@@ -100,6 +100,25 @@ export class InventoryCache implements Runnable {
       }
       return informer;
     });
+  }
+
+  /**
+   * Records whether an optional kind is served: its gauge, and one info line when that
+   * changes (absent at start, or a CRD installed or removed later; the informer keeps
+   * retrying, so a CRD installed later is watched with no restart).
+   */
+  private served(k: InventoryKind, served: boolean, deps: { log: Logger; metrics: Metrics }): void {
+    deps.metrics.optionalInputServed.set({ kind: k.kind }, served ? 1 : 0);
+    if (this.optionalServed.get(k.kind) === served) return;
+    const first = !this.optionalServed.has(k.kind);
+    this.optionalServed.set(k.kind, served);
+    if (served && first) return;
+    deps.log.info(
+      { kind: k.kind, apiVersion: k.apiVersion, ...(served ? {} : { means: k.absentMeans }) },
+      served
+        ? 'Optional input now served; watching it'
+        : 'Optional input not served (CRD not installed); counted as empty',
+    );
   }
 
   /** Calls `listener` when anything the engine reads changes, saying which group moved. */

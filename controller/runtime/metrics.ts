@@ -57,6 +57,12 @@ const RUNTIME_METRICS = {
     name: 'forestall_leader_election_is_leader',
     help: '1 while this process holds the leader lease.',
   },
+  optionalInputServed: {
+    type: 'gauge',
+    name: 'forestall_optional_input_served',
+    help: 'Per optional input the controller reads (a CRD such as Gateway API or Trivy VulnerabilityReport): 1 while the cluster serves it, 0 while it does not.',
+    labelNames: ['kind'],
+  },
   writes: {
     type: 'counter',
     name: 'forestall_api_writes_total',

@@ -10,6 +10,9 @@ import { realClock } from '../../controller/runtime/clock.js';
 import { KubeClient } from '../../controller/runtime/client.js';
 import { Informer } from '../../controller/runtime/informer.js';
 import { Metrics } from '../../controller/runtime/metrics.js';
+import { InventoryCache } from '../../controller/inventory/cache.js';
+import { REPO_ROOT } from '../harness/envtest-assets.js';
+import { join } from 'node:path';
 import { ControlPlane } from '../harness/control-plane.js';
 import { eventually } from '../harness/eventually.js';
 
@@ -220,6 +223,70 @@ describe('Informer', () => {
       expect(lines.some((l) => l.msg === 'Not served (CRD not installed); retrying')).toBe(true);
     } finally {
       await informer.stop();
+    }
+  });
+});
+
+describe('InventoryCache optional inputs', () => {
+  it('GIVEN no Gateway API or Trivy CRDs THEN each is said once at info with what it means and its gauge is 0; WHEN the Trivy CRD is installed THEN it is watched with no restart and its gauge is 1', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const log = pino(
+      { level: 'debug' },
+      { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) },
+    );
+    const metrics = new Metrics();
+    const client = new KubeClient(kc);
+    const inventory = new InventoryCache({ kc, client, clock: realClock, log, metrics });
+    const served = async (kind: string) =>
+      (await metrics.optionalInputServed.get()).values.find((v) => v.labels.kind === kind)?.value;
+    await inventory.start();
+    try {
+      const absent = () =>
+        lines.filter(
+          (l) => l.msg === 'Optional input not served (CRD not installed); counted as empty',
+        );
+      // Seven optional kinds: Gateway, five route kinds, VulnerabilityReport; each said once,
+      // however often the informer retried meanwhile.
+      await eventually('two retries of the unserved VulnerabilityReport watch', async () => {
+        const restarts = (await metrics.informerRestarts.get()).values.find(
+          (v) => v.labels.resource === 'vulnerabilityreports' && v.labels.reason === 'not-served',
+        );
+        return (restarts?.value ?? 0) >= 2;
+      });
+      expect(
+        absent()
+          .map((l) => l.kind)
+          .sort(),
+      ).toEqual([
+        'GRPCRoute',
+        'Gateway',
+        'HTTPRoute',
+        'TCPRoute',
+        'TLSRoute',
+        'UDPRoute',
+        'VulnerabilityReport',
+      ]);
+      expect(absent().find((l) => l.kind === 'VulnerabilityReport')?.means).toMatch(
+        /Isolate policies find no vulnerable workload/,
+      );
+      expect(lines.filter((l) => (l.level as number) > 30)).toEqual([]);
+      expect(await served('VulnerabilityReport')).toBe(0);
+
+      await cp.installCrds(join(REPO_ROOT, 'test/crds/third-party'));
+      await eventually(
+        'the VulnerabilityReport input served',
+        async () => (await served('VulnerabilityReport')) === 1,
+        60_000,
+        200,
+      );
+      expect(
+        lines.some(
+          (l) =>
+            l.msg === 'Optional input now served; watching it' && l.kind === 'VulnerabilityReport',
+        ),
+      ).toBe(true);
+    } finally {
+      await inventory.stop();
     }
   });
 });

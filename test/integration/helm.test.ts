@@ -757,6 +757,44 @@ describe('GIVEN values that change what the chart renders', () => {
     ).toContainEqual({ port: 9443, protocol: 'TCP' });
   });
 
+  it('WHEN never-block entries, extra volumes and mounts are set THEN the flag, the volume and the mount follow, and a comma inside an entry is refused', async () => {
+    const manifests = await render(
+      '--set',
+      'guardrails.neverBlock={203.0.113.0/24,partner.example}',
+      '--set-json',
+      'extraVolumes=[{"name":"corp-ca","configMap":{"name":"corp-ca"}}]',
+      '--set-json',
+      'extraVolumeMounts=[{"name":"corp-ca","mountPath":"/etc/corp-ca","readOnly":true}]',
+    );
+    const deployment = only<V1Deployment>(manifests, 'Deployment');
+    const container = controllerContainer(deployment);
+    expect(container.args).toContain('--never-block=203.0.113.0/24,partner.example');
+    expect(container.volumeMounts).toContainEqual({
+      name: 'corp-ca',
+      mountPath: '/etc/corp-ca',
+      readOnly: true,
+    });
+    expect(deployment.spec?.template.spec?.volumes).toContainEqual({
+      name: 'corp-ca',
+      configMap: { name: 'corp-ca' },
+    });
+    // The default renders no --never-block at all.
+    expect(
+      controllerContainer(only<V1Deployment>(await render(), 'Deployment')).args?.some((a) =>
+        a.startsWith('--never-block'),
+      ),
+    ).toBe(false);
+    const comma = await helm(
+      'template',
+      'forestall',
+      CHART,
+      '--set-json',
+      'guardrails.neverBlock=["a.example,b.example"]',
+    );
+    expect(comma.code).not.toBe(0);
+    expect(comma.stderr).toMatch(/neverBlock/);
+  });
+
   it('WHEN the Git webhook is enabled without a Secret THEN rendering fails and says what is missing', async () => {
     const result = await helm('template', 'forestall', CHART, '--set', 'git.webhook.enabled=true');
     expect(result.code).not.toBe(0);

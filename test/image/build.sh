@@ -16,6 +16,7 @@
 #   node-base-<node>.tar   localhost/forestall-node-base:<node>
 #   forestall-<tree>.tar   localhost/forestall:<tree>, <tree> being the git tree hash of
 #                          the build context, so an unchanged tree reuses its image.
+#                          After a build only the three newest are kept.
 # Needs root (buildah's chroot isolation), buildah and busybox-static (apt-get installs
 # them when missing), and the npm registry (the Dockerfile runs npm ci).
 set -euo pipefail
@@ -99,5 +100,17 @@ if ! [ -s "$tar_file" ]; then
   bah push --quiet "$tag" "docker-archive:$tar_file.tmp:$tag"
   mv "$tar_file.tmp" "$tar_file"
   log "built $tag in $((SECONDS - start))s"
+  # Each code change makes a new image (about 1 GB in vfs storage and its tarball):
+  # keep the three newest, which also covers another clone building at the same time.
+  keep=$(ls -t "$out"/forestall-*.tar | sed -n 1,3p | sed -E 's|.*/forestall-([0-9a-f]+)\.tar$|\1|')
+  for old in $(ls -t "$out"/forestall-*.tar | tail -n +4); do rm -f "$old"; done
+  for image in $(bah images --format '{{.Name}}:{{.Tag}}' 2>/dev/null); do
+    case "$image" in
+      localhost/forestall:*)
+        grep -qx "${image#localhost/forestall:}" <<<"$keep" \
+          || bah rmi --force "$image" >/dev/null 2>&1 || true ;;
+    esac
+  done
+  bah rmi --prune >/dev/null 2>&1 || true
 fi
 echo "$tar_file"

@@ -21,13 +21,20 @@ import {
   KINDS,
   type ExposurePolicySpec,
   type PreemptiveActionSpec,
+  type ThreatExceptionSpec,
   type ThreatFeedSpec,
   type ValidationIssue,
   type ActionType,
   type Layer,
 } from '../crds/index.js';
 import { compileConfidence } from '../feeds/index.js';
-import { AROUND_PARAM, evaluatePolicy, inventoryFromObjects, LAYER_OF } from '../policies/index.js';
+import {
+  AROUND_PARAM,
+  compileException,
+  evaluatePolicy,
+  inventoryFromObjects,
+  LAYER_OF,
+} from '../policies/index.js';
 import { defaultConnectorCatalog, type ConnectorInfo } from '../connectors/index.js';
 import { checkParams } from '../connectors/core/params.js';
 import { CelCache } from '../cel/index.js';
@@ -175,6 +182,14 @@ export function undefinedFeeds(
 }
 
 /** PreemptiveAction: its connector exists, enforces its type and takes its params. */
+/** The controller's own checks of a ThreatException: ranges it cannot read, breadth without spec.broad. */
+export function exceptionProblems(name: string, spec: ThreatExceptionSpec): ValidationIssue[] {
+  return compileException(name, spec).problems.map((message) => ({
+    path: message.slice(0, Math.max(0, message.indexOf(':'))) || 'spec',
+    message,
+  }));
+}
+
 export function actionProblems(spec: PreemptiveActionSpec): ValidationIssue[] {
   if (spec.type === 'Notify') return [];
   const id = spec.connector ?? catalog.defaultFor(spec.layer);

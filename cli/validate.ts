@@ -10,6 +10,7 @@ import {
 } from '../crds/index.js';
 import {
   actionProblems,
+  exceptionProblems,
   feedProblems,
   meantForForestall,
   policyProblems,
@@ -145,7 +146,9 @@ export function checkDocuments(docs: readonly YamlDocument[]): {
         ? feedProblems(object.spec)
         : object.kind === 'ExposurePolicy'
           ? policyProblems(name, object.spec)
-          : actionProblems(object.spec);
+          : object.kind === 'ThreatException'
+            ? exceptionProblems(name, object.spec)
+            : actionProblems(object.spec);
     checked.push({ label, object, issues });
   }
   const feeds = new Set(

@@ -7,8 +7,11 @@ import {
   VERSION,
   type ExposurePolicy,
   type PreemptiveAction,
+  type ThreatException,
   type Layer,
 } from '../crds/index.js';
+import { ExceptionSet } from './exception/exception-set.js';
+import { ExceptionReconciler } from './exception/reconciler.js';
 import { checkGitRemote, createOutboundFetch } from '../lib/http/index.js';
 import { GitDelivery } from './action/git-delivery.js';
 import { ActionNotifier } from './action/notifications.js';
@@ -79,6 +82,8 @@ interface Shared {
   defaults: ControllerDefaults;
   policies: Informer<ExposurePolicy>;
   actions: Informer<PreemptiveAction>;
+  /** ThreatExceptions, compiled; every policy honours them. */
+  exceptions: ExceptionSet;
   store: IndicatorStore;
   feedback: FeedbackStore;
   catalog: typeof defaultConnectorCatalog;
@@ -116,6 +121,13 @@ export function addControllers(manager: Manager, deps: ControllerDeps) {
     defaults,
     policies,
     actions: informerFor<PreemptiveAction>(deps, 'PreemptiveAction', 'preemptiveactions'),
+    exceptions: new ExceptionSet(
+      informerFor<ThreatException>(
+        deps,
+        'ThreatException',
+        'threatexceptions',
+      ) as Informer<ThreatException>,
+    ),
     store: new IndicatorStore(deps.client, deps.feeds.namespace),
     feedback: new FeedbackStore(deps.client, deps.feeds.namespace),
     catalog: defaultConnectorCatalog,
@@ -123,6 +135,7 @@ export function addControllers(manager: Manager, deps: ControllerDeps) {
   };
   const policy = policyController(manager, shared, feeds, inventory);
   const action = actionController(manager, shared, feeds);
+  const exceptions = exceptionController(manager, shared);
   const webhook = deps.git?.webhook
     ? new PullRequestWebhook({
         ...deps.git.webhook,
@@ -147,7 +160,28 @@ export function addControllers(manager: Manager, deps: ControllerDeps) {
     actions: action.controller,
     actionReconciler: action.reconciler,
     actionMetrics: action.metrics,
+    exceptions,
   };
+}
+
+/** ThreatException: its status follows its expiry and the actions whose spec names it. */
+function exceptionController(manager: Manager, shared: Shared) {
+  const reconciler = new ExceptionReconciler({
+    exceptions: shared.exceptions,
+    actions: shared.actions,
+    client: shared.deps.client,
+    events: shared.deps.events,
+    clock: shared.deps.clock,
+  });
+  // An action names its exceptions in spec; one that stops naming one must update that
+  // exception too, and the old object is not at hand here: every exception is looked at
+  // (there are few, and an unchanged status is not written).
+  const all = () => shared.exceptions.informer.list().map((e) => objectKey(e));
+  return managedBy(manager, shared.defaults)
+    .named('threatexception')
+    .for(shared.exceptions.informer)
+    .watches(shared.actions, all)
+    .complete(reconciler);
 }
 
 /** ExposurePolicy: reconciled when it, its actions, its feeds, their snapshots or the inventory change. */
@@ -175,6 +209,7 @@ function policyController(
     connectors: shared.catalog,
     defaultConnectors: deps.defaultConnectors,
     feedback: shared.feedback,
+    exceptions: shared.exceptions,
   });
   const readers = (feed: string) => reconciler.policiesReading(feed);
   const controller = managedBy(manager, shared.defaults)
@@ -183,6 +218,8 @@ function policyController(
     // Owned actions changing phase move the policy's counts; feeds and inventory move its plan.
     .owns(shared.actions, (a) => a.spec.policyRef?.name)
     .watches(feeds.informer, (f) => readers(f.metadata.name!))
+    // An exception moves every policy: one that changed its spec.policies moves the old ones too.
+    .watches(shared.exceptions.informer, () => shared.policies.list().map((p) => objectKey(p)))
     .triggeredBy((enqueue) => feeds.snapshots.onChange((feed) => readers(feed).forEach(enqueue)))
     // Exposure and vulnerability data only move policies with an Isolate template.
     .triggeredBy((enqueue) =>

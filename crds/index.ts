@@ -10,6 +10,8 @@ export {
   ACTION_PHASES,
   TERMINAL_PHASES,
   LAYERS,
+  EXCEPTION_PHASES,
+  BROAD_LIMITS,
   CATEGORY,
 } from './schema/index.js';
 export {

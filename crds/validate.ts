@@ -15,9 +15,14 @@ import { parse as parseCel } from '@marcbachmann/cel-js';
 import type { ErrorObject } from 'ajv';
 import { API_VERSION, KINDS, type KindDefinition, type SchemaNode } from './schema/index.js';
 import * as validators from './generated/validators.js';
-import type { ExposurePolicy, PreemptiveAction, ThreatFeed } from './generated/types.js';
+import type {
+  ExposurePolicy,
+  PreemptiveAction,
+  ThreatException,
+  ThreatFeed,
+} from './generated/types.js';
 
-export type ForestallObject = ThreatFeed | ExposurePolicy | PreemptiveAction;
+export type ForestallObject = ThreatFeed | ExposurePolicy | PreemptiveAction | ThreatException;
 
 export interface ValidationIssue {
   /** Field path in kubectl's style, for example spec.source. */

@@ -37,6 +37,13 @@ import {
   type IsolationCandidate,
   type IsolationMatch,
 } from './isolate.js';
+import {
+  coversScope,
+  ExceptionTally,
+  exceptionApplies,
+  exceptsIndicator,
+  type CompiledException,
+} from './exceptions.js';
 import { matchesSelector } from './selector.js';
 import type {
   BlastRadius,
@@ -83,6 +90,12 @@ export interface EngineOptions {
    * requests): left out of every action while their suppression lasts.
    */
   suppressed?: ReadonlySet<string>;
+  /**
+   * The ThreatExceptions there are (compileException), valid ones only. Those in force
+   * and honoured by this policy leave their indicators out of every action
+   * (policies/exceptions.ts).
+   */
+  exceptions?: readonly CompiledException[];
 }
 
 /** Which layer each action type acts on (the CRD rules say the same). */
@@ -471,6 +484,21 @@ export function evaluatePolicy(
         .filter((c) => c.hits.length > 0);
     }
   }
+  const exceptions = (opts.exceptions ?? []).filter((e) =>
+    exceptionApplies(e, policy.name, opts.now),
+  );
+  const tally = new ExceptionTally();
+  const excepted = new Set<string>();
+  /** The exceptions among `candidates` that leave this indicator out; recorded as excepted when any does. */
+  const exceptedBy = (indicator: Indicator, candidates: readonly CompiledException[]) => {
+    const by = candidates.filter((e) => exceptsIndicator(e, indicator));
+    if (by.length) excepted.add(indicatorKey(indicator));
+    return by;
+  };
+  const exceptedCandidates =
+    isolation && exceptions.length
+      ? exceptIsolation(isolation, exceptions, exceptedBy)
+      : new Map<IsolationCandidate, CompiledException[][]>();
   const typeCounts = new Map<ActionType, number>();
   for (const t of spec.actions) typeCounts.set(t.type, (typeCounts.get(t.type) ?? 0) + 1);
   const namespacesByName = new Map(inventory.namespaces.map((ns) => [ns.name, ns]));
@@ -482,18 +510,17 @@ export function evaluatePolicy(
     if (template.type !== 'Isolate') return;
     const connector = connectorOf(template);
     const repeated = (typeCounts.get('Isolate') ?? 0) > 1;
-    isolatePlans.set(
-      index,
-      isolateActions(
-        policy.name,
-        spec,
-        { index, repeated, connector, params: (template.params ?? {}) as Record<string, unknown> },
-        isolation?.candidates ?? [],
-        namespacesByName,
-        result.warnings,
-        opts.now,
-      ),
+    const plans = isolateActions(
+      policy.name,
+      spec,
+      { index, repeated, connector, params: (template.params ?? {}) as Record<string, unknown> },
+      isolation?.candidates ?? [],
+      namespacesByName,
+      result.warnings,
+      opts.now,
     );
+    isolatePlans.set(index, plans);
+    tallyIsolation(tally, policy.name, repeated ? index : undefined, plans, exceptedCandidates);
   });
   const around = spec.actions.some(aroundIsolated)
     ? isolatedAccounts(isolationsOf(isolatePlans, isolation), opts.suppressed, result.warnings)
@@ -513,17 +540,41 @@ export function evaluatePolicy(
       return;
     }
     const types = VALUE_TYPES[template.type]!;
-    const picked = [...alone.values()].filter((i) => types.includes(i.type));
+    const layer = LAYER_OF[template.type];
+    const name = actionName(policy.name, template.type, index, repeated);
+    // Exceptions narrowed to namespaces or workloads count only when the action touches
+    // nothing outside them: DNS blocks act on every namespace, identity actions on none.
+    const touched =
+      layer === 'identity'
+        ? { namespaces: [], workloads: [] }
+        : template.type === 'DNSBlock'
+          ? {
+              namespaces: inventory.namespaces.map((ns) => ns.name),
+              workloads: inventory.workloads,
+            }
+          : { namespaces: scope.namespaces.map((ns) => ns.name), workloads: scope.workloads };
+    const honoured = exceptions.filter((e) =>
+      coversScope(e, touched.namespaces, touched.workloads),
+    );
+    const leftOut = (indicator: Indicator) => {
+      const by = honoured.length ? exceptedBy(indicator, honoured) : [];
+      if (by.length) tally.add(name, by);
+      return by.length > 0;
+    };
+    const picked = [...alone.values()].filter((i) => types.includes(i.type) && !leftOut(i));
     // params.around: the accounts of the isolated workloads join the matched ones.
     const derived: IsolatedAccounts | undefined = aroundIsolated(template) ? around : undefined;
-    const values = [
-      ...new Set([...picked.map((i) => i.value), ...(derived?.accounts ?? [])]),
-    ].sort();
+    const accounts = [...(derived?.accounts ?? [])].filter(
+      (value) =>
+        !leftOut({ type: 'account', value, confidence: 0, sources: [...derived!.feeds], tags: [] }),
+    );
+    const values = [...new Set([...picked.map((i) => i.value), ...accounts])].sort();
     // Nothing to act on (no account matched, no isolated workload names one): no action, so an existing one lifts.
-    if (!values.length) return;
-    const layer = LAYER_OF[template.type];
+    if (!values.length) {
+      if (tally.uses(name).length) tally.emptied.add(name);
+      return;
+    }
     const connector = connectorOf(template);
-    const name = actionName(policy.name, template.type, index, repeated);
     const sources = [
       ...new Set([...picked.flatMap((i) => i.sources), ...(derived?.feeds ?? [])]),
     ].sort();
@@ -565,7 +616,69 @@ export function evaluatePolicy(
     };
     result.actions.push({ ...base, ...decide(spec, autoApprove, base, selected, opts.now) });
   });
+  if (excepted.size) {
+    result.excepted = { indicators: excepted.size, exceptions: tally.summary() };
+    for (const action of result.actions) {
+      const uses = tally.uses(action.name);
+      if (uses.length) action.exceptions = uses;
+    }
+    result.exceptedAway = [...tally.emptied]
+      .sort()
+      .map((action) => ({ action, exceptions: tally.uses(action) }));
+  }
   return result;
+}
+
+/**
+ * Leaves the excepted CVEs out of each isolation candidate, judging narrowed exceptions
+ * by the candidate's own workload. Returns, per candidate that lost any, the exceptions
+ * behind each CVE it lost; a candidate left with no CVE stays in the map and leaves the
+ * isolation's candidates, so its action lifts.
+ */
+function exceptIsolation(
+  isolation: IsolationMatch,
+  exceptions: readonly CompiledException[],
+  exceptedBy: (i: Indicator, candidates: readonly CompiledException[]) => CompiledException[],
+): Map<IsolationCandidate, CompiledException[][]> {
+  const lost = new Map<IsolationCandidate, CompiledException[][]>();
+  isolation.candidates = isolation.candidates.filter((candidate) => {
+    const w = candidate.workload;
+    const honoured = exceptions.filter((e) => coversScope(e, [w.namespace], [w]));
+    const byValue = new Map<string, CompiledException[]>();
+    const hits = candidate.hits.filter((h) => {
+      const by = honoured.length ? exceptedBy(h.indicator, honoured) : [];
+      if (by.length) byValue.set(h.indicator.value, by);
+      return by.length === 0;
+    });
+    if (byValue.size) lost.set(candidate, [...byValue.values()]);
+    if (hits.length === 0 && byValue.size) return false;
+    candidate.hits = hits;
+    return true;
+  });
+  return lost;
+}
+
+/** Records, for one Isolate template, what exceptions left out of each workload's action, and the actions they emptied. */
+function tallyIsolation(
+  tally: ExceptionTally,
+  policy: string,
+  templateIndex: number | undefined,
+  plans: readonly Omit<PlannedAction, 'decision' | 'reason'>[],
+  lost: ReadonlyMap<IsolationCandidate, CompiledException[][]>,
+): void {
+  if (!lost.size) return;
+  const byTarget = new Map(
+    plans.map((p) => [
+      workloadKey({ ...p.evidence!.target, namespace: p.evidence!.target.namespace ?? '' }),
+      p.name,
+    ]),
+  );
+  for (const [candidate, perValue] of lost) {
+    const planned = byTarget.get(workloadKey(candidate.workload));
+    const name = planned ?? isolateActionName(policy, candidate.workload, templateIndex);
+    for (const by of perValue) tally.add(name, by);
+    if (!planned) tally.emptied.add(name);
+  }
 }
 
 /**

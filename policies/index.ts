@@ -25,3 +25,12 @@ export { parseImageRef, sameImage, formatImageRef, type ImageRef } from './image
 export { isolateActionName, remediation } from './isolate.js';
 export { AROUND_PARAM, AROUND_VALUES } from './around.js';
 export * from './selector.js';
+export {
+  compileException,
+  exceptionApplies,
+  exceptsIndicator,
+  coversScope,
+  type CompiledException,
+  type ExceptionVerdict,
+  type ExceptionUse,
+} from './exceptions.js';

@@ -8,6 +8,7 @@ import type {
 } from '../crds/index.js';
 import type { Indicator } from '../feeds/index.js';
 import type { BlastRadiusFacts } from '../cel/index.js';
+import type { ExceptionUse } from './exceptions.js';
 
 /**
  * The policy engine's inputs and outputs. The engine is pure: the controller fills
@@ -193,6 +194,8 @@ export interface PlannedAction {
    * controller copies it into the PreemptiveAction's spec.evidence.isolatedWorkloads.
    */
   isolatedWorkloads?: IsolatedWorkloadEvidence[];
+  /** The ThreatExceptions that left indicators out of this action, and how many each. */
+  exceptions?: ExceptionUse[];
 }
 
 /** One isolated workload that an identity action with `params.around: Isolated` takes accounts from. */
@@ -246,6 +249,13 @@ export interface Evaluation {
   matched: number;
   /** Matched indicators left out because reviewers rejected them for this policy recently (EngineOptions.suppressed). */
   suppressed?: number;
+  /** Matched indicators ThreatExceptions left out (EngineOptions.exceptions): how many, and per exception the actions. */
+  excepted?: {
+    indicators: number;
+    exceptions: { name: string; indicators: number; actions: string[] }[];
+  };
+  /** Actions the exceptions left with no indicator, which are therefore not planned (an existing one lifts). */
+  exceptedAway?: { action: string; exceptions: ExceptionUse[] }[];
   actions: PlannedAction[];
   /** Problems that did not stop the evaluation: a bad params block, an unknown connector, a match error on some indicators. */
   warnings: string[];

@@ -4,6 +4,7 @@ export const ActionCondition = {
   Approved: 'Approved',
   Recorded: 'Recorded',
   Notified: 'Notified',
+  Excepted: 'Excepted',
 } as const;
 
 /** The reasons its conditions give, one list for the kind. */
@@ -30,4 +31,7 @@ export const ActionReason = {
   Recorded: 'Recorded',
   NotificationSent: 'NotificationSent',
   NotificationFailed: 'NotificationFailed',
+  /** ThreatExceptions left indicators out (spec.exceptions). */
+  Excepted: 'Excepted',
+  NotExcepted: 'NotExcepted',
 } as const;

@@ -55,7 +55,13 @@ export class StatusWriter {
   constructor(private readonly deps: StatusWriterDeps) {}
 
   async write(w: StatusWrite): Promise<Result | void> {
-    const conditioned = withConditions(w.status, w.generation, w.now, w.conditions);
+    const excepted = exceptedCondition(w.action);
+    const conditioned = withConditions(
+      w.status,
+      w.generation,
+      w.now,
+      excepted ? [...w.conditions, excepted] : w.conditions,
+    );
     const { status: next, failed } = await this.notify(w, conditioned);
     const target = {
       apiVersion: API_VERSION,
@@ -193,4 +199,32 @@ function isolationEvent(
     return { type: 'Normal', reason: 'IsolationLifted', message };
   }
   return undefined;
+}
+
+/**
+ * The Excepted condition: which ThreatExceptions left indicators out of the action, as
+ * its policy recorded them in spec.exceptions. Set False once they no longer do;
+ * absent on actions no exception ever touched.
+ */
+export function exceptedCondition(action: PreemptiveAction): ConditionSpec | undefined {
+  const uses = action.spec.exceptions ?? [];
+  if (uses.length)
+    return {
+      type: ActionCondition.Excepted,
+      status: 'True',
+      reason: ActionReason.Excepted,
+      message: `${uses.map((u) => `ThreatException ${u.name} left out ${u.indicators} indicator(s)`).join('; ')}${action.spec.indicators.count === 0 ? '; none is left, so the action is lifted' : ''}`,
+    };
+  const had = findCondition(
+    action.status?.conditions as Condition[] | undefined,
+    ActionCondition.Excepted,
+  );
+  return had && had.status === 'True'
+    ? {
+        type: ActionCondition.Excepted,
+        status: 'False',
+        reason: ActionReason.NotExcepted,
+        message: 'no ThreatException leaves indicators out of it now',
+      }
+    : undefined;
 }

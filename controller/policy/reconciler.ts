@@ -23,6 +23,8 @@ import {
   type Evaluation,
   type FeedView,
   type PlannedAction,
+  type CompiledException,
+  type ExceptionUse,
 } from '../../policies/index.js';
 import { INLINE_VALUES, type IndicatorStore } from '../stores/indicator-store.js';
 import type { InventoryCache } from '../inventory/cache.js';
@@ -44,6 +46,7 @@ import type { Snapshot } from '../stores/snapshot-store.js';
 import { evidenceSpec } from './evidence.js';
 import type { FeedbackStore, Suppression } from '../stores/feedback-store.js';
 import type { PolicyReporter } from './policy-report.js';
+import type { ExceptionSet } from '../exception/exception-set.js';
 import { labelValue } from '../../connectors/index.js';
 import type { CelCache } from '../../cel/index.js';
 
@@ -81,6 +84,8 @@ export interface PolicyDeps {
   defaultConnectors?: Partial<Record<Layer, string>>;
   /** Indicators reviewers rejected, left out of the policy's actions for a while. */
   feedback?: FeedbackStore;
+  /** The ThreatExceptions, which every policy honours before planning. */
+  exceptions?: ExceptionSet;
 }
 
 /**
@@ -155,7 +160,8 @@ export class PolicyReconciler implements Reconciler {
     const suppression = this.deps.feedback
       ? await this.deps.feedback.suppression(name, now)
       : undefined;
-    const evaluation = await this.evaluate(policy, now, log, suppression);
+    const inForce = this.deps.exceptions?.inForce(name, now);
+    const evaluation = await this.evaluate(policy, now, log, suppression, inForce);
     if (evaluation.compileErrors.length) {
       await this.writeStatus(
         policy,
@@ -218,8 +224,13 @@ export class PolicyReconciler implements Reconciler {
       (a) =>
         !wanted.has(a.metadata.name!) && !(enforcing && suppression?.actions.has(a.metadata.name!)),
     );
+    const exceptedAway = new Map(
+      (evaluation.exceptedAway ?? []).map((e) => [e.action, e.exceptions]),
+    );
     await forEachLimit(unwanted, CONVERGE_CONCURRENCY, (action) =>
-      enforcing ? this.lift(action, log) : client.delete(action),
+      enforcing
+        ? this.lift(action, log, exceptedAway.get(action.metadata.name!))
+        : client.delete(action),
     );
     await this.deps.reporter.report(policy, evaluation, now);
 
@@ -228,7 +239,10 @@ export class PolicyReconciler implements Reconciler {
     const suppressed = evaluation.suppressed
       ? `; ${evaluation.suppressed} left out after a rejected review until ${new Date(suppression!.nextExpiry!).toISOString()} or later`
       : '';
-    const summary = `${evaluation.matched} indicators matched; ${evaluation.actions.length} actions (${byDecision('auto')} automatic, ${byDecision('approval')} awaiting approval, ${byDecision('audit')} audit only)${suppressed}`;
+    const excepted = evaluation.excepted
+      ? `; ${evaluation.excepted.indicators} left out by ThreatExceptions (${evaluation.excepted.exceptions.map((e) => e.name).join(', ')})`
+      : '';
+    const summary = `${evaluation.matched} indicators matched; ${evaluation.actions.length} actions (${byDecision('auto')} automatic, ${byDecision('approval')} awaiting approval, ${byDecision('audit')} audit only)${suppressed}${excepted}`;
     await this.writeStatus(
       policy,
       withConditions(
@@ -237,6 +251,7 @@ export class PolicyReconciler implements Reconciler {
           compileErrors: undefined,
           matchedIndicators: evaluation.matched,
           suppressedIndicators: evaluation.suppressed ?? 0,
+          exceptedIndicators: evaluation.excepted?.indicators ?? 0,
           actions: counts,
           planned: evaluation.actions.slice(0, 64).map((a) => ({
             name: a.name,
@@ -260,9 +275,11 @@ export class PolicyReconciler implements Reconciler {
       ),
       now,
     );
-    // A suppression that ends brings its indicators back: evaluate again then.
-    if (suppression?.nextExpiry !== undefined)
-      return { requeueAfter: Math.max(1, suppression.nextExpiry - now.getTime()) };
+    // A suppression or an exception that ends brings its indicators back: evaluate again then.
+    const ends = [suppression?.nextExpiry, inForce?.nextExpiry].filter(
+      (t): t is number => t !== undefined,
+    );
+    if (ends.length) return { requeueAfter: Math.max(1, Math.min(...ends) - now.getTime()) };
     return undefined;
   }
 
@@ -280,6 +297,7 @@ export class PolicyReconciler implements Reconciler {
     now: Date,
     log: Request['log'],
     suppression?: Suppression,
+    inForce?: { exceptions: CompiledException[]; key: string },
   ): Promise<Evaluation> {
     const views: FeedView[] = [];
     const inventoryVersion = readsExposure(policy)
@@ -289,6 +307,7 @@ export class PolicyReconciler implements Reconciler {
       String(policy.metadata.generation),
       inventoryVersion.toString(),
       suppression?.key ?? 'none',
+      inForce?.key ?? 'none',
     ];
     for (const feed of this.deps.feeds.list()) {
       const fname = feed.metadata.name!;
@@ -329,6 +348,7 @@ export class PolicyReconciler implements Reconciler {
         connectors: this.deps.connectors,
         defaultConnectors: this.deps.defaultConnectors,
         ...(suppression ? { suppressed: suppression.values } : {}),
+        ...(inForce?.exceptions.length ? { exceptions: inForce.exceptions } : {}),
       },
     );
     this.deps.metrics.policyEvaluationDuration.observe(
@@ -392,6 +412,13 @@ export class PolicyReconciler implements Reconciler {
       spec.indicators.values = planned.request.values;
     }
     if (existing && sameSpec(existing.spec, spec)) return;
+    if (existing && exceptionsChanged(existing.spec, spec))
+      this.deps.events.event(
+        existing,
+        'Normal',
+        'Excepted',
+        exceptionsMessage(spec.exceptions, planned.request.values.length),
+      );
     await this.deps.client.apply<PreemptiveAction>({
       apiVersion: API_VERSION,
       kind: 'PreemptiveAction',
@@ -425,15 +452,21 @@ export class PolicyReconciler implements Reconciler {
   }
 
   /** The indicators left the feed or the scope: an empty set, which the action controller lifts. */
-  private async lift(action: PreemptiveAction, log: Request['log']): Promise<void> {
+  private async lift(
+    action: PreemptiveAction,
+    log: Request['log'],
+    exceptions?: ExceptionUse[],
+  ): Promise<void> {
     if (
       action.spec.indicators.count === 0 ||
       TERMINAL_PHASES.has(action.status?.phase as (typeof ACTION_PHASES)[number])
     )
       return;
+    const { exceptions: _before, ...rest } = action.spec;
     const spec: PreemptiveActionSpec = {
-      ...action.spec,
+      ...rest,
       indicators: { count: 0, digest: valuesDigest([]), values: [] },
+      ...(exceptions?.length ? { exceptions } : {}),
     };
     await this.deps.client.apply<PreemptiveAction>({
       apiVersion: API_VERSION,
@@ -441,7 +474,14 @@ export class PolicyReconciler implements Reconciler {
       metadata: { name: action.metadata.name },
       spec,
     });
-    log.info({ action: action.metadata.name }, 'Indicators gone; lifting action');
+    if (exceptions?.length)
+      this.deps.events.event(action, 'Normal', 'Excepted', exceptionsMessage(exceptions, 0));
+    log.info(
+      { action: action.metadata.name, exceptions: exceptions?.map((e) => e.name) },
+      exceptions?.length
+        ? 'Every indicator excepted; lifting action'
+        : 'Indicators gone; lifting action',
+    );
   }
 
   private actionSpec(
@@ -472,6 +512,7 @@ export class PolicyReconciler implements Reconciler {
         ? { targets: planned.request.targets.map((t) => ({ ...t })) }
         : {}),
       ...(evidence ? { evidence } : {}),
+      ...(planned.exceptions?.length ? { exceptions: planned.exceptions } : {}),
     };
   }
 
@@ -533,9 +574,24 @@ function sameSpec(stored: PreemptiveActionSpec, desired: PreemptiveActionSpec): 
       ),
     ) as unknown;
   if (Boolean(stored.expiresAt) !== Boolean(desired.expiresAt)) return false;
+  if (exceptionsChanged(stored, desired)) return false;
   if (Boolean(stored.indicators.values?.length) !== Boolean(desired.indicators.values?.length))
     return false;
   if (Boolean(stored.indicators.configMapRef) !== Boolean(desired.indicators.configMapRef))
     return false;
   return isDeepStrictEqual(pick(stored), pick(desired));
+}
+
+function exceptionsChanged(stored: PreemptiveActionSpec, desired: PreemptiveActionSpec): boolean {
+  return JSON.stringify(stored.exceptions ?? []) !== JSON.stringify(desired.exceptions ?? []);
+}
+
+/** The Event on an action whose exceptions changed. */
+function exceptionsMessage(uses: readonly ExceptionUse[] | undefined, left: number): string {
+  if (!uses?.length) return 'no ThreatException leaves indicators out of it any more';
+  const what = uses.map((u) => `${u.name} (${u.indicators})`).join(', ');
+  return `ThreatExceptions leave indicators out: ${what}; ${left ? `${left} indicator(s) stay` : 'none is left, so it is lifted'}`.slice(
+    0,
+    1024,
+  );
 }

@@ -446,6 +446,10 @@ export interface ExposurePolicyStatus {
    */
   suppressedIndicators?: number;
   /**
+   * Matched indicators left out because ThreatExceptions name them; each affected action lists the exceptions in spec.exceptions.
+   */
+  exceptedIndicators?: number;
+  /**
    * PreemptiveActions owned by this policy, by phase.
    */
   actions?: {
@@ -641,6 +645,23 @@ export interface PreemptiveActionSpec {
     reason?: string;
   };
   /**
+   * The ThreatExceptions that left indicators out of this action when its policy last planned it, and how many each. The action status shows them as the Excepted condition.
+   *
+   * @maxItems 64
+   *
+   * Items: One exception and what it left out.
+   */
+  exceptions?: {
+    /**
+     * The ThreatException.
+     */
+    name: string;
+    /**
+     * Indicators it left out of this action.
+     */
+    indicators: number;
+  }[];
+  /**
    * Direct applies through connectors; Git opens a pull request.
    */
   delivery?: "Direct" | "Git";
@@ -757,7 +778,7 @@ export interface PreemptiveActionStatus {
    */
   phase?: "Pending" | "Proposed" | "Enforced" | "Expired" | "Lifted" | "Rejected" | "Failed";
   /**
-   * Ready: the action is in the state its phase describes. Approved: a person or autoApprove allowed it.
+   * Ready: the action is in the state its phase describes. Approved: a person or autoApprove allowed it. Excepted: ThreatExceptions left indicators out of it (spec.exceptions).
    *
    * @maxItems 32
    *
@@ -886,6 +907,134 @@ export interface PreemptiveAction {
   status?: PreemptiveActionStatus;
 }
 export const PreemptiveActionNames = { kind: 'PreemptiveAction', plural: 'preemptiveactions', singular: 'preemptiveaction' } as const;
+/**
+ * What is excepted, from what, why, by whom and until when. Every ExposurePolicy leaves the excepted indicators out of its actions.
+ */
+export interface ThreatExceptionSpec {
+  /**
+   * Exact indicator values: addresses, accounts, CVE ids, hashes, URLs. An address is also judged as a range (see cidrs).
+   *
+   * @maxItems 256
+   *
+   * Items: An indicator value.
+   */
+  values?: string[];
+  /**
+   * Address ranges: an indicator address or CIDR that overlaps one of them is excepted (a feed CIDR that contains an excepted address is left out whole).
+   *
+   * @maxItems 256
+   *
+   * Items: An IPv4 or IPv6 CIDR, or one address.
+   */
+  cidrs?: string[];
+  /**
+   * Domains: the domain and every name under it are excepted. `*` excepts every domain and needs broad.
+   *
+   * @maxItems 256
+   *
+   * Items: A domain name, `*.example.com` (the same as example.com), or `*`.
+   */
+  domains?: string[];
+  /**
+   * Only what these ThreatFeeds say is excepted: an indicator that another feed also lists stays. Empty: every feed.
+   *
+   * @maxItems 64
+   *
+   * Items: A ThreatFeed name.
+   */
+  feeds?: string[];
+  /**
+   * Only these ExposurePolicies honour it. Empty: every policy.
+   *
+   * @maxItems 64
+   *
+   * Items: A ExposurePolicy name.
+   */
+  policies?: string[];
+  /**
+   * Only actions that touch nothing outside these namespaces are excepted: an isolation of a workload in one of them, or an egress deny whose scope lies wholly in them. DNS blocks act cluster-wide and identity actions have no namespace, so an exception with namespaces never excepts them. Empty: everywhere.
+   *
+   * @maxItems 256
+   *
+   * Items: A namespace name.
+   */
+  namespaces?: string[];
+  /**
+   * Only actions whose workloads all match (by pod template labels) are excepted: an isolation of a matching workload, or an egress deny whose scope's workloads all match. Absent: every workload.
+   */
+  workloadSelector?: LabelSelector;
+  /**
+   * Why the indicators are excepted: the false positive, the ticket.
+   */
+  reason: string;
+  /**
+   * Who answers for the exception: a person, a team or a ticket queue.
+   */
+  owner: string;
+  /**
+   * When the exception ends. Absent: it lasts until deleted.
+   */
+  expiresAt?: string;
+  /**
+   * Set to true to allow an exception wider than an IPv4 /8 or IPv6 /32, every domain (`*`) or a whole top-level domain. Its status flags it.
+   */
+  broad?: boolean;
+}
+/**
+ * What the controller last observed.
+ */
+export interface ThreatExceptionStatus {
+  /**
+   * The .metadata.generation the controller last acted on.
+   */
+  observedGeneration?: number;
+  /**
+   * Active: policies honour it. Expired: its expiresAt has passed and it is ignored. Invalid: a value cannot be read; nothing of it is honoured.
+   */
+  phase?: "Active" | "Expired" | "Invalid";
+  /**
+   * Ready: the exception is honoured (Active). Broad: it covers a broad range or every domain (spec.broad).
+   *
+   * @maxItems 32
+   *
+   * Items: One aspect of the current state (metav1.Condition).
+   */
+  conditions?: Condition[];
+  /**
+   * Actions that currently leave out indicators because of it.
+   */
+  exceptedActions?: number;
+  /**
+   * The actions it currently leaves indicators out of (at most 64).
+   *
+   * @maxItems 64
+   *
+   * Items: One excepted action.
+   */
+  actions?: {
+    /**
+     * The PreemptiveAction.
+     */
+    name: string;
+    /**
+     * Indicators left out of it.
+     */
+    indicators?: number;
+    /**
+     * Every indicator of the action was excepted, so the action was lifted.
+     */
+    lifted?: boolean;
+  }[];
+}
+/** ThreatException names indicators (values, address ranges, domains) that no policy may act on: a false positive, an accepted risk. It can be narrowed to feeds, policies, namespaces or workloads, says why and who owns it, and expires. Policies leave the excepted indicators out of their actions, and an enforced action that is left with none is lifted. */
+export interface ThreatException {
+  apiVersion: typeof API_VERSION;
+  kind: 'ThreatException';
+  metadata: V1ObjectMeta;
+  spec: ThreatExceptionSpec;
+  status?: ThreatExceptionStatus;
+}
+export const ThreatExceptionNames = { kind: 'ThreatException', plural: 'threatexceptions', singular: 'threatexception' } as const;
 /**
  * A reference to a whole Secret.
  */

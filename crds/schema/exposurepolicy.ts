@@ -209,6 +209,10 @@ const status = obj('The outcome of the last evaluation.', {
     'Matched indicators left out because reviewers rejected them recently (spec.git.suppressRejectedFor).',
     { minimum: 0 },
   ),
+  exceptedIndicators: int(
+    'Matched indicators left out because ThreatExceptions name them; each affected action lists the exceptions in spec.exceptions.',
+    { minimum: 0 },
+  ),
   actions: countMap('PreemptiveActions owned by this policy, by phase.'),
   lastEvaluationTime: time(
     'When an evaluation last changed this status (an evaluation that finds nothing new writes nothing).',

@@ -125,6 +125,18 @@ const spec = obj(
       },
       { default: {} },
     ),
+    exceptions: list(
+      'The ThreatExceptions that left indicators out of this action when its policy last planned it, and how many each. The action status shows them as the Excepted condition.',
+      obj(
+        'One exception and what it left out.',
+        {
+          name: str('The ThreatException.', { maxLength: 253 }),
+          indicators: int('Indicators it left out of this action.', { minimum: 0 }),
+        },
+        { required: ['name', 'indicators'] },
+      ),
+      64,
+    ),
     delivery: enumStr(
       'Direct applies through connectors; Git opens a pull request.',
       ['Direct', 'Git'],
@@ -229,7 +241,7 @@ const status = obj('Where the action is in its lifecycle.', {
   conditions: {
     ...conditions,
     description:
-      'Ready: the action is in the state its phase describes. Approved: a person or autoApprove allowed it.',
+      'Ready: the action is in the state its phase describes. Approved: a person or autoApprove allowed it. Excepted: ThreatExceptions left indicators out of it (spec.exceptions).',
   },
   detectedAt: time('When the intelligence behind the action appeared.'),
   enforcedAt: time('When enforcement was observed in the cluster.'),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig, parseDuration } from './config.js';
+import { loadConfig, loadOutboundEnvironment, parseDuration } from './config.js';
 
 describe('controller config', () => {
   it('GIVEN no flags THEN defaults apply and the config is frozen', () => {
@@ -118,5 +118,40 @@ describe('controller config', () => {
     expect(() => loadConfig(['--dns-namespace', 'Kube_System'], {})).toThrow(
       /dnsNamespace must match pattern/,
     );
+  });
+});
+
+describe('the outbound environment (issue 16)', () => {
+  it('GIVEN no proxy or CA variable THEN connections go direct with the default trust', () => {
+    expect(loadOutboundEnvironment({ NO_PROXY: '.svc' })).toEqual({});
+  });
+
+  it('GIVEN the chart variables THEN the proxy and the extra bundle are read once, frozen', () => {
+    const env = loadOutboundEnvironment({
+      HTTPS_PROXY: 'http://fst:pw@proxy.corp.example:3128',
+      https_proxy: 'http://fst:pw@proxy.corp.example:3128',
+      NO_PROXY: 'localhost,.svc,.cluster.local',
+      NODE_EXTRA_CA_CERTS: '/etc/forestall/ca-bundle/ca.crt',
+    });
+    expect(Object.isFrozen(env)).toBe(true);
+    expect(env.extraCaFile).toBe('/etc/forestall/ca-bundle/ca.crt');
+    expect(env.proxy?.https?.label).toBe('proxy.corp.example:3128');
+    expect(env.proxy?.http).toBeUndefined();
+    expect(env.proxy?.noProxy).toHaveLength(3);
+    expect(JSON.stringify(env)).not.toContain('pw');
+  });
+
+  it('GIVEN a malformed proxy URL THEN start-up fails with FST_CONFIG_INVALID, without the password', () => {
+    let err: unknown;
+    try {
+      loadOutboundEnvironment({ HTTPS_PROXY: 'http://fst:hunter2-pw@proxy.corp.example' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toMatchObject({ code: 'FST_CONFIG_INVALID' });
+    expect((err as Error).message).toMatch(
+      /^proxy: HTTPS_PROXY \(proxy\.corp\.example\) has no port/,
+    );
+    expect((err as Error).message).not.toContain('hunter2');
   });
 });

@@ -1,7 +1,8 @@
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Ajv, type JSONSchemaType } from 'ajv';
-import { validateSsrfPolicy } from '../lib/http/index.js';
+import { proxySettingsFromEnv, validateSsrfPolicy } from '../lib/http/index.js';
+import type { ProxyEnvironment, ProxySettings } from '../lib/http/index.js';
 import { ForestallError } from './runtime/errors.js';
 import { parseDuration as parseGoDuration } from '../crds/duration.js';
 import { DEFAULT_INGEST_CAPS } from '../feeds/ingest.js';
@@ -188,6 +189,13 @@ Runs the operator. Flags:
   --git-webhook-secret-file PATH     the webhooks' shared secret (required with the address)
   --dns-namespace NS                 the only namespace the DNS connectors write ConfigMaps in
                                      (default kube-system); a policy naming another is refused
+
+Environment (read once at start; the chart's proxy and caBundle values set them):
+  HTTPS_PROXY, HTTP_PROXY, NO_PROXY  the forward proxy of every outbound client (feeds, TAXII,
+                                     MISP, forges, identity providers, notifications) and of
+                                     git; lower-case spellings too. http://[user:pass@]host:port
+  NODE_EXTRA_CA_CERTS                a PEM bundle every outbound client (and git) trusts besides
+                                     the public roots
 `;
 
 /** Go-style durations: "1h30m", "2s", "250ms"; a bad one is a configuration error. */
@@ -250,6 +258,36 @@ const FLAGS = [
   'git-webhook-secret-file',
   'dns-namespace',
 ] as const;
+
+/** How outbound connections leave and what they trust, from the environment (see CONTROLLER_USAGE). */
+export interface OutboundEnvironment {
+  /** The forward proxy; undefined when neither HTTPS_PROXY nor HTTP_PROXY is set. */
+  proxy?: ProxySettings;
+  /** NODE_EXTRA_CA_CERTS: Node loaded it at start; git is pointed at it too (main.ts). */
+  extraCaFile?: string;
+}
+
+/**
+ * Reads the proxy variables and NODE_EXTRA_CA_CERTS once, at start. No flags: git reads
+ * the same variables itself, so one place to set them keeps the controller and git on
+ * the same route. A malformed proxy URL or NO_PROXY entry is FST_CONFIG_INVALID, with
+ * the variable named and no password shown.
+ */
+export function loadOutboundEnvironment(
+  env: ProxyEnvironment & { NODE_EXTRA_CA_CERTS?: string | undefined },
+): Readonly<OutboundEnvironment> {
+  let proxy: ProxySettings | undefined;
+  try {
+    proxy = proxySettingsFromEnv(env);
+  } catch (err) {
+    throw new ForestallError('FST_CONFIG_INVALID', `proxy: ${(err as Error).message}`);
+  }
+  const extraCaFile = env.NODE_EXTRA_CA_CERTS?.trim() || undefined;
+  return Object.freeze({
+    ...(proxy !== undefined ? { proxy } : {}),
+    ...(extraCaFile !== undefined ? { extraCaFile } : {}),
+  });
+}
 
 /** Builds the frozen config from argv and the few environment variables main passes in. */
 export function loadConfig(

@@ -27,6 +27,7 @@ import { Informer } from '../runtime/informer.js';
 import { ThreatFeedMetrics } from './metrics.js';
 import { clusterSourceReaders } from './source-readers.js';
 import { ClusterProtection } from './protection.js';
+import type { ProxySettings } from '../../lib/http/index.js';
 import { ThreatFeedReconciler } from './reconciler.js';
 import { SnapshotStore } from '../stores/snapshot-store.js';
 import { Snapshots } from '../stores/snapshots.js';
@@ -42,6 +43,11 @@ export interface FeedSettings {
   namespace: string;
   /** SSRF exceptions for feed URLs (CIDRs, addresses, host names); --outbound-allow. */
   fetchAllow: string[];
+  /**
+   * The operator's forward proxy (HTTPS_PROXY, HTTP_PROXY, NO_PROXY). Here because the
+   * outbound policy every client is handed is built by this controller.
+   */
+  proxy?: ProxySettings;
   /** Ranges and domains that are never blocked, besides the built-in lists. */
   neverBlock: string[];
   /** The cluster DNS domain (default cluster.local), never blocked with its parents and children. */
@@ -101,6 +107,7 @@ export function threatFeedController(
     ...deps,
     feeds: informer,
     allow: deps.feeds.fetchAllow,
+    proxy: deps.feeds.proxy,
     settings: deps.feeds,
   });
   const ssrfPolicy = () => protection.ssrfPolicy();

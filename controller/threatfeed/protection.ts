@@ -7,6 +7,7 @@ import {
   type GuardrailConfig,
   type SsrfPolicy,
 } from '../../feeds/index.js';
+import type { ProxySettings } from '../../lib/http/index.js';
 import type { KubeClient } from '../runtime/client.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Informer } from '../runtime/informer.js';
@@ -20,7 +21,8 @@ const POLICIES_SYNC_WAIT_MS = 30_000;
 
 /**
  * What the cluster protects itself with, built from what the controller reads: the
- * outbound policy every client uses (--outbound-allow plus the cluster's own ranges)
+ * outbound policy every client uses (--outbound-allow plus the cluster's own ranges, and
+ * the operator's proxy, which rides along)
  * and the guardrails every ingestion and hand-written action passes (those ranges, the
  * cluster DNS domain, the hosts every ThreatFeed and ExposurePolicy names, --never-block).
  *
@@ -47,17 +49,23 @@ export class ClusterProtection {
       policies: Pick<Informer<ExposurePolicy>, 'list' | 'waitForSync'>;
       /** --outbound-allow. */
       allow: readonly string[] | undefined;
+      /** The forward proxy every client goes through (lib/http/proxy.ts); part of the policy object they are handed. */
+      proxy: ProxySettings | undefined;
       settings: { clusterDomain?: string; neverBlock?: string[] };
     },
   ) {
-    this.ssrf = Object.freeze({ allow: deps.allow });
+    this.ssrf = Object.freeze({ allow: deps.allow, proxy: deps.proxy });
   }
 
   /** The outbound policy of this moment. */
   async ssrfPolicy(): Promise<Readonly<SsrfPolicy>> {
     const cidrs = await this.clusterRanges();
     if (this.ssrf.clusterCidrs !== cidrs)
-      this.ssrf = Object.freeze({ allow: this.deps.allow, clusterCidrs: cidrs });
+      this.ssrf = Object.freeze({
+        allow: this.deps.allow,
+        clusterCidrs: cidrs,
+        proxy: this.deps.proxy,
+      });
     return this.ssrf;
   }
 

@@ -31,3 +31,4 @@ export {
   type CommitVerb,
 } from './message.js';
 export { CODEOWNERS_PATHS, ownersOf, parseCodeowners } from './codeowners.js';
+export { DEBIAN_SYSTEM_CA_FILE, writeGitCaBundle } from './ca-bundle.js';

@@ -81,7 +81,14 @@ export interface GitRepositoryOptions {
   /**
    * The environment git runs in (PATH, HOME, proxy variables). main.ts passes
    * process.env (STYLE.md: only main.ts reads it). GIT_* and other variables that can
-   * make git run programs are dropped from it.
+   * make git run programs are dropped from it, except GIT_SSL_CAINFO.
+   *
+   * Proxies: git's libcurl reads https_proxy/HTTPS_PROXY, http_proxy (lower case only)
+   * and no_proxy/NO_PROXY itself, so the operator's proxy (the chart's `proxy` values)
+   * reaches git through this environment as it is. CA: GIT_SSL_CAINFO, the one GIT_*
+   * variable kept, names the CA file git verifies https remotes with (it replaces the
+   * system bundle, so main.ts points it at the system roots plus the operator's extra
+   * bundle); a file name cannot make git run anything.
    */
   env: Readonly<Record<string, string | undefined>>;
   /** A git command that shows no progress for this long is killed (FST_GIT_NETWORK). Default 120 s. */
@@ -556,12 +563,16 @@ function isGuardedEnvKey(key: string): boolean {
   return k.startsWith('git') || ['editor', 'pager', 'visual', 'prefix', 'ssh_askpass'].includes(k);
 }
 
+/** The guarded keys taken from the caller's env all the same (see GitRepositoryOptions.env). */
+const KEPT_GUARDED_KEYS = new Set(['GIT_SSL_CAINFO']);
+
 async function gitEnvironment(
   options: GitRepositoryOptions,
 ): Promise<{ env: Record<string, string>; secrets: string[]; ssh: boolean }> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(options.env))
-    if (value !== undefined && !isGuardedEnvKey(key)) env[key] = value;
+    if (value !== undefined && (!isGuardedEnvKey(key) || KEPT_GUARDED_KEYS.has(key)))
+      env[key] = value;
   Object.assign(env, {
     LC_ALL: 'C',
     GIT_TERMINAL_PROMPT: '0',

@@ -38,7 +38,7 @@ export const HTTP_ERROR_CODES = {
   FST_HTTP_NETWORK: {
     class: 'transient',
     summary:
-      'The host name did not resolve, or the connection was refused or reset before a response arrived.',
+      'The host name did not resolve, the connection was refused or reset before a response arrived, or the forward proxy could not be reached or refused the tunnel (407 and 403 are terminal).',
   },
   FST_HTTP_TLS: {
     class: 'terminal',

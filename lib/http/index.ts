@@ -48,6 +48,8 @@ export {
   Deadline,
   checkCaPem,
   checkCredentialHeaders,
+  defaultCaCertificates,
+  extraCaCertificates,
   describeStatus,
   openExchange,
   statusIsTransient,
@@ -57,6 +59,14 @@ export type { Exchange, FetchLimits, TransportOptions } from './transport.js';
 export { parseConfiguredUrl, parseHttpUrl } from './configured-url.js';
 export type { ConfiguredUrlErrors } from './configured-url.js';
 export { checkGitRemote, gitRemoteUrl } from './git-remote.js';
+export {
+  bypassesProxy,
+  parseNoProxy,
+  parseProxyUrl,
+  proxyFor,
+  proxySettingsFromEnv,
+} from './proxy.js';
+export type { NoProxyEntry, ProxyEndpoint, ProxyEnvironment, ProxySettings } from './proxy.js';
 export {
   MAX_RETRIES,
   backoffDelay,

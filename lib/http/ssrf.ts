@@ -22,7 +22,9 @@
  *
  * Limits: the guard sees addresses, not routes. An allowed public address that a
  * proxy or NAT in the network forwards inward is not detected, and neither is a
- * feed server that is itself an open proxy.
+ * feed server that is itself an open proxy. Through the operator's forward proxy
+ * (proxy.ts) the target is still checked here, but the proxy resolves its name again:
+ * the pinning ends at the proxy.
  */
 import { lookup as dnsLookup } from 'node:dns';
 import type { LookupAddress } from 'node:dns';
@@ -32,6 +34,7 @@ import { HttpError } from './errors.js';
 import { cidrContains, embeddedIpv4, formatIpv4, parseCidrOrIp, parseIp } from '../ip.js';
 import type { Cidr, Ip } from '../ip.js';
 import { SPECIAL_RANGES, type SpecialPurpose } from '../special-ranges.js';
+import type { ProxySettings } from './proxy.js';
 
 export interface ResolvedAddress {
   address: string;
@@ -57,6 +60,13 @@ export interface SsrfPolicy {
   allow?: readonly string[];
   /** Defaults to the system resolver (node:dns lookup with all: true). */
   resolve?: Resolver;
+  /**
+   * The operator's forward proxy (proxy.ts): not an SSRF rule (the guard judges the
+   * target either way), but how the connection leaves. It rides in this object because
+   * this is what every client is handed for every request; a separate option would have
+   * to be threaded through each caller, and one that forgot it would go direct.
+   */
+  proxy?: ProxySettings;
 }
 
 /** A special-purpose range (lib/special-ranges.ts) or a cluster range. */

@@ -20,10 +20,13 @@ import type {
 import { request as httpsRequest } from 'node:https';
 import type { RequestOptions as HttpsRequestOptions } from 'node:https';
 import { isIP } from 'node:net';
+import type { Socket } from 'node:net';
 import { X509Certificate } from 'node:crypto';
-import { rootCertificates } from 'node:tls';
+import * as tls from 'node:tls';
 import { redactUrl } from '../redact.js';
 import { HttpError } from './errors.js';
+import { authority, openTunnel, proxyFor } from './proxy.js';
+import type { ProxyEndpoint } from './proxy.js';
 import { checkTarget, plainHttpPermitted } from './ssrf.js';
 import type { CheckedTarget, SsrfPolicy } from './ssrf.js';
 
@@ -232,6 +235,30 @@ export function checkCaPem(caPem: string | undefined): void {
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
+let defaultRoots: readonly string[] | undefined;
+
+/**
+ * What a request trusts when nobody adds a CA: Node's default store, that is its bundled
+ * roots plus the operator's NODE_EXTRA_CA_CERTS bundle (the chart's `caBundle`), as
+ * loaded at start. A request that passes `ca` replaces the default store, so a feed's
+ * own CA is added to THIS list; `tls.rootCertificates` (the bundled roots only) would
+ * drop the operator's bundle for exactly those feeds. getCACertificates is in Node 22.15
+ * and later (package.json asks for 24), typed here because @types/node 20 lacks it.
+ */
+export function defaultCaCertificates(): readonly string[] {
+  if (defaultRoots === undefined) {
+    const get = (tls as { getCACertificates?: (type?: 'default') => string[] }).getCACertificates;
+    defaultRoots = Object.freeze(get === undefined ? [...tls.rootCertificates] : get('default'));
+  }
+  return defaultRoots;
+}
+
+/** The certificates Node loaded from NODE_EXTRA_CA_CERTS at start (none when unset, missing or not PEM). */
+export function extraCaCertificates(): readonly string[] {
+  const get = (tls as { getCACertificates?: (type?: 'extra') => string[] }).getCACertificates;
+  return get === undefined ? [] : get('extra');
+}
+
 /**
  * Sends `start`, following redirects by hand (unless told not to) so each hop
  * passes the SSRF guard and the https rule. Resolves once the final response's
@@ -273,7 +300,7 @@ export async function openExchange(start: URL, options: TransportOptions): Promi
       );
     }
     const serverName = url.hostname === start.hostname ? options.serverName : undefined;
-    const hop = await sendOnce(
+    const hop = await sendHop(
       url,
       { method, headers: { ...credentials, ...options.protocolHeaders }, body },
       target,
@@ -361,14 +388,47 @@ interface Outgoing {
   body: Uint8Array | undefined;
 }
 
-function sendOnce(
+/**
+ * One hop, directly or through the operator's proxy (proxy.ts): an https target through
+ * a CONNECT tunnel to the checked host, with our TLS on top; a plain http one as an
+ * absolute-form request to the proxy.
+ */
+async function sendHop(
   url: URL,
   outgoing: Outgoing,
   target: CheckedTarget,
   serverName: string | undefined,
   options: TransportOptions,
 ): Promise<Hop> {
+  const proxy = proxyFor(url, options.ssrf.proxy);
+  if (proxy === undefined || url.protocol !== 'https:')
+    return sendOnce(url, outgoing, target, serverName, options, { proxy });
+  const idle = { fired: false };
+  const port = url.port === '' ? 443 : Number(url.port);
+  let tunnel: Socket;
+  try {
+    tunnel = await openTunnel(proxy, authority(target.hostname, port), {
+      signal: options.deadline.signal,
+      idleTimeoutMs: options.idleTimeoutMs,
+      idle,
+      url,
+    });
+  } catch (err) {
+    throw connectionError(err, url, target, { idle, options, phase: 'response', proxy });
+  }
+  return sendOnce(url, outgoing, target, serverName, options, { proxy, tunnel });
+}
+
+function sendOnce(
+  url: URL,
+  outgoing: Outgoing,
+  target: CheckedTarget,
+  serverName: string | undefined,
+  options: TransportOptions,
+  route: { proxy: ProxyEndpoint | undefined; tunnel?: Socket },
+): Promise<Hop> {
   const { deadline, idleTimeoutMs } = options;
+  const { proxy, tunnel } = route;
   return new Promise<Hop>((resolve, reject) => {
     const idle = { fired: false };
     const headers = { ...outgoing.headers };
@@ -392,15 +452,47 @@ function sendOnce(
     let req: ClientRequest;
     try {
       if (url.protocol === 'https:') {
-        const tlsOptions: HttpsRequestOptions = {
-          ...common,
+        const tlsOptions: tls.ConnectionOptions = {
           rejectUnauthorized: true,
           minVersion: 'TLSv1.2',
           // Node verifies the certificate against `servername` when given, else the host.
           servername: serverName ?? (isIP(target.hostname) === 0 ? target.hostname : undefined),
-          ...(options.caPem !== undefined ? { ca: [...rootCertificates, options.caPem] } : {}),
+          ...(options.caPem !== undefined
+            ? { ca: [...defaultCaCertificates(), options.caPem] }
+            : {}),
         };
-        req = httpsRequest(tlsOptions);
+        const httpsOptions: HttpsRequestOptions = { ...common, ...tlsOptions };
+        if (tunnel !== undefined) {
+          // TLS to the target over the proxy's tunnel. With createConnection and no
+          // agent, the request uses exactly the socket returned.
+          httpsOptions.agent = undefined;
+          httpsOptions.defaultPort = 443;
+          httpsOptions.lookup = undefined;
+          httpsOptions.createConnection = () =>
+            tls.connect({ ...tlsOptions, socket: tunnel, host: target.hostname });
+        }
+        req = httpsRequest(httpsOptions);
+      } else if (proxy !== undefined) {
+        // Plain http through the proxy: the absolute URL as the request target, the
+        // proxy's own credentials (never a caller's) in Proxy-Authorization.
+        const viaProxy: Record<string, string> = {
+          ...headers,
+          host: authority(target.hostname, url.port === '' ? 80 : Number(url.port)),
+        };
+        delete viaProxy['proxy-authorization'];
+        if (proxy.authorization !== undefined)
+          viaProxy['proxy-authorization'] = proxy.authorization;
+        const absolute = new URL(url.href);
+        absolute.hash = '';
+        req = httpRequest({
+          ...common,
+          hostname: proxy.hostname,
+          port: proxy.port,
+          path: absolute.href,
+          headers: viaProxy,
+          // The proxy is trusted configuration: resolved by the system, not pinned.
+          lookup: undefined,
+        });
       } else {
         req = httpRequest(common);
       }
@@ -417,11 +509,13 @@ function sendOnce(
 
     const onDeadline = (): void => {
       req.destroy();
+      tunnel?.destroy();
     };
     deadline.signal.addEventListener('abort', onDeadline, { once: true });
     const close = (): void => {
       deadline.signal.removeEventListener('abort', onDeadline);
       req.destroy();
+      tunnel?.destroy();
     };
 
     req.on('timeout', () => {
@@ -430,7 +524,8 @@ function sendOnce(
     });
     req.on('error', (err) => {
       deadline.signal.removeEventListener('abort', onDeadline);
-      reject(connectionError(err, url, target, { idle, options, phase: 'response' }));
+      tunnel?.destroy();
+      reject(connectionError(err, url, target, { idle, options, phase: 'response', proxy }));
     });
     req.on('response', (res) => {
       // From here on the body's own idle timer applies, counting only the time
@@ -558,7 +653,7 @@ function connectionError(
   err: unknown,
   url: URL,
   target: CheckedTarget,
-  ctx: ErrorContext & { phase: 'response' },
+  ctx: ErrorContext & { phase: 'response'; proxy: ProxyEndpoint | undefined },
 ): HttpError {
   if (err instanceof HttpError) return err;
   const ended = ctx.options.deadline.error(url);
@@ -566,7 +661,10 @@ function connectionError(
   if (ctx.idle.fired) return idleError(url, ctx.options.idleTimeoutMs, ctx.phase);
   const e = err as NodeJS.ErrnoException;
   const code = e.code ?? 'error';
-  const where = `${target.hostname}:${url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : url.port}`;
+  const direct = `${target.hostname}:${url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : url.port}`;
+  // Through a proxy, a socket failure is about the connection to the proxy (or the
+  // tunnel through it); TLS failures are still about the target.
+  const where = ctx.proxy === undefined ? direct : `the proxy ${ctx.proxy.label} (for ${direct})`;
   if (TLS_ERROR.test(code)) {
     // Node's TLS messages name the certificate problem and the names involved,
     // never request data, so they are kept.
@@ -576,7 +674,7 @@ function connectionError(
         : '';
     return new HttpError(
       'FST_HTTP_TLS',
-      `TLS verification of ${where} failed (${code}): ${e.message}${hint}`,
+      `TLS verification of ${direct} failed (${code}): ${e.message}${hint}`,
       { url, cause: err },
     );
   }

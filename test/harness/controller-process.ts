@@ -19,6 +19,8 @@ export class ControllerProcess {
     readonly identity: string,
     kubeconfig: string,
     extraArgs: string[] = [],
+    /** The process's whole environment; defaults to this one's (proxy and CA tests pass their own). */
+    env: NodeJS.ProcessEnv = process.env,
   ) {
     if (!existsSync(CLI))
       throw new Error(`${CLI} is missing: run \`npm run build\` first (npm test does).`);
@@ -41,7 +43,7 @@ export class ControllerProcess {
         'debug',
         ...extraArgs,
       ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+      { stdio: ['ignore', 'pipe', 'pipe'], env },
     );
     for (const stream of [this.child.stdout!, this.child.stderr!]) {
       createInterface(stream).on('line', (line) => {

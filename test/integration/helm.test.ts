@@ -837,6 +837,97 @@ describe('GIVEN values that change what the chart renders', () => {
       `ghcr.io/forestall/forestall@${digest}`,
     );
   });
+
+  it('WHEN a proxy and a CA bundle are set (issue 16) THEN the controller gets both spellings of the proxy variables, NO_PROXY with the cluster-internal defaults, NODE_EXTRA_CA_CERTS on a read-only mount, and egress to the proxy port', async () => {
+    const manifests = await render(
+      '--set',
+      'proxy.https=http://fst:pw@proxy.corp.example:3128',
+      '--set',
+      'proxy.http=http://proxy.corp.example:8080',
+      '--set',
+      'proxy.noProxy={.corp.example,10.20.0.0/16}',
+      '--set',
+      'clusterDomain=k8s.internal',
+      '--set',
+      'caBundle.configMap=corp-ca',
+      '--set',
+      'caBundle.key=bundle.pem',
+    );
+    const deployment = only<V1Deployment>(manifests, 'Deployment');
+    const container = controllerContainer(deployment);
+    const env = Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value]));
+    const noProxy =
+      'localhost,127.0.0.1,::1,.svc,.k8s.internal,kubernetes.default.svc,.corp.example,10.20.0.0/16';
+    expect(env).toMatchObject({
+      HTTPS_PROXY: 'http://fst:pw@proxy.corp.example:3128',
+      https_proxy: 'http://fst:pw@proxy.corp.example:3128',
+      HTTP_PROXY: 'http://proxy.corp.example:8080',
+      http_proxy: 'http://proxy.corp.example:8080',
+      NO_PROXY: noProxy,
+      no_proxy: noProxy,
+      NODE_EXTRA_CA_CERTS: '/etc/forestall/ca-bundle/bundle.pem',
+    });
+    expect(container.volumeMounts).toContainEqual({
+      name: 'ca-bundle',
+      mountPath: '/etc/forestall/ca-bundle',
+      readOnly: true,
+    });
+    expect(deployment.spec?.template.spec?.volumes).toContainEqual({
+      name: 'ca-bundle',
+      configMap: { name: 'corp-ca', items: [{ key: 'bundle.pem', path: 'bundle.pem' }] },
+    });
+    const policy = only<V1NetworkPolicy>(manifests, 'NetworkPolicy');
+    expect(policy.spec?.egress).toContainEqual({
+      ports: [
+        { port: 3128, protocol: 'TCP' },
+        { port: 8080, protocol: 'TCP' },
+      ],
+    });
+
+    // A Secret instead of a ConfigMap; one proxy for both schemes opens one port.
+    const fromSecret = await render(
+      '--set',
+      'caBundle.secret=corp-ca',
+      '--set',
+      'proxy.https=http://proxy:3128',
+      '--set',
+      'proxy.http=http://proxy:3128',
+    );
+    expect(
+      only<V1Deployment>(fromSecret, 'Deployment').spec?.template.spec?.volumes,
+    ).toContainEqual({
+      name: 'ca-bundle',
+      secret: { secretName: 'corp-ca', items: [{ key: 'ca.crt', path: 'ca.crt' }] },
+    });
+    expect(only<V1NetworkPolicy>(fromSecret, 'NetworkPolicy').spec?.egress).toContainEqual({
+      ports: [{ port: 3128, protocol: 'TCP' }],
+    });
+
+    // The default sets none of it.
+    const defaults = await render();
+    const defaultEnv = (
+      controllerContainer(only<V1Deployment>(defaults, 'Deployment')).env ?? []
+    ).map((e) => e.name);
+    expect(defaultEnv.filter((n) => /proxy|extra_ca/i.test(n))).toEqual([]);
+    expect(
+      JSON.stringify(only<V1NetworkPolicy>(defaults, 'NetworkPolicy').spec?.egress),
+    ).not.toMatch(/3128/);
+  });
+
+  it.each([
+    [['proxy.https=proxy.corp:3128'], /proxy\/https/],
+    [['proxy.https=http://proxy.corp'], /proxy\/https/],
+    [['proxy.http=https://proxy.corp:3129'], /proxy\/http/],
+    [['proxy.noProxy={a.example b.example}'], /noProxy/],
+    [['caBundle.configMap=a', 'caBundle.secret=b'], /caBundle/],
+  ])(
+    'WHEN the proxy or CA values are malformed (%j) THEN helm refuses them',
+    async (values, message) => {
+      const result = await template(...values.flatMap((v) => ['--set', v]));
+      expect(result.code).not.toBe(0);
+      expect(result.stderr).toMatch(message);
+    },
+  );
 });
 
 describe('GIVEN a real API server and the rendered chart', () => {

@@ -4,8 +4,9 @@
  * (IP:127.0.0.1) and `localhost`, so clients verify it with no serverName override, and
  * fail to unless they trust the CA: the CA is in no public store.
  *
- * It serves fixed bodies by path (`routes`), records each request path, and answers 404
- * otherwise. The CA's PEM is also written to a file (`caFile`), as the chart mounts it for
+ * It serves fixed bodies by path (`routes`: a feed, an API answer, or the files of a bare
+ * git repository for git's "dumb" http transport), records each request path, and
+ * answers 404 otherwise. The CA's PEM is also written to a file (`caFile`), as the chart mounts it for
  * NODE_EXTRA_CA_CERTS. Certificates are made with the `openssl` command (Node cannot make
  * X.509 certificates); without it the server refuses to start, saying so.
  */
@@ -30,7 +31,7 @@ export interface PrivateCaServer {
 }
 
 export async function startPrivateCaServer(
-  routes: Record<string, { type: string; body: string }>,
+  routes: Record<string, { type: string; body: string | Buffer }>,
 ): Promise<PrivateCaServer> {
   const dir = mkdtempSync(join(tmpdir(), 'forestall-private-ca-'));
   try {
@@ -41,7 +42,8 @@ export async function startPrivateCaServer(
     const server = createServer({ key: keyPem, cert: certPem }, (req, res) => {
       const path = req.url ?? '/';
       requests.push(path);
-      const route = routes[path];
+      // The query is ignored, as a static server does (git asks info/refs?service=…).
+      const route = routes[path.replace(/\?.*$/, '')];
       if (route === undefined) {
         res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
         return;

@@ -11,11 +11,18 @@
  * The loopback fence keeps this process from connecting anywhere but 127.0.0.1; what
  * the SSRF cases prove beyond that is that the proxy was never asked either.
  */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
 import { inspect } from 'node:util';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  DEBIAN_SYSTEM_CA_FILE,
+  GitRepository,
+  writeGitCaBundle,
+} from '../../delivery/git/index.js';
 import { fetchHttp } from '../../feeds/sources/index.js';
 import type { FeedError, HttpFetchOptions, SsrfPolicy } from '../../feeds/sources/index.js';
 import { createOutboundFetch, HttpError, proxySettingsFromEnv } from '../../lib/http/index.js';
@@ -422,5 +429,100 @@ describe('issue 16: the controller process with the chart’s environment (proxy
     expect(p.logs.map((l) => l.msg).join('\n')).toMatch(
       /NODE_EXTRA_CA_CERTS=.*empty-bundle\.pem: Node loaded no certificate from it/,
     );
+  });
+});
+
+describe('issue 16: git gets the same proxy and CA bundle through its environment', () => {
+  let work: string;
+  let repoServer: PrivateCaServer;
+  let mainCommit: string;
+
+  beforeAll(async () => {
+    // A bare repository served over https by the private-CA server, for git's "dumb"
+    // http transport (plain files after update-server-info): a real clone, no forge.
+    work = mkdtempSync(join(tmpdir(), 'forestall-git-proxy-'));
+    const git = (cwd: string, ...args: string[]) =>
+      execFileSync('git', args, {
+        cwd,
+        env: { PATH: process.env.PATH, HOME: work, GIT_CONFIG_NOSYSTEM: '1' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+    const src = join(work, 'src');
+    git(work, 'init', '-q', '-b', 'main', src);
+    writeFileSync(join(src, 'README.md'), 'policies\n');
+    git(src, 'add', 'README.md');
+    git(src, '-c', 'user.name=t', '-c', 'user.email=t@example.test', 'commit', '-q', '-m', 'init');
+    git(work, 'clone', '-q', '--bare', src, join(work, 'repo.git'));
+    git(join(work, 'repo.git'), 'update-server-info');
+    mainCommit = git(join(work, 'repo.git'), 'rev-parse', 'main').toString().trim();
+    const routes: Record<string, { type: string; body: Buffer }> = {};
+    const walk = (dir: string): void => {
+      for (const name of readdirSync(dir)) {
+        const path = join(dir, name);
+        if (statSync(path).isDirectory()) walk(path);
+        else
+          routes[`/${relative(work, path)}`] = {
+            type: 'application/octet-stream',
+            body: readFileSync(path),
+          };
+      }
+    };
+    walk(join(work, 'repo.git'));
+    repoServer = await startPrivateCaServer(routes);
+  });
+
+  afterAll(async () => {
+    await repoServer?.close();
+    if (work !== undefined) rmSync(work, { recursive: true, force: true });
+  });
+
+  const open = (name: string, env: Record<string, string>) =>
+    GitRepository.open({
+      url: `${repoServer.url}/repo.git`,
+      workDir: join(work, name),
+      auth: {},
+      baseBranch: 'main',
+      author: { name: 'Forestall', email: 'forestall@example.test' },
+      env: { PATH: process.env.PATH, HOME: work, ...env },
+      timeoutMs: 30_000,
+    });
+
+  it('GIVEN the private CA only in the extra bundle WHEN git clones without GIT_SSL_CAINFO THEN TLS fails; WITH the bundle main.ts writes THEN it clones, through the proxy', async () => {
+    const withoutBundle = await failure(open('no-bundle', { HTTPS_PROXY: authenticated() }));
+    expect(withoutBundle.message).toMatch(/certificate|SSL/i);
+    expect(everything(withoutBundle)).not.toContain(PROXY_PASSWORD);
+
+    const bundle = await writeGitCaBundle(join(work, 'ca', 'git-ca-bundle.pem'), {
+      systemFile: DEBIAN_SYSTEM_CA_FILE,
+      certificates: [repoServer.caPem],
+    });
+    const before = repoServer.requests.length;
+    const repo = await open('with-bundle', {
+      HTTPS_PROXY: authenticated(),
+      GIT_SSL_CAINFO: bundle,
+    });
+    // Cloned, and the server asked again (ls-remote): both through the proxy.
+    expect(await repo.remoteBranchHead('main')).toBe(mainCommit);
+    expect(repoServer.requests.length).toBeGreaterThan(before);
+    await proxied(
+      `git's CONNECT 127.0.0.1:${repoServer.port}`,
+      (a) => a.method === 'CONNECT' && a.target === `127.0.0.1:${repoServer.port}`,
+    );
+  });
+
+  it('GIVEN NO_PROXY naming the remote WHEN git clones THEN it goes directly', async () => {
+    const bundle = join(work, 'ca', 'git-ca-bundle.pem');
+    const target = `127.0.0.1:${repoServer.port}`;
+    const count = (): number => proxy.accesses().filter((a) => a.target === target).length;
+    // Let connections of the previous test be logged first.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const before = count();
+    await open('bypass', {
+      HTTPS_PROXY: authenticated(),
+      NO_PROXY: '127.0.0.1',
+      GIT_SSL_CAINFO: bundle,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(count()).toBe(before);
   });
 });

@@ -2,12 +2,14 @@ import type { TestProject } from 'vitest/node';
 import { ENVTEST_ASSETS_ENV, buildEnvtestAssets } from './envtest-assets.js';
 import { GITEA_BINARY_ENV, buildGitea } from './gitea-server.js';
 import { KEYCLOAK_HOME_ENV, fetchKeycloak } from './keycloak-server.js';
+import { PROMETHEUS_DIR_ENV, buildPrometheus } from './prometheus.js';
 import { SCIM_VENV_ENV, installScimServer } from './scim-server.js';
 
 /**
  * vitest globalSetup for the integration project: builds the control-plane
- * binaries and the Gitea forge, installs the SCIM server and fetches Keycloak, once
- * (or takes them from the cache), before any worker starts.
+ * binaries, the Gitea forge and Prometheus (promtool and the server), installs the
+ * SCIM server and fetches Keycloak, once (or takes them from the cache), before any
+ * worker starts.
  *
  * A failed build throws, which fails the whole run. Skipping instead would let a
  * machine without the binaries report a green integration suite.
@@ -32,4 +34,7 @@ export default async function setup(project: TestProject): Promise<void> {
   const keycloakHome = await fetchKeycloak();
   project.provide('keycloakHome', keycloakHome);
   process.env[KEYCLOAK_HOME_ENV] = keycloakHome;
+
+  // promtool and prometheus, built from the Prometheus Go module, for the alert tests.
+  process.env[PROMETHEUS_DIR_ENV] = await buildPrometheus();
 }

@@ -28,7 +28,7 @@ import { managedBy, type ControllerContext, type ControllerDefaults } from './ru
 import { Informer, objectKey } from './runtime/informer.js';
 import type { Manager } from './runtime/manager.js';
 import { PolicyMetrics } from './policy/metrics.js';
-import { ActionMetrics } from './action/metrics.js';
+import { ActionMetrics, countActions } from './action/metrics.js';
 import { threatFeedController, type FeedSettings } from './threatfeed/index.js';
 import { CelCache } from '../cel/index.js';
 
@@ -271,11 +271,7 @@ function actionController(
     // Git delivery and notifications read the owning policy (spec.git, spec.notify).
     .reads(shared.policies)
     .complete(reconciler);
-  const countPhases = () => {
-    metrics.actionPhases.reset();
-    for (const a of shared.actions.list())
-      metrics.actionPhases.inc({ type: a.spec.type, phase: a.status?.phase ?? 'Pending' });
-  };
+  const countPhases = () => countActions(metrics, shared.actions.list());
   for (const event of ['add', 'update', 'delete'] as const) shared.actions.on(event, countPhases);
   return { controller, reconciler, metrics };
 }

@@ -1,10 +1,11 @@
+import type { PreemptiveAction } from '../../crds/index.js';
 import { metricSet } from '../runtime/metric-set.js';
 
 /**
- * The PreemptiveAction controller's metrics: actions by phase, time to enforce, review
- * rejections, Git delivery and notification failures, identity changes and webhook
- * requests. Registered on the manager's registry by this kind's wiring (the runtime
- * holds no domain metrics).
+ * The PreemptiveAction controller's metrics: actions by phase, those not Ready, the
+ * oldest waiting in Proposed, time to enforce, review rejections, Git delivery and
+ * notification failures, identity changes and webhook requests. Registered on the
+ * manager's registry by this kind's wiring (the runtime holds no domain metrics).
  */
 export const ActionMetrics = metricSet({
   actionPhases: {
@@ -12,6 +13,18 @@ export const ActionMetrics = metricSet({
     name: 'forestall_actions',
     help: 'PreemptiveActions by type and phase.',
     labelNames: ['type', 'phase'],
+  },
+  actionsNotReady: {
+    type: 'gauge',
+    name: 'forestall_actions_not_ready',
+    help: 'PreemptiveActions whose Ready condition is False (an apply or delivery failing, or the action refused), by type and reason.',
+    labelNames: ['type', 'reason'],
+  },
+  oldestProposed: {
+    type: 'gauge',
+    name: 'forestall_action_oldest_proposed_timestamp_seconds',
+    help: 'Unix time the oldest action now in Proposed began its episode (status.detectedAt), by type; absent when none is Proposed.',
+    labelNames: ['type'],
   },
   actionTimeToEnforce: {
     type: 'histogram',
@@ -52,6 +65,29 @@ export const ActionMetrics = metricSet({
   },
 });
 export type ActionMetrics = InstanceType<typeof ActionMetrics>;
+
+/**
+ * Sets the gauges that describe every action at once (by phase, not Ready, the oldest
+ * Proposed) from the whole list, as the informer holds it: recounted on each change,
+ * so an action that moves on or is deleted leaves no series behind.
+ */
+export function countActions(metrics: ActionMetrics, actions: readonly PreemptiveAction[]): void {
+  metrics.actionPhases.reset();
+  metrics.actionsNotReady.reset();
+  metrics.oldestProposed.reset();
+  const oldest = new Map<string, number>();
+  for (const a of actions) {
+    const { type } = a.spec;
+    const phase = a.status?.phase ?? 'Pending';
+    metrics.actionPhases.inc({ type, phase });
+    const ready = a.status?.conditions?.find((c) => c.type === 'Ready');
+    if (ready?.status === 'False')
+      metrics.actionsNotReady.inc({ type, reason: ready.reason ?? 'Unknown' });
+    const since = new Date(a.status?.detectedAt ?? a.metadata.creationTimestamp ?? NaN).getTime();
+    if (phase === 'Proposed' && since < (oldest.get(type) ?? Infinity)) oldest.set(type, since);
+  }
+  for (const [type, since] of oldest) metrics.oldestProposed.set({ type }, since / 1000);
+}
 
 /** The code a failure is counted under: its own, or `unknown`. */
 export function codeOf(err: unknown): string {

@@ -1,7 +1,8 @@
 import { metricSet } from '../runtime/metric-set.js';
 
 /**
- * The ThreatFeed controller's metrics: snapshot sizes, syncs, drops, freshness, sync time.
+ * The ThreatFeed controller's metrics: snapshot sizes, syncs, drops, freshness,
+ * refresh interval, Degraded, sync time.
  * Registered on the manager's registry by this kind's controller (the runtime holds
  * no domain metrics).
  */
@@ -28,6 +29,18 @@ export const ThreatFeedMetrics = metricSet({
     type: 'gauge',
     name: 'forestall_feed_last_sync_timestamp_seconds',
     help: 'Unix time of the last successful sync, by feed.',
+    labelNames: ['feed'],
+  },
+  feedRefreshInterval: {
+    type: 'gauge',
+    name: 'forestall_feed_refresh_interval_seconds',
+    help: 'The refresh interval in force (spec.refreshInterval, raised to its source minimum), by feed; absent while the feed is suspended.',
+    labelNames: ['feed'],
+  },
+  feedDegraded: {
+    type: 'gauge',
+    name: 'forestall_feed_degraded',
+    help: "1 while the feed's Degraded condition is True (its last sync failed, or tags were cut to the caps), else 0; absent while suspended.",
     labelNames: ['feed'],
   },
   feedSyncDuration: {

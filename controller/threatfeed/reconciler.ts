@@ -300,7 +300,6 @@ export class ThreatFeedReconciler implements Reconciler {
     const nowIso = rfc3339(now);
     if (outcome.status === 'unchanged' && snapshot) {
       metrics.feedSyncs.inc({ feed: name, result: 'not-modified' });
-      metrics.feedLastSync.set({ feed: name }, now.getTime() / 1000);
       return {
         ...base,
         lastSyncTime: nowIso,
@@ -371,7 +370,6 @@ export class ThreatFeedReconciler implements Reconciler {
     }
 
     metrics.feedSyncs.inc({ feed: name, result: changed ? 'changed' : 'unchanged' });
-    metrics.feedLastSync.set({ feed: name }, now.getTime() / 1000);
     for (const type of INDICATOR_TYPES)
       metrics.feedIndicators.set({ feed: name, type }, result.byType[type] ?? 0);
     for (const [reason, n] of Object.entries(result.dropped))
@@ -481,14 +479,41 @@ export class ThreatFeedReconciler implements Reconciler {
 
   private forget(name: string): void {
     this.clampReported.delete(name);
-    for (const type of INDICATOR_TYPES)
-      this.deps.metrics.feedIndicators.remove({ feed: name, type });
+    const { metrics } = this.deps;
+    for (const type of INDICATOR_TYPES) metrics.feedIndicators.remove({ feed: name, type });
+    // A deleted feed must not look stale or degraded for ever.
+    for (const gauge of [metrics.feedLastSync, metrics.feedRefreshInterval, metrics.feedDegraded])
+      gauge.remove({ feed: name });
     this.deps.snapshots.forget(name);
     this.failures.delete(name);
   }
 
+  /**
+   * The gauges the alerts read, from the status every reconcile writes: the last good
+   * sync (also after a restart, before the next sync is due), the refresh interval and
+   * Degraded. A suspended feed is left unfetched on purpose, so it exports neither
+   * interval nor Degraded and no alert fires for it. The error counter starts at 0, so
+   * that increase() sees a feed's first failure.
+   */
+  private exportState(feed: ThreatFeed, status: ThreatFeedStatus): void {
+    const { metrics } = this.deps;
+    const labels = { feed: feed.metadata.name! };
+    const lastSync = Date.parse(status.lastSyncTime ?? '');
+    if (lastSync > 0) metrics.feedLastSync.set(labels, lastSync / 1000);
+    if (feed.spec.suspend) {
+      metrics.feedRefreshInterval.remove(labels);
+      metrics.feedDegraded.remove(labels);
+      return;
+    }
+    metrics.feedRefreshInterval.set(labels, effectiveRefresh(feed).ms / 1000);
+    const degraded = status.conditions?.some((c) => c.type === C.Degraded && c.status === 'True');
+    metrics.feedDegraded.set(labels, degraded ? 1 : 0);
+    metrics.feedSyncs.inc({ ...labels, result: 'error' }, 0);
+  }
+
   /** Writes status only when it differs from what is stored, and records Ready transitions as Events. */
   private async writeStatus(feed: ThreatFeed, status: ThreatFeedStatus): Promise<void> {
+    this.exportState(feed, status);
     const target = { apiVersion: API_VERSION, kind: 'ThreatFeed', name: feed.metadata.name! };
     const written = await applyStatusIfChanged(this.deps.client, target, feed.status, status);
     const after = written && readyTransition(feed.status, written);

@@ -4,10 +4,12 @@
  * its own module and returns an exit code.
  */
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runFeed } from './feed.js';
+import { runDecision, runExcept } from './operate.js';
+import { runStatus } from './status.js';
 import { runPlan } from './plan.js';
 import { runValidate, VALIDATE_USAGE } from './validate.js';
 
@@ -20,9 +22,14 @@ const pkg = JSON.parse(
   readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'package.json'), 'utf8'),
 ) as { version: string };
 
+/** Run as kubectl-forestall (a kubectl plugin on PATH), the help says `kubectl forestall`. */
+const NAME = basename(process.argv[1] ?? '').startsWith('kubectl-')
+  ? 'kubectl forestall'
+  : 'forestall';
+
 export const USAGE = `forestall ${pkg.version}: turns threat intelligence into enforced Kubernetes policy.
 
-Usage: forestall <command> [flags]
+Usage: ${NAME} <command> [flags]
 
 Commands:
   controller            run the operator (in a cluster, or against --kubeconfig)
@@ -37,6 +44,16 @@ Commands:
   feed parse FILE       parse a feed file with the controller's parsers and guardrails
                         (--list: each kept indicator and each refused input)
 
+Commands for the live cluster (your own kubeconfig credentials; RBAC and the audit
+log apply). Installed as kubectl-forestall too, so \`kubectl forestall …\` works:
+  status                feed freshness, policies, actions by phase, the oldest action
+                        waiting for approval, ThreatExceptions
+  approve ACTION        approve a Proposed action for its current indicators
+  reject ACTION         reject a Proposed action (--reason); its indicators stay out
+  lift ACTION           remove what an action applied, now
+  except VALUE...       add a ThreatException (--for 24h --reason …): every policy
+                        leaves the values out, and emptied actions are lifted
+
 Flags:
   -h, --help            show this help (or a command's: forestall <command> --help)
   -v, --version         print the version
@@ -48,6 +65,8 @@ Exit status of plan, validate and feed parse, for CI to gate on:
      record was refused (each problem is named on standard error)
   2  bad usage: an unknown command or flag, a missing argument, a path that cannot
      be read
+The cluster commands exit 1 when the API server refuses (no such action, no RBAC
+permission: its message is printed) or the action is in no state for the command.
 
 Try: forestall plan examples
 `;
@@ -84,6 +103,14 @@ export async function main(argv: string[]): Promise<number> {
       return runPlan(rest, process.stdout, process.stderr);
     case 'feed':
       return runFeed(rest, process.stdout, process.stderr);
+    case 'approve':
+    case 'reject':
+    case 'lift':
+      return runDecision(command, rest, process.stdout, process.stderr);
+    case 'except':
+      return runExcept(rest, process.stdout, process.stderr);
+    case 'status':
+      return runStatus(rest, process.stdout, process.stderr);
     default:
       process.stderr.write(`forestall: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
       return 2;

@@ -262,6 +262,7 @@ function actionController(
       http: { ...deps.notifyHttp, fetch: shared.outbound },
     }),
     guardrails: feeds.guardrails,
+    policy: (name) => shared.policies.get(name),
     ...(deps.git ? { git: gitDelivery(shared, deps.git, feeds.ssrfPolicy) } : {}),
     ...(deps.git?.pullRequestPollMs ? { pullRequestPollMs: deps.git.pullRequestPollMs } : {}),
   });

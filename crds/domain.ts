@@ -54,3 +54,54 @@ export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY = 'forestall';
 export const LABEL_ACTION = 'forestall.io/action';
 export const LABEL_POLICY = 'forestall.io/policy';
+
+/**
+ * The last decision a person made about a PreemptiveAction with `forestall approve`,
+ * `reject` or `lift` (or by hand): JSON of {@link PersonDecision}. It holds for the
+ * indicator set it names (spec.indicators.digest); new intelligence needs a new one.
+ * An annotation, so the write is the person's own (RBAC: patch on preemptiveactions)
+ * and the API server's audit log records who made it.
+ */
+export const ANNOTATION_DECISION = 'forestall.io/decision';
+
+export interface PersonDecision {
+  verb: 'approve' | 'reject' | 'lift';
+  /** spec.indicators.digest of the set decided on. */
+  digest: string;
+  /** Who, as the API server authenticated them when the CLI wrote it. */
+  by: string;
+  /** RFC 3339. */
+  at: string;
+  reason?: string;
+}
+
+/** The action's person decision when it is well formed and about its current indicators; else undefined. */
+export function personDecision(action: {
+  metadata?: { annotations?: Record<string, string> };
+  spec: PreemptiveActionSpec;
+}): PersonDecision | undefined {
+  const text = action.metadata?.annotations?.[ANNOTATION_DECISION];
+  if (!text) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const d = parsed as Partial<PersonDecision>;
+  if (
+    typeof d !== 'object' ||
+    d === null ||
+    !['approve', 'reject', 'lift'].includes(d.verb as string) ||
+    typeof d.digest !== 'string' ||
+    d.digest !== action.spec.indicators.digest
+  )
+    return undefined;
+  return {
+    verb: d.verb!,
+    digest: d.digest,
+    by: typeof d.by === 'string' ? d.by.slice(0, 256) : 'unknown',
+    at: typeof d.at === 'string' ? d.at.slice(0, 64) : '',
+    ...(typeof d.reason === 'string' ? { reason: d.reason.slice(0, 1024) } : {}),
+  };
+}

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatIssues, validateObject } from './validate.js';
+import { ANNOTATION_DECISION, personDecision } from './domain.js';
+import type { PreemptiveActionSpec } from './generated/types.js';
 
 const feed = (spec: Record<string, unknown>) => ({
   apiVersion: 'forestall.io/v1alpha1',
@@ -127,5 +129,39 @@ describe('validateObject', () => {
       status: { indicatorCount: 3 },
     });
     expect(r.ok ? [] : r.issues).toEqual([]);
+  });
+});
+
+describe('personDecision', () => {
+  const action = (annotation?: string) => ({
+    metadata:
+      annotation === undefined ? {} : { annotations: { [ANNOTATION_DECISION]: annotation } },
+    spec: {
+      type: 'EgressDeny',
+      layer: 'network',
+      indicators: { count: 1, digest: 'abc' },
+    } as PreemptiveActionSpec,
+  });
+
+  it('GIVEN a well-formed decision about the current indicators THEN it is read, with its fields bounded', () => {
+    const d = {
+      verb: 'approve',
+      digest: 'abc',
+      by: 'alice',
+      at: '2026-12-07T10:00:00Z',
+      reason: 'ok',
+    };
+    expect(personDecision(action(JSON.stringify(d)))).toEqual(d);
+  });
+
+  it('GIVEN no annotation, broken JSON, an unknown verb or another digest THEN there is no decision', () => {
+    expect(personDecision(action())).toBeUndefined();
+    expect(personDecision(action('{'))).toBeUndefined();
+    expect(
+      personDecision(action(JSON.stringify({ verb: 'delete', digest: 'abc' }))),
+    ).toBeUndefined();
+    expect(
+      personDecision(action(JSON.stringify({ verb: 'approve', digest: 'old' }))),
+    ).toBeUndefined();
   });
 });

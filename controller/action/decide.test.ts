@@ -8,6 +8,7 @@ import {
   invalid,
   removalCommitted,
   removalProposed,
+  removed,
   synced,
   type ConnectorKind,
   type GitTarget,
@@ -402,5 +403,48 @@ describe('the second steps after an effect', () => {
       message: 'network:networkpolicy: refused; what is enforced stays in place',
     });
     expect(invalid(proposed('Pending'), 'propose', [], false)).toBeUndefined();
+  });
+});
+
+describe('decide(): a person decision (forestall approve, reject, lift)', () => {
+  const proposed: Case = {
+    phase: 'Proposed',
+    delivery: 'Direct',
+    connector: 'manifests',
+    pr: 'none',
+    ending: 'live',
+    approval: true,
+  };
+  const person = (verb: 'approve' | 'reject' | 'lift') => ({
+    verb,
+    digest: 'sha256:new',
+    by: 'alice',
+    at: '2026-11-23T09:59:00Z',
+    reason: 'INC-7',
+  });
+
+  it('GIVEN a person rejects a Proposed action THEN it is rejected by them, not left waiting for approval', () => {
+    expect(decide(observed(proposed, { person: person('reject') }))).toEqual({
+      kind: 'rejectByPerson',
+      decision: person('reject'),
+    });
+  });
+
+  it('GIVEN a person rejects an Enforced action THEN the rejection does not apply (it is lifted, not rejected)', () => {
+    const enforced = { ...proposed, phase: 'Enforced' as const, approval: false };
+    expect(decide(observed(enforced, { person: person('reject') })).kind).toBe('apply');
+  });
+
+  it('GIVEN a person lifted an Enforced action (the reconciler marks it ending) THEN it is removed as Lifted, not Expired, and says who lifted it', () => {
+    const o = observed(
+      { ...proposed, phase: 'Enforced', approval: false },
+      { person: person('lift'), ending: true },
+    );
+    expect(decide(o)).toMatchObject({ kind: 'remove', cause: 'Lifted' });
+    const out = removed(o, { objects: [], changes: [] }, undefined, undefined);
+    expect(out.status.phase).toBe('Lifted');
+    expect(out.conditions[0]!.message).toBe(
+      'lifted by alice (INC-7): everything the action applied is removed',
+    );
   });
 });

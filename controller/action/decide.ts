@@ -1,5 +1,6 @@
 import {
   TERMINAL_PHASES,
+  type PersonDecision,
   type PreemptiveAction,
   type PreemptiveActionStatus,
 } from '../../crds/index.js';
@@ -60,6 +61,8 @@ export interface Observed<G extends GitTarget = GitTarget> {
   knownConnectors: readonly string[];
   delivery: 'Direct' | 'Git';
   approvalRequired: boolean;
+  /** The decision a person made about the current indicators (forestall approve, reject, lift). */
+  person?: PersonDecision;
   /** A hand-written (no policyRef), non-identity action, and guardrails are configured. */
   guarded: boolean;
   /** The policy's spec.git when Git delivery is configured for it, else undefined. */
@@ -114,7 +117,9 @@ export type Transition<G extends GitTarget = GitTarget> =
   /** Approved: applied through the connector (and recorded in Git when asked). */
   | { kind: 'apply'; guard: boolean; record: G | undefined }
   /** Needs approval with Git delivery: proposed as a pull request; see afterProposal. */
-  | { kind: 'propose'; git: G; proposal: Proposal };
+  | { kind: 'propose'; git: G; proposal: Proposal }
+  /** A person rejected it before it was enforced: the indicators are recorded as rejected (feedback), then `rejectedByPerson`. */
+  | { kind: 'rejectByPerson'; decision: PersonDecision };
 
 const STAYS = '; what is enforced stays in place';
 
@@ -122,6 +127,8 @@ export function decide<G extends GitTarget>(o: Observed<G>): Transition<G> {
   if (o.previous === 'Rejected' && stillRejected(o)) return { kind: 'noop' };
   if (o.connector === 'unknown') return { kind: 'fail', outcome: unknownConnector(o) };
   if (o.ending) return ending(o);
+  if (o.person?.verb === 'reject' && !enforced(o))
+    return { kind: 'rejectByPerson', decision: o.person };
   if (o.approvalRequired) return approval(o);
   return { kind: 'apply', guard: o.guarded, record: o.git?.recordAutoApproved ? o.git : undefined };
 }
@@ -167,7 +174,10 @@ export function episodeStatus(
 
 const enforced = (o: Observed<GitTarget>) => o.previous === 'Enforced';
 const staysIfEnforced = (o: Observed<GitTarget>) => (enforced(o) ? STAYS : '');
-const causeOf = (o: Observed<GitTarget>): Cause => (o.count === 0 ? 'Lifted' : 'Expired');
+const causeOf = (o: Observed<GitTarget>): Cause =>
+  o.count === 0 || o.person?.verb === 'lift' ? 'Lifted' : 'Expired';
+/** " by alice (reason)": who decided, for messages. */
+const byPerson = (d: PersonDecision) => ` by ${d.by}${d.reason ? ` (${d.reason})` : ''}`;
 const ready = (status: 'True' | 'False', reason: string, message: string): ConditionSpec => ({
   type: ActionCondition.Ready,
   status,
@@ -381,9 +391,11 @@ export function removed(
   const status = { ...o.status };
   if (withdrawn && status.pullRequest?.state !== 'Merged') status.pullRequest = seen(withdrawn);
   const message =
-    cause === 'Lifted'
-      ? 'no indicators are left: everything the action applied is removed'
-      : `expired at ${o.action.spec.expiresAt}: everything the action applied is removed`;
+    o.person?.verb === 'lift'
+      ? `lifted${byPerson(o.person)}: everything the action applied is removed`
+      : cause === 'Lifted'
+        ? 'no indicators are left: everything the action applied is removed'
+        : `expired at ${o.action.spec.expiresAt}: everything the action applied is removed`;
   const left = 'nothing the action applied is left in place';
   const next: PreemptiveActionStatus = {
     ...status,
@@ -422,7 +434,13 @@ export function applied(
   return {
     status: withRecording(next, record),
     conditions: [
-      approved('True', ActionReason.AutoApproved, o.action.spec.approval?.reason ?? 'approved'),
+      o.person?.verb === 'approve' && o.action.spec.approval?.required !== false
+        ? approved(
+            'True',
+            ActionReason.ApprovedByPerson,
+            `approved${byPerson(o.person)} at ${o.person.at}`,
+          )
+        : approved('True', ActionReason.AutoApproved, o.action.spec.approval?.reason ?? 'approved'),
       ready(
         'True',
         ActionReason.Enforced,
@@ -480,15 +498,22 @@ export function afterProposal(o: Observed<GitTarget>, pr: PullRequestSeen): Prop
   };
 }
 
+/** "; its N indicators stay out of policy P until T" when the rejection holds them out. */
+const suppressedUntil = (
+  o: Observed<GitTarget>,
+  rejection: PreemptiveActionStatus['rejection'],
+): string =>
+  rejection?.until
+    ? `; its ${rejection.indicators} indicators stay out of policy ${o.action.spec.policyRef?.name} until ${rejection.until}`
+    : '';
+
 /** Closed without merging: Rejected, with what the review feedback keeps out and until when. */
 export function rejected(
   o: Observed<GitTarget>,
   pr: PullRequestSeen,
   rejection: PreemptiveActionStatus['rejection'],
 ): Outcome {
-  const until = rejection
-    ? `; its ${rejection.indicators} indicators stay out of policy ${o.action.spec.policyRef?.name} until ${rejection.until}`
-    : '';
+  const until = suppressedUntil(o, rejection);
   return {
     status: {
       ...o.status,
@@ -506,6 +531,26 @@ export function rejected(
         'True',
         ActionReason.Rejected,
         `rejected in review (${pr.url}); nothing is applied${until}`,
+      ),
+    ],
+  };
+}
+
+/** A person rejected the action before it was enforced (forestall reject): nothing is applied. */
+export function rejectedByPerson(
+  o: Observed<GitTarget>,
+  decision: PersonDecision,
+  rejection: PreemptiveActionStatus['rejection'],
+): Outcome {
+  const until = suppressedUntil(o, rejection);
+  return {
+    status: { ...o.status, phase: 'Rejected', ...(rejection ? { rejection } : {}) },
+    conditions: [
+      approved('False', ActionReason.Rejected, `rejected${byPerson(decision)} at ${decision.at}`),
+      ready(
+        'True',
+        ActionReason.Rejected,
+        `rejected${byPerson(decision)}; nothing is applied${until}`,
       ),
     ],
   };

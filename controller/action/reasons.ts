@@ -12,6 +12,8 @@ export const ActionReason = {
   Enforced: 'Enforced',
   AwaitingApproval: 'AwaitingApproval',
   AutoApproved: 'AutoApproved',
+  /** A person approved it (forestall approve). */
+  ApprovedByPerson: 'ApprovedByPerson',
   UpdateAwaitingApproval: 'UpdateAwaitingApproval',
   Expired: 'Expired',
   Lifted: 'Lifted',

@@ -1,5 +1,11 @@
 import type { Logger } from 'pino';
-import type { PreemptiveAction, PreemptiveActionStatus } from '../../crds/index.js';
+import {
+  personDecision,
+  type ExposurePolicy,
+  type PersonDecision,
+  type PreemptiveAction,
+  type PreemptiveActionStatus,
+} from '../../crds/index.js';
 import type { ConnectorCatalog } from '../../connectors/index.js';
 import type { ActionRequest } from '../../crds/index.js';
 import type { Connector } from '../../connectors/core/types.js';
@@ -33,6 +39,7 @@ import {
   recordFailed,
   recorded,
   rejected,
+  rejectedByPerson,
   removalCommitted,
   removalFailed,
   removalProposed,
@@ -84,6 +91,8 @@ export interface ActionDeps {
   /** Where rejected indicators are recorded, so the policy leaves them out for spec.git.suppressRejectedFor. */
   feedback?: FeedbackStore;
   pullRequestPollMs?: number;
+  /** The ExposurePolicy of that name, from the cache (a person's rejection reads its suppressRejectedFor). */
+  policy?: (name: string) => ExposurePolicy | undefined;
   /** The feeds' guardrails, which hand-written actions (no policyRef) must pass too. */
   guardrails?: () => Promise<Pick<Guardrails, 'check'>>;
 }
@@ -199,7 +208,11 @@ export class ActionReconciler implements Reconciler {
     const previous = (action.status?.phase ?? 'Pending') as Phase;
     const expiresAt = action.spec.expiresAt ? Date.parse(action.spec.expiresAt) : undefined;
     const count = action.spec.indicators.count;
-    const ending = count === 0 || (expiresAt !== undefined && expiresAt <= now.getTime());
+    const person = personDecision(action);
+    const ending =
+      count === 0 ||
+      (expiresAt !== undefined && expiresAt <= now.getTime()) ||
+      person?.verb === 'lift';
     const spec = this.deps.git?.gitSpec(action);
     const handWritten = !action.spec.policyRef?.name && action.spec.layer !== 'identity';
     return {
@@ -219,7 +232,11 @@ export class ActionReconciler implements Reconciler {
           : 'identity',
       knownConnectors: this.deps.catalog.ids(),
       delivery: action.spec.delivery === 'Git' ? 'Git' : 'Direct',
-      approvalRequired: action.spec.approval?.required !== false,
+      // A person's approval stands in for the policy's; Git delivery is approved by merging.
+      approvalRequired:
+        action.spec.approval?.required !== false &&
+        !(person?.verb === 'approve' && action.spec.delivery !== 'Git'),
+      ...(person ? { person } : {}),
       guarded: handWritten && this.deps.guardrails !== undefined,
       git: spec && this.deps.git ? new GitChannel(this.deps.git, action, spec) : undefined,
       status: episodeStatus(action, previous, ending, now),
@@ -240,6 +257,8 @@ export class ActionReconciler implements Reconciler {
         return this.apply(ctx, t);
       case 'propose':
         return this.propose(ctx, t);
+      case 'rejectByPerson':
+        return this.rejectByPerson(ctx.o, t.decision);
     }
   }
 
@@ -481,6 +500,52 @@ export class ActionReconciler implements Reconciler {
     this.deps.metrics.reviewRejections.inc({ policy: policy.metadata.name! });
     const digest = action.spec.indicators.digest;
     return { at, until, indicators: values.length, ...(digest ? { digest } : {}) };
+  }
+
+  /**
+   * A person rejected the action (forestall reject): its indicators stay out of its
+   * policy for the policy's spec.git.suppressRejectedFor (default 168h), as after a
+   * pull request closed unmerged.
+   */
+  private async rejectByPerson(
+    o: Observed<GitChannel>,
+    decision: PersonDecision,
+  ): Promise<Outcome> {
+    const { action, now } = o;
+    const digest = action.spec.indicators.digest;
+    const policy = action.spec.policyRef?.name
+      ? this.deps.policy?.(action.spec.policyRef.name)
+      : undefined;
+    const ms = parseDuration(policy?.spec.git?.suppressRejectedFor ?? '168h');
+    const earlier = action.status?.rejection;
+    if (earlier?.at && earlier.digest === digest) return rejectedByPerson(o, decision, earlier);
+    const values = await this.values(action);
+    const at = rfc3339(now);
+    if (!policy?.metadata.uid || !this.deps.feedback || ms <= 0 || values === undefined)
+      return rejectedByPerson(o, decision, {
+        at,
+        indicators: action.spec.indicators.count,
+        ...(digest ? { digest } : {}),
+      });
+    const until = rfc3339(new Date(now.getTime() + ms));
+    await this.deps.feedback.reject(
+      { name: policy.metadata.name!, uid: policy.metadata.uid },
+      { action: action.metadata.name!, at, until, values: [...values] },
+      now,
+    );
+    this.deps.events.event(
+      policy,
+      'Normal',
+      'PersonRejected',
+      `${action.metadata.name} was rejected by ${decision.by}${decision.reason ? ` (${decision.reason})` : ''}: ${values.length} indicators are left out until ${until}`,
+    );
+    this.deps.metrics.reviewRejections.inc({ policy: policy.metadata.name! });
+    return rejectedByPerson(o, decision, {
+      at,
+      until,
+      indicators: values.length,
+      ...(digest ? { digest } : {}),
+    });
   }
 
   /** The action's values: inline, or from its ConfigMap once that holds the spec's digest. */

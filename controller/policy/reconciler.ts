@@ -10,6 +10,7 @@ import {
   type PreemptiveActionSpec,
   type ThreatFeed,
   LABEL_MANAGED_BY,
+  personDecision,
   LABEL_POLICY,
   type Layer,
   MANAGED_BY,
@@ -392,7 +393,10 @@ export class PolicyReconciler implements Reconciler {
     const phase = existing?.status?.phase;
     const sameSet = existing?.spec.indicators.digest === planned.digest;
     // An action that expired or was rejected stays down until the intelligence changes.
-    if (existing && (phase === 'Expired' || phase === 'Rejected') && sameSet) return;
+    // So does one a person lifted (forestall lift), for the set they lifted.
+    const liftedByPerson = phase === 'Lifted' && personDecision(existing!)?.verb === 'lift';
+    if (existing && (phase === 'Expired' || phase === 'Rejected' || liftedByPerson) && sameSet)
+      return;
     const active =
       existing &&
       existing.spec.indicators.count > 0 &&

@@ -64,8 +64,10 @@ interface JsonEvidence {
 }
 
 /** A forestall.io/v1alpha1 object as YAML: its kind, then its lines (metadata, spec). */
-const forestallYaml = (kind: 'ThreatFeed' | 'ExposurePolicy', ...lines: string[]) =>
-  ['apiVersion: forestall.io/v1alpha1', `kind: ${kind}`, ...lines].join('\n');
+const forestallYaml = (
+  kind: 'ThreatFeed' | 'ExposurePolicy' | 'ThreatException',
+  ...lines: string[]
+) => ['apiVersion: forestall.io/v1alpha1', `kind: ${kind}`, ...lines].join('\n');
 
 const feedYaml = (name: string, annotations: Record<string, string> = {}) =>
   forestallYaml(
@@ -627,6 +629,77 @@ describe('forestall plan on edge cases', () => {
       });
     }
     expect(written).toEqual(planned);
+  });
+
+  it('GIVEN --out twice over the same inputs at different times THEN no file changes; a change to the feed changes the file and its expiry', async () => {
+    const dir = await workspace({
+      'feed.txt': '45.148.10.240\n193.47.62.69\n',
+      'feed.yaml': feedYaml('ips', { 'forestall.io/plan-file': 'feed.txt' }),
+      'policy.yaml': policyYaml('p', 'ips', "indicator.type == 'ipv4'"),
+      'cluster/objects.yaml': cluster,
+    });
+    const out = join(dir, 'rendered');
+    const file = join(out, 'networkpolicy.networking.k8s.io_apps_forestall-p-egressdeny.yaml');
+    expect((await plan(dir, '--now', NOW, '--out', out)).code).toBe(0);
+    const first = await readFile(file, 'utf8');
+    expect(first).toContain('forestall.io/expires-at: 2026-08-29T12:00:00.000Z');
+    expect((await plan(dir, '--now', '2026-08-23T08:00:00Z', '--out', out)).code).toBe(0);
+    expect(await readFile(file, 'utf8')).toBe(first);
+    await writeFile(join(dir, 'feed.txt'), '45.148.10.240\n');
+    expect((await plan(dir, '--now', '2026-08-23T08:00:00Z', '--out', out)).code).toBe(0);
+    const changed = await readFile(file, 'utf8');
+    expect(changed).not.toContain('193.47.62.69');
+    expect(changed).toContain('forestall.io/expires-at: 2026-08-30T08:00:00.000Z');
+  });
+
+  it('GIVEN --decisions THEN --out writes only the actions of those decisions, and a bad list or no --out is bad usage', async () => {
+    const out = join(await mkdtemp(join(tmpdir(), 'forestall-decisions-')), 'out');
+    const r = await plan(examples, '--now', NOW, '--out', out, '--decisions', 'auto');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('Wrote 2 files for the auto actions and kustomization.yaml');
+    const files = (await readdir(out)).filter((f) => f !== 'kustomization.yaml').sort();
+    expect(files).toHaveLength(2);
+    expect((await plan(examples, '--out', out, '--decisions', 'auto,maybe')).code).toBe(2);
+    expect((await plan(examples, '--decisions', 'auto')).stderr).toContain(
+      '--decisions chooses what --out writes: give --out DIR',
+    );
+  });
+
+  it('GIVEN ThreatExceptions beside the policies THEN the plan leaves their values out and names them per action, and a broad one without broad: true is an error', async () => {
+    const exception = (name: string, spec: string) =>
+      forestallYaml(
+        'ThreatException',
+        `metadata: {name: ${name}}`,
+        `spec: {reason: fp, owner: secops, ${spec}}`,
+      );
+    const dir = await workspace({
+      'feed.txt': '45.148.10.240\n193.47.62.69\n2.57.122.0/24\n',
+      'feed.yaml': feedYaml('ips', { 'forestall.io/plan-file': 'feed.txt' }),
+      'policy.yaml': policyYaml('p', 'ips', "indicator.type in ['ipv4', 'cidr']"),
+      'exceptions.yaml': [
+        exception('cdn', 'cidrs: [2.57.122.9]'),
+        exception('all', 'cidrs: ["::ffff:0.0.0.0/96"]'),
+      ].join('\n---\n'),
+      'cluster/objects.yaml': cluster,
+    });
+    const r = await plan(dir, '--now', NOW, '--json');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      'ThreatException/all: spec.cidrs[0]: ::ffff:0.0.0.0/96 is wider than /8 (IPv4)',
+    );
+    const json = JSON.parse(r.stdout) as {
+      policies: { excepted: unknown; actions: { exceptions: unknown }[] }[];
+      actions: { indicators: number }[];
+    };
+    expect(json.actions[0]!.indicators).toBe(2);
+    expect(json.policies[0]!.actions[0]!.exceptions).toEqual([{ name: 'cdn', indicators: 1 }]);
+    expect(json.policies[0]!.excepted).toEqual({
+      indicators: 1,
+      exceptions: [{ name: 'cdn', indicators: 1, actions: ['p-egressdeny'] }],
+    });
+    const text = await plan(dir, '--now', NOW);
+    expect(text.stdout).toContain('  excepted 1 indicator by ThreatExceptions: cdn (1)');
+    expect(text.stdout).toContain('    excepted     1 indicator by cdn');
   });
 
   it('GIVEN --cluster with a NodePort Service, VulnerabilityReports and a bad override annotation THEN the plan isolates the exposed workload (the internal one only with exposure Any) and warns about the annotation', async () => {

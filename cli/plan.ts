@@ -14,6 +14,7 @@ import {
   LAYERS,
   validateObject,
   type ExposurePolicy,
+  type ThreatException,
   type ThreatFeed,
   type Layer,
 } from '../crds/index.js';
@@ -28,7 +29,9 @@ import {
   type IngestResult,
 } from '../feeds/index.js';
 import {
+  compileException,
   evaluatePolicy,
+  type CompiledException,
   inventoryFromObjects,
   remediation,
   selectFeeds,
@@ -96,7 +99,11 @@ Flags:
                             {"isolatedWorkloads":[{"target","isolation","accounts"}]}
   --out DIR                 write the rendered manifests of every action, whatever its
                             decision (audit and approval ones too), into DIR as a
-                            kustomization that \`kubectl kustomize DIR\` builds
+                            kustomization that \`kubectl kustomize DIR\` builds. A second
+                            run over the same inputs changes no file: a manifest that
+                            differs only in its expiry (which follows the clock) is kept
+  --decisions LIST          with --out: write only the actions of these decisions,
+                            comma-separated from auto, approval, audit (default: all)
 
 Exit status: 0 when everything was evaluated; 1 when the run found problems (everything
 else is still printed): a file or object is invalid as \`forestall validate\` judges it, a
@@ -174,9 +181,14 @@ async function loadForestallObjects(
   paths: readonly string[],
   defaults: Partial<Record<Layer, string>>,
   errors: string[],
-): Promise<{ feeds: Loaded<ThreatFeed>[]; policies: Loaded<ExposurePolicy>[] }> {
+): Promise<{
+  feeds: Loaded<ThreatFeed>[];
+  policies: Loaded<ExposurePolicy>[];
+  exceptions: Loaded<ThreatException>[];
+}> {
   const feeds = new Map<string, Loaded<ThreatFeed>>();
   const policies = new Map<string, Loaded<ExposurePolicy>>();
+  const exceptions = new Map<string, Loaded<ThreatException>>();
   for (const doc of await readYamlDocuments(paths)) {
     if ('error' in doc) {
       errors.push(`${doc.file}: ${doc.error}`);
@@ -191,7 +203,13 @@ async function loadForestallObjects(
     }
     const o = result.object;
     const into =
-      o.kind === 'ThreatFeed' ? feeds : o.kind === 'ExposurePolicy' ? policies : undefined;
+      o.kind === 'ThreatFeed'
+        ? feeds
+        : o.kind === 'ExposurePolicy'
+          ? policies
+          : o.kind === 'ThreatException'
+            ? exceptions
+            : undefined;
     if (!into) continue;
     const name = o.metadata?.name ?? '';
     const seen = into.get(name);
@@ -220,7 +238,11 @@ async function loadForestallObjects(
     const [x, y] = [a.object.metadata?.name ?? '', b.object.metadata?.name ?? ''];
     return x < y ? -1 : x > y ? 1 : 0;
   };
-  return { feeds: [...feeds.values()].sort(byName), policies: [...policies.values()].sort(byName) };
+  return {
+    feeds: [...feeds.values()].sort(byName),
+    policies: [...policies.values()].sort(byName),
+    exceptions: [...exceptions.values()].sort(byName),
+  };
 }
 
 /** Ingests one feed from its local file with exactly the options the controller's reconciler uses. */
@@ -306,7 +328,7 @@ function renderAction(action: PlannedAction): ActionReport {
 
 export async function buildPlan(input: PlanInput): Promise<Plan> {
   const errors: string[] = [];
-  const { feeds, policies } = await loadForestallObjects(
+  const { feeds, policies, exceptions } = await loadForestallObjects(
     input.paths,
     input.defaultConnectors,
     errors,
@@ -363,6 +385,7 @@ export async function buildPlan(input: PlanInput): Promise<Plan> {
       feedReports.find((r) => r.name === f.name)!.readBy.push(object.metadata?.name ?? '');
   }
 
+  const compiled = compileExceptions(exceptions, errors);
   const cel = new CelCache();
   const policyReports: PolicyReport[] = policies.map(({ object, file }) => {
     const name = object.metadata?.name ?? '';
@@ -375,6 +398,7 @@ export async function buildPlan(input: PlanInput): Promise<Plan> {
         cel,
         connectors: catalog,
         defaultConnectors: input.defaultConnectors,
+        ...(compiled.length ? { exceptions: compiled } : {}),
       },
     );
     for (const c of evaluation.compileErrors)
@@ -404,6 +428,24 @@ export async function buildPlan(input: PlanInput): Promise<Plan> {
     policies: policyReports,
     errors,
   };
+}
+
+/** The valid ThreatExceptions, compiled as the controller compiles them; the others are errors naming the field. */
+function compileExceptions(
+  exceptions: readonly Loaded<ThreatException>[],
+  errors: string[],
+): CompiledException[] {
+  const out: CompiledException[] = [];
+  for (const { object, file } of exceptions) {
+    const name = object.metadata?.name ?? '';
+    const verdict = compileException(name, object.spec);
+    if (verdict.exception) out.push(verdict.exception);
+    else
+      errors.push(
+        `${file}: ThreatException/${name}: ${verdict.problems.join('; ')}; no policy honours it`,
+      );
+  }
+  return out;
 }
 
 /** "spec.match: ...", whether or not the message already starts with the field path. */
@@ -451,8 +493,11 @@ export function planJson(plan: Plan): unknown {
         feeds: action.feeds,
         digest: action.digest,
         expiresAt: action.request.expiresAt ?? null,
+        exceptions: action.exceptions ?? [],
         problems,
       })),
+      excepted: p.evaluation.excepted ?? { indicators: 0, exceptions: [] },
+      exceptedAway: p.evaluation.exceptedAway ?? [],
     })),
     feeds: plan.feeds.map((f) => ({
       name: f.name,
@@ -573,6 +618,14 @@ export function formatPlan(plan: Plan): string {
     if (e.missingFeeds.length)
       lines.push(`  missing feeds: ${e.missingFeeds.join(', ')} (not defined, or no content)`);
     lines.push(`  matched ${plural(e.matched, 'indicator')}`);
+    if (e.excepted)
+      lines.push(
+        `  excepted ${plural(e.excepted.indicators, 'indicator')} by ThreatExceptions: ${e.excepted.exceptions.map((x) => `${x.name} (${n(x.indicators)})`).join(', ')}`,
+      );
+    for (const away of e.exceptedAway ?? [])
+      lines.push(
+        `  action ${away.action}: every indicator excepted (${away.exceptions.map((x) => x.name).join(', ')}); in a cluster it is lifted`,
+      );
     for (const { action, manifests, problems } of p.actions) {
       const br = action.blastRadius;
       const count = action.request.values.length;
@@ -586,6 +639,10 @@ export function formatPlan(plan: Plan): string {
         `  action ${action.name}: ${action.type} via ${action.connector}, ${values}, highest confidence ${action.confidence}`,
       );
       lines.push(`    decision     ${action.decision} (${action.reason})`);
+      if (action.exceptions?.length)
+        lines.push(
+          `    excepted     ${action.exceptions.map((x) => `${plural(x.indicators, 'indicator')} by ${x.name}`).join(', ')}`,
+        );
       if (action.layer === 'identity') {
         const reach =
           action.type === 'IdentityBlock'
@@ -707,7 +764,7 @@ async function isDirectory(path: string): Promise<boolean> {
 /** Turns the command line into a PlanInput, or throws UsageError naming the flag or path. */
 export async function parsePlanArgs(
   argv: string[],
-): Promise<{ input: PlanInput; json: boolean; out?: string }> {
+): Promise<{ input: PlanInput; json: boolean; out?: string; decisions?: Set<string> }> {
   const { values, positionals } = parseCommandLine(argv, {
     feed: { type: 'string', multiple: true },
     cluster: { type: 'string' },
@@ -716,6 +773,7 @@ export async function parsePlanArgs(
     'never-block': { type: 'string', multiple: true },
     json: { type: 'boolean' },
     out: { type: 'string' },
+    decisions: { type: 'string' },
   });
   if (!positionals.length)
     throw new UsageError('give at least one PATH of ThreatFeed and ExposurePolicy YAML');
@@ -766,6 +824,17 @@ export async function parsePlanArgs(
     ))
   )
     throw new UsageError(`--out ${out}: exists and is not a directory`);
+  let decisions: Set<string> | undefined;
+  if (values.decisions !== undefined) {
+    if (out === undefined)
+      throw new UsageError('--decisions chooses what --out writes: give --out DIR');
+    decisions = new Set((values.decisions as string).split(',').map((d) => d.trim()));
+    const unknown = [...decisions].filter((d) => !DECISIONS.includes(d));
+    if (unknown.length || !decisions.size)
+      throw new UsageError(
+        `--decisions ${JSON.stringify(values.decisions)}: expected a comma-separated list of ${DECISIONS.join(', ')}`,
+      );
+  }
   return {
     input: {
       paths: positionals,
@@ -778,8 +847,11 @@ export async function parsePlanArgs(
     },
     json: values.json === true,
     ...(out !== undefined ? { out: resolve(out) } : {}),
+    ...(decisions ? { decisions } : {}),
   };
 }
+
+const DECISIONS = ['auto', 'approval', 'audit'];
 
 export async function runPlan(argv: string[], out: Writer, err: Writer): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
@@ -799,9 +871,13 @@ export async function runPlan(argv: string[], out: Writer, err: Writer): Promise
   let wrote: WriteResult | undefined;
   if (args.out) {
     try {
+      const chosen = plan.policies
+        .flatMap((p) => p.actions)
+        .filter((a) => !args.decisions || args.decisions.has(a.action.decision));
       wrote = writeKustomization(
         args.out,
-        plan.policies.flatMap((p) => p.actions.flatMap((a) => a.manifests)),
+        chosen.flatMap((a) => a.manifests),
+        { keepExpiry: true },
       );
     } catch (e) {
       plan.errors.push(`--out ${args.out}: ${(e as Error).message}`);
@@ -810,7 +886,7 @@ export async function runPlan(argv: string[], out: Writer, err: Writer): Promise
   out.write(args.json ? `${JSON.stringify(planJson(plan), null, 2)}\n` : formatPlan(plan));
   if (wrote && !args.json) {
     out.write(
-      `Wrote ${plural(wrote.files.length, 'file')} for every action, whatever its decision, and kustomization.yaml to ${args.out}${wrote.removed.length ? ` (removed ${plural(wrote.removed.length, 'stale file')})` : ''}\n`,
+      `Wrote ${plural(wrote.files.length, 'file')} for ${args.decisions ? `the ${[...args.decisions].join(', ')} actions` : 'every action, whatever its decision,'} and kustomization.yaml to ${args.out}${wrote.removed.length ? ` (removed ${plural(wrote.removed.length, 'stale file')})` : ''}\n`,
     );
   }
   for (const e of plan.errors) err.write(`forestall plan: ${e}\n`);

@@ -278,14 +278,24 @@ export interface WriteResult {
  * no longer rendered are removed; nothing else in `dir` is touched. Files whose content
  * is unchanged are not rewritten, so a Git working tree sees only real changes.
  */
-export function writeKustomization(dir: string, manifests: readonly Manifest[]): WriteResult {
+export function writeKustomization(
+  dir: string,
+  manifests: readonly Manifest[],
+  options: WriteOptions = {},
+): WriteResult {
   mkdirSync(dir, { recursive: true });
   const contents = new Map<string, string>();
   for (const manifest of manifests) {
     const file = manifestFileName(manifest);
     if (contents.has(file)) throw new Error(`two manifests would both be written to ${file}`);
+    const existing = options.keepExpiry ? readManifest(join(dir, file)) : undefined;
     // No line folding and no YAML anchors: the files are read by people in pull requests.
-    contents.set(file, stringify(manifest, { lineWidth: 0, aliasDuplicateObjects: false }));
+    contents.set(
+      file,
+      existing && sameButExpiry(existing.manifest, manifest)
+        ? existing.text
+        : stringify(manifest, { lineWidth: 0, aliasDuplicateObjects: false }),
+    );
   }
   const files = [...contents.keys()].sort();
   const previous = listedResources(join(dir, KUSTOMIZATION_FILE));
@@ -307,6 +317,38 @@ export function writeKustomization(dir: string, manifests: readonly Manifest[]):
     ),
   );
   return { files, removed: removed.sort() };
+}
+
+export interface WriteOptions {
+  /**
+   * Leave a file as it is when the new render differs from it only in its expiry (and
+   * the render hash, which covers the expiry): `forestall plan --out` computes expiries
+   * from the time it runs, and a second run over the same inputs must change no file.
+   * Git delivery does not set it: there the expiry comes from the action and is news.
+   */
+  keepExpiry?: boolean;
+}
+
+/** The manifest in a file written before, with its text; undefined when there is none or it cannot be read. */
+function readManifest(path: string): { text: string; manifest: Manifest } | undefined {
+  if (!existsSync(path)) return undefined;
+  try {
+    const text = readFileSync(path, 'utf8');
+    return { text, manifest: parse(text) as Manifest };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether two renders are the same object apart from the expiry annotation and the render hash. */
+function sameButExpiry(a: Manifest, b: Manifest): boolean {
+  const strip = (m: Manifest) => {
+    const annotations = { ...m.metadata?.annotations };
+    delete annotations[ANNOTATION_EXPIRES_AT];
+    delete annotations[ANNOTATION_RENDER_HASH];
+    return canonicalJson({ ...m, metadata: { ...m.metadata, annotations } });
+  };
+  return strip(a) === strip(b);
 }
 
 function listedResources(path: string): string[] {

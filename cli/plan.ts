@@ -1,9 +1,11 @@
 /**
  * `forestall plan`: the policy engine offline, as `kyverno apply` runs Kyverno's. It
- * reads ThreatFeeds and ExposurePolicies from YAML, feed content from local files and
- * the cluster from a directory of objects, then runs the controller's own code on them:
- * feeds/ingest with the default guardrails, policies/evaluatePolicy, and the
- * connectors' renderers. Nothing here talks to a cluster or the network.
+ * reads ThreatFeeds, ExposurePolicies and ThreatExceptions from YAML, feed content from
+ * local files and the cluster from a directory of objects, then runs the controller's
+ * own code on them: feeds/ingest with the default guardrails, policies/evaluatePolicy,
+ * and the connectors' renderers. Nothing is applied. With --kubeconfig the same inputs
+ * come from a live cluster instead (plan-cluster.ts), read with the caller's own
+ * credentials, and the same engine plans on them.
  */
 import { checkPathsExist, parseCommandLine, UsageError } from './usage.js';
 import { createReadStream } from 'node:fs';
@@ -26,6 +28,7 @@ import {
   infrastructureHosts,
   ingest,
   ingestSpecOf,
+  type Indicator,
   type IngestResult,
 } from '../feeds/index.js';
 import {
@@ -53,6 +56,9 @@ import {
 import { feedProblems, meantForForestall, templateProblems, undefinedFeeds } from './checks.js';
 import { readYamlDocuments } from './validate.js';
 import { CelCache } from '../cel/index.js';
+import type { KubeClient } from '../controller/runtime/client.js';
+import { readCluster, type ClusterSources } from './plan-cluster.js';
+import { connect } from './operate.js';
 
 /** The connectors `plan` knows: the ones the controller ships. */
 const catalog = defaultConnectorCatalog;
@@ -61,6 +67,7 @@ const catalog = defaultConnectorCatalog;
 export const PLAN_FILE_ANNOTATION = 'forestall.io/plan-file';
 
 export const PLAN_USAGE = `Usage: forestall plan PATH... [flags]
+       forestall plan --kubeconfig FILE [flags]
 
 Runs the policy engine offline: reads ThreatFeed and ExposurePolicy YAML under each
 PATH (files or directories, multi-document; other kinds are ignored), ingests each
@@ -97,6 +104,14 @@ Flags:
                             vulnerability with its "remediation"; identity actions with
                             params.around Isolated have "evidence":
                             {"isolatedWorkloads":[{"target","isolation","accounts"}]}
+  --kubeconfig FILE         read from a live cluster instead of PATHs, with your own
+                            credentials: the ThreatFeeds and their last-known-good
+                            snapshots (the indicators the controller keeps, guardrails
+                            applied), the ExposurePolicies, the ThreatExceptions and the
+                            inventory (the kinds --cluster takes); give no PATH
+  --context NAME            with --kubeconfig: the context (default: the current one)
+  --namespace NS            with --kubeconfig: the controller's namespace, where the
+                            snapshots are (default forestall-system)
   --out DIR                 write the rendered manifests of every action, whatever its
                             decision (audit and approval ones too), into DIR as a
                             kustomization that \`kubectl kustomize DIR\` builds. A second
@@ -130,6 +145,8 @@ export interface PlanInput {
   now: Date;
   neverBlock: string[];
   defaultConnectors: Partial<Record<Layer, string>>;
+  /** --kubeconfig: read everything from this cluster instead of PATHs (paths[0] names it). */
+  live?: { client: KubeClient; namespace: string };
 }
 
 export interface FeedReport {
@@ -145,6 +162,8 @@ export interface FeedReport {
   /** Why the content could not be read or ingested. */
   error?: string;
   result?: IngestResult;
+  /** --kubeconfig: the indicators of the feed's last-known-good snapshot, as the controller judged them. */
+  snapshot?: readonly Indicator[];
 }
 
 export interface ActionReport {
@@ -167,7 +186,14 @@ export interface PolicyReport {
 export interface Plan {
   now: Date;
   paths: string[];
-  cluster: { dirs: string[]; fromFlag: boolean; inventory: Inventory; ranges: string[] };
+  cluster: {
+    dirs: string[];
+    fromFlag: boolean;
+    inventory: Inventory;
+    ranges: string[];
+    /** --kubeconfig: optional kinds the cluster does not serve, and what that means. */
+    absent?: string[];
+  };
   feeds: FeedReport[];
   policies: PolicyReport[];
   /** Anything that makes the exit status 1, each naming its file, object or field. */
@@ -298,6 +324,24 @@ async function ingestFeed(
   return report;
 }
 
+/** A feed read from the cluster: its snapshot's indicators, or why there are none. */
+function snapshotReport(feed: ThreatFeed, live: ClusterSources): FeedReport {
+  const name = feed.metadata?.name ?? '';
+  const report: FeedReport = {
+    name,
+    format: feed.spec.format,
+    labels: { ...feed.metadata?.labels },
+    readBy: [],
+  };
+  const snap = live.snapshots.get(name);
+  if (!snap || 'missing' in snap) report.missing = snap?.missing ?? 'no snapshot';
+  else {
+    report.file = snap.source;
+    report.snapshot = snap.indicators;
+  }
+  return report;
+}
+
 /** The connector's objects for one action, or why there are none; one action's problem never hides the others'. */
 function renderAction(action: PlannedAction): ActionReport {
   const info = catalog.info(action.connector);
@@ -328,11 +372,11 @@ function renderAction(action: PlannedAction): ActionReport {
 
 export async function buildPlan(input: PlanInput): Promise<Plan> {
   const errors: string[] = [];
-  const { feeds, policies, exceptions } = await loadForestallObjects(
-    input.paths,
-    input.defaultConnectors,
-    errors,
-  );
+  const live = input.live
+    ? await readCluster(input.live.client, input.live.namespace, errors)
+    : undefined;
+  const { feeds, policies, exceptions } =
+    live ?? (await loadForestallObjects(input.paths, input.defaultConnectors, errors));
   for (const name of input.feedFiles.keys()) {
     // Flags are usage: a --feed file that cannot be read is bad usage, as a PATH is.
     if (!feeds.some((f) => f.object.metadata?.name === name))
@@ -349,7 +393,7 @@ export async function buildPlan(input: PlanInput): Promise<Plan> {
       throw new UsageError(`--feed ${name}=${file}: not a readable file`);
   }
 
-  const clusterObjects: unknown[] = [];
+  const clusterObjects: unknown[] = live ? live.objects : [];
   for (const doc of await readYamlDocuments(input.clusterDirs)) {
     if ('error' in doc) errors.push(`${doc.file}: ${doc.error}`);
     else if (!meantForForestall(doc.object)) clusterObjects.push(doc.object);
@@ -371,14 +415,14 @@ export async function buildPlan(input: PlanInput): Promise<Plan> {
 
   const feedReports: FeedReport[] = [];
   for (const f of feeds) {
-    const report = await ingestFeed(f, input, guardrails);
+    const report = live ? snapshotReport(f.object, live) : await ingestFeed(f, input, guardrails);
     if (report.error) errors.push(`ThreatFeed ${report.name}: ${report.error}`);
     feedReports.push(report);
   }
   const views: FeedView[] = feedReports.map((r) => ({
     name: r.name,
     labels: r.labels,
-    indicators: r.result?.indicators,
+    indicators: r.result?.indicators ?? r.snapshot,
   }));
   for (const { object } of policies) {
     for (const f of selectFeeds(object.spec, views).selected)
@@ -423,7 +467,13 @@ export async function buildPlan(input: PlanInput): Promise<Plan> {
   return {
     now: input.now,
     paths: input.paths,
-    cluster: { dirs: input.clusterDirs, fromFlag: input.clusterFromFlag, inventory, ranges },
+    cluster: {
+      dirs: live ? [input.paths[0]!] : input.clusterDirs,
+      fromFlag: input.clusterFromFlag,
+      inventory,
+      ranges,
+      ...(live ? { absent: live.absent } : {}),
+    },
     feeds: feedReports,
     policies: policyReports,
     errors,
@@ -506,6 +556,7 @@ export function planJson(plan: Plan): unknown {
       readBy: f.readBy,
       ...(f.missing ? { missing: f.missing } : {}),
       ...(f.error ? { error: f.error } : {}),
+      ...(f.snapshot ? { indicators: f.snapshot.length } : {}),
       ...(f.result
         ? {
             indicators: f.result.kept,
@@ -575,6 +626,7 @@ export function formatPlan(plan: Plan): string {
     for (const r of exposure.ignoredReports) lines.push(`    ${r.report}: ${r.reason}`);
     for (const w of exposure.warnings) lines.push(`  warning: ${w}`);
   }
+  for (const a of plan.cluster.absent ?? []) lines.push(`  absent: ${a}`);
 
   lines.push('', 'Feeds');
   const width = Math.max(...plan.feeds.map((f) => f.name.length), 4);
@@ -585,7 +637,13 @@ export function formatPlan(plan: Plan): string {
         `${head}  ${f.missing}; ${f.readBy.length ? `missing for ${f.readBy.join(', ')}` : 'no policy reads it'}`,
       );
     else if (f.error) lines.push(`${head}  ERROR ${f.error}`);
-    else if (f.result) {
+    else if (f.snapshot) {
+      const byType: Record<string, number> = {};
+      for (const i of f.snapshot) byType[i.type] = (byType[i.type] ?? 0) + 1;
+      lines.push(
+        `${head}  ${plural(f.snapshot.length, 'indicator')} (${counts(byType) || 'none'}) from ${f.file}`,
+      );
+    } else if (f.result) {
       const r = f.result;
       const dropped = Object.values(r.dropped).reduce((a, b) => a + b, 0);
       lines.push(
@@ -774,10 +832,32 @@ export async function parsePlanArgs(
     json: { type: 'boolean' },
     out: { type: 'string' },
     decisions: { type: 'string' },
+    kubeconfig: { type: 'string' },
+    context: { type: 'string' },
+    namespace: { type: 'string' },
   });
-  if (!positionals.length)
-    throw new UsageError('give at least one PATH of ThreatFeed and ExposurePolicy YAML');
-  await checkPathsExist(positionals);
+  let live: PlanInput['live'];
+  if (values.kubeconfig !== undefined) {
+    if (positionals.length)
+      throw new UsageError(
+        '--kubeconfig reads the feeds, policies and exceptions from the cluster: give no PATH',
+      );
+    for (const flag of ['feed', 'cluster', 'never-block'])
+      if (values[flag] !== undefined)
+        throw new UsageError(`--${flag} is for PATHs; with --kubeconfig the cluster gives it`);
+    await checkPathsExist([values.kubeconfig as string]);
+    const client = connect(values);
+    live = { client, namespace: (values.namespace as string | undefined) ?? 'forestall-system' };
+    positionals.push(`cluster ${client.kc.getCurrentCluster()?.server ?? '(no server)'}`);
+  } else {
+    if (values.context !== undefined || values.namespace !== undefined)
+      throw new UsageError('--context and --namespace go with --kubeconfig');
+    if (!positionals.length)
+      throw new UsageError(
+        'give at least one PATH of ThreatFeed and ExposurePolicy YAML, or --kubeconfig FILE',
+      );
+    await checkPathsExist(positionals);
+  }
   const feedFiles = new Map<string, string>();
   for (const [name, file] of pairs('feed', values.feed as string[] | undefined)) {
     if (feedFiles.has(name)) throw new UsageError(`--feed ${name}=...: given twice`);
@@ -844,6 +924,7 @@ export async function parsePlanArgs(
       now,
       neverBlock: (values['never-block'] as string[] | undefined) ?? [],
       defaultConnectors,
+      ...(live ? { live } : {}),
     },
     json: values.json === true,
     ...(out !== undefined ? { out: resolve(out) } : {}),

@@ -311,6 +311,37 @@ describe('forestall operator commands', () => {
     );
   });
 
+  it('GIVEN plan --kubeconfig THEN the same engine plans from the live feeds, snapshots, policies, exceptions and inventory, and agrees with the controller', async () => {
+    const admin = cp.writeKubeconfig(join(dir, 'admin.kubeconfig'));
+    const r = await run(['plan', '--kubeconfig', admin, '--json']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const json = JSON.parse(r.stdout) as {
+      feeds: { name: string; indicators: number; file: string }[];
+      policies: {
+        name: string;
+        actions: { name: string; digest: string; exceptions: unknown[] }[];
+      }[];
+    };
+    expect(json.feeds).toMatchObject([{ name: 'blocklist', indicators: 3 }]);
+    expect(json.feeds[0]!.file).toMatch(/^snapshot forestall-system\/forestall-feed-blocklist of /);
+    const planned = json.policies.find((p) => p.name === 'auto')!.actions[0]!;
+    const live = await getAction('auto-egressdeny');
+    expect(planned.name).toBe('auto-egressdeny');
+    expect(planned.digest).toBe(live!.spec.indicators.digest);
+    expect(planned.exceptions).toEqual(live!.spec.exceptions);
+    const text = await run(['plan', '--kubeconfig', admin]);
+    expect(text.stdout).toMatch(
+      /blocklist +lines +3 indicators \(ipv4 3\) from snapshot forestall-system\/forestall-feed-blocklist/,
+    );
+    expect(text.stdout).toContain('absent: Gateway (gateway.networking.k8s.io/v1) not served');
+    const denied = await run(['plan', '--kubeconfig', bob]);
+    expect(denied.code).toBe(1);
+    expect(denied.stderr).toContain('cannot list resource "threatfeeds"');
+    const mixed = await run(['plan', 'examples', '--kubeconfig', admin]);
+    expect(mixed.code).toBe(2);
+  });
+
   it('GIVEN status THEN it shows the feed, the policies, actions by phase, and no Proposed action left', async () => {
     const status = await asAlice('status');
     expect(status.stderr).toBe('');

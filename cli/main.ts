@@ -10,6 +10,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runFeed } from './feed.js';
 import { runDecision, runExcept } from './operate.js';
 import { runStatus } from './status.js';
+import { runTest } from './test-command.js';
 import { runPlan } from './plan.js';
 import { runValidate, VALIDATE_USAGE } from './validate.js';
 
@@ -41,6 +42,8 @@ Commands:
                         what the API server refuses (schema, CEL rules, unknown fields)
                         and what the controller refuses (CEL that does not compile,
                         unknown connectors and params, feeds no ThreatFeed defines)
+  test DIR...            run the policies against fixtures with expected results (every
+                        forestall-test.yaml under DIR); prints what differs, exits 1
   feed parse FILE       parse a feed file with the controller's parsers and guardrails
                         (--list: each kept indicator and each refused input)
 
@@ -58,7 +61,7 @@ Flags:
   -h, --help            show this help (or a command's: forestall <command> --help)
   -v, --version         print the version
 
-Exit status of plan, validate and feed parse, for CI to gate on:
+Exit status of plan, validate, test and feed parse, for CI to gate on:
   0  ran and found no problem
   1  ran and found problems: an invalid object or YAML document, CEL that does not
      compile, a policy naming a feed no ThreatFeed defines, a feed of which every
@@ -107,6 +110,8 @@ export async function main(argv: string[]): Promise<number> {
     case 'reject':
     case 'lift':
       return runDecision(command, rest, process.stdout, process.stderr);
+    case 'test':
+      return runTest(rest, process.stdout, process.stderr);
     case 'except':
       return runExcept(rest, process.stdout, process.stderr);
     case 'status':

@@ -112,6 +112,8 @@ export class InventoryCache implements Runnable {
     if (this.optionalServed.get(k.kind) === served) return;
     const first = !this.optionalServed.has(k.kind);
     this.optionalServed.set(k.kind, served);
+    // Policies that read this group say in their status which inputs are absent.
+    if (!first) for (const listener of this.listeners) listener(k.group);
     if (served && first) return;
     deps.log.info(
       { kind: k.kind, apiVersion: k.apiVersion, ...(served ? {} : { means: k.absentMeans }) },
@@ -119,6 +121,13 @@ export class InventoryCache implements Runnable {
         ? 'Optional input now served; watching it'
         : 'Optional input not served (CRD not installed); counted as empty',
     );
+  }
+
+  /** The optional kinds not served at their last list, each with what its absence means. */
+  absentInputs(): { kind: string; means: string }[] {
+    return INVENTORY_KINDS.filter(
+      (k) => k.optional && this.optionalServed.get(k.kind) === false,
+    ).map((k) => ({ kind: k.kind, means: k.absentMeans ?? 'counted as empty' }));
   }
 
   /** Calls `listener` when anything the engine reads changes, saying which group moved. */

@@ -51,7 +51,7 @@ import type { ExceptionSet } from '../exception/exception-set.js';
 import { labelValue } from '../../connectors/index.js';
 import type { CelCache } from '../../cel/index.js';
 
-export const PolicyCondition = { Ready: 'Ready' } as const;
+export const PolicyCondition = { Ready: 'Ready', InputsServed: 'InputsServed' } as const;
 export const PolicyReason = {
   Evaluated: 'Evaluated',
   CompileError: 'CompileError',
@@ -59,7 +59,34 @@ export const PolicyReason = {
   FeedsNotReady: 'FeedsNotReady',
   Suspended: 'Suspended',
   Deleting: 'Deleting',
+  AllInputsServed: 'AllInputsServed',
+  OptionalInputsAbsent: 'OptionalInputsAbsent',
 } as const;
+
+/**
+ * For a policy that reads exposure and vulnerability data (an Isolate template): whether
+ * the optional kinds it reads are served, and what their absence means. Kinds whose
+ * absence means the same (the Gateway API's) are named together.
+ */
+export function inputsCondition(absent: readonly { kind: string; means: string }[]) {
+  if (!absent.length)
+    return {
+      type: PolicyCondition.InputsServed,
+      status: 'True' as const,
+      reason: PolicyReason.AllInputsServed,
+      message: 'every optional input is served (Gateway API, Trivy Operator VulnerabilityReports)',
+    };
+  const byMeaning = new Map<string, string[]>();
+  for (const a of absent) byMeaning.set(a.means, [...(byMeaning.get(a.means) ?? []), a.kind]);
+  return {
+    type: PolicyCondition.InputsServed,
+    status: 'False' as const,
+    reason: PolicyReason.OptionalInputsAbsent,
+    message: [...byMeaning]
+      .map(([means, kinds]) => `${kinds.join(', ')} not served (CRD not installed): ${means}`)
+      .join('; '),
+  };
+}
 
 /** Owned actions written in parallel per reconcile. */
 const CONVERGE_CONCURRENCY = 8;
@@ -272,6 +299,7 @@ export class PolicyReconciler implements Reconciler {
             reason: PolicyReason.Evaluated,
             message: [summary, ...evaluation.warnings].join('; ').slice(0, 32000),
           },
+          ...(readsExposure(policy) ? [inputsCondition(this.deps.inventory.absentInputs())] : []),
         ],
       ),
       now,

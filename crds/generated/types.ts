@@ -413,7 +413,7 @@ export interface ExposurePolicyStatus {
    */
   observedGeneration?: number;
   /**
-   * Ready: the expressions compiled and the policy was evaluated. Reasons include CompileError (a CEL expression), InvalidSpec (for example an unknown connector), FeedsNotReady and Suspended; in each, the actions already in place are left as they are.
+   * Ready: the expressions compiled and the policy was evaluated. Reasons include CompileError (a CEL expression), InvalidSpec (for example an unknown connector), FeedsNotReady and Suspended; in each, the actions already in place are left as they are. InputsServed (policies with an Isolate template): whether the optional inputs are served (Gateway API, Trivy Operator VulnerabilityReports) and, when not, what their absence means.
    *
    * @maxItems 32
    *

@@ -190,7 +190,7 @@ const status = obj('The outcome of the last evaluation.', {
   conditions: {
     ...conditions,
     description:
-      'Ready: the expressions compiled and the policy was evaluated. Reasons include CompileError (a CEL expression), InvalidSpec (for example an unknown connector), FeedsNotReady and Suspended; in each, the actions already in place are left as they are.',
+      'Ready: the expressions compiled and the policy was evaluated. Reasons include CompileError (a CEL expression), InvalidSpec (for example an unknown connector), FeedsNotReady and Suspended; in each, the actions already in place are left as they are. InputsServed (policies with an Isolate template): whether the optional inputs are served (Gateway API, Trivy Operator VulnerabilityReports) and, when not, what their absence means.',
   },
   compileErrors: list(
     'CEL compile errors and other spec errors (an unknown connector), each with the field path it belongs to.',

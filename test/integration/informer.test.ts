@@ -15,6 +15,7 @@ import { REPO_ROOT } from '../harness/envtest-assets.js';
 import { join } from 'node:path';
 import { ControlPlane } from '../harness/control-plane.js';
 import { eventually } from '../harness/eventually.js';
+import { inputsCondition } from '../../controller/policy/reconciler.js';
 
 // The informer's reflector paths against a real API server: a watch from a
 // resourceVersion the server no longer serves gets 410 Gone and must relist, and
@@ -271,6 +272,24 @@ describe('InventoryCache optional inputs', () => {
       );
       expect(lines.filter((l) => (l.level as number) > 30)).toEqual([]);
       expect(await served('VulnerabilityReport')).toBe(0);
+      // What an Isolate policy's InputsServed condition says.
+      expect(
+        inventory
+          .absentInputs()
+          .map((a) => a.kind)
+          .sort(),
+      ).toEqual(
+        absent()
+          .map((l) => l.kind)
+          .sort(),
+      );
+      const condition = inputsCondition(inventory.absentInputs());
+      expect(condition).toMatchObject({ status: 'False', reason: 'OptionalInputsAbsent' });
+      expect(condition.message).toContain(
+        'VulnerabilityReport not served (CRD not installed): no Trivy Operator VulnerabilityReports: Isolate policies find no vulnerable workload',
+      );
+      const moved: string[] = [];
+      inventory.onChange((group) => moved.push(group));
 
       await cp.installCrds(join(REPO_ROOT, 'test/crds/third-party'));
       await eventually(
@@ -285,6 +304,9 @@ describe('InventoryCache optional inputs', () => {
             l.msg === 'Optional input now served; watching it' && l.kind === 'VulnerabilityReport',
         ),
       ).toBe(true);
+      // The policies that read exposure are told, so their condition follows.
+      expect(moved).toContain('exposure');
+      expect(inventory.absentInputs().map((a) => a.kind)).not.toContain('VulnerabilityReport');
     } finally {
       await inventory.stop();
     }

@@ -27,7 +27,8 @@ describe('forestall command', () => {
 
   it('GIVEN --help THEN the exit codes CI gates on are documented: 1 for problems found, 2 for bad usage', async () => {
     const r = await run('--help');
-    expect(r.stdout).toMatch(/Exit status of plan, validate and feed parse/);
+    expect(r.stdout).toMatch(/Exit status of plan, validate, test and feed parse/);
+    expect(r.stdout).toMatch(/The cluster commands exit 1 when the API server refuses/);
     expect(r.stdout).toMatch(/\n {2}1 {2}ran and found problems/);
     expect(r.stdout).toMatch(/\n {2}2 {2}bad usage/);
   });

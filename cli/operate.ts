@@ -146,6 +146,8 @@ function refusal(verb: PersonDecision['verb'], action: PreemptiveAction): string
     if (phase === 'Enforced' && action.spec.approval?.required === false)
       return 'it is enforced already and needed no approval';
   }
+  if (verb === 'reject' && action.spec.delivery === 'Git')
+    return `it is delivered through Git: reject it by closing its pull request${pr ? ` ${pr}` : ''} unmerged`;
   if (verb === 'reject' && phase === 'Enforced')
     return 'it is enforced: lift it (forestall lift) to remove what it applied';
   return undefined;

@@ -25,6 +25,7 @@ Flags:
 
 /** A feed is stale when its last sync is older than this many refresh intervals. */
 const STALE_INTERVALS = 3;
+const STALE_FLOOR_MS = 10 * 60_000;
 
 interface Condition {
   type: string;
@@ -94,10 +95,8 @@ export async function clusterStatus(client: KubeClient, now: Date): Promise<Clus
   const proposed = actions
     .filter((a) => a.status?.phase === 'Proposed')
     .map((a) => {
-      const since =
-        conditionOf(a, 'Ready')?.lastTransitionTime ??
-        a.status?.detectedAt ??
-        a.metadata?.creationTimestamp;
+      // From detectedAt, as the ForestallActionStuckProposed alert counts.
+      const since = a.status?.detectedAt ?? a.metadata?.creationTimestamp;
       return { a, since: since ? new Date(since).toISOString() : now.toISOString() };
     })
     .sort((x, y) => (x.since < y.since ? -1 : 1))[0];
@@ -118,10 +117,13 @@ export async function clusterStatus(client: KubeClient, now: Date): Promise<Clus
         indicators: f.status?.indicatorCount ?? 0,
         ...(f.status?.lastSyncTime ? { lastSync: f.status.lastSyncTime } : {}),
         ...(ageSeconds !== undefined ? { ageSeconds } : {}),
+        // The controller's Stale condition; and, should the controller itself be down,
+        // a last sync older than three refresh intervals (at least ten minutes).
         stale:
-          conditionOf(f, 'Stale')?.status === 'True' ||
-          ageSeconds === undefined ||
-          ageSeconds * 1000 > STALE_INTERVALS * interval,
+          !f.spec.suspend &&
+          (conditionOf(f, 'Stale')?.status === 'True' ||
+            ageSeconds === undefined ||
+            ageSeconds * 1000 > Math.max(STALE_INTERVALS * interval, STALE_FLOOR_MS)),
         ...(degraded?.status === 'True'
           ? { degraded: degraded.message ?? degraded.reason ?? '' }
           : {}),

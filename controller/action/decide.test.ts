@@ -430,6 +430,11 @@ describe('decide(): a person decision (forestall approve, reject, lift)', () => 
     });
   });
 
+  it('GIVEN a person rejects a Proposed action delivered through Git THEN it stays with its pull request (closing that rejects it)', () => {
+    const git = { ...proposed, delivery: 'Git' as const };
+    expect(decide(observed(git, { person: person('reject') })).kind).toBe('propose');
+  });
+
   it('GIVEN a person rejects an Enforced action THEN the rejection does not apply (it is lifted, not rejected)', () => {
     const enforced = { ...proposed, phase: 'Enforced' as const, approval: false };
     expect(decide(observed(enforced, { person: person('reject') })).kind).toBe('apply');

@@ -127,7 +127,8 @@ export function decide<G extends GitTarget>(o: Observed<G>): Transition<G> {
   if (o.previous === 'Rejected' && stillRejected(o)) return { kind: 'noop' };
   if (o.connector === 'unknown') return { kind: 'fail', outcome: unknownConnector(o) };
   if (o.ending) return ending(o);
-  if (o.person?.verb === 'reject' && !enforced(o))
+  // Git delivery is decided on its pull request: a reject there would leave it open.
+  if (o.person?.verb === 'reject' && !enforced(o) && o.delivery !== 'Git')
     return { kind: 'rejectByPerson', decision: o.person };
   if (o.approvalRequired) return approval(o);
   return { kind: 'apply', guard: o.guarded, record: o.git?.recordAutoApproved ? o.git : undefined };

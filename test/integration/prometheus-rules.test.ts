@@ -72,6 +72,22 @@ describe("the chart's PrometheusRule under promtool", () => {
     }
   });
 
+  it('THEN every runbook anchor is a section of docs/troubleshooting.md (GitHub heading anchors)', () => {
+    const headings = readFileSync(join(REPO_ROOT, 'docs/troubleshooting.md'), 'utf8')
+      .split('\n')
+      .filter((l) => /^#{1,6} /.test(l))
+      .map((l) =>
+        l
+          .replace(/^#+ /, '')
+          .trim()
+          .toLowerCase()
+          .replace(/[^a-z0-9 -]/g, '')
+          .replace(/ /g, '-'),
+      );
+    for (const rule of rules)
+      expect(headings, rule.alert).toContain(rule.annotations.runbook_url.split('#')[1]);
+  });
+
   it('THEN promtool check rules accepts them', async () => {
     const result = await promtool(['check', 'rules', RULE_FILE], dir);
 

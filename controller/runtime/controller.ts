@@ -56,7 +56,7 @@ export interface ControllerOptions<T extends KubernetesObject> extends Controlle
  * `concurrency` workers reconcile them (never one key twice at once), and the result
  * decides the retry:
  * - success: backoff reset; requeueAfter schedules the next run;
- * - conflict: retried at once from fresh state (the cache catches up through the watch);
+ * - conflict: retried from fresh state with the per-key backoff (the cache catches up through the watch);
  * - transient error: per-key exponential backoff;
  * - terminal error: no retry, counted; the reconciler shows it in a condition.
  */

@@ -193,6 +193,40 @@ describe('egress-deny: a ThreatFeed entry blocks egress to that address on the r
     report('e2e feed change to first answer after removal', toOpen);
     report('e2e feed fetch to first answer after removal', fetchToOpen);
 
+    // GIVEN host A blocked again by the feed
+    const readded = uptime();
+    await node.setFeed(NS.feed, [...FILLER, hostA]);
+    await firstAfter(readded, 'blocked', 150_000);
+    // WHEN a ThreatException names it (a false positive, as `forestall except` writes one)
+    const excepted = uptime();
+    await apply([
+      {
+        apiVersion: 'forestall.io/v1alpha1',
+        kind: 'ThreatException',
+        metadata: { name: 'e2e-false-positive' },
+        spec: { cidrs: [hostA], reason: 'e2e: a false positive', owner: 'e2e' },
+      },
+    ]);
+    // THEN the probe reaches it again, with no feed poll in between, and host B is unaffected
+    const reopened = await firstAfter(excepted, 'ok', 30_000);
+    expect(await fromProbe(hostA)).toBe('ok');
+    // WHEN the exception is deleted THEN the block is back
+    const unexcepted = uptime();
+    await kubectl(['delete', 'threatexception/e2e-false-positive']);
+    const reblocked = await firstAfter(unexcepted, 'blocked', 30_000);
+    console.log(
+      `exception -> open ${(reopened.start - excepted).toFixed(2)} s, ` +
+        `exception deleted -> blocked ${(reblocked.start - unexcepted).toFixed(2)} s`,
+    );
+    emit('e2e ThreatException to first answer', reopened.start - excepted, 's', extra, 2);
+    emit(
+      'e2e ThreatException deleted to first blocked',
+      reblocked.start - unexcepted,
+      's',
+      extra,
+      2,
+    );
+
     // WHEN the policy and the feed are deleted (the controller still runs)
     await kubectl([
       'delete',

@@ -85,7 +85,7 @@ describe("the chart's PrometheusRule under promtool", () => {
           .replace(/ /g, '-'),
       );
     for (const rule of rules)
-      expect(headings, rule.alert).toContain(rule.annotations.runbook_url.split('#')[1]);
+      expect(headings, rule.alert).toContain(rule.annotations.runbook_url?.split('#')[1]);
   });
 
   it('THEN promtool check rules accepts them', async () => {

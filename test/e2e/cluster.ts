@@ -274,7 +274,7 @@ export function e2eNode(): E2eCluster {
       if (crds.includes('.forestall.io')) {
         await kubectl([
           'delete',
-          'exposurepolicies,threatfeeds,preemptiveactions',
+          'exposurepolicies,threatfeeds,preemptiveactions,threatexceptions',
           '--all',
           '--wait=true',
           '--timeout=120s',

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { emit } from '../../../bench/report.js';
+import { KINDS } from '../../../crds/index.js';
 import { eventually } from '../../harness/eventually.js';
 import { e2eNode } from '../cluster.js';
 import { secondsSince } from '../node.js';
@@ -205,7 +206,8 @@ describe('install: helm install of charts/forestall on the real node', () => {
     const crds = (await kubectl(['get', 'crd', '-o', 'name']))
       .split('\n')
       .filter((n) => n.endsWith('.forestall.io'));
-    expect(crds.length).toBe(3);
+    // every Forestall kind, ThreatException included
+    expect(crds.length).toBe(KINDS.length);
 
     // WHEN the release is uninstalled and the CRDs (which helm never deletes) removed
     await node.uninstallChart(RELEASE, NAMESPACE);

@@ -16,6 +16,7 @@ import {
   formatIssues,
 } from '../crds/index.js';
 import { ApiError, KubeClient } from '../controller/runtime/client.js';
+import { messageOf } from '../controller/runtime/errors.js';
 import { parseCidrOrIp } from '../lib/net.js';
 import { compileException } from '../policies/index.js';
 import { parseCommandLine, UsageError, type ArgValues } from './usage.js';
@@ -98,19 +99,18 @@ export function connect(values: ArgValues): KubeClient {
   return new KubeClient(kc, undefined, CLI_FIELD_MANAGER);
 }
 
-/** The API server's own message for a refused call (Status.message), else the error's. */
+/** The API server's own message for a refused call (Status.message, redacted) and its reason, else the error's. */
 export function apiMessage(err: unknown): string {
-  if (err instanceof ApiError) {
-    try {
-      const status = JSON.parse(err.body) as { message?: string; reason?: string };
-      if (status.message) return `${status.message}${status.reason ? ` (${status.reason})` : ''}`;
-    } catch {
-      // not JSON: fall through
-    }
-    return `${err.message}: ${err.body.slice(0, 500)}`;
-  }
   const cause = (err as { cause?: unknown }).cause;
-  return cause instanceof ApiError ? apiMessage(cause) : (err as Error).message;
+  const api = err instanceof ApiError ? err : cause instanceof ApiError ? cause : undefined;
+  if (!api) return (err as Error).message;
+  let reason: string | undefined;
+  try {
+    reason = (JSON.parse(api.body) as { reason?: string }).reason;
+  } catch {
+    // not JSON: no reason to add
+  }
+  return `${messageOf(api)}${reason ? ` (${reason})` : ''}`;
 }
 
 /** Who the API server says the caller is (SelfSubjectReview), or the kubeconfig's user name. */

@@ -279,12 +279,7 @@ async function ingestFeed(
 ): Promise<FeedReport> {
   const feed = loaded.object;
   const name = feed.metadata?.name ?? '';
-  const report: FeedReport = {
-    name,
-    format: feed.spec.format,
-    labels: { ...feed.metadata?.labels },
-    readBy: [],
-  };
+  const report = emptyReport(feed);
   // A confidence expression that does not compile is the YAML's fault, content or not.
   const problems = feedProblems(feed.spec);
   if (problems.length) {
@@ -324,15 +319,20 @@ async function ingestFeed(
   return report;
 }
 
-/** A feed read from the cluster: its snapshot's indicators, or why there are none. */
-function snapshotReport(feed: ThreatFeed, live: ClusterSources): FeedReport {
-  const name = feed.metadata?.name ?? '';
-  const report: FeedReport = {
-    name,
+/** A feed's report before its content is known. */
+function emptyReport(feed: ThreatFeed): FeedReport {
+  return {
+    name: feed.metadata?.name ?? '',
     format: feed.spec.format,
     labels: { ...feed.metadata?.labels },
     readBy: [],
   };
+}
+
+/** A feed read from the cluster: its snapshot's indicators, or why there are none. */
+function snapshotReport(feed: ThreatFeed, live: ClusterSources): FeedReport {
+  const name = feed.metadata?.name ?? '';
+  const report = emptyReport(feed);
   const snap = live.snapshots.get(name);
   if (!snap || 'missing' in snap) report.missing = snap?.missing ?? 'no snapshot';
   else {

@@ -12,6 +12,7 @@ import { runDecision, runExcept } from './operate.js';
 import { runStatus } from './status.js';
 import { runTest } from './test-command.js';
 import { runPlan } from './plan.js';
+import { runReport } from './report.js';
 import { runValidate, VALIDATE_USAGE } from './validate.js';
 
 // CEL `matches` runs user regular expressions over feed values. policies/cel refuses
@@ -46,6 +47,8 @@ Commands:
                         forestall-test.yaml under DIR); prints what differs, exits 1
   feed parse FILE       parse a feed file with the controller's parsers and guardrails
                         (--list: each kept indicator and each refused input)
+  report attack PATH... an ATT&CK Navigator layer of the techniques the enforced actions
+                        mitigate (--planned: planned ones too; --kubeconfig: a cluster's)
 
 Commands for the live cluster (your own kubeconfig credentials; RBAC and the audit
 log apply). Installed as kubectl-forestall too, so \`kubectl forestall …\` works:
@@ -116,6 +119,8 @@ export async function main(argv: string[]): Promise<number> {
       return runExcept(rest, process.stdout, process.stderr);
     case 'status':
       return runStatus(rest, process.stdout, process.stderr);
+    case 'report':
+      return runReport(rest, process.stdout, process.stderr);
     default:
       process.stderr.write(`forestall: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
       return 2;

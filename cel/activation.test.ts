@@ -47,13 +47,21 @@ describe('indicatorActivation', () => {
     expect(view.attributes).toBe(full.attributes);
   });
 
-  it('GIVEN every Indicator field except ref THEN the CEL type declares it', () => {
+  it('GIVEN every Indicator field except ref THEN the CEL type declares it, and sourceConfidence besides', () => {
     const declared = Object.keys(INDICATOR_FIELDS).sort();
     expect(declared).toEqual(
-      Object.keys(full)
-        .filter((k) => k !== 'ref')
-        .sort(),
+      [...Object.keys(full).filter((k) => k !== 'ref'), 'sourceConfidence'].sort(),
     );
+  });
+
+  it('GIVEN a source confidence THEN a thin copy carries it and the cached view keeps 100', () => {
+    const i = indicator();
+    const lowered = indicatorActivation(i, 40);
+    expect(lowered.sourceConfidence).toBe(40n);
+    expect(lowered).toBeInstanceOf(IndicatorView);
+    expect(lowered.value).toBe(i.value);
+    expect(indicatorActivation(i).sourceConfidence).toBe(100n);
+    expect(indicatorActivation(i, 100)).toBe(indicatorActivation(i));
   });
 
   it('GIVEN a sparse Indicator THEN techniques and attributes are empty and the timestamps absent', () => {

@@ -29,6 +29,8 @@ export interface IndicatorFacts {
   sources: readonly string[];
   tags: readonly string[];
   techniques?: readonly string[];
+  /** The feedback loop's confidence in its best source, 0-100; 100 when unset. */
+  sourceConfidence?: number;
   /** RFC 3339 times. */
   firstSeen?: string;
   lastSeen?: string;
@@ -88,6 +90,7 @@ export const INDICATOR_FIELDS = {
   type: 'string',
   value: 'string',
   confidence: 'int',
+  sourceConfidence: 'int',
   sources: 'list<string>',
   tags: 'list<string>',
   techniques: 'list<string>',
@@ -116,6 +119,7 @@ export class IndicatorView {
   readonly type: string | undefined;
   readonly value: string | undefined;
   readonly confidence: bigint | undefined;
+  readonly sourceConfidence: bigint | undefined;
   readonly sources: readonly string[];
   readonly tags: readonly string[];
   readonly techniques: readonly string[];
@@ -128,6 +132,7 @@ export class IndicatorView {
     this.type = optionalString(i.type);
     this.value = optionalString(i.value);
     this.confidence = toCelInt(i.confidence);
+    this.sourceConfidence = toCelInt(i.sourceConfidence ?? 100);
     this.sources = stringList(i.sources);
     this.tags = stringList(i.tags);
     this.techniques = stringList(i.techniques);
@@ -154,8 +159,20 @@ export class IndicatorView {
 const VIEW = Symbol('forestall.celIndicatorView');
 const frozenViews = new WeakMap<object, IndicatorView>();
 
-/** The CEL view of `i` (see {@link IndicatorView}), built once per Indicator object. */
-export function indicatorActivation(i: IndicatorFacts): IndicatorView {
+/**
+ * The CEL view of `i` (see {@link IndicatorView}), built once per Indicator object.
+ * `sourceConfidence` (the feedback loop's, which changes while the Indicator does not)
+ * overrides the view's 100 in a thin copy that is not cached.
+ */
+export function indicatorActivation(i: IndicatorFacts, sourceConfidence?: number): IndicatorView {
+  const view = cachedIndicatorView(i);
+  if (sourceConfidence === undefined || sourceConfidence === 100) return view;
+  const copy = Object.create(view) as IndicatorView;
+  Object.defineProperty(copy, 'sourceConfidence', { value: toCelInt(sourceConfidence) });
+  return copy;
+}
+
+function cachedIndicatorView(i: IndicatorFacts): IndicatorView {
   const cached = (i as { [VIEW]?: IndicatorView })[VIEW];
   if (cached !== undefined) return cached;
   if (i instanceof IndicatorView) return i;
@@ -207,6 +224,7 @@ export const ACTION_FIELDS = {
   layer: 'string',
   connector: 'string',
   confidence: 'int',
+  sourceConfidence: 'int',
   indicators: 'int',
   blastRadius: 'BlastRadius',
   production: 'bool',
@@ -221,6 +239,8 @@ export interface ActionFacts {
   connector: string;
   /** Highest confidence among the indicators, 0-100. */
   confidence: number;
+  /** The feedback loop's lowest confidence among its feeds, 0-100; 100 when unset. */
+  sourceConfidence?: number;
   /** How many indicators the action carries; defaults to the number of request values (a PlannedAction has no count of its own). */
   indicators?: number;
   request?: { values: readonly string[] };
@@ -236,6 +256,7 @@ export class ActionView {
   readonly layer: string | undefined;
   readonly connector: string | undefined;
   readonly confidence: bigint | undefined;
+  readonly sourceConfidence: bigint | undefined;
   readonly indicators: bigint | undefined;
   readonly blastRadius: BlastRadiusView;
   readonly production: boolean;
@@ -247,6 +268,7 @@ export class ActionView {
     this.layer = optionalString(a.layer);
     this.connector = optionalString(a.connector);
     this.confidence = toCelInt(a.confidence);
+    this.sourceConfidence = toCelInt(a.sourceConfidence ?? 100);
     this.indicators = toCelInt(a.indicators ?? a.request?.values.length);
     this.blastRadius = new BlastRadiusView(a.blastRadius ?? {});
     this.production = this.blastRadius.production;

@@ -16,6 +16,7 @@ import { checkGitRemote, createOutboundFetch } from '../lib/http/index.js';
 import { GitDelivery } from './action/git-delivery.js';
 import { ActionNotifier } from './action/notifications.js';
 import { PullRequestWebhook } from './action/pull-request-webhook.js';
+import { SourceConfidenceRecorder } from './stores/source-confidence.js';
 import { FeedbackStore } from './stores/feedback-store.js';
 import { IndicatorStore } from './stores/indicator-store.js';
 import { ActionReconciler } from './action/reconciler.js';
@@ -86,6 +87,8 @@ interface Shared {
   exceptions: ExceptionSet;
   store: IndicatorStore;
   feedback: FeedbackStore;
+  /** The feedback loop: outcomes of actions move their feeds' source confidence. */
+  sourceConfidence: SourceConfidenceRecorder;
   catalog: typeof defaultConnectorCatalog;
   /** Identity providers, forges and notification receivers (feeds stream with the same policy). */
   outbound: typeof globalThis.fetch;
@@ -130,6 +133,11 @@ export function addControllers(manager: Manager, deps: ControllerDeps) {
     ),
     store: new IndicatorStore(deps.client, deps.feeds.namespace),
     feedback: new FeedbackStore(deps.client, deps.feeds.namespace),
+    sourceConfidence: new SourceConfidenceRecorder({
+      client: deps.client,
+      feeds: feeds.informer,
+      events: deps.events,
+    }),
     catalog: defaultConnectorCatalog,
     outbound,
   };
@@ -172,6 +180,7 @@ function exceptionController(manager: Manager, shared: Shared) {
     client: shared.deps.client,
     events: shared.deps.events,
     clock: shared.deps.clock,
+    sourceConfidence: shared.sourceConfidence,
   });
   // An action names its exceptions in spec; one that stops naming one must update that
   // exception too, and the old object is not at hand here: every exception is looked at
@@ -254,6 +263,7 @@ function actionController(
     defaultConnector: (layer) =>
       deps.defaultConnectors?.[layer as Layer] ?? catalog.defaultFor(layer as Layer) ?? '',
     feedback: shared.feedback,
+    sourceConfidence: shared.sourceConfidence,
     notifier: new ActionNotifier({
       client: deps.client,
       namespace: deps.feeds.namespace,

@@ -45,6 +45,14 @@ import {
   type CompiledException,
 } from './exceptions.js';
 import { matchesSelector } from './selector.js';
+import {
+  anyLowered,
+  feedsByName,
+  indicatorSourceConfidence,
+  provenance,
+  type FeedsByName,
+} from './provenance.js';
+import { DEFAULT_MIN_SOURCE_CONFIDENCE } from './source-confidence.js';
 import type {
   BlastRadius,
   CompileError,
@@ -256,13 +264,19 @@ function matchIndicators(
   const matched = new Map<string, Indicator>();
   const errors = new Map<string, number>();
   const nowValue = now;
+  const byName = anyLowered(feeds) ? feedsByName(feeds) : undefined;
   for (const feed of feeds) {
     for (const indicator of feed.indicators ?? []) {
+      const sourceConfidence = byName && indicatorSourceConfidence(indicator.sources, byName);
       if (
         match &&
         !evaluateBool(
           match,
-          { indicator: indicatorActivation(indicator), workload: EMPTY_WORKLOAD, now: nowValue },
+          {
+            indicator: indicatorActivation(indicator, sourceConfidence),
+            workload: EMPTY_WORKLOAD,
+            now: nowValue,
+          },
           (m) => errors.set(m, (errors.get(m) ?? 0) + 1),
         )
       )
@@ -283,6 +297,7 @@ interface Guards {
   maxAddresses: number;
   maxWorkloads: number;
   maxFeedChangePercent: number;
+  minSourceConfidence: number;
 }
 
 function decide(
@@ -301,6 +316,7 @@ function decide(
     maxAddresses: spec.guardrails?.maxAddresses ?? 65536,
     maxWorkloads: spec.guardrails?.maxWorkloads ?? 10,
     maxFeedChangePercent: spec.guardrails?.maxFeedChangePercent ?? 30,
+    minSourceConfidence: spec.guardrails?.minSourceConfidence ?? DEFAULT_MIN_SOURCE_CONFIDENCE,
   };
   const br = action.blastRadius;
   if (br.addresses > g.maxAddresses)
@@ -326,6 +342,12 @@ function decide(
         reason: `feed ${f.name} changed ${f.changePercent.toFixed(1)}% in its last sync, over spec.guardrails.maxFeedChangePercent ${g.maxFeedChangePercent}`,
       };
     }
+    const confidence = f.sourceConfidence;
+    if (confidence && confidence.effective < g.minSourceConfidence)
+      return {
+        decision: 'approval',
+        reason: `feed ${f.name} has source confidence ${confidence.effective}, below spec.guardrails.minSourceConfidence ${g.minSourceConfidence} (${confidence.feedback})`,
+      };
   }
   if (!autoApprove)
     return {
@@ -502,6 +524,7 @@ export function evaluatePolicy(
   const typeCounts = new Map<ActionType, number>();
   for (const t of spec.actions) typeCounts.set(t.type, (typeCounts.get(t.type) ?? 0) + 1);
   const namespacesByName = new Map(inventory.namespaces.map((ns) => [ns.name, ns]));
+  const byName = feedsByName(selected);
 
   // The Isolate templates are planned first: a template with params.around takes the
   // accounts of the workloads they isolate, wherever it sits in spec.actions.
@@ -515,7 +538,7 @@ export function evaluatePolicy(
       spec,
       { index, repeated, connector, params: (template.params ?? {}) as Record<string, unknown> },
       isolation?.candidates ?? [],
-      namespacesByName,
+      { namespaces: namespacesByName, feeds: byName },
       result.warnings,
       opts.now,
     );
@@ -609,6 +632,7 @@ export function evaluatePolicy(
       digest: valuesDigest(values),
       // An account from an isolated workload is as certain as the isolation that names it.
       confidence: picked.reduce((m, i) => Math.max(m, i.confidence), derived?.confidence ?? 0),
+      ...provenance(sources, picked, byName),
       blastRadius: blastRadiusOf(template.type, values, scope, inventory),
       feeds: sources,
       ...selectors,
@@ -758,7 +782,7 @@ function isolateActions(
     params: Record<string, unknown>;
   },
   candidates: readonly IsolationCandidate[],
-  namespaces: ReadonlyMap<string, NamespaceView>,
+  byName: { namespaces: ReadonlyMap<string, NamespaceView>; feeds: FeedsByName },
   warnings: string[],
   now: Date,
 ): Omit<PlannedAction, 'decision' | 'reason'>[] {
@@ -782,7 +806,8 @@ function isolateActions(
     const values = [...new Set(candidate.hits.map((h) => h.indicator.value))].sort();
     const evidence = isolationEvidence(candidate);
     const workloadSelector = { matchLabels: { ...w.podLabels } };
-    const ns = namespaces.get(w.namespace);
+    const ns = byName.namespaces.get(w.namespace);
+    const feeds = [...new Set(candidate.hits.flatMap((h) => h.indicator.sources))].sort();
     return {
       name,
       policy,
@@ -801,6 +826,11 @@ function isolateActions(
       },
       digest: valuesDigest(values),
       confidence: candidate.hits.reduce((m, h) => Math.max(m, h.indicator.confidence), 0),
+      ...provenance(
+        feeds,
+        candidate.hits.map((h) => h.indicator),
+        byName.feeds,
+      ),
       blastRadius: {
         namespaces: 1,
         workloads: 1,
@@ -810,7 +840,7 @@ function isolateActions(
         production:
           isProduction(ns?.labels ?? {}) || isProduction(w.labels) || isProduction(w.podLabels),
       },
-      feeds: [...new Set(candidate.hits.flatMap((h) => h.indicator.sources))].sort(),
+      feeds,
       workloadSelector,
       evidence,
     };

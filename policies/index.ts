@@ -34,3 +34,5 @@ export {
   type ExceptionVerdict,
   type ExceptionUse,
 } from './exceptions.js';
+export * from './source-confidence.js';
+export { publishedAt } from './provenance.js';

@@ -11,6 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import { indicatorKey, mergeIndicator, type Indicator } from '../feeds/index.js';
+import { anyLowered, feedsByName, indicatorSourceConfidence } from './provenance.js';
 import {
   evaluateBool,
   indicatorActivation,
@@ -107,6 +108,7 @@ export function matchVulnerableWorkloads(
       cves.set(indicator.value, seen ? mergeIndicator(seen, indicator) : indicator);
     }
   }
+  const byName = anyLowered(feeds) ? feedsByName(feeds) : undefined;
   const indicators = new Map<string, Indicator>();
   const candidates = new Map<string, IsolationCandidate>();
   const errors = new Map<string, number>();
@@ -120,7 +122,10 @@ export function matchVulnerableWorkloads(
       for (const finding of findings) {
         if (match) {
           const pair = {
-            indicator: indicatorActivation(indicator),
+            indicator: indicatorActivation(
+              indicator,
+              byName && indicatorSourceConfidence(indicator.sources, byName),
+            ),
             workload: workloadActivation({
               kind: workload.kind,
               namespace: workload.namespace,

@@ -40,6 +40,13 @@ export interface FeedView {
   largeChange?: boolean;
   /** Share of the feed that its last sync added or removed, in percent. */
   changePercent?: number;
+  /** RFC 3339: when its indicator set last changed (status.lastChangeTime); publication time of indicators that carry none. */
+  changedAt?: string;
+  /**
+   * The feedback loop's confidence in the source now (status.sourceConfidence decayed to
+   * the evaluation time, source-confidence.ts), and the feedback behind it; absent is 100.
+   */
+  sourceConfidence?: { effective: number; feedback: string };
 }
 
 export interface NamespaceView {
@@ -178,6 +185,14 @@ export interface PlannedAction {
   digest: string;
   /** Highest confidence among the indicators. */
   confidence: number;
+  /** The lowest effective source confidence among its feeds (FeedView.sourceConfidence), 0-100. */
+  sourceConfidence: number;
+  /**
+   * RFC 3339: when the intelligence behind it was published: the earliest first_seen,
+   * valid_from or KEV dateAdded of its indicators, or their feed's last change when they
+   * carry none. Undefined when nothing says.
+   */
+  publishedAt?: string;
   blastRadius: BlastRadius;
   decision: Decision;
   /** Why: names the mode, the autoApprove result or the guardrail that sent it to review. */

@@ -164,6 +164,8 @@ export function episodeStatus(
     status.detectedAt = rfc3339(now);
     delete status.enforcedAt;
     delete status.timeToEnforceSeconds;
+    delete status.exposureWindowSeconds;
+    delete status.liftedAt;
     delete status.pullRequest;
     delete status.rejection;
   }

@@ -61,6 +61,8 @@ import type { ActionMetrics } from './metrics.js';
 import type { ActionNotifier } from './notifications.js';
 import { requestOf } from './request.js';
 import { StatusWriter } from './status.js';
+import { feedbackOf, withOutcomeTimes } from './outcome-feedback.js';
+import type { SourceConfidenceRecorder } from '../stores/source-confidence.js';
 
 export { ActionCondition, ActionReason } from './reasons.js';
 export { requestOf } from './request.js';
@@ -93,6 +95,8 @@ export interface ActionDeps {
   pullRequestPollMs?: number;
   /** The ExposurePolicy of that name, from the cache (a person's rejection reads its suppressRejectedFor). */
   policy?: (name: string) => ExposurePolicy | undefined;
+  /** Where feedback on an action's outcome moves its feeds' source confidence. */
+  sourceConfidence?: SourceConfidenceRecorder;
   /** The feeds' guardrails, which hand-written actions (no policyRef) must pass too. */
   guardrails?: () => Promise<Pick<Guardrails, 'check'>>;
 }
@@ -264,12 +268,22 @@ export class ActionReconciler implements Reconciler {
 
   /** The one status write, the time-to-enforce metric, and the requeue or rethrow. */
   private async settle(o: Observed<GitChannel>, outcome: Outcome): Promise<Result | void> {
-    const { status } = outcome;
-    if (!o.status.enforcedAt && status.enforcedAt)
+    const status = withOutcomeTimes(o.action, outcome.status, o.now);
+    if (!o.status.enforcedAt && status.enforcedAt) {
       this.deps.metrics.actionTimeToEnforce.observe(
         { type: o.action.spec.type },
         status.timeToEnforceSeconds ?? 0,
       );
+      if (status.exposureWindowSeconds !== undefined)
+        this.deps.metrics.exposureWindow.observe(
+          { layer: o.action.spec.layer },
+          status.exposureWindowSeconds,
+        );
+    }
+    // Recorded before the status write: a retry after a failed write finds it recorded.
+    const feedback = feedbackOf(o.action, o.previous, status, o.person, o.now);
+    if (feedback && o.action.spec.feeds?.length)
+      await this.deps.sourceConfidence?.record(o.action.spec.feeds, feedback);
     const result = await this.writer.write({
       action: o.action,
       status,

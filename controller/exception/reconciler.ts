@@ -12,6 +12,7 @@ import type { EventRecorder } from '../runtime/events.js';
 import type { Informer } from '../runtime/informer.js';
 import { applyStatusIfChanged, readyTransition } from '../runtime/status-write.js';
 import type { ExceptionSet } from './exception-set.js';
+import type { SourceConfidenceRecorder } from '../stores/source-confidence.js';
 
 export const ExceptionReason = {
   Active: 'Active',
@@ -31,6 +32,8 @@ export interface ExceptionDeps {
   client: Pick<KubeClient, 'applyStatus'>;
   events: Pick<EventRecorder, 'event'>;
   clock: Clock;
+  /** Charges each feed behind an excepted action once: the feedback loop's `excepted`. */
+  sourceConfidence?: Pick<SourceConfidenceRecorder, 'record'>;
 }
 
 /**
@@ -43,7 +46,7 @@ export interface ExceptionDeps {
 export class ExceptionReconciler implements Reconciler {
   constructor(private readonly deps: ExceptionDeps) {}
 
-  async reconcile({ key }: Request): Promise<Result | void> {
+  async reconcile({ key, log }: Request): Promise<Result | void> {
     const exception = this.deps.exceptions.informer.get(key);
     if (!exception) return;
     const name = exception.metadata.name!;
@@ -100,12 +103,17 @@ export class ExceptionReconciler implements Reconciler {
           message: 'no broad range or domain',
         };
     const phase = verdict.problems.length ? 'Invalid' : expired ? 'Expired' : 'Active';
+    const chargedFeeds =
+      phase === 'Active'
+        ? await this.charge(exception, actions, log)
+        : exception.status?.chargedFeeds;
     const status = withConditions<ThreatExceptionStatus>(
       {
         ...exception.status,
         phase,
         exceptedActions: phase === 'Active' ? actions.length : 0,
         actions: phase === 'Active' ? actions.slice(0, LISTED_ACTIONS) : [],
+        ...(chargedFeeds?.length ? { chargedFeeds } : {}),
       },
       exception.metadata.generation ?? 0,
       now,
@@ -121,6 +129,41 @@ export class ExceptionReconciler implements Reconciler {
     if (phase === 'Active' && expiresAt !== undefined)
       return { requeueAfter: Math.max(1, expiresAt - now.getTime()) };
     return undefined;
+  }
+
+  /**
+   * Lowers the source confidence of the feeds behind the actions this exception leaves
+   * indicators out of, each feed once (status.chargedFeeds; the ledger's key covers a
+   * retry before that status is written). Returns the feeds charged so far.
+   */
+  private async charge(
+    exception: ThreatException,
+    actions: readonly { name: string }[],
+    log: Request['log'],
+  ): Promise<string[] | undefined> {
+    const charged = new Set(exception.status?.chargedFeeds ?? []);
+    const recorder = this.deps.sourceConfidence;
+    if (!recorder) return exception.status?.chargedFeeds;
+    const name = exception.metadata.name!;
+    for (const a of actions) {
+      const action = this.deps.actions.get(a.name);
+      const feeds = (action?.spec.feeds ?? []).filter((f) => !charged.has(f));
+      if (!feeds.length) continue;
+      await recorder.record(
+        feeds,
+        {
+          kind: 'excepted',
+          at: new Date(this.deps.clock.now()).toISOString(),
+          action: a.name,
+          exception: name,
+          ...(action?.spec.policyRef?.name ? { policy: action.spec.policyRef.name } : {}),
+          key: `excepted/${name}/${exception.metadata.uid ?? ''}`,
+        },
+        log,
+      );
+      for (const f of feeds) charged.add(f);
+    }
+    return [...charged].sort().slice(0, 256);
   }
 
   private recordEvents(exception: ThreatException, written: ThreatExceptionStatus): void {

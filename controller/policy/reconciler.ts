@@ -26,7 +26,13 @@ import {
   type PlannedAction,
   type CompiledException,
   type ExceptionUse,
+  confidenceAt,
+  DEFAULT_MIN_SOURCE_CONFIDENCE,
+  describeFeedback,
+  recoversAt,
+  type SourceConfidence,
 } from '../../policies/index.js';
+import { percentiles } from '../../lib/stats.js';
 import { INLINE_VALUES, type IndicatorStore } from '../stores/indicator-store.js';
 import type { InventoryCache } from '../inventory/cache.js';
 import type { Clock } from '../runtime/clock.js';
@@ -270,6 +276,7 @@ export class PolicyReconciler implements Reconciler {
     const excepted = evaluation.excepted
       ? `; ${evaluation.excepted.indicators} left out by ThreatExceptions (${evaluation.excepted.exceptions.map((e) => e.name).join(', ')})`
       : '';
+    const lowConfidence = this.lowConfidenceFeeds(policy, now);
     const summary = `${evaluation.matched} indicators matched; ${evaluation.actions.length} actions (${byDecision('auto')} automatic, ${byDecision('approval')} awaiting approval, ${byDecision('audit')} audit only)${suppressed}${excepted}`;
     await this.writeStatus(
       policy,
@@ -281,6 +288,8 @@ export class PolicyReconciler implements Reconciler {
           suppressedIndicators: evaluation.suppressed ?? 0,
           exceptedIndicators: evaluation.excepted?.indicators ?? 0,
           actions: counts,
+          lowConfidenceFeeds: lowConfidence.feeds.length ? lowConfidence.feeds : undefined,
+          exposureWindow: exposureWindowOf(this.owned(name)),
           planned: evaluation.actions.slice(0, 64).map((a) => ({
             name: a.name,
             type: a.type,
@@ -305,11 +314,39 @@ export class PolicyReconciler implements Reconciler {
       now,
     );
     // A suppression or an exception that ends brings its indicators back: evaluate again then.
-    const ends = [suppression?.nextExpiry, inForce?.nextExpiry].filter(
+    const ends = [suppression?.nextExpiry, inForce?.nextExpiry, lowConfidence.recovers].filter(
       (t): t is number => t !== undefined,
     );
     if (ends.length) return { requeueAfter: Math.max(1, Math.min(...ends) - now.getTime()) };
     return undefined;
+  }
+
+  /**
+   * The selected feeds whose source confidence is below the policy's minimum (their
+   * actions go to review), with the feedback behind it, and when the first of them
+   * decays back to the minimum (a requeue).
+   */
+  private lowConfidenceFeeds(
+    policy: ExposurePolicy,
+    now: Date,
+  ): { feeds: NonNullable<ExposurePolicyStatus['lowConfidenceFeeds']>; recovers?: number } {
+    const minimum = policy.spec.guardrails?.minSourceConfidence ?? DEFAULT_MIN_SOURCE_CONFIDENCE;
+    const feeds: NonNullable<ExposurePolicyStatus['lowConfidenceFeeds']> = [];
+    const recovers: number[] = [];
+    for (const feed of this.deps.feeds.list()) {
+      const name = feed.metadata.name!;
+      if (!selectsFeed(policy.spec, name, feed.metadata.labels ?? {})) continue;
+      const ledger = ledgerOf(feed);
+      const effective = confidenceAt(ledger, now);
+      if (effective >= minimum) continue;
+      feeds.push({ feed: name, effective, minimum, feedback: describeFeedback(ledger) });
+      const at = recoversAt(ledger, minimum, now);
+      if (at !== undefined) recovers.push(at);
+    }
+    return {
+      feeds: feeds.slice(0, 32),
+      ...(recovers.length ? { recovers: Math.min(...recovers) } : {}),
+    };
   }
 
   private owned(policy: string): PreemptiveAction[] {
@@ -350,14 +387,19 @@ export class PolicyReconciler implements Reconciler {
         previous > 0 ? (((st?.added ?? 0) + (st?.removed ?? 0)) / previous) * 100 : undefined;
       const largeChange =
         findCondition(st?.conditions as Condition[] | undefined, 'LargeChange')?.status === 'True';
+      const sourceConfidence = sourceConfidenceOf(feed, now);
       views.push({
         name: fname,
         labels,
         indicators: snap?.indicators,
         largeChange,
         ...(changePercent !== undefined ? { changePercent } : {}),
+        ...(st?.lastChangeTime ? { changedAt: st.lastChangeTime } : {}),
+        ...(sourceConfidence ? { sourceConfidence } : {}),
       });
-      keyParts.push(`${fname}=${snapshotId(snap)}:${largeChange}:${changePercent ?? ''}`);
+      keyParts.push(
+        `${fname}=${snapshotId(snap)}:${largeChange}:${changePercent ?? ''}:${st?.lastChangeTime ?? ''}:${sourceConfidence?.effective ?? 100}`,
+      );
     }
     const memoKey = keyParts.join('|');
     const cached = this.memo.get(policy.metadata.name!);
@@ -433,6 +475,7 @@ export class PolicyReconciler implements Reconciler {
       policy,
       planned,
       active ? existing.spec.expiresAt : expiresAt(policy.spec, now),
+      active ? existing.spec : undefined,
     );
     if (planned.request.values.length > INLINE_VALUES) {
       spec.indicators.configMapRef = await this.deps.store.save(
@@ -520,7 +563,11 @@ export class PolicyReconciler implements Reconciler {
     policy: ExposurePolicy,
     planned: PlannedAction,
     expiry: string | undefined,
+    stored?: PreemptiveActionSpec,
   ): PreemptiveActionSpec {
+    // The exposure window starts at the earliest publication ever seen for the episode:
+    // a feed without dates reports its latest change, which must not move it later.
+    const publishedAt = earliest(stored?.publishedAt, planned.publishedAt);
     const scope: NonNullable<PreemptiveActionSpec['scope']> = {
       namespaces: planned.request.scope.namespaces,
     };
@@ -538,6 +585,8 @@ export class PolicyReconciler implements Reconciler {
       confidence: planned.confidence,
       blastRadius: { ...planned.blastRadius },
       ...(expiry ? { expiresAt: expiry } : {}),
+      ...(planned.feeds.length ? { feeds: planned.feeds.slice(0, 64) } : {}),
+      ...(publishedAt ? { publishedAt } : {}),
       approval: { required: planned.decision !== 'auto', reason: planned.reason },
       delivery: policy.spec.git?.url && planned.decision !== 'auto' ? 'Git' : 'Direct',
       ...(planned.request.targets?.length
@@ -583,6 +632,37 @@ function snapshotId(snap: Snapshot | undefined): number {
 /** Whether the policy reads exposure and vulnerability data (it has an Isolate template). */
 export function readsExposure(policy: ExposurePolicy): boolean {
   return policy.spec.actions.some((a) => a.type === 'Isolate');
+}
+
+/** The feed's status.sourceConfidence, the feedback loop's ledger. */
+function ledgerOf(feed: ThreatFeed): SourceConfidence | undefined {
+  return feed.status?.sourceConfidence as SourceConfidence | undefined;
+}
+
+/** What the engine reads of the feedback loop: the confidence now, and the feedback behind it. */
+function sourceConfidenceOf(feed: ThreatFeed, now: Date): FeedView['sourceConfidence'] {
+  const ledger = ledgerOf(feed);
+  return ledger
+    ? { effective: confidenceAt(ledger, now), feedback: describeFeedback(ledger) }
+    : undefined;
+}
+
+/** The earlier of two RFC 3339 times; undefined when both are. */
+function earliest(a: string | undefined, b: string | undefined): string | undefined {
+  if (!a || !b) return a ?? b;
+  return Date.parse(a) <= Date.parse(b) ? a : b;
+}
+
+/** Percentiles of the exposure window over the enforced actions (status.exposureWindowSeconds). */
+function exposureWindowOf(
+  actions: readonly PreemptiveAction[],
+): ExposurePolicyStatus['exposureWindow'] {
+  const p = percentiles(
+    actions.flatMap((a) =>
+      a.status?.exposureWindowSeconds === undefined ? [] : [a.status.exposureWindowSeconds],
+    ),
+  );
+  return p && { count: p.count, p50Seconds: p.p50, p90Seconds: p.p90, p99Seconds: p.p99 };
 }
 
 /** Owned actions by phase; every phase present, so the map is stable. */

@@ -190,6 +190,33 @@ export class KubeClient {
     }
   }
 
+  /**
+   * Merge-patches part of obj.status through the status subresource, guarded by
+   * obj.metadata.resourceVersion (409 on a race): for a status field another writer
+   * keeps, read, changed and written back (a feed's source confidence).
+   */
+  async mergeStatus<T extends KubernetesObject>(
+    obj: T,
+    status: Record<string, unknown>,
+  ): Promise<T> {
+    const { apiVersion = '', kind = '', metadata } = obj;
+    try {
+      const out = await this.call<T>(
+        'PATCH',
+        `${await this.path(apiVersion, kind, metadata?.namespace, metadata?.name)}/status`,
+        {
+          body: { metadata: { resourceVersion: metadata?.resourceVersion }, status },
+          contentType: 'application/merge-patch+json',
+          query: { fieldManager: `${this.fieldManager}-status-merge` },
+        },
+      );
+      this.metrics?.writes.inc({ verb: 'patch-status', kind });
+      return this.written(out);
+    } catch (err) {
+      throw fromKube(err, `patch status of ${kind} ${metadata?.name}`);
+    }
+  }
+
   /** Replaces metadata.finalizers with a merge patch guarded by resourceVersion (409 on a race). */
   async setFinalizers<T extends KubernetesObject>(obj: T, finalizers: string[]): Promise<T> {
     const { apiVersion = '', kind = '', metadata } = obj;

@@ -151,7 +151,7 @@ export class ThreatFeedReconciler implements Reconciler {
         `spec.refreshInterval ${refresh.clampedFrom} is below the minimum of ${refresh.minimum} for this source; the feed is refreshed every ${refresh.minimum}`,
       );
     }
-    const base: ThreatFeedStatus = { ...feed.status };
+    const base: ThreatFeedStatus = withoutLedger(feed.status);
     const problem = specProblem(feed);
     if (problem) {
       await this.writeStatus(
@@ -515,8 +515,16 @@ export class ThreatFeedReconciler implements Reconciler {
   private async writeStatus(feed: ThreatFeed, status: ThreatFeedStatus): Promise<void> {
     this.exportState(feed, status);
     const target = { apiVersion: API_VERSION, kind: 'ThreatFeed', name: feed.metadata.name! };
-    const written = await applyStatusIfChanged(this.deps.client, target, feed.status, status);
-    const after = written && readyTransition(feed.status, written);
+    // status.sourceConfidence belongs to the feedback loop (SourceConfidenceRecorder):
+    // never compared, never applied here.
+    const stored = withoutLedger(feed.status);
+    const written = await applyStatusIfChanged(
+      this.deps.client,
+      target,
+      stored,
+      withoutLedger(status),
+    );
+    const after = written && readyTransition(stored, written);
     if (after && after.reason !== R.Synced) {
       this.deps.events.event(
         feed,
@@ -526,6 +534,12 @@ export class ThreatFeedReconciler implements Reconciler {
       );
     }
   }
+}
+
+/** The status without the feedback loop's field, which another writer keeps. */
+function withoutLedger(status: ThreatFeedStatus | undefined): ThreatFeedStatus {
+  const { sourceConfidence: _ledger, ...rest } = status ?? {};
+  return rest;
 }
 
 /** A fetch or worker stopped because the sync's signal fired (FST_FEED_ABORTED, or a MISP file read that says so). */

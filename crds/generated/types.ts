@@ -209,6 +209,81 @@ export interface ThreatFeedStatus {
    * The last fetch or parse error, if any.
    */
   lastError?: string;
+  /**
+   * The feedback loop's view of this source (docs/readiness.md): rejections in review, ThreatExceptions and lifts by people lower it, enforced actions that expire with no exception raise it back; the adjustment halves every 30 days. Policies read it as indicator.sourceConfidence and action.sourceConfidence, and hold actions for review below spec.guardrails.minSourceConfidence.
+   */
+  sourceConfidence?: {
+    /**
+     * Effective confidence at updatedAt, 10-100 (100 + adjustment).
+     */
+    effective?: number;
+    /**
+     * The signed sum of the decayed feedback at updatedAt, -90 to 0.
+     */
+    adjustment?: number;
+    /**
+     * When the last feedback was applied.
+     */
+    updatedAt?: string;
+    /**
+     * Feedback received, by kind.
+     */
+    counts?: {
+      /**
+       * Actions rejected in review.
+       */
+      rejected?: number;
+      /**
+       * ThreatExceptions raised against its indicators.
+       */
+      excepted?: number;
+      /**
+       * Actions people lifted (false positives).
+       */
+      lifted?: number;
+      /**
+       * Enforced actions that ran out their expiry with no exception.
+       */
+      expiredClean?: number;
+    };
+    /**
+     * The newest feedback (the last 20), oldest first.
+     *
+     * @maxItems 20
+     *
+     * Items: One piece of feedback.
+     */
+    events?: {
+      /**
+       * What happened.
+       */
+      kind: "rejected" | "excepted" | "lifted" | "expiredClean";
+      /**
+       * When.
+       */
+      at: string;
+      /**
+       * The PreemptiveAction.
+       */
+      action: string;
+      /**
+       * Its ExposurePolicy.
+       */
+      policy?: string;
+      /**
+       * The ThreatException, for excepted.
+       */
+      exception?: string;
+      /**
+       * Identifies the event, so a retry records it once.
+       */
+      key: string;
+      /**
+       * What it added to the adjustment.
+       */
+      delta: number;
+    }[];
+  };
 }
 /** ThreatFeed is one source of threat intelligence: a blocklist, a STIX/TAXII collection, the CISA KEV catalog, an EPSS file or a MISP feed. The controller fetches it, normalises and deduplicates its indicators, applies guardrails and keeps a last-known-good snapshot. */
 export interface ThreatFeed {
@@ -327,6 +402,10 @@ export interface ExposurePolicySpec {
      * A sync that changes more than this share of a feed holds its actions for review.
      */
     maxFeedChangePercent?: number;
+    /**
+     * An action built from a feed whose effective source confidence (the feed's status.sourceConfidence, lowered by rejections, exceptions and lifts) is below this is held for review.
+     */
+    minSourceConfidence?: number;
   };
   /**
    * Where pull requests go.
@@ -454,6 +533,52 @@ export interface ExposurePolicyStatus {
    */
   actions?: {
     [k: string]: number | undefined;
+  };
+  /**
+   * Selected feeds whose effective source confidence is below spec.guardrails.minSourceConfidence, so their actions go to review, and the feedback that caused it.
+   *
+   * @maxItems 32
+   *
+   * Items: One feed below the threshold.
+   */
+  lowConfidenceFeeds?: {
+    /**
+     * The ThreatFeed.
+     */
+    feed: string;
+    /**
+     * Its effective confidence now.
+     */
+    effective: number;
+    /**
+     * The policy threshold.
+     */
+    minimum: number;
+    /**
+     * The feedback behind it: counts and the last event.
+     */
+    feedback?: string;
+  }[];
+  /**
+   * Seconds from the intelligence being published (spec.publishedAt) to enforcement, over this policy's enforced actions (status.exposureWindowSeconds).
+   */
+  exposureWindow?: {
+    /**
+     * Actions measured.
+     */
+    count?: number;
+    /**
+     * Median.
+     */
+    p50Seconds?: number;
+    /**
+     * 90th percentile.
+     */
+    p90Seconds?: number;
+    /**
+     * 99th percentile.
+     */
+    p99Seconds?: number;
   };
   /**
    * When an evaluation last changed this status (an evaluation that finds nothing new writes nothing).
@@ -632,6 +757,18 @@ export interface PreemptiveActionSpec {
    */
   expiresAt?: string;
   /**
+   * The ThreatFeeds its indicators came from: feedback on the action (a rejection, a lift, an exception, a clean expiry) moves their source confidence.
+   *
+   * @maxItems 64
+   *
+   * Items: A ThreatFeed name.
+   */
+  feeds?: string[];
+  /**
+   * When the intelligence behind the action was published: the earliest of its indicators' first_seen or valid_from, KEV dateAdded, or the feed change that brought it when the source gives none. The exposure window runs from here.
+   */
+  publishedAt?: string;
+  /**
    * Whether a human must approve before it is enforced.
    */
   approval?: {
@@ -797,6 +934,14 @@ export interface PreemptiveActionStatus {
    * Seconds from detectedAt to enforcedAt.
    */
   timeToEnforceSeconds?: number;
+  /**
+   * Seconds from spec.publishedAt to enforcedAt: how long the cluster was exposed.
+   */
+  exposureWindowSeconds?: number;
+  /**
+   * When the action ended: expired, lifted or rejected.
+   */
+  liftedAt?: string;
   /**
    * The pull request carrying the action, for Git delivery.
    */
@@ -1004,6 +1149,14 @@ export interface ThreatExceptionStatus {
    * Actions that currently leave out indicators because of it.
    */
   exceptedActions?: number;
+  /**
+   * The ThreatFeeds whose source confidence this exception has lowered (once each): the feeds of the actions it left indicators out of.
+   *
+   * @maxItems 256
+   *
+   * Items: A ThreatFeed name.
+   */
+  chargedFeeds?: string[];
   /**
    * The actions it currently leaves indicators out of (at most 64).
    *

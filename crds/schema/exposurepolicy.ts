@@ -122,6 +122,10 @@ const spec = obj(
           'A sync that changes more than this share of a feed holds its actions for review.',
           { minimum: 0, maximum: 100, default: 30 },
         ),
+        minSourceConfidence: int(
+          "An action built from a feed whose effective source confidence (the feed's status.sourceConfidence, lowered by rejections, exceptions and lifts) is below this is held for review.",
+          { minimum: 0, maximum: 100, default: 50 },
+        ),
       },
       { default: {} },
     ),
@@ -214,6 +218,29 @@ const status = obj('The outcome of the last evaluation.', {
     { minimum: 0 },
   ),
   actions: countMap('PreemptiveActions owned by this policy, by phase.'),
+  lowConfidenceFeeds: list(
+    'Selected feeds whose effective source confidence is below spec.guardrails.minSourceConfidence, so their actions go to review, and the feedback that caused it.',
+    obj(
+      'One feed below the threshold.',
+      {
+        feed: str('The ThreatFeed.', { maxLength: 253 }),
+        effective: int('Its effective confidence now.', { minimum: 0, maximum: 100 }),
+        minimum: int('The policy threshold.', { minimum: 0, maximum: 100 }),
+        feedback: str('The feedback behind it: counts and the last event.', { maxLength: 1024 }),
+      },
+      { required: ['feed', 'effective', 'minimum'] },
+    ),
+    32,
+  ),
+  exposureWindow: obj(
+    "Seconds from the intelligence being published (spec.publishedAt) to enforcement, over this policy's enforced actions (status.exposureWindowSeconds).",
+    {
+      count: int('Actions measured.', { minimum: 0 }),
+      p50Seconds: { type: 'number', description: 'Median.', minimum: 0 },
+      p90Seconds: { type: 'number', description: '90th percentile.', minimum: 0 },
+      p99Seconds: { type: 'number', description: '99th percentile.', minimum: 0 },
+    },
+  ),
   lastEvaluationTime: time(
     'When an evaluation last changed this status (an evaluation that finds nothing new writes nothing).',
   ),

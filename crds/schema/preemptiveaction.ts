@@ -117,6 +117,14 @@ const spec = obj(
     }),
     blastRadius,
     expiresAt: time('When the action is lifted. Empty for UntilPatched or permanent actions.'),
+    feeds: list(
+      'The ThreatFeeds its indicators came from: feedback on the action (a rejection, a lift, an exception, a clean expiry) moves their source confidence.',
+      str('A ThreatFeed name.', { maxLength: 253 }),
+      64,
+    ),
+    publishedAt: time(
+      "When the intelligence behind the action was published: the earliest of its indicators' first_seen or valid_from, KEV dateAdded, or the feed change that brought it when the source gives none. The exposure window runs from here.",
+    ),
     approval: obj(
       'Whether a human must approve before it is enforced.',
       {
@@ -250,6 +258,12 @@ const status = obj('Where the action is in its lifecycle.', {
     description: 'Seconds from detectedAt to enforcedAt.',
     minimum: 0,
   },
+  exposureWindowSeconds: {
+    type: 'number',
+    description: 'Seconds from spec.publishedAt to enforcedAt: how long the cluster was exposed.',
+    minimum: 0,
+  },
+  liftedAt: time('When the action ended: expired, lifted or rejected.'),
   pullRequest: pullRequestRef('The pull request carrying the action, for Git delivery.'),
   removalPullRequest: pullRequestRef(
     'The pull request removing a Git-delivered action at expiry or lift; the action stays Enforced until it is merged and its objects are gone.',

@@ -118,6 +118,11 @@ const status = obj('What the controller last observed.', {
   exceptedActions: int('Actions that currently leave out indicators because of it.', {
     minimum: 0,
   }),
+  chargedFeeds: list(
+    'The ThreatFeeds whose source confidence this exception has lowered (once each): the feeds of the actions it left indicators out of.',
+    str('A ThreatFeed name.', { maxLength: 253 }),
+    256,
+  ),
   actions: list(
     'The actions it currently leaves indicators out of (at most 64).',
     obj(

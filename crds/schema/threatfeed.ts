@@ -1,6 +1,7 @@
 import {
   secretRef,
   enumStr,
+  list,
   readyColumns,
   ageColumn,
   bool,
@@ -184,6 +185,49 @@ const spec = obj(
   },
 );
 
+const feedbackKinds = ['rejected', 'excepted', 'lifted', 'expiredClean'];
+const sourceConfidence = obj(
+  "The feedback loop's view of this source (docs/readiness.md): rejections in review, ThreatExceptions and lifts by people lower it, enforced actions that expire with no exception raise it back; the adjustment halves every 30 days. Policies read it as indicator.sourceConfidence and action.sourceConfidence, and hold actions for review below spec.guardrails.minSourceConfidence.",
+  {
+    effective: int('Effective confidence at updatedAt, 10-100 (100 + adjustment).', {
+      minimum: 0,
+      maximum: 100,
+    }),
+    adjustment: {
+      type: 'number',
+      description: 'The signed sum of the decayed feedback at updatedAt, -90 to 0.',
+      minimum: -100,
+      maximum: 0,
+    },
+    updatedAt: time('When the last feedback was applied.'),
+    counts: obj('Feedback received, by kind.', {
+      rejected: int('Actions rejected in review.', { minimum: 0 }),
+      excepted: int('ThreatExceptions raised against its indicators.', { minimum: 0 }),
+      lifted: int('Actions people lifted (false positives).', { minimum: 0 }),
+      expiredClean: int('Enforced actions that ran out their expiry with no exception.', {
+        minimum: 0,
+      }),
+    }),
+    events: list(
+      'The newest feedback (the last 20), oldest first.',
+      obj(
+        'One piece of feedback.',
+        {
+          kind: enumStr('What happened.', feedbackKinds),
+          at: time('When.'),
+          action: str('The PreemptiveAction.', { maxLength: 253 }),
+          policy: str('Its ExposurePolicy.', { maxLength: 253 }),
+          exception: str('The ThreatException, for excepted.', { maxLength: 253 }),
+          key: str('Identifies the event, so a retry records it once.', { maxLength: 600 }),
+          delta: { type: 'number', description: 'What it added to the adjustment.' },
+        },
+        { required: ['kind', 'at', 'action', 'key', 'delta'] },
+      ),
+      20,
+    ),
+  },
+);
+
 const status = obj('What the controller last observed and did.', {
   observedGeneration,
   conditions: {
@@ -203,6 +247,7 @@ const status = obj('What the controller last observed and did.', {
   rejected: int('Malformed records skipped in the last sync.', { minimum: 0 }),
   digest: str('sha256 digest of the sorted indicator set.', { maxLength: 128 }),
   lastError: str('The last fetch or parse error, if any.', { maxLength: 4096 }),
+  sourceConfidence: sourceConfidence,
 });
 
 export const threatFeed: KindDefinition = {

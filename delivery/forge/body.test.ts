@@ -31,6 +31,7 @@ const planned: PlannedAction = {
   },
   digest: 'a1b2c3d4e5f6',
   confidence: 87,
+  sourceConfidence: 100,
   blastRadius: {
     namespaces: 2,
     workloads: 5,

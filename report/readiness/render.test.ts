@@ -22,7 +22,7 @@ describe('readinessText', () => {
 
   it('GIVEN an empty cluster THEN the text says plainly that nothing is configured', () => {
     const text = readinessText(assessReadiness(fixtures.emptyCluster()), printable);
-    expect(text).toContain('Forestall readiness: level 1 of 5, Passive monitoring\n');
+    expect(text).toContain('Forestall readiness: level 1 of 5, Passive monitoring (not met yet)\n');
     expect(text).toContain('Plainly:\n  - no ThreatFeed is configured\n');
     expect(text).toContain('Level 1 Passive monitoring (sees what would be blocked): not met\n');
   });

@@ -28,7 +28,7 @@ import {
  */
 export function readinessText(r: Readiness, printable: (line: string) => string): string {
   const lines: string[] = [
-    `Forestall readiness: level ${r.level} of 5, ${r.name}`,
+    `Forestall readiness: level ${r.level} of 5, ${r.name}${floorNote(r)}`,
     `Read from ${r.source === 'files' ? 'files' : 'the cluster'} ${r.target} at ${r.generatedAt}`,
   ];
   if (r.summary.length > 0) lines.push('', 'Plainly:', ...r.summary.map((s) => `  - ${s}`));
@@ -55,6 +55,9 @@ export function readinessText(r: Readiness, printable: (line: string) => string)
 }
 
 const metWord = (l: LevelAssessment) => (l.met ? 'met' : 'not met');
+
+/** Level 1 is the floor even when unmet: the headline says so. */
+const floorNote = (r: Readiness) => (r.levels[0]!.met ? '' : ' (not met yet)');
 
 function layerText(l: LayerState): string {
   return l.mode ? `${l.layer} ${l.mode} (${l.enforced}/${l.actions} enforced)` : `${l.layer} none`;
@@ -124,7 +127,7 @@ export function readinessHtml(r: Readiness): string {
   <div class="headline">
     <p class="kicker">Forestall readiness</p>
     <p class="level-line"><span id="level" data-level="${r.level}">${r.level}</span><span class="of"> of 5</span></p>
-    <p class="level-name">${esc(r.name)}</p>
+    <p class="level-name">${esc(r.name)}${floorNote(r)}</p>
     <p class="meta">Read from ${r.source === 'files' ? 'files' : 'the cluster'} <code>${esc(r.target)}</code> at ${esc(r.generatedAt)}</p>
   </div>
   <figure class="ladder">${ladderChart(r)}</figure>
@@ -396,6 +399,7 @@ main { padding: 16px 32px 32px; max-width: 1280px; }
 h2 { font-size: 18px; margin: 24px 0 8px; }
 #summary { background: #fdecea; border-left: 4px solid ${COLOURS.unmet}; padding: 4px 16px 8px; }
 #summary h2 { margin-top: 8px; }
+#summary + #next { margin-top: 12px; }
 #next { background: #e8f1fa; border-left: 4px solid ${COLOURS.early}; padding: 4px 16px 8px; }
 #next h2 { margin-top: 8px; }
 .charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(600px, 1fr)); gap: 16px; margin-top: 16px; }

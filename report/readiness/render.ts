@@ -69,7 +69,11 @@ function percentilesText(p: Percentiles | undefined): string {
 
 function feedbackText(r: Readiness): string {
   const f = r.feedback;
-  return `${f.rejected} rejected, ${f.excepted} excepted, ${f.lifted} lifted, ${f.expiredClean} expired cleanly; ${plural(f.feedsAdjusted, 'feed')} tuned; ${plural(r.exceptions, 'ThreatException')} in force`;
+  return [
+    `${f.rejected} rejected, ${f.excepted} excepted, ${f.lifted} lifted, ${f.expiredClean} expired cleanly`,
+    `${plural(f.feedsAdjusted, 'feed')} tuned`,
+    `${plural(r.exceptions, 'ThreatException')} in force`,
+  ].join('; ');
 }
 
 // ---- JSON -------------------------------------------------------------------------
@@ -92,6 +96,23 @@ export function escapeHtml(text: string): string {
 }
 const esc = escapeHtml;
 
+type Attrs = Record<string, string | number | boolean | undefined>;
+
+/**
+ * One element. Attribute values are always escaped here; `children` are markup already
+ * (from `el`, or `esc` of text), so text must go through `esc` or `text` on its way in.
+ */
+function el(tag: string, attrs: Attrs, ...children: string[]): string {
+  const list = Object.entries(attrs)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => ` ${k}="${esc(String(v))}"`)
+    .join('');
+  return `<${tag}${list}>${children.join('')}</${tag}>`;
+}
+
+/** An element holding plain text. */
+const text = (tag: string, attrs: Attrs, content: string) => el(tag, attrs, esc(content));
+
 /** The page loads nothing: no script, font, image or frame from anywhere. */
 export const CONTENT_SECURITY_POLICY =
   "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'";
@@ -113,39 +134,37 @@ const COLOURS = {
 /** One self-contained HTML page: the level, the charts, each level's evidence and next step. */
 export function readinessHtml(r: Readiness): string {
   const title = `Forestall readiness: level ${r.level} of 5, ${r.name}`;
+  const from = `Read from ${r.source === 'files' ? 'files' : 'the cluster'} `;
+  const headline = el(
+    'div',
+    { class: 'headline' },
+    text('p', { class: 'kicker' }, 'Forestall readiness'),
+    el(
+      'p',
+      { class: 'level-line' },
+      text('span', { id: 'level', 'data-level': r.level }, String(r.level)),
+      text('span', { class: 'of' }, ' of 5'),
+    ),
+    text('p', { class: 'level-name' }, `${r.name}${floorNote(r)}`),
+    el('p', { class: 'meta' }, esc(from), text('code', {}, r.target), esc(` at ${r.generatedAt}`)),
+  );
+  const csp = `<meta http-equiv="Content-Security-Policy" content="${esc(CONTENT_SECURITY_POLICY)}">`;
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="${esc(CONTENT_SECURITY_POLICY)}">
+${csp}
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${esc(title)}</title>
+${text('title', {}, title)}
 <style>${STYLE}</style>
 </head>
 <body>
-<header>
-  <div class="headline">
-    <p class="kicker">Forestall readiness</p>
-    <p class="level-line"><span id="level" data-level="${r.level}">${r.level}</span><span class="of"> of 5</span></p>
-    <p class="level-name">${esc(r.name)}${floorNote(r)}</p>
-    <p class="meta">Read from ${r.source === 'files' ? 'files' : 'the cluster'} <code>${esc(r.target)}</code> at ${esc(r.generatedAt)}</p>
-  </div>
-  <figure class="ladder">${ladderChart(r)}</figure>
-</header>
+${el('header', {}, headline, el('figure', { class: 'ladder' }, ladderChart(r)))}
 <main>
 ${summarySection(r)}
-${r.next ? `<section id="next"><h2>Next step</h2><p>${esc(r.next)}</p></section>` : ''}
-<section class="charts">
-  <figure><figcaption>ATT&amp;CK coverage by tactic <span class="hint">(covered of live techniques; early tactics in blue)</span></figcaption>${attackChart(r)}</figure>
-  <figure><figcaption>Mode per layer <span class="hint">(policies by mode; enforced of all actions)</span></figcaption>${modeGrid(r.layers)}</figure>
-  <figure><figcaption>Time to enforce <span class="hint">(detection to Enforced; the line is level 4's p90 bound)</span></figcaption>${percentileChart('time-to-enforce', r.timeToEnforce, TIME_TO_ENFORCE_P90_BOUND_SECONDS)}</figure>
-  <figure><figcaption>Exposure window <span class="hint">(intelligence published to Enforced)</span></figcaption>${percentileChart('exposure-window', r.exposureWindow)}</figure>
-  <figure><figcaption>Actions by phase</figcaption>${phaseChart(r)}</figure>
-  <figure><figcaption>Feedback loop <span class="hint">(${esc(plural(r.feedback.feedsAdjusted, 'feed'))} tuned, ${esc(plural(r.exceptions, 'ThreatException'))} in force)</span></figcaption>${feedbackChart(r)}</figure>
-</section>
-<section id="levels"><h2>Levels</h2>
-${r.levels.map(levelArticle).join('\n')}
-</section>
+${r.next ? el('section', { id: 'next' }, text('h2', {}, 'Next step'), text('p', {}, r.next)) : ''}
+${el('section', { class: 'charts' }, ...charts(r))}
+${el('section', { id: 'levels' }, text('h2', {}, 'Levels'), ...r.levels.map(levelArticle))}
 ${feedTable(r)}
 </main>
 <footer>forestall report readiness &middot; criteria in docs/readiness.md</footer>
@@ -154,65 +173,148 @@ ${feedTable(r)}
 `;
 }
 
+function charts(r: Readiness): string[] {
+  const f = r.feedback;
+  const feedbackHint = `${plural(f.feedsAdjusted, 'feed')} tuned, ${plural(r.exceptions, 'ThreatException')} in force`;
+  return [
+    figure(
+      'ATT&CK coverage by tactic',
+      'covered of live techniques; early tactics in blue',
+      attackChart(r),
+    ),
+    figure('Mode per layer', 'policies by mode; enforced of all actions', modeGrid(r.layers)),
+    figure(
+      'Time to enforce',
+      "detection to Enforced; the line is level 4's p90 bound",
+      percentileChart('time-to-enforce', r.timeToEnforce, TIME_TO_ENFORCE_P90_BOUND_SECONDS),
+    ),
+    figure(
+      'Exposure window',
+      'intelligence published to Enforced',
+      percentileChart('exposure-window', r.exposureWindow),
+    ),
+    figure('Actions by phase', undefined, phaseChart(r)),
+    figure('Feedback loop', feedbackHint, feedbackChart(r)),
+  ];
+}
+
+function figure(caption: string, hint: string | undefined, chart: string): string {
+  const small = hint === undefined ? '' : ` ${text('span', { class: 'hint' }, `(${hint})`)}`;
+  return el('figure', {}, el('figcaption', {}, esc(caption), small), chart);
+}
+
+const list = (items: readonly string[]) => el('ul', {}, ...items.map((i) => text('li', {}, i)));
+
 function summarySection(r: Readiness): string {
   if (r.summary.length === 0) return '';
-  const items = r.summary.map((s) => `<li>${esc(s)}</li>`).join('');
-  return `<section id="summary" role="alert"><h2>Plainly</h2><ul>${items}</ul></section>`;
+  return el(
+    'section',
+    { id: 'summary', role: 'alert' },
+    text('h2', {}, 'Plainly'),
+    list(r.summary),
+  );
 }
 
 function levelArticle(l: LevelAssessment): string {
-  const evidence = l.evidence.map((e) => `<li>${esc(e)}</li>`).join('');
-  const next = l.next ? `<p class="step"><strong>Next:</strong> ${esc(l.next)}</p>` : '';
-  return `<article id="level-${l.level}" data-met="${l.met}" class="${l.met ? 'met' : 'unmet'}">
-<h3><span class="badge">${l.level}</span> ${esc(l.name)} <span class="status">${metWord(l)}</span></h3>
-<p class="means">${esc(l.means)}</p><ul>${evidence}</ul>${next}</article>`;
+  const heading = el(
+    'h3',
+    {},
+    text('span', { class: 'badge' }, String(l.level)),
+    esc(` ${l.name} `),
+    text('span', { class: 'status' }, metWord(l)),
+  );
+  const next = l.next ? el('p', { class: 'step' }, '<strong>Next:</strong> ', esc(l.next)) : '';
+  return el(
+    'article',
+    { id: `level-${l.level}`, 'data-met': l.met, class: l.met ? 'met' : 'unmet' },
+    heading,
+    text('p', { class: 'means' }, l.means),
+    list(l.evidence),
+    next,
+  );
+}
+
+function feedState(fresh: boolean | undefined, source: Readiness['source']): string {
+  if (fresh !== undefined) return fresh ? 'fresh' : 'stale';
+  return source === 'files' ? 'read' : 'unknown';
 }
 
 function feedTable(r: Readiness): string {
   if (r.feeds.length === 0) return '';
-  const rows = r.feeds
-    .map((f) => {
-      const state =
-        f.fresh === true
-          ? 'fresh'
-          : f.fresh === false
-            ? 'stale'
-            : r.source === 'files'
-              ? 'read'
-              : 'unknown';
-      const confidence = f.sourceConfidence ? String(f.sourceConfidence.effective) : '';
-      return `<tr><td>${esc(f.name)}</td><td>${esc(f.format ?? '')}</td><td class="num">${f.indicators ?? ''}</td><td>${esc(f.lastSyncAt ?? '')}</td><td class="state ${state}">${state}</td><td class="num">${confidence}</td></tr>`;
-    })
-    .join('\n');
-  return `<section id="feeds"><h2>ThreatFeeds</h2><table><thead><tr><th>name</th><th>format</th><th>indicators</th><th>last sync</th><th>freshness</th><th>confidence</th></tr></thead><tbody>
-${rows}
-</tbody></table></section>`;
+  const heads = ['name', 'format', 'indicators', 'last sync', 'freshness', 'confidence'];
+  const rows = r.feeds.map((f) => {
+    const state = feedState(f.fresh, r.source);
+    return el(
+      'tr',
+      {},
+      text('td', {}, f.name),
+      text('td', {}, f.format ?? ''),
+      text('td', { class: 'num' }, f.indicators === undefined ? '' : String(f.indicators)),
+      text('td', {}, f.lastSyncAt ?? ''),
+      text('td', { class: `state ${state}` }, state),
+      text('td', { class: 'num' }, String(f.sourceConfidence?.effective ?? '')),
+    );
+  });
+  const head = el('thead', {}, el('tr', {}, ...heads.map((h) => text('th', {}, h))));
+  return el(
+    'section',
+    { id: 'feeds' },
+    text('h2', {}, 'ThreatFeeds'),
+    el('table', {}, head, el('tbody', {}, ...rows)),
+  );
 }
 
 // ---- charts -----------------------------------------------------------------------
+
+function svg(id: string, width: number, height: number, title: string, ...body: string[]): string {
+  const attrs = { 'data-chart': id, role: 'img', 'aria-label': title };
+  const size = { viewBox: `0 0 ${width} ${height}`, width, height };
+  return el('svg', { ...attrs, ...size }, text('title', {}, title), ...body);
+}
 
 /** The level as a five-step ladder: steps met are filled, the reached one outlined. */
 function ladderChart(r: Readiness): string {
   const step = 64;
   const height = 150;
-  const bars = r.levels
-    .map((l, i) => {
-      const h = 30 + i * 24;
-      const x = i * (step + 8);
-      const y = height - 20 - h;
-      const reached = l.level === r.level;
-      const fill = l.met ? COLOURS.met : COLOURS.muted;
-      const stroke = reached
-        ? ` stroke="${l.met ? COLOURS.ink : COLOURS.unmet}" stroke-width="3"`
-        : '';
-      return `<g data-bar="${l.level}" data-met="${l.met}"><title>Level ${l.level} ${esc(l.name)}: ${metWord(l)}</title>
-<rect x="${x + 2}" y="${y}" width="${step}" height="${h}" rx="4" fill="${fill}"${stroke}/>
-<text x="${x + 2 + step / 2}" y="${y + h / 2 + 7}" text-anchor="middle" class="step-num" fill="${l.met ? '#fff' : COLOURS.ink}">${l.level}</text>
-<text x="${x + 2 + step / 2}" y="${height - 4}" text-anchor="middle" class="small">${esc(shortName(l.name))}</text></g>`;
-    })
-    .join('\n');
-  const width = 5 * (step + 8);
-  return svg('level', width, height, `Readiness level ${r.level} of 5`, bars);
+  const bars = r.levels.map((l, i) => {
+    const h = 30 + i * 24;
+    const x = i * (step + 8) + 2;
+    const y = height - 20 - h;
+    const outline = l.level !== r.level ? {} : { stroke: l.met ? COLOURS.ink : COLOURS.unmet };
+    const centre = x + step / 2;
+    return el(
+      'g',
+      { 'data-bar': l.level, 'data-met': l.met },
+      text('title', {}, `Level ${l.level} ${l.name}: ${metWord(l)}`),
+      el('rect', {
+        x,
+        y,
+        width: step,
+        height: h,
+        rx: 4,
+        fill: l.met ? COLOURS.met : COLOURS.muted,
+        ...outline,
+        'stroke-width': l.level === r.level ? 3 : undefined,
+      }),
+      text(
+        'text',
+        {
+          x: centre,
+          y: y + h / 2 + 7,
+          'text-anchor': 'middle',
+          class: 'step-num',
+          fill: l.met ? '#fff' : COLOURS.ink,
+        },
+        String(l.level),
+      ),
+      text(
+        'text',
+        { x: centre, y: height - 4, 'text-anchor': 'middle', class: 'small' },
+        shortName(l.name),
+      ),
+    );
+  });
+  return svg('level', 5 * (step + 8), height, `Readiness level ${r.level} of 5`, ...bars);
 }
 
 const shortName = (name: string) => name.split(' ')[0]!;
@@ -232,57 +334,71 @@ interface Bar {
 const LABEL_W = 170;
 const BAR_W = 280;
 const VALUE_W = 120;
+const CHART_W = LABEL_W + BAR_W + VALUE_W;
 const ROW_H = 22;
 
-/** Horizontal bars, one row per item, each row a `data-bar` group; `bound` draws a dashed line at that fraction. */
+/** Horizontal bars, one `data-bar` group per row; `bound` draws a dashed line at that fraction. */
 function barChart(
   id: string,
   title: string,
   bars: readonly Bar[],
   bound?: { at: number; label: string },
 ): string {
-  const width = LABEL_W + BAR_W + VALUE_W;
   if (bars.length === 0) return emptyChart(id, title, 'nothing to show');
-  const rows = bars
-    .map((b, i) => {
-      const y = 6 + i * ROW_H;
-      const w = b.fraction > 0 ? Math.max(2, Math.min(1, b.fraction) * BAR_W) : 0;
-      const track = b.track
-        ? `<rect x="${LABEL_W}" y="${y}" width="${BAR_W}" height="${ROW_H - 6}" rx="3" fill="${COLOURS.track}"/>`
-        : '';
-      const weight = b.strong ? ' font-weight="700"' : '';
-      return `<g data-bar="${esc(b.label)}"><title>${esc(b.label)}: ${esc(b.text)}</title>
-<text x="${LABEL_W - 8}" y="${y + 12}" text-anchor="end"${weight}>${esc(b.label)}</text>${track}
-<rect x="${LABEL_W}" y="${y}" width="${w.toFixed(1)}" height="${ROW_H - 6}" rx="3" fill="${b.colour}"/>
-<text x="${LABEL_W + BAR_W + 8}" y="${y + 12}">${esc(b.text)}</text></g>`;
-    })
-    .join('\n');
+  const rows = bars.map((b, i) => {
+    const y = 6 + i * ROW_H;
+    const w = b.fraction > 0 ? Math.max(2, Math.min(1, b.fraction) * BAR_W) : 0;
+    const box = { y, height: ROW_H - 6, rx: 3 };
+    const track = b.track
+      ? el('rect', { x: LABEL_W, width: BAR_W, ...box, fill: COLOURS.track })
+      : '';
+    const label = {
+      x: LABEL_W - 8,
+      y: y + 12,
+      'text-anchor': 'end',
+      'font-weight': b.strong ? 700 : undefined,
+    };
+    return el(
+      'g',
+      { 'data-bar': b.label },
+      text('title', {}, `${b.label}: ${b.text}`),
+      text('text', label, b.label),
+      track,
+      el('rect', { x: LABEL_W, width: w.toFixed(1), ...box, fill: b.colour }),
+      text('text', { x: LABEL_W + BAR_W + 8, y: y + 12 }, b.text),
+    );
+  });
   const height = 12 + bars.length * ROW_H + (bound ? 14 : 0);
-  const line = bound
-    ? `<line x1="${LABEL_W + bound.at * BAR_W}" x2="${LABEL_W + bound.at * BAR_W}" y1="2" y2="${height - 14}" stroke="${COLOURS.unmet}" stroke-dasharray="4 3"/>
-<text x="${LABEL_W + bound.at * BAR_W}" y="${height - 2}" text-anchor="middle" class="small" fill="${COLOURS.unmet}">${esc(bound.label)}</text>`
-    : '';
-  return svg(id, width, height, title, rows + line);
+  return svg(id, CHART_W, height, title, ...rows, bound ? boundLine(bound, height) : '');
 }
 
-function emptyChart(id: string, title: string, message: string): string {
-  const width = LABEL_W + BAR_W + VALUE_W;
-  return svg(
-    id,
-    width,
-    40,
-    title,
-    `<text x="${width / 2}" y="25" text-anchor="middle" fill="${COLOURS.faint}">${esc(message)}</text>`,
+function boundLine(bound: { at: number; label: string }, height: number): string {
+  const x = LABEL_W + bound.at * BAR_W;
+  const colour = COLOURS.unmet;
+  return (
+    el('line', {
+      x1: x,
+      x2: x,
+      y1: 2,
+      y2: height - 14,
+      stroke: colour,
+      'stroke-dasharray': '4 3',
+    }) +
+    text(
+      'text',
+      { x, y: height - 2, 'text-anchor': 'middle', class: 'small', fill: colour },
+      bound.label,
+    )
   );
 }
 
-function svg(id: string, width: number, height: number, title: string, body: string): string {
-  return `<svg data-chart="${id}" role="img" aria-label="${esc(title)}" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}"><title>${esc(title)}</title>
-${body}
-</svg>`;
+function emptyChart(id: string, title: string, message: string): string {
+  const note = { x: CHART_W / 2, y: 25, 'text-anchor': 'middle', fill: COLOURS.faint };
+  return svg(id, CHART_W, 40, title, text('text', note, message));
 }
 
 function attackChart(r: Readiness): string {
+  const title = 'ATT&CK coverage by tactic';
   const bars = r.attack.tactics.map((t) => ({
     label: t.name,
     fraction: t.techniques > 0 ? t.covered / t.techniques : 0,
@@ -291,22 +407,22 @@ function attackChart(r: Readiness): string {
     track: true,
     strong: t.early,
   }));
-  if (bars.length === 0)
-    return emptyChart('attack', 'ATT&CK coverage by tactic', 'no ATT&CK coverage was computed');
-  return barChart('attack', 'ATT&CK coverage by tactic', bars);
+  if (bars.length === 0) return emptyChart('attack', title, 'no ATT&CK coverage was computed');
+  return barChart('attack', title, bars);
 }
 
 function percentileChart(id: string, p: Percentiles | undefined, bound?: number): string {
   const title = id.replace(/-/g, ' ');
   if (!p?.count) return emptyChart(id, title, 'not measured');
   const max = Math.max(p.p99, bound ?? 0) * 1.1 || 1;
+  const slow = (k: string) => bound !== undefined && k === 'p90' && p.p90 > bound;
   const bars = (['p50', 'p90', 'p99'] as const).map((k) => ({
     label: k,
     fraction: p[k] / max,
     text: formatSeconds(p[k]),
-    colour: bound !== undefined && k === 'p90' && p.p90 > bound ? COLOURS.unmet : COLOURS.early,
+    colour: slow(k) ? COLOURS.unmet : COLOURS.early,
   }));
-  const line = bound !== undefined ? { at: bound / max, label: formatSeconds(bound) } : undefined;
+  const line = bound === undefined ? undefined : { at: bound / max, label: formatSeconds(bound) };
   return barChart(id, `${title}, ${plural(p.count, 'action')}`, bars, line);
 }
 
@@ -351,43 +467,67 @@ function feedbackChart(r: Readiness): string {
   return barChart('feedback', 'Feedback loop activity', countBars(entries));
 }
 
+const MODES = ['Audit', 'Propose', 'Enforce'] as const;
+const CELL_W = 90;
+const CELL_H = 30;
+const GRID_LEFT = 90;
+const GRID_TOP = 22;
+
 /** Layers down, modes across: each cell the number of policies, coloured when any; then enforced of all actions. */
 function modeGrid(layers: readonly LayerState[]): string {
-  const modes = ['Audit', 'Propose', 'Enforce'] as const;
-  const cellW = 90;
-  const cellH = 30;
-  const left = 90;
-  const top = 22;
-  const width = left + (modes.length + 1) * cellW + 10;
-  const height = top + layers.length * cellH + 6;
-  const head = [...modes, 'enforced']
-    .map(
-      (m, i) =>
-        `<text x="${left + i * cellW + cellW / 2}" y="14" text-anchor="middle" class="small">${m}</text>`,
-    )
-    .join('');
-  const rows = layers
-    .map((l, row) => {
-      const y = top + row * cellH;
-      const cells = modes
-        .map((m, col) => {
-          const n = l.policies[m];
-          const fill = n > 0 ? COLOURS[m] : COLOURS.track;
-          return `<g data-cell="${l.layer}-${m}"><title>${l.layer}, ${m}: ${plural(n, 'policy', 'policies')}</title><rect x="${left + col * cellW + 2}" y="${y + 2}" width="${cellW - 4}" height="${cellH - 4}" rx="4" fill="${fill}"/><text x="${left + col * cellW + cellW / 2}" y="${y + 20}" text-anchor="middle" fill="${n > 0 ? '#fff' : COLOURS.faint}">${n}</text></g>`;
-        })
-        .join('');
-      const enforced = `<text x="${left + modes.length * cellW + cellW / 2}" y="${y + 20}" text-anchor="middle">${l.enforced}/${l.actions}</text>`;
-      return `<g data-layer="${l.layer}" data-mode="${l.mode ?? 'none'}"><text x="${left - 8}" y="${y + 20}" text-anchor="end">${l.layer}</text>${cells}${enforced}</g>`;
-    })
-    .join('\n');
-  return svg('modes', width, height, 'Mode per layer', head + rows);
+  const column = (i: number) => GRID_LEFT + i * CELL_W;
+  const middle = { 'text-anchor': 'middle' };
+  const head = [...MODES, 'enforced'].map((m, i) =>
+    text('text', { x: column(i) + CELL_W / 2, y: 14, ...middle, class: 'small' }, m),
+  );
+  const rows = layers.map((l, row) => {
+    const y = GRID_TOP + row * CELL_H;
+    const cells = MODES.map((m, col) => {
+      const n = l.policies[m];
+      return el(
+        'g',
+        { 'data-cell': `${l.layer}-${m}` },
+        text('title', {}, `${l.layer}, ${m}: ${plural(n, 'policy', 'policies')}`),
+        el('rect', {
+          x: column(col) + 2,
+          y: y + 2,
+          width: CELL_W - 4,
+          height: CELL_H - 4,
+          rx: 4,
+          fill: n > 0 ? COLOURS[m] : COLOURS.track,
+        }),
+        text(
+          'text',
+          {
+            x: column(col) + CELL_W / 2,
+            y: y + 20,
+            ...middle,
+            fill: n > 0 ? '#fff' : COLOURS.faint,
+          },
+          String(n),
+        ),
+      );
+    });
+    const enforced = { x: column(MODES.length) + CELL_W / 2, y: y + 20, ...middle };
+    return el(
+      'g',
+      { 'data-layer': l.layer, 'data-mode': l.mode ?? 'none' },
+      text('text', { x: GRID_LEFT - 8, y: y + 20, 'text-anchor': 'end' }, l.layer),
+      ...cells,
+      text('text', enforced, `${l.enforced}/${l.actions}`),
+    );
+  });
+  const width = column(MODES.length + 1) + 10;
+  const height = GRID_TOP + layers.length * CELL_H + 6;
+  return svg('modes', width, height, 'Mode per layer', ...head, ...rows);
 }
 
 const STYLE = `
 :root { color-scheme: light; }
 * { box-sizing: border-box; }
 body { margin: 0; font: 14px/1.45 "DejaVu Sans", system-ui, sans-serif; color: ${COLOURS.ink}; background: #f6f7f9; }
-header { display: flex; flex-wrap: wrap; gap: 32px; align-items: center; padding: 24px 32px; background: #fff; border-bottom: 1px solid ${COLOURS.muted}; }
+header { display: flex; flex-wrap: wrap; gap: 32px; align-items: center; padding: 24px 32px;
+  background: #fff; border-bottom: 1px solid ${COLOURS.muted}; }
 .kicker { margin: 0; text-transform: uppercase; letter-spacing: .08em; color: ${COLOURS.faint}; font-size: 12px; }
 .level-line { margin: 0; line-height: 1; }
 #level { font-size: 72px; font-weight: 700; }
@@ -409,11 +549,13 @@ figcaption { font-weight: 600; margin-bottom: 8px; }
 svg { display: block; max-width: 100%; height: auto; font: 12px "DejaVu Sans", system-ui, sans-serif; fill: ${COLOURS.ink}; }
 svg .small { font-size: 10px; }
 svg .step-num { font-size: 20px; font-weight: 700; }
-article { background: #fff; border: 1px solid ${COLOURS.muted}; border-left: 4px solid ${COLOURS.muted}; border-radius: 6px; padding: 8px 16px; margin: 8px 0; }
+article { background: #fff; border: 1px solid ${COLOURS.muted}; border-left: 4px solid ${COLOURS.muted};
+  border-radius: 6px; padding: 8px 16px; margin: 8px 0; }
 article.met { border-left-color: ${COLOURS.met}; }
 article.unmet { border-left-color: ${COLOURS.unmet}; }
 article h3 { margin: 4px 0; font-size: 16px; }
-.badge { display: inline-block; min-width: 1.6em; text-align: center; border-radius: 4px; background: ${COLOURS.ink}; color: #fff; }
+.badge { display: inline-block; min-width: 1.6em; text-align: center; border-radius: 4px;
+  background: ${COLOURS.ink}; color: #fff; }
 .status { font-size: 12px; font-weight: 400; color: ${COLOURS.faint}; }
 .means { margin: 0; color: ${COLOURS.faint}; }
 .step { margin: 4px 0; }

@@ -235,6 +235,7 @@ const isEnforcedLayer = (l: LayerState) => l.policies.Enforce > 0 && l.enforced 
 
 function level1(o: Observed): Criterion[] {
   const { policies } = o.facts;
+  const feedRef = o.usable[0] ? `ThreatFeed ${o.usable[0].name}` : 'your ThreatFeed';
   return [
     {
       met: o.usable.length > 0,
@@ -250,7 +251,7 @@ function level1(o: Observed): Criterion[] {
         policies.length === 0
           ? 'no ExposurePolicy is configured'
           : `${plural(policies.length, 'ExposurePolicy', 'ExposurePolicies')}: ${modeCounts(policies)}`,
-      step: `Add an ExposurePolicy with spec.mode: Audit that reads ${o.usable[0] ? `ThreatFeed ${o.usable[0].name}` : 'your ThreatFeed'}, to see what would be blocked without changing anything.`,
+      step: `Add an ExposurePolicy with spec.mode: Audit that reads ${feedRef}, to see what would be blocked without changing anything.`,
     },
   ];
 }
@@ -320,7 +321,8 @@ function level3(o: Observed): Criterion[] {
       step: allExpired(o)
         ? 'Every action has expired: check that the feeds still carry live indicators (kubectl get threatfeeds) and that spec.autoApprove still allows them.'
         : waiting.length > 0
-          ? `${plural(waiting.length, 'action')} wait for review (${names(waiting.map((a) => a.name))}): widen spec.autoApprove on ${waiting[0]!.policy} so low-risk ones apply at once, or forestall approve ${waiting[0]!.name}.`
+          ? `${plural(waiting.length, 'action')} wait for review (${names(waiting.map((a) => a.name))}): ` +
+            `widen spec.autoApprove on ${waiting[0]!.policy} so low-risk ones apply at once, or forestall approve ${waiting[0]!.name}.`
           : `Give ${policyRef(enforcing[0] ?? candidate)} in Enforce an autoApprove expression its actions pass (forestall plan shows each action's decision).`,
     },
   ];
@@ -339,6 +341,9 @@ function level4(o: Observed): Criterion[] {
   const missing = o.layers.filter((l) => !isEnforcedLayer(l));
   const early = o.tactics.filter((t) => t.early);
   const earlyCovered = early.filter((t) => t.covered > 0);
+  const uncoveredEarly =
+    names(early.filter((t) => t.covered === 0).map((t) => t.name)) ||
+    'reconnaissance, resource development, initial access';
   const tte = facts.timeToEnforce;
   const window = facts.exposureWindow;
   return [
@@ -378,7 +383,7 @@ function level4(o: Observed): Criterion[] {
         early.length === 0
           ? 'no ATT&CK coverage of the early tactics was computed'
           : `early ATT&CK tactics: ${early.map((t) => `${t.name} ${t.covered}/${t.techniques}`).join(', ')}`,
-      step: `Cover an early tactic (${names(early.filter((t) => t.covered === 0).map((t) => t.name)) || 'reconnaissance, resource development, initial access'}): forestall report attack lists the techniques still uncovered and the actions that mitigate them.`,
+      step: `Cover an early tactic (${uncoveredEarly}): forestall report attack lists the techniques still uncovered and the actions that mitigate them.`,
     },
   ];
 }
@@ -387,9 +392,12 @@ function level5(o: Observed): Criterion[] {
   const { facts } = o;
   const fb = facts.feedback;
   const events = fb.rejected + fb.excepted + fb.lifted + fb.expiredClean;
-  const adjusted = facts.feeds.filter(
-    (f) => f.sourceConfidence && f.sourceConfidence.effective < 100,
+  const adjusted = facts.feeds.flatMap((f) =>
+    f.sourceConfidence && f.sourceConfidence.effective < 100
+      ? [`${f.name} at ${f.sourceConfidence.effective}`]
+      : [],
   );
+  const tuned = adjusted.length > 0 ? `: ${names(adjusted)}` : '';
   return [
     {
       met: facts.source === 'cluster',
@@ -408,7 +416,7 @@ function level5(o: Observed): Criterion[] {
       met: fb.feedsAdjusted > 0 || fb.expiredClean > 0,
       evidence:
         fb.feedsAdjusted > 0
-          ? `${plural(fb.feedsAdjusted, 'feed')} ${fb.feedsAdjusted === 1 ? 'has its' : 'have their'} confidence tuned by feedback${adjusted.length > 0 ? `: ${names(adjusted.map((f) => `${f.name} at ${f.sourceConfidence!.effective}`))}` : ''}`
+          ? `${plural(fb.feedsAdjusted, 'feed')} ${fb.feedsAdjusted === 1 ? 'has its' : 'have their'} confidence tuned by feedback${tuned}`
           : fb.expiredClean > 0
             ? `${plural(fb.expiredClean, 'action')} expired cleanly, confirming their sources`
             : "no feed's confidence has been tuned by feedback yet",

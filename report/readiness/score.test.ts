@@ -140,6 +140,16 @@ describe('assessReadiness: bad input is said plainly', () => {
     );
   });
 
+  it("GIVEN the Enforce policy's actions all waiting for review THEN level 3 is unmet and the step names them", () => {
+    const facts = fixtures.level3();
+    facts.actions = facts.actions.map((a) => ({ ...a, phase: 'Proposed' }));
+    const r = assessReadiness(facts);
+    expect(r.level).toBe(2);
+    expect(r.next).toBe(
+      '2 actions wait for review (c2-egress-a1, c2-egress-a2): widen spec.autoApprove on c2-egress so low-risk ones apply at once, or forestall approve c2-egress-a1.',
+    );
+  });
+
   it('GIVEN every action expired THEN the summary says so and level 3 is not met', () => {
     const r = assessReadiness(fixtures.allExpired());
     expect(r.summary).toEqual(['every action has expired: nothing is enforced now']);

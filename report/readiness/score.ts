@@ -321,7 +321,7 @@ function level3(o: Observed): Criterion[] {
       step: allExpired(o)
         ? 'Every action has expired: check that the feeds still carry live indicators (kubectl get threatfeeds) and that spec.autoApprove still allows them.'
         : waiting.length > 0
-          ? `${plural(waiting.length, 'action')} wait for review (${names(waiting.map((a) => a.name))}): ` +
+          ? `${plural(waiting.length, 'action')} ${waiting.length === 1 ? 'waits' : 'wait'} for review (${names(waiting.map((a) => a.name))}): ` +
             `widen spec.autoApprove on ${waiting[0]!.policy} so low-risk ones apply at once, or forestall approve ${waiting[0]!.name}.`
           : `Give ${policyRef(enforcing[0] ?? candidate)} in Enforce an autoApprove expression its actions pass (forestall plan shows each action's decision).`,
     },

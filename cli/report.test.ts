@@ -97,6 +97,7 @@ describe('forestall report attack, offline on examples/', () => {
     [['attack', EXAMPLES, '--out', EXAMPLES], 'is a directory; give a FILE'],
     [['attack', EXAMPLES, '--bogus'], "Unknown option '--bogus'"],
     [['attack', EXAMPLES, '--kubeconfig', '/nonexistent'], 'give no PATH'],
+    [['attack', '--kubeconfig', '/nonexistent'], '/nonexistent: no such file or directory'],
   ])('GIVEN report %j THEN it is bad usage: exit 2 and why', async (args, says) => {
     const r = await report(...args);
     expect(r.code).toBe(2);

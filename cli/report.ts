@@ -12,7 +12,7 @@ import { attackLayer } from '../report/attack/index.js';
 import type { CoverageAction } from '../report/facts.js';
 import { apiMessage, connect, type Writer } from './operate.js';
 import { buildPlan, parsePlanArgs, type Plan } from './plan.js';
-import { parseCommandLine, UsageError, type ArgValues } from './usage.js';
+import { checkPathsExist, parseCommandLine, UsageError, type ArgValues } from './usage.js';
 
 /**
  * `forestall report`: what Forestall's actions amount to, for people who do not read
@@ -171,7 +171,12 @@ async function readSource(
     if (positionals.length)
       throw new UsageError('--kubeconfig reads the actions from the cluster: give no PATH');
     const out = await checkOut(values);
+    await checkPathsExist([values.kubeconfig as string]);
     const client = connect(values);
+    if (values.context !== undefined && !client.kc.getContextObject(values.context as string))
+      throw new UsageError(
+        `--context ${String(values.context)}: no such context in the kubeconfig`,
+      );
     const server = client.kc.getCurrentCluster()?.server ?? '(no server)';
     const { actions, feeds } = await coverageFromCluster(client);
     return {

@@ -175,6 +175,39 @@ describe('forestall plan on examples/', () => {
     expect(section).not.toMatch(/isolate-staging|catalog|frontend/);
   });
 
+  it('GIVEN the KEV example THEN the plan shows the exposure window if enforced now, from KEV dateAdded', () => {
+    // 2025-04-01 (CVE-2025-24813) and 2023-10-10 (CVE-2023-44487) to 2026-08-22T12:00Z.
+    const section = summary.stdout.slice(
+      summary.stdout.indexOf('Policy kev-isolate-internet-facing'),
+    );
+    // The StepUpAuth around the isolations inherits the earliest of their publications.
+    expect(section).toMatch(
+      /exposure window if enforced now: p50 1047d, p90 1047d, p99 1047d over 3 actions/,
+    );
+    expect(section).toMatch(/published\s+2025-04-01T00:00:00.000Z: exposed 508d if enforced now/);
+    const kev = (
+      json.policies as unknown as {
+        name: string;
+        exposureWindow?: { count: number; p50: number };
+        actions: {
+          name: string;
+          publishedAt: string | null;
+          exposureWindowSeconds: number | null;
+        }[];
+      }[]
+    ).find((p) => p.name === 'kev-isolate-internet-facing')!;
+    expect(kev.exposureWindow).toMatchObject({ count: 3, p50: 1047 * 86400 + 12 * 3600 });
+    expect(kev.actions.map((a) => a.publishedAt).sort()).toEqual([
+      '2023-10-10T00:00:00.000Z',
+      '2023-10-10T00:00:00.000Z',
+      '2025-04-01T00:00:00.000Z',
+    ]);
+    // A lines feed says nothing of when an address was published.
+    expect(summary.stdout).toMatch(
+      /action c2-egress-deny-critical-egressdeny:.*\n.*\n\s+published\s+unknown: the source gives no first_seen/,
+    );
+  });
+
   it('GIVEN --json THEN each action has exactly the documented keys and the counts agree with the feeds', () => {
     for (const a of json.actions) {
       const keys = ['blastRadius', 'decision', 'indicators', 'layer', 'name', 'objects', 'type'];
@@ -750,7 +783,7 @@ describe('forestall plan on edge cases', () => {
     );
     expect(r.stdout).not.toMatch(/action kev-isolate-apps-statefulset-indexer/);
     expect(r.stdout).toMatch(
-      /action kev-any-isolate-apps-statefulset-indexer: .*\n(.*\n){3}\s+isolates\s+StatefulSet apps\/indexer\n\s+exposed by\s+nothing: not internet-facing \(scope\.exposure Any\)\n/,
+      /action kev-any-isolate-apps-statefulset-indexer: .*\n(.*\n){4}\s+isolates\s+StatefulSet apps\/indexer\n\s+exposed by\s+nothing: not internet-facing \(scope\.exposure Any\)\n/,
     );
     expect(r.stdout).toMatch(/decision\s+audit/);
     expect(r.stdout).toMatch(/exposed by\s+Service apps\/search \(NodePort\)/);

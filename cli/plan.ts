@@ -45,7 +45,12 @@ import {
   type FeedView,
   type Inventory,
   type PlannedAction,
+  confidenceAt,
+  describeFeedback,
+  type SourceConfidence,
 } from '../policies/index.js';
+import { percentiles, type Percentiles } from '../lib/stats.js';
+import { shortAge } from './status.js';
 import {
   defaultConnectorCatalog,
   manifestConnectorIds,
@@ -419,11 +424,27 @@ export async function buildPlan(input: PlanInput): Promise<Plan> {
     if (report.error) errors.push(`ThreatFeed ${report.name}: ${report.error}`);
     feedReports.push(report);
   }
-  const views: FeedView[] = feedReports.map((r) => ({
-    name: r.name,
-    labels: r.labels,
-    indicators: r.result?.indicators ?? r.snapshot,
-  }));
+  // Through --kubeconfig the feeds' status says when they last changed and what the
+  // feedback loop thinks of them, as the controller reads them.
+  const feedStatus = new Map(feeds.map((f) => [f.object.metadata?.name, f.object.status]));
+  const views: FeedView[] = feedReports.map((r) => {
+    const status = live ? feedStatus.get(r.name) : undefined;
+    const ledger = status?.sourceConfidence as SourceConfidence | undefined;
+    return {
+      name: r.name,
+      labels: r.labels,
+      indicators: r.result?.indicators ?? r.snapshot,
+      ...(status?.lastChangeTime ? { changedAt: status.lastChangeTime } : {}),
+      ...(ledger
+        ? {
+            sourceConfidence: {
+              effective: confidenceAt(ledger, input.now),
+              feedback: describeFeedback(ledger),
+            },
+          }
+        : {}),
+    };
+  });
   for (const { object } of policies) {
     for (const f of selectFeeds(object.spec, views).selected)
       feedReports.find((r) => r.name === f.name)!.readBy.push(object.metadata?.name ?? '');
@@ -535,10 +556,17 @@ export function planJson(plan: Plan): unknown {
       missingFeeds: p.evaluation.missingFeeds,
       compileErrors: p.evaluation.compileErrors,
       warnings: p.evaluation.warnings,
+      exposureWindow: exposureIfEnforcedNow(
+        p.actions.map((a) => a.action),
+        plan.now,
+      ),
       actions: p.actions.map(({ action, problems }) => ({
         name: action.name,
         connector: action.connector,
         confidence: action.confidence,
+        sourceConfidence: action.sourceConfidence,
+        publishedAt: action.publishedAt ?? null,
+        exposureWindowSeconds: exposureSeconds(action, plan.now) ?? null,
         reason: action.reason,
         feeds: action.feeds,
         digest: action.digest,
@@ -676,6 +704,14 @@ export function formatPlan(plan: Plan): string {
     if (e.missingFeeds.length)
       lines.push(`  missing feeds: ${e.missingFeeds.join(', ')} (not defined, or no content)`);
     lines.push(`  matched ${plural(e.matched, 'indicator')}`);
+    const window = exposureIfEnforcedNow(
+      p.actions.map((a) => a.action),
+      plan.now,
+    );
+    if (window)
+      lines.push(
+        `  exposure window if enforced now: p50 ${shortAge(window.p50)}, p90 ${shortAge(window.p90)}, p99 ${shortAge(window.p99)} over ${plural(window.count, 'action')} (from the intelligence's publication)`,
+      );
     if (e.excepted)
       lines.push(
         `  excepted ${plural(e.excepted.indicators, 'indicator')} by ThreatExceptions: ${e.excepted.exceptions.map((x) => `${x.name} (${n(x.indicators)})`).join(', ')}`,
@@ -697,6 +733,16 @@ export function formatPlan(plan: Plan): string {
         `  action ${action.name}: ${action.type} via ${action.connector}, ${values}, highest confidence ${action.confidence}`,
       );
       lines.push(`    decision     ${action.decision} (${action.reason})`);
+      const exposed = exposureSeconds(action, plan.now);
+      lines.push(
+        exposed === undefined
+          ? '    published    unknown: the source gives no first_seen, valid_from or dateAdded (in a cluster, the feed change that brought it counts)'
+          : `    published    ${action.publishedAt}: exposed ${shortAge(exposed)} if enforced now`,
+      );
+      if (action.sourceConfidence < 100)
+        lines.push(
+          `    source       confidence ${action.sourceConfidence} (feedback on its feeds)`,
+        );
       if (action.exceptions?.length)
         lines.push(
           `    excepted     ${action.exceptions.map((x) => `${plural(x.indicators, 'indicator')} by ${x.name}`).join(', ')}`,
@@ -744,6 +790,25 @@ export function formatPlan(plan: Plan): string {
   );
   if (plan.errors.length) lines.push(`${plural(plan.errors.length, 'error')}, listed on stderr`);
   return lines.join('\n') + '\n';
+}
+
+/** Seconds from the action's publication to `now`: its exposure window if it were enforced now. */
+function exposureSeconds(action: PlannedAction, now: Date): number | undefined {
+  if (!action.publishedAt) return undefined;
+  return Math.max(0, Math.round((now.getTime() - Date.parse(action.publishedAt)) / 1000));
+}
+
+/** Percentiles of the exposure window of these actions, were they all enforced now. */
+export function exposureIfEnforcedNow(
+  actions: readonly PlannedAction[],
+  now: Date,
+): Percentiles | undefined {
+  return percentiles(
+    actions.flatMap((a) => {
+      const s = exposureSeconds(a, now);
+      return s === undefined ? [] : [s];
+    }),
+  );
 }
 
 /** Which workload an Isolate action isolates, through what it is reachable, and for each CVE why and how to fix it. */

@@ -68,6 +68,8 @@ export interface Isolation {
   action: string;
   confidence: number;
   feeds: readonly string[];
+  /** When the intelligence behind the isolation was published (RFC 3339). */
+  publishedAt?: string;
 }
 
 export interface IsolatedAccounts {
@@ -78,6 +80,8 @@ export interface IsolatedAccounts {
   /** Highest confidence of those isolations (0 when there are none). */
   confidence: number;
   feeds: Set<string>;
+  /** The earliest publication of those isolations (RFC 3339). */
+  publishedAt?: string;
 }
 
 /**
@@ -109,6 +113,11 @@ export function isolatedAccounts(
     for (const a of kept) out.accounts.add(a);
     for (const f of isolation.feeds) out.feeds.add(f);
     out.confidence = Math.max(out.confidence, isolation.confidence);
+    if (
+      isolation.publishedAt &&
+      (!out.publishedAt || Date.parse(isolation.publishedAt) < Date.parse(out.publishedAt))
+    )
+      out.publishedAt = isolation.publishedAt;
     out.workloads.push({
       target: {
         apiVersion: workloadApiVersion(w.kind),

@@ -632,7 +632,7 @@ export function evaluatePolicy(
       digest: valuesDigest(values),
       // An account from an isolated workload is as certain as the isolation that names it.
       confidence: picked.reduce((m, i) => Math.max(m, i.confidence), derived?.confidence ?? 0),
-      ...provenance(sources, picked, byName),
+      ...provenance(sources, picked, byName, derived?.publishedAt),
       blastRadius: blastRadiusOf(template.type, values, scope, inventory),
       feeds: sources,
       ...selectors,
@@ -732,6 +732,7 @@ function isolationsOf(
         action: action.name,
         confidence: action.confidence,
         feeds: action.feeds,
+        ...(action.publishedAt ? { publishedAt: action.publishedAt } : {}),
       });
     }
   }

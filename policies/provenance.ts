@@ -67,8 +67,16 @@ export function provenance(
   sources: readonly string[],
   indicators: Iterable<Indicator>,
   feeds: FeedsByName,
+  /** A publication the action inherits (an identity action around isolations). */
+  inherited?: string,
 ): { sourceConfidence: number; publishedAt?: string } {
-  const published = publishedAt(indicators, feeds);
+  const own = publishedAt(indicators, feeds);
+  const published =
+    own && inherited
+      ? Date.parse(own) <= Date.parse(inherited)
+        ? own
+        : inherited
+      : (own ?? inherited);
   return {
     sourceConfidence: actionSourceConfidence(sources, feeds),
     ...(published ? { publishedAt: published } : {}),

@@ -124,8 +124,7 @@ export async function coverageFromCluster(
       policy: a.spec.policyRef?.name ?? '',
       type: a.spec.type,
       layer: a.spec.layer,
-      feeds:
-        (a.spec as { feeds?: string[] }).feeds ?? feedsOf.get(a.spec.policyRef?.name ?? '') ?? [],
+      feeds: a.spec.feeds ?? feedsOf.get(a.spec.policyRef?.name ?? '') ?? [],
       phase: a.status?.phase ?? 'Pending',
     })),
     feeds: feeds.length,

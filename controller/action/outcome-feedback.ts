@@ -48,9 +48,12 @@ export function feedbackOf(
   const episode = `${name}@${status.detectedAt ?? action.metadata.creationTimestamp ?? ''}`;
   const phase = status.phase;
   if (phase === previous) return undefined;
-  if (phase === 'Rejected') return { ...base, kind: 'rejected', key: `rejected/${episode}` };
+  // A person decides about one indicator set: the same set coming back and settling
+  // under the same decision again is not new feedback.
+  const set = `${name}/${action.spec.indicators.digest ?? ''}`;
+  if (phase === 'Rejected') return { ...base, kind: 'rejected', key: `rejected/${set}` };
   if (phase === 'Lifted' && person?.verb === 'lift')
-    return { ...base, kind: 'lifted', key: `lifted/${episode}` };
+    return { ...base, kind: 'lifted', key: `lifted/${set}` };
   if (phase === 'Expired' && status.enforcedAt && !action.spec.exceptions?.length)
     return { ...base, kind: 'expiredClean', key: `expired/${episode}` };
   return undefined;

@@ -269,17 +269,17 @@ export class ActionReconciler implements Reconciler {
   /** The one status write, the time-to-enforce metric, and the requeue or rethrow. */
   private async settle(o: Observed<GitChannel>, outcome: Outcome): Promise<Result | void> {
     const status = withOutcomeTimes(o.action, outcome.status, o.now);
-    if (!o.status.enforcedAt && status.enforcedAt) {
+    if (!o.status.enforcedAt && status.enforcedAt)
       this.deps.metrics.actionTimeToEnforce.observe(
         { type: o.action.spec.type },
         status.timeToEnforceSeconds ?? 0,
       );
-      if (status.exposureWindowSeconds !== undefined)
-        this.deps.metrics.exposureWindow.observe(
-          { layer: o.action.spec.layer },
-          status.exposureWindowSeconds,
-        );
-    }
+    // Once per episode: at enforcement, or when spec.publishedAt arrives after it.
+    if (o.status.exposureWindowSeconds === undefined && status.exposureWindowSeconds !== undefined)
+      this.deps.metrics.exposureWindow.observe(
+        { layer: o.action.spec.layer },
+        status.exposureWindowSeconds,
+      );
     // Recorded before the status write: a retry after a failed write finds it recorded.
     const feedback = feedbackOf(o.action, o.previous, status, o.person, o.now);
     if (feedback && o.action.spec.feeds?.length)

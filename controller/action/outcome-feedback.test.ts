@@ -18,7 +18,7 @@ function action(extra: Partial<PreemptiveAction['spec']> = {}): PreemptiveAction
       publishedAt: '2026-11-30T00:00:00Z',
       ...extra,
     },
-  } as PreemptiveAction;
+  } as unknown as PreemptiveAction;
 }
 
 const enforced: PreemptiveActionStatus = {

@@ -47,6 +47,7 @@ import {
   type PlannedAction,
   confidenceAt,
   describeFeedback,
+  templateLayers,
   type SourceConfidence,
 } from '../policies/index.js';
 import { percentiles, type Percentiles } from '../lib/stats.js';
@@ -184,6 +185,8 @@ export interface PolicyReport {
   mode: string;
   /** spec.suspend: the controller produces no new actions for it. */
   suspended: boolean;
+  /** The layers its action templates act on, sorted. */
+  layers: Layer[];
   evaluation: Evaluation;
   actions: ActionReport[];
 }
@@ -481,6 +484,7 @@ export async function buildPlan(input: PlanInput): Promise<Plan> {
       file,
       mode: object.spec.mode ?? 'Audit',
       suspended: object.spec.suspend === true,
+      layers: templateLayers(object.spec),
       evaluation,
       actions,
     };

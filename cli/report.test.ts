@@ -91,7 +91,8 @@ describe('forestall report attack, offline on examples/', () => {
 
   it.each([
     [[], 'forestall report: name a report'],
-    [['readiness'], 'forestall report: unknown report "readiness"'],
+    [['nonsense'], 'forestall report: unknown report "nonsense"'],
+    [['readiness'], 'forestall report readiness: give at least one PATH'],
     [['attack'], 'give at least one PATH'],
     [['attack', EXAMPLES, '--json'], '--json is a plan flag'],
     [['attack', EXAMPLES, '--out', EXAMPLES], 'is a directory; give a FILE'],
@@ -117,5 +118,59 @@ describe('countedPhases', () => {
 
   it('GIVEN --planned THEN the phases on the way to enforcement count, never a terminal one or Audit', () => {
     expect(counts(true)).toEqual(['Pending', 'Proposed', 'Enforced']);
+  });
+});
+
+describe('forestall report readiness, offline on examples/', () => {
+  it('GIVEN the examples THEN the text names the level, its evidence and the next step', async () => {
+    const r = await report('readiness', EXAMPLES, ...NOW);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^Forestall readiness: level 3 of 5, Policy-based integration\n/);
+    expect(r.stdout).toContain('Next step: Add an ExposurePolicy in Enforce for the dns layer');
+    // KEV dateAdded 2023-10-10 to 2026-08-22T12:00Z: the exposure window if enforced now.
+    expect(r.stdout).toMatch(/Exposure window: p50 1047\.5 d/);
+    expect(r.stdout).toMatch(/Initial Access 4\/22/);
+  });
+
+  it('GIVEN --json and --html THEN .level is a number and the page is written, self-contained', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'forestall-readiness-'));
+    const page = join(dir, 'readiness.html');
+    const r = await report('readiness', EXAMPLES, ...NOW, '--json', '--html', page);
+    expect(r.code, r.stderr).toBe(0);
+    const json = JSON.parse(r.stdout) as {
+      level: number;
+      source: string;
+      levels: { level: number; met: boolean }[];
+    };
+    expect(json.level).toBe(3);
+    expect(json.source).toBe('files');
+    expect(json.levels.map((l) => l.met)).toEqual([true, true, true, false, false]);
+    expect(r.stderr).toBe(`forestall report readiness: level 3; page written to ${page}\n`);
+    const html = await readFile(page, 'utf8');
+    expect(html).toMatch(/^<!DOCTYPE html>/i);
+    expect(html).not.toMatch(/(src|href)="https?:/);
+  });
+
+  it('GIVEN a directory with no Forestall objects THEN it says so plainly at level 1, not met', async () => {
+    const empty = await mkdtemp(join(tmpdir(), 'forestall-readiness-empty-'));
+    const r = await report('readiness', empty, ...NOW, '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const json = JSON.parse(r.stdout) as {
+      level: number;
+      summary: string[];
+      levels: { met: boolean }[];
+    };
+    expect(json.level).toBe(1);
+    expect(json.levels[0]!.met).toBe(false);
+    expect(json.summary).toContain('no ThreatFeed is configured');
+  });
+
+  it('GIVEN bad usage THEN it exits 2 and names the flag', async () => {
+    const r = await report('readiness', EXAMPLES, '--out', 'x');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--out is a plan flag');
+    const both = await report('readiness', EXAMPLES, '--kubeconfig', '/nonexistent');
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('give no PATH');
   });
 });

@@ -1,18 +1,20 @@
-import { stat, writeFile } from 'node:fs/promises';
-import {
-  API_VERSION,
-  TERMINAL_PHASES,
-  type ExposurePolicy,
-  type PreemptiveAction,
-  type ThreatFeed,
-} from '../crds/index.js';
-import type { KubeClient } from '../controller/runtime/client.js';
-import { selectsFeed, type Decision } from '../policies/index.js';
+import { writeFile } from 'node:fs/promises';
 import { attackLayer } from '../report/attack/index.js';
 import type { CoverageAction } from '../report/facts.js';
-import { apiMessage, connect, type Writer } from './operate.js';
-import { buildPlan, parsePlanArgs, type Plan } from './plan.js';
-import { checkPathsExist, parseCommandLine, UsageError, type ArgValues } from './usage.js';
+import type { Writer } from './operate.js';
+import { buildPlan, parsePlanArgs } from './plan.js';
+import { parseCommandLine, UsageError } from './usage.js';
+import { runReadiness } from './report-readiness.js';
+import {
+  checkOut,
+  clusterClient,
+  readOrExit,
+  countedPhases,
+  coverageFromCluster,
+  coverageFromPlan,
+} from './report-sources.js';
+
+export { countedPhases, coverageFromCluster, coverageFromPlan } from './report-sources.js';
 
 /**
  * `forestall report`: what Forestall's actions amount to, for people who do not read
@@ -27,6 +29,9 @@ export const REPORT_USAGE = `Usage: forestall report <report> [flags]
 Reports:
   attack PATH...        an ATT&CK Navigator layer (format 4.5, enterprise-attack, ATT&CK
                         18.1) of the techniques the enforced actions mitigate
+  readiness PATH...     the organisation's level on the five-level maturity model, with
+                        the evidence and the next step of each level (text, --json,
+                        --html FILE)
 
 Run forestall report <report> --help for its flags.
 `;
@@ -63,73 +68,6 @@ valid. Exit status: 0 when the layer was written; 1 when the plan found problems
 layer is still written), the cluster refused the reads or FILE could not be written;
 2 for bad usage.
 `;
-
-/** The phase an offline action stands for: the plan applies auto ones, proposes approval ones and only reports audit ones. */
-const PHASE_OF: Record<Decision, string> = {
-  auto: 'Enforced',
-  approval: 'Proposed',
-  audit: 'Audit',
-};
-
-/** Enforced only, or (--planned) every phase on the way to enforcement; never a terminal phase or Audit. */
-export function countedPhases(planned: boolean): (a: CoverageAction) => boolean {
-  return planned
-    ? (a) => a.phase !== 'Audit' && !(TERMINAL_PHASES as ReadonlySet<string>).has(a.phase)
-    : (a) => a.phase === 'Enforced';
-}
-
-/** The planned actions as the reports see them. */
-export function coverageFromPlan(plan: Plan): CoverageAction[] {
-  return plan.policies.flatMap((p) =>
-    p.actions.map(({ action }) => ({
-      name: action.name,
-      policy: action.policy,
-      type: action.type,
-      layer: action.layer,
-      feeds: [...action.feeds],
-      phase: PHASE_OF[action.decision],
-    })),
-  );
-}
-
-/**
- * The cluster's PreemptiveActions as the reports see them, and how many ThreatFeeds it
- * has. An action's feeds are its spec.feeds, which the policy controller records; an
- * action written before that field existed has the feeds its policy selects (by name or
- * label) as the cluster stands now, and a hand-written one none.
- */
-export async function coverageFromCluster(
-  client: KubeClient,
-): Promise<{ actions: CoverageAction[]; feeds: number }> {
-  const list = async <T>(kind: string) => (await client.list(API_VERSION, kind)).items as T[];
-  const [actions, policies, feeds] = await Promise.all([
-    list<PreemptiveAction>('PreemptiveAction'),
-    list<ExposurePolicy>('ExposurePolicy'),
-    list<ThreatFeed>('ThreatFeed'),
-  ]);
-  const feedsOf = new Map(
-    policies.map((p) => [
-      p.metadata?.name ?? '',
-      feeds
-        .filter((f) => selectsFeed(p.spec, f.metadata?.name ?? '', f.metadata?.labels ?? {}))
-        .map((f) => f.metadata?.name ?? '')
-        .sort(),
-    ]),
-  );
-  const byName = (a: PreemptiveAction, b: PreemptiveAction) =>
-    (a.metadata?.name ?? '') < (b.metadata?.name ?? '') ? -1 : 1;
-  return {
-    actions: actions.sort(byName).map((a) => ({
-      name: a.metadata?.name ?? '',
-      policy: a.spec.policyRef?.name ?? '',
-      type: a.spec.type,
-      layer: a.spec.layer,
-      feeds: a.spec.feeds ?? feedsOf.get(a.spec.policyRef?.name ?? '') ?? [],
-      phase: a.status?.phase ?? 'Pending',
-    })),
-    feeds: feeds.length,
-  };
-}
 
 /** Takes --planned and --out out of argv; the rest is plan's command line. */
 function splitReportFlags(argv: string[]): { planned: boolean; out?: string; rest: string[] } {
@@ -170,13 +108,7 @@ async function readSource(
     if (positionals.length)
       throw new UsageError('--kubeconfig reads the actions from the cluster: give no PATH');
     const out = await checkOut(values);
-    await checkPathsExist([values.kubeconfig as string]);
-    const client = connect(values);
-    if (values.context !== undefined && !client.kc.getContextObject(values.context as string))
-      throw new UsageError(
-        `--context ${String(values.context)}: no such context in the kubeconfig`,
-      );
-    const server = client.kc.getCurrentCluster()?.server ?? '(no server)';
+    const { client, server } = await clusterClient(values);
     const { actions, feeds } = await coverageFromCluster(client);
     return {
       source: {
@@ -206,39 +138,10 @@ async function readSource(
   };
 }
 
-/** --out FILE, refused when it is a directory. */
-async function checkOut(values: ArgValues): Promise<string | undefined> {
-  const out = values.out as string | undefined;
-  if (out === undefined) return undefined;
-  if (out === '') throw new UsageError('--out needs a FILE');
-  if (
-    await stat(out).then(
-      (s) => s.isDirectory(),
-      () => false,
-    )
-  )
-    throw new UsageError(`--out ${out}: is a directory; give a FILE`);
-  return out;
-}
-
 async function runAttack(argv: string[], out: Writer, err: Writer): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    out.write(ATTACK_USAGE);
-    return 0;
-  }
-  let read: Awaited<ReturnType<typeof readSource>>;
-  try {
-    read = await readSource(argv);
-  } catch (e) {
-    if (e instanceof UsageError) {
-      err.write(
-        `forestall report attack: ${e.message}\nRun forestall report attack --help for the flags.\n`,
-      );
-      return 2;
-    }
-    err.write(`forestall report attack: ${apiMessage(e)}\n`);
-    return 1;
-  }
+  const got = await readOrExit('attack', ATTACK_USAGE, argv, out, err, readSource);
+  if ('exit' in got) return got.exit;
+  const read = got.read;
   const { source, planned } = read;
   const counted = countedPhases(planned);
   const label = planned ? 'enforced or planned' : 'enforced';
@@ -271,6 +174,8 @@ export async function runReport(argv: string[], out: Writer, err: Writer): Promi
   switch (report) {
     case 'attack':
       return runAttack(rest, out, err);
+    case 'readiness':
+      return runReadiness(rest, out, err);
     case '-h':
     case '--help':
       out.write(REPORT_USAGE);

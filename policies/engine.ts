@@ -117,6 +117,11 @@ export const LAYER_OF: Record<ActionType, Layer> = {
   Notify: 'notify',
 };
 
+/** The layers a policy's action templates act on, sorted. */
+export function templateLayers(spec: Pick<ExposurePolicySpec, 'actions'>): Layer[] {
+  return [...new Set(spec.actions.map((t) => LAYER_OF[t.type]))].sort();
+}
+
 /**
  * Which indicator types each action type can act on; the others are ignored for that
  * action. Isolate acts on workloads, through their CVEs. IdentityBlock blocks sign-ins

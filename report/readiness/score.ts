@@ -463,7 +463,7 @@ function feedEvidence(o: Observed): string {
   const { feeds, source } = o.facts;
   if (feeds.length === 0) return 'no ThreatFeed is configured';
   const usable = o.usable.map((f) =>
-    f.indicators === undefined ? f.name : `${f.name} (${f.indicators} indicators)`,
+    f.indicators === undefined ? f.name : `${f.name} (${plural(f.indicators, 'indicator')})`,
   );
   const word = source === 'files' ? 'read' : 'fresh';
   const parts = [`${o.usable.length} ${word}${usable.length ? `: ${names(usable)}` : ''}`];

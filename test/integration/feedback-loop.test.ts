@@ -1,3 +1,5 @@
+import { writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +19,7 @@ import { startManager } from '../harness/in-process-manager.js';
 import { configMapFeed } from '../harness/threat-feeds.js';
 import { configMap, exposurePolicy, namespace } from '../harness/objects.js';
 import { stopFenced } from '../harness/stop-in-order.js';
+import { runReport } from '../../cli/report.js';
 
 // The feedback loop and the exposure window on a real API server with the real
 // controllers: an enforced action records its exposure window (status, the policy's
@@ -223,12 +226,92 @@ describe('the feedback loop and the exposure window', () => {
     const action = await waitFor(
       'deny-egressdeny re-planned after the restart',
       () => getAction('deny-egressdeny'),
-      (a) => a?.spec.indicators.count === 3 && a.spec.approval?.reason?.includes('80') === true,
+      (a) =>
+        a?.spec.indicators.count === 3 &&
+        a.spec.approval?.reason?.includes('80') === true &&
+        a.status?.phase === 'Proposed',
     );
     // 185.220.101.4 is excepted; 91.92.240.7 joined.
     expect(action!.status?.phase).toBe('Proposed');
     expect(action!.spec.approval?.reason).toContain('1 excepted, 1 lifted');
     const ledger = (await getFeed('noisy'))!.status!.sourceConfidence!;
     expect(ledger.counts).toMatchObject({ lifted: 1, excepted: 1 });
+  });
+
+  it('GIVEN this cluster THEN forestall report readiness --kubeconfig shows the loop, the feeds tuned and the observed windows', async () => {
+    // A second source whose action stays enforced: its times are observed now (the
+    // noisy feed's action is in a new episode, waiting for review).
+    await client.apply(configMap(NS, 'trusted', { 'list.txt': '193.142.146.35' }));
+    await client.apply(
+      configMapFeed('trusted', NS, 'list.txt', {
+        refreshInterval: '1h',
+        confidence: { default: 95 },
+      }),
+    );
+    await client.apply(
+      exposurePolicy('deny-trusted', {
+        feeds: { names: ['trusted'] },
+        actions: [{ type: 'EgressDeny', connector: 'network:networkpolicy' }],
+        scope: {
+          namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'team-a' } },
+        },
+        mode: 'Enforce',
+        autoApprove: 'true',
+        expiry: '24h',
+      }),
+    );
+    await waitFor(
+      'deny-trusted-egressdeny Enforced with its window',
+      () => getAction('deny-trusted-egressdeny'),
+      (a) => a?.status?.exposureWindowSeconds !== undefined,
+    );
+    const kubeconfig = cp.writeKubeconfig();
+    const run = async (...args: string[]) => {
+      let stdout = '';
+      let stderr = '';
+      const code = await runReport(
+        ['readiness', '--kubeconfig', kubeconfig, ...args],
+        { write: (t: string) => (stdout += t) },
+        { write: (t: string) => (stderr += t) },
+      );
+      return { code, stdout, stderr };
+    };
+    const json = await run('--json');
+    expect(json.code, json.stderr).toBe(0);
+    const r = JSON.parse(json.stdout) as {
+      level: number;
+      source: string;
+      feeds: { name: string; fresh: boolean; sourceConfidence?: { effective: number } }[];
+      feedback: Record<string, number>;
+      exposureWindow?: { count: number };
+      timeToEnforce?: { count: number };
+      exceptions: number;
+    };
+    expect(r.source).toBe('cluster');
+    expect(typeof r.level).toBe('number');
+    expect(r.feeds).toEqual([
+      expect.objectContaining({
+        name: 'noisy',
+        fresh: true,
+        sourceConfidence: expect.objectContaining({ effective: 80 }),
+      }),
+      expect.objectContaining({ name: 'trusted', fresh: true }),
+    ]);
+    expect(r.feeds[1]!.sourceConfidence).toBeUndefined();
+    expect(r.feedback).toEqual({
+      rejected: 0,
+      excepted: 1,
+      lifted: 1,
+      expiredClean: 0,
+      feedsAdjusted: 1,
+    });
+    expect(r.exposureWindow?.count).toBe(1);
+    expect(r.timeToEnforce?.count).toBe(1);
+    expect(r.exceptions).toBe(1);
+    const text = await run();
+    expect(text.stdout).toMatch(/^Forestall readiness: level \d of 5/);
+    expect(text.stdout).toContain('1 excepted, 1 lifted');
+    // For the closing note: the report of this scenario.
+    await writeFile(join(tmpdir(), 'forestall-readiness-feedback-loop.txt'), text.stdout);
   });
 });

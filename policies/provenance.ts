@@ -49,13 +49,25 @@ export function publishedAt(
   feeds: FeedsByName,
 ): string | undefined {
   let earliest = Infinity;
+  // Per feed, its last change parsed once: a lines feed gives no date of its own.
+  const changed = new Map<string, number>();
+  const changeOf = (feed: string): number => {
+    let ms = changed.get(feed);
+    if (ms === undefined) {
+      const at = feeds.get(feed)?.changedAt;
+      changed.set(feed, (ms = at === undefined ? NaN : Date.parse(at)));
+    }
+    return ms;
+  };
   for (const i of indicators) {
     const own = i.firstSeen ?? dateAdded(i);
-    const candidates = own
-      ? [own]
-      : i.sources.map((s) => feeds.get(s)?.changedAt).filter((t) => t !== undefined);
-    for (const t of candidates) {
-      const ms = Date.parse(t);
+    if (own !== undefined) {
+      const ms = Date.parse(own);
+      if (ms < earliest) earliest = ms;
+      continue;
+    }
+    for (const s of i.sources) {
+      const ms = changeOf(s);
       if (ms < earliest) earliest = ms;
     }
   }

@@ -30,9 +30,9 @@ import {
   DEFAULT_MIN_SOURCE_CONFIDENCE,
   describeFeedback,
   recoversAt,
-  type SourceConfidence,
 } from '../../policies/index.js';
 import { percentiles } from '../../lib/stats.js';
+import { ledgerOf } from '../stores/source-confidence.js';
 import { INLINE_VALUES, type IndicatorStore } from '../stores/indicator-store.js';
 import type { InventoryCache } from '../inventory/cache.js';
 import type { Clock } from '../runtime/clock.js';
@@ -632,11 +632,6 @@ function snapshotId(snap: Snapshot | undefined): number {
 /** Whether the policy reads exposure and vulnerability data (it has an Isolate template). */
 export function readsExposure(policy: ExposurePolicy): boolean {
   return policy.spec.actions.some((a) => a.type === 'Isolate');
-}
-
-/** The feed's status.sourceConfidence, the feedback loop's ledger. */
-function ledgerOf(feed: ThreatFeed): SourceConfidence | undefined {
-  return feed.status?.sourceConfidence as SourceConfidence | undefined;
 }
 
 /** What the engine reads of the feedback loop: the confidence now, and the feedback behind it. */

@@ -43,6 +43,12 @@ export const ThreatFeedMetrics = metricSet({
     help: "1 while the feed's Degraded condition is True (its last sync failed, or tags were cut to the caps), else 0; absent while suspended.",
     labelNames: ['feed'],
   },
+  feedSourceConfidence: {
+    type: 'gauge',
+    name: 'forestall_feed_source_confidence',
+    help: "The feedback loop's effective confidence in the feed, 10-100 (status.sourceConfidence decayed to the last sync; 100 without feedback), by feed.",
+    labelNames: ['feed'],
+  },
   feedSyncDuration: {
     type: 'histogram',
     name: 'forestall_feed_sync_duration_seconds',

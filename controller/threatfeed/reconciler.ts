@@ -1,3 +1,5 @@
+import { ledgerOf } from '../stores/source-confidence.js';
+import { confidenceAt } from '../../policies/index.js';
 import { createHash } from 'node:crypto';
 import { applyStatusIfChanged, readyTransition } from '../runtime/status-write.js';
 import { isDeepStrictEqual } from 'node:util';
@@ -482,7 +484,12 @@ export class ThreatFeedReconciler implements Reconciler {
     const { metrics } = this.deps;
     for (const type of INDICATOR_TYPES) metrics.feedIndicators.remove({ feed: name, type });
     // A deleted feed must not look stale or degraded for ever.
-    for (const gauge of [metrics.feedLastSync, metrics.feedRefreshInterval, metrics.feedDegraded])
+    for (const gauge of [
+      metrics.feedLastSync,
+      metrics.feedRefreshInterval,
+      metrics.feedDegraded,
+      metrics.feedSourceConfidence,
+    ])
       gauge.remove({ feed: name });
     this.deps.snapshots.forget(name);
     this.failures.delete(name);
@@ -500,6 +507,10 @@ export class ThreatFeedReconciler implements Reconciler {
     const labels = { feed: feed.metadata.name! };
     const lastSync = Date.parse(status.lastSyncTime ?? '');
     if (lastSync > 0) metrics.feedLastSync.set(labels, lastSync / 1000);
+    metrics.feedSourceConfidence.set(
+      labels,
+      confidenceAt(ledgerOf(feed), new Date(this.deps.clock.now())),
+    );
     if (feed.spec.suspend) {
       metrics.feedRefreshInterval.remove(labels);
       metrics.feedDegraded.remove(labels);

@@ -236,6 +236,14 @@ describe('the feedback loop and the exposure window', () => {
     expect(action!.spec.approval?.reason).toContain('1 excepted, 1 lifted');
     const ledger = (await getFeed('noisy'))!.status!.sourceConfidence!;
     expect(ledger.counts).toMatchObject({ lifted: 1, excepted: 1 });
+    // The restarted controller exports it again from status at the next sync.
+    await waitFor(
+      'forestall_feed_source_confidence{feed="noisy"} 80',
+      async () =>
+        (await mgr.metrics.registry.getSingleMetric('forestall_feed_source_confidence')!.get())
+          .values,
+      (values) => values.some((v) => v.labels.feed === 'noisy' && v.value === 80),
+    );
   });
 
   it('GIVEN this cluster THEN forestall report readiness --kubeconfig shows the loop, the feeds tuned and the observed windows', async () => {

@@ -49,7 +49,7 @@ beforeAll(async () => {
   client = new KubeClient(cp.kubeConfig());
   kubeconfig = cp.writeKubeconfig();
   // A CRD's storage answers 429 for a moment after it is established.
-  for (const kind of ['PreemptiveAction', 'ExposurePolicy', 'ThreatFeed'])
+  for (const kind of ['PreemptiveAction', 'ExposurePolicy', 'ThreatFeed', 'ThreatException'])
     await eventually(`${kind} served`, () =>
       client.list('forestall.io/v1alpha1', kind).then(
         () => true,

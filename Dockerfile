@@ -55,6 +55,9 @@ COPY --from=build --chown=0:0 /app/dist ./dist
 COPY --chown=0:0 feeds/stix-schemas ./feeds/stix-schemas
 COPY --chown=0:0 feeds/warninglists ./feeds/warninglists
 COPY --chown=0:0 package.json ./
+# MITRE's ATT&CK licence travels with the trimmed ATT&CK data that dist/ carries
+# (report/attack/data/attack-18.1.json): its terms ask for it in every copy.
+COPY --chown=0:0 report/attack/data/LICENSE.txt ./report/attack/data/LICENSE.txt
 # Files stay owned by root and read-only to the process; the chart also mounts the
 # root filesystem read-only. 65532 is the conventional "nonroot" UID, matching the
 # chart's runAsUser.

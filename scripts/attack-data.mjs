@@ -97,6 +97,8 @@ function trim(bundle, mitigationIds) {
     attack: ATTACK_VERSION,
     domain: 'enterprise-attack',
     source: `MITRE ATT&CK Enterprise v${ATTACK_VERSION} (github.com/mitre/cti, enterprise-attack), trimmed by scripts/attack-data.mjs; licence: LICENSE.txt`,
+    copyright:
+      '© 2025 The MITRE Corporation. This work is reproduced and distributed with the permission of The MITRE Corporation.',
     liveTechniques: techniques.length,
     tactics,
     mitigations,

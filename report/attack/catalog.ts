@@ -38,6 +38,8 @@ export interface AttackData {
   attack: string;
   domain: 'enterprise-attack';
   source: string;
+  /** MITRE's copyright designation, which its terms ask every copy to carry. */
+  copyright: string;
   /** Live techniques and sub-techniques in the whole matrix. */
   liveTechniques: number;
   /** In the matrix's order. */

@@ -126,7 +126,10 @@ describe('forestall report readiness, offline on examples/', () => {
     const r = await report('readiness', EXAMPLES, ...NOW);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^Forestall readiness: level 3 of 5, Policy-based integration\n/);
-    expect(r.stdout).toContain('Next step: Add an ExposurePolicy in Enforce for the dns layer');
+    // block-malware-domains enforces the dns layer, but its DNSBlock waits for review.
+    expect(r.stdout).toContain(
+      "Next step: Get the dns layer's action enforced: approve it (forestall approve, or merge the pull request), or let its Enforce policy's spec.autoApprove allow it.",
+    );
     // KEV dateAdded 2023-10-10 to 2026-08-22T12:00Z: the exposure window if enforced now.
     expect(r.stdout).toMatch(/Exposure window: p50 1047\.5 d/);
     expect(r.stdout).toMatch(/Initial Access 4\/22/);

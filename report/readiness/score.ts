@@ -485,6 +485,8 @@ function layerStep(l: LayerState | undefined): string {
   if (!l) return 'Every layer is enforced.';
   if (l.mode && l.policies.Enforce === 0)
     return `Move the ${l.layer} layer to Enforce: set spec.mode: Enforce on its ExposurePolicy (now ${l.mode}) with an autoApprove expression.`;
+  if (l.mode && l.actions > 0)
+    return `Get the ${l.layer} layer's ${l.actions === 1 ? 'action' : `${l.actions} actions`} enforced: approve ${l.actions === 1 ? 'it' : 'them'} (forestall approve, or merge the pull request), or let its Enforce policy's spec.autoApprove allow ${l.actions === 1 ? 'it' : 'them'}.`;
   return `Add an ExposurePolicy in Enforce for the ${l.layer} layer, with ${LAYER_STEPS[l.layer]}.`;
 }
 

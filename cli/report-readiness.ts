@@ -17,6 +17,7 @@ import {
   checkOut,
   clusterClient,
   readOrExit,
+  splitReportFlags,
   countedPhases,
   coverageFromPlan,
   coverageOf,
@@ -211,22 +212,16 @@ async function read(argv: string[]): Promise<Read> {
     const facts = readinessFromCluster(await readForestallObjects(client), target, new Date());
     return { facts, problems: [], json: values.json === true, ...(html ? { html } : {}) };
   }
-  const rest: string[] = [];
-  let json = false;
-  let html: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--json') json = true;
-    else if (arg === '--html') {
-      html = argv[++i];
-      if (html === undefined) throw new UsageError("Option '--html <value>' argument missing");
-    } else if (arg.startsWith('--html=')) html = arg.slice('--html='.length);
-    else if (arg === '--out' || arg.startsWith('--out=') || arg.startsWith('--decisions'))
-      throw new UsageError(
-        `${arg.split('=')[0]} is a plan flag; the report goes to standard output (--html FILE for the page)`,
-      );
-    else rest.push(arg);
-  }
+  const {
+    flag: json,
+    value: html,
+    rest,
+  } = splitReportFlags(argv, {
+    flag: '--json',
+    value: '--html',
+    refused: ['--out', '--decisions'],
+    why: 'the report goes to standard output (--html FILE for the page)',
+  });
   await checkOut({ out: html });
   const { input } = await parsePlanArgs(rest);
   const plan = await buildPlan(input);

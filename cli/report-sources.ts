@@ -165,3 +165,30 @@ export async function readOrExit<T>(
     return { exit: 1 };
   }
 }
+
+/**
+ * Takes a report's own flags out of argv and leaves plan's command line: `flag` (a
+ * boolean), `value` (--value FILE or --value=FILE), and the plan flags the report
+ * refuses, each with why.
+ */
+export function splitReportFlags(
+  argv: string[],
+  own: { flag: string; value: string; refused: readonly string[]; why: string },
+): { flag: boolean; value?: string; rest: string[] } {
+  const rest: string[] = [];
+  let flag = false;
+  let value: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const name = arg.split('=')[0]!;
+    if (arg === own.flag) flag = true;
+    else if (arg === own.value) {
+      value = argv[++i];
+      if (value === undefined)
+        throw new UsageError(`Option '${own.value} <value>' argument missing`);
+    } else if (name === own.value) value = arg.slice(own.value.length + 1);
+    else if (own.refused.includes(name)) throw new UsageError(`${name} is a plan flag; ${own.why}`);
+    else rest.push(arg);
+  }
+  return { flag, ...(value !== undefined ? { value } : {}), rest };
+}

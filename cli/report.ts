@@ -9,6 +9,7 @@ import {
   checkOut,
   clusterClient,
   readOrExit,
+  splitReportFlags,
   countedPhases,
   coverageFromCluster,
   coverageFromPlan,
@@ -69,25 +70,6 @@ layer is still written), the cluster refused the reads or FILE could not be writ
 2 for bad usage.
 `;
 
-/** Takes --planned and --out out of argv; the rest is plan's command line. */
-function splitReportFlags(argv: string[]): { planned: boolean; out?: string; rest: string[] } {
-  const rest: string[] = [];
-  let planned = false;
-  let out: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--planned') planned = true;
-    else if (arg === '--out') {
-      out = argv[++i];
-      if (out === undefined) throw new UsageError("Option '--out <value>' argument missing");
-    } else if (arg.startsWith('--out=')) out = arg.slice('--out='.length);
-    else if (arg === '--json' || arg === '--decisions' || arg.startsWith('--decisions='))
-      throw new UsageError(`${arg} is a plan flag; the report is the layer's JSON`);
-    else rest.push(arg);
-  }
-  return { planned, ...(out !== undefined ? { out } : {}), rest };
-}
-
 interface Source {
   actions: CoverageAction[];
   /** What was read, and anything that explains an empty report: the description's opening. */
@@ -120,7 +102,16 @@ async function readSource(
       ...(out !== undefined ? { out } : {}),
     };
   }
-  const { planned, out, rest } = splitReportFlags(argv);
+  const {
+    flag: planned,
+    value: out,
+    rest,
+  } = splitReportFlags(argv, {
+    flag: '--planned',
+    value: '--out',
+    refused: ['--json', '--decisions'],
+    why: "the report is the layer's JSON",
+  });
   await checkOut({ out });
   const { input } = await parsePlanArgs(rest);
   const plan = await buildPlan(input);

@@ -14,6 +14,7 @@
  * errors on `spec.actions[i].params.around`) and removed from the params the connector
  * receives.
  */
+import { earliestTime } from './provenance.js';
 import type { ExposurePolicySpec, ActionType } from '../crds/index.js';
 import type { CompileError, IsolatedWorkloadEvidence, WorkloadView } from './types.js';
 import { ACCOUNTS_ANNOTATION, workloadAccounts, workloadApiVersion } from './workloads.js';
@@ -113,11 +114,7 @@ export function isolatedAccounts(
     for (const a of kept) out.accounts.add(a);
     for (const f of isolation.feeds) out.feeds.add(f);
     out.confidence = Math.max(out.confidence, isolation.confidence);
-    if (
-      isolation.publishedAt &&
-      (!out.publishedAt || Date.parse(isolation.publishedAt) < Date.parse(out.publishedAt))
-    )
-      out.publishedAt = isolation.publishedAt;
+    out.publishedAt = earliestTime(out.publishedAt, isolation.publishedAt);
     out.workloads.push({
       target: {
         apiVersion: workloadApiVersion(w.kind),

@@ -35,4 +35,4 @@ export {
   type ExceptionUse,
 } from './exceptions.js';
 export * from './source-confidence.js';
-export { publishedAt } from './provenance.js';
+export { earliestTime, publishedAt } from './provenance.js';

@@ -74,6 +74,12 @@ export function publishedAt(
   return Number.isFinite(earliest) ? new Date(earliest).toISOString() : undefined;
 }
 
+/** The earlier of two RFC 3339 times; undefined when both are. */
+export function earliestTime(a: string | undefined, b: string | undefined): string | undefined {
+  if (!a || !b) return a ?? b;
+  return Date.parse(a) <= Date.parse(b) ? a : b;
+}
+
 /** The provenance fields of a PlannedAction built from `indicators` of `sources`. */
 export function provenance(
   sources: readonly string[],
@@ -83,12 +89,7 @@ export function provenance(
   inherited?: string,
 ): { sourceConfidence: number; publishedAt?: string } {
   const own = publishedAt(indicators, feeds);
-  const published =
-    own && inherited
-      ? Date.parse(own) <= Date.parse(inherited)
-        ? own
-        : inherited
-      : (own ?? inherited);
+  const published = earliestTime(own, inherited);
   return {
     sourceConfidence: actionSourceConfidence(sources, feeds),
     ...(published ? { publishedAt: published } : {}),

@@ -29,6 +29,7 @@ import {
   confidenceAt,
   DEFAULT_MIN_SOURCE_CONFIDENCE,
   describeFeedback,
+  earliestTime,
   recoversAt,
 } from '../../policies/index.js';
 import { percentiles } from '../../lib/stats.js';
@@ -268,7 +269,9 @@ export class PolicyReconciler implements Reconciler {
     );
     await this.deps.reporter.report(policy, evaluation, now);
 
-    const counts = phaseCounts(this.owned(name));
+    // After converging: the actions as they stand now.
+    const ownedNow = this.owned(name);
+    const counts = phaseCounts(ownedNow);
     const byDecision = (d: string) => evaluation.actions.filter((a) => a.decision === d).length;
     const suppressed = evaluation.suppressed
       ? `; ${evaluation.suppressed} left out after a rejected review until ${new Date(suppression!.nextExpiry!).toISOString()} or later`
@@ -289,7 +292,7 @@ export class PolicyReconciler implements Reconciler {
           exceptedIndicators: evaluation.excepted?.indicators ?? 0,
           actions: counts,
           lowConfidenceFeeds: lowConfidence.feeds.length ? lowConfidence.feeds : undefined,
-          exposureWindow: exposureWindowOf(this.owned(name)),
+          exposureWindow: exposureWindowOf(ownedNow),
           planned: evaluation.actions.slice(0, 64).map((a) => ({
             name: a.name,
             type: a.type,
@@ -567,7 +570,7 @@ export class PolicyReconciler implements Reconciler {
   ): PreemptiveActionSpec {
     // The exposure window starts at the earliest publication ever seen for the episode:
     // a feed without dates reports its latest change, which must not move it later.
-    const publishedAt = earliest(stored?.publishedAt, planned.publishedAt);
+    const publishedAt = earliestTime(stored?.publishedAt, planned.publishedAt);
     const scope: NonNullable<PreemptiveActionSpec['scope']> = {
       namespaces: planned.request.scope.namespaces,
     };
@@ -640,12 +643,6 @@ function sourceConfidenceOf(feed: ThreatFeed, now: Date): FeedView['sourceConfid
   return ledger
     ? { effective: confidenceAt(ledger, now), feedback: describeFeedback(ledger) }
     : undefined;
-}
-
-/** The earlier of two RFC 3339 times; undefined when both are. */
-function earliest(a: string | undefined, b: string | undefined): string | undefined {
-  if (!a || !b) return a ?? b;
-  return Date.parse(a) <= Date.parse(b) ? a : b;
 }
 
 /** Percentiles of the exposure window over the enforced actions (status.exposureWindowSeconds). */

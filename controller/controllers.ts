@@ -137,6 +137,7 @@ export function addControllers(manager: Manager, deps: ControllerDeps) {
       client: deps.client,
       feeds: feeds.informer,
       events: deps.events,
+      log: deps.log,
     }),
     catalog: defaultConnectorCatalog,
     outbound,

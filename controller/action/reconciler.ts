@@ -281,6 +281,7 @@ export class ActionReconciler implements Reconciler {
         status.exposureWindowSeconds,
       );
     // Recorded before the status write: a retry after a failed write finds it recorded.
+    // A failed recording is logged by the recorder and never holds up the transition.
     const feedback = feedbackOf(o.action, o.previous, status, o.person, o.now);
     if (feedback && o.action.spec.feeds?.length)
       await this.deps.sourceConfidence?.record(o.action.spec.feeds, feedback);

@@ -149,7 +149,7 @@ export class ExceptionReconciler implements Reconciler {
       const action = this.deps.actions.get(a.name);
       const feeds = (action?.spec.feeds ?? []).filter((f) => !charged.has(f));
       if (!feeds.length) continue;
-      await recorder.record(
+      const held = await recorder.record(
         feeds,
         {
           kind: 'excepted',
@@ -161,7 +161,8 @@ export class ExceptionReconciler implements Reconciler {
         },
         log,
       );
-      for (const f of feeds) charged.add(f);
+      // A feed whose write failed stays uncharged: the next reconcile tries it again.
+      for (const f of held) charged.add(f);
     }
     return [...charged].sort().slice(0, 256);
   }

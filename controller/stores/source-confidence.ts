@@ -7,7 +7,7 @@ import {
   type SourceConfidence,
 } from '../../policies/index.js';
 import type { KubeClient } from '../runtime/client.js';
-import { codeOf } from '../runtime/errors.js';
+import { codeOf, messageOf } from '../runtime/errors.js';
 import type { EventRecorder } from '../runtime/events.js';
 import type { Informer } from '../runtime/informer.js';
 import type { Logger } from '../runtime/logger.js';
@@ -23,7 +23,8 @@ export function ledgerOf(feed: ThreatFeed | undefined): SourceConfidence | undef
  * merge patch guarded by resourceVersion (a conflict is read and tried again). The
  * ThreatFeed controller leaves that field to this writer. An event whose key the ledger
  * already holds changes nothing, so a retried reconcile records it once. Writes to one
- * feed are serialised in this process.
+ * feed are serialised in this process. A write that fails is logged and reported in the
+ * result, never thrown: feedback must not hold up an action's lifecycle.
  */
 export class SourceConfidenceRecorder {
   private readonly queues = new Map<string, Promise<void>>();
@@ -33,14 +34,22 @@ export class SourceConfidenceRecorder {
       client: KubeClient;
       feeds: Informer<ThreatFeed>;
       events: EventRecorder;
+      log: Logger;
     },
   ) {}
 
-  /** Applies `event` to each feed that exists; a feed that is gone is skipped. */
-  async record(feeds: readonly string[], event: FeedbackEvent, log?: Logger): Promise<void> {
+  /**
+   * Applies `event` to each feed that exists (a feed that is gone is skipped). Returns
+   * the feeds whose ledger holds the event afterwards; the others failed and were logged.
+   */
+  async record(feeds: readonly string[], event: FeedbackEvent, log?: Logger): Promise<string[]> {
+    const held: string[] = [];
     for (const feed of new Set(feeds)) {
       // The cache's view answers the common case (already recorded) without a request.
-      if (hasFeedback(ledgerOf(this.deps.feeds.get(feed)), event.key)) continue;
+      if (hasFeedback(ledgerOf(this.deps.feeds.get(feed)), event.key)) {
+        held.push(feed);
+        continue;
+      }
       const before = this.queues.get(feed) ?? Promise.resolve();
       const next = before.then(() => this.recordOne(feed, event, log));
       const settled = next.catch(() => undefined);
@@ -48,8 +57,17 @@ export class SourceConfidenceRecorder {
       void settled.then(() => {
         if (this.queues.get(feed) === settled) this.queues.delete(feed);
       });
-      await next;
+      try {
+        await next;
+        held.push(feed);
+      } catch (err) {
+        (log ?? this.deps.log).warn(
+          { feed, kind: event.kind, action: event.action, err: messageOf(err) },
+          'Could not record feedback against a feed; it is tried again on the next change',
+        );
+      }
     }
+    return held;
   }
 
   private async recordOne(name: string, event: FeedbackEvent, log?: Logger): Promise<void> {

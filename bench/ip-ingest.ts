@@ -17,16 +17,13 @@
  * Usage: npx tsc -p tsconfig.json && node dist/bench/ip-ingest.js [--runs N]
  * iprange is installed with bench/setup-iprange.sh when missing (needs root).
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { performance } from 'node:perf_hooks';
-import { dirname, join, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchCacheDir, ensureIpFeed } from './gen-ip-feed.js';
+import { ensureIprange, haveGnuTime, median, runOnce, type RunResult } from './processes.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const repoRoot = resolve(here, '../..');
 
 /** Our side. Later this becomes the `forestall feed parse` CLI, which calls the same readIpLines/Ipv4Set. */
 function oursCommand(feed: string): string[] {
@@ -38,13 +35,6 @@ function iprangeCommand(feed: string): string[] {
   return ['iprange', '--optimize', feed];
 }
 
-interface RunResult {
-  wallMs: number;
-  peakRssKb: number;
-  /** User plus system CPU time, from GNU time; undefined without it. */
-  cpuMs?: number;
-}
-
 function emit(
   name: string,
   value: number | boolean,
@@ -53,89 +43,6 @@ function emit(
 ): void {
   const rounded = typeof value === 'number' ? Math.round(value * 100) / 100 : value;
   console.log(JSON.stringify({ name, value: rounded, unit, ...extra }));
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
-
-function onPath(command: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
-}
-
-function ensureIprange(): void {
-  if (onPath('iprange')) return;
-  const setup = spawnSync('bash', [join(repoRoot, 'bench', 'setup-iprange.sh')], {
-    stdio: 'inherit',
-  });
-  if (setup.status !== 0 || !onPath('iprange')) {
-    throw new Error('iprange is not installed and bench/setup-iprange.sh could not install it');
-  }
-}
-
-const GNU_TIME = '/usr/bin/time';
-const haveGnuTime =
-  existsSync(GNU_TIME) &&
-  spawnSync(GNU_TIME, ['-f', '%M', 'true'], { stdio: 'ignore' }).status === 0;
-
-/** Runs `command` with stdout to `outputPath`; fails on a non-zero exit. */
-async function runOnce(
-  command: string[],
-  outputPath: string,
-  scratchDir: string,
-): Promise<RunResult> {
-  const timeFile = join(scratchDir, 'time.out');
-  const argv = haveGnuTime
-    ? [GNU_TIME, '-f', '%U %S %M', '-o', timeFile, '--', ...command]
-    : command;
-  const out = openSync(outputPath, 'w');
-  const errors: Buffer[] = [];
-  let polledPeakKb = 0;
-  const started = performance.now();
-  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', out, 'pipe'] });
-  child.stderr?.on('data', (data: Buffer) => errors.push(data));
-  const exited = new Promise<number | null>((done, fail) => {
-    child.once('error', fail);
-    child.once('exit', (code) => done(code));
-  });
-  let finished = false;
-  const markFinished = (): void => {
-    finished = true;
-  };
-  exited.then(markFinished, markFinished);
-  if (!haveGnuTime) {
-    while (!finished) {
-      polledPeakKb = Math.max(polledPeakKb, readPeakRssKb(child.pid));
-      await sleep(2);
-    }
-  }
-  const code = await exited;
-  const wallMs = performance.now() - started;
-  closeSync(out);
-  if (code !== 0)
-    throw new Error(
-      `${command.join(' ')} exited ${code}: ${Buffer.concat(errors).toString().slice(0, 2000)}`,
-    );
-  if (!haveGnuTime) return { wallMs, peakRssKb: polledPeakKb };
-  const [user, system, peak] = readFileSync(timeFile, 'utf8')
-    .trim()
-    .split('\n')
-    .pop()!
-    .split(' ')
-    .map(Number);
-  return { wallMs, peakRssKb: peak!, cpuMs: (user! + system!) * 1000 };
-}
-
-function readPeakRssKb(pid: number | undefined): number {
-  if (pid === undefined) return 0;
-  try {
-    const match = /VmHWM:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) : 0;
-  } catch {
-    return 0; // the process has already gone
-  }
 }
 
 /** The output as a list of "a.b.c.d/p"; iprange writes a lone address without "/32". */

@@ -59,6 +59,11 @@ export class ControllerProcess {
     );
   }
 
+  /** The OS process id (benchmarks read its /proc/<pid>/status). */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   logged(msg: string): boolean {
     return this.logs.some((l) => l.msg === msg);
   }

@@ -7,7 +7,8 @@
 #
 # Each line is "<section> <fact>", sorted, with counters, handles and ids that change
 # by themselves left out. Listeners and processes are only those of the node's own
-# processes and fixed ports, because other tests on the machine come and go. The
+# processes and fixed ports, and the helper servers the e2e cases start (named,
+# Gitea), because other tests on the machine come and go. The
 # loaded kernel modules are shown but do not count: a module the node loaded
 # (br_netfilter, overlay, ...) cannot be unloaded safely while anything else may use it.
 #
@@ -29,6 +30,15 @@ PATHS=("${FIXED_PATHS[@]}" "$NODE_DIR" /etc/cni /opt/cni /var/lib/containerd /op
 # cgroup (pause and workload processes). Other tests' envtest processes run the
 # same binaries from other directories and are not counted.
 NODE_PROC_PATTERN="$NODE_DIR|/kube-node/"
+# And the helpers the e2e cases start themselves: BIND's named (test/e2e/dns-block)
+# and Gitea (test/e2e/git-delivery). Their command lines cannot tell them from other
+# suites' copies: Gitea runs from the shared cache with a work directory under /tmp
+# named as the integration suite's (test/harness/gitea-server.ts, local-server.ts).
+# What tells them apart is their environment: they inherit FORESTALL_E2E=1 from the
+# e2e run (package.json test:e2e; vitest's workers pass it on), and no other suite
+# sets it (with it set, vitest.config.ts adds the e2e project, which brings up the node).
+E2E_HELPERS='^(named|gitea)$'
+E2E_MARK='FORESTALL_E2E=1'
 NODE_MOUNTS="^($NODE_DIR|/run/netns|/run/containerd|/var/lib/(kubelet|containerd|cni)|/opt|/sys/fs/cgroup|/proc|/sys\$|/dev)"
 
 snapshot() {
@@ -38,6 +48,11 @@ snapshot() {
       args=$(tr '\0' ' ' 2>/dev/null < "/proc/$pid/cmdline") || continue
       if [[ "$args" =~ $NODE_PROC_PATTERN ]] || grep -q kubepods "/proc/$pid/cgroup" 2>/dev/null; then
         echo "proc $args"
+      elif comm=$(cat "/proc/$pid/comm" 2>/dev/null) && [[ "$comm" =~ $E2E_HELPERS ]]; then
+        env=$(tr '\0' '\n' 2>/dev/null < "/proc/$pid/environ") || continue
+        if grep -qxF "$E2E_MARK" <<<"$env"; then
+          echo "proc ${args% } (started by the e2e suite)"
+        fi
       fi
     done
     ip -o link show | awk '{sub(/@.*/, "", $2); print "link", $2, $3}'

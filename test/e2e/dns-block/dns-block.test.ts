@@ -103,8 +103,9 @@ async function untilAnswer(name: string, want: string, timeoutMs: number): Promi
 
 /**
  * BIND 9 (Debian's named) on 127.0.0.1, authoritative for our zone, with
- * Forestall's RPZ zone as its response policy (`recursive-only no`, so that the policy
- * rewrites the answers of its own zones too), the way connectors/README configures it.
+ * Forestall's RPZ zone as its response policy, configured as connectors/README says:
+ * `recursive-only no` applies the policy to queries without the RD bit too. Our
+ * lookups set the bit, so they would be blocked even without it (connectors/README, dns:rpz).
  */
 async function startNamed(rpz: string): Promise<{ resolver: Resolver; stop: () => void }> {
   const dir = mkdtempSync(join(tmpdir(), 'forestall-e2e-named-'));

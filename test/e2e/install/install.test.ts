@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { emit } from '../../../bench/report.js';
-import { KINDS } from '../../../crds/index.js';
+import { KINDS, LABEL_MANAGED_BY, MANAGED_BY } from '../../../crds/index.js';
 import { eventually } from '../../harness/eventually.js';
 import { e2eNode } from '../cluster.js';
 import { secondsSince } from '../node.js';
@@ -14,6 +14,12 @@ const NAMESPACE = 'forestall-e2e-install';
 const RELEASE = 'forestall';
 // controller/config.ts: the default --leader-election-id; the chart passes none.
 const LEASE = 'forestall-controller';
+/** The namespaced kinds the chart and the controller write, searched for leftovers by label. */
+const NAMESPACED_KINDS =
+  'all,configmaps,secrets,serviceaccounts,roles,rolebindings,networkpolicies,' +
+  'poddisruptionbudgets,leases';
+/** The same with the chart's cluster-scoped kinds. */
+const LABELLED_KINDS = `${NAMESPACED_KINDS},clusterroles,clusterrolebindings`;
 
 interface ObjectRef {
   kind: string;
@@ -228,8 +234,7 @@ describe('install: helm install of charts/forestall on the real node', () => {
     // nor any object labelled as the release's, in any namespace or cluster-wide
     const labelled = await kubectl([
       'get',
-      'all,configmaps,secrets,serviceaccounts,roles,rolebindings,clusterroles,' +
-        'clusterrolebindings,networkpolicies,poddisruptionbudgets,leases',
+      LABELLED_KINDS,
       '-A',
       '-l',
       `app.kubernetes.io/instance=${RELEASE}`,
@@ -247,9 +252,31 @@ describe('install: helm install of charts/forestall on the real node', () => {
       60_000,
       500,
     );
-    // What else the controller wrote at run time in its namespace goes with the
-    // namespace; say what it was, for the README's record.
-    const runtime = await kubectl(['-n', NAMESPACE, 'get', 'configmaps', '-o', 'name']);
-    console.log(`ConfigMaps left in ${NAMESPACE}: ${runtime.trim() || 'none'}`);
+    // nor anything else Forestall wrote there: the chart labels its objects
+    // app.kubernetes.io/part-of=forestall, and so do the controller's feed snapshots
+    // (controller/stores/snapshot-store.ts); everything else the controller writes
+    // carries app.kubernetes.io/managed-by=forestall (crds/domain.ts)
+    for (const selector of [
+      `${LABEL_MANAGED_BY}=${MANAGED_BY}`,
+      'app.kubernetes.io/part-of=forestall',
+    ]) {
+      const owned = await kubectl([
+        '-n',
+        NAMESPACE,
+        'get',
+        NAMESPACED_KINDS,
+        '-l',
+        selector,
+        '-o',
+        'name',
+      ]);
+      expect(owned.trim(), `objects labelled ${selector} in ${NAMESPACE}`).toBe('');
+    }
+    // and the only ConfigMap or Secret left is the CA bundle the controller-manager
+    // publishes into every namespace (kube-root-ca.crt); helm's release Secret is gone
+    const stored = (await kubectl(['-n', NAMESPACE, 'get', 'configmaps,secrets', '-o', 'name']))
+      .split('\n')
+      .filter((line) => line !== '' && line !== 'configmap/kube-root-ca.crt');
+    expect(stored).toEqual([]);
   });
 });

@@ -3,6 +3,7 @@ import { analyse, variableShapes } from './analysis.js';
 import { celEnvironment, knownFunctionNames, type CelKind } from './environment.js';
 import { CelCompileError, firstLine, lineAndColumn } from './errors.js';
 import { CEL_PARSE_LIMITS, MAX_SOURCE_LENGTH } from './limits.js';
+import { matchShortcut, type MatchShortcut } from './shortcut.js';
 
 export interface CelProgram {
   readonly source: string;
@@ -17,6 +18,11 @@ export interface CelProgram {
    * Fields read off a comprehension or cel.bind variable are not listed.
    */
   readonly reads: ReadonlySet<string>;
+  /**
+   * For spec.match: the terms decided without CEL (shortcut.ts), so a million
+   * indicators need not each run the expression. Undefined when there are none.
+   */
+  readonly shortcut?: MatchShortcut;
   /**
    * Runs the expression. `vars` holds the kind's variables: for match
    * `{ indicator: indicatorActivation(i), now: Date }`, for autoApprove
@@ -35,6 +41,7 @@ class Program implements CelProgram {
     readonly cost: number,
     readonly reads: ReadonlySet<string>,
     run: ParseResult,
+    readonly shortcut?: MatchShortcut,
   ) {
     // The parsed, checked expression is called directly: nothing between the caller and cel-js.
     this.evaluate = run;
@@ -126,7 +133,8 @@ export function compileCel(source: string, field: string, kind: CelKind): CelPro
     );
   }
   const { cost, reads } = analyse(run.ast, source, field, variableShapes(kind));
-  return new Program(source, field, kind, cost, reads, run);
+  const shortcut = kind === 'match' ? matchShortcut(run.ast) : undefined;
+  return new Program(source, field, kind, cost, reads, run, shortcut);
 }
 
 /**

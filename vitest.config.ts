@@ -30,7 +30,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: [
-            '{lib,cel,cli,controller,crds,feeds,policies,connectors,delivery,notify,report,bench,test/harness,test/openapi,test/image}/**/*.test.ts',
+            '{lib,cel,cli,controller,crds,feeds,policies,connectors,delivery,notify,report,bench,test/harness,test/openapi,test/image,test/docs}/**/*.test.ts',
           ],
           environment: 'node',
           // Some unit tests parse real feeds (IPsum's 120k lines) or run the CLI as a

@@ -11,7 +11,7 @@ import {
 
 /**
  * The Kubernetes CEL IP and CIDR libraries (kubernetes.io/docs/reference/using-api/cel,
- * "IP address library" and "CIDR library"), on the strict parsers of feeds/ip.ts.
+ * "IP address library" and "CIDR library"), on the strict parsers of lib/ip.ts.
  *
  * `net.IP` and `net.CIDR` are proper cel-js custom types backed by the immutable classes
  * below; they have no fields (`ip('1.2.3.4').family` without parentheses is a compile

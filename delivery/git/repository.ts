@@ -38,6 +38,7 @@ import { join } from 'node:path';
 import { GitError, simpleGit, type SimpleGit } from 'simple-git';
 import { writeKustomization } from '../../connectors/core/render.js';
 import type { Manifest } from '../../connectors/core/types.js';
+import { redact } from '../../lib/redact.js';
 import { codeForGitOutput, GitDeliveryError, type GitErrorCode } from './errors.js';
 import {
   actionBranchName,
@@ -655,10 +656,7 @@ function shellQuote(text: string): string {
  */
 function validateUrl(url: string, tokenNeedsHttps: boolean): void {
   const invalid = (why: string) =>
-    new GitDeliveryError(
-      'FST_GIT_INVALID_REQUEST',
-      `repository URL ${url.replace(/\/\/[^/@]*@/, '//[REDACTED]@')}: ${why}`,
-    );
+    new GitDeliveryError('FST_GIT_INVALID_REQUEST', `repository URL ${redact(url)}: ${why}`);
   if (url.trim() === '' || url.startsWith('-') || /\s/.test(url))
     throw invalid('not a repository URL');
   if (/^[a-z][a-z0-9+.-]*::/i.test(url))

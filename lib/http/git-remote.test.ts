@@ -65,4 +65,10 @@ describe('checkGitRemote: the controller path to a git remote', () => {
     const err = await refusal('file://user:s3cret@host/r.git');
     expect(err.message).not.toContain('s3cret');
   });
+
+  it('GIVEN a token as user info on a refused plain-http remote THEN the message keeps the host, not the token', async () => {
+    const err = await refusal('http://ghp_t0kenValue123@git.example.test/o/r.git');
+    expect(err.message).not.toContain('ghp_t0kenValue123');
+    expect(err.message).toContain('git.example.test/o/r.git');
+  });
 });

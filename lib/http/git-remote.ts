@@ -20,11 +20,7 @@
 import { HttpError } from './errors.js';
 import { checkTarget, plainHttpPermitted } from './ssrf.js';
 import type { SsrfPolicy } from './ssrf.js';
-
-/** Redacts user info; keeps scheme, host and path, which name the repository. */
-function shown(url: string): string {
-  return url.replace(/\/\/[^/@]*@/, '//[REDACTED]@');
-}
+import { redact } from '../redact.js';
 
 /**
  * A git remote as a URL: an absolute URL as it is, or git's scp-like `[user@]host:path`
@@ -49,7 +45,7 @@ export function gitRemoteUrl(text: string): URL | undefined {
 
 export async function checkGitRemote(url: string, policy: SsrfPolicy): Promise<void> {
   const refuse = (why: string): HttpError =>
-    new HttpError('FST_HTTP_INVALID_REQUEST', `Git remote ${shown(url)}: ${why}`);
+    new HttpError('FST_HTTP_INVALID_REQUEST', `Git remote ${redact(url)}: ${why}`);
   if (/^[a-z][a-z0-9+.-]*::/i.test(url))
     throw refuse('remote helper syntax (transport::address) is not allowed');
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase();
@@ -73,7 +69,7 @@ export async function checkGitRemote(url: string, policy: SsrfPolicy): Promise<v
   if (scheme === 'http' && !plainHttpPermitted(target.hostname, target.addresses, policy)) {
     throw new HttpError(
       'FST_HTTP_INSECURE',
-      `Git remote ${shown(url)}: plain http to ${host}, which is neither loopback nor in the outbound allow-list; use https or ssh`,
+      `Git remote ${redact(url)}: plain http to ${host}, which is neither loopback nor in the outbound allow-list; use https or ssh`,
     );
   }
 }

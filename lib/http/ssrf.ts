@@ -124,7 +124,10 @@ export function validateSsrfPolicy(policy: SsrfPolicy): void {
 
 function compile(policy: SsrfPolicy): CompiledPolicy {
   const cached = compiled.get(policy);
-  // The controller keeps one policy object and assigns fresh cluster ranges to it as they are read.
+  // Callers hand over a new frozen policy when anything changes (the controller builds one
+  // when the cluster's ranges change, controller/threatfeed/protection.ts). A field that
+  // is replaced on the same object is still seen, because the fields are compared; an
+  // array changed in place is not.
   const [cluster0, allow0, resolve0] = cached?.from ?? [];
   if (
     cached !== undefined &&

@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ThreatFeed } from '../crds/index.js';
 import {
@@ -69,5 +72,67 @@ describe('fetchFeed: MISP', () => {
         /holds more than 10000 bytes across manifest\.json and its event files \(one byte cap per sync\), at 8d41f7b2/,
       ),
     });
+  });
+});
+
+// One deadline per MISP sync (issue 13: "one byte budget and deadline per MISP sync"):
+// every request of the sync, manifest.json and each event file, shares the caller's
+// signal, which the reconciler aborts at --feed-sync-deadline. Here each event file
+// takes SLOW_MS, within the per-request time limit, so a limit per request alone would
+// let the whole feed through; the shared deadline falls between the first file and the
+// second. The server is a real one on 127.0.0.1 serving the MISP fixture.
+describe('fetchFeed: MISP, one deadline', () => {
+  const SLOW_MS = 1_000;
+  const PER_REQUEST_MS = 1_400;
+  const DEADLINE_MS = 1_600;
+  const dir = new URL('./parsers/testdata/misp/', import.meta.url);
+  let slow: Server;
+  let base: string;
+  const asked: string[] = [];
+
+  beforeAll(async () => {
+    slow = createServer((req, res) => {
+      const name = (req.url ?? '/').split('/').pop()!;
+      asked.push(name);
+      const body = readFileSync(new URL(name, dir));
+      const send = () => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(body);
+      };
+      if (name === 'manifest.json') send();
+      else setTimeout(send, SLOW_MS).unref();
+    });
+    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(slow.address() as AddressInfo).port}/misp/`;
+  });
+  afterAll(async () => {
+    slow?.closeAllConnections();
+    await new Promise<void>((resolve) => slow?.close(() => resolve()));
+  });
+
+  it('GIVEN event files each within the request time limit but together past the sync deadline THEN the sync stops at the deadline, cancelled, before the last file', async () => {
+    const feed = misp();
+    feed.spec.source.http!.url = base;
+    const started = Date.now();
+    const signal = AbortSignal.timeout(DEADLINE_MS);
+    const outcome = await fetchFeed(
+      feed,
+      undefined,
+      noReaders,
+      { ...policy(1 << 20), timeoutMs: PER_REQUEST_MS },
+      signal,
+    );
+    if (outcome.status !== 'ok' || !('files' in outcome))
+      throw new Error('expected a MISP file reader');
+    await outcome.files('manifest.json');
+    expect((await outcome.files(`${PHISHING}.json`)).byteLength).toBe(8_059);
+    const err = await outcome.files(`${RAT}.json`).catch((e: unknown) => e);
+    const elapsed = Date.now() - started;
+    // Cancelled by the sync's signal, not timed out by the request's own limit.
+    expect(err).toMatchObject({ code: 'FST_FEED_ABORTED' });
+    expect(signal.aborted).toBe(true);
+    expect(asked).toEqual(['manifest.json', `${PHISHING}.json`, `${RAT}.json`]);
+    expect(elapsed).toBeGreaterThanOrEqual(DEADLINE_MS - 50);
+    expect(elapsed).toBeLessThan(2 * SLOW_MS);
   });
 });

@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { CoreV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -105,6 +108,54 @@ describe('ThreatFeed ingestion in a bounded sandbox', () => {
       `passed its deadline of ${DEADLINE_MS / 1000}s (--feed-sync-deadline)`,
     );
     expect(f.status).toMatchObject({ indicatorCount: 3, digest: before.status!.digest });
+  });
+
+  it('GIVEN a MISP feed whose event files each fit the deadline but together pass it THEN Degraded names the deadline: one per sync, not per file', async () => {
+    // manifest.json at once, then each of its two event files after SLOW_MS: each is
+    // within the sync deadline and the request time limit (30 s), the two are not.
+    const SLOW_MS = 5_000;
+    const dir = new URL('../../feeds/parsers/testdata/misp/', import.meta.url);
+    const asked: string[] = [];
+    const served: string[] = [];
+    const misp = createServer((req, res) => {
+      const name = (req.url ?? '/').split('/').pop()!;
+      asked.push(name);
+      const send = () => {
+        if (!res.destroyed) served.push(name);
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(readFileSync(new URL(name, dir)));
+      };
+      if (name === 'manifest.json') send();
+      else setTimeout(send, SLOW_MS).unref();
+    });
+    await new Promise<void>((resolve) => misp.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (misp.address() as AddressInfo).port;
+      await feeds.create('misp-slow', {
+        format: 'misp',
+        refreshInterval: '1h',
+        source: { http: { url: `http://127.0.0.1:${port}/misp/` } },
+      });
+      const f = await feeds.degraded('misp-slow', 60_000);
+      expect(2 * SLOW_MS).toBeGreaterThan(DEADLINE_MS);
+      expect(cond(f, 'Degraded')).toMatchObject({ reason: 'SyncDeadlineExceeded' });
+      // The reconciler's words when the fetch of a file is cut; the sandbox's when its timer wins.
+      expect(cond(f, 'Degraded')!.message).toMatch(
+        new RegExp(`passed its deadline (of ${DEADLINE_MS / 1000}s )?\\(--feed-sync-deadline\\)`),
+      );
+      // Both event files were asked for, and the deadline fell while the second was on its way.
+      const second = '8d41f7b2-2c3a-4e5f-8b6a-7c8d9e0f1a2b.json';
+      expect(asked.slice(0, 3)).toEqual([
+        'manifest.json',
+        '3b9e0c5a-6f1d-4c2e-9a47-1d2f3e4a5b6c.json',
+        second,
+      ]);
+      expect(served).not.toContain(second);
+      expect(f.status?.indicatorCount).toBeUndefined();
+    } finally {
+      misp.closeAllConnections();
+      await new Promise<void>((resolve) => misp.close(() => resolve()));
+    }
   });
 
   it('GIVEN the ReDoS confidence expression THEN the feed is refused with the field path, and the event loop never stalls', async () => {

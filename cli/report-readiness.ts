@@ -11,20 +11,17 @@ import {
   readinessText,
 } from '../report/readiness/index.js';
 import type { Writer } from './operate.js';
-import { buildPlan, exposureIfEnforcedNow, parsePlanArgs, type Plan } from './plan.js';
+import { exposureIfEnforcedNow, type Plan } from './plan.js';
 import { printable } from './printable.js';
 import {
-  checkOut,
-  clusterClient,
   readOrExit,
-  splitReportFlags,
+  readReportSource,
   countedPhases,
   coverageFromPlan,
   coverageOf,
   readForestallObjects,
   type ClusterObjects,
 } from './report-sources.js';
-import { parseCommandLine, UsageError } from './usage.js';
 
 export const READINESS_USAGE = `Usage: forestall report readiness PATH... [--json] [--html FILE] [plan flags]
        forestall report readiness --kubeconfig FILE [--context NAME] [--json] [--html FILE]
@@ -199,37 +196,26 @@ interface Read {
 }
 
 async function read(argv: string[]): Promise<Read> {
-  if (argv.some((a) => a === '--kubeconfig' || a.startsWith('--kubeconfig='))) {
-    const { values, positionals } = parseCommandLine(argv, {
-      kubeconfig: { type: 'string' },
-      context: { type: 'string' },
-      json: { type: 'boolean' },
-      html: { type: 'string' },
-    });
-    if (positionals.length) throw new UsageError('--kubeconfig reads the cluster: give no PATH');
-    const html = await checkOut({ out: values.html });
-    const { client, server: target } = await clusterClient(values);
-    const facts = readinessFromCluster(await readForestallObjects(client), target, new Date());
-    return { facts, problems: [], json: values.json === true, ...(html ? { html } : {}) };
-  }
-  const {
-    flag: json,
-    value: html,
-    rest,
-  } = splitReportFlags(argv, {
-    flag: '--json',
-    value: '--html',
-    refused: ['--out', '--decisions'],
-    why: 'the report goes to standard output (--html FILE for the page)',
-  });
-  await checkOut({ out: html });
-  const { input } = await parsePlanArgs(rest);
-  const plan = await buildPlan(input);
+  const r = await readReportSource(
+    argv,
+    {
+      flag: '--json',
+      value: '--html',
+      refused: ['--out', '--decisions'],
+      why: 'the report goes to standard output (--html FILE for the page)',
+      clusterReads: 'the cluster',
+    },
+    {
+      cluster: async (client, server) =>
+        readinessFromCluster(await readForestallObjects(client), server, new Date()),
+      plan: readinessFromPlan,
+    },
+  );
   return {
-    facts: readinessFromPlan(plan, input.paths),
-    problems: plan.errors,
-    json,
-    ...(html !== undefined ? { html } : {}),
+    facts: r.source,
+    problems: r.problems,
+    json: r.flag,
+    ...(r.value !== undefined ? { html: r.value } : {}),
   };
 }
 

@@ -10,8 +10,8 @@ import {
 import type { KubeClient } from '../controller/runtime/client.js';
 import { selectsFeed, type Decision } from '../policies/index.js';
 import type { CoverageAction } from '../report/facts.js';
-import type { Plan } from './plan.js';
-import { checkPathsExist, UsageError, type ArgValues } from './usage.js';
+import { buildPlan, parsePlanArgs, type Plan } from './plan.js';
+import { checkPathsExist, parseCommandLine, UsageError, type ArgValues } from './usage.js';
 import { apiMessage, connect, type Writer } from './operate.js';
 
 /**
@@ -191,4 +191,60 @@ export function splitReportFlags(
     else rest.push(arg);
   }
   return { flag, ...(value !== undefined ? { value } : {}), rest };
+}
+
+/** A report's own command line besides its source: see splitReportFlags. */
+export interface ReportFlags {
+  /** The boolean flag (`--json`) and the FILE flag (`--html`), FILE checked as --out is. */
+  flag: `--${string}`;
+  value: `--${string}`;
+  refused: readonly string[];
+  why: string;
+  /** What --kubeconfig reads, for the message that refuses a PATH beside it. */
+  clusterReads: string;
+}
+
+/**
+ * A report's source from its command line: with --kubeconfig, what `cluster` makes of
+ * the cluster (no PATH allowed); otherwise what `plan` makes of a plan of the files,
+ * with the plan's errors as problems. The report's own flag and FILE come back either way.
+ */
+export async function readReportSource<T>(
+  argv: string[],
+  own: ReportFlags,
+  from: {
+    cluster: (client: KubeClient, server: string) => Promise<T>;
+    plan: (plan: Plan, paths: string[]) => T;
+  },
+): Promise<{ source: T; problems: string[]; flag: boolean; value?: string }> {
+  if (argv.some((a) => a === '--kubeconfig' || a.startsWith('--kubeconfig='))) {
+    const flagName = own.flag.slice(2);
+    const valueName = own.value.slice(2);
+    const { values, positionals } = parseCommandLine(argv, {
+      kubeconfig: { type: 'string' },
+      context: { type: 'string' },
+      [flagName]: { type: 'boolean' },
+      [valueName]: { type: 'string' },
+    });
+    if (positionals.length)
+      throw new UsageError(`--kubeconfig reads ${own.clusterReads}: give no PATH`);
+    const value = await checkOut({ out: values[valueName] });
+    const { client, server } = await clusterClient(values);
+    return {
+      source: await from.cluster(client, server),
+      problems: [],
+      flag: values[flagName] === true,
+      ...(value !== undefined ? { value } : {}),
+    };
+  }
+  const { flag, value, rest } = splitReportFlags(argv, own);
+  await checkOut({ out: value });
+  const { input } = await parsePlanArgs(rest);
+  const plan = await buildPlan(input);
+  return {
+    source: from.plan(plan, input.paths),
+    problems: plan.errors,
+    flag,
+    ...(value !== undefined ? { value } : {}),
+  };
 }

@@ -2,14 +2,10 @@ import { writeFile } from 'node:fs/promises';
 import { attackLayer } from '../report/attack/index.js';
 import type { CoverageAction } from '../report/facts.js';
 import type { Writer } from './operate.js';
-import { buildPlan, parsePlanArgs } from './plan.js';
-import { parseCommandLine, UsageError } from './usage.js';
 import { runReadiness } from './report-readiness.js';
 import {
-  checkOut,
-  clusterClient,
   readOrExit,
-  splitReportFlags,
+  readReportSource,
   countedPhases,
   coverageFromCluster,
   coverageFromPlan,
@@ -74,58 +70,44 @@ interface Source {
   actions: CoverageAction[];
   /** What was read, and anything that explains an empty report: the description's opening. */
   description: string;
-  problems: string[];
 }
 
 async function readSource(
   argv: string[],
-): Promise<{ source: Source; planned: boolean; out?: string }> {
-  if (argv.some((a) => a === '--kubeconfig' || a.startsWith('--kubeconfig='))) {
-    const { values, positionals } = parseCommandLine(argv, {
-      kubeconfig: { type: 'string' },
-      context: { type: 'string' },
-      planned: { type: 'boolean' },
-      out: { type: 'string' },
-    });
-    if (positionals.length)
-      throw new UsageError('--kubeconfig reads the actions from the cluster: give no PATH');
-    const out = await checkOut(values);
-    const { client, server } = await clusterClient(values);
-    const { actions, feeds } = await coverageFromCluster(client);
-    return {
-      source: {
-        actions,
-        description: `PreemptiveActions of the cluster at ${server}.${feeds ? '' : ' The cluster has no ThreatFeeds, so no policy has indicators to act on.'}`,
-        problems: [],
-      },
-      planned: values.planned === true,
-      ...(out !== undefined ? { out } : {}),
-    };
-  }
-  const {
-    flag: planned,
-    value: out,
-    rest,
-  } = splitReportFlags(argv, {
-    flag: '--planned',
-    value: '--out',
-    refused: ['--json', '--decisions'],
-    why: "the report is the layer's JSON",
-  });
-  await checkOut({ out });
-  const { input } = await parsePlanArgs(rest);
-  const plan = await buildPlan(input);
-  const noFeeds = plan.feeds.length
-    ? ''
-    : ' No ThreatFeeds were found, so no policy has indicators to act on.';
-  return {
-    source: {
-      actions: coverageFromPlan(plan),
-      description: `Plan of ${input.paths.join(', ')} (decision auto counts as enforced, approval as planned).${noFeeds}`,
-      problems: plan.errors,
+): Promise<{ source: Source; problems: string[]; planned: boolean; out?: string }> {
+  const r = await readReportSource<Source>(
+    argv,
+    {
+      flag: '--planned',
+      value: '--out',
+      refused: ['--json', '--decisions'],
+      why: "the report is the layer's JSON",
+      clusterReads: 'the actions from the cluster',
     },
-    planned,
-    ...(out !== undefined ? { out } : {}),
+    {
+      cluster: async (client, server) => {
+        const { actions, feeds } = await coverageFromCluster(client);
+        return {
+          actions,
+          description: `PreemptiveActions of the cluster at ${server}.${feeds ? '' : ' The cluster has no ThreatFeeds, so no policy has indicators to act on.'}`,
+        };
+      },
+      plan: (plan, paths) => {
+        const noFeeds = plan.feeds.length
+          ? ''
+          : ' No ThreatFeeds were found, so no policy has indicators to act on.';
+        return {
+          actions: coverageFromPlan(plan),
+          description: `Plan of ${paths.join(', ')} (decision auto counts as enforced, approval as planned).${noFeeds}`,
+        };
+      },
+    },
+  );
+  return {
+    source: r.source,
+    problems: r.problems,
+    planned: r.flag,
+    ...(r.value !== undefined ? { out: r.value } : {}),
   };
 }
 
@@ -142,7 +124,7 @@ async function runAttack(argv: string[], out: Writer, err: Writer): Promise<numb
     countedLabel: label,
   });
   const text = `${JSON.stringify(layer, null, 2)}\n`;
-  for (const p of source.problems) err.write(`forestall report attack: ${p}\n`);
+  for (const p of read.problems) err.write(`forestall report attack: ${p}\n`);
   if (read.out !== undefined) {
     try {
       await writeFile(read.out, text);
@@ -156,7 +138,7 @@ async function runAttack(argv: string[], out: Writer, err: Writer): Promise<numb
     `forestall report attack: ${layer.techniques.length} techniques covered by ${n} ${label} action${n === 1 ? '' : 's'} (of ${source.actions.length})${read.out !== undefined ? `; layer written to ${read.out}` : ''}\n`,
   );
   if (!layer.techniques.length) err.write(`forestall report attack: ${layer.description}\n`);
-  return source.problems.length ? 1 : 0;
+  return read.problems.length ? 1 : 0;
 }
 
 /** `forestall report <report> ...`: one case per report. */

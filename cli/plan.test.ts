@@ -4,23 +4,14 @@ import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runPlan } from './plan.js';
-import { runCli as run } from './test-support.js';
+import { runCli as run, runInProcess } from './test-support.js';
 
 // The planner runs in-process on the TypeScript sources: the same code as
 // dist/cli/main.js plan, without a child process per case.
 const examples = new URL('../examples', import.meta.url).pathname;
 const NOW = '2026-08-22T12:00:00Z';
 
-async function plan(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runPlan(
-    args,
-    { write: (s: string) => (stdout += s) },
-    { write: (s: string) => (stderr += s) },
-  );
-  return { code, stdout, stderr };
-}
+const plan = (...args: string[]) => runInProcess(runPlan, args);
 
 interface JsonPlan {
   actions: {

@@ -6,20 +6,12 @@ import { ACTION_PHASES } from '../crds/index.js';
 import { ATTACK, techniquesFor, type NavigatorLayer } from '../report/attack/index.js';
 import type { CoverageAction } from '../report/facts.js';
 import { countedPhases, runReport } from './report.js';
+import { runInProcess } from './test-support.js';
 
 const EXAMPLES = new URL('../examples', import.meta.url).pathname;
 const NOW = ['--now', '2026-08-22T12:00:00Z'];
 
-async function report(...args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const code = await runReport(
-    args,
-    { write: (s: string) => (stdout += s) },
-    { write: (s: string) => (stderr += s) },
-  );
-  return { code, stdout, stderr };
-}
+const report = (...args: string[]) => runInProcess(runReport, args);
 
 const layerOf = (text: string) => JSON.parse(text) as NavigatorLayer;
 const technique = (layer: NavigatorLayer, id: string) =>

@@ -3,20 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runTest } from './test-command.js';
+import { runInProcess } from './test-support.js';
 
 const library = new URL('../policies/library/tests', import.meta.url).pathname;
 const shipped = join(library, 'c2-critical-with-exception');
 
-async function test(...args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const code = await runTest(
-    args,
-    { write: (s: string) => (stdout += s) },
-    { write: (s: string) => (stderr += s) },
-  );
-  return { code, stdout, stderr };
-}
+const test = (...args: string[]) => runInProcess(runTest, args);
 
 /** The shipped test in a temp dir, its paths pointed back at the repository, with `edit` applied to its text. */
 async function variant(edit: (text: string) => string): Promise<string> {

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import type { Writer } from './operate.js';
 
 /** The built command (npm test builds dist/ first). */
 export const CLI_BIN = new URL('../dist/cli/main.js', import.meta.url).pathname;
@@ -16,3 +17,28 @@ export const runCli = (...args: string[]) =>
       stderr: e.stderr,
     }),
   );
+
+/** What a command run in-process returned and wrote. */
+export interface CommandRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs one command function (runPlan, runReport, runValidate, …) in-process: the same
+ * code as the built command, without a child process per case, with what it wrote.
+ */
+export async function runInProcess(
+  command: (argv: string[], out: Writer, err: Writer) => Promise<number>,
+  argv: string[],
+): Promise<CommandRun> {
+  let stdout = '';
+  let stderr = '';
+  const code = await command(
+    argv,
+    { write: (s: string) => (stdout += s) },
+    { write: (s: string) => (stderr += s) },
+  );
+  return { code, stdout, stderr };
+}

@@ -20,6 +20,7 @@ import { configMapFeed } from '../harness/threat-feeds.js';
 import { configMap, exposurePolicy, namespace } from '../harness/objects.js';
 import { stopFenced } from '../harness/stop-in-order.js';
 import { runReport } from '../../cli/report.js';
+import { runInProcess } from '../../cli/test-support.js';
 
 // The feedback loop and the exposure window on a real API server with the real
 // controllers: an enforced action records its exposure window (status, the policy's
@@ -274,16 +275,8 @@ describe('the feedback loop and the exposure window', () => {
       (a) => a?.status?.exposureWindowSeconds !== undefined,
     );
     const kubeconfig = cp.writeKubeconfig();
-    const run = async (...args: string[]) => {
-      let stdout = '';
-      let stderr = '';
-      const code = await runReport(
-        ['readiness', '--kubeconfig', kubeconfig, ...args],
-        { write: (t: string) => (stdout += t) },
-        { write: (t: string) => (stderr += t) },
-      );
-      return { code, stdout, stderr };
-    };
+    const run = (...args: string[]) =>
+      runInProcess(runReport, ['readiness', '--kubeconfig', kubeconfig, ...args]);
     const json = await run('--json');
     expect(json.code, json.stderr).toBe(0);
     const r = JSON.parse(json.stdout) as {

@@ -3,6 +3,7 @@ import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, inject, it } from 'vitest';
 import { runValidate } from '../../cli/validate.js';
+import { runInProcess, type CommandRun } from '../../cli/test-support.js';
 import { envtestBinary } from '../harness/envtest-assets.js';
 
 /**
@@ -43,15 +44,8 @@ const byName = (objects: Built[], name: string) => {
 };
 
 /** Runs `forestall validate PATH` in-process: exit code, standard output and error. */
-async function validate(path: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runValidate(
-    [`${REPO}${path}`],
-    { write: (s: string) => (stdout += s) },
-    { write: (s: string) => (stderr += s) },
-  );
-  return { code, stdout, stderr };
+function validate(path: string): Promise<CommandRun> {
+  return runInProcess(runValidate, [`${REPO}${path}`]);
 }
 
 describe('examples/gitops/argocd', () => {

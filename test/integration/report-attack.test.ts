@@ -2,6 +2,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeClient } from '../../controller/runtime/client.js';
 import { runReport } from '../../cli/report.js';
+import { runInProcess } from '../../cli/test-support.js';
 import type { NavigatorLayer } from '../../report/attack/index.js';
 import { ControlPlane } from '../harness/control-plane.js';
 import { eventually } from '../harness/eventually.js';
@@ -16,13 +17,8 @@ let client: KubeClient;
 let kubeconfig: string;
 
 async function report(...args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const code = await runReport(
-    ['attack', '--kubeconfig', kubeconfig, ...args],
-    { write: (s: string) => (stdout += s) },
-    { write: (s: string) => (stderr += s) },
-  );
+  const argv = ['attack', '--kubeconfig', kubeconfig, ...args];
+  const { code, stdout, stderr } = await runInProcess(runReport, argv);
   return { code, stderr, layer: JSON.parse(stdout || '{}') as NavigatorLayer };
 }
 

@@ -274,6 +274,12 @@ describe('decide(): the rows that are not a rule', () => {
       guard: true,
     });
   });
+
+  it('GIVEN an action no policy made, with Git delivery WHEN decided THEN the proposal is guarded too', () => {
+    const c = { ...base, phase: 'Pending' as const, delivery: 'Git' as const, approval: true };
+    expect(decide(observed(c, { guarded: true }))).toMatchObject({ kind: 'propose', guard: true });
+    expect(decide(observed(c))).toMatchObject({ kind: 'propose', guard: false });
+  });
 });
 
 const pr = (state: 'Open' | 'Merged' | 'Closed') => ({ url: 'https://pr/8', number: 8, state });
@@ -404,6 +410,22 @@ describe('the second steps after an effect', () => {
     });
     expect(invalid(proposed('Pending'), 'propose', [], false)).toBeUndefined();
   });
+
+  it.each([
+    ['Pending', 'Failed'],
+    ['Enforced', 'Enforced'],
+  ] as const)(
+    'GIVEN a %s action WHEN the guardrails refuse its proposal THEN the phase is %s, GuardrailRefused',
+    (phase, expected) => {
+      const out = invalid(proposed(phase), 'propose', ['refused'], true);
+      expect(out).toMatchObject({ status: { phase: expected }, expires: true });
+      expect(out!.conditions[0]).toMatchObject({ reason: 'GuardrailRefused' });
+      // A Git form's own problems still fail the proposal, as before.
+      expect(invalid(proposed(phase), 'propose', ['bad'], false)!.conditions[0]).toMatchObject({
+        reason: 'InvalidAction',
+      });
+    },
+  );
 });
 
 describe('decide(): a person decision (forestall approve, reject, lift)', () => {

@@ -63,7 +63,11 @@ export interface Observed<G extends GitTarget = GitTarget> {
   approvalRequired: boolean;
   /** The decision a person made about the current indicators (forestall approve, reject, lift). */
   person?: PersonDecision;
-  /** A hand-written (no policyRef), non-identity action, and guardrails are configured. */
+  /**
+   * No policy made the action (hand-written, or a policyRef its owner does not confirm:
+   * madeByPolicy), and guardrails are configured: its indicators are judged before
+   * they are applied or proposed.
+   */
   guarded: boolean;
   /** The policy's spec.git when Git delivery is configured for it, else undefined. */
   git: G | undefined;
@@ -117,7 +121,7 @@ export type Transition<G extends GitTarget = GitTarget> =
   /** Approved: applied through the connector (and recorded in Git when asked). */
   | { kind: 'apply'; guard: boolean; record: G | undefined }
   /** Needs approval with Git delivery: proposed as a pull request; see afterProposal. */
-  | { kind: 'propose'; git: G; proposal: Proposal }
+  | { kind: 'propose'; guard: boolean; git: G; proposal: Proposal }
   /** A person rejected it before it was enforced: the indicators are recorded as rejected (feedback), then `rejectedByPerson`. */
   | { kind: 'rejectByPerson'; decision: PersonDecision };
 
@@ -275,7 +279,7 @@ function approval<G extends GitTarget>(o: Observed<G>): Transition<G> {
       pushed: pr?.state === 'Open' && o.observedGeneration === o.generation,
       updating: enforced(o),
     };
-    return { kind: 'propose', git: o.git, proposal };
+    return { kind: 'propose', guard: o.guarded, git: o.git, proposal };
   }
   if (enforced(o)) {
     const message = `the current change needs approval (${reason}); what is enforced stays in place`;
@@ -314,7 +318,9 @@ export function invalid(
 ): Outcome | undefined {
   if (problems.length === 0) return undefined;
   const message = `${o.connectorId}: ${problems.join('; ')}`;
-  if (via === 'propose')
+  // Refused by the guardrails, whether applied or proposed: nothing new goes out, and
+  // what is enforced stays (fail static), as for any apply that cannot go ahead.
+  if (via === 'propose' && !refused)
     return {
       status: { ...o.status, phase: 'Failed' },
       conditions: [ready('False', ActionReason.InvalidAction, message)],

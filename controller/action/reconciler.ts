@@ -56,7 +56,7 @@ import { DirectDelivery, GitChannel } from './delivery.js';
 import { failure, type FailureKind } from './failure.js';
 import type { GitDelivery } from './git-delivery.js';
 import { gitForm } from './git-form.js';
-import { guardrailRefusal } from './hand-written.js';
+import { guardrailRefusal, madeByPolicy } from './hand-written.js';
 import type { ActionMetrics } from './metrics.js';
 import type { ActionNotifier } from './notifications.js';
 import { requestOf } from './request.js';
@@ -97,7 +97,7 @@ export interface ActionDeps {
   policy?: (name: string) => ExposurePolicy | undefined;
   /** Where feedback on an action's outcome moves its feeds' source confidence. */
   sourceConfidence?: SourceConfidenceRecorder;
-  /** The feeds' guardrails, which hand-written actions (no policyRef) must pass too. */
+  /** The feeds' guardrails, which actions no policy made (madeByPolicy) must pass too. */
   guardrails?: () => Promise<Pick<Guardrails, 'check'>>;
 }
 
@@ -218,7 +218,6 @@ export class ActionReconciler implements Reconciler {
       (expiresAt !== undefined && expiresAt <= now.getTime()) ||
       person?.verb === 'lift';
     const spec = this.deps.git?.gitSpec(action);
-    const handWritten = !action.spec.policyRef?.name && action.spec.layer !== 'identity';
     return {
       action,
       previous,
@@ -241,7 +240,7 @@ export class ActionReconciler implements Reconciler {
         action.spec.approval?.required !== false &&
         !(person?.verb === 'approve' && action.spec.delivery !== 'Git'),
       ...(person ? { person } : {}),
-      guarded: handWritten && this.deps.guardrails !== undefined,
+      guarded: this.deps.guardrails !== undefined && !madeByPolicy(action, this.deps.policy),
       git: spec && this.deps.git ? new GitChannel(this.deps.git, action, spec) : undefined,
       status: episodeStatus(action, previous, ending, now),
       pollMs: this.pollMs,
@@ -358,9 +357,7 @@ export class ActionReconciler implements Reconciler {
     const values = await this.values(o.action);
     if (!values) return { skip: { requeueAfter: INDICATORS_RETRY_MS } };
     const request = requestOf(o.action, values);
-    // A hand-written action's indicators never went through a feed's guardrails: the same check, here.
-    const guard = t.guard ? this.deps.guardrails : undefined;
-    const refusal = guard ? guardrailRefusal(values, await guard()) : undefined;
+    const refusal = await this.refusal(o.action, values, t.guard);
     const problems = refusal ? [refusal] : connector.validate(request);
     const refused = invalid(o, 'apply', problems, refusal !== undefined);
     if (refused) return refused;
@@ -402,7 +399,9 @@ export class ActionReconciler implements Reconciler {
       connector,
       this.deps.store.namespace,
     );
-    const refused = invalid(o, 'propose', form.validate(request), false);
+    const refusal = await this.refusal(o.action, values, t.guard);
+    const problems = refusal ? [refusal] : form.validate(request);
+    const refused = invalid(o, 'propose', problems, refusal !== undefined);
     if (refused) return refused;
     const render = async () => form.render(request, await connector.plan(request));
     let pr: PullRequestSeen;
@@ -475,6 +474,20 @@ export class ActionReconciler implements Reconciler {
         condition: recordFailed(git, detail),
       }));
     }
+  }
+
+  /**
+   * Why the guardrails refuse the values of an action no policy made, when decide()
+   * guards it: its indicators never went through a feed's guardrails, so they get the
+   * same check here, before anything is applied or proposed.
+   */
+  private async refusal(
+    action: PreemptiveAction,
+    values: readonly string[],
+    guard: boolean,
+  ): Promise<string | undefined> {
+    const guardrails = guard ? this.deps.guardrails : undefined;
+    return guardrails ? guardrailRefusal(action.spec, values, await guardrails()) : undefined;
   }
 
   private failureContext(ctx: Context) {

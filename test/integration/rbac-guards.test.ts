@@ -2,6 +2,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PreemptiveAction, ThreatFeed } from '../../crds/index.js';
+import { ledgerConfigMapName } from '../../controller/connectors/identity-access.js';
 import { KubeClient } from '../../controller/runtime/client.js';
 import {
   ANNOTATION_ALLOWED_DESTINATIONS,
@@ -17,7 +18,8 @@ import { threatFeed } from '../harness/threat-feeds.js';
 // The controller's own guards behind least privilege, on a real API server with the
 // real controllers: a Secret goes only where it says it may (counted at a loopback
 // server that must see nothing), a feed reads a ConfigMap of another namespace only
-// when it opts in, a hand-written action passes the guardrails, and DNS block lists
+// when it opts in, an action no policy made (hand-written, or naming a policy that did
+// not make it; an IdentityBlock too) passes the guardrails, and DNS block lists
 // are written only in the DNS namespace.
 
 const NS = 'forestall-system';
@@ -229,24 +231,64 @@ describe('hand-written actions and the DNS namespace', () => {
       },
       20_000,
     );
+  /** The action once Failed, refused by the guardrails: the action and its Ready message. */
+  const refused = async (name: string) => {
+    const a = await failed(name);
+    const ready = condition(a, 'Ready')!;
+    expect(ready).toMatchObject({ status: 'False', reason: 'GuardrailRefused' });
+    return { a, message: ready.message };
+  };
   const labelled = async (apiVersion: string, kind: string, name: string) =>
     (await client.list(apiVersion, kind, { labelSelector: `forestall.io/action=${name}` })).items;
 
-  it('GIVEN an approved hand-written EgressDeny of the metadata address THEN it fails naming the indicator and the guardrail, and nothing is applied', async () => {
-    await action('manual-metadata', {
-      type: 'EgressDeny',
-      layer: 'network',
-      connector: 'network:networkpolicy',
-      indicators: { count: 2, values: ['169.254.169.254', '185.220.101.7'] },
+  // A policyRef is only a name: without its policy's controller ownerReference the
+  // action is judged as written by hand, and the refusal says why.
+  it.each([
+    ['hand-written', 'manual-metadata', {}, ''],
+    [
+      'whose policyRef names no policy',
+      'forged-policy-ref',
+      { policyRef: { name: 'no-such-policy' } },
+      ' (spec.policyRef: ExposurePolicy no-such-policy did not make this action, so it is judged as written by hand)',
+    ],
+  ])(
+    'GIVEN an approved EgressDeny of the metadata address, %s THEN it fails naming the indicator and the guardrail, and nothing is applied',
+    async (_, name, spec, why) => {
+      await action(name, {
+        type: 'EgressDeny',
+        layer: 'network',
+        connector: 'network:networkpolicy',
+        indicators: { count: 2, values: ['169.254.169.254', '185.220.101.7'] },
+        ...spec,
+      });
+      const { a, message } = await refused(name);
+      expect(message).toMatch(
+        /spec\.indicators: 1 of 2 indicators are refused by the guardrails that policy actions pass: 169\.254\.169\.254 \(\S+\); nothing is applied/,
+      );
+      expect(message.endsWith(`; nothing is applied${why}`)).toBe(true);
+      expect(await labelled('networking.k8s.io/v1', 'NetworkPolicy', name)).toEqual([]);
+      expect(a.status?.appliedObjects ?? []).toEqual([]);
+    },
+  );
+
+  it('GIVEN an approved hand-written IdentityBlock of 10.0.0.0/8 THEN it fails GuardrailRefused before the identity provider is called', async () => {
+    // Refused before the connector validates or sends anything: no provider, URL or
+    // credentials are needed to show it, and the ledger ConfigMap is never written.
+    await action('manual-identity-block', {
+      type: 'IdentityBlock',
+      layer: 'identity',
+      connector: 'identity:okta',
+      indicators: { count: 2, values: ['10.0.0.0/8', '185.220.101.7'] },
+      params: { zone: 'forestall-blocked' },
     });
-    const a = await failed('manual-metadata');
-    const ready = condition(a, 'Ready')!;
-    expect(ready).toMatchObject({ status: 'False', reason: 'GuardrailRefused' });
-    expect(ready.message).toMatch(
-      /1 of 2 indicators are refused by the guardrails that policy actions pass: 169\.254\.169\.254 \(\S+\); nothing is applied/,
+    const { a, message } = await refused('manual-identity-block');
+    expect(message).toMatch(
+      /^identity:okta: spec\.indicators: 1 of 2 indicators are refused .*10\.0\.0\.0\/8 \(\S+\); nothing is applied$/,
     );
-    expect(await labelled('networking.k8s.io/v1', 'NetworkPolicy', 'manual-metadata')).toEqual([]);
     expect(a.status?.appliedObjects ?? []).toEqual([]);
+    expect(
+      await client.get('v1', 'ConfigMap', ledgerConfigMapName('manual-identity-block'), NS),
+    ).toBeUndefined();
   });
 
   it('GIVEN an approved hand-written DNSBlock of the cluster domain and a public suffix THEN it fails naming both, and no block list is written', async () => {
@@ -256,10 +298,8 @@ describe('hand-written actions and the DNS namespace', () => {
       connector: 'dns:coredns',
       indicators: { count: 3, values: ['svc.cluster.local', 'co.uk', 'evil-c2.xyz'] },
     });
-    const a = await failed('manual-cluster-dns');
-    const ready = condition(a, 'Ready')!;
-    expect(ready).toMatchObject({ status: 'False', reason: 'GuardrailRefused' });
-    expect(ready.message).toMatch(
+    const { message } = await refused('manual-cluster-dns');
+    expect(message).toMatch(
       /2 of 3 indicators are refused .*svc\.cluster\.local \(cluster\).*co\.uk \(public-suffix\)/,
     );
     expect(await labelled('v1', 'ConfigMap', 'manual-cluster-dns')).toEqual([]);

@@ -7,6 +7,7 @@ import { Ipv4Set } from '../lib/net.js';
 import {
   cidrLast,
   embeddedIpv4Cidrs,
+  formatIpv4,
   parseCidr,
   parseCidrOrIp,
   parseIp,
@@ -392,9 +393,15 @@ export class Guardrails {
   /**
    * Removes from `set` (single IPv4 addresses only) every address a guardrail refuses,
    * in the same order as check(), and counts them by reason. Both sides are sorted
-   * ranges, so this is a linear merge however large the feed.
+   * ranges, so this is a linear merge however large the feed. `samples`, when given,
+   * receives up to `sampleSize` of the refused addresses with their reasons.
    */
-  filterIpv4Addresses(set: Ipv4Set, dropped: Record<string, number>): Ipv4Set {
+  filterIpv4Addresses(
+    set: Ipv4Set,
+    dropped: Record<string, number>,
+    samples?: { value: string; reason: string }[],
+    sampleSize = 0,
+  ): Ipv4Set {
     let { starts, ends } = set.ranges();
     let length = starts.length;
     for (const r of this.ranges) {
@@ -425,6 +432,8 @@ export class Guardrails {
           }
           const cutEnd = Math.min(e, ge);
           removed += cutEnd - Math.max(s, gs) + 1;
+          for (let a = Math.max(s, gs); samples && samples.length < sampleSize && a <= cutEnd; a++)
+            samples.push({ value: formatIpv4(a), reason: r.reason });
           s = cutEnd + 1;
           k++;
         }

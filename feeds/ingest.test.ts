@@ -7,12 +7,14 @@ import {
   DEFAULT_INGEST_CAPS,
   ingest,
   ingestItems,
+  ingestLines,
   mergeIndicator,
   recordBoundsProblem,
   summariseIpLines,
   type IngestOptions,
 } from './ingest.js';
 import type { ParserItem } from './indicator.js';
+import { parseLines } from './parsers/lines.js';
 
 const SHARED = new URL('../../shared/feeds/', import.meta.url);
 const guardrails = new Guardrails(defaultGuardrailConfig());
@@ -47,11 +49,12 @@ describe('ingest', () => {
       'never-block:rfc1918': 1,
       'too-broad': 1,
     });
-    expect(r.droppedSamples.map((d) => d.value)).toEqual([
-      '8.8.8.8',
-      '169.254.169.254',
-      '10.0.0.0/8',
-      '0.0.0.0/0',
+    // Addresses (the lines fast path) come first, by guardrail; then the other values.
+    expect(r.droppedSamples).toEqual([
+      { value: '169.254.169.254', reason: 'cloud-metadata' },
+      { value: '8.8.8.8', reason: 'never-block:public-dns-v4' },
+      { value: '10.0.0.0/8', reason: 'never-block:rfc1918' },
+      { value: '0.0.0.0/0', reason: 'too-broad' },
     ]);
   });
 
@@ -323,6 +326,61 @@ describe('summariseIpLines (the fast path)', () => {
       'too-broad': 1,
       documentation: 1,
     });
+  });
+});
+
+describe("ingestLines (the controller's fast path for lines feeds)", () => {
+  const perRecord = (text: string, o: Partial<IngestOptions>) =>
+    ingestItems(parseLines(bytes(text), o.parser ?? {}), opts(o));
+  const withoutRef = (r: { indicators: readonly { ref?: string }[] }) =>
+    r.indicators.map(({ ref: _ref, ...rest }) => rest);
+  const mixed =
+    [
+      '77.90.185.20',
+      '77.90.185.20',
+      '8.8.8.8',
+      '10.1.2.3',
+      '2.57.122.0/24',
+      '2.57.122.7/32',
+      '2001:db8::1',
+      '2606:4700:4700::1234',
+      'evil.example',
+      'not an address!',
+      '45.154.244.193',
+      '45.154.244.19',
+      '::ffff:45.154.244.194',
+      '1.2.3.4 trailing junk',
+    ].join('\n') + '\n';
+
+  it('GIVEN the same lines THEN it keeps, drops and rejects exactly what the per-record path does, in the same order', async () => {
+    const o = { ttlMs: 3_600_000, confidence: { default: 70 } };
+    const fast = await ingestLines(bytes(mixed), opts(o));
+    const slow = await perRecord(mixed, o);
+    expect(withoutRef(fast)).toEqual(withoutRef(slow));
+    expect(fast.indicators.map((i) => i.value)).toContain('45.154.244.194');
+    const { indicators: _f, rejectedSamples: _fr, droppedSamples: _fd, ...fastCounts } = fast;
+    const { indicators: _s, rejectedSamples: _sr, droppedSamples: _sd, ...slowCounts } = slow;
+    expect(fastCounts).toEqual(slowCounts);
+    expect(fast.indicators.every((i) => i.confidence === 70 && i.validUntil)).toBe(true);
+  });
+
+  it('GIVEN the real IPsum snapshot THEN the fast path keeps the same indicators as the per-record path', async () => {
+    const text = readFileSync(new URL('ipsum/ipsum-2026-08-22.txt', SHARED), 'utf8');
+    const fast = await ingest(bytes(text), opts({ parser: { scoreColumn: 1 } }));
+    const slow = await perRecord(text, { parser: { scoreColumn: 1 } });
+    expect(fast.indicators.length).toBeGreaterThan(100_000);
+    expect(withoutRef(fast)).toEqual(withoutRef(slow));
+    expect(fast.dropped).toEqual(slow.dropped);
+  });
+
+  it('GIVEN more distinct addresses or records than the caps THEN it refuses the sync, naming the cap', async () => {
+    const text = ['77.90.185.20', '77.90.185.21', '77.90.185.22'].join('\n');
+    await expect(ingestLines(bytes(text), opts({ caps: { maxIndicators: 2 } }))).rejects.toThrow(
+      /more than 2 distinct indicators \(the indicators cap\)/,
+    );
+    await expect(ingestLines(bytes(text), opts({ caps: { maxRecords: 2 } }))).rejects.toThrow(
+      /more than 2 records \(the records cap\)/,
+    );
   });
 });
 

@@ -13,7 +13,7 @@ import {
   type ParserItem,
   type ParserOptions,
 } from './indicator.js';
-import { parseCidr, parseIpv4, parseIpv6 } from '../lib/ip.js';
+import { formatIpv4, parseCidr, parseIpv4, parseIpv6 } from '../lib/ip.js';
 import { normalise } from './normalise.js';
 import { gunzipIfCompressed } from './parsers/body.js';
 import { parserFor, type FeedFormat } from './parsers/index.js';
@@ -114,6 +114,22 @@ export interface IngestResult {
   capped?: CappedTags;
 }
 
+function recordsCap(limit: number): FeedCapError {
+  return new FeedCapError(
+    'records',
+    limit,
+    `the feed has more than ${limit} records (the records cap)`,
+  );
+}
+
+function indicatorsCap(limit: number): FeedCapError {
+  return new FeedCapError(
+    'indicators',
+    limit,
+    `the feed has more than ${limit} distinct indicators (the indicators cap)`,
+  );
+}
+
 export class ConfidenceExpressionError extends Error {
   override readonly name = 'ConfidenceExpressionError';
 }
@@ -212,6 +228,7 @@ export function ingest(
   body: AsyncIterable<Uint8Array>,
   opts: IngestOptions,
 ): Promise<IngestResult> {
+  if (linesFastPath(opts)) return ingestLines(body, opts);
   return ingestItems(parserFor(opts.format)(gunzipIfCompressed(body), opts.parser ?? {}), opts);
 }
 
@@ -254,11 +271,7 @@ export async function ingestItems(
 
   for await (const item of items) {
     if (++result.records > caps.maxRecords) {
-      throw new FeedCapError(
-        'records',
-        caps.maxRecords,
-        `the feed has more than ${caps.maxRecords} records (the records cap)`,
-      );
+      throw recordsCap(caps.maxRecords);
     }
     if (item.kind === 'rejected') {
       reject(item.ref, item.reason);
@@ -318,11 +331,7 @@ export async function ingestItems(
     const key = indicatorKey(indicator);
     const prior = kept.get(key);
     if (!prior && kept.size >= caps.maxIndicators) {
-      throw new FeedCapError(
-        'indicators',
-        caps.maxIndicators,
-        `the feed has more than ${caps.maxIndicators} distinct indicators (the indicators cap)`,
-      );
+      throw indicatorsCap(caps.maxIndicators);
     }
     const merged = prior ? mergeIndicator(prior, indicator) : indicator;
     // Bounded as they arrive, so a record with a million tags never sits in memory whole.
@@ -351,50 +360,122 @@ export async function ingestItems(
 }
 
 /**
- * The counts ingest() would report for a `lines` feed, without an object per
- * indicator: IPv4 addresses go from the body's bytes into a typed-array set
- * (readIpLines), guardrails are applied to it by merging sorted ranges, and every
- * other line (CIDRs, IPv6, domains, URLs) takes the ordinary per-record path. It
- * has no confidence expression to evaluate, so it serves `forestall feed parse` and
- * the benchmark on feeds of millions of lines; the controller keeps ingest(), which
- * returns the indicators themselves.
+ * A `lines` feed with no confidence expression, read by the fast path: IPv4 addresses
+ * go from the body's bytes into a typed-array set (readIpLines), guardrails are applied
+ * to the set by merging sorted ranges, and every other line (CIDRs, IPv6, domains, URLs)
+ * takes the ordinary per-record path. No Map, key string or object per line; each
+ * distinct kept address becomes one Indicator only at the end (ingestLines), or none at
+ * all (summariseIpLines). Kept, dropped and rejected counts are what ingest() reports;
+ * what differs: the addresses carry no `ref` (line number), and the dropped samples
+ * list refused addresses by guardrail, before the other values, not in line order.
  */
-export async function summariseIpLines(
+async function readLinesFast(
   body: AsyncIterable<Uint8Array>,
   opts: Omit<IngestOptions, 'confidence'>,
-): Promise<IngestResult> {
+): Promise<{ rest: IngestResult; addresses: Ipv4Set; partial: Omit<IngestResult, 'indicators'> }> {
+  const caps: IngestCaps = { ...DEFAULT_INGEST_CAPS, ...opts.caps };
   const lines = await readIpLines(gunzipIfCompressed(body), {
     ...opts.parser,
     minPrefix: 32,
     rejectedSampleSize: opts.sampleSize ?? 20,
   });
+  const restCaps = {
+    ...caps,
+    maxRecords: Math.max(0, caps.maxRecords - lines.ipv4Lines - lines.rejected),
+  };
+  if (lines.ipv4Lines + lines.rejected > caps.maxRecords) throw recordsCap(caps.maxRecords);
   const rest = await ingestItems(
     (async function* () {
       yield* lines.other;
     })(),
-    opts,
+    { ...opts, caps: restCaps },
   );
   // IPv4 values that took the slow path (IPv4-mapped ones, ::ffff:5.6.7.8) join the set,
   // so they count once with the same address written as IPv4, as ingest() counts them.
   const restIpv4 = rest.indicators.filter((i) => i.type === 'ipv4');
   for (const i of restIpv4) lines.v4.addAddress(parseIpv4(i.value)!);
+  rest.indicators = rest.indicators.filter((i) => i.type !== 'ipv4');
   const dropped: Record<string, number> = { ...rest.dropped };
-  const addresses = opts.guardrails.filterIpv4Addresses(lines.v4, dropped);
-  const ipv4 = addresses.addressCount();
-  return {
-    indicators: [],
-    kept: ipv4 + rest.kept - restIpv4.length,
-    byType: { ...rest.byType, ...(ipv4 ? { ipv4 } : {}) },
-    records: lines.ipv4Lines + lines.rejected + rest.records,
-    rejected: lines.rejected + rest.rejected,
-    rejectedSamples: [
-      ...lines.rejectedSamples.map((r) => ({ ref: r.ref, reason: r.reason })),
-      ...rest.rejectedSamples,
-    ].slice(0, opts.sampleSize ?? 20),
+  const sampleSize = opts.sampleSize ?? 20;
+  const droppedSamples: { value: string; reason: string }[] = [];
+  const addresses = opts.guardrails.filterIpv4Addresses(
+    lines.v4,
     dropped,
-    droppedSamples: rest.droppedSamples,
-    aggregatedCidrs: countAggregatedCidrs(rest.indicators, addresses),
+    droppedSamples,
+    sampleSize,
+  );
+  const ipv4 = addresses.addressCount();
+  const kept = ipv4 + rest.indicators.length;
+  if (kept > caps.maxIndicators) throw indicatorsCap(caps.maxIndicators);
+  return {
+    rest,
+    addresses,
+    partial: {
+      kept,
+      byType: { ...rest.byType, ...(ipv4 ? { ipv4 } : {}) },
+      records: lines.ipv4Lines + lines.rejected + rest.records,
+      rejected: lines.rejected + rest.rejected,
+      rejectedSamples: [
+        ...lines.rejectedSamples.map((r) => ({ ref: r.ref, reason: r.reason })),
+        ...rest.rejectedSamples,
+      ].slice(0, opts.sampleSize ?? 20),
+      dropped,
+      droppedSamples: [...droppedSamples, ...rest.droppedSamples].slice(0, sampleSize),
+      aggregatedCidrs: countAggregatedCidrs(rest.indicators, addresses),
+    },
   };
+}
+
+/**
+ * Whether a feed's ingestion may take the fast path for `lines` (readLinesFast): no
+ * confidence expression to run per record, and a lifetime that does not expire
+ * everything on arrival.
+ */
+export function linesFastPath(
+  opts: Pick<IngestOptions, 'format' | 'confidence' | 'ttlMs'>,
+): boolean {
+  return opts.format === 'lines' && !opts.confidence?.expression && (opts.ttlMs ?? 0) >= 0;
+}
+
+/**
+ * What ingest() returns for a `lines` feed with no confidence expression, by the fast
+ * path (readLinesFast): the controller's sync of big IP lists.
+ */
+export async function ingestLines(
+  body: AsyncIterable<Uint8Array>,
+  opts: IngestOptions,
+): Promise<IngestResult> {
+  const { rest, addresses, partial } = await readLinesFast(body, opts);
+  const ttlUntil = opts.ttlMs ? new Date(opts.now.getTime() + opts.ttlMs).toISOString() : undefined;
+  const confidence = opts.confidence?.default ?? 50;
+  const sources = [opts.feed];
+  const tags: string[] = [];
+  const values: string[] = [];
+  const { starts, ends } = addresses.ranges();
+  for (let r = 0; r < starts.length; r++)
+    for (let a = starts[r]!; a <= ends[r]!; a++) values.push(formatIpv4(a));
+  // Sorted as strings, as every snapshot is (by type, then value).
+  values.sort();
+  const ipv4: Indicator[] = values.map((value) => {
+    const i: Indicator = { type: 'ipv4', value, confidence, sources, tags };
+    if (ttlUntil) i.validUntil = ttlUntil;
+    return i;
+  });
+  const before = rest.indicators.filter((i) => i.type < 'ipv4');
+  const after = rest.indicators.filter((i) => i.type > 'ipv4');
+  return { ...partial, indicators: [...before, ...ipv4, ...after] };
+}
+
+/**
+ * The counts ingest() would report for a `lines` feed, without an object per indicator
+ * (readLinesFast): `forestall feed parse` and the benchmark on feeds of millions of lines.
+ */
+export async function summariseIpLines(
+  body: AsyncIterable<Uint8Array>,
+  opts: Omit<IngestOptions, 'confidence'>,
+): Promise<IngestResult> {
+  const { partial } = await readLinesFast(body, opts);
+  return { ...partial, indicators: [] };
 }
 
 /**

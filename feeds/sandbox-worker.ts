@@ -7,7 +7,7 @@
 import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Guardrails } from './guardrails.js';
-import { ingestItems, type IngestOptions } from './ingest.js';
+import { ingestItems, ingestLines, linesFastPath, type IngestOptions } from './ingest.js';
 import type { ParserItem } from './indicator.js';
 import { gunzipIfCompressed } from './parsers/body.js';
 import { parserFor } from './parsers/index.js';
@@ -117,11 +117,15 @@ async function run(): Promise<void> {
       ? parseMispFeed(async (name) => chunks(await readFile(name)), {
           ...(input.maxEvents !== undefined ? { maxEvents: input.maxEvents } : {}),
         })
-      : parserFor(input.format)(
-          gunzipIfCompressed(chunks(await readFile('body'))),
-          input.parser ?? {},
-        );
-  const { indicators, ...summary } = await ingestItems(sampled(items), opts);
+      : linesFastPath(opts)
+        ? undefined
+        : parserFor(input.format)(
+            gunzipIfCompressed(chunks(await readFile('body'))),
+            input.parser ?? {},
+          );
+  const { indicators, ...summary } = items
+    ? await ingestItems(sampled(items), opts)
+    : await ingestLines(chunks(await readFile('body')), opts);
   sampleHeap();
   for (let i = 0; i < indicators.length; i += INDICATOR_BATCH) {
     const taken = new Promise<void>((resolve) => (acked = resolve));

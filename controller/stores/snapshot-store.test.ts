@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { INDICATOR_TYPES, type Indicator } from '../../feeds/index.js';
 import { decodeIndicators, encodeIndicators, snapshotDigest } from './snapshot-store.js';
@@ -33,6 +34,36 @@ describe('snapshot encoding', () => {
     });
     const decoded = await decodeIndicators(await encodeIndicators(indicators, 'phish'), 'phish');
     expect(decoded).toEqual(indicators);
-    expect(snapshotDigest(decoded)).toBe(snapshotDigest(indicators));
+    expect(await snapshotDigest(decoded)).toBe(await snapshotDigest(indicators));
+  });
+
+  it('GIVEN the same indicators in snapshot order, shuffled, or past one hash piece THEN the digest is sha256 over the sorted keys', async () => {
+    const indicators: Indicator[] = [];
+    for (let n = 0; n < 9_000; n++)
+      indicators.push({
+        type: n % 3 === 0 ? 'cidr' : 'ipv4',
+        value: n % 3 === 0 ? `10.${n >> 8}.${n & 255}.0/24` : `192.0.${n >> 8}.${n & 255}`,
+        confidence: 50,
+        sources: ['f'],
+        tags: [],
+      });
+    const keys = indicators.map((i) => `${i.type}:${i.value}`).sort();
+    const expected = `sha256:${createHash('sha256')
+      .update(keys.map((k) => `${k}\n`).join(''))
+      .digest('hex')}`;
+    const ordered = [...indicators].sort((a, b) =>
+      a.type !== b.type
+        ? a.type < b.type
+          ? -1
+          : 1
+        : a.value < b.value
+          ? -1
+          : a.value > b.value
+            ? 1
+            : 0,
+    );
+    expect(await snapshotDigest(ordered)).toBe(expected);
+    expect(await snapshotDigest(indicators)).toBe(expected);
+    expect(await snapshotDigest([])).toBe(`sha256:${createHash('sha256').digest('hex')}`);
   });
 });

@@ -5,6 +5,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Indicator } from '../../feeds/index.js';
 import type { KubeClient } from '../runtime/client.js';
 import { ForestallError } from '../runtime/errors.js';
+import { pause } from '../../lib/yield.js';
 
 /**
  * The last-known-good indicator snapshot of each ThreatFeed, kept durably in the API
@@ -55,11 +56,40 @@ interface ConfigMap extends KubernetesObject {
   binaryData?: Record<string, string>;
 }
 
-/** Content digest of an indicator set: independent of order and of confidence changes. */
-export function snapshotDigest(indicators: readonly Indicator[]): string {
-  const keys = indicators.map((i) => `${i.type}:${i.value}`).sort();
+/** Whether the list is in snapshot order (type, then value), which is also the order of its keys. */
+function inKeyOrder(indicators: readonly Indicator[]): boolean {
+  for (let n = 1; n < indicators.length; n++) {
+    const a = indicators[n - 1]!;
+    const b = indicators[n]!;
+    if (a.type > b.type || (a.type === b.type && a.value >= b.value)) return false;
+  }
+  return true;
+}
+
+/**
+ * Content digest of an indicator set: sha256 over the sorted keys ("type:value"), one per
+ * line, so independent of order and of confidence changes. A snapshot is sorted by type,
+ * then value, which is the keys' order (no type name is a prefix of another), so it is
+ * hashed as it stands, in 64 KiB pieces with a pause between, holding the event loop
+ * for no more than a few milliseconds at a time.
+ */
+export async function snapshotDigest(indicators: readonly Indicator[]): Promise<string> {
+  const keys = inKeyOrder(indicators)
+    ? indicators
+    : indicators
+        .map((i) => ({ type: i.type, value: i.value, key: `${i.type}:${i.value}` }))
+        .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   const h = createHash('sha256');
-  for (const k of keys) h.update(k).update('\n');
+  let piece = '';
+  for (let n = 0; n < keys.length; n++) {
+    piece += `${keys[n]!.type}:${keys[n]!.value}\n`;
+    if (piece.length >= 64 * 1024) {
+      h.update(piece);
+      piece = '';
+      await pause();
+    }
+  }
+  h.update(piece);
   return `sha256:${h.digest('hex')}`;
 }
 
@@ -82,7 +112,7 @@ export class SnapshotStore {
   ): Promise<SnapshotMeta> {
     const full: SnapshotMeta = {
       ...meta,
-      digest: snapshotDigest(indicators),
+      digest: await snapshotDigest(indicators),
       count: indicators.length,
     };
     const gzipped = await encodeIndicators(indicators, feed);
@@ -166,7 +196,7 @@ export class SnapshotStore {
     if (sha256(gzipped) !== ann['forestall.io/gzip-sha256'])
       throw damaged(feed, 'the chunks do not match the recorded checksum');
     const indicators = await decodeIndicators(gzipped, feed);
-    if (snapshotDigest(indicators) !== meta.digest)
+    if ((await snapshotDigest(indicators)) !== meta.digest)
       throw damaged(feed, 'the indicators do not match the recorded digest');
     return { meta, indicators };
   }

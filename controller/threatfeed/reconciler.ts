@@ -9,12 +9,10 @@ import {
   FeedError,
   fetchFeed,
   INDICATOR_TYPES,
-  indicatorKey,
   ingestSpecOf,
   sourceErrorForStatus,
   type FetchPolicy,
   type GuardrailConfig,
-  type Indicator,
   type IngestCaps,
   type IngestResult,
   type IngestSandbox,
@@ -32,6 +30,7 @@ import {
   withoutFinalizer,
 } from '../runtime/finalizers.js';
 import type { Informer } from '../runtime/informer.js';
+import { diffSnapshots } from './diff.js';
 import type { ThreatFeedMetrics } from './metrics.js';
 import { ThreatFeedCondition as C, ThreatFeedReason as R } from './reasons.js';
 import type { Snapshot } from '../stores/snapshot-store.js';
@@ -346,13 +345,11 @@ export class ThreatFeedReconciler implements Reconciler {
     }
     this.refuseIfBroken(result, snapshot, outcome.origin);
 
-    const previous = new Set(snapshot?.indicators.map(indicatorKey) ?? []);
-    const current = new Set(result.indicators.map(indicatorKey));
-    const added = [...current].filter((k) => !previous.has(k)).length;
-    const removed = [...previous].filter((k) => !current.has(k)).length;
+    const diff = await diffSnapshots(snapshot?.indicators ?? [], result.indicators);
+    const { added, removed } = diff;
     const changed = !snapshot || added > 0 || removed > 0;
     // Policies read confidence and tags too: a re-scored indicator is new content for them.
-    const contentChanged = changed || !sameContent(snapshot.indicators, result.indicators);
+    const contentChanged = changed || diff.contentChanged;
     const meta =
       contentChanged ||
       rejudge ||
@@ -559,13 +556,4 @@ function isAbortedBy(err: unknown): boolean {
     (err as { code?: unknown } | null)?.code === 'FST_FEED_ABORTED' ||
     /cancelled|aborted/i.test((err as Error | null)?.message ?? '')
   );
-}
-
-/** Whether two snapshots with the same keys also agree on what policies read: confidence, tags, validity. */
-function sameContent(a: readonly Indicator[], b: readonly Indicator[]): boolean {
-  if (a.length !== b.length) return false;
-  const facts = (i: Indicator) =>
-    `${i.confidence}|${i.tags.join(',')}|${i.validUntil ?? ''}|${i.sources.join(',')}`;
-  const before = new Map(a.map((i) => [indicatorKey(i), facts(i)]));
-  return b.every((i) => before.get(indicatorKey(i)) === facts(i));
 }

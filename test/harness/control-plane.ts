@@ -22,10 +22,14 @@ import {
   assertEnvtestAssets,
   buildEnvtestAssetsSync,
 } from './envtest-assets.js';
+import { eventually } from './eventually.js';
 import { onProcessExit, startOrphanWatchdog } from './exit-cleanup.js';
 import { freeLoopbackPorts } from './free-port.js';
 import { httpGet } from './http-probe.js';
 import { ManagedProcess } from './managed-process.js';
+
+/** The CRDs of other projects the tests use (Calico, Cilium, Gateway API, Trivy, …). */
+export const THIRD_PARTY_CRDS = join(REPO_ROOT, 'test/crds/third-party');
 
 export interface ControlPlaneOptions {
   /**
@@ -246,6 +250,20 @@ export class ControlPlane {
       crds.map(({ crd }) => crd),
       (i) => crds[i]!.source,
     );
+  }
+
+  /**
+   * Installs the third-party CRDs (THIRD_PARTY_CRDS), then waits until each kind of
+   * `served` answers a list: a new CRD is Established a moment before its storage
+   * serves (HTTP 429 "storage is (re)initializing").
+   */
+  async installThirdPartyCrds(
+    served: readonly (readonly [apiVersion: string, kind: string])[] = [],
+  ): Promise<void> {
+    await this.installCrds(THIRD_PARTY_CRDS);
+    const client = new KubeClient(this.kubeConfig());
+    for (const [apiVersion, kind] of served)
+      await eventually(`${kind} served`, () => client.list(apiVersion, kind).then(() => true));
   }
 
   /**

@@ -19,7 +19,7 @@ import {
 } from '../../connectors/index.js';
 import { kubeClusterAccess } from '../../controller/connectors/cluster-access.js';
 import { KubeClient } from '../../controller/runtime/client.js';
-import { ControlPlane } from '../harness/control-plane.js';
+import { ControlPlane, THIRD_PARTY_CRDS } from '../harness/control-plane.js';
 import { envtestBinary, REPO_ROOT } from '../harness/envtest-assets.js';
 import { eventually } from '../harness/eventually.js';
 import type { ActionRequest, ObjectRef } from '../../crds/index.js';
@@ -31,7 +31,6 @@ import type { ActionRequest, ObjectRef } from '../../crds/index.js';
 // needed), remove deletes everything, and every rendered object is accepted by the
 // server and built by `kubectl kustomize`.
 
-const THIRD_PARTY_CRDS = join(REPO_ROOT, 'test/crds/third-party');
 const feeds = join(REPO_ROOT, '../shared/feeds');
 const ipsum = readFileSync(join(feeds, 'ipsum/ipsum-2026-08-22.txt'), 'utf8')
   .split('\n')

@@ -12,7 +12,6 @@ import {
 } from '../../crds/index.js';
 import { KubeClient } from '../../controller/runtime/client.js';
 import { ControlPlane } from '../harness/control-plane.js';
-import { REPO_ROOT } from '../harness/envtest-assets.js';
 import { eventually } from '../harness/eventually.js';
 import { installLoopbackFence, type LoopbackFence } from '../harness/feed-server.js';
 import { startManager } from '../harness/in-process-manager.js';
@@ -59,7 +58,7 @@ async function waitFor<T>(what: string, read: () => Promise<T>, ok: (v: T) => bo
 beforeAll(async () => {
   fence = installLoopbackFence();
   cp = await ControlPlane.start();
-  await cp.installCrds(join(REPO_ROOT, 'test/crds/third-party'));
+  await cp.installThirdPartyCrds();
   kc = cp.kubeConfig();
   client = new KubeClient(kc);
   for (const ns of [NS, 'team-a']) await client.apply(namespace(ns)).catch(() => undefined);

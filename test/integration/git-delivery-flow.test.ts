@@ -226,18 +226,14 @@ beforeAll(async () => {
     ).status,
   ).toBe(201);
   cp = await ControlPlane.start();
-  await cp.installCrds(join(REPO_ROOT, 'test/crds/third-party'));
-  kc = cp.kubeConfig();
-  client = new KubeClient(kc);
-  // A just-installed CRD answers 429 until its storage is ready.
-  for (const [apiVersion, kind] of [
+  await cp.installThirdPartyCrds([
     ['projectcalico.org/v3', 'GlobalNetworkSet'],
     ['projectcalico.org/v3', 'GlobalNetworkPolicy'],
     ['cilium.io/v2alpha1', 'CiliumCIDRGroup'],
     ['cilium.io/v2', 'CiliumClusterwideNetworkPolicy'],
-  ] as const) {
-    await eventually(`${kind} served`, () => client.list(apiVersion, kind).then(() => true));
-  }
+  ]);
+  kc = cp.kubeConfig();
+  client = new KubeClient(kc);
   await client.apply(namespace(NS));
   await client.apply(
     credentialSecret('forestall-git', NS, { token: gitea.token, username: gitea.username }, [

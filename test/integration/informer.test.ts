@@ -11,8 +11,6 @@ import { KubeClient } from '../../controller/runtime/client.js';
 import { Informer } from '../../controller/runtime/informer.js';
 import { Metrics } from '../../controller/runtime/metrics.js';
 import { InventoryCache } from '../../controller/inventory/cache.js';
-import { REPO_ROOT } from '../harness/envtest-assets.js';
-import { join } from 'node:path';
 import { ControlPlane } from '../harness/control-plane.js';
 import { eventually } from '../harness/eventually.js';
 import { inputsCondition } from '../../controller/policy/reconciler.js';
@@ -291,7 +289,7 @@ describe('InventoryCache optional inputs', () => {
       const moved: string[] = [];
       inventory.onChange((group) => moved.push(group));
 
-      await cp.installCrds(join(REPO_ROOT, 'test/crds/third-party'));
+      await cp.installThirdPartyCrds();
       await eventually(
         'the VulnerabilityReport input served',
         async () => (await served('VulnerabilityReport')) === 1,

@@ -140,7 +140,7 @@ const ipsumFeed = (refreshInterval: string) =>
 beforeAll(async () => {
   fence = installLoopbackFence();
   cp = await ControlPlane.start();
-  await cp.installCrds(join(REPO_ROOT, 'test/crds/third-party'));
+  await cp.installThirdPartyCrds();
   kc = cp.kubeConfig();
   client = new KubeClient(kc);
   for (const [name, labels] of [

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +9,6 @@ import {
 } from '../../crds/index.js';
 import { KubeClient } from '../../controller/runtime/client.js';
 import { ControlPlane } from '../harness/control-plane.js';
-import { REPO_ROOT } from '../harness/envtest-assets.js';
 import { eventually } from '../harness/eventually.js';
 import { installLoopbackFence, type LoopbackFence } from '../harness/feed-server.js';
 import { startManager } from '../harness/in-process-manager.js';
@@ -73,7 +71,7 @@ async function refusal(body: KubernetesObject): Promise<string | undefined> {
 beforeAll(async () => {
   fence = installLoopbackFence();
   cp = await ControlPlane.start();
-  await cp.installCrds(join(REPO_ROOT, 'test/crds/third-party'));
+  await cp.installThirdPartyCrds();
   kc = cp.kubeConfig();
   client = new KubeClient(kc);
   for (const ns of [NS, 'team-a']) await client.apply(namespace(ns)).catch(() => undefined);

@@ -6,11 +6,7 @@ import {
   type ActionType,
   type Layer,
 } from '../crds/index.js';
-import {
-  indicatorKey,
-  type Indicator,
-  type IndicatorType,
-} from '../feeds/index.js';
+import { indicatorKey, type Indicator, type IndicatorType } from '../feeds/index.js';
 import { Ipv4Set, parseCidr, parseIpv4 } from '../lib/net.js';
 import { sortedUnion } from '../lib/sorted.js';
 import {

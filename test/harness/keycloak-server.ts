@@ -81,7 +81,7 @@ import type {} from 'vitest';
 import { REPO_ROOT } from './envtest-assets.js';
 import { freeLoopbackPorts } from './free-port.js';
 import { httpGet } from './http-probe.js';
-import { jsonOrUndefined, runSetupScript, serverWorkDir } from './local-server.js';
+import { requestLocal, runSetupScript, serverWorkDir } from './local-server.js';
 import type { ServerWorkDir } from './local-server.js';
 import { ManagedProcess } from './managed-process.js';
 
@@ -389,18 +389,16 @@ function makeServer(parts: ServerParts): KeycloakServer {
     headers: Record<string, string>,
     body?: string,
   ): Promise<KeycloakResponse<T>> => {
-    const res = await fetch(`${url}${path}`, {
-      method,
-      headers: { accept: 'application/json', ...headers },
-      ...(body !== undefined ? { body } : {}),
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-    });
-    const text = await res.text();
+    const answer = await requestLocal<T>(
+      `${url}${path}`,
+      { method, headers: { accept: 'application/json', ...headers }, body },
+      REQUEST_TIMEOUT_MS,
+    );
     return {
-      status: res.status,
-      body: jsonOrUndefined(text) as T,
-      text,
-      location: res.headers.get('location') ?? undefined,
+      status: answer.status,
+      body: answer.body,
+      text: answer.text,
+      location: answer.headers.get('location') ?? undefined,
     };
   };
 

@@ -76,6 +76,31 @@ export function serverWorkDir(name: string): ServerWorkDir {
   };
 }
 
+/** A test server's answer: its status, headers, raw text and the JSON of that text. */
+export interface LocalAnswer<T> {
+  status: number;
+  headers: Headers;
+  text: string;
+  /** jsonOrUndefined(text). */
+  body: T;
+}
+
+/** One request to a test server, ended after timeoutMs; an HTTP error status is returned, not thrown. */
+export async function requestLocal<T>(
+  url: string,
+  init: { method: string; headers: Record<string, string>; body?: string | undefined },
+  timeoutMs: number,
+): Promise<LocalAnswer<T>> {
+  const res = await fetch(url, {
+    method: init.method,
+    headers: init.headers,
+    ...(init.body !== undefined ? { body: init.body } : {}),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, text, body: jsonOrUndefined(text) as T };
+}
+
 /**
  * The JSON of a server's answer; undefined when it is empty or not JSON, since an
  * error page is still an answer the caller asserts on (by status and text).

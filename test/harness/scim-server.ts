@@ -72,7 +72,7 @@ import { join } from 'node:path';
 import { REPO_ROOT } from './envtest-assets.js';
 import { freeLoopbackPorts } from './free-port.js';
 import { httpGet } from './http-probe.js';
-import { jsonOrUndefined, runSetupScript, serverWorkDir } from './local-server.js';
+import { requestLocal, runSetupScript, serverWorkDir } from './local-server.js';
 import type { ServerWorkDir } from './local-server.js';
 import { ManagedProcess } from './managed-process.js';
 
@@ -342,20 +342,12 @@ function scimClient(url: string, token: string): ScimServer['request'] {
     const payload = options.rawBody ?? (body === undefined ? undefined : JSON.stringify(body));
     if (payload !== undefined) headers['content-type'] = options.contentType ?? SCIM_MEDIA_TYPE;
     const target = /^https?:\/\//.test(path) ? path : `${url}${path}`;
-    const res = await fetch(target, {
-      method,
-      headers,
-      ...(payload !== undefined ? { body: payload } : {}),
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-    });
-    const text = await res.text();
-    return {
-      status: res.status,
-      body: jsonOrUndefined(text) as T,
-      text,
-      headers: res.headers,
-      etag: res.headers.get('etag') ?? undefined,
-    };
+    const answer = await requestLocal<T>(
+      target,
+      { method, headers, body: payload },
+      REQUEST_TIMEOUT_MS,
+    );
+    return { ...answer, etag: answer.headers.get('etag') ?? undefined };
   };
 }
 

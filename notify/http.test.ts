@@ -1,6 +1,5 @@
 import { inspect } from 'node:util';
-import { createOutboundFetch } from '../lib/http/index.js';
-import { MARKER, publicResolver, startHostileAnswer } from '../test/harness/hostile-answer.js';
+import { MARKER, publicFetch, withHostileAnswer } from '../test/harness/hostile-answer.js';
 import { describe, expect, it } from 'vitest';
 import { NotifyError } from './errors.js';
 import { HttpSender, type HttpOptions } from './http.js';
@@ -292,23 +291,17 @@ describe('HttpSender redaction: the target URL is a credential', () => {
 describe('HttpSender over the outbound client (lib/http)', () => {
   it.each([[400], [500]])(
     'GIVEN a non-JSON answer %s holding a marker THEN the marker is in no error message',
-    async (status) => {
-      const server = await startHostileAnswer(status);
-      try {
+    (status) =>
+      withHostileAnswer(status, async (server) => {
         const err = await failure(post(sender(`${server.origin}/hook`, { retries: 0 })));
         expect(err.message).toContain(`HTTP ${status}`);
         expect(err.message).not.toContain(MARKER);
         expect(inspect(err, { depth: 5 })).not.toContain(MARKER);
-      } finally {
-        await server.close();
-      }
-    },
+      }),
   );
 
   it('GIVEN plain http to a host that is not loopback THEN FST_NOTIFY_INVALID_URL before any connection, not retried', async () => {
-    const fetch = createOutboundFetch({
-      ssrf: { resolve: publicResolver },
-    }) as typeof globalThis.fetch;
+    const fetch = publicFetch();
     const slept: number[] = [];
     const s = new HttpSender('Slack', 'http://hooks.example.test/services/T0/B0/x', {
       fetch,

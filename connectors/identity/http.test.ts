@@ -1,6 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { createOutboundFetch } from '../../lib/http/index.js';
-import { MARKER, publicResolver, startHostileAnswer } from '../../test/harness/hostile-answer.js';
+import { MARKER, publicFetch, withHostileAnswer } from '../../test/harness/hostile-answer.js';
 import { loopbackFetch as loopback } from '../../test/harness/outbound.js';
 import { ConnectorError } from '../core/errors.js';
 import { createIdentityHttp, type IdentityHttpOptions } from './http.js';
@@ -345,9 +344,8 @@ describe('createIdentityHttp', () => {
 describe('createIdentityHttp over the outbound client (lib/http)', () => {
   it.each([[403], [404], [500], [200]])(
     'GIVEN a non-JSON answer %s holding a marker THEN the marker is in no error message',
-    async (status) => {
-      const server = await startHostileAnswer(status);
-      try {
+    (status) =>
+      withHostileAnswer(status, async (server) => {
         const http = createIdentityHttp({
           baseUrl: `${server.origin}/scim/v2`,
           auth: { type: 'bearer', token: TOKEN },
@@ -358,16 +356,11 @@ describe('createIdentityHttp over the outbound client (lib/http)', () => {
         expect(err.message).toContain(`GET /Users answered HTTP ${status}`);
         expect(err.message).not.toContain(MARKER);
         expect(JSON.stringify(err)).not.toContain(MARKER);
-      } finally {
-        await server.close();
-      }
-    },
+      }),
   );
 
   it('GIVEN plain http to a host that is not loopback THEN FST_IDENTITY_REJECTED before any connection, not retried', async () => {
-    const fetch = createOutboundFetch({
-      ssrf: { resolve: publicResolver },
-    }) as typeof globalThis.fetch;
+    const fetch = publicFetch();
     const sleep = vi.fn(async (_ms: number) => undefined);
     const http = createIdentityHttp({
       baseUrl: 'http://okta.example.test/api/v1',
@@ -381,18 +374,18 @@ describe('createIdentityHttp over the outbound client (lib/http)', () => {
     expect(sleep).not.toHaveBeenCalled();
   });
 
-  it('GIVEN no fetch THEN the default client has no SSRF exceptions: loopback is refused', async () => {
-    const server = await startHostileAnswer(200, '{}');
-    try {
-      const http = createIdentityHttp({
-        baseUrl: server.origin,
-        auth: { type: 'bearer', token: TOKEN },
-      });
-      const err = await failure(http.send({ method: 'GET', path: '/Users' }));
-      expect(err.message).toContain('FST_HTTP_SSRF_BLOCKED');
-      expect(server.requests).toBe(0);
-    } finally {
-      await server.close();
-    }
-  });
+  it('GIVEN no fetch THEN the default client has no SSRF exceptions: loopback is refused', () =>
+    withHostileAnswer(
+      200,
+      async (server) => {
+        const http = createIdentityHttp({
+          baseUrl: server.origin,
+          auth: { type: 'bearer', token: TOKEN },
+        });
+        const err = await failure(http.send({ method: 'GET', path: '/Users' }));
+        expect(err.message).toContain('FST_HTTP_SSRF_BLOCKED');
+        expect(server.requests).toBe(0);
+      },
+      '{}',
+    ));
 });

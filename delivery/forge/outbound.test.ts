@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createOutboundFetch } from '../../lib/http/index.js';
-import { MARKER, publicResolver, startHostileAnswer } from '../../test/harness/hostile-answer.js';
+import { MARKER, publicFetch, withHostileAnswer } from '../../test/harness/hostile-answer.js';
 import { loopbackFetch as loopback } from '../../test/harness/outbound.js';
 import { ForgeError } from './errors.js';
 import { GiteaForge } from './gitea.js';
@@ -34,25 +33,19 @@ const failure = (promise: Promise<unknown>) => rejectionOf(promise, ForgeError);
 describe('forge clients over the outbound client', () => {
   it.each([[404], [422], [403]])(
     'GIVEN a non-JSON answer %s holding a marker THEN the marker is in no error message',
-    async (status) => {
-      const server = await startHostileAnswer(status);
-      try {
+    (status) =>
+      withHostileAnswer(status, async (server) => {
         for (const forge of clients(server.origin, loopback)) {
           const err = await failure(forge.getPullRequest(3));
           expect(err.message).toContain(`HTTP ${status}`);
           expect(err.message).not.toContain(MARKER);
           expect(JSON.stringify(err)).not.toContain(MARKER);
         }
-      } finally {
-        await server.close();
-      }
-    },
+      }),
   );
 
   it('GIVEN plain http to a forge host that is not loopback THEN FST_FORGE_INVALID_CONFIG before any connection', async () => {
-    const fetch = createOutboundFetch({
-      ssrf: { resolve: publicResolver },
-    }) as typeof globalThis.fetch;
+    const fetch = publicFetch();
     for (const forge of clients('http://git.example.test', fetch)) {
       const started = performance.now();
       const err = await failure(forge.getPullRequest(3));
@@ -64,22 +57,23 @@ describe('forge clients over the outbound client', () => {
   });
 
   it('GIVEN no fetch THEN the default client has no SSRF exceptions: a loopback forge is refused', async () => {
-    const server = await startHostileAnswer(200, '{}');
-    try {
-      const repo = parseRepoUrl(`${server.origin}/o/p.git`);
-      const err = await failure(
-        new GiteaForge({
-          repo,
-          token: TOKEN,
-          apiUrl: `${server.origin}/api/v1`,
-          retries: 0,
-        }).getPullRequest(1),
-      );
-      expect(err.code).toBe('FST_FORGE_INVALID_CONFIG');
-      expect(err.message).toContain('FST_HTTP_SSRF_BLOCKED');
-      expect(server.requests).toBe(0);
-    } finally {
-      await server.close();
-    }
+    await withHostileAnswer(
+      200,
+      async (server) => {
+        const repo = parseRepoUrl(`${server.origin}/o/p.git`);
+        const err = await failure(
+          new GiteaForge({
+            repo,
+            token: TOKEN,
+            apiUrl: `${server.origin}/api/v1`,
+            retries: 0,
+          }).getPullRequest(1),
+        );
+        expect(err.code).toBe('FST_FORGE_INVALID_CONFIG');
+        expect(err.message).toContain('FST_HTTP_SSRF_BLOCKED');
+        expect(server.requests).toBe(0);
+      },
+      '{}',
+    );
   });
 });

@@ -8,7 +8,7 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Resolver } from '../../lib/http/index.js';
+import { createOutboundFetch, type Resolver } from '../../lib/http/index.js';
 
 export const MARKER = 'MARKER-ami-0abc-AccessKeyId-ASIA';
 
@@ -45,3 +45,22 @@ export async function startHostileAnswer(
 
 /** Every name resolves to 93.184.216.34, a public address no test ever connects to. */
 export const publicResolver: Resolver = async () => [{ address: '93.184.216.34', family: 4 }];
+
+/** Runs `use` against startHostileAnswer(status, body), and closes the server whatever happens. */
+export async function withHostileAnswer<T>(
+  status: number,
+  use: (server: HostileAnswer) => Promise<T>,
+  body?: string,
+): Promise<T> {
+  const server = await startHostileAnswer(status, body);
+  try {
+    return await use(server);
+  } finally {
+    await server.close();
+  }
+}
+
+/** The outbound client (lib/http) with every name public (publicResolver), so plain http to a name is refused before any connection. */
+export function publicFetch(): typeof globalThis.fetch {
+  return createOutboundFetch({ ssrf: { resolve: publicResolver } }) as typeof globalThis.fetch;
+}

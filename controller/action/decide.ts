@@ -184,7 +184,7 @@ const staysIfEnforced = (o: Observed<GitTarget>) => (enforced(o) ? STAYS : '');
 const causeOf = (o: Observed<GitTarget>): Cause =>
   o.count === 0 || o.person?.verb === 'lift' ? 'Lifted' : 'Expired';
 /** " by alice (reason)": who decided, for messages. */
-const byPerson = (d: PersonDecision) => ` by ${d.by}${d.reason ? ` (${d.reason})` : ''}`;
+export const byPerson = (d: PersonDecision) => ` by ${d.by}${d.reason ? ` (${d.reason})` : ''}`;
 const ready = (status: 'True' | 'False', reason: string, message: string): ConditionSpec => ({
   type: ActionCondition.Ready,
   status,

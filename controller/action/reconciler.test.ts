@@ -16,7 +16,7 @@ import { livePolicy, ownedByPolicy } from './test-support.js';
 // What is asserted is the status written and what reached the connector.
 
 const clock = new FakeClock(Date.parse('2026-11-23T10:00:00Z'));
-/** An approved action, past its finalizer; `extra` is merged into its spec, `status` is its stored status. */
+/** An approved action, past its finalizer; `spec` and `meta` are merged into it, `status` is its stored status. */
 function action(
   spec: Record<string, unknown>,
   meta: Record<string, unknown> = {},
@@ -66,6 +66,7 @@ function harness(stored: PreemptiveAction) {
   );
   const applyStatus = vi.fn(async (o: PreemptiveAction) => o);
   const events = { event: vi.fn(), flush: async () => undefined };
+  const feedback = { reject: vi.fn(async () => undefined) };
   const guardrails = vi.fn(
     async () => new Guardrails(defaultGuardrailConfig({ clusterCidrs: ['10.96.0.0/12'] })),
   );
@@ -86,6 +87,7 @@ function harness(stored: PreemptiveAction) {
     },
     defaultConnector: () => 'network:networkpolicy',
     guardrails,
+    feedback,
     policy: (name: string) => (name === 'deny' ? livePolicy : undefined),
   } as unknown as ActionDeps;
   const reconciler = new ActionReconciler(deps);
@@ -103,7 +105,7 @@ function harness(stored: PreemptiveAction) {
   };
   const ready = () =>
     (written().conditions as Condition[] | undefined)?.find((c) => c.type === 'Ready');
-  return { reconcile, connectors, guardrails, events, written, ready };
+  return { reconcile, connectors, guardrails, events, feedback, applyStatus, written, ready };
 }
 
 describe('ActionReconciler: actions no policy made pass the guardrails', () => {
@@ -176,5 +178,49 @@ describe('ActionReconciler: actions no policy made pass the guardrails', () => {
     expect(h.written().phase).toBe('Enforced');
     expect(h.connectors.get('network:networkpolicy')!.apply).toHaveBeenCalledOnce();
     expect(h.guardrails).not.toHaveBeenCalled();
+  });
+});
+
+describe('ActionReconciler: a person rejects an action', () => {
+  const rejectedByAlice = () =>
+    action(
+      {
+        policyRef: { name: 'deny' },
+        approval: { required: true, reason: 'production' },
+        indicators: { count: 1, values: ['185.220.101.7'], digest: 'sha256:d' },
+      },
+      {
+        annotations: {
+          'forestall.io/decision': JSON.stringify({
+            verb: 'reject',
+            digest: 'sha256:d',
+            by: 'alice',
+            at: '2026-11-23T09:59:00Z',
+          }),
+        },
+      },
+    );
+
+  it('GIVEN the first status write fails WHEN reconciled again THEN the policy is told once, after the write', async () => {
+    const h = harness(rejectedByAlice());
+    h.applyStatus.mockRejectedValueOnce(new Error('conflict'));
+    await expect(h.reconcile()).rejects.toThrow('conflict');
+    expect(h.events.event).not.toHaveBeenCalled();
+    await h.reconcile();
+    // Both attempts record the feedback (the second replaces the first); one Event.
+    expect(h.feedback.reject).toHaveBeenCalledTimes(2);
+    const told = h.events.event.mock.calls.filter((c) => c[0] === livePolicy);
+    expect(told).toEqual([
+      [
+        livePolicy,
+        'Normal',
+        'PersonRejected',
+        'a was rejected by alice: 1 indicators are left out until 2026-11-30T10:00:00Z',
+      ],
+    ]);
+    expect(h.applyStatus.mock.calls[1]![0].status).toMatchObject({
+      phase: 'Rejected',
+      rejection: { until: '2026-11-30T10:00:00Z', indicators: 1, digest: 'sha256:d' },
+    });
   });
 });

@@ -117,6 +117,7 @@ interface Skip {
 type Step = Outcome | Skip;
 type Former = { id: string; connector: Connector };
 type Of<K extends Transition['kind']> = Extract<Transition<GitChannel>, { kind: K }>;
+type Rejection = NonNullable<PreemptiveActionStatus['rejection']>;
 
 /**
  * Reconciles one PreemptiveAction through its lifecycle:
@@ -142,6 +143,7 @@ export class ActionReconciler implements Reconciler {
       events: deps.events,
       metrics: deps.metrics,
       ...(deps.notifier ? { notifier: deps.notifier } : {}),
+      ...(deps.policy ? { policy: deps.policy } : {}),
       retryMs: this.pollMs,
     });
   }
@@ -418,8 +420,12 @@ export class ActionReconciler implements Reconciler {
     switch (next.kind) {
       case 'settle':
         return next.outcome;
-      case 'reject':
-        return rejected(o, pr, await this.recordRejection(o, t.git, values, pr.url));
+      case 'reject': {
+        // Once per pull request: a later reconcile keeps the rejection it recorded.
+        const { status } = o.action;
+        const known = status?.pullRequest?.url === pr.url ? status.rejection : undefined;
+        return rejected(o, pr, known ?? (await this.holdOut(o, t.git.policy(), values, pr.url)));
+      }
       case 'awaitSync':
         // Argo CD or Flux applies the merged tree; enforcement counts once the objects are there as rendered.
         return synced(o, pr, request.values.length, await direct.pending(request));
@@ -495,45 +501,38 @@ export class ActionReconciler implements Reconciler {
   }
 
   /**
-   * Review feedback: the rejected indicators stay out of the policy's actions for
-   * spec.git.suppressRejectedFor, so the next sync does not propose them again.
-   * Recorded once per rejection (a retried reconcile replaces its own record).
+   * Review feedback, after a pull request closed without merging or a person's
+   * `forestall reject`: the rejected indicators stay out of the policy's actions for its
+   * spec.git.suppressRejectedFor (default 168h), so the next sync does not propose them
+   * again. Returns the status.rejection that says until when, or undefined when nothing
+   * is held out (no feedback store or policy, a zero period, values not loaded yet).
+   * StatusWriter records the Event and counts the rejection once that status is
+   * written; a retried reconcile replaces its own feedback record.
    */
-  private async recordRejection(
+  private async holdOut(
     { action, now }: Observed<GitChannel>,
-    git: GitChannel,
-    values: readonly string[],
-    url: string,
-  ): Promise<PreemptiveActionStatus['rejection']> {
-    const policy = git.policy();
-    const ms = parseDuration(git.spec.suppressRejectedFor ?? '168h');
-    if (!this.deps.feedback || !policy?.metadata.uid || ms <= 0) return undefined;
-    if (action.status?.rejection && action.status.pullRequest?.url === url)
-      return action.status.rejection;
-    const until = rfc3339(new Date(now.getTime() + ms));
-    const name = action.metadata.name!;
+    policy: ExposurePolicy | undefined,
+    values: readonly string[] | undefined,
+    pullRequest?: string,
+  ): Promise<Rejection | undefined> {
+    const ms = parseDuration(policy?.spec.git?.suppressRejectedFor ?? '168h');
+    if (!this.deps.feedback || !policy?.metadata.uid || ms <= 0 || values === undefined)
+      return undefined;
     const at = rfc3339(now);
-    const rejection = { action: name, pullRequest: url, at, until, values: [...values] };
+    const until = rfc3339(new Date(now.getTime() + ms));
+    const record = { action: action.metadata.name!, ...(pullRequest ? { pullRequest } : {}) };
     await this.deps.feedback.reject(
       { name: policy.metadata.name!, uid: policy.metadata.uid },
-      rejection,
+      { ...record, at, until, values: [...values] },
       now,
     );
-    this.deps.events.event(
-      policy,
-      'Normal',
-      'ReviewRejected',
-      `pull request ${url} for ${name} was closed without merging: ${values.length} indicators are left out until ${until}`,
-    );
-    this.deps.metrics.reviewRejections.inc({ policy: policy.metadata.name! });
     const digest = action.spec.indicators.digest;
     return { at, until, indicators: values.length, ...(digest ? { digest } : {}) };
   }
 
   /**
    * A person rejected the action (forestall reject): its indicators stay out of its
-   * policy for the policy's spec.git.suppressRejectedFor (default 168h), as after a
-   * pull request closed unmerged.
+   * policy (holdOut), as after a pull request closed unmerged. Once per indicator set.
    */
   private async rejectByPerson(
     o: Observed<GitChannel>,
@@ -541,39 +540,14 @@ export class ActionReconciler implements Reconciler {
   ): Promise<Outcome> {
     const { action, now } = o;
     const digest = action.spec.indicators.digest;
-    const policy = action.spec.policyRef?.name
-      ? this.deps.policy?.(action.spec.policyRef.name)
-      : undefined;
-    const ms = parseDuration(policy?.spec.git?.suppressRejectedFor ?? '168h');
     const earlier = action.status?.rejection;
     if (earlier?.at && earlier.digest === digest) return rejectedByPerson(o, decision, earlier);
-    const values = await this.values(action);
-    const at = rfc3339(now);
-    if (!policy?.metadata.uid || !this.deps.feedback || ms <= 0 || values === undefined)
-      return rejectedByPerson(o, decision, {
-        at,
-        indicators: action.spec.indicators.count,
-        ...(digest ? { digest } : {}),
-      });
-    const until = rfc3339(new Date(now.getTime() + ms));
-    await this.deps.feedback.reject(
-      { name: policy.metadata.name!, uid: policy.metadata.uid },
-      { action: action.metadata.name!, at, until, values: [...values] },
-      now,
-    );
-    this.deps.events.event(
-      policy,
-      'Normal',
-      'PersonRejected',
-      `${action.metadata.name} was rejected by ${decision.by}${decision.reason ? ` (${decision.reason})` : ''}: ${values.length} indicators are left out until ${until}`,
-    );
-    this.deps.metrics.reviewRejections.inc({ policy: policy.metadata.name! });
-    return rejectedByPerson(o, decision, {
-      at,
-      until,
-      indicators: values.length,
-      ...(digest ? { digest } : {}),
-    });
+    const name = action.spec.policyRef?.name;
+    const policy = name ? this.deps.policy?.(name) : undefined;
+    const held = await this.holdOut(o, policy, await this.values(action));
+    // Nothing held out: the rejection of this set is still noted, without an end.
+    const noted = { at: rfc3339(now), indicators: action.spec.indicators.count };
+    return rejectedByPerson(o, decision, held ?? { ...noted, ...(digest ? { digest } : {}) });
   }
 
   /** The action's values: inline, or from its ConfigMap once that holds the spec's digest. */

@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { PreemptiveAction, PreemptiveActionStatus } from '../../crds/index.js';
-import { statusEvents, StatusWriter, type StatusWriterDeps } from './status.js';
+import { rejectionEvent, statusEvents, StatusWriter, type StatusWriterDeps } from './status.js';
+import { livePolicy } from './test-support.js';
 
 const now = new Date('2026-11-23T10:00:00Z');
 const at = '2026-11-23T09:00:00Z';
@@ -98,14 +99,16 @@ function writer(notify?: StatusWriterDeps['notifier']) {
   const applyStatus = vi.fn(async (o: PreemptiveAction) => o);
   const event = vi.fn();
   const inc = vi.fn();
+  const rejections = vi.fn();
   const deps = {
     client: { applyStatus },
     events: { event },
-    metrics: { notificationFailures: { inc } },
+    metrics: { notificationFailures: { inc }, reviewRejections: { inc: rejections } },
     ...(notify ? { notifier: notify } : {}),
+    policy: (name: string) => (name === 'deny' ? livePolicy : undefined),
     retryMs: 30_000,
   } as unknown as StatusWriterDeps;
-  return { w: new StatusWriter(deps), applyStatus, event, inc };
+  return { w: new StatusWriter(deps), applyStatus, event, inc, rejections };
 }
 
 const proposed = {
@@ -173,5 +176,92 @@ describe('StatusWriter', () => {
     });
     const lifted = { ...proposed, status: { phase: 'Lifted' as const } };
     expect(await w.write({ action: action({}), ...lifted, expiresAt })).toBeUndefined();
+  });
+});
+
+/** An action of policy `deny`, rejected: through Git (its pull request closed) or by a person. */
+function rejectedAction(via: 'Git' | 'person', status: PreemptiveActionStatus = {}) {
+  const a = action(status);
+  a.spec.policyRef = { name: 'deny' };
+  a.spec.indicators.digest = 'sha256:d';
+  if (via === 'Git') a.spec.delivery = 'Git';
+  else
+    a.metadata.annotations = {
+      'forestall.io/decision': JSON.stringify({
+        verb: 'reject',
+        digest: 'sha256:d',
+        by: 'alice',
+        at,
+        reason: 'a CDN',
+      }),
+    };
+  return a;
+}
+const held = { at: '2026-11-23T10:00:00Z', until: '2026-11-30T10:00:00Z', indicators: 2 };
+const closed = { url: 'https://git.example/pr/8', number: 8, state: 'Closed' as const };
+
+describe('rejectionEvent(): a new rejection, told on the policy', () => {
+  it.each([
+    [
+      'a pull request closed unmerged',
+      'Git',
+      'ReviewRejected',
+      'pull request https://git.example/pr/8 for a was closed without merging',
+    ],
+    ['a person (forestall reject)', 'person', 'PersonRejected', 'a was rejected by alice (a CDN)'],
+  ] as const)(
+    'GIVEN %s WHEN its rejection is written THEN %s on the policy, saying what is left out until when',
+    (_, via, reason, what) => {
+      const written = { phase: 'Rejected' as const, pullRequest: closed, rejection: held };
+      expect(rejectionEvent(rejectedAction(via), written, livePolicy)).toEqual({
+        on: livePolicy,
+        type: 'Normal',
+        reason,
+        message: `${what}: 2 indicators are left out until 2026-11-30T10:00:00Z`,
+      });
+    },
+  );
+
+  it('GIVEN the rejection is stored already, holds nothing out, or has no policy THEN no Event', () => {
+    const written = { phase: 'Rejected' as const, rejection: held };
+    const stored = rejectedAction('person', written);
+    expect(rejectionEvent(stored, written, livePolicy)).toBeUndefined();
+    const noted = { phase: 'Rejected' as const, rejection: { at: held.at, indicators: 2 } };
+    expect(rejectionEvent(rejectedAction('person'), noted, livePolicy)).toBeUndefined();
+    expect(rejectionEvent(rejectedAction('person'), written, undefined)).toBeUndefined();
+  });
+});
+
+describe('StatusWriter: a rejection', () => {
+  const rejectedWrite = (a: PreemptiveAction) => ({
+    action: a,
+    status: { phase: 'Rejected' as const, rejection: held },
+    conditions: [],
+    generation: 1,
+    now,
+  });
+
+  it('GIVEN a new rejection WHEN written THEN one PersonRejected Event on the policy, counted once; written again THEN none', async () => {
+    const { w, applyStatus, event, rejections } = writer();
+    await w.write(rejectedWrite(rejectedAction('person', { phase: 'Pending' })));
+    const onPolicy = event.mock.calls.filter((c) => c[0] === livePolicy);
+    expect(onPolicy.map((c) => [c[1], c[2]])).toEqual([['Normal', 'PersonRejected']]);
+    expect(rejections).toHaveBeenCalledExactlyOnceWith({ policy: 'deny' });
+    // The next reconcile finds the rejection stored: nothing to write, nothing to tell.
+    const stored = applyStatus.mock.calls[0]![0].status!;
+    event.mockClear();
+    await w.write(rejectedWrite(rejectedAction('person', stored)));
+    expect(event).not.toHaveBeenCalled();
+    expect(rejections).toHaveBeenCalledOnce();
+  });
+
+  it('GIVEN the status write fails WHEN written THEN no rejection Event is recorded before it succeeds', async () => {
+    const { w, applyStatus, event } = writer();
+    applyStatus.mockRejectedValueOnce(new Error('conflict'));
+    const write = rejectedWrite(rejectedAction('person', { phase: 'Pending' }));
+    await expect(w.write(write)).rejects.toThrow('conflict');
+    expect(event).not.toHaveBeenCalled();
+    await w.write(write);
+    expect(event.mock.calls.filter((c) => c[2] === 'PersonRejected')).toHaveLength(1);
   });
 });

@@ -1,7 +1,9 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import {
   API_VERSION,
+  personDecision,
   TERMINAL_PHASES,
+  type ExposurePolicy,
   type PreemptiveAction,
   type PreemptiveActionStatus,
 } from '../../crds/index.js';
@@ -11,7 +13,7 @@ import type { Result } from '../runtime/controller.js';
 import { messageOf } from '../runtime/errors.js';
 import type { EventRecorder, EventType } from '../runtime/events.js';
 import { applyStatusIfChanged } from '../runtime/status-write.js';
-import type { ConditionSpec } from './decide.js';
+import { byPerson, type ConditionSpec } from './decide.js';
 import { codeOf, type ActionMetrics } from './metrics.js';
 import type { ActionNotifier } from './notifications.js';
 import { ActionCondition, ActionReason } from './reasons.js';
@@ -19,8 +21,10 @@ import { ActionCondition, ActionReason } from './reasons.js';
 export interface StatusWriterDeps {
   client: Pick<KubeClient, 'applyStatus'>;
   events: Pick<EventRecorder, 'event'>;
-  metrics: Pick<ActionMetrics, 'notificationFailures'>;
+  metrics: Pick<ActionMetrics, 'notificationFailures' | 'reviewRejections'>;
   notifier?: Pick<ActionNotifier, 'wants' | 'notify'>;
+  /** The ExposurePolicy of that name, from the cache: where a rejection's Event goes. */
+  policy?: (name: string) => ExposurePolicy | undefined;
   /** When a notification that failed is tried again. */
   retryMs: number;
 }
@@ -47,8 +51,9 @@ export interface ActionEvent {
 /**
  * The one status writer of the action controller, called once per reconcile: sets the
  * conditions, sends the notification the phase calls for (spec.notify) before the write,
- * writes status if it changed, and records the Events the change calls for. A
- * notification that could not be delivered is retried later; it never holds back the
+ * writes status if it changed, and records the Events the change calls for (on the
+ * action, its workloads, and for a new rejection on its policy, which is also counted).
+ * A notification that could not be delivered is retried later; it never holds back the
  * status.
  */
 export class StatusWriter {
@@ -69,8 +74,7 @@ export class StatusWriter {
       name: w.action.metadata.name!,
     };
     const written = await applyStatusIfChanged(this.deps.client, target, w.action.status, next);
-    for (const e of written ? statusEvents(w.action, written) : [])
-      this.deps.events.event(e.on, e.type, e.reason, e.message);
+    if (written) this.record(w.action, written);
     const retry = failed ? this.deps.retryMs : undefined;
     const expiry =
       w.expiresAt !== undefined && !TERMINAL_PHASES.has(next.phase ?? 'Pending')
@@ -78,6 +82,17 @@ export class StatusWriter {
         : undefined;
     const after = [retry, expiry].filter((v): v is number => v !== undefined);
     return after.length ? { requeueAfter: Math.min(...after) } : undefined;
+  }
+
+  /** The "after write" hook: the Events the written status calls for, and a new rejection counted. */
+  private record(action: PreemptiveAction, written: PreemptiveActionStatus): void {
+    for (const e of statusEvents(action, written))
+      this.deps.events.event(e.on, e.type, e.reason, e.message);
+    const name = action.spec.policyRef?.name;
+    const rejection = rejectionEvent(action, written, name ? this.deps.policy?.(name) : undefined);
+    if (!rejection) return;
+    this.deps.events.event(rejection.on, rejection.type, rejection.reason, rejection.message);
+    this.deps.metrics.reviewRejections.inc({ policy: name! });
   }
 
   /** The "before write" hook: the notification the next status calls for, and its condition. */
@@ -148,6 +163,33 @@ export function statusEvents(
       message: notified.message,
     });
   return events;
+}
+
+/**
+ * The Event a new rejection calls for, on the policy that now leaves the rejected
+ * indicators out: a written status.rejection that holds them out (it has `until`, so
+ * the review feedback was recorded) and differs from the stored one. A pull request
+ * closed without merging (Git delivery) is ReviewRejected; a person's
+ * `forestall reject` is PersonRejected. Without the policy there is nothing to tell.
+ */
+export function rejectionEvent(
+  action: PreemptiveAction,
+  written: PreemptiveActionStatus,
+  policy: ExposurePolicy | undefined,
+): ActionEvent | undefined {
+  const r = written.rejection;
+  const before = action.status?.rejection;
+  if (!policy || !r?.until || (r.at === before?.at && r.until === before?.until)) return undefined;
+  const name = action.metadata.name;
+  const held = `${r.indicators} indicators are left out until ${r.until}`;
+  if (action.spec.delivery === 'Git') {
+    const url = written.pullRequest?.url;
+    const message = `pull request ${url} for ${name} was closed without merging: ${held}`;
+    return url ? { on: policy, type: 'Normal', reason: 'ReviewRejected', message } : undefined;
+  }
+  const person = personDecision(action);
+  const message = person && `${name} was rejected${byPerson(person)}: ${held}`;
+  return message ? { on: policy, type: 'Normal', reason: 'PersonRejected', message } : undefined;
 }
 
 /** An Isolate action's transitions, told on the workloads it isolates, where their owners look. */

@@ -18,18 +18,10 @@ import { describe, expect, it } from 'vitest';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const read = (file: string): string => readFileSync(join(root, file), 'utf8');
 
-/** The folders compiled into dist/ that run in the image (tsconfig.json minus bench and test). */
-const RUNTIME_FOLDERS = [
-  'lib',
-  'cli',
-  'controller',
-  'crds',
-  'feeds',
-  'policies',
-  'connectors',
-  'delivery',
-  'notify',
-];
+/** The folders compiled into dist/ that run in the image: tsconfig.json's, minus bench and test. */
+const RUNTIME_FOLDERS = (JSON.parse(read('tsconfig.json')) as { include: string[] }).include.filter(
+  (folder) => folder !== 'bench' && folder !== 'test' && !folder.startsWith('test/'),
+);
 
 function runtimeSources(): string[] {
   const files = execFileSync(

@@ -27,6 +27,20 @@ export interface CannedAnswer {
   headers?: Record<string, string>;
 }
 
+/**
+ * The answer function of recordingHttp from a table keyed `METHOD path` (the HttpCall's
+ * path, below the API base); a call the table does not name is a test error.
+ */
+export function answers(
+  table: Record<string, CannedAnswer | ((call: HttpCall) => CannedAnswer)>,
+): (call: HttpCall) => CannedAnswer {
+  return (call) => {
+    const entry = table[`${call.method} ${call.path}`];
+    if (entry === undefined) throw new Error(`unexpected call ${call.method} ${call.path}`);
+    return typeof entry === 'function' ? entry(call) : entry;
+  };
+}
+
 export interface Recorded {
   call: HttpCall;
   accept: readonly number[];

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { loadGraphDescription } from '../../../test/openapi/descriptions.js';
 import { GRAPH_OPTIONS } from '../../../test/openapi/examples.js';
 import {
+  answers,
   recordingHttp,
-  type CannedAnswer,
   type ProviderDescription,
 } from '../../../test/openapi/identity-recorder.js';
 import { contractFor } from '../../../test/openapi/request-contract.js';
@@ -72,14 +72,6 @@ const ipLocation = (ipRanges: unknown[]) => ({
   modifiedDateTime: '2024-06-01T08:00:00Z',
   ipRanges,
 });
-
-function answers(table: Record<string, CannedAnswer | ((call: HttpCall) => CannedAnswer)>) {
-  return (call: HttpCall): CannedAnswer => {
-    const entry = table[`${call.method} ${call.path}`];
-    if (entry === undefined) throw new Error(`unexpected call ${call.method} ${call.path}`);
-    return typeof entry === 'function' ? entry(call) : entry;
-  };
-}
 
 describe('entraProvider.endpoint', { timeout: 60_000 }, () => {
   it("GIVEN a tenant and the app's credentials THEN Graph v1.0 with client credentials at the tenant's token endpoint, scope .default", () => {

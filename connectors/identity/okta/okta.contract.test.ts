@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { loadOktaDescription } from '../../../test/openapi/descriptions.js';
 import {
+  answers,
   recordingHttp,
-  type CannedAnswer,
   type ProviderDescription,
 } from '../../../test/openapi/identity-recorder.js';
 import { contractFor } from '../../../test/openapi/request-contract.js';
@@ -81,15 +81,6 @@ function oktaZone(id: string, name: string, fields: Record<string, unknown> = {}
     gateways: [{ type: 'CIDR', value: '203.0.113.7/32' }],
     _links: { self: { href: `https://acme.okta.com/api/v1/zones/${id}` } },
     ...fields,
-  };
-}
-
-/** Answers by method and path; anything else is a test error. */
-function answers(table: Record<string, CannedAnswer | ((call: HttpCall) => CannedAnswer)>) {
-  return (call: HttpCall): CannedAnswer => {
-    const entry = table[`${call.method} ${call.path}`];
-    if (entry === undefined) throw new Error(`unexpected call ${call.method} ${call.path}`);
-    return typeof entry === 'function' ? entry(call) : entry;
   };
 }
 

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { FeedCapError } from './caps.js';
 import { defaultGuardrailConfig, Guardrails } from './guardrails.js';
 import { ingest } from './ingest.js';
-import { IngestSandbox, type SandboxJob } from './sandbox.js';
+import { DEFAULT_SANDBOX, IngestSandbox, type SandboxJob } from './sandbox.js';
 import { FeedError } from './sources/errors.js';
 
 // The worker runs dist/feeds/sandbox-worker.js (see workerEntry in sandbox.ts): `npm run build` first.
@@ -126,4 +126,78 @@ describe('IngestSandbox', () => {
     expect(await waiting).toMatchObject({ code: 'FST_FEED_DEADLINE' });
     await expect(slow).resolves.toMatchObject({ kept: 120_382 });
   }, 60_000);
+});
+
+// Issue 13: "a default byte cap that fits the chart's memory limit with margin". The
+// heaviest feeds the default byte cap admits, ingested under the default worker heap and
+// the default caps: each is ingested, or refused by a cap that names itself, and never
+// runs out of heap. The measurements behind the defaults are in sandbox.ts's header.
+describe('IngestSandbox at the defaults: 8 MiB of the heaviest formats in a 256 MiB heap', () => {
+  const MIB = 1024 * 1024;
+  const atDefaults = (
+    format: SandboxJob['format'],
+    parser: SandboxJob['parser'],
+    body: Buffer,
+    extra: Partial<SandboxJob> = {},
+  ) =>
+    new IngestSandbox({ heapMb: DEFAULT_SANDBOX.heapMb }).ingest(
+      job(new Uint8Array(body), {
+        format,
+        parser,
+        deadline: Date.now() + DEFAULT_SANDBOX.syncDeadlineMs,
+        ...extra,
+      }),
+    );
+  /** Address n of a walk through 11.0.0.0-125.255.255.255 (public unicast, nothing the guardrails drop). */
+  const address = (n: number) => {
+    const a = 0x0b000000 + (((n * 2_654_435_761) >>> 0) % 0x73000000);
+    return [a >>> 24, (a >>> 16) & 255, (a >>> 8) & 255, a & 255].join('.');
+  };
+  /** `open`, then items joined by `sep` while they fit in the byte cap, then `close`. */
+  const upToCap = (item: (i: number) => string, open = '', close = '', sep = '') => {
+    const parts = [open];
+    let size = open.length + close.length;
+    for (let i = 0; ; i++) {
+      const next = (i === 0 ? '' : sep) + item(i);
+      if (size + next.length > DEFAULT_SANDBOX.maxBytes) break;
+      parts.push(next);
+      size += next.length;
+    }
+    parts.push(close);
+    return Buffer.from(parts.join(''));
+  };
+  const outOfHeap = (err: unknown) =>
+    (err as { code?: string }).code === 'FST_FEED_WORKER_MEMORY' ? (err as Error).message : '';
+
+  it('GIVEN 8 MiB of scored address lines, just under the indicators cap and repeats after THEN it is ingested (the most a line feed can keep)', async () => {
+    const body = upToCap((i) => `${address(i % 249_000)}\t${1 + (i % 9)}\n`);
+    expect(body.length).toBeGreaterThan(DEFAULT_SANDBOX.maxBytes - 32);
+    const confidence = { expression: 'int(record.score) * 10' };
+    const result = await atDefaults('lines', { scoreColumn: 1 }, body, { confidence }).catch(
+      (e: unknown) => {
+        throw new Error(outOfHeap(e) || String(e));
+      },
+    );
+    expect(result.records).toBeGreaterThan(500_000);
+    expect(result.kept).toBeGreaterThan(245_000);
+    expect(result.peakHeapBytes).toBeLessThan(DEFAULT_SANDBOX.heapMb * MIB);
+  }, 120_000);
+
+  it('GIVEN 8 MiB of distinct address lines THEN the indicators cap refuses it by name, not the heap', async () => {
+    const body = upToCap((i) => `${address(i)}\n`);
+    const err = await atDefaults('lines', {}, body).catch((e: unknown) => e);
+    expect(outOfHeap(err)).toBe('');
+    expect(err).toBeInstanceOf(FeedCapError);
+    expect(err).toMatchObject({ cap: 'indicators', limit: 250_000 });
+  }, 120_000);
+
+  it('GIVEN an 8 MiB JSON document of records THEN it is ingested', async () => {
+    const record = (i: number) =>
+      JSON.stringify({ ip: address(i), score: i % 100, first_seen: '2026-08-01', tags: ['c2'] });
+    const body = upToCap(record, '{"data":[', ']}', ',');
+    const result = await atDefaults('json', { path: '$.data[*]' }, body).catch((e: unknown) => {
+      throw new Error(outOfHeap(e) || String(e));
+    });
+    expect(result.kept).toBeGreaterThan(100_000);
+  }, 120_000);
 });

@@ -21,23 +21,34 @@
  * what one sync may use, and the chart's memory limit is sized for one of them beside
  * the controller's own heap.
  *
- * Limits and measurements (bench/sandbox-heap.ts, Node 20; peak used heap of the
- * worker, garbage included, over the feed's bytes):
- *   lines  IPsum 1.9 MB (real)          78 MB   42x   120k indicators
- *   lines  8 MiB synthetic             238 MB   30x   526k indicators
- *   csv    8 MiB synthetic             121 MB   15x   263k indicators
- *   json   8 MiB synthetic             127 MB   16x   101k indicators
+ * Limits and measurements (bench/sandbox-heap.ts on Node 24.21, re-run 2026-12-08 on a
+ * loaded 2-core machine; peak used heap of the worker, garbage included, over the feed's
+ * bytes; Node 20 measured 78, 238, 121, 127, 59 and 19 MB for the same rows):
+ *   lines  IPsum 1.9 MB (real)          97 MB   52x   120k indicators
+ *   lines  8 MiB synthetic             303 MB   38x   526k indicators
+ *   csv    8 MiB synthetic             137 MB   17x   263k indicators
+ *   json   8 MiB synthetic             118 MB   15x   101k indicators
  *   stix   8 MiB synthetic              59 MB    7x    26k indicators
- *   kev    1.2 MB (real)                19 MB   16x    1.4k indicators
- * The heap follows the kept indicators (about 450 bytes each, plus 15 MB of guardrail
- * tables) for line formats, and the parsed document (about 16x) for JSON formats. So
- * the defaults are chosen together: an 8 MiB byte cap (--feed-max-bytes) bounds the JSON
- * formats to about 130 MB, the 250,000-indicator cap (ingest.ts) bounds the line formats
- * to about 130 MB, and the worker's heap (--feed-worker-heap) is 256 MiB, twice that.
- * With one worker at a time, the 512 MiB chart limit holds the worker (256 MiB old
- * generation, 32 MiB young) beside the controller's own heap and snapshots (about
- * 75 MB for a feed at the indicator cap). The old 64 MiB cap expanded to 1-2.7 GB.
- * Raising the byte cap means raising the heap by about 16 times as much, and the
+ *   kev    1.2 MB (real)                28 MB   24x    1.4k indicators
+ * The heap follows the kept indicators (about 600-800 bytes each, garbage included, plus
+ * the guardrail tables) for line formats, and the parsed document (about 15x) for JSON
+ * formats. So the defaults are chosen together: an 8 MiB byte cap (--feed-max-bytes)
+ * bounds the JSON formats to about 130 MB, the 250,000-indicator cap (ingest.ts) stops
+ * the line formats first (8 MiB of distinct addresses is refused by it), and the worker's
+ * heap (--feed-worker-heap) is 256 MiB.
+ *
+ * The heaviest feed the defaults admit is a line feed just under the indicator cap: 8 MiB
+ * of 527k scored lines, 248.5k distinct addresses, a confidence expression. It peaks at
+ * 226-234 MB of used heap and needs an old generation between 192 MiB (out of heap) and
+ * 224 MiB (ingested): 256 MiB holds it with 15-30% to spare, not twice over
+ * (sandbox.test.ts runs it at the defaults). A process doing nothing but that ingestion
+ * peaks at 418-470 MiB RSS (87 MiB before it; the worker, and the 85 MB of indicators it
+ * hands the main thread). So the chart's 512 MiB limit leaves the controller's own heap
+ * (informers, the feed's previous snapshot of the same size) little room in that worst
+ * case; an installation that ingests line feeds near the indicator cap needs a higher
+ * memory limit (768Mi by estimate, not measured in a cluster) or a lower
+ * --feed-max-indicators. (Measured at f6441dd.) The old 64 MiB cap expanded to 1-2.7 GB.
+ * Raising the byte cap means raising the heap by 15-40 times as much, and the
  * container's memory limit with it.
  */
 import { existsSync } from 'node:fs';

@@ -34,19 +34,14 @@ venv="$base/venv"
 
 require_python 8 "proxy.py $version"
 
-# The stamp ties the venv to the pinned set and to the interpreter that built it.
-stamp_value="$( (cat "$requirements"; "$python" -c 'import sys; print(sys.executable, sys.version)') | sha256sum | cut -d' ' -f1)"
-stamp="$venv/.forestall-stamp"
-is_warm() { [ -x "$venv/bin/proxy" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$stamp_value" ]; }
-
-reuse_or_lock "$venv" "$base/venv.lock" is_warm
+venv_stamp 'sys.executable, sys.version'
+reuse_or_lock "$venv" "$base/venv.lock" venv_warm proxy
 
 log "creating $venv (proxy.py $version from PyPI)"
-rm -rf "$venv"
 # --without-pip: the wheel has no dependencies, so the venv needs no pip of its own: the
 # interpreter's pip installs into it (pip --python, pip 22.3 and later), which saves most
 # of a cold set-up. Where that pip is missing or older, the venv gets its own (ensurepip).
-"$python" -m venv --without-pip "$venv" >&2 || { log "python -m venv failed; on Debian/Ubuntu: apt-get install python3-venv"; rm -rf "$venv"; exit 1; }
+new_venv --without-pip
 if "$python" -m pip --python "$venv/bin/python" --version >/dev/null 2>&1; then
   pip_install=("$python" -m pip --python "$venv/bin/python" install)
 else
@@ -54,14 +49,7 @@ else
   pip_install=("$venv/bin/python" -m pip install)
 fi
 log "venv created after $(elapsed)"
-# --require-hashes: the wheel must match requirements.txt; --no-deps: proxy.py has none;
-# --only-binary: no build step.
-if ! PIP_ROOT_USER_ACTION=ignore "${pip_install[@]}" --quiet --disable-pip-version-check --no-input \
-  --require-hashes --no-deps --only-binary=:all: -r "$requirements" >&2; then
-  log "pip install -r $requirements failed (see above); proxy.py is required for the outbound-proxy tests"
-  rm -rf "$venv"
-  exit 1
-fi
+pip_install_pinned 'proxy.py is required for the outbound-proxy tests' "${pip_install[@]}"
 log "package installed after $(elapsed)"
 installed=$("$venv/bin/python" -c '
 import importlib.metadata as m
@@ -69,7 +57,6 @@ import proxy
 print(m.version("proxy.py"))
 ')
 [ "$installed" = "$version" ] || { log "installed proxy.py is $installed, not the pinned $version"; rm -rf "$venv"; exit 1; }
-[ -x "$venv/bin/proxy" ] || { log "pip installed proxy.py but $venv/bin/proxy is missing"; rm -rf "$venv"; exit 1; }
-echo "$stamp_value" > "$stamp"
+stamp_venv proxy.py proxy
 log "proxy.py $version ready in $venv (cold set-up took $(elapsed))"
 echo "$venv"

@@ -33,11 +33,8 @@ venv="$base/venv"
 
 require_python 11 "scim2-server $version (with scim2-models)"
 
-# The stamp ties the venv to the pinned set and to the interpreter that built it:
-# a venv made by another Python (a pyenv switch, an OS upgrade) has dangling links.
-stamp_value="$( (cat "$requirements"; "$python" -c 'import sys; print(sys.executable, sys.version)') | sha256sum | cut -d' ' -f1)"
-stamp="$venv/.forestall-stamp"
-is_warm() { [ -x "$venv/bin/scim2-server" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$stamp_value" ]; }
+venv_stamp 'sys.executable, sys.version'
+is_warm() { venv_warm scim2-server; }
 
 if is_warm; then
   log "scim2-server $version already installed in $venv (checked in $(elapsed))"
@@ -53,21 +50,9 @@ if is_warm; then
 fi
 
 log "creating $venv (scim2-server $version and its pinned dependencies from PyPI)"
-rm -rf "$venv"
-if ! "$python" -m venv "$venv" >&2; then
-  log "python -m venv failed; on Debian/Ubuntu install the venv module: apt-get install python3-venv"
-  rm -rf "$venv"
-  exit 1
-fi
+new_venv
 log "venv created after $(elapsed)"
-# --require-hashes: every file must match a hash of requirements.txt; --no-deps: the
-# installed set is exactly requirements.txt; --only-binary: wheels only, no compiler.
-if ! "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
-  --require-hashes --no-deps --only-binary=:all: -r "$requirements" >&2; then
-  log "pip install -r $requirements failed (see above); scim2-server is required for the SCIM tests"
-  rm -rf "$venv"
-  exit 1
-fi
+pip_install_pinned 'scim2-server is required for the SCIM tests' "$venv/bin/python" -m pip install
 log "packages installed after $(elapsed)"
 # Importing the server proves the dependency set is complete (pip --no-deps does
 # not check) and that the pinned version is the one installed.
@@ -77,7 +62,6 @@ import scim2_server.testserver.cli, scim2_server.memory, scim2_models
 print(m.version("scim2-server"))
 ')
 [ "$installed" = "$version" ] || { log "installed scim2-server is $installed, not the pinned $version"; rm -rf "$venv"; exit 1; }
-[ -x "$venv/bin/scim2-server" ] || { log "pip installed scim2-server but $venv/bin/scim2-server is missing"; rm -rf "$venv"; exit 1; }
-echo "$stamp_value" > "$stamp"
+stamp_venv scim2-server scim2-server
 log "scim2-server $version ready in $venv (cold set-up took $(elapsed))"
 echo "$venv"

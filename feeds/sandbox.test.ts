@@ -131,7 +131,9 @@ describe('IngestSandbox', () => {
 // Issue 13: "a default byte cap that fits the chart's memory limit with margin". The
 // heaviest feeds the default byte cap admits, ingested under the default worker heap and
 // the default caps: each is ingested, or refused by a cap that names itself, and never
-// runs out of heap. The measurements behind the defaults are in sandbox.ts's header.
+// runs out of heap. The measurements behind the defaults, and what they leave of the
+// chart's memory limit, are in sandbox.ts's header. The first case takes 5-20 s on two
+// busy cores: it runs close to the heap limit, where the collector works hardest.
 describe('IngestSandbox at the defaults: 8 MiB of the heaviest formats in a 256 MiB heap', () => {
   const MIB = 1024 * 1024;
   const atDefaults = (

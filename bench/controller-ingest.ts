@@ -108,10 +108,18 @@ async function syncedFeed(
   throw new Error(`ThreatFeed ${name} did not sync in 600 s; controller log: ${proc.tail(5)}`);
 }
 
+/** The controller's used V8 heap (main thread), from its own metrics. */
+async function heapUsedMb(port: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const line = /^forestall_nodejs_heap_size_used_bytes (\S+)$/m.exec(text);
+  return line ? Number(line[1]) / 2 ** 20 : NaN;
+}
+
 interface Run {
   ms: number;
   peakRssMb: number;
   idleRssMb: number;
+  idleHeapMb: number;
   maxProbeMs: number;
   indicators: number;
 }
@@ -154,6 +162,7 @@ async function oneRun(
       ms,
       peakRssMb: readPeakRssKb(pid) / 1024,
       idleRssMb: rssKb(pid) / 1024,
+      idleHeapMb: await heapUsedMb(port),
       maxProbeMs: maxMs,
       indicators: synced.status?.indicatorCount ?? 0,
     };
@@ -233,6 +242,7 @@ async function main(): Promise<void> {
   });
   emit('controller_ingest_1m_idle_rss', median(results.map((r) => r.idleRssMb)), 'MiB', {
     after: '5 s after the sync',
+    heapUsedMiB: Math.round(median(results.map((r) => r.idleHeapMb))),
   });
   emit('controller_ingest_1m_max_probe_ms', Math.max(...results.map((r) => r.maxProbeMs)), 'ms', {
     target: '<= 100',

@@ -244,6 +244,7 @@ export class IngestSandbox {
         return;
       }
       const indicators: Indicator[] = [];
+      const share = sharing();
       let settled = false;
       const finish = (err: Error | undefined, outcome?: SandboxOutcome) => {
         if (settled) return;
@@ -310,7 +311,7 @@ export class IngestSandbox {
             read(m.id, m.name);
             return;
           case 'indicators':
-            for (const i of m.batch) indicators.push(i);
+            for (const i of m.batch) indicators.push(share(i));
             // After pending I/O (probes, the lease renewal), not before it.
             setImmediate(() => send({ type: 'ack' }));
             return;
@@ -348,4 +349,39 @@ export class IngestSandbox {
       );
     });
   }
+}
+
+/**
+ * What the indicators of one sync repeat, held once: a message from the worker is
+ * deserialised into fresh strings and arrays for every indicator, so a million
+ * addresses would carry a million copies of the same type name, feed name, empty tag
+ * list and expiry time. Shared lists are frozen, so code that tried to change one
+ * indicator's list in place would fail loudly instead of changing them all.
+ */
+export function sharing(): (i: Indicator) => Indicator {
+  const strings = new Map<string, string>();
+  const lists = new Map<string, string[]>();
+  const str = (v: string): string => {
+    const seen = strings.get(v);
+    if (seen !== undefined) return seen;
+    strings.set(v, v);
+    return v;
+  };
+  const list = (v: string[]): string[] => {
+    const key = v.length === 0 ? '' : JSON.stringify(v);
+    const seen = lists.get(key);
+    if (seen !== undefined) return seen;
+    const frozen = Object.freeze(v.map(str)) as string[];
+    lists.set(key, frozen);
+    return frozen;
+  };
+  return (i) => {
+    i.type = str(i.type) as Indicator['type'];
+    i.sources = list(i.sources);
+    i.tags = list(i.tags);
+    if (i.validUntil !== undefined) i.validUntil = str(i.validUntil);
+    if (i.firstSeen !== undefined) i.firstSeen = str(i.firstSeen);
+    if (i.lastSeen !== undefined) i.lastSeen = str(i.lastSeen);
+    return i;
+  };
 }

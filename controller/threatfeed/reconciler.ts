@@ -284,6 +284,12 @@ export class ThreatFeedReconciler implements Reconciler {
     const judgedWith = guardrailsDigest(guardrails);
     // A snapshot judged with other guardrails is fetched in full (not conditionally) and judged anew.
     const rejudge = snapshot !== undefined && snapshot.meta.guardrails !== judgedWith;
+    let phaseStarted = this.deps.clock.now();
+    const phaseDone = (phase: 'fetch' | 'ingest' | 'persist') => {
+      const now = this.deps.clock.now();
+      metrics.feedSyncPhase.observe({ feed: name, phase }, (now - phaseStarted) / 1000);
+      phaseStarted = now;
+    };
     let outcome: Awaited<ReturnType<typeof fetchFeed>>;
     let bytes: Uint8Array | undefined;
     try {
@@ -298,6 +304,7 @@ export class ThreatFeedReconciler implements Reconciler {
     } catch (err) {
       throw pastDeadline(err, 'fetching');
     }
+    phaseDone('fetch');
     const nowIso = rfc3339(now);
     if (outcome.status === 'unchanged' && snapshot) {
       metrics.feedSyncs.inc({ feed: name, result: 'not-modified' });
@@ -343,6 +350,7 @@ export class ThreatFeedReconciler implements Reconciler {
       // A MISP event file fetched for the worker can hit the deadline too; the worker's own error says so otherwise.
       throw isAbortedBy(err) ? pastDeadline(err, 'ingesting; the worker was stopped') : err;
     }
+    phaseDone('ingest');
     this.refuseIfBroken(result, snapshot, outcome.origin);
 
     const diff = await diffSnapshots(snapshot?.indicators ?? [], result.indicators);
@@ -361,6 +369,7 @@ export class ThreatFeedReconciler implements Reconciler {
             feed,
           )
         : snapshot!.meta;
+    phaseDone('persist');
     if (contentChanged) {
       this.deps.snapshots.replace(name, { meta, indicators: result.indicators });
     } else {

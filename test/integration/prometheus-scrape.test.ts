@@ -111,6 +111,12 @@ describe('a real Prometheus scraping the controller, with the chart’s rules', 
         (await instant('forestall_leader_election_is_leader')) === 1,
       20_000,
     );
+    // The first sync has every part: fetched, ingested, persisted.
+    for (const phase of ['fetch', 'ingest', 'persist'])
+      expect(
+        await instant(`forestall_feed_sync_phase_seconds_count{feed="${FEED}",phase="${phase}"}`),
+        phase,
+      ).toBeGreaterThanOrEqual(1);
 
     // Longer than the 6 s after which a feed that stopped syncing would count as stale.
     freshFrom = Date.now() / 1000;

@@ -1,4 +1,5 @@
 import {
+  ENDED_PHASES,
   TERMINAL_PHASES,
   type PersonDecision,
   type PreemptiveAction,
@@ -164,7 +165,7 @@ export function episodeStatus(
   now: Date,
 ): PreemptiveActionStatus {
   const status: PreemptiveActionStatus = { ...action.status };
-  if (TERMINAL_PHASES.has(previous) && !ending && previous !== 'Failed') {
+  if (ENDED_PHASES.has(previous) && !ending) {
     status.detectedAt = rfc3339(now);
     delete status.enforcedAt;
     delete status.timeToEnforceSeconds;

@@ -1,8 +1,11 @@
-import type { PersonDecision, PreemptiveAction, PreemptiveActionStatus } from '../../crds/index.js';
+import {
+  ENDED_PHASES,
+  type PersonDecision,
+  type PreemptiveAction,
+  type PreemptiveActionStatus,
+} from '../../crds/index.js';
 import type { FeedbackEvent } from '../../policies/index.js';
 import { rfc3339 } from '../runtime/conditions.js';
-
-const ENDED = new Set(['Expired', 'Lifted', 'Rejected']);
 
 /**
  * The times a status write adds to the exposure window: liftedAt when the action
@@ -20,7 +23,8 @@ export function withOutcomeTimes(
       (Date.parse(out.enforcedAt) - Date.parse(action.spec.publishedAt)) / 1000,
     );
   }
-  if (ENDED.has(out.phase ?? '') && !out.liftedAt) out.liftedAt = rfc3339(now);
+  if (out.phase !== undefined && ENDED_PHASES.has(out.phase) && !out.liftedAt)
+    out.liftedAt = rfc3339(now);
   return out;
 }
 

@@ -1,7 +1,13 @@
 export * from './common.js';
 export { threatFeed, FEED_FORMATS, MIN_REFRESH_INTERVAL } from './threatfeed.js';
 export { exposurePolicy, POLICY_MODES, ACTION_TYPES } from './exposurepolicy.js';
-export { preemptiveAction, ACTION_PHASES, TERMINAL_PHASES, LAYERS } from './preemptiveaction.js';
+export {
+  preemptiveAction,
+  ACTION_PHASES,
+  TERMINAL_PHASES,
+  ENDED_PHASES,
+  LAYERS,
+} from './preemptiveaction.js';
 export { threatException, EXCEPTION_PHASES, BROAD_LIMITS } from './threatexception.js';
 import { threatFeed } from './threatfeed.js';
 import { exposurePolicy } from './exposurepolicy.js';

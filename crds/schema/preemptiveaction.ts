@@ -35,6 +35,14 @@ export const TERMINAL_PHASES: ReadonlySet<(typeof ACTION_PHASES)[number]> = new 
   'Rejected',
   'Failed',
 ]);
+/**
+ * The terminal phases an action ends in by design (expiry, lift, rejection), as against
+ * Failed: an ended action's episode is closed (it gets liftedAt), and a new episode
+ * after it starts the detection clock again.
+ */
+export const ENDED_PHASES: ReadonlySet<(typeof ACTION_PHASES)[number]> = new Set(
+  [...TERMINAL_PHASES].filter((phase) => phase !== 'Failed'),
+);
 export const LAYERS = ['network', 'dns', 'identity', 'notify'] as const;
 
 const blastRadius = obj(

@@ -430,7 +430,8 @@ function level5(o: Observed): Criterion[] {
 /** Phases that show a block left Audit: a person or autoApprove decided it. */
 const DECIDED_PHASES = new Set(['Proposed', 'Enforced', 'Expired', 'Lifted', 'Rejected']);
 
-const ENDED_PHASES: ReadonlySet<string> = TERMINAL_PHASES;
+/** Every phase a lifecycle stops in, Failed included (unlike crds ENDED_PHASES). */
+const STOPPED_PHASES: ReadonlySet<string> = TERMINAL_PHASES;
 
 const allExpired = (o: Observed) =>
   o.facts.actions.length > 0 && o.facts.actions.every((a) => a.phase === 'Expired');
@@ -445,7 +446,7 @@ function summaryOf(o: Observed): string[] {
     );
   if (facts.policies.length === 0) out.push('no ExposurePolicy is configured');
   else if (facts.actions.length === 0) out.push('no action was planned');
-  const ended = facts.actions.filter((a) => ENDED_PHASES.has(a.phase));
+  const ended = facts.actions.filter((a) => STOPPED_PHASES.has(a.phase));
   if (allExpired(o)) out.push('every action has expired: nothing is enforced now');
   else if (facts.actions.length > 0 && ended.length === facts.actions.length)
     out.push(`every action has ended (${phaseCounts(ended)}): nothing is enforced now`);

@@ -13,7 +13,7 @@ import {
   type ParserItem,
   type ParserOptions,
 } from './indicator.js';
-import { formatIpv4, parseCidr, parseIpv4, parseIpv6 } from '../lib/ip.js';
+import { formatIpv4, parseCidr, parseIpv4, parseIpv6, sortIpv4AsText } from '../lib/ip.js';
 import { normalise } from './normalise.js';
 import { gunzipIfCompressed } from './parsers/body.js';
 import { parserFor, type FeedFormat } from './parsers/index.js';
@@ -438,32 +438,83 @@ export function linesFastPath(
 }
 
 /**
+ * The IPv4 addresses a lines feed keeps, as one block instead of an object each: in the
+ * order of their text (the snapshot order), with the facts they all share. The worker
+ * hands it to the main thread as one transferred buffer.
+ */
+export interface Ipv4Block {
+  addresses: Uint32Array;
+  confidence: number;
+  validUntil?: string;
+}
+
+/**
  * What ingest() returns for a `lines` feed with no confidence expression, by the fast
- * path (readLinesFast): the controller's sync of big IP lists.
+ * path (readLinesFast), with the kept IPv4 addresses as a block: `result.indicators`
+ * holds the other indicators only. ipv4Indicators and withIpv4 make the one list.
+ */
+export async function ingestLinesCompact(
+  body: AsyncIterable<Uint8Array>,
+  opts: IngestOptions,
+): Promise<{ result: IngestResult; ipv4: Ipv4Block }> {
+  const { rest, addresses, partial } = await readLinesFast(body, opts);
+  const ttlUntil = opts.ttlMs ? new Date(opts.now.getTime() + opts.ttlMs).toISOString() : undefined;
+  const list = new Uint32Array(addresses.addressCount());
+  const { starts, ends } = addresses.ranges();
+  let n = 0;
+  for (let r = 0; r < starts.length; r++)
+    for (let a = starts[r]!; a <= ends[r]!; a++) list[n++] = a;
+  return {
+    result: { ...partial, indicators: rest.indicators },
+    ipv4: {
+      addresses: sortIpv4AsText(list),
+      confidence: opts.confidence?.default ?? 50,
+      ...(ttlUntil ? { validUntil: ttlUntil } : {}),
+    },
+  };
+}
+
+/** Indicators `from` to `to` of a block, sharing one sources list and one empty tag list. */
+export function ipv4Indicators(
+  block: Ipv4Block,
+  sources: string[],
+  from = 0,
+  to = block.addresses.length,
+): Indicator[] {
+  const tags: string[] = Object.freeze([]) as unknown as string[];
+  const out: Indicator[] = new Array<Indicator>(Math.max(0, to - from));
+  for (let n = from; n < to; n++) {
+    const i: Indicator = {
+      type: 'ipv4',
+      value: formatIpv4(block.addresses[n]!),
+      confidence: block.confidence,
+      sources,
+      tags,
+    };
+    if (block.validUntil) i.validUntil = block.validUntil;
+    out[n - from] = i;
+  }
+  return out;
+}
+
+/** The other indicators (sorted by type, then value) with the IPv4 ones in their place. */
+export function withIpv4(rest: readonly Indicator[], ipv4: readonly Indicator[]): Indicator[] {
+  let at = 0;
+  while (at < rest.length && rest[at]!.type < 'ipv4') at++;
+  return [...rest.slice(0, at), ...ipv4, ...rest.slice(at)];
+}
+
+/**
+ * What ingest() returns for a `lines` feed with no confidence expression, by the fast
+ * path: `forestall feed parse --list`, `plan`, and the tests.
  */
 export async function ingestLines(
   body: AsyncIterable<Uint8Array>,
   opts: IngestOptions,
 ): Promise<IngestResult> {
-  const { rest, addresses, partial } = await readLinesFast(body, opts);
-  const ttlUntil = opts.ttlMs ? new Date(opts.now.getTime() + opts.ttlMs).toISOString() : undefined;
-  const confidence = opts.confidence?.default ?? 50;
-  const sources = [opts.feed];
-  const tags: string[] = [];
-  const values: string[] = [];
-  const { starts, ends } = addresses.ranges();
-  for (let r = 0; r < starts.length; r++)
-    for (let a = starts[r]!; a <= ends[r]!; a++) values.push(formatIpv4(a));
-  // Sorted as strings, as every snapshot is (by type, then value).
-  values.sort();
-  const ipv4: Indicator[] = values.map((value) => {
-    const i: Indicator = { type: 'ipv4', value, confidence, sources, tags };
-    if (ttlUntil) i.validUntil = ttlUntil;
-    return i;
-  });
-  const before = rest.indicators.filter((i) => i.type < 'ipv4');
-  const after = rest.indicators.filter((i) => i.type > 'ipv4');
-  return { ...partial, indicators: [...before, ...ipv4, ...after] };
+  const { result, ipv4 } = await ingestLinesCompact(body, opts);
+  const sources = Object.freeze([opts.feed]) as unknown as string[];
+  return { ...result, indicators: withIpv4(result.indicators, ipv4Indicators(ipv4, sources)) };
 }
 
 /**

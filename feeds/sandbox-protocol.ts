@@ -1,5 +1,5 @@
 import type { GuardrailConfig } from './guardrails.js';
-import type { IngestCaps, IngestOptions, IngestResult } from './ingest.js';
+import type { IngestCaps, IngestOptions, IngestResult, Ipv4Block } from './ingest.js';
 import type { Indicator } from './indicator.js';
 
 /**
@@ -45,6 +45,8 @@ export type ToWorker =
 export type FromWorker =
   | { type: 'read'; id: number; name: string }
   | { type: 'indicators'; batch: Indicator[] }
+  /** A lines feed's kept IPv4 addresses, one transferred buffer (ingest.ts Ipv4Block). */
+  | { type: 'ipv4'; block: Ipv4Block }
   | { type: 'done'; result: Omit<IngestResult, 'indicators'>; peakHeapBytes: number }
   | { type: 'failed'; error: SandboxError };
 

@@ -7,7 +7,7 @@
 import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Guardrails } from './guardrails.js';
-import { ingestItems, ingestLines, linesFastPath, type IngestOptions } from './ingest.js';
+import { ingestItems, ingestLinesCompact, linesFastPath, type IngestOptions } from './ingest.js';
 import type { ParserItem } from './indicator.js';
 import { gunzipIfCompressed } from './parsers/body.js';
 import { parserFor } from './parsers/index.js';
@@ -123,9 +123,11 @@ async function run(): Promise<void> {
             gunzipIfCompressed(chunks(await readFile('body'))),
             input.parser ?? {},
           );
-  const { indicators, ...summary } = items
-    ? await ingestItems(sampled(items), opts)
-    : await ingestLines(chunks(await readFile('body')), opts);
+  // A lines feed's IPv4 addresses come back as one block (ingestLinesCompact).
+  const { result, ipv4 } = items
+    ? { result: await ingestItems(sampled(items), opts), ipv4: undefined }
+    : await ingestLinesCompact(chunks(await readFile('body')), opts);
+  const { indicators, ...summary } = result;
   sampleHeap();
   for (let i = 0; i < indicators.length; i += INDICATOR_BATCH) {
     const taken = new Promise<void>((resolve) => (acked = resolve));
@@ -135,6 +137,10 @@ async function run(): Promise<void> {
     } satisfies FromWorker);
     await taken;
   }
+  if (ipv4)
+    port.postMessage({ type: 'ipv4', block: ipv4 } satisfies FromWorker, [
+      ipv4.addresses.buffer as ArrayBuffer,
+    ]);
   port.postMessage({ type: 'done', result: summary, peakHeapBytes } satisfies FromWorker);
 }
 

@@ -62,8 +62,12 @@ import {
   type IngestCaps,
   type IngestOptions,
   type IngestResult,
+  ipv4Indicators,
+  withIpv4,
+  type Ipv4Block,
 } from './ingest.js';
 import type { Indicator } from './indicator.js';
+import { pause, PAUSE_EVERY } from '../lib/yield.js';
 import { packageRoot } from './package-root.js';
 import type { FromWorker, SandboxError, SandboxInput, ToWorker } from './sandbox-protocol.js';
 import { FeedError, type FeedErrorCode, FEED_ERROR_CODES } from './sources/errors.js';
@@ -244,6 +248,7 @@ export class IngestSandbox {
         return;
       }
       const indicators: Indicator[] = [];
+      let ipv4: Ipv4Block | undefined;
       const share = sharing();
       let settled = false;
       const finish = (err: Error | undefined, outcome?: SandboxOutcome) => {
@@ -315,9 +320,23 @@ export class IngestSandbox {
             // After pending I/O (probes, the lease renewal), not before it.
             setImmediate(() => send({ type: 'ack' }));
             return;
-          case 'done':
-            finish(undefined, { ...m.result, indicators, peakHeapBytes: m.peakHeapBytes });
+          case 'ipv4':
+            ipv4 = m.block;
             return;
+          case 'done': {
+            const done = m;
+            // The block becomes objects in slices, so a million addresses never hold the loop.
+            void expand(ipv4, job.feed).then(
+              (addresses) =>
+                finish(undefined, {
+                  ...done.result,
+                  indicators: addresses ? withIpv4(indicators, addresses) : indicators,
+                  peakHeapBytes: done.peakHeapBytes,
+                }),
+              (err: unknown) => finish(err as Error),
+            );
+            return;
+          }
           case 'failed':
             finish(fromData(m.error));
         }
@@ -384,4 +403,25 @@ export function sharing(): (i: Indicator) => Indicator {
     if (i.lastSeen !== undefined) i.lastSeen = str(i.lastSeen);
     return i;
   };
+}
+
+/** A block's indicators, made PAUSE_EVERY at a time with a pause between. */
+async function expand(
+  block: Ipv4Block | undefined,
+  feed: string,
+): Promise<Indicator[] | undefined> {
+  if (!block) return undefined;
+  const sources = Object.freeze([feed]) as unknown as string[];
+  const out: Indicator[] = [];
+  for (let from = 0; from < block.addresses.length; from += PAUSE_EVERY) {
+    for (const i of ipv4Indicators(
+      block,
+      sources,
+      from,
+      Math.min(block.addresses.length, from + PAUSE_EVERY),
+    ))
+      out.push(i);
+    await pause();
+  }
+  return out;
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  sortIpv4AsText,
   formatCidr,
   formatIpv4,
   formatIpv6,
@@ -399,4 +400,25 @@ describe('IPv4 carried inside IPv6', () => {
       expect(formatCidr(unmapIpv4(parseCidr(text)!))).toBe(expected);
     },
   );
+});
+
+describe('sortIpv4AsText', () => {
+  it('GIVEN addresses THEN they come out in the order of their text, as a string sort gives', () => {
+    let seed = 11;
+    const next = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0);
+    const octets = [0, 1, 2, 9, 10, 11, 19, 20, 25, 99, 100, 101, 199, 200, 249, 250, 255];
+    const list: number[] = [];
+    for (let n = 0; n < 5000; n++) {
+      const pick = () => (next() % 3 === 0 ? octets[next() % octets.length]! : next() & 0xff);
+      list.push(((pick() << 24) | (pick() << 16) | (pick() << 8) | pick()) >>> 0);
+    }
+    const sorted = sortIpv4AsText(Uint32Array.from(list));
+    expect([...sorted].map(formatIpv4)).toEqual(list.map(formatIpv4).sort());
+  });
+
+  it('GIVEN prefixes of each other THEN the shorter octet sorts first, and "." before a digit', () => {
+    const list = ['1.2.3.4', '1.23.4.5', '12.0.0.1', '1.2.3.40', '100.0.0.0', '2.0.0.0'];
+    const sorted = sortIpv4AsText(Uint32Array.from(list.map((a) => parseIpv4(a)!)));
+    expect([...sorted].map(formatIpv4)).toEqual([...list].sort());
+  });
 });

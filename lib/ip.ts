@@ -150,6 +150,52 @@ function toScratch(text: string, start: number, end: number): number {
   return length;
 }
 
+/** Each octet's rank when 0-255 are sorted as text ("1" < "10" < "100" < "101" < ... < "2"). */
+const OCTET_TEXT_RANK = (() => {
+  const rank = new Uint8Array(256);
+  const texts = Array.from({ length: 256 }, (_, n) => String(n)).sort();
+  texts.forEach((text, position) => (rank[Number(text)] = position));
+  return rank;
+})();
+const OCTET_BY_TEXT_RANK = (() => {
+  const octet = new Uint8Array(256);
+  OCTET_TEXT_RANK.forEach((position, n) => (octet[position] = n));
+  return octet;
+})();
+
+function textOrderKey(address: number): number {
+  return (
+    ((OCTET_TEXT_RANK[address >>> 24]! << 24) |
+      (OCTET_TEXT_RANK[(address >>> 16) & 0xff]! << 16) |
+      (OCTET_TEXT_RANK[(address >>> 8) & 0xff]! << 8) |
+      OCTET_TEXT_RANK[address & 0xff]!) >>>
+    0
+  );
+}
+
+function fromTextOrderKey(key: number): number {
+  return (
+    ((OCTET_BY_TEXT_RANK[key >>> 24]! << 24) |
+      (OCTET_BY_TEXT_RANK[(key >>> 16) & 0xff]! << 16) |
+      (OCTET_BY_TEXT_RANK[(key >>> 8) & 0xff]! << 8) |
+      OCTET_BY_TEXT_RANK[key & 0xff]!) >>>
+    0
+  );
+}
+
+/**
+ * Sorts addresses, in place, in the order of their dotted-quad text: the order a sort of
+ * the strings would give, without making a string per address. Dotted quads compare as
+ * text octet by octet, since an octet ends at "." (or the end), which sorts before every
+ * digit; so ranking each octet's text and sorting the ranks as numbers gives that order.
+ */
+export function sortIpv4AsText(addresses: Uint32Array): Uint32Array {
+  for (let i = 0; i < addresses.length; i++) addresses[i] = textOrderKey(addresses[i]!);
+  addresses.sort();
+  for (let i = 0; i < addresses.length; i++) addresses[i] = fromTextOrderKey(addresses[i]!);
+  return addresses;
+}
+
 export function formatIpv4(address: number): string {
   return `${address >>> 24}.${(address >>> 16) & 0xff}.${(address >>> 8) & 0xff}.${address & 0xff}`;
 }

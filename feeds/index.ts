@@ -56,5 +56,5 @@ export {
   type NamedDomains,
   type NamedRanges,
 } from './guardrails.js';
-export { infrastructureHosts } from './infrastructure.js';
+export { credentialSecretRefs, infrastructureHosts, type NamedSecret } from './infrastructure.js';
 export type { FeedFormat } from './parsers/index.js';

@@ -5,6 +5,7 @@ import { ForestallError } from './errors.js';
 import {
   ANNOTATION_ALLOWED_DESTINATIONS,
   LABEL_CREDENTIAL,
+  allowedDestinationHosts,
   checkSecretBinding,
   readCredential,
   readSecret,
@@ -128,6 +129,36 @@ describe('checkSecretBinding', () => {
     expect(refusal(bound('a.example'), 'file:///etc/passwd')).toContain(
       'not an absolute http(s) or ssh URL',
     );
+  });
+});
+
+describe('allowedDestinationHosts', () => {
+  it('GIVEN hosts, host:port, URL prefixes and ssh URLs THEN each host name is listed once, lower case and without its port', () => {
+    expect(
+      allowedDestinationHosts(
+        bound(
+          'SSO.Example.com:8443, https://login.microsoftonline.com/contoso/ ' +
+            'ssh://git.example.org/platform/ hooks.slack.com https://hooks.slack.com/services/ [::1]:9',
+        ),
+      ),
+    ).toEqual([
+      'sso.example.com',
+      'login.microsoftonline.com',
+      'git.example.org',
+      'hooks.slack.com',
+      '[::1]',
+    ]);
+  });
+
+  it('GIVEN entries that admit nothing THEN they name no host', () => {
+    expect(
+      allowedDestinationHosts(bound('sso.example.com/path a@b.example ftp://x.example/')),
+    ).toEqual([]);
+  });
+
+  it('GIVEN a Secret that does not opt in THEN it names no host: it is sent nowhere', () => {
+    const meta = bound('hooks.example.net');
+    expect(allowedDestinationHosts({ ...meta, labels: {} })).toEqual([]);
   });
 });
 

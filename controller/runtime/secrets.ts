@@ -75,7 +75,7 @@ export function checkSecretBinding(
         ' it may be sent to',
     );
   }
-  if (entries.some((entry) => admits(entry, target))) return { allowed: true };
+  if (entries.some((entry) => admits(parseEntry(entry), target))) return { allowed: true };
   const shown =
     entries.slice(0, 8).join(', ') + (entries.length > 8 ? `, and ${entries.length - 8} more` : '');
   return refuse(
@@ -88,6 +88,20 @@ export function allowedDestinations(meta: SecretMetadata): string[] {
   return (meta.annotations?.[ANNOTATION_ALLOWED_DESTINATIONS] ?? '')
     .split(/[\s,]+/)
     .filter(Boolean);
+}
+
+/**
+ * The hosts a credential Secret may be sent to: the host name of each entry of its
+ * annotation that admits anything, as WHATWG URL parsing spells it (lower case; an IPv6
+ * address in brackets), without ports; none when the Secret does not opt in, since it
+ * is then sent nowhere. Every host Forestall sends a credential to is among these (the
+ * binding admits no other), so the guardrails protect them from DNS blocks
+ * (controller/threatfeed/protection.ts). The annotation is not secret.
+ */
+export function allowedDestinationHosts(meta: SecretMetadata): string[] {
+  if (meta.labels?.[LABEL_CREDENTIAL] !== 'true') return [];
+  const hosts = allowedDestinations(meta).map((entry) => parseEntry(entry)?.url.hostname);
+  return [...new Set(hosts.filter((h): h is string => h !== undefined))];
 }
 
 interface Destination {
@@ -117,19 +131,35 @@ function parseDestination(text: string): Destination | undefined {
   };
 }
 
-function admits(entry: string, target: Destination): boolean {
+/**
+ * An annotation entry: a URL prefix (it has a scheme), or a bare host with or without a
+ * port, parsed through URL so that IPv6 brackets and case normalise. Undefined for an
+ * entry that admits nothing (a bare host with a path or user info, an unparsable URL).
+ */
+type Entry =
+  { kind: 'prefix'; url: Destination } | { kind: 'host'; url: Destination; port: boolean };
+
+function parseEntry(entry: string): Entry | undefined {
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(entry)) {
-    const prefix = parseDestination(entry);
-    if (!prefix || prefix.protocol !== target.protocol || prefix.host !== target.host) return false;
-    const path = prefix.pathname;
+    const url = parseDestination(entry);
+    return url && { kind: 'prefix', url };
+  }
+  if (entry.includes('/') || entry.includes('@')) return undefined;
+  const url = parseDestination(`https://${entry}/`);
+  return url && { kind: 'host', url, port: /:\d+$/.test(entry) };
+}
+
+function admits(entry: Entry | undefined, target: Destination): boolean {
+  if (!entry) return false;
+  const { url } = entry;
+  if (entry.kind === 'prefix') {
+    if (url.protocol !== target.protocol || url.host !== target.host) return false;
+    const path = url.pathname;
     if (path === '/' || target.pathname === path) return true;
     return target.pathname.startsWith(path.endsWith('/') ? path : `${path}/`);
   }
-  // A bare host, optionally with a port; parsed through URL so IPv6 brackets and case normalise.
-  const host = parseDestination(`https://${entry}/`);
-  if (!host || entry.includes('/') || entry.includes('@')) return false;
-  if (host.hostname !== target.hostname) return false;
-  return !/:\d+$/.test(entry) || host.port === target.port;
+  if (url.hostname !== target.hostname) return false;
+  return !entry.port || url.port === target.port;
 }
 
 export interface CredentialOptions {

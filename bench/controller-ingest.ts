@@ -120,6 +120,8 @@ interface Run {
   peakRssMb: number;
   idleRssMb: number;
   idleHeapMb: number;
+  /** RSS before the feed was created. */
+  baselineRssMb: number;
   maxProbeMs: number;
   indicators: number;
 }
@@ -143,6 +145,7 @@ async function oneRun(
   try {
     const port = await eventually('the controller to serve probes', () => proc.port(), 60_000);
     await sleep(3000); // idle: informers synced, start-up garbage collected
+    const baselineRssMb = rssKb(proc.pid!) / 1024;
     const probe = probeHealth(port);
     const started = performance.now();
     await client.apply(
@@ -163,6 +166,7 @@ async function oneRun(
       peakRssMb: readPeakRssKb(pid) / 1024,
       idleRssMb: rssKb(pid) / 1024,
       idleHeapMb: await heapUsedMb(port),
+      baselineRssMb,
       maxProbeMs: maxMs,
       indicators: synced.status?.indicatorCount ?? 0,
     };
@@ -243,6 +247,7 @@ async function main(): Promise<void> {
   emit('controller_ingest_1m_idle_rss', median(results.map((r) => r.idleRssMb)), 'MiB', {
     after: '5 s after the sync',
     heapUsedMiB: Math.round(median(results.map((r) => r.idleHeapMb))),
+    beforeTheFeedMiB: Math.round(median(results.map((r) => r.baselineRssMb))),
   });
   emit('controller_ingest_1m_max_probe_ms', Math.max(...results.map((r) => r.maxProbeMs)), 'ms', {
     target: '<= 100',

@@ -9,13 +9,9 @@ import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { DEBIAN_SYSTEM_CA_FILE, writeGitCaBundle } from '../delivery/git/index.js';
 import { defaultCaCertificates, extraCaCertificates } from '../lib/http/index.js';
-import { realClock } from './runtime/clock.js';
-import { KubeClient } from './runtime/client.js';
 import { ForestallError } from './runtime/errors.js';
-import { KubeEventRecorder } from './runtime/events.js';
 import { createLogger } from './runtime/logger.js';
-import { Manager } from './runtime/manager.js';
-import { Metrics } from './runtime/metrics.js';
+import { createManager } from './runtime/wiring.js';
 import { loadConfig, loadOutboundEnvironment } from './config.js';
 import { addControllers } from './controllers.js';
 
@@ -104,14 +100,9 @@ export async function runController(argv: string[]): Promise<number> {
   if (config.kubeconfig) kc.loadFromFile(config.kubeconfig);
   else kc.loadFromDefault();
 
-  const metrics = new Metrics({ processMetrics: true });
-  const client = new KubeClient(kc, metrics);
-  const events = new KubeEventRecorder(kc, 'forestall-controller', realClock, log);
-  const manager = new Manager({
-    client,
-    clock: realClock,
+  const { manager, context, run } = createManager(kc, {
     log,
-    metrics,
+    processMetrics: true,
     metricsBindAddress: config.metricsBindAddress,
     healthProbeBindAddress: config.healthProbeBindAddress,
     leaderElection: config.leaderElect
@@ -127,12 +118,7 @@ export async function runController(argv: string[]): Promise<number> {
       : undefined,
   });
   addControllers(manager, {
-    kc,
-    client,
-    events,
-    clock: realClock,
-    log,
-    metrics,
+    ...context,
     concurrency: config.concurrency,
     resyncPeriodMs: config.resyncPeriodMs,
     feeds: {
@@ -174,8 +160,7 @@ export async function runController(argv: string[]): Promise<number> {
     'Starting controller',
   );
   try {
-    await manager.run(stop.signal);
-    await events.flush();
+    await run(stop.signal);
     log.info('Shut down cleanly');
     return 0;
   } catch (err) {

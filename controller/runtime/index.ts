@@ -11,6 +11,7 @@ export {
   type ControllerOptions,
 } from './controller.js';
 export { Manager, type ManagerOptions, type Runnable } from './manager.js';
+export { createManager, type ManagerWiring } from './wiring.js';
 export {
   managedBy,
   ControllerBuilder,

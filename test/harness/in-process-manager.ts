@@ -1,10 +1,6 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
-import { realClock } from '../../controller/runtime/clock.js';
-import { KubeClient } from '../../controller/runtime/client.js';
-import { KubeEventRecorder } from '../../controller/runtime/events.js';
-import { Manager } from '../../controller/runtime/manager.js';
-import { Metrics } from '../../controller/runtime/metrics.js';
+import { createManager } from '../../controller/runtime/wiring.js';
 import { addControllers } from '../../controller/controllers.js';
 import { LOOPBACK_ALLOW } from './outbound.js';
 import type { FeedSettings } from '../../controller/threatfeed/index.js';
@@ -32,24 +28,14 @@ export async function startManager(
   } = {},
 ) {
   const log = pino({ level: process.env.FORESTALL_TEST_LOG ?? 'silent' });
-  const metrics = new Metrics();
-  const client = new KubeClient(kc, metrics);
-  const events = new KubeEventRecorder(kc, 'forestall-controller', realClock, log);
-  const manager = new Manager({
-    client,
-    clock: realClock,
+  const { manager, context, run } = createManager(kc, {
     log,
-    metrics,
     metricsBindAddress: '127.0.0.1:0',
     healthProbeBindAddress: '127.0.0.1:0',
   });
+  const { metrics } = context;
   const controllers = addControllers(manager, {
-    kc,
-    client,
-    events,
-    clock: realClock,
-    log,
-    metrics,
+    ...context,
     concurrency: opts.concurrency ?? 2,
     resyncPeriodMs: opts.resyncPeriodMs ?? 0,
     // The one shared place that lets the in-process controller reach the tests' loopback
@@ -77,7 +63,7 @@ export async function startManager(
       : {}),
   });
   const stop = new AbortController();
-  const running = manager.run(stop.signal);
+  const running = run(stop.signal);
   return {
     metrics,
     manager,
@@ -92,7 +78,6 @@ export async function startManager(
     async stop(): Promise<void> {
       stop.abort();
       await running;
-      await events.flush();
     },
   };
 }

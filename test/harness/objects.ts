@@ -11,11 +11,32 @@ export function condition<C extends { type: string }>(
   return o?.status?.conditions?.find((c) => c.type === type);
 }
 
-/** A Namespace manifest. */
-export const namespace = (name: string): KubernetesObject => ({
+/** A Namespace manifest, with labels when given. */
+export const namespace = (name: string, labels?: Record<string, string>): KubernetesObject => ({
   apiVersion: 'v1',
   kind: 'Namespace',
-  metadata: { name },
+  metadata: { name, ...(labels === undefined ? {} : { labels }) },
+});
+
+/**
+ * The spec of an ExposurePolicy that denies egress from one namespace (by name) to a
+ * feed's indicators through the NetworkPolicy connector, enforced, approved by itself
+ * and expiring after 24 h; `overrides` replace or add fields.
+ */
+export const egressDenySpec = (
+  feed: string,
+  namespaceName: string,
+  overrides: Record<string, unknown> = {},
+): Record<string, unknown> => ({
+  feeds: { names: [feed] },
+  scope: {
+    namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': namespaceName } },
+  },
+  actions: [{ type: 'EgressDeny', connector: 'network:networkpolicy' }],
+  mode: 'Enforce',
+  autoApprove: 'true',
+  expiry: '24h',
+  ...overrides,
 });
 
 /** A ConfigMap manifest; `field` is binaryData for the gzipped catalogs. */

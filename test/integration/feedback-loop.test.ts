@@ -10,13 +10,14 @@ import {
   type ThreatException,
   type ThreatFeed,
 } from '../../crds/index.js';
-import { KubeClient } from '../../controller/runtime/client.js';
-import { ControlPlane } from '../harness/control-plane.js';
+import type { KubeClient } from '../../controller/runtime/client.js';
+import type { ControlPlane } from '../harness/control-plane.js';
 import { eventually } from '../harness/eventually.js';
-import { installLoopbackFence, type LoopbackFence } from '../harness/feed-server.js';
+import type { LoopbackFence } from '../harness/feed-server.js';
+import { startFencedCluster } from '../harness/fenced-cluster.js';
 import { startManager } from '../harness/in-process-manager.js';
 import { configMapFeed } from '../harness/threat-feeds.js';
-import { configMap, exposurePolicy, namespace } from '../harness/objects.js';
+import { configMap, egressDenySpec, exposurePolicy } from '../harness/objects.js';
 import { stopFenced } from '../harness/stop-in-order.js';
 import { runReport } from '../../cli/report.js';
 import { runInProcess } from '../../cli/test-support.js';
@@ -56,30 +57,21 @@ async function waitFor<T>(what: string, read: () => Promise<T>, ok: (v: T) => bo
 }
 
 beforeAll(async () => {
-  fence = installLoopbackFence();
-  cp = await ControlPlane.start();
-  await cp.installThirdPartyCrds();
-  kc = cp.kubeConfig();
-  client = new KubeClient(kc);
-  for (const ns of [NS, 'team-a']) await client.apply(namespace(ns)).catch(() => undefined);
+  ({ fence, cp, kc, client } = await startFencedCluster([NS, 'team-a']));
   await client.apply(configMap(NS, 'noisy', { 'list.txt': FIRST.join('\n') }));
   await client.apply(
     configMapFeed('noisy', NS, 'list.txt', { refreshInterval: '1s', confidence: { default: 90 } }),
   );
   mgr = await startManager(kc, { namespace: NS, resyncPeriodMs: 0 });
   await client.apply(
-    exposurePolicy('deny', {
-      feeds: { names: ['noisy'] },
-      scope: {
-        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'team-a' } },
-      },
-      actions: [{ type: 'EgressDeny', connector: 'network:networkpolicy' }],
-      mode: 'Enforce',
-      autoApprove: 'action.sourceConfidence >= 50',
-      // Every sync here changes a third or more of the feed: only the confidence holds actions back.
-      guardrails: { minSourceConfidence: 90, maxFeedChangePercent: 100 },
-      expiry: '24h',
-    }),
+    exposurePolicy(
+      'deny',
+      egressDenySpec('noisy', 'team-a', {
+        autoApprove: 'action.sourceConfidence >= 50',
+        // Every sync here changes a third or more of the feed: only the confidence holds actions back.
+        guardrails: { minSourceConfidence: 90, maxFeedChangePercent: 100 },
+      }),
+    ),
   );
 }, 120_000);
 
@@ -256,18 +248,7 @@ describe('the feedback loop and the exposure window', () => {
         confidence: { default: 95 },
       }),
     );
-    await client.apply(
-      exposurePolicy('deny-trusted', {
-        feeds: { names: ['trusted'] },
-        actions: [{ type: 'EgressDeny', connector: 'network:networkpolicy' }],
-        scope: {
-          namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'team-a' } },
-        },
-        mode: 'Enforce',
-        autoApprove: 'true',
-        expiry: '24h',
-      }),
-    );
+    await client.apply(exposurePolicy('deny-trusted', egressDenySpec('trusted', 'team-a')));
     await waitFor(
       'deny-trusted-egressdeny Enforced with its window',
       () => getAction('deny-trusted-egressdeny'),

@@ -5,17 +5,19 @@ import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rendererFor } from '../../connectors/index.js';
 import type { ExposurePolicy, PreemptiveAction } from '../../crds/index.js';
-import { KubeClient } from '../../controller/runtime/client.js';
-import { ControlPlane } from '../harness/control-plane.js';
+import type { KubeClient } from '../../controller/runtime/client.js';
+import type { ControlPlane } from '../harness/control-plane.js';
 import { REPO_ROOT } from '../harness/envtest-assets.js';
 import { eventually } from '../harness/eventually.js';
-import { installLoopbackFence, type LoopbackFence } from '../harness/feed-server.js';
+import type { LoopbackFence } from '../harness/feed-server.js';
+import { startFencedCluster } from '../harness/fenced-cluster.js';
 import { startManager } from '../harness/in-process-manager.js';
 import { configMapFeed, IPSUM_CONFIDENCE } from '../harness/threat-feeds.js';
 import {
   configMap,
   condition as cond,
   exposurePolicy,
+  namespace,
   preemptiveAction,
 } from '../harness/objects.js';
 import { stopFenced } from '../harness/stop-in-order.js';
@@ -138,26 +140,13 @@ const ipsumFeed = (refreshInterval: string) =>
   });
 
 beforeAll(async () => {
-  fence = installLoopbackFence();
-  cp = await ControlPlane.start();
-  await cp.installThirdPartyCrds();
-  kc = cp.kubeConfig();
-  client = new KubeClient(kc);
-  for (const [name, labels] of [
-    [NS, {}],
-    ['team-a1', { team: 'a' }],
-    ['team-a2', { team: 'a', environment: 'production' }],
-    ['team-b', { team: 'b' }],
-    ['kube-system', {}],
-  ] as const) {
-    await client
-      .apply({
-        apiVersion: 'v1',
-        kind: 'Namespace',
-        metadata: { name, labels },
-      } as KubernetesObject)
-      .catch(() => undefined);
-  }
+  ({ fence, cp, kc, client } = await startFencedCluster([
+    namespace(NS, {}),
+    namespace('team-a1', { team: 'a' }),
+    namespace('team-a2', { team: 'a', environment: 'production' }),
+    namespace('team-b', { team: 'b' }),
+    namespace('kube-system', {}),
+  ]));
   for (const [ns, name, replicas] of [
     ['team-a1', 'web', 3],
     ['team-a2', 'api', 2],

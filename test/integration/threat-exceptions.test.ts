@@ -7,13 +7,14 @@ import {
   type ThreatException,
   type ExposurePolicy,
 } from '../../crds/index.js';
-import { KubeClient } from '../../controller/runtime/client.js';
-import { ControlPlane } from '../harness/control-plane.js';
+import type { KubeClient } from '../../controller/runtime/client.js';
+import type { ControlPlane } from '../harness/control-plane.js';
 import { eventually } from '../harness/eventually.js';
-import { installLoopbackFence, type LoopbackFence } from '../harness/feed-server.js';
+import type { LoopbackFence } from '../harness/feed-server.js';
+import { startFencedCluster } from '../harness/fenced-cluster.js';
 import { startManager } from '../harness/in-process-manager.js';
 import { configMapFeed } from '../harness/threat-feeds.js';
-import { condition, configMap, exposurePolicy, namespace } from '../harness/objects.js';
+import { condition, configMap, egressDenySpec, exposurePolicy } from '../harness/objects.js';
 import { stopFenced } from '../harness/stop-in-order.js';
 
 // ThreatExceptions on a real API server with the real controllers: the CRD's rules
@@ -69,12 +70,7 @@ async function refusal(body: KubernetesObject): Promise<string | undefined> {
 }
 
 beforeAll(async () => {
-  fence = installLoopbackFence();
-  cp = await ControlPlane.start();
-  await cp.installThirdPartyCrds();
-  kc = cp.kubeConfig();
-  client = new KubeClient(kc);
-  for (const ns of [NS, 'team-a']) await client.apply(namespace(ns)).catch(() => undefined);
+  ({ fence, cp, kc, client } = await startFencedCluster([NS, 'team-a']));
   await client.apply({
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -96,18 +92,7 @@ beforeAll(async () => {
     }),
   );
   mgr = await startManager(kc, { namespace: NS, resyncPeriodMs: 0 });
-  await client.apply(
-    exposurePolicy('deny', {
-      feeds: { names: ['blocklist'] },
-      scope: {
-        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'team-a' } },
-      },
-      actions: [{ type: 'EgressDeny', connector: 'network:networkpolicy' }],
-      mode: 'Enforce',
-      autoApprove: 'true',
-      expiry: '24h',
-    }),
-  );
+  await client.apply(exposurePolicy('deny', egressDenySpec('blocklist', 'team-a')));
   await eventually(
     'deny-egressdeny Enforced with the whole feed',
     async () => {

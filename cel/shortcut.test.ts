@@ -88,4 +88,25 @@ describe('the match shortcut', () => {
       compileCel('action.confidence >= 80', 'spec.autoApprove', 'autoApprove').shortcut,
     ).toBeUndefined();
   });
+
+  it('says which types can match and the bounds on confidence, for the index to skip by', () => {
+    const facts = (source: string) => {
+      const s = compileCel(source, 'spec.match', 'match').shortcut!;
+      return { types: s.types && [...s.types].sort(), confidence: s.confidence };
+    };
+    expect(facts("indicator.type in ['ipv4', 'cidr'] && indicator.confidence >= 80")).toEqual({
+      types: ['cidr', 'ipv4'],
+      confidence: { min: 80, max: Infinity },
+    });
+    expect(
+      facts("indicator.type == 'ipv4' && 90 > indicator.confidence && indicator.confidence > 10"),
+    ).toEqual({ types: ['ipv4'], confidence: { min: 11, max: 89 } });
+    expect(
+      facts("indicator.type in ['ipv4', 'cidr'] && indicator.type in ['cidr', 'domain']"),
+    ).toEqual({ types: ['cidr'], confidence: { min: -Infinity, max: Infinity } });
+    expect(facts("indicator.type != 'ipv4' && indicator.confidence == 50")).toEqual({
+      types: undefined,
+      confidence: { min: 50, max: 50 },
+    });
+  });
 });

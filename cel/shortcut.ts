@@ -24,6 +24,10 @@ export interface MatchShortcut {
   judge(i: IndicatorFacts): 'no' | 'yes' | 'cel';
   /** Every term is known: judge() never answers 'cel' for a well-formed indicator. */
   readonly exact: boolean;
+  /** The only types that can match (from `type ==` and `type in` terms); undefined: any. */
+  readonly types?: ReadonlySet<string>;
+  /** Bounds every match's confidence is within (from the comparisons with literals). */
+  readonly confidence: { readonly min: number; readonly max: number };
 }
 
 /** The part of cel-js's checked AST this module reads. */
@@ -34,6 +38,31 @@ interface Node {
 }
 
 type Term = (i: IndicatorFacts) => boolean;
+
+/** What a term also says for the index: the types it allows, or bounds on confidence. */
+interface Facts {
+  types?: ReadonlySet<string>;
+  min?: number;
+  max?: number;
+}
+
+/** The bounds `confidence <op> bound` puts on an integer confidence. */
+function bounds(op: string, bound: number): Facts {
+  switch (op) {
+    case '==':
+      return { min: bound, max: bound };
+    case '<':
+      return { max: Math.ceil(bound) - 1 };
+    case '<=':
+      return { max: Math.floor(bound) };
+    case '>':
+      return { min: Math.floor(bound) + 1 };
+    case '>=':
+      return { min: Math.ceil(bound) };
+    default:
+      return {};
+  }
+}
 
 const COMPARE: Record<string, (a: number, b: number) => boolean> = {
   '==': (a, b) => a === b,
@@ -81,7 +110,7 @@ function stringLiterals(node: Node): string[] | undefined {
 }
 
 /** A known term, or undefined when this module does not know it. */
-function term(node: Node): Term | undefined {
+function term(node: Node): (Term & { facts?: Facts }) | undefined {
   const n = unwrap(node);
   if (n.meta?.macro || !Array.isArray(n.args) || n.args.length !== 2) return undefined;
   const [left, right] = n.args as [Node, Node];
@@ -90,7 +119,7 @@ function term(node: Node): Term | undefined {
     const list = stringLiterals(right);
     if (field === 'type' && list) {
       const set = new Set(list);
-      return (i) => set.has(i.type);
+      return Object.assign((i: IndicatorFacts) => set.has(i.type), { facts: { types: set } });
     }
     const tag = literal(left);
     if (typeof tag === 'string' && indicatorField(right) === 'tags')
@@ -110,10 +139,15 @@ function term(node: Node): Term | undefined {
   if (field === 'confidence' && typeof value === 'bigint') {
     const bound = Number(value);
     const cmp = COMPARE[op]!;
-    return (i) => cmp(i.confidence, bound);
+    return Object.assign((i: IndicatorFacts) => cmp(i.confidence, bound), {
+      facts: bounds(op, bound),
+    });
   }
   if ((field === 'type' || field === 'value') && typeof value === 'string') {
-    if (op === '==') return (i) => i[field] === value;
+    if (op === '==')
+      return Object.assign((i: IndicatorFacts) => i[field] === value, {
+        facts: field === 'type' ? { types: new Set([value]) } : {},
+      });
     if (op === '!=') return (i) => i[field] !== value;
   }
   return undefined;
@@ -144,8 +178,19 @@ export function matchShortcut(ast: unknown): MatchShortcut | undefined {
   if (known.length === 0) return undefined;
   const exact = known.length === parts.length;
   const whenTrue = exact ? 'yes' : 'cel';
+  let types: Set<string> | undefined;
+  let min = -Infinity;
+  let max = Infinity;
+  for (const t of known) {
+    const facts = (t as { facts?: Facts }).facts;
+    if (facts?.types) types = new Set([...facts.types].filter((x) => !types || types.has(x)));
+    if (facts?.min !== undefined) min = Math.max(min, facts.min);
+    if (facts?.max !== undefined) max = Math.min(max, facts.max);
+  }
   return {
     exact,
+    ...(types ? { types } : {}),
+    confidence: { min, max },
     judge(i) {
       if (!wellFormed(i)) return 'cel';
       for (const t of known) if (!t(i)) return 'no';

@@ -41,6 +41,7 @@ import {
   type CompiledException,
 } from './exceptions.js';
 import { MatchedIndicators } from './matched.js';
+import { snapshotIndex } from './snapshot-index.js';
 import { matchesSelector } from './selector.js';
 import {
   anyLowered,
@@ -269,29 +270,42 @@ function matchIndicators(
   const nowValue = now;
   const byName = anyLowered(feeds) ? feedsByName(feeds) : undefined;
   const shortcut = match?.shortcut;
-  for (const feed of feeds) {
-    for (const indicator of feed.indicators ?? []) {
-      const judged = shortcut ? shortcut.judge(indicator) : 'cel';
-      if (judged === 'no') continue;
-      const sourceConfidence =
-        judged === 'cel' && byName
-          ? indicatorSourceConfidence(indicator.sources, byName)
-          : undefined;
-      if (
-        match &&
-        judged === 'cel' &&
-        !evaluateBool(
-          match,
-          {
-            indicator: indicatorActivation(indicator, sourceConfidence),
-            workload: EMPTY_WORKLOAD,
-            now: nowValue,
-          },
-          (m) => errors.set(m, (errors.get(m) ?? 0) + 1),
-        )
+  const visit = (indicator: Indicator) => {
+    const judged = shortcut ? shortcut.judge(indicator) : 'cel';
+    if (judged === 'no') return;
+    const sourceConfidence =
+      judged === 'cel' && byName ? indicatorSourceConfidence(indicator.sources, byName) : undefined;
+    if (
+      match &&
+      judged === 'cel' &&
+      !evaluateBool(
+        match,
+        {
+          indicator: indicatorActivation(indicator, sourceConfidence),
+          workload: EMPTY_WORKLOAD,
+          now: nowValue,
+        },
+        (m) => errors.set(m, (errors.get(m) ?? 0) + 1),
       )
-        continue;
-      matched.add(indicator);
+    )
+      return;
+    matched.add(indicator);
+  };
+  for (const feed of feeds) {
+    const list = feed.indicators ?? [];
+    const index = shortcut && snapshotIndex(list);
+    if (!shortcut || !index) {
+      for (const indicator of list) visit(indicator);
+      continue;
+    }
+    // Only the types the match allows, and only confidences within its bounds, reach judge().
+    const { min, max } = shortcut.confidence;
+    for (const [type, [from, to]] of index.ranges) {
+      if (shortcut.types && !shortcut.types.has(type)) continue;
+      for (let n = from; n < to; n++) {
+        const c = index.confidence[n]!;
+        if (c >= min && c <= max) visit(list[n]!);
+      }
     }
   }
   for (const [message, count] of errors)

@@ -1,4 +1,4 @@
-import { parseCommandLine, UsageError } from './usage.js';
+import { badUsage, parseCommandLine, UsageError, type Writer } from './usage.js';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
@@ -57,10 +57,6 @@ guardrails), or it could not be parsed at all; 2 for bad usage: an unknown flag,
 missing or unknown --format, a FILE that cannot be read.
 `;
 
-interface Writer {
-  write(s: string): unknown;
-}
-
 interface FeedArgs {
   file: string;
   format: FeedFormat;
@@ -109,9 +105,7 @@ export async function runFeed(argv: string[], out: Writer, err: Writer): Promise
   try {
     args = await parseFeedArgs(rest);
   } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    err.write(`forestall feed parse: ${e.message}\n\n${FEED_USAGE}`);
-    return 2;
+    return badUsage(e, err, 'forestall feed parse', `\n${FEED_USAGE}`);
   }
   const { file, format, values } = args;
   const int = (k: string) => (values[k] === undefined ? undefined : Number(values[k]));

@@ -19,7 +19,7 @@ import { ApiError, KubeClient } from '../controller/runtime/client.js';
 import { messageOf } from '../controller/runtime/errors.js';
 import { parseCidrOrIp } from '../lib/net.js';
 import { compileException } from '../policies/index.js';
-import { parseCommandLine, UsageError, type ArgValues } from './usage.js';
+import { badUsage, parseCommandLine, UsageError, type ArgValues, type Writer } from './usage.js';
 
 /**
  * The operator's commands against the live cluster: approve, reject and lift an action,
@@ -31,10 +31,6 @@ import { parseCommandLine, UsageError, type ArgValues } from './usage.js';
 
 /** Field manager of the CLI's writes, so they are told apart from the controller's. */
 export const CLI_FIELD_MANAGER = 'forestall-cli';
-
-export interface Writer {
-  write(s: string): unknown;
-}
 
 const CONNECTION_FLAGS = `  --kubeconfig FILE         the kubeconfig (default: $KUBECONFIG, then ~/.kube/config)
   --context NAME            the kubeconfig context (default: its current context)`;
@@ -179,9 +175,7 @@ ${CONNECTION_FLAGS}
     if (positionals.length !== 1) throw new UsageError('name exactly one ACTION');
     if (verb === 'reject' && !values.reason) throw new UsageError('--reason is required');
   } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    err.write(`forestall ${verb}: ${e.message}\n\n${usage}`);
-    return 2;
+    return badUsage(e, err, `forestall ${verb}`, `\n${usage}`);
   }
   const name = positionals[0]!;
   try {
@@ -296,9 +290,7 @@ export async function runExcept(argv: string[], out: Writer, err: Writer): Promi
       }
     }
   } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    err.write(`forestall except: ${e.message}\n\n${EXCEPT_USAGE}`);
-    return 2;
+    return badUsage(e, err, 'forestall except', `\n${EXCEPT_USAGE}`);
   }
   const offline = values.out !== undefined || values.output === 'yaml';
   try {
@@ -352,10 +344,7 @@ export async function runExcept(argv: string[], out: Writer, err: Writer): Promi
     );
     return 0;
   } catch (e) {
-    if (e instanceof UsageError) {
-      err.write(`forestall except: ${e.message}\n\n${EXCEPT_USAGE}`);
-      return 2;
-    }
+    if (e instanceof UsageError) return badUsage(e, err, 'forestall except', `\n${EXCEPT_USAGE}`);
     err.write(`forestall except: ${apiMessage(e)}\n`);
     return 1;
   }

@@ -7,7 +7,7 @@
  * come from a live cluster instead (plan-cluster.ts), read with the caller's own
  * credentials, and the same engine plans on them.
  */
-import { checkPathsExist, parseCommandLine, UsageError } from './usage.js';
+import { badUsage, checkPathsExist, parseCommandLine, UsageError, type Writer } from './usage.js';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -134,10 +134,6 @@ is one its connector refuses (values it cannot carry, over its size budget); 2 f
 usage: an unknown flag, no PATH, or a PATH, --feed FILE or --cluster DIR that cannot
 be read.
 `;
-
-interface Writer {
-  write(s: string): unknown;
-}
 
 /** What the planner needs, once the flags are parsed. */
 export interface PlanInput {
@@ -1014,9 +1010,7 @@ export async function runPlan(argv: string[], out: Writer, err: Writer): Promise
     args = await parsePlanArgs(argv);
     plan = await buildPlan(args.input);
   } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    err.write(`forestall plan: ${e.message}\nRun forestall plan --help for the flags.\n`);
-    return 2;
+    return badUsage(e, err, 'forestall plan', 'Run forestall plan --help for the flags.\n');
   }
   let wrote: WriteResult | undefined;
   if (args.out) {

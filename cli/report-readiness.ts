@@ -10,7 +10,7 @@ import {
   readinessJson,
   readinessText,
 } from '../report/readiness/index.js';
-import type { Writer } from './operate.js';
+import type { Writer } from './usage.js';
 import { exposureIfEnforcedNow, type Plan } from './plan.js';
 import { printable } from './printable.js';
 import {

@@ -11,8 +11,15 @@ import type { KubeClient } from '../controller/runtime/client.js';
 import { selectsFeed, type Decision } from '../policies/index.js';
 import type { CoverageAction } from '../report/facts.js';
 import { buildPlan, parsePlanArgs, type Plan } from './plan.js';
-import { checkPathsExist, parseCommandLine, UsageError, type ArgValues } from './usage.js';
-import { apiMessage, connect, type Writer } from './operate.js';
+import {
+  badUsage,
+  checkPathsExist,
+  parseCommandLine,
+  UsageError,
+  type ArgValues,
+  type Writer,
+} from './usage.js';
+import { apiMessage, connect } from './operate.js';
 
 /**
  * Where `forestall report` reads from: the actions of a plan of files, or the Forestall
@@ -156,10 +163,8 @@ export async function readOrExit<T>(
     return { read: await read(argv) };
   } catch (e) {
     if (e instanceof UsageError) {
-      err.write(
-        `forestall report ${report}: ${e.message}\nRun forestall report ${report} --help for the flags.\n`,
-      );
-      return { exit: 2 };
+      const help = `Run forestall report ${report} --help for the flags.\n`;
+      return { exit: badUsage(e, err, `forestall report ${report}`, help) };
     }
     err.write(`forestall report ${report}: ${apiMessage(e)}\n`);
     return { exit: 1 };

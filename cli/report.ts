@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { attackLayer } from '../report/attack/index.js';
 import type { CoverageAction } from '../report/facts.js';
-import type { Writer } from './operate.js';
+import type { Writer } from './usage.js';
 import { runReadiness } from './report-readiness.js';
 import {
   readOrExit,

@@ -8,8 +8,8 @@ import {
   type ThreatFeed,
 } from '../crds/index.js';
 import type { KubeClient } from '../controller/runtime/client.js';
-import { apiMessage, connect, type Writer } from './operate.js';
-import { parseCommandLine, UsageError, type ArgValues } from './usage.js';
+import { apiMessage, connect } from './operate.js';
+import { badUsage, parseCommandLine, type ArgValues, type Writer } from './usage.js';
 
 export const STATUS_USAGE = `Usage: forestall status [--json] [flags]
 
@@ -247,9 +247,7 @@ export async function runStatus(argv: string[], out: Writer, err: Writer): Promi
       return 0;
     }
   } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    err.write(`forestall status: ${e.message}\n\n${STATUS_USAGE}`);
-    return 2;
+    return badUsage(e, err, 'forestall status', `\n${STATUS_USAGE}`);
   }
   try {
     const status = await clusterStatus(connect(values), new Date());

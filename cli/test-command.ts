@@ -3,7 +3,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { parse } from 'yaml';
 import type { Layer } from '../crds/index.js';
 import { buildPlan, type Plan, type PlanInput } from './plan.js';
-import { checkPathsExist, parseCommandLine, UsageError } from './usage.js';
+import { badUsage, checkPathsExist, parseCommandLine, UsageError, type Writer } from './usage.js';
 
 /**
  * `forestall test DIR`: policies run against fixtures with expected results, as
@@ -49,10 +49,6 @@ A ${TEST_FILE}:
 Flags:
   --json                    one JSON document: every result with its differences
 `;
-
-interface Writer {
-  write(s: string): unknown;
-}
 
 const DECISIONS = ['auto', 'approval', 'audit'];
 
@@ -281,9 +277,7 @@ export async function runTest(argv: string[], out: Writer, err: Writer): Promise
     if (!files.length) throw new UsageError(`no ${TEST_FILE} under ${positionals.join(', ')}`);
     tests = await Promise.all(files.map(readTest));
   } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    err.write(`forestall test: ${e.message}\n`);
-    return 2;
+    return badUsage(e, err, 'forestall test');
   }
   const reports: ResultReport[] = [];
   const problems: string[] = [];
@@ -293,9 +287,7 @@ export async function runTest(argv: string[], out: Writer, err: Writer): Promise
     try {
       plan = await buildPlan(t.input);
     } catch (e) {
-      if (!(e instanceof UsageError)) throw e;
-      err.write(`forestall test: ${t.file}: ${e.message}\n`);
-      return 2;
+      return badUsage(e, err, `forestall test: ${t.file}`);
     }
     for (const p of plan.errors) problems.push(`${t.name}: ${p}`);
     lines.push(`${t.name} (${relative(process.cwd(), t.file) || t.file})`);

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { Writer } from './operate.js';
+import type { Writer } from './usage.js';
 
 /** The built command (npm test builds dist/ first). */
 export const CLI_BIN = new URL('../dist/cli/main.js', import.meta.url).pathname;

@@ -1,4 +1,4 @@
-import { checkPathsExist, parseCommandLine, UsageError } from './usage.js';
+import { badUsage, checkPathsExist, parseCommandLine, UsageError, type Writer } from './usage.js';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -35,10 +35,6 @@ Exit status: 0 when every object is valid; 1 when any object or YAML document is
 invalid (each problem names the file, the object and the field); 2 for bad usage (an
 unknown flag, no PATH, a PATH that cannot be read).
 `;
-
-interface Writer {
-  write(s: string): unknown;
-}
 
 async function yamlFiles(path: string): Promise<string[]> {
   const s = await stat(path);
@@ -166,9 +162,7 @@ export async function runValidate(argv: string[], out: Writer, err: Writer): Pro
   try {
     paths = await validatePaths(argv);
   } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    err.write(`forestall validate: ${e.message}\n\n${VALIDATE_USAGE}`);
-    return 2;
+    return badUsage(e, err, 'forestall validate', `\n${VALIDATE_USAGE}`);
   }
   const { checked, yamlErrors } = checkDocuments(await readYamlDocuments(paths));
   for (const e of yamlErrors) err.write(`${e}\n`);

@@ -394,7 +394,7 @@ describe('GIVEN the chart rendered with default values and --include-crds', () =
     expect(container.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'health' });
     expect(container.resources).toEqual({
       requests: { cpu: '100m', memory: '256Mi' },
-      limits: { memory: '512Mi' },
+      limits: { memory: '768Mi' },
     });
   });
 

@@ -287,6 +287,17 @@ export async function encodeIndicators(
 /** The indicators of a body written by encodeIndicators for the same feed. */
 export async function decodeIndicators(gzipped: Buffer, feed: string): Promise<Indicator[]> {
   const out: Indicator[] = [];
+  // What rows repeat is held once (a million rows share one feed name, one empty tag list and usually one expiry).
+  const sources = Object.freeze([feed]) as unknown as string[];
+  const noTags = Object.freeze([]) as unknown as string[];
+  const times = new Map<string, string>();
+  const shared = (t: string | undefined) => {
+    if (t === undefined) return undefined;
+    const seen = times.get(t);
+    if (seen !== undefined) return seen;
+    times.set(t, t);
+    return t;
+  };
   let rest = '';
   for await (const chunk of Readable.from([gzipped]).pipe(createGunzip())) {
     const lines = (rest + (chunk as Buffer).toString('utf8')).split('\n');
@@ -294,7 +305,10 @@ export async function decodeIndicators(gzipped: Buffer, feed: string): Promise<I
     for (const line of lines) {
       if (!line) continue;
       const [type, value, confidence, extra] = JSON.parse(line) as Row;
-      out.push({ type, value, confidence, sources: [feed], tags: [], ...extra });
+      const indicator: Indicator = { type, value, confidence, sources, tags: noTags, ...extra };
+      if (indicator.validUntil !== undefined) indicator.validUntil = shared(indicator.validUntil);
+      if (indicator.firstSeen !== undefined) indicator.firstSeen = shared(indicator.firstSeen);
+      out.push(indicator);
     }
   }
   return out;

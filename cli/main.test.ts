@@ -39,6 +39,21 @@ describe('forestall command', () => {
     expect(r.stderr).toMatch(/unknown command "fly"/);
   });
 
+  it('GIVEN a name every object has (constructor, __proto__) THEN it is an unknown command too', async () => {
+    for (const name of ['constructor', '__proto__', 'toString']) {
+      const r = await run(name);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`unknown command "${name}"`);
+    }
+  });
+
+  it('GIVEN reject without --reason THEN the decision command refuses it as bad usage, with its usage', async () => {
+    const r = await run('reject', 'some-action');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^forestall reject: --reason is required\n\n/);
+    expect(r.stderr).toContain('--reason TEXT');
+  });
+
   it('GIVEN a file with one valid and one invalid ThreatFeed THEN validate names the bad field and exits 1', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'forestall-validate-'));
     await writeFile(

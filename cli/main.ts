@@ -13,6 +13,7 @@ import { runStatus } from './status.js';
 import { runTest } from './test-command.js';
 import { runPlan } from './plan.js';
 import { runReport } from './report.js';
+import type { Writer } from './usage.js';
 import { runValidate, VALIDATE_USAGE } from './validate.js';
 
 // CEL `matches` runs user regular expressions over feed values. policies/cel refuses
@@ -77,6 +78,21 @@ permission: its message is printed) or the action is in no state for the command
 Try: forestall plan examples
 `;
 
+/** The commands that read their arguments and write to the two streams they are given. */
+const COMMANDS: Readonly<
+  Record<string, (argv: string[], out: Writer, err: Writer) => Promise<number>>
+> = {
+  plan: runPlan,
+  feed: runFeed,
+  approve: (argv, out, err) => runDecision('approve', argv, out, err),
+  reject: (argv, out, err) => runDecision('reject', argv, out, err),
+  lift: (argv, out, err) => runDecision('lift', argv, out, err),
+  test: runTest,
+  except: runExcept,
+  status: runStatus,
+  report: runReport,
+};
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
@@ -105,25 +121,12 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       return runValidate(rest, process.stdout, process.stderr);
-    case 'plan':
-      return runPlan(rest, process.stdout, process.stderr);
-    case 'feed':
-      return runFeed(rest, process.stdout, process.stderr);
-    case 'approve':
-    case 'reject':
-    case 'lift':
-      return runDecision(command, rest, process.stdout, process.stderr);
-    case 'test':
-      return runTest(rest, process.stdout, process.stderr);
-    case 'except':
-      return runExcept(rest, process.stdout, process.stderr);
-    case 'status':
-      return runStatus(rest, process.stdout, process.stderr);
-    case 'report':
-      return runReport(rest, process.stdout, process.stderr);
-    default:
+    default: {
+      const run = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+      if (run) return run(rest, process.stdout, process.stderr);
       process.stderr.write(`forestall: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
       return 2;
+    }
   }
 }
 

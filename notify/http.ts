@@ -1,6 +1,7 @@
 import {
   answerCodeSuffix,
-  createOutboundFetch,
+  attemptsNote,
+  defaultOutboundFetch,
   fetchOnce,
   isRedirect,
   parseConfiguredUrl,
@@ -140,7 +141,7 @@ export class HttpSender {
       nonNegative(type, name, this.retry[name]);
     this.logger = options.logger;
     this.now = options.now ?? Date.now;
-    this.fetch = options.fetch ?? (createOutboundFetch({ ssrf: {} }) as typeof globalThis.fetch);
+    this.fetch = options.fetch ?? defaultOutboundFetch();
   }
 
   /** POSTs the body; resolves on 2xx, throws a NotifyError otherwise (after retries). */
@@ -244,7 +245,7 @@ export class HttpSender {
   }
 
   private error(failure: Failure, request: HttpRequest, attempts: number): NotifyError {
-    const tries = attempts > 1 ? ` (${attempts} attempts)` : '';
+    const tries = attemptsNote(attempts);
     return new NotifyError(
       failure.code,
       `${this.type} notifier ${this.target}: ${request.what}: ${failure.detail}${tries}`,

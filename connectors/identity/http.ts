@@ -32,7 +32,8 @@
  */
 import {
   answerCodeSuffix,
-  createOutboundFetch,
+  attemptsNote,
+  defaultOutboundFetch,
   fetchOnce,
   isRedirect,
   parseConfiguredUrl,
@@ -129,7 +130,7 @@ class IdentityHttpClient implements IdentityHttp {
     } else {
       this.addSecret(options.auth.token);
     }
-    this.fetch = options.fetch ?? (createOutboundFetch({ ssrf: {} }) as typeof globalThis.fetch);
+    this.fetch = options.fetch ?? defaultOutboundFetch();
     this.timeoutMs = options.timeoutMs ?? IDENTITY_HTTP_DEFAULTS.timeoutMs;
     this.retry = retrySettings(
       options,
@@ -296,7 +297,7 @@ class IdentityHttpClient implements IdentityHttp {
     call: { exchange: Exchange; label: string; kind: 'api' | 'token' },
   ): ConnectorError {
     const { exchange, label, kind } = call;
-    const tries = attempts > 1 ? ` (${attempts} attempts)` : '';
+    const tries = attemptsNote(attempts);
     if (!outcome.answered) {
       // Refused by the outbound client itself (SSRF guard, plain http, byte cap): retrying cannot help.
       if (reason === 'final')

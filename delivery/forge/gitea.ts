@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import {
-  createOutboundFetch,
+  defaultOutboundFetch,
   isHttpError,
   networkMessage as outboundNetworkMessage,
   withRetry,
@@ -89,7 +89,7 @@ export class GiteaForge implements Forge {
     this.repository = `${options.repo.owner}/${options.repo.repo}`;
     this.base = `${options.apiUrl.replace(/\/+$/, '')}/repos/${encodeURIComponent(options.repo.owner)}/${encodeURIComponent(options.repo.repo)}`;
     this.token = options.token;
-    this.fetch = options.fetch ?? (createOutboundFetch({ ssrf: {} }) as typeof globalThis.fetch);
+    this.fetch = options.fetch ?? defaultOutboundFetch();
     this.now = options.now ?? Date.now;
     this.sleep = options.sleep ?? ((ms, signal) => delay(ms, undefined, signal ? { signal } : {}));
     this.random = options.random ?? Math.random;

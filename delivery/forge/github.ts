@@ -1,5 +1,5 @@
 import { Octokit } from 'octokit';
-import { createOutboundFetch, isHttpError, type HttpError } from '../../lib/http/index.js';
+import { defaultOutboundFetch, isHttpError, type HttpError } from '../../lib/http/index.js';
 import { ForgeError, forgeAnswerError, forgeNoAnswerError, type HeaderBag } from './errors.js';
 import {
   messageOf,
@@ -82,8 +82,7 @@ export class GitHubForge implements Forge {
     const rateLimitRetries = options.rateLimitRetries ?? 2;
     const maxRetryAfter = options.maxRetryAfterSeconds ?? 60;
     const timeoutMs = options.requestTimeoutMs ?? 30_000;
-    const baseFetch =
-      options.fetch ?? (createOutboundFetch({ ssrf: {} }) as typeof globalThis.fetch);
+    const baseFetch = options.fetch ?? defaultOutboundFetch();
     const repository = this.repository;
     const onLimit =
       (kind: 'primary' | 'secondary') =>

@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } fro
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpError, answerCode } from './errors.js';
-import { createOutboundFetch } from './fetch.js';
+import { createOutboundFetch, defaultOutboundFetch } from './fetch.js';
 import type { Resolver } from './ssrf.js';
 import { rejectionOf } from '../../test/harness/rejection.js';
 
@@ -309,5 +309,20 @@ describe('createOutboundFetch: bounded bodies and error texts', () => {
     ['"just a string"'],
   ])('GIVEN the answer %s THEN no code is taken', (body) => {
     expect(answerCode(body)).toBeUndefined();
+  });
+});
+
+describe('defaultOutboundFetch: the clients default, with no SSRF exceptions', () => {
+  it.each([['https://10.0.0.1/'], ['https://169.254.169.254/latest/meta-data/']])(
+    'GIVEN %s WHEN fetched THEN FST_HTTP_SSRF_BLOCKED',
+    async (url) => {
+      const err = await failure(defaultOutboundFetch()(url));
+      expect(err.code).toBe('FST_HTTP_SSRF_BLOCKED');
+    },
+  );
+
+  it('GIVEN plain http to a public address WHEN fetched THEN FST_HTTP_INSECURE', async () => {
+    const err = await failure(defaultOutboundFetch()('http://93.184.216.34/'));
+    expect(err.code).toBe('FST_HTTP_INSECURE');
   });
 });

@@ -178,6 +178,15 @@ export function createOutboundFetch(options: OutboundFetchOptions): OutboundFetc
   };
 }
 
+/**
+ * The outbound client with no SSRF exceptions at all (no --outbound-allow, no cluster
+ * ranges), as a fetch: what every client that makes calls uses when it is not handed
+ * the controller's own. One default, so no client is left with a weaker one.
+ */
+export function defaultOutboundFetch(): typeof globalThis.fetch {
+  return createOutboundFetch({ ssrf: {} }) as typeof globalThis.fetch;
+}
+
 function tooLarge(what: string, url: URL, maxBytes: number, detail: string): HttpError {
   return new HttpError(
     'FST_HTTP_TOO_LARGE',

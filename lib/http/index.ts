@@ -40,6 +40,7 @@ export {
   DEFAULT_MAX_RESPONSE_BYTES,
   DEFAULT_REQUEST_TIMEOUT_MS,
   createOutboundFetch,
+  defaultOutboundFetch,
 } from './fetch.js';
 export type { OutboundFetch, OutboundFetchOptions, OutboundInit } from './fetch.js';
 export {
@@ -69,6 +70,7 @@ export {
 export type { NoProxyEntry, ProxyEndpoint, ProxyEnvironment, ProxySettings } from './proxy.js';
 export {
   MAX_RETRIES,
+  attemptsNote,
   backoffDelay,
   isRedirect,
   networkMessage,

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, parseRetryAfter, withRetry, type AttemptResult } from './retry.js';
+import {
+  attemptsNote,
+  backoffDelay,
+  parseRetryAfter,
+  withRetry,
+  type AttemptResult,
+} from './retry.js';
 
 describe('parseRetryAfter', () => {
   const now = Date.parse('2015-10-21T07:28:00Z');
@@ -106,5 +112,13 @@ describe('withRetry', () => {
   it('GIVEN jitter THEN each wait is between half and all of the capped backoff', () => {
     expect(backoffDelay(0, { backoffMs: 100, maxBackoffMs: 1_000, random: () => 0 })).toBe(50);
     expect(backoffDelay(10, { backoffMs: 100, maxBackoffMs: 1_000, random: () => 1 })).toBe(1_000);
+  });
+});
+
+describe('attemptsNote', () => {
+  it('GIVEN one attempt THEN nothing; GIVEN more THEN their count in brackets', () => {
+    expect(attemptsNote(1)).toBe('');
+    expect(attemptsNote(2)).toBe(' (2 attempts)');
+    expect(attemptsNote(4)).toBe(' (4 attempts)');
   });
 });

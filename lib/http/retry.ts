@@ -93,6 +93,11 @@ export function retrySettings(
   };
 }
 
+/** What an error message adds for a call tried more than once: " (3 attempts)", else nothing. */
+export function attemptsNote(attempts: number): string {
+  return attempts > 1 ? ` (${attempts} attempts)` : '';
+}
+
 /** Runs `attempt` (given its number, from 1) until a value, or throws the policy's error. */
 export async function withRetry<T, F>(
   attempt: (n: number) => Promise<AttemptResult<T, F>>,

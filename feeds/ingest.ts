@@ -483,16 +483,13 @@ export function ipv4Indicators(
 ): Indicator[] {
   const tags: string[] = Object.freeze([]) as unknown as string[];
   const out: Indicator[] = new Array<Indicator>(Math.max(0, to - from));
+  const { confidence, validUntil } = block;
+  // Every property in the literal: an object that gains one later keeps it out of line, which costs a million times over.
   for (let n = from; n < to; n++) {
-    const i: Indicator = {
-      type: 'ipv4',
-      value: formatIpv4(block.addresses[n]!),
-      confidence: block.confidence,
-      sources,
-      tags,
-    };
-    if (block.validUntil) i.validUntil = block.validUntil;
-    out[n - from] = i;
+    const value = formatIpv4(block.addresses[n]!);
+    out[n - from] = validUntil
+      ? { type: 'ipv4', value, confidence, sources, tags, validUntil }
+      : { type: 'ipv4', value, confidence, sources, tags };
   }
   return out;
 }

@@ -196,8 +196,15 @@ export function sortIpv4AsText(addresses: Uint32Array): Uint32Array {
   return addresses;
 }
 
+const FORMAT_SCRATCH = Buffer.alloc(16);
+
+/**
+ * The dotted quad of `address`, as one flat string: a template literal would make a
+ * rope of its pieces for most addresses (V8 joins strings of 13 characters and more
+ * lazily), about 60 bytes each instead of 36, which a million-address snapshot holds.
+ */
 export function formatIpv4(address: number): string {
-  return `${address >>> 24}.${(address >>> 16) & 0xff}.${(address >>> 8) & 0xff}.${address & 0xff}`;
+  return FORMAT_SCRATCH.toString('latin1', 0, writeIpv4(FORMAT_SCRATCH, 0, address));
 }
 
 /**

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { INDICATOR_TYPES, type Indicator } from '../../feeds/index.js';
 import { decodeIndicators, encodeIndicators, snapshotDigest } from './snapshot-store.js';
@@ -65,5 +66,62 @@ describe('snapshot encoding', () => {
     expect(await snapshotDigest(ordered)).toBe(expected);
     expect(await snapshotDigest(indicators)).toBe(expected);
     expect(await snapshotDigest([])).toBe(`sha256:${createHash('sha256').digest('hex')}`);
+  });
+
+  it('GIVEN rows that share an expiry, one with another, one with none THEN the body names the shared one once and decodes to the same indicators', async () => {
+    const t = '2026-12-15T00:00:00.000Z';
+    const indicators: Indicator[] = [
+      { type: 'ipv4', value: '192.0.2.1', confidence: 50, sources: ['f'], tags: [], validUntil: t },
+      {
+        type: 'ipv4',
+        value: '192.0.2.2',
+        confidence: 70,
+        sources: ['f'],
+        tags: ['c2'],
+        validUntil: t,
+      },
+      {
+        type: 'ipv4',
+        value: '192.0.2.3',
+        confidence: 50,
+        sources: ['f'],
+        tags: [],
+        validUntil: '2027-01-01T00:00:00.000Z',
+      },
+      { type: 'ipv4', value: '192.0.2.4', confidence: 50, sources: ['f'], tags: [] },
+      {
+        type: 'ipv4',
+        value: '192.0.2.5',
+        confidence: 50,
+        sources: ['f', 'g'],
+        tags: [],
+        validUntil: t,
+        ref: 'line 5',
+      },
+    ];
+    const body = await encodeIndicators(indicators, 'f');
+    const text = gunzipSync(body).toString('utf8');
+    expect(text.split(t).length - 1).toBe(1);
+    expect(text.split('\n')[1]).toBe('["ipv4","192.0.2.1",50]');
+    expect(await decodeIndicators(body, 'f')).toEqual(indicators);
+  });
+
+  it('GIVEN a body written before the defaults line (every expiry on its row) THEN it decodes as before', async () => {
+    const rows = [
+      '["ipv4","192.0.2.1",50,{"validUntil":"2026-12-15T00:00:00.000Z"}]',
+      '["domain","bad.example",90]',
+    ];
+    const decoded = await decodeIndicators(gzipSync(`${rows.join('\n')}\n`), 'f');
+    expect(decoded).toEqual([
+      {
+        type: 'ipv4',
+        value: '192.0.2.1',
+        confidence: 50,
+        sources: ['f'],
+        tags: [],
+        validUntil: '2026-12-15T00:00:00.000Z',
+      },
+      { type: 'domain', value: 'bad.example', confidence: 90, sources: ['f'], tags: [] },
+    ]);
   });
 });

@@ -237,19 +237,44 @@ function sha256(b: Buffer): string {
 
 // One JSON document per line: a compact tuple, so 120k addresses gzip to under a MiB.
 // A snapshot belongs to one feed, so `sources: [feed]` and empty tags are implied.
+// The first line may be {"defaults":{"validUntil":T}}: the expiry most rows share (a
+// feed's ttl gives every row the same one), which rows then leave out; a row without
+// an expiry in such a snapshot says "validUntil":null. Snapshots written before there
+// was a first line have none, and read the same.
 type Row = [
   Indicator['type'],
   string,
   number,
-  Partial<Omit<Indicator, 'type' | 'value' | 'confidence'>>?,
+  Partial<Omit<Indicator, 'type' | 'value' | 'confidence' | 'validUntil'>> & {
+    validUntil?: string | null;
+  },
 ];
+interface Defaults {
+  validUntil?: string;
+}
 
-function extrasOf(i: Indicator, feed: string): Row[3] {
-  const { type: _t, value: _v, confidence: _c, sources, tags, ...rest } = i;
+function extrasOf(i: Indicator, feed: string, defaults: Defaults): Row[3] | undefined {
+  const { type: _t, value: _v, confidence: _c, sources, tags, validUntil, ...rest } = i;
   const extra: Row[3] = { ...rest };
+  if (validUntil !== defaults.validUntil) extra.validUntil = validUntil ?? null;
   if (tags.length) extra.tags = tags;
   if (!(sources.length === 1 && sources[0] === feed)) extra.sources = sources;
   return Object.keys(extra).length ? extra : undefined;
+}
+
+/** Whether the indicator carries nothing but its type, value, confidence and the defaults. */
+function plain(i: Indicator, feed: string, defaults: Defaults): boolean {
+  return (
+    i.tags.length === 0 &&
+    i.sources.length === 1 &&
+    i.sources[0] === feed &&
+    i.validUntil === defaults.validUntil &&
+    i.firstSeen === undefined &&
+    i.lastSeen === undefined &&
+    i.techniques === undefined &&
+    i.attributes === undefined &&
+    i.ref === undefined
+  );
 }
 
 /**
@@ -264,14 +289,19 @@ export async function encodeIndicators(
   const out: Buffer[] = [];
   gzip.on('data', (c: Buffer) => out.push(c));
   const done = new Promise<void>((resolve, reject) => gzip.on('end', resolve).on('error', reject));
+  const defaults: Defaults = { validUntil: indicators[0]?.validUntil };
   const lines = (function* () {
-    let batch = '';
+    let batch = defaults.validUntil ? `${JSON.stringify({ defaults })}\n` : '';
     for (const i of indicators) {
-      const extra = extrasOf(i, feed);
-      const row: Row = extra
-        ? [i.type, i.value, i.confidence, extra]
-        : [i.type, i.value, i.confidence];
-      batch += JSON.stringify(row) + '\n';
+      if (plain(i, feed, defaults)) {
+        batch += `[${JSON.stringify(i.type)},${JSON.stringify(i.value)},${JSON.stringify(i.confidence)}]\n`;
+      } else {
+        const extra = extrasOf(i, feed, defaults);
+        const row = extra
+          ? [i.type, i.value, i.confidence, extra]
+          : [i.type, i.value, i.confidence];
+        batch += JSON.stringify(row) + '\n';
+      }
       if (batch.length > 64 * 1024) {
         yield batch;
         batch = '';
@@ -298,15 +328,24 @@ export async function decodeIndicators(gzipped: Buffer, feed: string): Promise<I
     times.set(t, t);
     return t;
   };
+  let defaults: Defaults = {};
   let rest = '';
   for await (const chunk of Readable.from([gzipped]).pipe(createGunzip())) {
     const lines = (rest + (chunk as Buffer).toString('utf8')).split('\n');
     rest = lines.pop()!;
     for (const line of lines) {
       if (!line) continue;
-      const [type, value, confidence, extra] = JSON.parse(line) as Row;
-      const indicator: Indicator = { type, value, confidence, sources, tags: noTags, ...extra };
-      if (indicator.validUntil !== undefined) indicator.validUntil = shared(indicator.validUntil);
+      const parsed = JSON.parse(line) as Row | { defaults: Defaults };
+      if (!Array.isArray(parsed)) {
+        defaults = parsed.defaults ?? {};
+        continue;
+      }
+      const [type, value, confidence, extra] = parsed;
+      const { validUntil: ownValidUntil, ...facts } = extra ?? {};
+      const indicator: Indicator = { type, value, confidence, sources, tags: noTags, ...facts };
+      const validUntil =
+        ownValidUntil === null ? undefined : (ownValidUntil ?? defaults.validUntil);
+      if (validUntil !== undefined) indicator.validUntil = shared(validUntil);
       if (indicator.firstSeen !== undefined) indicator.firstSeen = shared(indicator.firstSeen);
       out.push(indicator);
     }

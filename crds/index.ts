@@ -17,6 +17,7 @@ export {
 } from './schema/index.js';
 export {
   validateObject,
+  withSchemaDefaults,
   formatIssues,
   type ValidationIssue,
   type ValidationResult,

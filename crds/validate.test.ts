@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatIssues, validateObject } from './validate.js';
+import { formatIssues, validateObject, withSchemaDefaults } from './validate.js';
 import { ANNOTATION_DECISION, personDecision } from './domain.js';
 import type { PreemptiveActionSpec } from './generated/types.js';
 
@@ -163,5 +163,27 @@ describe('personDecision', () => {
     expect(
       personDecision(action(JSON.stringify({ verb: 'approve', digest: 'old' }))),
     ).toBeUndefined();
+  });
+});
+
+describe('withSchemaDefaults', () => {
+  it('GIVEN an action whose evidence leaves out a defaulted field THEN the copy has the default, as the API server stores it, and the original is untouched', () => {
+    const spec = {
+      policyRef: { name: 'p' },
+      type: 'Isolate',
+      layer: 'network',
+      connector: 'network:networkpolicy',
+      indicators: { count: 1, digest: 'd', values: ['CVE-2024-1'] },
+      evidence: { vulnerabilities: [{ cveID: 'CVE-2024-1' }] },
+    } as unknown as PreemptiveActionSpec;
+    const action = {
+      apiVersion: 'forestall.io/v1alpha1' as const,
+      kind: 'PreemptiveAction' as const,
+      metadata: { name: 'a' },
+      spec,
+    };
+    const defaulted = withSchemaDefaults(action);
+    expect(defaulted.spec.evidence?.vulnerabilities?.[0]?.knownRansomwareCampaignUse).toBe(false);
+    expect(spec.evidence?.vulnerabilities?.[0]).toEqual({ cveID: 'CVE-2024-1' });
   });
 });

@@ -176,6 +176,17 @@ function celIssues(node: SchemaNode, value: unknown, path: string, out: Validati
   }
 }
 
+/**
+ * A deep copy of `object` with the schema's defaults filled in, as the API server stores
+ * it, so that what a controller wants can be compared with what it reads back (a
+ * defaulted field would otherwise differ on every comparison). Validity is not checked.
+ */
+export function withSchemaDefaults<T extends ForestallObject>(object: T): T {
+  const copy = structuredClone(object);
+  byKind.get(copy.kind)?.validate(copy);
+  return copy;
+}
+
 /** Validates one object, filling in schema defaults in place. */
 export function validateObject(object: unknown): ValidationResult<ForestallObject> {
   const o = object as { apiVersion?: unknown; kind?: unknown } | null;

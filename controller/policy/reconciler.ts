@@ -14,6 +14,7 @@ import {
   LABEL_POLICY,
   type Layer,
   MANAGED_BY,
+  withSchemaDefaults,
 } from '../../crds/index.js';
 import {
   evaluatePolicy,
@@ -668,7 +669,15 @@ function phaseCounts(actions: readonly PreemptiveAction[]): Record<string, numbe
 }
 
 /** Whether the stored spec already says everything the desired one says (the API server adds defaults, never removes). */
-function sameSpec(stored: PreemptiveActionSpec, desired: PreemptiveActionSpec): boolean {
+function sameSpec(stored: PreemptiveActionSpec, wanted: PreemptiveActionSpec): boolean {
+  // As the API server stores it: a field the schema defaults (an evidence entry's
+  // knownRansomwareCampaignUse) would otherwise differ on every reconcile and rewrite the action.
+  const desired = withSchemaDefaults({
+    apiVersion: API_VERSION,
+    kind: 'PreemptiveAction',
+    metadata: {},
+    spec: wanted,
+  } as PreemptiveAction).spec;
   const pick = (s: PreemptiveActionSpec) =>
     JSON.parse(
       JSON.stringify(

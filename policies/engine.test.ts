@@ -8,6 +8,7 @@ import {
   evaluatePolicy,
   expiresAt,
   isProduction,
+  scopeReadKey,
   selectFeeds,
   valuesDigest,
   type EngineOptions,
@@ -696,5 +697,42 @@ describe('helpers', () => {
   it('GIVEN an expiry THEN expiresAt adds it; UntilPatched has none', () => {
     expect(expiresAt({ expiry: '90m' }, now)).toBe('2026-08-22T13:30:00.000Z');
     expect(expiresAt({ expiry: 'UntilPatched' }, now)).toBeUndefined();
+  });
+});
+
+describe('scopeReadKey', () => {
+  const objects = (webTier: string, otherTier: string) =>
+    inventoryFromObjects([
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop', labels: { team: 'a' } } },
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'dev', labels: { team: 'b' } } },
+      {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'web', namespace: 'shop' },
+        spec: { replicas: 2, template: { metadata: { labels: { tier: webTier } } } },
+      },
+      {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'db', namespace: 'dev' },
+        spec: { replicas: 1, template: { metadata: { labels: { tier: otherTier } } } },
+      },
+    ]);
+  const spec = (type: 'EgressDeny' | 'DNSBlock' | 'Isolate'): ExposurePolicySpec => ({
+    feeds: { names: ['ipsum'] },
+    scope: { namespaceSelector: { matchLabels: { team: 'a' } } },
+    actions: [{ type }],
+  });
+
+  it('GIVEN an EgressDeny policy THEN its key moves with a workload in its scope and not with one outside it', () => {
+    const before = scopeReadKey(spec('EgressDeny'), objects('front', 'data'));
+    expect(before).toBeDefined();
+    expect(scopeReadKey(spec('EgressDeny'), objects('front', 'cache'))).toBe(before);
+    expect(scopeReadKey(spec('EgressDeny'), objects('back', 'data'))).not.toBe(before);
+  });
+
+  it('GIVEN an Isolate or a DNSBlock template THEN there is no key: they read more than the scope', () => {
+    expect(scopeReadKey(spec('Isolate'), objects('front', 'data'))).toBeUndefined();
+    expect(scopeReadKey(spec('DNSBlock'), objects('front', 'data'))).toBeUndefined();
   });
 });

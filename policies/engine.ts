@@ -239,6 +239,23 @@ export function addressCount(values: readonly string[]): number {
   return total > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(total);
 }
 
+/**
+ * All that evaluating `spec` reads of the inventory, as a string, when that is only its
+ * scope: the namespaces and workloads it selects, with their labels and pod counts.
+ * Undefined when the policy reads more: an Isolate template reads exposure and
+ * vulnerability reports, a DNSBlock's blast radius (and the exceptions that cover it)
+ * the whole cluster. A controller keeps an evaluation while this stays the same, so a
+ * change to a workload out of a policy's scope does not evaluate that policy again.
+ */
+export function scopeReadKey(spec: ExposurePolicySpec, inventory: Inventory): string | undefined {
+  if (spec.actions.some((t) => t.type === 'Isolate' || t.type === 'DNSBlock')) return undefined;
+  const { namespaces, workloads } = scopeOf(spec, inventory);
+  return JSON.stringify([
+    namespaces.map((ns) => [ns.name, ns.labels]),
+    workloads.map((w) => [workloadKey(w), w.labels, w.podLabels, w.pods]),
+  ]);
+}
+
 /** The namespaces and workloads a policy's scope selects. */
 export function scopeOf(
   spec: ExposurePolicySpec,

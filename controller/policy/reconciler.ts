@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { applyStatusIfChanged, readyTransition } from '../runtime/status-write.js';
 import {
@@ -19,6 +20,7 @@ import {
 import {
   evaluatePolicy,
   expiresAt,
+  scopeReadKey,
   selectsFeed,
   valuesDigest,
   type ConnectorDirectory,
@@ -370,12 +372,18 @@ export class PolicyReconciler implements Reconciler {
     inForce?: { exceptions: CompiledException[]; key: string },
   ): Promise<Evaluation> {
     const views: FeedView[] = [];
-    const inventoryVersion = readsExposure(policy)
-      ? this.deps.inventory.version
-      : this.deps.inventory.coreVersion;
+    // Only what this policy reads of the inventory: a change elsewhere keeps its evaluation.
+    const scoped = readsExposure(policy)
+      ? undefined
+      : scopeReadKey(policy.spec, this.deps.inventory.snapshot());
+    const inventoryKey = readsExposure(policy)
+      ? `all:${this.deps.inventory.version}`
+      : scoped !== undefined
+        ? `scope:${createHash('sha256').update(scoped).digest('hex')}`
+        : `core:${this.deps.inventory.coreVersion}`;
     const keyParts: string[] = [
       String(policy.metadata.generation),
-      inventoryVersion.toString(),
+      inventoryKey,
       suppression?.key ?? 'none',
       inForce?.key ?? 'none',
     ];

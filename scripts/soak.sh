@@ -16,10 +16,15 @@ export PATH
 load='n=0; while :; do n=$((n + 1)); npx vitest run --project unit >"$0/load-$n.log" 2>&1 || echo "load run $n failed (see $0/load-$n.log)" >&2; done'
 
 for run in $(seq 1 "$runs"); do
+  start=$SECONDS
+  npm test >"$dir/run-$run.log" 2>&1 &
+  suite=$!
+  # The load starts once npm test has built dist/ and started vitest: the unit suite
+  # runs the built CLI, which a build in progress leaves half-written.
+  until grep -q ' RUN ' "$dir/run-$run.log" 2>/dev/null || ! kill -0 "$suite" 2>/dev/null; do sleep 1; done
   setsid bash -c "$load" "$dir" &
   loader=$!
-  start=$SECONDS
-  if npm test >"$dir/run-$run.log" 2>&1; then status=passed; else status=FAILED; fi
+  if wait "$suite"; then status=passed; else status=FAILED; fi
   kill -- -"$loader" 2>/dev/null
   wait "$loader" 2>/dev/null
   summary=$(grep -aE '^ +Tests ' "$dir/run-$run.log" | tail -1 | sed 's/\x1b\[[0-9;]*m//g' | xargs)

@@ -22,6 +22,7 @@ import {
   type Forge,
   type PullRequest,
 } from '../../delivery/index.js';
+import type { GitRemotePin } from '../../lib/http/index.js';
 import type { KubeClient } from '../runtime/client.js';
 import { ForestallError } from '../runtime/errors.js';
 import { readSecret } from '../runtime/secrets.js';
@@ -43,7 +44,7 @@ export interface GitDeliveryDeps {
    * Checks the repository URL against the outbound rules before any git command
    * (lib/http checkGitRemote): git dials its remote itself, outside the outbound client.
    */
-  checkRemote?: (url: string) => Promise<void>;
+  checkRemote?: (url: string) => Promise<GitRemotePin | undefined>;
 }
 
 type GitSpec = NonNullable<ExposurePolicy['spec']['git']>;
@@ -321,10 +322,12 @@ export class GitDelivery {
           const checked =
             this.deps.checkRemote?.(git.url).catch((err: unknown) => {
               throw new GitDeliveryError('FST_GIT_INVALID_REQUEST', (err as Error).message);
-            }) ?? Promise.resolve();
-          const opening = checked.then(() =>
+            }) ?? Promise.resolve(undefined);
+          const opening = checked.then((pin) =>
             GitRepository.open({
               url: git.url,
+              // git connects to the addresses checked, not to what DNS says later.
+              ...(pin ? { pin } : {}),
               // checkRemote refused plain http unless the operator allowed the host.
               plainHttpAllowed: this.deps.checkRemote !== undefined,
               workDir,

@@ -158,6 +158,31 @@ afterEach(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
+describe('pinned resolution', () => {
+  it('GIVEN a remote named by a host no DNS knows, pinned to the address the controller checked THEN git connects there, and without the pin it cannot', async () => {
+    const local = await startGitHttp([`Bearer ${TOKEN}`]);
+    const port = Number(new URL(local).port);
+    const url = `http://git.pinned.invalid:${port}/policies.git`;
+    const pinned = await GitRepository.open({
+      ...options(url, { token: TOKEN }),
+      plainHttpAllowed: true,
+      pin: { host: 'git.pinned.invalid', port, addresses: ['127.0.0.1'] },
+    });
+    expect(await pinned.remoteBranchHead('main')).toMatch(/^[0-9a-f]{40}$/);
+    expect(seen.length).toBeGreaterThan(0);
+
+    const error = await GitRepository.open({
+      ...options(url, { token: TOKEN }, join(root, 'unpinned')),
+      plainHttpAllowed: true,
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(GitDeliveryError);
+    expect((error as Error).message).toMatch(/resolve|git\.pinned\.invalid/i);
+  });
+});
+
 describe('https token', () => {
   it('GIVEN a token and a username WHEN cloning, writing and pushing over smart HTTP THEN the server gets Basic auth on every request and the token is stored nowhere', async () => {
     const url = await startGitHttp([BASIC]);

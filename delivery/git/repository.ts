@@ -72,6 +72,12 @@ export interface GitRepositoryOptions {
    * to that host too. Never set from anything a policy author writes.
    */
   plainHttpAllowed?: boolean;
+  /**
+   * For an http(s) remote the caller checked: the addresses it judged, which git's
+   * libcurl then connects to instead of resolving the host again
+   * (`http.curloptResolve`), so a DNS answer that changes after the check is not used.
+   */
+  pin?: { host: string; port: number; addresses: readonly string[] };
   /** A directory this instance owns: the clone goes to `<workDir>/repo`, ssh material to `<workDir>/ssh`. */
   workDir: string;
   auth: GitAuth;
@@ -634,6 +640,12 @@ async function gitEnvironment(
     config.push(['http.extraHeader', header]);
     // libcurl sends extra headers to wherever a redirect leads; a token must only reach the configured host.
     config.push(['http.followRedirects', 'false']);
+  }
+
+  const pin = options.pin;
+  if (pin && pin.addresses.length > 0) {
+    const addresses = pin.addresses.map((a) => (a.includes(':') ? `[${a}]` : a)).join(',');
+    config.push(['http.curloptResolve', `${pin.host}:${pin.port}:${addresses}`]);
   }
 
   env.GIT_CONFIG_COUNT = String(config.length);

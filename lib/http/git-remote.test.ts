@@ -25,14 +25,23 @@ async function refusal(url: string, p: SsrfPolicy = policy): Promise<HttpError> 
 
 describe('checkGitRemote: the controller path to a git remote', () => {
   it.each([
-    ['https://git.example.test/o/r.git'],
-    ['ssh://git@git.example.test/o/r.git'],
-    ['git@git.example.test:o/r.git'],
-    ['http://127.0.0.1:3000/o/r.git'],
-    ['http://gitea.test:3000/o/r.git'],
-  ])('GIVEN %s THEN it is allowed', async (url) => {
-    await expect(checkGitRemote(url, policy)).resolves.toBeUndefined();
-  });
+    [
+      'https://git.example.test/o/r.git',
+      { host: 'git.example.test', port: 443, addresses: ['93.184.216.34'] },
+    ],
+    ['ssh://git@git.example.test/o/r.git', undefined],
+    ['git@git.example.test:o/r.git', undefined],
+    ['http://127.0.0.1:3000/o/r.git', undefined],
+    [
+      'http://gitea.test:3000/o/r.git',
+      { host: 'gitea.test', port: 3000, addresses: ['127.0.0.1'] },
+    ],
+  ])(
+    'GIVEN %s THEN it is allowed, and an http(s) host name is pinned to the addresses checked (%j)',
+    async (url, pin) => {
+      await expect(checkGitRemote(url, policy)).resolves.toEqual(pin);
+    },
+  );
 
   it.each([
     ['file:///srv/git/r.git', 'file:// transport'],
@@ -49,7 +58,7 @@ describe('checkGitRemote: the controller path to a git remote', () => {
     expect((await refusal('http://git.example.test/o/r.git')).code).toBe('FST_HTTP_INSECURE');
     await expect(
       checkGitRemote('http://git.example.test/o/r.git', { allow: ['git.example.test'], resolve }),
-    ).resolves.toBeUndefined();
+    ).resolves.toEqual({ host: 'git.example.test', port: 80, addresses: ['93.184.216.34'] });
   });
 
   it.each([

@@ -10,13 +10,17 @@
  *   refused. Tests that open local bare repositories call GitRepository directly, not
  *   through the controller, and are not affected.
  *
- * Limit: git resolves the host again when it connects, so the connection is NOT pinned
- * to the addresses checked here; a DNS answer that changes between the check and the
- * connection (rebinding) is not caught. Redirects git's http transport follows are not
- * checked either (git's own http.followRedirects default follows only the initial
- * request). Prefer remotes by address-stable names, and NetworkPolicy egress rules for
- * the controller.
+ * For an http(s) remote the check returns the addresses it judged (GitRemotePin), which
+ * the repository hands to git's libcurl as `http.curloptResolve`: git then connects to
+ * exactly those, so a DNS answer that changes after the check (rebinding) is not used.
+ *
+ * Limits: an ssh remote is checked but not pinned (ssh resolves the name itself).
+ * Redirects git's http transport follows are not checked (git's default follows only
+ * the initial request; with a token Forestall turns them off). Through a forward proxy
+ * the proxy resolves the name. NetworkPolicy egress rules for the controller cover
+ * what remains.
  */
+import { isIP } from 'node:net';
 import { HttpError } from './errors.js';
 import { checkTarget, plainHttpPermitted } from './ssrf.js';
 import type { SsrfPolicy } from './ssrf.js';
@@ -43,7 +47,21 @@ export function gitRemoteUrl(text: string): URL | undefined {
   }
 }
 
-export async function checkGitRemote(url: string, policy: SsrfPolicy): Promise<void> {
+/** Where git must connect for an http(s) remote: the host and port, and the addresses checked. */
+export interface GitRemotePin {
+  host: string;
+  port: number;
+  addresses: readonly string[];
+}
+
+/**
+ * Checks a git remote against the outbound rules (above); for an http(s) remote named by
+ * a host name, returns the addresses to pin git's connections to.
+ */
+export async function checkGitRemote(
+  url: string,
+  policy: SsrfPolicy,
+): Promise<GitRemotePin | undefined> {
   const refuse = (why: string): HttpError =>
     new HttpError('FST_HTTP_INVALID_REQUEST', `Git remote ${redact(url)}: ${why}`);
   if (/^[a-z][a-z0-9+.-]*::/i.test(url))
@@ -72,4 +90,10 @@ export async function checkGitRemote(url: string, policy: SsrfPolicy): Promise<v
       `Git remote ${redact(url)}: plain http to ${host}, which is neither loopback nor in the outbound allow-list; use https or ssh`,
     );
   }
+  if ((scheme !== 'https' && scheme !== 'http') || isIP(host) !== 0) return undefined;
+  return {
+    host,
+    port: parsed.port ? Number(parsed.port) : scheme === 'https' ? 443 : 80,
+    addresses: target.addresses.map((a) => a.address),
+  };
 }

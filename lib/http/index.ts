@@ -59,7 +59,7 @@ export {
 export type { Exchange, FetchLimits, TransportOptions } from './transport.js';
 export { parseConfiguredUrl, parseHttpUrl } from './configured-url.js';
 export type { ConfiguredUrlErrors } from './configured-url.js';
-export { checkGitRemote, gitRemoteUrl } from './git-remote.js';
+export { checkGitRemote, gitRemoteUrl, type GitRemotePin } from './git-remote.js';
 export {
   bypassesProxy,
   parseNoProxy,

@@ -311,42 +311,57 @@ export class GitDelivery {
             token: credentials.token,
             ...(credentials.username ? { username: credentials.username } : {}),
           };
-    let repo: Promise<GitRepository> | undefined;
+    // The repository as last opened, and the pin (the checked addresses) it was opened with.
+    let current: { pin: string; repo: Promise<GitRepository> } | undefined;
+    const check = async (): Promise<GitRemotePin | undefined> => {
+      if (!this.deps.checkRemote) return undefined;
+      try {
+        return await this.deps.checkRemote(git.url);
+      } catch (err) {
+        throw new GitDeliveryError('FST_GIT_INVALID_REQUEST', (err as Error).message);
+      }
+    };
     return {
       forge: createForge(git, {
         token: credentials.token,
         ...(this.deps.fetch ? { fetch: this.deps.fetch } : {}),
       }),
-      repo: () => {
-        if (!repo) {
-          const checked =
-            this.deps.checkRemote?.(git.url).catch((err: unknown) => {
-              throw new GitDeliveryError('FST_GIT_INVALID_REQUEST', (err as Error).message);
-            }) ?? Promise.resolve(undefined);
-          const opening = checked.then((pin) =>
-            GitRepository.open({
-              url: git.url,
-              // git connects to the addresses checked, not to what DNS says later.
-              ...(pin ? { pin } : {}),
-              // checkRemote refused plain http unless the operator allowed the host.
-              plainHttpAllowed: this.deps.checkRemote !== undefined,
-              workDir,
-              auth,
-              baseBranch: git.branch ?? 'main',
-              author: this.deps.author ?? {
-                name: 'Forestall',
-                email: 'forestall@localhost.localdomain',
-              },
-              env: this.deps.env,
-            }),
-          );
-          repo = opening;
-          // A failed clone (bad token, forge down) is tried again on the next use.
-          opening.catch(() => {
-            if (repo === opening) repo = undefined;
-          });
+      // The remote is checked on every use, so a refusal applies at once; when its host
+      // resolves to other addresses (a moved forge, round-robin DNS), git is re-pinned
+      // to those, which were checked too.
+      repo: async () => {
+        const pin = await check();
+        const key = JSON.stringify(pin ?? null);
+        if (current) {
+          const held = current;
+          if (held.pin !== key && pin) {
+            held.pin = key;
+            await (await held.repo).repin(pin);
+          }
+          return held.repo;
         }
-        return repo;
+        const opening = GitRepository.open({
+          url: git.url,
+          // git connects to the addresses checked, not to what DNS says later.
+          ...(pin ? { pin } : {}),
+          // checkRemote refused plain http unless the operator allowed the host.
+          plainHttpAllowed: this.deps.checkRemote !== undefined,
+          workDir,
+          auth,
+          baseBranch: git.branch ?? 'main',
+          author: this.deps.author ?? {
+            name: 'Forestall',
+            email: 'forestall@localhost.localdomain',
+          },
+          env: this.deps.env,
+        });
+        const opened = { pin: key, repo: opening };
+        current = opened;
+        // A failed clone (bad token, forge down) is tried again on the next use.
+        opening.catch(() => {
+          if (current === opened) current = undefined;
+        });
+        return opening;
       },
     };
   }

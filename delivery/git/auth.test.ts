@@ -181,6 +181,22 @@ describe('pinned resolution', () => {
     expect(error).toBeInstanceOf(GitDeliveryError);
     expect((error as Error).message).toMatch(/resolve|git\.pinned\.invalid/i);
   });
+
+  it('GIVEN a repository re-pinned to other addresses THEN git connects to those from then on', async () => {
+    const local = await startGitHttp([`Bearer ${TOKEN}`]);
+    const port = Number(new URL(local).port);
+    const host = 'git.pinned.invalid';
+    const repo = await GitRepository.open({
+      ...options(`http://${host}:${port}/policies.git`, { token: TOKEN }),
+      plainHttpAllowed: true,
+      pin: { host, port, addresses: ['127.0.0.1'] },
+    });
+    // 127.0.0.2 is loopback too, but nothing listens there on this port.
+    await repo.repin({ host, port, addresses: ['127.0.0.2'] });
+    await expect(repo.remoteBranchHead('main')).rejects.toBeInstanceOf(GitDeliveryError);
+    await repo.repin({ host, port, addresses: ['127.0.0.1'] });
+    expect(await repo.remoteBranchHead('main')).toMatch(/^[0-9a-f]{40}$/);
+  });
 });
 
 describe('https token', () => {

@@ -207,6 +207,22 @@ export class GitRepository {
     return repo;
   }
 
+  /**
+   * Points git at newly checked addresses for the remote (the caller checked the URL
+   * again and its host now resolves elsewhere); commands already running finish first.
+   */
+  repin(pin: NonNullable<GitRepositoryOptions['pin']>): Promise<void> {
+    return this.exclusive(async () => {
+      const count = Number(this.env.GIT_CONFIG_COUNT ?? '0');
+      let slot = count;
+      for (let i = 0; i < count; i++)
+        if (this.env[`GIT_CONFIG_KEY_${i}`] === 'http.curloptResolve') slot = i;
+      this.env[`GIT_CONFIG_KEY_${slot}`] = 'http.curloptResolve';
+      this.env[`GIT_CONFIG_VALUE_${slot}`] = curlResolve(pin);
+      if (slot === count) this.env.GIT_CONFIG_COUNT = String(count + 1);
+    });
+  }
+
   /** Fetches the base and every branch, pruning branches deleted on the server. */
   fetch(): Promise<void> {
     return this.exclusive(() => this.fetchUnlocked());
@@ -642,11 +658,8 @@ async function gitEnvironment(
     config.push(['http.followRedirects', 'false']);
   }
 
-  const pin = options.pin;
-  if (pin && pin.addresses.length > 0) {
-    const addresses = pin.addresses.map((a) => (a.includes(':') ? `[${a}]` : a)).join(',');
-    config.push(['http.curloptResolve', `${pin.host}:${pin.port}:${addresses}`]);
-  }
+  if (options.pin && options.pin.addresses.length > 0)
+    config.push(['http.curloptResolve', curlResolve(options.pin)]);
 
   env.GIT_CONFIG_COUNT = String(config.length);
   config.forEach(([key, value], i) => {
@@ -654,6 +667,12 @@ async function gitEnvironment(
     env[`GIT_CONFIG_VALUE_${i}`] = value;
   });
   return { env, secrets, ssh };
+}
+
+/** libcurl's CURLOPT_RESOLVE entry: HOST:PORT:ADDRESS[,ADDRESS], IPv6 in brackets. */
+function curlResolve(pin: NonNullable<GitRepositoryOptions['pin']>): string {
+  const addresses = pin.addresses.map((a) => (a.includes(':') ? `[${a}]` : a)).join(',');
+  return `${pin.host}:${pin.port}:${addresses}`;
 }
 
 function shellQuote(text: string): string {

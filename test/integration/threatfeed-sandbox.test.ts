@@ -14,7 +14,7 @@ import {
   type LoopbackFence,
 } from '../harness/feed-server.js';
 import { startManager } from '../harness/in-process-manager.js';
-import { startFeedCluster, type threatFeedApi } from '../harness/threat-feeds.js';
+import { IPSUM_CONFIDENCE, startFeedCluster, type threatFeedApi } from '../harness/threat-feeds.js';
 import { condition as cond } from '../harness/objects.js';
 import { stopFenced } from '../harness/stop-in-order.js';
 
@@ -74,9 +74,12 @@ describe('ThreatFeed ingestion in a bounded sandbox', () => {
     });
     const good = await feeds.holding('bounded', 3, 60_000);
     longestStall();
+    // With a confidence expression every record takes the per-record path (a lines feed
+    // without one takes the typed-array fast path, which IPsum fits in this heap).
     await feeds.patchSpec('bounded', {
       source: { configMapRef: null, http: { url: `${server.url}/feeds/${IPSUM_PATH}` } },
       parser: { scoreColumn: 1 },
+      confidence: { expression: IPSUM_CONFIDENCE },
       refreshInterval: '1h',
     });
     const f = await degraded('bounded', good.metadata.generation! + 1);

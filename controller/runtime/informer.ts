@@ -125,6 +125,11 @@ export class Informer<T extends KubernetesObject> {
     while (!signal.aborted) {
       try {
         if (!this.resourceVersion) await this.relist();
+        // An optional kind's list stood in for a kind not served (no resourceVersion): list
+        // again after the backoff rather than watch. A watch opened just as its CRD is
+        // installed would succeed and hold for minutes with nothing listed or marked served.
+        if (!this.resourceVersion && this.opts.optional)
+          throw Object.assign(new Error(`${this.resource} is not served`), { statusCode: 404 });
         await this.watchOnce(signal);
         this.failures = 0;
       } catch (err) {
